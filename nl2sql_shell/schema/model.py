@@ -1,0 +1,72 @@
+"""What the rest of the product knows about a database's schema: plain, immutable dataclasses.
+
+Introspection fills them from the live catalog; linking picks a subset for a question;
+rendering turns them into the CREATE TABLE text the model reads; the SQL checks use them to
+reject invented tables and columns. None of these modules talks to the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    data_type: str  # as format_type() prints it: "integer", "character varying(20)", "status_enum"
+    not_null: bool = False
+    default: str | None = None
+    comment: str | None = None
+    enum_labels: tuple[str, ...] = ()  # labels when the type is an enum
+    sample_values: tuple[str, ...] = ()  # a few distinct values of a low-cardinality text column
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    columns: tuple[str, ...]
+    ref_schema: str
+    ref_table: str
+    ref_columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    schema: str
+    name: str
+    kind: str = "table"  # "table" | "view" | "materialized view" | "foreign table"
+    columns: tuple[Column, ...] = ()
+    primary_key: tuple[str, ...] = ()
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    comment: str | None = None
+    row_estimate: int | None = None  # pg_class.reltuples; None when never analyzed
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    def column(self, name: str) -> Column | None:
+        lowered = name.lower()
+        return next((c for c in self.columns if c.name.lower() == lowered), None)
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The tables visible on the connection's search_path (and only those)."""
+
+    database: str
+    search_path: tuple[str, ...]
+    tables: tuple[Table, ...] = field(default_factory=tuple)
+
+    @property
+    def multiple_schemas(self) -> bool:
+        """When tables come from several schemas, prompts and checks must qualify names."""
+        return len({t.schema for t in self.tables}) > 1
+
+    def table(self, name: str, schema: str | None = None) -> Table | None:
+        """Find a table as PostgreSQL would: exact schema if given, else first on search_path."""
+        lowered = name.lower()
+        matches = [t for t in self.tables if t.name.lower() == lowered and (schema is None or t.schema.lower() == schema.lower())]
+        if not matches:
+            return None
+        order = {s: i for i, s in enumerate(self.search_path)}
+        return min(matches, key=lambda t: order.get(t.schema, len(order)))
