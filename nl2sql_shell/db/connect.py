@@ -1,0 +1,91 @@
+"""Where to connect: psql's rules, with libpq (through psycopg 3) doing the heavy lifting.
+
+libpq already understands URIs, key=value strings, PG* variables, ~/.pgpass and service
+files, so we only assemble a conninfo from the command line and let it resolve the rest.
+With no target at all we fall back to the embedded server and its demo database.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+TARGET_VARIABLES = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD", "PGSERVICE")
+APPLICATION_NAME = "nl2sql-shell"
+
+
+@dataclass
+class Target:
+    """The connection the user asked for, as a conninfo string libpq will complete."""
+
+    conninfo: str
+    prompt_password: bool = False
+    password: str | None = field(default=None, repr=False)
+
+    def with_database(self, dbname: str | None = None, user: str | None = None, host: str | None = None, port: str | None = None) -> Target:
+        """The `\\c` rule: replace what was given, keep the rest of the current connection."""
+        updates = {k: v for k, v in {"dbname": dbname, "user": user, "host": host, "port": port}.items() if v and v != "-"}
+        if dbname and ("=" in dbname or "://" in dbname):
+            return Target(dbname, self.prompt_password)
+        return Target(make_conninfo(self.conninfo, **updates), self.prompt_password, self.password)
+
+
+def wants_embedded(dbname: str | None, host: str | None, port: str | None, user: str | None) -> bool:
+    """No argument and no PG* variable: the user has nothing to connect to, so we bring a server."""
+    if any((dbname, host, port, user)):
+        return False
+    return not any(os.environ.get(name) for name in TARGET_VARIABLES)
+
+
+def build_target(
+    dbname: str | None = None,
+    host: str | None = None,
+    port: str | None = None,
+    user: str | None = None,
+    prompt_password: bool = False,
+) -> Target:
+    """psql's argument rules: the first argument may be a database name, a URI or a conninfo."""
+    base = dbname if dbname and ("=" in dbname or "://" in dbname) else ""
+    extra = {"host": host, "port": port, "user": user}
+    if not base and dbname:
+        extra["dbname"] = dbname
+    return Target(make_conninfo(base, **{k: v for k, v in extra.items() if v}), prompt_password)
+
+
+def connect(target: Target) -> psycopg.Connection:
+    """Open an autocommit connection (psql's default); ask for a password when -W or libpq needs one."""
+    kwargs = {"autocommit": True, "application_name": APPLICATION_NAME}
+    if target.prompt_password and target.password is None:
+        target.password = getpass.getpass("Password: ")
+    if target.password is not None:
+        kwargs["password"] = target.password
+    try:
+        return psycopg.connect(target.conninfo, **kwargs)
+    except psycopg.OperationalError as exc:
+        if target.password is None and "password" in str(exc) and os.isatty(0):
+            target.password = getpass.getpass("Password: ")
+            return psycopg.connect(target.conninfo, **kwargs, password=target.password)
+        raise
+
+
+def describe(conn: psycopg.Connection) -> str:
+    """The `\\conninfo` sentence, worded as psql words it."""
+    info = conn.info
+    params = conninfo_to_dict(info.dsn)
+    host = info.host
+    if host.startswith("/"):
+        where = f'via socket in "{host}" at port "{info.port}"'
+    else:
+        addr = params.get("hostaddr")
+        where = f'on host "{host}"' + (f' (address "{addr}")' if addr and addr != host else "") + f' at port "{info.port}"'
+    return f'You are connected to database "{info.dbname}" as user "{info.user}" {where}.'
+
+
+def one_line_error(exc: BaseException) -> str:
+    """libpq's connection errors run over several lines; users need the last meaningful one."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[-1] if lines else exc.__class__.__name__

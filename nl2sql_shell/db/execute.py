@@ -1,0 +1,204 @@
+"""Run one statement the way psql does and stream its result to an Output.
+
+Row-returning statements go through a server-side cursor (psql's FETCH_COUNT strategy), so
+a big result never sits whole in memory: each batch is formatted and written as it arrives.
+Ctrl-C raises KeyboardInterrupt inside psycopg, which sends a cancel request to the server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO
+
+import psycopg
+from psycopg import pq
+
+from nl2sql_shell.db import format as fmt
+from nl2sql_shell.output import Output
+
+_CURSOR_NAME = "nl2sql_shell_cursor"
+_ROW_STATEMENT = re.compile(r"^\s*(?:\(\s*)*(select|values|table|with)\b", re.IGNORECASE)
+_NOT_IN_CURSOR = re.compile(r"\b(insert|update|delete|merge|into)\b", re.IGNORECASE)
+_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.DOTALL)
+
+
+@dataclass
+class Settings:
+    """psql's display variables that the shell supports (`\\x`, `\\timing`, `-t`, `--csv`)."""
+
+    expanded: str = "off"  # "on" | "off" | "auto"
+    timing: bool = False
+    tuples_only: bool = False
+    csv: bool = False
+    fetch_count: int = 1000
+
+
+@dataclass
+class Outcome:
+    """What happened, for exit codes and the `?` pipeline: ok, rows seen, the server's tag."""
+
+    ok: bool
+    rows: int = 0
+    status: str | None = None
+    error: str | None = None
+
+
+def uses_cursor(sql: str) -> bool:
+    """True for plain queries; data-modifying CTEs and SELECT INTO cannot be DECLAREd."""
+    if not _ROW_STATEMENT.match(sql):
+        return False
+    return not _NOT_IN_CURSOR.search(_QUOTED.sub(" ", sql))
+
+
+def error_text(exc: psycopg.Error) -> str:
+    """The message exactly as psql prints it: libpq's own text with LINE n: and the caret."""
+    if exc.pgresult is not None and exc.pgresult.error_message:
+        return exc.pgresult.error_message.decode(errors="replace").rstrip("\n")
+    message = str(exc).strip()
+    return message if message.startswith(("ERROR:", "FATAL:")) else f"ERROR:  {message}"
+
+
+def install_notice_printer(conn: psycopg.Connection, stream: Callable[[], IO[str]] = lambda: sys.stderr) -> None:
+    """Server NOTICEs and WARNINGs go to stderr, formatted as psql formats them."""
+
+    def show(diag: psycopg.errors.Diagnostic) -> None:
+        out = stream()
+        out.write(f"{diag.severity}:  {diag.message_primary}\n")
+        for label, text in (("DETAIL", diag.message_detail), ("HINT", diag.message_hint)):
+            if text:
+                out.write(f"{label}:  {text}\n")
+        out.flush()
+
+    conn.add_notice_handler(show)
+
+
+@contextlib.contextmanager
+def read_only_transaction(conn: psycopg.Connection, statement_timeout_ms: int | None = None) -> Iterator[None]:
+    """A transaction (a savepoint inside the user's own) that the server keeps read-only.
+
+    It always rolls back: whatever runs inside only reads, so nothing is lost, and the
+    read-only setting ends with it instead of leaking into the user's transaction.
+    """
+    with conn.transaction(force_rollback=True):
+        conn.execute("SET LOCAL transaction_read_only = on")
+        if statement_timeout_ms:
+            conn.execute(f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}")
+        yield
+
+
+class Executor:
+    """Runs statements on one connection with the current display settings."""
+
+    def __init__(self, conn: psycopg.Connection, settings: Settings, output: Output, errors: Callable[[], IO[str]] = lambda: sys.stderr) -> None:
+        self.conn = conn
+        self.settings = settings
+        self.output = output
+        self.errors = errors
+
+    def run(self, sql: str, *, read_only: bool = False, statement_timeout_ms: int | None = None) -> Outcome:
+        """Run one statement and print its result; errors are printed, never raised.
+
+        `read_only` wraps the statement in a READ ONLY transaction (with an optional statement
+        timeout) so the server itself refuses writes: that is how model-written SQL runs.
+        """
+        started = time.perf_counter()
+        try:
+            if read_only:
+                outcome = self._run_guarded(sql, statement_timeout_ms)
+            else:
+                outcome = self._run(sql)
+        except KeyboardInterrupt:
+            self._report("ERROR:  canceling statement due to user request")
+            outcome = Outcome(False, error="cancelled")
+        except psycopg.Error as exc:
+            text = error_text(exc)
+            self._report(text)
+            outcome = Outcome(False, error=text)
+        if self.settings.timing:
+            self.output.write(f"Time: {(time.perf_counter() - started) * 1000:.3f} ms\n")
+        return outcome
+
+    def _report(self, text: str) -> None:
+        stream = self.errors()
+        stream.write(text + "\n")
+        stream.flush()
+
+    def _run_guarded(self, sql: str, statement_timeout_ms: int | None) -> Outcome:
+        with read_only_transaction(self.conn, statement_timeout_ms):
+            return self._run(sql)
+
+    def _run(self, sql: str) -> Outcome:
+        if uses_cursor(sql):
+            return self._run_with_cursor(sql)
+        with self.conn.cursor() as cur:
+            fmt.text_loading(cur)  # only our own cursors: pgspecial and the schema reader want Python values
+            cur.execute(sql, prepare=False)
+            if cur.description is None:
+                status = cur.statusmessage or ""
+                if not self.settings.tuples_only and status:
+                    self.output.write(status + "\n")
+                return Outcome(True, max(cur.rowcount, 0), status)
+            shown = self._print(cur)
+            status = cur.statusmessage or ""
+            if status and not status.startswith("SELECT") and not self.settings.tuples_only:
+                self.output.write(status + "\n")
+            return Outcome(True, shown, status)
+
+    def _run_with_cursor(self, sql: str) -> Outcome:
+        owns = self.conn.info.transaction_status == pq.TransactionStatus.IDLE
+        if owns:
+            with self.conn.transaction():
+                return self._fetch_all(sql)
+        return self._fetch_all(sql)
+
+    def _fetch_all(self, sql: str) -> Outcome:
+        with self.conn.cursor(name=_CURSOR_NAME, scrollable=False) as cur:
+            fmt.text_loading(cur)
+            cur.execute(sql)
+            shown = self._print(cur)
+            return Outcome(True, shown, f"SELECT {shown}")
+
+    def _print(self, cur: psycopg.Cursor) -> int:
+        columns = [d.name for d in cur.description or ()]
+        numeric = [fmt.is_numeric_oid(d.type_code) for d in cur.description or ()]
+        return self.print_rows(columns, numeric, cur.fetchmany)
+
+    def print_rows(self, columns: list[str], numeric: list[bool], fetchmany: Callable[[int], Sequence[Sequence[str | None]]]) -> int:
+        """Format and write rows batch by batch (psql's FETCH_COUNT); returns how many."""
+        size = max(self.settings.fetch_count, 1)
+        first = fetchmany(size)
+        pending = [first]
+
+        def fetch(count: int) -> Sequence[Sequence[str | None]]:
+            return pending.pop() if pending else fetchmany(count)
+
+        render = self._renderer(columns, numeric, first)
+        shown = 0
+
+        def counting(rows, start, stop, prior):
+            nonlocal shown
+            shown = prior + len(rows)
+            return render(rows, start, stop, prior)
+
+        with self.output.page() as write:
+            for text in fmt.stream(counting, fetch, size):
+                write(text)
+        return shown
+
+    def _renderer(self, columns: list[str], numeric: list[bool], first: Sequence[Sequence[str | None]]) -> fmt.Render:
+        settings = self.settings
+        if settings.csv:
+            return lambda rows, start, stop, prior: fmt.csv(columns, rows, tuples_only=settings.tuples_only, start=start)
+        vertical = settings.expanded == "on"
+        if settings.expanded == "auto":
+            import shutil
+
+            vertical = fmt.choose_expanded(columns, first, shutil.get_terminal_size().columns)
+        if vertical:
+            return lambda rows, start, stop, prior: fmt.expanded(columns, rows, tuples_only=settings.tuples_only, start=start, stop=stop, prior_rows=prior)
+        return lambda rows, start, stop, prior: fmt.aligned(columns, numeric, rows, tuples_only=settings.tuples_only, start=start, stop=stop, prior_rows=prior)

@@ -1,0 +1,83 @@
+"""`nl2sql-shell eval SUITE_DIR`: execution accuracy of the `?` pipeline on a benchmark suite."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from nl2sql_shell.model_choice import model_options
+
+
+@click.command(context_settings={"help_option_names": ["--help", "-?"]})
+@click.argument("suite_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@model_options
+@click.option("--candidates", type=int, default=1, show_default=True, help="Candidates sampled per question (voting).")
+@click.option("--limit", type=int, help="At most N questions (and N idk questions).")
+@click.option("--db", "dbs", multiple=True, help="Only this database's questions (repeatable).")
+@click.option("--category", "categories", multiple=True, help="Only this category (repeatable).")
+@click.option("--dsn", help="Server to load the databases into (default: the embedded one). Databases named after the suite's are dropped and re-created.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Write results.jsonl and summary.json here.")
+@click.option("--prompt-style", "styles", default="default", show_default=True, help="default, tutorial, or both comma-separated (measured in one run).")
+@click.option("--no-idk", is_flag=True, help="Skip the unanswerable questions of idk.csv.")
+@click.option("--max-repairs", type=int, default=2, show_default=True, help="Times an error is given back to the model.")
+def eval_command(suite_dir: Path, model, adapter, quantize, device, candidates, limit, dbs, categories, dsn, out_dir, styles, no_idk, max_repairs) -> None:
+    """Execution accuracy on a suite laid out like ../shared/bench/defog-dev."""
+    from dataclasses import replace
+
+    from nl2sql_shell.eval.runner import Runner, report, server_conninfos, summarize, write_outputs
+    from nl2sql_shell.eval.suite import load_suite
+    from nl2sql_shell.llm.load import ModelLoadError, load_model
+    from nl2sql_shell.model_choice import resolve_spec
+    from nl2sql_shell.nl2sql.pipeline import Options
+
+    style_list = [s.strip() for s in styles.split(",") if s.strip()]
+    for style in style_list:
+        if style not in ("default", "tutorial"):
+            raise click.BadParameter(f"unknown prompt style {style!r}", param_hint="--prompt-style")
+    suite = load_suite(suite_dir).select(db=dbs or None, category=categories or None, limit=limit)
+    if no_idk:
+        suite = replace(suite, idk=())
+    if not suite.questions and not suite.idk:
+        raise click.ClickException("no questions match these filters")
+    spec = resolve_spec(model, adapter, quantize, device)
+    progress = lambda text: click.echo(text, err=True)  # noqa: E731
+    try:
+        loaded = load_model(spec, progress=progress)
+    except ModelLoadError as exc:
+        raise click.ClickException(str(exc)) from None
+    admin, conninfo_for, server = server_conninfos(dsn)
+    try:
+        runner = Runner(suite, loaded, admin_conninfo=admin, conninfo_for=conninfo_for, options=Options(candidates=candidates, max_repairs=max_repairs))
+        runner.load_databases(progress)
+        all_records, summaries = [], []
+        total = len(suite.questions) + len(suite.idk)
+        for style in style_list:
+            with click.progressbar(length=total, label=f"{style:>8}", file=sys.stderr, show_pos=True) as bar:
+                def step(record, bar=bar) -> None:
+                    bar.update(1)
+
+                records = runner.run(style, step)
+            all_records += records
+            summaries.append(summarize(style, records))
+        report(summaries, loaded.load_seconds)
+        if out_dir:
+            meta = {
+                "suite": str(suite_dir),
+                "model": spec.model,
+                "adapter": spec.adapter,
+                "quantize": spec.quantize,
+                "device": str(loaded.device),
+                "candidates": candidates,
+                "load_seconds": loaded.load_seconds,
+                "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+                "questions": len(suite.questions),
+                "idk_questions": len(suite.idk),
+            }
+            write_outputs(out_dir, all_records, summaries, meta)
+            click.echo(f"wrote {out_dir / 'results.jsonl'} and {out_dir / 'summary.json'}", err=True)
+    finally:
+        if server is not None:
+            server.stop()

@@ -1,0 +1,247 @@
+"""Run a benchmark suite through exactly the `?` pipeline and score the answers.
+
+No eval-only shortcuts: each question goes to `Asker.ask` with its `instructions` as the hint
+a person would add, on a freshly loaded copy of its database. Several prompt styles can be
+run over the same questions with the same loaded model, so a difference between them is a
+difference measured in one run.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from nl2sql_shell.eval.scoring import GoldQueryError, score
+from nl2sql_shell.eval.suite import Question, Suite, load_database
+from nl2sql_shell.nl2sql.extract import is_refusal
+from nl2sql_shell.nl2sql.pipeline import Answer, Asker, Options
+
+FAILURE_CLASSES = ("correct", "did not parse", "unknown table/column", "server error", "wrong result", "abstained", "no SQL")
+
+
+@dataclass
+class Record:
+    """One question's outcome, written as a JSONL line."""
+
+    style: str
+    suite: str  # "questions" or "idk"
+    index: int
+    db: str
+    category: str
+    question: str
+    sql: str | None
+    verdict: str  # one of FAILURE_CLASSES, or "refused"/"answered" for idk questions
+    correct: bool
+    reason: str
+    seconds: float
+    first_token_s: float
+    prompt_tokens: int
+    generated_tokens: int
+    attempts: int
+
+
+@dataclass
+class Summary:
+    style: str
+    total: int = 0
+    correct: int = 0
+    by_category: dict[str, list[int]] = field(default_factory=dict)
+    by_db: dict[str, list[int]] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
+    idk_total: int = 0
+    idk_refused: int = 0
+    false_refusals: int = 0
+    latency_p50_s: float = 0.0
+    latency_p95_s: float = 0.0
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+    tokens_per_s: float = 0.0
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.total if self.total else 0.0
+
+
+def classify_failure(answer: Answer, correct: bool, run_error: str | None) -> str:
+    """Why an answer was wrong, in the classes users ask about."""
+    if correct:
+        return "correct"
+    if answer.kind == "refusal":
+        return "abstained"
+    if answer.sql is None:
+        return "no SQL"
+    if answer.kind == "failed":  # every attempt was rejected: say by what
+        errors = " ".join(e for a in answer.attempts for e in a.errors).lower()
+        if "parse" in errors or "syntax" in errors:
+            return "did not parse"
+        if "does not exist" in errors:
+            return "unknown table/column"
+        return "server error"
+    return "server error" if run_error else "wrong result"
+
+
+class Runner:
+    """Holds the server, the loaded model and one connection per loaded database."""
+
+    def __init__(self, suite: Suite, model, *, admin_conninfo: str, conninfo_for: Callable[[str], str], options: Options) -> None:
+        self.suite = suite
+        self.model = model
+        self.admin_conninfo = admin_conninfo
+        self.conninfo_for = conninfo_for
+        self.options = options
+        self.conninfos: dict[str, str] = {}
+
+    def load_databases(self, progress: Callable[[str], None]) -> None:
+        """Fresh copies right before the run: several dumps compute dates from CURRENT_DATE."""
+        for database in self.suite.databases:
+            progress(f"loading database {database.name}")
+            self.conninfos[database.name] = load_database(self.admin_conninfo, database.name, database.dump, self.conninfo_for)
+
+    def run(self, style: str, on_record: Callable[[Record], None]) -> list[Record]:
+        options = Options(**{**asdict(self.options), "prompt_style": style})
+        asker = Asker(self.model, options)
+        records: list[Record] = []
+        work = [("questions", q) for q in self.suite.questions] + [("idk", q) for q in self.suite.idk]
+        work.sort(key=lambda item: item[1].db_name)  # same schema back to back: the prefix cache hits
+        connections: dict[str, psycopg.Connection] = {}
+        try:
+            for part, question in work:
+                conn = connections.get(question.db_name)
+                if conn is None:
+                    conn = connections[question.db_name] = psycopg.connect(self.conninfos[question.db_name], autocommit=True)
+                record = self._one(asker, conn, part, question, style)
+                records.append(record)
+                on_record(record)
+        finally:
+            for conn in connections.values():
+                conn.close()
+        return records
+
+    def _one(self, asker: Asker, conn: psycopg.Connection, part: str, question: Question, style: str) -> Record:
+        started = time.perf_counter()
+        answer = asker.ask(question.question, conn, hint=question.instructions or None)
+        seconds = time.perf_counter() - started
+        refused = answer.kind == "refusal" or (answer.sql is not None and is_refusal(answer.sql))
+        if part == "idk":
+            verdict, correct, reason = ("refused" if refused else "answered"), refused, answer.reason
+        elif answer.sql is None or refused:
+            correct = False
+            verdict = classify_failure(answer, False, None)
+            reason = answer.reason
+        else:
+            try:
+                result = score(answer.sql, question.gold, self.conninfos[question.db_name], question=question.question, category=question.category)
+            except GoldQueryError as exc:
+                raise SystemExit(f"the suite's gold query fails on {question.db_name}: {exc}") from None
+            correct = result.correct
+            verdict = classify_failure(answer, result.correct, result.error)
+            reason = result.reason
+        return Record(
+            style=style,
+            suite=part,
+            index=question.index,
+            db=question.db_name,
+            category=question.category,
+            question=question.question,
+            sql=answer.sql,
+            verdict=verdict,
+            correct=correct,
+            reason=reason,
+            seconds=seconds,
+            first_token_s=answer.timings.get("first_token_s", 0.0),
+            prompt_tokens=answer.prompt_tokens,
+            generated_tokens=answer.generated_tokens,
+            attempts=len(answer.attempts),
+        )
+
+
+def summarize(style: str, records: Iterable[Record]) -> Summary:
+    summary = Summary(style)
+    by_category: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    by_db: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    failures: Counter[str] = Counter()
+    latencies: list[float] = []
+    generate_seconds = 0.0
+    for record in records:
+        latencies.append(record.seconds)
+        summary.prompt_tokens += record.prompt_tokens
+        summary.generated_tokens += record.generated_tokens
+        generate_seconds += record.seconds
+        if record.suite == "idk":
+            summary.idk_total += 1
+            summary.idk_refused += record.correct
+            continue
+        summary.total += 1
+        summary.correct += record.correct
+        failures[record.verdict] += 1
+        summary.false_refusals += record.verdict == "abstained"
+        for table, key in ((by_category, record.category), (by_db, record.db)):
+            table[key][0] += record.correct
+            table[key][1] += 1
+    summary.by_category, summary.by_db, summary.failures = dict(by_category), dict(by_db), dict(failures)
+    if latencies:
+        ordered = sorted(latencies)
+        summary.latency_p50_s = statistics.median(ordered)
+        summary.latency_p95_s = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    summary.tokens_per_s = summary.generated_tokens / generate_seconds if generate_seconds else 0.0
+    return summary
+
+
+def peak_memory() -> str:
+    """CUDA max allocated when on a GPU, else the process's peak RSS."""
+    try:
+        import torch
+
+        if torch.cuda.is_available() and torch.cuda.max_memory_allocated():
+            return f"{torch.cuda.max_memory_allocated() / 2**30:.2f} GiB CUDA max allocated"
+    except ImportError:
+        pass
+    return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB peak RSS"
+
+
+def report(summaries: list[Summary], load_seconds: float, out=sys.stdout) -> None:
+    """The table people read first: accuracy, failure classes, abstention, speed."""
+    for s in summaries:
+        out.write(f"\n== prompt style: {s.style} ==\n")
+        if s.total:
+            out.write(f"accuracy: {s.correct}/{s.total} = {100 * s.accuracy:.1f}%\n")
+            out.write("by category: " + ", ".join(f"{k} {c}/{n}" for k, (c, n) in sorted(s.by_category.items())) + "\n")
+            out.write("by database: " + ", ".join(f"{k} {c}/{n}" for k, (c, n) in sorted(s.by_db.items())) + "\n")
+            out.write("outcomes: " + ", ".join(f"{k} {s.failures.get(k, 0)}" for k in FAILURE_CLASSES) + "\n")
+            out.write(f"refused answerable questions: {s.false_refusals}/{s.total} = {100 * s.false_refusals / s.total:.1f}%\n")
+        if s.idk_total:
+            out.write(f"rightly refused (idk): {s.idk_refused}/{s.idk_total} = {100 * s.idk_refused / s.idk_total:.1f}%\n")
+        out.write(
+            f"latency p50 {s.latency_p50_s:.2f} s, p95 {s.latency_p95_s:.2f} s; tokens: {s.prompt_tokens} prompt, "
+            f"{s.generated_tokens} generated, {s.tokens_per_s:.1f} generated/s overall\n"
+        )
+    out.write(f"model load {load_seconds:.1f} s; {peak_memory()}\n")
+
+
+def write_outputs(out_dir: Path, records: list[Record], summaries: list[Summary], meta: dict) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / "results.jsonl", "w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(asdict(record)) + "\n")
+    payload = {**meta, "styles": [{**asdict(s), "accuracy": s.accuracy} for s in summaries], "peak_memory": peak_memory()}
+    (out_dir / "summary.json").write_text(json.dumps(payload, indent=2) + "\n")
+
+
+def server_conninfos(dsn: str | None) -> tuple[str, Callable[[str], str], object | None]:
+    """An admin conninfo and a per-database one: from --dsn, or from the embedded server."""
+    if dsn:
+        return dsn, (lambda db: make_conninfo(dsn, dbname=db)), None
+    from nl2sql_shell.db import embedded
+
+    server = embedded.start()
+    return server.conninfo("postgres"), server.conninfo, server

@@ -1,0 +1,304 @@
+"""Execution-match scoring of a predicted query against a defog sql-eval gold cell.
+
+The rules follow defog-ai/sql-eval (``eval/eval.py``), re-implemented without pandas:
+
+* a gold cell holds alternatives separated by ``;`` and ``{a, b}`` in a SELECT list stands for
+  every non-empty subset of those columns (``{}`` elsewhere, as in ``GROUP BY {}``, follows the
+  chosen subset); the prediction is compared with each resulting query;
+* both run on the same database, the prediction in a read-only transaction, with a 10 s timeout;
+* *exact*: after dropping duplicate rows and sorting columns by name, the values are equal,
+  rows compared as sets unless the question asks for an order;
+* *correct* (the reported figure): exact, or every gold column equals a distinct predicted
+  column (extra predicted columns allowed); an empty gold result never matches this way.
+
+Where we knowingly differ from upstream (each makes a right answer less likely to be failed):
+
+* numbers: NUMERIC values become floats as pandas does, and every float is rounded to
+  ``DECIMALS`` places in both results, where upstream compares exactly (its ``--decimal_points``
+  is off by default) in the exact test and with a relative tolerance of 1e-5 in the column test;
+  rounding absorbs float-versus-numeric noise without making equality non-transitive;
+* NULLs equal NULLs (upstream's exact test fails on NULLs in float columns);
+* ordered comparisons: the order is only required on the gold's ORDER BY keys that appear in
+  its output; rows tied on those keys may come in any order (upstream's latest version sorts
+  both frames entirely, its earlier one compared raw order). A gold without ORDER BY imposes
+  no order, whatever the question says;
+* columns are paired by search rather than greedily, so a gold column is not lost to an
+  earlier gold column that happened to match the same predicted column first.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import psycopg
+import sqlglot
+from sqlglot import exp
+from sqlglot.tokens import TokenType
+
+TIMEOUT_S = 10.0
+DECIMALS = 6
+MAX_PAIRINGS = 1000  # bounds the column search when many columns hold the same values (all NULL...)
+_ORDER_WORDS = re.compile(r"\b(order|sort|arrange)\b", re.IGNORECASE)
+_SUBSET = re.compile(r"\{([^{}]*[^{}\s][^{}]*)\}")  # "{a, b}" but not the "{}" placeholder
+
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Result:
+    """A query's answer: column names and rows of canonical (hashable, comparable) cells."""
+
+    columns: tuple[str, ...]
+    rows: tuple[Row, ...]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    correct: bool
+    exact: bool
+    error: str | None = None  # the server's error for the predicted query
+    reason: str = ""
+
+
+class GoldQueryError(RuntimeError):
+    """No gold alternative could be run: the suite or the database is broken, not the prediction."""
+
+
+# --- gold cells ---------------------------------------------------------------------------
+
+def split_statements(text: str) -> list[str]:
+    """Split at top-level semicolons (tokenised, so ``';'`` inside literals stays); empty parts dropped."""
+    cuts = [t.start for t in sqlglot.Dialect.get_or_raise("postgres").tokenize(text) if t.token_type == TokenType.SEMICOLON]
+    bounds = zip([-1, *cuts], [*cuts, len(text)])
+    return [part for start, end in bounds if (part := text[start + 1 : end].strip())]
+
+
+def expand_column_subsets(query: str) -> list[str]:
+    """Every query ``{a, b}`` stands for: one per non-empty subset, smallest first, ``{}`` following it."""
+    match = _SUBSET.search(query)
+    if match is None:
+        return [query]
+    options = [o.strip() for o in match.group(1).split(",")]
+    head, tail = query[: match.start()], query[match.end() :]
+    return [
+        head + ", ".join(combo) + tail.replace("{}", ", ".join(combo))
+        for size in range(1, len(options) + 1)
+        for combo in itertools.combinations(options, size)
+    ]
+
+
+def gold_queries(gold: str) -> list[str]:
+    """All acceptable queries of a gold cell: each alternative, with its column subsets expanded."""
+    return [q for alternative in split_statements(gold) for q in expand_column_subsets(alternative)]
+
+
+# --- running queries ----------------------------------------------------------------------
+
+def canonical(value: Any) -> Any:
+    """A cell as compared: numbers as rounded floats or ints, containers hashable, others as is."""
+    if value is None or isinstance(value, (bool, int, str, bytes, date, time, timedelta, UUID)):
+        return value
+    if isinstance(value, (float, Decimal)):
+        number = float(value)
+        if math.isnan(number):
+            return "NaN"
+        return round(number, DECIMALS) if math.isfinite(number) else number
+    if isinstance(value, (list, tuple)):
+        return tuple(canonical(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
+
+
+def _cell_key(value: Any) -> tuple[Any, ...]:
+    """A total order over canonical cells of any type (only consistency with equality matters)."""
+    if value is None:
+        return (0,)
+    if isinstance(value, (int, float)):
+        return (1, value)
+    if isinstance(value, str):
+        return (2, value)
+    return (3, type(value).__name__, str(value))
+
+
+def _row_key(row: Row) -> tuple[tuple[Any, ...], ...]:
+    return tuple(_cell_key(v) for v in row)
+
+
+def connect(conninfo: str, timeout_s: float = TIMEOUT_S) -> psycopg.Connection:
+    """A session whose every transaction is read-only and whose statements stop after ``timeout_s``.
+
+    Read-only by default (not only by ``BEGIN READ ONLY``), so a prediction that sneaks in a
+    COMMIT cannot write in the transaction that follows.
+    """
+    conn = psycopg.connect(conninfo, autocommit=True)
+    conn.execute("SELECT set_config('default_transaction_read_only', 'on', false)")
+    conn.execute("SELECT set_config('statement_timeout', %s, false)", (f"{int(timeout_s * 1000)}",))
+    return conn
+
+
+def run_query(conn: psycopg.Connection, query: str) -> Result:
+    """Run ``query`` (no parameters, so ``%`` is literal) in a rolled-back transaction.
+
+    When the text holds several statements, the last one that returns rows is the answer.
+    """
+    with conn.transaction(force_rollback=True), conn.cursor() as cur:
+        cur.execute(query)
+        columns: tuple[str, ...] = ()
+        rows: list[Row] = []
+        while True:
+            if cur.description is not None:
+                columns = tuple(c.name for c in cur.description)
+                rows = [tuple(canonical(v) for v in row) for row in cur.fetchall()]
+            if not cur.nextset():
+                break
+    return Result(columns, tuple(rows))
+
+
+# --- comparing results ----------------------------------------------------------------------
+
+def asks_for_order(question: str, category: str) -> bool:
+    """Upstream's rule: row order matters for the ``order_by`` category or when the question says so."""
+    return category == "order_by" or _ORDER_WORDS.search(question) is not None
+
+
+def order_key_columns(query: str, columns: Sequence[str]) -> tuple[int, ...] | None:
+    """Output positions of the query's ORDER BY keys, or None when it has no top-level ORDER BY.
+
+    Only the leading keys found in the output are returned (empty when the first is not): rows
+    tied on them may legitimately come in either order.
+    """
+    try:
+        tree = sqlglot.parse_one(query, read="postgres")
+    except sqlglot.errors.ParseError:
+        return ()
+    order = tree.args.get("order") if isinstance(tree, exp.Query) else None
+    if order is None:
+        return None
+    selects = [s.unalias() for s in tree.selects]
+    positional = len(selects) == len(columns) and not any(s.is_star for s in selects)
+    lowered = [c.lower() for c in columns]
+    keys: list[int] = []
+    for ordered in order.expressions:
+        term = ordered.this
+        if isinstance(term, exp.Literal) and term.is_int and 0 < int(term.this) <= len(columns):
+            index = int(term.this) - 1
+        elif isinstance(term, exp.Column) and not term.table and term.name.lower() in lowered:
+            index = lowered.index(term.name.lower())
+        elif positional and term in selects:
+            index = selects.index(term)
+        else:
+            break
+        keys.append(index)
+    return tuple(keys)
+
+
+def _normalise_rows(rows: Sequence[Row], order_keys: tuple[int, ...] | None) -> list[Row]:
+    """Drop duplicate rows, then sort them (unordered) or only within runs tied on the keys."""
+    unique = list(dict.fromkeys(rows))
+    if order_keys is None:
+        return sorted(unique, key=_row_key)
+    if not order_keys:
+        return unique
+    runs = itertools.groupby(unique, key=lambda r: tuple(r[i] for i in order_keys))
+    return [row for _, run in runs for row in sorted(run, key=_row_key)]
+
+
+def _project(rows: Sequence[Row], positions: Sequence[int]) -> list[Row]:
+    return [tuple(row[i] for i in positions) for row in rows]
+
+
+def exact_match(gold: Result, pred: Result, order_keys: tuple[int, ...] | None = None) -> bool:
+    """Same values once duplicates go and columns are sorted by name (names need not be equal).
+
+    ``order_keys`` are gold positions when the order matters, else None.
+    """
+    if gold.columns and len(gold.columns) == len(pred.columns) and gold.rows == pred.rows:
+        return True
+    if len(gold.columns) != len(pred.columns):
+        return False
+    gold_order = sorted(range(len(gold.columns)), key=lambda i: gold.columns[i])
+    pred_order = sorted(range(len(pred.columns)), key=lambda i: pred.columns[i])
+    keys = None if order_keys is None else tuple(gold_order.index(k) for k in order_keys)
+    return _normalise_rows(_project(gold.rows, gold_order), keys) == _normalise_rows(_project(pred.rows, pred_order), keys)
+
+
+def subset_match(gold: Result, pred: Result, order_keys: tuple[int, ...] | None = None) -> bool:
+    """Every gold column equals a distinct predicted column, and the rows agree on those columns.
+
+    Columns are first paired by their sorted values (row counts must agree), then the predicted
+    columns so chosen must give the gold rows. An empty gold result never matches.
+    """
+    if not gold.rows or not gold.columns:
+        return False
+    gold_columns = [sorted((row[i] for row in gold.rows), key=_cell_key) for i in range(len(gold.columns))]
+    pred_columns = [sorted((row[j] for row in pred.rows), key=_cell_key) for j in range(len(pred.columns))]
+    candidates = [[j for j, p in enumerate(pred_columns) if p == g] for g in gold_columns]
+    wanted = _normalise_rows(gold.rows, order_keys)
+    pairings = itertools.islice(_pairings(candidates, ()), MAX_PAIRINGS)
+    return any(_normalise_rows(_project(pred.rows, pairing), order_keys) == wanted for pairing in pairings)
+
+
+def _pairings(candidates: list[list[int]], taken: tuple[int, ...]):
+    """Each way to give every gold column its own predicted column among its candidates."""
+    if len(taken) == len(candidates):
+        yield taken
+        return
+    for j in candidates[len(taken)]:
+        if j not in taken:
+            yield from _pairings(candidates, (*taken, j))
+
+
+def compare(gold: Result, pred: Result, *, ordered: bool, gold_query: str = "") -> tuple[bool, bool]:
+    """(exact, correct) of a predicted result against one gold query's result."""
+    order_keys = order_key_columns(gold_query, gold.columns) if ordered else None
+    if exact_match(gold, pred, order_keys):
+        return True, True
+    return False, subset_match(gold, pred, order_keys)
+
+
+def score(
+    pred_sql: str,
+    gold: str,
+    conninfo: str,
+    *,
+    question: str,
+    category: str,
+    timeout_s: float = TIMEOUT_S,
+) -> Verdict:
+    """Score a predicted query against every query of a gold cell on the database at ``conninfo``.
+
+    Raises GoldQueryError when no gold query runs (a broken suite must not read as a bad model).
+    """
+    ordered = asks_for_order(question, category)
+    with connect(conninfo, timeout_s) as conn:
+        try:
+            pred = run_query(conn, pred_sql)
+        except psycopg.Error as e:
+            message = (e.diag.message_primary or str(e)).strip()
+            return Verdict(False, False, error=message, reason=f"predicted query failed: {message}")
+        queries, correct, failures = gold_queries(gold), False, []
+        for query in queries:
+            try:
+                expected = run_query(conn, query)
+            except psycopg.Error as e:
+                failures.append(f"{query}: {e}")
+                continue
+            exact, subset = compare(expected, pred, ordered=ordered, gold_query=query)
+            if exact:
+                return Verdict(True, True, reason="same result as a gold query")
+            correct = correct or subset
+    if len(failures) == len(queries):
+        raise GoldQueryError("; ".join(failures))
+    if correct:
+        return Verdict(True, False, reason="every gold column found among the predicted columns")
+    return Verdict(False, False, reason="result differs from every gold query")

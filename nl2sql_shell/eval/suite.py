@@ -1,0 +1,181 @@
+"""The benchmark suite on disk (defog sql-eval layout) and fresh copies of its databases.
+
+A suite folder holds ``questions.csv`` (question, gold query, db_name, query_category,
+instructions), optionally ``idk.csv`` (questions the schema cannot answer; the gold is a
+refusal query), and ``dbs/<db>.sql`` plain dumps with ``dbs/<db>.json`` column descriptions.
+
+Databases are dropped and re-created before each run rather than reused: several dumps
+compute dates from CURRENT_DATE, so a database loaded yesterday answers date questions
+differently from the gold queries run today.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+
+@dataclass(frozen=True)
+class Question:
+    """One benchmark item; ``gold`` is the raw cell (alternatives by ``;``, ``{a, b}`` subsets)."""
+
+    index: int  # 0-based row number in its csv, stable across filtering
+    question: str
+    gold: str
+    db_name: str
+    category: str
+    instructions: str = ""
+
+
+@dataclass(frozen=True)
+class Database:
+    """A benchmark database: its dump and the column descriptions that ship with it."""
+
+    name: str
+    dump: Path
+    descriptions: Path | None
+
+
+@dataclass(frozen=True)
+class Suite:
+    root: Path
+    questions: tuple[Question, ...]
+    idk: tuple[Question, ...]  # empty when the suite has no idk.csv
+    databases: tuple[Database, ...]
+
+    def database(self, name: str) -> Database:
+        for db in self.databases:
+            if db.name == name:
+                return db
+        raise KeyError(f"no database {name!r} in {self.root}")
+
+    def select(
+        self,
+        *,
+        db: str | Collection[str] | None = None,
+        category: str | Collection[str] | None = None,
+        limit: int | None = None,
+    ) -> Suite:
+        """The suite restricted to some databases/categories, then to the first ``limit`` of each list.
+
+        Only the databases the remaining questions need are kept, so a caller loads no more.
+        """
+        questions = select(self.questions, db=db, category=category, limit=limit)
+        idk = select(self.idk, db=db, category=category, limit=limit)
+        needed = {q.db_name for q in (*questions, *idk)}
+        return replace(self, questions=questions, idk=idk, databases=tuple(d for d in self.databases if d.name in needed))
+
+
+def _as_set(value: str | Collection[str] | None) -> frozenset[str] | None:
+    if value is None:
+        return None
+    return frozenset([value] if isinstance(value, str) else value)
+
+
+def select(
+    questions: Iterable[Question],
+    *,
+    db: str | Collection[str] | None = None,
+    category: str | Collection[str] | None = None,
+    limit: int | None = None,
+) -> tuple[Question, ...]:
+    """Questions of the given database(s) and category(ies), at most ``limit`` of them, in file order."""
+    dbs, categories = _as_set(db), _as_set(category)
+    kept = [
+        q for q in questions
+        if (dbs is None or q.db_name in dbs) and (categories is None or q.category in categories)
+    ]
+    return tuple(kept if limit is None else kept[:limit])
+
+
+def _read_questions(path: Path) -> tuple[Question, ...]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return tuple(
+            Question(
+                index=i,
+                question=row["question"],
+                gold=row["query"],
+                db_name=row["db_name"],
+                category=row.get("query_category") or "",
+                instructions=row.get("instructions") or "",
+            )
+            for i, row in enumerate(csv.DictReader(f))
+        )
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Read a suite folder; every question's database must have a dump under ``dbs/``."""
+    root = Path(path)
+    questions = _read_questions(root / "questions.csv")
+    idk_path = root / "idk.csv"
+    idk = _read_questions(idk_path) if idk_path.exists() else ()
+    databases = tuple(
+        Database(dump.stem, dump, dump.with_suffix(".json") if dump.with_suffix(".json").exists() else None)
+        for dump in sorted((root / "dbs").glob("*.sql"))
+    )
+    missing = {q.db_name for q in (*questions, *idk)} - {d.name for d in databases}
+    if missing:
+        raise ValueError(f"{root}: no dump in dbs/ for database(s) {', '.join(sorted(missing))}")
+    return Suite(root, questions, idk, databases)
+
+
+def column_descriptions(json_path: str | Path) -> dict[str, dict[str, str]]:
+    """``{table: {column: description}}`` from a defog ``<db>.json`` (empty descriptions left out)."""
+    metadata = json.loads(Path(json_path).read_text(encoding="utf-8"))["table_metadata"]
+    return {
+        table: {c["column_name"]: c["column_description"] for c in columns if c.get("column_description")}
+        for table, columns in metadata.items()
+    }
+
+
+def load_database(
+    admin_conninfo: str,
+    db_name: str,
+    dump_path: str | Path,
+    conninfo_for: Callable[[str], str],
+    *,
+    comments: bool = True,
+) -> str:
+    """Drop and re-create ``db_name``, load its dump and return its conninfo.
+
+    With ``comments`` the descriptions of ``<dump>.json`` (when present) become column
+    comments, as a real user database would carry them, so schema introspection sees them.
+    """
+    dump_path = Path(dump_path)
+    name = sql.Identifier(db_name)
+    with psycopg.connect(admin_conninfo, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
+    conninfo = conninfo_for(db_name)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        # A plain dump without parameters: psycopg sends it in one simple-protocol round trip.
+        conn.execute(dump_path.read_text(encoding="utf-8"))
+        descriptions = dump_path.with_suffix(".json")
+        if comments and descriptions.exists():
+            _comment_columns(conn, column_descriptions(descriptions))
+    return conninfo
+
+
+def _comment_columns(conn: psycopg.Connection, descriptions: dict[str, dict[str, str]]) -> None:
+    """COMMENT ON COLUMN for the described columns that exist (the json may list stale ones)."""
+    existing = set(
+        conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema()"
+        ).fetchall()
+    )
+    with conn.transaction():
+        for table, columns in descriptions.items():
+            for column, text in columns.items():
+                if (table, column) in existing:
+                    conn.execute(
+                        sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
+                            sql.Identifier(table), sql.Identifier(column), sql.Literal(text)
+                        )
+                    )

@@ -1,0 +1,118 @@
+"""Training pairs: read the sql-create-context JSONL and turn each pair into token ids.
+
+The prompt is built by the very functions inference uses (`build_messages` rendered by the
+model's chat template through `LoadedModel.chat_prompt`), and only the answer tokens carry a
+loss: the adapter learns to answer the prompts the shell will really send, not to predict them.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nl2sql_shell.nl2sql.prompt import build_messages, format_answer
+
+REQUIRED_KEYS = ("question", "context", "answer")
+IGNORE_INDEX = -100  # the label value torch's cross-entropy skips
+
+ChatPrompt = Callable[[list[dict[str, str]]], str]
+
+
+class DataError(ValueError):
+    """A training file that cannot be used; the message is one line a user can act on."""
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One training example: a question, the CREATE TABLE text it is about, and its SQL."""
+
+    question: str
+    context: str
+    answer: str
+
+
+def read_pairs(path: Path, limit: int | None = None) -> list[Pair]:
+    """Every pair of a JSONL file (the first `limit` when given), or a DataError naming the line."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such data file")
+    pairs = list(_parse(path, limit))
+    if not pairs:
+        raise DataError(f"{path}: no training pairs in the file")
+    return pairs
+
+
+def _parse(path: Path, limit: int | None) -> Iterator[Pair]:
+    with path.open(encoding="utf-8") as lines:
+        count = 0
+        for number, line in enumerate(lines, start=1):
+            if limit is not None and count >= limit:
+                return
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:{number}: not a JSON object ({exc.msg})") from None
+            if not isinstance(record, dict):
+                raise DataError(f"{path}:{number}: not a JSON object")
+            missing = [key for key in REQUIRED_KEYS if not isinstance(record.get(key), str) or not record[key].strip()]
+            if missing:
+                raise DataError(f"{path}:{number}: missing or empty key(s) {', '.join(missing)}")
+            count += 1
+            yield Pair(record["question"], record["context"], record["answer"])
+
+
+def split_pairs(pairs: Sequence[Pair], eval_fraction: float, seed: int) -> tuple[list[Pair], list[Pair]]:
+    """A seeded shuffle cut into (train, held-out), so a resumed run sees the same split."""
+    if not 0 <= eval_fraction < 1:
+        raise DataError(f"eval split must be in [0, 1), got {eval_fraction}")
+    shuffled = list(pairs)
+    random.Random(seed).shuffle(shuffled)
+    held = round(len(shuffled) * eval_fraction)
+    if eval_fraction and len(shuffled) > 1:
+        held = max(held, 1)
+    held = min(held, len(shuffled) - 1)
+    return shuffled[held:], shuffled[:held]
+
+
+def prompt_text(chat_prompt: ChatPrompt, pair: Pair) -> str:
+    """The prompt text for a pair, exactly as the shell's pipeline builds it for inference.
+
+    The system message carries today's date, so the date seen in training is the day of the
+    run; the shell sends the day of use. Schemas in the training data hold no date-relative
+    questions, so the difference teaches nothing wrong.
+    """
+    return chat_prompt(build_messages(pair.context, pair.question))
+
+
+def encode(tokenizer: Any, prompt: str, answer: str, max_length: int) -> dict[str, list[int]] | None:
+    """Token ids and labels for prompt + answer + eos, loss on the answer only.
+
+    The prompt is tokenised on its own, as generation does, so the ids the model learns to
+    continue are the ids it will be given. Returns None when the example does not fit in
+    max_length: a cut-off answer would teach the model to stop mid-query.
+    """
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    answer_ids = tokenizer(format_answer(answer) + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
+    input_ids = prompt_ids + answer_ids
+    if len(input_ids) > max_length:
+        return None
+    return {
+        "input_ids": input_ids,
+        "attention_mask": [1] * len(input_ids),
+        "labels": [IGNORE_INDEX] * len(prompt_ids) + answer_ids,
+    }
+
+
+def encode_pairs(
+    tokenizer: Any, chat_prompt: ChatPrompt, pairs: Sequence[Pair], max_length: int
+) -> tuple[list[dict[str, list[int]]], int]:
+    """Encoded examples and how many were dropped for being longer than max_length."""
+    encoded = [encode(tokenizer, prompt_text(chat_prompt, pair), pair.answer, max_length) for pair in pairs]
+    kept = [example for example in encoded if example is not None]
+    return kept, len(encoded) - len(kept)

@@ -1,0 +1,67 @@
+"""Questions and the SQL a person accepted, kept per database and offered back as examples.
+
+The most similar earlier pairs are the best few-shot demonstrations a model can get: they
+use this database's real names and the person's own conventions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+
+from nl2sql_shell.nl2sql.prompt import Example
+
+_WORD = re.compile(r"[a-z0-9_]+")
+
+
+def store_path(host: str, port: str | int, dbname: str) -> Path:
+    """One file per database, under the user's data folder."""
+    import platformdirs
+
+    base = Path(os.environ.get("NL2SQL_SHELL_EXAMPLES_DIR") or Path(platformdirs.user_data_dir("nl2sql-shell")) / "examples")
+    digest = hashlib.sha256(f"{host}:{port}/{dbname}".encode()).hexdigest()[:12]
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", dbname)
+    return base / f"{safe}-{digest}.jsonl"
+
+
+class ExampleStore:
+    """An append-only JSONL file of accepted pairs; later pairs win over earlier duplicates."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._pairs: list[Example] | None = None
+
+    def all(self) -> list[Example]:
+        if self._pairs is None:
+            pairs: dict[str, Example] = {}
+            if self.path.exists():
+                for line in self.path.read_text().splitlines():
+                    try:
+                        item = json.loads(line)
+                        pairs[item["question"].strip().lower()] = Example(item["question"], item["sql"])
+                    except (ValueError, KeyError, TypeError):
+                        continue  # a damaged line must not lose the others
+            self._pairs = list(pairs.values())
+        return self._pairs
+
+    def add(self, question: str, sql: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"question": question, "sql": sql}) + "\n")
+        self._pairs = None
+
+    def similar(self, question: str, k: int = 2, minimum: float = 0.2) -> list[Example]:
+        """The k pairs whose questions share the most words with this one (Jaccard)."""
+        words = set(_WORD.findall(question.lower()))
+        scored = []
+        for example in self.all():
+            other = set(_WORD.findall(example.question.lower()))
+            union = words | other
+            score = len(words & other) / len(union) if union else 0.0
+            if score >= minimum:
+                scored.append((score, example))
+        scored.sort(key=lambda item: -item[0])
+        return [example for _, example in scored[:k]]

@@ -1,0 +1,249 @@
+"""The `?` pipeline: question -> schema context -> prompt -> model -> checks -> (repair) -> Answer.
+
+This is the product's core. The REPL, `-c`, eval and finetune's held-out check all call
+`Asker.ask`; nothing else builds prompts or judges SQL. The pipeline never runs the SQL
+for real: it only EXPLAINs it inside a READ ONLY transaction (and, when voting between
+candidates, runs them read-only with a row limit). Running the chosen SQL is the caller's
+job, after the person agrees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import psycopg
+from psycopg import pq
+
+from nl2sql_shell.db.execute import read_only_transaction
+from nl2sql_shell.nl2sql import prompt as prompts
+from nl2sql_shell.nl2sql.check import CheckResult, check_sql
+from nl2sql_shell.nl2sql.extract import extract_sql, is_refusal
+from nl2sql_shell.nl2sql.safety import Safety, classify
+from nl2sql_shell.schema.introspect import read_schema
+from nl2sql_shell.schema.linking import select_tables
+from nl2sql_shell.schema.model import Schema
+from nl2sql_shell.schema.render import render_schema
+
+Kind = Literal["read", "write", "refusal", "failed", "cancelled"]
+STOP_STRINGS = (";", "```\n", "\n\n\n")
+
+
+@dataclass
+class Attempt:
+    """One generation and what the checks said of it (kept for `\\explain-last` and eval)."""
+
+    text: str
+    sql: str | None
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Answer:
+    """What the model proposes for a question, and everything needed to judge it."""
+
+    question: str
+    sql: str | None
+    kind: Kind
+    reason: str
+    safety: Safety | None = None
+    tables: list[str] = field(default_factory=list)  # given to the model
+    tables_read: list[str] = field(default_factory=list)  # named by the chosen SQL
+    linking: list[str] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def writes(self) -> bool:
+        return self.safety is not None and self.safety.writes
+
+
+@dataclass
+class Options:
+    """How hard to try: repairs after a failed check, candidates to vote over, prompt budget."""
+
+    max_repairs: int = 2
+    candidates: int = 1
+    temperature: float = 0.7
+    schema_budget_tokens: int = 3000
+    max_new_tokens: int = 320
+    statement_timeout_ms: int = 10_000
+    vote_row_limit: int = 1000
+    prompt_style: Literal["default", "tutorial"] = "default"
+
+
+class SchemaCache:
+    """Introspection is cached per database; DDL, `\\c` and `\\refresh` invalidate it."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, Schema] = {}
+
+    def get(self, conn: psycopg.Connection) -> Schema:
+        key = f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}"
+        if key not in self._by_key:
+            self._by_key[key] = read_schema(conn)
+        return self._by_key[key]
+
+    def invalidate(self) -> None:
+        self._by_key.clear()
+
+
+class Asker:
+    """A loaded model plus the caches that make the second question cheap."""
+
+    def __init__(self, model, options: Options | None = None) -> None:
+        self.model = model
+        self.options = options or Options()
+        self.schemas = SchemaCache()
+
+    def ask(
+        self,
+        question: str,
+        conn: psycopg.Connection,
+        *,
+        hint: str | None = None,
+        examples: Sequence[prompts.Example] = (),
+        history: Sequence[prompts.Example] = (),
+        on_text: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Answer:
+        started = time.perf_counter()
+        schema = self.schemas.get(conn)
+        linked = select_tables(schema, question, budget_tokens=self.options.schema_budget_tokens, count_tokens=self.model.count_tokens)
+        tables = list(linked.tables)
+        answer = Answer(question, None, "failed", "", tables=[t.qualified_name for t in tables], linking=list(linked.reasons))
+        answer.timings["schema_s"] = time.perf_counter() - started
+        if self.options.prompt_style == "tutorial":
+            messages = prompts.tutorial_messages([(t.name, [c.name for c in t.columns]) for t in tables], question)
+        else:
+            schema_text = render_schema(tables, qualify=schema.multiple_schemas)
+            messages = prompts.build_messages(schema_text, question, examples=examples, history=history, hint=hint)
+        checked: CheckResult | None = None
+        for round_ in range(self.options.max_repairs + 1):
+            candidates = self._generate(messages, answer, on_text if round_ == 0 else None, cancel, n=self.options.candidates if round_ == 0 else 1)
+            if cancel is not None and cancel.is_set():
+                answer.kind, answer.reason = "cancelled", "generation stopped"
+                break
+            passed: list[tuple[Attempt, CheckResult]] = []
+            for attempt in candidates:
+                answer.attempts.append(attempt)
+                result = self._check(attempt, schema, conn)
+                if result is not None:
+                    passed.append((attempt, result))
+            refusals = [a for a in candidates if a.sql is not None and is_refusal(a.sql)]
+            if passed:
+                checked, answer.reason = self._choose(passed, conn)
+                if round_:
+                    answer.reason += f" after {round_} repair{'s' * (round_ > 1)}"
+                break
+            if refusals and len(refusals) * 2 >= len(candidates):
+                answer.sql, answer.kind = refusals[0].sql, "refusal"
+                answer.reason = "the model says this database cannot answer the question"
+                break
+            if self.options.prompt_style == "tutorial":
+                break  # the baseline gets no repairs
+            last = candidates[0]
+            error = "; ".join(last.errors) or "no SQL query found in the reply"
+            messages = prompts.repair_messages(messages, last.sql or last.text, error)
+        if checked is not None:
+            answer.sql = checked.sql
+            answer.tables_read = list(checked.tables)
+            answer.safety = classify(checked.sql)
+            answer.kind = "write" if answer.safety.writes else "read"
+        elif answer.kind == "failed":
+            last_errors = answer.attempts[-1].errors if answer.attempts else []
+            answer.reason = "no valid query: " + ("; ".join(last_errors) or "the model wrote no SQL")
+            answer.sql = answer.attempts[-1].sql if answer.attempts else None
+        answer.timings["total_s"] = time.perf_counter() - started
+        return answer
+
+    def _generate(self, messages, answer: Answer, on_text, cancel, n: int) -> list[Attempt]:
+        text = self.model.chat_prompt(messages)
+        prefix = self.model.chat_prompt(messages[:1]) if messages[0]["role"] == "system" else None
+        generations = self.model.generate(
+            text,
+            max_new_tokens=self.options.max_new_tokens,
+            stop=STOP_STRINGS,
+            n=n,
+            temperature=self.options.temperature if n > 1 else 0.0,
+            on_text=on_text,
+            cancel=cancel,
+            prefix=prefix if prefix and text.startswith(prefix) else None,
+        )
+        answer.prompt_tokens += generations[0].prompt_tokens
+        answer.generated_tokens += sum(g.new_tokens for g in generations)
+        answer.timings["first_token_s"] = answer.timings.get("first_token_s", generations[0].seconds_to_first_token)
+        answer.timings["generate_s"] = answer.timings.get("generate_s", 0.0) + max(g.seconds_total for g in generations)
+        return [Attempt(g.text, extract_sql(g.text)) for g in generations]
+
+    def _check(self, attempt: Attempt, schema: Schema, conn: psycopg.Connection) -> CheckResult | None:
+        """Static checks first (cheap, precise messages), then the server's own EXPLAIN."""
+        if attempt.sql is None:
+            attempt.errors.append("the reply contains no SQL query")
+            return None
+        if is_refusal(attempt.sql):
+            return None
+        result = check_sql(attempt.sql, schema)
+        if not result.ok:
+            attempt.errors.extend(result.errors)
+            return None
+        if error := explain(conn, result.sql, self.options.statement_timeout_ms):
+            attempt.errors.append(error)
+            return None
+        return result
+
+    def _choose(self, passed: list[tuple[Attempt, CheckResult]], conn: psycopg.Connection) -> tuple[CheckResult, str]:
+        """One candidate: take it. Several: run the read-only ones and take the majority result."""
+        if len(passed) == 1:
+            return passed[0][1], "the model's query passed the schema and server checks"
+        fingerprints: list[str | None] = []
+        for _, result in passed:
+            fingerprints.append(None if classify(result.sql).writes else result_fingerprint(conn, result.sql, self.options))
+        votes = Counter(f for f in fingerprints if f is not None)
+        if not votes:
+            return passed[0][1], "first of the candidates that passed the checks"
+        best, count = votes.most_common(1)[0]
+        chosen = passed[fingerprints.index(best)][1]
+        return chosen, f"{count} of {len(passed)} checked candidates returned the same rows"
+
+
+def explain(conn: psycopg.Connection, sql: str, timeout_ms: int) -> str | None:
+    """EXPLAIN the statement in a READ ONLY transaction that is always rolled back.
+
+    Catches what static checks cannot: type mismatches, unknown functions, bad GROUP BY.
+    Returns the server's error as one line, or None when the plan was made. Inside the
+    user's own transaction psycopg makes this a savepoint, so their work is untouched.
+    """
+    if conn.info.transaction_status == pq.TransactionStatus.INERROR:
+        return None  # the user's failed transaction cannot run anything; skip this check
+    try:
+        with read_only_transaction(conn, timeout_ms):
+            conn.execute("EXPLAIN " + sql.rstrip().rstrip(";"), prepare=False)
+    except psycopg.Error as exc:
+        lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+        return "server error: " + (lines[0] if lines else exc.__class__.__name__)
+    return None
+
+
+def result_fingerprint(conn: psycopg.Connection, sql: str, options: Options) -> str | None:
+    """Run a read-only candidate (row-limited) and hash its rows, order-insensitively."""
+    if conn.info.transaction_status != pq.TransactionStatus.IDLE:
+        return None
+    try:
+        with read_only_transaction(conn, options.statement_timeout_ms):
+            with conn.cursor() as cur:
+                cur.execute(sql.rstrip().rstrip(";"), prepare=False)
+                rows = cur.fetchmany(options.vote_row_limit) if cur.description else []
+    except psycopg.Error:
+        return None
+    digest = hashlib.sha256()
+    for row in sorted(repr(r) for r in rows):
+        digest.update(row.encode())
+    return digest.hexdigest()

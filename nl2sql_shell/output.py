@@ -1,0 +1,102 @@
+"""Where results go: the terminal (through $PAGER when they do not fit), or a `\\o` file.
+
+Output is written as it is produced, so a large result streams; the pager is started only
+once the text would overflow the screen, like psql with `less -SRXF`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from typing import IO
+
+DEFAULT_PAGER = "less -SRXF"
+
+
+class Output:
+    """A sink for query results; `page()` opens one paged block (one statement's result)."""
+
+    def __init__(self, stream: IO[str] | None = None, *, use_pager: bool | None = None) -> None:
+        self._default = stream or sys.stdout
+        self._file: IO[str] | None = None
+        self.use_pager = self._default.isatty() if use_pager is None else use_pager
+
+    @property
+    def stream(self) -> IO[str]:
+        return self._file or self._default
+
+    def redirect(self, path: str | None) -> None:
+        """`\\o FILE` sends results to FILE (`|cmd` to a pipe is not supported); `\\o` alone back."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if path:
+            self._file = open(os.path.expanduser(path), "w", encoding="utf-8")  # noqa: SIM115
+
+    def write(self, text: str) -> None:
+        self.stream.write(text)
+        self.stream.flush()
+
+    @contextlib.contextmanager
+    def page(self):
+        """Yield a writer for one result; it pages only on a terminal and only when needed."""
+        if self._file is not None or not self.use_pager or not os.environ.get("PAGER", DEFAULT_PAGER):
+            yield self.write
+            return
+        pager = _LazyPager(self._default)
+        try:
+            yield pager.write
+        finally:
+            pager.close()
+
+
+class _LazyPager:
+    """Buffers up to a screenful; past that, starts $PAGER and hands it everything."""
+
+    def __init__(self, terminal: IO[str]) -> None:
+        self.terminal = terminal
+        size = shutil.get_terminal_size()
+        self.max_lines, self.max_width = size.lines - 1, size.columns
+        self.buffer: list[str] = []
+        self.lines = 0
+        self.process: subprocess.Popen[str] | None = None
+
+    def write(self, text: str) -> None:
+        if self.process is not None:
+            self._pipe(text)
+            return
+        self.buffer.append(text)
+        self.lines += text.count("\n")
+        too_wide = any(len(line) > self.max_width for line in text.splitlines())
+        if self.lines > self.max_lines or too_wide:
+            command = os.environ.get("PAGER", DEFAULT_PAGER)
+            try:
+                self.process = subprocess.Popen(shlex.split(command), stdin=subprocess.PIPE, text=True)
+            except OSError:
+                self.max_lines = 1 << 62  # no pager to be had: print straight through
+                return
+            pending, self.buffer = "".join(self.buffer), []
+            self._pipe(pending)
+
+    def _pipe(self, text: str) -> None:
+        assert self.process is not None and self.process.stdin is not None
+        with contextlib.suppress(BrokenPipeError):  # the user quit the pager early
+            self.process.stdin.write(text)
+
+    def close(self) -> None:
+        if self.process is None:
+            self.terminal.write("".join(self.buffer))
+            self.terminal.flush()
+            return
+        with contextlib.suppress(BrokenPipeError):
+            self.process.stdin.close()  # type: ignore[union-attr]
+        while True:
+            try:
+                self.process.wait()
+                return
+            except KeyboardInterrupt:  # Ctrl-C belongs to the pager while it runs
+                continue

@@ -1,0 +1,138 @@
+"""The interactive prompt: prompt_toolkit with psql's prompt, history, highlighting, completion.
+
+Everything that is not about the terminal (what a line means, how SQL runs) lives in Shell.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.application import get_app
+from prompt_toolkit.enums import EditingMode
+from prompt_toolkit.filters import Condition
+from prompt_toolkit.history import FileHistory
+from prompt_toolkit.input import Input
+from prompt_toolkit.key_binding import KeyBindings
+from prompt_toolkit.lexers import PygmentsLexer
+from prompt_toolkit.output import Output as PTOutput
+from pygments.lexers.sql import PostgresLexer
+
+from nl2sql_shell.repl.completer import SQLCompleter
+from nl2sql_shell.repl.metadata import Metadata, load_metadata
+from nl2sql_shell.repl.shell import Shell
+from nl2sql_shell.repl.statements import input_state, is_complete
+
+_WORDS = {"quit": "\\q", "exit": "\\q", "\\quit": "\\q", "help": "\\?"}
+
+
+def history_path() -> Path:
+    import platformdirs
+
+    path = Path(os.environ.get("NL2SQL_SHELL_HISTORY") or Path(platformdirs.user_data_dir("nl2sql-shell")) / "history")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class _MetadataCache:
+    """Completion metadata, re-read lazily after DDL, `\\c` or `\\refresh`."""
+
+    def __init__(self, shell: Shell) -> None:
+        self.shell = shell
+        self.value: Metadata | None = None
+        shell.on_schema_change.append(self.invalidate)
+
+    def invalidate(self) -> None:
+        self.value = None
+
+    def __call__(self) -> Metadata | None:
+        if self.value is None:
+            try:
+                self.value = load_metadata(self.shell.conn)
+            except Exception:  # noqa: BLE001 - completion must never break the prompt
+                return None
+        return self.value
+
+
+def _key_bindings(shell: Shell) -> KeyBindings:
+    bindings = KeyBindings()
+
+    @bindings.add("enter", filter=Condition(lambda: is_complete(get_app().current_buffer.text)))
+    def _accept(event) -> None:
+        event.current_buffer.validate_and_handle()
+
+    @bindings.add("f4")
+    def _toggle_vi(event) -> None:
+        app = event.app
+        app.editing_mode = EditingMode.EMACS if app.editing_mode == EditingMode.VI else EditingMode.VI
+
+    return bindings
+
+
+def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = None, output: PTOutput | None = None) -> int:
+    """Read-eval-print until \\q or Ctrl-D; returns the process exit code."""
+    metadata = _MetadataCache(shell)
+    session: PromptSession[str] = PromptSession(
+        history=FileHistory(str(history_path())),
+        lexer=PygmentsLexer(PostgresLexer),
+        completer=SQLCompleter(metadata),
+        complete_while_typing=False,
+        multiline=True,
+        key_bindings=_key_bindings(shell),
+        vi_mode=vi,
+        prompt_continuation=lambda width, line, wrap: _prompt(shell, continuation=True),
+        bottom_toolbar=lambda: shell.questions.status() if shell.questions is not None else None,  # type: ignore[attr-defined]
+        input=input,
+        output=output,
+    )
+    if shell.questions is not None:
+        shell.questions.confirm = _line_reader(session)  # type: ignore[attr-defined]
+        shell.questions.remember = session.history.append_string  # type: ignore[attr-defined]
+    while True:
+        shell.reconnect_if_needed()
+        default = getattr(shell, "pending_input", "") or ""
+        shell.pending_input = ""  # type: ignore[attr-defined]
+        try:
+            text = session.prompt(lambda: _prompt(shell), default=default)
+        except KeyboardInterrupt:
+            continue  # Ctrl-C clears the line, as in psql
+        except EOFError:
+            if _confirm_quit(session, shell):
+                break
+            continue
+        command = _WORDS.get(text.strip().rstrip(";").lower(), text)
+        if not shell.handle(command) and _confirm_quit(session, shell):
+            break
+    shell.close()
+    return 0
+
+
+def _prompt(shell: Shell, continuation: bool = False) -> str:
+    """psql's PROMPT1/PROMPT2 '%/%R%x%# ': db name, '=' or the open quote, tx state, # or >."""
+    state = "="
+    if continuation:
+        buffer = get_app().current_buffer.text
+        state = input_state(buffer) or "-"
+    return f"{shell.dbname}{state}{shell.transaction_marker()}{'#' if shell.is_superuser() else '>'} "
+
+
+def _line_reader(session: PromptSession[str]):
+    """A one-line question on the same terminal; Ctrl-C or Ctrl-D answer "no"."""
+    ask: PromptSession[str] = PromptSession(input=session.input, output=session.output)
+
+    def read(message: str) -> str:
+        try:
+            return ask.prompt(message)
+        except (KeyboardInterrupt, EOFError):
+            return "n"
+
+    return read
+
+
+def _confirm_quit(session: PromptSession[str], shell: Shell) -> bool:
+    """Quitting with an open transaction would roll it back: ask first."""
+    if not shell.in_transaction():
+        return True
+    answer = _line_reader(session)("There is an open transaction; quitting rolls it back. Quit anyway? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")

@@ -1,0 +1,274 @@
+"""Backslash commands. The `\\d` family comes from pgspecial (as in pgcli); the commands that
+change the shell's own state (connection, output, display) are ours.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+
+from nl2sql_shell.db.connect import describe
+from nl2sql_shell.repl.shell import Shell
+
+Handler = Callable[[Shell, str], bool]
+_COMMANDS: dict[str, tuple[Handler, str, str]] = {}
+
+
+def command(*names: str, syntax: str, help: str) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        for name in names:
+            _COMMANDS[name] = (handler, syntax, help)
+        return handler
+
+    return register
+
+
+def run(shell: Shell, line: str) -> bool:
+    """Run one meta-command line; False means quit."""
+    name, _, argument = line.partition(" ")
+    if not name.startswith("\\"):
+        return True
+    if name.startswith("\\!") and len(name) > 2:  # "\\!ls" is "\\! ls"
+        name, argument = "\\!", name[2:] + " " + argument
+    entry = _COMMANDS.get(name)
+    if entry is not None:
+        return entry[0](shell, argument.strip())
+    return _pgspecial(shell, line)
+
+
+def _on_off(argument: str, current: bool) -> bool:
+    if not argument:
+        return not current
+    return argument.lower() in ("on", "true", "1", "yes")
+
+
+@command("\\q", "\\quit", syntax="\\q", help="quit nl2sql-shell")
+def _quit(shell: Shell, _: str) -> bool:
+    return False
+
+
+@command("\\?", syntax="\\? [commands]", help="show help on backslash commands")
+def _help(shell: Shell, _: str) -> bool:
+    rows = sorted({(syntax, text) for _, syntax, text in _COMMANDS.values()}) + _pgspecial_help()
+    rows.append(("? QUESTION", "ask the model for SQL that answers QUESTION (shown, run only after you agree)"))
+    rows.append(("?+ QUESTION", "the same, and show which tables the model was given"))
+    width = max(len(s) for s, _ in rows)
+    shell.output.write("".join(f"  {s.ljust(width)}  {t}\n" for s, t in rows))
+    return True
+
+
+def _pgspecial_help() -> list[tuple[str, str]]:
+    from pgspecial.main import PGSpecial
+
+    ours = set(_COMMANDS)
+    return [
+        (cmd.syntax, cmd.description)
+        for name, cmd in sorted(PGSpecial().commands.items())
+        if name.startswith("\\") and not cmd.hidden and name not in ours and name not in ("\\x", "\\timing", "\\pager", "\\pset")
+    ]
+
+
+@command("\\c", "\\connect", syntax="\\c [DBNAME|- USER|- HOST|- PORT|-] | conninfo", help="connect to a new database (the old connection stays if this fails)")
+def _connect(shell: Shell, argument: str) -> bool:
+    parts = shlex.split(argument) if argument else []
+    if not parts:
+        shell.output.write(describe(shell.conn) + "\n")
+        return True
+    dbname, user, host, port = (parts + [None] * 4)[:4]
+    shell.switch(shell.target.with_database(dbname, user, host, port))
+    return True
+
+
+@command("\\conninfo", syntax="\\conninfo", help="display information about the current connection")
+def _conninfo(shell: Shell, _: str) -> bool:
+    shell.output.write(describe(shell.conn) + "\n")
+    return True
+
+
+@command("\\x", syntax="\\x [on|off|auto]", help="toggle expanded output")
+def _expanded(shell: Shell, argument: str) -> bool:
+    value = argument.lower()
+    if value == "auto":
+        shell.settings.expanded = "auto"
+        shell.output.write("Expanded display is used automatically.\n")
+        return True
+    shell.settings.expanded = "on" if _on_off(value, shell.settings.expanded == "on") else "off"
+    shell.output.write(f"Expanded display is {shell.settings.expanded}.\n")
+    return True
+
+
+@command("\\timing", syntax="\\timing [on|off]", help="toggle timing of commands")
+def _timing(shell: Shell, argument: str) -> bool:
+    shell.settings.timing = _on_off(argument, shell.settings.timing)
+    shell.output.write(f"Timing is {'on' if shell.settings.timing else 'off'}.\n")
+    return True
+
+
+@command("\\i", "\\include", syntax="\\i FILE", help="execute commands from file")
+def _include(shell: Shell, argument: str) -> bool:
+    from nl2sql_shell.repl.script import run_script
+
+    path = Path(os.path.expanduser(argument))
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        shell.error(f"{argument}: {exc.strerror}")
+        shell.last_failed = True
+        return True
+    return run_script(shell, text)
+
+
+@command("\\o", "\\out", syntax="\\o [FILE]", help="send all query results to file (no argument: back to the screen)")
+def _out(shell: Shell, argument: str) -> bool:
+    try:
+        shell.output.redirect(argument or None)
+    except OSError as exc:
+        shell.error(f"{argument}: {exc.strerror}")
+    return True
+
+
+@command("\\echo", syntax="\\echo [TEXT]", help="write text to standard output")
+def _echo(shell: Shell, argument: str) -> bool:
+    words = shlex.split(argument) if argument else []
+    shell.output.write(" ".join(words) + "\n")
+    return True
+
+
+@command("\\set", syntax="\\set [NAME [VALUE]]", help="set a variable (ON_ERROR_STOP, FETCH_COUNT)")
+def _set(shell: Shell, argument: str) -> bool:
+    if not argument:
+        for name, value in sorted(shell.variables.items()):
+            shell.output.write(f"{name} = '{value}'\n")
+        return True
+    name, _, value = argument.partition(" ")
+    shell.variables[name] = value.strip()
+    if name == "FETCH_COUNT" and value.strip().isdigit():
+        shell.settings.fetch_count = int(value)
+    return True
+
+
+@command("\\refresh", syntax="\\refresh", help="re-read the schema (completion and ? questions)")
+def _refresh(shell: Shell, _: str) -> bool:
+    shell.schema_changed()
+    shell.output.write("Schema refreshed.\n")
+    return True
+
+
+@command("\\e", "\\edit", syntax="\\e [FILE]", help="edit the query buffer (or the last query) with $EDITOR")
+def _edit(shell: Shell, argument: str) -> bool:
+    editor = os.environ.get("EDITOR") or os.environ.get("VISUAL") or "vi"
+    if argument:
+        path = Path(os.path.expanduser(argument))
+        subprocess.call([*shlex.split(editor), str(path)])
+        text = path.read_text() if path.exists() else ""
+    else:
+        with tempfile.NamedTemporaryFile("w+", suffix=".sql", delete=False) as handle:
+            handle.write(shell.last_sql)
+        subprocess.call([*shlex.split(editor), handle.name])
+        text = Path(handle.name).read_text()
+        os.unlink(handle.name)
+    shell.pending_input = text.rstrip("\n")  # type: ignore[attr-defined]
+    return True
+
+
+_COPY = re.compile(r"^(?P<what>.+?)\s+(?P<dir>from|to)\s+(?P<where>'[^']*'|\S+)(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
+
+
+@command("\\copy", syntax="\\copy TABLE|(QUERY) FROM|TO FILE|STDIN|STDOUT [WITH (...)]", help="copy data between a file on this machine and the server")
+def _copy(shell: Shell, argument: str) -> bool:
+    match = _COPY.match(argument)
+    if not match:
+        shell.error("\\copy: parse error")
+        shell.last_failed = True
+        return True
+    what, direction, where, rest = match["what"], match["dir"].lower(), match["where"].strip("'"), match["rest"].strip()
+    endpoint = "STDIN" if direction == "from" else "STDOUT"
+    sql = f"COPY {what} {direction.upper()} {endpoint} {rest}".strip()
+    try:
+        with shell.conn.cursor() as cur, cur.copy(sql) as copy:
+            if direction == "from":
+                source = open(os.path.expanduser(where), "rb") if where.lower() not in ("stdin", "pstdin") else os.fdopen(os.dup(0), "rb")  # noqa: SIM115
+                with source:
+                    while chunk := source.read(1 << 16):
+                        copy.write(chunk)
+            else:
+                target = open(os.path.expanduser(where), "wb") if where.lower() not in ("stdout", "pstdout") else None  # noqa: SIM115
+                for data in copy:
+                    if target is None:
+                        shell.output.write(bytes(data).decode())
+                    else:
+                        target.write(data)
+                if target is not None:
+                    target.close()
+        shell.output.write(f"COPY {cur.rowcount}\n")
+    except (psycopg.Error, OSError) as exc:
+        shell.error(_error_line(exc))
+        shell.last_failed = True
+    return True
+
+
+def _error_line(exc: BaseException) -> str:
+    from nl2sql_shell.db.execute import error_text
+
+    if isinstance(exc, psycopg.Error):
+        return error_text(exc)
+    return f"{getattr(exc, 'filename', '')}: {getattr(exc, 'strerror', exc)}"
+
+
+@command("\\examples", syntax="\\examples [add QUESTION => SQL]", help="list (or add) the question/SQL pairs offered to the model")
+def _examples(shell: Shell, argument: str) -> bool:
+    if shell.questions is None:
+        shell.error("? questions need the model extras: pip install 'nl2sql-shell[llm]'")
+        return True
+    shell.questions.examples_command(argument)  # type: ignore[attr-defined]
+    return True
+
+
+@command("\\explain-last", syntax="\\explain-last", help="show how the last ? question was answered (tables given, attempts)")
+def _explain_last(shell: Shell, _: str) -> bool:
+    if shell.questions is None:
+        shell.error("no question asked yet")
+        return True
+    shell.questions.explain_last()  # type: ignore[attr-defined]
+    return True
+
+
+def _pgspecial(shell: Shell, line: str) -> bool:
+    """The `\\d` family and friends, through pgspecial, printed in psql's aligned format."""
+    from pgspecial.main import CommandNotFound, PGSpecial
+
+    special = PGSpecial()
+    try:
+        with shell.conn.cursor() as cur:
+            results = special.execute(cur, line)
+            for title, rows, headers, status in results:
+                _print_special(shell, title, rows, headers, status)
+    except CommandNotFound:
+        shell.error(f"invalid command {line.split()[0]}\nTry \\? for help.")
+        shell.last_failed = True
+    except psycopg.Error as exc:
+        shell.error(_error_line(exc))
+        shell.last_failed = True
+    return True
+
+
+def _print_special(shell: Shell, title: str | None, rows, headers, status: str | None) -> None:
+    if title:
+        shell.output.write(title + "\n")
+    if headers:
+        remaining = [tuple(None if v is None else str(v) for v in row) for row in (rows or [])]
+
+        def fetchmany(count: int):
+            batch, remaining[:count] = remaining[:count], []
+            return batch
+
+        shell.executor.print_rows(list(headers), [False] * len(headers), fetchmany)
+    if status and not (headers and status.startswith("SELECT")):  # psql prints no tag for listings
+        shell.output.write(status + "\n")

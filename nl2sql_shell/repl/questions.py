@@ -1,0 +1,303 @@
+"""`?` at the prompt: load the model in the background, ask, show, confirm, run read-only.
+
+The model loads in a thread as soon as the shell starts, so SQL can be typed at once.
+Generation also runs in a thread: Ctrl-C in the main thread sets a cancel event, so the
+model stops at once and the shell goes on.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from collections.abc import Callable
+
+from nl2sql_shell.nl2sql.prompt import Example
+from nl2sql_shell.repl.shell import Shell
+
+_FOLLOW_UP = re.compile(r"^(now|and|also|only|but|same|instead|what about|how about|then|just|exclude|include|sort|order|group|limit|show only)\b|\b(those|these|them|that|it|previous|above)\b", re.IGNORECASE)
+READ_TIMEOUT_MS = 30_000
+RED, DIM, BOLD, RESET = "\x1b[31m", "\x1b[2m", "\x1b[1m", "\x1b[0m"
+
+
+class QuestionHandler:
+    """Everything `?` needs beside the pipeline: model loading, confirmation, memory."""
+
+    def __init__(
+        self,
+        shell: Shell,
+        *,
+        model: str | None,
+        adapter: str | None,
+        quantize: str | None,
+        device: str | None,
+        candidates: int = 1,
+        assume_yes: bool = False,
+    ) -> None:
+        self.shell = shell
+        self.model_options = {"model": model, "adapter": adapter, "quantize": quantize, "device": device}
+        self.candidates = candidates
+        self.assume_yes = assume_yes
+        self.confirm: Callable[[str], str] | None = None  # set by the interactive front end
+        self.remember: Callable[[str], None] | None = None  # adds accepted SQL to the input history
+        self.asker = None
+        self.load_error: str | None = None
+        self.progress = "model: not loaded"
+        self.history: list[Example] = []
+        self.last_answer = None
+        self._loader: threading.Thread | None = None
+        shell.on_schema_change.append(self._schema_changed)
+
+    # -- loading ------------------------------------------------------------------------------------
+    def start_loading(self) -> None:
+        if self._loader is None:
+            self._loader = threading.Thread(target=self._load, name="model-loader", daemon=True)
+            self._loader.start()
+
+    def _load(self) -> None:
+        try:
+            from nl2sql_shell.llm.load import ModelLoadError, load_model
+            from nl2sql_shell.model_choice import resolve_spec
+            from nl2sql_shell.nl2sql.pipeline import Asker, Options
+
+            spec = resolve_spec(**self.model_options)
+        except ImportError as exc:
+            self.load_error = f"? questions need the model extras ({exc.name} is missing): pip install 'nl2sql-shell[llm]'"
+            self.progress = "model: unavailable"
+            return
+        self.progress = f"model: loading {spec.model}"
+        try:
+            model = load_model(spec, progress=self._set_progress)
+        except ModelLoadError as exc:
+            self.load_error = str(exc)
+            self.progress = "model: failed to load"
+            return
+        except Exception as exc:  # noqa: BLE001 - e.g. out of memory: one line, the shell goes on
+            self.load_error = f"could not load the model: {exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            self.progress = "model: failed to load"
+            return
+        self.asker = Asker(model, Options(candidates=self.candidates))
+        self.progress = f"model: {spec.model} ({model.device}, loaded in {model.load_seconds:.1f} s)"
+
+    def _set_progress(self, text: str) -> None:
+        self.progress = f"model: {text}"
+
+    def _wait_for_model(self) -> bool:
+        self.start_loading()
+        assert self._loader is not None
+        if self._loader.is_alive():
+            self.shell.error(f"{self.progress} (Ctrl-C to stop waiting)")
+            try:
+                while self._loader.is_alive():
+                    self._loader.join(0.1)
+            except KeyboardInterrupt:
+                self.shell.error("Stopped waiting; the model goes on loading.")
+                return False
+        if self.asker is None:
+            self.shell.error(self.load_error or "the model is not available")
+            return False
+        return True
+
+    def status(self) -> str:
+        return self.progress
+
+    def _schema_changed(self) -> None:
+        if self.asker is not None:
+            self.asker.schemas.invalidate()
+
+    # -- asking -------------------------------------------------------------------------------------
+    def ask(self, line: str) -> None:
+        verbose = line.startswith("?+")
+        question = line[2:].strip() if verbose else line[1:].strip()
+        if not question:
+            self.shell.error("usage: ? QUESTION   (e.g. ? top 5 customers by total amount)")
+            return
+        if not self._wait_for_model():
+            self.shell.last_failed = True
+            return
+        answer = self._generate(question)
+        if answer is None:
+            return
+        self.last_answer = answer
+        if verbose:
+            self._show_context(answer)
+        self._present(answer)
+
+    def _store(self):
+        from nl2sql_shell.nl2sql.examples import ExampleStore, store_path
+
+        info = self.shell.conn.info
+        return ExampleStore(store_path(info.host, info.port, info.dbname))
+
+    def _generate(self, question: str):
+        from nl2sql_shell.nl2sql.pipeline import Answer
+
+        history = self.history[-1:] if self.history and _FOLLOW_UP.search(question) else []
+        examples = self._store().similar(question)
+        cancel = threading.Event()
+        result: list[Answer] = []
+        failure: list[BaseException] = []
+        interactive = self.shell.interactive
+        stream = sys.stderr
+
+        def on_text(text: str) -> None:
+            if interactive:
+                stream.write(DIM + text + RESET)
+                stream.flush()
+
+        def work() -> None:
+            try:
+                result.append(self.asker.ask(question, self.shell.conn, examples=examples, history=history, on_text=on_text, cancel=cancel))
+            except BaseException as exc:  # noqa: BLE001 - reported below, in the main thread
+                failure.append(exc)
+
+        worker = threading.Thread(target=work, name="generate", daemon=True)
+        worker.start()
+        try:
+            while worker.is_alive():
+                worker.join(0.05)
+        except KeyboardInterrupt:
+            cancel.set()
+            worker.join()
+        if interactive:
+            stream.write("\r\x1b[K" if not result else "\n")
+        if cancel.is_set():
+            self.shell.error("Generation stopped.")
+            self.shell.last_failed = True
+            return None
+        if failure:
+            self.shell.error(f"error while answering: {failure[0]}")
+            self.shell.last_failed = True
+            return None
+        return result[0]
+
+    def _show_context(self, answer) -> None:
+        out = self.shell.output
+        out.write("Tables given to the model: " + (", ".join(answer.tables) or "(none)") + "\n")
+        for reason in answer.linking:
+            out.write(f"  {reason}\n")
+
+    def _present(self, answer) -> None:
+        """Show the SQL and a one-line summary, then run it only as the person decides."""
+        out = self.shell.output
+        if answer.kind == "refusal":
+            out.write("The model says this database cannot answer that question.\n")
+            return
+        if answer.sql is None or answer.kind == "failed":
+            self.shell.error(f"No usable SQL: {answer.reason}")
+            if answer.sql:
+                out.write(answer.sql + "\n")
+            self.shell.last_failed = True
+            return
+        colour = self.shell.interactive and sys.stdout.isatty()
+        out.write(_highlight(answer.sql) if colour else answer.sql + "\n")
+        out.write(self._summary(answer, colour) + "\n")
+        if not self.shell.interactive or self.confirm is None:
+            self._run_unattended(answer)
+            return
+        self._confirm_and_run(answer)
+
+    def _summary(self, answer, colour: bool) -> str:
+        reads = ", ".join(answer.tables_read)
+        if answer.writes:
+            text = "WRITES: " + "; ".join(answer.safety.reasons)
+            return f"{RED}{BOLD}{text}{RESET}" if colour else text
+        return f"-- reads {reads or 'no tables'}; {answer.reason}"
+
+    def _run_unattended(self, answer) -> None:
+        """`-c '? ...'`: print only, or with --yes run it if (and only if) it just reads."""
+        if answer.writes:
+            self.shell.error("Not run: this statement writes; run it yourself after reading it.")
+            self.shell.last_failed = self.assume_yes
+            return
+        if self.assume_yes:
+            self._run(answer)
+
+    def _confirm_and_run(self, answer) -> None:
+        assert self.confirm is not None
+        while True:
+            if answer.writes:
+                reply = self.confirm("This statement changes data. Type yes to run it, e to edit, n to drop: ").strip()
+                if reply.lower() == "yes":
+                    self._run(answer, write=True)
+                    return
+                if reply.lower() in ("", "n", "no"):
+                    self.shell.output.write("Not run.\n")
+                    return
+            else:
+                reply = self.confirm("Run it? [Enter=run, e=edit, n=drop, ?=why] ").strip()
+                if reply == "":
+                    self._run(answer)
+                    return
+                if reply.lower() in ("n", "no"):
+                    self.shell.output.write("Dropped.\n")
+                    return
+            if reply.lower() in ("e", "edit"):
+                self.shell.pending_input = answer.sql  # type: ignore[attr-defined]
+                return
+            if reply == "?":
+                self._explain(answer)
+                continue
+            if answer.writes and reply.lower() == "y":
+                self.shell.output.write("Type the whole word yes to run a statement that writes.\n")
+
+    def _run(self, answer, write: bool = False) -> None:
+        """Reads run in a READ ONLY transaction with a timeout: the server refuses any write."""
+        outcome = self.shell.run_sql(answer.sql, read_only=not write, statement_timeout_ms=None if write else READ_TIMEOUT_MS)
+        if outcome.ok:
+            self.history.append(Example(answer.question, answer.sql))
+            self._store().add(answer.question, answer.sql)
+            if self.remember is not None:
+                self.remember(answer.sql)
+
+    def _explain(self, answer) -> None:
+        messages = [
+            {"role": "system", "content": "You explain SQL queries to analysts in two or three plain sentences."},
+            {"role": "user", "content": f"Question: {answer.question}\nSQL:\n{answer.sql}\nWhy does this query answer the question?"},
+        ]
+        model = self.asker.model
+        generation = model.generate(model.chat_prompt(messages), max_new_tokens=120)[0]
+        self.shell.output.write(generation.text.strip() + "\n")
+
+    # -- meta-commands --------------------------------------------------------------------------------
+    def explain_last(self) -> None:
+        answer = self.last_answer
+        if answer is None:
+            self.shell.error("no question asked yet")
+            return
+        out = self.shell.output
+        out.write(f"Question: {answer.question}\nOutcome: {answer.kind} ({answer.reason})\n")
+        self._show_context(answer)
+        for number, attempt in enumerate(answer.attempts, 1):
+            out.write(f"Attempt {number}: {attempt.sql or attempt.text.strip()[:200]}\n")
+            for error in attempt.errors:
+                out.write(f"  rejected: {error}\n")
+        timings = ", ".join(f"{k} {v:.2f}" for k, v in answer.timings.items())
+        out.write(f"Tokens: {answer.prompt_tokens} prompt, {answer.generated_tokens} generated; seconds: {timings}\n")
+
+    def examples_command(self, argument: str) -> None:
+        store = self._store()
+        if argument.startswith("add "):
+            question, sep, sql = argument[4:].partition("=>")
+            if not sep or not question.strip() or not sql.strip():
+                self.shell.error("usage: \\examples add QUESTION => SQL")
+                return
+            store.add(question.strip(), sql.strip())
+            self.shell.output.write("Example added.\n")
+            return
+        pairs = store.all()
+        if not pairs:
+            self.shell.output.write("No examples yet: accepted answers to ? questions are kept here.\n")
+        for pair in pairs:
+            self.shell.output.write(f"? {pair.question}\n  {pair.sql}\n")
+
+    def close(self) -> None:
+        """Nothing to release: the loader and generator threads are daemons."""
+
+
+def _highlight(sql: str) -> str:
+    from pygments import highlight
+    from pygments.formatters import TerminalFormatter
+    from pygments.lexers.sql import PostgresLexer
+
+    return highlight(sql, PostgresLexer(), TerminalFormatter())

@@ -1,0 +1,166 @@
+"""The shell's state and what it does with a piece of input, prompt or no prompt.
+
+Interactive use, `-c`, `-f` and piped stdin all feed text to `Shell.handle`, so a script
+behaves exactly like the same lines typed at the prompt. Input is one of three things:
+a backslash meta-command, a `?` question, or SQL (possibly several statements).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO
+
+import psycopg
+from psycopg import pq
+
+from nl2sql_shell.db import connect as db_connect
+from nl2sql_shell.db.execute import Executor, Outcome, Settings, install_notice_printer
+from nl2sql_shell.output import Output
+from nl2sql_shell.repl.statements import split_statements
+
+_DDL = ("create", "alter", "drop", "comment", "grant", "revoke", "truncate")
+
+
+class ConnectionLost(Exception):
+    """The server went away and could not be reached again (exit code 2 in scripts)."""
+
+
+class StopScript(Exception):
+    """ON_ERROR_STOP hit an error: the script ends with exit code 3, as psql's does."""
+
+
+@dataclass
+class Shell:
+    """One connection plus everything the user set: the object every front end drives."""
+
+    target: db_connect.Target
+    conn: psycopg.Connection
+    interactive: bool = True
+    output: Output = field(default_factory=Output)
+    settings: Settings = field(default_factory=Settings)
+    errors: IO[str] = field(default_factory=lambda: sys.stderr)
+    variables: dict[str, str] = field(default_factory=dict)
+    banner_note: str | None = None
+    last_sql: str = ""
+    last_failed: bool = False
+    on_schema_change: list[Callable[[], None]] = field(default_factory=list)
+    questions: object | None = None  # the `?` handler, set by the front end (see repl/questions.py)
+
+    def __post_init__(self) -> None:
+        self._attach(self.conn)
+
+    def _attach(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+        install_notice_printer(conn, lambda: self.errors)
+        self.executor = Executor(conn, self.settings, self.output, lambda: self.errors)
+
+    # -- state shown in the prompt ------------------------------------------------------------
+    @property
+    def dbname(self) -> str:
+        return self.conn.info.dbname
+
+    def transaction_marker(self) -> str:
+        """psql's %x: '*' inside a transaction, '!' in a failed one, '?' when unknown."""
+        status = self.conn.info.transaction_status
+        return {
+            pq.TransactionStatus.IDLE: "",
+            pq.TransactionStatus.INTRANS: "*",
+            pq.TransactionStatus.INERROR: "!",
+            pq.TransactionStatus.ACTIVE: "*",
+        }.get(status, "?")
+
+    def is_superuser(self) -> bool:
+        return self.conn.info.parameter_status("is_superuser") == "on"
+
+    def in_transaction(self) -> bool:
+        return self.transaction_marker() in ("*", "!")
+
+    # -- input ------------------------------------------------------------------------------------
+    def handle(self, text: str) -> bool:
+        """Run a complete piece of input; returns False when the shell should quit."""
+        from nl2sql_shell.repl import metacommands
+
+        stripped = text.strip()
+        if not stripped:
+            return True
+        if stripped.startswith("\\"):
+            return metacommands.run(self, stripped)
+        if stripped.startswith("?"):
+            self._ask(stripped)
+            return True
+        statements, rest = split_statements(text)
+        if rest.strip():
+            statements.append(rest.strip())  # a script's last statement may lack its semicolon
+        for statement in statements:
+            self.run_sql(statement)
+        return True
+
+    def run_sql(self, sql: str, *, read_only: bool = False, statement_timeout_ms: int | None = None) -> Outcome:
+        """Execute one statement with psql's output; reconnect once if the server went away."""
+        self.last_sql = sql
+        outcome = self.executor.run(sql, read_only=read_only, statement_timeout_ms=statement_timeout_ms)
+        if self.conn.closed or self.conn.broken:
+            self._connection_lost()
+            outcome = Outcome(False, error="connection lost")
+        elif outcome.ok and sql.lstrip()[:8].lower().startswith(_DDL):
+            self.schema_changed()
+        self.last_failed = not outcome.ok
+        if not outcome.ok and self.variables.get("ON_ERROR_STOP", "").lower() in ("1", "on", "true") and not self.interactive:
+            raise StopScript()
+        return outcome
+
+    def schema_changed(self) -> None:
+        for callback in self.on_schema_change:
+            callback()
+
+    def _ask(self, line: str) -> None:
+        if self.questions is None:
+            self.error("? questions need the model extras: pip install 'nl2sql-shell[llm]'")
+            self.last_failed = True
+            return
+        self.questions.ask(line)  # type: ignore[attr-defined]
+
+    # -- connections ---------------------------------------------------------------------------
+    def _connection_lost(self) -> None:
+        self.error("The connection to the server was lost. Attempting reset: ", end="")
+        try:
+            conn = db_connect.connect(self.target)
+        except psycopg.Error:
+            self.error("Failed.")
+            if not self.interactive:
+                raise ConnectionLost() from None
+            return
+        self.error("Succeeded.")
+        self._attach(conn)
+
+    def reconnect_if_needed(self) -> None:
+        """Before each prompt: a connection the server dropped while we idled is re-opened."""
+        if self.conn.closed or self.conn.broken:
+            self._connection_lost()
+
+    def switch(self, target: db_connect.Target) -> bool:
+        """`\\c`: open the new connection first, keep the old one if that fails (as psql does)."""
+        try:
+            conn = db_connect.connect(target)
+        except psycopg.Error as exc:
+            self.error(f"connection to server failed: {db_connect.one_line_error(exc)}")
+            self.error("Previous connection kept")
+            return False
+        old = self.conn
+        self.target = target
+        self._attach(conn)
+        old.close()
+        self.schema_changed()
+        info = conn.info
+        self.output.write(f'You are now connected to database "{info.dbname}" as user "{info.user}".\n')
+        return True
+
+    def error(self, text: str, end: str = "\n") -> None:
+        self.errors.write(text + end)
+        self.errors.flush()
+
+    def close(self) -> None:
+        self.output.redirect(None)
+        self.conn.close()

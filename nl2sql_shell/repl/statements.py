@@ -1,0 +1,174 @@
+"""Where statements end in what the user typed: a small scanner that follows psql's lexer.
+
+The REPL needs three answers on every key press: which complete statements to run, whether
+Enter should submit or open a new line, and what the continuation prompt shows (psql's
+``%R``). A SQL parser cannot answer them for half-typed text, so this scanner only tracks
+what decides them, exactly as psql 15's ``psqlscan.l`` does:
+
+* a ``;`` ends a statement only outside quotes, comments, parentheses and the
+  ``BEGIN ... END`` body of ``CREATE FUNCTION/PROCEDURE ... BEGIN ATOMIC``;
+* quotes: ``'...'`` (with ``''``), ``E'...'`` (with backslash escapes), ``"..."`` identifiers,
+  ``$$...$$`` / ``$tag$...$tag$`` dollar quotes; ``--`` and nested ``/* */`` comments;
+* ``--`` comments and blank space before a statement are not part of it (psql does not send
+  them either).
+
+Deliberate differences from psql: an empty statement (``;`` alone, or only comments before
+``;``) is dropped instead of being sent, and a rest that holds only comments counts as empty.
+``standard_conforming_strings`` is assumed on (the default since PostgreSQL 9.1).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# One alternation finds the next thing that can change the scanner's state; everything in
+# between (operators, numbers, blanks) is skipped by re.search in C.
+_TOKEN = re.compile(
+    r"""
+      (?P<ident>[^\W\d][\w$]*)              # identifier or keyword; may contain $ (a$$b is one name)
+    | (?P<dollar>\$(?:[^\W\d]\w*)?\$)       # $$ or $tag$ opening a dollar quote
+    | (?P<squote>')
+    | (?P<dquote>")
+    | (?P<line>--)
+    | (?P<block>/\*)
+    | (?P<open>\()
+    | (?P<close>\))
+    | (?P<semi>;)
+    """,
+    re.VERBOSE,
+)
+# Unrolled loops: linear even on an unterminated string (no nested quantifier backtracking).
+_SQUOTE_BODY = re.compile(r"[^']*(?:''[^']*)*'")
+_EQUOTE_BODY = re.compile(r"[^'\\]*(?:(?:\\.|'')[^'\\]*)*'", re.DOTALL)
+_DQUOTE_BODY = re.compile(r'[^"]*(?:""[^"]*)*"')
+_BLOCK_MARK = re.compile(r"/\*|\*/")
+_LEADING_NOISE = re.compile(r"(?:\s+|--[^\n]*(?:\n|$))*")
+
+# First identifiers of CREATE [OR REPLACE] {FUNCTION|PROCEDURE}, as psql records them.
+_ROUTINE_WORDS = {"create": "c", "or": "o", "replace": "r", "function": "f", "procedure": "p"}
+
+READY, CONTINUE, SINGLE_QUOTE, DOUBLE_QUOTE, DOLLAR_QUOTE, COMMENT, PAREN = "=", "-", "'", '"', "$", "*", "("
+
+
+@dataclass
+class _Scan:
+    statements: list[str]
+    rest: str
+    state: str  # one of the %R characters above
+
+
+def _scan(text: str) -> _Scan:
+    statements: list[str] = []
+    start = _LEADING_NOISE.match(text).end()
+    pos, depth, begin_depth = start, 0, 0
+    head: list[str] = []  # first-letter codes of the statement's first identifiers (psql's heuristic)
+    routine = False  # the statement is CREATE [OR REPLACE] FUNCTION|PROCEDURE
+    n = len(text)
+    while pos < n:
+        match = _TOKEN.search(text, pos)
+        if match is None:
+            break
+        kind, pos = match.lastgroup, match.end()
+        if kind == "ident":
+            word = match.group().lower()
+            if word == "e" and text.startswith("'", pos):  # E'...' escape string
+                body = _EQUOTE_BODY.match(text, pos + 1)
+                if body is None:
+                    return _Scan(statements, text[start:].strip(), SINGLE_QUOTE)
+                pos = body.end()
+                continue
+            if len(head) < 4:
+                head.append(_ROUTINE_WORDS.get(word, ""))
+                routine = _in_routine_header(head)
+            if routine and depth == 0:
+                if word == "begin" or (word == "case" and begin_depth > 0):
+                    begin_depth += 1
+                elif word == "end" and begin_depth > 0:
+                    begin_depth -= 1
+        elif kind in ("squote", "dquote"):
+            body = (_SQUOTE_BODY if kind == "squote" else _DQUOTE_BODY).match(text, pos)
+            if body is None:
+                return _Scan(statements, text[start:].strip(), SINGLE_QUOTE if kind == "squote" else DOUBLE_QUOTE)
+            pos = body.end()
+        elif kind == "dollar":
+            close = text.find(match.group(), pos)
+            if close < 0:
+                return _Scan(statements, text[start:].strip(), DOLLAR_QUOTE)
+            pos = close + len(match.group())
+        elif kind == "line":
+            newline = text.find("\n", pos)
+            pos = n if newline < 0 else newline + 1
+        elif kind == "block":
+            pos = _skip_block_comment(text, pos)
+            if pos < 0:
+                return _Scan(statements, text[start:].strip(), COMMENT)
+        elif kind == "open":
+            depth += 1
+        elif kind == "close":
+            depth = max(depth - 1, 0)
+        elif kind == "semi" and depth == 0 and begin_depth == 0:
+            if _skip_comments(text, start) < match.start():  # not just comments before the ;
+                statements.append(text[start:pos].strip())
+            start = pos = _LEADING_NOISE.match(text, pos).end()
+            head, routine = [], False
+    rest = "" if _skip_comments(text, start) == n else text[start:].strip()
+    if depth > 0:
+        state = PAREN
+    elif rest or begin_depth > 0:
+        state = CONTINUE
+    else:
+        state = READY
+    return _Scan(statements, rest, state)
+
+
+def _in_routine_header(head: list[str]) -> bool:
+    """psql's test for CREATE [OR REPLACE] FUNCTION|PROCEDURE, whose BEGIN ATOMIC body holds ;."""
+    codes = "".join(code or " " for code in head)
+    return codes.startswith(("cf", "cp", "corf", "corp"))
+
+
+def _skip_comments(text: str, pos: int) -> int:
+    """The first position from ``pos`` on that is not blank space or a comment."""
+    while True:
+        pos = _LEADING_NOISE.match(text, pos).end()
+        if not text.startswith("/*", pos) or (end := _skip_block_comment(text, pos + 2)) < 0:
+            return pos
+        pos = end
+
+
+def _skip_block_comment(text: str, pos: int) -> int:
+    """Position after the */ closing a comment opened just before ``pos``; -1 if unclosed."""
+    depth = 1
+    for mark in _BLOCK_MARK.finditer(text, pos):
+        depth += 1 if mark.group() == "/*" else -1
+        if depth == 0:
+            return mark.end()
+    return -1
+
+
+def split_statements(text: str) -> tuple[list[str], str]:
+    """The complete statements (each ending with its ``;``, trimmed) and the incomplete rest.
+
+    The rest is ``""`` when nothing but blanks and comments follows the last statement.
+    """
+    scan = _scan(text)
+    return scan.statements, scan.rest
+
+
+def input_state(text: str) -> str:
+    """psql's ``%R`` for a buffer: ``=`` nothing pending, ``-`` plain continuation, ``'``, ``"``,
+    ``$`` inside a quote of that kind, ``*`` inside a ``/*`` comment, ``(`` open parenthesis."""
+    return _scan(text).state
+
+
+def is_complete(text: str) -> bool:
+    """Whether Enter should submit the buffer rather than start a new line.
+
+    True for an empty buffer, a backslash meta-command line, a ``?`` question (always one
+    line), and SQL with no unfinished statement after the complete ones.
+    """
+    stripped = text.lstrip()
+    if not stripped or stripped.startswith(("\\", "?")):
+        return True
+    return _scan(text).state == READY

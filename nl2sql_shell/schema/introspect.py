@@ -1,0 +1,236 @@
+"""Read the schema visible on a connection's search_path into `model.Schema`.
+
+A handful of catalog queries cover every table at once (relations, columns, keys, statistics),
+so introspecting a database with hundreds of tables stays well under a second. Sample values of
+low-cardinality text columns come from ``pg_stats`` when the table has been analyzed; only
+small unanalyzed tables are read directly, in one bounded statement. Everything runs in a
+read-only transaction (or a savepoint inside the user's open transaction) that is rolled back,
+so the connection is left exactly as it was found.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.pq import TransactionStatus
+from psycopg.rows import namedtuple_row
+
+from .model import Column, ForeignKey, Schema, Table
+
+# Tables up to this size are read directly when they lack statistics: a scan of 1 MiB is cheap.
+SMALL_TABLE_BYTES = 1 << 20
+# A guard so that sampling can never stall the shell, whatever the tables hold.
+SAMPLING_TIMEOUT_MS = 2000
+
+_KINDS = {"r": "table", "p": "table", "v": "view", "m": "materialized view", "f": "foreign table"}
+
+_RELATIONS = """
+SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind,
+       obj_description(c.oid, 'pg_class') AS comment,
+       CASE WHEN c.relkind IN ('r', 'p', 'm', 'f') AND c.reltuples >= 0
+            THEN c.reltuples::bigint END AS rows,
+       c.relkind IN ('r', 'm') AND pg_relation_size(c.oid) <= %(small)s
+       AND has_table_privilege(c.oid, 'SELECT') AS small
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN unnest(current_schemas(false)) WITH ORDINALITY AS p(nspname, pos) ON p.nspname = n.nspname
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition
+ORDER BY p.pos, c.relname
+"""
+
+_COLUMNS = """
+SELECT a.attrelid AS oid, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS data_type,
+       a.attnotnull AS not_null, pg_get_expr(d.adbin, d.adrelid) AS default,
+       col_description(a.attrelid, a.attnum) AS comment,
+       ARRAY(SELECT e.enumlabel::text FROM pg_enum e
+             WHERE e.enumtypid = a.atttypid ORDER BY e.enumsortorder) AS enum_labels,
+       t.typcategory = 'S' AS is_text
+FROM pg_attribute a
+JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE a.attrelid = ANY(%(oids)s) AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attrelid, a.attnum
+"""
+
+_KEY_NAMES = """ARRAY(SELECT a.attname::text FROM unnest({keys}) WITH ORDINALITY AS k(num, pos)
+       JOIN pg_attribute a ON a.attrelid = {rel} AND a.attnum = k.num ORDER BY k.pos)"""
+
+_CONSTRAINTS = f"""
+SELECT con.conrelid AS oid, con.contype AS kind,
+       {_KEY_NAMES.format(keys="con.conkey", rel="con.conrelid")} AS columns,
+       rn.nspname AS ref_schema, rc.relname AS ref_table,
+       {_KEY_NAMES.format(keys="con.confkey", rel="con.confrelid")} AS ref_columns
+FROM pg_constraint con
+LEFT JOIN pg_class rc ON rc.oid = con.confrelid
+LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+WHERE con.contype IN ('p', 'f') AND con.conparentid = 0 AND con.conrelid = ANY(%(oids)s)
+ORDER BY con.conrelid, con.conname
+"""
+
+# n_distinct > 0 is a count, < 0 a fraction of the rows; most_common_vals is ordered by frequency
+# (and missing when every value is distinct).
+_STATS = """
+SELECT c.oid, s.attname AS name, s.most_common_vals::text::text[] AS values,
+       CASE WHEN s.n_distinct >= 0 THEN s.n_distinct
+            ELSE -s.n_distinct * greatest(c.reltuples, 0) END <= %(max_distinct)s AS few
+FROM pg_stats s
+JOIN pg_namespace n ON n.nspname = s.schemaname
+JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.tablename
+WHERE c.oid = ANY(%(oids)s) AND s.inherited = (c.relkind = 'p')
+"""
+
+# The most frequent values of one column, or more than max_distinct of them if there are more.
+_PROBE = sql.SQL(
+    "SELECT {oid}::oid, {name}::text, ARRAY(SELECT {col}::text FROM {table} WHERE {col} IS NOT NULL"
+    " GROUP BY {col} ORDER BY count(*) DESC, {col}::text LIMIT {limit})"
+)
+
+
+class IntrospectionError(RuntimeError):
+    """The schema cannot be read on this connection right now; the message says why."""
+
+
+def read_schema(conn: psycopg.Connection, *, sample_values: int = 5, max_distinct: int = 20) -> Schema:
+    """The tables, views and their columns on the connection's search_path, as `Schema`.
+
+    Up to ``sample_values`` values (most frequent first) are kept for text columns with at most
+    ``max_distinct`` distinct values; 0 turns sampling off.
+    """
+    with _read_only(conn), conn.cursor(row_factory=namedtuple_row) as cur:
+        database, search_path = cur.execute("SELECT current_database() AS d, current_schemas(false) AS p").fetchone()
+        relations = cur.execute(_RELATIONS, {"small": SMALL_TABLE_BYTES}).fetchall()
+        oids = [r.oid for r in relations]
+        columns: dict[int, list[Any]] = defaultdict(list)
+        for row in cur.execute(_COLUMNS, {"oids": oids}):
+            columns[row.oid].append(row)
+        constraints: dict[int, list[Any]] = defaultdict(list)
+        for row in cur.execute(_CONSTRAINTS, {"oids": oids}):
+            constraints[row.oid].append(row)
+        samples = _samples(cur, relations, columns, sample_values, max_distinct) if sample_values > 0 else {}
+    tables = tuple(_table(rel, columns[rel.oid], constraints[rel.oid], samples) for rel in relations)
+    return Schema(database=database, search_path=tuple(search_path), tables=tables)
+
+
+@contextmanager
+def _read_only(conn: psycopg.Connection) -> Iterator[None]:
+    """A read-only transaction (or a savepoint in the user's own one), always rolled back.
+
+    An idle connection is idle again afterwards; a user's open transaction is left as it was.
+    """
+    status = conn.info.transaction_status
+    if status == TransactionStatus.INERROR:
+        raise IntrospectionError("the current transaction is aborted; ROLLBACK first")
+    if status not in (TransactionStatus.IDLE, TransactionStatus.INTRANS):
+        raise IntrospectionError("the connection is busy with another command")
+    with conn.transaction(force_rollback=True):
+        if status == TransactionStatus.IDLE:
+            conn.execute("SET TRANSACTION READ ONLY")
+        yield
+
+
+class SchemaCache:
+    """Schemas already read, one per server, database, user and search_path.
+
+    Reading the catalog for every question would be wasteful; the caller calls `invalidate`
+    after DDL (or anything else that changes what is visible) so the next `get` reads afresh.
+    """
+
+    def __init__(self, *, sample_values: int = 5, max_distinct: int = 20) -> None:
+        self._options = {"sample_values": sample_values, "max_distinct": max_distinct}
+        self._schemas: dict[tuple[str | None, ...], Schema] = {}
+
+    def get(self, conn: psycopg.Connection) -> Schema:
+        key = _cache_key(conn)
+        if key not in self._schemas:
+            self._schemas[key] = read_schema(conn, **self._options)
+        return self._schemas[key]
+
+    def invalidate(self, conn: psycopg.Connection | None = None) -> None:
+        """Forget what was read of this connection's database (any search_path), or of all."""
+        where = None if conn is None else _cache_key(conn)[:-1]
+        self._schemas = {k: v for k, v in self._schemas.items() if where is not None and k[:-1] != where}
+
+
+def _cache_key(conn: psycopg.Connection) -> tuple[str | None, ...]:
+    """Where the connection points; search_path is reported by the server (PostgreSQL 18+)."""
+    info = conn.info
+    params = info.get_parameters()
+    return (info.host, str(info.port), params.get("dbname"), params.get("user"), info.parameter_status("search_path"))
+
+
+_Samples = dict[tuple[int, str], tuple[str, ...]]  # (table oid, column name) -> values
+
+
+def _samples(cur: psycopg.Cursor, relations: list[Any], columns: dict[int, list[Any]], limit: int, max_distinct: int) -> _Samples:
+    """Values of low-cardinality text columns: from statistics, else probed on small tables.
+
+    A column is probed when the statistics cannot answer: the table was never analyzed, or
+    its few values are all distinct so that ANALYZE kept no most common values.
+    """
+    text = {(c.oid, c.name) for cols in columns.values() for c in cols if c.is_text}
+    found: _Samples = {}
+    for row in cur.execute(_STATS, {"oids": list(columns), "max_distinct": max_distinct}):
+        key = (row.oid, row.name)
+        if key in text and not row.few:
+            text.discard(key)  # too many distinct values: nothing to show, nothing to probe
+        elif key in text and row.values:
+            found[key] = tuple(row.values[:limit])
+            text.discard(key)
+    probes = [
+        _PROBE.format(oid=rel.oid, name=c.name, col=sql.Identifier(c.name), table=sql.Identifier(rel.schema, rel.name), limit=max_distinct + 1)
+        for rel in relations
+        if rel.small
+        for c in columns[rel.oid]
+        if (rel.oid, c.name) in text
+    ]
+    if probes:
+        found.update((key, values[:limit]) for key, values in _probe(cur, probes).items() if len(values) <= max_distinct)
+    return found
+
+
+def _probe(cur: psycopg.Cursor, probes: list[sql.Composed]) -> _Samples:
+    """Run the probes of small tables as one statement, under a statement timeout.
+
+    In a savepoint: if some table cannot be read in time (or at all), the schema simply comes
+    without these samples rather than failing.
+    """
+    try:
+        with cur.connection.transaction():
+            cur.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(SAMPLING_TIMEOUT_MS))
+            rows = cur.execute(sql.SQL(" UNION ALL ").join(probes)).fetchall()
+    except (psycopg.errors.QueryCanceled, psycopg.errors.InsufficientPrivilege):
+        return {}
+    return {(oid, name): tuple(values) for oid, name, values in rows if values}
+
+
+def _table(rel: Any, columns: list[Any], constraints: list[Any], samples: _Samples) -> Table:
+    primary_key = next((tuple(c.columns) for c in constraints if c.kind == "p"), ())
+    foreign_keys = tuple(
+        ForeignKey(tuple(c.columns), c.ref_schema, c.ref_table, tuple(c.ref_columns)) for c in constraints if c.kind == "f"
+    )
+    return Table(
+        schema=rel.schema,
+        name=rel.name,
+        kind=_KINDS[rel.kind],
+        columns=tuple(
+            Column(
+                name=c.name,
+                data_type=c.data_type,
+                not_null=c.not_null,
+                default=c.default,
+                comment=c.comment,
+                enum_labels=tuple(c.enum_labels),
+                sample_values=samples.get((rel.oid, c.name), ()),
+            )
+            for c in columns
+        ),
+        primary_key=primary_key,
+        foreign_keys=foreign_keys,
+        comment=rel.comment,
+        row_estimate=rel.rows,
+    )

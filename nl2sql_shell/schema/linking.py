@@ -1,0 +1,248 @@
+"""Pick the tables (and columns) a question needs when the whole schema does not fit the prompt.
+
+Question words are matched against table names, column names, comments and sample or enum
+values: exactly, after a simple suffix stemmer, or fuzzily (difflib ratio above 0.91, as in the
+tutorial this product grew from). Words that match almost every table ("id", "name") weigh
+less than rare ones. The best tables are added greedily, each with the tables its foreign keys
+reference, until the token budget is spent; tables that join two chosen ones come next, so
+that the model can still write the joins. Everything is deterministic: same schema and
+question, same choice.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+
+from .model import Schema, Table
+from .render import render_schema
+
+FUZZY_RATIO = 0.91
+# How much a match says about a table, by what matched and how.
+FIELD_WEIGHTS = {"table": 3.0, "column": 2.0, "value": 2.0, "comment": 1.0}
+HOW_WEIGHTS = {"exact": 1.0, "stemmed": 0.9, "fuzzy": 0.7}
+STOPWORDS = frozenset(
+    """a about all an and any are as at be by can did do does each for from get give had has have
+    how i in is it its list me most my of on or per show than that the their them there these
+    they this those to was we were what when where which who whose why will with would you""".split()
+)
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a table was chosen: ``word`` of the question matched ``matched`` (or a foreign key)."""
+
+    table: str  # qualified name of the chosen table
+    field: str  # "table" | "column" | "comment" | "value" | "foreign key"
+    how: str  # "exact" | "stemmed" | "fuzzy" | "references" | "joins"
+    word: str | None = None  # the question word; None for foreign-key neighbours
+    matched: str = ""  # the name, comment word or value it matched; the neighbour's name
+    column: str | None = None  # the column matched by name, comment or value
+
+
+@dataclass(frozen=True)
+class Linked:
+    """The tables to show the model, in schema order, and why each was chosen."""
+
+    tables: tuple[Table, ...]
+    reasons: tuple[Reason, ...]
+    complete: bool  # every table of the schema, unpruned: nothing was left out
+
+
+def select_tables(schema: Schema, question: str, *, budget_tokens: int, count_tokens: Callable[[str], int]) -> Linked:
+    """The tables of ``schema`` worth showing for ``question`` within ``budget_tokens``."""
+    qualify = schema.multiple_schemas
+    matches = _match(schema.tables, _question_words(question))
+    if count_tokens(render_schema(schema.tables, qualify=qualify)) <= budget_tokens:
+        return Linked(schema.tables, tuple(matches), complete=True)
+    chooser = _Chooser(schema, matches, budget_tokens, lambda t: count_tokens(render_schema([t], qualify=qualify)))
+    for table in _ranked(schema.tables, matches):
+        chooser.add(table)
+    for table, partners in _bridges(schema.tables, chooser.chosen):
+        chooser.add_neighbour(table, "joins", partners)
+    tables = list(chooser.chosen.values())  # in the order the budget was spent
+    while tables and count_tokens(render_schema(tables, qualify=qualify)) > budget_tokens:
+        tables.pop()  # tables counted one by one may tokenize a little longer together
+    order = {t.qualified_name: i for i, t in enumerate(schema.tables)}
+    tables.sort(key=lambda t: order[t.qualified_name])
+    kept = {t.qualified_name for t in tables}
+    return Linked(tuple(tables), tuple(r for r in chooser.reasons if r.table in kept), complete=False)
+
+
+def stem(word: str) -> str:
+    """A crude suffix stemmer: enough to meet "cities"/"city" and "ratings"/"rated"."""
+    w = word.lower()
+    if len(w) > 4 and w.endswith("ies"):
+        w = w[:-3] + "i"
+    elif len(w) > 4 and w.endswith(("sses", "xes", "ches", "shes", "zes")):
+        w = w[:-2]
+    elif len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    for suffix in ("ing", "ed"):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            w = w[: -len(suffix)]
+            break
+    if len(w) > 3 and w[-1] in "ey":
+        w = w[:-1] + ("i" if w[-1] == "y" else "")
+    return w
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words of a name or text: ``orderLines``, ``order_lines`` -> order, lines."""
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def _question_words(question: str) -> list[str]:
+    return list(dict.fromkeys(w for w in words(question) if w not in STOPWORDS))
+
+
+@dataclass(frozen=True)
+class _Target:
+    """One place a question word can match: a word of a name, comment or value."""
+
+    table: Table
+    field: str
+    text: str  # the whole name, comment or value
+    column: str | None
+
+
+def _targets(tables: Iterable[Table]) -> dict[str, list[_Target]]:
+    """Index every word of every table's names, comments and values."""
+    index: dict[str, list[_Target]] = defaultdict(list)
+
+    def put(text: str | None, target: _Target) -> None:
+        for w in dict.fromkeys(words(text or "")):
+            if w not in STOPWORDS:
+                index[w].append(target)
+
+    for t in tables:
+        put(t.name, _Target(t, "table", t.name, None))
+        put(t.comment, _Target(t, "comment", t.comment or "", None))
+        for c in t.columns:
+            put(c.name, _Target(t, "column", c.name, c.name))
+            put(c.comment, _Target(t, "comment", c.comment or "", c.name))
+            for value in c.enum_labels + c.sample_values:
+                put(value, _Target(t, "value", value, c.name))
+    return index
+
+
+def _match(tables: Sequence[Table], question_words: list[str]) -> list[Reason]:
+    """Every match of a question word in the tables, the best way each word-target pair matched."""
+    index = _targets(tables)
+    stems: dict[str, list[str]] = defaultdict(list)
+    for w in index:
+        stems[stem(w)].append(w)
+    reasons: list[Reason] = []
+    matcher = difflib.SequenceMatcher()
+    for word in question_words:
+        found = {word: "exact"} if word in index else {}
+        found.update({w: "stemmed" for w in stems.get(stem(word), []) if w not in found})
+        if len(word) >= 5:
+            matcher.set_seq2(word)
+            for w in index:
+                matcher.set_seq1(w)
+                if w not in found and matcher.real_quick_ratio() > FUZZY_RATIO and matcher.quick_ratio() > FUZZY_RATIO and matcher.ratio() > FUZZY_RATIO:
+                    found[w] = "fuzzy"
+        for w, how in found.items():
+            for target in index[w]:
+                reasons.append(Reason(target.table.qualified_name, target.field, how, word, target.text, target.column))
+    return list(dict.fromkeys(reasons))
+
+
+def _scores(tables: Sequence[Table], matches: list[Reason]) -> dict[str, float]:
+    """Sum over question words of the best match in each table, rare words weighing more."""
+    best: dict[tuple[str, str], float] = {}
+    for r in matches:
+        weight = FIELD_WEIGHTS[r.field] * HOW_WEIGHTS[r.how]
+        best[(r.table, r.word)] = max(best.get((r.table, r.word), 0.0), weight)
+    spread: dict[str, int] = defaultdict(int)
+    for _, word in best:
+        spread[word] += 1
+    scores: dict[str, float] = defaultdict(float)
+    for (table, word), weight in best.items():
+        scores[table] += weight * math.log(1 + len(tables) / spread[word])
+    return scores
+
+
+def _ranked(tables: Sequence[Table], matches: list[Reason]) -> list[Table]:
+    """Matched tables best first (ties in schema order); if nothing matched, the most referenced."""
+    scores = _scores(tables, matches)
+    if scores:
+        order = {t.qualified_name: i for i, t in enumerate(tables)}
+        return sorted((t for t in tables if t.qualified_name in scores), key=lambda t: (-scores[t.qualified_name], order[t.qualified_name]))
+    referenced: dict[str, int] = defaultdict(int)
+    for t in tables:
+        for fk in t.foreign_keys:
+            referenced[f"{fk.ref_schema}.{fk.ref_table}"] += 1
+    return sorted(tables, key=lambda t: -referenced[t.qualified_name])
+
+
+def _bridges(tables: Sequence[Table], chosen: dict[str, Table]) -> list[tuple[Table, list[str]]]:
+    """Tables not chosen that are linked by foreign keys to two or more chosen tables."""
+    found = []
+    for t in tables:
+        if t.qualified_name in chosen:
+            continue
+        linked = {f"{fk.ref_schema}.{fk.ref_table}" for fk in t.foreign_keys} & chosen.keys()
+        linked |= {name for name, c in chosen.items() if any((fk.ref_schema, fk.ref_table) == (t.schema, t.name) for fk in c.foreign_keys)}
+        if len(linked) >= 2:
+            found.append((t, sorted(linked)))
+    return sorted(found, key=lambda item: -len(item[1]))
+
+
+class _Chooser:
+    """Greedy selection under a token budget, pruning wide tables' columns when that helps."""
+
+    def __init__(self, schema: Schema, matches: list[Reason], budget: int, cost: Callable[[Table], int]) -> None:
+        self.schema = schema
+        self.budget = budget
+        self.cost = cost
+        self.spent = 0
+        self.chosen: dict[str, Table] = {}
+        self.reasons: list[Reason] = []
+        self.matches: dict[str, list[Reason]] = defaultdict(list)
+        for r in matches:
+            self.matches[r.table].append(r)
+
+    def add(self, table: Table) -> None:
+        """Add a matched table (unless already in as a neighbour) and the tables it references."""
+        if table.qualified_name not in self.chosen and not self._take(table):
+            return
+        self.reasons += self.matches[table.qualified_name]
+        for fk in table.foreign_keys:
+            target = self.schema.table(fk.ref_table, fk.ref_schema)
+            if target is not None:
+                self.add_neighbour(target, "references", [table.qualified_name])
+
+    def add_neighbour(self, table: Table, how: str, partners: list[str]) -> None:
+        if table.qualified_name not in self.chosen and self._take(table):
+            self.reasons += [Reason(table.qualified_name, "foreign key", how, matched=p) for p in partners]
+
+    def _take(self, table: Table) -> bool:
+        pruned = self._pruned(table)
+        for candidate in (table, pruned) if pruned.columns != table.columns else (table,):
+            cost = self.cost(candidate)
+            if self.spent + cost <= self.budget:
+                self.spent += cost
+                self.chosen[table.qualified_name] = candidate
+                return True
+        return False
+
+    def _pruned(self, table: Table) -> Table:
+        """The table with only its key columns and the columns the question matched."""
+        keep = set(table.primary_key)
+        keep |= {c for fk in table.foreign_keys for c in fk.columns}
+        keep |= {r.column for r in self.matches[table.qualified_name] if r.column}
+        keep |= {
+            c
+            for other in self.chosen.values()
+            for fk in other.foreign_keys
+            if (fk.ref_schema, fk.ref_table) == (table.schema, table.name)
+            for c in fk.ref_columns
+        }
+        return replace(table, columns=tuple(c for c in table.columns if c.name in keep))

@@ -1,0 +1,126 @@
+"""Render tables as the compact CREATE TABLE text a model reads in its prompt.
+
+Everything the model needs to write a correct query, and nothing else: types, NOT NULL, keys,
+and as trailing ``--`` comments what the catalog says in words (comments, enum labels, sample
+values, size). Text that comes from the database is data, never instructions: it is flattened
+to one line and truncated so that it can never leave its comment, and values are quoted as
+SQL literals. With the comments stripped, the text is valid PostgreSQL DDL.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+from .model import Column, ForeignKey, Table
+
+MAX_COMMENT_CHARS = 100
+MAX_VALUE_CHARS = 60
+MAX_ENUM_LABELS = 20
+
+# PostgreSQL keywords that cannot be bare column or table names (pg_get_keywords() catcode R, T).
+RESERVED_WORDS = frozenset(
+    """all analyse analyze and any array as asc asymmetric authorization binary both case cast
+    check collate collation column concurrently constraint create cross current_catalog
+    current_date current_role current_schema current_time current_timestamp current_user default
+    deferrable desc distinct do else end except false fetch for foreign freeze from full grant
+    group having ilike in initially inner intersect into is isnull join lateral leading left like
+    limit localtime localtimestamp natural not notnull null offset on only or order outer
+    overlaps placing primary references returning right select session_user similar some
+    symmetric system_user table tablesample then to trailing true union unique user using
+    variadic verbose when where window with""".split()
+)
+_BARE_NAME = re.compile(r"[a-z_][a-z0-9_$]*")
+# format_type() spellings that sqlglot cannot parse, and PostgreSQL's equivalent it can.
+_TYPE_ALIASES = {"bit varying": "varbit"}
+
+
+def render_schema(tables: Sequence[Table], *, qualify: bool) -> str:
+    """CREATE TABLE statements for ``tables``; names carry their schema when ``qualify``."""
+    return "\n".join(render_table(t, qualify=qualify) for t in tables)
+
+
+def render_table(table: Table, *, qualify: bool) -> str:
+    lines = [f"-- {_flatten(table.comment, MAX_COMMENT_CHARS)}"] if table.comment else []
+    header = f"CREATE TABLE {_table_name(table.schema, table.name, qualify)} ("
+    lines.append(_with_comment(header, _table_notes(table)))
+    single_pk = table.primary_key[0] if len(table.primary_key) == 1 else None
+    body = [(_column_def(c, c.name == single_pk), _column_notes(c)) for c in table.columns]
+    if len(table.primary_key) > 1:
+        body.append((f"PRIMARY KEY ({_names(table.primary_key)})", ""))
+    body += [(_foreign_key(fk, table.schema, qualify), "") for fk in table.foreign_keys]
+    for i, (definition, notes) in enumerate(body):
+        lines.append(_with_comment(definition + ("," if i < len(body) - 1 else ""), notes))
+    lines.append(");")
+    return "\n".join(lines)
+
+
+def quote_name(name: str) -> str:
+    """An identifier as PostgreSQL needs it written: bare when it can be, else double-quoted."""
+    if _BARE_NAME.fullmatch(name) and name not in RESERVED_WORDS:
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _table_name(schema: str, name: str, qualify: bool) -> str:
+    return f"{quote_name(schema)}.{quote_name(name)}" if qualify else quote_name(name)
+
+
+def _names(names: Sequence[str]) -> str:
+    return ", ".join(quote_name(n) for n in names)
+
+
+def _column_def(column: Column, primary_key: bool) -> str:
+    data_type = column.data_type
+    for spelling, alias in _TYPE_ALIASES.items():
+        if data_type.startswith(spelling):
+            data_type = alias + data_type[len(spelling) :]
+    constraint = " PRIMARY KEY" if primary_key else " NOT NULL" if column.not_null else ""
+    return f"{quote_name(column.name)} {data_type}{constraint}"
+
+
+def _foreign_key(fk: ForeignKey, schema: str, qualify: bool) -> str:
+    target = _table_name(fk.ref_schema, fk.ref_table, qualify or fk.ref_schema != schema)
+    return f"FOREIGN KEY ({_names(fk.columns)}) REFERENCES {target}({_names(fk.ref_columns)})"
+
+
+def _table_notes(table: Table) -> str:
+    notes = [] if table.kind == "table" else [table.kind]
+    if table.row_estimate is not None:
+        notes.append(f"~{_round(table.row_estimate)} rows")
+    return "; ".join(notes)
+
+
+def _column_notes(column: Column) -> str:
+    notes = [_flatten(column.comment, MAX_COMMENT_CHARS)] if column.comment else []
+    if column.enum_labels:
+        labels = column.enum_labels[:MAX_ENUM_LABELS]
+        more = ", ..." if len(column.enum_labels) > MAX_ENUM_LABELS else ""
+        notes.append(f"one of: {_literals(labels)}{more}")
+    elif column.sample_values:
+        notes.append(f"e.g. {_literals(column.sample_values)}")
+    return "; ".join(notes)
+
+
+def _with_comment(line: str, notes: str) -> str:
+    return f"{line} -- {notes}" if notes else line
+
+
+def _literals(values: Sequence[str]) -> str:
+    return ", ".join("'" + _flatten(v, MAX_VALUE_CHARS).replace("'", "''") + "'" for v in values)
+
+
+def _flatten(text: str, limit: int) -> str:
+    """One line of printable text, at most ``limit`` characters: it cannot end its comment."""
+    cleaned = "".join(" " if unicodedata.category(ch)[0] in "CZ" else ch for ch in text)
+    cleaned = " ".join(cleaned.split())
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 3].rstrip() + "..."
+
+
+def _round(n: int) -> str:
+    """Two significant digits are plenty for a size hint and cost fewer tokens."""
+    if n < 100:
+        return str(n)
+    digits = len(str(n)) - 2
+    return str(round(n, -digits))

@@ -1,0 +1,154 @@
+"""From parsed options to a running shell: pick the server, connect, choose the front end."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import psycopg
+
+from nl2sql_shell import __version__
+from nl2sql_shell.db import connect as db_connect
+from nl2sql_shell.db.execute import Settings
+from nl2sql_shell.output import Output
+from nl2sql_shell.repl.shell import ConnectionLost, Shell, StopScript
+
+EXIT_OK, EXIT_ERROR, EXIT_CONNECTION, EXIT_SCRIPT_STOPPED = 0, 1, 2, 3
+
+
+def _embedded_target() -> tuple[db_connect.Target, str]:
+    """Start (or attach to) the embedded server and make sure the demo database exists."""
+    from nl2sql_shell.db import embedded
+    from nl2sql_shell.db.demo import DEMO_DBNAME, ensure_demo
+
+    server = embedded.start()
+    created = ensure_demo(server.conninfo("postgres"), server.conninfo)
+    import atexit
+
+    atexit.register(server.stop)
+    note = (
+        f"Embedded PostgreSQL (data in {server.data_dir}); "
+        + ("created the demo database" if created else "demo database")
+        + f" \"{DEMO_DBNAME}\". Pass a database name or set PGHOST to use your own server."
+    )
+    return db_connect.Target(server.conninfo(DEMO_DBNAME)), note
+
+
+def run_shell(
+    *,
+    target: str | None,
+    username_arg: str | None,
+    host: str | None,
+    port: str | None,
+    username: str | None,
+    dbname: str | None,
+    prompt_password: bool,
+    commands: tuple[str, ...],
+    files: tuple[str, ...],
+    variables: tuple[str, ...],
+    csv: bool,
+    tuples_only: bool,
+    expanded: bool,
+    no_psqlrc: bool,
+    quiet: bool,
+    demo: bool,
+    vi: bool,
+    model: str | None,
+    adapter: str | None,
+    quantize: str | None,
+    device: str | None,
+    yes: bool,
+    candidates: int,
+) -> int:
+    """Returns psql's exit codes: 0 ok, 1 error, 2 connection lost, 3 stopped by ON_ERROR_STOP."""
+    from nl2sql_shell.config import load_config
+
+    config = load_config()
+    dbname = dbname or target
+    username = username or username_arg
+    note = None
+    try:
+        if demo or db_connect.wants_embedded(dbname, host, port, username):
+            conn_target, note = _embedded_target()
+        else:
+            conn_target = db_connect.build_target(dbname, host, port, username, prompt_password)
+        conn = db_connect.connect(conn_target)
+    except psycopg.Error as exc:
+        print(f"nl2sql-shell: error: {db_connect.one_line_error(exc)}", file=sys.stderr)
+        return EXIT_CONNECTION
+    except Exception as exc:  # noqa: BLE001 - e.g. the embedded server could not start
+        print(f"nl2sql-shell: error: {exc}", file=sys.stderr)
+        return EXIT_CONNECTION
+
+    scripted = bool(commands or files) or not sys.stdin.isatty()
+    settings = Settings(expanded="on" if expanded else "off", tuples_only=tuples_only, csv=csv)
+    shell = Shell(conn_target, conn, interactive=not scripted, output=Output(), settings=settings, banner_note=note)
+    for assignment in variables:
+        name, _, value = assignment.partition("=")
+        shell.variables[name] = value
+    _attach_questions(
+        shell,
+        model=model or config.get("model"),
+        adapter=adapter or config.get("adapter"),
+        quantize=quantize or config.get("quantize"),
+        device=device or config.get("device"),
+        candidates=candidates if candidates != 1 else int(config.get("candidates", 1)),
+        assume_yes=yes,
+    )
+    try:
+        if scripted:
+            return _run_scripted(shell, commands, files)
+        if not quiet:
+            _banner(shell)
+        from nl2sql_shell.repl.app import run_interactive
+
+        return run_interactive(shell, vi=vi or bool(config.get("vi")))
+    finally:
+        if shell.questions is not None:
+            shell.questions.close()  # type: ignore[attr-defined]
+
+
+def _attach_questions(shell: Shell, **options) -> None:
+    from nl2sql_shell.repl.questions import QuestionHandler
+
+    shell.questions = QuestionHandler(shell, **options)
+    if shell.interactive:
+        shell.questions.start_loading()
+
+
+def _run_scripted(shell: Shell, commands: tuple[str, ...], files: tuple[str, ...]) -> int:
+    """-c commands (each on its own, the last one's success decides), -f files, or stdin."""
+    from nl2sql_shell.repl.script import run_script
+
+    try:
+        if commands:
+            for command in commands:
+                shell.last_failed = False
+                shell.handle(command)
+            return EXIT_ERROR if shell.last_failed else EXIT_OK
+        if files:
+            for name in files:
+                try:
+                    text = sys.stdin.read() if name == "-" else Path(name).read_text()
+                except OSError as exc:
+                    print(f"nl2sql-shell: {name}: {exc.strerror}", file=sys.stderr)
+                    return EXIT_ERROR
+                if not run_script(shell, text):
+                    break
+            return EXIT_OK
+        run_script(shell, sys.stdin.read())
+        return EXIT_OK
+    except StopScript:
+        return EXIT_SCRIPT_STOPPED
+    except ConnectionLost:
+        return EXIT_CONNECTION
+    finally:
+        shell.close()
+
+
+def _banner(shell: Shell) -> None:
+    server = shell.conn.info.parameter_status("server_version") or "?"
+    print(f"nl2sql-shell {__version__} (server {server})")
+    if shell.banner_note:
+        print(shell.banner_note)
+    print('Type "help" or \\? for help, ? QUESTION to have the model write SQL.')
