@@ -17,14 +17,19 @@ DEFOG = SHARED / "bench" / "defog-dev"
 _counter = itertools.count()
 
 
+def make_reachable(folder: Path) -> Path:
+    """As root the server runs as `nobody`, which must be able to reach its data folder."""
+    if os.geteuid() == 0:
+        for path in (folder, *folder.parents):
+            if str(path).startswith("/tmp/") and path.exists():
+                os.chmod(path, os.stat(path).st_mode | 0o711)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[embedded.EmbeddedServer]:
     """The embedded server, in a throw-away data folder, started once for the session."""
-    data_dir = tmp_path_factory.mktemp("pg") / "data"
-    os.chmod(data_dir.parent, 0o755)
-    for parent in data_dir.parents:  # `nobody` must be able to reach the data folder
-        if str(parent).startswith(("/tmp", "/var")) and parent != Path("/"):
-            os.chmod(parent, os.stat(parent).st_mode | 0o711)
+    data_dir = make_reachable(tmp_path_factory.mktemp("pg")) / "data"
     server = embedded.start(data_dir)
     yield server
     server.stop()

@@ -135,6 +135,9 @@ class Executor:
     def _run(self, sql: str) -> Outcome:
         if uses_cursor(sql):
             return self._run_with_cursor(sql)
+        return self._run_plain(sql)
+
+    def _run_plain(self, sql: str) -> Outcome:
         with self.conn.cursor() as cur:
             fmt.text_loading(cur)  # only our own cursors: pgspecial and the schema reader want Python values
             cur.execute(sql, prepare=False)
@@ -150,16 +153,29 @@ class Executor:
             return Outcome(True, shown, status)
 
     def _run_with_cursor(self, sql: str) -> Outcome:
-        owns = self.conn.info.transaction_status == pq.TransactionStatus.IDLE
-        if owns:
-            with self.conn.transaction():
-                return self._fetch_all(sql)
-        return self._fetch_all(sql)
+        """DECLARE + FETCH in batches, inside our own transaction unless the user has one open.
 
-    def _fetch_all(self, sql: str) -> Outcome:
+        If DECLARE itself fails (a typo, a missing column), the error would quote our DECLARE
+        text; in our own (now rolled back) transaction we rerun the statement plainly so the
+        message, LINE and caret are exactly psql's. It failed before running, so it fails
+        the same way again.
+        """
+        if self.conn.info.transaction_status != pq.TransactionStatus.IDLE:
+            return self._fetch_all(sql, [False])
+        declared = [False]
+        try:
+            with self.conn.transaction():
+                return self._fetch_all(sql, declared)
+        except psycopg.Error:
+            if declared[0]:
+                raise
+        return self._run_plain(sql)
+
+    def _fetch_all(self, sql: str, declared: list[bool]) -> Outcome:
         with self.conn.cursor(name=_CURSOR_NAME, scrollable=False) as cur:
             fmt.text_loading(cur)
             cur.execute(sql)
+            declared[0] = True
             shown = self._print(cur)
             return Outcome(True, shown, f"SELECT {shown}")
 

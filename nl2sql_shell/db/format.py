@@ -94,8 +94,6 @@ Line = tuple[str, int]  # displayed text of one line, its width in terminal cell
 
 def _format_line(raw: str) -> Line:
     """One line as psql displays it: tabs expanded, control characters escaped."""
-    if raw.isascii() and raw.isprintable():
-        return raw, len(raw)
     parts: list[str] = []
     width = 0
     for ch in raw:
@@ -118,7 +116,10 @@ def _format_line(raw: str) -> Line:
 
 def _lines(value: Value) -> list[Line]:
     """A value (NULL shown empty) split into its displayed lines."""
-    return [_format_line(raw) for raw in (value or "").split("\n")]
+    text = value or ""
+    if text.isascii() and text.isprintable():  # the common case, kept fast for big results
+        return [(text, len(text))]
+    return [_format_line(raw) for raw in text.split("\n")]
 
 
 def _width(lines: list[Line]) -> int:
@@ -337,7 +338,12 @@ def _csv_field(value: Value, sep: str) -> str:
 
 
 def csv(
-    columns: Sequence[str], rows: Rows, *, tuples_only: bool = False, start: bool = True, sep: str = ","
+    columns: Sequence[str],
+    rows: Rows,
+    *,
+    tuples_only: bool = False,
+    start: bool = True,
+    sep: str = ",",
 ) -> str:
     """psql ``--csv`` output: a header line (first batch, not ``-t``), no footer."""
     lines = [columns] if start and not tuples_only else []

@@ -258,7 +258,7 @@ def _pairings(candidates: list[list[int]], taken: tuple[int, ...]):
             yield from _pairings(candidates, (*taken, j))
 
 
-def compare(gold: Result, pred: Result, *, ordered: bool, gold_query: str = "") -> tuple[bool, bool]:
+def compare(gold: Result, pred: Result, *, ordered: bool, gold_query: str) -> tuple[bool, bool]:
     """(exact, correct) of a predicted result against one gold query's result."""
     order_keys = order_key_columns(gold_query, gold.columns) if ordered else None
     if exact_match(gold, pred, order_keys):

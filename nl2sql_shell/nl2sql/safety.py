@@ -96,16 +96,16 @@ def _split(tokens: list[Token]) -> list[list[Token]]:
 
 def _statement_reasons(sql: str, chunk: list[Token]) -> list[str]:
     first = chunk[0].text.upper()
+    text = sql[chunk[0].start : chunk[-1].end + 1]
     if first == "EXPLAIN":
-        return _explain_reasons(sql, chunk)
+        return _explain_reasons(text[len(first) :]) if len(chunk) > 1 else [UNPARSED]
     if first == "SHOW":
         return []
-    text = sql[chunk[0].start : chunk[-1].end + 1]
     try:
         tree = sqlglot.parse_one(text, dialect=DIALECT)
     except (ParseError, TokenError):
         return [UNPARSED]
-    reasons = [] if isinstance(tree, exp.Query) else [_describe(tree, chunk)]
+    reasons = [] if isinstance(tree, (exp.Query, exp.Values)) else [_describe(tree, chunk)]
     for node in tree.find_all(*_DML):
         if node is not tree:
             where = "data-modifying CTE" if node.find_ancestor(exp.CTE) else "data-modifying subquery"
@@ -134,9 +134,16 @@ def _describe(tree: exp.Expression, chunk: list[Token]) -> str:
     return _STATEMENT_REASONS.get(words[0], f"{words[0]} statement")
 
 
-def _explain_reasons(sql: str, chunk: list[Token]) -> list[str]:
-    """EXPLAIN only plans, unless ANALYZE makes it execute the statement it explains."""
-    analyze, rest = False, chunk[1:]
+def _explain_reasons(text: str) -> list[str]:
+    """EXPLAIN only plans, unless ANALYZE makes it execute the statement it explains.
+
+    sqlglot's tokenizer keeps everything after EXPLAIN as one string, so it is tokenized here.
+    """
+    try:
+        rest = DIALECT.tokenize(text)
+    except TokenError:
+        return [UNPARSED]
+    analyze = False
     if rest and rest[0].token_type == TokenType.L_PAREN:
         close = next((i for i, t in enumerate(rest) if t.token_type == TokenType.R_PAREN), None)
         if close is None:
@@ -149,7 +156,7 @@ def _explain_reasons(sql: str, chunk: list[Token]) -> list[str]:
         rest = rest[1:]
     if not rest:
         return [UNPARSED]
-    inner = _statement_reasons(sql, rest)
+    inner = classify(text[rest[0].start :]).reasons
     return inner if analyze or inner == [UNPARSED] else []
 
 

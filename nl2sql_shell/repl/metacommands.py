@@ -192,26 +192,34 @@ def _copy(shell: Shell, argument: str) -> bool:
     endpoint = "STDIN" if direction == "from" else "STDOUT"
     sql = f"COPY {what} {direction.upper()} {endpoint} {rest}".strip()
     try:
-        with shell.conn.cursor() as cur, cur.copy(sql) as copy:
-            if direction == "from":
-                source = open(os.path.expanduser(where), "rb") if where.lower() not in ("stdin", "pstdin") else os.fdopen(os.dup(0), "rb")  # noqa: SIM115
-                with source:
-                    while chunk := source.read(1 << 16):
-                        copy.write(chunk)
-            else:
-                target = open(os.path.expanduser(where), "wb") if where.lower() not in ("stdout", "pstdout") else None  # noqa: SIM115
-                for data in copy:
-                    if target is None:
-                        shell.output.write(bytes(data).decode())
-                    else:
-                        target.write(data)
-                if target is not None:
-                    target.close()
-        shell.output.write(f"COPY {cur.rowcount}\n")
+        with shell.conn.cursor() as cur:
+            with cur.copy(sql) as copy:
+                if direction == "from":
+                    _copy_in(copy, where)
+                else:
+                    _copy_out(copy, where, shell)
+            shell.output.write(f"{cur.statusmessage or 'COPY'}\n")
     except (psycopg.Error, OSError) as exc:
         shell.error(_error_line(exc))
         shell.last_failed = True
     return True
+
+
+def _copy_in(copy: psycopg.Copy, where: str) -> None:
+    local = where.lower() not in ("stdin", "pstdin")
+    with open(os.path.expanduser(where), "rb") if local else os.fdopen(os.dup(0), "rb") as source:
+        while chunk := source.read(1 << 16):
+            copy.write(chunk)
+
+
+def _copy_out(copy: psycopg.Copy, where: str, shell: Shell) -> None:
+    if where.lower() in ("stdout", "pstdout"):
+        for data in copy:
+            shell.output.write(bytes(data).decode())
+        return
+    with open(os.path.expanduser(where), "wb") as target:
+        for data in copy:
+            target.write(data)
 
 
 def _error_line(exc: BaseException) -> str:

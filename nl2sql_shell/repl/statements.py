@@ -56,6 +56,7 @@ class _Scan:
     statements: list[str]
     rest: str
     state: str  # one of the %R characters above
+    in_line_comment: bool = False  # the text ends inside a -- comment
 
 
 def _scan(text: str) -> _Scan:
@@ -98,7 +99,10 @@ def _scan(text: str) -> _Scan:
             pos = close + len(match.group())
         elif kind == "line":
             newline = text.find("\n", pos)
-            pos = n if newline < 0 else newline + 1
+            if newline < 0:
+                rest = "" if _skip_comments(text, start) == n else text[start:].strip()
+                return _Scan(statements, rest, PAREN if depth else CONTINUE if rest or begin_depth else READY, True)
+            pos = newline + 1
         elif kind == "block":
             pos = _skip_block_comment(text, pos)
             if pos < 0:

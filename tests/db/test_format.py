@@ -99,8 +99,10 @@ CASES: list[tuple[str, str]] = [
      "'(1,2)'::point, int4range(1, 5), gen_random_uuid() IS NOT NULL AS has_uuid"),
     (SYNTHETIC, "SELECT 'a\"b,c' AS \"q,h\", E'\\\\.' AS dot, 'x;y' AS semi, '\"' AS quote"),
     (SYNTHETIC, "SELECT array[[1, 2], [3, 4]] AS matrix, '{\"a\": {\"b\": null}}'::json AS j, "
-     "'happy'::mood AS m, row(1, 'x')::pair AS p, 26::oid, 12::xid"),
+     "'happy'::mood AS m, row(1, 'x')::pair AS p, 26::oid, '12'::xid, '123'::xid8 AS x8"),
 ]
+
+CASE_IDS = [f"{i:02d}-{db}" for i, (db, _) in enumerate(CASES)]
 
 # mode -> (psql options, our formatter over (columns, numeric, rows))
 Formatter = Callable[[list[str], list[bool], list[tuple]], str]
@@ -110,10 +112,16 @@ MODES: dict[str, tuple[list[str], Formatter]] = {
     "footer_off": (["-P", "footer=off"], lambda c, n, r: fmt.aligned(c, n, r, footer=False)),
     "expanded": (["-x"], lambda c, n, r: fmt.expanded(c, r)),
     "expanded_tuples_only": (["-x", "-t"], lambda c, n, r: fmt.expanded(c, r, tuples_only=True)),
+    "expanded_footer_off": (
+        ["-x", "-P", "footer=off"], lambda c, n, r: fmt.expanded(c, r, footer=False)
+    ),
     "csv": (["--csv"], lambda c, n, r: fmt.csv(c, r)),
     "csv_tuples_only": (["--csv", "-t"], lambda c, n, r: fmt.csv(c, r, tuples_only=True)),
     "unaligned": (["-A"], lambda c, n, r: fmt.unaligned(c, r)),
     "unaligned_tuples_only": (["-A", "-t"], lambda c, n, r: fmt.unaligned(c, r, tuples_only=True)),
+    "unaligned_footer_off": (
+        ["-A", "-P", "footer=off"], lambda c, n, r: fmt.unaligned(c, r, footer=False)
+    ),
 }
 
 
@@ -126,7 +134,8 @@ def conninfos(pg_server: EmbeddedServer) -> Iterator[dict[str, str]]:
     with psycopg.connect(pg_server.conninfo(SYNTHETIC), autocommit=True) as conn:
         conn.execute(SYNTHETIC_SETUP)
     dbs = {db for db, _ in CASES} - {SYNTHETIC}
-    yield {SYNTHETIC: pg_server.conninfo(SYNTHETIC)} | {db: load_defog_db(pg_server, db) for db in dbs}
+    loaded = {db: load_defog_db(pg_server, db) for db in dbs}
+    yield loaded | {SYNTHETIC: pg_server.conninfo(SYNTHETIC)}
     with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
         admin.execute(f"DROP DATABASE {SYNTHETIC} WITH (FORCE)")
 
@@ -150,7 +159,7 @@ def fetch(conninfo: str, sql: str) -> tuple[list[str], list[bool], list[tuple]]:
         return *fmt.describe(cur), cur.fetchall()
 
 
-@pytest.mark.parametrize(("db", "sql"), CASES, ids=[f"{i:02d}-{db}" for i, (db, _) in enumerate(CASES)])
+@pytest.mark.parametrize(("db", "sql"), CASES, ids=CASE_IDS)
 def test_every_mode_is_byte_identical_to_psql(conninfos: dict[str, str], db: str, sql: str) -> None:
     columns, numeric, rows = fetch(conninfos[db], sql)
     for mode, (options, ours) in MODES.items():
@@ -165,7 +174,9 @@ STREAMED = (
 
 def _stream_renderers(columns: list[str], numeric: list[bool]) -> dict[str, fmt.Render]:
     return {
-        "aligned": lambda r, s, e, p: fmt.aligned(columns, numeric, r, start=s, stop=e, prior_rows=p),
+        "aligned": lambda r, s, e, p: fmt.aligned(
+            columns, numeric, r, start=s, stop=e, prior_rows=p
+        ),
         "-t": lambda r, s, e, p: fmt.aligned(
             columns, numeric, r, start=s, stop=e, prior_rows=p, tuples_only=True
         ),
@@ -185,12 +196,15 @@ def test_batches_match_psql_fetch_count(conninfos: dict[str, str], fetch_count: 
             cur = conn.execute(STREAMED)
             render = _stream_renderers(*fmt.describe(cur))[option]
             ours = "".join(fmt.stream(render, cur.fetchmany, fetch_count))
-            options = ["-v", f"FETCH_COUNT={fetch_count}"] + ([] if option == "aligned" else [option])
+            options = [f"--variable=FETCH_COUNT={fetch_count}"]
+            options += [] if option == "aligned" else [option]
             assert ours == psql(conninfo, STREAMED, *options), option
 
 
 @pytest.mark.parametrize("terminal_width", [10, 28, 29, 30, 200])
-def test_expanded_auto_switches_where_psql_does(conninfos: dict[str, str], terminal_width: int) -> None:
+def test_expanded_auto_switches_where_psql_does(
+    conninfos: dict[str, str], terminal_width: int
+) -> None:
     sql = "SELECT 'abcdefghij' AS first, 12345 AS second, 'xyz' AS third"  # 29 columns wide
     conninfo = conninfos[SYNTHETIC]
     columns, numeric, rows = fetch(conninfo, sql)

@@ -1,0 +1,114 @@
+"""From whatever a model wrote to the one SQL statement it meant, and whether it declined.
+
+Small models wrap SQL in many ways: a ```sql fence, a bare fence, an inline `code` span, prose
+before ("Here is the query: SELECT ...") and an explanation after the semicolon, or the bare
+statement. They also leave chat-template tokens and <think> blocks behind. A fence is taken
+as meant; in free text a statement must start with an SQL keyword where a statement can start
+(line start, after a colon or backtick, or written in capitals), and the first candidate that
+sqlglot can parse wins, so ordinary prose ("select the rows where...") is not mistaken for SQL.
+"""
+
+from __future__ import annotations
+
+import re
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+from .safety import DIALECT
+
+_TEMPLATE_TOKENS = re.compile(r"<\|[^|>\s]*\|>|</?s>|\[/?INST\]|<think>.*?</think>|<think>.*\Z", re.S)
+_FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n?(.*?)(?:```|\Z)", re.S)
+_SQL_FENCE_LANGUAGES = frozenset({"", "sql", "postgres", "postgresql", "psql", "pgsql", "plpgsql"})
+_KEYWORDS = (
+    "SELECT|WITH|INSERT|UPDATE|DELETE|MERGE|VALUES|TABLE|CREATE|ALTER|DROP|TRUNCATE|GRANT|REVOKE"
+    "|EXPLAIN|SHOW|COPY|VACUUM|ANALYZE|SET|RESET|BEGIN|COMMIT|ROLLBACK"
+)
+# Where a statement may start in free text: line start, after a colon, after a backtick.
+_STATEMENT_START = re.compile(rf"(?:^|(?<=:)|(?<=`))[ \t]*({_KEYWORDS})\b", re.I | re.M)
+_CAPITAL_START = re.compile(rf"\b({_KEYWORDS})\b")
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+_PROSE_LINE = re.compile(r"^[ \t]*(?:[A-Z][a-z]+[ ,:]|\d+\.[ \t]|[-*][ \t])", re.M)
+
+_REFUSAL_WORDS = re.compile(
+    r"\b(cannot|can't|can not|unable|not (?:possible|available|enough|sufficient)|unavailable|insufficient"
+    r"|no (?:information|data|table|column)|does ?n[o']t (?:contain|have|include|exist)|sorry|lack)",
+    re.I,
+)
+
+
+def extract_sql(text: str) -> str | None:
+    """The SQL in a model's reply, stripped and without a trailing semicolon; None if there is none."""
+    text = _TEMPLATE_TOKENS.sub("", text)
+    for language, body in _FENCE.findall(text):
+        if language.lower() in _SQL_FENCE_LANGUAGES and body.strip():
+            return _tidy(body)
+    if "```" in text:  # fences only in other languages: look at the prose around them
+        text = _FENCE.sub("", text)
+    at_start = {m.start(1) for m in _STATEMENT_START.finditer(text)}
+    capitals = {m.start(1) for m in _CAPITAL_START.finditer(text)}
+    candidates = {start: _statement_at(text, start) for start in sorted(at_start | capitals)}
+    parsed = next((sql for full in candidates.values() for sql in (full, _before_prose(full)) if _parses(sql)), None)
+    # Capitals at a statement start are SQL even when sqlglot cannot parse them (e.g. MySQL
+    # backticks): return them so that the checks can say what is wrong.
+    return parsed or next((_before_prose(candidates[start]) for start in sorted(at_start & capitals)), None)
+
+
+def is_refusal(sql_or_text: str) -> bool:
+    """The model abstained: a SELECT of string literals only (the benchmark's convention, e.g.
+    ``SELECT 'I cannot answer that' AS answer``), or prose without SQL saying it cannot answer."""
+    sql = extract_sql(sql_or_text)
+    if sql is None:
+        return bool(_REFUSAL_WORDS.search(sql_or_text))
+    try:
+        tree = sqlglot.parse_one(sql, dialect=DIALECT)
+    except (ParseError, TokenError):
+        return False
+    return (
+        isinstance(tree, exp.Select)
+        and not any(tree.args.get(arg) for arg in ("from_", "where", "group", "having", "joins"))
+        and all(isinstance(s.unalias(), exp.Literal) and s.unalias().is_string for s in tree.selects)
+    )
+
+
+def _statement_at(text: str, start: int) -> str:
+    """From a keyword to the end of its statement: the first semicolon outside quotes, or a
+    blank line (where prose usually resumes), or a closing backtick when it began inside one."""
+    rest = text[start:]
+    if start and text[start - 1] == "`" and "`" in rest:
+        rest = rest[: rest.index("`")]
+    if paragraph := _PARAGRAPH_BREAK.search(rest):
+        rest = rest[: paragraph.start()]
+    for match in re.finditer(";", rest):
+        if _tokenizes(rest[: match.start()]):
+            return _tidy(rest[: match.start()])
+    return _tidy(rest)
+
+
+def _before_prose(sql: str) -> str:
+    """The statement without an explanation that follows it on the next line ("This query ...")."""
+    prose = _PROSE_LINE.search(sql)
+    return _tidy(sql[: prose.start()]) if prose else sql
+
+
+def _tidy(sql: str) -> str:
+    return sql.strip().rstrip(";").strip()
+
+
+def _tokenizes(sql: str) -> bool:
+    """True when the text ends outside any string literal (an unclosed quote fails to tokenize)."""
+    try:
+        DIALECT.tokenize(sql)
+    except TokenError:
+        return False
+    return True
+
+
+def _parses(sql: str) -> bool:
+    """sqlglot understands it (a Command is its fallback for text it does not understand)."""
+    try:
+        statements = sqlglot.parse(sql, dialect=DIALECT)
+    except (ParseError, TokenError):
+        return False
+    return bool(sql) and all(e is not None and not isinstance(e, exp.Command) for e in statements)

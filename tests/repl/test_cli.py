@@ -1,0 +1,115 @@
+"""The shell as a user runs it: a real process against the real server, compared with psql."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+from conftest import load_defog_db, make_reachable
+
+SHELL = [sys.executable, "-m", "nl2sql_shell"]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env.update({"PAGER": "", "LC_ALL": "C.UTF-8", "NL2SQL_SHELL_HISTORY": "/dev/null"}, **extra)
+    return env
+
+
+def shell(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*SHELL, *args], input=stdin, capture_output=True, text=True, env=_env(**env), timeout=120)
+
+
+def psql(conninfo: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["psql", "-X", conninfo, *args], input=stdin, capture_output=True, text=True, env=_env(), timeout=60)
+
+
+QUERIES = [
+    "SELECT * FROM author ORDER BY aid LIMIT 7",
+    "SELECT title, citation_num, year FROM publication ORDER BY citation_num DESC NULLS LAST LIMIT 5",
+    "SELECT a.name, count(*) AS papers FROM author a JOIN writes w ON w.aid = a.aid GROUP BY a.name ORDER BY papers DESC, a.name LIMIT 5",
+    "SELECT title, abstract FROM publication WHERE abstract IS NULL OR abstract = '' ORDER BY pid LIMIT 3",
+    "SELECT avg(citation_num), sum(reference_num)::float8 / 3 AS ratio, NULL AS nothing FROM publication",
+    "SELECT * FROM domain WHERE false",
+    "SELECT nosuchcolumn FROM author",
+    "SELECT E'two\\nlines' AS text, 'ünïcödé 漢字' AS wide, -1.5::numeric AS neg",
+]
+
+
+@pytest.mark.parametrize("mode", [[], ["-x"], ["--csv"], ["-t"]], ids=["aligned", "expanded", "csv", "tuples"])
+def test_output_is_byte_identical_to_psql(pg_server, mode):
+    conninfo = load_defog_db(pg_server, "academic")
+    for query in QUERIES:
+        ours = shell(conninfo, *mode, "-c", query)
+        theirs = psql(conninfo, *mode, "-c", query)
+        assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr), query
+
+
+def test_errors_exit_codes_and_on_error_stop_match_psql(fresh_db):
+    for args in (["-c", "select 1/0"], ["-c", "select 1/0", "-c", "select 2"], ["-c", "selec 1"], ["-c", "select * from nothere"]):
+        ours, theirs = shell(fresh_db, *args), psql(fresh_db, *args)
+        assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr), args
+    script = "select 1/0;\nselect 2;\n"
+    for args in ([], ["-v", "ON_ERROR_STOP=1"]):
+        ours, theirs = shell(fresh_db, *args, stdin=script), psql(fresh_db, *args, stdin=script)
+        assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout), args
+    assert shell(fresh_db, "-v", "ON_ERROR_STOP=1", stdin=script).returncode == 3
+
+
+def test_script_file_with_transactions_meta_commands_and_copy(fresh_db, tmp_path: Path):
+    data = tmp_path / "in.csv"
+    data.write_text("1,alpha\n2,beta\n")
+    script = tmp_path / "script.sql"
+    script.write_text(
+        "create table t (id int primary key, name text);\n"
+        f"\\copy t from '{data}' with (format csv)\n"
+        "begin;\ninsert into t values (3, 'gam;ma')\n  returning id;\nrollback;\n"
+        "\\echo done copying\n"
+        "select count(*) from t;\n"
+        f"\\o {tmp_path / 'out.txt'}\n"
+        "select name from t order by id;\n"
+        "\\o\n"
+        "select $$dollar ; quoted$$ as d"  # the last statement may lack its semicolon
+    )
+    result = shell(fresh_db, "-f", str(script))
+    assert result.returncode == 0, result.stderr
+    assert "COPY 2" in result.stdout
+    assert "INSERT 0 1" in result.stdout and "ROLLBACK" in result.stdout
+    assert "done copying" in result.stdout
+    assert " count \n-------\n     2\n(1 row)" in result.stdout
+    assert "alpha" not in result.stdout and "alpha" in (tmp_path / "out.txt").read_text()
+    assert "dollar ; quoted" in result.stdout
+
+
+def test_unreachable_server_is_one_line_and_exit_code_2():
+    result = shell("host=127.0.0.1 port=1 user=nobody dbname=x connect_timeout=2", "-c", "select 1")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "nl2sql-shell: error:" in result.stderr
+
+
+def test_pg_environment_variables_are_honoured(pg_server, fresh_db):
+    dbname = psycopg.conninfo.conninfo_to_dict(fresh_db)["dbname"]
+    result = shell("-c", "select current_database()", "-t", PGHOST="127.0.0.1", PGPORT=str(pg_server.port), PGUSER="postgres", PGDATABASE=dbname)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == dbname
+
+
+def test_flags_like_psql(pg_server, fresh_db):
+    dbname = psycopg.conninfo.conninfo_to_dict(fresh_db)["dbname"]
+    result = shell("-h", "127.0.0.1", "-p", str(pg_server.port), "-U", "postgres", "-d", dbname, "-c", "\\conninfo")
+    assert result.returncode == 0, result.stderr
+    assert f'You are connected to database "{dbname}" as user "postgres" on host "127.0.0.1" at port "{pg_server.port}".' in result.stdout
+
+
+def test_embedded_demo_database_starts_from_nothing(tmp_path: Path):
+    data = make_reachable(tmp_path) / "embedded"
+    result = shell("-c", "select count(*) > 1000 from transaction", "-t", NL2SQL_SHELL_DATA_DIR=str(data))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "t"
+    again = shell("--demo", "-c", "select current_database()", "-t", NL2SQL_SHELL_DATA_DIR=str(data))
+    assert again.stdout.strip() == "nl2sql_demo"

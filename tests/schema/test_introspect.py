@@ -1,0 +1,184 @@
+"""Introspection against the real server: every field, search_path rules, state left untouched."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from conftest import load_defog_db
+from psycopg.pq import TransactionStatus
+
+from nl2sql_shell.schema.introspect import IntrospectionError, SchemaCache, read_schema
+from nl2sql_shell.schema.model import ForeignKey
+
+FIXTURE = """
+CREATE SCHEMA sales; CREATE SCHEMA hidden;
+CREATE TYPE sales.order_status AS ENUM ('new', 'paid', 'shipped');
+CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, country varchar(2), email text);
+COMMENT ON TABLE customers IS 'People who buy';
+COMMENT ON COLUMN customers.country IS 'ISO code';
+CREATE TABLE sales.orders (
+    id bigint PRIMARY KEY,
+    customer_id int NOT NULL REFERENCES customers(id),
+    status sales.order_status NOT NULL DEFAULT 'new',
+    placed_at timestamp
+);
+CREATE TABLE sales.order_lines (
+    order_id bigint REFERENCES sales.orders(id), line_no int, qty numeric(8,2),
+    PRIMARY KEY (order_id, line_no)
+);
+CREATE TABLE sales.shipments (
+    id int PRIMARY KEY, order_id bigint, line_no int, carrier text,
+    FOREIGN KEY (order_id, line_no) REFERENCES sales.order_lines(order_id, line_no)
+);
+CREATE VIEW big_orders AS SELECT * FROM sales.orders WHERE id > 10;
+CREATE MATERIALIZED VIEW order_counts AS SELECT customer_id, count(*) AS n FROM sales.orders GROUP BY 1;
+CREATE TABLE hidden.secret (x int);
+CREATE TABLE events (id int, kind text, at timestamptz) PARTITION BY RANGE (at);
+CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+INSERT INTO customers (name, country, email)
+    SELECT 'n' || g, (ARRAY['DE', 'FR', 'US'])[g % 3 + 1], 'e' || g || '@x' FROM generate_series(1, 100) g;
+INSERT INTO sales.orders SELECT g, g % 100 + 1, 'paid' FROM generate_series(1, 30) g;
+INSERT INTO sales.shipments SELECT g, NULL, NULL, 'DHL' FROM generate_series(1, 3) g;
+"""
+
+
+@pytest.fixture
+def shop(fresh_db: str) -> str:
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(FIXTURE)
+        dbname = conn.info.dbname
+        conn.execute(f'ALTER DATABASE "{dbname}" SET search_path = public, sales')
+    return fresh_db
+
+
+def test_reads_every_field_of_the_fixture(shop: str) -> None:
+    with psycopg.connect(shop) as conn:
+        schema = read_schema(conn)
+    assert schema.search_path == ("public", "sales")
+    assert schema.multiple_schemas
+    names = [t.qualified_name for t in schema.tables]
+    # search_path order, then name; partitions folded into their parent; hidden.secret absent
+    assert names == [
+        "public.big_orders",
+        "public.customers",
+        "public.events",
+        "public.order_counts",
+        "sales.order_lines",
+        "sales.orders",
+        "sales.shipments",
+    ]
+
+    customers = schema.table("customers")
+    assert customers.kind == "table" and customers.comment == "People who buy"
+    assert customers.primary_key == ("id",)
+    assert [c.name for c in customers.columns] == ["id", "name", "country", "email"]
+    ident, name, country, email = customers.columns
+    assert ident.data_type == "integer" and ident.not_null and ident.default.startswith("nextval(")
+    assert name.not_null and not country.not_null
+    assert country.data_type == "character varying(2)" and country.comment == "ISO code"
+    assert country.sample_values == ("FR", "DE", "US")  # most frequent first
+    assert email.sample_values == ()  # 100 distinct values: not low-cardinality
+    assert name.sample_values == ()
+
+    orders = schema.table("orders")
+    status = orders.column("status")
+    assert status.data_type == "order_status" and status.enum_labels == ("new", "paid", "shipped")
+    assert status.default == "'new'::order_status"
+    assert status.sample_values == ()  # enums show their labels, not samples
+    assert orders.column("placed_at").data_type == "timestamp without time zone"
+    assert orders.foreign_keys == (ForeignKey(("customer_id",), "public", "customers", ("id",)),)
+
+    lines = schema.table("order_lines")
+    assert lines.primary_key == ("order_id", "line_no")
+    assert lines.column("qty").data_type == "numeric(8,2)"
+    assert schema.table("shipments").foreign_keys == (
+        ForeignKey(("order_id", "line_no"), "sales", "order_lines", ("order_id", "line_no")),
+    )
+    assert schema.table("shipments").column("carrier").sample_values == ("DHL",)
+
+    assert schema.table("big_orders").kind == "view"
+    assert [c.name for c in schema.table("big_orders").columns] == ["id", "customer_id", "status", "placed_at"]
+    assert schema.table("order_counts").kind == "materialized view"
+    assert schema.table("secret") is None
+
+
+def test_row_estimates_and_samples_from_statistics(shop: str) -> None:
+    with psycopg.connect(shop, autocommit=True) as conn:
+        assert read_schema(conn).table("customers").row_estimate is None  # never analyzed
+        conn.execute("ANALYZE")
+        schema = read_schema(conn, sample_values=2)
+    customers = schema.table("customers")
+    assert customers.row_estimate == 100
+    assert customers.column("country").sample_values == ("FR", "DE")
+    assert schema.table("big_orders").row_estimate is None
+    assert schema.table("shipments").column("carrier").sample_values == ("DHL",)
+
+
+def test_sampling_can_be_bounded_or_turned_off(shop: str) -> None:
+    with psycopg.connect(shop) as conn:
+        assert read_schema(conn, max_distinct=2).table("customers").column("country").sample_values == ()
+        off = read_schema(conn, sample_values=0)
+    assert all(not c.sample_values for t in off.tables for c in t.columns)
+
+
+def test_big_unanalyzed_tables_are_not_scanned(fresh_db: str) -> None:
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("CREATE TABLE big AS SELECT (ARRAY['a','b'])[g % 2 + 1] AS flag FROM generate_series(1, 200000) g")
+        assert read_schema(conn).table("big").column("flag").sample_values == ()
+        conn.execute("ANALYZE big")  # statistics make it cheap again
+        assert set(read_schema(conn).table("big").column("flag").sample_values) == {"a", "b"}
+
+
+def test_connection_state_is_restored(shop: str) -> None:
+    with psycopg.connect(shop) as conn:  # not autocommit: reading must not leave a transaction open
+        read_schema(conn)
+        assert conn.info.transaction_status == TransactionStatus.IDLE
+    with psycopg.connect(shop, autocommit=True) as conn:
+        read_schema(conn)
+        assert conn.info.transaction_status == TransactionStatus.IDLE
+        conn.execute("BEGIN")
+        conn.execute("CREATE TABLE uncommitted (a int)")
+        assert read_schema(conn).table("uncommitted") is not None  # sees the user's own work
+        assert conn.info.transaction_status == TransactionStatus.INTRANS
+        conn.execute("INSERT INTO uncommitted VALUES (1)")  # the transaction is still usable
+        conn.execute("ROLLBACK")
+        assert read_schema(conn).table("uncommitted") is None
+        conn.execute("BEGIN")
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            conn.execute("SELECT 1/0")
+        with pytest.raises(IntrospectionError, match="ROLLBACK"):
+            read_schema(conn)
+        conn.execute("ROLLBACK")
+
+
+def test_runs_read_only(shop: str) -> None:
+    """Views are never probed; and if anything did write, the read-only transaction refuses."""
+    with psycopg.connect(shop, autocommit=True) as conn:
+        conn.execute("CREATE FUNCTION touch() RETURNS text LANGUAGE sql AS $$ INSERT INTO customers(name) VALUES ('x') RETURNING 'v' $$")
+        conn.execute("CREATE VIEW touching AS SELECT touch() AS v")
+        read_schema(conn)  # views are never probed, so nothing is written
+        assert conn.execute("SELECT count(*) FROM customers").fetchone()[0] == 100
+
+
+def test_cache_reads_once_until_invalidated(shop: str) -> None:
+    cache = SchemaCache()
+    with psycopg.connect(shop, autocommit=True) as conn:
+        first = cache.get(conn)
+        conn.execute("CREATE TABLE later (a int)")
+        assert cache.get(conn) is first
+        conn.execute("SET search_path = sales")  # another search_path is another schema
+        assert [t.schema for t in cache.get(conn).tables] == ["sales"] * 3
+        conn.execute("SET search_path = public, sales")
+        assert cache.get(conn) is first
+        cache.invalidate(conn)
+        assert cache.get(conn).table("later") is not None
+
+
+@pytest.mark.parametrize("db", ["academic", "yelp", "atis", "advising", "geography", "restaurants", "scholar"])
+def test_benchmark_databases_show_every_table(pg_server, db: str) -> None:
+    conninfo = load_defog_db(pg_server, db)
+    with psycopg.connect(conninfo) as conn:
+        expected = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        schema = read_schema(conn)
+    assert {t.name for t in schema.tables} == expected
+    assert all(t.columns for t in schema.tables)
