@@ -61,8 +61,11 @@ def run_shell(
     candidates: int,
 ) -> int:
     """Returns psql's exit codes: 0 ok, 1 error, 2 connection lost, 3 stopped by ON_ERROR_STOP."""
+    import logging
+
     from nl2sql_shell.config import load_config
 
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its parser warnings are not the user's business
     config = load_config()
     dbname = dbname or target
     username = username or username_arg

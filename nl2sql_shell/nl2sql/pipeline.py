@@ -25,8 +25,8 @@ from nl2sql_shell.nl2sql import prompt as prompts
 from nl2sql_shell.nl2sql.check import CheckResult, check_sql
 from nl2sql_shell.nl2sql.extract import extract_sql, is_refusal
 from nl2sql_shell.nl2sql.safety import Safety, classify
-from nl2sql_shell.schema.introspect import read_schema
-from nl2sql_shell.schema.linking import select_tables
+from nl2sql_shell.schema.introspect import SchemaCache
+from nl2sql_shell.schema.linking import Reason, select_tables
 from nl2sql_shell.schema.model import Schema
 from nl2sql_shell.schema.render import render_schema
 
@@ -79,22 +79,6 @@ class Options:
     prompt_style: Literal["default", "tutorial"] = "default"
 
 
-class SchemaCache:
-    """Introspection is cached per database; DDL, `\\c` and `\\refresh` invalidate it."""
-
-    def __init__(self) -> None:
-        self._by_key: dict[str, Schema] = {}
-
-    def get(self, conn: psycopg.Connection) -> Schema:
-        key = f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}"
-        if key not in self._by_key:
-            self._by_key[key] = read_schema(conn)
-        return self._by_key[key]
-
-    def invalidate(self) -> None:
-        self._by_key.clear()
-
-
 class Asker:
     """A loaded model plus the caches that make the second question cheap."""
 
@@ -118,7 +102,7 @@ class Asker:
         schema = self.schemas.get(conn)
         linked = select_tables(schema, question, budget_tokens=self.options.schema_budget_tokens, count_tokens=self.model.count_tokens)
         tables = list(linked.tables)
-        answer = Answer(question, None, "failed", "", tables=[t.qualified_name for t in tables], linking=list(linked.reasons))
+        answer = Answer(question, None, "failed", "", tables=[t.qualified_name for t in tables], linking=[describe_reason(r) for r in linked.reasons])
         answer.timings["schema_s"] = time.perf_counter() - started
         if self.options.prompt_style == "tutorial":
             messages = prompts.tutorial_messages([(t.name, [c.name for c in t.columns]) for t in tables], question)
@@ -212,6 +196,14 @@ class Asker:
         best, count = votes.most_common(1)[0]
         chosen = passed[fingerprints.index(best)][1]
         return chosen, f"{count} of {len(passed)} checked candidates returned the same rows"
+
+
+def describe_reason(reason: Reason) -> str:
+    """One line a person can read: why the linker gave this table to the model."""
+    if reason.word is None:
+        return f"{reason.table}: {reason.how} {reason.matched} ({reason.field})"
+    target = f"{reason.field} {reason.matched!r}" + (f" of column {reason.column}" if reason.column and reason.field != "column" else "")
+    return f"{reason.table}: question word {reason.word!r} matches {target} ({reason.how})"
 
 
 def explain(conn: psycopg.Connection, sql: str, timeout_ms: int) -> str | None:

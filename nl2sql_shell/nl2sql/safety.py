@@ -52,7 +52,6 @@ _STATEMENT_REASONS = {
     "RESET": "sets configuration (RESET)",
     "DO": "DO block runs procedural code",
     "CALL": "CALL runs a procedure",
-    "COPY": "COPY ... TO/FROM",
 }
 _DML = (exp.Insert, exp.Update, exp.Delete, exp.Merge)
 _OFF = frozenset({"false", "off", "0"})

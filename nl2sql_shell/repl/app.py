@@ -102,7 +102,12 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
                 break
             continue
         command = _WORDS.get(text.strip().rstrip(";").lower(), text)
-        if not shell.handle(command) and _confirm_quit(session, shell):
+        try:
+            keep_going = shell.handle(command)
+        except KeyboardInterrupt:  # Ctrl-C outside a query (e.g. while printing): back to the prompt
+            shell.error("Cancelled.")
+            continue
+        if not keep_going and _confirm_quit(session, shell):
             break
     shell.close()
     return 0

@@ -103,12 +103,16 @@ class Metadata:
         return tuple(self._by_schema.get(schema, {}).values())
 
     @cached_property
+    def _offer_order(self) -> tuple[str, ...]:
+        """The search_path with pg_catalog last: the user's own names are offered first."""
+        return tuple(sorted(self.search_path, key=lambda s: s == "pg_catalog"))
+
+    @cached_property
     def visible_relations(self) -> tuple[Relation, ...]:
         """Relations reachable without a schema, user schemas first and pg_catalog last."""
-        order = sorted(self.search_path, key=lambda s: s == "pg_catalog")
         seen: set[str] = set()
         visible = []
-        for schema in order:
+        for schema in self._offer_order:
             for relation in self.relations_in(schema):
                 if relation.name not in seen:
                     seen.add(relation.name)
@@ -117,15 +121,15 @@ class Metadata:
 
     @cached_property
     def visible_functions(self) -> tuple[str, ...]:
-        return _visible(self.functions, self.search_path)
+        return _visible(self.functions, self._offer_order)
 
     @cached_property
     def visible_types(self) -> tuple[str, ...]:
-        return _visible(self.data_types, self.search_path)
+        return _visible(self.data_types, self._offer_order)
 
 
-def _visible(by_schema: Mapping[str, tuple[str, ...]], search_path: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(name for schema in search_path for name in by_schema.get(schema, ())))
+def _visible(by_schema: Mapping[str, tuple[str, ...]], schemas: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(name for schema in schemas for name in by_schema.get(schema, ())))
 
 
 def load_metadata(conn: psycopg.Connection, previous: Metadata | None = None) -> Metadata:

@@ -65,6 +65,7 @@ def _scan(text: str) -> _Scan:
     pos, depth, begin_depth = start, 0, 0
     head: list[str] = []  # first-letter codes of the statement's first identifiers (psql's heuristic)
     routine = False  # the statement is CREATE [OR REPLACE] FUNCTION|PROCEDURE
+    in_line_comment = False
     n = len(text)
     while pos < n:
         match = _TOKEN.search(text, pos)
@@ -100,8 +101,8 @@ def _scan(text: str) -> _Scan:
         elif kind == "line":
             newline = text.find("\n", pos)
             if newline < 0:
-                rest = "" if _skip_comments(text, start) == n else text[start:].strip()
-                return _Scan(statements, rest, PAREN if depth else CONTINUE if rest or begin_depth else READY, True)
+                in_line_comment = True
+                break
             pos = newline + 1
         elif kind == "block":
             pos = _skip_block_comment(text, pos)
@@ -123,7 +124,7 @@ def _scan(text: str) -> _Scan:
         state = CONTINUE
     else:
         state = READY
-    return _Scan(statements, rest, state)
+    return _Scan(statements, rest, state, in_line_comment)
 
 
 def _in_routine_header(head: list[str]) -> bool:
@@ -164,6 +165,13 @@ def input_state(text: str) -> str:
     """psql's ``%R`` for a buffer: ``=`` nothing pending, ``-`` plain continuation, ``'``, ``"``,
     ``$`` inside a quote of that kind, ``*`` inside a ``/*`` comment, ``(`` open parenthesis."""
     return _scan(text).state
+
+
+def in_code(text: str) -> bool:
+    """Whether the end of ``text`` is SQL code, not inside a quote or comment (where the
+    completer has nothing to offer)."""
+    scan = _scan(text)
+    return scan.state in (READY, CONTINUE, PAREN) and not scan.in_line_comment
 
 
 def is_complete(text: str) -> bool:

@@ -166,7 +166,9 @@ def _cache_key(conn: psycopg.Connection) -> tuple[str | None, ...]:
 _Samples = dict[tuple[int, str], tuple[str, ...]]  # (table oid, column name) -> values
 
 
-def _samples(cur: psycopg.Cursor, relations: list[Any], columns: dict[int, list[Any]], limit: int, max_distinct: int) -> _Samples:
+def _samples(
+    cur: psycopg.Cursor, relations: list[Any], columns: dict[int, list[Any]], limit: int, max_distinct: int
+) -> _Samples:
     """Values of low-cardinality text columns: from statistics, else probed on small tables.
 
     A column is probed when the statistics cannot answer: the table was never analyzed, or
@@ -182,14 +184,22 @@ def _samples(cur: psycopg.Cursor, relations: list[Any], columns: dict[int, list[
             found[key] = tuple(row.values[:limit])
             text.discard(key)
     probes = [
-        _PROBE.format(oid=rel.oid, name=c.name, col=sql.Identifier(c.name), table=sql.Identifier(rel.schema, rel.name), limit=max_distinct + 1)
+        _PROBE.format(
+            oid=rel.oid,
+            name=c.name,
+            col=sql.Identifier(c.name),
+            table=sql.Identifier(rel.schema, rel.name),
+            limit=max_distinct + 1,
+        )
         for rel in relations
         if rel.small
         for c in columns[rel.oid]
         if (rel.oid, c.name) in text
     ]
     if probes:
-        found.update((key, values[:limit]) for key, values in _probe(cur, probes).items() if len(values) <= max_distinct)
+        found.update(
+            (key, values[:limit]) for key, values in _probe(cur, probes).items() if len(values) <= max_distinct
+        )
     return found
 
 
@@ -211,7 +221,9 @@ def _probe(cur: psycopg.Cursor, probes: list[sql.Composed]) -> _Samples:
 def _table(rel: Any, columns: list[Any], constraints: list[Any], samples: _Samples) -> Table:
     primary_key = next((tuple(c.columns) for c in constraints if c.kind == "p"), ())
     foreign_keys = tuple(
-        ForeignKey(tuple(c.columns), c.ref_schema, c.ref_table, tuple(c.ref_columns)) for c in constraints if c.kind == "f"
+        ForeignKey(tuple(c.columns), c.ref_schema, c.ref_table, tuple(c.ref_columns))
+        for c in constraints
+        if c.kind == "f"
     )
     return Table(
         schema=rel.schema,

@@ -41,7 +41,7 @@ class Reason:
     field: str  # "table" | "column" | "comment" | "value" | "foreign key"
     how: str  # "exact" | "stemmed" | "fuzzy" | "references" | "joins"
     word: str | None = None  # the question word; None for foreign-key neighbours
-    matched: str = ""  # the name, comment word or value it matched; the neighbour's name
+    matched: str = ""  # the name, comment or value it matched; for a neighbour, the table it joins
     column: str | None = None  # the column matched by name, comment or value
 
 
@@ -146,7 +146,12 @@ def _match(tables: Sequence[Table], question_words: list[str]) -> list[Reason]:
             matcher.set_seq2(word)
             for w in index:
                 matcher.set_seq1(w)
-                if w not in found and matcher.real_quick_ratio() > FUZZY_RATIO and matcher.quick_ratio() > FUZZY_RATIO and matcher.ratio() > FUZZY_RATIO:
+                if (
+                    w not in found
+                    and matcher.real_quick_ratio() > FUZZY_RATIO
+                    and matcher.quick_ratio() > FUZZY_RATIO
+                    and matcher.ratio() > FUZZY_RATIO
+                ):
                     found[w] = "fuzzy"
         for w, how in found.items():
             for target in index[w]:
@@ -174,7 +179,10 @@ def _ranked(tables: Sequence[Table], matches: list[Reason]) -> list[Table]:
     scores = _scores(tables, matches)
     if scores:
         order = {t.qualified_name: i for i, t in enumerate(tables)}
-        return sorted((t for t in tables if t.qualified_name in scores), key=lambda t: (-scores[t.qualified_name], order[t.qualified_name]))
+        return sorted(
+            (t for t in tables if t.qualified_name in scores),
+            key=lambda t: (-scores[t.qualified_name], order[t.qualified_name]),
+        )
     referenced: dict[str, int] = defaultdict(int)
     for t in tables:
         for fk in t.foreign_keys:
@@ -189,7 +197,11 @@ def _bridges(tables: Sequence[Table], chosen: dict[str, Table]) -> list[tuple[Ta
         if t.qualified_name in chosen:
             continue
         linked = {f"{fk.ref_schema}.{fk.ref_table}" for fk in t.foreign_keys} & chosen.keys()
-        linked |= {name for name, c in chosen.items() if any((fk.ref_schema, fk.ref_table) == (t.schema, t.name) for fk in c.foreign_keys)}
+        linked |= {
+            name
+            for name, c in chosen.items()
+            if any((fk.ref_schema, fk.ref_table) == (t.schema, t.name) for fk in c.foreign_keys)
+        }
         if len(linked) >= 2:
             found.append((t, sorted(linked)))
     return sorted(found, key=lambda item: -len(item[1]))

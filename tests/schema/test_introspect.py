@@ -154,7 +154,10 @@ def test_connection_state_is_restored(shop: str) -> None:
 def test_runs_read_only(shop: str) -> None:
     """Views are never probed; and if anything did write, the read-only transaction refuses."""
     with psycopg.connect(shop, autocommit=True) as conn:
-        conn.execute("CREATE FUNCTION touch() RETURNS text LANGUAGE sql AS $$ INSERT INTO customers(name) VALUES ('x') RETURNING 'v' $$")
+        conn.execute(
+            "CREATE FUNCTION touch() RETURNS text LANGUAGE sql"
+            " AS $$ INSERT INTO customers(name) VALUES ('x') RETURNING 'v' $$"
+        )
         conn.execute("CREATE VIEW touching AS SELECT touch() AS v")
         read_schema(conn)  # views are never probed, so nothing is written
         assert conn.execute("SELECT count(*) FROM customers").fetchone()[0] == 100

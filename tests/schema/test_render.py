@@ -116,7 +116,7 @@ def test_database_text_cannot_escape_its_comment() -> None:
 def test_reserved_words_match_the_server(pg_server) -> None:
     with psycopg.connect(pg_server.conninfo()) as conn:
         words = {r[0] for r in conn.execute("SELECT word FROM pg_get_keywords() WHERE catcode IN ('R', 'T')")}
-    assert RESERVED_WORDS == words
+    assert words == RESERVED_WORDS
     assert quote_name("user") == '"user"' and quote_name("year") == "year" and quote_name('a"b') == '"a""b"'
 
 

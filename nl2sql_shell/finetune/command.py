@@ -1,0 +1,89 @@
+"""`nl2sql-shell finetune` (train a LoRA/QLoRA adapter) and `nl2sql-shell finetune merge`.
+
+Only click is imported here: torch, transformers and peft load when a command runs, so
+`nl2sql-shell --help` and the shell's start-up stay fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+INTERRUPTED_EXIT = 130  # the shell convention for "stopped by Ctrl-C"
+
+
+def _modules(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...] | None:
+    names = tuple(name.strip() for name in (value or "").split(",") if name.strip())
+    return names or None
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["--help", "-?"]})
+@click.option("--data", type=click.Path(path_type=Path), help="JSONL of {question, context, answer} pairs (sql-create-context format).")
+@click.option("--model", help="Base model: hub id, local folder or .gguf file (default: the shell's default model).")
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), help="Folder for checkpoints, the adapter and its README.md.")
+@click.option("--device", help="cpu, cuda or cuda:N (default: cuda when available).")
+@click.option("--qlora", is_flag=True, help="Base in 4-bit nf4 with double quantization (bitsandbytes).")
+@click.option("--epochs", type=float, default=1.0, show_default=True, help="Passes over the training pairs.")
+@click.option("--max-steps", type=int, default=-1, help="Stop after N optimizer steps (overrides --epochs).")
+@click.option("--lr", "learning_rate", type=float, default=1e-4, show_default=True, help="Peak learning rate (linear schedule, warm-up).")
+@click.option("--rank", type=int, default=16, show_default=True, help="LoRA rank r.")
+@click.option("--alpha", type=int, default=16, show_default=True, help="LoRA alpha.")
+@click.option("--dropout", type=float, default=0.05, show_default=True, help="LoRA dropout.")
+@click.option("--target-modules", callback=_modules, help="Comma-separated module names (default: every linear projection).")
+@click.option("--batch-size", type=int, default=4, show_default=True, help="Pairs per device step.")
+@click.option("--grad-accum", type=int, default=4, show_default=True, help="Device steps per optimizer step.")
+@click.option("--max-length", type=int, default=1024, show_default=True, help="Longest prompt+answer in tokens; longer pairs are left out.")
+@click.option("--eval-split", type=float, default=0.05, show_default=True, help="Fraction held out for eval loss and the final check.")
+@click.option("--save-steps", type=int, default=100, show_default=True, help="Checkpoint and eval loss every N optimizer steps.")
+@click.option("--logging-steps", type=int, default=10, show_default=True, help="Log the training loss every N optimizer steps.")
+@click.option("--check-limit", type=int, default=100, show_default=True, help="Held-out questions answered by generation after training.")
+@click.option("--resume", is_flag=True, help="Continue from the last checkpoint in --output.")
+@click.option("--db", help="Conninfo of a database holding the data's tables, for held-out execution match.")
+@click.option("--limit", type=int, help="Use only the first N pairs of --data.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Seed for the split, LoRA init and data order.")
+@click.pass_context
+def finetune(ctx: click.Context, data: Path | None, output: Path | None, **options) -> None:
+    """Train a LoRA (or QLoRA) adapter for the shell: nl2sql-shell --adapter OUTPUT.
+
+    The training prompt is the shell's own prompt, so the adapter learns what it will be asked.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if data is None or output is None:
+        raise click.UsageError("finetune needs --data FILE.jsonl and --output DIR (or a subcommand: merge)")
+    from nl2sql_shell.finetune.data import DataError
+    from nl2sql_shell.finetune.train import FinetuneError, TrainConfig, train
+    from nl2sql_shell.llm.load import ModelLoadError
+
+    config = TrainConfig(data=data, output=output, **options)
+    try:
+        result = train(config, progress=_say)
+    except (DataError, FinetuneError, ModelLoadError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if result.interrupted:
+        _say(f"Stopped at step {result.global_step}; checkpoint saved in {result.checkpoint}. "
+             "Continue with the same command plus --resume.")
+        sys.exit(INTERRUPTED_EXIT)
+    _say(f"Adapter written to {result.output} (load it with: nl2sql-shell --adapter {result.output})")
+
+
+@finetune.command("merge", context_settings={"help_option_names": ["--help", "-?"]})
+@click.option("--adapter", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True, help="Adapter folder from `finetune`.")
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder for the merged model.")
+@click.option("--model", help="Base model (default: the one recorded in the adapter).")
+@click.option("--device", help="cpu, cuda or cuda:N.")
+def merge(adapter: Path, output: Path, model: str | None, device: str | None) -> None:
+    """Fold an adapter into its base model and save a stand-alone model folder."""
+    from nl2sql_shell.finetune.merge import merge_adapter
+    from nl2sql_shell.llm.load import ModelLoadError
+
+    try:
+        merge_adapter(adapter, output, model=model, device=device, progress=_say)
+    except (ModelLoadError, ValueError) as exc:
+        raise click.ClickException(str(exc).splitlines()[0]) from None
+
+
+def _say(text: str) -> None:
+    click.echo(text, err=True)

@@ -1,0 +1,374 @@
+"""Static checks of one generated statement against the schema, before the server sees it.
+
+Errors are single lines meant for two readers: the model in a repair round (so they name the
+valid alternatives and the closest match) and the user (so they read like PostgreSQL's own).
+Names are resolved scope by scope with sqlglot's scope analysis: CTEs, derived tables, table
+aliases, correlated subqueries and table functions each see what PostgreSQL would let them
+see. Where the columns of a source cannot be known (a table function, a system catalog, a
+subquery with SELECT * or unnamed expressions) the check stays silent rather than guess.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel, OptimizeError, ParseError, TokenError, UnsupportedError
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+from sqlglot.optimizer.resolver import Resolver
+from sqlglot.optimizer.scope import Scope, traverse_scope
+from sqlglot.schema import MappingSchema
+from sqlglot.tokens import Token, TokenType
+
+from nl2sql_shell.schema.model import Schema, Table
+
+from .safety import DIALECT, classify
+
+_CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
+_SYSTEM_COLUMNS = frozenset({"ctid", "xmin", "xmax", "cmin", "cmax", "tableoid"})
+# SQL-standard functions written without parentheses (and DEFAULT) that sqlglot reads as columns.
+_PSEUDO_COLUMNS = frozenset({"user", "current_user", "session_user", "current_role", "current_catalog", "current_schema", "default"})
+_MAX_LISTED = 60
+_CLOSE = 0.7  # difflib similarity for "did you mean"
+
+_HINTS = {
+    **{unit: f"EXTRACT({unit.upper()} FROM x)" for unit in ("year", "month", "day", "hour", "minute", "second", "quarter", "week")},
+    "dayofweek": "EXTRACT(DOW FROM x)",
+    "weekday": "EXTRACT(ISODOW FROM x) - 1",
+    "dayofmonth": "EXTRACT(DAY FROM x)",
+    "dayofyear": "EXTRACT(DOY FROM x)",
+    "weekofyear": "EXTRACT(WEEK FROM x)",
+    "date_format": "to_char(x, 'YYYY-MM-DD')",
+    "strftime": "to_char(x, 'YYYY-MM-DD')",
+    "str_to_date": "to_date(text, 'YYYY-MM-DD') or to_timestamp(text, format)",
+    "ifnull": "COALESCE(x, y)",
+    "isnull": "COALESCE(x, y) or x IS NULL",
+    "nvl": "COALESCE(x, y)",
+    "datediff": "date1::date - date2::date (days) or AGE(date1, date2)",
+    "date_add": "x + INTERVAL '1 day'",
+    "adddate": "x + INTERVAL '1 day'",
+    "date_sub": "x - INTERVAL '1 day'",
+    "subdate": "x - INTERVAL '1 day'",
+    "curdate": "CURRENT_DATE",
+    "getdate": "now()",
+    "sysdate": "now()",
+    "datetime": "x::timestamp",
+    "julianday": "EXTRACT(EPOCH FROM x) / 86400",
+    "unix_timestamp": "EXTRACT(EPOCH FROM x)",
+    "from_unixtime": "to_timestamp(x)",
+    "group_concat": "string_agg(x::text, ',')",
+    "if": "CASE WHEN condition THEN a ELSE b END",
+    "iif": "CASE WHEN condition THEN a ELSE b END",
+    "instr": "strpos(string, substring)",
+    "locate": "strpos(string, substring)",
+    "charindex": "strpos(string, substring)",
+    "substring_index": "split_part(string, delimiter, n)",
+    "len": "length(x)",
+}
+# A name before "(" after these words is a table or CTE being defined, not a function call.
+_DEFINING_WORDS = frozenset({"into", "table", "references", "with", "view"})
+
+
+@dataclass
+class CheckResult:
+    """What the checks found; `sql` is the statement to show and run (pretty when that is safe)."""
+
+    ok: bool
+    sql: str
+    statement_count: int
+    tables: tuple[str, ...] = ()  # qualified names of the schema's tables the statement reads
+    errors: list[str] = field(default_factory=list)
+    kind: str = "read"  # "read" | "write", from safety.classify
+
+
+def check_sql(sql: str, schema: Schema) -> CheckResult:
+    errors = _dialect_hints(sql)
+    plain = sql.strip().rstrip(";").rstrip()
+    try:
+        statements = [s for s in sqlglot.parse(sql, dialect=DIALECT) if s is not None and not isinstance(s, exp.Semicolon)]
+    except (ParseError, TokenError) as exc:
+        return CheckResult(False, plain, 0, (), [*errors, _syntax_error(exc)], "write")
+    kind = "write" if classify(sql).writes else "read"
+    if len(statements) != 1:
+        errors.append(f"expected one statement, got {len(statements)}")
+        return CheckResult(False, plain, len(statements), (), errors, kind)
+    tree = statements[0]
+    pretty = _pretty(tree, sql) if not errors else None
+    tables, name_errors = _check_names(tree.copy(), schema)
+    errors += name_errors
+    return CheckResult(not errors, pretty or plain, 1, tables, errors, kind)
+
+
+def _syntax_error(exc: ParseError | TokenError) -> str:
+    details = exc.errors[0] if isinstance(exc, ParseError) and exc.errors else None
+    if details is None:
+        return "syntax error: " + " ".join(str(exc).split())
+    near = f' near "{details["highlight"]}"' if details.get("highlight") else ""
+    return f"syntax error at line {details['line']}, column {details['col']}{near}: {details['description']}"
+
+
+def _pretty(tree: exp.Expression, original: str) -> str | None:
+    """sqlglot's pretty form, only when it reads back as the very same tree and calls the same
+    functions with the same literals as the original.
+
+    sqlglot normalises while parsing (now() becomes CURRENT_TIMESTAMP, 'a' 'b' a CONCAT), which
+    can rename output columns or change meaning; then the model's own text is kept, since
+    pretty-printing must never change what runs.
+    """
+    try:
+        text = tree.sql(dialect=DIALECT, pretty=True, unsupported_level=ErrorLevel.RAISE)
+        same = sqlglot.parse_one(text, dialect=DIALECT) == tree and _words(text) == _words(original)
+    except (ParseError, TokenError, UnsupportedError):
+        return None
+    return text if same else None
+
+
+def _words(sql: str) -> Counter[str]:
+    """The functions a statement calls and the literals it holds (strings case-folded: sqlglot
+    writes date_trunc('month', x) as DATE_TRUNC('MONTH', x)); `::` printed as CAST is no call."""
+    tokens = DIALECT.tokenize(sql)
+    calls = (
+        f"call:{t.text.lower()}"
+        for t, after in zip(tokens, tokens[1:], strict=False)
+        if after.token_type == TokenType.L_PAREN and t.text.replace("_", "").isalnum() and not _is_string(t) and t.text.lower() != "cast"
+    )
+    literals = (f"{t.token_type.name}:{t.text.lower()}" for t in tokens if t.token_type == TokenType.NUMBER or _is_string(t))
+    return Counter([*calls, *literals])
+
+
+def _dialect_hints(sql: str) -> list[str]:
+    """Spellings from MySQL, SQLite or SQL Server that sqlglot would quietly translate, named
+    with their PostgreSQL form so that a repair round can fix them."""
+    try:
+        tokens = DIALECT.tokenize(sql)
+    except TokenError:
+        return []
+    hints = []
+    if any(t.text == "`" for t in tokens):
+        hints.append("PostgreSQL quotes identifiers with double quotes (\"name\"), not backticks")
+    for i, token in enumerate(tokens):
+        word, before = token.text.lower(), tokens[i - 1].text.lower() if i else ""
+        following = [t.token_type for t in tokens[i + 1 : i + 3]]
+        if following[:1] == [TokenType.L_PAREN] and word in _HINTS and not _is_string(token) and before not in _DEFINING_WORDS:
+            hints.append(f"{word.upper()}() is not a PostgreSQL function; use {_HINTS[word]}")
+        elif token.token_type == TokenType.LIMIT and following == [TokenType.NUMBER, TokenType.COMMA]:
+            hints.append("LIMIT offset, count is MySQL; in PostgreSQL write LIMIT count OFFSET offset")
+        elif word == "top" and before in {"select", "distinct"} and following[:1] == [TokenType.NUMBER]:
+            hints.append("SELECT TOP n is SQL Server; in PostgreSQL end the query with LIMIT n")
+    return list(dict.fromkeys(hints))
+
+
+def _is_string(token: Token) -> bool:
+    return token.token_type.name.endswith("STRING")
+
+
+def _check_names(tree: exp.Expression, schema: Schema) -> tuple[tuple[str, ...], list[str]]:
+    """Tables read (qualified) and the errors for unknown tables and columns."""
+    normalize_identifiers(tree, dialect=DIALECT)  # unquoted names fold to lower case, as in PostgreSQL
+    checker = _NameChecker(schema, tree)
+    if isinstance(tree, (exp.Insert, exp.Update, exp.Delete, exp.Merge)):
+        checker.check_target(tree)
+    try:
+        scopes = list(traverse_scope(tree))
+    except OptimizeError:
+        scopes = []  # sqlglot cannot build scopes here; the server's EXPLAIN will judge
+    for scope in scopes:
+        checker.check_scope(scope)
+    return tuple(dict.fromkeys(checker.read)), list(dict.fromkeys(checker.errors))
+
+
+class _NameChecker:
+    """Resolves table and column names scope by scope; collects what it reads and what is wrong."""
+
+    def __init__(self, schema: Schema, tree: exp.Expression) -> None:
+        self.schema = schema
+        # A recursive CTE reads itself as a table; it is no table of the schema.
+        self._ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+        self.read: list[str] = []
+        self.errors: list[str] = []
+        self._tables: dict[int, Table | None] = {}  # id(exp.Table) -> schema table (None: unknown columns)
+        self._empty = MappingSchema(dialect=DIALECT)
+
+    # -- tables ---------------------------------------------------------------------------
+
+    def check_target(self, statement: exp.Expression) -> None:
+        """The table an INSERT/UPDATE/DELETE/MERGE writes, and the columns it names."""
+        target = statement.this
+        columns = target.expressions if isinstance(target, exp.Schema) else []
+        if isinstance(target, exp.Schema):
+            target = target.this
+        if not isinstance(target, exp.Table):
+            return
+        table = self._table(target)
+        if isinstance(statement, exp.Update):
+            columns = [e.this for e in statement.expressions if isinstance(e, exp.EQ)]
+        for column in columns:
+            if table is not None and isinstance(column, (exp.Column, exp.Identifier)) and table.column(column.name) is None:
+                self.errors.append(_missing_column(column.name, [(table.name, [c.name for c in table.columns])]))
+
+    def _table(self, node: exp.Table) -> Table | None:
+        if id(node) in self._tables:
+            return self._tables[id(node)]
+        table = None
+        if isinstance(node.this, exp.Identifier) and not self._is_catalog(node) and not (not node.db and node.name in self._ctes):
+            table = self.schema.table(node.name, node.db or None)
+            if table is None or table.name != node.name or (node.db and table.schema != node.db):
+                self.errors.append(self._missing_table(node))
+                table = None
+        self._tables[id(node)] = table
+        return table
+
+    def _is_catalog(self, node: exp.Table) -> bool:
+        """System catalogs are always readable and are not part of the Schema."""
+        if node.db:
+            return node.db in _CATALOG_SCHEMAS
+        return node.name.startswith("pg_") and self.schema.table(node.name) is None
+
+    def _missing_table(self, node: exp.Table) -> str:
+        qualified = self.schema.multiple_schemas or bool(node.db)
+        names = [t.qualified_name if qualified else t.name for t in self.schema.tables]
+        wanted = f"{node.db}.{node.name}" if node.db else node.name
+        if not names:
+            return f'table "{wanted}" does not exist; the database has no tables'
+        same_name = [n for t, n in zip(self.schema.tables, names, strict=True) if t.name.lower() == node.name.lower()]
+        hint = f'; did you mean "{same_name[0]}"?' if same_name else _suggestion(wanted, names)
+        return f'table "{wanted}" does not exist; tables are: {_listing(names)}{hint}'
+
+    # -- columns --------------------------------------------------------------------------
+
+    def check_scope(self, scope: Scope) -> None:
+        for source in scope.sources.values():
+            if isinstance(source, exp.Table) and (table := self._table(source)) is not None:
+                self.read.append(table.qualified_name)
+        # sqlglot also lists here the outer references of nested scopes; those are checked
+        # (against the same visible sources) where they are written.
+        children = [*scope.subquery_scopes, *scope.udtf_scopes, *scope.derived_table_scopes]
+        nested = {id(c) for child in children for c in child.external_columns}
+        for column in scope.columns:
+            error = None if id(column) in nested else self._column_error(scope, column)
+            if error:
+                self.errors.append(error)
+
+    def _column_error(self, scope: Scope, column: exp.Column) -> str | None:
+        name, qualifier = column.name, column.table
+        chain = _visible_scopes(scope)
+        if qualifier:
+            owner = next((s for s in chain if qualifier in s.sources), None)
+            if owner is None:
+                aliases = [a for s in chain for a in s.sources if a]
+                return f'missing FROM-clause entry for table "{qualifier}"; the query has: {_listing(aliases)}{_suggestion(qualifier, aliases)}'
+            columns = self._source_columns(owner, qualifier)
+            if isinstance(column.this, exp.Star) or columns is None or name in columns or name in _SYSTEM_COLUMNS:
+                return None
+            return _missing_column(name, [(self._label(owner, qualifier), columns)])
+        if name in _PSEUDO_COLUMNS or name in _SYSTEM_COLUMNS or self._is_output_name(scope, column):
+            return None
+        known: list[tuple[str, list[str]]] = []
+        for visible in chain:
+            if name in visible.sources:  # a whole-row reference such as row_to_json(t)
+                return None
+            for alias in visible.sources:
+                columns = self._source_columns(visible, alias)
+                if columns is None or name in columns:
+                    return None
+                known.append((self._label(visible, alias), columns))
+        return _missing_column(name, known) if known else f'column "{name}" does not exist; the query reads no table'
+
+    def _source_columns(self, scope: Scope, alias: str) -> list[str] | None:
+        """Column names of one source, or None when they cannot be known."""
+        source = scope.sources[alias]
+        if isinstance(source, exp.Table):
+            table = self._table(source)
+            if table is None:
+                return None
+            columns = [c.name for c in table.columns]
+            renamed = source.alias_column_names
+            return [*renamed, *columns[len(renamed) :]]
+        query = source.expression
+        if isinstance(query, exp.Select) and any(isinstance(s, exp.Star) or (isinstance(s, exp.Column) and isinstance(s.this, exp.Star)) for s in query.selects):
+            columns = self._star_columns(source, query)
+        else:
+            try:
+                columns = list(Resolver(scope, self._empty).get_source_columns(alias))
+            except OptimizeError:
+                return None
+        if columns is None or not columns or "" in columns or "*" in columns:
+            return None
+        renamed = _declared_columns(query)
+        return [*renamed, *columns[len(renamed) :]]
+
+    def _star_columns(self, scope: Scope, query: exp.Select) -> list[str] | None:
+        """Output columns of a SELECT with * or t.*, expanded from its sources when known."""
+        columns: list[str] = []
+        for projection in query.selects:
+            if isinstance(projection, exp.Star):
+                expanded = [self._source_columns(scope, alias) for alias in scope.selected_sources]
+            elif isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
+                expanded = [self._source_columns(scope, projection.table) if projection.table in scope.sources else None]
+            else:
+                expanded = [[projection.alias_or_name]]
+            if any(e is None for e in expanded):
+                return None
+            columns += [c for e in expanded for c in e]
+        return columns
+
+    def _label(self, scope: Scope, alias: str) -> str:
+        source = scope.sources[alias]
+        if isinstance(source, exp.Table) and (table := self._tables.get(id(source))) is not None and table.name != alias:
+            return f"{table.name} AS {alias}"
+        return alias
+
+    @staticmethod
+    def _is_output_name(scope: Scope, column: exp.Column) -> bool:
+        """Output columns may be named in ORDER BY, GROUP BY and HAVING, and after a UNION."""
+        query = scope.expression
+        if isinstance(query, exp.SetOperation):
+            return column.name in query.named_selects
+        clause = column.find_ancestor(exp.Order, exp.Group, exp.Having, exp.Select)
+        return isinstance(clause, (exp.Order, exp.Group, exp.Having)) and clause.parent is query and column.name in query.named_selects
+
+
+def _declared_columns(query: exp.Expression) -> list[str]:
+    """Column names given with the alias, as in `WITH c(a, b) AS (...)` or `(...) AS s(a, b)`;
+    a recursive CTE's anchor reaches its CTE through the UNION."""
+    node = query.parent
+    while isinstance(node, exp.SetOperation):
+        node = node.parent
+    return node.alias_column_names if isinstance(node, (exp.CTE, exp.Subquery)) else []
+
+
+def _visible_scopes(scope: Scope) -> list[Scope]:
+    """The scope and the outer ones a correlated subquery or LATERAL item may reference."""
+    chain = [scope]
+    while chain[-1].parent is not None:
+        chain.append(chain[-1].parent)
+    return chain
+
+
+def _missing_column(name: str, sources: list[tuple[str, list[str]]]) -> str:
+    if len(sources) == 1:
+        label, columns = sources[0]
+        return f'column "{name}" does not exist in table "{label}"; its columns are: {_listing(columns)}{_suggestion(name, columns)}'
+    described = "; ".join(f"{label}: {_listing(columns)}" for label, columns in sources)
+    candidates = {c: f"{label.split(' AS ')[-1]}.{c}" for label, columns in reversed(sources) for c in columns}
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=_CLOSE)
+    hint = f'; did you mean "{candidates[close[0]]}"?' if close else ""
+    return f'column "{name}" does not exist in any table of the query ({described}){hint}'
+
+
+def _listing(names: Iterable[str]) -> str:
+    names = list(dict.fromkeys(names))
+    shown = ", ".join(names[:_MAX_LISTED])
+    return shown + (f", ... ({len(names) - _MAX_LISTED} more)" if len(names) > _MAX_LISTED else "")
+
+
+def _suggestion(name: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=_CLOSE) or difflib.get_close_matches(name.lower(), [c.lower() for c in candidates], n=1, cutoff=_CLOSE)
+    if not close:
+        return ""
+    original = next(c for c in candidates if c.lower() == close[0].lower())
+    return f'; did you mean "{original}"?'

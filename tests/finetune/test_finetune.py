@@ -1,0 +1,168 @@
+"""`nl2sql-shell finetune` end to end on CPU: a tiny real model, real Spider pairs, real peft."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from transformers import AutoModelForCausalLM, TrainerCallback
+
+from nl2sql_shell.finetune.command import finetune
+from nl2sql_shell.finetune.data import IGNORE_INDEX, Pair, encode, prompt_text, read_pairs, split_pairs
+from nl2sql_shell.finetune.train import TrainConfig, train
+from nl2sql_shell.llm.load import ModelSpec, load_model
+from nl2sql_shell.nl2sql.prompt import build_messages, format_answer
+from tinymodel import build_tiny_model
+
+SPIDER = Path(__file__).resolve().parents[2].parent / "shared" / "train" / "spider_train_create_context.jsonl"
+pytestmark = pytest.mark.skipif(not SPIDER.exists(), reason="needs ../shared/train")
+
+# Few, short, high-learning-rate steps: enough for a random tiny model to move visibly.
+FAST = ["--limit", "40", "--eval-split", "0.1", "--batch-size", "4", "--grad-accum", "1", "--lr", "3e-3",
+        "--logging-steps", "2", "--check-limit", "2", "--max-length", "2048", "--seed", "0"]
+
+
+def run_finetune(*args: str):
+    return CliRunner().invoke(finetune, list(args), catch_exceptions=False)
+
+
+def trainer_state(output: Path) -> dict:
+    last = max(output.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    return json.loads((last / "trainer_state.json").read_text())
+
+
+def greedy(loaded, pair: Pair, tokens: int = 24) -> str:
+    return loaded.generate(loaded.chat_prompt(build_messages(pair.context, pair.question)), max_new_tokens=tokens, stop=())[0].text
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("base") / "tiny", arch="llama")
+
+
+@pytest.fixture(scope="module")
+def trained(base, tmp_path_factory) -> Path:
+    """One 20-step LoRA run through the CLI, shared by the tests that only read its output."""
+    output = tmp_path_factory.mktemp("adapter") / "out"
+    result = run_finetune("--data", str(SPIDER), "--model", str(base), "--output", str(output),
+                          "--max-steps", "20", "--save-steps", "10", *FAST)
+    assert result.exit_code == 0, result.output
+    return output
+
+
+@pytest.fixture(scope="module")
+def held_pair() -> Pair:
+    return split_pairs(read_pairs(SPIDER, 40), 0.1, 0)[1][0]
+
+
+def test_training_lowers_the_loss_and_writes_adapter_and_card(trained, base):
+    losses = [entry["loss"] for entry in trainer_state(trained)["log_history"] if "loss" in entry]
+    assert len(losses) >= 5
+    assert losses[-1] < losses[0] - 0.1
+    for name in ("adapter_config.json", "adapter_model.safetensors", "tokenizer_config.json", "README.md"):
+        assert (trained / name).is_file(), name
+    card = (trained / "README.md").read_text()
+    assert str(base) in card and "36 training pairs, 4 held out" in card
+    assert "exact match 0/2" in card or "exact match 1/2" in card or "exact match 2/2" in card
+    assert f"--adapter {trained}" in card
+    assert "q_proj" in card and "down_proj" in card  # every linear projection by default
+
+
+def test_adapter_reloads_through_the_shell_loader_and_changes_answers(trained, base, held_pair):
+    plain = load_model(ModelSpec(model=str(base)))
+    tuned = load_model(ModelSpec(model=str(base), adapter=str(trained)))
+    assert greedy(tuned, held_pair) != greedy(plain, held_pair)
+
+
+def test_resume_continues_from_the_last_checkpoint(trained, base, tmp_path):
+    output = tmp_path / "out"
+    shutil.copytree(trained, output)
+    first_run = trainer_state(output)["log_history"]
+    again = run_finetune("--data", str(SPIDER), "--model", str(base), "--output", str(output),
+                         "--max-steps", "24", "--save-steps", "4", *FAST)
+    assert again.exit_code != 0 and "--resume" in again.output  # no silent restart over old checkpoints
+    result = run_finetune("--data", str(SPIDER), "--model", str(base), "--output", str(output),
+                          "--max-steps", "24", "--save-steps", "4", "--resume", *FAST)
+    assert result.exit_code == 0, result.output
+    state = trainer_state(output)
+    assert state["global_step"] == 24
+    steps = [entry["step"] for entry in state["log_history"] if "loss" in entry]
+    assert steps[: len(first_run)] == [entry["step"] for entry in first_run if "loss" in entry][: len(first_run)]
+    assert min(s for s in steps if s > 20) == 22  # went on after step 20 rather than from 0
+
+
+def test_ctrl_c_saves_a_checkpoint_that_resume_continues(base, tmp_path):
+    class InterruptAtStep3(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 3:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    config = TrainConfig(data=SPIDER, output=tmp_path / "out", model=str(base), max_steps=10, save_steps=100,
+                         limit=16, eval_split=0.0, batch_size=2, grad_accum=1, max_length=2048)
+    result = train(config, progress=lambda _: None, callbacks=[InterruptAtStep3()])
+    assert result.interrupted and result.global_step == 3
+    assert result.checkpoint == config.output / "checkpoint-3"
+    assert not (config.output / "adapter_model.safetensors").exists()
+    config.resume = True
+    resumed = train(config, progress=lambda _: None)
+    assert not resumed.interrupted and resumed.global_step == 10
+    assert (config.output / "adapter_model.safetensors").is_file()
+
+
+def test_qlora_trains_on_cpu_through_bitsandbytes(base, tmp_path):
+    output = tmp_path / "q"
+    result = run_finetune("--data", str(SPIDER), "--model", str(base), "--output", str(output), "--qlora",
+                          "--max-steps", "3", "--save-steps", "3", *FAST)
+    assert result.exit_code == 0, result.output
+    assert "CPU" in result.output and "slow" in result.output
+    assert (output / "adapter_model.safetensors").is_file()
+    assert "| qlora | True |" in (output / "README.md").read_text()
+
+
+def test_merge_gives_the_same_greedy_answers_as_base_plus_adapter(trained, base, held_pair, tmp_path):
+    merged_dir = tmp_path / "merged"
+    result = CliRunner().invoke(finetune, ["merge", "--adapter", str(trained), "--output", str(merged_dir)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    merged = AutoModelForCausalLM.from_pretrained(merged_dir, dtype=torch.float32)
+    assert not any("lora" in name for name, _ in merged.named_parameters())
+    tuned = load_model(ModelSpec(model=str(base), adapter=str(trained), dtype="float32"))
+    ids = tuned.tokenizer(tuned.chat_prompt(build_messages(held_pair.context, held_pair.question)),
+                          add_special_tokens=False, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        expected = tuned.model.generate(ids, do_sample=False, max_new_tokens=24)
+        got = merged.generate(ids, do_sample=False, max_new_tokens=24)
+    assert got.tolist() == expected.tolist()
+
+
+def test_training_prompt_is_the_inference_prompt(base, held_pair):
+    loaded = load_model(ModelSpec(model=str(base)))
+    inference = loaded.chat_prompt(build_messages(held_pair.context, held_pair.question))  # what the pipeline sends
+    assert prompt_text(loaded.chat_prompt, held_pair) == inference
+    example = encode(loaded.tokenizer, inference, held_pair.answer, max_length=4096)
+    prompt_len = example["labels"].count(IGNORE_INDEX)
+    assert loaded.tokenizer.decode(example["input_ids"][:prompt_len]) == inference
+    assert loaded.tokenizer.decode(example["labels"][prompt_len:]) == format_answer(held_pair.answer) + loaded.tokenizer.eos_token
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no such data file"),
+        ('{"question": "q", "context": "c", "answer": "a"}\nnot json\n', ":2: not a JSON object"),
+        ('{"question": "q", "context": "c"}\n', ":1: missing or empty key(s) answer"),
+    ],
+)
+def test_bad_data_file_is_one_line_error(tmp_path, content, message):
+    data = tmp_path / "pairs.jsonl"
+    if content is not None:
+        data.write_text(content)
+    result = CliRunner().invoke(finetune, ["--data", str(data), "--model", "unused", "--output", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], result.output

@@ -1,0 +1,139 @@
+"""The interactive prompt, typed at for real: prompt_toolkit's pipe input, and a real pty."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import time
+
+import pexpect
+import psycopg
+import pytest
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+
+from nl2sql_shell.db.connect import Target, connect
+from nl2sql_shell.output import Output
+from nl2sql_shell.repl.app import run_interactive
+from nl2sql_shell.repl.shell import Shell
+
+
+@pytest.fixture
+def typed(fresh_db, monkeypatch, tmp_path):
+    """Run the REPL on a script of keystrokes; returns (stdout text, stderr text, shell)."""
+    monkeypatch.setenv("NL2SQL_SHELL_HISTORY", str(tmp_path / "history"))
+
+    def run(keys: str) -> tuple[str, str, Shell]:
+        out, err = io.StringIO(), io.StringIO()
+        target = Target(fresh_db)
+        shell = Shell(target, connect(target), output=Output(out, use_pager=False), errors=err)
+        with create_pipe_input() as pipe:
+            pipe.send_text(keys)
+            run_interactive(shell, input=pipe, output=DummyOutput())
+        return out.getvalue(), err.getvalue(), shell
+
+    return run
+
+
+def test_multiline_statement_runs_when_the_semicolon_comes(typed):
+    out, err, _ = typed("select 1\n + 1\n as two;\n\\q\n")
+    assert " two \n-----\n   2\n(1 row)\n" in out
+    assert err == ""
+
+
+def test_meta_commands_change_display(typed):
+    out, _, _ = typed("\\x on\nselect 1 as a, 2 as b;\n\\x off\n\\timing on\nselect 3 as c;\n\\q\n")
+    assert "Expanded display is on." in out
+    assert "-[ RECORD 1 ]\na | 1\nb | 2\n" in out
+    assert " c \n---\n 3\n(1 row)\n" in out
+    assert "Time: " in out
+
+
+def test_error_then_the_session_goes_on(typed):
+    out, err, _ = typed("select * from nothere;\nselect 42 as answer;\n\\q\n")
+    assert 'ERROR:  relation "nothere" does not exist' in err
+    assert "LINE 1: select * from nothere;" in err
+    assert "    42" in out
+
+
+def test_transaction_state_and_quit_asks_first(typed):
+    out, err, shell = typed("create table t (a int);\nbegin;\ninsert into t values (1);\n\\q\nn\nselect 1/0;\nrollback;\n\\q\n")
+    assert "BEGIN" in out and "INSERT 0 1" in out and "ROLLBACK" in out
+    assert "division by zero" in err
+    with psycopg.connect(shell.target.conninfo) as check:
+        assert check.execute("select count(*) from t").fetchone() == (0,)
+
+
+def test_prompt_shows_database_and_transaction_marker(fresh_db):
+    target = Target(fresh_db)
+    shell = Shell(target, connect(target), output=Output(io.StringIO(), use_pager=False), errors=io.StringIO())
+    from nl2sql_shell.repl.app import _prompt
+
+    name = shell.dbname
+    assert _prompt(shell) == f"{name}=# "
+    shell.handle("begin;")
+    assert _prompt(shell) == f"{name}=*# "
+    shell.handle("select 1/0;")
+    assert _prompt(shell) == f"{name}=!# "
+    shell.handle("rollback;")
+    assert _prompt(shell) == f"{name}=# "
+
+
+def test_connect_to_missing_database_keeps_the_old_connection(typed):
+    out, err, shell = typed("\\c no_such_database\nselect current_database();\n\\q\n")
+    assert "Previous connection kept" in err
+    assert f" {shell.target.conninfo.split('dbname=')[1].split()[0]}\n(1 row)" in out
+
+
+def test_dropped_connection_is_reset(typed):
+    keys = "select pg_terminate_backend(pg_backend_pid());\nselect 7 as seven;\n\\q\n"
+    out, err, _ = typed(keys)
+    assert "The connection to the server was lost. Attempting reset: Succeeded." in err
+    assert "     7" in out
+
+
+def test_history_keeps_what_was_typed(typed, tmp_path):
+    typed("select 'remember me';\n\\q\n")
+    assert "select 'remember me';" in (tmp_path / "history").read_text()
+
+
+def test_pager_gets_results_that_do_not_fit(fresh_db, tmp_path, monkeypatch):
+    paged = tmp_path / "paged.txt"
+    monkeypatch.setenv("PAGER", f"tee {paged}")
+    target = Target(fresh_db)
+    screen = io.StringIO()
+    shell = Shell(target, connect(target), output=Output(screen, use_pager=True), errors=io.StringIO())
+    shell.handle("select generate_series(1, 500) as n;")
+    assert "(500 rows)" in paged.read_text()
+    shell.handle("select 1 as small;")
+    assert "small" in screen.getvalue() and "small" not in paged.read_text()
+
+
+def _spawn(conninfo: str) -> pexpect.spawn:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env.update(PAGER="", TERM="dumb", NL2SQL_SHELL_HISTORY="/dev/null")
+    return pexpect.spawn(sys.executable, ["-m", "nl2sql_shell", conninfo], env=env, encoding="utf-8", timeout=30, dimensions=(40, 200))
+
+
+def test_real_terminal_ctrl_c_cancels_a_query_and_ctrl_d_quits(fresh_db):
+    child = _spawn(fresh_db)
+    child.expect("=# ")
+    child.sendline("select pg_sleep(60);")
+    time.sleep(1.0)
+    started = time.monotonic()
+    child.sendintr()
+    child.expect("canceling statement due to user request")
+    assert time.monotonic() - started < 10
+    child.expect("=# ")
+    child.sendline("select 'still here' as status;")
+    child.expect("still here")
+    child.expect("=# ")
+    child.send("select 'half typed")
+    child.sendintr()  # Ctrl-C at the prompt clears the line
+    child.expect("=# ")
+    time.sleep(0.5)  # let the new prompt put the terminal in raw mode, as a person's pause would
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
