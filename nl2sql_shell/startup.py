@@ -61,11 +61,8 @@ def run_shell(
     candidates: int,
 ) -> int:
     """Returns psql's exit codes: 0 ok, 1 error, 2 connection lost, 3 stopped by ON_ERROR_STOP."""
-    import logging
-
     from nl2sql_shell.config import load_config
 
-    logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its parser warnings are not the user's business
     config = load_config()
     dbname = dbname or target
     username = username or username_arg
@@ -115,8 +112,6 @@ def _attach_questions(shell: Shell, **options) -> None:
     from nl2sql_shell.repl.questions import QuestionHandler
 
     shell.questions = QuestionHandler(shell, **options)
-    if shell.interactive:
-        shell.questions.start_loading()
 
 
 def _run_scripted(shell: Shell, commands: tuple[str, ...], files: tuple[str, ...]) -> int:

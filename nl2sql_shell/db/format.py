@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterator, Sequence
 
 import psycopg
 from psycopg.adapt import Loader
-from wcwidth import wcwidth
 
 Value = str | None
 Rows = Sequence[Sequence[Value]]
@@ -93,7 +92,12 @@ Line = tuple[str, int]  # displayed text of one line, its width in terminal cell
 
 
 def _format_line(raw: str) -> Line:
-    """One line as psql displays it: tabs expanded, control characters escaped."""
+    """One line as psql displays it: tabs expanded, control characters escaped.
+
+    Only reached for non-ASCII or control characters, so wcwidth (slow to import) loads here.
+    """
+    from wcwidth import wcwidth
+
     parts: list[str] = []
     width = 0
     for ch in raw:

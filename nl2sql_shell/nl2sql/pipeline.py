@@ -10,6 +10,7 @@ job, after the person agrees.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections import Counter
@@ -29,6 +30,8 @@ from nl2sql_shell.schema.introspect import SchemaCache
 from nl2sql_shell.schema.linking import Reason, select_tables
 from nl2sql_shell.schema.model import Schema
 from nl2sql_shell.schema.render import render_schema
+
+logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its parser warnings are not the user's business
 
 Kind = Literal["read", "write", "refusal", "failed", "cancelled"]
 STOP_STRINGS = (";", "```\n", "\n\n\n")

@@ -86,6 +86,11 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
         input=input,
         output=output,
     )
+    def start_model() -> None:
+        """The model starts loading once the first prompt is up, so it never delays it."""
+        if shell.questions is not None:
+            shell.questions.start_loading()  # type: ignore[attr-defined]
+
     if shell.questions is not None:
         shell.questions.confirm = _line_reader(session)  # type: ignore[attr-defined]
         shell.questions.remember = session.history.append_string  # type: ignore[attr-defined]
@@ -94,7 +99,7 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
         default = getattr(shell, "pending_input", "") or ""
         shell.pending_input = ""  # type: ignore[attr-defined]
         try:
-            text = session.prompt(lambda: _prompt(shell), default=default)
+            text = session.prompt(lambda: _prompt(shell), default=default, pre_run=start_model)
         except KeyboardInterrupt:
             continue  # Ctrl-C clears the line, as in psql
         except EOFError:
