@@ -71,7 +71,4 @@ def _register_subcommands() -> None:
     main.add_command(finetune, "finetune")
 
 
-try:
-    _register_subcommands()
-except ImportError:  # pragma: no cover - a subcommand package under construction
-    pass
+_register_subcommands()

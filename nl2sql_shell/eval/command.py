@@ -16,6 +16,7 @@ from nl2sql_shell.model_choice import model_options
 @model_options
 @click.option("--candidates", type=int, default=1, show_default=True, help="Candidates sampled per question (voting).")
 @click.option("--limit", type=int, help="At most N questions (and N idk questions).")
+@click.option("--every", type=int, default=1, show_default=True, help="Only every Nth question (a spread-out sample).")
 @click.option("--db", "dbs", multiple=True, help="Only this database's questions (repeatable).")
 @click.option("--category", "categories", multiple=True, help="Only this category (repeatable).")
 @click.option("--dsn", help="Server to load the databases into (default: the embedded one). Databases named after the suite's are dropped and re-created.")
@@ -23,7 +24,7 @@ from nl2sql_shell.model_choice import model_options
 @click.option("--prompt-style", "styles", default="default", show_default=True, help="default, tutorial, or both comma-separated (measured in one run).")
 @click.option("--no-idk", is_flag=True, help="Skip the unanswerable questions of idk.csv.")
 @click.option("--max-repairs", type=int, default=2, show_default=True, help="Times an error is given back to the model.")
-def eval_command(suite_dir: Path, model, adapter, quantize, device, candidates, limit, dbs, categories, dsn, out_dir, styles, no_idk, max_repairs) -> None:
+def eval_command(suite_dir: Path, model, adapter, quantize, device, candidates, limit, every, dbs, categories, dsn, out_dir, styles, no_idk, max_repairs) -> None:
     """Execution accuracy on a suite laid out like ../shared/bench/defog-dev."""
     from dataclasses import replace
 
@@ -37,9 +38,9 @@ def eval_command(suite_dir: Path, model, adapter, quantize, device, candidates, 
     for style in style_list:
         if style not in ("default", "tutorial"):
             raise click.BadParameter(f"unknown prompt style {style!r}", param_hint="--prompt-style")
-    suite = load_suite(suite_dir).select(db=dbs or None, category=categories or None, limit=limit)
-    if no_idk:
-        suite = replace(suite, idk=())
+    suite = load_suite(suite_dir)
+    suite = replace(suite, questions=suite.questions[:: max(every, 1)], idk=() if no_idk else suite.idk[:: max(every, 1)])
+    suite = suite.select(db=dbs or None, category=categories or None, limit=limit)
     if not suite.questions and not suite.idk:
         raise click.ClickException("no questions match these filters")
     spec = resolve_spec(model, adapter, quantize, device)

@@ -9,7 +9,6 @@ difference measured in one run.
 from __future__ import annotations
 
 import json
-import resource
 import statistics
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import make_conninfo
 
+from nl2sql_shell.bench.memory import peak_memory
 from nl2sql_shell.eval.scoring import GoldQueryError, score
 from nl2sql_shell.eval.suite import Question, Suite, load_database
 from nl2sql_shell.nl2sql.extract import is_refusal
@@ -195,18 +195,6 @@ def summarize(style: str, records: Iterable[Record]) -> Summary:
         summary.latency_p95_s = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
     summary.tokens_per_s = summary.generated_tokens / generate_seconds if generate_seconds else 0.0
     return summary
-
-
-def peak_memory() -> str:
-    """CUDA max allocated when on a GPU, else the process's peak RSS."""
-    try:
-        import torch
-
-        if torch.cuda.is_available() and torch.cuda.max_memory_allocated():
-            return f"{torch.cuda.max_memory_allocated() / 2**30:.2f} GiB CUDA max allocated"
-    except ImportError:
-        pass
-    return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB peak RSS"
 
 
 def report(summaries: list[Summary], load_seconds: float, out=sys.stdout) -> None:

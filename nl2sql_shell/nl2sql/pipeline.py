@@ -112,6 +112,7 @@ class Asker:
         else:
             schema_text = render_schema(tables, qualify=schema.multiple_schemas)
             messages = prompts.build_messages(schema_text, question, examples=examples, history=history, hint=hint)
+        base_messages = messages  # each repair shows only the latest failed attempt
         checked: CheckResult | None = None
         for round_ in range(self.options.max_repairs + 1):
             candidates = self._generate(messages, answer, on_text if round_ == 0 else None, cancel, n=self.options.candidates if round_ == 0 else 1)
@@ -137,8 +138,7 @@ class Asker:
             if self.options.prompt_style == "tutorial":
                 break  # the baseline gets no repairs
             last = candidates[0]
-            error = "; ".join(last.errors) or "no SQL query found in the reply"
-            messages = prompts.repair_messages(messages, last.sql or last.text, error)
+            messages = prompts.repair_messages(base_messages, last.sql or last.text, feedback(last.errors))
         if checked is not None:
             answer.sql = checked.sql
             answer.tables_read = list(checked.tables)
@@ -153,7 +153,7 @@ class Asker:
 
     def _generate(self, messages, answer: Answer, on_text, cancel, n: int) -> list[Attempt]:
         text = self.model.chat_prompt(messages)
-        prefix = self.model.chat_prompt(messages[:1]) if messages[0]["role"] == "system" else None
+        prefix = self.model.chat_prefix(messages[:1]) if messages[0]["role"] == "system" else None
         generations = self.model.generate(
             text,
             max_new_tokens=self.options.max_new_tokens,
@@ -199,6 +199,14 @@ class Asker:
         best, count = votes.most_common(1)[0]
         chosen = passed[fingerprints.index(best)][1]
         return chosen, f"{count} of {len(passed)} checked candidates returned the same rows"
+
+
+def feedback(errors: list[str], limit: int = 3, max_chars: int = 700) -> str:
+    """The errors given back to the model: the first few, short, so the prompt stays small."""
+    if not errors:
+        return "no SQL query found in the reply"
+    text = "; ".join(dict.fromkeys(errors[:limit]))
+    return text if len(text) <= max_chars else text[: max_chars - 3] + "..."
 
 
 def describe_reason(reason: Reason) -> str:

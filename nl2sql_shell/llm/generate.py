@@ -1,0 +1,198 @@
+"""Generation on a loaded model: streaming, stop strings, cancellation, batched samples,
+and an attention cache of the prompt's fixed head (the schema) reused across questions.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from transformers import StoppingCriteria, StoppingCriteriaList
+from transformers.generation.streamers import BaseStreamer
+
+_PREFIX_CACHE_SIZE = 4
+
+
+@dataclass
+class Generation:
+    """One generated sequence and what it cost."""
+
+    text: str
+    prompt_tokens: int
+    new_tokens: int
+    seconds_to_first_token: float
+    seconds_total: float
+    finish: str  # "stop" | "eos" | "length" | "cancelled"
+    cached_tokens: int = 0  # prompt tokens taken from the prefix cache instead of prefilled
+
+
+class _Stop(StoppingCriteria):
+    """Per-sequence stop: a stop string in the new text, or the cancel event (stops all)."""
+
+    def __init__(self, tokenizer, prompt_length: int, stop: Sequence[str], cancel: threading.Event | None) -> None:
+        self.tokenizer = tokenizer
+        self.prompt_length = prompt_length
+        self.stop = tuple(stop)
+        self.cancel = cancel
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+        batch = input_ids.shape[0]
+        if self.cancel is not None and self.cancel.is_set():
+            return torch.ones(batch, dtype=torch.bool, device=input_ids.device)
+        if not self.stop:
+            return torch.zeros(batch, dtype=torch.bool, device=input_ids.device)
+        done = []
+        for row in input_ids:
+            tail = self.tokenizer.decode(row[self.prompt_length:][-24:], skip_special_tokens=True)
+            done.append(any(s in tail for s in self.stop))
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+class _Streamer(BaseStreamer):
+    """Times the first new token and streams the first sequence's text as it grows."""
+
+    def __init__(self, tokenizer, on_text: Callable[[str], None] | None, batch: int) -> None:
+        self.tokenizer = tokenizer
+        self.on_text = on_text
+        self.batch = batch
+        self.prompt_seen = False
+        self.first_token_at: float | None = None
+        self.ids: list[int] = []
+        self.sent = ""
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self.prompt_seen:
+            self.prompt_seen = True
+            return
+        if self.first_token_at is None:
+            self.first_token_at = time.perf_counter()
+        if self.on_text is None:
+            return
+        flat = value.reshape(-1).tolist()
+        self.ids.append(flat[0] if len(flat) >= self.batch else flat[0])
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        if len(text) > len(self.sent) and not text.endswith("\ufffd"):
+            self.on_text(text[len(self.sent):])
+            self.sent = text
+
+    def end(self) -> None:
+        """Nothing buffered: every piece was sent as soon as it decoded cleanly."""
+
+
+@dataclass
+class LoadedModel:
+    """A model with its tokenizer, and the caches that make repeated prompts cheap."""
+
+    model: Any
+    tokenizer: Any
+    spec: Any
+    device: str
+    load_seconds: float
+    _prefix_cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def chat_prompt(self, messages: list[dict[str, str]]) -> str:
+        """The model's own chat template, ready for the assistant's turn."""
+        if getattr(self.tokenizer, "chat_template", None):
+            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
+
+    def chat_prefix(self, messages: list[dict[str, str]]) -> str:
+        """The rendering of leading messages alone (no assistant turn): a prefix of chat_prompt."""
+        if getattr(self.tokenizer, "chat_template", None):
+            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=False)
+        return "".join(f"{m['role']}: {m['content']}\n" for m in messages)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False).input_ids)
+
+    def generate(
+        self,
+        prompt: str,
+        *,
+        max_new_tokens: int = 384,
+        stop: Sequence[str] = (),
+        n: int = 1,
+        temperature: float = 0.0,
+        on_text: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
+        prefix: str | None = None,
+    ) -> list[Generation]:
+        """Greedy (temperature 0) or `n` samples in one batched call.
+
+        `prefix` is a leading part of `prompt` that many prompts share (the system message with
+        the schema): its attention cache is computed once and reused, so the next question
+        prefills only what follows it. Output is the same as without the cache.
+        """
+        with self._lock, torch.inference_mode():
+            return self._generate(prompt, max_new_tokens, stop, n, temperature, on_text, cancel, prefix)
+
+    def _generate(self, prompt, max_new_tokens, stop, n, temperature, on_text, cancel, prefix) -> list[Generation]:
+        started = time.perf_counter()
+        ids = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).input_ids.to(self._input_device())
+        prompt_length = ids.shape[1]
+        past, cached = self._cached_prefix(ids, prefix, n)
+        streamer = _Streamer(self.tokenizer, on_text, n)
+        sampling = {"do_sample": True, "temperature": temperature, "top_p": 0.95} if temperature > 0 else {"do_sample": False}
+        output = self.model.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=max_new_tokens,
+            num_return_sequences=n,
+            stopping_criteria=StoppingCriteriaList([_Stop(self.tokenizer, prompt_length, stop, cancel)]),
+            streamer=streamer,
+            past_key_values=past,
+            pad_token_id=self.tokenizer.pad_token_id,
+            **sampling,
+        )
+        total = time.perf_counter() - started
+        first = (streamer.first_token_at or time.perf_counter()) - started
+        return [self._result(row[prompt_length:], stop, cancel, prompt_length, first, total, cached, max_new_tokens) for row in output]
+
+    def _input_device(self):
+        return next(self.model.parameters()).device
+
+    def _result(self, new_ids, stop, cancel, prompt_length, first, total, cached, max_new_tokens) -> Generation:
+        eos = self.tokenizer.eos_token_id
+        pad = self.tokenizer.pad_token_id
+        tokens = [t for t in new_ids.tolist()]
+        while tokens and tokens[-1] == pad and pad != eos:
+            tokens.pop()
+        hit_eos = eos in tokens
+        if hit_eos:
+            tokens = tokens[: tokens.index(eos)]
+        text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+        finish = "eos" if hit_eos else "length" if len(tokens) >= max_new_tokens else "stop"
+        cut = min((text.find(s) + len(s) for s in stop if s in text), default=None)
+        if cut is not None:
+            text, finish = text[:cut], "stop"
+        if cancel is not None and cancel.is_set():
+            finish = "cancelled"
+        return Generation(text, prompt_length, len(tokens), first, total, finish, cached)
+
+    def _cached_prefix(self, ids: torch.Tensor, prefix: str | None, n: int):
+        """The prefix's attention cache (computed on first use), expanded for `n` sequences."""
+        if not prefix:
+            return None, 0
+        prefix_ids = self.tokenizer(prefix, return_tensors="pt", add_special_tokens=False).input_ids.to(ids.device)
+        length = prefix_ids.shape[1]
+        if length >= ids.shape[1] or not torch.equal(ids[0, :length], prefix_ids[0]):
+            return None, 0  # the prompt does not start with these tokens: no reuse
+        key = tuple(prefix_ids[0].tolist())
+        cache = self._prefix_cache.get(key)
+        if cache is None:
+            cache = self.model(input_ids=prefix_ids, use_cache=True).past_key_values
+            self._prefix_cache[key] = cache
+            while len(self._prefix_cache) > _PREFIX_CACHE_SIZE:
+                self._prefix_cache.popitem(last=False)
+        self._prefix_cache.move_to_end(key)
+        past = copy.deepcopy(cache)  # generate() extends the cache in place
+        if n > 1:
+            past.batch_repeat_interleave(n)
+        return past, length

@@ -1,0 +1,184 @@
+"""Load a causal LM in-process: a hub id, a local folder or a GGUF file; bitsandbytes 4-/8-bit;
+a peft LoRA adapter on top. Knows nothing about SQL.
+
+Every failure a user can cause (a wrong path, no hub access, not enough memory) becomes one
+ModelLoadError line that says what to do; the shell prints it and goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+Progress = Callable[[str], None]
+QUANTIZE_CHOICES = ("none", "4bit", "8bit")
+
+
+class ModelLoadError(RuntimeError):
+    """A model could not be loaded; the message is one line and says what to do."""
+
+
+@dataclass
+class ModelSpec:
+    """What to load. `model` is a hub id, a local folder or a path to a .gguf file."""
+
+    model: str
+    gguf_file: str | None = None
+    adapter: str | None = None
+    quantize: str = "none"
+    device: str | None = None  # None: cuda when available, else cpu
+    dtype: str | None = None  # None: bfloat16 on CUDA, float32 on CPU
+    random_weights: bool = False  # build the architecture from its config only (speed measurements)
+
+
+def converted_cache_dir() -> Path:
+    base = os.environ.get("NL2SQL_SHELL_CACHE") or os.path.expanduser("~/.cache/nl2sql-shell")
+    return Path(base) / "converted"
+
+
+def resolve_device(requested: str | None) -> str:
+    import torch
+
+    if requested:
+        if requested.startswith("cuda") and not torch.cuda.is_available():
+            raise ModelLoadError(f"--device {requested} asked for, but PyTorch sees no CUDA GPU: use --device cpu")
+        return requested
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_dtype(name: str | None, device: str):
+    """bfloat16 on GPUs; float32 on CPUs, where bf16 matmuls are slower without AMX."""
+    import torch
+
+    if name:
+        try:
+            return getattr(torch, {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}.get(name, name))
+        except AttributeError:
+            raise ModelLoadError(f"unknown dtype {name!r}: use bf16, fp16 or fp32") from None
+    return torch.bfloat16 if device.startswith("cuda") else torch.float32
+
+
+def load_model(spec: ModelSpec, progress: Progress | None = None):
+    """Load the model and tokenizer that `spec` names, ready to generate."""
+    from nl2sql_shell.llm.generate import LoadedModel
+
+    say = progress or (lambda _: None)
+    started = time.perf_counter()
+    if spec.quantize not in QUANTIZE_CHOICES:
+        raise ModelLoadError(f"unknown quantization {spec.quantize!r}: use one of {', '.join(QUANTIZE_CHOICES)}")
+    device = resolve_device(spec.device)
+    dtype = resolve_dtype(spec.dtype, device)
+    if spec.quantize != "none" and not device.startswith("cuda"):
+        warnings.warn(f"--quantize {spec.quantize} on CPU works through bitsandbytes but is slow; a GPU is much faster", stacklevel=2)
+        say(f"{spec.quantize} on CPU is slow")
+    try:
+        source, gguf = _source(spec, dtype, say)
+        model, tokenizer = _load(spec, source, gguf, device, dtype, say)
+    except ModelLoadError:
+        raise
+    except (MemoryError, RuntimeError) as exc:
+        if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
+            raise ModelLoadError(f"not enough memory to load {spec.model}: try --quantize 4bit or a smaller --model") from None
+        raise ModelLoadError(f"could not load {spec.model}: {_first_line(exc)}") from None
+    except (OSError, ValueError, ImportError) as exc:
+        raise ModelLoadError(_explain_load_failure(spec.model, exc)) from None
+    model.eval()
+    return LoadedModel(model=model, tokenizer=tokenizer, spec=spec, device=device, load_seconds=time.perf_counter() - started)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else exc.__class__.__name__
+
+
+def _explain_load_failure(name: str, exc: BaseException) -> str:
+    local = Path(name).expanduser().exists()
+    if local:
+        return f"could not load the model at {name}: {_first_line(exc)}"
+    if isinstance(exc, ImportError):
+        return f"loading {name} needs a package that is missing: {_first_line(exc)}"
+    return (
+        f"model {name!r} is neither a local folder or .gguf file nor reachable on the Hugging Face hub "
+        f"({_first_line(exc)}): pass --model with a local folder or a .gguf file"
+    )
+
+
+def _source(spec: ModelSpec, dtype, say: Progress) -> tuple[str, str | None]:
+    """Where from_pretrained reads: a GGUF file is dequantized once into a cached safetensors folder."""
+    path = Path(spec.model).expanduser()
+    gguf_file = spec.gguf_file
+    if path.is_file() and path.suffix == ".gguf":
+        path, gguf_file = path.parent, path.name
+    if gguf_file is None:
+        return str(path) if path.exists() else spec.model, None
+    gguf_path = path / gguf_file
+    if not gguf_path.exists():
+        raise ModelLoadError(f"GGUF file {gguf_path} does not exist: fetch it or pass --model with another file")
+    stat = gguf_path.stat()
+    key = hashlib.sha256(f"{gguf_path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    cached = converted_cache_dir() / f"{gguf_path.stem}-{key}"
+    if (cached / "config.json").exists():
+        return str(cached), None
+    say(f"converting {gguf_path.name} to safetensors once (about a minute; later loads take seconds)")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(str(path), gguf_file=gguf_file, dtype=dtype)
+    tokenizer = AutoTokenizer.from_pretrained(str(path), gguf_file=gguf_file)
+    # The weights are already dequantized; transformers still marks the model as GGUF-quantized
+    # and refuses to save it. Clear the mark so the plain safetensors copy can be written.
+    model.hf_quantizer = None
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    staging = cached.with_name(cached.name + f".tmp{os.getpid()}")
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    try:
+        os.replace(staging, cached)
+    except OSError:  # another process converted it first
+        shutil.rmtree(staging, ignore_errors=True)
+    del model
+    return str(cached), None
+
+
+def _quantization_config(quantize: str, dtype):
+    if quantize == "none":
+        return None
+    from transformers import BitsAndBytesConfig
+
+    if quantize == "4bit":
+        return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=dtype)
+    return BitsAndBytesConfig(load_in_8bit=True)
+
+
+def _load(spec: ModelSpec, source: str, gguf: str | None, device: str, dtype, say: Progress):
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    say(f"loading {spec.model} on {device}")
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    if spec.random_weights:
+        config = AutoConfig.from_pretrained(source)
+        model = AutoModelForCausalLM.from_config(config, dtype=dtype).to(device)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(
+            source,
+            dtype=dtype,
+            device_map={"": device},
+            quantization_config=_quantization_config(spec.quantize, dtype),
+        )
+    if spec.adapter:
+        from peft import PeftModel
+
+        if not (Path(spec.adapter).expanduser() / "adapter_config.json").exists():
+            raise ModelLoadError(f"{spec.adapter} is not a LoRA adapter folder (no adapter_config.json)")
+        say(f"loading adapter {spec.adapter}")
+        model = PeftModel.from_pretrained(model, str(Path(spec.adapter).expanduser()))
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
