@@ -147,7 +147,7 @@ class LoadedModel:
             num_return_sequences=n,
             stopping_criteria=StoppingCriteriaList([_Stop(self.tokenizer, prompt_length, stop, cancel)]),
             streamer=streamer,
-            past_key_values=past,
+            cache=past,
             pad_token_id=self.tokenizer.pad_token_id,
             **sampling,
         )

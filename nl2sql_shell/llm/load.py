@@ -113,6 +113,11 @@ def _source(spec: ModelSpec, dtype, say: Progress) -> tuple[str, str | None]:
     """Where from_pretrained reads: a GGUF file is dequantized once into a cached safetensors folder."""
     path = Path(spec.model).expanduser()
     gguf_file = spec.gguf_file
+    if not path.exists():
+        if path.suffix == ".gguf":
+            raise ModelLoadError(f"GGUF file {path} does not exist: fetch it or pass --model with another file")
+        if spec.model.startswith(("/", ".", "~")):
+            raise ModelLoadError(f"{spec.model} does not exist: pass --model with a model folder, a .gguf file or a hub id")
     if path.is_file() and path.suffix == ".gguf":
         path, gguf_file = path.parent, path.name
     if gguf_file is None:

@@ -1,0 +1,156 @@
+"""The model layer on real (tiny, random-weight) transformers models, on CPU."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from tinymodel import build_tiny_model
+
+from nl2sql_shell.llm.defaults import offline_gguf
+from nl2sql_shell.llm.load import ModelLoadError, ModelSpec, load_model
+
+MESSAGES = [
+    {"role": "system", "content": "You write PostgreSQL. Schema: CREATE TABLE t (a int, b text);"},
+    {"role": "user", "content": "Question: how many rows?"},
+]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("tiny")
+    return {arch: build_tiny_model(root / arch, arch=arch) for arch in ("llama", "mistral", "phi3", "qwen2")}
+
+
+@pytest.mark.parametrize("arch", ["llama", "mistral", "phi3", "qwen2"])
+def test_each_architecture_loads_and_generates(tiny, arch):
+    model = load_model(ModelSpec(model=str(tiny[arch]), device="cpu"))
+    prompt = model.chat_prompt(MESSAGES)
+    assert prompt.startswith(model.chat_prefix(MESSAGES[:1]))
+    [generation] = model.generate(prompt, max_new_tokens=12)
+    assert generation.new_tokens <= 12
+    assert generation.prompt_tokens == model.count_tokens(prompt)
+    assert generation.seconds_to_first_token <= generation.seconds_total
+
+
+def test_prefix_cache_gives_the_same_greedy_output_and_skips_the_prefill(tiny):
+    model = load_model(ModelSpec(model=str(tiny["qwen2"]), device="cpu"))
+    prompt, prefix = model.chat_prompt(MESSAGES), model.chat_prefix(MESSAGES[:1])
+    [plain] = model.generate(prompt, max_new_tokens=16)
+    [cold] = model.generate(prompt, max_new_tokens=16, prefix=prefix)
+    [warm] = model.generate(prompt, max_new_tokens=16, prefix=prefix)
+    assert plain.text == cold.text == warm.text
+    assert plain.cached_tokens == 0 and warm.cached_tokens == model.count_tokens(prefix)
+    samples = model.generate(prompt, max_new_tokens=8, n=4, temperature=0.9, prefix=prefix)
+    assert len(samples) == 4 and all(s.cached_tokens for s in samples)
+
+
+def test_stop_strings_end_the_text(tiny):
+    model = load_model(ModelSpec(model=str(tiny["llama"]), device="cpu"))
+    prompt = model.chat_prompt(MESSAGES)
+    [free] = model.generate(prompt, max_new_tokens=40)
+    if len(free.text) < 4:
+        pytest.skip("the random model ended at once")
+    stop = free.text[2:4]
+    [stopped] = model.generate(prompt, max_new_tokens=40, stop=(stop,))
+    assert stopped.finish == "stop"
+    assert stopped.text.endswith(stop) and len(stopped.text) <= free.text.index(stop) + len(stop)
+
+
+def test_cancel_event_stops_generation_promptly(tiny):
+    model = load_model(ModelSpec(model=str(tiny["llama"]), device="cpu"))
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    started = time.monotonic()
+    [generation] = model.generate(model.chat_prompt(MESSAGES), max_new_tokens=100_000, cancel=cancel)
+    assert generation.finish == "cancelled"
+    assert time.monotonic() - started < 5
+
+
+def test_streaming_sends_the_text_as_it_grows(tiny):
+    model = load_model(ModelSpec(model=str(tiny["llama"]), device="cpu"))
+    pieces: list[str] = []
+    [generation] = model.generate(model.chat_prompt(MESSAGES), max_new_tokens=20, on_text=pieces.append)
+    assert "".join(pieces) == generation.text
+
+
+@pytest.mark.parametrize("quantize", ["4bit", "8bit"])
+def test_bitsandbytes_quantization_runs_on_cpu_with_a_warning(tiny, quantize):
+    with pytest.warns(UserWarning, match="slow"):
+        model = load_model(ModelSpec(model=str(tiny["llama"]), device="cpu", quantize=quantize))
+    module = type(model.model.model.layers[0].self_attn.q_proj).__name__
+    assert module == ("Linear4bit" if quantize == "4bit" else "Linear8bitLt")
+    [generation] = model.generate(model.chat_prompt(MESSAGES), max_new_tokens=8)
+    assert generation.new_tokens > 0
+
+
+def _adapter(base: Path, out: Path, targets: list[str], seed: int = 1) -> Path:
+    """A LoRA adapter with non-zero weights, as training would leave it."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    peft_model = get_peft_model(AutoModelForCausalLM.from_pretrained(base), LoraConfig(r=4, lora_alpha=16, target_modules=targets))
+    with torch.no_grad():
+        for name, parameter in peft_model.named_parameters():
+            if "lora_" in name:
+                parameter.normal_(0, 0.5)
+    peft_model.save_pretrained(out)
+    return out
+
+
+def test_lora_adapter_loads_and_changes_the_answer(tiny, tmp_path):
+    adapter = _adapter(tiny["llama"], tmp_path / "adapter", ["q_proj", "v_proj", "o_proj"])
+    base = load_model(ModelSpec(model=str(tiny["llama"]), device="cpu"))
+    tuned = load_model(ModelSpec(model=str(tiny["llama"]), device="cpu", adapter=str(adapter)))
+    prompt = base.chat_prompt(MESSAGES)
+    assert base.generate(prompt, max_new_tokens=16)[0].text != tuned.generate(prompt, max_new_tokens=16)[0].text
+
+
+def test_the_tutorial_models_architecture_paths(tiny, tmp_path):
+    """Mistral-7B-Instruct in 8-bit and Phi-3-mini in 4-bit nf4 with a LoRA adapter, as tiny configs."""
+    with pytest.warns(UserWarning):
+        mistral = load_model(ModelSpec(model=str(tiny["mistral"]), device="cpu", quantize="8bit"))
+    assert type(mistral.model).__name__ == "MistralForCausalLM"
+    assert mistral.generate(mistral.chat_prompt(MESSAGES), max_new_tokens=4)[0].new_tokens > 0
+    adapter = _adapter(tiny["phi3"], tmp_path / "phi3-lora", ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"])
+    with pytest.warns(UserWarning):
+        phi3 = load_model(ModelSpec(model=str(tiny["phi3"]), device="cpu", quantize="4bit", adapter=str(adapter)))
+    assert type(phi3.model.base_model.model).__name__ == "Phi3ForCausalLM"
+    assert phi3.model.base_model.model.config.quantization_config.bnb_4bit_use_double_quant
+    assert phi3.generate(phi3.chat_prompt(MESSAGES), max_new_tokens=4)[0].new_tokens > 0
+
+
+def test_missing_model_is_one_clear_line(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # as with no network, without the retries
+    for name in (str(tmp_path / "nowhere"), "someone/not-a-model-xyz"):
+        with pytest.raises(ModelLoadError) as error:
+            load_model(ModelSpec(model=name, device="cpu"))
+        message = str(error.value)
+        assert "\n" not in message and "--model" in message
+    with pytest.raises(ModelLoadError, match="GGUF file"):
+        load_model(ModelSpec(model=str(tmp_path / "absent.gguf"), device="cpu"))
+    with pytest.raises(ModelLoadError, match="not a LoRA adapter"):
+        load_model(ModelSpec(model=str(build_tiny_model(tmp_path / "m")), device="cpu", adapter=str(tmp_path)))
+
+
+def test_random_weights_build_the_architecture_from_its_config(tiny):
+    model = load_model(ModelSpec(model=str(tiny["phi3"]), device="cpu", random_weights=True))
+    assert type(model.model).__name__ == "Phi3ForCausalLM"
+
+
+@pytest.mark.skipif(not offline_gguf().exists(), reason="the offline GGUF model is not on disk (../shared/models/fetch-qwen2.5-coder-0.5b.sh)")
+def test_gguf_file_is_converted_once_then_loaded_from_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NL2SQL_SHELL_CACHE", str(tmp_path))
+    first = load_model(ModelSpec(model=str(offline_gguf()), device="cpu"))
+    [converted] = list((tmp_path / "converted").iterdir())
+    assert (converted / "config.json").exists() and any(converted.glob("*.safetensors"))
+    second = load_model(ModelSpec(model=str(offline_gguf()), device="cpu"))
+    assert second.load_seconds < first.load_seconds / 3
+    prompt = second.chat_prompt([{"role": "user", "content": "Write SQL that counts the rows of table t."}])
+    assert "count" in second.generate(prompt, max_new_tokens=30)[0].text.lower()
