@@ -38,7 +38,7 @@ MAX_POSITIONS = 8192  # one byte per token: room for prompts of ~6,000 character
 _CONFIGS = {"llama": LlamaConfig, "mistral": MistralConfig, "phi3": Phi3Config, "qwen2": Qwen2Config}
 _FORMAT_VERSION = 1  # bump when the model or training recipe changes, to invalidate the cache
 _MIN_MARGIN = 3.0  # logit gap of every answer token over the runner-up: survives bf16 and 8-bit
-_LOG = __import__("os").environ.get("TINY_LOG")
+_LAYERS = 2
 
 
 def _byte_tokenizer() -> PreTrainedTokenizerFast:
@@ -70,10 +70,15 @@ def _bytes_to_unicode() -> dict[int, str]:
     return mapping
 
 
-def build_tiny_model(path: str | os.PathLike, arch: str = "llama", seed: int = 0) -> Path:
-    """Write a random-weight model of ``arch`` (hidden 64, 2 layers) and its tokenizer to ``path``."""
+def build_tiny_model(path: str | os.PathLike, arch: str = "llama", seed: int = 0, sliding_window: int | None = None) -> Path:
+    """Write a random-weight model of ``arch`` (hidden 64, 2 layers) and its tokenizer to ``path``.
+
+    ``sliding_window`` limits attention to that many recent tokens (not for llama).
+    """
     if arch not in _CONFIGS:
         raise ValueError(f"unknown arch {arch!r}; choose one of {sorted(_CONFIGS)}")
+    if sliding_window and arch == "llama":
+        raise ValueError("llama has no sliding attention window; use qwen2, mistral or phi3")
     path = Path(path)
     tokenizer = _byte_tokenizer()
     eos, pad = tokenizer.convert_tokens_to_ids(["<|im_end|>", "<|endoftext|>"])
@@ -81,12 +86,14 @@ def build_tiny_model(path: str | os.PathLike, arch: str = "llama", seed: int = 0
         vocab_size=len(tokenizer),
         hidden_size=64,
         intermediate_size=128,
-        num_hidden_layers=2,
+        num_hidden_layers=_LAYERS,
         num_attention_heads=4,
         num_key_value_heads=2,
         max_position_embeddings=MAX_POSITIONS,
         original_max_position_embeddings=MAX_POSITIONS,  # phi3 only; others ignore it
-        sliding_window=None,
+        sliding_window=sliding_window,
+        use_sliding_window=sliding_window is not None,  # qwen2 only, with max_window_layers
+        max_window_layers=0,
         bos_token_id=None,
         eos_token_id=eos,
         pad_token_id=pad,
@@ -123,7 +130,12 @@ def train_tiny_model(
     if not (cached / "config.json").exists():
         cached.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(dir=cached.parent, prefix=".tmp-"))
-        _train(work, pairs, steps, seed, arch)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # tiny matrices: more threads only add sync cost, 100x on a busy machine
+        try:
+            _train(work, pairs, steps, seed, arch)
+        finally:
+            torch.set_num_threads(threads)
         try:
             work.rename(cached)
         except OSError:  # another run cached the same model first
@@ -134,28 +146,30 @@ def train_tiny_model(
 
 
 def _train(path: Path, pairs: list[tuple[str, str]], steps: int, seed: int, arch: str) -> None:
-    build_tiny_model(path, arch=arch, seed=seed)
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    """Train on the tail of each prompt only; a sliding attention window makes that exact.
+
+    With window W and L layers an answer token depends on at most the last L*W tokens, so
+    cutting each prompt to that tail gives the very logits the full prompt gives, and a
+    6,000-token prompt costs what a 200-token one does. W is chosen to reach back past the
+    point where each prompt first differs from the others.
+    """
+    tokenizer = _byte_tokenizer()
+    encoded = [
+        (tokenizer(p, add_special_tokens=False)["input_ids"], tokenizer(a, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id])
+        for p, a in pairs
+    ]
+    window = _window(encoded, _LAYERS)
+    build_tiny_model(path, arch=arch, seed=seed, sliding_window=window)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-    examples = []
-    for prompt, answer in pairs:
-        prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        answer_ids = tokenizer(answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-        ids = torch.tensor([prompt_ids + answer_ids])
-        labels = torch.tensor([[-100] * len(prompt_ids) + answer_ids])
-        examples.append((ids, labels))
+    ids, labels, positions, mask = _batch(encoded, _LAYERS * window if window else None, tokenizer.pad_token_id)
     torch.manual_seed(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.0)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
     model.train()
     for _ in range(steps):
-        margins = []
-        for ids, labels in examples:  # one sequence at a time: long prompts need no padding
-            out = model(input_ids=ids, labels=labels)
-            (out.loss / len(examples)).backward()
-            margins.append(_min_margin(out.logits.detach(), labels))
-        if _LOG: print(_, min(margins), flush=True)
-        if min(margins) >= _MIN_MARGIN:
+        out = model(input_ids=ids, attention_mask=mask, position_ids=positions, labels=labels)
+        if _min_margin(out.logits.detach(), labels) >= _MIN_MARGIN:
             break
+        out.loss.backward()
         optimizer.step()
         optimizer.zero_grad()
     model.eval()
@@ -163,9 +177,40 @@ def _train(path: Path, pairs: list[tuple[str, str]], steps: int, seed: int, arch
     _check_memorized(path, pairs)
 
 
+def _window(encoded: list[tuple[list[int], list[int]]], layers: int) -> int | None:
+    """The smallest sliding window that still sees what tells each prompt from the others."""
+    reach = 0
+    for i, (prompt, answer) in enumerate(encoded):
+        distinct = 1 + max((_common_suffix(prompt, other) for j, (other, their) in enumerate(encoded) if j != i and their != answer), default=0)
+        reach = max(reach, distinct + len(answer))
+    window = -(-reach // layers) + 8
+    return window if window * layers < max(len(p) for p, _ in encoded) else None
+
+
+def _common_suffix(a: list[int], b: list[int]) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[-1 - n] == b[-1 - n]:
+        n += 1
+    return n
+
+
+def _batch(encoded: list[tuple[list[int], list[int]]], keep: int | None, pad: int) -> tuple[torch.Tensor, ...]:
+    """Right-padded ids, labels (answer tokens only), true positions and mask of each prompt's tail."""
+    rows = []
+    for prompt, answer in encoded:
+        start = max(0, len(prompt) - keep) if keep else 0
+        rows.append((prompt[start:] + answer, [-100] * (len(prompt) - start) + answer, list(range(start, len(prompt) + len(answer)))))
+    width = max(len(r[0]) for r in rows)
+    padded = [
+        (ids + [pad] * (width - len(ids)), lab + [-100] * (width - len(lab)), pos + [0] * (width - len(pos)), [1] * len(ids) + [0] * (width - len(ids)))
+        for ids, lab, pos in rows
+    ]
+    return tuple(torch.tensor(column) for column in zip(*padded))
+
+
 def _min_margin(logits: torch.Tensor, labels: torch.Tensor) -> float:
     """Smallest gap, over answer positions, between the target token's logit and the best other."""
-    shifted, targets = logits[0, :-1], labels[0, 1:]
+    shifted, targets = logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1)
     keep = targets != -100
     scores, targets = shifted[keep], targets[keep]
     target_scores = scores.gather(1, targets[:, None])[:, 0]
@@ -184,3 +229,46 @@ def _check_memorized(path: Path, pairs: list[tuple[str, str]]) -> None:
         text = tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=False)
         if text != answer + tokenizer.eos_token:
             raise RuntimeError(f"tiny model did not memorize {answer!r}: got {text!r}; raise steps")
+
+
+def build_tiny_gguf(path: str | os.PathLike, seed: int = 0) -> Path:
+    """Write a tiny qwen2 model as one F32 GGUF file at ``path`` (what llama.cpp's converter makes).
+
+    Loads with ``from_pretrained(folder, gguf_file=name)`` into the same logits and tokens as
+    ``build_tiny_model(arch="qwen2", seed=seed)``.
+    """
+    import gguf
+
+    path = Path(path)
+    with tempfile.TemporaryDirectory() as source:
+        build_tiny_model(source, arch="qwen2", seed=seed)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(source)
+    config = model.config
+    writer = gguf.GGUFWriter(str(path), "qwen2")
+    writer.add_name("tiny")
+    writer.add_context_length(config.max_position_embeddings)
+    writer.add_embedding_length(config.hidden_size)
+    writer.add_block_count(config.num_hidden_layers)
+    writer.add_feed_forward_length(config.intermediate_size)
+    writer.add_head_count(config.num_attention_heads)
+    writer.add_head_count_kv(config.num_key_value_heads)
+    writer.add_rope_freq_base(config.rope_parameters["rope_theta"])
+    writer.add_layer_norm_rms_eps(config.rms_norm_eps)
+    tokens = [token for token, _ in sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])]
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("qwen2")
+    writer.add_token_list(tokens)
+    writer.add_token_types([gguf.TokenType.CONTROL if t in SPECIAL_TOKENS else gguf.TokenType.NORMAL for t in tokens])
+    writer.add_token_scores([0.0] * len(tokens))  # no merges: transformers derives none from flat scores
+    writer.add_eos_token_id(tokenizer.eos_token_id)
+    writer.add_pad_token_id(tokenizer.pad_token_id)
+    writer.add_chat_template(CHAT_TEMPLATE)
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.QWEN2, config.num_hidden_layers)
+    for name, tensor in model.state_dict().items():
+        writer.add_tensor(names.get_name(name, try_suffixes=(".weight", ".bias")), tensor.numpy())
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path

@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 from transformers import DataCollatorForSeq2Seq, Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
@@ -22,7 +21,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from nl2sql_shell.finetune.card import Card, write_card
 from nl2sql_shell.finetune.check import CheckResult, heldout_check
 from nl2sql_shell.finetune.data import DataError, encode_pairs, read_pairs, split_pairs
-from nl2sql_shell.llm.load import load_model
+from nl2sql_shell.llm.load import load_model, resolve_device
 from nl2sql_shell.model_choice import resolve_spec
 
 ALL_LINEAR = "all-linear"  # peft: every linear projection of the blocks, never the output head
@@ -127,14 +126,14 @@ def _settings(config: TrainConfig, target_modules: Sequence[str]) -> dict[str, A
 
 
 def _load_base(config: TrainConfig, progress: Progress):
-    """The base model through the shell's loader: 4-bit nf4 for QLoRA, else bf16 on CUDA / fp32 on CPU."""
+    """The base through the shell's loader: 4-bit nf4 + double quantization for QLoRA, else
+    the loader's default precision (bf16 on CUDA, fp32 on CPU)."""
     spec = resolve_spec(config.model, None, "4bit" if config.qlora else "none", config.device)
-    cuda = torch.cuda.is_available() and not str(spec.device or "").startswith("cpu")
-    spec.dtype = "bfloat16" if cuda else "float32"
-    if config.qlora and not cuda:
-        progress("warning: QLoRA on CPU runs through bitsandbytes' CPU kernels and is slow; going on.")
-    loaded = load_model(spec, progress=progress)
-    return loaded, spec, cuda
+    if Path(spec.model).expanduser().exists():  # record a path that works from any folder
+        spec.model = str(Path(spec.model).expanduser().resolve())
+    if config.qlora and not resolve_device(spec.device).startswith("cuda"):
+        progress("warning: QLoRA training on CPU runs through bitsandbytes' CPU kernels and is slow; going on.")
+    return load_model(spec, progress=progress), spec
 
 
 def _prepare_output(config: TrainConfig) -> str | None:
@@ -155,7 +154,8 @@ def train(config: TrainConfig, *, progress: Progress = print, callbacks: Sequenc
     resume_from = _prepare_output(config)
     pairs = read_pairs(config.data, config.limit)
     train_pairs, held_pairs = split_pairs(pairs, config.eval_split, config.seed)
-    loaded, spec, cuda = _load_base(config, progress)
+    loaded, spec = _load_base(config, progress)
+    cuda = loaded.device.startswith("cuda")
     model, tokenizer = loaded.model, loaded.tokenizer
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -202,7 +202,7 @@ def train(config: TrainConfig, *, progress: Progress = print, callbacks: Sequenc
         eval_steps=config.save_steps,
         bf16=cuda,
         use_cpu=not cuda,
-        gradient_checkpointing=config.qlora,
+        activation_checkpointing=config.qlora,
         remove_unused_columns=False,
         report_to="none",
         disable_tqdm=False,
@@ -228,7 +228,7 @@ def train(config: TrainConfig, *, progress: Progress = print, callbacks: Sequenc
 
     model.save_pretrained(config.output)
     tokenizer.save_pretrained(config.output)
-    eval_loss = trainer.evaluate()["eval_loss"] if eval_set else None
+    eval_loss = _final_eval_loss(trainer) if eval_set else None
     model.eval()
     check_pairs = held_pairs[: config.check_limit] if config.check_limit is not None else held_pairs
     if check_pairs:
@@ -253,6 +253,15 @@ def train(config: TrainConfig, *, progress: Progress = print, callbacks: Sequenc
         config.output,
     )
     return result
+
+
+def _final_eval_loss(trainer: Trainer) -> float:
+    """The held-out loss of the final weights: logged already when the last step was an eval step."""
+    last = trainer.state.log_history[-2:]  # an eval at the last step is followed by the run summary
+    for entry in last:
+        if "eval_loss" in entry and entry.get("step") == trainer.state.global_step:
+            return entry["eval_loss"]
+    return trainer.evaluate()["eval_loss"]
 
 
 def _trainable(model) -> str:

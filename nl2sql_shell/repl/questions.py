@@ -33,14 +33,16 @@ class QuestionHandler:
         device: str | None,
         candidates: int = 1,
         assume_yes: bool = False,
+        asker=None,
     ) -> None:
+        """`asker` is an already loaded pipeline (embedding, tests); otherwise one is loaded."""
         self.shell = shell
         self.model_options = {"model": model, "adapter": adapter, "quantize": quantize, "device": device}
         self.candidates = candidates
         self.assume_yes = assume_yes
         self.confirm: Callable[[str], str] | None = None  # set by the interactive front end
         self.remember: Callable[[str], None] | None = None  # adds accepted SQL to the input history
-        self.asker = None
+        self.asker = asker
         self.load_error: str | None = None
         self.progress = "model: not loaded"
         self.history: list[Example] = []
@@ -50,7 +52,7 @@ class QuestionHandler:
 
     # -- loading ------------------------------------------------------------------------------------
     def start_loading(self) -> None:
-        if self._loader is None:
+        if self._loader is None and self.asker is None:
             self._loader = threading.Thread(target=self._load, name="model-loader", daemon=True)
             self._loader.start()
 
@@ -83,6 +85,8 @@ class QuestionHandler:
         self.progress = f"model: {text}"
 
     def _wait_for_model(self) -> bool:
+        if self.asker is not None:
+            return True
         self.start_loading()
         assert self._loader is not None
         if self._loader.is_alive():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import signal
@@ -24,8 +25,8 @@ SPIDER = Path(__file__).resolve().parents[2].parent / "shared" / "train" / "spid
 pytestmark = pytest.mark.skipif(not SPIDER.exists(), reason="needs ../shared/train")
 
 # Few, short, high-learning-rate steps: enough for a random tiny model to move visibly.
-FAST = ["--limit", "40", "--eval-split", "0.1", "--batch-size", "4", "--grad-accum", "1", "--lr", "3e-3",
-        "--logging-steps", "2", "--check-limit", "2", "--max-length", "2048", "--seed", "0"]
+FAST = ["--limit", "40", "--eval-split", "0.1", "--batch-size", "2", "--grad-accum", "1", "--lr", "5e-3",
+        "--logging-steps", "2", "--check-limit", "0", "--max-length", "2048", "--seed", "0"]
 
 
 def run_finetune(*args: str):
@@ -48,10 +49,10 @@ def base(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def trained(base, tmp_path_factory) -> Path:
-    """One 20-step LoRA run through the CLI, shared by the tests that only read its output."""
+    """One 12-step LoRA run through the CLI, shared by the tests that only read its output."""
     output = tmp_path_factory.mktemp("adapter") / "out"
     result = run_finetune("--data", str(SPIDER), "--model", str(base), "--output", str(output),
-                          "--max-steps", "20", "--save-steps", "10", *FAST)
+                          "--max-steps", "12", "--save-steps", "6", *FAST, "--check-limit", "2")
     assert result.exit_code == 0, result.output
     return output
 
@@ -69,7 +70,7 @@ def test_training_lowers_the_loss_and_writes_adapter_and_card(trained, base):
         assert (trained / name).is_file(), name
     card = (trained / "README.md").read_text()
     assert str(base) in card and "36 training pairs, 4 held out" in card
-    assert "exact match 0/2" in card or "exact match 1/2" in card or "exact match 2/2" in card
+    assert re.search(r"exact match [0-2]/2 ", card)
     assert f"--adapter {trained}" in card
     assert "q_proj" in card and "down_proj" in card  # every linear projection by default
 
@@ -83,42 +84,41 @@ def test_adapter_reloads_through_the_shell_loader_and_changes_answers(trained, b
 def test_resume_continues_from_the_last_checkpoint(trained, base, tmp_path):
     output = tmp_path / "out"
     shutil.copytree(trained, output)
-    first_run = trainer_state(output)["log_history"]
-    again = run_finetune("--data", str(SPIDER), "--model", str(base), "--output", str(output),
-                         "--max-steps", "24", "--save-steps", "4", *FAST)
+    first_run = [entry for entry in trainer_state(output)["log_history"] if "loss" in entry]
+    args = ["--data", str(SPIDER), "--model", str(base), "--output", str(output), "--max-steps", "16", "--save-steps", "4", *FAST]
+    again = run_finetune(*args)
     assert again.exit_code != 0 and "--resume" in again.output  # no silent restart over old checkpoints
-    result = run_finetune("--data", str(SPIDER), "--model", str(base), "--output", str(output),
-                          "--max-steps", "24", "--save-steps", "4", "--resume", *FAST)
+    result = run_finetune(*args, "--resume")
     assert result.exit_code == 0, result.output
     state = trainer_state(output)
-    assert state["global_step"] == 24
-    steps = [entry["step"] for entry in state["log_history"] if "loss" in entry]
-    assert steps[: len(first_run)] == [entry["step"] for entry in first_run if "loss" in entry][: len(first_run)]
-    assert min(s for s in steps if s > 20) == 22  # went on after step 20 rather than from 0
+    assert state["global_step"] == 16
+    resumed = [entry for entry in state["log_history"] if "loss" in entry]
+    assert resumed[: len(first_run)] == first_run  # the first run's history, then more steps
+    assert [entry["step"] for entry in resumed[len(first_run):]] == [14, 16]
 
 
 def test_ctrl_c_saves_a_checkpoint_that_resume_continues(base, tmp_path):
-    class InterruptAtStep3(TrainerCallback):
+    class InterruptAtStep2(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):
-            if state.global_step == 3:
+            if state.global_step == 2:
                 os.kill(os.getpid(), signal.SIGINT)
 
-    config = TrainConfig(data=SPIDER, output=tmp_path / "out", model=str(base), max_steps=10, save_steps=100,
+    config = TrainConfig(data=SPIDER, output=tmp_path / "out", model=str(base), max_steps=5, save_steps=100,
                          limit=16, eval_split=0.0, batch_size=2, grad_accum=1, max_length=2048)
-    result = train(config, progress=lambda _: None, callbacks=[InterruptAtStep3()])
-    assert result.interrupted and result.global_step == 3
-    assert result.checkpoint == config.output / "checkpoint-3"
+    result = train(config, progress=lambda _: None, callbacks=[InterruptAtStep2()])
+    assert result.interrupted and result.global_step == 2
+    assert result.checkpoint == config.output / "checkpoint-2"
     assert not (config.output / "adapter_model.safetensors").exists()
     config.resume = True
     resumed = train(config, progress=lambda _: None)
-    assert not resumed.interrupted and resumed.global_step == 10
+    assert not resumed.interrupted and resumed.global_step == 5
     assert (config.output / "adapter_model.safetensors").is_file()
 
 
 def test_qlora_trains_on_cpu_through_bitsandbytes(base, tmp_path):
     output = tmp_path / "q"
     result = run_finetune("--data", str(SPIDER), "--model", str(base), "--output", str(output), "--qlora",
-                          "--max-steps", "3", "--save-steps", "3", *FAST)
+                          "--max-steps", "2", "--save-steps", "2", *FAST, "--limit", "8", "--batch-size", "1", "--eval-split", "0")
     assert result.exit_code == 0, result.output
     assert "CPU" in result.output and "slow" in result.output
     assert (output / "adapter_model.safetensors").is_file()
