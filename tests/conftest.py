@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,20 +19,23 @@ DEFOG = SHARED / "bench" / "defog-dev"
 _counter = itertools.count()
 
 
-def make_reachable(folder: Path) -> Path:
-    """As root the server runs as `nobody`, which must be able to reach its data folder."""
-    if os.geteuid() == 0:
-        for path in (folder, *folder.parents):
-            if str(path).startswith("/tmp/") and path.exists():
-                os.chmod(path, os.stat(path).st_mode | 0o711)
-    return folder
+@pytest.fixture(scope="session")
+def reachable_tmp() -> Iterator[Path]:
+    """A scratch folder that `nobody` (the server's user when we are root) can reach.
+
+    Not under pytest's own tmp root: pytest resets that to 0700 whenever another pytest
+    session starts, which would cut a running server off from its data folder.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="nl2sql-shell-tests-"))
+    os.chmod(folder, 0o711)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[embedded.EmbeddedServer]:
+def pg_server(reachable_tmp: Path) -> Iterator[embedded.EmbeddedServer]:
     """The embedded server, in a throw-away data folder, started once for the session."""
-    data_dir = make_reachable(tmp_path_factory.mktemp("pg")) / "data"
-    server = embedded.start(data_dir)
+    server = embedded.start(reachable_tmp / "pgdata")
     yield server
     server.stop()
 

@@ -15,9 +15,9 @@ import sqlglot
 from sqlglot.errors import SqlglotError
 
 from nl2sql_shell.eval.scoring import GoldQueryError, score
+from nl2sql_shell.finetune.data import Pair, prompt_text
 from nl2sql_shell.nl2sql.extract import extract_sql
 from nl2sql_shell.nl2sql.pipeline import STOP_STRINGS
-from nl2sql_shell.finetune.data import Pair, prompt_text
 
 MAX_NEW_TOKENS = 256
 _SPACES = re.compile(r"\s+")

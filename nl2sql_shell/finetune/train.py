@@ -20,7 +20,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from nl2sql_shell.finetune.card import Card, write_card
 from nl2sql_shell.finetune.check import CheckResult, heldout_check
-from nl2sql_shell.finetune.data import DataError, encode_pairs, read_pairs, split_pairs
+from nl2sql_shell.finetune.data import IGNORE_INDEX, DataError, encode_pairs, read_pairs, split_pairs
 from nl2sql_shell.llm.load import load_model, resolve_device
 from nl2sql_shell.model_choice import resolve_spec
 
@@ -91,7 +91,7 @@ class StopOnInterrupt(TrainerCallback):
         self._progress = progress
         self._previous: Any = None
 
-    def __enter__(self) -> "StopOnInterrupt":
+    def __enter__(self) -> StopOnInterrupt:
         try:
             self._previous = signal.signal(signal.SIGINT, self._handle)
         except ValueError:  # not the main thread: Ctrl-C is not ours to handle
@@ -155,17 +155,70 @@ def train(config: TrainConfig, *, progress: Progress = print, callbacks: Sequenc
     pairs = read_pairs(config.data, config.limit)
     train_pairs, held_pairs = split_pairs(pairs, config.eval_split, config.seed)
     loaded, spec = _load_base(config, progress)
-    cuda = loaded.device.startswith("cuda")
-    model, tokenizer = loaded.model, loaded.tokenizer
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = loaded.tokenizer
     train_set, dropped = encode_pairs(tokenizer, loaded.chat_prompt, train_pairs, config.max_length)
     eval_set, dropped_eval = encode_pairs(tokenizer, loaded.chat_prompt, held_pairs, config.max_length)
+    dropped += dropped_eval
     if not train_set:
         raise DataError(f"{config.data}: every training pair is longer than --max-length {config.max_length}")
     progress(f"{len(train_set)} training pairs, {len(eval_set)} held out"
-             + (f"; {dropped + dropped_eval} longer than {config.max_length} tokens left out" if dropped + dropped_eval else ""))
+             + (f"; {dropped} longer than {config.max_length} tokens left out" if dropped else ""))
+    model, target_modules = _lora_model(loaded.model, config, spec.model)
+    progress(f"LoRA on {', '.join(target_modules)}: {_trainable(model)}")
 
+    stopper = StopOnInterrupt(progress)
+    trainer = Trainer(
+        model=model,
+        args=_training_arguments(config, cuda=loaded.device.startswith("cuda"), evaluate=bool(eval_set)),
+        train_dataset=train_set,
+        eval_dataset=eval_set or None,
+        data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX),
+        processing_class=tokenizer,
+        callbacks=[*callbacks, stopper],
+    )
+    with stopper:
+        trainer.train(resume_from_checkpoint=resume_from)
+    result = TrainResult(config.output, trainer.state.global_step, stopper.interrupted, list(trainer.state.log_history))
+    if stopper.interrupted:
+        result.checkpoint = Path(get_last_checkpoint(str(config.output)))
+        return result
+
+    model.save_pretrained(config.output)
+    tokenizer.save_pretrained(config.output)
+    eval_loss = _final_eval_loss(trainer) if eval_set else None
+    model.eval()
+    check_pairs = held_pairs[: config.check_limit] if config.check_limit is not None else held_pairs
+    if check_pairs:
+        progress(f"Held-out check: greedy answers to {len(check_pairs)} questions...")
+        result.check = heldout_check(loaded, check_pairs, conninfo=config.db, on_pair=_every(10, progress))
+        progress(f"Held-out: {result.check.summary()}")
+    train_losses = result.losses("loss")
+    write_card(
+        Card(
+            base_model=spec.model,
+            data_file=str(Path(config.data).resolve()),
+            train_count=len(train_set),
+            eval_count=len(eval_set),
+            dropped=dropped,
+            settings=_settings(config, target_modules),
+            global_step=result.global_step,
+            train_loss=train_losses[-1] if train_losses else None,
+            eval_loss=eval_loss,
+            check=result.check,
+            date=_dt.date.today(),
+        ),
+        config.output,
+    )
+    return result
+
+
+def _lora_model(model, config: TrainConfig, base_name: str):
+    """The base wrapped with LoRA layers (after k-bit preparation for QLoRA), and the short
+    names of the modules that got them.
+
+    peft injects the layers into the base in place, so the LoadedModel that holds the base
+    generates with the adapter too: the held-out check needs no second load.
+    """
     if config.qlora:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
     lora = LoraConfig(
@@ -179,11 +232,14 @@ def train(config: TrainConfig, *, progress: Progress = print, callbacks: Sequenc
         model = get_peft_model(model, lora)
     except ValueError as exc:  # e.g. a --target-modules name the architecture does not have
         raise FinetuneError(f"LoRA: {str(exc).splitlines()[0]}") from None
-    model.peft_config["default"].base_model_name_or_path = spec.model
-    target_modules = sorted({name.rsplit(".", 1)[-1] for name in model.peft_config["default"].target_modules})
-    progress(f"LoRA on {', '.join(target_modules)}: {_trainable(model)}")
+    adapter_config = model.peft_config["default"]
+    adapter_config.base_model_name_or_path = base_name  # as the user named it (e.g. the .gguf file)
+    return model, sorted({name.rsplit(".", 1)[-1] for name in adapter_config.target_modules})
 
-    args = TrainingArguments(
+
+def _training_arguments(config: TrainConfig, *, cuda: bool, evaluate: bool) -> TrainingArguments:
+    """Linear schedule with warm-up; a checkpoint (and held-out loss) every save_steps."""
+    return TrainingArguments(
         output_dir=str(config.output),
         num_train_epochs=config.epochs,
         max_steps=config.max_steps,
@@ -198,7 +254,7 @@ def train(config: TrainConfig, *, progress: Progress = print, callbacks: Sequenc
         save_strategy="steps",
         save_steps=config.save_steps,
         save_total_limit=2,
-        eval_strategy="steps" if eval_set else "no",
+        eval_strategy="steps" if evaluate else "no",
         eval_steps=config.save_steps,
         bf16=cuda,
         use_cpu=not cuda,
@@ -208,51 +264,13 @@ def train(config: TrainConfig, *, progress: Progress = print, callbacks: Sequenc
         disable_tqdm=False,
         seed=config.seed,
     )
-    stopper = StopOnInterrupt(progress)
-    trainer = Trainer(
-        model=model,
-        args=args,
-        train_dataset=train_set,
-        eval_dataset=eval_set or None,
-        data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
-        processing_class=tokenizer,
-        callbacks=[*callbacks, stopper],
-    )
-    with stopper:
-        trainer.train(resume_from_checkpoint=resume_from)
-    history = [entry for entry in trainer.state.log_history]
-    result = TrainResult(config.output, trainer.state.global_step, stopper.interrupted, history)
-    if stopper.interrupted:
-        result.checkpoint = Path(get_last_checkpoint(str(config.output)))
-        return result
 
-    model.save_pretrained(config.output)
-    tokenizer.save_pretrained(config.output)
-    eval_loss = _final_eval_loss(trainer) if eval_set else None
-    model.eval()
-    check_pairs = held_pairs[: config.check_limit] if config.check_limit is not None else held_pairs
-    if check_pairs:
-        progress(f"Held-out check on {len(check_pairs)} questions...")
-        result.check = heldout_check(loaded, check_pairs, conninfo=config.db)
-        progress(f"Held-out: {result.check.summary()}")
-    train_losses = result.losses("loss")
-    write_card(
-        Card(
-            base_model=spec.model,
-            data_file=str(Path(config.data).resolve()),
-            train_count=len(train_set),
-            eval_count=len(eval_set),
-            dropped=dropped + dropped_eval,
-            settings=_settings(config, target_modules),
-            global_step=result.global_step,
-            train_loss=train_losses[-1] if train_losses else None,
-            eval_loss=eval_loss,
-            check=result.check,
-            date=_dt.date.today(),
-        ),
-        config.output,
-    )
-    return result
+
+def _every(n: int, progress: Progress) -> Callable[[int, int], None]:
+    def report(done: int, total: int) -> None:
+        if done % n == 0 or done == total:
+            progress(f"  {done}/{total}")
+    return report
 
 
 def _final_eval_loss(trainer: Trainer) -> float:

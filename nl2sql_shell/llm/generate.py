@@ -54,13 +54,22 @@ class _Stop(StoppingCriteria):
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
-class _Streamer(BaseStreamer):
-    """Times the first new token and streams the first sequence's text as it grows."""
+def _cut_at_stop(text: str, stop: Sequence[str]) -> str | None:
+    """`text` up to and including the earliest stop string, or None when none occurs."""
+    cut = min((text.find(s) + len(s) for s in stop if s in text), default=None)
+    return None if cut is None else text[:cut]
 
-    def __init__(self, tokenizer, on_text: Callable[[str], None] | None, batch: int) -> None:
+
+class _Streamer(BaseStreamer):
+    """Times the first new token and streams the first sequence's text as it grows.
+
+    What it sends adds up to that sequence's final `Generation.text`: nothing past a stop string.
+    """
+
+    def __init__(self, tokenizer, on_text: Callable[[str], None] | None, stop: Sequence[str]) -> None:
         self.tokenizer = tokenizer
         self.on_text = on_text
-        self.batch = batch
+        self.stop = tuple(stop)
         self.prompt_seen = False
         self.first_token_at: float | None = None
         self.ids: list[int] = []
@@ -72,17 +81,23 @@ class _Streamer(BaseStreamer):
             return
         if self.first_token_at is None:
             self.first_token_at = time.perf_counter()
-        if self.on_text is None:
+        if self.on_text is None or _cut_at_stop(self.sent, self.stop) is not None:
             return
-        flat = value.reshape(-1).tolist()
-        self.ids.append(flat[0] if len(flat) >= self.batch else flat[0])
+        self.ids.append(int(value.reshape(-1)[0]))  # one new token per sequence; row 0 first
         text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
-        if len(text) > len(self.sent) and not text.endswith("\ufffd"):
-            self.on_text(text[len(self.sent):])
-            self.sent = text
+        self._send(_cut_at_stop(text, self.stop) or text, final=False)
 
     def end(self) -> None:
-        """Nothing buffered: every piece was sent as soon as it decoded cleanly."""
+        """Send what was held back: a last piece that is not valid UTF-8 on its own."""
+        if self.on_text is not None and self.ids:
+            text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+            self._send(_cut_at_stop(text, self.stop) or text, final=True)
+
+    def _send(self, text: str, final: bool) -> None:
+        """Send the new tail of `text`, waiting while it ends inside a multi-byte character."""
+        if len(text) > len(self.sent) and (final or not text.endswith("\ufffd")):
+            self.on_text(text[len(self.sent):])
+            self.sent = text
 
 
 @dataclass
@@ -138,7 +153,7 @@ class LoadedModel:
         ids = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).input_ids.to(self._input_device())
         prompt_length = ids.shape[1]
         past, cached = self._cached_prefix(ids, prefix, n)
-        streamer = _Streamer(self.tokenizer, on_text, n)
+        streamer = _Streamer(self.tokenizer, on_text, stop)
         sampling = {"do_sample": True, "temperature": temperature, "top_p": 0.95} if temperature > 0 else {"do_sample": False}
         output = self.model.generate(
             input_ids=ids,
@@ -169,9 +184,9 @@ class LoadedModel:
             tokens = tokens[: tokens.index(eos)]
         text = self.tokenizer.decode(tokens, skip_special_tokens=True)
         finish = "eos" if hit_eos else "length" if len(tokens) >= max_new_tokens else "stop"
-        cut = min((text.find(s) + len(s) for s in stop if s in text), default=None)
+        cut = _cut_at_stop(text, stop)
         if cut is not None:
-            text, finish = text[:cut], "stop"
+            text, finish = cut, "stop"
         if cancel is not None and cancel.is_set():
             finish = "cancelled"
         return Generation(text, prompt_length, len(tokens), first, total, finish, cached)
@@ -187,7 +202,7 @@ class LoadedModel:
         key = tuple(prefix_ids[0].tolist())
         cache = self._prefix_cache.get(key)
         if cache is None:
-            cache = self.model(input_ids=prefix_ids, use_cache=True).past_key_values
+            cache = self.model(input_ids=prefix_ids, use_cache=True).cache
             self._prefix_cache[key] = cache
             while len(self._prefix_cache) > _PREFIX_CACHE_SIZE:
                 self._prefix_cache.popitem(last=False)

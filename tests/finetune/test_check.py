@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from tinymodel import build_tiny_model, train_tiny_model
 from transformers import AutoTokenizer
 
 from nl2sql_shell.finetune.check import heldout_check, normalise_sql
 from nl2sql_shell.finetune.data import Pair, prompt_text
 from nl2sql_shell.llm.load import ModelSpec, load_model
-from tinymodel import build_tiny_model, train_tiny_model
 
 SCHEMA = "CREATE TABLE head (head_id NUMERIC, name TEXT, age NUMERIC)"
 # (gold pair, what the memorising model answers): same text in other spelling, a different
@@ -34,7 +34,7 @@ def test_normalise_sql_ignores_spelling_not_meaning():
 def memorising_model(tmp_path_factory):
     """A tiny model that answers each CASES prompt (the shell's real prompt) with its reply."""
     template = AutoTokenizer.from_pretrained(build_tiny_model(tmp_path_factory.mktemp("t") / "tok"))
-    chat = lambda messages: template.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)  # noqa: E731
+    chat = lambda messages: template.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     pairs = [(prompt_text(chat, pair), reply) for pair, reply in CASES]
     path = train_tiny_model(tmp_path_factory.mktemp("m") / "model", pairs)
     return load_model(ModelSpec(model=str(path)))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import shutil
 import signal
 from pathlib import Path
@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+from tinymodel import build_tiny_model
 from transformers import AutoModelForCausalLM, TrainerCallback
 
 from nl2sql_shell.finetune.command import finetune
@@ -19,7 +20,6 @@ from nl2sql_shell.finetune.data import IGNORE_INDEX, Pair, encode, prompt_text, 
 from nl2sql_shell.finetune.train import TrainConfig, train
 from nl2sql_shell.llm.load import ModelSpec, load_model
 from nl2sql_shell.nl2sql.prompt import build_messages, format_answer
-from tinymodel import build_tiny_model
 
 SPIDER = Path(__file__).resolve().parents[2].parent / "shared" / "train" / "spider_train_create_context.jsonl"
 pytestmark = pytest.mark.skipif(not SPIDER.exists(), reason="needs ../shared/train")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import load_defog_db, make_reachable
+from conftest import load_defog_db
 
 SHELL = [sys.executable, "-m", "nl2sql_shell"]
 
@@ -106,8 +106,8 @@ def test_flags_like_psql(pg_server, fresh_db):
     assert f'You are connected to database "{dbname}" as user "postgres" on host "127.0.0.1" at port "{pg_server.port}".' in result.stdout
 
 
-def test_embedded_demo_database_starts_from_nothing(tmp_path: Path):
-    data = make_reachable(tmp_path) / "embedded"
+def test_embedded_demo_database_starts_from_nothing(reachable_tmp: Path):
+    data = reachable_tmp / "embedded"
     result = shell("-c", "select count(*) > 1000 from transaction", "-t", NL2SQL_SHELL_DATA_DIR=str(data))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "t"
