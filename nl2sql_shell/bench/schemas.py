@@ -38,7 +38,8 @@ def _table(index: int, referenced: str | None) -> Table:
 def small_schema() -> str:
     """Three related tables: a typical 'explore my dev database' prompt."""
     tables = [_table(0, None)]
-    tables += [_table(1, tables[0].name), _table(2, tables[1].name)]
+    for index in (1, 2):
+        tables.append(_table(index, tables[-1].name))
     return render_schema(tables, qualify=False)
 
 

@@ -146,6 +146,7 @@ def test_random_weights_build_the_architecture_from_its_config(tiny):
     assert type(model.model).__name__ == "Phi3ForCausalLM"
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU the default is the 7B hub model")
 def test_default_model_on_cpu_is_the_offline_gguf_when_present(tmp_path, monkeypatch):
     monkeypatch.setenv("NL2SQL_MODEL_DIR", str(tmp_path))
     assert default_model_spec() == ModelSpec(model=CPU_MODEL)

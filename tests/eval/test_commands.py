@@ -1,0 +1,74 @@
+"""`eval` and `bench` end to end on the tiny test model (plumbing: seconds, not accuracy)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tinymodel import build_tiny_model
+
+SHOP_SQL = """
+CREATE TABLE public.shop (id bigint NOT NULL, name text, city text);
+INSERT INTO public.shop VALUES (1, 'Corner', 'Oslo'), (2, 'Deli', 'Rome');
+"""
+QUESTIONS = '''question,query,db_name,query_category,instructions
+How many shops are there?,SELECT count(*) FROM shop;,shopdb,aggregation,
+"Which {shop.name, shop.id} are in Oslo?","SELECT {shop.name, shop.id} FROM shop WHERE city = 'Oslo';",shopdb,where,
+'''
+IDK = '''question,instructions,query,db_name,query_category
+Who painted the Mona Lisa?,"Return 'SELECT ''no'' AS answer;' if the data cannot answer.",SELECT 'no' AS answer;,shopdb,cat_a
+'''
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("suite")
+    (root / "dbs").mkdir()
+    (root / "dbs" / "shopdb.sql").write_text(SHOP_SQL)
+    (root / "questions.csv").write_text(QUESTIONS)
+    (root / "idk.csv").write_text(IDK)
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> str:
+    return str(build_tiny_model(tmp_path_factory.mktemp("m") / "tiny", arch="qwen2"))
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "nl2sql_shell", *args], capture_output=True, text=True, timeout=600)
+
+
+def test_eval_scores_every_question_with_both_prompt_styles(suite, tiny, pg_server, tmp_path):
+    out = tmp_path / "out"
+    result = _run("eval", str(suite), "--model", tiny, "--device", "cpu", "--dsn", pg_server.conninfo("postgres"), "--prompt-style", "default,tutorial", "--max-repairs", "1", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "== prompt style: default ==" in result.stdout and "== prompt style: tutorial ==" in result.stdout
+    assert "accuracy: " in result.stdout and "rightly refused (idk): " in result.stdout and "latency p50" in result.stdout
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert len(records) == 2 * 3
+    assert {r["style"] for r in records} == {"default", "tutorial"}
+    assert all(r["verdict"] in ("correct", "did not parse", "unknown table/column", "server error", "wrong result", "abstained", "no SQL", "refused", "answered") for r in records)
+    summary = json.loads((out / "summary.json").read_text())
+    assert [s["style"] for s in summary["styles"]] == ["default", "tutorial"]
+    assert summary["styles"][0]["total"] == 2 and summary["styles"][0]["idk_total"] == 1
+
+
+def test_eval_filters_and_reports_a_missing_model_in_one_line(suite, pg_server):
+    result = _run("eval", str(suite), "--model", "/nowhere/model", "--dsn", pg_server.conninfo("postgres"))
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0 and "does not exist" in result.stderr
+    nothing = _run("eval", str(suite), "--db", "nosuchdb")
+    assert nothing.returncode == 1 and "no questions match" in nothing.stderr
+
+
+def test_bench_prints_speed_figures(tiny):
+    result = _run("bench", "--model", tiny, "--device", "cpu", "--new-tokens", "4", "--candidates", "2", "--repeats", "1")
+    assert result.returncode == 0, result.stderr
+    for figure in ("model load", "small schema: time to first token, first question", "large schema: prompt tokens", "2 candidates batched", "peak memory"):
+        assert figure in result.stdout
+    large = int(next(line for line in result.stdout.splitlines() if line.startswith("large schema: prompt tokens")).split()[-1])
+    assert large >= 2500
