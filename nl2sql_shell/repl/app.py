@@ -96,8 +96,7 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
         shell.questions.remember = session.history.append_string  # type: ignore[attr-defined]
     while True:
         shell.reconnect_if_needed()
-        default = getattr(shell, "pending_input", "") or ""
-        shell.pending_input = ""  # type: ignore[attr-defined]
+        default, shell.pending_input = shell.pending_input, ""
         try:
             text = session.prompt(lambda: _prompt(shell), default=default, pre_run=start_model)
         except KeyboardInterrupt:

@@ -174,7 +174,7 @@ def _edit(shell: Shell, argument: str) -> bool:
         subprocess.call([*shlex.split(editor), handle.name])
         text = Path(handle.name).read_text()
         os.unlink(handle.name)
-    shell.pending_input = text.rstrip("\n")  # type: ignore[attr-defined]
+    shell.pending_input = text.rstrip("\n")
     return True
 
 

@@ -237,7 +237,7 @@ class QuestionHandler:
                     self.shell.output.write("Dropped.\n")
                     return
             if reply.lower() in ("e", "edit"):
-                self.shell.pending_input = answer.sql  # type: ignore[attr-defined]
+                self.shell.pending_input = answer.sql
                 return
             if reply == "?":
                 self._explain(answer)

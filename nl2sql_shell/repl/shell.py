@@ -45,6 +45,7 @@ class Shell:
     banner_note: str | None = None
     last_sql: str = ""
     last_failed: bool = False
+    pending_input: str = ""  # text for the next prompt's buffer (`\e`, `e` on a model answer)
     on_schema_change: list[Callable[[], None]] = field(default_factory=list)
     questions: object | None = None  # the `?` handler, set by the front end (see repl/questions.py)
 
