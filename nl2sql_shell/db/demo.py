@@ -407,12 +407,11 @@ def _customers(rng: random.Random, branches: Sequence[Branch]) -> list[Customer]
         seen_emails.add(local)
         prefix = _COUNTRIES[branch.country][1]
         phone = None if rng.random() < 0.1 else f"{prefix} {rng.randint(200, 999)} {rng.randint(100, 999)} {rng.randint(1000, 9999)}"
+        signup = _days_before(rng, ANCHOR, 30, 8 * 365)
+        born = _days_before(rng, signup, 18 * 366, 80 * 365)  # adult when signing up
         customers.append(
-            Customer(
-                customer_id, first, last, f"{local}@{rng.choice(_EMAIL_DOMAINS)}", phone,
-                _days_before(rng, ANCHOR, 18 * 365, 85 * 365), branch.city, branch.country,
-                _days_before(rng, ANCHOR, 30, 8 * 365), branch.branch_id,
-            )
+            Customer(customer_id, first, last, f"{local}@{rng.choice(_EMAIL_DOMAINS)}", phone, born,
+                     branch.city, branch.country, signup, branch.branch_id)
         )
     return customers
 
