@@ -181,3 +181,13 @@ def test_library_api_answers_without_running(trained, database):
         answer = ask(WRITE_Q, conn, model=trained, device="cpu")
     assert answer.kind == "write"
     assert _orders(database) == 3
+
+
+def test_candidates_are_sampled_in_one_call_and_voted_on(trained, database):
+    from nl2sql_shell.nl2sql.pipeline import Options
+
+    voting = Asker(load_model(ModelSpec(model=trained, device="cpu")), Options(candidates=3, temperature=0.3))
+    with psycopg.connect(database, autocommit=True) as conn:
+        answer = voting.ask(COUNT_Q, conn)
+    assert len(answer.attempts) == 3
+    assert answer.kind == "read" and "checked candidates returned the same rows" in answer.reason
