@@ -76,7 +76,7 @@ class Options:
     candidates: int = 1
     temperature: float = 0.7
     schema_budget_tokens: int = 3000
-    max_new_tokens: int = 320
+    max_new_tokens: int = 200
     statement_timeout_ms: int = 10_000
     vote_row_limit: int = 1000
     prompt_style: Literal["default", "tutorial"] = "default"
