@@ -6,6 +6,7 @@ Everything that is not about the terminal (what a line means, how SQL runs) live
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 from prompt_toolkit import PromptSession
@@ -24,6 +25,7 @@ from nl2sql_shell.repl.metadata import Metadata, load_metadata
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.statements import input_state, is_complete
 
+MODEL_LOAD_DELAY_S = 1.0
 _WORDS = {"quit": "\\q", "exit": "\\q", "\\quit": "\\q", "help": "\\?"}
 
 
@@ -87,10 +89,15 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
         output=output,
     )
     def start_model() -> None:
-        """The model starts loading once the first prompt is up, so it never delays it."""
-        if shell.questions is not None:
-            shell.questions.start_loading()  # type: ignore[attr-defined]
+        """The model starts loading a moment after the first prompt is drawn, so its imports
+        never compete with the prompt; a `?` typed sooner starts it at once."""
+        if shell.questions is not None and not loader_scheduled:
+            loader_scheduled.append(True)
+            timer = threading.Timer(MODEL_LOAD_DELAY_S, shell.questions.start_loading)  # type: ignore[attr-defined]
+            timer.daemon = True
+            timer.start()
 
+    loader_scheduled: list[bool] = []
     if shell.questions is not None:
         shell.questions.confirm = _line_reader(session)  # type: ignore[attr-defined]
         shell.questions.remember = session.history.append_string  # type: ignore[attr-defined]

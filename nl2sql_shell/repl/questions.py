@@ -48,11 +48,14 @@ class QuestionHandler:
         self.history: list[Example] = []
         self.last_answer = None
         self._loader: threading.Thread | None = None
+        self._start_lock = threading.Lock()
         shell.on_schema_change.append(self._schema_changed)
 
     # -- loading ------------------------------------------------------------------------------------
     def start_loading(self) -> None:
-        if self._loader is None and self.asker is None:
+        with self._start_lock:  # the delayed start and a `?` may race
+            if self._loader is not None or self.asker is not None:
+                return
             self._loader = threading.Thread(target=self._load, name="model-loader", daemon=True)
             self._loader.start()
 
