@@ -180,8 +180,7 @@ class Executor:
             return Outcome(True, shown, f"SELECT {shown}")
 
     def _print(self, cur: psycopg.Cursor) -> int:
-        columns = [d.name for d in cur.description or ()]
-        numeric = [fmt.is_numeric_oid(d.type_code) for d in cur.description or ()]
+        columns, numeric = fmt.describe(cur)
         return self.print_rows(columns, numeric, cur.fetchmany)
 
     def print_rows(self, columns: list[str], numeric: list[bool], fetchmany: Callable[[int], Sequence[Sequence[str | None]]]) -> int:
