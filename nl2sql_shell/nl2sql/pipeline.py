@@ -25,7 +25,9 @@ from nl2sql_shell.db.execute import read_only_transaction
 from nl2sql_shell.nl2sql import prompt as prompts
 from nl2sql_shell.nl2sql.check import CheckResult, check_sql
 from nl2sql_shell.nl2sql.extract import extract_sql, is_refusal
+from nl2sql_shell.nl2sql.fixes import fix_sql
 from nl2sql_shell.nl2sql.safety import Safety, classify
+from nl2sql_shell.schema.grounding import ground
 from nl2sql_shell.schema.introspect import SchemaCache
 from nl2sql_shell.schema.linking import Reason, select_tables
 from nl2sql_shell.schema.model import Schema
@@ -44,6 +46,7 @@ class Attempt:
     text: str
     sql: str | None
     errors: list[str] = field(default_factory=list)
+    fixes: list[str] = field(default_factory=list)  # deterministic corrections made to `sql`
 
 
 @dataclass
@@ -75,11 +78,12 @@ class Options:
     max_repairs: int = 2
     candidates: int = 1
     temperature: float = 0.7
-    schema_budget_tokens: int = 3000
+    schema_budget_tokens: int = 4500  # whole schemas up to this size: every question then reuses one prompt cache
     max_new_tokens: int = 200
     statement_timeout_ms: int = 10_000
     vote_row_limit: int = 1000
     prompt_style: Literal["default", "tutorial"] = "default"
+    refuse_ungrounded: bool = True  # refuse, before the model runs, questions the schema never mentions
 
 
 class Asker:
@@ -100,9 +104,20 @@ class Asker:
         history: Sequence[prompts.Example] = (),
         on_text: Callable[[str], None] | None = None,
         cancel: threading.Event | None = None,
+        check_grounding: bool = True,
     ) -> Answer:
+        """Propose SQL for ``question``; ``check_grounding=False`` lets the model try a question
+        whose words the schema does not have (the person insists: `?!` in the shell)."""
         started = time.perf_counter()
         schema = self.schemas.get(conn)
+        if check_grounding and not history and self.options.refuse_ungrounded and self.options.prompt_style == "default":
+            grounding = ground(schema, question)
+            if grounding.unanswerable:
+                words = ", ".join(f'"{w}"' for w in grounding.unmatched)
+                reason = f"nothing in this database matches {words}"
+                answer = Answer(question, prompts.REFUSAL_SQL, "refusal", reason)
+                answer.timings["total_s"] = time.perf_counter() - started
+                return answer
         linked = select_tables(schema, question, budget_tokens=self.options.schema_budget_tokens, count_tokens=self.model.count_tokens)
         tables = list(linked.tables)
         answer = Answer(question, None, "failed", "", tables=[t.qualified_name for t in tables], linking=[describe_reason(r) for r in linked.reasons])
@@ -130,6 +145,8 @@ class Asker:
                 checked, answer.reason = self._choose(passed, conn)
                 if round_:
                     answer.reason += f" after {round_} repair{'s' * (round_ > 1)}"
+                if fixes := [f for attempt, _ in passed[:1] for f in attempt.fixes]:
+                    answer.reason += "; corrected " + ", ".join(fixes)
                 break
             if refusals and len(refusals) * 2 >= len(candidates):
                 answer.sql, answer.kind = refusals[0].sql, "refusal"
@@ -177,6 +194,9 @@ class Asker:
             return None
         if is_refusal(attempt.sql):
             return None
+        fixed = fix_sql(attempt.sql, schema)
+        if fixed.changes:
+            attempt.sql, attempt.fixes = fixed.sql, fixed.changes
         result = check_sql(attempt.sql, schema)
         if not result.ok:
             attempt.errors.extend(result.errors)

@@ -114,15 +114,15 @@ class QuestionHandler:
 
     # -- asking -------------------------------------------------------------------------------------
     def ask(self, line: str) -> None:
-        verbose = line.startswith("?+")
-        question = line[2:].strip() if verbose else line[1:].strip()
+        verbose, insist = line.startswith("?+"), line.startswith("?!")
+        question = line[2:].strip() if verbose or insist else line[1:].strip()
         if not question:
             self.shell.error("usage: ? QUESTION   (e.g. ? top 5 customers by total amount)")
             return
         if not self._wait_for_model():
             self.shell.last_failed = True
             return
-        answer = self._generate(question)
+        answer = self._generate(question, insist)
         if answer is None:
             return
         self.last_answer = answer
@@ -136,7 +136,7 @@ class QuestionHandler:
         info = self.shell.conn.info
         return ExampleStore(store_path(info.host, info.port, info.dbname))
 
-    def _generate(self, question: str):
+    def _generate(self, question: str, insist: bool = False):
         from nl2sql_shell.nl2sql.pipeline import Answer
 
         history = self.history[-1:] if self.history and _FOLLOW_UP.search(question) else []
@@ -154,7 +154,7 @@ class QuestionHandler:
 
         def work() -> None:
             try:
-                result.append(self.asker.ask(question, self.shell.conn, examples=examples, history=history, on_text=on_text, cancel=cancel))
+                result.append(self.asker.ask(question, self.shell.conn, examples=examples, history=history, on_text=on_text, cancel=cancel, check_grounding=not insist))
             except BaseException as exc:  # noqa: BLE001 - reported below, in the main thread
                 failure.append(exc)
 
@@ -188,7 +188,10 @@ class QuestionHandler:
         """Show the SQL and a one-line summary, then run it only as the person decides."""
         out = self.shell.output
         if answer.kind == "refusal":
-            out.write("The model says this database cannot answer that question.\n")
+            if answer.attempts:
+                out.write("The model says this database cannot answer that question.\n")
+            else:  # refused before the model ran: say why, and how to insist
+                out.write(f"This database cannot answer that: {answer.reason}. Use the schema's words, or ask with ?! to let the model try anyway.\n")
             return
         if answer.sql is None or answer.kind == "failed":
             self.shell.error(f"No usable SQL: {answer.reason}")
@@ -277,6 +280,8 @@ class QuestionHandler:
         self._show_context(answer)
         for number, attempt in enumerate(answer.attempts, 1):
             out.write(f"Attempt {number}: {attempt.sql or attempt.text.strip()[:200]}\n")
+            for fix in attempt.fixes:
+                out.write(f"  corrected: {fix}\n")
             for error in attempt.errors:
                 out.write(f"  rejected: {error}\n")
         timings = ", ".join(f"{k} {v:.2f}" for k, v in answer.timings.items())

@@ -57,7 +57,7 @@ class Linked:
 def select_tables(schema: Schema, question: str, *, budget_tokens: int, count_tokens: Callable[[str], int]) -> Linked:
     """The tables of ``schema`` worth showing for ``question`` within ``budget_tokens``."""
     qualify = schema.multiple_schemas
-    matches = _match(schema.tables, _question_words(question))
+    matches = match_words(schema.tables, _question_words(question))
     if count_tokens(render_schema(schema.tables, qualify=qualify)) <= budget_tokens:
         return Linked(schema.tables, tuple(matches), complete=True)
     chooser = _Chooser(schema, matches, budget_tokens, lambda t: count_tokens(render_schema([t], qualify=qualify)))
@@ -131,7 +131,7 @@ def _targets(tables: Iterable[Table]) -> dict[str, list[_Target]]:
     return index
 
 
-def _match(tables: Sequence[Table], question_words: list[str]) -> list[Reason]:
+def match_words(tables: Sequence[Table], question_words: list[str]) -> list[Reason]:
     """Every match of a question word in the tables, the best way each word-target pair matched."""
     index = _targets(tables)
     stems: dict[str, list[str]] = defaultdict(list)

@@ -191,3 +191,21 @@ def test_candidates_are_sampled_in_one_call_and_voted_on(trained, database):
         answer = voting.ask(COUNT_Q, conn)
     assert len(answer.attempts) == 3
     assert answer.kind == "read" and "checked candidates returned the same rows" in answer.reason
+
+
+def test_a_question_the_schema_never_mentions_is_refused_before_the_model_runs(trained, database):
+    recording = Recording(load_model(ModelSpec(model=trained, device="cpu")))
+    with psycopg.connect(database, autocommit=True) as conn:
+        answer = Asker(recording).ask("what is the purpose of life", conn)
+        assert answer.kind == "refusal" and answer.sql == "SELECT 'I cannot answer that with this database.' AS answer;"
+        assert answer.reason == 'nothing in this database matches "purpose", "life"'
+        assert recording.prompts == []  # no time spent generating
+        insisted = Asker(recording).ask("what is the purpose of life", conn, check_grounding=False)
+    assert len(recording.prompts) == 1 and insisted.attempts
+
+
+def test_the_repl_says_which_words_matched_nothing_and_how_to_insist(asker, database, tmp_path, monkeypatch):
+    out, _ = _repl(database, asker, "? average impact factor of the customers\n?! average impact factor of the customers\nn\n\\q\n", tmp_path, monkeypatch)
+    assert 'This database cannot answer that: nothing in this database matches "impact", "factor".' in out
+    assert "ask with ?! to let the model try anyway" in out
+    assert out.count("This database cannot answer that") == 1  # after ?! the model answered instead

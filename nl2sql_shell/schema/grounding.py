@@ -1,0 +1,73 @@
+"""Does a question talk about this database at all?
+
+A small model writes SQL for any question, "What is the purpose of life?" included; asked to
+refuse, it rarely does. But a question the schema cannot answer gives itself away: most of
+what it talks about ("impact factor", "office hours", "takeout") is nowhere in the database,
+not in a table or column name, not in a comment, not in a sample value. This module finds
+the question's content words (what remains after the words of the question language itself:
+"how many", "average", "ordered by", "last month") and matches them against the schema with
+the linker's matching (exact, stemmed, fuzzy). When more than a third of them match nothing,
+the pipeline refuses before the model runs, and says which words matched nothing.
+
+Quoted strings, numbers and mid-sentence capitalised words (New York, "Mark's Bistro") are
+values the database may hold beyond its sample values, so they count neither way.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .linking import STOPWORDS, match_words, words
+from .model import Schema
+
+# Words of the question language: aggregation, comparison, ordering, time, shape of the answer,
+# and the verbs of a change. They never name data, so they never count as unmatched.
+QUERY_WORDS = frozenset(
+    """above across after along also am amount an answer any ascending associated available avg
+    average based been before being below best between biggest both bottom calculate came can
+    case certain column columns come compare compute convert converted corresponding could count
+    current data database date dates day days descending did differ difference different distinct
+    do does during each earliest either end ends entries entry exactly exist existing exists fewer
+    find first five fraction four from get give given gives got gotten greatest had has have
+    having he her hh his how id ids in include including insensitive insensitively integer into
+    just kind kinds largest last latest least length less letter list longest lowest made many
+    match matches matching max maximum may mean might min minimum minus mm month months more most
+    much name names negative new newest no not now number numbers of oldest one only order ordered
+    other others out over overall part particular per percent percentage pm plus please positive
+    possible proportion provide rank ranked ranking rate ratio recent record records related
+    relation relative respective respectively result results return row rows same sensitive shall
+    she shortest should show since six smallest sort sorted specific start starts string strings
+    sum table tables take taken takes ten than the they three time times to today top total two
+    type types under unique until value values vary varies week weeks whose with within without
+    worst write written year years highest hundred thousand million billion alphabetically
+    alphabetical annual annually daily weekly monthly yearly every whole well non seven eight nine
+    zero half twice add change create delete drop insert mark raise lower increase decrease remove
+    rename replace set update""".split()
+)
+UNGROUNDED_SHARE = 1 / 3  # refuse when more than this share of the content words matches nothing
+
+_QUOTED = re.compile(r""""[^"]*"|'[^']*'|`[^`]*`|“[^”]*”""")
+_PROPER_NOUN = re.compile(r"(?<=[a-z,] )[A-Z][a-z]+")
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """The question's content words, and those that nothing in the schema matches."""
+
+    content: tuple[str, ...]
+    unmatched: tuple[str, ...]
+
+    @property
+    def unanswerable(self) -> bool:
+        return bool(self.unmatched) and len(self.unmatched) > UNGROUNDED_SHARE * len(self.content)
+
+
+def ground(schema: Schema, question: str) -> Grounding:
+    """Match the question's content words against the schema's names, comments and values."""
+    text = _PROPER_NOUN.sub(" ", _QUOTED.sub(" ", question))
+    content = tuple(
+        dict.fromkeys(w for w in words(text) if len(w) > 1 and not w.isdigit() and w not in STOPWORDS and w not in QUERY_WORDS)
+    )
+    matched = {reason.word for reason in match_words(schema.tables, list(content))}
+    return Grounding(content, tuple(w for w in content if w not in matched))
