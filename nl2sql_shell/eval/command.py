@@ -28,7 +28,7 @@ def eval_command(suite_dir: Path, model, adapter, quantize, device, candidates, 
     """Execution accuracy on a suite laid out like ../shared/bench/defog-dev."""
     from dataclasses import replace
 
-    from nl2sql_shell.eval.runner import Runner, report, server_conninfos, summarize, write_outputs
+    from nl2sql_shell.eval.runner import ResultsFile, Runner, report, server_conninfos, summarize, write_summary
     from nl2sql_shell.eval.suite import load_suite
     from nl2sql_shell.llm.load import ModelLoadError, load_model
     from nl2sql_shell.model_choice import resolve_spec
@@ -50,18 +50,20 @@ def eval_command(suite_dir: Path, model, adapter, quantize, device, candidates, 
     except ModelLoadError as exc:
         raise click.ClickException(str(exc)) from None
     admin, conninfo_for, server = server_conninfos(dsn)
+    results = ResultsFile(out_dir) if out_dir else None
     try:
         runner = Runner(suite, loaded, admin_conninfo=admin, conninfo_for=conninfo_for, options=Options(candidates=candidates, max_repairs=max_repairs))
         runner.load_databases(progress)
-        all_records, summaries = [], []
+        summaries = []
         total = len(suite.questions) + len(suite.idk)
         for style in style_list:
             with click.progressbar(length=total, label=f"{style:>8}", file=sys.stderr, show_pos=True) as bar:
                 def step(record, bar=bar) -> None:
                     bar.update(1)
+                    if results:
+                        results.write(record)
 
                 records = runner.run(style, step)
-            all_records += records
             summaries.append(summarize(style, records))
         report(summaries, loaded.load_seconds)
         if out_dir:
@@ -77,8 +79,10 @@ def eval_command(suite_dir: Path, model, adapter, quantize, device, candidates, 
                 "questions": len(suite.questions),
                 "idk_questions": len(suite.idk),
             }
-            write_outputs(out_dir, all_records, summaries, meta)
-            click.echo(f"wrote {out_dir / 'results.jsonl'} and {out_dir / 'summary.json'}", err=True)
+            summary_path = write_summary(out_dir, summaries, meta)
+            click.echo(f"wrote {results.path} and {summary_path}", err=True)
     finally:
+        if results:
+            results.close()
         if server is not None:
             server.stop()

@@ -216,13 +216,28 @@ def report(summaries: list[Summary], load_seconds: float, out=sys.stdout) -> Non
     out.write(f"model load {load_seconds:.1f} s; {peak_memory()}\n")
 
 
-def write_outputs(out_dir: Path, records: list[Record], summaries: list[Summary], meta: dict) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / "results.jsonl", "w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(asdict(record)) + "\n")
+class ResultsFile:
+    """results.jsonl, one line per question as soon as it is scored: a long run can be followed
+    with `tail -f`, and one stopped halfway keeps what it measured."""
+
+    def __init__(self, out_dir: Path) -> None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.path = out_dir / "results.jsonl"
+        self._handle = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+
+    def write(self, record: Record) -> None:
+        self._handle.write(json.dumps(asdict(record)) + "\n")
+        self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def write_summary(out_dir: Path, summaries: list[Summary], meta: dict) -> Path:
+    path = out_dir / "summary.json"
     payload = {**meta, "styles": [{**asdict(s), "accuracy": s.accuracy} for s in summaries], "peak_memory": peak_memory()}
-    (out_dir / "summary.json").write_text(json.dumps(payload, indent=2) + "\n")
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    return path
 
 
 def server_conninfos(dsn: str | None) -> tuple[str, Callable[[str], str], object | None]:
