@@ -78,7 +78,7 @@ class Options:
     max_repairs: int = 2
     candidates: int = 1
     temperature: float = 0.7
-    schema_budget_tokens: int = 4500  # whole schemas up to this size: every question then reuses one prompt cache
+    schema_budget_tokens: int = 3000
     max_new_tokens: int = 200
     statement_timeout_ms: int = 10_000
     vote_row_limit: int = 1000

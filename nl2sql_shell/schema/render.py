@@ -37,38 +37,8 @@ _TYPE_ALIASES = {"bit varying": "varbit"}
 
 
 def render_schema(tables: Sequence[Table], *, qualify: bool) -> str:
-    """CREATE TABLE statements for ``tables``; names carry their schema when ``qualify``,
-    followed by the join columns that no foreign key declares."""
-    text = "\n".join(render_table(t, qualify=qualify) for t in tables)
-    shared = shared_key_columns(tables)
-    if shared:
-        lines = [f"-- {quote_name(column)}: {', '.join(_table_name(t.schema, t.name, qualify) for t in owners)}" for column, owners in shared.items()]
-        text += "\n-- Join columns (the same key in each of these tables):\n" + "\n".join(lines)
-    return text
-
-
-def shared_key_columns(tables: Sequence[Table]) -> dict[str, list[Table]]:
-    """Key-like columns that several tables have with the same type and no foreign key declares.
-
-    Many real databases (and every dump of the defog benchmark) declare no foreign keys, and a
-    small model then guesses joins (`author.oid = domain_author.aid`, a bigint id against a text
-    id). A column called `business_id` or `state_name` in five tables is how they join; saying
-    so costs a line per key and removes the guess.
-    """
-    declared = {(t.qualified_name, c) for t in tables for fk in t.foreign_keys for c in fk.columns}
-    declared |= {(f"{fk.ref_schema}.{fk.ref_table}", c) for t in tables for fk in t.foreign_keys for c in fk.ref_columns}
-    owners: dict[tuple[str, str], list[Table]] = {}
-    for table in tables:
-        for column in table.columns:
-            if _key_like(column) and (table.qualified_name, column.name) not in declared:
-                owners.setdefault((column.name, column.data_type), []).append(table)
-    return {name: found for (name, _), found in sorted(owners.items()) if len(found) > 1}
-
-
-def _key_like(column: Column) -> bool:
-    """`aid`, `business_id`, `airport_code`, `state_name`: identifiers, not attributes such as `name`."""
-    name = column.name.lower()
-    return name != "id" and (name.endswith(("id", "_code", "_name", "_key")) or name in {"code", "key"})
+    """CREATE TABLE statements for ``tables``; names carry their schema when ``qualify``."""
+    return "\n".join(render_table(t, qualify=qualify) for t in tables)
 
 
 def render_table(table: Table, *, qualify: bool) -> str:

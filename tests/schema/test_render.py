@@ -135,19 +135,3 @@ def test_benchmark_schemas_render_and_parse(pg_server, db: str) -> None:
         created = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'roundtrip'")}
         conn.rollback()
     assert created == {t.name for t in schema.tables}
-
-
-def test_shared_key_columns_without_foreign_keys_are_listed_as_join_columns(pg_server) -> None:
-    with psycopg.connect(load_defog_db(pg_server, "yelp"), autocommit=True) as conn:
-        schema = read_schema(conn)
-    text = render_schema(schema.tables, qualify=False)
-    assert "-- Join columns (the same key in each of these tables):" in text
-    assert "-- business_id: business, category, checkin, neighbourhood, review, tip" in text
-    assert "-- user_id: review, tip, users" in text
-    assert "-- name:" not in text and "-- id:" not in text  # attributes, not keys
-    assert _parse(text)  # still DDL once the comments are gone
-
-
-def test_a_declared_foreign_key_is_not_listed_again() -> None:
-    text = render_schema([CUSTOMERS, ORDERS], qualify=False)
-    assert "Join columns" not in text
