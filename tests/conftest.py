@@ -51,6 +51,16 @@ def fresh_db(pg_server: embedded.EmbeddedServer) -> Iterator[str]:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def create_database(pg_server: embedded.EmbeddedServer, name: str, ddl: str) -> str:
+    """(Re)create database ``name`` with ``ddl`` run in it, for a module's tests; its conninfo."""
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    with psycopg.connect(pg_server.conninfo(name), autocommit=True) as conn:
+        conn.execute(ddl)
+    return pg_server.conninfo(name)
+
+
 def load_defog_db(pg_server: embedded.EmbeddedServer, db: str) -> str:
     """Load ../shared/bench/defog-dev/dbs/<db>.sql into a database named <db> (once per run)."""
     with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from conftest import create_database
 
 from nl2sql_shell.nl2sql.check import check_sql
 from nl2sql_shell.nl2sql.fixes import fix_sql
@@ -19,12 +20,7 @@ INSERT INTO location VALUES (1, 10, 'Market St', 'San Francisco'), (2, 5, 'Shatt
 
 @pytest.fixture(scope="module")
 def conn(pg_server):
-    name = "fixes_test"
-    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {name}")
-    with psycopg.connect(pg_server.conninfo(name), autocommit=True) as connection:
-        connection.execute(SCHEMA)
+    with psycopg.connect(create_database(pg_server, "fixes_test", SCHEMA), autocommit=True) as connection:
         yield connection
 
 

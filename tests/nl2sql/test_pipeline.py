@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
+from conftest import create_database
 from tinymodel import build_tiny_model, train_tiny_model
 
 from nl2sql_shell.db.connect import Target, connect
@@ -60,13 +61,7 @@ class Recording:
 
 @pytest.fixture(scope="module")
 def database(pg_server):
-    name = "pipeline_test"
-    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {name}")
-    with psycopg.connect(pg_server.conninfo(name), autocommit=True) as conn:
-        conn.execute(SCHEMA)
-    return pg_server.conninfo(name)
+    return create_database(pg_server, "pipeline_test", SCHEMA)
 
 
 def _prompts_for(model_dir, conninfo: str, question: str) -> list[str]:
