@@ -1,8 +1,10 @@
 """Deterministic corrections of the model's SQL that need no second trip through the model.
 
 Small models trained on Spider write `T1`/`T2` aliases and often put a column on the wrong
-one (`T2.rating` where `rating` belongs to `T1`'s table), and leave a join column unqualified
-where both joined tables have it. Both mistakes have exactly one sensible correction, which
+one (`T2.rating` where `rating` belongs to `T1`'s table), leave a join column unqualified
+where both joined tables have it, and write `SELECT DISTINCT ... GROUP BY ... ORDER BY
+count(*)`, which PostgreSQL rejects although the DISTINCT changes nothing there. Each mistake
+has exactly one sensible correction, which
 costs microseconds here and a whole repair round (tens of seconds on a CPU) through the
 model, which small models mostly fail anyway. Each correction is described in words, so the
 user sees what was changed before anything runs.
@@ -47,6 +49,8 @@ def fix_sql(sql: str, schema: Schema) -> Fixed:
         return Fixed(sql)
     changes: list[str] = []
     for scope in scopes:
+        if isinstance(scope.expression, exp.Select) and (change := _drop_idle_distinct(scope.expression)):
+            changes.append(change)
         tables = _scope_tables(scope, schema)
         for column in scope.columns:
             if isinstance(column.this, exp.Star):
@@ -108,3 +112,18 @@ def _equated(column: exp.Column, aliases: list[str]) -> bool:
         if isinstance(left, exp.Column) and isinstance(right, exp.Column) and left.name == right.name == column.name and left.table and right.table:
             joined |= {left.table, right.table}
     return set(aliases) <= joined
+
+
+def _drop_idle_distinct(select: exp.Select) -> str | None:
+    """DISTINCT on a grouped query that selects every GROUP BY key is a no-op (the groups are
+    already distinct), yet it makes PostgreSQL reject ORDER BY expressions not selected."""
+    distinct, group, order = select.args.get("distinct"), select.args.get("group"), select.args.get("order")
+    if not isinstance(distinct, exp.Distinct) or distinct.args.get("on") or group is None or order is None:
+        return None
+    selected = {s.unalias() for s in select.selects} | {exp.column(s.alias) for s in select.selects if s.alias}
+    if not all(key in selected for key in group.expressions):
+        return None
+    if all(o.this in selected for o in order.expressions):
+        return None  # PostgreSQL accepts it as it is
+    select.set("distinct", None)
+    return "dropped DISTINCT (a grouped query's rows are already distinct; it made ORDER BY fail)"

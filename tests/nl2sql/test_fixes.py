@@ -48,6 +48,16 @@ def test_an_ambiguous_column_the_tables_are_joined_on_is_qualified(conn) -> None
     assert _rows(conn, fixed.sql) == [("Berkeley", 1), ("San Francisco", 1)]
 
 
+def test_an_idle_distinct_that_breaks_order_by_is_dropped(conn) -> None:
+    schema = read_schema(conn)
+    failing = "SELECT DISTINCT city_name FROM restaurant GROUP BY city_name ORDER BY count(*) DESC, city_name"
+    with pytest.raises(psycopg.errors.InvalidColumnReference):
+        _rows(conn, failing)
+    fixed = fix_sql(failing, schema)
+    assert fixed.changes == ["dropped DISTINCT (a grouped query's rows are already distinct; it made ORDER BY fail)"]
+    assert _rows(conn, fixed.sql) == [("Berkeley",), ("San Francisco",)]
+
+
 @pytest.mark.parametrize(
     "sql",
     [
@@ -56,6 +66,7 @@ def test_an_ambiguous_column_the_tables_are_joined_on_is_qualified(conn) -> None
         "SELECT T2.nme FROM restaurant AS T1 JOIN location AS T2 ON T1.id = T2.restaurant_id",  # nobody has it
         "SELECT T2.name FROM restaurant AS T1 JOIN (SELECT * FROM location) AS T2 ON true",  # a subquery might
         "SELECT city_name FROM restaurant r JOIN location l ON r.id = l.restaurant_id",  # not joined on it: a guess
+        "SELECT DISTINCT count(*) FROM restaurant GROUP BY city_name ORDER BY count(*)",  # DISTINCT matters here
     ],
 )
 def test_nothing_is_guessed(conn, sql: str) -> None:
