@@ -59,6 +59,7 @@ def _help(shell: Shell, _: str) -> bool:
     rows = sorted({(syntax, text) for _, syntax, text in _COMMANDS.values()}) + _pgspecial_help()
     rows.append(("? QUESTION", "ask the model for SQL that answers QUESTION (shown, run only after you agree)"))
     rows.append(("?+ QUESTION", "the same, and show which tables the model was given"))
+    rows.append(("?! QUESTION", "ask even when no table, column or value matches its words"))
     width = max(len(s) for s, _ in rows)
     shell.output.write("".join(f"  {s.ljust(width)}  {t}\n" for s, t in rows))
     return True
