@@ -85,11 +85,17 @@ class CheckResult:
     kind: str = "read"  # "read" | "write", from safety.classify
 
 
+def parse_statements(sql: str) -> list[exp.Expression]:
+    """The statements of ``sql`` as PostgreSQL reads them (empty ones dropped); raises
+    sqlglot's ParseError or TokenError."""
+    return [s for s in sqlglot.parse(sql, dialect=DIALECT) if s is not None and not isinstance(s, exp.Semicolon)]
+
+
 def check_sql(sql: str, schema: Schema) -> CheckResult:
     errors = _dialect_hints(sql)
     plain = sql.strip().rstrip(";").rstrip()
     try:
-        statements = [s for s in sqlglot.parse(sql, dialect=DIALECT) if s is not None and not isinstance(s, exp.Semicolon)]
+        statements = parse_statements(sql)
     except (ParseError, TokenError) as exc:
         return CheckResult(False, plain, 0, (), [*errors, _syntax_error(exc)], "write")
     kind = "write" if classify(sql).writes else "read"

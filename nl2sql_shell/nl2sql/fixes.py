@@ -4,9 +4,8 @@ Small models trained on Spider write `T1`/`T2` aliases and often put a column on
 one (`T2.rating` where `rating` belongs to `T1`'s table), leave a join column unqualified
 where both joined tables have it, and write `SELECT DISTINCT ... GROUP BY ... ORDER BY
 count(*)`, which PostgreSQL rejects although the DISTINCT changes nothing there. Each mistake
-has exactly one sensible correction, which
-costs microseconds here and a whole repair round (tens of seconds on a CPU) through the
-model, which small models mostly fail anyway. Each correction is described in words, so the
+has exactly one sensible correction, which costs microseconds here and a whole repair round
+(tens of seconds on a CPU) through the model, which small models mostly fail anyway. Each correction is described in words, so the
 user sees what was changed before anything runs.
 """
 
@@ -14,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, OptimizeError, ParseError, TokenError, UnsupportedError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
@@ -22,6 +20,7 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from nl2sql_shell.schema.model import Schema, Table
 
+from .check import parse_statements
 from .safety import DIALECT
 
 
@@ -34,9 +33,10 @@ class Fixed:
 
 
 def fix_sql(sql: str, schema: Schema) -> Fixed:
-    """Requalify columns that sit on the wrong alias or are ambiguous between joined tables."""
+    """Requalify columns that sit on the wrong alias or are ambiguous between joined tables,
+    and drop a DISTINCT that only makes ORDER BY fail."""
     try:
-        statements = [s for s in sqlglot.parse(sql, dialect=DIALECT) if s is not None and not isinstance(s, exp.Semicolon)]
+        statements = parse_statements(sql)
     except (ParseError, TokenError):
         return Fixed(sql)
     if len(statements) != 1:
@@ -86,7 +86,7 @@ def _move_to_owner(column: exp.Column, tables: dict[str, Table | None]) -> str |
         return None
     if any(t is None for t in tables.values()):
         return None  # a subquery's columns are unknown here: it might be the owner
-    owners = [alias for alias, t in tables.items() if t is not None and t.column(column.name) is not None]
+    owners = _owners(column.name, tables)
     if len(owners) != 1:
         return None
     column.set("table", exp.to_identifier(owners[0]))
@@ -96,11 +96,16 @@ def _move_to_owner(column: exp.Column, tables: dict[str, Table | None]) -> str |
 def _qualify_join_column(column: exp.Column, tables: dict[str, Table | None]) -> str | None:
     """An unqualified column that several joined tables have, where the query equates them
     (`ON a.city_name = b.city_name`): every choice gives the same value, so take the first."""
-    owners = [alias for alias, t in tables.items() if t is not None and t.column(column.name) is not None]
+    owners = _owners(column.name, tables)
     if len(owners) < 2 or not _equated(column, owners):
         return None
     column.set("table", exp.to_identifier(owners[0]))
     return f"{column.name} -> {owners[0]}.{column.name} (ambiguous; the tables are joined on it)"
+
+
+def _owners(name: str, tables: dict[str, Table | None]) -> list[str]:
+    """The aliases whose table has a column ``name``."""
+    return [alias for alias, t in tables.items() if t is not None and t.column(name) is not None]
 
 
 def _equated(column: exp.Column, aliases: list[str]) -> bool:
