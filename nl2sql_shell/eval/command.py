@@ -24,7 +24,8 @@ from nl2sql_shell.model_choice import model_options
 @click.option("--prompt-style", "styles", default="default", show_default=True, help="default, tutorial, or both comma-separated (measured in one run).")
 @click.option("--no-idk", is_flag=True, help="Skip the unanswerable questions of idk.csv.")
 @click.option("--max-repairs", type=int, default=2, show_default=True, help="Times an error is given back to the model.")
-def eval_command(suite_dir: Path, model, adapter, quantize, device, candidates, limit, every, dbs, categories, dsn, out_dir, styles, no_idk, max_repairs) -> None:
+@click.option("--repair-samples", type=int, default=4, show_default=True, help="Queries sampled (one batch, then voted on) in each repair round.")
+def eval_command(suite_dir: Path, model, adapter, quantize, device, candidates, limit, every, dbs, categories, dsn, out_dir, styles, no_idk, max_repairs, repair_samples) -> None:
     """Execution accuracy on a suite laid out like ../shared/bench/defog-dev."""
     from dataclasses import replace
 
@@ -52,7 +53,7 @@ def eval_command(suite_dir: Path, model, adapter, quantize, device, candidates, 
     admin, conninfo_for, server = server_conninfos(dsn)
     results = ResultsFile(out_dir) if out_dir else None
     try:
-        runner = Runner(suite, loaded, admin_conninfo=admin, conninfo_for=conninfo_for, options=Options(candidates=candidates, max_repairs=max_repairs))
+        runner = Runner(suite, loaded, admin_conninfo=admin, conninfo_for=conninfo_for, options=Options(candidates=candidates, max_repairs=max_repairs, repair_samples=repair_samples))
         runner.load_databases(progress)
         summaries = []
         total = len(suite.questions) + len(suite.idk)

@@ -11,6 +11,7 @@ user sees what was changed before anything runs.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -34,7 +35,8 @@ class Fixed:
 
 def fix_sql(sql: str, schema: Schema) -> Fixed:
     """Requalify columns that sit on the wrong alias or are ambiguous between joined tables,
-    and drop a DISTINCT that only makes ORDER BY fail."""
+    mend join conditions that cannot join, spell MySQL-isms the PostgreSQL way, and drop a
+    DISTINCT that only makes ORDER BY fail; a ratio over an empty group gives NULL, not an error."""
     try:
         statements = parse_statements(sql)
     except (ParseError, TokenError):
@@ -52,6 +54,8 @@ def fix_sql(sql: str, schema: Schema) -> Fixed:
         if isinstance(scope.expression, exp.Select) and (change := _drop_idle_distinct(scope.expression)):
             changes.append(change)
         tables = _scope_tables(scope, schema)
+        changes.extend(_repair_join_conditions(scope, tables))
+        changes.extend(_year_numbers(scope, tables))
         for column in scope.columns:
             if isinstance(column.this, exp.Star):
                 continue
@@ -61,6 +65,8 @@ def fix_sql(sql: str, schema: Schema) -> Fixed:
                 change = _qualify_join_column(column, tables)
             if change:
                 changes.append(change)
+    changes.extend(_postgres_spelling(tree, sql))
+    changes.extend(_guard_divisions(tree))
     if not changes:
         return Fixed(sql)
     try:
@@ -132,3 +138,131 @@ def _drop_idle_distinct(select: exp.Select) -> str | None:
         return None  # PostgreSQL accepts it as it is
     select.set("distinct", None)
     return "dropped DISTINCT (a grouped query's rows are already distinct; it made ORDER BY fail)"
+
+
+_NUMERIC = ("smallint", "integer", "bigint", "numeric", "real", "double precision")
+_TEXT = ("text", "character varying", "character", "name", "citext")
+
+
+def _type_family(data_type: str) -> str:
+    """What PostgreSQL will compare without a cast: numbers with numbers, text with text."""
+    base = data_type.split("(")[0].strip()
+    return "number" if base in _NUMERIC else "text" if base in _TEXT else base
+
+
+def _column_type(column: exp.Column, tables: dict[str, Table | None]) -> str | None:
+    table = tables.get(column.table)
+    found = table.column(column.name) if table is not None else None
+    return found.data_type if found is not None else None
+
+
+def _repair_join_conditions(scope: Scope, tables: dict[str, Table | None]) -> list[str]:
+    """Equalities between two columns that cannot be what the model meant.
+
+    `ON d.did = d.did` (a column equal to itself) joins nothing: the other side belongs to the
+    joined table when it has that column. `b.bid = c.business_id` between a bigint and a text
+    column fails on the server: when one side's table has a column named like the other side,
+    of a comparable type, that is the join the schema offers.
+    """
+    changes: list[str] = []
+    for join in scope.expression.args.get("joins") or []:
+        condition = join.args.get("on")
+        joined = join.this.alias_or_name if isinstance(join.this, exp.Table) else None
+        if condition is None or joined is None:
+            continue
+        for eq in condition.find_all(exp.EQ):
+            left, right = eq.left, eq.right
+            if not (isinstance(left, exp.Column) and isinstance(right, exp.Column) and left.table and right.table):
+                continue
+            before = f"{left.table}.{left.name} = {right.table}.{right.name}"
+            if left.table == right.table and left.name == right.name:
+                change = _point_at_joined_table(left, right, joined, tables)
+            else:
+                change = _same_named_join_column(left, right, tables)
+            if change:
+                changes.append(f"{before} -> {left.table}.{left.name} = {right.table}.{right.name} ({change})")
+    return changes
+
+
+def _point_at_joined_table(left: exp.Column, right: exp.Column, joined: str, tables: dict[str, Table | None]) -> str | None:
+    """Make `x.c = x.c` join the table of this JOIN with the one other table here that has `c`."""
+    name = left.name
+    if left.table != joined:
+        table = tables.get(joined)
+        if table is None or table.column(name) is None:
+            return None
+        right.set("table", exp.to_identifier(joined))
+        return "a column equal to itself joins nothing"
+    others = [alias for alias in _owners(name, tables) if alias != joined]
+    if len(others) != 1:
+        return None
+    left.set("table", exp.to_identifier(others[0]))
+    return "a column equal to itself joins nothing"
+
+
+def _same_named_join_column(left: exp.Column, right: exp.Column, tables: dict[str, Table | None]) -> str | None:
+    """Swap one side of a join between incomparable types for its same-named comparable column."""
+    left_type, right_type = _column_type(left, tables), _column_type(right, tables)
+    if left_type is None or right_type is None or _type_family(left_type) == _type_family(right_type):
+        return None
+    for keep, swap in ((right, left), (left, right)):
+        table = tables.get(swap.table)
+        twin = table.column(keep.name) if table is not None else None
+        if twin is not None and _type_family(twin.data_type) == _type_family(_column_type(keep, tables) or ""):
+            swapped_type = _column_type(swap, tables)
+            swap.set("this", exp.to_identifier(twin.name))
+            return f"{swapped_type} cannot equal {_column_type(keep, tables)}"
+    return None
+
+
+def _year_numbers(scope: Scope, tables: dict[str, Table | None]) -> list[str]:
+    """`EXTRACT(YEAR FROM p.year)` (or `YEAR(p.year)`) on an integer column fails: the column
+    already is the year."""
+    changes: list[str] = []
+    for node in list(scope.expression.find_all(exp.Extract, exp.Year)):
+        column = node.expression if isinstance(node, exp.Extract) else node.this
+        if isinstance(node, exp.Extract) and node.this.name.upper() != "YEAR":
+            continue
+        if not isinstance(column, exp.Column) or node.find_ancestor(exp.Select) is not scope.expression:
+            continue
+        data_type = _column_type(column, tables) if column.table else _sole_type(column.name, tables)
+        if data_type is not None and _type_family(data_type) == "number":
+            written = f"YEAR({column.sql()})" if isinstance(node, exp.Year) else node.sql(dialect=DIALECT)
+            node.replace(column.copy())
+            changes.append(f"{written} -> {column.sql()} (a {data_type} column that already holds the year)")
+    return changes
+
+
+def _sole_type(name: str, tables: dict[str, Table | None]) -> str | None:
+    owners = _owners(name, tables)
+    return _column_type(exp.column(name, owners[0]), tables) if len(owners) == 1 else None
+
+
+_MYSQL_DATE_PARTS = {exp.Year: "YEAR", exp.Month: "MONTH", exp.Day: "DAY"}
+_BARE_DOUBLE = re.compile(r"\bdouble\b(?!\s+precision)", re.IGNORECASE)
+
+
+def _postgres_spelling(tree: exp.Expression, sql: str) -> list[str]:
+    """Name the MySQL spellings that rendering the tree in PostgreSQL's dialect rewrites:
+    `YEAR(d)` becomes `EXTRACT(YEAR FROM d)`, the type `double` becomes `double precision`."""
+    changes = [f"{part}(...) -> EXTRACT({part} FROM ...)" for node_type, part in _MYSQL_DATE_PARTS.items() if tree.find(node_type)]
+    if _BARE_DOUBLE.search(sql) and any(t.this == exp.DataType.Type.DOUBLE for t in tree.find_all(exp.DataType)):
+        changes.append("double -> double precision")
+    return changes
+
+
+def _guard_divisions(tree: exp.Expression) -> list[str]:
+    """`x / COUNT(...)` fails the whole query when one group counts zero; NULLIF makes that
+    ratio NULL (what "no ratio" means) and leaves every other value as it was."""
+    changes: list[str] = []
+    for div in list(tree.find_all(exp.Div)):
+        denominator = div.expression
+        inner = denominator.unnest()
+        while isinstance(inner, exp.Cast):
+            inner = inner.this.unnest()
+        if not isinstance(inner, exp.AggFunc):
+            continue
+        div.set("expression", exp.Nullif(this=denominator.copy(), expression=exp.Literal.number(0)))
+        name = inner.sql_name()
+        changes.append(f"/ {name}(...) -> / NULLIF({name}(...), 0) (one group counting zero would fail the whole query)")
+    return changes

@@ -77,6 +77,9 @@ class Options:
 
     max_repairs: int = 2
     candidates: int = 1
+    # A repair round samples several queries in one batch and votes: greedy repairs by a small
+    # model mostly repeat the mistake, and a batch of 4 costs little more than one sequence.
+    repair_samples: int = 4
     temperature: float = 0.7
     schema_budget_tokens: int = 3000
     max_new_tokens: int = 200
@@ -130,7 +133,7 @@ class Asker:
         base_messages = messages  # each repair shows only the latest failed attempt
         checked: CheckResult | None = None
         for round_ in range(self.options.max_repairs + 1):
-            candidates = self._generate(messages, answer, on_text if round_ == 0 else None, cancel, n=self.options.candidates if round_ == 0 else 1)
+            candidates = self._generate(messages, answer, on_text if round_ == 0 else None, cancel, n=self.options.candidates if round_ == 0 else self.options.repair_samples)
             if cancel is not None and cancel.is_set():
                 answer.kind, answer.reason = "cancelled", "generation stopped"
                 break

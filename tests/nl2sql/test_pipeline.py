@@ -21,7 +21,7 @@ from tinymodel import build_tiny_model, train_tiny_model
 
 from nl2sql_shell.db.connect import Target, connect
 from nl2sql_shell.llm.load import ModelSpec, load_model
-from nl2sql_shell.nl2sql.pipeline import Asker
+from nl2sql_shell.nl2sql.pipeline import Asker, Options
 from nl2sql_shell.output import Output
 from nl2sql_shell.repl.app import run_interactive
 from nl2sql_shell.repl.questions import QuestionHandler
@@ -103,10 +103,21 @@ def test_a_question_becomes_checked_sql(asker, database):
 
 def test_an_invented_column_is_repaired_with_the_error(asker, database):
     with psycopg.connect(database, autocommit=True) as conn:
-        answer = asker.ask(REPAIR_Q, conn)
+        answer = Asker(asker.model, Options(repair_samples=1)).ask(REPAIR_Q, conn)
     assert [a.sql for a in answer.attempts] == ["SELECT nme FROM customers", "SELECT name FROM customers ORDER BY name"]
     assert 'column "nme" does not exist' in answer.attempts[0].errors[0]
     assert answer.kind == "read" and "after 1 repair" in answer.reason
+
+
+def test_a_repair_round_samples_several_queries_in_one_batch_and_votes(asker, database):
+    recording = Recording(asker.model)
+    with psycopg.connect(database, autocommit=True) as conn:
+        answer = Asker(recording, Options(temperature=0.3)).ask(REPAIR_Q, conn)
+    first, *repairs = answer.attempts
+    assert first.sql == "SELECT nme FROM customers"
+    assert len(recording.prompts) == 2 and len(repairs) == 4  # one generate call for the four
+    assert answer.sql == "SELECT name FROM customers ORDER BY name"
+    assert answer.kind == "read" and "checked candidates returned the same rows after 1 repair" in answer.reason
 
 
 def test_a_write_is_recognised(asker, database):
@@ -179,8 +190,6 @@ def test_library_api_answers_without_running(trained, database):
 
 
 def test_candidates_are_sampled_in_one_call_and_voted_on(trained, database):
-    from nl2sql_shell.nl2sql.pipeline import Options
-
     voting = Asker(load_model(ModelSpec(model=trained, device="cpu")), Options(candidates=3, temperature=0.3))
     with psycopg.connect(database, autocommit=True) as conn:
         answer = voting.ask(COUNT_Q, conn)
