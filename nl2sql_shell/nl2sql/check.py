@@ -266,11 +266,12 @@ class _NameChecker:
             owner = next((s for s in chain if qualifier in s.sources), None)
             if owner is None:
                 aliases = [a for s in chain for a in s.sources if a]
-                return f'missing FROM-clause entry for table "{qualifier}"; the query has: {_listing(aliases)}{_suggestion(qualifier, aliases)}'
+                joinable = f'; "{qualifier}" is a table the query does not join: add it to FROM' if self.schema.table(qualifier) else ""
+                return f'missing FROM-clause entry for table "{qualifier}"; the query has: {_listing(aliases)}{_suggestion(qualifier, aliases)}{joinable}'
             columns = self._source_columns(owner, qualifier)
             if isinstance(column.this, exp.Star) or columns is None or name in columns or name in _SYSTEM_COLUMNS:
                 return None
-            return _missing_column(name, [(self._label(owner, qualifier), columns)])
+            return _missing_column(name, [(self._label(owner, qualifier), columns)]) + self._elsewhere(name)
         if name in _PSEUDO_COLUMNS or name in _SYSTEM_COLUMNS or self._is_output_name(scope, column):
             return None
         known: list[tuple[str, list[str]]] = []
@@ -282,7 +283,16 @@ class _NameChecker:
                 if columns is None or name in columns:
                     return None
                 known.append((self._label(visible, alias), columns))
-        return _missing_column(name, known) if known else f'column "{name}" does not exist; the query reads no table'
+        if not known:
+            return f'column "{name}" does not exist; the query reads no table' + self._elsewhere(name)
+        return _missing_column(name, known) + self._elsewhere(name)
+
+    def _elsewhere(self, name: str) -> str:
+        """The tables the query does not read that have the column: small models put a column
+        on a table they already joined rather than join the table that has it."""
+        read = set(self.read)
+        owners = [t.name for t in self.schema.tables if t.qualified_name not in read and t.column(name) is not None]
+        return f'; "{name}" is a column of {_listing(owners)}: join that table' if owners else ""
 
     def _source_columns(self, scope: Scope, alias: str) -> list[str] | None:
         """Column names of one source, or None when they cannot be known."""

@@ -70,6 +70,14 @@ def test_valid_queries_pass(sql: str) -> None:
         ("select * from MixedCase", 'table "mixedcase" does not exist; tables are: author, writes, publication, MixedCase; did you mean "MixedCase"?'),
         ('select id from "MixedCase"', 'column "id" does not exist in table "MixedCase"; its columns are: Id; did you mean "Id"?'),
         ("select b.name from author a", 'missing FROM-clause entry for table "b"; the query has: a'),
+        (
+            "select publication.title from author a",
+            'missing FROM-clause entry for table "publication"; the query has: a; "publication" is a table the query does not join: add it to FROM',
+        ),
+        (
+            "select a.title from author a join writes w on a.aid = w.aid",
+            'column "title" does not exist in table "author AS a"; its columns are: aid, name, homepage, oid; "title" is a column of publication: join that table',
+        ),
         ("with x as (select aid from author) select x.name from x", 'column "name" does not exist in table "x"; its columns are: aid'),
         ("select s.name from (select name as n from author) s", 'column "name" does not exist in table "s"; its columns are: n'),
         ("select x.nothing from (select * from publication) x", 'column "nothing" does not exist in table "x"; its columns are: pid, title, year, citation_num'),
