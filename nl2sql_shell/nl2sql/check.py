@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, OptimizeError, ParseError, TokenError, UnsupportedError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
@@ -26,7 +25,8 @@ from sqlglot.tokens import Token, TokenType
 
 from nl2sql_shell.schema.model import Schema, Table
 
-from .safety import DIALECT, classify
+from .parsing import DIALECT, parse_one, parse_statements
+from .safety import classify
 
 _CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
 _SYSTEM_COLUMNS = frozenset({"ctid", "xmin", "xmax", "cmin", "cmax", "tableoid"})
@@ -85,12 +85,6 @@ class CheckResult:
     kind: str = "read"  # "read" | "write", from safety.classify
 
 
-def parse_statements(sql: str) -> list[exp.Expression]:
-    """The statements of ``sql`` as PostgreSQL reads them (empty ones dropped); raises
-    sqlglot's ParseError or TokenError."""
-    return [s for s in sqlglot.parse(sql, dialect=DIALECT) if s is not None and not isinstance(s, exp.Semicolon)]
-
-
 def check_sql(sql: str, schema: Schema) -> CheckResult:
     errors = _dialect_hints(sql)
     plain = sql.strip().rstrip(";").rstrip()
@@ -127,7 +121,7 @@ def _pretty(tree: exp.Expression, original: str) -> str | None:
     """
     try:
         text = tree.sql(dialect=DIALECT, pretty=True, unsupported_level=ErrorLevel.RAISE)
-        same = sqlglot.parse_one(text, dialect=DIALECT) == tree and _words(text) == _words(original)
+        same = parse_one(text) == tree and _words(text) == _words(original)
     except (ParseError, TokenError, UnsupportedError):
         return None
     return text if same else None

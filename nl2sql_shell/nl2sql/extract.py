@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import re
 
-import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError, TokenError
+from sqlglot.errors import TokenError
 
-from .safety import DIALECT
+from .parsing import DIALECT, PARSE_ERRORS, parse_one, parse_statements
 
 _TEMPLATE_TOKENS = re.compile(r"<\|[^|>\s]*\|>|</?s>|\[/?INST\]|<think>.*?</think>|<think>.*\Z", re.S)
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n?(.*?)(?:```|\Z)", re.S)
@@ -62,8 +61,8 @@ def is_refusal(sql_or_text: str) -> bool:
     if sql is None:
         return bool(_REFUSAL_WORDS.search(sql_or_text))
     try:
-        tree = sqlglot.parse_one(sql, dialect=DIALECT)
-    except (ParseError, TokenError):
+        tree = parse_one(sql)
+    except PARSE_ERRORS:
         return False
     return (
         isinstance(tree, exp.Select)
@@ -108,7 +107,7 @@ def _tokenizes(sql: str) -> bool:
 def _parses(sql: str) -> bool:
     """sqlglot understands it (a Command is its fallback for text it does not understand)."""
     try:
-        statements = sqlglot.parse(sql, dialect=DIALECT)
-    except (ParseError, TokenError):
+        statements = parse_statements(sql)
+    except PARSE_ERRORS:
         return False
-    return bool(sql) and all(e is not None and not isinstance(e, exp.Command) for e in statements)
+    return bool(statements) and all(not isinstance(e, exp.Command) for e in statements)

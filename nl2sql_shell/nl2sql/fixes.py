@@ -21,8 +21,7 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from nl2sql_shell.schema.model import Schema, Table
 
-from .check import parse_statements
-from .safety import DIALECT
+from .parsing import DIALECT, parse_statements
 
 
 @dataclass

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import sqlglot
 from sqlglot import exp
-from sqlglot.dialects.dialect import Dialect
-from sqlglot.errors import ParseError, TokenError
+from sqlglot.errors import TokenError
 from sqlglot.tokens import Token, TokenType
 
-DIALECT = Dialect.get_or_raise("postgres")
+from .parsing import DIALECT, PARSE_ERRORS, parse_one
 
 UNPARSED = "could not be parsed; treated as a write"
 
@@ -101,8 +99,8 @@ def _statement_reasons(sql: str, chunk: list[Token]) -> list[str]:
     if first == "SHOW":
         return []
     try:
-        tree = sqlglot.parse_one(text, dialect=DIALECT)
-    except (ParseError, TokenError):
+        tree = parse_one(text)
+    except PARSE_ERRORS:
         return [UNPARSED]
     reasons = [] if isinstance(tree, (exp.Query, exp.Values)) else [_describe(tree, chunk)]
     for node in tree.find_all(*_DML):

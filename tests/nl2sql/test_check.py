@@ -10,6 +10,9 @@ from conftest import DEFOG, load_defog_db
 from nl2sql_shell.eval.scoring import gold_queries
 from nl2sql_shell.eval.suite import load_suite
 from nl2sql_shell.nl2sql.check import check_sql
+from nl2sql_shell.nl2sql.extract import extract_sql
+from nl2sql_shell.nl2sql.fixes import fix_sql
+from nl2sql_shell.nl2sql.safety import classify
 from nl2sql_shell.schema.introspect import read_schema
 from nl2sql_shell.schema.model import Column, Schema, Table
 
@@ -109,6 +112,17 @@ def test_errors_say_what_is_wrong_and_what_exists(sql: str, error: str) -> None:
     assert not result.ok
     assert any(error in e for e in result.errors), result.errors
     assert all("\n" not in e for e in result.errors)
+
+
+def test_a_deeply_nested_reply_is_an_error_not_a_crash() -> None:
+    """sqlglot recurses per nesting level; a small model once wrote enough CASTs to exhaust
+    Python's stack and end a whole eval run."""
+    sql = "SELECT " + "CAST(" * 80 + "citation_num" + " AS int)" * 80 + " FROM publication"
+    result = check_sql(sql, SCHEMA)
+    assert not result.ok and "nested too deeply" in result.errors[0]
+    assert classify(sql).writes  # what cannot be read is treated as a write
+    assert fix_sql(sql, SCHEMA).changes == []
+    assert extract_sql(f"```sql\n{sql}\n```") in (None, sql)
 
 
 def test_one_mistake_gives_one_error() -> None:
