@@ -45,9 +45,20 @@ def small_schema() -> str:
 
 def large_schema(count_tokens: Callable[[str], int], min_tokens: int = 2500) -> str:
     """Tables chained by foreign keys until the rendered schema takes `min_tokens` or more."""
+    return render_schema(_large_tables(count_tokens, min_tokens), qualify=False)
+
+
+def large_schema_reselected(count_tokens: Callable[[str], int], min_tokens: int = 2500) -> str:
+    """The large schema with its last quarter of tables swapped for others: what the linker
+    gives the next question on a database too big to show whole (same head, different tail)."""
+    tables = _large_tables(count_tokens, min_tokens)
+    kept = tables[: len(tables) * 3 // 4]
+    others = [_table(index, kept[-1].name) for index in range(len(tables) + 1, len(tables) + 1 + len(tables) - len(kept))]
+    return render_schema(kept + others, qualify=False)
+
+
+def _large_tables(count_tokens: Callable[[str], int], min_tokens: int) -> list[Table]:
     tables: list[Table] = []
-    text = ""
-    while count_tokens(text) < min_tokens:
+    while count_tokens(render_schema(tables, qualify=False)) < min_tokens:
         tables.append(_table(len(tables), tables[-1].name if tables else None))
-        text = render_schema(tables, qualify=False)
-    return text
+    return tables

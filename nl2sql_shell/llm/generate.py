@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList
+from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
 _PREFIX_CACHE_SIZE = 4
@@ -52,6 +52,20 @@ class _Stop(StoppingCriteria):
             tail = self.tokenizer.decode(row[self.prompt_length:][-24:], skip_special_tokens=True)
             done.append(any(s in tail for s in self.stop))
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+class _FirstRowGreedy(LogitsProcessor):
+    """Keep only the most likely token for the batch's first row, so that of `n` sampled
+    sequences the first is exactly the greedy one.
+
+    transformers runs processors given to generate() before its temperature and top-p
+    warpers, and both keep the top token, so row 0 samples from a single candidate.
+    """
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        best = scores[0].argmax()
+        scores[0] = torch.where(torch.arange(scores.shape[1], device=scores.device) == best, scores[0], float("-inf"))
+        return scores
 
 
 def _cut_at_stop(text: str, stop: Sequence[str]) -> str | None:
@@ -139,7 +153,9 @@ class LoadedModel:
         cancel: threading.Event | None = None,
         prefix: str | None = None,
     ) -> list[Generation]:
-        """Greedy (temperature 0) or `n` samples in one batched call.
+        """Greedy (temperature 0) or `n` sequences in one batched call: with `n` > 1 the first
+        is the greedy sequence and the others are samples at `temperature`, so voting between
+        them never loses the model's single best guess.
 
         `prefix` is a leading part of `prompt` that many prompts share (the system message with
         the schema): its attention cache is computed once and reused, so the next question
@@ -155,6 +171,8 @@ class LoadedModel:
         past, cached = self._cached_prefix(ids, prefix, n)
         streamer = _Streamer(self.tokenizer, on_text, stop)
         sampling = {"do_sample": True, "temperature": temperature, "top_p": 0.95} if temperature > 0 else {"do_sample": False}
+        if temperature > 0 and n > 1:
+            sampling["logits_processor"] = LogitsProcessorList([_FirstRowGreedy()])
         output = self.model.generate(
             input_ids=ids,
             attention_mask=torch.ones_like(ids),
@@ -202,7 +220,7 @@ class LoadedModel:
         key = tuple(prefix_ids[0].tolist())
         cache = self._prefix_cache.get(key)
         if cache is None:
-            cache = self.model(input_ids=prefix_ids, use_cache=True).cache
+            cache = self._prefill(prefix_ids)
             self._prefix_cache[key] = cache
             while len(self._prefix_cache) > _PREFIX_CACHE_SIZE:
                 self._prefix_cache.popitem(last=False)
@@ -211,3 +229,31 @@ class LoadedModel:
         if n > 1:
             past.batch_repeat_interleave(n)
         return past, length
+
+    def _prefill(self, prefix_ids: torch.Tensor):
+        """The attention cache of `prefix_ids`, starting from the cached prefix that shares the
+        most leading tokens with it.
+
+        Two questions on a schema too large to show whole get different table selections, but
+        the rules and the tables both selections have in common come first in the same order:
+        only the tokens after the shared part are computed again.
+        """
+        start, cache = 0, None
+        for key, cached in self._prefix_cache.items():
+            shared = _shared_length(key, prefix_ids[0])
+            if shared > start and cached.is_croppable and not any(cached.is_sliding):
+                start, cache = shared, cached
+        if cache is not None:
+            start = min(start, prefix_ids.shape[1] - 1)  # at least one token to run
+            cache = copy.deepcopy(cache)
+            if surplus := cache.get_seq_length() - start:
+                cache.crop(-surplus)  # a negative count removes that many tokens from the end
+        # Only the cache is wanted: logits for one position, not a vocabulary row per token.
+        return self.model(input_ids=prefix_ids[:, start:], cache=cache, use_cache=True, logits_to_keep=1).cache
+
+
+def _shared_length(key: tuple[int, ...], ids: torch.Tensor) -> int:
+    """How many leading tokens `key` and `ids` have in common."""
+    size = min(len(key), ids.shape[0])
+    differ = (torch.tensor(key[:size], device=ids.device) != ids[:size]).nonzero()
+    return int(differ[0]) if len(differ) else size

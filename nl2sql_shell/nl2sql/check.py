@@ -99,7 +99,7 @@ def check_sql(sql: str, schema: Schema) -> CheckResult:
     tree = statements[0]
     pretty = _pretty(tree, sql) if not errors else None
     tables, name_errors = _check_names(tree.copy(), schema)
-    errors += name_errors
+    errors += name_errors + _join_errors(tree)
     return CheckResult(not errors, pretty or plain, 1, tables, errors, kind)
 
 
@@ -164,6 +164,29 @@ def _dialect_hints(sql: str) -> list[str]:
 
 def _is_string(token: Token) -> bool:
     return token.token_type.name.endswith("STRING")
+
+
+def _join_errors(tree: exp.Expression) -> list[str]:
+    """JOIN conditions that cannot be what was meant: `ON a.x = a.x`, or an ON that never
+    names the joined table. Both pair every row of the joined table with every row before it,
+    so the query runs and returns plausible but wrong numbers; a small model writes them often."""
+    errors = []
+    for join in tree.find_all(exp.Join):
+        on = join.args.get("on")
+        if on is None or on.find(exp.Select) is not None:
+            continue
+        joined = join.this.alias_or_name.lower()
+        columns = list(on.find_all(exp.Column))
+        condition = on.sql(dialect=DIALECT)
+        if any(_same_column(eq.left, eq.right) for eq in on.find_all(exp.EQ)):
+            errors.append(f"JOIN {join.this.sql(dialect=DIALECT)} ON {condition} compares a column with itself: equate a column of {joined} with a column of a table joined before it")
+        elif columns and all(c.table for c in columns) and joined not in {c.table.lower() for c in columns}:
+            errors.append(f"JOIN {join.this.sql(dialect=DIALECT)} ON {condition} never names {joined}: equate a column of {joined} with a column of a table joined before it")
+    return errors
+
+
+def _same_column(left: exp.Expression, right: exp.Expression) -> bool:
+    return isinstance(left, exp.Column) and isinstance(right, exp.Column) and left.sql().lower() == right.sql().lower()
 
 
 def _check_names(tree: exp.Expression, schema: Schema) -> tuple[tuple[str, ...], list[str]]:

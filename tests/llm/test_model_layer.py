@@ -48,6 +48,34 @@ def test_prefix_cache_gives_the_same_greedy_output_and_skips_the_prefill(tiny):
     assert len(samples) == 4 and all(s.cached_tokens for s in samples)
 
 
+def test_a_new_prefix_prefills_only_what_it_does_not_share_with_a_cached_one(tiny):
+    """The next question on a big schema gets another table selection with the same head."""
+    model = load_model(ModelSpec(model=str(tiny["qwen2"]), device="cpu"))
+    prefilled: list[int] = []
+    model.model.get_input_embeddings().register_forward_hook(lambda _m, args, _out: prefilled.append(args[0].shape[-1]))
+    head = "You write PostgreSQL. Schema: CREATE TABLE orders (id int, customer_id int, total numeric);"
+    first = [{"role": "system", "content": head + " CREATE TABLE t (a int);"}, MESSAGES[1]]
+    second = [{"role": "system", "content": head + " CREATE TABLE customers (id int, name text);"}, MESSAGES[1]]
+    model.generate(model.chat_prompt(first), max_new_tokens=4, prefix=model.chat_prefix(first[:1]))
+    prefilled.clear()
+    [cached] = model.generate(model.chat_prompt(second), max_new_tokens=4, prefix=model.chat_prefix(second[:1]))
+    [plain] = model.generate(model.chat_prompt(second), max_new_tokens=4)
+    assert cached.text == plain.text
+    prefix_tokens = model.count_tokens(model.chat_prefix(second[:1]))
+    shared = model.count_tokens(model.chat_prefix([{"role": "system", "content": head}])) - 2  # the head, less its end-of-turn tokens
+    assert prefilled[0] <= prefix_tokens - shared  # the cached head was not computed again
+
+
+def test_of_several_sequences_the_first_is_the_greedy_one(tiny):
+    model = load_model(ModelSpec(model=str(tiny["qwen2"]), device="cpu"))
+    prompt = model.chat_prompt(MESSAGES)
+    [greedy] = model.generate(prompt, max_new_tokens=16)
+    torch.manual_seed(0)
+    batch = model.generate(prompt, max_new_tokens=16, n=4, temperature=5.0)
+    assert batch[0].text == greedy.text
+    assert any(b.text != greedy.text for b in batch[1:])  # at temperature 5 the samples differ
+
+
 def test_stop_strings_end_the_text(tiny):
     model = load_model(ModelSpec(model=str(tiny["llama"]), device="cpu"))
     prompt = model.chat_prompt(MESSAGES)

@@ -102,6 +102,14 @@ def test_valid_queries_pass(sql: str) -> None:
         ("select title from publication limit 1, 2", "write LIMIT count OFFSET offset"),
         ("select top 3 title from publication", "end the query with LIMIT n"),
         ("select `title` from publication", 'PostgreSQL quotes identifiers with double quotes ("name"), not backticks'),
+        (
+            "select p.title from author a join writes w on a.aid = a.aid join publication p on p.pid = w.pid",
+            "JOIN writes AS w ON a.aid = a.aid compares a column with itself: equate a column of w with a column of a table joined before it",
+        ),
+        (
+            "select p.title from author a join writes w on a.aid = w.aid join publication p on w.aid = a.aid",
+            "JOIN publication AS p ON w.aid = a.aid never names p: equate a column of p",
+        ),
         ("selec title from publication", "syntax error at line 1, column 16"),
         ("select title from publication; select 1", "expected one statement, got 2"),
         ("", "expected one statement, got 0"),
