@@ -26,7 +26,7 @@ from nl2sql_shell.eval.suite import Question, Suite, load_database
 from nl2sql_shell.nl2sql.extract import is_refusal
 from nl2sql_shell.nl2sql.pipeline import Answer, Asker, Options
 
-FAILURE_CLASSES = ("correct", "did not parse", "unknown table/column", "server error", "wrong result", "abstained", "no SQL")
+FAILURE_CLASSES = ("correct", "did not parse", "unknown table/column", "server error", "wrong result", "abstained", "no SQL", "pipeline error")
 
 
 @dataclass
@@ -122,6 +122,8 @@ class Runner:
                 record = self._one(asker, conn, part, question, style)
                 records.append(record)
                 on_record(record)
+                if conn.closed or conn.broken:
+                    del connections[question.db_name]  # the server dropped it: reconnect for the next
         finally:
             for conn in connections.values():
                 conn.close()
@@ -129,10 +131,17 @@ class Runner:
 
     def _one(self, asker: Asker, conn: psycopg.Connection, part: str, question: Question, style: str) -> Record:
         started = time.perf_counter()
-        answer = asker.ask(question.question, conn, hint=question.instructions or None)
+        try:
+            answer = asker.ask(question.question, conn, hint=question.instructions or None)
+            crash = None
+        except Exception as exc:  # noqa: BLE001 - one question's failure must not end an hours-long run
+            answer = Answer(question.question, None, "failed", "")
+            crash = f"{exc.__class__.__name__}: {_first_line(exc)}"
         seconds = time.perf_counter() - started
         refused = answer.kind == "refusal" or (answer.sql is not None and is_refusal(answer.sql))
-        if part == "idk":
+        if crash is not None:
+            verdict, correct, reason = "pipeline error", False, crash
+        elif part == "idk":
             verdict, correct, reason = ("refused" if refused else "answered"), refused, answer.reason
         elif answer.sql is None or refused:
             correct = False
@@ -163,6 +172,11 @@ class Runner:
             generated_tokens=answer.generated_tokens,
             attempts=len(answer.attempts),
         )
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def summarize(style: str, records: Iterable[Record]) -> Summary:

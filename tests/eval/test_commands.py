@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 from tinymodel import build_tiny_model
 
@@ -72,3 +73,22 @@ def test_bench_prints_speed_figures(tiny):
         assert figure in result.stdout
     large = int(next(line for line in result.stdout.splitlines() if line.startswith("large schema: prompt tokens")).split()[-1])
     assert large >= 2500
+
+
+def test_a_question_that_crashes_the_pipeline_is_recorded_and_the_run_goes_on(suite, tiny, pg_server):
+    """A multi-hour run must not die with one question: here the server has closed the
+    connection before the schema is read, which raises inside the pipeline."""
+    from nl2sql_shell.eval.runner import Runner
+    from nl2sql_shell.eval.suite import load_suite
+    from nl2sql_shell.llm.load import ModelSpec, load_model
+    from nl2sql_shell.nl2sql.pipeline import Asker, Options
+
+    loaded = load_suite(suite)
+    model = load_model(ModelSpec(model=tiny, device="cpu"))
+    runner = Runner(loaded, model, admin_conninfo=pg_server.conninfo("postgres"), conninfo_for=pg_server.conninfo, options=Options(max_repairs=0))
+    runner.load_databases(lambda _: None)
+    conn = psycopg.connect(runner.conninfos["shopdb"], autocommit=True)
+    conn.close()
+    record = runner._one(Asker(model, Options(max_repairs=0)), conn, "questions", loaded.questions[0], "default")
+    assert record.verdict == "pipeline error" and not record.correct
+    assert record.reason.startswith("OperationalError: ") and "\n" not in record.reason
