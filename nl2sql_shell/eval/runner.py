@@ -23,6 +23,7 @@ from psycopg.conninfo import make_conninfo
 from nl2sql_shell.bench.memory import peak_memory
 from nl2sql_shell.eval.scoring import GoldQueryError, score
 from nl2sql_shell.eval.suite import Question, Suite, load_database
+from nl2sql_shell.nl2sql.check import JOIN_ERRORS
 from nl2sql_shell.nl2sql.extract import is_refusal
 from nl2sql_shell.nl2sql.pipeline import Answer, Asker, Options
 
@@ -80,12 +81,16 @@ def classify_failure(answer: Answer, correct: bool, run_error: str | None) -> st
         return "abstained"
     if answer.sql is None:
         return "no SQL"
-    if answer.kind == "failed":  # every attempt was rejected: say by what
-        errors = " ".join(e for a in answer.attempts for e in a.errors).lower()
-        if "parse" in errors or "syntax" in errors:
+    if answer.kind == "failed":  # every attempt was rejected: by the last one's errors
+        if all(a.sql is None for a in answer.attempts):
+            return "no SQL"
+        errors = " ".join(answer.attempts[-1].errors)
+        if "syntax error" in errors:
             return "did not parse"
         if "does not exist" in errors:
             return "unknown table/column"
+        if any(reason in errors for reason in JOIN_ERRORS):
+            return "wrong result"  # it would run, pairing every row with every other
         return "server error"
     return "server error" if run_error else "wrong result"
 

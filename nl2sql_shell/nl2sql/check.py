@@ -34,6 +34,8 @@ _SYSTEM_COLUMNS = frozenset({"ctid", "xmin", "xmax", "cmin", "cmax", "tableoid"}
 _PSEUDO_COLUMNS = frozenset({"user", "current_user", "session_user", "current_role", "current_catalog", "current_schema", "default"})
 _MAX_LISTED = 60
 _CLOSE = 0.7  # difflib similarity for "did you mean"
+# What a join error says: a join the server would run, pairing every row with every other.
+JOIN_ERRORS = ("compares a column with itself", "never names")
 
 _HINTS = {
     **{unit: f"EXTRACT({unit.upper()} FROM x)" for unit in ("year", "month", "day", "hour", "minute", "second", "quarter", "week")},
@@ -179,9 +181,9 @@ def _join_errors(tree: exp.Expression) -> list[str]:
         columns = list(on.find_all(exp.Column))
         condition = on.sql(dialect=DIALECT)
         if any(_same_column(eq.left, eq.right) for eq in on.find_all(exp.EQ)):
-            errors.append(f"JOIN {join.this.sql(dialect=DIALECT)} ON {condition} compares a column with itself: equate a column of {joined} with a column of a table joined before it")
+            errors.append(f"JOIN {join.this.sql(dialect=DIALECT)} ON {condition} {JOIN_ERRORS[0]}: equate a column of {joined} with a column of a table joined before it")
         elif columns and all(c.table for c in columns) and joined not in {c.table.lower() for c in columns}:
-            errors.append(f"JOIN {join.this.sql(dialect=DIALECT)} ON {condition} never names {joined}: equate a column of {joined} with a column of a table joined before it")
+            errors.append(f"JOIN {join.this.sql(dialect=DIALECT)} ON {condition} {JOIN_ERRORS[1]} {joined}: equate a column of {joined} with a column of a table joined before it")
     return errors
 
 
