@@ -179,11 +179,13 @@ def _join_errors(tree: exp.Expression) -> list[str]:
             continue
         joined = join.this.alias_or_name.lower()
         columns = list(on.find_all(exp.Column))
-        condition = on.sql(dialect=DIALECT)
         if any(_same_column(eq.left, eq.right) for eq in on.find_all(exp.EQ)):
-            errors.append(f"JOIN {join.this.sql(dialect=DIALECT)} ON {condition} {JOIN_ERRORS[0]}: equate a column of {joined} with a column of a table joined before it")
+            wrong = JOIN_ERRORS[0]
         elif columns and all(c.table for c in columns) and joined not in {c.table.lower() for c in columns}:
-            errors.append(f"JOIN {join.this.sql(dialect=DIALECT)} ON {condition} {JOIN_ERRORS[1]} {joined}: equate a column of {joined} with a column of a table joined before it")
+            wrong = f"{JOIN_ERRORS[1]} {joined}"
+        else:
+            continue
+        errors.append(f"JOIN {join.this.sql(dialect=DIALECT)} ON {on.sql(dialect=DIALECT)} {wrong}: equate a column of {joined} with a column of a table joined before it")
     return errors
 
 
