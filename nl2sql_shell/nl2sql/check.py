@@ -178,13 +178,14 @@ def _join_errors(tree: exp.Expression) -> list[str]:
         if on is None or on.find(exp.Select) is not None:
             continue
         joined = join.this.alias_or_name.lower()
-        columns = list(on.find_all(exp.Column))
-        if any(_same_column(eq.left, eq.right) for eq in on.find_all(exp.EQ)):
+        itself = [eq for eq in on.find_all(exp.EQ) if _same_column(eq.left, eq.right)]
+        columns = [c for c in on.find_all(exp.Column) if not any(c.parent is eq for eq in itself)]
+        if itself and not columns:
             wrong = JOIN_ERRORS[0]
         elif columns and all(c.table for c in columns) and joined not in {c.table.lower() for c in columns}:
             wrong = f"{JOIN_ERRORS[1]} {joined}"
         else:
-            continue
+            continue  # (a harmless `x = x` beside a real join condition stays)
         errors.append(f"JOIN {join.this.sql(dialect=DIALECT)} ON {on.sql(dialect=DIALECT)} {wrong}: equate a column of {joined} with a column of a table joined before it")
     return errors
 

@@ -92,10 +92,20 @@ def _move_to_owner(column: exp.Column, tables: dict[str, Table | None]) -> str |
     if any(t is None for t in tables.values()):
         return None  # a subquery's columns are unknown here: it might be the owner
     owners = _owners(column.name, tables)
-    if len(owners) != 1:
+    if len(owners) != 1 or _equals_itself(column, owners[0]):
         return None
     column.set("table", exp.to_identifier(owners[0]))
     return f"{qualifier}.{column.name} -> {owners[0]}.{column.name} ({table.name} has no column {column.name})"
+
+
+def _equals_itself(column: exp.Column, alias: str) -> bool:
+    """Whether moving `column` to `alias` would make `alias.c = alias.c` of a join condition
+    (`ON r.cid = c.cid` where review has no cid): that joins nothing, so leave the error."""
+    eq = column.parent
+    if not isinstance(eq, exp.EQ):
+        return False
+    other = eq.right if eq.left is column else eq.left
+    return isinstance(other, exp.Column) and other.table == alias and other.name == column.name
 
 
 def _qualify_join_column(column: exp.Column, tables: dict[str, Table | None]) -> str | None:

@@ -119,6 +119,7 @@ def test_a_join_column_equal_to_itself_is_pointed_at_the_joined_table(conn, writ
         "SELECT b.name FROM business b JOIN checkin c ON b.bid = c.cid",  # numbers both: maybe meant
         "SELECT r.name FROM restaurant r JOIN location l ON l.restaurant_id = r.id AND r.id = r.id",  # harmless, other side joins
         "SELECT r.name FROM restaurant AS r JOIN location AS l ON r.id = r.id",  # location has no id to join on
+        "SELECT c.count FROM business AS b JOIN checkin AS c ON b.cid = c.cid",  # moving b.cid makes c.cid = c.cid
         "SELECT EXTRACT(MONTH FROM now())",  # already PostgreSQL
         "SELECT sum(rating) / NULLIF(count(*), 0), sum(rating) / 2 FROM restaurant",  # guarded, or by a constant
     ],
