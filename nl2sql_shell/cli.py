@@ -12,6 +12,7 @@ import click
 
 from nl2sql_shell import __version__
 from nl2sql_shell.model_choice import model_options
+from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 
 class _ShellGroup(click.Group):
     """Anything that is not a subcommand name goes to the shell, as with psql's arguments."""
@@ -48,7 +49,7 @@ def main() -> None:
 @click.option("--vi", is_flag=True, help="vi editing mode (F4 toggles)")
 @model_options
 @click.option("--yes", is_flag=True, help="with -c '? ...': run the answer if it only reads")
-@click.option("--candidates", type=int, default=1, show_default=True, help="sample N candidate queries and vote")
+@click.option("--candidates", type=int, default=None, help=f"queries written per question, voted on by their rows  [default: {DEFAULT_CANDIDATES}]")
 @click.pass_context
 def shell_command(ctx: click.Context, **options) -> None:
     """Connect like psql and start the shell (or run -c / -f / stdin and exit).

@@ -10,6 +10,7 @@ import psycopg
 from nl2sql_shell import __version__
 from nl2sql_shell.db import connect as db_connect
 from nl2sql_shell.db.execute import Settings
+from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 from nl2sql_shell.output import Output
 from nl2sql_shell.repl.shell import ConnectionLost, Shell, StopScript
 
@@ -58,7 +59,7 @@ def run_shell(
     quantize: str | None,
     device: str | None,
     yes: bool,
-    candidates: int,
+    candidates: int | None,
 ) -> int:
     """Returns psql's exit codes: 0 ok, 1 error, 2 connection lost, 3 stopped by ON_ERROR_STOP."""
     from nl2sql_shell.config import load_config
@@ -92,7 +93,7 @@ def run_shell(
         adapter=adapter or config.get("adapter"),
         quantize=quantize or config.get("quantize"),
         device=device or config.get("device"),
-        candidates=candidates if candidates != 1 else int(config.get("candidates", 1)),
+        candidates=candidates if candidates is not None else int(config.get("candidates", DEFAULT_CANDIDATES)),
         assume_yes=yes,
     )
     try:

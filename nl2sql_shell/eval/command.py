@@ -9,12 +9,13 @@ from pathlib import Path
 import click
 
 from nl2sql_shell.model_choice import model_options
+from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 
 
 @click.command(context_settings={"help_option_names": ["--help", "-?"]})
 @click.argument("suite_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @model_options
-@click.option("--candidates", type=int, default=1, show_default=True, help="Candidates sampled per question (voting).")
+@click.option("--candidates", type=int, default=DEFAULT_CANDIDATES, show_default=True, help="Queries written per question (the greedy one first), voted on by their rows.")
 @click.option("--limit", type=int, help="At most N questions (and N idk questions).")
 @click.option("--every", type=int, default=1, show_default=True, help="Only every Nth question (a spread-out sample).")
 @click.option("--db", "dbs", multiple=True, help="Only this database's questions (repeatable).")

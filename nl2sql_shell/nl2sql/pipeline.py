@@ -22,6 +22,7 @@ import psycopg
 from psycopg import pq
 
 from nl2sql_shell.db.execute import read_only_transaction
+from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 from nl2sql_shell.nl2sql import prompt as prompts
 from nl2sql_shell.nl2sql.check import CheckResult, check_sql
 from nl2sql_shell.nl2sql.extract import extract_sql, is_refusal
@@ -76,7 +77,7 @@ class Options:
     """How hard to try: repairs after a failed check, candidates to vote over, prompt budget."""
 
     max_repairs: int = 2
-    candidates: int = 1
+    candidates: int = DEFAULT_CANDIDATES  # see nl2sql/__init__.py
     # A repair round samples several queries in one batch and votes: greedy repairs by a small
     # model mostly repeat the mistake, and a batch of 4 costs little more than one sequence.
     repair_samples: int = 4
@@ -133,7 +134,7 @@ class Asker:
         base_messages = messages  # each repair shows only the latest failed attempt
         checked: CheckResult | None = None
         for round_ in range(self.options.max_repairs + 1):
-            candidates = self._generate(messages, answer, on_text if round_ == 0 else None, cancel, n=self.options.candidates if round_ == 0 else self.options.repair_samples)
+            candidates = self._generate(messages, answer, on_text if round_ == 0 else None, cancel, n=self._samples(round_))
             if cancel is not None and cancel.is_set():
                 answer.kind, answer.reason = "cancelled", "generation stopped"
                 break
@@ -170,6 +171,12 @@ class Asker:
             answer.sql = answer.attempts[-1].sql if answer.attempts else None
         answer.timings["total_s"] = time.perf_counter() - started
         return answer
+
+    def _samples(self, round_: int) -> int:
+        """Queries to write in this round; the tutorial baseline writes one greedy query only."""
+        if self.options.prompt_style == "tutorial":
+            return 1
+        return self.options.candidates if round_ == 0 else self.options.repair_samples
 
     def _generate(self, messages, answer: Answer, on_text, cancel, n: int) -> list[Attempt]:
         text = self.model.chat_prompt(messages)

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 
 from nl2sql_shell.nl2sql.prompt import Example
+from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 from nl2sql_shell.repl.shell import Shell
 
 _FOLLOW_UP = re.compile(r"^(now|and|also|only|but|same|instead|what about|how about|then|just|exclude|include|sort|order|group|limit|show only)\b|\b(those|these|them|that|it|previous|above)\b", re.IGNORECASE)
@@ -31,7 +32,7 @@ class QuestionHandler:
         adapter: str | None,
         quantize: str | None,
         device: str | None,
-        candidates: int = 1,
+        candidates: int = DEFAULT_CANDIDATES,
         assume_yes: bool = False,
         asker=None,
     ) -> None:

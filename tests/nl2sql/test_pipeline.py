@@ -103,7 +103,7 @@ def test_a_question_becomes_checked_sql(asker, database):
 
 def test_an_invented_column_is_repaired_with_the_error(asker, database):
     with psycopg.connect(database, autocommit=True) as conn:
-        answer = Asker(asker.model, Options(repair_samples=1)).ask(REPAIR_Q, conn)
+        answer = Asker(asker.model, Options(candidates=1, repair_samples=1)).ask(REPAIR_Q, conn)
     assert [a.sql for a in answer.attempts] == ["SELECT nme FROM customers", "SELECT name FROM customers ORDER BY name"]
     assert 'column "nme" does not exist' in answer.attempts[0].errors[0]
     assert answer.kind == "read" and "after 1 repair" in answer.reason
@@ -112,7 +112,7 @@ def test_an_invented_column_is_repaired_with_the_error(asker, database):
 def test_a_repair_round_samples_several_queries_in_one_batch_and_votes(asker, database):
     recording = Recording(asker.model)
     with psycopg.connect(database, autocommit=True) as conn:
-        answer = Asker(recording, Options(temperature=0.3)).ask(REPAIR_Q, conn)
+        answer = Asker(recording, Options(candidates=1, temperature=0.3)).ask(REPAIR_Q, conn)
     first, *repairs = answer.attempts
     assert first.sql == "SELECT nme FROM customers"
     assert len(recording.prompts) == 2 and len(repairs) == 4  # one generate call for the four
