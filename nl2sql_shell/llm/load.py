@@ -164,7 +164,10 @@ def _quantization_config(quantize: str, dtype):
 
 def _load(spec: ModelSpec, source: str, gguf: str | None, device: str, dtype, say: Progress):
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
 
+    # Its progress bars would draw over the shell's prompt; `say` reports progress instead.
+    transformers_logging.disable_progress_bar()
     say(f"loading {spec.model} on {device}")
     tokenizer = AutoTokenizer.from_pretrained(source)
     if spec.random_weights:

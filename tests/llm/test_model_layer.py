@@ -189,3 +189,8 @@ def test_the_offline_gguf_model_writes_sql():
     model = load_model(ModelSpec(model=str(offline_gguf()), device="cpu"))
     prompt = model.chat_prompt([{"role": "user", "content": "Write SQL that counts the rows of table t."}])
     assert "count" in model.generate(prompt, max_new_tokens=30)[0].text.lower()
+
+
+def test_loading_draws_no_progress_bar_over_the_shell(tiny, capfd):
+    load_model(ModelSpec(model=str(tiny["llama"]), device="cpu"))
+    assert "Loading weights" not in capfd.readouterr().err
