@@ -25,7 +25,7 @@ from sqlglot.tokens import Token, TokenType
 
 from nl2sql_shell.schema.model import Schema, Table
 
-from .parsing import DIALECT, parse_one, parse_statements
+from .parsing import DIALECT, parse_one, parse_statements, same_column
 from .safety import classify
 
 _CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
@@ -100,8 +100,9 @@ def check_sql(sql: str, schema: Schema) -> CheckResult:
         return CheckResult(False, plain, len(statements), (), errors, kind)
     tree = statements[0]
     pretty = _pretty(tree, sql) if not errors else None
-    tables, name_errors = _check_names(tree.copy(), schema)
-    errors += name_errors + _join_errors(tree)
+    named = tree.copy()
+    tables, name_errors = _check_names(named, schema)  # normalizes the names of `named`
+    errors += name_errors + _join_errors(named)
     return CheckResult(not errors, pretty or plain, 1, tables, errors, kind)
 
 
@@ -178,7 +179,7 @@ def _join_errors(tree: exp.Expression) -> list[str]:
         if on is None or on.find(exp.Select) is not None:
             continue
         joined = join.this.alias_or_name.lower()
-        itself = [eq for eq in on.find_all(exp.EQ) if _same_column(eq.left, eq.right)]
+        itself = [eq for eq in on.find_all(exp.EQ) if same_column(eq.left, eq.right)]
         columns = [c for c in on.find_all(exp.Column) if not any(c.parent is eq for eq in itself)]
         if itself and not columns:
             wrong = JOIN_ERRORS[0]
@@ -188,10 +189,6 @@ def _join_errors(tree: exp.Expression) -> list[str]:
             continue  # (a harmless `x = x` beside a real join condition stays)
         errors.append(f"JOIN {join.this.sql(dialect=DIALECT)} ON {on.sql(dialect=DIALECT)} {wrong}: equate a column of {joined} with a column of a table joined before it")
     return errors
-
-
-def _same_column(left: exp.Expression, right: exp.Expression) -> bool:
-    return isinstance(left, exp.Column) and isinstance(right, exp.Column) and left.sql().lower() == right.sql().lower()
 
 
 def _check_names(tree: exp.Expression, schema: Schema) -> tuple[tuple[str, ...], list[str]]:

@@ -21,7 +21,7 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from nl2sql_shell.schema.model import Schema, Table
 
-from .parsing import DIALECT, parse_statements
+from .parsing import DIALECT, parse_statements, same_column
 
 
 @dataclass
@@ -105,7 +105,7 @@ def _equals_itself(column: exp.Column, alias: str) -> bool:
     if not isinstance(eq, exp.EQ):
         return False
     other = eq.right if eq.left is column else eq.left
-    return isinstance(other, exp.Column) and other.table == alias and other.name == column.name
+    return same_column(other, exp.column(column.name, table=alias))
 
 
 def _qualify_join_column(column: exp.Column, tables: dict[str, Table | None]) -> str | None:
@@ -184,7 +184,7 @@ def _repair_join_conditions(scope: Scope, tables: dict[str, Table | None]) -> li
             if not (isinstance(left, exp.Column) and isinstance(right, exp.Column) and left.table and right.table):
                 continue
             before = f"{left.table}.{left.name} = {right.table}.{right.name}"
-            if left.table == right.table and left.name == right.name:
+            if same_column(left, right):
                 change = _point_at_joined_table(left, right, joined, tables)
             else:
                 change = _same_named_join_column(left, right, tables)

@@ -35,3 +35,9 @@ def parse_one(sql: str) -> exp.Expression:
         return sqlglot.parse_one(sql, dialect=DIALECT)
     except RecursionError:
         raise ParseError(TOO_DEEP) from None
+
+
+def same_column(left: exp.Expression, right: exp.Expression) -> bool:
+    """Whether both sides name the same qualified column (`x.c = x.c`): a condition that joins
+    nothing. Compare after normalize_identifiers, so that `X.c` and `x.c` are the same."""
+    return isinstance(left, exp.Column) and isinstance(right, exp.Column) and bool(left.table) and (left.table, left.name) == (right.table, right.name)
