@@ -18,6 +18,7 @@ from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 @click.option("--candidates", type=int, default=DEFAULT_CANDIDATES, show_default=True, help="Queries written per question (the greedy one first), voted on by their rows.")
 @click.option("--limit", type=int, help="At most N questions (and N idk questions).")
 @click.option("--every", type=int, default=1, show_default=True, help="Only every Nth question (a spread-out sample).")
+@click.option("--offset", type=int, default=0, show_default=True, help="Where the --every sample starts: offsets 0 to N-1 together cover the suite.")
 @click.option("--db", "dbs", multiple=True, help="Only this database's questions (repeatable).")
 @click.option("--category", "categories", multiple=True, help="Only this category (repeatable).")
 @click.option("--dsn", help="Server to load the databases into (default: the embedded one). Databases named after the suite's are dropped and re-created.")
@@ -26,7 +27,7 @@ from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 @click.option("--no-idk", is_flag=True, help="Skip the unanswerable questions of idk.csv.")
 @click.option("--max-repairs", type=int, default=2, show_default=True, help="Times an error is given back to the model.")
 @click.option("--repair-samples", type=int, default=4, show_default=True, help="Queries sampled (one batch, then voted on) in each repair round.")
-def eval_command(suite_dir: Path, model, adapter, quantize, device, candidates, limit, every, dbs, categories, dsn, out_dir, styles, no_idk, max_repairs, repair_samples) -> None:
+def eval_command(suite_dir: Path, model, adapter, quantize, device, candidates, limit, every, offset, dbs, categories, dsn, out_dir, styles, no_idk, max_repairs, repair_samples) -> None:
     """Execution accuracy on a suite laid out like ../shared/bench/defog-dev."""
     from dataclasses import replace
 
@@ -41,7 +42,8 @@ def eval_command(suite_dir: Path, model, adapter, quantize, device, candidates, 
         if style not in ("default", "tutorial"):
             raise click.BadParameter(f"unknown prompt style {style!r}", param_hint="--prompt-style")
     suite = load_suite(suite_dir)
-    suite = replace(suite, questions=suite.questions[:: max(every, 1)], idk=() if no_idk else suite.idk[:: max(every, 1)])
+    sample = slice(max(offset, 0), None, max(every, 1))
+    suite = replace(suite, questions=suite.questions[sample], idk=() if no_idk else suite.idk[sample])
     suite = suite.select(db=dbs or None, category=categories or None, limit=limit)
     if not suite.questions and not suite.idk:
         raise click.ClickException("no questions match these filters")

@@ -52,6 +52,8 @@ def fix_sql(sql: str, schema: Schema) -> Fixed:
     for scope in scopes:
         if isinstance(scope.expression, exp.Select) and (change := _drop_idle_distinct(scope.expression)):
             changes.append(change)
+        if scope.is_root and isinstance(scope.expression, exp.Select) and (change := _label_groups(scope.expression)):
+            changes.append(change)
         tables = _scope_tables(scope, schema)
         changes.extend(_repair_join_conditions(scope, tables))
         changes.extend(_year_numbers(scope, tables))
@@ -149,6 +151,21 @@ def _drop_idle_distinct(select: exp.Select) -> str | None:
     return "dropped DISTINCT (a grouped query's rows are already distinct; it made ORDER BY fail)"
 
 
+def _label_groups(select: exp.Select) -> str | None:
+    """`SELECT COUNT(*) FROM paper GROUP BY year` answers "per year" with numbers nobody can
+    tell apart: when every selected value is an aggregate, show the GROUP BY keys first."""
+    group = select.args.get("group")
+    if group is None or not group.expressions or not select.selects or select.args.get("distinct"):
+        return None  # `SELECT DISTINCT count(*) ... GROUP BY` asks for the counts alone
+    if not all(s.unalias().find(exp.AggFunc) for s in select.selects):
+        return None
+    keys = group.expressions
+    if not all(isinstance(key, exp.Column) for key in keys):
+        return None  # ordinals (`GROUP BY 1`) and expressions stay as written
+    select.set("expressions", [key.copy() for key in keys] + list(select.selects))
+    return f"added {', '.join(key.sql(dialect=DIALECT) for key in keys)} to the selected columns (the groups the counts belong to)"
+
+
 _NUMERIC = ("smallint", "integer", "bigint", "numeric", "real", "double precision")
 _TEXT = ("text", "character varying", "character", "name", "citext")
 
@@ -187,7 +204,7 @@ def _repair_join_conditions(scope: Scope, tables: dict[str, Table | None]) -> li
             if same_column(left, right):
                 change = _point_at_joined_table(left, right, joined, tables)
             else:
-                change = _same_named_join_column(left, right, tables)
+                change = _same_named_join_column(left, right, tables) or _shared_key_column(left, right, tables)
             if change:
                 changes.append(f"{before} -> {left.table}.{left.name} = {right.table}.{right.name} ({change})")
     return changes
@@ -221,6 +238,33 @@ def _same_named_join_column(left: exp.Column, right: exp.Column, tables: dict[st
             swapped_type = _column_type(swap, tables)
             swap.set("this", exp.to_identifier(twin.name))
             return f"{swapped_type} cannot equal {_column_type(keep, tables)}"
+    return None
+
+
+def _is_key_name(name: str) -> bool:
+    """`aid`, `author_id`, `paperid`: the names a schema without FOREIGN KEYs gives its keys.
+    A bare `id` is every table's own key, so sharing it says nothing about a join."""
+    return name != "id" and name.endswith("id")
+
+
+def _shared_key_column(left: exp.Column, right: exp.Column, tables: dict[str, Table | None]) -> str | None:
+    """`ON a.oid = da.aid` where author also has `aid`: both tables carry the key `aid`, and
+    `oid` (author's organization) is a key of another table, so the join meant `a.aid = da.aid`.
+
+    Only key-like names on both sides, only where the other table lacks the swapped-out name
+    (`ON o.customer_id = c.id` stays: `id` is no shared key), and only for comparable types."""
+    if not (_is_key_name(left.name) and _is_key_name(right.name)):
+        return None
+    for keep, swap in ((right, left), (left, right)):
+        swap_table, keep_table = tables.get(swap.table), tables.get(keep.table)
+        if swap_table is None or keep_table is None or keep_table.column(swap.name) is not None:
+            continue
+        twin = swap_table.column(keep.name)
+        keep_type = _column_type(keep, tables)
+        if twin is None or keep_type is None or _type_family(twin.data_type) != _type_family(keep_type):
+            continue
+        swap.set("this", exp.to_identifier(twin.name))
+        return f"both tables have the key {twin.name}"
     return None
 
 

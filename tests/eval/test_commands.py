@@ -58,6 +58,15 @@ def test_eval_scores_every_question_with_both_prompt_styles(suite, tiny, pg_serv
     assert summary["styles"][0]["total"] == 2 and summary["styles"][0]["idk_total"] == 1
 
 
+def test_eval_offset_picks_the_rest_of_an_every_nth_sample(suite, tiny, pg_server, tmp_path):
+    """`--every 2` took question 0; `--offset 1` takes question 1, so two runs cover the suite."""
+    out = tmp_path / "out"
+    result = _run("eval", str(suite), "--model", tiny, "--device", "cpu", "--dsn", pg_server.conninfo("postgres"), "--prompt-style", "tutorial", "--no-idk", "--every", "2", "--offset", "1", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["index"] for r in records] == [1]
+
+
 def test_eval_filters_and_reports_a_missing_model_in_one_line(suite, pg_server):
     result = _run("eval", str(suite), "--model", "/nowhere/model", "--dsn", pg_server.conninfo("postgres"))
     assert result.returncode == 1

@@ -15,10 +15,14 @@ CREATE TABLE restaurant (id int, name text, food_type text, city_name text, rati
 CREATE TABLE location (restaurant_id int, house_number int, street_name text, city_name text);
 CREATE TABLE business (bid bigint, business_id text, name text, founded bigint);
 CREATE TABLE checkin (cid bigint, business_id text, count bigint);
+CREATE TABLE author (aid int, name text, oid int);
+CREATE TABLE domain_author (aid int, did int);
 INSERT INTO restaurant VALUES (1, 'Taqueria', 'mexican', 'San Francisco', 4.6), (2, 'Pasta', 'italian', 'Berkeley', 3.9);
 INSERT INTO location VALUES (1, 10, 'Market St', 'San Francisco'), (2, 5, 'Shattuck Ave', 'Berkeley');
 INSERT INTO business VALUES (1, 'b-x', 'Cafe', 2019), (2, 'b-y', 'Deli', 2021);
 INSERT INTO checkin VALUES (1, 'b-x', 3), (2, 'b-x', 4), (3, 'b-y', 1);
+INSERT INTO author VALUES (1, 'Ann', 2), (2, 'Bob', 1);
+INSERT INTO domain_author VALUES (1, 10), (2, 20);
 """
 
 
@@ -108,6 +112,23 @@ def test_a_join_column_equal_to_itself_is_pointed_at_the_joined_table(conn, writ
 
 
 @pytest.mark.parametrize(
+    ("written", "wrong", "change", "rows"),
+    [
+        # author's organization id joined with domain_author's author id: runs, and names Ann
+        ("SELECT a.name FROM author AS a JOIN domain_author AS da ON a.oid = da.aid WHERE da.did = 20", [("Ann",)],
+         "a.oid = da.aid -> a.aid = da.aid (both tables have the key aid)", [("Bob",)]),
+        ("SELECT count(*) FROM restaurant GROUP BY city_name ORDER BY city_name", [(1,), (1,)],
+         "added city_name to the selected columns (the groups the counts belong to)", [("Berkeley", 1), ("San Francisco", 1)]),
+    ],
+)
+def test_a_query_that_runs_but_answers_something_else_is_corrected(conn, written: str, wrong: list[tuple], change: str, rows: list[tuple]) -> None:
+    assert _rows(conn, written) == wrong
+    fixed = fix_sql(written, read_schema(conn))
+    assert fixed.changes == [change]
+    assert _rows(conn, fixed.sql) == rows
+
+
+@pytest.mark.parametrize(
     "sql",
     [
         "SELECT T1.name FROM restaurant AS T1 JOIN location AS T2 ON T1.id = T2.restaurant_id",  # already right
@@ -122,6 +143,10 @@ def test_a_join_column_equal_to_itself_is_pointed_at_the_joined_table(conn, writ
         "SELECT c.count FROM business AS b JOIN checkin AS c ON b.cid = c.cid",  # moving b.cid makes c.cid = c.cid
         "SELECT EXTRACT(MONTH FROM now())",  # already PostgreSQL
         "SELECT sum(rating) / NULLIF(count(*), 0), sum(rating) / 2 FROM restaurant",  # guarded, or by a constant
+        "SELECT a.name FROM author AS a JOIN author AS o ON a.oid = o.aid",  # one table, two roles: meant
+        "SELECT r.name FROM restaurant AS r JOIN location AS l ON l.restaurant_id = r.id",  # id is every table's key
+        "SELECT city_name, count(*) FROM restaurant GROUP BY city_name",  # the groups are shown
+        "SELECT count(*) FROM restaurant GROUP BY 1 = 1",  # an expression: left as written
     ],
 )
 def test_nothing_is_guessed(conn, sql: str) -> None:
