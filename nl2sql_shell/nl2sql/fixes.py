@@ -67,6 +67,7 @@ def fix_sql(sql: str, schema: Schema) -> Fixed:
             if change:
                 changes.append(change)
     changes.extend(_postgres_spelling(tree, sql))
+    changes.extend(_sqlite_now(tree))
     changes.extend(_guard_divisions(tree))
     if not changes:
         return Fixed(sql)
@@ -301,6 +302,32 @@ def _postgres_spelling(tree: exp.Expression, sql: str) -> list[str]:
     changes = [f"{part}(...) -> EXTRACT({part} FROM ...)" for node_type, part in _MYSQL_DATE_PARTS.items() if tree.find(node_type)]
     if _BARE_DOUBLE.search(sql) and any(t.this == exp.DataType.Type.DOUBLE for t in tree.find_all(exp.DataType)):
         changes.append("double -> double precision")
+    return changes
+
+
+_SQLITE_MODIFIER = re.compile(r"^\s*([+-])\s*(\d+(?:\.\d+)?)\s+(year|month|day|hour|minute|second)s?\s*$", re.IGNORECASE)
+
+
+def _sqlite_now(tree: exp.Expression) -> list[str]:
+    """SQLite's `DATE('now', '-10 years')` (Spider-trained models write it) is an error in
+    PostgreSQL, where it reads `CURRENT_DATE - INTERVAL '10 years'`."""
+    changes: list[str] = []
+    for node in list(tree.find_all(exp.Date, exp.Datetime)):
+        args = [node.this, *(node.args.get(key) for key in ("zone", "expression"))]
+        args = [arg for arg in args if arg is not None]
+        if not all(isinstance(arg, exp.Literal) and arg.is_string for arg in args) or args[0].name.lower() != "now":
+            continue
+        modifiers = [_SQLITE_MODIFIER.match(arg.name) for arg in args[1:]]
+        if not all(modifiers) or (isinstance(node, exp.Date) and not modifiers):
+            continue  # PostgreSQL reads date('now') itself
+        result: exp.Expression = exp.CurrentDate() if isinstance(node, exp.Date) else exp.CurrentTimestamp()
+        for match in modifiers:
+            sign, amount, unit = match.groups()
+            interval = exp.Interval(this=exp.Literal.string(f"{amount} {unit.lower()}{'s' * (amount != '1')}"))
+            result = exp.Add(this=result, expression=interval) if sign == "+" else exp.Sub(this=result, expression=interval)
+        written = node.sql(dialect=DIALECT)
+        node.replace(result)
+        changes.append(f"{written} -> {result.sql(dialect=DIALECT)} (SQLite's date arithmetic)")
     return changes
 
 

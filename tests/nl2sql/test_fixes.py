@@ -78,6 +78,15 @@ REJECTED = [
         [(True, True)],
     ),
     (
+        "SELECT count(*) FROM business WHERE to_date(founded::text, 'YYYY') >= DATE('now', '-100 years') AND now() < DATETIME('now', '+1 day')",
+        psycopg.errors.UndefinedFunction,  # date(unknown, unknown) does not exist
+        [
+            "DATE('now', '-100 years') -> CURRENT_DATE - INTERVAL '100 years' (SQLite's date arithmetic)",
+            "DATETIME('now', '+1 day') -> CURRENT_TIMESTAMP + INTERVAL '1 day' (SQLite's date arithmetic)",
+        ],
+        [(2,)],
+    ),
+    (
         "SELECT city_name, count(*)::float / count(CASE WHEN rating > 4 THEN 1 END) FROM restaurant GROUP BY city_name ORDER BY city_name",
         psycopg.errors.DivisionByZero,
         ["/ COUNT(...) -> / NULLIF(COUNT(...), 0) (one group counting zero would fail the whole query)"],
@@ -142,6 +151,7 @@ def test_a_query_that_runs_but_answers_something_else_is_corrected(conn, written
         "SELECT r.name FROM restaurant AS r JOIN location AS l ON r.id = r.id",  # location has no id to join on
         "SELECT c.count FROM business AS b JOIN checkin AS c ON b.cid = c.cid",  # moving b.cid makes c.cid = c.cid
         "SELECT EXTRACT(MONTH FROM now())",  # already PostgreSQL
+        "SELECT DATE('now') - DATE('2024-01-01')",  # so is date('now')
         "SELECT sum(rating) / NULLIF(count(*), 0), sum(rating) / 2 FROM restaurant",  # guarded, or by a constant
         "SELECT a.name FROM author AS a JOIN author AS o ON a.oid = o.aid",  # one table, two roles: meant
         "SELECT r.name FROM restaurant AS r JOIN location AS l ON l.restaurant_id = r.id",  # id is every table's key
