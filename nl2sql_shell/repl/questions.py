@@ -14,11 +14,12 @@ from collections.abc import Callable
 
 from nl2sql_shell.nl2sql.prompt import Example
 from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
+from nl2sql_shell.repl.draft import Draft
 from nl2sql_shell.repl.shell import Shell
 
 _FOLLOW_UP = re.compile(r"^(now|and|also|only|but|same|instead|what about|how about|then|just|exclude|include|sort|order|group|limit|show only)\b|\b(those|these|them|that|it|previous|above)\b", re.IGNORECASE)
 READ_TIMEOUT_MS = 30_000
-RED, DIM, BOLD, RESET = "\x1b[31m", "\x1b[2m", "\x1b[1m", "\x1b[0m"
+RED, BOLD, RESET = "\x1b[31m", "\x1b[1m", "\x1b[0m"
 
 
 class QuestionHandler:
@@ -145,13 +146,8 @@ class QuestionHandler:
         cancel = threading.Event()
         result: list[Answer] = []
         failure: list[BaseException] = []
-        interactive = self.shell.interactive
-        stream = sys.stderr
-
-        def on_text(text: str) -> None:
-            if interactive:
-                stream.write(DIM + text + RESET)
-                stream.flush()
+        draft = Draft(sys.stderr) if self.shell.interactive else None
+        on_text = draft.write if draft is not None else None
 
         def work() -> None:
             try:
@@ -167,8 +163,8 @@ class QuestionHandler:
         except KeyboardInterrupt:
             cancel.set()
             worker.join()
-        if interactive:
-            stream.write("\r\x1b[K" if not result else "\n")
+        if draft is not None:
+            draft.erase()
         if cancel.is_set():
             self.shell.error("Generation stopped.")
             self.shell.last_failed = True
