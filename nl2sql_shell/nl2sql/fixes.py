@@ -19,7 +19,7 @@ from sqlglot.errors import ErrorLevel, OptimizeError, ParseError, TokenError, Un
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
-from nl2sql_shell.schema.model import Schema, Table
+from nl2sql_shell.schema.model import Column, Schema, Table
 
 from .parsing import DIALECT, parse_statements, same_column
 
@@ -233,13 +233,21 @@ def _same_named_join_column(left: exp.Column, right: exp.Column, tables: dict[st
     if left_type is None or right_type is None or _type_family(left_type) == _type_family(right_type):
         return None
     for keep, swap in ((right, left), (left, right)):
-        table = tables.get(swap.table)
-        twin = table.column(keep.name) if table is not None else None
-        if twin is not None and _type_family(twin.data_type) == _type_family(_column_type(keep, tables) or ""):
+        if (twin := _comparable_twin(swap, keep, tables)) is not None:
             swapped_type = _column_type(swap, tables)
             swap.set("this", exp.to_identifier(twin.name))
             return f"{swapped_type} cannot equal {_column_type(keep, tables)}"
     return None
+
+
+def _comparable_twin(swap: exp.Column, keep: exp.Column, tables: dict[str, Table | None]) -> Column | None:
+    """The column of `swap`'s table named like `keep`, when the server can compare the two."""
+    table = tables.get(swap.table)
+    twin = table.column(keep.name) if table is not None else None
+    keep_type = _column_type(keep, tables)
+    if twin is None or keep_type is None or _type_family(twin.data_type) != _type_family(keep_type):
+        return None
+    return twin
 
 
 def _is_key_name(name: str) -> bool:
@@ -257,15 +265,12 @@ def _shared_key_column(left: exp.Column, right: exp.Column, tables: dict[str, Ta
     if not (_is_key_name(left.name) and _is_key_name(right.name)):
         return None
     for keep, swap in ((right, left), (left, right)):
-        swap_table, keep_table = tables.get(swap.table), tables.get(keep.table)
-        if swap_table is None or keep_table is None or keep_table.column(swap.name) is not None:
+        keep_table = tables.get(keep.table)
+        if keep_table is None or keep_table.column(swap.name) is not None:
             continue
-        twin = swap_table.column(keep.name)
-        keep_type = _column_type(keep, tables)
-        if twin is None or keep_type is None or _type_family(twin.data_type) != _type_family(keep_type):
-            continue
-        swap.set("this", exp.to_identifier(twin.name))
-        return f"both tables have the key {twin.name}"
+        if (twin := _comparable_twin(swap, keep, tables)) is not None:
+            swap.set("this", exp.to_identifier(twin.name))
+            return f"both tables have the key {twin.name}"
     return None
 
 
