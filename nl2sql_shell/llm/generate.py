@@ -179,7 +179,9 @@ class LoadedModel:
         started = time.perf_counter()
         ids = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).input_ids.to(self._input_device())
         prompt_length = ids.shape[1]
-        past, cached = self._cached_prefix(ids, prefix, n)
+        past, cached = self._prompt_cache(ids, prefix)
+        if past is not None and n > 1:
+            past.batch_repeat_interleave(n)
         streamer = _Streamer(self.tokenizer, on_text, stop)
         sampler = [_Sampler(temperature, greedy_first=n > 1)] if temperature > 0 else []
         rows = ids.expand(n, -1)  # n copies of the prompt: each row draws its own tokens
@@ -219,8 +221,20 @@ class LoadedModel:
             finish = "cancelled"
         return Generation(text, prompt_length, len(tokens), first, total, finish, cached)
 
-    def _cached_prefix(self, ids: torch.Tensor, prefix: str | None, n: int):
-        """The prefix's attention cache (computed on first use), expanded for `n` sequences."""
+    def _prompt_cache(self, ids: torch.Tensor, prefix: str | None):
+        """The attention cache of every prompt token but the last, for one sequence, and how
+        many of those tokens came from the prefix cache.
+
+        The prompt is prefilled once here and then copied for each candidate: prefilling it in
+        generate() would compute the same keys and values once per candidate.
+        """
+        past, cached = self._cached_prefix(ids, prefix)
+        if ids.shape[1] - 1 > cached:
+            past = self.model(input_ids=ids[:, cached:-1], cache=past, use_cache=True, logits_to_keep=1).cache
+        return past, cached
+
+    def _cached_prefix(self, ids: torch.Tensor, prefix: str | None):
+        """A copy of the prefix's attention cache (computed on first use)."""
         if not prefix:
             return None, 0
         prefix_ids = self.tokenizer(prefix, return_tensors="pt", add_special_tokens=False).input_ids.to(ids.device)
@@ -235,10 +249,7 @@ class LoadedModel:
             while len(self._prefix_cache) > _PREFIX_CACHE_SIZE:
                 self._prefix_cache.popitem(last=False)
         self._prefix_cache.move_to_end(key)
-        past = copy.deepcopy(cache)  # generate() extends the cache in place
-        if n > 1:
-            past.batch_repeat_interleave(n)
-        return past, length
+        return copy.deepcopy(cache), length  # the copy is extended in place
 
     def _prefill(self, prefix_ids: torch.Tensor):
         """The attention cache of `prefix_ids`, starting from the cached prefix that shares the
