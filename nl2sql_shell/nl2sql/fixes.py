@@ -205,7 +205,7 @@ def _repair_join_conditions(scope: Scope, tables: dict[str, Table | None]) -> li
             if same_column(left, right):
                 change = _point_at_joined_table(left, right, joined, tables)
             else:
-                change = _same_named_join_column(left, right, tables) or _shared_key_column(left, right, tables)
+                change = _same_named_join_column(left, right, tables) or _shared_key_column(left, right, tables) or _common_key(left, right, tables)
             if change:
                 changes.append(f"{before} -> {left.table}.{left.name} = {right.table}.{right.name} ({change})")
     return changes
@@ -272,6 +272,32 @@ def _shared_key_column(left: exp.Column, right: exp.Column, tables: dict[str, Ta
             swap.set("this", exp.to_identifier(twin.name))
             return f"both tables have the key {twin.name}"
     return None
+
+
+def _common_key(left: exp.Column, right: exp.Column, tables: dict[str, Table | None]) -> str | None:
+    """`ON c.id = b.category_id` where business has no category_id fails on the server; when
+    the two tables share exactly one key column of comparable types (category.business_id and
+    business.business_id), that is the join the schema offers.
+
+    Only for a condition that cannot run as written, and never between two roles of one table."""
+    left_table, right_table = tables.get(left.table), tables.get(right.table)
+    if left_table is None or right_table is None or left_table is right_table:
+        return None
+    missing = [c.sql() for c, t in ((left, left_table), (right, right_table)) if t.column(c.name) is None]
+    if not missing:
+        return None
+    shared = [
+        column.name
+        for column in left_table.columns
+        if _is_key_name(column.name)
+        and (other := right_table.column(column.name)) is not None
+        and _type_family(column.data_type) == _type_family(other.data_type)
+    ]
+    if len(shared) != 1:
+        return None
+    for side in (left, right):
+        side.set("this", exp.to_identifier(shared[0]))
+    return f"{missing[0]} does not exist; both tables have the key {shared[0]}"
 
 
 def _year_numbers(scope: Scope, tables: dict[str, Table | None]) -> list[str]:

@@ -15,11 +15,13 @@ CREATE TABLE restaurant (id int, name text, food_type text, city_name text, rati
 CREATE TABLE location (restaurant_id int, house_number int, street_name text, city_name text);
 CREATE TABLE business (bid bigint, business_id text, name text, founded bigint);
 CREATE TABLE checkin (cid bigint, business_id text, count bigint);
+CREATE TABLE category (id int, business_id text, category_name text);
 CREATE TABLE author (aid int, name text, oid int);
 CREATE TABLE domain_author (aid int, did int);
 INSERT INTO restaurant VALUES (1, 'Taqueria', 'mexican', 'San Francisco', 4.6), (2, 'Pasta', 'italian', 'Berkeley', 3.9);
 INSERT INTO location VALUES (1, 10, 'Market St', 'San Francisco'), (2, 5, 'Shattuck Ave', 'Berkeley');
 INSERT INTO business VALUES (1, 'b-x', 'Cafe', 2019), (2, 'b-y', 'Deli', 2021);
+INSERT INTO category VALUES (7, 'b-y', 'Sandwiches'), (8, 'b-x', 'Coffee');
 INSERT INTO checkin VALUES (1, 'b-x', 3), (2, 'b-x', 4), (3, 'b-y', 1);
 INSERT INTO author VALUES (1, 'Ann', 2), (2, 'Bob', 1);
 INSERT INTO domain_author VALUES (1, 10), (2, 20);
@@ -60,6 +62,18 @@ REJECTED = [
         psycopg.errors.UndefinedFunction,  # operator does not exist: bigint = text
         ["b.bid = c.business_id -> b.business_id = c.business_id (bigint cannot equal text)"],
         [("Cafe", 7), ("Deli", 1)],
+    ),
+    (
+        "SELECT c.category_name, b.name FROM category c JOIN business b ON c.id = b.category_id ORDER BY b.name",
+        psycopg.errors.UndefinedColumn,
+        ["c.id = b.category_id -> c.business_id = b.business_id (b.category_id does not exist; both tables have the key business_id)"],
+        [("Coffee", "Cafe"), ("Sandwiches", "Deli")],
+    ),
+    (
+        "SELECT b.name, c.count FROM business AS b JOIN checkin AS c ON b.cid = c.cid ORDER BY c.count",
+        psycopg.errors.UndefinedColumn,
+        ["b.cid = c.cid -> b.business_id = c.business_id (b.cid does not exist; both tables have the key business_id)"],
+        [("Deli", 1), ("Cafe", 3), ("Cafe", 4)],
     ),
     (
         "SELECT name, CAST(founded AS double) / 2 FROM business WHERE YEAR(founded) = 2019 AND EXTRACT(YEAR FROM founded) = 2019",
@@ -149,11 +163,11 @@ def test_a_query_that_runs_but_answers_something_else_is_corrected(conn, written
         "SELECT b.name FROM business b JOIN checkin c ON b.bid = c.cid",  # numbers both: maybe meant
         "SELECT r.name FROM restaurant r JOIN location l ON l.restaurant_id = r.id AND r.id = r.id",  # harmless, other side joins
         "SELECT r.name FROM restaurant AS r JOIN location AS l ON r.id = r.id",  # location has no id to join on
-        "SELECT c.count FROM business AS b JOIN checkin AS c ON b.cid = c.cid",  # moving b.cid makes c.cid = c.cid
         "SELECT EXTRACT(MONTH FROM now())",  # already PostgreSQL
         "SELECT DATE('now') - DATE('2024-01-01')",  # so is date('now')
         "SELECT sum(rating) / NULLIF(count(*), 0), sum(rating) / 2 FROM restaurant",  # guarded, or by a constant
         "SELECT a.name FROM author AS a JOIN author AS o ON a.oid = o.aid",  # one table, two roles: meant
+        "SELECT r.name FROM restaurant AS r JOIN business AS b ON r.id = b.restaurant_id",  # no key in common
         "SELECT r.name FROM restaurant AS r JOIN location AS l ON l.restaurant_id = r.id",  # id is every table's key
         "SELECT city_name, count(*) FROM restaurant GROUP BY city_name",  # the groups are shown
         "SELECT count(*) FROM restaurant GROUP BY 1 = 1",  # an expression: left as written
