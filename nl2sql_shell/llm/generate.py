@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+from transformers import LogitsProcessor, LogitsProcessorList, RepetitionPenaltyLogitsProcessor, StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
 _PREFIX_CACHE_SIZE = 4
@@ -163,6 +163,7 @@ class LoadedModel:
         on_text: Callable[[str], None] | None = None,
         cancel: threading.Event | None = None,
         prefix: str | None = None,
+        repetition_penalty: float = 1.0,
     ) -> list[Generation]:
         """Greedy (temperature 0) or `n` sequences in one batched call: with `n` > 1 the first
         is the greedy sequence and the others are samples at `temperature`, so voting between
@@ -171,11 +172,14 @@ class LoadedModel:
         `prefix` is a leading part of `prompt` that many prompts share (the system message with
         the schema): its attention cache is computed once and reused, so the next question
         prefills only what follows it. Output is the same as without the cache.
+
+        `repetition_penalty` above 1 makes every token already in the prompt or the reply less
+        likely (transformers' rule); only the tutorial baseline asks for it.
         """
         with self._lock, torch.inference_mode():
-            return self._generate(prompt, max_new_tokens, stop, n, temperature, on_text, cancel, prefix)
+            return self._generate(prompt, max_new_tokens, stop, n, temperature, on_text, cancel, prefix, repetition_penalty)
 
-    def _generate(self, prompt, max_new_tokens, stop, n, temperature, on_text, cancel, prefix) -> list[Generation]:
+    def _generate(self, prompt, max_new_tokens, stop, n, temperature, on_text, cancel, prefix, repetition_penalty) -> list[Generation]:
         started = time.perf_counter()
         ids = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).input_ids.to(self._input_device())
         prompt_length = ids.shape[1]
@@ -183,7 +187,8 @@ class LoadedModel:
         if past is not None and n > 1:
             past.batch_repeat_interleave(n)
         streamer = _Streamer(self.tokenizer, on_text, stop)
-        sampler = [_Sampler(temperature, greedy_first=n > 1)] if temperature > 0 else []
+        processors = [RepetitionPenaltyLogitsProcessor(repetition_penalty)] if repetition_penalty != 1.0 else []
+        processors += [_Sampler(temperature, greedy_first=n > 1)] if temperature > 0 else []
         rows = ids.expand(n, -1)  # n copies of the prompt: each row draws its own tokens
         output = self.model.generate(
             input_ids=rows,
@@ -194,7 +199,7 @@ class LoadedModel:
             cache=past,
             pad_token_id=self.tokenizer.pad_token_id,
             do_sample=False,  # sampling, when asked for, is done by _Sampler; then this takes its pick
-            logits_processor=LogitsProcessorList(sampler),
+            logits_processor=LogitsProcessorList(processors),
         )
         total = time.perf_counter() - started
         first = (streamer.first_token_at or time.perf_counter()) - started
