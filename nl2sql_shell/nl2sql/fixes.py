@@ -52,8 +52,8 @@ def fix_sql(sql: str, schema: Schema) -> Fixed:
     for scope in scopes:
         if isinstance(scope.expression, exp.Select) and (change := _drop_idle_distinct(scope.expression)):
             changes.append(change)
-        if scope.is_root and isinstance(scope.expression, exp.Select) and (change := _label_groups(scope.expression)):
-            changes.append(change)
+        if scope.is_root and isinstance(scope.expression, exp.Select):
+            changes.extend(change for change in (_label_groups(scope.expression), _show_sort_keys(scope.expression)) if change)
         tables = _scope_tables(scope, schema)
         changes.extend(_repair_join_conditions(scope, tables))
         changes.extend(_year_numbers(scope, tables))
@@ -165,6 +165,28 @@ def _label_groups(select: exp.Select) -> str | None:
         return None  # ordinals (`GROUP BY 1`) and expressions stay as written
     select.set("expressions", [key.copy() for key in keys] + list(select.selects))
     return f"added {', '.join(key.sql(dialect=DIALECT) for key in keys)} to the selected columns (the groups the counts belong to)"
+
+
+def _show_sort_keys(select: exp.Select) -> str | None:
+    """`SELECT lake_name FROM lake ORDER BY area DESC` answers "the largest lakes" without the
+    areas that make them the largest: show each sort key that is not selected, after the rest.
+
+    Not with DISTINCT (another column changes which rows are distinct), `*` or ordinals."""
+    order = select.args.get("order")
+    if order is None or select.args.get("distinct") or any(isinstance(s, exp.Star) or s.find(exp.Star) for s in select.selects):
+        return None
+    shown = {s.unalias() for s in select.selects} | {exp.column(s.alias) for s in select.selects if s.alias}
+    missing: list[exp.Expression] = []
+    for ordered in order.expressions:
+        key = ordered.this
+        if key in shown or not key.find(exp.Column) or key.find(exp.Window, exp.Subquery):
+            continue
+        missing.append(key.copy())
+        shown.add(key)
+    if not missing:
+        return None
+    select.set("expressions", list(select.selects) + missing)
+    return f"added {', '.join(key.sql(dialect=DIALECT) for key in missing)} to the selected columns (the rows are sorted by it)"
 
 
 _NUMERIC = ("smallint", "integer", "bigint", "numeric", "real", "double precision")

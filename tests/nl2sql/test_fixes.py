@@ -142,6 +142,8 @@ def test_a_join_column_equal_to_itself_is_pointed_at_the_joined_table(conn, writ
          "a.oid = da.aid -> a.aid = da.aid (both tables have the key aid)", [("Bob",)]),
         ("SELECT count(*) FROM restaurant GROUP BY city_name ORDER BY city_name", [(1,), (1,)],
          "added city_name to the selected columns (the groups the counts belong to)", [("Berkeley", 1), ("San Francisco", 1)]),
+        ("SELECT name FROM business ORDER BY founded DESC", [("Deli",), ("Cafe",)],
+         "added founded to the selected columns (the rows are sorted by it)", [("Deli", 2021), ("Cafe", 2019)]),
     ],
 )
 def test_a_query_that_runs_but_answers_something_else_is_corrected(conn, written: str, wrong: list[tuple], change: str, rows: list[tuple]) -> None:
@@ -170,6 +172,9 @@ def test_a_query_that_runs_but_answers_something_else_is_corrected(conn, written
         "SELECT r.name FROM restaurant AS r JOIN business AS b ON r.id = b.restaurant_id",  # no key in common
         "SELECT r.name FROM restaurant AS r JOIN location AS l ON l.restaurant_id = r.id",  # id is every table's key
         "SELECT city_name, count(*) FROM restaurant GROUP BY city_name",  # the groups are shown
+        "SELECT DISTINCT food_type FROM restaurant ORDER BY rating",  # DISTINCT: another column changes the rows
+        "SELECT name AS n, founded FROM business ORDER BY n, 2, founded",  # sorted by what is shown
+        "SELECT * FROM business ORDER BY founded",  # everything is shown
         "SELECT count(*) FROM restaurant GROUP BY 1 = 1",  # an expression: left as written
     ],
 )
