@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from transformers import LogitsProcessor, LogitsProcessorList, RepetitionPenaltyLogitsProcessor, StoppingCriteria, StoppingCriteriaList
+from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
 _PREFIX_CACHE_SIZE = 4
@@ -163,7 +163,6 @@ class LoadedModel:
         on_text: Callable[[str], None] | None = None,
         cancel: threading.Event | None = None,
         prefix: str | None = None,
-        repetition_penalty: float = 1.0,
     ) -> list[Generation]:
         """Greedy (temperature 0) or `n` sequences in one batched call: with `n` > 1 the first
         is the greedy sequence and the others are samples at `temperature`, so voting between
@@ -172,14 +171,11 @@ class LoadedModel:
         `prefix` is a leading part of `prompt` that many prompts share (the system message with
         the schema): its attention cache is computed once and reused, so the next question
         prefills only what follows it. Output is the same as without the cache.
-
-        `repetition_penalty` above 1 makes every token already in the prompt or the reply less
-        likely (transformers' rule); only the tutorial baseline asks for it.
         """
         with self._lock, torch.inference_mode():
-            return self._generate(prompt, max_new_tokens, stop, n, temperature, on_text, cancel, prefix, repetition_penalty)
+            return self._generate(prompt, max_new_tokens, stop, n, temperature, on_text, cancel, prefix)
 
-    def _generate(self, prompt, max_new_tokens, stop, n, temperature, on_text, cancel, prefix, repetition_penalty) -> list[Generation]:
+    def _generate(self, prompt, max_new_tokens, stop, n, temperature, on_text, cancel, prefix) -> list[Generation]:
         started = time.perf_counter()
         ids = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).input_ids.to(self._input_device())
         prompt_length = ids.shape[1]
@@ -187,8 +183,7 @@ class LoadedModel:
         if past is not None and n > 1:
             past.batch_repeat_interleave(n)
         streamer = _Streamer(self.tokenizer, on_text, stop)
-        processors = [RepetitionPenaltyLogitsProcessor(repetition_penalty)] if repetition_penalty != 1.0 else []
-        processors += [_Sampler(temperature, greedy_first=n > 1)] if temperature > 0 else []
+        sampler = [_Sampler(temperature, greedy_first=n > 1)] if temperature > 0 else []
         rows = ids.expand(n, -1)  # n copies of the prompt: each row draws its own tokens
         output = self.model.generate(
             input_ids=rows,
@@ -199,7 +194,7 @@ class LoadedModel:
             cache=past,
             pad_token_id=self.tokenizer.pad_token_id,
             do_sample=False,  # sampling, when asked for, is done by _Sampler; then this takes its pick
-            logits_processor=LogitsProcessorList(processors),
+            logits_processor=LogitsProcessorList(sampler),
         )
         total = time.perf_counter() - started
         first = (streamer.first_token_at or time.perf_counter()) - started

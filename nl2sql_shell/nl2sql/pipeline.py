@@ -38,9 +38,6 @@ logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its parser warnings are 
 
 Kind = Literal["read", "write", "refusal", "failed", "cancelled"]
 STOP_STRINGS = (";", "```\n", "\n\n\n")
-# The tutorial generated with repetition_penalty=1.2; its baseline does too, so that eval's
-# margin over it is measured against the setup people actually ran, loops and all.
-TUTORIAL_REPETITION_PENALTY = 1.2
 
 
 @dataclass
@@ -193,7 +190,6 @@ class Asker:
             on_text=on_text,
             cancel=cancel,
             prefix=prefix if prefix and text.startswith(prefix) else None,
-            repetition_penalty=TUTORIAL_REPETITION_PENALTY if self.options.prompt_style == "tutorial" else 1.0,
         )
         answer.prompt_tokens += generations[0].prompt_tokens
         answer.generated_tokens += sum(g.new_tokens for g in generations)
