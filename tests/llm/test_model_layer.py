@@ -76,6 +76,17 @@ def test_of_several_sequences_the_first_is_the_greedy_one(tiny):
     assert any(b.text != greedy.text for b in batch[1:])  # at temperature 5 the samples differ
 
 
+def test_candidates_share_one_prefill_of_the_prompt(tiny):
+    """Four candidates cost one prompt prefill: its cache is copied, not computed per row."""
+    model = load_model(ModelSpec(model=str(tiny["qwen2"]), device="cpu"))
+    shapes: list[tuple[int, ...]] = []
+    model.model.get_input_embeddings().register_forward_hook(lambda _m, args, _out: shapes.append(tuple(args[0].shape)))
+    prompt = model.chat_prompt(MESSAGES)
+    model.generate(prompt, max_new_tokens=4, n=4, temperature=0.9)
+    assert shapes[0] == (1, model.count_tokens(prompt) - 1)  # the prompt, once
+    assert all(shape == (4, 1) for shape in shapes[1:])  # then one token per candidate and step
+
+
 def test_stop_strings_end_the_text(tiny):
     model = load_model(ModelSpec(model=str(tiny["llama"]), device="cpu"))
     prompt = model.chat_prompt(MESSAGES)
