@@ -16,7 +16,12 @@ from nl2sql_shell.model_choice import model_options
 @click.option("--candidates", type=int, default=4, show_default=True, help="N for batched versus sequential candidates.")
 @click.option("--repeats", type=int, default=3, show_default=True, help="Repetitions of the repeated-question measurement.")
 @click.option("--compare-quantization/--no-compare-quantization", default=None, help="Also measure bf16, 4-bit nf4 and 8-bit (default: on CUDA).")
-def bench(model, adapter, quantize, device, random_config, new_tokens, candidates, repeats, compare_quantization) -> None:
+@click.option(
+    "--tutorial-baseline/--no-tutorial-baseline",
+    default=None,
+    help="Also time one answer with the tutorial's setup (text-generation pipeline, 8-bit, max_length=500, repetition_penalty=1.2) against ours (default: on CUDA).",
+)
+def bench(model, adapter, quantize, device, random_config, new_tokens, candidates, repeats, compare_quantization, tutorial_baseline) -> None:
     """Model load time, time to first token, decode speed, schema cache, batched candidates."""
     from dataclasses import replace
 
@@ -34,6 +39,8 @@ def bench(model, adapter, quantize, device, random_config, new_tokens, candidate
     click.echo(f"model: {spec.model}{' (random weights)' if spec.random_weights else ''} on {loaded.device}, quantize {spec.quantize}")
     sys.stdout.write(measure(loaded, new_tokens=new_tokens, candidates=candidates, repeats=repeats, progress=progress).text())
     on_gpu = str(loaded.device).startswith("cuda")
+    if tutorial_baseline if tutorial_baseline is not None else on_gpu:
+        _compare_with_tutorial(loaded, spec, candidates, progress)
     if compare_quantization if compare_quantization is not None else on_gpu:
         del loaded
         for mode in ("none", "4bit", "8bit"):
@@ -43,3 +50,17 @@ def bench(model, adapter, quantize, device, random_config, new_tokens, candidate
             other = load_model(replace(spec, quantize=mode), progress=progress)
             sys.stdout.write(measure(other, new_tokens=new_tokens, candidates=candidates, repeats=1, progress=progress).text())
             del other
+
+
+def _compare_with_tutorial(loaded, spec, candidates: int, progress) -> None:
+    """One whole answer to the bench question: ours, then the tutorial's setup, and the ratio."""
+    from nl2sql_shell.bench.speed import QUESTION
+    from nl2sql_shell.bench.tutorial import MAX_LENGTH, REPETITION_PENALTY, time_our_answer, time_tutorial_setup
+
+    progress("one answer: ours, then the tutorial's setup")
+    ours = time_our_answer(loaded, QUESTION, candidates)
+    tutorial = time_tutorial_setup(spec, QUESTION, progress)
+    setup = f"text-generation pipeline, 8-bit, max_length={MAX_LENGTH}, repetition_penalty={REPETITION_PENALTY}"
+    click.echo(f"\none answer, tutorial's setup ({setup}): {tutorial.seconds:.2f} s, {tutorial.new_tokens} tokens")
+    click.echo(f"one answer, ours ({candidates} candidates, cached schema, stop strings): {ours.seconds:.2f} s, {ours.new_tokens} tokens "
+               f"({tutorial.seconds / ours.seconds:.1f}x faster)")

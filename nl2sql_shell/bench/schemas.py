@@ -35,12 +35,16 @@ def _table(index: int, referenced: str | None) -> Table:
     return Table("public", entity, columns=tuple(columns), primary_key=(f"{entity}_id",), foreign_keys=keys, comment=f"{entity} records", row_estimate=10_000)
 
 
-def small_schema() -> str:
+def small_tables() -> list[Table]:
     """Three related tables: a typical 'explore my dev database' prompt."""
     tables = [_table(0, None)]
     for index in (1, 2):
         tables.append(_table(index, tables[-1].name))
-    return render_schema(tables, qualify=False)
+    return tables
+
+
+def small_schema() -> str:
+    return render_schema(small_tables(), qualify=False)
 
 
 def large_schema(count_tokens: Callable[[str], int], min_tokens: int = 2500) -> str:

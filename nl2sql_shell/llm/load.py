@@ -8,6 +8,7 @@ ModelLoadError line that says what to do; the shell prints it and goes on.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import time
@@ -74,6 +75,10 @@ def load_model(spec: ModelSpec, progress: Progress | None = None):
         raise ModelLoadError(f"unknown quantization {spec.quantize!r}: use one of {', '.join(QUANTIZE_CHOICES)}")
     device = resolve_device(spec.device)
     dtype = resolve_dtype(spec.dtype, device)
+    if spec.quantize == "8bit":
+        # Its int8 matmul logs "inputs will be cast ... to float16" at every forward pass, which
+        # would print over the shell while a reply streams; the cast is how it works, not a fault.
+        logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     if spec.quantize != "none" and not device.startswith("cuda"):
         warnings.warn(f"--quantize {spec.quantize} on CPU works through bitsandbytes but is slow; a GPU is much faster", stacklevel=2)
         say(f"{spec.quantize} on CPU is slow")

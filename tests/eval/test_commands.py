@@ -76,10 +76,12 @@ def test_eval_filters_and_reports_a_missing_model_in_one_line(suite, pg_server):
 
 
 def test_bench_prints_speed_figures(tiny):
-    result = _run("bench", "--model", tiny, "--device", "cpu", "--new-tokens", "4", "--candidates", "2", "--repeats", "1")
+    result = _run("bench", "--model", tiny, "--device", "cpu", "--new-tokens", "4", "--candidates", "2", "--repeats", "1", "--tutorial-baseline")
     assert result.returncode == 0, result.stderr
-    for figure in ("model load", "small schema: time to first token, first question", "large schema: prompt tokens", "last quarter of the tables swapped", "2 candidates batched", "peak memory"):
+    for figure in ("model load", "small schema: time to first token, first question", "large schema: prompt tokens", "last quarter of the tables swapped", "2 candidates batched", "peak memory",
+                   "one answer, tutorial's setup (text-generation pipeline, 8-bit, max_length=500, repetition_penalty=1.2): ", "one answer, ours (2 candidates"):
         assert figure in result.stdout
+    assert "MatMul8bitLt" not in result.stderr
     large = int(next(line for line in result.stdout.splitlines() if line.startswith("large schema: prompt tokens")).split()[-1])
     assert large >= 2500
 
