@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from nl2sql_shell.bench.schemas import small_tables
-from nl2sql_shell.nl2sql.prompt import tutorial_messages
+from nl2sql_shell.bench.schemas import small_schema, small_tables
+from nl2sql_shell.nl2sql.prompt import build_messages, tutorial_messages
 
 MAX_LENGTH = 500
 REPETITION_PENALTY = 1.2
@@ -53,9 +53,7 @@ def time_tutorial_setup(spec, question: str, progress: Callable[[str], None]) ->
 def time_our_answer(model, question: str, candidates: int) -> Answered:
     """The `?` pipeline's generation for `question` on the same tables, its schema head
     already cached (as for every question after the first on a database)."""
-    from nl2sql_shell.bench.schemas import small_schema
     from nl2sql_shell.nl2sql.pipeline import STOP_STRINGS, Options
-    from nl2sql_shell.nl2sql.prompt import build_messages
 
     options = Options()
     messages = build_messages(small_schema(), question)

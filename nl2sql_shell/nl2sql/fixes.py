@@ -143,13 +143,18 @@ def _drop_idle_distinct(select: exp.Select) -> str | None:
     distinct, group, order = select.args.get("distinct"), select.args.get("group"), select.args.get("order")
     if not isinstance(distinct, exp.Distinct) or distinct.args.get("on") or group is None or order is None:
         return None
-    selected = {s.unalias() for s in select.selects} | {exp.column(s.alias) for s in select.selects if s.alias}
+    selected = _shown(select)
     if not all(key in selected for key in group.expressions):
         return None
     if all(o.this in selected for o in order.expressions):
         return None  # PostgreSQL accepts it as it is
     select.set("distinct", None)
     return "dropped DISTINCT (a grouped query's rows are already distinct; it made ORDER BY fail)"
+
+
+def _shown(select: exp.Select) -> set[exp.Expression]:
+    """What the select list shows: each expression as written, and each alias as a column."""
+    return {s.unalias() for s in select.selects} | {exp.column(s.alias) for s in select.selects if s.alias}
 
 
 def _label_groups(select: exp.Select) -> str | None:
@@ -175,7 +180,7 @@ def _show_sort_keys(select: exp.Select) -> str | None:
     order = select.args.get("order")
     if order is None or select.args.get("distinct") or any(isinstance(s, exp.Star) or s.find(exp.Star) for s in select.selects):
         return None
-    shown = {s.unalias() for s in select.selects} | {exp.column(s.alias) for s in select.selects if s.alias}
+    shown = _shown(select)
     missing: list[exp.Expression] = []
     for ordered in order.expressions:
         key = ordered.this
