@@ -54,8 +54,9 @@ def _timed(model, prompt: str, *, prefix: str | None, new_tokens: int, n: int = 
     return Timing(first.prompt_tokens, sum(g.new_tokens for g in generations), first.seconds_to_first_token, total)
 
 
-def _prompt(model, schema_text: str) -> tuple[str, str]:
-    messages = build_messages(schema_text, QUESTION)
+def question_prompt(model, schema_text: str, question: str = QUESTION) -> tuple[str, str]:
+    """The `?` pipeline's prompt for `question` on `schema_text`, and its cacheable head."""
+    messages = build_messages(schema_text, question)
     return model.chat_prompt(messages), model.chat_prefix(messages[:1])
 
 
@@ -64,7 +65,7 @@ def measure(model, *, new_tokens: int = 32, candidates: int = 4, repeats: int = 
     report = Report()
     report.add("model load", f"{model.load_seconds:.2f} s")
     for label, schema_text in (("small schema", small_schema()), ("large schema", large_schema(model.count_tokens))):
-        prompt, prefix = _prompt(model, schema_text)
+        prompt, prefix = question_prompt(model, schema_text)
         progress(f"{label}: first question")
         first = _timed(model, prompt, prefix=prefix, new_tokens=new_tokens)
         progress(f"{label}: repeated question")
@@ -77,14 +78,14 @@ def measure(model, *, new_tokens: int = 32, candidates: int = 4, repeats: int = 
         report.add(f"{label}: time to first token, no cache", f"{uncached.first_token_s:.3f} s")
         if label == "large schema":
             progress(f"{label}: another table selection")
-            other_prompt, other_prefix = _prompt(model, large_schema_reselected(model.count_tokens))
+            other_prompt, other_prefix = question_prompt(model, large_schema_reselected(model.count_tokens))
             other = _timed(model, other_prompt, prefix=other_prefix, new_tokens=new_tokens)
             report.add(
                 f"{label}: time to first token, last quarter of the tables swapped",
                 f"{other.first_token_s:.3f} s ({uncached.first_token_s / other.first_token_s:.1f}x faster than no cache)",
             )
         report.add(f"{label}: decode", f"{statistics.median(t.decode_tokens_per_s for t in repeated):.1f} tokens/s")
-    prompt, prefix = _prompt(model, small_schema())
+    prompt, prefix = question_prompt(model, small_schema())
     progress(f"{candidates} candidates, batched and sequential")
     batched = _timed(model, prompt, prefix=prefix, new_tokens=new_tokens, n=candidates, temperature=0.7)
     one = _timed(model, prompt, prefix=prefix, new_tokens=new_tokens, n=1, temperature=0.7)

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from nl2sql_shell.bench.schemas import small_schema, small_tables
-from nl2sql_shell.nl2sql.prompt import build_messages, tutorial_messages
+from nl2sql_shell.bench.speed import question_prompt
+from nl2sql_shell.nl2sql.prompt import tutorial_messages
 
 MAX_LENGTH = 500
 REPETITION_PENALTY = 1.2
@@ -56,8 +57,7 @@ def time_our_answer(model, question: str, candidates: int) -> Answered:
     from nl2sql_shell.nl2sql.pipeline import STOP_STRINGS, Options
 
     options = Options()
-    messages = build_messages(small_schema(), question)
-    prompt, prefix = model.chat_prompt(messages), model.chat_prefix(messages[:1])
+    prompt, prefix = question_prompt(model, small_schema(), question)
     model.generate(prompt, prefix=prefix, max_new_tokens=1)
     started = time.perf_counter()
     generations = model.generate(
