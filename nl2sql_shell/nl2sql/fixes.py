@@ -21,6 +21,7 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from nl2sql_shell.schema.model import Column, Schema, Table
 
+from .joins import drop_pass_through_joins
 from .parsing import DIALECT, parse_statements, same_column
 
 
@@ -66,6 +67,9 @@ def fix_sql(sql: str, schema: Schema) -> Fixed:
                 change = _qualify_join_column(column, tables)
             if change:
                 changes.append(change)
+        changes.extend(_sum_count_columns(scope, tables))
+        if isinstance(scope.expression, exp.Select):
+            changes.extend(drop_pass_through_joins(scope.expression, tables))
     changes.extend(_postgres_spelling(tree, sql))
     changes.extend(_sqlite_now(tree))
     changes.extend(_guard_divisions(tree))
@@ -176,7 +180,8 @@ def _show_sort_keys(select: exp.Select) -> str | None:
     """`SELECT lake_name FROM lake ORDER BY area DESC` answers "the largest lakes" without the
     areas that make them the largest: show each sort key that is not selected, after the rest.
 
-    Not with DISTINCT (another column changes which rows are distinct), `*` or ordinals."""
+    Not with DISTINCT (another column changes which rows are distinct), `*`, ordinals, or an
+    expression of columns already shown."""
     order = select.args.get("order")
     if order is None or select.args.get("distinct") or any(isinstance(s, exp.Star) or s.find(exp.Star) for s in select.selects):
         return None
@@ -186,6 +191,8 @@ def _show_sort_keys(select: exp.Select) -> str | None:
         key = ordered.this
         if key in shown or not key.find(exp.Column) or key.find(exp.Window, exp.Subquery):
             continue
+        if not isinstance(key, exp.Column) and all(column in shown for column in key.find_all(exp.Column)):
+            continue  # `TO_DATE(month, 'Month')` of a shown `month` shows nothing new
         missing.append(key.copy())
         shown.add(key)
     if not missing:
@@ -342,6 +349,26 @@ def _year_numbers(scope: Scope, tables: dict[str, Table | None]) -> list[str]:
             written = f"YEAR({column.sql()})" if isinstance(node, exp.Year) else node.sql(dialect=DIALECT)
             node.replace(column.copy())
             changes.append(f"{written} -> {column.sql()} (a {data_type} column that already holds the year)")
+    return changes
+
+
+_COUNT_NAME = re.compile(r"count|.+_count|num(?!ber$).+|number_of_.+")
+
+
+def _sum_count_columns(scope: Scope, tables: dict[str, Table | None]) -> list[str]:
+    """`COUNT(c.count)` counts the rows that have a count, not the check-ins they record: a
+    numeric column named like a count (`count`, `review_count`, `num_enrolled`) is summed."""
+    changes: list[str] = []
+    for count in list(scope.expression.find_all(exp.Count)):
+        column = count.this
+        if not isinstance(column, exp.Column) or not _COUNT_NAME.fullmatch(column.name):
+            continue
+        if count.find_ancestor(exp.Select) is not scope.expression:
+            continue
+        data_type = _column_type(column, tables) if column.table else _sole_type(column.name, tables)
+        if data_type is not None and _type_family(data_type) == "number":
+            count.replace(exp.Sum(this=column.copy()))
+            changes.append(f"COUNT({column.sql()}) -> SUM({column.sql()}) (the column holds counts; COUNT would count its rows)")
     return changes
 
 

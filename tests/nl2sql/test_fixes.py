@@ -144,6 +144,15 @@ def test_a_join_column_equal_to_itself_is_pointed_at_the_joined_table(conn, writ
          "added city_name to the selected columns (the groups the counts belong to)", [("Berkeley", 1), ("San Francisco", 1)]),
         ("SELECT name FROM business ORDER BY founded DESC", [("Deli",), ("Cafe",)],
          "added founded to the selected columns (the rows are sorted by it)", [("Deli", 2021), ("Cafe", 2019)]),
+        ("SELECT b.name, COUNT(c.count) FROM business b JOIN checkin c ON b.business_id = c.business_id GROUP BY b.name ORDER BY b.name",
+         [("Cafe", 2), ("Deli", 1)], "COUNT(c.count) -> SUM(c.count) (the column holds counts; COUNT would count its rows)", [("Cafe", 7), ("Deli", 1)]),
+        # checkin passes business_id from category to business: it doubles Coffee's row
+        ("SELECT t.category_name, COUNT(*) FROM category t JOIN checkin c ON t.business_id = c.business_id "
+         "JOIN business b ON c.business_id = b.business_id GROUP BY t.category_name ORDER BY 1", [("Coffee", 2), ("Sandwiches", 1)],
+         "dropped the join to checkin AS c (nothing is read from it; it only repeated rows)", [("Coffee", 1), ("Sandwiches", 1)]),
+        ("SELECT b.name FROM checkin c JOIN category t ON c.business_id = t.business_id "
+         "JOIN business b ON b.business_id = c.business_id WHERE t.category_name = 'Coffee'", [("Cafe",), ("Cafe",)],
+         "dropped the join to checkin AS c (nothing is read from it; it only repeated rows)", [("Cafe",)]),
     ],
 )
 def test_a_query_that_runs_but_answers_something_else_is_corrected(conn, written: str, wrong: list[tuple], change: str, rows: list[tuple]) -> None:
@@ -176,6 +185,13 @@ def test_a_query_that_runs_but_answers_something_else_is_corrected(conn, written
         "SELECT name AS n, founded FROM business ORDER BY n, 2, founded",  # sorted by what is shown
         "SELECT * FROM business ORDER BY founded",  # everything is shown
         "SELECT count(*) FROM restaurant GROUP BY 1 = 1",  # an expression: left as written
+        "SELECT name FROM business ORDER BY lower(name)",  # sorted by a function of what is shown
+        "SELECT b.name, count(*) FROM business b JOIN checkin c ON b.business_id = c.business_id GROUP BY b.name",  # counts check-ins
+        "SELECT t.category_name FROM category t LEFT JOIN checkin c ON t.business_id = c.business_id "
+        "LEFT JOIN business b ON c.business_id = b.business_id",  # outer joins keep rows
+        "SELECT t.category_name, c.count FROM category t JOIN checkin c ON t.business_id = c.business_id "
+        "JOIN business b ON c.business_id = b.business_id",  # checkin is read
+        "SELECT count(DISTINCT count), count(cid) FROM checkin",  # distinct counts; cid is no count
     ],
 )
 def test_nothing_is_guessed(conn, sql: str) -> None:
