@@ -22,6 +22,7 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 from nl2sql_shell.schema.model import Column, Schema, Table
 
 from .joins import drop_pass_through_joins
+from .owners import read_from_owner
 from .parsing import DIALECT, parse_statements, same_column
 
 
@@ -68,6 +69,8 @@ def fix_sql(sql: str, schema: Schema) -> Fixed:
             if change:
                 changes.append(change)
         changes.extend(_sum_count_columns(scope, tables))
+        if change := read_from_owner(scope, schema):
+            changes.append(change)
         if isinstance(scope.expression, exp.Select):
             changes.extend(drop_pass_through_joins(scope.expression, tables))
     changes.extend(_postgres_spelling(tree, sql))

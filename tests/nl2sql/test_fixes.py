@@ -18,6 +18,9 @@ CREATE TABLE checkin (cid bigint, business_id text, count bigint);
 CREATE TABLE category (id int, business_id text, category_name text);
 CREATE TABLE author (aid int, name text, oid int);
 CREATE TABLE domain_author (aid int, did int);
+CREATE TABLE geographic (city_name text, region text);
+CREATE TABLE student (student_id int, total_credit int);
+CREATE TABLE student_record (student_id int, course_id int);
 INSERT INTO restaurant VALUES (1, 'Taqueria', 'mexican', 'San Francisco', 4.6), (2, 'Pasta', 'italian', 'Berkeley', 3.9);
 INSERT INTO location VALUES (1, 10, 'Market St', 'San Francisco'), (2, 5, 'Shattuck Ave', 'Berkeley');
 INSERT INTO business VALUES (1, 'b-x', 'Cafe', 2019), (2, 'b-y', 'Deli', 2021);
@@ -25,6 +28,9 @@ INSERT INTO category VALUES (7, 'b-y', 'Sandwiches'), (8, 'b-x', 'Coffee');
 INSERT INTO checkin VALUES (1, 'b-x', 3), (2, 'b-x', 4), (3, 'b-y', 1);
 INSERT INTO author VALUES (1, 'Ann', 2), (2, 'Bob', 1);
 INSERT INTO domain_author VALUES (1, 10), (2, 20);
+INSERT INTO geographic VALUES ('San Francisco', 'Bay Area'), ('Berkeley', 'East Bay'), ('Oakland', 'East Bay');
+INSERT INTO student VALUES (1, 30), (2, 12);
+INSERT INTO student_record VALUES (1, 101), (1, 102), (2, 101);
 """
 
 
@@ -74,6 +80,24 @@ REJECTED = [
         psycopg.errors.UndefinedColumn,
         ["b.cid = c.cid -> b.business_id = c.business_id (b.cid does not exist; both tables have the key business_id)"],
         [("Deli", 1), ("Cafe", 3), ("Cafe", 4)],
+    ),
+    (
+        "SELECT student_id, SUM(total_credit) FROM student_record GROUP BY student_id ORDER BY 2 DESC",
+        psycopg.errors.UndefinedColumn,
+        ["FROM student_record -> FROM student (student_record has no total_credit; student has every column the query reads)"],
+        [(1, 30), (2, 12)],
+    ),
+    (
+        "SELECT region, COUNT(*) FROM restaurant GROUP BY region ORDER BY region",
+        psycopg.errors.UndefinedColumn,
+        ["joined geographic on city_name (restaurant has no region)"],
+        [("Bay Area", 1), ("East Bay", 1)],
+    ),
+    (
+        "SELECT r.name, r.street_name FROM restaurant r ORDER BY r.name",
+        psycopg.errors.UndefinedColumn,  # location also has city_name, but restaurant_id is the key
+        ["joined location on restaurant.id = location.restaurant_id (restaurant has no street_name)"],
+        [("Pasta", "Shattuck Ave"), ("Taqueria", "Market St")],
     ),
     (
         "SELECT name, CAST(founded AS double) / 2 FROM business WHERE YEAR(founded) = 2019 AND EXTRACT(YEAR FROM founded) = 2019",
@@ -192,6 +216,9 @@ def test_a_query_that_runs_but_answers_something_else_is_corrected(conn, written
         "SELECT t.category_name, c.count FROM category t JOIN checkin c ON t.business_id = c.business_id "
         "JOIN business b ON c.business_id = b.business_id",  # checkin is read
         "SELECT count(DISTINCT count), count(cid) FROM checkin",  # distinct counts; cid is no count
+        "SELECT city_name FROM restaurant WHERE region = 'x' AND house_number = 1",  # no one table owns both
+        "SELECT name FROM business WHERE region = 'x'",  # geographic owns region, but no key to join on
+        "SELECT name FROM restaurant r WHERE EXISTS (SELECT 1 FROM location l WHERE l.restaurant_id = id)",  # outer id
     ],
 )
 def test_nothing_is_guessed(conn, sql: str) -> None:

@@ -1,0 +1,107 @@
+"""A query over one table that reads columns of another.
+
+`SELECT student_id, SUM(total_credit) FROM student_record GROUP BY student_id` fails because
+`total_credit` is a column of `student`, and `SELECT region, COUNT(*) FROM restaurant GROUP
+BY region` fails because `region` is a column of `geographic`. The schema says which table
+owns the missing columns, and so which of two corrections was meant:
+
+- the owner has every column the query reads: the model named the wrong table, so read the
+  owner instead (`FROM student`);
+- the owner has only the missing ones: the query needs both tables, so join the owner on the
+  key between them: a declared foreign key, `<table>_id` = `id`, or else the one column the
+  two tables share (`JOIN geographic ON restaurant.city_name = geographic.city_name`).
+
+Anything less certain (two possible owners, no shared column or several) is left as the
+error it is.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+from sqlglot.optimizer.scope import Scope
+
+from nl2sql_shell.schema.model import Schema, Table
+
+
+def read_from_owner(scope: Scope, schema: Schema) -> str | None:
+    """Correct a one-table SELECT whose missing columns belong to one other table; a
+    description of the change, or None."""
+    select = scope.expression
+    if not isinstance(select, exp.Select) or schema.multiple_schemas:
+        return None
+    from_ = select.args.get("from_")
+    if from_ is None or select.args.get("joins") or not isinstance(from_.this, exp.Table):
+        return None
+    source = from_.this
+    table = schema.table(source.name)
+    alias = source.alias_or_name
+    if table is None or any(isinstance(c.this, exp.Star) or c.table not in ("", alias) for c in scope.columns):
+        return None
+    labels = {s.alias for s in select.selects if s.alias}
+    names = {c.name for c in scope.columns} - labels
+    missing = sorted(n for n in names if table.column(n) is None)
+    if not missing or _elsewhere_in_statement(select, missing, schema, source):
+        return None
+    owners = [t for t in schema.tables if t is not table and all(t.column(n) for n in missing)]
+    kept = names - set(missing)
+    readers = [t for t in owners if kept and all(t.column(n) for n in kept)]
+    if len(readers) == 1:
+        return _switch(scope, source, table, readers[0], missing)
+    if len(owners) == 1:
+        return _join(scope, alias, table, owners[0], missing)
+    return None
+
+
+def _elsewhere_in_statement(select: exp.Select, missing: list[str], schema: Schema, source: exp.Table) -> bool:
+    """Whether another table of the whole statement has a missing column: then it may be an
+    outer query's column that a subquery reads, which is no error."""
+    for other in select.root().find_all(exp.Table):
+        found = schema.table(other.name) if other is not source else None
+        if found is not None and any(found.column(n) for n in missing):
+            return True
+    return False
+
+
+def _switch(scope: Scope, source: exp.Table, table: Table, owner: Table, missing: list[str]) -> str:
+    """Read `owner` in place of `table`, keeping the alias the columns are qualified with."""
+    if not source.alias:
+        for column in scope.columns:
+            if column.table:
+                column.set("table", exp.to_identifier(owner.name))
+    source.set("this", exp.to_identifier(owner.name))
+    return f"FROM {table.name} -> FROM {owner.name} ({table.name} has no {', '.join(missing)}; {owner.name} has every column the query reads)"
+
+
+def _join(scope: Scope, alias: str, table: Table, owner: Table, missing: list[str]) -> str | None:
+    """Join `owner` on the key between the two tables, and read the missing columns from it."""
+    key = _join_key(table, owner)
+    owner_alias = owner.name
+    if key is None or owner_alias == alias:
+        return None
+    for column in scope.columns:
+        if column.name in missing:
+            column.set("table", exp.to_identifier(owner_alias))
+        elif not column.table and owner.column(column.name) is not None:
+            column.set("table", exp.to_identifier(alias))  # both tables have it now
+    mine, theirs = key
+    condition = exp.EQ(this=exp.column(mine, table=alias), expression=exp.column(theirs, table=owner_alias))
+    scope.expression.append("joins", exp.Join(this=exp.to_table(owner.name), on=condition))
+    on = mine if mine == theirs else f"{table.name}.{mine} = {owner.name}.{theirs}"
+    return f"joined {owner.name} on {on} ({table.name} has no {', '.join(missing)})"
+
+
+def _join_key(table: Table, owner: Table) -> tuple[str, str] | None:
+    """(column of `table`, column of `owner`) to join on: a declared single-column foreign key
+    either way, else the `<table>_id` = `id` convention, else the one column both tables have
+    (`city_name`) with the same type; None when that is not one clear choice."""
+    for child, parent, flip in ((table, owner, False), (owner, table, True)):
+        for fk in child.foreign_keys:
+            if fk.ref_table == parent.name and len(fk.columns) == 1:
+                pair = (fk.columns[0], fk.ref_columns[0])
+                return pair[::-1] if flip else pair
+    for child, parent, flip in ((table, owner, False), (owner, table, True)):
+        for name in (f"{parent.name}_id", f"{parent.name}id"):
+            if child.column(name) is not None and parent.column("id") is not None:
+                return ("id", name) if flip else (name, "id")
+    shared = [c.name for c in table.columns if c.name != "id" and (twin := owner.column(c.name)) is not None and twin.data_type == c.data_type]
+    return (shared[0], shared[0]) if len(shared) == 1 else None
