@@ -22,6 +22,7 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 from nl2sql_shell.schema.model import Column, Schema, Table
 
 from .joins import drop_pass_through_joins
+from .months import order_months
 from .owners import read_from_owner
 from .parsing import DIALECT, parse_statements, same_column
 
@@ -73,6 +74,7 @@ def fix_sql(sql: str, schema: Schema) -> Fixed:
             changes.append(change)
         if isinstance(scope.expression, exp.Select):
             changes.extend(drop_pass_through_joins(scope.expression, tables))
+            changes.extend(order_months(scope, tables))
     changes.extend(_postgres_spelling(tree, sql))
     changes.extend(_sqlite_now(tree))
     changes.extend(_guard_divisions(tree))

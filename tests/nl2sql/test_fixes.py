@@ -19,6 +19,7 @@ CREATE TABLE category (id int, business_id text, category_name text);
 CREATE TABLE author (aid int, name text, oid int);
 CREATE TABLE domain_author (aid int, did int);
 CREATE TABLE geographic (city_name text, region text);
+CREATE TABLE review (rid int, month text);
 CREATE TABLE student (student_id int, total_credit int);
 CREATE TABLE student_record (student_id int, course_id int);
 INSERT INTO restaurant VALUES (1, 'Taqueria', 'mexican', 'San Francisco', 4.6), (2, 'Pasta', 'italian', 'Berkeley', 3.9);
@@ -28,6 +29,7 @@ INSERT INTO category VALUES (7, 'b-y', 'Sandwiches'), (8, 'b-x', 'Coffee');
 INSERT INTO checkin VALUES (1, 'b-x', 3), (2, 'b-x', 4), (3, 'b-y', 1);
 INSERT INTO author VALUES (1, 'Ann', 2), (2, 'Bob', 1);
 INSERT INTO domain_author VALUES (1, 10), (2, 20);
+INSERT INTO review VALUES (1, 'January'), (2, 'April'), (3, 'December'), (4, 'August'), (5, 'April');
 INSERT INTO geographic VALUES ('San Francisco', 'Bay Area'), ('Berkeley', 'East Bay'), ('Oakland', 'East Bay');
 INSERT INTO student VALUES (1, 30), (2, 12);
 INSERT INTO student_record VALUES (1, 101), (1, 102), (2, 101);
@@ -177,6 +179,12 @@ def test_a_join_column_equal_to_itself_is_pointed_at_the_joined_table(conn, writ
         ("SELECT b.name FROM checkin c JOIN category t ON c.business_id = t.business_id "
          "JOIN business b ON b.business_id = c.business_id WHERE t.category_name = 'Coffee'", [("Cafe",), ("Cafe",)],
          "dropped the join to checkin AS c (nothing is read from it; it only repeated rows)", [("Cafe",)]),
+        ("SELECT month, COUNT(*) FROM review GROUP BY month ORDER BY month", [("April", 2), ("August", 1), ("December", 1), ("January", 1)],
+         "ORDER BY month -> ORDER BY TO_DATE(month, 'Month') (month names sort alphabetically)",
+         [("January", 1), ("April", 2), ("August", 1), ("December", 1)]),
+        ("SELECT COUNT(*) FROM review WHERE month BETWEEN 'March' AND 'September'", [(0,)],
+         "month BETWEEN 'March' AND 'September' -> TO_DATE(month, 'Month') BETWEEN TO_DATE('March', 'Month') AND "
+         "TO_DATE('September', 'Month') (month names compare alphabetically)", [(3,)]),
     ],
 )
 def test_a_query_that_runs_but_answers_something_else_is_corrected(conn, written: str, wrong: list[tuple], change: str, rows: list[tuple]) -> None:
@@ -217,7 +225,10 @@ def test_a_query_that_runs_but_answers_something_else_is_corrected(conn, written
         "JOIN business b ON c.business_id = b.business_id",  # checkin is read
         "SELECT count(DISTINCT count), count(cid) FROM checkin",  # distinct counts; cid is no count
         "SELECT city_name FROM restaurant WHERE region = 'x' AND house_number = 1",  # no one table owns both
-        "SELECT name FROM business WHERE region = 'x'",  # geographic owns region, but no key to join on
+        "SELECT name FROM business WHERE region = 'x'",
+        "SELECT DISTINCT month FROM review ORDER BY month",  # DISTINCT: ORDER BY must name a selected column
+        "SELECT rid FROM review WHERE month = 'April' OR month > 'x' ORDER BY rid",  # equal names; no month named
+        "SELECT food_type FROM restaurant ORDER BY food_type",  # not month names  # geographic owns region, but no key to join on
         "SELECT name FROM restaurant r WHERE EXISTS (SELECT 1 FROM location l WHERE l.restaurant_id = id)",  # outer id
     ],
 )
