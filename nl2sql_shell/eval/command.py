@@ -31,7 +31,7 @@ def eval_command(suite_dir: Path, model, adapter, quantize, device, candidates, 
     """Execution accuracy on a suite laid out like ../shared/bench/defog-dev."""
     from dataclasses import replace
 
-    from nl2sql_shell.eval.runner import ResultsFile, Runner, report, server_conninfos, summarize, write_summary
+    from nl2sql_shell.eval.runner import ResultsFile, Runner, ServerBusy, claim_server, report, server_conninfos, summarize, write_summary
     from nl2sql_shell.eval.suite import load_suite
     from nl2sql_shell.llm.load import ModelLoadError, load_model
     from nl2sql_shell.model_choice import resolve_spec
@@ -49,13 +49,16 @@ def eval_command(suite_dir: Path, model, adapter, quantize, device, candidates, 
         raise click.ClickException("no questions match these filters")
     spec = resolve_spec(model, adapter, quantize, device)
     progress = lambda text: click.echo(text, err=True)  # noqa: E731
-    try:
-        loaded = load_model(spec, progress=progress)
-    except ModelLoadError as exc:
-        raise click.ClickException(str(exc)) from None
     admin, conninfo_for, server = server_conninfos(dsn)
-    results = ResultsFile(out_dir) if out_dir else None
+    results = None
+    claim = None
     try:
+        try:
+            claim = claim_server(admin)
+            loaded = load_model(spec, progress=progress)
+        except (ServerBusy, ModelLoadError) as exc:
+            raise click.ClickException(str(exc)) from None
+        results = ResultsFile(out_dir) if out_dir else None
         runner = Runner(suite, loaded, admin_conninfo=admin, conninfo_for=conninfo_for, options=Options(candidates=candidates, max_repairs=max_repairs, repair_samples=repair_samples))
         runner.load_databases(progress)
         summaries = []
@@ -86,6 +89,8 @@ def eval_command(suite_dir: Path, model, adapter, quantize, device, candidates, 
             summary_path = write_summary(out_dir, summaries, meta)
             click.echo(f"wrote {results.path} and {summary_path}", err=True)
     finally:
+        if claim is not None:
+            claim.close()
         if results:
             results.close()
         if server is not None:

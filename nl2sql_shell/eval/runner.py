@@ -27,6 +27,26 @@ from nl2sql_shell.nl2sql.check import JOIN_ERRORS
 from nl2sql_shell.nl2sql.extract import is_refusal
 from nl2sql_shell.nl2sql.pipeline import Answer, Asker, Options
 
+_EVAL_LOCK = 0x6E6C3273716C  # "nl2sql": the advisory lock key every eval takes on its server
+
+
+class ServerBusy(RuntimeError):
+    """Another eval holds the server whose databases this one would re-create."""
+
+
+def claim_server(admin_conninfo: str) -> psycopg.Connection:
+    """A session holding this server's eval lock; closing it gives the server up.
+
+    Loading a suite drops and re-creates its databases, which would pull them from under
+    another eval on the same server (every run shares the embedded one), so a second run
+    stops with ServerBusy before it loads a model or touches a database."""
+    claim = psycopg.connect(admin_conninfo, autocommit=True)
+    if not claim.execute("SELECT pg_try_advisory_lock(%s)", (_EVAL_LOCK,)).fetchone()[0]:
+        claim.close()
+        raise ServerBusy("another eval is using this server's copies of the suite's databases: wait for it to end, or give --dsn another server")
+    return claim
+
+
 FAILURE_CLASSES = ("correct", "did not parse", "unknown table/column", "server error", "wrong result", "abstained", "no SQL", "pipeline error")
 
 

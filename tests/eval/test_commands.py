@@ -103,3 +103,24 @@ def test_a_question_that_crashes_the_pipeline_is_recorded_and_the_run_goes_on(su
     record = runner._one(Asker(model, Options(max_repairs=0)), conn, "questions", loaded.questions[0], "default")
     assert record.verdict == "pipeline error" and not record.correct
     assert record.reason.startswith("OperationalError: ") and "\n" not in record.reason
+
+
+def test_a_second_eval_on_the_same_server_stops_before_touching_the_databases(suite, tiny, pg_server):
+    """Loading re-creates the suite's databases: under a running eval that would drop them."""
+    from nl2sql_shell.eval.runner import claim_server
+
+    claim = claim_server(pg_server.conninfo("postgres"))
+    try:
+        with psycopg.connect(pg_server.conninfo("postgres"), autocommit=True) as admin:
+            admin.execute("DROP DATABASE IF EXISTS shopdb WITH (FORCE)")
+            admin.execute("CREATE DATABASE shopdb")
+        with psycopg.connect(pg_server.conninfo("shopdb"), autocommit=True) as conn:
+            conn.execute("CREATE TABLE shop (id int); INSERT INTO shop VALUES (1)")
+            result = _run("eval", str(suite), "--model", tiny, "--device", "cpu", "--dsn", pg_server.conninfo("postgres"))
+            assert result.returncode == 1
+            assert result.stderr.strip().count("\n") == 0 and "another eval is using this server" in result.stderr
+            assert conn.execute("SELECT count(*) FROM shop").fetchone() == (1,)  # still connected, table still there
+    finally:
+        claim.close()
+    after = _run("eval", str(suite), "--model", tiny, "--device", "cpu", "--dsn", pg_server.conninfo("postgres"), "--no-idk", "--limit", "1", "--prompt-style", "tutorial")
+    assert after.returncode == 0, after.stderr  # the claim ends with its session
