@@ -357,24 +357,39 @@ def _year_numbers(scope: Scope, tables: dict[str, Table | None]) -> list[str]:
     return changes
 
 
-_COUNT_NAME = re.compile(r"count|.+_count|num(?!ber$).+|number_of_.+")
+_COUNT_NAME = re.compile(r"count|.+_count|.+_num|num(?!ber$).+|number_of_.+")
 
 
 def _sum_count_columns(scope: Scope, tables: dict[str, Table | None]) -> list[str]:
     """`COUNT(c.count)` counts the rows that have a count, not the check-ins they record: a
-    numeric column named like a count (`count`, `review_count`, `num_enrolled`) is summed."""
+    numeric column named like a count (`count`, `review_count`, `num_enrolled`) is summed.
+
+    So is `COUNT(*) AS citation_num` over the one table that has `citation_num`: the label
+    names the column that holds the counts, and counting rows gives 1 per group."""
     changes: list[str] = []
     for count in list(scope.expression.find_all(exp.Count)):
-        column = count.this
-        if not isinstance(column, exp.Column) or not _COUNT_NAME.fullmatch(column.name):
-            continue
         if count.find_ancestor(exp.Select) is not scope.expression:
+            continue
+        column = count.this
+        if isinstance(column, exp.Star):
+            column = _labelled_count_column(count, tables)
+        if not isinstance(column, exp.Column) or not _COUNT_NAME.fullmatch(column.name):
             continue
         data_type = _column_type(column, tables) if column.table else _sole_type(column.name, tables)
         if data_type is not None and _type_family(data_type) == "number":
+            written = count.sql(dialect=DIALECT)
             count.replace(exp.Sum(this=column.copy()))
-            changes.append(f"COUNT({column.sql()}) -> SUM({column.sql()}) (the column holds counts; COUNT would count its rows)")
+            changes.append(f"{written} -> SUM({column.sql()}) (the column holds counts; COUNT would count its rows)")
     return changes
+
+
+def _labelled_count_column(count: exp.Count, tables: dict[str, Table | None]) -> exp.Column | None:
+    """The column `COUNT(*) AS name` is labelled after, in a query over that one table."""
+    alias = count.parent
+    if not isinstance(alias, exp.Alias) or len(tables) != 1:
+        return None
+    (name, table), = tables.items()
+    return exp.column(alias.alias, table=name) if table is not None and table.column(alias.alias) is not None else None
 
 
 def _sole_type(name: str, tables: dict[str, Table | None]) -> str | None:

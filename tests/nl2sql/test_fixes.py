@@ -172,6 +172,8 @@ def test_a_join_column_equal_to_itself_is_pointed_at_the_joined_table(conn, writ
          "added founded to the selected columns (the rows are sorted by it)", [("Deli", 2021), ("Cafe", 2019)]),
         ("SELECT b.name, COUNT(c.count) FROM business b JOIN checkin c ON b.business_id = c.business_id GROUP BY b.name ORDER BY b.name",
          [("Cafe", 2), ("Deli", 1)], "COUNT(c.count) -> SUM(c.count) (the column holds counts; COUNT would count its rows)", [("Cafe", 7), ("Deli", 1)]),
+        ("SELECT business_id, COUNT(*) AS count FROM checkin GROUP BY business_id ORDER BY business_id", [("b-x", 2), ("b-y", 1)],
+         "COUNT(*) -> SUM(checkin.count) (the column holds counts; COUNT would count its rows)", [("b-x", 7), ("b-y", 1)]),
         # checkin passes business_id from category to business: it doubles Coffee's row
         ("SELECT t.category_name, COUNT(*) FROM category t JOIN checkin c ON t.business_id = c.business_id "
          "JOIN business b ON c.business_id = b.business_id GROUP BY t.category_name ORDER BY 1", [("Coffee", 2), ("Sandwiches", 1)],
@@ -224,6 +226,7 @@ def test_a_query_that_runs_but_answers_something_else_is_corrected(conn, written
         "SELECT t.category_name, c.count FROM category t JOIN checkin c ON t.business_id = c.business_id "
         "JOIN business b ON c.business_id = b.business_id",  # checkin is read
         "SELECT count(DISTINCT count), count(cid) FROM checkin",  # distinct counts; cid is no count
+        "SELECT b.name, count(*) AS count FROM business b JOIN checkin c ON b.business_id = c.business_id GROUP BY b.name",  # joined rows
         "SELECT city_name FROM restaurant WHERE region = 'x' AND house_number = 1",  # no one table owns both
         "SELECT name FROM business WHERE region = 'x'",
         "SELECT DISTINCT month FROM review ORDER BY month",  # DISTINCT: ORDER BY must name a selected column
