@@ -19,8 +19,9 @@ from sqlglot.errors import ErrorLevel, OptimizeError, ParseError, TokenError, Un
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
-from nl2sql_shell.schema.model import Column, Schema, Table
+from nl2sql_shell.schema.model import Column, Schema, Table, is_key_name
 
+from .bridges import insert_bridges
 from .joins import drop_pass_through_joins
 from .months import order_months
 from .owners import read_from_owner
@@ -59,6 +60,8 @@ def fix_sql(sql: str, schema: Schema) -> Fixed:
             changes.extend(change for change in (_label_groups(scope.expression), _show_sort_keys(scope.expression)) if change)
         tables = _scope_tables(scope, schema)
         changes.extend(_repair_join_conditions(scope, tables))
+        if isinstance(scope.expression, exp.Select):
+            changes.extend(insert_bridges(scope.expression, tables, schema))
         changes.extend(_year_numbers(scope, tables))
         for column in scope.columns:
             if isinstance(column.this, exp.Star):
@@ -289,19 +292,13 @@ def _comparable_twin(swap: exp.Column, keep: exp.Column, tables: dict[str, Table
     return twin
 
 
-def _is_key_name(name: str) -> bool:
-    """`aid`, `author_id`, `paperid`: the names a schema without FOREIGN KEYs gives its keys.
-    A bare `id` is every table's own key, so sharing it says nothing about a join."""
-    return name != "id" and name.endswith("id")
-
-
 def _shared_key_column(left: exp.Column, right: exp.Column, tables: dict[str, Table | None]) -> str | None:
     """`ON a.oid = da.aid` where author also has `aid`: both tables carry the key `aid`, and
     `oid` (author's organization) is a key of another table, so the join meant `a.aid = da.aid`.
 
     Only key-like names on both sides, only where the other table lacks the swapped-out name
     (`ON o.customer_id = c.id` stays: `id` is no shared key), and only for comparable types."""
-    if not (_is_key_name(left.name) and _is_key_name(right.name)):
+    if not (is_key_name(left.name) and is_key_name(right.name)):
         return None
     for keep, swap in ((right, left), (left, right)):
         keep_table = tables.get(keep.table)
@@ -328,7 +325,7 @@ def _common_key(left: exp.Column, right: exp.Column, tables: dict[str, Table | N
     shared = [
         column.name
         for column in left_table.columns
-        if _is_key_name(column.name)
+        if is_key_name(column.name)
         and (other := right_table.column(column.name)) is not None
         and _type_family(column.data_type) == _type_family(other.data_type)
     ]

@@ -10,6 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+def is_key_name(name: str) -> bool:
+    """`aid`, `author_id`, `paperid`: the names a schema without FOREIGN KEYs gives its keys.
+    A bare `id` is every table's own key, so sharing it says nothing about a join."""
+    return name != "id" and name.lower().endswith("id")
+
+
 @dataclass(frozen=True)
 class Column:
     name: str

@@ -20,6 +20,8 @@ CREATE TABLE author (aid int, name text, oid int);
 CREATE TABLE domain_author (aid int, did int);
 CREATE TABLE geographic (city_name text, region text);
 CREATE TABLE review (rid int, month text);
+CREATE TABLE paper (pid int, title text);
+CREATE TABLE writes (aid int, pid int);
 CREATE TABLE student (student_id int, total_credit int);
 CREATE TABLE student_record (student_id int, course_id int);
 INSERT INTO restaurant VALUES (1, 'Taqueria', 'mexican', 'San Francisco', 4.6), (2, 'Pasta', 'italian', 'Berkeley', 3.9);
@@ -29,6 +31,8 @@ INSERT INTO category VALUES (7, 'b-y', 'Sandwiches'), (8, 'b-x', 'Coffee');
 INSERT INTO checkin VALUES (1, 'b-x', 3), (2, 'b-x', 4), (3, 'b-y', 1);
 INSERT INTO author VALUES (1, 'Ann', 2), (2, 'Bob', 1);
 INSERT INTO domain_author VALUES (1, 10), (2, 20);
+INSERT INTO paper VALUES (1, 'On joins'), (2, 'On keys');
+INSERT INTO writes VALUES (1, 2), (2, 1);
 INSERT INTO review VALUES (1, 'January'), (2, 'April'), (3, 'December'), (4, 'August'), (5, 'April');
 INSERT INTO geographic VALUES ('San Francisco', 'Bay Area'), ('Berkeley', 'East Bay'), ('Oakland', 'East Bay');
 INSERT INTO student VALUES (1, 30), (2, 12);
@@ -94,6 +98,12 @@ REJECTED = [
         psycopg.errors.UndefinedColumn,
         ["joined geographic on city_name (restaurant has no region)"],
         [("Bay Area", 1), ("East Bay", 1)],
+    ),
+    (
+        "SELECT p.title FROM author a JOIN paper p ON a.pid = p.pid WHERE a.name = 'Ann'",
+        psycopg.errors.UndefinedColumn,  # authors and papers meet in writes
+        ["a.pid = p.pid -> through writes (author has no pid; writes links the two)"],
+        [("On keys",)],
     ),
     (
         "SELECT r.name, r.street_name FROM restaurant r ORDER BY r.name",
@@ -229,6 +239,7 @@ def test_a_query_that_runs_but_answers_something_else_is_corrected(conn, written
         "SELECT b.name, count(*) AS count FROM business b JOIN checkin c ON b.business_id = c.business_id GROUP BY b.name",  # joined rows
         "SELECT city_name FROM restaurant WHERE region = 'x' AND house_number = 1",  # no one table owns both
         "SELECT name FROM business WHERE region = 'x'",
+        "SELECT r.name FROM restaurant r JOIN location l ON r.rid = l.restaurant_id",  # no table links them
         "SELECT DISTINCT month FROM review ORDER BY month",  # DISTINCT: ORDER BY must name a selected column
         "SELECT rid FROM review WHERE month = 'April' OR month > 'x' ORDER BY rid",  # equal names; no month named
         "SELECT food_type FROM restaurant ORDER BY food_type",  # not month names  # geographic owns region, but no key to join on
