@@ -11,6 +11,7 @@ import re
 import sys
 import threading
 from collections.abc import Callable
+from typing import TypeVar
 
 from nl2sql_shell.nl2sql.prompt import Example
 from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
@@ -19,6 +20,7 @@ from nl2sql_shell.repl.shell import Shell
 
 _FOLLOW_UP = re.compile(r"^(now|and|also|only|but|same|instead|what about|how about|then|just|exclude|include|sort|order|group|limit|show only)\b|\b(those|these|them|that|it|previous|above)\b", re.IGNORECASE)
 READ_TIMEOUT_MS = 30_000
+_T = TypeVar("_T")
 RED, BOLD, RESET = "\x1b[31m", "\x1b[1m", "\x1b[0m"
 
 
@@ -139,19 +141,29 @@ class QuestionHandler:
         return ExampleStore(store_path(info.host, info.port, info.dbname))
 
     def _generate(self, question: str, insist: bool = False):
-        from nl2sql_shell.nl2sql.pipeline import Answer
-
         history = self.history[-1:] if self.history and _FOLLOW_UP.search(question) else []
         examples = self._store().similar(question)
-        cancel = threading.Event()
-        result: list[Answer] = []
-        failure: list[BaseException] = []
         draft = Draft(sys.stderr) if self.shell.interactive else None
         on_text = draft.write if draft is not None else None
+        try:
+            return self._interruptible(
+                lambda cancel: self.asker.ask(question, self.shell.conn, examples=examples, history=history, on_text=on_text, cancel=cancel, check_grounding=not insist),
+                "answering",
+            )
+        finally:
+            if draft is not None:
+                draft.erase()
+
+    def _interruptible(self, job: Callable[[threading.Event], _T], doing: str) -> _T | None:
+        """Run `job(cancel)` in a thread: Ctrl-C here sets `cancel`, which stops the model
+        within a token, and the shell goes on. None (after a one-line error) when stopped or failed."""
+        cancel = threading.Event()
+        result: list[_T] = []
+        failure: list[BaseException] = []
 
         def work() -> None:
             try:
-                result.append(self.asker.ask(question, self.shell.conn, examples=examples, history=history, on_text=on_text, cancel=cancel, check_grounding=not insist))
+                result.append(job(cancel))
             except BaseException as exc:  # noqa: BLE001 - reported below, in the main thread
                 failure.append(exc)
 
@@ -163,17 +175,14 @@ class QuestionHandler:
         except KeyboardInterrupt:
             cancel.set()
             worker.join()
-        if draft is not None:
-            draft.erase()
         if cancel.is_set():
             self.shell.error("Generation stopped.")
-            self.shell.last_failed = True
-            return None
-        if failure:
-            self.shell.error(f"error while answering: {failure[0]}")
-            self.shell.last_failed = True
-            return None
-        return result[0]
+        elif failure:
+            self.shell.error(f"error while {doing}: {failure[0]}")
+        else:
+            return result[0]
+        self.shell.last_failed = True
+        return None
 
     def _show_context(self, answer) -> None:
         out = self.shell.output
@@ -258,13 +267,26 @@ class QuestionHandler:
                 self.remember(answer.sql)
 
     def _explain(self, answer) -> None:
+        """The model says why its query answers the question; the text streams as it is written
+        (tens of seconds on a CPU) and Ctrl-C stops it, back at the same confirmation."""
         messages = [
             {"role": "system", "content": "You explain SQL queries to analysts in two or three plain sentences."},
             {"role": "user", "content": f"Question: {answer.question}\nSQL:\n{answer.sql}\nWhy does this query answer the question?"},
         ]
         model = self.asker.model
-        generation = model.generate(model.chat_prompt(messages), max_new_tokens=120)[0]
-        self.shell.output.write(generation.text.strip() + "\n")
+        out = self.shell.output
+        shown: list[str] = []
+
+        def show(text: str) -> None:
+            if not shown:
+                text = text.lstrip()  # the reply's leading blank line
+            if text:
+                shown.append(text)
+                out.write(text)
+
+        self._interruptible(lambda cancel: model.generate(model.chat_prompt(messages), max_new_tokens=120, on_text=show, cancel=cancel), "explaining")
+        if shown:
+            out.write("\n")
 
     # -- meta-commands --------------------------------------------------------------------------------
     def explain_last(self) -> None:

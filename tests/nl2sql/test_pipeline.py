@@ -213,3 +213,32 @@ def test_the_repl_says_which_words_matched_nothing_and_how_to_insist(asker, data
     assert 'This database cannot answer that: nothing in this database matches "impact", "factor".' in out
     assert "ask with ?! to let the model try anyway" in out
     assert out.count("This database cannot answer that") == 1  # after ?! the model answered instead
+
+
+class Streaming(Recording):
+    """The real model, with the pieces each generate() streamed written down."""
+
+    def __init__(self, model) -> None:
+        super().__init__(model)
+        self.pieces: list[list[str]] = []
+
+    def generate(self, prompt: str, on_text=None, **options):
+        pieces: list[str] = []
+        self.pieces.append(pieces)
+
+        def record(text: str) -> None:
+            pieces.append(text)
+            on_text(text)
+
+        return super().generate(prompt, on_text=record if on_text else None, **options)
+
+
+def test_why_at_the_confirmation_streams_the_explanation_then_asks_again(asker, database, tmp_path, monkeypatch):
+    model = Streaming(asker.model)
+    out, err = _repl(database, Asker(model, asker.options), f"? {COUNT_Q}\n?\nn\n\\q\n", tmp_path, monkeypatch)
+    explanation = model.pieces[-1]
+    assert "Why does this query answer the question?" in model.prompts[-1]
+    assert len(explanation) > 1  # shown piece by piece while written, not all at the end
+    assert "".join(explanation).strip() in out
+    assert out.index("".join(explanation).strip()) < out.index("Dropped.")  # then the same question again
+    assert not err
