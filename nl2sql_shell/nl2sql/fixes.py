@@ -38,7 +38,10 @@ class Fixed:
 
 def fix_sql(sql: str, schema: Schema) -> Fixed:
     """Requalify columns that sit on the wrong alias or are ambiguous between joined tables,
-    mend join conditions that cannot join, spell MySQL-isms the PostgreSQL way, and drop a
+    mend join conditions that cannot join (through a linking table where one is needed: see
+    bridges.py), read missing columns from the table that has them (owners.py), drop tables
+    joined only to pass a key on (joins.py), sum count columns instead of counting them, order
+    month names as months (months.py), spell MySQL-isms the PostgreSQL way, and drop a
     DISTINCT that only makes ORDER BY fail; a ratio over an empty group gives NULL, not an error."""
     try:
         statements = parse_statements(sql)
