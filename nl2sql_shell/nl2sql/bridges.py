@@ -15,6 +15,7 @@ from sqlglot import exp
 
 from nl2sql_shell.schema.model import Column, Schema, Table, is_key_name
 
+from .joins import is_inner_join
 from .parsing import DIALECT
 
 
@@ -30,8 +31,7 @@ def insert_bridges(select: exp.Select, tables: dict[str, Table | None], schema: 
 
 def _bridge(select: exp.Select, join: exp.Join, tables: dict[str, Table | None], schema: Schema) -> str | None:
     condition = join.args.get("on")
-    inner = not join.side and join.kind in ("", "INNER", None)
-    if not inner or not isinstance(join.this, exp.Table) or not isinstance(condition, exp.EQ):
+    if not is_inner_join(join) or not isinstance(join.this, exp.Table) or not isinstance(condition, exp.EQ):
         return None
     joined = join.this.alias_or_name
     sides = [side for side in (condition.left, condition.right) if isinstance(side, exp.Column) and side.table in tables]

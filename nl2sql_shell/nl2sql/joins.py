@@ -57,11 +57,16 @@ def _inner_join_sources(select: exp.Select) -> list[tuple[str, exp.Expression]] 
         return None
     sources: list[tuple[str, exp.Expression]] = [(from_.this.alias_or_name, from_)]
     for join in joins:
-        inner = not join.side and join.kind in ("", "INNER", None)
-        if not inner or not isinstance(join.this, exp.Table) or join.args.get("on") is None:
+        if not is_inner_join(join) or not isinstance(join.this, exp.Table) or join.args.get("on") is None:
             return None
         sources.append((join.this.alias_or_name, join))
     return sources
+
+
+def is_inner_join(join: exp.Join) -> bool:
+    """`JOIN` or `INNER JOIN`: rows without a partner drop out, so every row it keeps is
+    paired (LEFT, RIGHT, FULL and CROSS joins differ)."""
+    return not join.side and join.kind in ("", "INNER", None)
 
 
 def _reads_every_column(selected: exp.Expression) -> bool:
@@ -106,7 +111,7 @@ def _bypass(select: exp.Select, sources: list[tuple[str, exp.Expression]], posit
     own = next((c for c in references if c.parent is condition), None)
     if own is None:
         return None
-    stand_in = condition.right if condition.left is own else condition.left
+    stand_in = _partner(own)
     if position == 0 and stand_in.table != sources[1][0]:
         return None
     rest = [c for c in references if c is not own]
