@@ -254,8 +254,7 @@ class _NameChecker:
         return node.name.startswith("pg_") and self.schema.table(node.name) is None
 
     def _missing_table(self, node: exp.Table) -> str:
-        qualified = self.schema.multiple_schemas or bool(node.db)
-        names = [t.qualified_name if qualified else t.name for t in self.schema.tables]
+        names = [t.qualified_name if node.db else self.schema.reference(t) for t in self.schema.tables]
         wanted = f"{node.db}.{node.name}" if node.db else node.name
         if not names:
             return f'table "{wanted}" does not exist; the database has no tables'

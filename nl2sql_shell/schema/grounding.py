@@ -1,13 +1,18 @@
 """Does a question talk about this database at all?
 
 A small model writes SQL for any question, "What is the purpose of life?" included; asked to
-refuse, it rarely does. But a question the schema cannot answer gives itself away: most of
-what it talks about ("impact factor", "office hours", "takeout") is nowhere in the database,
-not in a table or column name, not in a comment, not in a sample value. This module finds
-the question's content words (what remains after the words of the question language itself:
-"how many", "average", "ordered by", "last month") and matches them against the schema with
-the linker's matching (exact, stemmed, fuzzy). When more than a third of them match nothing,
-the pipeline refuses before the model runs, and says which words matched nothing.
+refuse, it rarely does. But a question about something else gives itself away: none of what it
+talks about is in the database, not in a table or column name (split into the words people
+say, see `words.py`), not in a comment, not in a sample value. This module finds the question's
+content words (what remains after the words of the question language itself: "how many",
+"average", "ordered by", "last month") and matches them against the schema with the linker's
+matching (exact, stemmed, fuzzy, abbreviation).
+
+The pipeline refuses before the model runs only on evidence: when not one content word matches
+anything. A question that shares even one word with the schema goes to the model, which may
+still say that the database cannot answer it; a word list never decides alone. Terms the
+question or its instructions define ("ARPU = revenue / users", "define churned as ...") are
+the asker's own vocabulary, never unmatched.
 
 Quoted strings, numbers and mid-sentence capitalised words (New York, "Mark's Bistro") are
 values the database may hold beyond its sample values, so they count neither way.
@@ -18,8 +23,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .linking import STOPWORDS, match_words, words
+from .linking import STOPWORDS, match_words
 from .model import Schema
+from .words import declared_words
 
 # Words of the question language: aggregation, comparison, ordering, time, shape of the answer,
 # and the verbs of a change. They never name data, so they never count as unmatched.
@@ -45,10 +51,16 @@ QUERY_WORDS = frozenset(
     zero half twice add change create delete drop insert mark raise lower increase decrease remove
     rename replace set update""".split()
 )
-UNGROUNDED_SHARE = 1 / 3  # refuse when more than this share of the content words matches nothing
-
 _QUOTED = re.compile(r""""[^"]*"|'[^']*'|`[^`]*`|“[^”]*”""")
 _PROPER_NOUN = re.compile(r"(?<=[a-z,] )[A-Z][a-z]+")
+
+
+# "X = ...", "X means ...", "X is defined as ...", "define X as ...": X is the asker's term.
+_DEFINED = re.compile(
+    r"(?P<term>[A-Za-z][\w-]*(?:[ \t]+[A-Za-z][\w-]*){0,2})[ \t]*(?:=|\bmeans\b|\bis defined as\b|\brefers to\b|\bstands for\b)"
+    r"|\bdefine[sd]?[ \t]+(?P<defined>[A-Za-z][\w-]*(?:[ \t]+[A-Za-z][\w-]*){0,2}?)[ \t]+as\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -60,14 +72,32 @@ class Grounding:
 
     @property
     def unanswerable(self) -> bool:
-        return bool(self.unmatched) and len(self.unmatched) > UNGROUNDED_SHARE * len(self.content)
+        """Not one content word of the question is anywhere in the database."""
+        return bool(self.content) and len(self.unmatched) == len(self.content)
 
 
-def ground(schema: Schema, question: str) -> Grounding:
-    """Match the question's content words against the schema's names, comments and values."""
+def ground(schema: Schema, question: str, instructions: str | None = None) -> Grounding:
+    """Match the question's content words against the schema's names, comments and values.
+
+    Every word of ``instructions`` (the asker's own notes and definitions) and every term the
+    question defines counts as matched.
+    """
     text = _PROPER_NOUN.sub(" ", _QUOTED.sub(" ", question))
+    defined = defined_terms(question) | set(declared_words(instructions or ""))
     content = tuple(
-        dict.fromkeys(w for w in words(text) if len(w) > 1 and not w.isdigit() and w not in STOPWORDS and w not in QUERY_WORDS)
+        dict.fromkeys(
+            w
+            for w in declared_words(text)
+            if len(w) > 1 and not w.isdigit() and w not in STOPWORDS and w not in QUERY_WORDS and w not in defined
+        )
     )
     matched = {reason.word for reason in match_words(schema.tables, list(content))}
     return Grounding(content, tuple(w for w in content if w not in matched))
+
+
+def defined_terms(text: str) -> set[str]:
+    """Words of the terms ``text`` defines: ``ARPU = revenue / users`` defines "arpu"."""
+    found: set[str] = set()
+    for m in _DEFINED.finditer(text):
+        found.update(declared_words(m.group("term") or m.group("defined") or ""))
+    return found

@@ -1,4 +1,7 @@
-"""Read the schema visible on a connection's search_path into `model.Schema`.
+"""Read every schema the user can read (its search_path first) into `model.Schema`.
+
+System schemas (pg_catalog, information_schema, TOAST and temporary ones) and the tables an
+extension installs are left out: they are not the user's data.
 
 A handful of catalog queries cover every table at once (relations, columns, keys, statistics),
 so introspecting a database with hundreds of tables stays well under a second. Sample values of
@@ -38,9 +41,13 @@ SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind,
        AND has_table_privilege(c.oid, 'SELECT') AS small
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
-JOIN unnest(current_schemas(false)) WITH ORDINALITY AS p(nspname, pos) ON p.nspname = n.nspname
+LEFT JOIN unnest(current_schemas(false)) WITH ORDINALITY AS p(nspname, pos) ON p.nspname = n.nspname
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition
-ORDER BY p.pos, c.relname
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
+  AND has_schema_privilege(n.oid, 'USAGE')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                  AND d.deptype = 'e')
+ORDER BY p.pos NULLS LAST, n.nspname, c.relname
 """
 
 _COLUMNS = """
@@ -96,7 +103,7 @@ class IntrospectionError(RuntimeError):
 
 
 def read_schema(conn: psycopg.Connection, *, sample_values: int = 5, max_distinct: int = 20) -> Schema:
-    """The tables, views and their columns on the connection's search_path, as `Schema`.
+    """The tables, views and their columns in every readable schema, as `Schema`.
 
     Up to ``sample_values`` values (most frequent first) are kept for text columns with at most
     ``max_distinct`` distinct values; 0 turns sampling off.

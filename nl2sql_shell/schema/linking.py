@@ -1,8 +1,9 @@
 """Pick the tables (and columns) a question needs when the whole schema does not fit the prompt.
 
-Question words are matched against table names, column names, comments and sample or enum
-values: exactly, after a simple suffix stemmer, or fuzzily (difflib ratio above 0.91, as in the
-tutorial this product grew from). Words that match almost every table ("id", "name") weigh
+Question words are matched against the words of table and column names (as `words.py` splits
+them: camelCase, snake_case, shared prefixes, words written together), comments and sample or
+enum values: exactly, after a simple suffix stemmer, fuzzily (difflib ratio above 0.91, as in
+the tutorial this product grew from), or as an abbreviation a name spells (``cust``, ``ord``). Words that match almost every table ("id", "name") weigh
 less than rare ones. The best tables are added greedily, each with the tables its foreign keys
 reference, until the token budget is spent; tables that join two chosen ones come next, so
 that the model can still write the joins. Everything is deterministic: same schema and
@@ -13,24 +14,23 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from .model import Schema, Table
 from .render import render_schema
+from .words import NameWords, declared_words, name_words, shared_affixes
 
 FUZZY_RATIO = 0.91
 # How much a match says about a table, by what matched and how.
 FIELD_WEIGHTS = {"table": 3.0, "column": 2.0, "value": 2.0, "comment": 1.0}
-HOW_WEIGHTS = {"exact": 1.0, "stemmed": 0.9, "fuzzy": 0.7}
+HOW_WEIGHTS = {"exact": 1.0, "stemmed": 0.9, "fuzzy": 0.7, "abbreviation": 0.5}
 STOPWORDS = frozenset(
     """a about all an and any are as at be by can did do does each for from get give had has have
     how i in is it its list me most my of on or per show than that the their them there these
     they this those to was we were what when where which who whose why will with would you""".split()
 )
-_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Reason:
 
     table: str  # qualified name of the chosen table
     field: str  # "table" | "column" | "comment" | "value" | "foreign key"
-    how: str  # "exact" | "stemmed" | "fuzzy" | "references" | "joins"
+    how: str  # "exact" | "stemmed" | "fuzzy" | "abbreviation" | "references" | "joins"
     word: str | None = None  # the question word; None for foreign-key neighbours
     matched: str = ""  # the name, comment or value it matched; for a neighbour, the table it joins
     column: str | None = None  # the column matched by name, comment or value
@@ -56,7 +56,7 @@ class Linked:
 
 def select_tables(schema: Schema, question: str, *, budget_tokens: int, count_tokens: Callable[[str], int]) -> Linked:
     """The tables of ``schema`` worth showing for ``question`` within ``budget_tokens``."""
-    qualify = schema.multiple_schemas
+    qualify = schema.needs_schema
     matches = match_words(schema.tables, _question_words(question))
     if count_tokens(render_schema(schema.tables, qualify=qualify)) <= budget_tokens:
         return Linked(schema.tables, tuple(matches), complete=True)
@@ -92,16 +92,11 @@ def stem(word: str) -> str:
     return w
 
 
-def words(text: str) -> list[str]:
-    """Lower-case words of a name or text: ``orderLines``, ``order_lines`` -> order, lines."""
-    return [w.lower() for w in _WORD.findall(text)]
-
-
 def _question_words(question: str) -> list[str]:
-    return list(dict.fromkeys(w for w in words(question) if w not in STOPWORDS))
+    return list(dict.fromkeys(w for w in declared_words(question) if w not in STOPWORDS))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # each place is its own target: hashed by identity, cheaply
 class _Target:
     """One place a question word can match: a word of a name, comment or value."""
 
@@ -111,40 +106,52 @@ class _Target:
     column: str | None
 
 
-def _targets(tables: Iterable[Table]) -> dict[str, list[_Target]]:
-    """Index every word of every table's names, comments and values."""
-    index: dict[str, list[_Target]] = defaultdict(list)
+class _Index:
+    """Every word of every table's names, comments and values, and the names themselves
+    (for abbreviations, which are matched against a name's letters, not its words)."""
 
-    def put(text: str | None, target: _Target) -> None:
-        for w in dict.fromkeys(words(text or "")):
+    def __init__(self, tables: Iterable[Table]) -> None:
+        tables = list(tables)
+        self.words: dict[str, list[_Target]] = defaultdict(list)
+        self.names: list[tuple[NameWords, _Target]] = []
+        table_prefixes, table_suffixes = shared_affixes(t.name for t in tables)
+        for t in tables:
+            self._name(name_words(t.name, table_prefixes, table_suffixes), _Target(t, "table", t.name, None))
+            self._text(t.comment, _Target(t, "comment", t.comment or "", None))
+            prefixes, suffixes = shared_affixes(c.name for c in t.columns)
+            prefixes, suffixes = prefixes + table_prefixes, suffixes + table_suffixes
+            for c in t.columns:
+                self._name(name_words(c.name, prefixes, suffixes), _Target(t, "column", c.name, c.name))
+                self._text(c.comment, _Target(t, "comment", c.comment or "", c.name))
+                for value in c.enum_labels + c.sample_values:
+                    self._text(value, _Target(t, "value", value, c.name))
+
+    def _name(self, parts: NameWords, target: _Target) -> None:
+        self.names.append((parts, target))
+        for w in parts.words:
             if w not in STOPWORDS:
-                index[w].append(target)
+                self.words[w].append(target)
 
-    for t in tables:
-        put(t.name, _Target(t, "table", t.name, None))
-        put(t.comment, _Target(t, "comment", t.comment or "", None))
-        for c in t.columns:
-            put(c.name, _Target(t, "column", c.name, c.name))
-            put(c.comment, _Target(t, "comment", c.comment or "", c.name))
-            for value in c.enum_labels + c.sample_values:
-                put(value, _Target(t, "value", value, c.name))
-    return index
+    def _text(self, text: str | None, target: _Target) -> None:
+        for w in dict.fromkeys(declared_words(text or "")):
+            if w not in STOPWORDS:
+                self.words[w].append(target)
 
 
 def match_words(tables: Sequence[Table], question_words: list[str]) -> list[Reason]:
     """Every match of a question word in the tables, the best way each word-target pair matched."""
-    index = _targets(tables)
+    index = _Index(tables)
     stems: dict[str, list[str]] = defaultdict(list)
-    for w in index:
+    for w in index.words:
         stems[stem(w)].append(w)
     reasons: list[Reason] = []
     matcher = difflib.SequenceMatcher()
     for word in question_words:
-        found = {word: "exact"} if word in index else {}
+        found = {word: "exact"} if word in index.words else {}
         found.update({w: "stemmed" for w in stems.get(stem(word), []) if w not in found})
         if len(word) >= 5:
             matcher.set_seq2(word)
-            for w in index:
+            for w in index.words:
                 matcher.set_seq1(w)
                 if (
                     w not in found
@@ -153,9 +160,14 @@ def match_words(tables: Sequence[Table], question_words: list[str]) -> list[Reas
                     and matcher.ratio() > FUZZY_RATIO
                 ):
                     found[w] = "fuzzy"
+        matched: set[_Target] = set()
         for w, how in found.items():
-            for target in index[w]:
+            for target in index.words[w]:
+                matched.add(target)
                 reasons.append(Reason(target.table.qualified_name, target.field, how, word, target.text, target.column))
+        for parts, target in index.names:
+            if target not in matched and parts.abbreviates(word):
+                reasons.append(Reason(target.table.qualified_name, target.field, "abbreviation", word, target.text, target.column))
     return list(dict.fromkeys(reasons))
 
 

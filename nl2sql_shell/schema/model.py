@@ -57,7 +57,12 @@ class Table:
 
 @dataclass(frozen=True)
 class Schema:
-    """The tables visible on the connection's search_path (and only those)."""
+    """The tables of every schema the user can read, those on the search_path first.
+
+    Users keep whole applications in schemas that are not on the search_path
+    (``billing.invoices``); such tables are as much part of the database as ``public``'s,
+    but a query must name them with their schema.
+    """
 
     database: str
     search_path: tuple[str, ...]
@@ -65,14 +70,26 @@ class Schema:
 
     @property
     def multiple_schemas(self) -> bool:
-        """When tables come from several schemas, prompts and checks must qualify names."""
+        """When tables come from several schemas, some names need their schema."""
         return len({t.schema for t in self.tables}) > 1
 
     def table(self, name: str, schema: str | None = None) -> Table | None:
         """Find a table as PostgreSQL would: exact schema if given, else first on search_path."""
         lowered = name.lower()
         matches = [t for t in self.tables if t.name.lower() == lowered and (schema is None or t.schema.lower() == schema.lower())]
+        if schema is None:
+            matches = [t for t in matches if t.schema in self.search_path]
         if not matches:
             return None
         order = {s: i for i, s in enumerate(self.search_path)}
         return min(matches, key=lambda t: order.get(t.schema, len(order)))
+
+    def needs_schema(self, schema: str, name: str) -> bool:
+        """Whether a query must write ``schema.name``: the schema is not on the search_path,
+        or a same-named table earlier on it shadows this one."""
+        visible = self.table(name)
+        return visible is None or visible.schema != schema
+
+    def reference(self, table: Table) -> str:
+        """The table's name as a query writes it (unquoted), schema-qualified only when needed."""
+        return table.qualified_name if self.needs_schema(table.schema, table.name) else table.name

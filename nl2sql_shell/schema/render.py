@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .model import Column, ForeignKey, Table
 
@@ -36,12 +36,17 @@ _BARE_NAME = re.compile(r"[a-z_][a-z0-9_$]*")
 _TYPE_ALIASES = {"bit varying": "varbit"}
 
 
-def render_schema(tables: Sequence[Table], *, qualify: bool) -> str:
-    """CREATE TABLE statements for ``tables``; names carry their schema when ``qualify``."""
+# Whether a table, given as (schema, name), must be written with its schema (`Schema.needs_schema`),
+# or a plain yes or no for every table.
+Qualify = Callable[[str, str], bool] | bool
+
+
+def render_schema(tables: Sequence[Table], *, qualify: Qualify) -> str:
+    """CREATE TABLE statements for ``tables``; names carry their schema where ``qualify`` says."""
     return "\n".join(render_table(t, qualify=qualify) for t in tables)
 
 
-def render_table(table: Table, *, qualify: bool) -> str:
+def render_table(table: Table, *, qualify: Qualify) -> str:
     lines = [f"-- {_flatten(table.comment, MAX_COMMENT_CHARS)}"] if table.comment else []
     header = f"CREATE TABLE {_table_name(table.schema, table.name, qualify)} ("
     lines.append(_with_comment(header, _table_notes(table)))
@@ -63,8 +68,9 @@ def quote_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _table_name(schema: str, name: str, qualify: bool) -> str:
-    return f"{quote_name(schema)}.{quote_name(name)}" if qualify else quote_name(name)
+def _table_name(schema: str, name: str, qualify: Qualify) -> str:
+    needed = qualify(schema, name) if callable(qualify) else qualify
+    return f"{quote_name(schema)}.{quote_name(name)}" if needed else quote_name(name)
 
 
 def _names(names: Sequence[str]) -> str:
@@ -80,8 +86,8 @@ def _column_def(column: Column, primary_key: bool) -> str:
     return f"{quote_name(column.name)} {data_type}{constraint}"
 
 
-def _foreign_key(fk: ForeignKey, schema: str, qualify: bool) -> str:
-    target = _table_name(fk.ref_schema, fk.ref_table, qualify or fk.ref_schema != schema)
+def _foreign_key(fk: ForeignKey, schema: str, qualify: Qualify) -> str:
+    target = _table_name(fk.ref_schema, fk.ref_table, qualify if callable(qualify) else qualify or fk.ref_schema != schema)
     return f"FOREIGN KEY ({_names(fk.columns)}) REFERENCES {target}({_names(fk.ref_columns)})"
 
 

@@ -25,20 +25,30 @@ def schemas(pg_server) -> dict[str, Schema]:
     return found
 
 
-def test_words_the_schema_lacks_are_named_and_values_do_not_count(schemas) -> None:
+def test_it_refuses_only_when_no_word_of_the_question_is_in_the_database(schemas) -> None:
     academic = schemas["academic"]
-    impact = ground(academic, "What is the average journal impact factor of publications in the year 2020?")
-    assert impact.unmatched == ("impact", "factor") and impact.unanswerable
     assert ground(academic, "What is the purpose of life?").unanswerable
+    # "journal" and "publications" are in the database: the model decides, told nothing is refused
+    impact = ground(academic, "What is the average journal impact factor of publications in the year 2020?")
+    assert impact.unmatched == ("impact", "factor") and not impact.unanswerable
     # names and quoted values are data the database may hold beyond its sample values
     answerable = ground(academic, 'How many publications did authors of "Some Unknown Org" write in Nature Physics?')
     assert not answerable.unanswerable and answerable.unmatched == ()
     assert not ground(academic, "how many publications per year, ordered by year").unanswerable
 
 
-def test_on_the_dev_suite_it_refuses_most_unanswerable_and_almost_no_answerable_questions(schemas) -> None:
-    """The figures issue 5 asks for: at least 80% of idk.csv refused, at most 5% of the rest."""
-    refused_idk = sum(ground(schemas[q.db_name], q.question).unanswerable for q in SUITE.idk)
-    refused_answerable = sum(ground(schemas[q.db_name], q.question).unanswerable for q in SUITE.questions)
-    assert refused_idk >= 0.8 * len(SUITE.idk), refused_idk
-    assert refused_answerable <= 0.05 * len(SUITE.questions), refused_answerable
+def test_terms_the_question_or_its_instructions_define_are_never_unmatched(schemas) -> None:
+    academic = schemas["academic"]
+    assert ground(academic, "What is the h-index of Ann?").unanswerable
+    defined = ground(academic, "What is the h-index of Ann?", "h-index = the largest h with h papers cited h times")
+    assert defined.content == () and not defined.unanswerable
+    assert not ground(academic, "Define the reach of a person as the citations they got. What is the reach of Ann?").unanswerable
+
+
+def test_on_the_dev_suite_it_refuses_no_answerable_question(schemas) -> None:
+    """Refusal before the model runs costs answers: at most 2% of the answerable questions."""
+    refused = [q.question for q in SUITE.questions if ground(schemas[q.db_name], q.question, q.instructions).unanswerable]
+    refused_idk = sum(ground(schemas[q.db_name], q.question, q.instructions).unanswerable for q in SUITE.idk)
+    print(f"refused before the model: {len(refused)}/{len(SUITE.questions)} answerable, {refused_idk}/{len(SUITE.idk)} unanswerable")
+    assert len(refused) <= 0.02 * len(SUITE.questions), refused
+    assert refused_idk >= 0.2 * len(SUITE.idk), refused_idk

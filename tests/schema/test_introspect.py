@@ -9,6 +9,7 @@ from psycopg.pq import TransactionStatus
 
 from nl2sql_shell.schema.introspect import IntrospectionError, SchemaCache, read_schema
 from nl2sql_shell.schema.model import ForeignKey
+from nl2sql_shell.schema.render import render_schema
 
 FIXTURE = """
 CREATE SCHEMA sales; CREATE SCHEMA hidden;
@@ -57,7 +58,7 @@ def test_reads_every_field_of_the_fixture(shop: str) -> None:
     assert schema.search_path == ("public", "sales")
     assert schema.multiple_schemas
     names = [t.qualified_name for t in schema.tables]
-    # search_path order, then name; partitions folded into their parent; hidden.secret absent
+    # search_path order, then the other schemas; partitions folded into their parent
     assert names == [
         "public.big_orders",
         "public.customers",
@@ -66,6 +67,7 @@ def test_reads_every_field_of_the_fixture(shop: str) -> None:
         "sales.order_lines",
         "sales.orders",
         "sales.shipments",
+        "hidden.secret",
     ]
 
     customers = schema.table("customers")
@@ -99,7 +101,29 @@ def test_reads_every_field_of_the_fixture(shop: str) -> None:
     assert schema.table("big_orders").kind == "view"
     assert [c.name for c in schema.table("big_orders").columns] == ["id", "customer_id", "status", "placed_at"]
     assert schema.table("order_counts").kind == "materialized view"
-    assert schema.table("secret") is None
+    # outside the search_path: read, but a query must name its schema
+    assert schema.table("secret") is None and schema.table("secret", "hidden").columns[0].name == "x"
+    assert schema.needs_schema("hidden", "secret") and not schema.needs_schema("sales", "orders")
+    assert schema.reference(schema.table("secret", "hidden")) == "hidden.secret"
+
+
+def test_schemas_off_the_search_path_are_read_and_system_ones_are_not(fresh_db: str) -> None:
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(
+            "CREATE SCHEMA billing; CREATE TABLE billing.invoices (id int PRIMARY KEY, amount numeric);"
+            "CREATE SCHEMA crm; CREATE TABLE crm.accounts (id int PRIMARY KEY, name text);"
+            "CREATE TABLE billing.payments (id int, invoice_id int REFERENCES billing.invoices(id));"
+            "CREATE EXTENSION IF NOT EXISTS tablefunc; CREATE TEMP TABLE scratch (x int);"
+            "CREATE SCHEMA locked; CREATE TABLE locked.t (x int); CREATE ROLE intro_reader LOGIN;"
+            "GRANT USAGE ON SCHEMA billing TO intro_reader"
+        )
+        schema = read_schema(conn)
+        assert [t.qualified_name for t in schema.tables] == ["billing.invoices", "billing.payments", "crm.accounts", "locked.t"]
+        text = render_schema(schema.tables, qualify=schema.needs_schema)
+        assert "CREATE TABLE billing.payments (" in text and "REFERENCES billing.invoices(id)" in text
+        conn.execute("SET ROLE intro_reader")
+        assert [t.qualified_name for t in read_schema(conn).tables] == ["billing.invoices", "billing.payments"]
+        conn.execute("RESET ROLE; DROP OWNED BY intro_reader; DROP ROLE intro_reader")
 
 
 def test_row_estimates_and_samples_from_statistics(shop: str) -> None:
@@ -170,7 +194,7 @@ def test_cache_reads_once_until_invalidated(shop: str) -> None:
         conn.execute("CREATE TABLE later (a int)")
         assert cache.get(conn) is first
         conn.execute("SET search_path = sales")  # another search_path is another schema
-        assert [t.schema for t in cache.get(conn).tables] == ["sales"] * 3
+        assert [t.schema for t in cache.get(conn).tables][:3] == ["sales"] * 3  # first on the path now
         conn.execute("SET search_path = public, sales")
         assert cache.get(conn) is first
         cache.invalidate(conn)

@@ -1,0 +1,149 @@
+"""The words an identifier is made of, as a person would say them.
+
+People ask about "orders" and "customers"; schemas say ``order_lines``, ``"OrderLine"``,
+``orderline`` (camelCase folded by PostgreSQL) or ``xyordcustid`` (a short prefix on every
+table and column). Linking, grounding and "did you mean" all need the same answer to "which
+words does this name contain", so it is computed here once:
+
+- declared boundaries first: underscores and other separators, camelCase humps, digits;
+- a prefix or suffix that at least 60% of a group of names share (a schema's tables, one
+  table's columns) is stripped, so ``xyordcustid`` is also read as ``ordcustid``;
+- runs of letters with no boundary are segmented with a general English unigram model
+  (the ``wordsegment`` package: word frequencies of a public web corpus, nothing from any
+  benchmark): ``custname`` -> cust, name;
+- every place a word may start is kept, so that a question word can match an abbreviation
+  there (``order`` meets ``ord`` in ``xyordid``, ``customer`` meets ``cust``).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+# The share of a group of names that must carry a prefix or suffix for it to be a convention.
+SHARED_AFFIX_SHARE = 0.6
+MIN_AFFIX = 2
+MAX_AFFIX = 8
+# A run of letters this long or longer may be several words written together.
+MIN_SEGMENTED = 5
+# How much of a question word an abbreviation must spell out ("ord" of "order").
+MIN_ABBREVIATION = 3
+
+_TOKEN = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+_segmenter_lock = threading.Lock()
+_segmenter_loaded = False
+
+
+@dataclass(frozen=True)
+class NameWords:
+    """The words of one identifier and where, in its letters, words may start."""
+
+    text: str  # the name lower-cased with separators removed: "xyordid"
+    words: tuple[str, ...]  # "xy", "ordid", "or", "did", ... (two letters or more)
+    starts: tuple[int, ...]  # offsets in ``text`` where a word may start: 0, 2, ...
+
+    def abbreviates(self, word: str) -> bool:
+        """Whether ``word`` (a question word) starts at a word start of this name, spelled out
+        fully or abbreviated to at least MIN_ABBREVIATION letters: ``order`` in ``xyordid``."""
+        if len(word) <= MIN_ABBREVIATION:
+            return False
+        return any(_common_prefix(word, self.text, start) >= MIN_ABBREVIATION for start in self.starts)
+
+
+def declared_words(name: str) -> list[str]:
+    """The words a name declares by its own boundaries: ``orderLines``, ``order_lines2``."""
+    return [w.lower() for w in _TOKEN.findall(name)]
+
+
+def shared_affixes(names: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Prefixes and suffixes that at least 60% of ``names`` (three at least) carry.
+
+    Of nested candidates only those that more names share than any longer one are kept:
+    with ``xyordid, xyorddate, xyordtotal, xycustname`` both ``xy`` (all four) and
+    ``xyord`` (three) are conventions; ``xyo`` and ``xyor`` say nothing ``xyord`` does not.
+    """
+    texts = [_compact(n) for n in names]
+    return _affixes(texts), tuple(s[::-1] for s in _affixes([t[::-1] for t in texts]))
+
+
+def name_words(name: str, prefixes: Sequence[str] = (), suffixes: Sequence[str] = ()) -> NameWords:
+    """The words of ``name``, reading it also without the shared ``prefixes``/``suffixes``."""
+    return _name_words(name, tuple(prefixes), tuple(suffixes))
+
+
+@lru_cache(maxsize=65536)
+def _name_words(name: str, prefixes: tuple[str, ...], suffixes: tuple[str, ...]) -> NameWords:
+    text = _compact(name)
+    spans: list[tuple[int, str]] = []
+    offset = 0
+    for token in declared_words(name):
+        spans.append((offset, token))
+        offset += len(token)
+    for prefix in prefixes:
+        if text.startswith(prefix) and len(text) > len(prefix) + 1:
+            spans.append((len(prefix), text[len(prefix) :]))
+    for suffix in suffixes:
+        if text.endswith(suffix) and len(text) > len(suffix) + 1:
+            spans.append((0, text[: -len(suffix)]))
+    found: dict[str, None] = {}
+    starts: set[int] = set()
+    for start, span in spans:
+        found[span] = None
+        starts.add(start)
+        if len(span) >= MIN_SEGMENTED and span.isalpha():
+            for piece_start, piece in _segments(span):
+                found[piece] = None
+                starts.add(start + piece_start)
+    words = tuple(w for w in found if len(w) > 1 and not w.isdigit())
+    return NameWords(text, words, tuple(sorted(starts)))
+
+
+def _compact(name: str) -> str:
+    return "".join(declared_words(name))
+
+
+def _affixes(texts: list[str]) -> tuple[str, ...]:
+    if len(texts) < 3:
+        return ()
+    counts: Counter[str] = Counter()
+    for text in texts:
+        for size in range(MIN_AFFIX, min(MAX_AFFIX, len(text) - 2) + 1):
+            counts[text[:size]] += 1
+    longest_extension: Counter[str] = Counter()
+    for prefix, count in counts.items():
+        if len(prefix) > MIN_AFFIX:
+            longest_extension[prefix[:-1]] = max(longest_extension[prefix[:-1]], count)
+    needed = max(3, SHARED_AFFIX_SHARE * len(texts))
+    return tuple(p for p, count in counts.items() if count >= needed and longest_extension[p] < count)
+
+
+def _segments(run: str) -> list[tuple[int, str]]:
+    """``custname`` -> [(0, "cust"), (4, "name")] by the unigram model's most likely split."""
+    offset, pieces = 0, []
+    for piece in _segment(run):
+        pieces.append((offset, piece))
+        offset += len(piece)
+    return pieces
+
+
+@lru_cache(maxsize=65536)
+def _segment(run: str) -> tuple[str, ...]:
+    global _segmenter_loaded
+    import wordsegment
+
+    with _segmenter_lock:
+        if not _segmenter_loaded:
+            wordsegment.load()  # about half a second, once per process
+            _segmenter_loaded = True
+    return tuple(wordsegment.segment(run))
+
+
+def _common_prefix(word: str, text: str, start: int) -> int:
+    size = 0
+    while size < len(word) and start + size < len(text) and word[size] == text[start + size]:
+        size += 1
+    return size

@@ -1,0 +1,62 @@
+"""Identifiers read as the words people say, on schemas unlike any benchmark's."""
+
+from __future__ import annotations
+
+import psycopg
+
+from nl2sql_shell.schema.grounding import ground
+from nl2sql_shell.schema.introspect import read_schema
+from nl2sql_shell.schema.linking import match_words
+from nl2sql_shell.schema.words import declared_words, name_words, shared_affixes
+
+# A warehouse app that wrote camelCase without quotes (PostgreSQL folds it) and puts "wh" before
+# every table and column, beside a clinic that quoted its camelCase names.
+PREFIXED = """
+CREATE TABLE whCustomer (whCustId int PRIMARY KEY, whCustName text, whCustRegion text);
+CREATE TABLE whOrder (whOrdId int PRIMARY KEY, whOrdCustId int REFERENCES whCustomer, whOrdDate date, whOrdTotal numeric);
+CREATE TABLE whItem (whItemId int PRIMARY KEY, whItemName text, whItemQtyOnHand int);
+CREATE TABLE whOrderLine (whOlOrdId int REFERENCES whOrder, whOlItemId int REFERENCES whItem, whOlQty int);
+CREATE TABLE "PatientVisit" ("visitId" int PRIMARY KEY, "patientName" text, "checkedInAt" timestamptz);
+"""
+
+
+def test_declared_boundaries_come_first() -> None:
+    assert declared_words("orderLines") == ["order", "lines"]
+    assert declared_words("order_lines2") == ["order", "lines", "2"]
+    assert declared_words("HTTPStatus") == ["http", "status"]
+
+
+def test_a_prefix_most_names_share_is_a_convention_not_a_word() -> None:
+    columns = ["xyordid", "xyordcustid", "xyorddate", "xyordtotal", "xycustname"]
+    prefixes, suffixes = shared_affixes(columns)
+    assert set(prefixes) == {"xy", "xyord"} and suffixes == ()
+    assert shared_affixes(["orders", "customers", "products"]) == ((), ())
+    assert shared_affixes(["orders_tbl", "customers_tbl", "products_tbl", "notes"]) == ((), ("stbl",))
+
+
+def test_folded_names_are_segmented_and_abbreviations_found() -> None:
+    parts = name_words("xycustname", ("xy",))
+    assert {"cust", "name"} <= set(parts.words)
+    assert parts.abbreviates("customer") and parts.abbreviates("names")
+    assert name_words("xyordid", ("xy", "xyord")).abbreviates("order")
+    assert not name_words("xyordid", ("xy", "xyord")).abbreviates("customer")
+    assert not name_words("price").abbreviates("pri")  # too short to call an abbreviation
+    assert set(name_words("accountmanagerid").words) >= {"account", "manager", "id"}
+
+
+def test_questions_find_prefixed_and_quoted_tables(fresh_db: str) -> None:
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(PREFIXED)
+        schema = read_schema(conn)
+    reasons = match_words(schema.tables, ["customers", "orders", "items", "visits", "patients"])
+    tables_by_word: dict[str, set[str]] = {}
+    for r in reasons:
+        tables_by_word.setdefault(r.word, set()).add(r.table)
+    assert "public.whcustomer" in tables_by_word["customers"]
+    assert "public.whorder" in tables_by_word["orders"]
+    assert "public.whitem" in tables_by_word["items"]
+    assert tables_by_word["visits"] == tables_by_word["patients"] == {"public.PatientVisit"}
+    # before words were split, "order" and "customer" matched nothing and the question was refused
+    grounding = ground(schema, "Which customers have the most orders since last month?")
+    assert grounding.unmatched == () and not grounding.unanswerable
+    assert ground(schema, "What is the boiling point of mercury?").unanswerable
