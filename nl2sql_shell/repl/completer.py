@@ -125,7 +125,7 @@ class SQLCompleter(Completer):
         if target == "database":
             candidates: Iterable[tuple[str, str]] = ((d, "database") for d in metadata.databases)
         elif target == "relation":
-            candidates = self._relation_candidates(metadata, qualifier)
+            return self._relations(prefix, metadata, qualifier, partial(_quote, reserved=metadata.reserved))
         elif target == "schema":
             candidates = ((s, "schema") for s in metadata.schemas)
         elif target == "function":
@@ -158,7 +158,7 @@ class SQLCompleter(Completer):
             return _matching(word, ((t, "datatype") for t in metadata.visible_types), quote)
         if clause is not None and (clause in _RELATION_CLAUSES or clause.endswith("JOIN")):
             if qualifier or last == clause or last in _BEFORE_RELATION:
-                return _matching(word, self._relation_candidates(metadata, qualifier), quote)
+                return self._relations(word, metadata, qualifier, quote)
             return _matching(word, keywords, quote)
         if clause in _COLUMN_CLAUSES:
             if qualifier:
@@ -171,10 +171,19 @@ class SQLCompleter(Completer):
         return self._metadata_getter() or Metadata()
 
     @staticmethod
-    def _relation_candidates(metadata: Metadata, qualifier: list[str]) -> Iterator[tuple[str, str]]:
+    def _relations(word: str, metadata: Metadata, qualifier: list[str], quote: Callable[[str], str]) -> Iterator[Completion]:
+        """Relations by name: a schema's after ``schema.``; else those on the search_path, the
+        schemas, then the tables of other schemas as ``schema.name`` (typed by either part)."""
         if qualifier:
-            return ((r.name, r.kind) for r in metadata.relations_in(qualifier[-1]))
-        return chain(((r.name, r.kind) for r in metadata.visible_relations), ((s, "schema") for s in metadata.schemas))
+            return _matching(word, ((r.name, r.kind) for r in metadata.relations_in(qualifier[-1])), quote)
+        visible = chain(((r.name, r.kind) for r in metadata.visible_relations), ((s, "schema") for s in metadata.schemas))
+        lowered = word.lower()
+        off_path = (
+            Completion(f"{quote(r.schema)}.{quote(r.name)}", start_position=-len(word), display_meta=r.kind)
+            for r in metadata.off_path_relations
+            if r.name.lower().startswith(lowered) or f"{r.schema}.{r.name}".lower().startswith(lowered)
+        )
+        return chain(_matching(word, visible, quote), off_path)
 
 
 def _clause(prior: list[_Token]) -> tuple[str | None, str | None]:

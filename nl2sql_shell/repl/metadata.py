@@ -120,6 +120,12 @@ class Metadata:
         return tuple(visible)
 
     @cached_property
+    def off_path_relations(self) -> tuple[Relation, ...]:
+        """The user's relations in schemas off the search_path: a query names their schema."""
+        hidden = {*self.search_path, "pg_catalog", "information_schema"}
+        return tuple(r for r in self.relations if r.schema not in hidden)
+
+    @cached_property
     def visible_functions(self) -> tuple[str, ...]:
         return _visible(self.functions, self._offer_order)
 

@@ -50,8 +50,9 @@ def test_table_after_from(completer: SQLCompleter) -> None:
 
 
 def test_tables_not_on_search_path_need_their_schema(completer: SQLCompleter) -> None:
-    assert complete(completer, "SELECT * FROM con") == []
-    assert complete(completer, "SELECT * FROM cr") == [("crm", "schema")]
+    assert complete(completer, "SELECT * FROM con") == [("crm.contacts", "table")]
+    assert complete(completer, "SELECT * FROM cr") == [("crm", "schema"), ("crm.contacts", "table")]
+    assert complete(completer, "\\d con") == [("crm.contacts", "table")]
     assert complete(completer, "SELECT * FROM crm.") == [("contacts", "table")]
     public = [text for text, _ in complete(completer, "select * from public.")]
     assert sorted(public) == ["big_orders", "orders", "users"]
