@@ -10,7 +10,6 @@ subquery with SELECT * or unnamed expressions) the check stays silent rather tha
 
 from __future__ import annotations
 
-import difflib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from sqlglot.schema import MappingSchema
 from sqlglot.tokens import Token, TokenType
 
 from nl2sql_shell.schema.model import Schema, Table
+from nl2sql_shell.schema.words import closest_name
 
 from .parsing import DIALECT, parse_one, parse_statements, same_column
 from .safety import classify
@@ -389,8 +389,8 @@ def _missing_column(name: str, sources: list[tuple[str, list[str]]]) -> str:
         return f'column "{name}" does not exist in table "{label}"; its columns are: {_listing(columns)}{_suggestion(name, columns)}'
     described = "; ".join(f"{label}: {_listing(columns)}" for label, columns in sources)
     candidates = {c: f"{label.split(' AS ')[-1]}.{c}" for label, columns in reversed(sources) for c in columns}
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=_CLOSE)
-    hint = f'; did you mean "{candidates[close[0]]}"?' if close else ""
+    close = closest_name(name, list(candidates), cutoff=_CLOSE)
+    hint = f'; did you mean "{candidates[close]}"?' if close else ""
     return f'column "{name}" does not exist in any table of the query ({described}){hint}'
 
 
@@ -401,8 +401,5 @@ def _listing(names: Iterable[str]) -> str:
 
 
 def _suggestion(name: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(name, candidates, n=1, cutoff=_CLOSE) or difflib.get_close_matches(name.lower(), [c.lower() for c in candidates], n=1, cutoff=_CLOSE)
-    if not close:
-        return ""
-    original = next(c for c in candidates if c.lower() == close[0].lower())
-    return f'; did you mean "{original}"?'
+    close = closest_name(name, candidates, cutoff=_CLOSE)
+    return f'; did you mean "{close}"?' if close else ""

@@ -17,6 +17,7 @@ words does this name contain", so it is computed here once:
 
 from __future__ import annotations
 
+import difflib
 import re
 import threading
 from collections import Counter
@@ -100,6 +101,30 @@ def _name_words(name: str, prefixes: tuple[str, ...], suffixes: tuple[str, ...])
                 starts.add(start + piece_start)
     words = tuple(w for w in found if len(w) > 1 and not w.isdigit())
     return NameWords(text, words, tuple(sorted(starts)))
+
+
+def closest_name(wanted: str, names: Sequence[str], *, cutoff: float = 0.7) -> str | None:
+    """The name a person most likely meant by ``wanted``: one spelled almost the same, else the
+    one that holds most of its words, abbreviated or not (``customer_name`` -> ``xycustname``)."""
+    lowered = {n.lower(): n for n in names}
+    close = difflib.get_close_matches(wanted, names, n=1, cutoff=cutoff) or difflib.get_close_matches(
+        wanted.lower(), list(lowered), n=1, cutoff=cutoff
+    )
+    if close:
+        return lowered.get(close[0], close[0])
+    wanted_words = [w for w in declared_words(wanted) if len(w) > 1]
+    prefixes, suffixes = shared_affixes(names)
+    scored = []
+    for name in names:
+        parts = name_words(name, prefixes, suffixes)
+        held = sum(w in parts.words or parts.abbreviates(w) for w in wanted_words)
+        scored.append((held, difflib.SequenceMatcher(None, wanted.lower(), name.lower()).ratio(), name))
+    scored.sort(reverse=True)
+    if not scored or 2 * scored[0][0] < len(wanted_words) or scored[0][0] == 0:
+        return None
+    if len(scored) > 1 and scored[1][:2] == scored[0][:2]:
+        return None  # two names fit equally well: no guess
+    return scored[0][2]
 
 
 def _compact(name: str) -> str:

@@ -7,7 +7,7 @@ import psycopg
 from nl2sql_shell.schema.grounding import ground
 from nl2sql_shell.schema.introspect import read_schema
 from nl2sql_shell.schema.linking import match_words
-from nl2sql_shell.schema.words import declared_words, name_words, shared_affixes
+from nl2sql_shell.schema.words import closest_name, declared_words, name_words, shared_affixes
 
 # A warehouse app that wrote camelCase without quotes (PostgreSQL folds it) and puts "wh" before
 # every table and column, beside a clinic that quoted its camelCase names.
@@ -60,3 +60,11 @@ def test_questions_find_prefixed_and_quoted_tables(fresh_db: str) -> None:
     grounding = ground(schema, "Which customers have the most orders since last month?")
     assert grounding.unmatched == () and not grounding.unanswerable
     assert ground(schema, "What is the boiling point of mercury?").unanswerable
+
+
+def test_did_you_mean_reads_words_not_letters() -> None:
+    columns = ["xycustid", "xycustname", "xycustregion"]
+    assert closest_name("customer_name", columns) == "xycustname"
+    assert closest_name("region", columns) == "xycustregion"
+    assert closest_name("nme", ["name", "id"]) == "name"  # a typo: spelled almost the same
+    assert closest_name("shipping_weight", columns) is None
