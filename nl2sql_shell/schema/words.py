@@ -103,9 +103,12 @@ def _name_words(name: str, prefixes: tuple[str, ...], suffixes: tuple[str, ...])
     return NameWords(text, words, tuple(sorted(starts)))
 
 
-def closest_name(wanted: str, names: Sequence[str], *, cutoff: float = 0.7) -> str | None:
+def closest_name(wanted: str, names: Sequence[str], *, cutoff: float = 0.7, every_word: bool = False) -> str | None:
     """The name a person most likely meant by ``wanted``: one spelled almost the same, else the
-    one that holds most of its words, abbreviated or not (``customer_name`` -> ``xycustname``)."""
+    one that holds most of its words, abbreviated or not (``customer_name`` -> ``xycustname``);
+    with ``every_word``, all of them. Of several that hold as many, the shortest (the fewest
+    other words); None when two are equally short, or none holds half the words.
+    """
     lowered = {n.lower(): n for n in names}
     close = difflib.get_close_matches(wanted, names, n=1, cutoff=cutoff) or difflib.get_close_matches(
         wanted.lower(), list(lowered), n=1, cutoff=cutoff
@@ -113,18 +116,20 @@ def closest_name(wanted: str, names: Sequence[str], *, cutoff: float = 0.7) -> s
     if close:
         return lowered.get(close[0], close[0])
     wanted_words = [w for w in declared_words(wanted) if len(w) > 1]
+    if not wanted_words or not names:
+        return None
     prefixes, suffixes = shared_affixes(names)
-    scored = []
+    held = {}
     for name in names:
         parts = name_words(name, prefixes, suffixes)
-        held = sum(w in parts.words or parts.abbreviates(w) for w in wanted_words)
-        scored.append((held, difflib.SequenceMatcher(None, wanted.lower(), name.lower()).ratio(), name))
-    scored.sort(reverse=True)
-    if not scored or 2 * scored[0][0] < len(wanted_words) or scored[0][0] == 0:
+        held[name] = sum(w in parts.words or parts.abbreviates(w) for w in wanted_words)
+    best = max(held.values())
+    if best == 0 or 2 * best < len(wanted_words) or (every_word and best < len(wanted_words)):
         return None
-    if len(scored) > 1 and scored[1][:2] == scored[0][:2]:
+    fits = sorted((n for n, count in held.items() if count == best), key=len)
+    if len(fits) > 1 and len(fits[0]) == len(fits[1]):
         return None  # two names fit equally well: no guess
-    return scored[0][2]
+    return fits[0]
 
 
 def _compact(name: str) -> str:
