@@ -85,7 +85,7 @@ FROM generate_series(1, 150) AS p;
 INSERT INTO "PatientVisit" ("visitId", "patientId", "clinicianId", "visitDate", "startTime", "visitType", "status", "durationMinutes", "billedAmount")
 SELECT n,
        pt."patientId",
-       CASE WHEN n % 3 = 0 THEN n % 12 + 1 ELSE pt."primaryClinicianId" END,
+       CASE WHEN n % 3 = 0 THEN 6 + (n / 3) % 7 ELSE pt."primaryClinicianId" END,
        CASE WHEN n % 20 = 0 THEN CURRENT_DATE + (n % 28 + 1) ELSE CURRENT_DATE - (n * 37) % 360 END,
        time '08:00' + ((n * 7) % 18) * interval '30 minutes',
        vt.t,

@@ -98,12 +98,13 @@ FROM matches AS m CROSS JOIN generate_series(0, 3) AS slot;
 INSERT INTO gifts (gift_id, sender_player_id, recipient_player_id, item_name, coin_value, sent_at)
 SELECT g,
        (g * 7) % 40 + 1,
-       (g * 13 + 5) % 120 + 1,
+       r.recipient,
        (ARRAY['Golden Skin', 'XP Boost', 'Emote Pack', 'Loot Crate', 'Rare Banner'])[g % 5 + 1],
        (ARRAY[500, 100, 150, 250, 800])[g % 5 + 1],
        extract(epoch FROM date_trunc('day', now()))::bigint - (g * 3 % 90 + 1) * 86400 + (g * 3571) % 86400
 FROM generate_series(1, 160) AS g
-WHERE (g * 7) % 40 + 1 <> (g * 13 + 5) % 120 + 1;
+CROSS JOIN LATERAL (SELECT CASE WHEN g % 3 = 0 THEN (g * g) % 11 + 1 ELSE (g * 13 + 5) % 120 + 1 END AS recipient) AS r
+WHERE (g * 7) % 40 + 1 <> r.recipient;
 
 INSERT INTO purchases (purchase_id, player_id, product_name, price_usd, purchased_at, refunded)
 SELECT q,

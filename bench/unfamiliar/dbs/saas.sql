@@ -118,7 +118,7 @@ FROM crm.accounts AS a CROSS JOIN generate_series(0, 1) AS k;
 INSERT INTO crm.deals (deal_id, account_id, rep_id, stage, amount, opened_on, closed_on)
 SELECT j,
        (j * 7) % 120 + 1,
-       j % 8 + 1,
+       (j * 3 + j / 7) % 8 + 1,
        (ARRAY['won', 'lost', 'won', 'proposal', 'negotiation', 'prospecting'])[j % 6 + 1]::crm.deal_stage,
        1000 * (j % 13 + 2) + (j * 37) % 500,
        CURRENT_DATE - ((j * 53) % 400 + 10),
@@ -201,13 +201,3 @@ FROM billing.invoices AS i
 JOIN billing.subscriptions AS s ON s.subscription_id = i.subscription_id
 LEFT JOIN billing.payments AS p ON p.invoice_id = i.invoice_id
 GROUP BY i.invoice_id, s.account_id;
-
-COMMENT ON VIEW billing.invoice_balances IS 'One row per invoice with what was paid against it and what is still owed';
-COMMENT ON COLUMN crm.accounts.segment IS 'Customer size segment: smb, mid_market or enterprise';
-COMMENT ON COLUMN crm.accounts.owner_rep_id IS 'Sales rep who owns the account';
-COMMENT ON COLUMN crm.deals.amount IS 'Deal value in USD (annual contract value)';
-COMMENT ON COLUMN billing.plans.monthly_price IS 'List price per month in USD, covering the included seats';
-COMMENT ON COLUMN billing.plans.is_legacy IS 'True for plans no longer sold to new customers';
-COMMENT ON COLUMN billing.subscriptions.seats IS 'Number of user seats the account pays for';
-COMMENT ON COLUMN billing.invoices.amount_due IS 'Invoiced amount in USD';
-COMMENT ON COLUMN billing.payments.amount IS 'Amount received in USD';
