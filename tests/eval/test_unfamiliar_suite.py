@@ -53,6 +53,9 @@ def test_both_halves_cover_every_database_and_category_fairly(suite) -> None:
         tuning, validation = Counter(map(key, rows[TUNING])), Counter(map(key, rows[VALIDATION]))
         assert set(tuning) == set(validation) == set(map(key, rows))
         assert all(abs(tuning[k] - validation[k]) <= 1 for k in tuning)
+    pairs = Counter((q.db_name, q.category) for q in suite.questions)
+    for half in (suite.questions[TUNING], suite.questions[VALIDATION]):
+        assert {(q.db_name, q.category) for q in half} == {pair for pair, n in pairs.items() if n >= 2}
 
 
 def test_every_gold_query_runs_and_returns_rows(suite, loaded) -> None:
