@@ -163,19 +163,27 @@ def load_database(
 
 
 def _comment_columns(conn: psycopg.Connection, descriptions: dict[str, dict[str, str]]) -> None:
-    """COMMENT ON COLUMN for the described columns that exist (the json may list stale ones)."""
-    existing = set(
-        conn.execute(
-            "SELECT table_name, column_name FROM information_schema.columns"
-            " WHERE table_schema = current_schema()"
-        ).fetchall()
-    )
+    """COMMENT ON COLUMN for the described columns that exist (the json may list stale ones).
+
+    A table is named as a query would name it: ``invoices`` on the search_path, or
+    ``billing.invoices`` in any schema.
+    """
+    found: dict[tuple[str, str], tuple[str, str]] = {}
+    rows = conn.execute(
+        "SELECT table_schema, table_name, column_name, table_schema = ANY(current_schemas(false))"
+        " FROM information_schema.columns WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
+        " ORDER BY array_position(current_schemas(false), table_schema::name) DESC NULLS FIRST"
+    ).fetchall()
+    for schema, table, column, on_path in rows:  # the first schema on the path is read last and wins
+        found[(f"{schema}.{table}", column)] = (schema, table)
+        if on_path:
+            found[(table, column)] = (schema, table)
     with conn.transaction():
         for table, columns in descriptions.items():
             for column, text in columns.items():
-                if (table, column) in existing:
+                if (table, column) in found:
                     conn.execute(
                         sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
-                            sql.Identifier(table), sql.Identifier(column), sql.Literal(text)
+                            sql.Identifier(*found[(table, column)]), sql.Identifier(column), sql.Literal(text)
                         )
                     )

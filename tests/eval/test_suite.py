@@ -79,3 +79,16 @@ def test_load_database_starts_fresh_and_carries_comments(pg_server) -> None:
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute('DROP DATABASE IF EXISTS "eval_suite_academic" WITH (FORCE)')
+
+
+def test_descriptions_reach_tables_outside_the_search_path(pg_server) -> None:
+    """The unfamiliar suite keys its saas tables as billing.invoices: they are commented too."""
+    admin = pg_server.conninfo("postgres")
+    dump = Path(__file__).resolve().parents[2] / "bench" / "unfamiliar" / "dbs" / "saas.sql"
+    conninfo = load_database(admin, "eval_suite_saas", dump, pg_server.conninfo)
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            assert conn.execute(COMMENT_SQL, ("invoices", "invoice_id")).fetchone() == ("Unique id of the invoice",)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute('DROP DATABASE IF EXISTS "eval_suite_saas" WITH (FORCE)')
