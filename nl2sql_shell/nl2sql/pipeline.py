@@ -26,7 +26,7 @@ from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 from nl2sql_shell.nl2sql import prompt as prompts
 from nl2sql_shell.nl2sql.check import CheckResult, check_sql
 from nl2sql_shell.nl2sql.extract import extract_sql, is_refusal
-from nl2sql_shell.nl2sql.fixes import fix_sql
+from nl2sql_shell.nl2sql.rules import REPAIRS, Change, apply_rules, default_rules
 from nl2sql_shell.nl2sql.safety import Safety, classify
 from nl2sql_shell.schema.grounding import ground
 from nl2sql_shell.schema.introspect import SchemaCache
@@ -45,9 +45,11 @@ class Attempt:
     """One generation and what the checks said of it (kept for `\\explain-last` and eval)."""
 
     text: str
-    sql: str | None
+    sql: str | None  # what was checked: the query as written, or as the rules corrected it
     errors: list[str] = field(default_factory=list)
-    fixes: list[str] = field(default_factory=list)  # deterministic corrections made to `sql`
+    changes: list[Change] = field(default_factory=list)  # the rules' corrections that made `sql`
+    written: str | None = None  # the query as the model wrote it, when the rules changed it
+    chosen: bool = False  # the candidate the answer's SQL comes from
 
 
 @dataclass
@@ -88,6 +90,7 @@ class Options:
     vote_row_limit: int = 1000
     prompt_style: Literal["default", "tutorial"] = "default"
     refuse_ungrounded: bool = True  # refuse, before the model runs, questions the schema never mentions
+    rules: frozenset[str] = field(default_factory=default_rules)  # correction rules on (nl2sql/rules)
 
 
 class Asker:
@@ -146,11 +149,12 @@ class Asker:
                     passed.append((attempt, result))
             refusals = [a for a in candidates if a.sql is not None and is_refusal(a.sql)]
             if passed:
-                checked, answer.reason = self._choose(passed, conn)
+                chosen, checked, answer.reason = self._choose(passed, conn)
+                chosen.chosen = True
                 if round_:
                     answer.reason += f" after {round_} repair{'s' * (round_ > 1)}"
-                if fixes := [f for attempt, _ in passed[:1] for f in attempt.fixes]:
-                    answer.reason += "; corrected " + ", ".join(fixes)
+                if chosen.changes:  # the corrections of the query the answer shows, no other's
+                    answer.reason += "; corrected " + ", ".join(map(str, chosen.changes))
                 break
             if refusals and len(refusals) * 2 >= len(candidates):
                 answer.sql, answer.kind = refusals[0].sql, "refusal"
@@ -204,31 +208,42 @@ class Asker:
             return None
         if is_refusal(attempt.sql):
             return None
-        fixed = fix_sql(attempt.sql, schema)
-        if fixed.changes:
-            attempt.sql, attempt.fixes = fixed.sql, fixed.changes
-        result = check_sql(attempt.sql, schema)
-        if not result.ok:
-            attempt.errors.extend(result.errors)
-            return None
-        if error := explain(conn, result.sql, self.options.statement_timeout_ms):
-            attempt.errors.append(error)
-            return None
+        written = attempt.sql
+        corrected = apply_rules(written, schema, enabled=self.options.rules)  # equivalent ones, and rewrites switched on
+        sql, changes = corrected.sql, corrected.changes
+        errors, result = self._verify(sql, schema, conn)
+        if errors:  # only a query that fails may be repaired, and only a repair that passes is kept
+            repaired = apply_rules(sql, schema, enabled=REPAIRS.intersection(self.options.rules), failing=True)
+            if repaired.changes:
+                repair_errors, repair_result = self._verify(repaired.sql, schema, conn)
+                if not repair_errors:
+                    sql, changes, errors, result = repaired.sql, [*changes, *repaired.changes], [], repair_result
+        attempt.sql, attempt.changes = sql, changes
+        attempt.written = written if changes else None
+        attempt.errors.extend(errors)
         return result
 
-    def _choose(self, passed: list[tuple[Attempt, CheckResult]], conn: psycopg.Connection) -> tuple[CheckResult, str]:
+    def _verify(self, sql: str, schema: Schema, conn: psycopg.Connection) -> tuple[list[str], CheckResult | None]:
+        """The errors of the static checks, else of the server's EXPLAIN; the result when none."""
+        result = check_sql(sql, schema)
+        if not result.ok:
+            return list(result.errors), None
+        if error := explain(conn, result.sql, self.options.statement_timeout_ms):
+            return [error], None
+        return [], result
+
+    def _choose(self, passed: list[tuple[Attempt, CheckResult]], conn: psycopg.Connection) -> tuple[Attempt, CheckResult, str]:
         """One candidate: take it. Several: run the read-only ones and take the majority result."""
         if len(passed) == 1:
-            return passed[0][1], "the model's query passed the schema and server checks"
+            return *passed[0], "the model's query passed the schema and server checks"
         fingerprints: list[str | None] = []
         for _, result in passed:
             fingerprints.append(None if classify(result.sql).writes else result_fingerprint(conn, result.sql, self.options))
         votes = Counter(f for f in fingerprints if f is not None)
         if not votes:
-            return passed[0][1], "first of the candidates that passed the checks"
+            return *passed[0], "first of the candidates that passed the checks"
         best, count = votes.most_common(1)[0]
-        chosen = passed[fingerprints.index(best)][1]
-        return chosen, f"{count} of {len(passed)} checked candidates returned the same rows"
+        return *passed[fingerprints.index(best)], f"{count} of {len(passed)} checked candidates returned the same rows"
 
 
 def feedback(errors: list[str], limit: int = 3, max_chars: int = 700) -> str:

@@ -299,8 +299,8 @@ class QuestionHandler:
         self._show_context(answer)
         for number, attempt in enumerate(answer.attempts, 1):
             out.write(f"Attempt {number}: {attempt.sql or attempt.text.strip()[:200]}\n")
-            for fix in attempt.fixes:
-                out.write(f"  corrected: {fix}\n")
+            for change in attempt.changes:
+                out.write(f"  corrected ({change.rule}): {change}\n")
             for error in attempt.errors:
                 out.write(f"  rejected: {error}\n")
         timings = ", ".join(f"{k} {v:.2f}" for k, v in answer.timings.items())

@@ -11,7 +11,7 @@ from nl2sql_shell.eval.scoring import gold_queries
 from nl2sql_shell.eval.suite import load_suite
 from nl2sql_shell.nl2sql.check import check_sql
 from nl2sql_shell.nl2sql.extract import extract_sql
-from nl2sql_shell.nl2sql.fixes import fix_sql
+from nl2sql_shell.nl2sql.rules import RULES, apply_rules
 from nl2sql_shell.nl2sql.safety import classify
 from nl2sql_shell.schema.introspect import read_schema
 from nl2sql_shell.schema.model import Column, Schema, Table
@@ -130,7 +130,7 @@ def test_a_deeply_nested_reply_is_an_error_not_a_crash() -> None:
     result = check_sql(sql, SCHEMA)
     assert not result.ok and "nested too deeply" in result.errors[0]
     assert classify(sql).writes  # what cannot be read is treated as a write
-    assert fix_sql(sql, SCHEMA).changes == []
+    assert apply_rules(sql, SCHEMA, enabled={r.name for r in RULES}, failing=True).changes == []
     assert extract_sql(f"```sql\n{sql}\n```") in (None, sql)
 
 

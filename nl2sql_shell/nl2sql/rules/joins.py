@@ -10,27 +10,28 @@ others directly on that key is what the question needed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from sqlglot import exp
+from sqlglot.optimizer.scope import Scope
 
 from nl2sql_shell.schema.model import Table
 
-from .parsing import DIALECT
+from .base import Change, Context, Tables, is_inner_join, sql_of
 
 
-def drop_pass_through_joins(select: exp.Select, tables: dict[str, Table | None]) -> list[str]:
-    """Drop each inner-joined table of `select` whose one column read is the key it equates
-    with two or more other tables, and join those on that key directly; one description per
-    dropped table.
+def pass_through_join(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
+    """Drop each inner-joined table whose one column read is the key it equates with two or
+    more other tables, and join those on that key directly (a rewrite: the query ran, and
+    its rows change).
 
     A table joined to a single other one stays: `author JOIN writes ... COUNT(*)` counts
     the rows of `writes` on purpose."""
-    changes: list[str] = []
-    while change := _drop_one(select, tables):
-        changes.append(change)
-    return changes
+    while change := _drop_one(scope.expression, tables):
+        yield change
 
 
-def _drop_one(select: exp.Select, tables: dict[str, Table | None]) -> str | None:
+def _drop_one(select: exp.Select, tables: Tables) -> Change | None:
     sources = _inner_join_sources(select)
     if sources is None or any(_reads_every_column(s) for s in select.selects):
         return None
@@ -63,12 +64,6 @@ def _inner_join_sources(select: exp.Select) -> list[tuple[str, exp.Expression]] 
     return sources
 
 
-def is_inner_join(join: exp.Join) -> bool:
-    """`JOIN` or `INNER JOIN`: rows without a partner drop out, so every row it keeps is
-    paired (LEFT, RIGHT, FULL and CROSS joins differ)."""
-    return not join.side and join.kind in ("", "INNER", None)
-
-
 def _reads_every_column(selected: exp.Expression) -> bool:
     """`*` and `t.*` read every table's columns."""
     return isinstance(selected, exp.Star) or (isinstance(selected, exp.Column) and isinstance(selected.this, exp.Star))
@@ -99,7 +94,7 @@ def _partner(column: exp.Column) -> exp.Expression:
     return eq.right if eq.left is column else eq.left
 
 
-def _bypass(select: exp.Select, sources: list[tuple[str, exp.Expression]], position: int, references: list[exp.Column]) -> str | None:
+def _bypass(select: exp.Select, sources: list[tuple[str, exp.Expression]], position: int, references: list[exp.Column]) -> Change | None:
     """Remove the table at `position` and equate its neighbours directly.
 
     The table's own ON (or, for the FROM table, the first join's ON) must be exactly one
@@ -119,13 +114,13 @@ def _bypass(select: exp.Select, sources: list[tuple[str, exp.Expression]], posit
         other = _partner(column)
         if (other.table, other.name) == (stand_in.table, stand_in.name):
             return None  # `x.k = x.k` would join nothing
+    dropped = sql_of(node) if position > 0 else f"FROM {sql_of(node.this)}"
     for column in rest:
         column.replace(stand_in.copy())
-    dropped = node.this.sql(dialect=DIALECT)
     if position == 0:
         first = sources[1][1]
         select.set("from_", exp.From(this=first.this.copy()))
         first.pop()
     else:
         node.pop()
-    return f"dropped the join to {dropped} (nothing is read from it; it only repeated rows)"
+    return Change("pass_through_join", dropped, "", "nothing is read from it; it only repeated rows")

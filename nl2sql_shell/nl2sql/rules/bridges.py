@@ -11,25 +11,26 @@ join goes through it:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from sqlglot import exp
+from sqlglot.optimizer.scope import Scope
 
 from nl2sql_shell.schema.model import Column, Schema, Table, is_key_name
 
-from .joins import is_inner_join
-from .parsing import DIALECT
+from .base import Change, Context, Tables, is_inner_join, sql_of
 
 
-def insert_bridges(select: exp.Select, tables: dict[str, Table | None], schema: Schema) -> list[str]:
+def bridge(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
     """Route each inner join whose one equality names a key its table lacks through the one
-    table that links the two; a description per inserted table."""
-    changes: list[str] = []
+    table that links the two (a repair: the join as written fails)."""
+    select = scope.expression
     for join in list(select.args.get("joins") or []):
-        if change := _bridge(select, join, tables, schema):
-            changes.append(change)
-    return changes
+        if change := _bridge(select, join, tables, context.schema):
+            yield change
 
 
-def _bridge(select: exp.Select, join: exp.Join, tables: dict[str, Table | None], schema: Schema) -> str | None:
+def _bridge(select: exp.Select, join: exp.Join, tables: Tables, schema: Schema) -> Change | None:
     condition = join.args.get("on")
     if not is_inner_join(join) or not isinstance(join.this, exp.Table) or not isinstance(condition, exp.EQ):
         return None
@@ -52,7 +53,7 @@ def _bridge(select: exp.Select, join: exp.Join, tables: dict[str, Table | None],
     if len(links) != 1 or links[0][0].name in tables:
         return None
     link, key = links[0]
-    written = condition.sql(dialect=DIALECT)
+    written = sql_of(condition)
     via = exp.column(present.name, table=link.name), exp.column(key, table=link.name)
     if missing.table == joined:  # ... JOIN link ON present = link.present JOIN missing ON link.key = missing.key
         first = exp.EQ(this=present.copy(), expression=via[0])
@@ -64,10 +65,11 @@ def _bridge(select: exp.Select, join: exp.Join, tables: dict[str, Table | None],
     joins.insert(joins.index(join), exp.Join(this=exp.to_table(link.name), on=first))
     select.set("joins", joins)
     join.set("on", second)
-    return f"{written} -> through {link.name} ({missing_table.name} has no {missing.name}; {link.name} links the two)"
+    after = f"{sql_of(first)} JOIN {sql_of(join.this)} ON {sql_of(second)}"
+    return Change("bridge", written, f"JOIN {link.name} ON {after}", f"{missing_table.name} has no {missing.name}; {link.name} links the two")
 
 
-def _column(side: exp.Column, tables: dict[str, Table | None]) -> Column | None:
+def _column(side: exp.Column, tables: Tables) -> Column | None:
     table = tables.get(side.table)
     return table.column(side.name) if table is not None else None
 

@@ -1,5 +1,6 @@
-"""Deterministic corrections on a real server: the query as written fails (or silently joins
-every row), the corrected one returns the rows meant, and nothing is guessed."""
+"""The correction rules on a real server: a query as written fails (or silently joins every
+row), its repair returns the rows meant, rewrites change nothing unless switched on, and
+nothing is guessed."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import psycopg
 import pytest
 from conftest import create_database
 
-from nl2sql_shell.nl2sql.fixes import fix_sql
+from nl2sql_shell.nl2sql.check import check_sql
+from nl2sql_shell.nl2sql.rules import RULES, Effect, RuleError, apply_rules, default_rules, parse_rules
 from nl2sql_shell.schema.introspect import read_schema
 
 SCHEMA = """
 CREATE TABLE restaurant (id int, name text, food_type text, city_name text, rating real);
 CREATE TABLE location (restaurant_id int, house_number int, street_name text, city_name text);
-CREATE TABLE business (bid bigint, business_id text, name text, founded bigint);
+CREATE TABLE business (bid bigint, business_id text, name text, year_founded bigint);
 CREATE TABLE checkin (cid bigint, business_id text, count bigint);
 CREATE TABLE category (id int, business_id text, category_name text);
 CREATE TABLE author (aid int, name text, oid int);
@@ -50,6 +52,13 @@ def _rows(conn, sql: str) -> list[tuple]:
     return conn.execute(sql).fetchall()
 
 
+def _changes(sql: str, schema, **kwargs) -> list[str]:
+    return [str(change) for change in apply_rules(sql, schema, **kwargs).changes]
+
+
+ALL = frozenset(rule.name for rule in RULES)
+
+
 REJECTED = [
     (
         "SELECT T2.name, T2.food_type FROM restaurant AS T1 JOIN location AS T2 ON T1.id = T2.restaurant_id WHERE T2.street_name = 'Market St'",
@@ -66,7 +75,7 @@ REJECTED = [
     (
         "SELECT DISTINCT city_name FROM restaurant GROUP BY city_name ORDER BY count(*) DESC, city_name",
         psycopg.errors.InvalidColumnReference,
-        ["dropped DISTINCT (a grouped query's rows are already distinct; it made ORDER BY fail)"],
+        ["SELECT DISTINCT -> SELECT (a grouped query's rows are already distinct; it made ORDER BY fail)"],
         [("Berkeley",), ("San Francisco",)],
     ),
     (
@@ -96,39 +105,39 @@ REJECTED = [
     (
         "SELECT region, COUNT(*) FROM restaurant GROUP BY region ORDER BY region",
         psycopg.errors.UndefinedColumn,
-        ["joined geographic on city_name (restaurant has no region)"],
+        ["FROM restaurant -> FROM restaurant JOIN geographic ON restaurant.city_name = geographic.city_name (restaurant has no region)"],
         [("Bay Area", 1), ("East Bay", 1)],
     ),
     (
         "SELECT p.title FROM author a JOIN paper p ON a.pid = p.pid WHERE a.name = 'Ann'",
         psycopg.errors.UndefinedColumn,  # authors and papers meet in writes
-        ["a.pid = p.pid -> through writes (author has no pid; writes links the two)"],
+        ["a.pid = p.pid -> JOIN writes ON a.aid = writes.aid JOIN paper AS p ON writes.pid = p.pid (author has no pid; writes links the two)"],
         [("On keys",)],
     ),
     (
         "SELECT r.name, r.street_name FROM restaurant r ORDER BY r.name",
         psycopg.errors.UndefinedColumn,  # location also has city_name, but restaurant_id is the key
-        ["joined location on restaurant.id = location.restaurant_id (restaurant has no street_name)"],
+        ["FROM restaurant AS r -> FROM restaurant AS r JOIN location ON r.id = location.restaurant_id (restaurant has no street_name)"],
         [("Pasta", "Shattuck Ave"), ("Taqueria", "Market St")],
     ),
     (
-        "SELECT name, CAST(founded AS double) / 2 FROM business WHERE YEAR(founded) = 2019 AND EXTRACT(YEAR FROM founded) = 2019",
+        "SELECT name, CAST(year_founded AS double) / 2 FROM business WHERE YEAR(year_founded) = 2019 AND EXTRACT(YEAR FROM year_founded) = 2019",
         psycopg.errors.UndefinedObject,  # type "double" does not exist
         [
-            "YEAR(founded) -> founded (a bigint column that already holds the year)",
-            "EXTRACT(YEAR FROM founded) -> founded (a bigint column that already holds the year)",
-            "double -> double precision",
+            "YEAR(year_founded) -> year_founded (a bigint column that already holds the year)",
+            "EXTRACT(YEAR FROM year_founded) -> year_founded (a bigint column that already holds the year)",
+            "double -> double precision (PostgreSQL's spelling)",
         ],
         [("Cafe", 1009.5)],
     ),
     (
         "SELECT YEAR(now()) > 2000, MONTH(now()) > 0",
         psycopg.errors.UndefinedFunction,
-        ["YEAR(...) -> EXTRACT(YEAR FROM ...)", "MONTH(...) -> EXTRACT(MONTH FROM ...)"],
+        ["YEAR(...) -> EXTRACT(YEAR FROM ...) (PostgreSQL's spelling)", "MONTH(...) -> EXTRACT(MONTH FROM ...) (PostgreSQL's spelling)"],
         [(True, True)],
     ),
     (
-        "SELECT count(*) FROM business WHERE to_date(founded::text, 'YYYY') >= DATE('now', '-100 years') AND now() < DATETIME('now', '+1 day')",
+        "SELECT count(*) FROM business WHERE to_date(year_founded::text, 'YYYY') >= DATE('now', '-100 years') AND now() < DATETIME('now', '+1 day')",
         psycopg.errors.UndefinedFunction,  # date(unknown, unknown) does not exist
         [
             "DATE('now', '-100 years') -> CURRENT_DATE - INTERVAL '100 years' (SQLite's date arithmetic)",
@@ -149,8 +158,11 @@ REJECTED = [
 def test_a_query_the_server_rejects_is_corrected_to_the_rows_meant(conn, written: str, error: type, changes: list[str], rows: list[tuple]) -> None:
     with pytest.raises(error):
         _rows(conn, written)
-    fixed = fix_sql(written, read_schema(conn))
-    assert fixed.changes == changes
+    schema = read_schema(conn)
+    assert apply_rules(written, schema).changes == []  # repairs wait for the query to fail
+    fixed = apply_rules(written, schema, failing=True)
+    assert [str(c) for c in fixed.changes] == changes
+    assert all(next(r for r in RULES if r.name == c.rule).effect is Effect.REPAIR for c in fixed.changes)
     assert _rows(conn, fixed.sql) == rows
 
 
@@ -165,8 +177,10 @@ def test_a_query_the_server_rejects_is_corrected_to_the_rows_meant(conn, written
 )
 def test_a_join_column_equal_to_itself_is_pointed_at_the_joined_table(conn, written: str, change: str) -> None:
     assert len(_rows(conn, written)) == 2  # every pair of rows: the wrong answer, silently
-    fixed = fix_sql(written, read_schema(conn))
-    assert fixed.changes == [change]
+    schema = read_schema(conn)
+    assert not check_sql(written, schema).ok  # the check rejects it: a repair may fire
+    fixed = apply_rules(written, schema, failing=True)
+    assert [str(c) for c in fixed.changes] == [change]
     assert _rows(conn, fixed.sql) == [("Taqueria",)]
 
 
@@ -177,9 +191,9 @@ def test_a_join_column_equal_to_itself_is_pointed_at_the_joined_table(conn, writ
         ("SELECT a.name FROM author AS a JOIN domain_author AS da ON a.oid = da.aid WHERE da.did = 20", [("Ann",)],
          "a.oid = da.aid -> a.aid = da.aid (both tables have the key aid)", [("Bob",)]),
         ("SELECT count(*) FROM restaurant GROUP BY city_name ORDER BY city_name", [(1,), (1,)],
-         "added city_name to the selected columns (the groups the counts belong to)", [("Berkeley", 1), ("San Francisco", 1)]),
-        ("SELECT name FROM business ORDER BY founded DESC", [("Deli",), ("Cafe",)],
-         "added founded to the selected columns (the rows are sorted by it)", [("Deli", 2021), ("Cafe", 2019)]),
+         "SELECT COUNT(*) -> SELECT city_name, COUNT(*) (the groups the counts belong to)", [("Berkeley", 1), ("San Francisco", 1)]),
+        ("SELECT name FROM business ORDER BY year_founded DESC", [("Deli",), ("Cafe",)],
+         "SELECT name -> SELECT name, year_founded (the rows are sorted by it)", [("Deli", 2021), ("Cafe", 2019)]),
         ("SELECT b.name, COUNT(c.count) FROM business b JOIN checkin c ON b.business_id = c.business_id GROUP BY b.name ORDER BY b.name",
          [("Cafe", 2), ("Deli", 1)], "COUNT(c.count) -> SUM(c.count) (the column holds counts; COUNT would count its rows)", [("Cafe", 7), ("Deli", 1)]),
         ("SELECT business_id, COUNT(*) AS count FROM checkin GROUP BY business_id ORDER BY business_id", [("b-x", 2), ("b-y", 1)],
@@ -187,10 +201,10 @@ def test_a_join_column_equal_to_itself_is_pointed_at_the_joined_table(conn, writ
         # checkin passes business_id from category to business: it doubles Coffee's row
         ("SELECT t.category_name, COUNT(*) FROM category t JOIN checkin c ON t.business_id = c.business_id "
          "JOIN business b ON c.business_id = b.business_id GROUP BY t.category_name ORDER BY 1", [("Coffee", 2), ("Sandwiches", 1)],
-         "dropped the join to checkin AS c (nothing is read from it; it only repeated rows)", [("Coffee", 1), ("Sandwiches", 1)]),
+         "removed JOIN checkin AS c ON t.business_id = c.business_id (nothing is read from it; it only repeated rows)", [("Coffee", 1), ("Sandwiches", 1)]),
         ("SELECT b.name FROM checkin c JOIN category t ON c.business_id = t.business_id "
          "JOIN business b ON b.business_id = c.business_id WHERE t.category_name = 'Coffee'", [("Cafe",), ("Cafe",)],
-         "dropped the join to checkin AS c (nothing is read from it; it only repeated rows)", [("Cafe",)]),
+         "removed FROM checkin AS c (nothing is read from it; it only repeated rows)", [("Cafe",)]),
         ("SELECT month, COUNT(*) FROM review GROUP BY month ORDER BY month", [("April", 2), ("August", 1), ("December", 1), ("January", 1)],
          "ORDER BY month -> ORDER BY TO_DATE(month, 'Month') (month names sort alphabetically)",
          [("January", 1), ("April", 2), ("August", 1), ("December", 1)]),
@@ -199,10 +213,17 @@ def test_a_join_column_equal_to_itself_is_pointed_at_the_joined_table(conn, writ
          "TO_DATE('September', 'Month') (month names compare alphabetically)", [(3,)]),
     ],
 )
-def test_a_query_that_runs_but_answers_something_else_is_corrected(conn, written: str, wrong: list[tuple], change: str, rows: list[tuple]) -> None:
+def test_a_rewrite_changes_a_query_that_runs_only_when_switched_on(conn, written: str, wrong: list[tuple], change: str, rows: list[tuple]) -> None:
     assert _rows(conn, written) == wrong
-    fixed = fix_sql(written, read_schema(conn))
-    assert fixed.changes == [change]
+    schema = read_schema(conn)
+    assert check_sql(written, schema).ok
+    assert apply_rules(written, schema).sql == written  # off by default, failing or not
+    assert apply_rules(written, schema, failing=True).sql == written
+    fixed = apply_rules(written, schema, enabled=ALL)
+    assert [str(c) for c in fixed.changes] == [change]
+    (rule,) = {c.rule for c in fixed.changes}
+    assert next(r for r in RULES if r.name == rule).effect is Effect.REWRITE
+    assert apply_rules(written, schema, enabled=parse_rules(f"+{rule}")).sql == fixed.sql  # switched on by name
     assert _rows(conn, fixed.sql) == rows
 
 
@@ -226,8 +247,8 @@ def test_a_query_that_runs_but_answers_something_else_is_corrected(conn, written
         "SELECT r.name FROM restaurant AS r JOIN location AS l ON l.restaurant_id = r.id",  # id is every table's key
         "SELECT city_name, count(*) FROM restaurant GROUP BY city_name",  # the groups are shown
         "SELECT DISTINCT food_type FROM restaurant ORDER BY rating",  # DISTINCT: another column changes the rows
-        "SELECT name AS n, founded FROM business ORDER BY n, 2, founded",  # sorted by what is shown
-        "SELECT * FROM business ORDER BY founded",  # everything is shown
+        "SELECT name AS n, year_founded FROM business ORDER BY n, 2, year_founded",  # sorted by what is shown
+        "SELECT * FROM business ORDER BY year_founded",  # everything is shown
         "SELECT count(*) FROM restaurant GROUP BY 1 = 1",  # an expression: left as written
         "SELECT name FROM business ORDER BY lower(name)",  # sorted by a function of what is shown
         "SELECT b.name, count(*) FROM business b JOIN checkin c ON b.business_id = c.business_id GROUP BY b.name",  # counts check-ins
@@ -247,5 +268,6 @@ def test_a_query_that_runs_but_answers_something_else_is_corrected(conn, written
     ],
 )
 def test_nothing_is_guessed(conn, sql: str) -> None:
-    assert fix_sql(sql, read_schema(conn)).changes == []
-    assert fix_sql(sql, read_schema(conn)).sql == sql
+    fixed = apply_rules(sql, read_schema(conn), enabled=ALL, failing=True)  # every rule, as if it failed
+    assert fixed.changes == []
+    assert fixed.sql == sql

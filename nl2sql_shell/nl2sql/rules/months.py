@@ -10,42 +10,43 @@ from __future__ import annotations
 
 import calendar
 
+from collections.abc import Iterator
+
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope
 
-from nl2sql_shell.schema.model import Column, Table
+from nl2sql_shell.schema.model import Column
 
-from .parsing import DIALECT
+from .base import Change, Context, Tables, sql_of
 
 _MONTHS = {name.lower() for name in calendar.month_name if name}
 _ORDERING = (exp.GT, exp.GTE, exp.LT, exp.LTE)
 
 
-def order_months(scope: Scope, tables: dict[str, Table | None]) -> list[str]:
-    """Sort keys and range comparisons on a month-name column use calendar order."""
+def month_order(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
+    """Sort keys and range comparisons on a month-name column use calendar order (a rewrite:
+    the query ran, and its order or rows change)."""
     select = scope.expression
-    changes: list[str] = []
     order = select.args.get("order")
     distinct = select.args.get("distinct") is not None  # its ORDER BY may only name what is selected
     for ordered in order.expressions if order is not None and not distinct else []:
         if _month_column(ordered.this, tables) is not None:
-            written = ordered.this.sql(dialect=DIALECT)
+            written = sql_of(ordered.this)
             ordered.set("this", _as_date(ordered.this))
-            changes.append(f"ORDER BY {written} -> ORDER BY {ordered.this.sql(dialect=DIALECT)} (month names sort alphabetically)")
+            yield Change("month_order", f"ORDER BY {written}", f"ORDER BY {sql_of(ordered.this)}", "month names sort alphabetically")
     for node in list(select.find_all(exp.Between, *_ORDERING)):
         if node.find_ancestor(exp.Select) is not select:
             continue
         column, *bounds = (node.this, node.args["low"], node.args["high"]) if isinstance(node, exp.Between) else (node.left, node.right)
         if _month_column(column, tables) is None or not all(_is_month_name(b) for b in bounds):
             continue
-        written = node.sql(dialect=DIALECT)
+        written = sql_of(node)
         for part in (column, *bounds):
             part.replace(_as_date(part))
-        changes.append(f"{written} -> {node.sql(dialect=DIALECT)} (month names compare alphabetically)")
-    return changes
+        yield Change("month_order", written, sql_of(node), "month names compare alphabetically")
 
 
-def _month_column(node: exp.Expression, tables: dict[str, Table | None]) -> Column | None:
+def _month_column(node: exp.Expression, tables: Tables) -> Column | None:
     """The schema column behind `node` when it is a text column of month names."""
     if not isinstance(node, exp.Column):
         return None

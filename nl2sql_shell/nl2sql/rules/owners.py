@@ -17,15 +17,24 @@ error it is.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope
 
 from nl2sql_shell.schema.model import Schema, Table
 
+from .base import Change, Context, Tables, sql_of
 
-def read_from_owner(scope: Scope, schema: Schema) -> str | None:
-    """Correct a one-table SELECT whose missing columns belong to one other table; a
-    description of the change, or None."""
+
+def table_owner(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
+    """Correct a one-table SELECT whose missing columns belong to one other table (a repair:
+    the query as written fails)."""
+    if change := _read_from_owner(scope, context.schema):
+        yield change
+
+
+def _read_from_owner(scope: Scope, schema: Schema) -> Change | None:
     select = scope.expression
     if not isinstance(select, exp.Select) or schema.multiple_schemas:
         return None
@@ -62,17 +71,17 @@ def _elsewhere_in_statement(select: exp.Select, missing: list[str], schema: Sche
     return False
 
 
-def _switch(scope: Scope, source: exp.Table, table: Table, owner: Table, missing: list[str]) -> str:
+def _switch(scope: Scope, source: exp.Table, table: Table, owner: Table, missing: list[str]) -> Change:
     """Read `owner` in place of `table`, keeping the alias the columns are qualified with."""
     if not source.alias:
         for column in scope.columns:
             if column.table:
                 column.set("table", exp.to_identifier(owner.name))
     source.set("this", exp.to_identifier(owner.name))
-    return f"FROM {table.name} -> FROM {owner.name} ({table.name} has no {', '.join(missing)}; {owner.name} has every column the query reads)"
+    return Change("table_owner", f"FROM {table.name}", f"FROM {owner.name}", f"{table.name} has no {', '.join(missing)}; {owner.name} has every column the query reads")
 
 
-def _join(scope: Scope, alias: str, table: Table, owner: Table, missing: list[str]) -> str | None:
+def _join(scope: Scope, alias: str, table: Table, owner: Table, missing: list[str]) -> Change | None:
     """Join `owner` on the key between the two tables, and read the missing columns from it."""
     key = _join_key(table, owner)
     owner_alias = owner.name
@@ -85,9 +94,10 @@ def _join(scope: Scope, alias: str, table: Table, owner: Table, missing: list[st
             column.set("table", exp.to_identifier(alias))  # both tables have it now
     mine, theirs = key
     condition = exp.EQ(this=exp.column(mine, table=alias), expression=exp.column(theirs, table=owner_alias))
-    scope.expression.append("joins", exp.Join(this=exp.to_table(owner.name), on=condition))
-    on = mine if mine == theirs else f"{table.name}.{mine} = {owner.name}.{theirs}"
-    return f"joined {owner.name} on {on} ({table.name} has no {', '.join(missing)})"
+    join = exp.Join(this=exp.to_table(owner.name), on=condition)
+    scope.expression.append("joins", join)
+    before = f"FROM {table.name}" if alias == table.name else f"FROM {table.name} AS {alias}"
+    return Change("table_owner", before, f"{before} {sql_of(join)}", f"{table.name} has no {', '.join(missing)}")
 
 
 def _join_key(table: Table, owner: Table) -> tuple[str, str] | None:

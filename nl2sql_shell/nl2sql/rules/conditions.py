@@ -1,0 +1,138 @@
+"""Join conditions that cannot be what the model meant.
+
+`ON d.did = d.did` (a column equal to itself) joins nothing; `b.bid = c.business_id` between a
+bigint and a text column fails on the server; `ON c.id = b.category_id` names a column its
+table lacks. Where the schema offers exactly one join instead, it is taken: repairs, since
+each of these fails a check or the server. `ON a.oid = da.aid` runs, but pairs an author's
+organization with an author: taking the key both tables carry changes a result (a rewrite).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlglot import exp
+from sqlglot.optimizer.scope import Scope
+
+from nl2sql_shell.schema.model import Column, is_key_name
+
+from ..parsing import same_column
+from .base import Change, Context, Tables, column_type, owners, type_family
+
+
+def _equalities(scope: Scope) -> Iterator[tuple[str, exp.EQ]]:
+    """(alias of the joined table, `x.a = y.b`) for each qualified column equality of an ON."""
+    for join in scope.expression.args.get("joins") or []:
+        condition = join.args.get("on")
+        joined = join.this.alias_or_name if isinstance(join.this, exp.Table) else None
+        if condition is None or joined is None:
+            continue
+        for eq in list(condition.find_all(exp.EQ)):
+            left, right = eq.left, eq.right
+            if isinstance(left, exp.Column) and isinstance(right, exp.Column) and left.table and right.table:
+                yield joined, eq
+
+
+def _change(rule: str, before: str, eq: exp.EQ, why: str) -> Change:
+    left, right = eq.left, eq.right
+    return Change(rule, before, f"{left.table}.{left.name} = {right.table}.{right.name}", why)
+
+
+def _written(eq: exp.EQ) -> str:
+    return f"{eq.left.table}.{eq.left.name} = {eq.right.table}.{eq.right.name}"
+
+
+def self_join(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
+    """Make `x.c = x.c` join the table of this JOIN with the one other table here that has `c`."""
+    for joined, eq in _equalities(scope):
+        left, right = eq.left, eq.right
+        if not same_column(left, right):
+            continue
+        before, name = _written(eq), left.name
+        if left.table != joined:
+            table = tables.get(joined)
+            if table is None or table.column(name) is None:
+                continue
+            right.set("table", exp.to_identifier(joined))
+        else:
+            others = [alias for alias in owners(name, tables) if alias != joined]
+            if len(others) != 1:
+                continue
+            left.set("table", exp.to_identifier(others[0]))
+        yield _change("self_join", before, eq, "a column equal to itself joins nothing")
+
+
+def join_types(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
+    """Swap one side of a join between incomparable types for its same-named comparable column."""
+    for _, eq in _equalities(scope):
+        left, right = eq.left, eq.right
+        left_type, right_type = column_type(left, tables), column_type(right, tables)
+        if left_type is None or right_type is None or type_family(left_type) == type_family(right_type):
+            continue
+        before = _written(eq)
+        for keep, swap in ((right, left), (left, right)):
+            if (twin := _comparable_twin(swap, keep, tables)) is not None:
+                swapped_type = column_type(swap, tables)
+                swap.set("this", exp.to_identifier(twin.name))
+                yield _change("join_types", before, eq, f"{swapped_type} cannot equal {column_type(keep, tables)}")
+                break
+
+
+def _comparable_twin(swap: exp.Column, keep: exp.Column, tables: Tables) -> Column | None:
+    """The column of `swap`'s table named like `keep`, when the server can compare the two."""
+    table = tables.get(swap.table)
+    twin = table.column(keep.name) if table is not None else None
+    keep_type = column_type(keep, tables)
+    if twin is None or keep_type is None or type_family(twin.data_type) != type_family(keep_type):
+        return None
+    return twin
+
+
+def shared_key(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
+    """`ON a.oid = da.aid` where author also has `aid`: both tables carry the key `aid`, and
+    `oid` (author's organization) is a key of another table, so the join meant `a.aid = da.aid`.
+
+    Only key-like names on both sides, only where the other table lacks the swapped-out name
+    (`ON o.customer_id = c.id` stays: `id` is no shared key), and only for comparable types."""
+    for _, eq in _equalities(scope):
+        left, right = eq.left, eq.right
+        if not (is_key_name(left.name) and is_key_name(right.name)) or same_column(left, right):
+            continue
+        before = _written(eq)
+        for keep, swap in ((right, left), (left, right)):
+            keep_table = tables.get(keep.table)
+            if keep_table is None or keep_table.column(swap.name) is not None:
+                continue
+            if (twin := _comparable_twin(swap, keep, tables)) is not None:
+                swap.set("this", exp.to_identifier(twin.name))
+                yield _change("shared_key", before, eq, f"both tables have the key {twin.name}")
+                break
+
+
+def missing_join_key(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
+    """`ON c.id = b.category_id` where business has no category_id fails on the server; when
+    the two tables share exactly one key column of comparable types (category.business_id and
+    business.business_id), that is the join the schema offers.
+
+    Only for a condition that cannot run as written, and never between two roles of one table."""
+    for _, eq in _equalities(scope):
+        left, right = eq.left, eq.right
+        left_table, right_table = tables.get(left.table), tables.get(right.table)
+        if left_table is None or right_table is None or left_table is right_table:
+            continue
+        missing = [c.sql() for c, t in ((left, left_table), (right, right_table)) if t.column(c.name) is None]
+        if not missing:
+            continue
+        shared = [
+            column.name
+            for column in left_table.columns
+            if is_key_name(column.name)
+            and (other := right_table.column(column.name)) is not None
+            and type_family(column.data_type) == type_family(other.data_type)
+        ]
+        if len(shared) != 1:
+            continue
+        before = _written(eq)
+        for side in (left, right):
+            side.set("this", exp.to_identifier(shared[0]))
+        yield _change("missing_join_key", before, eq, f"{missing[0]} does not exist; both tables have the key {shared[0]}")

@@ -1,0 +1,128 @@
+"""Spellings of other databases, and date functions applied to numbers.
+
+A model trained on MySQL and SQLite writes `YEAR(d)`, `CAST(x AS double)` and
+`DATE('now', '-10 years')`; PostgreSQL rejects each, and has one spelling that means the same.
+`EXTRACT(YEAR FROM n)` on a number fails too; what it meant depends on what the number holds,
+which only the column's name tells: a year (`year_founded`: the number is the year) or
+seconds since 1970 (`sent_epoch`: `to_timestamp(n)`). Any other number stays an error: a
+guess would answer another question.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from sqlglot import exp
+from sqlglot.optimizer.scope import Scope
+
+from .base import Change, Context, Tables, matches, sql_of, type_family, type_of
+
+_YEAR_NAME = re.compile(r"(?:\w*_)?(?:year|yr)(?:_\w+)?|\w+year")
+_EPOCH_NAME = re.compile(r"\w*(?:epoch|unix)\w*")
+_SUBSECOND = re.compile(r"\w*(?:_ms|millis|micro|nano|msec)\w*")
+_DATE_PARTS = {exp.Year: "YEAR", exp.Month: "MONTH", exp.Day: "DAY"}
+
+
+def _numbers_in_date_functions(scope: Scope, tables: Tables) -> Iterator[tuple[exp.Expression, exp.Column, str, str]]:
+    """(node, column, unit, type) for each `EXTRACT(unit FROM n)` or `YEAR(n)` of this scope
+    whose argument is a numeric column."""
+    for node in list(scope.expression.find_all(exp.Extract, *_DATE_PARTS)):
+        if node.find_ancestor(exp.Select) is not scope.expression:
+            continue
+        column = node.expression if isinstance(node, exp.Extract) else node.this
+        unit = node.this.name.upper() if isinstance(node, exp.Extract) else _DATE_PARTS[type(node)]
+        if not isinstance(column, exp.Column):
+            continue
+        data_type = type_of(column, tables)
+        if data_type is not None and type_family(data_type) == "number":
+            yield node, column, unit, data_type
+
+
+def _written(node: exp.Expression, column: exp.Column, unit: str) -> str:
+    return f"{unit}({column.sql()})" if not isinstance(node, exp.Extract) else sql_of(node)
+
+
+def year_column(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
+    """`EXTRACT(YEAR FROM p.year)` (or `YEAR(p.year)`) on a numeric column named as a year
+    fails: the column already is the year."""
+    for node, column, unit, data_type in _numbers_in_date_functions(scope, tables):
+        if unit != "YEAR" or not matches(_YEAR_NAME, column.name):
+            continue
+        written = _written(node, column, unit)
+        node.replace(column.copy())
+        yield Change("year_column", written, column.sql(), f"a {data_type} column that already holds the year")
+
+
+def epoch_seconds(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
+    """`EXTRACT(YEAR FROM sent_epoch)` on a number named as seconds since 1970 fails: the date
+    it holds is `to_timestamp(sent_epoch)`. Not for milliseconds and finer (`created_ms`)."""
+    for node, column, unit, data_type in _numbers_in_date_functions(scope, tables):
+        if not matches(_EPOCH_NAME, column.name) or matches(_SUBSECOND, column.name):
+            continue
+        written = _written(node, column, unit)
+        stamp = exp.Anonymous(this="to_timestamp", expressions=[column.copy()])
+        replaced = exp.Extract(this=exp.var(unit), expression=stamp)
+        node.replace(replaced)
+        yield Change("epoch_seconds", written, sql_of(replaced), f"a {data_type} column of seconds since 1970")
+
+
+_BARE_DOUBLE = re.compile(r"\bdouble\b(?!\s+precision)", re.IGNORECASE)
+
+
+def mysql_spelling(tree: exp.Expression, context: Context) -> list[Change]:
+    """MySQL's `YEAR(d)` is PostgreSQL's `EXTRACT(YEAR FROM d)`, its type `double` is
+    `double precision` (which rendering the tree for PostgreSQL writes)."""
+    changes = []
+    for node_type, part in _DATE_PARTS.items():
+        nodes = list(tree.find_all(node_type))
+        for node in nodes:
+            node.replace(exp.Extract(this=exp.var(part), expression=node.this.copy()))
+        if nodes:
+            changes.append(Change("mysql_spelling", f"{part}(...)", f"EXTRACT({part} FROM ...)", "PostgreSQL's spelling"))
+    if _BARE_DOUBLE.search(context.sql) and any(t.this == exp.DataType.Type.DOUBLE for t in tree.find_all(exp.DataType)):
+        changes.append(Change("mysql_spelling", "double", "double precision", "PostgreSQL's spelling"))
+    return changes
+
+
+_SQLITE_MODIFIER = re.compile(r"^\s*([+-])\s*(\d+(?:\.\d+)?)\s+(year|month|day|hour|minute|second)s?\s*$", re.IGNORECASE)
+
+
+def sqlite_dates(tree: exp.Expression, context: Context) -> list[Change]:
+    """SQLite's `DATE('now', '-10 years')` (Spider-trained models write it) is an error in
+    PostgreSQL, where it reads `CURRENT_DATE - INTERVAL '10 years'`."""
+    changes: list[Change] = []
+    for node in list(tree.find_all(exp.Date, exp.Datetime)):
+        args = [node.this, *(node.args.get(key) for key in ("zone", "expression"))]
+        args = [arg for arg in args if arg is not None]
+        if not all(isinstance(arg, exp.Literal) and arg.is_string for arg in args) or args[0].name.lower() != "now":
+            continue
+        modifiers = [_SQLITE_MODIFIER.match(arg.name) for arg in args[1:]]
+        if not all(modifiers) or (isinstance(node, exp.Date) and not modifiers):
+            continue  # PostgreSQL reads date('now') itself
+        result: exp.Expression = exp.CurrentDate() if isinstance(node, exp.Date) else exp.CurrentTimestamp()
+        for match in modifiers:
+            sign, amount, unit = match.groups()
+            interval = exp.Interval(this=exp.Literal.string(f"{amount} {unit.lower()}{'s' * (amount != '1')}"))
+            result = exp.Add(this=result, expression=interval) if sign == "+" else exp.Sub(this=result, expression=interval)
+        written = sql_of(node)
+        node.replace(result)
+        changes.append(Change("sqlite_dates", written, sql_of(result), "SQLite's date arithmetic"))
+    return changes
+
+
+def zero_division(tree: exp.Expression, context: Context) -> list[Change]:
+    """`x / COUNT(...)` fails the whole query when one group counts zero; NULLIF makes that
+    ratio NULL (what "no ratio" means) and leaves every other value as it was."""
+    changes: list[Change] = []
+    for div in list(tree.find_all(exp.Div)):
+        denominator = div.expression
+        inner = denominator.unnest()
+        while isinstance(inner, exp.Cast):
+            inner = inner.this.unnest()
+        if not isinstance(inner, exp.AggFunc):
+            continue
+        div.set("expression", exp.Nullif(this=denominator.copy(), expression=exp.Literal.number(0)))
+        name = inner.sql_name()
+        changes.append(Change("zero_division", f"/ {name}(...)", f"/ NULLIF({name}(...), 0)", "one group counting zero would fail the whole query"))
+    return changes
