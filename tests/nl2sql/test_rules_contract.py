@@ -1,0 +1,144 @@
+"""The correction rules' contract, through the pipeline's own check step on a real server: a
+query that runs comes back exactly as written, one that fails comes back unchanged or
+repaired to the same meaning, and a rewrite runs only when switched on by name."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from conftest import create_database
+
+from nl2sql_shell.nl2sql.pipeline import Asker, Attempt, Options
+from nl2sql_shell.nl2sql.rules import RULES, Change, Effect, RuleError, default_rules, parse_rules
+from nl2sql_shell.schema.introspect import read_schema
+
+SCHEMA = """
+CREATE TABLE customers(id int PRIMARY KEY, name text NOT NULL);
+CREATE TABLE orders(order_id int PRIMARY KEY, customer_id int REFERENCES customers(id), order_num int NOT NULL);
+CREATE TABLE shipments(shipment_id int PRIMARY KEY, order_id int REFERENCES orders(order_id), shipped_at date);
+CREATE TABLE invoices(invoice_id int PRIMARY KEY, order_id int REFERENCES orders(order_id), amount numeric);
+CREATE TABLE users(user_id int PRIMARY KEY, name text);
+CREATE TABLE messages(message_id int PRIMARY KEY, sender_user_id int REFERENCES users(user_id),
+  recipient_user_id int REFERENCES users(user_id), body text, sent_epoch bigint);
+INSERT INTO customers VALUES (1, 'Ann'), (2, 'Bob');
+INSERT INTO orders VALUES (10, 1, 5), (11, 2, 7), (12, 2, 9);
+INSERT INTO shipments VALUES (100, 10, '2024-01-02'), (101, 10, '2024-01-05'), (102, 11, '2024-02-01');
+INSERT INTO invoices VALUES (1000, 10, 50), (1001, 11, 70);
+INSERT INTO users VALUES (1, 'ann'), (2, 'bob');
+INSERT INTO messages VALUES (1, 1, 2, 'hi', 1704164645), (2, 2, 1, 'yo', 1672531200), (3, 1, 2, 'ok', 1717200000);
+"""
+
+RUNS = [
+    "SELECT COUNT(o.order_num) FROM orders o",  # a count of orders, not a sum of their numbers
+    "SELECT u.name, m.body FROM messages m JOIN users u ON m.sender_user_id = u.user_id",
+    "SELECT i.invoice_id, i.amount FROM invoices i JOIN shipments s ON i.order_id = s.order_id JOIN orders o ON s.order_id = o.order_id",
+    "SELECT name FROM customers ORDER BY id",
+]
+FAILS = [
+    # (written, a query with the meaning it had, what a repair may contain)
+    ("SELECT COUNT(*) FROM messages WHERE EXTRACT(YEAR FROM sent_epoch) = 2024",
+     "SELECT COUNT(*) FROM messages WHERE EXTRACT(YEAR FROM to_timestamp(sent_epoch)) = 2024", "to_timestamp(sent_epoch)"),
+    ("SELECT order_id, s.shipped_at FROM shipments s RIGHT JOIN orders o ON s.order_id = o.order_id ORDER BY 1, 2",
+     "SELECT o.order_id, s.shipped_at FROM shipments s RIGHT JOIN orders o ON s.order_id = o.order_id ORDER BY 1, 2", "o.order_id"),
+]
+
+
+@pytest.fixture(scope="module")
+def conn(pg_server):
+    with psycopg.connect(create_database(pg_server, "rules_contract", SCHEMA), autocommit=True) as connection:
+        yield connection
+
+
+def _check(conn, sql: str, rules: frozenset[str] | None = None) -> tuple[Attempt, object]:
+    options = Options() if rules is None else Options(rules=rules)
+    attempt = Attempt(sql, sql)
+    result = Asker(None, options)._check(attempt, read_schema(conn), conn)
+    return attempt, result
+
+
+@pytest.mark.parametrize("sql", RUNS)
+def test_a_query_that_runs_comes_back_unchanged(conn, sql: str) -> None:
+    conn.execute(sql)
+    attempt, result = _check(conn, sql)
+    assert result is not None and attempt.sql == sql and attempt.changes == [] and attempt.written is None
+
+
+@pytest.mark.parametrize(("written", "meant", "repaired_with"), FAILS)
+def test_a_query_that_fails_comes_back_unchanged_or_with_its_meaning(conn, written: str, meant: str, repaired_with: str) -> None:
+    with pytest.raises(psycopg.Error):
+        conn.execute(written)
+    attempt, result = _check(conn, written)
+    if result is None:
+        assert attempt.sql == written and attempt.errors
+        return
+    assert repaired_with.lower() in attempt.sql.lower() and attempt.written == written
+    assert all(change.rule in {r.name for r in RULES if r.effect is Effect.REPAIR} for change in attempt.changes)
+    assert conn.execute(attempt.sql).fetchall() == conn.execute(meant).fetchall()
+
+
+def test_a_rewrite_switched_on_by_name_changes_a_query_that_runs(conn) -> None:
+    sql = RUNS[0]
+    attempt, result = _check(conn, sql, parse_rules("+count_column"))
+    assert result is not None and attempt.written == sql
+    assert [c.rule for c in attempt.changes] == ["count_column"] and "SUM(o.order_num)" in attempt.sql
+    attempt, _ = _check(conn, sql, parse_rules("+count_column,-count_column"))
+    assert attempt.changes == []
+
+
+def test_every_rewrite_is_off_by_default_and_every_rule_has_a_unique_name() -> None:
+    names = [rule.name for rule in RULES]
+    assert len(names) == len(set(names))
+    assert default_rules() == {r.name for r in RULES if r.effect is not Effect.REWRITE}
+    assert {"count_column", "sort_keys", "group_keys", "pass_through_join", "month_order"} <= set(names) - default_rules()
+
+
+def test_rule_settings_read_as_switches() -> None:
+    assert parse_rules("+sort_keys, -bridge") == (default_rules() | {"sort_keys"}) - {"bridge"}
+    assert parse_rules(["sort_keys"]) == default_rules() | {"sort_keys"}
+    assert parse_rules("-all") == frozenset()
+    assert parse_rules("-all,+bridge") == {"bridge"}
+    assert parse_rules("") == parse_rules(None) == default_rules()
+    with pytest.raises(RuleError, match="unknown rule 'sort_key'") as error:
+        parse_rules("+sort_key")
+    assert "\n" not in str(error.value)
+
+
+def test_a_change_reads_as_before_after_and_why() -> None:
+    change = Change("sort_keys", "SELECT name", "SELECT name, id", "the rows are sorted by it")
+    assert str(change) == "SELECT name -> SELECT name, id (the rows are sorted by it)"
+    assert str(Change("pass_through_join", "JOIN t ON a.k = t.k", "", "nothing is read from it")) == "removed JOIN t ON a.k = t.k (nothing is read from it)"
+
+
+class Scripted:
+    """A stand-in model that writes the given replies, one per candidate."""
+
+    def __init__(self, replies: list[str]) -> None:
+        self.replies = replies
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def chat_prompt(self, messages) -> str:
+        return "\n".join(m["content"] for m in messages)
+
+    def chat_prefix(self, messages) -> str:
+        return self.chat_prompt(messages)
+
+    def generate(self, prompt: str, *, n: int = 1, **options):
+        from types import SimpleNamespace
+
+        return [SimpleNamespace(text=reply, prompt_tokens=1, new_tokens=1, seconds_to_first_token=0.0, seconds_total=0.0) for reply in self.replies[:n]]
+
+
+CLEAN = "SELECT name FROM customers ORDER BY id"
+EPOCH = FAILS[0][0]
+
+
+@pytest.mark.parametrize(("replies", "chosen", "corrected"), [([CLEAN, EPOCH, EPOCH], 1, True), ([EPOCH, CLEAN, CLEAN], 1, False)])
+def test_the_reason_names_the_corrections_of_the_chosen_candidate(conn, replies: list[str], chosen: int, corrected: bool) -> None:
+    asker = Asker(Scripted(replies), Options(candidates=3, max_repairs=0))
+    answer = asker.ask("how many messages were sent in 2024", conn, check_grounding=False)
+    assert [a.chosen for a in answer.attempts] == [i == chosen for i in range(3)]
+    assert answer.reason.startswith("2 of 3 checked candidates returned the same rows")
+    assert ("; corrected EXTRACT(YEAR FROM sent_epoch) -> " in answer.reason) is corrected
+    assert ("epoch_seconds" in [c.rule for c in answer.attempts[chosen].changes]) is corrected
