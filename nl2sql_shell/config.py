@@ -7,7 +7,7 @@ Example:
     vi = true
 
 Keys are the long option names of the shell (`model`, `adapter`, `quantize`, `device`,
-`candidates`, `vi`); a command-line flag always wins over the file.
+`backend`, `candidates`, `vi`); a command-line flag always wins over the file.
 """
 
 from __future__ import annotations

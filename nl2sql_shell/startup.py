@@ -58,6 +58,7 @@ def run_shell(
     adapter: str | None,
     quantize: str | None,
     device: str | None,
+    backend: str | None,
     yes: bool,
     candidates: int | None,
 ) -> int:
@@ -93,6 +94,7 @@ def run_shell(
         adapter=adapter or config.get("adapter"),
         quantize=quantize or config.get("quantize"),
         device=device or config.get("device"),
+        backend=backend or config.get("backend") or "auto",
         candidates=candidates if candidates is not None else int(config.get("candidates", DEFAULT_CANDIDATES)),
         assume_yes=yes,
     )

@@ -21,7 +21,7 @@ from nl2sql_shell.model_choice import model_options
     default=None,
     help="Also time one answer with the tutorial's setup (text-generation pipeline, 8-bit, max_length=500, repetition_penalty=1.2) against ours (default: on CUDA).",
 )
-def bench(model, adapter, quantize, device, random_config, new_tokens, candidates, repeats, compare_quantization, tutorial_baseline) -> None:
+def bench(model, adapter, quantize, device, backend, random_config, new_tokens, candidates, repeats, compare_quantization, tutorial_baseline) -> None:
     """Model load time, time to first token, decode speed, schema cache, batched candidates."""
     from dataclasses import replace
 
@@ -29,14 +29,14 @@ def bench(model, adapter, quantize, device, random_config, new_tokens, candidate
     from nl2sql_shell.llm.load import ModelLoadError, load_model
     from nl2sql_shell.model_choice import resolve_spec
 
-    spec = resolve_spec(random_config or model, adapter, quantize, device)
+    spec = resolve_spec(random_config or model, adapter, quantize, device, "transformers" if random_config else backend or "auto")
     spec.random_weights = bool(random_config)
     progress = lambda text: click.echo(f"  {text}", err=True)  # noqa: E731
     try:
         loaded = load_model(spec, progress=progress)
     except ModelLoadError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"model: {spec.model}{' (random weights)' if spec.random_weights else ''} on {loaded.device}, quantize {spec.quantize}")
+    click.echo(f"model: {spec.model}{' (random weights)' if spec.random_weights else ''} on {loaded.device}, quantize {spec.quantize}, backend {spec.backend}")
     sys.stdout.write(measure(loaded, new_tokens=new_tokens, candidates=candidates, repeats=repeats, progress=progress).text())
     on_gpu = str(loaded.device).startswith("cuda")
     if tutorial_baseline if tutorial_baseline is not None else on_gpu:

@@ -27,7 +27,7 @@ from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 @click.option("--no-idk", is_flag=True, help="Skip the unanswerable questions of idk.csv.")
 @click.option("--max-repairs", type=int, default=2, show_default=True, help="Times an error is given back to the model.")
 @click.option("--repair-samples", type=int, default=4, show_default=True, help="Queries sampled (one batch, then voted on) in each repair round.")
-def eval_command(suite_dir: Path, model, adapter, quantize, device, candidates, limit, every, offset, dbs, categories, dsn, out_dir, styles, no_idk, max_repairs, repair_samples) -> None:
+def eval_command(suite_dir: Path, model, adapter, quantize, device, backend, candidates, limit, every, offset, dbs, categories, dsn, out_dir, styles, no_idk, max_repairs, repair_samples) -> None:
     """Execution accuracy on a suite laid out like ../shared/bench/defog-dev."""
     from dataclasses import replace
 
@@ -47,7 +47,7 @@ def eval_command(suite_dir: Path, model, adapter, quantize, device, candidates, 
     suite = suite.select(db=dbs or None, category=categories or None, limit=limit)
     if not suite.questions and not suite.idk:
         raise click.ClickException("no questions match these filters")
-    spec = resolve_spec(model, adapter, quantize, device)
+    spec = resolve_spec(model, adapter, quantize, device, backend or "auto")
     progress = lambda text: click.echo(text, err=True)  # noqa: E731
     admin, conninfo_for, server = server_conninfos(dsn)
     results = None
@@ -79,6 +79,7 @@ def eval_command(suite_dir: Path, model, adapter, quantize, device, candidates, 
                 "model": spec.model,
                 "adapter": spec.adapter,
                 "quantize": spec.quantize,
+                "backend": spec.backend,
                 "device": str(loaded.device),
                 "candidates": candidates,
                 "load_seconds": loaded.load_seconds,

@@ -1,6 +1,10 @@
 """Load a causal LM in-process: a hub id, a local folder or a GGUF file; bitsandbytes 4-/8-bit;
 a peft LoRA adapter on top. Knows nothing about SQL.
 
+Two backends (see `llm.model`): transformers runs everything above; llamacpp runs a GGUF file
+as it is with llama-cpp-python (the `cpu` extra). `auto` picks llamacpp for a GGUF file when
+llama_cpp is installed and nothing asks for transformers (an adapter, bitsandbytes, a GPU).
+
 Every failure a user can cause (a wrong path, no hub access, not enough memory) becomes one
 ModelLoadError line that says what to do; the shell prints it and goes on.
 """
@@ -8,6 +12,7 @@ ModelLoadError line that says what to do; the shell prints it and goes on.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 import os
 import shutil
@@ -16,9 +21,18 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nl2sql_shell.llm.model import Model
 
 Progress = Callable[[str], None]
 QUANTIZE_CHOICES = ("none", "4bit", "8bit")
+BACKEND_CHOICES = ("auto", "transformers", "llamacpp")
+LLAMACPP_INSTALL = (
+    "pip install 'nl2sql-shell[cpu]' (builds llama.cpp: a C++ compiler and cmake, a few minutes; "
+    'on an x86-64 CPU set CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON")'
+)
 
 
 class ModelLoadError(RuntimeError):
@@ -36,6 +50,26 @@ class ModelSpec:
     device: str | None = None  # None: cuda when available, else cpu
     dtype: str | None = None  # None: bfloat16 on CUDA, float32 on CPU
     random_weights: bool = False  # build the architecture from its config only (speed measurements)
+    backend: str = "transformers"  # or "llamacpp", or "auto" (see choose_backend)
+
+
+def llama_cpp_installed() -> bool:
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+def _is_gguf(spec: ModelSpec) -> bool:
+    return spec.gguf_file is not None or Path(spec.model).suffix == ".gguf"
+
+
+def choose_backend(spec: ModelSpec) -> str:
+    """The backend `auto` stands for: transformers when an adapter, bitsandbytes quantization
+    or a GPU is asked for; llamacpp for a GGUF file when llama_cpp is installed; else transformers."""
+    if spec.backend != "auto":
+        return spec.backend
+    wants_torch = spec.adapter or spec.quantize != "none" or spec.random_weights or (spec.device or "cpu").startswith("cuda")
+    if not wants_torch and _is_gguf(spec) and llama_cpp_installed():
+        return "llamacpp"
+    return "transformers"
 
 
 def converted_cache_dir() -> Path:
@@ -66,10 +100,40 @@ def resolve_dtype(name: str | None, device: str):
 
 
 def load_model(spec: ModelSpec, progress: Progress | None = None):
-    """Load the model and tokenizer that `spec` names, ready to generate."""
-    from nl2sql_shell.llm.generate import LoadedModel
-
+    """Load the model that `spec` names with its backend, ready to generate (a `llm.model.Model`;
+    with transformers a `LoadedModel`, whose torch model and tokenizer finetune uses)."""
     say = progress or (lambda _: None)
+    backend = choose_backend(spec)
+    if backend == "llamacpp":
+        return _load_llamacpp(spec, say)
+    if backend != "transformers":
+        raise ModelLoadError(f"unknown backend {spec.backend!r}: use one of {', '.join(BACKEND_CHOICES)}")
+    return _load_transformers(spec, say)
+
+
+def _load_llamacpp(spec: ModelSpec, say: Progress) -> Model:
+    if spec.adapter or spec.quantize != "none" or spec.random_weights:
+        raise ModelLoadError("--adapter, --quantize and random weights work with --backend transformers only")
+    if spec.device and spec.device != "cpu":
+        raise ModelLoadError(f"--backend llamacpp runs on the CPU: drop --device {spec.device} or use --backend transformers")
+    if not _is_gguf(spec):
+        raise ModelLoadError(f"--backend llamacpp runs .gguf files only, and {spec.model} is not one: pass --model FILE.gguf or use --backend transformers")
+    path = Path(spec.model).expanduser() / spec.gguf_file if spec.gguf_file else Path(spec.model).expanduser()
+    if not path.is_file():
+        raise ModelLoadError(f"GGUF file {path} does not exist: fetch it or pass --model with another file")
+    if not llama_cpp_installed():
+        raise ModelLoadError(f"--backend llamacpp needs llama-cpp-python: {LLAMACPP_INSTALL}")
+    from nl2sql_shell.llm.llamacpp import load_llamacpp
+
+    try:
+        return load_llamacpp(str(path), say)
+    except (ValueError, OSError, RuntimeError) as exc:
+        raise ModelLoadError(f"llama.cpp could not load {path}: {_first_line(exc)}") from None
+
+
+def _load_transformers(spec: ModelSpec, say: Progress):
+    from nl2sql_shell.llm.transformers_backend import LoadedModel
+
     started = time.perf_counter()
     if spec.quantize not in QUANTIZE_CHOICES:
         raise ModelLoadError(f"unknown quantization {spec.quantize!r}: use one of {', '.join(QUANTIZE_CHOICES)}")

@@ -22,6 +22,7 @@ import psycopg
 from psycopg import pq
 
 from nl2sql_shell.db.execute import read_only_transaction
+from nl2sql_shell.llm.model import Model
 from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 from nl2sql_shell.nl2sql import prompt as prompts
 from nl2sql_shell.nl2sql.check import CheckResult, check_sql
@@ -96,7 +97,7 @@ class Options:
 class Asker:
     """A loaded model plus the caches that make the second question cheap."""
 
-    def __init__(self, model, options: Options | None = None) -> None:
+    def __init__(self, model: Model, options: Options | None = None) -> None:
         self.model = model
         self.options = options or Options()
         self.schemas = SchemaCache()

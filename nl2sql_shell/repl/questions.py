@@ -35,13 +35,14 @@ class QuestionHandler:
         adapter: str | None,
         quantize: str | None,
         device: str | None,
+        backend: str = "auto",
         candidates: int = DEFAULT_CANDIDATES,
         assume_yes: bool = False,
         asker=None,
     ) -> None:
         """`asker` is an already loaded pipeline (embedding, tests); otherwise one is loaded."""
         self.shell = shell
-        self.model_options = {"model": model, "adapter": adapter, "quantize": quantize, "device": device}
+        self.model_options = {"model": model, "adapter": adapter, "quantize": quantize, "device": device, "backend": backend}
         self.candidates = candidates
         self.assume_yes = assume_yes
         self.confirm: Callable[[str], str] | None = None  # set by the interactive front end

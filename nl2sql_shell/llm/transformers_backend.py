@@ -1,5 +1,6 @@
-"""Generation on a loaded model: streaming, stop strings, cancellation, batched samples,
-and an attention cache of the prompt's fixed head (the schema) reused across questions.
+"""The transformers backend of `llm.model.Model`: generation on a torch model with streaming,
+stop strings, cancellation, batched samples, and an attention cache of the prompt's fixed head
+(the schema) reused across questions.
 """
 
 from __future__ import annotations
@@ -10,26 +11,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
+from nl2sql_shell.llm.model import Generation, TextStream, cut_at_stop, plain_chat
+
 _PREFIX_CACHE_SIZE = 4
-
-
-@dataclass
-class Generation:
-    """One generated sequence and what it cost."""
-
-    text: str
-    prompt_tokens: int
-    new_tokens: int
-    seconds_to_first_token: float
-    seconds_total: float
-    finish: str  # "stop" | "eos" | "length" | "cancelled"
-    cached_tokens: int = 0  # prompt tokens taken from the prefix cache instead of prefilled
 
 
 class _Stop(StoppingCriteria):
@@ -79,26 +69,15 @@ class _Sampler(LogitsProcessor):
         return chosen.scatter_(-1, indices.gather(-1, choice), 0.0)
 
 
-def _cut_at_stop(text: str, stop: Sequence[str]) -> str | None:
-    """`text` up to and including the earliest stop string, or None when none occurs."""
-    cut = min((text.find(s) + len(s) for s in stop if s in text), default=None)
-    return None if cut is None else text[:cut]
-
-
 class _Streamer(BaseStreamer):
-    """Times the first new token and streams the first sequence's text as it grows.
-
-    What it sends adds up to that sequence's final `Generation.text`: nothing past a stop string.
-    """
+    """Times the first new token and streams the first sequence's text as it grows."""
 
     def __init__(self, tokenizer, on_text: Callable[[str], None] | None, stop: Sequence[str]) -> None:
         self.tokenizer = tokenizer
-        self.on_text = on_text
-        self.stop = tuple(stop)
+        self.text = TextStream(on_text, stop) if on_text is not None else None
         self.prompt_seen = False
         self.first_token_at: float | None = None
         self.ids: list[int] = []
-        self.sent = ""
 
     def put(self, value: torch.Tensor) -> None:
         if not self.prompt_seen:
@@ -106,28 +85,25 @@ class _Streamer(BaseStreamer):
             return
         if self.first_token_at is None:
             self.first_token_at = time.perf_counter()
-        if self.on_text is None or _cut_at_stop(self.sent, self.stop) is not None:
+        if self.text is None or self.text.stopped:
             return
         self.ids.append(int(value.reshape(-1)[0]))  # one new token per sequence; row 0 first
-        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
-        self._send(_cut_at_stop(text, self.stop) or text, final=False)
+        self.text.update(self.tokenizer.decode(self.ids, skip_special_tokens=True))
 
     def end(self) -> None:
         """Send what was held back: a last piece that is not valid UTF-8 on its own."""
-        if self.on_text is not None and self.ids:
-            text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
-            self._send(_cut_at_stop(text, self.stop) or text, final=True)
-
-    def _send(self, text: str, final: bool) -> None:
-        """Send the new tail of `text`, waiting while it ends inside a multi-byte character."""
-        if len(text) > len(self.sent) and (final or not text.endswith("\ufffd")):
-            self.on_text(text[len(self.sent):])
-            self.sent = text
+        if self.text is not None and self.ids:
+            self.text.update(self.tokenizer.decode(self.ids, skip_special_tokens=True), final=True)
 
 
 @dataclass
 class LoadedModel:
     """A model with its tokenizer, and the caches that make repeated prompts cheap."""
+
+    backend: ClassVar[str] = "transformers"
+    prefix_cache: ClassVar[bool] = True
+    true_n: ClassVar[bool] = True
+    grammar: ClassVar[bool] = False
 
     model: Any
     tokenizer: Any
@@ -141,13 +117,13 @@ class LoadedModel:
         """The model's own chat template, ready for the assistant's turn."""
         if getattr(self.tokenizer, "chat_template", None):
             return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
+        return plain_chat(messages, generation_prompt=True)
 
     def chat_prefix(self, messages: list[dict[str, str]]) -> str:
         """The rendering of leading messages alone (no assistant turn): a prefix of chat_prompt."""
         if getattr(self.tokenizer, "chat_template", None):
             return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=False)
-        return "".join(f"{m['role']}: {m['content']}\n" for m in messages)
+        return plain_chat(messages, generation_prompt=False)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False).input_ids)
@@ -214,7 +190,7 @@ class LoadedModel:
             tokens = tokens[: tokens.index(eos)]
         text = self.tokenizer.decode(tokens, skip_special_tokens=True)
         finish = "eos" if hit_eos else "length" if len(tokens) >= max_new_tokens else "stop"
-        cut = _cut_at_stop(text, stop)
+        cut = cut_at_stop(text, stop)
         if cut is not None:
             text, finish = cut, "stop"
         if cancel is not None and cancel.is_set():

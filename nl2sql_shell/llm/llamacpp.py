@@ -1,0 +1,260 @@
+"""The llama.cpp backend of `llm.model.Model`: llama-cpp-python in-process on a GGUF file as it
+is (quantized weights, memory-mapped; no float copy), on all CPU cores.
+
+The `n` candidates of one prompt are decoded one after another on the prompt's attention
+cache, which is computed once; the schema prefix's cache is kept (up to four prefixes) so that
+the next question prefills only what follows it, even after other prompts ran in between.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import random
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from nl2sql_shell.llm.model import Generation, Messages, TextStream, cut_at_stop, plain_chat
+
+# llama.cpp's threads meet at OpenMP barriers; spinning there while another process holds a
+# core made prefill 2x and decoding 4x slower on a shared 2-core machine (docs/benchmarks.md).
+# OpenMP reads this once, when llama_cpp is first imported: so before that.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+N_CTX = 8192  # prompt and answer together; the pipeline's prompts stay well below
+_PREFIX_CACHE_SIZE = 4
+_PREFILL_CHUNK = 128  # prompt tokens run between two looks at the cancel event
+TOP_K, TOP_P = 50, 0.95  # as the transformers backend samples
+
+
+def load_llamacpp(path: str, progress: Callable[[str], None]) -> LlamaCppModel:
+    """Open the GGUF file at `path` (errors are the caller's to explain)."""
+    from llama_cpp import Llama
+
+    threads = os.cpu_count() or 1
+    progress(f"loading {path} with llama.cpp on {threads} CPU threads")
+    started = time.perf_counter()
+    llama = Llama(model_path=path, n_ctx=N_CTX, n_threads=threads, n_threads_batch=threads, verbose=False)
+    return LlamaCppModel(llama, path=path, load_seconds=time.perf_counter() - started)
+
+
+@dataclass
+class _Prefix:
+    tokens: tuple[int, ...]
+    state: bytes  # the attention cache of sequence 0 holding exactly these tokens
+
+
+@dataclass
+class LlamaCppModel:
+    """A GGUF model in llama.cpp, with the prompt caches that make repeated prompts cheap."""
+
+    backend: ClassVar[str] = "llamacpp"
+    prefix_cache: ClassVar[bool] = True
+    true_n: ClassVar[bool] = False
+    grammar: ClassVar[bool] = True
+
+    llama: Any
+    path: str
+    load_seconds: float
+    device: str = "cpu"
+    _prefixes: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        template = self.llama.metadata.get("tokenizer.chat_template")
+        self._formatters = None
+        if template:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            vocab = self.llama._model
+            eos, bos = vocab.token_get_text(self.llama.token_eos()), vocab.token_get_text(self.llama.token_bos())
+            self._formatters = {
+                answer: Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos, add_generation_prompt=answer) for answer in (True, False)
+            }
+
+    # -- the Model interface ------------------------------------------------------------------------
+    def chat_prompt(self, messages: Messages) -> str:
+        return self._render(messages, generation_prompt=True)
+
+    def chat_prefix(self, messages: Messages) -> str:
+        return self._render(messages, generation_prompt=False)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenize(text))
+
+    def generate(
+        self,
+        prompt: str,
+        *,
+        max_new_tokens: int = 384,
+        stop: Sequence[str] = (),
+        n: int = 1,
+        temperature: float = 0.0,
+        on_text: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
+        prefix: str | None = None,
+        grammar: str | None = None,
+    ) -> list[Generation]:
+        """See `Model.generate`; `grammar` (GBNF text) constrains every sequence.
+
+        Sampling takes the 50 most likely tokens, then the smallest set of them holding 95% of
+        their probability, then divides by `temperature` (llama.cpp's order of the steps).
+        """
+        with self._lock:
+            return self._generate(prompt, max_new_tokens, stop, n, temperature, on_text, cancel, prefix, grammar)
+
+    # -- rendering and tokens -----------------------------------------------------------------------
+    def _render(self, messages: Messages, *, generation_prompt: bool) -> str:
+        if self._formatters is None:
+            return plain_chat(messages, generation_prompt=generation_prompt)
+        return self._formatters[generation_prompt](messages=messages).prompt
+
+    def _tokenize(self, text: str) -> list[int]:
+        return self.llama.tokenize(text.encode(), add_bos=False, special=True)
+
+    def _decode(self, tokens: list[int]) -> str:
+        return self.llama.detokenize(tokens).decode("utf-8", errors="replace")
+
+    # -- generation ---------------------------------------------------------------------------------
+    def _generate(self, prompt, max_new_tokens, stop, n, temperature, on_text, cancel, prefix, grammar) -> list[Generation]:
+        started = time.perf_counter()
+        ids = self._tokenize(prompt) or [self.llama.token_bos()]
+        room = self.llama.n_ctx() - len(ids)
+        if room < 1:
+            raise ValueError(f"the prompt has {len(ids)} tokens; llama.cpp's context holds {self.llama.n_ctx()}")
+        max_new_tokens = min(max_new_tokens, room)
+        cached = self._prefill(ids, prefix, cancel)
+        if cancel is not None and cancel.is_set():
+            return [Generation("", len(ids), 0, 0.0, time.perf_counter() - started, "cancelled", cached) for _ in range(n)]
+        compiled = None
+        if grammar is not None:
+            from llama_cpp import LlamaGrammar
+
+            compiled = LlamaGrammar.from_string(grammar, verbose=False)
+        results: list[Generation] = []
+        first_token_at: list[float] = []
+        for index in range(n if temperature > 0 else 1):
+            stream = TextStream(on_text, stop) if on_text is not None and index == 0 else None
+            text, new_tokens, finish = self._one(ids, index, temperature, max_new_tokens, stop, stream, cancel, compiled, first_token_at)
+            first = (first_token_at[0] if first_token_at else time.perf_counter()) - started
+            results.append(Generation(text, len(ids), new_tokens, first, time.perf_counter() - started, finish, cached))
+        if len(results) < n:  # greedy: every sequence is the same one
+            results += [Generation(**vars(results[0])) for _ in range(n - len(results))]
+        return results
+
+    def _one(self, ids, index, temperature, max_new_tokens, stop, stream, cancel, grammar, first_token_at) -> tuple[str, int, str]:
+        """One sequence on the prompt's cache: the greedy one (index 0) or a sample."""
+        greedy = index == 0 or temperature <= 0
+        if not greedy:
+            self.llama.set_seed(random.getrandbits(31))
+        from llama_cpp import llama_cpp as low
+
+        tokens: list[int] = []
+        text, finish = "", "length"
+        steps = self.llama.generate(
+            ids, temp=0.0 if greedy else temperature, top_k=TOP_K, top_p=TOP_P, min_p=0.0, typical_p=1.0, repeat_penalty=1.0, grammar=grammar
+        )
+        try:
+            for token in steps:
+                if not first_token_at:
+                    first_token_at.append(time.perf_counter())
+                if cancel is not None and cancel.is_set():
+                    finish = "cancelled"
+                    break
+                if low.llama_vocab_is_eog(self.llama._model.vocab, token):
+                    finish = "eos"
+                    break
+                tokens.append(token)
+                text = self._decode(tokens)
+                if stream is not None:
+                    stream.update(text)
+                if (cut := cut_at_stop(text, stop)) is not None:
+                    text, finish = cut, "stop"
+                    break
+                if len(tokens) >= max_new_tokens:
+                    break
+        finally:
+            steps.close()
+        if stream is not None:
+            stream.update(text, final=True)
+        return text, len(tokens), finish
+
+    def _prefill(self, ids: list[int], prefix: str | None, cancel: threading.Event | None) -> int:
+        """Put the attention cache of every prompt token but the last in place (llama's
+        `generate` runs the last one to get the first token's scores); returns how many prompt
+        tokens were already there, from the last call or a kept prefix.
+        """
+        prefix_ids = tuple(self._tokenize(prefix)) if prefix else ()
+        if not (0 < len(prefix_ids) < len(ids) and tuple(ids[: len(prefix_ids)]) == prefix_ids):
+            prefix_ids = ()  # the prompt does not start with these tokens: no reuse
+        cached = self._reuse(ids, len(prefix_ids) if prefix_ids and prefix_ids not in self._prefixes else len(ids))
+        if prefix_ids and prefix_ids not in self._prefixes:
+            if not self._run(ids[: len(prefix_ids)], cancel):
+                return cached
+            self._keep(prefix_ids)
+        if prefix_ids:
+            self._prefixes.move_to_end(prefix_ids)
+        self._run(ids[:-1], cancel)
+        return cached
+
+    def _reuse(self, ids: list[int], limit: int) -> int:
+        """Keep the longest cached head of `ids`, at most `limit` tokens and never its last
+        one: what the context holds now, or a kept prefix loaded back; drop the rest.
+        Returns its length."""
+        limit = min(limit, len(ids) - 1)
+        current = _shared_length(self.llama.input_ids[: self.llama.n_tokens].tolist(), ids, limit)
+        best = max(self._prefixes.values(), key=lambda p: _shared_length(p.tokens, ids, limit), default=None)
+        if best is not None and _shared_length(best.tokens, ids, limit) > current:
+            self._load(best)
+            current = _shared_length(best.tokens, ids, limit)
+        if not self.llama._ctx.kv_cache_seq_rm(0, current, -1):
+            self.llama.reset()
+            return 0
+        self.llama.n_tokens = current
+        return current
+
+    def _run(self, ids: list[int], cancel: threading.Event | None) -> bool:
+        """Extend the context's cache to `ids` (which it starts with), a chunk at a time;
+        False when `cancel` stopped it."""
+        while self.llama.n_tokens < len(ids):
+            if cancel is not None and cancel.is_set():
+                return False
+            start = self.llama.n_tokens
+            self.llama.eval(ids[start : start + _PREFILL_CHUNK])
+        return True
+
+    def _keep(self, tokens: tuple[int, ...]) -> None:
+        """Copy the cache of sequence 0, which holds exactly `tokens`, for later prompts."""
+        ctx = self.llama._ctx.ctx
+        from llama_cpp import llama_cpp as low
+
+        size = low.llama_state_seq_get_size(ctx, 0)
+        buffer = (ctypes.c_uint8 * size)()
+        written = low.llama_state_seq_get_data(ctx, buffer, size, 0)
+        self._prefixes[tokens] = _Prefix(tokens, bytes(buffer[:written]))
+        while len(self._prefixes) > _PREFIX_CACHE_SIZE:
+            self._prefixes.popitem(last=False)
+
+    def _load(self, prefix: _Prefix) -> None:
+        from llama_cpp import llama_cpp as low
+
+        self.llama._ctx.kv_cache_seq_rm(0, 0, -1)
+        buffer = (ctypes.c_uint8 * len(prefix.state)).from_buffer_copy(prefix.state)
+        if not low.llama_state_seq_set_data(self.llama._ctx.ctx, buffer, len(prefix.state), 0):
+            raise RuntimeError("llama.cpp could not load a kept prompt cache")
+        self.llama.input_ids[: len(prefix.tokens)] = prefix.tokens
+        self.llama.n_tokens = len(prefix.tokens)
+
+
+def _shared_length(a: Sequence[int], b: Sequence[int], limit: int) -> int:
+    """How many leading tokens `a` and `b` have in common, at most `limit`."""
+    shared = 0
+    for x, y in zip(a, b):
+        if x != y or shared >= limit:
+            break
+        shared += 1
+    return shared

@@ -1,0 +1,110 @@
+"""What the `?` pipeline needs from a model, whichever library runs it.
+
+One small interface in the spirit of Simon Willison's `llm` `Model`: render a chat, count
+tokens, and generate `n` candidates for one prompt (stop strings, streaming, cancellation, a
+cached prompt prefix). Each backend is one module that implements it: `transformers_backend`
+(torch; LoRA adapters, bitsandbytes, GPUs) and `llamacpp` (llama-cpp-python on a GGUF file,
+CPU). Capability flags say what a backend does natively, for callers that want to adapt.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+Messages = list[dict[str, str]]
+
+
+@dataclass
+class Generation:
+    """One generated sequence and what it cost."""
+
+    text: str
+    prompt_tokens: int
+    new_tokens: int
+    seconds_to_first_token: float
+    seconds_total: float
+    finish: str  # "stop" | "eos" | "length" | "cancelled"
+    cached_tokens: int = 0  # prompt tokens taken from the prefix cache instead of prefilled
+
+
+class Model(Protocol):
+    """A loaded model, ready to answer; `generate` may be called from any one thread at a time."""
+
+    backend: ClassVar[str]  # "transformers" | "llamacpp"
+    prefix_cache: ClassVar[bool]  # generate(prefix=...) keeps that prefix's attention cache across calls
+    true_n: ClassVar[bool]  # n candidates are decoded together in one batch (else one after another, sharing the prompt's cache)
+    grammar: ClassVar[bool]  # decoding can be constrained by a grammar (llama.cpp's GBNF)
+
+    device: str
+    load_seconds: float
+
+    def chat_prompt(self, messages: Messages) -> str:
+        """The model's own chat template, ready for the assistant's turn."""
+        ...
+
+    def chat_prefix(self, messages: Messages) -> str:
+        """The rendering of leading messages alone (no assistant turn): a prefix of chat_prompt."""
+        ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def generate(
+        self,
+        prompt: str,
+        *,
+        max_new_tokens: int = 384,
+        stop: Sequence[str] = (),
+        n: int = 1,
+        temperature: float = 0.0,
+        on_text: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
+        prefix: str | None = None,
+    ) -> list[Generation]:
+        """Greedy (temperature 0), or `n` sequences of which the first is the greedy one and the
+        others are samples at `temperature` (top-k 50, top-p 0.95).
+
+        A sequence's text ends with the first stop string it wrote (included). `on_text`
+        receives the first sequence's text piece by piece, adding up to its final text. A set
+        `cancel` event stops every sequence at the next token (finish "cancelled"). `prefix`,
+        a leading part of `prompt` that many prompts share, has its attention cache kept for
+        the next call; output is the same as without it.
+        """
+        ...
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str | None:
+    """`text` up to and including the earliest stop string, or None when none occurs."""
+    cut = min((text.find(s) + len(s) for s in stop if s in text), default=None)
+    return None if cut is None else text[:cut]
+
+
+def plain_chat(messages: Messages, *, generation_prompt: bool) -> str:
+    """The rendering for a model without a chat template."""
+    return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + ("assistant: " if generation_prompt else "")
+
+
+class TextStream:
+    """Sends one sequence's growing text to `on_text` piece by piece; what it sends adds up to
+    the sequence's final `Generation.text`: nothing past a stop string, and nothing that ends
+    inside a multi-byte character until the final update.
+    """
+
+    def __init__(self, on_text: Callable[[str], None], stop: Sequence[str]) -> None:
+        self.on_text = on_text
+        self.stop = tuple(stop)
+        self.sent = ""
+
+    @property
+    def stopped(self) -> bool:
+        """A stop string has been sent: nothing more will be."""
+        return cut_at_stop(self.sent, self.stop) is not None
+
+    def update(self, text: str, *, final: bool = False) -> None:
+        """`text` is the whole sequence so far (as decoded, "\ufffd" for a cut character)."""
+        text = cut_at_stop(text, self.stop) or text
+        if len(text) > len(self.sent) and (final or not text.endswith("\ufffd")):
+            self.on_text(text[len(self.sent):])
+            self.sent = text

@@ -1,0 +1,103 @@
+"""The llama.cpp backend on the real default CPU model (Qwen2.5-Coder-0.5B, GGUF Q4_K_M)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+import nl2sql_shell.llm.llamacpp  # noqa: F401 - sets llama.cpp's threads up before llama_cpp loads
+
+pytest.importorskip("llama_cpp")
+
+from nl2sql_shell.llm.defaults import offline_gguf  # noqa: E402
+from nl2sql_shell.llm.load import ModelSpec, load_model  # noqa: E402
+from nl2sql_shell.llm.model import Generation, Model  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not offline_gguf().exists(), reason="the offline GGUF model is not on disk (../shared/models/fetch-qwen2.5-coder-0.5b.sh)")
+
+SCHEMA = "\n".join(
+    f"CREATE TABLE t{i} (id integer PRIMARY KEY, name text, amount numeric, created_at timestamp, t{i - 1}_id integer);"
+    for i in range(1, 25)
+)
+SYSTEM = {"role": "system", "content": "You write one PostgreSQL query in a ```sql block for the question.\n" + SCHEMA}
+
+
+def _messages(question: str) -> list[dict[str, str]]:
+    return [SYSTEM, {"role": "user", "content": question}]
+
+
+@pytest.fixture(scope="module")
+def model() -> Model:
+    return load_model(ModelSpec(model=str(offline_gguf()), backend="llamacpp"))
+
+
+def test_it_is_the_llamacpp_backend_with_the_gguf_chat_template(model):
+    assert (model.backend, model.device, model.true_n, model.prefix_cache) == ("llamacpp", "cpu", False, True)
+    prompt = model.chat_prompt(_messages("How many rows has t1?"))
+    assert prompt.startswith(model.chat_prefix([SYSTEM]))
+    assert prompt.startswith("<|im_start|>system\n") and prompt.endswith("<|im_start|>assistant\n")
+    assert model.count_tokens("<|im_start|>") == 1  # special tokens are read as such
+
+
+def test_n_candidates_the_first_of_which_is_the_greedy_one(model):
+    prompt = model.chat_prompt(_messages("How many rows has t1?"))
+    [greedy] = model.generate(prompt, max_new_tokens=16)
+    candidates = model.generate(prompt, max_new_tokens=16, n=4, temperature=1.0)
+    assert len(candidates) == 4 and all(isinstance(c, Generation) for c in candidates)
+    assert candidates[0].text == greedy.text and greedy.text
+    assert all(c.prompt_tokens == model.count_tokens(prompt) for c in candidates)
+    assert all(0 < c.new_tokens <= 16 for c in candidates)
+    assert len({c.text for c in model.generate(prompt, max_new_tokens=16, n=4, temperature=1.5)}) > 1  # samples differ
+
+
+def test_stop_strings_cut_the_text_and_on_text_streams_it(model):
+    prompt = model.chat_prompt(_messages("List the names in t3."))
+    pieces: list[str] = []
+    [answer] = model.generate(prompt, max_new_tokens=40, stop=["FROM"], on_text=pieces.append)
+    assert answer.finish == "stop" and answer.text.endswith("FROM") and answer.text.count("FROM") == 1
+    assert len(pieces) > 2 and "".join(pieces) == answer.text
+    assert 0 < answer.seconds_to_first_token < answer.seconds_total
+
+
+def test_a_set_cancel_event_stops_generation_early(model):
+    prompt = model.chat_prompt(_messages("Write a long query joining every table t1 to t24."))
+    cancel = threading.Event()
+    pieces: list[str] = []
+
+    def on_text(piece: str) -> None:
+        pieces.append(piece)
+        if len(pieces) == 3:
+            cancel.set()
+
+    started = time.perf_counter()
+    results = model.generate(prompt, max_new_tokens=300, n=2, temperature=0.7, on_text=on_text, cancel=cancel)
+    assert time.perf_counter() - started < 10
+    assert [r.finish for r in results] == ["cancelled", "cancelled"]
+    assert results[0].new_tokens <= 4 and results[1].new_tokens == 0
+
+
+def test_the_schema_prefix_is_kept_for_the_next_question(model):
+    prefix = model.chat_prefix([SYSTEM])
+    first = model.chat_prompt(_messages("What is the largest amount in t7?"))
+    other = [{"role": "system", "content": "You answer in one word."}, {"role": "user", "content": "Hi?"}]
+    model.generate(model.chat_prompt(other), max_new_tokens=1)  # the context no longer holds the schema
+    started = time.perf_counter()
+    [cold] = model.generate(first, max_new_tokens=1, prefix=prefix)
+    cold_s = time.perf_counter() - started
+    model.generate(model.chat_prompt(other), max_new_tokens=1)  # nor now: only the kept prefix can help
+    started = time.perf_counter()
+    [warm] = model.generate(model.chat_prompt(_messages("How many rows has t9?")), max_new_tokens=1, prefix=prefix)
+    warm_s = time.perf_counter() - started
+    assert cold.cached_tokens < 20 and warm.cached_tokens >= model.count_tokens(prefix)
+    assert warm_s < cold_s / 2
+    [again] = model.generate(first, max_new_tokens=8, prefix=prefix)
+    [plain] = model.generate(first, max_new_tokens=8)
+    assert again.text == plain.text  # the cache changes the cost, not the answer
+
+
+def test_a_grammar_constrains_the_output(model):
+    prompt = model.chat_prompt(_messages("Is t1 empty? Answer yes or no."))
+    [answer] = model.generate(prompt, max_new_tokens=8, grammar='root ::= "yes" | "no"')
+    assert answer.text in ("yes", "no")
