@@ -11,6 +11,7 @@ import sys
 import click
 
 from nl2sql_shell import __version__
+from nl2sql_shell.config import rules_option
 from nl2sql_shell.model_choice import model_options
 from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 
@@ -50,6 +51,7 @@ def main() -> None:
 @model_options
 @click.option("--yes", is_flag=True, help="with -c '? ...': run the answer if it only reads")
 @click.option("--candidates", type=int, default=None, help=f"queries written per question, voted on by their rows  [default: {DEFAULT_CANDIDATES}]")
+@rules_option
 @click.pass_context
 def shell_command(ctx: click.Context, **options) -> None:
     """Connect like psql and start the shell (or run -c / -f / stdin and exit).

@@ -8,11 +8,15 @@ Example:
 
 Keys are the long option names of the shell (`model`, `adapter`, `quantize`, `device`,
 `backend`, `candidates`, `vi`); a command-line flag always wins over the file.
+
+`rules` switches correction rules (nl2sql/rules) on or off by name, as `--rules` does:
+`rules = "+sort_keys,-bridge"` or a list of such switches; `--rules` switches after it.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,31 @@ def config_path() -> Path:
         return Path(env)
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
     return Path(base) / "nl2sql-shell" / "config.toml"
+
+
+def enabled_rules(option: str | None, config: dict[str, Any]) -> frozenset[str]:
+    """The correction rules on: the defaults (no rewrite), switched by the config's `rules`,
+    then by `--rules`; raises RuleError (one line) for a name no rule has."""
+    from nl2sql_shell.nl2sql.rules import parse_rules
+
+    return parse_rules(option, base=parse_rules(config.get("rules")))
+
+
+def rules_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    """`--rules +NAME,-NAME`, identical for the shell and eval; a wrong name is a usage error."""
+    import click
+
+    def validate(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        from nl2sql_shell.nl2sql.rules import RuleError, parse_rules
+
+        try:
+            parse_rules(value)
+        except RuleError as exc:
+            raise click.BadParameter(str(exc)) from None
+        return value
+
+    help_text = "switch correction rules on (+NAME) or off (-NAME), comma-separated; rewrites are off by default (README: Corrections)"
+    return click.option("--rules", metavar="+NAME,-NAME", callback=validate, help=help_text)(function)
 
 
 def load_config() -> dict[str, Any]:

@@ -61,11 +61,17 @@ def run_shell(
     backend: str | None,
     yes: bool,
     candidates: int | None,
+    rules: str | None = None,
 ) -> int:
     """Returns psql's exit codes: 0 ok, 1 error, 2 connection lost, 3 stopped by ON_ERROR_STOP."""
-    from nl2sql_shell.config import load_config
+    from nl2sql_shell.config import enabled_rules, load_config
 
     config = load_config()
+    try:
+        rules_on = enabled_rules(rules, config)
+    except ValueError as exc:  # RuleError: a name in the config's `rules` that no rule has
+        print(f"nl2sql-shell: error: rules: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     dbname = dbname or target
     username = username or username_arg
     note = None
@@ -97,6 +103,7 @@ def run_shell(
         backend=backend or config.get("backend") or "auto",
         candidates=candidates if candidates is not None else int(config.get("candidates", DEFAULT_CANDIDATES)),
         assume_yes=yes,
+        rules=rules_on,
     )
     try:
         if scripted:

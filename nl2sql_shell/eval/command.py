@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from nl2sql_shell.config import rules_option
 from nl2sql_shell.model_choice import model_options
 from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 
@@ -27,7 +28,8 @@ from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 @click.option("--no-idk", is_flag=True, help="Skip the unanswerable questions of idk.csv.")
 @click.option("--max-repairs", type=int, default=2, show_default=True, help="Times an error is given back to the model.")
 @click.option("--repair-samples", type=int, default=4, show_default=True, help="Queries sampled (one batch, then voted on) in each repair round.")
-def eval_command(suite_dir: Path, model, adapter, quantize, device, backend, candidates, limit, every, offset, dbs, categories, dsn, out_dir, styles, no_idk, max_repairs, repair_samples) -> None:
+@rules_option
+def eval_command(suite_dir: Path, model, adapter, quantize, device, backend, candidates, limit, every, offset, dbs, categories, dsn, out_dir, styles, no_idk, max_repairs, repair_samples, rules) -> None:
     """Execution accuracy on a suite laid out like ../shared/bench/defog-dev."""
     from dataclasses import replace
 
@@ -36,6 +38,7 @@ def eval_command(suite_dir: Path, model, adapter, quantize, device, backend, can
     from nl2sql_shell.llm.load import ModelLoadError, load_model
     from nl2sql_shell.model_choice import resolve_spec
     from nl2sql_shell.nl2sql.pipeline import Options
+    from nl2sql_shell.nl2sql.rules import parse_rules
 
     style_list = [s.strip() for s in styles.split(",") if s.strip()]
     for style in style_list:
@@ -47,6 +50,7 @@ def eval_command(suite_dir: Path, model, adapter, quantize, device, backend, can
     suite = suite.select(db=dbs or None, category=categories or None, limit=limit)
     if not suite.questions and not suite.idk:
         raise click.ClickException("no questions match these filters")
+    rules_on = parse_rules(rules)  # no config file: a run is the same on every machine
     spec = resolve_spec(model, adapter, quantize, device, backend or "auto")
     progress = lambda text: click.echo(text, err=True)  # noqa: E731
     admin, conninfo_for, server = server_conninfos(dsn)
@@ -59,7 +63,7 @@ def eval_command(suite_dir: Path, model, adapter, quantize, device, backend, can
         except (ServerBusy, ModelLoadError) as exc:
             raise click.ClickException(str(exc)) from None
         results = ResultsFile(out_dir) if out_dir else None
-        runner = Runner(suite, loaded, admin_conninfo=admin, conninfo_for=conninfo_for, options=Options(candidates=candidates, max_repairs=max_repairs, repair_samples=repair_samples))
+        runner = Runner(suite, loaded, admin_conninfo=admin, conninfo_for=conninfo_for, options=Options(candidates=candidates, max_repairs=max_repairs, repair_samples=repair_samples, rules=rules_on))
         runner.load_databases(progress)
         summaries = []
         total = len(suite.questions) + len(suite.idk)
@@ -82,6 +86,7 @@ def eval_command(suite_dir: Path, model, adapter, quantize, device, backend, can
                 "backend": spec.backend,
                 "device": str(loaded.device),
                 "candidates": candidates,
+                "rules": sorted(rules_on),
                 "load_seconds": loaded.load_seconds,
                 "date": time.strftime("%Y-%m-%d %H:%M:%S"),
                 "questions": len(suite.questions),

@@ -69,6 +69,8 @@ class Record:
     prompt_tokens: int
     generated_tokens: int
     attempts: int
+    rules: list[str] = field(default_factory=list)  # correction rules that fired on the chosen query
+    uncorrected_correct: bool | None = None  # the chosen query as the model wrote it, scored too
 
 
 @dataclass
@@ -87,6 +89,7 @@ class Summary:
     prompt_tokens: int = 0
     generated_tokens: int = 0
     tokens_per_s: float = 0.0
+    rules: dict[str, list[int]] = field(default_factory=dict)  # rule -> [fired, helped, hurt]
 
     @property
     def accuracy(self) -> float:
@@ -164,6 +167,9 @@ class Runner:
             crash = f"{exc.__class__.__name__}: {_first_line(exc)}"
         seconds = time.perf_counter() - started
         refused = answer.kind == "refusal" or (answer.sql is not None and is_refusal(answer.sql))
+        chosen = next((a for a in answer.attempts if a.chosen), None)
+        fired = sorted({change.rule for change in chosen.changes}) if chosen is not None else []
+        uncorrected: bool | None = None
         if crash is not None:
             verdict, correct, reason = "pipeline error", False, crash
         elif part == "idk":
@@ -180,6 +186,8 @@ class Runner:
             correct = result.correct
             verdict = classify_failure(answer, result.correct, result.error)
             reason = result.reason
+            if fired and chosen is not None and chosen.written is not None:
+                uncorrected = self._score_uncorrected(chosen.written, question)
         return Record(
             style=style,
             suite=part,
@@ -196,7 +204,17 @@ class Runner:
             prompt_tokens=answer.prompt_tokens,
             generated_tokens=answer.generated_tokens,
             attempts=len(answer.attempts),
+            rules=fired,
+            uncorrected_correct=uncorrected,
         )
+
+    def _score_uncorrected(self, sql: str, question: Question) -> bool | None:
+        """Whether the query as the model wrote it (before the rules) was right too: what says
+        if a correction helped or hurt."""
+        try:
+            return score(sql, question.gold, self.conninfos[question.db_name], question=question.question, category=question.category).correct
+        except GoldQueryError:
+            return None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -209,6 +227,7 @@ def summarize(style: str, records: Iterable[Record]) -> Summary:
     by_category: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     by_db: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     failures: Counter[str] = Counter()
+    rules: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     latencies: list[float] = []
     generate_seconds = 0.0
     for record in records:
@@ -224,10 +243,17 @@ def summarize(style: str, records: Iterable[Record]) -> Summary:
         summary.correct += record.correct
         failures[record.verdict] += 1
         summary.false_refusals += record.verdict == "abstained"
+        for rule in record.rules:
+            counts = rules[rule]
+            counts[0] += 1
+            if record.uncorrected_correct is not None:
+                counts[1] += record.correct and not record.uncorrected_correct
+                counts[2] += record.uncorrected_correct and not record.correct
         for table, key in ((by_category, record.category), (by_db, record.db)):
             table[key][0] += record.correct
             table[key][1] += 1
     summary.by_category, summary.by_db, summary.failures = dict(by_category), dict(by_db), dict(failures)
+    summary.rules = dict(sorted(rules.items()))
     if latencies:
         ordered = sorted(latencies)
         summary.latency_p50_s = statistics.median(ordered)
@@ -246,6 +272,9 @@ def report(summaries: list[Summary], load_seconds: float, out=sys.stdout) -> Non
             out.write("by database: " + ", ".join(f"{k} {c}/{n}" for k, (c, n) in sorted(s.by_db.items())) + "\n")
             out.write("outcomes: " + ", ".join(f"{k} {s.failures.get(k, 0)}" for k in FAILURE_CLASSES) + "\n")
             out.write(f"refused answerable questions: {s.false_refusals}/{s.total} = {100 * s.false_refusals / s.total:.1f}%\n")
+            if s.rules:
+                counts = ", ".join(f"{rule} {fired}/{helped}/{hurt}" for rule, (fired, helped, hurt) in s.rules.items())
+                out.write(f"corrections fired/helped/hurt (against the query as written): {counts}\n")
         if s.idk_total:
             out.write(f"rightly refused (idk): {s.idk_refused}/{s.idk_total} = {100 * s.idk_refused / s.idk_total:.1f}%\n")
         out.write(

@@ -39,11 +39,13 @@ class QuestionHandler:
         candidates: int = DEFAULT_CANDIDATES,
         assume_yes: bool = False,
         asker=None,
+        rules: frozenset[str] | None = None,
     ) -> None:
         """`asker` is an already loaded pipeline (embedding, tests); otherwise one is loaded."""
         self.shell = shell
         self.model_options = {"model": model, "adapter": adapter, "quantize": quantize, "device": device, "backend": backend}
         self.candidates = candidates
+        self.rules = rules  # correction rules on (None: the defaults)
         self.assume_yes = assume_yes
         self.confirm: Callable[[str], str] | None = None  # set by the interactive front end
         self.remember: Callable[[str], None] | None = None  # adds accepted SQL to the input history
@@ -86,7 +88,8 @@ class QuestionHandler:
             self.load_error = f"could not load the model: {exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             self.progress = "model: failed to load"
             return
-        self.asker = Asker(model, Options(candidates=self.candidates))
+        options = Options(candidates=self.candidates) if self.rules is None else Options(candidates=self.candidates, rules=self.rules)
+        self.asker = Asker(model, options)
         self.progress = f"model: {spec.model} ({model.device}, loaded in {model.load_seconds:.1f} s)"
 
     def _set_progress(self, text: str) -> None:

@@ -79,6 +79,8 @@ def parse_rules(spec: str | Iterable[str] | None, base: Collection[str] | None =
     """The rules on after `spec` ("+NAME,-NAME2", a bare NAME meaning +NAME, `all` every rule)
     changes `base` (default: default_rules()); raises RuleError for a name no rule has."""
     enabled = set(default_rules() if base is None else base)
+    if spec is not None and not isinstance(spec, (str, list, tuple, set, frozenset)):
+        raise RuleError(f"rules are NAME, +NAME or -NAME, comma-separated (or a list of them), not {spec!r}")
     items = spec.split(",") if isinstance(spec, str) else list(spec or ())
     for item in (str(i).strip() for i in items):
         if not item:
