@@ -119,21 +119,21 @@ class Asker:
         started = time.perf_counter()
         schema = self.schemas.get(conn)
         if check_grounding and not history and self.options.refuse_ungrounded and self.options.prompt_style == "default":
-            grounding = ground(schema, question)
+            grounding = ground(schema, question, hint)
             if grounding.unanswerable:
                 words = ", ".join(f'"{w}"' for w in grounding.unmatched)
                 reason = f"nothing in this database matches {words}"
                 answer = Answer(question, prompts.REFUSAL_SQL, "refusal", reason)
                 answer.timings["total_s"] = time.perf_counter() - started
                 return answer
-        linked = select_tables(schema, question, budget_tokens=self.options.schema_budget_tokens, count_tokens=self.model.count_tokens)
+        linked = select_tables(schema, f"{question}\n{hint or ''}", budget_tokens=self.options.schema_budget_tokens, count_tokens=self.model.count_tokens)
         tables = list(linked.tables)
         answer = Answer(question, None, "failed", "", tables=[t.qualified_name for t in tables], linking=[describe_reason(r) for r in linked.reasons])
         answer.timings["schema_s"] = time.perf_counter() - started
         if self.options.prompt_style == "tutorial":
             messages = prompts.tutorial_messages([(t.name, [c.name for c in t.columns]) for t in tables], question)
         else:
-            schema_text = render_schema(tables, qualify=schema.multiple_schemas)
+            schema_text = render_schema(tables, qualify=schema.needs_schema)
             messages = prompts.build_messages(schema_text, question, examples=examples, history=history, hint=hint)
         base_messages = messages  # each repair shows only the latest failed attempt
         checked: CheckResult | None = None
