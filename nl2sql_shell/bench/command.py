@@ -21,7 +21,8 @@ from nl2sql_shell.model_choice import model_options
     default=None,
     help="Also time one answer with the tutorial's setup (text-generation pipeline, 8-bit, max_length=500, repetition_penalty=1.2) against ours (default: on CUDA).",
 )
-def bench(model, adapter, quantize, device, backend, random_config, new_tokens, candidates, repeats, compare_quantization, tutorial_baseline) -> None:
+@click.option("--compare-backends", is_flag=True, help="Only time one question (n candidates, first and cached schema) on a .gguf model with transformers and with llama.cpp.")
+def bench(model, adapter, quantize, device, backend, random_config, new_tokens, candidates, repeats, compare_quantization, tutorial_baseline, compare_backends) -> None:
     """Model load time, time to first token, decode speed, schema cache, batched candidates."""
     from dataclasses import replace
 
@@ -32,6 +33,15 @@ def bench(model, adapter, quantize, device, backend, random_config, new_tokens, 
     spec = resolve_spec(random_config or model, adapter, quantize, device, "transformers" if random_config else backend or "auto")
     spec.random_weights = bool(random_config)
     progress = lambda text: click.echo(f"  {text}", err=True)  # noqa: E731
+    if compare_backends:
+        from nl2sql_shell.bench.backends import compare_backends as compare
+
+        click.echo(f"model: {spec.model}, {candidates} candidates of up to {new_tokens} tokens")
+        try:
+            sys.stdout.write(compare(spec, new_tokens=new_tokens, candidates=candidates, repeats=repeats, progress=progress).text())
+        except ModelLoadError as exc:
+            raise click.ClickException(str(exc)) from None
+        return
     try:
         loaded = load_model(spec, progress=progress)
     except ModelLoadError as exc:
