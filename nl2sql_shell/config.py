@@ -51,7 +51,7 @@ def rules_option(function: Callable[..., Any]) -> Callable[..., Any]:
             raise click.BadParameter(str(exc)) from None
         return value
 
-    help_text = "switch correction rules on (+NAME) or off (-NAME), comma-separated; rewrites are off by default (README: Corrections)"
+    help_text = "switch correction rules on (+NAME) or off (-NAME), comma-separated; rewrites are off by default (README lists the rules)"
     return click.option("--rules", metavar="+NAME,-NAME", callback=validate, help=help_text)(function)
 
 

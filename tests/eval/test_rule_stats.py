@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 from click.testing import CliRunner
+from scripted import Scripted
 
 from nl2sql_shell.cli import main
 from nl2sql_shell.eval.runner import Record, Runner, report, summarize
@@ -21,27 +22,6 @@ INSERT INTO public.msg VALUES (1, 'hi', 1704164645), (2, 'yo', 1672531200), (3, 
 QUESTIONS = '''question,query,db_name,query_category,instructions
 How many messages were sent in 2024?,SELECT count(*) FROM msg WHERE EXTRACT(YEAR FROM to_timestamp(sent_epoch)) = 2024;,rulestatsdb,date,
 '''
-
-
-class Scripted:
-    """A stand-in model that writes one fixed reply."""
-
-    def __init__(self, reply: str) -> None:
-        self.reply = reply
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def chat_prompt(self, messages) -> str:
-        return "\n".join(m["content"] for m in messages)
-
-    def chat_prefix(self, messages) -> str:
-        return self.chat_prompt(messages)
-
-    def generate(self, prompt: str, *, n: int = 1, **options):
-        from types import SimpleNamespace
-
-        return [SimpleNamespace(text=self.reply, prompt_tokens=1, new_tokens=1, seconds_to_first_token=0.0, seconds_total=0.0)] * n
 
 
 def _record(index: int, correct: bool, rules: list[str], uncorrected: bool | None) -> Record:
@@ -67,7 +47,7 @@ def test_a_repair_that_makes_a_question_right_is_recorded_as_helping(pg_server, 
     (tmp_path / "dbs" / "rulestatsdb.sql").write_text(MSG_SQL)
     (tmp_path / "questions.csv").write_text(QUESTIONS)
     suite = load_suite(tmp_path)
-    model = Scripted("SELECT count(*) FROM msg WHERE EXTRACT(YEAR FROM sent_epoch) = 2024")
+    model = Scripted(["SELECT count(*) FROM msg WHERE EXTRACT(YEAR FROM sent_epoch) = 2024"])
     runner = Runner(suite, model, admin_conninfo=pg_server.conninfo("postgres"), conninfo_for=pg_server.conninfo, options=Options(candidates=1, max_repairs=0))
     runner.load_databases(lambda _: None)
     (record,) = runner.run("default", lambda _: None)

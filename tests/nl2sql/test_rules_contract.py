@@ -7,6 +7,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 from conftest import create_database
+from scripted import Scripted
 
 from nl2sql_shell.nl2sql.pipeline import Asker, Attempt, Options
 from nl2sql_shell.nl2sql.rules import RULES, Change, Effect, RuleError, default_rules, parse_rules
@@ -107,27 +108,6 @@ def test_a_change_reads_as_before_after_and_why() -> None:
     change = Change("sort_keys", "SELECT name", "SELECT name, id", "the rows are sorted by it")
     assert str(change) == "SELECT name -> SELECT name, id (the rows are sorted by it)"
     assert str(Change("pass_through_join", "JOIN t ON a.k = t.k", "", "nothing is read from it")) == "removed JOIN t ON a.k = t.k (nothing is read from it)"
-
-
-class Scripted:
-    """A stand-in model that writes the given replies, one per candidate."""
-
-    def __init__(self, replies: list[str]) -> None:
-        self.replies = replies
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def chat_prompt(self, messages) -> str:
-        return "\n".join(m["content"] for m in messages)
-
-    def chat_prefix(self, messages) -> str:
-        return self.chat_prompt(messages)
-
-    def generate(self, prompt: str, *, n: int = 1, **options):
-        from types import SimpleNamespace
-
-        return [SimpleNamespace(text=reply, prompt_tokens=1, new_tokens=1, seconds_to_first_token=0.0, seconds_total=0.0) for reply in self.replies[:n]]
 
 
 CLEAN = "SELECT name FROM customers ORDER BY id"

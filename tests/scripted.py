@@ -1,0 +1,25 @@
+"""A stand-in model for pipeline tests that need exact replies rather than a trained one."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+
+class Scripted:
+    """Writes the given replies, one per candidate (the last one repeated when more are asked)."""
+
+    def __init__(self, replies: list[str]) -> None:
+        self.replies = replies
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def chat_prompt(self, messages) -> str:
+        return "\n".join(m["content"] for m in messages)
+
+    def chat_prefix(self, messages) -> str:
+        return self.chat_prompt(messages)
+
+    def generate(self, prompt: str, *, n: int = 1, **options):
+        replies = [self.replies[min(i, len(self.replies) - 1)] for i in range(n)]
+        return [SimpleNamespace(text=reply, prompt_tokens=1, new_tokens=1, seconds_to_first_token=0.0, seconds_total=0.0) for reply in replies]
