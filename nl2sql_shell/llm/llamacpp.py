@@ -1,13 +1,14 @@
 """The llama.cpp backend of `llm.model.Model`: llama-cpp-python in-process on a GGUF file as it
 is (quantized weights, memory-mapped; no float copy), on all CPU cores.
 
-The `n` candidates of one prompt are decoded one after another on the prompt's attention
-cache, which is computed once; the schema prefix's cache is kept (up to four prefixes) so that
+The `n` candidates of one prompt are decoded together, one batch of a token per candidate
+per step, on the prompt's attention cache, which is computed once and shared; the schema prefix's cache is kept (up to four prefixes) so that
 the next question prefills only what follows it, even after other prompts ran in between.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import random
@@ -29,6 +30,7 @@ N_CTX = 8192  # prompt and answer together; the pipeline's prompts stay well bel
 _PREFIX_CACHE_SIZE = 4
 _PREFILL_CHUNK = 128  # prompt tokens run between two looks at the cancel event
 TOP_K, TOP_P = 50, 0.95  # as the transformers backend samples
+MAX_SEQUENCES = 8  # candidates decoded together; more are decoded in further rounds
 
 
 def load_llamacpp(path: str, progress: Callable[[str], None]) -> LlamaCppModel:
@@ -38,8 +40,29 @@ def load_llamacpp(path: str, progress: Callable[[str], None]) -> LlamaCppModel:
     threads = os.cpu_count() or 1
     progress(f"loading {path} with llama.cpp on {threads} CPU threads")
     started = time.perf_counter()
-    llama = Llama(model_path=path, n_ctx=N_CTX, n_threads=threads, n_threads_batch=threads, verbose=False)
+    with _sequences_in_one_cache():
+        llama = Llama(model_path=path, n_ctx=N_CTX, n_threads=threads, n_threads_batch=threads, verbose=False)
     return LlamaCppModel(llama, path=path, load_seconds=time.perf_counter() - started)
+
+
+@contextlib.contextmanager
+def _sequences_in_one_cache():
+    """Contexts made meanwhile hold MAX_SEQUENCES sequences in one shared cache: the candidates
+    then share the prompt's cells instead of copying them (Llama() has no option for it)."""
+    from llama_cpp import llama_cpp as low
+
+    defaults = low.llama_context_default_params
+
+    def params():
+        chosen = defaults()
+        chosen.n_seq_max, chosen.kv_unified = MAX_SEQUENCES, True
+        return chosen
+
+    low.llama_context_default_params = params
+    try:
+        yield
+    finally:
+        low.llama_context_default_params = defaults
 
 
 @dataclass
@@ -54,7 +77,7 @@ class LlamaCppModel:
 
     backend: ClassVar[str] = "llamacpp"
     prefix_cache: ClassVar[bool] = True
-    true_n: ClassVar[bool] = False
+    true_n: ClassVar[bool] = True
     grammar: ClassVar[bool] = True
 
     llama: Any
@@ -123,65 +146,24 @@ class LlamaCppModel:
     def _generate(self, prompt, max_new_tokens, stop, n, temperature, on_text, cancel, prefix, grammar) -> list[Generation]:
         started = time.perf_counter()
         ids = self._tokenize(prompt) or [self.llama.token_bos()]
-        room = self.llama.n_ctx() - len(ids)
+        sequences = min(n, MAX_SEQUENCES) if temperature > 0 else 1
+        room = (self.llama.n_ctx() - len(ids)) // sequences
         if room < 1:
             raise ValueError(f"the prompt has {len(ids)} tokens; llama.cpp's context holds {self.llama.n_ctx()}")
-        max_new_tokens = min(max_new_tokens, room)
         cached = self._prefill(ids, prefix, cancel)
         if cancel is not None and cancel.is_set():
             return [Generation("", len(ids), 0, 0.0, time.perf_counter() - started, "cancelled", cached) for _ in range(n)]
-        compiled = None
-        if grammar is not None:
-            from llama_cpp import LlamaGrammar
-
-            compiled = LlamaGrammar.from_string(grammar, verbose=False)
         results: list[Generation] = []
-        first_token_at: list[float] = []
-        for index in range(n if temperature > 0 else 1):
-            stream = TextStream(on_text, stop) if on_text is not None and index == 0 else None
-            text, new_tokens, finish = self._one(ids, index, temperature, max_new_tokens, stop, stream, cancel, compiled, first_token_at)
-            first = (first_token_at[0] if first_token_at else time.perf_counter()) - started
-            results.append(Generation(text, len(ids), new_tokens, first, time.perf_counter() - started, finish, cached))
+        while len(results) < (n if temperature > 0 else 1):
+            count = min(n - len(results), MAX_SEQUENCES) if temperature > 0 else 1
+            stream = TextStream(on_text, stop) if on_text is not None and not results else None
+            batch = _Decoding(self, ids, count, greedy_first=not results, temperature=temperature, grammar=grammar)
+            for text, new_tokens, finish, first_at, done_at in batch.run(min(max_new_tokens, room), stop, stream, cancel):
+                first = (results[0].seconds_to_first_token if results else first_at - started)
+                results.append(Generation(text, len(ids), new_tokens, first, done_at - started, finish, cached))
         if len(results) < n:  # greedy: every sequence is the same one
             results += [Generation(**vars(results[0])) for _ in range(n - len(results))]
         return results
-
-    def _one(self, ids, index, temperature, max_new_tokens, stop, stream, cancel, grammar, first_token_at) -> tuple[str, int, str]:
-        """One sequence on the prompt's cache: the greedy one (index 0) or a sample."""
-        greedy = index == 0 or temperature <= 0
-        if not greedy:
-            self.llama.set_seed(random.getrandbits(31))
-        from llama_cpp import llama_cpp as low
-
-        tokens: list[int] = []
-        text, finish = "", "length"
-        steps = self.llama.generate(
-            ids, temp=0.0 if greedy else temperature, top_k=TOP_K, top_p=TOP_P, min_p=0.0, typical_p=1.0, repeat_penalty=1.0, grammar=grammar
-        )
-        try:
-            for token in steps:
-                if not first_token_at:
-                    first_token_at.append(time.perf_counter())
-                if cancel is not None and cancel.is_set():
-                    finish = "cancelled"
-                    break
-                if low.llama_vocab_is_eog(self.llama._model.vocab, token):
-                    finish = "eos"
-                    break
-                tokens.append(token)
-                text = self._decode(tokens)
-                if stream is not None:
-                    stream.update(text)
-                if (cut := cut_at_stop(text, stop)) is not None:
-                    text, finish = cut, "stop"
-                    break
-                if len(tokens) >= max_new_tokens:
-                    break
-        finally:
-            steps.close()
-        if stream is not None:
-            stream.update(text, final=True)
-        return text, len(tokens), finish
 
     def _prefill(self, ids: list[int], prefix: str | None, cancel: threading.Event | None) -> int:
         """Put the attention cache of every prompt token but the last in place (llama's
@@ -248,6 +230,107 @@ class LlamaCppModel:
             raise RuntimeError("llama.cpp could not load a kept prompt cache")
         self.llama.input_ids[: len(prefix.tokens)] = prefix.tokens
         self.llama.n_tokens = len(prefix.tokens)
+
+
+class _Decoding:
+    """`count` sequences decoded together, one token each per step, on the prompt's cache:
+    llama.cpp's sequences 1.. share the cells of sequence 0, which holds every prompt token
+    but the last, and a batch of one token per sequence costs little more than one token.
+    Afterwards sequence 0 holds the whole prompt, and the others nothing.
+    """
+
+    def __init__(self, model: LlamaCppModel, ids: list[int], count: int, *, greedy_first: bool, temperature: float, grammar: str | None) -> None:
+        from llama_cpp import _internals
+
+        self.model, self.llama, self.ids, self.count = model, model.llama, ids, count
+        self.ctx = self.llama._ctx
+        self.batch = _internals.LlamaBatch(n_tokens=count, embd=0, n_seq_max=count, verbose=False)
+        self.samplers = [self._sampler(greedy=greedy_first and s == 0 or temperature <= 0, temperature=temperature, grammar=grammar) for s in range(count)]
+
+    def _sampler(self, *, greedy: bool, temperature: float, grammar: str | None):
+        from llama_cpp import LlamaGrammar, _internals
+
+        sampler = _internals.LlamaSampler()
+        if grammar is not None:
+            sampler.add_grammar(self.llama._model, LlamaGrammar.from_string(grammar, verbose=False))
+        if greedy:
+            sampler.add_greedy()
+        else:
+            sampler.add_top_k(TOP_K)
+            sampler.add_top_p(TOP_P, 1)
+            sampler.add_temp(temperature)
+            sampler.add_dist(random.getrandbits(31))
+        return sampler
+
+    def run(self, max_new_tokens: int, stop: Sequence[str], stream: TextStream | None, cancel: threading.Event | None):
+        """(text, new tokens, finish, first token at, done at) per sequence, in order."""
+        from llama_cpp import llama_cpp as low
+
+        for s in range(1, self.count):
+            self.ctx.kv_cache_seq_cp(0, s, -1, -1)
+        position = len(self.ids) - 1
+        self._decode([(s, self.ids[-1]) for s in range(self.count)], position, shared=True)
+        tokens: list[list[int]] = [[] for _ in range(self.count)]
+        texts, finish = [""] * self.count, ["length"] * self.count
+        done_at = [0.0] * self.count
+        row = {s: 0 for s in range(self.count)}  # where each sequence's next-token scores are in the batch
+        active = list(range(self.count))
+        first_at = None
+        try:
+            while active:
+                if cancel is not None and cancel.is_set():
+                    for s in active:
+                        finish[s], done_at[s] = "cancelled", time.perf_counter()
+                    break
+                going = []
+                for s in active:
+                    token = self.samplers[s].sample(self.ctx, row[s])
+                    first_at = first_at or time.perf_counter()
+                    if low.llama_vocab_is_eog(self.llama._model.vocab, token):
+                        finish[s] = "eos"
+                    else:
+                        tokens[s].append(token)
+                        texts[s] = self.model._decode(tokens[s])
+                        if stream is not None and s == 0:
+                            stream.update(texts[s])
+                        if (cut := cut_at_stop(texts[s], stop)) is not None:
+                            texts[s], finish[s] = cut, "stop"
+                        elif len(tokens[s]) < max_new_tokens:
+                            going.append(s)
+                            continue
+                    done_at[s] = time.perf_counter()
+                if going:
+                    position += 1
+                    row = {s: i for i, s in enumerate(going)}
+                    self._decode([(s, tokens[s][-1]) for s in going], position, shared=False)
+                active = going
+        finally:
+            for s in range(1, self.count):
+                self.ctx.kv_cache_seq_rm(s, 0, -1)
+            self.ctx.kv_cache_seq_rm(0, len(self.ids), -1)
+            self.llama.input_ids[len(self.ids) - 1] = self.ids[-1]
+            self.llama.n_tokens = len(self.ids)
+            self.batch.close()
+        if stream is not None:
+            stream.update(texts[0], final=True)
+        first = first_at or time.perf_counter()
+        return [(texts[s], len(tokens[s]), finish[s], first, done_at[s]) for s in range(self.count)]
+
+    def _decode(self, entries: list[tuple[int, int]], position: int, *, shared: bool) -> None:
+        """One step: a token per (sequence, token) entry at `position`; with `shared`, one token
+        that belongs to every listed sequence (the last prompt token)."""
+        batch = self.batch.batch
+        if shared:
+            batch.n_tokens = 1
+            batch.token[0], batch.pos[0], batch.n_seq_id[0], batch.logits[0] = entries[0][1], position, len(entries), True
+            for i, (s, _) in enumerate(entries):
+                batch.seq_id[0][i] = s
+        else:
+            batch.n_tokens = len(entries)
+            for i, (s, token) in enumerate(entries):
+                batch.token[i], batch.pos[i], batch.n_seq_id[i], batch.logits[i] = token, position, 1, True
+                batch.seq_id[i][0] = s
+        self.ctx.decode(self.batch)
 
 
 def _shared_length(a: Sequence[int], b: Sequence[int], limit: int) -> int:

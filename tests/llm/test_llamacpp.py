@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(not offline_gguf().exists(), reason="the offline
 
 SCHEMA = "\n".join(
     f"CREATE TABLE t{i} (id integer PRIMARY KEY, name text, amount numeric, created_at timestamp, t{i - 1}_id integer);"
-    for i in range(1, 25)
+    for i in range(1, 13)
 )
 SYSTEM = {"role": "system", "content": "You write one PostgreSQL query in a ```sql block for the question.\n" + SCHEMA}
 
@@ -34,7 +34,7 @@ def model() -> Model:
 
 
 def test_it_is_the_llamacpp_backend_with_the_gguf_chat_template(model):
-    assert (model.backend, model.device, model.true_n, model.prefix_cache) == ("llamacpp", "cpu", False, True)
+    assert (model.backend, model.device, model.true_n, model.prefix_cache) == ("llamacpp", "cpu", True, True)
     prompt = model.chat_prompt(_messages("How many rows has t1?"))
     assert prompt.startswith(model.chat_prefix([SYSTEM]))
     assert prompt.startswith("<|im_start|>system\n") and prompt.endswith("<|im_start|>assistant\n")
@@ -62,7 +62,7 @@ def test_stop_strings_cut_the_text_and_on_text_streams_it(model):
 
 
 def test_a_set_cancel_event_stops_generation_early(model):
-    prompt = model.chat_prompt(_messages("Write a long query joining every table t1 to t24."))
+    prompt = model.chat_prompt(_messages("Write a long query joining every table t1 to t12."))
     cancel = threading.Event()
     pieces: list[str] = []
 
@@ -75,7 +75,7 @@ def test_a_set_cancel_event_stops_generation_early(model):
     results = model.generate(prompt, max_new_tokens=300, n=2, temperature=0.7, on_text=on_text, cancel=cancel)
     assert time.perf_counter() - started < 10
     assert [r.finish for r in results] == ["cancelled", "cancelled"]
-    assert results[0].new_tokens <= 4 and results[1].new_tokens == 0
+    assert all(r.new_tokens <= 4 for r in results)  # the candidates are decoded together: all stop
 
 
 def test_the_schema_prefix_is_kept_for_the_next_question(model):
