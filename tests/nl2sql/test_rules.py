@@ -9,7 +9,7 @@ import pytest
 from conftest import create_database
 
 from nl2sql_shell.nl2sql.check import check_sql
-from nl2sql_shell.nl2sql.rules import RULES, Effect, RuleError, apply_rules, default_rules, parse_rules
+from nl2sql_shell.nl2sql.rules import RULES, Effect, apply_rules, parse_rules
 from nl2sql_shell.schema.introspect import read_schema
 
 SCHEMA = """
