@@ -103,11 +103,14 @@ def _name_words(name: str, prefixes: tuple[str, ...], suffixes: tuple[str, ...])
     return NameWords(text, words, tuple(sorted(starts)))
 
 
-def closest_name(wanted: str, names: Sequence[str], *, cutoff: float = 0.7, every_word: bool = False) -> str | None:
+def closest_name(
+    wanted: str, names: Sequence[str], *, cutoff: float = 0.7, every_word: bool = False, prefixes: Sequence[str] = ()
+) -> str | None:
     """The name a person most likely meant by ``wanted``: one spelled almost the same, else the
     one that holds most of its words, abbreviated or not (``customer_name`` -> ``xycustname``);
     with ``every_word``, all of them. Of several that hold as many, the shortest (the fewest
-    other words); None when two are equally short, or none holds half the words.
+    other words); None when two are equally short, or none holds half the words. ``prefixes``
+    are conventions known from elsewhere (the schema's table names for column names).
     """
     lowered = {n.lower(): n for n in names}
     close = difflib.get_close_matches(wanted, names, n=1, cutoff=cutoff) or difflib.get_close_matches(
@@ -118,10 +121,10 @@ def closest_name(wanted: str, names: Sequence[str], *, cutoff: float = 0.7, ever
     wanted_words = [w for w in declared_words(wanted) if len(w) > 1]
     if not wanted_words or not names:
         return None
-    prefixes, suffixes = shared_affixes(names)
+    shared, suffixes = shared_affixes(names)
     held = {}
     for name in names:
-        parts = name_words(name, prefixes, suffixes)
+        parts = name_words(name, (*shared, *prefixes), suffixes)
         held[name] = sum(w in parts.words or parts.abbreviates(w) for w in wanted_words)
     best = max(held.values())
     if best == 0 or 2 * best < len(wanted_words) or (every_word and best < len(wanted_words)):

@@ -39,7 +39,7 @@ REPAIR_Q = "list the customer names"
 WRITE_Q = "delete all orders"
 ANSWERS = {
     COUNT_Q: ["SELECT count(*) AS customers FROM customers;"],
-    REPAIR_Q: ["SELECT nme FROM customers;", "SELECT name FROM customers ORDER BY name;"],
+    REPAIR_Q: ["SELECT title FROM customers;", "SELECT name FROM customers ORDER BY name;"],
     WRITE_Q: ["DELETE FROM orders;"],
 }
 
@@ -79,7 +79,7 @@ def trained(tmp_path_factory, database) -> str:
     pairs = [(_prompts_for(base, database, q)[0], answers[0]) for q, answers in ANSWERS.items()]
     first = train_tiny_model(root / "first", pairs)
     repair_prompt = _prompts_for(first, database, REPAIR_Q)[1]  # the turn that carries the error
-    assert 'column "nme" does not exist' in repair_prompt
+    assert 'column "title" does not exist' in repair_prompt
     pairs.append((repair_prompt, ANSWERS[REPAIR_Q][1]))
     return str(train_tiny_model(root / "final", pairs))
 
@@ -104,8 +104,8 @@ def test_a_question_becomes_checked_sql(asker, database):
 def test_an_invented_column_is_repaired_with_the_error(asker, database):
     with psycopg.connect(database, autocommit=True) as conn:
         answer = Asker(asker.model, Options(candidates=1, repair_samples=1)).ask(REPAIR_Q, conn)
-    assert [a.sql for a in answer.attempts] == ["SELECT nme FROM customers", "SELECT name FROM customers ORDER BY name"]
-    assert 'column "nme" does not exist' in answer.attempts[0].errors[0]
+    assert [a.sql for a in answer.attempts] == ["SELECT title FROM customers", "SELECT name FROM customers ORDER BY name"]
+    assert 'column "title" does not exist' in answer.attempts[0].errors[0]
     assert answer.kind == "read" and "after 1 repair" in answer.reason
 
 
@@ -114,7 +114,7 @@ def test_a_repair_round_samples_several_queries_in_one_batch_and_votes(asker, da
     with psycopg.connect(database, autocommit=True) as conn:
         answer = Asker(recording, Options(candidates=1, temperature=0.3)).ask(REPAIR_Q, conn)
     first, *repairs = answer.attempts
-    assert first.sql == "SELECT nme FROM customers"
+    assert first.sql == "SELECT title FROM customers"
     assert len(recording.prompts) == 2 and len(repairs) == 4  # one generate call for the four
     assert answer.sql.split() == "SELECT name FROM customers ORDER BY name".split()
     assert answer.kind == "read" and "checked candidates returned the same rows after 1 repair" in answer.reason
@@ -205,12 +205,12 @@ def test_a_question_the_schema_never_mentions_is_refused_before_the_model_runs(t
         assert answer.reason == 'nothing in this database matches "purpose", "life"'
         assert recording.prompts == []  # no time spent generating
         insisted = Asker(recording).ask("what is the purpose of life", conn, check_grounding=False)
-    assert len(recording.prompts) == 1 and insisted.attempts
+    assert recording.prompts and insisted.attempts  # the model ran
 
 
 def test_the_repl_says_which_words_matched_nothing_and_how_to_insist(asker, database, tmp_path, monkeypatch):
-    out, _ = _repl(database, asker, "? average impact factor of the customers\n?! average impact factor of the customers\nn\n\\q\n", tmp_path, monkeypatch)
-    assert 'This database cannot answer that: nothing in this database matches "impact", "factor".' in out
+    out, _ = _repl(database, asker, "? average impact factor of the journals\n?! average impact factor of the journals\nn\n\\q\n", tmp_path, monkeypatch)
+    assert 'This database cannot answer that: nothing in this database matches "impact", "factor", "journals".' in out
     assert "ask with ?! to let the model try anyway" in out
     assert out.count("This database cannot answer that") == 1  # after ?! the model answered instead
 

@@ -34,6 +34,7 @@ from .conditions import join_types, missing_join_key, self_join, shared_key
 from .dialect import epoch_seconds, mysql_spelling, sqlite_dates, year_column, zero_division
 from .joins import pass_through_join
 from .months import month_order
+from .names import known_column, known_table
 from .owners import table_owner
 from .results import count_column, group_keys, idle_distinct, sort_keys
 
@@ -42,6 +43,7 @@ __all__ = ["REPAIRS", "RULES", "Change", "Corrected", "Effect", "Rule", "RuleErr
 REPAIR, REWRITE = Effect.REPAIR, Effect.REWRITE
 
 RULES: tuple[Rule, ...] = (
+    Rule("known_table", REPAIR, each_scope(known_table), "a table the schema lacks is the one named with its words, or off the search_path"),
     Rule("idle_distinct", REPAIR, each_scope(idle_distinct), "drop a DISTINCT that only makes ORDER BY fail"),
     Rule("group_keys", REWRITE, each_scope(group_keys, root_only=True), "show the GROUP BY keys of a query that selects only aggregates"),
     Rule("sort_keys", REWRITE, each_scope(sort_keys, root_only=True), "show the ORDER BY keys that are not selected"),
@@ -56,6 +58,7 @@ RULES: tuple[Rule, ...] = (
     Rule("ambiguous_column", REPAIR, each_scope(ambiguous_column), "an ambiguous join column reads the side every row has"),
     Rule("count_column", REWRITE, each_scope(count_column), "COUNT of a column named like a count becomes SUM"),
     Rule("table_owner", REPAIR, each_scope(table_owner), "columns missing from the one table read come from the table that has them"),
+    Rule("known_column", REPAIR, each_scope(known_column), "a column no table here has is the one named with its words (customer_name -> xycustname)"),
     Rule("pass_through_join", REWRITE, each_scope(pass_through_join), "drop a table joined only to pass a key on"),
     Rule("month_order", REWRITE, each_scope(month_order), "month names sort and compare in calendar order"),
     Rule("mysql_spelling", REPAIR, mysql_spelling, "MySQL's YEAR(d) and double in PostgreSQL's spelling"),

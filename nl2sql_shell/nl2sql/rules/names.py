@@ -1,0 +1,95 @@
+"""Names the schema does not have, read as the names it does have that say the same words.
+
+A small model writes the names a question uses (`orders`, `customer_name`, `visitId`) where
+the schema spells them its own way (`xyorder`, `xycustname`, `"visitId"`), or leaves off the
+schema of a table that is not on the search_path (`invoices` for `billing.invoices`). Such a
+query fails; the name it meant is the schema's one name that is spelled almost the same
+(a typo, or the case PostgreSQL folded away) or that holds every word of it, abbreviations
+included (`schema/words.py`). Where no name, or more than one, fits that well, the error stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlglot import exp
+from sqlglot.optimizer.scope import Scope
+
+from nl2sql_shell.schema.render import quote_name
+from nl2sql_shell.schema.model import Schema
+from nl2sql_shell.schema.words import closest_name, shared_affixes
+
+from .base import Change, Context, Tables
+
+# Only a near-identical spelling counts by letters alone: `total_price` is not `total_cost`.
+SPELLING_CUTOFF = 0.85
+
+
+def known_table(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
+    """`FROM orders` where the schema has no `orders` but `xyorder` (or `billing.orders`)."""
+    schema = context.schema
+    for alias, source in scope.sources.items():
+        known = tables.get(alias)
+        if not isinstance(source, exp.Table) or (known is not None and known.name == source.name) or _is_catalog(source):
+            continue
+        # the same name in another case (`PatientVisit` folded to patientvisit), or off the search_path
+        same_name = [t for t in schema.tables if t.name.lower() == source.name.lower() and (not source.db or t.schema == source.db)]
+        if len(same_name) == 1:
+            found = same_name[0]
+        else:
+            name = closest_name(source.name, [t.name for t in schema.tables], cutoff=SPELLING_CUTOFF, every_word=True)
+            same = [t for t in schema.tables if t.name == name]
+            if len(same) != 1:
+                continue
+            found = same[0]
+        before, original = source.sql(dialect="postgres"), source.name
+        if not source.alias:
+            source.set("alias", exp.TableAlias(this=exp.to_identifier(original)))  # `orders.x` still resolves
+        source.set("this", _identifier(found.name))
+        source.set("db", _identifier(found.schema) if schema.needs_schema(found.schema, found.name) else None)
+        reference = schema.reference(found)
+        why = f"{reference} is not on the search_path" if found.name == original else f"no table {original}; the schema has {reference}"
+        yield Change("known_table", before, source.sql(dialect="postgres"), why)
+
+
+def known_column(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
+    """`c.customer_name` where c's table has no such column but `xycustname`; an unqualified
+    one when the query's tables together have exactly one such column."""
+    if any(t is None for t in tables.values()):
+        return  # a subquery's columns are unknown here: it might have the name
+    outputs = {s.alias for s in scope.expression.selects if isinstance(s, exp.Alias)} if isinstance(scope.expression, exp.Select) else set()
+    for column in scope.columns:
+        if isinstance(column.this, exp.Star) or (column.table and column.table not in tables):
+            continue
+        owners = {column.table: tables[column.table]} if column.table else tables
+        names = [c.name for t in owners.values() for c in t.columns]
+        if any(c.name == column.name for t in tables.values() for c in t.columns) or (not column.table and column.name in outputs):
+            continue  # the name is here (on another table: other rules' errors)
+        if column.name == "id":
+            # every table's own key: its one-column primary key, whatever it is called
+            keys = [t.primary_key[0] for t in owners.values() if len(t.primary_key) == 1]
+            name = keys[0] if len(owners) == 1 and keys else None
+        else:
+            name = closest_name(column.name, names, cutoff=SPELLING_CUTOFF, every_word=True, prefixes=_table_prefixes(context.schema))
+        if name is None or names.count(name) != 1:
+            continue
+        before, original = column.sql(dialect="postgres"), column.name
+        column.set("this", _identifier(name))
+        yield Change("known_column", before, column.sql(dialect="postgres"), f"no column {original} in {_label(owners)}; it has {quote_name(name)}")
+
+
+def _table_prefixes(schema: Schema) -> tuple[str, ...]:
+    """A prefix most table names share is often on the columns too (`whorder.whordtotal`)."""
+    return shared_affixes(tuple(t.name for t in schema.tables))[0]
+
+
+def _identifier(name: str) -> exp.Identifier:
+    return exp.to_identifier(name, quoted=quote_name(name) != name)
+
+
+def _is_catalog(source: exp.Table) -> bool:
+    return source.db in ("pg_catalog", "information_schema") or (not source.db and source.name.startswith("pg_"))
+
+
+def _label(owners: Tables) -> str:
+    return ", ".join(sorted({t.name for t in owners.values() if t is not None}))
