@@ -2,10 +2,12 @@
 
 A model trained on MySQL and SQLite writes `YEAR(d)`, `CAST(x AS double)` and
 `DATE('now', '-10 years')`; PostgreSQL rejects each, and has one spelling that means the same.
-`EXTRACT(YEAR FROM n)` on a number fails too; what it meant depends on what the number holds,
-which only the column's name tells: a year (`year_founded`: the number is the year) or
-seconds since 1970 (`sent_epoch`: `to_timestamp(n)`). Any other number stays an error: a
-guess would answer another question.
+`EXTRACT(YEAR FROM n)` on a number fails too, and so does comparing a number with a time
+(`created_at > now() - interval '30 days'` where created_at is a bigint); what it meant
+depends on what the number holds, which only the column's name tells: a year
+(`year_founded`: the number is the year) or a point in time, which a number holds as seconds
+since 1970 (`sent_epoch`, `created_at`, `reading_ts`: `to_timestamp(n)`). Any other number
+stays an error: a guess would answer another question.
 """
 
 from __future__ import annotations
@@ -16,11 +18,16 @@ from collections.abc import Iterator
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope
 
+from nl2sql_shell.schema.words import name_words
+
 from .base import Change, Context, Tables, matches, sql_of, type_family, type_of
 
 _YEAR_NAME = re.compile(r"(?:\w*_)?(?:year|yr)(?:_\w+)?|\w+year")
-_EPOCH_NAME = re.compile(r"\w*(?:epoch|unix)\w*")
 _SUBSECOND = re.compile(r"\w*(?:_ms|millis|micro|nano|msec)\w*")
+# Words with which names say "a point in time" (created_at, sent_epoch, whreadingts, shipped_on).
+_TIME_WORDS = frozenset("epoch unix at ts on time timestamp date datetime when created updated modified start started end ended".split())
+_TIME_TYPES = (exp.DataType.Type.DATE, exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.DATETIME)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([ T][\d:.]+)?")
 _DATE_PARTS = {exp.Year: "YEAR", exp.Month: "MONTH", exp.Day: "DAY"}
 
 
@@ -55,16 +62,64 @@ def year_column(scope: Scope, tables: Tables, context: Context) -> Iterator[Chan
 
 
 def epoch_seconds(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
-    """`EXTRACT(YEAR FROM sent_epoch)` on a number named as seconds since 1970 fails: the date
-    it holds is `to_timestamp(sent_epoch)`. Not for milliseconds and finer (`created_ms`)."""
+    """`EXTRACT(YEAR FROM sent_epoch)` on a number named as a point in time fails: the date it
+    holds is `to_timestamp(sent_epoch)`. Not for milliseconds and finer (`created_ms`)."""
     for node, column, unit, data_type in _numbers_in_date_functions(scope, tables):
-        if not matches(_EPOCH_NAME, column.name) or matches(_SUBSECOND, column.name):
+        if not _names_a_time(column.name):
             continue
         written = _written(node, column, unit)
-        stamp = exp.Anonymous(this="to_timestamp", expressions=[column.copy()])
-        replaced = exp.Extract(this=exp.var(unit), expression=stamp)
+        replaced = exp.Extract(this=exp.var(unit), expression=_to_timestamp(column))
         node.replace(replaced)
         yield Change("epoch_seconds", written, sql_of(replaced), f"a {data_type} column of seconds since 1970")
+
+
+def epoch_comparison(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
+    """`created_at > now() - interval '30 days'` where created_at is a number named as a point
+    in time fails (bigint > timestamp): the time it holds is `to_timestamp(created_at)`."""
+    comparisons = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between)
+    for node in list(scope.expression.find_all(*comparisons)):
+        if node.find_ancestor(exp.Select) is not scope.expression:
+            continue
+        others = [node.args.get("low"), node.args.get("high")] if isinstance(node, exp.Between) else [node.expression, node.this]
+        sides = [node.this] if isinstance(node, exp.Between) else [node.this, node.expression]
+        for side in sides:
+            other = [o for o in others if o is not side and o is not None]
+            data_type = type_of(side, tables) if isinstance(side, exp.Column) else None
+            if data_type is None or type_family(data_type) != "number" or not _names_a_time(side.name):
+                continue
+            if not other or not all(_is_time(o) for o in other):
+                continue
+            written = sql_of(side)
+            stamp = _to_timestamp(side)
+            side.replace(stamp)
+            yield Change("epoch_comparison", written, sql_of(stamp), f"a {data_type} column of seconds since 1970, compared with a time")
+
+
+def _names_a_time(name: str) -> bool:
+    return not matches(_SUBSECOND, name) and bool(_TIME_WORDS.intersection(name_words(name).words))
+
+
+def _to_timestamp(column: exp.Column) -> exp.Expression:
+    return exp.Anonymous(this="to_timestamp", expressions=[column.copy()])
+
+
+def _is_time(node: exp.Expression) -> bool:
+    """A date or timestamp as the model wrote it: now(), CURRENT_DATE, a date literal, a cast
+    to a time type, date_trunc of one, or one plus or minus an interval."""
+    node = node.unnest()
+    if isinstance(node, (exp.CurrentDate, exp.CurrentTimestamp, exp.CurrentTime, exp.TimestampTrunc, exp.DateTrunc, exp.StrToDate, exp.StrToTime)):
+        return True
+    if isinstance(node, exp.Cast):
+        return node.to.this in _TIME_TYPES
+    if isinstance(node, exp.Literal):
+        return node.is_string and _ISO_DATE.fullmatch(node.name) is not None
+    if isinstance(node, exp.Anonymous):
+        return node.name.lower() in ("now", "to_date", "to_timestamp", "date_trunc")
+    if isinstance(node, (exp.Add, exp.Sub)):  # date + interval, date - 7
+        times = [p for p in (node.this, node.expression) if _is_time(p)]
+        offsets = [p for p in (node.this, node.expression) if isinstance(p.unnest(), exp.Interval) or (isinstance(p.unnest(), exp.Literal) and p.unnest().is_number)]
+        return len(times) == 1 and len(times) + len(offsets) == 2
+    return False
 
 
 _BARE_DOUBLE = re.compile(r"\bdouble\b(?!\s+precision)", re.IGNORECASE)
