@@ -19,7 +19,7 @@ from nl2sql_shell.schema.render import quote_name
 from nl2sql_shell.schema.model import Schema
 from nl2sql_shell.schema.words import closest_name, shared_affixes
 
-from .base import Change, Context, Tables
+from .base import Change, Context, Tables, sql_of
 
 # Only a near-identical spelling counts by letters alone: `total_price` is not `total_cost`.
 SPELLING_CUTOFF = 0.85
@@ -42,14 +42,14 @@ def known_table(scope: Scope, tables: Tables, context: Context) -> Iterator[Chan
             if len(same) != 1:
                 continue
             found = same[0]
-        before, original = source.sql(dialect="postgres"), source.name
+        before, original = sql_of(source), source.name
         if not source.alias:
             source.set("alias", exp.TableAlias(this=exp.to_identifier(original)))  # `orders.x` still resolves
         source.set("this", _identifier(found.name))
         source.set("db", _identifier(found.schema) if schema.needs_schema(found.schema, found.name) else None)
         reference = schema.reference(found)
         why = f"{reference} is not on the search_path" if found.name == original else f"no table {original}; the schema has {reference}"
-        yield Change("known_table", before, source.sql(dialect="postgres"), why)
+        yield Change("known_table", before, sql_of(source), why)
 
 
 def known_column(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
@@ -73,9 +73,9 @@ def known_column(scope: Scope, tables: Tables, context: Context) -> Iterator[Cha
             name = closest_name(column.name, names, cutoff=SPELLING_CUTOFF, every_word=True, prefixes=_table_prefixes(context.schema))
         if name is None or names.count(name) != 1:
             continue
-        before, original = column.sql(dialect="postgres"), column.name
+        before, original = sql_of(column), column.name
         column.set("this", _identifier(name))
-        yield Change("known_column", before, column.sql(dialect="postgres"), f"no column {original} in {_label(owners)}; it has {quote_name(name)}")
+        yield Change("known_column", before, sql_of(column), f"no column {original} in {_label(owners)}; it has {quote_name(name)}")
 
 
 def _table_prefixes(schema: Schema) -> tuple[str, ...]:
