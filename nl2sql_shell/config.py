@@ -6,8 +6,8 @@ Example:
     quantize = "none"
     vi = true
 
-Keys are the long option names of the shell (`model`, `adapter`, `quantize`, `device`,
-`backend`, `candidates`, `vi`); a command-line flag always wins over the file.
+Keys are the long option names of the shell (`model`, `model_url`, `adapter`, `quantize`,
+`device`, `backend`, `candidates`, `vi`); a command-line flag always wins over the file.
 
 `rules` switches correction rules (nl2sql/rules) on or off by name, as `--rules` does:
 `rules = "+sort_keys,-bridge"` or a list of such switches; `--rules` switches after it.

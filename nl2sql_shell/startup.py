@@ -55,6 +55,7 @@ def run_shell(
     demo: bool,
     vi: bool,
     model: str | None,
+    model_url: str | None,
     adapter: str | None,
     quantize: str | None,
     device: str | None,
@@ -97,6 +98,7 @@ def run_shell(
     _attach_questions(
         shell,
         model=model or config.get("model"),
+        model_url=model_url or config.get("model_url"),
         adapter=adapter or config.get("adapter"),
         quantize=quantize or config.get("quantize"),
         device=device or config.get("device"),

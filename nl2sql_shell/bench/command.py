@@ -22,7 +22,7 @@ from nl2sql_shell.model_choice import model_options
     help="Also time one answer with the tutorial's setup (text-generation pipeline, 8-bit, max_length=500, repetition_penalty=1.2) against ours (default: on CUDA).",
 )
 @click.option("--compare-backends", is_flag=True, help="Only time one question (n candidates, first and cached schema) on a .gguf model with transformers and with llama.cpp.")
-def bench(model, adapter, quantize, device, backend, random_config, new_tokens, candidates, repeats, compare_quantization, tutorial_baseline, compare_backends) -> None:
+def bench(model, model_url, adapter, quantize, device, backend, random_config, new_tokens, candidates, repeats, compare_quantization, tutorial_baseline, compare_backends) -> None:
     """Model load time, time to first token, decode speed, schema cache, batched candidates."""
     from dataclasses import replace
 
@@ -30,7 +30,7 @@ def bench(model, adapter, quantize, device, backend, random_config, new_tokens, 
     from nl2sql_shell.llm.load import ModelLoadError, load_model
     from nl2sql_shell.model_choice import resolve_spec
 
-    spec = resolve_spec(random_config or model, adapter, quantize, device, "transformers" if random_config else backend or "auto")
+    spec = resolve_spec(random_config or model, adapter, quantize, device, "transformers" if random_config else backend or "auto", model_url=model_url)
     spec.random_weights = bool(random_config)
     progress = lambda text: click.echo(f"  {text}", err=True)  # noqa: E731
     if compare_backends:

@@ -29,7 +29,7 @@ from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 @click.option("--max-repairs", type=int, default=2, show_default=True, help="Times an error is given back to the model.")
 @click.option("--repair-samples", type=int, default=4, show_default=True, help="Queries sampled (one batch, then voted on) in each repair round.")
 @rules_option
-def eval_command(suite_dir: Path, model, adapter, quantize, device, backend, candidates, limit, every, offset, dbs, categories, dsn, out_dir, styles, no_idk, max_repairs, repair_samples, rules) -> None:
+def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, backend, candidates, limit, every, offset, dbs, categories, dsn, out_dir, styles, no_idk, max_repairs, repair_samples, rules) -> None:
     """Execution accuracy on a suite laid out like ../shared/bench/defog-dev."""
     from dataclasses import replace
 
@@ -51,7 +51,7 @@ def eval_command(suite_dir: Path, model, adapter, quantize, device, backend, can
     if not suite.questions and not suite.idk:
         raise click.ClickException("no questions match these filters")
     rules_on = parse_rules(rules)  # no config file: a run is the same on every machine
-    spec = resolve_spec(model, adapter, quantize, device, backend or "auto")
+    spec = resolve_spec(model, adapter, quantize, device, backend or "auto", model_url=model_url)
     progress = lambda text: click.echo(text, err=True)  # noqa: E731
     admin, conninfo_for, server = server_conninfos(dsn)
     results = None

@@ -1,9 +1,10 @@
 """Load a causal LM in-process: a hub id, a local folder or a GGUF file; bitsandbytes 4-/8-bit;
 a peft LoRA adapter on top. Knows nothing about SQL.
 
-Two backends (see `llm.model`): transformers runs everything above; llamacpp runs a GGUF file
-as it is with llama-cpp-python (the `cpu` extra). `auto` picks llamacpp for a GGUF file when
-llama_cpp is installed and nothing asks for transformers (an adapter, bitsandbytes, a GPU).
+Three backends (see `llm.model`): transformers runs everything above; llamacpp runs a GGUF file
+as it is with llama-cpp-python (the `cpu` extra); openai asks an OpenAI-compatible server at
+`url` instead of loading anything. `auto` picks openai when a URL is given, llamacpp for a GGUF
+file when llama_cpp is installed and nothing asks for transformers (an adapter, bitsandbytes, a GPU).
 
 Every failure a user can cause (a wrong path, no hub access, not enough memory) becomes one
 ModelLoadError line that says what to do; the shell prints it and goes on.
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str], None]
 QUANTIZE_CHOICES = ("none", "4bit", "8bit")
-BACKEND_CHOICES = ("auto", "transformers", "llamacpp")
+BACKEND_CHOICES = ("auto", "transformers", "llamacpp", "openai")
 LLAMACPP_INSTALL = (
     "pip install 'nl2sql-shell[cpu]' (builds llama.cpp: a C++ compiler and cmake, a few minutes; "
     'on an x86-64 CPU set CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON")'
@@ -41,7 +42,8 @@ class ModelLoadError(RuntimeError):
 
 @dataclass
 class ModelSpec:
-    """What to load. `model` is a hub id, a local folder or a path to a .gguf file."""
+    """What to load. `model` is a hub id, a local folder or a path to a .gguf file; with `url`
+    (an OpenAI-compatible server's base URL) the served model's name, "" for the server's only one."""
 
     model: str
     gguf_file: str | None = None
@@ -50,7 +52,8 @@ class ModelSpec:
     device: str | None = None  # None: cuda when available, else cpu
     dtype: str | None = None  # None: bfloat16 on CUDA, float32 on CPU
     random_weights: bool = False  # build the architecture from its config only (speed measurements)
-    backend: str = "transformers"  # or "llamacpp", or "auto" (see choose_backend)
+    backend: str = "transformers"  # or "llamacpp", "openai", or "auto" (see choose_backend)
+    url: str | None = None  # an OpenAI-compatible server (…/v1), for the openai backend
 
 
 def llama_cpp_installed() -> bool:
@@ -62,10 +65,13 @@ def _is_gguf(spec: ModelSpec) -> bool:
 
 
 def choose_backend(spec: ModelSpec) -> str:
-    """The backend `auto` stands for: transformers when an adapter, bitsandbytes quantization
-    or a GPU is asked for; llamacpp for a GGUF file when llama_cpp is installed; else transformers."""
+    """The backend `auto` stands for: openai when a server URL is given; transformers when an
+    adapter, bitsandbytes quantization or a GPU is asked for; llamacpp for a GGUF file when
+    llama_cpp is installed; else transformers."""
     if spec.backend != "auto":
         return spec.backend
+    if spec.url:
+        return "openai"
     wants_torch = spec.adapter or spec.quantize != "none" or spec.random_weights or (spec.device or "cpu").startswith("cuda")
     if not wants_torch and _is_gguf(spec) and llama_cpp_installed():
         return "llamacpp"
@@ -106,6 +112,8 @@ def load_model(spec: ModelSpec, progress: Progress | None = None):
     backend = choose_backend(spec)
     if backend == "llamacpp":
         return _load_llamacpp(spec, say)
+    if backend == "openai":
+        return _load_openai(spec, say)
     if backend != "transformers":
         raise ModelLoadError(f"unknown backend {spec.backend!r}: use one of {', '.join(BACKEND_CHOICES)}")
     return _load_transformers(spec, say)
@@ -129,6 +137,18 @@ def _load_llamacpp(spec: ModelSpec, say: Progress) -> Model:
         return load_llamacpp(str(path), say)
     except (ValueError, OSError, RuntimeError) as exc:
         raise ModelLoadError(f"llama.cpp could not load {path}: {_first_line(exc)}") from None
+
+
+def _load_openai(spec: ModelSpec, say: Progress) -> Model:
+    if not spec.url:
+        raise ModelLoadError("--backend openai needs --model-url URL (a server's base URL, such as http://gpu-box:8000/v1)")
+    if spec.adapter or spec.quantize != "none" or spec.random_weights or spec.device:
+        raise ModelLoadError("--adapter, --quantize and --device do not apply to a model server (--model-url): its own settings do")
+    if not spec.url.startswith(("http://", "https://")):
+        raise ModelLoadError(f"--model-url {spec.url} is not an http:// or https:// URL")
+    from nl2sql_shell.llm.openai_backend import load_openai
+
+    return load_openai(spec.url, spec.model or None, say)
 
 
 def _load_transformers(spec: ModelSpec, say: Progress):

@@ -33,7 +33,7 @@ class Generation:
 class Model(Protocol):
     """A loaded model, ready to answer; `generate` may be called from any one thread at a time."""
 
-    backend: ClassVar[str]  # "transformers" | "llamacpp"
+    backend: ClassVar[str]  # "transformers" | "llamacpp" | "openai"
     prefix_cache: ClassVar[bool]  # generate(prefix=...) keeps that prefix's attention cache across calls
     true_n: ClassVar[bool]  # n candidates are decoded together in one batch (else one after another, sharing the prompt's cache)
     grammar: ClassVar[bool]  # decoding can be constrained by a grammar (llama.cpp's GBNF)

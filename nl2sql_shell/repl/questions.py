@@ -36,6 +36,7 @@ class QuestionHandler:
         quantize: str | None,
         device: str | None,
         backend: str = "auto",
+        model_url: str | None = None,
         candidates: int = DEFAULT_CANDIDATES,
         assume_yes: bool = False,
         asker=None,
@@ -43,7 +44,7 @@ class QuestionHandler:
     ) -> None:
         """`asker` is an already loaded pipeline (embedding, tests); otherwise one is loaded."""
         self.shell = shell
-        self.model_options = {"model": model, "adapter": adapter, "quantize": quantize, "device": device, "backend": backend}
+        self.model_options = {"model": model, "adapter": adapter, "quantize": quantize, "device": device, "backend": backend, "model_url": model_url}
         self.candidates = candidates
         self.rules = rules  # correction rules on (None: the defaults)
         self.assume_yes = assume_yes
@@ -77,7 +78,7 @@ class QuestionHandler:
             self.load_error = f"? questions need the model extras ({exc.name} is missing): pip install 'nl2sql-shell[llm]'"
             self.progress = "model: unavailable"
             return
-        self.progress = f"model: loading {spec.model}"
+        self.progress = f"model: loading {spec.model or spec.url}"
         try:
             model = load_model(spec, progress=self._set_progress)
         except ModelLoadError as exc:
@@ -90,7 +91,7 @@ class QuestionHandler:
             return
         options = Options(candidates=self.candidates) if self.rules is None else Options(candidates=self.candidates, rules=self.rules)
         self.asker = Asker(model, options)
-        self.progress = f"model: {spec.model} ({model.device}, loaded in {model.load_seconds:.1f} s)"
+        self.progress = f"model: {getattr(model, 'name', spec.model)} ({model.device}, loaded in {model.load_seconds:.1f} s)"
 
     def _set_progress(self, text: str) -> None:
         self.progress = f"model: {text}"

@@ -75,6 +75,6 @@ def test_the_commands_take_backend(gguf, monkeypatch):
     from nl2sql_shell.cli import main
 
     for command in (["--help"], ["eval", "--help"], ["bench", "--help"]):
-        assert "--backend [auto|transformers|llamacpp]" in CliRunner().invoke(main, command).output
+        assert "--backend [auto|transformers|llamacpp|openai]" in CliRunner().invoke(main, command).output
     result = CliRunner().invoke(main, ["bench", "--backend", "llamacpp", "--model", "Qwen/Qwen2.5-Coder-0.5B-Instruct"])
     assert result.exit_code != 0 and "runs .gguf files only" in result.output

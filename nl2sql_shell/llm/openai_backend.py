@@ -1,0 +1,301 @@
+"""The openai backend of `llm.model.Model`: chat completions over HTTP from any OpenAI-compatible
+server (vLLM, SGLang, llama-server, llama-cpp-python's server, Ollama's `/v1`), with httpx.
+
+The server applies its own chat template, so it needs the messages, not a rendering. Here
+`chat_prompt` renders them one JSON object a line (a readable, reversible text) and `generate`
+reads them back from it; a prompt that is not such a rendering is sent as one user message.
+
+Every request streams (SSE). Stop strings are found here, not sent to the server: servers
+drop the stop string from the text and report it and an end-of-text token alike as "stop",
+while the `Model` contract keeps it. A stream is closed once every choice in it has stopped
+(or `cancel` is set), which servers take as the end of that request.
+
+The first candidate is one greedy request (temperature 0). The others are asked for in one
+request with `n`; vLLM and SGLang return that many, llama-server, llama-cpp-python's server and
+Ollama return one, and then the rest are requested concurrently, one choice each (remembered
+for the next calls, which then send them all at once). A server that cuts a stream short when
+another request arrives (llama-cpp-python's server unless started with `--interrupt_requests
+False`) gets its requests one after another from then on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import httpx
+
+from nl2sql_shell.llm.model import Generation, Messages, TextStream, cut_at_stop
+
+API_KEY_VARIABLES = ("NL2SQL_SHELL_API_KEY", "OPENAI_API_KEY")
+TOP_P = 0.95  # as the other backends sample (top-k is not an OpenAI parameter: the server's own)
+CONNECT_SECONDS, READ_SECONDS = 10.0, 300.0
+_ANSWER = '{"role": "assistant"}\n'  # ends chat_prompt: the assistant's turn is next
+
+
+class ModelServerError(RuntimeError):
+    """A request to the model server failed; the message is one line with the URL and reason."""
+
+
+class _CutShort(Exception):
+    """The server ended a stream before a choice had finished (and nothing asked it to)."""
+
+
+def api_key() -> str | None:
+    return next((os.environ[name] for name in API_KEY_VARIABLES if os.environ.get(name)), None)
+
+
+def load_openai(url: str, name: str | None, progress: Callable[[str], None]) -> OpenAIModel:
+    """Connect to the server at base `url` (…/v1) and pick its model `name` (default: its only
+    model); raises ModelLoadError with one line when that fails."""
+    from nl2sql_shell.llm.load import ModelLoadError
+
+    base = url.rstrip("/")
+    progress(f"asking {base} for its models")
+    started = time.perf_counter()
+    headers = {"Authorization": f"Bearer {key}"} if (key := api_key()) else {}
+    client = httpx.Client(headers=headers, timeout=httpx.Timeout(READ_SECONDS, connect=CONNECT_SECONDS))
+    try:
+        response = _checked(client.get(f"{base}/models", timeout=CONNECT_SECONDS), base)
+        served = [entry["id"] for entry in response.json().get("data", [])]
+    except (httpx.HTTPError, ModelServerError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        client.close()
+        raise ModelLoadError(f"no model server at {base}: {_reason(exc, base)}") from None
+    if name is None and len(served) != 1:
+        client.close()
+        raise ModelLoadError(f"{base} serves {len(served)} models ({', '.join(served) or 'none'}): pass --model NAME")
+    if name is not None and name not in served:
+        client.close()
+        raise ModelLoadError(f"{base} does not serve a model named {name!r}; it serves: {', '.join(served) or 'none'}")
+    return OpenAIModel(client=client, base=base, name=name or served[0], load_seconds=time.perf_counter() - started)
+
+
+@dataclass
+class OpenAIModel:
+    """A model on an OpenAI-compatible server; `device` is the server's base URL."""
+
+    backend: ClassVar[str] = "openai"
+    prefix_cache: ClassVar[bool] = False  # the server keeps its own
+    true_n: ClassVar[bool] = False
+    grammar: ClassVar[bool] = False
+
+    client: httpx.Client
+    base: str
+    name: str
+    load_seconds: float
+    honours_n: bool | None = None  # whether the server returns `n` choices for one request (None: not yet seen)
+    concurrent: bool = True  # False once the server cut a stream short while another request ran
+
+    @property
+    def device(self) -> str:
+        return self.base
+
+    # -- the Model interface ------------------------------------------------------------------------
+    def chat_prompt(self, messages: Messages) -> str:
+        return self.chat_prefix(messages) + _ANSWER
+
+    def chat_prefix(self, messages: Messages) -> str:
+        return "".join(json.dumps({"role": m["role"], "content": m["content"]}, ensure_ascii=False) + "\n" for m in messages)
+
+    def count_tokens(self, text: str) -> int:
+        """An estimate, a token per 3 characters (SQL and English run 3-4): OpenAI's API has no
+        tokenize endpoint, and the few servers that do each name theirs differently."""
+        return (len(text) + 2) // 3
+
+    def generate(
+        self,
+        prompt: str,
+        *,
+        max_new_tokens: int = 384,
+        stop: Sequence[str] = (),
+        n: int = 1,
+        temperature: float = 0.0,
+        on_text: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
+        prefix: str | None = None,
+    ) -> list[Generation]:
+        """See `Model.generate` (`prefix` is left to the server's own cache); raises
+        ModelServerError (one line) when the server cannot be reached or answers an error."""
+        del prefix
+        request = _Request(self, _messages(prompt), max_new_tokens, tuple(stop), cancel, time.perf_counter())
+        stream = TextStream(on_text, stop) if on_text is not None else None
+        if self.concurrent:
+            try:
+                return self._generate(request, stream, n, temperature, workers=8)
+            except _CutShort:
+                self.concurrent = False  # and again, one request at a time (greedy repeats what was streamed)
+        try:
+            return self._generate(request, stream, n, temperature, workers=1)
+        except _CutShort:
+            raise ModelServerError(f"model server {self.base} ended a reply early, with no reason given") from None
+
+    def _generate(self, request: _Request, stream: TextStream | None, n: int, temperature: float, *, workers: int) -> list[Generation]:
+        """With one worker the requests run one after another, in the order they are made."""
+        cancel = request.cancel
+        samples = n - 1 if temperature > 0 else 0
+        with ThreadPoolExecutor(max_workers=max(1, min(samples + 1, workers))) as pool:
+            greedy = pool.submit(request.run, 1, 0.0, stream)
+            if samples and self.honours_n is False:
+                batches = [pool.submit(request.run, 1, temperature, None) for _ in range(samples)]
+            else:
+                batches = [pool.submit(request.run, samples, temperature, None)] if samples else []
+            results = greedy.result()
+            drawn = [g for batch in batches for g in batch.result()]
+            if samples > 1 and self.honours_n is None:
+                self.honours_n = len(drawn) >= samples
+            missing = samples - len(drawn)
+            if missing > 0 and not (cancel is not None and cancel.is_set()):
+                drawn += [g for batch in [pool.submit(request.run, 1, temperature, None) for _ in range(missing)] for g in batch.result()]
+        results += drawn[:samples]
+        while len(results) < n:  # greedy (or cancelled): the rest are copies of the first
+            results.append(Generation(**vars(results[0])))
+        return results
+
+
+@dataclass
+class _Request:
+    """The parts of one `generate` call that every request shares."""
+
+    model: OpenAIModel
+    messages: Messages
+    max_new_tokens: int
+    stop: tuple[str, ...]
+    cancel: threading.Event | None
+    started: float
+
+    def run(self, n: int, temperature: float, stream: TextStream | None) -> list[Generation]:
+        """One streamed request for `n` choices (the server may return fewer)."""
+        body: dict[str, Any] = {
+            "model": self.model.name,
+            "messages": self.messages,
+            "n": n,
+            "temperature": temperature,
+            "max_tokens": self.max_new_tokens,
+            "stream": True,
+        }
+        if temperature > 0:
+            body |= {"top_p": TOP_P, "seed": random.getrandbits(31)}
+        url = f"{self.model.base}/chat/completions"
+        choices: dict[int, _Choice] = {}
+        since_all_stopped = 0  # events read while every choice seen so far had stopped
+        try:
+            with self.model.client.stream("POST", url, json=body) as response:
+                if response.status_code >= 400:
+                    response.read()
+                _checked(response, self.model.base)
+                for chunk in _events(response):
+                    if self.cancel is not None and self.cancel.is_set():
+                        for choice in choices.values():
+                            choice.finish = choice.finish or "cancelled"
+                        break
+                    for part in chunk.get("choices") or ():
+                        choice = choices.setdefault(part.get("index", 0), _Choice())
+                        choice.add(part, self.stop, stream if part.get("index", 0) == 0 else None)
+                    if choices and all(c.finish for c in choices.values()):
+                        # A server that returns fewer than `n` choices goes on with the ones it
+                        # has; one that returns them all has started each within a few events.
+                        since_all_stopped += 1
+                        if len(choices) >= n or since_all_stopped > n + 2:
+                            break
+        except httpx.HTTPError as exc:
+            raise ModelServerError(f"model server {self.model.base}: {_reason(exc, self.model.base)}") from None
+        except ValueError as exc:
+            raise ModelServerError(f"model server {self.model.base}: not an OpenAI-compatible event stream ({exc})") from None
+        if self.cancel is not None and self.cancel.is_set():
+            choices.setdefault(0, _Choice(finish="cancelled"))
+        elif not choices or any(c.finish is None for c in choices.values()):
+            raise _CutShort
+        if stream is not None and 0 in choices:
+            stream.update(choices[0].text, final=True)
+        prompt_tokens = self.model.count_tokens("".join(m["content"] for m in self.messages))
+        return [
+            Generation(c.text, prompt_tokens, c.tokens, (c.first_at or time.perf_counter()) - self.started, (c.done_at or time.perf_counter()) - self.started, c.finish or "length")
+            for _, c in sorted(choices.items())
+        ]
+
+
+@dataclass
+class _Choice:
+    text: str = ""
+    tokens: int = 0
+    finish: str | None = None
+    first_at: float | None = None
+    done_at: float | None = None
+
+    def add(self, part: dict[str, Any], stop: tuple[str, ...], stream: TextStream | None) -> None:
+        if self.finish:
+            return
+        piece = (part.get("delta") or {}).get("content") or ""
+        if piece:
+            self.first_at = self.first_at or time.perf_counter()
+            self.tokens += 1
+            self.text += piece
+            if stream is not None:
+                stream.update(self.text)
+            if (cut := cut_at_stop(self.text, stop)) is not None:
+                self.text, self.finish = cut, "stop"
+        reason = part.get("finish_reason")
+        if not self.finish and reason:
+            self.finish = "length" if reason == "length" else "eos"
+        if self.finish:
+            self.done_at = time.perf_counter()
+
+
+def _events(response: httpx.Response):
+    """The JSON objects of a server-sent event stream, up to `[DONE]`."""
+    for line in response.iter_lines():
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        event = json.loads(data)
+        if isinstance(event, dict) and event.get("error"):
+            raise ModelServerError(f"model server {response.url}: {_error_text(event)}")
+        yield event
+
+
+def _messages(prompt: str) -> Messages:
+    """The messages `chat_prompt` rendered into `prompt`; any other text as one user message."""
+    if prompt.endswith(_ANSWER):
+        try:
+            messages = [json.loads(line) for line in prompt[: -len(_ANSWER)].splitlines()]
+            if messages and all(isinstance(m, dict) and set(m) == {"role", "content"} for m in messages):
+                return messages
+        except ValueError:
+            pass
+    return [{"role": "user", "content": prompt}]
+
+
+def _checked(response: httpx.Response, base: str) -> httpx.Response:
+    if response.status_code >= 400:
+        try:
+            reason = _error_text(response.json())
+        except ValueError:
+            reason = response.text.strip().splitlines()[0] if response.text.strip() else response.reason_phrase
+        raise ModelServerError(f"HTTP {response.status_code} from {response.url}: {reason}")
+    return response
+
+
+def _error_text(body: Any) -> str:
+    error = body.get("error", body) if isinstance(body, dict) else body
+    text = error.get("message") or error.get("detail") or json.dumps(error) if isinstance(error, dict) else str(error)
+    return str(text).strip().splitlines()[0] if str(text).strip() else "error"
+
+
+def _reason(exc: BaseException, base: str) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return f"no answer within {READ_SECONDS:.0f} s" if isinstance(exc, httpx.ReadTimeout) else "timed out connecting"
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect ({str(exc).strip().splitlines()[0] if str(exc).strip() else 'refused'})"
+    if isinstance(exc, ModelServerError):
+        return str(exc)
+    text = str(exc).strip()
+    return f"{exc.__class__.__name__}: {text.splitlines()[0]}" if text else exc.__class__.__name__
