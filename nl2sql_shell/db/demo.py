@@ -654,16 +654,19 @@ def ensure_demo(admin_conninfo: str, server_conninfo_for: Callable[[str], str]) 
             return False
         staging = f"{DEMO_DBNAME}_building_{uuid.uuid4().hex[:12]}"
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(staging)))
+        renamed = False
         try:
             create_demo(server_conninfo_for(staging))
-            admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(staging), sql.Identifier(DEMO_DBNAME)))
-        except BaseException as exc:
-            with contextlib.suppress(psycopg.Error):
-                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(staging)))
-            if isinstance(exc, errors.DuplicateDatabase):  # another shell finished first
-                return False
-            raise
-    return True
+            try:
+                admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(staging), sql.Identifier(DEMO_DBNAME)))
+                renamed = True
+            except (errors.DuplicateDatabase, errors.UniqueViolation):
+                pass  # another shell finished first (two renames at one instant meet at the catalog's unique index)
+        finally:
+            if not renamed:
+                with contextlib.suppress(psycopg.Error):
+                    admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(staging)))
+    return renamed
 
 
 def main(argv: Sequence[str] | None = None) -> None:
