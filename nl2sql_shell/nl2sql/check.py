@@ -239,19 +239,13 @@ class _NameChecker:
         if id(node) in self._tables:
             return self._tables[id(node)]
         table = None
-        if isinstance(node.this, exp.Identifier) and not self._is_catalog(node) and not (not node.db and node.name in self._ctes):
+        if isinstance(node.this, exp.Identifier) and not is_catalog(node, self.schema) and not (not node.db and node.name in self._ctes):
             table = self.schema.table(node.name, node.db or None)
             if table is None or table.name != node.name or (node.db and table.schema != node.db):
                 self.errors.append(self._missing_table(node))
                 table = None
         self._tables[id(node)] = table
         return table
-
-    def _is_catalog(self, node: exp.Table) -> bool:
-        """System catalogs are always readable and are not part of the Schema."""
-        if node.db:
-            return node.db in _CATALOG_SCHEMAS
-        return node.name.startswith("pg_") and self.schema.table(node.name) is None
 
     def _missing_table(self, node: exp.Table) -> str:
         names = [t.qualified_name if node.db else self.schema.reference(t) for t in self.schema.tables]
@@ -381,6 +375,13 @@ def _visible_scopes(scope: Scope) -> list[Scope]:
     while chain[-1].parent is not None:
         chain.append(chain[-1].parent)
     return chain
+
+
+def is_catalog(node: exp.Table, schema: Schema) -> bool:
+    """System catalogs are always readable and are not part of the Schema."""
+    if node.db:
+        return node.db in _CATALOG_SCHEMAS
+    return node.name.startswith("pg_") and schema.table(node.name) is None
 
 
 def _missing_column(name: str, sources: list[tuple[str, list[str]]]) -> str:

@@ -83,7 +83,7 @@ def _names(linked: Linked) -> set[str]:
 
 
 def _within_budget(schema: Schema, linked: Linked) -> bool:
-    return count_tokens(render_schema(linked.tables, qualify=schema.multiple_schemas)) <= BUDGET
+    return count_tokens(render_schema(linked.tables, qualify=schema.needs_schema)) <= BUDGET
 
 
 def test_whole_schema_is_too_big_for_the_budget(shop: Schema) -> None:

@@ -16,9 +16,9 @@ from sqlglot import exp
 from sqlglot.optimizer.scope import Scope
 
 from nl2sql_shell.schema.render import quote_name
-from nl2sql_shell.schema.model import Schema
 from nl2sql_shell.schema.words import closest_name, shared_affixes
 
+from ..check import is_catalog
 from .base import Change, Context, Tables, sql_of
 
 # Only a near-identical spelling counts by letters alone: `total_price` is not `total_cost`.
@@ -30,7 +30,7 @@ def known_table(scope: Scope, tables: Tables, context: Context) -> Iterator[Chan
     schema = context.schema
     for alias, source in scope.sources.items():
         known = tables.get(alias)
-        if not isinstance(source, exp.Table) or (known is not None and known.name == source.name) or _is_catalog(source):
+        if not isinstance(source, exp.Table) or (known is not None and known.name == source.name) or is_catalog(source, schema):
             continue
         # the same name in another case (`PatientVisit` folded to patientvisit), or off the search_path
         same_name = [t for t in schema.tables if t.name.lower() == source.name.lower() and (not source.db or t.schema == source.db)]
@@ -58,6 +58,7 @@ def known_column(scope: Scope, tables: Tables, context: Context) -> Iterator[Cha
     if any(t is None for t in tables.values()):
         return  # a subquery's columns are unknown here: it might have the name
     outputs = {s.alias for s in scope.expression.selects if isinstance(s, exp.Alias)} if isinstance(scope.expression, exp.Select) else set()
+    table_prefixes = shared_affixes(tuple(t.name for t in context.schema.tables))[0]  # often on the columns too (whorder.whordtotal)
     for column in scope.columns:
         if isinstance(column.this, exp.Star) or (column.table and column.table not in tables):
             continue
@@ -70,7 +71,7 @@ def known_column(scope: Scope, tables: Tables, context: Context) -> Iterator[Cha
             keys = [t.primary_key[0] for t in owners.values() if len(t.primary_key) == 1]
             name = keys[0] if len(owners) == 1 and keys else None
         else:
-            name = closest_name(column.name, names, cutoff=SPELLING_CUTOFF, every_word=True, prefixes=_table_prefixes(context.schema))
+            name = closest_name(column.name, names, cutoff=SPELLING_CUTOFF, every_word=True, prefixes=table_prefixes)
         if name is None or names.count(name) != 1:
             continue
         before, original = sql_of(column), column.name
@@ -78,17 +79,8 @@ def known_column(scope: Scope, tables: Tables, context: Context) -> Iterator[Cha
         yield Change("known_column", before, sql_of(column), f"no column {original} in {_label(owners)}; it has {quote_name(name)}")
 
 
-def _table_prefixes(schema: Schema) -> tuple[str, ...]:
-    """A prefix most table names share is often on the columns too (`whorder.whordtotal`)."""
-    return shared_affixes(tuple(t.name for t in schema.tables))[0]
-
-
 def _identifier(name: str) -> exp.Identifier:
     return exp.to_identifier(name, quoted=quote_name(name) != name)
-
-
-def _is_catalog(source: exp.Table) -> bool:
-    return source.db in ("pg_catalog", "information_schema") or (not source.db and source.name.startswith("pg_"))
 
 
 def _label(owners: Tables) -> str:
