@@ -79,11 +79,11 @@ class Grounding:
 def ground(schema: Schema, question: str, instructions: str | None = None) -> Grounding:
     """Match the question's content words against the schema's names, comments and values.
 
-    Every word of ``instructions`` (the asker's own notes and definitions) and every term the
-    question defines counts as matched.
+    Words of ``instructions`` (the asker's own notes and definitions) and terms the question
+    defines are the asker's vocabulary: they are not content words, so never unmatched.
     """
     text = _PROPER_NOUN.sub(" ", _QUOTED.sub(" ", question))
-    defined = defined_terms(question) | set(declared_words(instructions or ""))
+    defined = _defined_terms(question) | set(declared_words(instructions or ""))
     content = tuple(
         dict.fromkeys(
             w
@@ -95,7 +95,7 @@ def ground(schema: Schema, question: str, instructions: str | None = None) -> Gr
     return Grounding(content, tuple(w for w in content if w not in matched))
 
 
-def defined_terms(text: str) -> set[str]:
+def _defined_terms(text: str) -> set[str]:
     """Words of the terms ``text`` defines: ``ARPU = revenue / users`` defines "arpu"."""
     found: set[str] = set()
     for m in _DEFINED.finditer(text):

@@ -3,8 +3,8 @@
 Question words are matched against the words of table and column names (as `words.py` splits
 them: camelCase, snake_case, shared prefixes, words written together), comments and sample or
 enum values: exactly, after a simple suffix stemmer, fuzzily (difflib ratio above 0.91, as in
-the tutorial this product grew from), or as an abbreviation a name spells (``cust``, ``ord``). Words that match almost every table ("id", "name") weigh
-less than rare ones. The best tables are added greedily, each with the tables its foreign keys
+the tutorial this product grew from), or as an abbreviation a name spells (``cust``, ``ord``).
+Words that match almost every table ("id", "name") weigh less than rare ones. The best tables are added greedily, each with the tables its foreign keys
 reference, until the token budget is spent; tables that join two chosen ones come next, so
 that the model can still write the joins. Everything is deterministic: same schema and
 question, same choice.
