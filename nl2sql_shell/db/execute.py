@@ -23,8 +23,12 @@ from nl2sql_shell.output import Output
 
 _CURSOR_NAME = "nl2sql_shell_cursor"
 _ROW_STATEMENT = re.compile(r"^\s*(?:\(\s*)*(select|values|table|with)\b", re.IGNORECASE)
-_NOT_IN_CURSOR = re.compile(r"\b(insert|update|delete|merge|into)\b", re.IGNORECASE)
-_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.DOTALL)
+# A word that rules out DECLARE, or the start of a quote or comment where such words don't count.
+# Only fixed alternatives: a repeated group over the whole statement text keeps backtracking
+# state per repetition (1.2 GB for a 10 MB literal), so quote and comment bodies are skipped
+# with str.find instead.
+_NOT_IN_CURSOR_OR_SKIPPED = re.compile(r"\b(?:insert|update|delete|merge|into)\b|['\"]|--|/\*", re.IGNORECASE)
+_SKIPPED_UNTIL = {"--": "\n", "/*": "*/"}
 
 
 @dataclass
@@ -52,7 +56,26 @@ def uses_cursor(sql: str) -> bool:
     """True for plain queries; data-modifying CTEs and SELECT INTO cannot be DECLAREd."""
     if not _ROW_STATEMENT.match(sql):
         return False
-    return not _NOT_IN_CURSOR.search(_QUOTED.sub(" ", sql))
+    pos = 0
+    while (found := _NOT_IN_CURSOR_OR_SKIPPED.search(sql, pos)) is not None:
+        mark = found.group()
+        if mark in _SKIPPED_UNTIL:
+            close = sql.find(_SKIPPED_UNTIL[mark], found.end())
+            pos = len(sql) if close < 0 else close + len(_SKIPPED_UNTIL[mark])
+        elif mark in ("'", '"'):
+            pos = _after_quoted(sql, found.end(), mark)
+        else:
+            return False
+    return True
+
+
+def _after_quoted(sql: str, pos: int, quote: str) -> int:
+    """Position after the quote closing a body that starts at ``pos`` ('' stands for ')."""
+    while (close := sql.find(quote, pos)) >= 0:
+        if not sql.startswith(quote, close + 1):
+            return close + 1
+        pos = close + 2
+    return len(sql)
 
 
 def error_text(exc: psycopg.Error) -> str:
@@ -82,13 +105,28 @@ def read_only_transaction(conn: psycopg.Connection, statement_timeout_ms: int | 
     """A transaction (a savepoint inside the user's own) that the server keeps read-only.
 
     It always rolls back: whatever runs inside only reads, so nothing is lost, and the
-    read-only setting ends with it instead of leaking into the user's transaction.
+    read-only setting ends with it instead of leaking into the user's transaction. Strings
+    are read with standard_conforming_strings on, as the safety checks read them: with it off,
+    `'a\\'` would end one character later on the server than in the checks.
     """
     with conn.transaction(force_rollback=True):
         conn.execute("SET LOCAL transaction_read_only = on")
+        conn.execute("SET LOCAL standard_conforming_strings = on")
         if statement_timeout_ms:
             conn.execute(f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}")
         yield
+
+
+class OneStatementCursor(psycopg.Cursor):
+    """A cursor that always uses the extended query protocol, which runs exactly one statement.
+
+    psycopg sends a query without parameters by the simple protocol, where `END; DROP TABLE t`
+    is two statements and both run. Model-written SQL goes through this cursor instead: the
+    server refuses a second statement before running any.
+    """
+
+    def _execute_send(self, query, *, force_extended: bool = False, binary: bool | None = None) -> None:
+        super()._execute_send(query, force_extended=True, binary=binary)
 
 
 class Executor:
@@ -100,18 +138,19 @@ class Executor:
         self.output = output
         self.errors = errors
 
-    def run(self, sql: str, *, read_only: bool = False, statement_timeout_ms: int | None = None) -> Outcome:
+    def run(self, sql: str, *, read_only: bool = False, statement_timeout_ms: int | None = None, single: bool = False) -> Outcome:
         """Run one statement and print its result; errors are printed, never raised.
 
         `read_only` wraps the statement in a READ ONLY transaction (with an optional statement
-        timeout) so the server itself refuses writes: that is how model-written SQL runs.
+        timeout) so the server itself refuses writes; `single` sends it by the extended protocol,
+        so that it is one statement or none. That is how model-written SQL runs.
         """
         started = time.perf_counter()
         try:
             if read_only:
-                outcome = self._run_guarded(sql, statement_timeout_ms)
+                outcome = self._run_guarded(sql, statement_timeout_ms, single)
             else:
-                outcome = self._run(sql)
+                outcome = self._run(sql, single)
         except KeyboardInterrupt:
             self._report("ERROR:  canceling statement due to user request")
             outcome = Outcome(False, error="cancelled")
@@ -128,17 +167,17 @@ class Executor:
         stream.write(text + "\n")
         stream.flush()
 
-    def _run_guarded(self, sql: str, statement_timeout_ms: int | None) -> Outcome:
+    def _run_guarded(self, sql: str, statement_timeout_ms: int | None, single: bool) -> Outcome:
         with read_only_transaction(self.conn, statement_timeout_ms):
-            return self._run(sql)
+            return self._run(sql, single)
 
-    def _run(self, sql: str) -> Outcome:
+    def _run(self, sql: str, single: bool = False) -> Outcome:
         if uses_cursor(sql):
-            return self._run_with_cursor(sql)
-        return self._run_plain(sql)
+            return self._run_with_cursor(sql, single)
+        return self._run_plain(sql, single)
 
-    def _run_plain(self, sql: str) -> Outcome:
-        with self.conn.cursor() as cur:
+    def _run_plain(self, sql: str, single: bool = False) -> Outcome:
+        with OneStatementCursor(self.conn) if single else self.conn.cursor() as cur:
             fmt.text_loading(cur)  # only our own cursors: pgspecial and the schema reader want Python values
             cur.execute(sql, prepare=False)
             if cur.description is None:
@@ -152,7 +191,7 @@ class Executor:
                 self.output.write(status + "\n")
             return Outcome(True, shown, status)
 
-    def _run_with_cursor(self, sql: str) -> Outcome:
+    def _run_with_cursor(self, sql: str, single: bool = False) -> Outcome:
         """DECLARE + FETCH in batches, inside our own transaction unless the user has one open.
 
         If DECLARE itself fails (a typo, a missing column), the error would quote our DECLARE
@@ -169,7 +208,7 @@ class Executor:
         except psycopg.Error:
             if declared[0]:
                 raise
-        return self._run_plain(sql)
+        return self._run_plain(sql, single)
 
     def _fetch_all(self, sql: str, declared: list[bool]) -> Outcome:
         with self.conn.cursor(name=_CURSOR_NAME, scrollable=False) as cur:

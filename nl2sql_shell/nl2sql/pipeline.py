@@ -3,12 +3,14 @@
 This is the product's core. The REPL, `-c`, eval and finetune's held-out check all call
 `Asker.ask`; nothing else builds prompts or judges SQL. The pipeline never runs the SQL
 for real: it only EXPLAINs it inside a READ ONLY transaction (and, when voting between
-candidates, runs them read-only with a row limit). Running the chosen SQL is the caller's
-job, after the person agrees.
+candidates, runs them read-only with a row limit). Only candidates proven harmless on the
+server's catalog (proof.py) are EXPLAINed or run at all. Running the chosen SQL is the
+caller's job, after the person agrees.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
@@ -21,12 +23,13 @@ from typing import Literal
 import psycopg
 from psycopg import pq
 
-from nl2sql_shell.db.execute import read_only_transaction
+from nl2sql_shell.db.execute import OneStatementCursor, read_only_transaction
 from nl2sql_shell.llm.model import Model
 from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 from nl2sql_shell.nl2sql import prompt as prompts
 from nl2sql_shell.nl2sql.check import CheckResult, check_sql
 from nl2sql_shell.nl2sql.extract import extract_sql, is_refusal
+from nl2sql_shell.nl2sql.proof import Proof, prove
 from nl2sql_shell.nl2sql.rules import REPAIRS, Change, apply_rules, default_rules
 from nl2sql_shell.nl2sql.safety import Safety, classify
 from nl2sql_shell.schema.grounding import ground
@@ -51,6 +54,7 @@ class Attempt:
     changes: list[Change] = field(default_factory=list)  # the rules' corrections that made `sql`
     written: str | None = None  # the query as the model wrote it, when the rules changed it
     chosen: bool = False  # the candidate the answer's SQL comes from
+    proof: Proof | None = None  # whether `sql` is proven harmless on the server (None: not checked)
 
 
 @dataclass
@@ -62,6 +66,7 @@ class Answer:
     kind: Kind
     reason: str
     safety: Safety | None = None
+    proof: Proof | None = None  # None or unproven: runs only after a typed yes, like a write
     tables: list[str] = field(default_factory=list)  # given to the model
     tables_read: list[str] = field(default_factory=list)  # named by the chosen SQL
     linking: list[str] = field(default_factory=list)
@@ -73,6 +78,11 @@ class Answer:
     @property
     def writes(self) -> bool:
         return self.safety is not None and self.safety.writes
+
+    @property
+    def proven(self) -> bool:
+        """Proven harmless on the server: the only SQL that may run without a typed yes."""
+        return not self.writes and self.proof is not None and self.proof.proven
 
 
 @dataclass
@@ -88,7 +98,8 @@ class Options:
     schema_budget_tokens: int = 3000
     max_new_tokens: int = 200
     statement_timeout_ms: int = 10_000
-    vote_row_limit: int = 1000
+    check_seconds: float = 15.0  # wall clock for one EXPLAIN or vote run, whatever the server's timeout
+    vote_row_limit: int = 1000  # rows fetched (server side) per candidate for the vote
     prompt_style: Literal["default", "tutorial"] = "default"
     refuse_ungrounded: bool = True  # refuse, before the model runs, questions the schema never mentions
     rules: frozenset[str] = field(default_factory=default_rules)  # correction rules on (nl2sql/rules)
@@ -169,6 +180,7 @@ class Asker:
             answer.sql = checked.sql
             answer.tables_read = list(checked.tables)
             answer.safety = classify(checked.sql)
+            answer.proof = next((a.proof for a in answer.attempts if a.chosen), None)
             answer.kind = "write" if answer.safety.writes else "read"
         elif answer.kind == "failed":
             last_errors = answer.attempts[-1].errors if answer.attempts else []
@@ -212,39 +224,50 @@ class Asker:
         written = attempt.sql
         corrected = apply_rules(written, schema, enabled=self.options.rules)  # equivalent ones, and rewrites switched on
         sql, changes = corrected.sql, corrected.changes
-        errors, result = self._verify(sql, schema, conn)
+        errors, result, proof = self._verify(sql, schema, conn)
         if errors:  # only a query that fails may be repaired, and only a repair that passes is kept
             repaired = apply_rules(sql, schema, enabled=REPAIRS.intersection(self.options.rules), failing=True)
             if repaired.changes:
-                repair_errors, repair_result = self._verify(repaired.sql, schema, conn)
+                repair_errors, repair_result, repair_proof = self._verify(repaired.sql, schema, conn)
                 if not repair_errors:
-                    sql, changes, errors, result = repaired.sql, [*changes, *repaired.changes], [], repair_result
-        attempt.sql, attempt.changes = sql, changes
+                    sql, changes, errors, result, proof = repaired.sql, [*changes, *repaired.changes], [], repair_result, repair_proof
+        attempt.sql, attempt.changes, attempt.proof = sql, changes, proof
         attempt.written = written if changes else None
         attempt.errors.extend(errors)
         return result
 
-    def _verify(self, sql: str, schema: Schema, conn: psycopg.Connection) -> tuple[list[str], CheckResult | None]:
-        """The errors of the static checks, else of the server's EXPLAIN; the result when none."""
+    def _verify(self, sql: str, schema: Schema, conn: psycopg.Connection) -> tuple[list[str], CheckResult | None, Proof | None]:
+        """The errors of the static checks, else of the server's EXPLAIN; the result when none.
+
+        EXPLAIN plans the query, and planning evaluates constant calls, so only a query proven
+        harmless is EXPLAINed; an unproven one passes on the static checks alone.
+        """
         result = check_sql(sql, schema)
         if not result.ok:
-            return list(result.errors), None
-        if error := explain(conn, result.sql, self.options.statement_timeout_ms):
-            return [error], None
-        return [], result
+            return list(result.errors), None, None
+        proof = prove(conn, result.sql, self.options.statement_timeout_ms)
+        if proof.proven and (error := explain(conn, result.sql, self.options)):
+            return [error], None, proof
+        return [], result, proof
 
     def _choose(self, passed: list[tuple[Attempt, CheckResult]], conn: psycopg.Connection) -> tuple[Attempt, CheckResult, str]:
-        """One candidate: take it. Several: run the read-only ones and take the majority result."""
-        if len(passed) == 1:
-            return *passed[0], "the model's query passed the schema and server checks"
-        fingerprints: list[str | None] = []
-        for _, result in passed:
-            fingerprints.append(None if classify(result.sql).writes else result_fingerprint(conn, result.sql, self.options))
+        """The majority result of the candidates proven harmless (each distinct query run once,
+        read-only, row-limited); with none proven, the first (greedy) candidate, not run."""
+        proven = [(attempt, result) for attempt, result in passed if attempt.proof is not None and attempt.proof.proven]
+        if not proven:
+            return *passed[0], "the model's query passed the schema checks; it was not run"
+        if len(proven) == 1:
+            return *proven[0], "the model's query passed the schema and server checks"
+        runs: dict[str, str | None] = {}
+        for _, result in proven:
+            if result.sql not in runs:
+                runs[result.sql] = result_fingerprint(conn, result.sql, self.options)
+        fingerprints = [runs[result.sql] for _, result in proven]
         votes = Counter(f for f in fingerprints if f is not None)
         if not votes:
-            return *passed[0], "first of the candidates that passed the checks"
+            return *proven[0], "first of the candidates that passed the checks"
         best, count = votes.most_common(1)[0]
-        return *passed[fingerprints.index(best)], f"{count} of {len(passed)} checked candidates returned the same rows"
+        return *proven[fingerprints.index(best)], f"{count} of {len(passed)} checked candidates returned the same rows"
 
 
 def feedback(errors: list[str], limit: int = 3, max_chars: int = 700) -> str:
@@ -263,8 +286,8 @@ def describe_reason(reason: Reason) -> str:
     return f"{reason.table}: question word {reason.word!r} matches {target} ({reason.how})"
 
 
-def explain(conn: psycopg.Connection, sql: str, timeout_ms: int) -> str | None:
-    """EXPLAIN the statement in a READ ONLY transaction that is always rolled back.
+def explain(conn: psycopg.Connection, sql: str, options: Options) -> str | None:
+    """EXPLAIN the statement, as one statement, in a READ ONLY transaction always rolled back.
 
     Catches what static checks cannot: type mismatches, unknown functions, bad GROUP BY.
     Returns the server's error as one line, or None when the plan was made. Inside the
@@ -273,8 +296,8 @@ def explain(conn: psycopg.Connection, sql: str, timeout_ms: int) -> str | None:
     if conn.info.transaction_status == pq.TransactionStatus.INERROR:
         return None  # the user's failed transaction cannot run anything; skip this check
     try:
-        with read_only_transaction(conn, timeout_ms):
-            conn.execute("EXPLAIN " + sql.rstrip().rstrip(";"), prepare=False)
+        with read_only_transaction(conn, options.statement_timeout_ms), _wall_clock(conn, options.check_seconds), OneStatementCursor(conn) as cur:
+            cur.execute("EXPLAIN " + sql.rstrip().rstrip(";"), prepare=False)
     except psycopg.Error as exc:
         lines = [ln for ln in str(exc).splitlines() if ln.strip()]
         return "server error: " + (lines[0] if lines else exc.__class__.__name__)
@@ -282,17 +305,33 @@ def explain(conn: psycopg.Connection, sql: str, timeout_ms: int) -> str | None:
 
 
 def result_fingerprint(conn: psycopg.Connection, sql: str, options: Options) -> str | None:
-    """Run a read-only candidate (row-limited) and hash its rows, order-insensitively."""
+    """Run a read-only candidate and hash its first rows, order-insensitively.
+
+    The rows come from a server-side cursor, `vote_row_limit` at most, so a huge result is
+    never sent; two candidates cut at the limit compare on the rows fetched. Outside a
+    transaction only: a vote inside the user's transaction could hold its locks longer.
+    """
     if conn.info.transaction_status != pq.TransactionStatus.IDLE:
         return None
     try:
-        with read_only_transaction(conn, options.statement_timeout_ms):
-            with conn.cursor() as cur:
-                cur.execute(sql.rstrip().rstrip(";"), prepare=False)
-                rows = cur.fetchmany(options.vote_row_limit) if cur.description else []
+        with read_only_transaction(conn, options.statement_timeout_ms), _wall_clock(conn, options.check_seconds), conn.cursor(name="nl2sql_shell_vote") as cur:
+            cur.execute(sql.rstrip().rstrip(";"))
+            rows = cur.fetchmany(options.vote_row_limit)
     except psycopg.Error:
         return None
     digest = hashlib.sha256()
     for row in sorted(repr(r) for r in rows):
         digest.update(row.encode())
     return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def _wall_clock(conn: psycopg.Connection, seconds: float):
+    """Cancel the running statement after ``seconds``: the statement timeout bounds each
+    statement, not the time a check takes in all."""
+    timer = threading.Timer(seconds, conn.cancel_safe)
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()

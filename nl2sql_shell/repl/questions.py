@@ -222,25 +222,33 @@ class QuestionHandler:
         reads = ", ".join(answer.tables_read)
         if answer.writes:
             text = "WRITES: " + "; ".join(answer.safety.reasons)
-            return f"{RED}{BOLD}{text}{RESET}" if colour else text
-        return f"-- reads {reads or 'no tables'}; {answer.reason}"
+        elif not answer.proven:
+            why = "; ".join(answer.proof.reasons) if answer.proof is not None else "not checked"
+            text = f"MAY HAVE SIDE EFFECTS: not checked on the server ({why})"
+        else:
+            return f"-- reads {reads or 'no tables'}; {answer.reason}"
+        return f"{RED}{BOLD}{text}{RESET}" if colour else text
 
     def _run_unattended(self, answer) -> None:
-        """`-c '? ...'`: print only, or with --yes run it if (and only if) it just reads."""
-        if answer.writes:
-            self.shell.error("Not run: this statement writes; run it yourself after reading it.")
+        """`-c '? ...'`: print only, or with --yes run it if (and only if) it is proven harmless."""
+        if not answer.proven:
+            what = "this statement writes" if answer.writes else "this statement may have side effects"
+            self.shell.error(f"Not run: {what}; run it yourself after reading it.")
             self.shell.last_failed = self.assume_yes
             return
         if self.assume_yes:
             self._run(answer)
 
     def _confirm_and_run(self, answer) -> None:
+        """Enter runs only SQL proven harmless; a write, or a read that could not be proven,
+        runs only after the whole word yes."""
         assert self.confirm is not None
         while True:
-            if answer.writes:
-                reply = self.confirm("This statement changes data. Type yes to run it, e to edit, n to drop: ").strip()
+            if not answer.proven:
+                what = "changes data" if answer.writes else "may have side effects (not checked on the server)"
+                reply = self.confirm(f"This statement {what}. Type yes to run it, e to edit, n to drop: ").strip()
                 if reply.lower() == "yes":
-                    self._run(answer, write=True)
+                    self._run(answer, write=answer.writes)
                     return
                 if reply.lower() in ("", "n", "no"):
                     self.shell.output.write("Not run.\n")
@@ -259,12 +267,13 @@ class QuestionHandler:
             if reply == "?":
                 self._explain(answer)
                 continue
-            if answer.writes and reply.lower() == "y":
-                self.shell.output.write("Type the whole word yes to run a statement that writes.\n")
+            if not answer.proven and reply.lower() == "y":
+                self.shell.output.write("Type the whole word yes to run this statement.\n")
 
     def _run(self, answer, write: bool = False) -> None:
-        """Reads run in a READ ONLY transaction with a timeout: the server refuses any write."""
-        outcome = self.shell.run_sql(answer.sql, read_only=not write, statement_timeout_ms=None if write else READ_TIMEOUT_MS)
+        """Model SQL runs as one statement; reads in a READ ONLY transaction with a timeout, so
+        the server refuses any write."""
+        outcome = self.shell.run_sql(answer.sql, read_only=not write, statement_timeout_ms=None if write else READ_TIMEOUT_MS, single=True)
         if outcome.ok:
             self.history.append(Example(answer.question, answer.sql))
             self._store().add(answer.question, answer.sql)

@@ -98,10 +98,11 @@ class Shell:
             self.run_sql(statement)
         return True
 
-    def run_sql(self, sql: str, *, read_only: bool = False, statement_timeout_ms: int | None = None) -> Outcome:
-        """Execute one statement with psql's output; reconnect once if the server went away."""
+    def run_sql(self, sql: str, *, read_only: bool = False, statement_timeout_ms: int | None = None, single: bool = False) -> Outcome:
+        """Execute one statement with psql's output; reconnect once if the server went away.
+        `single`: exactly one statement (model SQL), see Executor.run."""
         self.last_sql = sql
-        outcome = self.executor.run(sql, read_only=read_only, statement_timeout_ms=statement_timeout_ms)
+        outcome = self.executor.run(sql, read_only=read_only, statement_timeout_ms=statement_timeout_ms, single=single)
         if self.conn.closed or self.conn.broken:
             self._connection_lost()
             outcome = Outcome(False, error="connection lost")

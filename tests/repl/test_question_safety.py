@@ -9,6 +9,7 @@ import pytest
 
 from nl2sql_shell.db.connect import Target, connect
 from nl2sql_shell.nl2sql.pipeline import Answer
+from nl2sql_shell.nl2sql.proof import prove
 from nl2sql_shell.nl2sql.safety import classify
 from nl2sql_shell.output import Output
 from nl2sql_shell.repl.questions import QuestionHandler
@@ -98,9 +99,14 @@ def test_the_server_refuses_writes_in_the_read_only_path(db, sql):
     assert _state(db) == before
 
 
+def _read(handler: QuestionHandler, question: str, sql: str) -> Answer:
+    """An answer as the pipeline makes it for a read: classified and proven on the server."""
+    return Answer(question, sql, "read", "checked", safety=classify(sql), proof=prove(handler.shell.conn, sql))
+
+
 def test_a_read_runs_read_only_and_leaves_no_transaction_open(db):
     handler, out = _handler(db, [""])
-    handler._present(Answer("notes?", "SELECT note FROM t ORDER BY id", "read", "checked", safety=classify("SELECT note FROM t")))
+    handler._present(_read(handler, "notes?", "SELECT note FROM t ORDER BY id"))
     assert "keep me" in out.getvalue()
     assert handler.shell.transaction_marker() == ""
 
@@ -110,7 +116,7 @@ def test_read_only_inside_the_users_transaction_keeps_their_work(db):
     shell = handler.shell
     shell.handle("begin;")
     shell.handle("insert into t values (10, 'mine');")
-    handler._present(Answer("count", "SELECT count(*) AS n FROM t", "read", "checked", safety=classify("SELECT count(*) FROM t")))
+    handler._present(_read(handler, "count", "SELECT count(*) AS n FROM t"))
     assert " n \n---\n 3\n" in out.getvalue()  # sees the user's uncommitted row
     assert shell.transaction_marker() == "*"
     shell.handle("commit;")

@@ -1,0 +1,465 @@
+"""Is this model SQL harmless? A positive proof from the live server's catalog.
+
+The safety classifier (safety.py) says whether a statement *writes*; it cannot see what a
+function, a view, a policy or an operator does once it is called. This module proves the
+opposite claim, harmlessness, before any model SQL runs without a typed `yes` (EXPLAIN,
+voting, `--yes`, Enter at the confirmation). Everything the statement may call is resolved
+against the server it will run on, and only what is known to be harmless passes:
+
+* functions: built-ins (in pg_catalog, OID below 16384, not from an extension) that are
+  immutable or stable, minus DENIED, plus ALLOWED_VOLATILE; user functions only when they are
+  LANGUAGE sql and their body passes the same test. Where the overload a call will reach is
+  unclear, every overload it may reach must pass;
+* relations: tables (partitions and children included), views and materialized views whose
+  definitions pass, and the functions behind their row-level-security policies. Never foreign
+  tables (reading one may run a program);
+* operators, casts and the types in play (their I/O and comparison functions, domain checks).
+
+The proof reads the catalog only, so it cannot itself run anything. It is conservative: a
+statement it cannot follow (a parse it does not understand, `OPERATOR(...)`) is unproven, and
+unproven SQL is shown with a warning and runs only after a typed `yes`, like a write.
+
+Names are found in the token stream as PostgreSQL reads it with standard_conforming_strings
+on (sqlglot's reading); model SQL always runs under that setting (db/execute.py), so the server
+and this proof read the same strings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import pq
+from sqlglot.errors import TokenError
+from sqlglot.tokens import Token, TokenType
+
+from nl2sql_shell.db.execute import read_only_transaction
+from nl2sql_shell.nl2sql.parsing import DIALECT
+from nl2sql_shell.nl2sql.safety import classify
+
+# Built-ins that are immutable or stable and still must not run unasked, each with why.
+DENIED = frozenset(
+    {
+        "query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema",  # run SQL given as text
+        "cursor_to_xml", "cursor_to_xmlschema",  # move an open cursor
+        "table_to_xml", "table_to_xmlschema", "table_to_xml_and_xmlschema",  # read a relation by name, unchecked
+        "schema_to_xml", "schema_to_xmlschema", "schema_to_xml_and_xmlschema",  # read every table of a schema, unchecked
+        "database_to_xml", "database_to_xmlschema", "database_to_xml_and_xmlschema",  # read every table, unchecked
+        "ts_stat", "ts_rewrite",  # the (tsquery, text) forms run SQL given as text
+        "txid_current", "pg_current_xact_id",  # assign a transaction id
+        "fmgr_c_validator", "fmgr_internal_validator", "fmgr_sql_validator",  # load or parse function bodies
+    }
+)
+# ts_rewrite(tsquery, tsquery, tsquery) rewrites a query value and runs nothing: the deny above is
+# by name, so this exact form is let back in.
+_DENIED_EXCEPT = frozenset({"ts_rewrite(tsquery, tsquery, tsquery)"})
+
+# Volatile built-ins that change nothing outside the statement, each with why.
+ALLOWED_VOLATILE = frozenset(
+    {
+        "random", "random_normal", "array_sample", "array_shuffle",  # a new number each call, nothing kept
+        "clock_timestamp", "timeofday",  # read the clock
+        "gen_random_uuid", "uuidv4", "uuidv7",  # new identifiers, nothing kept
+        "bernoulli", "system",  # TABLESAMPLE methods: choose rows to read
+        "pg_database_size", "pg_relation_size", "pg_table_size", "pg_total_relation_size",
+        "pg_indexes_size", "pg_tablespace_size",  # read file sizes
+        "pg_is_in_recovery", "pg_lock_status", "pg_blocking_pids",  # read server state (pg_locks)
+        "pg_sequence_last_value",  # reads a sequence without moving it (pg_sequences)
+    }
+)
+
+# Operators a statement uses without writing them: IN and CASE use =, BETWEEN and ORDER BY
+# compare, LIKE and SIMILAR TO match.
+_IMPLICIT_OPERATORS = frozenset({"=", "<>", "<", ">", "<=", ">=", "~~", "~~*", "!~~", "!~~*", "~", "~*", "!~", "!~*"})
+_OPERATOR_CHARS = set("+-*/<>=~!@#%^&|`?")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+_SQL_LANGUAGE = "sql"
+_MAX_DEPTH = 8  # SQL functions and views inside each other; deeper is unproven
+
+# Whether a function is a harmless built-in, in SQL, for whole catalog scans (operators, casts).
+_BUILTIN_HARMLESS = """
+    p.oid < 16384 AND p.pronamespace = 'pg_catalog'::regnamespace
+    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+    AND ((p.provolatile IN ('i', 's') AND (p.proname <> ALL(%(denied)s) OR format('%%s(%%s)', p.proname, pg_get_function_identity_arguments(p.oid)) = ANY(%(except)s)))
+         OR p.proname = ANY(%(allowed)s))
+"""
+_PARAMS = {"denied": sorted(DENIED), "except": sorted(_DENIED_EXCEPT), "allowed": sorted(ALLOWED_VOLATILE)}
+
+
+@dataclass(frozen=True)
+class Proof:
+    """`proven` when every call, relation, operator and type the SQL may reach is harmless;
+    otherwise `reasons` say what could not be proven, one line each."""
+
+    proven: bool
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass
+class _Call:
+    schema: str | None
+    name: str
+    args: int | None  # None: the count is unclear (named or variadic arguments, FROM/ORDER BY inside)
+
+
+@dataclass
+class _Facts:
+    """What the tokens say the statement may reach."""
+
+    calls: list[_Call] = field(default_factory=list)
+    names: set[str] = field(default_factory=set)  # quoted identifiers and schema.name pairs: relations, types
+    words: set[str] = field(default_factory=set)  # every identifier as folded: functions called by field notation
+    operators: set[str] = field(default_factory=set)  # runs of operator characters as written
+
+
+def prove(conn: psycopg.Connection, sql: str, timeout_ms: int = 5_000) -> Proof:
+    """Prove ``sql`` harmless on ``conn``'s server, or say why not (catalog reads only)."""
+    safety = classify(sql)
+    if safety.writes:
+        return Proof(False, tuple(safety.reasons))
+    facts, problem = _read_tokens(sql)
+    if problem:
+        return Proof(False, (problem,))
+    if conn.info.transaction_status == pq.TransactionStatus.INERROR:
+        return Proof(False, ("the current transaction has failed: nothing can be checked on the server",))
+    try:
+        with read_only_transaction(conn, timeout_ms):
+            reasons = _Prover(conn).statement(facts)
+    except psycopg.Error as exc:
+        return Proof(False, (f"the catalog could not be read: {str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__}",))
+    return Proof(not reasons, tuple(dict.fromkeys(reasons)))
+
+
+def _read_tokens(sql: str) -> tuple[_Facts, str | None]:
+    try:
+        tokens = DIALECT.tokenize(sql)
+        if len(tokens) == 2 and tokens[0].token_type == TokenType.COMMAND:  # EXPLAIN: the rest is one string
+            tokens = tokens[:1] + DIALECT.tokenize(tokens[1].text)
+    except TokenError:
+        return _Facts(), "the statement could not be read"
+    if any(t.token_type == TokenType.SEMICOLON for t in tokens[:-1]):
+        return _Facts(), "more than one statement"
+    facts = _Facts()
+    for i, token in enumerate(tokens):
+        if token.token_type.name.endswith("STRING") or token.token_type == TokenType.NUMBER:
+            continue
+        if token.text.upper() == "OPERATOR" and i + 1 < len(tokens) and tokens[i + 1].token_type == TokenType.L_PAREN:
+            return _Facts(), "OPERATOR(...) names an operator this check does not follow"
+        if _is_operator(token):
+            continue
+        name = _name(token)
+        if name is None:
+            continue
+        schema = _qualifier(tokens, i)
+        facts.names.add(f"{_quote(schema)}.{_quote(name)}" if schema else _quote(name))
+        facts.words.add(name)
+        if i + 1 < len(tokens) and tokens[i + 1].token_type == TokenType.L_PAREN:
+            facts.calls.append(_Call(schema, name, _argument_count(tokens, i + 1)))
+    facts.operators = _operator_runs(tokens)
+    return facts, None
+
+
+def _name(token: Token) -> str | None:
+    """The identifier a token spells as PostgreSQL folds it; None for punctuation and literals."""
+    if token.token_type == TokenType.IDENTIFIER:
+        return token.text
+    return token.text.lower() if _IDENTIFIER.fullmatch(token.text) else None
+
+
+def _qualifier(tokens: list[Token], i: int) -> str | None:
+    if i >= 2 and tokens[i - 1].token_type == TokenType.DOT:
+        return _name(tokens[i - 2])
+    return None
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _is_operator(token: Token) -> bool:
+    return bool(token.text) and set(token.text) <= _OPERATOR_CHARS and token.token_type != TokenType.IDENTIFIER
+
+
+def _operator_runs(tokens: list[Token]) -> set[str]:
+    """Adjacent operator characters as the server lexes them (one name, `@@@` or `->>`)."""
+    runs: list[str] = []
+    previous: Token | None = None
+    for token in tokens:
+        if not _is_operator(token) or token.token_type.name.endswith("STRING"):
+            previous = None
+            continue
+        if previous is not None and token.start == previous.end + 1:
+            runs[-1] += token.text
+        else:
+            runs.append(token.text)
+        previous = token
+    return set(runs)
+
+
+def _argument_count(tokens: list[Token], open_at: int) -> int | None:
+    """Arguments of the call whose `(` is at ``open_at``, or None when the count is unclear."""
+    depth, count, empty = 0, 1, True
+    for token in tokens[open_at:]:
+        kind = token.token_type
+        if kind in (TokenType.L_PAREN, TokenType.L_BRACKET):
+            depth += 1
+            continue
+        if kind in (TokenType.R_PAREN, TokenType.R_BRACKET):
+            depth -= 1
+            if depth == 0:
+                return 0 if empty else count
+            continue
+        empty = False
+        if depth == 1:
+            if kind == TokenType.COMMA:
+                count += 1
+            elif token.text.upper() in {"FROM", "ORDER", "VARIADIC", "IN", "FOR", "PLACING", "AS", "WITHIN", "SIMILAR"} or token.text in {"=>", ":="}:
+                return None
+    return None
+
+
+class _Prover:
+    """One proof: the catalog reads, memoized, and the reasons for what failed."""
+
+    def __init__(self, conn: psycopg.Connection, depth: int = 0) -> None:
+        self.conn = conn
+        self.reasons: list[str] = []
+        self.functions: dict[int, bool] = {}
+        self.relations: dict[int, bool] = {}
+        self.types: dict[int, bool] = {}
+        self.in_play: set[int] = set()  # types whose values the statement may handle
+        self.depth = depth
+
+    def rows(self, query: str, params: object = None) -> list[tuple]:
+        return self.conn.execute(query, params, prepare=False).fetchall()
+
+    # -- the statement ------------------------------------------------------------------------------
+    def statement(self, facts: _Facts) -> list[str]:
+        """Every relation named, every call, operator and cast reached, every type in play."""
+        names = sorted(facts.names)
+        for oid in [r[0] for r in self.rows("SELECT DISTINCT to_regclass(n)::oid FROM unnest(%s::text[]) n WHERE to_regclass(n) IS NOT NULL", (names,))]:
+            self.relation(oid)
+        self.in_play |= {r[0] for r in self.rows("SELECT DISTINCT to_regtype(n)::oid FROM unnest(%s::text[]) n WHERE to_regtype(n) IS NOT NULL", (names,))}
+        overloads = self.overloads(facts)
+        reached: set[int] = set()
+        while True:  # what the reached functions return is in play, which may reach more overloads
+            now = {oid for oid in overloads if self.relevant(oid)}
+            if now == reached:
+                break
+            reached = now
+            self.in_play |= {overloads[oid][1] for oid in reached}
+        for oid in sorted(reached):
+            if not self.function(oid):
+                self.fail(f"calls {overloads[oid][0]}, which is not known to be harmless")
+        self.operators(facts.operators | _IMPLICIT_OPERATORS)
+        self.casts()
+        for oid in sorted(self.in_play):
+            self.type(oid)
+        return self.reasons
+
+    def overloads(self, facts: _Facts) -> dict[int, tuple[str, int]]:
+        """The functions each call (or `t.f` field notation) may reach, with their return types."""
+        found: dict[int, tuple[str, int]] = {}
+        for call in facts.calls:
+            query = """
+                SELECT p.oid, p.oid::regprocedure::text, p.prorettype FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                WHERE p.proname = %(name)s AND p.prokind <> 'p'
+                  AND (n.nspname = %(schema)s OR (%(schema)s IS NULL AND n.nspname = ANY(current_schemas(true))))
+                  AND (%(args)s::int IS NULL OR (%(args)s BETWEEN p.pronargs - p.pronargdefaults AND p.pronargs)
+                       OR (p.provariadic <> 0 AND %(args)s >= p.pronargs - 1))"""
+            for oid, label, ret in self.rows(query, {"name": call.name, "schema": call.schema, "args": call.args}):
+                found[oid] = (label, ret)
+        # `SELECT t.f FROM t` calls f(t): any one-argument function on a row type may be reached.
+        field_notation = """
+            SELECT p.oid, p.oid::regprocedure::text, p.prorettype FROM pg_proc p JOIN pg_type t ON t.oid = p.proargtypes[0]
+            WHERE p.pronargs - p.pronargdefaults <= 1 AND p.pronargs >= 1 AND t.typtype IN ('c', 'p')
+              AND p.prokind = 'f' AND p.proname = ANY(%s::text[])"""
+        for oid, label, ret in self.rows(field_notation, (sorted(facts.words),)):
+            found.setdefault(oid, (label, ret))
+        return found
+
+    def relevant(self, oid: int) -> bool:
+        (types,) = self.rows("SELECT proargtypes::oid[] FROM pg_proc WHERE oid = %s", (oid,))[0]
+        return self.reachable(types or ())
+
+    def reachable(self, argument_types: Iterable[int]) -> bool:
+        """A function or operator matters unless one of its arguments is a non-built-in type the
+        statement never handles: no value of that type can reach it. Built-in types (pseudo-types
+        such as anyelement included) can always be reached, from literals if nothing else."""
+        return all(t < 16384 or t in self.in_play for t in argument_types)
+
+    # -- functions ----------------------------------------------------------------------------------
+    def function(self, oid: int) -> bool:
+        if oid == 0:
+            return True
+        if oid not in self.functions:
+            self.functions[oid] = True  # a recursive SQL function is as harmless as the rest of its body
+            self.functions[oid] = self._function(oid)
+        return self.functions[oid]
+
+    def _function(self, oid: int) -> bool:
+        (builtin,) = self.rows(f"SELECT {_BUILTIN_HARMLESS} FROM pg_proc p WHERE p.oid = %(oid)s", {**_PARAMS, "oid": oid})[0]
+        if builtin:
+            return True
+        rows = self.rows(
+            """SELECT l.lanname, p.prokind, p.proconfig IS NULL, p.prosqlbody IS NOT NULL, p.prosrc, p.oid < 16384, p.prorettype
+               FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE p.oid = %s""",
+            (oid,),
+        )
+        if not rows:
+            return False
+        language, kind, no_settings, atomic, source, builtin_oid, returns = rows[0]
+        if builtin_oid or language != _SQL_LANGUAGE or kind != "f" or not no_settings or self.depth >= _MAX_DEPTH:
+            return False
+        self.in_play.add(returns)
+        if atomic:  # BEGIN ATOMIC: the server recorded what the body uses
+            return self.dependencies("pg_proc", oid)
+        return all(self.body(statement) for statement in _body_statements(source))
+
+    def body(self, sql: str) -> bool:
+        """A SQL function's statement, proven as a statement of its own (parameters are names)."""
+        facts, problem = _read_tokens(sql)
+        if problem or classify(sql).writes:
+            return False
+        inner = _Prover(self.conn, self.depth + 1)
+        inner.functions, inner.relations, inner.types = self.functions, self.relations, self.types
+        inner.in_play = set(self.in_play)
+        return not inner.statement(facts)
+
+    # -- what the server recorded: view rules, policies, atomic bodies, domain checks -----------------
+    def dependencies(self, catalog: str, oid: int) -> bool:
+        rows = self.rows(
+            """SELECT refclassid::regclass::text, refobjid FROM pg_depend
+               WHERE classid = %s::regclass AND objid = %s AND deptype = 'n'""",
+            (catalog, oid),
+        )
+        ok = True
+        for ref_catalog, ref in rows:
+            if ref_catalog == "pg_proc":
+                ok = self.function(ref) and ok
+            elif ref_catalog == "pg_operator":
+                ok = self.operator(ref) and ok
+            elif ref_catalog == "pg_class":
+                ok = self.relation(ref) and ok
+            elif ref_catalog == "pg_type":
+                self.in_play.add(ref)
+                ok = self.type(ref) and ok
+        return ok
+
+    # -- relations ----------------------------------------------------------------------------------
+    def relation(self, oid: int) -> bool:
+        if oid not in self.relations:
+            self.relations[oid] = True
+            self.relations[oid] = self._relation(oid)
+        return self.relations[oid]
+
+    def _relation(self, oid: int) -> bool:
+        rows = self.rows("SELECT relkind, oid::regclass::text, relrowsecurity FROM pg_class WHERE oid = %s", (oid,))
+        if not rows:
+            return True
+        kind, label, row_security = rows[0]
+        if kind in ("i", "I", "S", "c", "t"):  # indexes, sequences, row types, TOAST: named, not scanned here
+            return True
+        if kind == "f":
+            return self.fail(f"reads foreign table {label}, whose reading may run anything")
+        if kind not in ("r", "p", "v", "m"):
+            return self.fail(f"reads {label}, which is not a table or view")
+        self.in_play |= {r[0] for r in self.rows("SELECT atttypid FROM pg_attribute WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped", (oid,))}
+        ok = True
+        for (child,) in self.rows("SELECT inhrelid FROM pg_inherits WHERE inhparent = %s", (oid,)):
+            ok = self.relation(child) and ok
+        if kind in ("v", "m"):
+            for (rule,) in self.rows("SELECT oid FROM pg_rewrite WHERE ev_class = %s", (oid,)):
+                ok = self.dependencies("pg_rewrite", rule) and ok
+            if not ok:
+                self.fail(f"reads view {label}, whose definition is not known to be harmless")
+        if row_security:
+            for policy, name in self.rows("SELECT oid, polname FROM pg_policy WHERE polrelid = %s", (oid,)):
+                if not self.dependencies("pg_policy", policy):
+                    ok = self.fail(f"reads {label}, whose row security policy {name} is not known to be harmless")
+        return ok
+
+    # -- operators and casts ------------------------------------------------------------------------
+    def operators(self, written: Iterable[str]) -> None:
+        """Operators whose functions are not harmless built-ins and that the statement may use:
+        the name is written (or implied) and its operand types can be reached."""
+        runs = list(written)
+        query = f"""
+            SELECT o.oid, o.oprname, o.oprleft, o.oprright, o.oid::regoperator::text FROM pg_operator o
+            WHERE EXISTS (SELECT 1 FROM pg_proc p WHERE p.oid IN (o.oprcode, o.oprrest, o.oprjoin) AND NOT ({_BUILTIN_HARMLESS}))"""
+        for oid, name, left, right, label in self.rows(query, _PARAMS):
+            if not any(name in run for run in runs):
+                continue
+            if not self.reachable((left, right)):
+                continue
+            if not self.operator(oid):
+                self.fail(f"may use operator {label}, which is not known to be harmless")
+
+    def operator(self, oid: int) -> bool:
+        rows = self.rows("SELECT oprcode::oid, oprrest::oid, oprjoin::oid FROM pg_operator WHERE oid = %s", (oid,))
+        return bool(rows) and all(self.function(f) for f in rows[0])
+
+    def casts(self) -> None:
+        """Casts with a function that is not a harmless built-in, into a type in play."""
+        query = f"""
+            SELECT c.castfunc, c.casttarget, format('%%s -> %%s', c.castsource::regtype, c.casttarget::regtype) FROM pg_cast c
+            JOIN pg_proc p ON p.oid = c.castfunc WHERE NOT ({_BUILTIN_HARMLESS})"""
+        for function, target, label in self.rows(query, _PARAMS):
+            if target in self.in_play and not self.function(function):
+                self.fail(f"may cast {label}, whose function is not known to be harmless")
+
+    # -- types ----------------------------------------------------------------------------------------
+    def type(self, oid: int) -> bool:
+        if oid < 16384:
+            return True  # a built-in type: its I/O and comparison functions are built-ins
+        if oid not in self.types:
+            self.types[oid] = True
+            self.types[oid] = self._type(oid)
+        return self.types[oid]
+
+    def _type(self, oid: int) -> bool:
+        rows = self.rows(
+            """SELECT t.oid::regtype::text, t.typbasetype, t.typelem, t.typrelid,
+                      ARRAY[t.typinput, t.typoutput, t.typreceive, t.typsend, t.typmodin, t.typmodout, t.typsubscript]::oid[],
+                      ARRAY[r.rngsubtype]::oid[], ARRAY[r.rngcanonical, r.rngsubdiff]::oid[]
+               FROM pg_type t LEFT JOIN pg_range r ON r.rngtypid = t.oid WHERE t.oid = %s""",
+            (oid,),
+        )
+        if not rows:
+            return True
+        label, base, element, relation, functions, subtypes, range_functions = rows[0]
+        ok = all(self.function(f) for f in [*functions, *(f for f in range_functions if f)])
+        ok = all(self.type(t) for t in [base, element, *(s for s in subtypes if s)] if t) and ok
+        if relation:
+            ok = all(self.type(r[0]) for r in self.rows("SELECT atttypid FROM pg_attribute WHERE attrelid = %s AND attnum > 0", (relation,))) and ok
+        for (constraint,) in self.rows("SELECT oid FROM pg_constraint WHERE contypid = %s", (oid,)):
+            ok = self.dependencies("pg_constraint", constraint) and ok
+        comparisons = """
+            SELECT ap.amproc FROM pg_opclass c JOIN pg_amproc ap ON ap.amprocfamily = c.opcfamily WHERE c.opcintype = %(t)s AND c.opcdefault
+            UNION SELECT o.oprcode FROM pg_opclass c JOIN pg_amop ao ON ao.amopfamily = c.opcfamily JOIN pg_operator o ON o.oid = ao.amopopr
+                  WHERE c.opcintype = %(t)s AND c.opcdefault"""
+        ok = all(self.function(r[0]) for r in self.rows(comparisons, {"t": oid})) and ok
+        if not ok:
+            self.fail(f"handles values of type {label}, whose functions are not known to be harmless")
+        return ok
+
+    def fail(self, reason: str) -> bool:
+        self.reasons.append(reason)
+        return False
+
+
+def _body_statements(source: str) -> list[str]:
+    """The statements of a SQL function's text body."""
+    try:
+        tokens = DIALECT.tokenize(source)
+    except TokenError:
+        return [source]  # unreadable: proven as written, which fails
+    statements, start = [], 0
+    for token in tokens:
+        if token.token_type == TokenType.SEMICOLON:
+            statements.append(source[start : token.start])
+            start = token.end + 1
+    statements.append(source[start:])
+    return [s for s in statements if s.strip()]

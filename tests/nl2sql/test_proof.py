@@ -1,0 +1,166 @@
+"""The proof of harmlessness, on an ordinary app schema (not from any benchmark) with traps in it.
+
+What runs without a typed yes must be proven harmless against this server's catalog: the
+ordinary analytic queries an analyst asks for are proven, and every way of reaching code that
+may have an effect (a function, a view, a policy, an operator, a cast, a type, a foreign
+table, field notation, a SQL function's body) is not.
+"""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+import pytest
+
+from nl2sql_shell.db.execute import OneStatementCursor
+from nl2sql_shell.nl2sql.pipeline import Asker, Options, result_fingerprint
+from nl2sql_shell.nl2sql.proof import prove
+from tests.conftest import create_database
+from tests.scripted import Scripted
+
+SETUP = """
+CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, country text, signed_up date);
+CREATE TABLE orders (id int PRIMARY KEY, customer_id int REFERENCES customers(id), total numeric(10,2), placed_at timestamptz);
+CREATE TABLE archived_orders () INHERITS (orders);
+INSERT INTO customers VALUES (1, 'Ada', 'UK', '2024-01-05'), (2, 'Linus', 'FI', '2024-02-11');
+INSERT INTO orders VALUES (1, 1, 10.50, '2024-03-01'), (2, 1, 5.25, '2024-03-02'), (3, 2, 99.00, '2024-04-01');
+
+-- Code with an effect READ ONLY does not stop: a session advisory lock outlives the rollback.
+CREATE FUNCTION grab() RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN 1; END$$;
+CREATE FUNCTION grab_row(customers) RETURNS int LANGUAGE plpgsql STABLE AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN 1; END$$;
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TABLE moods (day date, how mood);
+CREATE FUNCTION grab_plus(mood, int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN $2; END$$;
+CREATE OPERATOR + (LEFTARG = mood, RIGHTARG = int, FUNCTION = grab_plus);
+CREATE FUNCTION doubled(x numeric) RETURNS numeric LANGUAGE sql IMMUTABLE AS $$ SELECT x * 2 $$;
+CREATE FUNCTION tripled(x numeric) RETURNS numeric LANGUAGE sql IMMUTABLE BEGIN ATOMIC SELECT x * 3; END;
+CREATE FUNCTION wrapped() RETURNS int LANGUAGE sql AS $$ SELECT grab() $$;
+CREATE FUNCTION wrapped_atomic() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT grab(); END;
+CREATE VIEW big_spenders AS SELECT c.name, sum(o.total) AS spent FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.name;
+CREATE VIEW trapped AS SELECT name, grab() AS g FROM customers;
+CREATE TABLE notes (id int, body text);
+ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY only_mine ON notes USING (grab() = 1);
+"""
+
+ORDINARY = [
+    "SELECT count(*) FROM customers",
+    "SELECT c.name, sum(o.total) AS spent FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.name ORDER BY spent DESC LIMIT 5",
+    "SELECT date_trunc('month', placed_at) AS month, round(avg(total), 2) FROM orders WHERE placed_at >= now() - interval '1 year' GROUP BY 1 ORDER BY 1",
+    "SELECT name FROM customers WHERE country IN ('UK', 'FI') AND name ILIKE 'a%' AND signed_up BETWEEN '2024-01-01' AND '2024-12-31'",
+    "WITH firsts AS (SELECT customer_id, min(placed_at) AS first FROM orders GROUP BY customer_id) SELECT c.name, f.first FROM firsts f JOIN customers c ON c.id = f.customer_id",
+    "SELECT name, rank() OVER (ORDER BY signed_up), count(*) FILTER (WHERE country = 'UK') OVER () FROM customers",
+    "SELECT string_agg(name, ', ' ORDER BY name), extract(year FROM signed_up) FROM customers GROUP BY 2",
+    "SELECT CAST(total AS text) || ' EUR', coalesce(country, '?'), to_char(placed_at, 'YYYY-MM') FROM orders JOIN customers ON customers.id = orders.customer_id",
+    "SELECT * FROM big_spenders",
+    "SELECT doubled(total), tripled(total) FROM orders",
+    "SELECT how, count(*) FROM moods GROUP BY how ORDER BY how",
+    "SELECT signed_up + 1 FROM customers",  # + on a date, and no mood in play: the mood operator is not reached
+    "SELECT g FROM generate_series(1, 3) AS g",
+    "SELECT random() < 2, gen_random_uuid() IS NOT NULL",
+    "EXPLAIN SELECT * FROM orders",
+    "SELECT * FROM pg_locks",
+]
+
+TRAPS = {
+    "SELECT grab()": "calls grab()",
+    "SELECT name FROM trapped": "reads view trapped",
+    "SELECT * FROM notes": "row security policy only_mine",
+    "SELECT how + 1 FROM moods": "operator +(mood,integer)",
+    "SELECT c.grab_row FROM customers c": "calls grab_row(customers)",
+    "SELECT wrapped()": "calls wrapped()",
+    "SELECT wrapped_atomic()": "calls wrapped_atomic()",
+    "EXPLAIN SELECT grab()": "calls grab()",
+    "SELECT ts_rewrite('a'::tsquery, 'SELECT ''a''::tsquery, ''b''::tsquery')": "ts_rewrite(tsquery,text)",
+    "SELECT query_to_xml('SELECT 1', true, true, '')": "query_to_xml",
+    "SELECT pg_advisory_lock(4242)": "pg_advisory_lock",
+    "SELECT 1; SELECT grab()": "more than one statement",
+    "SELECT 'a\\' , pg_terminate_backend(1) --'": "pg_terminate_backend",
+}
+
+
+@pytest.fixture(scope="module")
+def shop(pg_server) -> str:
+    return create_database(pg_server, "proof_shop", SETUP)
+
+
+@pytest.fixture
+def conn(shop):
+    with psycopg.connect(shop, autocommit=True) as connection:
+        yield connection
+
+
+def _lock_taken(shop: str) -> bool:
+    with psycopg.connect(shop) as other:
+        return bool(other.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242").fetchone()[0])
+
+
+@pytest.mark.parametrize("sql", ORDINARY)
+def test_what_an_analyst_asks_is_proven(conn, sql):
+    proof = prove(conn, sql)
+    assert proof.proven, proof.reasons
+
+
+@pytest.mark.parametrize("sql", sorted(TRAPS))
+def test_every_way_to_reach_code_with_an_effect_is_unproven_and_says_which(conn, shop, sql):
+    proof = prove(conn, sql)
+    assert not proof.proven
+    assert any(TRAPS[sql] in reason for reason in proof.reasons), proof.reasons
+    assert not _lock_taken(shop)  # proving ran none of it
+
+
+def test_a_foreign_child_of_a_partitioned_table_makes_it_unproven(pg_server):
+    """Reading the parent reads every partition; a foreign one may run a program."""
+    ddl = """
+    CREATE FOREIGN DATA WRAPPER nothing_fdw;
+    CREATE SERVER elsewhere FOREIGN DATA WRAPPER nothing_fdw;
+    CREATE TABLE readings (at date, value int) PARTITION BY RANGE (at);
+    CREATE TABLE readings_2024 PARTITION OF readings FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+    CREATE FOREIGN TABLE readings_2025 PARTITION OF readings FOR VALUES FROM ('2025-01-01') TO ('2026-01-01') SERVER elsewhere;
+    """
+    with psycopg.connect(create_database(pg_server, "proof_partitions", ddl), autocommit=True) as conn:
+        proof = prove(conn, "SELECT avg(value) FROM readings")
+        assert not proof.proven and any("foreign table readings_2025" in r for r in proof.reasons)
+        assert prove(conn, "SELECT avg(value) FROM readings_2024").proven
+
+
+def test_a_user_function_in_public_shadowing_a_builtin_name_is_unproven(pg_server):
+    """`lower(text)` in public is one of the overloads `lower('X')` may reach."""
+    ddl = "CREATE FUNCTION public.lower(text) RETURNS text LANGUAGE plpgsql AS $$BEGIN RETURN 'x'; END$$; CREATE TABLE t (a text);"
+    with psycopg.connect(create_database(pg_server, "proof_shadow", ddl), autocommit=True) as conn:
+        assert not prove(conn, "SELECT lower(a) FROM t").proven
+        assert prove(conn, "SELECT upper(a) FROM t").proven
+
+
+def test_unproven_candidates_are_neither_explained_nor_voted_and_need_a_yes(conn, shop):
+    """The model's queries reach grab() only through planning (EXPLAIN) or the vote: neither runs."""
+    asker = Asker(Scripted(["SELECT name FROM trapped", "SELECT grab() AS g", "SELECT name FROM trapped"]), Options(max_repairs=0, candidates=3))
+    answer = asker.ask("customer names", conn, check_grounding=False)
+    assert " ".join(answer.sql.split()) == "SELECT name FROM trapped"  # the first (greedy) candidate, shown
+    assert not answer.proven and "not run" in answer.reason
+    assert not _lock_taken(shop)
+
+
+def test_proven_candidates_are_voted(conn):
+    asker = Asker(Scripted(["SELECT name FROM customers ORDER BY name", "SELECT grab() AS g", "SELECT name FROM customers ORDER BY name"]), Options(max_repairs=0, candidates=3))
+    answer = asker.ask("customer names", conn, check_grounding=False)
+    assert answer.proven and " ".join(answer.sql.split()) == "SELECT name FROM customers ORDER BY name"
+    assert "2 of 3" in answer.reason
+
+
+def test_model_sql_is_one_statement_whatever_it_says(conn):
+    """The extended protocol refuses a second statement before running the first."""
+    with pytest.raises(psycopg.errors.SyntaxError), OneStatementCursor(conn) as cur:
+        cur.execute("SELECT 1; DELETE FROM orders")
+    assert conn.execute("SELECT count(*) FROM orders").fetchone()[0] == 3
+
+
+def test_the_vote_fetches_only_its_row_limit_and_stops_on_the_wall_clock(conn):
+    options = Options(vote_row_limit=10)
+    ordered = "SELECT g FROM generate_series(1, 100000) AS g ORDER BY g"
+    assert result_fingerprint(conn, ordered, options) == result_fingerprint(conn, ordered + " LIMIT 10", options)
+    slow = Options(check_seconds=0.5, statement_timeout_ms=60_000)
+    started = time.perf_counter()
+    assert result_fingerprint(conn, "SELECT count(*) FROM generate_series(1, 1000000000)", slow) is None
+    assert time.perf_counter() - started < 5
