@@ -317,6 +317,8 @@ class QuestionHandler:
                 out.write(f"  corrected ({change.rule}): {change}\n")
             for error in attempt.errors:
                 out.write(f"  rejected: {error}\n")
+            if attempt.proof is not None and not attempt.proof.proven:
+                out.write("  not run (unproven): " + "; ".join(attempt.proof.reasons) + "\n")
         timings = ", ".join(f"{k} {v:.2f}" for k, v in answer.timings.items())
         out.write(f"Tokens: {answer.prompt_tokens} prompt, {answer.generated_tokens} generated; seconds: {timings}\n")
 

@@ -128,3 +128,20 @@ def test_confirmed_write_runs_after_yes(db):
     handler._present(Answer("delete", "DELETE FROM t WHERE id = 2", "write", "", safety=classify("DELETE FROM t WHERE id = 2")))
     assert "DELETE 1" in out.getvalue()
     assert _state(db)[0] == [(1, "keep me")]
+
+
+def test_an_unproven_read_waits_for_yes_and_explain_last_says_why(db):
+    """`CREATE FUNCTION` code may do anything: Enter does not run it, `\\explain-last` names it."""
+    from nl2sql_shell.nl2sql.pipeline import Asker, Options
+    from tests.scripted import Scripted
+
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("CREATE FUNCTION note_count() RETURNS bigint LANGUAGE plpgsql AS $$BEGIN RETURN (SELECT count(*) FROM t); END$$")
+    handler, out = _handler(db, ["y", ""])
+    handler.asker = Asker(Scripted(["SELECT note_count() AS n"]), Options(max_repairs=0, candidates=1))
+    handler.ask("? how many notes")
+    shown = out.getvalue()
+    assert "MAY HAVE SIDE EFFECTS: not checked on the server (calls note_count()" in shown
+    assert "Type the whole word yes" in shown and "Not run." in shown and " n \n" not in shown  # y and Enter ran nothing
+    handler.explain_last()
+    assert "not run (unproven): calls note_count()" in out.getvalue()
