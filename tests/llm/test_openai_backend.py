@@ -143,3 +143,19 @@ def test_the_commands_take_model_url():
 
     for command in (["--help"], ["eval", "--help"], ["bench", "--help"]):
         assert "--model-url URL" in CliRunner().invoke(main, command).output
+
+
+def test_the_library_entry_point_asks_a_served_model(url, fresh_db):
+    """`nl2sql_shell.ask(..., model_url=...)`: the same pipeline as the shell, the SQL not run."""
+    import psycopg
+
+    from nl2sql_shell import ask
+    from nl2sql_shell.nl2sql.pipeline import Options
+
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("CREATE TABLE customers (id int PRIMARY KEY, name text, country text)")
+        conn.execute("INSERT INTO customers VALUES (1, 'Ada', 'UK'), (2, 'Linus', 'FI')")
+        answer = ask("How many customers are there?", conn, model_url=url, options=Options(candidates=2, max_repairs=0))
+        assert answer.attempts and answer.prompt_tokens > 0  # the served model wrote the candidates
+        assert answer.kind in ("read", "failed") and "customers" in (answer.sql or "").lower()
+        assert conn.execute("SELECT count(*) FROM customers").fetchone()[0] == 2
