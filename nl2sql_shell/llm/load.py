@@ -241,6 +241,39 @@ def _source(spec: ModelSpec, dtype, say: Progress) -> tuple[str, str | None]:
     return str(cached), None
 
 
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face hub answers at all (any HTTP reply counts)."""
+    import httpx
+
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    try:
+        httpx.head(endpoint, timeout=timeout)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
+def _local_only(model_id: str) -> bool:
+    """Whether to read a hub model from the local cache alone, asked before transformers tries.
+
+    With no network, huggingface_hub retries each file for about a minute and logs every retry
+    over the prompt; when the hub cannot be reached, a cached model loads from the cache at
+    once and a model that is not cached is one line saying what to do.
+    """
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on") or Path(model_id).expanduser().exists():
+        return False
+    if hub_reachable():
+        return False
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(model_id, "config.json"), str):
+        return True
+    raise ModelLoadError(
+        f"model {model_id!r} is not on this machine and the Hugging Face hub cannot be reached: "
+        "pass --model with a local folder or a .gguf file, or run once with network access to download it"
+    )
+
+
 def _quantization_config(quantize: str, dtype):
     if quantize == "none":
         return None
@@ -257,10 +290,11 @@ def _load(spec: ModelSpec, source: str, gguf: str | None, device: str, dtype, sa
 
     # Its progress bars would draw over the shell's prompt; `say` reports progress instead.
     transformers_logging.disable_progress_bar()
-    say(f"loading {spec.model} on {device}")
-    tokenizer = AutoTokenizer.from_pretrained(source)
+    local_only = _local_only(source)
+    say(f"loading {spec.model} on {device}" + (" (from the local cache: the hub cannot be reached)" if local_only else ""))
+    tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
     if spec.random_weights:
-        config = AutoConfig.from_pretrained(source)
+        config = AutoConfig.from_pretrained(source, local_files_only=local_only)
         model = AutoModelForCausalLM.from_config(config, dtype=dtype).to(device)
     else:
         model = AutoModelForCausalLM.from_pretrained(
@@ -268,6 +302,7 @@ def _load(spec: ModelSpec, source: str, gguf: str | None, device: str, dtype, sa
             dtype=dtype,
             device_map={"": device},
             quantization_config=_quantization_config(spec.quantize, dtype),
+            local_files_only=local_only,
         )
     if spec.adapter:
         from peft import PeftModel

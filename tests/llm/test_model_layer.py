@@ -206,3 +206,33 @@ def test_the_offline_gguf_model_writes_sql():
 def test_loading_draws_no_progress_bar_over_the_shell(tiny, capfd):
     load_model(ModelSpec(model=str(tiny["llama"]), device="cpu"))
     assert "Loading weights" not in capfd.readouterr().err
+
+
+def _closed_port_endpoint() -> str:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_without_the_hub_a_cached_model_loads_at_once_and_an_uncached_one_is_one_line(tmp_path, monkeypatch, capfd):
+    """No network: no minute of retries printed over the prompt, as huggingface_hub would do."""
+    cache = tmp_path / "hub"
+    snapshot = cache / "models--someone--tiny-coder" / "snapshots" / ("0" * 40)
+    build_tiny_model(snapshot)
+    (cache / "models--someone--tiny-coder" / "refs").mkdir()
+    (cache / "models--someone--tiny-coder" / "refs" / "main").write_text("0" * 40)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_ENDPOINT", _closed_port_endpoint())
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    started = time.perf_counter()
+    loaded = load_model(ModelSpec(model="someone/tiny-coder", device="cpu"))
+    assert loaded.generate(loaded.chat_prompt([{"role": "user", "content": "hi"}]), max_new_tokens=2)
+    with pytest.raises(ModelLoadError, match="not on this machine and the Hugging Face hub cannot be reached") as missing:
+        load_model(ModelSpec(model="someone/not-cached", device="cpu"))
+    assert "\n" not in str(missing.value)
+    assert time.perf_counter() - started < 30
+    assert "Retry" not in capfd.readouterr().err
