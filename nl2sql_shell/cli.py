@@ -15,6 +15,7 @@ from nl2sql_shell.config import rules_option
 from nl2sql_shell.model_choice import model_options
 from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 
+
 class _ShellGroup(click.Group):
     """Anything that is not a subcommand name goes to the shell, as with psql's arguments."""
 

@@ -11,16 +11,22 @@ Keys are the long option names of the shell (`model`, `model_url`, `adapter`, `q
 
 `rules` switches correction rules (nl2sql/rules) on or off by name, as `--rules` does:
 `rules = "+sort_keys,-bridge"` or a list of such switches; `--rules` switches after it.
+
+The shell never writes this file. What it does write for the user (history, examples memory)
+holds typed SQL and data, so it goes through private_folder/private_file: 0700 folders and
+0600 files, as psql's ~/.psql_history is 0600.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 CONFIG_ENV = "NL2SQL_SHELL_CONFIG"
+APP_NAME = "nl2sql-shell"
 
 
 def config_path() -> Path:
@@ -68,3 +74,50 @@ def load_config() -> dict[str, Any]:
         return tomllib.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise SystemExit(f"nl2sql-shell: {path}: {exc}") from None
+
+
+def data_folder() -> Path:
+    """The shell's own data folder (~/.local/share/nl2sql-shell), created 0700; one made
+    looser by an older version, or by the embedded server's setup, is tightened to 0700."""
+    import platformdirs
+
+    path = private_folder(Path(platformdirs.user_data_dir(APP_NAME)))
+    _tighten(path, 0o700)
+    return path
+
+
+def private_folder(path: Path) -> Path:
+    """Create the missing folders of ``path`` with mode 0700 (parents too, which mkdir's
+    parents=True would make with the umask's default); folders that exist are left alone,
+    as they may be the user's own (e.g. NL2SQL_SHELL_HISTORY in /tmp)."""
+    missing = []
+    folder = path
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:  # another shell made it at the same moment
+            continue
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create ``path`` as an empty 0600 file, or tighten an existing regular file to 0600.
+
+    Anything that is not a regular file (/dev/null in tests, a FIFO) is left untouched.
+    """
+    if path.exists() and not path.is_file():
+        return path
+    private_folder(path.parent)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    _tighten(path, 0o600)
+    return path
+
+
+def _tighten(path: Path, mode: int) -> None:
+    """chmod to ``mode`` when group or others have any access and the file is ours."""
+    info = path.stat()
+    if info.st_uid == os.geteuid() and stat.S_IMODE(info.st_mode) & 0o077:
+        os.chmod(path, mode)

@@ -128,7 +128,7 @@ def _attach_questions(shell: Shell, **options) -> None:
 
 def _run_scripted(shell: Shell, commands: tuple[str, ...], files: tuple[str, ...]) -> int:
     """-c commands (each on its own, the last one's success decides), -f files, or stdin."""
-    from nl2sql_shell.repl.script import run_script
+    from nl2sql_shell.repl.script import read_script, run_script
 
     try:
         if commands:
@@ -139,14 +139,14 @@ def _run_scripted(shell: Shell, commands: tuple[str, ...], files: tuple[str, ...
         if files:
             for name in files:
                 try:
-                    text = sys.stdin.read() if name == "-" else Path(name).read_text()
+                    text = read_script(None if name == "-" else Path(name))
                 except OSError as exc:
                     print(f"nl2sql-shell: {name}: {exc.strerror}", file=sys.stderr)
                     return EXIT_ERROR
-                if not run_script(shell, text):
+                if not run_script(shell, text, source="<stdin>" if name == "-" else name):
                     break
             return EXIT_OK
-        run_script(shell, sys.stdin.read())
+        run_script(shell, read_script(None))
         return EXIT_OK
     except StopScript:
         return EXIT_SCRIPT_STOPPED

@@ -12,6 +12,7 @@ import os
 import re
 from pathlib import Path
 
+from nl2sql_shell.config import private_file
 from nl2sql_shell.nl2sql.prompt import Example
 
 _WORD = re.compile(r"[a-z0-9_]+")
@@ -19,9 +20,9 @@ _WORD = re.compile(r"[a-z0-9_]+")
 
 def store_path(host: str, port: str | int, dbname: str) -> Path:
     """One file per database, under the user's data folder."""
-    import platformdirs
+    from nl2sql_shell.config import data_folder
 
-    base = Path(os.environ.get("NL2SQL_SHELL_EXAMPLES_DIR") or Path(platformdirs.user_data_dir("nl2sql-shell")) / "examples")
+    base = Path(os.environ.get("NL2SQL_SHELL_EXAMPLES_DIR") or data_folder() / "examples")
     digest = hashlib.sha256(f"{host}:{port}/{dbname}".encode()).hexdigest()[:12]
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", dbname)
     return base / f"{safe}-{digest}.jsonl"
@@ -38,6 +39,7 @@ class ExampleStore:
         if self._pairs is None:
             pairs: dict[str, Example] = {}
             if self.path.exists():
+                private_file(self.path)  # a file an older version made 0644 becomes 0600
                 for line in self.path.read_text().splitlines():
                     try:
                         item = json.loads(line)
@@ -48,7 +50,8 @@ class ExampleStore:
         return self._pairs
 
     def add(self, question: str, sql: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Append a pair; the file is 0600 in a 0700 folder, since it holds the user's SQL."""
+        private_file(self.path)
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps({"question": question, "sql": sql}) + "\n")
         self._pairs = None

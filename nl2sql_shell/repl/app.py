@@ -6,6 +6,7 @@ Everything that is not about the terminal (what a line means, how SQL runs) live
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from prompt_toolkit.lexers import PygmentsLexer
 from prompt_toolkit.output import Output as PTOutput
 from pygments.lexers.sql import PostgresLexer
 
+from nl2sql_shell.config import private_file
 from nl2sql_shell.repl.completer import SQLCompleter
 from nl2sql_shell.repl.metadata import Metadata, load_metadata
 from nl2sql_shell.repl.shell import Shell
@@ -29,12 +31,40 @@ MODEL_LOAD_DELAY_S = 1.0
 _WORDS = {"quit": "\\q", "exit": "\\q", "\\quit": "\\q", "help": "\\?"}
 
 
-def history_path() -> Path:
-    import platformdirs
+# Lines that carry a password: conninfo `password=`, a URI's `user:secret@`, SQL's
+# `PASSWORD '...'` (CREATE/ALTER ROLE/USER), `\setenv PGPASSWORD`. Only fixed alternatives and
+# single-character repeats, so a 10 MB pasted statement is checked in linear time and memory.
+_SECRET = re.compile(
+    r"\bpassword\s*=|\bpassword\s+(?:e|u&)?['$]|://[^\s/@:]*:[^\s/@]*@|\bpgpassword\b",
+    re.IGNORECASE,
+)
 
-    path = Path(os.environ.get("NL2SQL_SHELL_HISTORY") or Path(platformdirs.user_data_dir("nl2sql-shell")) / "history")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
+
+def history_path() -> Path:
+    """NL2SQL_SHELL_HISTORY, or `history` in the shell's 0700 data folder."""
+    from nl2sql_shell.config import data_folder
+
+    return Path(os.environ.get("NL2SQL_SHELL_HISTORY") or data_folder() / "history")
+
+
+def holds_password(text: str) -> bool:
+    """Whether a history entry would write a password to disk."""
+    return _SECRET.search(text) is not None
+
+
+class PrivateHistory(FileHistory):
+    """psql-like history that stays private: the file is 0600 (made so if it was looser), and
+    entries holding a password are kept for this session's up-arrow but never written."""
+
+    def __init__(self, path: Path) -> None:
+        private_file(path)
+        super().__init__(str(path))
+
+    def store_string(self, string: str) -> None:
+        if holds_password(string):
+            return
+        private_file(Path(self.filename))  # recreated 0600 if removed while the shell runs
+        super().store_string(string)
 
 
 class _MetadataCache:
@@ -76,7 +106,7 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
     """Read-eval-print until \\q or Ctrl-D; returns the process exit code."""
     metadata = _MetadataCache(shell)
     session: PromptSession[str] = PromptSession(
-        history=FileHistory(str(history_path())),
+        history=PrivateHistory(history_path()),
         lexer=PygmentsLexer(PostgresLexer),
         completer=SQLCompleter(metadata),
         complete_while_typing=False,

@@ -114,16 +114,18 @@ def _timing(shell: Shell, argument: str) -> bool:
 
 @command("\\i", "\\include", syntax="\\i FILE", help="execute commands from file")
 def _include(shell: Shell, argument: str) -> bool:
-    from nl2sql_shell.repl.script import run_script
+    """Errors in the file name it as typed (psql's ``FILE:LINE:``); bytes that are not UTF-8
+    fail only their own statement: the session goes on, an open transaction stays open
+    (aborted by the server's refusal, as psql leaves it)."""
+    from nl2sql_shell.repl.script import read_script, run_script
 
-    path = Path(os.path.expanduser(argument))
     try:
-        text = path.read_text()
+        text = read_script(Path(os.path.expanduser(argument)))
     except OSError as exc:
         shell.error(f"{argument}: {exc.strerror}")
         shell.last_failed = True
         return True
-    return run_script(shell, text)
+    return run_script(shell, text, source=argument)
 
 
 @command("\\o", "\\out", syntax="\\o [FILE]", help="send all query results to file (no argument: back to the screen)")

@@ -1,30 +1,119 @@
-"""Non-interactive input (-f FILE, piped stdin, \\i): the same lines a person would type."""
+"""Non-interactive input (-f FILE, piped stdin, \\i): the same lines a person would type.
+
+Scripts are read as bytes and decoded as UTF-8 with ``surrogateescape``, so a byte that is not
+UTF-8 cannot stop the read. A statement holding one goes to the server as the original bytes,
+exactly as psql sends it: the server refuses it (``invalid byte sequence for encoding "UTF8"``),
+an open transaction stays open (aborted, as in psql), and the rest of the script runs. A
+backslash command or question line gets U+FFFD in its place, which prints as psql's raw byte does.
+"""
 
 from __future__ import annotations
 
-from nl2sql_shell.repl.shell import Shell
-from nl2sql_shell.repl.statements import split_statements
+import sys
+from pathlib import Path
+
+import psycopg
+
+from nl2sql_shell.db.execute import error_text
+from nl2sql_shell.repl.shell import Shell, StopScript
+from nl2sql_shell.repl.statements import next_statement
+
+PROGRAM = "nl2sql-shell"
+_COMMAND_STARTS = ("\\", "?")
 
 
-def run_script(shell: Shell, text: str) -> bool:
-    """Feed a script line by line, psql-style; returns False if it asked to quit (\\q).
+def read_script(path: Path | None) -> str:
+    """The text of a script file (stdin when ``path`` is None), invalid UTF-8 kept as
+    surrogate escapes (run_script sends those bytes as they were); OSError if it cannot be read."""
+    data = sys.stdin.buffer.read() if path is None else path.read_bytes()
+    return data.decode("utf-8", "surrogateescape")
 
-    A backslash or `?` line at a statement boundary is a command of its own; SQL lines gather
-    until a statement is complete. A last statement without a semicolon still runs.
+
+def run_script(shell: Shell, text: str, source: str | None = None) -> bool:
+    """Feed a script psql-style; returns False if it asked to quit (\\q).
+
+    A backslash or `?` line at a statement boundary is a command of its own; SQL gathers until
+    a statement is complete. A last statement without a semicolon still runs. ``source`` names
+    the file in error lines (``nl2sql-shell:FILE:LINE: ERROR: ...``); stdin has none, as in psql.
+    Each statement is found by one forward scan, so a huge script or statement costs linear time.
     """
-    buffer = ""
-    for line in text.splitlines(keepends=True):
-        stripped = line.strip()
-        if not buffer.strip() and stripped.startswith(("\\", "?")):
-            if not shell.handle(stripped):
-                return False
+    lines = _LineNumbers(text)
+    pos, size = 0, len(text)
+    while pos < size:
+        newline = text.find("\n", pos)
+        line_end = size if newline < 0 else newline + 1
+        stripped = text[pos:line_end].strip()
+        if not stripped or stripped.startswith("--"):
+            pos = line_end
             continue
-        buffer += line
-        statements, rest = split_statements(buffer)
-        if statements:
-            buffer = rest
-        for statement in statements:
-            shell.run_sql(statement)
-    if buffer.strip():
-        shell.handle(buffer)
+        if stripped.startswith(_COMMAND_STARTS):
+            if not shell.handle(_replace_invalid(stripped)):
+                return False
+            pos = line_end
+            continue
+        statement, end = next_statement(text, pos)
+        if statement is None:  # the unfinished rest of the file (or only comments)
+            rest = text[pos:]
+            if _is_utf8(rest):
+                shell.handle(rest)
+            else:
+                _send_bytes(shell, rest.strip(), _location(source, lines.at(size - 1)))
+            return True
+        _run_statement(shell, statement, _location(source, lines.at(end - 1)))
+        pos = end
     return True
+
+
+class _LineNumbers:
+    """1-based line numbers of positions that only move forward: counting stays linear."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.line = 1
+
+    def at(self, pos: int) -> int:
+        self.line += self.text.count("\n", self.pos, pos)
+        self.pos = pos
+        return self.line
+
+
+def _location(source: str | None, line: int) -> str:
+    """psql's prefix for errors in a file (``nl2sql-shell:FILE:LINE: ``); none for stdin."""
+    return f"{PROGRAM}:{source}:{line}: " if source is not None else ""
+
+
+def _is_utf8(text: str) -> bool:
+    """False when decoding left surrogate escapes, i.e. the bytes were not UTF-8."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _replace_invalid(text: str) -> str:
+    """Each invalid byte as U+FFFD, for text that must be a Python string."""
+    return text if _is_utf8(text) else text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _run_statement(shell: Shell, statement: str, location: str) -> None:
+    """Run one statement; one that is not UTF-8 goes as its bytes, for the server to refuse."""
+    if _is_utf8(statement):
+        shell.run_sql(statement)
+    else:
+        _send_bytes(shell, statement, location)
+
+
+def _send_bytes(shell: Shell, statement: str, location: str) -> None:
+    """Send the statement's original bytes, as psql would: the server's refusal is psql's
+    message and aborts an open transaction as psql's does (a script's COMMIT then rolls back)."""
+    try:
+        shell.conn.execute(statement.encode("utf-8", "surrogateescape"))
+    except psycopg.Error as exc:
+        shell.error(location + error_text(exc))
+        shell.last_failed = True
+        if not shell.interactive and shell.variables.get("ON_ERROR_STOP", "").lower() in ("1", "on", "true"):
+            raise StopScript() from None

@@ -38,12 +38,12 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE,
 )
-# Unrolled loops: linear even on an unterminated string (no nested quantifier backtracking).
-_SQUOTE_BODY = re.compile(r"[^']*(?:''[^']*)*'")
-_EQUOTE_BODY = re.compile(r"[^'\\]*(?:(?:\\.|'')[^'\\]*)*'", re.DOTALL)
-_DQUOTE_BODY = re.compile(r'[^"]*(?:""[^"]*)*"')
+# Quote bodies and leading comments are skipped with str.find and single-character repeats:
+# a repeated group (even an unrolled loop) keeps backtracking state for every repetition, which
+# for a 10 MB literal full of '' pairs or escapes took hundreds of MB.
+_BLANKS = re.compile(r"\s*")
+_ESCAPE_OR_QUOTE = re.compile(r"[\\']")
 _BLOCK_MARK = re.compile(r"/\*|\*/")
-_LEADING_NOISE = re.compile(r"(?:\s+|--[^\n]*(?:\n|$))*")
 
 # First identifiers of CREATE [OR REPLACE] {FUNCTION|PROCEDURE}, as psql records them.
 _ROUTINE_WORDS = {"create": "c", "or": "o", "replace": "r", "function": "f", "procedure": "p"}
@@ -57,12 +57,15 @@ class _Scan:
     rest: str
     state: str  # one of the %R characters above
     in_line_comment: bool = False  # the text ends inside a -- comment
+    end: int = 0  # position just after the last complete statement's ;
 
 
-def _scan(text: str) -> _Scan:
+def _scan(text: str, pos: int = 0, first: bool = False) -> _Scan:
+    """Scan ``text`` from ``pos``; with ``first``, stop after the first complete statement."""
     statements: list[str] = []
-    start = _LEADING_NOISE.match(text).end()
-    pos, depth, begin_depth = start, 0, 0
+    end = pos
+    start = pos = _skip_noise(text, pos)
+    depth, begin_depth = 0, 0
     head: list[str] = []  # first-letter codes of the statement's first identifiers (psql's heuristic)
     routine = False  # the statement is CREATE [OR REPLACE] FUNCTION|PROCEDURE
     in_line_comment = False
@@ -75,10 +78,9 @@ def _scan(text: str) -> _Scan:
         if kind == "ident":
             word = match.group().lower()
             if word == "e" and text.startswith("'", pos):  # E'...' escape string
-                body = _EQUOTE_BODY.match(text, pos + 1)
-                if body is None:
-                    return _Scan(statements, text[start:].strip(), SINGLE_QUOTE)
-                pos = body.end()
+                pos = _escape_string_end(text, pos + 1)
+                if pos < 0:
+                    return _Scan(statements, text[start:].strip(), SINGLE_QUOTE, end=end)
                 continue
             if len(head) < 4:
                 head.append(_ROUTINE_WORDS.get(word, ""))
@@ -89,14 +91,13 @@ def _scan(text: str) -> _Scan:
                 elif word == "end" and begin_depth > 0:
                     begin_depth -= 1
         elif kind in ("squote", "dquote"):
-            body = (_SQUOTE_BODY if kind == "squote" else _DQUOTE_BODY).match(text, pos)
-            if body is None:
-                return _Scan(statements, text[start:].strip(), SINGLE_QUOTE if kind == "squote" else DOUBLE_QUOTE)
-            pos = body.end()
+            pos = _quoted_end(text, pos, match.group())
+            if pos < 0:
+                return _Scan(statements, text[start:].strip(), SINGLE_QUOTE if kind == "squote" else DOUBLE_QUOTE, end=end)
         elif kind == "dollar":
             close = text.find(match.group(), pos)
             if close < 0:
-                return _Scan(statements, text[start:].strip(), DOLLAR_QUOTE)
+                return _Scan(statements, text[start:].strip(), DOLLAR_QUOTE, end=end)
             pos = close + len(match.group())
         elif kind == "line":
             newline = text.find("\n", pos)
@@ -107,7 +108,7 @@ def _scan(text: str) -> _Scan:
         elif kind == "block":
             pos = _skip_block_comment(text, pos)
             if pos < 0:
-                return _Scan(statements, text[start:].strip(), COMMENT)
+                return _Scan(statements, text[start:].strip(), COMMENT, end=end)
         elif kind == "open":
             depth += 1
         elif kind == "close":
@@ -115,7 +116,10 @@ def _scan(text: str) -> _Scan:
         elif kind == "semi" and depth == 0 and begin_depth == 0:
             if _skip_comments(text, start) < match.start():  # not just comments before the ;
                 statements.append(text[start:pos].strip())
-            start = pos = _LEADING_NOISE.match(text, pos).end()
+            end = pos
+            if first and statements:
+                return _Scan(statements, "", READY, end=end)
+            start = pos = _skip_noise(text, pos)
             head, routine = [], False
     rest = "" if _skip_comments(text, start) == n else text[start:].strip()
     if depth > 0:
@@ -124,7 +128,7 @@ def _scan(text: str) -> _Scan:
         state = CONTINUE
     else:
         state = READY
-    return _Scan(statements, rest, state, in_line_comment)
+    return _Scan(statements, rest, state, in_line_comment, end)
 
 
 def _in_routine_header(head: list[str]) -> bool:
@@ -133,10 +137,47 @@ def _in_routine_header(head: list[str]) -> bool:
     return codes.startswith(("cf", "cp", "corf", "corp"))
 
 
+def _skip_noise(text: str, pos: int) -> int:
+    """The first position from ``pos`` on that is not blank space or a ``--`` comment."""
+    while True:
+        pos = _BLANKS.match(text, pos).end()
+        if not text.startswith("--", pos):
+            return pos
+        newline = text.find("\n", pos)
+        if newline < 0:
+            return len(text)
+        pos = newline + 1
+
+
+def _quoted_end(text: str, pos: int, quote: str) -> int:
+    """Position after the quote closing a '...' or "..." body that starts at ``pos`` (a
+    doubled quote stands for itself); -1 if unclosed."""
+    while True:
+        close = text.find(quote, pos)
+        if close < 0:
+            return -1
+        if not text.startswith(quote, close + 1):
+            return close + 1
+        pos = close + 2
+
+
+def _escape_string_end(text: str, pos: int) -> int:
+    """Like _quoted_end for an E'...' body, where a backslash escapes the next character."""
+    while True:
+        mark = _ESCAPE_OR_QUOTE.search(text, pos)
+        if mark is None:
+            return -1
+        pos = mark.end()
+        if mark.group() == "\\" or text.startswith("'", pos):  # an escaped character or ''
+            pos += 1
+        else:
+            return pos
+
+
 def _skip_comments(text: str, pos: int) -> int:
     """The first position from ``pos`` on that is not blank space or a comment."""
     while True:
-        pos = _LEADING_NOISE.match(text, pos).end()
+        pos = _skip_noise(text, pos)
         if not text.startswith("/*", pos) or (end := _skip_block_comment(text, pos + 2)) < 0:
             return pos
         pos = end
@@ -159,6 +200,17 @@ def split_statements(text: str) -> tuple[list[str], str]:
     """
     scan = _scan(text)
     return scan.statements, scan.rest
+
+
+def next_statement(text: str, pos: int) -> tuple[str | None, int]:
+    """The first complete statement in ``text`` from ``pos`` and the position after its ``;``,
+    or ``(None, pos)`` when none is complete. Scanning stops there, so a script runs
+    statement by statement in one pass however long it is.
+    """
+    scan = _scan(text, pos, first=True)
+    if not scan.statements:
+        return None, pos
+    return scan.statements[0], scan.end
 
 
 def input_state(text: str) -> str:

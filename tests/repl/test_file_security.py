@@ -1,0 +1,113 @@
+"""Files the shell writes for the user are private (0600 in 0700 folders), and the history
+file never receives a password, whatever the umask; checked as `stat` and `cat` would show."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from nl2sql_shell.nl2sql.examples import ExampleStore, store_path
+from nl2sql_shell.repl.app import PrivateHistory, history_path
+
+SECRETS = ("sekrit-conninfo", "sekrit-uri", "sekrit-role", "sekrit-alter")
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch) -> Iterator[Path]:
+    """A throw-away HOME and XDG_DATA_HOME (not created yet), with a umask that would let
+    everyone read and write what is created: only the shell's own modes keep files private."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home" / "xdg" / "share"))
+    for name in ("NL2SQL_SHELL_HISTORY", "NL2SQL_SHELL_EXAMPLES_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "home").mkdir()
+    previous = os.umask(0)
+    yield tmp_path / "home"
+    os.umask(previous)
+
+
+def test_real_session_history_is_private_and_holds_no_password(fresh_db, home: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env.update(PAGER="", TERM="dumb")
+    child = pexpect.spawn(sys.executable, ["-m", "nl2sql_shell", fresh_db], env=env, encoding="utf-8", timeout=30, dimensions=(40, 200))
+    child.expect("=# ")
+    for line in (
+        "select 'kept in history' as visible;",
+        '\\c "host=127.0.0.1 port=1 password=sekrit-conninfo"',
+        "\\c postgresql://someone:sekrit-uri@127.0.0.1:1/db",
+        "begin;",
+        "CREATE ROLE r_files PASSWORD 'sekrit-role';",
+        "alter role r_files with encrypted password 'sekrit-alter';",
+        "rollback;",
+        "\\q",
+    ):
+        child.sendline(line)
+        if line != "\\q":
+            child.expect(r"=[*!]?# ")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+    history = home / "xdg" / "share" / "nl2sql-shell" / "history"
+    text = history.read_text()
+    assert "kept in history" in text and "rollback;" in text
+    assert not [secret for secret in SECRETS if secret in text]
+    assert mode(history) == 0o600
+    for folder in (history.parent, home / "xdg" / "share", home / "xdg"):
+        assert mode(folder) == 0o700, folder
+
+
+def test_an_existing_history_file_and_data_folder_are_tightened(home: Path):
+    folder = home / "xdg" / "share" / "nl2sql-shell"
+    folder.mkdir(parents=True, mode=0o755)
+    os.chmod(folder, 0o755)
+    old = folder / "history"
+    old.write_text("\n# old\n+select 1;\n")
+    os.chmod(old, 0o644)
+    history = PrivateHistory(history_path())
+    assert (mode(folder), mode(old)) == (0o700, 0o600)
+    history.store_string("select 2;")
+    assert "+select 2;" in old.read_text() and mode(old) == 0o600
+
+
+def test_history_elsewhere_leaves_that_folder_alone(home: Path, monkeypatch):
+    shared = home / "shared"
+    shared.mkdir(mode=0o755)
+    os.chmod(shared, 0o755)
+    monkeypatch.setenv("NL2SQL_SHELL_HISTORY", str(shared / "history"))
+    PrivateHistory(history_path()).store_string("select 3;")
+    assert (mode(shared), mode(shared / "history")) == (0o755, 0o600)
+
+
+def test_history_to_dev_null_is_not_touched(home: Path, monkeypatch):
+    monkeypatch.setenv("NL2SQL_SHELL_HISTORY", os.devnull)
+    before = mode(Path(os.devnull))
+    PrivateHistory(history_path()).store_string("select 4;")
+    assert mode(Path(os.devnull)) == before
+
+
+def test_examples_memory_is_private(home: Path):
+    path = store_path("127.0.0.1", 5432, "shop")
+    ExampleStore(path).add("how many orders?", "SELECT count(*) FROM orders")
+    assert mode(path) == 0o600
+    assert mode(path.parent) == 0o700  # .../nl2sql-shell/examples
+    assert mode(path.parent.parent) == 0o700  # .../nl2sql-shell
+
+
+def test_an_existing_examples_file_is_tightened_when_read(home: Path):
+    path = store_path("127.0.0.1", 5432, "shop")
+    path.parent.mkdir(parents=True)
+    path.write_text('{"question": "q", "sql": "SELECT 1"}\n')
+    os.chmod(path, 0o644)
+    assert [example.sql for example in ExampleStore(path).all()] == ["SELECT 1"]
+    assert mode(path) == 0o600
