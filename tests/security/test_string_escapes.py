@@ -25,8 +25,10 @@ from .harness import (
 ATTACKS = {
     # The call looks like code to a standard tokenizer (and like a string to the server):
     "call_after_escaped_quote": r"SELECT 'a\' , pg_terminate_backend({pid}) --'",
-    # The call looks like a string to a standard tokenizer, and runs on the server:
-    "call_hidden_in_a_string": r"SELECT 'a\' , ' , pg_terminate_backend({pid}) -- '",
+    # The call looks like a string to a standard tokenizer, and runs on the server, which
+    # reads the rest of its line as a comment; it stays valid SQL when the checks reprint it
+    # one select item a line, and its FROM keeps it from looking like a refusal:
+    "call_hidden_in_a_string": r"SELECT 'a\' AS x, ' , pg_terminate_backend({pid}) AS t -- ' AS note FROM accounts",
 }
 
 
