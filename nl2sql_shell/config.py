@@ -8,6 +8,8 @@ Example:
 
 Keys are the long option names of the shell (`model`, `model_url`, `adapter`, `quantize`,
 `device`, `backend`, `candidates`, `vi`); a command-line flag always wins over the file.
+`check_seconds` bounds, in wall-clock seconds, each EXPLAIN and vote run of a `?` question's
+candidates (default 15; the statement timeout alone bounds each statement, not the check).
 
 `rules` switches correction rules (nl2sql/rules) on or off by name, as `--rules` does:
 `rules = "+sort_keys,-bridge"` or a list of such switches; `--rules` switches after it.

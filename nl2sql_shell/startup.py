@@ -106,6 +106,7 @@ def run_shell(
         candidates=candidates if candidates is not None else int(config.get("candidates", DEFAULT_CANDIDATES)),
         assume_yes=yes,
         rules=rules_on,
+        check_seconds=float(config["check_seconds"]) if "check_seconds" in config else None,
     )
     try:
         if scripted:

@@ -41,12 +41,14 @@ class QuestionHandler:
         assume_yes: bool = False,
         asker=None,
         rules: frozenset[str] | None = None,
+        check_seconds: float | None = None,
     ) -> None:
         """`asker` is an already loaded pipeline (embedding, tests); otherwise one is loaded."""
         self.shell = shell
         self.model_options = {"model": model, "adapter": adapter, "quantize": quantize, "device": device, "backend": backend, "model_url": model_url}
         self.candidates = candidates
         self.rules = rules  # correction rules on (None: the defaults)
+        self.check_seconds = check_seconds  # wall clock for one EXPLAIN or vote run (None: the default)
         self.assume_yes = assume_yes
         self.confirm: Callable[[str], str] | None = None  # set by the interactive front end
         self.remember: Callable[[str], None] | None = None  # adds accepted SQL to the input history
@@ -89,7 +91,11 @@ class QuestionHandler:
             self.load_error = f"could not load the model: {exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             self.progress = "model: failed to load"
             return
-        options = Options(candidates=self.candidates) if self.rules is None else Options(candidates=self.candidates, rules=self.rules)
+        options = Options(candidates=self.candidates)
+        if self.rules is not None:
+            options.rules = self.rules
+        if self.check_seconds is not None:
+            options.check_seconds = self.check_seconds
         self.asker = Asker(model, options)
         self.progress = f"model: {getattr(model, 'name', spec.model)} ({model.device}, loaded in {model.load_seconds:.1f} s)"
 

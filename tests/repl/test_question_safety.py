@@ -145,3 +145,14 @@ def test_an_unproven_read_waits_for_yes_and_explain_last_says_why(db):
     assert "Type the whole word yes" in shown and "Not run." in shown and " n \n" not in shown  # y and Enter ran nothing
     handler.explain_last()
     assert "not run (unproven): calls note_count()" in out.getvalue()
+
+
+def test_the_check_wall_clock_comes_from_the_config(db, tmp_path):
+    """`check_seconds` in config.toml bounds each EXPLAIN and vote run of the loaded pipeline."""
+    from tinymodel import build_tiny_model
+
+    target = Target(db)
+    shell = Shell(target, connect(target), output=Output(io.StringIO(), use_pager=False), errors=io.StringIO())
+    handler = QuestionHandler(shell, model=str(build_tiny_model(tmp_path / "m")), adapter=None, quantize=None, device="cpu", backend="transformers", check_seconds=2.5)
+    handler._load()
+    assert handler.load_error is None and handler.asker.options.check_seconds == 2.5
