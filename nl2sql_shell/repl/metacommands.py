@@ -89,7 +89,14 @@ def _connect(shell: Shell, argument: str) -> bool:
 
 @command("\\conninfo", syntax="\\conninfo", help="display information about the current connection")
 def _conninfo(shell: Shell, _: str) -> bool:
+    """psql's sentence, then the password file when there is one (the embedded server's), so
+    that the user can reach the same server with psql; it names the file, never the password."""
     shell.output.write(describe(shell.conn) + "\n")
+    passfile = psycopg.conninfo.conninfo_to_dict(shell.target.conninfo).get("passfile")
+    if passfile:
+        info = shell.conn.info
+        psql = shlex.join(["psql", "-h", info.host, "-p", str(info.port), "-U", info.user, info.dbname])
+        shell.output.write(f"Password file: {passfile} (psql: PGPASSFILE={shlex.quote(passfile)} {psql})\n")
     return True
 
 

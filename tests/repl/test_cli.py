@@ -94,14 +94,14 @@ def test_unreachable_server_is_one_line_and_exit_code_2():
 
 def test_pg_environment_variables_are_honoured(pg_server, fresh_db):
     dbname = psycopg.conninfo.conninfo_to_dict(fresh_db)["dbname"]
-    result = shell("-c", "select current_database()", "-t", PGHOST="127.0.0.1", PGPORT=str(pg_server.port), PGUSER="postgres", PGDATABASE=dbname)
+    result = shell("-c", "select current_database()", "-t", PGHOST="127.0.0.1", PGPORT=str(pg_server.port), PGUSER="postgres", PGDATABASE=dbname, PGPASSFILE=str(pg_server.password_file))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == dbname
 
 
 def test_flags_like_psql(pg_server, fresh_db):
     dbname = psycopg.conninfo.conninfo_to_dict(fresh_db)["dbname"]
-    result = shell("-h", "127.0.0.1", "-p", str(pg_server.port), "-U", "postgres", "-d", dbname, "-c", "\\conninfo")
+    result = shell("-h", "127.0.0.1", "-p", str(pg_server.port), "-U", "postgres", "-d", dbname, "-c", "\\conninfo", PGPASSFILE=str(pg_server.password_file))
     assert result.returncode == 0, result.stderr
     assert f'You are connected to database "{dbname}" as user "postgres" on host "127.0.0.1" at port "{pg_server.port}".' in result.stdout
 
