@@ -11,9 +11,9 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import random
 import threading
 import time
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -157,7 +157,8 @@ class LlamaCppModel:
         while len(results) < (n if temperature > 0 else 1):
             count = min(n - len(results), MAX_SEQUENCES) if temperature > 0 else 1
             stream = TextStream(on_text, stop) if on_text is not None and not results else None
-            batch = _Decoding(self, ids, count, greedy_first=not results, temperature=temperature, grammar=grammar)
+            seed = zlib.crc32(repr(ids).encode()) + len(results)  # the same prompt samples the same candidates
+            batch = _Decoding(self, ids, count, greedy_first=not results, temperature=temperature, grammar=grammar, seed=seed)
             for text, new_tokens, finish, first_at, done_at in batch.run(min(max_new_tokens, room), stop, stream, cancel):
                 first = (results[0].seconds_to_first_token if results else first_at - started)
                 results.append(Generation(text, len(ids), new_tokens, first, done_at - started, finish, cached))
@@ -239,15 +240,15 @@ class _Decoding:
     Afterwards sequence 0 holds the whole prompt, and the others nothing.
     """
 
-    def __init__(self, model: LlamaCppModel, ids: list[int], count: int, *, greedy_first: bool, temperature: float, grammar: str | None) -> None:
+    def __init__(self, model: LlamaCppModel, ids: list[int], count: int, *, greedy_first: bool, temperature: float, grammar: str | None, seed: int) -> None:
         from llama_cpp import _internals
 
         self.model, self.llama, self.ids, self.count = model, model.llama, ids, count
         self.ctx = self.llama._ctx
         self.batch = _internals.LlamaBatch(n_tokens=count, embd=0, n_seq_max=count, verbose=False)
-        self.samplers = [self._sampler(greedy=greedy_first and s == 0 or temperature <= 0, temperature=temperature, grammar=grammar) for s in range(count)]
+        self.samplers = [self._sampler(greedy=greedy_first and s == 0 or temperature <= 0, temperature=temperature, grammar=grammar, seed=seed + s) for s in range(count)]
 
-    def _sampler(self, *, greedy: bool, temperature: float, grammar: str | None):
+    def _sampler(self, *, greedy: bool, temperature: float, grammar: str | None, seed: int):
         from llama_cpp import LlamaGrammar, _internals
 
         sampler = _internals.LlamaSampler()
@@ -259,7 +260,7 @@ class _Decoding:
             sampler.add_top_k(TOP_K)
             sampler.add_top_p(TOP_P, 1)
             sampler.add_temp(temperature)
-            sampler.add_dist(random.getrandbits(31))
+            sampler.add_dist(seed & 0x7FFFFFFF)
         return sampler
 
     def run(self, max_new_tokens: int, stop: Sequence[str], stream: TextStream | None, cancel: threading.Event | None):

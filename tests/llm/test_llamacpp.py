@@ -50,6 +50,8 @@ def test_n_candidates_the_first_of_which_is_the_greedy_one(model):
     assert all(c.prompt_tokens == model.count_tokens(prompt) for c in candidates)
     assert all(0 < c.new_tokens <= 16 for c in candidates)
     assert len({c.text for c in model.generate(prompt, max_new_tokens=16, n=4, temperature=1.5)}) > 1  # samples differ
+    again = model.generate(prompt, max_new_tokens=16, n=4, temperature=1.0)
+    assert [c.text for c in again] == [c.text for c in candidates]  # the same prompt, the same candidates: evals repeat
 
 
 def test_stop_strings_cut_the_text_and_on_text_streams_it(model):
