@@ -1,5 +1,8 @@
 """Training pairs: read the sql-create-context JSONL and turn each pair into token ids.
 
+Each pair is read as the shell will meet it (finetune/postgres.py): its schema rendered by the
+inference renderer, its answer in PostgreSQL.
+
 The prompt is built by the very functions inference uses (`build_messages` rendered by the
 model's chat template through `LoadedModel.chat_prompt`), and only the answer tokens carry a
 loss: the adapter learns to answer the prompts the shell will really send, not to predict them.
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nl2sql_shell.finetune.postgres import inference_schema, postgres_answer
 from nl2sql_shell.nl2sql.prompt import build_messages, format_answer
 
 REQUIRED_KEYS = ("question", "context", "answer")
@@ -64,7 +68,8 @@ def _parse(path: Path, limit: int | None) -> Iterator[Pair]:
             if missing:
                 raise DataError(f"{path}:{number}: missing or empty key(s) {', '.join(missing)}")
             count += 1
-            yield Pair(record["question"], record["context"], record["answer"])
+            schema, names = inference_schema(record["context"])
+            yield Pair(record["question"], schema, postgres_answer(record["answer"], names))
 
 
 def split_pairs(pairs: Sequence[Pair], eval_fraction: float, seed: int) -> tuple[list[Pair], list[Pair]]:

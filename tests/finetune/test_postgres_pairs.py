@@ -1,0 +1,42 @@
+"""Training pairs read as the shell meets a database: the inference renderer's schema text and
+PostgreSQL answers (the pairs come from Spider's SQLite databases)."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+
+from nl2sql_shell.finetune.data import read_pairs
+from nl2sql_shell.finetune.postgres import inference_schema, postgres_answer
+from nl2sql_shell.schema.introspect import read_schema
+from nl2sql_shell.schema.render import render_schema
+
+CONTEXT = "CREATE TABLE head (head_ID NUMERIC, name TEXT, born_state TEXT, age NUMERIC); CREATE TABLE management (department_ID NUMERIC, head_ID NUMERIC, temporary_acting TEXT)"
+
+
+def test_the_schema_is_what_the_shell_renders_for_the_same_tables_on_a_server(fresh_db):
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(CONTEXT)
+        live = render_schema(read_schema(conn).tables, qualify=False)
+    rendered, names = inference_schema(CONTEXT)
+    assert rendered == live
+    assert {"head", "head_id", "department_id", "temporary_acting"} <= names
+
+
+def test_answers_are_postgresql_that_runs_on_those_tables(fresh_db):
+    _, names = inference_schema(CONTEXT)
+    sqlite = 'SELECT name FROM head WHERE born_state = "Alabama" ORDER BY age LIMIT 3'
+    answer = postgres_answer(sqlite, names)
+    assert answer == "SELECT name FROM head WHERE born_state = 'Alabama' ORDER BY age LIMIT 3"
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(CONTEXT)
+        conn.execute("INSERT INTO head VALUES (1, 'Ann', 'Alabama', 50), (2, 'Bo', 'Ohio', 40), (3, 'Cy', 'Alabama', NULL)")
+        assert conn.execute(answer).fetchall() == [("Ann",), ("Cy",)]  # PostgreSQL's own NULL order, as written
+
+
+def test_a_pair_that_does_not_parse_is_kept_as_written(tmp_path):
+    data = tmp_path / "pairs.jsonl"
+    data.write_text(json.dumps({"question": "q?", "context": "not sql at all (", "answer": "SELECT ((("}) + "\n")
+    (pair,) = read_pairs(data)
+    assert (pair.context, pair.answer) == ("not sql at all (", "SELECT (((")
