@@ -29,6 +29,11 @@ class Output:
     def stream(self) -> IO[str]:
         return self._file or self._default
 
+    @property
+    def redirected(self) -> bool:
+        """Whether `\\o` sends results to a file (psql's queryFout is not stdout)."""
+        return self._file is not None
+
     def redirect(self, path: str | None) -> None:
         """`\\o FILE` sends results to FILE (`|cmd` to a pipe is not supported); `\\o` alone back."""
         if self._file is not None:

@@ -11,7 +11,7 @@ import contextlib
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -19,6 +19,7 @@ import psycopg
 from psycopg import pq
 
 from nl2sql_shell.db import format as fmt
+from nl2sql_shell.db.copy import copy_direction, run_copy
 from nl2sql_shell.output import Output
 
 _CURSOR_NAME = "nl2sql_shell_cursor"
@@ -86,12 +87,15 @@ def error_text(exc: psycopg.Error) -> str:
     return message if message.startswith(("ERROR:", "FATAL:")) else f"ERROR:  {message}"
 
 
-def install_notice_printer(conn: psycopg.Connection, stream: Callable[[], IO[str]] = lambda: sys.stderr) -> None:
-    """Server NOTICEs and WARNINGs go to stderr, formatted as psql formats them."""
+def install_notice_printer(
+    conn: psycopg.Connection, stream: Callable[[], IO[str]] = lambda: sys.stderr, location: Callable[[], str] = lambda: ""
+) -> None:
+    """Server NOTICEs and WARNINGs go to stderr, formatted as psql formats them (after the
+    script's ``FILE:LINE:`` prefix, as psql puts it on every server message from a file)."""
 
     def show(diag: psycopg.errors.Diagnostic) -> None:
         out = stream()
-        out.write(f"{diag.severity}:  {diag.message_primary}\n")
+        out.write(f"{location()}{diag.severity}:  {diag.message_primary}\n")
         for label, text in (("DETAIL", diag.message_detail), ("HINT", diag.message_hint)):
             if text:
                 out.write(f"{label}:  {text}\n")
@@ -132,11 +136,21 @@ class OneStatementCursor(psycopg.Cursor):
 class Executor:
     """Runs statements on one connection with the current display settings."""
 
-    def __init__(self, conn: psycopg.Connection, settings: Settings, output: Output, errors: Callable[[], IO[str]] = lambda: sys.stderr) -> None:
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        settings: Settings,
+        output: Output,
+        errors: Callable[[], IO[str]] = lambda: sys.stderr,
+        location: Callable[[], str] = lambda: "",
+    ) -> None:
         self.conn = conn
         self.settings = settings
         self.output = output
         self.errors = errors
+        self.location = location  # psql's "psql:FILE:LINE: " before errors from a script
+        # Where COPY ... FROM STDIN reads: the lines after it in a script, else standard input.
+        self.copy_stdin: Callable[[], Iterable[bytes]] = lambda: ()
 
     def run(self, sql: str, *, read_only: bool = False, statement_timeout_ms: int | None = None, single: bool = False) -> Outcome:
         """Run one statement and print its result; errors are printed, never raised.
@@ -164,7 +178,7 @@ class Executor:
 
     def _report(self, text: str) -> None:
         stream = self.errors()
-        stream.write(text + "\n")
+        stream.write(self.location() + text + "\n")
         stream.flush()
 
     def _run_guarded(self, sql: str, statement_timeout_ms: int | None, single: bool) -> Outcome:
@@ -172,9 +186,35 @@ class Executor:
             return self._run(sql, single)
 
     def _run(self, sql: str, single: bool = False) -> Outcome:
+        direction = None if single else copy_direction(sql)
+        if direction == "in":
+            return self._copy(sql, self.copy_stdin(), None)
+        if direction == "out":
+            return self._copy(sql, None, self.write_data, show_status=False)
         if uses_cursor(sql):
             return self._run_with_cursor(sql, single)
         return self._run_plain(sql, single)
+
+    def copy(self, sql: str, source: Iterable[bytes] | None, sink: Callable[[bytes], None] | None, *, show_status: bool = True) -> Outcome:
+        """`\\copy`: one COPY with the client's end chosen by the caller, errors printed as run's."""
+        try:
+            return self._copy(sql, source, sink, show_status=show_status)
+        except KeyboardInterrupt:
+            self._report("ERROR:  canceling statement due to user request")
+            return Outcome(False, error="cancelled")
+        except psycopg.Error as exc:
+            self._report(error_text(exc))
+            return Outcome(False, error=error_text(exc))
+
+    def _copy(self, sql: str, source: Iterable[bytes] | None, sink: Callable[[bytes], None] | None, *, show_status: bool = True) -> Outcome:
+        """psql prints ``COPY n`` except when the data itself went to the query output."""
+        status = run_copy(self.conn, sql, source, sink)
+        if show_status and not self.settings.tuples_only:
+            self.output.write(status + "\n")
+        return Outcome(True, int(status.split()[-1]) if status.split()[-1].isdigit() else 0, status)
+
+    def write_data(self, data: bytes) -> None:
+        self.output.write(data.decode(errors="replace"))
 
     def _run_plain(self, sql: str, single: bool = False) -> Outcome:
         with OneStatementCursor(self.conn) if single else self.conn.cursor() as cur:

@@ -5,7 +5,6 @@ change the shell's own state (connection, output, display) are ours.
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import subprocess
 import tempfile
@@ -31,9 +30,15 @@ def command(*names: str, syntax: str, help: str) -> Callable[[Handler], Handler]
 
 
 def run(shell: Shell, line: str) -> bool:
-    """Run one meta-command line; False means quit."""
+    """Run one meta-command line; False means quit. Between pg_dump's `\\restrict KEY` and
+    `\\unrestrict KEY` every other meta-command is refused, as in psql (a dump's data cannot
+    smuggle in `\\!`)."""
     name, _, argument = line.partition(" ")
     if not name.startswith("\\"):
+        return True
+    if shell.restrict_key is not None and name != "\\unrestrict":
+        shell.meta_error("backslash commands are restricted; only \\unrestrict is allowed")
+        shell.last_failed = True
         return True
     if name.startswith("\\!") and len(name) > 2:  # "\\!ls" is "\\! ls"
         name, argument = "\\!", name[2:] + " " + argument
@@ -41,6 +46,41 @@ def run(shell: Shell, line: str) -> bool:
     if entry is not None:
         return entry[0](shell, argument.strip())
     return _pgspecial(shell, line)
+
+
+@command("\\restrict", syntax="\\restrict KEY", help="refuse meta-commands until \\unrestrict KEY (pg_dump files)")
+def _restrict(shell: Shell, argument: str) -> bool:
+    key, *extra = argument.split() or [""]
+    if not key:
+        shell.meta_error("\\restrict: missing required argument")
+        shell.last_failed = True
+        return True
+    _extra_ignored(shell, "\\restrict", extra)
+    shell.restrict_key = key
+    return True
+
+
+@command("\\unrestrict", syntax="\\unrestrict KEY", help="allow meta-commands again")
+def _unrestrict(shell: Shell, argument: str) -> bool:
+    key, *extra = argument.split() or [""]
+    if not key:
+        shell.meta_error("\\unrestrict: missing required argument")
+    elif shell.restrict_key is None:
+        shell.meta_error("\\unrestrict: not currently in restricted mode")
+    elif key != shell.restrict_key:
+        shell.meta_error("\\unrestrict: wrong key")
+    else:
+        _extra_ignored(shell, "\\unrestrict", extra)
+        shell.restrict_key = None
+        return True
+    shell.last_failed = True
+    return True
+
+
+def _extra_ignored(shell: Shell, name: str, extra: list[str]) -> None:
+    """psql's warning for each argument a command does not take."""
+    for word in extra:
+        shell.error(f'{shell.location}warning: {name}: extra argument "{word}" ignored' if shell.location else f'{name}: extra argument "{word}" ignored')
 
 
 def _on_off(argument: str, current: bool) -> bool:
@@ -188,56 +228,11 @@ def _edit(shell: Shell, argument: str) -> bool:
     return True
 
 
-_COPY = re.compile(r"^(?P<what>.+?)\s+(?P<dir>from|to)\s+(?P<where>'[^']*'|\S+)(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
-
-
 @command("\\copy", syntax="\\copy TABLE|(QUERY) FROM|TO FILE|STDIN|STDOUT [WITH (...)]", help="copy data between a file on this machine and the server")
 def _copy(shell: Shell, argument: str) -> bool:
-    match = _COPY.match(argument)
-    if not match:
-        shell.error("\\copy: parse error")
-        shell.last_failed = True
-        return True
-    what, direction, where, rest = match["what"], match["dir"].lower(), match["where"].strip("'"), match["rest"].strip()
-    endpoint = "STDIN" if direction == "from" else "STDOUT"
-    sql = f"COPY {what} {direction.upper()} {endpoint} {rest}".strip()
-    try:
-        with shell.conn.cursor() as cur:
-            with cur.copy(sql) as copy:
-                if direction == "from":
-                    _copy_in(copy, where)
-                else:
-                    _copy_out(copy, where, shell)
-            shell.output.write(f"{cur.statusmessage or 'COPY'}\n")
-    except (psycopg.Error, OSError) as exc:
-        shell.error(_error_line(exc))
-        shell.last_failed = True
-    return True
+    from nl2sql_shell.repl.copy import slash_copy
 
-
-def _copy_in(copy: psycopg.Copy, where: str) -> None:
-    local = where.lower() not in ("stdin", "pstdin")
-    with open(os.path.expanduser(where), "rb") if local else os.fdopen(os.dup(0), "rb") as source:
-        while chunk := source.read(1 << 16):
-            copy.write(chunk)
-
-
-def _copy_out(copy: psycopg.Copy, where: str, shell: Shell) -> None:
-    if where.lower() in ("stdout", "pstdout"):
-        for data in copy:
-            shell.output.write(bytes(data).decode())
-        return
-    with open(os.path.expanduser(where), "wb") as target:
-        for data in copy:
-            target.write(data)
-
-
-def _error_line(exc: BaseException) -> str:
-    from nl2sql_shell.db.execute import error_text
-
-    if isinstance(exc, psycopg.Error):
-        return error_text(exc)
-    return f"{getattr(exc, 'filename', '')}: {getattr(exc, 'strerror', exc)}"
+    return slash_copy(shell, argument)
 
 
 @command("\\examples", syntax="\\examples [add QUESTION => SQL]", help="list (or add) the question/SQL pairs offered to the model")
@@ -269,10 +264,14 @@ def _pgspecial(shell: Shell, line: str) -> bool:
             for title, rows, headers, status in results:
                 _print_special(shell, title, rows, headers, status)
     except CommandNotFound:
-        shell.error(f"invalid command {line.split()[0]}\nTry \\? for help.")
+        shell.meta_error(f"invalid command {line.split()[0]}")
+        if shell.interactive:
+            shell.error("Try \\? for help.")
         shell.last_failed = True
     except psycopg.Error as exc:
-        shell.error(_error_line(exc))
+        from nl2sql_shell.db.execute import error_text
+
+        shell.error(shell.location + error_text(exc))
         shell.last_failed = True
     return True
 

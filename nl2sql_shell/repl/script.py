@@ -10,11 +10,13 @@ backslash command or question line gets U+FFFD in its place, which prints as psq
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 
 from nl2sql_shell.db.execute import error_text
+from nl2sql_shell.repl.copy import data_lines
 from nl2sql_shell.repl.shell import Shell, StopScript
 from nl2sql_shell.repl.statements import next_statement
 
@@ -35,33 +37,74 @@ def run_script(shell: Shell, text: str, source: str | None = None) -> bool:
     A backslash or `?` line at a statement boundary is a command of its own; SQL gathers until
     a statement is complete. A last statement without a semicolon still runs. ``source`` names
     the file in error lines (``nl2sql-shell:FILE:LINE: ERROR: ...``); stdin has none, as in psql.
+    COPY ... FROM STDIN reads its data from the lines after it (up to ``\\.``), as psql does.
     Each statement is found by one forward scan, so a huge script or statement costs linear time.
     """
-    lines = _LineNumbers(text)
-    pos, size = 0, len(text)
-    while pos < size:
-        newline = text.find("\n", pos)
-        line_end = size if newline < 0 else newline + 1
-        stripped = text[pos:line_end].strip()
-        if not stripped or stripped.startswith("--"):
-            pos = line_end
-            continue
-        if stripped.startswith(_COMMAND_STARTS):
-            if not shell.handle(_replace_invalid(stripped)):
-                return False
-            pos = line_end
-            continue
-        statement, end = next_statement(text, pos)
-        if statement is None:  # the unfinished rest of the file (or only comments)
-            rest = text[pos:]
-            if _is_utf8(rest):
-                shell.handle(rest)
-            else:
-                _send_bytes(shell, rest.strip(), _location(source, lines.at(size - 1)))
-            return True
-        _run_statement(shell, statement, _location(source, lines.at(end - 1)))
-        pos = end
-    return True
+    saved = shell.location, shell.command_lines
+    try:
+        return _ScriptRun(shell, text, source).run()
+    finally:
+        shell.location, shell.command_lines = saved
+
+
+class _ScriptRun:
+    """One pass over a script; its data lines are handed to a COPY FROM STDIN on request."""
+
+    def __init__(self, shell: Shell, text: str, source: str | None) -> None:
+        self.shell, self.text, self.source = shell, text, source
+        self.lines = _LineNumbers(text)
+        self.data_pos: int | None = None  # where COPY data would start (the line after the statement)
+        shell.command_lines = self._data
+
+    def _data(self) -> Iterator[bytes]:
+        """The lines from ``data_pos`` to the ``\\.`` line; the script resumes after them."""
+
+        def readline() -> str:
+            assert self.data_pos is not None
+            if self.data_pos >= len(self.text):
+                return ""
+            newline = self.text.find("\n", self.data_pos)
+            end = len(self.text) if newline < 0 else newline + 1
+            line, self.data_pos = self.text[self.data_pos : end], end
+            self.shell.location = _location(self.source, self.lines.at(end - 1))
+            return line
+
+        return data_lines(readline)
+
+    def run(self) -> bool:
+        shell, text, lines = self.shell, self.text, self.lines
+        pos, size = 0, len(text)
+        while pos < size:
+            newline = text.find("\n", pos)
+            line_end = size if newline < 0 else newline + 1
+            stripped = text[pos:line_end].strip()
+            if not stripped or stripped.startswith("--"):
+                pos = line_end
+                continue
+            if stripped.startswith(_COMMAND_STARTS):
+                shell.location = _location(self.source, lines.at(pos))
+                self.data_pos = line_end
+                if not shell.handle(_replace_invalid(stripped)):
+                    return False
+                pos = max(line_end, self.data_pos)
+                continue
+            statement, end = next_statement(text, pos)
+            if statement is None:  # the unfinished rest of the file (or only comments)
+                rest = text[pos:]
+                shell.location = _location(self.source, lines.at(size - 1))
+                self.data_pos = size
+                if _is_utf8(rest):
+                    shell.handle(rest)
+                else:
+                    _send_bytes(shell, rest.strip())
+                return True
+            shell.location = _location(self.source, lines.at(end - 1))
+            newline = text.find("\n", end)
+            self.data_pos = size if newline < 0 else newline + 1
+            start_of_data = self.data_pos
+            _run_statement(shell, statement)
+            pos = end if self.data_pos == start_of_data else self.data_pos
+        return True
 
 
 class _LineNumbers:
@@ -99,21 +142,21 @@ def _replace_invalid(text: str) -> str:
     return text if _is_utf8(text) else text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _run_statement(shell: Shell, statement: str, location: str) -> None:
+def _run_statement(shell: Shell, statement: str) -> None:
     """Run one statement; one that is not UTF-8 goes as its bytes, for the server to refuse."""
     if _is_utf8(statement):
         shell.run_sql(statement)
     else:
-        _send_bytes(shell, statement, location)
+        _send_bytes(shell, statement)
 
 
-def _send_bytes(shell: Shell, statement: str, location: str) -> None:
+def _send_bytes(shell: Shell, statement: str) -> None:
     """Send the statement's original bytes, as psql would: the server's refusal is psql's
     message and aborts an open transaction as psql's does (a script's COMMIT then rolls back)."""
     try:
         shell.conn.execute(statement.encode("utf-8", "surrogateescape"))
     except psycopg.Error as exc:
-        shell.error(location + error_text(exc))
+        shell.error(shell.location + error_text(exc))
         shell.last_failed = True
         if not shell.interactive and shell.variables.get("ON_ERROR_STOP", "").lower() in ("1", "on", "true"):
             raise StopScript() from None

@@ -8,7 +8,7 @@ a backslash meta-command, a `?` question, or SQL (possibly several statements).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -48,14 +48,19 @@ class Shell:
     pending_input: str = ""  # text for the next prompt's buffer (`\e`, `e` on a model answer)
     on_schema_change: list[Callable[[], None]] = field(default_factory=list)
     questions: object | None = None  # the `?` handler, set by the front end (see repl/questions.py)
+    location: str = ""  # psql's "psql:FILE:LINE: " while a script runs, before each error it prints
+    restrict_key: str | None = None  # `\\restrict KEY` (pg_dump's): meta-commands refused until `\\unrestrict KEY`
+    # COPY FROM STDIN's data: the lines after it in a script (run_script sets this), else stdin.
+    command_lines: Callable[[], Iterator[bytes]] = field(default=lambda: _stdin_lines())
 
     def __post_init__(self) -> None:
         self._attach(self.conn)
 
     def _attach(self, conn: psycopg.Connection) -> None:
         self.conn = conn
-        install_notice_printer(conn, lambda: self.errors)
-        self.executor = Executor(conn, self.settings, self.output, lambda: self.errors)
+        install_notice_printer(conn, lambda: self.errors, lambda: self.location)
+        self.executor = Executor(conn, self.settings, self.output, lambda: self.errors, lambda: self.location)
+        self.executor.copy_stdin = lambda: self.command_lines()
 
     # -- state shown in the prompt ------------------------------------------------------------
     @property
@@ -159,6 +164,11 @@ class Shell:
         self.output.write(f'You are now connected to database "{info.dbname}" as user "{info.user}".\n')
         return True
 
+    def meta_error(self, text: str) -> None:
+        """A meta-command's error as psql prints it: ``psql:FILE:LINE: error: TEXT`` in a script
+        file, the bare text elsewhere."""
+        self.error(f"{self.location}error: {text}" if self.location else text)
+
     def error(self, text: str, end: str = "\n") -> None:
         self.errors.write(text + end)
         self.errors.flush()
@@ -166,3 +176,9 @@ class Shell:
     def close(self) -> None:
         self.output.redirect(None)
         self.conn.close()
+
+
+def _stdin_lines() -> Iterator[bytes]:
+    from nl2sql_shell.repl.copy import stdin_lines
+
+    return stdin_lines()

@@ -1,0 +1,66 @@
+"""COPY ... FROM STDIN and COPY ... TO STDOUT, which need the client to carry the data.
+
+psycopg runs these only through ``cursor.copy()``: sent through ``execute()`` they fail with
+"COPY cannot be used with this method" and leave the connection in the COPY state, so every
+later statement fails too. psql learns the direction from the server's reply; psycopg needs it
+before sending, so `copy_direction` reads it off the statement (outside quotes, comments and the
+parenthesised query of ``COPY (query) TO STDOUT``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+
+import psycopg
+
+# Quotes and comments are one token each, so a FROM or STDIN inside them is never seen.
+_TOKEN = re.compile(
+    r"""'(?:[^']|'')*'? | "(?:[^"]|"")*"? | (\$\w*\$)[\s\S]*?(?:\1|$) | --[^\n]* | /\*[\s\S]*?(?:\*/|$)
+      | [()] | [^\s()'";]+""",
+    re.VERBOSE,
+)
+
+
+def copy_direction(sql: str) -> str | None:
+    """``"in"`` for COPY ... FROM STDIN, ``"out"`` for COPY ... TO STDOUT, else None (COPY to or
+    from a server file runs as any other statement)."""
+    words: list[str] = []
+    depth = 0
+    for match in _TOKEN.finditer(sql):
+        token = match.group()
+        if token.startswith(("--", "/*")):
+            continue
+        if not words and token.lower() != "copy":
+            return None
+        if token == "(":
+            depth += 1
+        elif token == ")":
+            depth -= 1
+        elif depth == 0:
+            words.append(token.lower())
+            if len(words) >= 3 and words[-2] in ("from", "to"):
+                return {("from", "stdin"): "in", ("to", "stdout"): "out"}.get((words[-2], words[-1]))
+    return None
+
+
+def run_copy(conn: psycopg.Connection, sql: str, source: Iterable[bytes] | None, sink: Callable[[bytes], None] | None) -> str:
+    """Run one COPY, feeding it ``source`` (FROM STDIN) or handing each chunk to ``sink`` (TO
+    STDOUT); returns the server's tag (``COPY n``). When the server refuses the data part way,
+    the rest of ``source`` is still read, as psql reads to the end marker, so that a script's
+    data lines are never taken for SQL; a COPY refused before it starts reads none (in psql,
+    the lines then run as SQL)."""
+    with conn.cursor() as cur:
+        with cur.copy(sql) as copy:
+            if sink is None:
+                lines = iter(source or ())
+                try:
+                    for chunk in lines:
+                        copy.write(chunk)
+                finally:
+                    for _ in lines:
+                        pass
+            else:
+                for data in copy:
+                    sink(bytes(data))
+        return f"COPY {cur.rowcount}"  # the tag's count (psycopg keeps no tag after COPY TO)

