@@ -71,6 +71,7 @@ class Record:
     attempts: int
     rules: list[str] = field(default_factory=list)  # correction rules that fired on the chosen query
     uncorrected_correct: bool | None = None  # the chosen query as the model wrote it, scored too
+    proven: bool | None = None  # the answer's SQL proven harmless (runs on Enter); None: no query to run
 
 
 @dataclass
@@ -90,6 +91,7 @@ class Summary:
     generated_tokens: int = 0
     tokens_per_s: float = 0.0
     rules: dict[str, list[int]] = field(default_factory=dict)  # rule -> [fired, helped, hurt]
+    proven: list[int] = field(default_factory=lambda: [0, 0])  # [proven, answers with a query to run]
 
     @property
     def accuracy(self) -> float:
@@ -206,6 +208,7 @@ class Runner:
             attempts=len(answer.attempts),
             rules=fired,
             uncorrected_correct=uncorrected,
+            proven=answer.proven if answer.kind in ("read", "write") else None,
         )
 
     def _score_uncorrected(self, sql: str, question: Question) -> bool | None:
@@ -232,6 +235,9 @@ def summarize(style: str, records: Iterable[Record]) -> Summary:
     generate_seconds = 0.0
     for record in records:
         latencies.append(record.seconds)
+        if record.proven is not None:
+            summary.proven[0] += record.proven
+            summary.proven[1] += 1
         summary.prompt_tokens += record.prompt_tokens
         summary.generated_tokens += record.generated_tokens
         generate_seconds += record.seconds
@@ -277,6 +283,8 @@ def report(summaries: list[Summary], load_seconds: float, out=sys.stdout) -> Non
                 out.write(f"corrections fired/helped/hurt (against the query as written): {counts}\n")
         if s.idk_total:
             out.write(f"rightly refused (idk): {s.idk_refused}/{s.idk_total} = {100 * s.idk_refused / s.idk_total:.1f}%\n")
+        if s.proven[1]:
+            out.write(f"answers proven harmless (run on Enter): {s.proven[0]}/{s.proven[1]}\n")
         out.write(
             f"latency p50 {s.latency_p50_s:.2f} s, p95 {s.latency_p95_s:.2f} s; tokens: {s.prompt_tokens} prompt, "
             f"{s.generated_tokens} generated, {s.tokens_per_s:.1f} generated/s overall\n"

@@ -52,7 +52,12 @@ def test_a_repair_that_makes_a_question_right_is_recorded_as_helping(pg_server, 
     runner.load_databases(lambda _: None)
     (record,) = runner.run("default", lambda _: None)
     assert record.correct and record.rules == ["epoch_seconds"] and record.uncorrected_correct is False
-    assert summarize("default", [record]).rules == {"epoch_seconds": [1, 1, 0]}
+    assert record.proven is True  # plain built-ins on a plain table: it would run on Enter
+    summary = summarize("default", [record])
+    assert summary.rules == {"epoch_seconds": [1, 1, 0]} and summary.proven == [1, 1]
+    out = io.StringIO()
+    report([summary], 1.0, out=out)
+    assert "answers proven harmless (run on Enter): 1/1\n" in out.getvalue()
     # switched off by name: the query stays as written, and fails
     off = Runner(suite, model, admin_conninfo=pg_server.conninfo("postgres"), conninfo_for=pg_server.conninfo, options=Options(candidates=1, max_repairs=0, rules=frozenset()))
     off.conninfos = runner.conninfos
