@@ -40,22 +40,26 @@ class Pair:
 
 
 def read_pairs(path: Path, limit: int | None = None) -> list[Pair]:
-    """Every pair of a JSONL file (the first `limit` when given), or a DataError naming the line."""
+    """Every pair of a JSONL file, or `limit` of them spread evenly over it, or a DataError
+    naming the line.
+
+    Spread, not the first ones: files such as Spider's are grouped by database, and the first
+    thousand pairs would come from 22 of its 140 databases.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such data file")
-    pairs = list(_parse(path, limit))
-    if not pairs:
+    records = list(_records(path))
+    if not records:
         raise DataError(f"{path}: no training pairs in the file")
-    return pairs
+    if limit is not None and limit < len(records):
+        records = [records[i * len(records) // limit] for i in range(limit)]
+    return [_pair(record) for record in records]
 
 
-def _parse(path: Path, limit: int | None) -> Iterator[Pair]:
+def _records(path: Path) -> Iterator[dict[str, str]]:
     with path.open(encoding="utf-8") as lines:
-        count = 0
         for number, line in enumerate(lines, start=1):
-            if limit is not None and count >= limit:
-                return
             if not line.strip():
                 continue
             try:
@@ -67,9 +71,12 @@ def _parse(path: Path, limit: int | None) -> Iterator[Pair]:
             missing = [key for key in REQUIRED_KEYS if not isinstance(record.get(key), str) or not record[key].strip()]
             if missing:
                 raise DataError(f"{path}:{number}: missing or empty key(s) {', '.join(missing)}")
-            count += 1
-            schema, names = inference_schema(record["context"])
-            yield Pair(record["question"], schema, postgres_answer(record["answer"], names))
+            yield record
+
+
+def _pair(record: dict[str, str]) -> Pair:
+    schema, names = inference_schema(record["context"])
+    return Pair(record["question"], schema, postgres_answer(record["answer"], names))
 
 
 def split_pairs(pairs: Sequence[Pair], eval_fraction: float, seed: int) -> tuple[list[Pair], list[Pair]]:

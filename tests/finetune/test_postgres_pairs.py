@@ -40,3 +40,11 @@ def test_a_pair_that_does_not_parse_is_kept_as_written(tmp_path):
     data.write_text(json.dumps({"question": "q?", "context": "not sql at all (", "answer": "SELECT ((("}) + "\n")
     (pair,) = read_pairs(data)
     assert (pair.context, pair.answer) == ("not sql at all (", "SELECT (((")
+
+
+def test_a_limit_takes_pairs_from_the_whole_file(tmp_path):
+    """Spider's file is grouped by database: the first N pairs would come from a few of them."""
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("".join(json.dumps({"question": f"q{i}?", "context": "CREATE TABLE t (a TEXT)", "answer": "SELECT a FROM t"}) + "\n" for i in range(10)))
+    assert [p.question for p in read_pairs(data, limit=3)] == ["q0?", "q3?", "q6?"]
+    assert len(read_pairs(data, limit=50)) == 10
