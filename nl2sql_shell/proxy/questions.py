@@ -1,0 +1,169 @@
+"""What a question statement is, what the proxy answers, and how `?run` runs a proposal.
+
+The forms a client can send:
+
+- ``? QUESTION`` (``?! QUESTION`` to let the model try words the schema does not have): psql
+  sends it at the ``;`` like any statement.
+- ``SELECT nl2sql('QUESTION')``: the same question in plain SQL, for JDBC tools (DBeaver,
+  DataGrip) that take a bare ``?`` for a bind placeholder; it works through the extended
+  protocol too. Quotes inside are doubled as in any SQL string.
+- ``?run`` runs the connection's last proposal if it is proven harmless; ``?run yes`` runs one
+  that writes or could not be proven (the rule of the REPL's confirmation).
+
+Everything here is synchronous and takes a psycopg connection onto the client's own session
+(bridge.py); the proxy calls it from worker threads. Asking goes through `Asker.ask`, the
+one pipeline of the REPL and eval; running goes through `OneStatementCursor` and
+`read_only_transaction`, as the REPL runs a confirmed answer.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+
+import psycopg
+
+from nl2sql_shell.db.execute import OneStatementCursor, read_only_transaction
+from nl2sql_shell.db.format import text_loading
+from nl2sql_shell.nl2sql.examples import ExampleStore
+from nl2sql_shell.nl2sql.pipeline import Answer, Asker
+from nl2sql_shell.nl2sql.prompt import Example
+from nl2sql_shell.proxy.codec import BOOL_OID, TEXT_OID
+from nl2sql_shell.repl.questions import _FOLLOW_UP, READ_TIMEOUT_MS
+
+ANSWER_COLUMNS = (("sql", TEXT_OID), ("tables", TEXT_OID), ("writes", BOOL_OID), ("proven", BOOL_OID), ("reason", TEXT_OID))
+_RUN = re.compile(r"^\s*\?run(?:\s+(yes))?\s*;?\s*$", re.IGNORECASE)
+_ASK = re.compile(r"^\s*\?(!?)(.*?)[\s;]*$", re.DOTALL)
+_CALL = re.compile(r"^\s*select\s+nl2sql\s*\(\s*'((?:[^']|'')*)'\s*\)\s*;?\s*$", re.IGNORECASE | re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Ask:
+    question: str
+    insist: bool = False  # `?!`: no refusal of words the schema does not have
+
+
+@dataclass(frozen=True)
+class Run:
+    confirmed: bool  # `?run yes`
+
+
+def parse_command(sql: str) -> Ask | Run | None:
+    """The question or `?run` in a statement's text, or None for ordinary SQL."""
+    if run := _RUN.match(sql):
+        return Run(confirmed=run.group(1) is not None)
+    if call := _CALL.match(sql):
+        return Ask(call.group(1).replace("''", "'").strip())
+    if ask := _ASK.match(sql):
+        return Ask(ask.group(2).strip(), insist=ask.group(1) == "!")
+    return None
+
+
+@dataclass
+class RunResult:
+    """A proposal's result, as text values, ready to be written to the client."""
+
+    columns: list[tuple[str, int]] | None  # None when the statement returns no rows
+    rows: list[tuple[str | None, ...]]
+    tag: str
+    notices: list[psycopg.errors.Diagnostic] = field(default_factory=list)
+
+
+class NotRunnable(Exception):
+    """`?run` refused: nothing proposed, or a proposal that needs `?run yes`."""
+
+
+@dataclass
+class Conversation:
+    """One client connection's questions: its last proposal and the follow-up history.
+
+    Unlike the REPL, a proposal counts for follow-ups as soon as it is shown: through the
+    proxy a person often runs the SQL themselves, or edits it, instead of `?run`.
+    """
+
+    store: ExampleStore  # the examples memory of this database, shared with the REPL's
+    last: Answer | None = None
+    history: list[Example] = field(default_factory=list)
+
+    def ask(self, asker: Asker, conn: psycopg.Connection, command: Ask, cancel: threading.Event) -> Answer:
+        history = self.history[-1:] if self.history and _FOLLOW_UP.search(command.question) else []
+        answer = asker.ask(
+            command.question,
+            conn,
+            examples=self.store.similar(command.question),
+            history=history,
+            cancel=cancel,
+            check_grounding=not command.insist,
+        )
+        if answer.kind in ("read", "write") and answer.sql:
+            self.last = answer
+            self.history.append(Example(answer.question, answer.sql))
+        return answer
+
+    def run(self, conn: psycopg.Connection, command: Run) -> RunResult:
+        """Run the last proposal once: a proven read READ ONLY with a timeout; anything else
+        only with `?run yes`, a write as itself and an unproven read still READ ONLY."""
+        answer = self.last
+        if answer is None or answer.sql is None:
+            raise NotRunnable("no proposal to run: ask a question with ? first")
+        if not answer.proven and not command.confirmed:
+            what = "writes" if answer.writes else "may have side effects (not proven harmless)"
+            raise NotRunnable(f"not run: this statement {what}; read it, then send ?run yes to run it")
+        result = execute(conn, answer.sql, read_only=not answer.writes, statement_timeout_ms=None if answer.writes else READ_TIMEOUT_MS)
+        self.last = None  # run once: a second ?run must not repeat a write
+        self.store.add(answer.question, answer.sql)
+        return result
+
+
+def execute(conn: psycopg.Connection, sql: str, *, read_only: bool, statement_timeout_ms: int | None) -> RunResult:
+    """One statement (the extended protocol refuses a second), its rows fetched as text."""
+    notices: list[psycopg.errors.Diagnostic] = []
+    conn.add_notice_handler(notices.append)
+    with OneStatementCursor(conn) as cur:
+        text_loading(cur)
+        if read_only:
+            with read_only_transaction(conn, statement_timeout_ms):
+                cur.execute(sql, prepare=False)
+                rows = cur.fetchall() if cur.description is not None else []
+        else:
+            cur.execute(sql, prepare=False)
+            rows = cur.fetchall() if cur.description is not None else []
+        columns = None if cur.description is None else [(c.name, c.type_code) for c in cur.description]
+        return RunResult(columns, rows, cur.statusmessage or "", notices)
+
+
+def answer_row(answer: Answer) -> tuple[str | None, ...]:
+    """The row the proxy returns for a question: sql, tables, writes, proven, reason."""
+    shown = answer.kind in ("read", "write")
+    return (
+        answer.sql if shown else None,
+        ", ".join(answer.tables_read) if shown else None,
+        "t" if answer.writes else "f",
+        "t" if answer.proven else "f",
+        verdict(answer),
+    )
+
+
+def verdict(answer: Answer) -> str:
+    """Why this SQL can or cannot run, and how: the REPL's summary line, for a client."""
+    if answer.kind == "refusal":
+        if answer.attempts:
+            return "the model says this database cannot answer that question"
+        return f"this database cannot answer that: {answer.reason}; use the schema's words, or ask with ?! to let the model try anyway"
+    if answer.kind == "cancelled":
+        return "generation stopped"
+    if answer.kind == "failed" or answer.sql is None:
+        return f"no usable SQL: {answer.reason}"
+    if answer.writes:
+        return "WRITES: " + "; ".join(answer.safety.reasons if answer.safety else []) + "; not run: send ?run yes to run it"
+    if not answer.proven:
+        why = "; ".join(answer.proof.reasons) if answer.proof is not None else "not checked"
+        return f"MAY HAVE SIDE EFFECTS: not proven harmless ({why}); not run: send ?run yes to run it"
+    return f"{answer.reason}; not run: send ?run to run it"
+
+
+def notice_text(answer: Answer) -> str:
+    """The NOTICE psql shows above the result: the SQL itself, then the verdict."""
+    row = answer_row(answer)
+    return f"{row[0]}\n-- {row[4]}" if row[0] else row[4] or ""

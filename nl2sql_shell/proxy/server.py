@@ -1,0 +1,174 @@
+"""The proxy: listens, starts a session per client, shares one model, routes cancels.
+
+One model serves every connection. Questions wait in one queue (a single worker thread),
+so a second client's question starts when the first one's is answered; `?run` does not
+need the model and runs at once. A CancelRequest goes to the upstream server as always
+and, when its key is that of a connection whose question is waiting or generating, also
+stops it (the pipeline's `cancel` event stops the model within a token).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from nl2sql_shell.nl2sql.pipeline import Answer, Asker
+from nl2sql_shell.proxy import codec
+from nl2sql_shell.proxy.auth import StartupError, Upstream, is_cancel, read_startup
+from nl2sql_shell.proxy.bridge import Bridge
+from nl2sql_shell.proxy.questions import Ask, Run, RunResult
+from nl2sql_shell.proxy.session import Session
+
+
+class Proxy:
+    """Serves clients on ``listen`` (host, port) in front of ``upstream``.
+
+    ``asker`` is a loaded pipeline, or a function that loads one (called once, in a thread,
+    when the proxy starts, so that pass-through works while the model loads).
+    """
+
+    def __init__(self, upstream: Upstream, asker: Asker | Callable[[], Asker], listen: tuple[str, int] = ("127.0.0.1", 6432)) -> None:
+        self.upstream = upstream
+        self.listen = listen
+        self.bridge = Bridge(upstream)
+        self._asker: Asker | None = asker if isinstance(asker, Asker) else None
+        self._load = None if isinstance(asker, Asker) else asker
+        self._load_error: BaseException | None = None
+        self._loaded = threading.Event()
+        self._questions = ThreadPoolExecutor(1, thread_name_prefix="nl2sql-question")
+        self._sessions: dict[bytes, Session] = {}
+        self._server: asyncio.base_events.Server | None = None
+        self._clients: set[asyncio.Task] = set()
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (``listen`` may ask for 0: any free port)."""
+        assert self._server is not None
+        return self._server.sockets[0].getsockname()[1]
+
+    async def start(self) -> None:
+        await self.bridge.start()
+        self._server = await asyncio.start_server(self._serve, *self.listen, limit=1 << 20)
+        if self._load is None:
+            self._loaded.set()
+        else:
+            threading.Thread(target=self._load_model, name="nl2sql-model-loader", daemon=True).start()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in self._clients:
+            task.cancel()
+        await asyncio.gather(*self._clients, return_exceptions=True)
+        await self.bridge.close()
+        self._questions.shutdown(wait=False, cancel_futures=True)
+
+    async def serve_forever(self) -> None:
+        await self.start()
+        assert self._server is not None
+        try:
+            await self._server.serve_forever()
+        finally:
+            await self.close()
+
+    def _load_model(self) -> None:
+        assert self._load is not None
+        try:
+            self._asker = self._load()
+        except BaseException as exc:  # noqa: BLE001 - told to each question, the proxy goes on
+            self._load_error = exc
+        finally:
+            self._loaded.set()
+
+    # -- connections ------------------------------------------------------------------------------
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._clients.add(task)
+        try:
+            if not self._allowed(writer.get_extra_info("peername")):
+                writer.write(codec.error("connections from other hosts are refused (see --listen)", "28000", "FATAL"))
+                await writer.drain()
+                return
+            startup = await read_startup(reader, writer)
+            if is_cancel(startup):
+                await self._cancel(startup.raw)
+                return
+            try:
+                upstream = await self.upstream.open()
+            except OSError as exc:
+                writer.write(codec.error(f"the proxy could not reach the server: {exc}", "08006", "FATAL"))
+                await writer.drain()
+                return
+            upstream[1].write(startup.raw)
+            await Session(self, startup, (reader, writer), upstream).run()
+        except (StartupError, ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._clients.discard(task)
+            writer.close()
+
+    def _allowed(self, peer: tuple | None) -> bool:
+        """A proxy listening on loopback serves only this host, whatever routes reach it."""
+        if peer is None or not _is_loopback(self.listen[0]):
+            return True
+        return _is_loopback(peer[0])
+
+    async def _cancel(self, packet: bytes) -> None:
+        session = self._sessions.get(packet[8:])
+        if session is not None and session.cancel is not None:
+            session.cancel.set()
+        try:
+            await self.upstream.cancel(packet)
+        except OSError:
+            pass
+
+    def remember(self, session: Session) -> None:
+        """A session's cancel key, as the server gave it (and the proxy passed it on)."""
+        assert session.backend_key is not None
+        self._sessions[session.backend_key] = session
+
+    def forget(self, session: Session) -> None:
+        if session.backend_key is not None:
+            self._sessions.pop(session.backend_key, None)
+
+    def schema_changed(self) -> None:
+        if self._asker is not None:
+            self._asker.schemas.invalidate()
+
+    # -- questions --------------------------------------------------------------------------------
+    async def ask(self, session: Session, command: Ask) -> Answer:
+        cancel = session.cancel = threading.Event()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._questions, self._ask, session, command, cancel)
+        finally:
+            session.cancel = None
+
+    def _ask(self, session: Session, command: Ask, cancel: threading.Event) -> Answer:
+        """(In the question thread.) Waits for the model, then asks over the client's connection."""
+        self._loaded.wait()
+        if self._asker is None:
+            raise RuntimeError(f"the model is not available: {self._load_error}")
+        if cancel.is_set():
+            return Answer(command.question, None, "cancelled", "generation stopped")
+        with self.bridge.connect(session) as conn:
+            return session.conversation.ask(self._asker, conn, command, cancel)
+
+    async def run(self, session: Session, command: Run) -> RunResult:
+        return await asyncio.to_thread(self._run, session, command)
+
+    def _run(self, session: Session, command: Run) -> RunResult:
+        with self.bridge.connect(session) as conn:
+            return session.conversation.run(conn, command)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,55 @@
+"""A proxy running in a thread of the test process, in front of the session's embedded server."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from nl2sql_shell.nl2sql.pipeline import Asker
+from nl2sql_shell.proxy.auth import Upstream
+from nl2sql_shell.proxy.server import Proxy
+
+
+class RunningProxy:
+    """A Proxy on its own event loop in a daemon thread; ``via`` points a conninfo at it."""
+
+    def __init__(self, proxy: Proxy) -> None:
+        self.proxy = proxy
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="proxy-loop", daemon=True)
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(proxy.start(), self.loop).result(10)
+
+    @property
+    def port(self) -> int:
+        return self.proxy.port
+
+    def via(self, conninfo: str) -> str:
+        """The same database, user and password file, through the proxy (the password file's
+        lines for 127.0.0.1 match any port)."""
+        return make_conninfo(conninfo, host="127.0.0.1", port=self.port)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.proxy.close(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@pytest.fixture
+def start_proxy(pg_server, tmp_path, monkeypatch) -> Iterator[Callable[[Asker], RunningProxy]]:
+    """Start a proxy with a given (scripted) Asker; examples memory in this test's folder."""
+    monkeypatch.setenv("NL2SQL_SHELL_EXAMPLES_DIR", str(tmp_path / "examples"))
+    started: list[RunningProxy] = []
+
+    def start(asker: Asker) -> RunningProxy:
+        running = RunningProxy(Proxy(Upstream(pg_server.host, pg_server.port), asker, listen=("127.0.0.1", 0)))
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.stop()
