@@ -1,0 +1,170 @@
+"""`?` questions through the proxy with a scripted model: shown, never run until `?run`;
+writes and unproven SQL only with `?run yes`; per connection; over the client's own session."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+
+import psycopg
+import pytest
+from psycopg import pq
+from psycopg.conninfo import make_conninfo
+
+from scripted import Scripted
+from nl2sql_shell.nl2sql.examples import ExampleStore, store_path
+from nl2sql_shell.nl2sql.pipeline import Asker
+
+SETUP = """
+CREATE TABLE customers (id int PRIMARY KEY, name text, revenue numeric);
+INSERT INTO customers VALUES (1, 'Ada', 300), (2, 'Bo', 100), (3, 'Cy', 200);
+"""
+TOP = "SELECT name FROM customers ORDER BY revenue DESC LIMIT 2"
+DELETE = "DELETE FROM customers WHERE revenue < 150"
+
+
+@pytest.fixture
+def db(fresh_db: str) -> str:
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(SETUP)
+    return fresh_db
+
+
+def count(conninfo: str) -> int:
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM customers").fetchone()[0]
+
+
+def test_psql_question_is_shown_not_run_then_run(db, start_proxy):
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    result = subprocess.run(
+        ["/usr/bin/psql", "-X", proxy.via(db)],
+        input="? top 2 customers by revenue;\n?run;\n?run;\n",  # psql sends at the ;
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "NOTICE:  SELECT" in result.stderr and "send ?run to run it" in result.stderr
+    assert "sql" in result.stdout and "public.customers" in result.stdout
+    assert " Ada\n Cy\n(2 rows)" in result.stdout  # ?run: the proven read ran
+    assert "no proposal to run" in result.stderr  # once only
+
+
+def test_write_needs_run_yes(db, start_proxy):
+    proxy = start_proxy(Asker(Scripted([DELETE])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        sql, tables, writes, proven, reason = conn.execute("? delete the small customers").fetchone()
+        assert sql.startswith("DELETE") and writes is True and proven is False and "?run yes" in reason
+        assert count(db) == 3  # shown, not run
+        with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="writes"):
+            conn.execute("?run")
+        assert count(db) == 3
+        assert conn.execute("?run yes").statusmessage == "DELETE 1"
+        assert count(db) == 2
+    stored = ExampleStore(store_path("127.0.0.1", int(make_conninfo_port(db)), psycopg.conninfo.conninfo_to_dict(db)["dbname"])).all()
+    assert [(e.question, e.sql) for e in stored] == [("delete the small customers", sql)]
+
+
+def make_conninfo_port(conninfo: str) -> str:
+    return str(psycopg.conninfo.conninfo_to_dict(conninfo)["port"])
+
+
+def test_unproven_read_needs_run_yes_and_stays_read_only(db, start_proxy):
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("CREATE FUNCTION bump() RETURNS int LANGUAGE sql AS 'INSERT INTO customers VALUES (9, ''Zed'', 1) RETURNING 1'")
+    proxy = start_proxy(Asker(Scripted(["SELECT bump() AS x FROM customers"])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        sql, _, writes, proven, reason = conn.execute("? bump the customers").fetchone()
+        assert sql is not None and writes is False and proven is False and "MAY HAVE SIDE EFFECTS" in reason
+        with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
+            conn.execute("?run")
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            conn.execute("?run yes")
+    assert count(db) == 3
+
+
+def test_connections_have_their_own_proposals(db, start_proxy):
+    proxy = start_proxy(Asker(Scripted([DELETE])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as first, psycopg.connect(proxy.via(db), autocommit=True) as second:
+        first.execute("? delete the small customers")
+        with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="no proposal"):
+            second.execute("?run yes")
+        assert count(db) == 3
+
+
+def test_question_inside_the_clients_transaction(db, start_proxy):
+    """The pipeline reads the schema over the client's own session: a table created in its
+    open transaction is seen, the transaction survives, and ROLLBACK still undoes it."""
+    proxy = start_proxy(Asker(Scripted(["SELECT label FROM drafts"])))
+    with psycopg.connect(proxy.via(db)) as conn:
+        conn.execute("CREATE TABLE drafts (label text)")
+        conn.execute("INSERT INTO drafts VALUES ('one')")
+        sql, tables, *_ = conn.execute("? every label of the drafts").fetchone()
+        assert tables == "public.drafts"
+        assert conn.info.transaction_status == pq.TransactionStatus.INTRANS
+        assert conn.execute("?run").fetchall() == [("one",)]
+        conn.rollback()
+    with psycopg.connect(db) as check:
+        assert check.execute("SELECT to_regclass('drafts')").fetchone() == (None,)
+
+
+def test_question_uses_the_clients_rights(db, start_proxy):
+    with psycopg.connect(db, autocommit=True) as admin:
+        admin.execute("DROP ROLE IF EXISTS proxy_asker")
+        admin.execute("CREATE ROLE proxy_asker LOGIN PASSWORD 'asker-secret'")
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    try:
+        asker = make_conninfo(proxy.via(db), user="proxy_asker", password="asker-secret", passfile="/dev/null")
+        with psycopg.connect(asker, autocommit=True) as conn:  # the role cannot see customers
+            sql, _, _, _, reason = conn.execute("? top 2 customers by revenue").fetchone()
+            assert sql is None and "no usable SQL" in reason
+            with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
+                conn.execute("?run yes")
+    finally:
+        with psycopg.connect(db, autocommit=True) as admin:
+            admin.execute("DROP OWNED BY proxy_asker")
+            admin.execute("DROP ROLE proxy_asker")
+
+
+def test_extended_protocol_form(db, start_proxy):
+    """`SELECT nl2sql('...')` through Parse/Bind/Describe/Execute, as a JDBC tool sends it."""
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        notices: list[str] = []
+        conn.add_notice_handler(lambda diag: notices.append(diag.message_primary))
+        cur = conn.cursor()
+        for _ in range(3):  # prepared on reuse, like a driver's named statement
+            cur.execute("SELECT nl2sql('top 2 customers by revenue')", prepare=True)
+            sql, tables, writes, proven, reason = cur.fetchone()
+            assert sql.startswith("SELECT") and tables == "public.customers" and proven is True
+        assert [d.name for d in cur.description] == ["sql", "tables", "writes", "proven", "reason"]
+        assert notices and notices[0].startswith("SELECT")
+        with pytest.raises(psycopg.errors.FeatureNotSupported, match="simple query protocol"):
+            cur.execute("?run", prepare=True)
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+class Waiting(Scripted):
+    """A model that writes nothing until its generation is cancelled."""
+
+    def __init__(self) -> None:
+        super().__init__(["SELECT 1"])
+        self.started = threading.Event()
+
+    def generate(self, prompt, *, cancel=None, **options):
+        self.started.set()
+        assert cancel is not None and cancel.wait(20), "the cancel never came"
+        return super().generate(prompt, **options)
+
+
+def test_cancel_stops_generation(db, start_proxy):
+    model = Waiting()
+    proxy = start_proxy(Asker(model))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        threading.Thread(target=lambda: model.started.wait(10) and conn.cancel_safe(), daemon=True).start()
+        started = time.monotonic()
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            conn.execute("? top 2 customers by revenue")
+        assert time.monotonic() - started < 10
+        assert conn.execute("SELECT count(*) FROM customers").fetchone() == (3,)
