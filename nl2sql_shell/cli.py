@@ -1,4 +1,4 @@
-"""Command line: `nl2sql-shell [OPTIONS] [DBNAME|URI|CONNINFO]` plus `eval`, `bench`, `finetune`.
+"""Command line: `nl2sql-shell [OPTIONS] [DBNAME|URI|CONNINFO]` plus `eval`, `bench`, `finetune`, `proxy`.
 
 psql's flags where they overlap (-h is the host, so help is --help or -?). Nothing heavy is
 imported here: torch and transformers load only when a `?` question or a subcommand needs them.
@@ -69,10 +69,12 @@ def _register_subcommands() -> None:
     from nl2sql_shell.bench.command import bench
     from nl2sql_shell.eval.command import eval_command
     from nl2sql_shell.finetune.command import finetune
+    from nl2sql_shell.proxy.command import proxy
 
     main.add_command(eval_command, "eval")
     main.add_command(bench, "bench")
     main.add_command(finetune, "finetune")
+    main.add_command(proxy, "proxy")
 
 
 _register_subcommands()

@@ -1,0 +1,69 @@
+"""`nl2sql-shell proxy`: serve `?` questions to any PostgreSQL client."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from nl2sql_shell.model_choice import model_options
+from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``[IPv6]:PORT`` or ``:PORT`` (loopback)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise click.BadParameter(f"expected HOST:PORT, got {value!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+@click.command(context_settings={"help_option_names": ["--help", "-?"]})
+@click.argument("upstream", required=False)
+@click.option("--listen", default="127.0.0.1:6432", show_default=True, help="Address to serve clients on; other hosts are refused unless it is one they can reach (e.g. 0.0.0.0:6432).")
+@model_options
+@click.option("--candidates", type=int, default=DEFAULT_CANDIDATES, show_default=True, help="Queries written per question, voted on by their rows.")
+def proxy(upstream, listen, model, model_url, adapter, quantize, device, backend, candidates) -> None:
+    """A PostgreSQL proxy in front of UPSTREAM (a URI or conninfo; the embedded demo server
+    when none): everything passes through, and `? QUESTION` or `SELECT nl2sql('QUESTION')`
+    is answered with the model's SQL, which `?run` (or `?run yes`) runs."""
+    from nl2sql_shell.proxy.auth import Upstream
+    from nl2sql_shell.proxy.server import Proxy
+
+    address = parse_listen(listen)
+    if upstream is None:
+        upstream, hint = _embedded(address)
+    else:
+        hint = f"psql -h {address[0]} -p {address[1]} DBNAME"
+    server = Proxy(Upstream.from_conninfo(upstream), lambda: _load_asker(model, model_url, adapter, quantize, device, backend, candidates), listen=address)
+    click.echo(f"nl2sql-shell proxy on {address[0]}:{address[1]}; connect with: {hint}", err=True)
+    try:
+        asyncio.run(server.serve_forever())
+    except KeyboardInterrupt:
+        pass
+
+
+def _embedded(address: tuple[str, int]) -> tuple[str, str]:
+    """The embedded server with its demo database, and how to reach it through the proxy:
+    the password file's lines for 127.0.0.1 fit any port."""
+    import atexit
+
+    from nl2sql_shell.db import embedded
+    from nl2sql_shell.db.demo import DEMO_DBNAME, ensure_demo
+
+    server = embedded.start()
+    atexit.register(server.stop)
+    ensure_demo(server.conninfo("postgres"), server.conninfo)
+    return server.conninfo(DEMO_DBNAME), f"psql 'host={address[0]} port={address[1]} dbname={DEMO_DBNAME} user={embedded.SUPERUSER} passfile={server.password_file}'"
+
+
+def _load_asker(model, model_url, adapter, quantize, device, backend, candidates):
+    """(In the proxy's loader thread.) The one pipeline every connection shares."""
+    from nl2sql_shell.llm.load import load_model
+    from nl2sql_shell.model_choice import resolve_spec
+    from nl2sql_shell.nl2sql.pipeline import Asker, Options
+
+    spec = resolve_spec(model, adapter, quantize, device, backend or "auto", model_url=model_url)
+    loaded = load_model(spec, progress=lambda text: click.echo(f"model: {text}", err=True))
+    click.echo(f"model: {getattr(loaded, 'name', spec.model)} loaded; ? questions are answered", err=True)
+    return Asker(loaded, Options(candidates=candidates))

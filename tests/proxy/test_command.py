@@ -1,0 +1,42 @@
+"""`nl2sql-shell proxy` as a person starts it: the command, a real psql through it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+from psycopg.conninfo import make_conninfo
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_command_serves_psql(fresh_db, tmp_path):
+    port = _free_port()
+    # A model server that is not there: pass-through works, a question says why it cannot answer.
+    command = [sys.executable, "-m", "nl2sql_shell", "proxy", fresh_db, "--listen", f"127.0.0.1:{port}", "--model-url", "http://127.0.0.1:9/v1", "--model", "none"]
+    proxy = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env={**os.environ, "NL2SQL_SHELL_EXAMPLES_DIR": str(tmp_path)})
+    try:
+        deadline = time.monotonic() + 30
+        while not _listening(port):
+            assert proxy.poll() is None and time.monotonic() < deadline, "the proxy did not start"
+            time.sleep(0.1)
+        through = make_conninfo(fresh_db, host="127.0.0.1", port=port)
+        result = subprocess.run(["/usr/bin/psql", "-X", "-A", "-t", through, "-c", "SELECT 40 + 2", "-c", "? how many tables"], capture_output=True, text=True, timeout=60)
+        assert result.stdout.splitlines()[0] == "42"
+        assert "could not answer" in result.stderr, result.stderr
+    finally:
+        proxy.terminate()
+        proxy.wait(10)
+    assert f"nl2sql-shell proxy on 127.0.0.1:{port}" in proxy.stderr.read()
