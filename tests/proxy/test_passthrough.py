@@ -13,8 +13,8 @@ import psycopg
 import pytest
 from psycopg import pq
 from psycopg.conninfo import make_conninfo
-
 from scripted import Scripted
+
 from nl2sql_shell.nl2sql.pipeline import Asker
 
 PSQL = "/usr/bin/psql"
@@ -41,7 +41,7 @@ SELECT repeat('x', 100000) = repeat('x', 100000) AS big;
 
 
 def psql(conninfo: str, script: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([PSQL, "-X", conninfo], input=script, capture_output=True, text=True, timeout=60)
+    return subprocess.run([PSQL, "-X", conninfo], input=script, capture_output=True, text=True, timeout=60, check=False)
 
 
 def _second_db(fresh_db: str) -> str:

@@ -10,9 +10,9 @@ import time
 import psycopg
 import pytest
 from psycopg import pq
-from psycopg.conninfo import make_conninfo
-
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from scripted import Scripted
+
 from nl2sql_shell.nl2sql.examples import ExampleStore, store_path
 from nl2sql_shell.nl2sql.pipeline import Asker
 
@@ -44,6 +44,7 @@ def test_psql_question_is_shown_not_run_then_run(db, start_proxy):
         capture_output=True,
         text=True,
         timeout=60,
+        check=False,
     )
     assert "NOTICE:  SELECT" in result.stderr and "send ?run to run it" in result.stderr
     assert "sql" in result.stdout and "public.customers" in result.stdout
@@ -54,7 +55,7 @@ def test_psql_question_is_shown_not_run_then_run(db, start_proxy):
 def test_write_needs_run_yes(db, start_proxy):
     proxy = start_proxy(Asker(Scripted([DELETE])))
     with psycopg.connect(proxy.via(db), autocommit=True) as conn:
-        sql, tables, writes, proven, reason = conn.execute("? delete the small customers").fetchone()
+        sql, _, writes, proven, reason = conn.execute("? delete the small customers").fetchone()
         assert sql.startswith("DELETE") and writes is True and proven is False and "?run yes" in reason
         assert count(db) == 3  # shown, not run
         with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="writes"):
@@ -62,12 +63,9 @@ def test_write_needs_run_yes(db, start_proxy):
         assert count(db) == 3
         assert conn.execute("?run yes").statusmessage == "DELETE 1"
         assert count(db) == 2
-    stored = ExampleStore(store_path("127.0.0.1", int(make_conninfo_port(db)), psycopg.conninfo.conninfo_to_dict(db)["dbname"])).all()
+    params = conninfo_to_dict(db)  # the examples memory of this database, as the shell keys it
+    stored = ExampleStore(store_path(params["host"], params["port"], params["dbname"])).all()
     assert [(e.question, e.sql) for e in stored] == [("delete the small customers", sql)]
-
-
-def make_conninfo_port(conninfo: str) -> str:
-    return str(psycopg.conninfo.conninfo_to_dict(conninfo)["port"])
 
 
 def test_unproven_read_needs_run_yes_and_stays_read_only(db, start_proxy):
@@ -100,7 +98,7 @@ def test_question_inside_the_clients_transaction(db, start_proxy):
     with psycopg.connect(proxy.via(db)) as conn:
         conn.execute("CREATE TABLE drafts (label text)")
         conn.execute("INSERT INTO drafts VALUES ('one')")
-        sql, tables, *_ = conn.execute("? every label of the drafts").fetchone()
+        _, tables, *_ = conn.execute("? every label of the drafts").fetchone()
         assert tables == "public.drafts"
         assert conn.info.transaction_status == pq.TransactionStatus.INTRANS
         assert conn.execute("?run").fetchall() == [("one",)]
@@ -136,7 +134,7 @@ def test_extended_protocol_form(db, start_proxy):
         cur = conn.cursor()
         for _ in range(3):  # prepared on reuse, like a driver's named statement
             cur.execute("SELECT nl2sql('top 2 customers by revenue')", prepare=True)
-            sql, tables, writes, proven, reason = cur.fetchone()
+            sql, tables, _, proven, _ = cur.fetchone()
             assert sql.startswith("SELECT") and tables == "public.customers" and proven is True
         assert [d.name for d in cur.description] == ["sql", "tables", "writes", "proven", "reason"]
         assert notices and notices[0].startswith("SELECT")
