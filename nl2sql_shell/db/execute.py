@@ -237,10 +237,14 @@ class Executor:
         If DECLARE itself fails (a typo, a missing column), the error would quote our DECLARE
         text; in our own (now rolled back) transaction we rerun the statement plainly so the
         message, LINE and caret are exactly psql's. It failed before running, so it fails
-        the same way again.
+        the same way again. Inside the user's transaction "our own" is a savepoint, so the
+        rerun's error is what leaves the transaction aborted, as psql's statement would.
         """
-        if self.conn.info.transaction_status != pq.TransactionStatus.IDLE:
+        status = self.conn.info.transaction_status
+        if single and status != pq.TransactionStatus.IDLE:
             return self._fetch_all(sql, [False])
+        if status == pq.TransactionStatus.INERROR:  # refused whatever it is: the server's own words
+            return self._run_plain(sql, single)
         declared = [False]
         try:
             with self.conn.transaction():

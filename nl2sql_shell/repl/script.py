@@ -19,6 +19,7 @@ from nl2sql_shell.db.execute import error_text
 from nl2sql_shell.repl.copy import data_lines
 from nl2sql_shell.repl.shell import Shell, StopScript
 from nl2sql_shell.repl.statements import next_statement
+from nl2sql_shell.repl.variables import boolean
 
 PROGRAM = "nl2sql-shell"
 _COMMAND_STARTS = ("\\", "?")
@@ -158,5 +159,5 @@ def _send_bytes(shell: Shell, statement: str) -> None:
     except psycopg.Error as exc:
         shell.error(shell.location + error_text(exc))
         shell.last_failed = True
-        if not shell.interactive and shell.variables.get("ON_ERROR_STOP", "").lower() in ("1", "on", "true"):
+        if not shell.interactive and boolean(shell.variables.get("ON_ERROR_STOP")):
             raise StopScript() from None

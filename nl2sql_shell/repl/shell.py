@@ -16,9 +16,17 @@ import psycopg
 from psycopg import pq
 
 from nl2sql_shell.db import connect as db_connect
-from nl2sql_shell.db.execute import Executor, Outcome, Settings, install_notice_printer
+from nl2sql_shell.db.execute import (
+    Executor,
+    Outcome,
+    Settings,
+    error_text,
+    install_notice_printer,
+)
 from nl2sql_shell.output import Output
 from nl2sql_shell.repl.statements import split_statements
+from nl2sql_shell.repl.transactions import run_in_transaction_mode
+from nl2sql_shell.repl.variables import boolean
 
 _DDL = ("create", "alter", "drop", "comment", "grant", "revoke", "truncate")
 
@@ -107,14 +115,25 @@ class Shell:
         """Execute one statement with psql's output; reconnect once if the server went away.
         `single`: exactly one statement (model SQL), see Executor.run."""
         self.last_sql = sql
-        outcome = self.executor.run(sql, read_only=read_only, statement_timeout_ms=statement_timeout_ms, single=single)
+
+        def run() -> Outcome:
+            return self.executor.run(sql, read_only=read_only, statement_timeout_ms=statement_timeout_ms, single=single)
+
+        if read_only or single:  # model SQL: its own read-only transaction, nothing of the user's settings
+            outcome = run()
+        else:
+            try:
+                outcome = run_in_transaction_mode(self.conn, sql, self.variables, self.interactive, run)
+            except psycopg.Error as exc:  # the implicit BEGIN or a savepoint: the connection went away
+                self.error(self.location + error_text(exc))
+                outcome = Outcome(False, error=error_text(exc))
         if self.conn.closed or self.conn.broken:
             self._connection_lost()
             outcome = Outcome(False, error="connection lost")
         elif outcome.ok and sql.lstrip()[:8].lower().startswith(_DDL):
             self.schema_changed()
         self.last_failed = not outcome.ok
-        if not outcome.ok and self.variables.get("ON_ERROR_STOP", "").lower() in ("1", "on", "true") and not self.interactive:
+        if not outcome.ok and boolean(self.variables.get("ON_ERROR_STOP")) and not self.interactive:
             raise StopScript()
         return outcome
 

@@ -1,0 +1,76 @@
+"""psql's AUTOCOMMIT off and ON_ERROR_ROLLBACK, around each statement the user runs.
+
+With AUTOCOMMIT off, psql sends a silent BEGIN before the first statement that is not itself
+transaction control (or a command that cannot run in a transaction block), so that work stays
+uncommitted until COMMIT. With ON_ERROR_ROLLBACK (on, or interactive at the prompt), each
+statement inside a transaction runs under a savepoint, so that an error undoes only that
+statement and the transaction goes on. Both follow psql 15's common.c.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import psycopg
+from psycopg import pq
+
+from nl2sql_shell.db.execute import Outcome
+from nl2sql_shell.repl.variables import boolean
+
+SAVEPOINT = "pg_psql_temporary_savepoint"
+_LEADING_NOISE = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*[\s\S]*?\*/)*")
+_WORDS = re.compile(r"[A-Za-z_]+")
+# First words after which psql sends no BEGIN (psql's command_no_begin).
+_NO_BEGIN = {"abort", "begin", "start", "commit", "end", "rollback", "savepoint", "release", "prepare", "vacuum", "discard"}
+_NO_BEGIN_PAIRS = {
+    ("alter", "system"),
+    ("create", "database"),
+    ("drop", "database"),
+    ("create", "tablespace"),
+    ("drop", "tablespace"),
+}
+# psql leaves its savepoint alone after the user's own transaction control.
+_SAVEPOINT_GONE = ("COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK")
+
+
+def _words(sql: str, count: int) -> list[str]:
+    start = _LEADING_NOISE.match(sql).end()  # type: ignore[union-attr]
+    return [word.lower() for word in _WORDS.findall(sql[start : start + 200])[:count]]
+
+
+def needs_no_begin(sql: str) -> bool:
+    """Transaction control, VACUUM, CREATE/DROP DATABASE and the others psql runs bare."""
+    words = _words(sql, 4)
+    if not words:
+        return True
+    first = words[0]
+    if first in _NO_BEGIN or (first == "cluster" and len(words) == 1):
+        return True
+    if tuple(words[:2]) in _NO_BEGIN_PAIRS:
+        return True
+    if first == "reindex" and len(words) > 1 and (words[1] in ("database", "system") or "concurrently" in words[1:3]):
+        return True
+    return first in ("create", "drop") and "index" in words[1:3] and "concurrently" in words[1:4]
+
+
+def run_in_transaction_mode(
+    conn: psycopg.Connection, sql: str, variables: dict[str, str], interactive: bool, run: Callable[[], Outcome]
+) -> Outcome:
+    """Run ``run`` (one user statement) with AUTOCOMMIT and ON_ERROR_ROLLBACK applied."""
+    if conn.info.transaction_status == pq.TransactionStatus.IDLE and not boolean(variables.get("AUTOCOMMIT"), True) and not needs_no_begin(sql):
+        conn.execute("BEGIN")
+    mode = variables.get("ON_ERROR_ROLLBACK", "off").strip().lower()
+    wanted = boolean(mode) or (mode == "interactive" and interactive)
+    savepoint = wanted and conn.info.transaction_status == pq.TransactionStatus.INTRANS
+    if savepoint:
+        conn.execute(f"SAVEPOINT {SAVEPOINT}")
+    outcome = run()
+    if not savepoint or conn.closed or conn.broken:
+        return outcome
+    status = conn.info.transaction_status
+    if status == pq.TransactionStatus.INERROR:
+        conn.execute(f"ROLLBACK TO {SAVEPOINT}")
+    elif status == pq.TransactionStatus.INTRANS and not (outcome.status or "").startswith(_SAVEPOINT_GONE):
+        conn.execute(f"RELEASE {SAVEPOINT}")
+    return outcome
