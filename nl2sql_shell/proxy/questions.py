@@ -27,10 +27,10 @@ import psycopg
 from nl2sql_shell.db.execute import OneStatementCursor, read_only_transaction
 from nl2sql_shell.db.format import text_loading
 from nl2sql_shell.nl2sql.examples import ExampleStore
+from nl2sql_shell.nl2sql.followup import FOLLOW_UP, READ_TIMEOUT_MS
 from nl2sql_shell.nl2sql.pipeline import Answer, Asker
 from nl2sql_shell.nl2sql.prompt import Example
 from nl2sql_shell.proxy.codec import BOOL_OID, TEXT_OID
-from nl2sql_shell.repl.questions import _FOLLOW_UP, READ_TIMEOUT_MS
 
 ANSWER_COLUMNS = (("sql", TEXT_OID), ("tables", TEXT_OID), ("writes", BOOL_OID), ("proven", BOOL_OID), ("reason", TEXT_OID))
 _RUN = re.compile(r"^\s*\?run(?:\s+(yes))?\s*;?\s*$", re.IGNORECASE)
@@ -87,7 +87,7 @@ class Conversation:
     history: list[Example] = field(default_factory=list)
 
     def ask(self, asker: Asker, conn: psycopg.Connection, command: Ask, cancel: threading.Event) -> Answer:
-        history = self.history[-1:] if self.history and _FOLLOW_UP.search(command.question) else []
+        history = self.history[-1:] if self.history and FOLLOW_UP.search(command.question) else []
         answer = asker.ask(
             command.question,
             conn,

@@ -7,7 +7,6 @@ model stops at once and the shell goes on.
 
 from __future__ import annotations
 
-import re
 import sys
 import threading
 from collections.abc import Callable
@@ -15,11 +14,11 @@ from typing import TypeVar
 
 from nl2sql_shell.nl2sql.prompt import Example
 from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
+from nl2sql_shell.nl2sql.followup import FOLLOW_UP as _FOLLOW_UP
+from nl2sql_shell.nl2sql.followup import READ_TIMEOUT_MS
 from nl2sql_shell.repl.draft import Draft
 from nl2sql_shell.repl.shell import Shell
 
-_FOLLOW_UP = re.compile(r"^(now|and|also|only|but|same|instead|what about|how about|then|just|exclude|include|sort|order|group|limit|show only)\b|\b(those|these|them|that|it|previous|above)\b", re.IGNORECASE)
-READ_TIMEOUT_MS = 30_000
 _T = TypeVar("_T")
 RED, BOLD, RESET = "\x1b[31m", "\x1b[1m", "\x1b[0m"
 
