@@ -25,13 +25,29 @@ class _ShellGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
+class _InOrderCommand(click.Command):
+    """Keeps the order of -c and -f on the command line: psql runs them in that order."""
+
+    def make_parser(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+        parser = super().make_parser(ctx)
+        parse = parser.parse_args
+
+        def parse_in_order(args: list[str]):  # type: ignore[no-untyped-def]
+            opts, rest, order = parse(args)
+            ctx.meta["actions"] = [param.name for param in order if param.name in ("commands", "files")]
+            return opts, rest, order
+
+        parser.parse_args = parse_in_order  # type: ignore[method-assign]
+        return parser
+
+
 @click.group(cls=_ShellGroup, context_settings={"help_option_names": ["--help", "-?"]})
 @click.version_option(__version__, "-V", "--version", prog_name="nl2sql-shell")
 def main() -> None:
     """psql with a local text-to-SQL model inside."""
 
 
-@main.command("shell", context_settings={"help_option_names": ["--help", "-?"]})
+@main.command("shell", cls=_InOrderCommand, context_settings={"help_option_names": ["--help", "-?"]})
 @click.argument("target", required=False)
 @click.argument("username_arg", required=False, metavar="[USERNAME]")
 @click.option("-h", "--host", help="database server host or socket directory")
@@ -61,7 +77,9 @@ def shell_command(ctx: click.Context, **options) -> None:
     """
     from nl2sql_shell.startup import run_shell
 
-    sys.exit(run_shell(**options))
+    values = {"commands": iter(options["commands"]), "files": iter(options["files"])}
+    actions = tuple(("c" if name == "commands" else "f", next(values[name])) for name in ctx.meta.get("actions", []))
+    sys.exit(run_shell(**options, actions=actions))
 
 
 def _register_subcommands() -> None:

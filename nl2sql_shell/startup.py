@@ -13,6 +13,7 @@ from nl2sql_shell.db.execute import Settings
 from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 from nl2sql_shell.output import Output
 from nl2sql_shell.repl.shell import ConnectionLost, Shell, StopScript
+from nl2sql_shell.repl.variables import boolean
 
 EXIT_OK, EXIT_ERROR, EXIT_CONNECTION, EXIT_SCRIPT_STOPPED = 0, 1, 2, 3
 
@@ -63,8 +64,10 @@ def run_shell(
     yes: bool,
     candidates: int | None,
     rules: str | None = None,
+    actions: tuple[tuple[str, str], ...] | None = None,
 ) -> int:
-    """Returns psql's exit codes: 0 ok, 1 error, 2 connection lost, 3 stopped by ON_ERROR_STOP."""
+    """Returns psql's exit codes: 0 ok, 1 error, 2 connection lost, 3 stopped by ON_ERROR_STOP.
+    ``actions``: the -c ("c") and -f ("f") arguments in command-line order (all -c first if None)."""
     from nl2sql_shell.config import enabled_rules, load_config
 
     config = load_config()
@@ -110,7 +113,9 @@ def run_shell(
     )
     try:
         if scripted:
-            return _run_scripted(shell, commands, files)
+            if actions is None:
+                actions = tuple(("c", text) for text in commands) + tuple(("f", name) for name in files)
+            return _run_scripted(shell, actions)
         if not quiet:
             _banner(shell)
         from nl2sql_shell.repl.app import run_interactive
@@ -127,34 +132,48 @@ def _attach_questions(shell: Shell, **options) -> None:
     shell.questions = QuestionHandler(shell, **options)
 
 
-def _run_scripted(shell: Shell, commands: tuple[str, ...], files: tuple[str, ...]) -> int:
-    """-c commands (each on its own, the last one's success decides), -f files, or stdin."""
+def _run_scripted(shell: Shell, actions: tuple[tuple[str, str], ...]) -> int:
+    """-c strings and -f files in command-line order, else stdin, as psql 15 runs them: the
+    last one decides the exit code (a -c that failed: 1; a file: 0 unless ON_ERROR_STOP
+    stopped it), and with ON_ERROR_STOP a failed one ends the run."""
+    from nl2sql_shell.repl.command import run_command_string
     from nl2sql_shell.repl.script import read_script, run_script
 
     try:
-        if commands:
-            for command in commands:
-                shell.last_failed = False
-                shell.handle(command)
-            return EXIT_ERROR if shell.last_failed else EXIT_OK
-        if files:
-            for name in files:
-                try:
-                    text = read_script(None if name == "-" else Path(name))
-                except OSError as exc:
-                    print(f"nl2sql-shell: {name}: {exc.strerror}", file=sys.stderr)
-                    return EXIT_ERROR
-                if not run_script(shell, text, source="<stdin>" if name == "-" else name):
-                    break
+        if not actions:
+            run_script(shell, read_script(None))
             return EXIT_OK
-        run_script(shell, read_script(None))
-        return EXIT_OK
+        code = EXIT_OK
+        for kind, value in actions:
+            if kind == "c":
+                try:
+                    code = EXIT_OK if run_command_string(shell, value) else EXIT_ERROR
+                except StopScript:
+                    return EXIT_ERROR
+            else:
+                code = _run_file(shell, value)
+            if code != EXIT_OK and boolean(shell.variables.get("ON_ERROR_STOP")):
+                break
+        return code
     except StopScript:
         return EXIT_SCRIPT_STOPPED
     except ConnectionLost:
         return EXIT_CONNECTION
     finally:
         shell.close()
+
+
+def _run_file(shell: Shell, name: str) -> int:
+    """One -f file (``-`` is stdin); a \\q in it ends only the file, as in psql."""
+    from nl2sql_shell.repl.script import read_script, run_script
+
+    try:
+        text = read_script(None if name == "-" else Path(name))
+    except OSError as exc:
+        print(f"nl2sql-shell: error: {name}: {exc.strerror}", file=sys.stderr)
+        return EXIT_ERROR
+    run_script(shell, text, source="<stdin>" if name == "-" else name)
+    return EXIT_OK
 
 
 def _banner(shell: Shell) -> None:

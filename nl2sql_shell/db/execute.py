@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import IO
 
 import psycopg
-from psycopg import pq
+from psycopg import generators, pq
 
 from nl2sql_shell.db import format as fmt
 from nl2sql_shell.db.copy import copy_direction, run_copy
@@ -194,6 +194,58 @@ class Executor:
         if uses_cursor(sql):
             return self._run_with_cursor(sql, single)
         return self._run_plain(sql, single)
+
+    def run_simple(self, sql: str) -> Outcome:
+        """psql's `-c STRING`: the whole string as one simple-protocol query, so its statements
+        run as one implicit transaction (an error undoes them all; CREATE DATABASE is refused)
+        and every result is printed in turn, up to the first error, as psql 15 prints them."""
+        started = time.perf_counter()
+        try:
+            with self.conn.lock:
+                self.conn.pgconn.send_query(sql.encode(self.conn.info.encoding, "surrogateescape"))
+                results = self.conn.wait(generators.execute(self.conn.pgconn))
+        except KeyboardInterrupt:
+            self._report("ERROR:  canceling statement due to user request")
+            return Outcome(False, error="cancelled")
+        except psycopg.Error as exc:
+            self._report(error_text(exc))
+            return Outcome(False, error=error_text(exc))
+        outcome = Outcome(True)
+        for result in results:
+            outcome = self._print_result(result)
+            if not outcome.ok:
+                break
+        if self.settings.timing:
+            self.output.write(f"Time: {(time.perf_counter() - started) * 1000:.3f} ms\n")
+        return outcome
+
+    def _print_result(self, result: pq.PGresult) -> Outcome:
+        """One result of a simple query: its rows, its tag or its error."""
+        if result.status == pq.ExecStatus.FATAL_ERROR:
+            text = (result.error_message or b"").decode(errors="replace").rstrip("\n")
+            self._report(text)
+            return Outcome(False, error=text)
+        status = (result.command_status or b"").decode()
+        if result.status != pq.ExecStatus.TUPLES_OK:
+            if status and not self.settings.tuples_only:
+                self.output.write(status + "\n")
+            return Outcome(True, 0, status)
+        encoding = self.conn.info.encoding
+        columns = [(result.fname(i) or b"").decode(encoding) for i in range(result.nfields)]
+        numeric = [fmt.is_numeric_oid(result.ftype(i)) for i in range(result.nfields)]
+        rows = [
+            tuple(None if (value := result.get_value(r, c)) is None else bytes(value).decode(encoding, errors="replace") for c in range(result.nfields))
+            for r in range(result.ntuples)
+        ]
+
+        def fetchmany(count: int) -> list[tuple[str | None, ...]]:
+            batch, rows[:count] = rows[:count], []
+            return batch
+
+        shown = self.print_rows(columns, numeric, fetchmany)
+        if status and not status.startswith("SELECT") and not self.settings.tuples_only:
+            self.output.write(status + "\n")
+        return Outcome(True, shown, status)
 
     def copy(self, sql: str, source: Iterable[bytes] | None, sink: Callable[[bytes], None] | None, *, show_status: bool = True) -> Outcome:
         """`\\copy`: one COPY with the client's end chosen by the caller, errors printed as run's."""

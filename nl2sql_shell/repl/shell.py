@@ -120,13 +120,24 @@ class Shell:
             return self.executor.run(sql, read_only=read_only, statement_timeout_ms=statement_timeout_ms, single=single)
 
         if read_only or single:  # model SQL: its own read-only transaction, nothing of the user's settings
-            outcome = run()
-        else:
-            try:
-                outcome = run_in_transaction_mode(self.conn, sql, self.variables, self.interactive, run)
-            except psycopg.Error as exc:  # the implicit BEGIN or a savepoint: the connection went away
-                self.error(self.location + error_text(exc))
-                outcome = Outcome(False, error=error_text(exc))
+            return self._finish(sql, run())
+        return self._finish(sql, self._in_transaction_mode(sql, run))
+
+    def run_query_string(self, sql: str) -> Outcome:
+        """Several statements sent as one query (psql's `-c`): one implicit transaction."""
+        self.last_sql = sql
+        return self._finish(sql, self._in_transaction_mode(sql, lambda: self.executor.run_simple(sql)))
+
+    def _in_transaction_mode(self, sql: str, run: Callable[[], Outcome]) -> Outcome:
+        """AUTOCOMMIT and ON_ERROR_ROLLBACK around a statement the user sent."""
+        try:
+            return run_in_transaction_mode(self.conn, sql, self.variables, self.interactive, run)
+        except psycopg.Error as exc:  # the implicit BEGIN or a savepoint: the connection went away
+            self.error(self.location + error_text(exc))
+            return Outcome(False, error=error_text(exc))
+
+    def _finish(self, sql: str, outcome: Outcome) -> Outcome:
+        """After a statement: a lost connection, a schema change, ON_ERROR_STOP."""
         if self.conn.closed or self.conn.broken:
             self._connection_lost()
             outcome = Outcome(False, error="connection lost")

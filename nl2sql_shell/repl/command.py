@@ -1,0 +1,29 @@
+"""`-c STRING` as psql runs it: one backslash line, one `?` question, or one query.
+
+psql sends a `-c` string that is SQL to the server whole, as one simple-protocol query: its
+statements form one implicit transaction (an error undoes the ones before it) and commands
+that cannot run in a transaction block (CREATE DATABASE) are refused. A single statement runs
+as any typed statement does, so COPY FROM STDIN reads standard input and big results stream.
+"""
+
+from __future__ import annotations
+
+from nl2sql_shell.db.copy import copy_direction
+from nl2sql_shell.repl.shell import Shell
+from nl2sql_shell.repl.statements import split_statements
+
+
+def run_command_string(shell: Shell, text: str) -> bool:
+    """Run one `-c` string; True when it succeeded (psql's exit code 0 for it)."""
+    shell.last_failed = False
+    if text.startswith(("\\", "?")):
+        shell.handle(text)
+        return not shell.last_failed
+    statements, rest = split_statements(text)
+    if rest:
+        statements.append(rest)
+    if len(statements) <= 1 or any(copy_direction(statement) for statement in statements):
+        shell.handle(text)
+    else:
+        shell.run_query_string(text)
+    return not shell.last_failed
