@@ -70,3 +70,26 @@ def test_queries_that_run_are_not_touched(shop) -> None:
     sql = "SELECT whcustname FROM whcustomer ORDER BY whcustid"
     assert conn.execute(sql).fetchall() == [("Ann",), ("Bob",)]
     assert apply_rules(sql, schema, failing=False).changes == []
+
+
+CLINIC = """
+CREATE TABLE "Patient" ("patientId" int PRIMARY KEY, "fullName" text);
+CREATE TABLE "PatientVisit" ("visitId" int PRIMARY KEY, "patientId" int REFERENCES "Patient");
+CREATE TABLE "VisitSummary" ("summaryId" int PRIMARY KEY, "visitId" int REFERENCES "PatientVisit", "visitType" text);
+INSERT INTO "Patient" VALUES (1, 'Cy'), (2, 'Di');
+INSERT INTO "PatientVisit" VALUES (10, 1), (11, 2), (12, 2);
+INSERT INTO "VisitSummary" VALUES (100, 10, 'urgent'), (101, 11, 'routine'), (102, 12, 'urgent');
+"""
+
+
+def test_tables_and_keys_a_repair_adds_are_written_as_the_schema_spells_them(fresh_db: str) -> None:
+    """A join the repair inserts names "PatientVisit" and "visitId" quoted: bare, PostgreSQL
+    would fold them to names that do not exist and the repaired query would fail again."""
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(CLINIC)
+        schema = read_schema(conn)
+        sql = 'SELECT p."fullName", count(*) FROM "Patient" p JOIN "VisitSummary" vs ON p."patientId" = vs."patientId" WHERE vs."visitType" = \'urgent\' GROUP BY p."fullName"'
+        repaired = apply_rules(sql, schema, failing=True)
+        assert "bridge" in {c.rule for c in repaired.changes} and '"PatientVisit"' in repaired.sql
+        assert check_sql(repaired.sql, schema).ok, repaired.sql
+        assert sorted(conn.execute(repaired.sql).fetchall()) == [("Cy", 1), ("Di", 1)]

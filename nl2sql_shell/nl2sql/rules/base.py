@@ -12,10 +12,28 @@ from sqlglot import exp
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from nl2sql_shell.schema.model import Schema, Table
+from nl2sql_shell.schema.render import quote_name
 
 from ..parsing import DIALECT
 
 Tables = dict[str, "Table | None"]
+
+
+def identifier(name: str) -> exp.Identifier:
+    """A name as a correction must write it: quoted when PostgreSQL would otherwise fold it
+    (`"PatientVisit"`) or read it as a keyword; a name written bare stays bare."""
+    return exp.to_identifier(name, quoted=quote_name(name) != name)
+
+
+def column_ref(name: str, table: str) -> exp.Column:
+    """`table.name`, each part written as `identifier` writes it."""
+    return exp.column(identifier(name), table=identifier(table))
+
+
+def table_source(table: Table, schema: Schema) -> exp.Table:
+    """A schema table as a FROM item: quoted where needed, with its schema when it is off the
+    search_path (`billing.invoices`)."""
+    return exp.Table(this=identifier(table.name), db=identifier(table.schema) if schema.needs_schema(table.schema, table.name) else None)
 
 
 class Effect(Enum):

@@ -18,7 +18,7 @@ from sqlglot.optimizer.scope import Scope
 
 from nl2sql_shell.schema.model import Column, Schema, Table, is_key_name
 
-from .base import Change, Context, Tables, is_inner_join, sql_of
+from .base import Change, Context, Tables, column_ref, is_inner_join, sql_of, table_source
 
 
 def bridge(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
@@ -54,15 +54,15 @@ def _bridge(select: exp.Select, join: exp.Join, tables: Tables, schema: Schema) 
         return None
     link, key = links[0]
     written = sql_of(condition)
-    via = exp.column(present.name, table=link.name), exp.column(key, table=link.name)
+    via = column_ref(present.name, link.name), column_ref(key, link.name)
     if missing.table == joined:  # ... JOIN link ON present = link.present JOIN missing ON link.key = missing.key
         first = exp.EQ(this=present.copy(), expression=via[0])
-        second = exp.EQ(this=via[1], expression=exp.column(key, table=missing.table))
+        second = exp.EQ(this=via[1], expression=column_ref(key, missing.table))
     else:  # ... JOIN link ON missing.key = link.key JOIN present ON link.present = present
-        first = exp.EQ(this=exp.column(key, table=missing.table), expression=via[1])
+        first = exp.EQ(this=column_ref(key, missing.table), expression=via[1])
         second = exp.EQ(this=via[0], expression=present.copy())
     joins = select.args["joins"]
-    joins.insert(joins.index(join), exp.Join(this=exp.to_table(link.name), on=first))
+    joins.insert(joins.index(join), exp.Join(this=table_source(link, schema), on=first))
     select.set("joins", joins)
     join.set("on", second)
     after = f"{sql_of(first)} JOIN {sql_of(join.this)} ON {sql_of(second)}"

@@ -14,7 +14,7 @@ from sqlglot import exp
 from sqlglot.optimizer.scope import Scope
 
 from ..parsing import same_column
-from .base import Change, Context, Tables, owners
+from .base import Change, Context, Tables, identifier, owners
 
 
 def column_owner(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
@@ -29,7 +29,7 @@ def column_owner(scope: Scope, tables: Tables, context: Context) -> Iterator[Cha
         found = owners(column.name, tables)
         if len(found) != 1 or _equals_itself(column, found[0]):
             continue
-        column.set("table", exp.to_identifier(found[0]))
+        column.set("table", identifier(found[0]))
         yield Change("column_owner", f"{qualifier}.{column.name}", f"{found[0]}.{column.name}", f"{table.name} has no column {column.name}")
 
 
@@ -58,7 +58,7 @@ def ambiguous_column(scope: Scope, tables: Tables, context: Context) -> Iterator
         preserved = [alias for alias in found if alias not in nullable]
         if not preserved:
             continue
-        column.set("table", exp.to_identifier(preserved[0]))
+        column.set("table", identifier(preserved[0]))
         why = "ambiguous; the tables are joined on it" + (f", and {preserved[0]} is the side the outer join keeps" if nullable & set(found) else "")
         yield Change("ambiguous_column", column.name, f"{preserved[0]}.{column.name}", why)
 

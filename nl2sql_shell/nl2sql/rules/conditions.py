@@ -17,7 +17,7 @@ from sqlglot.optimizer.scope import Scope
 from nl2sql_shell.schema.model import Column, is_key_name
 
 from ..parsing import same_column
-from .base import Change, Context, Tables, column_type, owners, type_family
+from .base import Change, Context, Tables, column_type, identifier, owners, type_family
 
 
 def _equalities(scope: Scope) -> Iterator[tuple[str, exp.EQ]]:
@@ -53,12 +53,12 @@ def self_join(scope: Scope, tables: Tables, context: Context) -> Iterator[Change
             table = tables.get(joined)
             if table is None or table.column(name) is None:
                 continue
-            right.set("table", exp.to_identifier(joined))
+            right.set("table", identifier(joined))
         else:
             others = [alias for alias in owners(name, tables) if alias != joined]
             if len(others) != 1:
                 continue
-            left.set("table", exp.to_identifier(others[0]))
+            left.set("table", identifier(others[0]))
         yield _change("self_join", before, eq, "a column equal to itself joins nothing")
 
 
@@ -73,7 +73,7 @@ def join_types(scope: Scope, tables: Tables, context: Context) -> Iterator[Chang
         for keep, swap in ((right, left), (left, right)):
             if (twin := _comparable_twin(swap, keep, tables)) is not None:
                 swapped_type = column_type(swap, tables)
-                swap.set("this", exp.to_identifier(twin.name))
+                swap.set("this", identifier(twin.name))
                 yield _change("join_types", before, eq, f"{swapped_type} cannot equal {column_type(keep, tables)}")
                 break
 
@@ -104,7 +104,7 @@ def shared_key(scope: Scope, tables: Tables, context: Context) -> Iterator[Chang
             if keep_table is None or keep_table.column(swap.name) is not None:
                 continue
             if (twin := _comparable_twin(swap, keep, tables)) is not None:
-                swap.set("this", exp.to_identifier(twin.name))
+                swap.set("this", identifier(twin.name))
                 yield _change("shared_key", before, eq, f"both tables have the key {twin.name}")
                 break
 
@@ -134,5 +134,5 @@ def missing_join_key(scope: Scope, tables: Tables, context: Context) -> Iterator
             continue
         before = _written(eq)
         for side in (left, right):
-            side.set("this", exp.to_identifier(shared[0]))
+            side.set("this", identifier(shared[0]))
         yield _change("missing_join_key", before, eq, f"{missing[0]} does not exist; both tables have the key {shared[0]}")

@@ -19,7 +19,7 @@ from nl2sql_shell.schema.render import quote_name
 from nl2sql_shell.schema.words import closest_name, shared_affixes
 
 from ..check import is_catalog
-from .base import Change, Context, Tables, sql_of
+from .base import Change, Context, Tables, identifier, sql_of
 
 # Only a near-identical spelling counts by letters alone: `total_price` is not `total_cost`.
 SPELLING_CUTOFF = 0.85
@@ -45,8 +45,8 @@ def known_table(scope: Scope, tables: Tables, context: Context) -> Iterator[Chan
         before, original = sql_of(source), source.name
         if not source.alias:
             source.set("alias", exp.TableAlias(this=exp.to_identifier(original)))  # `orders.x` still resolves
-        source.set("this", _identifier(found.name))
-        source.set("db", _identifier(found.schema) if schema.needs_schema(found.schema, found.name) else None)
+        source.set("this", identifier(found.name))
+        source.set("db", identifier(found.schema) if schema.needs_schema(found.schema, found.name) else None)
         reference = schema.reference(found)
         why = f"{reference} is not on the search_path" if found.name == original else f"no table {original}; the schema has {reference}"
         yield Change("known_table", before, sql_of(source), why)
@@ -75,12 +75,8 @@ def known_column(scope: Scope, tables: Tables, context: Context) -> Iterator[Cha
         if name is None or names.count(name) != 1:
             continue
         before, original = sql_of(column), column.name
-        column.set("this", _identifier(name))
+        column.set("this", identifier(name))
         yield Change("known_column", before, sql_of(column), f"no column {original} in {_label(owners)}; it has {quote_name(name)}")
-
-
-def _identifier(name: str) -> exp.Identifier:
-    return exp.to_identifier(name, quoted=quote_name(name) != name)
 
 
 def _label(owners: Tables) -> str:

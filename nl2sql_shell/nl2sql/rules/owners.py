@@ -24,7 +24,7 @@ from sqlglot.optimizer.scope import Scope
 
 from nl2sql_shell.schema.model import Schema, Table
 
-from .base import Change, Context, Tables, sql_of
+from .base import Change, Context, Tables, column_ref, identifier, sql_of, table_source
 
 
 def table_owner(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
@@ -55,9 +55,9 @@ def _read_from_owner(scope: Scope, schema: Schema) -> Change | None:
     kept = names - set(missing)
     readers = [t for t in owners if kept and all(t.column(n) for n in kept)]
     if len(readers) == 1:
-        return _switch(scope, source, table, readers[0], missing)
+        return _switch(scope, source, table, readers[0], missing, schema)
     if len(owners) == 1:
-        return _join(scope, alias, table, owners[0], missing)
+        return _join(scope, alias, table, owners[0], missing, schema)
     return None
 
 
@@ -71,30 +71,31 @@ def _elsewhere_in_statement(select: exp.Select, missing: list[str], schema: Sche
     return False
 
 
-def _switch(scope: Scope, source: exp.Table, table: Table, owner: Table, missing: list[str]) -> Change:
+def _switch(scope: Scope, source: exp.Table, table: Table, owner: Table, missing: list[str], schema: Schema) -> Change:
     """Read `owner` in place of `table`, keeping the alias the columns are qualified with."""
     if not source.alias:
-        for column in scope.columns:
-            if column.table:
-                column.set("table", exp.to_identifier(owner.name))
-    source.set("this", exp.to_identifier(owner.name))
+        for read in scope.columns:
+            if read.table:
+                read.set("table", identifier(owner.name))
+    source.set("this", identifier(owner.name))
+    source.set("db", table_source(owner, schema).args.get("db"))
     return Change("table_owner", f"FROM {table.name}", f"FROM {owner.name}", f"{table.name} has no {', '.join(missing)}; {owner.name} has every column the query reads")
 
 
-def _join(scope: Scope, alias: str, table: Table, owner: Table, missing: list[str]) -> Change | None:
+def _join(scope: Scope, alias: str, table: Table, owner: Table, missing: list[str], schema: Schema) -> Change | None:
     """Join `owner` on the key between the two tables, and read the missing columns from it."""
     key = _join_key(table, owner)
     owner_alias = owner.name
     if key is None or owner_alias == alias:
         return None
-    for column in scope.columns:
-        if column.name in missing:
-            column.set("table", exp.to_identifier(owner_alias))
-        elif not column.table and owner.column(column.name) is not None:
-            column.set("table", exp.to_identifier(alias))  # both tables have it now
+    for read in scope.columns:
+        if read.name in missing:
+            read.set("table", identifier(owner_alias))
+        elif not read.table and owner.column(read.name) is not None:
+            read.set("table", identifier(alias))  # both tables have it now
     mine, theirs = key
-    condition = exp.EQ(this=exp.column(mine, table=alias), expression=exp.column(theirs, table=owner_alias))
-    join = exp.Join(this=exp.to_table(owner.name), on=condition)
+    condition = exp.EQ(this=column_ref(mine, alias), expression=column_ref(theirs, owner_alias))
+    join = exp.Join(this=table_source(owner, schema), on=condition)
     scope.expression.append("joins", join)
     before = f"FROM {table.name}" if alias == table.name else f"FROM {table.name} AS {alias}"
     return Change("table_owner", before, f"{before} {sql_of(join)}", f"{table.name} has no {', '.join(missing)}")

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope
 
-from .base import Change, Context, Tables, matches, shown, sql_of, type_family, type_of
+from .base import Change, Context, Tables, column_ref, matches, shown, sql_of, type_family, type_of
 
 
 def idle_distinct(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
@@ -111,4 +111,4 @@ def _labelled_count_column(count: exp.Count, tables: Tables) -> exp.Column | Non
     if not isinstance(alias, exp.Alias) or len(tables) != 1:
         return None
     (name, table), = tables.items()
-    return exp.column(alias.alias, table=name) if table is not None and table.column(alias.alias) is not None else None
+    return column_ref(alias.alias, name) if table is not None and table.column(alias.alias) is not None else None
