@@ -103,3 +103,26 @@ def test_a_grammar_constrains_the_output(model):
     prompt = model.chat_prompt(_messages("Is t1 empty? Answer yes or no."))
     [answer] = model.generate(prompt, max_new_tokens=8, grammar='root ::= "yes" | "no"')
     assert answer.text in ("yes", "no")
+
+
+def test_the_default_cpu_model_answers_without_torch():
+    """On a machine without a GPU the default path never imports torch (about 300 MB, a second)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from nl2sql_shell.llm.defaults import NVIDIA_DRIVER
+
+    if Path(NVIDIA_DRIVER).exists():
+        pytest.skip("an NVIDIA driver is loaded: the default asks torch for CUDA")
+    script = (
+        "import sys\n"
+        "from nl2sql_shell.model_choice import resolve_spec\n"
+        "from nl2sql_shell.llm.load import load_model\n"
+        "model = load_model(resolve_spec(backend='auto'))\n"
+        "assert model.generate(model.chat_prompt([{'role': 'user', 'content': 'SELECT 1?'}]), max_new_tokens=4)[0].new_tokens\n"
+        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-500:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
