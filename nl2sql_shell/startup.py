@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -139,6 +140,7 @@ def _run_scripted(shell: Shell, actions: tuple[tuple[str, str], ...]) -> int:
     from nl2sql_shell.repl.command import run_command_string
     from nl2sql_shell.repl.script import read_script, run_script
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as psql's, even where started with SIGINT ignored
     try:
         if not actions:
             run_script(shell, read_script(None))
@@ -155,7 +157,7 @@ def _run_scripted(shell: Shell, actions: tuple[tuple[str, str], ...]) -> int:
             if code != EXIT_OK and boolean(shell.variables.get("ON_ERROR_STOP")):
                 break
         return code
-    except StopScript:
+    except (StopScript, KeyboardInterrupt):  # Ctrl-C between statements ends a script too
         return EXIT_SCRIPT_STOPPED
     except ConnectionLost:
         return EXIT_CONNECTION

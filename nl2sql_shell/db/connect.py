@@ -92,7 +92,15 @@ def describe(conn: psycopg.Connection) -> str:
     return f'You are connected to database "{info.dbname}" as user "{info.user}" {where}.'
 
 
+def libpq_message(exc: BaseException) -> str:
+    """libpq's own text of a failed connection, as psql prints it (psycopg puts
+    "connection failed: " before it)."""
+    return str(exc).strip().removeprefix("connection failed: ")
+
+
 def one_line_error(exc: BaseException) -> str:
-    """libpq's connection errors run over several lines; users need the last meaningful one."""
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    return lines[-1] if lines else exc.__class__.__name__
+    """The line of libpq's message that names the server and the reason, as psql's first line
+    does (``connection to server at "127.0.0.1", port 1 failed: Connection refused``); libpq's
+    hint lines after it are left out."""
+    lines = [line.strip() for line in libpq_message(exc).splitlines() if line.strip()]
+    return lines[0] if lines else exc.__class__.__name__

@@ -23,6 +23,7 @@ from nl2sql_shell.db.copy import copy_direction, run_copy
 from nl2sql_shell.output import Output
 
 _CURSOR_NAME = "nl2sql_shell_cursor"
+CANCELLED = "cancelled"  # Outcome.error after Ctrl-C
 _ROW_STATEMENT = re.compile(r"^\s*(?:\(\s*)*(select|values|table|with)\b", re.IGNORECASE)
 # A word that rules out DECLARE, or the start of a quote or comment where such words don't count.
 # Only fixed alternatives: a repeated group over the whole statement text keeps backtracking
@@ -166,8 +167,8 @@ class Executor:
             else:
                 outcome = self._run(sql, single)
         except KeyboardInterrupt:
-            self._report("ERROR:  canceling statement due to user request")
-            outcome = Outcome(False, error="cancelled")
+            self._cancelled()
+            outcome = Outcome(False, error=CANCELLED)
         except psycopg.Error as exc:
             text = error_text(exc)
             self._report(text)
@@ -175,6 +176,12 @@ class Executor:
         if self.settings.timing:
             self.output.write(f"Time: {(time.perf_counter() - started) * 1000:.3f} ms\n")
         return outcome
+
+    def _cancelled(self) -> None:
+        """Ctrl-C during a statement: psycopg has sent the server a cancel request, as psql does."""
+        stream = self.errors()
+        stream.write("Cancel request sent\n")
+        self._report("ERROR:  canceling statement due to user request")
 
     def _report(self, text: str) -> None:
         stream = self.errors()
@@ -205,8 +212,8 @@ class Executor:
                 self.conn.pgconn.send_query(sql.encode(self.conn.info.encoding, "surrogateescape"))
                 results = self.conn.wait(generators.execute(self.conn.pgconn))
         except KeyboardInterrupt:
-            self._report("ERROR:  canceling statement due to user request")
-            return Outcome(False, error="cancelled")
+            self._cancelled()
+            return Outcome(False, error=CANCELLED)
         except psycopg.Error as exc:
             self._report(error_text(exc))
             return Outcome(False, error=error_text(exc))
@@ -252,8 +259,8 @@ class Executor:
         try:
             return self._copy(sql, source, sink, show_status=show_status)
         except KeyboardInterrupt:
-            self._report("ERROR:  canceling statement due to user request")
-            return Outcome(False, error="cancelled")
+            self._cancelled()
+            return Outcome(False, error=CANCELLED)
         except psycopg.Error as exc:
             self._report(error_text(exc))
             return Outcome(False, error=error_text(exc))

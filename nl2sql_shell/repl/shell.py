@@ -17,6 +17,7 @@ from psycopg import pq
 
 from nl2sql_shell.db import connect as db_connect
 from nl2sql_shell.db.execute import (
+    CANCELLED,
     Executor,
     Outcome,
     Settings,
@@ -141,6 +142,8 @@ class Shell:
         if self.conn.closed or self.conn.broken:
             self._connection_lost()
             outcome = Outcome(False, error="connection lost")
+        elif outcome.error == CANCELLED and not self.interactive:  # Ctrl-C ends a script, as in psql
+            raise StopScript()
         elif outcome.ok and sql.lstrip()[:8].lower().startswith(_DDL):
             self.schema_changed()
         self.last_failed = not outcome.ok
@@ -161,6 +164,15 @@ class Shell:
 
     # -- connections ---------------------------------------------------------------------------
     def _connection_lost(self) -> None:
+        """At the prompt, psql reconnects; a script stops with libpq's words (exit code 2)."""
+        if not self.interactive:
+            message = self.conn.pgconn.error_message.decode(errors="replace")
+            if message.startswith(("FATAL:", "ERROR:")):  # that line was the statement's error
+                message = message.partition("\n")[2]
+            if message.strip():
+                self.error(self.location + message.rstrip("\n"))
+            self.meta_error("connection to server was lost")
+            raise ConnectionLost()
         self.error("The connection to the server was lost. Attempting reset: ", end="")
         try:
             conn = db_connect.connect(self.target)
@@ -182,7 +194,10 @@ class Shell:
         try:
             conn = db_connect.connect(target)
         except psycopg.Error as exc:
-            self.error(f"connection to server failed: {db_connect.one_line_error(exc)}")
+            self.meta_error(f"\\connect: {db_connect.libpq_message(exc)}")
+            if not self.interactive:  # psql drops the old connection and ends the script (exit 2)
+                self.conn.close()
+                raise ConnectionLost() from None
             self.error("Previous connection kept")
             return False
         old = self.conn

@@ -71,3 +71,58 @@ def test_no_row_survives_a_failed_command_string(fresh_db):
     same(fresh_db, fresh_db, "-c", "insert into m values (1); insert into m values ('bad')")
     with psycopg.connect(fresh_db) as conn:
         assert conn.execute("select count(*) from m").fetchone() == (0,)
+
+
+def test_a_failed_backslash_connect_ends_the_script(fresh_db, tmp_path: Path):
+    (tmp_path / "c.sql").write_text("select 1;\n\\c no_such_database_here\nselect 2;\n")
+    code, out, err = same(fresh_db, fresh_db, "-f", "c.sql", cwd=tmp_path)
+    assert code == 2 and b"        2" not in out
+    assert err.startswith(b'psql:c.sql:2: error: \\connect: connection to server at "127.0.0.1"')
+
+
+def test_a_lost_connection_ends_the_script_with_exit_code_2(fresh_db, tmp_path: Path):
+    (tmp_path / "lost.sql").write_text("select 1;\nselect pg_terminate_backend(pg_backend_pid());\nselect 2;\n")
+    code, out, err = same(fresh_db, fresh_db, "-f", "lost.sql", cwd=tmp_path)
+    assert code == 2 and b"        2" not in out
+    assert err.endswith(b"psql:lost.sql:2: error: connection to server was lost\n")
+
+
+def _interrupted(command: list[str], conninfo: str, cwd: Path) -> tuple[int, bytes, bytes]:
+    """Run ``command`` on a script whose second statement sleeps; SIGINT once the server runs it."""
+    import signal
+    import subprocess
+    import time
+
+    from psqlcompare import env
+
+    process = subprocess.Popen(command, cwd=cwd, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with psycopg.connect(conninfo, autocommit=True) as watcher:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if watcher.execute("select 1 from pg_stat_activity where query like 'select pg_sleep(60)%'").fetchone():
+                break
+            time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    return process.returncode, out, err.replace(b"nl2sql-shell:", b"psql:")
+
+
+def test_ctrl_c_in_a_script_cancels_and_stops_it_as_psql(fresh_db, tmp_path: Path):
+    import sys
+
+    (tmp_path / "sleep.sql").write_text("select 1;\nselect pg_sleep(60);\nselect 2;\n")
+    ours = _interrupted([sys.executable, "-m", "nl2sql_shell", fresh_db, "-f", "sleep.sql"], fresh_db, tmp_path)
+    theirs = _interrupted([str(PSQL), "-X", fresh_db, "-f", "sleep.sql"], fresh_db, tmp_path)
+    assert ours == theirs
+    assert theirs[0] == 3 and b"Cancel request sent\n" in theirs[2]
+
+
+def test_a_refused_connection_names_host_port_and_reason():
+    from psqlcompare import ours, theirs
+
+    target = "host=127.0.0.1 port=1 user=nobody dbname=x connect_timeout=2"
+    mine, psql = ours(target, "-c", "select 1"), theirs(target, "-c", "select 1")
+    assert mine[0] == psql[0] == 2
+    first_line = psql[2].splitlines()[0]  # libpq's hint line after it is left out
+    assert mine[2] == first_line + b"\n"  # our program name made psql's by ours()
+    assert b'connection to server at "127.0.0.1", port 1 failed: Connection refused' in first_line
