@@ -57,7 +57,7 @@ def main() -> None:
 @click.option("-W", "--password", "prompt_password", is_flag=True, help="force password prompt")
 @click.option("-c", "--command", "commands", multiple=True, help="run only this command (SQL, \\meta or ? question); repeatable")
 @click.option("-f", "--file", "files", multiple=True, type=click.Path(), help="execute commands from file, then exit")
-@click.option("-v", "--set", "variables", multiple=True, metavar="NAME=VALUE", help="set variable (e.g. ON_ERROR_STOP=1)")
+@click.option("-v", "--set", "--variable", "variables", multiple=True, metavar="NAME=VALUE", help="set variable (e.g. ON_ERROR_STOP=1)")
 @click.option("--csv", is_flag=True, help="CSV (comma-separated values) table output mode")
 @click.option("-t", "--tuples-only", is_flag=True, help="print rows only")
 @click.option("-x", "--expanded", is_flag=True, help="turn on expanded table output")

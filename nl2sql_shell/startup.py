@@ -96,9 +96,12 @@ def run_shell(
     scripted = bool(commands or files) or not sys.stdin.isatty()
     settings = Settings(expanded="on" if expanded else "off", tuples_only=tuples_only, csv=csv)
     shell = Shell(conn_target, conn, interactive=not scripted, output=Output(), settings=settings, banner_note=note)
-    for assignment in variables:
-        name, _, value = assignment.partition("=")
-        shell.variables[name] = value
+    for assignment in variables:  # psql: NAME=VALUE sets, a bare NAME unsets
+        name, equals, value = assignment.partition("=")
+        if equals:
+            shell.variables[name] = value
+        else:
+            shell.variables.pop(name, None)
     _attach_questions(
         shell,
         model=model or config.get("model"),

@@ -15,8 +15,11 @@ import psycopg
 
 from nl2sql_shell.db.connect import describe
 from nl2sql_shell.repl.shell import Shell
+from nl2sql_shell.repl.variables import meta_arguments, substitute
 
 Handler = Callable[[Shell, str], bool]
+# Commands that read their own words (with variables, as psql does) or take the line as written.
+_RAW_ARGUMENTS = frozenset({"\\copy", "\\!", "\\echo", "\\set", "\\unset"})
 _COMMANDS: dict[str, tuple[Handler, str, str]] = {}
 
 
@@ -43,6 +46,8 @@ def run(shell: Shell, line: str) -> bool:
     if name.startswith("\\!") and len(name) > 2:  # "\\!ls" is "\\! ls"
         name, argument = "\\!", name[2:] + " " + argument
     entry = _COMMANDS.get(name)
+    if name not in _RAW_ARGUMENTS:  # psql interpolates :name in a command's words, not in \\copy's line
+        argument = substitute(argument, shell.variables, sql=False)
     if entry is not None:
         return entry[0](shell, argument.strip())
     return _pgspecial(shell, line)
@@ -184,23 +189,40 @@ def _out(shell: Shell, argument: str) -> bool:
     return True
 
 
-@command("\\echo", syntax="\\echo [TEXT]", help="write text to standard output")
+@command("\\echo", syntax="\\echo [-n] [TEXT]", help="write text to standard output (-n: no newline)")
 def _echo(shell: Shell, argument: str) -> bool:
-    words = shlex.split(argument) if argument else []
-    shell.output.write(" ".join(words) + "\n")
+    words = meta_arguments(argument, shell.variables)
+    newline = "\n"
+    if words[:1] == ["-n"]:
+        words, newline = words[1:], ""
+    shell.output.write(" ".join(words) + newline)
     return True
 
 
-@command("\\set", syntax="\\set [NAME [VALUE]]", help="set a variable (ON_ERROR_STOP, FETCH_COUNT)")
+@command("\\set", syntax="\\set [NAME [VALUE]]", help="set a variable (:NAME in SQL; AUTOCOMMIT, ON_ERROR_STOP, ON_ERROR_ROLLBACK, FETCH_COUNT)")
 def _set(shell: Shell, argument: str) -> bool:
-    if not argument:
+    """psql's \\set: the value is the rest of the words joined without blanks, quotes read as
+    psql reads them (`\\set name 'O''Reilly'` stores O'Reilly); no words lists the variables."""
+    words = meta_arguments(argument, shell.variables)
+    if not words:
         for name, value in sorted(shell.variables.items()):
             shell.output.write(f"{name} = '{value}'\n")
         return True
-    name, _, value = argument.partition(" ")
-    shell.variables[name] = value.strip()
-    if name == "FETCH_COUNT" and value.strip().isdigit():
+    name, value = words[0], "".join(words[1:])
+    shell.variables[name] = value
+    if name == "FETCH_COUNT" and value.isdigit():
         shell.settings.fetch_count = int(value)
+    return True
+
+
+@command("\\unset", syntax="\\unset NAME", help="unset (delete) a variable")
+def _unset(shell: Shell, argument: str) -> bool:
+    words = meta_arguments(argument, shell.variables)
+    if not words:
+        shell.meta_error("\\unset: missing required argument")
+        shell.last_failed = True
+        return True
+    shell.variables.pop(words[0], None)
     return True
 
 

@@ -27,7 +27,7 @@ from nl2sql_shell.db.execute import (
 from nl2sql_shell.output import Output
 from nl2sql_shell.repl.statements import split_statements
 from nl2sql_shell.repl.transactions import run_in_transaction_mode
-from nl2sql_shell.repl.variables import boolean
+from nl2sql_shell.repl.variables import boolean, substitute
 
 _DDL = ("create", "alter", "drop", "comment", "grant", "revoke", "truncate")
 
@@ -114,7 +114,10 @@ class Shell:
 
     def run_sql(self, sql: str, *, read_only: bool = False, statement_timeout_ms: int | None = None, single: bool = False) -> Outcome:
         """Execute one statement with psql's output; reconnect once if the server went away.
-        `single`: exactly one statement (model SQL), see Executor.run."""
+        `single`: exactly one statement (model SQL), see Executor.run. The user's SQL gets
+        psql's variable interpolation (`:name`, `:'name'`, `:"name"`); model SQL never does."""
+        if not (read_only or single):
+            sql = substitute(sql, self.variables)
         self.last_sql = sql
 
         def run() -> Outcome:
@@ -126,6 +129,7 @@ class Shell:
 
     def run_query_string(self, sql: str) -> Outcome:
         """Several statements sent as one query (psql's `-c`): one implicit transaction."""
+        sql = substitute(sql, self.variables)
         self.last_sql = sql
         return self._finish(sql, self._in_transaction_mode(sql, lambda: self.executor.run_simple(sql)))
 

@@ -1,0 +1,53 @@
+"""psql variables: \\set, \\unset, \\echo, -v, and :name / :'name' / :"name" in SQL and `?`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from psqlcompare import PSQL, ours, theirs, twin_databases
+
+from nl2sql_shell.repl.variables import meta_arguments, substitute
+
+SCRIPT = r"""\set n 3
+\set name 'O''Reilly'
+\set tbl 'My Table'
+\set back 'a\\b'
+\set joined a b 'c d'
+\echo :n :name :'name' :"tbl" :joined :nosuch '::n' -n
+\echo -n no newline
+\echo
+select :n as n, :'name' as name, ':n' as quoted, 1::int as cast, :'back' as back -- :n
+;
+create table :"tbl" (id int);
+insert into :"tbl" values (:n);
+select * from :"tbl";
+select :'nosuch';
+\unset n
+select :n;
+\echo :v1 :v2 :v3
+"""
+
+
+@pytest.mark.skipif(PSQL is None, reason="psql is not installed")
+def test_variables_are_substituted_as_psql_does(pg_server, tmp_path: Path):
+    (tmp_path / "v.sql").write_text(SCRIPT)
+    args = ("-f", "v.sql", "-v", "v1=hello", "--set", "v2=x=y", "--variable", "v3=z", "-v", "v3")
+    with twin_databases(pg_server.conninfo()) as (mine, psqls):
+        result, expected = ours(mine, *args, cwd=tmp_path), theirs(psqls, *args, cwd=tmp_path)
+    assert result == expected
+    assert b"3 O'Reilly 'O''Reilly' \"My Table\" abc d :nosuch ::n -n\nno newline\n" in result[1]
+    assert b"hello x=y :v3\n" in result[1]
+
+
+def test_substitution_skips_quotes_comments_and_casts():
+    values = {"n": "3", "name": "O'Reilly", "tbl": 'a"b', "back": "a\\b"}
+    sql = "select :n, :'name', :\"tbl\", ':n', \"x:n\", 1::int, :foo, :'back' -- :n\n, $$ :n $$, /* :n */ e':n'"
+    assert substitute(sql, values) == (
+        "select 3, 'O''Reilly', \"a\"\"b\", ':n', \"x:n\", 1::int, :foo,  E'a\\\\b' -- :n\n, $$ :n $$, /* :n */ e':n'"
+    )
+    assert substitute("? orders above :limit that aren't :n's", {"limit": "100", "n": "x"}, sql=False) == "? orders above 100 that aren't x's"
+
+
+def test_meta_command_words_are_read_as_psql_reads_them():
+    assert meta_arguments("name 'O''Reilly' \"q r\" :n 'a\\tb' a'b'c", {"n": "3"}) == ["name", "O'Reilly", '"q r"', "3", "a\tb", "abc"]
