@@ -22,7 +22,17 @@ from nl2sql_shell.model_choice import model_options
     help="Also time one answer with the tutorial's setup (text-generation pipeline, 8-bit, max_length=500, repetition_penalty=1.2) against ours (default: on CUDA).",
 )
 @click.option("--compare-backends", is_flag=True, help="Only time one question (n candidates, first and cached schema) on a .gguf model with transformers and with llama.cpp.")
-def bench(model, model_url, adapter, quantize, device, backend, random_config, new_tokens, candidates, repeats, compare_quantization, tutorial_baseline, compare_backends) -> None:
+@click.option(
+    "--demo-questions",
+    is_flag=True,
+    help="Only time whole `?` answers to the fixed demo questions on the embedded demo database, each of --backends in its own process, in turns.",
+)
+@click.option("--backends", default="llamacpp,transformers", show_default=True, help="With --demo-questions: the backends to compare, comma-separated.")
+@click.option("--limit", type=click.IntRange(min=1), help="With --demo-questions: only the first N questions.")
+def bench(
+    model, model_url, adapter, quantize, device, backend, random_config, new_tokens, candidates, repeats, compare_quantization, tutorial_baseline, compare_backends,
+    demo_questions, backends, limit,
+) -> None:
     """Model load time, time to first token, decode speed, schema cache, batched candidates."""
     from dataclasses import replace
 
@@ -33,6 +43,9 @@ def bench(model, model_url, adapter, quantize, device, backend, random_config, n
     spec = resolve_spec(random_config or model, adapter, quantize, device, "transformers" if random_config else backend or "auto", model_url=model_url)
     spec.random_weights = bool(random_config)
     progress = lambda text: click.echo(f"  {text}", err=True)  # noqa: E731
+    if demo_questions:
+        _demo_questions(spec.model, [name.strip() for name in backends.split(",") if name.strip()], limit, progress)
+        return
     if compare_backends:
         from nl2sql_shell.bench.backends import compare_backends as compare
 
@@ -74,3 +87,23 @@ def _compare_with_tutorial(loaded, spec, candidates: int, progress) -> None:
     click.echo(f"\none answer, tutorial's setup ({setup}): {tutorial.seconds:.2f} s, {tutorial.new_tokens} tokens")
     click.echo(f"one answer, ours ({candidates} candidates, cached schema, stop strings): {ours.seconds:.2f} s, {ours.new_tokens} tokens "
                f"({tutorial.seconds / ours.seconds:.1f}x faster)")
+
+
+def _demo_questions(model: str, backends: list[str], limit: int | None, progress) -> None:
+    """The demo questions on the embedded demo database (started, and made, as the shell does)."""
+    from nl2sql_shell.bench.demo_questions import BACKENDS, run_demo_questions
+    from nl2sql_shell.db import embedded
+    from nl2sql_shell.db.demo import DEMO_DBNAME, ensure_demo
+
+    if unknown := [name for name in backends if name not in BACKENDS]:
+        raise click.BadParameter(f"{', '.join(unknown)}: use {' and/or '.join(BACKENDS)}", param_hint="--backends")
+    progress("starting the embedded PostgreSQL and its demo database")
+    server = embedded.start()
+    try:
+        ensure_demo(server.conninfo("postgres"), server.conninfo)
+        click.echo(f"model: {model}, database {DEMO_DBNAME}, backends {', '.join(backends)}")
+        sys.stdout.write(run_demo_questions(model, server.conninfo(DEMO_DBNAME), backends=backends, limit=limit, progress=progress).text())
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        server.stop()

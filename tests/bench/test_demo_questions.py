@@ -1,0 +1,68 @@
+"""`nl2sql-shell bench --demo-questions`: whole answers on the demo database, per backend."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from types import SimpleNamespace
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from nl2sql_shell.bench.demo_questions import QUESTIONS, Answered, Finished, _report, _rounds
+from nl2sql_shell.cli import main
+from nl2sql_shell.db.demo import DEMO_DBNAME
+from nl2sql_shell.db.embedded import DATA_DIR_ENV
+from nl2sql_shell.llm.defaults import offline_gguf
+from nl2sql_shell.nl2sql.pipeline import Options
+
+
+def _answered(total_s: float, first_token_s: float, generate_s: float, tokens: int = 100) -> Answered:
+    return Answered("read", total_s, 0.02, first_token_s, generate_s, prompt_tokens=700, generated_tokens=tokens, rounds=1)
+
+
+def test_the_fixed_list_has_twenty_questions_after_the_first():
+    assert len(QUESTIONS) > 20 and len(set(QUESTIONS)) == len(QUESTIONS)
+
+
+def test_rounds_counts_the_first_candidates_and_each_repair_round():
+    options = Options()
+    assert [_rounds(n, options) for n in (0, options.candidates, options.candidates + options.repair_samples)] == [0, 1, 2]
+
+
+def test_the_report_gives_each_figure_per_backend_and_llamacpp_against_transformers():
+    workers = {"llamacpp": SimpleNamespace(load_s=0.5, ready_s=2.0), "transformers": SimpleNamespace(load_s=2.5, ready_s=8.0)}
+    answers = {
+        "llamacpp": [_answered(9.0, 3.0, 8.0), _answered(2.0, 0.2, 1.5), _answered(3.0, 0.4, 2.5)],
+        "transformers": [_answered(20.0, 4.0, 19.0), _answered(8.0, 0.6, 7.5), _answered(12.0, 1.0, 11.0)],
+    }
+    finished = {"llamacpp": Finished(0.7, False), "transformers": Finished(2.8, True)}
+    rows = dict(_report(workers, answers, finished, 3).rows)
+    assert rows["first question"] == "llamacpp 9.00 s, transformers 20.00 s (llamacpp 2.2x faster)"
+    assert rows["per question p50"] == "llamacpp 2.50 s, transformers 10.00 s (llamacpp 4.0x faster)"  # the first one left out
+    assert rows["model load"].endswith("(llamacpp 5.0x faster)")
+    assert rows["decode, all candidates (single-round answers)"] == "llamacpp 61.6 tokens/s, transformers 12.1 tokens/s (llamacpp 5.1x)"  # a rate: higher is better
+    assert rows["peak RSS"] == "llamacpp 0.70 GiB, transformers 2.80 GiB (llamacpp 0.25x of transformers)"
+    assert rows["torch imported"] == "llamacpp no, transformers yes"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed")
+@pytest.mark.skipif(not offline_gguf().exists(), reason="the offline GGUF model is not on disk (../shared/models/fetch-qwen2.5-coder-0.5b.sh)")
+def test_the_command_answers_demo_questions_with_llamacpp_without_torch(pg_server, monkeypatch):
+    monkeypatch.setenv(DATA_DIR_ENV, str(pg_server.data_dir))  # the command attaches to the test server
+    try:
+        result = CliRunner().invoke(main, ["bench", "--demo-questions", "--backends", "llamacpp", "--limit", "2", "--model", str(offline_gguf())])
+    finally:
+        with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {DEMO_DBNAME} WITH (FORCE)")
+    assert result.exit_code == 0, result.output
+    rows = dict(re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in result.stdout.splitlines() if re.search(r"\S\s{2,}\S", line))
+    for figure in ("model load", "first question", "per question p50", "per question p95", "time to first token p50", "peak RSS"):
+        assert rows[figure].startswith("llamacpp ") and rows[figure].endswith((" s", " GiB")), (figure, rows[figure])
+    assert rows["torch imported"] == "llamacpp no"
+
+
+def test_an_unknown_backend_is_refused_before_anything_starts():
+    result = CliRunner().invoke(main, ["bench", "--demo-questions", "--backends", "llamacpp,vllm"])
+    assert result.exit_code == 2 and "vllm" in result.output
