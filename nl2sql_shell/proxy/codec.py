@@ -32,6 +32,7 @@ class Message:
 
     kind: int
     body: bytes
+    end: int = 0  # FrameScanner: the offset just after this message in the data that completed it
 
     def wire(self) -> bytes:
         return encode(self.kind, self.body)
@@ -69,7 +70,7 @@ class FrameScanner:
                 pos += take
                 self._remaining -= take
                 if not self._remaining and self._body is not None:
-                    found.append(Message(self._kind, bytes(self._body)))
+                    found.append(Message(self._kind, bytes(self._body), pos))
                     self._body = None
                 continue
             if self._header:
@@ -88,7 +89,7 @@ class FrameScanner:
                     if end > size:
                         break
                     if kind in wanted:
-                        found.append(Message(kind, data[pos + 5 : end]))
+                        found.append(Message(kind, data[pos + 5 : end], end))
                     pos = end
                 if pos == size:
                     break
@@ -97,20 +98,20 @@ class FrameScanner:
                     break
                 kind, length = data[pos], unpack(data, pos + 1)[0]
                 pos += 5
-            self._start(kind, length - 4, found)
+            self._start(kind, length - 4, found, pos)
         return found
 
-    def _start(self, kind: int, body_length: int, found: list[Message]) -> None:
+    def _start(self, kind: int, body_length: int, found: list[Message], pos: int) -> None:
         self._kind, self._remaining = kind, body_length
         self._body = bytearray() if kind in self.wanted else None
         if not body_length and self._body is not None:
-            found.append(Message(kind, b""))
+            found.append(Message(kind, b"", pos))
             self._body = None
 
 
 class FrameReader:
-    """Whole messages from a stream the proxy inspects (the client's side): a buffer of
-    bytes in, complete messages out, the rest kept for the next read."""
+    """Whole messages from a stream read message by message (the bridge's psycopg side): a
+    buffer of bytes in, complete messages out, the rest kept for the next read."""
 
     def __init__(self) -> None:
         self._buffer = bytearray()
@@ -127,6 +128,83 @@ class FrameReader:
             pos = end
         del buffer[:pos]
         return messages
+
+
+class ClientStream:
+    """The client's messages: the ``inspected`` kinds whole, everything else as the bytes it came as.
+
+    ``feed`` returns, in order, ``bytes`` to forward unchanged (CopyData and the other kinds
+    the proxy never needs to read, even cut anywhere by the reads) and complete ``Message``s
+    of the inspected kinds (Query, Parse, Bind, Sync...: small control messages), whose
+    bytes are held until they are whole, since the proxy may answer them itself.
+    """
+
+    def __init__(self, inspected: Iterable[int]) -> None:
+        self.inspected = frozenset(inspected)
+        self._held = bytearray()  # a header cut by a read, or an inspected message still incomplete
+        self._need = 0  # the held message's whole length, once its header is known
+        self._skip = 0  # bytes of a passed-through message still to come
+
+    def feed(self, data: bytes) -> list[bytes | Message]:
+        pieces: list[bytes | Message] = []
+        pos, size = 0, len(data)
+        if self._skip:
+            take = min(self._skip, size)
+            pieces.append(data if take == size else data[:take])
+            self._skip -= take
+            pos = take
+        while self._held and pos < size:
+            if len(self._held) < 5:
+                take = min(5 - len(self._held), size - pos)
+                self._held += data[pos : pos + take]
+                pos += take
+                if len(self._held) < 5:
+                    return pieces
+                kind, length = self._held[0], _LENGTH.unpack_from(self._held, 1)[0]
+                if kind not in self.inspected:
+                    pieces.append(bytes(self._held))
+                    self._held = bytearray()
+                    take = min(length - 4, size - pos)
+                    pieces.append(data[pos : pos + take])
+                    self._skip = length - 4 - take
+                    pos += take
+                    break
+                self._need = 1 + length
+            take = min(self._need - len(self._held), size - pos)
+            self._held += data[pos : pos + take]
+            pos += take
+            if len(self._held) == self._need:
+                held = self._held
+                pieces.append(Message(held[0], bytes(held[5:])))
+                self._held = bytearray()
+        if self._skip or self._held:
+            return pieces
+        run, inspected, unpack = pos, self.inspected, _LENGTH.unpack_from
+        while pos < size:
+            if pos + 5 > size:
+                if run < pos:
+                    pieces.append(data[run:pos])
+                self._held = bytearray(data[pos:])
+                return pieces
+            kind = data[pos]
+            end = pos + 1 + unpack(data, pos + 1)[0]
+            if kind in inspected:
+                if run < pos:
+                    pieces.append(data[run:pos])
+                if end > size:
+                    self._held, self._need = bytearray(data[pos:]), end - pos
+                    return pieces
+                pieces.append(Message(kind, data[pos + 5 : end]))
+                run = pos = end
+                continue
+            if end > size:
+                self._skip = end - size
+                pos = size
+                break
+            pos = end
+        if run < size:
+            pieces.append(data if run == 0 else data[run:])
+        return pieces
 
 
 @dataclass
@@ -184,6 +262,42 @@ def parse_message(name: bytes, sql: bytes, rest: bytes) -> Message:
     return Message(ord("P"), name + b"\0" + sql + b"\0" + rest)
 
 
+@dataclass
+class Bind:
+    portal: bytes
+    statement: bytes
+    parameters: int
+    result_formats: tuple[int, ...]
+
+
+def parse_bind(message: Message) -> Bind:
+    """A Bind ('B') message: portal, statement, the number of parameters, result formats."""
+    body = message.body
+    portal, pos = read_cstring(body)
+    statement, pos = read_cstring(body, pos)
+    (count,) = struct.unpack_from("!H", body, pos)
+    pos += 2 + 2 * count
+    (parameters,) = struct.unpack_from("!H", body, pos)
+    pos += 2
+    for _ in range(parameters):
+        (length,) = struct.unpack_from("!i", body, pos)
+        pos += 4 + max(length, 0)
+    (count,) = struct.unpack_from("!H", body, pos)
+    formats = struct.unpack_from(f"!{count}h", body, pos + 2)
+    return Bind(portal, statement, parameters, formats)
+
+
+def target(message: Message) -> tuple[bytes, bytes]:
+    """Describe ('D') and Close ('C'): b'S' or b'P', and the statement's or portal's name."""
+    return message.body[:1], read_cstring(message.body, 1)[0]
+
+
+def execute_fields(message: Message) -> tuple[bytes, int]:
+    """An Execute ('E') message: the portal and the most rows to return (0: all)."""
+    portal, pos = read_cstring(message.body)
+    return portal, _CODE.unpack_from(message.body, pos)[0]
+
+
 # -- messages the proxy writes itself ---------------------------------------------------------------
 def authentication(code: int) -> bytes:
     return encode(b"R", _CODE.pack(code))
@@ -197,21 +311,28 @@ def ready_for_query(status: bytes) -> bytes:
     return encode(b"Z", status)
 
 
-def row_description(columns: Sequence[tuple[str, int]], encoding: str = "utf-8") -> bytes:
-    """Text-format columns: (name, type oid)."""
+SYNC = encode(b"S")
+PARSE_COMPLETE, BIND_COMPLETE, CLOSE_COMPLETE = encode(b"1"), encode(b"2"), encode(b"3")
+NO_DATA, PORTAL_SUSPENDED = encode(b"n"), encode(b"s")
+NO_PARAMETERS = encode(b"t", b"\0\0")
+
+
+def row_description(columns: Sequence[tuple[str, int]], encoding: str = "utf-8", binary: bool = False) -> bytes:
+    """Columns (name, type oid), all in text format or all in binary."""
     body = bytearray(struct.pack("!H", len(columns)))
     for name, oid in columns:
-        body += cstring(name, encoding) + struct.pack("!IhIhih", 0, 0, oid, -1, -1, 0)
+        body += cstring(name, encoding) + struct.pack("!IhIhih", 0, 0, oid, -1, -1, 1 if binary else 0)
     return encode(b"T", bytes(body))
 
 
-def data_row(values: Sequence[str | None], encoding: str = "utf-8") -> bytes:
+def data_row(values: Sequence[str | bytes | None], encoding: str = "utf-8") -> bytes:
+    """Text values are encoded in ``encoding``; bytes (binary format) go as they are."""
     body = bytearray(struct.pack("!H", len(values)))
     for value in values:
         if value is None:
             body += struct.pack("!i", -1)
         else:
-            data = value.encode(encoding, errors="replace")
+            data = value if isinstance(value, bytes) else value.encode(encoding, errors="replace")
             body += struct.pack("!i", len(data)) + data
     return encode(b"D", bytes(body))
 

@@ -8,7 +8,9 @@ The forms a client can send:
   DataGrip) that take a bare ``?`` for a bind placeholder; it works through the extended
   protocol too. Quotes inside are doubled as in any SQL string.
 - ``?run`` runs the connection's last proposal if it is proven harmless; ``?run yes`` runs one
-  that writes or could not be proven (the rule of the REPL's confirmation).
+  that writes or could not be proven (the rule of the REPL's confirmation). ``SELECT
+  nl2sql_run()`` and ``SELECT nl2sql_run('yes')`` are the same for JDBC tools. Both work
+  through the extended protocol: the proposal runs at the Execute, not at the Parse.
 
 Everything here is synchronous and takes a psycopg connection onto the client's own session
 (bridge.py); the proxy calls it from worker threads. Asking goes through `Asker.ask`, the
@@ -23,6 +25,8 @@ import threading
 from dataclasses import dataclass, field
 
 import psycopg
+from psycopg import generators, pq
+from psycopg.adapt import Loader
 
 from nl2sql_shell.db.execute import OneStatementCursor, read_only_transaction
 from nl2sql_shell.db.format import text_loading
@@ -36,6 +40,7 @@ ANSWER_COLUMNS = (("sql", TEXT_OID), ("tables", TEXT_OID), ("writes", BOOL_OID),
 _RUN = re.compile(r"^\s*\?run(?:\s+(yes))?\s*;?\s*$", re.IGNORECASE)
 _ASK = re.compile(r"^\s*\?(!?)(.*?)[\s;]*$", re.DOTALL)
 _CALL = re.compile(r"^\s*select\s+nl2sql\s*\(\s*'((?:[^']|'')*)'\s*\)\s*;?\s*$", re.IGNORECASE | re.DOTALL)
+_RUN_CALL = re.compile(r"^\s*select\s+nl2sql_run\s*\(\s*(?:'(yes)'\s*)?\)\s*;?\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ def parse_command(sql: str) -> Ask | Run | None:
     """The question or `?run` in a statement's text, or None for ordinary SQL."""
     if run := _RUN.match(sql):
         return Run(confirmed=run.group(1) is not None)
+    if run := _RUN_CALL.match(sql):
+        return Run(confirmed=run.group(1) is not None)
     if call := _CALL.match(sql):
         return Ask(call.group(1).replace("''", "'").strip())
     if ask := _ASK.match(sql):
@@ -65,7 +72,7 @@ class RunResult:
     """A proposal's result, as text values, ready to be written to the client."""
 
     columns: list[tuple[str, int]] | None  # None when the statement returns no rows
-    rows: list[tuple[str | None, ...]]
+    rows: list[tuple[str | bytes | None, ...]]  # bytes: binary format
     tag: str
     notices: list[psycopg.errors.Diagnostic] = field(default_factory=list)
 
@@ -101,36 +108,84 @@ class Conversation:
             self.history.append(Example(answer.question, answer.sql))
         return answer
 
-    def run(self, conn: psycopg.Connection, command: Run) -> RunResult:
+    def run(self, conn: psycopg.Connection, command: Run, *, binary: bool = False) -> RunResult:
         """Run the last proposal once: a proven read READ ONLY with a timeout; anything else
-        only with `?run yes`, a write as itself and an unproven read still READ ONLY."""
+        only with `?run yes`, a write as itself and an unproven read still READ ONLY.
+        ``binary``: the values in binary format, as a client's Bind asked for them."""
         answer = self.last
         if answer is None or answer.sql is None:
             raise NotRunnable("no proposal to run: ask a question with ? first")
         if not answer.proven and not command.confirmed:
             what = "writes" if answer.writes else "may have side effects (not proven harmless)"
             raise NotRunnable(f"not run: this statement {what}; read it, then send ?run yes to run it")
-        result = execute(conn, answer.sql, read_only=not answer.writes, statement_timeout_ms=None if answer.writes else READ_TIMEOUT_MS)
+        result = execute(conn, answer.sql, read_only=not answer.writes, statement_timeout_ms=None if answer.writes else READ_TIMEOUT_MS, binary=binary)
         self.last = None  # run once: a second ?run must not repeat a write
         self.store.add(answer.question, answer.sql)
         return result
 
+    def describe(self, conn: psycopg.Connection) -> list[tuple[str, int]] | None:
+        """The columns the last proposal would return (None: no rows, or nothing proposed),
+        from the server's Parse and Describe of it, in a read-only transaction: nothing runs."""
+        answer = self.last
+        if answer is None or answer.sql is None:
+            return None
+        return describe(conn, answer.sql)
 
-def execute(conn: psycopg.Connection, sql: str, *, read_only: bool, statement_timeout_ms: int | None) -> RunResult:
-    """One statement (the extended protocol refuses a second), its rows fetched as text."""
+
+def execute(conn: psycopg.Connection, sql: str, *, read_only: bool, statement_timeout_ms: int | None, binary: bool = False) -> RunResult:
+    """One statement (the extended protocol refuses a second), its rows fetched as the
+    server's text, or as its binary format's bytes."""
     notices: list[psycopg.errors.Diagnostic] = []
     conn.add_notice_handler(notices.append)
     with OneStatementCursor(conn) as cur:
-        text_loading(cur)
+        if binary:
+            raw_binary_loading(cur)
+        else:
+            text_loading(cur)
         if read_only:
             with read_only_transaction(conn, statement_timeout_ms):
-                cur.execute(sql, prepare=False)
+                cur.execute(sql, prepare=False, binary=binary)
                 rows = cur.fetchall() if cur.description is not None else []
         else:
-            cur.execute(sql, prepare=False)
+            cur.execute(sql, prepare=False, binary=binary)
             rows = cur.fetchall() if cur.description is not None else []
         columns = None if cur.description is None else [(c.name, c.type_code) for c in cur.description]
         return RunResult(columns, rows, cur.statusmessage or "", notices)
+
+
+def describe(conn: psycopg.Connection, sql: str) -> list[tuple[str, int]] | None:
+    """Parse and Describe ``sql`` as the unnamed statement (one statement: a Parse takes no
+    more), inside a read-only transaction that rolls back. None: it returns no rows."""
+    encoding, pgconn = conn.info.encoding, conn.pgconn
+    with read_only_transaction(conn):
+        # libpq's blocking calls would hold the GIL, and the proxy's loop runs in this process:
+        # send, then wait as psycopg does.
+        pgconn.send_prepare(b"", sql.encode(encoding))
+        (prepared,) = conn.wait(generators.execute(pgconn))
+        if prepared.status != pq.ExecStatus.COMMAND_OK:
+            raise psycopg.errors.error_from_result(prepared, encoding=encoding)
+        pgconn.send_describe_prepared(b"")
+        (described,) = conn.wait(generators.execute(pgconn))
+        if described.status != pq.ExecStatus.COMMAND_OK:
+            raise psycopg.errors.error_from_result(described, encoding=encoding)
+    columns = [(described.fname(i).decode(encoding, errors="replace"), described.ftype(i)) for i in range(described.nfields)]
+    return columns or None
+
+
+class _RawBinary(Loader):
+    format = pq.Format.BINARY
+
+    def load(self, data) -> bytes:
+        return bytes(data)
+
+
+def raw_binary_loading(cur: psycopg.Cursor) -> None:
+    """Binary-format values as the server's bytes, whatever the type (see text_loading)."""
+    oids = {0}
+    for info in cur.adapters.types:
+        oids.update((info.oid, info.array_oid))
+    for oid in oids:
+        cur.adapters.register_loader(oid, _RawBinary)
 
 
 def answer_row(answer: Answer) -> tuple[str | None, ...]:

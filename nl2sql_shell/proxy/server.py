@@ -157,12 +157,22 @@ class Proxy:
         with self.bridge.connect(session) as conn:
             return session.conversation.ask(self._asker, conn, command, cancel)
 
-    async def run(self, session: Session, command: Run) -> RunResult:
-        return await asyncio.to_thread(self._run, session, command)
+    async def run(self, session: Session, command: Run, *, binary: bool = False) -> RunResult:
+        return await asyncio.to_thread(self._run, session, command, binary)
 
-    def _run(self, session: Session, command: Run) -> RunResult:
+    def _run(self, session: Session, command: Run, binary: bool) -> RunResult:
         with self.bridge.connect(session) as conn:
-            return session.conversation.run(conn, command)
+            return session.conversation.run(conn, command, binary=binary)
+
+    async def describe(self, session: Session) -> list[tuple[str, int]] | None:
+        """The columns of the session's last proposal, without running it."""
+        if session.conversation.last is None:
+            return None
+        return await asyncio.to_thread(self._describe, session)
+
+    def _describe(self, session: Session) -> list[tuple[str, int]] | None:
+        with self.bridge.connect(session) as conn:
+            return session.conversation.describe(conn)
 
 
 def _is_loopback(host: str) -> bool:

@@ -10,10 +10,22 @@ and the cancel key (handed to the bridge's psycopg connection), and DDL (the sha
 cache is dropped, as in the REPL).
 
 A question in a simple Query is answered by the proxy itself: a NOTICE with the SQL, one
-row, ReadyForQuery. A question in a Parse (the extended protocol) is answered when it
-starts a batch: the proxy asks, then sends the server, in its place, a SELECT of the answer
-as constants, so that Bind, Describe, Execute, Close and a reused statement name all behave
-as for any statement.
+row, ReadyForQuery. A question in a Parse (the extended protocol) is asked at the Parse:
+the proxy then sends the server, in its place, a SELECT of the answer as constants, so
+that Bind, Describe, Execute, Close and a reused statement name all behave as for any
+statement.
+
+`?run` in a Parse makes a statement that only the proxy knows: the proxy answers its
+Parse, Bind, Describe, Execute and Close itself (ParseComplete, BindComplete, the
+proposal's columns as the server describes them, its rows in the formats the Bind asked
+for) and the proposal runs at the Execute. A Sync still goes to the server, whose
+ReadyForQuery carries the real transaction status.
+
+Whenever the proxy must answer or borrow the connection in the middle of a batch (messages
+since the last Sync already sent on), it first sends a Sync of its own and waits for the
+server to be idle; that ReadyForQuery is not passed on. If the server failed something of
+that first part, the rest of the client's batch is skipped up to its Sync, as the server
+would. The client's implicit transaction then ends at that point, not at its own Sync.
 """
 
 from __future__ import annotations
@@ -22,6 +34,7 @@ import asyncio
 import contextlib
 import re
 import threading
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,7 +44,17 @@ from psycopg._encodings import pg2pyenc
 from nl2sql_shell.nl2sql.examples import ExampleStore, store_path
 from nl2sql_shell.nl2sql.pipeline import Answer
 from nl2sql_shell.proxy import codec
-from nl2sql_shell.proxy.questions import ANSWER_COLUMNS, Ask, Conversation, NotRunnable, Run, RunResult, answer_row, notice_text, parse_command
+from nl2sql_shell.proxy.questions import (
+    ANSWER_COLUMNS,
+    Ask,
+    Conversation,
+    NotRunnable,
+    Run,
+    RunResult,
+    answer_row,
+    notice_text,
+    parse_command,
+)
 
 if TYPE_CHECKING:
     from nl2sql_shell.proxy.server import Proxy
@@ -40,7 +63,29 @@ _READ = 1 << 18
 _MAYBE_COMMAND = re.compile(rb"\s*[?sS]")
 _DDL = (b"CREATE", b"ALTER", b"DROP", b"COMMENT", b"GRANT", b"REVOKE", b"TRUNCATE")
 _EXTENDED = frozenset(b"PBDECH")
-Q, P, S, F = (ord(c) for c in "QPSF")
+_INSPECTED = b"QPBDECSFH"  # the client's control messages; CopyData and the rest pass as bytes
+Q, P, B, D, E, C, S, F, Z = (ord(c) for c in "QPBDECSFZ")
+_Z_LENGTH = 6
+
+
+@dataclass
+class Portal:
+    """A portal bound to a `?run` statement: what to run, the formats asked, its result."""
+
+    command: Run
+    result_formats: tuple[int, ...]
+    described: bool = False
+    result: RunResult | None = None
+    sent: int = 0  # rows already sent (an Execute with a row limit suspends the portal)
+
+
+@dataclass
+class Virtual:
+    """A statement only the proxy knows: `?run` parsed, and the columns it was described with."""
+
+    command: Run
+    columns: list[tuple[str, int]] | None = None
+    described: bool = False
 
 
 class Session:
@@ -62,10 +107,17 @@ class Session:
         self.status = b"I"  # the upstream's transaction status at its last ReadyForQuery
         self.cancel: threading.Event | None = None  # set by a CancelRequest while a question runs
         self.conversation = Conversation(ExampleStore(store_path(proxy.upstream.host, proxy.upstream.port, startup.database)))
-        self._owed = 1  # ReadyForQuery messages the server still owes the client (the startup's first)
+        self._owed = 1  # ReadyForQuery messages the server still owes (the startup's first)
         self._idle = asyncio.Event()
         self._in_batch = False  # extended-protocol messages sent since the last Sync
         self._bridge: asyncio.StreamWriter | None = None
+        self._swallow = 0  # ReadyForQuery messages answering the proxy's own Syncs: not the client's
+        self._failed = False  # an ErrorResponse since the last ReadyForQuery
+        self._last_failed = False  # ... before the last one
+        self._discarding = False  # the rest of a failed batch is skipped up to the client's Sync
+        self._notifications = bytearray()  # NOTIFYs that came while the bridge had the connection
+        self._statements: dict[bytes, Virtual] = {}  # `?run` statements, by name
+        self._portals: dict[bytes, Portal] = {}
 
     @property
     def encoding(self) -> str:
@@ -100,55 +152,82 @@ class Session:
 
     # -- pumps --------------------------------------------------------------------------------------
     async def _pump_upstream(self) -> None:
-        scanner = codec.FrameScanner(b"ZSKC")
+        scanner = codec.FrameScanner(b"ZSKCEA")
+        held = b""  # while a ReadyForQuery is to be swallowed: the last bytes, which may start it
         with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
             while data := await self.upstream_reader.read(_READ):
                 sink = self._bridge
+                buffer = held + data if held else data
+                shift, cuts = len(held), []
                 for message in scanner.feed(data):
+                    if message.kind == Z and self._swallow and sink is None:
+                        self._swallow -= 1
+                        cuts.append(shift + message.end)
                     self._track(message, bridged=sink is not None)
-                target = sink or self.client_writer
-                target.write(data)
-                await target.drain()
+                for end in reversed(cuts):
+                    buffer = buffer[: end - _Z_LENGTH] + buffer[end:]
+                if self._swallow and sink is None:
+                    held, buffer = buffer[-(_Z_LENGTH - 1) :], buffer[: -(_Z_LENGTH - 1)]
+                else:
+                    held = b""
+                if buffer:
+                    target = sink or self.client_writer
+                    target.write(buffer)
+                    await target.drain()
 
     def _track(self, message: codec.Message, bridged: bool) -> None:
-        kind, body = chr(message.kind), message.body
-        if kind == "Z":
+        kind, body = message.kind, message.body
+        if kind == Z:
             self.status = body[:1]
             if not bridged:
+                self._last_failed, self._failed = self._failed, False
                 self._owed = max(self._owed - 1, 0)
                 if not self._owed:
                     self._idle.set()
-        elif kind == "S":
+        elif kind == E:
+            if not bridged:
+                self._failed = True
+        elif kind == ord("A"):
+            if bridged:  # the client's LISTEN: its notifications are the client's, after the question
+                self._notifications += message.wire()
+        elif kind == S:
             name, pos = codec.read_cstring(body)
             self.parameters[name.decode(errors="replace")] = codec.read_cstring(body, pos)[0].decode(errors="replace")
-        elif kind == "K":
+        elif kind == ord("K"):
             self.backend_key = body
             self.proxy.remember(self)
-        elif kind == "C" and body.startswith(_DDL):
+        elif kind == C and body.startswith(_DDL):
             self.proxy.schema_changed()
 
     async def _pump_client(self) -> None:
-        frames = codec.FrameReader()
+        stream = codec.ClientStream(_INSPECTED)
         with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
             while data := await self.client_reader.read(_READ):
-                out = bytearray()
-                for message in frames.feed(data):
-                    command = self._command(message)
-                    if command is None:
-                        self._count(message.kind)
-                        out += message.wire()
+                out: list[bytes] = []
+                for piece in stream.feed(data):
+                    if isinstance(piece, bytes):  # CopyData and the like, unchanged
+                        if not self._discarding:
+                            out.append(piece)
+                        continue
+                    if self._discarding:
+                        if piece.kind != S:
+                            continue
+                        self._discarding = False
+                    answer = self._answer(piece)
+                    if answer is None:
+                        self._forward(piece)
+                        out.append(piece.wire())
                         continue
                     if out:
-                        await self.send_upstream(bytes(out))
-                        out = bytearray()
-                    if message.kind == Q:
-                        await self._answer_query(command)
-                    else:
-                        await self._answer_parse(message, command)
+                        await self.send_upstream(out[0] if len(out) == 1 else b"".join(out))
+                        out = []
+                    await answer
                 if out:
-                    await self.send_upstream(bytes(out))
+                    await self.send_upstream(out[0] if len(out) == 1 else b"".join(out))
 
-    def _count(self, kind: int) -> None:
+    def _forward(self, message: codec.Message) -> None:
+        """Bookkeeping for a message that goes to the server."""
+        kind = message.kind
         if kind in (Q, S, F):
             self._owed += 1
             self._idle.clear()
@@ -156,17 +235,75 @@ class Session:
             self._in_batch = True
         elif kind == S:
             self._in_batch = False
+            if self.status == b"I":  # an implicit transaction ends at the Sync, and its portals
+                self._portals.clear()
+        if kind == P and self._statements:  # a real statement of this name now, on the server
+            self._statements.pop(codec.read_cstring(message.body)[0], None)
+        elif kind == B and self._portals:
+            self._portals.pop(codec.read_cstring(message.body)[0], None)
+
+    def _answer(self, message: codec.Message) -> Coroutine[None, None, None] | None:
+        """What the proxy answers itself, as a coroutine to await in order; None: forward it."""
+        kind = message.kind
+        if kind in (Q, P):
+            command = self._command(message)
+            if command is None:
+                return None
+            if kind == Q:
+                return self._answer_query(command)
+            name = codec.read_cstring(message.body)[0]
+            return self._parse_run(name, command) if isinstance(command, Run) else self._answer_parse(message, command)
+        if not (self._statements or self._portals):
+            return None
+        if kind == B:
+            bind = codec.parse_bind(message)
+            return self._bind(bind) if bind.statement in self._statements else None
+        if kind in (D, C):
+            what, name = codec.target(message)
+            if name not in (self._statements if what == b"S" else self._portals):
+                return None
+            if kind == C:
+                return self._close(what, name)
+            return self._describe_statement(name) if what == b"S" else self._describe_portal(name)
+        if kind == E:
+            portal, limit = codec.execute_fields(message)
+            return self._execute(portal, limit) if portal in self._portals else None
+        return None
 
     def _command(self, message: codec.Message) -> Ask | Run | None:
-        if message.kind == Q:
-            sql = codec.query_text(message)
-        elif message.kind == P:
-            sql = codec.parse_fields(message)[1]
-        else:
-            return None
+        sql = codec.query_text(message) if message.kind == Q else codec.parse_fields(message)[1]
         if not _MAYBE_COMMAND.match(sql):
             return None
         return parse_command(sql.decode(self.encoding, errors="replace"))
+
+    async def _settle(self) -> bool:
+        """Wait until the server has answered everything sent before and is idle, ending a
+        batch in progress with a Sync of the proxy's own. False: that batch failed, and the
+        rest of the client's is skipped up to its Sync."""
+        if self._in_batch:
+            self._swallow += 1
+            self._owed += 1
+            self._idle.clear()
+            self._in_batch = False
+            await self.send_upstream(codec.SYNC)
+            await self._idle.wait()
+            if self._last_failed:
+                self._discarding = True
+                return False
+        await self._idle.wait()
+        return True
+
+    def _reply(self, data: bytes) -> None:
+        """Bytes of the proxy's own, after any NOTIFY that came while the bridge had the connection."""
+        if self._notifications:
+            data, self._notifications = bytes(self._notifications) + data, bytearray()
+        self.client_writer.write(data)
+
+    def _fail(self, message: str, sqlstate: str, diag: psycopg.errors.Diagnostic | None = None) -> None:
+        """An error for a message of a batch: the rest of the batch is skipped up to its Sync."""
+        encoding = self.encoding
+        self._reply(_response_from(b"E", diag, encoding) if diag else codec.error(message, sqlstate, encoding=encoding))
+        self._discarding = True
 
     # -- questions ------------------------------------------------------------------------------------
     async def _answer_query(self, command: Ask | Run) -> None:
@@ -184,30 +321,122 @@ class Session:
                 + codec.data_row(answer_row(outcome), encoding)
                 + codec.command_complete("SELECT 1")
             )
-        self.client_writer.write(reply + codec.ready_for_query(self.status))
+        self._reply(reply + codec.ready_for_query(self.status))
         await self.client_writer.drain()
 
-    async def _answer_parse(self, message: codec.Message, command: Ask | Run) -> None:
-        """The question's Parse becomes a Parse of its answer as constants; ?run needs the
-        simple protocol (it must run when executed, not when parsed), so it becomes an error."""
+    async def _answer_parse(self, message: codec.Message, command: Ask) -> None:
+        """The question's Parse becomes a Parse of its answer as constants (asked now, at the
+        Parse, after what the batch sent before is answered)."""
         name, _, rest = codec.parse_fields(message)
-        if isinstance(command, Run):
-            sql = _raise_sql("?run needs the simple query protocol (psql, psycopg); here, run the proposed SQL yourself")
-        elif self._in_batch:
-            sql = _raise_sql("send SELECT nl2sql(...) on its own, not inside a pipelined batch")
+        if not await self._settle():
+            return
+        outcome = await self._outcome(command)
+        if isinstance(outcome, Answer):
+            self._reply(codec.notice(notice_text(outcome), self.encoding))
+            sql = _constant_select(answer_row(outcome))
         else:
-            await self._idle.wait()
-            outcome = await self._outcome(command)
-            if isinstance(outcome, Answer):
-                self.client_writer.write(codec.notice(notice_text(outcome), self.encoding))
-                sql = _constant_select(answer_row(outcome))
-            else:
-                assert isinstance(outcome, Failure)
-                sql = _raise_sql(outcome.message)
-        self._count(P)
-        await self.send_upstream(codec.parse_message(name, sql.encode(self.encoding, errors="replace"), rest).wire())
+            assert isinstance(outcome, Failure)
+            sql = _raise_sql(outcome.message)
+            self._reply(b"")
+        parse = codec.parse_message(name, sql.encode(self.encoding, errors="replace"), rest)
+        self._forward(parse)
+        await self.send_upstream(parse.wire())
 
-    async def _outcome(self, command: Ask | Run) -> Answer | RunResult | Failure:
+    # -- ?run through the extended protocol: a statement only the proxy knows ----------------------------
+    async def _parse_run(self, name: bytes, command: Run) -> None:
+        if not await self._settle():
+            return
+        if name and name in self._statements:
+            return self._fail(f'prepared statement "{name.decode(errors="replace")}" already exists', "42P05")
+        self._statements[name] = Virtual(command)
+        self._reply(codec.PARSE_COMPLETE)
+
+    async def _bind(self, bind: codec.Bind) -> None:
+        if not await self._settle():
+            return
+        statement = self._statements[bind.statement]
+        if bind.parameters:
+            return self._fail(f"bind message supplies {bind.parameters} parameters, but prepared statement \"\" requires 0", "08P01")
+        if statement.described:  # the client knows its columns: a different proposal must not be fed to them
+            columns = await self._describe()
+            if isinstance(columns, Failure):
+                return self._fail(columns.message, columns.sqlstate, columns.diag)
+            if columns != statement.columns:
+                return self._fail("cached plan must not change result type", "0A000")
+        self._portals[bind.portal] = Portal(statement.command, bind.result_formats)
+        self._reply(codec.BIND_COMPLETE)
+
+    async def _describe_statement(self, name: bytes) -> None:
+        if not await self._settle():
+            return
+        columns = await self._describe()
+        if isinstance(columns, Failure):
+            return self._fail(columns.message, columns.sqlstate, columns.diag)
+        statement = self._statements[name]
+        statement.columns, statement.described = columns, True
+        self._reply(codec.NO_PARAMETERS + (codec.row_description(columns, self.encoding) if columns else codec.NO_DATA))
+
+    async def _describe_portal(self, name: bytes) -> None:
+        if not await self._settle():
+            return
+        portal = self._portals[name]
+        if portal.result is not None:
+            columns = portal.result.columns
+        else:
+            described = await self._describe()
+            if isinstance(described, Failure):
+                return self._fail(described.message, described.sqlstate, described.diag)
+            columns = described
+        binary = _binary(portal.result_formats)
+        if binary is None:
+            return self._fail("?run: a result with both text and binary columns is not supported", "0A000")
+        portal.described = True
+        self._reply(codec.row_description(columns, self.encoding, binary) if columns else codec.NO_DATA)
+
+    async def _execute(self, name: bytes, limit: int) -> None:
+        """The proposal runs here, at the Execute (once), with the rows sent in the formats
+        the Bind asked for, ``limit`` at a time when the client asks for a row limit."""
+        if not await self._settle():
+            return
+        portal = self._portals[name]
+        encoding = self.encoding
+        if portal.result is None:
+            binary = _binary(portal.result_formats)
+            if binary is None:
+                return self._fail("?run: a result with both text and binary columns is not supported", "0A000")
+            outcome = await self._outcome(portal.command, binary=binary)
+            if isinstance(outcome, Failure):
+                return self._fail(outcome.message, outcome.sqlstate, outcome.diag)
+            assert isinstance(outcome, RunResult)
+            portal.result = outcome
+            reply = bytearray(b"".join(_response_from(b"N", diag, encoding) for diag in outcome.notices))
+        else:
+            reply = bytearray()
+        result = portal.result
+        rows = result.rows[portal.sent : portal.sent + limit] if limit else result.rows[portal.sent :]
+        for row in rows:
+            reply += codec.data_row(row, encoding)
+        portal.sent += len(rows)
+        if result.columns is not None and portal.sent < len(result.rows):
+            reply += codec.PORTAL_SUSPENDED
+        else:
+            reply += codec.command_complete(result.tag)
+        self._reply(bytes(reply))
+        await self.client_writer.drain()
+
+    async def _close(self, what: bytes, name: bytes) -> None:
+        if not await self._settle():
+            return
+        (self._statements if what == b"S" else self._portals).pop(name, None)
+        self._reply(codec.CLOSE_COMPLETE)
+
+    async def _describe(self) -> list[tuple[str, int]] | None | Failure:
+        try:
+            return await self.proxy.describe(self)
+        except psycopg.Error as exc:
+            return _failure(exc)
+
+    async def _outcome(self, command: Ask | Run, binary: bool = False) -> Answer | RunResult | Failure:
         """Ask or run over the bridge; what went wrong as a Failure, never raised."""
         if self.status == b"E":
             return Failure("current transaction is aborted, commands ignored until end of transaction block", "25P02")
@@ -215,13 +444,12 @@ class Session:
             return Failure("usage: ? QUESTION  (e.g. ? top 5 customers by total amount)", "42601")
         try:
             if isinstance(command, Run):
-                return await self.proxy.run(self, command)
+                return await self.proxy.run(self, command, binary=binary)
             answer = await self.proxy.ask(self, command)
         except NotRunnable as exc:
             return Failure(str(exc), "55000")
         except psycopg.Error as exc:
-            diag = exc.diag if exc.diag.sqlstate else None
-            return Failure(str(exc).strip() or exc.__class__.__name__, exc.diag.sqlstate or "08006", diag)
+            return _failure(exc)
         except Exception as exc:  # noqa: BLE001 - the model failed to load or to answer: one error, the session goes on
             return Failure(f"could not answer: {exc}", "XX000")
         if answer.kind == "cancelled":
@@ -236,6 +464,20 @@ class Failure:
     message: str
     sqlstate: str
     diag: psycopg.errors.Diagnostic | None = None
+
+
+def _failure(exc: psycopg.Error) -> Failure:
+    diag = exc.diag if exc.diag.sqlstate else None
+    return Failure(str(exc).strip() or exc.__class__.__name__, exc.diag.sqlstate or "08006", diag)
+
+
+def _binary(formats: tuple[int, ...]) -> bool | None:
+    """All text (False), all binary (True), or a mix (None) of a Bind's result formats."""
+    if not formats or all(f == 0 for f in formats):
+        return False
+    if all(f == 1 for f in formats):
+        return True
+    return None
 
 
 def _result_bytes(result: RunResult, encoding: str) -> bytes:

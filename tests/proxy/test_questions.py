@@ -138,8 +138,6 @@ def test_extended_protocol_form(db, start_proxy):
             assert sql.startswith("SELECT") and tables == "public.customers" and proven is True
         assert [d.name for d in cur.description] == ["sql", "tables", "writes", "proven", "reason"]
         assert notices and notices[0].startswith("SELECT")
-        with pytest.raises(psycopg.errors.FeatureNotSupported, match="simple query protocol"):
-            cur.execute("?run", prepare=True)
         assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
