@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -29,11 +30,26 @@ from nl2sql_shell.model_choice import model_options
 )
 @click.option("--backends", default="llamacpp,transformers", show_default=True, help="With --demo-questions: the backends to compare, comma-separated.")
 @click.option("--limit", type=click.IntRange(min=1), help="With --demo-questions: only the first N questions.")
+@click.option(
+    "--proxy",
+    "proxy_upstream",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[CONNINFO]",
+    help="Only measure `nl2sql-shell proxy`'s pass-through overhead: the same psql commands directly and through the proxy, alternating, as ratios (--repeats runs each; the embedded server when no CONNINFO; no model).",
+)
+@click.option("--rows", type=int, default=2_000_000, show_default=True, help="With --proxy: rows of the big result.")
+@click.option("--copy-rows", type=int, default=1_000_000, show_default=True, help="With --proxy: rows copied each way.")
 def bench(
     model, model_url, adapter, quantize, device, backend, random_config, new_tokens, candidates, repeats, compare_quantization, tutorial_baseline, compare_backends,
-    demo_questions, backends, limit,
+    demo_questions, backends, limit, proxy_upstream, rows, copy_rows,
 ) -> None:
-    """Model load time, time to first token, decode speed, schema cache, batched candidates."""
+    """Model load time, time to first token, decode speed, schema cache, batched candidates;
+    or, with --proxy, the proxy's overhead for psql."""
+    if proxy_upstream is not None:
+        _bench_proxy(proxy_upstream, rows, copy_rows, repeats)
+        return
     from dataclasses import replace
 
     from nl2sql_shell.bench.speed import measure
@@ -107,3 +123,23 @@ def _demo_questions(model: str, backends: list[str], limit: int | None, progress
         raise click.ClickException(str(exc)) from None
     finally:
         server.stop()
+
+
+def _bench_proxy(upstream: str, rows: int, copy_rows: int, repeats: int) -> None:
+    import platform
+
+    from nl2sql_shell.bench.proxy import measure, report
+
+    server = None
+    if not upstream:
+        from nl2sql_shell.db import embedded
+
+        server = embedded.start()
+        upstream = server.conninfo("postgres")
+    try:
+        click.echo(f"proxy overhead: psql directly and through the proxy, {repeats} runs each, alternating; {platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+        workloads = measure(upstream, rows=rows, copy_rows=copy_rows, repeats=repeats, progress=lambda text: click.echo(f"  {text}", err=True))
+        sys.stdout.write(report(workloads))
+    finally:
+        if server is not None:
+            server.stop()

@@ -107,6 +107,8 @@ class Proxy:
             await Session(self, startup, (reader, writer), upstream).run()
         except (StartupError, ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:  # the proxy closing: the task ends quietly (Python 3.11's
+            pass  # streams callback would log a cancelled client task as an unhandled exception)
         finally:
             self._clients.discard(task)
             writer.close()
@@ -154,6 +156,9 @@ class Proxy:
             raise RuntimeError(f"the model is not available: {self._load_error}")
         if cancel.is_set():
             return Answer(command.question, None, "cancelled", "generation stopped")
+        # DDL made by other connections, or by this one before the proxy was there, never
+        # passes through here: each question checks the catalogs' fingerprint (one query).
+        self._asker.schemas.check_catalog = True
         with self.bridge.connect(session) as conn:
             return session.conversation.ask(self._asker, conn, command, cancel)
 

@@ -299,10 +299,10 @@ class Session:
             data, self._notifications = bytes(self._notifications) + data, bytearray()
         self.client_writer.write(data)
 
-    def _fail(self, message: str, sqlstate: str, diag: psycopg.errors.Diagnostic | None = None) -> None:
+    def _fail(self, message: str, sqlstate: str, diag: psycopg.errors.Diagnostic | None = None, **fields: str) -> None:
         """An error for a message of a batch: the rest of the batch is skipped up to its Sync."""
         encoding = self.encoding
-        self._reply(_response_from(b"E", diag, encoding) if diag else codec.error(message, sqlstate, encoding=encoding))
+        self._reply(_response_from(b"E", diag, encoding) if diag else codec.error(message, sqlstate, encoding=encoding, **fields))
         self._discarding = True
 
     # -- questions ------------------------------------------------------------------------------------
@@ -362,7 +362,9 @@ class Session:
             if isinstance(columns, Failure):
                 return self._fail(columns.message, columns.sqlstate, columns.diag)
             if columns != statement.columns:
-                return self._fail("cached plan must not change result type", "0A000")
+                # The server's own error for a prepared statement whose columns changed, with its
+                # routine, by which drivers (asyncpg, pgjdbc) know to prepare again and retry.
+                return self._fail("cached plan must not change result type", "0A000", R="RevalidateCachedQuery")
         self._portals[bind.portal] = Portal(statement.command, bind.result_formats)
         self._reply(codec.BIND_COMPLETE)
 

@@ -145,14 +145,24 @@ class SchemaCache:
 
     Reading the catalog for every question would be wasteful; the caller calls `invalidate`
     after DDL (or anything else that changes what is visible) so the next `get` reads afresh.
+    With ``check_catalog``, `get` also asks the server for a fingerprint of the catalogs a
+    schema is read from (one cheap query, see CATALOG_VERSION) and reads afresh when it
+    changed: DDL, comments or grants made by another connection, which the caller never saw.
     """
 
-    def __init__(self, *, sample_values: int = 5, max_distinct: int = 20) -> None:
+    def __init__(self, *, sample_values: int = 5, max_distinct: int = 20, check_catalog: bool = False) -> None:
         self._options = {"sample_values": sample_values, "max_distinct": max_distinct}
         self._schemas: dict[tuple[str | None, ...], Schema] = {}
+        self._versions: dict[tuple[str | None, ...], str] = {}
+        self.check_catalog = check_catalog
 
     def get(self, conn: psycopg.Connection) -> Schema:
         key = _cache_key(conn)
+        if self.check_catalog:
+            version = catalog_version(conn)
+            if self._versions.get(key) != version:
+                self._schemas.pop(key, None)
+                self._versions[key] = version
         if key not in self._schemas:
             self._schemas[key] = read_schema(conn, **self._options)
         return self._schemas[key]
@@ -161,6 +171,23 @@ class SchemaCache:
         """Forget what was read of this connection's database (any search_path), or of all."""
         where = None if conn is None else _cache_key(conn)[:-1]
         self._schemas = {k: v for k, v in self._schemas.items() if where is not None and k[:-1] != where}
+
+
+# What a schema is read from changes only with a new or deleted row in one of these catalogs,
+# and every updated row is a new row version with the updating transaction's xmin: so the
+# count and the sum of xmin of each change with any DDL, COMMENT or GRANT, committed by any
+# connection or made in this one's own open transaction (and return to their old values
+# when that transaction rolls back).
+CATALOG_VERSION = "SELECT " + " || '/' || ".join(
+    f"(SELECT count(*) || '.' || coalesce(sum(xmin::text::bigint), 0) FROM pg_catalog.{catalog})"
+    for catalog in ("pg_namespace", "pg_class", "pg_attribute", "pg_constraint", "pg_description", "pg_type", "pg_enum", "pg_auth_members")
+)
+
+
+def catalog_version(conn: psycopg.Connection) -> str:
+    """A fingerprint of the catalogs a schema is read from (CATALOG_VERSION)."""
+    row = conn.execute(CATALOG_VERSION, prepare=False).fetchone()
+    return str(row[0]) if row else ""
 
 
 def _cache_key(conn: psycopg.Connection) -> tuple[str | None, ...]:

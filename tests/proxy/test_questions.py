@@ -164,3 +164,20 @@ def test_cancel_stops_generation(db, start_proxy):
             conn.execute("? top 2 customers by revenue")
         assert time.monotonic() - started < 10
         assert conn.execute("SELECT count(*) FROM customers").fetchone() == (3,)
+
+
+def test_schema_changed_elsewhere_is_seen(db, start_proxy):
+    """A table created by another connection, straight on the server, is in the next
+    question's schema: the proxy never saw that DDL."""
+    proxy = start_proxy(Asker(Scripted(["SELECT label FROM notes"])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        _, tables, *_ = conn.execute("? every label of the notes").fetchone()
+        assert tables is None  # no such table yet: no usable SQL
+        with psycopg.connect(db, autocommit=True) as direct:
+            direct.execute("CREATE TABLE notes (label text)")
+        _, tables, *_ = conn.execute("? every label of the notes").fetchone()
+        assert tables == "public.notes"
+        with psycopg.connect(db, autocommit=True) as direct:
+            direct.execute("ALTER TABLE notes RENAME COLUMN label TO title")
+        sql, tables, *_ = conn.execute("? every label of the notes").fetchone()
+        assert sql is None  # the renamed column is seen: the model's SQL no longer fits

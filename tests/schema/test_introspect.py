@@ -209,3 +209,16 @@ def test_benchmark_databases_show_every_table(pg_server, db: str) -> None:
         schema = read_schema(conn)
     assert {t.name for t in schema.tables} == expected
     assert all(t.columns for t in schema.tables)
+
+
+def test_cache_checking_the_catalog_sees_ddl_from_elsewhere(shop: str) -> None:
+    cache = SchemaCache(check_catalog=True)
+    with psycopg.connect(shop, autocommit=True) as conn, psycopg.connect(shop, autocommit=True) as other:
+        first = cache.get(conn)
+        assert cache.get(conn) is first  # nothing changed: no second read
+        other.execute("CREATE TABLE elsewhere (a int)")
+        assert "elsewhere" in [t.name for t in cache.get(conn).tables]
+        other.execute("COMMENT ON TABLE elsewhere IS 'from another connection'")
+        assert [t.comment for t in cache.get(conn).tables if t.name == "elsewhere"] == ["from another connection"]
+        other.execute("DROP TABLE elsewhere")
+        assert "elsewhere" not in [t.name for t in cache.get(conn).tables]

@@ -1,0 +1,131 @@
+"""`nl2sql-shell bench --proxy`: what the proxy costs a client, as ratios taken in one run.
+
+The same psql commands run directly against the server and through a proxy (started in this
+process, with no model: pass-through only), alternating direct and proxied runs so that both
+see the same machine, and the median of each is compared:
+
+- ``psql -c 'select 1'``: a whole connection (startup, SCRAM, one query, exit);
+- a result of N rows (default 2M) written to /dev/null;
+- ``COPY ... TO STDOUT`` of N rows, and ``COPY ... FROM STDIN`` of N rows into a table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+TABLE = "nl2sql_bench_proxy_copy"
+
+
+@dataclass
+class Workload:
+    name: str
+    args: list[str]
+    stdin: str | None = None  # a file fed to psql
+    before: Callable[[], None] | None = None  # untimed, before each run (e.g. empty the table)
+    direct: list[float] = field(default_factory=list)
+    proxied: list[float] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.proxied) / statistics.median(self.direct)
+
+
+class _ProxyThread:
+    """A pass-through proxy on its own event loop, in a thread of this process."""
+
+    def __init__(self, conninfo: str) -> None:
+        from nl2sql_shell.proxy.auth import Upstream
+        from nl2sql_shell.proxy.server import Proxy
+
+        def no_model():
+            raise RuntimeError("bench: pass-through only")
+
+        self.proxy = Proxy(Upstream.from_conninfo(conninfo), no_model, listen=("127.0.0.1", 0))
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="bench-proxy", daemon=True)
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self.proxy.start(), self.loop).result(10)
+
+    def via(self, conninfo: str) -> str:
+        return make_conninfo(conninfo, host="127.0.0.1", port=self.proxy.port)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.proxy.close(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def _psql(psql: str, conninfo: str, workload: Workload) -> float:
+    if workload.before is not None:
+        workload.before()
+    stdin = open(workload.stdin, "rb") if workload.stdin else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        started = time.perf_counter()
+        subprocess.run([psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", conninfo, *workload.args], stdin=stdin, stdout=subprocess.DEVNULL, check=True)
+        return time.perf_counter() - started
+    finally:
+        if workload.stdin:
+            stdin.close()
+
+
+def measure(conninfo: str, *, rows: int = 2_000_000, copy_rows: int = 1_000_000, repeats: int = 5, psql: str = "psql", progress: Callable[[str], None] = lambda _: None) -> list[Workload]:
+    """Each workload ``repeats`` times directly and through the proxy, alternating."""
+    psql = shutil.which(psql) or psql
+    if conninfo_to_dict(conninfo).get("host", "").startswith("/"):
+        # A unix socket direct against TCP through the proxy would not be the same road.
+        conninfo = make_conninfo(conninfo, host="127.0.0.1")
+    folder = tempfile.mkdtemp(prefix="nl2sql-bench-proxy-")
+    data = os.path.join(folder, "copy.tsv")
+    with open(data, "w") as out:
+        out.writelines(f"{i}\trow number {i}\t{i * 0.5}\n" for i in range(copy_rows))
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
+        conn.execute(f"CREATE TABLE {TABLE} (id int, note text, amount numeric)")
+
+    def empty() -> None:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f"TRUNCATE {TABLE}")
+
+    workloads = [
+        Workload("psql -c 'select 1' (connect, auth, query)", ["-c", "select 1"]),
+        Workload(f"{rows:,} rows to /dev/null", ["-c", f"SELECT g, 'row number ' || g, g * 0.5 FROM generate_series(1, {rows}) g"]),
+        Workload(f"COPY TO STDOUT, {copy_rows:,} rows", ["-c", f"COPY (SELECT g, 'row number ' || g, g * 0.5 FROM generate_series(1, {copy_rows}) g) TO STDOUT"]),
+        Workload(f"COPY FROM STDIN, {copy_rows:,} rows", ["-c", f"COPY {TABLE} FROM STDIN"], stdin=data, before=empty),
+    ]
+    proxy = _ProxyThread(conninfo)
+    try:
+        through = proxy.via(conninfo)
+        for workload in workloads:
+            progress(workload.name)
+            _psql(psql, conninfo, workload)  # warm both paths once, untimed
+            _psql(psql, through, workload)
+            for i in range(repeats):
+                first, second = (conninfo, through) if i % 2 == 0 else (through, conninfo)
+                for target in (first, second):
+                    (workload.direct if target is conninfo else workload.proxied).append(_psql(psql, target, workload))
+    finally:
+        proxy.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
+    return workloads
+
+
+def report(workloads: list[Workload]) -> str:
+    width = max(len(w.name) for w in workloads)
+    lines = [f"{'workload'.ljust(width)}  direct (median)  proxied (median)  ratio"]
+    for w in workloads:
+        lines.append(f"{w.name.ljust(width)}  {statistics.median(w.direct) * 1000:12.1f} ms  {statistics.median(w.proxied) * 1000:13.1f} ms  {w.ratio:5.2f}x")
+    return "\n".join(lines) + "\n"
