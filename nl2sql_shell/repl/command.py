@@ -22,8 +22,11 @@ def run_command_string(shell: Shell, text: str) -> bool:
     statements, rest = split_statements(text)
     if rest:
         statements.append(rest)
-    if len(statements) <= 1 or any(copy_direction(statement) for statement in statements):
-        shell.handle(text)
+    if not statements:
+        return True
+    if len(statements) == 1 or any(copy_direction(statement) for statement in statements):
+        for statement in statements:  # as written: a backslash in it goes to the server, as psql's
+            shell.run_sql(statement)
     else:
         shell.run_query_string(text)
     return not shell.last_failed

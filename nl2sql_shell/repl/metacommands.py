@@ -14,12 +14,13 @@ from pathlib import Path
 import psycopg
 
 from nl2sql_shell.db.connect import describe
+from nl2sql_shell.repl.psql_only import NOT_IN_PSQL, edit_definition, list_operators
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.variables import meta_arguments, substitute
 
 Handler = Callable[[Shell, str], bool]
 # Commands that read their own words (with variables, as psql does) or take the line as written.
-_RAW_ARGUMENTS = frozenset({"\\copy", "\\!", "\\echo", "\\set", "\\unset"})
+_RAW_ARGUMENTS = frozenset({"\\copy", "\\!", "\\echo", "\\set", "\\unset", "\\g", "\\gx", "\\gset", "\\watch"})
 _COMMANDS: dict[str, tuple[Handler, str, str]] = {}
 
 
@@ -45,12 +46,31 @@ def run(shell: Shell, line: str) -> bool:
         return True
     if name.startswith("\\!") and len(name) > 2:  # "\\!ls" is "\\! ls"
         name, argument = "\\!", name[2:] + " " + argument
+    if name in NOT_IN_PSQL:
+        return _pgspecial(shell, line, known=False)
     entry = _COMMANDS.get(name)
     if name not in _RAW_ARGUMENTS:  # psql interpolates :name in a command's words, not in \\copy's line
         argument = substitute(argument, shell.variables, sql=False)
     if entry is not None:
         return entry[0](shell, argument.strip())
     return _pgspecial(shell, line)
+
+
+def _register_psql_only() -> None:
+    """\\do, \\ef, \\ev as psql 15 has them (repl/psql_only.py)."""
+    for name in ("\\do", "\\doS", "\\do+", "\\doS+"):
+        command(name, syntax="\\do[S+] [PATTERN]", help="list operators")(lambda shell, argument, name=name: list_operators(shell, name, argument))
+    for name, what, noun in (("\\ef", "FUNCNAME", "function"), ("\\ev", "VIEWNAME", "view")):
+        command(name, syntax=f"{name} [{what}]", help=f"edit {noun} definition")(lambda shell, argument, name=name: edit_definition(shell, name, argument))
+
+
+def _register_senders() -> None:
+    """\\g, \\gx, \\gset on a line of their own: the previous query again (repl/send.py)."""
+    from nl2sql_shell.repl.send import registered
+
+    helps = {"\\watch": ("\\watch [SEC]", "execute the query every SEC seconds"), "\\g": ("\\g [FILE]", "execute the query (to FILE)"), "\\gx": ("\\gx [FILE]", "as \\g, in expanded mode"), "\\gset": ("\\gset [PREFIX]", "execute the query and store its row in variables")}
+    for name, (syntax, text) in helps.items():
+        command(name, syntax=syntax, help=text)(registered(name))
 
 
 @command("\\restrict", syntax="\\restrict KEY", help="refuse meta-commands until \\unrestrict KEY (pg_dump files)")
@@ -275,16 +295,22 @@ def _explain_last(shell: Shell, _: str) -> bool:
     return True
 
 
-def _pgspecial(shell: Shell, line: str) -> bool:
-    """The `\\d` family and friends, through pgspecial, printed in psql's aligned format."""
+def _pgspecial(shell: Shell, line: str, known: bool = True) -> bool:
+    """The `\\d` family and friends, through pgspecial, printed in psql's aligned format.
+    A command pgspecial has only as a placeholder is one error line, never a traceback."""
     from pgspecial.main import CommandNotFound, PGSpecial
 
     special = PGSpecial()
     try:
+        if not known:
+            raise CommandNotFound(line)
         with shell.conn.cursor() as cur:
             results = special.execute(cur, line)
             for title, rows, headers, status in results:
                 _print_special(shell, title, rows, headers, status)
+    except (RuntimeError, NotImplementedError, AttributeError):
+        shell.meta_error(f"{line.split()[0]}: not supported by nl2sql-shell")
+        shell.last_failed = True
     except CommandNotFound:
         shell.meta_error(f"invalid command {line.split()[0]}")
         if shell.interactive:
@@ -296,6 +322,17 @@ def _pgspecial(shell: Shell, line: str) -> bool:
         shell.error(shell.location + error_text(exc))
         shell.last_failed = True
     return True
+
+
+def print_listing(shell: Shell, title: str, headers: list[str], rows: list[tuple[str | None, ...]]) -> None:
+    """A titled listing (`\\do`) as psql prints it: the title centred over the table's width
+    (the width of its rule line)."""
+    from nl2sql_shell.db import format as fmt
+
+    table = fmt.aligned(headers, [False] * len(headers), rows, tuples_only=shell.settings.tuples_only)
+    lines = table.split("\n")
+    width = len(lines[1]) if len(lines) > 1 and not shell.settings.tuples_only else len(title)
+    shell.output.write(" " * max((width - len(title)) // 2, 0) + title + "\n" + table)
 
 
 def _print_special(shell: Shell, title: str | None, rows, headers, status: str | None) -> None:
@@ -311,3 +348,7 @@ def _print_special(shell: Shell, title: str | None, rows, headers, status: str |
         shell.executor.print_rows(list(headers), [False] * len(headers), fetchmany)
     if status and not (headers and status.startswith("SELECT")):  # psql prints no tag for listings
         shell.output.write(status + "\n")
+
+
+_register_senders()
+_register_psql_only()

@@ -17,8 +17,9 @@ import psycopg
 
 from nl2sql_shell.db.execute import error_text
 from nl2sql_shell.repl.copy import data_lines
+from nl2sql_shell.repl.send import query_buffer, run_with_buffer
 from nl2sql_shell.repl.shell import Shell, StopScript
-from nl2sql_shell.repl.statements import next_statement
+from nl2sql_shell.repl.statements import next_piece
 from nl2sql_shell.repl.variables import boolean
 
 PROGRAM = "nl2sql-shell"
@@ -75,6 +76,7 @@ class _ScriptRun:
     def run(self) -> bool:
         shell, text, lines = self.shell, self.text, self.lines
         pos, size = 0, len(text)
+        pending = ""  # query text left before a meta-command that did not send it (psql's buffer)
         while pos < size:
             newline = text.find("\n", pos)
             line_end = size if newline < 0 else newline + 1
@@ -82,16 +84,29 @@ class _ScriptRun:
             if not stripped or stripped.startswith("--"):
                 pos = line_end
                 continue
-            if stripped.startswith(_COMMAND_STARTS):
+            if pending and stripped == ";":
+                shell.location = _location(self.source, lines.at(pos))
+                _run_statement(shell, pending.rstrip() + "\n;")
+                pending, pos = "", line_end
+                continue
+            if stripped.startswith(_COMMAND_STARTS) and not (pending and stripped.startswith("\\")):
                 shell.location = _location(self.source, lines.at(pos))
                 self.data_pos = line_end
                 if not shell.handle(_replace_invalid(stripped)):
                     return False
                 pos = max(line_end, self.data_pos)
                 continue
-            statement, end = next_statement(text, pos)
+            statement, end, meta = next_piece(text, pos)
+            if meta >= 0:  # `select 1 \\g`: the line's query text, then a meta-command
+                newline = text.find("\n", meta)
+                line_end = size if newline < 0 else newline + 1
+                shell.location = _location(self.source, lines.at(meta))
+                self.data_pos = line_end
+                pending = run_with_buffer(shell, query_buffer(pending + text[pos:meta]), _replace_invalid(text[meta:line_end].strip()))
+                pos = max(line_end, self.data_pos)
+                continue
             if statement is None:  # the unfinished rest of the file (or only comments)
-                rest = text[pos:]
+                rest = pending + text[pos:]
                 shell.location = _location(self.source, lines.at(size - 1))
                 self.data_pos = size
                 if _is_utf8(rest):
@@ -103,8 +118,11 @@ class _ScriptRun:
             newline = text.find("\n", end)
             self.data_pos = size if newline < 0 else newline + 1
             start_of_data = self.data_pos
-            _run_statement(shell, statement)
+            _run_statement(shell, pending + statement if pending else statement)
+            pending = ""
             pos = end if self.data_pos == start_of_data else self.data_pos
+        if pending.strip():
+            _run_statement(shell, pending)
         return True
 
 

@@ -25,7 +25,7 @@ from nl2sql_shell.db.execute import (
     install_notice_printer,
 )
 from nl2sql_shell.output import Output
-from nl2sql_shell.repl.statements import split_statements
+from nl2sql_shell.repl.statements import next_piece
 from nl2sql_shell.repl.transactions import run_in_transaction_mode
 from nl2sql_shell.repl.variables import boolean, substitute
 
@@ -105,12 +105,33 @@ class Shell:
         if stripped.startswith("?"):
             self._ask(stripped)
             return True
-        statements, rest = split_statements(text)
-        if rest.strip():
-            statements.append(rest.strip())  # a script's last statement may lack its semicolon
-        for statement in statements:
-            self.run_sql(statement)
+        self._run_text(text)
         return True
+
+    def _run_text(self, text: str) -> None:
+        """Statements, and psql's `select 1 \\g` (query text, then a meta-command on its line).
+        A last statement without its semicolon runs; at the prompt, query text that a
+        meta-command left unsent goes back into the next prompt's buffer, as psql keeps it."""
+        from nl2sql_shell.repl.send import query_buffer, run_with_buffer
+
+        pos, pending = 0, ""
+        while True:
+            statement, end, meta = next_piece(text, pos)
+            if meta >= 0:
+                newline = text.find("\n", meta)
+                line_end = len(text) if newline < 0 else newline + 1
+                pending = run_with_buffer(self, query_buffer(pending + text[pos:meta]), text[meta:line_end].strip())
+                pos = line_end
+                continue
+            if statement is None:
+                rest = (pending + text[pos:]).strip()
+                if rest and self.interactive and pending:
+                    self.pending_input = rest
+                elif rest:
+                    self.run_sql(rest)
+                return
+            self.run_sql(pending + statement if pending else statement)
+            pending, pos = "", end
 
     def run_sql(self, sql: str, *, read_only: bool = False, statement_timeout_ms: int | None = None, single: bool = False) -> Outcome:
         """Execute one statement with psql's output; reconnect once if the server went away.

@@ -35,6 +35,7 @@ _TOKEN = re.compile(
     | (?P<open>\()
     | (?P<close>\))
     | (?P<semi>;)
+    | (?P<backslash>\\)                     # a meta-command (\\g, \\gset...) after the query text
     """,
     re.VERBOSE,
 )
@@ -58,10 +59,13 @@ class _Scan:
     state: str  # one of the %R characters above
     in_line_comment: bool = False  # the text ends inside a -- comment
     end: int = 0  # position just after the last complete statement's ;
+    meta: int = -1  # with meta=True: where a backslash command starts before any ;
 
 
-def _scan(text: str, pos: int = 0, first: bool = False) -> _Scan:
-    """Scan ``text`` from ``pos``; with ``first``, stop after the first complete statement."""
+def _scan(text: str, pos: int = 0, first: bool = False, meta: bool = False) -> _Scan:
+    """Scan ``text`` from ``pos``; with ``first``, stop after the first complete statement;
+    with ``meta``, stop at a backslash outside quotes and comments, where psql's lexer ends the
+    query text of the line and a meta-command begins (``select 1 \\g``)."""
     statements: list[str] = []
     end = pos
     start = pos = _skip_noise(text, pos)
@@ -113,6 +117,9 @@ def _scan(text: str, pos: int = 0, first: bool = False) -> _Scan:
             depth += 1
         elif kind == "close":
             depth = max(depth - 1, 0)
+        elif kind == "backslash":
+            if meta:
+                return _Scan(statements, text[start : match.start()].strip(), READY, end=end, meta=match.start())
         elif kind == "semi" and depth == 0 and begin_depth == 0:
             if _skip_comments(text, start) < match.start():  # not just comments before the ;
                 statements.append(text[start:pos].strip())
@@ -202,15 +209,16 @@ def split_statements(text: str) -> tuple[list[str], str]:
     return scan.statements, scan.rest
 
 
-def next_statement(text: str, pos: int) -> tuple[str | None, int]:
-    """The first complete statement in ``text`` from ``pos`` and the position after its ``;``,
-    or ``(None, pos)`` when none is complete. Scanning stops there, so a script runs
-    statement by statement in one pass however long it is.
-    """
-    scan = _scan(text, pos, first=True)
-    if not scan.statements:
-        return None, pos
-    return scan.statements[0], scan.end
+def next_piece(text: str, pos: int) -> tuple[str | None, int, int]:
+    """The first complete statement from ``pos`` and the position after its ``;``:
+    ``(statement, end, -1)``. A backslash before that ``;`` wins, as in psql's lexer:
+    ``(None, pos, meta)``, where ``text[pos:meta]`` is the query text so far and ``meta`` the
+    position of the meta-command on its line. ``(None, pos, -1)`` when nothing is complete.
+    Scanning stops there, so a script runs piece by piece in one pass however long it is."""
+    scan = _scan(text, pos, first=True, meta=True)
+    if scan.statements:
+        return scan.statements[0], scan.end, -1
+    return None, pos, scan.meta
 
 
 def input_state(text: str) -> str:
@@ -235,4 +243,5 @@ def is_complete(text: str) -> bool:
     stripped = text.lstrip()
     if not stripped or stripped.startswith(("\\", "?")):
         return True
-    return _scan(text).state == READY
+    scan = _scan(text, meta=True)
+    return scan.meta >= 0 or scan.state == READY

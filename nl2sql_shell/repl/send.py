@@ -1,0 +1,154 @@
+"""`\\g`, `\\gx`, `\\gset`: send the query buffer, as psql 15 does after query text on a line.
+
+psql's lexer ends a line's SQL at a backslash; `select 1 \\g` sends ``select 1 `` (the text as
+typed, without a semicolon), `\\gx` shows it expanded, `\\g FILE` writes that one result to
+FILE, and `\\gset [PREFIX]` stores the one row's columns in variables (a NULL unsets one).
+With an empty buffer they send the previous query again. Any other command leaves the buffer
+pending, to be finished on a later line.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import psycopg
+
+from nl2sql_shell.db import format as fmt
+from nl2sql_shell.db.execute import Outcome, error_text
+from nl2sql_shell.output import Output
+from nl2sql_shell.repl.shell import Shell
+from nl2sql_shell.repl.transactions import run_in_transaction_mode
+from nl2sql_shell.repl.variables import meta_arguments, substitute
+
+SENDERS = ("\\g", "\\gx", "\\gset", "\\watch")
+
+
+def query_buffer(text: str) -> str:
+    """The buffer psql sends: leading blanks dropped, the line break before the command too."""
+    text = text.lstrip()
+    return text.removesuffix("\n")
+
+
+def run_with_buffer(shell: Shell, buffer: str, line: str) -> str:
+    """Run the meta-command ``line`` that followed query text ``buffer``; returns what stays in
+    the query buffer ("" once sent)."""
+    from nl2sql_shell.repl import metacommands
+
+    name, _, argument = line.partition(" ")
+    if name not in SENDERS:
+        metacommands.run(shell, line)
+        return buffer
+    send(shell, name, buffer, argument)
+    return ""
+
+
+def send(shell: Shell, name: str, buffer: str, argument: str) -> None:
+    """One of \\g, \\gx, \\gset, \\watch with its argument; an empty buffer means the previous query."""
+    if name == "\\watch":
+        from nl2sql_shell.repl.psql_only import watch
+
+        watch(shell, buffer, argument)
+        return
+    sql = buffer if buffer.strip() else shell.last_sql
+    if not sql.strip():
+        return
+    words = meta_arguments(argument, shell.variables)
+    if name == "\\gset":
+        _gset(shell, sql, words[0] if words else "")
+        return
+    with _expanded(shell, name == "\\gx"), _output_to(shell, words[0] if words else None) as ok:
+        if ok:
+            shell.run_sql(sql)
+
+
+class _expanded:
+    """\\gx: expanded display for this one query, whatever \\x says."""
+
+    def __init__(self, shell: Shell, on: bool) -> None:
+        self.shell, self.on, self.saved = shell, on, shell.settings.expanded
+
+    def __enter__(self) -> None:
+        if self.on:
+            self.shell.settings.expanded = "on"
+
+    def __exit__(self, *_: object) -> None:
+        self.shell.settings.expanded = self.saved
+
+
+class _output_to:
+    """\\g FILE: this one result goes to FILE; \\o's target is back afterwards."""
+
+    def __init__(self, shell: Shell, path: str | None) -> None:
+        self.shell, self.path = shell, path
+        self.saved: Output | None = None
+
+    def __enter__(self) -> bool:
+        if self.path is None:
+            return True
+        try:
+            handle = open(os.path.expanduser(self.path), "w", encoding="utf-8")
+        except OSError as exc:
+            self.shell.meta_error(f"{self.path}: {exc.strerror}")
+            self.shell.last_failed = True
+            return False
+        self.saved = self.shell.output
+        self._use(Output(handle, use_pager=False))
+        return True
+
+    def _use(self, output: Output) -> None:
+        self.shell.output = output
+        self.shell.executor.output = output
+
+    def __exit__(self, *_: object) -> None:
+        if self.saved is not None:
+            self.shell.output.stream.close()
+            self._use(self.saved)
+
+
+def _gset(shell: Shell, sql: str, prefix: str) -> None:
+    """Store the single row's columns as PREFIX+column; psql's errors for no row or several."""
+    sql = substitute(sql, shell.variables)
+    shell.last_sql = sql
+    rows: list[tuple[list[str], tuple[str | None, ...]]] = []
+
+    def run() -> Outcome:
+        try:
+            with shell.conn.cursor() as cur:
+                fmt.text_loading(cur)
+                cur.execute(sql, prepare=False)
+                names = [column.name for column in cur.description or []]
+                rows.extend((names, tuple(row)) for row in (cur.fetchmany(2) if cur.description else []))
+                return Outcome(True, len(rows), cur.statusmessage)
+        except psycopg.Error as exc:
+            shell.error(shell.location + error_text(exc))
+            return Outcome(False, error=error_text(exc))
+
+    outcome = run_in_transaction_mode(shell.conn, sql, shell.variables, shell.interactive, run)
+    shell.last_failed = not outcome.ok
+    if not outcome.ok:
+        return
+    if len(rows) != 1:
+        shell.meta_error("no rows returned for \\gset" if not rows else "more than one row returned for \\gset")
+        shell.last_failed = True
+        return
+    names, values = rows[0]
+    for column, value in zip(names, values, strict=True):
+        _store(shell.variables, prefix + column, value)
+
+
+def _store(variables: dict[str, str], name: str, value: str | None) -> None:
+    if value is None:
+        variables.pop(name, None)
+    else:
+        variables[name] = value
+
+
+def registered(name: str) -> Callable[[Shell, str], bool]:
+    """The handler for a \\g-family line with no query text before it."""
+
+    def handler(shell: Shell, argument: str) -> bool:
+        send(shell, name, "", argument)
+        return True
+
+    return handler

@@ -1,0 +1,57 @@
+"""Commands that used to end the shell with a traceback: each works as psql 15's or is psql's
+own one-line error (compared byte for byte with /usr/bin/psql where it prints)."""
+
+from __future__ import annotations
+
+import io
+
+import psycopg
+import pytest
+from psqlcompare import PSQL, same
+
+from nl2sql_shell.db.connect import Target, connect
+from nl2sql_shell.output import Output
+from nl2sql_shell.repl import psql_only
+from nl2sql_shell.repl.shell import Shell
+
+
+@pytest.mark.skipif(PSQL is None, reason="psql is not installed")
+@pytest.mark.parametrize("command", ["\\watch 1", "\\ef", "\\ev", "\\ef nosuch", "\\do", "\\do+ =", "\\doS ~~", "\\do ###", "\\n", "\\ns", "\\nd", "\\n foo"])
+def test_as_psql_prints_it(fresh_db, command: str):
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("create operator ### (function = int4pl, leftarg = int, rightarg = int)")
+    _, _, err = same(fresh_db, fresh_db, "-c", command)
+    assert b"Traceback" not in err
+
+
+def _shell(conninfo: str) -> tuple[Shell, io.StringIO, io.StringIO]:
+    out, err = io.StringIO(), io.StringIO()
+    target = Target(conninfo)
+    return Shell(target, connect(target), output=Output(out, use_pager=False), errors=err), out, err
+
+
+def test_watch_reruns_the_query_until_ctrl_c(fresh_db, monkeypatch):
+    shell, out, err = _shell(fresh_db)
+    naps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        naps.append(seconds)
+        if len(naps) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(psql_only.time, "sleep", sleep)
+    shell.handle("select 42 as answer \\watch 0.5")
+    assert out.getvalue().count(" answer \n--------\n     42\n(1 row)\n") == 2
+    assert "(every 0.5s)\n\n" in out.getvalue() and naps == [0.5, 0.5] and err.getvalue() == ""
+
+
+def test_ef_and_ev_put_the_definition_in_the_next_prompt(fresh_db, monkeypatch):
+    shell, _, err = _shell(fresh_db)
+    monkeypatch.setenv("EDITOR", "true")
+    shell.handle("create function twice(n int) returns int language sql as 'select n * 2';")
+    shell.handle("create view v as select 1 as one;")
+    shell.handle("\\ef twice")
+    assert shell.pending_input.startswith("CREATE OR REPLACE FUNCTION public.twice(n integer)")
+    shell.handle("\\ev v")
+    assert shell.pending_input.startswith("CREATE OR REPLACE VIEW public.v AS\n SELECT 1 AS one")
+    assert err.getvalue() == ""

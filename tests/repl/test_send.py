@@ -1,0 +1,73 @@
+"""`\\g`, `\\gx`, `\\g FILE`, `\\gset [PREFIX]` after query text, compared byte for byte with psql."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from psqlcompare import PSQL, ours, theirs
+
+from nl2sql_shell.db.connect import Target, connect
+from nl2sql_shell.output import Output
+from nl2sql_shell.repl.shell import Shell
+from nl2sql_shell.repl.statements import is_complete, next_piece
+
+SCRIPT = """select 1 as a \\g
+select 2 as b, 'x' as c \\gx
+select 3 as n, null as gone, 'O''R' as name \\gset
+\\echo :n :gone :name
+select 4 as n \\gset p_
+\\echo :p_n
+select 1 where false \\gset
+select generate_series(1,2) as k \\gset
+select 5 as five \\g gout.txt
+\\g
+select 6
+\\g
+select 7
+\\gx
+select nosuch \\gset
+select 8 as x; select 9 as y \\g
+select 10 \\echo hi
+;
+select 11 as eleven
+"""
+
+
+@pytest.mark.skipif(PSQL is None, reason="psql is not installed")
+@pytest.mark.parametrize("how", ["file", "stdin"])
+def test_send_commands_as_psql(fresh_db, tmp_path: Path, how: str):
+    (tmp_path / "g.sql").write_text(SCRIPT)
+    for side in ("ours", "psql"):
+        (tmp_path / side).mkdir()
+    args, stdin = (["-f", "../g.sql"], None) if how == "file" else ([], SCRIPT.encode())
+    result = ours(fresh_db, *args, cwd=tmp_path / "ours", stdin=stdin)
+    expected = theirs(fresh_db, *args, cwd=tmp_path / "psql", stdin=stdin)
+    assert result == expected
+    assert (tmp_path / "ours" / "gout.txt").read_bytes() == (tmp_path / "psql" / "gout.txt").read_bytes()
+    assert b"3 :gone O'R\n4\n" in result[1]
+
+
+@pytest.mark.skipif(PSQL is None, reason="psql is not installed")
+def test_a_command_string_sends_the_backslash_to_the_server_as_psql(fresh_db):
+    assert ours(fresh_db, "-c", "select 1 \\g") == theirs(fresh_db, "-c", "select 1 \\g")
+
+
+def test_at_the_prompt(fresh_db):
+    out, err = io.StringIO(), io.StringIO()
+    target = Target(fresh_db)
+    shell = Shell(target, connect(target), output=Output(out, use_pager=False), errors=err)
+    assert is_complete("select 1 as a \\gx")
+    shell.handle("select 1 as a \\gx")
+    shell.handle("select 2 as v \\gset")
+    shell.handle("\\echo :v")
+    shell.handle("select 3 \\echo pending")
+    assert out.getvalue() == "-[ RECORD 1 ]\na | 1\n\n2\npending\n"
+    assert shell.pending_input == "select 3"  # psql keeps the unsent query text in the buffer
+    assert err.getvalue() == ""
+
+
+def test_next_piece_stops_at_a_backslash_outside_quotes():
+    assert next_piece("select 'a\\b' \\g\n", 0) == (None, 0, 13)
+    assert next_piece("select 1; \\g", 0) == ("select 1;", 9, -1)
