@@ -47,5 +47,6 @@ def test_jdbc_through_the_proxy(fresh_db, start_proxy, tmp_path):
         "proven true tables public.customers",
         "ran name,revenue: Ada=300 Cy=200",
         "again 55000",
+        "fetched Ada Cy",
         "count 3",
     ]

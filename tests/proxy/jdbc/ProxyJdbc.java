@@ -33,6 +33,21 @@ public class ProxyJdbc {
             } catch (SQLException e) {
                 System.out.println("again " + e.getSQLState());
             }
+            // In a transaction with a fetch size, pgjdbc asks for one row per Execute of a named portal.
+            c.setAutoCommit(false);
+            try (Statement s = c.createStatement(); ResultSet r = s.executeQuery("SELECT nl2sql('top 2 customers by revenue')")) {
+                r.next();
+            }
+            try (PreparedStatement p = c.prepareStatement("SELECT nl2sql_run()")) {
+                p.setFetchSize(1);
+                StringBuilder rows = new StringBuilder();
+                try (ResultSet r = p.executeQuery()) {
+                    while (r.next()) rows.append(' ').append(r.getString(1));
+                }
+                System.out.println("fetched" + rows);
+            }
+            c.commit();
+            c.setAutoCommit(true);
             try (Statement s = c.createStatement(); ResultSet r = s.executeQuery("SELECT count(*) FROM customers")) {
                 r.next();
                 System.out.println("count " + r.getInt(1));
