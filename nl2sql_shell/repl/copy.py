@@ -122,9 +122,10 @@ def slash_copy(shell: Shell, argument: str) -> bool:
         out.flush()
     if stream is not None:
         stream.close()
-    if process is not None:
-        process.wait()
     shell.last_failed = not outcome.ok
+    if process is not None and process.wait() > 0:  # psql's words for a program that failed
+        shell.meta_error(f"{command.target}: child process exited with exit code {process.returncode}")
+        shell.last_failed = True
     return True
 
 

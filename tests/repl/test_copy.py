@@ -111,3 +111,22 @@ def test_restrict_refuses_meta_commands_until_unrestrict(fresh_db, tmp_path: Pat
     assert b"hidden" not in out and b"after" in out
     assert b"only \\unrestrict is allowed" in err
     same(fresh_db, fresh_db, stdin=script.read_bytes())
+
+
+def test_slash_copy_to_and_from_a_program_as_psql(pg_server, tmp_path: Path):
+    script = (
+        "\\copy (select id, name from parent order by id) to program 'cat > piped.txt'\n"
+        "create table t3 (id int, name text);\n"
+        "\\copy t3 from program 'cat piped.txt'\n"
+        "\\copy t3 from program 'exit 3'\n"
+        "select count(*) from t3;\n"
+    )
+    with twin_databases(pg_server.conninfo(), SOURCE) as (mine, psqls):
+        from psqlcompare import ours, theirs
+
+        for side in ("ours", "psql"):
+            (tmp_path / side).mkdir()
+        result = ours(mine, cwd=tmp_path / "ours", stdin=script.encode())
+        expected = theirs(psqls, cwd=tmp_path / "psql", stdin=script.encode())
+        assert result == expected
+        assert (tmp_path / "ours" / "piped.txt").read_bytes() == (tmp_path / "psql" / "piped.txt").read_bytes()
