@@ -71,6 +71,7 @@ class QuestionHandler:
     def _load(self) -> None:
         try:
             from nl2sql_shell.llm.load import ModelLoadError, load_model
+            from nl2sql_shell.llm.quiet import quiet
             from nl2sql_shell.model_choice import resolve_spec
             from nl2sql_shell.nl2sql.pipeline import Asker, Options
 
@@ -81,7 +82,8 @@ class QuestionHandler:
             return
         self.progress = f"model: loading {spec.model or spec.url}"
         try:
-            model = load_model(spec, progress=self._set_progress)
+            with quiet(self._set_progress):  # the person is typing: nothing may print over the prompt
+                model = load_model(spec, progress=self._set_progress)
         except ModelLoadError as exc:
             self.load_error = str(exc)
             self.progress = "model: failed to load"
@@ -128,6 +130,9 @@ class QuestionHandler:
 
     # -- asking -------------------------------------------------------------------------------------
     def ask(self, line: str) -> None:
+        from nl2sql_shell.repl.variables import substitute
+
+        line = substitute(line, self.shell.variables, sql=False)  # `? orders above :limit`, as psql would
         verbose, insist = line.startswith("?+"), line.startswith("?!")
         question = line[2:].strip() if verbose or insist else line[1:].strip()
         if not question:

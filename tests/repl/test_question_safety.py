@@ -156,3 +156,19 @@ def test_the_check_wall_clock_comes_from_the_config(db, tmp_path):
     handler = QuestionHandler(shell, model=str(build_tiny_model(tmp_path / "m")), adapter=None, quantize=None, device="cpu", backend="transformers", check_seconds=2.5)
     handler._load()
     assert handler.load_error is None and handler.asker.options.check_seconds == 2.5
+
+
+def test_a_model_loading_in_the_background_prints_nothing_over_the_prompt(db, tmp_path, capfd):
+    """bitsandbytes on a CPU warns as it loads: the warning goes to the status line."""
+    from tinymodel import build_tiny_model
+
+    target = Target(db)
+    shell = Shell(target, connect(target), output=Output(io.StringIO(), use_pager=False), errors=io.StringIO())
+    handler = QuestionHandler(shell, model=str(build_tiny_model(tmp_path / "m")), adapter=None, quantize="8bit", device="cpu", backend="transformers")
+    seen: list[str] = []
+    handler._set_progress = lambda text: seen.append(text)  # what the status line is told
+    capfd.readouterr()  # building the tiny model printed its own progress
+    handler._load()
+    assert handler.load_error is None
+    assert any("slow" in text for text in seen)
+    assert capfd.readouterr().err == ""
