@@ -8,7 +8,7 @@ from conftest import create_database
 
 from nl2sql_shell.eval.runner import classify_failure
 from nl2sql_shell.nl2sql.check import check_sql
-from nl2sql_shell.nl2sql.pipeline import Answer, Attempt, explain
+from nl2sql_shell.nl2sql.pipeline import Answer, Attempt, Options, explain
 from nl2sql_shell.schema.introspect import read_schema
 
 DDL = "CREATE TABLE river (river_name text, length bigint, country_name text); CREATE TABLE state (state_name text, area double precision);"
@@ -28,7 +28,7 @@ def _failed(conn, *sqls: str | None) -> Answer:
         if sql is None:
             attempt.errors.append("the reply contains no SQL query")
         else:
-            attempt.errors.extend(check_sql(sql, schema).errors or [explain(conn, sql, 5000)])
+            attempt.errors.extend(check_sql(sql, schema).errors or [explain(conn, sql, Options(statement_timeout_ms=5000))])
         attempts.append(attempt)
     return Answer("q", sqls[-1], "failed", "", attempts=attempts)
 
