@@ -120,9 +120,13 @@ class Proxy:
         return _is_loopback(peer[0])
 
     async def _cancel(self, packet: bytes) -> None:
+        """A question in progress is stopped by its cancel event alone: the server runs nothing
+        of the client's then, and a forwarded cancel could arrive late and hit the client's
+        next statement. Otherwise the request goes to the server, as a direct one would."""
         session = self._sessions.get(packet[8:])
         if session is not None and session.cancel is not None:
             session.cancel.set()
+            return
         try:
             await self.upstream.cancel(packet)
         except OSError:
