@@ -17,7 +17,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import psycopg
@@ -36,7 +36,7 @@ from nl2sql_shell.schema.grounding import ground
 from nl2sql_shell.schema.introspect import SchemaCache
 from nl2sql_shell.schema.linking import Reason, select_tables
 from nl2sql_shell.schema.model import Schema
-from nl2sql_shell.schema.render import render_schema
+from nl2sql_shell.schema.readable import ReadableNames, readable_names, render_for_model
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its parser warnings are not the user's business
 
@@ -141,15 +141,21 @@ class Asker:
         tables = list(linked.tables)
         answer = Answer(question, None, "failed", "", tables=[t.qualified_name for t in tables], linking=[describe_reason(r) for r in linked.reasons])
         answer.timings["schema_s"] = time.perf_counter() - started
+        names = ReadableNames()  # the tutorial baseline reads the schema's own names
         if self.options.prompt_style == "tutorial":
             messages = prompts.tutorial_messages([(t.name, [c.name for c in t.columns]) for t in tables], question)
         else:
-            schema_text = render_schema(tables, qualify=schema.needs_schema)
-            messages = prompts.build_messages(schema_text, question, examples=examples, history=history, hint=hint)
+            names = readable_names(schema)  # the model reads and writes names in words; we translate
+            examples = [replace(e, sql=names.to_readable(e.sql, schema)) for e in examples]
+            history = [replace(e, sql=names.to_readable(e.sql, schema)) for e in history]
+            messages = prompts.build_messages(render_for_model(schema, tables), question, examples=examples, history=history, hint=hint)
         base_messages = messages  # each repair shows only the latest failed attempt
         checked: CheckResult | None = None
         for round_ in range(self.options.max_repairs + 1):
             candidates = self._generate(messages, answer, on_text if round_ == 0 else None, cancel, n=self._samples(round_))
+            for attempt in candidates:
+                if attempt.sql is not None:
+                    attempt.sql = names.to_schema(attempt.sql, schema)
             if cancel is not None and cancel.is_set():
                 answer.kind, answer.reason = "cancelled", "generation stopped"
                 break
@@ -175,7 +181,8 @@ class Asker:
             if self.options.prompt_style == "tutorial":
                 break  # the baseline gets no repairs
             last = candidates[0]
-            messages = prompts.repair_messages(base_messages, last.sql or last.text, feedback(last.errors))
+            failed = names.to_readable(last.sql, schema) if last.sql else last.text
+            messages = prompts.repair_messages(base_messages, failed, names.readable_text(feedback(last.errors)))
         if checked is not None:
             answer.sql = checked.sql
             answer.tables_read = list(checked.tables)

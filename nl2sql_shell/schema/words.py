@@ -157,14 +157,15 @@ def _affixes(texts: list[str]) -> tuple[str, ...]:
 def _segments(run: str) -> list[tuple[int, str]]:
     """``custname`` -> [(0, "cust"), (4, "name")] by the unigram model's most likely split."""
     offset, pieces = 0, []
-    for piece in _segment(run):
+    for piece in segment(run):
         pieces.append((offset, piece))
         offset += len(piece)
     return pieces
 
 
 @lru_cache(maxsize=65536)
-def _segment(run: str) -> tuple[str, ...]:
+def segment(run: str) -> tuple[str, ...]:
+    """The most likely words of a run of letters written together (``custname``)."""
     global _segmenter_loaded
     import wordsegment
 
