@@ -61,7 +61,7 @@ class Record:
     category: str
     question: str
     sql: str | None
-    verdict: str  # one of FAILURE_CLASSES, or "refused"/"answered" for idk questions
+    verdict: str  # one of FAILURE_CLASSES, or "refused"/"no valid query"/"answered" for idk questions
     correct: bool
     reason: str
     seconds: float
@@ -84,6 +84,7 @@ class Summary:
     failures: dict[str, int] = field(default_factory=dict)
     idk_total: int = 0
     idk_refused: int = 0
+    idk_unanswered: int = 0  # no valid query: nothing offered to run, yet no refusal either
     false_refusals: int = 0
     latency_p50_s: float = 0.0
     latency_p95_s: float = 0.0
@@ -175,7 +176,8 @@ class Runner:
         if crash is not None:
             verdict, correct, reason = "pipeline error", False, crash
         elif part == "idk":
-            verdict, correct, reason = ("refused" if refused else "answered"), refused, answer.reason
+            verdict = "refused" if refused else "no valid query" if answer.kind == "failed" else "answered"
+            correct, reason = refused, answer.reason
         elif answer.sql is None or refused:
             correct = False
             verdict = classify_failure(answer, False, None)
@@ -244,6 +246,7 @@ def summarize(style: str, records: Iterable[Record]) -> Summary:
         if record.suite == "idk":
             summary.idk_total += 1
             summary.idk_refused += record.correct
+            summary.idk_unanswered += record.verdict == "no valid query"
             continue
         summary.total += 1
         summary.correct += record.correct
@@ -282,7 +285,11 @@ def report(summaries: list[Summary], load_seconds: float, out=sys.stdout) -> Non
                 counts = ", ".join(f"{rule} {fired}/{helped}/{hurt}" for rule, (fired, helped, hurt) in s.rules.items())
                 out.write(f"corrections fired/helped/hurt (against the query as written): {counts}\n")
         if s.idk_total:
-            out.write(f"rightly refused (idk): {s.idk_refused}/{s.idk_total} = {100 * s.idk_refused / s.idk_total:.1f}%\n")
+            answered = s.idk_total - s.idk_refused - s.idk_unanswered
+            out.write(
+                f"rightly refused (idk): {s.idk_refused}/{s.idk_total} = {100 * s.idk_refused / s.idk_total:.1f}%"
+                f" (no valid query, nothing to run: {s.idk_unanswered}; answered: {answered})\n"
+            )
         if s.proven[1]:
             out.write(f"answers proven harmless (run on Enter): {s.proven[0]}/{s.proven[1]}\n")
         out.write(

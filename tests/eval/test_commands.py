@@ -52,7 +52,7 @@ def test_eval_scores_every_question_with_both_prompt_styles(suite, tiny, pg_serv
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert len(records) == 2 * 3
     assert {r["style"] for r in records} == {"default", "tutorial"}
-    assert all(r["verdict"] in ("correct", "did not parse", "unknown table/column", "server error", "wrong result", "abstained", "no SQL", "refused", "answered") for r in records)
+    assert all(r["verdict"] in ("correct", "did not parse", "unknown table/column", "server error", "wrong result", "abstained", "no SQL", "refused", "no valid query", "answered") for r in records)
     summary = json.loads((out / "summary.json").read_text())
     assert [s["style"] for s in summary["styles"]] == ["default", "tutorial"]
     assert summary["styles"][0]["total"] == 2 and summary["styles"][0]["idk_total"] == 1

@@ -78,3 +78,13 @@ def test_an_unknown_rule_name_is_one_clear_error(tmp_path: Path, monkeypatch) ->
     result = CliRunner().invoke(main, ["-c", "SELECT 1", "-h", "/nonexistent"])
     assert result.exit_code == 1
     assert "nl2sql-shell: error: rules: unknown rule 'nosuch'" in result.output
+
+
+def test_unanswerable_questions_report_refusals_apart_from_no_valid_query() -> None:
+    """A question with no answer in the database: only a refusal counts as right; a question
+    the pipeline found no valid query for (nothing to run) is counted apart from answers."""
+    idk = [Record("default", "idk", i, "db", "idk", "q", sql, verdict, verdict == "refused", "", 1.0, 0.1, 10, 5, 1, [], None)
+           for i, (sql, verdict) in enumerate([("SELECT 'no' AS answer", "refused"), ("SELECT nosuch FROM t", "no valid query"), ("SELECT 1", "answered"), ("SELECT 2", "answered")])]
+    out = io.StringIO()
+    report([summarize("default", idk)], 1.0, out=out)
+    assert "rightly refused (idk): 1/4 = 25.0% (no valid query, nothing to run: 1; answered: 2)\n" in out.getvalue()
