@@ -23,7 +23,8 @@ class Output:
     def __init__(self, stream: IO[str] | None = None, *, use_pager: bool | None = None) -> None:
         self._default = stream or sys.stdout
         self._file: IO[str] | None = None
-        self.use_pager = self._default.isatty() if use_pager is None else use_pager
+        self.is_terminal = self._default.isatty()
+        self.use_pager = self.is_terminal if use_pager is None else use_pager
 
     @property
     def stream(self) -> IO[str]:
@@ -45,6 +46,21 @@ class Output:
     def write(self, text: str) -> None:
         self.stream.write(text)
         self.stream.flush()
+
+    def say(self, text: str) -> None:
+        """A message psql prints with printf (\\pset's, \\timing's, ``Time:``): on standard
+        output, never into the \\o file."""
+        self._default.write(text)
+        self._default.flush()
+
+    def columns(self, configured: int = 0) -> int:
+        """The width psql formats for (wrapped format, ``\\x auto``): ``\\pset columns`` when
+        set, else the terminal's when results go to one, else 0 (unknown: a pipe or a file)."""
+        if configured > 0:
+            return configured
+        if self._file is not None or not self.is_terminal:
+            return 0
+        return shutil.get_terminal_size().columns
 
     @contextlib.contextmanager
     def page(self):

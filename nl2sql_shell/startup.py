@@ -94,7 +94,7 @@ def run_shell(
         return EXIT_CONNECTION
 
     scripted = bool(commands or files) or not sys.stdin.isatty()
-    settings = Settings(expanded="on" if expanded else "off", tuples_only=tuples_only, csv=csv)
+    settings = Settings(expanded="on" if expanded else "off", tuples_only=tuples_only, format="csv" if csv else "aligned", quiet=quiet)
     shell = Shell(conn_target, conn, interactive=not scripted, output=Output(), settings=settings, banner_note=note)
     for assignment in variables:  # psql: NAME=VALUE sets, a bare NAME unsets
         name, equals, value = assignment.partition("=")

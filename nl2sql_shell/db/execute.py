@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import IO
 
 import psycopg
@@ -20,6 +21,7 @@ from psycopg import generators, pq
 
 from nl2sql_shell.db import format as fmt
 from nl2sql_shell.db.copy import copy_direction, run_copy
+from nl2sql_shell.db.settings import Settings
 from nl2sql_shell.output import Output
 
 _CURSOR_NAME = "nl2sql_shell_cursor"
@@ -31,17 +33,15 @@ _ROW_STATEMENT = re.compile(r"^\s*(?:\(\s*)*(select|values|table|with)\b", re.IG
 # with str.find instead.
 _NOT_IN_CURSOR_OR_SKIPPED = re.compile(r"\b(?:insert|update|delete|merge|into)\b|['\"]|--|/\*", re.IGNORECASE)
 _SKIPPED_UNTIL = {"--": "\n", "/*": "*/"}
-
-
-@dataclass
-class Settings:
-    """psql's display variables that the shell supports (`\\x`, `\\timing`, `-t`, `--csv`)."""
-
-    expanded: str = "off"  # "on" | "off" | "auto"
-    timing: bool = False
-    tuples_only: bool = False
-    csv: bool = False
-    fetch_count: int = 1000
+# psql's is_select_command: FETCH_COUNT fetches through a cursor only for SELECT and VALUES.
+_SELECT_COMMAND = re.compile(r"(?:\s+|\(|--[^\n]*(?:\n|$)|/\*[\s\S]*?\*/)*(?:select|values)(?![A-Za-z])", re.IGNORECASE)
+# Without FETCH_COUNT, psql prints a result on widths computed over all of it. We hold this
+# much before printing (so the widths are exact up to it) and print in parts beyond it.
+HELD_ROWS = 100_000
+HELD_BYTES = 32 << 20
+_CHUNK = 5000  # rows per FETCH while holding
+# psql 15 prints a command tag after rows only for these (INSERT ... RETURNING and the like).
+_TAG_AFTER_ROWS = ("INSERT", "UPDATE", "DELETE")
 
 
 @dataclass
@@ -174,7 +174,7 @@ class Executor:
             self._report(text)
             outcome = Outcome(False, error=text)
         if self.settings.timing:
-            self.output.write(f"Time: {(time.perf_counter() - started) * 1000:.3f} ms\n")
+            self.output.say(f"Time: {(time.perf_counter() - started) * 1000:.3f} ms\n")
         return outcome
 
     def _cancelled(self) -> None:
@@ -223,7 +223,7 @@ class Executor:
             if not outcome.ok:
                 break
         if self.settings.timing:
-            self.output.write(f"Time: {(time.perf_counter() - started) * 1000:.3f} ms\n")
+            self.output.say(f"Time: {(time.perf_counter() - started) * 1000:.3f} ms\n")
         return outcome
 
     def _print_result(self, result: pq.PGresult) -> Outcome:
@@ -234,8 +234,7 @@ class Executor:
             return Outcome(False, error=text)
         status = (result.command_status or b"").decode()
         if result.status != pq.ExecStatus.TUPLES_OK:
-            if status and not self.settings.tuples_only:
-                self.output.write(status + "\n")
+            self.print_status(status)
             return Outcome(True, 0, status)
         encoding = self.conn.info.encoding
         columns = [(result.fname(i) or b"").decode(encoding) for i in range(result.nfields)]
@@ -250,9 +249,25 @@ class Executor:
             return batch
 
         shown = self.print_rows(columns, numeric, fetchmany)
-        if status and not status.startswith("SELECT") and not self.settings.tuples_only:
-            self.output.write(status + "\n")
+        self._status_after_rows(status)
         return Outcome(True, shown, status)
+
+    def print_status(self, status: str) -> None:
+        """psql's PrintQueryStatus: the command tag, unless quiet (an HTML paragraph in -H)."""
+        if not status or self.settings.quiet:
+            return
+        if self.settings.format == "html":
+            from nl2sql_shell.db.html import escape
+
+            self.output.write(f"<p>{escape(status)}</p>\n")
+        else:
+            self.output.write(status + "\n")
+
+    def _status_after_rows(self, status: str) -> None:
+        """After rows psql 15 prints the tag only for INSERT/UPDATE/DELETE ... RETURNING:
+        not for SELECT, SHOW, EXPLAIN or FETCH."""
+        if status.startswith(_TAG_AFTER_ROWS):
+            self.print_status(status)
 
     def copy(self, sql: str, source: Iterable[bytes] | None, sink: Callable[[bytes], None] | None, *, show_status: bool = True) -> Outcome:
         """`\\copy`: one COPY with the client's end chosen by the caller, errors printed as run's."""
@@ -268,8 +283,8 @@ class Executor:
     def _copy(self, sql: str, source: Iterable[bytes] | None, sink: Callable[[bytes], None] | None, *, show_status: bool = True) -> Outcome:
         """psql prints ``COPY n`` except when the data itself went to the query output."""
         status = run_copy(self.conn, sql, source, sink)
-        if show_status and not self.settings.tuples_only:
-            self.output.write(status + "\n")
+        if show_status:
+            self.print_status(status)
         return Outcome(True, int(status.split()[-1]) if status.split()[-1].isdigit() else 0, status)
 
     def write_data(self, data: bytes) -> None:
@@ -281,13 +296,11 @@ class Executor:
             cur.execute(sql, prepare=False)
             if cur.description is None:
                 status = cur.statusmessage or ""
-                if not self.settings.tuples_only and status:
-                    self.output.write(status + "\n")
+                self.print_status(status)
                 return Outcome(True, max(cur.rowcount, 0), status)
             shown = self._print(cur)
             status = cur.statusmessage or ""
-            if status and not status.startswith("SELECT") and not self.settings.tuples_only:
-                self.output.write(status + "\n")
+            self._status_after_rows(status)
             return Outcome(True, shown, status)
 
     def _run_with_cursor(self, sql: str, single: bool = False) -> Outcome:
@@ -318,44 +331,71 @@ class Executor:
             fmt.text_loading(cur)
             cur.execute(sql)
             declared[0] = True
-            shown = self._print(cur)
+            columns, numeric = fmt.describe(cur)
+            fetch_count = self.settings.fetch_count if _SELECT_COMMAND.match(sql) else 0
+            shown = self.print_rows(columns, numeric, cur.fetchmany, fetch_count)
             return Outcome(True, shown, f"SELECT {shown}")
 
     def _print(self, cur: psycopg.Cursor) -> int:
         columns, numeric = fmt.describe(cur)
         return self.print_rows(columns, numeric, cur.fetchmany)
 
-    def print_rows(self, columns: list[str], numeric: list[bool], fetchmany: Callable[[int], Sequence[Sequence[str | None]]]) -> int:
-        """Format and write rows batch by batch (psql's FETCH_COUNT); returns how many."""
-        size = max(self.settings.fetch_count, 1)
-        first = fetchmany(size)
-        pending = [first]
+    def print_rows(self, columns: list[str], numeric: list[bool], fetchmany: Callable[[int], Sequence[Sequence[str | None]]], fetch_count: int = 0) -> int:
+        """Format and write a result; returns its row count.
 
-        def fetch(count: int) -> Sequence[Sequence[str | None]]:
-            return pending.pop() if pending else fetchmany(count)
-
-        render = self._renderer(columns, numeric, first)
+        With ``fetch_count`` (psql's FETCH_COUNT, for SELECT and VALUES) each batch of that
+        many rows is printed on its own widths as it arrives, as psql does. Without it, psql
+        prints on widths computed over the whole result: we hold the rows up to HELD_ROWS or
+        HELD_BYTES and print them at once, so an error part way prints only the error; a
+        bigger result goes on in parts of that size, with one notice on stderr, so that memory
+        stays bounded whatever the result's size.
+        """
+        render = self._renderer(columns, numeric)
         shown = 0
-
-        def counting(rows, start, stop, prior):
-            nonlocal shown
-            shown = prior + len(rows)
-            return render(rows, start, stop, prior)
-
         with self.output.page() as write:
-            for text in fmt.stream(counting, fetch, size):
-                write(text)
-        return shown
+            if fetch_count > 0:
 
-    def _renderer(self, columns: list[str], numeric: list[bool], first: Sequence[Sequence[str | None]]) -> fmt.Render:
+                def counted(rows: fmt.Rows, start: bool, stop: bool, prior: int) -> str:
+                    nonlocal shown
+                    shown = prior + len(rows)
+                    return render(rows, start, stop, prior)
+
+                for text in fmt.stream(counted, fetchmany, fetch_count):
+                    write(text)
+                return shown
+            start = True
+            while True:
+                rows, done = _hold(fetchmany)
+                if start and not done:
+                    self._report(
+                        f"Note: more than {HELD_ROWS:,} rows or {HELD_BYTES >> 20} MB: printing in parts from here; "
+                        "column widths may change between parts (\\set FETCH_COUNT N prints N rows at a time)."
+                    )
+                write(render(rows, start, done, shown))
+                shown += len(rows)
+                start = False
+                if done:
+                    return shown
+
+    def _renderer(self, columns: list[str], numeric: list[bool]) -> fmt.Render:
         settings = self.settings
-        if settings.csv:
-            return lambda rows, start, stop, prior: fmt.csv(columns, rows, tuples_only=settings.tuples_only, start=start)
-        vertical = settings.expanded == "on"
-        if settings.expanded == "auto":
-            import shutil
+        width = self.output.columns(settings.columns)
 
-            vertical = fmt.choose_expanded(columns, first, shutil.get_terminal_size().columns)
-        if vertical:
-            return lambda rows, start, stop, prior: fmt.expanded(columns, rows, tuples_only=settings.tuples_only, start=start, stop=stop, prior_rows=prior)
-        return lambda rows, start, stop, prior: fmt.aligned(columns, numeric, rows, tuples_only=settings.tuples_only, start=start, stop=stop, prior_rows=prior)
+        def render(rows: fmt.Rows, start: bool, stop: bool, prior: int) -> str:
+            return fmt.render(columns, numeric, rows, settings, start=start, stop=stop, prior_rows=prior, output_columns=width)
+
+        return render
+
+
+def _hold(fetchmany: Callable[[int], Sequence[Sequence[str | None]]]) -> tuple[list[Sequence[str | None]], bool]:
+    """Rows up to HELD_ROWS or HELD_BYTES of values; whether that was the end of the result."""
+    held: list[Sequence[str | None]] = []
+    size = 0
+    while len(held) < HELD_ROWS and size < HELD_BYTES:
+        wanted = min(_CHUNK, HELD_ROWS - len(held))
+        chunk = fetchmany(wanted)
+        held += chunk
+        if len(chunk) < wanted:
+            return held, True
+        size += sum(map(len, filter(None, chain.from_iterable(chunk))))
+    return held, False

@@ -1,12 +1,13 @@
-"""Render query results byte for byte as psql 15 does (``\\pset`` defaults, ``linestyle ascii``).
+"""Render query results byte for byte as psql 15 does, in every ``\\pset format`` we offer.
 
 Users compare our output with psql's, paste it into bug reports and diff it, so the layout
-must not drift: this module follows ``fe_utils/print.c`` and ``fe_utils/mbprint.c`` rule by
-rule (column widths in terminal cells, centred headers, ``+`` continuation marks, the
-``(N rows)`` footer, the trailing blank line) rather than approximating them.
+must not drift: this module and `aligned` follow ``fe_utils/print.c`` rule by rule (column
+widths in terminal cells, centred headers, ``+`` continuation marks, the ``(N rows)`` footer,
+the trailing blank line, unaligned separators, CSV quoting, HTML escapes) rather than
+approximating them. `render` picks the format from the `Settings` (``\\pset``).
 
 Values are the exact text the server sent (see `text_loading`), ``None`` for NULL, which
-psql shows as an empty string.
+psql shows as ``\\pset null`` (empty by default).
 
 Streaming mirrors psql's ``FETCH_COUNT`` (see `stream`): the formatters take ``start``
 (print the header), ``stop`` (print the footer and closing newline) and ``prior_rows`` (rows
@@ -18,9 +19,16 @@ with ``start=False, stop=True`` is just the footer. The pieces concatenate to ps
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from itertools import repeat
+from operator import contains
 
 import psycopg
 from psycopg.adapt import Loader
+
+from nl2sql_shell.db.aligned import aligned as _aligned
+from nl2sql_shell.db.aligned import vertical
+from nl2sql_shell.db.settings import Settings
 
 Value = str | None
 Rows = Sequence[Sequence[Value]]
@@ -69,15 +77,20 @@ def text_loading(target: psycopg.Connection | psycopg.Cursor) -> None:
     into lists..., whose ``str()`` differs from PostgreSQL's output functions. Overriding
     the loader of every type psycopg knows, plus the fallback for unknown oids (enums,
     domains over unknown types, user types), covers all columns. Results must be fetched
-    in text format, psycopg's default (not ``binary=True``).
+    in text format, psycopg's default (not ``binary=True``). On a UTF-8 connection psycopg's
+    own text loader does it (in C: two million rows load in a fraction of the time).
     """
+    from psycopg.types.string import TextLoader
+
+    connection = target if isinstance(target, psycopg.Connection) else target.connection
+    loader = TextLoader if connection.info.encoding == "utf-8" else _ServerTextLoader
     adapters = target.adapters
     oids = {_INVALID_OID}
     for info in adapters.types:
         oids.add(info.oid)
         oids.add(info.array_oid)
     for oid in oids:
-        adapters.register_loader(oid, _ServerTextLoader)
+        adapters.register_loader(oid, loader)
 
 
 def describe(cursor: psycopg.Cursor) -> tuple[list[str], list[bool]]:
@@ -86,273 +99,154 @@ def describe(cursor: psycopg.Cursor) -> tuple[list[str], list[bool]]:
     return [c.name for c in description], [is_numeric_oid(c.type_code) for c in description]
 
 
-# --- cell layout (mbprint.c: pg_wcssize / pg_wcsformat) -------------------------------
-
-Line = tuple[str, int]  # displayed text of one line, its width in terminal cells
+# --- choosing the format ---------------------------------------------------------------
 
 
-def _format_line(raw: str) -> Line:
-    """One line as psql displays it: tabs expanded, control characters escaped.
-
-    Only reached for non-ASCII or control characters, so wcwidth (slow to import) loads here.
-    """
-    from wcwidth import wcwidth
-
-    parts: list[str] = []
-    width = 0
-    for ch in raw:
-        code = ord(ch)
-        if ch == "\r":
-            piece, w = "\\r", 2
-        elif ch == "\t":
-            w = 8 - width % 8
-            piece = " " * w
-        elif code < 0x20 or code == 0x7F:
-            piece, w = f"\\x{code:02X}", 4
-        elif 0x80 <= code < 0xA0:
-            piece, w = f"\\u{code:04X}", 6
-        else:
-            piece, w = ch, max(wcwidth(ch), 0)
-        parts.append(piece)
-        width += w
-    return "".join(parts), width
-
-
-def _lines(value: Value) -> list[Line]:
-    """A value (NULL shown empty) split into its displayed lines."""
-    text = value or ""
-    if text.isascii() and text.isprintable():  # the common case, kept fast for big results
-        return [(text, len(text))]
-    return [_format_line(raw) for raw in text.split("\n")]
-
-
-def _width(lines: list[Line]) -> int:
-    return max(w for _, w in lines)
-
-
-def _row_count(total: int) -> str:
-    """psql's default footer."""
-    return "(1 row)" if total == 1 else f"({total} rows)"
-
-
-def _closing(total: int, footer: bool, tuples_only: bool) -> str:
-    """End of an aligned table: the row count unless switched off, then a blank line."""
-    return f"{_row_count(total)}\n\n" if footer and not tuples_only else "\n"
-
-
-# --- aligned (print_aligned_text, border 1) --------------------------------------------
-
-
-def _aligned_widths(heads: list[list[Line]], cells: list[list[list[Line]]]) -> list[int]:
-    widths = [_width(h) for h in heads]
-    for row in cells:
-        widths = [max(w, _width(c)) for w, c in zip(widths, row)]
-    return widths
-
-
-def _aligned_header(heads: list[list[Line]], widths: list[int]) -> list[str]:
-    """Centred column names (each line ends with a space, as psql's does) and the rule."""
-    out = []
-    for k in range(max((len(h) for h in heads), default=0)):
-        parts = []
-        for head, width in zip(heads, widths):
-            if k < len(head):
-                text, w = head[k]
-                pad = width - w
-                mark = "+" if k + 1 < len(head) else " "
-                parts.append(f" {' ' * (pad // 2)}{text}{' ' * ((pad + 1) // 2)}{mark}")
-            else:
-                parts.append(" " * (width + 2))
-        out.append("|".join(parts) + "\n")
-    out.append("-" + "-+-".join("-" * w for w in widths) + "-\n")
-    return out
-
-
-def _aligned_row(row: list[list[Line]], widths: list[int], numeric: Sequence[bool]) -> list[str]:
-    """One record, as many display lines as its tallest cell; the last column is not padded."""
-    out = []
-    last = len(row) - 1
-    for k in range(max(len(c) for c in row)):
-        parts = []
-        for j, (cell, width) in enumerate(zip(row, widths)):
-            if k >= len(cell):
-                parts.append(" " if j == last else " " * (width + 2))
-                continue
-            text, w = cell[k]
-            more = k + 1 < len(cell)
-            if numeric[j]:
-                body = " " * (width - w) + text
-            elif j < last or more:
-                body = text + " " * (width - w)
-            else:
-                body = text
-            parts.append(" " + body + ("+" if more else " " if j < last else ""))
-        out.append("|".join(parts) + "\n")
-    return out
-
-
-def aligned(
+def render(
     columns: Sequence[str],
     numeric: Sequence[bool],
     rows: Rows,
+    settings: Settings,
     *,
-    tuples_only: bool = False,
-    footer: bool = True,
     start: bool = True,
     stop: bool = True,
     prior_rows: int = 0,
+    output_columns: int = 0,
+    footers: Sequence[str] | None = None,
 ) -> str:
-    """psql's default output; ``tuples_only`` is ``-t``, ``footer=False`` ``\\pset footer off``."""
-    heads = [_lines(c) for c in columns]
-    cells = [[_lines(v) for v in row] for row in rows] if columns else []
-    widths = _aligned_widths(heads, cells)
-    out = _aligned_header(heads, widths) if start and not tuples_only else []
-    for row in cells:
-        out += _aligned_row(row, widths, numeric)
-    if stop:
-        out.append(_closing(prior_rows + len(rows), footer, tuples_only))
-    return "".join(out)
+    """One result (or one batch of it) in the format ``\\pset`` chose, as psql's printTable.
+    ``output_columns`` is the screen's width, 0 when the output is not a terminal."""
+    batch = {"start": start, "stop": stop, "prior_rows": prior_rows, "footers": footers}
+    on = settings.expanded == "on"
+    if settings.format == "unaligned":
+        return (unaligned_vertical if on else unaligned)(columns, rows, settings, **batch)
+    if settings.format == "csv":
+        return (csv_vertical(columns, rows, settings) if on else csv(columns, rows, settings, start=start))
+    if settings.format == "html":
+        from nl2sql_shell.db.html import html
+
+        return html(columns, numeric, rows, settings, vertical=on, **batch)
+    if on:
+        return vertical(columns, rows, settings, output_columns=output_columns, **batch)
+    return _aligned(columns, numeric, rows, settings, output_columns=output_columns, **batch)
 
 
-def choose_expanded(columns: Sequence[str], rows: Rows, terminal_width: int) -> bool:
-    """``\\x auto``: psql goes vertical when the aligned table is wider than the terminal.
-
-    A single column never switches (vertical would be wider still); neither does an
-    unknown width (``terminal_width <= 0``, output not to a terminal).
-    """
-    if len(columns) < 2 or terminal_width <= 0:
-        return False
-    heads = [_lines(c) for c in columns]
-    widths = _aligned_widths(heads, [[_lines(v) for v in row] for row in rows])
-    return sum(widths) + 3 * len(widths) - 1 > terminal_width
+def aligned(columns: Sequence[str], numeric: Sequence[bool], rows: Rows, settings: Settings | None = None, **overrides: object) -> str:
+    """A whole result as an aligned table; ``overrides`` set Settings fields for this one
+    (``tuples_only=True``, ``footer=False``, ``title=...``), as a listing's own options."""
+    return _aligned(columns, numeric, rows, replace(settings or Settings(), **overrides))
 
 
-# --- expanded (print_aligned_vertical, border 1) ---------------------------------------
+def _null(rows: Rows, null: str) -> Rows:
+    """Rows with NULL shown as ``\\pset null``; the same list when there is none."""
+    if not any(map(contains, rows, repeat(None))):
+        return rows
+    return [tuple(null if v is None else v for v in row) for row in rows]
 
 
-def _record_rule(record: int, hwidth: int, dwidth: int) -> str:
-    """``-[ RECORD n ]----+----``; the label eats into the dashes when it is wider."""
-    label = f"[ RECORD {record} ]" if record else ""
-    reclen = len(label) + 1
-    out = "-" + label + "-" * max(hwidth - reclen, 0)
-    reclen -= hwidth
-    for ch in "-+-":
-        if reclen <= 0:
-            out += ch
-        reclen -= 1
-    return out + "-" * max(dwidth - max(reclen, 0), 0) + "\n"
-
-
-def _vertical_field(head: list[Line], data: list[Line], hwidth: int, dwidth: int) -> str:
-    """One ``name | value`` pair; header and value lines are walked in parallel."""
-    out = []
-    hline = dline = 0
-    hdone = ddone = False
-    while not (hdone and ddone):
-        if hdone:
-            line = " " * (hwidth + 1)
-        else:
-            text, w = head[hline]
-            hdone = hline + 1 == len(head)
-            line = text + " " * (hwidth - w) + (" " if hdone else "+")
-            hline += 1
-        line += "|"
-        if not ddone:
-            text, w = data[dline]
-            line += " " + text
-            ddone = dline + 1 == len(data)
-            if not ddone:
-                line += " " * (dwidth - w) + "+"
-            dline += 1
-        out.append(line + "\n")
-    return "".join(out)
-
-
-def expanded(
-    columns: Sequence[str],
-    rows: Rows,
-    *,
-    tuples_only: bool = False,
-    footer: bool = True,
-    start: bool = True,
-    stop: bool = True,
-    prior_rows: int = 0,
-) -> str:
-    """psql's ``\\x on`` output: one ``-[ RECORD n ]`` block per row, no row-count footer."""
-    if (not rows or not columns) and start and stop:
-        return _closing(prior_rows + len(rows), footer, tuples_only)
-    heads = [_lines(c) for c in columns]
-    cells = [[_lines(v) for v in row] for row in rows] if columns else []
-    hwidth = max((_width(h) for h in heads), default=0)
-    dwidth = max((_width(c) for row in cells for c in row), default=0)
-    out = []
-    for r, row in enumerate(cells):
-        if not tuples_only:
-            out.append(_record_rule(prior_rows + r + 1, hwidth, dwidth))
-        elif r or not start:
-            out.append(_record_rule(0, hwidth, dwidth))
-        out += [_vertical_field(h, c, hwidth, dwidth) for h, c in zip(heads, row)]
-    if stop:
-        out.append("\n")
-    return "".join(out)
-
-
-# --- unaligned and CSV -------------------------------------------------------------------
+# --- unaligned (print_unaligned_text / print_unaligned_vertical) ------------------------
 
 
 def unaligned(
     columns: Sequence[str],
     rows: Rows,
+    settings: Settings,
     *,
-    tuples_only: bool = False,
-    footer: bool = True,
     start: bool = True,
     stop: bool = True,
     prior_rows: int = 0,
-    field_sep: str = "|",
+    footers: Sequence[str] | None = None,
 ) -> str:
-    """psql ``-A`` output (``-A -t`` with ``tuples_only``); values are printed raw.
-
-    As in psql, a record separator is written before the next record rather than after
-    the last one, so a continuation batch starts with a newline and ``stop`` ends the line.
-    """
+    """psql ``-A``: values raw, between ``fieldsep``; ``recordsep`` goes before the next record
+    rather than after the last one, so a continuation batch starts with one and ``stop`` ends
+    the output with a newline (a zero byte with ``-0``)."""
+    fsep, rsep = settings.field_separator, settings.record_separator
     out = []
     need_sep = not start
-    if start and not tuples_only:
-        out.append(field_sep.join(columns))
+    if start and not settings.tuples_only:
+        if settings.title is not None:
+            out.append(settings.title + rsep)
+        out.append(fsep.join(columns))
         need_sep = True
-    for row in rows if columns else []:
-        out.append(("\n" if need_sep else "") + field_sep.join(v or "" for v in row))
+    if columns and rows:
+        out.append((rsep if need_sep else "") + rsep.join(map(fsep.join, _null(rows, settings.null))))
         need_sep = True
     if stop:
-        if footer and not tuples_only:
-            out.append(("\n" if need_sep else "") + _row_count(prior_rows + len(rows)))
-            need_sep = True
+        if not settings.tuples_only:
+            for line in _footers(settings, prior_rows + len(rows), footers):
+                out.append((rsep if need_sep else "") + line)
+                need_sep = True
         if need_sep:
-            out.append("\n")
+            out.append(rsep if settings.recordsep_zero else "\n")
     return "".join(out)
 
 
-def _csv_field(value: Value, sep: str) -> str:
+def unaligned_vertical(
+    columns: Sequence[str],
+    rows: Rows,
+    settings: Settings,
+    *,
+    start: bool = True,
+    stop: bool = True,
+    prior_rows: int = 0,
+    footers: Sequence[str] | None = None,
+) -> str:
+    """psql ``-A -x``: ``name|value`` lines, records apart by two record separators."""
+    fsep, rsep = settings.field_separator, settings.record_separator
+    out = []
+    need_sep = not start
+    if start and not settings.tuples_only and settings.title is not None:
+        out.append(settings.title)
+        need_sep = True
+    for row in _null(rows, settings.null) if columns else []:
+        out.append((rsep + rsep if need_sep else "") + rsep.join(name + fsep + value for name, value in zip(columns, row)))
+        need_sep = True
+    if stop:
+        if not settings.tuples_only and footers:
+            out.append(rsep + "".join(rsep + line for line in footers))
+        if need_sep:
+            out.append(rsep if settings.recordsep_zero else "\n")
+    return "".join(out)
+
+
+def _footers(settings: Settings, total: int, footers: Sequence[str] | None) -> list[str]:
+    if footers is not None:
+        return list(footers)
+    return [("(1 row)" if total == 1 else f"({total} rows)")] if settings.footer else []
+
+
+# --- CSV (print_csv_text / print_csv_vertical) ----------------------------------------------
+
+
+def _csv_field(text: str, sep: str) -> str:
     """Quote like psql: separator, CR, LF or quote inside, or a lone ``\\.``."""
-    text = value or ""
     if sep in text or any(c in text for c in '\r\n"') or text == "\\." or sep in "\\.":
         return '"' + text.replace('"', '""') + '"'
     return text
 
 
-def csv(
-    columns: Sequence[str],
-    rows: Rows,
-    *,
-    tuples_only: bool = False,
-    start: bool = True,
-    sep: str = ",",
-) -> str:
-    """psql ``--csv`` output: a header line (first batch, not ``-t``), no footer."""
-    lines = [columns] if start and not tuples_only else []
-    lines += rows if columns else []
-    return "".join(sep.join(_csv_field(v, sep) for v in line) + "\n" for line in lines)
+def _csv_line(values: Sequence[str], sep: str) -> str:
+    return sep.join(_csv_field(v, sep) for v in values) + "\n"
+
+
+def csv(columns: Sequence[str], rows: Rows, settings: Settings, *, start: bool = True) -> str:
+    """psql ``--csv``: a header line (first batch, not ``-t``), no title, no footer."""
+    sep = settings.csv_fieldsep
+    out = [_csv_line(columns, sep)] if start and not settings.tuples_only else []
+    if columns and rows:
+        rows = _null(rows, settings.null)
+        joined = "".join(map("".join, rows))
+        if sep in "\\." or any(c in joined for c in (sep, "\r", "\n", '"', "\\.")):
+            out += [_csv_line(row, sep) for row in rows]
+        else:  # nothing to quote: the whole batch at once
+            out.append("\n".join(map(sep.join, rows)) + "\n")
+    return "".join(out)
+
+
+def csv_vertical(columns: Sequence[str], rows: Rows, settings: Settings) -> str:
+    """psql ``--csv -x``: one ``name,value`` line per field, nothing else."""
+    sep = settings.csv_fieldsep
+    return "".join(_csv_line((name, value), sep) for row in _null(rows, settings.null) for name, value in zip(columns, row))
 
 
 # --- streaming -------------------------------------------------------------------------
@@ -363,10 +257,8 @@ Render = Callable[[Rows, bool, bool, int], str]
 def stream(render: Render, fetchmany: Callable[[int], Rows], fetch_count: int) -> Iterator[str]:
     """psql's ``FETCH_COUNT`` loop: fetch and format batch after batch, each on its own widths.
 
-    ``render(rows, start, stop, prior_rows)`` formats one batch, e.g.
-    ``lambda rows, start, stop, prior: aligned(cols, numeric, rows, start=start, stop=stop,
-    prior_rows=prior)``. The first batch shorter than ``fetch_count`` (possibly empty) is
-    the last and carries the footer, as in psql.
+    ``render(rows, start, stop, prior_rows)`` formats one batch. The first batch shorter than
+    ``fetch_count`` (possibly empty) is the last and carries the footer, as in psql.
     """
     start, prior = True, 0
     while True:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -17,6 +17,7 @@ from conftest import load_defog_db
 
 from nl2sql_shell.db import format as fmt
 from nl2sql_shell.db.embedded import EmbeddedServer
+from nl2sql_shell.db.settings import Settings
 
 PSQL = shutil.which("psql", path="/usr/bin")
 
@@ -104,24 +105,26 @@ CASES: list[tuple[str, str]] = [
 
 CASE_IDS = [f"{i:02d}-{db}" for i, (db, _) in enumerate(CASES)]
 
-# mode -> (psql options, our formatter over (columns, numeric, rows))
-Formatter = Callable[[list[str], list[bool], list[tuple]], str]
-MODES: dict[str, tuple[list[str], Formatter]] = {
-    "aligned": ([], lambda c, n, r: fmt.aligned(c, n, r)),
-    "tuples_only": (["-t"], lambda c, n, r: fmt.aligned(c, n, r, tuples_only=True)),
-    "footer_off": (["-P", "footer=off"], lambda c, n, r: fmt.aligned(c, n, r, footer=False)),
-    "expanded": (["-x"], lambda c, n, r: fmt.expanded(c, r)),
-    "expanded_tuples_only": (["-x", "-t"], lambda c, n, r: fmt.expanded(c, r, tuples_only=True)),
-    "expanded_footer_off": (
-        ["-x", "-P", "footer=off"], lambda c, n, r: fmt.expanded(c, r, footer=False)
-    ),
-    "csv": (["--csv"], lambda c, n, r: fmt.csv(c, r)),
-    "csv_tuples_only": (["--csv", "-t"], lambda c, n, r: fmt.csv(c, r, tuples_only=True)),
-    "unaligned": (["-A"], lambda c, n, r: fmt.unaligned(c, r)),
-    "unaligned_tuples_only": (["-A", "-t"], lambda c, n, r: fmt.unaligned(c, r, tuples_only=True)),
-    "unaligned_footer_off": (
-        ["-A", "-P", "footer=off"], lambda c, n, r: fmt.unaligned(c, r, footer=False)
-    ),
+# mode -> (psql options, our Settings for the same)
+MODES: dict[str, tuple[list[str], Settings]] = {
+    "aligned": ([], Settings()),
+    "tuples_only": (["-t"], Settings(tuples_only=True)),
+    "footer_off": (["-P", "footer=off"], Settings(footer=False)),
+    "expanded": (["-x"], Settings(expanded="on")),
+    "expanded_tuples_only": (["-x", "-t"], Settings(expanded="on", tuples_only=True)),
+    "expanded_footer_off": (["-x", "-P", "footer=off"], Settings(expanded="on", footer=False)),
+    "csv": (["--csv"], Settings(format="csv")),
+    "csv_tuples_only": (["--csv", "-t"], Settings(format="csv", tuples_only=True)),
+    "unaligned": (["-A"], Settings(format="unaligned")),
+    "unaligned_tuples_only": (["-A", "-t"], Settings(format="unaligned", tuples_only=True)),
+    "unaligned_footer_off": (["-A", "-P", "footer=off"], Settings(format="unaligned", footer=False)),
+    "border_0": (["-P", "border=0"], Settings(border=0)),
+    "border_2_unicode": (["-P", "border=2", "-P", "linestyle=unicode"], Settings(border=2, linestyle="unicode")),
+    "old_ascii_expanded": (["-x", "-P", "linestyle=old-ascii"], Settings(expanded="on", linestyle="old-ascii")),
+    "html": (["-H"], Settings(format="html")),
+    "html_expanded": (["-H", "-x"], Settings(format="html", expanded="on")),
+    "null_and_title": (["-P", "null=<null>", "-P", "title=T"], Settings(null="<null>", title="T")),
+    "wrapped_40": (["-P", "format=wrapped", "-P", "columns=40"], Settings(format="wrapped", columns=40)),
 }
 
 
@@ -162,8 +165,9 @@ def fetch(conninfo: str, sql: str) -> tuple[list[str], list[bool], list[tuple]]:
 @pytest.mark.parametrize(("db", "sql"), CASES, ids=CASE_IDS)
 def test_every_mode_is_byte_identical_to_psql(conninfos: dict[str, str], db: str, sql: str) -> None:
     columns, numeric, rows = fetch(conninfos[db], sql)
-    for mode, (options, ours) in MODES.items():
-        assert ours(columns, numeric, rows) == psql(conninfos[db], sql, *options), mode
+    for mode, (options, settings) in MODES.items():
+        ours = fmt.render(columns, numeric, rows, settings, output_columns=settings.columns)
+        assert ours == psql(conninfos[db], sql, *options), mode
 
 
 STREAMED = (
@@ -173,16 +177,10 @@ STREAMED = (
 
 
 def _stream_renderers(columns: list[str], numeric: list[bool]) -> dict[str, fmt.Render]:
+    settings = {"aligned": Settings(), "-t": Settings(tuples_only=True), "-x": Settings(expanded="on"), "-A": Settings(format="unaligned"), "--csv": Settings(format="csv")}
     return {
-        "aligned": lambda r, s, e, p: fmt.aligned(
-            columns, numeric, r, start=s, stop=e, prior_rows=p
-        ),
-        "-t": lambda r, s, e, p: fmt.aligned(
-            columns, numeric, r, start=s, stop=e, prior_rows=p, tuples_only=True
-        ),
-        "-x": lambda r, s, e, p: fmt.expanded(columns, r, start=s, stop=e, prior_rows=p),
-        "-A": lambda r, s, e, p: fmt.unaligned(columns, r, start=s, stop=e, prior_rows=p),
-        "--csv": lambda r, s, e, p: fmt.csv(columns, r, start=s),
+        option: lambda r, s, e, p, chosen=chosen: fmt.render(columns, numeric, r, chosen, start=s, stop=e, prior_rows=p)
+        for option, chosen in settings.items()
     }
 
 
@@ -208,17 +206,22 @@ def test_expanded_auto_switches_where_psql_does(
     sql = "SELECT 'abcdefghij' AS first, 12345 AS second, 'xyz' AS third"  # 29 columns wide
     conninfo = conninfos[SYNTHETIC]
     columns, numeric, rows = fetch(conninfo, sql)
-    if fmt.choose_expanded(columns, rows, terminal_width):
-        ours = fmt.expanded(columns, rows)
-    else:
-        ours = fmt.aligned(columns, numeric, rows)
+    ours = fmt.render(columns, numeric, rows, Settings(expanded="auto"), output_columns=terminal_width)
     options = ["-P", "expanded=auto", "-P", f"columns={terminal_width}"]
     assert ours == psql(conninfo, sql, *options)
 
 
 def test_single_column_never_goes_expanded() -> None:
-    assert not fmt.choose_expanded(["x"], [("a" * 500,)], 20)
-    assert fmt.choose_expanded(["x", "y"], [("a" * 500, None)], 20)
+    auto = Settings(expanded="auto")
+    assert not fmt.render(["x"], [False], [("a" * 500,)], auto, output_columns=20).startswith("-[ RECORD")
+    assert fmt.render(["x", "y"], [False, False], [("a" * 500, None)], auto, output_columns=20).startswith("-[ RECORD")
+    assert not fmt.render(["x", "y"], [False, False], [("a" * 500, None)], auto).startswith("-[ RECORD")  # a pipe: width unknown
+
+
+def test_zwj_emoji_sequence_is_as_wide_as_psql_counts_it() -> None:
+    """psql 15 counts code points: a family emoji (3 people, 2 joiners) is 8 cells."""
+    family = "\U0001F468\u200D\U0001F469\u200D\U0001F467"
+    assert fmt.render(["f"], [False], [(family,)], Settings()).split("\n")[1] == "-" * 10
 
 
 def test_values_load_as_the_servers_text(conninfos: dict[str, str]) -> None:

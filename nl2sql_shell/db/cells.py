@@ -1,0 +1,75 @@
+"""A value's display lines and widths in terminal cells, as psql 15's ``mbprint.c`` counts them.
+
+psql measures every code point on its own (``ucs_wcwidth``): combining marks (Unicode
+categories Mn and Me) take no cell, East Asian wide and fullwidth characters two, everything
+else one. A zero-width joiner is a format character (Cf), so psql gives it one cell and a
+ZWJ emoji sequence of three people is 2+1+2+1+2 = 8 cells wide, not the 2 a terminal may draw:
+we count as psql does, so that the columns line up exactly where psql's do.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+
+Line = tuple[str, int]  # displayed text of one line, its width in terminal cells
+
+
+@lru_cache(maxsize=4096)
+def char_width(ch: str) -> int:
+    """psql 15's ``ucs_wcwidth`` of a printable character (controls are escaped before this)."""
+    if unicodedata.category(ch) in ("Mn", "Me"):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def _format_line(raw: str) -> Line:
+    """One line as psql displays it: tabs expanded, control characters escaped."""
+    parts: list[str] = []
+    width = 0
+    for ch in raw:
+        code = ord(ch)
+        if ch == "\r":
+            piece, w = "\\r", 2
+        elif ch == "\t":
+            w = 8 - width % 8
+            piece = " " * w
+        elif code < 0x20 or code == 0x7F:
+            piece, w = f"\\x{code:02X}", 4
+        elif 0x80 <= code < 0xA0:
+            piece, w = f"\\u{code:04X}", 6
+        else:
+            piece, w = ch, (1 if code < 0x7F else char_width(ch))
+        parts.append(piece)
+        width += w
+    return "".join(parts), width
+
+
+def lines(text: str) -> list[Line]:
+    """A value split into its displayed lines (psql's ``pg_wcsformat``)."""
+    if text.isascii() and text.isprintable():  # the common case, kept fast for big results
+        return [(text, len(text))]
+    return [_format_line(raw) for raw in text.split("\n")]
+
+
+def width(cell: list[Line]) -> int:
+    """The widest of a value's lines (psql's ``pg_wcssize``)."""
+    return max(w for _, w in cell)
+
+
+def cut(text: str, start: int, target: int) -> tuple[int, int]:
+    """psql's ``strlen_max_width`` on a displayed line: how far from ``start`` fits in
+    ``target`` cells (at least one character), and the cells that takes."""
+    if text.isascii():
+        end = min(len(text), start + max(target, 1))
+        return end, end - start
+    used = 0
+    pos = start
+    while pos < len(text):
+        ch = text[pos]
+        w = 1 if ch.isascii() else char_width(ch)
+        if target < used + w and used != 0:
+            break
+        used += w
+        pos += 1
+    return pos, used
