@@ -11,8 +11,10 @@ import psycopg
 from nl2sql_shell import __version__
 from nl2sql_shell.db import connect as db_connect
 from nl2sql_shell.db.execute import Settings
+from nl2sql_shell.display_flags import DisplayFlags, apply_flags
 from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 from nl2sql_shell.output import Output
+from nl2sql_shell.repl.pset import variable_changed
 from nl2sql_shell.repl.shell import ConnectionLost, Shell, StopScript
 from nl2sql_shell.repl.variables import boolean
 
@@ -66,6 +68,7 @@ def run_shell(
     candidates: int | None,
     rules: str | None = None,
     actions: tuple[tuple[str, str], ...] | None = None,
+    display: DisplayFlags = DisplayFlags(),
 ) -> int:
     """Returns psql's exit codes: 0 ok, 1 error, 2 connection lost, 3 stopped by ON_ERROR_STOP.
     ``actions``: the -c ("c") and -f ("f") arguments in command-line order (all -c first if None)."""
@@ -76,6 +79,11 @@ def run_shell(
         rules_on = enabled_rules(rules, config)
     except ValueError as exc:  # RuleError: a name in the config's `rules` that no rule has
         print(f"nl2sql-shell: error: rules: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    settings = Settings(expanded="on" if expanded else "off", tuples_only=tuples_only, format="csv" if csv else "aligned", quiet=quiet)
+    errors = apply_flags(settings, display)
+    if errors:
+        print("".join(f"nl2sql-shell: error: {line}\n" for line in errors), end="", file=sys.stderr)
         return EXIT_ERROR
     dbname = dbname or target
     username = username or username_arg
@@ -94,14 +102,20 @@ def run_shell(
         return EXIT_CONNECTION
 
     scripted = bool(commands or files) or not sys.stdin.isatty()
-    settings = Settings(expanded="on" if expanded else "off", tuples_only=tuples_only, format="csv" if csv else "aligned", quiet=quiet)
-    shell = Shell(conn_target, conn, interactive=not scripted, output=Output(), settings=settings, banner_note=note)
+    output = Output()
+    if display.output:
+        output.redirect(display.output)
+    shell = Shell(conn_target, conn, interactive=not scripted, output=output, settings=settings, banner_note=note)
+    if quiet:
+        shell.variables["QUIET"] = "on"
     for assignment in variables:  # psql: NAME=VALUE sets, a bare NAME unsets
         name, equals, value = assignment.partition("=")
         if equals:
             shell.variables[name] = value
         else:
             shell.variables.pop(name, None)
+        if not variable_changed(shell, name, lambda text: print(f"nl2sql-shell: error: {text}", file=sys.stderr)):  # FETCH_COUNT=abc: psql stops
+            return EXIT_ERROR
     _attach_questions(
         shell,
         model=model or config.get("model"),

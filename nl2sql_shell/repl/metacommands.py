@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 
 from nl2sql_shell.db.connect import describe
+from nl2sql_shell.repl.pset import SHORTCUTS, variable_changed
 from nl2sql_shell.repl.psql_only import NOT_IN_PSQL, edit_definition, list_operators
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.variables import meta_arguments, substitute
@@ -165,22 +166,11 @@ def _conninfo(shell: Shell, _: str) -> bool:
     return True
 
 
-@command("\\x", syntax="\\x [on|off|auto]", help="toggle expanded output")
-def _expanded(shell: Shell, argument: str) -> bool:
-    value = argument.lower()
-    if value == "auto":
-        shell.settings.expanded = "auto"
-        shell.output.write("Expanded display is used automatically.\n")
-        return True
-    shell.settings.expanded = "on" if _on_off(value, shell.settings.expanded == "on") else "off"
-    shell.output.write(f"Expanded display is {shell.settings.expanded}.\n")
-    return True
-
-
 @command("\\timing", syntax="\\timing [on|off]", help="toggle timing of commands")
 def _timing(shell: Shell, argument: str) -> bool:
     shell.settings.timing = _on_off(argument, shell.settings.timing)
-    shell.output.write(f"Timing is {'on' if shell.settings.timing else 'off'}.\n")
+    if not shell.settings.quiet:
+        shell.output.say(f"Timing is {'on' if shell.settings.timing else 'off'}.\n")
     return True
 
 
@@ -229,10 +219,19 @@ def _set(shell: Shell, argument: str) -> bool:
             shell.output.write(f"{name} = '{value}'\n")
         return True
     name, value = words[0], "".join(words[1:])
+    saved = shell.variables.get(name)
     shell.variables[name] = value
-    if name == "FETCH_COUNT" and value.isdigit():
-        shell.settings.fetch_count = int(value)
+    if not variable_changed(shell, name):  # a value psql refuses (FETCH_COUNT abc) leaves it as it was
+        _restore(shell.variables, name, saved)
+        shell.last_failed = True
     return True
+
+
+def _restore(variables: dict[str, str], name: str, value: str | None) -> None:
+    if value is None:
+        variables.pop(name, None)
+    else:
+        variables[name] = value
 
 
 @command("\\unset", syntax="\\unset NAME", help="unset (delete) a variable")
@@ -243,6 +242,7 @@ def _unset(shell: Shell, argument: str) -> bool:
         shell.last_failed = True
         return True
     shell.variables.pop(words[0], None)
+    variable_changed(shell, words[0])
     return True
 
 
@@ -350,5 +350,12 @@ def _print_special(shell: Shell, title: str | None, rows, headers, status: str |
         shell.output.write(status + "\n")
 
 
+def _register_display() -> None:
+    """\\pset and its shortcuts \\a \\t \\f \\H \\C \\T \\x (repl/pset.py)."""
+    for name, (handler, syntax, text) in SHORTCUTS.items():
+        command(name, syntax=syntax, help=text)(handler)
+
+
 _register_senders()
 _register_psql_only()
+_register_display()

@@ -1,0 +1,293 @@
+"""``\\pset`` and its shortcuts (``\\a \\t \\f \\H \\C \\T \\x``), ``-P``, and the display variables
+FETCH_COUNT and QUIET, with psql 15's words for each.
+
+psql's ``do_pset`` has quirks users see and scripts rely on, kept here: a boolean option given
+a value (``\\pset footer off``, ``\\t on``) prints no message, ``\\pset border x`` is border 0
+(atoi), a format or line style may be any unambiguous prefix, and ``-q`` silences the messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from nl2sql_shell.db.settings import FORMATS, SUPPORTED_FORMATS, Settings
+from nl2sql_shell.repl.shell import Shell
+from nl2sql_shell.repl.variables import boolean, meta_arguments
+
+_BOOLEAN_WORDS = ("true", "false", "yes", "no", "on", "off", "1", "0")
+_ALIASES = {"x": "expanded", "t": "tuples_only", "C": "title", "T": "tableattr"}
+_LISTED = (
+    "border", "columns", "csv_fieldsep", "expanded", "fieldsep", "fieldsep_zero", "footer", "format", "linestyle", "null",
+    "numericlocale", "pager", "pager_min_lines", "recordsep", "recordsep_zero", "tableattr", "title", "tuples_only",
+    "unicode_border_linestyle", "unicode_column_linestyle", "unicode_header_linestyle",
+)
+
+
+class PsetError(Exception):
+    """A value psql refuses; the message is psql's."""
+
+
+def _bool(value: str, name: str) -> bool:
+    """psql's ParseVariableBool, with its error for anything else."""
+    text = value.strip().lower()
+    if text and any(word.startswith(text) for word in _BOOLEAN_WORDS) and text not in ("o",):
+        return boolean(value)
+    raise PsetError(f'unrecognized value "{value}" for "{name}": Boolean expected')
+
+
+def _atoi(value: str) -> int:
+    digits = ""
+    for ch in value.strip():
+        if ch.isdigit() or (not digits and ch in "+-"):
+            digits += ch
+        else:
+            break
+    try:
+        return int(digits)
+    except ValueError:
+        return 0
+
+
+def _prefix_choice(value: str, choices: tuple[str, ...], error: str) -> str:
+    matches = [choice for choice in choices if choice.startswith(value.lower())]
+    if len(matches) > 1 and matches[0] != "latex":
+        raise PsetError(f'\\pset: ambiguous abbreviation "{value}" matches both "{matches[0]}" and "{matches[1]}"')
+    if not matches:
+        raise PsetError(error)
+    return matches[0]
+
+
+def apply(settings: Settings, name: str, value: str | None) -> bool:
+    """Set one option as psql's do_pset; returns whether psql would print its message (a
+    boolean given a value prints none). Raises PsetError with psql's words."""
+    name = _ALIASES.get(name, name)
+    s = settings
+    if name == "format":
+        if value is not None:
+            chosen = _prefix_choice(value, FORMATS, "\\pset: allowed formats are " + ", ".join(FORMATS))
+            if chosen not in SUPPORTED_FORMATS:
+                raise PsetError(f"\\pset: format {chosen} is not supported by nl2sql-shell")
+            s.format = chosen
+    elif name == "border":
+        if value is not None:
+            s.border = _atoi(value)
+    elif name == "expanded":
+        if value is not None and value.lower() == "auto":
+            s.expanded = "auto"
+        elif value is not None:
+            try:
+                s.expanded = "on" if _bool(value, name) else "off"
+            except PsetError:
+                raise PsetError(f'unrecognized value "{value}" for "expanded"\nAvailable values are: on, off, auto.') from None
+        else:  # psql's !expanded: auto toggles to off
+            s.expanded = "on" if s.expanded == "off" else "off"
+    elif name in ("tuples_only", "footer"):
+        if value is not None:
+            setattr(s, name, _bool(value, name))
+            return False
+        setattr(s, name, not getattr(s, name))
+    elif name == "linestyle":
+        if value is not None:
+            s.linestyle = _prefix_choice(value, ("ascii", "old-ascii", "unicode"), "\\pset: allowed line styles are ascii, old-ascii, unicode")
+    elif name == "null":
+        if value is not None:
+            s.null = value
+    elif name in ("fieldsep", "recordsep"):
+        if value is not None:
+            setattr(s, name, value)
+            setattr(s, name + "_zero", False)
+    elif name in ("fieldsep_zero", "recordsep_zero"):
+        setattr(s, name, True)
+    elif name == "csv_fieldsep":
+        if value is not None:
+            if len(value.encode()) != 1:
+                raise PsetError("\\pset: csv_fieldsep must be a single one-byte character")
+            if value in '"\n\r':
+                raise PsetError("\\pset: csv_fieldsep cannot be a double quote, a newline, or a carriage return")
+            s.csv_fieldsep = value
+    elif name in ("title", "tableattr"):
+        setattr(s, name, value)
+    elif name == "columns":
+        if value is not None:
+            s.columns = _atoi(value)
+    elif name == "pager":
+        if value is not None and value.lower() == "always":
+            s.pager = 2
+        elif value is not None:
+            try:
+                s.pager = 1 if _bool(value, name) else 0
+            except PsetError:
+                raise PsetError(f'unrecognized value "{value}" for "pager"\nAvailable values are: on, off, always.') from None
+        else:
+            s.pager = 0 if s.pager == 1 else 1
+    elif name == "pager_min_lines":
+        if value is not None:
+            s.pager_min_lines = _atoi(value)
+    elif name.startswith("unicode_") and name.endswith("_linestyle") and name.split("_")[1] in ("border", "column", "header"):
+        if value is not None and not "single".startswith(value.lower()):
+            if "double".startswith(value.lower()):
+                raise PsetError(f"\\pset: {name} double is not supported by nl2sql-shell")
+            raise PsetError(f"\\pset: allowed Unicode {name.split('_')[1]} line styles are single, double")
+    elif name == "numericlocale":
+        if value is None or _bool(value, name):
+            raise PsetError("\\pset: numericlocale is not supported by nl2sql-shell")
+        return False
+    else:
+        raise PsetError(f"\\pset: unknown option: {name}")
+    return True
+
+
+def describe(settings: Settings, name: str) -> str:
+    """psql's printPsetInfo: the sentence after a change."""
+    s = settings
+    name = _ALIASES.get(name, name)
+    if name == "border":
+        return f"Border style is {s.border}."
+    if name == "columns":
+        return f"Target width is {s.columns}." if s.columns else "Target width is unset."
+    if name == "expanded":
+        return {"on": "Expanded display is on.", "off": "Expanded display is off."}.get(s.expanded, "Expanded display is used automatically.")
+    if name in ("fieldsep", "fieldsep_zero"):
+        return "Field separator is zero byte." if s.fieldsep_zero else f'Field separator is "{s.fieldsep}".'
+    if name in ("recordsep", "recordsep_zero"):
+        if s.recordsep_zero:
+            return "Record separator is zero byte."
+        return "Record separator is <newline>." if s.recordsep == "\n" else f'Record separator is "{s.recordsep}".'
+    if name in ("footer", "tuples_only"):
+        label = "Default footer" if name == "footer" else "Tuples only"
+        return f"{label} is {'on' if getattr(s, name) else 'off'}."
+    if name == "format":
+        return f"Output format is {s.format}."
+    if name == "pager_min_lines":
+        return f"Pager won't be used for less than {s.pager_min_lines} line{'' if s.pager_min_lines == 1 else 's'}."
+    if name.startswith("unicode_"):
+        return f'Unicode {name.split("_")[1]} line style is "single".'
+    if name == "linestyle":
+        return f"Line style is {s.linestyle}."
+    if name == "null":
+        return f'Null display is "{s.null}".'
+    if name == "pager":
+        return ("Pager usage is off.", "Pager is used for long output.", "Pager is always used.")[s.pager]
+    if name == "title":
+        return f'Title is "{s.title}".' if s.title is not None else "Title is unset."
+    if name == "tableattr":
+        return f'Table attributes are "{s.tableattr}".' if s.tableattr is not None else "Table attributes unset."
+    return f'Field separator for CSV is "{s.csv_fieldsep}".'
+
+
+def _quoted(text: str | None) -> str:
+    """psql's pset_quoted_string, for the listing."""
+    if text is None:
+        return ""
+    return "'" + text.replace("'", "\\'").replace("\n", "\\n") + "'"
+
+
+def _value(settings: Settings, name: str) -> str:
+    s = settings
+    on_off = {True: "on", False: "off"}
+    values = {
+        "border": str(s.border),
+        "columns": str(s.columns),
+        "csv_fieldsep": _quoted(s.csv_fieldsep),
+        "expanded": s.expanded,
+        "fieldsep": _quoted("" if s.fieldsep_zero else s.fieldsep),
+        "fieldsep_zero": on_off[s.fieldsep_zero],
+        "footer": on_off[s.footer],
+        "format": s.format,
+        "linestyle": s.linestyle,
+        "null": _quoted(s.null),
+        "numericlocale": "off",
+        "pager": str(s.pager),
+        "pager_min_lines": str(s.pager_min_lines),
+        "recordsep": _quoted("" if s.recordsep_zero else s.recordsep),
+        "recordsep_zero": on_off[s.recordsep_zero],
+        "tableattr": _quoted(s.tableattr),
+        "title": _quoted(s.title),
+        "tuples_only": on_off[s.tuples_only],
+    }
+    return values.get(name, "single")
+
+
+def listing(settings: Settings) -> str:
+    """``\\pset`` alone: every option and its value, as psql 15 lists them."""
+    return "".join(f"{name:<24} {_value(settings, name)}\n" for name in _LISTED)
+
+
+def run(shell: Shell, name: str, value: str | None) -> bool:
+    """One \\pset NAME [VALUE] (or its shortcut): set it, say so unless quiet or psql would not."""
+    try:
+        speaks = apply(shell.settings, name, value)
+    except PsetError as exc:
+        shell.meta_error(str(exc))
+        shell.last_failed = True
+        return True
+    if _ALIASES.get(name, name) == "pager":
+        shell.output.use_pager = shell.settings.pager > 0 and shell.output.is_terminal
+    if speaks and not shell.settings.quiet:
+        shell.output.say(describe(shell.settings, name) + "\n")
+    return True
+
+
+def _words(shell: Shell, argument: str) -> list[str]:
+    return meta_arguments(argument, shell.variables)
+
+
+def pset_command(shell: Shell, argument: str) -> bool:
+    words = _words(shell, argument)
+    if not words:
+        shell.output.say(listing(shell.settings))
+        return True
+    return run(shell, words[0], words[1] if len(words) > 1 else None)
+
+
+def shortcut(option: str, toggle: tuple[str, str, str] | None = None) -> Callable[[Shell, str], bool]:
+    """\\x, \\t, \\f, \\C, \\T take an optional value; \\a and \\H switch formats as psql's
+    do: ``(current, then, otherwise)``, e.g. \\a is unaligned from aligned, else aligned."""
+
+    def handler(shell: Shell, argument: str) -> bool:
+        if toggle is not None:
+            current, then, otherwise = toggle
+            return run(shell, option, then if shell.settings.format == current else otherwise)
+        words = _words(shell, argument)
+        return run(shell, option, words[0] if words else None)
+
+    return handler
+
+
+SHORTCUTS = {
+    "\\pset": (pset_command, "\\pset [NAME [VALUE]]", "set table output option"),
+    "\\a": (shortcut("format", ("aligned", "unaligned", "aligned")), "\\a", "toggle between unaligned and aligned output mode"),
+    "\\H": (shortcut("format", ("html", "aligned", "html")), "\\H", "toggle HTML output mode"),
+    "\\t": (shortcut("tuples_only"), "\\t [on|off]", "show only rows"),
+    "\\x": (shortcut("expanded"), "\\x [on|off|auto]", "toggle expanded output"),
+    "\\f": (shortcut("fieldsep"), "\\f [STRING]", "show or set field separator for unaligned query output"),
+    "\\C": (shortcut("title"), "\\C [STRING]", "set table title, or unset if none"),
+    "\\T": (shortcut("tableattr"), "\\T [STRING]", "set HTML <table> tag attributes, or unset if none"),
+}
+
+
+def variable_changed(shell: Shell, name: str, report: Callable[[str], None] | None = None) -> bool:
+    """psql's hooks for the display variables: FETCH_COUNT (an integer; unset is 0) and QUIET.
+    Returns False, after psql's error (through ``report``, else as a meta-command's), for a
+    value psql refuses (the variable is not set)."""
+    report = report or shell.meta_error
+    value = shell.variables.get(name)
+    if name == "FETCH_COUNT":
+        if value is None:
+            shell.settings.fetch_count = 0
+            return True
+        try:
+            shell.settings.fetch_count = int(value.strip())
+        except ValueError:
+            report(f'invalid value "{value}" for "FETCH_COUNT": integer expected')
+            return False
+    elif name == "QUIET":
+        if value is None:
+            shell.settings.quiet = False
+            return True
+        try:
+            shell.settings.quiet = _bool(value, name)
+        except PsetError as exc:
+            report(str(exc))
+            return False
+    return True
