@@ -117,6 +117,10 @@ def render(
     """One result (or one batch of it) in the format ``\\pset`` chose, as psql's printTable.
     ``output_columns`` is the screen's width, 0 when the output is not a terminal."""
     batch = {"start": start, "stop": stop, "prior_rows": prior_rows, "footers": footers}
+    if settings.numericlocale and any(numeric):
+        from nl2sql_shell.db.numeric_locale import localize_rows
+
+        rows = localize_rows(rows, numeric)
     on = settings.expanded == "on"
     if settings.format == "unaligned":
         return (unaligned_vertical if on else unaligned)(columns, rows, settings, **batch)

@@ -33,6 +33,7 @@ class Settings:
     title: str | None = None
     tableattr: str | None = None
     columns: int = 0
+    numericlocale: bool = False
     pager: int = 1  # 0 off, 1 on (when it does not fit), 2 always
     pager_min_lines: int = 0
     timing: bool = False

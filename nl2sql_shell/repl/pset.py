@@ -81,7 +81,7 @@ def apply(settings: Settings, name: str, value: str | None) -> bool:
                 raise PsetError(f'unrecognized value "{value}" for "expanded"\nAvailable values are: on, off, auto.') from None
         else:  # psql's !expanded: auto toggles to off
             s.expanded = "on" if s.expanded == "off" else "off"
-    elif name in ("tuples_only", "footer"):
+    elif name in ("tuples_only", "footer", "numericlocale"):
         if value is not None:
             setattr(s, name, _bool(value, name))
             return False
@@ -128,10 +128,6 @@ def apply(settings: Settings, name: str, value: str | None) -> bool:
             if "double".startswith(value.lower()):
                 raise PsetError(f"\\pset: {name} double is not supported by nl2sql-shell")
             raise PsetError(f"\\pset: allowed Unicode {name.split('_')[1]} line styles are single, double")
-    elif name == "numericlocale":
-        if value is None or _bool(value, name):
-            raise PsetError("\\pset: numericlocale is not supported by nl2sql-shell")
-        return False
     else:
         raise PsetError(f"\\pset: unknown option: {name}")
     return True
@@ -153,9 +149,9 @@ def describe(settings: Settings, name: str) -> str:
         if s.recordsep_zero:
             return "Record separator is zero byte."
         return "Record separator is <newline>." if s.recordsep == "\n" else f'Record separator is "{s.recordsep}".'
-    if name in ("footer", "tuples_only"):
-        label = "Default footer" if name == "footer" else "Tuples only"
-        return f"{label} is {'on' if getattr(s, name) else 'off'}."
+    if name in ("footer", "tuples_only", "numericlocale"):
+        label = {"footer": "Default footer is", "tuples_only": "Tuples only is", "numericlocale": "Locale-adjusted numeric output is"}[name]
+        return f"{label} {'on' if getattr(s, name) else 'off'}."
     if name == "format":
         return f"Output format is {s.format}."
     if name == "pager_min_lines":
@@ -196,7 +192,7 @@ def _value(settings: Settings, name: str) -> str:
         "format": s.format,
         "linestyle": s.linestyle,
         "null": _quoted(s.null),
-        "numericlocale": "off",
+        "numericlocale": on_off[s.numericlocale],
         "pager": str(s.pager),
         "pager_min_lines": str(s.pager_min_lines),
         "recordsep": _quoted("" if s.recordsep_zero else s.recordsep),

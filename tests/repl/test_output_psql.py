@@ -185,3 +185,13 @@ def test_pset_messages_stay_on_stdout_while_o_writes_a_file(fresh_db, tmp_path: 
         code, out, _ = program(fresh_db, *[arg for command in commands for arg in ("-c", command)])
         assert (code, out) == (0, b"Expanded display is on.\nBorder style is 2.\nNull display is \"N\".\n")
     assert (tmp_path / "ours.txt").read_bytes() == (tmp_path / "psql.txt").read_bytes() == b"+-[ RECORD 1 ]-+\n| one | 1 |\n+-----+---+\n\n"
+
+
+@pytest.mark.parametrize("flags", [[], ["-x"], ["-A"], ["--csv"]], ids=lambda flags: " ".join(flags) or "aligned")
+def test_numericlocale_groups_digits_of_numeric_columns(fresh_db, flags: list[str]):
+    query = (
+        "select 1234567.891::numeric as a, -12345678 as b, 1e10::float8 as c, '$1,234.00'::money as m, "
+        "'NaN'::float8 as nan, null::int as n, '1234567' as text_stays"
+    )
+    _, out, _ = same(fresh_db, fresh_db, *flags, "-P", "numericlocale=on", "-c", query, "-c", "\\pset numericlocale")
+    assert b"1,234,567.891" in out and b"1234567" in out
