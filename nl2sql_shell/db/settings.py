@@ -34,6 +34,9 @@ class Settings:
     tableattr: str | None = None
     columns: int = 0
     numericlocale: bool = False
+    unicode_border_linestyle: str = "single"  # or "double"
+    unicode_column_linestyle: str = "single"
+    unicode_header_linestyle: str = "single"
     pager: int = 1  # 0 off, 1 on (when it does not fit), 2 always
     pager_min_lines: int = 0
     timing: bool = False
@@ -89,24 +92,42 @@ _ASCII_RULE = Rule("-", "+", "+", "+")
 _ASCII_DATA = Rule("", "|", "|", "|")
 ASCII = LineStyle(_ASCII_RULE, _ASCII_RULE, _ASCII_RULE, _ASCII_DATA, "|", "|", "|", " ", "+", " ", "+", ".", ".", True)
 OLD_ASCII = LineStyle(_ASCII_RULE, _ASCII_RULE, _ASCII_RULE, _ASCII_DATA, ":", ";", " ", "+", " ", " ", " ", " ", " ", False, True)
-# Single-line box drawing, psql's default unicode_{border,column,header}_linestyle.
-UNICODE = LineStyle(
-    Rule("\u2500", "\u250c", "\u252c", "\u2510"),
-    Rule("\u2500", "\u251c", "\u253c", "\u2524"),
-    Rule("\u2500", "\u2514", "\u2534", "\u2518"),
-    Rule("", "\u2502", "\u2502", "\u2502"),
-    "\u2502",
-    "\u2502",
-    "\u2502",
-    " ",
-    "\u21b5",
-    " ",
-    "\u21b5",
-    "\u2026",
-    "\u2026",
-    True,
+# psql's unicode_style, single (0) and double (1) lines: rows (the rule under the header),
+# columns (the bars between them) and the border around the table.
+_ROW = ({"h": "\u2500", "vr": ("\u251c", "\u255f"), "vl": ("\u2524", "\u2562")}, {"h": "\u2550", "vr": ("\u255e", "\u2560"), "vl": ("\u2561", "\u2563")})
+_COLUMN = (
+    {"v": "\u2502", "vh": ("\u253c", "\u256a"), "uh": ("\u2534", "\u2567"), "dh": ("\u252c", "\u2564")},
+    {"v": "\u2551", "vh": ("\u256b", "\u256c"), "uh": ("\u2568", "\u2569"), "dh": ("\u2565", "\u2566")},
+)
+_BORDER = (
+    {"ur": "\u2514", "v": "\u2502", "dr": "\u250c", "h": "\u2500", "dl": "\u2510", "ul": "\u2518"},
+    {"ur": "\u255a", "v": "\u2551", "dr": "\u2554", "h": "\u2550", "dl": "\u2557", "ul": "\u255d"},
 )
 
 
+def _unicode(border_style: str, column_style: str, header_style: str) -> LineStyle:
+    """psql's refresh_utf8format for the three unicode_*_linestyle settings."""
+    b, c, h = (0 if style == "single" else 1 for style in (border_style, column_style, header_style))
+    border, column, header = _BORDER[b], _COLUMN[c], _ROW[h]
+    return LineStyle(
+        Rule(border["h"], border["dr"], column["dh"][b], border["dl"]),
+        Rule(header["h"], header["vr"][b], column["vh"][h], header["vl"][b]),
+        Rule(border["h"], border["ur"], column["uh"][b], border["ul"]),
+        Rule("", border["v"], column["v"], border["v"]),
+        column["v"],
+        column["v"],
+        column["v"],
+        " ",
+        "\u21b5",
+        " ",
+        "\u21b5",
+        "\u2026",
+        "\u2026",
+        True,
+    )
+
+
 def line_style(settings: Settings) -> LineStyle:
-    return {"ascii": ASCII, "old-ascii": OLD_ASCII, "unicode": UNICODE}[settings.linestyle]
+    if settings.linestyle == "unicode":
+        return _unicode(settings.unicode_border_linestyle, settings.unicode_column_linestyle, settings.unicode_header_linestyle)
+    return OLD_ASCII if settings.linestyle == "old-ascii" else ASCII

@@ -123,11 +123,10 @@ def apply(settings: Settings, name: str, value: str | None) -> bool:
     elif name == "pager_min_lines":
         if value is not None:
             s.pager_min_lines = _atoi(value)
-    elif name.startswith("unicode_") and name.endswith("_linestyle") and name.split("_")[1] in ("border", "column", "header"):
-        if value is not None and not "single".startswith(value.lower()):
-            if "double".startswith(value.lower()):
-                raise PsetError(f"\\pset: {name} double is not supported by nl2sql-shell")
-            raise PsetError(f"\\pset: allowed Unicode {name.split('_')[1]} line styles are single, double")
+    elif name in ("unicode_border_linestyle", "unicode_column_linestyle", "unicode_header_linestyle"):
+        if value is not None:
+            kind = name.split("_")[1]
+            setattr(s, name, _prefix_choice(value, ("single", "double"), f"\\pset: allowed Unicode {kind} line styles are single, double"))
     else:
         raise PsetError(f"\\pset: unknown option: {name}")
     return True
@@ -157,7 +156,7 @@ def describe(settings: Settings, name: str) -> str:
     if name == "pager_min_lines":
         return f"Pager won't be used for less than {s.pager_min_lines} line{'' if s.pager_min_lines == 1 else 's'}."
     if name.startswith("unicode_"):
-        return f'Unicode {name.split("_")[1]} line style is "single".'
+        return f'Unicode {name.split("_")[1]} line style is "{getattr(s, name)}".'
     if name == "linestyle":
         return f"Line style is {s.linestyle}."
     if name == "null":
@@ -201,7 +200,7 @@ def _value(settings: Settings, name: str) -> str:
         "title": _quoted(s.title),
         "tuples_only": on_off[s.tuples_only],
     }
-    return values.get(name, "single")
+    return values[name] if name in values else getattr(s, name)
 
 
 def listing(settings: Settings) -> str:

@@ -48,6 +48,8 @@ QUERY = (
         ["-P", "border=2", "-x"],
         ["-P", "linestyle=unicode", "-P", "border=2"],
         ["-P", "linestyle=old-ascii", "-x"],
+        ["-P", "linestyle=unicode", "-P", "unicode_border_linestyle=double", "-P", "unicode_header_linestyle=d", "-P", "border=2"],
+        ["-P", "linestyle=unicode", "-P", "unicode_column_linestyle=double", "-x"],
         ["-P", "null=(null)", "-P", "title=Report", "-P", "footer=off"],
         ["-P", "format=wrapped", "-P", "columns=30"],
         ["-P", "format=wrapped", "-P", "columns=30", "-x", "-P", "border=2"],
@@ -96,7 +98,8 @@ def test_pset_shortcuts_and_listing(fresh_db):
         "\\pset fieldsep_zero", "\\pset recordsep ';'", "\\pset title 'A title'", "\\pset tableattr",
         "\\pset columns 50", "\\pset pager", "\\pset pager always", "\\pset csv_fieldsep ';'", "\\pset expanded auto",
         "\\a", "\\a", "\\H", "\\H", "\\t", "\\t", "\\t on", "\\t off", "\\x", "\\x off", "\\x auto", "\\f", "\\f ,",
-        "\\C", "\\C hello", "\\T", "\\T width=1", "\\pset",
+        "\\C", "\\C hello", "\\T", "\\T width=1", "\\pset unicode_border_linestyle d", "\\pset unicode_column_linestyle x",
+        "\\pset numericlocale", "\\pset pager_min_lines 1", "\\pset",
     ]
     args = [arg for command in commands for arg in ("-c", command)]
     code, out, _ = same(fresh_db, fresh_db, *args)
