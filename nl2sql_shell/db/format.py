@@ -130,6 +130,10 @@ def render(
         from nl2sql_shell.db.html import html
 
         return html(columns, numeric, rows, settings, vertical=on, **batch)
+    if settings.format in ("asciidoc", "latex", "latex-longtable", "troff-ms"):
+        from nl2sql_shell.db.documents import document
+
+        return document(columns, numeric, rows, settings, vertical=on, **batch)
     if on:
         return vertical(columns, rows, settings, output_columns=output_columns, **batch)
     return _aligned(columns, numeric, rows, settings, output_columns=output_columns, **batch)

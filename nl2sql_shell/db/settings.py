@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 FORMATS = ("aligned", "asciidoc", "csv", "html", "latex", "latex-longtable", "troff-ms", "unaligned", "wrapped")
-SUPPORTED_FORMATS = ("aligned", "csv", "html", "unaligned", "wrapped")
 LINE_STYLES = ("ascii", "old-ascii", "unicode")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from nl2sql_shell.db.settings import FORMATS, SUPPORTED_FORMATS, Settings
+from nl2sql_shell.db.settings import FORMATS, Settings
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.variables import boolean, meta_arguments
 
@@ -64,10 +64,7 @@ def apply(settings: Settings, name: str, value: str | None) -> bool:
     s = settings
     if name == "format":
         if value is not None:
-            chosen = _prefix_choice(value, FORMATS, "\\pset: allowed formats are " + ", ".join(FORMATS))
-            if chosen not in SUPPORTED_FORMATS:
-                raise PsetError(f"\\pset: format {chosen} is not supported by nl2sql-shell")
-            s.format = chosen
+            s.format = _prefix_choice(value, FORMATS, "\\pset: allowed formats are " + ", ".join(FORMATS))
     elif name == "border":
         if value is not None:
             s.border = _atoi(value)

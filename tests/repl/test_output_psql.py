@@ -198,3 +198,10 @@ def test_numericlocale_groups_digits_of_numeric_columns(fresh_db, flags: list[st
     )
     _, out, _ = same(fresh_db, fresh_db, *flags, "-P", "numericlocale=on", "-c", query, "-c", "\\pset numericlocale")
     assert b"1,234,567.891" in out and b"1234567" in out
+
+
+@pytest.mark.parametrize("fmt", ["asciidoc", "latex", "latex-longtable", "troff-ms"])
+@pytest.mark.parametrize("flags", [[], ["-x"], ["-t", "-P", "border=2"], ["-P", "border=3", "-P", "title=T_1", "-P", "tableattr=0.2"]], ids=lambda flags: " ".join(flags) or "default")
+def test_document_formats(fresh_db, fmt: str, flags: list[str]):
+    query = "select g as n, 'v_' || g as \"va|l\", case when g = 2 then null when g = 3 then E'two\\nlines \\\\ & $' else '' end as txt from generate_series(1, 3) g"
+    same(fresh_db, fresh_db, "-P", f"format={fmt}", *flags, "-c", query, "-v", "FETCH_COUNT=2", "-c", query)
