@@ -363,19 +363,15 @@ class Executor:
                 for text in fmt.stream(counted, fetchmany, fetch_count):
                     write(text)
                 return shown
-            start = True
-            while True:
-                rows, done = _hold(fetchmany)
-                if start and not done:
+            for rows, done in _parts(fetchmany):
+                if not shown and not done:
                     self._report(
                         f"Note: more than {HELD_ROWS:,} rows or {HELD_BYTES >> 20} MB: printing in parts from here; "
                         "column widths may change between parts (\\set FETCH_COUNT N prints N rows at a time)."
                     )
-                write(render(rows, start, done, shown))
+                write(render(rows, not shown, done, shown))
                 shown += len(rows)
-                start = False
-                if done:
-                    return shown
+            return shown
 
     def _renderer(self, columns: list[str], numeric: list[bool]) -> fmt.Render:
         settings = self.settings
@@ -387,15 +383,27 @@ class Executor:
         return render
 
 
-def _hold(fetchmany: Callable[[int], Sequence[Sequence[str | None]]]) -> tuple[list[Sequence[str | None]], bool]:
-    """Rows up to HELD_ROWS or HELD_BYTES of values; whether that was the end of the result."""
-    held: list[Sequence[str | None]] = []
-    size = 0
-    while len(held) < HELD_ROWS and size < HELD_BYTES:
-        wanted = min(_CHUNK, HELD_ROWS - len(held))
-        chunk = fetchmany(wanted)
-        held += chunk
-        if len(chunk) < wanted:
-            return held, True
-        size += sum(map(len, filter(None, chain.from_iterable(chunk))))
-    return held, False
+def _parts(fetchmany: Callable[[int], Sequence[Sequence[str | None]]]) -> Iterator[tuple[list[Sequence[str | None]], bool]]:
+    """The result in parts of up to HELD_ROWS rows or HELD_BYTES of values (a whole result
+    that fits is one part), each with whether it is the last. Past a full part one more chunk
+    is read, so that a result ending right at the bound is still one part."""
+    carried: list[Sequence[str | None]] = []
+    while True:
+        held, carried = carried, []
+        size = _size(held)
+        while len(held) < HELD_ROWS and size < HELD_BYTES:
+            wanted = min(_CHUNK, HELD_ROWS - len(held))
+            chunk = fetchmany(wanted)
+            held += chunk
+            if len(chunk) < wanted:
+                yield held, True
+                return
+            size += _size(chunk)
+        carried = list(fetchmany(_CHUNK))
+        yield held, not carried
+        if not carried:
+            return
+
+
+def _size(rows: Sequence[Sequence[str | None]]) -> int:
+    return sum(map(len, filter(None, chain.from_iterable(rows))))

@@ -181,6 +181,19 @@ def test_past_the_held_rows_parts_follow_with_one_notice(fresh_db, monkeypatch):
     assert err.getvalue().count("\n") == 1 and "column widths may change" in err.getvalue()
 
 
+@pytest.mark.parametrize("held", [7, 8, 100])
+def test_a_result_that_fits_the_held_rows_is_one_table(fresh_db, monkeypatch, held: int):
+    """Up to HELD_ROWS, exactly at it included: psql's widths over all rows, no notice."""
+    monkeypatch.setattr(execute, "HELD_ROWS", held)
+    monkeypatch.setattr(execute, "_CHUNK", 2)
+    out, err = io.StringIO(), io.StringIO()
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        executor = Executor(conn, Settings(), Output(out, use_pager=False), lambda: err)
+        assert executor.run(GROWING).rows == 7
+    assert out.getvalue().encode() == theirs(fresh_db, "-c", GROWING)[1]
+    assert err.getvalue() == ""
+
+
 def test_pset_messages_stay_on_stdout_while_o_writes_a_file(fresh_db, tmp_path: Path):
     """psql prints \\pset's and \\x's sentences with printf: on stdout, not into the \\o file."""
     for program, name in ((ours, "ours.txt"), (theirs, "psql.txt")):
