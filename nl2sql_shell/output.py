@@ -25,6 +25,8 @@ class Output:
         self._file: IO[str] | None = None
         self.is_terminal = self._default.isatty()
         self.use_pager = self.is_terminal if use_pager is None else use_pager
+        self.always_page = False
+        self.pager_min_lines = 0
 
     @property
     def stream(self) -> IO[str]:
@@ -47,6 +49,13 @@ class Output:
         self.stream.write(text)
         self.stream.flush()
 
+    def configure_pager(self, mode: int, min_lines: int) -> None:
+        """``\\pset pager`` 0 (off), 1 (when a result does not fit) or 2 (always), and
+        ``\\pset pager_min_lines`` (results shorter than that are never paged), as psql's."""
+        self.use_pager = mode > 0 and self.is_terminal
+        self.always_page = mode == 2
+        self.pager_min_lines = min_lines
+
     def say(self, text: str) -> None:
         """A message psql prints with printf (\\pset's, \\timing's, ``Time:``): on standard
         output, never into the \\o file."""
@@ -68,7 +77,7 @@ class Output:
         if self._file is not None or not self.use_pager or not os.environ.get("PAGER", DEFAULT_PAGER):
             yield self.write
             return
-        pager = _LazyPager(self._default)
+        pager = _LazyPager(self._default, self.always_page, self.pager_min_lines)
         try:
             yield pager.write
         finally:
@@ -78,8 +87,9 @@ class Output:
 class _LazyPager:
     """Buffers up to a screenful; past that, starts $PAGER and hands it everything."""
 
-    def __init__(self, terminal: IO[str]) -> None:
+    def __init__(self, terminal: IO[str], always: bool = False, min_lines: int = 0) -> None:
         self.terminal = terminal
+        self.always, self.min_lines = always, min_lines
         size = shutil.get_terminal_size()
         self.max_lines, self.max_width = size.lines - 1, size.columns
         self.buffer: list[str] = []
@@ -93,7 +103,7 @@ class _LazyPager:
         self.buffer.append(text)
         self.lines += text.count("\n")
         too_wide = any(len(line) > self.max_width for line in text.splitlines())
-        if self.lines > self.max_lines or too_wide:
+        if self.always or too_wide or (self.lines > self.max_lines and self.lines >= self.min_lines):
             command = os.environ.get("PAGER", DEFAULT_PAGER)
             try:
                 self.process = subprocess.Popen(shlex.split(command), stdin=subprocess.PIPE, text=True)

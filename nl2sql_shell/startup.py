@@ -103,6 +103,7 @@ def run_shell(
 
     scripted = bool(commands or files) or not sys.stdin.isatty()
     output = Output()
+    output.configure_pager(settings.pager, settings.pager_min_lines)
     if display.output:
         output.redirect(display.output)
     shell = Shell(conn_target, conn, interactive=not scripted, output=output, settings=settings, banner_note=note)

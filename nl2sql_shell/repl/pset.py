@@ -213,8 +213,8 @@ def run(shell: Shell, name: str, value: str | None) -> bool:
         shell.meta_error(str(exc))
         shell.last_failed = True
         return True
-    if _ALIASES.get(name, name) == "pager":
-        shell.output.use_pager = shell.settings.pager > 0 and shell.output.is_terminal
+    if _ALIASES.get(name, name) in ("pager", "pager_min_lines"):
+        shell.output.configure_pager(shell.settings.pager, shell.settings.pager_min_lines)
     if speaks and not shell.settings.quiet:
         shell.output.say(describe(shell.settings, name) + "\n")
     return True
