@@ -35,8 +35,7 @@ from nl2sql_shell.nl2sql.safety import Safety, classify
 from nl2sql_shell.schema.grounding import ground
 from nl2sql_shell.schema.introspect import SchemaCache
 from nl2sql_shell.schema.linking import Reason, select_tables
-from nl2sql_shell.schema.model import Schema
-from nl2sql_shell.schema.readable import ReadableNames, readable_names, render_for_model
+from nl2sql_shell.schema.readable import ModelView, ReadableNames, model_view, render_for_model
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its parser warnings are not the user's business
 
@@ -141,28 +140,25 @@ class Asker:
         tables = list(linked.tables)
         answer = Answer(question, None, "failed", "", tables=[t.qualified_name for t in tables], linking=[describe_reason(r) for r in linked.reasons])
         answer.timings["schema_s"] = time.perf_counter() - started
-        names = ReadableNames()  # the tutorial baseline reads the schema's own names
-        if self.options.prompt_style == "tutorial":
+        if self.options.prompt_style == "tutorial":  # the baseline reads the schema's own names
+            view = ModelView(schema, ReadableNames(), schema)
             messages = prompts.tutorial_messages([(t.name, [c.name for c in t.columns]) for t in tables], question)
-        else:
-            names = readable_names(schema)  # the model reads and writes names in words; we translate
-            examples = [replace(e, sql=names.to_readable(e.sql, schema)) for e in examples]
-            history = [replace(e, sql=names.to_readable(e.sql, schema)) for e in history]
+        else:  # the model reads and writes names in words (schema/readable.py)
+            view = model_view(schema)
+            examples = [replace(e, sql=view.to_readable(e.sql)) for e in examples]
+            history = [replace(e, sql=view.to_readable(e.sql)) for e in history]
             messages = prompts.build_messages(render_for_model(schema, tables), question, examples=examples, history=history, hint=hint)
         base_messages = messages  # each repair shows only the latest failed attempt
         checked: CheckResult | None = None
         for round_ in range(self.options.max_repairs + 1):
             candidates = self._generate(messages, answer, on_text if round_ == 0 else None, cancel, n=self._samples(round_))
-            for attempt in candidates:
-                if attempt.sql is not None:
-                    attempt.sql = names.to_schema(attempt.sql, schema)
             if cancel is not None and cancel.is_set():
                 answer.kind, answer.reason = "cancelled", "generation stopped"
                 break
             passed: list[tuple[Attempt, CheckResult]] = []
             for attempt in candidates:
                 answer.attempts.append(attempt)
-                result = self._check(attempt, schema, conn)
+                result = self._check(attempt, view, conn)
                 if result is not None:
                     passed.append((attempt, result))
             refusals = [a for a in candidates if a.sql is not None and is_refusal(a.sql)]
@@ -181,8 +177,8 @@ class Asker:
             if self.options.prompt_style == "tutorial":
                 break  # the baseline gets no repairs
             last = candidates[0]
-            failed = names.to_readable(last.sql, schema) if last.sql else last.text
-            messages = prompts.repair_messages(base_messages, failed, names.readable_text(feedback(last.errors)))
+            failed = view.to_readable(last.sql) if last.sql else last.text
+            messages = prompts.repair_messages(base_messages, failed, view.readable_text(feedback(last.errors)))
         if checked is not None:
             answer.sql = checked.sql
             answer.tables_read = list(checked.tables)
@@ -221,35 +217,41 @@ class Asker:
         answer.timings["generate_s"] = answer.timings.get("generate_s", 0.0) + max(g.seconds_total for g in generations)
         return [Attempt(g.text, extract_sql(g.text)) for g in generations]
 
-    def _check(self, attempt: Attempt, schema: Schema, conn: psycopg.Connection) -> CheckResult | None:
-        """Static checks first (cheap, precise messages), then the server's own EXPLAIN."""
+    def _check(self, attempt: Attempt, view: ModelView, conn: psycopg.Connection) -> CheckResult | None:
+        """Static checks first (cheap, precise messages), then the server's own EXPLAIN.
+
+        The model wrote readable names: the corrections and static checks read them against
+        the readable schema; the server gets the query in the schema's own names, and so does
+        the attempt, as the person sees it."""
         if attempt.sql is None:
             attempt.errors.append("the reply contains no SQL query")
             return None
         if is_refusal(attempt.sql):
             return None
         written = attempt.sql
-        corrected = apply_rules(written, schema, enabled=self.options.rules)  # equivalent ones, and rewrites switched on
+        corrected = apply_rules(written, view.readable, enabled=self.options.rules)  # equivalent ones, and rewrites switched on
         sql, changes = corrected.sql, corrected.changes
-        errors, result, proof = self._verify(sql, schema, conn)
+        errors, result, proof = self._verify(sql, view, conn)
         if errors:  # only a query that fails may be repaired, and only a repair that passes is kept
-            repaired = apply_rules(sql, schema, enabled=REPAIRS.intersection(self.options.rules), failing=True)
+            repaired = apply_rules(sql, view.readable, enabled=REPAIRS.intersection(self.options.rules), failing=True)
             if repaired.changes:
-                repair_errors, repair_result, repair_proof = self._verify(repaired.sql, schema, conn)
+                repair_errors, repair_result, repair_proof = self._verify(repaired.sql, view, conn)
                 if not repair_errors:
                     sql, changes, errors, result, proof = repaired.sql, [*changes, *repaired.changes], [], repair_result, repair_proof
-        attempt.sql, attempt.changes, attempt.proof = sql, changes, proof
-        attempt.written = written if changes else None
+        attempt.sql, attempt.changes, attempt.proof = view.to_schema(sql), changes, proof
+        attempt.written = view.to_schema(written) if changes else None
         attempt.errors.extend(errors)
         return result
 
-    def _verify(self, sql: str, schema: Schema, conn: psycopg.Connection) -> tuple[list[str], CheckResult | None, Proof | None]:
+    def _verify(self, sql: str, view: ModelView, conn: psycopg.Connection) -> tuple[list[str], CheckResult | None, Proof | None]:
         """The errors of the static checks, else of the server's EXPLAIN; the result when none.
 
         EXPLAIN plans the query, and planning evaluates constant calls, so only a query proven
         harmless is EXPLAINed; an unproven one passes on the static checks alone.
         """
-        result = check_sql(sql, schema)
+        result = check_sql(sql, view.readable)
+        if result.ok and view.names:  # in the schema's own names, checked again as the server will read them
+            result = check_sql(view.to_schema(result.sql), view.schema)
         if not result.ok:
             return list(result.errors), None, None
         proof = prove(conn, result.sql, self.options.statement_timeout_ms)

@@ -103,6 +103,37 @@ def readable_names(schema: Schema) -> ReadableNames:
     return _readable_names(schema)
 
 
+@dataclass(frozen=True)
+class ModelView:
+    """A database as the model reads it, and the way back to the database's own names.
+
+    ``readable`` is the schema with every table under its readable names: the static checks
+    and the corrections read it, so that they work in the names the model writes and their
+    messages use them too; only a query that passed them is translated, to go to the server.
+    """
+
+    schema: Schema
+    names: ReadableNames
+    readable: Schema
+
+    def to_schema(self, sql: str) -> str:
+        return self.names.to_schema(sql, self.schema)
+
+    def to_readable(self, sql: str) -> str:
+        return self.names.to_readable(sql, self.schema)
+
+    def readable_text(self, text: str) -> str:
+        return self.names.readable_text(text)
+
+
+@lru_cache(maxsize=16)
+def model_view(schema: Schema) -> ModelView:
+    """``schema`` as the model reads it (cached like `readable_names`)."""
+    names = readable_names(schema)
+    readable = replace(schema, tables=tuple(names.table(t) for t in schema.tables)) if names else schema
+    return ModelView(schema, names, readable)
+
+
 @lru_cache(maxsize=16)
 def _readable_names(schema: Schema) -> ReadableNames:
     tables: dict[tuple[str, str], str] = {}

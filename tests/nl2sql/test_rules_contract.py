@@ -12,6 +12,7 @@ from scripted import Scripted
 from nl2sql_shell.nl2sql.pipeline import Asker, Attempt, Options
 from nl2sql_shell.nl2sql.rules import RULES, Change, Effect, RuleError, default_rules, parse_rules
 from nl2sql_shell.schema.introspect import read_schema
+from nl2sql_shell.schema.readable import model_view
 
 SCHEMA = """
 CREATE TABLE customers(id int PRIMARY KEY, name text NOT NULL);
@@ -53,7 +54,7 @@ def conn(pg_server):
 def _check(conn, sql: str, rules: frozenset[str] | None = None) -> tuple[Attempt, object]:
     options = Options() if rules is None else Options(rules=rules)
     attempt = Attempt(sql, sql)
-    result = Asker(None, options)._check(attempt, read_schema(conn), conn)
+    result = Asker(None, options)._check(attempt, model_view(read_schema(conn)), conn)
     return attempt, result
 
 

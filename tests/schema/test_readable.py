@@ -181,3 +181,15 @@ def test_a_repair_round_shows_the_error_in_readable_names(prefixed):
     assert answer.kind == "read" and "kmshopcity" in answer.sql
     repair_turn = model.prompts[-1].split("That query is wrong:")[-1]
     assert "town" in repair_turn and "kmshop" not in repair_turn
+
+
+def test_a_column_on_the_wrong_table_is_repaired_in_the_names_the_model_wrote(prefixed):
+    """The corrections read the schema as the model does: `qty`-like words that several tables
+    have are found on the table of the query that has them (column_owner), and the answer
+    runs in the schema's own names."""
+    model = Scripted(["SELECT st.name, SUM(s.amount) FROM staff st JOIN sale s ON s.staff_id = st.id WHERE st.amount > 4 GROUP BY st.name;"])
+    with psycopg.connect(prefixed) as conn:
+        answer = Asker(model, Options(candidates=1, max_repairs=0)).ask("total sales above 4 per staff member", conn)
+        assert answer.kind == "read", answer.reason
+        assert "st.amount -> s.amount" in answer.reason  # told in the names the model wrote
+        assert sorted(conn.execute(answer.sql).fetchall()) == [("Ann", 12), ("Cy", 20)]
