@@ -15,6 +15,7 @@ from nl2sql_shell.config import rules_option
 from nl2sql_shell.display_flags import display_options
 from nl2sql_shell.model_choice import model_options
 from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
+from nl2sql_shell.session_flags import session_options
 
 
 class _ShellGroup(click.Group):
@@ -62,9 +63,10 @@ def main() -> None:
 @click.option("--csv", is_flag=True, help="CSV (comma-separated values) table output mode")
 @click.option("-t", "--tuples-only", is_flag=True, help="print rows only")
 @click.option("-x", "--expanded", is_flag=True, help="turn on expanded table output")
-@click.option("-X", "--no-psqlrc", is_flag=True, help="accepted for psql compatibility (there is no rc file)")
+@click.option("-X", "--no-psqlrc", is_flag=True, help="do not read start-up files (~/.psqlrc)")
 @click.option("-q", "--quiet", is_flag=True, help="run quietly (no banner, no command tags or \\pset messages)")
 @display_options
+@session_options
 @click.option("--demo", is_flag=True, help="use the embedded PostgreSQL and its demo database")
 @click.option("--vi", is_flag=True, help="vi editing mode (F4 toggles)")
 @model_options

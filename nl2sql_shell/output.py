@@ -23,6 +23,8 @@ class Output:
     def __init__(self, stream: IO[str] | None = None, *, use_pager: bool | None = None) -> None:
         self._default = stream or sys.stdout
         self._file: IO[str] | None = None
+        self._pipe: subprocess.Popen[str] | None = None  # `\\o |command`
+        self.log: IO[str] | None = None  # -L FILE: every result is copied there too
         self.is_terminal = self._default.isatty()
         self.use_pager = self.is_terminal if use_pager is None else use_pager
         self.always_page = False
@@ -38,16 +40,28 @@ class Output:
         return self._file is not None
 
     def redirect(self, path: str | None) -> None:
-        """`\\o FILE` sends results to FILE (`|cmd` to a pipe is not supported); `\\o` alone back."""
+        """`\\o FILE` sends results to FILE, `\\o |command` to the command's input (it ends
+        at the next `\\o`, as psql's pclose); `\\o` alone back."""
+        from nl2sql_shell.repl.pipes import close_pipe, open_pipe
+
+        if self._pipe is not None:
+            close_pipe(self._pipe)
+            self._pipe = self._file = None
         if self._file is not None:
             self._file.close()
             self._file = None
-        if path:
+        if path and path.startswith("|"):
+            self._pipe = open_pipe(path[1:].strip())
+            self._file = self._pipe.stdin
+        elif path:
             self._file = open(os.path.expanduser(path), "w", encoding="utf-8")  # noqa: SIM115
 
     def write(self, text: str) -> None:
         self.stream.write(text)
         self.stream.flush()
+        if self.log is not None:
+            self.log.write(text)
+            self.log.flush()
 
     def configure_pager(self, mode: int, min_lines: int) -> None:
         """``\\pset pager`` 0 (off), 1 (when a result does not fit) or 2 (always), and
@@ -78,8 +92,14 @@ class Output:
             yield self.write
             return
         pager = _LazyPager(self._default, self.always_page, self.pager_min_lines)
+
+        def write(text: str) -> None:
+            pager.write(text)
+            if self.log is not None:
+                self.log.write(text)
+
         try:
-            yield pager.write
+            yield write
         finally:
             pager.close()
 

@@ -17,6 +17,7 @@ from nl2sql_shell.output import Output
 from nl2sql_shell.repl.pset import variable_changed
 from nl2sql_shell.repl.shell import ConnectionLost, Shell, StopScript
 from nl2sql_shell.repl.variables import boolean
+from nl2sql_shell.session_flags import SessionFlags
 
 EXIT_OK, EXIT_ERROR, EXIT_CONNECTION, EXIT_SCRIPT_STOPPED = 0, 1, 2, 3
 
@@ -68,6 +69,7 @@ def run_shell(
     candidates: int | None,
     rules: str | None = None,
     actions: tuple[tuple[str, str], ...] | None = None,
+    session: SessionFlags = SessionFlags(),
     display: DisplayFlags = DisplayFlags(),
 ) -> int:
     """Returns psql's exit codes: 0 ok, 1 error, 2 connection lost, 3 stopped by ON_ERROR_STOP.
@@ -93,6 +95,7 @@ def run_shell(
             conn_target, note = _embedded_target()
         else:
             conn_target = db_connect.build_target(dbname, host, port, username, prompt_password)
+            conn_target.never_prompt = session.no_password
         conn = db_connect.connect(conn_target)
     except psycopg.Error as exc:
         print(f"nl2sql-shell: error: {db_connect.one_line_error(exc)}", file=sys.stderr)
@@ -109,6 +112,7 @@ def run_shell(
     shell = Shell(conn_target, conn, interactive=not scripted, output=output, settings=settings, banner_note=note)
     if quiet:
         shell.variables["QUIET"] = "on"
+    shell.variables.update(session.variables())  # -a -e -b -E -s -S, before -v as psql parses them
     for assignment in variables:  # psql: NAME=VALUE sets, a bare NAME unsets
         name, equals, value = assignment.partition("=")
         if equals:
@@ -131,10 +135,25 @@ def run_shell(
         check_seconds=float(config["check_seconds"]) if "check_seconds" in config else None,
     )
     try:
+        if session.log_file:
+            try:
+                shell.output.log = open(session.log_file, "a", encoding="utf-8")  # noqa: SIM115 - open for the session
+            except OSError as exc:
+                print(f'nl2sql-shell: error: could not open log file "{session.log_file}": {exc.strerror}', file=sys.stderr)
+                return EXIT_ERROR
+        if session.list_databases:
+            from nl2sql_shell.repl.metacommands import run as run_meta
+
+            run_meta(shell, "\\l")
+            return EXIT_ERROR if shell.last_failed else EXIT_OK
+        if not no_psqlrc:
+            from nl2sql_shell.repl.psqlrc import run_startup_files
+
+            run_startup_files(shell)
         if scripted:
             if actions is None:
                 actions = tuple(("c", text) for text in commands) + tuple(("f", name) for name in files)
-            return _run_scripted(shell, actions)
+            return _run_scripted(shell, actions, single_transaction=session.single_transaction)
         if not quiet:
             _banner(shell)
         from nl2sql_shell.repl.app import run_interactive
@@ -151,11 +170,11 @@ def _attach_questions(shell: Shell, **options) -> None:
     shell.questions = QuestionHandler(shell, **options)
 
 
-def _run_scripted(shell: Shell, actions: tuple[tuple[str, str], ...]) -> int:
+def _run_scripted(shell: Shell, actions: tuple[tuple[str, str], ...], single_transaction: bool = False) -> int:
     """-c strings and -f files in command-line order, else stdin, as psql 15 runs them: the
     last one decides the exit code (a -c that failed: 1; a file: 0 unless ON_ERROR_STOP
-    stopped it), and with ON_ERROR_STOP a failed one ends the run."""
-    from nl2sql_shell.repl.command import run_command_string
+    stopped it), and with ON_ERROR_STOP a failed one ends the run. ``single_transaction``
+    (-1): all of them between BEGIN and COMMIT, or ROLLBACK when ON_ERROR_STOP ended the run."""
     from nl2sql_shell.repl.script import read_script, run_script
 
     signal.signal(signal.SIGINT, signal.default_int_handler)  # as psql's, even where started with SIGINT ignored
@@ -163,24 +182,34 @@ def _run_scripted(shell: Shell, actions: tuple[tuple[str, str], ...]) -> int:
         if not actions:
             run_script(shell, read_script(None))
             return EXIT_OK
-        code = EXIT_OK
-        for kind, value in actions:
-            if kind == "c":
-                try:
-                    code = EXIT_OK if run_command_string(shell, value) else EXIT_ERROR
-                except StopScript:
-                    return EXIT_ERROR
-            else:
-                code = _run_file(shell, value)
-            if code != EXIT_OK and boolean(shell.variables.get("ON_ERROR_STOP")):
-                break
-        return code
+        if not single_transaction:
+            return _run_actions(shell, actions)
+        from nl2sql_shell.session_flags import run_single_transaction
+
+        return run_single_transaction(shell, lambda: _run_actions(shell, actions))
     except (StopScript, KeyboardInterrupt):  # Ctrl-C between statements ends a script too
         return EXIT_SCRIPT_STOPPED
     except ConnectionLost:
         return EXIT_CONNECTION
     finally:
         shell.close()
+
+
+def _run_actions(shell: Shell, actions: tuple[tuple[str, str], ...]) -> int:
+    from nl2sql_shell.repl.command import run_command_string
+
+    code = EXIT_OK
+    for kind, value in actions:
+        if kind == "c":
+            try:
+                code = EXIT_OK if run_command_string(shell, value) else EXIT_ERROR
+            except StopScript:
+                return EXIT_ERROR
+        else:
+            code = _run_file(shell, value)
+        if code != EXIT_OK and boolean(shell.variables.get("ON_ERROR_STOP")):
+            break
+    return code
 
 
 def _run_file(shell: Shell, name: str) -> int:

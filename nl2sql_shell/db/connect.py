@@ -25,6 +25,7 @@ class Target:
     conninfo: str
     prompt_password: bool = False
     password: str | None = field(default=None, repr=False)
+    never_prompt: bool = False  # -w: fail rather than ask for a password
 
     def with_database(self, dbname: str | None = None, user: str | None = None, host: str | None = None, port: str | None = None) -> Target:
         """The `\\c` rule: replace what was given, keep the rest of the current connection.
@@ -73,7 +74,7 @@ def connect(target: Target) -> psycopg.Connection:
     try:
         return psycopg.connect(target.conninfo, **kwargs)
     except psycopg.OperationalError as exc:
-        if target.password is None and "password" in str(exc) and os.isatty(0):
+        if target.password is None and not target.never_prompt and "password" in str(exc) and os.isatty(0):
             target.password = getpass.getpass("Password: ")
             return psycopg.connect(target.conninfo, **kwargs, password=target.password)
         raise

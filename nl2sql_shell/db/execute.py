@@ -52,6 +52,7 @@ class Outcome:
     rows: int = 0
     status: str | None = None
     error: str | None = None
+    diag: psycopg.errors.Diagnostic | None = None  # the server's error fields (SQLSTATE, \\errverbose)
 
 
 def uses_cursor(sql: str) -> bool:
@@ -172,7 +173,7 @@ class Executor:
         except psycopg.Error as exc:
             text = error_text(exc)
             self._report(text)
-            outcome = Outcome(False, error=text)
+            outcome = Outcome(False, error=text, diag=exc.diag)
         if self.settings.timing:
             self.output.say(f"Time: {(time.perf_counter() - started) * 1000:.3f} ms\n")
         return outcome
@@ -216,7 +217,7 @@ class Executor:
             return Outcome(False, error=CANCELLED)
         except psycopg.Error as exc:
             self._report(error_text(exc))
-            return Outcome(False, error=error_text(exc))
+            return Outcome(False, error=error_text(exc), diag=exc.diag)
         outcome = Outcome(True)
         for result in results:
             outcome = self._print_result(result)
@@ -278,7 +279,7 @@ class Executor:
             return Outcome(False, error=CANCELLED)
         except psycopg.Error as exc:
             self._report(error_text(exc))
-            return Outcome(False, error=error_text(exc))
+            return Outcome(False, error=error_text(exc), diag=exc.diag)
 
     def _copy(self, sql: str, source: Iterable[bytes] | None, sink: Callable[[bytes], None] | None, *, show_status: bool = True) -> Outcome:
         """psql prints ``COPY n`` except when the data itself went to the query output."""

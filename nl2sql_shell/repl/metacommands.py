@@ -14,8 +14,13 @@ from pathlib import Path
 import psycopg
 
 from nl2sql_shell.db.connect import describe
+from nl2sql_shell.repl.conditionals import intercept
+from nl2sql_shell.repl.describe import TITLES
+from nl2sql_shell.repl.describe import handler_for as describe_command
+from nl2sql_shell.repl.listing import print_listing
 from nl2sql_shell.repl.pset import SHORTCUTS, variable_changed
 from nl2sql_shell.repl.psql_only import NOT_IN_PSQL, edit_definition, list_operators
+from nl2sql_shell.repl.session_commands import register as register_session_commands
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.variables import meta_arguments, substitute
 
@@ -47,6 +52,8 @@ def run(shell: Shell, line: str) -> bool:
         return True
     if name.startswith("\\!") and len(name) > 2:  # "\\!ls" is "\\! ls"
         name, argument = "\\!", name[2:] + " " + argument
+    if intercept(shell, name, argument):  # \\if and friends, or a branch not taken
+        return True
     if name in NOT_IN_PSQL:
         return _pgspecial(shell, line, known=False)
     entry = _COMMANDS.get(name)
@@ -54,6 +61,9 @@ def run(shell: Shell, line: str) -> bool:
         argument = substitute(argument, shell.variables, sql=False)
     if entry is not None:
         return entry[0](shell, argument.strip())
+    described = describe_command(name)
+    if described is not None:
+        return described(shell, argument.strip())
     return _pgspecial(shell, line)
 
 
@@ -175,7 +185,7 @@ def _timing(shell: Shell, argument: str) -> bool:
 
 
 @command("\\i", "\\include", syntax="\\i FILE", help="execute commands from file")
-def _include(shell: Shell, argument: str) -> bool:
+def include(shell: Shell, argument: str) -> bool:
     """Errors in the file name it as typed (psql's ``FILE:LINE:``); bytes that are not UTF-8
     fail only their own statement: the session goes on, an open transaction stays open
     (aborted by the server's refusal, as psql leaves it)."""
@@ -184,7 +194,7 @@ def _include(shell: Shell, argument: str) -> bool:
     try:
         text = read_script(Path(os.path.expanduser(argument)))
     except OSError as exc:
-        shell.error(f"{argument}: {exc.strerror}")
+        shell.meta_error(f"{argument}: {exc.strerror}")
         shell.last_failed = True
         return True
     return run_script(shell, text, source=argument)
@@ -205,7 +215,7 @@ def _echo(shell: Shell, argument: str) -> bool:
     newline = "\n"
     if words[:1] == ["-n"]:
         words, newline = words[1:], ""
-    shell.output.write(" ".join(words) + newline)
+    shell.output.say(" ".join(words) + newline)  # standard output, whatever \\o says (\\qecho follows \\o)
     return True
 
 
@@ -307,7 +317,7 @@ def _pgspecial(shell: Shell, line: str, known: bool = True) -> bool:
         with shell.conn.cursor() as cur:
             results = special.execute(cur, line)
             for title, rows, headers, status in results:
-                _print_special(shell, title, rows, headers, status)
+                _print_special(shell, title or TITLES.get(line.split()[0].rstrip("S+")), rows, headers, status)
     except (RuntimeError, NotImplementedError, AttributeError):
         shell.meta_error(f"{line.split()[0]}: not supported by nl2sql-shell")
         shell.last_failed = True
@@ -324,18 +334,10 @@ def _pgspecial(shell: Shell, line: str, known: bool = True) -> bool:
     return True
 
 
-def print_listing(shell: Shell, title: str, headers: list[str], rows: list[tuple[str | None, ...]]) -> None:
-    """A titled listing (`\\do`) as psql prints it: the title centred over the table's width
-    (the width of its rule line)."""
-    from nl2sql_shell.db import format as fmt
-
-    table = fmt.aligned(headers, [False] * len(headers), rows, tuples_only=shell.settings.tuples_only)
-    lines = table.split("\n")
-    width = len(lines[1]) if len(lines) > 1 and not shell.settings.tuples_only else len(title)
-    shell.output.write(" " * max((width - len(title)) // 2, 0) + title + "\n" + table)
-
-
 def _print_special(shell: Shell, title: str | None, rows, headers, status: str | None) -> None:
+    if title and headers:
+        print_listing(shell, title, list(headers), [tuple(None if v is None else str(v) for v in row) for row in rows or []])
+        return
     if title:
         shell.output.write(title + "\n")
     if headers:
@@ -357,5 +359,6 @@ def _register_display() -> None:
 
 
 _register_senders()
+register_session_commands(command)
 _register_psql_only()
 _register_display()

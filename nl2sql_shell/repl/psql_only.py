@@ -46,7 +46,7 @@ def list_operators(shell: Shell, name: str, argument: str) -> bool:
         params.append("^(" + "".join("\\" + char if not char.isalnum() else char for char in words[0]) + ")$")
     conditions.append("pg_catalog.pg_operator_is_visible(o.oid)")
     sql = _OPERATORS.format(function='\n  o.oprcode AS "Function",' if verbose else "", where="\n      AND ".join(conditions))
-    from nl2sql_shell.repl.metacommands import print_listing
+    from nl2sql_shell.repl.listing import print_listing
 
     try:
         with shell.conn.cursor() as cur:

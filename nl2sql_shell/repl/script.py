@@ -16,10 +16,11 @@ from pathlib import Path
 import psycopg
 
 from nl2sql_shell.db.execute import error_text
+from nl2sql_shell.repl.conditionals import Conditionals, close
 from nl2sql_shell.repl.copy import data_lines
 from nl2sql_shell.repl.send import query_buffer, run_with_buffer
 from nl2sql_shell.repl.shell import Shell, StopScript
-from nl2sql_shell.repl.statements import next_piece
+from nl2sql_shell.repl.statements import CONTINUE, input_state, next_piece
 from nl2sql_shell.repl.variables import boolean
 
 PROGRAM = "nl2sql-shell"
@@ -42,11 +43,16 @@ def run_script(shell: Shell, text: str, source: str | None = None) -> bool:
     COPY ... FROM STDIN reads its data from the lines after it (up to ``\\.``), as psql does.
     Each statement is found by one forward scan, so a huge script or statement costs linear time.
     """
-    saved = shell.location, shell.command_lines
+    saved = shell.location, shell.command_lines, shell.conditions, shell.source, shell.read_line
+    shell.conditions = Conditionals()  # each file has its own \\if blocks, as in psql
+    shell.source = source if source != "<stdin>" else None
     try:
-        return _ScriptRun(shell, text, source).run()
+        finished = _ScriptRun(shell, text, source).run()
+        if finished:
+            close(shell, _location(source, text.count("\n") + (not text.endswith("\n"))))  # the last line's number
+        return finished
     finally:
-        shell.location, shell.command_lines = saved
+        shell.location, shell.command_lines, shell.conditions, shell.source, shell.read_line = saved
 
 
 class _ScriptRun:
@@ -56,24 +62,55 @@ class _ScriptRun:
         self.shell, self.text, self.source = shell, text, source
         self.lines = _LineNumbers(text)
         self.data_pos: int | None = None  # where COPY data would start (the line after the statement)
+        self.echoed = 0  # with ECHO=all (-a), the input up to here has been printed
         shell.command_lines = self._data
+        shell.read_line = self._readline
+
+    def _readline(self) -> str:
+        """The line at ``data_pos`` (the script resumes after it); "" at the end."""
+        assert self.data_pos is not None
+        if self.data_pos >= len(self.text):
+            return ""
+        newline = self.text.find("\n", self.data_pos)
+        end = len(self.text) if newline < 0 else newline + 1
+        line, self.data_pos = self.text[self.data_pos : end], end
+        self.shell.location = _location(self.source, self.lines.at(end - 1))
+        return line
 
     def _data(self) -> Iterator[bytes]:
         """The lines from ``data_pos`` to the ``\\.`` line; the script resumes after them."""
+        return data_lines(self._readline)
 
-        def readline() -> str:
-            assert self.data_pos is not None
-            if self.data_pos >= len(self.text):
-                return ""
-            newline = self.text.find("\n", self.data_pos)
-            end = len(self.text) if newline < 0 else newline + 1
-            line, self.data_pos = self.text[self.data_pos : end], end
-            self.shell.location = _location(self.source, self.lines.at(end - 1))
-            return line
+    def _echo_through(self, pos: int) -> None:
+        """ECHO=all (-a): print the input lines not yet printed, up to the end of the line
+        holding ``pos - 1``, before what they hold runs (psql prints each line as it reads it)."""
+        if self.shell.variables.get("ECHO") != "all" or pos <= self.echoed:
+            return
+        newline = self.text.find("\n", max(pos - 1, 0))
+        end = len(self.text) if newline < 0 else newline + 1
+        lines = self.text[self.echoed : end].removesuffix("\n").split("\n")
+        self.echoed = end
+        self.shell.output.say("".join(_replace_invalid(line) + "\n" for line in lines if line))  # psql skips empty lines
 
-        return data_lines(readline)
+    def _single_line(self, pos: int, limit: int) -> int:
+        """SINGLELINE (-S): where the first line end before ``limit`` ends the SQL from ``pos``
+        (one outside quotes, comments and parentheses), as psql sends it there; -1 if none."""
+        if not boolean(self.shell.variables.get("SINGLELINE")):
+            return -1
+        newline = self.text.find("\n", pos)
+        while 0 <= newline < limit:
+            if input_state(self.text[pos:newline]) == CONTINUE:
+                return newline + 1
+            newline = self.text.find("\n", newline + 1)
+        return -1
 
     def run(self) -> bool:
+        try:
+            return self._run()
+        finally:
+            self._echo_through(len(self.text))
+
+    def _run(self) -> bool:
         shell, text, lines = self.shell, self.text, self.lines
         pos, size = 0, len(text)
         pending = ""  # query text left before a meta-command that did not send it (psql's buffer)
@@ -85,28 +122,43 @@ class _ScriptRun:
                 pos = line_end
                 continue
             if pending and stripped == ";":
+                self._echo_through(line_end)
                 shell.location = _location(self.source, lines.at(pos))
                 _run_statement(shell, pending.rstrip() + "\n;")
                 pending, pos = "", line_end
                 continue
             if stripped.startswith(_COMMAND_STARTS) and not (pending and stripped.startswith("\\")):
+                self._echo_through(line_end)
                 shell.location = _location(self.source, lines.at(pos))
                 self.data_pos = line_end
+                shell.last_failed = False
                 if not shell.handle(_replace_invalid(stripped)):
                     return False
-                pos = max(line_end, self.data_pos)
+                if shell.last_failed and stripped.startswith("\\"):
+                    _stop_on_error(shell)
+                pos = self.echoed = max(line_end, self.data_pos, self.echoed)
                 continue
             statement, end, meta = next_piece(text, pos)
+            single_end = -1 if pending else self._single_line(pos, meta if meta >= 0 else end if statement else size)
+            if single_end >= 0:
+                self._echo_through(single_end)
+                shell.location = _location(self.source, lines.at(single_end - 1))
+                self.data_pos = single_end
+                _run_statement(shell, text[pos:single_end].strip())
+                pos = self.echoed = max(single_end, self.data_pos, self.echoed)
+                continue
             if meta >= 0:  # `select 1 \\g`: the line's query text, then a meta-command
                 newline = text.find("\n", meta)
                 line_end = size if newline < 0 else newline + 1
+                self._echo_through(line_end)
                 shell.location = _location(self.source, lines.at(meta))
                 self.data_pos = line_end
                 pending = run_with_buffer(shell, query_buffer(pending + text[pos:meta]), _replace_invalid(text[meta:line_end].strip()))
-                pos = max(line_end, self.data_pos)
+                pos = self.echoed = max(line_end, self.data_pos, self.echoed)
                 continue
             if statement is None:  # the unfinished rest of the file (or only comments)
                 rest = pending + text[pos:]
+                self._echo_through(size)
                 shell.location = _location(self.source, lines.at(size - 1))
                 self.data_pos = size
                 if _is_utf8(rest):
@@ -114,13 +166,17 @@ class _ScriptRun:
                 else:
                     _send_bytes(shell, rest.strip())
                 return True
+            self._echo_through(end)
             shell.location = _location(self.source, lines.at(end - 1))
             newline = text.find("\n", end)
             self.data_pos = size if newline < 0 else newline + 1
             start_of_data = self.data_pos
             _run_statement(shell, pending + statement if pending else statement)
             pending = ""
-            pos = end if self.data_pos == start_of_data else self.data_pos
+            if self.data_pos != start_of_data:  # COPY data lines were read: not echoed
+                pos = self.echoed = max(self.data_pos, self.echoed)
+            else:
+                pos = end
         if pending.strip():
             _run_statement(shell, pending)
         return True
@@ -172,10 +228,17 @@ def _run_statement(shell: Shell, statement: str) -> None:
 def _send_bytes(shell: Shell, statement: str) -> None:
     """Send the statement's original bytes, as psql would: the server's refusal is psql's
     message and aborts an open transaction as psql's does (a script's COMMIT then rolls back)."""
+    if not shell.conditions.active():
+        return
     try:
         shell.conn.execute(statement.encode("utf-8", "surrogateescape"))
     except psycopg.Error as exc:
         shell.error(shell.location + error_text(exc))
         shell.last_failed = True
-        if not shell.interactive and boolean(shell.variables.get("ON_ERROR_STOP")):
-            raise StopScript() from None
+        _stop_on_error(shell)
+
+
+def _stop_on_error(shell: Shell) -> None:
+    """ON_ERROR_STOP ends a script at a failed statement or meta-command, as psql's does."""
+    if not shell.interactive and boolean(shell.variables.get("ON_ERROR_STOP")):
+        raise StopScript()

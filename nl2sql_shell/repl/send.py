@@ -17,6 +17,8 @@ import psycopg
 from nl2sql_shell.db import format as fmt
 from nl2sql_shell.db.execute import Outcome, error_text
 from nl2sql_shell.output import Output
+from nl2sql_shell.repl.pipes import close_pipe, open_pipe
+from nl2sql_shell.repl.session_commands import BUFFER_COMMANDS, buffer_command
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.transactions import run_in_transaction_mode
 from nl2sql_shell.repl.variables import meta_arguments, substitute
@@ -36,9 +38,13 @@ def run_with_buffer(shell: Shell, buffer: str, line: str) -> str:
     from nl2sql_shell.repl import metacommands
 
     name, _, argument = line.partition(" ")
+    if name in BUFFER_COMMANDS and shell.conditions.active():
+        return buffer_command(shell, name, buffer, argument)
     if name not in SENDERS:
         metacommands.run(shell, line)
         return buffer
+    if not shell.conditions.active():  # a branch of \\if not taken: the buffer goes, unsent
+        return ""
     send(shell, name, buffer, argument)
     return ""
 
@@ -57,7 +63,8 @@ def send(shell: Shell, name: str, buffer: str, argument: str) -> None:
     if name == "\\gset":
         _gset(shell, sql, words[0] if words else "")
         return
-    with _expanded(shell, name == "\\gx"), _output_to(shell, words[0] if words else None) as ok:
+    target = argument.strip() if argument.strip().startswith("|") else words[0] if words else None
+    with _expanded(shell, name == "\\gx"), _output_to(shell, target) as ok:
         if ok:
             shell.run_sql(sql)
 
@@ -77,14 +84,21 @@ class _expanded:
 
 
 class _output_to:
-    """\\g FILE: this one result goes to FILE; \\o's target is back afterwards."""
+    """\\g FILE: this one result goes to FILE (`|command`: to the command's input); \\o's
+    target is back afterwards."""
 
     def __init__(self, shell: Shell, path: str | None) -> None:
         self.shell, self.path = shell, path
         self.saved: Output | None = None
+        self.pipe = None
 
     def __enter__(self) -> bool:
         if self.path is None:
+            return True
+        if self.path.startswith("|"):
+            self.pipe = open_pipe(self.path[1:].strip())
+            self.saved = self.shell.output
+            self._use(Output(self.pipe.stdin, use_pager=False))
             return True
         try:
             handle = open(os.path.expanduser(self.path), "w", encoding="utf-8")
@@ -101,7 +115,10 @@ class _output_to:
         self.shell.executor.output = output
 
     def __exit__(self, *_: object) -> None:
-        if self.saved is not None:
+        if self.pipe is not None:
+            close_pipe(self.pipe)
+            self._use(self.saved)
+        elif self.saved is not None:
             self.shell.output.stream.close()
             self._use(self.saved)
 

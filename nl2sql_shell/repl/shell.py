@@ -25,10 +25,20 @@ from nl2sql_shell.db.execute import (
     install_notice_printer,
 )
 from nl2sql_shell.output import Output
+from nl2sql_shell.repl.conditionals import Conditionals
 from nl2sql_shell.repl.statements import next_piece
 from nl2sql_shell.repl.transactions import run_in_transaction_mode
-from nl2sql_shell.repl.variables import boolean, substitute
+from nl2sql_shell.repl.variables import (
+    boolean,
+    builtin_variables,
+    connection_variables,
+    substitute,
+)
 
+_SINGLE_STEP = (
+    "***(Single step mode: verify command)*******************************************\n{}\n"
+    "***(press return to proceed or enter x and return to cancel)********************\n"
+)
 _DDL = ("create", "alter", "drop", "comment", "grant", "revoke", "truncate")
 
 
@@ -58,15 +68,21 @@ class Shell:
     on_schema_change: list[Callable[[], None]] = field(default_factory=list)
     questions: object | None = None  # the `?` handler, set by the front end (see repl/questions.py)
     location: str = ""  # psql's "psql:FILE:LINE: " while a script runs, before each error it prints
+    source: str | None = None  # the script file running (as named), for \\ir; None at the prompt and for stdin
+    read_line: Callable[[], str] | None = None  # the running script's next line (\\prompt in a script on stdin)
+    last_error: tuple[psycopg.errors.Diagnostic, str] | None = None  # the last server error and its query (\\errverbose)
+    conditions: Conditionals = field(default_factory=Conditionals)  # the open \\if blocks (repl/conditionals.py)
     restrict_key: str | None = None  # `\\restrict KEY` (pg_dump's): meta-commands refused until `\\unrestrict KEY`
     # COPY FROM STDIN's data: the lines after it in a script (run_script sets this), else stdin.
     command_lines: Callable[[], Iterator[bytes]] = field(default=lambda: _stdin_lines())
 
     def __post_init__(self) -> None:
+        self.variables = {**builtin_variables(), **self.variables}
         self._attach(self.conn)
 
     def _attach(self, conn: psycopg.Connection) -> None:
         self.conn = conn
+        self.variables.update(connection_variables(conn))
         install_notice_printer(conn, lambda: self.errors, lambda: self.location)
         self.executor = Executor(conn, self.settings, self.output, lambda: self.errors, lambda: self.location)
         self.executor.copy_stdin = lambda: self.command_lines()
@@ -103,7 +119,8 @@ class Shell:
         if stripped.startswith("\\"):
             return metacommands.run(self, stripped)
         if stripped.startswith("?"):
-            self._ask(stripped)
+            if self.conditions.active():
+                self._ask(stripped)
             return True
         self._run_text(text)
         return True
@@ -136,9 +153,21 @@ class Shell:
     def run_sql(self, sql: str, *, read_only: bool = False, statement_timeout_ms: int | None = None, single: bool = False) -> Outcome:
         """Execute one statement with psql's output; reconnect once if the server went away.
         `single`: exactly one statement (model SQL), see Executor.run. The user's SQL gets
-        psql's variable interpolation (`:name`, `:'name'`, `:"name"`); model SQL never does."""
+        psql's variable interpolation (`:name`, `:'name'`, `:"name"`); model SQL never does.
+        In a branch of `\\if` that is not taken, nothing is sent."""
+        if not self.conditions.active():
+            return Outcome(True)
         if not (read_only or single):
-            sql = substitute(sql, self.variables)
+            expanded = substitute(sql, self.variables)
+            pieces = _statements(expanded) if expanded != sql else [sql]
+            outcome = Outcome(True)
+            for piece in pieces:  # a ; inside a variable's value ends a statement there, as in psql
+                if self._announce(piece):
+                    outcome = self._send(piece, statement_timeout_ms)
+            return outcome
+        return self._send(sql, statement_timeout_ms, read_only=read_only, single=single)
+
+    def _send(self, sql: str, statement_timeout_ms: int | None, *, read_only: bool = False, single: bool = False) -> Outcome:
         self.last_sql = sql
 
         def run() -> Outcome:
@@ -150,9 +179,41 @@ class Shell:
 
     def run_query_string(self, sql: str) -> Outcome:
         """Several statements sent as one query (psql's `-c`): one implicit transaction."""
+        if not self.conditions.active():
+            return Outcome(True)
         sql = substitute(sql, self.variables)
+        if not self._announce(sql):
+            return Outcome(True)
         self.last_sql = sql
         return self._finish(sql, self._in_transaction_mode(sql, lambda: self.executor.run_simple(sql)))
+
+    def run_hidden(self, sql: str) -> bool:
+        """A query of the shell's own (psql's PSQLexec): shown first with ECHO_HIDDEN (-E),
+        its error printed as psql prints it; whether it succeeded."""
+        echo_hidden = self.variables.get("ECHO_HIDDEN", "off")
+        if echo_hidden != "off":
+            self.output.say(f"********* QUERY **********\n{sql}\n**************************\n\n")
+            if echo_hidden == "noexec":
+                return True
+        try:
+            self.conn.execute(sql)
+        except psycopg.Error as exc:
+            self.error(self.location + error_text(exc))
+            return False
+        return True
+
+    def _announce(self, sql: str) -> bool:
+        """psql's steps before sending a query: with SINGLESTEP (-s) show it and wait for Enter
+        (x cancels it); with ECHO=queries (-e) print it."""
+        if boolean(self.variables.get("SINGLESTEP")):
+            self.output.say(_SINGLE_STEP.format(sql))
+            answer = self.read_line() if self.read_line is not None and self.source is None else sys.stdin.readline()
+            return not answer.startswith("x")
+        if self.variables.get("ECHO") == "queries":
+            self.output.say(sql + "\n")
+        if self.output.log is not None:  # -L: psql's banner before each query in the log
+            self.output.log.write(f"********* QUERY **********\n{sql}\n**************************\n\n")
+        return True
 
     def _in_transaction_mode(self, sql: str, run: Callable[[], Outcome]) -> Outcome:
         """AUTOCOMMIT and ON_ERROR_ROLLBACK around a statement the user sent."""
@@ -172,9 +233,23 @@ class Shell:
         elif outcome.ok and sql.lstrip()[:8].lower().startswith(_DDL):
             self.schema_changed()
         self.last_failed = not outcome.ok
+        self._record(outcome, sql)
+        if not outcome.ok and self.variables.get("ECHO") == "errors":
+            self.error(f"{self.location}STATEMENT:  {sql}")
         if not outcome.ok and boolean(self.variables.get("ON_ERROR_STOP")) and not self.interactive:
             raise StopScript()
         return outcome
+
+    def _record(self, outcome: Outcome, sql: str) -> None:
+        """psql's ERROR, ROW_COUNT, SQLSTATE and LAST_ERROR_* variables."""
+        self.variables["ERROR"] = "false" if outcome.ok else "true"
+        self.variables["ROW_COUNT"] = str(outcome.rows) if outcome.ok else "0"
+        if outcome.ok:
+            self.variables["SQLSTATE"] = "00000"
+        elif outcome.diag is not None:
+            self.last_error = outcome.diag, sql
+            code = outcome.diag.sqlstate or ""
+            self.variables.update(SQLSTATE=code, LAST_ERROR_SQLSTATE=code, LAST_ERROR_MESSAGE=outcome.diag.message_primary or "")
 
     def schema_changed(self) -> None:
         for callback in self.on_schema_change:
@@ -246,6 +321,14 @@ class Shell:
     def close(self) -> None:
         self.output.redirect(None)
         self.conn.close()
+
+
+def _statements(sql: str) -> list[str]:
+    """The statements of text whose variables were just expanded (the last may lack its ;)."""
+    from nl2sql_shell.repl.statements import split_statements
+
+    statements, rest = split_statements(sql)
+    return statements + [rest] if rest else statements or [sql]
 
 
 def _stdin_lines() -> Iterator[bytes]:

@@ -8,14 +8,71 @@ from __future__ import annotations
 
 import re
 
+import psycopg
+
+# The variables psql 15 sets before reading any input (`\\set` lists them), with its values.
+# VERSION* name this program; VERSION_NUM is the psql release whose behaviour it follows, for
+# scripts that test it.
+DEFAULTS = {
+    "AUTOCOMMIT": "on",
+    "COMP_KEYWORD_CASE": "preserve-upper",
+    "ECHO": "none",
+    "ECHO_HIDDEN": "off",
+    "FETCH_COUNT": "0",
+    "HIDE_TABLEAM": "off",
+    "HIDE_TOAST_COMPRESSION": "off",
+    "HISTCONTROL": "none",
+    "HISTSIZE": "500",
+    "IGNOREEOF": "0",
+    "LAST_ERROR_MESSAGE": "",
+    "LAST_ERROR_SQLSTATE": "00000",
+    "ON_ERROR_ROLLBACK": "off",
+    "ON_ERROR_STOP": "off",
+    "PROMPT1": "%/%R%x%# ",
+    "PROMPT2": "%/%R%x%# ",
+    "PROMPT3": ">> ",
+    "QUIET": "off",
+    "SHOW_ALL_RESULTS": "on",
+    "SHOW_CONTEXT": "errors",
+    "SINGLELINE": "off",
+    "SINGLESTEP": "off",
+    "VERBOSITY": "default",
+    "VERSION_NUM": "150000",
+}
+
+
+def builtin_variables() -> dict[str, str]:
+    """psql's variables at start-up, before the connection's own (see connection_variables)."""
+    from nl2sql_shell import __version__
+
+    return {**DEFAULTS, "VERSION": f"nl2sql-shell {__version__} (psql 15 compatible)", "VERSION_NAME": __version__}
+
+
+def connection_variables(conn: psycopg.Connection) -> dict[str, str]:
+    """What psql sets on each connection: DBNAME, USER, HOST, PORT, ENCODING, SERVER_VERSION_*."""
+    info = conn.info
+    return {
+        "DBNAME": info.dbname,
+        "USER": info.user,
+        "HOST": info.host,
+        "PORT": str(info.port),
+        "ENCODING": info.parameter_status("client_encoding") or "",
+        "SERVER_VERSION_NAME": info.parameter_status("server_version") or "",
+        "SERVER_VERSION_NUM": str(info.server_version),
+    }
+
 
 def boolean(value: str | None, default: bool = False) -> bool:
     """psql's ParseVariableBool: an unset or unrecognised value is ``default``."""
-    if value is None:
-        return default
+    parsed = None if value is None else parse_boolean(value)
+    return default if parsed is None else parsed
+
+
+def parse_boolean(value: str) -> bool | None:
+    """psql's ParseVariableBool: True/False, or None for a value it does not recognise."""
     text = value.strip().lower()
     if not text:
-        return default
+        return None
     if text in ("1", "0"):
         return text == "1"
     if len(text) >= 2 and "on".startswith(text):
@@ -25,7 +82,7 @@ def boolean(value: str | None, default: bool = False) -> bool:
     for word, meaning in (("true", True), ("false", False), ("yes", True), ("no", False)):
         if word.startswith(text):
             return meaning
-    return default
+    return None
 
 
 # What psql's lexer skips (quotes, comments, casts) and the three forms of a variable.
@@ -77,8 +134,8 @@ def substitute(text: str, variables: dict[str, str], *, sql: bool = True) -> str
 
 _META_ESCAPES = {"n": "\n", "t": "\t", "b": "\b", "r": "\r", "f": "\f"}
 _META_TOKEN = re.compile(
-    r"""(?P<space>\s+) | '(?P<single>(?:[^'\\]|\\.|'')*)'? | (?P<double>"(?:[^"]|"")*"?)
-      | :'(?P<literal>\w+)' | :"(?P<ident>\w+)" | :(?P<plain>\w+) | (?P<other>[^\s'":]+|:)""",
+    r"""(?P<space>\s+) | '(?P<single>(?:[^'\\]|\\.|'')*)'? | (?P<double>"(?:[^"]|"")*"?) | `(?P<backtick>[^`]*)`?
+      | :'(?P<literal>\w+)' | :"(?P<ident>\w+)" | :(?P<plain>\w+) | (?P<other>[^\s'":`]+|:)""",
     re.VERBOSE,
 )
 
@@ -98,6 +155,8 @@ def meta_arguments(text: str, variables: dict[str, str]) -> list[str]:
         piece = match.group()
         if match["single"] is not None:
             piece = _unescape(match["single"])
+        elif match["backtick"] is not None:
+            piece = backtick(substitute(match["backtick"], variables, sql=False))
         elif (name := match["literal"] or match["ident"] or match["plain"]) and name in variables:
             value = variables[name]
             piece = quote_literal(value) if match["literal"] else quote_identifier(value) if match["ident"] else value
@@ -105,6 +164,15 @@ def meta_arguments(text: str, variables: dict[str, str]) -> list[str]:
     if current is not None:
         words.append("".join(current))
     return words
+
+
+def backtick(command: str) -> str:
+    """psql's `command` in a meta-command's words: the command's output, less one final
+    newline (`\\set now `date``)."""
+    import subprocess
+
+    done = subprocess.run(command, shell=True, stdout=subprocess.PIPE, check=False)  # noqa: S602 - the user's own command, as in psql
+    return done.stdout.decode(errors="replace").removesuffix("\n")
 
 
 def _unescape(body: str) -> str:

@@ -1,0 +1,77 @@
+"""psql's `\\if EXPR`, `\\elif EXPR`, `\\else`, `\\endif`.
+
+Each script (and the prompt) has its own stack of branches, as in psql, so an included file
+cannot close its includer's `\\if`. In a branch that is not taken nothing runs: no SQL is sent,
+no other meta-command runs, and no variable or backtick in them is expanded; an `\\elif` after
+a taken branch is not even evaluated. The expression is the command's words (variables
+expanded, quotes read) joined by blanks and read as psql reads a boolean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nl2sql_shell.repl.variables import meta_arguments, parse_boolean
+
+CONDITIONAL_COMMANDS = ("\\if", "\\elif", "\\else", "\\endif")
+
+# psql's ifState: TRUE (in the taken branch), FALSE (no branch taken yet), IGNORED (a branch
+# was taken, or the whole \\if sits in a skipped branch), and the same two after \\else.
+TRUE, FALSE, IGNORED, ELSE_TRUE, ELSE_FALSE = "true", "false", "ignored", "else-true", "else-false"
+
+
+@dataclass
+class Conditionals:
+    """The open `\\if` blocks of one script or of the prompt, innermost last."""
+
+    stack: list[str] = field(default_factory=list)
+
+    def active(self) -> bool:
+        """Whether input runs here: outside any `\\if`, or in its taken branch."""
+        return not self.stack or self.stack[-1] in (TRUE, ELSE_TRUE)
+
+
+def intercept(shell, name: str, argument: str) -> bool:  # noqa: ANN001 - Shell (import cycle)
+    """Run ``name`` if it is a conditional command, or skip it in a branch not taken; True
+    when the line was dealt with here."""
+    state = shell.conditions
+    if name not in CONDITIONAL_COMMANDS:
+        if state.active():
+            return False
+        if shell.interactive:
+            shell.error(f"{name} command ignored; use \\endif or Ctrl-C to exit current \\if block")
+        return True
+    stack = state.stack
+    if name == "\\if":
+        stack.append((TRUE if _true(shell, argument) else FALSE) if state.active() else IGNORED)
+        return True
+    if not stack:
+        shell.meta_error(f"{name}: no matching \\if")
+        return True
+    top = stack[-1]
+    if name == "\\endif":
+        stack.pop()
+    elif top in (ELSE_TRUE, ELSE_FALSE):
+        shell.meta_error(f"{name}: cannot occur after \\else")
+    elif name == "\\elif":
+        stack[-1] = (TRUE if _true(shell, argument) else FALSE) if top == FALSE else IGNORED
+    else:
+        stack[-1] = ELSE_TRUE if top == FALSE else ELSE_FALSE
+    return True
+
+
+def _true(shell, argument: str) -> bool:  # noqa: ANN001
+    """The expression's value; one psql cannot read is an error and counts as false."""
+    value = " ".join(meta_arguments(argument, shell.variables))
+    parsed = parse_boolean(value)
+    if parsed is None:
+        shell.meta_error(f'unrecognized value "{value}" for "\\if expression": Boolean expected')
+        return False
+    return parsed
+
+
+def close(shell, location: str) -> None:  # noqa: ANN001
+    """At the end of a script: psql's error for blocks left open."""
+    if shell.conditions.stack:
+        shell.location = location
+        shell.meta_error("reached EOF without finding closing \\endif(s)")

@@ -1,0 +1,74 @@
+"""Catalog listings as psql prints them: a centred title, the table, footer lines.
+
+The `\\d` family reads the catalog with psql 15's own queries (see repl/describe.py); this
+module runs such a query with every value kept as the server's text (so `t`/`f`, arrays and
+timestamps print as psql prints them) and lays out the result under its title.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import psycopg
+
+from nl2sql_shell.db import format as fmt
+from nl2sql_shell.repl.shell import Shell
+
+Rows = list[tuple[str | None, ...]]
+
+
+def fetch(shell: Shell, sql: str, params: Sequence[object] = ()) -> tuple[list[str], list[bool], Rows]:
+    """Run a catalog query; (column names, right-aligned flags, rows as the server's text).
+    With ECHO_HIDDEN (-E) the query is shown first, as psql shows its own ("noexec": only shown)."""
+    echo = shell.variables.get("ECHO_HIDDEN", "off")
+    if echo != "off":
+        text = psycopg.ClientCursor(shell.conn).mogrify(sql, params) if params else sql
+        shell.output.say(f"********* QUERY **********\n{text}\n**************************\n\n")
+        if echo == "noexec":
+            return [], [], []
+    with shell.conn.cursor() as cur:
+        fmt.text_loading(cur)
+        cur.execute(sql, params)
+        headers, numeric = fmt.describe(cur)
+        return headers, numeric, [tuple(row) for row in cur.fetchall()]
+
+
+def print_listing(
+    shell: Shell,
+    title: str,
+    headers: list[str],
+    rows: Rows,
+    *,
+    numeric: Sequence[bool] | None = None,
+    footers: Sequence[str] = (),
+    row_count: bool = True,
+    table: bool = False,
+) -> None:
+    """psql's printTable for a listing, in the format `\\pset` chose: the title (centred in
+    aligned output), the rows, then either ``footers`` (`\\d NAME`'s Indexes: ...), the row
+    count, or with ``row_count=False`` nothing (`\\du`). ``table``: never expanded, as psql
+    shows one relation's columns whatever `\\x` says."""
+    settings = replace(shell.settings, title=title, **({"expanded": "off"} if table else {}))
+    lines = list(footers) if footers or not row_count else None
+    shell.output.write(fmt.render(headers, numeric or [False] * len(headers), rows, settings, footers=lines))
+
+
+def run_listing(shell: Shell, title: str, sql: str, params: Sequence[object] = (), *, row_count: bool = True) -> bool:
+    """Query and print one titled listing; a server error is printed and the command fails.
+    Returns whether it found any rows."""
+    try:
+        headers, numeric, rows = fetch(shell, sql, params)
+    except psycopg.Error as exc:
+        report(shell, exc)
+        return False
+    print_listing(shell, title, headers, rows, numeric=numeric, row_count=row_count)
+    return bool(rows)
+
+
+def report(shell: Shell, exc: psycopg.Error) -> None:
+    """A catalog query's error, as psql prints the error of its own query."""
+    from nl2sql_shell.db.execute import error_text
+
+    shell.error(shell.location + error_text(exc))
+    shell.last_failed = True

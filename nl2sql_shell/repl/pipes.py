@@ -1,0 +1,34 @@
+"""`|command` targets of `\\g`, `\\w` and `\\o`: text handed to a shell command's stdin, as
+psql's popen(command, "w") does; the command's own output goes straight to the terminal."""
+
+from __future__ import annotations
+
+import subprocess
+from typing import IO
+
+
+def open_pipe(command: str) -> subprocess.Popen[str]:
+    """Start ``command`` under /bin/sh with a text pipe to its standard input."""
+    return subprocess.Popen(command, shell=True, stdin=subprocess.PIPE, text=True, encoding="utf-8")  # noqa: S602 - the user's command
+
+
+def close_pipe(process: subprocess.Popen[str]) -> int:
+    """Close the pipe and wait for the command, as psql's pclose; its exit status."""
+    stream: IO[str] | None = process.stdin
+    if stream is not None:
+        try:
+            stream.close()
+        except BrokenPipeError:
+            pass
+    return process.wait()
+
+
+def run_piped(command: str, text: str) -> int:
+    """Hand ``text`` to ``command`` and wait for it."""
+    process = open_pipe(command)
+    try:
+        assert process.stdin is not None
+        process.stdin.write(text)
+    except BrokenPipeError:
+        pass
+    return close_pipe(process)

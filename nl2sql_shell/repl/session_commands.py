@@ -1,0 +1,264 @@
+"""psql 15's meta-commands about the session rather than the database: the query buffer
+(`\\r`, `\\p`, `\\w`), `\\qecho`, `\\ir`, `\\prompt`, `\\setenv`, `\\cd`, `\\encoding`.
+
+The query buffer is the query text typed so far and not yet sent (see repl/send.py); with
+none, `\\p` and `\\w` use the previous query, as psql does. `\\echo` and these messages go
+to standard output while `\\qecho` follows `\\o`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import psycopg
+
+from nl2sql_shell.repl.shell import Shell
+from nl2sql_shell.repl.variables import meta_arguments
+
+BUFFER_COMMANDS = ("\\r", "\\reset", "\\p", "\\print", "\\w", "\\write")
+
+
+def buffer_command(shell: Shell, name: str, buffer: str, argument: str) -> str:
+    """`\\r`, `\\p`, `\\w FILE` on ``buffer``; returns what stays in the buffer."""
+    if name in ("\\r", "\\reset"):
+        if not getattr(shell.settings, "quiet", False):
+            shell.output.say("Query buffer reset (cleared).\n")
+        return ""
+    text = buffer or shell.last_sql
+    if name in ("\\p", "\\print"):
+        shell.output.say(text + "\n" if text else "Query buffer is empty.\n")
+        return buffer
+    words = meta_arguments(argument, shell.variables)
+    if not words:
+        shell.meta_error(f"{name}: missing required argument")
+        shell.last_failed = True
+        return buffer
+    target = argument.strip()[1:].strip() if argument.strip().startswith("|") else None
+    try:
+        if target is not None:
+            from nl2sql_shell.repl.pipes import run_piped
+
+            run_piped(target, text + "\n" if text else "")
+        else:
+            Path(os.path.expanduser(words[0])).write_text(text + "\n" if text else "", encoding="utf-8")
+    except OSError as exc:
+        shell.meta_error(f"{words[0]}: {exc.strerror}")
+        shell.last_failed = True
+    return buffer
+
+
+def _buffer_handler(name: str):  # noqa: ANN202 - a metacommands Handler
+    def handler(shell: Shell, argument: str) -> bool:
+        buffer_command(shell, name, "", argument)
+        return True
+
+    return handler
+
+
+def _qecho(shell: Shell, argument: str) -> bool:
+    """`\\qecho [-n] TEXT`: like \\echo, to the query output (\\o's file)."""
+    words = meta_arguments(argument, shell.variables)
+    newline = "\n"
+    if words[:1] == ["-n"]:
+        words, newline = words[1:], ""
+    shell.output.write(" ".join(words) + newline)
+    return True
+
+
+def _include_relative(shell: Shell, argument: str) -> bool:
+    """`\\ir FILE`: FILE relative to the directory of the script running it (the current
+    directory at the prompt), as psql 15's \\ir."""
+    from nl2sql_shell.repl.metacommands import include
+
+    words = meta_arguments(argument, shell.variables)
+    name = words[0] if words else ""
+    if name and shell.source and not os.path.isabs(os.path.expanduser(name)):
+        name = os.path.join(os.path.dirname(shell.source), name)
+    return include(shell, name)
+
+
+def _prompt(shell: Shell, argument: str) -> bool:
+    """`\\prompt [TEXT] NAME`: read a line into variable NAME. At the prompt it asks on the
+    terminal; a script read from standard input gives its next line (psql reads on there too),
+    a -f script reads standard input and shows TEXT on standard output."""
+    words = meta_arguments(argument, shell.variables)
+    if not words:
+        shell.meta_error("\\prompt: missing required argument")
+        shell.last_failed = True
+        return True
+    text, name = (" ".join(words[:-1]), words[-1])
+    if shell.interactive:
+        try:
+            value = input(text)
+        except EOFError:
+            value = ""
+    elif shell.source is None and shell.read_line is not None:
+        shell.error(text, end="")
+        value = shell.read_line()
+    else:
+        shell.output.say(text)
+        value = sys.stdin.readline()
+    shell.variables[name] = value.removesuffix("\n")
+    return True
+
+
+def _setenv(shell: Shell, argument: str) -> bool:
+    """`\\setenv NAME [VALUE]`: set or unset an environment variable for commands run later."""
+    words = meta_arguments(argument, shell.variables)
+    if not words:
+        shell.meta_error("\\setenv: missing required argument")
+        shell.last_failed = True
+    elif "=" in words[0]:
+        shell.meta_error('\\setenv: environment variable name must not contain "="')
+        shell.last_failed = True
+    elif len(words) == 1:
+        os.environ.pop(words[0], None)
+    else:
+        os.environ[words[0]] = words[1]
+    return True
+
+
+def _cd(shell: Shell, argument: str) -> bool:
+    """`\\cd [DIR]`: change the working directory (home without DIR)."""
+    words = meta_arguments(argument, shell.variables)
+    target = words[0] if words else os.path.expanduser("~")
+    try:
+        os.chdir(os.path.expanduser(target))
+    except OSError as exc:
+        shell.meta_error(f'\\cd: could not change directory to "{target}": {exc.strerror}')
+        shell.last_failed = True
+    return True
+
+
+def _shell_escape(shell: Shell, argument: str) -> bool:
+    """`\\! [COMMAND]`: the line as written, run by /bin/sh (psql's system()); alone, $SHELL."""
+    import subprocess
+
+    sys.stdout.flush()
+    command = argument or os.environ.get("SHELL", "/bin/sh")
+    if subprocess.call(command, shell=True) == 127:  # noqa: S602 - the user's own command, as in psql
+        shell.meta_error("\\!: failed")
+        shell.last_failed = True
+    return True
+
+
+def _password(shell: Shell, argument: str) -> bool:
+    """`\\password [USER]`: ask twice (on the terminal, without echo), encrypt on this side
+    with the server's password_encryption (libpq's PQencryptPasswordConn) and send only
+    ALTER USER ... PASSWORD 'SCRAM-SHA-256$...': the clear text never reaches the server, its
+    log or the history."""
+    words = meta_arguments(argument, shell.variables)
+    try:
+        user = words[0] if words else shell.conn.execute("SELECT CURRENT_USER").fetchone()[0]
+        first = _secret(f'Enter new password for user "{user}": ')
+        if first != _secret("Enter it again: "):
+            shell.meta_error("Passwords didn't match.")
+            shell.last_failed = True
+            return True
+        encrypted = shell.conn.pgconn.encrypt_password(first.encode(), user.encode()).decode()
+        shell.conn.execute(psycopg.sql.SQL("ALTER USER {} PASSWORD {}").format(psycopg.sql.Identifier(user), psycopg.sql.Literal(encrypted)))
+    except (psycopg.Error, EOFError) as exc:
+        shell.meta_error(str(exc).strip() if isinstance(exc, psycopg.Error) else "could not read password")
+        shell.last_failed = True
+    return True
+
+
+def _secret(prompt: str) -> str:
+    """A line read without echo from the terminal, as psql's simple_prompt: with no terminal,
+    the prompt goes to stderr and the line comes from stdin."""
+    import getpass
+
+    try:
+        with open("/dev/tty", "r+") as _:
+            pass
+    except OSError:
+        sys.stderr.write(prompt)
+        sys.stderr.flush()
+        line = sys.stdin.readline()
+        sys.stderr.write("\n")  # psql ends the line its unechoed answer leaves open
+        if not line:
+            raise EOFError
+        return line.removesuffix("\n")
+    return getpass.getpass(prompt)
+
+
+def _errverbose(shell: Shell, _: str) -> bool:
+    """`\\errverbose`: the last server error again with every field libpq's verbose form has
+    (SQLSTATE, position, names, the server's source location)."""
+    if shell.last_error is None:
+        shell.output.say("There is no previous error.\n")
+        return True
+    diag, sql = shell.last_error
+    lines = [f"{diag.severity}:  {diag.sqlstate}: {diag.message_primary or 'missing error text'}"]
+    if diag.statement_position:
+        marker = _position(sql, int(diag.statement_position))
+        lines = lines + marker if marker else [lines[0] + f" at character {diag.statement_position}"]
+    for label, value in (
+        ("DETAIL", diag.message_detail),
+        ("HINT", diag.message_hint),
+        ("QUERY", diag.internal_query),
+        ("CONTEXT", diag.context),
+        ("SCHEMA NAME", diag.schema_name),
+        ("TABLE NAME", diag.table_name),
+        ("COLUMN NAME", diag.column_name),
+        ("DATATYPE NAME", diag.datatype_name),
+        ("CONSTRAINT NAME", diag.constraint_name),
+    ):
+        if value:
+            lines.append(f"{label}:  {value}")
+    if diag.source_function or diag.source_file:
+        lines.append(f"LOCATION:  {diag.source_function}, {diag.source_file}:{diag.source_line}")
+    shell.meta_error("\n".join(lines))
+    return True
+
+
+def _position(sql: str, position: int) -> list[str]:
+    """libpq's LINE n: marker for a short line (a long one is cut by libpq in ways not copied
+    here: it gets " at character N" on the first line instead)."""
+    before = sql[: position - 1]
+    number = before.count("\n") + 1
+    start = before.rfind("\n") + 1
+    end = sql.find("\n", start)
+    line = sql[start : end if end >= 0 else len(sql)]
+    prefix = f"LINE {number}: "
+    if len(line) > 60 or not line.isascii():
+        return []
+    return [prefix + line, " " * (len(prefix) + position - 1 - start) + "^"]
+
+
+def _encoding(shell: Shell, argument: str) -> bool:
+    """`\\encoding [ENCODING]`: show or set the client encoding (and the ENCODING variable)."""
+    words = meta_arguments(argument, shell.variables)
+    if not words:
+        shell.output.say((shell.conn.info.parameter_status("client_encoding") or "") + "\n")
+        return True
+    try:
+        shell.conn.execute(psycopg.sql.SQL("SET client_encoding TO {}").format(psycopg.sql.Literal(words[0])))
+    except psycopg.Error:
+        shell.meta_error(f"{words[0]}: invalid encoding name or conversion procedure not found")
+        shell.last_failed = True
+        return True
+    shell.variables["ENCODING"] = shell.conn.info.parameter_status("client_encoding") or words[0]
+    return True
+
+
+def register(command) -> None:  # noqa: ANN001 - metacommands.command
+    """Add these commands to the meta-command table."""
+    for names, syntax, text in (
+        (("\\r", "\\reset"), "\\r", "reset (clear) the query buffer"),
+        (("\\p", "\\print"), "\\p", "show the contents of the query buffer"),
+        (("\\w", "\\write"), "\\w FILE", "write query buffer to file"),
+    ):
+        for name in names:
+            command(name, syntax=syntax, help=text)(_buffer_handler(name))
+    command("\\qecho", syntax="\\qecho [-n] [TEXT]", help="write text to the query output stream (see \\o)")(_qecho)
+    command("\\ir", "\\include_relative", syntax="\\ir FILE", help="as \\i, but relative to location of current script")(_include_relative)
+    command("\\prompt", syntax="\\prompt [TEXT] NAME", help="prompt user to set internal variable")(_prompt)
+    command("\\setenv", syntax="\\setenv NAME [VALUE]", help="set or unset environment variable")(_setenv)
+    command("\\cd", syntax="\\cd [DIR]", help="change the current working directory")(_cd)
+    command("\\!", syntax="\\! [COMMAND]", help="execute command in shell or start interactive shell")(_shell_escape)
+    command("\\password", syntax="\\password [USERNAME]", help="securely change the password for a user")(_password)
+    command("\\errverbose", syntax="\\errverbose", help="show most recent error message at maximum verbosity")(_errverbose)
+    command("\\encoding", syntax="\\encoding [ENCODING]", help="show or set client encoding")(_encoding)

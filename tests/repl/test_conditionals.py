@@ -1,0 +1,99 @@
+"""`\\if`, `\\elif`, `\\else`, `\\endif` as psql 15 runs them in scripts: branches not taken
+send no SQL and run no meta-command, psql's boolean words, nesting, psql's errors; compared
+byte for byte with /usr/bin/psql."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+from psqlcompare import PSQL, same, twin_databases
+
+pytestmark = pytest.mark.skipif(PSQL is None, reason="psql is not installed")
+
+SCRIPT = r"""\set x 1
+\if :x
+\echo one
+\elif 1
+\echo no
+\else
+\echo no2
+\endif
+\if false
+  \echo skipped :nosuch
+  insert into log values ('skipped');
+  select 1/0;
+  \set y should-not-be-set
+  \if true
+    \echo nested-skip
+  \else
+    \echo nested-skip2
+  \endif
+\elif ye
+  \echo elif-yes
+  insert into log values ('elif');
+\endif
+\echo y is :y
+\if maybe
+\echo maybe-true
+\else
+\echo maybe-else
+\endif
+\if
+\echo empty-if
+\endif
+\if on off
+\echo two-words
+\endif
+\else
+\elif 1
+\endif
+\if 0
+\else
+\echo in-else
+\else
+\echo double-else
+\elif 1
+\endif
+\if `echo yes`
+\echo backtick-true
+\endif
+\if 'of'
+\echo quoted-off
+\else
+\echo quoted-off-else
+\endif
+\if 1
+select 'inside' \g
+\endif
+\if 0
+select 'never' \g
+\endif
+select 'after';
+\if 1
+\echo unclosed
+"""
+
+
+def test_a_script_with_conditionals_runs_as_in_psql(pg_server, tmp_path: Path):
+    (tmp_path / "c.sql").write_text(SCRIPT)
+    with twin_databases(pg_server.conninfo(), "create table log (what text)") as (mine, psqls):
+        code, out, err = same(mine, psqls, "-f", "c.sql", cwd=tmp_path)
+        with psycopg.connect(mine) as conn:
+            assert conn.execute("select what from log").fetchall() == [("elif",)]
+    assert b"skipped" not in out and b"never" not in out and b"nested-skip" not in out
+    assert b"y is :y" in out and b"backtick-true" in out and b"quoted-off-else" in out
+    assert b"psql:c.sql:24: error: unrecognized value \"maybe\" for \"\\if expression\": Boolean expected\n" in err
+    assert err.endswith(b"reached EOF without finding closing \\endif(s)\n")
+
+
+def test_an_included_file_has_its_own_if_blocks(fresh_db, tmp_path: Path):
+    (tmp_path / "inner.sql").write_text("\\if 1\n\\echo inner\n")
+    (tmp_path / "outer.sql").write_text("\\if 1\n\\i inner.sql\n\\echo outer-still-on\n\\endif\n\\echo done\n")
+    code, out, _ = same(fresh_db, fresh_db, "-f", "outer.sql", cwd=tmp_path)
+    assert out == b"inner\nouter-still-on\ndone\n"
+
+
+def test_conditionals_on_standard_input(fresh_db):
+    same(fresh_db, fresh_db, stdin=b"\\if 1\n\\echo a\n\\elif 1\n\\echo b\n\\endif\n\\if bad\n\\echo c\n\\endif\n\\if 1\n")
