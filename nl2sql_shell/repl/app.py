@@ -26,6 +26,7 @@ from nl2sql_shell.repl.completer import SQLCompleter
 from nl2sql_shell.repl.metadata import Metadata, load_metadata
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.statements import input_state, is_complete
+from nl2sql_shell.repl.variables import boolean
 
 MODEL_LOAD_DELAY_S = 1.0
 _WORDS = {"quit": "\\q", "exit": "\\q", "\\quit": "\\q", "help": "\\?"}
@@ -155,8 +156,11 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
 
 
 def _prompt(shell: Shell, continuation: bool = False) -> str:
-    """psql's PROMPT1/PROMPT2 '%/%R%x%# ': db name, '=' or the open quote, tx state, # or >."""
-    state = "="
+    """psql's PROMPT1/PROMPT2 '%/%R%x%# ': db name, '=' ('@' in a branch of \\if not taken,
+    '^' in single-line mode) or the open quote, tx state, # or >."""
+    state = "=" if shell.conditions.active() else "@"
+    if state == "=" and boolean(shell.variables.get("SINGLELINE")):
+        state = "^"
     if continuation:
         buffer = get_app().current_buffer.text
         state = input_state(buffer) or "-"

@@ -156,6 +156,8 @@ class Shell:
         psql's variable interpolation (`:name`, `:'name'`, `:"name"`); model SQL never does.
         In a branch of `\\if` that is not taken, nothing is sent."""
         if not self.conditions.active():
+            if self.interactive:
+                self.error("query ignored; use \\endif or Ctrl-C to exit current \\if block")
             return Outcome(True)
         if not (read_only or single):
             expanded = substitute(sql, self.variables)

@@ -97,3 +97,33 @@ def test_an_included_file_has_its_own_if_blocks(fresh_db, tmp_path: Path):
 
 def test_conditionals_on_standard_input(fresh_db):
     same(fresh_db, fresh_db, stdin=b"\\if 1\n\\echo a\n\\elif 1\n\\echo b\n\\endif\n\\if bad\n\\echo c\n\\endif\n\\if 1\n")
+
+
+def test_at_the_prompt_a_skipped_branch_says_so(fresh_db, monkeypatch, tmp_path: Path):
+    """psql's interactive warnings for what a branch not taken ignores, and its '@' prompt."""
+    import io
+
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    from nl2sql_shell.db.connect import Target, connect
+    from nl2sql_shell.output import Output
+    from nl2sql_shell.repl.app import _prompt, run_interactive
+    from nl2sql_shell.repl.shell import Shell
+
+    monkeypatch.setenv("NL2SQL_SHELL_HISTORY", str(tmp_path / "history"))
+    out, err = io.StringIO(), io.StringIO()
+    target = Target(fresh_db)
+    shell = Shell(target, connect(target), output=Output(out, use_pager=False), errors=err)
+    with create_pipe_input() as pipe:
+        pipe.send_text("\\if false\n\\echo no\nselect 1 as a;\n\\endif\n\\if true\n\\echo yes\n\\endif\n\\q\n")
+        run_interactive(shell, input=pipe, output=DummyOutput())
+    assert out.getvalue() == "yes\n"
+    assert err.getvalue() == (
+        "\\echo command ignored; use \\endif or Ctrl-C to exit current \\if block\n"
+        "query ignored; use \\endif or Ctrl-C to exit current \\if block\n"
+    )
+    fresh = Shell(target, connect(target), output=Output(out, use_pager=False), errors=err)
+    fresh.conditions.stack.append("false")
+    assert _prompt(fresh) == f"{fresh.dbname}@# "
+    fresh.close()
