@@ -21,12 +21,8 @@ from nl2sql_shell.repl.variables import meta_arguments
 
 # The title psql prints over each listing pgspecial still produces.
 TITLES = {
-    "\\dT": "List of data types",
-    "\\dx": "List of installed extensions",
-    "\\dn": "List of schemas",
     "\\dp": "Access privileges",
     "\\z": "Access privileges",
-    "\\db": "List of tablespaces",
     "\\dF": "List of text search configurations",
     "\\dD": "List of domains",
     "\\ddp": "Default access privileges",
@@ -50,9 +46,10 @@ def pattern_of(argument: str) -> str | None:
     return words[0] if words else None
 
 
-def name_conditions(pattern: str | None, schema_column: str | None, name_column: str, visible: str | None) -> tuple[list[str], list[str]]:
+def name_conditions(pattern: str | None, schema_column: str | None, name_column: str | tuple[str, ...], visible: str | None) -> tuple[list[str], list[str]]:
     """psql's processSQLNamePattern: ``schema.name`` with * and ? wildcards, "quoted" parts
-    taken as written; without a schema only what the search_path makes visible."""
+    taken as written; without a schema only what the search_path makes visible. Several name
+    columns: any of them may match (`\\dT` matches the internal and the SQL name)."""
     if pattern is None:
         return ([visible] if visible else []), []
     schema, name = sql_name_pattern(pattern)
@@ -61,8 +58,9 @@ def name_conditions(pattern: str | None, schema_column: str | None, name_column:
         conditions.append(f"{schema_column} OPERATOR(pg_catalog.~) %s COLLATE pg_catalog.default")
         params.append(schema)
     if name:
-        conditions.append(f"{name_column} OPERATOR(pg_catalog.~) %s COLLATE pg_catalog.default")
-        params.append(name)
+        columns = (name_column,) if isinstance(name_column, str) else name_column
+        conditions.append("(" + " OR ".join(f"{column} OPERATOR(pg_catalog.~) %s COLLATE pg_catalog.default" for column in columns) + ")")
+        params += [name] * len(columns)
     if not schema and visible:
         conditions.append(visible)
     return conditions, params
@@ -356,6 +354,11 @@ def handler_for(name: str):  # noqa: ANN201 - a metacommands Handler taking the 
     for command, lister in listers:
         if command.match(name):
             return lambda shell, argument, lister=lister: lister(shell, name, pattern_of(argument))
+    from nl2sql_shell.repl import catalog_lists
+
+    simple = catalog_lists.handler_for(name)
+    if simple is not None:
+        return lambda shell, argument: simple(shell, pattern_of(argument))
     if name in ("\\sv", "\\sv+"):
         return lambda shell, argument: show_view(shell, name, argument)
     return None

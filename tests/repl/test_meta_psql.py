@@ -31,6 +31,9 @@ create table s.x (i serial);
 create unlogged table u (x text collate "C");
 create function trg() returns trigger language plpgsql as $$ begin return new; end $$;
 create trigger r_ins before insert on r for each row execute function trg();
+create type mood as enum ('sad', 'ok', 'happy');
+create aggregate ag(int) (sfunc = int4pl, stype = int);
+create function evt() returns event_trigger language plpgsql as $$ begin end $$;
 """
 
 DESCRIBE = [
@@ -42,6 +45,9 @@ DESCRIBE = [
     "\\des", "\\des+", "\\dc", "\\dcS", "\\dc+",
     "\\sv v", "\\sv+ v", "\\sv t", "\\sv", "\\sv nosuch",
     "\\df", "\\dT", "\\dn", "\\dx", "\\dp", "\\dF",
+    "\\dn+", "\\dnS", "\\dn s", "\\dT+", "\\dTS int*", "\\dTS+ pg_catalog.int4", "\\dT mood", "\\da", "\\daS+ sum",
+    "\\dA", "\\dA+", "\\dL", "\\dLS+", "\\dC", "\\dC+", "\\dconfig+ work*", "\\dconfig search_path", "\\dy", "\\dy+",
+    "\\db", "\\dl", "\\lo_list", "\\dx plpgsql",
 ]
 
 
