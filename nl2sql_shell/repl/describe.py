@@ -338,6 +338,36 @@ def list_databases(shell: Shell, name: str, pattern: str | None) -> bool:
     return True
 
 
+def show_function(shell: Shell, name: str, argument: str) -> bool:
+    """`\\sf[+] FUNCTION[(ARGS)]`: its CREATE OR REPLACE FUNCTION; + numbers the body's lines
+    (the header lines before AS, BEGIN or RETURN are indented, unnumbered), as psql does."""
+    target = argument.strip()
+    if not target:
+        shell.meta_error("function name is required")
+        shell.last_failed = True
+        return True
+    kind = "regprocedure" if "(" in target else "regproc"
+    try:
+        row = shell.conn.execute(f"SELECT pg_catalog.pg_get_functiondef({literal(shell, target)}::pg_catalog.{kind}::pg_catalog.oid)").fetchone()
+    except psycopg.Error as exc:  # psql's minimal_error_message, as for \\sv
+        shell.meta_error(f"{exc.diag.severity or 'ERROR'}:  {exc.diag.message_primary or '(not available)'}")
+        shell.last_failed = True
+        return True
+    text = str(row[0]) if row else ""
+    if name.endswith("+"):
+        lines, number, header = [], 1, True
+        for line in text.removesuffix("\n").split("\n"):
+            header = header and not line.startswith(("AS ", "BEGIN ", "RETURN "))
+            if header:
+                lines.append(f"        {line}")
+            else:
+                lines.append(f"{number:<7} {line}")
+                number += 1
+        text = "\n".join(lines) + "\n"
+    shell.output.write(text if text.endswith("\n") else text + "\n")
+    return True
+
+
 def handler_for(name: str):  # noqa: ANN201 - a metacommands Handler taking the command's name too
     """The function for a `\\d`-family command this module answers, or None (pgspecial's)."""
     if RELATION_COMMAND.match(name):
@@ -361,4 +391,6 @@ def handler_for(name: str):  # noqa: ANN201 - a metacommands Handler taking the 
         return lambda shell, argument: simple(shell, pattern_of(argument))
     if name in ("\\sv", "\\sv+"):
         return lambda shell, argument: show_view(shell, name, argument)
+    if name in ("\\sf", "\\sf+"):
+        return lambda shell, argument: show_function(shell, name, argument)
     return None

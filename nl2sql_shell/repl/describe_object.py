@@ -52,6 +52,8 @@ class _Relation:
     replica_identity: str
     access_method: str | None
     options: str
+    row_security: bool = False
+    forced_row_security: bool = False
 
     @property
     def title(self) -> str:
@@ -90,14 +92,17 @@ def _relation(shell: Shell, oid: str, verbose: bool) -> _Relation:
         shell,
         "SELECT n.nspname, c.relname, c.relkind, c.relchecks, c.relhasindex, c.relhastriggers, c.relispartition,"
         " CASE WHEN c.reloftype = 0 THEN '' ELSE c.reloftype::pg_catalog.regtype::pg_catalog.text END,"
-        f" c.relpersistence, c.relreplident, am.amname, {options}"
+        f" c.relpersistence, c.relreplident, am.amname, {options}, c.relrowsecurity, c.relforcerowsecurity"
         " FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_class tc ON (c.reltoastrelid = tc.oid)"
         " LEFT JOIN pg_catalog.pg_am am ON (c.relam = am.oid) LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
         " WHERE c.oid = %s",
         [oid],
     )
-    schema, name, kind, checks, has_index, has_triggers, is_partition, typed_as, persistence, replident, am, opts = rows[0]
-    return _Relation(oid, schema or "", name or "", kind or "", int(checks or 0), has_index == "t", has_triggers == "t", is_partition == "t", typed_as or "", persistence or "", replident or "", am, opts or "")
+    schema, name, kind, checks, has_index, has_triggers, is_partition, typed_as, persistence, replident, am, opts, rls, forced = rows[0]
+    return _Relation(
+        oid, schema or "", name or "", kind or "", int(checks or 0), has_index == "t", has_triggers == "t", is_partition == "t",
+        typed_as or "", persistence or "", replident or "", am, opts or "", rls == "t", forced == "t",
+    )
 
 
 def _describe_one(shell: Shell, rel: _Relation, verbose: bool) -> None:
@@ -208,6 +213,7 @@ def _footers(shell: Shell, rel: _Relation, verbose: bool) -> list[str]:
         [rel.oid, rel.oid],
     )
     footers += _group("Referenced by:", [f'    TABLE "{table}" CONSTRAINT "{name}" {definition}' for name, table, definition in rows])
+    footers += _policies(shell, rel)
     if rel.has_triggers:
         footers += _triggers(shell, rel)
     footers += _inheritance(shell, rel, verbose)
@@ -276,6 +282,33 @@ def _foreign_keys(shell: Shell, rel: _Relation) -> list[str]:
     _, _, rows = fetch(shell, sql, params)
     lines = [f'    "{name}" {definition}' if same == "t" else f'    TABLE "{table}" CONSTRAINT "{name}" {definition}' for same, name, definition, table in rows]
     return _group("Foreign-key constraints:", lines)
+
+
+def _policies(shell: Shell, rel: _Relation) -> list[str]:
+    """Row-level security: psql's heading for the table's state, then each policy."""
+    _, _, rows = fetch(
+        shell,
+        "SELECT pol.polname, pol.polpermissive,"
+        " CASE WHEN pol.polroles = '{0}' THEN NULL ELSE pg_catalog.array_to_string(array(select rolname from pg_catalog.pg_roles"
+        "  where oid = any (pol.polroles) order by 1),',') END,"
+        " pg_catalog.pg_get_expr(pol.polqual, pol.polrelid), pg_catalog.pg_get_expr(pol.polwithcheck, pol.polrelid),"
+        " CASE pol.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' END"
+        " FROM pg_catalog.pg_policy pol WHERE pol.polrelid = %s ORDER BY 1",
+        [rel.oid],
+    )
+    forced = " (forced row security enabled)" if rel.forced_row_security else ""
+    if rel.row_security:
+        heading = [f"Policies{forced}:"] if rows else [f"Policies{forced or ' (row security enabled)'}: (none)"]
+    else:
+        heading = ["Policies (row security disabled):"] if rows else []
+    lines = []
+    for name, permissive, roles, using, check, command in rows:
+        line = f'    POLICY "{name}"' + (" AS RESTRICTIVE" if permissive == "f" else "") + (f" FOR {command}" if command else "")
+        line += f"\n      TO {roles}" if roles is not None else ""
+        line += f"\n      USING ({using})" if using is not None else ""
+        line += f"\n      WITH CHECK ({check})" if check is not None else ""
+        lines.append(line)
+    return heading + lines
 
 
 def _triggers(shell: Shell, rel: _Relation) -> list[str]:

@@ -34,6 +34,16 @@ create trigger r_ins before insert on r for each row execute function trg();
 create type mood as enum ('sad', 'ok', 'happy');
 create aggregate ag(int) (sfunc = int4pl, stype = int);
 create function evt() returns event_trigger language plpgsql as $$ begin end $$;
+create function twice(x int) returns int language sql immutable begin atomic select x * 2; end;
+create table rls1 (a int, owner text);
+alter table rls1 enable row level security;
+create policy p1 on rls1 using (owner = current_user);
+create policy p2 on rls1 as restrictive for insert to pg_monitor, pg_read_all_data with check (a > 0);
+create table rls2 (a int);
+alter table rls2 enable row level security;
+alter table rls2 force row level security;
+create table rls3 (a int);
+create policy p3 on rls3 for select using (true);
 """
 
 DESCRIBE = [
@@ -48,6 +58,8 @@ DESCRIBE = [
     "\\dn+", "\\dnS", "\\dn s", "\\dT+", "\\dTS int*", "\\dTS+ pg_catalog.int4", "\\dT mood", "\\da", "\\daS+ sum",
     "\\dA", "\\dA+", "\\dL", "\\dLS+", "\\dC", "\\dC+", "\\dconfig+ work*", "\\dconfig search_path", "\\dy", "\\dy+",
     "\\db", "\\dl", "\\lo_list", "\\dx plpgsql",
+    "\\sf trg", "\\sf+ trg", "\\sf+ twice", "\\sf+ length(text)", "\\sf nosuch", "\\sf", "\\sf length",
+    "\\d rls1", "\\d rls2", "\\d+ rls3",
 ]
 
 
