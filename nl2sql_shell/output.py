@@ -35,6 +35,11 @@ class Output:
         return self._file or self._default
 
     @property
+    def to_stdout(self) -> bool:
+        """Results go to standard output (psql's fout == stdout): no \\o or \\g file."""
+        return self._file is None and self._default is sys.stdout
+
+    @property
     def redirected(self) -> bool:
         """Whether `\\o` sends results to a file (psql's queryFout is not stdout)."""
         return self._file is not None

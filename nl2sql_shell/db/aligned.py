@@ -85,6 +85,42 @@ def _hline(widths: list[int], border: int, rule: Rule) -> str:
     return out + "\n"
 
 
+class _Plan:
+    """The first pass of print_aligned_text: cells, widths and (wrapped format) wrap widths."""
+
+    def __init__(self, columns: Sequence[str], rows: Rows, settings: Settings, output_columns: int) -> None:
+        self.border = border = min(settings.border, 2)
+        count = len(columns)
+        self.heads = [cells.lines(c) for c in columns]
+        self.plain = simple_columns(rows, count, settings.null) if count else []
+        widths = self.widths = _Widths(self.heads, self.plain, rows if count else [], settings.null)
+        self.width_total = self.total_header = _border_widths(count, border)
+        self.width_total += sum(widths.max)
+        self.total_header += sum(widths.header)
+        wrap = self.wrap = list(widths.max)
+        if settings.format == "wrapped" and 0 < output_columns and output_columns >= self.total_header:
+            while self.width_total > output_columns:
+                worst, worst_ratio = -1, 0.0
+                for j in range(count):
+                    if widths.average[j] and wrap[j] > widths.header[j]:
+                        ratio = wrap[j] / widths.average[j] + widths.max[j] * 0.01
+                        if ratio > worst_ratio:
+                            worst, worst_ratio = j, ratio
+                if worst < 0:
+                    break
+                wrap[worst] -= 1
+                self.width_total -= 1
+        self.vertical = (
+            settings.expanded == "auto" and output_columns > 0 and count > 1
+            and (output_columns < self.total_header or output_columns < self.width_total)
+        )
+
+
+def auto_vertical(columns: Sequence[str], rows: Rows, settings: Settings, output_columns: int) -> bool:
+    """Whether ``\\x auto`` shows these rows vertically (the table is wider than the screen)."""
+    return _Plan(columns, rows, settings, output_columns).vertical
+
+
 def aligned(
     columns: Sequence[str],
     numeric: Sequence[bool],
@@ -98,30 +134,11 @@ def aligned(
     footers: Sequence[str] | None = None,
 ) -> str:
     """psql's print_aligned_text; ``output_columns`` is the screen width (0: not a terminal)."""
-    border = min(settings.border, 2)
-    style = line_style(settings)
-    count = len(columns)
-    heads = [cells.lines(c) for c in columns]
-    plain = simple_columns(rows, count, settings.null) if count else []
-    widths = _Widths(heads, plain, rows if count else [], settings.null)
-    width_total = total_header = _border_widths(count, border)
-    width_total += sum(widths.max)
-    total_header += sum(widths.header)
-    wrap = list(widths.max)
-    if settings.format == "wrapped" and 0 < output_columns and output_columns >= total_header:
-        while width_total > output_columns:
-            worst, worst_ratio = -1, 0.0
-            for j in range(count):
-                if widths.average[j] and wrap[j] > widths.header[j]:
-                    ratio = wrap[j] / widths.average[j] + widths.max[j] * 0.01
-                    if ratio > worst_ratio:
-                        worst, worst_ratio = j, ratio
-            if worst < 0:
-                break
-            wrap[worst] -= 1
-            width_total -= 1
-    if settings.expanded == "auto" and output_columns > 0 and count > 1 and (output_columns < total_header or output_columns < width_total):
+    plan = _Plan(columns, rows, settings, output_columns)
+    if plan.vertical:
         return vertical(columns, rows, settings, start=start, stop=stop, prior_rows=prior_rows, output_columns=output_columns)
+    border, style, count = plan.border, line_style(settings), len(columns)
+    heads, plain, widths, wrap, width_total = plan.heads, plan.plain, plan.widths, plan.wrap, plan.width_total
     out: list[str] = []
     if start:
         if settings.title is not None and not settings.tuples_only:

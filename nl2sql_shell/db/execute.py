@@ -12,7 +12,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain
 from typing import IO
 
@@ -20,6 +20,7 @@ import psycopg
 from psycopg import generators, pq
 
 from nl2sql_shell.db import format as fmt
+from nl2sql_shell.db.aligned import auto_vertical
 from nl2sql_shell.db.copy import copy_direction, run_copy
 from nl2sql_shell.db.settings import Settings
 from nl2sql_shell.output import Output
@@ -351,15 +352,18 @@ class Executor:
         bigger result goes on in parts of that size, with one notice on stderr, so that memory
         stays bounded whatever the result's size.
         """
-        render = self._renderer(columns, numeric)
+        render = self._renderer(columns, numeric, self.settings)
         shown = 0
         with self.output.page() as write:
             if fetch_count > 0:
+                # psql opens its pager once a batch is full and then, in \x auto, prints every
+                # batch vertically so that the batches do not decide differently.
+                batches = self._renderer(columns, numeric, self._fixed_expanded(True)) if self.output.to_stdout else render
 
                 def counted(rows: fmt.Rows, start: bool, stop: bool, prior: int) -> str:
                     nonlocal shown
                     shown = prior + len(rows)
-                    return render(rows, start, stop, prior)
+                    return (render if stop and start else batches)(rows, start, stop, prior)
 
                 for text in fmt.stream(counted, fetchmany, fetch_count):
                     write(text)
@@ -370,12 +374,19 @@ class Executor:
                         f"Note: more than {HELD_ROWS:,} rows or {HELD_BYTES >> 20} MB: printing in parts from here; "
                         "column widths may change between parts (\\set FETCH_COUNT N prints N rows at a time)."
                     )
+                    # \x auto decides on the first part and keeps to it for the others
+                    render = self._renderer(columns, numeric, self._fixed_expanded(auto_vertical(columns, rows, self.settings, self.output.columns(self.settings.columns))))
                 write(render(rows, not shown, done, shown))
                 shown += len(rows)
             return shown
 
-    def _renderer(self, columns: list[str], numeric: list[bool]) -> fmt.Render:
-        settings = self.settings
+    def _fixed_expanded(self, vertical: bool) -> Settings:
+        """The settings with \\x auto made on or off (aligned and wrapped formats only)."""
+        if self.settings.expanded != "auto" or self.settings.format not in ("aligned", "wrapped"):
+            return self.settings
+        return replace(self.settings, expanded="on" if vertical else "off")
+
+    def _renderer(self, columns: list[str], numeric: list[bool], settings: Settings) -> fmt.Render:
         width = self.output.columns(settings.columns)
 
         def render(rows: fmt.Rows, start: bool, stop: bool, prior: int) -> str:

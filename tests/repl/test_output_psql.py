@@ -55,6 +55,8 @@ QUERY = (
         ["-P", "format=wrapped", "-P", "columns=30", "-x", "-P", "border=2"],
         ["-P", "expanded=auto"],  # into a pipe: psql knows no width and never switches
         ["-P", "expanded=auto", "-P", "columns=40"],
+        ["-P", "expanded=auto", "-P", "columns=200", "-v", "FETCH_COUNT=2"],  # batches: psql's pager rule, all vertical
+        ["-P", "expanded=auto", "-P", "columns=200", "-v", "FETCH_COUNT=5"],  # one batch: fits, aligned
     ],
     ids=lambda flags: " ".join(flags) or "default",
 )
@@ -218,3 +220,16 @@ def test_numericlocale_groups_digits_of_numeric_columns(fresh_db, flags: list[st
 def test_document_formats(fresh_db, fmt: str, flags: list[str]):
     query = "select g as n, 'v_' || g as \"va|l\", case when g = 2 then null when g = 3 then E'two\\nlines \\\\ & $' else '' end as txt from generate_series(1, 3) g"
     same(fresh_db, fresh_db, "-P", f"format={fmt}", *flags, "-c", query, "-v", "FETCH_COUNT=2", "-c", query)
+
+
+@pytest.mark.parametrize(("growth", "vertical"), [("g", False), ("8 - g", True)])
+def test_expanded_auto_decides_once_for_all_parts(fresh_db, monkeypatch, growth: str, vertical: bool):
+    """Past the held rows, \\x auto keeps the first part's choice on a 20-column screen: narrow
+    rows first stay aligned when wider ones follow, wide rows first stay vertical."""
+    monkeypatch.setattr(execute, "HELD_ROWS", 3)
+    monkeypatch.setattr(execute, "_CHUNK", 1)
+    out, err = io.StringIO(), io.StringIO()
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        executor = Executor(conn, Settings(expanded="auto", columns=20), Output(out, use_pager=False), lambda: err)
+        executor.run(f"select g, repeat('x', ({growth}) * 4) as w from generate_series(1, 7) g")
+    assert out.getvalue().count("-[ RECORD") == (7 if vertical else 0)
