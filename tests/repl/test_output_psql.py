@@ -233,3 +233,38 @@ def test_expanded_auto_decides_once_for_all_parts(fresh_db, monkeypatch, growth:
         executor = Executor(conn, Settings(expanded="auto", columns=20), Output(out, use_pager=False), lambda: err)
         executor.run(f"select g, repeat('x', ({growth}) * 4) as w from generate_series(1, 7) g")
     assert out.getvalue().count("-[ RECORD") == (7 if vertical else 0)
+
+
+_PIECES = ["a", "bb", "日本", "é", "e\u0301", "\t", "\n", " ", "x" * 12, "😀", "\u200d", "|", "&<", "\\", "1234", "\r", "\x01"]
+
+
+def _random_case(seed: int) -> tuple[list[str], str]:
+    """Flags and a query of random values (wide, combining, control characters, newlines,
+    NULLs), columns and settings: the same seed is the same case."""
+    import random
+
+    rng = random.Random(seed)
+
+    def value() -> str:
+        if rng.random() < 0.1:
+            return "NULL"
+        text = "".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 8)))
+        escaped = text.replace("\\", "\\\\").replace("'", "''").replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r").replace("\x01", "\\x01")
+        return f"E'{escaped}'"
+
+    names = [rng.choice(["a", "long name", "日本", "n\nm", "x"]) + str(i) for i in range(rng.randint(1, 4))]
+    rows = [", ".join(f'{value()}::text as "{name}"' for name in names)]
+    rows += [", ".join(f"{value()}::text" for _ in names) for _ in range(rng.randint(0, 5))]
+    query = " union all ".join(f"select {row}" for row in rows)
+    flags = ["-P", f"format={rng.choice(['aligned', 'wrapped', 'unaligned', 'csv', 'html', 'asciidoc', 'latex', 'troff-ms'])}"]
+    flags += ["-P", f"border={rng.choice([0, 1, 2])}", "-P", f"linestyle={rng.choice(['ascii', 'old-ascii', 'unicode'])}"]
+    flags += ["-P", f"expanded={rng.choice(['on', 'off', 'auto'])}", "-P", f"columns={rng.choice([0, 10, 25, 60])}"]
+    flags += ["-t"] if rng.random() < 0.3 else []
+    flags += ["-v", f"FETCH_COUNT={rng.randint(1, 3)}"] if rng.random() < 0.3 else []
+    return flags, query
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_results_print_as_psql_prints_them(fresh_db, seed: int):
+    flags, query = _random_case(seed)
+    same(fresh_db, fresh_db, *flags, "-c", query)
