@@ -1,4 +1,4 @@
-"""psql 15's simpler catalog listings (`\\dn`, `\\dT`, `\\da`, `\\dA`, `\\dL`, `\\dC`, `\\dconfig`,
+"""psql 15's simpler catalog listings (`\\dn`, `\\dT`, `\\dD`, `\\da`, `\\dA`, `\\dL`, `\\dC`, `\\dconfig`,
 `\\dy`, `\\dO`, `\\db`, `\\dl`, `\\dx`), each one query shaped the same way: columns (some only
 with +), a catalog, fixed conditions, system objects hidden without S or a pattern, a name
 pattern. The queries are the ones `psql -E` shows; a table of them replaces pgspecial, which
@@ -103,6 +103,36 @@ LISTINGS: dict[str, Listing] = {
         schema="n.nspname",
         names=("p.proname",),
         visible="pg_catalog.pg_function_is_visible(p.oid)",
+    ),
+    "dD": Listing(
+        "List of domains",
+        (
+            ('n.nspname as "Schema"', ALWAYS),
+            ('t.typname as "Name"', ALWAYS),
+            ('pg_catalog.format_type(t.typbasetype, t.typtypmod) as "Type"', ALWAYS),
+            (
+                "(SELECT c.collname FROM pg_catalog.pg_collation c, pg_catalog.pg_type bt WHERE c.oid = t.typcollation"
+                ' AND bt.oid = t.typbasetype AND t.typcollation <> bt.typcollation) as "Collation"',
+                ALWAYS,
+            ),
+            ("CASE WHEN t.typnotnull THEN 'not null' END as \"Nullable\"", ALWAYS),
+            ('t.typdefault as "Default"', ALWAYS),
+            (
+                "pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.pg_get_constraintdef(r.oid, true) FROM pg_catalog.pg_constraint r"
+                " WHERE t.oid = r.contypid), ' ') as \"Check\"",
+                ALWAYS,
+            ),
+            (_ACL.format("t.typacl"), VERBOSE),
+            ('d.description as "Description"', VERBOSE),
+        ),
+        "pg_catalog.pg_type t LEFT JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace"
+        " LEFT JOIN pg_catalog.pg_description d ON d.classoid = t.tableoid AND d.objoid = t.oid AND d.objsubid = 0",
+        "1, 2",
+        fixed=("t.typtype = 'd'",),
+        hidden=_USER,
+        schema="n.nspname",
+        names=("t.typname",),
+        visible="pg_catalog.pg_type_is_visible(t.oid)",
     ),
     "dA": Listing(
         "List of access methods",
@@ -243,7 +273,7 @@ LISTINGS: dict[str, Listing] = {
 }
 _ALIASES = {"lo_list": "dl"}
 # \\dx+ lists each extension's objects: not a table of this shape, so it stays with pgspecial.
-COMMAND = re.compile(r"\\(?P<name>dn|dT|da|dA|dL|dC|dconfig|dy|dO|db|dl|dx|lo_list)(?P<flags>[S+]*)$")
+COMMAND = re.compile(r"\\(?P<name>dn|dT|dD|da|dA|dL|dC|dconfig|dy|dO|db|dl|dx|lo_list)(?P<flags>[S+]*)$")
 
 
 def handler_for(command: str) -> Callable[[Shell, str | None], bool] | None:

@@ -24,7 +24,6 @@ TITLES = {
     "\\dp": "Access privileges",
     "\\z": "Access privileges",
     "\\dF": "List of text search configurations",
-    "\\dD": "List of domains",
     "\\ddp": "Default access privileges",
 }
 

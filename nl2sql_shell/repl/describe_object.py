@@ -6,8 +6,8 @@ table, a view and a partitioned table look alike. psql titles each by its kind (
 columns (Storage, Compression, Stats target, Description with +), and lists what belongs to the
 relation in footer lines. The queries are the ones `psql -E` shows for the same command.
 
-Not covered (printed by psql, absent here): policies, extended statistics, publications,
-rules, tablespaces, foreign-table servers and options, TOAST owners.
+Not covered (printed by psql, absent here): publications, rules, tablespaces, foreign-table
+servers and options, TOAST owners.
 """
 
 from __future__ import annotations
@@ -214,6 +214,7 @@ def _footers(shell: Shell, rel: _Relation, verbose: bool) -> list[str]:
     )
     footers += _group("Referenced by:", [f'    TABLE "{table}" CONSTRAINT "{name}" {definition}' for name, table, definition in rows])
     footers += _policies(shell, rel)
+    footers += _statistics(shell, rel)
     if rel.has_triggers:
         footers += _triggers(shell, rel)
     footers += _inheritance(shell, rel, verbose)
@@ -309,6 +310,24 @@ def _policies(shell: Shell, rel: _Relation) -> list[str]:
         line += f"\n      WITH CHECK ({check})" if check is not None else ""
         lines.append(line)
     return heading + lines
+
+
+def _statistics(shell: Shell, rel: _Relation) -> list[str]:
+    """Extended statistics objects on the table: their kinds unless all three, columns, target."""
+    _, _, rows = fetch(
+        shell,
+        "SELECT oid, stxrelid::pg_catalog.regclass, stxnamespace::pg_catalog.regnamespace::pg_catalog.text AS nsp, stxname,"
+        " pg_catalog.pg_get_statisticsobjdef_columns(oid), 'd' = any(stxkind), 'f' = any(stxkind), 'm' = any(stxkind), stxstattarget"
+        " FROM pg_catalog.pg_statistic_ext WHERE stxrelid = %s ORDER BY nsp, stxname",
+        [rel.oid],
+    )
+    lines = []
+    for _, table, schema, name, columns, ndistinct, dependencies, mcv, target in rows:
+        kinds = [kind for kind, on in (("ndistinct", ndistinct), ("dependencies", dependencies), ("mcv", mcv)) if on == "t"]
+        line = f'    "{schema}.{name}"' + (f" ({', '.join(kinds)})" if 0 < len(kinds) < 3 else "") + f" ON {columns} FROM {table}"
+        # psql 15 compares with -1 only: on PostgreSQL 17+ the default is NULL and it prints "; STATISTICS "
+        lines.append(line + (f"; STATISTICS {target or ''}" if target != "-1" else ""))
+    return _group("Statistics objects:", lines)
 
 
 def _triggers(shell: Shell, rel: _Relation) -> list[str]:

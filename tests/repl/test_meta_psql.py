@@ -35,6 +35,11 @@ create type mood as enum ('sad', 'ok', 'happy');
 create aggregate ag(int) (sfunc = int4pl, stype = int);
 create function evt() returns event_trigger language plpgsql as $$ begin end $$;
 create function twice(x int) returns int language sql immutable begin atomic select x * 2; end;
+create statistics st_all on a, b from t;
+create statistics st_some (ndistinct, mcv) on a, g from t;
+alter statistics st_some set statistics 50;
+create domain posint as int not null default 1 check (value > 0);
+comment on domain posint is 'positive';
 create table rls1 (a int, owner text);
 alter table rls1 enable row level security;
 create policy p1 on rls1 using (owner = current_user);
@@ -59,7 +64,7 @@ DESCRIBE = [
     "\\dA", "\\dA+", "\\dL", "\\dLS+", "\\dC", "\\dC+", "\\dconfig+ work*", "\\dconfig search_path", "\\dy", "\\dy+",
     "\\db", "\\dl", "\\lo_list", "\\dx plpgsql",
     "\\sf trg", "\\sf+ trg", "\\sf+ twice", "\\sf+ length(text)", "\\sf nosuch", "\\sf", "\\sf length",
-    "\\d rls1", "\\d rls2", "\\d+ rls3",
+    "\\d rls1", "\\d rls2", "\\d+ rls3", "\\dD", "\\dD+", "\\dD pos*", "\\dDS",
 ]
 
 
