@@ -28,7 +28,8 @@ class _ShellGroup(click.Group):
 
 
 class _InOrderCommand(click.Command):
-    """Keeps the order of -c and -f on the command line: psql runs them in that order."""
+    """Keeps the order of -c and -f on the command line (psql runs them in that order), and of
+    the output flags (psql applies them in that order)."""
 
     def make_parser(self, ctx: click.Context):  # type: ignore[no-untyped-def]
         parser = super().make_parser(ctx)
@@ -37,6 +38,7 @@ class _InOrderCommand(click.Command):
         def parse_in_order(args: list[str]):  # type: ignore[no-untyped-def]
             opts, rest, order = parse(args)
             ctx.meta["actions"] = [param.name for param in order if param.name in ("commands", "files")]
+            ctx.meta["order"] = [param.name for param in order]  # -A --csv -H -P format=: the last one wins
             return opts, rest, order
 
         parser.parse_args = parse_in_order  # type: ignore[method-assign]

@@ -28,6 +28,12 @@ class DisplayFlags:
     field_separator_zero: bool = False
     record_separator_zero: bool = False
     output: str | None = None
+    # The format flags as the command line ordered them ("csv", "no_align", "html", "psets"
+    # once per -P): psql applies its options in order, so the last format named wins.
+    format_order: tuple[str, ...] = ()
+
+
+_FORMAT_FLAGS = ("csv", "no_align", "html", "psets")
 
 
 _OPTIONS = (
@@ -48,8 +54,12 @@ def display_options(command: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(command)
     def packed(*args: object, **options: object) -> None:
-        names = DisplayFlags.__dataclass_fields__
-        flags = DisplayFlags(**{name: options.pop(name) for name in names})  # type: ignore[arg-type]
+        names = [name for name in DisplayFlags.__dataclass_fields__ if name != "format_order"]
+        order = click.get_current_context().meta.get("order", [])
+        flags = DisplayFlags(
+            **{name: options.pop(name) for name in names},  # type: ignore[arg-type]
+            format_order=tuple(name for name in order if name in _FORMAT_FLAGS),
+        )
         command(*args, display=flags, **options)
 
     for option in reversed(_OPTIONS):
@@ -58,13 +68,21 @@ def display_options(command: Callable[..., None]) -> Callable[..., None]:
 
 
 def apply_flags(settings: Settings, flags: DisplayFlags) -> list[str]:
-    """Set what the flags ask for, in psql's order (-P last); psql's error lines if one fails."""
+    """Set what the flags ask for, the format flags in command-line order; psql's error lines
+    if a -P fails."""
     from nl2sql_shell.repl.pset import PsetError, apply
 
-    if flags.no_align:
-        settings.format = "unaligned"
-    if flags.html:
-        settings.format = "html"
+    steps = flags.format_order or ("no_align",) * flags.no_align + ("html",) * flags.html + ("psets",) * len(flags.psets)
+    psets = iter(flags.psets)
+    for step in steps:
+        if step == "psets":
+            name, equals, value = next(psets).partition("=")
+            try:
+                apply(settings, name, value if equals else None)
+            except PsetError as exc:
+                return [str(exc), f'could not set printing parameter "{name}"']
+        else:
+            settings.format = {"csv": "csv", "no_align": "unaligned", "html": "html"}[step]
     if flags.field_separator is not None:
         settings.fieldsep, settings.fieldsep_zero = flags.field_separator, False
     if flags.record_separator is not None:
@@ -73,10 +91,4 @@ def apply_flags(settings: Settings, flags: DisplayFlags) -> list[str]:
     settings.recordsep_zero = settings.recordsep_zero or flags.record_separator_zero
     if flags.table_attr is not None:
         settings.tableattr = flags.table_attr
-    for assignment in flags.psets:
-        name, equals, value = assignment.partition("=")
-        try:
-            apply(settings, name, value if equals else None)
-        except PsetError as exc:
-            return [str(exc), f'could not set printing parameter "{name}"']
     return []

@@ -38,6 +38,10 @@ QUERY = (
         ["--no-align", "-t"],
         ["-A", "-F", ";", "-R", "#"],
         ["-A", "-z", "-0"],
+        ["--csv", "-A"],  # the last format flag wins, as psql applies its options in order
+        ["-A", "--csv"],
+        ["-P", "format=html", "-A"],
+        ["-A", "-P", "format=aligned"],
         ["-A", "-x"],
         ["--csv"],
         ["--csv", "-x"],
