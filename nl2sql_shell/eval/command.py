@@ -28,8 +28,9 @@ from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 @click.option("--no-idk", is_flag=True, help="Skip the unanswerable questions of idk.csv.")
 @click.option("--max-repairs", type=int, default=2, show_default=True, help="Times an error is given back to the model.")
 @click.option("--repair-samples", type=int, default=4, show_default=True, help="Queries sampled (one batch, then voted on) in each repair round.")
+@click.option("--readable-names", is_flag=True, help="Show prefixed and quoted camelCase names to the model in words, its query translated back (an experiment: not the shell's default).")
 @rules_option
-def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, backend, candidates, limit, every, offset, dbs, categories, dsn, out_dir, styles, no_idk, max_repairs, repair_samples, rules) -> None:
+def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, backend, candidates, limit, every, offset, dbs, categories, dsn, out_dir, styles, no_idk, max_repairs, repair_samples, readable_names, rules) -> None:
     """Execution accuracy on a suite laid out like ../shared/bench/defog-dev."""
     from dataclasses import replace
 
@@ -63,7 +64,7 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
         except (ServerBusy, ModelLoadError) as exc:
             raise click.ClickException(str(exc)) from None
         results = ResultsFile(out_dir) if out_dir else None
-        runner = Runner(suite, loaded, admin_conninfo=admin, conninfo_for=conninfo_for, options=Options(candidates=candidates, max_repairs=max_repairs, repair_samples=repair_samples, rules=rules_on))
+        runner = Runner(suite, loaded, admin_conninfo=admin, conninfo_for=conninfo_for, options=Options(candidates=candidates, max_repairs=max_repairs, repair_samples=repair_samples, rules=rules_on, readable_names=readable_names))
         runner.load_databases(progress)
         summaries = []
         total = len(suite.questions) + len(suite.idk)
@@ -87,6 +88,7 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
                 "device": str(loaded.device),
                 "candidates": candidates,
                 "rules": sorted(rules_on),
+                "readable_names": readable_names,
                 "load_seconds": loaded.load_seconds,
                 "date": time.strftime("%Y-%m-%d %H:%M:%S"),
                 "questions": len(suite.questions),

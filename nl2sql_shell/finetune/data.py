@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nl2sql_shell.finetune.postgres import inference_pair
+from nl2sql_shell.finetune.postgres import inference_schema, postgres_answer
 from nl2sql_shell.nl2sql.prompt import build_messages, format_answer
 
 REQUIRED_KEYS = ("question", "context", "answer")
@@ -75,8 +75,8 @@ def _records(path: Path) -> Iterator[dict[str, str]]:
 
 
 def _pair(record: dict[str, str]) -> Pair:
-    context, answer = inference_pair(record["context"], record["answer"])
-    return Pair(record["question"], context, answer)
+    schema, names = inference_schema(record["context"])
+    return Pair(record["question"], schema, postgres_answer(record["answer"], names))
 
 
 def split_pairs(pairs: Sequence[Pair], eval_fraction: float, seed: int) -> tuple[list[Pair], list[Pair]]:

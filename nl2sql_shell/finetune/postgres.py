@@ -3,7 +3,7 @@ renderer, and PostgreSQL SQL.
 
 sql-create-context pairs come from Spider's SQLite databases: a one-line `CREATE TABLE head
 (head_ID NUMERIC, name TEXT)` and answers in SQLite's dialect, where `"Alabama"` is a string
-when no column has that name. At inference the model sees `render_for_model` output of a live
+when no column has that name. At inference the model sees `render_schema` output of a live
 PostgreSQL catalog (folded lower-case names, PostgreSQL types) and must write PostgreSQL, so
 an adapter trained on the raw pairs would learn a prompt it never gets and a dialect that
 fails. Anything that does not parse is kept as it was.
@@ -15,27 +15,25 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
-from nl2sql_shell.schema.model import Column, Schema, Table
-from nl2sql_shell.schema.readable import readable_names, render_for_model
+from nl2sql_shell.schema.model import Column, Table
+from nl2sql_shell.schema.render import render_schema
 
 _ERRORS = (ParseError, TokenError, ValueError, RecursionError)
 _TYPE_NAMES = {"decimal": "numeric", "int": "integer", "varchar": "character varying", "double": "double precision"}  # as format_type() prints them
 
 
-def inference_pair(context: str, answer: str) -> tuple[str, str]:
-    """The pair as the shell's prompt shows it: the CREATE TABLE text rendered as the shell
-    renders a live schema (`render_for_model`, readable names included), and the answer in
-    PostgreSQL with those names; the context unchanged when it does not parse."""
+def inference_schema(context: str) -> tuple[str, frozenset[str]]:
+    """The CREATE TABLE text rendered as the shell renders a live schema, and every table and
+    column name in it (lower case); the context unchanged when it does not parse."""
     try:
         statements = sqlglot.parse(context, read="sqlite")
     except _ERRORS:
-        return context, postgres_answer(answer, frozenset())
+        return context, frozenset()
     tables = [_table(s) for s in statements if isinstance(s, exp.Create) and isinstance(s.this, exp.Schema)]
     if not tables or len(tables) != len([s for s in statements if s is not None]):
-        return context, postgres_answer(answer, frozenset())
-    names = frozenset({t.name for t in tables} | {c.name for t in tables for c in t.columns})
-    schema = Schema("training", ("public",), tuple(tables))
-    return render_for_model(schema, tables), readable_names(schema).to_readable(postgres_answer(answer, names), schema)
+        return context, frozenset()
+    names = {t.name for t in tables} | {c.name for t in tables for c in t.columns}
+    return render_schema(tables, qualify=False), frozenset(names)
 
 
 def _table(create: exp.Create) -> Table:

@@ -35,7 +35,7 @@ from nl2sql_shell.nl2sql.safety import Safety, classify
 from nl2sql_shell.schema.grounding import ground
 from nl2sql_shell.schema.introspect import SchemaCache
 from nl2sql_shell.schema.linking import Reason, select_tables
-from nl2sql_shell.schema.readable import ModelView, ReadableNames, model_view, render_for_model
+from nl2sql_shell.schema.readable import ModelView, model_view, render_for_model
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its parser warnings are not the user's business
 
@@ -102,6 +102,9 @@ class Options:
     prompt_style: Literal["default", "tutorial"] = "default"
     refuse_ungrounded: bool = True  # refuse, before the model runs, questions the schema never mentions
     rules: frozenset[str] = field(default_factory=default_rules)  # correction rules on (nl2sql/rules)
+    # Show prefixed or quoted camelCase names to the model in words and translate its query
+    # back (schema/readable.py). Off: on bench/unfamiliar it gained nothing (docs/benchmarks.md).
+    readable_names: bool = False
 
 
 class Asker:
@@ -140,14 +143,15 @@ class Asker:
         tables = list(linked.tables)
         answer = Answer(question, None, "failed", "", tables=[t.qualified_name for t in tables], linking=[describe_reason(r) for r in linked.reasons])
         answer.timings["schema_s"] = time.perf_counter() - started
-        if self.options.prompt_style == "tutorial":  # the baseline reads the schema's own names
-            view = ModelView(schema, ReadableNames(), schema)
+        # The model reads and writes names in words only when asked (schema/readable.py: not
+        # shown to help yet); the tutorial baseline always reads the schema's own names.
+        view = model_view(schema, readable=self.options.readable_names and self.options.prompt_style == "default")
+        if self.options.prompt_style == "tutorial":
             messages = prompts.tutorial_messages([(t.name, [c.name for c in t.columns]) for t in tables], question)
-        else:  # the model reads and writes names in words (schema/readable.py)
-            view = model_view(schema)
+        else:
             examples = [replace(e, sql=view.to_readable(e.sql)) for e in examples]
             history = [replace(e, sql=view.to_readable(e.sql)) for e in history]
-            messages = prompts.build_messages(render_for_model(schema, tables), question, examples=examples, history=history, hint=hint)
+            messages = prompts.build_messages(render_for_model(view, tables), question, examples=examples, history=history, hint=hint)
         base_messages = messages  # each repair shows only the latest failed attempt
         checked: CheckResult | None = None
         for round_ in range(self.options.max_repairs + 1):

@@ -10,6 +10,10 @@ translated back before anything checks or runs it. The translation is a renaming
 one-to-one map: the query the person sees, checks and runs names the schema's own tables and
 columns, and means what the model wrote.
 
+An option (`Options.readable_names`, `eval --readable-names`), off by default: on
+bench/unfamiliar's prefixed and camelCase databases it gained nothing measurable (8/36 with
+and without, docs/benchmarks.md), so the shell does not yet change what the model reads.
+
 Only names that need it are renamed; a schema of plain snake_case names (most schemas) reads
 exactly as it is and its queries are never touched. A readable name is kept only when it is a
 valid bare identifier, not a keyword, and unique where it is used (a table among its schema's
@@ -126,9 +130,14 @@ class ModelView:
         return self.names.readable_text(text)
 
 
+def model_view(schema: Schema, *, readable: bool = True) -> ModelView:
+    """``schema`` as the model reads it: with its names in words, or (``readable=False``) as
+    it is, where nothing is translated."""
+    return _model_view(schema) if readable else ModelView(schema, ReadableNames(), schema)
+
+
 @lru_cache(maxsize=16)
-def model_view(schema: Schema) -> ModelView:
-    """``schema`` as the model reads it (cached like `readable_names`)."""
+def _model_view(schema: Schema) -> ModelView:
     names = readable_names(schema)
     readable = replace(schema, tables=tuple(names.table(t) for t in schema.tables)) if names else schema
     return ModelView(schema, names, readable)
@@ -379,8 +388,8 @@ def _output_names(scope: Scope) -> set[str]:
 
 
 
-def render_for_model(schema: Schema, tables: Sequence[Table]) -> str:
-    """The CREATE TABLE text of ``tables`` as the model reads it: readable names, each table
-    schema-qualified where a query must write it so. Inference and fine-tuning both call it."""
-    names = readable_names(schema)
+def render_for_model(view: ModelView, tables: Sequence[Table]) -> str:
+    """The CREATE TABLE text of ``tables`` (the database's own) as the model reads them in
+    ``view``, each table schema-qualified where a query must write it so."""
+    names, schema = view.names, view.schema
     return render_schema([names.table(t) for t in tables], qualify=lambda s, n: schema.needs_schema(s, names.schema_name(s, n)))

@@ -8,9 +8,9 @@ import json
 import psycopg
 
 from nl2sql_shell.finetune.data import read_pairs
-from nl2sql_shell.finetune.postgres import inference_pair
+from nl2sql_shell.finetune.postgres import inference_schema, postgres_answer
 from nl2sql_shell.schema.introspect import read_schema
-from nl2sql_shell.schema.readable import render_for_model
+from nl2sql_shell.schema.render import render_schema
 
 CONTEXT = "CREATE TABLE head (head_ID NUMERIC, name TEXT, born_state TEXT, age NUMERIC); CREATE TABLE management (department_ID NUMERIC, head_ID NUMERIC, temporary_acting TEXT)"
 
@@ -18,24 +18,16 @@ CONTEXT = "CREATE TABLE head (head_ID NUMERIC, name TEXT, born_state TEXT, age N
 def test_the_schema_is_what_the_shell_renders_for_the_same_tables_on_a_server(fresh_db):
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute(CONTEXT)
-        schema = read_schema(conn)
-        live = render_for_model(schema, schema.tables)
-    rendered, _ = inference_pair(CONTEXT, "SELECT 1")
+        live = render_schema(read_schema(conn).tables, qualify=False)
+    rendered, names = inference_schema(CONTEXT)
     assert rendered == live
-
-
-def test_prefixed_names_are_trained_as_the_prompt_shows_them(fresh_db):
-    """The model writes what it reads: a pair on a schema whose names the shell shows in words
-    teaches those words, and its answer translated back is the answer as written."""
-    context = "CREATE TABLE xyShop (xyShopId NUMERIC, xyShopCity TEXT, xyShopName TEXT); CREATE TABLE xyStaff (xyStaffId NUMERIC, xyStaffShopId NUMERIC, xyStaffName TEXT); CREATE TABLE xySale (xySaleId NUMERIC, xySaleStaffId NUMERIC, xySaleAmount NUMERIC)"
-    rendered, answer = inference_pair(context, 'SELECT T1.xyShopName FROM xyShop AS T1 JOIN xyStaff AS T2 ON T1.xyShopId = T2.xyStaffShopId WHERE T2.xyStaffName = "Ann"')
-    assert "CREATE TABLE shop (\nid numeric,\ncity text,\nname text\n);" in rendered
-    assert answer == "SELECT T1.name FROM shop AS T1 JOIN staff AS T2 ON T1.id = T2.shop_id WHERE T2.name = 'Ann'"
+    assert {"head", "head_id", "department_id", "temporary_acting"} <= names
 
 
 def test_answers_are_postgresql_that_runs_on_those_tables(fresh_db):
+    _, names = inference_schema(CONTEXT)
     sqlite = 'SELECT name FROM head WHERE born_state = "Alabama" ORDER BY age LIMIT 3'
-    _, answer = inference_pair(CONTEXT, sqlite)
+    answer = postgres_answer(sqlite, names)
     assert answer == "SELECT name FROM head WHERE born_state = 'Alabama' ORDER BY age LIMIT 3"
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute(CONTEXT)

@@ -15,7 +15,7 @@ from scripted import Scripted
 
 from nl2sql_shell.nl2sql.pipeline import Asker, Options
 from nl2sql_shell.schema.introspect import read_schema
-from nl2sql_shell.schema.readable import prefix_conventions, readable_names, readable_word, render_for_model
+from nl2sql_shell.schema.readable import model_view, prefix_conventions, readable_names, readable_word, render_for_model
 from nl2sql_shell.schema.render import render_schema
 
 # A prefix on every table and column, declared in camelCase without quotes: PostgreSQL folds it.
@@ -64,7 +64,7 @@ def _schema(conninfo):
 
 def test_a_prefix_on_every_name_is_shown_as_words(prefixed):
     schema = _schema(prefixed)
-    text = render_for_model(schema, schema.tables)
+    text = render_for_model(model_view(schema), schema.tables)
     shop = text[text.index("CREATE TABLE shop (") :].split(");")[0].splitlines()
     assert [line.split(" --")[0] for line in shop[1:]] == ["id integer PRIMARY KEY,", "name text NOT NULL,", "city text NOT NULL"]
     assert "FOREIGN KEY (shop_id) REFERENCES shop(id)" in text
@@ -76,7 +76,7 @@ def test_a_prefix_on_every_name_is_shown_as_words(prefixed):
 
 def test_quoted_camel_case_is_shown_in_snake_case(quoted):
     schema = _schema(quoted)
-    text = render_for_model(schema, schema.tables)
+    text = render_for_model(model_view(schema), schema.tables)
     assert "CREATE TABLE gym_visit (" in text and "minutes_spent integer" in text
     assert "FOREIGN KEY (member_id) REFERENCES member(member_id)" in text
 
@@ -87,7 +87,7 @@ def test_plain_names_are_shown_and_queried_as_they_are(fresh_db):
         schema = read_schema(conn)
     names = readable_names(schema)
     assert not names
-    assert render_for_model(schema, schema.tables) == render_schema(schema.tables, qualify=schema.needs_schema)
+    assert render_for_model(model_view(schema), schema.tables) == render_schema(schema.tables, qualify=schema.needs_schema)
     sql = "SELECT c.customer_name FROM customers c JOIN orders o ON o.customer_id = c.id;"
     assert names.to_schema(sql, schema) == sql
 
@@ -155,7 +155,7 @@ def test_a_question_is_answered_in_the_schemas_names(prefixed):
     """The whole `?` path: the prompt shows words, the answer is SQL the server runs."""
     model = Scripted(["SELECT s.city, COUNT(st.id) FROM shop s JOIN staff st ON st.shop_id = s.id GROUP BY s.city;"])
     with psycopg.connect(prefixed) as conn:
-        answer = Asker(model, Options(candidates=1, max_repairs=0)).ask("how many staff work in each city", conn)
+        answer = Asker(model, Options(candidates=1, max_repairs=0, readable_names=True)).ask("how many staff work in each city", conn)
         assert answer.kind == "read", answer.reason
         assert "kmshopcity" in answer.sql and "kmstaffshopid" in answer.sql
         assert not any(a.changes for a in answer.attempts)  # a translation, not a correction
@@ -177,7 +177,7 @@ class InTurn(Scripted):
 def test_a_repair_round_shows_the_error_in_readable_names(prefixed):
     model = InTurn(["SELECT s.town FROM shop s;", "SELECT s.city FROM shop s;"])
     with psycopg.connect(prefixed) as conn:
-        answer = Asker(model, Options(candidates=1, max_repairs=1, rules=frozenset())).ask("which cities have a shop", conn)
+        answer = Asker(model, Options(candidates=1, max_repairs=1, rules=frozenset(), readable_names=True)).ask("which cities have a shop", conn)
     assert answer.kind == "read" and "kmshopcity" in answer.sql
     repair_turn = model.prompts[-1].split("That query is wrong:")[-1]
     assert "town" in repair_turn and "kmshop" not in repair_turn
@@ -189,7 +189,17 @@ def test_a_column_on_the_wrong_table_is_repaired_in_the_names_the_model_wrote(pr
     runs in the schema's own names."""
     model = Scripted(["SELECT st.name, SUM(s.amount) FROM staff st JOIN sale s ON s.staff_id = st.id WHERE st.amount > 4 GROUP BY st.name;"])
     with psycopg.connect(prefixed) as conn:
-        answer = Asker(model, Options(candidates=1, max_repairs=0)).ask("total sales above 4 per staff member", conn)
+        answer = Asker(model, Options(candidates=1, max_repairs=0, readable_names=True)).ask("total sales above 4 per staff member", conn)
         assert answer.kind == "read", answer.reason
         assert "st.amount -> s.amount" in answer.reason  # told in the names the model wrote
         assert sorted(conn.execute(answer.sql).fetchall()) == [("Ann", 12), ("Cy", 20)]
+
+
+def test_by_default_the_model_reads_the_schemas_own_names(prefixed):
+    """Off by default (it has not yet shown a gain on bench/unfamiliar): the prompt holds the
+    schema's names and a query in readable names is not translated."""
+    model = InTurn(["SELECT city FROM shop;"])
+    with psycopg.connect(prefixed) as conn:
+        answer = Asker(model, Options(candidates=1, max_repairs=0, rules=frozenset())).ask("which cities have a shop", conn)
+    assert "CREATE TABLE kmshop (" in model.prompts[0] and "CREATE TABLE shop (" not in model.prompts[0]
+    assert answer.kind == "failed"
