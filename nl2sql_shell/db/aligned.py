@@ -4,8 +4,8 @@ A rule-by-rule port of ``print_aligned_text`` and ``print_aligned_vertical`` fro
 ``fe_utils/print.c``: borders 0, 1 and 2, the ascii, old-ascii and unicode line styles, the
 ``+``/``.`` marks of multi-line and wrapped values, ``\\pset title``, and ``\\x auto``, which
 goes vertical only when the table is wider than a known screen (psql knows none when its
-output is not a terminal, so a pipe never switches). Big results of plain ASCII values take a
-shortcut that builds whole columns with str methods; it prints the same bytes.
+output is not a terminal, so a pipe never switches). Big results of one-line printable values
+take a shortcut that builds whole columns at a time; it prints the same bytes.
 """
 
 from __future__ import annotations
@@ -33,17 +33,20 @@ def _footer_lines(settings: Settings, total: int, footers: Sequence[str] | None)
 
 
 class _Widths:
-    """Per column: widest cell and header, average width and line count (the first scan)."""
+    """Per column: widest cell and header, average width (the first scan); with one-line
+    values, each value's width too (``cells``: None for an all-ASCII column, where it is len)."""
 
     def __init__(self, heads: list[list[Line]], columns: list[list[str]] | None, rows: Rows, null: str) -> None:
         count = len(heads)
         self.header = [cells.width(h) for h in heads]
         self.max = list(self.header)
         self.average = [0] * count
-        self.simple = columns is not None  # every value one plain ASCII line
+        self.cells: list[list[int] | None] = [None] * count
         if columns is not None:
             for j, column in enumerate(columns):
-                lengths = list(map(len, column))
+                if not "".join(column).isascii():
+                    self.cells[j] = [cells.display_width(v) for v in column]
+                lengths = self.cells[j] or list(map(len, column))
                 if lengths:
                     self.max[j] = max(self.max[j], max(lengths))
                     self.average[j] = sum(lengths) // len(lengths)
@@ -58,14 +61,14 @@ class _Widths:
 
 
 def simple_columns(rows: Rows, count: int, null: str) -> list[list[str]] | None:
-    """The values column by column, NULLs shown as ``null``, when all are one plain ASCII line
-    each (the shortcut's condition); None otherwise."""
+    """The values column by column, NULLs shown as ``null``, when each is one line of printable
+    characters, nothing psql escapes or expands (the shortcut's condition); None otherwise."""
     columns = [list(column) for column in zip(*rows)] if rows else [[] for _ in range(count)]
     for j, column in enumerate(columns):
         if None in column:
             columns[j] = [null if v is None else v for v in column]
     joined = "".join("".join(column) for column in columns)
-    return columns if joined.isascii() and joined.isprintable() else None
+    return columns if joined.isprintable() else None
 
 
 def _border_widths(count: int, border: int) -> int:
@@ -148,7 +151,7 @@ def aligned(
         if not settings.tuples_only:
             out += _header(heads, wrap, border, style)
     if count and plain is not None and wrap == widths.max:
-        out.append(_plain_body(plain, wrap, numeric, border, style))
+        out.append(_plain_body(plain, widths.cells, wrap, numeric, border, style))
     elif count:
         for row in rows:
             out += _row([cells.lines(settings.null if v is None else v) for v in row], wrap, numeric, border, style)
@@ -192,15 +195,19 @@ def _header(heads: list[list[Line]], wrap: list[int], border: int, style: LineSt
     return out
 
 
-def _plain_body(columns: list[list[str]], widths: list[int], numeric: Sequence[bool], border: int, style: LineStyle) -> str:
-    """The data lines of one-line ASCII values, a whole column at a time."""
+def _plain_body(columns: list[list[str]], cell_widths: list[list[int] | None], widths: list[int], numeric: Sequence[bool], border: int, style: LineStyle) -> str:
+    """The data lines of one-line values, a whole column at a time."""
     last = len(columns) - 1
     padded = []
     for j, column in enumerate(columns):
-        if numeric[j]:
-            padded.append(list(map(str.rjust, column, repeat(widths[j]))))
+        width, measured = widths[j], cell_widths[j]
+        if measured is not None and (numeric[j] or j < last or border == 2):  # wide or combining characters
+            pads = [" " * (width - w) for w in measured]
+            padded.append(list(map(str.__add__, pads, column) if numeric[j] else map(str.__add__, column, pads)))
+        elif numeric[j]:
+            padded.append(list(map(str.rjust, column, repeat(width))))
         elif j < last or border == 2:
-            padded.append(list(map(str.ljust, column, repeat(widths[j]))))
+            padded.append(list(map(str.ljust, column, repeat(width))))
         else:
             padded.append(column)
     if not padded[0]:

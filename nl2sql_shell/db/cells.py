@@ -9,10 +9,12 @@ we count as psql does, so that the columns line up exactly where psql's do.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
 
 Line = tuple[str, int]  # displayed text of one line, its width in terminal cells
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 @lru_cache(maxsize=4096)
@@ -21,6 +23,12 @@ def char_width(ch: str) -> int:
     if unicodedata.category(ch) in ("Mn", "Me"):
         return 0
     return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def display_width(text: str) -> int:
+    """The width of one line of printable characters (nothing to escape): its length, less or
+    more for each non-ASCII character that is not one cell wide."""
+    return len(text) + sum(char_width(ch) - 1 for ch in _NON_ASCII.findall(text))
 
 
 def _format_line(raw: str) -> Line:

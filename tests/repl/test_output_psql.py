@@ -272,3 +272,14 @@ def _random_case(seed: int) -> tuple[list[str], str]:
 def test_random_results_print_as_psql_prints_them(fresh_db, seed: int):
     flags, query = _random_case(seed)
     same(fresh_db, fresh_db, *flags, "-c", query)
+
+
+@pytest.mark.parametrize("flags", [[], ["-P", "border=2"], ["-P", "border=0"]], ids=lambda flags: " ".join(flags) or "default")
+def test_many_rows_of_wide_and_combining_characters(fresh_db, flags: list[str]):
+    """One-line values with wide (日本), combining (e + U+0301) and accented characters take the
+    column-at-a-time path; their widths are still psql's."""
+    query = (
+        "select g, repeat('日本', g % 4) || 'é' as wide, repeat(E'e\\u0301', g % 3) as combining, "
+        "(g * 1.5)::text || 'ü' as last from generate_series(1, 3000) g"
+    )
+    same(fresh_db, fresh_db, *flags, "-c", query)
