@@ -6,12 +6,34 @@ import asyncio
 import threading
 from collections.abc import Callable, Iterator
 
+import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
 from nl2sql_shell.nl2sql.pipeline import Asker
 from nl2sql_shell.proxy.auth import Upstream
 from nl2sql_shell.proxy.server import Proxy
+
+
+# The table the question tests ask about: three customers and their revenue.
+SETUP = """
+CREATE TABLE customers (id int PRIMARY KEY, name text, revenue numeric);
+INSERT INTO customers VALUES (1, 'Ada', 300), (2, 'Bo', 100), (3, 'Cy', 200);
+"""
+
+
+@pytest.fixture
+def db(fresh_db: str) -> str:
+    """A fresh database holding SETUP's customers."""
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(SETUP)
+    return fresh_db
+
+
+def count(conninfo: str) -> int:
+    """How many customers are left: a write that ran shows here."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM customers").fetchone()[0]
 
 
 class RunningProxy:

@@ -13,24 +13,10 @@ from scripted import Scripted
 
 from nl2sql_shell.nl2sql.pipeline import Asker
 
-SETUP = """
-CREATE TABLE customers (id int PRIMARY KEY, name text, revenue numeric);
-INSERT INTO customers VALUES (1, 'Ada', 300), (2, 'Bo', 100), (3, 'Cy', 200);
-"""
+from .conftest import count
+
 TOP = "SELECT name, revenue FROM customers ORDER BY revenue DESC LIMIT 2"
 DELETE = "DELETE FROM customers WHERE revenue < 150"
-
-
-@pytest.fixture
-def db(fresh_db: str) -> str:
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
-        conn.execute(SETUP)
-    return fresh_db
-
-
-def count(conninfo: str) -> int:
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        return conn.execute("SELECT count(*) FROM customers").fetchone()[0]
 
 
 def test_run_through_the_extended_protocol(db, start_proxy):

@@ -31,6 +31,8 @@ import psycopg
 import pytest
 from nl2sql_shell.db import embedded
 
+from .harness import Victim
+
 PG15_BIN = Path("/usr/lib/postgresql/15/bin")
 PG15_EXTENSIONS = Path("/usr/share/postgresql/15/extension")
 CONTRIB = ("dblink", "tablefunc", "file_fdw")
@@ -208,6 +210,23 @@ class ModuleDb:
         with psycopg.connect(self.server.conninfo(), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
             admin.execute(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)')
+
+
+@pytest.fixture(autouse=True)
+def _restore(request) -> Iterator[None]:
+    """Each case leaves its module's database (the module's `db`) as the module set it up."""
+    db = request.getfixturevalue("db") if "db" in request.fixturenames else None
+    yield
+    if db is not None:
+        db.restore_if_changed()
+
+
+@pytest.fixture
+def victim(db) -> Iterator[Victim]:
+    """Another session on the module's database: the backend an attack would terminate."""
+    session = Victim(db.conninfo)
+    yield session
+    session.close()
 
 
 @pytest.fixture(autouse=True)

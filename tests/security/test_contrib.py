@@ -15,7 +15,6 @@ from .harness import (
     MODES,
     RUNNING_MODES,
     SETUP_ACCOUNTS,
-    Victim,
     ask_once,
     old_voting_path,
     replies_for,
@@ -53,18 +52,10 @@ CREATE FOREIGN TABLE report_lines (line text) SERVER files OPTIONS (program 'tou
 
 
 @pytest.fixture(autouse=True)
-def _clean(db, touched):
+def _clean(touched):
     touched.unlink(missing_ok=True)
     yield
     touched.unlink(missing_ok=True)
-    db.restore_if_changed()
-
-
-@pytest.fixture
-def victim(db):
-    session = Victim(db.conninfo)
-    yield session
-    session.close()
 
 
 def _dblink_attack(db) -> str:

@@ -19,7 +19,6 @@ from .harness import (
     MODES,
     RUNNING_MODES,
     SETUP_ACCOUNTS,
-    Victim,
     advisory_locks,
     ask_once,
     asking,
@@ -40,19 +39,6 @@ def db(pg_server):
     database = ModuleDb(pg_server, SETUP)
     yield database
     database.drop()
-
-
-@pytest.fixture(autouse=True)
-def _restore(db):
-    yield
-    db.restore_if_changed()
-
-
-@pytest.fixture
-def victim(db):
-    session = Victim(db.conninfo)
-    yield session
-    session.close()
 
 
 TERMINATE = {

@@ -81,11 +81,10 @@ def db(pg_server, touched):
 
 
 @pytest.fixture(autouse=True)
-def _clean(db, touched):
+def _clean(touched):
     touched.unlink(missing_ok=True)
     yield
     touched.unlink(missing_ok=True)
-    db.restore_if_changed()
 
 
 def _conninfo(db, shape: str) -> str:

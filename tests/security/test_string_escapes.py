@@ -15,7 +15,6 @@ from .harness import (
     MODES,
     RUNNING_MODES,
     SETUP_ACCOUNTS,
-    Victim,
     ask_once,
     old_voting_path,
     replies_for,
@@ -37,19 +36,6 @@ def db(pg_server):
     database = ModuleDb(pg_server, SETUP_ACCOUNTS, settings={"standard_conforming_strings": "off", "escape_string_warning": "off"})
     yield database
     database.drop()
-
-
-@pytest.fixture(autouse=True)
-def _restore(db):
-    yield
-    db.restore_if_changed()
-
-
-@pytest.fixture
-def victim(db):
-    session = Victim(db.conninfo)
-    yield session
-    session.close()
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -64,12 +64,6 @@ def db(pg_server):
     database.drop()
 
 
-@pytest.fixture(autouse=True)
-def _restore(db):
-    yield
-    db.restore_if_changed()
-
-
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("shape", ATTACKS)
 def test_no_write_takes_effect_without_yes(db, shape, mode):
