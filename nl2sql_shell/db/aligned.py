@@ -34,7 +34,8 @@ def _footer_lines(settings: Settings, total: int, footers: Sequence[str] | None)
 
 class _Widths:
     """Per column: widest cell and header, average width (the first scan); with one-line
-    values, each value's width too (``cells``: None for an all-ASCII column, where it is len)."""
+    values, each value's width too (``cells``: None where every character is one cell wide,
+    so that the width is len)."""
 
     def __init__(self, heads: list[list[Line]], columns: list[list[str]] | None, rows: Rows, null: str) -> None:
         count = len(heads)
@@ -44,8 +45,9 @@ class _Widths:
         self.cells: list[list[int] | None] = [None] * count
         if columns is not None:
             for j, column in enumerate(columns):
-                if not "".join(column).isascii():
-                    self.cells[j] = [cells.display_width(v) for v in column]
+                text = "".join(column)
+                if not text.isascii() and any(cells.char_width(ch) != 1 for ch in set(text) if not ch.isascii()):
+                    self.cells[j] = [cells.display_width(v) for v in column]  # wide or combining characters
                 lengths = self.cells[j] or list(map(len, column))
                 if lengths:
                     self.max[j] = max(self.max[j], max(lengths))
@@ -201,7 +203,7 @@ def _plain_body(columns: list[list[str]], cell_widths: list[list[int] | None], w
     padded = []
     for j, column in enumerate(columns):
         width, measured = widths[j], cell_widths[j]
-        if measured is not None and (numeric[j] or j < last or border == 2):  # wide or combining characters
+        if measured is not None and (numeric[j] or j < last or border == 2):
             pads = [" " * (width - w) for w in measured]
             padded.append(list(map(str.__add__, pads, column) if numeric[j] else map(str.__add__, column, pads)))
         elif numeric[j]:
