@@ -272,7 +272,7 @@ LISTINGS: dict[str, Listing] = {
     ),
 }
 _ALIASES = {"lo_list": "dl"}
-# \\dx+ lists each extension's objects: not a table of this shape, so it stays with pgspecial.
+# \\dx+ lists each extension's objects: not a table of this shape (describe.list_extension_objects).
 COMMAND = re.compile(r"\\(?P<name>dn|dT|dD|da|dA|dL|dC|dconfig|dy|dO|db|dl|dx|lo_list)(?P<flags>[S+]*)$")
 
 

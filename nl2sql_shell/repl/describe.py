@@ -71,6 +71,12 @@ def literal(shell: Shell, text: str) -> str:
     return psycopg.sql.Literal(text).as_string(shell.conn)
 
 
+def not_found(shell: Shell, noun: str, pattern: str | None) -> None:
+    """psql's line for an empty listing, left out under -q (QUIET) as psql leaves it out."""
+    if not shell.settings.quiet:
+        shell.meta_error(f'Did not find any {noun} named "{pattern}".' if pattern is not None else f"Did not find any {noun}s.")
+
+
 def list_relations(shell: Shell, name: str, pattern: str | None) -> bool:
     """`\\d`, `\\dt`, `\\dv`, `\\dm`, `\\di`, `\\ds`, `\\dE` and their combinations, with S
     (system objects too) and + (persistence, access method, size, description)."""
@@ -110,12 +116,10 @@ def list_relations(shell: Shell, name: str, pattern: str | None) -> bool:
     except psycopg.Error as exc:
         report(shell, exc)
         return True
-    if rows:
+    if rows or shell.settings.quiet:  # under -q psql shows the empty table instead of its line
         print_listing(shell, "List of relations", headers, rows, numeric=numeric)
-    elif pattern is not None:
-        shell.meta_error(f'Did not find any relation named "{pattern}".')
     else:
-        shell.meta_error("Did not find any relations.")
+        not_found(shell, "relation", pattern)
     return True
 
 
@@ -367,6 +371,29 @@ def show_function(shell: Shell, name: str, argument: str) -> bool:
     return True
 
 
+def list_extension_objects(shell: Shell, pattern: str | None) -> bool:
+    """`\\dx+ [PATTERN]`: for each extension, the objects it installed, under its own title."""
+    conditions, params = name_conditions(pattern, None, "e.extname", None)
+    where = " WHERE " + " AND ".join(conditions) if conditions else ""
+    try:
+        _, _, extensions = fetch(shell, f"SELECT e.extname, e.oid FROM pg_catalog.pg_extension e{where} ORDER BY 1", params)
+        if not extensions:
+            not_found(shell, "extension", pattern)
+            shell.last_failed = True
+            return True
+        for extension, oid in extensions:
+            headers, numeric, rows = fetch(
+                shell,
+                'SELECT pg_catalog.pg_describe_object(classid, objid, 0) AS "Object description" FROM pg_catalog.pg_depend'
+                " WHERE refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND refobjid = %s AND deptype = 'e' ORDER BY 1",
+                [oid],
+            )
+            print_listing(shell, f'Objects in extension "{extension}"', headers, rows, numeric=numeric)
+    except psycopg.Error as exc:
+        report(shell, exc)
+    return True
+
+
 def handler_for(name: str):  # noqa: ANN201 - a metacommands Handler taking the command's name too
     """The function for a `\\d`-family command this module answers, or None (pgspecial's)."""
     if RELATION_COMMAND.match(name):
@@ -388,6 +415,8 @@ def handler_for(name: str):  # noqa: ANN201 - a metacommands Handler taking the 
     simple = catalog_lists.handler_for(name)
     if simple is not None:
         return lambda shell, argument: simple(shell, pattern_of(argument))
+    if name in ("\\dx+", "\\dxS+", "\\dx+S"):
+        return lambda shell, argument: list_extension_objects(shell, pattern_of(argument))
     if name in ("\\sv", "\\sv+"):
         return lambda shell, argument: show_view(shell, name, argument)
     if name in ("\\sf", "\\sf+"):

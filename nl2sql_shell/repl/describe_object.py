@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from nl2sql_shell.repl.describe import name_conditions
+from nl2sql_shell.repl.describe import name_conditions, not_found
 from nl2sql_shell.repl.listing import Rows, fetch, print_listing, report
 from nl2sql_shell.repl.shell import Shell
 
@@ -76,7 +76,7 @@ def describe_relations(shell: Shell, name: str, pattern: str) -> bool:
     try:
         _, _, found = fetch(shell, sql, params)
         if not found:
-            shell.meta_error(f'Did not find any relation named "{pattern}".')
+            not_found(shell, "relation", pattern)
             shell.last_failed = True
             return True
         for oid, _, _ in found:

@@ -65,6 +65,7 @@ DESCRIBE = [
     "\\db", "\\dl", "\\lo_list", "\\dx plpgsql",
     "\\sf trg", "\\sf+ trg", "\\sf+ twice", "\\sf+ length(text)", "\\sf nosuch", "\\sf", "\\sf length",
     "\\d rls1", "\\d rls2", "\\d+ rls3", "\\dD", "\\dD+", "\\dD pos*", "\\dDS",
+    "\\dx+", "\\dx+ plpg*", "\\dx+ nosuch",
 ]
 
 
@@ -89,6 +90,8 @@ def test_tables_views_and_partitioned_tables_have_psql_titles(twins):
 def test_an_empty_database_says_it_found_no_relations(fresh_db):
     code, out, err = same(fresh_db, fresh_db, "-c", "\\d")
     assert (code, out, err) == (0, b"", b"Did not find any relations.\n")
+    _, out, err = same(fresh_db, fresh_db, "-q", "-c", "\\d", "-c", "\\d nosuch", "-c", "\\dx+ nosuch")
+    assert out.endswith(b"(0 rows)\n\n") and err == b""
 
 
 @pytest.fixture(scope="module")
