@@ -57,6 +57,11 @@ def _asciidoc_frame(border: int) -> str:
     return {0: ',frame="none",grid="none"', 1: ',frame="none"'}.get(border, ',frame="all",grid="all"' if border == 2 else "")
 
 
+def _asciidoc_stop(lines: list[str]) -> str:
+    """The footers (row count, \\pset footer lines) after the last batch, as a literal block."""
+    return "\n....\n" + "".join(line + "\n" for line in lines) + "....\n" if lines else ""
+
+
 def asciidoc_text(b: Batch) -> str:
     out = []
     if b.start:
@@ -76,9 +81,7 @@ def asciidoc_text(b: Batch) -> str:
         out.append("".join(parts) + "\n")
     out.append("|====\n")
     if b.stop:
-        lines = b.footer_lines(False)
-        if lines:
-            out.append("\n....\n" + "".join(line + "\n" for line in lines) + "....\n")
+        out.append(_asciidoc_stop(b.footer_lines(False)))
     return "".join(out)
 
 
@@ -98,9 +101,7 @@ def asciidoc_vertical(b: Batch) -> str:
             out.append(f"<l|{_asciidoc(name)} {'>l' if align == 'r' else '<l'}|{shown}\n")
     out.append("|====\n")
     if b.stop:
-        lines = b.footer_lines(True)
-        if lines:
-            out.append("\n....\n" + "".join(line + "\n" for line in lines) + "....\n")
+        out.append(_asciidoc_stop(b.footer_lines(True)))
     return "".join(out)
 
 
