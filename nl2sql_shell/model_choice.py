@@ -27,7 +27,8 @@ def model_options(function: Callable[..., Any]) -> Callable[..., Any]:
             "--backend",
             type=click.Choice(BACKENDS),
             help="What runs the model (default: auto: openai with --model-url; llamacpp for a .gguf file when "
-            "llama-cpp-python is installed and no --adapter, --quantize or cuda --device is given; else transformers).",
+            "llama-cpp-python is installed and no --quantize or cuda --device is given (a LoRA --adapter is converted "
+            "for it); else transformers).",
         ),
     ]
     for option in reversed(options):

@@ -231,10 +231,10 @@ def _check_memorized(path: Path, pairs: list[tuple[str, str]]) -> None:
             raise RuntimeError(f"tiny model did not memorize {answer!r}: got {text!r}; raise steps")
 
 
-def build_tiny_gguf(path: str | os.PathLike, seed: int = 0) -> Path:
+def build_tiny_gguf(path: str | os.PathLike, seed: int = 0, for_llama_cpp: bool = False) -> Path:
     """Write a tiny qwen2 model as one F32 GGUF file at ``path`` (what llama.cpp's converter makes).
 
-    Loads with ``from_pretrained(folder, gguf_file=name)`` into the same logits and tokens as
+    With ``for_llama_cpp`` llama.cpp runs it; without, transformers loads it with ``from_pretrained(folder, gguf_file=name)`` into the same logits and tokens as
     ``build_tiny_model(arch="qwen2", seed=seed)``.
     """
     import gguf
@@ -260,7 +260,12 @@ def build_tiny_gguf(path: str | os.PathLike, seed: int = 0) -> Path:
     writer.add_tokenizer_pre("qwen2")
     writer.add_token_list(tokens)
     writer.add_token_types([gguf.TokenType.CONTROL if t in SPECIAL_TOKENS else gguf.TokenType.NORMAL for t in tokens])
-    writer.add_token_scores([0.0] * len(tokens))  # no merges: transformers derives none from flat scores
+    writer.add_token_scores([0.0] * len(tokens))
+    if for_llama_cpp:
+        # llama.cpp refuses a BPE vocabulary without merges, and GGUF has no empty arrays: one
+        # merge of two special tokens, which are split off before BPE and so never merged.
+        # (transformers would check that the merged token exists: its file has none.)
+        writer.add_token_merges([f"{SPECIAL_TOKENS[0]} {SPECIAL_TOKENS[0]}"])
     writer.add_eos_token_id(tokenizer.eos_token_id)
     writer.add_pad_token_id(tokenizer.pad_token_id)
     writer.add_chat_template(CHAT_TEMPLATE)

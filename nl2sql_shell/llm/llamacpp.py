@@ -33,16 +33,33 @@ TOP_K, TOP_P = 50, 0.95  # as the transformers backend samples
 MAX_SEQUENCES = 8  # candidates decoded together; more are decoded in further rounds
 
 
-def load_llamacpp(path: str, progress: Callable[[str], None]) -> LlamaCppModel:
-    """Open the GGUF file at `path` (errors are the caller's to explain)."""
+def load_llamacpp(path: str, progress: Callable[[str], None], lora: str | None = None) -> LlamaCppModel:
+    """Open the GGUF file at `path`, with the GGUF LoRA file `lora` applied (errors are the
+    caller's to explain)."""
     from llama_cpp import Llama
 
     threads = os.cpu_count() or 1
     progress(f"loading {path} with llama.cpp on {threads} CPU threads")
     started = time.perf_counter()
-    with _sequences_in_one_cache():
-        llama = Llama(model_path=path, n_ctx=N_CTX, n_threads=threads, n_threads_batch=threads, verbose=False)
+    with _sequences_in_one_cache(), _lora_notes_hidden():
+        llama = Llama(model_path=path, lora_path=lora, n_ctx=N_CTX, n_threads=threads, n_threads_batch=threads, verbose=False)
     return LlamaCppModel(llama, path=path, load_seconds=time.perf_counter() - started)
+
+
+@contextlib.contextmanager
+def _lora_notes_hidden():
+    """llama.cpp logs one line per adapter tensor that it keeps in plain CPU memory rather than
+    beside the repacked quantized weights (a note at error level, printed over the prompt); a
+    failed adapter still raises."""
+    import logging
+
+    logger = logging.getLogger("llama-cpp-python")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 @contextlib.contextmanager

@@ -2,9 +2,10 @@
 a peft LoRA adapter on top. Knows nothing about SQL.
 
 Three backends (see `llm.model`): transformers runs everything above; llamacpp runs a GGUF file
-as it is with llama-cpp-python (the `cpu` extra); openai asks an OpenAI-compatible server at
-`url` instead of loading anything. `auto` picks openai when a URL is given, llamacpp for a GGUF
-file when llama_cpp is installed and nothing asks for transformers (an adapter, bitsandbytes, a GPU).
+as it is with llama-cpp-python (the `cpu` extra), with a peft LoRA adapter converted to GGUF
+(`llm.gguf_lora`); openai asks an OpenAI-compatible server at `url` instead of loading anything.
+`auto` picks openai when a URL is given, llamacpp for a GGUF file when llama_cpp is installed and
+nothing asks for transformers (bitsandbytes, a GPU, an adapter llama.cpp cannot run).
 
 Every failure a user can cause (a wrong path, no hub access, not enough memory) becomes one
 ModelLoadError line that says what to do; the shell prints it and goes on.
@@ -65,14 +66,17 @@ def _is_gguf(spec: ModelSpec) -> bool:
 
 
 def choose_backend(spec: ModelSpec) -> str:
-    """The backend `auto` stands for: openai when a server URL is given; transformers when an
-    adapter, bitsandbytes quantization or a GPU is asked for; llamacpp for a GGUF file when
-    llama_cpp is installed; else transformers."""
+    """The backend `auto` stands for: openai when a server URL is given; transformers when
+    bitsandbytes quantization, a GPU or an adapter llama.cpp cannot run is asked for; llamacpp
+    for a GGUF file when llama_cpp is installed; else transformers."""
     if spec.backend != "auto":
         return spec.backend
     if spec.url:
         return "openai"
-    wants_torch = spec.adapter or spec.quantize != "none" or spec.random_weights or (spec.device or "cpu").startswith("cuda")
+    from nl2sql_shell.llm.gguf_lora import llamacpp_can_run
+
+    torch_adapter = spec.adapter and not llamacpp_can_run(spec.adapter)
+    wants_torch = torch_adapter or spec.quantize != "none" or spec.random_weights or (spec.device or "cpu").startswith("cuda")
     if not wants_torch and _is_gguf(spec) and llama_cpp_installed():
         return "llamacpp"
     return "transformers"
@@ -120,8 +124,8 @@ def load_model(spec: ModelSpec, progress: Progress | None = None):
 
 
 def _load_llamacpp(spec: ModelSpec, say: Progress) -> Model:
-    if spec.adapter or spec.quantize != "none" or spec.random_weights:
-        raise ModelLoadError("--adapter, --quantize and random weights work with --backend transformers only")
+    if spec.quantize != "none" or spec.random_weights:
+        raise ModelLoadError("--quantize and random weights work with --backend transformers only")
     if spec.device and spec.device != "cpu":
         raise ModelLoadError(f"--backend llamacpp runs on the CPU: drop --device {spec.device} or use --backend transformers")
     if not _is_gguf(spec):
@@ -131,10 +135,17 @@ def _load_llamacpp(spec: ModelSpec, say: Progress) -> Model:
         raise ModelLoadError(f"GGUF file {path} does not exist: fetch it or pass --model with another file")
     if not llama_cpp_installed():
         raise ModelLoadError(f"--backend llamacpp needs llama-cpp-python: {LLAMACPP_INSTALL}")
+    from nl2sql_shell.llm.gguf_lora import AdapterConversionError, gguf_adapter
     from nl2sql_shell.llm.llamacpp import load_llamacpp
 
     try:
-        return load_llamacpp(str(path), say)
+        lora = None
+        if spec.adapter:
+            say(f"converting adapter {spec.adapter} for llama.cpp (once per adapter)")
+            lora = str(gguf_adapter(spec.adapter, path, converted_cache_dir()))
+        return load_llamacpp(str(path), say, lora=lora)
+    except AdapterConversionError as exc:
+        raise ModelLoadError(str(exc)) from None
     except (ValueError, OSError, RuntimeError) as exc:
         raise ModelLoadError(f"llama.cpp could not load {path}: {_first_line(exc)}") from None
 

@@ -51,11 +51,11 @@ def test_an_impossible_llamacpp_choice_is_one_line_that_says_what_to_do(gguf, tm
     monkeypatch.setattr(load, "llama_cpp_installed", lambda: True)
     with pytest.raises(ModelLoadError, match="runs .gguf files only") as not_gguf:
         load_model(ModelSpec(model="Qwen/Qwen2.5-Coder-0.5B-Instruct", backend="llamacpp"))
-    with pytest.raises(ModelLoadError, match="--backend transformers only") as adapter:
-        load_model(ModelSpec(model=str(gguf), adapter=str(tmp_path), backend="llamacpp"))
+    with pytest.raises(ModelLoadError, match="--backend transformers only") as quantized:
+        load_model(ModelSpec(model=str(gguf), quantize="4bit", backend="llamacpp"))
     with pytest.raises(ModelLoadError, match="does not exist") as absent:
         load_model(ModelSpec(model=str(tmp_path / "absent.gguf"), backend="llamacpp"))
-    for error in (missing, not_gguf, adapter, absent):
+    for error in (missing, not_gguf, quantized, absent):
         assert "\n" not in str(error.value)
 
 
