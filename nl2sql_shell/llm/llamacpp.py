@@ -49,17 +49,21 @@ def load_llamacpp(path: str, progress: Callable[[str], None], lora: str | None =
 @contextlib.contextmanager
 def _lora_notes_hidden():
     """llama.cpp logs one line per adapter tensor that it keeps in plain CPU memory rather than
-    beside the repacked quantized weights (a note at error level, printed over the prompt); a
-    failed adapter still raises."""
+    beside the repacked quantized weights (a note at error level, printed over the prompt), so
+    the log is silenced while the model loads; a failed load still raises. Llama() sets the
+    level itself as it starts (verbose=False: errors), hence the stand-in for set_verbose."""
     import logging
 
+    from llama_cpp import llama as module
+
     logger = logging.getLogger("llama-cpp-python")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
+    set_verbose = module.set_verbose
+    module.set_verbose = lambda _verbose: logger.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        module.set_verbose = set_verbose
+        set_verbose(False)
 
 
 @contextlib.contextmanager

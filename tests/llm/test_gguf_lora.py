@@ -7,6 +7,8 @@ thousands of times more than the two runtimes differ.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 import torch
@@ -66,8 +68,9 @@ def test_llama_cpp_with_the_converted_adapter_computes_peft_logits(models, tmp_p
     assert gguf_adapter(tmp_path / "adapter", gguf, tmp_path / "cache") == lora  # converted once
 
 
-def test_auto_runs_a_gguf_model_with_an_adapter_in_llama_cpp(models, tmp_path, monkeypatch):
+def test_auto_runs_a_gguf_model_with_an_adapter_in_llama_cpp_quietly(models, tmp_path, monkeypatch, capfd):
     monkeypatch.setenv("NL2SQL_SHELL_CACHE", str(tmp_path / "cache"))
+    logging.getLogger("llama-cpp-python").setLevel(logging.NOTSET)  # as in a new process
     hf, gguf = models
     _random_adapter(hf, tmp_path / "adapter", r=4, lora_alpha=8)
     spec = ModelSpec(model=str(gguf), adapter=str(tmp_path / "adapter"), backend="auto")
@@ -75,6 +78,10 @@ def test_auto_runs_a_gguf_model_with_an_adapter_in_llama_cpp(models, tmp_path, m
     model = load_model(spec)
     assert model.backend == "llamacpp"
     assert model.llama.lora_path.startswith(str(tmp_path / "cache"))
+    capfd.readouterr()
+    for loaded in (model, load_model(ModelSpec(model=str(gguf), backend="llamacpp"))):
+        loaded.generate(loaded.chat_prompt([{"role": "user", "content": "hi"}]), max_new_tokens=3)
+    assert capfd.readouterr().err == ""  # nothing from llama.cpp's log over the prompt
 
 
 def test_an_adapter_llama_cpp_cannot_run_stays_on_transformers_or_is_one_line(models, tmp_path):
