@@ -1,5 +1,6 @@
 """psql's output flags: -A -F -R -P -H -T -z -0 -o, as one click decorator and one step that
-applies them to the shell's `Settings` (after -t, -x, --csv, which set theirs directly).
+applies them to the shell's `Settings` in command-line order, with -t, -x and --csv (which
+set theirs first, and again in their place here).
 
 They are gathered into one ``display`` argument so that the command line and `run_shell`
 grow by one name, not ten; -P goes through ``\\pset``'s own code, so ``-P format=a`` fails
@@ -28,12 +29,27 @@ class DisplayFlags:
     field_separator_zero: bool = False
     record_separator_zero: bool = False
     output: str | None = None
-    # The format flags as the command line ordered them ("csv", "no_align", "html", "psets"
-    # once per -P): psql applies its options in order, so the last format named wins.
-    format_order: tuple[str, ...] = ()
+    # The output flags as the command line ordered them, one name per use ("psets" once per
+    # -P; -t, -x and --csv too, as "tuples_only", "expanded", "csv"): psql applies its options
+    # in that order, so `-F y -P fieldsep=x` separates with x and `-P fieldsep=x -F y` with y.
+    order: tuple[str, ...] = ()
 
 
-_FORMAT_FLAGS = ("csv", "no_align", "html", "psets")
+# What each flag does to the settings, as psql's option parser does it (-F and -R turn the
+# zero byte off, -z and -0 turn it on and keep the separator).
+_STEPS: dict[str, Callable[[Settings, DisplayFlags], None]] = {
+    "csv": lambda settings, flags: setattr(settings, "format", "csv"),
+    "no_align": lambda settings, flags: setattr(settings, "format", "unaligned"),
+    "html": lambda settings, flags: setattr(settings, "format", "html"),
+    "tuples_only": lambda settings, flags: setattr(settings, "tuples_only", True),
+    "expanded": lambda settings, flags: setattr(settings, "expanded", "on"),
+    "field_separator": lambda settings, flags: _set_separator(settings, "fieldsep", flags.field_separator),
+    "record_separator": lambda settings, flags: _set_separator(settings, "recordsep", flags.record_separator),
+    "field_separator_zero": lambda settings, flags: setattr(settings, "fieldsep_zero", True),
+    "record_separator_zero": lambda settings, flags: setattr(settings, "recordsep_zero", True),
+    "table_attr": lambda settings, flags: setattr(settings, "tableattr", flags.table_attr),
+}
+_ORDERED = ("psets", *_STEPS)
 
 
 _OPTIONS = (
@@ -54,11 +70,11 @@ def display_options(command: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(command)
     def packed(*args: object, **options: object) -> None:
-        names = [name for name in DisplayFlags.__dataclass_fields__ if name != "format_order"]
+        names = [name for name in DisplayFlags.__dataclass_fields__ if name != "order"]
         order = click.get_current_context().meta.get("order", [])
         flags = DisplayFlags(
             **{name: options.pop(name) for name in names},  # type: ignore[arg-type]
-            format_order=tuple(name for name in order if name in _FORMAT_FLAGS),
+            order=tuple(name for name in order if name in _ORDERED),
         )
         command(*args, display=flags, **options)
 
@@ -68,27 +84,24 @@ def display_options(command: Callable[..., None]) -> Callable[..., None]:
 
 
 def apply_flags(settings: Settings, flags: DisplayFlags) -> list[str]:
-    """Set what the flags ask for, the format flags in command-line order; psql's error lines
-    if a -P fails."""
+    """Do what the flags ask for, in command-line order (``flags.order``, -t -x --csv
+    included); psql's error lines if a -P fails."""
     from nl2sql_shell.repl.pset import PsetError, apply
 
-    steps = flags.format_order or ("no_align",) * flags.no_align + ("html",) * flags.html + ("psets",) * len(flags.psets)
     psets = iter(flags.psets)
-    for step in steps:
-        if step == "psets":
-            name, equals, value = next(psets).partition("=")
-            try:
-                apply(settings, name, value if equals else None)
-            except PsetError as exc:
-                return [str(exc), f'could not set printing parameter "{name}"']
-        else:
-            settings.format = {"csv": "csv", "no_align": "unaligned", "html": "html"}[step]
-    if flags.field_separator is not None:
-        settings.fieldsep, settings.fieldsep_zero = flags.field_separator, False
-    if flags.record_separator is not None:
-        settings.recordsep, settings.recordsep_zero = flags.record_separator, False
-    settings.fieldsep_zero = settings.fieldsep_zero or flags.field_separator_zero
-    settings.recordsep_zero = settings.recordsep_zero or flags.record_separator_zero
-    if flags.table_attr is not None:
-        settings.tableattr = flags.table_attr
+    for step in flags.order:
+        if step != "psets":
+            _STEPS[step](settings, flags)
+            continue
+        name, equals, value = next(psets).partition("=")
+        try:
+            apply(settings, name, value if equals else None)
+        except PsetError as exc:
+            return [str(exc), f'could not set printing parameter "{name}"']
     return []
+
+
+def _set_separator(settings: Settings, name: str, value: str | None) -> None:
+    """-F or -R: the separator, and no longer the zero byte."""
+    setattr(settings, name, value)
+    setattr(settings, f"{name}_zero", False)
