@@ -26,7 +26,11 @@ class Output:
         self._pipe: subprocess.Popen[str] | None = None  # `\\o |command`
         self.log: IO[str] | None = None  # -L FILE: every result is copied there too
         self.is_terminal = self._default.isatty()
-        self.use_pager = self.is_terminal if use_pager is None else use_pager
+        # psql's PageOutput pages only when standard input is a terminal too (`psql < file`
+        # on a terminal never pages, even with \pset pager always); a stream handed in
+        # stands for a whole terminal.
+        self._pageable = self.is_terminal and (stream is not None or _is_terminal(sys.stdin))
+        self.use_pager = self._pageable if use_pager is None else use_pager
         self.always_page = False
         self.pager_min_lines = 0
 
@@ -71,7 +75,7 @@ class Output:
     def configure_pager(self, mode: int, min_lines: int) -> None:
         """``\\pset pager`` 0 (off), 1 (when a result does not fit) or 2 (always), and
         ``\\pset pager_min_lines`` (results shorter than that are never paged), as psql's."""
-        self.use_pager = mode > 0 and self.is_terminal
+        self.use_pager = mode > 0 and self._pageable
         self.always_page = mode == 2
         self.pager_min_lines = min_lines
 
@@ -107,6 +111,14 @@ class Output:
             yield write
         finally:
             pager.close()
+
+
+def _is_terminal(stream: IO[str] | None) -> bool:
+    """Whether ``stream`` is open on a terminal (standard input may be closed or None)."""
+    try:
+        return stream is not None and stream.isatty()
+    except ValueError:  # closed
+        return False
 
 
 class _LazyPager:

@@ -35,3 +35,80 @@ TWO_ROWS = "select 1 as a, 2 as b union all select 3, 4"
 )
 def test_output_flags_apply_in_command_line_order(fresh_db, flags: str):
     same(fresh_db, fresh_db, *flags.split(), "-c", TWO_ROWS)
+
+
+WIDE = "select repeat('abc ', 10) as long_text, 2 as b from generate_series(1, 3)"
+
+
+@pytest.mark.parametrize("flags", ["-P format=wrapped", "-P expanded=auto", "-P expanded=auto -v FETCH_COUNT=2", "-x -P format=wrapped"])
+def test_columns_counts_for_no_pipe(fresh_db, monkeypatch: pytest.MonkeyPatch, flags: str):
+    """$COLUMNS is the width of a terminal: into a pipe psql neither wraps nor turns \\x auto
+    vertical by it (batches of FETCH_COUNT are vertical in \\x auto whatever the width)."""
+    monkeypatch.setenv("COLUMNS", "20")
+    _, out, _ = same(fresh_db, fresh_db, *flags.split(), "-c", WIDE)
+    assert b"abc abc abc abc abc abc abc abc abc abc" in out
+
+
+def _on_a_terminal(command: list[str], stdin: bytes | None, width: int, output_terminal: bool, **environment: str) -> tuple[int, bytes]:
+    """Run ``command`` on a pseudo-terminal ``width`` columns wide: standard input there unless
+    ``stdin`` is given (then a pipe carrying it), standard output there or, unless
+    ``output_terminal``, into a pipe; (exit code, standard output)."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import termios
+
+    from psqlcompare import env
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, width, 0, 0))
+    process = subprocess.Popen(
+        command,
+        stdin=follower if stdin is None else subprocess.PIPE,
+        stdout=follower if output_terminal else subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env={**env(), **environment},
+    )
+    os.close(follower)
+    piped, _ = process.communicate(stdin, timeout=60)
+    output = b""
+    while output_terminal:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed with the last process on it
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(leader)
+    return process.wait(timeout=60), output if output_terminal else piped
+
+
+def _both_on_a_terminal(conninfo: str, *args: str, stdin: bytes | None = None, width: int = 100, output_terminal: bool = True, **environment: str) -> bytes:
+    """Ours and psql on a terminal; both alike, ours returned."""
+    from psqlcompare import SHELL
+
+    mine = _on_a_terminal([*SHELL, conninfo, *args], stdin, width, output_terminal, **environment)
+    assert mine == _on_a_terminal([str(PSQL), "-X", conninfo, *args], stdin, width, output_terminal, **environment)
+    return mine[1]
+
+
+PAGER = "sed s/^/paged:/"
+
+
+def test_pager_always_pages_only_with_a_terminal_at_both_ends(fresh_db):
+    """psql's PageOutput: standard input and output must both be terminals."""
+    assert b"paged: x \r\n" in _both_on_a_terminal(fresh_db, "-P", "pager=always", "-c", "select 1 as x", PAGER=PAGER)
+    piped_in = _both_on_a_terminal(fresh_db, "-P", "pager=always", stdin=b"select 1 as x;\n", PAGER=PAGER)
+    assert b"paged" not in piped_in and b" x \r\n" in piped_in
+    piped_out = _both_on_a_terminal(fresh_db, "-P", "pager=always", "-c", "select 1 as x", output_terminal=False, PAGER=PAGER)
+    assert piped_out == b" x \n---\n 1\n(1 row)\n\n"
+
+
+@pytest.mark.parametrize("columns", ["", "20"])
+@pytest.mark.parametrize("flags", ["-P format=wrapped", "-P expanded=auto"])
+def test_terminal_width_or_columns_on_a_terminal(fresh_db, columns: str, flags: str):
+    """On a terminal psql formats for $COLUMNS when set, else the terminal's width."""
+    _both_on_a_terminal(fresh_db, *flags.split(), "-c", WIDE, width=30, COLUMNS=columns, PAGER="")
