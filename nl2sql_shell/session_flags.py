@@ -56,18 +56,44 @@ _OPTIONS = (
 )
 
 
+# What each flag sets, as psql's option parser sets it (-q, a flag of the command's own, too).
+_ASSIGNMENTS = {
+    "echo_all": "ECHO=all",
+    "echo_queries": "ECHO=queries",
+    "echo_errors": "ECHO=errors",
+    "echo_hidden": "ECHO_HIDDEN=on",
+    "single_step": "SINGLESTEP=on",
+    "single_line": "SINGLELINE=on",
+    "quiet": "QUIET=on",
+}
+
+
 def session_options(command: Callable[..., None]) -> Callable[..., None]:
-    """Add the flags to a click command; its callback receives them as ``session=SessionFlags``."""
+    """Add the flags to a click command; its callback receives them as ``session=SessionFlags``,
+    and its ``variables`` (the -v assignments) with the flags' own among them in command-line
+    order (see `in_order`)."""
 
     @functools.wraps(command)
     def packed(*args: object, **options: object) -> None:
         names = SessionFlags.__dataclass_fields__
         flags = SessionFlags(**{name: options.pop(name) for name in names})  # type: ignore[arg-type]
+        order = click.get_current_context().meta.get("order")
+        if order is not None:
+            options["variables"] = in_order(order, options["variables"])  # type: ignore[arg-type]
         command(*args, session=flags, **options)
 
     for option in reversed(_OPTIONS):
         packed = option(packed)
     return packed
+
+
+def in_order(order: list[str], assignments: tuple[str, ...]) -> tuple[str, ...]:
+    """The -v assignments with the flags' own (-e is ``ECHO=queries``) in their places: psql
+    sets each variable as it reads the option, so the last of ``-a -e -b -v ECHO=...`` wins,
+    and ``-v QUIET=off -q`` is quiet. ``order``: the parameter names, once per use."""
+    given = iter(assignments)
+    ordered = [next(given) if name == "variables" else _ASSIGNMENTS.get(name) for name in order]
+    return tuple(assignment for assignment in ordered if assignment is not None)
 
 
 def run_single_transaction(shell, run: Callable[[], int]) -> int:  # noqa: ANN001 - Shell

@@ -112,3 +112,17 @@ def test_pager_always_pages_only_with_a_terminal_at_both_ends(fresh_db):
 def test_terminal_width_or_columns_on_a_terminal(fresh_db, columns: str, flags: str):
     """On a terminal psql formats for $COLUMNS when set, else the terminal's width."""
     _both_on_a_terminal(fresh_db, *flags.split(), "-c", WIDE, width=30, COLUMNS=columns, PAGER="")
+
+
+SHOW_VARIABLES = "\\echo :ECHO :QUIET :ECHO_HIDDEN :SINGLESTEP :SINGLELINE"
+
+
+@pytest.mark.parametrize(
+    "flags",
+    ["-a -e", "-e -a", "-e -b", "-a -b", "-b -a", "-a -e -b", "-n -e", "-e -v ECHO=errors", "-v ECHO=errors -e",
+     "-v QUIET=off -q", "-q -v QUIET=off", "-v ECHO_HIDDEN=off -E", "-v SINGLELINE=off -S", "-S -v SINGLELINE=off"],
+)  # fmt: skip
+def test_flags_and_variables_set_in_command_line_order(fresh_db, tmp_path, flags: str):
+    """psql sets a flag's variable as it reads the flag: the last of -a/-e/-b/-v ECHO= wins."""
+    (tmp_path / "s.sql").write_text("select 1 as a;\nselect 1/0;\ncreate temp table w (i int);\n")
+    same(fresh_db, fresh_db, *flags.split(), "-c", SHOW_VARIABLES, "-f", "s.sql", cwd=tmp_path)
