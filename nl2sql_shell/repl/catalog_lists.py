@@ -1,7 +1,8 @@
 """psql 15's simpler catalog listings (`\\dn`, `\\dT`, `\\dD`, `\\da`, `\\dA`, `\\dL`, `\\dC`, `\\dconfig`,
-`\\dy`, `\\dO`, `\\db`, `\\dl`, `\\dx`), each one query shaped the same way: columns (some only
-with +), a catalog, fixed conditions, system objects hidden without S or a pattern, a name
-pattern. The queries are the ones `psql -E` shows; a table of them replaces pgspecial, which
+`\\dy`, `\\dO`, `\\db`, `\\dl`, `\\dx`, `\\dp`/`\\z`, `\\ddp`, `\\dX`, `\\des`, `\\det`, `\\dew`, `\\deu`,
+`\\dF`, `\\dFd`, `\\dFp`, `\\dFt`, `\\dRp`, `\\dRs`), each one query shaped the same way: columns
+(some only with +), a catalog, fixed conditions, system objects hidden without S or a
+pattern, a name pattern. The queries are the ones `psql -E` shows; a table of them replaces pgspecial, which
 lacks most of these and words the others differently.
 """
 
@@ -18,6 +19,11 @@ from nl2sql_shell.repl.shell import Shell
 PLAIN, VERBOSE, ALWAYS = "plain", "verbose", "always"
 _USER = ("n.nspname <> 'pg_catalog'", "n.nspname <> 'information_schema'")
 _ACL = "pg_catalog.array_to_string({}, E'\\n') AS \"Access privileges\""
+# psql's "FDW options" cell: (name 'value', ...) from an options array, '' when there is none.
+_OPTIONS = (
+    "CASE WHEN {0} IS NULL THEN '' ELSE '(' || pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.quote_ident(option_name) || ' ' ||"
+    " pg_catalog.quote_literal(option_value) FROM pg_catalog.pg_options_to_table({0})), ', ') || ')' END AS \"FDW options\""
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,7 @@ class Listing:
     visible: str | None = None  # the search_path rule when the pattern names no schema
     unfiltered: tuple[str, ...] = ()  # conditions when there is no pattern at all (\\dconfig)
     unfiltered_title: str | None = None  # the title then
+    parts: int | None = None  # dotted names the pattern may have, when not name_conditions' default
     version_columns: Callable[[int], dict[str, str]] | None = None  # renamed columns by server version
 
 
@@ -55,6 +62,7 @@ LISTINGS: dict[str, Listing] = {
         "1",
         hidden=("n.nspname !~ '^pg_'", "n.nspname <> 'information_schema'"),
         names=("n.nspname",),
+        parts=2,
     ),
     "dT": Listing(
         "List of data types",
@@ -163,6 +171,7 @@ LISTINGS: dict[str, Listing] = {
         "1",
         hidden_without_s=("l.lanplcallfoid != 0",),
         names=("l.lanname",),
+        parts=2,
     ),
     "dC": Listing(
         "List of casts",
@@ -270,19 +279,236 @@ LISTINGS: dict[str, Listing] = {
         "1",
         names=("e.extname",),
     ),
+    "dp": Listing(
+        "Access privileges",
+        (
+            ('n.nspname as "Schema"', ALWAYS),
+            ('c.relname as "Name"', ALWAYS),
+            (
+                "CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'S' THEN 'sequence'"
+                " WHEN 'f' THEN 'foreign table' WHEN 'p' THEN 'partitioned table' END as \"Type\"",
+                ALWAYS,
+            ),
+            (_ACL.format("c.relacl"), ALWAYS),
+            (
+                "pg_catalog.array_to_string(ARRAY(SELECT attname || E':\\n  ' || pg_catalog.array_to_string(attacl, E'\\n  ')"
+                " FROM pg_catalog.pg_attribute a WHERE attrelid = c.oid AND NOT attisdropped AND attacl IS NOT NULL), E'\\n') AS \"Column privileges\"",
+                ALWAYS,
+            ),
+            (
+                "pg_catalog.array_to_string(ARRAY(SELECT polname || CASE WHEN NOT polpermissive THEN E' (RESTRICTIVE)' ELSE '' END"
+                " || CASE WHEN polcmd != '*' THEN E' (' || polcmd::pg_catalog.text || E'):' ELSE E':' END"
+                " || CASE WHEN polqual IS NOT NULL THEN E'\\n  (u): ' || pg_catalog.pg_get_expr(polqual, polrelid) ELSE E'' END"
+                " || CASE WHEN polwithcheck IS NOT NULL THEN E'\\n  (c): ' || pg_catalog.pg_get_expr(polwithcheck, polrelid) ELSE E'' END"
+                " || CASE WHEN polroles <> '{0}' THEN E'\\n  to: ' || pg_catalog.array_to_string(ARRAY(SELECT rolname FROM pg_catalog.pg_roles"
+                " WHERE oid = ANY (polroles) ORDER BY 1), E', ') ELSE E'' END"
+                " FROM pg_catalog.pg_policy pol WHERE polrelid = c.oid), E'\\n') AS \"Policies\"",
+                ALWAYS,
+            ),
+        ),
+        "pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
+        "1, 2",
+        fixed=("c.relkind IN ('r','v','m','S','f','p')",),
+        schema="n.nspname",
+        names=("c.relname",),
+        visible="n.nspname !~ '^pg_' AND pg_catalog.pg_table_is_visible(c.oid)",
+    ),
+    "ddp": Listing(
+        "Default access privileges",
+        (
+            ('pg_catalog.pg_get_userbyid(d.defaclrole) AS "Owner"', ALWAYS),
+            ('n.nspname AS "Schema"', ALWAYS),
+            (
+                "CASE d.defaclobjtype WHEN 'r' THEN 'table' WHEN 'S' THEN 'sequence' WHEN 'f' THEN 'function' WHEN 'T' THEN 'type'"
+                " WHEN 'n' THEN 'schema' END AS \"Type\"",
+                ALWAYS,
+            ),
+            (_ACL.format("d.defaclacl"), ALWAYS),
+        ),
+        "pg_catalog.pg_default_acl d LEFT JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace",
+        "1, 2, 3",
+        names=("n.nspname", "pg_catalog.pg_get_userbyid(d.defaclrole)"),
+        parts=3,
+    ),
+    "dX": Listing(
+        "List of extended statistics",
+        (
+            ('es.stxnamespace::pg_catalog.regnamespace::pg_catalog.text AS "Schema"', ALWAYS),
+            ('es.stxname AS "Name"', ALWAYS),
+            ("pg_catalog.format('%%s FROM %%s', pg_catalog.pg_get_statisticsobjdef_columns(es.oid), es.stxrelid::pg_catalog.regclass) AS \"Definition\"", ALWAYS),
+            ("CASE WHEN 'd' = any(es.stxkind) THEN 'defined' END AS \"Ndistinct\"", ALWAYS),
+            ("CASE WHEN 'f' = any(es.stxkind) THEN 'defined' END AS \"Dependencies\"", ALWAYS),
+            ("CASE WHEN 'm' = any(es.stxkind) THEN 'defined' END AS \"MCV\"", ALWAYS),
+        ),
+        "pg_catalog.pg_statistic_ext es",
+        "1, 2",
+        schema="es.stxnamespace::pg_catalog.regnamespace::pg_catalog.text",
+        names=("es.stxname",),
+        visible="pg_catalog.pg_statistics_obj_is_visible(es.oid)",
+    ),
+    "des": Listing(
+        "List of foreign servers",
+        (
+            ('s.srvname AS "Name"', ALWAYS),
+            ('pg_catalog.pg_get_userbyid(s.srvowner) AS "Owner"', ALWAYS),
+            ('f.fdwname AS "Foreign-data wrapper"', ALWAYS),
+            (_ACL.format("s.srvacl"), VERBOSE),
+            ('s.srvtype AS "Type"', VERBOSE),
+            ('s.srvversion AS "Version"', VERBOSE),
+            (_OPTIONS.format("srvoptions"), VERBOSE),
+            ('d.description AS "Description"', VERBOSE),
+        ),
+        "pg_catalog.pg_foreign_server s JOIN pg_catalog.pg_foreign_data_wrapper f ON f.oid=s.srvfdw"
+        " LEFT JOIN pg_catalog.pg_description d ON d.classoid = s.tableoid AND d.objoid = s.oid AND d.objsubid = 0",
+        "1",
+        names=("s.srvname",),
+    ),
+    "det": Listing(
+        "List of foreign tables",
+        (
+            ('n.nspname AS "Schema"', ALWAYS),
+            ('c.relname AS "Table"', ALWAYS),
+            ('s.srvname AS "Server"', ALWAYS),
+            (_OPTIONS.format("ftoptions"), VERBOSE),
+            ('d.description AS "Description"', VERBOSE),
+        ),
+        "pg_catalog.pg_foreign_table ft INNER JOIN pg_catalog.pg_class c ON c.oid = ft.ftrelid"
+        " INNER JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace INNER JOIN pg_catalog.pg_foreign_server s ON s.oid = ft.ftserver"
+        " LEFT JOIN pg_catalog.pg_description d ON d.classoid = c.tableoid AND d.objoid = c.oid AND d.objsubid = 0",
+        "1, 2",
+        schema="n.nspname",
+        names=("c.relname",),
+        visible="pg_catalog.pg_table_is_visible(c.oid)",
+    ),
+    "dew": Listing(
+        "List of foreign-data wrappers",
+        (
+            ('fdw.fdwname AS "Name"', ALWAYS),
+            ('pg_catalog.pg_get_userbyid(fdw.fdwowner) AS "Owner"', ALWAYS),
+            ('fdw.fdwhandler::pg_catalog.regproc AS "Handler"', ALWAYS),
+            ('fdw.fdwvalidator::pg_catalog.regproc AS "Validator"', ALWAYS),
+            (_ACL.format("fdwacl"), VERBOSE),
+            (_OPTIONS.format("fdwoptions"), VERBOSE),
+            ('d.description AS "Description"', VERBOSE),
+        ),
+        "pg_catalog.pg_foreign_data_wrapper fdw"
+        " LEFT JOIN pg_catalog.pg_description d ON d.classoid = fdw.tableoid AND d.objoid = fdw.oid AND d.objsubid = 0",
+        "1",
+        names=("fdwname",),
+    ),
+    "deu": Listing(
+        "List of user mappings",
+        (('um.srvname AS "Server"', ALWAYS), ('um.usename AS "User name"', ALWAYS), (_OPTIONS.format("umoptions"), VERBOSE)),
+        "pg_catalog.pg_user_mappings um",
+        "1, 2",
+        names=("um.srvname", "um.usename"),
+    ),
+    "dF": Listing(
+        "List of text search configurations",
+        (('n.nspname as "Schema"', ALWAYS), ('c.cfgname as "Name"', ALWAYS), ("pg_catalog.obj_description(c.oid, 'pg_ts_config') as \"Description\"", ALWAYS)),
+        "pg_catalog.pg_ts_config c LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.cfgnamespace",
+        "1, 2",
+        schema="n.nspname",
+        names=("c.cfgname",),
+        visible="pg_catalog.pg_ts_config_is_visible(c.oid)",
+    ),
+    "dFd": Listing(
+        "List of text search dictionaries",
+        (
+            ('n.nspname as "Schema"', ALWAYS),
+            ('d.dictname as "Name"', ALWAYS),
+            (
+                "(SELECT COALESCE(nt.nspname, '(null)')::pg_catalog.text || '.' || t.tmplname FROM pg_catalog.pg_ts_template t"
+                " LEFT JOIN pg_catalog.pg_namespace nt ON nt.oid = t.tmplnamespace WHERE d.dicttemplate = t.oid) AS \"Template\"",
+                VERBOSE,
+            ),
+            ('d.dictinitoption as "Init options"', VERBOSE),
+            ("pg_catalog.obj_description(d.oid, 'pg_ts_dict') as \"Description\"", ALWAYS),
+        ),
+        "pg_catalog.pg_ts_dict d LEFT JOIN pg_catalog.pg_namespace n ON n.oid = d.dictnamespace",
+        "1, 2",
+        schema="n.nspname",
+        names=("d.dictname",),
+        visible="pg_catalog.pg_ts_dict_is_visible(d.oid)",
+    ),
+    "dFp": Listing(
+        "List of text search parsers",
+        (('n.nspname as "Schema"', ALWAYS), ('p.prsname as "Name"', ALWAYS), ("pg_catalog.obj_description(p.oid, 'pg_ts_parser') as \"Description\"", ALWAYS)),
+        "pg_catalog.pg_ts_parser p LEFT JOIN pg_catalog.pg_namespace n ON n.oid = p.prsnamespace",
+        "1, 2",
+        schema="n.nspname",
+        names=("p.prsname",),
+        visible="pg_catalog.pg_ts_parser_is_visible(p.oid)",
+    ),
+    "dFt": Listing(
+        "List of text search templates",
+        (
+            ('n.nspname AS "Schema"', ALWAYS),
+            ('t.tmplname AS "Name"', ALWAYS),
+            ('t.tmplinit::pg_catalog.regproc AS "Init"', VERBOSE),
+            ('t.tmpllexize::pg_catalog.regproc AS "Lexize"', VERBOSE),
+            ("pg_catalog.obj_description(t.oid, 'pg_ts_template') AS \"Description\"", ALWAYS),
+        ),
+        "pg_catalog.pg_ts_template t LEFT JOIN pg_catalog.pg_namespace n ON n.oid = t.tmplnamespace",
+        "1, 2",
+        schema="n.nspname",
+        names=("t.tmplname",),
+        visible="pg_catalog.pg_ts_template_is_visible(t.oid)",
+    ),
+    "dRp": Listing(
+        "List of publications",
+        (
+            ('pubname AS "Name"', ALWAYS),
+            ('pg_catalog.pg_get_userbyid(pubowner) AS "Owner"', ALWAYS),
+            ('puballtables AS "All tables"', ALWAYS),
+            ('pubinsert AS "Inserts"', ALWAYS),
+            ('pubupdate AS "Updates"', ALWAYS),
+            ('pubdelete AS "Deletes"', ALWAYS),
+            ('pubtruncate AS "Truncates"', ALWAYS),
+            ('pubviaroot AS "Via root"', ALWAYS),
+        ),
+        "pg_catalog.pg_publication",
+        "1",
+        names=("pubname",),
+    ),
+    "dRs": Listing(
+        "List of subscriptions",
+        (
+            ('subname AS "Name"', ALWAYS),
+            ('pg_catalog.pg_get_userbyid(subowner) AS "Owner"', ALWAYS),
+            ('subenabled AS "Enabled"', ALWAYS),
+            ('subpublications AS "Publication"', ALWAYS),
+            ('subbinary AS "Binary"', VERBOSE),
+            ('substream AS "Streaming"', VERBOSE),
+            ('subtwophasestate AS "Two-phase commit"', VERBOSE),
+            ('subdisableonerr AS "Disable on error"', VERBOSE),
+            ('subsynccommit AS "Synchronous commit"', VERBOSE),
+            ('subconninfo AS "Conninfo"', VERBOSE),
+            ('subskiplsn AS "Skip LSN"', VERBOSE),
+        ),
+        "pg_catalog.pg_subscription",
+        "1",
+        fixed=("subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())",),
+        names=("subname",),
+    ),
 }
-_ALIASES = {"lo_list": "dl"}
-# \\dx+ lists each extension's objects: not a table of this shape (describe.list_extension_objects).
-COMMAND = re.compile(r"\\(?P<name>dn|dT|dD|da|dA|dL|dC|dconfig|dy|dO|db|dl|dx|lo_list)(?P<flags>[S+]*)$")
+_ALIASES = {"lo_list": "dl", "z": "dp"}
+# \\dx+, \\dRp+ and \\dF[p]+ show one table per object found: not a listing of this shape (describe.py).
+COMMAND = re.compile(
+    r"\\(?:(?P<name>dn|dT|dD|da|dA|dL|dC|dconfig|dy|dO|db|dl|dx|lo_list|dp|ddp|dX|des|det|dew|deu|dFd|dFp|dFt|dRp|dRs)(?P<flags>[S+]*)"
+    r"|(?P<exact>z|dF\+?))$"
+)
+_DETAILED = ("dx", "dRp", "dFp")
 
 
 def handler_for(command: str) -> Callable[[Shell, str | None], bool] | None:
     """The listing for a command such as `\\dnS+`, or None."""
     match = COMMAND.match(command)
-    if match is None or (match["name"] == "dx" and "+" in match["flags"]):
+    if match is None or match["exact"] == "dF+" or (match["name"] in _DETAILED and "+" in match["flags"]):
         return None
-    listing = LISTINGS[_ALIASES.get(match["name"], match["name"])]
-    system, verbose = "S" in match["flags"], "+" in match["flags"]
+    name, flags = match["name"] or match["exact"], match["flags"] or ""
+    listing = LISTINGS[_ALIASES.get(name, name)]
+    system, verbose = "S" in flags, "+" in flags
     return lambda shell, pattern: show(shell, listing, pattern, system=system, verbose=verbose)
 
 
@@ -302,7 +528,7 @@ def show(shell: Shell, listing: Listing, pattern: str | None, *, system: bool, v
         if listing.visible:
             conditions.append(listing.visible)
     elif listing.names:
-        more, params = name_conditions(pattern, listing.schema, listing.names, listing.visible)
+        more, params = name_conditions(pattern, listing.schema, listing.names, listing.visible, parts=listing.parts, database=shell.conn.info.dbname)
         conditions += more
     where = " WHERE " + " AND ".join(conditions) if conditions else ""
     title = listing.unfiltered_title if pattern is None and listing.unfiltered_title else listing.title

@@ -2,30 +2,22 @@
 
 pgspecial prints the relation lists without their title and with an empty table where psql
 says "Did not find any relations.", `\\du` as raw pg_roles rows, and lacks `\\dS`, `\\dtS`,
-`\\dg`, `\\des`, `\\dc` and `\\sv`. These use the queries `psql -E` shows for the same
-command and lay the result out as psql does; the other listings keep pgspecial's rows under
-psql's title (see TITLES).
+`\\dg`, `\\dc` and `\\sv`. These use the queries `psql -E` shows for the same command and
+lay the result out as psql does (the simpler listings are a table in catalog_lists.py). A
+pattern goes through psql's own rules (name_conditions), errors about dotted names included.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import psycopg
 import psycopg.sql
-from pgspecial.dbcommands import sql_name_pattern
 
 from nl2sql_shell.repl.listing import fetch, print_listing, report, run_listing
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.variables import meta_arguments
-
-# The title psql prints over each listing pgspecial still produces.
-TITLES = {
-    "\\dp": "Access privileges",
-    "\\z": "Access privileges",
-    "\\dF": "List of text search configurations",
-    "\\ddp": "Default access privileges",
-}
 
 RELKIND_NAMES = (
     "CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'i' THEN 'index'"
@@ -37,6 +29,7 @@ _USER_SCHEMAS = "n.nspname <> 'pg_catalog' AND n.nspname !~ '^pg_toast' AND n.ns
 RELATION_COMMAND = re.compile(r"\\d(?P<letters>[tvmisE]*)(?P<flags>[S+]*)$")
 FUNCTION_COMMAND = re.compile(r"\\df(?P<letters>[anptw]*)(?P<flags>[S+]*)$")
 ROLE_COMMAND = re.compile(r"\\d[ug](?P<flags>[S+]*)$")
+Handler = Callable[[Shell, str], bool]
 
 
 def pattern_of(argument: str) -> str | None:
@@ -45,22 +38,78 @@ def pattern_of(argument: str) -> str | None:
     return words[0] if words else None
 
 
-def name_conditions(pattern: str | None, schema_column: str | None, name_column: str | tuple[str, ...], visible: str | None) -> tuple[list[str], list[str]]:
-    """psql's processSQLNamePattern: ``schema.name`` with * and ? wildcards, "quoted" parts
+class PatternError(Exception):
+    """A pattern psql refuses before it queries: too many dotted names, or another database."""
+
+
+def split_pattern(pattern: str, buffers: int) -> tuple[list[str], str, int]:
+    """psql's patternToSQLRegex: the pattern's dotted parts as regular expressions (at most
+    ``buffers`` of them; further dots stay in the last, as "any character"), the leftmost
+    part as written (for the database check) and the number of dots. Outside quotes letters
+    fold to lower case, ``*`` and ``?`` are wildcards and other regex characters pass; inside
+    quotes everything is literal."""
+    parts, literal, left, dots, quoted, i = [""], "", True, 0, False, 0
+    while i < len(pattern):
+        char, regex, plain = pattern[i], None, None
+        if char == '"' and quoted and pattern[i + 1 : i + 2] == '"':
+            regex = plain = '"'
+            i += 1
+        elif char == '"':
+            quoted = not quoted
+        elif not quoted and char.isascii() and char.isupper():
+            regex = plain = char.lower()
+        elif not quoted and char in "*?":
+            regex, plain = (".*" if char == "*" else "."), char
+        elif not quoted and char == ".":
+            left, dots = False, dots + 1
+            if len(parts) < buffers:
+                parts.append("")
+            else:
+                parts[-1] += "."
+        elif char == "$":
+            regex, plain = "\\$", "$"
+        else:
+            escape = (quoted and char in "|*+?()[]{}.^\\") or (char == "[" and pattern[i + 1 : i + 2] == "]")
+            regex, plain = ("\\" if escape else "") + char, char
+        if regex is not None:
+            parts[-1] += regex
+            literal += plain if left and plain else ""
+        i += 1
+    return parts, literal, dots
+
+
+def name_conditions(
+    pattern: str | None,
+    schema_column: str | None,
+    name_column: str | tuple[str, ...],
+    visible: str | None,
+    *,
+    parts: int | None = None,
+    database: str = "",
+) -> tuple[list[str], list[str]]:
+    """psql's validateSQLNamePattern: ``schema.name`` with * and ? wildcards, "quoted" parts
     taken as written; without a schema only what the search_path makes visible. Several name
-    columns: any of them may match (`\\dT` matches the internal and the SQL name)."""
+    columns: any of them may match (`\\dT` matches the internal and the SQL name). ``parts``:
+    how many dotted names the command takes (3 with a schema column, else 1, unless given);
+    with all of them the first must be ``database``, the current one. Raises PatternError."""
     if pattern is None:
         return ([visible] if visible else []), []
-    schema, name = sql_name_pattern(pattern)
+    regexes, first, dots = split_pattern(pattern, 3 if schema_column else 1)
+    limit = parts or (3 if schema_column else 1)
+    if dots >= limit:
+        raise PatternError(f"improper qualified name (too many dotted names): {pattern}")
+    if limit > 1 and dots == limit - 1 and (first if len(regexes) == 3 else "") != database:
+        raise PatternError(f"cross-database references are not implemented: {pattern}")
+    schema, name = (regexes[-2] if len(regexes) > 1 else None), regexes[-1]
     conditions, params = [], []
-    if schema and schema_column:
+    if schema is not None and schema != ".*" and schema_column:
         conditions.append(f"{schema_column} OPERATOR(pg_catalog.~) %s COLLATE pg_catalog.default")
-        params.append(schema)
-    if name:
+        params.append(f"^({schema})$")
+    if name != ".*":
         columns = (name_column,) if isinstance(name_column, str) else name_column
         conditions.append("(" + " OR ".join(f"{column} OPERATOR(pg_catalog.~) %s COLLATE pg_catalog.default" for column in columns) + ")")
-        params += [name] * len(columns)
-    if not schema and visible:
+        params += [f"^({name})$"] * len(columns)
+    if schema is None and visible:
         conditions.append(visible)
     return conditions, params
 
@@ -109,7 +158,7 @@ def list_relations(shell: Shell, name: str, pattern: str | None) -> bool:
     conditions = ["c.relkind IN (" + ",".join(f"'{kind}'" for kind in kinds) + ",'')"]
     if not system and not pattern:
         conditions.append(_USER_SCHEMAS)
-    more, params = name_conditions(pattern, "n.nspname", "c.relname", "pg_catalog.pg_table_is_visible(c.oid)")
+    more, params = name_conditions(pattern, "n.nspname", "c.relname", "pg_catalog.pg_table_is_visible(c.oid)", database=shell.conn.info.dbname)
     sql = f"SELECT {', '.join(columns)}\nFROM pg_catalog.pg_class c\n  {' '.join(joins)}\nWHERE {' AND '.join(conditions + more)}\nORDER BY 1,2"
     try:
         headers, numeric, rows = fetch(shell, sql, params)
@@ -162,7 +211,7 @@ def list_functions(shell: Shell, name: str, pattern: str | None) -> bool:
         conditions = [clause for letter, clause in _NOT_NORMAL.items() if letters and letter not in letters]
     else:
         conditions = ["(" + " OR ".join(clause for letter, clause in _FUNCTION_KINDS.items() if letter in letters) + ")"]
-    more, params = name_conditions(pattern, "n.nspname", "p.proname", "pg_catalog.pg_function_is_visible(p.oid)")
+    more, params = name_conditions(pattern, "n.nspname", "p.proname", "pg_catalog.pg_function_is_visible(p.oid)", database=shell.conn.info.dbname)
     conditions += more
     if not system and not pattern:
         conditions += ["n.nspname <> 'pg_catalog'", "n.nspname <> 'information_schema'"]
@@ -229,27 +278,6 @@ def _role_attributes(role: tuple[str | None, ...]) -> str:
     return "\n".join(lines)
 
 
-def list_foreign_servers(shell: Shell, name: str, pattern: str | None) -> bool:
-    """`\\des[+] [PATTERN]`."""
-    verbose = name.endswith("+")
-    columns = ['s.srvname AS "Name"', 'pg_catalog.pg_get_userbyid(s.srvowner) AS "Owner"', 'f.fdwname AS "Foreign-data wrapper"']
-    if verbose:
-        columns += [
-            "pg_catalog.array_to_string(s.srvacl, E'\\n') AS \"Access privileges\"",
-            's.srvtype AS "Type"',
-            's.srvversion AS "Version"',
-            "CASE WHEN srvoptions IS NULL THEN '' ELSE '(' || pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.quote_ident(option_name) ||  ' ' || pg_catalog.quote_literal(option_value)  FROM pg_catalog.pg_options_to_table(srvoptions)),  ', ') || ')' END AS \"FDW options\"",
-            'd.description AS "Description"',
-        ]
-    joins = "JOIN pg_catalog.pg_foreign_data_wrapper f ON f.oid=s.srvfdw"
-    if verbose:
-        joins += " LEFT JOIN pg_catalog.pg_description d ON d.classoid = s.tableoid AND d.objoid = s.oid AND d.objsubid = 0"
-    conditions, params = name_conditions(pattern, None, "s.srvname", None)
-    where = "WHERE " + " AND ".join(conditions) if conditions else ""
-    run_listing(shell, "List of foreign servers", f"SELECT {', '.join(columns)} FROM pg_catalog.pg_foreign_server s {joins} {where} ORDER BY 1", params)
-    return True
-
-
 def list_conversions(shell: Shell, name: str, pattern: str | None) -> bool:
     """`\\dc[S+] [PATTERN]`: encoding conversions."""
     system, verbose = "S" in name, "+" in name
@@ -266,7 +294,7 @@ def list_conversions(shell: Shell, name: str, pattern: str | None) -> bool:
     if verbose:
         joins += " LEFT JOIN pg_catalog.pg_description d ON d.classoid = c.tableoid AND d.objoid = c.oid AND d.objsubid = 0"
     conditions = [] if system or pattern else ["n.nspname <> 'pg_catalog'", "n.nspname <> 'information_schema'"]
-    more, params = name_conditions(pattern, "n.nspname", "c.conname", "pg_catalog.pg_conversion_is_visible(c.oid)")
+    more, params = name_conditions(pattern, "n.nspname", "c.conname", "pg_catalog.pg_conversion_is_visible(c.oid)", database=shell.conn.info.dbname)
     conditions += more
     sql = f"SELECT {', '.join(columns)} FROM pg_catalog.pg_conversion c {joins} WHERE {' AND '.join(['true', *conditions])} ORDER BY 1, 2"
     run_listing(shell, "List of conversions", sql, params)
@@ -394,8 +422,132 @@ def list_extension_objects(shell: Shell, pattern: str | None) -> bool:
     return True
 
 
-def handler_for(name: str):  # noqa: ANN201 - a metacommands Handler taking the command's name too
-    """The function for a `\\d`-family command this module answers, or None (pgspecial's)."""
+def describe_publications(shell: Shell, pattern: str | None) -> bool:
+    """`\\dRp+ [PATTERN]`: each publication as its own table, its tables (with their column
+    lists and row filters) and schemas in footers; none found is a failure, as in psql."""
+    conditions, params = name_conditions(pattern, None, "pubname", None)
+    where = " WHERE " + " AND ".join(conditions) if conditions else ""
+    try:
+        _, _, found = fetch(
+            shell,
+            "SELECT oid, pubname, pg_catalog.pg_get_userbyid(pubowner) AS owner, puballtables, pubinsert, pubupdate, pubdelete,"
+            f" pubtruncate, pubviaroot FROM pg_catalog.pg_publication{where} ORDER BY 2",
+            params,
+        )
+        if not found:
+            not_found(shell, "publication", pattern)
+            shell.last_failed = True
+            return True
+        for oid, name, *flags in found:
+            footers = [] if flags[1] == "t" else _publication_tables(shell, str(oid)) + _publication_schemas(shell, str(oid))
+            headers = ["Owner", "All tables", "Inserts", "Updates", "Deletes", "Truncates", "Via root"]
+            print_listing(shell, f"Publication {name}", headers, [tuple(flags)], footers=footers)
+    except psycopg.Error as exc:
+        report(shell, exc)
+    return True
+
+
+def _publication_tables(shell: Shell, oid: str) -> list[str]:
+    _, _, rows = fetch(
+        shell,
+        "SELECT n.nspname, c.relname, pg_catalog.pg_get_expr(pr.prqual, c.oid), CASE WHEN pr.prattrs IS NOT NULL THEN"
+        " pg_catalog.array_to_string(ARRAY(SELECT attname FROM pg_catalog.generate_series(0, pg_catalog.array_upper(pr.prattrs::pg_catalog.int2[], 1)) s,"
+        " pg_catalog.pg_attribute WHERE attrelid = c.oid AND attnum = prattrs[s]), ', ') END"
+        " FROM pg_catalog.pg_class c, pg_catalog.pg_namespace n, pg_catalog.pg_publication_rel pr"
+        " WHERE c.relnamespace = n.oid AND c.oid = pr.prrelid AND pr.prpubid = %s ORDER BY 1, 2",
+        [oid],
+    )
+    lines = [f'    "{schema}.{table}"' + (f" ({columns})" if columns is not None else "") + (f" WHERE {where}" if where is not None else "") for schema, table, where, columns in rows]
+    return ["Tables:", *lines] if lines else []
+
+
+def _publication_schemas(shell: Shell, oid: str) -> list[str]:
+    _, _, rows = fetch(
+        shell,
+        "SELECT n.nspname FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_publication_namespace pn ON n.oid = pn.pnnspid WHERE pn.pnpubid = %s ORDER BY 1",
+        [oid],
+    )
+    return ["Tables from schemas:", *(f'    "{row[0]}"' for row in rows)] if rows else []
+
+
+def describe_text_search(shell: Shell, name: str, pattern: str | None) -> bool:
+    """`\\dF+` and `\\dFp+ [PATTERN]`: each configuration's token-to-dictionary map under a
+    title naming its parser, or each parser's methods and then its token types."""
+    parser = name.startswith("\\dFp")
+    noun = "text search parser" if parser else "text search configuration"
+    if parser:
+        sql = "SELECT p.oid, n.nspname, p.prsname FROM pg_catalog.pg_ts_parser p LEFT JOIN pg_catalog.pg_namespace n ON n.oid = p.prsnamespace"
+        conditions, params = name_conditions(pattern, "n.nspname", "p.prsname", "pg_catalog.pg_ts_parser_is_visible(p.oid)", database=shell.conn.info.dbname)
+        order = "1, 2"
+    else:
+        sql = (
+            "SELECT c.oid, n.nspname, c.cfgname, np.nspname, p.prsname FROM pg_catalog.pg_ts_config c"
+            " LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.cfgnamespace, pg_catalog.pg_ts_parser p"
+            " LEFT JOIN pg_catalog.pg_namespace np ON np.oid = p.prsnamespace"
+        )
+        conditions, params = name_conditions(pattern, "n.nspname", "c.cfgname", "pg_catalog.pg_ts_config_is_visible(c.oid)", database=shell.conn.info.dbname)
+        conditions.insert(0, "p.oid = c.cfgparser")
+        order = "2, 3"
+    where = " WHERE " + " AND ".join(conditions) if conditions else ""
+    try:
+        _, _, found = fetch(shell, f"{sql}{where} ORDER BY {order}", params)
+        if not found:
+            not_found(shell, noun, pattern)
+            shell.last_failed = True
+            return True
+        for row in found:
+            (_parser_tables if parser else _configuration_table)(shell, *[str(value) for value in row])
+    except psycopg.Error as exc:
+        report(shell, exc)
+    return True
+
+
+def _configuration_table(shell: Shell, oid: str, schema: str, name: str, parser_schema: str, parser: str) -> None:
+    headers, numeric, rows = fetch(
+        shell,
+        'SELECT (SELECT t.alias FROM pg_catalog.ts_token_type(c.cfgparser) AS t WHERE t.tokid = m.maptokentype) AS "Token",'
+        " pg_catalog.btrim(ARRAY(SELECT mm.mapdict::pg_catalog.regdictionary FROM pg_catalog.pg_ts_config_map AS mm"
+        " WHERE mm.mapcfg = m.mapcfg AND mm.maptokentype = m.maptokentype ORDER BY mapcfg, maptokentype, mapseqno)::pg_catalog.text, '{}') AS \"Dictionaries\""
+        " FROM pg_catalog.pg_ts_config AS c, pg_catalog.pg_ts_config_map AS m WHERE c.oid = %s AND m.mapcfg = c.oid"
+        " GROUP BY m.mapcfg, m.maptokentype, c.cfgparser ORDER BY 1",
+        [oid],
+    )
+    title = f'Text search configuration "{schema}.{name}"\nParser: "{parser_schema}.{parser}"'
+    print_listing(shell, title, headers, rows, numeric=numeric, row_count=False)
+
+
+def _parser_tables(shell: Shell, oid: str, schema: str, name: str) -> None:
+    methods = " UNION ALL ".join(
+        f"SELECT '{label}', p.{column}::pg_catalog.regproc, pg_catalog.obj_description(p.{column}, 'pg_proc') FROM pg_catalog.pg_ts_parser p WHERE p.oid = %s"
+        for label, column in (("Start parse", "prsstart"), ("Get next token", "prstoken"), ("End parse", "prsend"), ("Get headline", "prsheadline"), ("Get token types", "prslextype"))
+    )
+    _, _, rows = fetch(shell, methods, [oid] * 5)
+    print_listing(shell, f'Text search parser "{schema}.{name}"', ["Method", "Function", "Description"], rows, row_count=False)
+    headers, numeric, rows = fetch(
+        shell, 'SELECT t.alias as "Token name", t.description as "Description" FROM pg_catalog.ts_token_type(%s::pg_catalog.oid) as t ORDER BY 1', [oid]
+    )
+    print_listing(shell, f'Token types for parser "{schema}.{name}"', headers, rows, numeric=numeric)
+
+
+def handler_for(name: str) -> Handler | None:
+    """The function for a `\\d`-family command this module answers, or None (pgspecial's).
+    A pattern psql refuses (PatternError) is its one error line, and the command fails."""
+    handler = _handler(name)
+    if handler is None:
+        return None
+
+    def guarded(shell: Shell, argument: str) -> bool:
+        try:
+            return handler(shell, argument)
+        except PatternError as exc:
+            shell.meta_error(str(exc))
+            shell.last_failed = True
+            return True
+
+    return guarded
+
+
+def _handler(name: str) -> Handler | None:
     if RELATION_COMMAND.match(name):
         from nl2sql_shell.repl.describe_object import describe_relations
 
@@ -406,7 +558,7 @@ def handler_for(name: str):  # noqa: ANN201 - a metacommands Handler taking the 
             return list_relations(shell, name, pattern)
 
         return relations
-    listers = ((re.compile(r"\\l(ist)?\+?$"), list_databases), (FUNCTION_COMMAND, list_functions), (ROLE_COMMAND, list_roles), (re.compile(r"\\des\+?$"), list_foreign_servers), (re.compile(r"\\dc[S+]*$"), list_conversions))
+    listers = ((re.compile(r"\\l(ist)?\+?$"), list_databases), (FUNCTION_COMMAND, list_functions), (ROLE_COMMAND, list_roles), (re.compile(r"\\dc[S+]*$"), list_conversions))
     for command, lister in listers:
         if command.match(name):
             return lambda shell, argument, lister=lister: lister(shell, name, pattern_of(argument))
@@ -417,6 +569,10 @@ def handler_for(name: str):  # noqa: ANN201 - a metacommands Handler taking the 
         return lambda shell, argument: simple(shell, pattern_of(argument))
     if name in ("\\dx+", "\\dxS+", "\\dx+S"):
         return lambda shell, argument: list_extension_objects(shell, pattern_of(argument))
+    if re.match(r"\\dRp[S+]*$", name):  # without + a listing of catalog_lists
+        return lambda shell, argument: describe_publications(shell, pattern_of(argument))
+    if re.match(r"\\dF(p[S+]*|\+)$", name):
+        return lambda shell, argument: describe_text_search(shell, name, pattern_of(argument))
     if name in ("\\sv", "\\sv+"):
         return lambda shell, argument: show_view(shell, name, argument)
     if name in ("\\sf", "\\sf+"):

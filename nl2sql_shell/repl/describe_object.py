@@ -67,7 +67,7 @@ def describe_relations(shell: Shell, name: str, pattern: str) -> bool:
     """Every relation matching ``pattern``, each as its own titled table; psql's error when
     none does (the command fails, so ON_ERROR_STOP stops there)."""
     verbose = "+" in name
-    conditions, params = name_conditions(pattern, "n.nspname", "c.relname", "pg_catalog.pg_table_is_visible(c.oid)")
+    conditions, params = name_conditions(pattern, "n.nspname", "c.relname", "pg_catalog.pg_table_is_visible(c.oid)", database=shell.conn.info.dbname)
     sql = (
         "SELECT c.oid, n.nspname, c.relname FROM pg_catalog.pg_class c"
         " LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"

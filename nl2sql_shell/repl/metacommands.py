@@ -15,7 +15,6 @@ import psycopg
 
 from nl2sql_shell.db.connect import describe
 from nl2sql_shell.repl.conditionals import intercept
-from nl2sql_shell.repl.describe import TITLES
 from nl2sql_shell.repl.describe import handler_for as describe_command
 from nl2sql_shell.repl.listing import print_listing
 from nl2sql_shell.repl.pset import SHORTCUTS, variable_changed
@@ -317,7 +316,7 @@ def _pgspecial(shell: Shell, line: str, known: bool = True) -> bool:
         with shell.conn.cursor() as cur:
             results = special.execute(cur, line)
             for title, rows, headers, status in results:
-                _print_special(shell, title or TITLES.get(line.split()[0].rstrip("S+")), rows, headers, status)
+                _print_special(shell, title, rows, headers, status)
     except (RuntimeError, NotImplementedError, AttributeError):
         shell.meta_error(f"{line.split()[0]}: not supported by nl2sql-shell")
         shell.last_failed = True

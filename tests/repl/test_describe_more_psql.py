@@ -1,0 +1,130 @@
+"""The rest of psql 15's `\\d` family: privileges (`\\dp`, `\\z`, `\\ddp`), extended statistics,
+partitioned relations, role and database settings, publications and subscriptions, foreign
+tables, wrappers and user mappings, text search, and psql's errors for dotted patterns;
+compared byte for byte with /usr/bin/psql on one database (these commands only read it)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from conftest import create_database
+from psqlcompare import PSQL, same
+
+pytestmark = pytest.mark.skipif(PSQL is None, reason="psql is not installed")
+
+ROLES = ("h17d_reader", "h17d_writer")
+SCHEMA = """
+create table t (a int primary key, b text);
+comment on table t is 'tee';
+create view v as select * from t;
+create sequence sq;
+create schema s;
+create table s.x (i int);
+create table s.y (a int, b int, c int);
+grant select on t to h17d_reader;
+grant select (b), update (b) on t to h17d_writer;
+grant usage on sequence sq to h17d_reader;
+create table rls (a int);
+create policy p1 on rls using (a > 0);
+create policy p2 on rls as restrictive for insert to h17d_reader with check (a < 10);
+alter default privileges grant select on tables to h17d_reader;
+alter default privileges in schema s grant insert on tables to h17d_writer;
+alter default privileges for role h17d_reader revoke execute on functions from public;
+create statistics st1 on a, b from t;
+create statistics s.st2 (ndistinct) on a, b from t;
+create table pt (a int, b int) partition by range (a);
+comment on table pt is 'parted';
+create table pt1 partition of pt for values from (1) to (10) partition by list (b);
+create table pt11 partition of pt1 for values in (1);
+create index pti on pt (a);
+create publication pub1 for table t;
+create publication pub2 for all tables;
+create publication pub3 for tables in schema s with (publish = 'insert');
+create publication pub4 for table s.y (a, b) where (a > 1), t with (publish_via_partition_root);
+create publication "Pub 5";
+create foreign data wrapper w;
+comment on foreign data wrapper w is 'wrapper';
+create server srv foreign data wrapper w options (host 'h');
+create user mapping for postgres server srv options (user 'u');
+create user mapping for public server srv;
+create foreign table ft (a int options (column_name 'aa')) server srv options (table_name 'tt');
+comment on foreign table ft is 'foreign';
+create text search configuration tsc (copy = english);
+create text search dictionary tsd (template = simple, stopwords = english);
+comment on text search dictionary tsd is 'dict';
+"""
+
+
+@pytest.fixture(scope="module")
+def db(pg_server) -> Iterator[str]:
+    """One database for both programs, with roles, settings and a subscription (cluster-wide
+    or not creatable in a transaction, hence outside SCHEMA)."""
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+        for role in ROLES:
+            admin.execute(f"create role {role}")
+    conninfo = create_database(pg_server, "describe_more", SCHEMA)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("alter role h17d_reader set work_mem = '1MB'")
+        conn.execute("alter role h17d_reader in database describe_more set search_path = s")
+        conn.execute("alter database describe_more set timezone = 'UTC'")
+        conn.execute("create subscription sub connection 'dbname=nowhere' publication pub1 with (connect = false, slot_name = none)")
+    yield conninfo
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("drop subscription sub")
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+        admin.execute('DROP DATABASE IF EXISTS "describe_more" WITH (FORCE)')
+        for role in ROLES:
+            admin.execute(f"drop role if exists {role}")
+
+
+PRIVILEGES = ["\\dp", "\\z", "\\dpS t*", "\\z s.*", "\\dp pg_catalog.pg_cl*", "\\dp nosuch", "\\dp rls", "\\ddp", "\\ddp s", "\\ddp h17d*", "\\ddp+"]
+
+
+@pytest.mark.parametrize("command", PRIVILEGES)
+def test_privileges_as_psql_lists_them(db, command: str):
+    same(db, db, "-c", command)
+
+
+def test_dp_shows_column_privileges_and_policies(db):
+    _, out, _ = same(db, db, "-c", "\\dp")
+    assert b"Access privileges" in out and b"h17d_writer=rw/postgres" in out
+    assert b"p2 (RESTRICTIVE) (a):" in out and b"to: h17d_reader" in out
+
+
+LISTINGS = [
+    "\\dX", "\\dX s.*", "\\dX st1",
+    "\\des", "\\des+", "\\det", "\\det+", "\\det s.*", "\\dew", "\\dew+", "\\deu", "\\deu+", "\\deu srv",
+    "\\dF", "\\dF tsc", "\\dF+ tsc", "\\dF+ nosuch", "\\dFd", "\\dFd+ tsd", "\\dFp", "\\dFp+", "\\dFp+ nosuch", "\\dFt", "\\dFt+",
+    "\\dRp", "\\dRp pub*", "\\dRp+", "\\dRp+ pub4", "\\dRp+ nosuch", "\\dRs", "\\dRs+", "\\dRs nosuch",
+]
+
+
+@pytest.mark.parametrize("command", LISTINGS)
+def test_listings_print_what_psql_prints(db, command: str):
+    same(db, db, "-c", command)
+
+
+def test_a_publication_shows_its_tables_columns_and_filters(db):
+    _, out, _ = same(db, db, "-c", "\\dRp+ pub4", "-c", "\\dRp+ pub3")
+    assert b'"s.y" (a, b) WHERE (a > 1)' in out and b"Tables from schemas:" in out
+
+
+DOTTED = ["\\dp a.b.c.d", "\\dp describe_more.s.x", "\\dp other.s.x", "\\dt PLAY.s.x", "\\dn describe_more.s", "\\dL a.b", "\\dRp a.b", "\\dew a.b", "\\ddp a.b.c", "\\dt s.", "\\dt .t"]
+
+
+@pytest.mark.parametrize("command", DOTTED)
+def test_dotted_patterns_are_refused_as_psql_refuses_them(db, command: str):
+    same(db, db, "-c", command)
+
+
+def test_too_many_dots_fail_the_command(db):
+    code, _, err = same(db, db, "-c", "\\dX a.b.c.d")
+    assert code == 1 and err == b"improper qualified name (too many dotted names): a.b.c.d\n"
+
+
+@pytest.mark.parametrize("flags", [["-x"], ["-A"], ["-t"], ["-P", "border=2"]])
+@pytest.mark.parametrize("command", ["\\dp", "\\dRp+ pub1", "\\dF+ tsc"])
+def test_listings_follow_the_output_format(db, flags: list[str], command: str):
+    same(db, db, *flags, "-c", command)
