@@ -422,6 +422,109 @@ def list_extension_objects(shell: Shell, pattern: str | None) -> bool:
     return True
 
 
+PARTITIONED_COMMAND = re.compile(r"\\dP(?P<rest>[tin+][tinS+]*)?$")
+
+
+def list_partitioned(shell: Shell, name: str, pattern: str | None) -> bool:
+    """`\\dP[tin+] [PATTERN]`: partitioned tables (t), indexes (i) or both, only the roots
+    unless n (nested) or a pattern asks for every level, with + their sizes."""
+    match = PARTITIONED_COMMAND.match(name)
+    assert match is not None
+    rest = match["rest"] or ""
+    tables, indexes = "t" in rest or "i" not in rest, "i" in rest or "t" not in rest
+    nested, verbose, every_level = "n" in rest, "+" in rest, "n" in rest or pattern is not None
+    columns = ['n.nspname as "Schema"', 'c.relname as "Name"', 'pg_catalog.pg_get_userbyid(c.relowner) as "Owner"']
+    joins = ["LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"]
+    order = ['"Schema"']
+    if tables and indexes:
+        columns.append("CASE c.relkind WHEN 'p' THEN 'partitioned table' WHEN 'I' THEN 'partitioned index' END as \"Type\"")
+        order.append('"Type" DESC')
+    if every_level:
+        columns.append('inh.inhparent::pg_catalog.regclass as "Parent name"')
+        order.append('"Parent name" NULLS FIRST')
+    order.append('"Name"')
+    if indexes:
+        columns.append('c2.oid::pg_catalog.regclass as "Table"')
+        joins += ["LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid", "LEFT JOIN pg_catalog.pg_class c2 ON i.indrelid = c2.oid"]
+    if every_level:
+        joins.append("LEFT JOIN pg_catalog.pg_inherits inh ON c.oid = inh.inhrelid")
+    if verbose:
+        columns += (['s.dps as "Leaf partition size"'] if nested else []) + ['s.tps as "Total size"', "pg_catalog.obj_description(c.oid, 'pg_class') as \"Description\""]
+        joins[-1] += (
+            ", LATERAL (SELECT pg_catalog.pg_size_pretty(sum(CASE WHEN ppt.isleaf AND ppt.level = 1 THEN pg_catalog.pg_table_size(ppt.relid) ELSE 0 END)) AS dps,"
+            " pg_catalog.pg_size_pretty(sum(pg_catalog.pg_table_size(ppt.relid))) AS tps FROM pg_catalog.pg_partition_tree(c.oid) ppt) s"
+        )
+    kinds = ",".join(["'p'"] * tables + ["'I'"] * indexes)
+    conditions = [f"c.relkind IN ({kinds},'')"] + ([] if every_level else ["NOT c.relispartition"])
+    conditions += [] if pattern is not None else [_USER_SCHEMAS]
+    more, params = name_conditions(pattern, "n.nspname", "c.relname", "pg_catalog.pg_table_is_visible(c.oid)", database=shell.conn.info.dbname)
+    title = "List of partitioned " + ("relations" if tables and indexes else "tables" if tables else "indexes")
+    sql = f"SELECT {', '.join(columns)} FROM pg_catalog.pg_class c {' '.join(joins)} WHERE {' AND '.join(conditions + more)} ORDER BY {', '.join(order)}"
+    run_listing(shell, title, sql, params)
+    return True
+
+
+def list_role_settings(shell: Shell, argument: str) -> bool:
+    """`\\drds [ROLEPATTERN [DBPATTERN]]`: settings made with ALTER ROLE / ALTER DATABASE ...
+    SET; psql's sentence naming the patterns when there are none (the command still succeeds)."""
+    words = meta_arguments(argument, {})[:2]
+    role, database = (words + [None, None])[:2]
+    conditions, params = name_conditions(role, None, "r.rolname", None)
+    more, more_params = name_conditions(database, None, "d.datname", None) if role is not None else ([], [])
+    where = " WHERE " + " AND ".join(conditions + more) if conditions + more else ""
+    sql = (
+        "SELECT rolname AS \"Role\", datname AS \"Database\", pg_catalog.array_to_string(setconfig, E'\\n') AS \"Settings\""
+        " FROM pg_catalog.pg_db_role_setting s LEFT JOIN pg_catalog.pg_database d ON d.oid = setdatabase"
+        f" LEFT JOIN pg_catalog.pg_roles r ON r.oid = setrole{where} ORDER BY 1, 2"
+    )
+    try:
+        headers, numeric, rows = fetch(shell, sql, params + more_params)
+    except psycopg.Error as exc:
+        report(shell, exc)
+        return True
+    if rows or shell.settings.quiet:
+        print_listing(shell, "List of settings", headers, rows, numeric=numeric)
+    elif role is not None and database is not None:
+        shell.meta_error(f'Did not find any settings for role "{role}" and database "{database}".')
+    else:
+        shell.meta_error(f'Did not find any settings for role "{role}".' if role is not None else "Did not find any settings.")
+    return True
+
+
+# \\dd: the objects whose descriptions \\d+ and the other listings do not show, each as
+# (kind, FROM ..., schema column, name column, visibility rule).
+_DESCRIBED = (
+    ("table constraint", "pg_catalog.pg_constraint pgc JOIN pg_catalog.pg_class c ON c.oid = pgc.conrelid LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace", "pgc.conname", "pg_catalog.pg_table_is_visible(c.oid)"),
+    ("domain constraint", "pg_catalog.pg_constraint pgc JOIN pg_catalog.pg_type t ON t.oid = pgc.contypid LEFT JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace", "pgc.conname", "pg_catalog.pg_type_is_visible(t.oid)"),
+    ("operator class", "pg_catalog.pg_opclass pgc JOIN pg_catalog.pg_am am ON pgc.opcmethod = am.oid JOIN pg_catalog.pg_namespace n ON n.oid = pgc.opcnamespace", "pgc.opcname", "pg_catalog.pg_opclass_is_visible(pgc.oid)"),
+    ("operator family", "pg_catalog.pg_opfamily pgc JOIN pg_catalog.pg_am am ON pgc.opfmethod = am.oid JOIN pg_catalog.pg_namespace n ON pgc.opfnamespace = n.oid", "pgc.opfname", "pg_catalog.pg_opfamily_is_visible(pgc.oid)"),
+    ("rule", "pg_catalog.pg_rewrite pgc JOIN pg_catalog.pg_class c ON c.oid = pgc.ev_class LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace", "pgc.rulename", "pg_catalog.pg_table_is_visible(c.oid)"),
+    ("trigger", "pg_catalog.pg_trigger pgc JOIN pg_catalog.pg_class c ON c.oid = pgc.tgrelid LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace", "pgc.tgname", "pg_catalog.pg_table_is_visible(c.oid)"),
+)
+
+
+def list_descriptions(shell: Shell, name: str, pattern: str | None) -> bool:
+    """`\\dd[S] [PATTERN]`: comments on constraints, operator classes and families, rules and
+    triggers (objects with no listing of their own), as psql 15 gathers them."""
+    branches, params = [], []
+    for kind, source, name_column, visible in _DESCRIBED:
+        conditions, more = name_conditions(pattern, "n.nspname", name_column, visible, database=shell.conn.info.dbname)
+        conditions += ["pgc.rulename != '_RETURN'"] if kind == "rule" else []
+        conditions += [] if "S" in name or pattern is not None else ["n.nspname <> 'pg_catalog'", "n.nspname <> 'information_schema'"]
+        branches.append(
+            f"SELECT pgc.oid AS oid, pgc.tableoid AS tableoid, n.nspname AS nspname, CAST({name_column} AS pg_catalog.text) AS name,"
+            f" CAST('{kind}' AS pg_catalog.text) AS object FROM {source} WHERE {' AND '.join(conditions) or 'true'}"
+        )
+        params += more
+    sql = (
+        'SELECT DISTINCT tt.nspname AS "Schema", tt.name AS "Name", tt.object AS "Object", d.description AS "Description"'
+        f" FROM ({' UNION ALL '.join(branches)}) AS tt"
+        " JOIN pg_catalog.pg_description d ON (tt.oid = d.objoid AND tt.tableoid = d.classoid AND d.objsubid = 0) ORDER BY 1, 2, 3"
+    )
+    run_listing(shell, "Object descriptions", sql, params)
+    return True
+
+
 def describe_publications(shell: Shell, pattern: str | None) -> bool:
     """`\\dRp+ [PATTERN]`: each publication as its own table, its tables (with their column
     lists and row filters) and schemas in footers; none found is a failure, as in psql."""
@@ -558,7 +661,14 @@ def _handler(name: str) -> Handler | None:
             return list_relations(shell, name, pattern)
 
         return relations
-    listers = ((re.compile(r"\\l(ist)?\+?$"), list_databases), (FUNCTION_COMMAND, list_functions), (ROLE_COMMAND, list_roles), (re.compile(r"\\dc[S+]*$"), list_conversions))
+    listers = (
+        (re.compile(r"\\l(ist)?\+?$"), list_databases),
+        (FUNCTION_COMMAND, list_functions),
+        (ROLE_COMMAND, list_roles),
+        (re.compile(r"\\dc[S+]*$"), list_conversions),
+        (PARTITIONED_COMMAND, list_partitioned),
+        (re.compile(r"\\dd[S+]*$"), list_descriptions),
+    )
     for command, lister in listers:
         if command.match(name):
             return lambda shell, argument, lister=lister: lister(shell, name, pattern_of(argument))
@@ -573,6 +683,8 @@ def _handler(name: str) -> Handler | None:
         return lambda shell, argument: describe_publications(shell, pattern_of(argument))
     if re.match(r"\\dF(p[S+]*|\+)$", name):
         return lambda shell, argument: describe_text_search(shell, name, pattern_of(argument))
+    if re.match(r"\\drds[S+]*$", name):
+        return lambda shell, argument: list_role_settings(shell, argument)
     if name in ("\\sv", "\\sv+"):
         return lambda shell, argument: show_view(shell, name, argument)
     if name in ("\\sf", "\\sf+"):

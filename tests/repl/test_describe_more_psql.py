@@ -54,6 +54,17 @@ comment on foreign table ft is 'foreign';
 create text search configuration tsc (copy = english);
 create text search dictionary tsd (template = simple, stopwords = english);
 comment on text search dictionary tsd is 'dict';
+comment on constraint t_pkey on t is 'pk';
+create rule r1 as on insert to v do instead nothing;
+comment on rule r1 on v is 'rule one';
+create domain posint as int constraint pos check (value > 0);
+comment on constraint pos on domain posint is 'positive';
+create function tf() returns trigger language plpgsql as 'begin return new; end';
+create trigger tg before insert on t for each row execute function tf();
+comment on trigger tg on t is 'trig';
+create operator class s.myops for type int using btree as operator 1 <, function 1 btint4cmp(int, int);
+comment on operator class s.myops using btree is 'ops';
+comment on operator family s.myops using btree is 'fam';
 """
 
 
@@ -98,12 +109,26 @@ LISTINGS = [
     "\\des", "\\des+", "\\det", "\\det+", "\\det s.*", "\\dew", "\\dew+", "\\deu", "\\deu+", "\\deu srv",
     "\\dF", "\\dF tsc", "\\dF+ tsc", "\\dF+ nosuch", "\\dFd", "\\dFd+ tsd", "\\dFp", "\\dFp+", "\\dFp+ nosuch", "\\dFt", "\\dFt+",
     "\\dRp", "\\dRp pub*", "\\dRp+", "\\dRp+ pub4", "\\dRp+ nosuch", "\\dRs", "\\dRs+", "\\dRs nosuch",
+    "\\dP", "\\dP+", "\\dPt", "\\dPi+", "\\dPn", "\\dPn+", "\\dPtn+", "\\dPin", "\\dP pt*", "\\dPt pt*", "\\dPi nosuch", "\\dPS",
+    "\\dd", "\\ddS", "\\dd t*", "\\dd s.*", "\\dd+ my*",
+    "\\drds h17d*", "\\drds h17d* describe_more", "\\drds * describe_more", "\\drds nosuch", "\\drds nosuch nodb",
 ]
 
 
 @pytest.mark.parametrize("command", LISTINGS)
 def test_listings_print_what_psql_prints(db, command: str):
     same(db, db, "-c", command)
+
+
+def test_dd_lists_comments_on_constraints_rules_triggers_and_operator_classes(db):
+    _, out, _ = same(db, db, "-c", "\\dd", "-c", "\\dd s.*")
+    for line in (b"domain constraint | positive", b"rule              | rule one", b"trigger           | trig", b"operator family | fam"):
+        assert line in out
+
+
+def test_drds_names_the_patterns_it_found_nothing_for(db):
+    code, out, err = same(db, db, "-c", "\\drds nosuch nodb")
+    assert (code, out, err) == (0, b"", b'Did not find any settings for role "nosuch" and database "nodb".\n')
 
 
 def test_a_publication_shows_its_tables_columns_and_filters(db):
