@@ -114,7 +114,7 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
         multiline=True,
         key_bindings=_key_bindings(shell),
         vi_mode=vi,
-        prompt_continuation=lambda width, line, wrap: _prompt(shell, continuation=True),
+        prompt_continuation=lambda width, line, wrap: "" if wrap else _prompt(shell, continuation_of=line),  # readline's wrap: no prompt
         bottom_toolbar=lambda: shell.questions.status() if shell.questions is not None else None,  # type: ignore[attr-defined]
         input=input,
         output=output,
@@ -155,15 +155,18 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
     return 0
 
 
-def _prompt(shell: Shell, continuation: bool = False) -> str:
+def _prompt(shell: Shell, continuation_of: int = 0) -> str:
     """psql's PROMPT1/PROMPT2 '%/%R%x%# ': db name, '=' ('@' in a branch of \\if not taken,
-    '^' in single-line mode) or the open quote, tx state, # or >."""
+    '^' in single-line mode) or the open quote, tx state, # or >. ``continuation_of``: the
+    buffer's line the prompt is for, after the first; its %R is the state the lines before it
+    left, as psql drew it when that line began (so the line that ends the statement keeps
+    its '-', however the buffer ends)."""
     state = "=" if shell.conditions.active() else "@"
     if state == "=" and boolean(shell.variables.get("SINGLELINE")):
         state = "^"
-    if continuation:
-        buffer = get_app().current_buffer.text
-        state = input_state(buffer) or "-"
+    if continuation_of:
+        before = get_app().current_buffer.text.split("\n")[:continuation_of]
+        state = input_state("\n".join(before) + "\n") or "-"
     return f"{shell.dbname}{state}{shell.transaction_marker()}{'#' if shell.is_superuser() else '>'} "
 
 

@@ -3,11 +3,15 @@ exit code) with /usr/bin/psql on the same server: the output flags in command-li
 
 from __future__ import annotations
 
+import itertools
+import shutil
+
 import pytest
 from psqlcompare import PSQL, same
 
 pytestmark = pytest.mark.skipif(PSQL is None, reason="psql is not installed")
 
+_sessions = itertools.count()
 TWO_ROWS = "select 1 as a, 2 as b union all select 3, 4"
 
 
@@ -126,3 +130,50 @@ def test_flags_and_variables_set_in_command_line_order(fresh_db, tmp_path, flags
     """psql sets a flag's variable as it reads the flag: the last of -a/-e/-b/-v ECHO= wins."""
     (tmp_path / "s.sql").write_text("select 1 as a;\nselect 1/0;\ncreate temp table w (i int);\n")
     same(fresh_db, fresh_db, *flags.split(), "-c", SHOW_VARIABLES, "-f", "s.sql", cwd=tmp_path)
+
+
+def _screen_after_typing(command: list[str], keys: list[list[str]], until: bytes) -> list[str]:
+    """Start ``command`` in a tmux window 100x30, type each group of ``keys`` (tmux send-keys
+    words), and return the screen's lines from the first prompt to the last, once ``until``
+    shows twice (once for each statement typed); our status bar below is left out."""
+    import os
+    import shlex
+    import subprocess
+    import time
+
+    from psqlcompare import env
+
+    name = f"flags-more-{os.getpid()}-{next(_sessions)}"
+    environment = [f"{key}={value}" for key, value in env().items() if key in ("PAGER", "LC_ALL", "NL2SQL_SHELL_HISTORY", "PATH", "HOME")]
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "100", "-y", "30", shlex.join(["env", "-i", *environment, "TERM=xterm", *command])], check=True)
+    try:
+        screen = ""
+        for group in itertools.chain([["\\echo ready", "Enter"]], keys):
+            time.sleep(0.3)
+            subprocess.run(["tmux", "send-keys", "-t", name, *group], check=True)
+        deadline = time.monotonic() + 30
+        while screen.count(until.decode()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", name], capture_output=True, text=True, check=True).stdout
+        lines = [line.rstrip() for line in screen.splitlines()]
+        last_prompt = max(number for number, line in enumerate(lines) if line.endswith("=#"))
+        return lines[lines.index("ready") + 1 : last_prompt + 1]
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", name], check=False)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_continuation_lines_keep_psqls_prompt2_on_the_screen(fresh_db):
+    """Each line of a statement keeps the prompt it was typed at (PROMPT2: %R is '-', or the
+    quote or parenthesis left open), the last one too; a line too long for the screen wraps
+    with no prompt, as readline draws it."""
+
+    from psqlcompare import SHELL
+
+    keys = [["select"], ["Enter"], ["'a"], ["Enter"], ["b',"], ["Enter"], ["(1"], ["Enter"], [")\\;", "Enter"]]
+    keys += [["select '" + "x" * 120 + "' as"], ["Enter"], ["y\\;", "Enter"]]
+    no_model = ["--model-url", "http://127.0.0.1:9/v1", "--model", "none"]  # never load a model here
+    mine = _screen_after_typing([*SHELL, *no_model, fresh_db], keys, b"(1 row)")
+    psql = _screen_after_typing([str(PSQL), "-X", fresh_db], keys, b"(1 row)")
+    assert mine == psql
+    assert any(line.endswith("(# );") for line in mine) and any(line.endswith("-# y;") for line in mine)
