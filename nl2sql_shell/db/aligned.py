@@ -16,20 +16,11 @@ from itertools import repeat
 
 from nl2sql_shell.db import cells
 from nl2sql_shell.db.cells import Line
-from nl2sql_shell.db.settings import LineStyle, Rule, Settings, line_style
+from nl2sql_shell.db.settings import WHOLE, LineStyle, Part, Rule, Settings, line_style
 
 Value = str | None
 Rows = Sequence[Sequence[Value]]
 _NONE, _WRAP, _NEWLINE = 0, 1, 2
-
-
-def _footer_lines(settings: Settings, total: int, footers: Sequence[str] | None) -> list[str]:
-    """psql's footers_with_default: the given footers, else ``(N rows)`` unless switched off."""
-    if footers is not None:
-        return list(footers)
-    if settings.footer:
-        return ["(1 row)" if total == 1 else f"({total} rows)"]
-    return []
 
 
 class _Widths:
@@ -126,26 +117,15 @@ def auto_vertical(columns: Sequence[str], rows: Rows, settings: Settings, output
     return _Plan(columns, rows, settings, output_columns).vertical
 
 
-def aligned(
-    columns: Sequence[str],
-    numeric: Sequence[bool],
-    rows: Rows,
-    settings: Settings,
-    *,
-    start: bool = True,
-    stop: bool = True,
-    prior_rows: int = 0,
-    output_columns: int = 0,
-    footers: Sequence[str] | None = None,
-) -> str:
-    """psql's print_aligned_text; ``output_columns`` is the screen width (0: not a terminal)."""
-    plan = _Plan(columns, rows, settings, output_columns)
+def aligned(columns: Sequence[str], numeric: Sequence[bool], rows: Rows, settings: Settings, part: Part = WHOLE) -> str:
+    """psql's print_aligned_text (vertical where ``\\x auto`` finds the table too wide)."""
+    plan = _Plan(columns, rows, settings, part.output_columns)
     if plan.vertical:
-        return vertical(columns, rows, settings, start=start, stop=stop, prior_rows=prior_rows, output_columns=output_columns)
+        return vertical(columns, rows, settings, part)
     border, style, count = plan.border, line_style(settings), len(columns)
     heads, plain, widths, wrap, width_total = plan.heads, plan.plain, plan.widths, plan.wrap, plan.width_total
     out: list[str] = []
-    if start:
+    if part.start:
         if settings.title is not None and not settings.tuples_only:
             title_width = cells.width(cells.lines(settings.title))
             pad = 0 if title_width >= width_total else (width_total - title_width) // 2
@@ -157,11 +137,11 @@ def aligned(
     elif count:
         for row in rows:
             out += _row([cells.lines(settings.null if v is None else v) for v in row], wrap, numeric, border, style)
-    if stop:
+    if part.stop:
         if border == 2:
             out.append(_hline(wrap, border, style.bottom))
         if not settings.tuples_only:
-            out += [line + "\n" for line in _footer_lines(settings, prior_rows + len(rows), footers)]
+            out += [line + "\n" for line in part.footer_lines(settings, len(rows))]
         out.append("\n")
     return "".join(out)
 
@@ -305,25 +285,15 @@ def _record_line(record: int, hwidth: int, dwidth: int, border: int, rule: Rule)
     return out + "\n"
 
 
-def vertical(
-    columns: Sequence[str],
-    rows: Rows,
-    settings: Settings,
-    *,
-    start: bool = True,
-    stop: bool = True,
-    prior_rows: int = 0,
-    output_columns: int = 0,
-    footers: Sequence[str] | None = None,
-) -> str:
+def vertical(columns: Sequence[str], rows: Rows, settings: Settings, part: Part = WHOLE) -> str:
     """psql's print_aligned_vertical (``\\x on``): one block per record, no row count."""
     border = min(settings.border, 2)
     style = line_style(settings)
     null = settings.null
-    if (not rows or not columns) and start and stop:
+    if (not rows or not columns) and part.start and part.stop:
         if settings.tuples_only:
             return "\n"
-        return "".join(line + "\n" for line in _footer_lines(settings, prior_rows + len(rows), footers)) + "\n"
+        return "".join(line + "\n" for line in part.footer_lines(settings, len(rows))) + "\n"
     heads = [cells.lines(c) for c in columns]
     data = [[cells.lines(null if v is None else v) for v in row] for row in rows]
     hwidth = max((cells.width(h) for h in heads), default=0)
@@ -332,27 +302,27 @@ def vertical(
     dmultiline = any(len(c) > 1 for row in data for c in row)
     old = style.old_ascii
     out: list[str] = []
-    if start and not settings.tuples_only and settings.title is not None:
+    if part.start and not settings.tuples_only and settings.title is not None:
         out.append(settings.title + "\n")
     if settings.format == "wrapped":
-        dwidth, dmultiline = _wrapped_data_width(len(rows), hwidth, dwidth, hmultiline, dmultiline, border, old, settings.tuples_only, output_columns)
-    record = prior_rows + 1
+        dwidth, dmultiline = _wrapped_data_width(len(rows), hwidth, dwidth, hmultiline, dmultiline, border, old, settings.tuples_only, part.output_columns)
+    record = part.prior_rows + 1
     lhwidth = hwidth + (1 if border < 2 and hmultiline and old else 0)
     for r, row in enumerate(data):
         rule = style.top if r == 0 else style.middle
         if not settings.tuples_only:
             out.append(_record_line(record, lhwidth, dwidth, border, rule))
             record += 1
-        elif r != 0 or not start or border == 2:
+        elif r != 0 or not part.start or border == 2:
             out.append(_record_line(0, lhwidth, dwidth, border, rule))
         for head, cell in zip(heads, row):
             out += _field(head, cell, hwidth, dwidth, hmultiline, dmultiline, border, style)
-    if stop:
+    if part.stop:
         if border == 2:
             out.append(_record_line(0, hwidth, dwidth, border, style.bottom))
-        if not settings.tuples_only and footers:
+        if not settings.tuples_only and part.footers:
             out.append("\n" if border < 2 else "")
-            out += [line + "\n" for line in footers]
+            out += [line + "\n" for line in part.footers]
         out.append("\n")
     return "".join(out)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from nl2sql_shell.db.settings import Settings
+from nl2sql_shell.db.settings import Part, Settings
 
 Rows = Sequence[Sequence[str]]
 _LATEX = {
@@ -31,26 +31,21 @@ def _blank(text: str) -> bool:
     return not text.strip(" \t")
 
 
-def _footers(settings: Settings, total: int, footers: Sequence[str] | None, vertical: bool) -> list[str]:
-    if footers is not None or vertical:
-        return list(footers or [])
-    return [("(1 row)" if total == 1 else f"({total} rows)")] if settings.footer else []
-
-
 class Batch:
     """One printTable call: the result's names and alignments, this batch's rows and place."""
 
-    def __init__(self, columns: Sequence[str], numeric: Sequence[bool], rows: Rows, settings: Settings, start: bool, stop: bool, prior_rows: int, footers: Sequence[str] | None) -> None:
+    def __init__(self, columns: Sequence[str], numeric: Sequence[bool], rows: Rows, settings: Settings, part: Part) -> None:
         self.columns, self.rows, self.s = columns, rows, settings
         self.aligns = ["r" if right else "l" for right in numeric]
-        self.start, self.stop, self.prior = start, stop, prior_rows
-        self.footers = footers
+        self.start, self.stop, self.prior = part.start, part.stop, part.prior_rows
+        self.part = part
         self.title = settings.title if not settings.tuples_only else None
 
     def footer_lines(self, vertical: bool) -> list[str]:
+        """The footers given, else (not for records) the row count, none with -t."""
         if self.s.tuples_only:
             return []
-        return _footers(self.s, self.prior + len(self.rows), self.footers, vertical)
+        return list(self.part.footers or []) if vertical else self.part.footer_lines(self.s, len(self.rows))
 
 
 def _asciidoc_frame(border: int) -> str:
@@ -260,15 +255,12 @@ def document(
     numeric: Sequence[bool],
     rows: Sequence[Sequence[str | None]],
     settings: Settings,
+    part: Part,
     *,
     vertical: bool,
-    start: bool,
-    stop: bool,
-    prior_rows: int,
-    footers: Sequence[str] | None,
 ) -> str:
     """A result in one of the document formats; NULL shown as ``\\pset null``."""
     null = settings.null
     shown = [tuple(null if v is None else v for v in row) for row in rows] if columns else []
     text, record = FORMATS[settings.format]
-    return (record if vertical else text)(Batch(columns, numeric, shown, settings, start, stop, prior_rows, footers))
+    return (record if vertical else text)(Batch(columns, numeric, shown, settings, part))

@@ -9,9 +9,9 @@ approximating them. `render` picks the format from the `Settings` (``\\pset``).
 Values are the exact text the server sent (see `text_loading`), ``None`` for NULL, which
 psql shows as ``\\pset null`` (empty by default).
 
-Streaming mirrors psql's ``FETCH_COUNT`` (see `stream`): the formatters take ``start``
-(print the header), ``stop`` (print the footer and closing newline) and ``prior_rows`` (rows
-already printed, for ``(N rows)`` and expanded record numbers). psql formats each batch on
+Streaming mirrors psql's ``FETCH_COUNT`` (see `stream`): the formatters take a `Part` whose
+``start`` prints the header, ``stop`` the footer and closing newline, and ``prior_rows`` counts
+the rows already printed, for ``(N rows)`` and expanded record numbers. psql formats each batch on
 its own widths; ``start=False, stop=False`` is a bare continuation batch, and an empty batch
 with ``start=False, stop=True`` is just the footer. The pieces concatenate to psql's bytes.
 """
@@ -28,7 +28,7 @@ from psycopg.adapt import Loader
 
 from nl2sql_shell.db.aligned import aligned as _aligned
 from nl2sql_shell.db.aligned import vertical
-from nl2sql_shell.db.settings import Settings
+from nl2sql_shell.db.settings import WHOLE, Part, Settings
 
 Value = str | None
 Rows = Sequence[Sequence[Value]]
@@ -116,27 +116,25 @@ def render(
 ) -> str:
     """One result (or one batch of it) in the format ``\\pset`` chose, as psql's printTable.
     ``output_columns`` is the screen's width, 0 when the output is not a terminal."""
-    batch = {"start": start, "stop": stop, "prior_rows": prior_rows, "footers": footers}
+    part = Part(start, stop, prior_rows, footers, output_columns)
     if settings.numericlocale and any(numeric):
         from nl2sql_shell.db.numeric_locale import localize_rows
 
         rows = localize_rows(rows, numeric)
     on = settings.expanded == "on"
     if settings.format == "unaligned":
-        return (unaligned_vertical if on else unaligned)(columns, rows, settings, **batch)
+        return (unaligned_vertical if on else unaligned)(columns, rows, settings, part)
     if settings.format == "csv":
         return (csv_vertical(columns, rows, settings) if on else csv(columns, rows, settings, start=start))
     if settings.format == "html":
         from nl2sql_shell.db.html import html
 
-        return html(columns, numeric, rows, settings, vertical=on, **batch)
+        return html(columns, numeric, rows, settings, part, vertical=on)
     if settings.format in ("asciidoc", "latex", "latex-longtable", "troff-ms"):
         from nl2sql_shell.db.documents import document
 
-        return document(columns, numeric, rows, settings, vertical=on, **batch)
-    if on:
-        return vertical(columns, rows, settings, output_columns=output_columns, **batch)
-    return _aligned(columns, numeric, rows, settings, output_columns=output_columns, **batch)
+        return document(columns, numeric, rows, settings, part, vertical=on)
+    return (vertical(columns, rows, settings, part) if on else _aligned(columns, numeric, rows, settings, part))
 
 
 def aligned(columns: Sequence[str], numeric: Sequence[bool], rows: Rows, settings: Settings | None = None, **overrides: object) -> str:
@@ -155,23 +153,14 @@ def _null(rows: Rows, null: str) -> Rows:
 # --- unaligned (print_unaligned_text / print_unaligned_vertical) ------------------------
 
 
-def unaligned(
-    columns: Sequence[str],
-    rows: Rows,
-    settings: Settings,
-    *,
-    start: bool = True,
-    stop: bool = True,
-    prior_rows: int = 0,
-    footers: Sequence[str] | None = None,
-) -> str:
+def unaligned(columns: Sequence[str], rows: Rows, settings: Settings, part: Part = WHOLE) -> str:
     """psql ``-A``: values raw, between ``fieldsep``; ``recordsep`` goes before the next record
     rather than after the last one, so a continuation batch starts with one and ``stop`` ends
     the output with a newline (a zero byte with ``-0``)."""
     fsep, rsep = settings.field_separator, settings.record_separator
     out = []
-    need_sep = not start
-    if start and not settings.tuples_only:
+    need_sep = not part.start
+    if part.start and not settings.tuples_only:
         if settings.title is not None:
             out.append(settings.title + rsep)
         out.append(fsep.join(columns))
@@ -179,9 +168,9 @@ def unaligned(
     if columns and rows:
         out.append((rsep if need_sep else "") + rsep.join(map(fsep.join, _null(rows, settings.null))))
         need_sep = True
-    if stop:
+    if part.stop:
         if not settings.tuples_only:
-            for line in _footers(settings, prior_rows + len(rows), footers):
+            for line in part.footer_lines(settings, len(rows)):
                 out.append((rsep if need_sep else "") + line)
                 need_sep = True
         if need_sep:
@@ -189,38 +178,23 @@ def unaligned(
     return "".join(out)
 
 
-def unaligned_vertical(
-    columns: Sequence[str],
-    rows: Rows,
-    settings: Settings,
-    *,
-    start: bool = True,
-    stop: bool = True,
-    prior_rows: int = 0,
-    footers: Sequence[str] | None = None,
-) -> str:
+def unaligned_vertical(columns: Sequence[str], rows: Rows, settings: Settings, part: Part = WHOLE) -> str:
     """psql ``-A -x``: ``name|value`` lines, records apart by two record separators."""
     fsep, rsep = settings.field_separator, settings.record_separator
     out = []
-    need_sep = not start
-    if start and not settings.tuples_only and settings.title is not None:
+    need_sep = not part.start
+    if part.start and not settings.tuples_only and settings.title is not None:
         out.append(settings.title)
         need_sep = True
     for row in _null(rows, settings.null) if columns else []:
         out.append((rsep + rsep if need_sep else "") + rsep.join(name + fsep + value for name, value in zip(columns, row)))
         need_sep = True
-    if stop:
-        if not settings.tuples_only and footers:
-            out.append(rsep + "".join(rsep + line for line in footers))
+    if part.stop:
+        if not settings.tuples_only and part.footers:
+            out.append(rsep + "".join(rsep + line for line in part.footers))
         if need_sep:
             out.append(rsep if settings.recordsep_zero else "\n")
     return "".join(out)
-
-
-def _footers(settings: Settings, total: int, footers: Sequence[str] | None) -> list[str]:
-    if footers is not None:
-        return list(footers)
-    return [("(1 row)" if total == 1 else f"({total} rows)")] if settings.footer else []
 
 
 # --- CSV (print_csv_text / print_csv_vertical) ----------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from nl2sql_shell.db.settings import Settings
+from nl2sql_shell.db.settings import WHOLE, Part, Settings
 
 Value = str | None
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\n": "<br />\n", '"': "&quot;"}
@@ -36,19 +36,16 @@ def html(
     numeric: Sequence[bool],
     rows: Sequence[Sequence[Value]],
     settings: Settings,
+    part: Part = WHOLE,
     *,
     vertical: bool = False,
-    start: bool = True,
-    stop: bool = True,
-    prior_rows: int = 0,
-    footers: Sequence[str] | None = None,
 ) -> str:
     """A result as psql's HTML table (``vertical``: one two-column block per record)."""
     null = settings.null
-    out = _table_start(settings) if start else []
-    if start and not vertical and not settings.tuples_only:
+    out = _table_start(settings) if part.start else []
+    if part.start and not vertical and not settings.tuples_only:
         out.append("  <tr>\n" + "".join(f'    <th align="center">{escape(name)}</th>\n' for name in columns) + "  </tr>\n")
-    record = prior_rows + 1
+    record = part.prior_rows + 1
     for row in rows if columns else []:
         values = [null if v is None else v for v in row]
         if not vertical:
@@ -61,11 +58,9 @@ def html(
         record += 1
         for name, value, right in zip(columns, values, numeric):
             out.append(f'  <tr valign="top">\n    <th>{escape(name)}</th>\n' + _cell(value, right) + "  </tr>\n")
-    if stop:
+    if part.stop:
         out.append("</table>\n")
-        if footers is None and not vertical and settings.footer:
-            total = prior_rows + len(rows)
-            footers = ["(1 row)" if total == 1 else f"({total} rows)"]
+        footers = part.footers if vertical else part.footer_lines(settings, len(rows))
         if not settings.tuples_only and footers:
             out.append("<p>" + "".join(escape(line) + "<br />\n" for line in footers) + "</p>")
         out.append("\n")

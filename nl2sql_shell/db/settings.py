@@ -7,10 +7,36 @@ them as psql does and every formatter reads the same values psql's ``print.c`` r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 FORMATS = ("aligned", "asciidoc", "csv", "html", "latex", "latex-longtable", "troff-ms", "unaligned", "wrapped")
 LINE_STYLES = ("ascii", "old-ascii", "unicode")
+
+
+@dataclass(frozen=True)
+class Part:
+    """Which part of a result one formatter call prints, as psql's printTableOpt start_table,
+    stop_table and prior_records (a FETCH_COUNT batch; a whole result is one part), with the
+    footers that stand for the row count (a listing's) and the width psql formats for (0 when
+    the output is no terminal). One object, so that every formatter takes the same five."""
+
+    start: bool = True
+    stop: bool = True
+    prior_rows: int = 0
+    footers: Sequence[str] | None = None
+    output_columns: int = 0
+
+    def footer_lines(self, settings: Settings, rows: int) -> list[str]:
+        """psql's footers_with_default: the footers given, else ``(N rows)`` counting the parts
+        before this one (``rows`` in this one), unless ``\\pset footer`` is off."""
+        if self.footers is not None:
+            return list(self.footers)
+        total = self.prior_rows + rows
+        return [("(1 row)" if total == 1 else f"({total} rows)")] if settings.footer else []
+
+
+WHOLE = Part()
 
 
 @dataclass
