@@ -181,9 +181,10 @@ _NOT_NORMAL = {
 }
 
 
-def list_functions(shell: Shell, name: str, pattern: str | None) -> bool:
-    """`\\df[anptwS+] [PATTERN]`: psql 15's kinds (func, agg, window, proc) and, with +,
-    volatility, parallel safety, owner, security, privileges, language, source, description."""
+def list_functions(shell: Shell, name: str, pattern: str | None = None, *argument_types: str) -> bool:
+    """`\\df[anptwS+] [PATTERN [ARGTYPE ...]]`: psql 15's kinds (func, agg, window, proc) and,
+    with +, volatility, parallel safety, owner, security, privileges, language, source,
+    description. Each ARGTYPE pattern matches that argument's type (`-`: no such argument)."""
     match = FUNCTION_COMMAND.match(name)
     assert match is not None
     letters = match["letters"]
@@ -213,6 +214,14 @@ def list_functions(shell: Shell, name: str, pattern: str | None) -> bool:
         conditions = ["(" + " OR ".join(clause for letter, clause in _FUNCTION_KINDS.items() if letter in letters) + ")"]
     more, params = name_conditions(pattern, "n.nspname", "p.proname", "pg_catalog.pg_function_is_visible(p.oid)", database=shell.conn.info.dbname)
     conditions += more
+    for number, type_pattern in enumerate(argument_types):
+        joins += f" LEFT JOIN pg_catalog.pg_type t{number} ON t{number}.oid = p.proargtypes[{number}] LEFT JOIN pg_catalog.pg_namespace nt{number} ON nt{number}.oid = t{number}.typnamespace"
+        if type_pattern == "-":
+            conditions.append(f"t{number}.typname IS NULL")
+            continue
+        names = (f"t{number}.typname", f"pg_catalog.format_type(t{number}.oid, NULL)")
+        more, more_params = name_conditions(type_pattern, f"nt{number}.nspname", names, f"pg_catalog.pg_type_is_visible(t{number}.oid)", database=shell.conn.info.dbname)
+        conditions, params = conditions + more, params + more_params
     if not system and not pattern:
         conditions += ["n.nspname <> 'pg_catalog'", "n.nspname <> 'information_schema'"]
     where = "WHERE " + " AND ".join(conditions) if conditions else ""
@@ -663,12 +672,13 @@ def _handler(name: str) -> Handler | None:
         return relations
     listers = (
         (re.compile(r"\\l(ist)?\+?$"), list_databases),
-        (FUNCTION_COMMAND, list_functions),
         (ROLE_COMMAND, list_roles),
         (re.compile(r"\\dc[S+]*$"), list_conversions),
         (PARTITIONED_COMMAND, list_partitioned),
         (re.compile(r"\\dd[S+]*$"), list_descriptions),
     )
+    if FUNCTION_COMMAND.match(name):
+        return lambda shell, argument: list_functions(shell, name, *meta_arguments(argument, {}))
     for command, lister in listers:
         if command.match(name):
             return lambda shell, argument, lister=lister: lister(shell, name, pattern_of(argument))

@@ -4,10 +4,9 @@ pgspecial prints every relation under the same untitled "Column | Type | Modifie
 table, a view and a partitioned table look alike. psql titles each by its kind (`Table
 "public.t"`, `View "public.v"`, `Partitioned table ...`), shows Collation, Nullable and Default
 columns (Storage, Compression, Stats target, Description with +), and lists what belongs to the
-relation in footer lines. The queries are the ones `psql -E` shows for the same command.
-
-Not covered (printed by psql, absent here): publications, rules, tablespaces, foreign-table
-servers and options, TOAST owners.
+relation in footer lines (rules, publications, a foreign table's server and options, a TOAST
+table's owner, tablespaces included). The queries are the ones `psql -E` shows for the same
+command.
 """
 
 from __future__ import annotations
@@ -34,7 +33,17 @@ _KIND_TITLES = {
 }
 _STORAGE = {"p": "plain", "m": "main", "x": "extended", "e": "external"}
 _COMPRESSION = {"p": "pglz", "l": "lz4"}
-_TRIGGER_GROUPS = (("O", "Triggers:"), ("D", "Disabled user triggers:"), ("A", "Triggers firing always:"), ("R", "Triggers firing on replica only:"))
+# Footer headings by pg_trigger.tgenabled / pg_rewrite.ev_enabled, in psql's order ("I": a
+# disabled internal trigger).
+_TRIGGER_GROUPS = (
+    ("O", "Triggers:"), ("D", "Disabled user triggers:"), ("I", "Disabled internal triggers:"),
+    ("A", "Triggers firing always:"), ("R", "Triggers firing on replica only:"),
+)
+_RULE_GROUPS = (("O", "Rules:"), ("D", "Disabled rules:"), ("A", "Rules firing always:"), ("R", "Rules firing on replica only:"))
+_FDW_OPTIONS = (
+    "CASE WHEN attfdwoptions IS NULL THEN '' ELSE '(' || pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.quote_ident(option_name)"
+    " || ' ' || pg_catalog.quote_literal(option_value) FROM pg_catalog.pg_options_to_table(attfdwoptions)), ', ') || ')' END"
+)
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,8 @@ class _Relation:
     options: str
     row_security: bool = False
     forced_row_security: bool = False
+    has_rules: bool = False
+    tablespace: str | None = None  # None: the database's default
 
     @property
     def title(self) -> str:
@@ -92,16 +103,17 @@ def _relation(shell: Shell, oid: str, verbose: bool) -> _Relation:
         shell,
         "SELECT n.nspname, c.relname, c.relkind, c.relchecks, c.relhasindex, c.relhastriggers, c.relispartition,"
         " CASE WHEN c.reloftype = 0 THEN '' ELSE c.reloftype::pg_catalog.regtype::pg_catalog.text END,"
-        f" c.relpersistence, c.relreplident, am.amname, {options}, c.relrowsecurity, c.relforcerowsecurity"
+        f" c.relpersistence, c.relreplident, am.amname, {options}, c.relrowsecurity, c.relforcerowsecurity, c.relhasrules,"
+        " (SELECT spcname FROM pg_catalog.pg_tablespace WHERE oid = c.reltablespace)"
         " FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_class tc ON (c.reltoastrelid = tc.oid)"
         " LEFT JOIN pg_catalog.pg_am am ON (c.relam = am.oid) LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
         " WHERE c.oid = %s",
         [oid],
     )
-    schema, name, kind, checks, has_index, has_triggers, is_partition, typed_as, persistence, replident, am, opts, rls, forced = rows[0]
+    schema, name, kind, checks, has_index, has_triggers, is_partition, typed_as, persistence, replident, am, opts, rls, forced, rules, space = rows[0]
     return _Relation(
         oid, schema or "", name or "", kind or "", int(checks or 0), has_index == "t", has_triggers == "t", is_partition == "t",
-        typed_as or "", persistence or "", replident or "", am, opts or "", rls == "t", forced == "t",
+        typed_as or "", persistence or "", replident or "", am, opts or "", rls == "t", forced == "t", rules == "t", space,
     )
 
 
@@ -118,7 +130,8 @@ def _describe_one(shell: Shell, rel: _Relation, verbose: bool) -> None:
         return
     if rel.kind in ("i", "I"):
         headers, rows = _index_columns(shell, rel, verbose)
-        print_listing(shell, rel.title, headers, rows, footers=_index_footers(shell, rel), row_count=False, table=True)
+        footers = _partitioning(shell, rel, verbose) + _index_footers(shell, rel) + (_closing_footers(shell, rel, verbose) if rel.kind == "I" else _tablespace(rel))
+        print_listing(shell, rel.title, headers, rows, footers=footers, row_count=False, table=True)
         return
     headers, rows = _columns(shell, rel, verbose)
     print_listing(shell, rel.title, headers, rows, footers=_footers(shell, rel, verbose), row_count=False, table=True)
@@ -137,21 +150,23 @@ def _columns(shell: Shell, rel: _Relation, verbose: bool) -> tuple[list[str], Ro
         "  WHERE c.oid = a.attcollation AND t.oid = a.atttypid AND a.attcollation <> t.typcollation),"
         " a.attidentity, a.attgenerated, a.attstorage, a.attcompression,"
         " CASE WHEN a.attstattarget=-1 THEN NULL ELSE a.attstattarget END,"
-        " pg_catalog.col_description(a.attrelid, a.attnum)"
+        f" pg_catalog.col_description(a.attrelid, a.attnum), {_FDW_OPTIONS}"
         " FROM pg_catalog.pg_attribute a WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
         [rel.oid],
     )
-    details = rel.kind in "rvmfcp"
+    details, foreign = rel.kind in "rvmfcp", rel.kind == "f"
     compression = verbose and rel.kind in "rpm"
     stats = verbose and rel.kind in "rmfp"
     description = verbose and rel.kind in "rvmfcp"
-    headers = ["Column", "Type"] + (["Collation", "Nullable", "Default"] if details else [])
+    headers = ["Column", "Type"] + (["Collation", "Nullable", "Default"] if details else []) + (["FDW options"] if foreign else [])
     headers += (["Storage"] if verbose else []) + (["Compression"] if compression else []) + (["Stats target"] if stats else []) + (["Description"] if description else [])
     rows: Rows = []
-    for name, type_, default, notnull, collation, identity, generated, storage, compress, target, comment in found:
+    for name, type_, default, notnull, collation, identity, generated, storage, compress, target, comment, options in found:
         row: list[str | None] = [name, type_]
         if details:
             row += [collation or "", "not null" if notnull == "t" else "", _default(default, identity, generated)]
+        if foreign:
+            row.append(options)
         if verbose:
             row.append(_STORAGE.get(storage or "", ""))
         if compression:
@@ -174,58 +189,130 @@ def _default(default: str | None, identity: str | None, generated: str | None) -
     return default or ""
 
 
+def _rows(shell: Shell, rel: _Relation, sql: str) -> Rows:
+    """The rows of one footer's query about ``rel`` (named %(oid)s in it, as often as needed)."""
+    return fetch(shell, sql, {"oid": rel.oid})[2]
+
+
 def _footers(shell: Shell, rel: _Relation, verbose: bool) -> list[str]:
-    """What psql lists under the columns, in psql's order."""
-    footers: list[str] = []
-    oid = [rel.oid]
+    """What psql lists under the columns, in psql's order: partitioning, the table's own
+    objects, a view's definition, triggers, then where the table sits and how it is stored."""
+    footers = _partitioning(shell, rel, verbose)
+    if rel.kind == "t":
+        rows = _rows(shell, rel, "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE reltoastrelid = %(oid)s")
+        footers += [f'Owning table: "{schema}.{name}"' for schema, name in rows]
+    if rel.kind in "rmfpt":
+        footers += _table_objects(shell, rel)
     if rel.kind in "vm" and verbose:
-        _, _, rows = fetch(shell, "SELECT pg_catalog.pg_get_viewdef(%s::pg_catalog.oid, true)", oid)
-        footers += ["View definition:", *str(rows[0][0]).split("\n")]
-    if rel.kind not in "rpmf":
-        return footers
+        footers += ["View definition:", *str(_rows(shell, rel, "SELECT pg_catalog.pg_get_viewdef(%(oid)s::pg_catalog.oid, true)")[0][0]).split("\n")]
+        if rel.kind == "v" and rel.has_rules:
+            rules = _rows(shell, rel, "SELECT trim(trailing ';' from pg_catalog.pg_get_ruledef(r.oid, true)) FROM pg_catalog.pg_rewrite r WHERE r.ev_class = %(oid)s AND r.rulename != '_RETURN' ORDER BY r.rulename")
+            footers += _group("Rules:", [f" {str(rule)[12:]}" for rule, in rules])
+    if rel.has_triggers or rel.kind == "p":
+        footers += _triggers(shell, rel)
+    if rel.kind in "rmfpt":
+        footers += _closing_footers(shell, rel, verbose)
+    if verbose and rel.options:
+        footers.append(f"Options: {rel.options}")
+    return footers
+
+
+def _partitioning(shell: Shell, rel: _Relation, verbose: bool) -> list[str]:
+    """A partition's parent and bound (+: its constraint), a partitioned table's key."""
+    footers: list[str] = []
     if rel.is_partition:
-        _, _, rows = fetch(
+        rows = _rows(
             shell,
+            rel,
             "SELECT inhparent::pg_catalog.regclass, pg_catalog.pg_get_expr(c.relpartbound, c.oid), inhdetachpending,"
             " pg_catalog.pg_get_partition_constraintdef(c.oid)"
-            " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_inherits i ON c.oid = inhrelid WHERE c.oid = %s",
-            oid,
+            " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_inherits i ON c.oid = inhrelid WHERE c.oid = %(oid)s",
         )
-        if rows:
-            parent, bound, pending, constraint = rows[0]
-            footers.append(f"Partition of: {parent} {bound}{' DETACH PENDING' if pending == 't' else ''}")
+        for parent, bound, pending, constraint in rows:
+            footers.append(f"Partition of: {parent} {bound or ''}{' DETACH PENDING' if pending == 't' else ''}")
             if verbose:
                 footers.append(f"Partition constraint: {constraint}" if constraint else "No partition constraint")
     if rel.kind == "p":
-        _, _, rows = fetch(shell, "SELECT pg_catalog.pg_get_partkeydef(%s::pg_catalog.oid)", oid)
-        footers.append(f"Partition key: {rows[0][0]}")
-    if rel.has_index:
-        footers += _indexes(shell, rel)
+        footers.append(f"Partition key: {_rows(shell, rel, 'SELECT pg_catalog.pg_get_partkeydef(%(oid)s::pg_catalog.oid)')[0][0]}")
+    return footers
+
+
+def _table_objects(shell: Shell, rel: _Relation) -> list[str]:
+    """Indexes, constraints, foreign keys both ways, policies, statistics, rules, publications."""
+    footers = _indexes(shell, rel) if rel.has_index else []
     if rel.checks:
-        _, _, rows = fetch(shell, "SELECT r.conname, pg_catalog.pg_get_constraintdef(r.oid, true) FROM pg_catalog.pg_constraint r WHERE r.conrelid = %s AND r.contype = 'c' ORDER BY 1", oid)
+        rows = _rows(shell, rel, "SELECT r.conname, pg_catalog.pg_get_constraintdef(r.oid, true) FROM pg_catalog.pg_constraint r WHERE r.conrelid = %(oid)s AND r.contype = 'c' ORDER BY 1")
         footers += _group("Check constraints:", [f'    "{name}" {definition}' for name, definition in rows])
     footers += _foreign_keys(shell, rel)
-    _, _, rows = fetch(
+    rows = _rows(
         shell,
+        rel,
         "SELECT conname, conrelid::pg_catalog.regclass, pg_catalog.pg_get_constraintdef(oid, true) FROM pg_catalog.pg_constraint c"
-        " WHERE confrelid IN (SELECT pg_catalog.pg_partition_ancestors(%s) UNION ALL VALUES (%s::pg_catalog.regclass))"
+        " WHERE confrelid IN (SELECT pg_catalog.pg_partition_ancestors(%(oid)s) UNION ALL VALUES (%(oid)s::pg_catalog.regclass))"
         " AND contype = 'f' AND conparentid = 0 ORDER BY conname",
-        [rel.oid, rel.oid],
     )
     footers += _group("Referenced by:", [f'    TABLE "{table}" CONSTRAINT "{name}" {definition}' for name, table, definition in rows])
-    footers += _policies(shell, rel)
-    footers += _statistics(shell, rel)
-    if rel.has_triggers:
-        footers += _triggers(shell, rel)
+    footers += _policies(shell, rel) + _statistics(shell, rel)
+    if rel.has_rules and rel.kind != "m":
+        rows = _rows(shell, rel, "SELECT trim(trailing ';' from pg_catalog.pg_get_ruledef(r.oid, true)), ev_enabled FROM pg_catalog.pg_rewrite r WHERE r.ev_class = %(oid)s ORDER BY r.rulename")
+        footers += _by_state([(state, f"    {str(rule)[12:]}") for rule, state in rows], _RULE_GROUPS)
+    return footers + _publications(shell, rel)
+
+
+def _publications(shell: Shell, rel: _Relation) -> list[str]:
+    """The publications that include the table: by name, through its schema, or all tables."""
+    rows = _rows(
+        shell,
+        rel,
+        "SELECT pubname, NULL, NULL FROM pg_catalog.pg_publication p JOIN pg_catalog.pg_publication_namespace pn ON p.oid = pn.pnpubid"
+        " JOIN pg_catalog.pg_class pc ON pc.relnamespace = pn.pnnspid WHERE pc.oid = %(oid)s AND pg_catalog.pg_relation_is_publishable(%(oid)s)"
+        " UNION SELECT pubname, pg_catalog.pg_get_expr(pr.prqual, c.oid), CASE WHEN pr.prattrs IS NOT NULL THEN"
+        " (SELECT pg_catalog.string_agg(attname, ', ') FROM pg_catalog.generate_series(0, pg_catalog.array_upper(pr.prattrs::pg_catalog.int2[], 1)) s,"
+        " pg_catalog.pg_attribute WHERE attrelid = pr.prrelid AND attnum = prattrs[s]) END"
+        " FROM pg_catalog.pg_publication p JOIN pg_catalog.pg_publication_rel pr ON p.oid = pr.prpubid"
+        " JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid WHERE pr.prrelid = %(oid)s"
+        " UNION SELECT pubname, NULL, NULL FROM pg_catalog.pg_publication p WHERE p.puballtables AND pg_catalog.pg_relation_is_publishable(%(oid)s)"
+        " ORDER BY 1",
+    )
+    lines = [f'    "{name}"' + (f" ({columns})" if columns is not None else "") + (f" WHERE {where}" if where is not None else "") for name, where, columns in rows]
+    return _group("Publications:", lines)
+
+
+def _closing_footers(shell: Shell, rel: _Relation, verbose: bool) -> list[str]:
+    """A foreign table's server, parents and children, the type of a typed table, then with +
+    the replica identity, the tablespace and the access method."""
+    footers: list[str] = []
+    if rel.kind == "f":
+        rows = _rows(
+            shell,
+            rel,
+            "SELECT s.srvname, pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.quote_ident(option_name) || ' ' || pg_catalog.quote_literal(option_value)"
+            " FROM pg_catalog.pg_options_to_table(ftoptions)), ', ') FROM pg_catalog.pg_foreign_table f, pg_catalog.pg_foreign_server s"
+            " WHERE f.ftrelid = %(oid)s AND s.oid = f.ftserver",
+        )
+        for server, options in rows:
+            footers += [f"Server: {server}"] + ([f"FDW options: ({options})"] if options else [])
     footers += _inheritance(shell, rel, verbose)
     if rel.typed_as:
         footers.append(f"Typed table of type: {rel.typed_as}")
     if verbose and rel.kind in "rm" and rel.replica_identity not in ("d", "") and not (rel.schema == "pg_catalog" and rel.replica_identity == "n"):
         footers.append("Replica Identity: " + {"f": "FULL", "n": "NOTHING"}.get(rel.replica_identity, "???"))
+    footers += _tablespace(rel)
     if verbose and rel.access_method:
         footers.append(f"Access method: {rel.access_method}")
-    if verbose and rel.options:
-        footers.append(f"Options: {rel.options}")
+    return footers
+
+
+def _tablespace(rel: _Relation) -> list[str]:
+    """psql names a tablespace only when it is not the database's default."""
+    return [f'Tablespace: "{rel.tablespace}"'] if rel.tablespace and rel.kind in "rmipIt" else []
+
+
+def _by_state(items: list[tuple[str, str]], groups: tuple[tuple[str, str], ...]) -> list[str]:
+    """Footer lines grouped under one heading per state, in the order of ``groups``."""
+    footers: list[str] = []
+    for state, heading in groups:
+        footers += _group(heading, [line for item_state, line in items if item_state == state])
     return footers
 
 
@@ -234,17 +321,18 @@ def _group(heading: str, lines: list[str]) -> list[str]:
 
 
 def _indexes(shell: Shell, rel: _Relation) -> list[str]:
-    _, _, rows = fetch(
+    rows = _rows(
         shell,
+        rel,
         "SELECT c2.relname, i.indisprimary, i.indisunique, i.indisclustered, i.indisvalid, pg_catalog.pg_get_indexdef(i.indexrelid, 0, true),"
-        " pg_catalog.pg_get_constraintdef(con.oid, true), contype, condeferrable, condeferred, i.indisreplident"
+        " pg_catalog.pg_get_constraintdef(con.oid, true), contype, condeferrable, condeferred, i.indisreplident,"
+        " (SELECT spcname FROM pg_catalog.pg_tablespace WHERE oid = c2.reltablespace)"
         " FROM pg_catalog.pg_class c, pg_catalog.pg_class c2, pg_catalog.pg_index i"
         " LEFT JOIN pg_catalog.pg_constraint con ON (conrelid = i.indrelid AND conindid = i.indexrelid AND contype IN ('p','u','x'))"
-        " WHERE c.oid = %s AND c.oid = i.indrelid AND i.indexrelid = c2.oid ORDER BY i.indisprimary DESC, c2.relname",
-        [rel.oid],
+        " WHERE c.oid = %(oid)s AND c.oid = i.indrelid AND i.indexrelid = c2.oid ORDER BY i.indisprimary DESC, c2.relname",
     )
     lines = []
-    for name, primary, unique, clustered, valid, indexdef, condef, contype, deferrable, deferred, replident in rows:
+    for name, primary, unique, clustered, valid, indexdef, condef, contype, deferrable, deferred, replident, space in rows:
         line = f'    "{name}"'
         if contype == "x":
             line += f" {condef}"
@@ -261,6 +349,7 @@ def _indexes(shell: Shell, rel: _Relation) -> list[str]:
         line += " CLUSTER" if clustered == "t" else ""
         line += " INVALID" if valid != "t" else ""
         line += " REPLICA IDENTITY" if replident == "t" else ""
+        line += f', tablespace "{space}"' if space else ""
         lines.append(line)
     return _group("Indexes:", lines)
 
@@ -269,33 +358,31 @@ def _foreign_keys(shell: Shell, rel: _Relation) -> list[str]:
     """The table's own foreign keys; a partition's inherited ones name the table they are on."""
     if rel.kind == "p" or rel.is_partition:
         sql = (
-            "SELECT conrelid = %s::pg_catalog.regclass, conname, pg_catalog.pg_get_constraintdef(oid, true), conrelid::pg_catalog.regclass"
-            " FROM pg_catalog.pg_constraint, pg_catalog.pg_partition_ancestors(%s)"
+            "SELECT conrelid = %(oid)s::pg_catalog.regclass, conname, pg_catalog.pg_get_constraintdef(oid, true), conrelid::pg_catalog.regclass"
+            " FROM pg_catalog.pg_constraint, pg_catalog.pg_partition_ancestors(%(oid)s)"
             " WHERE conrelid = relid AND contype = 'f' AND conparentid = 0 ORDER BY 1 DESC, conname"
         )
-        params = [rel.oid, rel.oid]
     else:
         sql = (
             "SELECT true, conname, pg_catalog.pg_get_constraintdef(r.oid, true), conrelid::pg_catalog.regclass"
-            " FROM pg_catalog.pg_constraint r WHERE r.conrelid = %s AND r.contype = 'f' AND conparentid = 0 ORDER BY conname"
+            " FROM pg_catalog.pg_constraint r WHERE r.conrelid = %(oid)s AND r.contype = 'f' AND conparentid = 0 ORDER BY conname"
         )
-        params = [rel.oid]
-    _, _, rows = fetch(shell, sql, params)
+    rows = _rows(shell, rel, sql)
     lines = [f'    "{name}" {definition}' if same == "t" else f'    TABLE "{table}" CONSTRAINT "{name}" {definition}' for same, name, definition, table in rows]
     return _group("Foreign-key constraints:", lines)
 
 
 def _policies(shell: Shell, rel: _Relation) -> list[str]:
     """Row-level security: psql's heading for the table's state, then each policy."""
-    _, _, rows = fetch(
+    rows = _rows(
         shell,
+        rel,
         "SELECT pol.polname, pol.polpermissive,"
         " CASE WHEN pol.polroles = '{0}' THEN NULL ELSE pg_catalog.array_to_string(array(select rolname from pg_catalog.pg_roles"
         "  where oid = any (pol.polroles) order by 1),',') END,"
         " pg_catalog.pg_get_expr(pol.polqual, pol.polrelid), pg_catalog.pg_get_expr(pol.polwithcheck, pol.polrelid),"
         " CASE pol.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' END"
-        " FROM pg_catalog.pg_policy pol WHERE pol.polrelid = %s ORDER BY 1",
-        [rel.oid],
+        " FROM pg_catalog.pg_policy pol WHERE pol.polrelid = %(oid)s ORDER BY 1",
     )
     forced = " (forced row security enabled)" if rel.forced_row_security else ""
     if rel.row_security:
@@ -314,12 +401,12 @@ def _policies(shell: Shell, rel: _Relation) -> list[str]:
 
 def _statistics(shell: Shell, rel: _Relation) -> list[str]:
     """Extended statistics objects on the table: their kinds unless all three, columns, target."""
-    _, _, rows = fetch(
+    rows = _rows(
         shell,
+        rel,
         "SELECT oid, stxrelid::pg_catalog.regclass, stxnamespace::pg_catalog.regnamespace::pg_catalog.text AS nsp, stxname,"
         " pg_catalog.pg_get_statisticsobjdef_columns(oid), 'd' = any(stxkind), 'f' = any(stxkind), 'm' = any(stxkind), stxstattarget"
-        " FROM pg_catalog.pg_statistic_ext WHERE stxrelid = %s ORDER BY nsp, stxname",
-        [rel.oid],
+        " FROM pg_catalog.pg_statistic_ext WHERE stxrelid = %(oid)s ORDER BY nsp, stxname",
     )
     lines = []
     for _, table, schema, name, columns, ndistinct, dependencies, mcv, target in rows:
@@ -331,48 +418,43 @@ def _statistics(shell: Shell, rel: _Relation) -> list[str]:
 
 
 def _triggers(shell: Shell, rel: _Relation) -> list[str]:
-    _, _, rows = fetch(
+    """User triggers by state (internal ones only when disabled), each with the table it was
+    cloned from when a partition inherited it."""
+    rows = _rows(
         shell,
-        "SELECT t.tgname, pg_catalog.pg_get_triggerdef(t.oid, true), t.tgenabled, t.tgisinternal,"
+        rel,
+        "SELECT pg_catalog.pg_get_triggerdef(t.oid, true), CASE WHEN t.tgisinternal AND t.tgenabled = 'D' THEN 'I' ELSE t.tgenabled::pg_catalog.text END,"
         " CASE WHEN t.tgparentid != 0 THEN (SELECT u.tgrelid::pg_catalog.regclass FROM pg_catalog.pg_trigger AS u,"
         "  pg_catalog.pg_partition_ancestors(t.tgrelid) WITH ORDINALITY AS a(relid, depth)"
         "  WHERE u.tgname = t.tgname AND u.tgrelid = a.relid AND u.tgparentid = 0 ORDER BY a.depth LIMIT 1) END"
-        " FROM pg_catalog.pg_trigger t WHERE t.tgrelid = %s AND (NOT t.tgisinternal OR (t.tgisinternal AND t.tgenabled = 'D')) ORDER BY 1",
-        [rel.oid],
+        " FROM pg_catalog.pg_trigger t WHERE t.tgrelid = %(oid)s AND (NOT t.tgisinternal OR (t.tgisinternal AND t.tgenabled = 'D')) ORDER BY t.tgname",
     )
-    footers: list[str] = []
-    for enabled, heading in _TRIGGER_GROUPS:
-        lines = []
-        for _, definition, state, internal, parent in rows:
-            if state != enabled or (enabled == "D" and internal == "t"):
-                continue
-            text = str(definition)
-            at = text.find(" TRIGGER ")
-            line = "    " + (text[at + 9 :] if at >= 0 else text)
-            lines.append(line + (f", ON TABLE {parent}" if parent else ""))
-        footers += _group(heading, lines)
-    internal = [f"    {str(d)[str(d).find(' TRIGGER ') + 9 :]}" for _, d, state, inner, _ in rows if state == "D" and inner == "t"]
-    return footers + _group("Disabled internal triggers:", internal)
+    items = []
+    for definition, state, parent in rows:
+        text = str(definition)
+        at = text.find(" TRIGGER ")
+        items.append((state, "    " + (text[at + 9 :] if at >= 0 else text) + (f", ON TABLE {parent}" if parent else "")))
+    return _by_state(items, _TRIGGER_GROUPS)
 
 
 def _inheritance(shell: Shell, rel: _Relation, verbose: bool) -> list[str]:
     """Inherits: (parents that are not partitioned tables), then the children or partitions:
     their number without +, each one with it."""
-    _, _, parents = fetch(
+    parents = _rows(
         shell,
+        rel,
         "SELECT c.oid::pg_catalog.regclass FROM pg_catalog.pg_class c, pg_catalog.pg_inherits i"
-        " WHERE c.oid = i.inhparent AND i.inhrelid = %s AND c.relkind != 'p' AND c.relkind != 'I' ORDER BY inhseqno",
-        [rel.oid],
+        " WHERE c.oid = i.inhparent AND i.inhrelid = %(oid)s AND c.relkind != 'p' AND c.relkind != 'I' ORDER BY inhseqno",
     )
     footers = _listed("Inherits", [str(row[0]) for row in parents])
-    _, _, children = fetch(
+    children = _rows(
         shell,
+        rel,
         "SELECT c.oid::pg_catalog.regclass, c.relkind, inhdetachpending, pg_catalog.pg_get_expr(c.relpartbound, c.oid)"
-        " FROM pg_catalog.pg_class c, pg_catalog.pg_inherits i WHERE c.oid = i.inhrelid AND i.inhparent = %s"
+        " FROM pg_catalog.pg_class c, pg_catalog.pg_inherits i WHERE c.oid = i.inhrelid AND i.inhparent = %(oid)s"
         " ORDER BY pg_catalog.pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT', c.oid::pg_catalog.regclass::pg_catalog.text",
-        [rel.oid],
     )
-    partitioned = rel.kind == "p"
+    partitioned = rel.kind in "pI"
     if not verbose:
         if partitioned:
             footers.append(f"Number of partitions: {len(children)}" + (" (Use \\d+ to list them.)" if children else ""))
@@ -382,7 +464,7 @@ def _inheritance(shell: Shell, rel: _Relation, verbose: bool) -> list[str]:
     names = []
     for child, kind, pending, bound in children:
         text = str(child) + (f" {bound}" if bound else "")
-        text += ", PARTITIONED" if kind in ("p", "I") else ", FOREIGN" if kind == "f" else ""
+        text += ", PARTITIONED" if kind in ("p", "I") else ""
         names.append(text + (" (DETACH PENDING)" if pending == "t" else ""))
     return footers + _listed("Partitions" if partitioned else "Child tables", names)
 
@@ -393,14 +475,14 @@ def _listed(label: str, items: list[str]) -> list[str]:
 
 
 def _index_columns(shell: Shell, rel: _Relation, verbose: bool) -> tuple[list[str], Rows]:
-    _, _, found = fetch(
+    found = _rows(
         shell,
+        rel,
         "SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),"
-        " CASE WHEN a.attnum <= (SELECT i.indnkeyatts FROM pg_catalog.pg_index i WHERE i.indexrelid = %s) THEN 'yes' ELSE 'no' END,"
+        " CASE WHEN a.attnum <= (SELECT i.indnkeyatts FROM pg_catalog.pg_index i WHERE i.indexrelid = %(oid)s) THEN 'yes' ELSE 'no' END,"
         " pg_catalog.pg_get_indexdef(a.attrelid, a.attnum, TRUE), a.attstorage,"
         " CASE WHEN a.attstattarget=-1 THEN NULL ELSE a.attstattarget END"
-        " FROM pg_catalog.pg_attribute a WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-        [rel.oid, rel.oid],
+        " FROM pg_catalog.pg_attribute a WHERE a.attrelid = %(oid)s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
     )
     headers = ["Column", "Type", "Key?", "Definition"] + (["Storage", "Stats target"] if verbose else [])
     rows: Rows = [(n, t, k, d) + ((_STORAGE.get(s or "", ""), target) if verbose else ()) for n, t, k, d, s, target in found]
@@ -409,15 +491,15 @@ def _index_columns(shell: Shell, rel: _Relation, verbose: bool) -> tuple[list[st
 
 def _index_footers(shell: Shell, rel: _Relation) -> list[str]:
     """One line: primary key / unique, the access method, the table, then its properties."""
-    _, _, rows = fetch(
+    rows = _rows(
         shell,
+        rel,
         "SELECT i.indisunique, i.indisprimary, i.indisclustered, i.indisvalid,"
         " (NOT i.indimmediate) AND EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = i.indrelid AND conindid = i.indexrelid AND contype IN ('p','u','x') AND condeferrable),"
         " (NOT i.indimmediate) AND EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = i.indrelid AND conindid = i.indexrelid AND contype IN ('p','u','x') AND condeferred),"
         " i.indisreplident, i.indnullsnotdistinct, a.amname, c2.relname, pg_catalog.pg_get_expr(i.indpred, i.indrelid, true)"
         " FROM pg_catalog.pg_index i, pg_catalog.pg_class c, pg_catalog.pg_class c2, pg_catalog.pg_am a"
-        " WHERE i.indexrelid = c.oid AND c.oid = %s AND c.relam = a.oid AND i.indrelid = c2.oid",
-        [rel.oid],
+        " WHERE i.indexrelid = c.oid AND c.oid = %(oid)s AND c.relam = a.oid AND i.indrelid = c2.oid",
     )
     if not rows:
         return []
@@ -432,15 +514,15 @@ def _index_footers(shell: Shell, rel: _Relation) -> list[str]:
 
 def _sequence_footers(shell: Shell, rel: _Relation) -> list[str]:
     """Owned by: the column a serial or identity sequence belongs to."""
-    _, _, rows = fetch(
+    rows = _rows(
         shell,
+        rel,
         "SELECT pg_catalog.quote_ident(nspname) || '.' || pg_catalog.quote_ident(relname) || '.' || pg_catalog.quote_ident(attname), d.deptype"
         " FROM pg_catalog.pg_class c INNER JOIN pg_catalog.pg_depend d ON c.oid=d.refobjid"
         " INNER JOIN pg_catalog.pg_namespace n ON n.oid=c.relnamespace"
         " INNER JOIN pg_catalog.pg_attribute a ON (a.attrelid=c.oid AND a.attnum=d.refobjsubid)"
         " WHERE d.classid='pg_catalog.pg_class'::pg_catalog.regclass AND d.refclassid='pg_catalog.pg_class'::pg_catalog.regclass"
-        " AND d.objid=%s AND d.deptype IN ('a', 'i')",
-        [rel.oid],
+        " AND d.objid=%(oid)s AND d.deptype IN ('a', 'i')",
     )
     if not rows:
         return []

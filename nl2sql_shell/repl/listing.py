@@ -7,7 +7,7 @@ timestamps print as psql prints them) and lays out the result under its title.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import psycopg
@@ -18,7 +18,7 @@ from nl2sql_shell.repl.shell import Shell
 Rows = list[tuple[str | None, ...]]
 
 
-def fetch(shell: Shell, sql: str, params: Sequence[object] = ()) -> tuple[list[str], list[bool], Rows]:
+def fetch(shell: Shell, sql: str, params: Sequence[object] | Mapping[str, object] = ()) -> tuple[list[str], list[bool], Rows]:
     """Run a catalog query; (column names, right-aligned flags, rows as the server's text).
     With ECHO_HIDDEN (-E) the query is shown first, as psql shows its own ("noexec": only shown)."""
     echo = shell.variables.get("ECHO_HIDDEN", "off")

@@ -5,6 +5,7 @@ compared byte for byte with /usr/bin/psql on one database (these commands only r
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import psycopg
@@ -65,6 +66,33 @@ comment on trigger tg on t is 'trig';
 create operator class s.myops for type int using btree as operator 1 <, function 1 btint4cmp(int, int);
 comment on operator class s.myops using btree is 'ops';
 comment on operator family s.myops using btree is 'fam';
+create table big (a int, b text) with (fillfactor = 70);
+create rule r_upd as on update to big do also notify big;
+create rule r_ins as on insert to big where new.a > 5 do instead nothing;
+alter table big disable rule r_upd;
+create rule r_rep as on delete to big do also notify x;
+alter table big enable replica rule r_rep;
+create rule r_alw as on insert to big do also notify y;
+alter table big enable always rule r_alw;
+create view v2 as select * from big;
+create rule v2_ins as on insert to v2 do instead insert into big values (new.a, new.b);
+create trigger v2_trg instead of update on v2 for each row execute function tf();
+create foreign table ft2 (a int options (column_name 'aa'), b text not null default 'x') server srv options (table_name 'tt', schema_name 's');
+create table ft_parent (a int) partition by list (a);
+create foreign table ft_part partition of ft_parent for values in (1) server srv;
+create table tr (id int references t (a), x int);
+create trigger a_always before insert on tr for each row execute function tf();
+create trigger b_replica before update on tr for each row execute function tf();
+create trigger c_plain before delete on tr for each row execute function tf();
+alter table tr disable trigger all;
+alter table tr enable always trigger a_always;
+alter table tr enable replica trigger b_replica;
+create trigger d_on before insert on tr for each row execute function tf();
+create materialized view mv2 as select 1 as x;
+create index mv2_x on mv2 (x);
+create function f2(int, text) returns int language sql as 'select 1';
+create function f2(text) returns int language sql as 'select 1';
+create function f2() returns int language sql as 'select 1';
 """
 
 
@@ -153,3 +181,73 @@ def test_too_many_dots_fail_the_command(db):
 @pytest.mark.parametrize("command", ["\\dp", "\\dRp+ pub1", "\\dF+ tsc"])
 def test_listings_follow_the_output_format(db, flags: list[str], command: str):
     same(db, db, *flags, "-c", command)
+
+
+FOOTERS = [
+    "\\d big", "\\d+ big", "\\d t", "\\d s.y", "\\d+ v2", "\\d v2", "\\d ft2", "\\d+ ft2", "\\d+ ft_part", "\\d+ ft_parent",
+    "\\d tr", "\\d+ mv2", "\\d pti", "\\d+ pti", "\\d pt1_a_idx", "\\d+ pt1_a_idx", "\\d+ pt",
+]
+
+
+@pytest.mark.parametrize("command", FOOTERS)
+def test_describe_footers_as_psql_prints_them(db, command: str):
+    same(db, db, "-c", command)
+
+
+def test_rules_publications_and_foreign_servers_are_footers(db):
+    _, out, _ = same(db, db, "-c", "\\d big", "-c", "\\d ft2", "-c", "\\d s.y")
+    for line in (b"Disabled rules:", b"Rules firing always:", b"Rules firing on replica only:", b'    "pub4" (a, b) WHERE (a > 1)', b"Server: srv"):
+        assert line in out
+    assert b"FDW options: (table_name 'tt', schema_name 's')" in out
+
+
+def test_disabled_internal_triggers_come_before_always_triggers(db):
+    _, out, _ = same(db, db, "-c", "\\d tr")
+    assert out.index(b"Disabled internal triggers:") < out.index(b"Triggers firing always:")
+
+
+def test_a_toast_table_names_its_owner(db):
+    with psycopg.connect(db) as conn:
+        row = conn.execute("select reltoastrelid::regclass::text from pg_class where relname = 'big'").fetchone()
+    assert row is not None
+    _, out, _ = same(db, db, "-c", f"\\d+ {row[0]}")
+    assert b'Owning table: "public.big"' in out
+
+
+@pytest.fixture(scope="module")
+def tablespace(db, pg_server, reachable_tmp) -> Iterator[str]:
+    """A tablespace with a table, an index and a materialized view in it: in a folder the
+    server's own user (nobody, when the tests run as root) owns."""
+    folder = reachable_tmp / "space"
+    folder.mkdir()
+    owner = pg_server.data_dir.stat()
+    os.chown(folder, owner.st_uid, owner.st_gid)
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute(f"create tablespace h17d_space location '{folder}'")
+        conn.execute("create table tsp (a int primary key) tablespace h17d_space")
+        conn.execute("create index tsp_i on tsp (a) tablespace h17d_space")
+        conn.execute("create materialized view mvsp tablespace h17d_space as select 1")
+    yield db
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("drop table tsp")
+        conn.execute("drop materialized view mvsp")
+        conn.execute("drop tablespace h17d_space")
+
+
+@pytest.mark.parametrize("command", ["\\d tsp", "\\d+ tsp", "\\d tsp_i", "\\d+ mvsp"])
+def test_a_tablespace_other_than_the_default_is_named(tablespace, command: str):
+    _, out, _ = same(tablespace, tablespace, "-c", command)
+    assert b'tablespace "h17d_space"' in out or b'Tablespace: "h17d_space"' in out
+
+
+ARGUMENT_TYPES = ["\\df f2 text", "\\df f2 -", "\\df f2 int* text", "\\df f2 * -", "\\df+ f2 \"text\"", "\\df * pg_catalog.text", "\\df f2 a.b.c.d", "\\dfS length text"]
+
+
+@pytest.mark.parametrize("command", ARGUMENT_TYPES)
+def test_df_filters_by_argument_types(db, command: str):
+    same(db, db, "-c", command)
+
+
+def test_df_argument_patterns_pick_the_overload(db):
+    _, out, _ = same(db, db, "-c", "\\df f2 integer")
+    assert b"integer, text" in out and b"(1 row)" in out
