@@ -96,34 +96,33 @@ create function f2() returns int language sql as 'select 1';
 """
 
 
+def execute(conninfo: str, *statements: str) -> None:
+    """Each statement on its own in autocommit: CREATE TABLESPACE and CREATE SUBSCRIPTION
+    refuse to run inside a transaction block."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
 @pytest.fixture(scope="module")
 def db(pg_server) -> Iterator[str]:
     """One database for both programs, with roles, settings and a subscription (cluster-wide
     or not creatable in a transaction, hence outside SCHEMA)."""
-    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
-        for role in ROLES:
-            admin.execute(f"create role {role}")
+    execute(pg_server.conninfo(), *(f"create role {role}" for role in ROLES))
     conninfo = create_database(pg_server, "describe_more", SCHEMA)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("alter role h17d_reader set work_mem = '1MB'")
-        conn.execute("alter role h17d_reader in database describe_more set search_path = s")
-        conn.execute("alter database describe_more set timezone = 'UTC'")
-        conn.execute("create subscription sub connection 'dbname=nowhere' publication pub1 with (connect = false, slot_name = none)")
+    execute(
+        conninfo,
+        "alter role h17d_reader set work_mem = '1MB'",
+        "alter role h17d_reader in database describe_more set search_path = s",
+        "alter database describe_more set timezone = 'UTC'",
+        "create subscription sub connection 'dbname=nowhere' publication pub1 with (connect = false, slot_name = none)",
+    )
     yield conninfo
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("drop subscription sub")
-    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
-        admin.execute('DROP DATABASE IF EXISTS "describe_more" WITH (FORCE)')
-        for role in ROLES:
-            admin.execute(f"drop role if exists {role}")
+    execute(conninfo, "drop subscription sub")
+    execute(pg_server.conninfo(), 'DROP DATABASE IF EXISTS "describe_more" WITH (FORCE)', *(f"drop role if exists {role}" for role in ROLES))
 
 
 PRIVILEGES = ["\\dp", "\\z", "\\dpS t*", "\\z s.*", "\\dp pg_catalog.pg_cl*", "\\dp nosuch", "\\dp rls", "\\ddp", "\\ddp s", "\\ddp h17d*", "\\ddp+"]
-
-
-@pytest.mark.parametrize("command", PRIVILEGES)
-def test_privileges_as_psql_lists_them(db, command: str):
-    same(db, db, "-c", command)
 
 
 def test_dp_shows_column_privileges_and_policies(db):
@@ -141,11 +140,6 @@ LISTINGS = [
     "\\dd", "\\ddS", "\\dd t*", "\\dd s.*", "\\dd+ my*",
     "\\drds h17d*", "\\drds h17d* describe_more", "\\drds * describe_more", "\\drds nosuch", "\\drds nosuch nodb",
 ]
-
-
-@pytest.mark.parametrize("command", LISTINGS)
-def test_listings_print_what_psql_prints(db, command: str):
-    same(db, db, "-c", command)
 
 
 def test_dd_lists_comments_on_constraints_rules_triggers_and_operator_classes(db):
@@ -167,11 +161,6 @@ def test_a_publication_shows_its_tables_columns_and_filters(db):
 DOTTED = ["\\dp a.b.c.d", "\\dp describe_more.s.x", "\\dp other.s.x", "\\dt PLAY.s.x", "\\dn describe_more.s", "\\dL a.b", "\\dRp a.b", "\\dew a.b", "\\ddp a.b.c", "\\dt s.", "\\dt .t"]
 
 
-@pytest.mark.parametrize("command", DOTTED)
-def test_dotted_patterns_are_refused_as_psql_refuses_them(db, command: str):
-    same(db, db, "-c", command)
-
-
 def test_too_many_dots_fail_the_command(db):
     code, _, err = same(db, db, "-c", "\\dX a.b.c.d")
     assert code == 1 and err == b"improper qualified name (too many dotted names): a.b.c.d\n"
@@ -187,11 +176,6 @@ FOOTERS = [
     "\\d big", "\\d+ big", "\\d t", "\\d s.y", "\\d+ v2", "\\d v2", "\\d ft2", "\\d+ ft2", "\\d+ ft_part", "\\d+ ft_parent",
     "\\d tr", "\\d+ mv2", "\\d pti", "\\d+ pti", "\\d pt1_a_idx", "\\d+ pt1_a_idx", "\\d+ pt",
 ]
-
-
-@pytest.mark.parametrize("command", FOOTERS)
-def test_describe_footers_as_psql_prints_them(db, command: str):
-    same(db, db, "-c", command)
 
 
 def test_rules_publications_and_foreign_servers_are_footers(db):
@@ -222,16 +206,15 @@ def tablespace(db, pg_server, reachable_tmp) -> Iterator[str]:
     folder.mkdir()
     owner = pg_server.data_dir.stat()
     os.chown(folder, owner.st_uid, owner.st_gid)
-    with psycopg.connect(db, autocommit=True) as conn:
-        conn.execute(f"create tablespace h17d_space location '{folder}'")
-        conn.execute("create table tsp (a int primary key) tablespace h17d_space")
-        conn.execute("create index tsp_i on tsp (a) tablespace h17d_space")
-        conn.execute("create materialized view mvsp tablespace h17d_space as select 1")
+    execute(
+        db,
+        f"create tablespace h17d_space location '{folder}'",
+        "create table tsp (a int primary key) tablespace h17d_space",
+        "create index tsp_i on tsp (a) tablespace h17d_space",
+        "create materialized view mvsp tablespace h17d_space as select 1",
+    )
     yield db
-    with psycopg.connect(db, autocommit=True) as conn:
-        conn.execute("drop table tsp")
-        conn.execute("drop materialized view mvsp")
-        conn.execute("drop tablespace h17d_space")
+    execute(db, "drop table tsp", "drop materialized view mvsp", "drop tablespace h17d_space")
 
 
 @pytest.mark.parametrize("command", ["\\d tsp", "\\d+ tsp", "\\d tsp_i", "\\d+ mvsp"])
@@ -243,11 +226,11 @@ def test_a_tablespace_other_than_the_default_is_named(tablespace, command: str):
 ARGUMENT_TYPES = ["\\df f2 text", "\\df f2 -", "\\df f2 int* text", "\\df f2 * -", "\\df+ f2 \"text\"", "\\df * pg_catalog.text", "\\df f2 a.b.c.d", "\\dfS length text"]
 
 
-@pytest.mark.parametrize("command", ARGUMENT_TYPES)
-def test_df_filters_by_argument_types(db, command: str):
-    same(db, db, "-c", command)
-
-
 def test_df_argument_patterns_pick_the_overload(db):
     _, out, _ = same(db, db, "-c", "\\df f2 integer")
     assert b"integer, text" in out and b"(1 row)" in out
+
+
+@pytest.mark.parametrize("command", PRIVILEGES + LISTINGS + DOTTED + FOOTERS + ARGUMENT_TYPES)
+def test_prints_what_psql_prints(db, command: str):
+    same(db, db, "-c", command)
