@@ -20,7 +20,12 @@ from nl2sql_shell.repl.conditionals import Conditionals, close
 from nl2sql_shell.repl.copy import data_lines
 from nl2sql_shell.repl.send import query_buffer, run_with_buffer
 from nl2sql_shell.repl.shell import Shell, StopScript
-from nl2sql_shell.repl.statements import CONTINUE, input_state, next_piece
+from nl2sql_shell.repl.statements import (
+    CONTINUE,
+    drop_empty_lines,
+    input_state,
+    next_piece,
+)
 from nl2sql_shell.repl.variables import boolean
 
 PROGRAM = "nl2sql-shell"
@@ -88,9 +93,10 @@ class _ScriptRun:
             return
         newline = self.text.find("\n", max(pos - 1, 0))
         end = len(self.text) if newline < 0 else newline + 1
-        lines = self.text[self.echoed : end].removesuffix("\n").split("\n")
+        lines = drop_empty_lines(self.text[self.echoed : end]).removesuffix("\n")
         self.echoed = end
-        self.shell.output.say("".join(_replace_invalid(line) + "\n" for line in lines if line))  # psql skips empty lines
+        if lines:
+            self.shell.output.say(_replace_invalid(lines) + "\n")
 
     def _single_line(self, pos: int, limit: int) -> int:
         """SINGLELINE (-S): where the first line end before ``limit`` ends the SQL from ``pos``
@@ -118,13 +124,13 @@ class _ScriptRun:
             newline = text.find("\n", pos)
             line_end = size if newline < 0 else newline + 1
             stripped = text[pos:line_end].strip()
-            if not stripped or stripped.startswith("--"):
+            if not pending and (not stripped or stripped.startswith("--")):
                 pos = line_end
                 continue
             if pending and stripped == ";":
                 self._echo_through(line_end)
                 shell.location = _location(self.source, lines.at(pos))
-                _run_statement(shell, pending.rstrip() + "\n;")
+                _run_statement(shell, _joined(pending, text[pos : text.index(";", pos) + 1]))
                 pending, pos = "", line_end
                 continue
             if stripped.startswith(_COMMAND_STARTS) and not (pending and stripped.startswith("\\")):
@@ -153,11 +159,12 @@ class _ScriptRun:
                 self._echo_through(line_end)
                 shell.location = _location(self.source, lines.at(meta))
                 self.data_pos = line_end
-                pending = run_with_buffer(shell, query_buffer(pending + text[pos:meta]), _replace_invalid(text[meta:line_end].strip()))
+                buffer = query_buffer(drop_empty_lines(_joined(pending, text[pos:meta])))
+                pending = run_with_buffer(shell, buffer, _replace_invalid(text[meta:line_end].strip()))
                 pos = self.echoed = max(line_end, self.data_pos, self.echoed)
                 continue
             if statement is None:  # the unfinished rest of the file (or only comments)
-                rest = pending + text[pos:]
+                rest = drop_empty_lines(_joined(pending, text[pos:]))
                 self._echo_through(size)
                 shell.location = _location(self.source, lines.at(size - 1))
                 self.data_pos = size
@@ -171,7 +178,7 @@ class _ScriptRun:
             newline = text.find("\n", end)
             self.data_pos = size if newline < 0 else newline + 1
             start_of_data = self.data_pos
-            _run_statement(shell, pending + statement if pending else statement)
+            _run_statement(shell, _joined(pending, text[pos:end]) if pending else statement)
             pending = ""
             if self.data_pos != start_of_data:  # COPY data lines were read: not echoed
                 pos = self.echoed = max(self.data_pos, self.echoed)
@@ -217,8 +224,16 @@ def _replace_invalid(text: str) -> str:
     return text if _is_utf8(text) else text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
+def _joined(pending: str, text: str) -> str:
+    """psql's query buffer when ``text`` follows held query text (a meta-command's line came
+    between): on a line of its own, as written (its blanks and comments are the query's now)."""
+    return pending + "\n" + text if pending else text
+
+
 def _run_statement(shell: Shell, statement: str) -> None:
-    """Run one statement; one that is not UTF-8 goes as its bytes, for the server to refuse."""
+    """Run one statement (without the empty lines psql skips); one that is not UTF-8 goes as
+    its bytes, for the server to refuse."""
+    statement = drop_empty_lines(statement)
     if _is_utf8(statement):
         shell.run_sql(statement)
     else:

@@ -200,6 +200,50 @@ def _skip_block_comment(text: str, pos: int) -> int:
     return -1
 
 
+# What opens a quote or a comment, for drop_empty_lines (identifiers so that a$$b is one name
+# and E'...' is seen as an escape string).
+_QUOTE_OR_COMMENT = re.compile(r"(?P<ident>[^\W\d][\w$]*)|(?P<dollar>\$(?:[^\W\d]\w*)?\$)|(?P<quote>['\"])|(?P<line>--)|(?P<block>/\*)")
+_EMPTY_LINES = re.compile(r"\n\n+")
+
+
+def drop_empty_lines(text: str) -> str:
+    """``text`` (starting at a line's start) without its empty lines, as psql reads a script
+    line by line and skips an empty line unless a quote or a ``/*`` comment is open there: the
+    query it sends has none of them (so the server's ``LINE n:`` counts only the lines kept),
+    and ``-a`` does not echo them."""
+    if "\n\n" not in text and not text.startswith("\n"):
+        return text
+    text = "\n" + text  # the line before: a first empty line goes too
+    out: list[str] = []
+    pos = 0
+    while pos < len(text):
+        match = _QUOTE_OR_COMMENT.search(text, pos)
+        code_end = len(text) if match is None else match.start()
+        out.append(_EMPTY_LINES.sub("\n", text[pos:code_end]))
+        pos = len(text) if match is None else _past(text, match)
+        out.append(text[code_end:pos])
+    return "".join(out)[1:]
+
+
+def _past(text: str, match: re.Match[str]) -> int:
+    """Where what ``match`` opened ends: after its quote or comment, the end of the text when
+    unclosed; after an identifier (an ``E'...'`` string with it), before a ``--`` comment's newline."""
+    kind, pos = match.lastgroup, match.end()
+    if kind == "ident":
+        end = _escape_string_end(text, pos + 1) if match.group() in ("e", "E") and text.startswith("'", pos) else pos
+    elif kind == "quote":
+        end = _quoted_end(text, pos, match.group())
+    elif kind == "dollar":
+        close = text.find(match.group(), pos)
+        end = close + len(match.group()) if close >= 0 else -1
+    elif kind == "line":
+        newline = text.find("\n", pos)
+        end = newline if newline >= 0 else -1
+    else:
+        end = _skip_block_comment(text, pos)
+    return len(text) if end < 0 else end
+
+
 def split_statements(text: str) -> tuple[list[str], str]:
     """The complete statements (each ending with its ``;``, trimmed) and the incomplete rest.
 

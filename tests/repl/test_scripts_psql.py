@@ -126,3 +126,22 @@ def test_a_refused_connection_names_host_port_and_reason():
     first_line = psql[2].splitlines()[0]  # libpq's hint line after it is left out
     assert mine[2] == first_line + b"\n"  # our program name made psql's by ours()
     assert b'connection to server at "127.0.0.1", port 1 failed: Connection refused' in first_line
+
+
+EMPTY_LINES = (
+    "select 1 as a,\n\nnosuch;\n"  # psql skips the empty line: the server's LINE 2
+    "select $$a\n\nb$$ as q;\n"  # but keeps one inside a quote (and echoes it with -a)
+    "select 1 as b, /* c\n\n */\n  \nnosuch;\n"  # and in a comment; a line of blanks is a line
+    "select 1 as c,\n\\echo between\n  -- comment\n\n  nosuch;\n"  # held text, a meta-command, then a line of its own
+    "select 2 as d,\n\\echo x\n3 as e\n;\n"
+    "select 4 as f,\n\\echo y\n  5 as g \\g\n"
+    "select 6 as h,\n\\echo end\n\n nosuch"
+)
+
+
+@pytest.mark.parametrize("flags", [[], ["-a"], ["-e"]])
+def test_empty_lines_and_lines_after_a_meta_command_as_psql_reads_them(fresh_db, tmp_path: Path, flags: list[str]):
+    (tmp_path / "e.sql").write_text(EMPTY_LINES)
+    _, _, err = same(fresh_db, fresh_db, *flags, "-f", "e.sql", cwd=tmp_path)
+    assert b"LINE 2: nosuch;\n" in err and b"LINE 3:   nosuch;\n" in err and b"LINE 2:  nosuch\n" in err
+    same(fresh_db, fresh_db, *flags, cwd=tmp_path, stdin=EMPTY_LINES.encode())
