@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from nl2sql_shell.repl.describe import name_conditions
+from nl2sql_shell.repl.describe import name_conditions, type_pattern
 from nl2sql_shell.repl.listing import run_listing
 from nl2sql_shell.repl.shell import Shell
 
@@ -41,6 +41,9 @@ class Listing:
     unfiltered: tuple[str, ...] = ()  # conditions when there is no pattern at all (\\dconfig)
     unfiltered_title: str | None = None  # the title then
     parts: int | None = None  # dotted names the pattern may have, when not name_conditions' default
+    unless_array: tuple[str, ...] = ()  # conditions left out when the pattern names an array type ("[]")
+    type_names: bool = False  # the pattern is a type name psql spells its own way (type_pattern)
+    sides: tuple[tuple[str, tuple[str, ...], str], ...] = ()  # (schema, names, visible): the pattern may match either (\\dC)
     version_columns: Callable[[int], dict[str, str]] | None = None  # renamed columns by server version
 
 
@@ -88,12 +91,13 @@ LISTINGS: dict[str, Listing] = {
         "1, 2",
         fixed=(
             "(t.typrelid = 0 OR (SELECT c.relkind = 'c' FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid))",
-            "NOT EXISTS(SELECT 1 FROM pg_catalog.pg_type el WHERE el.oid = t.typelem AND el.typarray = t.oid)",
         ),
+        unless_array=("NOT EXISTS(SELECT 1 FROM pg_catalog.pg_type el WHERE el.oid = t.typelem AND el.typarray = t.oid)",),
         hidden=_USER,
         schema="n.nspname",
         names=("t.typname", "pg_catalog.format_type(t.oid, NULL)"),
         visible="pg_catalog.pg_type_is_visible(t.oid)",
+        type_names=True,
     ),
     "da": Listing(
         "List of aggregate functions",
@@ -187,7 +191,10 @@ LISTINGS: dict[str, Listing] = {
         " LEFT JOIN pg_catalog.pg_type tt ON c.casttarget = tt.oid LEFT JOIN pg_catalog.pg_namespace nt ON nt.oid = tt.typnamespace"
         " LEFT JOIN pg_catalog.pg_description d ON d.classoid = c.tableoid AND d.objoid = c.oid AND d.objsubid = 0",
         "1, 2",
-        unfiltered=("(pg_catalog.pg_type_is_visible(ts.oid) OR pg_catalog.pg_type_is_visible(tt.oid))",),
+        sides=(
+            ("ns.nspname", ("ts.typname", "pg_catalog.format_type(ts.oid, NULL)"), "pg_catalog.pg_type_is_visible(ts.oid)"),
+            ("nt.nspname", ("tt.typname", "pg_catalog.format_type(tt.oid, NULL)"), "pg_catalog.pg_type_is_visible(tt.oid)"),
+        ),
     ),
     "dconfig": Listing(
         "List of configuration parameters",
@@ -517,13 +524,18 @@ def show(shell: Shell, listing: Listing, pattern: str | None, *, system: bool, v
     renames = listing.version_columns(shell.conn.info.server_version) if listing.version_columns else {}
     for old, new in renames.items():
         columns = [column.replace(old, new) for column in columns]
-    conditions = list(listing.fixed)
+    conditions = list(listing.fixed) + ([] if pattern and "[]" in pattern else list(listing.unless_array))
     if not system and pattern is None:
         conditions += listing.hidden
     if not system:
         conditions += listing.hidden_without_s
     params: list[str] = []
-    if pattern is None:
+    pattern = type_pattern(pattern) if listing.type_names else pattern
+    if listing.sides:
+        sides = [name_conditions(pattern, schema, names, visible, database=shell.conn.info.dbname) for schema, names, visible in listing.sides]
+        conditions.append("(" + " OR ".join("(" + " AND ".join(side or ["true"]) + ")" for side, _ in sides) + ")")
+        params = [param for _, side_params in sides for param in side_params]
+    elif pattern is None:
         conditions += listing.unfiltered
         if listing.visible:
             conditions.append(listing.visible)

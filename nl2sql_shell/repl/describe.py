@@ -114,6 +114,25 @@ def name_conditions(
     return conditions, params
 
 
+# psql's typename_map: spellings the grammar accepts that are neither pg_type's name nor
+# format_type's, and array names whose canonical form differs from pg_type's.
+_TYPE_SPELLINGS = {"decimal": "numeric", "float": "double precision", "int": "integer"} | {
+    f"{short}[]": f"{canonical}[]"
+    for short, canonical in (
+        ("bool", "boolean"), ("decimal", "numeric"), ("float", "double precision"), ("float4", "real"), ("float8", "double precision"),
+        ("int", "integer"), ("int2", "smallint"), ("int4", "integer"), ("int8", "bigint"), ("time", "time without time zone"),
+        ("timetz", "time with time zone"), ("timestamp", "timestamp without time zone"), ("timestamptz", "timestamp with time zone"),
+        ("varbit", "bit varying"), ("varchar", "character varying"),
+    )
+}
+
+
+def type_pattern(pattern: str | None) -> str | None:
+    """psql's map_typename_pattern for `\\dT` and `\\df`'s argument types: `int` finds integer,
+    `int4[]` integer[] (the whole pattern, in any case)."""
+    return None if pattern is None else _TYPE_SPELLINGS.get(pattern.lower(), pattern)
+
+
 def literal(shell: Shell, text: str) -> str:
     """``text`` as a quoted literal in the query itself, as psql sends it: a bad name's error
     then has no "unnamed portal parameter" context line."""
@@ -214,13 +233,13 @@ def list_functions(shell: Shell, name: str, pattern: str | None = None, *argumen
         conditions = ["(" + " OR ".join(clause for letter, clause in _FUNCTION_KINDS.items() if letter in letters) + ")"]
     more, params = name_conditions(pattern, "n.nspname", "p.proname", "pg_catalog.pg_function_is_visible(p.oid)", database=shell.conn.info.dbname)
     conditions += more
-    for number, type_pattern in enumerate(argument_types):
+    for number, argument in enumerate(argument_types):
         joins += f" LEFT JOIN pg_catalog.pg_type t{number} ON t{number}.oid = p.proargtypes[{number}] LEFT JOIN pg_catalog.pg_namespace nt{number} ON nt{number}.oid = t{number}.typnamespace"
-        if type_pattern == "-":
+        if argument == "-":
             conditions.append(f"t{number}.typname IS NULL")
             continue
         names = (f"t{number}.typname", f"pg_catalog.format_type(t{number}.oid, NULL)")
-        more, more_params = name_conditions(type_pattern, f"nt{number}.nspname", names, f"pg_catalog.pg_type_is_visible(t{number}.oid)", database=shell.conn.info.dbname)
+        more, more_params = name_conditions(type_pattern(argument), f"nt{number}.nspname", names, f"pg_catalog.pg_type_is_visible(t{number}.oid)", database=shell.conn.info.dbname)
         conditions, params = conditions + more, params + more_params
     if not system and not pattern:
         conditions += ["n.nspname <> 'pg_catalog'", "n.nspname <> 'information_schema'"]

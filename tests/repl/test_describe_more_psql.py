@@ -138,6 +138,7 @@ LISTINGS = [
     "\\dRp", "\\dRp pub*", "\\dRp+", "\\dRp+ pub4", "\\dRp+ nosuch", "\\dRs", "\\dRs+", "\\dRs nosuch",
     "\\dP", "\\dP+", "\\dPt", "\\dPi+", "\\dPn", "\\dPn+", "\\dPtn+", "\\dPin", "\\dP pt*", "\\dPt pt*", "\\dPi nosuch", "\\dPS",
     "\\dd", "\\ddS", "\\dd t*", "\\dd s.*", "\\dd+ my*",
+    "\\dC int*", "\\dC+ bigint", "\\dC pg_catalog.text",
     "\\drds h17d*", "\\drds h17d* describe_more", "\\drds * describe_more", "\\drds nosuch", "\\drds nosuch nodb",
 ]
 
@@ -223,7 +224,12 @@ def test_a_tablespace_other_than_the_default_is_named(tablespace, command: str):
     assert b'tablespace "h17d_space"' in out or b'Tablespace: "h17d_space"' in out
 
 
-ARGUMENT_TYPES = ["\\df f2 text", "\\df f2 -", "\\df f2 int* text", "\\df f2 * -", "\\df+ f2 \"text\"", "\\df * pg_catalog.text", "\\df f2 a.b.c.d", "\\dfS length text"]
+ARGUMENT_TYPES = ["\\df f2 int", "\\df f2 INT", "\\df f2 float[]", "\\dTS int", "\\dTS int4[]", "\\dTS+ int*[]", "\\dTS decimal", "\\df f2 text", "\\df f2 -", "\\df f2 int* text", "\\df f2 * -", "\\df+ f2 \"text\"", "\\df * pg_catalog.text", "\\df f2 a.b.c.d", "\\dfS length text"]
+
+
+def test_type_patterns_take_the_names_the_grammar_accepts(db):
+    _, out, _ = same(db, db, "-c", "\\dTS int", "-c", "\\dTS int4[]")
+    assert b"pg_catalog | integer |" in out and b"pg_catalog | integer[] |" in out
 
 
 def test_df_argument_patterns_pick_the_overload(db):
