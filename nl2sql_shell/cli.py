@@ -44,6 +44,50 @@ class _InOrderCommand(click.Command):
         parser.parse_args = parse_in_order  # type: ignore[method-assign]
         return parser
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """An unknown option or a missing argument ends the program as psql's does: getopt's
+        line, psql's hint, exit code 1."""
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            complaint = _getopt_complaint(self, exc)
+            if complaint is None:
+                raise
+            click.echo(f"nl2sql-shell: {complaint}", err=True)
+            click.echo('nl2sql-shell: hint: Try "nl2sql-shell --help" for more information.', err=True)
+            ctx.exit(1)
+
+
+def _getopt_complaint(command: click.Command, exc: click.UsageError) -> str | None:
+    """What glibc's getopt says of the usage error psql's option parser would meet; None for
+    an error of one of our own options' values."""
+    if isinstance(exc, click.NoSuchOption):
+        name = exc.option_name
+        return f"unrecognized option '{name}'" if name.startswith("--") else f"invalid option -- '{name[1:]}'"
+    if not isinstance(exc, click.BadOptionUsage):
+        return None
+    name = exc.option_name
+    if not name.startswith("--"):
+        return f"option requires an argument -- '{name[1:]}'"
+    flag = any(isinstance(param, click.Option) and param.is_flag and name in param.opts for param in command.params)
+    return f"option '{name}' doesn't allow an argument" if flag else f"option '{name}' requires an argument"
+
+
+def _positionals(options: dict[str, object]) -> None:
+    """psql's words after the options: the database name unless -d gave one, then the user
+    name unless -U did; a warning for each word left (none under -q or QUIET)."""
+    from nl2sql_shell.repl.variables import boolean
+
+    words = [word for word in (options["target"], options["username_arg"], *options.pop("extra")) if word is not None]  # type: ignore[misc]
+    options["target"] = options["username_arg"] = None
+    for name in ("dbname", "username"):
+        if options[name] is None and words:
+            options[name] = words.pop(0)
+    quiet = [assignment.partition("=")[2] for assignment in options["variables"] if assignment.startswith("QUIET=")]  # type: ignore[attr-defined]
+    if not boolean(quiet[-1] if quiet else None):
+        for word in words:
+            click.echo(f'nl2sql-shell: warning: extra command-line argument "{word}" ignored', err=True)
+
 
 @click.group(cls=_ShellGroup, context_settings={"help_option_names": ["--help", "-?"]})
 @click.version_option(__version__, "-V", "--version", prog_name="nl2sql-shell")
@@ -54,6 +98,7 @@ def main() -> None:
 @main.command("shell", cls=_InOrderCommand, context_settings={"help_option_names": ["--help", "-?"]})
 @click.argument("target", required=False)
 @click.argument("username_arg", required=False, metavar="[USERNAME]")
+@click.argument("extra", nargs=-1, required=False, metavar="")
 @click.option("-h", "--host", help="database server host or socket directory")
 @click.option("-p", "--port", help="database server port")
 @click.option("-U", "--username", help="database user name")
@@ -83,6 +128,7 @@ def shell_command(ctx: click.Context, **options) -> None:
     """
     from nl2sql_shell.startup import run_shell
 
+    _positionals(options)
     values = {"commands": iter(options["commands"]), "files": iter(options["files"])}
     actions = tuple(("c" if name == "commands" else "f", next(values[name])) for name in ctx.meta.get("actions", []))
     sys.exit(run_shell(**options, actions=actions))

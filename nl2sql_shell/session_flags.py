@@ -9,6 +9,7 @@ by one name (see display_flags.py for the output flags).
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -80,6 +81,9 @@ def session_options(command: Callable[..., None]) -> Callable[..., None]:
         order = click.get_current_context().meta.get("order")
         if order is not None:
             options["variables"] = in_order(order, options["variables"])  # type: ignore[arg-type]
+        for name in _invalid_names(options["variables"]):  # type: ignore[arg-type]
+            click.echo(f'nl2sql-shell: error: invalid variable name: "{name}"', err=True)
+            sys.exit(1)  # as psql's option parser, before connecting
         command(*args, session=flags, **options)
 
     for option in reversed(_OPTIONS):
@@ -94,6 +98,13 @@ def in_order(order: list[str], assignments: tuple[str, ...]) -> tuple[str, ...]:
     given = iter(assignments)
     ordered = [next(given) if name == "variables" else _ASSIGNMENTS.get(name) for name in order]
     return tuple(assignment for assignment in ordered if assignment is not None)
+
+
+def _invalid_names(assignments: tuple[str, ...]) -> list[str]:
+    """The names psql refuses to set (-v NAME=VALUE): empty, or with a character other than
+    an ASCII letter, digit or ``_`` or a non-ASCII one; unsetting such a name is no error."""
+    names = [name for name, equals, _ in (assignment.partition("=") for assignment in assignments) if equals]
+    return [name for name in names if not name or not all(not char.isascii() or char.isalnum() or char == "_" for char in name)]
 
 
 def run_single_transaction(shell, run: Callable[[], int]) -> int:  # noqa: ANN001 - Shell

@@ -177,3 +177,29 @@ def test_continuation_lines_keep_psqls_prompt2_on_the_screen(fresh_db):
     psql = _screen_after_typing([str(PSQL), "-X", fresh_db], keys, b"(1 row)")
     assert mine == psql
     assert any(line.endswith("(# );") for line in mine) and any(line.endswith("-# y;") for line in mine)
+
+
+@pytest.mark.parametrize("assignment", ["=x", "a b=1", "a-b=1", "a-b", "é=1", "x=1"])
+def test_variable_names_psql_refuses_on_the_command_line(fresh_db, assignment: str):
+    """-v with an empty name or one with other characters than letters, digits and _ stops
+    psql before it connects; unsetting such a name is no error."""
+    same(fresh_db, fresh_db, "-v", assignment, "-c", "select 1 as a")
+
+
+@pytest.mark.parametrize("args", ["--bogus", "-k", "-xk", "-c", "--command", "--echo-all=x"])
+def test_option_errors_end_the_program_as_psqls_getopt(fresh_db, args: str):
+    """getopt's line and psql's hint, exit code 1; the names are each program's own (psql's
+    first line names its binary, /usr/lib/postgresql/15/bin/psql on Debian)."""
+    import re
+
+    from psqlcompare import ours, theirs
+
+    code, out, err = ours(fresh_db, *args.split())
+    psql = theirs(fresh_db, *args.split())
+    assert (code, out, err.replace(b'Try "nl2sql-shell --help"', b'Try "psql --help"')) == (psql[0], psql[1], re.sub(rb"^\S*psql:", b"psql:", psql[2]))
+    assert code == 1 and err.count(b"\n") == 2
+
+
+@pytest.mark.parametrize("args", ["extra1 extra2", "-q extra1", "-v QUIET=1 extra1", "-q -v QUIET=off extra1"])
+def test_extra_words_after_the_user_name_are_ignored_with_a_warning(fresh_db, args: str):
+    same(fresh_db, fresh_db, "-U", "postgres", "-c", "select 1 as a", *args.split())
