@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import NamedTuple
 
 import psycopg
 import psycopg.sql
@@ -553,6 +554,100 @@ def list_descriptions(shell: Shell, name: str, pattern: str | None) -> bool:
     return True
 
 
+OPERATOR_FAMILY_COMMAND = re.compile(r"\\dA(?P<kind>[cfop])[S+]*$")
+_VISIBLE_FAMILY = "CASE WHEN pg_catalog.pg_opfamily_is_visible({0}.oid) THEN pg_catalog.format('%%I', {0}.opfname) ELSE pg_catalog.format('%%I.%%I', {1}.nspname, {0}.opfname) END"
+_TYPE_NAMES = ("t.typname", "pg_catalog.format_type(t.oid, NULL)")
+
+
+class _AmListing(NamedTuple):
+    title: str
+    columns: list[str]
+    source: str
+    conditions: tuple[list[str], list[str]]  # the second pattern's conditions and parameters
+    order: str
+
+
+def list_operator_families(shell: Shell, name: str, argument: str) -> bool:
+    """`\\dAc`, `\\dAf`, `\\dAo`, `\\dAp` [+] [AMPATTERN [TYPE or FAMILY PATTERN]]: operator classes,
+    families, their operators and support functions, as psql 15 lists them."""
+    match = OPERATOR_FAMILY_COMMAND.match(name)
+    assert match is not None
+    words = meta_arguments(argument, {})[:2]
+    method, second = (words + [None, None])[:2]
+    conditions, params = name_conditions(method, None, "am.amname", None)
+    build = {"c": _operator_classes, "f": _operator_families, "o": _family_operators, "p": _family_functions}[match["kind"]]
+    listing = build("+" in name, second if method is not None else None, shell.conn.info.dbname)  # psql reads a second pattern only after a first
+    more, more_params = listing.conditions
+    where = " WHERE " + " AND ".join(conditions + more) if conditions + more else ""
+    run_listing(shell, listing.title, f"SELECT {', '.join(listing.columns)} FROM {listing.source}{where} ORDER BY {listing.order}", params + more_params)
+    return True
+
+
+def _operator_classes(verbose: bool, types: str | None, database: str) -> _AmListing:
+    columns = [
+        'am.amname AS "AM"',
+        'pg_catalog.format_type(c.opcintype, NULL) AS "Input type"',
+        'CASE WHEN c.opckeytype <> 0 AND c.opckeytype <> c.opcintype THEN pg_catalog.format_type(c.opckeytype, NULL) ELSE NULL END AS "Storage type"',
+        "CASE WHEN pg_catalog.pg_opclass_is_visible(c.oid) THEN pg_catalog.format('%%I', c.opcname) ELSE pg_catalog.format('%%I.%%I', n.nspname, c.opcname) END AS \"Operator class\"",
+        "CASE WHEN c.opcdefault THEN 'yes' ELSE 'no' END AS \"Default?\"",
+    ] + ([f'{_VISIBLE_FAMILY.format("of", "ofn")} AS "Operator family"', 'pg_catalog.pg_get_userbyid(c.opcowner) AS "Owner"'] if verbose else [])
+    source = (
+        "pg_catalog.pg_opclass c LEFT JOIN pg_catalog.pg_am am on am.oid = c.opcmethod LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.opcnamespace"
+        " LEFT JOIN pg_catalog.pg_type t ON t.oid = c.opcintype LEFT JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace"
+    ) + (" LEFT JOIN pg_catalog.pg_opfamily of ON of.oid = c.opcfamily LEFT JOIN pg_catalog.pg_namespace ofn ON ofn.oid = of.opfnamespace" if verbose else "")
+    conditions = name_conditions(types, "tn.nspname", _TYPE_NAMES, "pg_catalog.pg_type_is_visible(t.oid)", database=database) if types is not None else ([], [])
+    return _AmListing("List of operator classes", columns, source, conditions, "1, 2, 4")
+
+
+def _operator_families(verbose: bool, types: str | None, database: str) -> _AmListing:
+    """A type pattern matches a family with an operator class for such a type."""
+    columns = [
+        'am.amname AS "AM"',
+        f'{_VISIBLE_FAMILY.format("f", "n")} AS "Operator family"',
+        "(SELECT pg_catalog.string_agg(pg_catalog.format_type(oc.opcintype, NULL), ', ') FROM pg_catalog.pg_opclass oc WHERE oc.opcfamily = f.oid) \"Applicable types\"",
+    ] + (['pg_catalog.pg_get_userbyid(f.opfowner) AS "Owner"'] if verbose else [])
+    source = "pg_catalog.pg_opfamily f LEFT JOIN pg_catalog.pg_am am on am.oid = f.opfmethod LEFT JOIN pg_catalog.pg_namespace n ON n.oid = f.opfnamespace"
+    conditions, params = name_conditions(types, "tn.nspname", _TYPE_NAMES, "pg_catalog.pg_type_is_visible(t.oid)", database=database) if types is not None else ([], [])
+    exists = (
+        "EXISTS (SELECT 1 FROM pg_catalog.pg_type t JOIN pg_catalog.pg_opclass oc ON oc.opcintype = t.oid"
+        f" LEFT JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace WHERE oc.opcfamily = f.oid AND {' AND '.join(conditions)})"
+    )
+    return _AmListing("List of operator families", columns, source, ([exists] if conditions else [], params), "1, 2")
+
+
+def _family_operators(verbose: bool, family: str | None, database: str) -> _AmListing:
+    columns = [
+        'am.amname AS "AM"',
+        f'{_VISIBLE_FAMILY.format("of", "nsf")} AS "Operator family"',
+        'o.amopopr::pg_catalog.regoperator AS "Operator"',
+        'o.amopstrategy AS "Strategy"',
+        "CASE o.amoppurpose WHEN 'o' THEN 'ordering' WHEN 's' THEN 'search' END AS \"Purpose\"",
+    ] + (['ofs.opfname AS "Sort opfamily"'] if verbose else [])
+    source = (
+        "pg_catalog.pg_amop o LEFT JOIN pg_catalog.pg_opfamily of ON of.oid = o.amopfamily"
+        " LEFT JOIN pg_catalog.pg_am am ON am.oid = of.opfmethod AND am.oid = o.amopmethod LEFT JOIN pg_catalog.pg_namespace nsf ON of.opfnamespace = nsf.oid"
+    ) + (" LEFT JOIN pg_catalog.pg_opfamily ofs ON ofs.oid = o.amopsortfamily" if verbose else "")
+    order = "1, 2, o.amoplefttype = o.amoprighttype DESC, pg_catalog.format_type(o.amoplefttype, NULL), pg_catalog.format_type(o.amoprighttype, NULL), o.amopstrategy"
+    return _AmListing("List of operators of operator families", columns, source, name_conditions(family, "nsf.nspname", "of.opfname", None, database=database), order)
+
+
+def _family_functions(verbose: bool, family: str | None, database: str) -> _AmListing:
+    columns = [
+        'am.amname AS "AM"',
+        f'{_VISIBLE_FAMILY.format("of", "ns")} AS "Operator family"',
+        'pg_catalog.format_type(ap.amproclefttype, NULL) AS "Registered left type"',
+        'pg_catalog.format_type(ap.amprocrighttype, NULL) AS "Registered right type"',
+        'ap.amprocnum AS "Number"',
+        'ap.amproc::pg_catalog.regprocedure AS "Function"' if verbose else 'p.proname AS "Function"',
+    ]
+    source = (
+        "pg_catalog.pg_amproc ap LEFT JOIN pg_catalog.pg_opfamily of ON of.oid = ap.amprocfamily LEFT JOIN pg_catalog.pg_am am ON am.oid = of.opfmethod"
+        " LEFT JOIN pg_catalog.pg_namespace ns ON of.opfnamespace = ns.oid LEFT JOIN pg_catalog.pg_proc p ON ap.amproc = p.oid"
+    )
+    order = "1, 2, ap.amproclefttype = ap.amprocrighttype DESC, 3, 4, 5"
+    return _AmListing("List of support functions of operator families", columns, source, name_conditions(family, "ns.nspname", "of.opfname", None, database=database), order)
+
+
 def describe_publications(shell: Shell, pattern: str | None) -> bool:
     """`\\dRp+ [PATTERN]`: each publication as its own table, its tables (with their column
     lists and row filters) and schemas in footers; none found is a failure, as in psql."""
@@ -696,6 +791,8 @@ def _handler(name: str) -> Handler | None:
         (PARTITIONED_COMMAND, list_partitioned),
         (re.compile(r"\\dd[S+]*$"), list_descriptions),
     )
+    if OPERATOR_FAMILY_COMMAND.match(name):
+        return lambda shell, argument: list_operator_families(shell, name, argument)
     if FUNCTION_COMMAND.match(name):
         return lambda shell, argument: list_functions(shell, name, *meta_arguments(argument, {}))
     for command, lister in listers:

@@ -139,6 +139,8 @@ LISTINGS = [
     "\\dP", "\\dP+", "\\dPt", "\\dPi+", "\\dPn", "\\dPn+", "\\dPtn+", "\\dPin", "\\dP pt*", "\\dPt pt*", "\\dPi nosuch", "\\dPS",
     "\\dd", "\\ddS", "\\dd t*", "\\dd s.*", "\\dd+ my*",
     "\\dC int*", "\\dC+ bigint", "\\dC pg_catalog.text",
+    "\\dAc", "\\dAc+ btree int4", "\\dAf+ btree int4", "\\dAf btree s.int4", "\\dAo+ btree integer_ops", "\\dAp+ btree integer_ops",
+    "\\dAc btree int", "\\dAo btree s.myops", "\\dAp * myops", "\\dAc+ * s.*", "\\dAo a b.c.d",
     "\\drds h17d*", "\\drds h17d* describe_more", "\\drds * describe_more", "\\drds nosuch", "\\drds nosuch nodb",
 ]
 
