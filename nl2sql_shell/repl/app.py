@@ -25,7 +25,12 @@ from nl2sql_shell.config import private_file
 from nl2sql_shell.repl.completer import SQLCompleter
 from nl2sql_shell.repl.metadata import Metadata, load_metadata
 from nl2sql_shell.repl.shell import Shell
-from nl2sql_shell.repl.statements import input_state, is_complete
+from nl2sql_shell.repl.statements import (
+    after_meta_command,
+    input_state,
+    is_complete,
+    meta_command_end,
+)
 from nl2sql_shell.repl.variables import boolean
 
 MODEL_LOAD_DELAY_S = 1.0
@@ -145,7 +150,7 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
             continue
         command = _WORDS.get(text.strip().rstrip(";").lower(), text)
         try:
-            keep_going = shell.handle(command)
+            keep_going = _handle_line(shell, command)
         except KeyboardInterrupt:  # Ctrl-C outside a query (e.g. while printing): back to the prompt
             shell.error("Cancelled.")
             continue
@@ -153,6 +158,22 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
             break
     shell.close()
     return 0
+
+
+def _handle_line(shell: Shell, text: str) -> bool:
+    """What was typed: meta-commands one after another as psql's backslash lexer ends them
+    (``\\x \\t``, or ``\\\\`` before query text), then the query text, which waits in the
+    next prompt's buffer until it is complete, as psql keeps it. False when the shell should quit."""
+    while text.lstrip().startswith("\\"):
+        text = text.lstrip()
+        end = meta_command_end(text, 0, len(text))
+        if not shell.handle(text[:end]):
+            return False
+        text = text[after_meta_command(text, end) :]
+    if text.strip() and not is_complete(text):
+        shell.pending_input = text.strip()
+        return True
+    return shell.handle(text)
 
 
 def _prompt(shell: Shell, continuation_of: int = 0) -> str:

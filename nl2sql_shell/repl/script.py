@@ -22,8 +22,10 @@ from nl2sql_shell.repl.send import query_buffer, run_with_buffer
 from nl2sql_shell.repl.shell import Shell, StopScript
 from nl2sql_shell.repl.statements import (
     CONTINUE,
+    after_meta_command,
     drop_empty_lines,
     input_state,
+    meta_command_end,
     next_piece,
 )
 from nl2sql_shell.repl.variables import boolean
@@ -110,11 +112,21 @@ class _ScriptRun:
             newline = self.text.find("\n", newline + 1)
         return -1
 
+    def _resume(self, line_end: int, cut: int) -> int:
+        """Where the script goes on after a meta-command that ended at ``cut`` on the line
+        ending at ``line_end``: the rest of that line (after a ``\\\\``, or the next command)
+        unless there is none or the command read lines of the script (COPY data) past it."""
+        self.echoed = max(line_end, self.data_pos or 0, self.echoed)
+        rest = after_meta_command(self.text, cut) if cut < line_end else line_end
+        return rest if self.data_pos == line_end and self.text[rest:line_end].strip() else self.echoed
+
     def run(self) -> bool:
-        try:
-            return self._run()
-        finally:
+        """The script to its end, \\q or an error that stops it; with -a the lines left after
+        the last command (comments) are echoed at the end, not those after \\q or a stop."""
+        finished = self._run()
+        if finished:
             self._echo_through(len(self.text))
+        return finished
 
     def _run(self) -> bool:
         shell, text, lines = self.shell, self.text, self.lines
@@ -130,19 +142,21 @@ class _ScriptRun:
             if pending and stripped == ";":
                 self._echo_through(line_end)
                 shell.location = _location(self.source, lines.at(pos))
-                _run_statement(shell, _joined(pending, text[pos : text.index(";", pos) + 1]))
+                _run_statement(shell, _joined(pending, text, pos, text.index(";", pos) + 1))
                 pending, pos = "", line_end
                 continue
             if stripped.startswith(_COMMAND_STARTS) and not (pending and stripped.startswith("\\")):
                 self._echo_through(line_end)
                 shell.location = _location(self.source, lines.at(pos))
                 self.data_pos = line_end
+                start = text.index(stripped[0], pos)
+                cut = meta_command_end(text, start, line_end) if stripped.startswith("\\") else line_end
                 shell.last_failed = False
-                if not shell.handle(_replace_invalid(stripped)):
+                if not shell.handle(_replace_invalid(text[start:cut].strip())):
                     return False
                 if shell.last_failed and stripped.startswith("\\"):
                     _stop_on_error(shell)
-                pos = self.echoed = max(line_end, self.data_pos, self.echoed)
+                pos = self._resume(line_end, cut)
                 continue
             statement, end, meta = next_piece(text, pos)
             single_end = -1 if pending else self._single_line(pos, meta if meta >= 0 else end if statement else size)
@@ -159,12 +173,18 @@ class _ScriptRun:
                 self._echo_through(line_end)
                 shell.location = _location(self.source, lines.at(meta))
                 self.data_pos = line_end
-                buffer = query_buffer(drop_empty_lines(_joined(pending, text[pos:meta])))
-                pending = run_with_buffer(shell, buffer, _replace_invalid(text[meta:line_end].strip()))
-                pos = self.echoed = max(line_end, self.data_pos, self.echoed)
+                cut = meta_command_end(text, meta, line_end)
+                buffer = query_buffer(drop_empty_lines(_joined(pending, text, pos, meta)))
+                command = _replace_invalid(text[meta:cut].strip())
+                if command.split()[0] in ("\\q", "\\quit") and shell.conditions.active():
+                    if buffer.strip():
+                        _run_statement(shell, buffer)  # psql sends what its buffer holds, then quits
+                    return False
+                pending = run_with_buffer(shell, buffer, command)
+                pos = self._resume(line_end, cut)
                 continue
             if statement is None:  # the unfinished rest of the file (or only comments)
-                rest = drop_empty_lines(_joined(pending, text[pos:]))
+                rest = drop_empty_lines(_joined(pending, text, pos, size))
                 self._echo_through(size)
                 shell.location = _location(self.source, lines.at(size - 1))
                 self.data_pos = size
@@ -178,7 +198,7 @@ class _ScriptRun:
             newline = text.find("\n", end)
             self.data_pos = size if newline < 0 else newline + 1
             start_of_data = self.data_pos
-            _run_statement(shell, _joined(pending, text[pos:end]) if pending else statement)
+            _run_statement(shell, _joined(pending, text, pos, end) if pending else statement)
             pending = ""
             if self.data_pos != start_of_data:  # COPY data lines were read: not echoed
                 pos = self.echoed = max(self.data_pos, self.echoed)
@@ -224,10 +244,13 @@ def _replace_invalid(text: str) -> str:
     return text if _is_utf8(text) else text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _joined(pending: str, text: str) -> str:
-    """psql's query buffer when ``text`` follows held query text (a meta-command's line came
-    between): on a line of its own, as written (its blanks and comments are the query's now)."""
-    return pending + "\n" + text if pending else text
+def _joined(pending: str, text: str, pos: int, end: int) -> str:
+    """psql's query buffer when ``text[pos:end]`` follows held query text (a meta-command came
+    between): as written (its blanks and comments are the query's now), on a line of its own
+    when it starts one (not the rest of a line after ``\\\\``)."""
+    if not pending:
+        return text[pos:end]
+    return pending + ("\n" if pos == 0 or text[pos - 1] == "\n" else "") + text[pos:end]
 
 
 def _run_statement(shell: Shell, statement: str) -> None:

@@ -26,7 +26,7 @@ from nl2sql_shell.db.execute import (
 )
 from nl2sql_shell.output import Output
 from nl2sql_shell.repl.conditionals import Conditionals
-from nl2sql_shell.repl.statements import next_piece
+from nl2sql_shell.repl.statements import meta_command_end, next_piece
 from nl2sql_shell.repl.transactions import run_in_transaction_mode
 from nl2sql_shell.repl.variables import (
     boolean,
@@ -116,8 +116,8 @@ class Shell:
         stripped = text.strip()
         if not stripped:
             return True
-        if stripped.startswith("\\"):
-            return metacommands.run(self, stripped)
+        if stripped.startswith("\\"):  # one meta-command: psql's -c runs no more of the line
+            return metacommands.run(self, stripped[: meta_command_end(stripped, 0, len(stripped))].strip())
         if stripped.startswith("?"):
             if self.conditions.active():
                 self._ask(stripped)

@@ -244,6 +244,55 @@ def _past(text: str, match: re.Match[str]) -> int:
     return len(text) if end < 0 else end
 
 
+# Meta-commands whose argument is the rest of the line, backslashes and all (psql's
+# OT_WHOLE_LINE), and those whose file argument may be a |command that takes the rest (OT_FILEPIPE).
+_WHOLE_LINE_COMMANDS = frozenset({"\\!", "\\copy", "\\ef", "\\ev", "\\sf", "\\sf+", "\\sv", "\\sv+", "\\h", "\\help"})
+_PIPE_COMMANDS = frozenset({"\\o", "\\out", "\\g", "\\gx", "\\w", "\\write"})
+
+
+def meta_command_end(text: str, start: int, stop: int) -> int:
+    """Where the meta-command whose backslash is ``text[start]`` ends, before ``stop`` (its
+    line's end), as psql's backslash lexer ends it: at the first backslash outside quotes in
+    its arguments (``\\\\`` hands the rest of the line back as query text; any other begins
+    the next command, as in ``\\echo a \\echo b``); ``stop`` when there is none, and for the
+    commands that take the whole line (``\\!``, ``\\copy``, ``\\sf``, ``\\o |command``...)."""
+    name_end = start + 1
+    while name_end < stop and not text[name_end].isspace() and text[name_end] != "\\":
+        name_end += 1
+    name = text[start:name_end]
+    if name in _WHOLE_LINE_COMMANDS or (name in _PIPE_COMMANDS and text[name_end:stop].lstrip().startswith("|")):
+        return stop
+    pos = name_end
+    while pos < stop:
+        char = text[pos]
+        if char == "\\":
+            return pos
+        pos = _argument_quote_end(text, pos + 1, char, stop) if char in "'\"`" else pos + 1
+    return stop
+
+
+def _argument_quote_end(text: str, pos: int, quote: str, stop: int) -> int:
+    """Position after the ``quote`` closing a meta-command argument's quote that starts at
+    ``pos`` (doubled, it stands for itself; in '...' a backslash escapes the next character);
+    ``stop`` if unclosed."""
+    while pos < stop:
+        char = text[pos]
+        escaped = char == "\\" and quote == "'"
+        if escaped or (char == quote and quote != "`" and text.startswith(quote, pos + 1)):
+            pos += 2
+        elif char == quote:
+            return pos + 1
+        else:
+            pos += 1
+    return stop
+
+
+def after_meta_command(text: str, end: int) -> int:
+    """Where input resumes after a meta-command that ended at ``end``: past a ``\\\\``
+    separator, else at the backslash of the next command."""
+    return end + 2 if text.startswith("\\\\", end) else end
+
+
 def split_statements(text: str) -> tuple[list[str], str]:
     """The complete statements (each ending with its ``;``, trimmed) and the incomplete rest.
 

@@ -145,3 +145,32 @@ def test_empty_lines_and_lines_after_a_meta_command_as_psql_reads_them(fresh_db,
     _, _, err = same(fresh_db, fresh_db, *flags, "-f", "e.sql", cwd=tmp_path)
     assert b"LINE 2: nosuch;\n" in err and b"LINE 3:   nosuch;\n" in err and b"LINE 2:  nosuch\n" in err
     same(fresh_db, fresh_db, *flags, cwd=tmp_path, stdin=EMPTY_LINES.encode())
+
+
+SEPARATORS = (
+    "\\echo a \\echo b\n"  # an unquoted backslash in the arguments begins the next command
+    "\\echo c \\\\ \\echo d\n"
+    "\\echo e\\\\f\n"  # after \\ the rest of the line is query text: 'f' waits in the buffer
+    "\\echo \"g \\\\ h\" 'i \\\\ j' k\n"  # not inside quotes
+    "\\x \\\\ select 1 as x;\n"  # 'f select 1 as x;': one line, no line break between
+    "\\echo l \\\\ select 2 as y\n"
+    "\\echo m \\\\\n"
+    ";\n"
+    "\\! echo n \\\\ o\n"  # \\! takes the whole line
+    "select 3 as z\n"
+    "\\echo p\\q\n"  # \\q sends the buffer first
+    "\\echo never\n"
+)
+
+
+@pytest.mark.parametrize("flags", [[], ["-a"]])
+def test_backslash_ends_a_meta_command_as_psqls_lexer(fresh_db, tmp_path: Path, flags: list[str]):
+    (tmp_path / "b.sql").write_text(SEPARATORS)
+    _, out, err = same(fresh_db, fresh_db, *flags, "-f", "b.sql", cwd=tmp_path)
+    assert b"LINE 1: f select 1 as x;\n" in err and b"y | 2\n" in out and b"n \\ o\n" in out and b"never" not in out
+    same(fresh_db, fresh_db, *flags, cwd=tmp_path, stdin=SEPARATORS.encode())
+
+
+@pytest.mark.parametrize("command", ["\\echo a \\echo b", "\\echo a \\\\ select 1 as x", "\\echo \"x \\\\ y\" z", "\\! echo a \\\\ b"])
+def test_a_backslash_command_string_runs_its_first_command_only(fresh_db, command: str):
+    same(fresh_db, fresh_db, "-c", command)
