@@ -1,5 +1,6 @@
-"""More of psql 15's command line, scripts and output, compared byte for byte (stdout, stderr,
-exit code) with /usr/bin/psql on the same server: the output flags in command-line order."""
+"""More of psql 15's command line and output, compared byte for byte (stdout, stderr, exit
+code) with /usr/bin/psql on the same server: flags and variables in command-line order, option
+errors, $COLUMNS and the pager on and off a terminal, and the prompt of continuation lines."""
 
 from __future__ import annotations
 
