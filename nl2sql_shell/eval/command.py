@@ -17,6 +17,7 @@ from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 @click.argument("suite_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @model_options
 @click.option("--candidates", type=int, default=DEFAULT_CANDIDATES, show_default=True, help="Queries written per question (the greedy one first), voted on by their rows.")
+@click.option("--more-candidates", type=int, default=0, show_default=True, help="More queries sampled when the first ones leave the answer open (none passed, or no strict majority agrees); all are voted on.")
 @click.option("--limit", type=int, help="At most N questions (and N idk questions).")
 @click.option("--every", type=int, default=1, show_default=True, help="Only every Nth question (a spread-out sample).")
 @click.option("--offset", type=int, default=0, show_default=True, help="Where the --every sample starts: offsets 0 to N-1 together cover the suite.")
@@ -30,7 +31,7 @@ from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 @click.option("--repair-samples", type=int, default=4, show_default=True, help="Queries sampled (one batch, then voted on) in each repair round.")
 @click.option("--readable-names", is_flag=True, help="Show prefixed and quoted camelCase names to the model in words, its query translated back (an experiment: not the shell's default).")
 @rules_option
-def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, backend, candidates, limit, every, offset, dbs, categories, dsn, out_dir, styles, no_idk, max_repairs, repair_samples, readable_names, rules) -> None:
+def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, backend, candidates, more_candidates, limit, every, offset, dbs, categories, dsn, out_dir, styles, no_idk, max_repairs, repair_samples, readable_names, rules) -> None:
     """Execution accuracy on a suite laid out like ../shared/bench/defog-dev."""
     from dataclasses import replace
 
@@ -64,7 +65,7 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
         except (ServerBusy, ModelLoadError) as exc:
             raise click.ClickException(str(exc)) from None
         results = ResultsFile(out_dir) if out_dir else None
-        runner = Runner(suite, loaded, admin_conninfo=admin, conninfo_for=conninfo_for, options=Options(candidates=candidates, max_repairs=max_repairs, repair_samples=repair_samples, rules=rules_on, readable_names=readable_names))
+        runner = Runner(suite, loaded, admin_conninfo=admin, conninfo_for=conninfo_for, options=Options(candidates=candidates, more_candidates=more_candidates, max_repairs=max_repairs, repair_samples=repair_samples, rules=rules_on, readable_names=readable_names))
         runner.load_databases(progress)
         summaries = []
         total = len(suite.questions) + len(suite.idk)
@@ -87,6 +88,7 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
                 "backend": spec.backend,
                 "device": str(loaded.device),
                 "candidates": candidates,
+                "more_candidates": more_candidates,
                 "rules": sorted(rules_on),
                 "readable_names": readable_names,
                 "load_seconds": loaded.load_seconds,

@@ -102,6 +102,9 @@ class Options:
     prompt_style: Literal["default", "tutorial"] = "default"
     refuse_ungrounded: bool = True  # refuse, before the model runs, questions the schema never mentions
     rules: frozenset[str] = field(default_factory=default_rules)  # correction rules on (nl2sql/rules)
+    # When the first batch leaves the answer open (nothing passed, or no strict majority of it
+    # agrees), this many more are sampled and all are voted on: time spent only on hard questions.
+    more_candidates: int = 0
     # Show prefixed or quoted camelCase names to the model in words and translate its query
     # back (schema/readable.py). Off: on bench/unfamiliar it gained nothing (docs/benchmarks.md).
     readable_names: bool = False
@@ -154,20 +157,21 @@ class Asker:
             messages = prompts.build_messages(render_for_model(view, tables), question, examples=examples, history=history, hint=hint)
         base_messages = messages  # each repair shows only the latest failed attempt
         checked: CheckResult | None = None
+        runs: dict[str, str | None] = {}  # each distinct checked query's rows, run once per question
         for round_ in range(self.options.max_repairs + 1):
             candidates = self._generate(messages, answer, on_text if round_ == 0 else None, cancel, n=self._samples(round_))
+            passed = self._checked(candidates, answer, view, conn, cancel)
+            if round_ == 0 and self.options.more_candidates and self.options.prompt_style == "default" and self._unsettled(candidates, passed, conn, runs):
+                # Sampled again with more sequences: the first ones repeat (seeded), the rest are new.
+                more = self._generate(messages, answer, None, cancel, n=len(candidates) + self.options.more_candidates)[len(candidates) :]
+                passed += self._checked(more, answer, view, conn, cancel)
+                candidates += more
             if cancel is not None and cancel.is_set():
                 answer.kind, answer.reason = "cancelled", "generation stopped"
                 break
-            passed: list[tuple[Attempt, CheckResult]] = []
-            for attempt in candidates:
-                answer.attempts.append(attempt)
-                result = self._check(attempt, view, conn)
-                if result is not None:
-                    passed.append((attempt, result))
             refusals = [a for a in candidates if a.sql is not None and is_refusal(a.sql)]
             if passed:
-                chosen, checked, answer.reason = self._choose(passed, conn)
+                chosen, checked, answer.reason = self._choose(passed, conn, runs)
                 chosen.chosen = True
                 if round_:
                     answer.reason += f" after {round_} repair{'s' * (round_ > 1)}"
@@ -195,6 +199,32 @@ class Asker:
             answer.sql = answer.attempts[-1].sql if answer.attempts else None
         answer.timings["total_s"] = time.perf_counter() - started
         return answer
+
+    def _checked(self, candidates: list[Attempt], answer: Answer, view: ModelView, conn: psycopg.Connection, cancel) -> list[tuple[Attempt, CheckResult]]:
+        """The candidates that pass the checks (corrected or repaired), each with its result."""
+        if cancel is not None and cancel.is_set():
+            return []
+        passed = []
+        for attempt in candidates:
+            answer.attempts.append(attempt)
+            result = self._check(attempt, view, conn)
+            if result is not None:
+                passed.append((attempt, result))
+        return passed
+
+    def _unsettled(self, candidates: list[Attempt], passed: list[tuple[Attempt, CheckResult]], conn: psycopg.Connection, runs: dict[str, str | None]) -> bool:
+        """Whether the first batch leaves the answer open, so that more samples are worth their
+        time: no query passed the checks (and the model did not mostly refuse), or the queries
+        that can be run do not agree in a strict majority of the batch. A query that writes
+        cannot be run to vote: then the batch stands."""
+        if not passed:
+            refusals = sum(1 for a in candidates if a.sql is not None and is_refusal(a.sql))
+            return refusals * 2 < len(candidates)
+        proven = self._proven(passed)
+        if not proven:
+            return False
+        votes = Counter(f for f in self._fingerprints(proven, conn, runs) if f is not None)
+        return not votes or votes.most_common(1)[0][1] * 2 <= len(candidates)
 
     def _samples(self, round_: int) -> int:
         """Queries to write in this round; the tutorial baseline writes one greedy query only."""
@@ -263,24 +293,31 @@ class Asker:
             return [error], None, proof
         return [], result, proof
 
-    def _choose(self, passed: list[tuple[Attempt, CheckResult]], conn: psycopg.Connection) -> tuple[Attempt, CheckResult, str]:
+    def _choose(self, passed: list[tuple[Attempt, CheckResult]], conn: psycopg.Connection, runs: dict[str, str | None]) -> tuple[Attempt, CheckResult, str]:
         """The majority result of the candidates proven harmless (each distinct query run once,
         read-only, row-limited); with none proven, the first (greedy) candidate, not run."""
-        proven = [(attempt, result) for attempt, result in passed if attempt.proof is not None and attempt.proof.proven]
+        proven = self._proven(passed)
         if not proven:
             return *passed[0], "the model's query passed the schema checks; it was not run"
         if len(proven) == 1:
             return *proven[0], "the model's query passed the schema and server checks"
-        runs: dict[str, str | None] = {}
-        for _, result in proven:
-            if result.sql not in runs:
-                runs[result.sql] = result_fingerprint(conn, result.sql, self.options)
-        fingerprints = [runs[result.sql] for _, result in proven]
+        fingerprints = self._fingerprints(proven, conn, runs)
         votes = Counter(f for f in fingerprints if f is not None)
         if not votes:
             return *proven[0], "first of the candidates that passed the checks"
         best, count = votes.most_common(1)[0]
         return *proven[fingerprints.index(best)], f"{count} of {len(passed)} checked candidates returned the same rows"
+
+    @staticmethod
+    def _proven(passed: list[tuple[Attempt, CheckResult]]) -> list[tuple[Attempt, CheckResult]]:
+        return [(attempt, result) for attempt, result in passed if attempt.proof is not None and attempt.proof.proven]
+
+    def _fingerprints(self, proven: list[tuple[Attempt, CheckResult]], conn: psycopg.Connection, runs: dict[str, str | None]) -> list[str | None]:
+        """Each proven candidate's rows (a hash), running each distinct query once per question."""
+        for _, result in proven:
+            if result.sql not in runs:
+                runs[result.sql] = result_fingerprint(conn, result.sql, self.options)
+        return [runs[result.sql] for _, result in proven]
 
 
 def feedback(errors: list[str], limit: int = 3, max_chars: int = 700) -> str:
