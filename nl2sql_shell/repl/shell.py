@@ -180,10 +180,10 @@ class Shell:
         return self._finish(sql, self._in_transaction_mode(sql, run))
 
     def run_query_string(self, sql: str) -> Outcome:
-        """Several statements sent as one query (psql's `-c`): one implicit transaction."""
+        """Several statements sent as one query (psql's `-c`): one implicit transaction. As
+        written: psql's lexer never reads a -c string, so `:name` is not interpolated."""
         if not self.conditions.active():
             return Outcome(True)
-        sql = substitute(sql, self.variables)
         if not self._announce(sql):
             return Outcome(True)
         self.last_sql = sql
@@ -326,11 +326,13 @@ class Shell:
 
 
 def _statements(sql: str) -> list[str]:
-    """The statements of text whose variables were just expanded (the last may lack its ;)."""
+    """The statements of text whose variables were just expanded (the last may lack its ;);
+    one statement stays as written, blanks and all, as psql sends its buffer."""
     from nl2sql_shell.repl.statements import split_statements
 
     statements, rest = split_statements(sql)
-    return statements + [rest] if rest else statements or [sql]
+    pieces = statements + [rest] if rest else statements
+    return pieces if len(pieces) > 1 else [sql]
 
 
 def _stdin_lines() -> Iterator[bytes]:

@@ -174,3 +174,16 @@ def test_backslash_ends_a_meta_command_as_psqls_lexer(fresh_db, tmp_path: Path, 
 @pytest.mark.parametrize("command", ["\\echo a \\echo b", "\\echo a \\\\ select 1 as x", "\\echo \"x \\\\ y\" z", "\\! echo a \\\\ b"])
 def test_a_backslash_command_string_runs_its_first_command_only(fresh_db, command: str):
     same(fresh_db, fresh_db, "-c", command)
+
+
+def test_a_statement_with_variables_is_sent_as_written(fresh_db, tmp_path: Path):
+    """Blanks before \\g stay in the query (the echo and the error's LINE show them)."""
+    (tmp_path / "v.sql").write_text("\\set v 5\nselect :'v' as c \\g\nselect :v as a, nosuch \\g\nselect :v  ,\n nosuch2 ;\n")
+    _, out, err = same(fresh_db, fresh_db, "-e", "-f", "v.sql", cwd=tmp_path)
+    assert b"select '5' as c \n" in out and b"LINE 1: select 5 as a, nosuch \n" in err
+
+
+def test_a_command_string_of_several_statements_is_not_interpolated(fresh_db):
+    """psql's lexer never reads a -c string: `:v` goes to the server as written."""
+    _, _, err = same(fresh_db, fresh_db, "-v", "v=1", "-c", "select :v as a; select 2 as b")
+    assert err.startswith(b'ERROR:  syntax error at or near ":"')
