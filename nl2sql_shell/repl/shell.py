@@ -26,7 +26,7 @@ from nl2sql_shell.db.execute import (
 )
 from nl2sql_shell.output import Output
 from nl2sql_shell.repl.conditionals import Conditionals
-from nl2sql_shell.repl.statements import meta_command_end, next_piece
+from nl2sql_shell.repl.statements import drop_empty_lines, meta_command_end, next_piece
 from nl2sql_shell.repl.transactions import run_in_transaction_mode
 from nl2sql_shell.repl.variables import (
     boolean,
@@ -122,7 +122,7 @@ class Shell:
             if self.conditions.active():
                 self._ask(stripped)
             return True
-        self._run_text(text)
+        self._run_text(drop_empty_lines(text))  # psql skips an empty line typed outside quotes
         return True
 
     def _run_text(self, text: str) -> None:

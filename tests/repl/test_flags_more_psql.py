@@ -134,7 +134,7 @@ def test_flags_and_variables_set_in_command_line_order(fresh_db, tmp_path, flags
 
 
 def _screen_after_typing(command: list[str], keys: list[list[str]], until: bytes) -> list[str]:
-    """Start ``command`` in a tmux window 100x30, type each group of ``keys`` (tmux send-keys
+    """Start ``command`` in a tmux window 100x60, type each group of ``keys`` (tmux send-keys
     words), and return the screen's lines from the first prompt to the last, once ``until``
     shows twice (once for each statement typed); our status bar below is left out."""
     import os
@@ -146,7 +146,7 @@ def _screen_after_typing(command: list[str], keys: list[list[str]], until: bytes
 
     name = f"flags-more-{os.getpid()}-{next(_sessions)}"
     environment = [f"{key}={value}" for key, value in env().items() if key in ("PAGER", "LC_ALL", "NL2SQL_SHELL_HISTORY", "PATH", "HOME")]
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "100", "-y", "30", shlex.join(["env", "-i", *environment, "TERM=xterm", *command])], check=True)
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "100", "-y", "60", shlex.join(["env", "-i", *environment, "TERM=xterm", *command])], check=True)
     try:
         screen = ""
         for group in itertools.chain([["\\echo ready", "Enter"]], keys):
@@ -167,17 +167,19 @@ def _screen_after_typing(command: list[str], keys: list[list[str]], until: bytes
 def test_continuation_lines_keep_psqls_prompt2_on_the_screen(fresh_db):
     """Each line of a statement keeps the prompt it was typed at (PROMPT2: %R is '-', or the
     quote or parenthesis left open), the last one too; a line too long for the screen wraps
-    with no prompt, as readline draws it."""
+    with no prompt, as readline draws it; an empty line is not part of the query."""
 
     from psqlcompare import SHELL
 
-    keys = [["select"], ["Enter"], ["'a"], ["Enter"], ["b',"], ["Enter"], ["(1"], ["Enter"], [")\\;", "Enter"]]
+    keys = [["select 1 as a,"], ["Enter"], ["Enter"], ["nosuch\\;", "Enter"]]  # the empty line is not sent: LINE 2
+    keys += [["select"], ["Enter"], ["'a"], ["Enter"], ["b',"], ["Enter"], ["(1"], ["Enter"], [")\\;", "Enter"]]
     keys += [["select '" + "x" * 120 + "' as"], ["Enter"], ["y\\;", "Enter"]]
     no_model = ["--model-url", "http://127.0.0.1:9/v1", "--model", "none"]  # never load a model here
     mine = _screen_after_typing([*SHELL, *no_model, fresh_db], keys, b"(1 row)")
     psql = _screen_after_typing([str(PSQL), "-X", fresh_db], keys, b"(1 row)")
     assert mine == psql
     assert any(line.endswith("(# );") for line in mine) and any(line.endswith("-# y;") for line in mine)
+    assert "LINE 2: nosuch;" in mine
 
 
 @pytest.mark.parametrize("assignment", ["=x", "a b=1", "a-b=1", "a-b", "é=1", "x=1"])
