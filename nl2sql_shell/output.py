@@ -72,6 +72,21 @@ class Output:
             self.log.write(text)
             self.log.flush()
 
+    def write_bytes(self, data: bytes) -> None:
+        """COPY ... TO STDOUT data as the server sent it: binary COPY is not text, and psql
+        writes neither format through a decoder. A stream without bytes beneath (a test's
+        StringIO) gets it decoded."""
+        raw = getattr(self.stream, "buffer", None)
+        if raw is None:
+            self.write(data.decode("utf-8", "replace"))
+            return
+        self.stream.flush()
+        raw.write(data)
+        raw.flush()
+        if self.log is not None:
+            self.log.write(data.decode("utf-8", "replace"))
+            self.log.flush()
+
     def configure_pager(self, mode: int, min_lines: int) -> None:
         """``\\pset pager`` 0 (off), 1 (when a result does not fit) or 2 (always), and
         ``\\pset pager_min_lines`` (results shorter than that are never paged), as psql's."""

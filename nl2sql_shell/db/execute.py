@@ -290,7 +290,7 @@ class Executor:
         return Outcome(True, int(status.split()[-1]) if status.split()[-1].isdigit() else 0, status)
 
     def write_data(self, data: bytes) -> None:
-        self.output.write(data.decode(errors="replace"))
+        self.output.write_bytes(data)
 
     def _run_plain(self, sql: str, single: bool = False) -> Outcome:
         with OneStatementCursor(self.conn) if single else self.conn.cursor() as cur:

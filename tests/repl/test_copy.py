@@ -130,3 +130,27 @@ def test_slash_copy_to_and_from_a_program_as_psql(pg_server, tmp_path: Path):
         expected = theirs(psqls, cwd=tmp_path / "psql", stdin=script.encode())
         assert result == expected
         assert (tmp_path / "ours" / "piped.txt").read_bytes() == (tmp_path / "psql" / "piped.txt").read_bytes()
+
+
+def test_binary_copy_to_stdout_and_to_an_o_file_is_the_server_bytes_as_psql(pg_server, tmp_path: Path):
+    script = tmp_path / "binary.sql"
+    script.write_text(
+        "copy parent to stdout (format binary);\n"
+        "\\copy child to stdout with binary\n"
+        "\\o binary.out\n"
+        "copy (select id, name from parent order by id) to stdout with (format binary);\n"
+        "\\o\n"
+    )
+    with twin_databases(pg_server.conninfo(), SOURCE) as (mine, psqls):
+        mine_dir, psql_dir = tmp_path / "ours", tmp_path / "psql"
+        for folder in (mine_dir, psql_dir):
+            folder.mkdir()
+        from psqlcompare import ours, theirs
+
+        result, expected = ours(mine, "-f", str(script), cwd=mine_dir), theirs(psqls, "-f", str(script), cwd=psql_dir)
+        assert result == expected
+        assert result[1].startswith(b"PGCOPY\n\xff\r\n\0")  # the signature's 0xff, not U+FFFD
+        assert (mine_dir / "binary.out").read_bytes() == (psql_dir / "binary.out").read_bytes()
+        # and the bytes load back
+        data = (mine_dir / "binary.out").read_bytes()
+        same(mine, psqls, "-c", "create table back (id int, name text)", "-c", "copy back from stdin (format binary)", "-c", "select count(*) from back", stdin=data)
