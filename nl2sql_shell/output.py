@@ -87,6 +87,12 @@ class Output:
             self.log.write(data.decode("utf-8", "replace"))
             self.log.flush()
 
+    def echo(self, text: str) -> None:
+        """Text of the user's own for the query output (``\\qecho``): the \\o target, but
+        not the -L log, which psql keeps for queries and their results."""
+        self.stream.write(text)
+        self.stream.flush()
+
     def configure_pager(self, mode: int, min_lines: int) -> None:
         """``\\pset pager`` 0 (off), 1 (when a result does not fit) or 2 (always), and
         ``\\pset pager_min_lines`` (results shorter than that are never paged), as psql's."""

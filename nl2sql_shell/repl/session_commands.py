@@ -63,7 +63,7 @@ def _qecho(shell: Shell, argument: str) -> bool:
     newline = "\n"
     if words[:1] == ["-n"]:
         words, newline = words[1:], ""
-    shell.output.write(" ".join(words) + newline)
+    shell.output.echo(" ".join(words) + newline)
     return True
 
 

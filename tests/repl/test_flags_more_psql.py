@@ -206,3 +206,16 @@ def test_option_errors_end_the_program_as_psqls_getopt(fresh_db, args: str):
 @pytest.mark.parametrize("args", ["extra1 extra2", "-q extra1", "-v QUIET=1 extra1", "-q -v QUIET=off extra1"])
 def test_extra_words_after_the_user_name_are_ignored_with_a_warning(fresh_db, args: str):
     same(fresh_db, fresh_db, "-U", "postgres", "-c", "select 1 as a", *args.split())
+
+
+def test_output_and_log_files(fresh_db, tmp_path):
+    """-o gets results and \\qecho; -L logs each query and its result, not \\qecho's text."""
+    from psqlcompare import ours, theirs
+
+    commands = ["-c", "select 1 as a", "-c", "\\qecho q", "-c", "\\echo e", "-c", "select 1/0", "-c", "\\dn", "-c", "create temp table z (i int)"]
+    for program, name in ((ours, "ours"), (theirs, "psql")):
+        program(fresh_db, "-o", f"{name}.out", "-L", f"{name}.log", *commands, cwd=tmp_path)
+    for kind in ("out", "log"):
+        assert (tmp_path / f"ours.{kind}").read_bytes() == (tmp_path / f"psql.{kind}").read_bytes()
+    assert b"q\n" in (tmp_path / "psql.out").read_bytes() and b"q\n" not in (tmp_path / "psql.log").read_bytes()
+    same(fresh_db, fresh_db, "-o", "/dev/null", "-L", "/dev/null", *commands, cwd=tmp_path)
