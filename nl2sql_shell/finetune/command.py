@@ -42,6 +42,7 @@ def _modules(ctx: click.Context, param: click.Parameter, value: str | None) -> t
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint in --output.")
 @click.option("--db", help="Conninfo of a database holding the data's tables, for held-out execution match.")
 @click.option("--limit", type=int, help="Use N pairs of --data, spread evenly over the file.")
+@click.option("--refusals", type=float, default=0.0, show_default=True, help="Add this fraction of unanswerable pairs (a question with an unrelated schema, answered with the refusal).")
 @click.option("--seed", type=int, default=42, show_default=True, help="Seed for the split, LoRA init and data order.")
 @click.pass_context
 def finetune(ctx: click.Context, data: Path | None, output: Path | None, **options) -> None:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nl2sql_shell.finetune.postgres import inference_schema, postgres_answer
-from nl2sql_shell.nl2sql.prompt import build_messages, format_answer
+from nl2sql_shell.nl2sql.prompt import REFUSAL_SQL, build_messages, format_answer
 
 REQUIRED_KEYS = ("question", "context", "answer")
 IGNORE_INDEX = -100  # the label value torch's cross-entropy skips
@@ -90,6 +91,38 @@ def split_pairs(pairs: Sequence[Pair], eval_fraction: float, seed: int) -> tuple
         held = max(held, 1)
     held = min(held, len(shuffled) - 1)
     return shuffled[held:], shuffled[:held]
+
+
+def with_refusals(pairs: Sequence[Pair], fraction: float, seed: int) -> list[Pair]:
+    """`pairs` and about `fraction` as many unanswerable ones: a pair's question shown with the
+    schema of another pair that shares none of its words, answered with the refusal the shell's
+    prompt asks for.
+
+    Data such as sql-create-context has no unanswerable question, so an adapter trained on it
+    learns to answer everything (on bench/unfamiliar, 7 refusals of 28 with the adapter, 10
+    without: docs/benchmarks.md). Seeded, so a resumed run trains on the same pairs.
+    """
+    if not 0 <= fraction <= 1:
+        raise DataError(f"--refusals must be in [0, 1], got {fraction}")
+    rng = random.Random(seed)
+    wanted = round(len(pairs) * fraction)
+    added: list[Pair] = []
+    for pair in rng.sample(list(pairs), len(pairs)):
+        if len(added) == wanted:
+            break
+        words = _words(pair.question)
+        others = rng.sample(list(pairs), min(len(pairs), 20))
+        unrelated = next((o for o in others if not words & _words(o.context)), None)
+        if unrelated is not None:
+            added.append(Pair(pair.question, unrelated.context, REFUSAL_SQL))
+    return [*pairs, *added]
+
+
+def _words(text: str) -> set[str]:
+    """Lower-case words of three letters or more, names split at underscores, each also cut to
+    its first four letters (so that `singers` and `singer_id` share `sing`)."""
+    words = {w for w in re.findall(r"[a-z]{3,}", text.lower().replace("_", " "))}
+    return words | {w[:4] for w in words if len(w) > 4}
 
 
 def prompt_text(chat_prompt: ChatPrompt, pair: Pair) -> str:

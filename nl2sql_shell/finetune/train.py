@@ -20,7 +20,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from nl2sql_shell.finetune.card import Card, write_card
 from nl2sql_shell.finetune.check import CheckResult, heldout_check
-from nl2sql_shell.finetune.data import IGNORE_INDEX, DataError, encode_pairs, read_pairs, split_pairs
+from nl2sql_shell.finetune.data import IGNORE_INDEX, DataError, encode_pairs, read_pairs, split_pairs, with_refusals
 from nl2sql_shell.llm.load import load_model, resolve_device
 from nl2sql_shell.model_choice import resolve_spec
 
@@ -59,6 +59,7 @@ class TrainConfig:
     resume: bool = False
     db: str | None = None  # conninfo for the held-out execution match
     limit: int | None = None
+    refusals: float = 0.0  # unanswerable pairs added to training, as a fraction of it (data.with_refusals)
     check_limit: int | None = 100  # held-out pairs answered by generation after training
     seed: int = 42
 
@@ -118,7 +119,7 @@ class StopOnInterrupt(TrainerCallback):
 def _settings(config: TrainConfig, target_modules: Sequence[str]) -> dict[str, Any]:
     """The hyper-parameters as the card lists them."""
     keys = ("qlora", "epochs", "max_steps", "learning_rate", "rank", "alpha", "dropout", "batch_size",
-            "grad_accum", "max_length", "eval_split", "warmup", "seed")
+            "grad_accum", "max_length", "eval_split", "warmup", "refusals", "seed")
     values = {key: value for key, value in asdict(config).items() if key in keys}
     values["target_modules"] = ", ".join(sorted(target_modules))
     values["schedule"] = "linear with warm-up"
@@ -154,6 +155,7 @@ def train(config: TrainConfig, *, progress: Progress = print, callbacks: Sequenc
     resume_from = _prepare_output(config)
     pairs = read_pairs(config.data, config.limit)
     train_pairs, held_pairs = split_pairs(pairs, config.eval_split, config.seed)
+    train_pairs = with_refusals(train_pairs, config.refusals, config.seed)  # training only: the held-out check scores SQL
     loaded, spec = _load_base(config, progress)
     tokenizer = loaded.tokenizer
     train_set, dropped = encode_pairs(tokenizer, loaded.chat_prompt, train_pairs, config.max_length)

@@ -49,10 +49,11 @@ def base(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def trained(base, tmp_path_factory) -> Path:
-    """One 12-step LoRA run through the CLI, shared by the tests that only read its output."""
+    """One 12-step LoRA run through the CLI, shared by the tests that only read its output
+    (with a quarter as many unanswerable pairs added to the 36 it trains on)."""
     output = tmp_path_factory.mktemp("adapter") / "out"
     result = run_finetune("--data", str(SPIDER), "--model", str(base), "--output", str(output),
-                          "--max-steps", "12", "--save-steps", "6", *FAST, "--check-limit", "1")
+                          "--max-steps", "12", "--save-steps", "6", *FAST, "--check-limit", "1", "--refusals", "0.25")
     assert result.exit_code == 0, result.output
     return output
 
@@ -69,7 +70,7 @@ def test_training_lowers_the_loss_and_writes_adapter_and_card(trained, base):
     for name in ("adapter_config.json", "adapter_model.safetensors", "tokenizer_config.json", "README.md"):
         assert (trained / name).is_file(), name
     card = (trained / "README.md").read_text()
-    assert str(base) in card and "36 training pairs, 4 held out" in card
+    assert str(base) in card and "45 training pairs, 4 held out" in card and "| refusals | 0.25 |" in card
     assert re.search(r"exact match [01]/1 ", card)
     assert f"--adapter {trained}" in card
     assert "q_proj" in card and "down_proj" in card  # every linear projection by default

@@ -48,3 +48,26 @@ def test_a_limit_takes_pairs_from_the_whole_file(tmp_path):
     data.write_text("".join(json.dumps({"question": f"q{i}?", "context": "CREATE TABLE t (a TEXT)", "answer": "SELECT a FROM t"}) + "\n" for i in range(10)))
     assert [p.question for p in read_pairs(data, limit=3)] == ["q0?", "q3?", "q6?"]
     assert len(read_pairs(data, limit=50)) == 10
+
+
+def test_refusal_pairs_show_a_question_with_a_schema_that_has_none_of_its_words():
+    from nl2sql_shell.finetune.data import Pair, with_refusals
+    from nl2sql_shell.nl2sql.prompt import REFUSAL_SQL
+
+    pairs = [
+        Pair("How many singers are from France?", "CREATE TABLE singer (singer_id INTEGER, country TEXT);", "SELECT COUNT(*) FROM singer WHERE country = 'France'"),
+        Pair("What is the average age of singers?", "CREATE TABLE singer (singer_id INTEGER, age INTEGER);", "SELECT AVG(age) FROM singer"),
+        Pair("List the stadium capacities.", "CREATE TABLE stadium (stadium_id INTEGER, capacity INTEGER);", "SELECT capacity FROM stadium"),
+        Pair("Which ships were lost in battle?", "CREATE TABLE ship (ship_id INTEGER, lost_in_battle INTEGER);", "SELECT ship_id FROM ship WHERE lost_in_battle = 1"),
+    ]
+    out = with_refusals(pairs, 0.5, seed=7)
+    assert out[:4] == pairs and len(out) == 6
+    for added in out[4:]:
+        assert added.answer == REFUSAL_SQL
+        own = next(p for p in pairs if p.question == added.question)
+        assert added.context != own.context
+        # the schema shown has none of the question's words: singer questions never get a singer table
+        assert not ("singer" in added.question.lower() and "singer" in added.context)
+        assert not ("stadium" in added.question.lower() and "stadium" in added.context)
+    assert with_refusals(pairs, 0.5, seed=7) == out  # a resumed run trains on the same pairs
+    assert with_refusals(pairs, 0.0, seed=7) == pairs
