@@ -131,6 +131,7 @@ def _describe_one(shell: Shell, rel: _Relation, verbose: bool) -> None:
     if rel.kind in ("i", "I"):
         headers, rows = _index_columns(shell, rel, verbose)
         footers = _partitioning(shell, rel, verbose) + _index_footers(shell, rel) + (_closing_footers(shell, rel, verbose) if rel.kind == "I" else _tablespace(rel))
+        footers += _options(rel, verbose)
         print_listing(shell, rel.title, headers, rows, footers=footers, row_count=False, table=True)
         return
     headers, rows = _columns(shell, rel, verbose)
@@ -212,9 +213,12 @@ def _footers(shell: Shell, rel: _Relation, verbose: bool) -> list[str]:
         footers += _triggers(shell, rel)
     if rel.kind in "rmfpt":
         footers += _closing_footers(shell, rel, verbose)
-    if verbose and rel.options:
-        footers.append(f"Options: {rel.options}")
-    return footers
+    return footers + _options(rel, verbose)
+
+
+def _options(rel: _Relation, verbose: bool) -> list[str]:
+    """With +, the storage parameters (the TOAST table's prefixed toast.), last of all."""
+    return [f"Options: {rel.options}"] if verbose and rel.options else []
 
 
 def _partitioning(shell: Shell, rel: _Relation, verbose: bool) -> list[str]:
@@ -295,7 +299,8 @@ def _closing_footers(shell: Shell, rel: _Relation, verbose: bool) -> list[str]:
     footers += _inheritance(shell, rel, verbose)
     if rel.typed_as:
         footers.append(f"Typed table of type: {rel.typed_as}")
-    if verbose and rel.kind in "rm" and rel.replica_identity not in ("d", "") and not (rel.schema == "pg_catalog" and rel.replica_identity == "n"):
+    if verbose and rel.kind in "rm" and rel.replica_identity != "i" and rel.replica_identity != ("n" if rel.schema == "pg_catalog" else "d"):
+        # an index's REPLICA IDENTITY is on its own line; a catalog's default is NOTHING
         footers.append("Replica Identity: " + {"f": "FULL", "n": "NOTHING"}.get(rel.replica_identity, "???"))
     footers += _tablespace(rel)
     if verbose and rel.access_method:

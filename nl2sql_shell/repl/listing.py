@@ -23,7 +23,7 @@ def fetch(shell: Shell, sql: str, params: Sequence[object] | Mapping[str, object
     With ECHO_HIDDEN (-E) the query is shown first, as psql shows its own ("noexec": only shown)."""
     echo = shell.variables.get("ECHO_HIDDEN", "off")
     if echo != "off":
-        text = psycopg.ClientCursor(shell.conn).mogrify(sql, params) if params else sql
+        text = psycopg.ClientCursor(shell.conn).mogrify(sql, params)
         shell.output.say(f"********* QUERY **********\n{text}\n**************************\n\n")
         if echo == "noexec":
             return [], [], []

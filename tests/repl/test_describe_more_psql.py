@@ -93,6 +93,9 @@ create index mv2_x on mv2 (x);
 create function f2(int, text) returns int language sql as 'select 1';
 create function f2(text) returns int language sql as 'select 1';
 create function f2() returns int language sql as 'select 1';
+create table ri (a int not null unique);
+alter table ri replica identity using index ri_a_key;
+create index brin_i on big using brin (a) with (pages_per_range = 16);
 """
 
 
@@ -177,7 +180,7 @@ def test_listings_follow_the_output_format(db, flags: list[str], command: str):
 
 FOOTERS = [
     "\\d big", "\\d+ big", "\\d t", "\\d s.y", "\\d+ v2", "\\d v2", "\\d ft2", "\\d+ ft2", "\\d+ ft_part", "\\d+ ft_parent",
-    "\\d tr", "\\d+ mv2", "\\d pti", "\\d+ pti", "\\d pt1_a_idx", "\\d+ pt1_a_idx", "\\d+ pt",
+    "\\d tr", "\\d+ mv2", "\\d+ ri", "\\d+ brin_i", "\\d+ pg_catalog.pg_class", "\\d pti", "\\d+ pti", "\\d pt1_a_idx", "\\d+ pt1_a_idx", "\\d+ pt",
 ]
 
 
