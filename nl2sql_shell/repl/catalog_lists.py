@@ -12,8 +12,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import psycopg
+
 from nl2sql_shell.repl.describe import name_conditions, type_pattern
-from nl2sql_shell.repl.listing import run_listing
+from nl2sql_shell.repl.listing import fetch, print_listing, report
 from nl2sql_shell.repl.shell import Shell
 
 PLAIN, VERBOSE, ALWAYS = "plain", "verbose", "always"
@@ -44,7 +46,19 @@ class Listing:
     unless_array: tuple[str, ...] = ()  # conditions left out when the pattern names an array type ("[]")
     type_names: bool = False  # the pattern is a type name psql spells its own way (type_pattern)
     sides: tuple[tuple[str, tuple[str, ...], str], ...] = ()  # (schema, names, visible): the pattern may match either (\\dC)
+    footers: Callable[[Shell, str], list[str]] | None = None  # footer lines for a pattern (\\dn's publications)
     version_columns: Callable[[int], dict[str, str]] | None = None  # renamed columns by server version
+
+
+def _schema_publications(shell: Shell, pattern: str) -> list[str]:
+    """psql 15 lists the publications of the schema named exactly as the pattern was typed."""
+    _, _, rows = fetch(
+        shell,
+        "SELECT pubname FROM pg_catalog.pg_publication p JOIN pg_catalog.pg_publication_namespace pn ON p.oid = pn.pnpubid"
+        " JOIN pg_catalog.pg_namespace n ON n.oid = pn.pnnspid WHERE n.nspname = %s ORDER BY 1",
+        [pattern],
+    )
+    return ["Publications:", *(f'    "{row[0]}"' for row in rows)] if rows else []
 
 
 def _collation_locale(version: int) -> dict[str, str]:
@@ -66,6 +80,7 @@ LISTINGS: dict[str, Listing] = {
         hidden=("n.nspname !~ '^pg_'", "n.nspname <> 'information_schema'"),
         names=("n.nspname",),
         parts=2,
+        footers=_schema_publications,
     ),
     "dT": Listing(
         "List of data types",
@@ -544,5 +559,11 @@ def show(shell: Shell, listing: Listing, pattern: str | None, *, system: bool, v
         conditions += more
     where = " WHERE " + " AND ".join(conditions) if conditions else ""
     title = listing.unfiltered_title if pattern is None and listing.unfiltered_title else listing.title
-    run_listing(shell, title, f"SELECT {', '.join(columns)} FROM {listing.source}{where} ORDER BY {listing.order}", params)
+    try:
+        headers, numeric, rows = fetch(shell, f"SELECT {', '.join(columns)} FROM {listing.source}{where} ORDER BY {listing.order}", params)
+        footers = listing.footers(shell, pattern) if listing.footers and pattern is not None else []
+    except psycopg.Error as exc:
+        report(shell, exc)
+        return True
+    print_listing(shell, title, headers, rows, numeric=numeric, footers=footers)
     return True

@@ -763,14 +763,30 @@ def handler_for(name: str) -> Handler | None:
         return None
 
     def guarded(shell: Shell, argument: str) -> bool:
+        failed_before, shell.last_failed = shell.last_failed, False
         try:
-            return handler(shell, argument)
+            handler(shell, argument)
         except PatternError as exc:
             shell.meta_error(str(exc))
             shell.last_failed = True
-            return True
+        if not shell.last_failed:  # after a failure psql drops the rest of the line silently
+            _warn_extra(shell, name, argument)
+        shell.last_failed = shell.last_failed or failed_before
+        return True
 
     return guarded
+
+
+def _warn_extra(shell: Shell, name: str, argument: str) -> None:
+    """psql's warning for each word after the patterns a command reads (its name, its
+    argument types, its two patterns): the command has run, the words were ignored."""
+    if FUNCTION_COMMAND.match(name) or name.startswith(("\\sf", "\\sv")):
+        return
+    words = meta_arguments(argument, {})
+    two = re.match(r"\\drds|\\dA[cfop]", name) is not None
+    for word in words[2 if two else 1 :]:
+        text = f"{name}: extra argument \"{word}\" ignored"
+        shell.error(f"{shell.location}warning: {text}" if shell.location else text)
 
 
 def _handler(name: str) -> Handler | None:

@@ -167,6 +167,19 @@ def test_a_publication_shows_its_tables_columns_and_filters(db):
 DOTTED = ["\\dp a.b.c.d", "\\dp describe_more.s.x", "\\dp other.s.x", "\\dt PLAY.s.x", "\\dn describe_more.s", "\\dL a.b", "\\dRp a.b", "\\dew a.b", "\\ddp a.b.c", "\\dt s.", "\\dt .t"]
 
 
+EXTRA = ["\\dt t extra", "\\d t extra more", "\\drds nosuch nodb more", "\\dAc btree int4 more", "\\df f2 int text", "\\d nosuch x", "\\dp a.b.c.d x"]
+
+
+@pytest.mark.parametrize("command", EXTRA)
+def test_words_after_the_patterns_are_warned_about_unless_the_command_failed(db, command: str):
+    same(db, db, "-c", command)
+
+
+def test_dn_names_the_publications_of_the_schema_it_was_given(db):
+    _, out, _ = same(db, db, "-c", "\\dn s", "-c", "\\dn s*")
+    assert b'Publications:\n    "pub3"' in out and b"(1 row)" in out
+
+
 def test_too_many_dots_fail_the_command(db):
     code, _, err = same(db, db, "-c", "\\dX a.b.c.d")
     assert code == 1 and err == b"improper qualified name (too many dotted names): a.b.c.d\n"
