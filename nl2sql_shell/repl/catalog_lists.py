@@ -223,6 +223,7 @@ LISTINGS: dict[str, Listing] = {
         "pg_catalog.pg_settings s LEFT JOIN pg_catalog.pg_parameter_acl p ON pg_catalog.lower(s.name) = p.parname",
         "1",
         names=("pg_catalog.lower(s.name)",),
+        parts=0,
         unfiltered=("s.source <> 'default'", "s.setting IS DISTINCT FROM s.boot_val"),
         unfiltered_title="List of non-default configuration parameters",
     ),

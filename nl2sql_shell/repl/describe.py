@@ -91,13 +91,14 @@ def name_conditions(
     """psql's validateSQLNamePattern: ``schema.name`` with * and ? wildcards, "quoted" parts
     taken as written; without a schema only what the search_path makes visible. Several name
     columns: any of them may match (`\\dT` matches the internal and the SQL name). ``parts``:
-    how many dotted names the command takes (3 with a schema column, else 1, unless given);
-    with all of them the first must be ``database``, the current one. Raises PatternError."""
+    how many dotted names the command takes (3 with a schema column, else 1, unless given; 0:
+    any, unchecked, as psql leaves `\\dconfig`'s); with all of them the first must be
+    ``database``, the current one. Raises PatternError."""
     if pattern is None:
         return ([visible] if visible else []), []
     regexes, first, dots = split_pattern(pattern, 3 if schema_column else 1)
-    limit = parts or (3 if schema_column else 1)
-    if dots >= limit:
+    limit = (3 if schema_column else 1) if parts is None else parts
+    if 0 < limit <= dots:
         raise PatternError(f"improper qualified name (too many dotted names): {pattern}")
     if limit > 1 and dots == limit - 1 and (first if len(regexes) == 3 else "") != database:
         raise PatternError(f"cross-database references are not implemented: {pattern}")

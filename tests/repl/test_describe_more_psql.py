@@ -164,7 +164,7 @@ def test_a_publication_shows_its_tables_columns_and_filters(db):
     assert b'"s.y" (a, b) WHERE (a > 1)' in out and b"Tables from schemas:" in out
 
 
-DOTTED = ["\\dp a.b.c.d", "\\dp describe_more.s.x", "\\dp other.s.x", "\\dt PLAY.s.x", "\\dn describe_more.s", "\\dL a.b", "\\dRp a.b", "\\dew a.b", "\\ddp a.b.c", "\\dt s.", "\\dt .t"]
+DOTTED = ["\\dconfig a.b", "\\dconfig+ a.b.c.d", "\\dp a.b.c.d", "\\dp describe_more.s.x", "\\dp other.s.x", "\\dt PLAY.s.x", "\\dn describe_more.s", "\\dL a.b", "\\dRp a.b", "\\dew a.b", "\\ddp a.b.c", "\\dt s.", "\\dt .t"]
 
 
 EXTRA = ["\\dt t extra", "\\d t extra more", "\\drds nosuch nodb more", "\\dAc btree int4 more", "\\df f2 int text", "\\d nosuch x", "\\dp a.b.c.d x"]
