@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import shutil
+from collections.abc import Callable
 
 import pytest
 from psqlcompare import PSQL, same
@@ -146,21 +147,29 @@ def _screen_after_typing(command: list[str], keys: list[list[str]], until: bytes
 
     name = f"flags-more-{os.getpid()}-{next(_sessions)}"
     environment = [f"{key}={value}" for key, value in env().items() if key in ("PAGER", "LC_ALL", "NL2SQL_SHELL_HISTORY", "PATH", "HOME")]
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "100", "-y", "60", shlex.join(["env", "-i", *environment, "TERM=xterm", *command])], check=True)
+    tmux = ["tmux", "-L", name]  # a server of its own: never one still exiting after the last test's
+    subprocess.run([*tmux, "new-session", "-d", "-s", name, "-x", "100", "-y", "60", shlex.join(["env", "-i", *environment, "TERM=xterm", *command])], check=True)
+
+    def screen() -> str:
+        return subprocess.run([*tmux, "capture-pane", "-p", "-t", name], capture_output=True, text=True, check=True).stdout
+
+    def wait_for(done: Callable[[str], bool]) -> str:
+        deadline, text = time.monotonic() + 30, ""
+        while not done(text) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            text = screen()
+        return text
+
     try:
-        screen = ""
+        wait_for(lambda text: any(line.rstrip().endswith("=#") for line in text.splitlines()))  # the first prompt: nothing typed ahead
         for group in itertools.chain([["\\echo ready", "Enter"]], keys):
             time.sleep(0.3)
-            subprocess.run(["tmux", "send-keys", "-t", name, *group], check=True)
-        deadline = time.monotonic() + 30
-        while screen.count(until.decode()) < 2 and time.monotonic() < deadline:
-            time.sleep(0.2)
-            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", name], capture_output=True, text=True, check=True).stdout
-        lines = [line.rstrip() for line in screen.splitlines()]
+            subprocess.run([*tmux, "send-keys", "-t", name, *group], check=True)
+        lines = [line.rstrip() for line in wait_for(lambda text: text.count(until.decode()) >= 2).splitlines()]
         last_prompt = max(number for number, line in enumerate(lines) if line.endswith("=#"))
         return lines[lines.index("ready") + 1 : last_prompt + 1]
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", name], check=False)
+        subprocess.run([*tmux, "kill-server"], check=False)
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
