@@ -753,7 +753,7 @@ def _parser_tables(shell: Shell, oid: str, schema: str, name: str) -> None:
     headers, numeric, rows = fetch(
         shell, 'SELECT t.alias as "Token name", t.description as "Description" FROM pg_catalog.ts_token_type(%s::pg_catalog.oid) as t ORDER BY 1', [oid]
     )
-    print_listing(shell, f'Token types for parser "{schema}.{name}"', headers, rows, numeric=numeric)
+    print_listing(shell, f'Token types for parser "{schema}.{name}"', headers, rows, numeric=numeric, count_always=True)
 
 
 def handler_for(name: str) -> Handler | None:

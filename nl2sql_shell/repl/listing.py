@@ -43,15 +43,18 @@ def print_listing(
     numeric: Sequence[bool] | None = None,
     footers: Sequence[str] = (),
     row_count: bool = True,
+    count_always: bool = False,
     table: bool = False,
 ) -> None:
     """psql's printTable for a listing, in the format `\\pset` chose: the title (centred in
     aligned output), the rows, then either ``footers`` (`\\d NAME`'s Indexes: ...), the row
-    count, or with ``row_count=False`` nothing (`\\du`). ``table``: never expanded, as psql
+    count, or with ``row_count=False`` nothing (`\\du`); ``count_always``: the row count even
+    under `\\pset footer off` (`\\dFp+`'s token types). ``table``: never expanded, as psql
     shows one relation's columns whatever `\\x` says."""
-    settings = replace(shell.settings, title=title, **({"expanded": "off"} if table else {}))
+    settings = replace(shell.settings, title=title, **({"expanded": "off"} if table else {}), **({"footer": True} if count_always else {}))
     lines = list(footers) if footers or not row_count else None
-    shell.output.write(fmt.render(headers, numeric or [False] * len(headers), rows, settings, footers=lines))
+    width = shell.output.columns(settings.columns)  # \pset columns, or the terminal's: wrapped and \x auto need it
+    shell.output.write(fmt.render(headers, numeric or [False] * len(headers), rows, settings, footers=lines, output_columns=width))
 
 
 def run_listing(shell: Shell, title: str, sql: str, params: Sequence[object] = (), *, row_count: bool = True) -> bool:

@@ -185,8 +185,12 @@ def test_too_many_dots_fail_the_command(db):
     assert code == 1 and err == b"improper qualified name (too many dotted names): a.b.c.d\n"
 
 
-@pytest.mark.parametrize("flags", [["-x"], ["-A"], ["-t"], ["-P", "border=2"]])
-@pytest.mark.parametrize("command", ["\\dp", "\\dRp+ pub1", "\\dF+ tsc"])
+WRAPPED_40 = ["-P", "format=wrapped", "-P", "columns=40"]
+AUTO_40 = ["-P", "expanded=auto", "-P", "columns=40"]
+
+
+@pytest.mark.parametrize("flags", [["-x"], ["-A"], ["-t"], ["-P", "border=2"], ["-P", "footer=off"], WRAPPED_40, AUTO_40])
+@pytest.mark.parametrize("command", ["\\dp", "\\dRp+ pub1", "\\dF+ tsc", "\\dFp+", "\\dt", "\\d big"])
 def test_listings_follow_the_output_format(db, flags: list[str], command: str):
     same(db, db, *flags, "-c", command)
 
