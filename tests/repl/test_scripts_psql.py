@@ -48,6 +48,8 @@ def test_a_command_string_is_one_query(pg_server, command: str):
         ["-v", "ON_ERROR_STOP=1", "-c", "\\foo", "-f", "a.sql"],
         ["-v", "ON_ERROR_STOP=1", "-f", "bad.sql", "-c", "select 4"],
         ["-c", "\\echo x", "-c", "select 1; select 2 as b"],
+        ["-a", "-v", "ON_ERROR_STOP=1", "-f", "bad.sql"],  # -a echoes nothing after the stop
+        ["-a", "-f", "q.sql"],  # nor after \q
     ],
 )
 def test_commands_and_files_run_in_command_line_order(fresh_db, tmp_path: Path, args: list[str]):
