@@ -126,7 +126,7 @@ def _describe_one(shell: Shell, rel: _Relation, verbose: bool) -> None:
             " FROM pg_catalog.pg_sequence WHERE seqrelid = %s",
             [rel.oid],
         )
-        print_listing(shell, rel.title, headers, rows, numeric=numeric, footers=_sequence_footers(shell, rel), row_count=False, table=True)
+        print_listing(shell, rel.title, headers, rows, numeric=numeric, footers=_sequence_footers(shell, rel), row_count=False)  # psql honours \x for a sequence
         return
     if rel.kind in ("i", "I"):
         headers, rows = _index_columns(shell, rel, verbose)

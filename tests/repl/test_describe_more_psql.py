@@ -190,7 +190,7 @@ AUTO_40 = ["-P", "expanded=auto", "-P", "columns=40"]
 
 
 @pytest.mark.parametrize("flags", [["-x"], ["-A"], ["-t"], ["-P", "border=2"], ["-P", "footer=off"], WRAPPED_40, AUTO_40])
-@pytest.mark.parametrize("command", ["\\dp", "\\dRp+ pub1", "\\dF+ tsc", "\\dFp+", "\\dt", "\\d big"])
+@pytest.mark.parametrize("command", ["\\dp", "\\dRp+ pub1", "\\dF+ tsc", "\\dFp+", "\\dt", "\\d big", "\\d sq"])
 def test_listings_follow_the_output_format(db, flags: list[str], command: str):
     same(db, db, *flags, "-c", command)
 
