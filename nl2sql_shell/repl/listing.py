@@ -57,16 +57,14 @@ def print_listing(
     shell.output.write(fmt.render(headers, numeric or [False] * len(headers), rows, settings, footers=lines, output_columns=width))
 
 
-def run_listing(shell: Shell, title: str, sql: str, params: Sequence[object] = (), *, row_count: bool = True) -> bool:
-    """Query and print one titled listing; a server error is printed and the command fails.
-    Returns whether it found any rows."""
+def run_listing(shell: Shell, title: str, sql: str, params: Sequence[object] = ()) -> None:
+    """Query and print one titled listing; a server error is printed and the command fails."""
     try:
         headers, numeric, rows = fetch(shell, sql, params)
     except psycopg.Error as exc:
         report(shell, exc)
-        return False
-    print_listing(shell, title, headers, rows, numeric=numeric, row_count=row_count)
-    return bool(rows)
+        return
+    print_listing(shell, title, headers, rows, numeric=numeric)
 
 
 def report(shell: Shell, exc: psycopg.Error) -> None:
