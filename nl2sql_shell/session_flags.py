@@ -103,8 +103,10 @@ def in_order(order: list[str], assignments: tuple[str, ...]) -> tuple[str, ...]:
 def _invalid_names(assignments: tuple[str, ...]) -> list[str]:
     """The names psql refuses to set (-v NAME=VALUE): empty, or with a character other than
     an ASCII letter, digit or ``_`` or a non-ASCII one; unsetting such a name is no error."""
+    from nl2sql_shell.repl.variables import valid_name
+
     names = [name for name, equals, _ in (assignment.partition("=") for assignment in assignments) if equals]
-    return [name for name in names if not name or not all(not char.isascii() or char.isalnum() or char == "_" for char in name)]
+    return [name for name in names if not valid_name(name)]
 
 
 def run_single_transaction(shell, run: Callable[[], int]) -> int:  # noqa: ANN001 - Shell

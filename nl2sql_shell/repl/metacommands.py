@@ -21,7 +21,7 @@ from nl2sql_shell.repl.pset import SHORTCUTS, variable_changed
 from nl2sql_shell.repl.psql_only import NOT_IN_PSQL, edit_definition, list_operators
 from nl2sql_shell.repl.session_commands import register as register_session_commands
 from nl2sql_shell.repl.shell import Shell
-from nl2sql_shell.repl.variables import meta_arguments, substitute
+from nl2sql_shell.repl.variables import meta_arguments, substitute, valid_name
 
 Handler = Callable[[Shell, str], bool]
 # Commands that read their own words (with variables, as psql does) or take the line as written.
@@ -228,6 +228,10 @@ def _set(shell: Shell, argument: str) -> bool:
             shell.output.write(f"{name} = '{value}'\n")
         return True
     name, value = words[0], "".join(words[1:])
+    if not valid_name(name):
+        shell.meta_error(f'invalid variable name: "{name}"')
+        shell.last_failed = True
+        return True
     saved = shell.variables.get(name)
     shell.variables[name] = value
     if not variable_changed(shell, name):  # a value psql refuses (FETCH_COUNT abc) leaves it as it was

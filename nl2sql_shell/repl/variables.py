@@ -62,6 +62,12 @@ def connection_variables(conn: psycopg.Connection) -> dict[str, str]:
     }
 
 
+def valid_name(name: str) -> bool:
+    """Whether psql sets a variable of this name: not empty, and only ASCII letters, digits,
+    ``_`` or non-ASCII characters (psql's VariableValidName)."""
+    return bool(name) and all(not char.isascii() or char.isalnum() or char == "_" for char in name)
+
+
 def boolean(value: str | None, default: bool = False) -> bool:
     """psql's ParseVariableBool: an unset or unrecognised value is ``default``."""
     parsed = None if value is None else parse_boolean(value)

@@ -51,3 +51,12 @@ def test_substitution_skips_quotes_comments_and_casts():
 
 def test_meta_command_words_are_read_as_psql_reads_them():
     assert meta_arguments("name 'O''Reilly' \"q r\" :n 'a\\tb' a'b'c", {"n": "3"}) == ["name", "O'Reilly", '"q r"', "3", "a\tb", "abc"]
+
+
+@pytest.mark.skipif(PSQL is None, reason="psql is not installed")
+def test_set_refuses_names_psql_refuses(pg_server, tmp_path: Path):
+    (tmp_path / "names.sql").write_text("\\set a-b 1\n\\echo :a-b\n\\set ab_1 2\n\\echo :ab_1\n\\set é 3\n\\echo :é\n\\set '' x\n\\set 1x y\n\\echo :1x\n")
+    with twin_databases(pg_server.conninfo()) as (mine, psqls):
+        result, expected = ours(mine, "-f", "names.sql", cwd=tmp_path), theirs(psqls, "-f", "names.sql", cwd=tmp_path)
+    assert result == expected
+    assert b'invalid variable name: "a-b"' in result[2]
