@@ -20,7 +20,7 @@ import psycopg
 from nl2sql_shell.db.execute import error_text
 from nl2sql_shell.repl.shell import Shell
 
-NOT_IN_PSQL = frozenset({"\\n", "\\ns", "\\nd", "\\np"})  # pgcli's named queries
+NOT_IN_PSQL = frozenset({"\\n", "\\ns", "\\nd", "\\np", "\\z+"})  # pgcli's named queries; \\z takes no +
 
 _OPERATORS = """SELECT n.nspname as "Schema",
   o.oprname AS "Name",

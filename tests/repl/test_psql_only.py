@@ -16,7 +16,7 @@ from nl2sql_shell.repl.shell import Shell
 
 
 @pytest.mark.skipif(PSQL is None, reason="psql is not installed")
-@pytest.mark.parametrize("command", ["\\watch 1", "\\ef", "\\ev", "\\ef nosuch", "\\do", "\\do+ =", "\\doS ~~", "\\do ###", "\\n", "\\ns", "\\nd", "\\n foo"])
+@pytest.mark.parametrize("command", ["\\watch 1", "\\ef", "\\ev", "\\ef nosuch", "\\do", "\\do+ =", "\\doS ~~", "\\do ###", "\\n", "\\ns", "\\nd", "\\n foo", "\\z+"])
 def test_as_psql_prints_it(fresh_db, command: str):
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute("create operator ### (function = int4pl, leftarg = int, rightarg = int)")
