@@ -33,6 +33,21 @@ def _dump(conninfo: str) -> str:
     return re.sub(r"^\\(un)?restrict .*\n", "", text, flags=re.MULTILINE)
 
 
+def _script_in_folders(mine: str, psqls: str, script: Path, tmp_path: Path, files: dict[str, str]):
+    """Run `-f script` with us and with psql, each in a folder of its own holding `files`
+    (relative paths in the script land apart); asserts equal output, returns (ours, psql's, ours' result)."""
+    from psqlcompare import ours, theirs
+
+    mine_dir, psql_dir = tmp_path / "ours", tmp_path / "psql"
+    for folder in (mine_dir, psql_dir):
+        folder.mkdir()
+        for name, text in files.items():
+            (folder / name).write_text(text)
+    result = ours(mine, "-f", str(script), cwd=mine_dir)
+    assert result == theirs(psqls, "-f", str(script), cwd=psql_dir)
+    return mine_dir, psql_dir, result
+
+
 def test_a_pg_dump_file_loads_completely_as_with_psql(pg_server, tmp_path: Path):
     with twin_databases(pg_server.conninfo(), SOURCE) as (source, _), twin_databases(pg_server.conninfo()) as (mine, psqls):
         script = tmp_path / "dump.sql"
@@ -73,14 +88,7 @@ def test_copy_and_slash_copy_print_what_psql_prints(pg_server, tmp_path: Path):
         "select * from t2 order by id;\n"
     )
     with twin_databases(pg_server.conninfo(), SOURCE) as (mine, psqls):
-        mine_dir, psql_dir = tmp_path / "ours", tmp_path / "psql"
-        for folder in (mine_dir, psql_dir):
-            folder.mkdir()
-            (folder / "in.csv").write_text((tmp_path / "in.csv").read_text())
-        from psqlcompare import ours, theirs
-
-        result, expected = ours(mine, "-f", str(script), cwd=mine_dir), theirs(psqls, "-f", str(script), cwd=psql_dir)
-        assert result == expected
+        mine_dir, psql_dir, result = _script_in_folders(mine, psqls, script, tmp_path, {"in.csv": (tmp_path / "in.csv").read_text()})
         for name in ("out.csv", "redirected.txt"):
             assert (mine_dir / name).read_bytes() == (psql_dir / name).read_bytes()
         assert b"COPY 2\n" in result[1] and b"quoted, comma" in result[1]
@@ -142,13 +150,7 @@ def test_binary_copy_to_stdout_and_to_an_o_file_is_the_server_bytes_as_psql(pg_s
         "\\o\n"
     )
     with twin_databases(pg_server.conninfo(), SOURCE) as (mine, psqls):
-        mine_dir, psql_dir = tmp_path / "ours", tmp_path / "psql"
-        for folder in (mine_dir, psql_dir):
-            folder.mkdir()
-        from psqlcompare import ours, theirs
-
-        result, expected = ours(mine, "-f", str(script), cwd=mine_dir), theirs(psqls, "-f", str(script), cwd=psql_dir)
-        assert result == expected
+        mine_dir, psql_dir, result = _script_in_folders(mine, psqls, script, tmp_path, {})
         assert result[1].startswith(b"PGCOPY\n\xff\r\n\0")  # the signature's 0xff, not U+FFFD
         assert (mine_dir / "binary.out").read_bytes() == (psql_dir / "binary.out").read_bytes()
         # and the bytes load back
