@@ -21,7 +21,7 @@ from nl2sql_shell.repl.pipes import close_pipe, open_pipe
 from nl2sql_shell.repl.session_commands import BUFFER_COMMANDS, buffer_command
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.transactions import run_in_transaction_mode
-from nl2sql_shell.repl.variables import meta_arguments, substitute
+from nl2sql_shell.repl.variables import meta_arguments, substitute, valid_name
 
 SENDERS = ("\\g", "\\gx", "\\gset", "\\watch")
 
@@ -151,6 +151,12 @@ def _gset(shell: Shell, sql: str, prefix: str) -> None:
         return
     names, values = rows[0]
     for column, value in zip(names, values, strict=True):
+        if not valid_name(prefix + column):  # psql's SetVariable: unsetting such a name is no error
+            if value is None:
+                continue
+            shell.meta_error(f'invalid variable name: "{prefix + column}"')
+            shell.last_failed = True
+            return
         _store(shell.variables, prefix + column, value)
 
 

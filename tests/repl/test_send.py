@@ -71,3 +71,12 @@ def test_at_the_prompt(fresh_db):
 def test_next_piece_stops_at_a_backslash_outside_quotes():
     assert next_piece("select 'a\\b' \\g\n", 0) == (None, 0, 13)
     assert next_piece("select 1; \\g", 0) == ("select 1;", 9, -1)
+
+
+@pytest.mark.skipif(PSQL is None, reason="psql is not installed")
+def test_gset_refuses_a_column_that_is_no_variable_name_as_psql(fresh_db, tmp_path: Path):
+    script = "select 1 as ok, 2 \\gset\n\\echo :ok\nselect null as \"a b\", 3 as c \\gset p_\n\\echo :p_c\nselect 4 as \"x-y\", 5 as z \\gset\n\\echo :z\n"
+    (tmp_path / "g.sql").write_text(script)
+    result, expected = ours(fresh_db, "-f", "g.sql", cwd=tmp_path), theirs(fresh_db, "-f", "g.sql", cwd=tmp_path)
+    assert result == expected
+    assert b'invalid variable name: "?column?"' in result[2]
