@@ -16,12 +16,12 @@ import torch
 pytest.importorskip("llama_cpp")
 pytest.importorskip("peft")
 
-from peft import LoraConfig, get_peft_model  # noqa: E402
-from tinymodel import build_tiny_gguf, build_tiny_model  # noqa: E402
-from transformers import AutoModelForCausalLM  # noqa: E402
+from peft import LoraConfig, get_peft_model
+from tinymodel import build_tiny_gguf, build_tiny_model
+from transformers import AutoModelForCausalLM
 
-from nl2sql_shell.llm.gguf_lora import gguf_adapter, llamacpp_can_run  # noqa: E402
-from nl2sql_shell.llm.load import ModelLoadError, ModelSpec, choose_backend, load_model  # noqa: E402
+from nl2sql_shell.llm.gguf_lora import gguf_adapter, llamacpp_can_run
+from nl2sql_shell.llm.load import ModelLoadError, ModelSpec, choose_backend, load_model
 
 TOKENS = list(range(3, 60))
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
