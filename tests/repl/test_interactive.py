@@ -116,11 +116,24 @@ def _spawn(conninfo: str) -> pexpect.spawn:
     return pexpect.spawn(sys.executable, ["-m", "nl2sql_shell", conninfo], env=env, encoding="utf-8", timeout=30, dimensions=(40, 200))
 
 
+def _wait_until_busy(conninfo: str, seconds: float = 20.0) -> None:
+    """Until another session of the database runs a statement: Ctrl-C is meant for a running
+    query (the shell's may show as its cursor's FETCH)."""
+    deadline = time.monotonic() + seconds
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            busy = "select count(*) from pg_stat_activity where state = 'active' and pid <> pg_backend_pid() and datname = current_database()"
+            if conn.execute(busy).fetchone()[0]:
+                return
+            time.sleep(0.1)
+    raise AssertionError(f"no statement started within {seconds} s")
+
+
 def test_real_terminal_ctrl_c_cancels_a_query_and_ctrl_d_quits(fresh_db):
     child = _spawn(fresh_db)
     child.expect("=# ")
     child.sendline("select pg_sleep(60);")
-    time.sleep(1.0)
+    _wait_until_busy(fresh_db)  # on a busy machine 1 s was not always enough
     started = time.monotonic()
     child.sendintr()
     child.expect("canceling statement due to user request")
