@@ -76,6 +76,9 @@ def run_shell(
     ``actions``: the -c ("c") and -f ("f") arguments in command-line order (all -c first if None)."""
     from nl2sql_shell.config import enabled_rules, load_config
 
+    # Ctrl-C cancels a query or generation as in psql, which sets its own handler: even when
+    # started with SIGINT ignored (a background job of a non-interactive shell, nohup).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     config = load_config()
     try:
         rules_on = enabled_rules(rules, config)
@@ -177,7 +180,6 @@ def _run_scripted(shell: Shell, actions: tuple[tuple[str, str], ...], single_tra
     (-1): all of them between BEGIN and COMMIT, or ROLLBACK when ON_ERROR_STOP ended the run."""
     from nl2sql_shell.repl.script import read_script, run_script
 
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # as psql's, even where started with SIGINT ignored
     try:
         if not actions:
             run_script(shell, read_script(None))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import sys
 import time
 
@@ -110,10 +111,13 @@ def test_pager_gets_results_that_do_not_fit(fresh_db, tmp_path, monkeypatch):
     assert "small" in screen.getvalue() and "small" not in paged.read_text()
 
 
-def _spawn(conninfo: str) -> pexpect.spawn:
+def _spawn(conninfo: str, sigint_ignored: bool = False) -> pexpect.spawn:
+    """The shell on a pseudo-terminal; ``sigint_ignored``: started as a background job of a
+    non-interactive shell starts it (SIGINT set to be ignored, which a child inherits)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     env.update(PAGER="", TERM="dumb", NL2SQL_SHELL_HISTORY="/dev/null")
-    return pexpect.spawn(sys.executable, ["-m", "nl2sql_shell", conninfo], env=env, encoding="utf-8", timeout=30, dimensions=(40, 200))
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
+    return pexpect.spawn(sys.executable, ["-m", "nl2sql_shell", conninfo], env=env, encoding="utf-8", timeout=30, dimensions=(40, 200), preexec_fn=ignore)
 
 
 def _wait_until_busy(conninfo: str, seconds: float = 20.0) -> None:
@@ -129,8 +133,9 @@ def _wait_until_busy(conninfo: str, seconds: float = 20.0) -> None:
     raise AssertionError(f"no statement started within {seconds} s")
 
 
-def test_real_terminal_ctrl_c_cancels_a_query_and_ctrl_d_quits(fresh_db):
-    child = _spawn(fresh_db)
+@pytest.mark.parametrize("sigint_ignored", [False, True], ids=["sigint-default", "started-with-sigint-ignored"])
+def test_real_terminal_ctrl_c_cancels_a_query_and_ctrl_d_quits(fresh_db, sigint_ignored):
+    child = _spawn(fresh_db, sigint_ignored)
     child.expect("=# ")
     child.sendline("select pg_sleep(60);")
     _wait_until_busy(fresh_db)  # on a busy machine 1 s was not always enough
