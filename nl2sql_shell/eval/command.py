@@ -25,7 +25,7 @@ from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 @click.option("--category", "categories", multiple=True, help="Only this category (repeatable).")
 @click.option("--dsn", help="Server to load the databases into (default: the embedded one). Databases named after the suite's are dropped and re-created.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Write results.jsonl and summary.json here.")
-@click.option("--prompt-style", "styles", default="default", show_default=True, help="default, tutorial, or both comma-separated (measured in one run).")
+@click.option("--prompt-style", "styles", default="default", show_default=True, help="default, or a baseline (tutorial: names only; raw: plain CREATE TABLE, every table), or several comma-separated (measured in one run).")
 @click.option("--no-idk", is_flag=True, help="Skip the unanswerable questions of idk.csv.")
 @click.option("--max-repairs", type=int, default=2, show_default=True, help="Times an error is given back to the model.")
 @click.option("--repair-samples", type=int, default=4, show_default=True, help="Queries sampled (one batch, then voted on) in each repair round.")
@@ -44,7 +44,7 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
 
     style_list = [s.strip() for s in styles.split(",") if s.strip()]
     for style in style_list:
-        if style not in ("default", "tutorial"):
+        if style not in ("default", "tutorial", "raw"):
             raise click.BadParameter(f"unknown prompt style {style!r}", param_hint="--prompt-style")
     suite = load_suite(suite_dir)
     sample = slice(max(offset, 0), None, max(every, 1))

@@ -36,6 +36,7 @@ from nl2sql_shell.schema.grounding import ground
 from nl2sql_shell.schema.introspect import SchemaCache
 from nl2sql_shell.schema.linking import Reason, select_tables
 from nl2sql_shell.schema.readable import ModelView, model_view, render_for_model
+from nl2sql_shell.schema.render import render_schema
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its parser warnings are not the user's business
 
@@ -99,7 +100,10 @@ class Options:
     statement_timeout_ms: int = 10_000
     check_seconds: float = 15.0  # wall clock for one EXPLAIN or vote run, whatever the server's timeout
     vote_row_limit: int = 1000  # rows fetched (server side) per candidate for the vote
-    prompt_style: Literal["default", "tutorial"] = "default"
+    # The baselines eval measures the pipeline against, one greedy query each, no corrections
+    # and no repairs: "tutorial" (the original tutorial's names-only prompt) and "raw" (the
+    # plain CREATE TABLE prompt of model cards, every table).
+    prompt_style: Literal["default", "tutorial", "raw"] = "default"
     refuse_ungrounded: bool = True  # refuse, before the model runs, questions the schema never mentions
     rules: frozenset[str] = field(default_factory=default_rules)  # correction rules on (nl2sql/rules)
     # When the first batch leaves the answer open (nothing passed, or no strict majority of it
@@ -108,6 +112,10 @@ class Options:
     # Show prefixed or quoted camelCase names to the model in words and translate its query
     # back (schema/readable.py). Off: on bench/unfamiliar it gained nothing (docs/benchmarks.md).
     readable_names: bool = False
+
+    @property
+    def baseline(self) -> bool:
+        return self.prompt_style != "default"
 
 
 class Asker:
@@ -151,6 +159,8 @@ class Asker:
         view = model_view(schema, readable=self.options.readable_names and self.options.prompt_style == "default")
         if self.options.prompt_style == "tutorial":
             messages = prompts.tutorial_messages([(t.name, [c.name for c in t.columns]) for t in tables], question)
+        elif self.options.prompt_style == "raw":
+            messages = prompts.create_table_messages(render_schema(schema.tables, qualify=schema.needs_schema, notes=False), question, hint=hint)
         else:
             examples = [replace(e, sql=view.to_readable(e.sql)) for e in examples]
             history = [replace(e, sql=view.to_readable(e.sql)) for e in history]
@@ -182,8 +192,8 @@ class Asker:
                 answer.sql, answer.kind = refusals[0].sql, "refusal"
                 answer.reason = "the model says this database cannot answer the question"
                 break
-            if self.options.prompt_style == "tutorial":
-                break  # the baseline gets no repairs
+            if self.options.baseline:
+                break  # a baseline gets no repairs
             last = candidates[0]
             failed = view.to_readable(last.sql) if last.sql else last.text
             messages = prompts.repair_messages(base_messages, failed, view.readable_text(feedback(last.errors)))
@@ -227,8 +237,8 @@ class Asker:
         return not votes or votes.most_common(1)[0][1] * 2 <= len(candidates)
 
     def _samples(self, round_: int) -> int:
-        """Queries to write in this round; the tutorial baseline writes one greedy query only."""
-        if self.options.prompt_style == "tutorial":
+        """Queries to write in this round; a baseline writes one greedy query only."""
+        if self.options.baseline:
             return 1
         return self.options.candidates if round_ == 0 else self.options.repair_samples
 
@@ -263,11 +273,12 @@ class Asker:
         if is_refusal(attempt.sql):
             return None
         written = attempt.sql
-        corrected = apply_rules(written, view.readable, enabled=self.options.rules)  # equivalent ones, and rewrites switched on
+        rules = frozenset() if self.options.baseline else self.options.rules  # a baseline runs as written
+        corrected = apply_rules(written, view.readable, enabled=rules)  # equivalent ones, and rewrites switched on
         sql, changes = corrected.sql, corrected.changes
         errors, result, proof = self._verify(sql, view, conn)
         if errors:  # only a query that fails may be repaired, and only a repair that passes is kept
-            repaired = apply_rules(sql, view.readable, enabled=REPAIRS.intersection(self.options.rules), failing=True)
+            repaired = apply_rules(sql, view.readable, enabled=REPAIRS.intersection(rules), failing=True)
             if repaired.changes:
                 repair_errors, repair_result, repair_proof = self._verify(repaired.sql, view, conn)
                 if not repair_errors:

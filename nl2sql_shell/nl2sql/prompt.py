@@ -107,3 +107,14 @@ def tutorial_messages(tables: Sequence[tuple[str, Sequence[str]]], question: str
             ),
         }
     ]
+
+
+def create_table_messages(schema_text: str, question: str, *, hint: str | None = None) -> list[dict[str, str]]:
+    """The plain baseline every text-to-SQL model card shows: the database's CREATE TABLE
+    statements and the question, nothing else (no rules, no sample values, no examples). eval's
+    `raw` style sends it greedily and runs the reply unchecked, so the pipeline's own figure can
+    be read against what the model does alone on the same database."""
+    text = f"{schema_text.strip()}\n\n-- Using valid PostgreSQL, answer the following question for the tables provided above.\n-- {question.strip()}"
+    if hint:
+        text += f"\n-- {' '.join(hint.split())}"
+    return [{"role": "user", "content": text}]

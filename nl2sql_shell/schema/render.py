@@ -41,17 +41,18 @@ _TYPE_ALIASES = {"bit varying": "varbit"}
 Qualify = Callable[[str, str], bool] | bool
 
 
-def render_schema(tables: Sequence[Table], *, qualify: Qualify) -> str:
-    """CREATE TABLE statements for ``tables``; names carry their schema where ``qualify`` says."""
-    return "\n".join(render_table(t, qualify=qualify) for t in tables)
+def render_schema(tables: Sequence[Table], *, qualify: Qualify, notes: bool = True) -> str:
+    """CREATE TABLE statements for ``tables``; names carry their schema where ``qualify`` says;
+    ``notes=False`` leaves out every comment (the plain DDL of eval's `raw` baseline)."""
+    return "\n".join(render_table(t, qualify=qualify, notes=notes) for t in tables)
 
 
-def render_table(table: Table, *, qualify: Qualify) -> str:
-    lines = [f"-- {_flatten(table.comment, MAX_COMMENT_CHARS)}"] if table.comment else []
+def render_table(table: Table, *, qualify: Qualify, notes: bool = True) -> str:
+    lines = [f"-- {_flatten(table.comment, MAX_COMMENT_CHARS)}"] if table.comment and notes else []
     header = f"CREATE TABLE {_table_name(table.schema, table.name, qualify)} ("
-    lines.append(_with_comment(header, _table_notes(table)))
+    lines.append(_with_comment(header, _table_notes(table) if notes else ""))
     single_pk = table.primary_key[0] if len(table.primary_key) == 1 else None
-    body = [(_column_def(c, c.name == single_pk), _column_notes(c)) for c in table.columns]
+    body = [(_column_def(c, c.name == single_pk), _column_notes(c) if notes else "") for c in table.columns]
     if len(table.primary_key) > 1:
         body.append((f"PRIMARY KEY ({_names(table.primary_key)})", ""))
     body += [(_foreign_key(fk, table.schema, qualify), "") for fk in table.foreign_keys]
