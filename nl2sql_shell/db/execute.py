@@ -313,25 +313,30 @@ class Executor:
         message, LINE and caret are exactly psql's. It failed before running, so it fails
         the same way again. Inside the user's transaction "our own" is a savepoint, so the
         rerun's error is what leaves the transaction aborted, as psql's statement would.
+
+        With FETCH_COUNT, psql itself declares a cursor for SELECT and VALUES, and its errors
+        quote the query as line 2 of its DECLARE: so does ours, and it fails as psql's does,
+        in the user's transaction with no savepoint.
         """
         status = self.conn.info.transaction_status
-        if single and status != pq.TransactionStatus.IDLE:
-            return self._fetch_all(sql, [False])
+        psql_cursor = not single and self.settings.fetch_count > 0 and bool(_SELECT_COMMAND.match(sql))
+        if (single or psql_cursor) and status != pq.TransactionStatus.IDLE:
+            return self._fetch_all(sql, [False], psql_cursor)
         if status == pq.TransactionStatus.INERROR:  # refused whatever it is: the server's own words
             return self._run_plain(sql, single)
         declared = [False]
         try:
             with self.conn.transaction():
-                return self._fetch_all(sql, declared)
+                return self._fetch_all(sql, declared, psql_cursor)
         except psycopg.Error:
-            if declared[0]:
+            if declared[0] or psql_cursor:
                 raise
         return self._run_plain(sql, single)
 
-    def _fetch_all(self, sql: str, declared: list[bool]) -> Outcome:
+    def _fetch_all(self, sql: str, declared: list[bool], psql_cursor: bool = False) -> Outcome:
         with self.conn.cursor(name=_CURSOR_NAME, scrollable=False) as cur:
             fmt.text_loading(cur)
-            cur.execute(sql)
+            cur.execute("\n" + sql if psql_cursor else sql)  # psql: "DECLARE _psql_cursor NO SCROLL CURSOR FOR\n<query>"
             declared[0] = True
             columns, numeric = fmt.describe(cur)
             fetch_count = self.settings.fetch_count if _SELECT_COMMAND.match(sql) else 0

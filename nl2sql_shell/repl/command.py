@@ -26,9 +26,11 @@ def run_command_string(shell: Shell, text: str) -> bool:
         statements.append(rest)
     if not statements:
         return True
-    if len(statements) == 1 or any(copy_direction(statement) for statement in statements):
+    if len(statements) == 1:  # as written, spaces and :names too: psql sends the string itself
+        shell.run_sql(text, verbatim=True)
+    elif any(copy_direction(statement) for statement in statements):
         for statement in statements:  # as written: a backslash in it goes to the server, as psql's
-            shell.run_sql(statement)
+            shell.run_sql(statement, verbatim=True)
     else:
         shell.run_query_string(text)
     return not shell.last_failed

@@ -150,17 +150,18 @@ class Shell:
             self.run_sql(pending + statement if pending else statement)
             pending, pos = "", end
 
-    def run_sql(self, sql: str, *, read_only: bool = False, statement_timeout_ms: int | None = None, single: bool = False) -> Outcome:
+    def run_sql(self, sql: str, *, read_only: bool = False, statement_timeout_ms: int | None = None, single: bool = False, verbatim: bool = False) -> Outcome:
         """Execute one statement with psql's output; reconnect once if the server went away.
         `single`: exactly one statement (model SQL), see Executor.run. The user's SQL gets
-        psql's variable interpolation (`:name`, `:'name'`, `:"name"`); model SQL never does.
+        psql's variable interpolation (`:name`, `:'name'`, `:"name"`) unless it comes `verbatim`
+        (a -c string, which psql's lexer never reads); model SQL never does.
         In a branch of `\\if` that is not taken, nothing is sent."""
         if not self.conditions.active():
             if self.interactive:
                 self.error("query ignored; use \\endif or Ctrl-C to exit current \\if block")
             return Outcome(True)
         if not (read_only or single):
-            expanded = substitute(sql, self.variables)
+            expanded = sql if verbatim else substitute(sql, self.variables)
             pieces = _statements(expanded) if expanded != sql else [sql]
             outcome = Outcome(True)
             for piece in pieces:  # a ; inside a variable's value ends a statement there, as in psql

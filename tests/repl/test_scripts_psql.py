@@ -185,7 +185,19 @@ def test_a_statement_with_variables_is_sent_as_written(fresh_db, tmp_path: Path)
     assert b"select '5' as c \n" in out and b"LINE 1: select 5 as a, nosuch \n" in err
 
 
-def test_a_command_string_of_several_statements_is_not_interpolated(fresh_db):
-    """psql's lexer never reads a -c string: `:v` goes to the server as written."""
-    _, _, err = same(fresh_db, fresh_db, "-v", "v=1", "-c", "select :v as a; select 2 as b")
-    assert err.startswith(b'ERROR:  syntax error at or near ":"')
+@pytest.mark.parametrize("command", ["select :v as a; select 2 as b", "select :v as a", "  select nosuch  "])
+def test_a_command_string_is_sent_as_written(fresh_db, command: str):
+    """psql's lexer never reads a -c string: `:v` and the blanks around it go to the server
+    as written (the error's LINE shows them), echoed as written with -e."""
+    _, out, err = same(fresh_db, fresh_db, "-e", "-v", "v=1", "-c", command)
+    assert out.startswith(command.encode() + b"\n")
+    assert err.startswith((b'ERROR:  syntax error at or near ":"', b'ERROR:  column "nosuch" does not exist\nLINE 1:   select nosuch  '))
+
+
+def test_fetch_count_errors_quote_the_query_as_psql_declares_it(fresh_db, tmp_path: Path):
+    """With FETCH_COUNT psql sends SELECT and VALUES as `DECLARE ... CURSOR FOR\n<query>`:
+    the error's LINE is one more than the file's, and inside a transaction it aborts it."""
+    (tmp_path / "f.sql").write_text("begin;\nselect x\n  from nowhere;\nselect 1;\nrollback;\nvalues (1), (2), (3);\n")
+    _, out, err = same(fresh_db, fresh_db, "-v", "FETCH_COUNT=2", "-f", "f.sql", cwd=tmp_path)
+    assert b"LINE 3:   from nowhere;" in err and b"current transaction is aborted" in err and b"(3 rows)" in out
+    same(fresh_db, fresh_db, "-v", "FETCH_COUNT=2", "-c", "  select nosuch")
