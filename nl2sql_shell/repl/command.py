@@ -9,6 +9,7 @@ as any typed statement does, so COPY FROM STDIN reads standard input and big res
 from __future__ import annotations
 
 from nl2sql_shell.db.copy import copy_direction
+from nl2sql_shell.repl.conditionals import Conditionals
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.statements import split_statements
 
@@ -19,7 +20,11 @@ def run_command_string(shell: Shell, text: str) -> bool:
     if shell.variables.get("ECHO") == "all":  # -a: psql prints each -c string first (a backslash command without its backslash)
         shell.output.say(text.removeprefix("\\") + "\n")
     if text.startswith(("\\", "?")):
-        shell.handle(text)
+        outer, shell.conditions = shell.conditions, Conditionals()  # psql: each -c has its own \\if blocks
+        try:
+            shell.handle(text)
+        finally:
+            shell.conditions = outer
         return not shell.last_failed
     statements, rest = split_statements(text)
     if rest:

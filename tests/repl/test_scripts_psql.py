@@ -50,6 +50,8 @@ def test_a_command_string_is_one_query(pg_server, command: str):
         ["-c", "\\echo x", "-c", "select 1; select 2 as b"],
         ["-a", "-v", "ON_ERROR_STOP=1", "-f", "bad.sql"],  # -a echoes nothing after the stop
         ["-a", "-f", "q.sql"],  # nor after \q
+        ["-c", "\\if false", "-c", "\\echo a", "-c", "\\endif", "-c", "\\echo b"],  # each -c has its own \\if blocks
+        ["-c", "\\if false \\echo a \\endif", "-c", "\\echo b"],
     ],
 )
 def test_commands_and_files_run_in_command_line_order(fresh_db, tmp_path: Path, args: list[str]):
