@@ -22,6 +22,7 @@ from psycopg import generators, pq
 from nl2sql_shell.db import format as fmt
 from nl2sql_shell.db.aligned import auto_vertical
 from nl2sql_shell.db.copy import copy_direction, run_copy
+from nl2sql_shell.db.messages import MessageStyle, server_message
 from nl2sql_shell.db.settings import Settings
 from nl2sql_shell.output import Output
 
@@ -82,26 +83,28 @@ def _after_quoted(sql: str, pos: int, quote: str) -> int:
     return len(sql)
 
 
-def error_text(exc: psycopg.Error) -> str:
-    """The message exactly as psql prints it: libpq's own text with LINE n: and the caret."""
+def error_text(exc: psycopg.Error, style: MessageStyle | None = None) -> str:
+    """The message exactly as psql prints it: libpq's own text with LINE n: and the caret,
+    laid out for VERBOSITY and SHOW_CONTEXT when ``style`` is not psql's default."""
     if exc.pgresult is not None and exc.pgresult.error_message:
-        return exc.pgresult.error_message.decode(errors="replace").rstrip("\n")
+        text = exc.pgresult.error_message.decode(errors="replace").rstrip("\n")
+        return text if style is None or style.plain else server_message(exc.diag, style, error=True, libpq_text=text)
     message = str(exc).strip()
     return message if message.startswith(("ERROR:", "FATAL:")) else f"ERROR:  {message}"
 
 
 def install_notice_printer(
-    conn: psycopg.Connection, stream: Callable[[], IO[str]] = lambda: sys.stderr, location: Callable[[], str] = lambda: ""
+    conn: psycopg.Connection,
+    stream: Callable[[], IO[str]] = lambda: sys.stderr,
+    location: Callable[[], str] = lambda: "",
+    style: Callable[[], MessageStyle] = MessageStyle,
 ) -> None:
     """Server NOTICEs and WARNINGs go to stderr, formatted as psql formats them (after the
     script's ``FILE:LINE:`` prefix, as psql puts it on every server message from a file)."""
 
     def show(diag: psycopg.errors.Diagnostic) -> None:
         out = stream()
-        out.write(f"{location()}{diag.severity}:  {diag.message_primary}\n")
-        for label, text in (("DETAIL", diag.message_detail), ("HINT", diag.message_hint)):
-            if text:
-                out.write(f"{label}:  {text}\n")
+        out.write(f"{location()}{server_message(diag, style(), error=False)}\n")
         out.flush()
 
     conn.add_notice_handler(show)
@@ -172,9 +175,8 @@ class Executor:
             self._cancelled()
             outcome = Outcome(False, error=CANCELLED)
         except psycopg.Error as exc:
-            text = error_text(exc)
-            self._report(text)
-            outcome = Outcome(False, error=text, diag=exc.diag)
+            self._report(error_text(exc, self.settings.messages))
+            outcome = Outcome(False, error=error_text(exc), diag=exc.diag)
         if self.settings.timing:
             self.output.say(f"Time: {(time.perf_counter() - started) * 1000:.3f} ms\n")
         return outcome
@@ -217,7 +219,7 @@ class Executor:
             self._cancelled()
             return Outcome(False, error=CANCELLED)
         except psycopg.Error as exc:
-            self._report(error_text(exc))
+            self._report(error_text(exc, self.settings.messages))
             return Outcome(False, error=error_text(exc), diag=exc.diag)
         outcome = Outcome(True)
         for result in results:
@@ -232,7 +234,8 @@ class Executor:
         """One result of a simple query: its rows, its tag or its error."""
         if result.status == pq.ExecStatus.FATAL_ERROR:
             text = (result.error_message or b"").decode(errors="replace").rstrip("\n")
-            self._report(text)
+            style = self.settings.messages
+            self._report(text if style.plain else server_message(psycopg.errors.Diagnostic(result), style, error=True, libpq_text=text))
             return Outcome(False, error=text)
         status = (result.command_status or b"").decode()
         if result.status != pq.ExecStatus.TUPLES_OK:
@@ -279,7 +282,7 @@ class Executor:
             self._cancelled()
             return Outcome(False, error=CANCELLED)
         except psycopg.Error as exc:
-            self._report(error_text(exc))
+            self._report(error_text(exc, self.settings.messages))
             return Outcome(False, error=error_text(exc), diag=exc.diag)
 
     def _copy(self, sql: str, source: Iterable[bytes] | None, sink: Callable[[bytes], None] | None, *, show_status: bool = True) -> Outcome:

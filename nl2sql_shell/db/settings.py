@@ -8,7 +8,9 @@ them as psql does and every formatter reads the same values psql's ``print.c`` r
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from nl2sql_shell.db.messages import MessageStyle
 
 FORMATS = ("aligned", "asciidoc", "csv", "html", "latex", "latex-longtable", "troff-ms", "unaligned", "wrapped")
 LINE_STYLES = ("ascii", "old-ascii", "unicode")
@@ -67,6 +69,7 @@ class Settings:
     timing: bool = False
     quiet: bool = False  # -q / QUIET: no command tags, no \\x or \\timing messages
     fetch_count: int = 0  # psql's FETCH_COUNT; 0 (unset) fetches the whole result first
+    messages: MessageStyle = field(default_factory=MessageStyle)  # VERBOSITY and SHOW_CONTEXT
 
     @property
     def csv(self) -> bool:

@@ -71,5 +71,5 @@ def report(shell: Shell, exc: psycopg.Error) -> None:
     """A catalog query's error, as psql prints the error of its own query."""
     from nl2sql_shell.db.execute import error_text
 
-    shell.error(shell.location + error_text(exc))
+    shell.error(shell.location + error_text(exc, shell.settings.messages))
     shell.last_failed = True

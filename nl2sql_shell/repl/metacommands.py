@@ -332,7 +332,7 @@ def _pgspecial(shell: Shell, line: str, known: bool = True) -> bool:
     except psycopg.Error as exc:
         from nl2sql_shell.db.execute import error_text
 
-        shell.error(shell.location + error_text(exc))
+        shell.error(shell.location + error_text(exc, shell.settings.messages))
         shell.last_failed = True
     return True
 

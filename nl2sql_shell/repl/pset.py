@@ -9,9 +9,11 @@ a value (``\\pset footer off``, ``\\t on``) prints no message, ``\\pset border x
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from nl2sql_shell.db.settings import FORMATS, Settings
 from nl2sql_shell.repl.shell import Shell
+from nl2sql_shell.repl.special_variables import parse_int, refusal, substitute
 from nl2sql_shell.repl.variables import boolean, meta_arguments
 
 _BOOLEAN_WORDS = ("true", "false", "yes", "no", "on", "off", "1", "0")
@@ -259,27 +261,24 @@ SHORTCUTS = {
 
 
 def variable_changed(shell: Shell, name: str, report: Callable[[str], None] | None = None) -> bool:
-    """psql's hooks for the display variables: FETCH_COUNT (an integer; unset is 0) and QUIET.
-    Returns False, after psql's error (through ``report``, else as a meta-command's), for a
-    value psql refuses (the variable is not set)."""
+    """psql's hooks on its variables (repl/special_variables.py), then the settings the
+    display ones drive: FETCH_COUNT, QUIET, VERBOSITY and SHOW_CONTEXT. Returns False, after
+    psql's error (through ``report``, else as a meta-command's), for a value psql refuses
+    (the caller puts the old value back)."""
     report = report or shell.meta_error
-    value = shell.variables.get(name)
+    value = substitute(name, shell.variables.get(name))
+    if value is None:
+        return True
+    shell.variables[name] = value
+    if error := refusal(name, value):
+        report(error)
+        return False
     if name == "FETCH_COUNT":
-        if value is None:
-            shell.settings.fetch_count = 0
-            return True
-        try:
-            shell.settings.fetch_count = int(value.strip())
-        except ValueError:
-            report(f'invalid value "{value}" for "FETCH_COUNT": integer expected')
-            return False
+        shell.settings.fetch_count = parse_int(value) or 0
     elif name == "QUIET":
-        if value is None:
-            shell.settings.quiet = False
-            return True
-        try:
-            shell.settings.quiet = _bool(value, name)
-        except PsetError as exc:
-            report(str(exc))
-            return False
+        shell.settings.quiet = boolean(value)
+    elif name == "VERBOSITY":
+        shell.settings.messages = replace(shell.settings.messages, verbosity=value.lower())
+    elif name == "SHOW_CONTEXT":
+        shell.settings.messages = replace(shell.settings.messages, show_context=value.lower())
     return True

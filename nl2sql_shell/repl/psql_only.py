@@ -54,7 +54,7 @@ def list_operators(shell: Shell, name: str, argument: str) -> bool:
             rows = [tuple(None if value is None else str(value) for value in row) for row in cur.fetchall()]
             print_listing(shell, "List of operators", [column.name for column in cur.description or []], rows)
     except psycopg.Error as exc:
-        shell.error(shell.location + error_text(exc))
+        shell.error(shell.location + error_text(exc, shell.settings.messages))
         shell.last_failed = True
     return True
 
@@ -69,7 +69,7 @@ def edit_definition(shell: Shell, name: str, argument: str) -> bool:
     try:
         text = _definition(shell, name == "\\ef", argument.strip())
     except psycopg.Error as exc:
-        shell.error(error_text(exc))
+        shell.error(error_text(exc, shell.settings.messages))
         shell.last_failed = True
         return True
     editor = os.environ.get("EDITOR") or os.environ.get("VISUAL") or "vi"

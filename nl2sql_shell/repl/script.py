@@ -271,7 +271,7 @@ def _send_bytes(shell: Shell, statement: str) -> None:
     try:
         shell.conn.execute(statement.encode("utf-8", "surrogateescape"))
     except psycopg.Error as exc:
-        shell.error(shell.location + error_text(exc))
+        shell.error(shell.location + error_text(exc, shell.settings.messages))
         shell.last_failed = True
         _stop_on_error(shell)
 

@@ -138,7 +138,7 @@ def _gset(shell: Shell, sql: str, prefix: str) -> None:
                 rows.extend((names, tuple(row)) for row in (cur.fetchmany(2) if cur.description else []))
                 return Outcome(True, len(rows), cur.statusmessage)
         except psycopg.Error as exc:
-            shell.error(shell.location + error_text(exc))
+            shell.error(shell.location + error_text(exc, shell.settings.messages))
             return Outcome(False, error=error_text(exc))
 
     outcome = run_in_transaction_mode(shell.conn, sql, shell.variables, shell.interactive, run)

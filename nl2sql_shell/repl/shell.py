@@ -83,7 +83,7 @@ class Shell:
     def _attach(self, conn: psycopg.Connection) -> None:
         self.conn = conn
         self.variables.update(connection_variables(conn))
-        install_notice_printer(conn, lambda: self.errors, lambda: self.location)
+        install_notice_printer(conn, lambda: self.errors, lambda: self.location, lambda: self.settings.messages)
         self.executor = Executor(conn, self.settings, self.output, lambda: self.errors, lambda: self.location)
         self.executor.copy_stdin = lambda: self.command_lines()
 
@@ -201,7 +201,7 @@ class Shell:
         try:
             self.conn.execute(sql)
         except psycopg.Error as exc:
-            self.error(self.location + error_text(exc))
+            self.error(self.location + error_text(exc, self.settings.messages))
             return False
         return True
 
@@ -223,7 +223,7 @@ class Shell:
         try:
             return run_in_transaction_mode(self.conn, sql, self.variables, self.interactive, run)
         except psycopg.Error as exc:  # the implicit BEGIN or a savepoint: the connection went away
-            self.error(self.location + error_text(exc))
+            self.error(self.location + error_text(exc, self.settings.messages))
             return Outcome(False, error=error_text(exc))
 
     def _finish(self, sql: str, outcome: Outcome) -> Outcome:

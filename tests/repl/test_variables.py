@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,48 @@ def test_set_refuses_names_psql_refuses(pg_server, tmp_path: Path):
         result, expected = ours(mine, "-f", "names.sql", cwd=tmp_path), theirs(psqls, "-f", "names.sql", cwd=tmp_path)
     assert result == expected
     assert b'invalid variable name: "a-b"' in result[2]
+
+
+SPECIAL = ["ON_ERROR_STOP", "AUTOCOMMIT", "QUIET", "SHOW_ALL_RESULTS", "FETCH_COUNT", "HISTSIZE", "IGNOREEOF", "ECHO", "ECHO_HIDDEN",
+           "ON_ERROR_ROLLBACK", "COMP_KEYWORD_CASE", "HISTCONTROL", "VERBOSITY", "SHOW_CONTEXT", "PROMPT1"]  # fmt: skip
+
+
+@pytest.mark.skipif(PSQL is None, reason="psql is not installed")
+@pytest.mark.parametrize("name", SPECIAL)
+def test_psqls_own_variables_are_reset_and_checked_as_psql_does(fresh_db, tmp_path: Path, name: str):
+    """\\unset and a bare -v leave psql's default ("off", "0", "default"), an empty \\set
+    leaves "on" for a boolean, and a value psql refuses is refused with its words."""
+    (tmp_path / "s.sql").write_text(f"\\unset {name}\n\\echo :{name}\n\\set {name}\n\\echo :{name}\n\\set {name} bogus\n\\echo :{name}\n\\set {name} 0x10\n\\echo :{name}\n")
+    for args in (("-f", "s.sql"), ("-v", name, "-c", f"\\echo :{name}")):
+        result, expected = ours(fresh_db, *args, cwd=tmp_path), theirs(fresh_db, *args, cwd=tmp_path)
+        assert result == expected
+    if name == "ON_ERROR_STOP":
+        assert result[1].startswith(b"off\n")  # the first echo, after \unset
+
+
+MESSAGES = r"""select nosuch from pg_class;
+do $$ begin raise notice 'hi %', 1 using detail = 'd', hint = 'h'; end $$;
+do $$ begin perform 1/0; end $$;
+do $$ begin execute 'select nosuch'; end $$;
+create temp table t(a int not null);
+insert into t values (null);
+select 1 +;
+"""
+
+
+@pytest.mark.skipif(PSQL is None, reason="psql is not installed")
+@pytest.mark.parametrize("verbosity", ["default", "verbose", "terse", "sqlstate"])
+@pytest.mark.parametrize("context", ["never", "errors", "always"])
+def test_server_messages_follow_verbosity_and_show_context(fresh_db, tmp_path: Path, verbosity: str, context: str):
+    """Errors and notices as psql lays them out for each VERBOSITY and SHOW_CONTEXT (verbose
+    adds the SQLSTATE, object names and the server's LOCATION; terse keeps one line)."""
+    (tmp_path / "m.sql").write_text(MESSAGES.replace("temp table t", f"temp table t_{verbosity}_{context}"))
+    args = ("-v", f"VERBOSITY={verbosity}", "-v", f"SHOW_CONTEXT={context}", "-f", "m.sql")
+    code, out, err = ours(fresh_db, *args, cwd=tmp_path)
+    expected = theirs(fresh_db, *args, cwd=tmp_path)
+    temp_schema = re.compile(rb"pg_temp_\d+")  # each session has its own
+    assert (code, out, temp_schema.sub(b"pg_temp", err)) == (expected[0], expected[1], temp_schema.sub(b"pg_temp", expected[2]))
+    if verbosity == "verbose":
+        assert b"ERROR:  22012: division by zero\n" in err and b"LOCATION:  " in err
+    if verbosity == "terse":
+        assert b'column "nosuch" does not exist at character 8\n' in err and b"LINE 1" not in err
