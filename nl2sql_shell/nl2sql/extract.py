@@ -54,9 +54,17 @@ def extract_sql(text: str) -> str | None:
     return parsed or next((_before_prose(candidates[start]) for start in sorted(at_start & capitals)), None)
 
 
+# Three words or more: prose, not a label such as 'yes' or 'high value'.
+_SENTENCE = re.compile(r"\w+\s+\w+\s+\w+")
+
+
 def is_refusal(sql_or_text: str) -> bool:
     """The model abstained: a SELECT of string literals only (the benchmark's convention, e.g.
-    ``SELECT 'I cannot answer that' AS answer``), or prose without SQL saying it cannot answer."""
+    ``SELECT 'I cannot answer that' AS answer``), or prose without SQL saying it cannot answer.
+
+    Read from a table, a SELECT of sentences only (``SELECT 'Stretch that can help' FROM
+    visits WHERE ...``) is prose too: none of its columns carries the database's data. A
+    short label (``SELECT 'yes' FROM t WHERE ...``) may answer a question and is not."""
     sql = extract_sql(sql_or_text)
     if sql is None:
         return bool(_REFUSAL_WORDS.search(sql_or_text))
@@ -64,11 +72,13 @@ def is_refusal(sql_or_text: str) -> bool:
         tree = parse_one(sql)
     except PARSE_ERRORS:
         return False
-    return (
-        isinstance(tree, exp.Select)
-        and not any(tree.args.get(arg) for arg in ("from_", "where", "group", "having", "joins"))
-        and all(isinstance(s.unalias(), exp.Literal) and s.unalias().is_string for s in tree.selects)
-    )
+    if not isinstance(tree, exp.Select):
+        return False
+    strings = [s.unalias() for s in tree.selects]
+    if not all(isinstance(s, exp.Literal) and s.is_string for s in strings):
+        return False
+    reads = any(tree.args.get(arg) for arg in ("from_", "where", "group", "having", "joins"))
+    return not reads or all(_SENTENCE.search(s.this) for s in strings)
 
 
 def _statement_at(text: str, start: int) -> str:

@@ -71,6 +71,8 @@ def test_a_fence_is_taken_whole_so_the_checks_see_every_statement_in_it() -> Non
         "```sql\nSELECT 'Sorry, the data is not available' AS answer, 'n/a' AS detail\n```",
         "The database has no table about novels, so this cannot be answered.",
         "Unfortunately the schema does not contain information about dark matter.",
+        # prose read from a table: no column of the database in the answer
+        "SELECT DISTINCT 'Stretch that can help lower back pain' AS answer FROM visits WHERE visit_id = 3",
     ],
 )
 def test_abstentions_are_refusals(reply: str) -> None:
@@ -83,6 +85,8 @@ def test_abstentions_are_refusals(reply: str) -> None:
         "SELECT name FROM author",
         "SELECT 'x' AS label FROM author",  # a literal, but read from a table
         "SELECT 'x' AS label, count(*) FROM author",
+        "SELECT 'yes' AS answer FROM author WHERE name = 'Ada'",  # a label: the row's presence answers
+        "SELECT 'high value' AS segment, name FROM author",
         "SELECT 1",
         "Here you go: SELECT name FROM author WHERE name <> 'unavailable'",
     ],
