@@ -66,11 +66,12 @@ class Output:
             self._file = open(os.path.expanduser(path), "w", encoding="utf-8")  # noqa: SIM115
 
     def write(self, text: str) -> None:
+        self._write_unlogged(text)
+        self.log_text(text)
+
+    def _write_unlogged(self, text: str) -> None:
         self.stream.write(text)
         self.stream.flush()
-        if self.log is not None:
-            self.log.write(text)
-            self.log.flush()
 
     def write_bytes(self, data: bytes) -> None:
         """COPY ... TO STDOUT data as the server sent it: binary COPY is not text, and psql
@@ -82,10 +83,7 @@ class Output:
             return
         self.stream.flush()
         raw.write(data)
-        raw.flush()
-        if self.log is not None:
-            self.log.write(data.decode("utf-8", "replace"))
-            self.log.flush()
+        raw.flush()  # never into the -L log: psql logs queries and results, not COPY data
 
     def echo(self, text: str) -> None:
         """Text of the user's own for the query output (``\\qecho``): the \\o target, but
@@ -115,17 +113,24 @@ class Output:
             return 0
         return shutil.get_terminal_size().columns
 
+    def log_text(self, text: str) -> None:
+        """Into the -L log only (a result as psql logs it, see Executor.print_rows)."""
+        if self.log is not None:
+            self.log.write(text)
+            self.log.flush()
+
     @contextlib.contextmanager
-    def page(self):
-        """Yield a writer for one result; it pages only on a terminal and only when needed."""
+    def page(self, *, log: bool = True):
+        """Yield a writer for one result; it pages only on a terminal and only when needed.
+        ``log=False``: the caller writes the -L log itself."""
         if self._file is not None or not self.use_pager or not os.environ.get("PAGER", DEFAULT_PAGER):
-            yield self.write
+            yield self.write if log else self._write_unlogged
             return
         pager = _LazyPager(self._default, self.always_page, self.pager_min_lines)
 
         def write(text: str) -> None:
             pager.write(text)
-            if self.log is not None:
+            if log and self.log is not None:
                 self.log.write(text)
 
         try:

@@ -362,7 +362,14 @@ class Executor:
         """
         render = self._renderer(columns, numeric, self.settings)
         shown = 0
-        with self.output.page() as write:
+        with self.output.page(log=False) as shown_write:
+            # psql logs every result (-L) aligned and not expanded, whatever the output's format
+            logged = self._renderer(columns, numeric, replace(self.settings, format="aligned", expanded="off"))
+
+            def log(rows: fmt.Rows, start: bool, stop: bool, prior: int) -> None:
+                if self.output.log is not None:
+                    self.output.log_text(logged(rows, start, stop, prior))
+
             if fetch_count > 0:
                 # psql opens its pager once a batch is full and then, in \x auto, prints every
                 # batch vertically so that the batches do not decide differently.
@@ -371,10 +378,11 @@ class Executor:
                 def counted(rows: fmt.Rows, start: bool, stop: bool, prior: int) -> str:
                     nonlocal shown
                     shown = prior + len(rows)
+                    log(rows, start, stop, prior)
                     return (render if stop and start else batches)(rows, start, stop, prior)
 
                 for text in fmt.stream(counted, fetchmany, fetch_count):
-                    write(text)
+                    shown_write(text)
                 return shown
             for rows, done in _parts(fetchmany):
                 if not shown and not done:
@@ -384,7 +392,8 @@ class Executor:
                     )
                     # \x auto decides on the first part and keeps to it for the others
                     render = self._renderer(columns, numeric, self._fixed_expanded(auto_vertical(columns, rows, self.settings, self.output.columns(self.settings.columns))))
-                write(render(rows, not shown, done, shown))
+                shown_write(render(rows, not shown, done, shown))
+                log(rows, not shown, done, shown)
                 shown += len(rows)
             return shown
 

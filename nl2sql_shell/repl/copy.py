@@ -20,6 +20,7 @@ from nl2sql_shell.repl.shell import Shell
 _PROMPT_TEXT = "Enter data to be copied followed by a newline.\nEnd with a backslash and a period on a line by itself, or an EOF signal.\n"
 _END_MARKS = ("\\.\n", "\\.\r\n", "\\.")
 # \copy's words: a quoted name or file, a parenthesis, or a run of anything else.
+_TARGET = re.compile(r"'(?:[^']|'')*'?|[^\s;']+")
 _WORD = re.compile(r"""'(?:[^']|'')*'?|"(?:[^"]|"")*"?|[()]|[^\s()'"]+""")
 
 
@@ -66,16 +67,17 @@ def parse(argument: str) -> SlashCopy | str:
     written (a query's own FROM stays). A string is psql's error."""
     if not argument.strip():
         return "\\copy: arguments required"
-    words = list(_WORD.finditer(argument))
+    query_end = _query_end(argument)
+    words = list(_WORD.finditer(argument, query_end))
     depth = 0
     for index, word in enumerate(words):
         text = word.group()
         depth += {"(": 1, ")": -1}.get(text, 0)
-        if depth == 0 and index > 0 and text.lower() in ("from", "to"):
+        if depth == 0 and (index > 0 or query_end) and text.lower() in ("from", "to"):
             break
     else:
         return "\\copy: parse error at end of line"
-    direction, what = text.lower(), argument[: word.start()].strip()
+    direction, what = text.lower(), _psql_spacing(argument[: word.start()])
     rest = words[index + 1 :]
     if not rest:
         return "\\copy: parse error at end of line"
@@ -84,13 +86,81 @@ def parse(argument: str) -> SlashCopy | str:
         rest = rest[1:]
         if not rest or not rest[0].group().startswith("'"):
             return "\\copy: parse error at end of line" if not rest else f'\\copy: parse error at "{rest[0].group()}"'
-    target = rest[0].group()
-    target = target[1:-1].replace("''", "'") if target.startswith("'") else target
+    found = _TARGET.match(argument, rest[0].start())  # psql ends a file name at ';' too
+    raw = found.group() if found and found.group() else rest[0].group()
+    target = raw[1:-1].replace("''", "'") if raw.startswith("'") else raw
     if not program and target.lower() in ("stdin", "stdout", "pstdin", "pstdout"):
         target = target.lower()
-    options = argument[rest[0].end() :].strip()
+    end = rest[0].start() + len(raw)
+    options = argument[end + 1 if argument[end : end + 1].isspace() else end :]
     endpoint = "FROM STDIN" if direction == "from" else "TO STDOUT"
-    return SlashCopy(f"COPY {what} {endpoint} {options}".rstrip(), direction, target, program)
+    return SlashCopy(f"COPY {what} {endpoint} {options}", direction, target, program)
+
+
+def _query_end(argument: str) -> int:
+    """Where a `(query)` ends, read with psql's words (so that E'\\'' does not end a string);
+    0 for a table."""
+    query = argument.lstrip()
+    if not query.startswith("("):
+        return 0
+    offset, depth = len(argument) - len(query) + 1, 1
+    for word, end in _strtokx(argument[offset:], "()", "\"'", e_strings=True):
+        depth += {"(": 1, ")": -1}.get(word, 0)
+        if depth == 0:
+            return offset + end
+    return len(argument)
+
+
+def _psql_spacing(what: str) -> str:
+    """The table or (query) part as psql rebuilds it for the server: its words, each after
+    one space (`COPY  ( select 1 ) TO STDOUT `), which the server's error LINE, -e and -L
+    show. psql's strtokx: parentheses are words of their own, quoted text one word."""
+    words = [word for word, _ in _strtokx(what, ".,()", '"', e_strings=False)]
+    if words[:1] == ["("]:
+        return " (" + "".join(" " + w for w, _ in _strtokx(what.lstrip()[1:], "()", "\"'", e_strings=True))
+    text = " " + words[0] if words else ""
+    rest = words[1:]
+    if rest[:1] == ["."]:  # schema . table: no spaces
+        text += "".join(rest[:2])
+        rest = rest[2:]
+    if rest[:1] == ["("]:  # the column list, with psql's own tokens
+        text += " (" + "".join(" " + w for w, _ in _strtokx(what[what.index("(") + 1 :], "()", '"', e_strings=False))
+    return text
+
+
+def _strtokx(text: str, delimiters: str, quotes: str, *, e_strings: bool) -> list[tuple[str, int]]:
+    """psql's strtokx over a whole string: words split at blanks, each delimiter a word, a
+    quoted string (with doubled quotes, or backslashes in an E'' string) one word; each with
+    where it ends."""
+    words, i = [], 0
+    while True:
+        while i < len(text) and text[i] in " \t\n\r":
+            i += 1
+        if i == len(text):
+            return words
+        start, escape = i, None
+        if text[i] in delimiters:
+            i += 1
+            words.append((text[start:i], i))
+            continue
+        if e_strings and text[i] in "Ee" and text[i + 1 : i + 2] == "'":
+            i, escape = i + 1, "\\"
+        if text[i] in quotes:
+            quote, i = text[i], i + 1
+            while i < len(text):
+                if escape and text[i] == escape and i + 1 < len(text):
+                    i += 2
+                elif text[i] == quote and text[i + 1 : i + 2] == quote:
+                    i += 2
+                elif text[i] == quote:
+                    i += 1
+                    break
+                else:
+                    i += 1
+        else:
+            while i < len(text) and text[i] not in " \t\n\r" + delimiters + quotes:
+                i += 1
+        words.append((text[start:i], i))
 
 
 def slash_copy(shell: Shell, argument: str) -> bool:
@@ -108,6 +178,8 @@ def slash_copy(shell: Shell, argument: str) -> bool:
         shell.last_failed = True
         return True
     executor = shell.executor
+    if not shell.announce(command.sql):  # psql sends it as a query of the user's: -e, -s, -L
+        return True
     if command.direction == "from":
         if stream is None:
             source = shell.command_lines() if command.target == "stdin" else stdin_lines()

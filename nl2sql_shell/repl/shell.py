@@ -165,7 +165,7 @@ class Shell:
             pieces = _statements(expanded) if expanded != sql else [sql]
             outcome = Outcome(True)
             for piece in pieces:  # a ; inside a variable's value ends a statement there, as in psql
-                if self._announce(piece):
+                if self.announce(piece):
                     outcome = self._send(piece, statement_timeout_ms)
             return outcome
         return self._send(sql, statement_timeout_ms, read_only=read_only, single=single)
@@ -185,7 +185,7 @@ class Shell:
         written: psql's lexer never reads a -c string, so `:name` is not interpolated."""
         if not self.conditions.active():
             return Outcome(True)
-        if not self._announce(sql):
+        if not self.announce(sql):
             return Outcome(True)
         self.last_sql = sql
         return self._finish(sql, self._in_transaction_mode(sql, lambda: self.executor.run_simple(sql)))
@@ -205,7 +205,7 @@ class Shell:
             return False
         return True
 
-    def _announce(self, sql: str) -> bool:
+    def announce(self, sql: str) -> bool:
         """psql's steps before sending a query: with SINGLESTEP (-s) show it and wait for Enter
         (x cancels it); with ECHO=queries (-e) print it."""
         if boolean(self.variables.get("SINGLESTEP")):

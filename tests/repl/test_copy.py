@@ -156,3 +156,27 @@ def test_binary_copy_to_stdout_and_to_an_o_file_is_the_server_bytes_as_psql(pg_s
         # and the bytes load back
         data = (mine_dir / "binary.out").read_bytes()
         same(mine, psqls, "-c", "create table back (id int, name text)", "-c", "copy back from stdin (format binary)", "-c", "select count(*) from back", stdin=data)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "\\copy (select nosuch) to stdout",  # the error's LINE shows psql's rebuilt COPY
+        "\\copy (select  'a  b', x.y, E'q\\'x' from (values(1)) x(y)) to stdout with csv",
+        "\\copy pg_catalog . pg_class ( oid,relname ) to /dev/null",
+        "\\copy (select 1) to stdout;",  # not a file named "stdout;"
+        "\\copy (select 1) to 'quoted.txt';",
+        "\\copy (select 1) to plain.txt;",
+    ],
+)
+def test_slash_copy_sends_the_copy_psql_rebuilds(fresh_db, tmp_path: Path, command: str):
+    """psql rebuilds \\copy's COPY from its words (`COPY  ( select 1 ) TO STDOUT `) and sends
+    it as a query of the user's: -e echoes it; a file name ends at ';'."""
+    from psqlcompare import ours, theirs
+
+    for side in ("ours", "psql"):
+        (tmp_path / side).mkdir()
+    result = ours(fresh_db, "-e", "-c", command, cwd=tmp_path / "ours")
+    assert result == theirs(fresh_db, "-e", "-c", command, cwd=tmp_path / "psql")
+    assert result[1].startswith(b"COPY  ")
+    assert sorted(p.name for p in (tmp_path / "ours").iterdir()) == sorted(p.name for p in (tmp_path / "psql").iterdir())

@@ -88,3 +88,22 @@ def test_log_file_gets_queries_and_results(fresh_db, tmp_path: Path):
     log = (tmp_path / "mine.log").read_bytes()
     assert log == (tmp_path / "psql.log").read_bytes()
     assert log.startswith(b"********* QUERY **********\nselect 1 as a;\n**************************\n\n a \n") and b"INSERT 0 1\n" in log
+
+
+def test_the_log_keeps_results_aligned_and_no_copy_data(fresh_db, tmp_path: Path):
+    """psql logs every result aligned and not expanded, whatever \\pset format and \\x say,
+    never COPY data, and \\copy's COPY as it rebuilt it; so with FETCH_COUNT too."""
+    from psqlcompare import theirs
+
+    (tmp_path / "l.sql").write_text(
+        "\\pset format csv\nselect 2 as a, 'y' as b;\n\\pset format unaligned\n\\x\nselect 3 as a;\n\\x\n"
+        "copy (select 5) to stdout;\n\\copy (select 6) to stdout\n\\pset format aligned\n\\pset border 2\n\\t\nselect 9 as h;\n"
+    )
+    for fetch_count in ("0", "1"):
+        mine = ours(fresh_db, "-v", f"FETCH_COUNT={fetch_count}", "-L", "mine.log", "-f", "l.sql", cwd=tmp_path)
+        assert mine == theirs(fresh_db, "-v", f"FETCH_COUNT={fetch_count}", "-L", "psql.log", "-f", "l.sql", cwd=tmp_path)
+        log = (tmp_path / "mine.log").read_bytes()
+        assert log == (tmp_path / "psql.log").read_bytes()
+        assert b" a | b \n---+---\n 2 | y\n" in log and b"COPY  ( select 6 ) TO STDOUT \n" in log and b"\n5\n" not in log
+        (tmp_path / "mine.log").unlink()
+        (tmp_path / "psql.log").unlink()
