@@ -27,6 +27,7 @@ from nl2sql_shell.db.settings import Settings
 from nl2sql_shell.output import Output
 
 _CURSOR_NAME = "nl2sql_shell_cursor"
+_PSQL_CURSOR = "_psql_cursor"  # the name psql declares, seen in its errors
 CANCELLED = "cancelled"  # Outcome.error after Ctrl-C
 _ROW_STATEMENT = re.compile(r"^\s*(?:\(\s*)*(select|values|table|with)\b", re.IGNORECASE)
 # A word that rules out DECLARE, or the start of a quote or comment where such words don't count.
@@ -211,24 +212,61 @@ class Executor:
         run as one implicit transaction (an error undoes them all; CREATE DATABASE is refused)
         and every result is printed in turn, up to the first error, as psql 15 prints them."""
         started = time.perf_counter()
+        declared = self.settings.fetch_count > 0 and bool(_SELECT_COMMAND.match(sql))
+        own = declared and self.conn.info.transaction_status == pq.TransactionStatus.IDLE
+        outcome = Outcome(False, error="")
         try:
-            with self.conn.lock:
-                self.conn.pgconn.send_query(sql.encode(self.conn.info.encoding, "surrogateescape"))
-                results = self.conn.wait(generators.execute(self.conn.pgconn))
+            if own:
+                self._simple("BEGIN")
+            results = self._simple(f"DECLARE {_PSQL_CURSOR} NO SCROLL CURSOR FOR\n{sql}" if declared else sql)
+            if declared:
+                outcome = self._fetch_declared(results[-1])
         except KeyboardInterrupt:
             self._cancelled()
             return Outcome(False, error=CANCELLED)
         except psycopg.Error as exc:
             self._report(error_text(exc, self.settings.messages))
             return Outcome(False, error=error_text(exc), diag=exc.diag)
-        outcome = Outcome(True)
-        for result in results:
-            outcome = self._print_result(result)
-            if not outcome.ok:
-                break
+        finally:
+            if declared and not self.conn.broken:  # psql: CLOSE, then COMMIT or ROLLBACK its own
+                self._simple(f"CLOSE {_PSQL_CURSOR}")
+                if own:
+                    self._simple("COMMIT" if outcome.ok else "ROLLBACK")
+        if not declared:
+            outcome = Outcome(True)
+            for result in results:
+                outcome = self._print_result(result)
+                if not outcome.ok:
+                    break
         if self.settings.timing:
             self.output.say(f"Time: {(time.perf_counter() - started) * 1000:.3f} ms\n")
         return outcome
+
+    def _simple(self, sql: str) -> list[pq.PGresult]:
+        """One simple-protocol query (several statements allowed); every result, errors too."""
+        with self.conn.lock:
+            self.conn.pgconn.send_query(sql.encode(self.conn.info.encoding, "surrogateescape"))
+            return self.conn.wait(generators.execute(self.conn.pgconn))
+
+    def _fetch_declared(self, last: pq.PGresult) -> Outcome:
+        """psql's FETCH_COUNT on a -c string of several statements: it declares its cursor over
+        the whole string, so only when the last statement is a command does it fetch; when the
+        last one returned rows, it fails without a word (exit code 1)."""
+        if last.status == pq.ExecStatus.FATAL_ERROR:
+            return self._print_result(last)
+        if last.status != pq.ExecStatus.COMMAND_OK:
+            return Outcome(False, error="")
+        with self.conn.cursor() as cur:
+            fmt.text_loading(cur)
+
+            def fetchmany(count: int) -> list:
+                cur.execute(f"FETCH FORWARD {count} FROM {_PSQL_CURSOR}", prepare=False)
+                return cur.fetchall()
+
+            cur.execute(f"FETCH FORWARD 0 FROM {_PSQL_CURSOR}", prepare=False)  # the columns, no rows
+            columns, numeric = fmt.describe(cur)
+            shown = self.print_rows(columns, numeric, fetchmany, self.settings.fetch_count)
+        return Outcome(True, shown, f"SELECT {shown}")
 
     def _print_result(self, result: pq.PGresult) -> Outcome:
         """One result of a simple query: its rows, its tag or its error."""

@@ -203,3 +203,16 @@ def test_fetch_count_errors_quote_the_query_as_psql_declares_it(fresh_db, tmp_pa
     _, out, err = same(fresh_db, fresh_db, "-v", "FETCH_COUNT=2", "-f", "f.sql", cwd=tmp_path)
     assert b"LINE 3:   from nowhere;" in err and b"current transaction is aborted" in err and b"(3 rows)" in out
     same(fresh_db, fresh_db, "-v", "FETCH_COUNT=2", "-c", "  select nosuch")
+
+
+@pytest.mark.parametrize(
+    "commands",
+    [
+        ["-c", "select 1; select 2"],  # psql's cursor over the whole string: fails without a word
+        ["-c", "select 1 as a; select 2/0"],
+        ["-c", "select generate_series(1, 5) as g; set search_path = public"],  # the last is a command: fetched
+        ["-c", "begin", "-c", "select 1; select 2", "-c", "select 1; select 2", "-c", "select 3", "-c", "commit"],
+    ],
+)
+def test_a_command_string_of_several_statements_under_fetch_count(fresh_db, commands: list[str]):
+    same(fresh_db, fresh_db, "-v", "FETCH_COUNT=2", *commands)
