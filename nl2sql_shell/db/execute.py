@@ -17,6 +17,7 @@ from itertools import chain
 from typing import IO
 
 import psycopg
+import psycopg.sql
 from psycopg import generators, pq
 
 from nl2sql_shell.db import format as fmt
@@ -241,6 +242,29 @@ class Executor:
         if self.settings.timing:
             self.output.say(f"Time: {(time.perf_counter() - started) * 1000:.3f} ms\n")
         return outcome
+
+    def describe_result(self, sql: str) -> Outcome:
+        """psql's \\gdesc: the columns and types of ``sql``'s result, from the server's
+        description of it as an unnamed prepared statement; the query itself does not run."""
+        encoding = self.conn.info.encoding
+        with self.conn.lock:
+            prepared = self.conn.pgconn.prepare(b"", sql.encode(encoding, "surrogateescape"))
+            described = prepared if prepared.status == pq.ExecStatus.FATAL_ERROR else self.conn.pgconn.describe_prepared(b"")
+        if described.status == pq.ExecStatus.FATAL_ERROR:
+            return self._print_result(described)
+        if not described.nfields:
+            self.output.write("The command has no result, or the result has no columns.\n")
+            return Outcome(True)
+        rows = [
+            psycopg.sql.SQL("({}, {}::pg_catalog.oid, {})").format(
+                (described.fname(i) or b"").decode(encoding, "replace"), described.ftype(i), described.fmod(i)
+            )
+            for i in range(described.nfields)
+        ]
+        query = psycopg.sql.SQL(
+            'SELECT name AS "Column", pg_catalog.format_type(tp, tpm) AS "Type"\nFROM (VALUES {}) s(name, tp, tpm)'
+        ).format(psycopg.sql.SQL(", ").join(rows))
+        return self.run(query.as_string(self.conn))
 
     def _simple(self, sql: str) -> list[pq.PGresult]:
         """One simple-protocol query (several statements allowed); every result, errors too."""

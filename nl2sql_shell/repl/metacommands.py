@@ -78,7 +78,14 @@ def _register_senders() -> None:
     """\\g, \\gx, \\gset on a line of their own: the previous query again (repl/send.py)."""
     from nl2sql_shell.repl.send import registered
 
-    helps = {"\\watch": ("\\watch [SEC]", "execute the query every SEC seconds"), "\\g": ("\\g [FILE]", "execute the query (to FILE)"), "\\gx": ("\\gx [FILE]", "as \\g, in expanded mode"), "\\gset": ("\\gset [PREFIX]", "execute the query and store its row in variables")}
+    helps = {
+        "\\watch": ("\\watch [SEC]", "execute the query every SEC seconds"),
+        "\\g": ("\\g [FILE]", "execute the query (to FILE)"),
+        "\\gx": ("\\gx [FILE]", "as \\g, in expanded mode"),
+        "\\gset": ("\\gset [PREFIX]", "execute the query and store its row in variables"),
+        "\\gdesc": ("\\gdesc", "describe result of query, without executing it"),
+        "\\gexec": ("\\gexec", "execute query, then execute each value in its result"),
+    }
     for name, (syntax, text) in helps.items():
         command(name, syntax=syntax, help=text)(registered(name))
 
@@ -215,6 +222,36 @@ def _echo(shell: Shell, argument: str) -> bool:
     if words[:1] == ["-n"]:
         words, newline = words[1:], ""
     shell.output.say(" ".join(words) + newline)  # standard output, whatever \\o says (\\qecho follows \\o)
+    return True
+
+
+@command("\\warn", syntax="\\warn [-n] [TEXT]", help="write text to standard error (-n: no newline)")
+def _warn(shell: Shell, argument: str) -> bool:
+    words = meta_arguments(argument, shell.variables)
+    newline = "\n"
+    if words[:1] == ["-n"]:
+        words, newline = words[1:], ""
+    shell.errors.write(" ".join(words) + newline)
+    shell.errors.flush()
+    return True
+
+
+@command("\\getenv", syntax="\\getenv PSQLVAR ENVVAR", help="fetch environment variable")
+def _getenv(shell: Shell, argument: str) -> bool:
+    """psql's \\getenv: the variable is set from the environment, unset when it is not there."""
+    words = meta_arguments(argument, shell.variables)
+    if len(words) < 2:
+        shell.meta_error("\\getenv: missing required argument")
+        shell.last_failed = True
+        return True
+    name, value = words[0], os.environ.get(words[1])
+    if not valid_name(name):
+        shell.meta_error(f'invalid variable name: "{name}"')
+        shell.last_failed = True
+    elif value is None:
+        shell.variables.pop(name, None)
+    else:
+        shell.variables[name] = value
     return True
 
 

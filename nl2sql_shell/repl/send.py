@@ -1,8 +1,11 @@
-"""`\\g`, `\\gx`, `\\gset`: send the query buffer, as psql 15 does after query text on a line.
+"""`\\g`, `\\gx`, `\\gset`, `\\gdesc`, `\\gexec`: send the query buffer, as psql 15 does after
+query text on a line.
 
 psql's lexer ends a line's SQL at a backslash; `select 1 \\g` sends ``select 1 `` (the text as
 typed, without a semicolon), `\\gx` shows it expanded, `\\g FILE` writes that one result to
-FILE, and `\\gset [PREFIX]` stores the one row's columns in variables (a NULL unsets one).
+FILE, and `\\gset [PREFIX]` stores the one row's columns in variables (a NULL unsets one);
+`\\gdesc` shows the result's columns and types without running the query, `\\gexec` runs each
+value of the result as a query of its own.
 With an empty buffer they send the previous query again. Any other command leaves the buffer
 pending, to be finished on a later line.
 """
@@ -19,11 +22,11 @@ from nl2sql_shell.db.execute import Outcome, error_text
 from nl2sql_shell.output import Output
 from nl2sql_shell.repl.pipes import close_pipe, open_pipe
 from nl2sql_shell.repl.session_commands import BUFFER_COMMANDS, buffer_command
-from nl2sql_shell.repl.shell import Shell
+from nl2sql_shell.repl.shell import Shell, StopScript
 from nl2sql_shell.repl.transactions import run_in_transaction_mode
-from nl2sql_shell.repl.variables import meta_arguments, substitute, valid_name
+from nl2sql_shell.repl.variables import boolean, meta_arguments, substitute, valid_name
 
-SENDERS = ("\\g", "\\gx", "\\gset", "\\watch")
+SENDERS = ("\\g", "\\gx", "\\gset", "\\gdesc", "\\gexec", "\\watch")
 
 
 def query_buffer(text: str) -> str:
@@ -60,8 +63,16 @@ def send(shell: Shell, name: str, buffer: str, argument: str) -> None:
     if not sql.strip():
         return
     words = meta_arguments(argument, shell.variables)
-    if name == "\\gset":
-        _gset(shell, sql, words[0] if words else "")
+    if name in ("\\gset", "\\gdesc", "\\gexec"):
+        if name == "\\gset":
+            _gset(shell, sql, words[0] if words else "")
+        elif name == "\\gexec":
+            _gexec(shell, sql)
+        elif shell.announce(sql):
+            shell.last_failed = not shell.executor.describe_result(sql).ok
+            shell.last_sql = sql
+        if shell.last_failed and boolean(shell.variables.get("ON_ERROR_STOP")) and not shell.interactive:
+            raise StopScript()
         return
     target = argument.strip() if argument.strip().startswith("|") else words[0] if words else None
     with _expanded(shell, name == "\\gx"), _output_to(shell, target) as ok:
@@ -123,8 +134,9 @@ class _output_to:
             self._use(self.saved)
 
 
-def _gset(shell: Shell, sql: str, prefix: str) -> None:
-    """Store the single row's columns as PREFIX+column; psql's errors for no row or several."""
+def _rows(shell: Shell, sql: str, limit: int | None) -> list[tuple[list[str], tuple[str | None, ...]]] | None:
+    """Run the query as the user's (AUTOCOMMIT, ON_ERROR_ROLLBACK) and keep its rows as text,
+    each with the column names, at most ``limit``; None after an error, which is printed."""
     sql = substitute(sql, shell.variables)
     shell.last_sql = sql
     rows: list[tuple[list[str], tuple[str | None, ...]]] = []
@@ -135,7 +147,8 @@ def _gset(shell: Shell, sql: str, prefix: str) -> None:
                 fmt.text_loading(cur)
                 cur.execute(sql, prepare=False)
                 names = [column.name for column in cur.description or []]
-                rows.extend((names, tuple(row)) for row in (cur.fetchmany(2) if cur.description else []))
+                fetched = (cur.fetchall() if limit is None else cur.fetchmany(limit)) if cur.description else []
+                rows.extend((names, tuple(row)) for row in fetched)
                 return Outcome(True, len(rows), cur.statusmessage)
         except psycopg.Error as exc:
             shell.error(shell.location + error_text(exc, shell.settings.messages))
@@ -143,7 +156,30 @@ def _gset(shell: Shell, sql: str, prefix: str) -> None:
 
     outcome = run_in_transaction_mode(shell.conn, sql, shell.variables, shell.interactive, run)
     shell.last_failed = not outcome.ok
-    if not outcome.ok:
+    return rows if outcome.ok else None
+
+
+def _gexec(shell: Shell, sql: str) -> None:
+    """psql's \\gexec: each non-null value, row by row and column by column, sent as a query of
+    its own (echoed with -a, shown with -e); with ON_ERROR_STOP the first failure ends it."""
+    if not shell.announce(sql):
+        return
+    rows = _rows(shell, sql, None)
+    failed = rows is None
+    for _, values in rows or []:
+        for value in values:
+            if value is None:
+                continue
+            if shell.variables.get("ECHO") == "all" and not boolean(shell.variables.get("SINGLESTEP")):
+                shell.output.say(value + "\n")
+            failed = not shell.run_sql(value, verbatim=True).ok or failed  # ON_ERROR_STOP stops there
+    shell.last_sql, shell.last_failed = substitute(sql, shell.variables), failed
+
+
+def _gset(shell: Shell, sql: str, prefix: str) -> None:
+    """Store the single row's columns as PREFIX+column; psql's errors for no row or several."""
+    rows = _rows(shell, sql, 2)
+    if rows is None:
         return
     if len(rows) != 1:
         shell.meta_error("no rows returned for \\gset" if not rows else "more than one row returned for \\gset")

@@ -80,3 +80,30 @@ def test_gset_refuses_a_column_that_is_no_variable_name_as_psql(fresh_db, tmp_pa
     result, expected = ours(fresh_db, "-f", "g.sql", cwd=tmp_path), theirs(fresh_db, "-f", "g.sql", cwd=tmp_path)
     assert result == expected
     assert b'invalid variable name: "?column?"' in result[2]
+
+
+GDESC_GEXEC = """select 1 as a, 'x'::varchar(5) as b, now() \\gdesc
+create temp table g(a int) \\gdesc
+select format('select %s as x', g) from generate_series(1,2) g \\gexec
+select 'select 1/0', 'select 7 as y', null \\gexec
+\\gdesc
+select nosuch \\gdesc
+\\warn -n to stderr
+\\getenv h HOME
+\\echo :h
+select 'never' as reached;
+"""
+
+
+@pytest.mark.skipif(PSQL is None, reason="psql is not installed")
+@pytest.mark.parametrize("flags", [[], ["-e"], ["-a"], ["-v", "ON_ERROR_STOP=1"]])
+def test_gdesc_gexec_warn_and_getenv_as_psql(fresh_db, tmp_path: Path, flags: list[str]):
+    """\\gdesc describes without running (no table is created), \\gexec runs each value as a
+    query (a failing one is reported and, without ON_ERROR_STOP, the rest go on), \\warn
+    writes to stderr, \\getenv reads the environment."""
+    (tmp_path / "g.sql").write_text(GDESC_GEXEC)
+    result = ours(fresh_db, *flags, "-f", "g.sql", cwd=tmp_path)
+    assert result == theirs(fresh_db, *flags, "-f", "g.sql", cwd=tmp_path)
+    code, out, err = result
+    assert b" b      | character varying(5)\n" in out and b"The command has no result, or the result has no columns.\n" in out
+    assert (b" y \n---\n 7\n" in out) == (flags != ["-v", "ON_ERROR_STOP=1"]) and b"division by zero" in err
