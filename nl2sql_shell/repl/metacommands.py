@@ -74,6 +74,15 @@ def _register_psql_only() -> None:
         command(name, syntax=f"{name} [{what}]", help=f"edit {noun} definition")(lambda shell, argument, name=name: edit_definition(shell, name, argument))
 
 
+def _register_large_objects() -> None:
+    """\\lo_import, \\lo_export, \\lo_unlink (repl/large_objects.py)."""
+    from nl2sql_shell.repl.large_objects import lo_export, lo_import, lo_unlink
+
+    command("\\lo_import", syntax="\\lo_import FILE [COMMENT]", help="read large object from file")(lo_import)
+    command("\\lo_export", syntax="\\lo_export LOBOID FILE", help="write large object to file")(lo_export)
+    command("\\lo_unlink", syntax="\\lo_unlink LOBOID", help="delete a large object")(lo_unlink)
+
+
 def _register_senders() -> None:
     """\\g, \\gx, \\gset on a line of their own: the previous query again (repl/send.py)."""
     from nl2sql_shell.repl.send import registered
@@ -399,6 +408,7 @@ def _register_display() -> None:
 
 
 _register_senders()
+_register_large_objects()
 register_session_commands(command)
 _register_psql_only()
 _register_display()

@@ -1,0 +1,99 @@
+"""`\\lo_import`, `\\lo_export`, `\\lo_unlink` as psql 15 runs them (`\\lo_list` is a listing).
+
+psql moves the bytes with libpq's large-object calls, which psycopg does not offer; the
+server's own functions do the same in one statement each (lo_from_bytea, lo_get, lo_unlink),
+with the same errors. Like psql, each runs in a transaction of its own unless one is open,
+committed when AUTOCOMMIT is on, and \\lo_import sets LASTOID.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import psycopg
+import psycopg.sql
+from psycopg import pq
+
+from nl2sql_shell.db.execute import error_text
+from nl2sql_shell.repl.shell import Shell
+from nl2sql_shell.repl.variables import boolean, meta_arguments
+
+
+def lo_import(shell: Shell, argument: str) -> bool:
+    words = meta_arguments(argument, shell.variables)
+    if not words:
+        return _missing(shell, "\\lo_import")
+    try:
+        with open(words[0], "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        return _failed(shell, f'could not open file "{words[0]}": {exc.strerror}')
+
+    def run(conn: psycopg.Connection) -> str:
+        oid = conn.execute("SELECT pg_catalog.lo_from_bytea(0, %s)", (data,)).fetchone()[0]
+        if len(words) > 1:
+            conn.execute(psycopg.sql.SQL("COMMENT ON LARGE OBJECT {} IS {}").format(psycopg.sql.SQL(str(oid)), words[1]))
+        shell.variables["LASTOID"] = str(oid)
+        return f"lo_import {oid}"
+
+    return _in_lo_transaction(shell, run)
+
+
+def lo_export(shell: Shell, argument: str) -> bool:
+    words = meta_arguments(argument, shell.variables)
+    if len(words) < 2:
+        return _missing(shell, "\\lo_export")
+    oid, path = words[0], words[1]
+
+    def run(conn: psycopg.Connection) -> str:
+        data = conn.execute("SELECT pg_catalog.lo_get(%s::pg_catalog.oid)", (oid,)).fetchone()[0]
+        with open(path, "wb") as handle:
+            handle.write(data)
+        return "lo_export"
+
+    return _in_lo_transaction(shell, run)
+
+
+def lo_unlink(shell: Shell, argument: str) -> bool:
+    words = meta_arguments(argument, shell.variables)
+    if not words:
+        return _missing(shell, "\\lo_unlink")
+
+    def run(conn: psycopg.Connection) -> str:
+        conn.execute("SELECT pg_catalog.lo_unlink(%s::pg_catalog.oid)", (words[0],))
+        return f"lo_unlink {words[0]}"
+
+    return _in_lo_transaction(shell, run)
+
+
+def _in_lo_transaction(shell: Shell, run: Callable[[psycopg.Connection], str]) -> bool:
+    """psql's start_lo_xact / finish_lo_xact / fail_lo_xact around one operation."""
+    conn = shell.conn
+    own = conn.info.transaction_status == pq.TransactionStatus.IDLE
+    autocommit = boolean(shell.variables.get("AUTOCOMMIT"), default=True)
+    try:
+        if own:
+            conn.execute("BEGIN")
+        message = run(conn)
+        if own and autocommit:
+            conn.execute("COMMIT")
+    except (psycopg.Error, OSError) as exc:
+        if own and autocommit and not conn.broken:
+            conn.execute("ROLLBACK")
+        text = error_text(exc, shell.settings.messages) if isinstance(exc, psycopg.Error) else f'could not open file "{exc.filename}": {exc.strerror}'
+        return _failed(shell, text)
+    if not shell.settings.quiet:
+        shell.output.write(message + "\n")
+    return True
+
+
+def _missing(shell: Shell, name: str) -> bool:
+    shell.meta_error(f"{name}: missing required argument")
+    shell.last_failed = True
+    return True
+
+
+def _failed(shell: Shell, text: str) -> bool:
+    shell.error(shell.location + text)
+    shell.last_failed = True
+    return True

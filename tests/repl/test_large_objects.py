@@ -1,0 +1,49 @@
+"""\\lo_import, \\lo_export, \\lo_unlink as psql 15 runs them, compared byte for byte; the
+bytes that come back are the file's."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from psqlcompare import PSQL, ours, theirs
+
+pytestmark = pytest.mark.skipif(PSQL is None, reason="psql is not installed")
+
+SCRIPT = """\\lo_import data.bin
+\\set first :LASTOID
+\\lo_import data.bin 'it''s a comment'
+select description from pg_description where objoid = :LASTOID;
+\\lo_export :LASTOID NAME.out
+\\lo_unlink :LASTOID
+\\lo_unlink :first
+\\lo_unlink 999999
+\\lo_import nonexist.bin
+\\lo_export 999999 never.out
+\\lo_export
+begin;
+\\lo_import data.bin
+rollback;
+select count(*) from pg_largeobject_metadata where oid = :LASTOID;
+\\set AUTOCOMMIT off
+\\lo_import data.bin
+rollback;
+select count(*) from pg_largeobject_metadata where oid = :LASTOID;
+"""
+_OID = re.compile(rb"\b\d{4,}\b")  # each run gets its own OIDs
+
+
+def test_large_objects_go_in_and_out_as_with_psql(fresh_db, tmp_path: Path):
+    data = b"hello\0world\xff" * 1000
+    (tmp_path / "data.bin").write_bytes(data)
+    results = []
+    for program, name in ((ours, "ours"), (theirs, "psql")):
+        (tmp_path / f"{name}.sql").write_text(SCRIPT.replace("NAME", name))
+        code, out, err = program(fresh_db, "-f", f"{name}.sql", cwd=tmp_path)
+        results.append((code, _OID.sub(b"OID", out), _OID.sub(b"OID", err).replace(f"{name}.sql".encode(), b"SCRIPT")))
+    assert results[0] == results[1]
+    assert (tmp_path / "ours.out").read_bytes() == data == (tmp_path / "psql.out").read_bytes()
+    out = results[0][1]
+    assert out.startswith(b"lo_import OID\nlo_import OID\n") and b" it's a comment\n" in out and out.count(b"     0\n") == 2
+    assert not (tmp_path / "never.out").exists()
