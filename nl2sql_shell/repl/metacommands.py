@@ -94,6 +94,7 @@ def _register_senders() -> None:
         "\\gset": ("\\gset [PREFIX]", "execute the query and store its row in variables"),
         "\\gdesc": ("\\gdesc", "describe result of query, without executing it"),
         "\\gexec": ("\\gexec", "execute query, then execute each value in its result"),
+        "\\crosstabview": ("\\crosstabview [COLUMNS]", "execute query and display result in crosstab"),
     }
     for name, (syntax, text) in helps.items():
         command(name, syntax=syntax, help=text)(registered(name))

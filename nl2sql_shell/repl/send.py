@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import psycopg
 
@@ -26,7 +27,7 @@ from nl2sql_shell.repl.shell import Shell, StopScript
 from nl2sql_shell.repl.transactions import run_in_transaction_mode
 from nl2sql_shell.repl.variables import boolean, meta_arguments, substitute, valid_name
 
-SENDERS = ("\\g", "\\gx", "\\gset", "\\gdesc", "\\gexec", "\\watch")
+SENDERS = ("\\g", "\\gx", "\\gset", "\\gdesc", "\\gexec", "\\crosstabview", "\\watch")
 
 
 def query_buffer(text: str) -> str:
@@ -63,8 +64,12 @@ def send(shell: Shell, name: str, buffer: str, argument: str) -> None:
     if not sql.strip():
         return
     words = meta_arguments(argument, shell.variables)
-    if name in ("\\gset", "\\gdesc", "\\gexec"):
-        if name == "\\gset":
+    if name in ("\\gset", "\\gdesc", "\\gexec", "\\crosstabview"):
+        if name == "\\crosstabview":
+            from nl2sql_shell.repl.crosstab import crosstab
+
+            crosstab(shell, sql, argument)
+        elif name == "\\gset":
             _gset(shell, sql, words[0] if words else "")
         elif name == "\\gexec":
             _gexec(shell, sql)
@@ -134,29 +139,38 @@ class _output_to:
             self._use(self.saved)
 
 
-def _rows(shell: Shell, sql: str, limit: int | None) -> list[tuple[list[str], tuple[str | None, ...]]] | None:
+@dataclass
+class Result:
+    """A query's whole result as text: what \\gset, \\gexec and \\crosstabview work on."""
+
+    names: list[str] = field(default_factory=list)
+    numeric: list[bool] = field(default_factory=list)  # right-aligned, as psql aligns the type
+    rows: list[tuple[str | None, ...]] = field(default_factory=list)
+
+
+def fetch_result(shell: Shell, sql: str, limit: int | None = None) -> Result | None:
     """Run the query as the user's (AUTOCOMMIT, ON_ERROR_ROLLBACK) and keep its rows as text,
-    each with the column names, at most ``limit``; None after an error, which is printed."""
+    at most ``limit``; None after an error, which is printed."""
     sql = substitute(sql, shell.variables)
     shell.last_sql = sql
-    rows: list[tuple[list[str], tuple[str | None, ...]]] = []
+    result = Result()
 
     def run() -> Outcome:
         try:
             with shell.conn.cursor() as cur:
                 fmt.text_loading(cur)
                 cur.execute(sql, prepare=False)
-                names = [column.name for column in cur.description or []]
-                fetched = (cur.fetchall() if limit is None else cur.fetchmany(limit)) if cur.description else []
-                rows.extend((names, tuple(row)) for row in fetched)
-                return Outcome(True, len(rows), cur.statusmessage)
+                if cur.description:
+                    result.names, result.numeric = fmt.describe(cur)
+                    result.rows = [tuple(row) for row in (cur.fetchall() if limit is None else cur.fetchmany(limit))]
+                return Outcome(True, len(result.rows), cur.statusmessage)
         except psycopg.Error as exc:
             shell.error(shell.location + error_text(exc, shell.settings.messages))
             return Outcome(False, error=error_text(exc))
 
     outcome = run_in_transaction_mode(shell.conn, sql, shell.variables, shell.interactive, run)
     shell.last_failed = not outcome.ok
-    return rows if outcome.ok else None
+    return result if outcome.ok else None
 
 
 def _gexec(shell: Shell, sql: str) -> None:
@@ -164,9 +178,9 @@ def _gexec(shell: Shell, sql: str) -> None:
     its own (echoed with -a, shown with -e); with ON_ERROR_STOP the first failure ends it."""
     if not shell.announce(sql):
         return
-    rows = _rows(shell, sql, None)
-    failed = rows is None
-    for _, values in rows or []:
+    result = fetch_result(shell, sql)
+    failed = result is None
+    for values in result.rows if result is not None else []:
         for value in values:
             if value is None:
                 continue
@@ -178,15 +192,15 @@ def _gexec(shell: Shell, sql: str) -> None:
 
 def _gset(shell: Shell, sql: str, prefix: str) -> None:
     """Store the single row's columns as PREFIX+column; psql's errors for no row or several."""
-    rows = _rows(shell, sql, 2)
-    if rows is None:
+    result = fetch_result(shell, sql, 2)
+    if result is None:
         return
+    rows = result.rows
     if len(rows) != 1:
         shell.meta_error("no rows returned for \\gset" if not rows else "more than one row returned for \\gset")
         shell.last_failed = True
         return
-    names, values = rows[0]
-    for column, value in zip(names, values, strict=True):
+    for column, value in zip(result.names, rows[0], strict=True):
         if not valid_name(prefix + column):  # psql's SetVariable: unsetting such a name is no error
             if value is None:
                 continue
