@@ -21,7 +21,7 @@ from nl2sql_shell.repl.pset import SHORTCUTS, variable_changed
 from nl2sql_shell.repl.psql_only import NOT_IN_PSQL, edit_definition, list_operators
 from nl2sql_shell.repl.session_commands import register as register_session_commands
 from nl2sql_shell.repl.shell import Shell
-from nl2sql_shell.repl.variables import meta_arguments, substitute, valid_name
+from nl2sql_shell.repl.variables import echo_text, meta_arguments, substitute, valid_name
 
 Handler = Callable[[Shell, str], bool]
 # Commands that read their own words (with variables, as psql does) or take the line as written.
@@ -227,21 +227,13 @@ def _out(shell: Shell, argument: str) -> bool:
 
 @command("\\echo", syntax="\\echo [-n] [TEXT]", help="write text to standard output (-n: no newline)")
 def _echo(shell: Shell, argument: str) -> bool:
-    words = meta_arguments(argument, shell.variables)
-    newline = "\n"
-    if words[:1] == ["-n"]:
-        words, newline = words[1:], ""
-    shell.output.say(" ".join(words) + newline)  # standard output, whatever \\o says (\\qecho follows \\o)
+    shell.output.say(echo_text(argument, shell.variables))  # standard output, whatever \\o says (\\qecho follows \\o)
     return True
 
 
 @command("\\warn", syntax="\\warn [-n] [TEXT]", help="write text to standard error (-n: no newline)")
 def _warn(shell: Shell, argument: str) -> bool:
-    words = meta_arguments(argument, shell.variables)
-    newline = "\n"
-    if words[:1] == ["-n"]:
-        words, newline = words[1:], ""
-    shell.errors.write(" ".join(words) + newline)
+    shell.errors.write(echo_text(argument, shell.variables))
     shell.errors.flush()
     return True
 

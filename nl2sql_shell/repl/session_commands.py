@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 
 from nl2sql_shell.repl.shell import Shell
-from nl2sql_shell.repl.variables import meta_arguments
+from nl2sql_shell.repl.variables import echo_text, meta_arguments
 
 BUFFER_COMMANDS = ("\\r", "\\reset", "\\p", "\\print", "\\w", "\\write")
 
@@ -59,11 +59,7 @@ def _buffer_handler(name: str):  # noqa: ANN202 - a metacommands Handler
 
 def _qecho(shell: Shell, argument: str) -> bool:
     """`\\qecho [-n] TEXT`: like \\echo, to the query output (\\o's file)."""
-    words = meta_arguments(argument, shell.variables)
-    newline = "\n"
-    if words[:1] == ["-n"]:
-        words, newline = words[1:], ""
-    shell.output.echo(" ".join(words) + newline)
+    shell.output.echo(echo_text(argument, shell.variables))
     return True
 
 

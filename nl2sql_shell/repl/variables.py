@@ -204,3 +204,12 @@ def _unescape(body: str) -> str:
         out.append(char)
         i += 1
     return "".join(out)
+
+
+def echo_text(argument: str, variables: dict[str, str]) -> str:
+    """What \\echo, \\qecho and \\warn write: the words joined by blanks, then a newline
+    unless the first word is -n."""
+    words = meta_arguments(argument, variables)
+    if words[:1] == ["-n"]:
+        return " ".join(words[1:])
+    return " ".join(words) + "\n"
