@@ -148,24 +148,11 @@ def _quit(shell: Shell, _: str) -> bool:
 
 @command("\\?", syntax="\\? [commands]", help="show help on backslash commands")
 def _help(shell: Shell, _: str) -> bool:
-    rows = sorted({(syntax, text) for _, syntax, text in _COMMANDS.values()}) + _pgspecial_help()
-    rows.append(("? QUESTION", "ask the model for SQL that answers QUESTION (shown, run only after you agree)"))
-    rows.append(("?+ QUESTION", "the same, and show which tables the model was given"))
-    rows.append(("?! QUESTION", "ask even when no table, column or value matches its words"))
-    width = max(len(s) for s, _ in rows)
-    shell.output.write("".join(f"  {s.ljust(width)}  {t}\n" for s, t in rows))
+    from nl2sql_shell.repl.help import backslash_help
+
+    with shell.output.page() as write:  # a screen and more: paged as psql pages it
+        write(backslash_help(shell))
     return True
-
-
-def _pgspecial_help() -> list[tuple[str, str]]:
-    from pgspecial.main import PGSpecial
-
-    ours = set(_COMMANDS)
-    return [
-        (cmd.syntax, cmd.description)
-        for name, cmd in sorted(PGSpecial().commands.items())
-        if name.startswith("\\") and not cmd.hidden and name not in ours and name not in ("\\x", "\\timing", "\\pager", "\\pset")
-    ]
 
 
 @command("\\c", "\\connect", syntax="\\c [DBNAME|- USER|- HOST|- PORT|-] | conninfo", help="connect to a new database (the old connection stays if this fails)")
