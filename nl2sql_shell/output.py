@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -104,13 +105,18 @@ class Output:
         self._default.write(text)
         self._default.flush()
 
-    def columns(self, configured: int = 0) -> int:
+    def columns(self, configured: int = 0, *, paged: bool = False) -> int:
         """The width psql formats for (wrapped format, ``\\x auto``): ``\\pset columns`` when
-        set, else the terminal's when results go to one, else 0 (unknown: a pipe or a file)."""
+        set, else the terminal's when results go to one, else 0 (unknown: a pipe or a file).
+        ``paged``: psql's batches under FETCH_COUNT count as paged output, which takes $COLUMNS
+        even when standard output is a pipe."""
         if configured > 0:
             return configured
-        if self._file is not None or not self.is_terminal:
+        if self._file is not None or not (self.is_terminal or paged):
             return 0
+        if not self.is_terminal:
+            digits = re.match(r"\s*[+-]?\d+", os.environ.get("COLUMNS", ""))
+            return max(int(digits.group()), 0) if digits else 0
         return shutil.get_terminal_size().columns
 
     def log_text(self, text: str) -> None:

@@ -435,7 +435,7 @@ class Executor:
             if fetch_count > 0:
                 # psql opens its pager once a batch is full and then, in \x auto, prints every
                 # batch vertically so that the batches do not decide differently.
-                batches = self._renderer(columns, numeric, self._fixed_expanded(True)) if self.output.to_stdout else render
+                batches = self._renderer(columns, numeric, self._fixed_expanded(True), paged=True) if self.output.to_stdout else render
 
                 def counted(rows: fmt.Rows, start: bool, stop: bool, prior: int) -> str:
                     nonlocal shown
@@ -465,8 +465,8 @@ class Executor:
             return self.settings
         return replace(self.settings, expanded="on" if vertical else "off")
 
-    def _renderer(self, columns: list[str], numeric: list[bool], settings: Settings) -> fmt.Render:
-        width = self.output.columns(settings.columns)
+    def _renderer(self, columns: list[str], numeric: list[bool], settings: Settings, *, paged: bool = False) -> fmt.Render:
+        width = self.output.columns(settings.columns, paged=paged)
 
         def render(rows: fmt.Rows, start: bool, stop: bool, prior: int) -> str:
             return fmt.render(columns, numeric, rows, settings, start=start, stop=stop, prior_rows=prior, output_columns=width)

@@ -283,3 +283,19 @@ def test_many_rows_of_wide_and_combining_characters(fresh_db, flags: list[str]):
         "(g * 1.5)::text || 'ü' as last from generate_series(1, 3000) g"
     )
     same(fresh_db, fresh_db, *flags, "-c", query)
+
+
+@pytest.mark.parametrize("expanded", ["off", "auto"])
+def test_wrapped_batches_under_fetch_count_take_columns_from_the_environment_as_psql(fresh_db, expanded: str):
+    """psql counts its FETCH_COUNT batches as paged output: into a pipe they wrap at $COLUMNS."""
+    import subprocess
+
+    from psqlcompare import SHELL, env
+
+    query = "select repeat('x', 60) as a, g as b from generate_series(1, 5) g"
+    args = ["-P", "format=wrapped", "-P", f"expanded={expanded}", "-v", "FETCH_COUNT=2", "-c", query]
+    environment = {**env(), "COLUMNS": "40"}
+    mine = subprocess.run([*SHELL, fresh_db, *args], capture_output=True, env=environment, timeout=60, check=False)
+    psql = subprocess.run([PSQL, "-X", fresh_db, *args], capture_output=True, env=environment, timeout=60, check=False)
+    assert (mine.returncode, mine.stdout, mine.stderr) == (psql.returncode, psql.stdout, psql.stderr)
+    assert max(len(line) for line in mine.stdout.splitlines()) <= 40
