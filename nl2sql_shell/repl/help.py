@@ -1,12 +1,13 @@
-"""`\\?`: psql 15's help on backslash commands, in its sections and words, then the commands
-that are this shell's own. Only commands the shell runs are listed; the "(currently ...)"
-parts show this session's settings, as psql's do."""
+"""`\\?` and `\\copyright`: psql 15's help on backslash commands, in its sections and words,
+then the commands that are this shell's own. Only commands the shell runs are listed; the
+"(currently ...)" parts show this session's settings, as psql's do."""
 
 from __future__ import annotations
 
 from nl2sql_shell.repl.shell import Shell
 
 PSQL_COMMANDS = """General
+  \\copyright             show PostgreSQL usage and distribution terms
   \\crosstabview [COLUMNS] execute query and display result in crosstab
   \\errverbose            show most recent error message at maximum verbosity
   \\g [(OPTIONS)] [FILE]  execute query (and send result to file or |pipe);
@@ -156,6 +157,33 @@ OURS = """Questions (nl2sql-shell)
   \\examples [add QUESTION => SQL]
                          list (or add) the question/SQL pairs offered to the model
   \\refresh               re-read the schema (completion and ? questions)
+"""
+
+# What psql's \\copyright prints: the terms of the PostgreSQL it speaks to.
+COPYRIGHT = """PostgreSQL Database Management System
+(also known as Postgres, formerly known as Postgres95)
+
+Portions Copyright (c) 1996-2022, PostgreSQL Global Development Group
+
+Portions Copyright (c) 1994, The Regents of the University of California
+
+Permission to use, copy, modify, and distribute this software and its
+documentation for any purpose, without fee, and without a written agreement
+is hereby granted, provided that the above copyright notice and this
+paragraph and the following two paragraphs appear in all copies.
+
+IN NO EVENT SHALL THE UNIVERSITY OF CALIFORNIA BE LIABLE TO ANY PARTY FOR
+DIRECT, INDIRECT, SPECIAL, INCIDENTAL, OR CONSEQUENTIAL DAMAGES, INCLUDING
+LOST PROFITS, ARISING OUT OF THE USE OF THIS SOFTWARE AND ITS
+DOCUMENTATION, EVEN IF THE UNIVERSITY OF CALIFORNIA HAS BEEN ADVISED OF THE
+POSSIBILITY OF SUCH DAMAGE.
+
+THE UNIVERSITY OF CALIFORNIA SPECIFICALLY DISCLAIMS ANY WARRANTIES,
+INCLUDING, BUT NOT LIMITED TO, THE IMPLIED WARRANTIES OF MERCHANTABILITY
+AND FITNESS FOR A PARTICULAR PURPOSE.  THE SOFTWARE PROVIDED HEREUNDER IS
+ON AN "AS IS" BASIS, AND THE UNIVERSITY OF CALIFORNIA HAS NO OBLIGATIONS TO
+PROVIDE MAINTENANCE, SUPPORT, UPDATES, ENHANCEMENTS, OR MODIFICATIONS.
+
 """
 
 

@@ -155,6 +155,14 @@ def _help(shell: Shell, _: str) -> bool:
     return True
 
 
+@command("\\copyright", syntax="\\copyright", help="show PostgreSQL usage and distribution terms")
+def _copyright(shell: Shell, _: str) -> bool:
+    from nl2sql_shell.repl.help import COPYRIGHT
+
+    shell.output.write(COPYRIGHT)
+    return True
+
+
 @command("\\c", "\\connect", syntax="\\c [DBNAME|- USER|- HOST|- PORT|-] | conninfo", help="connect to a new database (the old connection stays if this fails)")
 def _connect(shell: Shell, argument: str) -> bool:
     parts = shlex.split(argument) if argument else []

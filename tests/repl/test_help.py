@@ -30,3 +30,12 @@ def test_every_command_the_help_lists_runs(fresh_db):
     assert len(names) > 80
     _, out, err = ours(fresh_db, *[arg for name in names for arg in ("-c", name)])
     assert b"invalid command" not in err, err.decode()
+
+
+def test_copyright_as_psql(fresh_db):
+    from psqlcompare import PSQL, theirs
+
+    result = ours(fresh_db, "-c", "\\copyright")
+    assert result[1].startswith(b"PostgreSQL Database Management System\n")
+    if PSQL is not None:
+        assert result == theirs(fresh_db, "-c", "\\copyright")
