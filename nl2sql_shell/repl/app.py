@@ -134,6 +134,7 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
             timer.start()
 
     loader_scheduled: list[bool] = []
+    shell.history = lambda: list(session.history.get_strings())
     if shell.questions is not None:
         shell.questions.confirm = _line_reader(session)  # type: ignore[attr-defined]
         shell.questions.remember = session.history.append_string  # type: ignore[attr-defined]

@@ -33,6 +33,7 @@ Query Buffer
   \\ev [VIEWNAME [LINE]]  edit view definition with external editor
   \\p                     show the contents of the query buffer
   \\r                     reset (clear) the query buffer
+  \\s [FILE]              display history or save it to file
   \\w FILE                write query buffer to file
 
 Input/Output

@@ -155,6 +155,33 @@ def _help(shell: Shell, _: str) -> bool:
     return True
 
 
+@command("\\s", syntax="\\s [FILE]", help="display history or save it to file")
+def _history(shell: Shell, argument: str) -> bool:
+    """psql's \\s: the history on the screen (paged), or written to FILE; without a prompt
+    (a script, -c) there is none, which fails quietly as in psql. An empty line follows the
+    screen's, as psql prints one."""
+    words = meta_arguments(argument, shell.variables)
+    path = os.path.expanduser(words[0]) if words else None
+    entries = shell.history() if shell.history is not None else None
+    ok = entries is not None
+    if ok and path is None:
+        with shell.output.page() as write:
+            write("".join(entry + "\n" for entry in entries))
+    elif ok:
+        try:
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write("".join(entry + "\n" for entry in entries))
+        except OSError as exc:
+            shell.meta_error(f"could not save history to file \"{path}\": {exc.strerror}")
+            ok = False
+        if ok and not shell.settings.quiet:
+            shell.output.say(f'Wrote history to file "{path}".\n')
+    if path is None:
+        shell.output.say("\n")
+    shell.last_failed = not ok
+    return True
+
+
 @command("\\copyright", syntax="\\copyright", help="show PostgreSQL usage and distribution terms")
 def _copyright(shell: Shell, _: str) -> bool:
     from nl2sql_shell.repl.help import COPYRIGHT

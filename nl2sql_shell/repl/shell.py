@@ -65,6 +65,7 @@ class Shell:
     last_sql: str = ""
     last_failed: bool = False
     pending_input: str = ""  # text for the next prompt's buffer (`\e`, `e` on a model answer)
+    history: Callable[[], list[str]] | None = None  # the prompt's history, oldest first (interactive only)
     on_schema_change: list[Callable[[], None]] = field(default_factory=list)
     questions: object | None = None  # the `?` handler, set by the front end (see repl/questions.py)
     location: str = ""  # psql's "psql:FILE:LINE: " while a script runs, before each error it prints

@@ -99,6 +99,14 @@ def test_history_keeps_what_was_typed(typed, tmp_path):
     assert "select 'remember me';" in (tmp_path / "history").read_text()
 
 
+def test_history_is_shown_and_saved_with_backslash_s(typed, tmp_path):
+    saved = tmp_path / "saved.txt"
+    out, err, shell = typed(f"select 'remember me';\n\\s\n\\s {saved}\n\\q\n")
+    shown = out.split("(1 row)", 1)[1]
+    assert "select 'remember me';\n" in shown and f'Wrote history to file "{saved}".' in shown
+    assert "select 'remember me';" in saved.read_text() and not shell.last_failed and not err
+
+
 def test_pager_gets_results_that_do_not_fit(fresh_db, tmp_path, monkeypatch):
     paged = tmp_path / "paged.txt"
     monkeypatch.setenv("PAGER", f"tee {paged}")
