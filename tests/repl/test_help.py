@@ -10,7 +10,7 @@ from psqlcompare import ours
 from nl2sql_shell.repl.help import PSQL_COMMANDS
 
 # Commands that wait for a person, leave the session or touch files: run elsewhere in the suite.
-_NOT_HERE = {"\\s", "\\!", "\\e", "\\ef", "\\ev", "\\q", "\\watch", "\\prompt", "\\password", "\\cd", "\\o", "\\w", "\\i", "\\ir", "\\c", "\\if", "\\elif", "\\else", "\\endif", "\\restrict"}
+_NOT_HERE = {"\\!", "\\e", "\\ef", "\\ev", "\\q", "\\watch", "\\prompt", "\\password", "\\cd", "\\o", "\\w", "\\i", "\\ir", "\\c", "\\if", "\\elif", "\\else", "\\endif", "\\restrict"}
 
 
 def test_help_shows_psqls_sections_and_this_sessions_settings(fresh_db):
