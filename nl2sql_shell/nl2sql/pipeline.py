@@ -112,6 +112,10 @@ class Options:
     # Show prefixed or quoted camelCase names to the model in words and translate its query
     # back (schema/readable.py). Off: on bench/unfamiliar it gained nothing (docs/benchmarks.md).
     readable_names: bool = False
+    # Count the model's refusals as votes: when more candidates refuse than agree on any one
+    # result, the answer is the refusal, even though a query passed the checks. Off: an
+    # experiment until measured (eval --refusal-votes).
+    refusal_votes: bool = False
 
     @property
     def baseline(self) -> bool:
@@ -180,6 +184,10 @@ class Asker:
                 answer.kind, answer.reason = "cancelled", "generation stopped"
                 break
             refusals = [a for a in candidates if a.sql is not None and is_refusal(a.sql)]
+            if passed and self.options.refusal_votes and not self.options.baseline and len(refusals) > self._top_votes(passed, conn, runs):
+                answer.sql, answer.kind = refusals[0].sql, "refusal"
+                answer.reason = f"{len(refusals)} of {len(candidates)} candidates say this database cannot answer the question"
+                break
             if passed:
                 chosen, checked, answer.reason = self._choose(passed, conn, runs)
                 chosen.chosen = True
@@ -318,6 +326,12 @@ class Asker:
             return *proven[0], "first of the candidates that passed the checks"
         best, count = votes.most_common(1)[0]
         return *proven[fingerprints.index(best)], f"{count} of {len(passed)} checked candidates returned the same rows"
+
+    def _top_votes(self, passed: list[tuple[Attempt, CheckResult]], conn: psycopg.Connection, runs: dict[str, str | None]) -> int:
+        """How many candidates agree on the most common result (1 when none can be run)."""
+        proven = self._proven(passed)
+        votes = Counter(f for f in self._fingerprints(proven, conn, runs) if f is not None) if len(proven) > 1 else Counter()
+        return max(votes.values(), default=1)
 
     @staticmethod
     def _proven(passed: list[tuple[Attempt, CheckResult]]) -> list[tuple[Attempt, CheckResult]]:
