@@ -6,10 +6,13 @@ from types import SimpleNamespace
 
 
 class Scripted:
-    """Writes the given replies, one per candidate (the last one repeated when more are asked)."""
+    """Writes the given replies, one per candidate numbered from `first` (the last one repeated
+    when more are asked), as the seeded backends number theirs. `cheap_batches` False makes
+    the pipeline write its candidates in stages, as on a CPU."""
 
-    def __init__(self, replies: list[str]) -> None:
+    def __init__(self, replies: list[str], *, cheap_batches: bool = True) -> None:
         self.replies = replies
+        self.cheap_batches = cheap_batches
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
@@ -20,6 +23,6 @@ class Scripted:
     def chat_prefix(self, messages) -> str:
         return self.chat_prompt(messages)
 
-    def generate(self, prompt: str, *, n: int = 1, **options):
-        replies = [self.replies[min(i, len(self.replies) - 1)] for i in range(n)]
+    def generate(self, prompt: str, *, n: int = 1, first: int = 0, **options):
+        replies = [self.replies[min(i, len(self.replies) - 1)] for i in range(first, first + n)]
         return [SimpleNamespace(text=reply, prompt_tokens=1, new_tokens=1, seconds_to_first_token=0.0, seconds_total=0.0) for reply in replies]

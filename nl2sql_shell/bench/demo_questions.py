@@ -27,12 +27,9 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 from nl2sql_shell.bench.speed import Report, Timing
-
-if TYPE_CHECKING:
-    from nl2sql_shell.nl2sql.pipeline import Options
 
 # What an analyst new to the demo bank asks: counts, top-N, time windows, joins across the
 # five tables, the two views, statuses and types. Fixed, so runs on different days compare.
@@ -96,7 +93,9 @@ class Finished:
 
 
 def serve(backend: str, model: str, conninfo: str, protocol: IO[str]) -> None:
-    """Load `model` with `backend`, then answer each question read on stdin until it closes."""
+    """Load `model` with `backend`, then answer each question read on stdin until it closes.
+    `BACKEND:together` writes every candidate in one batch, as on a GPU, where `BACKEND`
+    alone writes them in stages when its batches are not cheap (Options.staged)."""
     import psycopg
 
     from nl2sql_shell.bench.memory import peak_rss_gib
@@ -108,12 +107,12 @@ def serve(backend: str, model: str, conninfo: str, protocol: IO[str]) -> None:
         protocol.flush()
 
     try:
-        loaded = load_model(ModelSpec(model=model, backend=backend, device="cpu"))
+        loaded = load_model(ModelSpec(model=model, backend=backend.partition(":")[0], device="cpu"))
     except ModelLoadError as exc:
         say({"error": str(exc)})
         return
     say({"load_s": loaded.load_seconds})
-    options = Options()
+    options = Options(staged=backend.partition(":")[2] != "together")
     asker = Asker(loaded, options)
     with psycopg.connect(conninfo, autocommit=True) as conn:
         for line in sys.stdin:
@@ -127,17 +126,9 @@ def serve(backend: str, model: str, conninfo: str, protocol: IO[str]) -> None:
                 generate_s=timings.get("generate_s", 0.0),
                 prompt_tokens=answer.prompt_tokens,
                 generated_tokens=answer.generated_tokens,
-                rounds=_rounds(len(answer.attempts), options),
+                rounds=answer.rounds,
             )))
     say(asdict(Finished(peak_rss_gib(), "torch" in sys.modules)))
-
-
-def _rounds(attempts: int, options: Options) -> int:
-    """Generation rounds behind `attempts` candidates: the first writes `options.candidates`,
-    each repair round `options.repair_samples`; none when the question was refused unasked."""
-    if not attempts:
-        return 0
-    return 1 + -(-(attempts - options.candidates) // options.repair_samples)
 
 
 # --------------------------------------------------------------------------- the driver
@@ -222,15 +213,15 @@ def _report(workers: dict[str, _Worker], answers: dict[str, list[Answered]], fin
     backends = list(workers)
 
     def row(label: str, values: dict[str, float], unit: str, better: str | None = "lower", digits: int = 2) -> None:
-        """One figure per backend, and llama.cpp's against transformers' when both ran:
+        """One figure per backend, and the first one's against the second's when both ran:
         `better` "lower" (a time), "higher" (a rate) or None (a size, given as a fraction)."""
         text = ", ".join(f"{backend} {values[backend]:.{digits}f}{unit}" for backend in backends)
-        if {"llamacpp", "transformers"} <= values.keys() and min(values.values()) > 0:
-            ours, theirs = values["llamacpp"], values["transformers"]
+        if len(backends) > 1 and min(values.values()) > 0:
+            (name, ours), (other, theirs) = [(b, values[b]) for b in backends[:2]]
             if better == "lower":
-                text += f" (llamacpp {theirs / ours:.1f}x faster)"
+                text += f" ({name} {theirs / ours:.1f}x faster)"
             else:
-                text += f" (llamacpp {ours / theirs:.{1 if better else 2}f}x{'' if better else ' of transformers'})"
+                text += f" ({name} {ours / theirs:.{1 if better else 2}f}x{'' if better else f' of {other}'})"
         report.add(label, text)
 
     def later(backend: str) -> list[Answered]:

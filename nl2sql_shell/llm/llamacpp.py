@@ -100,6 +100,7 @@ class LlamaCppModel:
     prefix_cache: ClassVar[bool] = True
     true_n: ClassVar[bool] = True
     grammar: ClassVar[bool] = True
+    cheap_batches: ClassVar[bool] = False  # on a CPU: each sequence of a batch costs its own arithmetic
 
     llama: Any
     path: str
@@ -142,6 +143,7 @@ class LlamaCppModel:
         cancel: threading.Event | None = None,
         prefix: str | None = None,
         grammar: str | None = None,
+        first: int = 0,
     ) -> list[Generation]:
         """See `Model.generate`; `grammar` (GBNF text) constrains every sequence.
 
@@ -149,7 +151,7 @@ class LlamaCppModel:
         their probability, then divides by `temperature` (llama.cpp's order of the steps).
         """
         with self._lock:
-            return self._generate(prompt, max_new_tokens, stop, n, temperature, on_text, cancel, prefix, grammar)
+            return self._generate(prompt, max_new_tokens, stop, n, temperature, on_text, cancel, prefix, grammar, first)
 
     # -- rendering and tokens -----------------------------------------------------------------------
     def _render(self, messages: Messages, *, generation_prompt: bool) -> str:
@@ -164,7 +166,7 @@ class LlamaCppModel:
         return self.llama.detokenize(tokens).decode("utf-8", errors="replace")
 
     # -- generation ---------------------------------------------------------------------------------
-    def _generate(self, prompt, max_new_tokens, stop, n, temperature, on_text, cancel, prefix, grammar) -> list[Generation]:
+    def _generate(self, prompt, max_new_tokens, stop, n, temperature, on_text, cancel, prefix, grammar, first) -> list[Generation]:
         started = time.perf_counter()
         ids = self._tokenize(prompt) or [self.llama.token_bos()]
         sequences = min(n, MAX_SEQUENCES) if temperature > 0 else 1
@@ -178,8 +180,9 @@ class LlamaCppModel:
         while len(results) < (n if temperature > 0 else 1):
             count = min(n - len(results), MAX_SEQUENCES) if temperature > 0 else 1
             stream = TextStream(on_text, stop) if on_text is not None and not results else None
-            seed = zlib.crc32(repr(ids).encode()) + len(results)  # the same prompt samples the same candidates
-            batch = _Decoding(self, ids, count, greedy_first=not results, temperature=temperature, grammar=grammar, seed=seed)
+            number = first + len(results)  # of the batch's first sequence; 0 is the greedy one
+            seed = zlib.crc32(repr(ids).encode()) + number  # the same prompt samples the same candidates
+            batch = _Decoding(self, ids, count, greedy_first=number == 0, temperature=temperature, grammar=grammar, seed=seed)
             for text, new_tokens, finish, first_at, done_at in batch.run(min(max_new_tokens, room), stop, stream, cancel):
                 first = (results[0].seconds_to_first_token if results else first_at - started)
                 results.append(Generation(text, len(ids), new_tokens, first, done_at - started, finish, cached))

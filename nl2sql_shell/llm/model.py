@@ -37,6 +37,9 @@ class Model(Protocol):
     prefix_cache: ClassVar[bool]  # generate(prefix=...) keeps that prefix's attention cache across calls
     true_n: ClassVar[bool]  # n candidates are decoded together in one batch (else one after another, sharing the prompt's cache)
     grammar: ClassVar[bool]  # decoding can be constrained by a grammar (llama.cpp's GBNF)
+    # n sequences decoded together cost about what one costs (a GPU, a server's batches). On a
+    # CPU each sequence of a batch costs its own arithmetic, so callers sample in stages there.
+    cheap_batches: bool
 
     device: str
     load_seconds: float
@@ -62,9 +65,15 @@ class Model(Protocol):
         on_text: Callable[[str], None] | None = None,
         cancel: threading.Event | None = None,
         prefix: str | None = None,
+        first: int = 0,
     ) -> list[Generation]:
         """Greedy (temperature 0), or `n` sequences of which the first is the greedy one and the
         others are samples at `temperature` (top-k 50, top-p 0.95).
+
+        Sequences are numbered from `first`: number 0 is the greedy one, so with `first` > 0
+        every sequence is a sample. A backend that seeds each sample by its number returns
+        the sequences a call for `first` + `n` would return from number `first` on; the others
+        return as many fresh samples.
 
         A sequence's text ends with the first stop string it wrote (included). `on_text`
         receives the first sequence's text piece by piece, adding up to its final text. A set

@@ -85,6 +85,7 @@ class OpenAIModel:
     prefix_cache: ClassVar[bool] = False  # the server keeps its own
     true_n: ClassVar[bool] = False
     grammar: ClassVar[bool] = False
+    cheap_batches: ClassVar[bool] = True  # the server batches requests (and runs them concurrently)
 
     client: httpx.Client
     base: str
@@ -120,6 +121,7 @@ class OpenAIModel:
         on_text: Callable[[str], None] | None = None,
         cancel: threading.Event | None = None,
         prefix: str | None = None,
+        first: int = 0,
     ) -> list[Generation]:
         """See `Model.generate` (`prefix` is left to the server's own cache); raises
         ModelServerError (one line) when the server cannot be reached or answers an error."""
@@ -128,25 +130,27 @@ class OpenAIModel:
         stream = TextStream(on_text, stop) if on_text is not None else None
         if self.concurrent:
             try:
-                return self._generate(request, stream, n, temperature, workers=8)
+                return self._generate(request, stream, n, temperature, first, workers=8)
             except _CutShort:
                 self.concurrent = False  # and again, one request at a time (greedy repeats what was streamed)
         try:
-            return self._generate(request, stream, n, temperature, workers=1)
+            return self._generate(request, stream, n, temperature, first, workers=1)
         except _CutShort:
             raise ModelServerError(f"model server {self.base} ended a reply early, with no reason given") from None
 
-    def _generate(self, request: _Request, stream: TextStream | None, n: int, temperature: float, *, workers: int) -> list[Generation]:
-        """With one worker the requests run one after another, in the order they are made."""
+    def _generate(self, request: _Request, stream: TextStream | None, n: int, temperature: float, first: int, *, workers: int) -> list[Generation]:
+        """With one worker the requests run one after another, in the order they are made.
+        Number 0 is the greedy sequence; from `first` > 0 on all are samples (the first one
+        streamed)."""
         cancel = request.cancel
         samples = n - 1 if temperature > 0 else 0
         with ThreadPoolExecutor(max_workers=max(1, min(samples + 1, workers))) as pool:
-            greedy = pool.submit(request.run, 1, 0.0, stream)
+            lead = pool.submit(request.run, 1, temperature if first > 0 else 0.0, stream)
             if samples and self.honours_n is False:
                 batches = [pool.submit(request.run, 1, temperature, None) for _ in range(samples)]
             else:
                 batches = [pool.submit(request.run, samples, temperature, None)] if samples else []
-            results = greedy.result()
+            results = lead.result()
             drawn = [g for batch in batches for g in batch.result()]
             if samples > 1 and self.honours_n is None:
                 self.honours_n = len(drawn) >= samples

@@ -113,6 +113,11 @@ class LoadedModel:
     _prefix_cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    @property
+    def cheap_batches(self) -> bool:
+        """On a GPU n sequences cost about one; on a CPU each costs its own arithmetic."""
+        return not self.device.startswith("cpu")
+
     def chat_prompt(self, messages: list[dict[str, str]]) -> str:
         """The model's own chat template, ready for the assistant's turn."""
         if getattr(self.tokenizer, "chat_template", None):
@@ -139,19 +144,20 @@ class LoadedModel:
         on_text: Callable[[str], None] | None = None,
         cancel: threading.Event | None = None,
         prefix: str | None = None,
+        first: int = 0,
     ) -> list[Generation]:
         """Greedy (temperature 0) or `n` sequences in one batched call: with `n` > 1 the first
         is the greedy sequence and the others are samples at `temperature`, so voting between
-        them never loses the model's single best guess.
+        them never loses the model's single best guess; with `first` > 0 all are samples.
 
         `prefix` is a leading part of `prompt` that many prompts share (the system message with
         the schema): its attention cache is computed once and reused, so the next question
         prefills only what follows it. Output is the same as without the cache.
         """
         with self._lock, torch.inference_mode():
-            return self._generate(prompt, max_new_tokens, stop, n, temperature, on_text, cancel, prefix)
+            return self._generate(prompt, max_new_tokens, stop, n, temperature, on_text, cancel, prefix, first)
 
-    def _generate(self, prompt, max_new_tokens, stop, n, temperature, on_text, cancel, prefix) -> list[Generation]:
+    def _generate(self, prompt, max_new_tokens, stop, n, temperature, on_text, cancel, prefix, first) -> list[Generation]:
         started = time.perf_counter()
         ids = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).input_ids.to(self._input_device())
         prompt_length = ids.shape[1]
@@ -159,7 +165,7 @@ class LoadedModel:
         if past is not None and n > 1:
             past.batch_repeat_interleave(n)
         streamer = _Streamer(self.tokenizer, on_text, stop)
-        sampler = [_Sampler(temperature, greedy_first=n > 1)] if temperature > 0 else []
+        sampler = [_Sampler(temperature, greedy_first=n > 1 and first == 0)] if temperature > 0 else []
         rows = ids.expand(n, -1)  # n copies of the prompt: each row draws its own tokens
         output = self.model.generate(
             input_ids=rows,

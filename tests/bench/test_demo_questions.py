@@ -10,12 +10,11 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from nl2sql_shell.bench.demo_questions import QUESTIONS, Answered, Finished, _report, _rounds
+from nl2sql_shell.bench.demo_questions import QUESTIONS, Answered, Finished, _report
 from nl2sql_shell.cli import main
 from nl2sql_shell.db.demo import DEMO_DBNAME
 from nl2sql_shell.db.embedded import DATA_DIR_ENV
 from nl2sql_shell.llm.defaults import offline_gguf
-from nl2sql_shell.nl2sql.pipeline import Options
 
 
 def _answered(total_s: float, first_token_s: float, generate_s: float, tokens: int = 100) -> Answered:
@@ -24,11 +23,6 @@ def _answered(total_s: float, first_token_s: float, generate_s: float, tokens: i
 
 def test_the_fixed_list_has_twenty_questions_after_the_first():
     assert len(QUESTIONS) > 20 and len(set(QUESTIONS)) == len(QUESTIONS)
-
-
-def test_rounds_counts_the_first_candidates_and_each_repair_round():
-    options = Options()
-    assert [_rounds(n, options) for n in (0, options.candidates, options.candidates + options.repair_samples)] == [0, 1, 2]
 
 
 def test_the_report_gives_each_figure_per_backend_and_llamacpp_against_transformers():
@@ -66,3 +60,21 @@ def test_the_command_answers_demo_questions_with_llamacpp_without_torch(pg_serve
 def test_an_unknown_backend_is_refused_before_anything_starts():
     result = CliRunner().invoke(main, ["bench", "--demo-questions", "--backends", "llamacpp,vllm"])
     assert result.exit_code == 2 and "vllm" in result.output
+
+
+def test_the_first_backend_is_compared_with_the_second_whatever_their_names():
+    """`--backends llamacpp,llamacpp:together`: candidates in stages against all in one batch."""
+    workers = {"llamacpp": SimpleNamespace(load_s=0.5, ready_s=2.0), "llamacpp:together": SimpleNamespace(load_s=0.5, ready_s=2.0)}
+    answers = {
+        "llamacpp": [_answered(9.0, 3.0, 8.0), _answered(2.0, 0.2, 1.5), _answered(3.0, 0.4, 2.5)],
+        "llamacpp:together": [_answered(9.0, 3.0, 8.0), _answered(3.0, 0.2, 2.5), _answered(4.0, 0.4, 3.5)],
+    }
+    finished = {"llamacpp": Finished(0.7, False), "llamacpp:together": Finished(1.4, False)}
+    rows = dict(_report(workers, answers, finished, 3).rows)
+    assert rows["per question p50"] == "llamacpp 2.50 s, llamacpp:together 3.50 s (llamacpp 1.4x faster)"
+    assert rows["peak RSS"] == "llamacpp 0.70 GiB, llamacpp:together 1.40 GiB (llamacpp 0.50x of llamacpp:together)"
+
+
+def test_only_together_may_follow_a_backend_name():
+    result = CliRunner().invoke(main, ["bench", "--demo-questions", "--backends", "llamacpp:fast"])
+    assert result.exit_code == 2 and "llamacpp:fast" in result.output
