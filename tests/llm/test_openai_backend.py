@@ -101,6 +101,17 @@ def test_n_candidates_are_filled_in_and_the_first_is_the_greedy_one(model):
     assert all(0 < c.new_tokens <= 16 and c.text for c in candidates)
 
 
+def test_from_a_later_number_on_every_candidate_is_a_sample(model):
+    """The rest of a round's candidates (first > 0): samples only, as many as asked; a
+    server batches them, so the pipeline asks for all at once there (cheap_batches)."""
+    assert model.cheap_batches is True
+    prompt = model.chat_prompt(_messages("List the names in t2 with their amounts."))
+    [greedy] = model.generate(prompt, max_new_tokens=16)
+    rest = model.generate(prompt, max_new_tokens=16, n=3, temperature=1.5, first=1)
+    assert len(rest) == 3 and all(c.text for c in rest)
+    assert any(c.text != greedy.text for c in rest)  # at a high temperature, not three greedy copies
+
+
 def test_stop_strings_cut_the_text_and_on_text_streams_it(model):
     prompt = model.chat_prompt(_messages("List the names in t1."))
     pieces: list[str] = []
