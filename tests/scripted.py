@@ -7,12 +7,10 @@ from types import SimpleNamespace
 
 class Scripted:
     """Writes the given replies, one per candidate numbered from `first` (the last one repeated
-    when more are asked), as the seeded backends number theirs. `cheap_batches` False makes
-    the pipeline write its candidates in stages, as on a CPU."""
+    when more are asked), as the seeded backends number theirs."""
 
-    def __init__(self, replies: list[str], *, cheap_batches: bool = True) -> None:
+    def __init__(self, replies: list[str]) -> None:
         self.replies = replies
-        self.cheap_batches = cheap_batches
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())

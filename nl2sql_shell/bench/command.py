@@ -28,7 +28,7 @@ from nl2sql_shell.model_choice import model_options
     is_flag=True,
     help="Only time whole `?` answers to the fixed demo questions on the embedded demo database, each of --backends in its own process, in turns.",
 )
-@click.option("--backends", default="llamacpp,transformers", show_default=True, help="With --demo-questions: the backends to compare, comma-separated; BACKEND:together writes all candidates in one batch (as on a GPU) instead of in stages.")
+@click.option("--backends", default="llamacpp,transformers", show_default=True, help="With --demo-questions: the backends to compare, comma-separated.")
 @click.option("--limit", type=click.IntRange(min=1), help="With --demo-questions: only the first N questions.")
 @click.option(
     "--proxy",
@@ -111,8 +111,8 @@ def _demo_questions(model: str, backends: list[str], limit: int | None, progress
     from nl2sql_shell.db import embedded
     from nl2sql_shell.db.demo import DEMO_DBNAME, ensure_demo
 
-    if unknown := [name for name in backends if name.partition(":")[0] not in BACKENDS or name.partition(":")[2] not in ("", "together")]:
-        raise click.BadParameter(f"{', '.join(unknown)}: use {' and/or '.join(BACKENDS)}, each optionally with :together", param_hint="--backends")
+    if unknown := [name for name in backends if name not in BACKENDS]:
+        raise click.BadParameter(f"{', '.join(unknown)}: use {' and/or '.join(BACKENDS)}", param_hint="--backends")
     progress("starting the embedded PostgreSQL and its demo database")
     server = embedded.start()
     try:

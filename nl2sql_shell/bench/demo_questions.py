@@ -93,9 +93,7 @@ class Finished:
 
 
 def serve(backend: str, model: str, conninfo: str, protocol: IO[str]) -> None:
-    """Load `model` with `backend`, then answer each question read on stdin until it closes.
-    `BACKEND:together` writes every candidate in one batch, as on a GPU, where `BACKEND`
-    alone writes them in stages when its batches are not cheap (Options.staged)."""
+    """Load `model` with `backend`, then answer each question read on stdin until it closes."""
     import psycopg
 
     from nl2sql_shell.bench.memory import peak_rss_gib
@@ -107,13 +105,12 @@ def serve(backend: str, model: str, conninfo: str, protocol: IO[str]) -> None:
         protocol.flush()
 
     try:
-        loaded = load_model(ModelSpec(model=model, backend=backend.partition(":")[0], device="cpu"))
+        loaded = load_model(ModelSpec(model=model, backend=backend, device="cpu"))
     except ModelLoadError as exc:
         say({"error": str(exc)})
         return
     say({"load_s": loaded.load_seconds})
-    options = Options(staged=backend.partition(":")[2] != "together")
-    asker = Asker(loaded, options)
+    asker = Asker(loaded, Options())
     with psycopg.connect(conninfo, autocommit=True) as conn:
         for line in sys.stdin:
             answer = asker.ask(line.strip(), conn)
@@ -213,15 +210,15 @@ def _report(workers: dict[str, _Worker], answers: dict[str, list[Answered]], fin
     backends = list(workers)
 
     def row(label: str, values: dict[str, float], unit: str, better: str | None = "lower", digits: int = 2) -> None:
-        """One figure per backend, and the first one's against the second's when both ran:
+        """One figure per backend, and llama.cpp's against transformers' when both ran:
         `better` "lower" (a time), "higher" (a rate) or None (a size, given as a fraction)."""
         text = ", ".join(f"{backend} {values[backend]:.{digits}f}{unit}" for backend in backends)
-        if len(backends) > 1 and min(values.values()) > 0:
-            (name, ours), (other, theirs) = [(b, values[b]) for b in backends[:2]]
+        if {"llamacpp", "transformers"} <= values.keys() and min(values.values()) > 0:
+            ours, theirs = values["llamacpp"], values["transformers"]
             if better == "lower":
-                text += f" ({name} {theirs / ours:.1f}x faster)"
+                text += f" (llamacpp {theirs / ours:.1f}x faster)"
             else:
-                text += f" ({name} {ours / theirs:.{1 if better else 2}f}x{'' if better else f' of {other}'})"
+                text += f" (llamacpp {ours / theirs:.{1 if better else 2}f}x{'' if better else ' of transformers'})"
         report.add(label, text)
 
     def later(backend: str) -> list[Answered]:

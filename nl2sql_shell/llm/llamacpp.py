@@ -100,7 +100,6 @@ class LlamaCppModel:
     prefix_cache: ClassVar[bool] = True
     true_n: ClassVar[bool] = True
     grammar: ClassVar[bool] = True
-    cheap_batches: ClassVar[bool] = False  # on a CPU: each sequence of a batch costs its own arithmetic
 
     llama: Any
     path: str

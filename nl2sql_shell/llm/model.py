@@ -37,9 +37,6 @@ class Model(Protocol):
     prefix_cache: ClassVar[bool]  # generate(prefix=...) keeps that prefix's attention cache across calls
     true_n: ClassVar[bool]  # n candidates are decoded together in one batch (else one after another, sharing the prompt's cache)
     grammar: ClassVar[bool]  # decoding can be constrained by a grammar (llama.cpp's GBNF)
-    # n sequences decoded together cost about what one costs (a GPU, a server's batches). On a
-    # CPU each sequence of a batch costs its own arithmetic, so callers sample in stages there.
-    cheap_batches: bool
 
     device: str
     load_seconds: float

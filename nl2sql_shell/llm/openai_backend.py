@@ -85,7 +85,6 @@ class OpenAIModel:
     prefix_cache: ClassVar[bool] = False  # the server keeps its own
     true_n: ClassVar[bool] = False
     grammar: ClassVar[bool] = False
-    cheap_batches: ClassVar[bool] = True  # the server batches requests (and runs them concurrently)
 
     client: httpx.Client
     base: str

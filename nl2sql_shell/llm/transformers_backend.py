@@ -113,11 +113,6 @@ class LoadedModel:
     _prefix_cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    @property
-    def cheap_batches(self) -> bool:
-        """On a GPU n sequences cost about one; on a CPU each costs its own arithmetic."""
-        return not self.device.startswith("cpu")
-
     def chat_prompt(self, messages: list[dict[str, str]]) -> str:
         """The model's own chat template, ready for the assistant's turn."""
         if getattr(self.tokenizer, "chat_template", None):

@@ -121,9 +121,6 @@ class Options:
     # only NULLs, is what a wrong filter or join gives, and a question is rarely asked of data
     # that has no answer. Off: an experiment until measured (eval --prefer-rows).
     prefer_rows: bool = False
-    # Where a batch costs each sequence's arithmetic (a CPU), write half the candidates first
-    # and the rest only when those disagree (same answer, less time: see _first_stage).
-    staged: bool = True
 
     @property
     def baseline(self) -> bool:
@@ -182,13 +179,8 @@ class Asker:
         runs: dict[str, Rows | None] = {}  # each distinct checked query's rows, run once per question
         for round_ in range(self.options.max_repairs + 1):
             answer.rounds = round_ + 1
-            wanted = self._samples(round_)
-            candidates = self._generate(messages, answer, on_text if round_ == 0 else None, cancel, n=self._first_stage(wanted))
+            candidates = self._generate(messages, answer, on_text if round_ == 0 else None, cancel, n=self._samples(round_))
             passed = self._checked(candidates, answer, view, conn, cancel)
-            if len(candidates) < wanted and not self._agreed(candidates, passed, conn, runs, cancel):
-                rest = self._generate(messages, answer, None, cancel, n=wanted - len(candidates), first=len(candidates))
-                passed += self._checked(rest, answer, view, conn, cancel)
-                candidates += rest
             if round_ == 0 and self.options.more_candidates and self.options.prompt_style == "default" and self._unsettled(candidates, passed, conn, runs):
                 more = self._generate(messages, answer, None, cancel, n=self.options.more_candidates, first=len(candidates))
                 passed += self._checked(more, answer, view, conn, cancel)
@@ -257,28 +249,6 @@ class Asker:
         votes = Counter(f.digest for f in self._fingerprints(proven, conn, runs) if f is not None)
         return not votes or votes.most_common(1)[0][1] * 2 <= len(candidates)
 
-    def _first_stage(self, wanted: int) -> int:
-        """How many of `wanted` candidates to write first. Where a batch costs each sequence's
-        arithmetic (a CPU), half of them, rounded up: when those all return the same rows, the
-        other half cannot outvote them (a tie goes to the greedy candidate's result), so they
-        are never written; the answer is the one all `wanted` would have given."""
-        if wanted < 3 or not self.options.staged or getattr(self.model, "cheap_batches", True) or self.options.baseline:
-            return wanted
-        return (wanted + 1) // 2
-
-    def _agreed(self, candidates: list[Attempt], passed: list[tuple[Attempt, CheckResult]], conn: psycopg.Connection, runs: dict[str, Rows | None], cancel) -> bool:
-        """Whether the first stage settles the vote: every candidate passed, was proven and ran
-        to the same rows (not empty ones, when empty results are set aside); or generation was
-        stopped."""
-        if cancel is not None and cancel.is_set():
-            return True
-        proven = self._proven(passed)
-        if len(proven) < len(candidates):
-            return False
-        results = self._fingerprints(proven, conn, runs)
-        first = results[0]
-        return first is not None and all(r == first for r in results) and not (self.options.prefer_rows and first.empty)
-
     def _samples(self, round_: int) -> int:
         """Queries to write in this round; a baseline writes one greedy query only."""
         if self.options.baseline:
@@ -299,7 +269,7 @@ class Asker:
             prefix=prefix if prefix and text.startswith(prefix) else None,
             first=first,
         )
-        if not first:  # the rest of a round's candidates read the same prompt, already cached
+        if not first:  # more candidates for the same prompt: it is counted once
             answer.prompt_tokens += generations[0].prompt_tokens
         answer.generated_tokens += sum(g.new_tokens for g in generations)
         answer.timings["first_token_s"] = answer.timings.get("first_token_s", generations[0].seconds_to_first_token)

@@ -60,21 +60,3 @@ def test_the_command_answers_demo_questions_with_llamacpp_without_torch(pg_serve
 def test_an_unknown_backend_is_refused_before_anything_starts():
     result = CliRunner().invoke(main, ["bench", "--demo-questions", "--backends", "llamacpp,vllm"])
     assert result.exit_code == 2 and "vllm" in result.output
-
-
-def test_the_first_backend_is_compared_with_the_second_whatever_their_names():
-    """`--backends llamacpp,llamacpp:together`: candidates in stages against all in one batch."""
-    workers = {"llamacpp": SimpleNamespace(load_s=0.5, ready_s=2.0), "llamacpp:together": SimpleNamespace(load_s=0.5, ready_s=2.0)}
-    answers = {
-        "llamacpp": [_answered(9.0, 3.0, 8.0), _answered(2.0, 0.2, 1.5), _answered(3.0, 0.4, 2.5)],
-        "llamacpp:together": [_answered(9.0, 3.0, 8.0), _answered(3.0, 0.2, 2.5), _answered(4.0, 0.4, 3.5)],
-    }
-    finished = {"llamacpp": Finished(0.7, False), "llamacpp:together": Finished(1.4, False)}
-    rows = dict(_report(workers, answers, finished, 3).rows)
-    assert rows["per question p50"] == "llamacpp 2.50 s, llamacpp:together 3.50 s (llamacpp 1.4x faster)"
-    assert rows["peak RSS"] == "llamacpp 0.70 GiB, llamacpp:together 1.40 GiB (llamacpp 0.50x of llamacpp:together)"
-
-
-def test_only_together_may_follow_a_backend_name():
-    result = CliRunner().invoke(main, ["bench", "--demo-questions", "--backends", "llamacpp:fast"])
-    assert result.exit_code == 2 and "llamacpp:fast" in result.output

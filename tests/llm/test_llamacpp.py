@@ -54,10 +54,9 @@ def test_n_candidates_the_first_of_which_is_the_greedy_one(model):
     assert [c.text for c in again] == [c.text for c in candidates]  # the same prompt, the same candidates: evals repeat
 
 
-def test_candidates_are_numbered_so_the_rest_can_be_asked_for_later(model):
-    """The pipeline writes half its candidates first on a CPU and the rest only when those
-    disagree: sequences 2 and 3 asked for alone are samples 2 and 3 of a batch of 4."""
-    assert model.cheap_batches is False
+def test_candidates_are_numbered_so_more_can_be_asked_for_later(model):
+    """More candidates for an open question (Options.more_candidates) are the next numbers:
+    sequences 2 and 3 asked for alone are samples 2 and 3 of a batch of 4."""
     prompt = model.chat_prompt(_messages("Total amount per name in t2?"))
     together = model.generate(prompt, max_new_tokens=24, n=4, temperature=1.0)
     first, rest = model.generate(prompt, max_new_tokens=24, n=2, temperature=1.0), model.generate(prompt, max_new_tokens=24, n=2, temperature=1.0, first=2)

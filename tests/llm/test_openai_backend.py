@@ -102,9 +102,7 @@ def test_n_candidates_are_filled_in_and_the_first_is_the_greedy_one(model):
 
 
 def test_from_a_later_number_on_every_candidate_is_a_sample(model):
-    """The rest of a round's candidates (first > 0): samples only, as many as asked; a
-    server batches them, so the pipeline asks for all at once there (cheap_batches)."""
-    assert model.cheap_batches is True
+    """More candidates for the same prompt (first > 0): samples only, as many as asked."""
     prompt = model.chat_prompt(_messages("List the names in t2 with their amounts."))
     [greedy] = model.generate(prompt, max_new_tokens=16)
     rest = model.generate(prompt, max_new_tokens=16, n=3, temperature=1.5, first=1)

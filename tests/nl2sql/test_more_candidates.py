@@ -75,3 +75,10 @@ def test_a_model_that_mostly_refuses_is_not_asked_again(conn):
     answer, calls = _ask([REFUSAL_SQL, REFUSAL_SQL, REFUSAL_SQL, BROKEN, CHEAP], conn, more=4)
     assert calls == [4]
     assert answer.kind == "refusal"
+
+
+def test_the_answer_counts_its_rounds(conn):
+    """The first round, then one per repair: what `bench --demo-questions` reports."""
+    failed = Asker(Scripted([BROKEN]), Options(candidates=4, max_repairs=2)).ask("which products are cheap", conn)
+    assert failed.kind == "failed" and failed.rounds == 3
+    assert Asker(Scripted([CHEAP]), Options(candidates=4, max_repairs=2)).ask("which products are cheap", conn).rounds == 1

@@ -78,8 +78,7 @@ def trained(tmp_path_factory, database) -> str:
     base = build_tiny_model(root / "base", arch="qwen2")
     pairs = [(_prompts_for(base, database, q)[0], answers[0]) for q, answers in ANSWERS.items()]
     first = train_tiny_model(root / "first", pairs)
-    prompts = _prompts_for(first, database, REPAIR_Q)
-    repair_prompt = next(p for p in prompts if p != prompts[0])  # the turn that carries the error
+    repair_prompt = _prompts_for(first, database, REPAIR_Q)[1]  # the turn that carries the error
     assert 'column "title" does not exist' in repair_prompt
     pairs.append((repair_prompt, ANSWERS[REPAIR_Q][1]))
     return str(train_tiny_model(root / "final", pairs))
@@ -113,10 +112,10 @@ def test_an_invented_column_is_repaired_with_the_error(asker, database):
 def test_a_repair_round_samples_several_queries_in_one_batch_and_votes(asker, database):
     recording = Recording(asker.model)
     with psycopg.connect(database, autocommit=True) as conn:
-        answer = Asker(recording, Options(candidates=1, temperature=0.3, staged=False)).ask(REPAIR_Q, conn)
+        answer = Asker(recording, Options(candidates=1, temperature=0.3)).ask(REPAIR_Q, conn)
     first, *repairs = answer.attempts
     assert first.sql == "SELECT title FROM customers"
-    assert len(recording.prompts) == 2 and len(repairs) == 4  # one generate call for the four (not in stages)
+    assert len(recording.prompts) == 2 and len(repairs) == 4  # one generate call for the four
     assert answer.sql.split() == "SELECT name FROM customers ORDER BY name".split()
     assert answer.kind == "read" and "checked candidates returned the same rows after 1 repair" in answer.reason
 
@@ -191,7 +190,7 @@ def test_library_api_answers_without_running(trained, database):
 
 
 def test_candidates_are_sampled_in_one_call_and_voted_on(trained, database):
-    voting = Asker(load_model(ModelSpec(model=trained, device="cpu")), Options(candidates=3, temperature=0.3, staged=False))
+    voting = Asker(load_model(ModelSpec(model=trained, device="cpu")), Options(candidates=3, temperature=0.3))
     with psycopg.connect(database, autocommit=True) as conn:
         answer = voting.ask(COUNT_Q, conn)
     assert len(answer.attempts) == 3
