@@ -150,7 +150,9 @@ class Result:
 
 def fetch_result(shell: Shell, sql: str, limit: int | None = None) -> Result | None:
     """Run the query as the user's (AUTOCOMMIT, ON_ERROR_ROLLBACK) and keep its rows as text,
-    at most ``limit``; None after an error, which is printed."""
+    at most ``limit``; None after an error, which is printed and sets psql's ERROR, SQLSTATE
+    and LAST_ERROR_* (and \\errverbose's error). The caller records a success (`done`): psql
+    sets ROW_COUNT only once \\gset, \\gexec or \\crosstabview went well."""
     sql = substitute(sql, shell.variables)
     shell.last_sql = sql
     result = Result()
@@ -166,11 +168,19 @@ def fetch_result(shell: Shell, sql: str, limit: int | None = None) -> Result | N
                 return Outcome(True, len(result.rows), cur.statusmessage)
         except psycopg.Error as exc:
             shell.error(shell.location + error_text(exc, shell.settings.messages))
-            return Outcome(False, error=error_text(exc))
+            return Outcome(False, error=error_text(exc), diag=exc.diag)
 
     outcome = run_in_transaction_mode(shell.conn, sql, shell.variables, shell.interactive, run)
     shell.last_failed = not outcome.ok
+    if not outcome.ok:
+        shell.record_result(outcome)
     return result if outcome.ok else None
+
+
+def done(shell: Shell, result: Result) -> None:
+    """psql's variables after a \\gset, \\gexec or \\crosstabview whose every step went
+    well: ROW_COUNT is the rows of the query itself (not of what \\gexec ran)."""
+    shell.record_result(Outcome(True, len(result.rows)))
 
 
 def _gexec(shell: Shell, sql: str) -> None:
@@ -188,6 +198,8 @@ def _gexec(shell: Shell, sql: str) -> None:
                 shell.output.say(value + "\n")
             failed = not shell.run_sql(value, verbatim=True).ok or failed  # ON_ERROR_STOP stops there
     shell.last_sql, shell.last_failed = substitute(sql, shell.variables), failed
+    if not failed and result is not None:
+        done(shell, result)
 
 
 def _gset(shell: Shell, sql: str, prefix: str) -> None:
@@ -208,6 +220,7 @@ def _gset(shell: Shell, sql: str, prefix: str) -> None:
             shell.last_failed = True
             return
         _store(shell.variables, prefix + column, value)
+    done(shell, result)
 
 
 def _store(variables: dict[str, str], name: str, value: str | None) -> None:

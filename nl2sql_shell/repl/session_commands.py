@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psycopg
 
+from nl2sql_shell.db.messages import position_display
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.variables import echo_text, meta_arguments
 
@@ -186,11 +187,10 @@ def _errverbose(shell: Shell, _: str) -> bool:
     if shell.last_error is None:
         shell.output.say("There is no previous error.\n")
         return True
-    diag, sql = shell.last_error
+    diag, libpq_text = shell.last_error
     lines = [f"{diag.severity}:  {diag.sqlstate}: {diag.message_primary or 'missing error text'}"]
     if diag.statement_position:
-        marker = _position(sql, int(diag.statement_position))
-        lines = lines + marker if marker else [lines[0] + f" at character {diag.statement_position}"]
+        lines[0] += _position(diag, libpq_text)
     for label, value in (
         ("DETAIL", diag.message_detail),
         ("HINT", diag.message_hint),
@@ -210,18 +210,12 @@ def _errverbose(shell: Shell, _: str) -> bool:
     return True
 
 
-def _position(sql: str, position: int) -> list[str]:
-    """libpq's LINE n: marker for a short line (a long one is cut by libpq in ways not copied
-    here: it gets " at character N" on the first line instead)."""
-    before = sql[: position - 1]
-    number = before.count("\n") + 1
-    start = before.rfind("\n") + 1
-    end = sql.find("\n", start)
-    line = sql[start : end if end >= 0 else len(sql)]
-    prefix = f"LINE {number}: "
-    if len(line) > 60 or not line.isascii():
-        return []
-    return [prefix + line, " " * (len(prefix) + position - 1 - start) + "^"]
+def _position(diag: psycopg.errors.Diagnostic, libpq_text: str) -> str:
+    """libpq's `LINE n:` and caret lines, taken from its own default rendering of the same
+    error: libpq cuts a long line around the error and counts a multibyte character by its
+    screen width, which only its text gets right; " at character N" if it has none."""
+    display = position_display(libpq_text, f"{diag.severity}:  {diag.message_primary or ''}", diag)
+    return display or f" at character {diag.statement_position}"
 
 
 def _encoding(shell: Shell, argument: str) -> bool:

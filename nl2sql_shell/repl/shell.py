@@ -71,7 +71,7 @@ class Shell:
     location: str = ""  # psql's "psql:FILE:LINE: " while a script runs, before each error it prints
     source: str | None = None  # the script file running (as named), for \\ir; None at the prompt and for stdin
     read_line: Callable[[], str] | None = None  # the running script's next line (\\prompt in a script on stdin)
-    last_error: tuple[psycopg.errors.Diagnostic, str] | None = None  # the last server error and its query (\\errverbose)
+    last_error: tuple[psycopg.errors.Diagnostic, str] | None = None  # the last server error and libpq's text of it (\\errverbose)
     conditions: Conditionals = field(default_factory=Conditionals)  # the open \\if blocks (repl/conditionals.py)
     restrict_key: str | None = None  # `\\restrict KEY` (pg_dump's): meta-commands refused until `\\unrestrict KEY`
     # COPY FROM STDIN's data: the lines after it in a script (run_script sets this), else stdin.
@@ -237,21 +237,22 @@ class Shell:
         elif outcome.ok and sql.lstrip()[:8].lower().startswith(_DDL):
             self.schema_changed()
         self.last_failed = not outcome.ok
-        self._record(outcome, sql)
+        self.record_result(outcome)
         if not outcome.ok and self.variables.get("ECHO") == "errors":
             self.error(f"{self.location}STATEMENT:  {sql}")
         if not outcome.ok and boolean(self.variables.get("ON_ERROR_STOP")) and not self.interactive:
             raise StopScript()
         return outcome
 
-    def _record(self, outcome: Outcome, sql: str) -> None:
-        """psql's ERROR, ROW_COUNT, SQLSTATE and LAST_ERROR_* variables."""
+    def record_result(self, outcome: Outcome) -> None:
+        """psql's ERROR, ROW_COUNT, SQLSTATE and LAST_ERROR_* variables (and the error for
+        \\errverbose) after a query of the user's."""
         self.variables["ERROR"] = "false" if outcome.ok else "true"
         self.variables["ROW_COUNT"] = str(outcome.rows) if outcome.ok else "0"
         if outcome.ok:
             self.variables["SQLSTATE"] = "00000"
         elif outcome.diag is not None:
-            self.last_error = outcome.diag, sql
+            self.last_error = outcome.diag, outcome.error or ""
             code = outcome.diag.sqlstate or ""
             self.variables.update(SQLSTATE=code, LAST_ERROR_SQLSTATE=code, LAST_ERROR_MESSAGE=outcome.diag.message_primary or "")
 
