@@ -159,6 +159,10 @@ def run_shell(
             return _run_scripted(shell, actions, single_transaction=session.single_transaction)
         if not quiet:
             _banner(shell)
+        if session.no_readline:  # -n: psql's prompt without readline (repl/plain.py)
+            from nl2sql_shell.repl.plain import run_plain
+
+            return run_plain(shell)
         from nl2sql_shell.repl.app import run_interactive
 
         return run_interactive(shell, vi=vi or bool(config.get("vi")))
