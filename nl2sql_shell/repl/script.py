@@ -154,7 +154,7 @@ class _ScriptRun:
                 shell.last_failed = False
                 if not shell.handle(_replace_invalid(text[start:cut].strip())):
                     return False
-                if shell.last_failed and stripped.startswith("\\"):
+                if shell.last_failed:  # a failed meta-command or `?` question
                     _stop_on_error(shell)
                 pos = self._resume(line_end, cut)
                 continue

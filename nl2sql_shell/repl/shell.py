@@ -262,7 +262,7 @@ class Shell:
 
     def _ask(self, line: str) -> None:
         if self.questions is None:
-            self.error("? questions need the model extras: pip install 'nl2sql-shell[llm]'")
+            self.meta_error("? questions need the model extras: pip install 'nl2sql-shell[llm]'")
             self.last_failed = True
             return
         self.questions.ask(line)  # type: ignore[attr-defined]
