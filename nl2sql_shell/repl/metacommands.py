@@ -16,7 +16,7 @@ import psycopg
 from nl2sql_shell.db.connect import describe
 from nl2sql_shell.repl.conditionals import intercept
 from nl2sql_shell.repl.describe import handler_for as describe_command
-from nl2sql_shell.repl.listing import print_listing
+from nl2sql_shell.repl.listing import NotRun, print_listing
 from nl2sql_shell.repl.pset import SHORTCUTS, variable_changed
 from nl2sql_shell.repl.psql_only import NOT_IN_PSQL, edit_definition, list_operators
 from nl2sql_shell.repl.session_commands import register as register_session_commands
@@ -58,12 +58,14 @@ def run(shell: Shell, line: str) -> bool:
     entry = _COMMANDS.get(name)
     if name not in _RAW_ARGUMENTS:  # psql interpolates :name in a command's words, not in \\copy's line
         argument = substitute(argument, shell.variables, sql=False)
-    if entry is not None:
-        return entry[0](shell, argument.strip())
-    described = describe_command(name)
-    if described is not None:
-        return described(shell, argument.strip())
-    return _pgspecial(shell, line)
+    handler = entry[0] if entry is not None else describe_command(name)
+    if handler is None:
+        return _pgspecial(shell, line)
+    try:
+        return handler(shell, argument.strip())
+    except NotRun:  # ECHO_HIDDEN noexec: its query shown, the command failed
+        shell.last_failed = True
+        return True
 
 
 def _register_psql_only() -> None:

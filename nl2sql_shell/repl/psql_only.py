@@ -46,13 +46,11 @@ def list_operators(shell: Shell, name: str, argument: str) -> bool:
         params.append("^(" + "".join("\\" + char if not char.isalnum() else char for char in words[0]) + ")$")
     conditions.append("pg_catalog.pg_operator_is_visible(o.oid)")
     sql = _OPERATORS.format(function='\n  o.oprcode AS "Function",' if verbose else "", where="\n      AND ".join(conditions))
-    from nl2sql_shell.repl.listing import print_listing
+    from nl2sql_shell.repl.listing import fetch, print_listing
 
     try:
-        with shell.conn.cursor() as cur:
-            cur.execute(sql, params)
-            rows = [tuple(None if value is None else str(value) for value in row) for row in cur.fetchall()]
-            print_listing(shell, "List of operators", [column.name for column in cur.description or []], rows)
+        headers, _, rows = fetch(shell, sql, params)
+        print_listing(shell, "List of operators", headers, rows)
     except psycopg.Error as exc:
         shell.error(shell.location + error_text(exc, shell.settings.messages))
         shell.last_failed = True

@@ -194,17 +194,29 @@ class Shell:
     def run_hidden(self, sql: str) -> bool:
         """A query of the shell's own (psql's PSQLexec): shown first with ECHO_HIDDEN (-E),
         its error printed as psql prints it; whether it succeeded."""
-        echo_hidden = self.variables.get("ECHO_HIDDEN", "off")
-        if echo_hidden != "off":
-            self.output.say(f"********* QUERY **********\n{sql}\n**************************\n\n")
-            if echo_hidden == "noexec":
-                return True
+        if not self.show_hidden(sql):
+            return True
         try:
             self.conn.execute(sql)
         except psycopg.Error as exc:
             self.error(self.location + error_text(exc, self.settings.messages))
             return False
         return True
+
+    def show_hidden(self, sql: str) -> bool:
+        """What psql's PSQLexec does before one of its own queries: with ECHO_HIDDEN (-E) the
+        query in its frame, on standard output and in the -L log; False under ``noexec``,
+        where the query is only shown, never run."""
+        mode = self.variables.get("ECHO_HIDDEN", "off")
+        noexec = mode.lower() == "noexec"
+        if not noexec and not boolean(mode):
+            return True
+        frame = f"********* QUERY **********\n{sql}\n**************************\n\n"
+        self.output.say(frame)
+        if self.output.log is not None:
+            self.output.log.write(frame)
+            self.output.log.flush()
+        return not noexec
 
     def announce(self, sql: str) -> bool:
         """psql's steps before sending a query: with SINGLESTEP (-s) show it and wait for Enter
