@@ -180,7 +180,10 @@ class _ScriptRun:
                     if buffer.strip():
                         _run_statement(shell, buffer)  # psql sends what its buffer holds, then quits
                     return False
+                shell.last_failed = False
                 pending = run_with_buffer(shell, buffer, command)
+                if shell.last_failed:  # `select 1 \\foo`: a failed meta-command stops as on a line of its own
+                    _stop_on_error(shell)
                 pos = self._resume(line_end, cut)
                 continue
             if statement is None:  # the unfinished rest of the file (or only comments)

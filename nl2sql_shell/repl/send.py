@@ -12,20 +12,22 @@ pending, to be finished on a later line.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 
 import psycopg
 
 from nl2sql_shell.db import format as fmt
 from nl2sql_shell.db.execute import Outcome, error_text
+from nl2sql_shell.db.settings import Settings
 from nl2sql_shell.output import Output
 from nl2sql_shell.repl.pipes import close_pipe, open_pipe
 from nl2sql_shell.repl.session_commands import BUFFER_COMMANDS, buffer_command
 from nl2sql_shell.repl.shell import Shell, StopScript
 from nl2sql_shell.repl.transactions import run_in_transaction_mode
-from nl2sql_shell.repl.variables import boolean, meta_arguments, substitute, valid_name
+from nl2sql_shell.repl.variables import boolean, meta_arguments, meta_words, substitute, valid_name
 
 SENDERS = ("\\g", "\\gx", "\\gset", "\\gdesc", "\\gexec", "\\crosstabview", "\\watch")
 
@@ -49,20 +51,26 @@ def run_with_buffer(shell: Shell, buffer: str, line: str) -> str:
         return buffer
     if not shell.conditions.active():  # a branch of \\if not taken: the buffer goes, unsent
         return ""
-    send(shell, name, buffer, argument)
-    return ""
+    return "" if send(shell, name, buffer, argument) else buffer
 
 
-def send(shell: Shell, name: str, buffer: str, argument: str) -> None:
-    """One of \\g, \\gx, \\gset, \\watch with its argument; an empty buffer means the previous query."""
+def send(shell: Shell, name: str, buffer: str, argument: str) -> bool:
+    """One of \\g, \\gx, \\gset, \\watch with its argument; an empty buffer means the previous
+    query. False when \\g's (OPTIONS) were refused: nothing was sent, the buffer stays."""
+    if name in ("\\g", "\\gx") and argument.lstrip().startswith("("):
+        with print_options(shell, name, argument) as rest:
+            if rest is None:
+                return False
+            send(shell, name, buffer, rest)
+        return True
     if name == "\\watch":
         from nl2sql_shell.repl.psql_only import watch
 
         watch(shell, buffer, argument)
-        return
+        return True
     sql = buffer if buffer.strip() else shell.last_sql
     if not sql.strip():
-        return
+        return True
     words = meta_arguments(argument, shell.variables)
     if name in ("\\gset", "\\gdesc", "\\gexec", "\\crosstabview"):
         if name == "\\crosstabview":
@@ -78,11 +86,53 @@ def send(shell: Shell, name: str, buffer: str, argument: str) -> None:
             shell.last_sql = sql
         if shell.last_failed and boolean(shell.variables.get("ON_ERROR_STOP")) and not shell.interactive:
             raise StopScript()
-        return
+        return True
     target = argument.strip() if argument.strip().startswith("|") else words[0] if words else None
     with _expanded(shell, name == "\\gx"), _output_to(shell, target) as ok:
         if ok:
             shell.run_sql(sql)
+    return True
+
+
+@contextlib.contextmanager
+def print_options(shell: Shell, name: str, argument: str) -> Iterator[str | None]:
+    """psql's `\\g (OPTION[=VALUE] ...) [FILE]`: each option set as `\\pset` sets it (no
+    message) for this one query, every setting back afterwards. Yields the rest of the line
+    (the file or |command), or None after psql's error for an option it refuses or a
+    missing ``)``, when nothing is to be sent (and the settings are already back)."""
+    from nl2sql_shell.repl.pset import PsetError, apply
+
+    settings = shell.settings
+    saved = replace(settings)
+    rest: str | None = None
+    try:
+        for word, end in meta_words(argument.lstrip()[1:], shell.variables):
+            closed = word.endswith(")")
+            option = word.removesuffix(")")
+            if option:
+                option_name, equals, value = option.partition("=")
+                apply(settings, option_name, value if equals else None)
+            if closed:
+                rest = argument.lstrip()[1 + end :]
+                break
+        else:
+            shell.meta_error(f"{name}: missing right parenthesis")
+    except PsetError as exc:
+        shell.meta_error(str(exc))
+    if rest is None:
+        shell.last_failed = True
+    _configure(shell, settings)
+    try:
+        yield rest
+    finally:
+        for field_name, value in vars(saved).items():
+            setattr(settings, field_name, value)
+        _configure(shell, settings)
+
+
+def _configure(shell: Shell, settings: Settings) -> None:
+    """The pager follows `\\pset pager`, which an option may have changed."""
+    shell.output.configure_pager(settings.pager, settings.pager_min_lines)
 
 
 class _expanded:

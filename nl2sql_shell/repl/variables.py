@@ -7,6 +7,7 @@ its own rule, which accepts any unambiguous prefix of true/false/yes/no/on/off a
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import psycopg
 
@@ -150,14 +151,22 @@ def meta_arguments(text: str, variables: dict[str, str]) -> list[str]:
     """A backslash command's arguments as psql reads them: words split on blanks, '...' with
     '' and backslash escapes (\\n, \\t, octal) taken as its content, "..." kept with its
     quotes, and variables substituted as in SQL; adjacent pieces join into one word."""
-    words: list[str] = []
+    return [word for word, _ in meta_words(text, variables)]
+
+
+def meta_words(text: str, variables: dict[str, str]) -> Iterator[tuple[str, int]]:
+    """`meta_arguments`' words, each with where it ends in ``text``, read one at a time (a
+    command that reads some words, then the rest of the line its own way, such as `\\g
+    (OPTIONS) |command`, runs no `backquoted` command past the words it took)."""
     current: list[str] | None = None
+    end = 0
     for match in _META_TOKEN.finditer(text):
         if match["space"] is not None:
             if current is not None:
-                words.append("".join(current))
+                yield "".join(current), end
             current = None
             continue
+        end = match.end()
         piece = match.group()
         if match["single"] is not None:
             piece = _unescape(match["single"])
@@ -168,8 +177,7 @@ def meta_arguments(text: str, variables: dict[str, str]) -> list[str]:
             piece = quote_literal(value) if match["literal"] else quote_identifier(value) if match["ident"] else value
         current = (current or []) + [piece]
     if current is not None:
-        words.append("".join(current))
-    return words
+        yield "".join(current), end
 
 
 def backtick(command: str) -> str:
