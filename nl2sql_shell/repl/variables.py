@@ -95,13 +95,13 @@ def parse_boolean(value: str) -> bool | None:
 # What psql's lexer skips (quotes, comments, casts) and the three forms of a variable.
 _SQL_TOKEN = re.compile(
     r"""(?P<skip>[Ee]'(?:[^'\\]|\\.|'')*'?|'(?:[^']|'')*'?|"(?:[^"]|"")*"?|--[^\n]*|/\*[\s\S]*?(?:\*/|$)|(\$(?:[^\W\d]\w*)?\$)[\s\S]*?(?:\2|$)|::|[\w$]+)
-      | :'(?P<literal>\w+)' | :"(?P<ident>\w+)" | :(?P<plain>\w+)""",
+      | :'(?P<literal>\w+)' | :"(?P<ident>\w+)" | :\{\?(?P<test>\w+)\} | :(?P<plain>\w+)""",
     re.VERBOSE,
 )
 
 
 # In plain text (a `?` question) only casts and words are skipped: an apostrophe is English.
-_TEXT_TOKEN = re.compile(r"""(?P<skip>::|[\w$]+) | :'(?P<literal>\w+)' | :"(?P<ident>\w+)" | :(?P<plain>\w+)""", re.VERBOSE)
+_TEXT_TOKEN = re.compile(r"""(?P<skip>::|[\w$]+) | :'(?P<literal>\w+)' | :"(?P<ident>\w+)" | :\{\?(?P<test>\w+)\} | :(?P<plain>\w+)""", re.VERBOSE)
 
 
 def quote_literal(value: str) -> str:
@@ -128,6 +128,8 @@ def substitute(text: str, variables: dict[str, str], *, sql: bool = True) -> str
     def replace(match: re.Match[str]) -> str:
         if match["skip"] is not None:
             return match.group()
+        if match["test"] is not None:  # :{?name}: whether it is set
+            return "TRUE" if match["test"] in variables else "FALSE"
         name = match["literal"] or match["ident"] or match["plain"]
         if name not in variables:
             return match.group()
@@ -142,7 +144,7 @@ def substitute(text: str, variables: dict[str, str], *, sql: bool = True) -> str
 _META_ESCAPES = {"n": "\n", "t": "\t", "b": "\b", "r": "\r", "f": "\f"}
 _META_TOKEN = re.compile(
     r"""(?P<space>\s+) | '(?P<single>(?:[^'\\]|\\.|'')*)'? | (?P<double>"(?:[^"]|"")*"?) | `(?P<backtick>[^`]*)`?
-      | :'(?P<literal>\w+)' | :"(?P<ident>\w+)" | :(?P<plain>\w+) | (?P<other>[^\s'":`]+|:)""",
+      | :'(?P<literal>\w+)' | :"(?P<ident>\w+)" | :\{\?(?P<test>\w+)\} | :(?P<plain>\w+) | (?P<other>[^\s'":`]+|:)""",
     re.VERBOSE,
 )
 
@@ -172,6 +174,8 @@ def meta_words(text: str, variables: dict[str, str]) -> Iterator[tuple[str, int]
             piece = _unescape(match["single"])
         elif match["backtick"] is not None:
             piece = backtick(substitute(match["backtick"], variables, sql=False))
+        elif match["test"] is not None:
+            piece = "TRUE" if match["test"] in variables else "FALSE"
         elif (name := match["literal"] or match["ident"] or match["plain"]) and name in variables:
             value = variables[name]
             piece = quote_literal(value) if match["literal"] else quote_identifier(value) if match["ident"] else value
