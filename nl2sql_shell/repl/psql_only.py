@@ -9,6 +9,7 @@ the query buffer, and the named-query commands are psql's "invalid command".
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import tempfile
@@ -101,23 +102,37 @@ def _definition(shell: Shell, function: bool, target: str) -> str:
 
 def watch(shell: Shell, buffer: str, argument: str) -> None:
     """`\\watch [SECONDS]`: run the query again every SECONDS (2 by default) until Ctrl-C or an
-    error, each result under psql's title line (the time and the interval)."""
+    error, as psql 15: its interval is C's strtod of the word (0, negative or not a number is
+    1 second), the time line is the result's title (centred over an aligned table, none in
+    CSV; a command's tag comes without it), and an empty line on standard output ends it."""
     sql = buffer if buffer.strip() else shell.last_sql
     if not sql.strip():
         shell.meta_error("\\watch cannot be used with an empty query")
         shell.last_failed = True
         return
-    try:
-        interval = float(argument.split()[0]) if argument.split() else 2.0
-    except ValueError:
-        shell.meta_error(f'\\watch: incorrect interval value "{argument.split()[0]}"')
-        shell.last_failed = True
-        return
+    words = argument.split()
+    interval = _strtod(words[0]) if words else 2.0
+    interval = interval if interval > 0 else 1.0
+    settings, title = shell.settings, shell.settings.title
     try:
         while True:
-            shell.output.write(f"{time.strftime('%c')} (every {interval:g}s)\n\n")
-            if not shell.run_sql(sql).ok:
-                return
+            settings.title = f"{time.strftime('%c')} (every {interval:g}s)\n"
+            try:
+                ok = shell.run_sql(sql).ok
+            finally:
+                settings.title = title
+            if not ok:
+                break
             time.sleep(interval)
     except KeyboardInterrupt:
-        return
+        pass
+    shell.output.say("\n")
+
+
+_STRTOD = re.compile(r"\s*[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)")
+
+
+def _strtod(word: str) -> float:
+    """C's strtod: the number at the start of ``word``, 0 when there is none."""
+    match = _STRTOD.match(word)
+    return float(match.group()) if match else 0.0
