@@ -18,7 +18,8 @@ from nl2sql_shell.repl.conditionals import intercept
 from nl2sql_shell.repl.describe import handler_for as describe_command
 from nl2sql_shell.repl.listing import NotRun, print_listing
 from nl2sql_shell.repl.pset import SHORTCUTS, variable_changed
-from nl2sql_shell.repl.psql_only import NOT_IN_PSQL, edit_definition, list_operators
+from nl2sql_shell.repl.edit_object import edit_definition
+from nl2sql_shell.repl.psql_only import NOT_IN_PSQL, list_operators
 from nl2sql_shell.repl.session_commands import register as register_session_commands
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.variables import echo_text, meta_arguments, substitute, valid_name

@@ -2,19 +2,14 @@
 
 pgspecial answers `\\watch`, `\\ef`, `\\ev` and `\\do` with a bare exception and offers pgcli's
 named queries (`\\n`, `\\ns`, `\\nd`), which psql does not have. Here `\\do` lists operators with
-psql 15's own query, `\\ef`/`\\ev` edit a definition as psql does at the prompt, `\\watch` reruns
-the query buffer, and the named-query commands are psql's "invalid command".
+psql 15's own query, `\\watch` reruns the query buffer (`\\ef`/`\\ev`: repl/edit_object.py),
+and the named-query commands are psql's "invalid command".
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shlex
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import psycopg
 
@@ -56,48 +51,6 @@ def list_operators(shell: Shell, name: str, argument: str) -> bool:
         shell.error(shell.location + error_text(exc, shell.settings.messages))
         shell.last_failed = True
     return True
-
-
-def edit_definition(shell: Shell, name: str, argument: str) -> bool:
-    """`\\ef FUNCTION` / `\\ev VIEW`: its CREATE OR REPLACE in $EDITOR, the result in the next
-    prompt's buffer. A script or -c has no query buffer to put it in: psql's error there."""
-    if not shell.interactive:
-        shell.meta_error("no query buffer")
-        shell.last_failed = True
-        return True
-    try:
-        text = _definition(shell, name == "\\ef", argument.strip())
-    except psycopg.Error as exc:
-        shell.error(error_text(exc, shell.settings.messages))
-        shell.last_failed = True
-        return True
-    editor = os.environ.get("EDITOR") or os.environ.get("VISUAL") or "vi"
-    with tempfile.NamedTemporaryFile("w+", suffix=".sql", delete=False) as handle:
-        handle.write(text)
-    try:
-        subprocess.call([*shlex.split(editor), handle.name])
-        shell.pending_input = Path(handle.name).read_text().rstrip("\n")
-    finally:
-        os.unlink(handle.name)
-    return True
-
-
-def _definition(shell: Shell, function: bool, target: str) -> str:
-    """psql's templates when no name is given, else the server's definition."""
-    if function:
-        if not target:
-            return "CREATE FUNCTION ( )\n RETURNS \n LANGUAGE \n-- common options:  IMMUTABLE  STABLE  STRICT  SECURITY DEFINER\nAS $function$\n\n$function$\n"
-        kind = "regprocedure" if "(" in target else "regproc"
-        row = shell.conn.execute(f"SELECT pg_catalog.pg_get_functiondef(%s::pg_catalog.{kind}::pg_catalog.oid)", [target]).fetchone()
-        return row[0] if row else ""
-    if not target:
-        return "CREATE VIEW  AS\n SELECT \n  -- something...\n"
-    row = shell.conn.execute(
-        "SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), pg_catalog.pg_get_viewdef(c.oid, true)"
-        " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = %s::pg_catalog.regclass",
-        [target],
-    ).fetchone()
-    return f"CREATE OR REPLACE VIEW {row[0]} AS\n{row[1]}\n" if row else ""
 
 
 def watch(shell: Shell, buffer: str, argument: str) -> None:

@@ -23,6 +23,7 @@ from nl2sql_shell.repl.shell import Shell, StopScript
 from nl2sql_shell.repl.statements import (
     CONTINUE,
     after_meta_command,
+    complete_end,
     drop_empty_lines,
     input_state,
     meta_command_end,
@@ -156,6 +157,7 @@ class _ScriptRun:
                     return False
                 if shell.last_failed:  # a failed meta-command or `?` question
                     _stop_on_error(shell)
+                pending = _edited_buffer(shell)
                 pos = self._resume(line_end, cut)
                 continue
             statement, end, meta = next_piece(text, pos)
@@ -254,6 +256,16 @@ def _joined(pending: str, text: str, pos: int, end: int) -> str:
     if not pending:
         return text[pos:end]
     return pending + ("\n" if pos == 0 or text[pos - 1] == "\n" else "") + text[pos:end]
+
+
+def _edited_buffer(shell: Shell) -> str:
+    """What `\\ef`/`\\ev` left after the editor changed it: psql reads it as input, so its
+    complete statements run now and the rest starts the query buffer."""
+    text, shell.pending_input = shell.pending_input, ""
+    end = complete_end(text)
+    if end:
+        shell.handle(text[:end])
+    return text[end:].lstrip("\n") if text[end:].strip() else ""
 
 
 def _run_statement(shell: Shell, statement: str) -> None:
