@@ -296,9 +296,9 @@ class Executor:
         """One result of a simple query: its rows, its tag or its error."""
         if result.status == pq.ExecStatus.FATAL_ERROR:
             text = (result.error_message or b"").decode(errors="replace").rstrip("\n")
-            style = self.settings.messages
-            self._report(text if style.plain else server_message(psycopg.errors.Diagnostic(result), style, error=True, libpq_text=text))
-            return Outcome(False, error=text)
+            style, diag = self.settings.messages, psycopg.errors.Diagnostic(result)
+            self._report(text if style.plain else server_message(diag, style, error=True, libpq_text=text))
+            return Outcome(False, error=text, diag=diag)  # SQLSTATE, LAST_ERROR_*, \\errverbose
         status = (result.command_status or b"").decode()
         if result.status != pq.ExecStatus.TUPLES_OK:
             self.print_status(status)

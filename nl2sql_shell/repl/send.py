@@ -82,8 +82,9 @@ def send(shell: Shell, name: str, buffer: str, argument: str) -> bool:
         elif name == "\\gexec":
             _gexec(shell, sql)
         elif shell.announce(sql):
-            shell.last_failed = not shell.executor.describe_result(sql).ok
-            shell.last_sql = sql
+            described = shell.executor.describe_result(sql)
+            shell.last_failed, shell.last_sql = not described.ok, sql
+            shell.record_result(described)  # ROW_COUNT: the columns described, as psql counts its rows
         if shell.last_failed and boolean(shell.variables.get("ON_ERROR_STOP")) and not shell.interactive:
             raise StopScript()
         return True
