@@ -246,7 +246,8 @@ def _out(shell: Shell, argument: str) -> bool:
     try:
         shell.output.redirect(argument or None)
     except OSError as exc:
-        shell.error(f"{argument}: {exc.strerror}")
+        shell.meta_error(f"{argument}: {exc.strerror}")
+        shell.last_failed = True
     return True
 
 

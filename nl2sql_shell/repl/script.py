@@ -55,9 +55,10 @@ def run_script(shell: Shell, text: str, source: str | None = None) -> bool:
     shell.conditions = Conditionals()  # each file has its own \\if blocks, as in psql
     shell.source = source if source != "<stdin>" else None
     try:
-        finished = _ScriptRun(shell, text, source).run()
+        script = _ScriptRun(shell, text, source)
+        finished = script.run()
         if finished:
-            close(shell, _location(source, text.count("\n") + (not text.endswith("\n"))))  # the last line's number
+            close(shell, script.at_last_line())
         return finished
     finally:
         shell.location, shell.command_lines, shell.conditions, shell.source, shell.read_line = saved
@@ -71,8 +72,23 @@ class _ScriptRun:
         self.lines = _LineNumbers(text)
         self.data_pos: int | None = None  # where COPY data would start (the line after the statement)
         self.echoed = 0  # with ECHO=all (-a), the input up to here has been printed
+        self.uncounted = 0  # lines \\prompt or -s took from the script: psql's line numbers skip them
         shell.command_lines = self._data
-        shell.read_line = self._readline
+        shell.read_line = self._read_uncounted
+
+    def _at(self, pos: int) -> str:
+        """psql's ``FILE:LINE:`` prefix for the line holding ``pos``."""
+        return _location(self.source, self.lines.at(pos) - self.uncounted)
+
+    def at_last_line(self) -> str:
+        """The prefix for the script's last line (an \\if left open at its end)."""
+        return _location(self.source, self.text.count("\n") + (not self.text.endswith("\n")) - self.uncounted)
+
+    def _read_uncounted(self) -> str:
+        """A line for \\prompt or -s's question, which psql reads past its line counter."""
+        line = self._readline()
+        self.uncounted += bool(line)
+        return line
 
     def _readline(self) -> str:
         """The line at ``data_pos`` (the script resumes after it); "" at the end."""
@@ -82,7 +98,7 @@ class _ScriptRun:
         newline = self.text.find("\n", self.data_pos)
         end = len(self.text) if newline < 0 else newline + 1
         line, self.data_pos = self.text[self.data_pos : end], end
-        self.shell.location = _location(self.source, self.lines.at(end - 1))
+        self.shell.location = self._at(end - 1)
         return line
 
     def _data(self) -> Iterator[bytes]:
@@ -142,13 +158,13 @@ class _ScriptRun:
                 continue
             if pending and stripped == ";":
                 self._echo_through(line_end)
-                shell.location = _location(self.source, lines.at(pos))
+                shell.location = self._at(pos)
                 _run_statement(shell, _joined(pending, text, pos, text.index(";", pos) + 1))
                 pending, pos = "", line_end
                 continue
             if stripped.startswith(_COMMAND_STARTS) and not (pending and stripped.startswith("\\")):
                 self._echo_through(line_end)
-                shell.location = _location(self.source, lines.at(pos))
+                shell.location = self._at(pos)
                 self.data_pos = line_end
                 start = text.index(stripped[0], pos)
                 cut = meta_command_end(text, start, line_end) if stripped.startswith("\\") else line_end
@@ -164,7 +180,7 @@ class _ScriptRun:
             single_end = -1 if pending else self._single_line(pos, meta if meta >= 0 else end if statement else size)
             if single_end >= 0:
                 self._echo_through(single_end)
-                shell.location = _location(self.source, lines.at(single_end - 1))
+                shell.location = self._at(single_end - 1)
                 self.data_pos = single_end
                 _run_statement(shell, text[pos:single_end].strip())
                 pos = self.echoed = max(single_end, self.data_pos, self.echoed)
@@ -173,7 +189,7 @@ class _ScriptRun:
                 newline = text.find("\n", meta)
                 line_end = size if newline < 0 else newline + 1
                 self._echo_through(line_end)
-                shell.location = _location(self.source, lines.at(meta))
+                shell.location = self._at(meta)
                 self.data_pos = line_end
                 cut = meta_command_end(text, meta, line_end)
                 buffer = query_buffer(drop_empty_lines(_joined(pending, text, pos, meta)))
@@ -191,7 +207,7 @@ class _ScriptRun:
             if statement is None:  # the unfinished rest of the file (or only comments)
                 rest = drop_empty_lines(_joined(pending, text, pos, size))
                 self._echo_through(size)
-                shell.location = _location(self.source, lines.at(size - 1))
+                shell.location = self._at(size - 1)
                 self.data_pos = size
                 if _is_utf8(rest):
                     shell.handle(rest)
@@ -199,7 +215,7 @@ class _ScriptRun:
                     _send_bytes(shell, rest.strip())
                 return True
             self._echo_through(end)
-            shell.location = _location(self.source, lines.at(end - 1))
+            shell.location = self._at(end - 1)
             newline = text.find("\n", end)
             self.data_pos = size if newline < 0 else newline + 1
             start_of_data = self.data_pos
