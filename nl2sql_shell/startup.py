@@ -101,7 +101,7 @@ def run_shell(
             conn_target.never_prompt = session.no_password
         conn = db_connect.connect(conn_target)
     except psycopg.Error as exc:
-        print(f"nl2sql-shell: error: {db_connect.one_line_error(exc)}", file=sys.stderr)
+        print(f"nl2sql-shell: error: {db_connect.libpq_message(exc)}", file=sys.stderr)
         return EXIT_CONNECTION
     except Exception as exc:  # noqa: BLE001 - e.g. the embedded server could not start
         print(f"nl2sql-shell: error: {exc}", file=sys.stderr)
