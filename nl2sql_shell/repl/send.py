@@ -54,14 +54,15 @@ def run_with_buffer(shell: Shell, buffer: str, line: str) -> str:
     return "" if send(shell, name, buffer, argument) else buffer
 
 
-def send(shell: Shell, name: str, buffer: str, argument: str) -> bool:
+def send(shell: Shell, name: str, buffer: str, argument: str, *, options: bool = True) -> bool:
     """One of \\g, \\gx, \\gset, \\watch with its argument; an empty buffer means the previous
-    query. False when \\g's (OPTIONS) were refused: nothing was sent, the buffer stays."""
-    if name in ("\\g", "\\gx") and argument.lstrip().startswith("("):
+    query. False when \\g's (OPTIONS) were refused: nothing was sent, the buffer stays.
+    ``options``: a ( begins print options (after them it begins a file name)."""
+    if options and name in ("\\g", "\\gx") and argument.lstrip().startswith("("):
         with print_options(shell, name, argument) as rest:
             if rest is None:
                 return False
-            send(shell, name, buffer, rest)
+            send(shell, name, buffer, rest, options=False)
         return True
     if name == "\\watch":
         from nl2sql_shell.repl.psql_only import watch

@@ -274,3 +274,44 @@ def test_no_readline_prompt_reads_lines_as_psql_does(fresh_db):
             mine, psql = mine[mine.index(prompt) :], psql[psql.index(prompt) :]
             assert psql.endswith(b"=# \\q\r\n")
         assert mine == psql
+
+
+def _detached(command: list[str], stdin: bytes) -> tuple[int, bytes, bytes]:
+    """Run without a controlling terminal (no /dev/tty), as psql's password prompt falls back
+    to standard error and input then; our program name made psql's."""
+    import subprocess
+
+    from psqlcompare import env
+
+    done = subprocess.run(command, input=stdin, capture_output=True, env=env(), timeout=60, check=False, start_new_session=True)
+    return done.returncode, done.stdout, re.sub(rb"^nl2sql-shell:", b"psql:", done.stderr, flags=re.M)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "host=localhost port=1",  # the name as given, the address after it
+        "host=/nonexistent",
+        "host=127.0.0.1,127.0.0.2 port=1",  # libpq's own walk over the hosts
+        "host=nosuchhost.invalid",
+        "port=abc",
+    ],
+)
+def test_a_failed_connection_is_libpqs_whole_message(target: str):
+    from psqlcompare import SHELL
+
+    mine = _detached([*SHELL, target, "-c", "select 1"], b"")
+    assert mine == _detached([str(PSQL), "-X", target, "-c", "select 1"], b"") and mine[0] == 2
+
+
+@pytest.mark.parametrize("flags", [[], ["-w"], ["-W"]])
+def test_a_password_is_asked_as_psql_asks(pg_server, flags: list[str]):
+    """The embedded server wants a password that user has none for: psql asks (on standard
+    error without a terminal, the answer from standard input), then fails; -w never asks."""
+    from psqlcompare import SHELL
+
+    target = pg_server.conninfo() + " user=no_such_user"
+    mine = _detached([*SHELL, target, *flags, "-c", "select 1"], b"wrong\n")
+    psql = _detached([str(PSQL), "-X", target, *flags, "-c", "select 1"], b"wrong\n")
+    assert mine == psql and psql[0] == 2
+    assert psql[2].startswith(b"" if flags == ["-w"] else b"Password: \n" if flags else b"Password for user no_such_user: \n")
