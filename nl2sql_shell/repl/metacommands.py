@@ -230,10 +230,14 @@ def include(shell: Shell, argument: str) -> bool:
     """Errors in the file name it as typed (psql's ``FILE:LINE:``); bytes that are not UTF-8
     fail only their own statement: the session goes on, an open transaction stays open
     (aborted by the server's refusal, as psql leaves it)."""
-    from nl2sql_shell.repl.script import read_script, run_script
+    from nl2sql_shell.repl.script import directory_error, read_script, run_script
 
     try:
         text = read_script(Path(os.path.expanduser(argument)))
+    except IsADirectoryError as exc:
+        shell.error(directory_error(argument, exc))
+        shell.last_failed = True
+        return True
     except OSError as exc:
         shell.meta_error(f"{argument}: {exc.strerror}")
         shell.last_failed = True

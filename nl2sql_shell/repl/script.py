@@ -42,6 +42,12 @@ def read_script(path: Path | None) -> str:
     return data.decode("utf-8", "surrogateescape")
 
 
+def directory_error(name: str, exc: IsADirectoryError) -> str:
+    """psql's line for a script that is a directory: it opens it, then its first read fails,
+    so the error is the file's own (``FILE: error:``), not the one of a file that is missing."""
+    return f"{PROGRAM}:{name}: error: could not read from input file: {exc.strerror}"
+
+
 def run_script(shell: Shell, text: str, source: str | None = None) -> bool:
     """Feed a script psql-style; returns False if it asked to quit (\\q).
 
