@@ -159,6 +159,9 @@ class Executor:
         self.location = location  # psql's "psql:FILE:LINE: " before errors from a script
         # Where COPY ... FROM STDIN reads: the lines after it in a script, else standard input.
         self.copy_stdin: Callable[[], Iterable[bytes]] = lambda: ()
+        # While `\\g FILE` sends rows and COPY data to FILE: the query output, where psql still
+        # prints the command tags (``COPY n`` too, as the data went elsewhere).
+        self.status_output: Output | None = None
 
     def run(self, sql: str, *, read_only: bool = False, statement_timeout_ms: int | None = None, single: bool = False) -> Outcome:
         """Run one statement and print its result; errors are printed, never raised.
@@ -202,8 +205,8 @@ class Executor:
         direction = None if single else copy_direction(sql)
         if direction == "in":
             return self._copy(sql, self.copy_stdin(), None)
-        if direction == "out":
-            return self._copy(sql, None, self.write_data, show_status=False)
+        if direction == "out":  # psql prints COPY n unless it would follow the data
+            return self._copy(sql, None, self.write_data, show_status=self.status_output is not None)
         if uses_cursor(sql):
             return self._run_with_cursor(sql, single)
         return self._run_plain(sql, single)
@@ -323,12 +326,13 @@ class Executor:
         """psql's PrintQueryStatus: the command tag, unless quiet (an HTML paragraph in -H)."""
         if not status or self.settings.quiet:
             return
+        output = self.status_output or self.output
         if self.settings.format == "html":
             from nl2sql_shell.db.html import escape
 
-            self.output.write(f"<p>{escape(status)}</p>\n")
+            output.write(f"<p>{escape(status)}</p>\n")
         else:
-            self.output.write(status + "\n")
+            output.write(status + "\n")
 
     def _status_after_rows(self, status: str) -> None:
         """After rows psql 15 prints the tag only for INSERT/UPDATE/DELETE ... RETURNING:

@@ -26,11 +26,12 @@ _WORD = re.compile(r"""'(?:[^']|'')*'?|"(?:[^"]|"")*"?|[()]|[^\s()'"]+""")
 
 def data_lines(readline: Callable[[], str]) -> Iterator[bytes]:
     """Lines up to a ``\\.`` line or the end of input, as bytes (a script's invalid UTF-8 goes as
-    it was). psql 15 ends the data there whatever the format, CSV included."""
+    it was). psql 15 ends the data there whatever the format, CSV included, and sends that
+    line too (the server's error about a CSV quote left open shows it)."""
     while line := readline():
+        yield line.encode("utf-8", "surrogateescape")
         if line in _END_MARKS:
             return
-        yield line.encode("utf-8", "surrogateescape")
 
 
 def stdin_readline() -> str:

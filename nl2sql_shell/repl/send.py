@@ -152,43 +152,93 @@ class _expanded:
 
 
 class _output_to:
-    """\\g FILE: this one result goes to FILE (`|command`: to the command's input); \\o's
-    target is back afterwards."""
+    """\\g FILE: this one result's rows (or COPY data) go to FILE (`|command`: to the
+    command's input), its command tag to the query output as psql prints it there; a FILE
+    is created only once rows come for it, as psql opens it. \\o's target is back afterwards."""
 
     def __init__(self, shell: Shell, path: str | None) -> None:
         self.shell, self.path = shell, path
         self.saved: Output | None = None
         self.pipe = None
+        self.file: _FileOnFirstWrite | None = None
 
     def __enter__(self) -> bool:
         if self.path is None:
             return True
         if self.path.startswith("|"):
             self.pipe = open_pipe(self.path[1:].strip())
-            self.saved = self.shell.output
             self._use(Output(self.pipe.stdin, use_pager=False))
             return True
-        try:
-            handle = open(os.path.expanduser(self.path), "w", encoding="utf-8")
-        except OSError as exc:
-            self.shell.meta_error(f"{self.path}: {exc.strerror}")
+        path = os.path.expanduser(self.path)
+        problem = _unwritable(path)
+        if problem is not None:
+            self.shell.meta_error(f"{self.path}: {problem}")
             self.shell.last_failed = True
             return False
-        self.saved = self.shell.output
-        self._use(Output(handle, use_pager=False))
+        self.file = _FileOnFirstWrite(path)
+        self._use(Output(self.file, use_pager=False))  # type: ignore[arg-type]
         return True
 
     def _use(self, output: Output) -> None:
+        self.saved = self.shell.output
+        self.shell.executor.status_output = self.saved
         self.shell.output = output
         self.shell.executor.output = output
 
     def __exit__(self, *_: object) -> None:
+        if self.saved is None:
+            return
         if self.pipe is not None:
             close_pipe(self.pipe)
-            self._use(self.saved)
-        elif self.saved is not None:
-            self.shell.output.stream.close()
-            self._use(self.saved)
+        elif self.file is not None:
+            self.file.close()
+        self.shell.output = self.shell.executor.output = self.saved
+        self.shell.executor.status_output = None
+
+
+def _unwritable(path: str) -> str | None:
+    """Why FILE could not be opened for writing (psql's strerror words), without creating it."""
+    import errno
+
+    if os.path.isdir(path):
+        return os.strerror(errno.EISDIR)
+    if os.path.exists(path):
+        return None if os.access(path, os.W_OK) else os.strerror(errno.EACCES)
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        return os.strerror(errno.ENOENT)
+    return None if os.access(folder, os.W_OK | os.X_OK) else os.strerror(errno.EACCES)
+
+
+class _FileOnFirstWrite:
+    """A text file opened (truncated) only when the first text or bytes come for it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.handle = None
+
+    def _open(self):  # noqa: ANN202 - a text file
+        if self.handle is None:
+            self.handle = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        return self.handle
+
+    def write(self, text: str) -> int:
+        return self._open().write(text)
+
+    def flush(self) -> None:
+        if self.handle is not None:
+            self.handle.flush()
+
+    @property
+    def buffer(self):  # noqa: ANN201 - the binary file beneath (COPY data)
+        return self._open().buffer
+
+    def isatty(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
 
 
 @dataclass

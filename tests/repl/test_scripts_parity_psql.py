@@ -315,3 +315,19 @@ def test_a_password_is_asked_as_psql_asks(pg_server, flags: list[str]):
     psql = _detached([str(PSQL), "-X", target, *flags, "-c", "select 1"], b"wrong\n")
     assert mine == psql and psql[0] == 2
     assert psql[2].startswith(b"" if flags == ["-w"] else b"Password: \n" if flags else b"Password for user no_such_user: \n")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-o", "/nonexistent/x", "-c", "select 1"],
+        ["-f", "/etc", "-c", "select 2"],
+        ["-v", "ON_ERROR_STOP=1", "-f", "/etc", "-c", "select 3"],
+        ["-f", "d.sql"],
+        ["-v", "ON_ERROR_STOP=1", "-f", "d.sql"],
+    ],
+)
+def test_files_that_cannot_be_used(fresh_db, tmp_path: Path, args: list[str]):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "d.sql").write_text("\\i /etc\n\\o /etc\nselect 1;\n\\copy (select 1) to /etc\n\\ir sub\n")
+    same(fresh_db, fresh_db, *args, cwd=tmp_path)
