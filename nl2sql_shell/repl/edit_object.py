@@ -56,7 +56,7 @@ def edit_definition(shell: Shell, name: str, argument: str) -> bool:
     if edited is None:
         shell.output.say("No changes\n")
     else:
-        shell.pending_input = edited
+        shell.pending_input = edited.rstrip("\n")
     return True
 
 

@@ -331,3 +331,26 @@ def test_files_that_cannot_be_used(fresh_db, tmp_path: Path, args: list[str]):
     (tmp_path / "sub").mkdir()
     (tmp_path / "d.sql").write_text("\\i /etc\n\\o /etc\nselect 1;\n\\copy (select 1) to /etc\n\\ir sub\n")
     same(fresh_db, fresh_db, *args, cwd=tmp_path)
+
+
+G_FILES = (
+    "create temp table t (a int, b text);\n"
+    "insert into t values (3,'q') \\g o1.txt\n"  # a tag only: to the query output, no file made
+    "insert into t values (4,'r') returning a \\g o2.txt\n"
+    "copy t to stdout \\g o3.txt\n"  # the data to the file, COPY 2 to the query output
+    "copy t to stdout with csv \\g |cat\n"
+    "\\o o4.txt\ncopy t to stdout \\g o5.txt\nselect 1 \\g o6.txt\ncopy t to stdout;\n\\o\n"
+    "copy t from stdin with csv;\n7,\"a\n\\.\nb\"\n\\.\n"  # psql ends CSV data at \\. and sends it
+)
+
+
+def test_g_file_takes_rows_and_copy_data_and_leaves_the_tag(fresh_db, tmp_path: Path):
+    (tmp_path / "g.sql").write_text(G_FILES)
+    outputs = []
+    for run in (ours, theirs):
+        result = run(fresh_db, "-f", "g.sql", cwd=tmp_path)
+        outputs.append((result, {path.name: path.read_bytes() for path in sorted(tmp_path.glob("o*.txt"))}))
+        for path in tmp_path.glob("o*.txt"):
+            path.unlink()
+    assert outputs[0] == outputs[1]
+    assert "o1.txt" not in outputs[1][1] and outputs[1][1]["o4.txt"] == b"COPY 2\n3\tq\n4\tr\n"
