@@ -210,6 +210,11 @@ def _unescape(body: str) -> str:
                 out.append(chr(int(octal.group(), 8)))
                 i += 1 + len(octal.group())
                 continue
+            hexadecimal = re.match(r"x([0-9A-Fa-f]{1,2})", body[i + 1 :])
+            if hexadecimal:  # psql's \xHH
+                out.append(chr(int(hexadecimal.group(1), 16)))
+                i += 1 + len(hexadecimal.group())
+                continue
             out.append(_META_ESCAPES.get(nxt, nxt))
             i += 2
             continue
