@@ -182,8 +182,9 @@ def slash_copy(shell: Shell, argument: str) -> bool:
     if not shell.announce(command.sql):  # psql sends it as a query of the user's: -e, -s, -L
         return True
     if command.direction == "from":
-        if stream is None:
-            source = shell.command_lines() if command.target == "stdin" else stdin_lines()
+        if stream is None:  # pstdin is standard input, which is the script itself when it comes from there
+            from_script = command.target == "stdin" or (shell.source is None and shell.read_line is not None)
+            source = shell.command_lines() if from_script else stdin_lines()
         else:
             source = data_lines(stream.readline)
         outcome = executor.copy(command.sql, source, None)

@@ -354,3 +354,7 @@ def test_g_file_takes_rows_and_copy_data_and_leaves_the_tag(fresh_db, tmp_path: 
             path.unlink()
     assert outputs[0] == outputs[1]
     assert "o1.txt" not in outputs[1][1] and outputs[1][1]["o4.txt"] == b"COPY 2\n3\tq\n4\tr\n"
+
+
+def test_meta_command_quotes_take_hex_escapes(fresh_db):
+    same(fresh_db, fresh_db, "-c", "\\echo 'tab\\there' '\\101\\x41\\x4a\\x4' 'nl\\nx'")
