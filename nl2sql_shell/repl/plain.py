@@ -4,7 +4,7 @@ output, each line read as the terminal delivers it, no history, no completion, n
 psql without readline reads lines with fgets: the terminal's own cooked mode is all the
 editing there is (an arrow key is just text), nothing is remembered (`\\s` fails quietly),
 Ctrl-C drops the lines typed so far, and end of input prints ``\\q`` (an empty line when
-quiet) before leaving. Each line joins the buffer, which runs once it is complete, as at the
+quiet) and leaves, an open transaction or not (``\\q`` typed still asks first). Each line joins the buffer, which runs once it is complete, as at the
 full prompt (repl/app.py); what is left waits for the next line.
 """
 
@@ -35,12 +35,10 @@ def run_plain(shell: Shell) -> int:
             sys.stdout.write("\n")  # psql: a new line, the buffer dropped
             buffer = ""
             continue
-        if line is None:
+        if line is None:  # nothing more can be read, not even an answer: psql's \\q
             sys.stdout.write("\n" if boolean(shell.variables.get("QUIET")) else "\\q\n")
             sys.stdout.flush()
-            if quit_is_confirmed(_ask, shell):
-                break
-            continue
+            break
         buffer = f"{buffer}\n{line}" if buffer else line
         end = len(buffer) if is_complete(buffer) else complete_end(buffer)
         if not end:

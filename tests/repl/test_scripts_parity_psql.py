@@ -358,3 +358,13 @@ def test_g_file_takes_rows_and_copy_data_and_leaves_the_tag(fresh_db, tmp_path: 
 
 def test_meta_command_quotes_take_hex_escapes(fresh_db):
     same(fresh_db, fresh_db, "-c", "\\echo 'tab\\there' '\\101\\x41\\x4a\\x4' 'nl\\nx'")
+
+
+PSTDIN = "create temp table t (a int);\n\\copy t from stdin\n1\n2\n\\.\n\\copy t from pstdin\n3\n\\.\ncopy t from stdin;\n4\n\\.\nselect count(*) from t;\n"
+
+
+@pytest.mark.parametrize("args", [["-f", "-"], [], ["-f", "c.sql"]])
+def test_copy_from_pstdin_when_the_script_is_standard_input(fresh_db, tmp_path: Path, args: list[str]):
+    (tmp_path / "c.sql").write_text(PSTDIN)
+    _, out, _ = same(fresh_db, fresh_db, *args, cwd=tmp_path, stdin=PSTDIN.encode())
+    assert b"     4\n" in out or args == ["-f", "c.sql"]
