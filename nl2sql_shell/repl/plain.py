@@ -4,8 +4,9 @@ output, each line read as the terminal delivers it, no history, no completion, n
 psql without readline reads lines with fgets: the terminal's own cooked mode is all the
 editing there is (an arrow key is just text), nothing is remembered (`\\s` fails quietly),
 Ctrl-C drops the lines typed so far, and end of input prints ``\\q`` (an empty line when
-quiet) and leaves, an open transaction or not (``\\q`` typed still asks first). Each line joins the buffer, which runs once it is complete, as at the
-full prompt (repl/app.py); what is left waits for the next line.
+quiet) and leaves, an open transaction or not (``\\q`` typed still asks first). Each line
+joins the buffer, whose complete statements run at once (psql sends them as their line is
+read); what is left waits for the next line.
 """
 
 from __future__ import annotations
