@@ -67,6 +67,7 @@ def watch(shell: Shell, buffer: str, argument: str) -> None:
     interval = _strtod(words[0]) if words else 2.0
     interval = interval if interval > 0 else 1.0
     settings, title = shell.settings, shell.settings.title
+    shell.output.configure_pager(0, settings.pager_min_lines)  # psql never pages \\watch (no PSQL_WATCH_PAGER here)
     try:
         while True:
             settings.title = f"{time.strftime('%c')} (every {interval:g}s)\n"
@@ -79,6 +80,8 @@ def watch(shell: Shell, buffer: str, argument: str) -> None:
             time.sleep(interval)
     except KeyboardInterrupt:
         pass
+    finally:
+        shell.output.configure_pager(settings.pager, settings.pager_min_lines)
     shell.output.say("\n")
 
 
