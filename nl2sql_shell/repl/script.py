@@ -57,9 +57,10 @@ def run_script(shell: Shell, text: str, source: str | None = None) -> bool:
     COPY ... FROM STDIN reads its data from the lines after it (up to ``\\.``), as psql does.
     Each statement is found by one forward scan, so a huge script or statement costs linear time.
     """
-    saved = shell.location, shell.command_lines, shell.conditions, shell.source, shell.read_line
+    saved = shell.location, shell.command_lines, shell.conditions, shell.source, shell.read_line, shell.input_file
     shell.conditions = Conditionals()  # each file has its own \\if blocks, as in psql
     shell.source = source if source != "<stdin>" else None
+    shell.input_file = source
     try:
         script = _ScriptRun(shell, text, source)
         finished = script.run()
@@ -67,7 +68,7 @@ def run_script(shell: Shell, text: str, source: str | None = None) -> bool:
             close(shell, script.at_last_line())
         return finished
     finally:
-        shell.location, shell.command_lines, shell.conditions, shell.source, shell.read_line = saved
+        shell.location, shell.command_lines, shell.conditions, shell.source, shell.read_line, shell.input_file = saved
 
 
 class _ScriptRun:

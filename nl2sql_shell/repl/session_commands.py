@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -77,28 +78,47 @@ def _include_relative(shell: Shell, argument: str) -> bool:
 
 
 def _prompt(shell: Shell, argument: str) -> bool:
-    """`\\prompt [TEXT] NAME`: read a line into variable NAME. At the prompt it asks on the
-    terminal; a script read from standard input gives its next line (psql reads on there too),
-    a -f script reads standard input and shows TEXT on standard output."""
+    """`\\prompt [TEXT] NAME`: read a line into variable NAME, as psql 15 reads it. In a script
+    file (`-f FILE`, `-f -`, `\\i`) TEXT goes to standard output and the line comes from standard
+    input (with `-f -` that is the script's next line); anywhere else (the prompt, `-c`, a
+    script piped in without -f) psql's simple_prompt asks on the terminal, or without one on
+    standard error, the answer from standard input."""
     words = meta_arguments(argument, shell.variables)
     if not words:
         shell.meta_error("\\prompt: missing required argument")
         shell.last_failed = True
         return True
     text, name = (" ".join(words[:-1]), words[-1])
+    from_script = shell.source is None and shell.read_line is not None  # the script is standard input
     if shell.interactive:
         try:
             value = input(text)
         except EOFError:
             value = ""
-    elif shell.source is None and shell.read_line is not None:
-        shell.error(text, end="")
-        value = shell.read_line()
-    else:
+    elif shell.input_file is not None:
         shell.output.say(text)
-        value = sys.stdin.readline()
+        value = shell.read_line() if from_script and shell.read_line is not None else sys.stdin.readline()
+    else:
+        value = _simple_prompt(text, shell.read_line if from_script else None)
     shell.variables[name] = value.removesuffix("\n")
     return True
+
+
+def _simple_prompt(text: str, read_line: Callable[[], str] | None) -> str:
+    """psql's simple_prompt with echo: TEXT and the answer on the terminal (/dev/tty), else
+    TEXT on standard error and the answer from ``read_line`` (standard input's next line)."""
+    try:
+        terminal = open("/dev/tty", "r+", encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError:
+        terminal = None
+    if terminal is not None:
+        with terminal:
+            terminal.write(text)
+            terminal.flush()
+            return terminal.readline()
+    sys.stderr.write(text)
+    sys.stderr.flush()
+    return read_line() if read_line is not None else sys.stdin.readline()
 
 
 def _setenv(shell: Shell, argument: str) -> bool:
