@@ -57,4 +57,4 @@ def test_ef_and_ev_put_the_edited_definition_in_the_next_prompt(fresh_db, monkey
     shell.pending_input = ""
     monkeypatch.setenv("EDITOR", "true")  # left as it was: psql's "No changes", nothing kept
     shell.handle("\\ef twice")
-    assert shell.pending_input == "" and out.getvalue() == "No changes\n" and err.getvalue() == ""
+    assert shell.pending_input == "" and out.getvalue().endswith("CREATE VIEW\nNo changes\n") and err.getvalue() == ""

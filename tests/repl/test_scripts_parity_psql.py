@@ -183,10 +183,11 @@ def test_a_line_prompt_takes_from_a_script_on_stdin_is_not_counted(fresh_db, tmp
         "\\prompt 'name? ' nm\nBob\n\\echo :nm\nselect nosuch;\n\\i nosuch.sql\n\\o /nonexistent/dir/f\n"
         "\\set ON_ERROR_STOP 1\n\\copy nosuch from stdin\nselect 'not reached';\n"
     ).encode()
-    code, _, err = same(fresh_db, fresh_db, "-f", "-", cwd=tmp_path, stdin=script)
-    assert code == 3 and err.startswith(b'psql:<stdin>:3: ERROR:  column "nosuch" does not exist\n')
+    code, out, err = same(fresh_db, fresh_db, "-f", "-", cwd=tmp_path, stdin=script)
+    assert code == 3 and out == b"name? Bob\n" and err.startswith(b'psql:<stdin>:3: ERROR:  column "nosuch" does not exist\n')
     assert b"psql:<stdin>:5: error: /nonexistent/dir/f: No such file or directory\n" in err
-    same(fresh_db, fresh_db, cwd=tmp_path, stdin=script)
+    same(fresh_db, fresh_db, cwd=tmp_path, stdin=script)  # without -f: the text on standard error
+    same(fresh_db, fresh_db, "-c", "\\prompt 'x? ' v", "-c", "\\echo :v", stdin=b"hello\n")
 
 
 def test_version_flag_anywhere_prints_one_line_and_exits_0(fresh_db):
