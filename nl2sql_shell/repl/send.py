@@ -13,8 +13,10 @@ pending, to be finished on a later line.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 from collections.abc import Callable, Iterator
+from typing import IO
 from dataclasses import dataclass, field, replace
 
 import psycopg
@@ -90,9 +92,8 @@ def send(shell: Shell, name: str, buffer: str, argument: str, *, options: bool =
             raise StopScript()
         return True
     target = argument.strip() if argument.strip().startswith("|") else words[0] if words else None
-    with _expanded(shell, name == "\\gx"), _output_to(shell, target) as ok:
-        if ok:
-            shell.run_sql(sql)
+    with _expanded(shell, name == "\\gx"), _output_to(shell, target):
+        shell.run_sql(sql)
     return True
 
 
@@ -161,23 +162,23 @@ class _output_to:
         self.saved: Output | None = None
         self.pipe = None
         self.file: _FileOnFirstWrite | None = None
+        self.failed = False
 
-    def __enter__(self) -> bool:
+    def __enter__(self) -> None:
         if self.path is None:
-            return True
+            return
         if self.path.startswith("|"):
             self.pipe = open_pipe(self.path[1:].strip())
             self._use(Output(self.pipe.stdin, use_pager=False))
-            return True
-        path = os.path.expanduser(self.path)
-        problem = _unwritable(path)
-        if problem is not None:
-            self.shell.meta_error(f"{self.path}: {problem}")
-            self.shell.last_failed = True
-            return False
-        self.file = _FileOnFirstWrite(path)
+            return
+        self.file = _FileOnFirstWrite(os.path.expanduser(self.path), self._cannot_open)
         self._use(Output(self.file, use_pager=False))  # type: ignore[arg-type]
-        return True
+
+    def _cannot_open(self, exc: OSError) -> None:
+        """psql opens the file when rows come: the query has run, its rows are dropped, and
+        the command failed (ON_ERROR_STOP stops after it)."""
+        self.shell.meta_error(f"{self.path}: {exc.strerror}")
+        self.failed = True
 
     def _use(self, output: Output) -> None:
         self.saved = self.shell.output
@@ -194,33 +195,26 @@ class _output_to:
             self.file.close()
         self.shell.output = self.shell.executor.output = self.saved
         self.shell.executor.status_output = None
-
-
-def _unwritable(path: str) -> str | None:
-    """Why FILE could not be opened for writing (psql's strerror words), without creating it."""
-    import errno
-
-    if os.path.isdir(path):
-        return os.strerror(errno.EISDIR)
-    if os.path.exists(path):
-        return None if os.access(path, os.W_OK) else os.strerror(errno.EACCES)
-    folder = os.path.dirname(path) or "."
-    if not os.path.isdir(folder):
-        return os.strerror(errno.ENOENT)
-    return None if os.access(folder, os.W_OK | os.X_OK) else os.strerror(errno.EACCES)
+        self.shell.last_failed = self.shell.last_failed or self.failed
 
 
 class _FileOnFirstWrite:
-    """A text file opened (truncated) only when the first text or bytes come for it."""
+    """A text file opened (truncated) only when the first text or bytes come for it; if it
+    cannot be opened, ``cannot_open`` hears why once and what comes is dropped."""
 
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.handle = None
+    def __init__(self, path: str, cannot_open: Callable[[OSError], None]) -> None:
+        self.path, self.cannot_open = path, cannot_open
+        self.handle: IO[str] | None = None
+        self.dropped = False
 
-    def _open(self):  # noqa: ANN202 - a text file
-        if self.handle is None:
-            self.handle = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
-        return self.handle
+    def _open(self) -> IO[str]:
+        if self.handle is None and not self.dropped:
+            try:
+                self.handle = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
+            except OSError as exc:
+                self.dropped = True
+                self.cannot_open(exc)
+        return self.handle if self.handle is not None else io.StringIO()
 
     def write(self, text: str) -> int:
         return self._open().write(text)
@@ -230,8 +224,10 @@ class _FileOnFirstWrite:
             self.handle.flush()
 
     @property
-    def buffer(self):  # noqa: ANN201 - the binary file beneath (COPY data)
-        return self._open().buffer
+    def buffer(self) -> IO[bytes]:
+        """The binary file beneath, for COPY data."""
+        handle = self._open()
+        return handle.buffer if handle is self.handle else io.BytesIO()  # type: ignore[attr-defined]
 
     def isatty(self) -> bool:
         return False
