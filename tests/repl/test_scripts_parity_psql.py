@@ -369,3 +369,15 @@ def test_copy_from_pstdin_when_the_script_is_standard_input(fresh_db, tmp_path: 
     (tmp_path / "c.sql").write_text(PSTDIN)
     _, out, _ = same(fresh_db, fresh_db, *args, cwd=tmp_path, stdin=PSTDIN.encode())
     assert b"     4\n" in out or args == ["-f", "c.sql"]
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "create temp table t (a int);\ninsert into t values (1) \\g /nonexistent/x\nselect 1 \\g /nonexistent/x\nselect count(*) from t;\n",
+        "create temp table t (a int);\ninsert into t values (1);\ncopy t to stdout \\g /nonexistent/x\n\\set ON_ERROR_STOP 1\nselect 1 \\g /etc\nselect 2;\n",
+    ],
+)
+def test_g_file_that_cannot_be_opened_still_runs_the_query(fresh_db, tmp_path: Path, script: str):
+    (tmp_path / "g.sql").write_text(script)
+    same(fresh_db, fresh_db, "-f", "g.sql", cwd=tmp_path)
