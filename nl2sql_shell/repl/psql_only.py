@@ -80,9 +80,9 @@ def watch(shell: Shell, buffer: str, argument: str) -> None:
             time.sleep(interval)
     except KeyboardInterrupt:
         pass
-    finally:
+    finally:  # also when a cancelled query ends the script: psql's empty line comes first
         shell.output.configure_pager(settings.pager, settings.pager_min_lines)
-    shell.output.say("\n")
+        shell.output.say("\n")
 
 
 _STRTOD = re.compile(r"\s*[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)")
