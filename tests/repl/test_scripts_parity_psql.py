@@ -381,3 +381,14 @@ def test_copy_from_pstdin_when_the_script_is_standard_input(fresh_db, tmp_path: 
 def test_g_file_that_cannot_be_opened_still_runs_the_query(fresh_db, tmp_path: Path, script: str):
     (tmp_path / "g.sql").write_text(script)
     same(fresh_db, fresh_db, "-f", "g.sql", cwd=tmp_path)
+
+
+def test_ctrl_c_in_a_watched_query_ends_the_script_after_the_empty_line(fresh_db, tmp_path: Path):
+    import sys
+
+    from repl.test_scripts_psql import _interrupted  # SIGINT once the server runs pg_sleep(60)
+
+    (tmp_path / "w.sql").write_text("select pg_sleep(60) \\watch 1\nselect 2 as after;\n")
+    mine = _interrupted([sys.executable, "-m", "nl2sql_shell", fresh_db, "-f", "w.sql"], fresh_db, tmp_path)
+    psql = _interrupted([str(PSQL), "-X", fresh_db, "-f", "w.sql"], fresh_db, tmp_path)
+    assert mine == psql == (3, b"\n", b"Cancel request sent\npsql:w.sql:1: ERROR:  canceling statement due to user request\n")
