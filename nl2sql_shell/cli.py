@@ -89,8 +89,15 @@ def _positionals(options: dict[str, object]) -> None:
             click.echo(f'nl2sql-shell: warning: extra command-line argument "{word}" ignored', err=True)
 
 
+def _show_version(ctx: click.Context, _: click.Parameter, value: bool) -> None:
+    """-V/--version anywhere on the line, as psql's: the version line on stdout, exit 0 before
+    anything connects. psql's shape (``psql (PostgreSQL) 15.18``) with this program's name."""
+    if value:
+        click.echo(f"nl2sql-shell (nl2sql-shell) {__version__}")
+        ctx.exit(0)
+
+
 @click.group(cls=_ShellGroup, context_settings={"help_option_names": ["--help", "-?"]})
-@click.version_option(__version__, "-V", "--version", prog_name="nl2sql-shell")
 def main() -> None:
     """psql with a local text-to-SQL model inside."""
 
@@ -112,6 +119,7 @@ def main() -> None:
 @click.option("-x", "--expanded", is_flag=True, help="turn on expanded table output")
 @click.option("-X", "--no-psqlrc", is_flag=True, help="do not read start-up files (~/.psqlrc)")
 @click.option("-q", "--quiet", is_flag=True, help="run quietly (no banner, no command tags or \\pset messages)")
+@click.option("-V", "--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version, help="output version information, then exit")
 @display_options
 @session_options
 @click.option("--demo", is_flag=True, help="use the embedded PostgreSQL and its demo database")

@@ -101,7 +101,7 @@ def run_shell(
             conn_target.never_prompt = session.no_password
         conn = db_connect.connect(conn_target)
     except psycopg.Error as exc:
-        print(f"nl2sql-shell: error: {db_connect.one_line_error(exc)}", file=sys.stderr)
+        print(f"nl2sql-shell: error: {db_connect.libpq_message(exc)}", file=sys.stderr)
         return EXIT_CONNECTION
     except Exception as exc:  # noqa: BLE001 - e.g. the embedded server could not start
         print(f"nl2sql-shell: error: {exc}", file=sys.stderr)
@@ -111,7 +111,12 @@ def run_shell(
     output = Output()
     output.configure_pager(settings.pager, settings.pager_min_lines)
     if display.output:
-        output.redirect(display.output)
+        try:
+            output.redirect(display.output)
+        except OSError as exc:  # psql gives up at once
+            print(f"nl2sql-shell: error: {display.output}: {exc.strerror}", file=sys.stderr)
+            conn.close()
+            return EXIT_ERROR
     shell = Shell(conn_target, conn, interactive=not scripted, output=output, settings=settings, banner_note=note)
     if quiet:
         shell.variables["QUIET"] = "on"
@@ -159,6 +164,10 @@ def run_shell(
             return _run_scripted(shell, actions, single_transaction=session.single_transaction)
         if not quiet:
             _banner(shell)
+        if session.no_readline:  # -n: psql's prompt without readline (repl/plain.py)
+            from nl2sql_shell.repl.plain import run_plain
+
+            return run_plain(shell)
         from nl2sql_shell.repl.app import run_interactive
 
         return run_interactive(shell, vi=vi or bool(config.get("vi")))
@@ -216,10 +225,13 @@ def _run_actions(shell: Shell, actions: tuple[tuple[str, str], ...]) -> int:
 
 def _run_file(shell: Shell, name: str) -> int:
     """One -f file (``-`` is stdin); a \\q in it ends only the file, as in psql."""
-    from nl2sql_shell.repl.script import read_script, run_script
+    from nl2sql_shell.repl.script import directory_error, read_script, run_script
 
     try:
         text = read_script(None if name == "-" else Path(name))
+    except IsADirectoryError as exc:
+        print(directory_error(name, exc), file=sys.stderr)
+        return EXIT_ERROR
     except OSError as exc:
         print(f"nl2sql-shell: error: {name}: {exc.strerror}", file=sys.stderr)
         return EXIT_ERROR

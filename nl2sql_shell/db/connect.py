@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import getpass
 import os
+import sys
 from dataclasses import dataclass, field
 
 import psycopg
+from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 TARGET_VARIABLES = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD", "PGSERVICE")
@@ -65,19 +67,59 @@ def build_target(
 
 
 def connect(target: Target) -> psycopg.Connection:
-    """Open an autocommit connection (psql's default); ask for a password when -W or libpq needs one."""
-    kwargs = {"autocommit": True, "application_name": APPLICATION_NAME}
+    """Open an autocommit connection (psql's default). The password is asked for as psql asks:
+    first with -W, else once when the server wants one that was not given (never with -w)."""
     if target.prompt_password and target.password is None:
-        target.password = getpass.getpass("Password: ")
-    if target.password is not None:
-        kwargs["password"] = target.password
+        target.password = ask_password("Password: ")  # psql 15 names no user: it cannot be sure yet
     try:
-        return psycopg.connect(target.conninfo, **kwargs)
-    except psycopg.OperationalError as exc:
-        if target.password is None and not target.never_prompt and "password" in str(exc) and os.isatty(0):
-            target.password = getpass.getpass("Password: ")
-            return psycopg.connect(target.conninfo, **kwargs, password=target.password)
+        return _libpq_connect(target.conninfo, target.password)
+    except ConnectFailed as exc:
+        if exc.needs_password and target.password is None and not target.never_prompt:
+            target.password = ask_password(f"Password for user {exc.user}: ")
+            return _libpq_connect(target.conninfo, target.password)
         raise
+
+
+class ConnectFailed(psycopg.OperationalError):
+    """libpq could not connect; its message, and whether a password would have helped."""
+
+    def __init__(self, message: str, needs_password: bool, user: str) -> None:
+        super().__init__(message)
+        self.needs_password, self.user = needs_password, user
+
+
+def _libpq_connect(conninfo: str, password: str | None) -> psycopg.Connection:
+    """libpq's own connect (PQconnectdb), as psql's: it resolves host names and walks a list
+    of hosts itself, so a failure is libpq's message word for word (``"localhost"
+    (127.0.0.1)``, its hint line); psycopg's connect resolves names and tries each address on
+    its own, and words the failure its way."""
+    extra = {"application_name": APPLICATION_NAME, **({"password": password} if password is not None else {})}
+    pgconn = pq.PGconn.connect(make_conninfo(conninfo, **extra).encode())
+    if pgconn.status != pq.ConnStatus.OK:
+        failed = ConnectFailed(pgconn.error_message.decode(errors="replace"), bool(pgconn.needs_password), (pgconn.user or b"").decode(errors="replace"))
+        pgconn.finish()
+        raise failed
+    conn = psycopg.Connection(pgconn)
+    conn.autocommit = True
+    return conn
+
+
+def ask_password(prompt: str) -> str:
+    """psql's simple_prompt: the prompt and the unechoed answer on the terminal (/dev/tty),
+    else on standard error and standard input; a newline after it; end of input is ""."""
+    try:
+        terminal = open("/dev/tty", "r+", encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError:
+        terminal = None
+    if terminal is not None:
+        with terminal:
+            return getpass.getpass(prompt, stream=terminal)
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    answer = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    sys.stderr.write("\n")
+    sys.stderr.flush()
+    return answer
 
 
 def describe(conn: psycopg.Connection) -> str:
@@ -94,14 +136,6 @@ def describe(conn: psycopg.Connection) -> str:
 
 
 def libpq_message(exc: BaseException) -> str:
-    """libpq's own text of a failed connection, as psql prints it (psycopg puts
-    "connection failed: " before it)."""
-    return str(exc).strip().removeprefix("connection failed: ")
-
-
-def one_line_error(exc: BaseException) -> str:
-    """The line of libpq's message that names the server and the reason, as psql's first line
-    does (``connection to server at "127.0.0.1", port 1 failed: Connection refused``); libpq's
-    hint lines after it are left out."""
-    lines = [line.strip() for line in libpq_message(exc).splitlines() if line.strip()]
-    return lines[0] if lines else exc.__class__.__name__
+    """libpq's own text of a failed connection, as psql prints it (its last newline dropped, as
+    psql's pg_log_error drops it; a hint line after it keeps its tab)."""
+    return str(exc).removesuffix("\n").removeprefix("connection failed: ") or exc.__class__.__name__

@@ -159,6 +159,9 @@ class Executor:
         self.location = location  # psql's "psql:FILE:LINE: " before errors from a script
         # Where COPY ... FROM STDIN reads: the lines after it in a script, else standard input.
         self.copy_stdin: Callable[[], Iterable[bytes]] = lambda: ()
+        # While `\\g FILE` sends rows and COPY data to FILE: the query output, where psql still
+        # prints the command tags (``COPY n`` too, as the data went elsewhere).
+        self.status_output: Output | None = None
 
     def run(self, sql: str, *, read_only: bool = False, statement_timeout_ms: int | None = None, single: bool = False) -> Outcome:
         """Run one statement and print its result; errors are printed, never raised.
@@ -202,8 +205,8 @@ class Executor:
         direction = None if single else copy_direction(sql)
         if direction == "in":
             return self._copy(sql, self.copy_stdin(), None)
-        if direction == "out":
-            return self._copy(sql, None, self.write_data, show_status=False)
+        if direction == "out":  # psql prints COPY n unless it would follow the data
+            return self._copy(sql, None, self.write_data, show_status=self.status_output is not None)
         if uses_cursor(sql):
             return self._run_with_cursor(sql, single)
         return self._run_plain(sql, single)
@@ -296,9 +299,9 @@ class Executor:
         """One result of a simple query: its rows, its tag or its error."""
         if result.status == pq.ExecStatus.FATAL_ERROR:
             text = (result.error_message or b"").decode(errors="replace").rstrip("\n")
-            style = self.settings.messages
-            self._report(text if style.plain else server_message(psycopg.errors.Diagnostic(result), style, error=True, libpq_text=text))
-            return Outcome(False, error=text)
+            style, diag = self.settings.messages, psycopg.errors.Diagnostic(result)
+            self._report(text if style.plain else server_message(diag, style, error=True, libpq_text=text))
+            return Outcome(False, error=text, diag=diag)  # SQLSTATE, LAST_ERROR_*, \\errverbose
         status = (result.command_status or b"").decode()
         if result.status != pq.ExecStatus.TUPLES_OK:
             self.print_status(status)
@@ -323,12 +326,13 @@ class Executor:
         """psql's PrintQueryStatus: the command tag, unless quiet (an HTML paragraph in -H)."""
         if not status or self.settings.quiet:
             return
+        output = self.status_output or self.output
         if self.settings.format == "html":
             from nl2sql_shell.db.html import escape
 
-            self.output.write(f"<p>{escape(status)}</p>\n")
+            output.write(f"<p>{escape(status)}</p>\n")
         else:
-            self.output.write(status + "\n")
+            output.write(status + "\n")
 
     def _status_after_rows(self, status: str) -> None:
         """After rows psql 15 prints the tag only for INSERT/UPDATE/DELETE ... RETURNING:

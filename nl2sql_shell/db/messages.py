@@ -40,7 +40,7 @@ def server_message(diag: psycopg.errors.Diagnostic, style: MessageStyle, *, erro
     position = diag.statement_position or diag.internal_position
     if verbosity == "terse":
         return head + (f" at character {position}" if position else "")
-    lines = [head + _position_display(libpq_text, f"{severity}:  {primary}", diag)]
+    lines = [head + position_display(libpq_text, f"{severity}:  {primary}", diag)]
     for label, value in (("DETAIL", diag.message_detail), ("HINT", diag.message_hint), ("QUERY", diag.internal_query)):
         if value:
             lines.append(f"{label}:  {value}")
@@ -58,7 +58,7 @@ def server_message(diag: psycopg.errors.Diagnostic, style: MessageStyle, *, erro
     return "\n".join(lines)
 
 
-def _position_display(libpq_text: str, head: str, diag: psycopg.errors.Diagnostic) -> str:
+def position_display(libpq_text: str, head: str, diag: psycopg.errors.Diagnostic) -> str:
     """libpq's `LINE n: ...` and caret lines (with their leading newline), cut out of its
     default text: what follows the first line, up to the first section after it."""
     if not libpq_text.startswith(head + "\n") or not (diag.statement_position or diag.internal_position):

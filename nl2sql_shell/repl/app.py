@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from prompt_toolkit import PromptSession
@@ -146,25 +147,25 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
         except KeyboardInterrupt:
             continue  # Ctrl-C clears the line, as in psql
         except EOFError:
-            if _confirm_quit(session, shell):
+            if quit_is_confirmed(_line_reader(session), shell):
                 break
             continue
-        command = _WORDS.get(text.strip().rstrip(";").lower(), text)
         try:
-            keep_going = _handle_line(shell, command)
+            keep_going = handle_line(shell, text)
         except KeyboardInterrupt:  # Ctrl-C outside a query (e.g. while printing): back to the prompt
             shell.error("Cancelled.")
             continue
-        if not keep_going and _confirm_quit(session, shell):
+        if not keep_going and quit_is_confirmed(_line_reader(session), shell):
             break
     shell.close()
     return 0
 
 
-def _handle_line(shell: Shell, text: str) -> bool:
+def handle_line(shell: Shell, text: str) -> bool:
     """What was typed: meta-commands one after another as psql's backslash lexer ends them
     (``\\x \\t``, or ``\\\\`` before query text), then the query text, which waits in the
     next prompt's buffer until it is complete, as psql keeps it. False when the shell should quit."""
+    text = _WORDS.get(text.strip().rstrip(";").lower(), text)
     while text.lstrip().startswith("\\"):
         text = text.lstrip()
         end = meta_command_end(text, 0, len(text))
@@ -178,18 +179,24 @@ def _handle_line(shell: Shell, text: str) -> bool:
 
 
 def _prompt(shell: Shell, continuation_of: int = 0) -> str:
+    """The prompt for the buffer's line ``continuation_of`` (0: the first); its %R is the
+    state the lines before it left, as psql drew it when that line began (so the line that
+    ends the statement keeps its '-', however the buffer ends)."""
+    if not continuation_of:
+        return prompt_text(shell)
+    before = get_app().current_buffer.text.split("\n")[:continuation_of]
+    return prompt_text(shell, input_state("\n".join(before) + "\n"))
+
+
+def prompt_text(shell: Shell, state: str | None = None) -> str:
     """psql's PROMPT1/PROMPT2 '%/%R%x%# ': db name, '=' ('@' in a branch of \\if not taken,
-    '^' in single-line mode) or the open quote, tx state, # or >. ``continuation_of``: the
-    buffer's line the prompt is for, after the first; its %R is the state the lines before it
-    left, as psql drew it when that line began (so the line that ends the statement keeps
-    its '-', however the buffer ends)."""
-    state = "=" if shell.conditions.active() else "@"
-    if state == "=" and boolean(shell.variables.get("SINGLELINE")):
-        state = "^"
-    if continuation_of:
-        before = get_app().current_buffer.text.split("\n")[:continuation_of]
-        state = input_state("\n".join(before) + "\n") or "-"
-    return f"{shell.dbname}{state}{shell.transaction_marker()}{'#' if shell.is_superuser() else '>'} "
+    '^' in single-line mode) or ``state``, the open quote or '-' of a buffer's continuation
+    line, tx state, # or >."""
+    if state is None:
+        state = "=" if shell.conditions.active() else "@"
+        if state == "=" and boolean(shell.variables.get("SINGLELINE")):
+            state = "^"
+    return f"{shell.dbname}{state or '-'}{shell.transaction_marker()}{'#' if shell.is_superuser() else '>'} "
 
 
 def _line_reader(session: PromptSession[str]):
@@ -205,9 +212,10 @@ def _line_reader(session: PromptSession[str]):
     return read
 
 
-def _confirm_quit(session: PromptSession[str], shell: Shell) -> bool:
-    """Quitting with an open transaction would roll it back: ask first."""
+def quit_is_confirmed(ask: Callable[[str], str | None], shell: Shell) -> bool:
+    """Quitting with an open transaction would roll it back: ask first (``ask`` shows the
+    question and returns the answer)."""
     if not shell.in_transaction():
         return True
-    answer = _line_reader(session)("There is an open transaction; quitting rolls it back. Quit anyway? [y/N] ")
+    answer = ask("There is an open transaction; quitting rolls it back. Quit anyway? [y/N] ") or ""
     return answer.strip().lower() in ("y", "yes")

@@ -26,11 +26,12 @@ _WORD = re.compile(r"""'(?:[^']|'')*'?|"(?:[^"]|"")*"?|[()]|[^\s()'"]+""")
 
 def data_lines(readline: Callable[[], str]) -> Iterator[bytes]:
     """Lines up to a ``\\.`` line or the end of input, as bytes (a script's invalid UTF-8 goes as
-    it was). psql 15 ends the data there whatever the format, CSV included."""
+    it was). psql 15 ends the data there whatever the format, CSV included, and sends that
+    line too (the server's error about a CSV quote left open shows it)."""
     while line := readline():
+        yield line.encode("utf-8", "surrogateescape")
         if line in _END_MARKS:
             return
-        yield line.encode("utf-8", "surrogateescape")
 
 
 def stdin_readline() -> str:
@@ -181,8 +182,9 @@ def slash_copy(shell: Shell, argument: str) -> bool:
     if not shell.announce(command.sql):  # psql sends it as a query of the user's: -e, -s, -L
         return True
     if command.direction == "from":
-        if stream is None:
-            source = shell.command_lines() if command.target == "stdin" else stdin_lines()
+        if stream is None:  # pstdin is standard input, which is the script itself when it comes from there
+            from_script = command.target == "stdin" or (shell.source is None and shell.read_line is not None)
+            source = shell.command_lines() if from_script else stdin_lines()
         else:
             source = data_lines(stream.readline)
         outcome = executor.copy(command.sql, source, None)

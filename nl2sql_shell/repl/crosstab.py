@@ -8,7 +8,7 @@ exactly three columns. The pivoted table is printed as any result is (\\pset, \\
 
 from __future__ import annotations
 
-from nl2sql_shell.repl.send import Result, fetch_result
+from nl2sql_shell.repl.send import Result, done, fetch_result
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.variables import meta_arguments
 
@@ -29,6 +29,7 @@ def crosstab(shell: Shell, sql: str, argument: str) -> None:
         return
     batches = iter([rows])
     shell.executor.print_rows(columns, numeric, lambda _: next(batches, []))
+    done(shell, result)
 
 
 def pivot(result: Result, args: list[str], null: str) -> tuple[list[str], list[bool], list[list[str | None]]]:

@@ -18,15 +18,16 @@ from nl2sql_shell.repl.shell import Shell
 Rows = list[tuple[str | None, ...]]
 
 
+class NotRun(Exception):
+    """ECHO_HIDDEN is ``noexec``: the catalog query was shown and not run, so the command
+    fails there without a word, as psql's does (its PSQLexec returns no result)."""
+
+
 def fetch(shell: Shell, sql: str, params: Sequence[object] | Mapping[str, object] = ()) -> tuple[list[str], list[bool], Rows]:
     """Run a catalog query; (column names, right-aligned flags, rows as the server's text).
-    With ECHO_HIDDEN (-E) the query is shown first, as psql shows its own ("noexec": only shown)."""
-    echo = shell.variables.get("ECHO_HIDDEN", "off")
-    if echo != "off":
-        text = psycopg.ClientCursor(shell.conn).mogrify(sql, params)
-        shell.output.say(f"********* QUERY **********\n{text}\n**************************\n\n")
-        if echo == "noexec":
-            return [], [], []
+    With ECHO_HIDDEN (-E) the query is shown first, as psql shows its own; NotRun under noexec."""
+    if shell.variables.get("ECHO_HIDDEN", "off") != "off" and not shell.show_hidden(psycopg.ClientCursor(shell.conn).mogrify(sql, params)):
+        raise NotRun()
     with shell.conn.cursor() as cur:
         fmt.text_loading(cur)
         cur.execute(sql, params)

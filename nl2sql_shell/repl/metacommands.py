@@ -16,9 +16,10 @@ import psycopg
 from nl2sql_shell.db.connect import describe
 from nl2sql_shell.repl.conditionals import intercept
 from nl2sql_shell.repl.describe import handler_for as describe_command
-from nl2sql_shell.repl.listing import print_listing
+from nl2sql_shell.repl.listing import NotRun, print_listing
 from nl2sql_shell.repl.pset import SHORTCUTS, variable_changed
-from nl2sql_shell.repl.psql_only import NOT_IN_PSQL, edit_definition, list_operators
+from nl2sql_shell.repl.edit_object import edit_definition
+from nl2sql_shell.repl.psql_only import NOT_IN_PSQL, list_operators
 from nl2sql_shell.repl.session_commands import register as register_session_commands
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.variables import echo_text, meta_arguments, substitute, valid_name
@@ -58,12 +59,14 @@ def run(shell: Shell, line: str) -> bool:
     entry = _COMMANDS.get(name)
     if name not in _RAW_ARGUMENTS:  # psql interpolates :name in a command's words, not in \\copy's line
         argument = substitute(argument, shell.variables, sql=False)
-    if entry is not None:
-        return entry[0](shell, argument.strip())
-    described = describe_command(name)
-    if described is not None:
-        return described(shell, argument.strip())
-    return _pgspecial(shell, line)
+    handler = entry[0] if entry is not None else describe_command(name)
+    if handler is None:
+        return _pgspecial(shell, line)
+    try:
+        return handler(shell, argument.strip())
+    except NotRun:  # ECHO_HIDDEN noexec: its query shown, the command failed
+        shell.last_failed = True
+        return True
 
 
 def _register_psql_only() -> None:
@@ -227,10 +230,14 @@ def include(shell: Shell, argument: str) -> bool:
     """Errors in the file name it as typed (psql's ``FILE:LINE:``); bytes that are not UTF-8
     fail only their own statement: the session goes on, an open transaction stays open
     (aborted by the server's refusal, as psql leaves it)."""
-    from nl2sql_shell.repl.script import read_script, run_script
+    from nl2sql_shell.repl.script import directory_error, read_script, run_script
 
     try:
         text = read_script(Path(os.path.expanduser(argument)))
+    except IsADirectoryError as exc:
+        shell.error(directory_error(argument, exc))
+        shell.last_failed = True
+        return True
     except OSError as exc:
         shell.meta_error(f"{argument}: {exc.strerror}")
         shell.last_failed = True
@@ -243,7 +250,8 @@ def _out(shell: Shell, argument: str) -> bool:
     try:
         shell.output.redirect(argument or None)
     except OSError as exc:
-        shell.error(f"{argument}: {exc.strerror}")
+        shell.meta_error(f"{argument}: {exc.strerror}")
+        shell.last_failed = True
     return True
 
 

@@ -2,18 +2,14 @@
 
 pgspecial answers `\\watch`, `\\ef`, `\\ev` and `\\do` with a bare exception and offers pgcli's
 named queries (`\\n`, `\\ns`, `\\nd`), which psql does not have. Here `\\do` lists operators with
-psql 15's own query, `\\ef`/`\\ev` edit a definition as psql does at the prompt, `\\watch` reruns
-the query buffer, and the named-query commands are psql's "invalid command".
+psql 15's own query, `\\watch` reruns the query buffer (`\\ef`/`\\ev`: repl/edit_object.py),
+and the named-query commands are psql's "invalid command".
 """
 
 from __future__ import annotations
 
-import os
-import shlex
-import subprocess
-import tempfile
+import re
 import time
-from pathlib import Path
 
 import psycopg
 
@@ -46,80 +42,53 @@ def list_operators(shell: Shell, name: str, argument: str) -> bool:
         params.append("^(" + "".join("\\" + char if not char.isalnum() else char for char in words[0]) + ")$")
     conditions.append("pg_catalog.pg_operator_is_visible(o.oid)")
     sql = _OPERATORS.format(function='\n  o.oprcode AS "Function",' if verbose else "", where="\n      AND ".join(conditions))
-    from nl2sql_shell.repl.listing import print_listing
+    from nl2sql_shell.repl.listing import fetch, print_listing
 
     try:
-        with shell.conn.cursor() as cur:
-            cur.execute(sql, params)
-            rows = [tuple(None if value is None else str(value) for value in row) for row in cur.fetchall()]
-            print_listing(shell, "List of operators", [column.name for column in cur.description or []], rows)
+        headers, _, rows = fetch(shell, sql, params)
+        print_listing(shell, "List of operators", headers, rows)
     except psycopg.Error as exc:
         shell.error(shell.location + error_text(exc, shell.settings.messages))
         shell.last_failed = True
     return True
 
 
-def edit_definition(shell: Shell, name: str, argument: str) -> bool:
-    """`\\ef FUNCTION` / `\\ev VIEW`: its CREATE OR REPLACE in $EDITOR, the result in the next
-    prompt's buffer. A script or -c has no query buffer to put it in: psql's error there."""
-    if not shell.interactive:
-        shell.meta_error("no query buffer")
-        shell.last_failed = True
-        return True
-    try:
-        text = _definition(shell, name == "\\ef", argument.strip())
-    except psycopg.Error as exc:
-        shell.error(error_text(exc, shell.settings.messages))
-        shell.last_failed = True
-        return True
-    editor = os.environ.get("EDITOR") or os.environ.get("VISUAL") or "vi"
-    with tempfile.NamedTemporaryFile("w+", suffix=".sql", delete=False) as handle:
-        handle.write(text)
-    try:
-        subprocess.call([*shlex.split(editor), handle.name])
-        shell.pending_input = Path(handle.name).read_text().rstrip("\n")
-    finally:
-        os.unlink(handle.name)
-    return True
-
-
-def _definition(shell: Shell, function: bool, target: str) -> str:
-    """psql's templates when no name is given, else the server's definition."""
-    if function:
-        if not target:
-            return "CREATE FUNCTION ( )\n RETURNS \n LANGUAGE \n-- common options:  IMMUTABLE  STABLE  STRICT  SECURITY DEFINER\nAS $function$\n\n$function$\n"
-        kind = "regprocedure" if "(" in target else "regproc"
-        row = shell.conn.execute(f"SELECT pg_catalog.pg_get_functiondef(%s::pg_catalog.{kind}::pg_catalog.oid)", [target]).fetchone()
-        return row[0] if row else ""
-    if not target:
-        return "CREATE VIEW  AS\n SELECT \n  -- something...\n"
-    row = shell.conn.execute(
-        "SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), pg_catalog.pg_get_viewdef(c.oid, true)"
-        " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = %s::pg_catalog.regclass",
-        [target],
-    ).fetchone()
-    return f"CREATE OR REPLACE VIEW {row[0]} AS\n{row[1]}\n" if row else ""
-
-
 def watch(shell: Shell, buffer: str, argument: str) -> None:
     """`\\watch [SECONDS]`: run the query again every SECONDS (2 by default) until Ctrl-C or an
-    error, each result under psql's title line (the time and the interval)."""
+    error, as psql 15: its interval is C's strtod of the word (0, negative or not a number is
+    1 second), the time line is the result's title (centred over an aligned table, none in
+    CSV; a command's tag comes without it), and an empty line on standard output ends it."""
     sql = buffer if buffer.strip() else shell.last_sql
     if not sql.strip():
         shell.meta_error("\\watch cannot be used with an empty query")
         shell.last_failed = True
         return
-    try:
-        interval = float(argument.split()[0]) if argument.split() else 2.0
-    except ValueError:
-        shell.meta_error(f'\\watch: incorrect interval value "{argument.split()[0]}"')
-        shell.last_failed = True
-        return
+    words = argument.split()
+    interval = _strtod(words[0]) if words else 2.0
+    interval = interval if interval > 0 else 1.0
+    settings, title = shell.settings, shell.settings.title
+    shell.output.configure_pager(0, settings.pager_min_lines)  # psql never pages \\watch (no PSQL_WATCH_PAGER here)
     try:
         while True:
-            shell.output.write(f"{time.strftime('%c')} (every {interval:g}s)\n\n")
-            if not shell.run_sql(sql).ok:
-                return
+            settings.title = f"{time.strftime('%c')} (every {interval:g}s)\n"
+            try:
+                ok = shell.run_sql(sql).ok
+            finally:
+                settings.title = title
+            if not ok:
+                break
             time.sleep(interval)
     except KeyboardInterrupt:
-        return
+        pass
+    finally:  # also when a cancelled query ends the script: psql's empty line comes first
+        shell.output.configure_pager(settings.pager, settings.pager_min_lines)
+        shell.output.say("\n")
+
+
+_STRTOD = re.compile(r"\s*[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)")
+
+
+def _strtod(word: str) -> float:
+    """C's strtod: the number at the start of ``word``, 0 when there is none."""
+    match = _STRTOD.match(word)
+    return float(match.group()) if match else 0.0

@@ -109,7 +109,8 @@ class QuestionHandler:
         self.start_loading()
         assert self._loader is not None
         if self._loader.is_alive():
-            self.shell.error(f"{self.progress} (Ctrl-C to stop waiting)")
+            if self.shell.interactive:  # a script's stderr is for its errors
+                self.shell.error(f"{self.progress} (Ctrl-C to stop waiting)")
             try:
                 while self._loader.is_alive():
                     self._loader.join(0.1)
@@ -117,7 +118,7 @@ class QuestionHandler:
                 self.shell.error("Stopped waiting; the model goes on loading.")
                 return False
         if self.asker is None:
-            self.shell.error(self.load_error or "the model is not available")
+            self.shell.meta_error(self.load_error or "the model is not available")
             return False
         return True
 
@@ -136,7 +137,8 @@ class QuestionHandler:
         verbose, insist = line.startswith("?+"), line.startswith("?!")
         question = line[2:].strip() if verbose or insist else line[1:].strip()
         if not question:
-            self.shell.error("usage: ? QUESTION   (e.g. ? top 5 customers by total amount)")
+            self.shell.meta_error("usage: ? QUESTION   (e.g. ? top 5 customers by total amount)")
+            self.shell.last_failed = True
             return
         if not self._wait_for_model():
             self.shell.last_failed = True
@@ -193,7 +195,7 @@ class QuestionHandler:
         if cancel.is_set():
             self.shell.error("Generation stopped.")
         elif failure:
-            self.shell.error(f"error while {doing}: {failure[0]}")
+            self.shell.meta_error(f"error while {doing}: {failure[0]}")
         else:
             return result[0]
         self.shell.last_failed = True
@@ -215,7 +217,7 @@ class QuestionHandler:
                 out.write(f"This database cannot answer that: {answer.reason}. Use the schema's words, or ask with ?! to let the model try anyway.\n")
             return
         if answer.sql is None or answer.kind == "failed":
-            self.shell.error(f"No usable SQL: {answer.reason}")
+            self.shell.meta_error(f"No usable SQL: {answer.reason}")
             if answer.sql:
                 out.write(answer.sql + "\n")
             self.shell.last_failed = True

@@ -23,6 +23,7 @@ from nl2sql_shell.repl.shell import Shell, StopScript
 from nl2sql_shell.repl.statements import (
     CONTINUE,
     after_meta_command,
+    complete_end,
     drop_empty_lines,
     input_state,
     meta_command_end,
@@ -41,6 +42,12 @@ def read_script(path: Path | None) -> str:
     return data.decode("utf-8", "surrogateescape")
 
 
+def directory_error(name: str, exc: IsADirectoryError) -> str:
+    """psql's line for a script that is a directory: it opens it, then its first read fails,
+    so the error is the file's own (``FILE: error:``), not the one of a file that is missing."""
+    return f"{PROGRAM}:{name}: error: could not read from input file: {exc.strerror}"
+
+
 def run_script(shell: Shell, text: str, source: str | None = None) -> bool:
     """Feed a script psql-style; returns False if it asked to quit (\\q).
 
@@ -50,16 +57,18 @@ def run_script(shell: Shell, text: str, source: str | None = None) -> bool:
     COPY ... FROM STDIN reads its data from the lines after it (up to ``\\.``), as psql does.
     Each statement is found by one forward scan, so a huge script or statement costs linear time.
     """
-    saved = shell.location, shell.command_lines, shell.conditions, shell.source, shell.read_line
+    saved = shell.location, shell.command_lines, shell.conditions, shell.source, shell.read_line, shell.input_file
     shell.conditions = Conditionals()  # each file has its own \\if blocks, as in psql
     shell.source = source if source != "<stdin>" else None
+    shell.input_file = source
     try:
-        finished = _ScriptRun(shell, text, source).run()
+        script = _ScriptRun(shell, text, source)
+        finished = script.run()
         if finished:
-            close(shell, _location(source, text.count("\n") + (not text.endswith("\n"))))  # the last line's number
+            close(shell, script.at_last_line())
         return finished
     finally:
-        shell.location, shell.command_lines, shell.conditions, shell.source, shell.read_line = saved
+        shell.location, shell.command_lines, shell.conditions, shell.source, shell.read_line, shell.input_file = saved
 
 
 class _ScriptRun:
@@ -70,8 +79,23 @@ class _ScriptRun:
         self.lines = _LineNumbers(text)
         self.data_pos: int | None = None  # where COPY data would start (the line after the statement)
         self.echoed = 0  # with ECHO=all (-a), the input up to here has been printed
+        self.uncounted = 0  # lines \\prompt or -s took from the script: psql's line numbers skip them
         shell.command_lines = self._data
-        shell.read_line = self._readline
+        shell.read_line = self._read_uncounted
+
+    def _at(self, pos: int) -> str:
+        """psql's ``FILE:LINE:`` prefix for the line holding ``pos``."""
+        return _location(self.source, self.lines.at(pos) - self.uncounted)
+
+    def at_last_line(self) -> str:
+        """The prefix for the script's last line (an \\if left open at its end)."""
+        return _location(self.source, self.text.count("\n") + (not self.text.endswith("\n")) - self.uncounted)
+
+    def _read_uncounted(self) -> str:
+        """A line for \\prompt or -s's question, which psql reads past its line counter."""
+        line = self._readline()
+        self.uncounted += bool(line)
+        return line
 
     def _readline(self) -> str:
         """The line at ``data_pos`` (the script resumes after it); "" at the end."""
@@ -81,7 +105,7 @@ class _ScriptRun:
         newline = self.text.find("\n", self.data_pos)
         end = len(self.text) if newline < 0 else newline + 1
         line, self.data_pos = self.text[self.data_pos : end], end
-        self.shell.location = _location(self.source, self.lines.at(end - 1))
+        self.shell.location = self._at(end - 1)
         return line
 
     def _data(self) -> Iterator[bytes]:
@@ -141,28 +165,29 @@ class _ScriptRun:
                 continue
             if pending and stripped == ";":
                 self._echo_through(line_end)
-                shell.location = _location(self.source, lines.at(pos))
+                shell.location = self._at(pos)
                 _run_statement(shell, _joined(pending, text, pos, text.index(";", pos) + 1))
                 pending, pos = "", line_end
                 continue
             if stripped.startswith(_COMMAND_STARTS) and not (pending and stripped.startswith("\\")):
                 self._echo_through(line_end)
-                shell.location = _location(self.source, lines.at(pos))
+                shell.location = self._at(pos)
                 self.data_pos = line_end
                 start = text.index(stripped[0], pos)
                 cut = meta_command_end(text, start, line_end) if stripped.startswith("\\") else line_end
                 shell.last_failed = False
                 if not shell.handle(_replace_invalid(text[start:cut].strip())):
                     return False
-                if shell.last_failed and stripped.startswith("\\"):
+                if shell.last_failed:  # a failed meta-command or `?` question
                     _stop_on_error(shell)
+                pending = _edited_buffer(shell)
                 pos = self._resume(line_end, cut)
                 continue
             statement, end, meta = next_piece(text, pos)
             single_end = -1 if pending else self._single_line(pos, meta if meta >= 0 else end if statement else size)
             if single_end >= 0:
                 self._echo_through(single_end)
-                shell.location = _location(self.source, lines.at(single_end - 1))
+                shell.location = self._at(single_end - 1)
                 self.data_pos = single_end
                 _run_statement(shell, text[pos:single_end].strip())
                 pos = self.echoed = max(single_end, self.data_pos, self.echoed)
@@ -171,7 +196,7 @@ class _ScriptRun:
                 newline = text.find("\n", meta)
                 line_end = size if newline < 0 else newline + 1
                 self._echo_through(line_end)
-                shell.location = _location(self.source, lines.at(meta))
+                shell.location = self._at(meta)
                 self.data_pos = line_end
                 cut = meta_command_end(text, meta, line_end)
                 buffer = query_buffer(drop_empty_lines(_joined(pending, text, pos, meta)))
@@ -180,13 +205,16 @@ class _ScriptRun:
                     if buffer.strip():
                         _run_statement(shell, buffer)  # psql sends what its buffer holds, then quits
                     return False
+                shell.last_failed = False
                 pending = run_with_buffer(shell, buffer, command)
+                if shell.last_failed:  # `select 1 \\foo`: a failed meta-command stops as on a line of its own
+                    _stop_on_error(shell)
                 pos = self._resume(line_end, cut)
                 continue
             if statement is None:  # the unfinished rest of the file (or only comments)
                 rest = drop_empty_lines(_joined(pending, text, pos, size))
                 self._echo_through(size)
-                shell.location = _location(self.source, lines.at(size - 1))
+                shell.location = self._at(size - 1)
                 self.data_pos = size
                 if _is_utf8(rest):
                     shell.handle(rest)
@@ -194,7 +222,7 @@ class _ScriptRun:
                     _send_bytes(shell, rest.strip())
                 return True
             self._echo_through(end)
-            shell.location = _location(self.source, lines.at(end - 1))
+            shell.location = self._at(end - 1)
             newline = text.find("\n", end)
             self.data_pos = size if newline < 0 else newline + 1
             start_of_data = self.data_pos
@@ -251,6 +279,16 @@ def _joined(pending: str, text: str, pos: int, end: int) -> str:
     if not pending:
         return text[pos:end]
     return pending + ("\n" if pos == 0 or text[pos - 1] == "\n" else "") + text[pos:end]
+
+
+def _edited_buffer(shell: Shell) -> str:
+    """What `\\ef`/`\\ev` left after the editor changed it: psql reads it as input, so its
+    complete statements run now and the rest starts the query buffer."""
+    text, shell.pending_input = shell.pending_input, ""
+    end = complete_end(text)
+    if end:
+        shell.handle(text[:end])
+    return text[end:].lstrip("\n") if text[end:].strip() else ""
 
 
 def _run_statement(shell: Shell, statement: str) -> None:

@@ -12,20 +12,24 @@ pending, to be finished on a later line.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from typing import IO
+from dataclasses import dataclass, field, replace
 
 import psycopg
 
 from nl2sql_shell.db import format as fmt
 from nl2sql_shell.db.execute import Outcome, error_text
+from nl2sql_shell.db.settings import Settings
 from nl2sql_shell.output import Output
 from nl2sql_shell.repl.pipes import close_pipe, open_pipe
 from nl2sql_shell.repl.session_commands import BUFFER_COMMANDS, buffer_command
 from nl2sql_shell.repl.shell import Shell, StopScript
 from nl2sql_shell.repl.transactions import run_in_transaction_mode
-from nl2sql_shell.repl.variables import boolean, meta_arguments, substitute, valid_name
+from nl2sql_shell.repl.variables import boolean, meta_arguments, meta_words, substitute, valid_name
 
 SENDERS = ("\\g", "\\gx", "\\gset", "\\gdesc", "\\gexec", "\\crosstabview", "\\watch")
 
@@ -49,20 +53,27 @@ def run_with_buffer(shell: Shell, buffer: str, line: str) -> str:
         return buffer
     if not shell.conditions.active():  # a branch of \\if not taken: the buffer goes, unsent
         return ""
-    send(shell, name, buffer, argument)
-    return ""
+    return "" if send(shell, name, buffer, argument) else buffer
 
 
-def send(shell: Shell, name: str, buffer: str, argument: str) -> None:
-    """One of \\g, \\gx, \\gset, \\watch with its argument; an empty buffer means the previous query."""
+def send(shell: Shell, name: str, buffer: str, argument: str, *, options: bool = True) -> bool:
+    """One of \\g, \\gx, \\gset, \\watch with its argument; an empty buffer means the previous
+    query. False when \\g's (OPTIONS) were refused: nothing was sent, the buffer stays.
+    ``options``: a ( begins print options (after them it begins a file name)."""
+    if options and name in ("\\g", "\\gx") and argument.lstrip().startswith("("):
+        with print_options(shell, name, argument) as rest:
+            if rest is None:
+                return False
+            send(shell, name, buffer, rest, options=False)
+        return True
     if name == "\\watch":
         from nl2sql_shell.repl.psql_only import watch
 
         watch(shell, buffer, argument)
-        return
+        return True
     sql = buffer if buffer.strip() else shell.last_sql
     if not sql.strip():
-        return
+        return True
     words = meta_arguments(argument, shell.variables)
     if name in ("\\gset", "\\gdesc", "\\gexec", "\\crosstabview"):
         if name == "\\crosstabview":
@@ -74,15 +85,57 @@ def send(shell: Shell, name: str, buffer: str, argument: str) -> None:
         elif name == "\\gexec":
             _gexec(shell, sql)
         elif shell.announce(sql):
-            shell.last_failed = not shell.executor.describe_result(sql).ok
-            shell.last_sql = sql
+            described = shell.executor.describe_result(sql)
+            shell.last_failed, shell.last_sql = not described.ok, sql
+            shell.record_result(described)  # ROW_COUNT: the columns described, as psql counts its rows
         if shell.last_failed and boolean(shell.variables.get("ON_ERROR_STOP")) and not shell.interactive:
             raise StopScript()
-        return
+        return True
     target = argument.strip() if argument.strip().startswith("|") else words[0] if words else None
-    with _expanded(shell, name == "\\gx"), _output_to(shell, target) as ok:
-        if ok:
-            shell.run_sql(sql)
+    with _expanded(shell, name == "\\gx"), _output_to(shell, target):
+        shell.run_sql(sql)
+    return True
+
+
+@contextlib.contextmanager
+def print_options(shell: Shell, name: str, argument: str) -> Iterator[str | None]:
+    """psql's `\\g (OPTION[=VALUE] ...) [FILE]`: each option set as `\\pset` sets it (no
+    message) for this one query, every setting back afterwards. Yields the rest of the line
+    (the file or |command), or None after psql's error for an option it refuses or a
+    missing ``)``, when nothing is to be sent (and the settings are already back)."""
+    from nl2sql_shell.repl.pset import PsetError, apply
+
+    settings = shell.settings
+    saved = replace(settings)
+    rest: str | None = None
+    try:
+        for word, end in meta_words(argument.lstrip()[1:], shell.variables):
+            closed = word.endswith(")")
+            option = word.removesuffix(")")
+            if option:
+                option_name, equals, value = option.partition("=")
+                apply(settings, option_name, value if equals else None)
+            if closed:
+                rest = argument.lstrip()[1 + end :]
+                break
+        else:
+            shell.meta_error(f"{name}: missing right parenthesis")
+    except PsetError as exc:
+        shell.meta_error(str(exc))
+    if rest is None:
+        shell.last_failed = True
+    _configure(shell, settings)
+    try:
+        yield rest
+    finally:
+        for field_name, value in vars(saved).items():
+            setattr(settings, field_name, value)
+        _configure(shell, settings)
+
+
+def _configure(shell: Shell, settings: Settings) -> None:
+    """The pager follows `\\pset pager`, which an option may have changed."""
+    shell.output.configure_pager(settings.pager, settings.pager_min_lines)
 
 
 class _expanded:
@@ -100,43 +153,88 @@ class _expanded:
 
 
 class _output_to:
-    """\\g FILE: this one result goes to FILE (`|command`: to the command's input); \\o's
-    target is back afterwards."""
+    """\\g FILE: this one result's rows (or COPY data) go to FILE (`|command`: to the
+    command's input), its command tag to the query output as psql prints it there; a FILE
+    is created only once rows come for it, as psql opens it. \\o's target is back afterwards."""
 
     def __init__(self, shell: Shell, path: str | None) -> None:
         self.shell, self.path = shell, path
         self.saved: Output | None = None
         self.pipe = None
+        self.file: _FileOnFirstWrite | None = None
+        self.failed = False
 
-    def __enter__(self) -> bool:
+    def __enter__(self) -> None:
         if self.path is None:
-            return True
+            return
         if self.path.startswith("|"):
             self.pipe = open_pipe(self.path[1:].strip())
-            self.saved = self.shell.output
             self._use(Output(self.pipe.stdin, use_pager=False))
-            return True
-        try:
-            handle = open(os.path.expanduser(self.path), "w", encoding="utf-8")
-        except OSError as exc:
-            self.shell.meta_error(f"{self.path}: {exc.strerror}")
-            self.shell.last_failed = True
-            return False
-        self.saved = self.shell.output
-        self._use(Output(handle, use_pager=False))
-        return True
+            return
+        self.file = _FileOnFirstWrite(os.path.expanduser(self.path), self._cannot_open)
+        self._use(Output(self.file, use_pager=False))  # type: ignore[arg-type]
+
+    def _cannot_open(self, exc: OSError) -> None:
+        """psql opens the file when rows come: the query has run, its rows are dropped, and
+        the command failed (ON_ERROR_STOP stops after it)."""
+        self.shell.meta_error(f"{self.path}: {exc.strerror}")
+        self.failed = True
 
     def _use(self, output: Output) -> None:
+        self.saved = self.shell.output
+        self.shell.executor.status_output = self.saved
         self.shell.output = output
         self.shell.executor.output = output
 
     def __exit__(self, *_: object) -> None:
+        if self.saved is None:
+            return
         if self.pipe is not None:
             close_pipe(self.pipe)
-            self._use(self.saved)
-        elif self.saved is not None:
-            self.shell.output.stream.close()
-            self._use(self.saved)
+        elif self.file is not None:
+            self.file.close()
+        self.shell.output = self.shell.executor.output = self.saved
+        self.shell.executor.status_output = None
+        self.shell.last_failed = self.shell.last_failed or self.failed
+
+
+class _FileOnFirstWrite:
+    """A text file opened (truncated) only when the first text or bytes come for it; if it
+    cannot be opened, ``cannot_open`` hears why once and what comes is dropped."""
+
+    def __init__(self, path: str, cannot_open: Callable[[OSError], None]) -> None:
+        self.path, self.cannot_open = path, cannot_open
+        self.handle: IO[str] | None = None
+        self.dropped = False
+
+    def _open(self) -> IO[str]:
+        if self.handle is None and not self.dropped:
+            try:
+                self.handle = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
+            except OSError as exc:
+                self.dropped = True
+                self.cannot_open(exc)
+        return self.handle if self.handle is not None else io.StringIO()
+
+    def write(self, text: str) -> int:
+        return self._open().write(text)
+
+    def flush(self) -> None:
+        if self.handle is not None:
+            self.handle.flush()
+
+    @property
+    def buffer(self) -> IO[bytes]:
+        """The binary file beneath, for COPY data."""
+        handle = self._open()
+        return handle.buffer if handle is self.handle else io.BytesIO()  # type: ignore[attr-defined]
+
+    def isatty(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
 
 
 @dataclass
@@ -150,7 +248,9 @@ class Result:
 
 def fetch_result(shell: Shell, sql: str, limit: int | None = None) -> Result | None:
     """Run the query as the user's (AUTOCOMMIT, ON_ERROR_ROLLBACK) and keep its rows as text,
-    at most ``limit``; None after an error, which is printed."""
+    at most ``limit``; None after an error, which is printed and sets psql's ERROR, SQLSTATE
+    and LAST_ERROR_* (and \\errverbose's error). The caller records a success (`done`): psql
+    sets ROW_COUNT only once \\gset, \\gexec or \\crosstabview went well."""
     sql = substitute(sql, shell.variables)
     shell.last_sql = sql
     result = Result()
@@ -166,11 +266,19 @@ def fetch_result(shell: Shell, sql: str, limit: int | None = None) -> Result | N
                 return Outcome(True, len(result.rows), cur.statusmessage)
         except psycopg.Error as exc:
             shell.error(shell.location + error_text(exc, shell.settings.messages))
-            return Outcome(False, error=error_text(exc))
+            return Outcome(False, error=error_text(exc), diag=exc.diag)
 
     outcome = run_in_transaction_mode(shell.conn, sql, shell.variables, shell.interactive, run)
     shell.last_failed = not outcome.ok
+    if not outcome.ok:
+        shell.record_result(outcome)
     return result if outcome.ok else None
+
+
+def done(shell: Shell, result: Result) -> None:
+    """psql's variables after a \\gset, \\gexec or \\crosstabview whose every step went
+    well: ROW_COUNT is the rows of the query itself (not of what \\gexec ran)."""
+    shell.record_result(Outcome(True, len(result.rows)))
 
 
 def _gexec(shell: Shell, sql: str) -> None:
@@ -188,6 +296,8 @@ def _gexec(shell: Shell, sql: str) -> None:
                 shell.output.say(value + "\n")
             failed = not shell.run_sql(value, verbatim=True).ok or failed  # ON_ERROR_STOP stops there
     shell.last_sql, shell.last_failed = substitute(sql, shell.variables), failed
+    if not failed and result is not None:
+        done(shell, result)
 
 
 def _gset(shell: Shell, sql: str, prefix: str) -> None:
@@ -208,6 +318,7 @@ def _gset(shell: Shell, sql: str, prefix: str) -> None:
             shell.last_failed = True
             return
         _store(shell.variables, prefix + column, value)
+    done(shell, result)
 
 
 def _store(variables: dict[str, str], name: str, value: str | None) -> None:

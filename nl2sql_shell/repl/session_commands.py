@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
 
+from nl2sql_shell.db.messages import position_display
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.variables import echo_text, meta_arguments
 
@@ -76,28 +78,47 @@ def _include_relative(shell: Shell, argument: str) -> bool:
 
 
 def _prompt(shell: Shell, argument: str) -> bool:
-    """`\\prompt [TEXT] NAME`: read a line into variable NAME. At the prompt it asks on the
-    terminal; a script read from standard input gives its next line (psql reads on there too),
-    a -f script reads standard input and shows TEXT on standard output."""
+    """`\\prompt [TEXT] NAME`: read a line into variable NAME, as psql 15 reads it. In a script
+    file (`-f FILE`, `-f -`, `\\i`) TEXT goes to standard output and the line comes from standard
+    input (with `-f -` that is the script's next line); anywhere else (the prompt, `-c`, a
+    script piped in without -f) psql's simple_prompt asks on the terminal, or without one on
+    standard error, the answer from standard input."""
     words = meta_arguments(argument, shell.variables)
     if not words:
         shell.meta_error("\\prompt: missing required argument")
         shell.last_failed = True
         return True
     text, name = (" ".join(words[:-1]), words[-1])
+    from_script = shell.source is None and shell.read_line is not None  # the script is standard input
     if shell.interactive:
         try:
             value = input(text)
         except EOFError:
             value = ""
-    elif shell.source is None and shell.read_line is not None:
-        shell.error(text, end="")
-        value = shell.read_line()
-    else:
+    elif shell.input_file is not None:
         shell.output.say(text)
-        value = sys.stdin.readline()
+        value = shell.read_line() if from_script and shell.read_line is not None else sys.stdin.readline()
+    else:
+        value = _simple_prompt(text, shell.read_line if from_script else None)
     shell.variables[name] = value.removesuffix("\n")
     return True
+
+
+def _simple_prompt(text: str, read_line: Callable[[], str] | None) -> str:
+    """psql's simple_prompt with echo: TEXT and the answer on the terminal (/dev/tty), else
+    TEXT on standard error and the answer from ``read_line`` (standard input's next line)."""
+    try:
+        terminal = open("/dev/tty", "r+", encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError:
+        terminal = None
+    if terminal is not None:
+        with terminal:
+            terminal.write(text)
+            terminal.flush()
+            return terminal.readline()
+    sys.stderr.write(text)
+    sys.stderr.flush()
+    return read_line() if read_line is not None else sys.stdin.readline()
 
 
 def _setenv(shell: Shell, argument: str) -> bool:
@@ -186,11 +207,10 @@ def _errverbose(shell: Shell, _: str) -> bool:
     if shell.last_error is None:
         shell.output.say("There is no previous error.\n")
         return True
-    diag, sql = shell.last_error
+    diag, libpq_text = shell.last_error
     lines = [f"{diag.severity}:  {diag.sqlstate}: {diag.message_primary or 'missing error text'}"]
     if diag.statement_position:
-        marker = _position(sql, int(diag.statement_position))
-        lines = lines + marker if marker else [lines[0] + f" at character {diag.statement_position}"]
+        lines[0] += _position(diag, libpq_text)
     for label, value in (
         ("DETAIL", diag.message_detail),
         ("HINT", diag.message_hint),
@@ -210,18 +230,12 @@ def _errverbose(shell: Shell, _: str) -> bool:
     return True
 
 
-def _position(sql: str, position: int) -> list[str]:
-    """libpq's LINE n: marker for a short line (a long one is cut by libpq in ways not copied
-    here: it gets " at character N" on the first line instead)."""
-    before = sql[: position - 1]
-    number = before.count("\n") + 1
-    start = before.rfind("\n") + 1
-    end = sql.find("\n", start)
-    line = sql[start : end if end >= 0 else len(sql)]
-    prefix = f"LINE {number}: "
-    if len(line) > 60 or not line.isascii():
-        return []
-    return [prefix + line, " " * (len(prefix) + position - 1 - start) + "^"]
+def _position(diag: psycopg.errors.Diagnostic, libpq_text: str) -> str:
+    """libpq's `LINE n:` and caret lines, taken from its own default rendering of the same
+    error: libpq cuts a long line around the error and counts a multibyte character by its
+    screen width, which only its text gets right; " at character N" if it has none."""
+    display = position_display(libpq_text, f"{diag.severity}:  {diag.message_primary or ''}", diag)
+    return display or f" at character {diag.statement_position}"
 
 
 def _encoding(shell: Shell, argument: str) -> bool:

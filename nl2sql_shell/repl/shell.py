@@ -70,8 +70,9 @@ class Shell:
     questions: object | None = None  # the `?` handler, set by the front end (see repl/questions.py)
     location: str = ""  # psql's "psql:FILE:LINE: " while a script runs, before each error it prints
     source: str | None = None  # the script file running (as named), for \\ir; None at the prompt and for stdin
+    input_file: str | None = None  # psql's pset.inputfile: the script's name in messages ("<stdin>" for -f -); None without one
     read_line: Callable[[], str] | None = None  # the running script's next line (\\prompt in a script on stdin)
-    last_error: tuple[psycopg.errors.Diagnostic, str] | None = None  # the last server error and its query (\\errverbose)
+    last_error: tuple[psycopg.errors.Diagnostic, str] | None = None  # the last server error and libpq's text of it (\\errverbose)
     conditions: Conditionals = field(default_factory=Conditionals)  # the open \\if blocks (repl/conditionals.py)
     restrict_key: str | None = None  # `\\restrict KEY` (pg_dump's): meta-commands refused until `\\unrestrict KEY`
     # COPY FROM STDIN's data: the lines after it in a script (run_script sets this), else stdin.
@@ -194,17 +195,29 @@ class Shell:
     def run_hidden(self, sql: str) -> bool:
         """A query of the shell's own (psql's PSQLexec): shown first with ECHO_HIDDEN (-E),
         its error printed as psql prints it; whether it succeeded."""
-        echo_hidden = self.variables.get("ECHO_HIDDEN", "off")
-        if echo_hidden != "off":
-            self.output.say(f"********* QUERY **********\n{sql}\n**************************\n\n")
-            if echo_hidden == "noexec":
-                return True
+        if not self.show_hidden(sql):
+            return True
         try:
             self.conn.execute(sql)
         except psycopg.Error as exc:
             self.error(self.location + error_text(exc, self.settings.messages))
             return False
         return True
+
+    def show_hidden(self, sql: str) -> bool:
+        """What psql's PSQLexec does before one of its own queries: with ECHO_HIDDEN (-E) the
+        query in its frame, on standard output and in the -L log; False under ``noexec``,
+        where the query is only shown, never run."""
+        mode = self.variables.get("ECHO_HIDDEN", "off")
+        noexec = mode.lower() == "noexec"
+        if not noexec and not boolean(mode):
+            return True
+        frame = f"********* QUERY **********\n{sql}\n**************************\n\n"
+        self.output.say(frame)
+        if self.output.log is not None:
+            self.output.log.write(frame)
+            self.output.log.flush()
+        return not noexec
 
     def announce(self, sql: str) -> bool:
         """psql's steps before sending a query: with SINGLESTEP (-s) show it and wait for Enter
@@ -237,21 +250,22 @@ class Shell:
         elif outcome.ok and sql.lstrip()[:8].lower().startswith(_DDL):
             self.schema_changed()
         self.last_failed = not outcome.ok
-        self._record(outcome, sql)
+        self.record_result(outcome)
         if not outcome.ok and self.variables.get("ECHO") == "errors":
             self.error(f"{self.location}STATEMENT:  {sql}")
         if not outcome.ok and boolean(self.variables.get("ON_ERROR_STOP")) and not self.interactive:
             raise StopScript()
         return outcome
 
-    def _record(self, outcome: Outcome, sql: str) -> None:
-        """psql's ERROR, ROW_COUNT, SQLSTATE and LAST_ERROR_* variables."""
+    def record_result(self, outcome: Outcome) -> None:
+        """psql's ERROR, ROW_COUNT, SQLSTATE and LAST_ERROR_* variables (and the error for
+        \\errverbose) after a query of the user's."""
         self.variables["ERROR"] = "false" if outcome.ok else "true"
         self.variables["ROW_COUNT"] = str(outcome.rows) if outcome.ok else "0"
         if outcome.ok:
             self.variables["SQLSTATE"] = "00000"
         elif outcome.diag is not None:
-            self.last_error = outcome.diag, sql
+            self.last_error = outcome.diag, outcome.error or ""
             code = outcome.diag.sqlstate or ""
             self.variables.update(SQLSTATE=code, LAST_ERROR_SQLSTATE=code, LAST_ERROR_MESSAGE=outcome.diag.message_primary or "")
 
@@ -261,7 +275,7 @@ class Shell:
 
     def _ask(self, line: str) -> None:
         if self.questions is None:
-            self.error("? questions need the model extras: pip install 'nl2sql-shell[llm]'")
+            self.meta_error("? questions need the model extras: pip install 'nl2sql-shell[llm]'")
             self.last_failed = True
             return
         self.questions.ask(line)  # type: ignore[attr-defined]

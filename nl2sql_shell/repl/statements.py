@@ -302,6 +302,13 @@ def split_statements(text: str) -> tuple[list[str], str]:
     return scan.statements, scan.rest
 
 
+def complete_end(text: str) -> int:
+    """Where the complete statements at the start of ``text`` end (after the last ``;``
+    outside quotes, comments and parentheses); 0 when there is none. psql sends these as soon
+    as the line that completes them is read, whatever follows on it."""
+    return _scan(text).end
+
+
 def next_piece(text: str, pos: int) -> tuple[str | None, int, int]:
     """The first complete statement from ``pos`` and the position after its ``;``:
     ``(statement, end, -1)``. A backslash before that ``;`` wins, as in psql's lexer:

@@ -7,6 +7,7 @@ its own rule, which accepts any unambiguous prefix of true/false/yes/no/on/off a
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import psycopg
 
@@ -94,13 +95,13 @@ def parse_boolean(value: str) -> bool | None:
 # What psql's lexer skips (quotes, comments, casts) and the three forms of a variable.
 _SQL_TOKEN = re.compile(
     r"""(?P<skip>[Ee]'(?:[^'\\]|\\.|'')*'?|'(?:[^']|'')*'?|"(?:[^"]|"")*"?|--[^\n]*|/\*[\s\S]*?(?:\*/|$)|(\$(?:[^\W\d]\w*)?\$)[\s\S]*?(?:\2|$)|::|[\w$]+)
-      | :'(?P<literal>\w+)' | :"(?P<ident>\w+)" | :(?P<plain>\w+)""",
+      | :'(?P<literal>\w+)' | :"(?P<ident>\w+)" | :\{\?(?P<test>\w+)\} | :(?P<plain>\w+)""",
     re.VERBOSE,
 )
 
 
 # In plain text (a `?` question) only casts and words are skipped: an apostrophe is English.
-_TEXT_TOKEN = re.compile(r"""(?P<skip>::|[\w$]+) | :'(?P<literal>\w+)' | :"(?P<ident>\w+)" | :(?P<plain>\w+)""", re.VERBOSE)
+_TEXT_TOKEN = re.compile(r"""(?P<skip>::|[\w$]+) | :'(?P<literal>\w+)' | :"(?P<ident>\w+)" | :\{\?(?P<test>\w+)\} | :(?P<plain>\w+)""", re.VERBOSE)
 
 
 def quote_literal(value: str) -> str:
@@ -127,6 +128,8 @@ def substitute(text: str, variables: dict[str, str], *, sql: bool = True) -> str
     def replace(match: re.Match[str]) -> str:
         if match["skip"] is not None:
             return match.group()
+        if match["test"] is not None:  # :{?name}: whether it is set
+            return "TRUE" if match["test"] in variables else "FALSE"
         name = match["literal"] or match["ident"] or match["plain"]
         if name not in variables:
             return match.group()
@@ -141,7 +144,7 @@ def substitute(text: str, variables: dict[str, str], *, sql: bool = True) -> str
 _META_ESCAPES = {"n": "\n", "t": "\t", "b": "\b", "r": "\r", "f": "\f"}
 _META_TOKEN = re.compile(
     r"""(?P<space>\s+) | '(?P<single>(?:[^'\\]|\\.|'')*)'? | (?P<double>"(?:[^"]|"")*"?) | `(?P<backtick>[^`]*)`?
-      | :'(?P<literal>\w+)' | :"(?P<ident>\w+)" | :(?P<plain>\w+) | (?P<other>[^\s'":`]+|:)""",
+      | :'(?P<literal>\w+)' | :"(?P<ident>\w+)" | :\{\?(?P<test>\w+)\} | :(?P<plain>\w+) | (?P<other>[^\s'":`]+|:)""",
     re.VERBOSE,
 )
 
@@ -150,26 +153,35 @@ def meta_arguments(text: str, variables: dict[str, str]) -> list[str]:
     """A backslash command's arguments as psql reads them: words split on blanks, '...' with
     '' and backslash escapes (\\n, \\t, octal) taken as its content, "..." kept with its
     quotes, and variables substituted as in SQL; adjacent pieces join into one word."""
-    words: list[str] = []
+    return [word for word, _ in meta_words(text, variables)]
+
+
+def meta_words(text: str, variables: dict[str, str]) -> Iterator[tuple[str, int]]:
+    """`meta_arguments`' words, each with where it ends in ``text``, read one at a time (a
+    command that reads some words, then the rest of the line its own way, such as `\\g
+    (OPTIONS) |command`, runs no `backquoted` command past the words it took)."""
     current: list[str] | None = None
+    end = 0
     for match in _META_TOKEN.finditer(text):
         if match["space"] is not None:
             if current is not None:
-                words.append("".join(current))
+                yield "".join(current), end
             current = None
             continue
+        end = match.end()
         piece = match.group()
         if match["single"] is not None:
             piece = _unescape(match["single"])
         elif match["backtick"] is not None:
             piece = backtick(substitute(match["backtick"], variables, sql=False))
+        elif match["test"] is not None:
+            piece = "TRUE" if match["test"] in variables else "FALSE"
         elif (name := match["literal"] or match["ident"] or match["plain"]) and name in variables:
             value = variables[name]
             piece = quote_literal(value) if match["literal"] else quote_identifier(value) if match["ident"] else value
         current = (current or []) + [piece]
     if current is not None:
-        words.append("".join(current))
-    return words
+        yield "".join(current), end
 
 
 def backtick(command: str) -> str:
@@ -197,6 +209,11 @@ def _unescape(body: str) -> str:
             if octal:
                 out.append(chr(int(octal.group(), 8)))
                 i += 1 + len(octal.group())
+                continue
+            hexadecimal = re.match(r"x([0-9A-Fa-f]{1,2})", body[i + 1 :])
+            if hexadecimal:  # psql's \xHH
+                out.append(chr(int(hexadecimal.group(1), 16)))
+                i += 1 + len(hexadecimal.group())
                 continue
             out.append(_META_ESCAPES.get(nxt, nxt))
             i += 2

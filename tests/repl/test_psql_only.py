@@ -45,13 +45,16 @@ def test_watch_reruns_the_query_until_ctrl_c(fresh_db, monkeypatch):
     assert "(every 0.5s)\n\n" in out.getvalue() and naps == [0.5, 0.5] and err.getvalue() == ""
 
 
-def test_ef_and_ev_put_the_definition_in_the_next_prompt(fresh_db, monkeypatch):
-    shell, _, err = _shell(fresh_db)
-    monkeypatch.setenv("EDITOR", "true")
-    shell.handle("create function twice(n int) returns int language sql as 'select n * 2';")
+def test_ef_and_ev_put_the_edited_definition_in_the_next_prompt(fresh_db, monkeypatch):
+    shell, out, err = _shell(fresh_db)
+    monkeypatch.setenv("EDITOR", "sed -i s/1/2/")
+    shell.handle("create function twice(n int) returns int language sql as 'select n * 1';")
     shell.handle("create view v as select 1 as one;")
     shell.handle("\\ef twice")
-    assert shell.pending_input.startswith("CREATE OR REPLACE FUNCTION public.twice(n integer)")
+    assert shell.pending_input.startswith("CREATE OR REPLACE FUNCTION public.twice(n integer)") and "n * 2" in shell.pending_input
     shell.handle("\\ev v")
-    assert shell.pending_input.startswith("CREATE OR REPLACE VIEW public.v AS\n SELECT 1 AS one")
-    assert err.getvalue() == ""
+    assert shell.pending_input == "CREATE OR REPLACE VIEW public.v AS\n SELECT 2 AS one"
+    shell.pending_input = ""
+    monkeypatch.setenv("EDITOR", "true")  # left as it was: psql's "No changes", nothing kept
+    shell.handle("\\ef twice")
+    assert shell.pending_input == "" and out.getvalue().endswith("CREATE VIEW\nNo changes\n") and err.getvalue() == ""

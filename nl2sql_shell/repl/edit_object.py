@@ -1,0 +1,130 @@
+"""`\\ef [FUNCTION [LINE]]` and `\\ev [VIEW [LINE]]` as psql 15 runs them.
+
+The definition (or psql's template when no name is given) goes into a temporary file and the
+editor runs on it (PSQL_EDITOR, EDITOR, VISUAL, else vi, through the shell as psql's
+``system()``). Left unchanged, psql says "No changes" and drops it; changed, the text becomes the
+query buffer: at the prompt the next prompt's text, in a script the start of the next
+statement, as psql rescans it as input. A `-c` string has no query buffer: psql's error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+import time
+
+import psycopg
+
+from nl2sql_shell.repl.shell import Shell
+
+FUNCTION_TEMPLATE = (
+    "CREATE FUNCTION ( )\n RETURNS \n LANGUAGE \n -- common options:  IMMUTABLE  STABLE  STRICT  SECURITY DEFINER\n"
+    "AS $function$\n\n$function$\n"
+)
+VIEW_TEMPLATE = "CREATE VIEW  AS\n SELECT \n  -- something...\n"
+_LINE_NUMBER = re.compile(r"^(?P<name>.*?)\s+(?P<line>\d+)\s*$|^(?P<only>\d+)\s*$", re.DOTALL)
+_BODY_START = ("AS ", "BEGIN ", "RETURN ")
+
+
+class EditError(Exception):
+    """psql's error text for this command (printed as a meta-command's error)."""
+
+
+def edit_definition(shell: Shell, name: str, argument: str) -> bool:
+    """Run `\\ef` or `\\ev`; a failure is one error line and the buffer stays empty."""
+    if not shell.interactive and shell.read_line is None:
+        shell.meta_error("no query buffer")
+        shell.last_failed = True
+        return True
+    function = name == "\\ef"
+    try:
+        target, line = _split_line_number(argument.strip())
+        text = _definition(shell, function, target)
+        if text is None:  # ECHO_HIDDEN noexec: the lookup was shown, not run
+            shell.last_failed = True
+            return True
+        if function and line > 0 and target:
+            line += _lines_before_body(text)
+        edited = _edit(text, line)
+    except EditError as exc:
+        if str(exc):
+            shell.meta_error(str(exc))
+        shell.last_failed = True
+        return True
+    if edited is None:
+        shell.output.say("No changes\n")
+    else:
+        shell.pending_input = edited.rstrip("\n")
+    return True
+
+
+def _split_line_number(argument: str) -> tuple[str, int]:
+    """psql's strip_lineno_from_objdesc: a last word of digits is the line to start the editor at
+    (-1: none); 0 is psql's "invalid line number"."""
+    match = _LINE_NUMBER.match(argument)
+    if match is None:
+        return argument, -1
+    digits = match["line"] or match["only"]
+    if int(digits) <= 0:
+        raise EditError(f"invalid line number: {digits}")
+    return (match["name"] or "").strip(), int(digits)
+
+
+def _lines_before_body(text: str) -> int:
+    """psql counts a function's line numbers from its body's first line (AS, BEGIN or RETURN)."""
+    for number, line in enumerate(text.split("\n")):
+        if line.startswith(_BODY_START):
+            return number
+    return 0
+
+
+def _definition(shell: Shell, function: bool, target: str) -> str | None:
+    """psql's template when no name is given, else the server's definition; None when
+    ECHO_HIDDEN noexec kept the lookup from running. psql's short error when there is none."""
+    if not target:
+        return FUNCTION_TEMPLATE if function else VIEW_TEMPLATE
+    if function:
+        kind = "regprocedure" if "(" in target else "regproc"
+        sql = f"SELECT pg_catalog.pg_get_functiondef(%s::pg_catalog.{kind}::pg_catalog.oid)"
+    else:
+        sql = (
+            "SELECT 'CREATE OR REPLACE VIEW ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)"
+            " || E' AS\\n' || pg_catalog.pg_get_viewdef(c.oid, true)"
+            " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = %s::pg_catalog.regclass"
+        )
+    if not shell.show_hidden(psycopg.ClientCursor(shell.conn).mogrify(sql, [target])):
+        return None
+    try:
+        row = shell.conn.execute(sql, [target]).fetchone()
+    except psycopg.Error as exc:  # psql's minimal_error_message
+        raise EditError(f"{exc.diag.severity or 'ERROR'}:  {exc.diag.message_primary or '(not available)'}") from None
+    text = str(row[0]) if row and row[0] is not None else ""
+    return text if function else text.removesuffix(";") + "\n"
+
+
+def _edit(text: str, line: int) -> str | None:
+    """The text after the editor ran on it; None when the file was left as it was (its size
+    and modification time, which psql first sets a second back so a quick save shows)."""
+    editor = os.environ.get("PSQL_EDITOR") or os.environ.get("EDITOR") or os.environ.get("VISUAL") or "vi"
+    line_argument = os.environ.get("PSQL_EDITOR_LINENUMBER_ARG")
+    if line > 0 and not line_argument:
+        raise EditError("environment variable PSQL_EDITOR_LINENUMBER_ARG must be set to specify a line number")
+    handle, path = tempfile.mkstemp(prefix=f"psql.edit.{os.getpid()}.", suffix=".sql")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        past = time.time() - 1
+        os.utime(path, (past, past))
+        before = os.stat(path)
+        at_line = f"{line_argument}{line} " if line > 0 else ""
+        if subprocess.call(f"exec {editor} {at_line}'{path}'", shell=True) != 0:  # noqa: S602 - the user's editor, as psql's system()
+            raise EditError("")  # psql fails without a word when the editor does
+        after = os.stat(path)
+        if (after.st_size, int(after.st_mtime)) == (before.st_size, int(before.st_mtime)):
+            return None
+        with open(path, encoding="utf-8", errors="surrogateescape") as file:
+            return file.read()
+    finally:
+        os.unlink(path)

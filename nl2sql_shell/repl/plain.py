@@ -1,0 +1,65 @@
+"""The prompt without line editing (`-n`, psql's --no-readline): the prompt printed on standard
+output, each line read as the terminal delivers it, no history, no completion, no colours.
+
+psql without readline reads lines with fgets: the terminal's own cooked mode is all the
+editing there is (an arrow key is just text), nothing is remembered (`\\s` fails quietly),
+Ctrl-C drops the lines typed so far, and end of input prints ``\\q`` (an empty line when
+quiet) and leaves, an open transaction or not (``\\q`` typed still asks first). Each line
+joins the buffer, whose complete statements run at once (psql sends them as their line is
+read); what is left waits for the next line.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from nl2sql_shell.repl.app import handle_line, prompt_text, quit_is_confirmed
+from nl2sql_shell.repl.shell import Shell
+from nl2sql_shell.repl.statements import complete_end, input_state, is_complete
+from nl2sql_shell.repl.variables import boolean
+
+
+def run_plain(shell: Shell) -> int:
+    """Read-eval-print until \\q or end of input; returns the process exit code."""
+    shell.history = None  # psql's \\s without readline: no history to show
+    if shell.questions is not None:
+        shell.questions.confirm = _ask  # type: ignore[attr-defined]
+    buffer = ""
+    while True:
+        shell.reconnect_if_needed()
+        if not buffer:
+            buffer, shell.pending_input = shell.pending_input, ""
+        state = input_state(buffer + "\n") if buffer else None
+        try:
+            line = _ask(prompt_text(shell, state), eof=None)
+        except KeyboardInterrupt:
+            sys.stdout.write("\n")  # psql: a new line, the buffer dropped
+            buffer = ""
+            continue
+        if line is None:  # nothing more can be read, not even an answer: psql's \\q
+            sys.stdout.write("\n" if boolean(shell.variables.get("QUIET")) else "\\q\n")
+            sys.stdout.flush()
+            break
+        buffer = f"{buffer}\n{line}" if buffer else line
+        end = len(buffer) if is_complete(buffer) else complete_end(buffer)
+        if not end:
+            continue
+        text, buffer = buffer[:end], buffer[end:].lstrip()
+        try:
+            keep_going = handle_line(shell, text)
+        except KeyboardInterrupt:
+            shell.error("Cancelled.")
+            continue
+        if not keep_going and quit_is_confirmed(_ask, shell):
+            break
+    shell.close()
+    return 0
+
+
+def _ask(prompt: str, eof: str | None = "n") -> str | None:
+    """One line from standard input after ``prompt``, without its line end; ``eof`` at the end
+    of input (a yes/no question takes that as "n")."""
+    sys.stdout.write(prompt)
+    sys.stdout.flush()
+    line = sys.stdin.readline()
+    return line.removesuffix("\n") if line else eof

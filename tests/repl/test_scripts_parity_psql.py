@@ -1,0 +1,394 @@
+"""Scripts, variables and flags where nl2sql-shell used to differ from psql 15, compared byte
+for byte (stdout, stderr, exit code) with /usr/bin/psql on the same server: \\errverbose's LINE
+display, the variables \\gset, \\gexec, \\gdesc and \\crosstabview set, \\g (OPTIONS), :{?name},
+\\watch, \\ef and \\ev in a script, -E's frames and ECHO_HIDDEN noexec, ON_ERROR_STOP after a
+meta-command that follows query text, \\prompt's line in a script on stdin, and -n's prompt."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import psycopg
+import pytest
+from psqlcompare import PSQL, ours, same, theirs, twin_databases
+
+pytestmark = pytest.mark.skipif(PSQL is None, reason="psql is not installed")
+
+LONG = "select " + ", ".join(f"{i} as c{i}" for i in range(60)) + ", nosuch;\n"
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        LONG,  # libpq cuts a long line around the error with "..."
+        "select 'ééééé' as x, 'ñ' || nosuch;\n",  # the caret counts screen columns, not bytes
+        "select '" + "é" * 80 + "' as x, nosuch;\n",
+        "select 1,\n 2,\n  nosuch;\n",
+    ],
+)
+def test_errverbose_shows_libpqs_line_display(fresh_db, tmp_path: Path, statement: str):
+    (tmp_path / "e.sql").write_text(statement + "\\errverbose\n")
+    _, _, err = same(fresh_db, fresh_db, "-f", "e.sql", cwd=tmp_path)
+    assert err.count(b"LINE ") == 2 and b"at character" not in err
+
+
+RESULT_VARIABLES = (
+    "select 1 as a union select 2 \\gset\n\\echo :ROW_COUNT :ERROR :SQLSTATE\n"
+    "select 1/0 \\gset\n\\echo :ROW_COUNT :ERROR :SQLSTATE :LAST_ERROR_MESSAGE\n\\errverbose\n"
+    "select 5 as q \\gset\n\\echo :ROW_COUNT :ERROR :SQLSTATE\n"
+    "select 1 \\gexec\n\\echo :ROW_COUNT\n"
+    "select $$select 1 union select 2$$ \\gexec\n\\echo :ROW_COUNT\n"
+    "select 1, 2 \\crosstabview\n\\echo :ROW_COUNT\n"
+    "select 1 as a, 2 as b, 3 as c \\crosstabview\n\\echo :ROW_COUNT\n"
+    "select 1 as a, 'x'::text as b \\gdesc\n\\echo :ERROR :ROW_COUNT\n"
+    "select nosuch \\gdesc\n\\echo :ERROR :ROW_COUNT :SQLSTATE\n\\errverbose\n"
+)
+
+
+def test_gset_gexec_gdesc_and_crosstabview_set_psqls_variables(fresh_db, tmp_path: Path):
+    (tmp_path / "v.sql").write_text(RESULT_VARIABLES)
+    _, out, _ = same(fresh_db, fresh_db, "-f", "v.sql", cwd=tmp_path)
+    assert b"0 true 22012 division by zero\n1 false 00000\n" in out
+
+
+@pytest.mark.parametrize("command", ["select 1; select 1/0", "select nosuch; select 1"])
+def test_an_error_in_a_command_string_of_several_statements_sets_sqlstate(fresh_db, command: str):
+    same(fresh_db, fresh_db, "-c", command, "-c", "\\echo :ERROR :SQLSTATE :ROW_COUNT :LAST_ERROR_MESSAGE", "-c", "\\errverbose")
+
+
+G_OPTIONS = (
+    "\\set fmt csv\nselect 1 as a, null as n \\g ( format=:fmt null='<n>' )\n"
+    "select 1 as a \\g (format=csv\nselect 2 as b;\n"  # no ): psql's error, the buffer stays
+    "select 3 as c \\g (tuples_only) |cat\nselect 4 as d \\gx (tuples_only)\n"
+    "select 5 \\g (border=2 format=aligned) 'o u t.txt'\n"
+    "\\if false\nselect 6 \\g (format=bad)\n\\endif\n"
+    "select 7 as e \\g (format=bad)\n;\n\\pset\n"  # the settings are back after a refused option
+    "select 8 \\g (expanded) \\echo after\n\\g (format=unaligned)\n"
+    "select 9 as f \\gx (expanded=off)\nselect 10 as t \\g (title='hello world' footer=off)\n"
+    "select 11 as a, 'x,y' as b \\g (format=csv) out.csv\n\\pset\n"
+)
+
+
+def test_g_with_print_options_for_one_query(fresh_db, tmp_path: Path):
+    (tmp_path / "g.sql").write_text(G_OPTIONS)
+    _, out, err = same(fresh_db, fresh_db, "-f", "g.sql", cwd=tmp_path)
+    assert b"a,n\n1,<n>\n" in out and b"missing right parenthesis" in err
+    csv = (tmp_path / "out.csv").read_bytes()
+    (tmp_path / "out.csv").unlink()
+    ours(fresh_db, "-X", "-f", "g.sql", cwd=tmp_path)
+    assert (tmp_path / "out.csv").read_bytes() == csv == b"a,b\n11,\"x,y\"\n"
+
+
+@pytest.mark.parametrize("script", ["select 1 \\g (format=bad)\nselect 2;\n", "select 1 \\foo\nselect 2;\n", "select 1 \\g (format=csv\nselect 2;\n"])
+def test_on_error_stop_after_a_meta_command_that_follows_query_text(fresh_db, tmp_path: Path, script: str):
+    (tmp_path / "s.sql").write_text(script)
+    code, out, _ = same(fresh_db, fresh_db, "-v", "ON_ERROR_STOP=1", "-f", "s.sql", cwd=tmp_path)
+    assert code == 3 and out == b""
+
+
+def test_variable_test_is_true_or_false(fresh_db, tmp_path: Path):
+    (tmp_path / "t.sql").write_text(
+        "\\set a 1\n\\echo :{?a} :{?b} x:{?a}y\n\\if :{?a}\n\\echo yes\n\\endif\n\\if :{?b}\n\\echo no\n\\else\n\\echo else\n\\endif\n"
+        "select :{?a} as t, :{?b} as f, ':{?a}' as q;\n\\set v :{?a}\n\\echo :v\n"
+    )
+    _, out, _ = same(fresh_db, fresh_db, "-f", "t.sql", cwd=tmp_path)
+    assert out.startswith(b"TRUE FALSE xTRUEy\nyes\nelse\n")
+
+
+_TIME = re.compile(rb"\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} \(every")
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "select 1/0 \\watch 1\nselect 2 as x;\n",
+        "select 1/(2 - nextval('s')) as r \\watch 0.01\nselect 2 as x;\n",  # one result, then the error ends it
+        "\\pset format unaligned\nselect 1/(2 - nextval('s')) as r \\watch abc\n",  # not a number: every 1s
+        "\\pset format csv\nselect 1/(2 - nextval('s')) as r \\watch -1\n",
+        "insert into w values (1) \\watch 0.01\n",  # a tag, no time line; the second insert fails
+    ],
+)
+def test_watch_titles_each_result_and_ends_with_an_empty_line(pg_server, tmp_path: Path, script: str):
+    (tmp_path / "w.sql").write_text(script)
+    setup = "create sequence s; create table w (a int primary key)"
+    with twin_databases(pg_server.conninfo(), setup) as (mine_db, psql_db):
+        mine, psql = ours(mine_db, "-X", "-f", "w.sql", cwd=tmp_path), theirs(psql_db, "-f", "w.sql", cwd=tmp_path)
+    assert (mine[0], _TIME.sub(b"TIME (every", mine[1]), mine[2]) == (psql[0], _TIME.sub(b"TIME (every", psql[1]), psql[2])
+    assert psql[1].endswith(b"\n\n") or psql[1].endswith(b"\n\n x \n---\n 2\n(1 row)\n\n")
+
+
+EDITED_FUNCTION = "create function ff(int) returns int language sql as 'select $1 + 1'; create view vv as select 1 as x"
+
+
+@pytest.mark.parametrize(
+    ("command", "editor"),
+    [
+        ("\\ef", "true"),
+        ("\\ef ff", "true"),
+        ("\\ev vv", "true"),
+        ("\\ev", "true"),
+        ("\\ef nosuch", "true"),
+        ("\\ef ff 3", "true"),  # a line number needs PSQL_EDITOR_LINENUMBER_ARG
+        ("\\ef ff 0", "true"),
+        ("\\ef ff", "sed -i -e s/1/2/ -e '$ s/$/;/'"),  # changed and complete: it runs at once
+        ("\\ev vv", "sed -i -e s/1/2/ -e '$ s/$/;/'"),
+        ("\\ef", "false"),  # an editor that fails: the command fails without a word
+    ],
+)
+def test_ef_and_ev_in_a_script(pg_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str, editor: str):
+    monkeypatch.setenv("EDITOR", editor)
+    (tmp_path / "e.sql").write_text(f"{command}\nselect 2;\n\\p\nselect ff(1);\ntable vv;\n")
+    with twin_databases(pg_server.conninfo(), EDITED_FUNCTION) as (mine_db, psql_db):
+        same(mine_db, psql_db, "-f", "e.sql", cwd=tmp_path)
+
+
+def test_ef_in_a_command_string_has_no_query_buffer(fresh_db, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("EDITOR", "true")
+    code, _, err = same(fresh_db, fresh_db, "-c", "\\ef")
+    assert code == 1 and err == b"no query buffer\n"
+
+
+def _frames(text: bytes) -> bytes:
+    """-E's frames with the query inside left out: ours are not psql's catalog queries."""
+    return re.sub(rb"(\*{9} QUERY \*{10}\n)(.*?)(\n\*{26}\n)", rb"\1<query>\3", text, flags=re.S)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-E", "-c", "\\dt", "-c", "\\dn", "-c", "\\do ~~"],
+        ["-E", "-L", "log.txt", "-c", "\\dt", "-c", "select 1"],
+        ["-E", "-o", "o.txt", "-c", "\\dn"],
+        ["-v", "ECHO_HIDDEN=noexec", "-f", "h.sql"],
+        ["-v", "ECHO_HIDDEN=noexec", "-v", "ON_ERROR_STOP=1", "-f", "h.sql"],  # noexec fails the command
+        ["-v", "ECHO_HIDDEN=0", "-c", "\\dn"],  # a boolean, as psql reads it
+    ],
+)
+def test_echo_hidden_frames_as_psql(pg_server, tmp_path: Path, args: list[str]):
+    results = []
+    with twin_databases(pg_server.conninfo(), "create table t (a int)") as dbs:
+        for run, db in zip((ours, theirs), dbs, strict=True):
+            (tmp_path / "h.sql").write_text("\\dt\n\\echo :ERROR\n\\dn\nselect 1;\n\\do\n")
+            code, out, err = run(db, *args, cwd=tmp_path)
+            written = {path.name: _frames(path.read_bytes()) for path in tmp_path.iterdir() if path.name != "h.sql"}
+            for path in tmp_path.iterdir():
+                path.unlink()
+            results.append((code, _frames(out), err, written))
+    assert results[0] == results[1]
+
+
+def test_a_line_prompt_takes_from_a_script_on_stdin_is_not_counted(fresh_db, tmp_path: Path):
+    script = (
+        "\\prompt 'name? ' nm\nBob\n\\echo :nm\nselect nosuch;\n\\i nosuch.sql\n\\o /nonexistent/dir/f\n"
+        "\\set ON_ERROR_STOP 1\n\\copy nosuch from stdin\nselect 'not reached';\n"
+    ).encode()
+    code, out, err = same(fresh_db, fresh_db, "-f", "-", cwd=tmp_path, stdin=script)
+    assert code == 3 and out == b"name? Bob\n" and err.startswith(b'psql:<stdin>:3: ERROR:  column "nosuch" does not exist\n')
+    assert b"psql:<stdin>:5: error: /nonexistent/dir/f: No such file or directory\n" in err
+    same(fresh_db, fresh_db, cwd=tmp_path, stdin=script)  # without -f: the text on standard error
+    same(fresh_db, fresh_db, "-c", "\\prompt 'x? ' v", "-c", "\\echo :v", stdin=b"hello\n")
+
+
+def test_version_flag_anywhere_prints_one_line_and_exits_0(fresh_db):
+    """psql's -V/--version shape, with this program's name and version: nothing connects."""
+    from nl2sql_shell import __version__
+
+    for args in (["-V"], ["--version"], ["-X", "-c", "select 1", "--version"]):
+        assert ours("host=127.0.0.1 port=1", *args) == (0, f"nl2sql-shell (nl2sql-shell) {__version__}\n".encode(), b"")
+        code, out, _ = theirs("host=127.0.0.1 port=1", *args)
+        assert code == 0 and out.startswith(b"psql (PostgreSQL) 15.")
+
+
+QUESTION = "select 1 as a;\n? how many rows\nselect 2 as b;\n"
+NO_MODEL = ["--model", "/nonexistent/model.gguf", "--backend", "llamacpp"]  # fails at once, loads nothing
+
+
+@pytest.mark.parametrize(("stop", "source"), [(False, "q.sql"), (True, "q.sql"), (False, "-"), (True, "-")])
+def test_a_question_without_a_model_is_one_error_line(fresh_db, tmp_path: Path, stop: bool, source: str):
+    """A `?` line in a script whose model cannot load: one error line (psql's FILE:LINE: prefix
+    in a file), then the script goes on, or stops with exit code 3 under ON_ERROR_STOP."""
+    (tmp_path / "q.sql").write_text(QUESTION)
+    flags = ["-v", "ON_ERROR_STOP=1"] if stop else []
+    code, out, err = ours(fresh_db, "-X", *NO_MODEL, *flags, "-f", source, cwd=tmp_path, stdin=QUESTION.encode())
+    prefix = b"psql:q.sql:2: error: " if source == "q.sql" else b"psql:<stdin>:2: error: "
+    assert err == prefix + b"GGUF file /nonexistent/model.gguf does not exist: fetch it or pass --model with another file\n"
+    assert (code, b" b \n" in out) == ((3, False) if stop else (0, True))
+
+
+_PROMPT_END = re.compile(rb"[=\-'\"$(*]# $")
+
+
+def _typed_on_a_terminal(command: list[str], lines: list[bytes]) -> bytes:
+    """Type ``lines`` one at a time at ``command`` on a pseudo-terminal, each once the prompt is
+    back; everything the terminal showed (its own echo of the typing included)."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import time
+
+    from psqlcompare import env
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(command, stdin=follower, stdout=follower, stderr=follower, env={**env(), "TERM": "dumb"})
+    os.close(follower)
+    shown = b""
+
+    def read_until(done) -> None:  # noqa: ANN001 - a predicate on what was shown
+        nonlocal shown
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not done(shown):
+            ready, _, _ = select.select([leader], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(leader, 65536)
+                except OSError:  # the terminal closed with the program
+                    return
+                if not chunk:
+                    return
+                shown += chunk
+
+    read_until(lambda text: _PROMPT_END.search(text))
+    for line in lines:
+        mark = len(shown)
+        os.write(leader, line)
+        read_until(lambda text, mark=mark: _PROMPT_END.search(text[mark:]) and text[mark:].count(b"\n") >= 1)
+    os.write(leader, b"\x04")
+    read_until(lambda text: False)
+    process.wait(timeout=30)
+    os.close(leader)
+    return shown
+
+
+def test_no_readline_prompt_reads_lines_as_psql_does(fresh_db):
+    """-n: the prompt on standard output, the terminal's own echo and editing (an arrow key is
+    text), each complete statement sent as soon as its line is read, \\q at end of input."""
+    from psqlcompare import SHELL
+
+    lines = [b"select 1 as a;\r", b"sel\x1b[Dx\r", b";\r", b"select 'a\r", b"b';\r", b"\\s\r", b"select 2 \\g\r", b"select 3; select\r", b"4;\r"]
+    for quiet in (["-q"], []):  # quiet: an empty line at the end instead of \\q
+        mine = _typed_on_a_terminal([*SHELL, fresh_db, "-X", "-n", *quiet], lines)
+        psql = _typed_on_a_terminal([str(PSQL), "-X", fresh_db, "-n", *quiet], lines)
+        if not quiet:  # psql's banner and ours differ by design
+            prompt = psycopg.conninfo.conninfo_to_dict(fresh_db)["dbname"].encode() + b"=# "
+            mine, psql = mine[mine.index(prompt) :], psql[psql.index(prompt) :]
+            assert psql.endswith(b"=# \\q\r\n")
+        assert mine == psql
+
+
+def _detached(command: list[str], stdin: bytes) -> tuple[int, bytes, bytes]:
+    """Run without a controlling terminal (no /dev/tty), as psql's password prompt falls back
+    to standard error and input then; our program name made psql's."""
+    import subprocess
+
+    from psqlcompare import env
+
+    done = subprocess.run(command, input=stdin, capture_output=True, env=env(), timeout=60, check=False, start_new_session=True)
+    return done.returncode, done.stdout, re.sub(rb"^nl2sql-shell:", b"psql:", done.stderr, flags=re.M)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "host=localhost port=1",  # the name as given, the address after it
+        "host=/nonexistent",
+        "host=127.0.0.1,127.0.0.2 port=1",  # libpq's own walk over the hosts
+        "host=nosuchhost.invalid",
+        "port=abc",
+    ],
+)
+def test_a_failed_connection_is_libpqs_whole_message(target: str):
+    from psqlcompare import SHELL
+
+    mine = _detached([*SHELL, target, "-c", "select 1"], b"")
+    assert mine == _detached([str(PSQL), "-X", target, "-c", "select 1"], b"") and mine[0] == 2
+
+
+@pytest.mark.parametrize("flags", [[], ["-w"], ["-W"]])
+def test_a_password_is_asked_as_psql_asks(pg_server, flags: list[str]):
+    """The embedded server wants a password that user has none for: psql asks (on standard
+    error without a terminal, the answer from standard input), then fails; -w never asks."""
+    from psqlcompare import SHELL
+
+    target = pg_server.conninfo() + " user=no_such_user"
+    mine = _detached([*SHELL, target, *flags, "-c", "select 1"], b"wrong\n")
+    psql = _detached([str(PSQL), "-X", target, *flags, "-c", "select 1"], b"wrong\n")
+    assert mine == psql and psql[0] == 2
+    assert psql[2].startswith(b"" if flags == ["-w"] else b"Password: \n" if flags else b"Password for user no_such_user: \n")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-o", "/nonexistent/x", "-c", "select 1"],
+        ["-f", "/etc", "-c", "select 2"],
+        ["-v", "ON_ERROR_STOP=1", "-f", "/etc", "-c", "select 3"],
+        ["-f", "d.sql"],
+        ["-v", "ON_ERROR_STOP=1", "-f", "d.sql"],
+    ],
+)
+def test_files_that_cannot_be_used(fresh_db, tmp_path: Path, args: list[str]):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "d.sql").write_text("\\i /etc\n\\o /etc\nselect 1;\n\\copy (select 1) to /etc\n\\ir sub\n")
+    same(fresh_db, fresh_db, *args, cwd=tmp_path)
+
+
+G_FILES = (
+    "create temp table t (a int, b text);\n"
+    "insert into t values (3,'q') \\g o1.txt\n"  # a tag only: to the query output, no file made
+    "insert into t values (4,'r') returning a \\g o2.txt\n"
+    "copy t to stdout \\g o3.txt\n"  # the data to the file, COPY 2 to the query output
+    "copy t to stdout with csv \\g |cat\n"
+    "\\o o4.txt\ncopy t to stdout \\g o5.txt\nselect 1 \\g o6.txt\ncopy t to stdout;\n\\o\n"
+    "copy t from stdin with csv;\n7,\"a\n\\.\nb\"\n\\.\n"  # psql ends CSV data at \\. and sends it
+)
+
+
+def test_g_file_takes_rows_and_copy_data_and_leaves_the_tag(fresh_db, tmp_path: Path):
+    (tmp_path / "g.sql").write_text(G_FILES)
+    outputs = []
+    for run in (ours, theirs):
+        result = run(fresh_db, "-f", "g.sql", cwd=tmp_path)
+        outputs.append((result, {path.name: path.read_bytes() for path in sorted(tmp_path.glob("o*.txt"))}))
+        for path in tmp_path.glob("o*.txt"):
+            path.unlink()
+    assert outputs[0] == outputs[1]
+    assert "o1.txt" not in outputs[1][1] and outputs[1][1]["o4.txt"] == b"COPY 2\n3\tq\n4\tr\n"
+
+
+def test_meta_command_quotes_take_hex_escapes(fresh_db):
+    same(fresh_db, fresh_db, "-c", "\\echo 'tab\\there' '\\101\\x41\\x4a\\x4' 'nl\\nx'")
+
+
+PSTDIN = "create temp table t (a int);\n\\copy t from stdin\n1\n2\n\\.\n\\copy t from pstdin\n3\n\\.\ncopy t from stdin;\n4\n\\.\nselect count(*) from t;\n"
+
+
+@pytest.mark.parametrize("args", [["-f", "-"], [], ["-f", "c.sql"]])
+def test_copy_from_pstdin_when_the_script_is_standard_input(fresh_db, tmp_path: Path, args: list[str]):
+    (tmp_path / "c.sql").write_text(PSTDIN)
+    _, out, _ = same(fresh_db, fresh_db, *args, cwd=tmp_path, stdin=PSTDIN.encode())
+    assert b"     4\n" in out or args == ["-f", "c.sql"]
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "create temp table t (a int);\ninsert into t values (1) \\g /nonexistent/x\nselect 1 \\g /nonexistent/x\nselect count(*) from t;\n",
+        "create temp table t (a int);\ninsert into t values (1);\ncopy t to stdout \\g /nonexistent/x\n\\set ON_ERROR_STOP 1\nselect 1 \\g /etc\nselect 2;\n",
+    ],
+)
+def test_g_file_that_cannot_be_opened_still_runs_the_query(fresh_db, tmp_path: Path, script: str):
+    (tmp_path / "g.sql").write_text(script)
+    same(fresh_db, fresh_db, "-f", "g.sql", cwd=tmp_path)
+
+
+def test_ctrl_c_in_a_watched_query_ends_the_script_after_the_empty_line(fresh_db, tmp_path: Path):
+    import sys
+
+    from repl.test_scripts_psql import _interrupted  # SIGINT once the server runs pg_sleep(60)
+
+    (tmp_path / "w.sql").write_text("select pg_sleep(60) \\watch 1\nselect 2 as after;\n")
+    mine = _interrupted([sys.executable, "-m", "nl2sql_shell", fresh_db, "-f", "w.sql"], fresh_db, tmp_path)
+    psql = _interrupted([str(PSQL), "-X", fresh_db, "-f", "w.sql"], fresh_db, tmp_path)
+    assert mine == psql == (3, b"\n", b"Cancel request sent\npsql:w.sql:1: ERROR:  canceling statement due to user request\n")
