@@ -331,6 +331,15 @@ def list_conversions(shell: Shell, name: str, pattern: str | None) -> bool:
     return True
 
 
+# A view's storage parameters as psql's appendReloptionsArray writes them: name=value, the
+# value quoted ('true') unless it reads as an identifier; the check option has its own clause.
+_VIEW_OPTIONS = (
+    "pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.quote_ident(option_name) || '=' || CASE WHEN pg_catalog.quote_ident(option_value) = option_value"
+    " THEN option_value ELSE '''' || pg_catalog.replace(option_value, '''', '''''') || '''' END FROM pg_catalog.pg_options_to_table("
+    "pg_catalog.array_remove(pg_catalog.array_remove(c.reloptions, 'check_option=local'), 'check_option=cascaded'))), ', ')"
+)
+
+
 def show_view(shell: Shell, name: str, argument: str) -> bool:
     """`\\sv[+] VIEW`: its CREATE OR REPLACE VIEW (+: with line numbers), as psql prints it."""
     target = argument.strip()
@@ -342,7 +351,7 @@ def show_view(shell: Shell, name: str, argument: str) -> bool:
         row = shell.conn.execute(
             "SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), n.nspname || '.' || c.relname, c.relkind::text,"
             " pg_catalog.pg_get_viewdef(c.oid, true),"
-            " pg_catalog.array_remove(pg_catalog.array_remove(c.reloptions,'check_option=local'),'check_option=cascaded')::text,"
+            f" {_VIEW_OPTIONS},"
             " CASE WHEN 'check_option=local' = ANY (c.reloptions) THEN 'LOCAL' WHEN 'check_option=cascaded' = ANY (c.reloptions) THEN 'CASCADED' END"
             " FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_namespace n ON c.relnamespace = n.oid WHERE c.oid = "
             + literal(shell, target)
@@ -359,8 +368,8 @@ def show_view(shell: Shell, name: str, argument: str) -> bool:
         shell.last_failed = True
         return True
     text = f"CREATE OR REPLACE VIEW {qualified}"
-    if options and options != "{}":
-        text += f"\n WITH ({options.strip('{}')})"
+    if options:
+        text += f"\n WITH ({options})"
     text += f" AS\n{body.rstrip(';')}"
     if check:
         text += f"\n WITH {check} CHECK OPTION"
