@@ -10,7 +10,7 @@ pattern goes through psql's own rules (name_conditions), errors about dotted nam
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import psycopg
@@ -30,6 +30,7 @@ _USER_SCHEMAS = "n.nspname <> 'pg_catalog' AND n.nspname !~ '^pg_toast' AND n.ns
 RELATION_COMMAND = re.compile(r"\\d(?P<letters>[tvmisE]*)(?P<flags>[S+]*)$")
 FUNCTION_COMMAND = re.compile(r"\\df(?P<letters>[anptw]*)(?P<flags>[S+]*)$")
 ROLE_COMMAND = re.compile(r"\\d[ug](?P<flags>[S+]*)$")
+OPERATOR_COMMAND = re.compile(r"\\do[S+]*$")
 Handler = Callable[[Shell, str], bool]
 
 
@@ -43,7 +44,7 @@ class PatternError(Exception):
     """A pattern psql refuses before it queries: too many dotted names, or another database."""
 
 
-def split_pattern(pattern: str, buffers: int) -> tuple[list[str], str, int]:
+def split_pattern(pattern: str, buffers: int, force_escape: bool = False) -> tuple[list[str], str, int]:
     """psql's patternToSQLRegex: the pattern's dotted parts as regular expressions (at most
     ``buffers`` of them; further dots stay in the last, as "any character"), the leftmost
     part as written (for the database check) and the number of dots. Outside quotes letters
@@ -70,7 +71,7 @@ def split_pattern(pattern: str, buffers: int) -> tuple[list[str], str, int]:
         elif char == "$":
             regex, plain = "\\$", "$"
         else:
-            escape = (quoted and char in "|*+?()[]{}.^\\") or (char == "[" and pattern[i + 1 : i + 2] == "]")
+            escape = ((quoted or force_escape) and char in "|*+?()[]{}.^\\") or (char == "[" and pattern[i + 1 : i + 2] == "]")
             regex, plain = ("\\" if escape else "") + char, char
         if regex is not None:
             parts[-1] += regex
@@ -87,6 +88,7 @@ def name_conditions(
     *,
     parts: int | None = None,
     database: str = "",
+    force_escape: bool = False,
 ) -> tuple[list[str], list[str]]:
     """psql's validateSQLNamePattern: ``schema.name`` with * and ? wildcards, "quoted" parts
     taken as written; without a schema only what the search_path makes visible. Several name
@@ -96,7 +98,7 @@ def name_conditions(
     ``database``, the current one. Raises PatternError."""
     if pattern is None:
         return ([visible] if visible else []), []
-    regexes, first, dots = split_pattern(pattern, 3 if schema_column else 1)
+    regexes, first, dots = split_pattern(pattern, 3 if schema_column else 1, force_escape)
     limit = (3 if schema_column else 1) if parts is None else parts
     if 0 < limit <= dots:
         raise PatternError(f"improper qualified name (too many dotted names): {pattern}")
@@ -133,6 +135,22 @@ def type_pattern(pattern: str | None) -> str | None:
     """psql's map_typename_pattern for `\\dT` and `\\df`'s argument types: `int` finds integer,
     `int4[]` integer[] (the whole pattern, in any case)."""
     return None if pattern is None else _TYPE_SPELLINGS.get(pattern.lower(), pattern)
+
+
+def argument_types(shell: Shell, patterns: Sequence[str], types: Sequence[str]) -> tuple[str, list[str], list[str]]:
+    """psql's filter on `\\df`'s and `\\do`'s argument types: pattern n matches the type
+    ``types[n]`` names (by its internal or its SQL name, psql's spellings mapped), `-` means
+    no such argument. The joins (t<n>, nt<n>), the conditions and their parameters."""
+    joins, conditions, params = "", [], []
+    for number, (pattern, type_oid) in enumerate(zip(patterns, types)):
+        joins += f" LEFT JOIN pg_catalog.pg_type t{number} ON t{number}.oid = {type_oid} LEFT JOIN pg_catalog.pg_namespace nt{number} ON nt{number}.oid = t{number}.typnamespace"
+        if pattern == "-":
+            conditions.append(f"t{number}.typname IS NULL")
+            continue
+        names = (f"t{number}.typname", f"pg_catalog.format_type(t{number}.oid, NULL)")
+        more, more_params = name_conditions(type_pattern(pattern), f"nt{number}.nspname", names, f"pg_catalog.pg_type_is_visible(t{number}.oid)", database=shell.conn.info.dbname)
+        conditions, params = conditions + more, params + more_params
+    return joins, conditions, params
 
 
 def literal(shell: Shell, text: str) -> str:
@@ -202,7 +220,7 @@ _NOT_NORMAL = {
 }
 
 
-def list_functions(shell: Shell, name: str, pattern: str | None = None, *argument_types: str) -> bool:
+def list_functions(shell: Shell, name: str, pattern: str | None = None, *type_patterns: str) -> bool:
     """`\\df[anptwS+] [PATTERN [ARGTYPE ...]]`: psql 15's kinds (func, agg, window, proc) and,
     with +, volatility, parallel safety, owner, security, privileges, language, source,
     description. Each ARGTYPE pattern matches that argument's type (`-`: no such argument)."""
@@ -235,14 +253,8 @@ def list_functions(shell: Shell, name: str, pattern: str | None = None, *argumen
         conditions = ["(" + " OR ".join(clause for letter, clause in _FUNCTION_KINDS.items() if letter in letters) + ")"]
     more, params = name_conditions(pattern, "n.nspname", "p.proname", "pg_catalog.pg_function_is_visible(p.oid)", database=shell.conn.info.dbname)
     conditions += more
-    for number, argument in enumerate(argument_types):
-        joins += f" LEFT JOIN pg_catalog.pg_type t{number} ON t{number}.oid = p.proargtypes[{number}] LEFT JOIN pg_catalog.pg_namespace nt{number} ON nt{number}.oid = t{number}.typnamespace"
-        if argument == "-":
-            conditions.append(f"t{number}.typname IS NULL")
-            continue
-        names = (f"t{number}.typname", f"pg_catalog.format_type(t{number}.oid, NULL)")
-        more, more_params = name_conditions(type_pattern(argument), f"nt{number}.nspname", names, f"pg_catalog.pg_type_is_visible(t{number}.oid)", database=shell.conn.info.dbname)
-        conditions, params = conditions + more, params + more_params
+    type_joins, more, more_params = argument_types(shell, type_patterns, [f"p.proargtypes[{number}]" for number in range(len(type_patterns))])
+    joins, conditions, params = joins + type_joins, conditions + more, params + more_params
     if not system and not pattern:
         conditions += ["n.nspname <> 'pg_catalog'", "n.nspname <> 'information_schema'"]
     where = "WHERE " + " AND ".join(conditions) if conditions else ""
@@ -790,7 +802,7 @@ def handler_for(name: str) -> Handler | None:
 def _warn_extra(shell: Shell, name: str, argument: str) -> None:
     """psql's warning for each word after the patterns a command reads (its name, its
     argument types, its two patterns): the command has run, the words were ignored."""
-    if FUNCTION_COMMAND.match(name) or name.startswith(("\\sf", "\\sv")):
+    if FUNCTION_COMMAND.match(name) or name.startswith(("\\do", "\\sf", "\\sv")):
         return
     words = meta_arguments(argument, {})
     two = re.match(r"\\drds|\\dA[cfop]", name) is not None
@@ -821,6 +833,10 @@ def _handler(name: str) -> Handler | None:
         return lambda shell, argument: list_operator_families(shell, name, argument)
     if FUNCTION_COMMAND.match(name):
         return lambda shell, argument: list_functions(shell, name, *meta_arguments(argument, {}))
+    if OPERATOR_COMMAND.match(name):
+        from nl2sql_shell.repl.psql_only import list_operators
+
+        return lambda shell, argument: list_operators(shell, name, *meta_arguments(argument, {}))
     for command, lister in listers:
         if command.match(name):
             return lambda shell, argument, lister=lister: lister(shell, name, pattern_of(argument))

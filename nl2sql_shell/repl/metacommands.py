@@ -18,7 +18,7 @@ from nl2sql_shell.repl.conditionals import intercept
 from nl2sql_shell.repl.describe import handler_for as describe_command
 from nl2sql_shell.repl.listing import print_listing
 from nl2sql_shell.repl.pset import SHORTCUTS, variable_changed
-from nl2sql_shell.repl.psql_only import NOT_IN_PSQL, edit_definition, list_operators
+from nl2sql_shell.repl.psql_only import NOT_IN_PSQL, edit_definition
 from nl2sql_shell.repl.session_commands import register as register_session_commands
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.variables import echo_text, meta_arguments, substitute, valid_name
@@ -67,9 +67,7 @@ def run(shell: Shell, line: str) -> bool:
 
 
 def _register_psql_only() -> None:
-    """\\do, \\ef, \\ev as psql 15 has them (repl/psql_only.py)."""
-    for name in ("\\do", "\\doS", "\\do+", "\\doS+"):
-        command(name, syntax="\\do[S+] [PATTERN]", help="list operators")(lambda shell, argument, name=name: list_operators(shell, name, argument))
+    """\\ef, \\ev as psql 15 has them (repl/psql_only.py)."""
     for name, what, noun in (("\\ef", "FUNCNAME", "function"), ("\\ev", "VIEWNAME", "view")):
         command(name, syntax=f"{name} [{what}]", help=f"edit {noun} definition")(lambda shell, argument, name=name: edit_definition(shell, name, argument))
 
