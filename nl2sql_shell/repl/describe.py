@@ -16,6 +16,7 @@ from typing import NamedTuple
 import psycopg
 import psycopg.sql
 
+from nl2sql_shell.repl.describe_names import BadFunctionOptions, canonical, takes_two_patterns
 from nl2sql_shell.repl.listing import fetch, print_listing, report, run_listing
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.variables import meta_arguments
@@ -778,9 +779,15 @@ def _parser_tables(shell: Shell, oid: str, schema: str, name: str) -> None:
 
 
 def handler_for(name: str) -> Handler | None:
-    """The function for a `\\d`-family command this module answers, or None (pgspecial's).
-    A pattern psql refuses (PatternError) is its one error line, and the command fails."""
-    handler = _handler(name)
+    """The function for a `\\d`-family command this module answers, or None (an invalid
+    `\\d` name, or not ours). The name is read as psql reads it (describe_names: `\\dtx` is
+    `\\dt`). A pattern psql refuses (PatternError) is its one error line, and the command fails."""
+    try:
+        command = canonical(name) if name.startswith("\\d") else name
+    except BadFunctionOptions as exc:  # psql reports it and carries on: not a failure
+        message = str(exc)
+        return lambda shell, argument: _say(shell, message)
+    handler = _handler(command) if command is not None else None
     if handler is None:
         return None
 
@@ -792,21 +799,26 @@ def handler_for(name: str) -> Handler | None:
             shell.meta_error(str(exc))
             shell.last_failed = True
         if not shell.last_failed:  # after a failure psql drops the rest of the line silently
-            _warn_extra(shell, name, argument)
+            _warn_extra(shell, name, command, argument)
         shell.last_failed = shell.last_failed or failed_before
         return True
 
     return guarded
 
 
-def _warn_extra(shell: Shell, name: str, argument: str) -> None:
+def _say(shell: Shell, text: str) -> bool:
+    shell.meta_error(text)
+    return True
+
+
+def _warn_extra(shell: Shell, name: str, command: str, argument: str) -> None:
     """psql's warning for each word after the patterns a command reads (its name, its
-    argument types, its two patterns): the command has run, the words were ignored."""
-    if FUNCTION_COMMAND.match(name) or name.startswith(("\\do", "\\sf", "\\sv")):
+    argument types, its two patterns): the command has run, the words were ignored. The
+    warning names the command as typed."""
+    if FUNCTION_COMMAND.match(command) or command.startswith(("\\do", "\\sf", "\\sv")):
         return
     words = meta_arguments(argument, {})
-    two = re.match(r"\\drds|\\dA[cfop]", name) is not None
-    for word in words[2 if two else 1 :]:
+    for word in words[2 if takes_two_patterns(command) else 1 :]:
         text = f"{name}: extra argument \"{word}\" ignored"
         shell.error(f"{shell.location}warning: {text}" if shell.location else text)
 

@@ -63,7 +63,7 @@ def run(shell: Shell, line: str) -> bool:
     described = describe_command(name)
     if described is not None:
         return described(shell, argument.strip())
-    return _pgspecial(shell, line)
+    return _pgspecial(shell, line, known=not name.startswith("\\d"))  # a \\d name describe.py does not run is one psql does not
 
 
 def _register_psql_only() -> None:
