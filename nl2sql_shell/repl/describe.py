@@ -19,7 +19,7 @@ import psycopg.sql
 from nl2sql_shell.repl.describe_names import BadFunctionOptions, canonical, takes_two_patterns
 from nl2sql_shell.repl.listing import fetch, print_listing, report, run_listing
 from nl2sql_shell.repl.shell import Shell
-from nl2sql_shell.repl.variables import meta_arguments
+from nl2sql_shell.repl.variables import boolean, meta_arguments
 
 RELKIND_NAMES = (
     "CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'i' THEN 'index'"
@@ -160,6 +160,13 @@ def literal(shell: Shell, text: str) -> str:
     return psycopg.sql.Literal(text).as_string(shell.conn)
 
 
+def hides(shell: Shell, variable: str) -> bool:
+    """Whether psql's HIDE_TABLEAM or HIDE_TOAST_COMPRESSION is on: `\\d+` and the `+`
+    listings then leave out the access method or the compression method (stable output
+    for regression tests, which is what psql has them for)."""
+    return boolean(shell.variables.get(variable))
+
+
 def not_found(shell: Shell, noun: str, pattern: str | None) -> None:
     """psql's line for an empty listing, left out under -q (QUIET) as psql leaves it out."""
     if not shell.settings.quiet:
@@ -191,7 +198,7 @@ def list_relations(shell: Shell, name: str, pattern: str | None) -> bool:
         joins += ["LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid", "LEFT JOIN pg_catalog.pg_class c2 ON i.indrelid = c2.oid"]
     if verbose:
         columns.append("CASE c.relpersistence WHEN 'p' THEN 'permanent' WHEN 't' THEN 'temporary' WHEN 'u' THEN 'unlogged' END as \"Persistence\"")
-        if set(letters) & set("tmi"):
+        if set(letters) & set("tmi") and not hides(shell, "HIDE_TABLEAM"):
             columns.append('am.amname as "Access method"')
         columns.append('pg_catalog.pg_size_pretty(pg_catalog.pg_table_size(c.oid)) as "Size"')
         columns.append("pg_catalog.obj_description(c.oid, 'pg_class') as \"Description\"")
