@@ -460,9 +460,11 @@ def _inheritance(shell: Shell, rel: _Relation, verbose: bool) -> list[str]:
         " ORDER BY pg_catalog.pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT', c.oid::pg_catalog.regclass::pg_catalog.text",
     )
     partitioned = rel.kind in "pI"
+    if partitioned and not children:  # psql counts no partitions even under +
+        return footers + ["Number of partitions: 0"]
     if not verbose:
         if partitioned:
-            footers.append(f"Number of partitions: {len(children)}" + (" (Use \\d+ to list them.)" if children else ""))
+            footers.append(f"Number of partitions: {len(children)} (Use \\d+ to list them.)")
         elif children:
             footers.append(f"Number of child tables: {len(children)} (Use \\d+ to list them.)")
         return footers
