@@ -381,7 +381,10 @@ def show_view(shell: Shell, name: str, argument: str) -> bool:
         shell.meta_error(f"{exc.diag.severity or 'ERROR'}:  {exc.diag.message_primary or '(not available)'}")
         shell.last_failed = True
         return True
-    assert row is not None
+    if row is None:  # an oid that names no relation (`\\sv 123`): psql's message for "no row"
+        shell.meta_error("ERROR:  (not available)")
+        shell.last_failed = True
+        return True
     qualified, plain_name, kind, body, options, check = row
     if kind != "v":
         shell.meta_error(f'"{plain_name}" is not a view')

@@ -77,6 +77,11 @@ def test_sv_quotes_option_values_as_psql(db, command: str):
     assert b"=true" not in out
 
 
+def test_sv_of_an_oid_that_names_no_relation_fails_as_psql(db):
+    code, out, err = same(db, db, "-c", "\\sv 123")
+    assert (code, out, err) == (1, b"", b"ERROR:  (not available)\n")
+
+
 NAMES = [
     "\\dtx", "\\dtvx", "\\dtS+x pg_class", "\\dix", "\\dsx", "\\dvx", "\\dmx", "\\dnx", "\\dxyz", "\\dconf", "\\dcon", "\\dcx",
     "\\dconfigx work_mem", "\\ddpx", "\\ddx", "\\drdsx", "\\dux postgres", "\\dgS+x pg_mon*", "\\dlx", "\\dpx", "\\dy+x", "\\dTx mood",
