@@ -1,7 +1,8 @@
 """Catalog commands where a survey against psql 15 found us printing something else: `\\do`
 with schema-qualified and wildcard patterns and operand types, `\\dL` with a pattern, `\\sv`
 of a view with options, and command names as psql reads them (`\\dtx` lists tables, `\\dAS`
-is invalid, `\\dfx`'s letters are refused); compared byte for byte with /usr/bin/psql on one
+is invalid, `\\dfx`'s letters are refused), HIDE_TABLEAM and HIDE_TOAST_COMPRESSION, a
+partitioned table without partitions; compared byte for byte with /usr/bin/psql on one
 database (these commands only read it)."""
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ create function evtf() returns event_trigger language plpgsql as $$ begin end $$
 create event trigger evt on ddl_command_start execute function evtf();
 alter default privileges in schema s grant select on tables to public;
 comment on constraint t_pkey on t is 'pk';
+create table pam (a int) partition by list (a);
+create index pam_i on pam (a);
 """
 
 
@@ -102,3 +105,15 @@ def test_a_letter_df_does_not_take_is_reported_and_the_script_goes_on(db, tmp_pa
     assert code == 3 and b"unreached" not in out and b"invalid command \\dfx" in err
     code, out, err = same(db, db, "-f", "t.sql", cwd=tmp_path)
     assert code == 0 and b"reached" in out and b"\\df only takes [anptwS+] as options" in err
+
+
+@pytest.mark.parametrize(("variable", "hidden"), [("HIDE_TABLEAM", b"Access method"), ("HIDE_TOAST_COMPRESSION", b"Compression")])
+def test_hide_variables_leave_out_what_they_name(db, variable: str, hidden: bytes):
+    _, out, _ = same(db, db, "-v", f"{variable}=on", "-c", "\\d+ t", "-c", "\\dt+", "-c", "\\di+", "-c", f"\\unset {variable}", "-c", "\\d+ t")
+    assert out.count(hidden) == 1  # only in the last \\d+ t, after the \\unset
+
+
+@pytest.mark.parametrize("command", ["\\d+ pam", "\\d pam", "\\d+ pam_i", "\\d pam_i"])
+def test_no_partitions_are_counted_even_under_plus(db, command: str):
+    _, out, _ = same(db, db, "-c", command)
+    assert b"Number of partitions: 0\n" in out
