@@ -33,11 +33,11 @@ FUNCTION_COMMAND = re.compile(r"\\df(?P<letters>[anptw]*)(?P<flags>[S+]*)$")
 ROLE_COMMAND = re.compile(r"\\d[ug](?P<flags>[S+]*)$")
 OPERATOR_COMMAND = re.compile(r"\\do[S+]*$")
 Handler = Callable[[Shell, str], bool]
+WordsHandler = Callable[[Shell, list[str]], bool]  # a command's words, read as psql reads them
 
 
-def pattern_of(argument: str) -> str | None:
-    """The pattern word of a `\\d` command (its first word, quotes as psql reads them)."""
-    words = meta_arguments(argument, {})
+def pattern_of(words: list[str]) -> str | None:
+    """The pattern word of a `\\d` command: its first word, if any."""
     return words[0] if words else None
 
 
@@ -526,11 +526,10 @@ def list_partitioned(shell: Shell, name: str, pattern: str | None) -> bool:
     return True
 
 
-def list_role_settings(shell: Shell, argument: str) -> bool:
+def list_role_settings(shell: Shell, words: list[str]) -> bool:
     """`\\drds [ROLEPATTERN [DBPATTERN]]`: settings made with ALTER ROLE / ALTER DATABASE ...
     SET; psql's sentence naming the patterns when there are none (the command still succeeds)."""
-    words = meta_arguments(argument, {})[:2]
-    role, database = (words + [None, None])[:2]
+    role, database = (words[:2] + [None, None])[:2]
     conditions, params = name_conditions(role, None, "r.rolname", None)
     more, more_params = name_conditions(database, None, "d.datname", None) if role is not None else ([], [])
     where = " WHERE " + " AND ".join(conditions + more) if conditions + more else ""
@@ -600,13 +599,12 @@ class _AmListing(NamedTuple):
     order: str
 
 
-def list_operator_families(shell: Shell, name: str, argument: str) -> bool:
+def list_operator_families(shell: Shell, name: str, words: list[str]) -> bool:
     """`\\dAc`, `\\dAf`, `\\dAo`, `\\dAp` [+] [AMPATTERN [TYPE or FAMILY PATTERN]]: operator classes,
     families, their operators and support functions, as psql 15 lists them."""
     match = OPERATOR_FAMILY_COMMAND.match(name)
     assert match is not None
-    words = meta_arguments(argument, {})[:2]
-    method, second = (words + [None, None])[:2]
+    method, second = (words[:2] + [None, None])[:2]
     conditions, params = name_conditions(method, None, "am.amname", None)
     build = {"c": _operator_classes, "f": _operator_families, "o": _family_operators, "p": _family_functions}[match["kind"]]
     listing = build("+" in name, second if method is not None else None, shell.conn.info.dbname)  # psql reads a second pattern only after a first
@@ -792,6 +790,8 @@ def handler_for(name: str) -> Handler | None:
     """The function for a `\\d`-family command this module answers, or None (an invalid
     `\\d` name, or not ours). The name is read as psql reads it (describe_names: `\\dtx` is
     `\\dt`). A pattern psql refuses (PatternError) is its one error line, and the command fails."""
+    if name in ("\\sv", "\\sv+", "\\sf", "\\sf+"):  # the rest of the line as typed: psql interpolates no variables there
+        return lambda shell, argument: (show_view if name.startswith("\\sv") else show_function)(shell, name, argument)
     try:
         command = canonical(name) if name.startswith("\\d") else name
     except BadFunctionOptions as exc:  # psql reports it and carries on: not a failure
@@ -803,13 +803,15 @@ def handler_for(name: str) -> Handler | None:
 
     def guarded(shell: Shell, argument: str) -> bool:
         failed_before, shell.last_failed = shell.last_failed, False
+        # :x, :'x', :"x" and `cmd` as psql reads them, in the words the command reads
+        words = meta_arguments(argument, shell.variables, evaluated=_words_read(command))
         try:
-            handler(shell, argument)
+            handler(shell, words)
         except PatternError as exc:
             shell.meta_error(str(exc))
             shell.last_failed = True
         if not shell.last_failed:  # after a failure psql drops the rest of the line silently
-            _warn_extra(shell, name, command, argument)
+            _warn_extra(shell, name, command, words)
         shell.last_failed = shell.last_failed or failed_before
         return True
 
@@ -821,24 +823,29 @@ def _say(shell: Shell, text: str) -> bool:
     return True
 
 
-def _warn_extra(shell: Shell, name: str, command: str, argument: str) -> None:
-    """psql's warning for each word after the patterns a command reads (its name, its
-    argument types, its two patterns): the command has run, the words were ignored. The
-    warning names the command as typed."""
-    if FUNCTION_COMMAND.match(command) or command.startswith(("\\do", "\\sf", "\\sv")):
-        return
-    words = meta_arguments(argument, {})
-    for word in words[2 if takes_two_patterns(command) else 1 :]:
+def _words_read(command: str) -> int | None:
+    """How many words a command reads: \\df and \\do all (a pattern, then argument types),
+    \\drds and \\dA[cfop] two patterns, the others one; None: all."""
+    if FUNCTION_COMMAND.match(command) or OPERATOR_COMMAND.match(command):
+        return None
+    return 2 if takes_two_patterns(command) else 1
+
+
+def _warn_extra(shell: Shell, name: str, command: str, words: list[str]) -> None:
+    """psql's warning for each word after those the command reads: the command has run, the
+    words were ignored. The warning names the command as typed."""
+    read = _words_read(command)
+    for word in words[read:] if read is not None else []:
         text = f"{name}: extra argument \"{word}\" ignored"
         shell.error(f"{shell.location}warning: {text}" if shell.location else text)
 
 
-def _handler(name: str) -> Handler | None:
+def _handler(name: str) -> WordsHandler | None:
     if RELATION_COMMAND.match(name):
         from nl2sql_shell.repl.describe_object import describe_relations
 
-        def relations(shell: Shell, argument: str) -> bool:
-            pattern = pattern_of(argument)
+        def relations(shell: Shell, words: list[str]) -> bool:
+            pattern = pattern_of(words)
             if pattern is not None and RELATION_COMMAND.match(name)["letters"] == "":  # type: ignore[index]
                 return describe_relations(shell, name, pattern)
             return list_relations(shell, name, pattern)
@@ -852,31 +859,27 @@ def _handler(name: str) -> Handler | None:
         (re.compile(r"\\dd[S+]*$"), list_descriptions),
     )
     if OPERATOR_FAMILY_COMMAND.match(name):
-        return lambda shell, argument: list_operator_families(shell, name, argument)
+        return lambda shell, words: list_operator_families(shell, name, words)
     if FUNCTION_COMMAND.match(name):
-        return lambda shell, argument: list_functions(shell, name, *meta_arguments(argument, {}))
+        return lambda shell, words: list_functions(shell, name, *words)
     if OPERATOR_COMMAND.match(name):
         from nl2sql_shell.repl.psql_only import list_operators
 
-        return lambda shell, argument: list_operators(shell, name, *meta_arguments(argument, {}))
+        return lambda shell, words: list_operators(shell, name, *words)
     for command, lister in listers:
         if command.match(name):
-            return lambda shell, argument, lister=lister: lister(shell, name, pattern_of(argument))
+            return lambda shell, words, lister=lister: lister(shell, name, pattern_of(words))
     from nl2sql_shell.repl import catalog_lists
 
     simple = catalog_lists.handler_for(name)
     if simple is not None:
-        return lambda shell, argument: simple(shell, pattern_of(argument))
+        return lambda shell, words: simple(shell, pattern_of(words))
     if name in ("\\dx+", "\\dxS+", "\\dx+S"):
-        return lambda shell, argument: list_extension_objects(shell, pattern_of(argument))
+        return lambda shell, words: list_extension_objects(shell, pattern_of(words))
     if re.match(r"\\dRp[S+]*$", name):  # without + a listing of catalog_lists
-        return lambda shell, argument: describe_publications(shell, pattern_of(argument))
+        return lambda shell, words: describe_publications(shell, pattern_of(words))
     if re.match(r"\\dF(p[S+]*|\+)$", name):
-        return lambda shell, argument: describe_text_search(shell, name, pattern_of(argument))
+        return lambda shell, words: describe_text_search(shell, name, pattern_of(words))
     if re.match(r"\\drds[S+]*$", name):
-        return lambda shell, argument: list_role_settings(shell, argument)
-    if name in ("\\sv", "\\sv+"):
-        return lambda shell, argument: show_view(shell, name, argument)
-    if name in ("\\sf", "\\sf+"):
-        return lambda shell, argument: show_function(shell, name, argument)
+        return lambda shell, words: list_role_settings(shell, words)
     return None

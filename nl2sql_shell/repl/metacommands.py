@@ -56,13 +56,13 @@ def run(shell: Shell, line: str) -> bool:
     if name in NOT_IN_PSQL:
         return _pgspecial(shell, line, known=False)
     entry = _COMMANDS.get(name)
+    described = describe_command(name) if entry is None else None
+    if described is not None:  # reads its words itself: :'x' stays one quoted word, \\sf's line is as typed
+        return described(shell, argument.strip())
     if name not in _RAW_ARGUMENTS:  # psql interpolates :name in a command's words, not in \\copy's line
         argument = substitute(argument, shell.variables, sql=False)
     if entry is not None:
         return entry[0](shell, argument.strip())
-    described = describe_command(name)
-    if described is not None:
-        return described(shell, argument.strip())
     return _pgspecial(shell, line, known=not name.startswith("\\d"))  # a \\d name describe.py does not run is one psql does not
 
 

@@ -146,10 +146,13 @@ _META_TOKEN = re.compile(
 )
 
 
-def meta_arguments(text: str, variables: dict[str, str]) -> list[str]:
+def meta_arguments(text: str, variables: dict[str, str], evaluated: int | None = None) -> list[str]:
     """A backslash command's arguments as psql reads them: words split on blanks, '...' with
     '' and backslash escapes (\\n, \\t, octal) taken as its content, "..." kept with its
-    quotes, and variables substituted as in SQL; adjacent pieces join into one word."""
+    quotes, and variables substituted as in SQL; adjacent pieces join into one word.
+    ``evaluated``: only that many words have their variables and `commands` evaluated; the
+    rest, which the command ignores, are kept as written, a `command` unquoted and not run
+    (psql's OT_NO_EVAL for the words it only warns about)."""
     words: list[str] = []
     current: list[str] | None = None
     for match in _META_TOKEN.finditer(text):
@@ -159,7 +162,9 @@ def meta_arguments(text: str, variables: dict[str, str]) -> list[str]:
             current = None
             continue
         piece = match.group()
-        if match["single"] is not None:
+        if evaluated is not None and len(words) >= evaluated and match["single"] is None:
+            piece = match["backtick"] if match["backtick"] is not None else piece  # `cmd` is not run: its text, unquoted
+        elif match["single"] is not None:
             piece = _unescape(match["single"])
         elif match["backtick"] is not None:
             piece = backtick(substitute(match["backtick"], variables, sql=False))
