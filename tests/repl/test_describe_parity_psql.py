@@ -117,3 +117,23 @@ def test_hide_variables_leave_out_what_they_name(db, variable: str, hidden: byte
 def test_no_partitions_are_counted_even_under_plus(db, command: str):
     _, out, _ = same(db, db, "-c", command)
     assert b"Number of partitions: 0\n" in out
+
+
+INTERPOLATED = [
+    ["-v", "x=t", "-c", "\\d :'x'"], ["-v", "x=t", "-c", "\\d :x"], ["-v", "x=a b", "-c", "\\dt :x"], ["-v", "x=a b", "-c", "\\dt :\"x\""],
+    ["-v", "x=int", "-c", "\\df op_f :'x'"], ["-v", "x=btree", "-c", "\\dAc :'x'"], ["-v", "x=btree", "-c", "\\dAc :x int4 :x"],
+    ["-v", "x=v", "-c", "\\sv :x"], ["-v", "x=op_f", "-c", "\\sf :x"], ["-c", "\\dt `echo t`"],
+    ["-v", "x=btree", "-c", "\\dt t :x :'x' `echo hi` 'a b' \"q\""], ["-c", "\\dt t x`echo hi`y"],
+]
+
+
+@pytest.mark.parametrize("args", INTERPOLATED)
+def test_variables_in_patterns_are_read_as_psql_reads_them(db, args: list[str]):
+    """:'x' is one quoted word, :x one word even with a blank in it; \\\\sf and \\\\sv take their
+    line as typed; the words only warned about are neither interpolated nor run."""
+    same(db, db, *args)
+
+
+def test_a_command_in_an_ignored_word_is_not_run(db, tmp_path: Path):
+    code, _, err = same(db, db, "-c", "\\dt t `touch ran`", cwd=tmp_path)
+    assert code == 0 and b'extra argument "touch ran" ignored' in err and not (tmp_path / "ran").exists()
