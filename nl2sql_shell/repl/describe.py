@@ -19,7 +19,7 @@ import psycopg.sql
 from nl2sql_shell.repl.describe_names import BadFunctionOptions, canonical, takes_two_patterns
 from nl2sql_shell.repl.listing import fetch, print_listing, report, run_listing
 from nl2sql_shell.repl.shell import Shell
-from nl2sql_shell.repl.variables import boolean, meta_arguments
+from nl2sql_shell.repl.variables import boolean, meta_arguments, unterminated
 
 RELKIND_NAMES = (
     "CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'i' THEN 'index'"
@@ -804,7 +804,14 @@ def handler_for(name: str) -> Handler | None:
     def guarded(shell: Shell, argument: str) -> bool:
         failed_before, shell.last_failed = shell.last_failed, False
         # :x, :'x', :"x" and `cmd` as psql reads them, in the words the command reads
-        words = meta_arguments(argument, shell.variables, evaluated=_words_read(command))
+        read = _words_read(command)
+        words = meta_arguments(argument, shell.variables, evaluated=read)
+        broken = unterminated(argument)  # the last word is absent, after psql's error
+        if broken:
+            words.pop()
+        if broken and (read is None or len(words) < read):  # the command read it: the error comes first
+            shell.meta_error("unterminated quoted string")
+            broken = False
         try:
             handler(shell, words)
         except PatternError as exc:
@@ -812,6 +819,8 @@ def handler_for(name: str) -> Handler | None:
             shell.last_failed = True
         if not shell.last_failed:  # after a failure psql drops the rest of the line silently
             _warn_extra(shell, name, command, words)
+            if broken:
+                shell.meta_error("unterminated quoted string")
         shell.last_failed = shell.last_failed or failed_before
         return True
 

@@ -177,6 +177,21 @@ def meta_arguments(text: str, variables: dict[str, str], evaluated: int | None =
     return words
 
 
+_CLOSED = {"single": re.compile(r"'(?:[^'\\]|\\.|'')*'", re.S), "double": re.compile(r'"(?:[^"]|"")*"'), "backtick": re.compile(r"`[^`]*`")}
+
+
+def unterminated(text: str) -> bool:
+    """Whether a command's words end inside a quote ('..., "..., `...): psql then says
+    "unterminated quoted string" and reads that last word as absent."""
+    last = None
+    for last in _META_TOKEN.finditer(text):
+        pass
+    if last is None:
+        return False
+    kind = next((kind for kind in _CLOSED if last[kind] is not None), None)
+    return kind is not None and _CLOSED[kind].fullmatch(last.group()) is None
+
+
 def backtick(command: str) -> str:
     """psql's `command` in a meta-command's words: the command's output, less one final
     newline (`\\set now `date``)."""
