@@ -137,3 +137,9 @@ def test_variables_in_patterns_are_read_as_psql_reads_them(db, args: list[str]):
 def test_a_command_in_an_ignored_word_is_not_run(db, tmp_path: Path):
     code, _, err = same(db, db, "-c", "\\dt t `touch ran`", cwd=tmp_path)
     assert code == 0 and b'extra argument "touch ran" ignored' in err and not (tmp_path / "ran").exists()
+
+
+@pytest.mark.parametrize("command", ["\\dt 't", "\\d \"t", "\\dt `echo t", "\\dt t 'x", "\\dt t x 'y", "\\dt t `echo hi", "\\df op_f 'int", "\\dt 'a''"])
+def test_an_unterminated_quote_is_psqls_error_and_an_absent_word(db, command: str):
+    _, _, err = same(db, db, "-c", command)
+    assert err.endswith(b"unterminated quoted string\n")
