@@ -32,9 +32,10 @@ class BadFunctionOptions(Exception):
 
 
 def canonical(name: str) -> str | None:
-    """Our spelling of the `\\d` command psql runs for ``name`` (``\\dtx`` -> ``\\dt``), its
-    S and + kept; None when psql calls the name an invalid command. Raises BadFunctionOptions
-    for `\\df` with a letter outside [anptwS+], which psql reports instead of listing."""
+    """Our spelling of the `\\d` command psql runs for ``name`` (``\\dtx`` -> ``\\dt``), its +
+    kept and its S where the command has a use for it; None when psql calls the name an
+    invalid command. Raises BadFunctionOptions for `\\df` with a letter outside [anptwS+],
+    which psql reports instead of listing."""
     if not name.startswith("\\d"):
         return None
     cmd = name[1:]
