@@ -36,7 +36,6 @@ class Listing:
     order: str
     fixed: tuple[str, ...] = ()
     hidden: tuple[str, ...] = ()  # without S and without a pattern
-    hidden_without_s: tuple[str, ...] = ()  # without S, pattern or not
     schema: str | None = None  # the pattern's schema column
     names: tuple[str, ...] = ()  # the pattern's name columns (any may match)
     visible: str | None = None  # the search_path rule when the pattern names no schema
@@ -188,7 +187,7 @@ LISTINGS: dict[str, Listing] = {
         ),
         "pg_catalog.pg_language l LEFT JOIN pg_catalog.pg_description d ON d.classoid = l.tableoid AND d.objoid = l.oid AND d.objsubid = 0",
         "1",
-        hidden_without_s=("l.lanplcallfoid != 0",),
+        hidden=("l.lanplcallfoid != 0",),
         names=("l.lanname",),
         parts=2,
     ),
@@ -543,8 +542,6 @@ def show(shell: Shell, listing: Listing, pattern: str | None, *, system: bool, v
     conditions = list(listing.fixed) + ([] if pattern and "[]" in pattern else list(listing.unless_array))
     if not system and pattern is None:
         conditions += listing.hidden
-    if not system:
-        conditions += listing.hidden_without_s
     params: list[str] = []
     pattern = type_pattern(pattern) if listing.type_names else pattern
     if listing.sides:

@@ -10,15 +10,16 @@ pattern goes through psql's own rules (name_conditions), errors about dotted nam
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import psycopg
 import psycopg.sql
 
+from nl2sql_shell.repl.describe_names import BadFunctionOptions, canonical, takes_two_patterns
 from nl2sql_shell.repl.listing import fetch, print_listing, report, run_listing
 from nl2sql_shell.repl.shell import Shell
-from nl2sql_shell.repl.variables import meta_arguments
+from nl2sql_shell.repl.variables import boolean, meta_arguments, unterminated
 
 RELKIND_NAMES = (
     "CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'i' THEN 'index'"
@@ -30,12 +31,13 @@ _USER_SCHEMAS = "n.nspname <> 'pg_catalog' AND n.nspname !~ '^pg_toast' AND n.ns
 RELATION_COMMAND = re.compile(r"\\d(?P<letters>[tvmisE]*)(?P<flags>[S+]*)$")
 FUNCTION_COMMAND = re.compile(r"\\df(?P<letters>[anptw]*)(?P<flags>[S+]*)$")
 ROLE_COMMAND = re.compile(r"\\d[ug](?P<flags>[S+]*)$")
+OPERATOR_COMMAND = re.compile(r"\\do[S+]*$")
 Handler = Callable[[Shell, str], bool]
+WordsHandler = Callable[[Shell, list[str]], bool]  # a command's words, read as psql reads them
 
 
-def pattern_of(argument: str) -> str | None:
-    """The pattern word of a `\\d` command (its first word, quotes as psql reads them)."""
-    words = meta_arguments(argument, {})
+def pattern_of(words: list[str]) -> str | None:
+    """The pattern word of a `\\d` command: its first word, if any."""
     return words[0] if words else None
 
 
@@ -43,7 +45,7 @@ class PatternError(Exception):
     """A pattern psql refuses before it queries: too many dotted names, or another database."""
 
 
-def split_pattern(pattern: str, buffers: int) -> tuple[list[str], str, int]:
+def split_pattern(pattern: str, buffers: int, force_escape: bool = False) -> tuple[list[str], str, int]:
     """psql's patternToSQLRegex: the pattern's dotted parts as regular expressions (at most
     ``buffers`` of them; further dots stay in the last, as "any character"), the leftmost
     part as written (for the database check) and the number of dots. Outside quotes letters
@@ -70,7 +72,7 @@ def split_pattern(pattern: str, buffers: int) -> tuple[list[str], str, int]:
         elif char == "$":
             regex, plain = "\\$", "$"
         else:
-            escape = (quoted and char in "|*+?()[]{}.^\\") or (char == "[" and pattern[i + 1 : i + 2] == "]")
+            escape = ((quoted or force_escape) and char in "|*+?()[]{}.^\\") or (char == "[" and pattern[i + 1 : i + 2] == "]")
             regex, plain = ("\\" if escape else "") + char, char
         if regex is not None:
             parts[-1] += regex
@@ -87,6 +89,7 @@ def name_conditions(
     *,
     parts: int | None = None,
     database: str = "",
+    force_escape: bool = False,
 ) -> tuple[list[str], list[str]]:
     """psql's validateSQLNamePattern: ``schema.name`` with * and ? wildcards, "quoted" parts
     taken as written; without a schema only what the search_path makes visible. Several name
@@ -96,7 +99,7 @@ def name_conditions(
     ``database``, the current one. Raises PatternError."""
     if pattern is None:
         return ([visible] if visible else []), []
-    regexes, first, dots = split_pattern(pattern, 3 if schema_column else 1)
+    regexes, first, dots = split_pattern(pattern, 3 if schema_column else 1, force_escape)
     limit = (3 if schema_column else 1) if parts is None else parts
     if 0 < limit <= dots:
         raise PatternError(f"improper qualified name (too many dotted names): {pattern}")
@@ -135,10 +138,33 @@ def type_pattern(pattern: str | None) -> str | None:
     return None if pattern is None else _TYPE_SPELLINGS.get(pattern.lower(), pattern)
 
 
+def argument_types(shell: Shell, patterns: Sequence[str], types: Sequence[str]) -> tuple[str, list[str], list[str]]:
+    """psql's filter on `\\df`'s and `\\do`'s argument types: pattern n matches the type
+    ``types[n]`` names (by its internal or its SQL name, psql's spellings mapped), `-` means
+    no such argument. The joins (t<n>, nt<n>), the conditions and their parameters."""
+    joins, conditions, params = "", [], []
+    for number, (pattern, type_oid) in enumerate(zip(patterns, types)):
+        joins += f" LEFT JOIN pg_catalog.pg_type t{number} ON t{number}.oid = {type_oid} LEFT JOIN pg_catalog.pg_namespace nt{number} ON nt{number}.oid = t{number}.typnamespace"
+        if pattern == "-":
+            conditions.append(f"t{number}.typname IS NULL")
+            continue
+        names = (f"t{number}.typname", f"pg_catalog.format_type(t{number}.oid, NULL)")
+        more, more_params = name_conditions(type_pattern(pattern), f"nt{number}.nspname", names, f"pg_catalog.pg_type_is_visible(t{number}.oid)", database=shell.conn.info.dbname)
+        conditions, params = conditions + more, params + more_params
+    return joins, conditions, params
+
+
 def literal(shell: Shell, text: str) -> str:
     """``text`` as a quoted literal in the query itself, as psql sends it: a bad name's error
     then has no "unnamed portal parameter" context line."""
     return psycopg.sql.Literal(text).as_string(shell.conn)
+
+
+def hides(shell: Shell, variable: str) -> bool:
+    """Whether psql's HIDE_TABLEAM or HIDE_TOAST_COMPRESSION is on: `\\d+` and the `+`
+    listings then leave out the access method or the compression method (stable output
+    for regression tests, which is what psql has them for)."""
+    return boolean(shell.variables.get(variable))
 
 
 def not_found(shell: Shell, noun: str, pattern: str | None) -> None:
@@ -172,7 +198,7 @@ def list_relations(shell: Shell, name: str, pattern: str | None) -> bool:
         joins += ["LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid", "LEFT JOIN pg_catalog.pg_class c2 ON i.indrelid = c2.oid"]
     if verbose:
         columns.append("CASE c.relpersistence WHEN 'p' THEN 'permanent' WHEN 't' THEN 'temporary' WHEN 'u' THEN 'unlogged' END as \"Persistence\"")
-        if set(letters) & set("tmi"):
+        if set(letters) & set("tmi") and not hides(shell, "HIDE_TABLEAM"):
             columns.append('am.amname as "Access method"')
         columns.append('pg_catalog.pg_size_pretty(pg_catalog.pg_table_size(c.oid)) as "Size"')
         columns.append("pg_catalog.obj_description(c.oid, 'pg_class') as \"Description\"")
@@ -202,7 +228,7 @@ _NOT_NORMAL = {
 }
 
 
-def list_functions(shell: Shell, name: str, pattern: str | None = None, *argument_types: str) -> bool:
+def list_functions(shell: Shell, name: str, pattern: str | None = None, *type_patterns: str) -> bool:
     """`\\df[anptwS+] [PATTERN [ARGTYPE ...]]`: psql 15's kinds (func, agg, window, proc) and,
     with +, volatility, parallel safety, owner, security, privileges, language, source,
     description. Each ARGTYPE pattern matches that argument's type (`-`: no such argument)."""
@@ -235,14 +261,8 @@ def list_functions(shell: Shell, name: str, pattern: str | None = None, *argumen
         conditions = ["(" + " OR ".join(clause for letter, clause in _FUNCTION_KINDS.items() if letter in letters) + ")"]
     more, params = name_conditions(pattern, "n.nspname", "p.proname", "pg_catalog.pg_function_is_visible(p.oid)", database=shell.conn.info.dbname)
     conditions += more
-    for number, argument in enumerate(argument_types):
-        joins += f" LEFT JOIN pg_catalog.pg_type t{number} ON t{number}.oid = p.proargtypes[{number}] LEFT JOIN pg_catalog.pg_namespace nt{number} ON nt{number}.oid = t{number}.typnamespace"
-        if argument == "-":
-            conditions.append(f"t{number}.typname IS NULL")
-            continue
-        names = (f"t{number}.typname", f"pg_catalog.format_type(t{number}.oid, NULL)")
-        more, more_params = name_conditions(type_pattern(argument), f"nt{number}.nspname", names, f"pg_catalog.pg_type_is_visible(t{number}.oid)", database=shell.conn.info.dbname)
-        conditions, params = conditions + more, params + more_params
+    type_joins, more, more_params = argument_types(shell, type_patterns, [f"p.proargtypes[{number}]" for number in range(len(type_patterns))])
+    joins, conditions, params = joins + type_joins, conditions + more, params + more_params
     if not system and not pattern:
         conditions += ["n.nspname <> 'pg_catalog'", "n.nspname <> 'information_schema'"]
     where = "WHERE " + " AND ".join(conditions) if conditions else ""
@@ -331,6 +351,15 @@ def list_conversions(shell: Shell, name: str, pattern: str | None) -> bool:
     return True
 
 
+# A view's storage parameters as psql's appendReloptionsArray writes them: name=value, the
+# value quoted ('true') unless it reads as an identifier; the check option has its own clause.
+_VIEW_OPTIONS = (
+    "pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.quote_ident(option_name) || '=' || CASE WHEN pg_catalog.quote_ident(option_value) = option_value"
+    " THEN option_value ELSE '''' || pg_catalog.replace(option_value, '''', '''''') || '''' END FROM pg_catalog.pg_options_to_table("
+    "pg_catalog.array_remove(pg_catalog.array_remove(c.reloptions, 'check_option=local'), 'check_option=cascaded'))), ', ')"
+)
+
+
 def show_view(shell: Shell, name: str, argument: str) -> bool:
     """`\\sv[+] VIEW`: its CREATE OR REPLACE VIEW (+: with line numbers), as psql prints it."""
     target = argument.strip()
@@ -342,7 +371,7 @@ def show_view(shell: Shell, name: str, argument: str) -> bool:
         row = shell.conn.execute(
             "SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), n.nspname || '.' || c.relname, c.relkind::text,"
             " pg_catalog.pg_get_viewdef(c.oid, true),"
-            " pg_catalog.array_remove(pg_catalog.array_remove(c.reloptions,'check_option=local'),'check_option=cascaded')::text,"
+            f" {_VIEW_OPTIONS},"
             " CASE WHEN 'check_option=local' = ANY (c.reloptions) THEN 'LOCAL' WHEN 'check_option=cascaded' = ANY (c.reloptions) THEN 'CASCADED' END"
             " FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_namespace n ON c.relnamespace = n.oid WHERE c.oid = "
             + literal(shell, target)
@@ -352,15 +381,18 @@ def show_view(shell: Shell, name: str, argument: str) -> bool:
         shell.meta_error(f"{exc.diag.severity or 'ERROR'}:  {exc.diag.message_primary or '(not available)'}")
         shell.last_failed = True
         return True
-    assert row is not None
+    if row is None:  # an oid that names no relation (`\\sv 123`): psql's message for "no row"
+        shell.meta_error("ERROR:  (not available)")
+        shell.last_failed = True
+        return True
     qualified, plain_name, kind, body, options, check = row
     if kind != "v":
         shell.meta_error(f'"{plain_name}" is not a view')
         shell.last_failed = True
         return True
     text = f"CREATE OR REPLACE VIEW {qualified}"
-    if options and options != "{}":
-        text += f"\n WITH ({options.strip('{}')})"
+    if options:
+        text += f"\n WITH ({options})"
     text += f" AS\n{body.rstrip(';')}"
     if check:
         text += f"\n WITH {check} CHECK OPTION"
@@ -494,11 +526,10 @@ def list_partitioned(shell: Shell, name: str, pattern: str | None) -> bool:
     return True
 
 
-def list_role_settings(shell: Shell, argument: str) -> bool:
+def list_role_settings(shell: Shell, words: list[str]) -> bool:
     """`\\drds [ROLEPATTERN [DBPATTERN]]`: settings made with ALTER ROLE / ALTER DATABASE ...
     SET; psql's sentence naming the patterns when there are none (the command still succeeds)."""
-    words = meta_arguments(argument, {})[:2]
-    role, database = (words + [None, None])[:2]
+    role, database = (words[:2] + [None, None])[:2]
     conditions, params = name_conditions(role, None, "r.rolname", None)
     more, more_params = name_conditions(database, None, "d.datname", None) if role is not None else ([], [])
     where = " WHERE " + " AND ".join(conditions + more) if conditions + more else ""
@@ -568,13 +599,12 @@ class _AmListing(NamedTuple):
     order: str
 
 
-def list_operator_families(shell: Shell, name: str, argument: str) -> bool:
+def list_operator_families(shell: Shell, name: str, words: list[str]) -> bool:
     """`\\dAc`, `\\dAf`, `\\dAo`, `\\dAp` [+] [AMPATTERN [TYPE or FAMILY PATTERN]]: operator classes,
     families, their operators and support functions, as psql 15 lists them."""
     match = OPERATOR_FAMILY_COMMAND.match(name)
     assert match is not None
-    words = meta_arguments(argument, {})[:2]
-    method, second = (words + [None, None])[:2]
+    method, second = (words[:2] + [None, None])[:2]
     conditions, params = name_conditions(method, None, "am.amname", None)
     build = {"c": _operator_classes, "f": _operator_families, "o": _family_operators, "p": _family_functions}[match["kind"]]
     listing = build("+" in name, second if method is not None else None, shell.conn.info.dbname)  # psql reads a second pattern only after a first
@@ -757,45 +787,74 @@ def _parser_tables(shell: Shell, oid: str, schema: str, name: str) -> None:
 
 
 def handler_for(name: str) -> Handler | None:
-    """The function for a `\\d`-family command this module answers, or None (pgspecial's).
-    A pattern psql refuses (PatternError) is its one error line, and the command fails."""
-    handler = _handler(name)
+    """The function for a `\\d`-family command this module answers, or None (an invalid
+    `\\d` name, or not ours). The name is read as psql reads it (describe_names: `\\dtx` is
+    `\\dt`). A pattern psql refuses (PatternError) is its one error line, and the command fails."""
+    if name in ("\\sv", "\\sv+", "\\sf", "\\sf+"):  # the rest of the line as typed: psql interpolates no variables there
+        return lambda shell, argument: (show_view if name.startswith("\\sv") else show_function)(shell, name, argument)
+    try:
+        command = canonical(name) if name.startswith("\\d") else name
+    except BadFunctionOptions as exc:  # psql reports it and carries on: not a failure
+        message = str(exc)
+        return lambda shell, argument: _say(shell, message)
+    handler = _handler(command) if command is not None else None
     if handler is None:
         return None
 
     def guarded(shell: Shell, argument: str) -> bool:
         failed_before, shell.last_failed = shell.last_failed, False
+        # :x, :'x', :"x" and `cmd` as psql reads them, in the words the command reads
+        read = _words_read(command)
+        words = meta_arguments(argument, shell.variables, evaluated=read)
+        broken = unterminated(argument)  # the last word is absent, after psql's error
+        if broken:
+            words.pop()
+        if broken and (read is None or len(words) < read):  # the command read it: the error comes first
+            shell.meta_error("unterminated quoted string")
+            broken = False
         try:
-            handler(shell, argument)
+            handler(shell, words)
         except PatternError as exc:
             shell.meta_error(str(exc))
             shell.last_failed = True
         if not shell.last_failed:  # after a failure psql drops the rest of the line silently
-            _warn_extra(shell, name, argument)
+            _warn_extra(shell, name, command, words)
+            if broken:
+                shell.meta_error("unterminated quoted string")
         shell.last_failed = shell.last_failed or failed_before
         return True
 
     return guarded
 
 
-def _warn_extra(shell: Shell, name: str, argument: str) -> None:
-    """psql's warning for each word after the patterns a command reads (its name, its
-    argument types, its two patterns): the command has run, the words were ignored."""
-    if FUNCTION_COMMAND.match(name) or name.startswith(("\\sf", "\\sv")):
-        return
-    words = meta_arguments(argument, {})
-    two = re.match(r"\\drds|\\dA[cfop]", name) is not None
-    for word in words[2 if two else 1 :]:
+def _say(shell: Shell, text: str) -> bool:
+    shell.meta_error(text)
+    return True
+
+
+def _words_read(command: str) -> int | None:
+    """How many words a command reads: \\df and \\do all (a pattern, then argument types),
+    \\drds and \\dA[cfop] two patterns, the others one; None: all."""
+    if FUNCTION_COMMAND.match(command) or OPERATOR_COMMAND.match(command):
+        return None
+    return 2 if takes_two_patterns(command) else 1
+
+
+def _warn_extra(shell: Shell, name: str, command: str, words: list[str]) -> None:
+    """psql's warning for each word after those the command reads: the command has run, the
+    words were ignored. The warning names the command as typed."""
+    read = _words_read(command)
+    for word in words[read:] if read is not None else []:
         text = f"{name}: extra argument \"{word}\" ignored"
         shell.error(f"{shell.location}warning: {text}" if shell.location else text)
 
 
-def _handler(name: str) -> Handler | None:
+def _handler(name: str) -> WordsHandler | None:
     if RELATION_COMMAND.match(name):
         from nl2sql_shell.repl.describe_object import describe_relations
 
-        def relations(shell: Shell, argument: str) -> bool:
-            pattern = pattern_of(argument)
+        def relations(shell: Shell, words: list[str]) -> bool:
+            pattern = pattern_of(words)
             if pattern is not None and RELATION_COMMAND.match(name)["letters"] == "":  # type: ignore[index]
                 return describe_relations(shell, name, pattern)
             return list_relations(shell, name, pattern)
@@ -809,27 +868,27 @@ def _handler(name: str) -> Handler | None:
         (re.compile(r"\\dd[S+]*$"), list_descriptions),
     )
     if OPERATOR_FAMILY_COMMAND.match(name):
-        return lambda shell, argument: list_operator_families(shell, name, argument)
+        return lambda shell, words: list_operator_families(shell, name, words)
     if FUNCTION_COMMAND.match(name):
-        return lambda shell, argument: list_functions(shell, name, *meta_arguments(argument, {}))
+        return lambda shell, words: list_functions(shell, name, *words)
+    if OPERATOR_COMMAND.match(name):
+        from nl2sql_shell.repl.psql_only import list_operators
+
+        return lambda shell, words: list_operators(shell, name, *words)
     for command, lister in listers:
         if command.match(name):
-            return lambda shell, argument, lister=lister: lister(shell, name, pattern_of(argument))
+            return lambda shell, words, lister=lister: lister(shell, name, pattern_of(words))
     from nl2sql_shell.repl import catalog_lists
 
     simple = catalog_lists.handler_for(name)
     if simple is not None:
-        return lambda shell, argument: simple(shell, pattern_of(argument))
+        return lambda shell, words: simple(shell, pattern_of(words))
     if name in ("\\dx+", "\\dxS+", "\\dx+S"):
-        return lambda shell, argument: list_extension_objects(shell, pattern_of(argument))
+        return lambda shell, words: list_extension_objects(shell, pattern_of(words))
     if re.match(r"\\dRp[S+]*$", name):  # without + a listing of catalog_lists
-        return lambda shell, argument: describe_publications(shell, pattern_of(argument))
+        return lambda shell, words: describe_publications(shell, pattern_of(words))
     if re.match(r"\\dF(p[S+]*|\+)$", name):
-        return lambda shell, argument: describe_text_search(shell, name, pattern_of(argument))
+        return lambda shell, words: describe_text_search(shell, name, pattern_of(words))
     if re.match(r"\\drds[S+]*$", name):
-        return lambda shell, argument: list_role_settings(shell, argument)
-    if name in ("\\sv", "\\sv+"):
-        return lambda shell, argument: show_view(shell, name, argument)
-    if name in ("\\sf", "\\sf+"):
-        return lambda shell, argument: show_function(shell, name, argument)
+        return lambda shell, words: list_role_settings(shell, words)
     return None

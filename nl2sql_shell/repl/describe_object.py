@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from nl2sql_shell.repl.describe import name_conditions, not_found
+from nl2sql_shell.repl.describe import hides, name_conditions, not_found
 from nl2sql_shell.repl.listing import Rows, fetch, print_listing, report
 from nl2sql_shell.repl.shell import Shell
 
@@ -156,7 +156,7 @@ def _columns(shell: Shell, rel: _Relation, verbose: bool) -> tuple[list[str], Ro
         [rel.oid],
     )
     details, foreign = rel.kind in "rvmfcp", rel.kind == "f"
-    compression = verbose and rel.kind in "rpm"
+    compression = verbose and rel.kind in "rpm" and not hides(shell, "HIDE_TOAST_COMPRESSION")
     stats = verbose and rel.kind in "rmfp"
     description = verbose and rel.kind in "rvmfcp"
     headers = ["Column", "Type"] + (["Collation", "Nullable", "Default"] if details else []) + (["FDW options"] if foreign else [])
@@ -303,7 +303,7 @@ def _closing_footers(shell: Shell, rel: _Relation, verbose: bool) -> list[str]:
         # an index's REPLICA IDENTITY is on its own line; a catalog's default is NOTHING
         footers.append("Replica Identity: " + {"f": "FULL", "n": "NOTHING"}.get(rel.replica_identity, "???"))
     footers += _tablespace(rel)
-    if verbose and rel.access_method:
+    if verbose and rel.access_method and not hides(shell, "HIDE_TABLEAM"):
         footers.append(f"Access method: {rel.access_method}")
     return footers
 
@@ -460,9 +460,11 @@ def _inheritance(shell: Shell, rel: _Relation, verbose: bool) -> list[str]:
         " ORDER BY pg_catalog.pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT', c.oid::pg_catalog.regclass::pg_catalog.text",
     )
     partitioned = rel.kind in "pI"
+    if partitioned and not children:  # psql counts no partitions even under +
+        return footers + ["Number of partitions: 0"]
     if not verbose:
         if partitioned:
-            footers.append(f"Number of partitions: {len(children)}" + (" (Use \\d+ to list them.)" if children else ""))
+            footers.append(f"Number of partitions: {len(children)} (Use \\d+ to list them.)")
         elif children:
             footers.append(f"Number of child tables: {len(children)} (Use \\d+ to list them.)")
         return footers

@@ -19,7 +19,7 @@ from nl2sql_shell.repl.describe import handler_for as describe_command
 from nl2sql_shell.repl.listing import NotRun, print_listing
 from nl2sql_shell.repl.pset import SHORTCUTS, variable_changed
 from nl2sql_shell.repl.edit_object import edit_definition
-from nl2sql_shell.repl.psql_only import NOT_IN_PSQL, list_operators
+from nl2sql_shell.repl.psql_only import NOT_IN_PSQL
 from nl2sql_shell.repl.session_commands import register as register_session_commands
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.variables import echo_text, meta_arguments, substitute, valid_name
@@ -57,11 +57,13 @@ def run(shell: Shell, line: str) -> bool:
     if name in NOT_IN_PSQL:
         return _pgspecial(shell, line, known=False)
     entry = _COMMANDS.get(name)
-    if name not in _RAW_ARGUMENTS:  # psql interpolates :name in a command's words, not in \\copy's line
-        argument = substitute(argument, shell.variables, sql=False)
     handler = entry[0] if entry is not None else describe_command(name)
     if handler is None:
-        return _pgspecial(shell, line)
+        return _pgspecial(shell, line, known=not name.startswith("\\d"))  # a \\d name describe.py does not run is one psql does not
+    # psql interpolates :name in a command's words, not in \\copy's line; the \\d family reads
+    # its words itself (:'x' stays one quoted word, \\sf's line is as typed)
+    if entry is not None and name not in _RAW_ARGUMENTS:
+        argument = substitute(argument, shell.variables, sql=False)
     try:
         return handler(shell, argument.strip())
     except NotRun:  # ECHO_HIDDEN noexec: its query shown, the command failed
@@ -70,9 +72,7 @@ def run(shell: Shell, line: str) -> bool:
 
 
 def _register_psql_only() -> None:
-    """\\do, \\ef, \\ev as psql 15 has them (repl/psql_only.py)."""
-    for name in ("\\do", "\\doS", "\\do+", "\\doS+"):
-        command(name, syntax="\\do[S+] [PATTERN]", help="list operators")(lambda shell, argument, name=name: list_operators(shell, name, argument))
+    """\\ef, \\ev as psql 15 has them (repl/edit_object.py)."""
     for name, what, noun in (("\\ef", "FUNCNAME", "function"), ("\\ev", "VIEWNAME", "view")):
         command(name, syntax=f"{name} [{what}]", help=f"edit {noun} definition")(lambda shell, argument, name=name: edit_definition(shell, name, argument))
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 import re
 import time
 
-import psycopg
-
-from nl2sql_shell.db.execute import error_text
+from nl2sql_shell.repl.describe import argument_types, name_conditions
+from nl2sql_shell.repl.listing import run_listing
 from nl2sql_shell.repl.shell import Shell
 
 NOT_IN_PSQL = frozenset({"\\n", "\\ns", "\\nd", "\\np", "\\z+"})  # pgcli's named queries; \\z takes no +
@@ -26,30 +25,27 @@ _OPERATORS = """SELECT n.nspname as "Schema",
   coalesce(pg_catalog.obj_description(o.oid, 'pg_operator'),
            pg_catalog.obj_description(o.oprcode, 'pg_proc')) AS "Description"
 FROM pg_catalog.pg_operator o
-     LEFT JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
-WHERE {where}
+     LEFT JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace{joins}
+{where}
 ORDER BY 1, 2, 3, 4;"""
 
 
-def list_operators(shell: Shell, name: str, argument: str) -> bool:
-    """`\\do[S+] [PATTERN]` with psql 15's query: user operators, or those named PATTERN."""
+def list_operators(shell: Shell, name: str, pattern: str | None = None, *type_patterns: str) -> bool:
+    """`\\do[S+] [PATTERN [TYPE [TYPE]]]` with psql 15's query: user operators, or those the
+    schema-qualified PATTERN names (its + and | literal, * and ? wildcards). Two TYPE patterns
+    match the left and right operand; one matches the right operand of a prefix operator;
+    further ones are ignored, as psql ignores them."""
     verbose, system = "+" in name, "S" in name
-    words = argument.split()
-    conditions = [] if system or words else ["n.nspname <> 'pg_catalog'", "n.nspname <> 'information_schema'"]
-    params: list[str] = []
-    if words:
-        conditions.append("o.oprname OPERATOR(pg_catalog.~) %s COLLATE pg_catalog.default")
-        params.append("^(" + "".join("\\" + char if not char.isalnum() else char for char in words[0]) + ")$")
-    conditions.append("pg_catalog.pg_operator_is_visible(o.oid)")
-    sql = _OPERATORS.format(function='\n  o.oprcode AS "Function",' if verbose else "", where="\n      AND ".join(conditions))
-    from nl2sql_shell.repl.listing import fetch, print_listing
-
-    try:
-        headers, _, rows = fetch(shell, sql, params)
-        print_listing(shell, "List of operators", headers, rows)
-    except psycopg.Error as exc:
-        shell.error(shell.location + error_text(exc, shell.settings.messages))
-        shell.last_failed = True
+    conditions = [] if system or pattern is not None else ["n.nspname <> 'pg_catalog'", "n.nspname <> 'information_schema'"]
+    more, params = name_conditions(pattern, "n.nspname", "o.oprname", "pg_catalog.pg_operator_is_visible(o.oid)", database=shell.conn.info.dbname, force_escape=True)
+    conditions += more
+    operands = ["o.oprleft", "o.oprright"] if len(type_patterns) >= 2 else ["o.oprright"]
+    if len(type_patterns) == 1:
+        conditions.append("o.oprleft = 0")
+    joins, more, more_params = argument_types(shell, type_patterns[:2], operands)
+    where = "WHERE " + " AND ".join(conditions + more) if conditions + more else ""
+    sql = _OPERATORS.format(function='\n  o.oprcode AS "Function",' if verbose else "", joins=joins, where=where)
+    run_listing(shell, "List of operators", sql, params + more_params)
     return True
 
 

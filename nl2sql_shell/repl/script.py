@@ -153,7 +153,7 @@ class _ScriptRun:
         return finished
 
     def _run(self) -> bool:
-        shell, text, lines = self.shell, self.text, self.lines
+        shell, text = self.shell, self.text
         pos, size = 0, len(text)
         pending = ""  # query text left before a meta-command that did not send it (psql's buffer)
         while pos < size:

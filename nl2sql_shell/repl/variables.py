@@ -149,28 +149,35 @@ _META_TOKEN = re.compile(
 )
 
 
-def meta_arguments(text: str, variables: dict[str, str]) -> list[str]:
+def meta_arguments(text: str, variables: dict[str, str], evaluated: int | None = None) -> list[str]:
     """A backslash command's arguments as psql reads them: words split on blanks, '...' with
     '' and backslash escapes (\\n, \\t, octal) taken as its content, "..." kept with its
-    quotes, and variables substituted as in SQL; adjacent pieces join into one word."""
-    return [word for word, _ in meta_words(text, variables)]
+    quotes, and variables substituted as in SQL; adjacent pieces join into one word.
+    ``evaluated``: only that many words have their variables and `commands` evaluated; the
+    rest, which the command ignores, are kept as written, a `command` unquoted and not run
+    (psql's OT_NO_EVAL for the words it only warns about)."""
+    return [word for word, _ in meta_words(text, variables, evaluated)]
 
 
-def meta_words(text: str, variables: dict[str, str]) -> Iterator[tuple[str, int]]:
+def meta_words(text: str, variables: dict[str, str], evaluated: int | None = None) -> Iterator[tuple[str, int]]:
     """`meta_arguments`' words, each with where it ends in ``text``, read one at a time (a
     command that reads some words, then the rest of the line its own way, such as `\\g
     (OPTIONS) |command`, runs no `backquoted` command past the words it took)."""
+    count = 0  # words read so far
     current: list[str] | None = None
     end = 0
     for match in _META_TOKEN.finditer(text):
         if match["space"] is not None:
             if current is not None:
                 yield "".join(current), end
+                count += 1
             current = None
             continue
         end = match.end()
         piece = match.group()
-        if match["single"] is not None:
+        if evaluated is not None and count >= evaluated and match["single"] is None:
+            piece = match["backtick"] if match["backtick"] is not None else piece  # `cmd` is not run: its text, unquoted
+        elif match["single"] is not None:
             piece = _unescape(match["single"])
         elif match["backtick"] is not None:
             piece = backtick(substitute(match["backtick"], variables, sql=False))
@@ -182,6 +189,21 @@ def meta_words(text: str, variables: dict[str, str]) -> Iterator[tuple[str, int]
         current = (current or []) + [piece]
     if current is not None:
         yield "".join(current), end
+
+
+_CLOSED = {"single": re.compile(r"'(?:[^'\\]|\\.|'')*'", re.S), "double": re.compile(r'"(?:[^"]|"")*"'), "backtick": re.compile(r"`[^`]*`")}
+
+
+def unterminated(text: str) -> bool:
+    """Whether a command's words end inside a quote ('..., "..., `...): psql then says
+    "unterminated quoted string" and reads that last word as absent."""
+    last = None
+    for last in _META_TOKEN.finditer(text):
+        pass
+    if last is None:
+        return False
+    kind = next((kind for kind in _CLOSED if last[kind] is not None), None)
+    return kind is not None and _CLOSED[kind].fullmatch(last.group()) is None
 
 
 def backtick(command: str) -> str:
