@@ -117,10 +117,6 @@ class Options:
     # result, the answer is the refusal, even though a query passed the checks. Off: an
     # experiment until measured (eval --refusal-votes).
     refusal_votes: bool = False
-    # Set empty results aside in the vote when another candidate returns rows: no rows, or
-    # only NULLs, is what a wrong filter or join gives, and a question is rarely asked of data
-    # that has no answer. Off: an experiment until measured (eval --prefer-rows).
-    prefer_rows: bool = False
 
     @property
     def baseline(self) -> bool:
@@ -176,7 +172,7 @@ class Asker:
             messages = prompts.build_messages(render_for_model(view, tables), question, examples=examples, history=history, hint=hint)
         base_messages = messages  # each repair shows only the latest failed attempt
         checked: CheckResult | None = None
-        runs: dict[str, Rows | None] = {}  # each distinct checked query's rows, run once per question
+        runs: dict[str, str | None] = {}  # each distinct checked query's rows, run once per question
         for round_ in range(self.options.max_repairs + 1):
             answer.rounds = round_ + 1
             candidates = self._generate(messages, answer, on_text if round_ == 0 else None, cancel, n=self._samples(round_))
@@ -235,7 +231,7 @@ class Asker:
                 passed.append((attempt, result))
         return passed
 
-    def _unsettled(self, candidates: list[Attempt], passed: list[tuple[Attempt, CheckResult]], conn: psycopg.Connection, runs: dict[str, Rows | None]) -> bool:
+    def _unsettled(self, candidates: list[Attempt], passed: list[tuple[Attempt, CheckResult]], conn: psycopg.Connection, runs: dict[str, str | None]) -> bool:
         """Whether the first batch leaves the answer open, so that more samples are worth their
         time: no query passed the checks (and the model did not mostly refuse), or the queries
         that can be run do not agree in a strict majority of the batch. A query that writes
@@ -246,7 +242,7 @@ class Asker:
         proven = self._proven(passed)
         if not proven:
             return False
-        votes = Counter(f.digest for f in self._fingerprints(proven, conn, runs) if f is not None)
+        votes = Counter(f for f in self._fingerprints(proven, conn, runs) if f is not None)
         return not votes or votes.most_common(1)[0][1] * 2 <= len(candidates)
 
     def _samples(self, round_: int) -> int:
@@ -319,7 +315,7 @@ class Asker:
             return [error], None, proof
         return [], result, proof
 
-    def _choose(self, passed: list[tuple[Attempt, CheckResult]], conn: psycopg.Connection, runs: dict[str, Rows | None]) -> tuple[Attempt, CheckResult, str]:
+    def _choose(self, passed: list[tuple[Attempt, CheckResult]], conn: psycopg.Connection, runs: dict[str, str | None]) -> tuple[Attempt, CheckResult, str]:
         """The majority result of the candidates proven harmless (each distinct query run once,
         read-only, row-limited); with none proven, the first (greedy) candidate, not run."""
         proven = self._proven(passed)
@@ -328,29 +324,23 @@ class Asker:
         if len(proven) == 1:
             return *proven[0], "the model's query passed the schema and server checks"
         fingerprints = self._fingerprints(proven, conn, runs)
-        voters = [f for f in fingerprints if f is not None]
-        set_aside = ""
-        if self.options.prefer_rows and any(not f.empty for f in voters) and any(f.empty for f in voters):
-            set_aside = f"; {sum(f.empty for f in voters)} empty set aside"
-            voters = [f for f in voters if not f.empty]
-        votes = Counter(f.digest for f in voters)
+        votes = Counter(f for f in fingerprints if f is not None)
         if not votes:
             return *proven[0], "first of the candidates that passed the checks"
         best, count = votes.most_common(1)[0]
-        chosen = next(i for i, f in enumerate(fingerprints) if f is not None and f.digest == best)
-        return *proven[chosen], f"{count} of {len(passed)} checked candidates returned the same rows{set_aside}"
+        return *proven[fingerprints.index(best)], f"{count} of {len(passed)} checked candidates returned the same rows"
 
-    def _top_votes(self, passed: list[tuple[Attempt, CheckResult]], conn: psycopg.Connection, runs: dict[str, Rows | None]) -> int:
+    def _top_votes(self, passed: list[tuple[Attempt, CheckResult]], conn: psycopg.Connection, runs: dict[str, str | None]) -> int:
         """How many candidates agree on the most common result (1 when none can be run)."""
         proven = self._proven(passed)
-        votes = Counter(f.digest for f in self._fingerprints(proven, conn, runs) if f is not None) if len(proven) > 1 else Counter()
+        votes = Counter(f for f in self._fingerprints(proven, conn, runs) if f is not None) if len(proven) > 1 else Counter()
         return max(votes.values(), default=1)
 
     @staticmethod
     def _proven(passed: list[tuple[Attempt, CheckResult]]) -> list[tuple[Attempt, CheckResult]]:
         return [(attempt, result) for attempt, result in passed if attempt.proof is not None and attempt.proof.proven]
 
-    def _fingerprints(self, proven: list[tuple[Attempt, CheckResult]], conn: psycopg.Connection, runs: dict[str, Rows | None]) -> list[Rows | None]:
+    def _fingerprints(self, proven: list[tuple[Attempt, CheckResult]], conn: psycopg.Connection, runs: dict[str, str | None]) -> list[str | None]:
         """Each proven candidate's rows (a hash), running each distinct query once per question."""
         for _, result in proven:
             if result.sql not in runs:
@@ -392,15 +382,7 @@ def explain(conn: psycopg.Connection, sql: str, options: Options) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class Rows:
-    """What the vote knows of a candidate's result."""
-
-    digest: str  # a hash of the first rows, order-insensitive
-    empty: bool  # no rows, or nothing but NULLs
-
-
-def result_fingerprint(conn: psycopg.Connection, sql: str, options: Options) -> Rows | None:
+def result_fingerprint(conn: psycopg.Connection, sql: str, options: Options) -> str | None:
     """Run a read-only candidate and hash its first rows, order-insensitively.
 
     The rows come from a server-side cursor, `vote_row_limit` at most, so a huge result is
@@ -418,7 +400,7 @@ def result_fingerprint(conn: psycopg.Connection, sql: str, options: Options) -> 
     digest = hashlib.sha256()
     for row in sorted(repr(r) for r in rows):
         digest.update(row.encode())
-    return Rows(digest.hexdigest(), all(value is None for row in rows for value in row))
+    return digest.hexdigest()
 
 
 @contextlib.contextmanager
