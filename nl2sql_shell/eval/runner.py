@@ -72,7 +72,7 @@ class Record:
     rules: list[str] = field(default_factory=list)  # correction rules that fired on the chosen query
     uncorrected_correct: bool | None = None  # the chosen query as the model wrote it, scored too
     proven: bool | None = None  # the answer's SQL proven harmless (runs on Enter); None: no query to run
-    confidence: float | None = None  # the greedy query's least sure token (Options.sure_enough)
+    probabilities: list[float] | None = None  # of the greedy query's tokens (Options.sure_enough)
     sure: bool = False  # the greedy query stood alone, no samples written
     greedy_correct: bool | None = None  # the greedy query alone, scored too: what the vote added
 
@@ -218,7 +218,7 @@ class Runner:
             rules=fired,
             uncorrected_correct=uncorrected,
             proven=answer.proven if answer.kind in ("read", "write") else None,
-            confidence=greedy.confidence if greedy is not None else None,
+            probabilities=[round(p, 4) for p in greedy.probabilities] if greedy is not None and greedy.probabilities is not None else None,
             sure=answer.sure,
             greedy_correct=greedy_correct,
         )

@@ -102,7 +102,7 @@ class LlamaCppModel:
     prefix_cache: ClassVar[bool] = True
     true_n: ClassVar[bool] = True
     grammar: ClassVar[bool] = True
-    reports_confidence: ClassVar[bool] = True
+    reports_probabilities: ClassVar[bool] = True
 
     llama: Any
     path: str
@@ -185,9 +185,9 @@ class LlamaCppModel:
             number = first + len(results)  # of the batch's first sequence; 0 is the greedy one
             seed = zlib.crc32(repr(ids).encode()) + number  # the same prompt samples the same candidates
             batch = _Decoding(self, ids, count, greedy_first=number == 0, temperature=temperature, grammar=grammar, seed=seed)
-            for text, new_tokens, finish, first_at, done_at, confidence in batch.run(min(max_new_tokens, room), stop, stream, cancel):
+            for text, new_tokens, finish, first_at, done_at, probabilities in batch.run(min(max_new_tokens, room), stop, stream, cancel):
                 first_token = results[0].seconds_to_first_token if results else first_at - started
-                results.append(Generation(text, len(ids), new_tokens, first_token, done_at - started, finish, cached, confidence))
+                results.append(Generation(text, len(ids), new_tokens, first_token, done_at - started, finish, cached, probabilities))
         if len(results) < n:  # greedy: every sequence is the same one
             results += [Generation(**vars(results[0])) for _ in range(n - len(results))]
         return results
@@ -292,8 +292,8 @@ class _Decoding:
         return sampler
 
     def run(self, max_new_tokens: int, stop: Sequence[str], stream: TextStream | None, cancel: threading.Event | None):
-        """(text, new tokens, finish, first token at, done at, confidence) per sequence, in
-        order; confidence only for a greedy sequence decoded without a grammar."""
+        """(text, new tokens, finish, first token at, done at, probabilities) per sequence, in
+        order; probabilities only for a greedy sequence decoded without a grammar."""
         from llama_cpp import llama_cpp as low
 
         for s in range(1, self.count):
@@ -303,7 +303,7 @@ class _Decoding:
         tokens: list[list[int]] = [[] for _ in range(self.count)]
         texts, finish = [""] * self.count, ["length"] * self.count
         done_at = [0.0] * self.count
-        confidence = [1.0] * self.count  # of the greedy sequence: its least sure step
+        probabilities: list[list[float]] = [[] for _ in range(self.count)]  # of the tokens a greedy sequence chose
         grammar_free = not self.grammar  # a grammar changes the scores the choice was made on
         row = {s: 0 for s in range(self.count)}  # where each sequence's next-token scores are in the batch
         active = list(range(self.count))
@@ -323,7 +323,7 @@ class _Decoding:
                     else:
                         tokens[s].append(token)
                         if self.greedy[s] and grammar_free:
-                            confidence[s] = min(confidence[s], self._probability(row[s], token))
+                            probabilities[s].append(self._probability(row[s], token))
                         texts[s] = self.model._decode(tokens[s])
                         if stream is not None and s == 0:
                             stream.update(texts[s])
@@ -348,7 +348,7 @@ class _Decoding:
         if stream is not None:
             stream.update(texts[0], final=True)
         first = first_at or time.perf_counter()
-        return [(texts[s], len(tokens[s]), finish[s], first, done_at[s], confidence[s] if self.greedy[s] and grammar_free else None) for s in range(self.count)]
+        return [(texts[s], len(tokens[s]), finish[s], first, done_at[s], tuple(probabilities[s]) if self.greedy[s] and grammar_free else None) for s in range(self.count)]
 
     def _probability(self, row: int, token: int) -> float:
         """The probability of `token` among the raw scores of batch row `row` (softmax)."""

@@ -28,9 +28,9 @@ class Generation:
     seconds_total: float
     finish: str  # "stop" | "eos" | "length" | "cancelled"
     cached_tokens: int = 0  # prompt tokens taken from the prefix cache instead of prefilled
-    # The greedy sequence's least sure step: the smallest probability the model gave a token it
-    # chose (softmax of the raw scores). None for samples, and where the backend cannot say.
-    confidence: float | None = None
+    # The greedy sequence's probability of each token it chose (softmax of the raw scores): how
+    # sure the model was. None for samples, and where the backend cannot say.
+    probabilities: tuple[float, ...] | None = None
 
 
 class Model(Protocol):
@@ -40,7 +40,7 @@ class Model(Protocol):
     prefix_cache: ClassVar[bool]  # generate(prefix=...) keeps that prefix's attention cache across calls
     true_n: ClassVar[bool]  # n candidates are decoded together in one batch (else one after another, sharing the prompt's cache)
     grammar: ClassVar[bool]  # decoding can be constrained by a grammar (llama.cpp's GBNF)
-    reports_confidence: ClassVar[bool]  # the greedy sequence's Generation.confidence is reported
+    reports_probabilities: ClassVar[bool]  # the greedy sequence's Generation.probabilities are reported
 
     device: str
     load_seconds: float

@@ -69,9 +69,9 @@ class _Sampler(LogitsProcessor):
         return chosen.scatter_(-1, indices.gather(-1, choice), 0.0)
 
 
-class _Confidence(LogitsProcessor):
+class _Probabilities(LogitsProcessor):
     """Records, step by step, the probability of row 0's most likely token (softmax of the raw
-    scores): what the greedy sequence chose, so its least sure step can be reported."""
+    scores): the token the greedy sequence chose."""
 
     def __init__(self) -> None:
         self.steps: list[float] = []
@@ -116,7 +116,7 @@ class LoadedModel:
     prefix_cache: ClassVar[bool] = True
     true_n: ClassVar[bool] = True
     grammar: ClassVar[bool] = False
-    reports_confidence: ClassVar[bool] = True
+    reports_probabilities: ClassVar[bool] = True
 
     model: Any
     tokenizer: Any
@@ -174,7 +174,7 @@ class LoadedModel:
             past.batch_repeat_interleave(n)
         streamer = _Streamer(self.tokenizer, on_text, stop)
         greedy = temperature <= 0 or first == 0  # row 0 is the greedy sequence
-        confidence = _Confidence()
+        probabilities = _Probabilities()
         sampler = [_Sampler(temperature, greedy_first=n > 1 and first == 0)] if temperature > 0 else []
         rows = ids.expand(n, -1)  # n copies of the prompt: each row draws its own tokens
         output = self.model.generate(
@@ -186,14 +186,14 @@ class LoadedModel:
             cache=past,
             pad_token_id=self.tokenizer.pad_token_id,
             do_sample=False,  # sampling, when asked for, is done by _Sampler; then this takes its pick
-            logits_processor=LogitsProcessorList([confidence, *sampler] if greedy else sampler),
+            logits_processor=LogitsProcessorList([probabilities, *sampler] if greedy else sampler),
         )
         total = time.perf_counter() - started
         first = (streamer.first_token_at or time.perf_counter()) - started
         results = [self._result(row[prompt_length:], stop, cancel, prompt_length, first, total, cached, max_new_tokens) for row in output]
         for i, result in enumerate(results):
             if greedy and (i == 0 or temperature <= 0):
-                result.confidence = min(confidence.steps[: result.new_tokens], default=1.0)
+                result.probabilities = tuple(probabilities.steps[: result.new_tokens])
         return results
 
     def _input_device(self):

@@ -55,7 +55,7 @@ class Attempt:
     written: str | None = None  # the query as the model wrote it, when the rules changed it
     chosen: bool = False  # the candidate the answer's SQL comes from
     proof: Proof | None = None  # whether `sql` is proven harmless on the server (None: not checked)
-    confidence: float | None = None  # the greedy query's least sure token (llm.model.Generation)
+    probabilities: tuple[float, ...] | None = None  # of the greedy query's tokens (llm.model.Generation)
 
 
 @dataclass
@@ -232,14 +232,14 @@ class Asker:
         is written alone first and stands alone when the model was that sure of every token and
         it passes the checks; otherwise the samples follow (numbered after it: the same ones a
         single batch would have written)."""
-        threshold = self.options.sure_enough if self.options.sure_enough and sure_enough and n > 1 and not self.options.baseline and self.model.reports_confidence else None
+        threshold = self.options.sure_enough if self.options.sure_enough and sure_enough and n > 1 and not self.options.baseline and self.model.reports_probabilities else None
         if not threshold:
             candidates = self._generate(messages, answer, on_text, cancel, n=n)
             return candidates, self._checked(candidates, answer, view, conn, cancel)
         candidates = self._generate(messages, answer, on_text, cancel, n=1)
         passed = self._checked(candidates, answer, view, conn, cancel)
         greedy = candidates[0]
-        if passed and greedy.confidence is not None and greedy.confidence >= threshold:
+        if passed and greedy.probabilities is not None and sureness(greedy.probabilities) >= threshold:
             answer.sure = True
             return candidates, passed
         samples = self._generate(messages, answer, None, cancel, n=n - 1, first=1)
@@ -296,7 +296,7 @@ class Asker:
         answer.generated_tokens += sum(g.new_tokens for g in generations)
         answer.timings["first_token_s"] = answer.timings.get("first_token_s", generations[0].seconds_to_first_token)
         answer.timings["generate_s"] = answer.timings.get("generate_s", 0.0) + max(g.seconds_total for g in generations)
-        return [Attempt(g.text, extract_sql(g.text), confidence=g.confidence) for g in generations]
+        return [Attempt(g.text, extract_sql(g.text), probabilities=g.probabilities) for g in generations]
 
     def _check(self, attempt: Attempt, view: ModelView, conn: psycopg.Connection) -> CheckResult | None:
         """Static checks first (cheap, precise messages), then the server's own EXPLAIN.
@@ -372,6 +372,11 @@ class Asker:
             if result.sql not in runs:
                 runs[result.sql] = result_fingerprint(conn, result.sql, self.options)
         return [runs[result.sql] for _, result in proven]
+
+
+def sureness(probabilities: Sequence[float]) -> float:
+    """How sure the model was of a whole query: the probability of its least sure token."""
+    return min(probabilities, default=0.0)
 
 
 def feedback(errors: list[str], limit: int = 3, max_chars: int = 700) -> str:
