@@ -7,13 +7,10 @@ from types import SimpleNamespace
 
 class Scripted:
     """Writes the given replies, one per candidate numbered from `first` (the last one repeated
-    when more are asked), as the seeded backends number theirs; the greedy one (number 0)
-    says the model was `sure` of each of its tokens."""
+    when more are asked), as the seeded backends number theirs."""
 
-    def __init__(self, replies: list[str], sure: float | None = None) -> None:
+    def __init__(self, replies: list[str]) -> None:
         self.replies = replies
-        self.probabilities = None if sure is None else (1.0, sure)
-        self.reports_probabilities = sure is not None
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
@@ -25,8 +22,5 @@ class Scripted:
         return self.chat_prompt(messages)
 
     def generate(self, prompt: str, *, n: int = 1, first: int = 0, **options):
-        numbers = range(first, first + n)
-        return [
-            SimpleNamespace(text=self.replies[min(i, len(self.replies) - 1)], prompt_tokens=1, new_tokens=1, seconds_to_first_token=0.0, seconds_total=0.0, probabilities=self.probabilities if i == 0 else None)
-            for i in numbers
-        ]
+        replies = [self.replies[min(i, len(self.replies) - 1)] for i in range(first, first + n)]
+        return [SimpleNamespace(text=reply, prompt_tokens=1, new_tokens=1, seconds_to_first_token=0.0, seconds_total=0.0) for reply in replies]

@@ -72,9 +72,6 @@ class Record:
     rules: list[str] = field(default_factory=list)  # correction rules that fired on the chosen query
     uncorrected_correct: bool | None = None  # the chosen query as the model wrote it, scored too
     proven: bool | None = None  # the answer's SQL proven harmless (runs on Enter); None: no query to run
-    probabilities: list[float] | None = None  # of the greedy query's tokens (Options.sure_enough)
-    sure: bool = False  # the greedy query stood alone, no samples written
-    greedy_correct: bool | None = None  # the greedy query alone, scored too: what the vote added
 
 
 @dataclass
@@ -195,10 +192,6 @@ class Runner:
             reason = result.reason
             if fired and chosen is not None and chosen.written is not None:
                 uncorrected = self._score_uncorrected(chosen.written, question)
-        greedy = answer.attempts[0] if answer.attempts else None
-        greedy_correct = None
-        if part == "questions" and crash is None and greedy is not None and greedy.sql is not None and not greedy.errors:
-            greedy_correct = correct if greedy.sql == answer.sql else self._score_uncorrected(greedy.sql, question)
         return Record(
             style=style,
             suite=part,
@@ -218,14 +211,11 @@ class Runner:
             rules=fired,
             uncorrected_correct=uncorrected,
             proven=answer.proven if answer.kind in ("read", "write") else None,
-            probabilities=[round(p, 4) for p in greedy.probabilities] if greedy is not None and greedy.probabilities is not None else None,
-            sure=answer.sure,
-            greedy_correct=greedy_correct,
         )
 
     def _score_uncorrected(self, sql: str, question: Question) -> bool | None:
-        """Whether another query for the question was right too: the query as the model wrote
-        it (before the rules: did a correction help or hurt?), or the greedy one alone."""
+        """Whether the query as the model wrote it (before the rules) was right too: what says
+        if a correction helped or hurt."""
         try:
             return score(sql, question.gold, self.conninfos[question.db_name], question=question.question, category=question.category).correct
         except GoldQueryError:

@@ -19,8 +19,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import numpy as np
-
 from nl2sql_shell.llm.model import Generation, Messages, TextStream, cut_at_stop, plain_chat
 
 # llama.cpp's threads meet at OpenMP barriers; spinning there while another process holds a
@@ -102,7 +100,6 @@ class LlamaCppModel:
     prefix_cache: ClassVar[bool] = True
     true_n: ClassVar[bool] = True
     grammar: ClassVar[bool] = True
-    reports_probabilities: ClassVar[bool] = True
 
     llama: Any
     path: str
@@ -185,9 +182,9 @@ class LlamaCppModel:
             number = first + len(results)  # of the batch's first sequence; 0 is the greedy one
             seed = zlib.crc32(repr(ids).encode()) + number  # the same prompt samples the same candidates
             batch = _Decoding(self, ids, count, greedy_first=number == 0, temperature=temperature, grammar=grammar, seed=seed)
-            for text, new_tokens, finish, first_at, done_at, probabilities in batch.run(min(max_new_tokens, room), stop, stream, cancel):
-                first_token = results[0].seconds_to_first_token if results else first_at - started
-                results.append(Generation(text, len(ids), new_tokens, first_token, done_at - started, finish, cached, probabilities))
+            for text, new_tokens, finish, first_at, done_at in batch.run(min(max_new_tokens, room), stop, stream, cancel):
+                first = (results[0].seconds_to_first_token if results else first_at - started)
+                results.append(Generation(text, len(ids), new_tokens, first, done_at - started, finish, cached))
         if len(results) < n:  # greedy: every sequence is the same one
             results += [Generation(**vars(results[0])) for _ in range(n - len(results))]
         return results
@@ -269,12 +266,10 @@ class _Decoding:
     def __init__(self, model: LlamaCppModel, ids: list[int], count: int, *, greedy_first: bool, temperature: float, grammar: str | None, seed: int) -> None:
         from llama_cpp import _internals
 
-        self.model, self.llama, self.ids, self.count, self.grammar = model, model.llama, ids, count, grammar
-        self.vocabulary = self.llama.n_vocab()
+        self.model, self.llama, self.ids, self.count = model, model.llama, ids, count
         self.ctx = self.llama._ctx
         self.batch = _internals.LlamaBatch(n_tokens=count, embd=0, n_seq_max=count, verbose=False)
-        self.greedy = [greedy_first and s == 0 or temperature <= 0 for s in range(count)]
-        self.samplers = [self._sampler(greedy=self.greedy[s], temperature=temperature, grammar=grammar, seed=seed + s) for s in range(count)]
+        self.samplers = [self._sampler(greedy=greedy_first and s == 0 or temperature <= 0, temperature=temperature, grammar=grammar, seed=seed + s) for s in range(count)]
 
     def _sampler(self, *, greedy: bool, temperature: float, grammar: str | None, seed: int):
         from llama_cpp import LlamaGrammar, _internals
@@ -292,8 +287,7 @@ class _Decoding:
         return sampler
 
     def run(self, max_new_tokens: int, stop: Sequence[str], stream: TextStream | None, cancel: threading.Event | None):
-        """(text, new tokens, finish, first token at, done at, probabilities) per sequence, in
-        order; probabilities only for a greedy sequence decoded without a grammar."""
+        """(text, new tokens, finish, first token at, done at) per sequence, in order."""
         from llama_cpp import llama_cpp as low
 
         for s in range(1, self.count):
@@ -303,8 +297,6 @@ class _Decoding:
         tokens: list[list[int]] = [[] for _ in range(self.count)]
         texts, finish = [""] * self.count, ["length"] * self.count
         done_at = [0.0] * self.count
-        probabilities: list[list[float]] = [[] for _ in range(self.count)]  # of the tokens a greedy sequence chose
-        grammar_free = not self.grammar  # a grammar changes the scores the choice was made on
         row = {s: 0 for s in range(self.count)}  # where each sequence's next-token scores are in the batch
         active = list(range(self.count))
         first_at = None
@@ -322,8 +314,6 @@ class _Decoding:
                         finish[s] = "eos"
                     else:
                         tokens[s].append(token)
-                        if self.greedy[s] and grammar_free:
-                            probabilities[s].append(self._probability(row[s], token))
                         texts[s] = self.model._decode(tokens[s])
                         if stream is not None and s == 0:
                             stream.update(texts[s])
@@ -348,14 +338,7 @@ class _Decoding:
         if stream is not None:
             stream.update(texts[0], final=True)
         first = first_at or time.perf_counter()
-        return [(texts[s], len(tokens[s]), finish[s], first, done_at[s], tuple(probabilities[s]) if self.greedy[s] and grammar_free else None) for s in range(self.count)]
-
-    def _probability(self, row: int, token: int) -> float:
-        """The probability of `token` among the raw scores of batch row `row` (softmax)."""
-        from llama_cpp import llama_cpp as low
-
-        scores = np.ctypeslib.as_array(low.llama_get_logits_ith(self.ctx.ctx, row), shape=(self.vocabulary,))
-        return float(1.0 / np.exp(scores - scores[token]).sum())
+        return [(texts[s], len(tokens[s]), finish[s], first, done_at[s]) for s in range(self.count)]
 
     def _decode(self, entries: list[tuple[int, int]], position: int, *, shared: bool) -> None:
         """One step: a token per (sequence, token) entry at `position`; with `shared`, one token

@@ -28,9 +28,6 @@ class Generation:
     seconds_total: float
     finish: str  # "stop" | "eos" | "length" | "cancelled"
     cached_tokens: int = 0  # prompt tokens taken from the prefix cache instead of prefilled
-    # The greedy sequence's probability of each token it chose (softmax of the raw scores): how
-    # sure the model was. None for samples, and where the backend cannot say.
-    probabilities: tuple[float, ...] | None = None
 
 
 class Model(Protocol):
@@ -40,7 +37,6 @@ class Model(Protocol):
     prefix_cache: ClassVar[bool]  # generate(prefix=...) keeps that prefix's attention cache across calls
     true_n: ClassVar[bool]  # n candidates are decoded together in one batch (else one after another, sharing the prompt's cache)
     grammar: ClassVar[bool]  # decoding can be constrained by a grammar (llama.cpp's GBNF)
-    reports_probabilities: ClassVar[bool]  # the greedy sequence's Generation.probabilities are reported
 
     device: str
     load_seconds: float

@@ -85,7 +85,6 @@ class OpenAIModel:
     prefix_cache: ClassVar[bool] = False  # the server keeps its own
     true_n: ClassVar[bool] = False
     grammar: ClassVar[bool] = False
-    reports_probabilities: ClassVar[bool] = False
 
     client: httpx.Client
     base: str

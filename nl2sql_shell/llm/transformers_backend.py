@@ -69,18 +69,6 @@ class _Sampler(LogitsProcessor):
         return chosen.scatter_(-1, indices.gather(-1, choice), 0.0)
 
 
-class _Probabilities(LogitsProcessor):
-    """Records, step by step, the probability of row 0's most likely token (softmax of the raw
-    scores): the token the greedy sequence chose."""
-
-    def __init__(self) -> None:
-        self.steps: list[float] = []
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        self.steps.append(float(torch.softmax(scores[0].float(), dim=-1).max()))
-        return scores
-
-
 class _Streamer(BaseStreamer):
     """Times the first new token and streams the first sequence's text as it grows."""
 
@@ -116,7 +104,6 @@ class LoadedModel:
     prefix_cache: ClassVar[bool] = True
     true_n: ClassVar[bool] = True
     grammar: ClassVar[bool] = False
-    reports_probabilities: ClassVar[bool] = True
 
     model: Any
     tokenizer: Any
@@ -173,8 +160,6 @@ class LoadedModel:
         if past is not None and n > 1:
             past.batch_repeat_interleave(n)
         streamer = _Streamer(self.tokenizer, on_text, stop)
-        greedy = temperature <= 0 or first == 0  # row 0 is the greedy sequence
-        probabilities = _Probabilities()
         sampler = [_Sampler(temperature, greedy_first=n > 1 and first == 0)] if temperature > 0 else []
         rows = ids.expand(n, -1)  # n copies of the prompt: each row draws its own tokens
         output = self.model.generate(
@@ -186,15 +171,11 @@ class LoadedModel:
             cache=past,
             pad_token_id=self.tokenizer.pad_token_id,
             do_sample=False,  # sampling, when asked for, is done by _Sampler; then this takes its pick
-            logits_processor=LogitsProcessorList([probabilities, *sampler] if greedy else sampler),
+            logits_processor=LogitsProcessorList(sampler),
         )
         total = time.perf_counter() - started
         first = (streamer.first_token_at or time.perf_counter()) - started
-        results = [self._result(row[prompt_length:], stop, cancel, prompt_length, first, total, cached, max_new_tokens) for row in output]
-        for i, result in enumerate(results):
-            if greedy and (i == 0 or temperature <= 0):
-                result.probabilities = tuple(probabilities.steps[: result.new_tokens])
-        return results
+        return [self._result(row[prompt_length:], stop, cancel, prompt_length, first, total, cached, max_new_tokens) for row in output]
 
     def _input_device(self):
         return next(self.model.parameters()).device

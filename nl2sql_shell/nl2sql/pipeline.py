@@ -55,7 +55,6 @@ class Attempt:
     written: str | None = None  # the query as the model wrote it, when the rules changed it
     chosen: bool = False  # the candidate the answer's SQL comes from
     proof: Proof | None = None  # whether `sql` is proven harmless on the server (None: not checked)
-    probabilities: tuple[float, ...] | None = None  # of the greedy query's tokens (llm.model.Generation)
 
 
 @dataclass
@@ -75,7 +74,6 @@ class Answer:
     prompt_tokens: int = 0
     generated_tokens: int = 0
     rounds: int = 0  # generation rounds: the first, then one per repair
-    sure: bool = False  # the greedy query stood alone (Options.sure_enough): no samples written
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -119,10 +117,6 @@ class Options:
     # result, the answer is the refusal, even though a query passed the checks. Off: an
     # experiment until measured (eval --refusal-votes).
     refusal_votes: bool = False
-    # When the greedy query's least sure token had at least this probability and the query
-    # passes the checks, it is the answer and no samples are written (the vote would mostly
-    # agree with it); 0: always write all the candidates.
-    sure_enough: float = 0.0
 
     @property
     def baseline(self) -> bool:
@@ -181,7 +175,8 @@ class Asker:
         runs: dict[str, str | None] = {}  # each distinct checked query's rows, run once per question
         for round_ in range(self.options.max_repairs + 1):
             answer.rounds = round_ + 1
-            candidates, passed = self._first_candidates(messages, answer, view, conn, on_text if round_ == 0 else None, cancel, n=self._samples(round_), sure_enough=round_ == 0)
+            candidates = self._generate(messages, answer, on_text if round_ == 0 else None, cancel, n=self._samples(round_))
+            passed = self._checked(candidates, answer, view, conn, cancel)
             if round_ == 0 and self.options.more_candidates and self.options.prompt_style == "default" and self._unsettled(candidates, passed, conn, runs):
                 more = self._generate(messages, answer, None, cancel, n=self.options.more_candidates, first=len(candidates))
                 passed += self._checked(more, answer, view, conn, cancel)
@@ -199,8 +194,6 @@ class Asker:
                 chosen.chosen = True
                 if round_:
                     answer.reason += f" after {round_} repair{'s' * (round_ > 1)}"
-                if answer.sure:
-                    answer.reason += "; the model was sure of every word, so no other candidate was written"
                 if chosen.changes:  # the corrections of the query the answer shows, no other's
                     answer.reason += "; corrected " + ", ".join(map(str, chosen.changes))
                 break
@@ -225,25 +218,6 @@ class Asker:
             answer.sql = answer.attempts[-1].sql if answer.attempts else None
         answer.timings["total_s"] = time.perf_counter() - started
         return answer
-
-    def _first_candidates(self, messages, answer: Answer, view: ModelView, conn: psycopg.Connection, on_text, cancel, *, n: int, sure_enough: bool) -> tuple[list[Attempt], list[tuple[Attempt, CheckResult]]]:
-        """A round's candidates and those of them that pass the checks. With `sure_enough` and
-        `Options.sure_enough` set and a backend that reports how sure it was, the greedy query
-        is written alone first and stands alone when the model was that sure of every token and
-        it passes the checks; otherwise the samples follow (numbered after it: the same ones a
-        single batch would have written)."""
-        threshold = self.options.sure_enough if self.options.sure_enough and sure_enough and n > 1 and not self.options.baseline and self.model.reports_probabilities else None
-        if not threshold:
-            candidates = self._generate(messages, answer, on_text, cancel, n=n)
-            return candidates, self._checked(candidates, answer, view, conn, cancel)
-        candidates = self._generate(messages, answer, on_text, cancel, n=1)
-        passed = self._checked(candidates, answer, view, conn, cancel)
-        greedy = candidates[0]
-        if passed and greedy.probabilities is not None and sureness(greedy.probabilities) >= threshold:
-            answer.sure = True
-            return candidates, passed
-        samples = self._generate(messages, answer, None, cancel, n=n - 1, first=1)
-        return candidates + samples, passed + self._checked(samples, answer, view, conn, cancel)
 
     def _checked(self, candidates: list[Attempt], answer: Answer, view: ModelView, conn: psycopg.Connection, cancel) -> list[tuple[Attempt, CheckResult]]:
         """The candidates that pass the checks (corrected or repaired), each with its result."""
@@ -296,7 +270,7 @@ class Asker:
         answer.generated_tokens += sum(g.new_tokens for g in generations)
         answer.timings["first_token_s"] = answer.timings.get("first_token_s", generations[0].seconds_to_first_token)
         answer.timings["generate_s"] = answer.timings.get("generate_s", 0.0) + max(g.seconds_total for g in generations)
-        return [Attempt(g.text, extract_sql(g.text), probabilities=g.probabilities) for g in generations]
+        return [Attempt(g.text, extract_sql(g.text)) for g in generations]
 
     def _check(self, attempt: Attempt, view: ModelView, conn: psycopg.Connection) -> CheckResult | None:
         """Static checks first (cheap, precise messages), then the server's own EXPLAIN.
@@ -372,11 +346,6 @@ class Asker:
             if result.sql not in runs:
                 runs[result.sql] = result_fingerprint(conn, result.sql, self.options)
         return [runs[result.sql] for _, result in proven]
-
-
-def sureness(probabilities: Sequence[float]) -> float:
-    """How sure the model was of a whole query: the probability of its least sure token."""
-    return min(probabilities, default=0.0)
 
 
 def feedback(errors: list[str], limit: int = 3, max_chars: int = 700) -> str:

@@ -64,21 +64,6 @@ def test_candidates_are_numbered_so_more_can_be_asked_for_later(model):
     assert rest[0].text != first[0].text or rest[1].text != first[1].text  # no greedy one among them
 
 
-def test_the_greedy_sequence_says_how_sure_the_model_was(model):
-    """The probability of each token it chose: high throughout for an answer the prompt
-    dictates, low somewhere in a free poem; samples carry none (Options.sure_enough reads the
-    greedy one's)."""
-    dictated = model.chat_prompt([{"role": "user", "content": "Reply with exactly this and nothing else: SELECT 1;"}])
-    free = model.chat_prompt([{"role": "user", "content": "Write a short poem about tables."}])
-    [sure] = model.generate(dictated, max_new_tokens=8)
-    [unsure, *samples] = model.generate(free, max_new_tokens=24, n=3, temperature=1.0)
-    assert sure.text and len(sure.probabilities) == sure.new_tokens and min(sure.probabilities) > 0.5
-    assert len(unsure.probabilities) == unsure.new_tokens == 24 and 0 < min(unsure.probabilities) < min(sure.probabilities)
-    assert all(0 < p <= 1 for p in unsure.probabilities)
-    assert [s.probabilities for s in samples] == [None, None]
-    assert model.generate(free, max_new_tokens=24, n=2, temperature=1.0, first=1)[0].probabilities is None
-
-
 def test_stop_strings_cut_the_text_and_on_text_streams_it(model):
     prompt = model.chat_prompt(_messages("List the names in t3."))
     pieces: list[str] = []

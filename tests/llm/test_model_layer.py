@@ -76,22 +76,6 @@ def test_of_several_sequences_the_first_is_the_greedy_one(tiny):
     assert any(b.text != greedy.text for b in batch[1:])  # at temperature 5 the samples differ
 
 
-def test_the_greedy_sequence_carries_the_probability_of_each_token_it_chose(tiny):
-    """The same figures a plain forward pass gives (softmax of the scores); samples carry none."""
-    model = load_model(ModelSpec(model=str(tiny["qwen2"]), device="cpu"))
-    prompt = model.chat_prompt(MESSAGES)
-    [greedy, sample] = model.generate(prompt, max_new_tokens=8, n=2, temperature=1.0)
-    ids = model.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).input_ids
-    probabilities = []
-    with torch.inference_mode():
-        for _ in range(greedy.new_tokens):
-            p = torch.softmax(model.model(input_ids=ids).logits[0, -1].float(), dim=-1)
-            probabilities.append(float(p.max()))
-            ids = torch.cat([ids, p.argmax().reshape(1, 1)], dim=1)
-    assert greedy.new_tokens > 0 and greedy.probabilities == pytest.approx(probabilities, rel=1e-3)
-    assert sample.probabilities is None
-
-
 def test_candidates_share_one_prefill_of_the_prompt(tiny):
     """Four candidates cost one prompt prefill: its cache is copied, not computed per row."""
     model = load_model(ModelSpec(model=str(tiny["qwen2"]), device="cpu"))
