@@ -72,6 +72,8 @@ class Record:
     rules: list[str] = field(default_factory=list)  # correction rules that fired on the chosen query
     uncorrected_correct: bool | None = None  # the chosen query as the model wrote it, scored too
     proven: bool | None = None  # the answer's SQL proven harmless (runs on Enter); None: no query to run
+    greedy_alone: bool = False  # the greedy query passed, so no samples were written (Options.greedy_first)
+    greedy_correct: bool | None = None  # the greedy query alone, scored too (when it passed the checks): what the vote added
 
 
 @dataclass
@@ -192,6 +194,10 @@ class Runner:
             reason = result.reason
             if fired and chosen is not None and chosen.written is not None:
                 uncorrected = self._score_uncorrected(chosen.written, question)
+        greedy = answer.attempts[0] if answer.attempts else None
+        greedy_correct = None
+        if part == "questions" and crash is None and greedy is not None and greedy.sql is not None and not greedy.errors and not is_refusal(greedy.sql):
+            greedy_correct = correct if greedy.sql == answer.sql else self._score_uncorrected(greedy.sql, question)
         return Record(
             style=style,
             suite=part,
@@ -211,11 +217,13 @@ class Runner:
             rules=fired,
             uncorrected_correct=uncorrected,
             proven=answer.proven if answer.kind in ("read", "write") else None,
+            greedy_alone=answer.greedy_alone,
+            greedy_correct=greedy_correct,
         )
 
     def _score_uncorrected(self, sql: str, question: Question) -> bool | None:
-        """Whether the query as the model wrote it (before the rules) was right too: what says
-        if a correction helped or hurt."""
+        """Whether another query for the question was right too: the query as the model wrote
+        it (before the rules: did a correction help or hurt?), or the greedy one alone."""
         try:
             return score(sql, question.gold, self.conninfos[question.db_name], question=question.question, category=question.category).correct
         except GoldQueryError:

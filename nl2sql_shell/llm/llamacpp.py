@@ -183,8 +183,8 @@ class LlamaCppModel:
             seed = zlib.crc32(repr(ids).encode()) + number  # the same prompt samples the same candidates
             batch = _Decoding(self, ids, count, greedy_first=number == 0, temperature=temperature, grammar=grammar, seed=seed)
             for text, new_tokens, finish, first_at, done_at in batch.run(min(max_new_tokens, room), stop, stream, cancel):
-                first = (results[0].seconds_to_first_token if results else first_at - started)
-                results.append(Generation(text, len(ids), new_tokens, first, done_at - started, finish, cached))
+                first_token = results[0].seconds_to_first_token if results else first_at - started  # not `first`: the numbering
+                results.append(Generation(text, len(ids), new_tokens, first_token, done_at - started, finish, cached))
         if len(results) < n:  # greedy: every sequence is the same one
             results += [Generation(**vars(results[0])) for _ in range(n - len(results))]
         return results

@@ -25,7 +25,7 @@ from psycopg import pq
 
 from nl2sql_shell.db.execute import OneStatementCursor, read_only_transaction
 from nl2sql_shell.llm.model import Model
-from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
+from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES, GREEDY_FIRST
 from nl2sql_shell.nl2sql import prompt as prompts
 from nl2sql_shell.nl2sql.check import CheckResult, check_sql
 from nl2sql_shell.nl2sql.extract import extract_sql, is_refusal
@@ -74,6 +74,7 @@ class Answer:
     prompt_tokens: int = 0
     generated_tokens: int = 0
     rounds: int = 0  # generation rounds: the first, then one per repair
+    greedy_alone: bool = False  # the greedy query passed the checks, so no samples were written
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -117,6 +118,7 @@ class Options:
     # result, the answer is the refusal, even though a query passed the checks. Off: an
     # experiment until measured (eval --refusal-votes).
     refusal_votes: bool = False
+    greedy_first: bool = GREEDY_FIRST  # see nl2sql/__init__.py
 
     @property
     def baseline(self) -> bool:
@@ -175,8 +177,7 @@ class Asker:
         runs: dict[str, str | None] = {}  # each distinct checked query's rows, run once per question
         for round_ in range(self.options.max_repairs + 1):
             answer.rounds = round_ + 1
-            candidates = self._generate(messages, answer, on_text if round_ == 0 else None, cancel, n=self._samples(round_))
-            passed = self._checked(candidates, answer, view, conn, cancel)
+            candidates, passed = self._candidates(messages, answer, view, conn, on_text if round_ == 0 else None, cancel, first_round=round_ == 0)
             if round_ == 0 and self.options.more_candidates and self.options.prompt_style == "default" and self._unsettled(candidates, passed, conn, runs):
                 more = self._generate(messages, answer, None, cancel, n=self.options.more_candidates, first=len(candidates))
                 passed += self._checked(more, answer, view, conn, cancel)
@@ -218,6 +219,23 @@ class Asker:
             answer.sql = answer.attempts[-1].sql if answer.attempts else None
         answer.timings["total_s"] = time.perf_counter() - started
         return answer
+
+    def _candidates(self, messages, answer: Answer, view: ModelView, conn: psycopg.Connection, on_text, cancel, *, first_round: bool) -> tuple[list[Attempt], list[tuple[Attempt, CheckResult]]]:
+        """A round's candidates, and those of them that pass the checks. With
+        `Options.greedy_first`, the first round writes the greedy query alone and the samples
+        only when it fails the checks or cannot be proven harmless (numbered after it: the ones
+        a single batch would have written)."""
+        n = self._samples(0 if first_round else 1)
+        if not (first_round and self.options.greedy_first and n > 1 and not self.options.baseline):
+            candidates = self._generate(messages, answer, on_text, cancel, n=n)
+            return candidates, self._checked(candidates, answer, view, conn, cancel)
+        candidates = self._generate(messages, answer, on_text, cancel, n=1)
+        passed = self._checked(candidates, answer, view, conn, cancel)
+        answer.greedy_alone = bool(self._proven(passed))
+        if answer.greedy_alone or (cancel is not None and cancel.is_set()):
+            return candidates, passed
+        samples = self._generate(messages, answer, None, cancel, n=n - 1, first=1)
+        return candidates + samples, passed + self._checked(samples, answer, view, conn, cancel)
 
     def _checked(self, candidates: list[Attempt], answer: Answer, view: ModelView, conn: psycopg.Connection, cancel) -> list[tuple[Attempt, CheckResult]]:
         """The candidates that pass the checks (corrected or repaired), each with its result."""
