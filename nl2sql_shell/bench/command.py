@@ -28,7 +28,7 @@ from nl2sql_shell.model_choice import model_options
     is_flag=True,
     help="Only time whole `?` answers to the fixed demo questions on the embedded demo database, each of --backends in its own process, in turns.",
 )
-@click.option("--backends", default="llamacpp,transformers", show_default=True, help="With --demo-questions: the backends to compare, comma-separated.")
+@click.option("--backends", default="llamacpp,transformers", show_default=True, help="With --demo-questions: the backends to compare, comma-separated; NAME+batch writes all the candidates in one batch (no greedy query alone first), for example llamacpp,llamacpp+batch.")
 @click.option("--limit", type=click.IntRange(min=1), help="With --demo-questions: only the first N questions.")
 @click.option(
     "--proxy",
@@ -107,12 +107,12 @@ def _compare_with_tutorial(loaded, spec, candidates: int, progress) -> None:
 
 def _demo_questions(model: str, backends: list[str], limit: int | None, progress) -> None:
     """The demo questions on the embedded demo database (started, and made, as the shell does)."""
-    from nl2sql_shell.bench.demo_questions import BACKENDS, run_demo_questions
+    from nl2sql_shell.bench.demo_questions import BACKENDS, BATCH_FIRST, run_demo_questions
     from nl2sql_shell.db import embedded
     from nl2sql_shell.db.demo import DEMO_DBNAME, ensure_demo
 
-    if unknown := [name for name in backends if name not in BACKENDS]:
-        raise click.BadParameter(f"{', '.join(unknown)}: use {' and/or '.join(BACKENDS)}", param_hint="--backends")
+    if unknown := [name for name in backends if name.removesuffix(BATCH_FIRST) not in BACKENDS]:
+        raise click.BadParameter(f"{', '.join(unknown)}: use {' and/or '.join(BACKENDS)}, each with {BATCH_FIRST} or without", param_hint="--backends")
     progress("starting the embedded PostgreSQL and its demo database")
     server = embedded.start()
     try:

@@ -60,6 +60,7 @@ QUESTIONS: tuple[str, ...] = (
     "Which customers were born before 1960 and live in Germany?",
 )
 BACKENDS = ("llamacpp", "transformers")
+BATCH_FIRST = "+batch"  # after a backend's name: all candidates in one batch (Options.greedy_first off)
 
 
 @dataclass
@@ -92,8 +93,9 @@ class Finished:
 # --------------------------------------------------------------------------- the worker
 
 
-def serve(backend: str, model: str, conninfo: str, protocol: IO[str]) -> None:
-    """Load `model` with `backend`, then answer each question read on stdin until it closes."""
+def serve(setup: str, model: str, conninfo: str, protocol: IO[str]) -> None:
+    """Load `model` with the setup's backend, then answer each question read on stdin until it
+    closes."""
     import psycopg
 
     from nl2sql_shell.bench.memory import peak_rss_gib
@@ -105,12 +107,12 @@ def serve(backend: str, model: str, conninfo: str, protocol: IO[str]) -> None:
         protocol.flush()
 
     try:
-        loaded = load_model(ModelSpec(model=model, backend=backend, device="cpu"))
+        loaded = load_model(ModelSpec(model=model, backend=setup.removesuffix(BATCH_FIRST), device="cpu"))
     except ModelLoadError as exc:
         say({"error": str(exc)})
         return
     say({"load_s": loaded.load_seconds})
-    asker = Asker(loaded, Options())
+    asker = Asker(loaded, Options(greedy_first=Options.greedy_first and not setup.endswith(BATCH_FIRST)))
     with psycopg.connect(conninfo, autocommit=True) as conn:
         for line in sys.stdin:
             answer = asker.ask(line.strip(), conn)
@@ -210,15 +212,15 @@ def _report(workers: dict[str, _Worker], answers: dict[str, list[Answered]], fin
     backends = list(workers)
 
     def row(label: str, values: dict[str, float], unit: str, better: str | None = "lower", digits: int = 2) -> None:
-        """One figure per backend, and llama.cpp's against transformers' when both ran:
+        """One figure per setup, and the first's against the second's when two ran:
         `better` "lower" (a time), "higher" (a rate) or None (a size, given as a fraction)."""
         text = ", ".join(f"{backend} {values[backend]:.{digits}f}{unit}" for backend in backends)
-        if {"llamacpp", "transformers"} <= values.keys() and min(values.values()) > 0:
-            ours, theirs = values["llamacpp"], values["transformers"]
+        if len(backends) == 2 and min(values.values()) > 0:
+            (first, ours), (second, theirs) = values.items()
             if better == "lower":
-                text += f" (llamacpp {theirs / ours:.1f}x faster)"
+                text += f" ({first} {theirs / ours:.1f}x faster)"
             else:
-                text += f" (llamacpp {ours / theirs:.{1 if better else 2}f}x{'' if better else ' of transformers'})"
+                text += f" ({first} {ours / theirs:.{1 if better else 2}f}x{'' if better else f' of {second}'})"
         report.add(label, text)
 
     def later(backend: str) -> list[Answered]:

@@ -16,6 +16,8 @@ import psycopg
 from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from nl2sql_shell.terminal_prompt import simple_prompt
+
 TARGET_VARIABLES = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD", "PGSERVICE")
 APPLICATION_NAME = "nl2sql-shell"
 
@@ -70,12 +72,12 @@ def connect(target: Target) -> psycopg.Connection:
     """Open an autocommit connection (psql's default). The password is asked for as psql asks:
     first with -W, else once when the server wants one that was not given (never with -w)."""
     if target.prompt_password and target.password is None:
-        target.password = ask_password("Password: ")  # psql 15 names no user: it cannot be sure yet
+        target.password = simple_prompt("Password: ", echo=False)  # psql 15 names no user: it cannot be sure yet
     try:
         return _libpq_connect(target.conninfo, target.password)
     except ConnectFailed as exc:
         if exc.needs_password and target.password is None and not target.never_prompt:
-            target.password = ask_password(f"Password for user {exc.user}: ")
+            target.password = simple_prompt(f"Password for user {exc.user}: ", echo=False)
             return _libpq_connect(target.conninfo, target.password)
         raise
 
@@ -102,24 +104,6 @@ def _libpq_connect(conninfo: str, password: str | None) -> psycopg.Connection:
     conn = psycopg.Connection(pgconn)
     conn.autocommit = True
     return conn
-
-
-def ask_password(prompt: str) -> str:
-    """psql's simple_prompt: the prompt and the unechoed answer on the terminal (/dev/tty),
-    else on standard error and standard input; a newline after it; end of input is ""."""
-    try:
-        terminal = open("/dev/tty", "r+", encoding="utf-8")  # noqa: SIM115 - closed below
-    except OSError:
-        terminal = None
-    if terminal is not None:
-        with terminal:
-            return getpass.getpass(prompt, stream=terminal)
-    sys.stderr.write(prompt)
-    sys.stderr.flush()
-    answer = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
-    sys.stderr.write("\n")
-    sys.stderr.flush()
-    return answer
 
 
 def describe(conn: psycopg.Connection) -> str:

@@ -4,12 +4,13 @@ Only the default below lives here, so that the command line can show it without 
 the pipeline (and sqlglot with it) at start-up.
 """
 
-# The first answer is 4 queries from one batch (the greedy one first) and the checked ones vote
-# by their rows: on every sixth benchmark question that answered 10 of 32 against 6 of 32 for
-# the greedy query alone, in no more time (a batch of 4 costs ~1.3x one sequence on a CPU).
+# Up to 4 queries (the greedy one first) and the checked ones vote by their rows: on every sixth
+# benchmark question that answered 10 of 32 against 6 of 32 for the greedy query alone (the
+# gain is where the greedy query fails the checks: see GREEDY_FIRST).
 DEFAULT_CANDIDATES = 4
 
 # Write the greedy query alone first and the samples only when it fails the checks (or is not
-# proven harmless, so the vote could not run it). On dev and bench/unfamiliar the vote never
-# made a passing greedy query's answer right (docs/benchmarks.md).
-GREEDY_FIRST = False
+# proven harmless, so the vote could not run it): on dev and bench/unfamiliar the vote never
+# made a passing greedy query's answer right, and half the questions then need no samples
+# (p50 3.1 s against 5.3-5.7 s, as many right answers; docs/benchmarks.md, fourteenth session).
+GREEDY_FIRST = True

@@ -18,6 +18,7 @@ import psycopg
 from nl2sql_shell.db.messages import position_display
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.variables import echo_text, meta_arguments
+from nl2sql_shell.terminal_prompt import simple_prompt
 
 BUFFER_COMMANDS = ("\\r", "\\reset", "\\p", "\\print", "\\w", "\\write")
 
@@ -99,26 +100,9 @@ def _prompt(shell: Shell, argument: str) -> bool:
         shell.output.say(text)
         value = shell.read_line() if from_script and shell.read_line is not None else sys.stdin.readline()
     else:
-        value = _simple_prompt(text, shell.read_line if from_script else None)
+        value = simple_prompt(text, echo=True, read_line=shell.read_line if from_script else None)
     shell.variables[name] = value.removesuffix("\n")
     return True
-
-
-def _simple_prompt(text: str, read_line: Callable[[], str] | None) -> str:
-    """psql's simple_prompt with echo: TEXT and the answer on the terminal (/dev/tty), else
-    TEXT on standard error and the answer from ``read_line`` (standard input's next line)."""
-    try:
-        terminal = open("/dev/tty", "r+", encoding="utf-8")  # noqa: SIM115 - closed below
-    except OSError:
-        terminal = None
-    if terminal is not None:
-        with terminal:
-            terminal.write(text)
-            terminal.flush()
-            return terminal.readline()
-    sys.stderr.write(text)
-    sys.stderr.flush()
-    return read_line() if read_line is not None else sys.stdin.readline()
 
 
 def _setenv(shell: Shell, argument: str) -> bool:

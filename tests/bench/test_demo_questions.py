@@ -57,6 +57,16 @@ def test_the_command_answers_demo_questions_with_llamacpp_without_torch(pg_serve
     assert rows["torch imported"] == "llamacpp no"
 
 
+def test_two_setups_of_one_backend_compare_the_first_against_the_second():
+    """`--backends llamacpp,llamacpp+batch`: greedy first against one batch of candidates."""
+    setups = ("llamacpp", "llamacpp+batch")
+    workers = {s: SimpleNamespace(load_s=0.5, ready_s=2.0) for s in setups}
+    answers = {"llamacpp": [_answered(9.0, 3.0, 8.0), _answered(2.0, 0.2, 1.5), _answered(3.0, 0.4, 2.5)], "llamacpp+batch": [_answered(9.0, 3.0, 8.0), _answered(5.0, 0.2, 4.5), _answered(5.0, 0.4, 4.5)]}
+    rows = dict(_report(workers, answers, {s: Finished(0.7, False) for s in setups}, 3).rows)
+    assert rows["per question p50"] == "llamacpp 2.50 s, llamacpp+batch 5.00 s (llamacpp 2.0x faster)"
+    assert rows["peak RSS"] == "llamacpp 0.70 GiB, llamacpp+batch 0.70 GiB (llamacpp 1.00x of llamacpp+batch)"
+
+
 def test_an_unknown_backend_is_refused_before_anything_starts():
     result = CliRunner().invoke(main, ["bench", "--demo-questions", "--backends", "llamacpp,vllm"])
     assert result.exit_code == 2 and "vllm" in result.output

@@ -1,0 +1,35 @@
+"""psql's simple_prompt, for its password prompts and `\\prompt`: the question and the answer
+go to the terminal itself (/dev/tty) even when standard input and output are redirected, so a
+script's data is never read as an answer; without a terminal, the question goes to standard
+error and the answer comes from standard input."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from collections.abc import Callable
+
+
+def simple_prompt(prompt: str, *, echo: bool, read_line: Callable[[], str] | None = None) -> str:
+    """The answer to `prompt`: echoed as typed, or unechoed (a password: then without its line
+    end, and a newline written after it). `read_line` stands in for standard input's next
+    line when there is no terminal; end of input is ""."""
+    try:
+        terminal = open("/dev/tty", "r+", encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError:
+        terminal = None
+    if terminal is not None:
+        with terminal:
+            if not echo:
+                return getpass.getpass(prompt, stream=terminal)
+            terminal.write(prompt)
+            terminal.flush()
+            return terminal.readline()
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    answer = read_line() if read_line is not None else sys.stdin.readline()
+    if not echo:
+        answer = answer.removesuffix("\n").removesuffix("\r")
+        sys.stderr.write("\n")
+        sys.stderr.flush()
+    return answer
