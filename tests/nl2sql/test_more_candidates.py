@@ -45,7 +45,7 @@ def _words(sql: str) -> list[str]:
 
 def _ask(replies: list[str], conn, more: int):
     model = Counting(replies)
-    answer = Asker(model, Options(candidates=4, more_candidates=more, max_repairs=0)).ask("which products are cheap", conn)
+    answer = Asker(model, Options(candidates=4, more_candidates=more, max_repairs=0, greedy_first=False)).ask("which products are cheap", conn)  # a first batch of 4
     return answer, model.calls
 
 

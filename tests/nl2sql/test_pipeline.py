@@ -67,7 +67,7 @@ def database(pg_server):
 def _prompts_for(model_dir, conninfo: str, question: str) -> list[str]:
     recording = Recording(load_model(ModelSpec(model=str(model_dir), device="cpu")))
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        Asker(recording).ask(question, conn)
+        Asker(recording, Options(candidates=1)).ask(question, conn)  # one prompt per round
     return recording.prompts
 
 
@@ -190,7 +190,7 @@ def test_library_api_answers_without_running(trained, database):
 
 
 def test_candidates_are_sampled_in_one_call_and_voted_on(trained, database):
-    voting = Asker(load_model(ModelSpec(model=trained, device="cpu")), Options(candidates=3, temperature=0.3))
+    voting = Asker(load_model(ModelSpec(model=trained, device="cpu")), Options(candidates=3, temperature=0.3, greedy_first=False))
     with psycopg.connect(database, autocommit=True) as conn:
         answer = voting.ask(COUNT_Q, conn)
     assert len(answer.attempts) == 3

@@ -143,7 +143,7 @@ def test_unproven_candidates_are_neither_explained_nor_voted_and_need_a_yes(conn
 
 
 def test_proven_candidates_are_voted(conn):
-    asker = Asker(Scripted(["SELECT name FROM customers ORDER BY name", "SELECT grab() AS g", "SELECT name FROM customers ORDER BY name"]), Options(max_repairs=0, candidates=3))
+    asker = Asker(Scripted(["SELECT name FROM customers ORDER BY name", "SELECT grab() AS g", "SELECT name FROM customers ORDER BY name"]), Options(max_repairs=0, candidates=3, greedy_first=False))
     answer = asker.ask("customer names", conn, check_grounding=False)
     assert answer.proven and " ".join(answer.sql.split()) == "SELECT name FROM customers ORDER BY name"
     assert "2 of 3" in answer.reason

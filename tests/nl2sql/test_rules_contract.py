@@ -117,7 +117,7 @@ EPOCH = FAILS[0][0]
 
 @pytest.mark.parametrize(("replies", "chosen", "corrected"), [([CLEAN, EPOCH, EPOCH], 1, True), ([EPOCH, CLEAN, CLEAN], 1, False)])
 def test_the_reason_names_the_corrections_of_the_chosen_candidate(conn, replies: list[str], chosen: int, corrected: bool) -> None:
-    asker = Asker(Scripted(replies), Options(candidates=3, max_repairs=0))
+    asker = Asker(Scripted(replies), Options(candidates=3, max_repairs=0, greedy_first=False))  # one batch, voted
     answer = asker.ask("how many messages were sent in 2024", conn, check_grounding=False)
     assert [a.chosen for a in answer.attempts] == [i == chosen for i in range(3)]
     assert answer.reason.startswith("2 of 3 checked candidates returned the same rows")
