@@ -24,3 +24,16 @@ class Scripted:
     def generate(self, prompt: str, *, n: int = 1, first: int = 0, **options):
         replies = [self.replies[min(i, len(self.replies) - 1)] for i in range(first, first + n)]
         return [SimpleNamespace(text=reply, prompt_tokens=1, new_tokens=1, seconds_to_first_token=0.0, seconds_total=0.0) for reply in replies]
+
+
+class Counting(Scripted):
+    """Scripted, with each generate call written down as (first, n): which candidates the
+    pipeline asked for, and in how many calls."""
+
+    def __init__(self, replies: list[str]) -> None:
+        super().__init__(replies)
+        self.calls: list[tuple[int, int]] = []
+
+    def generate(self, prompt: str, *, n: int = 1, first: int = 0, **options):
+        self.calls.append((first, n))
+        return super().generate(prompt, n=n, first=first, **options)

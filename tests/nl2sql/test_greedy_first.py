@@ -9,7 +9,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 from conftest import create_database
-from scripted import Scripted
+from scripted import Counting
 
 from nl2sql_shell.nl2sql.pipeline import Asker, Options
 from nl2sql_shell.nl2sql.prompt import REFUSAL_SQL
@@ -29,16 +29,6 @@ UNPROVEN = "SELECT name FROM products WHERE price < 50 * bump();"
 def conn(pg_server):
     with psycopg.connect(create_database(pg_server, "greedy_first", SCHEMA), autocommit=True) as connection:
         yield connection
-
-
-class Counting(Scripted):
-    def __init__(self, replies: list[str]) -> None:
-        super().__init__(replies)
-        self.calls: list[tuple[int, int]] = []
-
-    def generate(self, prompt: str, *, n: int = 1, first: int = 0, **options):
-        self.calls.append((first, n))
-        return super().generate(prompt, n=n, first=first, **options)
 
 
 def _ask(replies: list[str], conn, *, greedy_first: bool, max_repairs: int = 0):

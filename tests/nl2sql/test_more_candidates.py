@@ -9,7 +9,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 from conftest import create_database
-from scripted import Scripted
+from scripted import Counting, Scripted
 
 from nl2sql_shell.nl2sql.pipeline import Asker, Options
 from nl2sql_shell.nl2sql.prompt import REFUSAL_SQL
@@ -29,16 +29,6 @@ def conn(pg_server):
         yield connection
 
 
-class Counting(Scripted):
-    def __init__(self, replies: list[str]) -> None:
-        super().__init__(replies)
-        self.calls: list[int] = []
-
-    def generate(self, prompt: str, *, n: int = 1, **options):
-        self.calls.append(n)
-        return super().generate(prompt, n=n, **options)
-
-
 def _words(sql: str) -> list[str]:
     return sql.rstrip(";").split()
 
@@ -52,28 +42,28 @@ def _ask(replies: list[str], conn, more: int):
 def test_a_split_first_batch_is_settled_by_more_samples(conn):
     replies = [CHEAP, DEAR, CHEAP, DEAR, DEAR, DEAR, DEAR, DEAR]
     alone, calls = _ask(replies, conn, more=0)
-    assert _words(alone.sql) == _words(CHEAP) and calls == [4]  # a 2-2 tie goes to the first
+    assert _words(alone.sql) == _words(CHEAP) and calls == [(0, 4)]  # a 2-2 tie goes to the first
     answer, calls = _ask(replies, conn, more=4)
-    assert calls == [4, 4]
+    assert calls == [(0, 4), (4, 4)]
     assert _words(answer.sql) == _words(DEAR)
     assert len(answer.attempts) == 8 and "6 of 8 checked candidates returned the same rows" in answer.reason
 
 
 def test_a_batch_with_a_strict_majority_is_not_extended(conn):
     answer, calls = _ask([CHEAP, CHEAP, CHEAP, DEAR, DEAR, DEAR, DEAR, DEAR], conn, more=4)
-    assert calls == [4]
+    assert calls == [(0, 4)]
     assert _words(answer.sql) == _words(CHEAP) and len(answer.attempts) == 4
 
 
 def test_more_samples_when_no_query_passed(conn):
     answer, calls = _ask([BROKEN, BROKEN, BROKEN, BROKEN, CHEAP], conn, more=4)
-    assert calls == [4, 4]
+    assert calls == [(0, 4), (4, 4)]
     assert answer.kind == "read" and _words(answer.sql) == _words(CHEAP)
 
 
 def test_a_model_that_mostly_refuses_is_not_asked_again(conn):
     answer, calls = _ask([REFUSAL_SQL, REFUSAL_SQL, REFUSAL_SQL, BROKEN, CHEAP], conn, more=4)
-    assert calls == [4]
+    assert calls == [(0, 4)]
     assert answer.kind == "refusal"
 
 
