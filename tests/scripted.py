@@ -37,3 +37,19 @@ class Counting(Scripted):
     def generate(self, prompt: str, *, n: int = 1, first: int = 0, **options):
         self.calls.append((first, n))
         return super().generate(prompt, n=n, first=first, **options)
+
+
+# A shop with three products, and exact candidates for "which products are cheap": the vote's
+# tests (more candidates, greedy first, refusal votes) script the model with these.
+PRODUCTS = """
+CREATE TABLE products (id int PRIMARY KEY, name text NOT NULL, price numeric NOT NULL);
+INSERT INTO products VALUES (1, 'pen', 2), (2, 'desk', 150), (3, 'lamp', 40);
+"""
+CHEAP = "SELECT name FROM products WHERE price < 50;"
+DEAR = "SELECT name FROM products WHERE price >= 50;"
+BROKEN = "SELECT title FROM products;"
+
+
+def words(sql: str) -> list[str]:
+    """A query's words without its semicolon: the pipeline's SQL, compared with a script's."""
+    return sql.rstrip(";").split()

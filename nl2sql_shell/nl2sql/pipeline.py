@@ -177,7 +177,7 @@ class Asker:
         runs: dict[str, str | None] = {}  # each distinct checked query's rows, run once per question
         for round_ in range(self.options.max_repairs + 1):
             answer.rounds = round_ + 1
-            candidates, passed = self._candidates(messages, answer, view, conn, on_text if round_ == 0 else None, cancel, first_round=round_ == 0)
+            candidates, passed = self._candidates(messages, answer, view, conn, on_text if round_ == 0 else None, cancel, round_)
             if round_ == 0 and self.options.more_candidates and self.options.prompt_style == "default" and self._unsettled(candidates, passed, conn, runs):
                 more = self._generate(messages, answer, None, cancel, n=self.options.more_candidates, first=len(candidates))
                 passed += self._checked(more, answer, view, conn, cancel)
@@ -220,13 +220,13 @@ class Asker:
         answer.timings["total_s"] = time.perf_counter() - started
         return answer
 
-    def _candidates(self, messages, answer: Answer, view: ModelView, conn: psycopg.Connection, on_text, cancel, *, first_round: bool) -> tuple[list[Attempt], list[tuple[Attempt, CheckResult]]]:
+    def _candidates(self, messages, answer: Answer, view: ModelView, conn: psycopg.Connection, on_text, cancel, round_: int) -> tuple[list[Attempt], list[tuple[Attempt, CheckResult]]]:
         """A round's candidates, and those of them that pass the checks. With
         `Options.greedy_first`, the first round writes the greedy query alone and the samples
         only when it fails the checks or cannot be proven harmless (numbered after it: the ones
         a single batch would have written)."""
-        n = self._samples(0 if first_round else 1)
-        if not (first_round and self.options.greedy_first and n > 1 and not self.options.baseline):
+        n = self._samples(round_)
+        if not (round_ == 0 and self.options.greedy_first and n > 1 and not self.options.baseline):
             candidates = self._generate(messages, answer, on_text, cancel, n=n)
             return candidates, self._checked(candidates, answer, view, conn, cancel)
         candidates = self._generate(messages, answer, on_text, cancel, n=1)

@@ -9,19 +9,14 @@ from __future__ import annotations
 import psycopg
 import pytest
 from conftest import create_database
-from scripted import Counting
+from scripted import BROKEN, CHEAP, DEAR, PRODUCTS, Counting, words
 
 from nl2sql_shell.nl2sql.pipeline import Asker, Options
 from nl2sql_shell.nl2sql.prompt import REFUSAL_SQL
 
-SCHEMA = """
-CREATE TABLE products (id int PRIMARY KEY, name text NOT NULL, price numeric NOT NULL);
-INSERT INTO products VALUES (1, 'pen', 2), (2, 'desk', 150), (3, 'lamp', 40);
+SCHEMA = PRODUCTS + """
 CREATE FUNCTION bump() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 1; END $$;
 """
-CHEAP = "SELECT name FROM products WHERE price < 50;"
-DEAR = "SELECT name FROM products WHERE price >= 50;"
-BROKEN = "SELECT title FROM products;"
 UNPROVEN = "SELECT name FROM products WHERE price < 50 * bump();"
 
 
@@ -37,16 +32,13 @@ def _ask(replies: list[str], conn, *, greedy_first: bool, max_repairs: int = 0):
     return answer, model.calls
 
 
-def _words(sql: str) -> list[str]:
-    return sql.rstrip(";").split()
-
 
 def test_a_greedy_query_that_passes_stands_alone(conn):
     answer, calls = _ask([CHEAP, DEAR, DEAR, DEAR], conn, greedy_first=True)
     assert calls == [(0, 1)]  # no samples written
-    assert answer.greedy_alone and _words(answer.sql) == _words(CHEAP) and len(answer.attempts) == 1
+    assert answer.greedy_alone and words(answer.sql) == words(CHEAP) and len(answer.attempts) == 1
     batch, calls = _ask([CHEAP, DEAR, DEAR, DEAR], conn, greedy_first=False)
-    assert calls == [(0, 4)] and _words(batch.sql) == _words(DEAR)  # the vote, as before
+    assert calls == [(0, 4)] and words(batch.sql) == words(DEAR)  # the vote, as before
 
 
 def test_a_failing_greedy_query_gets_the_samples_a_single_batch_would_have(conn):
@@ -55,7 +47,7 @@ def test_a_failing_greedy_query_gets_the_samples_a_single_batch_would_have(conn)
     assert calls == [(0, 1), (1, 3)]  # numbers 1-3, as in a batch of 4
     batch, batch_calls = _ask(replies, conn, greedy_first=False)
     assert batch_calls == [(0, 4)]
-    assert not answer.greedy_alone and answer.sql == batch.sql and _words(answer.sql) == _words(DEAR)
+    assert not answer.greedy_alone and answer.sql == batch.sql and words(answer.sql) == words(DEAR)
     assert [a.sql for a in answer.attempts] == [a.sql for a in batch.attempts]
     assert answer.reason == batch.reason
 
@@ -64,7 +56,7 @@ def test_a_greedy_query_that_cannot_be_proven_harmless_gets_the_samples(conn):
     """The vote prefers proven queries: so does the greedy one alone."""
     answer, calls = _ask([UNPROVEN, CHEAP, CHEAP, DEAR], conn, greedy_first=True)
     assert calls == [(0, 1), (1, 3)]
-    assert _words(answer.sql) == _words(CHEAP) and answer.proof.proven
+    assert words(answer.sql) == words(CHEAP) and answer.proof.proven
 
 
 def test_a_greedy_refusal_still_asks_the_samples(conn):
@@ -72,7 +64,7 @@ def test_a_greedy_refusal_still_asks_the_samples(conn):
     assert calls == [(0, 1), (1, 3)]
     assert answer.kind == "refusal"  # three of four refuse, as a batch would have said
     answer, calls = _ask([REFUSAL_SQL, CHEAP, REFUSAL_SQL, BROKEN], conn, greedy_first=True)
-    assert answer.kind == "read" and _words(answer.sql) == _words(CHEAP)  # a query that passes wins, as in a batch
+    assert answer.kind == "read" and words(answer.sql) == words(CHEAP)  # a query that passes wins, as in a batch
 
 
 def test_repair_rounds_sample_in_one_batch(conn):

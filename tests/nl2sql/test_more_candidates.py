@@ -9,18 +9,12 @@ from __future__ import annotations
 import psycopg
 import pytest
 from conftest import create_database
-from scripted import Counting, Scripted
+from scripted import BROKEN, CHEAP, DEAR, PRODUCTS, Counting, Scripted, words
 
 from nl2sql_shell.nl2sql.pipeline import Asker, Options
 from nl2sql_shell.nl2sql.prompt import REFUSAL_SQL
 
-SCHEMA = """
-CREATE TABLE products (id int PRIMARY KEY, name text NOT NULL, price numeric NOT NULL);
-INSERT INTO products VALUES (1, 'pen', 2), (2, 'desk', 150), (3, 'lamp', 40);
-"""
-CHEAP = "SELECT name FROM products WHERE price < 50;"
-DEAR = "SELECT name FROM products WHERE price >= 50;"
-BROKEN = "SELECT title FROM products;"
+SCHEMA = PRODUCTS
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +22,6 @@ def conn(pg_server):
     with psycopg.connect(create_database(pg_server, "more_candidates", SCHEMA), autocommit=True) as connection:
         yield connection
 
-
-def _words(sql: str) -> list[str]:
-    return sql.rstrip(";").split()
 
 
 def _ask(replies: list[str], conn, more: int):
@@ -42,23 +33,23 @@ def _ask(replies: list[str], conn, more: int):
 def test_a_split_first_batch_is_settled_by_more_samples(conn):
     replies = [CHEAP, DEAR, CHEAP, DEAR, DEAR, DEAR, DEAR, DEAR]
     alone, calls = _ask(replies, conn, more=0)
-    assert _words(alone.sql) == _words(CHEAP) and calls == [(0, 4)]  # a 2-2 tie goes to the first
+    assert words(alone.sql) == words(CHEAP) and calls == [(0, 4)]  # a 2-2 tie goes to the first
     answer, calls = _ask(replies, conn, more=4)
     assert calls == [(0, 4), (4, 4)]
-    assert _words(answer.sql) == _words(DEAR)
+    assert words(answer.sql) == words(DEAR)
     assert len(answer.attempts) == 8 and "6 of 8 checked candidates returned the same rows" in answer.reason
 
 
 def test_a_batch_with_a_strict_majority_is_not_extended(conn):
     answer, calls = _ask([CHEAP, CHEAP, CHEAP, DEAR, DEAR, DEAR, DEAR, DEAR], conn, more=4)
     assert calls == [(0, 4)]
-    assert _words(answer.sql) == _words(CHEAP) and len(answer.attempts) == 4
+    assert words(answer.sql) == words(CHEAP) and len(answer.attempts) == 4
 
 
 def test_more_samples_when_no_query_passed(conn):
     answer, calls = _ask([BROKEN, BROKEN, BROKEN, BROKEN, CHEAP], conn, more=4)
     assert calls == [(0, 4), (4, 4)]
-    assert answer.kind == "read" and _words(answer.sql) == _words(CHEAP)
+    assert answer.kind == "read" and words(answer.sql) == words(CHEAP)
 
 
 def test_a_model_that_mostly_refuses_is_not_asked_again(conn):

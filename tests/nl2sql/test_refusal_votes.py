@@ -9,17 +9,12 @@ from __future__ import annotations
 import psycopg
 import pytest
 from conftest import create_database
-from scripted import Scripted
+from scripted import CHEAP, DEAR, PRODUCTS, Scripted
 
 from nl2sql_shell.nl2sql.pipeline import Asker, Options
 from nl2sql_shell.nl2sql.prompt import REFUSAL_SQL
 
-SCHEMA = """
-CREATE TABLE products (id int PRIMARY KEY, name text NOT NULL, price numeric NOT NULL);
-INSERT INTO products VALUES (1, 'pen', 2), (2, 'desk', 150), (3, 'lamp', 40);
-"""
-CHEAP = "SELECT name FROM products WHERE price < 50;"
-DEAR = "SELECT name FROM products WHERE price >= 50;"
+SCHEMA = PRODUCTS
 
 
 @pytest.fixture(scope="module")
