@@ -10,6 +10,8 @@ Keys are the long option names of the shell (`model`, `model_url`, `adapter`, `q
 `device`, `backend`, `candidates`, `vi`); a command-line flag always wins over the file.
 `check_seconds` bounds, in wall-clock seconds, each EXPLAIN and vote run of a `?` question's
 candidates (default 15; the statement timeout alone bounds each statement, not the check).
+`grammar = true` has the model write under the schema's grammar, on a backend that can (an
+experiment, off: see docs/benchmarks.md).
 
 `rules` switches correction rules (nl2sql/rules) on or off by name, as `--rules` does:
 `rules = "+sort_keys,-bridge"` or a list of such switches; `--rules` switches after it.

@@ -141,6 +141,7 @@ def run_shell(
         assume_yes=yes,
         rules=rules_on,
         check_seconds=float(config["check_seconds"]) if "check_seconds" in config else None,
+        grammar=config.get("grammar") is True,
     )
     try:
         if session.log_file:

@@ -9,6 +9,8 @@ class Scripted:
     """Writes the given replies, one per candidate numbered from `first` (the last one repeated
     when more are asked), as the seeded backends number theirs."""
 
+    grammar = False  # decoding cannot be constrained (Model.grammar)
+
     def __init__(self, replies: list[str]) -> None:
         self.replies = replies
 

@@ -269,14 +269,13 @@ class _Decoding:
         self.model, self.llama, self.ids, self.count = model, model.llama, ids, count
         self.ctx = self.llama._ctx
         self.batch = _internals.LlamaBatch(n_tokens=count, embd=0, n_seq_max=count, verbose=False)
-        self.samplers = [self._sampler(greedy=greedy_first and s == 0 or temperature <= 0, temperature=temperature, grammar=grammar, seed=seed + s) for s in range(count)]
+        self.samplers = [self._sampler(greedy=greedy_first and s == 0 or temperature <= 0, temperature=temperature, seed=seed + s) for s in range(count)]
+        self.grammars = [_GrammarCheck(self.llama._model.vocab, grammar) for _ in range(count)] if grammar is not None else None
 
-    def _sampler(self, *, greedy: bool, temperature: float, grammar: str | None, seed: int):
-        from llama_cpp import LlamaGrammar, _internals
+    def _sampler(self, *, greedy: bool, temperature: float, seed: int):
+        from llama_cpp import _internals
 
         sampler = _internals.LlamaSampler()
-        if grammar is not None:
-            sampler.add_grammar(self.llama._model, LlamaGrammar.from_string(grammar, verbose=False))
         if greedy:
             sampler.add_greedy()
         else:
@@ -309,6 +308,8 @@ class _Decoding:
                 going = []
                 for s in active:
                     token = self.samplers[s].sample(self.ctx, row[s])
+                    if self.grammars is not None:
+                        token = self.grammars[s].choose(token, self.ctx, row[s], self.samplers[s])
                     first_at = first_at or time.perf_counter()
                     if low.llama_vocab_is_eog(self.llama._model.vocab, token):
                         finish[s] = "eos"
@@ -335,6 +336,8 @@ class _Decoding:
             self.llama.input_ids[len(self.ids) - 1] = self.ids[-1]
             self.llama.n_tokens = len(self.ids)
             self.batch.close()
+            for check in self.grammars or ():
+                check.close()
         if stream is not None:
             stream.update(texts[0], final=True)
         first = first_at or time.perf_counter()
@@ -355,6 +358,61 @@ class _Decoding:
                 batch.token[i], batch.pos[i], batch.n_seq_id[i], batch.logits[i] = token, position, 1, True
                 batch.seq_id[i][0] = s
         self.ctx.decode(self.batch)
+
+
+class _GrammarCheck:
+    """One sequence's grammar, applied as llama.cpp's own common sampler does: the token the
+    sampler chose is checked alone, and only when the grammar rejects it is the whole vocabulary
+    filtered and the token chosen again. A grammar in the sampler chain checks all 151,646
+    tokens at every step, 7x slower (docs/benchmarks.md); the greedy token is the same both
+    ways (the most likely allowed one), and samples are drawn from the allowed tokens.
+    """
+
+    def __init__(self, vocab: Any, grammar: str) -> None:
+        from llama_cpp import llama_cpp as low
+
+        self.low, self.vocab = low, vocab
+        self.sampler = low.llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
+        if not self.sampler:
+            raise ValueError("llama.cpp could not read the grammar")
+        self.one = (low.llama_token_data * 1)()
+        self.everything: Any = None  # the whole vocabulary's token data, made on first need
+
+    def choose(self, token: int, ctx: Any, row: int, chain: Any) -> int:
+        """`token` when the grammar allows it, else the chain's choice among allowed tokens;
+        the grammar then moves past it (an end-of-generation token ends it instead)."""
+        if not self._allows(token):
+            token = self._again(ctx, row, chain)
+        if not self.low.llama_vocab_is_eog(self.vocab, token):
+            self.low.llama_sampler_accept(self.sampler, token)
+        return token
+
+    def close(self) -> None:
+        if self.sampler:
+            self.low.llama_sampler_free(self.sampler)
+            self.sampler = None
+
+    def _allows(self, token: int) -> bool:
+        self.one[0].id, self.one[0].logit, self.one[0].p = token, 0.0, 0.0
+        candidates = self.low.llama_token_data_array(self.one, 1, -1, False)
+        self.low.llama_sampler_apply(self.sampler, ctypes.byref(candidates))
+        return self.one[0].logit != float("-inf")
+
+    def _again(self, ctx: Any, row: int, chain: Any) -> int:
+        import numpy as np
+
+        size = self.low.llama_vocab_n_tokens(self.vocab)
+        if self.everything is None:
+            self.everything = (self.low.llama_token_data * size)()
+            self.fields = np.frombuffer(self.everything, dtype=np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")]))
+            self.ids = np.arange(size, dtype=np.int32)
+        self.fields["id"] = self.ids  # the last choice left them sorted by score
+        self.fields["logit"] = np.ctypeslib.as_array(self.low.llama_get_logits_ith(ctx.ctx, row), shape=(size,))
+        self.fields["p"] = 0.0
+        candidates = self.low.llama_token_data_array(self.everything, size, -1, False)
+        self.low.llama_sampler_apply(self.sampler, ctypes.byref(candidates))
+        self.low.llama_sampler_apply(chain.sampler, ctypes.byref(candidates))
+        return int(candidates.data[candidates.selected].id)
 
 
 def _shared_length(a: Sequence[int], b: Sequence[int], limit: int) -> int:

@@ -18,6 +18,7 @@ import importlib.util
 import logging
 import os
 import shutil
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -304,15 +305,23 @@ def _load(spec: ModelSpec, source: str, gguf: str | None, device: str, dtype, sa
     local_only = _local_only(source)
     say(f"loading {spec.model} on {device}" + (" (from the local cache: the hub cannot be reached)" if local_only else ""))
     tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
+    quantization = _quantization_config(spec.quantize, dtype)
     if spec.random_weights:
         config = AutoConfig.from_pretrained(source, local_files_only=local_only)
-        model = AutoModelForCausalLM.from_config(config, dtype=dtype).to(device)
+        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+        if quantization is None:
+            model = model.to(device)
+        else:  # bitsandbytes quantizes weights as they load: so save the random ones, and load them
+            with tempfile.TemporaryDirectory(prefix="nl2sql-random-") as folder:
+                model.save_pretrained(folder)
+                del model
+                model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, device_map={"": device}, quantization_config=quantization)
     else:
         model = AutoModelForCausalLM.from_pretrained(
             source,
             dtype=dtype,
             device_map={"": device},
-            quantization_config=_quantization_config(spec.quantize, dtype),
+            quantization_config=quantization,
             local_files_only=local_only,
         )
     if spec.adapter:

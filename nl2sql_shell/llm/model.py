@@ -63,6 +63,7 @@ class Model(Protocol):
         cancel: threading.Event | None = None,
         prefix: str | None = None,
         first: int = 0,
+        grammar: str | None = None,
     ) -> list[Generation]:
         """Greedy (temperature 0), or `n` sequences of which the first is the greedy one and the
         others are samples at `temperature` (top-k 50, top-p 0.95).
@@ -76,7 +77,9 @@ class Model(Protocol):
         receives the first sequence's text piece by piece, adding up to its final text. A set
         `cancel` event stops every sequence at the next token (finish "cancelled"). `prefix`,
         a leading part of `prompt` that many prompts share, has its attention cache kept for
-        the next call; output is the same as without it.
+        the next call; output is the same as without it. `grammar` (llama.cpp's GBNF) constrains
+        every sequence; only a backend whose `grammar` flag is set takes one (others raise
+        ValueError).
         """
         ...
 

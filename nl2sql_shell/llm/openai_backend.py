@@ -16,6 +16,11 @@ Ollama return one, and then the rest are requested concurrently, one choice each
 for the next calls, which then send them all at once). A server that cuts a stream short when
 another request arrives (llama-cpp-python's server unless started with `--interrupt_requests
 False`) gets its requests one after another from then on.
+
+A grammar (GBNF, `Options.grammar`) goes out under each server family's own name for it:
+`grammar` (llama-server, llama-cpp-python's server), `structured_outputs.grammar` (vLLM 0.12
+and later; older vLLM called it `guided_grammar`) and `ebnf` (SGLang); servers ignore the
+names they do not know, and OpenAI's own API, which takes none, answers an error.
 """
 
 from __future__ import annotations
@@ -84,7 +89,7 @@ class OpenAIModel:
     backend: ClassVar[str] = "openai"
     prefix_cache: ClassVar[bool] = False  # the server keeps its own
     true_n: ClassVar[bool] = False
-    grammar: ClassVar[bool] = False
+    grammar: ClassVar[bool] = True  # sent as each server family names it: see _Request.run
 
     client: httpx.Client
     base: str
@@ -121,11 +126,12 @@ class OpenAIModel:
         cancel: threading.Event | None = None,
         prefix: str | None = None,
         first: int = 0,
+        grammar: str | None = None,
     ) -> list[Generation]:
         """See `Model.generate` (`prefix` is left to the server's own cache); raises
         ModelServerError (one line) when the server cannot be reached or answers an error."""
         del prefix
-        request = _Request(self, _messages(prompt), max_new_tokens, tuple(stop), cancel, time.perf_counter())
+        request = _Request(self, _messages(prompt), max_new_tokens, tuple(stop), cancel, time.perf_counter(), grammar)
         stream = TextStream(on_text, stop) if on_text is not None else None
         if self.concurrent:
             try:
@@ -172,6 +178,7 @@ class _Request:
     stop: tuple[str, ...]
     cancel: threading.Event | None
     started: float
+    grammar: str | None = None
 
     def run(self, n: int, temperature: float, stream: TextStream | None) -> list[Generation]:
         """One streamed request for `n` choices (the server may return fewer)."""
@@ -185,6 +192,8 @@ class _Request:
         }
         if temperature > 0:
             body |= {"top_p": TOP_P, "seed": random.getrandbits(31)}
+        if self.grammar is not None:  # llama-server and llama-cpp-python's; vLLM's (0.12 on); SGLang's
+            body |= {"grammar": self.grammar, "structured_outputs": {"grammar": self.grammar}, "ebnf": self.grammar}
         url = f"{self.model.base}/chat/completions"
         choices: dict[int, _Choice] = {}
         since_all_stopped = 0  # events read while every choice seen so far had stopped

@@ -140,6 +140,7 @@ class LoadedModel:
         cancel: threading.Event | None = None,
         prefix: str | None = None,
         first: int = 0,
+        grammar: str | None = None,
     ) -> list[Generation]:
         """Greedy (temperature 0) or `n` sequences in one batched call: with `n` > 1 the first
         is the greedy sequence and the others are samples at `temperature`, so voting between
@@ -149,6 +150,8 @@ class LoadedModel:
         the schema): its attention cache is computed once and reused, so the next question
         prefills only what follows it. Output is the same as without the cache.
         """
+        if grammar is not None:
+            raise ValueError(f"the {self.backend} backend cannot constrain decoding by a grammar")
         with self._lock, torch.inference_mode():
             return self._generate(prompt, max_new_tokens, stop, n, temperature, on_text, cancel, prefix, first)
 

@@ -29,6 +29,7 @@ from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES, GREEDY_FIRST
 from nl2sql_shell.nl2sql import prompt as prompts
 from nl2sql_shell.nl2sql.check import CheckResult, check_sql
 from nl2sql_shell.nl2sql.extract import extract_sql, is_refusal
+from nl2sql_shell.nl2sql.grammar import sql_grammar
 from nl2sql_shell.nl2sql.proof import Proof, prove
 from nl2sql_shell.nl2sql.rules import REPAIRS, Change, apply_rules, default_rules
 from nl2sql_shell.nl2sql.safety import Safety, classify
@@ -119,6 +120,10 @@ class Options:
     # experiment until measured (eval --refusal-votes).
     refusal_votes: bool = False
     greedy_first: bool = GREEDY_FIRST  # see nl2sql/__init__.py
+    # Constrain decoding so that every name after a dot is one the prompt showed (grammar.py),
+    # on a backend that can (`Model.grammar`). Off: no gain on dev or bench/unfamiliar, and it
+    # derailed one query (docs/benchmarks.md, fifteenth session); eval --grammar measures it.
+    grammar: bool = False
 
     @property
     def baseline(self) -> bool:
@@ -173,13 +178,14 @@ class Asker:
             history = [replace(e, sql=view.to_readable(e.sql)) for e in history]
             messages = prompts.build_messages(render_for_model(view, tables), question, examples=examples, history=history, hint=hint)
         base_messages = messages  # each repair shows only the latest failed attempt
+        grammar = sql_grammar([view.names.table(t) for t in tables]) if self._constrained() else None
         checked: CheckResult | None = None
         runs: dict[str, str | None] = {}  # each distinct checked query's rows, run once per question
         for round_ in range(self.options.max_repairs + 1):
             answer.rounds = round_ + 1
-            candidates, passed = self._candidates(messages, answer, view, conn, on_text if round_ == 0 else None, cancel, round_)
+            candidates, passed = self._candidates(messages, answer, view, conn, on_text if round_ == 0 else None, cancel, round_, grammar)
             if round_ == 0 and self.options.more_candidates and self.options.prompt_style == "default" and self._unsettled(candidates, passed, conn, runs):
-                more = self._generate(messages, answer, None, cancel, n=self.options.more_candidates, first=len(candidates))
+                more = self._generate(messages, answer, None, cancel, n=self.options.more_candidates, first=len(candidates), grammar=grammar)
                 passed += self._checked(more, answer, view, conn, cancel)
                 candidates += more
             if cancel is not None and cancel.is_set():
@@ -220,21 +226,21 @@ class Asker:
         answer.timings["total_s"] = time.perf_counter() - started
         return answer
 
-    def _candidates(self, messages, answer: Answer, view: ModelView, conn: psycopg.Connection, on_text, cancel, round_: int) -> tuple[list[Attempt], list[tuple[Attempt, CheckResult]]]:
+    def _candidates(self, messages, answer: Answer, view: ModelView, conn: psycopg.Connection, on_text, cancel, round_: int, grammar: str | None) -> tuple[list[Attempt], list[tuple[Attempt, CheckResult]]]:
         """A round's candidates, and those of them that pass the checks. With
         `Options.greedy_first`, the first round writes the greedy query alone and the samples
         only when it fails the checks or cannot be proven harmless (numbered after it: the ones
         a single batch would have written)."""
         n = self._samples(round_)
         if not (round_ == 0 and self.options.greedy_first and n > 1 and not self.options.baseline):
-            candidates = self._generate(messages, answer, on_text, cancel, n=n)
+            candidates = self._generate(messages, answer, on_text, cancel, n=n, grammar=grammar)
             return candidates, self._checked(candidates, answer, view, conn, cancel)
-        candidates = self._generate(messages, answer, on_text, cancel, n=1)
+        candidates = self._generate(messages, answer, on_text, cancel, n=1, grammar=grammar)
         passed = self._checked(candidates, answer, view, conn, cancel)
         answer.greedy_alone = bool(self._proven(passed))
         if answer.greedy_alone or (cancel is not None and cancel.is_set()):
             return candidates, passed
-        samples = self._generate(messages, answer, None, cancel, n=n - 1, first=1)
+        samples = self._generate(messages, answer, None, cancel, n=n - 1, first=1, grammar=grammar)
         return candidates + samples, passed + self._checked(samples, answer, view, conn, cancel)
 
     def _checked(self, candidates: list[Attempt], answer: Answer, view: ModelView, conn: psycopg.Connection, cancel) -> list[tuple[Attempt, CheckResult]]:
@@ -269,7 +275,11 @@ class Asker:
             return 1
         return self.options.candidates if round_ == 0 else self.options.repair_samples
 
-    def _generate(self, messages, answer: Answer, on_text, cancel, n: int, first: int = 0) -> list[Attempt]:
+    def _constrained(self) -> bool:
+        """Whether decoding runs under the schema's grammar: asked for, and the backend can."""
+        return self.options.grammar and self.model.grammar and not self.options.baseline
+
+    def _generate(self, messages, answer: Answer, on_text, cancel, n: int, first: int = 0, grammar: str | None = None) -> list[Attempt]:
         text = self.model.chat_prompt(messages)
         prefix = self.model.chat_prefix(messages[:1]) if messages[0]["role"] == "system" else None
         generations = self.model.generate(
@@ -282,6 +292,7 @@ class Asker:
             cancel=cancel,
             prefix=prefix if prefix and text.startswith(prefix) else None,
             first=first,
+            grammar=grammar,
         )
         if not first:  # more candidates for the same prompt: it is counted once
             answer.prompt_tokens += generations[0].prompt_tokens

@@ -41,6 +41,7 @@ class QuestionHandler:
         asker=None,
         rules: frozenset[str] | None = None,
         check_seconds: float | None = None,
+        grammar: bool = False,
     ) -> None:
         """`asker` is an already loaded pipeline (embedding, tests); otherwise one is loaded."""
         self.shell = shell
@@ -48,6 +49,7 @@ class QuestionHandler:
         self.candidates = candidates
         self.rules = rules  # correction rules on (None: the defaults)
         self.check_seconds = check_seconds  # wall clock for one EXPLAIN or vote run (None: the default)
+        self.grammar = grammar  # decoding under the schema's grammar, where the backend can (Options.grammar)
         self.assume_yes = assume_yes
         self.confirm: Callable[[str], str] | None = None  # set by the interactive front end
         self.remember: Callable[[str], None] | None = None  # adds accepted SQL to the input history
@@ -97,6 +99,7 @@ class QuestionHandler:
             options.rules = self.rules
         if self.check_seconds is not None:
             options.check_seconds = self.check_seconds
+        options.grammar = self.grammar
         self.asker = Asker(model, options)
         self.progress = f"model: {getattr(model, 'name', spec.model)} ({model.device}, loaded in {model.load_seconds:.1f} s)"
 

@@ -186,6 +186,23 @@ def test_random_weights_build_the_architecture_from_its_config(tiny):
     assert type(model.model).__name__ == "Phi3ForCausalLM"
 
 
+def test_a_grammar_is_refused_in_one_line_where_decoding_cannot_take_one(tiny):
+    model = load_model(ModelSpec(model=str(tiny["llama"]), device="cpu"))
+    assert not model.grammar
+    with pytest.raises(ValueError, match="the transformers backend cannot constrain decoding by a grammar"):
+        model.generate(model.chat_prompt(MESSAGES), max_new_tokens=2, grammar='root ::= "SELECT"')
+
+
+def test_random_weights_are_quantized_as_asked(tiny):
+    """`bench --random-weights DIR --quantize 4bit|8bit` measures the quantized kernels, not bf16."""
+    import bitsandbytes as bnb
+
+    for quantize, layer in (("4bit", bnb.nn.Linear4bit), ("8bit", bnb.nn.Linear8bitLt)):
+        model = load_model(ModelSpec(model=str(tiny["qwen2"]), device="cpu", quantize=quantize, random_weights=True))
+        assert isinstance(model.model.model.layers[0].mlp.up_proj, layer)
+        assert model.generate(model.chat_prompt([{"role": "user", "content": "hi"}]), max_new_tokens=3)[0].new_tokens > 0
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU the default is the 7B hub model")
 def test_default_model_on_cpu_is_the_offline_gguf_when_present(tmp_path, monkeypatch):
     monkeypatch.setenv("NL2SQL_MODEL_DIR", str(tmp_path))

@@ -4,6 +4,7 @@ default CPU model (Qwen2.5-Coder-0.5B GGUF), which returns one choice per reques
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -85,7 +86,7 @@ def model(url):
 
 def test_auto_picks_openai_for_a_url_and_the_served_model_name_is_discovered(model, url):
     assert resolve_spec(model_url=url, backend="auto").backend == "openai"
-    assert (model.backend, model.device, model.true_n, model.prefix_cache, model.grammar) == ("openai", url, False, False, False)
+    assert (model.backend, model.device, model.true_n, model.prefix_cache, model.grammar) == ("openai", url, False, False, True)
     assert model.name == str(offline_gguf())  # llama-cpp-python's server names it by its path
     prompt = model.chat_prompt(_messages("How many rows has t1?"))
     assert prompt.startswith(model.chat_prefix([SYSTEM])) and model.count_tokens(prompt) > 10
@@ -117,6 +118,22 @@ def test_stop_strings_cut_the_text_and_on_text_streams_it(model):
     assert answer.finish == "stop" and answer.text.endswith("FROM") and answer.text.count("FROM") == 1
     assert len(pieces) > 2 and "".join(pieces) == answer.text
     assert 0 < answer.seconds_to_first_token < answer.seconds_total
+
+
+def test_the_grammar_reaches_the_server_and_keeps_names_after_a_dot_to_the_schema(model):
+    """Told to copy a query with a column t1 lacks, the served model writes it; with the
+    schema's grammar (sent as `grammar`, which llama-cpp-python's server reads) it cannot."""
+    from nl2sql_shell.nl2sql.grammar import sql_grammar
+    from nl2sql_shell.schema.model import Column, Table
+
+    t1 = Table("public", "t1", columns=(Column("id", "integer"), Column("name", "text"), Column("amount", "numeric")))
+    messages = [{"role": "system", "content": "You repeat the user's SQL query exactly."}, {"role": "user", "content": "Copy this query exactly, character by character: SELECT x.price_usd FROM t1 x;"}]
+    prompt = model.chat_prompt(messages)
+    [free] = model.generate(prompt, max_new_tokens=24, stop=[";"])
+    [constrained] = model.generate(prompt, max_new_tokens=24, stop=[";"], grammar=sql_grammar([t1]))
+    assert "x.price_usd" in free.text
+    assert "x.price_usd" not in constrained.text and constrained.text.startswith("SELECT")  # greedy: the server kept to the grammar
+    assert set(re.findall(r"(?<=\w)\.([A-Za-z_]\w*)", constrained.text)) <= {"id", "name", "amount", "t1", "public"}
 
 
 def test_a_set_cancel_event_stops_reading(model):

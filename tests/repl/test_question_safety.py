@@ -147,15 +147,16 @@ def test_an_unproven_read_waits_for_yes_and_explain_last_says_why(db):
     assert "not run (unproven): calls note_count()" in out.getvalue()
 
 
-def test_the_check_wall_clock_comes_from_the_config(db, tmp_path):
-    """`check_seconds` in config.toml bounds each EXPLAIN and vote run of the loaded pipeline."""
+def test_the_check_wall_clock_and_the_grammar_come_from_the_config(db, tmp_path):
+    """`check_seconds` in config.toml bounds each EXPLAIN and vote run of the loaded pipeline;
+    `grammar = true` asks for decoding under the schema's grammar."""
     from tinymodel import build_tiny_model
 
     target = Target(db)
     shell = Shell(target, connect(target), output=Output(io.StringIO(), use_pager=False), errors=io.StringIO())
-    handler = QuestionHandler(shell, model=str(build_tiny_model(tmp_path / "m")), adapter=None, quantize=None, device="cpu", backend="transformers", check_seconds=2.5)
+    handler = QuestionHandler(shell, model=str(build_tiny_model(tmp_path / "m")), adapter=None, quantize=None, device="cpu", backend="transformers", check_seconds=2.5, grammar=True)
     handler._load()
-    assert handler.load_error is None and handler.asker.options.check_seconds == 2.5
+    assert handler.load_error is None and handler.asker.options.check_seconds == 2.5 and handler.asker.options.grammar
 
 
 def test_a_model_loading_in_the_background_prints_nothing_over_the_prompt(db, tmp_path, capfd):
