@@ -18,9 +18,10 @@ another request arrives (llama-cpp-python's server unless started with `--interr
 False`) gets its requests one after another from then on.
 
 A grammar (GBNF, `Options.grammar`) goes out under each server family's own name for it:
-`grammar` (llama-server, llama-cpp-python's server), `structured_outputs.grammar` (vLLM 0.12
-and later; older vLLM called it `guided_grammar`) and `ebnf` (SGLang); servers ignore the
-names they do not know, and OpenAI's own API, which takes none, answers an error.
+`grammar` (llama-server, llama-cpp-python's server), `structured_outputs.grammar` (vLLM 0.10.2
+and later; before, `guided_grammar`, which 0.12 dropped) and `ebnf` (SGLang). Servers ignore
+the names they do not know (so an older vLLM writes unconstrained), and OpenAI's own API,
+which takes none, answers an error.
 """
 
 from __future__ import annotations
@@ -192,7 +193,7 @@ class _Request:
         }
         if temperature > 0:
             body |= {"top_p": TOP_P, "seed": random.getrandbits(31)}
-        if self.grammar is not None:  # llama-server and llama-cpp-python's; vLLM's (0.12 on); SGLang's
+        if self.grammar is not None:  # llama-server and llama-cpp-python's; vLLM's (0.10.2 on); SGLang's
             body |= {"grammar": self.grammar, "structured_outputs": {"grammar": self.grammar}, "ebnf": self.grammar}
         url = f"{self.model.base}/chat/completions"
         choices: dict[int, _Choice] = {}
