@@ -26,7 +26,7 @@ from nl2sql_shell.repl.variables import echo_text, meta_arguments, substitute, v
 
 Handler = Callable[[Shell, str], bool]
 # Commands that read their own words (with variables, as psql does) or take the line as written.
-_RAW_ARGUMENTS = frozenset({"\\copy", "\\!", "\\echo", "\\set", "\\unset", "\\g", "\\gx", "\\gset", "\\watch"})
+_RAW_ARGUMENTS = frozenset({"\\copy", "\\!", "\\echo", "\\set", "\\unset", "\\g", "\\gx", "\\gset", "\\watch", "\\ef", "\\ev"})
 _COMMANDS: dict[str, tuple[Handler, str, str]] = {}
 
 
@@ -60,8 +60,9 @@ def run(shell: Shell, line: str) -> bool:
     handler = entry[0] if entry is not None else describe_command(name)
     if handler is None:
         return _pgspecial(shell, line, known=not name.startswith("\\d"))  # a \\d name describe.py does not run is one psql does not
-    # psql interpolates :name in a command's words, not in \\copy's line; the \\d family reads
-    # its words itself (:'x' stays one quoted word, \\sf's line is as typed)
+    # psql interpolates :name in a command's words, not in \\copy's line nor \\ef's and \\ev's
+    # (as typed); the \\d family reads its words itself (:'x' stays one quoted word, \\sf's
+    # line is as typed)
     if entry is not None and name not in _RAW_ARGUMENTS:
         argument = substitute(argument, shell.variables, sql=False)
     try:

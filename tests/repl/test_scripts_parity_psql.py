@@ -134,6 +134,8 @@ EDITED_FUNCTION = "create function ff(int) returns int language sql as 'select $
         ("\\ef ff", "sed -i -e s/1/2/ -e '$ s/$/;/'"),  # changed and complete: it runs at once
         ("\\ev vv", "sed -i -e s/1/2/ -e '$ s/$/;/'"),
         ("\\ef", "false"),  # an editor that fails: the command fails without a word
+        ("\\set x ff\n\\ef :x", "true"),  # the line as typed: no variable is substituted
+        ("\\set x vv\n\\ev :x", "true"),
     ],
 )
 def test_ef_and_ev_in_a_script(pg_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str, editor: str):
