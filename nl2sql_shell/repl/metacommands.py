@@ -22,18 +22,25 @@ from nl2sql_shell.repl.edit_object import edit_definition
 from nl2sql_shell.repl.psql_only import NOT_IN_PSQL
 from nl2sql_shell.repl.session_commands import register as register_session_commands
 from nl2sql_shell.repl.shell import Shell
-from nl2sql_shell.repl.variables import echo_text, meta_arguments, substitute, valid_name
+from nl2sql_shell.repl.variables import echo_text, meta_arguments, parse_boolean, substitute, valid_name
 
 Handler = Callable[[Shell, str], bool]
 # Commands that read their own words (with variables, as psql does) or take the line as written.
-_RAW_ARGUMENTS = frozenset({"\\copy", "\\!", "\\echo", "\\set", "\\unset", "\\g", "\\gx", "\\gset", "\\watch", "\\ef", "\\ev"})
+# Commands whose handlers read the line themselves: their words as psql reads them, variables
+# included (variables.meta_arguments), or the line as typed. The others get it with its
+# variables substituted; substituting twice would read `:b` inside a variable's value.
+_RAW_ARGUMENTS: set[str] = set()
 _COMMANDS: dict[str, tuple[Handler, str, str]] = {}
 
 
-def command(*names: str, syntax: str, help: str) -> Callable[[Handler], Handler]:
+def command(*names: str, syntax: str, help: str, raw: bool = False) -> Callable[[Handler], Handler]:
+    """Register a handler; ``raw``: it reads the line itself (see _RAW_ARGUMENTS)."""
+
     def register(handler: Handler) -> Handler:
         for name in names:
             _COMMANDS[name] = (handler, syntax, help)
+            if raw:
+                _RAW_ARGUMENTS.add(name)
         return handler
 
     return register
@@ -60,9 +67,9 @@ def run(shell: Shell, line: str) -> bool:
     handler = entry[0] if entry is not None else describe_command(name)
     if handler is None:
         return _pgspecial(shell, line, known=not name.startswith("\\d"))  # a \\d name describe.py does not run is one psql does not
-    # psql interpolates :name in a command's words, not in \\copy's line nor \\ef's and \\ev's
-    # (as typed); the \\d family reads its words itself (:'x' stays one quoted word, \\sf's
-    # line is as typed)
+    # psql interpolates :name in a command's words once, not in \\copy's line nor \\ef's and
+    # \\ev's (as typed); the \\d family reads its words itself (:'x' stays one quoted word,
+    # \\sf's line is as typed)
     if entry is not None and name not in _RAW_ARGUMENTS:
         argument = substitute(argument, shell.variables, sql=False)
     try:
@@ -75,16 +82,16 @@ def run(shell: Shell, line: str) -> bool:
 def _register_psql_only() -> None:
     """\\ef, \\ev as psql 15 has them (repl/edit_object.py)."""
     for name, what, noun in (("\\ef", "FUNCNAME", "function"), ("\\ev", "VIEWNAME", "view")):
-        command(name, syntax=f"{name} [{what}]", help=f"edit {noun} definition")(lambda shell, argument, name=name: edit_definition(shell, name, argument))
+        command(name, syntax=f"{name} [{what}]", help=f"edit {noun} definition", raw=True)(lambda shell, argument, name=name: edit_definition(shell, name, argument))
 
 
 def _register_large_objects() -> None:
     """\\lo_import, \\lo_export, \\lo_unlink (repl/large_objects.py)."""
     from nl2sql_shell.repl.large_objects import lo_export, lo_import, lo_unlink
 
-    command("\\lo_import", syntax="\\lo_import FILE [COMMENT]", help="read large object from file")(lo_import)
-    command("\\lo_export", syntax="\\lo_export LOBOID FILE", help="write large object to file")(lo_export)
-    command("\\lo_unlink", syntax="\\lo_unlink LOBOID", help="delete a large object")(lo_unlink)
+    command("\\lo_import", syntax="\\lo_import FILE [COMMENT]", help="read large object from file", raw=True)(lo_import)
+    command("\\lo_export", syntax="\\lo_export LOBOID FILE", help="write large object to file", raw=True)(lo_export)
+    command("\\lo_unlink", syntax="\\lo_unlink LOBOID", help="delete a large object", raw=True)(lo_unlink)
 
 
 def _register_senders() -> None:
@@ -101,7 +108,7 @@ def _register_senders() -> None:
         "\\crosstabview": ("\\crosstabview [COLUMNS]", "execute query and display result in crosstab"),
     }
     for name, (syntax, text) in helps.items():
-        command(name, syntax=syntax, help=text)(registered(name))
+        command(name, syntax=syntax, help=text, raw=True)(registered(name))
 
 
 @command("\\restrict", syntax="\\restrict KEY", help="refuse meta-commands until \\unrestrict KEY (pg_dump files)")
@@ -139,12 +146,6 @@ def _extra_ignored(shell: Shell, name: str, extra: list[str]) -> None:
         shell.error(f'{shell.location}warning: {name}: extra argument "{word}" ignored' if shell.location else f'{name}: extra argument "{word}" ignored')
 
 
-def _on_off(argument: str, current: bool) -> bool:
-    if not argument:
-        return not current
-    return argument.lower() in ("on", "true", "1", "yes")
-
-
 @command("\\q", "\\quit", syntax="\\q", help="quit nl2sql-shell")
 def _quit(shell: Shell, _: str) -> bool:
     return False
@@ -159,7 +160,7 @@ def _help(shell: Shell, _: str) -> bool:
     return True
 
 
-@command("\\s", syntax="\\s [FILE]", help="display history or save it to file")
+@command("\\s", syntax="\\s [FILE]", help="display history or save it to file", raw=True)
 def _history(shell: Shell, argument: str) -> bool:
     """psql's \\s: the history on the screen (paged), or written to FILE; without a prompt
     (a script, -c) there is none, which fails quietly as in psql. An empty line follows the
@@ -218,9 +219,15 @@ def _conninfo(shell: Shell, _: str) -> bool:
     return True
 
 
-@command("\\timing", syntax="\\timing [on|off]", help="toggle timing of commands")
+@command("\\timing", syntax="\\timing [on|off]", help="toggle timing of commands", raw=True)
 def _timing(shell: Shell, argument: str) -> bool:
-    shell.settings.timing = _on_off(argument, shell.settings.timing)
+    words = meta_arguments(argument, shell.variables)
+    value = parse_boolean(words[0]) if words else not shell.settings.timing
+    if value is None:  # psql keeps the setting, says so, and reports it as ever
+        shell.meta_error(f'unrecognized value "{words[0]}" for "\\timing": Boolean expected')
+        shell.last_failed = True
+    else:
+        shell.settings.timing = value
     if not shell.settings.quiet:
         shell.output.say(f"Timing is {'on' if shell.settings.timing else 'off'}.\n")
     return True
@@ -256,20 +263,20 @@ def _out(shell: Shell, argument: str) -> bool:
     return True
 
 
-@command("\\echo", syntax="\\echo [-n] [TEXT]", help="write text to standard output (-n: no newline)")
+@command("\\echo", syntax="\\echo [-n] [TEXT]", help="write text to standard output (-n: no newline)", raw=True)
 def _echo(shell: Shell, argument: str) -> bool:
     shell.output.say(echo_text(argument, shell.variables))  # standard output, whatever \\o says (\\qecho follows \\o)
     return True
 
 
-@command("\\warn", syntax="\\warn [-n] [TEXT]", help="write text to standard error (-n: no newline)")
+@command("\\warn", syntax="\\warn [-n] [TEXT]", help="write text to standard error (-n: no newline)", raw=True)
 def _warn(shell: Shell, argument: str) -> bool:
     shell.errors.write(echo_text(argument, shell.variables))
     shell.errors.flush()
     return True
 
 
-@command("\\getenv", syntax="\\getenv PSQLVAR ENVVAR", help="fetch environment variable")
+@command("\\getenv", syntax="\\getenv PSQLVAR ENVVAR", help="fetch environment variable", raw=True)
 def _getenv(shell: Shell, argument: str) -> bool:
     """psql's \\getenv: the variable is set from the environment, unset when it is not there."""
     words = meta_arguments(argument, shell.variables)
@@ -288,7 +295,7 @@ def _getenv(shell: Shell, argument: str) -> bool:
     return True
 
 
-@command("\\set", syntax="\\set [NAME [VALUE]]", help="set a variable (:NAME in SQL; AUTOCOMMIT, ON_ERROR_STOP, ON_ERROR_ROLLBACK, FETCH_COUNT)")
+@command("\\set", syntax="\\set [NAME [VALUE]]", help="set a variable (:NAME in SQL; AUTOCOMMIT, ON_ERROR_STOP, ON_ERROR_ROLLBACK, FETCH_COUNT)", raw=True)
 def _set(shell: Shell, argument: str) -> bool:
     """psql's \\set: the value is the rest of the words joined without blanks, quotes read as
     psql reads them (`\\set name 'O''Reilly'` stores O'Reilly); no words lists the variables."""
@@ -317,7 +324,7 @@ def _restore(variables: dict[str, str], name: str, value: str | None) -> None:
         variables[name] = value
 
 
-@command("\\unset", syntax="\\unset NAME", help="unset (delete) a variable")
+@command("\\unset", syntax="\\unset NAME", help="unset (delete) a variable", raw=True)
 def _unset(shell: Shell, argument: str) -> bool:
     words = meta_arguments(argument, shell.variables)
     if not words:
@@ -353,7 +360,7 @@ def _edit(shell: Shell, argument: str) -> bool:
     return True
 
 
-@command("\\copy", syntax="\\copy TABLE|(QUERY) FROM|TO FILE|STDIN|STDOUT [WITH (...)]", help="copy data between a file on this machine and the server")
+@command("\\copy", syntax="\\copy TABLE|(QUERY) FROM|TO FILE|STDIN|STDOUT [WITH (...)]", help="copy data between a file on this machine and the server", raw=True)
 def _copy(shell: Shell, argument: str) -> bool:
     from nl2sql_shell.repl.copy import slash_copy
 
@@ -428,7 +435,7 @@ def _print_special(shell: Shell, title: str | None, rows, headers, status: str |
 def _register_display() -> None:
     """\\pset and its shortcuts \\a \\t \\f \\H \\C \\T \\x (repl/pset.py)."""
     for name, (handler, syntax, text) in SHORTCUTS.items():
-        command(name, syntax=syntax, help=text)(handler)
+        command(name, syntax=syntax, help=text, raw=True)(handler)
 
 
 _register_senders()

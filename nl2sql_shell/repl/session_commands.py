@@ -99,6 +99,10 @@ def _prompt(shell: Shell, argument: str) -> bool:
     elif shell.input_file is not None:
         shell.output.say(text)
         value = shell.read_line() if from_script and shell.read_line is not None else sys.stdin.readline()
+        if not value:  # end of input, where psql's gets_fromFile gives no line: the variable stays
+            shell.meta_error("\\prompt: could not read value for variable")
+            shell.last_failed = True
+            return True
     else:
         value = simple_prompt(text, echo=True, read_line=shell.read_line if from_script else None)
     shell.variables[name] = value.removesuffix("\n")
@@ -246,13 +250,13 @@ def register(command) -> None:  # noqa: ANN001 - metacommands.command
         (("\\w", "\\write"), "\\w FILE", "write query buffer to file"),
     ):
         for name in names:
-            command(name, syntax=syntax, help=text)(_buffer_handler(name))
-    command("\\qecho", syntax="\\qecho [-n] [TEXT]", help="write text to the query output stream (see \\o)")(_qecho)
-    command("\\ir", "\\include_relative", syntax="\\ir FILE", help="as \\i, but relative to location of current script")(_include_relative)
-    command("\\prompt", syntax="\\prompt [TEXT] NAME", help="prompt user to set internal variable")(_prompt)
-    command("\\setenv", syntax="\\setenv NAME [VALUE]", help="set or unset environment variable")(_setenv)
-    command("\\cd", syntax="\\cd [DIR]", help="change the current working directory")(_cd)
-    command("\\!", syntax="\\! [COMMAND]", help="execute command in shell or start interactive shell")(_shell_escape)
-    command("\\password", syntax="\\password [USERNAME]", help="securely change the password for a user")(_password)
+            command(name, syntax=syntax, help=text, raw=True)(_buffer_handler(name))
+    command("\\qecho", syntax="\\qecho [-n] [TEXT]", help="write text to the query output stream (see \\o)", raw=True)(_qecho)
+    command("\\ir", "\\include_relative", syntax="\\ir FILE", help="as \\i, but relative to location of current script", raw=True)(_include_relative)
+    command("\\prompt", syntax="\\prompt [TEXT] NAME", help="prompt user to set internal variable", raw=True)(_prompt)
+    command("\\setenv", syntax="\\setenv NAME [VALUE]", help="set or unset environment variable", raw=True)(_setenv)
+    command("\\cd", syntax="\\cd [DIR]", help="change the current working directory", raw=True)(_cd)
+    command("\\!", syntax="\\! [COMMAND]", help="execute command in shell or start interactive shell", raw=True)(_shell_escape)
+    command("\\password", syntax="\\password [USERNAME]", help="securely change the password for a user", raw=True)(_password)
     command("\\errverbose", syntax="\\errverbose", help="show most recent error message at maximum verbosity")(_errverbose)
-    command("\\encoding", syntax="\\encoding [ENCODING]", help="show or set client encoding")(_encoding)
+    command("\\encoding", syntax="\\encoding [ENCODING]", help="show or set client encoding", raw=True)(_encoding)

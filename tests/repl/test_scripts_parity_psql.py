@@ -118,6 +118,16 @@ def test_watch_titles_each_result_and_ends_with_an_empty_line(pg_server, tmp_pat
     assert psql[1].endswith(b"\n\n") or psql[1].endswith(b"\n\n x \n---\n 2\n(1 row)\n\n")
 
 
+@pytest.mark.parametrize(
+    "use",
+    ["\\pset title :a\n\\pset title", "\\C :a\n\\pset title", "\\encoding :a", "\\pset border :n\n\\pset border", "\\prompt :a x", "\\qecho :a :'a'", "\\timing :t"],
+)
+def test_a_variables_value_is_substituted_once(fresh_db, tmp_path: Path, use: str):
+    """`:a` in a meta-command's words is a's value as it is, even when that holds `:b`."""
+    (tmp_path / "s.sql").write_text(f"\\set a ':b'\n\\set n ':b'\n\\set t ':b'\n\\set b on\n{use}\n")
+    same(fresh_db, fresh_db, "-f", "s.sql", cwd=tmp_path)
+
+
 EDITED_FUNCTION = "create function ff(int) returns int language sql as 'select $1 + 1'; create view vv as select 1 as x"
 
 
