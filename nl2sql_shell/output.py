@@ -66,6 +66,26 @@ class Output:
         elif path:
             self._file = open(os.path.expanduser(path), "w", encoding="utf-8")  # noqa: SIM115
 
+    @contextlib.contextmanager
+    def through(self, command: str):
+        """Results go to ``command``'s standard input meanwhile, whatever `\\o` says, then
+        back (psql's PSQL_WATCH_PAGER for `\\watch`); yields the command's process."""
+        from nl2sql_shell.repl.pipes import close_pipe, open_pipe
+
+        saved = self._file, self._pipe
+        process = open_pipe(command)
+        self._file, self._pipe = process.stdin, None
+        try:
+            yield process
+        finally:
+            self._file, self._pipe = saved
+            close_pipe(process)
+
+    @property
+    def pageable(self) -> bool:
+        """Standard input and output are both terminals: where psql pages at all."""
+        return self._pageable
+
     def write(self, text: str) -> None:
         self._write_unlogged(text)
         self.log_text(text)

@@ -8,6 +8,8 @@ and the named-query commands are psql's "invalid command".
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import time
 
@@ -53,7 +55,9 @@ def watch(shell: Shell, buffer: str, argument: str) -> None:
     """`\\watch [SECONDS]`: run the query again every SECONDS (2 by default) until Ctrl-C or an
     error, as psql 15: its interval is C's strtod of the word (0, negative or not a number is
     1 second), the time line is the result's title (centred over an aligned table, none in
-    CSV; a command's tag comes without it), and an empty line on standard output ends it."""
+    CSV; a command's tag comes without it), and an empty line on standard output ends it.
+    With PSQL_WATCH_PAGER set (`pspg --stream`), on a terminal and with the pager on, every
+    result goes to that one pager, and quitting it ends the watch, as in psql 15."""
     sql = buffer if buffer.strip() else shell.last_sql
     if not sql.strip():
         shell.meta_error("\\watch cannot be used with an empty query")
@@ -63,22 +67,26 @@ def watch(shell: Shell, buffer: str, argument: str) -> None:
     interval = _strtod(words[0]) if words else 2.0
     interval = interval if interval > 0 else 1.0
     settings, title = shell.settings, shell.settings.title
-    shell.output.configure_pager(0, settings.pager_min_lines)  # psql never pages \\watch (no PSQL_WATCH_PAGER here)
+    pager = os.environ.get("PSQL_WATCH_PAGER", "").strip()
+    pager = pager if pager and settings.pager and shell.output.pageable else ""
+    shell.output.configure_pager(0, settings.pager_min_lines)  # one result after another, never paged each
     try:
-        while True:
-            settings.title = f"{time.strftime('%c')} (every {interval:g}s)\n"
-            try:
-                ok = shell.run_sql(sql).ok
-            finally:
-                settings.title = title
-            if not ok:
-                break
-            time.sleep(interval)
-    except KeyboardInterrupt:
+        with shell.output.through(pager) if pager else contextlib.nullcontext() as process:
+            while process is None or process.poll() is None:  # until the pager is quit
+                settings.title = f"{time.strftime('%c')} (every {interval:g}s)\n"
+                try:
+                    ok = shell.run_sql(sql).ok
+                finally:
+                    settings.title = title
+                if not ok:
+                    break
+                time.sleep(interval)
+    except (KeyboardInterrupt, BrokenPipeError):
         pass
     finally:  # also when a cancelled query ends the script: psql's empty line comes first
         shell.output.configure_pager(settings.pager, settings.pager_min_lines)
-        shell.output.say("\n")
+        if not pager:
+            shell.output.say("\n")
 
 
 _STRTOD = re.compile(r"\s*[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)")

@@ -119,11 +119,11 @@ def test_pager_gets_results_that_do_not_fit(fresh_db, tmp_path, monkeypatch):
     assert "small" in screen.getvalue() and "small" not in paged.read_text()
 
 
-def _spawn(conninfo: str, sigint_ignored: bool = False) -> pexpect.spawn:
+def _spawn(conninfo: str, sigint_ignored: bool = False, **environment: str) -> pexpect.spawn:
     """The shell on a pseudo-terminal; ``sigint_ignored``: started as a background job of a
     non-interactive shell starts it (SIGINT set to be ignored, which a child inherits)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    env.update(PAGER="", TERM="dumb", NL2SQL_SHELL_HISTORY="/dev/null")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG") and k != "PSQL_WATCH_PAGER"}
+    env.update(PAGER="", TERM="dumb", NL2SQL_SHELL_HISTORY="/dev/null", **environment)
     ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
     return pexpect.spawn(sys.executable, ["-m", "nl2sql_shell", conninfo], env=env, encoding="utf-8", timeout=30, dimensions=(40, 200), preexec_fn=ignore)
 
@@ -163,3 +163,20 @@ def test_real_terminal_ctrl_c_cancels_a_query_and_ctrl_d_quits(fresh_db, sigint_
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+def test_watch_goes_to_psql_watch_pager_and_ends_when_the_pager_quits(fresh_db, tmp_path):
+    """psql 15's PSQL_WATCH_PAGER: every result of \\watch to one pager (pspg --stream in
+    real use; here one that keeps two results' lines and quits), none on the terminal."""
+    paged = tmp_path / "paged.txt"
+    child = _spawn(fresh_db, PSQL_WATCH_PAGER=f"head -n 12 > {paged}")
+    child.expect("=# ")
+    child.sendline("select 42 as answer \\watch 0.1")
+    child.expect("=# ")  # the pager quit: so did the watch, with no Ctrl-C
+    assert "every 0.1s" not in child.before
+    assert paged.read_text().count("(every 0.1s)") == 2 and paged.read_text().count("     42\n") == 2
+    child.sendline("select 'still here' as status;")
+    child.expect("still here")
+    child.expect("=# ")
+    child.sendline("\\q")
+    child.expect(pexpect.EOF)
