@@ -260,7 +260,8 @@ class _Decoding:
     """`count` sequences decoded together, one token each per step, on the prompt's cache:
     llama.cpp's sequences 1.. share the cells of sequence 0, which holds every prompt token
     but the last, and a batch of one token per sequence costs little more than one token.
-    Afterwards sequence 0 holds the whole prompt, and the others nothing.
+    Afterwards sequence 0 holds every prompt token but the last again, and the others nothing:
+    a further round of sequences for the same prompt starts where this one did.
     """
 
     def __init__(self, model: LlamaCppModel, ids: list[int], count: int, *, greedy_first: bool, temperature: float, grammar: str | None, seed: int) -> None:
@@ -332,9 +333,8 @@ class _Decoding:
         finally:
             for s in range(1, self.count):
                 self.ctx.kv_cache_seq_rm(s, 0, -1)
-            self.ctx.kv_cache_seq_rm(0, len(self.ids), -1)
-            self.llama.input_ids[len(self.ids) - 1] = self.ids[-1]
-            self.llama.n_tokens = len(self.ids)
+            self.ctx.kv_cache_seq_rm(0, len(self.ids) - 1, -1)  # as it came: the next round decodes the last token again
+            self.llama.n_tokens = len(self.ids) - 1
             self.batch.close()
             for check in self.grammars or ():
                 check.close()

@@ -64,6 +64,19 @@ def test_candidates_are_numbered_so_more_can_be_asked_for_later(model):
     assert rest[0].text != first[0].text or rest[1].text != first[1].text  # no greedy one among them
 
 
+def test_more_candidates_than_one_batch_holds_come_in_rounds(model):
+    """More than MAX_SEQUENCES (8) candidates for one prompt: a second round of sequences on the
+    same prompt cache, numbered on from the first (`eval --candidates 16`)."""
+    from nl2sql_shell.llm.llamacpp import MAX_SEQUENCES
+
+    prompt = model.chat_prompt(_messages("Total amount per name in t4?"))
+    many = model.generate(prompt, max_new_tokens=12, n=MAX_SEQUENCES + 3, temperature=1.0, first=1)
+    assert len(many) == MAX_SEQUENCES + 3 and all(c.new_tokens > 0 for c in many)
+    assert len({c.text for c in many}) > 2
+    [greedy] = model.generate(prompt, max_new_tokens=12)  # and the cache serves the next call as ever
+    assert greedy.text and greedy.cached_tokens > 0
+
+
 def test_stop_strings_cut_the_text_and_on_text_streams_it(model):
     prompt = model.chat_prompt(_messages("List the names in t3."))
     pieces: list[str] = []
