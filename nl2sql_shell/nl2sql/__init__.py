@@ -6,7 +6,8 @@ the pipeline (and sqlglot with it) at start-up.
 
 # Up to 4 queries (the greedy one first) and the checked ones vote by their rows: on every sixth
 # benchmark question that answered 10 of 32 against 6 of 32 for the greedy query alone (the
-# gain is where the greedy query fails the checks: see GREEDY_FIRST).
+# gain is where the greedy query fails the checks: see GREEDY_FIRST). 8 and 16 answered no
+# more (docs/benchmarks.md, fifteenth session).
 DEFAULT_CANDIDATES = 4
 
 # Write the greedy query alone first and the samples only when it fails the checks (or is not
