@@ -1,9 +1,10 @@
 """A grammar for the model's reply (llama.cpp's GBNF): one bare SQL statement in which every
 name after a dot is one of the schema's.
 
-Why: the commonest failure of a small model on a schema it has never seen is a qualified
-column that does not exist (`pw.aid` on a table without `aid`). Under this grammar, decoding
-cannot write one; the model writes its most likely existing name instead. The grammar is
+Why: a small model on a schema it has never seen writes columns that do not exist, such as
+`pw.aid` on a table without `aid`. Under this grammar decoding cannot write one after a dot;
+the model writes its most likely existing name instead. (Measured, it seldom bites: this
+model's invented names are mostly bare, or the other table's; docs/benchmarks.md.) The grammar is
 lexical, not SQL's syntax: words, quoted names, strings, numbers and punctuation in any
 order, with two rules only: a name after `.` is a column, table or schema name the prompt
 showed (or `*`), and two words never touch (so `pw.aid` cannot pass as `pw.a` + `id`). Bare
