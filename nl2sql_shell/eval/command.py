@@ -31,10 +31,11 @@ from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES, GREEDY_FIRST
 @click.option("--repair-samples", type=int, default=4, show_default=True, help="Queries sampled (one batch, then voted on) in each repair round.")
 @click.option("--readable-names", is_flag=True, help="Show prefixed and quoted camelCase names to the model in words, its query translated back (an experiment: not the shell's default).")
 @click.option("--greedy-first/--batch-first", default=GREEDY_FIRST, show_default=True, help="Write the greedy query alone first and the samples only when it fails the checks, or all the candidates in one batch.")
+@click.option("--temperature", type=float, default=0.7, show_default=True, help="Sampling temperature of the candidates after the greedy one.")
 @click.option("--grammar", is_flag=True, help="Constrain decoding so that every name after a dot is one the prompt showed, on a backend that can (llama.cpp; an experiment: not the shell's default).")
 @click.option("--refusal-votes", is_flag=True, help="Count the model's refusals as votes: more refusals than agreeing candidates make the answer a refusal (an experiment: not the shell's default).")
 @rules_option
-def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, backend, candidates, more_candidates, limit, every, offset, dbs, categories, dsn, out_dir, styles, no_idk, max_repairs, repair_samples, readable_names, refusal_votes, greedy_first, grammar, rules) -> None:
+def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, backend, candidates, more_candidates, limit, every, offset, dbs, categories, dsn, out_dir, styles, no_idk, max_repairs, repair_samples, readable_names, refusal_votes, greedy_first, temperature, grammar, rules) -> None:
     """Execution accuracy on a suite laid out like ../shared/bench/defog-dev."""
     from dataclasses import replace
 
@@ -68,7 +69,7 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
         except (ServerBusy, ModelLoadError) as exc:
             raise click.ClickException(str(exc)) from None
         results = ResultsFile(out_dir) if out_dir else None
-        runner = Runner(suite, loaded, admin_conninfo=admin, conninfo_for=conninfo_for, options=Options(candidates=candidates, more_candidates=more_candidates, max_repairs=max_repairs, repair_samples=repair_samples, rules=rules_on, readable_names=readable_names, refusal_votes=refusal_votes, greedy_first=greedy_first, grammar=grammar))
+        runner = Runner(suite, loaded, admin_conninfo=admin, conninfo_for=conninfo_for, options=Options(candidates=candidates, more_candidates=more_candidates, max_repairs=max_repairs, repair_samples=repair_samples, rules=rules_on, readable_names=readable_names, refusal_votes=refusal_votes, greedy_first=greedy_first, temperature=temperature, grammar=grammar))
         runner.load_databases(progress)
         summaries = []
         total = len(suite.questions) + len(suite.idk)
@@ -97,6 +98,7 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
                 "refusal_votes": refusal_votes,
                 "greedy_first": greedy_first,
                 "grammar": grammar and loaded.grammar,
+                "temperature": temperature,
                 "load_seconds": loaded.load_seconds,
                 "date": time.strftime("%Y-%m-%d %H:%M:%S"),
                 "questions": len(suite.questions),
