@@ -25,7 +25,6 @@ from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.variables import echo_text, meta_arguments, parse_boolean, substitute, valid_name
 
 Handler = Callable[[Shell, str], bool]
-# Commands that read their own words (with variables, as psql does) or take the line as written.
 # Commands whose handlers read the line themselves: their words as psql reads them, variables
 # included (variables.meta_arguments), or the line as typed. The others get it with its
 # variables substituted; substituting twice would read `:b` inside a variable's value.
