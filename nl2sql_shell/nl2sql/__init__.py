@@ -15,3 +15,7 @@ DEFAULT_CANDIDATES = 4
 # made a passing greedy query's answer right, and half the questions then need no samples
 # (p50 3.1 s against 5.3-5.7 s, as many right answers; docs/benchmarks.md, fourteenth session).
 GREEDY_FIRST = True
+
+# Tokens of schema text a prompt may hold; a larger schema is linked down to the tables the
+# question names (schema/linking.py).
+SCHEMA_BUDGET_TOKENS = 3000

@@ -85,6 +85,9 @@ class CheckResult:
     tables: tuple[str, ...] = ()  # qualified names of the schema's tables the statement reads
     errors: list[str] = field(default_factory=list)
     kind: str = "read"  # "read" | "write", from safety.classify
+    # Tables and columns the statement names that the schema does not have, as written: what
+    # the model needed and could not find (the pipeline compares them with the question's words).
+    unknown: tuple[str, ...] = ()
 
 
 def check_sql(sql: str, schema: Schema) -> CheckResult:
@@ -101,9 +104,9 @@ def check_sql(sql: str, schema: Schema) -> CheckResult:
     tree = statements[0]
     pretty = _pretty(tree, sql) if not errors else None
     named = tree.copy()
-    tables, name_errors = _check_names(named, schema)  # normalizes the names of `named`
-    errors += name_errors + _join_errors(named)
-    return CheckResult(not errors, pretty or plain, 1, tables, errors, kind)
+    checker = _check_names(named, schema)  # normalizes the names of `named`
+    errors += checker.errors + _join_errors(named)
+    return CheckResult(not errors, pretty or plain, 1, tuple(dict.fromkeys(checker.read)), errors, kind, tuple(dict.fromkeys(checker.unknown)))
 
 
 def _syntax_error(exc: ParseError | TokenError) -> str:
@@ -191,8 +194,9 @@ def _join_errors(tree: exp.Expression) -> list[str]:
     return errors
 
 
-def _check_names(tree: exp.Expression, schema: Schema) -> tuple[tuple[str, ...], list[str]]:
-    """Tables read (qualified) and the errors for unknown tables and columns."""
+def _check_names(tree: exp.Expression, schema: Schema) -> _NameChecker:
+    """The checker after reading every scope: tables read (qualified), the errors for unknown
+    tables and columns, and their names."""
     normalize_identifiers(tree, dialect=DIALECT)  # unquoted names fold to lower case, as in PostgreSQL
     checker = _NameChecker(schema, tree)
     if isinstance(tree, (exp.Insert, exp.Update, exp.Delete, exp.Merge)):
@@ -203,7 +207,8 @@ def _check_names(tree: exp.Expression, schema: Schema) -> tuple[tuple[str, ...],
         scopes = []  # sqlglot cannot build scopes here; the server's EXPLAIN will judge
     for scope in scopes:
         checker.check_scope(scope)
-    return tuple(dict.fromkeys(checker.read)), list(dict.fromkeys(checker.errors))
+    checker.errors = list(dict.fromkeys(checker.errors))
+    return checker
 
 
 class _NameChecker:
@@ -215,6 +220,7 @@ class _NameChecker:
         self._ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
         self.read: list[str] = []
         self.errors: list[str] = []
+        self.unknown: list[str] = []
         self._tables: dict[int, Table | None] = {}  # id(exp.Table) -> schema table (None: unknown columns)
         self._empty = MappingSchema(dialect=DIALECT)
 
@@ -234,6 +240,7 @@ class _NameChecker:
         for column in columns:
             if table is not None and isinstance(column, (exp.Column, exp.Identifier)) and table.column(column.name) is None:
                 self.errors.append(_missing_column(column.name, [(table.name, [c.name for c in table.columns])]))
+                self.unknown.append(column.name)
 
     def _table(self, node: exp.Table) -> Table | None:
         if id(node) in self._tables:
@@ -243,6 +250,7 @@ class _NameChecker:
             table = self.schema.table(node.name, node.db or None)
             if table is None or table.name != node.name or (node.db and table.schema != node.db):
                 self.errors.append(self._missing_table(node))
+                self.unknown.append(node.name)
                 table = None
         self._tables[id(node)] = table
         return table
@@ -283,6 +291,7 @@ class _NameChecker:
             columns = self._source_columns(owner, qualifier)
             if isinstance(column.this, exp.Star) or columns is None or name in columns or name in _SYSTEM_COLUMNS:
                 return None
+            self.unknown.append(name)
             return _missing_column(name, [(self._label(owner, qualifier), columns)]) + self._elsewhere(name)
         if name in _PSEUDO_COLUMNS or name in _SYSTEM_COLUMNS or self._is_output_name(scope, column):
             return None
@@ -295,6 +304,7 @@ class _NameChecker:
                 if columns is None or name in columns:
                     return None
                 known.append((self._label(visible, alias), columns))
+        self.unknown.append(name)
         if not known:
             return f'column "{name}" does not exist; the query reads no table' + self._elsewhere(name)
         return _missing_column(name, known) + self._elsewhere(name)

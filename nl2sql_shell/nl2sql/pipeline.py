@@ -25,7 +25,7 @@ from psycopg import pq
 
 from nl2sql_shell.db.execute import OneStatementCursor, read_only_transaction
 from nl2sql_shell.llm.model import Model
-from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES, GREEDY_FIRST
+from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES, GREEDY_FIRST, SCHEMA_BUDGET_TOKENS
 from nl2sql_shell.nl2sql import prompt as prompts
 from nl2sql_shell.nl2sql.check import CheckResult, check_sql
 from nl2sql_shell.nl2sql.extract import extract_sql, is_refusal
@@ -33,11 +33,12 @@ from nl2sql_shell.nl2sql.grammar import sql_grammar
 from nl2sql_shell.nl2sql.proof import Proof, prove
 from nl2sql_shell.nl2sql.rules import REPAIRS, Change, apply_rules, default_rules
 from nl2sql_shell.nl2sql.safety import Safety, classify
-from nl2sql_shell.schema.grounding import ground
+from nl2sql_shell.schema.grounding import absent_terms, ground
 from nl2sql_shell.schema.introspect import SchemaCache
 from nl2sql_shell.schema.linking import Reason, select_tables
 from nl2sql_shell.schema.readable import ModelView, model_view, render_for_model
 from nl2sql_shell.schema.render import render_schema
+from nl2sql_shell.schema.values import find_values, values_hint
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its parser warnings are not the user's business
 
@@ -56,6 +57,17 @@ class Attempt:
     written: str | None = None  # the query as the model wrote it, when the rules changed it
     chosen: bool = False  # the candidate the answer's SQL comes from
     proof: Proof | None = None  # whether `sql` is proven harmless on the server (None: not checked)
+    unknown: tuple[str, ...] = ()  # tables and columns `sql` names that the schema does not have
+
+
+@dataclass
+class _Verified:
+    """What the checks said of one query: its errors, else its result and proof."""
+
+    errors: list[str]
+    result: CheckResult | None
+    proof: Proof | None
+    unknown: tuple[str, ...] = ()  # names the schema does not have (CheckResult.unknown)
 
 
 @dataclass
@@ -76,6 +88,10 @@ class Answer:
     generated_tokens: int = 0
     rounds: int = 0  # generation rounds: the first, then one per repair
     greedy_alone: bool = False  # the greedy query passed the checks, so no samples were written
+    # The question's words that nothing in the database matches, when they are why it was
+    # refused (before the model ran, or after its queries needed them); empty when the model
+    # itself said the database cannot answer.
+    absent: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -98,7 +114,7 @@ class Options:
     # model mostly repeat the mistake, and a batch of 4 costs little more than one sequence.
     repair_samples: int = 4
     temperature: float = 0.7
-    schema_budget_tokens: int = 3000
+    schema_budget_tokens: int = SCHEMA_BUDGET_TOKENS
     max_new_tokens: int = 200
     statement_timeout_ms: int = 10_000
     check_seconds: float = 15.0  # wall clock for one EXPLAIN or vote run, whatever the server's timeout
@@ -124,6 +140,9 @@ class Options:
     # on a backend that can (`Model.grammar`). Off: no gain on dev or bench/unfamiliar, and it
     # derailed one query (docs/benchmarks.md, fifteenth session); eval --grammar measures it.
     grammar: bool = False
+    # Look the question's quoted and capitalised phrases up in the text columns of the tables
+    # shown, and name the columns that hold them in the prompt (schema/values.py).
+    values: bool = False
 
     @property
     def baseline(self) -> bool:
@@ -154,12 +173,13 @@ class Asker:
         whose words the schema does not have (the person insists: `?!` in the shell)."""
         started = time.perf_counter()
         schema = self.schemas.get(conn)
+        grounding = None  # what the question talks about that the schema lacks (None: not judged)
         if check_grounding and not history and self.options.refuse_ungrounded and self.options.prompt_style == "default":
             grounding = ground(schema, question, hint)
             if grounding.unanswerable:
                 words = ", ".join(f'"{w}"' for w in grounding.unmatched)
                 reason = f"nothing in this database matches {words}"
-                answer = Answer(question, prompts.REFUSAL_SQL, "refusal", reason)
+                answer = Answer(question, prompts.REFUSAL_SQL, "refusal", reason, absent=grounding.unmatched)
                 answer.timings["total_s"] = time.perf_counter() - started
                 return answer
         linked = select_tables(schema, f"{question}\n{hint or ''}", budget_tokens=self.options.schema_budget_tokens, count_tokens=self.model.count_tokens)
@@ -176,7 +196,10 @@ class Asker:
         else:
             examples = [replace(e, sql=view.to_readable(e.sql)) for e in examples]
             history = [replace(e, sql=view.to_readable(e.sql)) for e in history]
-            messages = prompts.build_messages(render_for_model(view, tables), question, examples=examples, history=history, hint=hint)
+            matches = find_values(conn, schema, tables, question) if self.options.values else []
+            answer.linking += [f"{m.table}: question words {m.phrase!r} are a value of column {m.column} (looked up)" for m in matches]
+            values = values_hint(matches)
+            messages = prompts.build_messages(render_for_model(view, tables), question, examples=examples, history=history, hint=hint, values=values and view.readable_text(values))
         base_messages = messages  # each repair shows only the latest failed attempt
         grammar = sql_grammar([view.names.table(t) for t in tables]) if self._constrained() else None
         checked: CheckResult | None = None
@@ -219,6 +242,12 @@ class Asker:
             answer.safety = classify(checked.sql)
             answer.proof = next((a.proof for a in answer.attempts if a.chosen), None)
             answer.kind = "write" if answer.safety.writes else "read"
+        elif answer.kind == "failed" and grounding is not None and (absent := absent_terms(grounding, [n for a in answer.attempts for n in a.unknown])):
+            # Evidence that the data is not there, not a failure to write SQL: see grounding.py.
+            words = ", ".join(f'"{w}"' for w in absent)
+            needed = ", ".join(dict.fromkeys(n for names in absent.values() for n in names))
+            answer.sql, answer.kind, answer.absent = prompts.REFUSAL_SQL, "refusal", tuple(absent)
+            answer.reason = f"nothing in this database matches {words} (the model's queries needed {needed})"
         elif answer.kind == "failed":
             last_errors = answer.attempts[-1].errors if answer.attempts else []
             answer.reason = "no valid query: " + ("; ".join(last_errors) or "the model wrote no SQL")
@@ -316,19 +345,20 @@ class Asker:
         rules = frozenset() if self.options.baseline else self.options.rules  # a baseline runs as written
         corrected = apply_rules(written, view.readable, enabled=rules)  # equivalent ones, and rewrites switched on
         sql, changes = corrected.sql, corrected.changes
-        errors, result, proof = self._verify(sql, view, conn)
-        if errors:  # only a query that fails may be repaired, and only a repair that passes is kept
+        verified = self._verify(sql, view, conn)
+        if verified.errors:  # only a query that fails may be repaired, and only a repair that passes is kept
             repaired = apply_rules(sql, view.readable, enabled=REPAIRS.intersection(rules), failing=True)
             if repaired.changes:
-                repair_errors, repair_result, repair_proof = self._verify(repaired.sql, view, conn)
-                if not repair_errors:
-                    sql, changes, errors, result, proof = repaired.sql, [*changes, *repaired.changes], [], repair_result, repair_proof
-        attempt.sql, attempt.changes, attempt.proof = view.to_schema(sql), changes, proof
+                again = self._verify(repaired.sql, view, conn)
+                if not again.errors:
+                    sql, changes, verified = repaired.sql, [*changes, *repaired.changes], again
+        attempt.sql, attempt.changes, attempt.proof = view.to_schema(sql), changes, verified.proof
         attempt.written = view.to_schema(written) if changes else None
-        attempt.errors.extend(errors)
-        return result
+        attempt.errors.extend(verified.errors)
+        attempt.unknown = verified.unknown
+        return verified.result
 
-    def _verify(self, sql: str, view: ModelView, conn: psycopg.Connection) -> tuple[list[str], CheckResult | None, Proof | None]:
+    def _verify(self, sql: str, view: ModelView, conn: psycopg.Connection) -> _Verified:
         """The errors of the static checks, else of the server's EXPLAIN; the result when none.
 
         EXPLAIN plans the query, and planning evaluates constant calls, so only a query proven
@@ -338,11 +368,11 @@ class Asker:
         if result.ok and view.names:  # in the schema's own names, checked again as the server will read them
             result = check_sql(view.to_schema(result.sql), view.schema)
         if not result.ok:
-            return list(result.errors), None, None
+            return _Verified(list(result.errors), None, None, result.unknown)
         proof = prove(conn, result.sql, self.options.statement_timeout_ms)
         if proof.proven and (error := explain(conn, result.sql, self.options)):
-            return [error], None, proof
-        return [], result, proof
+            return _Verified([error], None, proof)
+        return _Verified([], result, proof)
 
     def _choose(self, passed: list[tuple[Attempt, CheckResult]], conn: psycopg.Connection, runs: dict[str, str | None]) -> tuple[Attempt, CheckResult, str]:
         """The majority result of the candidates proven harmless (each distinct query run once,

@@ -42,10 +42,13 @@ def system_message(schema_text: str, *, today: _dt.date | None = None) -> str:
     )
 
 
-def user_message(question: str, *, hint: str | None = None) -> str:
+def user_message(question: str, *, hint: str | None = None, values: str | None = None) -> str:
+    """The question, the asker's own notes (``hint``) and where its named values live."""
     text = f"Question: {question.strip()}"
     if hint:
         text += f"\nHint: {hint.strip()}"
+    if values:
+        text += f"\n{values.strip()}"
     return text
 
 
@@ -56,6 +59,7 @@ def build_messages(
     examples: Sequence[Example] = (),
     history: Sequence[Example] = (),
     hint: str | None = None,
+    values: str | None = None,
     today: _dt.date | None = None,
 ) -> list[dict[str, str]]:
     """Chat messages for one question.
@@ -68,7 +72,7 @@ def build_messages(
     for turn in (*examples, *history):
         messages.append({"role": "user", "content": user_message(turn.question)})
         messages.append({"role": "assistant", "content": format_answer(turn.sql)})
-    messages.append({"role": "user", "content": user_message(question, hint=hint)})
+    messages.append({"role": "user", "content": user_message(question, hint=hint, values=values)})
     return messages
 
 

@@ -203,7 +203,7 @@ def answer_row(answer: Answer) -> tuple[str | None, ...]:
 def verdict(answer: Answer) -> str:
     """Why this SQL can or cannot run, and how: the REPL's summary line, for a client."""
     if answer.kind == "refusal":
-        if answer.attempts:
+        if not answer.absent:
             return "the model says this database cannot answer that question"
         return f"this database cannot answer that: {answer.reason}; use the schema's words, or ask with ?! to let the model try anyway"
     if answer.kind == "cancelled":

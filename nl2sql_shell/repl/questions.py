@@ -214,9 +214,9 @@ class QuestionHandler:
         """Show the SQL and a one-line summary, then run it only as the person decides."""
         out = self.shell.output
         if answer.kind == "refusal":
-            if answer.attempts:
+            if not answer.absent:
                 out.write("The model says this database cannot answer that question.\n")
-            else:  # refused before the model ran: say why, and how to insist
+            else:  # refused on the evidence of words the database lacks: say which, and how to insist
                 out.write(f"This database cannot answer that: {answer.reason}. Use the schema's words, or ask with ?! to let the model try anyway.\n")
             return
         if answer.sql is None or answer.kind == "failed":

@@ -164,15 +164,16 @@ def _password(shell: Shell, argument: str) -> bool:
             return True
         encrypted = shell.conn.pgconn.encrypt_password(first.encode(), user.encode()).decode()
         shell.conn.execute(psycopg.sql.SQL("ALTER USER {} PASSWORD {}").format(psycopg.sql.Identifier(user), psycopg.sql.Literal(encrypted)))
-    except (psycopg.Error, EOFError) as exc:
-        shell.meta_error(str(exc).strip() if isinstance(exc, psycopg.Error) else "could not read password")
+    except psycopg.Error as exc:
+        shell.meta_error(str(exc).strip())
         shell.last_failed = True
     return True
 
 
 def _secret(prompt: str) -> str:
     """A line read without echo from the terminal, as psql's simple_prompt: with no terminal,
-    the prompt goes to stderr and the line comes from stdin."""
+    the prompt goes to stderr and the line comes from stdin; at its end, the empty string
+    (so `\\password` with nothing to read clears the password, as psql's does)."""
     import getpass
 
     try:
@@ -183,10 +184,11 @@ def _secret(prompt: str) -> str:
         sys.stderr.flush()
         line = sys.stdin.readline()
         sys.stderr.write("\n")  # psql ends the line its unechoed answer leaves open
-        if not line:
-            raise EOFError
         return line.removesuffix("\n")
-    return getpass.getpass(prompt)
+    try:
+        return getpass.getpass(prompt)
+    except EOFError:  # Ctrl-D at the prompt: psql's simple_prompt reads it as nothing typed
+        return ""
 
 
 def _errverbose(shell: Shell, _: str) -> bool:

@@ -10,7 +10,11 @@ matching (exact, stemmed, fuzzy, abbreviation).
 
 The pipeline refuses before the model runs only on evidence: when not one content word matches
 anything. A question that shares even one word with the schema goes to the model, which may
-still say that the database cannot answer it; a word list never decides alone. Terms the
+still say that the database cannot answer it; a word list never decides alone. After the model
+has run, a second piece of evidence can join the first: when no query it wrote passes the
+checks and the tables or columns it needed but the schema lacks are named after a content
+word that nothing matches ("average cabin crew count" -> ``airline.cabin_crew_count``), the
+question asks for data the database does not hold (`absent_terms`). Terms the
 question or its instructions define ("ARPU = revenue / users", "define churned as ...") are
 the asker's own vocabulary, never unmatched.
 
@@ -23,9 +27,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .linking import STOPWORDS, match_words
+from collections.abc import Iterable
+
+from .linking import STOPWORDS, match_words, stem
 from .model import Schema
-from .words import declared_words
+from .words import declared_words, name_words
 
 # Words of the question language: aggregation, comparison, ordering, time, shape of the answer,
 # and the verbs of a change. They never name data, so they never count as unmatched.
@@ -101,3 +107,13 @@ def _defined_terms(text: str) -> set[str]:
     for m in _DEFINED.finditer(text):
         found.update(declared_words(m.group("term") or m.group("defined") or ""))
     return found
+
+
+def absent_terms(grounding: Grounding, invented: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """The question's unmatched words that names the model invented are made of, each with
+    those names: it needed a table or column for that word, and the schema has nothing by
+    that name, in its comments or in its values. Compared after the stemmer, so "crew" meets
+    ``cabin_crew_count``."""
+    names = {name: {stem(word) for word in name_words(name).words} for name in dict.fromkeys(invented)}
+    found = {word: tuple(n for n, stems in names.items() if stem(word) in stems) for word in grounding.unmatched}
+    return {word: needed for word, needed in found.items() if needed}

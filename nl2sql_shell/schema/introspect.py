@@ -272,6 +272,7 @@ def _table(rel: Any, columns: list[Any], constraints: list[Any], samples: _Sampl
                 comment=c.comment,
                 enum_labels=tuple(c.enum_labels),
                 sample_values=samples.get((rel.oid, c.name), ()),
+                is_text=c.is_text,
             )
             for c in columns
         ),

@@ -25,6 +25,7 @@ class Column:
     comment: str | None = None
     enum_labels: tuple[str, ...] = ()  # labels when the type is an enum
     sample_values: tuple[str, ...] = ()  # a few distinct values of a low-cardinality text column
+    is_text: bool = False  # a string type (text, varchar, char...): its values may be named in a question
 
 
 @dataclass(frozen=True)

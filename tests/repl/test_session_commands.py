@@ -128,6 +128,10 @@ def test_password_sends_only_the_encrypted_form(pg_server, fresh_db):
         mine = ours(fresh_db, "-c", "\\password h17_pw", stdin=b"s3cret\ns3cret\n")
         with psycopg.connect(**{**info, "user": "h17_pw", "password": "s3cret"}) as conn:
             assert conn.execute("select current_user").fetchone() == ("h17_pw",)
+        # Nothing left to read: psql reads two empty passwords, and the server clears it.
+        mine = ours(fresh_db, "-c", "\\password h17_pw", stdin=b"")
+        assert admin.execute("select rolpassword from pg_authid where rolname = 'h17_pw'").fetchone() == (None,)
+        assert mine == theirs(fresh_db, "-c", "\\password h17_pw", stdin=b"")
         admin.execute("drop role h17_pw")
 
 
