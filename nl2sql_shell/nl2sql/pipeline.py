@@ -141,7 +141,9 @@ class Options:
     # derailed one query (docs/benchmarks.md, fifteenth session); eval --grammar measures it.
     grammar: bool = False
     # Look the question's quoted and capitalised phrases up in the text columns of the tables
-    # shown, and name the columns that hold them in the prompt (schema/values.py).
+    # shown, and name the columns that hold them in the prompt (schema/values.py). Off: the
+    # 0.5B model answered 3 fewer of dev's every 4th with it (docs/benchmarks.md, sixteenth
+    # session); eval --values measures it, for a larger model.
     values: bool = False
 
     @property
