@@ -348,16 +348,19 @@ class Asker:
         corrected = apply_rules(written, view.readable, enabled=rules)  # equivalent ones, and rewrites switched on
         sql, changes = corrected.sql, corrected.changes
         verified = self._verify(sql, view, conn)
+        unknown = verified.unknown
         if verified.errors:  # only a query that fails may be repaired, and only a repair that passes is kept
             repaired = apply_rules(sql, view.readable, enabled=REPAIRS.intersection(rules), failing=True)
             if repaired.changes:
                 again = self._verify(repaired.sql, view, conn)
                 if not again.errors:
                     sql, changes, verified = repaired.sql, [*changes, *repaired.changes], again
+                # A repaired table name lets the checks read its columns: what they lack counts too.
+                unknown = tuple(dict.fromkeys((*unknown, *again.unknown)))
         attempt.sql, attempt.changes, attempt.proof = view.to_schema(sql), changes, verified.proof
         attempt.written = view.to_schema(written) if changes else None
         attempt.errors.extend(verified.errors)
-        attempt.unknown = verified.unknown
+        attempt.unknown = unknown if verified.errors else ()
         return verified.result
 
     def _verify(self, sql: str, view: ModelView, conn: psycopg.Connection) -> _Verified:

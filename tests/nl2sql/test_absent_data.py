@@ -38,6 +38,13 @@ def test_queries_that_need_what_the_question_names_and_the_schema_lacks_are_a_re
     assert answer.reason == 'nothing in this database matches "shipping", "weight" (the model\'s queries needed shipping_weight, weights)'
 
 
+def test_a_column_behind_a_misspelt_table_counts_too(conn):
+    """`product` is repaired to `products`; only then can the checks see that it has no
+    `shipping_weight`, and the repair still fails, so the query as written is reported."""
+    answer = _ask(["SELECT avg(shipping_weight) FROM product;"], WEIGHT_Q, conn)
+    assert answer.kind == "refusal" and answer.reason.endswith("(the model's queries needed shipping_weight)")
+
+
 def test_a_failed_query_that_invents_no_word_of_the_question_stays_a_failure(conn):
     answer = _ask([BROKEN], "which products are cheap", conn)  # "title": not a word of the question
     assert answer.kind == "failed" and answer.reason.startswith('no valid query: column "title" does not exist')
