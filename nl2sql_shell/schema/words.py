@@ -49,10 +49,17 @@ class NameWords:
 
     def abbreviates(self, word: str) -> bool:
         """Whether ``word`` (a question word) starts at a word start of this name, spelled out
-        fully or abbreviated to at least MIN_ABBREVIATION letters: ``order`` in ``xyordid``."""
+        fully or abbreviated to at least MIN_ABBREVIATION letters that end where a word of the
+        name ends: ``order`` in ``xyordid`` (``xy|ord|id``), not ``city`` in ``cite``, whose
+        ``cit`` runs on into the same word."""
         if len(word) <= MIN_ABBREVIATION:
             return False
-        return any(_common_prefix(word, self.text, start) >= MIN_ABBREVIATION for start in self.starts)
+        ends = {*self.starts, len(self.text)}
+        for start in self.starts:
+            size = _common_prefix(word, self.text, start)
+            if size == len(word) or any(start + n in ends for n in range(MIN_ABBREVIATION, size + 1)):
+                return True
+        return False
 
 
 def declared_words(name: str) -> list[str]:

@@ -41,6 +41,9 @@ def test_folded_names_are_segmented_and_abbreviations_found() -> None:
     assert name_words("xyordid", ("xy", "xyord")).abbreviates("order")
     assert not name_words("xyordid", ("xy", "xyord")).abbreviates("customer")
     assert not name_words("price").abbreviates("pri")  # too short to call an abbreviation
+    # An abbreviation ends where a word of the name ends: "cit" of "city" runs on in "cite"
+    assert not name_words("cite").abbreviates("city") and not name_words("citingpaperid").abbreviates("city")
+    assert name_words("custid").abbreviates("customer") and name_words("order_date").abbreviates("orders")
     assert set(name_words("accountmanagerid").words) >= {"account", "manager", "id"}
 
 
