@@ -25,9 +25,8 @@ values the database may hold beyond its sample values, so they count neither way
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from .linking import STOPWORDS, match_words, stem
 from .model import Schema
