@@ -25,11 +25,12 @@ from psycopg import pq
 
 from nl2sql_shell.db.execute import OneStatementCursor, read_only_transaction
 from nl2sql_shell.llm.model import Model
-from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES, GREEDY_FIRST, SCHEMA_BUDGET_TOKENS
+from nl2sql_shell.nl2sql import CHECK_VALUES, DEFAULT_CANDIDATES, GREEDY_FIRST, SCHEMA_BUDGET_TOKENS
 from nl2sql_shell.nl2sql import prompt as prompts
 from nl2sql_shell.nl2sql.check import CheckResult, check_sql
 from nl2sql_shell.nl2sql.extract import extract_sql, is_refusal
 from nl2sql_shell.nl2sql.grammar import sql_grammar
+from nl2sql_shell.nl2sql.literals import unfound_values
 from nl2sql_shell.nl2sql.proof import Proof, prove
 from nl2sql_shell.nl2sql.rules import REPAIRS, Change, apply_rules, default_rules
 from nl2sql_shell.nl2sql.safety import Safety, classify
@@ -58,6 +59,7 @@ class Attempt:
     chosen: bool = False  # the candidate the answer's SQL comes from
     proof: Proof | None = None  # whether `sql` is proven harmless on the server (None: not checked)
     unknown: tuple[str, ...] = ()  # tables and columns `sql` names that the schema does not have
+    unfound: tuple[str, ...] = ()  # its comparisons with a text value that no row holds (literals.py)
 
 
 @dataclass
@@ -145,6 +147,10 @@ class Options:
     # 0.5B model answered 3 fewer of dev's every 4th with it (docs/benchmarks.md, sixteenth
     # session); eval --values measures it, for a larger model.
     values: bool = False
+    # Ask the database whether a proven candidate's `column = 'text'` (LIKE, ILIKE) matches any
+    # row (literals.py): one that matches none is not trusted alone, and the candidates whose
+    # values all exist are voted on first. See nl2sql/__init__.py.
+    check_values: bool = CHECK_VALUES
 
     @property
     def baseline(self) -> bool:
@@ -222,7 +228,10 @@ class Asker:
                 answer.reason = f"{len(refusals)} of {len(candidates)} candidates say this database cannot answer the question"
                 break
             if passed:
-                chosen, checked, answer.reason = self._choose(passed, conn, runs)
+                plausible = [p for p in passed if not p[0].unfound] or passed  # all, when every one compares so
+                chosen, checked, answer.reason = self._choose(plausible, conn, runs)
+                if aside := [a for a, _ in passed if a.unfound and plausible is not passed]:
+                    answer.reason += f"; {len(aside)} set aside: no row holds a value they compare with ({aside[0].unfound[0]})"
                 chosen.chosen = True
                 if round_:
                     answer.reason += f" after {round_} repair{'s' * (round_ > 1)}"
@@ -268,7 +277,7 @@ class Asker:
             return candidates, self._checked(candidates, answer, view, conn, cancel)
         candidates = self._generate(messages, answer, on_text, cancel, n=1, grammar=grammar)
         passed = self._checked(candidates, answer, view, conn, cancel)
-        answer.greedy_alone = bool(self._proven(passed))
+        answer.greedy_alone = bool(self._proven(passed)) and not candidates[0].unfound
         if answer.greedy_alone or (cancel is not None and cancel.is_set()):
             return candidates, passed
         samples = self._generate(messages, answer, None, cancel, n=n - 1, first=1, grammar=grammar)
@@ -361,6 +370,8 @@ class Asker:
         attempt.written = view.to_schema(written) if changes else None
         attempt.errors.extend(verified.errors)
         attempt.unknown = unknown if verified.errors else ()
+        if self.options.check_values and not self.options.baseline and verified.proof is not None and verified.proof.proven:
+            attempt.unfound = unfound_values(conn, view.schema, attempt.sql)
         return verified.result
 
     def _verify(self, sql: str, view: ModelView, conn: psycopg.Connection) -> _Verified:
