@@ -11,7 +11,7 @@ and a question about a value that really is absent ("orders from Narnia") still 
 empty answer when every candidate agrees on it.
 
 Only `column = 'text'`, `column LIKE 'pattern'` and `column ILIKE 'pattern'` on a text column
-of a table of the schema are probed, read-only, under a statement timeout, outside the user's
+of a table of the schema (not a view, not a CTE) are probed, read-only, under a statement timeout, outside the user's
 own transaction, and not on tables too large to scan quickly; anything else counts as found.
 """
 
@@ -55,8 +55,9 @@ def unfound_values(conn: psycopg.Connection, schema: Schema, query: str) -> tupl
 
 def _comparisons(tree: exp.Expression, schema: Schema):
     """(table, column, operator, value) for each text comparison whose column can be placed."""
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     for select in tree.find_all(exp.Select):
-        tables = _tables(select, schema)
+        tables = _tables(select, schema, ctes)
         for node in select.find_all(*_OPERATORS):
             if node.find_ancestor(exp.Select) is not select or node.args.get("negate") or isinstance(node.parent, exp.Not):
                 continue  # a nested query's comparison is placed with its own tables; NOT LIKE wants no match
@@ -70,12 +71,16 @@ def _comparisons(tree: exp.Expression, schema: Schema):
                 yield owners[0], owners[0].column(column.name).name, _OPERATORS[type(node)], value.this
 
 
-def _tables(select: exp.Select, schema: Schema) -> dict[str, Table]:
-    """The schema tables this SELECT reads directly, by the alias it gives them."""
+def _tables(select: exp.Select, schema: Schema, ctes: set[str]) -> dict[str, Table]:
+    """The schema tables (not views: probing one runs its query) this SELECT reads directly,
+    by the alias it gives them; a CTE of the same name hides its table."""
     found = {}
     for source in [select.args.get("from_"), *(select.args.get("joins") or [])]:
         node = source.this if source is not None else None
-        if isinstance(node, exp.Table) and (table := schema.table(node.name, node.db or None)) is not None:
+        if not isinstance(node, exp.Table) or (not node.db and node.name.lower() in ctes):
+            continue
+        table = schema.table(node.name, node.db or None)
+        if table is not None and table.kind in ("table", "materialized view"):
             found[node.alias_or_name.lower()] = table
     return found
 

@@ -22,6 +22,7 @@ CREATE TABLE peaks (peak_id int PRIMARY KEY, peak_name text NOT NULL, country te
                     region_id int REFERENCES regions);
 INSERT INTO regions VALUES (1, 'Khumbu', 'Nepal'), (2, 'Valais', 'Switzerland');
 INSERT INTO peaks VALUES (1, 'Everest', 'Nepal', 8849, 1), (2, 'Lhotse', 'Nepal', 8516, 1), (3, 'Matterhorn', 'Switzerland', 4478, 2);
+CREATE VIEW nepal_peaks AS SELECT * FROM peaks WHERE country = 'Nepal';
 """
 QUESTION = "Which peaks are in Nepal?"
 WRONG_COLUMN = "SELECT p.peak_name FROM peaks p JOIN regions r ON r.region_id = p.region_id WHERE r.region_name = 'Nepal';"
@@ -40,6 +41,9 @@ def test_a_comparison_no_row_satisfies_is_found_and_others_are_not(conn):
     assert unfound_values(conn, schema, RIGHT) == ()
     assert unfound_values(conn, schema, "SELECT peak_name FROM peaks WHERE peak_name ILIKE '%ever%' AND peak_name NOT LIKE '%K2%'") == ()
     assert unfound_values(conn, schema, "SELECT peak_name FROM peaks WHERE region_id IN (SELECT region_id FROM regions WHERE country = 'Peru')") == ("regions.country = 'Peru'",)
+    # a CTE that shadows a table, and a view, are not probed: their rows are not the table's
+    assert unfound_values(conn, schema, "WITH peaks AS (SELECT 'Peru' AS country) SELECT country FROM peaks WHERE country = 'Peru'") == ()
+    assert unfound_values(conn, schema, "SELECT peak_name FROM nepal_peaks WHERE peak_name = 'K2'") == ()
 
 
 def test_the_greedy_query_with_an_unfound_value_waits_for_the_samples_and_loses(conn):
