@@ -23,7 +23,7 @@ from sqlglot import exp
 
 from nl2sql_shell.db.execute import read_only_transaction
 from nl2sql_shell.schema.model import Schema, Table
-from nl2sql_shell.schema.values import MAX_ROWS
+from nl2sql_shell.schema.values import scannable
 
 from .parsing import PARSE_ERRORS, parse_one
 
@@ -67,20 +67,20 @@ def _comparisons(tree: exp.Expression, schema: Schema):
             if not (isinstance(column, exp.Column) and isinstance(value, exp.Literal) and value.is_string):
                 continue
             owners = [t for alias, t in tables.items() if (alias == column.table.lower() if column.table else True) and _is_text(t, column.name)]
-            if len(owners) == 1 and (owners[0].row_estimate or 0) <= MAX_ROWS:
+            if len(owners) == 1:
                 yield owners[0], owners[0].column(column.name).name, _OPERATORS[type(node)], value.this
 
 
 def _tables(select: exp.Select, schema: Schema, ctes: set[str]) -> dict[str, Table]:
-    """The schema tables (not views: probing one runs its query) this SELECT reads directly,
-    by the alias it gives them; a CTE of the same name hides its table."""
+    """The schema tables this SELECT reads directly and that may be probed (`scannable`), by
+    the alias it gives them; a CTE of the same name hides its table."""
     found = {}
     for source in [select.args.get("from_"), *(select.args.get("joins") or [])]:
         node = source.this if source is not None else None
         if not isinstance(node, exp.Table) or (not node.db and node.name.lower() in ctes):
             continue
         table = schema.table(node.name, node.db or None)
-        if table is not None and table.kind in ("table", "materialized view"):
+        if table is not None and scannable(table):
             found[node.alias_or_name.lower()] = table
     return found
 

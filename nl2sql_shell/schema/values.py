@@ -87,7 +87,7 @@ def find_values(conn: psycopg.Connection, schema: Schema, tables: Sequence[Table
     deadline = time.monotonic() + BUDGET_S
     for table in tables:
         columns = [c.name for c in table.columns if c.is_text]
-        if not columns or table.kind not in ("table", "materialized view") or (table.row_estimate or 0) > MAX_ROWS:
+        if not columns or not scannable(table):
             continue
         if time.monotonic() > deadline:
             break
@@ -102,6 +102,13 @@ def find_values(conn: psycopg.Connection, schema: Schema, tables: Sequence[Table
         if 0 < len(chosen) <= MAX_COLUMNS:
             matches += chosen
     return matches
+
+
+def scannable(table: Table) -> bool:
+    """Whether reading ``table``'s values is quick and reads only its own rows: a table or
+    materialized view of at most MAX_ROWS estimated rows (a view's scan runs its query; a
+    foreign table's reads another server)."""
+    return table.kind in ("table", "materialized view") and (table.row_estimate or 0) <= MAX_ROWS
 
 
 def values_hint(matches: Sequence[ValueMatch]) -> str | None:
