@@ -61,6 +61,18 @@ def create_database(pg_server: embedded.EmbeddedServer, name: str, ddl: str) -> 
     return pg_server.conninfo(name)
 
 
+def database_fixture(name: str, ddl: str):
+    """A module's `conn` fixture (``conn = database_fixture(...)``): database ``name``
+    (re)created once with ``ddl``, and one autocommit connection to it for the module."""
+
+    @pytest.fixture(scope="module")
+    def conn(pg_server: embedded.EmbeddedServer) -> Iterator[psycopg.Connection]:
+        with psycopg.connect(create_database(pg_server, name, ddl), autocommit=True) as connection:
+            yield connection
+
+    return conn
+
+
 def load_defog_db(pg_server: embedded.EmbeddedServer, db: str) -> str:
     """Load ../shared/bench/defog-dev/dbs/<db>.sql into a database named <db> (once per run)."""
     with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:

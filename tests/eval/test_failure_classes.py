@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import psycopg
 import pytest
-from conftest import create_database
+from conftest import database_fixture
 
 from nl2sql_shell.eval.runner import classify_failure
 from nl2sql_shell.nl2sql.check import check_sql
@@ -14,10 +13,7 @@ from nl2sql_shell.schema.introspect import read_schema
 DDL = "CREATE TABLE river (river_name text, length bigint, country_name text); CREATE TABLE state (state_name text, area double precision);"
 
 
-@pytest.fixture(scope="module")
-def conn(pg_server):
-    with psycopg.connect(create_database(pg_server, "failure_classes", DDL), autocommit=True) as conn:
-        yield conn
+conn = database_fixture("failure_classes", DDL)
 
 
 def _failed(conn, *sqls: str | None) -> Answer:

@@ -9,9 +9,7 @@ checks run on a real server, on a schema from no benchmark.
 
 from __future__ import annotations
 
-import psycopg
-import pytest
-from conftest import create_database
+from conftest import database_fixture
 from scripted import BROKEN, CHEAP, PRODUCTS, Scripted
 
 from nl2sql_shell.nl2sql.pipeline import Asker, Options
@@ -22,10 +20,7 @@ INVENTED = "SELECT avg(shipping_weight) FROM products;"
 INVENTED_TABLE = "SELECT avg(w.kg) FROM weights w JOIN products p ON p.id = w.product_id;"
 
 
-@pytest.fixture(scope="module")
-def conn(pg_server):
-    with psycopg.connect(create_database(pg_server, "absent_data", PRODUCTS), autocommit=True) as connection:
-        yield connection
+conn = database_fixture("absent_data", PRODUCTS)
 
 
 def _ask(replies: list[str], question: str, conn, **ask):

@@ -7,9 +7,7 @@ on a real server.
 
 from __future__ import annotations
 
-import psycopg
-import pytest
-from conftest import create_database
+from conftest import database_fixture
 from scripted import Scripted
 
 from nl2sql_shell.nl2sql.pipeline import Asker, Options
@@ -26,10 +24,7 @@ INSERT INTO audit_log VALUES (1, 'created');
 UNQUALIFIED = "SELECT sum(amount) FROM invoices;"
 
 
-@pytest.fixture(scope="module")
-def conn(pg_server):
-    with psycopg.connect(create_database(pg_server, "baselines", SCHEMA), autocommit=True) as connection:
-        yield connection
+conn = database_fixture("baselines", SCHEMA)
 
 
 class Recording(Scripted):

@@ -7,9 +7,7 @@ server, on a schema from no benchmark (a small atlas of peaks).
 
 from __future__ import annotations
 
-import psycopg
-import pytest
-from conftest import create_database
+from conftest import database_fixture
 from scripted import Counting, words
 
 from nl2sql_shell.nl2sql.literals import unfound_values
@@ -29,10 +27,7 @@ WRONG_COLUMN = "SELECT p.peak_name FROM peaks p JOIN regions r ON r.region_id = 
 RIGHT = "SELECT peak_name FROM peaks WHERE country = 'Nepal';"
 
 
-@pytest.fixture(scope="module")
-def conn(pg_server):
-    with psycopg.connect(create_database(pg_server, "check_values", SCHEMA), autocommit=True) as connection:
-        yield connection
+conn = database_fixture("check_values", SCHEMA)
 
 
 def test_a_comparison_no_row_satisfies_is_found_and_others_are_not(conn):

@@ -3,9 +3,7 @@ to no other: a scripted model writes down what it was given; the checks run on a
 
 from __future__ import annotations
 
-import psycopg
-import pytest
-from conftest import create_database
+from conftest import database_fixture
 from scripted import BROKEN, CHEAP, PRODUCTS, Scripted
 
 from nl2sql_shell.nl2sql.pipeline import Asker, Options
@@ -27,10 +25,7 @@ class Constrainable(Scripted):
         return super().generate(prompt, n=n, first=first, **options)
 
 
-@pytest.fixture(scope="module")
-def conn(pg_server):
-    with psycopg.connect(create_database(pg_server, "grammar_option", SCHEMA), autocommit=True) as connection:
-        yield connection
+conn = database_fixture("grammar_option", SCHEMA)
 
 
 def test_every_generation_gets_the_grammar_of_the_tables_the_prompt_shows(conn):

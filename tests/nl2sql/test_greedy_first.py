@@ -6,9 +6,7 @@ checks, the proof and the vote run on a real server.
 
 from __future__ import annotations
 
-import psycopg
-import pytest
-from conftest import create_database
+from conftest import database_fixture
 from scripted import BROKEN, CHEAP, DEAR, PRODUCTS, Counting, words
 
 from nl2sql_shell.nl2sql.pipeline import Asker, Options
@@ -20,10 +18,7 @@ CREATE FUNCTION bump() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 1; END $$
 UNPROVEN = "SELECT name FROM products WHERE price < 50 * bump();"
 
 
-@pytest.fixture(scope="module")
-def conn(pg_server):
-    with psycopg.connect(create_database(pg_server, "greedy_first", SCHEMA), autocommit=True) as connection:
-        yield connection
+conn = database_fixture("greedy_first", SCHEMA)
 
 
 def _ask(replies: list[str], conn, *, greedy_first: bool, max_repairs: int = 0):

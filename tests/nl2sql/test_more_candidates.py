@@ -6,9 +6,7 @@ more asked for are the next ones); the checks, the proof and the vote run on a r
 
 from __future__ import annotations
 
-import psycopg
-import pytest
-from conftest import create_database
+from conftest import database_fixture
 from scripted import BROKEN, CHEAP, DEAR, PRODUCTS, Counting, Scripted, words
 
 from nl2sql_shell.nl2sql.pipeline import Asker, Options
@@ -17,10 +15,7 @@ from nl2sql_shell.nl2sql.prompt import REFUSAL_SQL
 SCHEMA = PRODUCTS
 
 
-@pytest.fixture(scope="module")
-def conn(pg_server):
-    with psycopg.connect(create_database(pg_server, "more_candidates", SCHEMA), autocommit=True) as connection:
-        yield connection
+conn = database_fixture("more_candidates", SCHEMA)
 
 
 

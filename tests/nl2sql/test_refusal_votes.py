@@ -6,9 +6,7 @@ server.
 
 from __future__ import annotations
 
-import psycopg
-import pytest
-from conftest import create_database
+from conftest import database_fixture
 from scripted import CHEAP, DEAR, PRODUCTS, Scripted
 
 from nl2sql_shell.nl2sql.pipeline import Asker, Options
@@ -17,10 +15,7 @@ from nl2sql_shell.nl2sql.prompt import REFUSAL_SQL
 SCHEMA = PRODUCTS
 
 
-@pytest.fixture(scope="module")
-def conn(pg_server):
-    with psycopg.connect(create_database(pg_server, "refusal_votes", SCHEMA), autocommit=True) as connection:
-        yield connection
+conn = database_fixture("refusal_votes", SCHEMA)
 
 
 def _ask(replies: list[str], conn, on: bool):

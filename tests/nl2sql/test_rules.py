@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from conftest import create_database
+from conftest import database_fixture
 
 from nl2sql_shell.nl2sql.check import check_sql
 from nl2sql_shell.nl2sql.rules import RULES, Effect, apply_rules, parse_rules
@@ -42,10 +42,7 @@ INSERT INTO student_record VALUES (1, 101), (1, 102), (2, 101);
 """
 
 
-@pytest.fixture(scope="module")
-def conn(pg_server):
-    with psycopg.connect(create_database(pg_server, "fixes_test", SCHEMA), autocommit=True) as connection:
-        yield connection
+conn = database_fixture("fixes_test", SCHEMA)
 
 
 def _rows(conn, sql: str) -> list[tuple]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from conftest import create_database
+from conftest import database_fixture
 from scripted import Scripted
 
 from nl2sql_shell.nl2sql.pipeline import Asker, Attempt, Options
@@ -45,10 +45,7 @@ FAILS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def conn(pg_server):
-    with psycopg.connect(create_database(pg_server, "rules_contract", SCHEMA), autocommit=True) as connection:
-        yield connection
+conn = database_fixture("rules_contract", SCHEMA)
 
 
 def _check(conn, sql: str, rules: frozenset[str] | None = None) -> tuple[Attempt, object]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from conftest import create_database
+from conftest import database_fixture
 from scripted import Scripted
 
 from nl2sql_shell.nl2sql.pipeline import Asker, Options
@@ -29,10 +29,7 @@ ANALYZE;
 """
 
 
-@pytest.fixture(scope="module")
-def conn(pg_server):
-    with psycopg.connect(create_database(pg_server, "value_lookup", SCHEMA), autocommit=True) as connection:
-        yield connection
+conn = database_fixture("value_lookup", SCHEMA)
 
 
 def _find(conn, question: str):
