@@ -10,6 +10,7 @@ class Scripted:
     when more are asked), as the seeded backends number theirs."""
 
     grammar = False  # decoding cannot be constrained (Model.grammar)
+    doubt: float | None = None  # what logprob() says of any text: None, as a backend that cannot tell
 
     def __init__(self, replies: list[str]) -> None:
         self.replies = replies
@@ -22,6 +23,9 @@ class Scripted:
 
     def chat_prefix(self, messages) -> str:
         return self.chat_prompt(messages)
+
+    def logprob(self, prompt: str, text: str, *, prefix: str | None = None) -> float | None:
+        return self.doubt
 
     def generate(self, prompt: str, *, n: int = 1, first: int = 0, **options):
         replies = [self.replies[min(i, len(self.replies) - 1)] for i in range(first, first + n)]

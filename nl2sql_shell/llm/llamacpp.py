@@ -152,6 +152,23 @@ class LlamaCppModel:
         with self._lock:
             return self._generate(prompt, max_new_tokens, stop, n, temperature, on_text, cancel, prefix, grammar, first)
 
+    def logprob(self, prompt: str, text: str, *, prefix: str | None = None) -> float | None:
+        """See `Model.logprob`: the prompt's cache as `generate` leaves it, then `text` a token
+        at a time (a few tokens: the scores of the last one are all llama.cpp keeps)."""
+        import numpy as np  # llama-cpp-python's own dependency
+
+        with self._lock:
+            ids = self._tokenize(prompt) or [self.llama.token_bos()]
+            self._prefill(ids, prefix, None)
+            steps = [ids[-1], *self._tokenize(text)]
+            total = 0.0
+            for token, following in zip(steps, steps[1:]):
+                self.llama.eval([token])
+                scores = np.ctypeslib.as_array(self.llama._ctx.get_logits(), shape=(self.llama.n_vocab(),)).astype(np.float64)
+                top = scores.max()
+                total += float(scores[following] - top - np.log(np.exp(scores - top).sum()))
+            return total
+
     # -- rendering and tokens -----------------------------------------------------------------------
     def _render(self, messages: Messages, *, generation_prompt: bool) -> str:
         if self._formatters is None:

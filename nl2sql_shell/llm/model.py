@@ -83,6 +83,12 @@ class Model(Protocol):
         """
         ...
 
+    def logprob(self, prompt: str, text: str, *, prefix: str | None = None) -> float | None:
+        """The log-probability that the model begins its answer to `prompt` with `text` (the
+        sum over `text`'s tokens), or None where the backend cannot tell (a server that
+        returns no log-probabilities of given text). `prefix` as in `generate`."""
+        ...
+
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> str | None:
     """`text` up to and including the earliest stop string, or None when none occurs."""

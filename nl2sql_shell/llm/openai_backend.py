@@ -144,6 +144,11 @@ class OpenAIModel:
         except _CutShort:
             raise ModelServerError(f"model server {self.base} ended a reply early, with no reason given") from None
 
+    def logprob(self, prompt: str, text: str, *, prefix: str | None = None) -> float | None:
+        """None: the chat API gives log-probabilities of what the server writes, not of a
+        given answer, and servers differ in how (or whether) they score a prompt."""
+        return None
+
     def _generate(self, request: _Request, stream: TextStream | None, n: int, temperature: float, first: int, *, workers: int) -> list[Generation]:
         """With one worker the requests run one after another, in the order they are made.
         Number 0 is the greedy sequence; from `first` > 0 on all are samples (the first one

@@ -155,6 +155,17 @@ class LoadedModel:
         with self._lock, torch.inference_mode():
             return self._generate(prompt, max_new_tokens, stop, n, temperature, on_text, cancel, prefix, first)
 
+    def logprob(self, prompt: str, text: str, *, prefix: str | None = None) -> float | None:
+        """See `Model.logprob`: one forward pass over the prompt's last token and `text`, on
+        the prompt's cache."""
+        with self._lock, torch.inference_mode():
+            ids = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).input_ids.to(self._input_device())
+            following = self.tokenizer(text, return_tensors="pt", add_special_tokens=False).input_ids.to(ids.device)
+            past, _ = self._prompt_cache(ids, prefix)
+            steps = torch.cat([ids[:, -1:], following[:, :-1]], dim=1)
+            logits = self.model(input_ids=steps, cache=past, use_cache=True).logits[0].float()
+            return float(torch.log_softmax(logits, dim=-1).gather(1, following[0][:, None]).sum())
+
     def _generate(self, prompt, max_new_tokens, stop, n, temperature, on_text, cancel, prefix, first) -> list[Generation]:
         started = time.perf_counter()
         ids = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).input_ids.to(self._input_device())

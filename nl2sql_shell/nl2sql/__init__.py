@@ -26,3 +26,10 @@ SCHEMA_BUDGET_TOKENS = 3000
 # looked up on the mountains, not on a state), and lost none there, on the tuning half or
 # on the validation half (docs/benchmarks.md, sixteenth session).
 CHECK_VALUES = True
+
+# Refuse a question that has a content word nothing in the database matches (schema/grounding.py)
+# when the model itself gives its refusal at least this log-probability: its doubt is the second
+# piece of evidence. exp(-5.5) is about 0.4%. Tuned on dev (idk rightly refused, every question:
+# 74 -> 87 of 105, one answerable question refused, a wrong answer) and the tuning half of
+# bench/unfamiliar (6 -> 11 of 14, none); docs/benchmarks.md, seventeenth session. None: off.
+REFUSAL_DOUBT_LOGPROB = -5.5

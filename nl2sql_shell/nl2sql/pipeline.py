@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import math
 import threading
 import time
 from collections import Counter
@@ -25,7 +26,7 @@ from psycopg import pq
 
 from nl2sql_shell.db.execute import OneStatementCursor, read_only_transaction
 from nl2sql_shell.llm.model import Model
-from nl2sql_shell.nl2sql import CHECK_VALUES, DEFAULT_CANDIDATES, GREEDY_FIRST, SCHEMA_BUDGET_TOKENS
+from nl2sql_shell.nl2sql import CHECK_VALUES, DEFAULT_CANDIDATES, GREEDY_FIRST, REFUSAL_DOUBT_LOGPROB, SCHEMA_BUDGET_TOKENS
 from nl2sql_shell.nl2sql import prompt as prompts
 from nl2sql_shell.nl2sql.check import CheckResult, check_sql
 from nl2sql_shell.nl2sql.extract import extract_sql, is_refusal
@@ -151,6 +152,9 @@ class Options:
     # row (literals.py): one that matches none is not trusted alone, and the candidates whose
     # values all exist are voted on first. See nl2sql/__init__.py.
     check_values: bool = CHECK_VALUES
+    # A question with a word nothing in the database matches is refused when the model gives
+    # its own refusal at least this log-probability (None: never). See nl2sql/__init__.py.
+    refusal_doubt: float | None = REFUSAL_DOUBT_LOGPROB
 
     @property
     def baseline(self) -> bool:
@@ -208,6 +212,12 @@ class Asker:
             answer.linking += [f"{m.table}: question words {m.phrase!r} are a value of column {m.column} (looked up)" for m in matches]
             values = values_hint(matches)
             messages = prompts.build_messages(render_for_model(view, tables), question, examples=examples, history=history, hint=hint, values=values and view.readable_text(values))
+        if grounding is not None and grounding.unmatched and (doubt := self._doubt(messages)) is not None:
+            words = ", ".join(f'"{w}"' for w in grounding.unmatched)
+            answer.sql, answer.kind, answer.absent = prompts.REFUSAL_SQL, "refusal", grounding.unmatched
+            answer.reason = f"nothing in this database matches {words}, and the model itself gives refusing a chance of {doubt:.1%}"
+            answer.timings["total_s"] = time.perf_counter() - started
+            return answer
         base_messages = messages  # each repair shows only the latest failed attempt
         grammar = sql_grammar([view.names.table(t) for t in tables]) if self._constrained() else None
         checked: CheckResult | None = None
@@ -265,6 +275,16 @@ class Asker:
             answer.sql = answer.attempts[-1].sql if answer.attempts else None
         answer.timings["total_s"] = time.perf_counter() - started
         return answer
+
+    def _doubt(self, messages) -> float | None:
+        """The probability the model gives to beginning its refusal, when it reaches
+        `Options.refusal_doubt` (else None, as for a backend that cannot tell). Read before
+        any query is written: the prompt's cache is the one generation needs next."""
+        if self.options.refusal_doubt is None:
+            return None
+        prefix = self.model.chat_prefix(messages[:1]) if messages[0]["role"] == "system" else None
+        logprob = self.model.logprob(self.model.chat_prompt(messages), prompts.REFUSAL_OPENING, prefix=prefix)
+        return math.exp(logprob) if logprob is not None and logprob >= self.options.refusal_doubt else None
 
     def _candidates(self, messages, answer: Answer, view: ModelView, conn: psycopg.Connection, on_text, cancel, round_: int, grammar: str | None) -> tuple[list[Attempt], list[tuple[Attempt, CheckResult]]]:
         """A round's candidates, and those of them that pass the checks. With

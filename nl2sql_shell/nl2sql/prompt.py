@@ -13,6 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 REFUSAL_SQL = "SELECT 'I cannot answer that with this database.' AS answer;"
+# Where the refusal parts from a query: the model's probability of writing this much of it is
+# its doubt that the database can answer (pipeline.Asker._doubt).
+REFUSAL_OPENING = REFUSAL_SQL[: REFUSAL_SQL.index("'") + 1]
 
 SYSTEM_RULES = """You are a PostgreSQL expert who writes one SQL query to answer a question about the database below.
 Rules:

@@ -62,10 +62,10 @@ def test_an_impossible_llamacpp_choice_is_one_line_that_says_what_to_do(gguf, tm
 def test_both_backends_implement_the_model_interface():
     for flag in ("backend", "prefix_cache", "true_n", "grammar"):
         assert hasattr(LoadedModel, flag), flag
-    for method in ("chat_prompt", "chat_prefix", "count_tokens", "generate"):
+    for method in ("chat_prompt", "chat_prefix", "count_tokens", "generate", "logprob"):
         assert callable(getattr(LoadedModel, method)) and method in dir(Model)
     llamacpp = pytest.importorskip("nl2sql_shell.llm.llamacpp")
-    for name in ("backend", "prefix_cache", "true_n", "grammar", "chat_prompt", "chat_prefix", "count_tokens", "generate"):
+    for name in ("backend", "prefix_cache", "true_n", "grammar", "chat_prompt", "chat_prefix", "count_tokens", "generate", "logprob"):
         assert hasattr(llamacpp.LlamaCppModel, name), name
 
 

@@ -124,6 +124,19 @@ def test_the_schema_prefix_is_kept_for_the_next_question(model):
     assert again.text == plain.text  # the cache changes the cost, not the answer
 
 
+def test_logprob_is_the_likelihood_of_a_given_answer_and_leaves_the_cache_usable(model):
+    """The refusal by doubt (Asker._doubt) reads this before the candidates are written: the
+    model's greedy start is likelier than its refusal, the prefix cache changes nothing, and
+    the greedy answer afterwards is the one before."""
+    prompt, prefix = model.chat_prompt(_messages("How many rows has t1?")), model.chat_prefix([SYSTEM])
+    [greedy] = model.generate(prompt, max_new_tokens=4, prefix=prefix)
+    likely = model.logprob(prompt, greedy.text, prefix=prefix)
+    assert -5 < likely <= 0
+    assert model.logprob(prompt, "SELECT 'I cannot", prefix=prefix) < likely
+    assert model.logprob(prompt, greedy.text) == pytest.approx(likely, abs=0.05)
+    assert model.generate(prompt, max_new_tokens=4, prefix=prefix)[0].text == greedy.text
+
+
 def test_a_grammar_constrains_the_output(model):
     prompt = model.chat_prompt(_messages("Is t1 empty? Answer yes or no."))
     [answer] = model.generate(prompt, max_new_tokens=8, grammar='root ::= "yes" | "no"')

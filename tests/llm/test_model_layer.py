@@ -66,6 +66,20 @@ def test_a_new_prefix_prefills_only_what_it_does_not_share_with_a_cached_one(tin
     assert prefilled[0] <= prefix_tokens - shared  # the cached head was not computed again
 
 
+def test_logprob_is_the_likelihood_of_a_given_answer_with_or_without_the_prefix(tiny):
+    """What the refusal by doubt reads (Asker._doubt): the greedy answer is the likeliest text
+    of its length, and the prefix cache changes nothing."""
+    model = load_model(ModelSpec(model=str(tiny["qwen2"]), device="cpu"))
+    prompt, prefix = model.chat_prompt(MESSAGES), model.chat_prefix(MESSAGES[:1])
+    [greedy] = model.generate(prompt, max_new_tokens=3)
+    likely = model.logprob(prompt, greedy.text)
+    assert likely <= 0 and likely == pytest.approx(model.logprob(prompt, greedy.text, prefix=prefix), abs=1e-4)
+    ids = model.tokenizer(greedy.text, add_special_tokens=False).input_ids
+    other = model.tokenizer.decode([(ids[0] + 1) % model.tokenizer.vocab_size, *ids[1:]])
+    assert model.logprob(prompt, other) < likely
+    assert model.generate(prompt, max_new_tokens=3, prefix=prefix)[0].text == greedy.text
+
+
 def test_of_several_sequences_the_first_is_the_greedy_one(tiny):
     model = load_model(ModelSpec(model=str(tiny["qwen2"]), device="cpu"))
     prompt = model.chat_prompt(MESSAGES)
