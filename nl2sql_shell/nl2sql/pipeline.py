@@ -189,9 +189,7 @@ class Asker:
         if check_grounding and not history and self.options.refuse_ungrounded and self.options.prompt_style == "default":
             grounding = ground(schema, question, hint)
             if grounding.unanswerable:
-                words = ", ".join(f'"{w}"' for w in grounding.unmatched)
-                reason = f"nothing in this database matches {words}"
-                answer = Answer(question, prompts.REFUSAL_SQL, "refusal", reason, absent=grounding.unmatched)
+                answer = refused_on_evidence(Answer(question, None, "failed", ""), grounding.unmatched)
                 answer.timings["total_s"] = time.perf_counter() - started
                 return answer
         linked = select_tables(schema, f"{question}\n{hint or ''}", budget_tokens=self.options.schema_budget_tokens, count_tokens=self.model.count_tokens)
@@ -213,9 +211,7 @@ class Asker:
             values = values_hint(matches)
             messages = prompts.build_messages(render_for_model(view, tables), question, examples=examples, history=history, hint=hint, values=values and view.readable_text(values))
         if grounding is not None and grounding.unmatched and (doubt := self._doubt(messages)) is not None:
-            words = ", ".join(f'"{w}"' for w in grounding.unmatched)
-            answer.sql, answer.kind, answer.absent = prompts.REFUSAL_SQL, "refusal", grounding.unmatched
-            answer.reason = f"nothing in this database matches {words}, and the model itself gives refusing a chance of {doubt:.1%}"
+            refused_on_evidence(answer, grounding.unmatched, f", and the model itself gives refusing a chance of {doubt:.1%}")
             answer.timings["total_s"] = time.perf_counter() - started
             return answer
         base_messages = messages  # each repair shows only the latest failed attempt
@@ -265,10 +261,8 @@ class Asker:
             answer.kind = "write" if answer.safety.writes else "read"
         elif answer.kind == "failed" and grounding is not None and (absent := absent_terms(grounding, [n for a in answer.attempts for n in a.unknown])):
             # Evidence that the data is not there, not a failure to write SQL: see grounding.py.
-            words = ", ".join(f'"{w}"' for w in absent)
             needed = ", ".join(dict.fromkeys(n for names in absent.values() for n in names))
-            answer.sql, answer.kind, answer.absent = prompts.REFUSAL_SQL, "refusal", tuple(absent)
-            answer.reason = f"nothing in this database matches {words} (the model's queries needed {needed})"
+            refused_on_evidence(answer, tuple(absent), f" (the model's queries needed {needed})")
         elif answer.kind == "failed":
             last_errors = answer.attempts[-1].errors if answer.attempts else []
             answer.reason = "no valid query: " + ("; ".join(last_errors) or "the model wrote no SQL")
@@ -441,6 +435,15 @@ class Asker:
             if result.sql not in runs:
                 runs[result.sql] = result_fingerprint(conn, result.sql, self.options)
         return [runs[result.sql] for _, result in proven]
+
+
+def refused_on_evidence(answer: Answer, absent: Sequence[str], evidence: str = "") -> Answer:
+    """`answer` as the refusal that names the question's words nothing in the database matches;
+    `evidence` adds what else showed that the data is not there."""
+    words = ", ".join(f'"{w}"' for w in absent)
+    answer.sql, answer.kind, answer.absent = prompts.REFUSAL_SQL, "refusal", tuple(absent)
+    answer.reason = f"nothing in this database matches {words}{evidence}"
+    return answer
 
 
 def feedback(errors: list[str], limit: int = 3, max_chars: int = 700) -> str:
