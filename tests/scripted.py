@@ -11,6 +11,7 @@ class Scripted:
 
     grammar = False  # decoding cannot be constrained (Model.grammar)
     doubt: float | None = None  # what logprob() says of any text: None, as a backend that cannot tell
+    finish = "stop"  # why every reply ended (Generation.finish): "length" when the token limit cut it
 
     def __init__(self, replies: list[str]) -> None:
         self.replies = replies
@@ -29,7 +30,7 @@ class Scripted:
 
     def generate(self, prompt: str, *, n: int = 1, first: int = 0, **options):
         replies = [self.replies[min(i, len(self.replies) - 1)] for i in range(first, first + n)]
-        return [SimpleNamespace(text=reply, prompt_tokens=1, new_tokens=1, seconds_to_first_token=0.0, seconds_total=0.0) for reply in replies]
+        return [SimpleNamespace(text=reply, prompt_tokens=1, new_tokens=1, seconds_to_first_token=0.0, seconds_total=0.0, finish=self.finish) for reply in replies]
 
 
 class Counting(Scripted):

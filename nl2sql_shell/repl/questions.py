@@ -7,6 +7,7 @@ model stops at once and the shell goes on.
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -20,6 +21,10 @@ from nl2sql_shell.repl.draft import Draft
 from nl2sql_shell.repl.shell import Shell
 
 _T = TypeVar("_T")
+
+# Tokens the model may spend explaining its query (`?` at the confirmation): two or three sentences.
+EXPLANATION_TOKENS = 160
+_SENTENCE_END = re.compile(r"[.!?](?=\s)")
 RED, BOLD, RESET = "\x1b[31m", "\x1b[1m", "\x1b[0m"
 
 
@@ -297,7 +302,9 @@ class QuestionHandler:
 
     def _explain(self, answer) -> None:
         """The model says why its query answers the question; the text streams as it is written
-        (tens of seconds on a CPU) and Ctrl-C stops it, back at the same confirmation."""
+        (tens of seconds on a CPU), a whole sentence at a time, so that a reply cut off by the
+        token limit (or by Ctrl-C, back at the same confirmation) ends on a full stop, not
+        halfway through a word."""
         messages = [
             {"role": "system", "content": "You explain SQL queries to analysts in two or three plain sentences."},
             {"role": "user", "content": f"Question: {answer.question}\nSQL:\n{answer.sql}\nWhy does this query answer the question?"},
@@ -305,15 +312,23 @@ class QuestionHandler:
         model = self.asker.model
         out = self.shell.output
         shown: list[str] = []
+        held = [""]  # written since the last sentence ended
 
         def show(text: str) -> None:
+            text = held[0] + text
             if not shown:
                 text = text.lstrip()  # the reply's leading blank line
-            if text:
-                shown.append(text)
-                out.write(text)
+            ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+            if ends:
+                shown.append(text[: ends[-1]])
+                out.write(shown[-1])
+            held[0] = text[ends[-1] :] if ends else text
 
-        self._interruptible(lambda cancel: model.generate(model.chat_prompt(messages), max_new_tokens=120, on_text=show, cancel=cancel), "explaining")
+        generations = self._interruptible(lambda cancel: model.generate(model.chat_prompt(messages), max_new_tokens=EXPLANATION_TOKENS, on_text=show, cancel=cancel), "explaining")
+        cut = bool(generations) and generations[0].finish == "length"
+        if generations and held[0].strip() and not (cut and shown):  # one long unfinished sentence: marked as cut
+            shown.append(held[0].rstrip() + ("…" if cut else ""))
+            out.write(shown[-1])
         if shown:
             out.write("\n")
 
