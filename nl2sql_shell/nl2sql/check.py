@@ -313,7 +313,7 @@ class _NameChecker:
         """The tables the query does not read that have the column: small models put a column
         on a table they already joined rather than join the table that has it."""
         read = set(self.read)
-        owners = [t.name for t in self.schema.tables if t.qualified_name not in read and t.column(name) is not None]
+        owners = [self.schema.reference(t) for t in self.schema.tables if t.qualified_name not in read and t.column(name) is not None]
         return f'; "{name}" is a column of {_listing(owners)}: join that table' if owners else ""
 
     def _source_columns(self, scope: Scope, alias: str) -> list[str] | None:

@@ -152,6 +152,9 @@ def test_several_schemas_are_resolved_by_qualification_and_search_path() -> None
     assert check_sql("select uid from public.users", schema).ok
     assert check_sql("select id from public.users", schema).errors[0].startswith('column "id" does not exist in table "users"')
     assert check_sql("select * from app.audit", schema).errors == ['table "app.audit" does not exist; tables are: app.users, public.users, public.audit; did you mean "public.audit"?']
+    # the table that has the column, as a query must name it (the search_path's `users` is app's)
+    assert check_sql("select at from users", schema).errors[0].endswith('"at" is a column of audit: join that table')
+    assert check_sql("select uid from audit", schema).errors[0].endswith('"uid" is a column of public.users: join that table')
 
 
 def test_queries_are_pretty_printed_without_changing_their_text_otherwise() -> None:
