@@ -111,6 +111,7 @@ class LoadedModel:
     device: str
     load_seconds: float
     _prefix_cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _scored: tuple | None = field(default=None, repr=False)  # (prompt ids, their cache) of the last logprob, for the generate that follows
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def chat_prompt(self, messages: list[dict[str, str]]) -> str:
@@ -157,11 +158,13 @@ class LoadedModel:
 
     def logprob(self, prompt: str, text: str, *, prefix: str | None = None) -> float | None:
         """See `Model.logprob`: one forward pass over the prompt's last token and `text`, on
-        the prompt's cache."""
+        the prompt's cache, which is kept for a `generate` of the same prompt next (so the
+        question after the schema is prefilled once, not twice)."""
         with self._lock, torch.inference_mode():
             ids = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).input_ids.to(self._input_device())
             following = self.tokenizer(text, return_tensors="pt", add_special_tokens=False).input_ids.to(ids.device)
             past, _ = self._prompt_cache(ids, prefix)
+            self._scored = (ids, copy.deepcopy(past))  # the pipeline's next call generates from this prompt
             steps = torch.cat([ids[:, -1:], following[:, :-1]], dim=1)
             logits = self.model(input_ids=steps, cache=past, use_cache=True).logits[0].float()
             return float(torch.log_softmax(logits, dim=-1).gather(1, following[0][:, None]).sum())
@@ -219,6 +222,9 @@ class LoadedModel:
         The prompt is prefilled once here and then copied for each candidate: prefilling it in
         generate() would compute the same keys and values once per candidate.
         """
+        scored, self._scored = self._scored, None
+        if scored is not None and torch.equal(scored[0], ids):
+            return scored[1], ids.shape[1] - 1  # prefilled by logprob, just before
         past, cached = self._cached_prefix(ids, prefix)
         if ids.shape[1] - 1 > cached:
             past = self.model(input_ids=ids[:, cached:-1], cache=past, use_cache=True, logits_to_keep=1).cache

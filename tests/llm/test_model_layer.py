@@ -80,6 +80,23 @@ def test_logprob_is_the_likelihood_of_a_given_answer_with_or_without_the_prefix(
     assert model.generate(prompt, max_new_tokens=3, prefix=prefix)[0].text == greedy.text
 
 
+def test_generate_after_logprob_prefills_nothing_again(tiny):
+    """The pipeline reads the model's doubt, then writes from the same prompt: the prompt's
+    cache from logprob serves the generation, and the answer is the same."""
+    model = load_model(ModelSpec(model=str(tiny["qwen2"]), device="cpu"))
+    prompt, prefix = model.chat_prompt(MESSAGES), model.chat_prefix(MESSAGES[:1])
+    [alone, _] = model.generate(prompt, max_new_tokens=3, n=2, temperature=0.9, prefix=prefix)
+    model.logprob(prompt, "SELECT", prefix=prefix)
+    shapes: list[tuple[int, ...]] = []
+    hook = model.model.get_input_embeddings().register_forward_hook(lambda _m, args, _out: shapes.append(tuple(args[0].shape)))
+    [after, _] = model.generate(prompt, max_new_tokens=3, n=2, temperature=0.9, prefix=prefix)
+    hook.remove()
+    assert after.text == alone.text and after.cached_tokens == model.count_tokens(prompt) - 1
+    assert all(shape[1] == 1 for shape in shapes)  # one token per candidate and step: no prompt prefilled
+    model.logprob(prompt, "SELECT")
+    assert model.generate(model.chat_prompt(MESSAGES[:1] + [{"role": "user", "content": "another"}]), max_new_tokens=2)[0].cached_tokens == 0  # another prompt: computed afresh
+
+
 def test_of_several_sequences_the_first_is_the_greedy_one(tiny):
     model = load_model(ModelSpec(model=str(tiny["qwen2"]), device="cpu"))
     prompt = model.chat_prompt(MESSAGES)
