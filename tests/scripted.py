@@ -46,6 +46,19 @@ class Counting(Scripted):
         return super().generate(prompt, n=n, first=first, **options)
 
 
+class InTurn(Scripted):
+    """One reply per call, in order (a repair round gets the next one), and every prompt it
+    was given."""
+
+    def __init__(self, replies: list[str]) -> None:
+        super().__init__(replies)
+        self.prompts: list[str] = []
+
+    def generate(self, prompt: str, *, n: int = 1, **options):
+        self.prompts.append(prompt)
+        return Scripted([self.replies[len(self.prompts) - 1]]).generate(prompt, n=n)
+
+
 # A shop with three products, and exact candidates for "which products are cheap": the vote's
 # tests (more candidates, greedy first, refusal votes) script the model with these.
 PRODUCTS = """

@@ -61,6 +61,10 @@ class Attempt:
     proof: Proof | None = None  # whether `sql` is proven harmless on the server (None: not checked)
     unknown: tuple[str, ...] = ()  # tables and columns `sql` names that the schema does not have
     unfound: tuple[str, ...] = ()  # its comparisons with a text value that no row holds (literals.py)
+    # The query with the repairs that could be made and the errors that still fail it, in the
+    # names the model reads: what a repair round gives back, so that the model hears of the
+    # error left (a column on the wrong table) rather than of the names the rules could mend.
+    mended: tuple[str, list[str]] | None = None
 
 
 @dataclass
@@ -251,8 +255,8 @@ class Asker:
             if self.options.baseline:
                 break  # a baseline gets no repairs
             last = candidates[0]
-            failed = view.to_readable(last.sql) if last.sql else last.text
-            messages = prompts.repair_messages(base_messages, failed, view.readable_text(feedback(last.errors)))
+            failed, errors = last.mended or (view.to_readable(last.sql) if last.sql else last.text, last.errors)
+            messages = prompts.repair_messages(base_messages, failed, view.readable_text(feedback(errors)))
         if checked is not None:
             answer.sql = checked.sql
             answer.tables_read = list(checked.tables)
@@ -378,6 +382,8 @@ class Asker:
                 again = self._verify(repaired.sql, view, conn)
                 if not again.errors:
                     sql, changes, verified = repaired.sql, [*changes, *repaired.changes], again
+                else:
+                    attempt.mended = (repaired.sql, again.errors)
                 # A repaired table name lets the checks read its columns: what they lack counts too.
                 unknown = tuple(dict.fromkeys((*unknown, *again.unknown)))
         attempt.sql, attempt.changes, attempt.proof = view.to_schema(sql), changes, verified.proof

@@ -11,7 +11,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 from conftest import create_database
-from scripted import Scripted
+from scripted import InTurn, Scripted
 
 from nl2sql_shell.nl2sql.pipeline import Asker, Options
 from nl2sql_shell.schema.introspect import read_schema
@@ -160,18 +160,6 @@ def test_a_question_is_answered_in_the_schemas_names(prefixed):
         assert "kmshopcity" in answer.sql and "kmstaffshopid" in answer.sql
         assert not any(a.changes for a in answer.attempts)  # a translation, not a correction
         assert sorted(conn.execute(answer.sql).fetchall()) == [("Oslo", 2), ("Rome", 1)]
-
-
-class InTurn(Scripted):
-    """One reply per call, in order, and every prompt it was given."""
-
-    def __init__(self, replies: list[str]) -> None:
-        super().__init__(replies)
-        self.prompts: list[str] = []
-
-    def generate(self, prompt: str, *, n: int = 1, **options):
-        self.prompts.append(prompt)
-        return Scripted([self.replies[len(self.prompts) - 1]]).generate(prompt, n=n)
 
 
 def test_a_repair_round_shows_the_error_in_readable_names(prefixed):
