@@ -280,9 +280,13 @@ class Asker:
         any query is written: the prompt's cache is the one generation needs next."""
         if self.options.refusal_doubt is None:
             return None
-        prefix = self.model.chat_prefix(messages[:1]) if messages[0]["role"] == "system" else None
-        logprob = self.model.logprob(self.model.chat_prompt(messages), prompts.REFUSAL_OPENING, prefix=prefix)
+        logprob = self.model.logprob(self.model.chat_prompt(messages), prompts.REFUSAL_OPENING, prefix=self._prefix(messages))
         return math.exp(logprob) if logprob is not None and logprob >= self.options.refusal_doubt else None
+
+    def _prefix(self, messages) -> str | None:
+        """The system message (rules and schema), the same for every question on a database:
+        the prompt head whose attention cache the model keeps."""
+        return self.model.chat_prefix(messages[:1]) if messages[0]["role"] == "system" else None
 
     def _candidates(self, messages, answer: Answer, view: ModelView, conn: psycopg.Connection, on_text, cancel, round_: int, grammar: str | None) -> tuple[list[Attempt], list[tuple[Attempt, CheckResult]]]:
         """A round's candidates, and those of them that pass the checks. With
@@ -339,7 +343,7 @@ class Asker:
 
     def _generate(self, messages, answer: Answer, on_text, cancel, n: int, first: int = 0, grammar: str | None = None) -> list[Attempt]:
         text = self.model.chat_prompt(messages)
-        prefix = self.model.chat_prefix(messages[:1]) if messages[0]["role"] == "system" else None
+        prefix = self._prefix(messages)
         generations = self.model.generate(
             text,
             max_new_tokens=self.options.max_new_tokens,
