@@ -311,24 +311,24 @@ class QuestionHandler:
         ]
         model = self.asker.model
         out = self.shell.output
-        shown: list[str] = []
-        held = [""]  # written since the last sentence ended
+        shown, held = False, ""  # held: written since the last sentence ended
 
         def show(text: str) -> None:
-            text = held[0] + text
+            nonlocal shown, held
+            text = held + text
             if not shown:
                 text = text.lstrip()  # the reply's leading blank line
             ends = [m.end() for m in _SENTENCE_END.finditer(text)]
             if ends:
-                shown.append(text[: ends[-1]])
-                out.write(shown[-1])
-            held[0] = text[ends[-1] :] if ends else text
+                out.write(text[: ends[-1]])
+                shown = True
+            held = text[ends[-1] :] if ends else text
 
         generations = self._interruptible(lambda cancel: model.generate(model.chat_prompt(messages), max_new_tokens=EXPLANATION_TOKENS, on_text=show, cancel=cancel), "explaining")
         cut = bool(generations) and generations[0].finish == "length"
-        if generations and held[0].strip() and not (cut and shown):  # one long unfinished sentence: marked as cut
-            shown.append(held[0].rstrip() + ("…" if cut else ""))
-            out.write(shown[-1])
+        if generations and held.strip() and not (cut and shown):  # one long unfinished sentence: marked as cut
+            out.write(held.rstrip() + ("…" if cut else ""))
+            shown = True
         if shown:
             out.write("\n")
 
