@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import re
-from types import SimpleNamespace
 
 import pytest
 from scripted import Scripted
@@ -32,7 +31,9 @@ class Explaining(Scripted):
             return super().generate(prompt, **options)
         for piece in re.findall(r"\S+\s*", self.explanation):
             options["on_text"](piece)
-        return [SimpleNamespace(text=self.explanation, prompt_tokens=1, new_tokens=1, seconds_to_first_token=0.0, seconds_total=0.0, finish=self.explained)]
+        explaining = Scripted([self.explanation])
+        explaining.finish = self.explained
+        return explaining.generate(prompt)
 
 
 def _explained(conninfo: str, explanation: str, finish: str) -> str:
