@@ -5,8 +5,12 @@ extension installs are left out: they are not the user's data.
 
 A handful of catalog queries cover every table at once (relations, columns, keys, statistics),
 so introspecting a database with hundreds of tables stays well under a second. Sample values of
-low-cardinality text columns come from ``pg_stats`` when the table has been analyzed; only
-small unanalyzed tables are read directly, in one bounded statement. Everything runs in a
+low-cardinality text columns of small tables (up to 1 MiB) are read from the table itself, in
+one bounded statement; larger tables give theirs from ``pg_stats`` once analyzed, and never
+get scanned. What the model is shown of a small table must not change when autovacuum
+happens to analyze it a minute after a load: statistics order tied values arbitrarily, and
+the estimate appears only then, so the same question would get another prompt, and another
+query, depending on when it is asked. So small tables carry no row estimate either. Everything runs in a
 read-only transaction (or a savepoint inside the user's open transaction) that is rolled back,
 so the connection is left exactly as it was found.
 """
@@ -36,11 +40,15 @@ _RELATIONS = """
 SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind,
        obj_description(c.oid, 'pg_class') AS comment,
        CASE WHEN c.relkind IN ('r', 'p', 'm', 'f') AND c.reltuples >= 0
+            AND (c.relkind = 'f' OR size.bytes > %(small)s)
             THEN c.reltuples::bigint END AS rows,
-       c.relkind IN ('r', 'm') AND pg_relation_size(c.oid) <= %(small)s
+       c.relkind IN ('r', 'm') AND size.bytes <= %(small)s
        AND has_table_privilege(c.oid, 'SELECT') AS small
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
+CROSS JOIN LATERAL (SELECT CASE WHEN c.relkind = 'p'
+    THEN (SELECT coalesce(sum(pg_relation_size(t.relid)), 0) FROM pg_partition_tree(c.oid) t)
+    ELSE pg_relation_size(c.oid) END AS bytes) AS size
 LEFT JOIN unnest(current_schemas(false)) WITH ORDINALITY AS p(nspname, pos) ON p.nspname = n.nspname
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
@@ -203,14 +211,13 @@ _Samples = dict[tuple[int, str], tuple[str, ...]]  # (table oid, column name) ->
 def _samples(
     cur: psycopg.Cursor, relations: list[Any], columns: dict[int, list[Any]], limit: int, max_distinct: int
 ) -> _Samples:
-    """Values of low-cardinality text columns: from statistics, else probed on small tables.
-
-    A column is probed when the statistics cannot answer: the table was never analyzed, or
-    its few values are all distinct so that ANALYZE kept no most common values.
+    """Values of low-cardinality text columns: probed on small tables, from statistics on
+    larger ones (the same values whether or not the small table was analyzed yet).
     """
     text = {(c.oid, c.name) for cols in columns.values() for c in cols if c.is_text}
     found: _Samples = {}
-    for row in cur.execute(_STATS, {"oids": list(columns), "max_distinct": max_distinct}):
+    analyzed = [rel.oid for rel in relations if not rel.small]
+    for row in cur.execute(_STATS, {"oids": analyzed, "max_distinct": max_distinct}):
         key = (row.oid, row.name)
         if key in text and not row.few:
             text.discard(key)  # too many distinct values: nothing to show, nothing to probe

@@ -126,16 +126,20 @@ def test_schemas_off_the_search_path_are_read_and_system_ones_are_not(fresh_db: 
         conn.execute("RESET ROLE; DROP OWNED BY intro_reader; DROP ROLE intro_reader")
 
 
-def test_row_estimates_and_samples_from_statistics(shop: str) -> None:
+def test_a_small_table_reads_the_same_before_and_after_analyze(shop: str) -> None:
+    """Autovacuum analyzes a freshly loaded table about a minute later: the schema the model
+    is shown, and so the query it writes for the same question, must not change then."""
     with psycopg.connect(shop, autocommit=True) as conn:
-        assert read_schema(conn).table("customers").row_estimate is None  # never analyzed
+        conn.execute("INSERT INTO sales.shipments SELECT g, NULL, NULL, (ARRAY['UPS', 'DPD'])[g % 2 + 1] FROM generate_series(4, 9) g")
+        before = read_schema(conn, sample_values=2)
         conn.execute("ANALYZE")
-        schema = read_schema(conn, sample_values=2)
-    customers = schema.table("customers")
-    assert customers.row_estimate == 100
+        after = read_schema(conn, sample_values=2)
+    assert render_schema(after.tables, qualify=after.needs_schema) == render_schema(before.tables, qualify=before.needs_schema)
+    customers = after.table("customers")
+    assert customers.row_estimate is None  # a size hint only where the size matters
     assert customers.column("country").sample_values == ("FR", "DE")
-    assert schema.table("big_orders").row_estimate is None
-    assert schema.table("shipments").column("carrier").sample_values == ("DHL",)
+    # ties (3 rows each) in the values' own order, as statistics would not keep them
+    assert after.table("shipments").column("carrier").sample_values == ("DHL", "DPD")
 
 
 def test_sampling_can_be_bounded_or_turned_off(shop: str) -> None:
@@ -150,7 +154,9 @@ def test_big_unanalyzed_tables_are_not_scanned(fresh_db: str) -> None:
         conn.execute("CREATE TABLE big AS SELECT (ARRAY['a','b'])[g % 2 + 1] AS flag FROM generate_series(1, 200000) g")
         assert read_schema(conn).table("big").column("flag").sample_values == ()
         conn.execute("ANALYZE big")  # statistics make it cheap again
-        assert set(read_schema(conn).table("big").column("flag").sample_values) == {"a", "b"}
+        big = read_schema(conn).table("big")
+    assert set(big.column("flag").sample_values) == {"a", "b"}
+    assert big.row_estimate == 200000
 
 
 def test_connection_state_is_restored(shop: str) -> None:
