@@ -10,7 +10,7 @@ import click
 
 from nl2sql_shell.config import rules_option
 from nl2sql_shell.model_choice import model_options
-from nl2sql_shell.nl2sql import CHECK_VALUES, DEFAULT_CANDIDATES, GREEDY_FIRST, REFUSAL_DOUBT_LOGPROB, SCHEMA_BUDGET_TOKENS
+from nl2sql_shell.nl2sql import CHECK_VALUES, DEFAULT_CANDIDATES, GREEDY_FIRST, REFUSAL_DOUBT_LOGPROB, SCHEMA_BUDGET_TOKENS, WORDS_RETRY
 
 
 @click.command(context_settings={"help_option_names": ["--help", "-?"]})
@@ -30,6 +30,7 @@ from nl2sql_shell.nl2sql import CHECK_VALUES, DEFAULT_CANDIDATES, GREEDY_FIRST, 
 @click.option("--max-repairs", type=int, default=2, show_default=True, help="Times an error is given back to the model.")
 @click.option("--repair-samples", type=int, default=4, show_default=True, help="Queries sampled (one batch, then voted on) in each repair round.")
 @click.option("--readable-names", is_flag=True, help="Show prefixed and quoted camelCase names to the model in words, its query translated back (an experiment: not the shell's default).")
+@click.option("--words-retry/--no-words-retry", default=WORDS_RETRY, show_default=True, help="When the greedy query fails the checks on a schema with prefixed or quoted camelCase names, write the greedy query on those names in words before the samples.")
 @click.option("--greedy-first/--batch-first", default=GREEDY_FIRST, show_default=True, help="Write the greedy query alone first and the samples only when it fails the checks, or all the candidates in one batch.")
 @click.option("--temperature", type=float, default=0.7, show_default=True, help="Sampling temperature of the candidates after the greedy one.")
 @click.option("--schema-budget", type=int, default=SCHEMA_BUDGET_TOKENS, show_default=True, help="Tokens of schema text the prompt may hold; a larger schema is linked down to the tables the question names.")
@@ -40,7 +41,7 @@ from nl2sql_shell.nl2sql import CHECK_VALUES, DEFAULT_CANDIDATES, GREEDY_FIRST, 
 @click.option("--grammar", is_flag=True, help="Constrain decoding so that every name after a dot is one the prompt showed, on a backend that can (llama.cpp; an experiment: not the shell's default).")
 @click.option("--refusal-votes", is_flag=True, help="Count the model's refusals as votes: more refusals than agreeing candidates make the answer a refusal (an experiment: not the shell's default).")
 @rules_option
-def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, backend, candidates, more_candidates, limit, every, offset, dbs, categories, dsn, out_dir, styles, no_idk, max_repairs, repair_samples, readable_names, refusal_votes, greedy_first, temperature, schema_budget, find_values, refusal_doubt, no_refusal_doubt, check_values, grammar, rules) -> None:
+def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, backend, candidates, more_candidates, limit, every, offset, dbs, categories, dsn, out_dir, styles, no_idk, max_repairs, repair_samples, readable_names, words_retry, refusal_votes, greedy_first, temperature, schema_budget, find_values, refusal_doubt, no_refusal_doubt, check_values, grammar, rules) -> None:
     """Execution accuracy on a suite laid out like ../shared/bench/defog-dev."""
     from dataclasses import replace
 
@@ -74,7 +75,7 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
         except (ServerBusy, ModelLoadError) as exc:
             raise click.ClickException(str(exc)) from None
         results = ResultsFile(out_dir) if out_dir else None
-        runner = Runner(suite, loaded, admin_conninfo=admin, conninfo_for=conninfo_for, options=Options(candidates=candidates, more_candidates=more_candidates, max_repairs=max_repairs, repair_samples=repair_samples, rules=rules_on, readable_names=readable_names, refusal_votes=refusal_votes, greedy_first=greedy_first, temperature=temperature, schema_budget_tokens=schema_budget, values=find_values, check_values=check_values, grammar=grammar, refusal_doubt=None if no_refusal_doubt else refusal_doubt))
+        runner = Runner(suite, loaded, admin_conninfo=admin, conninfo_for=conninfo_for, options=Options(candidates=candidates, more_candidates=more_candidates, max_repairs=max_repairs, repair_samples=repair_samples, rules=rules_on, readable_names=readable_names, words_retry=words_retry, refusal_votes=refusal_votes, greedy_first=greedy_first, temperature=temperature, schema_budget_tokens=schema_budget, values=find_values, check_values=check_values, grammar=grammar, refusal_doubt=None if no_refusal_doubt else refusal_doubt))
         runner.load_databases(progress)
         summaries = []
         total = len(suite.questions) + len(suite.idk)
@@ -100,6 +101,7 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
                 "more_candidates": more_candidates,
                 "rules": sorted(rules_on),
                 "readable_names": readable_names,
+                "words_retry": words_retry,
                 "refusal_votes": refusal_votes,
                 "greedy_first": greedy_first,
                 "grammar": grammar and loaded.grammar,

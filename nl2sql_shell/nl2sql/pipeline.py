@@ -26,7 +26,7 @@ from psycopg import pq
 
 from nl2sql_shell.db.execute import OneStatementCursor, read_only_transaction
 from nl2sql_shell.llm.model import Model
-from nl2sql_shell.nl2sql import CHECK_VALUES, DEFAULT_CANDIDATES, GREEDY_FIRST, REFUSAL_DOUBT_LOGPROB, SCHEMA_BUDGET_TOKENS
+from nl2sql_shell.nl2sql import CHECK_VALUES, DEFAULT_CANDIDATES, GREEDY_FIRST, REFUSAL_DOUBT_LOGPROB, SCHEMA_BUDGET_TOKENS, WORDS_RETRY
 from nl2sql_shell.nl2sql import prompt as prompts
 from nl2sql_shell.nl2sql.check import CheckResult, check_sql
 from nl2sql_shell.nl2sql.extract import extract_sql, is_refusal
@@ -38,6 +38,7 @@ from nl2sql_shell.nl2sql.safety import Safety, classify
 from nl2sql_shell.schema.grounding import absent_terms, ground
 from nl2sql_shell.schema.introspect import SchemaCache
 from nl2sql_shell.schema.linking import Reason, select_tables
+from nl2sql_shell.schema.model import Table
 from nl2sql_shell.schema.readable import ModelView, model_view, render_for_model
 from nl2sql_shell.schema.render import render_schema
 from nl2sql_shell.schema.values import find_values, values_hint
@@ -65,6 +66,7 @@ class Attempt:
     # names the model reads: what a repair round gives back, so that the model hears of the
     # error left (a column on the wrong table) rather than of the names the rules could mend.
     mended: tuple[str, list[str]] | None = None
+    in_words: bool = False  # written on the schema's names in words (`Options.words_retry`)
 
 
 @dataclass
@@ -138,6 +140,10 @@ class Options:
     # Show prefixed or quoted camelCase names to the model in words and translate its query
     # back (schema/readable.py). Off: on bench/unfamiliar it gained nothing (docs/benchmarks.md).
     readable_names: bool = False
+    # When the greedy query fails the checks on a schema whose names the model reads in words
+    # (prefixed or quoted camelCase: schema/readable.py), the greedy query written on those
+    # names comes next, alone when it passes; the samples follow only when it fails too.
+    words_retry: bool = WORDS_RETRY  # see nl2sql/__init__.py
     # Count the model's refusals as votes: when more candidates refuse than agree on any one
     # result, the answer is the refusal, even though a query passed the checks. Off: an
     # experiment until measured (eval --refusal-votes).
@@ -203,28 +209,37 @@ class Asker:
         # The model reads and writes names in words only when asked (schema/readable.py: not
         # shown to help yet); the tutorial baseline always reads the schema's own names.
         view = model_view(schema, readable=self.options.readable_names and self.options.prompt_style == "default")
+        retry = None  # the schema's names in words and the messages in them, for Options.words_retry
         if self.options.prompt_style == "tutorial":
             messages = prompts.tutorial_messages([(t.name, [c.name for c in t.columns]) for t in tables], question)
         elif self.options.prompt_style == "raw":
             messages = prompts.create_table_messages(render_schema(schema.tables, qualify=schema.needs_schema, notes=False), question, hint=hint)
         else:
-            examples = [replace(e, sql=view.to_readable(e.sql)) for e in examples]
-            history = [replace(e, sql=view.to_readable(e.sql)) for e in history]
             matches = find_values(conn, schema, tables, question) if self.options.values else []
             answer.linking += [f"{m.table}: question words {m.phrase!r} are a value of column {m.column} (looked up)" for m in matches]
             values = values_hint(matches)
-            messages = prompts.build_messages(render_for_model(view, tables), question, examples=examples, history=history, hint=hint, values=values and view.readable_text(values))
+
+            def messages_in(view: ModelView) -> list[dict[str, str]]:
+                return prompts.build_messages(
+                    render_for_model(view, tables), question, hint=hint, values=values and view.readable_text(values),
+                    examples=[replace(e, sql=view.to_readable(e.sql)) for e in examples],
+                    history=[replace(e, sql=view.to_readable(e.sql)) for e in history],
+                )
+
+            messages = messages_in(view)
+            if self.options.words_retry and not view.names and (words := model_view(schema)).names:
+                retry = lambda: (words, messages_in(words), self._grammar(words, tables))  # noqa: E731 - built only when the greedy query fails
         if grounding is not None and grounding.unmatched and (doubt := self._doubt(messages)) is not None:
             refused_on_evidence(answer, grounding.unmatched, f", and the model itself gives refusing a chance of {doubt:.1%}")
             answer.timings["total_s"] = time.perf_counter() - started
             return answer
         base_messages = messages  # each repair shows only the latest failed attempt
-        grammar = sql_grammar([view.names.table(t) for t in tables]) if self._constrained() else None
+        grammar = self._grammar(view, tables)
         checked: CheckResult | None = None
         runs: dict[str, str | None] = {}  # each distinct checked query's rows, run once per question
         for round_ in range(self.options.max_repairs + 1):
             answer.rounds = round_ + 1
-            candidates, passed = self._candidates(messages, answer, view, conn, on_text if round_ == 0 else None, cancel, round_, grammar)
+            candidates, passed = self._candidates(messages, answer, view, conn, on_text if round_ == 0 else None, cancel, round_, grammar, retry)
             if round_ == 0 and self.options.more_candidates and self.options.prompt_style == "default" and self._unsettled(candidates, passed, conn, runs):
                 more = self._generate(messages, answer, None, cancel, n=self.options.more_candidates, first=len(candidates), grammar=grammar)
                 passed += self._checked(more, answer, view, conn, cancel)
@@ -243,6 +258,8 @@ class Asker:
                 if aside := [a for a, _ in passed if a.unfound and plausible is not passed]:
                     answer.reason += f"; {len(aside)} set aside: no row holds a value they compare with ({aside[0].unfound[0]})"
                 chosen.chosen = True
+                if chosen.in_words:
+                    answer.reason += "; written on the schema's names in words after the query on its own names failed"
                 if round_:
                     answer.reason += f" after {round_} repair{'s' * (round_ > 1)}"
                 if chosen.changes:  # the corrections of the query the answer shows, no other's
@@ -288,22 +305,37 @@ class Asker:
         the prompt head whose attention cache the model keeps."""
         return self.model.chat_prefix(messages[:1]) if messages[0]["role"] == "system" else None
 
-    def _candidates(self, messages, answer: Answer, view: ModelView, conn: psycopg.Connection, on_text, cancel, round_: int, grammar: str | None) -> tuple[list[Attempt], list[tuple[Attempt, CheckResult]]]:
+    def _candidates(self, messages, answer: Answer, view: ModelView, conn: psycopg.Connection, on_text, cancel, round_: int, grammar: str | None, retry=None) -> tuple[list[Attempt], list[tuple[Attempt, CheckResult]]]:
         """A round's candidates, and those of them that pass the checks. With
         `Options.greedy_first`, the first round writes the greedy query alone and the samples
         only when it fails the checks or cannot be proven harmless (numbered after it: the ones
-        a single batch would have written)."""
+        a single batch would have written). Between the two, `retry` (the names in words and
+        the messages in them) gives a second greedy query, which stands alone like the first
+        when it passes."""
         n = self._samples(round_)
         if not (round_ == 0 and self.options.greedy_first and n > 1 and not self.options.baseline):
             candidates = self._generate(messages, answer, on_text, cancel, n=n, grammar=grammar)
             return candidates, self._checked(candidates, answer, view, conn, cancel)
         candidates = self._generate(messages, answer, on_text, cancel, n=1, grammar=grammar)
         passed = self._checked(candidates, answer, view, conn, cancel)
-        answer.greedy_alone = bool(self._proven(passed)) and not candidates[0].unfound
+        answer.greedy_alone = self._stands_alone(passed)
         if answer.greedy_alone or (cancel is not None and cancel.is_set()):
             return candidates, passed
+        if round_ == 0 and retry is not None:
+            words, words_messages, words_grammar = retry()
+            worded = self._generate(words_messages, answer, None, cancel, n=1, grammar=words_grammar)
+            worded[0].in_words = True
+            worded_passed = self._checked(worded, answer, words, conn, cancel)
+            candidates, passed = candidates + worded, passed + worded_passed
+            if self._stands_alone(worded_passed) or (cancel is not None and cancel.is_set()):
+                return candidates, passed
         samples = self._generate(messages, answer, None, cancel, n=n - 1, first=1, grammar=grammar)
         return candidates + samples, passed + self._checked(samples, answer, view, conn, cancel)
+
+    def _stands_alone(self, passed: list[tuple[Attempt, CheckResult]]) -> bool:
+        """Whether a greedy query that passed needs no samples: proven harmless (so it could be
+        run) and comparing with no text value that no row holds."""
+        return bool(self._proven(passed)) and not passed[0][0].unfound
 
     def _checked(self, candidates: list[Attempt], answer: Answer, view: ModelView, conn: psycopg.Connection, cancel) -> list[tuple[Attempt, CheckResult]]:
         """The candidates that pass the checks (corrected or repaired), each with its result."""
@@ -336,6 +368,11 @@ class Asker:
         if self.options.baseline:
             return 1
         return self.options.candidates if round_ == 0 else self.options.repair_samples
+
+    def _grammar(self, view: ModelView, tables: Sequence[Table]) -> str | None:
+        """The grammar of the tables shown, in the names the model reads, when decoding is
+        constrained."""
+        return sql_grammar([view.names.table(t) for t in tables]) if self._constrained() else None
 
     def _constrained(self) -> bool:
         """Whether decoding runs under the schema's grammar: asked for, and the backend can."""

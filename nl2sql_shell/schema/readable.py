@@ -10,9 +10,11 @@ translated back before anything checks or runs it. The translation is a renaming
 one-to-one map: the query the person sees, checks and runs names the schema's own tables and
 columns, and means what the model wrote.
 
-An option (`Options.readable_names`, `eval --readable-names`), off by default: on
-bench/unfamiliar's prefixed and camelCase databases it gained nothing measurable (8/36 with
-and without, docs/benchmarks.md), so the shell does not yet change what the model reads.
+Reading every prompt in words (`Options.readable_names`, `eval --readable-names`) is off by
+default: on bench/unfamiliar's prefixed and camelCase databases it gained nothing measurable
+(8/36 with and without, docs/benchmarks.md); the prefixes had told the model which table a
+column is on. As a second try it helps: when the greedy query on the schema's own names
+fails the checks, the greedy query in words comes next (`Options.words_retry`, on).
 
 Only names that need it are renamed; a schema of plain snake_case names (most schemas) reads
 exactly as it is and its queries are never touched. A readable name is kept only when it is a

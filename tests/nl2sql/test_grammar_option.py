@@ -30,11 +30,19 @@ conn = database_fixture("grammar_option", SCHEMA)
 
 def test_every_generation_gets_the_grammar_of_the_tables_the_prompt_shows(conn):
     model = Constrainable([BROKEN, CHEAP, CHEAP, CHEAP])
-    answer = Asker(model, Options(grammar=True, max_repairs=1)).ask("which products are cheap", conn)
+    answer = Asker(model, Options(grammar=True, max_repairs=1, words_retry=False)).ask("which products are cheap", conn)
     assert answer.kind == "read" and len(model.grammars) == 2 and model.grammars[0] == model.grammars[1]  # the greedy query, then the samples
     known = model.grammars[0].split("known ::= ")[1]
     assert '"price"' in known and '"name"' in known
     assert ('"\\"contactName\\""' in known) == ("public.suppliers" in answer.tables)  # the names of the tables shown, no others
+
+
+def test_the_greedy_query_in_words_gets_the_grammar_of_the_names_in_words(conn):
+    model = Constrainable([BROKEN, BROKEN, CHEAP, CHEAP])
+    answer = Asker(model, Options(grammar=True, max_repairs=0, words_retry=True)).ask("which products are cheap, and the contact name of suppliers", conn)
+    assert answer.kind == "read" and len(model.grammars) == 3  # the greedy query, the one in words, the samples
+    assert model.grammars[0] == model.grammars[2] and '"\\"contactName\\""' in model.grammars[0]
+    assert '"contact_name"' in model.grammars[1] and "contactName" not in model.grammars[1]
 
 
 def test_no_grammar_unless_asked_for_and_the_backend_can(conn):
