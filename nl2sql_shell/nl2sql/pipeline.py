@@ -206,8 +206,9 @@ class Asker:
         tables = list(linked.tables)
         answer = Answer(question, None, "failed", "", tables=[t.qualified_name for t in tables], linking=[describe_reason(r) for r in linked.reasons])
         answer.timings["schema_s"] = time.perf_counter() - started
-        # The model reads and writes names in words only when asked (schema/readable.py: not
-        # shown to help yet); the tutorial baseline always reads the schema's own names.
+        # The model reads and writes names in words when asked (schema/readable.py), or as a
+        # second try after its query on the schema's own names failed (Options.words_retry);
+        # the baselines always read the schema's own names.
         view = model_view(schema, readable=self.options.readable_names and self.options.prompt_style == "default")
         retry = None  # the schema's names in words and the messages in them, for Options.words_retry
         if self.options.prompt_style == "tutorial":
@@ -305,7 +306,7 @@ class Asker:
         the prompt head whose attention cache the model keeps."""
         return self.model.chat_prefix(messages[:1]) if messages[0]["role"] == "system" else None
 
-    def _candidates(self, messages, answer: Answer, view: ModelView, conn: psycopg.Connection, on_text, cancel, round_: int, grammar: str | None, retry=None) -> tuple[list[Attempt], list[tuple[Attempt, CheckResult]]]:
+    def _candidates(self, messages, answer: Answer, view: ModelView, conn: psycopg.Connection, on_text, cancel, round_: int, grammar: str | None, retry: Callable[[], tuple[ModelView, list[dict[str, str]], str | None]] | None = None) -> tuple[list[Attempt], list[tuple[Attempt, CheckResult]]]:
         """A round's candidates, and those of them that pass the checks. With
         `Options.greedy_first`, the first round writes the greedy query alone and the samples
         only when it fails the checks or cannot be proven harmless (numbered after it: the ones
