@@ -342,7 +342,8 @@ class QuestionHandler:
         out.write(f"Question: {answer.question}\nOutcome: {answer.kind} ({answer.reason})\n")
         self._show_context(answer)
         for number, attempt in enumerate(answer.attempts, 1):
-            out.write(f"Attempt {number}: {attempt.sql or attempt.text.strip()[:200]}\n")
+            written_on = " (written on the schema's names in words)" if attempt.in_words else ""
+            out.write(f"Attempt {number}{written_on}: {attempt.sql or attempt.text.strip()[:200]}\n")
             for change in attempt.changes:
                 out.write(f"  corrected ({change.rule}): {change}\n")
             for error in attempt.errors:

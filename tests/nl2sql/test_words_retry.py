@@ -87,3 +87,18 @@ def test_a_passing_greedy_query_and_a_plain_schema_never_retry(prefixed, plain):
 def test_off_the_samples_come_straight_after_the_failing_greedy_query(prefixed):
     _, calls, _ = _ask(prefixed, [[OWN_NAMES_WRONG], [IN_WORDS] * 3], words_retry=False)
     assert [(first, n) for first, n, _ in calls] == [(0, 1), (1, 3)]
+
+
+def test_the_shell_shows_the_answer_in_the_schemas_names_and_says_how_it_was_written(prefixed):
+    """What a person sees at `?`: the query in the schema's own names, a reason line that says
+    it was written on the names in words, and `\\explain-last` marking that attempt; Enter runs it."""
+    from tests.repl.test_question_safety import _handler
+
+    handler, out = _handler(prefixed, [""])
+    handler.asker = Asker(EachCall([[OWN_NAMES_WRONG], [IN_WORDS]]), Options(candidates=4, max_repairs=0))
+    handler.ask("? which city is the North shop in")
+    shown = out.getvalue()
+    assert "kmshopcity" in shown and "written on the schema's names in words" in shown
+    assert " Oslo\n(1 row)" in shown
+    handler.explain_last()
+    assert "Attempt 2 (written on the schema's names in words): SELECT" in out.getvalue()
