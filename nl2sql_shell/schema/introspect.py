@@ -9,10 +9,10 @@ low-cardinality text columns of small tables (up to 1 MiB) are read from the tab
 one bounded statement; larger tables give theirs from ``pg_stats`` once analyzed, and never
 get scanned. What the model is shown of a small table must not change when autovacuum
 happens to analyze it a minute after a load: statistics order tied values arbitrarily, and
-the estimate appears only then, so the same question would get another prompt, and another
-query, depending on when it is asked. So small tables carry no row estimate either. Everything runs in a
-read-only transaction (or a savepoint inside the user's open transaction) that is rolled back,
-so the connection is left exactly as it was found.
+the row estimate appears only then, so the same question would get another prompt, and
+another query, depending on when it is asked. So small tables carry no row estimate either.
+Everything runs in a read-only transaction (or a savepoint inside the user's open
+transaction) that is rolled back, so the connection is left exactly as it was found.
 """
 
 from __future__ import annotations

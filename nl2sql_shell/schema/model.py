@@ -45,7 +45,7 @@ class Table:
     primary_key: tuple[str, ...] = ()
     foreign_keys: tuple[ForeignKey, ...] = ()
     comment: str | None = None
-    row_estimate: int | None = None  # pg_class.reltuples; None when never analyzed
+    row_estimate: int | None = None  # pg_class.reltuples; None when never analyzed, or small (introspect.py)
 
     @property
     def qualified_name(self) -> str:
