@@ -193,7 +193,7 @@ def _run_scripted(shell: Shell, actions: tuple[tuple[str, str], ...], single_tra
     try:
         if not actions:
             run_script(shell, read_script(None))
-            return EXIT_OK
+            return EXIT_OK if shell.connected else EXIT_CONNECTION
         if not single_transaction:
             return _run_actions(shell, actions)
         from nl2sql_shell.session_flags import run_single_transaction
@@ -237,7 +237,7 @@ def _run_file(shell: Shell, name: str) -> int:
         print(f"nl2sql-shell: error: {name}: {exc.strerror}", file=sys.stderr)
         return EXIT_ERROR
     run_script(shell, text, source="<stdin>" if name == "-" else name)
-    return EXIT_OK
+    return EXIT_OK if shell.connected else EXIT_CONNECTION  # psql: a file that lost its connection
 
 
 def _banner(shell: Shell) -> None:

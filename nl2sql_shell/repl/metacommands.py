@@ -21,7 +21,7 @@ from nl2sql_shell.repl.pset import SHORTCUTS, variable_changed
 from nl2sql_shell.repl.edit_object import edit_definition
 from nl2sql_shell.repl.psql_only import NOT_IN_PSQL
 from nl2sql_shell.repl.session_commands import register as register_session_commands
-from nl2sql_shell.repl.shell import Shell
+from nl2sql_shell.repl.shell import NOT_CONNECTED, Shell
 from nl2sql_shell.repl.variables import echo_text, meta_arguments, parse_boolean, substitute, valid_name
 
 Handler = Callable[[Shell, str], bool]
@@ -30,6 +30,12 @@ Handler = Callable[[Shell, str], bool]
 # variables substituted; substituting twice would read `:b` inside a variable's value.
 _RAW_ARGUMENTS: set[str] = set()
 _COMMANDS: dict[str, tuple[Handler, str, str]] = {}
+# Commands of _COMMANDS that send something to the server (as do \d and the other listings):
+# without a connection they fail with psql's "You are currently not connected to a database."
+_SERVER_COMMANDS = frozenset(
+    ("\\copy", "\\crosstabview", "\\g", "\\gx", "\\gset", "\\gdesc", "\\gexec", "\\watch", "\\ef", "\\ev")
+    + ("\\lo_export", "\\lo_import", "\\lo_unlink", "\\password", "\\refresh")
+)
 
 
 def command(*names: str, syntax: str, help: str, raw: bool = False) -> Callable[[Handler], Handler]:
@@ -60,9 +66,11 @@ def run(shell: Shell, line: str) -> bool:
         name, argument = "\\!", name[2:] + " " + argument
     if intercept(shell, name, argument):  # \\if and friends, or a branch not taken
         return True
+    entry = _COMMANDS.get(name)
+    if (entry is None or name in _SERVER_COMMANDS) and not shell.require_connection():
+        return True
     if name in NOT_IN_PSQL:
         return _pgspecial(shell, line, known=False)
-    entry = _COMMANDS.get(name)
     handler = entry[0] if entry is not None else describe_command(name)
     if handler is None:
         return _pgspecial(shell, line, known=not name.startswith("\\d"))  # a \\d name describe.py does not run is one psql does not
@@ -197,6 +205,10 @@ def _copyright(shell: Shell, _: str) -> bool:
 @command("\\c", "\\connect", syntax="\\c [DBNAME|- USER|- HOST|- PORT|-] | conninfo", help="connect to a new database (the old connection stays if this fails)")
 def _connect(shell: Shell, argument: str) -> bool:
     parts = shlex.split(argument) if argument else []
+    if not shell.connected and not (parts and ("=" in parts[0] or "://" in parts[0])):
+        shell.meta_error("No database connection exists to re-use parameters from")
+        shell.last_failed = True
+        return True
     if not parts:
         shell.output.write(describe(shell.conn) + "\n")
         return True
@@ -209,6 +221,9 @@ def _connect(shell: Shell, argument: str) -> bool:
 def _conninfo(shell: Shell, _: str) -> bool:
     """psql's sentence, then the password file when there is one (the embedded server's), so
     that the user can reach the same server with psql; it names the file, never the password."""
+    if not shell.connected:
+        shell.output.write(NOT_CONNECTED + "\n")
+        return True
     shell.output.write(describe(shell.conn) + "\n")
     passfile = psycopg.conninfo.conninfo_to_dict(shell.target.conninfo).get("passfile")
     if passfile:
@@ -249,7 +264,9 @@ def include(shell: Shell, argument: str) -> bool:
         shell.meta_error(f"{argument}: {exc.strerror}")
         shell.last_failed = True
         return True
-    return run_script(shell, text, source=argument)
+    going_on = run_script(shell, text, source=argument)
+    shell.last_failed = shell.last_failed or not shell.connected  # the file ended early, as psql's does
+    return going_on
 
 
 @command("\\o", "\\out", syntax="\\o [FILE]", help="send all query results to file (no argument: back to the screen)")

@@ -148,7 +148,7 @@ class _ScriptRun:
         """The script to its end, \\q or an error that stops it; with -a the lines left after
         the last command (comments) are echoed at the end, not those after \\q or a stop."""
         finished = self._run()
-        if finished:
+        if finished and self.shell.connected:
             self._echo_through(len(self.text))
         return finished
 
@@ -156,6 +156,7 @@ class _ScriptRun:
         shell, text = self.shell, self.text
         pos, size = 0, len(text)
         pending = ""  # query text left before a meta-command that did not send it (psql's buffer)
+        started = False
         while pos < size:
             newline = text.find("\n", pos)
             line_end = size if newline < 0 else newline + 1
@@ -163,6 +164,9 @@ class _ScriptRun:
             if not pending and (not stripped or stripped.startswith("--")):
                 pos = line_end
                 continue
+            if started and not shell.connected:  # psql's script ends after the command that left it without one
+                return True
+            started = True
             if pending and stripped == ";":
                 self._echo_through(line_end)
                 shell.location = self._at(pos)

@@ -46,6 +46,9 @@ class ConnectionLost(Exception):
     """The server went away and could not be reached again (exit code 2 in scripts)."""
 
 
+NOT_CONNECTED = "You are currently not connected to a database."
+
+
 class StopScript(Exception):
     """ON_ERROR_STOP hit an error: the script ends with exit code 3, as psql's does."""
 
@@ -75,6 +78,9 @@ class Shell:
     last_error: tuple[psycopg.errors.Diagnostic, str] | None = None  # the last server error and libpq's text of it (\\errverbose)
     conditions: Conditionals = field(default_factory=Conditionals)  # the open \\if blocks (repl/conditionals.py)
     restrict_key: str | None = None  # `\\restrict KEY` (pg_dump's): meta-commands refused until `\\unrestrict KEY`
+    # False after a `\\c` failed outside the prompt: psql has dropped the old connection, and
+    # until a `\\c` with a whole connection string succeeds, what needs the server says so.
+    connected: bool = True
     # COPY FROM STDIN's data: the lines after it in a script (run_script sets this), else stdin.
     command_lines: Callable[[], Iterator[bytes]] = field(default=lambda: _stdin_lines())
 
@@ -121,7 +127,7 @@ class Shell:
         if stripped.startswith("\\"):  # one meta-command: psql's -c runs no more of the line
             return metacommands.run(self, stripped[: meta_command_end(stripped, 0, len(stripped))].strip())
         if stripped.startswith("?"):
-            if self.conditions.active():
+            if self.conditions.active() and self.require_connection():
                 self._ask(stripped)
             return True
         self._run_text(drop_empty_lines(text))  # psql skips an empty line typed outside quotes
@@ -162,6 +168,8 @@ class Shell:
             if self.interactive:
                 self.error("query ignored; use \\endif or Ctrl-C to exit current \\if block")
             return Outcome(True)
+        if not self.require_connection():
+            return Outcome(False, error=NOT_CONNECTED)
         if not (read_only or single):
             expanded = sql if verbatim else substitute(sql, self.variables)
             pieces = _statements(expanded) if expanded != sql else [sql]
@@ -189,6 +197,8 @@ class Shell:
             return Outcome(True)
         if not self.announce(sql):
             return Outcome(True)
+        if not self.require_connection():
+            return Outcome(False, error=NOT_CONNECTED)
         self.last_sql = sql
         return self._finish(sql, self._in_transaction_mode(sql, lambda: self.executor.run_simple(sql)))
 
@@ -197,6 +207,8 @@ class Shell:
         its error printed as psql prints it; whether it succeeded."""
         if not self.show_hidden(sql):
             return True
+        if not self.require_connection():
+            return False
         try:
             self.conn.execute(sql)
         except psycopg.Error as exc:
@@ -308,24 +320,41 @@ class Shell:
             self._connection_lost()
 
     def switch(self, target: db_connect.Target) -> bool:
-        """`\\c`: open the new connection first, keep the old one if that fails (as psql does)."""
+        """`\\c`: open the new connection first, keep the old one if that fails at the prompt.
+        Elsewhere psql drops the old one: a script ends there (exit code 2), and the `-c`
+        strings after it run without a connection (see `connected`)."""
         try:
             conn = db_connect.connect(target)
         except psycopg.Error as exc:
             self.meta_error(f"\\connect: {db_connect.libpq_message(exc)}")
-            if not self.interactive:  # psql drops the old connection and ends the script (exit 2)
+            self.last_failed = True
+            if not self.interactive:
                 self.conn.close()
-                raise ConnectionLost() from None
+                self.connected = False
+                return False
             self.error("Previous connection kept")
             return False
-        old = self.conn
+        old, was_connected = self.conn, self.connected
+        same_place = was_connected and (old.info.host, old.info.port) == (conn.info.host, conn.info.port)
         self.target = target
         self._attach(conn)
+        self.connected = True
         old.close()
         self.schema_changed()
         info = conn.info
-        self.output.write(f'You are now connected to database "{info.dbname}" as user "{info.user}".\n')
+        if same_place:
+            self.output.write(f'You are now connected to database "{info.dbname}" as user "{info.user}".\n')
+        else:  # psql says where, when there was no connection or the host or port changed
+            self.output.write(db_connect.describe(conn).replace("You are connected", "You are now connected", 1) + "\n")
         return True
+
+    def require_connection(self) -> bool:
+        """Whether there is a connection; if not, psql's error for the command that needed
+        one, which then fails."""
+        if not self.connected:
+            self.meta_error(NOT_CONNECTED)
+            self.last_failed = True
+        return self.connected
 
     def meta_error(self, text: str) -> None:
         """A meta-command's error as psql prints it: ``psql:FILE:LINE: error: TEXT`` in a script

@@ -84,6 +84,31 @@ def test_a_failed_backslash_connect_ends_the_script(fresh_db, tmp_path: Path):
     assert err.startswith(b'psql:c.sql:2: error: \\connect: connection to server at "127.0.0.1"')
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-c", "\\c no_such_database_here"],  # the last -c failed: exit 1
+        ["-c", "\\c no_such_database_here", "-c", "select 1", "-c", "\\dt", "-c", "\\copy (select 1) to stdout", "-c", "\\echo still here"],
+        ["-c", "\\c no_such_database_here", "-c", "\\conninfo", "-c", "\\c", "-c", "\\c postgres"],  # nothing to re-use
+        ["-c", "\\c no_such_database_here", "-c", "\\i c.sql", "-c", "\\echo after the file"],  # \\i ends early, the -c go on
+        ["-c", "\\c no_such_database_here", "-f", "c.sql"],  # a file ends after its first command: exit 2
+        ["-c", "\\c no_such_database_here", "-c", "? how many rows", "-c", "\\x"],
+        ["-v", "ON_ERROR_STOP=1", "-c", "\\c no_such_database_here", "-c", "select 1"],
+        ["-1", "-c", "\\c no_such_database_here", "-c", "select 1"],
+    ],
+)
+def test_command_strings_after_a_failed_backslash_connect_run_without_a_connection(fresh_db, tmp_path: Path, args: list[str]):
+    (tmp_path / "c.sql").write_text("\\echo first line\nselect 2;\n")
+    code, out, err = same(fresh_db, fresh_db, *args, cwd=tmp_path)
+    assert b"        2" not in out and b"You are now connected" not in out
+    assert err.startswith(b'\\connect: connection to server at "127.0.0.1"')
+
+
+def test_a_whole_connection_string_connects_again_after_a_failed_backslash_connect(fresh_db):
+    code, out, _ = same(fresh_db, fresh_db, "-c", "\\c no_such_database_here", "-c", f"\\c '{fresh_db}'", "-c", "select 7 as seven")
+    assert code == 0 and b'as user "postgres" on host "127.0.0.1" at port' in out and b"     7\n(1 row)" in out
+
+
 def test_a_lost_connection_ends_the_script_with_exit_code_2(fresh_db, tmp_path: Path):
     (tmp_path / "lost.sql").write_text("select 1;\nselect pg_terminate_backend(pg_backend_pid());\nselect 2;\n")
     code, out, err = same(fresh_db, fresh_db, "-f", "lost.sql", cwd=tmp_path)
