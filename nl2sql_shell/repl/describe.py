@@ -845,8 +845,7 @@ def _warn_extra(shell: Shell, name: str, command: str, words: list[str]) -> None
     words were ignored. The warning names the command as typed."""
     read = _words_read(command)
     for word in words[read:] if read is not None else []:
-        text = f"{name}: extra argument \"{word}\" ignored"
-        shell.error(f"{shell.location}warning: {text}" if shell.location else text)
+        shell.meta_warning(f'{name}: extra argument "{word}" ignored')
 
 
 def _handler(name: str) -> WordsHandler | None:

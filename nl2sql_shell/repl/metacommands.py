@@ -30,6 +30,16 @@ Handler = Callable[[Shell, str], bool]
 # variables substituted; substituting twice would read `:b` inside a variable's value.
 _RAW_ARGUMENTS: set[str] = set()
 _COMMANDS: dict[str, tuple[Handler, str, str]] = {}
+# How many words each command of _COMMANDS reads; psql warns of each word after them, unread
+# (`\timing on off`: "\timing: extra argument "off" ignored"). Commands that read the whole
+# line (\echo, \set, \copy, \!, ...) and the \d family (describe.py) are not here.
+_WORDS_READ = {
+    **dict.fromkeys(("\\a", "\\H", "\\q", "\\quit", "\\r", "\\reset", "\\p", "\\print", "\\conninfo", "\\copyright", "\\errverbose", "\\gexec", "\\gdesc"), 0),
+    **dict.fromkeys(("\\timing", "\\x", "\\t", "\\encoding", "\\cd", "\\unset", "\\C", "\\f", "\\T", "\\gset", "\\o", "\\out"), 1),
+    **dict.fromkeys(("\\i", "\\include", "\\ir", "\\include_relative", "\\restrict", "\\unrestrict", "\\password"), 1),
+    **dict.fromkeys(("\\pset", "\\setenv", "\\prompt", "\\getenv", "\\e", "\\edit"), 2),
+    **dict.fromkeys(("\\c", "\\connect", "\\crosstabview"), 4),
+}
 # Commands of _COMMANDS that send something to the server (as do \d and the other listings):
 # without a connection they fail with psql's "You are currently not connected to a database."
 _SERVER_COMMANDS = frozenset(
@@ -77,13 +87,19 @@ def run(shell: Shell, line: str) -> bool:
     # psql interpolates :name in a command's words once, not in \\copy's line nor \\ef's and
     # \\ev's (as typed); the \\d family reads its words itself (:'x' stays one quoted word,
     # \\sf's line is as typed)
+    raw = argument
     if entry is not None and name not in _RAW_ARGUMENTS:
         argument = substitute(argument, shell.variables, sql=False)
+    shell.last_failed = False
     try:
-        return handler(shell, argument.strip())
+        going_on = handler(shell, argument.strip())
     except NotRun:  # ECHO_HIDDEN noexec: its query shown, the command failed
         shell.last_failed = True
         return True
+    if name in _WORDS_READ and not shell.last_failed:  # psql warns only after a command that succeeded
+        for word in meta_arguments(raw, shell.variables, evaluated=0)[_WORDS_READ[name]:]:
+            shell.meta_warning(f'{name}: extra argument "{word}" ignored')
+    return going_on
 
 
 def _register_psql_only() -> None:
@@ -120,19 +136,18 @@ def _register_senders() -> None:
 
 @command("\\restrict", syntax="\\restrict KEY", help="refuse meta-commands until \\unrestrict KEY (pg_dump files)")
 def _restrict(shell: Shell, argument: str) -> bool:
-    key, *extra = argument.split() or [""]
+    key = (argument.split() or [""])[0]
     if not key:
         shell.meta_error("\\restrict: missing required argument")
         shell.last_failed = True
         return True
-    _extra_ignored(shell, "\\restrict", extra)
     shell.restrict_key = key
     return True
 
 
 @command("\\unrestrict", syntax="\\unrestrict KEY", help="allow meta-commands again")
 def _unrestrict(shell: Shell, argument: str) -> bool:
-    key, *extra = argument.split() or [""]
+    key = (argument.split() or [""])[0]
     if not key:
         shell.meta_error("\\unrestrict: missing required argument")
     elif shell.restrict_key is None:
@@ -140,17 +155,10 @@ def _unrestrict(shell: Shell, argument: str) -> bool:
     elif key != shell.restrict_key:
         shell.meta_error("\\unrestrict: wrong key")
     else:
-        _extra_ignored(shell, "\\unrestrict", extra)
         shell.restrict_key = None
         return True
     shell.last_failed = True
     return True
-
-
-def _extra_ignored(shell: Shell, name: str, extra: list[str]) -> None:
-    """psql's warning for each argument a command does not take."""
-    for word in extra:
-        shell.error(f'{shell.location}warning: {name}: extra argument "{word}" ignored' if shell.location else f'{name}: extra argument "{word}" ignored')
 
 
 @command("\\q", "\\quit", syntax="\\q", help="quit nl2sql-shell")

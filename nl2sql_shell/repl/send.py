@@ -249,10 +249,15 @@ class Result:
 def fetch_result(shell: Shell, sql: str, limit: int | None = None) -> Result | None:
     """Run the query as the user's (AUTOCOMMIT, ON_ERROR_ROLLBACK) and keep its rows as text,
     at most ``limit``; None after an error, which is printed and sets psql's ERROR, SQLSTATE
-    and LAST_ERROR_* (and \\errverbose's error). The caller records a success (`done`): psql
-    sets ROW_COUNT only once \\gset, \\gexec or \\crosstabview went well."""
+    and LAST_ERROR_* (and \\errverbose's error), or when single-step mode (-s) cancelled it.
+    The query is first echoed (-e), logged (-L) and single-stepped as psql's SendQuery does.
+    The caller records a success (`done`): psql sets ROW_COUNT only once \\gset, \\gexec or
+    \\crosstabview went well."""
     sql = substitute(sql, shell.variables)
     shell.last_sql = sql
+    if not shell.announce(sql):
+        shell.last_failed = True
+        return None
     result = Result()
 
     def run() -> Outcome:
@@ -284,8 +289,6 @@ def done(shell: Shell, result: Result) -> None:
 def _gexec(shell: Shell, sql: str) -> None:
     """psql's \\gexec: each non-null value, row by row and column by column, sent as a query of
     its own (echoed with -a, shown with -e); with ON_ERROR_STOP the first failure ends it."""
-    if not shell.announce(sql):
-        return
     result = fetch_result(shell, sql)
     failed = result is None
     for values in result.rows if result is not None else []:

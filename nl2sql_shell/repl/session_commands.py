@@ -84,12 +84,12 @@ def _prompt(shell: Shell, argument: str) -> bool:
     input (with `-f -` that is the script's next line); anywhere else (the prompt, `-c`, a
     script piped in without -f) psql's simple_prompt asks on the terminal, or without one on
     standard error, the answer from standard input."""
-    words = meta_arguments(argument, shell.variables)
+    words = meta_arguments(argument, shell.variables, evaluated=2)  # psql reads two words: a third is only warned of
     if not words:
         shell.meta_error("\\prompt: missing required argument")
         shell.last_failed = True
         return True
-    text, name = (" ".join(words[:-1]), words[-1])
+    text, name = (words[0], words[1]) if len(words) > 1 else ("", words[0])
     from_script = shell.source is None and shell.read_line is not None  # the script is standard input
     if shell.interactive:
         try:

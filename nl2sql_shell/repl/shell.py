@@ -81,6 +81,8 @@ class Shell:
     # False after a `\\c` failed outside the prompt: psql has dropped the old connection, and
     # until a `\\c` with a whole connection string succeeds, what needs the server says so.
     connected: bool = True
+    # LISTEN's notifications as the connection reads them, shown after the user's next statement
+    notifications: list[psycopg.Notify] = field(default_factory=list)
     # COPY FROM STDIN's data: the lines after it in a script (run_script sets this), else stdin.
     command_lines: Callable[[], Iterator[bytes]] = field(default=lambda: _stdin_lines())
 
@@ -92,6 +94,7 @@ class Shell:
         self.conn = conn
         self.variables.update(connection_variables(conn))
         install_notice_printer(conn, lambda: self.errors, lambda: self.location, lambda: self.settings.messages)
+        conn.add_notify_handler(self.notifications.append)
         self.executor = Executor(conn, self.settings, self.output, lambda: self.errors, lambda: self.location)
         self.executor.copy_stdin = lambda: self.command_lines()
 
@@ -265,9 +268,18 @@ class Shell:
         self.record_result(outcome)
         if not outcome.ok and self.variables.get("ECHO") == "errors":
             self.error(f"{self.location}STATEMENT:  {sql}")
+        self._print_notifications()
         if not outcome.ok and boolean(self.variables.get("ON_ERROR_STOP")) and not self.interactive:
             raise StopScript()
         return outcome
+
+    def _print_notifications(self) -> None:
+        """psql's lines for the notifications read since the last statement (LISTEN's own
+        session's NOTIFY, or another's), in the query output, after the statement's result."""
+        while self.notifications:
+            note = self.notifications.pop(0)
+            payload = f' with payload "{note.payload}"' if note.payload else ""  # psql shows an empty payload as none
+            self.output.echo(f'Asynchronous notification "{note.channel}"{payload} received from server process with PID {note.pid}.\n')
 
     def record_result(self, outcome: Outcome) -> None:
         """psql's ERROR, ROW_COUNT, SQLSTATE and LAST_ERROR_* variables (and the error for
@@ -360,6 +372,10 @@ class Shell:
         """A meta-command's error as psql prints it: ``psql:FILE:LINE: error: TEXT`` in a script
         file, the bare text elsewhere."""
         self.error(f"{self.location}error: {text}" if self.location else text)
+
+    def meta_warning(self, text: str) -> None:
+        """psql's warning, worded as `meta_error` words an error."""
+        self.error(f"{self.location}warning: {text}" if self.location else text)
 
     def error(self, text: str, end: str = "\n") -> None:
         self.errors.write(text + end)

@@ -2,7 +2,8 @@
 for byte (stdout, stderr, exit code) with /usr/bin/psql on the same server: \\errverbose's LINE
 display, the variables \\gset, \\gexec, \\gdesc and \\crosstabview set, \\g (OPTIONS), :{?name},
 \\watch, \\ef and \\ev in a script, -E's frames and ECHO_HIDDEN noexec, ON_ERROR_STOP after a
-meta-command that follows query text, \\prompt's line in a script on stdin, and -n's prompt."""
+meta-command that follows query text, \\prompt's line in a script on stdin, -n's prompt, and
+the warning for each word a meta-command does not read."""
 
 from __future__ import annotations
 
@@ -404,3 +405,71 @@ def test_ctrl_c_in_a_watched_query_ends_the_script_after_the_empty_line(fresh_db
     mine = _interrupted([sys.executable, "-m", "nl2sql_shell", fresh_db, "-f", "w.sql"], fresh_db, tmp_path)
     psql = _interrupted([str(PSQL), "-X", fresh_db, "-f", "w.sql"], fresh_db, tmp_path)
     assert mine == psql == (3, b"\n", b"Cancel request sent\npsql:w.sql:1: ERROR:  canceling statement due to user request\n")
+
+
+EXTRA_WORDS = """\\timing on off
+\\x on :foo
+\\a 'quoted word' `echo never run`
+\\pset border 2 3
+\\t on z
+\\C title more
+\\f , x
+\\errverbose x
+\\setenv NL2SQL_X b c
+\\unset a b
+\\prompt a b c
+\\o /dev/null x
+\\o
+\\connect - - - - extra
+\\restrict k x
+\\unrestrict k y
+\\timing nope extra
+\\q x
+"""
+
+
+@pytest.mark.parametrize("how", ["-f", "-c"])
+def test_each_word_a_meta_command_does_not_read_is_warned_of(fresh_db, tmp_path: Path, how: str):
+    """psql reads a fixed number of words for most meta-commands, runs the command, then warns
+    of each word left ("\\timing: extra argument "off" ignored"), unevaluated; after a command
+    that failed (`\\timing nope`) it drops them silently."""
+    (tmp_path / "extra.sql").write_text(EXTRA_WORDS)
+    args = ["-f", "extra.sql"] if how == "-f" else [arg for line in EXTRA_WORDS.splitlines() for arg in ("-c", line)]
+    code, out, err = same(fresh_db, fresh_db, "-v", "foo=bar", *args, cwd=tmp_path, stdin=b"typed\n")
+    assert b'\\timing: extra argument "off" ignored' in err and b'extra argument ":foo" ignored' in err
+    assert b'\\a: extra argument "echo never run" ignored' in err and b"extra argument \"nope\"" not in err
+    assert b'\\q: extra argument "x" ignored' in err
+
+
+def test_listen_shows_each_notification_after_the_next_statement(fresh_db, tmp_path: Path):
+    """LISTEN's notifications, this session's own and another's (sent by `\\! psql` between two
+    statements), printed as psql prints them after the statement that read them, into the \\o
+    file too; none after UNLISTEN. Only the sender's PID differs between the two runs."""
+    other = f"\\! {PSQL} -X -q \"{fresh_db}\" -c \"notify jobs, 'from another session'\"\n"
+    script = "listen jobs;\nnotify jobs, 'mine';\nnotify jobs;\n\\o out.txt\nselect pg_notify('jobs', 'to the file');\n\\o\n" + other + "select 1;\nunlisten *;\nnotify jobs;\n"
+    (tmp_path / "listen.sql").write_text(script)
+    runs = []
+    for run in (ours, theirs):
+        code, out, err = run(fresh_db, "-f", "listen.sql", cwd=tmp_path)
+        runs.append((code, re.sub(rb"PID \d+", b"PID n", out), err, re.sub(r"PID \d+", "PID n", (tmp_path / "out.txt").read_text())))
+    assert runs[0] == runs[1]
+    code, out, _, to_file = runs[0]
+    assert b'NOTIFY\nAsynchronous notification "jobs" with payload "mine" received from server process with PID n.\n' in out
+    assert b'Asynchronous notification "jobs" received from server process with PID n.\n' in out  # no payload: none shown
+    assert b'Asynchronous notification "jobs" with payload "from another session" received' in out
+    assert 'with payload "to the file"' in to_file and out.endswith(b"UNLISTEN\nNOTIFY\n")
+
+
+@pytest.mark.parametrize("flags", [["-e"], ["-L", "session.log"], ["-a"]])
+def test_gset_and_crosstabview_queries_are_echoed_and_logged_as_psql_sends_them(fresh_db, tmp_path: Path, flags: list[str]):
+    """-e prints, and -L logs, the query \\gset and \\crosstabview send (variables substituted),
+    as for any other query."""
+    (tmp_path / "sent.sql").write_text("\\set x 3\nselect :x as c \\gset\nselect 'a' as k, 'b' as c, :x as v \\crosstabview\n")
+    logs = []
+    for run in (ours, theirs):
+        code, out, err = run(fresh_db, *flags, "-f", "sent.sql", cwd=tmp_path)
+        log = tmp_path / "session.log"
+        logs.append((code, out, err, log.read_text() if log.exists() else ""))
+        log.unlink(missing_ok=True)
+    assert logs[0] == logs[1]
+    assert flags == ["-a"] or b"select 3 as c \n" in logs[0][1] + logs[0][3].encode()  # -a echoes the line as typed
