@@ -171,6 +171,8 @@ def handle_line(shell: Shell, text: str) -> bool:
         end = meta_command_end(text, 0, len(text))
         if not shell.handle(text[:end]):
             return False
+        if shell.last_failed:  # psql throws the rest of the line away after an erroneous command
+            return True
         text = text[after_meta_command(text, end) :]
     if text.strip() and not is_complete(text):
         shell.pending_input = text.strip()

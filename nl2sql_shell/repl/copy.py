@@ -197,6 +197,7 @@ def slash_copy(shell: Shell, argument: str) -> bool:
     if stream is not None:
         stream.close()
     shell.last_failed = not outcome.ok
+    shell.record_result(outcome)  # psql sends \\copy's COPY as a query: ERROR, ROW_COUNT, SQLSTATE, LAST_ERROR_*
     if process is not None and process.wait() > 0:  # psql's words for a program that failed
         shell.meta_error(f"{command.target}: child process exited with exit code {process.returncode}")
         shell.last_failed = True

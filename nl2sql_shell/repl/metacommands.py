@@ -68,6 +68,7 @@ def run(shell: Shell, line: str) -> bool:
     name, _, argument = line.partition(" ")
     if not name.startswith("\\"):
         return True
+    shell.last_failed = False
     if shell.restrict_key is not None and name != "\\unrestrict":
         shell.meta_error("backslash commands are restricted; only \\unrestrict is allowed")
         shell.last_failed = True
@@ -90,13 +91,12 @@ def run(shell: Shell, line: str) -> bool:
     raw = argument
     if entry is not None and name not in _RAW_ARGUMENTS:
         argument = substitute(argument, shell.variables, sql=False)
-    shell.last_failed = False
     try:
         going_on = handler(shell, argument.strip())
     except NotRun:  # ECHO_HIDDEN noexec: its query shown, the command failed
         shell.last_failed = True
         return True
-    if name in _WORDS_READ and not shell.last_failed:  # psql warns only after a command that succeeded
+    if name in _WORDS_READ and not shell.last_failed and not raw.lstrip().startswith("|"):  # psql warns only after a command that succeeded; `\\o |cmd` takes the line
         for word in meta_arguments(raw, shell.variables, evaluated=0)[_WORDS_READ[name]:]:
             shell.meta_warning(f'{name}: extra argument "{word}" ignored')
     return going_on

@@ -342,7 +342,7 @@ class QuestionHandler:
         out.write(f"Question: {answer.question}\nOutcome: {answer.kind} ({answer.reason})\n")
         self._show_context(answer)
         for number, attempt in enumerate(answer.attempts, 1):
-            written_on = " (written on the schema's names in words)" if attempt.in_words else ""
+            written_on = f" (written {attempt.second_try})" if attempt.second_try else ""
             out.write(f"Attempt {number}{written_on}: {attempt.sql or attempt.text.strip()[:200]}\n")
             for change in attempt.changes:
                 out.write(f"  corrected ({change.rule}): {change}\n")

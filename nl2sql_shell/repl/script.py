@@ -139,9 +139,10 @@ class _ScriptRun:
     def _resume(self, line_end: int, cut: int) -> int:
         """Where the script goes on after a meta-command that ended at ``cut`` on the line
         ending at ``line_end``: the rest of that line (after a ``\\\\``, or the next command)
-        unless there is none or the command read lines of the script (COPY data) past it."""
+        unless there is none, the command read lines of the script (COPY data) past it, or it
+        failed: psql throws the rest of the line away after an erroneous command."""
         self.echoed = max(line_end, self.data_pos or 0, self.echoed)
-        rest = after_meta_command(self.text, cut) if cut < line_end else line_end
+        rest = after_meta_command(self.text, cut) if cut < line_end and not self.shell.last_failed else line_end
         return rest if self.data_pos == line_end and self.text[rest:line_end].strip() else self.echoed
 
     def run(self) -> bool:

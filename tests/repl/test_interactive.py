@@ -87,6 +87,12 @@ def test_connect_to_missing_database_keeps_the_old_connection(typed):
     assert f" {shell.target.conninfo.split('dbname=')[1].split()[0]}\n(1 row)" in out
 
 
+def test_a_failed_meta_command_drops_the_rest_of_its_line_as_psql_does(typed):
+    out, err, _ = typed("\\foo \\echo not shown\n\\echo a \\\\ \\echo b\n\\q\n")
+    assert "invalid command \\foo" in err and "not shown" not in out
+    assert "a\nb\n" in out  # a command that succeeded lets the next one on the line run
+
+
 def test_dropped_connection_is_reset(typed):
     keys = "select pg_terminate_backend(pg_backend_pid());\nselect 7 as seven;\n\\q\n"
     out, err, _ = typed(keys)

@@ -473,3 +473,16 @@ def test_gset_and_crosstabview_queries_are_echoed_and_logged_as_psql_sends_them(
         log.unlink(missing_ok=True)
     assert logs[0] == logs[1]
     assert flags == ["-a"] or b"select 3 as c \n" in logs[0][1] + logs[0][3].encode()  # -a echoes the line as typed
+
+
+def test_the_rest_of_a_line_is_thrown_away_after_a_meta_command_that_failed(fresh_db, tmp_path: Path):
+    """`\\foo \\echo c` runs nothing after the invalid command, as psql; a command that succeeds
+    lets the next one on its line run; \\copy's error sets LAST_ERROR_MESSAGE as a query's."""
+    (tmp_path / "rest.sql").write_text(
+        "\\timing nope \\\\ \\echo not shown\n\\echo a \\\\ \\foo \\\\ \\echo not shown\n\\foo \\echo not shown\n"
+        "\\echo d \\\\ \\echo e\nselect 'x' \\\\ select 'y';\nselect 5;\n"
+        "\\copy nosuch to stdout\n\\echo :ERROR :LAST_ERROR_MESSAGE\n\\o | cat\n\\o\n"
+    )
+    code, out, err = same(fresh_db, fresh_db, "-f", "rest.sql", cwd=tmp_path)
+    assert b"not shown" not in out and out.startswith(b"Timing is off.\na\nd\ne\n")
+    assert b'true relation "nosuch" does not exist\n' in out and b"warning" not in err
