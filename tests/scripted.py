@@ -59,6 +59,19 @@ class InTurn(Scripted):
         return Scripted([self.replies[len(self.prompts) - 1]]).generate(prompt, n=n)
 
 
+class EachCall(Scripted):
+    """One scripted batch per generate call, in order, and every call's (first, n, prompt)."""
+
+    def __init__(self, batches: list[list[str]]) -> None:
+        super().__init__([])
+        self.batches = batches
+        self.calls: list[tuple[int, int, str]] = []
+
+    def generate(self, prompt: str, *, n: int = 1, first: int = 0, **options):
+        self.calls.append((first, n, prompt))
+        return Scripted(self.batches[len(self.calls) - 1]).generate(prompt, n=n)
+
+
 # A shop with three products, and exact candidates for "which products are cheap": the vote's
 # tests (more candidates, greedy first, refusal votes) script the model with these.
 PRODUCTS = """

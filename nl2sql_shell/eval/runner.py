@@ -74,7 +74,7 @@ class Record:
     proven: bool | None = None  # the answer's SQL proven harmless (runs on Enter); None: no query to run
     greedy_alone: bool = False  # the greedy query passed, so no samples were written (Options.greedy_first)
     greedy_correct: bool | None = None  # the greedy query alone, scored too (when it passed the checks): what the vote added
-    in_words: bool = False  # the chosen query was written on the schema's names in words (Options.words_retry)
+    second_try: str | None = None  # how the chosen query was written after the greedy one failed (pipeline.SecondTry)
 
 
 @dataclass
@@ -219,7 +219,7 @@ class Runner:
             uncorrected_correct=uncorrected,
             proven=answer.proven if answer.kind in ("read", "write") else None,
             greedy_alone=answer.greedy_alone,
-            in_words=chosen is not None and chosen.in_words,
+            second_try=chosen.second_try if chosen is not None else None,
             greedy_correct=greedy_correct,
         )
 

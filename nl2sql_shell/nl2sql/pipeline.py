@@ -26,7 +26,7 @@ from psycopg import pq
 
 from nl2sql_shell.db.execute import OneStatementCursor, read_only_transaction
 from nl2sql_shell.llm.model import Model
-from nl2sql_shell.nl2sql import CHECK_VALUES, DEFAULT_CANDIDATES, GREEDY_FIRST, REFUSAL_DOUBT_LOGPROB, SCHEMA_BUDGET_TOKENS, WORDS_RETRY
+from nl2sql_shell.nl2sql import CHECK_VALUES, DEFAULT_CANDIDATES, GREEDY_FIRST, REFUSAL_DOUBT_LOGPROB, SCHEMA_BUDGET_TOKENS, VALUES_RETRY, WORDS_RETRY
 from nl2sql_shell.nl2sql import prompt as prompts
 from nl2sql_shell.nl2sql.check import CheckResult, check_sql
 from nl2sql_shell.nl2sql.extract import extract_sql, is_refusal
@@ -66,7 +66,22 @@ class Attempt:
     # names the model reads: what a repair round gives back, so that the model hears of the
     # error left (a column on the wrong table) rather than of the names the rules could mend.
     mended: tuple[str, list[str]] | None = None
-    in_words: bool = False  # written on the schema's names in words (`Options.words_retry`)
+    second_try: str | None = None  # how the greedy query was written again after the first failed (SecondTry.how)
+
+
+@dataclass(frozen=True)
+class SecondTry:
+    """Another prompt for the greedy query, written only when the first failed: a different
+    view of the same question, since samples of the same prompt repeat its mistakes."""
+
+    how: str  # how the query was written, as the reason line and \\explain-last say it
+    view: ModelView
+    messages: list[dict[str, str]]
+    grammar: str | None
+
+
+WORDS = "on the schema's names in words"
+LOOKED_UP = "with the question's values looked up in the database"
 
 
 @dataclass
@@ -158,6 +173,10 @@ class Options:
     # 0.5B model answered 3 fewer of dev's every 4th with it (docs/benchmarks.md, sixteenth
     # session); eval --values measures it, for a larger model.
     values: bool = False
+    # When a query the model wrote compares with a text value no row holds (check_values), the
+    # greedy query is written again with the question's values looked up (as `values` does for
+    # every question), and stands alone when it passes. See nl2sql/__init__.py.
+    values_retry: bool = VALUES_RETRY
     # Ask the database whether a proven candidate's `column = 'text'` (LIKE, ILIKE) matches any
     # row (literals.py): one that matches none is not trusted alone, and the candidates whose
     # values all exist are voted on first. See nl2sql/__init__.py.
@@ -210,7 +229,7 @@ class Asker:
         # second try after its query on the schema's own names failed (Options.words_retry);
         # the baselines always read the schema's own names.
         view = model_view(schema, readable=self.options.readable_names and self.options.prompt_style == "default")
-        retry = None  # the schema's names in words and the messages in them, for Options.words_retry
+        second_tries: list[Callable[[], SecondTry | None]] = []  # in turn, while no greedy query stands alone
         if self.options.prompt_style == "tutorial":
             messages = prompts.tutorial_messages([(t.name, [c.name for c in t.columns]) for t in tables], question)
         elif self.options.prompt_style == "raw":
@@ -218,18 +237,30 @@ class Asker:
         else:
             matches = find_values(conn, schema, tables, question) if self.options.values else []
             answer.linking += [f"{m.table}: question words {m.phrase!r} are a value of column {m.column} (looked up)" for m in matches]
-            values = values_hint(matches)
 
-            def messages_in(view: ModelView) -> list[dict[str, str]]:
+            def messages_in(view: ModelView, values: str | None = values_hint(matches)) -> list[dict[str, str]]:
                 return prompts.build_messages(
                     render_for_model(view, tables), question, hint=hint, values=values and view.readable_text(values),
                     examples=[replace(e, sql=view.to_readable(e.sql)) for e in examples],
                     history=[replace(e, sql=view.to_readable(e.sql)) for e in history],
                 )
 
+            def in_words() -> SecondTry | None:
+                words = model_view(schema)
+                return SecondTry(WORDS, words, messages_in(words), self._grammar(words, tables)) if words.names else None
+
+            def looked_up() -> SecondTry | None:
+                """Where the question's values live, once a query compared with one no row holds."""
+                if not any(a.unfound for a in answer.attempts) or not (found := find_values(conn, schema, tables, question)):
+                    return None
+                answer.linking += [f"{m.table}: question words {m.phrase!r} are a value of column {m.column} (looked up after a query compared with a value no row holds)" for m in found]
+                return SecondTry(LOOKED_UP, view, messages_in(view, values_hint(found)), self._grammar(view, tables))
+
             messages = messages_in(view)
-            if self.options.words_retry and not view.names and (words := model_view(schema)).names:
-                retry = lambda: (words, messages_in(words), self._grammar(words, tables))  # noqa: E731 - built only when the greedy query fails
+            if self.options.words_retry and not view.names:
+                second_tries.append(in_words)
+            if self.options.values_retry and self.options.check_values and not self.options.values:
+                second_tries.append(looked_up)
         if grounding is not None and grounding.unmatched and (doubt := self._doubt(messages)) is not None:
             refused_on_evidence(answer, grounding.unmatched, f", and the model itself gives refusing a chance of {doubt:.1%}")
             answer.timings["total_s"] = time.perf_counter() - started
@@ -240,7 +271,7 @@ class Asker:
         runs: dict[str, str | None] = {}  # each distinct checked query's rows, run once per question
         for round_ in range(self.options.max_repairs + 1):
             answer.rounds = round_ + 1
-            candidates, passed = self._candidates(messages, answer, view, conn, on_text if round_ == 0 else None, cancel, round_, grammar, retry)
+            candidates, passed = self._candidates(messages, answer, view, conn, on_text if round_ == 0 else None, cancel, round_, grammar, second_tries)
             if round_ == 0 and self.options.more_candidates and self.options.prompt_style == "default" and self._unsettled(candidates, passed, conn, runs):
                 more = self._generate(messages, answer, None, cancel, n=self.options.more_candidates, first=len(candidates), grammar=grammar)
                 passed += self._checked(more, answer, view, conn, cancel)
@@ -259,8 +290,8 @@ class Asker:
                 if aside := [a for a, _ in passed if a.unfound and plausible is not passed]:
                     answer.reason += f"; {len(aside)} set aside: no row holds a value they compare with ({aside[0].unfound[0]})"
                 chosen.chosen = True
-                if chosen.in_words:
-                    answer.reason += "; written on the schema's names in words after the query on its own names failed"
+                if chosen.second_try:
+                    answer.reason += f"; written {chosen.second_try} after the first query failed"
                 if round_:
                     answer.reason += f" after {round_} repair{'s' * (round_ > 1)}"
                 if chosen.changes:  # the corrections of the query the answer shows, no other's
@@ -306,13 +337,13 @@ class Asker:
         the prompt head whose attention cache the model keeps."""
         return self.model.chat_prefix(messages[:1]) if messages[0]["role"] == "system" else None
 
-    def _candidates(self, messages, answer: Answer, view: ModelView, conn: psycopg.Connection, on_text, cancel, round_: int, grammar: str | None, retry: Callable[[], tuple[ModelView, list[dict[str, str]], str | None]] | None = None) -> tuple[list[Attempt], list[tuple[Attempt, CheckResult]]]:
+    def _candidates(self, messages, answer: Answer, view: ModelView, conn: psycopg.Connection, on_text, cancel, round_: int, grammar: str | None, second_tries: Sequence[Callable[[], SecondTry | None]] = ()) -> tuple[list[Attempt], list[tuple[Attempt, CheckResult]]]:
         """A round's candidates, and those of them that pass the checks. With
         `Options.greedy_first`, the first round writes the greedy query alone and the samples
         only when it fails the checks or cannot be proven harmless (numbered after it: the ones
-        a single batch would have written). Between the two, `retry` (the names in words and
-        the messages in them) gives a second greedy query, which stands alone like the first
-        when it passes."""
+        a single batch would have written). Between the two, each of `second_tries` that has
+        something to offer (the names in words; the values looked up) writes the greedy query
+        on its own prompt, in turn, and the first that passes stands alone as the first would."""
         n = self._samples(round_)
         if not (round_ == 0 and self.options.greedy_first and n > 1 and not self.options.baseline):
             candidates = self._generate(messages, answer, on_text, cancel, n=n, grammar=grammar)
@@ -322,13 +353,14 @@ class Asker:
         answer.greedy_alone = self._stands_alone(passed)
         if answer.greedy_alone or (cancel is not None and cancel.is_set()):
             return candidates, passed
-        if round_ == 0 and retry is not None:
-            words, words_messages, words_grammar = retry()
-            worded = self._generate(words_messages, answer, None, cancel, n=1, grammar=words_grammar)
-            worded[0].in_words = True
-            worded_passed = self._checked(worded, answer, words, conn, cancel)
-            candidates, passed = candidates + worded, passed + worded_passed
-            if self._stands_alone(worded_passed) or (cancel is not None and cancel.is_set()):
+        for second in second_tries if round_ == 0 else ():
+            if (again := second()) is None:
+                continue
+            written = self._generate(again.messages, answer, None, cancel, n=1, grammar=again.grammar)
+            written[0].second_try = again.how
+            written_passed = self._checked(written, answer, again.view, conn, cancel)
+            candidates, passed = candidates + written, passed + written_passed
+            if self._stands_alone(written_passed) or (cancel is not None and cancel.is_set()):
                 return candidates, passed
         samples = self._generate(messages, answer, None, cancel, n=n - 1, first=1, grammar=grammar)
         return candidates + samples, passed + self._checked(samples, answer, view, conn, cancel)

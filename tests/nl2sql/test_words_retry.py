@@ -9,9 +9,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 from conftest import create_database
-from scripted import Scripted
+from scripted import EachCall
 
-from nl2sql_shell.nl2sql.pipeline import Asker, Options
+from nl2sql_shell.nl2sql.pipeline import WORDS, Asker, Options
 
 # A prefix on every table and column (folded by PostgreSQL), and the same shop in plain names.
 PREFIXED = """
@@ -27,19 +27,6 @@ INSERT INTO shop VALUES (1, 'North', 'Oslo'), (2, 'South', 'Rome');
 """
 OWN_NAMES_WRONG = "SELECT kmshop.kmcity FROM kmshop WHERE kmshop.kmname = 'North';"  # the invented prefix of a small model
 IN_WORDS = "SELECT city FROM shop WHERE name = 'North';"
-
-
-class EachCall(Scripted):
-    """One scripted batch per generate call, in order, and every call's (first, n, prompt)."""
-
-    def __init__(self, batches: list[list[str]]) -> None:
-        super().__init__([])
-        self.batches = batches
-        self.calls: list[tuple[int, int, str]] = []
-
-    def generate(self, prompt: str, *, n: int = 1, first: int = 0, **options):
-        self.calls.append((first, n, prompt))
-        return Scripted(self.batches[len(self.calls) - 1]).generate(prompt, n=n)
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +52,7 @@ def test_a_failing_query_on_prefixed_names_is_written_again_on_the_names_in_word
     assert [(first, n) for first, n, _ in calls] == [(0, 1), (0, 1)]  # no samples: the second greedy query stands
     assert "CREATE TABLE kmshop (" in calls[0][2] and "CREATE TABLE shop (" in calls[1][2]
     assert rows == [("Oslo",)] and "kmshopcity" in answer.sql  # the answer in the schema's own names
-    assert [a.in_words for a in answer.attempts] == [False, True] and answer.attempts[1].chosen
+    assert [a.second_try for a in answer.attempts] == [None, WORDS] and answer.attempts[1].chosen
     assert "names in words" in answer.reason
 
 
