@@ -47,12 +47,14 @@ def intercept(shell, name: str, argument: str) -> bool:  # noqa: ANN001 - Shell 
         return True
     if not stack:
         shell.meta_error(f"{name}: no matching \\if")
+        shell.last_failed = True  # a failed command, as in psql (exit 1, ON_ERROR_STOP); a bad \\if value is not
         return True
     top = stack[-1]
     if name == "\\endif":
         stack.pop()
     elif top in (ELSE_TRUE, ELSE_FALSE):
         shell.meta_error(f"{name}: cannot occur after \\else")
+        shell.last_failed = True
     elif name == "\\elif":
         stack[-1] = (TRUE if _true(shell, argument) else FALSE) if top == FALSE else IGNORED
     else:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psycopg
 
+from nl2sql_shell.db.execute import error_text
 from nl2sql_shell.db.messages import position_display
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.variables import echo_text, meta_arguments
@@ -164,8 +165,8 @@ def _password(shell: Shell, argument: str) -> bool:
             return True
         encrypted = shell.conn.pgconn.encrypt_password(first.encode(), user.encode()).decode()
         shell.conn.execute(psycopg.sql.SQL("ALTER USER {} PASSWORD {}").format(psycopg.sql.Identifier(user), psycopg.sql.Literal(encrypted)))
-    except psycopg.Error as exc:
-        shell.meta_error(str(exc).strip())
+    except psycopg.Error as exc:  # the server's refusal, worded as psql prints libpq's message
+        shell.error(shell.location + error_text(exc, shell.settings.messages))
         shell.last_failed = True
     return True
 

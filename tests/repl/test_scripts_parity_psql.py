@@ -486,3 +486,15 @@ def test_the_rest_of_a_line_is_thrown_away_after_a_meta_command_that_failed(fres
     code, out, err = same(fresh_db, fresh_db, "-f", "rest.sql", cwd=tmp_path)
     assert b"not shown" not in out and out.startswith(b"Timing is off.\na\nd\ne\n")
     assert b'true relation "nosuch" does not exist\n' in out and b"warning" not in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["-c", "\\endif"], ["-c", "\\else"], ["-c", "\\if nope"], ["-v", "ON_ERROR_STOP=1", "-f", "cond.sql"]],
+)
+def test_a_misplaced_else_or_endif_is_a_failed_command(fresh_db, tmp_path: Path, args: list[str]):
+    """`\\endif` with no \\if, or a second \\else, fails as psql's does (exit 1 from -c, 3 where
+    ON_ERROR_STOP ends the file); an \\if value psql cannot read is only an error message."""
+    (tmp_path / "cond.sql").write_text("\\if true\n\\else\n\\else\n\\endif\n\\echo not reached\n")
+    code, out, err = same(fresh_db, fresh_db, *args, cwd=tmp_path)
+    assert code == (0 if "\\if nope" in args else 3 if "-f" in args else 1) and b"not reached" not in out

@@ -133,6 +133,8 @@ def test_password_sends_only_the_encrypted_form(pg_server, fresh_db):
         assert admin.execute("select rolpassword from pg_authid where rolname = 'h17_pw'").fetchone() == (None,)
         assert mine == theirs(fresh_db, "-c", "\\password h17_pw", stdin=b"")
         admin.execute("drop role h17_pw")
+        mine = ours(fresh_db, "-c", "\\password h17_pw", stdin=b"x\nx\n")  # the server's refusal, as psql prints it
+        assert mine == theirs(fresh_db, "-c", "\\password h17_pw", stdin=b"x\nx\n") and b'ERROR:  role "h17_pw" does not exist' in mine[2]
 
 
 def test_o_to_a_command(fresh_db):
