@@ -10,7 +10,7 @@ import click
 
 from nl2sql_shell.config import rules_option
 from nl2sql_shell.model_choice import model_options
-from nl2sql_shell.nl2sql import CHECK_VALUES, DEFAULT_CANDIDATES, GREEDY_FIRST, REFUSAL_DOUBT_LOGPROB, SCHEMA_BUDGET_TOKENS, VALUES_RETRY, WORDS_RETRY
+from nl2sql_shell.nl2sql import CHECK_VALUES, DEFAULT_CANDIDATES, GREEDY_FIRST, REFUSAL_DOUBT_LOGPROB, SCHEMA_BUDGET_TOKENS, WORDS_RETRY
 
 
 @click.command(context_settings={"help_option_names": ["--help", "-?"]})
@@ -35,14 +35,13 @@ from nl2sql_shell.nl2sql import CHECK_VALUES, DEFAULT_CANDIDATES, GREEDY_FIRST, 
 @click.option("--temperature", type=float, default=0.7, show_default=True, help="Sampling temperature of the candidates after the greedy one.")
 @click.option("--schema-budget", type=int, default=SCHEMA_BUDGET_TOKENS, show_default=True, help="Tokens of schema text the prompt may hold; a larger schema is linked down to the tables the question names.")
 @click.option("--values", "find_values", is_flag=True, help="Look the question's quoted and capitalised phrases up in the tables shown and name the columns that hold them in the prompt (an experiment: not the shell's default).")
-@click.option("--values-retry/--no-values-retry", default=VALUES_RETRY, show_default=True, help="When a query the model wrote compares with a text value no row holds, write the greedy query again with the question's values looked up in the tables shown, before the samples.")
 @click.option("--refusal-doubt", type=float, default=REFUSAL_DOUBT_LOGPROB, show_default=True, help="Refuse a question with a word nothing in the database matches when the model gives its refusal at least this log-probability.")
 @click.option("--no-refusal-doubt", "no_refusal_doubt", is_flag=True, help="Never refuse on the model's doubt (measure without it).")
 @click.option("--check-values/--no-check-values", default=CHECK_VALUES, show_default=True, help="Ask the database whether a candidate's comparisons with text values match any row; one that matches none is not trusted alone.")
 @click.option("--grammar", is_flag=True, help="Constrain decoding so that every name after a dot is one the prompt showed, on a backend that can (llama.cpp; an experiment: not the shell's default).")
 @click.option("--refusal-votes", is_flag=True, help="Count the model's refusals as votes: more refusals than agreeing candidates make the answer a refusal (an experiment: not the shell's default).")
 @rules_option
-def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, backend, candidates, more_candidates, limit, every, offset, dbs, categories, dsn, out_dir, styles, no_idk, max_repairs, repair_samples, readable_names, words_retry, refusal_votes, greedy_first, temperature, schema_budget, find_values, values_retry, refusal_doubt, no_refusal_doubt, check_values, grammar, rules) -> None:
+def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, backend, candidates, more_candidates, limit, every, offset, dbs, categories, dsn, out_dir, styles, no_idk, max_repairs, repair_samples, readable_names, words_retry, refusal_votes, greedy_first, temperature, schema_budget, find_values, refusal_doubt, no_refusal_doubt, check_values, grammar, rules) -> None:
     """Execution accuracy on a suite laid out like ../shared/bench/defog-dev."""
     from dataclasses import replace
 
@@ -76,7 +75,7 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
         except (ServerBusy, ModelLoadError) as exc:
             raise click.ClickException(str(exc)) from None
         results = ResultsFile(out_dir) if out_dir else None
-        runner = Runner(suite, loaded, admin_conninfo=admin, conninfo_for=conninfo_for, options=Options(candidates=candidates, more_candidates=more_candidates, max_repairs=max_repairs, repair_samples=repair_samples, rules=rules_on, readable_names=readable_names, words_retry=words_retry, refusal_votes=refusal_votes, greedy_first=greedy_first, temperature=temperature, schema_budget_tokens=schema_budget, values=find_values, values_retry=values_retry, check_values=check_values, grammar=grammar, refusal_doubt=None if no_refusal_doubt else refusal_doubt))
+        runner = Runner(suite, loaded, admin_conninfo=admin, conninfo_for=conninfo_for, options=Options(candidates=candidates, more_candidates=more_candidates, max_repairs=max_repairs, repair_samples=repair_samples, rules=rules_on, readable_names=readable_names, words_retry=words_retry, refusal_votes=refusal_votes, greedy_first=greedy_first, temperature=temperature, schema_budget_tokens=schema_budget, values=find_values, check_values=check_values, grammar=grammar, refusal_doubt=None if no_refusal_doubt else refusal_doubt))
         runner.load_databases(progress)
         summaries = []
         total = len(suite.questions) + len(suite.idk)
@@ -109,7 +108,6 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
                 "temperature": temperature,
                 "schema_budget": schema_budget,
                 "values": find_values,
-                "values_retry": values_retry,
                 "check_values": check_values,
                 "refusal_doubt": None if no_refusal_doubt else refusal_doubt,
                 "load_seconds": loaded.load_seconds,

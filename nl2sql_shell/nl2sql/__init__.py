@@ -40,11 +40,3 @@ REFUSAL_DOUBT_LOGPROB = -5.5
 # validation half, never tuned on, 5 -> 6 of 36; no answer lost on either, abstention the same.
 # Dev cannot move: none of its names reads otherwise (docs/benchmarks.md, nineteenth session).
 WORDS_RETRY = True
-
-# When a query the model wrote compares with a text value that no row holds (CHECK_VALUES), the
-# greedy query is written again with the question's quoted and capitalised phrases looked up
-# in the tables shown (schema/values.py: `guilds.guild_name = 'Night Owls'`), after the names
-# in words and before the samples. Shown for every question, that line cost the 0.5B model 3
-# of dev's every 4th (sixteenth session); here it comes only where a query has just shown
-# that it put the value on the wrong column.
-VALUES_RETRY = False

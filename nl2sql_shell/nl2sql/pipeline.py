@@ -26,7 +26,7 @@ from psycopg import pq
 
 from nl2sql_shell.db.execute import OneStatementCursor, read_only_transaction
 from nl2sql_shell.llm.model import Model
-from nl2sql_shell.nl2sql import CHECK_VALUES, DEFAULT_CANDIDATES, GREEDY_FIRST, REFUSAL_DOUBT_LOGPROB, SCHEMA_BUDGET_TOKENS, VALUES_RETRY, WORDS_RETRY
+from nl2sql_shell.nl2sql import CHECK_VALUES, DEFAULT_CANDIDATES, GREEDY_FIRST, REFUSAL_DOUBT_LOGPROB, SCHEMA_BUDGET_TOKENS, WORDS_RETRY
 from nl2sql_shell.nl2sql import prompt as prompts
 from nl2sql_shell.nl2sql.check import CheckResult, check_sql
 from nl2sql_shell.nl2sql.extract import extract_sql, is_refusal
@@ -81,7 +81,6 @@ class SecondTry:
 
 
 WORDS = "on the schema's names in words"
-LOOKED_UP = "with the question's values looked up in the database"
 
 
 @dataclass
@@ -173,10 +172,6 @@ class Options:
     # 0.5B model answered 3 fewer of dev's every 4th with it (docs/benchmarks.md, sixteenth
     # session); eval --values measures it, for a larger model.
     values: bool = False
-    # When a query the model wrote compares with a text value no row holds (check_values), the
-    # greedy query is written again with the question's values looked up (as `values` does for
-    # every question), and stands alone when it passes. See nl2sql/__init__.py.
-    values_retry: bool = VALUES_RETRY
     # Ask the database whether a proven candidate's `column = 'text'` (LIKE, ILIKE) matches any
     # row (literals.py): one that matches none is not trusted alone, and the candidates whose
     # values all exist are voted on first. See nl2sql/__init__.py.
@@ -238,7 +233,9 @@ class Asker:
             matches = find_values(conn, schema, tables, question) if self.options.values else []
             answer.linking += [f"{m.table}: question words {m.phrase!r} are a value of column {m.column} (looked up)" for m in matches]
 
-            def messages_in(view: ModelView, values: str | None = values_hint(matches)) -> list[dict[str, str]]:
+            values = values_hint(matches)
+
+            def messages_in(view: ModelView) -> list[dict[str, str]]:
                 return prompts.build_messages(
                     render_for_model(view, tables), question, hint=hint, values=values and view.readable_text(values),
                     examples=[replace(e, sql=view.to_readable(e.sql)) for e in examples],
@@ -249,18 +246,9 @@ class Asker:
                 words = model_view(schema)
                 return SecondTry(WORDS, words, messages_in(words), self._grammar(words, tables)) if words.names else None
 
-            def looked_up() -> SecondTry | None:
-                """Where the question's values live, once a query compared with one no row holds."""
-                if not any(a.unfound for a in answer.attempts) or not (found := find_values(conn, schema, tables, question)):
-                    return None
-                answer.linking += [f"{m.table}: question words {m.phrase!r} are a value of column {m.column} (looked up after a query compared with a value no row holds)" for m in found]
-                return SecondTry(LOOKED_UP, view, messages_in(view, values_hint(found)), self._grammar(view, tables))
-
             messages = messages_in(view)
             if self.options.words_retry and not view.names:
                 second_tries.append(in_words)
-            if self.options.values_retry and self.options.check_values and not self.options.values:
-                second_tries.append(looked_up)
         if grounding is not None and grounding.unmatched and (doubt := self._doubt(messages)) is not None:
             refused_on_evidence(answer, grounding.unmatched, f", and the model itself gives refusing a chance of {doubt:.1%}")
             answer.timings["total_s"] = time.perf_counter() - started
@@ -342,8 +330,8 @@ class Asker:
         `Options.greedy_first`, the first round writes the greedy query alone and the samples
         only when it fails the checks or cannot be proven harmless (numbered after it: the ones
         a single batch would have written). Between the two, each of `second_tries` that has
-        something to offer (the names in words; the values looked up) writes the greedy query
-        on its own prompt, in turn, and the first that passes stands alone as the first would."""
+        something to offer (the names in words) writes the greedy query on its own prompt, in
+        turn, and the first that passes stands alone as the first would."""
         n = self._samples(round_)
         if not (round_ == 0 and self.options.greedy_first and n > 1 and not self.options.baseline):
             candidates = self._generate(messages, answer, on_text, cancel, n=n, grammar=grammar)
