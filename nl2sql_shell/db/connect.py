@@ -31,19 +31,28 @@ class Target:
     password: str | None = field(default=None, repr=False)
     never_prompt: bool = False  # -w: fail rather than ask for a password
 
-    def with_database(self, dbname: str | None = None, user: str | None = None, host: str | None = None, port: str | None = None) -> Target:
-        """The `\\c` rule: replace what was given, keep the rest of the current connection.
+    def with_database(self, dbname: str | None = None, user: str | None = None, host: str | None = None, port: str | None = None, *, reuse: bool | None = None) -> Target:
+        """The `\\c` rule: replace what was given (names, or a whole connection string in
+        ``dbname``), keep the rest of the current connection when ``reuse`` (psql's
+        -reuse-previous; by default for names, not for a connection string), else leave the
+        rest to libpq's defaults.
 
         A ``passfile`` (the embedded server's) stays for another database, not for another host
         or port: there it would hide ~/.pgpass from libpq and offer that server our password.
         """
-        updates = {k: v for k, v in {"dbname": dbname, "user": user, "host": host, "port": port}.items() if v and v != "-"}
-        if dbname and ("=" in dbname or "://" in dbname):
-            return Target(dbname, self.prompt_password)
+        string = is_connection_string(dbname)
+        updates = conninfo_to_dict(dbname) if string else {k: v for k, v in {"dbname": dbname, "user": user, "host": host, "port": port}.items() if v and v != "-"}
+        if not (reuse if reuse is not None else not string):
+            return Target(make_conninfo(**updates), self.prompt_password)
         params = conninfo_to_dict(self.conninfo)
         if any(params.get(key) != updates[key] for key in ("host", "port") if key in updates):
             params.pop("passfile", None)
         return Target(make_conninfo(**{**params, **updates}), self.prompt_password, self.password)
+
+
+def is_connection_string(text: str | None) -> bool:
+    """Whether a database name argument is a whole conninfo or URI, as psql tells them apart."""
+    return bool(text) and ("=" in text or "://" in text)
 
 
 def wants_embedded(dbname: str | None, host: str | None, port: str | None, user: str | None) -> bool:

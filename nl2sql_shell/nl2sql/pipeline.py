@@ -232,7 +232,6 @@ class Asker:
         else:
             matches = find_values(conn, schema, tables, question) if self.options.values else []
             answer.linking += [f"{m.table}: question words {m.phrase!r} are a value of column {m.column} (looked up)" for m in matches]
-
             values = values_hint(matches)
 
             def messages_in(view: ModelView) -> list[dict[str, str]]:

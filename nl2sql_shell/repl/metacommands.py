@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psycopg
 
-from nl2sql_shell.db.connect import describe
+from nl2sql_shell.db.connect import describe, is_connection_string
 from nl2sql_shell.repl.conditionals import intercept
 from nl2sql_shell.repl.describe import handler_for as describe_command
 from nl2sql_shell.repl.listing import NotRun, print_listing
@@ -212,16 +212,27 @@ def _copyright(shell: Shell, _: str) -> bool:
 
 @command("\\c", "\\connect", syntax="\\c [DBNAME|- USER|- HOST|- PORT|-] | conninfo", help="connect to a new database (the old connection stays if this fails)")
 def _connect(shell: Shell, argument: str) -> bool:
+    """psql's `\\c [-reuse-previous=on|off] [DBNAME [USER [HOST [PORT]]] | CONNSTRING]`; with
+    no argument it connects again with the same parameters."""
     parts = shlex.split(argument) if argument else []
-    if not shell.connected and not (parts and ("=" in parts[0] or "://" in parts[0])):
-        shell.meta_error("No database connection exists to re-use parameters from")
-        shell.last_failed = True
-        return True
-    if not parts:
-        shell.output.write(describe(shell.conn) + "\n")
-        return True
+    reuse = None
+    if parts and parts[0].startswith("-reuse-previous="):
+        value = parts.pop(0).partition("=")[2]
+        if (reuse := parse_boolean(value)) is None:
+            return _connect_error(shell, f'unrecognized value "{value}" for "-reuse-previous": Boolean expected')
     dbname, user, host, port = (parts + [None] * 4)[:4]
-    shell.switch(shell.target.with_database(dbname, user, host, port))
+    string = is_connection_string(dbname)
+    if string and any(value and value != "-" for value in (user, host, port)):
+        return _connect_error(shell, "Do not give user, host, or port separately when using a connection string")
+    if not shell.connected and (reuse if reuse is not None else not string):
+        return _connect_error(shell, "No database connection exists to re-use parameters from")
+    shell.switch(shell.target.with_database(dbname, user, host, port, reuse=reuse))
+    return True
+
+
+def _connect_error(shell: Shell, text: str) -> bool:
+    shell.meta_error(text)
+    shell.last_failed = True
     return True
 
 
@@ -369,6 +380,10 @@ def _refresh(shell: Shell, _: str) -> bool:
 
 @command("\\e", "\\edit", syntax="\\e [FILE]", help="edit the query buffer (or the last query) with $EDITOR")
 def _edit(shell: Shell, argument: str) -> bool:
+    if not shell.has_query_buffer:
+        shell.meta_error("no query buffer")
+        shell.last_failed = True
+        return True
     editor = os.environ.get("EDITOR") or os.environ.get("VISUAL") or "vi"
     if argument:
         path = Path(os.path.expanduser(argument))

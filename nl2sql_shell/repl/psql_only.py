@@ -58,7 +58,7 @@ def watch(shell: Shell, buffer: str, argument: str) -> None:
     CSV; a command's tag comes without it), and an empty line on standard output ends it.
     With PSQL_WATCH_PAGER set (`pspg --stream`), on a terminal and with the pager on, every
     result goes to that one pager, and quitting it ends the watch, as in psql 15."""
-    sql = buffer if buffer.strip() else shell.last_sql
+    sql = buffer if buffer.strip() else shell.previous_query()
     if not sql.strip():
         shell.meta_error("\\watch cannot be used with an empty query")
         shell.last_failed = True

@@ -71,7 +71,7 @@ def send(shell: Shell, name: str, buffer: str, argument: str, *, options: bool =
 
         watch(shell, buffer, argument)
         return True
-    sql = buffer if buffer.strip() else shell.last_sql
+    sql = buffer if buffer.strip() else shell.previous_query()
     if not sql.strip():
         return True
     words = meta_arguments(argument, shell.variables)

@@ -30,9 +30,13 @@ def buffer_command(shell: Shell, name: str, buffer: str, argument: str) -> str:
         if not getattr(shell.settings, "quiet", False):
             shell.output.say("Query buffer reset (cleared).\n")
         return ""
-    text = buffer or shell.last_sql
+    text = buffer or shell.previous_query()
     if name in ("\\p", "\\print"):
         shell.output.say(text + "\n" if text else "Query buffer is empty.\n")
+        return buffer
+    if not shell.has_query_buffer:  # \\w in a -c string
+        shell.meta_error("no query buffer")
+        shell.last_failed = True
         return buffer
     words = meta_arguments(argument, shell.variables)
     if not words:

@@ -113,6 +113,17 @@ class Shell:
             pq.TransactionStatus.ACTIVE: "*",
         }.get(status, "?")
 
+    @property
+    def has_query_buffer(self) -> bool:
+        """Whether there is a query buffer (and the previous query) for \\g, \\p, \\w, \\e,
+        \\watch: at the prompt and in a script, not in a `-c` meta-command, which psql runs
+        without one."""
+        return self.interactive or self.read_line is not None
+
+    def previous_query(self) -> str:
+        """The query \\g and its kin run again when the buffer is empty (none in a `-c`)."""
+        return self.last_sql if self.has_query_buffer else ""
+
     def is_superuser(self) -> bool:
         return self.conn.info.parameter_status("is_superuser") == "on"
 
@@ -346,8 +357,8 @@ class Shell:
                 return False
             self.error("Previous connection kept")
             return False
-        old, was_connected = self.conn, self.connected
-        same_place = was_connected and (old.info.host, old.info.port) == (conn.info.host, conn.info.port)
+        old = self.conn
+        same_place = self.connected and (old.info.host, old.info.port) == (conn.info.host, conn.info.port)
         self.target = target
         self._attach(conn)
         self.connected = True

@@ -156,6 +156,15 @@ def test_ef_and_ev_in_a_script(pg_server, tmp_path: Path, monkeypatch: pytest.Mo
         same(mine_db, psql_db, "-f", "e.sql", cwd=tmp_path)
 
 
+@pytest.mark.parametrize("command", ["\\g", "\\gx", "\\gdesc", "\\gexec", "\\crosstabview", "\\p", "\\w w.out", "\\watch 0.01", "\\e"])
+def test_a_meta_command_string_has_no_previous_query(fresh_db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str):
+    """psql runs a `-c` meta-command without a query buffer: the query of the -c before it is
+    not run again (\\g does nothing, \\p finds the buffer empty, \\w, \\e and \\watch fail)."""
+    monkeypatch.setenv("EDITOR", "true")
+    code, out, err = same(fresh_db, fresh_db, "-c", "select 1 as x", "-c", command, cwd=tmp_path)
+    assert out.count(b"(1 row)") == 1 and code == (1 if command.split()[0] in ("\\w", "\\watch", "\\e") else 0)
+
+
 def test_ef_in_a_command_string_has_no_query_buffer(fresh_db, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("EDITOR", "true")
     code, _, err = same(fresh_db, fresh_db, "-c", "\\ef")

@@ -109,6 +109,22 @@ def test_a_whole_connection_string_connects_again_after_a_failed_backslash_conne
     assert code == 0 and b'as user "postgres" on host "127.0.0.1" at port' in out and b"     7\n(1 row)" in out
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        "\\c",  # the same parameters again: a new connection
+        "\\c -reuse-previous=on postgres",
+        "\\c -reuse-previous=maybe postgres",
+        "\\c -reuse-previous=off postgres",  # libpq's defaults, not the previous host and port
+        "\\c -reuse-previous=on dbname=postgres",  # a connection string that keeps the rest
+        "\\c 'dbname=postgres' postgres",  # a connection string and a user: refused
+    ],
+)
+def test_backslash_connect_reuses_the_previous_parameters_as_psql_does(fresh_db, command: str):
+    code, out, err = same(fresh_db, fresh_db, "-c", command, "-c", "select current_database()")
+    assert (b"You are now connected" in out) == (command in ("\\c", "\\c -reuse-previous=on postgres", "\\c -reuse-previous=on dbname=postgres"))
+
+
 def test_a_lost_connection_ends_the_script_with_exit_code_2(fresh_db, tmp_path: Path):
     (tmp_path / "lost.sql").write_text("select 1;\nselect pg_terminate_backend(pg_backend_pid());\nselect 2;\n")
     code, out, err = same(fresh_db, fresh_db, "-f", "lost.sql", cwd=tmp_path)
