@@ -117,13 +117,15 @@ def closest_name(
     one that holds most of its words, abbreviated or not (``customer_name`` -> ``xycustname``);
     with ``every_word``, all of them. Of several that hold as many, the shortest (the fewest
     other words); None when two are equally short, or none holds half the words. ``prefixes``
-    are conventions known from elsewhere (the schema's table names for column names).
+    are conventions known from elsewhere (the schema's table names for column names). A
+    spelling that swaps one whole word for another is a different name, not a typo: ``site_id``
+    is not ``item_id``, however alike their letters.
     """
     lowered = {n.lower(): n for n in names}
     close = difflib.get_close_matches(wanted, names, n=1, cutoff=cutoff) or difflib.get_close_matches(
         wanted.lower(), list(lowered), n=1, cutoff=cutoff
     )
-    if close:
+    if close and _misspelt(wanted, close[0], cutoff):
         return lowered.get(close[0], close[0])
     wanted_words = [w for w in declared_words(wanted) if len(w) > 1]
     if not wanted_words or not names:
@@ -140,6 +142,16 @@ def closest_name(
     if len(fits) > 1 and len(fits[0]) == len(fits[1]):
         return None  # two names fit equally well: no guess
     return fits[0]
+
+
+def _misspelt(wanted: str, name: str, cutoff: float) -> bool:
+    """Whether ``name`` is ``wanted`` spelled otherwise word by word, where both declare the
+    same number of words: each word the same, a prefix of the other (``id``, ``ids``), or
+    spelled almost the same. A name of one word (or folded into one) has only its letters."""
+    ours, theirs = declared_words(wanted), declared_words(name)
+    if len(ours) != len(theirs) or len(ours) < 2:
+        return True
+    return all(a.startswith(b) or b.startswith(a) or difflib.SequenceMatcher(None, a, b).ratio() >= cutoff for a, b in zip(ours, theirs, strict=True))
 
 
 def _compact(name: str) -> str:

@@ -70,4 +70,8 @@ def test_did_you_mean_reads_words_not_letters() -> None:
     assert closest_name("customer_name", columns) == "xycustname"
     assert closest_name("region", columns) == "xycustregion"
     assert closest_name("nme", ["name", "id"]) == "name"  # a typo: spelled almost the same
+    assert closest_name("customer_nme", ["customer_name", "id"]) == "customer_name"
+    assert closest_name("customer_ids", ["customer_id", "id"]) == "customer_id"
+    # letters alike, words not: a stock row's site is not its item (the columns in words)
+    assert closest_name("site_id", ["bin_id", "item_id", "qty", "counted_on"], cutoff=0.85, every_word=True) is None
     assert closest_name("shipping_weight", columns) is None
