@@ -115,9 +115,13 @@ def _libpq_connect(conninfo: str, password: str | None) -> psycopg.Connection:
     return conn
 
 
-def describe(conn: psycopg.Connection) -> str:
-    """The `\\conninfo` sentence, worded as psql words it."""
+def describe(conn: psycopg.Connection, *, now: bool = False, place: bool = True) -> str:
+    """The `\\conninfo` sentence, worded as psql words it; ``now``: `\\c`'s, which says where
+    only with ``place`` (psql leaves it out when the host and port stay the same)."""
     info = conn.info
+    sentence = f'You are {"now " if now else ""}connected to database "{info.dbname}" as user "{info.user}"'
+    if not place:
+        return sentence + "."
     params = conninfo_to_dict(info.dsn)
     host = info.host
     if host.startswith("/"):
@@ -125,7 +129,7 @@ def describe(conn: psycopg.Connection) -> str:
     else:
         addr = params.get("hostaddr")
         where = f'on host "{host}"' + (f' (address "{addr}")' if addr and addr != host else "") + f' at port "{info.port}"'
-    return f'You are connected to database "{info.dbname}" as user "{info.user}" {where}.'
+    return f"{sentence} {where}."
 
 
 def libpq_message(exc: BaseException) -> str:

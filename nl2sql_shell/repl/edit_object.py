@@ -34,9 +34,7 @@ class EditError(Exception):
 
 def edit_definition(shell: Shell, name: str, argument: str) -> bool:
     """Run `\\ef` or `\\ev`; a failure is one error line and the buffer stays empty."""
-    if not shell.has_query_buffer:
-        shell.meta_error("no query buffer")
-        shell.last_failed = True
+    if not shell.require_query_buffer():
         return True
     function = name == "\\ef"
     try:

@@ -380,9 +380,7 @@ def _refresh(shell: Shell, _: str) -> bool:
 
 @command("\\e", "\\edit", syntax="\\e [FILE]", help="edit the query buffer (or the last query) with $EDITOR")
 def _edit(shell: Shell, argument: str) -> bool:
-    if not shell.has_query_buffer:
-        shell.meta_error("no query buffer")
-        shell.last_failed = True
+    if not shell.require_query_buffer():
         return True
     editor = os.environ.get("EDITOR") or os.environ.get("VISUAL") or "vi"
     if argument:

@@ -34,9 +34,7 @@ def buffer_command(shell: Shell, name: str, buffer: str, argument: str) -> str:
     if name in ("\\p", "\\print"):
         shell.output.say(text + "\n" if text else "Query buffer is empty.\n")
         return buffer
-    if not shell.has_query_buffer:  # \\w in a -c string
-        shell.meta_error("no query buffer")
-        shell.last_failed = True
+    if not shell.require_query_buffer():  # \\w in a -c string
         return buffer
     words = meta_arguments(argument, shell.variables)
     if not words:

@@ -364,12 +364,17 @@ class Shell:
         self.connected = True
         old.close()
         self.schema_changed()
-        info = conn.info
-        if same_place:
-            self.output.write(f'You are now connected to database "{info.dbname}" as user "{info.user}".\n')
-        else:  # psql says where, when there was no connection or the host or port changed
-            self.output.write(db_connect.describe(conn).replace("You are connected", "You are now connected", 1) + "\n")
+        # psql says where only when there was no connection or the host or port changed
+        self.output.write(db_connect.describe(conn, now=True, place=not same_place) + "\n")
         return True
+
+    def require_query_buffer(self) -> bool:
+        """Whether there is a query buffer (`has_query_buffer`); if not, psql's error for the
+        command that needed one (\\e, \\w, \\ef in a `-c`), which then fails."""
+        if not self.has_query_buffer:
+            self.meta_error("no query buffer")
+            self.last_failed = True
+        return self.has_query_buffer
 
     def require_connection(self) -> bool:
         """Whether there is a connection; if not, psql's error for the command that needed
