@@ -20,7 +20,7 @@ def _modules(ctx: click.Context, param: click.Parameter, value: str | None) -> t
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["--help", "-?"]})
-@click.option("--data", type=click.Path(path_type=Path), help="JSONL of {question, context, answer} pairs (sql-create-context format).")
+@click.option("--data", type=click.Path(path_type=Path), help="JSONL of {question, context, answer} pairs (sql-create-context format), or a benchmark suite folder (eval's layout: questions.csv, idk.csv, dbs/) whose questions are shown as the shell shows them on its loaded databases.")
 @click.option("--model", help="Base model: hub id, local folder or .gguf file (default: the shell's default model).")
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), help="Folder for checkpoints, the adapter and its README.md.")
 @click.option("--device", help="cpu, cuda or cuda:N (default: cuda when available).")
@@ -42,7 +42,7 @@ def _modules(ctx: click.Context, param: click.Parameter, value: str | None) -> t
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint in --output.")
 @click.option("--db", help="Conninfo of a database holding the data's tables, for held-out execution match.")
 @click.option("--limit", type=int, help="Use N pairs of --data, spread evenly over the file.")
-@click.option("--refusals", type=float, default=0.0, show_default=True, help="Add this fraction of unanswerable pairs (a question with an unrelated schema, answered with the refusal).")
+@click.option("--refusals", type=float, default=0.0, show_default=True, help="Add this fraction of unanswerable pairs, answered with the refusal: a question with an unrelated schema, or a suite's idk.csv questions.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Seed for the split, LoRA init and data order.")
 @click.pass_context
 def finetune(ctx: click.Context, data: Path | None, output: Path | None, **options) -> None:
@@ -53,7 +53,7 @@ def finetune(ctx: click.Context, data: Path | None, output: Path | None, **optio
     if ctx.invoked_subcommand is not None:
         return
     if data is None or output is None:
-        raise click.UsageError("finetune needs --data FILE.jsonl and --output DIR (or a subcommand: merge)")
+        raise click.UsageError("finetune needs --data FILE.jsonl or SUITE_DIR and --output DIR (or a subcommand: merge)")
     from nl2sql_shell.finetune.data import DataError
     from nl2sql_shell.finetune.train import FinetuneError, TrainConfig, train
     from nl2sql_shell.llm.load import ModelLoadError

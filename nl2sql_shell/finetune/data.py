@@ -33,11 +33,13 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class Pair:
-    """One training example: a question, the CREATE TABLE text it is about, and its SQL."""
+    """One training example: a question, the schema text it is about, its SQL, and the
+    asker's own notes on the question (a suite's instructions), shown as the shell shows them."""
 
     question: str
     context: str
     answer: str
+    hint: str = ""
 
 
 def read_pairs(path: Path, limit: int | None = None) -> list[Pair]:
@@ -114,7 +116,7 @@ def with_refusals(pairs: Sequence[Pair], fraction: float, seed: int) -> list[Pai
         others = rng.sample(list(pairs), min(len(pairs), 20))
         unrelated = next((o for o in others if not words & _words(o.context)), None)
         if unrelated is not None:
-            added.append(Pair(pair.question, unrelated.context, REFUSAL_SQL))
+            added.append(Pair(pair.question, unrelated.context, REFUSAL_SQL, pair.hint))
     return [*pairs, *added]
 
 
@@ -132,7 +134,7 @@ def prompt_text(chat_prompt: ChatPrompt, pair: Pair) -> str:
     run; the shell sends the day of use. Schemas in the training data hold no date-relative
     questions, so the difference teaches nothing wrong.
     """
-    return chat_prompt(build_messages(pair.context, pair.question))
+    return chat_prompt(build_messages(pair.context, pair.question, hint=pair.hint or None))
 
 
 def encode(tokenizer: Any, prompt: str, answer: str, max_length: int) -> dict[str, list[int]] | None:

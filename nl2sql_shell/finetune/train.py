@@ -21,6 +21,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from nl2sql_shell.finetune.card import Card, write_card
 from nl2sql_shell.finetune.check import CheckResult, heldout_check
 from nl2sql_shell.finetune.data import IGNORE_INDEX, DataError, encode_pairs, read_pairs, split_pairs, with_refusals
+from nl2sql_shell.finetune.suite_pairs import is_suite, suite_pairs
 from nl2sql_shell.llm.load import load_model, resolve_device
 from nl2sql_shell.model_choice import resolve_spec
 
@@ -153,10 +154,14 @@ def train(config: TrainConfig, *, progress: Progress = print, callbacks: Sequenc
     """Train an adapter into `config.output`: checkpoints, then adapter, tokenizer and README.md."""
     config.output = Path(config.output)
     resume_from = _prepare_output(config)
-    pairs = read_pairs(config.data, config.limit)
-    train_pairs, held_pairs = split_pairs(pairs, config.eval_split, config.seed)
-    train_pairs = with_refusals(train_pairs, config.refusals, config.seed)  # training only: the held-out check scores SQL
-    loaded, spec = _load_base(config, progress)
+    if is_suite(Path(config.data)):  # its prompts come from the pipeline, which links with the model's tokenizer
+        loaded, spec = _load_base(config, progress)
+        pairs = suite_pairs(Path(config.data), loaded, limit=config.limit, refusals=config.refusals, progress=progress)  # idk.csv's refusals included
+        train_pairs, held_pairs = split_pairs(pairs, config.eval_split, config.seed)
+    else:
+        train_pairs, held_pairs = split_pairs(read_pairs(config.data, config.limit), config.eval_split, config.seed)
+        train_pairs = with_refusals(train_pairs, config.refusals, config.seed)  # training only: the held-out check scores SQL
+        loaded, spec = _load_base(config, progress)
     tokenizer = loaded.tokenizer
     train_set, dropped = encode_pairs(tokenizer, loaded.chat_prompt, train_pairs, config.max_length)
     eval_set, dropped_eval = encode_pairs(tokenizer, loaded.chat_prompt, held_pairs, config.max_length)

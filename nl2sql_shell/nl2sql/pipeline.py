@@ -37,8 +37,8 @@ from nl2sql_shell.nl2sql.rules import REPAIRS, Change, apply_rules, default_rule
 from nl2sql_shell.nl2sql.safety import Safety, classify
 from nl2sql_shell.schema.grounding import absent_terms, ground
 from nl2sql_shell.schema.introspect import SchemaCache
-from nl2sql_shell.schema.linking import Reason, select_tables
-from nl2sql_shell.schema.model import Table
+from nl2sql_shell.schema.linking import Linked, Reason, select_tables
+from nl2sql_shell.schema.model import Schema, Table
 from nl2sql_shell.schema.readable import ModelView, model_view, render_for_model
 from nl2sql_shell.schema.render import render_schema
 from nl2sql_shell.schema.values import find_values, values_hint
@@ -216,14 +216,10 @@ class Asker:
                 answer = refused_on_evidence(Answer(question, None, "failed", ""), grounding.unmatched)
                 answer.timings["total_s"] = time.perf_counter() - started
                 return answer
-        linked = select_tables(schema, f"{question}\n{hint or ''}", budget_tokens=self.options.schema_budget_tokens, count_tokens=self.model.count_tokens)
+        linked, view = self._shown(schema, question, hint)
         tables = list(linked.tables)
         answer = Answer(question, None, "failed", "", tables=[t.qualified_name for t in tables], linking=[describe_reason(r) for r in linked.reasons])
         answer.timings["schema_s"] = time.perf_counter() - started
-        # The model reads and writes names in words when asked (schema/readable.py), or as a
-        # second try after its query on the schema's own names failed (Options.words_retry);
-        # the baselines always read the schema's own names.
-        view = model_view(schema, readable=self.options.readable_names and self.options.prompt_style == "default")
         second_tries: list[Callable[[], SecondTry | None]] = []  # in turn, while no greedy query stands alone
         if self.options.prompt_style == "tutorial":
             messages = prompts.tutorial_messages([(t.name, [c.name for c in t.columns]) for t in tables], question)
@@ -309,6 +305,21 @@ class Asker:
             answer.sql = answer.attempts[-1].sql if answer.attempts else None
         answer.timings["total_s"] = time.perf_counter() - started
         return answer
+
+    def schema_text(self, question: str, conn: psycopg.Connection, hint: str | None = None) -> str:
+        """The schema exactly as the greedy query's prompt shows it for ``question``: linked
+        to the question and its hint, in the model's names. Fine-tuning on a suite trains on
+        this text, so an adapter learns the prompts `ask` will really send."""
+        linked, view = self._shown(self.schemas.get(conn), question, hint)
+        return render_for_model(view, list(linked.tables))
+
+    def _shown(self, schema: Schema, question: str, hint: str | None) -> tuple[Linked, ModelView]:
+        """The tables linked to the question, and the names the model reads them in."""
+        linked = select_tables(schema, f"{question}\n{hint or ''}", budget_tokens=self.options.schema_budget_tokens, count_tokens=self.model.count_tokens)
+        # The model reads and writes names in words when asked (schema/readable.py), or as a
+        # second try after its query on the schema's own names failed (Options.words_retry);
+        # the baselines always read the schema's own names.
+        return linked, model_view(schema, readable=self.options.readable_names and self.options.prompt_style == "default")
 
     def _doubt(self, messages) -> float | None:
         """The probability the model gives to beginning its refusal, when it reaches

@@ -1,0 +1,92 @@
+"""Training pairs from a benchmark suite (eval's layout): each question shown with exactly the
+schema the shell's prompt shows for it on its live database, answered with its gold query.
+
+sql-create-context pairs are one or two tables with plain names; the shell's prompts hold up to
+a budget of linked tables with comments and sample values, and an adapter trained on the former
+did not help on the latter (docs/benchmarks.md, eleventh session). A suite's questions rendered
+by the pipeline itself (`Asker.schema_text`) are prompts like the users'. Any folder of
+questions and dumps laid out as ../shared/bench/defog-dev is a suite, so a team can train on
+question/SQL pairs of its own database the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import psycopg
+
+from nl2sql_shell.eval.runner import claim_server, server_conninfos
+from nl2sql_shell.eval.scoring import expand_column_subsets, split_statements
+from nl2sql_shell.eval.suite import Question, load_database, load_suite
+from nl2sql_shell.finetune.data import DataError, Pair
+from nl2sql_shell.llm.model import Model
+from nl2sql_shell.nl2sql.pipeline import Asker
+from nl2sql_shell.nl2sql.prompt import REFUSAL_SQL
+
+
+def is_suite(path: Path) -> bool:
+    """A folder with questions.csv and dbs/: eval's layout."""
+    return path.is_dir() and (path / "questions.csv").is_file() and (path / "dbs").is_dir()
+
+
+def suite_pairs(
+    root: Path,
+    model: Model,
+    *,
+    limit: int | None = None,
+    refusals: float = 0.0,
+    dsn: str | None = None,
+    progress: Callable[[str], None] = print,
+) -> list[Pair]:
+    """The suite's questions (or `limit` of them, spread evenly) with their gold queries, and
+    `refusals` as many of its idk.csv questions answered with the refusal, each on the schema
+    text the shell would show for it.
+
+    The databases are loaded as eval loads them (fresh copies on the embedded server, or on
+    `dsn`), so linking, comments and sample values are those of a real run.
+    """
+    try:
+        suite = load_suite(root)
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"{root}: not a benchmark suite ({exc})") from None
+    if not 0 <= refusals <= 1:
+        raise DataError(f"--refusals must be in [0, 1], got {refusals}")
+    questions = _spread(suite.questions, limit)
+    unanswerable = _spread(suite.idk, round(len(questions) * refusals))
+    answers = [(q, _training_answer(q.gold)) for q in questions] + [(q, REFUSAL_SQL) for q in unanswerable]
+    if not answers:
+        raise DataError(f"{root}: no questions in the suite")
+    asker = Asker(model)
+    admin, conninfo_for, server = server_conninfos(dsn)
+    try:
+        with claim_server(admin):
+            conninfos = {}
+            for name in sorted({q.db_name for q, _ in answers}):
+                progress(f"loading database {name}")
+                conninfos[name] = load_database(admin, name, suite.database(name).dump, conninfo_for)
+            pairs = []
+            for name, conninfo in conninfos.items():
+                with psycopg.connect(conninfo, autocommit=True) as conn:
+                    pairs += [
+                        Pair(q.question, asker.schema_text(q.question, conn, q.instructions or None), answer, q.instructions)
+                        for q, answer in answers if q.db_name == name
+                    ]
+    finally:
+        if server is not None:
+            server.stop()
+    return pairs
+
+
+def _spread(questions: Sequence[Question], count: int | None) -> list[Question]:
+    """`count` questions spread evenly over the file (all when count is None or larger)."""
+    if count is None or count >= len(questions):
+        return list(questions)
+    return [questions[i * len(questions) // count] for i in range(count)]
+
+
+def _training_answer(gold: str) -> str:
+    """The gold cell as one query to learn: its first alternative, with every column of a
+    ``{a, b}`` choice (the fullest answer an analyst would write)."""
+    first = split_statements(gold)[0]
+    return expand_column_subsets(first)[-1]
