@@ -28,6 +28,7 @@ from nl2sql_shell.repl.statements import (
     input_state,
     meta_command_end,
     next_piece,
+    query_text,
 )
 from nl2sql_shell.repl.variables import boolean
 
@@ -204,7 +205,7 @@ class _ScriptRun:
                 shell.location = self._at(meta)
                 self.data_pos = line_end
                 cut = meta_command_end(text, meta, line_end)
-                buffer = query_buffer(drop_empty_lines(_joined(pending, text, pos, meta)))
+                buffer = query_buffer(drop_empty_lines(query_text(_joined(pending, text, pos, meta))))
                 command = _replace_invalid(text[meta:cut].strip())
                 if command.split()[0] in ("\\q", "\\quit") and shell.conditions.active():
                     if buffer.strip():

@@ -28,6 +28,7 @@ from nl2sql_shell.output import Output
 from nl2sql_shell.repl.pipes import close_pipe, open_pipe
 from nl2sql_shell.repl.session_commands import BUFFER_COMMANDS, buffer_command
 from nl2sql_shell.repl.shell import Shell, StopScript
+from nl2sql_shell.repl.statements import statement_pieces
 from nl2sql_shell.repl.transactions import run_in_transaction_mode
 from nl2sql_shell.repl.variables import boolean, meta_arguments, meta_words, substitute, valid_name
 
@@ -75,6 +76,10 @@ def send(shell: Shell, name: str, buffer: str, argument: str, *, options: bool =
     if not sql.strip():
         return True
     words = meta_arguments(argument, shell.variables)
+    if name in ("\\gset", "\\gexec", "\\crosstabview"):
+        sql = _last_statement(shell, sql)
+        if sql is None:
+            return True
     if name in ("\\gset", "\\gdesc", "\\gexec", "\\crosstabview"):
         if name == "\\crosstabview":
             from nl2sql_shell.repl.crosstab import crosstab
@@ -95,6 +100,19 @@ def send(shell: Shell, name: str, buffer: str, argument: str, *, options: bool =
     with _expanded(shell, name == "\\gx"), _output_to(shell, target):
         shell.run_sql(sql)
     return True
+
+
+def _last_statement(shell: Shell, sql: str) -> str | None:
+    """Of a buffer joined by ``\\;``, the statement whose result \\gset, \\gexec and
+    \\crosstabview take; the ones before it run first, their results printed as psql prints
+    them. None when one of those failed (psql's one query stops there)."""
+    pieces = statement_pieces(sql)
+    if len(pieces) < 2:
+        return sql
+    if not shell.run_sql("\n".join(pieces[:-1])).ok:
+        shell.last_failed = True
+        return None
+    return pieces[-1]
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ from nl2sql_shell.db.execute import (
 )
 from nl2sql_shell.output import Output
 from nl2sql_shell.repl.conditionals import Conditionals
-from nl2sql_shell.repl.statements import drop_empty_lines, meta_command_end, next_piece
+from nl2sql_shell.repl.statements import drop_empty_lines, meta_command_end, next_piece, statement_pieces
 from nl2sql_shell.repl.transactions import run_in_transaction_mode
 from nl2sql_shell.repl.variables import (
     boolean,
@@ -186,7 +186,7 @@ class Shell:
             return Outcome(False, error=NOT_CONNECTED)
         if not (read_only or single):
             expanded = sql if verbatim else substitute(sql, self.variables)
-            pieces = _statements(expanded) if expanded != sql else [sql]
+            pieces = statement_pieces(expanded) if expanded != sql else [sql]
             outcome = Outcome(True)
             for piece in pieces:  # a ; inside a variable's value ends a statement there, as in psql
                 if self.announce(piece):
@@ -202,6 +202,8 @@ class Shell:
 
         if read_only or single:  # model SQL: its own read-only transaction, nothing of the user's settings
             return self._finish(sql, run())
+        if len(statement_pieces(sql)) > 1:  # joined by \; : one query, every result printed, as psql sends its buffer
+            return self._finish(sql, self._in_transaction_mode(sql, lambda: self.executor.run_simple(sql)))
         return self._finish(sql, self._in_transaction_mode(sql, run))
 
     def run_query_string(self, sql: str) -> Outcome:
@@ -400,16 +402,6 @@ class Shell:
     def close(self) -> None:
         self.output.redirect(None)
         self.conn.close()
-
-
-def _statements(sql: str) -> list[str]:
-    """The statements of text whose variables were just expanded (the last may lack its ;);
-    one statement stays as written, blanks and all, as psql sends its buffer."""
-    from nl2sql_shell.repl.statements import split_statements
-
-    statements, rest = split_statements(sql)
-    pieces = statements + [rest] if rest else statements
-    return pieces if len(pieces) > 1 else [sql]
 
 
 def _stdin_lines() -> Iterator[bytes]:

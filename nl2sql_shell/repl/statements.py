@@ -20,7 +20,7 @@ Deliberate differences from psql: an empty statement (``;`` alone, or only comme
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # One alternation finds the next thing that can change the scanner's state; everything in
 # between (operators, numbers, blanks) is skipped by re.search in C.
@@ -60,6 +60,7 @@ class _Scan:
     in_line_comment: bool = False  # the text ends inside a -- comment
     end: int = 0  # position just after the last complete statement's ;
     meta: int = -1  # with meta=True: where a backslash command starts before any ;
+    escapes: list[int] = field(default_factory=list)  # the backslashes of the rest's \; (psql's ; that ends nothing)
 
 
 def _scan(text: str, pos: int = 0, first: bool = False, meta: bool = False) -> _Scan:
@@ -73,6 +74,7 @@ def _scan(text: str, pos: int = 0, first: bool = False, meta: bool = False) -> _
     head: list[str] = []  # first-letter codes of the statement's first identifiers (psql's heuristic)
     routine = False  # the statement is CREATE [OR REPLACE] FUNCTION|PROCEDURE
     in_line_comment = False
+    kept_semis: list[int] = []  # where the statement's \; are: their backslashes are not sent
     n = len(text)
     while pos < n:
         match = _TOKEN.search(text, pos)
@@ -118,24 +120,40 @@ def _scan(text: str, pos: int = 0, first: bool = False, meta: bool = False) -> _
         elif kind == "close":
             depth = max(depth - 1, 0)
         elif kind == "backslash":
-            if meta:
-                return _Scan(statements, text[start : match.start()].strip(), READY, end=end, meta=match.start())
+            if text.startswith(";", pos):  # psql's \; : a ; sent with the statement, not ending it
+                kept_semis.append(match.start())
+                pos += 1
+            elif meta:
+                return _Scan(statements, _unescaped(text, start, match.start(), kept_semis), READY, end=end, meta=match.start())
         elif kind == "semi" and depth == 0 and begin_depth == 0:
             if _skip_comments(text, start) < match.start():  # not just comments before the ;
-                statements.append(text[start:pos].strip())
+                statements.append(_unescaped(text, start, pos, kept_semis))
             end = pos
             if first and statements:
                 return _Scan(statements, "", READY, end=end)
             start = pos = _skip_noise(text, pos)
-            head, routine = [], False
-    rest = "" if _skip_comments(text, start) == n else text[start:].strip()
+            head, routine, kept_semis = [], False, []
+    rest = "" if _skip_comments(text, start) == n else _unescaped(text, start, n, kept_semis)
     if depth > 0:
         state = PAREN
     elif rest or begin_depth > 0:
         state = CONTINUE
     else:
         state = READY
-    return _Scan(statements, rest, state, in_line_comment, end)
+    return _Scan(statements, rest, state, in_line_comment, end, escapes=kept_semis)
+
+
+def _unescaped(text: str, start: int, stop: int, backslashes: list[int]) -> str:
+    """``text[start:stop]`` trimmed, without the backslashes of its ``\\;`` (psql sends ``;``)."""
+    cuts = [c for c in backslashes if start <= c < stop]
+    return "".join(text[a + 1 : b] for a, b in zip([start - 1, *cuts], [*cuts, stop])).strip()
+
+
+def query_text(text: str) -> str:
+    """Query text that no ``;`` ended (held before a ``\\g``) as psql sends it: each ``\\;``
+    outside quotes and comments a plain ``;``, everything else as written."""
+    cuts = _scan(text).escapes
+    return "".join(text[a + 1 : b] for a, b in zip([-1, *cuts], [*cuts, len(text)]))
 
 
 def _in_routine_header(head: list[str]) -> bool:
@@ -300,6 +318,15 @@ def split_statements(text: str) -> tuple[list[str], str]:
     """
     scan = _scan(text)
     return scan.statements, scan.rest
+
+
+def statement_pieces(text: str) -> list[str]:
+    """The statements of ``text`` (the last may lack its ``;``), or ``[text]`` as written,
+    blanks and all, when it holds one: a buffer joined by ``\\;``, or a variable whose value
+    holds a ``;``, is several."""
+    statements, rest = split_statements(text)
+    pieces = statements + [rest] if rest else statements
+    return pieces if len(pieces) > 1 else [text]
 
 
 def complete_end(text: str) -> int:

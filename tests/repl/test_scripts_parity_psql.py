@@ -507,3 +507,26 @@ def test_a_misplaced_else_or_endif_is_a_failed_command(fresh_db, tmp_path: Path,
     (tmp_path / "cond.sql").write_text("\\if true\n\\else\n\\else\n\\endif\n\\echo not reached\n")
     code, out, err = same(fresh_db, fresh_db, *args, cwd=tmp_path)
     assert code == (0 if "\\if nope" in args else 3 if "-f" in args else 1) and b"not reached" not in out
+
+
+JOINED = (
+    "select 1 \\; select 2;\n"
+    "select 'a\\;b', $$x\\;$$ \\; select 2 as \"q\\;\" \\gx\n"
+    "select 3 \\;\n select 4;\n"
+    "select 1 \\; select 1/0 \\; select 3;\n"
+    "select 1 as x \\; select 2 as y \\gset\n\\echo :x :y\n"
+    "select $$select 7$$ \\; select $$select 8$$ \\gexec\n"
+    "select 1/0 \\; select 5 as z \\gset\n\\echo :z\n"
+    "select 1 \\; select 2 \\p\n\\g\n"
+)
+
+
+@pytest.mark.parametrize("where", ["file", "stdin"])
+def test_backslash_semicolon_joins_statements_into_one_query(fresh_db, tmp_path: Path, where: str):
+    """psql's \\; sends a ; without ending the statement: the statements go as one query and
+    every result is printed; \\gset and \\gexec take the last one."""
+    (tmp_path / "j.sql").write_text(JOINED)
+    args, stdin = (("-f", "j.sql"), None) if where == "file" else ((), JOINED.encode())
+    _, out, err = same(fresh_db, fresh_db, *args, cwd=tmp_path, stdin=stdin)
+    assert b"a\\;b" in out and b"\nq\\; | 2\n" in out and b"\n:x 2\n" in out and b"\n:z\n" in out
+    assert b"invalid command" not in err and err.count(b"division by zero") == 2
