@@ -53,7 +53,7 @@ to turn a question plus a PostgreSQL schema into one SQL query, with the shell's
 
 ## Data
 
-- file: `{card.data_file}`
+- from: `{card.data_file}`
 - {card.train_count} training pairs, {card.eval_count} held out{dropped}
 
 ## Training
