@@ -50,6 +50,8 @@ def read_pairs(path: Path, limit: int | None = None) -> list[Pair]:
     thousand pairs would come from 22 of its 140 databases.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: a folder, but not a suite (one holds questions.csv and dbs/)")
     if not path.is_file():
         raise DataError(f"{path}: no such data file")
     records = list(_records(path))

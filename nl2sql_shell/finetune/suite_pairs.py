@@ -16,7 +16,8 @@ from pathlib import Path
 
 import psycopg
 
-from nl2sql_shell.eval.runner import claim_server, server_conninfos
+from nl2sql_shell.db.embedded import EmbeddedServerError
+from nl2sql_shell.eval.runner import ServerBusy, claim_server, server_conninfos
 from nl2sql_shell.eval.scoring import expand_column_subsets, split_statements
 from nl2sql_shell.eval.suite import Question, load_database, load_suite
 from nl2sql_shell.finetune.data import DataError, Pair
@@ -58,7 +59,11 @@ def suite_pairs(
     if not answers:
         raise DataError(f"{root}: no questions in the suite")
     asker = Asker(model)
-    admin, conninfo_for, server = server_conninfos(dsn)
+    try:
+        admin, conninfo_for, server = server_conninfos(dsn)
+    except EmbeddedServerError as exc:
+        raise DataError(f"{root}: no server to load the suite's databases into: {exc}") from None
+    name = ""
     try:
         with claim_server(admin):
             conninfos = {}
@@ -72,6 +77,8 @@ def suite_pairs(
                         Pair(q.question, asker.schema_text(q.question, conn, q.instructions or None), answer, q.instructions)
                         for q, answer in answers if q.db_name == name
                     ]
+    except (psycopg.Error, ServerBusy) as exc:
+        raise DataError(f"{root}: database {name or '(server)'}: {str(exc).splitlines()[0]}") from None
     finally:
         if server is not None:
             server.stop()

@@ -4,15 +4,18 @@ question on its loaded database (a real PostgreSQL server), answered with the go
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 from scripted import InTurn
 from tinymodel import build_tiny_model
 
 from nl2sql_shell.db.embedded import DATA_DIR_ENV
-from nl2sql_shell.finetune.data import prompt_text
+from nl2sql_shell.finetune.command import finetune
+from nl2sql_shell.finetune.data import DataError, prompt_text
 from nl2sql_shell.finetune.suite_pairs import suite_pairs
 from nl2sql_shell.finetune.train import TrainConfig, train
 from nl2sql_shell.nl2sql.pipeline import Asker
@@ -83,3 +86,18 @@ def test_finetune_trains_on_a_suite_folder(suite, reachable_tmp, tmp_path, monke
     card = (tmp_path / "adapter" / "README.md").read_text()
     assert "- 5 training pairs, 0 held out" in card  # 3 questions and both of idk.csv's
     assert str(suite) in card
+
+
+def test_a_dump_that_does_not_load_is_one_line_naming_the_database(suite, pg_server, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(suite, broken)
+    (broken / "dbs" / "post.sql").write_text("CREATE TABLE courier (courier_id bigint,;\n")
+    with pytest.raises(DataError) as caught:
+        suite_pairs(broken, InTurn(["SELECT 1"]), dsn=pg_server.conninfo("postgres"))
+    assert str(caught.value) == f'{broken}: database post: syntax error at or near ";"'
+
+
+def test_a_folder_that_is_not_a_suite_is_one_line(tmp_path):
+    result = CliRunner().invoke(finetune, ["--data", str(tmp_path), "--model", "unused", "--output", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert result.output == f"Error: {tmp_path}: a folder, but not a suite (one holds questions.csv and dbs/)\n"
