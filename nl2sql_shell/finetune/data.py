@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from nl2sql_shell.finetune.postgres import inference_schema, postgres_answer
 from nl2sql_shell.nl2sql.prompt import REFUSAL_SQL, build_messages, format_answer
@@ -25,6 +25,7 @@ REQUIRED_KEYS = ("question", "context", "answer")
 IGNORE_INDEX = -100  # the label value torch's cross-entropy skips
 
 ChatPrompt = Callable[[list[dict[str, str]]], str]
+T = TypeVar("T")
 
 
 class DataError(ValueError):
@@ -57,9 +58,14 @@ def read_pairs(path: Path, limit: int | None = None) -> list[Pair]:
     records = list(_records(path))
     if not records:
         raise DataError(f"{path}: no training pairs in the file")
-    if limit is not None and limit < len(records):
-        records = [records[i * len(records) // limit] for i in range(limit)]
-    return [_pair(record) for record in records]
+    return [_pair(record) for record in spread(records, limit)]
+
+
+def spread(items: Sequence[T], count: int | None) -> list[T]:
+    """`count` of `items` spread evenly over them (all when count is None or not smaller)."""
+    if count is None or count >= len(items):
+        return list(items)
+    return [items[i * len(items) // count] for i in range(count)]
 
 
 def _records(path: Path) -> Iterator[dict[str, str]]:

@@ -11,7 +11,7 @@ question/SQL pairs of its own database the same way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -19,8 +19,8 @@ import psycopg
 from nl2sql_shell.db.embedded import EmbeddedServerError
 from nl2sql_shell.eval.runner import ServerBusy, claim_server, server_conninfos
 from nl2sql_shell.eval.scoring import expand_column_subsets, split_statements
-from nl2sql_shell.eval.suite import Question, load_database, load_suite
-from nl2sql_shell.finetune.data import DataError, Pair
+from nl2sql_shell.eval.suite import load_database, load_suite
+from nl2sql_shell.finetune.data import DataError, Pair, spread
 from nl2sql_shell.llm.model import Model
 from nl2sql_shell.nl2sql.pipeline import Asker
 from nl2sql_shell.nl2sql.prompt import REFUSAL_SQL
@@ -53,8 +53,8 @@ def suite_pairs(
         raise DataError(f"{root}: not a benchmark suite ({exc})") from None
     if not 0 <= refusals <= 1:
         raise DataError(f"--refusals must be in [0, 1], got {refusals}")
-    questions = _spread(suite.questions, limit)
-    unanswerable = _spread(suite.idk, round(len(questions) * refusals))
+    questions = spread(suite.questions, limit)
+    unanswerable = spread(suite.idk, round(len(questions) * refusals))
     answers = [(q, _training_answer(q.gold)) for q in questions] + [(q, REFUSAL_SQL) for q in unanswerable]
     if not answers:
         raise DataError(f"{root}: no questions in the suite")
@@ -83,13 +83,6 @@ def suite_pairs(
         if server is not None:
             server.stop()
     return pairs
-
-
-def _spread(questions: Sequence[Question], count: int | None) -> list[Question]:
-    """`count` questions spread evenly over the file (all when count is None or larger)."""
-    if count is None or count >= len(questions):
-        return list(questions)
-    return [questions[i * len(questions) // count] for i in range(count)]
 
 
 def _training_answer(gold: str) -> str:

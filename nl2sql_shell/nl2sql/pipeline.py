@@ -1,9 +1,10 @@
 """The `?` pipeline: question -> schema context -> prompt -> model -> checks -> (repair) -> Answer.
 
 This is the product's core. The REPL, `-c`, eval and finetune's held-out check all call
-`Asker.ask`; nothing else builds prompts or judges SQL. The pipeline never runs the SQL
-for real: it only EXPLAINs it inside a READ ONLY transaction (and, when voting between
-candidates, runs them read-only with a row limit). Only candidates proven harmless on the
+`Asker.ask`; nothing else builds prompts or judges SQL (finetune trains on the schema text
+`Asker.schema_text` shows). The pipeline never runs the SQL for real: it only EXPLAINs it
+inside a READ ONLY transaction (and, when voting between candidates, runs them read-only
+with a row limit). Only candidates proven harmless on the
 server's catalog (proof.py) are EXPLAINed or run at all. Running the chosen SQL is the
 caller's job, after the person agrees.
 """
