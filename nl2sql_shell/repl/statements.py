@@ -124,16 +124,16 @@ def _scan(text: str, pos: int = 0, first: bool = False, meta: bool = False) -> _
                 kept_semis.append(match.start())
                 pos += 1
             elif meta:
-                return _Scan(statements, _unescaped(text, start, match.start(), kept_semis), READY, end=end, meta=match.start())
+                return _Scan(statements, _unescaped(text, start, match.start(), kept_semis).strip(), READY, end=end, meta=match.start())
         elif kind == "semi" and depth == 0 and begin_depth == 0:
             if _skip_comments(text, start) < match.start():  # not just comments before the ;
-                statements.append(_unescaped(text, start, pos, kept_semis))
+                statements.append(_unescaped(text, start, pos, kept_semis).strip())
             end = pos
             if first and statements:
                 return _Scan(statements, "", READY, end=end)
             start = pos = _skip_noise(text, pos)
             head, routine, kept_semis = [], False, []
-    rest = "" if _skip_comments(text, start) == n else _unescaped(text, start, n, kept_semis)
+    rest = "" if _skip_comments(text, start) == n else _unescaped(text, start, n, kept_semis).strip()
     if depth > 0:
         state = PAREN
     elif rest or begin_depth > 0:
@@ -144,16 +144,17 @@ def _scan(text: str, pos: int = 0, first: bool = False, meta: bool = False) -> _
 
 
 def _unescaped(text: str, start: int, stop: int, backslashes: list[int]) -> str:
-    """``text[start:stop]`` trimmed, without the backslashes of its ``\\;`` (psql sends ``;``)."""
+    """``text[start:stop]`` without the backslashes of its ``\\;`` (psql sends ``;``)."""
     cuts = [c for c in backslashes if start <= c < stop]
-    return "".join(text[a + 1 : b] for a, b in zip([start - 1, *cuts], [*cuts, stop])).strip()
+    return "".join(text[a + 1 : b] for a, b in zip([start - 1, *cuts], [*cuts, stop]))
 
 
 def query_text(text: str) -> str:
     """Query text that no ``;`` ended (held before a ``\\g``) as psql sends it: each ``\\;``
     outside quotes and comments a plain ``;``, everything else as written."""
-    cuts = _scan(text).escapes
-    return "".join(text[a + 1 : b] for a, b in zip([-1, *cuts], [*cuts, len(text)]))
+    if "\\;" not in text:  # nothing to unescape: no second scan of a long buffer
+        return text
+    return _unescaped(text, 0, len(text), _scan(text).escapes)
 
 
 def _in_routine_header(head: list[str]) -> bool:
@@ -324,6 +325,8 @@ def statement_pieces(text: str) -> list[str]:
     """The statements of ``text`` (the last may lack its ``;``), or ``[text]`` as written,
     blanks and all, when it holds one: a buffer joined by ``\\;``, or a variable whose value
     holds a ``;``, is several."""
+    if ";" not in text.rstrip().removesuffix(";"):  # no ; that could end a first statement: no scan of a long one
+        return [text]
     statements, rest = split_statements(text)
     pieces = statements + [rest] if rest else statements
     return pieces if len(pieces) > 1 else [text]
