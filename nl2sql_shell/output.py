@@ -21,8 +21,9 @@ DEFAULT_PAGER = "less -SRXF"
 class Output:
     """A sink for query results; `page()` opens one paged block (one statement's result)."""
 
-    def __init__(self, stream: IO[str] | None = None, *, use_pager: bool | None = None) -> None:
+    def __init__(self, stream: IO[str] | None = None, *, use_pager: bool | None = None, to_command: bool = False) -> None:
         self._default = stream or sys.stdout
+        self._to_command = to_command  # `\\g |command`: the stream is a command's input
         self._file: IO[str] | None = None
         self._pipe: subprocess.Popen[str] | None = None  # `\\o |command`
         self.log: IO[str] | None = None  # -L FILE: every result is copied there too
@@ -101,6 +102,11 @@ class Output:
         raw = getattr(self.stream, "buffer", None)
         if raw is None:
             self.write(data.decode("utf-8", "replace"))
+            return
+        if self._to_command or self._pipe is not None:
+            # psql's stdio buffer reaches the command when it fills or at pclose, so the
+            # COPY tag printed to the terminal meanwhile comes before the command's output
+            raw.write(data)
             return
         self.stream.flush()
         raw.write(data)

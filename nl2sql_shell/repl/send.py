@@ -187,7 +187,7 @@ class _output_to:
             return
         if self.path.startswith("|"):
             self.pipe = open_pipe(self.path[1:].strip())
-            self._use(Output(self.pipe.stdin, use_pager=False))
+            self._use(Output(self.pipe.stdin, use_pager=False, to_command=True))
             return
         self.file = _FileOnFirstWrite(os.path.expanduser(self.path), self._cannot_open)
         self._use(Output(self.file, use_pager=False))  # type: ignore[arg-type]
