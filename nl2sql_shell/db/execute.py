@@ -162,6 +162,7 @@ class Executor:
         # While `\\g FILE` sends rows and COPY data to FILE: the query output, where psql still
         # prints the command tags (``COPY n`` too, as the data went elsewhere).
         self.status_output: Output | None = None
+        self.last_oid: str | None = None  # psql's LASTOID: the OID in the last command tag shown
 
     def run(self, sql: str, *, read_only: bool = False, statement_timeout_ms: int | None = None, single: bool = False) -> Outcome:
         """Run one statement and print its result; errors are printed, never raised.
@@ -323,7 +324,11 @@ class Executor:
         return Outcome(True, shown, status)
 
     def print_status(self, status: str) -> None:
-        """psql's PrintQueryStatus: the command tag, unless quiet (an HTML paragraph in -H)."""
+        """psql's PrintQueryStatus: the command tag, unless quiet (an HTML paragraph in -H);
+        quiet or not, LASTOID becomes the OID libpq reads off the tag (``INSERT oid rows``)."""
+        if status:
+            words = status.split()
+            self.last_oid = words[1] if words[0] == "INSERT" and len(words) == 3 else "0"
         if not status or self.settings.quiet:
             return
         output = self.status_output or self.output

@@ -295,10 +295,12 @@ class Shell:
             self.output.echo(f'Asynchronous notification "{note.channel}"{payload} received from server process with PID {note.pid}.\n')
 
     def record_result(self, outcome: Outcome) -> None:
-        """psql's ERROR, ROW_COUNT, SQLSTATE and LAST_ERROR_* variables (and the error for
+        """psql's ERROR, ROW_COUNT, LASTOID, SQLSTATE and LAST_ERROR_* variables (and the error for
         \\errverbose) after a query of the user's."""
         self.variables["ERROR"] = "false" if outcome.ok else "true"
         self.variables["ROW_COUNT"] = str(outcome.rows) if outcome.ok else "0"
+        if self.executor.last_oid is not None:
+            self.variables["LASTOID"] = self.executor.last_oid
         if outcome.ok:
             self.variables["SQLSTATE"] = "00000"
         elif outcome.diag is not None:

@@ -44,6 +44,7 @@ RESULT_VARIABLES = (
     "select 1 as a, 2 as b, 3 as c \\crosstabview\n\\echo :ROW_COUNT\n"
     "select 1 as a, 'x'::text as b \\gdesc\n\\echo :ERROR :ROW_COUNT\n"
     "select nosuch \\gdesc\n\\echo :ERROR :ROW_COUNT :SQLSTATE\n\\errverbose\n"
+    "\\echo :LASTOID\nselect 1;\n\\echo :LASTOID\n\\set QUIET on\ncreate temp table lo(a int);\n\\echo :LASTOID\n"
 )
 
 
@@ -51,6 +52,7 @@ def test_gset_gexec_gdesc_and_crosstabview_set_psqls_variables(fresh_db, tmp_pat
     (tmp_path / "v.sql").write_text(RESULT_VARIABLES)
     _, out, _ = same(fresh_db, fresh_db, "-f", "v.sql", cwd=tmp_path)
     assert b"0 true 22012 division by zero\n1 false 00000\n" in out
+    assert out.endswith(b"\n0\n")  # LASTOID: set by a command tag, even a quiet one
 
 
 @pytest.mark.parametrize("command", ["select 1; select 1/0", "select nosuch; select 1"])
