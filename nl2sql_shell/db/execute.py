@@ -30,6 +30,8 @@ from nl2sql_shell.output import Output
 _CURSOR_NAME = "nl2sql_shell_cursor"
 _PSQL_CURSOR = "_psql_cursor"  # the name psql declares, seen in its errors
 CANCELLED = "cancelled"  # Outcome.error after Ctrl-C
+# The server's error for a statement Ctrl-C cancelled (psycopg keeps its result to itself).
+CANCEL_SQLSTATE, CANCEL_MESSAGE = "57014", "canceling statement due to user request"
 _ROW_STATEMENT = re.compile(r"^\s*(?:\(\s*)*(select|values|table|with)\b", re.IGNORECASE)
 # A word that rules out DECLARE, or the start of a quote or comment where such words don't count.
 # Only fixed alternatives: a repeated group over the whole statement text keeps backtracking
@@ -191,7 +193,7 @@ class Executor:
         """Ctrl-C during a statement: psycopg has sent the server a cancel request, as psql does."""
         stream = self.errors()
         stream.write("Cancel request sent\n")
-        self._report("ERROR:  canceling statement due to user request")
+        self._report(f"ERROR:  {CANCEL_MESSAGE}")
 
     def _report(self, text: str) -> None:
         stream = self.errors()

@@ -17,6 +17,8 @@ from psycopg import pq
 
 from nl2sql_shell.db import connect as db_connect
 from nl2sql_shell.db.execute import (
+    CANCEL_MESSAGE,
+    CANCEL_SQLSTATE,
     CANCELLED,
     Executor,
     Outcome,
@@ -307,6 +309,9 @@ class Shell:
             self.last_error = outcome.diag, outcome.error or ""
             code = outcome.diag.sqlstate or ""
             self.variables.update(SQLSTATE=code, LAST_ERROR_SQLSTATE=code, LAST_ERROR_MESSAGE=outcome.diag.message_primary or "")
+        elif outcome.error == CANCELLED:  # the server's error fields stayed inside psycopg
+            self.last_error = None
+            self.variables.update(SQLSTATE=CANCEL_SQLSTATE, LAST_ERROR_SQLSTATE=CANCEL_SQLSTATE, LAST_ERROR_MESSAGE=CANCEL_MESSAGE)
 
     def schema_changed(self) -> None:
         for callback in self.on_schema_change:
