@@ -127,7 +127,7 @@ def closest_name(
     )
     if close and _misspelt(wanted, close[0], cutoff):
         return lowered.get(close[0], close[0])
-    wanted_words = [w for w in declared_words(wanted) if len(w) > 1]
+    wanted_words = [w for w in _said_words(wanted) if len(w) > 1]
     if not wanted_words or not names:
         return None
     shared, suffixes = shared_affixes(names)
@@ -142,6 +142,12 @@ def closest_name(
     if len(fits) > 1 and len(fits[0]) == len(fits[1]):
         return None  # two names fit equally well: no guess
     return fits[0]
+
+
+def _said_words(name: str) -> list[str]:
+    """The words of a name someone wrote, its folded runs segmented: ``saleAt`` written
+    unquoted reaches us as ``saleat``, which is "sale at" (not an abbreviation of "sale")."""
+    return [piece for word in declared_words(name) for piece in (segment(word) if len(word) >= MIN_SEGMENTED and word.isalpha() else (word,))]
 
 
 def _misspelt(wanted: str, name: str, cutoff: float) -> bool:

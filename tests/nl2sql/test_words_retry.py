@@ -25,7 +25,7 @@ PLAIN = """
 CREATE TABLE shop (id int PRIMARY KEY, name text NOT NULL, city text NOT NULL);
 INSERT INTO shop VALUES (1, 'North', 'Oslo'), (2, 'South', 'Rome');
 """
-OWN_NAMES_WRONG = "SELECT kmshop.kmcity FROM kmshop WHERE kmshop.kmname = 'North';"  # the invented prefix of a small model
+OWN_NAMES_WRONG = "SELECT kmshop.kmtown FROM kmshop WHERE kmshop.kmname = 'North';"  # an invented prefix and a word no name has
 IN_WORDS = "SELECT city FROM shop WHERE name = 'North';"
 
 

@@ -75,3 +75,8 @@ def test_did_you_mean_reads_words_not_letters() -> None:
     # letters alike, words not: a stock row's site is not its item (the columns in words)
     assert closest_name("site_id", ["bin_id", "item_id", "qty", "counted_on"], cutoff=0.85, every_word=True) is None
     assert closest_name("shipping_weight", columns) is None
+    # camelCase written unquoted reaches the checks folded: "saleat" is sale + at, and no
+    # column holds both (soldAt is not saleLineId's "sale" with the "at" dropped)
+    sale_line = ["saleLineId", "productId", "soldAt", "qty", "buyerPersonId"]
+    assert closest_name("saleat", sale_line, cutoff=0.85, every_word=True) is None
+    assert closest_name("kmcity", ["kmshopid", "kmshopname", "kmshopcity"], cutoff=0.85, every_word=True) == "kmshopcity"
