@@ -15,6 +15,7 @@ from prompt_toolkit import PromptSession
 from prompt_toolkit.application import get_app
 from prompt_toolkit.enums import EditingMode
 from prompt_toolkit.filters import Condition
+from prompt_toolkit.formatted_text import ANSI
 from prompt_toolkit.history import FileHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings
@@ -25,14 +26,9 @@ from pygments.lexers.sql import PostgresLexer
 from nl2sql_shell.config import private_file
 from nl2sql_shell.repl.completer import SQLCompleter
 from nl2sql_shell.repl.metadata import Metadata, load_metadata
+from nl2sql_shell.repl.prompt_escapes import PromptRenderer
 from nl2sql_shell.repl.shell import Shell
-from nl2sql_shell.repl.statements import (
-    after_meta_command,
-    input_state,
-    is_complete,
-    meta_command_end,
-)
-from nl2sql_shell.repl.variables import boolean
+from nl2sql_shell.repl.statements import after_meta_command, is_complete, line_prompts, meta_command_end
 
 MODEL_LOAD_DELAY_S = 1.0
 _WORDS = {"quit": "\\q", "exit": "\\q", "\\quit": "\\q", "help": "\\?"}
@@ -112,6 +108,7 @@ def _key_bindings(shell: Shell) -> KeyBindings:
 def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = None, output: PTOutput | None = None) -> int:
     """Read-eval-print until \\q or Ctrl-D; returns the process exit code."""
     metadata = _MetadataCache(shell)
+    prompts = PromptRenderer(shell)
     session: PromptSession[str] = PromptSession(
         history=PrivateHistory(history_path()),
         lexer=PygmentsLexer(PostgresLexer),
@@ -120,7 +117,7 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
         multiline=True,
         key_bindings=_key_bindings(shell),
         vi_mode=vi,
-        prompt_continuation=lambda width, line, wrap: "" if wrap else _prompt(shell, continuation_of=line),  # readline's wrap: no prompt
+        prompt_continuation=lambda width, line, wrap: "" if wrap else _continuation(prompts, line),  # readline's wrap: no prompt
         bottom_toolbar=lambda: shell.questions.status() if shell.questions is not None else None,  # type: ignore[attr-defined]
         input=input,
         output=output,
@@ -143,7 +140,7 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
         shell.reconnect_if_needed()
         default, shell.pending_input = shell.pending_input, ""
         try:
-            text = session.prompt(lambda: _prompt(shell), default=default, pre_run=start_model)
+            text = session.prompt(ANSI(prompts.first()), default=default, pre_run=start_model)
         except KeyboardInterrupt:
             continue  # Ctrl-C clears the line, as in psql
         except EOFError:
@@ -180,25 +177,11 @@ def handle_line(shell: Shell, text: str) -> bool:
     return shell.handle(text)
 
 
-def _prompt(shell: Shell, continuation_of: int = 0) -> str:
-    """The prompt for the buffer's line ``continuation_of`` (0: the first); its %R is the
-    state the lines before it left, as psql drew it when that line began (so the line that
-    ends the statement keeps its '-', however the buffer ends)."""
-    if not continuation_of:
-        return prompt_text(shell)
-    before = get_app().current_buffer.text.split("\n")[:continuation_of]
-    return prompt_text(shell, input_state("\n".join(before) + "\n"))
-
-
-def prompt_text(shell: Shell, state: str | None = None) -> str:
-    """psql's PROMPT1/PROMPT2 '%/%R%x%# ': db name, '=' ('@' in a branch of \\if not taken,
-    '^' in single-line mode) or ``state``, the open quote or '-' of a buffer's continuation
-    line, tx state, # or >."""
-    if state is None:
-        state = "=" if shell.conditions.active() else "@"
-        if state == "=" and boolean(shell.variables.get("SINGLELINE")):
-            state = "^"
-    return f"{shell.dbname}{state or '-'}{shell.transaction_marker()}{'#' if shell.is_superuser() else '>'} "
+def _continuation(prompts: PromptRenderer, line: int) -> ANSI:
+    """PROMPT2 for the buffer's line ``line`` (1: its second), with the %R and %l psql drew
+    when that line began (so the line that ends the statement keeps its '-')."""
+    state, number = line_prompts(get_app().current_buffer.text)[line - 1]
+    return ANSI(prompts.continuation(state, number))
 
 
 def _line_reader(session: PromptSession[str]):

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import sys
 
-from nl2sql_shell.repl.app import handle_line, prompt_text, quit_is_confirmed
+from nl2sql_shell.repl.app import handle_line, quit_is_confirmed
+from nl2sql_shell.repl.prompt_escapes import PromptRenderer
 from nl2sql_shell.repl.shell import Shell
-from nl2sql_shell.repl.statements import complete_end, input_state, is_complete
+from nl2sql_shell.repl.statements import complete_end, is_complete, line_prompts
 from nl2sql_shell.repl.variables import boolean
 
 
@@ -25,13 +26,13 @@ def run_plain(shell: Shell) -> int:
     if shell.questions is not None:
         shell.questions.confirm = _ask  # type: ignore[attr-defined]
     buffer = ""
+    prompts = PromptRenderer(shell)
     while True:
         shell.reconnect_if_needed()
         if not buffer:
             buffer, shell.pending_input = shell.pending_input, ""
-        state = input_state(buffer + "\n") if buffer else None
         try:
-            line = _ask(prompt_text(shell, state), eof=None)
+            line = _ask(prompts.continuation(*line_prompts(buffer + "\n")[-1]) if buffer else prompts.first(), eof=None)
         except KeyboardInterrupt:
             sys.stdout.write("\n")  # psql: a new line, the buffer dropped
             buffer = ""

@@ -20,6 +20,7 @@ Deliberate differences from psql: an empty statement (``;`` alone, or only comme
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 
 # One alternation finds the next thing that can change the scanner's state; everything in
@@ -61,6 +62,7 @@ class _Scan:
     end: int = 0  # position just after the last complete statement's ;
     meta: int = -1  # with meta=True: where a backslash command starts before any ;
     escapes: list[int] = field(default_factory=list)  # the backslashes of the rest's \; (psql's ; that ends nothing)
+    begin_depth: int = 0  # open BEGIN ATOMIC ... END blocks at the end
 
 
 def _scan(text: str, pos: int = 0, first: bool = False, meta: bool = False) -> _Scan:
@@ -140,7 +142,7 @@ def _scan(text: str, pos: int = 0, first: bool = False, meta: bool = False) -> _
         state = CONTINUE
     else:
         state = READY
-    return _Scan(statements, rest, state, in_line_comment, end, escapes=kept_semis)
+    return _Scan(statements, rest, state, in_line_comment, end, escapes=kept_semis, begin_depth=begin_depth)
 
 
 def _unescaped(text: str, start: int, stop: int, backslashes: list[int]) -> str:
@@ -355,6 +357,24 @@ def input_state(text: str) -> str:
     """psql's ``%R`` for a buffer: ``=`` nothing pending, ``-`` plain continuation, ``'``, ``"``,
     ``$`` inside a quote of that kind, ``*`` inside a ``/*`` comment, ``(`` open parenthesis."""
     return _scan(text).state
+
+
+@lru_cache(maxsize=8)
+def line_prompts(text: str) -> tuple[tuple[str, int], ...]:
+    """For each line of a buffer after its first: psql's %R and %l on its PROMPT2, the state
+    the lines before it left and the statement's line number. psql counts a line only when its
+    lexer ends it with text pending outside quotes, comments, parentheses and BEGIN ATOMIC
+    blocks (PSCAN_EOL), and starts again at 1 once it sends a statement."""
+    lines = text.split("\n")
+    prompts, number, sent = [], 1, 0
+    for count in range(1, len(lines)):
+        scan = _scan("\n".join(lines[:count]) + "\n")
+        if len(scan.statements) > sent:
+            number, sent = 1, len(scan.statements)
+        if scan.state == CONTINUE and scan.begin_depth == 0:
+            number += 1
+        prompts.append((scan.state, number))
+    return tuple(prompts)
 
 
 def in_code(text: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import signal
 import sys
 import time
@@ -12,7 +13,9 @@ import pexpect
 import psycopg
 import pytest
 from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.data_structures import Size
 from prompt_toolkit.output import DummyOutput
+from prompt_toolkit.output.vt100 import Vt100_Output
 
 from nl2sql_shell.db.connect import Target, connect
 from nl2sql_shell.output import Output
@@ -69,16 +72,18 @@ def test_transaction_state_and_quit_asks_first(typed):
 def test_prompt_shows_database_and_transaction_marker(fresh_db):
     target = Target(fresh_db)
     shell = Shell(target, connect(target), output=Output(io.StringIO(), use_pager=False), errors=io.StringIO())
-    from nl2sql_shell.repl.app import _prompt
+    from nl2sql_shell.repl.prompt_escapes import PromptRenderer
 
-    name = shell.dbname
-    assert _prompt(shell) == f"{name}=# "
+    prompts, name = PromptRenderer(shell), shell.dbname
+    assert prompts.first() == f"{name}=# "
     shell.handle("begin;")
-    assert _prompt(shell) == f"{name}=*# "
+    assert prompts.first() == f"{name}=*# "
     shell.handle("select 1/0;")
-    assert _prompt(shell) == f"{name}=!# "
+    assert prompts.first() == f"{name}=!# "
     shell.handle("rollback;")
-    assert _prompt(shell) == f"{name}=# "
+    assert prompts.first() == f"{name}=# "
+    shell.handle("\\if false")
+    assert prompts.first() == f"{name}@# " and prompts.continuation("(", 3) == f"{name}(# "
 
 
 def test_connect_to_missing_database_keeps_the_old_connection(typed):
@@ -189,3 +194,19 @@ def test_watch_goes_to_psql_watch_pager_and_ends_when_the_pager_quits(fresh_db, 
     child.expect("=# ")
     child.sendline("\\q")
     child.expect(pexpect.EOF)
+
+
+def test_prompt1_and_prompt2_from_the_variables_on_the_line_editor(fresh_db):
+    """A ~/.psqlrc's prompts on the prompt_toolkit screen: the colour between %[ %] takes no
+    room, PROMPT2's %w lines its text up under PROMPT1's, %l numbers the statement's lines."""
+    target = Target(fresh_db)
+    shell = Shell(target, connect(target), output=Output(io.StringIO(), use_pager=False), errors=io.StringIO())
+    shell.variables.update(PROMPT1="%[%033[1;32m%]%n%[%033[0m%]:%/%x%R%# ", PROMPT2="%w%l%R> ")
+    first = f"{shell.conn.info.user}:{shell.conn.info.dbname}*=# "
+    screen = io.StringIO()
+    with create_pipe_input() as pipe:
+        pipe.send_text("begin;\rselect\r1;\rcommit;\r\\q\r")
+        run_interactive(shell, input=pipe, output=Vt100_Output(screen, lambda: Size(rows=40, columns=200), term="xterm"))
+    shown = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", screen.getvalue())
+    assert f"{first}select\r\n{' ' * len(first)}2-> 1;" in shown
+    assert "\x1b[1;32m" in screen.getvalue() and "\x01" not in shown and "\x02" not in shown

@@ -301,6 +301,27 @@ def test_no_readline_prompt_reads_lines_as_psql_does(fresh_db):
         assert mine == psql
 
 
+# Colours between %[ %], the user, socket and port, %~ for the user's own database, the
+# transaction, %l, PROMPT2's %w (PROMPT1's width), a variable and a command's output, octal
+# and unknown escapes; each prompt ends as _PROMPT_END expects.
+CUSTOM_PROMPTS = [
+    "-v", "PROMPT1=%[%033[1;32m%]%n@%m:%>/%~%]%x [%l] %:FOO: %`echo hi` |%q%% %0101 %R%# ",
+    "-v", "PROMPT2=%w%l%R%# ",
+]
+
+
+def test_prompt1_and_prompt2_are_rendered_as_psql_renders_them(fresh_db):
+    """Custom prompts, as a ~/.psqlrc sets them, on a terminal (-n, where psql prints them
+    as they are): %l counts only the lines psql's lexer ends outside quotes and parentheses."""
+    from psqlcompare import SHELL
+
+    lines = [b"\\set FOO bar\r", b"select 1\r", b",'a\r", b"b'\r", b", (2\r", b")\r", b";\r", b"begin;\r", b"select\r", b"3;\r", b"commit;\r"]
+    mine = _typed_on_a_terminal([*SHELL, fresh_db, "-X", "-n", "-q", *CUSTOM_PROMPTS], lines)
+    psql = _typed_on_a_terminal([str(PSQL), "-X", fresh_db, "-n", "-q", *CUSTOM_PROMPTS], lines)
+    assert mine == psql
+    assert b"\x01\x1b[1;32m\x02" in psql and b"\x02* [1] bar hi " in psql and b"|q% A =# " in psql and b"2-# " in psql
+
+
 def _detached(command: list[str], stdin: bytes) -> tuple[int, bytes, bytes]:
     """Run without a controlling terminal (no /dev/tty), as psql's password prompt falls back
     to standard error and input then; our program name made psql's."""

@@ -1,0 +1,155 @@
+"""psql's PROMPT1 and PROMPT2: the %-escapes of its get_prompt, for the prompts people set in
+~/.psqlrc (``\\set PROMPT1 '%n@%m:%>/%/%R%x%# '``, colours between ``%[`` and ``%]``).
+
+The text keeps psql's readline markers: ``%[`` and ``%]`` become \\001 and \\002, which
+prompt_toolkit's ANSI text reads as a zero-width stretch (and a terminal ignores without
+readline, as psql -n prints them). ``%w`` is the visible width of the PROMPT1 shown last, so
+PROMPT2 can line its text up under the first line.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from typing import TYPE_CHECKING
+
+from prompt_toolkit.utils import get_cwidth
+
+from nl2sql_shell.repl.variables import boolean
+
+if TYPE_CHECKING:
+    from nl2sql_shell.repl.shell import Shell
+
+_OCTAL = "01234567"
+_INVISIBLE_START, _INVISIBLE_END = "\001", "\002"
+MAX_PROMPT_BYTES = 256  # psql's MAX_PROMPT_SIZE
+
+
+class PromptRenderer:
+    """The prompts of one shell: PROMPT1 once per new statement, PROMPT2 for each line after."""
+
+    def __init__(self, shell: Shell) -> None:
+        self.shell = shell
+        self.width = 0  # psql's last_prompt1_width, for %w
+        self._commands: dict[str, str] = {}  # %`command` output, run once per prompt
+
+    def first(self) -> str:
+        """PROMPT1, with %R the shell's state: '@' in an \\if branch not taken, '!' without a
+        connection, '^' in single-line mode, else '='."""
+        self._commands.clear()
+        shell = self.shell
+        if not shell.conditions.active():
+            state = "@"
+        elif not _connected(shell):
+            state = "!"
+        else:
+            state = "^" if boolean(shell.variables.get("SINGLELINE")) else "="
+        text = self._render(shell.variables.get("PROMPT1", ""), state, 1)
+        self.width = visible_width(text)
+        return text
+
+    def continuation(self, state: str, line: int) -> str:
+        """PROMPT2 for the statement's ``line`` (2 for its second), %R the state the lines
+        before it left: '-', or the open quote, comment or parenthesis."""
+        return self._render(self.shell.variables.get("PROMPT2", ""), state or "-", line)
+
+    def _render(self, template: str, state: str, line: int) -> str:
+        out: list[str] = []
+        i = 0
+        while i < len(template):
+            char = template[i]
+            i += 1
+            if char != "%":
+                out.append(char)
+                continue
+            if i == len(template):
+                break  # a lone % at the end shows nothing
+            code = template[i]
+            i += 1
+            if code in _OCTAL:
+                end = i - 1
+                while end < len(template) and template[end] in _OCTAL:
+                    end += 1
+                out.append(chr(int(template[i - 1 : end], 8) & 0xFF))
+                i = end
+            elif code in (":", "`"):
+                end = template.find(code, i)
+                end = len(template) if end < 0 else end
+                name, i = template[i:end], end + 1
+                out.append(self.shell.variables.get(name, "") if code == ":" else self._command(name))
+            else:
+                out.append(self._escape(code, state, line))
+        return "".join(out).encode()[:MAX_PROMPT_BYTES].decode(errors="ignore")
+
+    def _escape(self, code: str, state: str, line: int) -> str:
+        """One escape letter; an unknown one stands for itself (``%%`` is %)."""
+        fixed = {"R": state, "l": str(line), "w": " " * self.width, "[": _INVISIBLE_START, "]": _INVISIBLE_END}
+        if code in fixed:
+            return fixed[code]
+        if code not in "/~Mm>npx#":
+            return code
+        if not _connected(self.shell):
+            return {"x": "?", "#": ">"}.get(code, "")
+        shell, info = self.shell, self.shell.conn.info
+        match code:
+            case "/":
+                return info.dbname
+            case "~":
+                return "~" if info.dbname in (info.user, os.environ.get("PGDATABASE")) else info.dbname
+            case "M":
+                return (f"[local:{info.host}]" if "host" in _given(shell) else "[local]") if _on_socket(shell) else info.host
+            case "m":
+                return "[local]" if _on_socket(shell) else info.host.split(".")[0]
+            case ">":
+                return str(info.port)
+            case "n":
+                return info.parameter_status("session_authorization") or info.user
+            case "p":
+                return str(info.backend_pid)
+            case "x":
+                return shell.transaction_marker()
+        return "#" if shell.is_superuser() else ">"
+
+    def _command(self, command: str) -> str:
+        """``%`command```: the first line the command prints (run under /bin/sh, as psql's
+        popen), without its line end."""
+        if command not in self._commands:
+            try:
+                done = subprocess.run(command, shell=True, capture_output=True, check=False, timeout=10)  # noqa: S602 - the user's own prompt
+                first = done.stdout.decode(errors="replace").split("\n", 1)[0]
+            except (OSError, subprocess.TimeoutExpired):
+                first = ""
+            self._commands[command] = first.rstrip("\r\n")
+        return self._commands[command]
+
+
+def visible_width(text: str) -> int:
+    """The columns ``text`` takes on the last line a terminal shows of it, as psql measures
+    PROMPT1 for %w: nothing between \\001 and \\002, no control characters."""
+    width, visible = 0, True
+    for char in text:
+        if char == _INVISIBLE_START:
+            visible = False
+        elif char == _INVISIBLE_END:
+            visible = True
+        elif char == "\n":
+            width = 0
+        elif visible and char.isprintable():
+            width += get_cwidth(char)
+    return width
+
+
+def _connected(shell: Shell) -> bool:
+    return not (shell.conn.closed or shell.conn.broken) and shell.connected
+
+
+def _on_socket(shell: Shell) -> bool:
+    return shell.conn.info.host.startswith(("/", "@"))
+
+
+def _given(shell: Shell) -> dict[str, str]:
+    """The connection parameters the user gave (psql's default socket is the one libpq picks
+    when no host is given)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    return {k: str(v) for k, v in conninfo_to_dict(shell.conn.info.dsn).items()}
