@@ -57,11 +57,19 @@ def holds_password(text: str) -> bool:
 
 class PrivateHistory(FileHistory):
     """psql-like history that stays private: the file is 0600 (made so if it was looser), and
-    entries holding a password are kept for this session's up-arrow but never written."""
+    entries holding a password are kept for this session's up-arrow but never written.
+    ``control`` gives psql's HISTCONTROL: with ignorespace (or ignoreboth) a line typed with a
+    space first is not remembered at all (prompt_toolkit never repeats the last entry)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, control: Callable[[], str] = lambda: "none") -> None:
         private_file(path)
+        self._control = control
         super().__init__(str(path))
+
+    def append_string(self, string: str) -> None:
+        if string.startswith(" ") and self._control().strip().lower() in ("ignorespace", "ignoreboth"):
+            return
+        super().append_string(string)
 
     def store_string(self, string: str) -> None:
         if holds_password(string):
@@ -110,9 +118,9 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
     metadata = _MetadataCache(shell)
     prompts = PromptRenderer(shell)
     session: PromptSession[str] = PromptSession(
-        history=PrivateHistory(history_path()),
+        history=PrivateHistory(history_path(), control=lambda: shell.variables.get("HISTCONTROL", "none")),
         lexer=PygmentsLexer(PostgresLexer),
-        completer=SQLCompleter(metadata),
+        completer=SQLCompleter(metadata, keyword_case=lambda: shell.variables.get("COMP_KEYWORD_CASE", "preserve-upper")),
         complete_while_typing=False,
         multiline=True,
         key_bindings=_key_bindings(shell),

@@ -11,8 +11,9 @@ clause that decides what fits there:
   ``alias.`` or ``table.`` narrows to that table's columns, aliases read from the statement;
 * after ``::``: data types; ``\\c`` offers databases; ``\\`` at a line start, meta-commands.
 
-Keywords follow the user's case: a lower-case word (or a statement typed in lower case) gets
-lower-case keywords. Names that need it are double-quoted in the inserted text.
+Keywords follow psql's COMP_KEYWORD_CASE: ``lower`` or ``upper`` always, and with the
+``preserve-`` settings the case of the word begun (before any letter, of the statement's last
+keyword; else lower or upper). Names that need it are double-quoted in the inserted text.
 """
 
 from __future__ import annotations
@@ -97,8 +98,14 @@ class SQLCompleter(Completer):
     None while there is none (it is called on every Tab, so it must be cheap). ``meta_commands``
     maps backslash commands to a one-line description; by default pgspecial's list."""
 
-    def __init__(self, metadata_getter: Callable[[], Metadata | None], meta_commands: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        metadata_getter: Callable[[], Metadata | None],
+        meta_commands: Mapping[str, str] | None = None,
+        keyword_case: Callable[[], str] = lambda: "preserve-upper",
+    ):
         self._metadata_getter = metadata_getter
+        self._keyword_case = keyword_case  # the COMP_KEYWORD_CASE variable's value
         self._meta_commands = dict(meta_commands) if meta_commands is not None else _pgspecial_commands()
 
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterator[Completion]:
@@ -150,7 +157,7 @@ class SQLCompleter(Completer):
         metadata = self._metadata()
         refs = _table_refs(statement, metadata)
         clause, last = _clause(prior)
-        case = str.lower if _lower_case_style(word, prior) else str.upper
+        case = _keyword_case(self._keyword_case(), word, prior)
         keywords = ((case(k), "keyword") for k in _ranked(metadata.keywords))
         quote = partial(_quote, reserved=metadata.reserved)
 
@@ -259,12 +266,18 @@ def _is_name(token: _Token, metadata: Metadata) -> bool:
     )
 
 
-def _lower_case_style(word: str, prior: list[_Token]) -> bool:
-    """Lower-case keywords when the word being typed is lower case or, before any letter is
-    typed, when the statement's last keyword was; upper case otherwise."""
-    if any(c.isalpha() for c in word):
-        return word.islower()
-    return next((t.text.islower() for t in reversed(prior) if t.kind == "keyword"), False)
+def _keyword_case(setting: str, word: str, prior: list[_Token]) -> Callable[[str], str]:
+    """psql's COMP_KEYWORD_CASE: ``lower`` or ``upper`` always; ``preserve-lower`` and
+    ``preserve-upper`` follow the first letter of the word begun or, before any letter, the
+    statement's last keyword, and only with neither the case they name."""
+    if setting in ("lower", "upper"):
+        return str.lower if setting == "lower" else str.upper
+    first = next((c for c in word if c.isalpha()), None)
+    if first is None:
+        first = next((t.text for t in reversed(prior) if t.kind == "keyword"), None)
+    if first is None:
+        return str.lower if setting == "preserve-lower" else str.upper
+    return str.lower if first[0].islower() else str.upper
 
 
 def _columns(refs: Mapping[str, Relation], metadata: Metadata) -> Iterator[tuple[str, str]]:

@@ -92,6 +92,22 @@ def test_lower_case_input_gets_lower_case_keywords(completer: SQLCompleter) -> N
     assert ("where", "keyword") in complete(completer, "select * from users ")  # case of the statement
 
 
+@pytest.mark.parametrize(
+    ("setting", "typed", "expected"),
+    [
+        ("lower", "SELECT * FROM users WH", "where"),
+        ("upper", "select * from users wh", "WHERE"),
+        ("preserve-lower", "", "select"),
+        ("preserve-upper", "", "SELECT"),
+        ("preserve-lower", "Sel", "SELECT"),  # psql: the first letter's case
+    ],
+)
+def test_comp_keyword_case_as_psql(shop: psycopg.Connection, setting: str, typed: str, expected: str) -> None:
+    metadata = load_metadata(shop)
+    found = complete(SQLCompleter(lambda: metadata, keyword_case=lambda: setting), typed)
+    assert (expected, "keyword") in found
+
+
 def test_functions_in_expressions(completer: SQLCompleter) -> None:
     found = complete(completer, "SELECT coun| FROM users")
     assert ("count", "function") in found

@@ -108,7 +108,8 @@ def test_at_the_prompt_a_skipped_branch_says_so(fresh_db, monkeypatch, tmp_path:
 
     from nl2sql_shell.db.connect import Target, connect
     from nl2sql_shell.output import Output
-    from nl2sql_shell.repl.app import _prompt, run_interactive
+    from nl2sql_shell.repl.app import run_interactive
+    from nl2sql_shell.repl.prompt_escapes import PromptRenderer
     from nl2sql_shell.repl.shell import Shell
 
     monkeypatch.setenv("NL2SQL_SHELL_HISTORY", str(tmp_path / "history"))
@@ -125,5 +126,5 @@ def test_at_the_prompt_a_skipped_branch_says_so(fresh_db, monkeypatch, tmp_path:
     )
     fresh = Shell(target, connect(target), output=Output(out, use_pager=False), errors=err)
     fresh.conditions.stack.append("false")
-    assert _prompt(fresh) == f"{fresh.dbname}@# "
+    assert PromptRenderer(fresh).first() == f"{fresh.dbname}@# "
     fresh.close()

@@ -110,6 +110,12 @@ def test_history_keeps_what_was_typed(typed, tmp_path):
     assert "select 'remember me';" in (tmp_path / "history").read_text()
 
 
+def test_histcontrol_ignorespace_keeps_a_line_typed_after_a_space_out(typed, tmp_path):
+    typed("\\set HISTCONTROL ignorespace\n select 'not kept';\nselect 'kept';\n\\q\n")
+    history = (tmp_path / "history").read_text()
+    assert "select 'kept';" in history and "not kept" not in history
+
+
 def test_history_is_shown_and_saved_with_backslash_s(typed, tmp_path):
     saved = tmp_path / "saved.txt"
     out, err, shell = typed(f"select 'remember me';\n\\s\n\\s {saved}\n\\q\n")
