@@ -148,7 +148,7 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
         shell.reconnect_if_needed()
         default, shell.pending_input = shell.pending_input, ""
         try:
-            text = session.prompt(ANSI(prompts.first()), default=default, pre_run=start_model)
+            text = session.prompt(_styled(prompts.first()), default=default, pre_run=start_model)
         except KeyboardInterrupt:
             continue  # Ctrl-C clears the line, as in psql
         except EOFError:
@@ -189,7 +189,13 @@ def _continuation(prompts: PromptRenderer, line: int) -> ANSI:
     """PROMPT2 for the buffer's line ``line`` (1: its second), with the %R and %l psql drew
     when that line began (so the line that ends the statement keeps its '-')."""
     state, number = line_prompts(get_app().current_buffer.text)[line - 1]
-    return ANSI(prompts.continuation(state, number))
+    return _styled(prompts.continuation(state, number))
+
+
+def _styled(prompt: str) -> ANSI:
+    """A prompt's escape sequences as prompt_toolkit styles: it draws every cell itself, so a
+    raw sequence (psql's %[ ... %] for readline) would be undone by the next cell's style."""
+    return ANSI(prompt.replace("\001", "").replace("\002", ""))
 
 
 def _line_reader(session: PromptSession[str]):

@@ -204,7 +204,8 @@ def test_watch_goes_to_psql_watch_pager_and_ends_when_the_pager_quits(fresh_db, 
 
 def test_prompt1_and_prompt2_from_the_variables_on_the_line_editor(fresh_db):
     """A ~/.psqlrc's prompts on the prompt_toolkit screen: the colour between %[ %] takes no
-    room, PROMPT2's %w lines its text up under PROMPT1's, %l numbers the statement's lines."""
+    room and colours what follows, PROMPT2's %w lines its text up under PROMPT1's, %l numbers
+    the statement's lines."""
     target = Target(fresh_db)
     shell = Shell(target, connect(target), output=Output(io.StringIO(), use_pager=False), errors=io.StringIO())
     shell.variables.update(PROMPT1="%[%033[1;32m%]%n%[%033[0m%]:%/%x%R%# ", PROMPT2="%w%l%R> ")
@@ -215,4 +216,6 @@ def test_prompt1_and_prompt2_from_the_variables_on_the_line_editor(fresh_db):
         run_interactive(shell, input=pipe, output=Vt100_Output(screen, lambda: Size(rows=40, columns=200), term="xterm"))
     shown = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", screen.getvalue())
     assert f"{first}select\r\n{' ' * len(first)}2-> 1;" in shown
-    assert "\x1b[1;32m" in screen.getvalue() and "\x01" not in shown and "\x02" not in shown
+    user = first.split(":")[0]
+    assert re.search(rf"\x1b\[[0-9;]*\b32\b[0-9;]*m{user}\x1b\[0m:", screen.getvalue())  # drawn green, as its own style
+    assert "\x01" not in shown and "\x02" not in shown
