@@ -2,9 +2,9 @@
 ~/.psqlrc (``\\set PROMPT1 '%n@%m:%>/%/%R%x%# '``, colours between ``%[`` and ``%]``).
 
 The text keeps psql's readline markers: ``%[`` and ``%]`` become \\001 and \\002, which
-prompt_toolkit's ANSI text reads as a zero-width stretch (and a terminal ignores without
-readline, as psql -n prints them). ``%w`` is the visible width of the PROMPT1 shown last, so
-PROMPT2 can line its text up under the first line.
+-n prints as psql does (a terminal ignores them) and the line editor drops, reading the
+escape sequences between them as styles (app._styled). ``%w`` is the visible width of the
+PROMPT1 shown last, so PROMPT2 can line its text up under the first line.
 """
 
 from __future__ import annotations
@@ -112,10 +112,10 @@ class PromptRenderer:
 
     def _command(self, command: str) -> str:
         """``%`command```: the first line the command prints (run under /bin/sh, as psql's
-        popen), without its line end."""
+        popen; its errors go to the terminal), without its line end."""
         if command not in self._commands:
             try:
-                done = subprocess.run(command, shell=True, capture_output=True, check=False, timeout=10)  # noqa: S602 - the user's own prompt
+                done = subprocess.run(command, shell=True, stdout=subprocess.PIPE, check=False, timeout=10)  # noqa: S602 - the user's own prompt
                 first = done.stdout.decode(errors="replace").split("\n", 1)[0]
             except (OSError, subprocess.TimeoutExpired):
                 first = ""
