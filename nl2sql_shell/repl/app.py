@@ -28,7 +28,7 @@ from nl2sql_shell.repl.completer import SQLCompleter
 from nl2sql_shell.repl.metadata import Metadata, load_metadata
 from nl2sql_shell.repl.prompt_escapes import PromptRenderer
 from nl2sql_shell.repl.shell import Shell
-from nl2sql_shell.repl.statements import after_meta_command, is_complete, line_prompts, meta_command_end
+from nl2sql_shell.repl.statements import after_meta_command, is_complete, line_prompt, meta_command_end
 
 MODEL_LOAD_DELAY_S = 1.0
 _WORDS = {"quit": "\\q", "exit": "\\q", "\\quit": "\\q", "help": "\\?"}
@@ -188,7 +188,7 @@ def handle_line(shell: Shell, text: str) -> bool:
 def _continuation(prompts: PromptRenderer, line: int) -> ANSI:
     """PROMPT2 for the buffer's line ``line`` (1: its second), with the %R and %l psql drew
     when that line began (so the line that ends the statement keeps its '-')."""
-    state, number = line_prompts(get_app().current_buffer.text)[line - 1]
+    state, number = line_prompt(get_app().current_buffer.text, line, numbered=prompts.numbers_lines)
     return _styled(prompts.continuation(state, number))
 
 

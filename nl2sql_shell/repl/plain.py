@@ -16,7 +16,7 @@ import sys
 from nl2sql_shell.repl.app import handle_line, quit_is_confirmed
 from nl2sql_shell.repl.prompt_escapes import PromptRenderer
 from nl2sql_shell.repl.shell import Shell
-from nl2sql_shell.repl.statements import complete_end, is_complete, line_prompts
+from nl2sql_shell.repl.statements import complete_end, is_complete, line_prompt
 from nl2sql_shell.repl.variables import boolean
 
 
@@ -32,7 +32,7 @@ def run_plain(shell: Shell) -> int:
         if not buffer:
             buffer, shell.pending_input = shell.pending_input, ""
         try:
-            line = _ask(prompts.continuation(*line_prompts(buffer + "\n")[-1]) if buffer else prompts.first(), eof=None)
+            line = _ask(prompts.continuation(*line_prompt(buffer, buffer.count("\n") + 1, numbered=prompts.numbers_lines)) if buffer else prompts.first(), eof=None)
         except KeyboardInterrupt:
             sys.stdout.write("\n")  # psql: a new line, the buffer dropped
             buffer = ""

@@ -48,6 +48,11 @@ class PromptRenderer:
         self.width = visible_width(text)
         return text
 
+    @property
+    def numbers_lines(self) -> bool:
+        """Whether PROMPT2 shows %l, which costs a scan of every line before the one drawn."""
+        return "%l" in self.shell.variables.get("PROMPT2", "")
+
     def continuation(self, state: str, line: int) -> str:
         """PROMPT2 for the statement's ``line`` (2 for its second), %R the state the lines
         before it left: '-', or the open quote, comment or parenthesis."""

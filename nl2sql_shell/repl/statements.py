@@ -20,7 +20,6 @@ Deliberate differences from psql: an empty statement (``;`` alone, or only comme
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from dataclasses import dataclass, field
 
 # One alternation finds the next thing that can change the scanner's state; everything in
@@ -359,22 +358,24 @@ def input_state(text: str) -> str:
     return _scan(text).state
 
 
-@lru_cache(maxsize=8)
-def line_prompts(text: str) -> tuple[tuple[str, int], ...]:
-    """For each line of a buffer after its first: psql's %R and %l on its PROMPT2, the state
+def line_prompt(text: str, line: int, *, numbered: bool = True) -> tuple[str, int]:
+    """psql's %R and %l on the PROMPT2 of ``text``'s line ``line`` (1: its second): the state
     the lines before it left and the statement's line number. psql counts a line only when its
     lexer ends it with text pending outside quotes, comments, parentheses and BEGIN ATOMIC
-    blocks (PSCAN_EOL), and starts again at 1 once it sends a statement."""
+    blocks (PSCAN_EOL), and starts again at 1 once it sends a statement. Numbering scans each
+    line before; without ``numbered`` (no %l to show) the number is 0 and one scan does."""
     lines = text.split("\n")
-    prompts, number, sent = [], 1, 0
-    for count in range(1, len(lines)):
+    if not numbered:
+        return _scan("\n".join(lines[:line]) + "\n").state, 0
+    number, sent, state = 1, 0, READY
+    for count in range(1, line + 1):
         scan = _scan("\n".join(lines[:count]) + "\n")
         if len(scan.statements) > sent:
             number, sent = 1, len(scan.statements)
         if scan.state == CONTINUE and scan.begin_depth == 0:
             number += 1
-        prompts.append((scan.state, number))
-    return tuple(prompts)
+        state = scan.state
+    return state, number
 
 
 def in_code(text: str) -> bool:
