@@ -116,7 +116,7 @@ def _key_bindings(shell: Shell) -> KeyBindings:
 def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = None, output: PTOutput | None = None) -> int:
     """Read-eval-print until \\q or Ctrl-D; returns the process exit code."""
     metadata = _MetadataCache(shell)
-    prompts = PromptRenderer(shell)
+    prompts = shell.prompts
     session: PromptSession[str] = PromptSession(
         history=PrivateHistory(history_path(), control=lambda: shell.variables.get("HISTCONTROL", "none")),
         lexer=PygmentsLexer(PostgresLexer),

@@ -34,22 +34,22 @@ def data_lines(readline: Callable[[], str]) -> Iterator[bytes]:
             return
 
 
-def stdin_readline() -> str:
-    """Standard input's next line; on a terminal with psql's ``>>`` prompt."""
+def stdin_lines(prompt: Callable[[], str], *, quiet: bool = False) -> Iterator[bytes]:
+    """COPY FROM STDIN data typed at the prompt or piped in: on a terminal psql's instructions
+    first (unless quiet) and ``prompt`` (its PROMPT3) before each line."""
     if not sys.stdin.isatty():
-        return sys.stdin.readline()
-    try:
-        return input(">> ") + "\n"
-    except EOFError:
-        return ""
-
-
-def stdin_lines() -> Iterator[bytes]:
-    """COPY FROM STDIN data typed at the prompt (with psql's instructions first) or piped in."""
-    if sys.stdin.isatty():
+        return data_lines(sys.stdin.readline)
+    if not quiet:
         sys.stdout.write(_PROMPT_TEXT)
         sys.stdout.flush()
-    return data_lines(stdin_readline)
+
+    def typed() -> str:
+        try:
+            return input(prompt()) + "\n"
+        except EOFError:
+            return ""
+
+    return data_lines(typed)
 
 
 @dataclass
@@ -184,7 +184,7 @@ def slash_copy(shell: Shell, argument: str) -> bool:
     if command.direction == "from":
         if stream is None:  # pstdin is standard input, which is the script itself when it comes from there
             from_script = command.target == "stdin" or (shell.source is None and shell.read_line is not None)
-            source = shell.command_lines() if from_script else stdin_lines()
+            source = shell.command_lines() if from_script and shell.command_lines is not None else shell.typed_lines()
         else:
             source = data_lines(stream.readline)
         outcome = executor.copy(command.sql, source, None)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import sys
 
 from nl2sql_shell.repl.app import handle_line, quit_is_confirmed
-from nl2sql_shell.repl.prompt_escapes import PromptRenderer
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.statements import complete_end, is_complete, line_prompt
 from nl2sql_shell.repl.variables import boolean
@@ -26,7 +25,7 @@ def run_plain(shell: Shell) -> int:
     if shell.questions is not None:
         shell.questions.confirm = _ask  # type: ignore[attr-defined]
     buffer = ""
-    prompts = PromptRenderer(shell)
+    prompts = shell.prompts
     while True:
         shell.reconnect_if_needed()
         if not buffer:

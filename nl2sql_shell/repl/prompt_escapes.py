@@ -1,4 +1,4 @@
-"""psql's PROMPT1 and PROMPT2: the %-escapes of its get_prompt, for the prompts people set in
+"""psql's PROMPT1, PROMPT2 and PROMPT3: the %-escapes of its get_prompt, for the prompts people set in
 ~/.psqlrc (``\\set PROMPT1 '%n@%m:%>/%/%R%x%# '``, colours between ``%[`` and ``%]``).
 
 The text keeps psql's readline markers: ``%[`` and ``%]`` become \\001 and \\002, which
@@ -47,6 +47,10 @@ class PromptRenderer:
         text = self._render(shell.variables.get("PROMPT1", ""), state, 1)
         self.width = visible_width(text)
         return text
+
+    def copy(self) -> str:
+        """PROMPT3, before each line of COPY data typed at a terminal (%R shows nothing)."""
+        return self._render(self.shell.variables.get("PROMPT3", ""), "", 1)
 
     @property
     def numbers_lines(self) -> bool:

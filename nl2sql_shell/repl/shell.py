@@ -10,7 +10,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO
+from functools import cached_property
+from typing import IO, TYPE_CHECKING
 
 import psycopg
 from psycopg import pq
@@ -30,6 +31,8 @@ from nl2sql_shell.output import Output
 from nl2sql_shell.repl.conditionals import Conditionals
 from nl2sql_shell.repl.statements import drop_empty_lines, meta_command_end, next_piece, statement_pieces
 from nl2sql_shell.repl.transactions import run_in_transaction_mode
+if TYPE_CHECKING:
+    from nl2sql_shell.repl.prompt_escapes import PromptRenderer
 from nl2sql_shell.repl.variables import (
     boolean,
     builtin_variables,
@@ -86,7 +89,7 @@ class Shell:
     # LISTEN's notifications as the connection reads them, shown after the user's next statement
     notifications: list[psycopg.Notify] = field(default_factory=list)
     # COPY FROM STDIN's data: the lines after it in a script (run_script sets this), else stdin.
-    command_lines: Callable[[], Iterator[bytes]] = field(default=lambda: _stdin_lines())
+    command_lines: Callable[[], Iterator[bytes]] | None = None
 
     def __post_init__(self) -> None:
         self.variables = {**builtin_variables(), **self.variables}
@@ -98,7 +101,21 @@ class Shell:
         install_notice_printer(conn, lambda: self.errors, lambda: self.location, lambda: self.settings.messages)
         conn.add_notify_handler(self.notifications.append)
         self.executor = Executor(conn, self.settings, self.output, lambda: self.errors, lambda: self.location)
-        self.executor.copy_stdin = lambda: self.command_lines()
+        self.executor.copy_stdin = lambda: self.command_lines() if self.command_lines is not None else self.typed_lines()
+
+    def typed_lines(self) -> Iterator[bytes]:
+        """COPY data from standard input: on a terminal psql's instructions (unless quiet)
+        and PROMPT3 before each line."""
+        from nl2sql_shell.repl.copy import stdin_lines
+
+        return stdin_lines(self.prompts.copy, quiet=boolean(self.variables.get("QUIET")))
+
+    @cached_property
+    def prompts(self) -> PromptRenderer:
+        """PROMPT1, PROMPT2 and PROMPT3 of this session (one, so %w is PROMPT1's last width)."""
+        from nl2sql_shell.repl.prompt_escapes import PromptRenderer
+
+        return PromptRenderer(self)
 
     # -- state shown in the prompt ------------------------------------------------------------
     @property
@@ -409,9 +426,3 @@ class Shell:
     def close(self) -> None:
         self.output.redirect(None)
         self.conn.close()
-
-
-def _stdin_lines() -> Iterator[bytes]:
-    from nl2sql_shell.repl.copy import stdin_lines
-
-    return stdin_lines()

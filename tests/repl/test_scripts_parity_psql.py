@@ -322,6 +322,21 @@ def test_prompt1_and_prompt2_are_rendered_as_psql_renders_them(fresh_db):
     assert b"\x01\x1b[1;32m\x02" in psql and b"\x02* [1] bar hi " in psql and b"|q% A =# " in psql and b"2-# " in psql
 
 
+def test_copy_data_typed_at_a_terminal_gets_the_instructions_and_prompt3(fresh_db):
+    """COPY FROM STDIN at a terminal: psql's instructions (not with -q) and PROMPT3 before
+    each data line, its %x the transaction the COPY holds open."""
+    from psqlcompare import SHELL
+
+    lines = [b"create temp table t (a int);\r", b"copy t from stdin;\r", b"1\r", b"2\r", b"\\.\r", b"select count(*) from t;\r"]
+    for quiet in (["-q"], []):
+        flags = ["-X", "-n", *quiet, "-v", "PROMPT3=%/%x copy=# "]
+        mine = _typed_on_a_terminal([*SHELL, fresh_db, *flags], lines)
+        psql = _typed_on_a_terminal([str(PSQL), fresh_db, *flags], lines)
+        start = psql.index(b"create temp")
+        assert mine[mine.index(b"create temp") :] == psql[start:]
+        assert psql.count(b"* copy=# ") == 3 and (b"Enter data to be copied" in psql) == (not quiet)
+
+
 def _detached(command: list[str], stdin: bytes) -> tuple[int, bytes, bytes]:
     """Run without a controlling terminal (no /dev/tty), as psql's password prompt falls back
     to standard error and input then; our program name made psql's."""
