@@ -163,13 +163,14 @@ class Shell:
             if self.conditions.active() and self.require_connection():
                 self._ask(stripped)
             return True
-        self._run_text(drop_empty_lines(text))  # psql skips an empty line typed outside quotes
-        return True
+        return self._run_text(drop_empty_lines(text))  # psql skips an empty line typed outside quotes
 
-    def _run_text(self, text: str) -> None:
+    def _run_text(self, text: str) -> bool:
         """Statements, and psql's `select 1 \\g` (query text, then a meta-command on its line).
         A last statement without its semicolon runs; at the prompt, query text that a
-        meta-command left unsent goes back into the next prompt's buffer, as psql keeps it."""
+        meta-command left unsent goes back into the next prompt's buffer, as psql keeps it.
+        False after a `\\q`: at the prompt psql quits dropping the query text before it, and
+        elsewhere sends it first."""
         from nl2sql_shell.repl.send import query_buffer, run_with_buffer
 
         pos, pending = 0, ""
@@ -178,7 +179,12 @@ class Shell:
             if meta >= 0:
                 newline = text.find("\n", meta)
                 line_end = len(text) if newline < 0 else newline + 1
-                pending = run_with_buffer(self, query_buffer(pending + text[pos:meta]), text[meta:line_end].strip())
+                buffer, command = query_buffer(pending + text[pos:meta]), text[meta:line_end].strip()
+                if command.split()[0] in ("\\q", "\\quit") and self.conditions.active():
+                    if buffer.strip() and not self.interactive:
+                        self.run_sql(buffer)
+                    return False
+                pending = run_with_buffer(self, buffer, command)
                 pos = line_end
                 continue
             if statement is None:
@@ -187,7 +193,7 @@ class Shell:
                     self.pending_input = rest
                 elif rest:
                     self.run_sql(rest)
-                return
+                return True
             self.run_sql(pending + statement if pending else statement)
             pending, pos = "", end
 

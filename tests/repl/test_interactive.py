@@ -110,6 +110,11 @@ def test_history_keeps_what_was_typed(typed, tmp_path):
     assert "select 'remember me';" in (tmp_path / "history").read_text()
 
 
+def test_backslash_q_after_unsent_query_text_quits_without_sending_it(typed):
+    out, err, _ = typed("select 'half typed'\n\\q\nselect 'after quit';\n")
+    assert out == "" and err == ""  # psql at the prompt: the buffer is dropped, nothing after runs
+
+
 def test_histcontrol_ignorespace_keeps_a_line_typed_after_a_space_out(typed, tmp_path):
     typed("\\set HISTCONTROL ignorespace\n select 'not kept';\nselect 'kept';\n\\q\n")
     history = (tmp_path / "history").read_text()
