@@ -380,21 +380,34 @@ def _refresh(shell: Shell, _: str) -> bool:
 
 @command("\\e", "\\edit", syntax="\\e [FILE]", help="edit the query buffer (or the last query) with $EDITOR")
 def _edit(shell: Shell, argument: str) -> bool:
+    edit_buffer(shell, "", argument)
+    return True
+
+
+def edit_buffer(shell: Shell, buffer: str, argument: str) -> str:
+    """psql's `\\e [FILE]`: FILE, else the query ``buffer``, else the last query, in $EDITOR;
+    what it leaves is read as input (Shell.take_edited). Left unchanged, the buffer stays as it
+    was, and the last query or the file is not run: the buffer is cleared. Returns what stays
+    in the buffer it was given ("" once replaced)."""
     if not shell.require_query_buffer():
-        return True
+        return buffer
     editor = os.environ.get("EDITOR") or os.environ.get("VISUAL") or "vi"
     if argument:
         path = Path(os.path.expanduser(argument))
+        before = path.read_text() if path.exists() else None
         subprocess.call([*shlex.split(editor), str(path)])
-        text = path.read_text() if path.exists() else ""
+        text = path.read_text() if path.exists() else None
     else:
         with tempfile.NamedTemporaryFile("w+", suffix=".sql", delete=False) as handle:
-            handle.write(shell.last_sql)
+            before = buffer or shell.previous_query()
+            handle.write(before)
         subprocess.call([*shlex.split(editor), handle.name])
         text = Path(handle.name).read_text()
         os.unlink(handle.name)
-    shell.pending_input = text.rstrip("\n")
-    return True
+    if text is None or text == before:
+        return buffer if buffer and not argument else ""
+    shell.take_edited(text.rstrip("\n"))
+    return ""
 
 
 @command("\\copy", syntax="\\copy TABLE|(QUERY) FROM|TO FILE|STDIN|STDOUT [WITH (...)]", help="copy data between a file on this machine and the server", raw=True)

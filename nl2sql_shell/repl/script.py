@@ -23,7 +23,6 @@ from nl2sql_shell.repl.shell import Shell, StopScript
 from nl2sql_shell.repl.statements import (
     CONTINUE,
     after_meta_command,
-    complete_end,
     drop_empty_lines,
     input_state,
     meta_command_end,
@@ -288,13 +287,10 @@ def _joined(pending: str, text: str, pos: int, end: int) -> str:
 
 
 def _edited_buffer(shell: Shell) -> str:
-    """What `\\ef`/`\\ev` left after the editor changed it: psql reads it as input, so its
-    complete statements run now and the rest starts the query buffer."""
+    """What `\\e`, `\\ef` or `\\ev` left in the query buffer once its complete statements ran
+    (Shell.take_edited): the start of the script's next statement."""
     text, shell.pending_input = shell.pending_input, ""
-    end = complete_end(text)
-    if end:
-        shell.handle(text[:end])
-    return text[end:].lstrip("\n") if text[end:].strip() else ""
+    return text
 
 
 def _run_statement(shell: Shell, statement: str) -> None:

@@ -49,6 +49,8 @@ def run_with_buffer(shell: Shell, buffer: str, line: str) -> str:
     name, _, argument = line.partition(" ")
     if name in BUFFER_COMMANDS and shell.conditions.active():
         return buffer_command(shell, name, buffer, argument)
+    if name in ("\\e", "\\edit") and shell.conditions.active():
+        return metacommands.edit_buffer(shell, buffer, argument)
     if name not in SENDERS:
         metacommands.run(shell, line)
         return buffer

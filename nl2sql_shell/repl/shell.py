@@ -29,7 +29,7 @@ from nl2sql_shell.db.execute import (
 )
 from nl2sql_shell.output import Output
 from nl2sql_shell.repl.conditionals import Conditionals
-from nl2sql_shell.repl.statements import drop_empty_lines, meta_command_end, next_piece, statement_pieces
+from nl2sql_shell.repl.statements import complete_end, drop_empty_lines, meta_command_end, next_piece, statement_pieces
 from nl2sql_shell.repl.transactions import run_in_transaction_mode
 if TYPE_CHECKING:
     from nl2sql_shell.repl.prompt_escapes import PromptRenderer
@@ -164,6 +164,14 @@ class Shell:
                 self._ask(stripped)
             return True
         return self._run_text(drop_empty_lines(text))  # psql skips an empty line typed outside quotes
+
+    def take_edited(self, text: str) -> None:
+        """What an editor left (`\\e`, `\\ef`, `\\ev`), read as psql reads it: as one line of
+        input, so its complete statements run now and the rest waits in the query buffer."""
+        end = complete_end(text)
+        if end:
+            self.handle(text[:end])
+        self.pending_input = text[end:].lstrip("\n") if text[end:].strip() else ""
 
     def _run_text(self, text: str) -> bool:
         """Statements, and psql's `select 1 \\g` (query text, then a meta-command on its line).

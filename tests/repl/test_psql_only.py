@@ -45,6 +45,22 @@ def test_watch_reruns_the_query_until_ctrl_c(fresh_db, monkeypatch):
     assert "(every 0.5s)\n\n" in out.getvalue() and naps == [0.5, 0.5] and err.getvalue() == ""
 
 
+def test_e_edits_the_query_buffer_and_runs_the_statements_it_completes(fresh_db, monkeypatch):
+    """psql's \\e: the buffer (else the last query) in the editor; what comes back is read as
+    input, so a complete statement runs at once; left unchanged, the last query is not rerun."""
+    shell, out, err = _shell(fresh_db)
+    monkeypatch.setenv("EDITOR", "sed -i s/1/2/")
+    shell.handle("select 11 as x\n\\e")
+    assert shell.pending_input == "select 21 as x" and out.getvalue() == ""
+    monkeypatch.setenv("EDITOR", "sed -i $s/$/;/")
+    shell.handle(shell.pending_input + "\n\\e")
+    assert shell.pending_input == "" and out.getvalue() == " x  \n----\n 21\n(1 row)\n\n"
+    monkeypatch.setenv("EDITOR", "true")
+    shell.handle("\\e")  # the last query, unchanged: not run again
+    shell.handle("select 5\n\\e")  # the buffer, unchanged: it stays
+    assert shell.pending_input == "select 5" and out.getvalue().count("21") == 1 and err.getvalue() == ""
+
+
 def test_ef_and_ev_put_the_edited_definition_in_the_next_prompt(fresh_db, monkeypatch):
     shell, out, err = _shell(fresh_db)
     monkeypatch.setenv("EDITOR", "sed -i s/1/2/")
