@@ -399,7 +399,7 @@ def edit_buffer(shell: Shell, buffer: str, argument: str) -> str:
         text = path.read_text() if path.exists() else None
     else:
         with tempfile.NamedTemporaryFile("w+", suffix=".sql", delete=False) as handle:
-            before = buffer or shell.previous_query()
+            before = buffer + "\n" if buffer else shell.previous_query()  # psql's buffer ends its last line
             handle.write(before)
         subprocess.call([*shlex.split(editor), handle.name])
         text = Path(handle.name).read_text()
