@@ -54,7 +54,7 @@ def edit_definition(shell: Shell, name: str, argument: str) -> bool:
     if edited is None:
         shell.output.say("No changes\n")
     else:
-        shell.take_edited(edited.rstrip("\n"))
+        shell.take_edited(edited)
     return True
 
 

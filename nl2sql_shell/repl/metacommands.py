@@ -388,7 +388,7 @@ def edit_buffer(shell: Shell, buffer: str, argument: str) -> str:
     """psql's `\\e [FILE]`: FILE, else the query ``buffer``, else the last query, in $EDITOR;
     what it leaves is read as input (Shell.take_edited). Left unchanged, the buffer stays as it
     was, and the last query or the file is not run: the buffer is cleared. Returns what stays
-    in the buffer it was given ("" once replaced)."""
+    of the buffer it was given: nothing, as what stays is the editor's (Shell.pending_input)."""
     if not shell.require_query_buffer():
         return buffer
     editor = os.environ.get("EDITOR") or os.environ.get("VISUAL") or "vi"
@@ -405,8 +405,8 @@ def edit_buffer(shell: Shell, buffer: str, argument: str) -> str:
         text = Path(handle.name).read_text()
         os.unlink(handle.name)
     if text is None or text == before:
-        return buffer if buffer and not argument else ""
-    shell.take_edited(text.rstrip("\n"))
+        text = before if buffer and not argument else ""  # the buffer stays; the rest is cleared
+    shell.take_edited(text)
     return ""
 
 

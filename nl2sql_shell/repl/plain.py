@@ -50,6 +50,10 @@ def run_plain(shell: Shell) -> int:
         except KeyboardInterrupt:
             shell.error("Cancelled.")
             continue
+        if shell.redisplay:  # psql shows what an editor left in the buffer, after PROMPT1
+            shell.redisplay = False
+            sys.stdout.write(prompts.first() + shell.pending_input)
+            sys.stdout.flush()
         if not keep_going and quit_is_confirmed(_ask, shell):
             break
     shell.close()

@@ -289,7 +289,7 @@ def _joined(pending: str, text: str, pos: int, end: int) -> str:
 def _edited_buffer(shell: Shell) -> str:
     """What `\\e`, `\\ef` or `\\ev` left in the query buffer once its complete statements ran
     (Shell.take_edited): the start of the script's next statement."""
-    text, shell.pending_input = shell.pending_input, ""
+    text, shell.pending_input, shell.redisplay = shell.pending_input, "", False
     return text
 
 

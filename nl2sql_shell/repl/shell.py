@@ -73,6 +73,7 @@ class Shell:
     last_sql: str = ""
     last_failed: bool = False
     pending_input: str = ""  # text for the next prompt's buffer (`\e`, `e` on a model answer)
+    redisplay: bool = False  # an editor left pending_input: psql prints it after PROMPT1 (-n does)
     history: Callable[[], list[str]] | None = None  # the prompt's history, oldest first (interactive only)
     on_schema_change: list[Callable[[], None]] = field(default_factory=list)
     questions: object | None = None  # the `?` handler, set by the front end (see repl/questions.py)
@@ -167,11 +168,14 @@ class Shell:
 
     def take_edited(self, text: str) -> None:
         """What an editor left (`\\e`, `\\ef`, `\\ev`), read as psql reads it: as one line of
-        input, so its complete statements run now and the rest waits in the query buffer."""
+        input, so its complete statements run now and the rest waits in the query buffer, its
+        last line ended, to be shown again (``redisplay``) before the next line is read."""
         end = complete_end(text)
         if end:
             self.handle(text[:end])
-        self.pending_input = text[end:].lstrip("\n") if text[end:].strip() else ""
+        rest = text[end:].lstrip("\n")
+        self.pending_input = (rest if rest.endswith("\n") else rest + "\n") if rest.strip() else ""
+        self.redisplay = bool(self.pending_input)
 
     def _run_text(self, text: str) -> bool:
         """Statements, and psql's `select 1 \\g` (query text, then a meta-command on its line).

@@ -51,14 +51,14 @@ def test_e_edits_the_query_buffer_and_runs_the_statements_it_completes(fresh_db,
     shell, out, err = _shell(fresh_db)
     monkeypatch.setenv("EDITOR", "sed -i s/1/2/")
     shell.handle("select 11 as x\n\\e")
-    assert shell.pending_input == "select 21 as x" and out.getvalue() == ""
+    assert shell.pending_input == "select 21 as x\n" and shell.redisplay and out.getvalue() == ""
     monkeypatch.setenv("EDITOR", "sed -i $s/$/;/")
     shell.handle(shell.pending_input + "\n\\e")
     assert shell.pending_input == "" and out.getvalue() == " x  \n----\n 21\n(1 row)\n\n"
     monkeypatch.setenv("EDITOR", "true")
     shell.handle("\\e")  # the last query, unchanged: not run again
     shell.handle("select 5\n\\e")  # the buffer, unchanged: it stays
-    assert shell.pending_input == "select 5" and out.getvalue().count("21") == 1 and err.getvalue() == ""
+    assert shell.pending_input == "select 5\n" and out.getvalue().count("21") == 1 and err.getvalue() == ""
 
 
 def test_ef_and_ev_put_the_edited_definition_in_the_next_prompt(fresh_db, monkeypatch):
@@ -69,7 +69,7 @@ def test_ef_and_ev_put_the_edited_definition_in_the_next_prompt(fresh_db, monkey
     shell.handle("\\ef twice")
     assert shell.pending_input.startswith("CREATE OR REPLACE FUNCTION public.twice(n integer)") and "n * 2" in shell.pending_input
     shell.handle("\\ev v")
-    assert shell.pending_input == "CREATE OR REPLACE VIEW public.v AS\n SELECT 2 AS one"
+    assert shell.pending_input == "CREATE OR REPLACE VIEW public.v AS\n SELECT 2 AS one\n"
     shell.pending_input = ""
     monkeypatch.setenv("EDITOR", "true")  # left as it was: psql's "No changes", nothing kept
     shell.handle("\\ef twice")

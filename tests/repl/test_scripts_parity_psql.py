@@ -337,6 +337,21 @@ def test_copy_data_typed_at_a_terminal_gets_the_instructions_and_prompt3(fresh_d
         assert psql.count(b"* copy=# ") == 3 and (b"Enter data to be copied" in psql) == (not quiet)
 
 
+def test_backslash_e_at_a_terminal_runs_what_the_editor_completes(fresh_db, tmp_path: Path, monkeypatch):
+    """\\e on the last query, then on the query buffer: the editor's complete statement runs
+    at once, as psql reads it back (-n, on a terminal)."""
+    from psqlcompare import SHELL
+
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\nfor f; do :; done\nprintf "select 42 as e;\\n" > "$f"\n')
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+    lines = [b"select 1 as x;\r", b"\\e\r", b"select 2 as y\r", b"\\e\r", b"\\p\r"]
+    mine = _typed_on_a_terminal([*SHELL, fresh_db, "-X", "-n", "-q"], lines)
+    psql = _typed_on_a_terminal([str(PSQL), "-X", fresh_db, "-n", "-q"], lines)
+    assert mine == psql and psql.count(b" 42\r\n(1 row)") == 2 and b" y \r" not in psql
+
+
 def _detached(command: list[str], stdin: bytes) -> tuple[int, bytes, bytes]:
     """Run without a controlling terminal (no /dev/tty), as psql's password prompt falls back
     to standard error and input then; our program name made psql's."""
