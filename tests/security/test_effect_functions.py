@@ -119,7 +119,12 @@ def _standby_snapshots_since(conninfo: str, lsn: str) -> int:
         end = conn.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]
         if not conn.execute("SELECT %s::pg_lsn < %s::pg_lsn", (lsn, end)).fetchone()[0]:
             return 0
-        deadline = time.monotonic() + 5  # pg_walinspect reads flushed WAL; the walwriter flushes soon
+        # pg_walinspect reads flushed WAL. The walwriter may leave a last partial page of
+        # records no commit waits for (it did for over 5 s in a loaded CI run): a commit of our
+        # own, synchronous, flushes past `end`.
+        conn.execute("SET synchronous_commit = on")
+        conn.execute("SELECT pg_current_xact_id()")
+        deadline = time.monotonic() + 5
         while conn.execute("SELECT pg_current_wal_flush_lsn() < %s::pg_lsn", (end,)).fetchone()[0]:
             if time.monotonic() > deadline:
                 raise AssertionError(f"WAL up to {end} was not flushed in 5 seconds")
