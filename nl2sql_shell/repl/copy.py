@@ -184,7 +184,7 @@ def slash_copy(shell: Shell, argument: str) -> bool:
     if command.direction == "from":
         if stream is None:  # pstdin is standard input, which is the script itself when it comes from there
             from_script = command.target == "stdin" or (shell.source is None and shell.read_line is not None)
-            source = shell.command_lines() if from_script and shell.command_lines is not None else shell.typed_lines()
+            source = shell.copy_lines() if from_script else shell.typed_lines()
         else:
             source = data_lines(stream.readline)
         outcome = executor.copy(command.sql, source, None)

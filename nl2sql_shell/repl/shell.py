@@ -31,14 +31,15 @@ from nl2sql_shell.output import Output
 from nl2sql_shell.repl.conditionals import Conditionals
 from nl2sql_shell.repl.statements import complete_end, drop_empty_lines, meta_command_end, next_piece, statement_pieces
 from nl2sql_shell.repl.transactions import run_in_transaction_mode
-if TYPE_CHECKING:
-    from nl2sql_shell.repl.prompt_escapes import PromptRenderer
 from nl2sql_shell.repl.variables import (
     boolean,
     builtin_variables,
     connection_variables,
     substitute,
 )
+
+if TYPE_CHECKING:
+    from nl2sql_shell.repl.prompt_escapes import PromptRenderer
 
 _SINGLE_STEP = (
     "***(Single step mode: verify command)*******************************************\n{}\n"
@@ -102,7 +103,11 @@ class Shell:
         install_notice_printer(conn, lambda: self.errors, lambda: self.location, lambda: self.settings.messages)
         conn.add_notify_handler(self.notifications.append)
         self.executor = Executor(conn, self.settings, self.output, lambda: self.errors, lambda: self.location)
-        self.executor.copy_stdin = lambda: self.command_lines() if self.command_lines is not None else self.typed_lines()
+        self.executor.copy_stdin = self.copy_lines
+
+    def copy_lines(self) -> Iterator[bytes]:
+        """COPY FROM STDIN's data: the running script's lines after it, else typed_lines."""
+        return self.command_lines() if self.command_lines is not None else self.typed_lines()
 
     def typed_lines(self) -> Iterator[bytes]:
         """COPY data from standard input: on a terminal psql's instructions (unless quiet)
