@@ -23,6 +23,7 @@ from sqlglot.schema import MappingSchema
 from sqlglot.tokens import Token, TokenType
 
 from nl2sql_shell.schema.model import Schema, Table
+from nl2sql_shell.schema.render import RESERVED_WORDS
 from nl2sql_shell.schema.words import closest_name
 
 from .parsing import DIALECT, parse_one, parse_statements, same_column
@@ -252,6 +253,8 @@ class _NameChecker:
                 self.errors.append(self._missing_table(node))
                 self.unknown.append(node.name)
                 table = None
+            elif is_bare_keyword(node):
+                self.errors.append(keyword_error(node.name, "table"))
         self._tables[id(node)] = table
         return table
 
@@ -293,6 +296,8 @@ class _NameChecker:
                 return None
             self.unknown.append(name)
             return _missing_column(name, [(self._label(owner, qualifier), columns)]) + self._elsewhere(name)
+        if is_bare_keyword(column) and any(name in (self._source_columns(s, alias) or ()) for s in chain for alias in s.sources):
+            return keyword_error(name, "column")
         if name in _PSEUDO_COLUMNS or name in _SYSTEM_COLUMNS or self._is_output_name(scope, column):
             return None
         known: list[tuple[str, list[str]]] = []
@@ -392,6 +397,18 @@ def is_catalog(node: exp.Table, schema: Schema) -> bool:
     if node.db:
         return node.db in _CATALOG_SCHEMAS
     return node.name.startswith("pg_") and schema.table(node.name) is None
+
+
+def is_bare_keyword(node: exp.Table | exp.Column) -> bool:
+    """An unqualified name written bare that PostgreSQL reads as a keyword: `FROM user` is the
+    current user's name (a one-row table), `WHERE user = 'bob'` compares it, `FROM order`
+    does not parse. The schema's table or column of that name must be written in quotes."""
+    qualifier = node.args.get("db") if isinstance(node, exp.Table) else node.args.get("table")
+    return not qualifier and isinstance(node.this, exp.Identifier) and not node.this.quoted and node.name in RESERVED_WORDS
+
+
+def keyword_error(name: str, kind: str) -> str:
+    return f'bare {name} is a PostgreSQL keyword, not the {kind} "{name}": write it in double quotes'
 
 
 def _missing_column(name: str, sources: list[tuple[str, list[str]]]) -> str:

@@ -93,3 +93,46 @@ def test_tables_and_keys_a_repair_adds_are_written_as_the_schema_spells_them(fre
         assert "bridge" in {c.rule for c in repaired.changes} and '"PatientVisit"' in repaired.sql
         assert check_sql(repaired.sql, schema).ok, repaired.sql
         assert sorted(conn.execute(repaired.sql).fetchall()) == [("Cy", 1), ("Di", 1)]
+
+
+LIBRARY = """
+CREATE TABLE "user" (id int PRIMARY KEY, "Display Name" text NOT NULL);
+CREATE TABLE "order" (id int PRIMARY KEY, "user" int REFERENCES "user", total numeric);
+INSERT INTO "user" VALUES (1, 'Ann'), (2, 'Bob');
+INSERT INTO "order" VALUES (10, 1, 5), (11, 2, 7), (12, 2, 1);
+"""
+
+
+@pytest.mark.parametrize(
+    ("sql", "rows"),
+    [
+        # runs as written: FROM user is the one-row table of the current user's name
+        ("SELECT count(*) FROM user", [(2,)]),
+        # runs as written and compares the current user's name with 2: no rows
+        ("SELECT total FROM \"order\" WHERE user = 2 ORDER BY total", [(1,), (7,)]),
+        # fails as written: u.id is no column of the current user's name
+        ('SELECT u."Display Name", SUM(o.total) FROM user u JOIN "order" o ON o."user" = u.id GROUP BY u."Display Name"', [("Ann", 5), ("Bob", 8)]),
+        # does not parse as written
+        ("SELECT user.id FROM order JOIN user ON user.id = order.user WHERE order.total > 4", [(1,), (2,)]),
+    ],
+)
+def test_a_table_or_column_named_by_a_keyword_is_read_in_quotes(fresh_db: str, sql: str, rows: list[tuple]) -> None:
+    """Applications name tables `user` and `order`; a model writes them bare, as the schema
+    shows every other name, and PostgreSQL reads the keyword instead (or fails to parse). The
+    check names it, and the repair quotes the name the schema has, nothing else."""
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(LIBRARY)
+        schema = read_schema(conn)
+        try:
+            as_written = sorted(conn.execute(sql).fetchall())
+        except psycopg.errors.Error:
+            as_written = None
+        assert as_written != rows
+        checked = check_sql(sql, schema)
+        assert any("is a PostgreSQL keyword" in e for e in checked.errors), checked.errors
+        repaired = apply_rules(sql, schema, failing=True)
+        assert repaired.changes and {c.rule for c in repaired.changes} <= {"known_table", "known_column"}
+        assert check_sql(repaired.sql, schema).ok, repaired.sql
+        assert sorted(conn.execute(repaired.sql).fetchall()) == rows
+        # a keyword meant as a keyword is left alone
+        assert check_sql("SELECT user", schema).ok and check_sql('SELECT o.user FROM "order" o', schema).ok

@@ -15,11 +15,13 @@ from collections.abc import Iterator
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope
 
+from nl2sql_shell.schema.model import Table
 from nl2sql_shell.schema.render import quote_name
 from nl2sql_shell.schema.words import closest_name, shared_affixes
 
-from ..check import is_catalog
+from ..check import is_bare_keyword, is_catalog
 from .base import Change, Context, Tables, identifier, sql_of
+from .base import owners as column_owners
 
 # Only a near-identical spelling counts by letters alone: `total_price` is not `total_cost`.
 SPELLING_CUTOFF = 0.85
@@ -30,7 +32,11 @@ def known_table(scope: Scope, tables: Tables, context: Context) -> Iterator[Chan
     schema = context.schema
     for alias, source in scope.sources.items():
         known = tables.get(alias)
-        if not isinstance(source, exp.Table) or (known is not None and known.name == source.name) or is_catalog(source, schema):
+        if not isinstance(source, exp.Table) or is_catalog(source, schema):
+            continue
+        if known is not None and known.name == source.name:
+            if is_bare_keyword(source):
+                yield _quoted_keyword(source, known, scope)
             continue
         # the same name in another case (`PatientVisit` folded to patientvisit), or off the search_path
         same_name = [t for t in schema.tables if t.name.lower() == source.name.lower() and (not source.db or t.schema == source.db)]
@@ -64,6 +70,11 @@ def known_column(scope: Scope, tables: Tables, context: Context) -> Iterator[Cha
             continue
         owners = {column.table: tables[column.table]} if column.table else tables
         names = [c.name for t in owners.values() for c in t.columns]
+        if is_bare_keyword(column) and len(column_owners(column.name, tables)) == 1:
+            before = sql_of(column)
+            column.set("this", identifier(column.name))
+            yield Change("known_column", before, sql_of(column), f"bare {before} is a PostgreSQL keyword; the column is {sql_of(column)}")
+            continue
         if any(c.name == column.name for t in tables.values() for c in t.columns) or (not column.table and column.name in outputs):
             continue  # the name is here (on another table: other rules' errors)
         if column.name == "id":
@@ -77,6 +88,20 @@ def known_column(scope: Scope, tables: Tables, context: Context) -> Iterator[Cha
         before, original = sql_of(column), column.name
         column.set("this", identifier(name))
         yield Change("known_column", before, sql_of(column), f"no column {original} in {_label(owners)}; it has {quote_name(name)}")
+
+
+def _quoted_keyword(source: exp.Table, table: Table, scope: Scope) -> Change:
+    """`FROM user u` meant the schema's table "user" (bare, PostgreSQL reads the keyword USER,
+    the current user's name): the same table, written in quotes, and so are the columns
+    qualified by its bare name."""
+    before = sql_of(source)
+    bare = source.name
+    source.set("this", identifier(table.name))
+    if not source.alias:
+        for column in scope.columns:
+            if column.table == bare and not column.args["table"].quoted:
+                column.set("table", identifier(bare))
+    return Change("known_table", before, sql_of(source), f"bare {bare} is a PostgreSQL keyword; the table is {quote_name(table.name)}")
 
 
 def _label(owners: Tables) -> str:
