@@ -2,14 +2,17 @@
 
 Row-returning statements go through a server-side cursor (psql's FETCH_COUNT strategy), so
 a big result never sits whole in memory: each batch is formatted and written as it arrives.
-Ctrl-C raises KeyboardInterrupt inside psycopg, which sends a cancel request to the server.
+Ctrl-C while the server runs a statement sends it a cancel request, as psql's SIGINT handler
+does, and the statement ends with the server's own error; anywhere else it interrupts.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -29,8 +32,8 @@ from nl2sql_shell.output import Output
 
 _CURSOR_NAME = "nl2sql_shell_cursor"
 _PSQL_CURSOR = "_psql_cursor"  # the name psql declares, seen in its errors
-CANCELLED = "cancelled"  # Outcome.error after Ctrl-C
-# The server's error for a statement Ctrl-C cancelled (psycopg keeps its result to itself).
+# The server's error for a statement Ctrl-C cancelled, where psycopg kept its result to itself
+# (Ctrl-C while rows were being printed).
 CANCEL_SQLSTATE, CANCEL_MESSAGE = "57014", "canceling statement due to user request"
 _ROW_STATEMENT = re.compile(r"^\s*(?:\(\s*)*(select|values|table|with)\b", re.IGNORECASE)
 # A word that rules out DECLARE, or the start of a quote or comment where such words don't count.
@@ -59,6 +62,7 @@ class Outcome:
     status: str | None = None
     error: str | None = None
     diag: psycopg.errors.Diagnostic | None = None  # the server's error fields (SQLSTATE, \\errverbose)
+    cancelled: bool = False  # Ctrl-C ended it (a script stops, as psql's does)
 
 
 def uses_cursor(sql: str) -> bool:
@@ -165,6 +169,7 @@ class Executor:
         # prints the command tags (``COPY n`` too, as the data went elsewhere).
         self.status_output: Output | None = None
         self.last_oid: str | None = None  # psql's LASTOID: the OID in the last command tag shown
+        self._cancel_sent = False  # Ctrl-C sent the server a cancel request for this statement
 
     def run(self, sql: str, *, read_only: bool = False, statement_timeout_ms: int | None = None, single: bool = False) -> Outcome:
         """Run one statement and print its result; errors are printed, never raised.
@@ -174,26 +179,58 @@ class Executor:
         so that it is one statement or none. That is how model-written SQL runs.
         """
         started = time.perf_counter()
+        self._cancel_sent = False
         try:
             if read_only:
                 outcome = self._run_guarded(sql, statement_timeout_ms, single)
             else:
                 outcome = self._run(sql, single)
         except KeyboardInterrupt:
-            self._cancelled()
-            outcome = Outcome(False, error=CANCELLED)
+            outcome = self._cancelled()
         except psycopg.Error as exc:
-            self._report(error_text(exc, self.settings.messages))
-            outcome = Outcome(False, error=error_text(exc), diag=exc.diag)
+            outcome = self._failed(exc)
         if self.settings.timing:
             self.output.say(f"Time: {(time.perf_counter() - started) * 1000:.3f} ms\n")
         return outcome
 
-    def _cancelled(self) -> None:
-        """Ctrl-C during a statement: psycopg has sent the server a cancel request, as psql does."""
+    def _cancelled(self) -> Outcome:
+        """Ctrl-C outside the server's wait (rows being printed): psycopg has sent the server a
+        cancel request and kept the server's answer to itself."""
         stream = self.errors()
         stream.write("Cancel request sent\n")
         self._report(f"ERROR:  {CANCEL_MESSAGE}")
+        return Outcome(False, error=f"ERROR:  {CANCEL_MESSAGE}", cancelled=True)
+
+    def _failed(self, exc: psycopg.Error) -> Outcome:
+        self._report(error_text(exc, self.settings.messages))
+        return Outcome(False, error=error_text(exc), diag=exc.diag, cancelled=self._cancel_sent)
+
+    @contextlib.contextmanager
+    def _cancel_on_interrupt(self) -> Iterator[None]:
+        """psql's SIGINT handler while a statement runs: Ctrl-C sends the server a cancel
+        request, says so at once, and the statement ends with the server's own error (SQLSTATE
+        57014, and its LOCATION for \\errverbose). Where the server is not running one (rows
+        being printed) Ctrl-C interrupts as ever. Only the main thread can own the handler."""
+        previous = signal.getsignal(signal.SIGINT)
+        if threading.current_thread() is not threading.main_thread() or previous is signal.SIG_IGN:
+            yield
+            return
+
+        def interrupt(signum: int, frame: object) -> None:
+            if self.conn.info.transaction_status != pq.TransactionStatus.ACTIVE:
+                raise KeyboardInterrupt
+            self._cancel_sent = True
+            stream = self.errors()
+            stream.write("Cancel request sent\n")
+            stream.flush()
+            with contextlib.suppress(psycopg.Error):
+                self.conn.cancel_safe()
+
+        signal.signal(signal.SIGINT, interrupt)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     def _report(self, text: str) -> None:
         stream = self.errors()
@@ -210,9 +247,10 @@ class Executor:
             return self._copy(sql, self.copy_stdin(), None)
         if direction == "out":  # psql prints COPY n unless it would follow the data
             return self._copy(sql, None, self.write_data, show_status=self.status_output is not None)
-        if uses_cursor(sql):
-            return self._run_with_cursor(sql, single)
-        return self._run_plain(sql, single)
+        with self._cancel_on_interrupt():
+            if uses_cursor(sql):
+                return self._run_with_cursor(sql, single)
+            return self._run_plain(sql, single)
 
     def run_simple(self, sql: str) -> Outcome:
         """psql's `-c STRING`: the whole string as one simple-protocol query, so its statements
@@ -222,18 +260,18 @@ class Executor:
         declared = self.settings.fetch_count > 0 and bool(_SELECT_COMMAND.match(sql))
         own = declared and self.conn.info.transaction_status == pq.TransactionStatus.IDLE
         outcome = Outcome(False, error="")
+        self._cancel_sent = False
         try:
-            if own:
-                self._simple("BEGIN")
-            results = self._simple(f"DECLARE {_PSQL_CURSOR} NO SCROLL CURSOR FOR\n{sql}" if declared else sql)
-            if declared:
-                outcome = self._fetch_declared(results[-1])
+            with self._cancel_on_interrupt():
+                if own:
+                    self._simple("BEGIN")
+                results = self._simple(f"DECLARE {_PSQL_CURSOR} NO SCROLL CURSOR FOR\n{sql}" if declared else sql)
+                if declared:
+                    outcome = self._fetch_declared(results[-1])
         except KeyboardInterrupt:
-            self._cancelled()
-            return Outcome(False, error=CANCELLED)
+            return self._cancelled()
         except psycopg.Error as exc:
-            self._report(error_text(exc, self.settings.messages))
-            return Outcome(False, error=error_text(exc), diag=exc.diag)
+            return self._failed(exc)
         finally:
             if declared and not self.conn.broken:  # psql: CLOSE, then COMMIT or ROLLBACK its own
                 self._simple(f"CLOSE {_PSQL_CURSOR}")
@@ -349,14 +387,13 @@ class Executor:
 
     def copy(self, sql: str, source: Iterable[bytes] | None, sink: Callable[[bytes], None] | None, *, show_status: bool = True) -> Outcome:
         """`\\copy`: one COPY with the client's end chosen by the caller, errors printed as run's."""
+        self._cancel_sent = False
         try:
             return self._copy(sql, source, sink, show_status=show_status)
         except KeyboardInterrupt:
-            self._cancelled()
-            return Outcome(False, error=CANCELLED)
+            return self._cancelled()
         except psycopg.Error as exc:
-            self._report(error_text(exc, self.settings.messages))
-            return Outcome(False, error=error_text(exc), diag=exc.diag)
+            return self._failed(exc)
 
     def _copy(self, sql: str, source: Iterable[bytes] | None, sink: Callable[[bytes], None] | None, *, show_status: bool = True) -> Outcome:
         """psql prints ``COPY n`` except when the data itself went to the query output."""

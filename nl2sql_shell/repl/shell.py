@@ -20,7 +20,6 @@ from nl2sql_shell.db import connect as db_connect
 from nl2sql_shell.db.execute import (
     CANCEL_MESSAGE,
     CANCEL_SQLSTATE,
-    CANCELLED,
     Executor,
     Outcome,
     Settings,
@@ -315,7 +314,7 @@ class Shell:
         if self.conn.closed or self.conn.broken:
             self._connection_lost()
             outcome = Outcome(False, error="connection lost")
-        elif outcome.error == CANCELLED and not self.interactive:  # Ctrl-C ends a script, as in psql
+        elif outcome.cancelled and not self.interactive:  # Ctrl-C ends a script, as in psql
             raise StopScript()
         elif outcome.ok and sql.lstrip()[:8].lower().startswith(_DDL):
             self.schema_changed()
@@ -349,7 +348,7 @@ class Shell:
             self.last_error = outcome.diag, outcome.error or ""
             code = outcome.diag.sqlstate or ""
             self.variables.update(SQLSTATE=code, LAST_ERROR_SQLSTATE=code, LAST_ERROR_MESSAGE=outcome.diag.message_primary or "")
-        elif outcome.error == CANCELLED:  # the server's error fields stayed inside psycopg
+        elif outcome.cancelled:  # the server's error fields stayed inside psycopg
             self.last_error = None
             self.variables.update(SQLSTATE=CANCEL_SQLSTATE, LAST_ERROR_SQLSTATE=CANCEL_SQLSTATE, LAST_ERROR_MESSAGE=CANCEL_MESSAGE)
 

@@ -102,7 +102,7 @@ def _name_words(name: str, prefixes: tuple[str, ...], suffixes: tuple[str, ...])
     for start, span in spans:
         found[span] = None
         starts.add(start)
-        if len(span) >= MIN_SEGMENTED and span.isalpha():
+        if _segmentable(span):
             for piece_start, piece in _segments(span):
                 found[piece] = None
                 starts.add(start + piece_start)
@@ -147,7 +147,13 @@ def closest_name(
 def _said_words(name: str) -> list[str]:
     """The words of a name someone wrote, its folded runs segmented: ``saleAt`` written
     unquoted reaches us as ``saleat``, which is "sale at" (not an abbreviation of "sale")."""
-    return [piece for word in declared_words(name) for piece in (segment(word) if len(word) >= MIN_SEGMENTED and word.isalpha() else (word,))]
+    return [piece for word in declared_words(name) for piece in (segment(word) if _segmentable(word) else (word,))]
+
+
+def _segmentable(run: str) -> bool:
+    """A run of letters long enough to be several words folded together (`whordertotal`);
+    shorter runs and runs with digits are kept whole."""
+    return len(run) >= MIN_SEGMENTED and run.isalpha()
 
 
 def _misspelt(wanted: str, name: str, cutoff: float) -> bool:

@@ -177,6 +177,9 @@ def test_real_terminal_ctrl_c_cancels_a_query_and_ctrl_d_quits(fresh_db, sigint_
     child.sendline("\\echo :ERROR :SQLSTATE :LAST_ERROR_MESSAGE")  # as psql sets them after a cancel
     child.expect("true 57014 canceling statement due to user request")
     child.expect("=# ")
+    child.sendline("\\errverbose")  # the server's own error, as psql keeps it after a cancel
+    child.expect("ERROR:  57014: canceling statement due to user request\r\nLOCATION:  ProcessInterrupts, postgres.c:")
+    child.expect("=# ")
     child.sendline("select 'still here' as status;")
     child.expect("still here")
     child.expect("=# ")

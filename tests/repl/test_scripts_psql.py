@@ -152,10 +152,12 @@ def _interrupted(command: list[str], conninfo: str, cwd: Path) -> tuple[int, byt
     return process.returncode, out, err.replace(b"nl2sql-shell:", b"psql:")
 
 
-def test_ctrl_c_in_a_script_cancels_and_stops_it_as_psql(fresh_db, tmp_path: Path):
+@pytest.mark.parametrize("verbosity", ["default", "verbose"])
+def test_ctrl_c_in_a_script_cancels_and_stops_it_as_psql(fresh_db, tmp_path: Path, verbosity: str):
+    """The cancelled statement's error is the server's own: verbose, it has SQLSTATE and LOCATION."""
     import sys
 
-    (tmp_path / "sleep.sql").write_text("select 1;\nselect pg_sleep(60);\nselect 2;\n")
+    (tmp_path / "sleep.sql").write_text(f"\\set VERBOSITY {verbosity}\nselect 1;\nselect pg_sleep(60);\nselect 2;\n")
     ours = _interrupted([sys.executable, "-m", "nl2sql_shell", fresh_db, "-f", "sleep.sql"], fresh_db, tmp_path)
     theirs = _interrupted([str(PSQL), "-X", fresh_db, "-f", "sleep.sql"], fresh_db, tmp_path)
     assert ours == theirs
