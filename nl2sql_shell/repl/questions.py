@@ -174,14 +174,16 @@ class QuestionHandler:
             return self._interruptible(
                 lambda cancel: self.asker.ask(question, self.shell.conn, examples=examples, history=history, on_text=on_text, cancel=cancel, check_grounding=not insist),
                 "answering",
+                clear=draft.erase if draft is not None else None,
             )
         finally:
             if draft is not None:
                 draft.erase()
 
-    def _interruptible(self, job: Callable[[threading.Event], _T], doing: str) -> _T | None:
+    def _interruptible(self, job: Callable[[threading.Event], _T], doing: str, *, clear: Callable[[], None] | None = None) -> _T | None:
         """Run `job(cancel)` in a thread: Ctrl-C here sets `cancel`, which stops the model
-        within a token, and the shell goes on. None (after a one-line error) when stopped or failed."""
+        within a token, and the shell goes on. None (after a one-line error) when stopped or
+        failed; `clear` first tidies what the job streamed, so the error stays in sight."""
         cancel = threading.Event()
         result: list[_T] = []
         failure: list[BaseException] = []
@@ -200,6 +202,8 @@ class QuestionHandler:
         except KeyboardInterrupt:
             cancel.set()
             worker.join()
+        if (cancel.is_set() or failure) and clear is not None:
+            clear()
         if cancel.is_set():
             self.shell.error("Generation stopped.")
         elif failure:
@@ -324,7 +328,15 @@ class QuestionHandler:
                 shown = True
             held = text[ends[-1] :] if ends else text
 
-        generations = self._interruptible(lambda cancel: model.generate(model.chat_prompt(messages), max_new_tokens=EXPLANATION_TOKENS, on_text=show, cancel=cancel), "explaining")
+        def end_line() -> None:
+            nonlocal shown
+            if shown:  # a message after sentences shown starts on a line of its own
+                out.write("\n")
+            shown = False
+
+        generations = self._interruptible(
+            lambda cancel: model.generate(model.chat_prompt(messages), max_new_tokens=EXPLANATION_TOKENS, on_text=show, cancel=cancel), "explaining", clear=end_line
+        )
         cut = bool(generations) and generations[0].finish == "length"
         if generations and held.strip() and not (cut and shown):  # one long unfinished sentence: marked as cut
             out.write(held.rstrip() + ("…" if cut else ""))

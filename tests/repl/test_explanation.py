@@ -60,3 +60,51 @@ def _explained(conninfo: str, explanation: str, finish: str) -> str:
 )
 def test_the_explanation_ends_on_a_whole_sentence(fresh_db, explanation, finish, shown):
     assert _explained(fresh_db, explanation, finish).endswith(shown + "\n")
+
+
+class Interrupted(Scripted):
+    """Streams the start of a query, then the person presses Ctrl-C (SIGINT to the main
+    thread, as the terminal sends it), and stops at the cancel as a backend does."""
+
+    def __init__(self, streamed: str) -> None:
+        super().__init__([QUERY])
+        self.streamed = streamed
+
+    def generate(self, prompt: str, **options):
+        import os
+        import signal
+
+        for line in self.streamed.splitlines(keepends=True):
+            options["on_text"](line)
+        os.kill(os.getpid(), signal.SIGINT)
+        options["cancel"].wait(10)
+        stopped = Scripted([self.streamed])
+        stopped.finish = "cancelled"
+        return stopped.generate(prompt)
+
+
+@pytest.mark.parametrize("streamed", ["SELECT", "SELECT\n  branch,\n  COUNT(*)\nFROM"])
+def test_ctrl_c_while_the_model_writes_leaves_the_message_and_no_draft(fresh_db, monkeypatch, streamed):
+    """The dim draft is erased before "Generation stopped." is written, so the screen shows
+    the question and the message, not a stray first line of SQL."""
+    import signal
+    import sys
+
+    import pyte
+
+    terminal = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", terminal)  # where the draft streams
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    target = Target(fresh_db)
+    shell = Shell(target, connect(target), output=Output(terminal, use_pager=False), errors=terminal)
+    shell.conn.execute("CREATE TABLE copy (copy_id int PRIMARY KEY, branch text)")
+    shell.conn.commit()
+    handler = QuestionHandler(shell, model=None, adapter=None, quantize=None, device=None)
+    handler.asker = Asker(Interrupted(streamed), Options(max_repairs=0, candidates=1))
+    shell.questions = handler
+    terminal.write("lib=# ? copies per branch\n")
+    handler.ask("? copies per branch")
+    screen = pyte.Screen(80, 10)
+    pyte.Stream(screen).feed(terminal.getvalue().replace("\n", "\r\n"))
+    assert [line.rstrip() for line in screen.display if line.strip()] == ["lib=# ? copies per branch", "Generation stopped."]
+    assert shell.last_failed
