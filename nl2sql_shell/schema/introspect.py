@@ -5,9 +5,10 @@ extension installs are left out: they are not the user's data.
 
 A handful of catalog queries cover every table at once (relations, columns, keys, statistics),
 so introspecting a database with hundreds of tables stays well under a second. Sample values of
-low-cardinality text columns of small tables (up to 1 MiB) are read from the table itself, in
-one bounded statement; larger tables give theirs from ``pg_stats`` once analyzed, and never
-get scanned. What the model is shown of a small table must not change when autovacuum
+low-cardinality text columns (and elements of text arrays) of small tables (up to 1 MiB) are
+read from the table itself, in one bounded statement; larger tables give theirs from
+``pg_stats`` once analyzed, and never get scanned. The keys of JSON columns, which hold what
+would otherwise be columns, are read from the first rows of any table, in the same statement. What the model is shown of a small table must not change when autovacuum
 happens to analyze it a minute after a load: statistics order tied values arbitrarily, and
 the row estimate appears only then, so the same question would get another prompt, and
 another query, depending on when it is asked. So small tables carry no row estimate either.
@@ -43,7 +44,8 @@ SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind,
             AND (c.relkind = 'f' OR size.bytes > %(small)s)
             THEN c.reltuples::bigint END AS rows,
        c.relkind IN ('r', 'm') AND size.bytes <= %(small)s
-       AND has_table_privilege(c.oid, 'SELECT') AS small
+       AND has_table_privilege(c.oid, 'SELECT') AS small,
+       c.relkind IN ('r', 'p', 'm') AND has_table_privilege(c.oid, 'SELECT') AS readable
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 CROSS JOIN LATERAL (SELECT CASE WHEN c.relkind = 'p'
@@ -64,9 +66,12 @@ SELECT a.attrelid AS oid, a.attname AS name, format_type(a.atttypid, a.atttypmod
        col_description(a.attrelid, a.attnum) AS comment,
        ARRAY(SELECT e.enumlabel::text FROM pg_enum e
              WHERE e.enumtypid = a.atttypid ORDER BY e.enumsortorder) AS enum_labels,
-       t.typcategory = 'S' AS is_text
+       t.typcategory = 'S' AS is_text,
+       coalesce(t.typcategory = 'A' AND e.typcategory = 'S', false) AS is_text_array,
+       t.typname IN ('json', 'jsonb') AS is_json
 FROM pg_attribute a
 JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_type e ON e.oid = t.typelem
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attrelid = ANY(%(oids)s) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum
@@ -89,10 +94,13 @@ ORDER BY con.conrelid, con.conname
 
 # n_distinct > 0 is a count, < 0 a fraction of the rows; most_common_vals is ordered by frequency
 # (and missing when every value is distinct).
+# An array column's most common elements come by frequency too (most_common_elem_freqs).
 _STATS = """
 SELECT c.oid, s.attname AS name, s.most_common_vals::text::text[] AS values,
        CASE WHEN s.n_distinct >= 0 THEN s.n_distinct
-            ELSE -s.n_distinct * greatest(c.reltuples, 0) END <= %(max_distinct)s AS few
+            ELSE -s.n_distinct * greatest(c.reltuples, 0) END <= %(max_distinct)s AS few,
+       ARRAY(SELECT u.e FROM unnest(s.most_common_elems::text::text[]) WITH ORDINALITY AS u(e, i)
+             ORDER BY s.most_common_elem_freqs[u.i] DESC, u.e) AS elements
 FROM pg_stats s
 JOIN pg_namespace n ON n.nspname = s.schemaname
 JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.tablename
@@ -104,6 +112,20 @@ _PROBE = sql.SQL(
     "SELECT {oid}::oid, {name}::text, ARRAY(SELECT {col}::text FROM {table} WHERE {col} IS NOT NULL"
     " GROUP BY {col} ORDER BY count(*) DESC, {col}::text LIMIT {limit})"
 )
+# The most frequent elements of a text array column.
+_ELEMENT_PROBE = sql.SQL(
+    "SELECT {oid}::oid, {name}::text, ARRAY(SELECT e FROM {table}, unnest({col}::text[]) AS e WHERE e IS NOT NULL"
+    " GROUP BY e ORDER BY count(*) DESC, e LIMIT {limit})"
+)
+# The most frequent top-level keys of a JSON column's objects, in the table's first rows: a
+# bounded read of any table, however big (a JSON column's keys are its columns).
+_KEY_PROBE = sql.SQL(
+    "SELECT {oid}::oid, {name}::text, ARRAY(SELECT k FROM (SELECT {col}::jsonb AS j FROM {table}"
+    " WHERE jsonb_typeof({col}::jsonb) = 'object' LIMIT {rows}) AS r, jsonb_object_keys(r.j) AS k"
+    " GROUP BY k ORDER BY count(*) DESC, k LIMIT {limit})"
+)
+KEY_PROBE_ROWS = 1000
+MAX_JSON_KEYS = 10
 
 
 class IntrospectionError(RuntimeError):
@@ -211,10 +233,12 @@ _Samples = dict[tuple[int, str], tuple[str, ...]]  # (table oid, column name) ->
 def _samples(
     cur: psycopg.Cursor, relations: list[Any], columns: dict[int, list[Any]], limit: int, max_distinct: int
 ) -> _Samples:
-    """Values of low-cardinality text columns: probed on small tables, from statistics on
-    larger ones (the same values whether or not the small table was analyzed yet).
+    """Values of low-cardinality text columns and elements of text array columns: probed on
+    small tables, from statistics on larger ones (the same values whether or not the small
+    table was analyzed yet); and the keys of JSON columns, from the first rows of any table.
     """
     text = {(c.oid, c.name) for cols in columns.values() for c in cols if c.is_text}
+    arrays = {(c.oid, c.name) for cols in columns.values() for c in cols if c.is_text_array}
     found: _Samples = {}
     analyzed = [rel.oid for rel in relations if not rel.small]
     for row in cur.execute(_STATS, {"oids": analyzed, "max_distinct": max_distinct}):
@@ -224,24 +248,33 @@ def _samples(
         elif key in text and row.values:
             found[key] = tuple(row.values[:limit])
             text.discard(key)
+        elif key in arrays and 0 < len(row.elements) <= max_distinct:
+            found[key] = tuple(row.elements[:limit])
     probes = [
-        _PROBE.format(
-            oid=rel.oid,
-            name=c.name,
-            col=sql.Identifier(c.name),
-            table=sql.Identifier(rel.schema, rel.name),
-            limit=max_distinct + 1,
-        )
+        probe.format(oid=rel.oid, name=c.name, col=sql.Identifier(c.name), table=sql.Identifier(rel.schema, rel.name), limit=max_distinct + 1, rows=KEY_PROBE_ROWS)
         for rel in relations
-        if rel.small
         for c in columns[rel.oid]
-        if (rel.oid, c.name) in text
+        if (probe := _probe_for(rel, c, text, arrays)) is not None
     ]
-    if probes:
-        found.update(
-            (key, values[:limit]) for key, values in _probe(cur, probes).items() if len(values) <= max_distinct
-        )
+    for key, values in _probe(cur, probes).items() if probes else ():
+        if key in text or key in arrays:
+            if len(values) <= max_distinct:
+                found[key] = values[:limit]
+        else:  # a JSON column's keys: the common ones, however many the objects have
+            found[key] = values[:MAX_JSON_KEYS]
     return found
+
+
+def _probe_for(rel: Any, column: Any, text: set[tuple[int, str]], arrays: set[tuple[int, str]]) -> sql.SQL | None:
+    """Which probe reads a column's values, elements or keys from the table, if any."""
+    key = (rel.oid, column.name)
+    if rel.small and key in text:
+        return _PROBE
+    if rel.small and key in arrays:
+        return _ELEMENT_PROBE
+    if rel.readable and column.is_json:
+        return _KEY_PROBE
+    return None
 
 
 def _probe(cur: psycopg.Cursor, probes: list[sql.Composed]) -> _Samples:
@@ -278,7 +311,9 @@ def _table(rel: Any, columns: list[Any], constraints: list[Any], samples: _Sampl
                 default=c.default,
                 comment=c.comment,
                 enum_labels=tuple(c.enum_labels),
-                sample_values=samples.get((rel.oid, c.name), ()),
+                sample_values=samples.get((rel.oid, c.name), ()) if c.is_text else (),
+                element_values=samples.get((rel.oid, c.name), ()) if c.is_text_array else (),
+                json_keys=samples.get((rel.oid, c.name), ()) if c.is_json else (),
                 is_text=c.is_text,
             )
             for c in columns

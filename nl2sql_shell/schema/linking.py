@@ -24,7 +24,7 @@ from .words import NameWords, declared_words, name_words, shared_affixes
 
 FUZZY_RATIO = 0.91
 # How much a match says about a table, by what matched and how.
-FIELD_WEIGHTS = {"table": 3.0, "column": 2.0, "value": 2.0, "comment": 1.0}
+FIELD_WEIGHTS = {"table": 3.0, "column": 2.0, "key": 2.0, "value": 2.0, "comment": 1.0}
 HOW_WEIGHTS = {"exact": 1.0, "stemmed": 0.9, "fuzzy": 0.7, "abbreviation": 0.5}
 STOPWORDS = frozenset(
     """a about all an and any are as at be by can did do does each for from get give had has have
@@ -38,7 +38,7 @@ class Reason:
     """Why a table was chosen: ``word`` of the question matched ``matched`` (or a foreign key)."""
 
     table: str  # qualified name of the chosen table
-    field: str  # "table" | "column" | "comment" | "value" | "foreign key"
+    field: str  # "table" | "column" | "key" (of a JSON column) | "comment" | "value" | "foreign key"
     how: str  # "exact" | "stemmed" | "fuzzy" | "abbreviation" | "references" | "joins"
     word: str | None = None  # the question word; None for foreign-key neighbours
     matched: str = ""  # the name, comment or value it matched; for a neighbour, the table it joins
@@ -123,8 +123,10 @@ class _Index:
             for c in t.columns:
                 self._name(name_words(c.name, prefixes, suffixes), _Target(t, "column", c.name, c.name))
                 self._text(c.comment, _Target(t, "comment", c.comment or "", c.name))
-                for value in c.enum_labels + c.sample_values:
+                for value in c.enum_labels + c.sample_values + c.element_values:
                     self._text(value, _Target(t, "value", value, c.name))
+                for key in c.json_keys:  # a JSON column's keys name what it holds, as columns do
+                    self._name(name_words(key, (), ()), _Target(t, "key", key, c.name))
 
     def _name(self, parts: NameWords, target: _Target) -> None:
         self.names.append((parts, target))

@@ -25,6 +25,8 @@ class Column:
     comment: str | None = None
     enum_labels: tuple[str, ...] = ()  # labels when the type is an enum
     sample_values: tuple[str, ...] = ()  # a few distinct values of a low-cardinality text column
+    element_values: tuple[str, ...] = ()  # a few elements of a text array column (tags, categories)
+    json_keys: tuple[str, ...] = ()  # the most common top-level keys of a json/jsonb column's objects
     is_text: bool = False  # a string type (text, varchar, char...): its values may be named in a question
 
 

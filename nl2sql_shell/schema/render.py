@@ -107,6 +107,10 @@ def _column_notes(column: Column) -> str:
         notes.append(f"one of: {_literals(labels)}{more}")
     elif column.sample_values:
         notes.append(f"e.g. {_literals(column.sample_values)}")
+    elif column.element_values:
+        notes.append(f"elements e.g. {_literals(column.element_values)}")
+    elif column.json_keys:
+        notes.append(f"keys: {_literals(column.json_keys)}")
     return "; ".join(notes)
 
 

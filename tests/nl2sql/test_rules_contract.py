@@ -22,6 +22,9 @@ CREATE TABLE invoices(invoice_id int PRIMARY KEY, order_id int REFERENCES orders
 CREATE TABLE users(user_id int PRIMARY KEY, name text);
 CREATE TABLE messages(message_id int PRIMARY KEY, sender_user_id int REFERENCES users(user_id),
   recipient_user_id int REFERENCES users(user_id), body text, sent_epoch bigint);
+CREATE TABLE books(book_id int PRIMARY KEY, title text NOT NULL, authors text[] NOT NULL, tags text[]);
+INSERT INTO books VALUES (1, 'Good Omens', '{Terry Pratchett,Neil Gaiman}', '{fantasy,comedy}'),
+  (2, 'Mort', '{Terry Pratchett}', '{fantasy}'), (3, 'Dune', '{Frank Herbert}', '{scifi}'), (4, 'Untagged', '{Anon}', NULL);
 INSERT INTO customers VALUES (1, 'Ann'), (2, 'Bob');
 INSERT INTO orders VALUES (10, 1, 5), (11, 2, 7), (12, 2, 9);
 INSERT INTO shipments VALUES (100, 10, '2024-01-02'), (101, 10, '2024-01-05'), (102, 11, '2024-02-01');
@@ -35,6 +38,7 @@ RUNS = [
     "SELECT u.name, m.body FROM messages m JOIN users u ON m.sender_user_id = u.user_id",
     "SELECT i.invoice_id, i.amount FROM invoices i JOIN shipments s ON i.order_id = s.order_id JOIN orders o ON s.order_id = o.order_id",
     "SELECT name FROM customers ORDER BY id",
+    "SELECT title FROM books WHERE tags = '{fantasy}'",  # the whole array, written as one
 ]
 FAILS = [
     # (written, a query with the meaning it had, what a repair may contain)
@@ -42,6 +46,10 @@ FAILS = [
      "SELECT COUNT(*) FROM messages WHERE EXTRACT(YEAR FROM to_timestamp(sent_epoch)) = 2024", "to_timestamp(sent_epoch)"),
     ("SELECT order_id, s.shipped_at FROM shipments s RIGHT JOIN orders o ON s.order_id = o.order_id ORDER BY 1, 2",
      "SELECT o.order_id, s.shipped_at FROM shipments s RIGHT JOIN orders o ON s.order_id = o.order_id ORDER BY 1, 2", "o.order_id"),
+    # an array compared with one value: is it among the elements (malformed array literal as written)
+    ("SELECT title FROM books WHERE authors = 'Terry Pratchett' ORDER BY 1",
+     "SELECT title FROM books WHERE 'Terry Pratchett' = ANY(authors) ORDER BY 1", "= ANY("),
+    ("SELECT COUNT(*) FROM books b WHERE b.tags <> 'comedy'", "SELECT COUNT(*) FROM books b WHERE 'comedy' <> ALL(b.tags)", "<> ALL"),
 ]
 
 

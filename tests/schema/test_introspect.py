@@ -228,3 +228,38 @@ def test_cache_checking_the_catalog_sees_ddl_from_elsewhere(shop: str) -> None:
         assert [t.comment for t in cache.get(conn).tables if t.name == "elsewhere"] == ["from another connection"]
         other.execute("DROP TABLE elsewhere")
         assert "elsewhere" not in [t.name for t in cache.get(conn).tables]
+
+
+def test_text_arrays_show_their_elements_and_json_columns_their_keys(fresh_db: str) -> None:
+    """Tags in a text[] and attributes in a jsonb are what other schemas keep in columns:
+    the model is shown the common elements and keys (`'fantasy' = ANY(genres)`,
+    `payload->>'loan'`), on small tables from the table, on big ones from statistics
+    (elements) or the first rows (keys), never a scan."""
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(
+            """
+            CREATE TABLE book (isbn text PRIMARY KEY, genres text[], ratings int[]);
+            INSERT INTO book VALUES ('1', '{fantasy,comedy}', '{5}'), ('2', '{fantasy}', NULL), ('3', '{scifi}', '{4,3}');
+            CREATE TABLE audit (id int, payload jsonb, raw json, note jsonb);
+            INSERT INTO audit VALUES (1, '{"loan": 5, "staffId": 2}', '{"ip": "::1"}', '[1, 2]'),
+                                     (2, '{"loan": 7}', '"just text"', '3');
+            CREATE TABLE big_events AS SELECT g AS id, ARRAY[(ARRAY['red', 'blue'])[g % 2 + 1]] AS tags,
+                jsonb_build_object('kind', 'click', 'x', g) AS data FROM generate_series(1, 200000) g;
+            """
+        )
+        schema = read_schema(conn)
+        book, audit, big = schema.table("book"), schema.table("audit"), schema.table("big_events")
+        assert book.column("genres").element_values == ("fantasy", "comedy", "scifi")
+        assert book.column("ratings").element_values == ()  # numbers are not named in questions
+        assert audit.column("payload").json_keys == ("loan", "staffId")
+        assert audit.column("raw").json_keys == ("ip",)
+        assert audit.column("note").json_keys == ()  # arrays and scalars have no keys
+        assert big.column("tags").element_values == ()  # not analyzed, not scanned
+        assert big.column("data").json_keys == ("kind", "x")  # read from its first rows
+        conn.execute("ANALYZE big_events")
+        analyzed = read_schema(conn).table("big_events")
+    assert set(analyzed.column("tags").element_values) == {"red", "blue"}
+    text = render_schema([book, audit], qualify=False)
+    assert "genres text[], -- elements e.g. 'fantasy', 'comedy', 'scifi'" in text
+    assert "payload jsonb, -- keys: 'loan', 'staffId'" in text
+    assert book.column("genres").sample_values == audit.column("payload").sample_values == ()
