@@ -124,7 +124,7 @@ _KEY_PROBE = sql.SQL(
     " WHERE jsonb_typeof({col}::jsonb) = 'object' LIMIT {rows}) AS r, jsonb_object_keys(r.j) AS k"
     " GROUP BY k ORDER BY count(*) DESC, k LIMIT {limit})"
 )
-KEY_PROBE_ROWS = 1000
+KEY_PROBE_ROWS = 200
 MAX_JSON_KEYS = 10
 
 
@@ -250,31 +250,21 @@ def _samples(
             text.discard(key)
         elif key in arrays and 0 < len(row.elements) <= max_distinct:
             found[key] = tuple(row.elements[:limit])
-    probes = [
-        probe.format(oid=rel.oid, name=c.name, col=sql.Identifier(c.name), table=sql.Identifier(rel.schema, rel.name), limit=max_distinct + 1, rows=KEY_PROBE_ROWS)
-        for rel in relations
-        for c in columns[rel.oid]
-        if (probe := _probe_for(rel, c, text, arrays)) is not None
-    ]
-    for key, values in _probe(cur, probes).items() if probes else ():
-        if key in text or key in arrays:
-            if len(values) <= max_distinct:
-                found[key] = values[:limit]
-        else:  # a JSON column's keys: the common ones, however many the objects have
-            found[key] = values[:MAX_JSON_KEYS]
+    def probes(kinds: set[tuple[int, str]], probe: sql.SQL, tables: list[Any]) -> list[sql.Composed]:
+        return [
+            probe.format(oid=rel.oid, name=c.name, col=sql.Identifier(c.name), table=sql.Identifier(rel.schema, rel.name), limit=max_distinct + 1, rows=KEY_PROBE_ROWS)
+            for rel in tables
+            for c in columns[rel.oid]
+            if (rel.oid, c.name) in kinds
+        ]
+
+    small = [rel for rel in relations if rel.small]
+    values = probes(text, _PROBE, small) + probes(arrays, _ELEMENT_PROBE, small)
+    found.update((key, v[:limit]) for key, v in _probe(cur, values).items() if len(v) <= max_distinct)
+    # The keys in a statement of their own: big documents that outlast its timeout lose only the keys.
+    json = {(c.oid, c.name) for cols in columns.values() for c in cols if c.is_json}
+    found.update((key, v[:MAX_JSON_KEYS]) for key, v in _probe(cur, probes(json, _KEY_PROBE, [r for r in relations if r.readable])).items())
     return found
-
-
-def _probe_for(rel: Any, column: Any, text: set[tuple[int, str]], arrays: set[tuple[int, str]]) -> sql.SQL | None:
-    """Which probe reads a column's values, elements or keys from the table, if any."""
-    key = (rel.oid, column.name)
-    if rel.small and key in text:
-        return _PROBE
-    if rel.small and key in arrays:
-        return _ELEMENT_PROBE
-    if rel.readable and column.is_json:
-        return _KEY_PROBE
-    return None
 
 
 def _probe(cur: psycopg.Cursor, probes: list[sql.Composed]) -> _Samples:
@@ -283,6 +273,8 @@ def _probe(cur: psycopg.Cursor, probes: list[sql.Composed]) -> _Samples:
     In a savepoint: if some table cannot be read in time (or at all), the schema simply comes
     without these samples rather than failing.
     """
+    if not probes:
+        return {}
     try:
         with cur.connection.transaction():
             cur.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(SAMPLING_TIMEOUT_MS))
