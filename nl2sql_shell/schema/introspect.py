@@ -250,6 +250,7 @@ def _samples(
             text.discard(key)
         elif key in arrays and 0 < len(row.elements) <= max_distinct:
             found[key] = tuple(row.elements[:limit])
+
     def probes(kinds: set[tuple[int, str]], probe: sql.SQL, tables: list[Any]) -> list[sql.Composed]:
         return [
             probe.format(oid=rel.oid, name=c.name, col=sql.Identifier(c.name), table=sql.Identifier(rel.schema, rel.name), limit=max_distinct + 1, rows=KEY_PROBE_ROWS)
