@@ -60,18 +60,28 @@ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition
 ORDER BY p.pos NULLS LAST, n.nspname, c.relname
 """
 
+# A column of a domain (`CREATE DOMAIN cents AS bigint`) is read as its base type, which is
+# what the model and the checks compare (a number, text, an enum's labels); the domain's name
+# is kept too, as it often says the unit. Two levels of domains over domains are unwrapped.
 _COLUMNS = """
-SELECT a.attrelid AS oid, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS data_type,
+SELECT a.attrelid AS oid, a.attname AS name,
+       CASE WHEN dt.typtype = 'd'
+            THEN format_type(t.oid, CASE WHEN d2.oid IS NULL THEN dt.typtypmod ELSE d1.typtypmod END)
+            ELSE format_type(a.atttypid, a.atttypmod) END AS data_type,
+       CASE WHEN dt.typtype = 'd' THEN format_type(dt.oid, NULL) END AS domain,
        a.attnotnull AS not_null, pg_get_expr(d.adbin, d.adrelid) AS default,
        col_description(a.attrelid, a.attnum) AS comment,
        ARRAY(SELECT e.enumlabel::text FROM pg_enum e
-             WHERE e.enumtypid = a.atttypid ORDER BY e.enumsortorder) AS enum_labels,
+             WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder) AS enum_labels,
        t.typcategory = 'S' AS is_text,
-       coalesce(t.typcategory = 'A' AND e.typcategory = 'S', false) AS is_text_array,
+       coalesce(t.typcategory = 'A' AND el.typcategory = 'S', false) AS is_text_array,
        t.typname IN ('json', 'jsonb') AS is_json
 FROM pg_attribute a
-JOIN pg_type t ON t.oid = a.atttypid
-LEFT JOIN pg_type e ON e.oid = t.typelem
+JOIN pg_type dt ON dt.oid = a.atttypid
+LEFT JOIN pg_type d1 ON dt.typtype = 'd' AND d1.oid = dt.typbasetype
+LEFT JOIN pg_type d2 ON d1.typtype = 'd' AND d2.oid = d1.typbasetype
+JOIN pg_type t ON t.oid = coalesce(d2.oid, d1.oid, dt.oid)
+LEFT JOIN pg_type el ON el.oid = t.typelem
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attrelid = ANY(%(oids)s) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum
@@ -300,6 +310,7 @@ def _table(rel: Any, columns: list[Any], constraints: list[Any], samples: _Sampl
             Column(
                 name=c.name,
                 data_type=c.data_type,
+                domain=c.domain,
                 not_null=c.not_null,
                 default=c.default,
                 comment=c.comment,

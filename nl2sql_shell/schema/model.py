@@ -19,7 +19,7 @@ def is_key_name(name: str) -> bool:
 @dataclass(frozen=True)
 class Column:
     name: str
-    data_type: str  # as format_type() prints it: "integer", "character varying(20)", "status_enum"
+    data_type: str  # as format_type() prints it: "integer", "character varying(20)", "status_enum"; a domain's base type
     not_null: bool = False
     default: str | None = None
     comment: str | None = None
@@ -27,6 +27,7 @@ class Column:
     sample_values: tuple[str, ...] = ()  # a few distinct values of a low-cardinality text column
     element_values: tuple[str, ...] = ()  # a few elements of a text array column (tags, categories)
     json_keys: tuple[str, ...] = ()  # the most common top-level keys of a json/jsonb column's objects
+    domain: str | None = None  # the domain the column is declared with (`cents`), when it is one
     is_text: bool = False  # a string type (text, varchar, char...): its values may be named in a question
 
 

@@ -101,6 +101,8 @@ def _table_notes(table: Table) -> str:
 
 def _column_notes(column: Column) -> str:
     notes = [_flatten(column.comment, MAX_COMMENT_CHARS)] if column.comment else []
+    if column.domain:
+        notes.append(f"domain {column.domain}")
     if column.enum_labels:
         labels = column.enum_labels[:MAX_ENUM_LABELS]
         more = ", ..." if len(column.enum_labels) > MAX_ENUM_LABELS else ""

@@ -263,3 +263,26 @@ def test_text_arrays_show_their_elements_and_json_columns_their_keys(fresh_db: s
     assert "genres text[], -- elements e.g. 'fantasy', 'comedy', 'scifi'" in text
     assert "payload jsonb, -- keys: 'loan', 'staffId'" in text
     assert book.column("genres").sample_values == audit.column("payload").sample_values == ()
+
+
+def test_a_domain_column_is_shown_as_its_base_type_with_the_domain_named(fresh_db: str) -> None:
+    """`fee cents` says nothing of numbers to the model or to the checks (type_family): the
+    base type does, and the domain's name, which often gives the unit, stays in the note."""
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(
+            """
+            CREATE DOMAIN cents AS bigint CHECK (VALUE >= 0);
+            CREATE DOMAIN fee_cents AS cents;
+            CREATE DOMAIN code AS varchar(12);
+            CREATE TYPE mood AS ENUM ('sad', 'happy');
+            CREATE DOMAIN feeling AS mood;
+            CREATE TABLE fine (id int PRIMARY KEY, fee fee_cents, ref code, how feeling);
+            INSERT INTO fine VALUES (1, 250, 'A1', 'sad');
+            """
+        )
+        fine = read_schema(conn).table("fine")
+    assert [(c.data_type, c.domain) for c in fine.columns[1:]] == [("bigint", "fee_cents"), ("character varying(12)", "code"), ("mood", "feeling")]
+    assert fine.column("how").enum_labels == ("sad", "happy")
+    assert fine.column("ref").is_text and fine.column("ref").sample_values == ("A1",)
+    text = render_schema([fine], qualify=False)
+    assert "fee bigint, -- domain fee_cents" in text and "how mood -- domain feeling; one of: 'sad', 'happy'" in text
