@@ -442,7 +442,7 @@ class Executor:
             with self.conn.transaction():
                 return self._fetch_all(sql, declared, psql_cursor)
         except psycopg.Error:
-            if declared[0] or psql_cursor:
+            if declared[0] or psql_cursor or self._cancel_sent:  # a cancelled statement is not run again
                 raise
         return self._run_plain(sql, single)
 
