@@ -33,7 +33,8 @@ from .model import Schema
 from .words import declared_words, name_words
 
 # Words of the question language: aggregation, comparison, ordering, time, shape of the answer,
-# and the verbs of a change. They never name data, so they never count as unmatched.
+# a condition's truth ("where paid is true"), and the verbs of a change. They never name data,
+# so they never count as unmatched.
 QUERY_WORDS = frozenset(
     """above across after along also am amount an answer any ascending associated available avg
     average based been before being below best between biggest both bottom calculate came can
@@ -53,7 +54,7 @@ QUERY_WORDS = frozenset(
     type types under unique until value values vary varies week weeks whose with within without
     worst write written year years highest hundred thousand million billion alphabetically
     alphabetical annual annually daily weekly monthly yearly every whole well non seven eight nine
-    zero half twice add change create delete drop insert mark raise lower increase decrease remove
+    zero half twice true false add change create delete drop insert mark raise lower increase decrease remove
     rename replace set update""".split()
 )
 _QUOTED = re.compile(r""""[^"]*"|'[^']*'|`[^`]*`|“[^”]*”""")
