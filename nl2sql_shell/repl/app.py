@@ -28,6 +28,7 @@ from nl2sql_shell.repl.completer import SQLCompleter
 from nl2sql_shell.repl.metadata import Metadata, load_metadata
 from nl2sql_shell.repl.prompt_escapes import PromptRenderer
 from nl2sql_shell.repl.shell import Shell
+from nl2sql_shell.repl.special_variables import parse_int
 from nl2sql_shell.repl.statements import after_meta_command, is_complete, line_prompt, meta_command_end
 
 MODEL_LOAD_DELAY_S = 1.0
@@ -76,6 +77,23 @@ class PrivateHistory(FileHistory):
             return
         private_file(Path(self.filename))  # recreated 0600 if removed while the shell runs
         super().store_string(string)
+
+    def keep_last(self, size: int) -> None:
+        """psql's HISTSIZE, applied as psql applies it when it exits: the file keeps the last
+        ``size`` entries (a negative size keeps every one). Written aside and renamed over
+        the file, 0600, so a crash leaves the old history whole; only a regular file is
+        rewritten (never /dev/null)."""
+        path = Path(self.filename)
+        if size < 0 or not path.is_file():
+            return
+        entries = list(self.load_history_strings())  # newest first
+        if len(entries) <= size:
+            return
+        aside = path.with_name(path.name + ".new")
+        with os.fdopen(os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as f:
+            for entry in reversed(entries[:size]):
+                f.write("\n" + "".join(f"+{line}\n" for line in entry.split("\n")))
+        os.replace(aside, path)
 
 
 class _MetadataCache:
@@ -162,8 +180,13 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
             continue
         if not keep_going and quit_is_confirmed(_line_reader(session), shell):
             break
+    history = session.history
+    if isinstance(history, PrivateHistory):
+        size = parse_int(shell.variables.get("HISTSIZE", "500"))
+        history.keep_last(500 if size is None else size)
     shell.close()
     return 0
+
 
 
 def handle_line(shell: Shell, text: str) -> bool:

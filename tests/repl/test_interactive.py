@@ -19,7 +19,7 @@ from prompt_toolkit.output.vt100 import Vt100_Output
 
 from nl2sql_shell.db.connect import Target, connect
 from nl2sql_shell.output import Output
-from nl2sql_shell.repl.app import run_interactive
+from nl2sql_shell.repl.app import PrivateHistory, run_interactive
 from nl2sql_shell.repl.shell import Shell
 
 
@@ -227,3 +227,16 @@ def test_prompt1_and_prompt2_from_the_variables_on_the_line_editor(fresh_db):
     user = first.split(":")[0]
     assert re.search(rf"\x1b\[[0-9;]*\b32\b[0-9;]*m{user}\x1b\[0m:", screen.getvalue())  # drawn green, as its own style
     assert "\x01" not in shown and "\x02" not in shown
+
+
+def test_histsize_keeps_the_last_entries_when_the_shell_quits(typed, tmp_path):
+    """psql's HISTSIZE (500 by default), applied at exit: the history file keeps the last
+    HISTSIZE entries, a multi-line one whole, and stays private."""
+    typed("\\set HISTSIZE 2\nselect 1;\nselect\n  2;\nselect 3;\n\\q\n")
+    history = tmp_path / "history"
+    assert [*PrivateHistory(history).load_history_strings()] == ["\\q", "select 3;"]
+    assert history.stat().st_mode & 0o777 == 0o600
+    typed("select 4;\nselect\n  5;\n\\set HISTSIZE 3\n\\q\n")
+    assert [*PrivateHistory(history).load_history_strings()] == ["\\q", "\\set HISTSIZE 3", "select\n  5;"]
+    typed("\\set HISTSIZE -1\nselect 6;\n\\q\n")
+    assert len([*PrivateHistory(history).load_history_strings()]) == 6  # negative: no limit
