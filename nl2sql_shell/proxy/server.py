@@ -160,9 +160,6 @@ class Proxy:
             raise RuntimeError(f"the model is not available: {self._load_error}")
         if cancel.is_set():
             return Answer(command.question, None, "cancelled", "generation stopped")
-        # DDL made by other connections, or by this one before the proxy was there, never
-        # passes through here: each question checks the catalogs' fingerprint (one query).
-        self._asker.schemas.check_catalog = True
         with self.bridge.connect(session) as conn:
             return session.conversation.ask(self._asker, conn, command, cancel)
 

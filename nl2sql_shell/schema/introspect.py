@@ -185,12 +185,14 @@ class SchemaCache:
 
     Reading the catalog for every question would be wasteful; the caller calls `invalidate`
     after DDL (or anything else that changes what is visible) so the next `get` reads afresh.
-    With ``check_catalog``, `get` also asks the server for a fingerprint of the catalogs a
-    schema is read from (one cheap query, see CATALOG_VERSION) and reads afresh when it
-    changed: DDL, comments or grants made by another connection, which the caller never saw.
+    With ``check_catalog`` (the default), `get` also asks the server for a fingerprint of the
+    catalogs a schema is read from (one query of a few milliseconds, see CATALOG_VERSION) and
+    reads afresh when it changed: a migration run in another terminal, DDL rolled back with
+    its transaction, comments or grants, which the caller never saw. In a failed transaction
+    nothing can be asked, and what was read stands.
     """
 
-    def __init__(self, *, sample_values: int = 5, max_distinct: int = 20, check_catalog: bool = False) -> None:
+    def __init__(self, *, sample_values: int = 5, max_distinct: int = 20, check_catalog: bool = True) -> None:
         self._options = {"sample_values": sample_values, "max_distinct": max_distinct}
         self._schemas: dict[tuple[str | None, ...], Schema] = {}
         self._versions: dict[tuple[str | None, ...], str] = {}
@@ -198,7 +200,7 @@ class SchemaCache:
 
     def get(self, conn: psycopg.Connection) -> Schema:
         key = _cache_key(conn)
-        if self.check_catalog:
+        if self.check_catalog and conn.info.transaction_status != TransactionStatus.INERROR:
             version = catalog_version(conn)
             if self._versions.get(key) != version:
                 self._schemas.pop(key, None)

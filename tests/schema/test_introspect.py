@@ -194,7 +194,7 @@ def test_runs_read_only(shop: str) -> None:
 
 
 def test_cache_reads_once_until_invalidated(shop: str) -> None:
-    cache = SchemaCache()
+    cache = SchemaCache(check_catalog=False)
     with psycopg.connect(shop, autocommit=True) as conn:
         first = cache.get(conn)
         conn.execute("CREATE TABLE later (a int)")
@@ -218,7 +218,7 @@ def test_benchmark_databases_show_every_table(pg_server, db: str) -> None:
 
 
 def test_cache_checking_the_catalog_sees_ddl_from_elsewhere(shop: str) -> None:
-    cache = SchemaCache(check_catalog=True)
+    cache = SchemaCache()
     with psycopg.connect(shop, autocommit=True) as conn, psycopg.connect(shop, autocommit=True) as other:
         first = cache.get(conn)
         assert cache.get(conn) is first  # nothing changed: no second read
@@ -228,6 +228,20 @@ def test_cache_checking_the_catalog_sees_ddl_from_elsewhere(shop: str) -> None:
         assert [t.comment for t in cache.get(conn).tables if t.name == "elsewhere"] == ["from another connection"]
         other.execute("DROP TABLE elsewhere")
         assert "elsewhere" not in [t.name for t in cache.get(conn).tables]
+
+
+def test_cache_sees_ddl_its_transaction_rolled_back_and_reads_nothing_in_a_failed_one(shop: str) -> None:
+    """`BEGIN; CREATE TABLE scratch ...; ROLLBACK`: the table must leave the schema with the
+    transaction (the model was offered it, and the server then said it does not exist)."""
+    cache = SchemaCache()
+    with psycopg.connect(shop) as conn:  # not autocommit: one open transaction
+        conn.execute("CREATE TABLE scratch (a int)")
+        assert cache.get(conn).table("scratch") is not None
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            conn.execute("SELECT 1/0")
+        assert cache.get(conn).table("scratch") is not None  # nothing can be asked now: what was read stands
+        conn.rollback()
+        assert cache.get(conn).table("scratch") is None
 
 
 def test_text_arrays_show_their_elements_and_json_columns_their_keys(fresh_db: str) -> None:
