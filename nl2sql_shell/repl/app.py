@@ -21,6 +21,7 @@ from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.lexers import PygmentsLexer
 from prompt_toolkit.output import Output as PTOutput
+from psycopg.pq import TransactionStatus
 from pygments.lexers.sql import PostgresLexer
 
 from nl2sql_shell.config import private_file
@@ -30,6 +31,7 @@ from nl2sql_shell.repl.prompt_escapes import PromptRenderer
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.special_variables import parse_int
 from nl2sql_shell.repl.statements import after_meta_command, is_complete, line_prompt, meta_command_end
+from nl2sql_shell.schema.introspect import catalog_version
 
 MODEL_LOAD_DELAY_S = 1.0
 _WORDS = {"quit": "\\q", "exit": "\\q", "\\quit": "\\q", "help": "\\?"}
@@ -97,22 +99,26 @@ class PrivateHistory(FileHistory):
 
 
 class _MetadataCache:
-    """Completion metadata, re-read lazily after DDL, `\\c` or `\\refresh`."""
+    """Completion metadata, re-read after DDL, `\\c` or `\\refresh`, and when the catalogs'
+    fingerprint changed since it was read (a migration run in another terminal, DDL rolled back)."""
 
     def __init__(self, shell: Shell) -> None:
         self.shell = shell
         self.value: Metadata | None = None
+        self.version: str | None = None
         shell.on_schema_change.append(self.invalidate)
 
     def invalidate(self) -> None:
         self.value = None
 
     def __call__(self) -> Metadata | None:
-        if self.value is None:
-            try:
-                self.value = load_metadata(self.shell.conn)
-            except Exception:  # noqa: BLE001 - completion must never break the prompt
-                return None
+        conn = self.shell.conn
+        try:
+            version = catalog_version(conn) if conn.info.transaction_status in (TransactionStatus.IDLE, TransactionStatus.INTRANS) else self.version
+            if self.value is None or version != self.version:
+                self.value, self.version = load_metadata(conn), version
+        except Exception:  # noqa: BLE001 - completion must never break the prompt
+            return self.value
         return self.value
 
 

@@ -190,3 +190,28 @@ def test_completer_works_without_metadata(getter) -> None:
     assert complete(completer, "SELECT * FROM us") == []
     assert complete(completer, "SELECT u.| FROM users u") == []
     assert ("\\dt", "List tables.") in complete(completer, "\\d")
+
+
+def test_tab_after_a_migration_in_another_terminal_completes_its_table(fresh_db: str) -> None:
+    """The shell's completion metadata is read again when the catalogs changed, whoever
+    changed them (psql asks the server at every Tab); a rolled-back table goes with it."""
+    import io
+
+    from nl2sql_shell.db.connect import Target, connect
+    from nl2sql_shell.output import Output
+    from nl2sql_shell.repl.app import _MetadataCache
+    from nl2sql_shell.repl.shell import Shell
+
+    target = Target(fresh_db)
+    shell = Shell(target, connect(target), output=Output(io.StringIO(), use_pager=False), errors=io.StringIO())
+    completer = SQLCompleter(_MetadataCache(shell))
+    assert complete(completer, "SELECT * FROM inv") == []
+    with psycopg.connect(fresh_db, autocommit=True) as other:
+        other.execute("CREATE TABLE invoices (id int PRIMARY KEY)")
+    assert complete(completer, "SELECT * FROM inv") == [("invoices", "table")]
+    shell.handle("begin;")
+    shell.conn.execute("CREATE TABLE inventory (id int)")  # DDL the shell did not see go by
+    assert ("inventory", "table") in complete(completer, "SELECT * FROM inv")
+    shell.handle("rollback;")
+    assert complete(completer, "SELECT * FROM inv") == [("invoices", "table")]
+    assert shell.conn.info.transaction_status.name == "IDLE"  # asking left nothing open
