@@ -281,6 +281,31 @@ class _NameChecker:
             error = None if id(column) in nested else self._column_error(scope, column)
             if error:
                 self.errors.append(error)
+        self.errors += self._outer_values(scope)
+
+    def _outer_values(self, scope: Scope) -> list[str]:
+        """`x IN (SELECT c FROM t ...)` where t has no column c but the outer query does:
+        PostgreSQL reads the outer row's c, so the subquery lists that row's own value and
+        the IN holds for every row (NOT IN for none) wherever t has a matching row. The query
+        runs and its rows look plausible; it is the classic trap, never what was meant."""
+        query = scope.expression
+        holder = query.parent.parent if isinstance(query.parent, exp.Subquery) else query.parent
+        if not isinstance(query, exp.Select) or not isinstance(holder, (exp.In, exp.Any, exp.All)):
+            return []
+        own = [self._source_columns(scope, alias) for alias in scope.sources]
+        if not own or any(columns is None for columns in own):
+            return []  # what the subquery's own tables hold is not known: stay silent
+        names = {c for columns in own for c in columns if columns is not None}
+        errors = []
+        for projection in query.selects:
+            columns = list(projection.find_all(exp.Column))
+            if columns and all((c.table not in scope.sources) if c.table else (c.name not in names) for c in columns):
+                read = ", ".join(self._label(scope, alias) for alias in scope.sources)
+                errors.append(
+                    f'the subquery lists "{columns[0].sql()}" of the outer query (no table it reads, {read}, has it): '
+                    "it gives each outer row its own value; list a column of the subquery's tables"
+                )
+        return errors
 
     def _column_error(self, scope: Scope, column: exp.Column) -> str | None:
         name, qualifier = column.name, column.table

@@ -235,3 +235,30 @@ def test_every_benchmark_gold_query_passes_and_keeps_its_result_when_pretty_prin
                         pretty += 1
                         assert sorted(_run(conn, result.sql)[1]) == sorted(_run(conn, gold)[1]), gold
     assert pretty > 300  # the pretty form is the rule, the original text the exception
+
+
+def test_a_subquery_that_lists_the_outer_querys_column_is_an_error(fresh_db: str) -> None:
+    """`isbn NOT IN (SELECT isbn FROM loan)` where loan has no isbn runs in PostgreSQL: the
+    subquery lists each book's own isbn, so every book with any loan counts as lent. A
+    query that runs and answers wrong is rejected, as a join on a column equal to itself is."""
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE book (isbn text PRIMARY KEY, title text); CREATE TABLE loan (loan_id int PRIMARY KEY, copy_isbn text);"
+            "INSERT INTO book VALUES ('1', 'Dune'), ('2', 'Mort'); INSERT INTO loan VALUES (1, '1');"
+        )
+        schema = read_schema(conn)
+        trap = "SELECT title FROM book WHERE isbn NOT IN (SELECT isbn FROM loan)"
+        assert conn.execute(trap).fetchall() == []  # it runs, and says every book is lent
+        checked = check_sql(trap, schema)
+        assert not checked.ok and checked.errors == [
+            'the subquery lists "isbn" of the outer query (no table it reads, loan, has it): '
+            "it gives each outer row its own value; list a column of the subquery's tables"
+        ]
+        meant = "SELECT title FROM book WHERE isbn NOT IN (SELECT copy_isbn FROM loan)"
+        assert check_sql(meant, schema).ok and conn.execute(meant).fetchall() == [("Mort",)]
+        # the outer row read in the subquery's WHERE, or under EXISTS, is a correlation, not the trap
+        for correlated in (
+            "SELECT title FROM book b WHERE EXISTS (SELECT b.isbn FROM loan l WHERE l.copy_isbn = b.isbn)",
+            "SELECT title FROM book b WHERE 1 IN (SELECT l.loan_id FROM loan l WHERE l.copy_isbn = b.isbn)",
+        ):
+            assert check_sql(correlated, schema).ok, correlated
