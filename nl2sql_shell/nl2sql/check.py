@@ -296,10 +296,18 @@ class _NameChecker:
         if not own or any(columns is None for columns in own):
             return []  # what the subquery's own tables hold is not known: stay silent
         names = {c for columns in own for c in columns if columns is not None}
+        outer = _visible_scopes(scope)[1:]
+        outer_names = {c for s in outer for alias in s.sources for c in self._source_columns(s, alias) or ()}
+
+        def from_outside(column: exp.Column) -> bool:
+            if column.table:
+                return column.table not in scope.sources and any(column.table in s.sources for s in outer)
+            return column.name not in names and column.name in outer_names
+
         errors = []
         for projection in query.selects:
             columns = list(projection.find_all(exp.Column))
-            if columns and all((c.table not in scope.sources) if c.table else (c.name not in names) for c in columns):
+            if columns and all(from_outside(c) for c in columns):
                 read = ", ".join(self._label(scope, alias) for alias in scope.sources)
                 errors.append(
                     f'the subquery lists "{columns[0].sql()}" of the outer query (no table it reads, {read}, has it): '
