@@ -295,7 +295,7 @@ class _NameChecker:
         own = [self._source_columns(scope, alias) for alias in scope.sources]
         if not own or any(columns is None for columns in own):
             return []  # what the subquery's own tables hold is not known: stay silent
-        names = {c for columns in own for c in columns if columns is not None}
+        names = {c for columns in own if columns is not None for c in columns}
         outer = _visible_scopes(scope)[1:]
         outer_names = {c for s in outer for alias in s.sources for c in self._source_columns(s, alias) or ()}
 

@@ -194,7 +194,6 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
     return 0
 
 
-
 def handle_line(shell: Shell, text: str) -> bool:
     """What was typed: meta-commands one after another as psql's backslash lexer ends them
     (``\\x \\t``, or ``\\\\`` before query text), then the query text, which waits in the
