@@ -8,7 +8,8 @@ so introspecting a database with hundreds of tables stays well under a second. S
 low-cardinality text columns (and elements of text arrays) of small tables (up to 1 MiB) are
 read from the table itself, in one bounded statement; larger tables give theirs from
 ``pg_stats`` once analyzed, and never get scanned. The keys of JSON columns, which hold what
-would otherwise be columns, are read from the first rows of any table, in the same statement. What the model is shown of a small table must not change when autovacuum
+would otherwise be columns, are read from the first rows of any table, in a bounded statement
+of their own. What the model is shown of a small table must not change when autovacuum
 happens to analyze it a minute after a load: statistics order tied values arbitrarily, and
 the row estimate appears only then, so the same question would get another prompt, and
 another query, depending on when it is asked. So small tables carry no row estimate either.
