@@ -253,11 +253,15 @@ class _Prover:
         for oid in sorted(reached):
             if not self.function(oid):
                 self.fail(f"calls {overloads[oid][0]}, which is not known to be harmless")
+        self.types_in_play()
         self.operators(facts.operators | _IMPLICIT_OPERATORS)
         self.casts()
+        self.types_in_play()  # and those the operators' and casts' SQL functions return
+        return self.reasons
+
+    def types_in_play(self) -> None:
         for oid in sorted(self.in_play):
             self.type(oid)
-        return self.reasons
 
     def overloads(self, facts: _Facts) -> dict[int, tuple[str, int]]:
         """The functions each call (or `t.f` field notation) may reach, with their return types."""
@@ -392,7 +396,7 @@ class _Prover:
         for oid, name, left, right, label in self.rows(query, _PARAMS):
             if not any(name in run for run in runs):
                 continue
-            if not self.reachable((left, right)):
+            if not self.reachable((left, right)) or self.unproven_type(left, right):
                 continue
             if not self.operator(oid):
                 self.fail(f"may use operator {label}, which is not known to be harmless")
@@ -407,10 +411,14 @@ class _Prover:
             SELECT c.castfunc, c.casttarget, format('%%s -> %%s', c.castsource::regtype, c.casttarget::regtype) FROM pg_cast c
             JOIN pg_proc p ON p.oid = c.castfunc WHERE NOT ({_BUILTIN_HARMLESS})"""
         for function, target, label in self.rows(query, _PARAMS):
-            if target in self.in_play and not self.function(function):
+            if target in self.in_play and not self.unproven_type(target) and not self.function(function):
                 self.fail(f"may cast {label}, whose function is not known to be harmless")
 
     # -- types ----------------------------------------------------------------------------------------
+    def unproven_type(self, *oids: int) -> bool:
+        """Whether one of these types already failed: its reason covers its operators and casts."""
+        return any(self.types.get(oid) is False for oid in oids)
+
     def type(self, oid: int) -> bool:
         if oid < 16384:
             return True  # a built-in type: its I/O and comparison functions are built-ins
@@ -431,19 +439,20 @@ class _Prover:
             return True
         label, base, element, relation, functions, subtypes, range_functions = rows[0]
         ok = all(self.function(f) for f in [*functions, *(f for f in range_functions if f)])
-        ok = all(self.type(t) for t in [base, element, *(s for s in subtypes if s)] if t) and ok
+        # The types it is made of give their own reasons.
+        parts = all(self.type(t) for t in [base, element, *(s for s in subtypes if s)] if t)
         if relation:
-            ok = all(self.type(r[0]) for r in self.rows("SELECT atttypid FROM pg_attribute WHERE attrelid = %s AND attnum > 0", (relation,))) and ok
+            parts = all(self.type(r[0]) for r in self.rows("SELECT atttypid FROM pg_attribute WHERE attrelid = %s AND attnum > 0", (relation,))) and parts
         for (constraint,) in self.rows("SELECT oid FROM pg_constraint WHERE contypid = %s", (oid,)):
             ok = self.dependencies("pg_constraint", constraint) and ok
         comparisons = """
-            SELECT ap.amproc FROM pg_opclass c JOIN pg_amproc ap ON ap.amprocfamily = c.opcfamily WHERE c.opcintype = %(t)s AND c.opcdefault
-            UNION SELECT o.oprcode FROM pg_opclass c JOIN pg_amop ao ON ao.amopfamily = c.opcfamily JOIN pg_operator o ON o.oid = ao.amopopr
+            SELECT ap.amproc::oid FROM pg_opclass c JOIN pg_amproc ap ON ap.amprocfamily = c.opcfamily WHERE c.opcintype = %(t)s AND c.opcdefault
+            UNION SELECT o.oprcode::oid FROM pg_opclass c JOIN pg_amop ao ON ao.amopfamily = c.opcfamily JOIN pg_operator o ON o.oid = ao.amopopr
                   WHERE c.opcintype = %(t)s AND c.opcdefault"""
         ok = all(self.function(r[0]) for r in self.rows(comparisons, {"t": oid})) and ok
         if not ok:
             self.fail(f"handles values of type {label}, whose functions are not known to be harmless")
-        return ok
+        return ok and parts
 
     def fail(self, reason: str) -> bool:
         self.reasons.append(reason)

@@ -125,6 +125,17 @@ def test_a_foreign_child_of_a_partitioned_table_makes_it_unproven(pg_server):
         assert prove(conn, "SELECT avg(value) FROM readings_2024").proven
 
 
+def test_a_column_of_an_extension_type_is_unproven_because_of_its_functions(pg_server):
+    """citext compares through its extension's C functions (its default operator class), which
+    nothing proves harmless; the reason names the type, as for any other unproven type."""
+    ddl = "CREATE EXTENSION citext; CREATE TABLE accounts (id int, email citext); CREATE TABLE plain (id int);"
+    with psycopg.connect(create_database(pg_server, "proof_extension_type", ddl), autocommit=True) as conn:
+        proof = prove(conn, "SELECT id FROM accounts WHERE email = 'a@b.c'")
+        assert not proof.proven
+        assert proof.reasons == ("handles values of type citext, whose functions are not known to be harmless",)
+        assert prove(conn, "SELECT id FROM plain").proven
+
+
 def test_a_user_function_in_public_shadowing_a_builtin_name_is_unproven(pg_server):
     """`lower(text)` in public is one of the overloads `lower('X')` may reach."""
     ddl = "CREATE FUNCTION public.lower(text) RETURNS text LANGUAGE plpgsql AS $$BEGIN RETURN 'x'; END$$; CREATE TABLE t (a text);"
