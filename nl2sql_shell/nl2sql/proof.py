@@ -13,7 +13,11 @@ against the server it will run on, and only what is known to be harmless passes:
 * relations: tables (partitions and children included), views and materialized views whose
   definitions pass, and the functions behind their row-level-security policies. Never foreign
   tables (reading one may run a program);
-* operators, casts and the types in play (their I/O and comparison functions, domain checks).
+* operators, casts and the types in play (their I/O and comparison functions, domain checks):
+  the types of the columns the statement names, and of every column of a relation it may read
+  whole (`*`, NATURAL, TABLE, a whole-row reference such as `to_json(t)` or `t.f`). So a table
+  with one column of an extension type (citext, vector, geometry) is read harmlessly by a
+  statement that never touches that column.
 
 The proof reads the catalog only, so it cannot itself run anything. It is conservative: a
 statement it cannot follow (a parse it does not understand, `OPERATOR(...)`) is unproven, and
@@ -38,6 +42,7 @@ from sqlglot.tokens import Token, TokenType
 from nl2sql_shell.db.execute import read_only_transaction
 from nl2sql_shell.nl2sql.parsing import DIALECT
 from nl2sql_shell.nl2sql.safety import classify
+from nl2sql_shell.schema.render import RESERVED_WORDS
 
 # Built-ins that are immutable or stable and still must not run unasked, each with why.
 DENIED = frozenset(
@@ -74,7 +79,10 @@ ALLOWED_VOLATILE = frozenset(
 # compare, LIKE and SIMILAR TO match.
 _IMPLICIT_OPERATORS = frozenset({"=", "<>", "<", ">", "<=", ">=", "~~", "~~*", "!~~", "!~~*", "~", "~*", "!~", "!~*"})
 _OPERATOR_CHARS = set("+-*/<>=~!@#%^&|`?")
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+# PostgreSQL's lexer: every character outside ASCII may start or continue a name.
+_IDENTIFIER = re.compile(r"[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_$\x80-\U0010ffff]*")
+# It folds unquoted names by lowering ASCII letters only (in a multi-byte encoding such as UTF8).
+_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _SQL_LANGUAGE = "sql"
 _MAX_DEPTH = 8  # SQL functions and views inside each other; deeper is unproven
 
@@ -112,6 +120,28 @@ class _Facts:
     names: set[str] = field(default_factory=set)  # quoted identifiers and schema.name pairs: relations, types
     words: set[str] = field(default_factory=set)  # every identifier as folded: functions called by field notation
     operators: set[str] = field(default_factory=set)  # runs of operator characters as written
+    from_items: list[_FromItem] = field(default_factory=list)
+    uses: list[_Use] = field(default_factory=list)  # every other identifier as written
+    all_columns: bool = False  # `*`, NATURAL or TABLE: columns the text never names are read
+
+
+@dataclass(frozen=True)
+class _FromItem:
+    """A relation read by FROM, JOIN or ONLY, as written, with its alias."""
+
+    schema: str | None
+    name: str
+    alias: str | None
+    renames_columns: bool  # `AS a(x, y)`: its columns are read under other names
+
+
+@dataclass(frozen=True)
+class _Use:
+    """An identifier outside the FROM items: a column, a qualifier, or a whole row."""
+
+    name: str
+    qualifier: str | None  # the word before its `.`
+    member: str | None  # the word (or `*`) after its `.`
 
 
 def prove(conn: psycopg.Connection, sql: str, timeout_ms: int = 5_000) -> Proof:
@@ -122,6 +152,8 @@ def prove(conn: psycopg.Connection, sql: str, timeout_ms: int = 5_000) -> Proof:
     facts, problem = _read_tokens(sql)
     if problem:
         return Proof(False, (problem,))
+    if conn.info.parameter_status("server_encoding") != "UTF8" and not all(word.isascii() for word in facts.words):
+        return Proof(False, ("a name outside ASCII is folded by this server's encoding, which this check does not follow",))
     if conn.info.transaction_status == pq.TransactionStatus.INERROR:
         return Proof(False, ("the current transaction has failed: nothing can be checked on the server",))
     try:
@@ -158,14 +190,89 @@ def _read_tokens(sql: str) -> tuple[_Facts, str | None]:
         if i + 1 < len(tokens) and tokens[i + 1].token_type == TokenType.L_PAREN:
             facts.calls.append(_Call(schema, name, _argument_count(tokens, i + 1)))
     facts.operators = _operator_runs(tokens)
+    facts.from_items, facts.uses, facts.all_columns = _references(tokens)
     return facts, None
+
+
+# Parentheses that open a query: a FROM inside them may start a FROM clause. Inside any other
+# (EXTRACT(x FROM t), SUBSTRING, TRIM, OVERLAY) FROM takes a value.
+_QUERY_STARTS = frozenset({"SELECT", "WITH", "VALUES", "TABLE"})
+
+
+def _references(tokens: list[Token]) -> tuple[list[_FromItem], list[_Use], bool]:
+    """The relations FROM reads and how every other identifier is written, so that the columns
+    a statement reads are known: those it names, unless a `*`, NATURAL, TABLE or a whole-row
+    reference reads them all. Anything not recognised as a FROM item or its alias is a use,
+    which can only widen what is read."""
+    all_columns = any(
+        (t.token_type == TokenType.STAR and not _between_parentheses(tokens, i)) or t.text.upper() in ("NATURAL", "TABLE")
+        for i, t in enumerate(tokens)
+    )
+    items: list[_FromItem] = []
+    uses: list[_Use] = []
+    claimed: set[int] = set()
+    clauses = _from_clause_starts(tokens)
+    for i, token in enumerate(tokens):
+        name = _name(token)
+        if name is None or i in claimed or _is_operator(token):
+            continue
+        start = i
+        while start >= 2 and tokens[start - 1].token_type == TokenType.DOT and _name(tokens[start - 2]) is not None:
+            start -= 2
+        after = i + 1
+        if (start - 1 in clauses or (start - 2 in clauses and tokens[start - 1].text.upper() == "ONLY")) and not _dotted(tokens, after):
+            claimed.update(range(start, after))
+            alias_at = after + 1 if after < len(tokens) and tokens[after].token_type == TokenType.ALIAS else after
+            alias = _name(tokens[alias_at]) if alias_at < len(tokens) else None
+            if alias is not None and (alias.lower() in RESERVED_WORDS or _is_operator(tokens[alias_at])):
+                alias = None
+            renames = alias is not None and alias_at + 1 < len(tokens) and tokens[alias_at + 1].token_type == TokenType.L_PAREN
+            if alias is not None:
+                claimed.add(alias_at)
+            items.append(_FromItem(_qualifier(tokens, i), name, alias, renames))
+            continue
+        member = None
+        if _dotted(tokens, after):
+            member = "*" if tokens[after + 1].token_type == TokenType.STAR else _name(tokens[after + 1])
+        uses.append(_Use(name, _qualifier(tokens, i), member or ("?" if _dotted(tokens, after) else None)))
+    return items, uses, all_columns
+
+
+def _from_clause_starts(tokens: list[Token]) -> set[int]:
+    """The positions of FROM and JOIN where what follows is a relation the query reads: not
+    IS DISTINCT FROM, nor FROM inside a call's parentheses, nor a JOIN in parentheses (the
+    join's alias reads whole rows of its relations)."""
+    starts: set[int] = set()
+    queries: list[bool] = []  # for each open parenthesis, whether a query starts inside it
+    for i, token in enumerate(tokens):
+        if token.token_type == TokenType.L_PAREN:
+            queries.append(i + 1 < len(tokens) and tokens[i + 1].text.upper() in _QUERY_STARTS)
+        elif token.token_type == TokenType.R_PAREN:
+            queries = queries[:-1]
+        elif token.text.upper() in ("FROM", "JOIN") and (not queries or queries[-1]) and not (i and tokens[i - 1].text.upper() == "DISTINCT"):
+            starts.add(i)
+    return starts
+
+
+def _from_item_name(item: _FromItem) -> str:
+    return f"{_quote(item.schema)}.{_quote(item.name)}" if item.schema else _quote(item.name)
+
+
+def _dotted(tokens: list[Token], i: int) -> bool:
+    """Whether a `.` and something after it follow at i."""
+    return i + 1 < len(tokens) and tokens[i].token_type == TokenType.DOT
+
+
+def _between_parentheses(tokens: list[Token], i: int) -> bool:
+    """`count(*)`: a `*` that stands for no column."""
+    return 0 < i < len(tokens) - 1 and tokens[i - 1].token_type == TokenType.L_PAREN and tokens[i + 1].token_type == TokenType.R_PAREN
 
 
 def _name(token: Token) -> str | None:
     """The identifier a token spells as PostgreSQL folds it; None for punctuation and literals."""
     if token.token_type == TokenType.IDENTIFIER:
         return token.text
-    return token.text.lower() if _IDENTIFIER.fullmatch(token.text) else None
+    return token.text.translate(_FOLD) if _IDENTIFIER.fullmatch(token.text) else None
 
 
 def _qualifier(tokens: list[Token], i: int) -> str | None:
@@ -227,9 +334,10 @@ class _Prover:
         self.conn = conn
         self.reasons: list[str] = []
         self.functions: dict[int, bool] = {}
-        self.relations: dict[int, bool] = {}
+        self.relations: dict[tuple[int, frozenset[str] | None], bool] = {}
         self.types: dict[int, bool] = {}
         self.in_play: set[int] = set()  # types whose values the statement may handle
+        self.named_rows: set[int] = set()  # row types of the relations named: a call may take them whole
         self.depth = depth
 
     def rows(self, query: str, params: object = None) -> list[tuple]:
@@ -239,9 +347,19 @@ class _Prover:
     def statement(self, facts: _Facts) -> list[str]:
         """Every relation named, every call, operator and cast reached, every type in play."""
         names = sorted(facts.names)
-        for oid in [r[0] for r in self.rows("SELECT DISTINCT to_regclass(n)::oid FROM unnest(%s::text[]) n WHERE to_regclass(n) IS NOT NULL", (names,))]:
-            self.relation(oid)
-        self.in_play |= {r[0] for r in self.rows("SELECT DISTINCT to_regtype(n)::oid FROM unnest(%s::text[]) n WHERE to_regtype(n) IS NOT NULL", (names,))}
+        relations = self.rows(
+            """SELECT DISTINCT c.oid, c.relname::text, c.reltype,
+                      ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)
+               FROM unnest(%s::text[]) n JOIN pg_class c ON c.oid = to_regclass(n)""",
+            (names,),
+        )
+        whole = self.read_whole(facts, relations)
+        for oid, _, _, _ in relations:
+            self.relation(oid, None if oid in whole else frozenset(facts.words))
+        self.named_rows = {row for _, _, row, _ in relations}
+        # A row type is handled when its row is read whole; naming the table only reads from it.
+        unread_rows = {row for oid, _, row, _ in relations if oid not in whole}
+        self.in_play |= {r[0] for r in self.rows("SELECT DISTINCT to_regtype(n)::oid FROM unnest(%s::text[]) n WHERE to_regtype(n) IS NOT NULL", (names,))} - unread_rows
         overloads = self.overloads(facts)
         reached: set[int] = set()
         while True:  # what the reached functions return is in play, which may reach more overloads
@@ -251,6 +369,7 @@ class _Prover:
             reached = now
             self.in_play |= {overloads[oid][1] for oid in reached}
         for oid in sorted(reached):
+            self.in_play |= set(self.argument_types(oid)) & self.named_rows  # `t.f` hands f the whole row
             if not self.function(oid):
                 self.fail(f"calls {overloads[oid][0]}, which is not known to be harmless")
         self.types_in_play()
@@ -258,6 +377,36 @@ class _Prover:
         self.casts()
         self.types_in_play()  # and those the operators' and casts' SQL functions return
         return self.reasons
+
+    def read_whole(self, facts: _Facts, relations: list[tuple]) -> set[int]:
+        """The relations whose every column the statement may read: all of them under `*`,
+        NATURAL or TABLE; otherwise those renamed by a column list, or whose name or alias is
+        used as a value (a whole-row reference), with `*`, or with a member that is not one of
+        its columns (`t.f` calls f on the whole row)."""
+        if facts.all_columns:
+            return {oid for oid, _, _, _ in relations}
+        found = dict(self.rows("SELECT n, to_regclass(n)::oid FROM unnest(%s::text[]) n", ([_from_item_name(item) for item in facts.from_items],)))
+        words: dict[int, set[str]] = {oid: {name} for oid, name, _, _ in relations}
+        whole: set[int] = set()
+        for item in facts.from_items:
+            oid = found.get(_from_item_name(item))
+            if oid in words and item.alias is not None:
+                words[oid].add(item.alias)
+                if item.renames_columns:
+                    whole.add(oid)
+        qualifiers = set().union(*words.values()) if words else set()
+        columns = {oid: set(names) for oid, _, _, names in relations}
+        for use in facts.uses:
+            if use.qualifier is not None and use.qualifier in qualifiers:
+                continue  # a column of, or a call on, the relation before its `.`: judged there
+            for oid, named in words.items():
+                if use.name in named and (use.member is None or use.member not in columns[oid]):
+                    whole.add(oid)
+        return whole
+
+    def argument_types(self, oid: int) -> list[int]:
+        (types,) = self.rows("SELECT proargtypes::oid[] FROM pg_proc WHERE oid = %s", (oid,))[0]
+        return list(types or ())
 
     def types_in_play(self) -> None:
         for oid in sorted(self.in_play):
@@ -285,14 +434,13 @@ class _Prover:
         return found
 
     def relevant(self, oid: int) -> bool:
-        (types,) = self.rows("SELECT proargtypes::oid[] FROM pg_proc WHERE oid = %s", (oid,))[0]
-        return self.reachable(types or ())
+        return self.reachable(self.argument_types(oid))
 
     def reachable(self, argument_types: Iterable[int]) -> bool:
         """A function or operator matters unless one of its arguments is a non-built-in type the
         statement never handles: no value of that type can reach it. Built-in types (pseudo-types
         such as anyelement included) can always be reached, from literals if nothing else."""
-        return all(t < 16384 or t in self.in_play for t in argument_types)
+        return all(t < 16384 or t in self.in_play or t in self.named_rows for t in argument_types)
 
     # -- functions ----------------------------------------------------------------------------------
     def function(self, oid: int) -> bool:
@@ -353,13 +501,16 @@ class _Prover:
         return ok
 
     # -- relations ----------------------------------------------------------------------------------
-    def relation(self, oid: int) -> bool:
-        if oid not in self.relations:
-            self.relations[oid] = True
-            self.relations[oid] = self._relation(oid)
-        return self.relations[oid]
+    def relation(self, oid: int, columns: frozenset[str] | None = None) -> bool:
+        """Whether reading the relation is harmless; the types of its columns named in
+        ``columns`` (all of them for None) are in play."""
+        key = (oid, columns)
+        if key not in self.relations:
+            self.relations[key] = True
+            self.relations[key] = self._relation(oid, columns)
+        return self.relations[key]
 
-    def _relation(self, oid: int) -> bool:
+    def _relation(self, oid: int, columns: frozenset[str] | None) -> bool:
         rows = self.rows("SELECT relkind, oid::regclass::text, relrowsecurity FROM pg_class WHERE oid = %s", (oid,))
         if not rows:
             return True
@@ -370,10 +521,11 @@ class _Prover:
             return self.fail(f"reads foreign table {label}, whose reading may run anything")
         if kind not in ("r", "p", "v", "m"):
             return self.fail(f"reads {label}, which is not a table or view")
-        self.in_play |= {r[0] for r in self.rows("SELECT atttypid FROM pg_attribute WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped", (oid,))}
+        attributes = self.rows("SELECT attname::text, atttypid FROM pg_attribute WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped", (oid,))
+        self.in_play |= {t for name, t in attributes if columns is None or name in columns}
         ok = True
         for (child,) in self.rows("SELECT inhrelid FROM pg_inherits WHERE inhparent = %s", (oid,)):
-            ok = self.relation(child) and ok
+            ok = self.relation(child, columns) and ok
         if kind in ("v", "m"):
             for (rule,) in self.rows("SELECT oid FROM pg_rewrite WHERE ev_class = %s", (oid,)):
                 ok = self.dependencies("pg_rewrite", rule) and ok
@@ -398,6 +550,7 @@ class _Prover:
                 continue
             if not self.reachable((left, right)) or self.unproven_type(left, right):
                 continue
+            self.in_play |= {left, right} & self.named_rows  # compares or combines whole rows
             if not self.operator(oid):
                 self.fail(f"may use operator {label}, which is not known to be harmless")
 
