@@ -25,6 +25,9 @@ CREATE TABLE messages(message_id int PRIMARY KEY, sender_user_id int REFERENCES 
 CREATE TABLE books(book_id int PRIMARY KEY, title text NOT NULL, authors text[] NOT NULL, tags text[]);
 INSERT INTO books VALUES (1, 'Good Omens', '{Terry Pratchett,Neil Gaiman}', '{fantasy,comedy}'),
   (2, 'Mort', '{Terry Pratchett}', '{fantasy}'), (3, 'Dune', '{Frank Herbert}', '{scifi}'), (4, 'Untagged', '{Anon}', NULL);
+CREATE TABLE bookings(booking_id int PRIMARY KEY, room text NOT NULL, during tstzrange NOT NULL, nights int4range);
+INSERT INTO bookings VALUES (1, 'blue', '[2024-03-01 14:00+00,2024-03-04 11:00+00)', '[1,4)'),
+  (2, 'red', '[2024-03-03 14:00+00,2024-03-05 11:00+00)', '[3,5)'), (3, 'blue', '[2024-04-01 14:00+00,2024-04-02 11:00+00)', NULL);
 INSERT INTO customers VALUES (1, 'Ann'), (2, 'Bob');
 INSERT INTO orders VALUES (10, 1, 5), (11, 2, 7), (12, 2, 9);
 INSERT INTO shipments VALUES (100, 10, '2024-01-02'), (101, 10, '2024-01-05'), (102, 11, '2024-02-01');
@@ -39,6 +42,7 @@ RUNS = [
     "SELECT i.invoice_id, i.amount FROM invoices i JOIN shipments s ON i.order_id = s.order_id JOIN orders o ON s.order_id = o.order_id",
     "SELECT name FROM customers ORDER BY id",
     "SELECT title FROM books WHERE tags = '{fantasy}'",  # the whole array, written as one
+    "SELECT room FROM bookings WHERE during = '[2024-04-01 14:00+00,2024-04-02 11:00+00)'",  # the whole range
 ]
 FAILS = [
     # (written, a query with the meaning it had, what a repair may contain)
@@ -50,6 +54,10 @@ FAILS = [
     ("SELECT title FROM books WHERE authors = 'Terry Pratchett' ORDER BY 1",
      "SELECT title FROM books WHERE 'Terry Pratchett' = ANY(authors) ORDER BY 1", "= ANY("),
     ("SELECT COUNT(*) FROM books b WHERE b.tags <> 'comedy'", "SELECT COUNT(*) FROM books b WHERE 'comedy' <> ALL(b.tags)", "<> ALL"),
+    # a range compared with one value: does it contain it (malformed range literal as written)
+    ("SELECT room FROM bookings WHERE during = '2024-03-03 20:00+00' ORDER BY 1",
+     "SELECT room FROM bookings WHERE during @> timestamptz '2024-03-03 20:00+00' ORDER BY 1", "@> CAST("),
+    ("SELECT booking_id FROM bookings b WHERE 2 <> b.nights ORDER BY 1", "SELECT booking_id FROM bookings WHERE NOT nights @> 2 ORDER BY 1", "@> CAST(2 AS INT)"),
 ]
 
 

@@ -27,7 +27,7 @@ from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from nl2sql_shell.schema.model import Schema
 
 from ..parsing import DIALECT, parse_statements
-from .arrays import array_membership
+from .arrays import array_membership, range_containment
 from .base import Change, Context, Effect, Rule, each_scope
 from .bridges import bridge
 from .columns import ambiguous_column, column_owner
@@ -66,6 +66,7 @@ RULES: tuple[Rule, ...] = (
     Rule("mysql_spelling", REPAIR, mysql_spelling, "MySQL's YEAR(d) and double in PostgreSQL's spelling"),
     Rule("sqlite_dates", REPAIR, sqlite_dates, "SQLite's DATE('now', '-1 year') in PostgreSQL's spelling"),
     Rule("array_membership", REPAIR, each_scope(array_membership), "`genres = 'fantasy'` on an array column reads `'fantasy' = ANY(genres)`"),
+    Rule("range_containment", REPAIR, each_scope(range_containment), "`period = '2026-11-01'` on a range column reads `period @> '2026-11-01'::date`"),
     Rule("zero_division", REPAIR, zero_division, "x / COUNT(...) gives NULL, not an error, where a group counts zero"),
 )
 _BY_NAME = {rule.name: rule for rule in RULES}
