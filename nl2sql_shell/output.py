@@ -6,7 +6,9 @@ once the text would overflow the screen, like psql with `less -SRXF`.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
+import io
 import os
 import re
 import shlex
@@ -35,6 +37,7 @@ class Output:
         self.use_pager = self._pageable if use_pager is None else use_pager
         self.always_page = False
         self.pager_min_lines = 0
+        self.encoding = "utf-8"
 
     @property
     def stream(self) -> IO[str]:
@@ -65,7 +68,7 @@ class Output:
             self._pipe = open_pipe(path[1:].strip())
             self._file = self._pipe.stdin
         elif path:
-            self._file = open(os.path.expanduser(path), "w", encoding="utf-8")  # noqa: SIM115
+            self._file = open(os.path.expanduser(path), "w", encoding=self.encoding, errors="replace")  # noqa: SIM115
 
     @contextlib.contextmanager
     def through(self, command: str):
@@ -86,6 +89,13 @@ class Output:
     def pageable(self) -> bool:
         """Standard input and output are both terminals: where psql pages at all."""
         return self._pageable
+
+    def follow_encoding(self, encoding: str) -> None:
+        """Results and messages in the connection's client encoding (Python's name for it),
+        as psql prints the server's bytes: `PGCLIENTENCODING=LATIN1` or `\\encoding LATIN1`
+        gives LATIN1 bytes on standard output and in a `\\o` file opened afterwards."""
+        self.encoding = encoding
+        reencode(self._default, encoding)
 
     def write(self, text: str) -> None:
         self._write_unlogged(text)
@@ -226,3 +236,10 @@ class _LazyPager:
                 return
             except KeyboardInterrupt:  # Ctrl-C belongs to the pager while it runs
                 continue
+
+
+def reencode(stream: IO[str], encoding: str) -> None:
+    """Write ``stream`` in ``encoding`` from now on, if it is a file's text layer (a test's
+    StringIO has no bytes beneath); a character the encoding lacks prints as `?`."""
+    if isinstance(stream, io.TextIOWrapper) and codecs.lookup(stream.encoding).name != codecs.lookup(encoding).name:
+        stream.reconfigure(encoding=encoding, errors="replace")

@@ -1,7 +1,9 @@
 """Non-interactive input (-f FILE, piped stdin, \\i): the same lines a person would type.
 
 Scripts are read as bytes and decoded as UTF-8 with ``surrogateescape``, so a byte that is not
-UTF-8 cannot stop the read. A statement holding one goes to the server as the original bytes,
+UTF-8 cannot stop the read. Where the client encoding is another (``PGCLIENTENCODING=LATIN1``,
+``\\encoding``), each statement and command is read in it, as psql sends the bytes it read.
+A statement holding bytes that encoding cannot read goes to the server as the original bytes,
 exactly as psql sends it: the server refuses it (``invalid byte sequence for encoding "UTF8"``),
 an open transaction stays open (aborted, as in psql), and the rest of the script runs. A
 backslash command or question line gets U+FFFD in its place, which prints as psql's raw byte does.
@@ -122,7 +124,7 @@ class _ScriptRun:
         lines = drop_empty_lines(self.text[self.echoed : end]).removesuffix("\n")
         self.echoed = end
         if lines:
-            self.shell.output.say(_replace_invalid(lines) + "\n")
+            self.shell.output.say(_replace_invalid(self.shell, lines) + "\n")
 
     def _single_line(self, pos: int, limit: int) -> int:
         """SINGLELINE (-S): where the first line end before ``limit`` ends the SQL from ``pos``
@@ -181,7 +183,7 @@ class _ScriptRun:
                 start = text.index(stripped[0], pos)
                 cut = meta_command_end(text, start, line_end) if stripped.startswith("\\") else line_end
                 shell.last_failed = False
-                if not shell.handle(_replace_invalid(text[start:cut].strip())):
+                if not shell.handle(_replace_invalid(shell, text[start:cut].strip())):
                     return False
                 if shell.last_failed:  # a failed meta-command or `?` question
                     _stop_on_error(shell)
@@ -205,7 +207,7 @@ class _ScriptRun:
                 self.data_pos = line_end
                 cut = meta_command_end(text, meta, line_end)
                 buffer = query_buffer(drop_empty_lines(query_text(_joined(pending, text, pos, meta))))
-                command = _replace_invalid(text[meta:cut].strip())
+                command = _replace_invalid(shell, text[meta:cut].strip())
                 if command.split()[0] in ("\\q", "\\quit") and shell.conditions.active():
                     if buffer.strip():
                         _run_statement(shell, buffer)  # psql sends what its buffer holds, then quits
@@ -217,7 +219,7 @@ class _ScriptRun:
                 pos = self._resume(line_end, cut)
                 continue
             if statement is None:  # the unfinished rest of the file (or only comments)
-                rest = drop_empty_lines(_joined(pending, text, pos, size))
+                rest = _in_client_encoding(shell, drop_empty_lines(_joined(pending, text, pos, size)))
                 self._echo_through(size)
                 shell.location = self._at(size - 1)
                 self.data_pos = size
@@ -272,8 +274,10 @@ def _is_utf8(text: str) -> bool:
     return True
 
 
-def _replace_invalid(text: str) -> str:
-    """Each invalid byte as U+FFFD, for text that must be a Python string."""
+def _replace_invalid(shell: Shell, text: str) -> str:
+    """The text in the client encoding, each byte it cannot read as U+FFFD, for text that must
+    be a Python string (a meta-command, a question, an echoed line)."""
+    text = _in_client_encoding(shell, text)
     return text if _is_utf8(text) else text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
@@ -294,13 +298,27 @@ def _edited_buffer(shell: Shell) -> str:
 
 
 def _run_statement(shell: Shell, statement: str) -> None:
-    """Run one statement (without the empty lines psql skips); one that is not UTF-8 goes as
-    its bytes, for the server to refuse."""
-    statement = drop_empty_lines(statement)
+    """Run one statement (without the empty lines psql skips), its bytes read in the
+    connection's client encoding as psql sends them; bytes that encoding cannot read go as
+    they are, for the server to refuse."""
+    statement = _in_client_encoding(shell, drop_empty_lines(statement))
     if _is_utf8(statement):
         shell.run_sql(statement)
     else:
         _send_bytes(shell, statement)
+
+
+def _in_client_encoding(shell: Shell, text: str) -> str:
+    """The script's bytes as the client encoding reads them (`PGCLIENTENCODING=LATIN1`,
+    `\\encoding`): psql sends the bytes it read, so `'caf\\xe9'` is café in LATIN1. Text that
+    encoding cannot read stays as it was read."""
+    encoding = shell.conn.info.encoding if shell.connected else "utf-8"
+    if encoding == "utf-8" or text.isascii():
+        return text
+    try:
+        return text.encode("utf-8", "surrogateescape").decode(encoding)
+    except UnicodeDecodeError:
+        return text
 
 
 def _send_bytes(shell: Shell, statement: str) -> None:

@@ -243,7 +243,7 @@ def _encoding(shell: Shell, argument: str) -> bool:
         shell.meta_error(f"{words[0]}: invalid encoding name or conversion procedure not found")
         shell.last_failed = True
         return True
-    shell.variables["ENCODING"] = shell.conn.info.parameter_status("client_encoding") or words[0]
+    shell.follow_client_encoding()
     return True
 
 

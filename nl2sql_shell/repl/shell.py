@@ -26,7 +26,7 @@ from nl2sql_shell.db.execute import (
     error_text,
     install_notice_printer,
 )
-from nl2sql_shell.output import Output
+from nl2sql_shell.output import Output, reencode
 from nl2sql_shell.repl.conditionals import Conditionals
 from nl2sql_shell.repl.statements import complete_end, drop_empty_lines, meta_command_end, next_piece, statement_pieces
 from nl2sql_shell.repl.transactions import run_in_transaction_mode
@@ -103,6 +103,17 @@ class Shell:
         conn.add_notify_handler(self.notifications.append)
         self.executor = Executor(conn, self.settings, self.output, lambda: self.errors, lambda: self.location)
         self.executor.copy_stdin = self.copy_lines
+        self.follow_client_encoding()
+
+    def follow_client_encoding(self) -> None:
+        """Write in the client encoding the connection has now (at connect, after SQL and
+        `\\encoding`, which may change it), as psql prints the server's bytes; ENCODING
+        names it, as psql's does."""
+        self.variables["ENCODING"] = self.conn.info.parameter_status("client_encoding") or ""
+        encoding = self.conn.info.encoding
+        if encoding != self.output.encoding:
+            self.output.follow_encoding(encoding)
+            reencode(self.errors, encoding)
 
     def copy_lines(self) -> Iterator[bytes]:
         """COPY FROM STDIN's data: the running script's lines after it, else typed_lines."""
@@ -316,8 +327,10 @@ class Shell:
             outcome = Outcome(False, error="connection lost")
         elif outcome.cancelled and not self.interactive:  # Ctrl-C ends a script, as in psql
             raise StopScript()
-        elif outcome.ok and sql.lstrip()[:8].lower().startswith(_DDL):
-            self.schema_changed()
+        else:
+            if outcome.ok and sql.lstrip()[:8].lower().startswith(_DDL):
+                self.schema_changed()
+            self.follow_client_encoding()  # SET client_encoding, RESET ALL
         self.last_failed = not outcome.ok
         self.record_result(outcome)
         if not outcome.ok and self.variables.get("ECHO") == "errors":

@@ -34,6 +34,24 @@ def test_errverbose_shows_libpqs_line_display(fresh_db, tmp_path: Path, statemen
     assert err.count(b"LINE ") == 2 and b"at character" not in err
 
 
+# LATIN1 bytes where the client encoding is LATIN1 (a legacy script, a LATIN1 terminal):
+# psql sends the bytes it reads and prints the bytes the server sends, in the client encoding
+# at that moment; a UTF-8 script under LATIN1 reads as its bytes do (two characters for é).
+ENCODINGS = (
+    b"\\echo caf\xe9\nselect 1 as one;\nselect 'caf\xe9' as word, length('caf\xe9');\n"
+    b"select 'caf\xc3\xa9' as utf8_bytes;\n\\echo :ENCODING\n"
+    b"set client_encoding to UTF8;\n\\echo :ENCODING\nselect chr(233) as e;\n"
+    b"\\encoding LATIN1\nselect chr(233) as e, 'x' as \"caf\xe9\";\nreset client_encoding;\n\\echo :ENCODING\nselect chr(233) as e, 'last\xe9' as unterminated"
+)
+
+
+def test_a_script_in_the_client_encoding_reads_and_prints_as_in_psql(fresh_db, tmp_path: Path):
+    (tmp_path / "latin1.sql").write_bytes(ENCODINGS)
+    _, out, _ = same(f"{fresh_db} client_encoding=LATIN1", f"{fresh_db} client_encoding=LATIN1", "-f", "latin1.sql", cwd=tmp_path)
+    assert out.startswith(b"caf\xe9\n") and b" caf\xe9 |      4\n" in out and b" \xc3\xa9\n" in out
+    assert b"LATIN1\nSET\nUTF8\n" in out and b" \xe9 | x\n" in out and b"last\xe9" in out
+
+
 RESULT_VARIABLES = (
     "select 1 as a union select 2 \\gset\n\\echo :ROW_COUNT :ERROR :SQLSTATE\n"
     "select 1/0 \\gset\n\\echo :ROW_COUNT :ERROR :SQLSTATE :LAST_ERROR_MESSAGE\n\\errverbose\n"
