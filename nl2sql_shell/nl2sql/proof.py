@@ -42,7 +42,6 @@ from sqlglot.tokens import Token, TokenType
 from nl2sql_shell.db.execute import read_only_transaction
 from nl2sql_shell.nl2sql.parsing import DIALECT
 from nl2sql_shell.nl2sql.safety import classify
-from nl2sql_shell.schema.render import RESERVED_WORDS
 
 # Built-ins that are immutable or stable and still must not run unasked, each with why.
 DENIED = frozenset(
@@ -84,6 +83,7 @@ _IDENTIFIER = re.compile(r"[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_$\x80-\U0010ffff]*
 # It folds unquoted names by lowering ASCII letters only (in a multi-byte encoding such as UTF8).
 _FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _SQL_LANGUAGE = "sql"
+_ANYARRAY = 2277  # pg_statistic's and pg_stats' values: arrays of any column's type
 _MAX_DEPTH = 8  # SQL functions and views inside each other; deeper is unproven
 
 # Whether a function is a harmless built-in, in SQL, for whole catalog scans (operators, casts).
@@ -197,6 +197,15 @@ def _read_tokens(sql: str) -> tuple[_Facts, str | None]:
 # Parentheses that open a query: a FROM inside them may start a FROM clause. Inside any other
 # (EXTRACT(x FROM t), SUBSTRING, TRIM, OVERLAY) FROM takes a value.
 _QUERY_STARTS = frozenset({"SELECT", "WITH", "VALUES", "TABLE"})
+# Words that may follow a FROM item and are not its alias: reserved in every PostgreSQL, so
+# never an unquoted alias. Any other word there is taken for an alias (at worst too many
+# words then read a whole row).
+_AFTER_FROM_ITEM = frozenset(
+    """where join on using left right full inner cross natural outer group order having limit
+    offset fetch union intersect except window for tablesample returning into with""".split()
+)
+# PostgreSQL cuts every name to NAMEDATALEN - 1 bytes.
+_NAME_BYTES = 63
 
 
 def _references(tokens: list[Token]) -> tuple[list[_FromItem], list[_Use], bool]:
@@ -220,11 +229,11 @@ def _references(tokens: list[Token]) -> tuple[list[_FromItem], list[_Use], bool]
         while start >= 2 and tokens[start - 1].token_type == TokenType.DOT and _name(tokens[start - 2]) is not None:
             start -= 2
         after = i + 1
-        if (start - 1 in clauses or (start - 2 in clauses and tokens[start - 1].text.upper() == "ONLY")) and not _dotted(tokens, after):
+        if (start - 1 in clauses or (start - 2 in clauses and _keyword(tokens[start - 1]) == "only")) and not _dotted(tokens, after):
             claimed.update(range(start, after))
             alias_at = after + 1 if after < len(tokens) and tokens[after].token_type == TokenType.ALIAS else after
             alias = _name(tokens[alias_at]) if alias_at < len(tokens) else None
-            if alias is not None and (alias.lower() in RESERVED_WORDS or _is_operator(tokens[alias_at])):
+            if alias is not None and _keyword(tokens[alias_at]) in _AFTER_FROM_ITEM:
                 alias = None
             renames = alias is not None and alias_at + 1 < len(tokens) and tokens[alias_at + 1].token_type == TokenType.L_PAREN
             if alias is not None:
@@ -246,12 +255,17 @@ def _from_clause_starts(tokens: list[Token]) -> set[int]:
     queries: list[bool] = []  # for each open parenthesis, whether a query starts inside it
     for i, token in enumerate(tokens):
         if token.token_type == TokenType.L_PAREN:
-            queries.append(i + 1 < len(tokens) and tokens[i + 1].text.upper() in _QUERY_STARTS)
+            queries.append(i + 1 < len(tokens) and _keyword(tokens[i + 1]).upper() in _QUERY_STARTS)
         elif token.token_type == TokenType.R_PAREN:
             queries = queries[:-1]
-        elif token.text.upper() in ("FROM", "JOIN") and (not queries or queries[-1]) and not (i and tokens[i - 1].text.upper() == "DISTINCT"):
+        elif _keyword(token) in ("from", "join") and (not queries or queries[-1]) and not (i and _keyword(tokens[i - 1]) == "distinct"):
             starts.add(i)
     return starts
+
+
+def _keyword(token: Token) -> str:
+    """The word a token spells, lower case, if it can be a keyword: a quoted name never is."""
+    return "" if token.token_type == TokenType.IDENTIFIER else token.text.lower()
 
 
 def _from_item_name(item: _FromItem) -> str:
@@ -269,10 +283,16 @@ def _between_parentheses(tokens: list[Token], i: int) -> bool:
 
 
 def _name(token: Token) -> str | None:
-    """The identifier a token spells as PostgreSQL folds it; None for punctuation and literals."""
+    """The identifier a token spells as PostgreSQL folds and cuts it; None for punctuation and
+    literals."""
     if token.token_type == TokenType.IDENTIFIER:
-        return token.text
-    return token.text.translate(_FOLD) if _IDENTIFIER.fullmatch(token.text) else None
+        return _cut(token.text)
+    return _cut(token.text.translate(_FOLD)) if _IDENTIFIER.fullmatch(token.text) else None
+
+
+def _cut(name: str) -> str:
+    """The first 63 bytes of a name, as PostgreSQL keeps them (whole characters only)."""
+    return name.encode()[:_NAME_BYTES].decode(errors="ignore") if len(name) > _NAME_BYTES // 4 else name
 
 
 def _qualifier(tokens: list[Token], i: int) -> str | None:
@@ -395,6 +415,8 @@ class _Prover:
                 if item.renames_columns:
                     whole.add(oid)
         qualifiers = set().union(*words.values()) if words else set()
+        # `public.accounts` names the table whole even where `public` is also an alias
+        qualifiers -= {r[0] for r in self.rows("SELECT nspname::text FROM pg_namespace WHERE nspname = ANY(%s)", (sorted(qualifiers),))}
         columns = {oid: set(names) for oid, _, _, names in relations}
         for use in facts.uses:
             if use.qualifier is not None and use.qualifier in qualifiers:
@@ -522,7 +544,10 @@ class _Prover:
         if kind not in ("r", "p", "v", "m"):
             return self.fail(f"reads {label}, which is not a table or view")
         attributes = self.rows("SELECT attname::text, atttypid FROM pg_attribute WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped", (oid,))
-        self.in_play |= {t for name, t in attributes if columns is None or name in columns}
+        read = {t for name, t in attributes if columns is None or name in columns}
+        if _ANYARRAY in read:
+            return self.fail(f"reads {label}, whose statistics hold values of every column type, printed by their own functions")
+        self.in_play |= read
         ok = True
         for (child,) in self.rows("SELECT inhrelid FROM pg_inherits WHERE inhparent = %s", (oid,)):
             ok = self.relation(child, columns) and ok
