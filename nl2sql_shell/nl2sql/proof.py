@@ -7,9 +7,12 @@ voting, `--yes`, Enter at the confirmation). Everything the statement may call i
 against the server it will run on, and only what is known to be harmless passes:
 
 * functions: built-ins (in pg_catalog, OID below 16384, not from an extension) that are
-  immutable or stable, minus DENIED, plus ALLOWED_VOLATILE; user functions only when they are
-  LANGUAGE sql and their body passes the same test. Where the overload a call will reach is
-  unclear, every overload it may reach must pass;
+  immutable or stable, minus DENIED, plus ALLOWED_VOLATILE (TYPE_DISPATCH never by name, and
+  PRINTERS only where every type of the database prints harmlessly); user functions only when
+  they are LANGUAGE sql and their body and argument defaults pass the same test. Where the
+  overload a call will reach is unclear, every overload it may reach must pass: all of them
+  when an argument is a literal, NULL or an expression, else those whose argument types the
+  statement's values can take (directly, as a domain's base or through an implicit cast);
 * relations: tables (partitions and children included), views and materialized views whose
   definitions pass, and the functions behind their row-level-security policies. Never foreign
   tables (reading one may run a program);
@@ -54,6 +57,22 @@ DENIED = frozenset(
         "ts_stat", "ts_rewrite",  # the (tsquery, text) forms run SQL given as text
         "txid_current", "pg_current_xact_id",  # assign a transaction id
         "fmgr_c_validator", "fmgr_internal_validator", "fmgr_sql_validator",  # load or parse function bodies
+    }
+)
+# Built-ins that run the input function of a type given as a value when called by name (as a
+# type's own input function they serve only their type, which is judged as a type).
+TYPE_DISPATCH = frozenset(
+    {"array_in", "record_in", "range_in", "multirange_in", "domain_in", "pg_input_is_valid", "pg_input_error_info"}
+)
+# Built-ins that print stored expressions or statistics: each value through its own type's
+# output function, so they are harmless only where every type of the database has harmless
+# functions (`_Prover.stored_values`).
+PRINTERS = frozenset(
+    {
+        "pg_get_expr", "pg_get_viewdef", "pg_get_indexdef", "pg_get_constraintdef", "pg_get_triggerdef",
+        "pg_get_ruledef", "pg_get_partkeydef", "pg_get_partition_constraintdef", "pg_get_statisticsobjdef",
+        "pg_get_statisticsobjdef_columns", "pg_get_statisticsobjdef_expressions", "pg_get_function_arguments",
+        "pg_get_function_arg_default", "pg_get_functiondef", "pg_get_function_sqlbody", "pg_mcv_list_items",
     }
 )
 # ts_rewrite(tsquery, tsquery, tsquery) rewrites a query value and runs nothing: the deny above is
@@ -110,6 +129,7 @@ class _Call:
     schema: str | None
     name: str
     args: int | None  # None: the count is unclear (named or variadic arguments, FROM/ORDER BY inside)
+    names_only: bool  # every argument is a (qualified) name: its type is one the statement handles
 
 
 @dataclass
@@ -188,7 +208,7 @@ def _read_tokens(sql: str) -> tuple[_Facts, str | None]:
         facts.names.add(f"{_quote(schema)}.{_quote(name)}" if schema else _quote(name))
         facts.words.add(name)
         if i + 1 < len(tokens) and tokens[i + 1].token_type == TokenType.L_PAREN:
-            facts.calls.append(_Call(schema, name, _argument_count(tokens, i + 1)))
+            facts.calls.append(_Call(schema, name, _argument_count(tokens, i + 1), _names_only(tokens, i + 1)))
     facts.operators = _operator_runs(tokens)
     facts.from_items, facts.uses, facts.all_columns = _references(tokens)
     return facts, None
@@ -347,6 +367,22 @@ def _argument_count(tokens: list[Token], open_at: int) -> int | None:
     return None
 
 
+def _names_only(tokens: list[Token], open_at: int) -> bool:
+    """Whether each argument of the call whose `(` is at ``open_at`` is a name (`t.col`): a
+    literal, NULL, ROW(...) or any expression may take a type no column in play has."""
+    expected_name = True
+    for token in tokens[open_at + 1 :]:
+        if token.token_type == TokenType.R_PAREN:
+            return not expected_name or token is tokens[open_at + 1]
+        if expected_name and token.token_type in (TokenType.VAR, TokenType.IDENTIFIER):
+            expected_name = False
+        elif not expected_name and token.token_type in (TokenType.DOT, TokenType.COMMA):
+            expected_name = True
+        else:
+            return False
+    return False
+
+
 class _Prover:
     """One proof: the catalog reads, memoized, and the reasons for what failed."""
 
@@ -358,6 +394,7 @@ class _Prover:
         self.types: dict[int, bool] = {}
         self.in_play: set[int] = set()  # types whose values the statement may handle
         self.named_rows: set[int] = set()  # row types of the relations named: a call may take them whole
+        self.printing: bool | None = None  # stored_values(), once known
         self.depth = depth
 
     def rows(self, query: str, params: object = None) -> list[tuple]:
@@ -380,17 +417,17 @@ class _Prover:
         # A row type is handled when its row is read whole; naming the table only reads from it.
         unread_rows = {row for oid, _, row, _ in relations if oid not in whole}
         self.in_play |= {r[0] for r in self.rows("SELECT DISTINCT to_regtype(n)::oid FROM unnest(%s::text[]) n WHERE to_regtype(n) IS NOT NULL", (names,))} - unread_rows
-        overloads = self.overloads(facts)
+        overloads, forced = self.overloads(facts)
         reached: set[int] = set()
         while True:  # what the reached functions return is in play, which may reach more overloads
-            now = {oid for oid in overloads if self.relevant(oid)}
+            now = {oid for oid in overloads if oid in forced or self.relevant(oid)}
             if now == reached:
                 break
             reached = now
             self.in_play |= {overloads[oid][1] for oid in reached}
         for oid in sorted(reached):
             self.in_play |= set(self.argument_types(oid)) & self.named_rows  # `t.f` hands f the whole row
-            if not self.function(oid):
+            if overloads[oid][0].split("(")[0] in TYPE_DISPATCH or not self.function(oid):
                 self.fail(f"calls {overloads[oid][0]}, which is not known to be harmless")
         self.types_in_play()
         self.operators(facts.operators | _IMPLICIT_OPERATORS)
@@ -426,6 +463,29 @@ class _Prover:
                     whole.add(oid)
         return whole
 
+    def holds_any_type(self, types: set[int]) -> bool:
+        """Whether values of these types may be anyarray (pg_statistic's values), inside arrays
+        and rows too (pg_statistic_ext_data's pg_statistic[])."""
+        if not types:
+            return False
+        query = """
+            WITH RECURSIVE parts(oid) AS (
+                SELECT unnest(%s::oid[])
+                UNION SELECT p.oid FROM parts JOIN pg_type t ON t.oid = parts.oid
+                CROSS JOIN LATERAL (SELECT t.typelem WHERE t.typelem <> 0 UNION ALL SELECT t.typbasetype WHERE t.typbasetype <> 0
+                    UNION ALL SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0) AS p(oid))
+            SELECT %s = ANY(ARRAY(SELECT oid FROM parts))"""
+        return bool(self.rows(query, (sorted(types), _ANYARRAY))[0][0])
+
+    def stored_values(self) -> bool:
+        """Whether values of any type this database has are printed harmlessly: every base,
+        range and multirange type that is not built-in passes (the others print through them)."""
+        if self.printing is None:
+            self.printing = True
+            types = self.rows("SELECT oid FROM pg_type WHERE oid >= 16384 AND typtype IN ('b', 'r', 'm') ORDER BY oid")
+            self.printing = all([self.type(t) for (t,) in types])
+        return self.printing
+
     def argument_types(self, oid: int) -> list[int]:
         (types,) = self.rows("SELECT proargtypes::oid[] FROM pg_proc WHERE oid = %s", (oid,))[0]
         return list(types or ())
@@ -434,9 +494,11 @@ class _Prover:
         for oid in sorted(self.in_play):
             self.type(oid)
 
-    def overloads(self, facts: _Facts) -> dict[int, tuple[str, int]]:
-        """The functions each call (or `t.f` field notation) may reach, with their return types."""
+    def overloads(self, facts: _Facts) -> tuple[dict[int, tuple[str, int]], set[int]]:
+        """The functions each call (or `t.f` field notation) may reach, with their return types,
+        and those reached whatever the types in play (a call with an argument that is not a name)."""
         found: dict[int, tuple[str, int]] = {}
+        forced: set[int] = set()
         for call in facts.calls:
             query = """
                 SELECT p.oid, p.oid::regprocedure::text, p.prorettype FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -446,14 +508,16 @@ class _Prover:
                        OR (p.provariadic <> 0 AND %(args)s >= p.pronargs - 1))"""
             for oid, label, ret in self.rows(query, {"name": call.name, "schema": call.schema, "args": call.args}):
                 found[oid] = (label, ret)
+                if not call.names_only:
+                    forced.add(oid)
         # `SELECT t.f FROM t` calls f(t): any one-argument function on a row type may be reached.
         field_notation = """
             SELECT p.oid, p.oid::regprocedure::text, p.prorettype FROM pg_proc p JOIN pg_type t ON t.oid = p.proargtypes[0]
-            WHERE p.pronargs - p.pronargdefaults <= 1 AND p.pronargs >= 1 AND t.typtype IN ('c', 'p')
+            WHERE p.pronargs - p.pronargdefaults <= 1 AND p.pronargs >= 1 AND t.typtype IN ('c', 'p', 'd')
               AND p.prokind = 'f' AND p.proname = ANY(%s::text[])"""
         for oid, label, ret in self.rows(field_notation, (sorted(facts.words),)):
             found.setdefault(oid, (label, ret))
-        return found
+        return found, forced
 
     def relevant(self, oid: int) -> bool:
         return self.reachable(self.argument_types(oid))
@@ -462,7 +526,21 @@ class _Prover:
         """A function or operator matters unless one of its arguments is a non-built-in type the
         statement never handles: no value of that type can reach it. Built-in types (pseudo-types
         such as anyelement included) can always be reached, from literals if nothing else."""
-        return all(t < 16384 or t in self.in_play or t in self.named_rows for t in argument_types)
+        return all(self.reachable_type(t) for t in argument_types)
+
+    def reachable_type(self, oid: int, seen: frozenset[int] = frozenset()) -> bool:
+        """A value of this type may arise: a built-in, a type in play, a named row, a domain
+        over one of those, or the target of an implicit cast from one (as a call coerces)."""
+        if oid < 16384 or oid in self.in_play or oid in self.named_rows:
+            return True
+        if oid in seen:
+            return False
+        sources = self.rows(
+            """SELECT t.typbasetype FROM pg_type t WHERE t.oid = %(t)s AND t.typtype = 'd'
+               UNION SELECT c.castsource FROM pg_cast c WHERE c.casttarget = %(t)s AND c.castcontext = 'i'""",
+            {"t": oid},
+        )
+        return any(self.reachable_type(source, seen | {oid}) for (source,) in sources)
 
     # -- functions ----------------------------------------------------------------------------------
     def function(self, oid: int) -> bool:
@@ -474,9 +552,9 @@ class _Prover:
         return self.functions[oid]
 
     def _function(self, oid: int) -> bool:
-        (builtin,) = self.rows(f"SELECT {_BUILTIN_HARMLESS} FROM pg_proc p WHERE p.oid = %(oid)s", {**_PARAMS, "oid": oid})[0]
+        builtin, name = self.rows(f"SELECT {_BUILTIN_HARMLESS}, p.proname::text FROM pg_proc p WHERE p.oid = %(oid)s", {**_PARAMS, "oid": oid})[0]
         if builtin:
-            return True
+            return name not in PRINTERS or self.stored_values()
         rows = self.rows(
             """SELECT l.lanname, p.prokind, p.proconfig IS NULL, p.prosqlbody IS NOT NULL, p.prosrc, p.oid < 16384, p.prorettype
                FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE p.oid = %s""",
@@ -488,9 +566,11 @@ class _Prover:
         if builtin_oid or language != _SQL_LANGUAGE or kind != "f" or not no_settings or self.depth >= _MAX_DEPTH:
             return False
         self.in_play.add(returns)
-        if atomic:  # BEGIN ATOMIC: the server recorded what the body uses
-            return self.dependencies("pg_proc", oid)
-        return all(self.body(statement) for statement in _body_statements(source))
+        # BEGIN ATOMIC: the server recorded what the body uses; it records what argument
+        # defaults use (`x int DEFAULT g()`) for every function
+        if not self.dependencies("pg_proc", oid):
+            return False
+        return atomic or all(self.body(statement) for statement in _body_statements(source))
 
     def body(self, sql: str) -> bool:
         """A SQL function's statement, proven as a statement of its own (parameters are names)."""
@@ -545,12 +625,16 @@ class _Prover:
             return self.fail(f"reads {label}, which is not a table or view")
         attributes = self.rows("SELECT attname::text, atttypid FROM pg_attribute WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped", (oid,))
         read = {t for name, t in attributes if columns is None or name in columns}
-        if _ANYARRAY in read:
+        if self.holds_any_type(read) and not self.stored_values():
             return self.fail(f"reads {label}, whose statistics hold values of every column type, printed by their own functions")
         self.in_play |= read
         ok = True
         for (child,) in self.rows("SELECT inhrelid FROM pg_inherits WHERE inhparent = %s", (oid,)):
             ok = self.relation(child, columns) and ok
+        if kind in ("v", "m") and oid < 16384:  # a system view: built-ins only, none of them recorded
+            (definition,) = self.rows("SELECT pg_get_viewdef(%s)", (oid,))[0]
+            if PRINTERS & set(_IDENTIFIER.findall(definition or "")) and not self.stored_values():
+                ok = self.fail(f"reads {label}, which prints stored expressions or statistics of every type")
         if kind in ("v", "m"):
             for (rule,) in self.rows("SELECT oid FROM pg_rewrite WHERE ev_class = %s", (oid,)):
                 ok = self.dependencies("pg_rewrite", rule) and ok
@@ -584,12 +668,14 @@ class _Prover:
         return bool(rows) and all(self.function(f) for f in rows[0])
 
     def casts(self) -> None:
-        """Casts with a function that is not a harmless built-in, into a type in play."""
+        """Casts with a function that is not a harmless built-in: into a type in play, or an
+        implicit one between built-in types (which any expression may apply unwritten)."""
         query = f"""
-            SELECT c.castfunc, c.casttarget, format('%%s -> %%s', c.castsource::regtype, c.casttarget::regtype) FROM pg_cast c
+            SELECT c.castfunc, c.casttarget, c.castsource < 16384 AND c.casttarget < 16384 AND c.castcontext = 'i',
+                   format('%%s -> %%s', c.castsource::regtype, c.casttarget::regtype) FROM pg_cast c
             JOIN pg_proc p ON p.oid = c.castfunc WHERE NOT ({_BUILTIN_HARMLESS})"""
-        for function, target, label in self.rows(query, _PARAMS):
-            if target in self.in_play and not self.unproven_type(target) and not self.function(function):
+        for function, target, unwritten, label in self.rows(query, _PARAMS):
+            if (target in self.in_play or unwritten) and not self.unproven_type(target) and not self.function(function):
                 self.fail(f"may cast {label}, whose function is not known to be harmless")
 
     # -- types ----------------------------------------------------------------------------------------
@@ -609,8 +695,13 @@ class _Prover:
         rows = self.rows(
             """SELECT t.oid::regtype::text, t.typbasetype, t.typelem, t.typrelid,
                       ARRAY[t.typinput, t.typoutput, t.typreceive, t.typsend, t.typmodin, t.typmodout, t.typsubscript]::oid[],
-                      ARRAY[r.rngsubtype]::oid[], ARRAY[r.rngcanonical, r.rngsubdiff]::oid[]
-               FROM pg_type t LEFT JOIN pg_range r ON r.rngtypid = t.oid WHERE t.oid = %s""",
+                      ARRAY[r.rngsubtype, m.rngtypid]::oid[],
+                      ARRAY[r.rngcanonical, r.rngsubdiff]::oid[] || ARRAY(
+                          SELECT ap.amproc::oid FROM pg_opclass c JOIN pg_amproc ap ON ap.amprocfamily = c.opcfamily WHERE c.oid = r.rngsubopc
+                          UNION SELECT o.oprcode::oid FROM pg_opclass c JOIN pg_amop ao ON ao.amopfamily = c.opcfamily
+                                JOIN pg_operator o ON o.oid = ao.amopopr WHERE c.oid = r.rngsubopc)
+               FROM pg_type t LEFT JOIN pg_range r ON r.rngtypid = t.oid LEFT JOIN pg_range m ON m.rngmultitypid = t.oid
+               WHERE t.oid = %s""",
             (oid,),
         )
         if not rows:
