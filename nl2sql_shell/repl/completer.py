@@ -31,7 +31,8 @@ from sqlparse import lexer, tokens
 from nl2sql_shell.repl.metadata import Metadata, Relation
 from nl2sql_shell.repl.statements import in_code, split_statements
 
-_WORD_AT_END = re.compile(r'(?P<qualifier>(?:(?:[^\W\d][\w$]*|"(?:[^"]|"")+")\.)*)(?P<word>[\w$]*)\Z')
+# The word being typed: a name, or a quoted one not closed yet (`"Us` completes to `"User"`).
+_WORD_AT_END = re.compile(r'(?P<qualifier>(?:(?:[^\W\d][\w$]*|"(?:[^"]|"")+")\.)*)(?P<word>"(?:[^"]|"")*|[\w$]*)\Z')
 _PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_$]*")
 _META_LINE = re.compile(r"\s*(?P<command>\\\S*)(?P<args>\s.*)?\Z", re.DOTALL)
 
@@ -110,7 +111,7 @@ class SQLCompleter(Completer):
 
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterator[Completion]:
         before = document.text_before_cursor
-        if before.lstrip().startswith("?") or not in_code(before):
+        if before.lstrip().startswith("?") or not (in_code(before) or _in_quoted_name(before)):
             return iter(())
         meta = _META_LINE.match(document.current_line_before_cursor)
         if meta:
@@ -184,13 +185,19 @@ class SQLCompleter(Completer):
         if qualifier:
             return _matching(word, ((r.name, r.kind) for r in metadata.relations_in(qualifier[-1])), quote)
         visible = chain(((r.name, r.kind) for r in metadata.visible_relations), ((s, "schema") for s in metadata.schemas))
-        lowered = word.lower()
+        lowered = word.lower().lstrip('"')
         off_path = (
             Completion(f"{quote(r.schema)}.{quote(r.name)}", start_position=-len(word), display_meta=r.kind)
             for r in metadata.off_path_relations
             if r.name.lower().startswith(lowered) or f"{r.schema}.{r.name}".lower().startswith(lowered)
         )
         return chain(_matching(word, visible, quote), off_path)
+
+
+def _in_quoted_name(before: str) -> bool:
+    """The cursor is inside a quoted name being typed: code up to its opening quote."""
+    quote = before.rfind('"')
+    return quote >= 0 and in_code(before[:quote]) and not in_code(before)
 
 
 def _clause(prior: list[_Token]) -> tuple[str | None, str | None]:
@@ -304,6 +311,9 @@ def _ranked(keywords: tuple[str, ...]) -> tuple[str, ...]:
 def _matching(prefix: str, candidates: Iterable[tuple[str, str]], render: Callable[[str], str]) -> Iterator[Completion]:
     """Candidates starting with ``prefix`` (case-insensitively), first of each text only;
     names are rendered (quoted) for insertion, keywords come already in the user's case."""
+    if prefix.startswith('"'):
+        yield from _quoted_matching(prefix, candidates)
+        return
     lowered = prefix.lower()
     seen: set[str] = set()
     for name, meta in candidates:
@@ -312,6 +322,17 @@ def _matching(prefix: str, candidates: Iterable[tuple[str, str]], render: Callab
             if text.lower() not in seen:
                 seen.add(text.lower())
                 yield Completion(text, start_position=-len(prefix), display_meta=meta)
+
+
+def _quoted_matching(prefix: str, candidates: Iterable[tuple[str, str]]) -> Iterator[Completion]:
+    """After an opening quote, as psql: names (not keywords) that start with the quoted text
+    exactly as written (a quoted name keeps its case), closed in quotes."""
+    written = prefix[1:].replace('""', '"')
+    seen: set[str] = set()
+    for name, meta in candidates:
+        if meta != "keyword" and name.startswith(written) and name not in seen:
+            seen.add(name)
+            yield Completion('"' + name.replace('"', '""') + '"', start_position=-len(prefix), display_meta=meta)
 
 
 def _quote(name: str, reserved: frozenset[str]) -> str:

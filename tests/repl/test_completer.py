@@ -123,6 +123,16 @@ def test_cast_offers_types(completer: SQLCompleter) -> None:
     assert complete(completer, "SELECT 'happy'::mo") == [("mood", "datatype"), ("money", "datatype")]  # own types first
 
 
+def test_an_opening_quote_completes_names_as_written(completer: SQLCompleter) -> None:
+    """psql completes `"Cr` to `"Created At"`: the quoted text keeps its case; no keywords."""
+    assert complete(completer, 'SELECT "Cr| FROM orders') == [('"Created At"', "column")]
+    assert ('"Created At"', "column") not in complete(completer, 'SELECT "cr| FROM orders')
+    assert complete(completer, 'SELECT * FROM "us') == [('"users"', "table")]
+    assert complete(completer, 'SELECT * FROM "')[:1] == [('"big_orders"', "view")]
+    assert complete(completer, 'SELECT o."Created| FROM orders o') == [('"Created At"', "column")]
+    assert complete(completer, '\\d "or') == [('"orders"', "table")]
+
+
 def test_meta_commands(shop: psycopg.Connection, completer: SQLCompleter) -> None:
     assert ("\\dt", "List tables.") in complete(completer, "\\d")
     databases = [t for t, meta in complete(completer, "\\c ") if meta == "database"]
