@@ -14,9 +14,13 @@ against the server it will run on, and only what is known to be harmless passes:
   when an argument is a literal, NULL or an expression, else those whose argument types the
   statement's values can take (directly, as a domain's base or through an implicit cast);
 * relations: tables (partitions and children included), views and materialized views whose
-  definitions pass, and the functions behind their row-level-security policies. Never foreign
-  tables (reading one may run a program);
-* operators, casts and the types in play (their I/O and comparison functions, domain checks):
+  definitions pass, and the functions behind their row-level-security policies; the code the
+  planner folds from the catalog (index expressions and predicates, CHECK constraints,
+  partition keys, statistics expressions) and the operator classes of indexes on the columns
+  the statement reads. Never foreign tables (reading one may run a program);
+* operators (a literal operand takes any type), casts from a type whose values may arise,
+  text search (TEXT_SEARCH, where the database's dictionaries are harmless), and the types in
+  play (their I/O and comparison functions, domain checks):
   the types of the columns the statement names, and of every column of a relation it may read
   whole (`*`, NATURAL, TABLE, a whole-row reference such as `to_json(t)` or `t.f`). So a table
   with one column of an extension type (citext, vector, geometry) is read harmlessly by a
@@ -75,6 +79,15 @@ PRINTERS = frozenset(
         "pg_get_function_arg_default", "pg_get_functiondef", "pg_get_function_sqlbody", "pg_mcv_list_items",
     }
 )
+# Built-ins that run the database's text search dictionaries, templates and parsers, which
+# an extension (unaccent, dict_int) may provide: harmless where those are (`_Prover.text_search`).
+TEXT_SEARCH = frozenset(
+    {
+        "to_tsvector", "to_tsquery", "plainto_tsquery", "phraseto_tsquery", "websearch_to_tsquery", "ts_lexize",
+        "ts_debug", "ts_headline", "ts_parse", "ts_token_type", "json_to_tsvector", "jsonb_to_tsvector",
+        "ts_match_tt", "ts_match_tq",  # text @@ text, text @@ tsquery
+    }
+)
 # ts_rewrite(tsquery, tsquery, tsquery) rewrites a query value and runs nothing: the deny above is
 # by name, so this exact form is let back in.
 _DENIED_EXCEPT = frozenset({"ts_rewrite(tsquery, tsquery, tsquery)"})
@@ -111,8 +124,14 @@ _BUILTIN_HARMLESS = """
     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
     AND ((p.provolatile IN ('i', 's') AND (p.proname <> ALL(%(denied)s) OR format('%%s(%%s)', p.proname, pg_get_function_identity_arguments(p.oid)) = ANY(%(except)s)))
          OR p.proname = ANY(%(allowed)s))
+    AND p.proname <> ALL(%(conditional)s)
 """
-_PARAMS = {"denied": sorted(DENIED), "except": sorted(_DENIED_EXCEPT), "allowed": sorted(ALLOWED_VOLATILE)}
+_PARAMS = {
+    "denied": sorted(DENIED),
+    "except": sorted(_DENIED_EXCEPT),
+    "allowed": sorted(ALLOWED_VOLATILE),
+    "conditional": sorted(PRINTERS | TEXT_SEARCH),
+}
 
 
 @dataclass(frozen=True)
@@ -140,6 +159,9 @@ class _Facts:
     names: set[str] = field(default_factory=set)  # quoted identifiers and schema.name pairs: relations, types
     words: set[str] = field(default_factory=set)  # every identifier as folded: functions called by field notation
     operators: set[str] = field(default_factory=set)  # runs of operator characters as written
+    # for each run, whether a literal, NULL or parenthesis stands on its left and its right:
+    # an operand whose type only the operator's resolution decides
+    loose_sides: dict[str, tuple[bool, bool]] = field(default_factory=dict)
     from_items: list[_FromItem] = field(default_factory=list)
     uses: list[_Use] = field(default_factory=list)  # every other identifier as written
     all_columns: bool = False  # `*`, NATURAL or TABLE: columns the text never names are read
@@ -209,7 +231,7 @@ def _read_tokens(sql: str) -> tuple[_Facts, str | None]:
         facts.words.add(name)
         if i + 1 < len(tokens) and tokens[i + 1].token_type == TokenType.L_PAREN:
             facts.calls.append(_Call(schema, name, _argument_count(tokens, i + 1), _names_only(tokens, i + 1)))
-    facts.operators = _operator_runs(tokens)
+    facts.operators, facts.loose_sides = _operator_runs(tokens)
     facts.from_items, facts.uses, facts.all_columns = _references(tokens)
     return facts, None
 
@@ -329,20 +351,32 @@ def _is_operator(token: Token) -> bool:
     return bool(token.text) and set(token.text) <= _OPERATOR_CHARS and token.token_type != TokenType.IDENTIFIER
 
 
-def _operator_runs(tokens: list[Token]) -> set[str]:
-    """Adjacent operator characters as the server lexes them (one name, `@@@` or `->>`)."""
-    runs: list[str] = []
+def _operator_runs(tokens: list[Token]) -> tuple[set[str], dict[str, tuple[bool, bool]]]:
+    """Adjacent operator characters as the server lexes them (one name, `@@@` or `->>`), and
+    for each whether a side is loose (see `_Facts.loose_sides`)."""
+    runs: list[tuple[str, int, int]] = []  # (name, first token, last token)
     previous: Token | None = None
-    for token in tokens:
+    for i, token in enumerate(tokens):
         if not _is_operator(token) or token.token_type.name.endswith("STRING"):
             previous = None
             continue
         if previous is not None and token.start == previous.end + 1:
-            runs[-1] += token.text
+            runs[-1] = (runs[-1][0] + token.text, runs[-1][1], i)
         else:
-            runs.append(token.text)
+            runs.append((token.text, i, i))
         previous = token
-    return set(runs)
+    sides: dict[str, tuple[bool, bool]] = {}
+    for name, first, last in runs:
+        left = first > 0 and _loose(tokens[first - 1], TokenType.R_PAREN)
+        right = last + 1 < len(tokens) and _loose(tokens[last + 1], TokenType.L_PAREN)
+        was = sides.get(name, (False, False))
+        sides[name] = (was[0] or left, was[1] or right)
+    return {name for name, _, _ in runs}, sides
+
+
+def _loose(token: Token, parenthesis: TokenType) -> bool:
+    """A literal or NULL (of no type yet), or a parenthesised expression, as an operand."""
+    return token.token_type.name.endswith("STRING") or token.token_type in (TokenType.NULL, parenthesis)
 
 
 def _argument_count(tokens: list[Token], open_at: int) -> int | None:
@@ -395,6 +429,7 @@ class _Prover:
         self.in_play: set[int] = set()  # types whose values the statement may handle
         self.named_rows: set[int] = set()  # row types of the relations named: a call may take them whole
         self.printing: bool | None = None  # stored_values(), once known
+        self.searching: bool | None = None  # text_search(), once known
         self.depth = depth
 
     def rows(self, query: str, params: object = None) -> list[tuple]:
@@ -426,11 +461,11 @@ class _Prover:
             reached = now
             self.in_play |= {overloads[oid][1] for oid in reached}
         for oid in sorted(reached):
-            self.in_play |= set(self.argument_types(oid)) & self.named_rows  # `t.f` hands f the whole row
+            self.in_play |= set(self.argument_types(oid))  # arguments are coerced into these (domain checks, `t.f` whole rows)
             if overloads[oid][0].split("(")[0] in TYPE_DISPATCH or not self.function(oid):
                 self.fail(f"calls {overloads[oid][0]}, which is not known to be harmless")
         self.types_in_play()
-        self.operators(facts.operators | _IMPLICIT_OPERATORS)
+        self.operators(facts.operators | _IMPLICIT_OPERATORS, facts.loose_sides)
         self.casts()
         self.types_in_play()  # and those the operators' and casts' SQL functions return
         return self.reasons
@@ -486,6 +521,19 @@ class _Prover:
             self.printing = all([self.type(t) for (t,) in types])
         return self.printing
 
+    def text_search(self) -> bool:
+        """Whether the text search templates and parsers that are not built-in (an extension's
+        dictionaries: unaccent, dict_int) are harmless: text search built-ins run them."""
+        if self.searching is None:
+            self.searching = True
+            functions = self.rows(
+                """SELECT f FROM pg_ts_template t, unnest(ARRAY[t.tmplinit, t.tmpllexize]::oid[]) f WHERE t.oid >= 16384 AND f <> 0
+                   UNION SELECT f FROM pg_ts_parser p, unnest(ARRAY[p.prsstart, p.prstoken, p.prsend, p.prsheadline, p.prslextype]::oid[]) f
+                   WHERE p.oid >= 16384 AND f <> 0"""
+            )
+            self.searching = all([self.function(f) for (f,) in functions])
+        return self.searching
+
     def argument_types(self, oid: int) -> list[int]:
         (types,) = self.rows("SELECT proargtypes::oid[] FROM pg_proc WHERE oid = %s", (oid,))[0]
         return list(types or ())
@@ -530,13 +578,15 @@ class _Prover:
 
     def reachable_type(self, oid: int, seen: frozenset[int] = frozenset()) -> bool:
         """A value of this type may arise: a built-in, a type in play, a named row, a domain
-        over one of those, or the target of an implicit cast from one (as a call coerces)."""
+        over one of those, an array of one, or the target of an implicit cast from one (as a
+        call coerces)."""
         if oid < 16384 or oid in self.in_play or oid in self.named_rows:
             return True
         if oid in seen:
             return False
         sources = self.rows(
             """SELECT t.typbasetype FROM pg_type t WHERE t.oid = %(t)s AND t.typtype = 'd'
+               UNION SELECT t.typelem FROM pg_type t WHERE t.oid = %(t)s AND t.typcategory = 'A' AND t.typelem <> 0
                UNION SELECT c.castsource FROM pg_cast c WHERE c.casttarget = %(t)s AND c.castcontext = 'i'""",
             {"t": oid},
         )
@@ -552,9 +602,17 @@ class _Prover:
         return self.functions[oid]
 
     def _function(self, oid: int) -> bool:
-        builtin, name = self.rows(f"SELECT {_BUILTIN_HARMLESS}, p.proname::text FROM pg_proc p WHERE p.oid = %(oid)s", {**_PARAMS, "oid": oid})[0]
+        builtin, name, catalog = self.rows(
+            f"""SELECT {_BUILTIN_HARMLESS}, p.proname::text, p.oid < 16384 AND p.pronamespace = 'pg_catalog'::regnamespace
+                FROM pg_proc p WHERE p.oid = %(oid)s""",
+            {**_PARAMS, "oid": oid},
+        )[0]
         if builtin:
-            return name not in PRINTERS or self.stored_values()
+            return True
+        if catalog and name in PRINTERS:
+            return self.stored_values()
+        if catalog and name in TEXT_SEARCH:
+            return self.text_search()
         rows = self.rows(
             """SELECT l.lanname, p.prokind, p.proconfig IS NULL, p.prosqlbody IS NOT NULL, p.prosrc, p.oid < 16384, p.prorettype
                FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE p.oid = %s""",
@@ -640,16 +698,68 @@ class _Prover:
                 ok = self.dependencies("pg_rewrite", rule) and ok
             if not ok:
                 self.fail(f"reads view {label}, whose definition is not known to be harmless")
+        ok = self.catalog_code(oid, label, columns) and ok
         if row_security:
             for policy, name in self.rows("SELECT oid, polname FROM pg_policy WHERE polrelid = %s", (oid,)):
                 if not self.dependencies("pg_policy", policy):
                     ok = self.fail(f"reads {label}, whose row security policy {name} is not known to be harmless")
         return ok
 
+    def catalog_code(self, oid: int, label: str, columns: frozenset[str] | None) -> bool:
+        """Code the planner runs for any read of the relation: its indexes' expressions and
+        predicates, CHECK constraints (constraint exclusion), its partition key and its
+        statistics' expressions are folded when they hold a constant call (`WHERE total >
+        lim()`); and an index's operator class runs when the query filters or sorts on its
+        columns (a pg_trgm index on a column the query searches)."""
+        ok = True
+        indexes = self.rows(
+            """SELECT i.indexrelid, i.indexrelid::regclass::text, i.indexprs IS NOT NULL,
+                      ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey))
+               FROM pg_index i WHERE i.indrelid = %s""",
+            (oid,),
+        )
+        for index, name, expressions, keys in indexes:
+            used = columns is None or expressions or bool(columns & set(keys))
+            if not self.code_of("pg_class", index, classes=used):
+                ok = self.fail(f"reads {label}, whose index {name} is not known to be harmless")
+        parts = self.rows(
+            """SELECT 'pg_constraint', c.oid, c.conname::text FROM pg_constraint c WHERE c.conrelid = %(r)s AND c.contype = 'c'
+               UNION ALL SELECT 'pg_statistic_ext', s.oid, s.stxname::text FROM pg_statistic_ext s WHERE s.stxrelid = %(r)s
+               UNION ALL SELECT 'pg_class', %(r)s, 'partition key' FROM pg_partitioned_table WHERE partrelid = %(r)s""",
+            {"r": oid},
+        )
+        for catalog, part, name in parts:
+            if not self.code_of(catalog, part, classes=False):
+                ok = self.fail(f"reads {label}, whose {name} is not known to be harmless")
+        return ok
+
+    def code_of(self, catalog: str, oid: int, *, classes: bool) -> bool:
+        """The functions and operators an object's expressions use, as the server recorded
+        them (and its operator classes' functions, with ``classes``); not the tables or
+        types it names (its own table among them)."""
+        ok = True
+        for ref_catalog, ref in self.rows(
+            "SELECT refclassid::regclass::text, refobjid FROM pg_depend WHERE classid = %s::regclass AND objid = %s AND deptype = 'n'", (catalog, oid)
+        ):
+            if ref_catalog == "pg_proc":
+                ok = self.function(ref) and ok
+            elif ref_catalog == "pg_operator":
+                ok = self.operator(ref) and ok
+            elif ref_catalog == "pg_opclass" and classes:
+                functions = self.rows(
+                    """SELECT ap.amproc::oid FROM pg_opclass c JOIN pg_amproc ap ON ap.amprocfamily = c.opcfamily WHERE c.oid = %(c)s
+                       UNION SELECT o.oprcode::oid FROM pg_opclass c JOIN pg_amop ao ON ao.amopfamily = c.opcfamily
+                             JOIN pg_operator o ON o.oid = ao.amopopr WHERE c.oid = %(c)s""",
+                    {"c": ref},
+                )
+                ok = all([self.function(f) for (f,) in functions]) and ok
+        return ok
+
     # -- operators and casts ------------------------------------------------------------------------
-    def operators(self, written: Iterable[str]) -> None:
+    def operators(self, written: Iterable[str], loose: dict[str, tuple[bool, bool]]) -> None:
         """Operators whose functions are not harmless built-ins and that the statement may use:
-        the name is written (or implied) and its operand types can be reached."""
+        the name is written (or implied) and each operand's type can be reached, or the operand
+        is a literal that takes whatever type the operator wants."""
         runs = list(written)
         query = f"""
             SELECT o.oid, o.oprname, o.oprleft, o.oprright, o.oid::regoperator::text FROM pg_operator o
@@ -657,9 +767,11 @@ class _Prover:
         for oid, name, left, right, label in self.rows(query, _PARAMS):
             if not any(name in run for run in runs):
                 continue
-            if not self.reachable((left, right)) or self.unproven_type(left, right):
+            any_left = any(loose.get(run, (False, False))[0] for run in runs if name in run)
+            any_right = any(loose.get(run, (False, False))[1] for run in runs if name in run)
+            if not ((any_left or self.reachable((left,))) and (any_right or self.reachable((right,)))) or self.unproven_type(left, right):
                 continue
-            self.in_play |= {left, right} & self.named_rows  # compares or combines whole rows
+            self.in_play |= {left, right} - {0}  # its operands are coerced into these
             if not self.operator(oid):
                 self.fail(f"may use operator {label}, which is not known to be harmless")
 
@@ -668,14 +780,17 @@ class _Prover:
         return bool(rows) and all(self.function(f) for f in rows[0])
 
     def casts(self) -> None:
-        """Casts with a function that is not a harmless built-in: into a type in play, or an
-        implicit one between built-in types (which any expression may apply unwritten)."""
+        """Casts with a function that is not a harmless built-in, from a type whose values may
+        arise: into a type in play, or an implicit one into a built-in type (any built-in
+        function or operator may apply it unwritten)."""
         query = f"""
-            SELECT c.castfunc, c.casttarget, c.castsource < 16384 AND c.casttarget < 16384 AND c.castcontext = 'i',
+            SELECT c.castfunc, c.casttarget, c.castsource, c.casttarget < 16384 AND c.castcontext = 'i',
                    format('%%s -> %%s', c.castsource::regtype, c.casttarget::regtype) FROM pg_cast c
             JOIN pg_proc p ON p.oid = c.castfunc WHERE NOT ({_BUILTIN_HARMLESS})"""
-        for function, target, unwritten, label in self.rows(query, _PARAMS):
-            if (target in self.in_play or unwritten) and not self.unproven_type(target) and not self.function(function):
+        for function, target, source, unwritten, label in self.rows(query, _PARAMS):
+            if not self.reachable_type(source) or not (target in self.in_play or unwritten):
+                continue  # no value of its source type arises, or nothing casts it here
+            if not self.unproven_type(target) and not self.function(function):
                 self.fail(f"may cast {label}, whose function is not known to be harmless")
 
     # -- types ----------------------------------------------------------------------------------------

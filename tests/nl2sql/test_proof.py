@@ -239,6 +239,69 @@ def test_every_way_a_statement_may_read_the_unproven_column_is_unproven(extensio
     assert citext in proof.reasons or any(reason.startswith(calls) for reason in proof.reasons), proof.reasons
 
 
+# Code that runs without a name in the statement: found by a third attacker's reading, each
+# was proven once. Every function that may run is plpgsql with an effect, or an extension's C.
+CATALOG_CODE = """
+CREATE EXTENSION hstore; CREATE EXTENSION pg_trgm; CREATE EXTENSION unaccent;
+CREATE FUNCTION grab() RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN 0; END$$;
+CREATE FUNCTION grab_text(text) RETURNS bool LANGUAGE plpgsql IMMUTABLE AS $$BEGIN RETURN grab() = 0; END$$;
+CREATE DOMAIN tag AS text CHECK (grab_text(VALUE));
+CREATE TABLE posts (id int, tags text[], body text);
+CREATE FUNCTION tag_count(x tag[]) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT cardinality(x) $$;
+CREATE FUNCTION post_count(x posts[]) RETURNS int LANGUAGE plpgsql AS $$BEGIN RETURN grab(); END$$;
+CREATE TYPE mood AS ENUM ('sad', 'ok');
+CREATE TABLE moods (id int, m mood);
+CREATE FUNCTION mood_cat(mood, int) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$BEGIN RETURN grab()::text; END$$;
+CREATE OPERATOR || (LEFTARG = mood, RIGHTARG = int, FUNCTION = mood_cat);
+CREATE FUNCTION mood_text(mood) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$BEGIN RETURN grab()::text; END$$;
+CREATE CAST (mood AS text) WITH FUNCTION mood_text(mood) AS IMPLICIT;
+CREATE TEXT SEARCH CONFIGURATION fr (COPY = simple);
+ALTER TEXT SEARCH CONFIGURATION fr ALTER MAPPING FOR hword, hword_part, word WITH unaccent, simple;
+CREATE TABLE docs (id int, body text, title text);
+CREATE INDEX docs_trgm ON docs USING gin (body gin_trgm_ops);
+CREATE TABLE orders (id int, total int);
+CREATE INDEX orders_big ON orders (id) WHERE total > grab();
+CREATE TABLE events (id int); CREATE TABLE events_a (CHECK (id > grab())) INHERITS (events);
+CREATE TABLE sales (id int, amount int) PARTITION BY RANGE ((id + grab()));
+CREATE TABLE sales_1 PARTITION OF sales FOR VALUES FROM (0) TO (100);
+CREATE TABLE visits (id int, n int); CREATE STATISTICS visits_st ON (n + grab()) FROM visits;
+"""
+
+CODE_RUNS = {
+    "SELECT tag_count(tags) FROM posts": "tag",  # text[] into tag[]: the domain's check runs
+    "SELECT post_count(arr) FROM (SELECT array_agg(p) AS arr FROM posts p) s": "post_count",
+    "SELECT %% 'a=>1'": "hstore",  # a literal takes the operator's type
+    "SELECT 'ok' || 1": "operator ||(mood,integer)",
+    "SELECT length(m) FROM moods": "mood -> text",  # an implicit cast nobody writes
+    "SELECT id FROM moods WHERE m LIKE 'o%'": "mood -> text",
+    "SELECT to_tsvector('fr', 'Hôtel')": "to_tsvector",  # unaccent's dictionary runs
+    "SELECT id FROM docs WHERE body LIKE '%abc%'": "docs_trgm",
+    "SELECT id FROM orders": "orders_big",  # the predicate's constant call is folded
+    "SELECT id FROM events WHERE id = 1": "events_a",
+    "SELECT amount FROM sales": "partition key",
+    "SELECT id FROM visits WHERE n = 5": "visits_st",
+}
+
+
+@pytest.fixture(scope="module")
+def catalog_code_db(pg_server) -> str:
+    return create_database(pg_server, "proof_catalog_code", CATALOG_CODE)
+
+
+@pytest.mark.parametrize("sql", sorted(CODE_RUNS))
+def test_code_the_statement_never_names_is_followed(catalog_code_db, sql):
+    with psycopg.connect(catalog_code_db, autocommit=True) as conn:
+        proof = prove(conn, sql)
+    assert not proof.proven and any(CODE_RUNS[sql] in reason for reason in proof.reasons), proof.reasons
+
+
+@pytest.mark.parametrize("sql", ["SELECT id, title FROM docs WHERE title LIKE 'a%'", "SELECT id FROM moods WHERE id > 1", "SELECT count(*) FROM posts"])
+def test_code_on_columns_the_statement_never_touches_does_not_count(catalog_code_db, sql):
+    with psycopg.connect(catalog_code_db, autocommit=True) as conn:
+        proof = prove(conn, sql)
+    assert proof.proven, proof.reasons
+
+
 def test_an_implicit_cast_between_built_in_types_is_followed_where_nothing_writes_it(pg_server):
     """`length(id)` on an integer casts it to text unwritten, through whatever function a
     superuser made that cast's."""
