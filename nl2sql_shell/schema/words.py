@@ -144,6 +144,17 @@ def closest_name(
     return fits[0]
 
 
+def mostly_other_words(wanted: str, name: str, prefixes: Sequence[str] = ()) -> bool:
+    """Whether ``name`` declares more words that ``wanted`` does not say than words it does
+    (``prefixes``, conventions such as a table prefix, aside): ``raw_user_meta_data`` says
+    mostly other things than ``username``, ``customer_name`` is half of ``name``. A name folded
+    into one word declares too little to tell."""
+    said = _said_words(wanted)
+    declared = [w for w in declared_words(name) if w not in prefixes]
+    matched = sum(any(w == d or w in d or d.startswith(w) or (len(d) >= MIN_ABBREVIATION and d in w) for w in said) for d in declared)
+    return len(declared) - matched > matched
+
+
 def _said_words(name: str) -> list[str]:
     """The words of a name someone wrote, its folded runs segmented: ``saleAt`` written
     unquoted reaches us as ``saleat``, which is "sale at" (not an abbreviation of "sale")."""

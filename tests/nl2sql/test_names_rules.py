@@ -65,6 +65,18 @@ def test_names_no_schema_word_fits_stay_errors(shop) -> None:
         assert not check_sql(repaired.sql, schema).ok, repaired.sql
 
 
+def test_a_name_that_says_mostly_other_things_is_no_repair(fresh_db: str) -> None:
+    """Supabase's auth.users has no username; raw_user_meta_data holds the word "user" and
+    three others, so reading `username` as it would invent a meaning: the error stays."""
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("CREATE TABLE users (id int PRIMARY KEY, email text, raw_user_meta_data jsonb, last_sign_in_at timestamptz)")
+        schema = read_schema(conn)
+    repaired = apply_rules("SELECT username FROM users", schema, failing=True)
+    assert repaired.changes == [] and not check_sql(repaired.sql, schema).ok
+    assert "raw_user_meta_data" in apply_rules("SELECT user_meta_data FROM users", schema, failing=True).sql
+    assert "last_sign_in_at" in apply_rules("SELECT last_signin FROM users", schema, failing=True).sql
+
+
 def test_queries_that_run_are_not_touched(shop) -> None:
     conn, schema = shop
     sql = "SELECT whcustname FROM whcustomer ORDER BY whcustid"

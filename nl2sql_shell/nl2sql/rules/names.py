@@ -17,7 +17,7 @@ from sqlglot.optimizer.scope import Scope
 
 from nl2sql_shell.schema.model import Table
 from nl2sql_shell.schema.render import quote_name
-from nl2sql_shell.schema.words import closest_name, shared_affixes
+from nl2sql_shell.schema.words import closest_name, mostly_other_words, shared_affixes
 
 from ..check import is_bare_keyword, is_catalog
 from .base import Change, Context, Tables, identifier, sql_of
@@ -83,6 +83,8 @@ def known_column(scope: Scope, tables: Tables, context: Context) -> Iterator[Cha
             name = keys[0] if len(owners) == 1 and keys else None
         else:
             name = closest_name(column.name, names, cutoff=SPELLING_CUTOFF, every_word=True, prefixes=table_prefixes)
+            if name is not None and mostly_other_words(column.name, name, (*table_prefixes, *shared_affixes(names)[0])):
+                continue  # `username` is not `raw_user_meta_data`: that would invent a meaning
         if name is None or names.count(name) != 1:
             continue
         before, original = sql_of(column), column.name
