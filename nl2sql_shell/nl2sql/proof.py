@@ -88,6 +88,9 @@ TEXT_SEARCH = frozenset(
         "ts_match_tt", "ts_match_tq",  # text @@ text, text @@ tsquery
     }
 )
+# Built-ins that convert between encodings through the database's default conversions, which
+# CREATE DEFAULT CONVERSION may add: harmless where none is user-made.
+CONVERSIONS = frozenset({"convert", "convert_from", "convert_to"})
 # ts_rewrite(tsquery, tsquery, tsquery) rewrites a query value and runs nothing: the deny above is
 # by name, so this exact form is let back in.
 _DENIED_EXCEPT = frozenset({"ts_rewrite(tsquery, tsquery, tsquery)"})
@@ -130,7 +133,7 @@ _PARAMS = {
     "denied": sorted(DENIED),
     "except": sorted(_DENIED_EXCEPT),
     "allowed": sorted(ALLOWED_VOLATILE),
-    "conditional": sorted(PRINTERS | TEXT_SEARCH),
+    "conditional": sorted(PRINTERS | TEXT_SEARCH | CONVERSIONS),
 }
 
 
@@ -430,6 +433,7 @@ class _Prover:
         self.named_rows: set[int] = set()  # row types of the relations named: a call may take them whole
         self.printing: bool | None = None  # stored_values(), once known
         self.searching: bool | None = None  # text_search(), once known
+        self.operators_seen: set[int] = set()
         self.depth = depth
 
     def rows(self, query: str, params: object = None) -> list[tuple]:
@@ -453,22 +457,37 @@ class _Prover:
         unread_rows = {row for oid, _, row, _ in relations if oid not in whole}
         self.in_play |= {r[0] for r in self.rows("SELECT DISTINCT to_regtype(n)::oid FROM unnest(%s::text[]) n WHERE to_regtype(n) IS NOT NULL", (names,))} - unread_rows
         overloads, forced = self.overloads(facts)
-        reached: set[int] = set()
-        while True:  # what the reached functions return is in play, which may reach more overloads
-            now = {oid for oid in overloads if oid in forced or self.relevant(oid)}
-            if now == reached:
-                break
-            reached = now
+        # Until nothing more is in play: what a call returns, a domain's check names, an
+        # element of an array or a field of a row in play, may reach more calls and operators.
+        checked: set[int] = set()
+        while True:
+            before = set(self.in_play)
+            self.in_play |= self.parts(self.in_play)
+            reached = {oid for oid in overloads if oid in forced or self.relevant(oid)}
             self.in_play |= {overloads[oid][1] for oid in reached}
-        for oid in sorted(reached):
-            self.in_play |= set(self.argument_types(oid))  # arguments are coerced into these (domain checks, `t.f` whole rows)
-            if overloads[oid][0].split("(")[0] in TYPE_DISPATCH or not self.function(oid):
-                self.fail(f"calls {overloads[oid][0]}, which is not known to be harmless")
-        self.types_in_play()
-        self.operators(facts.operators | _IMPLICIT_OPERATORS, facts.loose_sides)
-        self.casts()
-        self.types_in_play()  # and those the operators' and casts' SQL functions return
-        return self.reasons
+            for oid in sorted(reached - checked):
+                checked.add(oid)
+                self.in_play |= set(self.argument_types(oid))  # arguments are coerced into these (domain checks, `t.f` whole rows)
+                if overloads[oid][0].split("(")[0] in TYPE_DISPATCH or not self.function(oid):
+                    self.fail(f"calls {overloads[oid][0]}, which is not known to be harmless")
+            self.types_in_play()
+            self.operators(facts.operators | _IMPLICIT_OPERATORS, facts.loose_sides)
+            self.casts()
+            self.types_in_play()  # and those the operators' and casts' SQL functions return
+            if self.in_play == before:
+                return self.reasons
+
+    def parts(self, types: set[int]) -> set[int]:
+        """The types values of these types are made of, at any depth: an array's elements, a
+        domain's base, a row's fields (`unnest(perms)` gives a perm, `(addr).hue` a hue)."""
+        query = """
+            WITH RECURSIVE parts(oid) AS (
+                SELECT unnest(%s::oid[])
+                UNION SELECT p.oid FROM parts JOIN pg_type t ON t.oid = parts.oid
+                CROSS JOIN LATERAL (SELECT t.typelem WHERE t.typelem <> 0 AND t.typcategory = 'A' UNION ALL SELECT t.typbasetype WHERE t.typbasetype <> 0
+                    UNION ALL SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped) AS p(oid))
+            SELECT oid FROM parts"""
+        return {r[0] for r in self.rows(query, (sorted(types),))}
 
     def read_whole(self, facts: _Facts, relations: list[tuple]) -> set[int]:
         """The relations whose every column the statement may read: all of them under `*`,
@@ -613,6 +632,8 @@ class _Prover:
             return self.stored_values()
         if catalog and name in TEXT_SEARCH:
             return self.text_search()
+        if catalog and name in CONVERSIONS:
+            return all([self.function(f) for (f,) in self.rows("SELECT conproc::oid FROM pg_conversion WHERE oid >= 16384")])
         rows = self.rows(
             """SELECT l.lanname, p.prokind, p.proconfig IS NULL, p.prosqlbody IS NOT NULL, p.prosrc, p.oid < 16384, p.prorettype
                FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE p.oid = %s""",
@@ -698,28 +719,31 @@ class _Prover:
                 ok = self.dependencies("pg_rewrite", rule) and ok
             if not ok:
                 self.fail(f"reads view {label}, whose definition is not known to be harmless")
-        ok = self.catalog_code(oid, label, columns) and ok
+        ok = self.catalog_code(oid, label, columns, {name for name, _ in attributes}) and ok
         if row_security:
             for policy, name in self.rows("SELECT oid, polname FROM pg_policy WHERE polrelid = %s", (oid,)):
                 if not self.dependencies("pg_policy", policy):
                     ok = self.fail(f"reads {label}, whose row security policy {name} is not known to be harmless")
         return ok
 
-    def catalog_code(self, oid: int, label: str, columns: frozenset[str] | None) -> bool:
+    def catalog_code(self, oid: int, label: str, columns: frozenset[str] | None, attributes: set[str]) -> bool:
         """Code the planner runs for any read of the relation: its indexes' expressions and
         predicates, CHECK constraints (constraint exclusion), its partition key and its
         statistics' expressions are folded when they hold a constant call (`WHERE total >
-        lim()`); and an index's operator class runs when the query filters or sorts on its
-        columns (a pg_trgm index on a column the query searches)."""
+        lim()`); an index's or the partition key's operator class runs when the query filters
+        or sorts on its columns (a pg_trgm index on a column the query searches), or when the
+        index alone can answer it (an index-only scan for `count(*)`)."""
         ok = True
+        read = None if columns is None else columns & attributes
         indexes = self.rows(
             """SELECT i.indexrelid, i.indexrelid::regclass::text, i.indexprs IS NOT NULL,
-                      ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey))
-               FROM pg_index i WHERE i.indrelid = %s""",
+                      ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)),
+                      am.amname <> ALL('{gin,brin,hash}')
+               FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam WHERE i.indrelid = %s""",
             (oid,),
         )
-        for index, name, expressions, keys in indexes:
-            used = columns is None or expressions or bool(columns & set(keys))
+        for index, name, expressions, keys, returns in indexes:
+            used = read is None or expressions or bool(read & set(keys)) or (returns and read <= set(keys))
             if not self.code_of("pg_class", index, classes=used):
                 ok = self.fail(f"reads {label}, whose index {name} is not known to be harmless")
         parts = self.rows(
@@ -728,8 +752,14 @@ class _Prover:
                UNION ALL SELECT 'pg_class', %(r)s, 'partition key' FROM pg_partitioned_table WHERE partrelid = %(r)s""",
             {"r": oid},
         )
+        keys = self.rows(
+            """SELECT a.attname::text FROM pg_partitioned_table p JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = ANY(p.partattrs)
+               WHERE p.partrelid = %s""",
+            (oid,),
+        )
+        prunes = read is None or bool(read & {k for (k,) in keys})
         for catalog, part, name in parts:
-            if not self.code_of(catalog, part, classes=False):
+            if not self.code_of(catalog, part, classes=catalog == "pg_class" and prunes):
                 ok = self.fail(f"reads {label}, whose {name} is not known to be harmless")
         return ok
 
@@ -772,6 +802,9 @@ class _Prover:
             if not ((any_left or self.reachable((left,))) and (any_right or self.reachable((right,)))) or self.unproven_type(left, right):
                 continue
             self.in_play |= {left, right} - {0}  # its operands are coerced into these
+            if oid in self.operators_seen:
+                continue
+            self.operators_seen.add(oid)
             if not self.operator(oid):
                 self.fail(f"may use operator {label}, which is not known to be harmless")
 
@@ -781,10 +814,11 @@ class _Prover:
 
     def casts(self) -> None:
         """Casts with a function that is not a harmless built-in, from a type whose values may
-        arise: into a type in play, or an implicit one into a built-in type (any built-in
-        function or operator may apply it unwritten)."""
+        arise: into a type in play, or into a built-in type, which built-ins apply unwritten
+        (`length(e)` to text, `to_jsonb(e)` to json) and `::integer` names as the check does not
+        read it."""
         query = f"""
-            SELECT c.castfunc, c.casttarget, c.castsource, c.casttarget < 16384 AND c.castcontext = 'i',
+            SELECT c.castfunc, c.casttarget, c.castsource, c.casttarget < 16384,
                    format('%%s -> %%s', c.castsource::regtype, c.casttarget::regtype) FROM pg_cast c
             JOIN pg_proc p ON p.oid = c.castfunc WHERE NOT ({_BUILTIN_HARMLESS})"""
         for function, target, source, unwritten, label in self.rows(query, _PARAMS):

@@ -283,6 +283,67 @@ CODE_RUNS = {
 }
 
 
+# A fourth reading: values that arise inside other values (an enum out of an array, a row's
+# field, a domain's base), casts the check cannot name, operator classes that prune partitions
+# or answer `count(*)` from an index, and conversions.
+ARISING = """
+CREATE EXTENSION btree_gist;
+CREATE FUNCTION effect() RETURNS int LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN 1; END$$;
+CREATE TYPE perm AS ENUM ('read', 'admin');
+CREATE TABLE users (id int, name text, perms perm[]);
+CREATE FUNCTION perm_rank(p perm) RETURNS int LANGUAGE plpgsql STABLE AS $$BEGIN RETURN effect(); END$$;
+CREATE FUNCTION perm_plus(perm, int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$BEGIN RETURN effect(); END$$;
+CREATE OPERATOR + (LEFTARG = perm, RIGHTARG = int, FUNCTION = perm_plus);
+CREATE TYPE address AS (street text, hue perm);
+CREATE TABLE shops (id int, addr address);
+CREATE DOMAIN paid AS perm CHECK (VALUE IN ('admin'));
+CREATE TABLE subs (id int, t paid, plain perm);
+CREATE FUNCTION perm_int(perm) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$BEGIN RETURN effect(); END$$;
+CREATE CAST (perm AS integer) WITH FUNCTION perm_int(perm);
+CREATE FUNCTION perm_json(perm) RETURNS json LANGUAGE plpgsql IMMUTABLE AS $$BEGIN RETURN effect()::text::json; END$$;
+CREATE CAST (perm AS json) WITH FUNCTION perm_json(perm);
+CREATE FUNCTION spread_hash(int, bigint) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$BEGIN RETURN effect(); END$$;
+CREATE OPERATOR CLASS spread_int_ops FOR TYPE int USING hash AS OPERATOR 1 =, FUNCTION 2 spread_hash(int, bigint);
+CREATE TABLE events (tenant int, payload text) PARTITION BY HASH (tenant spread_int_ops);
+CREATE TABLE events_0 PARTITION OF events FOR VALUES WITH (MODULUS 1, REMAINDER 0);
+CREATE TABLE bookings (id int, room int, during tsrange, note text, EXCLUDE USING gist (room WITH =, during WITH &&));
+CREATE FUNCTION latin1_to_sjis_conv(int, int, cstring, internal, int, bool) RETURNS int LANGUAGE internal STRICT AS 'pg_advisory_lock_int8';
+CREATE DEFAULT CONVERSION latin1_to_sjis FOR 'LATIN1' TO 'SJIS' FROM latin1_to_sjis_conv;
+"""
+
+ARISES = {
+    "SELECT perm_rank(p) FROM users, unnest(perms) p": "perm_rank",
+    "SELECT p + 1 FROM users, unnest(perms) p": "+(perm,integer)",
+    "SELECT perm_rank((addr).hue) FROM shops": "perm_rank",
+    "SELECT perm_rank(t) FROM subs": "perm_rank",  # a domain over the enum
+    "SELECT plain::integer FROM subs": "perm -> integer",  # `integer` is a keyword, not a name
+    "SELECT CAST(plain AS int) FROM subs": "perm -> integer",
+    "SELECT to_jsonb(plain) FROM subs": "perm -> json",  # the jsonb builders cast through json
+    "SELECT payload FROM events WHERE tenant = 2": "partition key",  # pruning hashes 2
+    "SELECT count(*) FROM bookings": "bookings_room_during_excl",  # an index-only scan
+    "SELECT pg_catalog.convert('\\x41'::bytea, 'LATIN1', 'SJIS')": "convert",
+}
+
+
+@pytest.fixture(scope="module")
+def arising_db(pg_server) -> str:
+    return create_database(pg_server, "proof_arising", ARISING)
+
+
+@pytest.mark.parametrize("sql", sorted(ARISES))
+def test_values_that_arise_inside_others_reach_their_code(arising_db, sql):
+    with psycopg.connect(arising_db, autocommit=True) as conn:
+        proof = prove(conn, sql)
+    assert not proof.proven and any(ARISES[sql] in reason for reason in proof.reasons), proof.reasons
+
+
+@pytest.mark.parametrize("sql", ["SELECT id, name FROM users", "SELECT id, note FROM bookings WHERE id = 3", "SELECT payload FROM events"])
+def test_code_for_values_or_columns_a_statement_never_has_does_not_count(arising_db, sql):
+    with psycopg.connect(arising_db, autocommit=True) as conn:
+        proof = prove(conn, sql)
+    assert proof.proven, proof.reasons
+
+
 @pytest.fixture(scope="module")
 def catalog_code_db(pg_server) -> str:
     return create_database(pg_server, "proof_catalog_code", CATALOG_CODE)
