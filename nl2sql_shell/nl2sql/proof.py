@@ -520,16 +520,7 @@ class _Prover:
     def holds_any_type(self, types: set[int]) -> bool:
         """Whether values of these types may be anyarray (pg_statistic's values), inside arrays
         and rows too (pg_statistic_ext_data's pg_statistic[])."""
-        if not types:
-            return False
-        query = """
-            WITH RECURSIVE parts(oid) AS (
-                SELECT unnest(%s::oid[])
-                UNION SELECT p.oid FROM parts JOIN pg_type t ON t.oid = parts.oid
-                CROSS JOIN LATERAL (SELECT t.typelem WHERE t.typelem <> 0 UNION ALL SELECT t.typbasetype WHERE t.typbasetype <> 0
-                    UNION ALL SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0) AS p(oid))
-            SELECT %s = ANY(ARRAY(SELECT oid FROM parts))"""
-        return bool(self.rows(query, (sorted(types), _ANYARRAY))[0][0])
+        return bool(types) and _ANYARRAY in self.parts(types)
 
     def stored_values(self) -> bool:
         """Whether values of any type this database has are printed harmlessly: every base,
