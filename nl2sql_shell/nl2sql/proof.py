@@ -434,6 +434,7 @@ class _Prover:
         self.printing: bool | None = None  # stored_values(), once known
         self.searching: bool | None = None  # text_search(), once known
         self.operators_seen: set[int] = set()
+        self.operator_checks: dict[int, bool] = {}
         self.depth = depth
 
     def rows(self, query: str, params: object = None) -> list[tuple]:
@@ -479,13 +480,16 @@ class _Prover:
 
     def parts(self, types: set[int]) -> set[int]:
         """The types values of these types are made of, at any depth: an array's elements, a
-        domain's base, a row's fields (`unnest(perms)` gives a perm, `(addr).hue` a hue)."""
+        domain's base, a row's fields, a range's bounds, a multirange's ranges (`unnest(perms)`
+        gives a perm, `(addr).hue` a hue, `lower(span)` a mood)."""
         query = """
             WITH RECURSIVE parts(oid) AS (
                 SELECT unnest(%s::oid[])
                 UNION SELECT p.oid FROM parts JOIN pg_type t ON t.oid = parts.oid
                 CROSS JOIN LATERAL (SELECT t.typelem WHERE t.typelem <> 0 AND t.typcategory = 'A' UNION ALL SELECT t.typbasetype WHERE t.typbasetype <> 0
-                    UNION ALL SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped) AS p(oid))
+                    UNION ALL SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+                    UNION ALL SELECT r.rngsubtype FROM pg_range r WHERE r.rngtypid = t.oid
+                    UNION ALL SELECT r.rngtypid FROM pg_range r WHERE r.rngmultitypid = t.oid) AS p(oid))
             SELECT oid FROM parts"""
         return {r[0] for r in self.rows(query, (sorted(types),))}
 
@@ -729,13 +733,15 @@ class _Prover:
         indexes = self.rows(
             """SELECT i.indexrelid, i.indexrelid::regclass::text, i.indexprs IS NOT NULL,
                       ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)),
-                      am.amname <> ALL('{gin,brin,hash}')
+                      am.amname <> ALL('{gin,brin,hash}'), CASE WHEN am.oid >= 16384 THEN am.amhandler::oid END
                FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam WHERE i.indrelid = %s""",
             (oid,),
         )
-        for index, name, expressions, keys, returns in indexes:
+        for index, name, expressions, keys, returns, handler in indexes:
             used = read is None or expressions or bool(read & set(keys)) or (returns and read <= set(keys))
-            if not self.code_of("pg_class", index, classes=used):
+            # the planner loads every index of a table it reads through its method's handler
+            # (an extension's: bloom, pgvector's hnsw)
+            if not ((handler is None or self.function(handler)) and self.code_of("pg_class", index, classes=used)):
                 ok = self.fail(f"reads {label}, whose index {name} is not known to be harmless")
         parts = self.rows(
             """SELECT 'pg_constraint', c.oid, c.conname::text FROM pg_constraint c WHERE c.conrelid = %(r)s AND c.contype = 'c'
@@ -784,7 +790,8 @@ class _Prover:
         runs = list(written)
         query = f"""
             SELECT o.oid, o.oprname, o.oprleft, o.oprright, o.oid::regoperator::text FROM pg_operator o
-            WHERE EXISTS (SELECT 1 FROM pg_proc p WHERE p.oid IN (o.oprcode, o.oprrest, o.oprjoin) AND NOT ({_BUILTIN_HARMLESS}))"""
+            WHERE EXISTS (SELECT 1 FROM pg_operator x JOIN pg_proc p ON p.oid IN (x.oprcode, x.oprrest, x.oprjoin)
+                          WHERE x.oid IN (o.oid, o.oprnegate, o.oprcom) AND NOT ({_BUILTIN_HARMLESS}))"""
         for oid, name, left, right, label in self.rows(query, _PARAMS):
             if not any(name in run for run in runs):
                 continue
@@ -800,8 +807,13 @@ class _Prover:
                 self.fail(f"may use operator {label}, which is not known to be harmless")
 
     def operator(self, oid: int) -> bool:
-        rows = self.rows("SELECT oprcode::oid, oprrest::oid, oprjoin::oid FROM pg_operator WHERE oid = %s", (oid,))
-        return bool(rows) and all(self.function(f) for f in rows[0])
+        """Its function and estimators, and its negator and commutator, which the planner
+        puts in its place (`NOT (a <@ b)` runs the negator)."""
+        if oid not in self.operator_checks:
+            self.operator_checks[oid] = True
+            rows = self.rows("SELECT oprcode::oid, oprrest::oid, oprjoin::oid, oprnegate, oprcom FROM pg_operator WHERE oid = %s", (oid,))
+            self.operator_checks[oid] = bool(rows) and all([*(self.function(f) for f in rows[0][:3]), *(self.operator(o) for o in rows[0][3:] if o)])
+        return self.operator_checks[oid]
 
     def casts(self) -> None:
         """Casts with a function that is not a harmless built-in, from a type whose values may
@@ -824,12 +836,27 @@ class _Prover:
         return any(self.types.get(oid) is False for oid in oids)
 
     def type(self, oid: int) -> bool:
-        if oid < 16384:
-            return True  # a built-in type: its I/O and comparison functions are built-ins
         if oid not in self.types:
             self.types[oid] = True
-            self.types[oid] = self._type(oid)
+            self.types[oid] = self._type(oid) if oid >= 16384 else self._built_in_type(oid)
         return self.types[oid]
+
+    def _built_in_type(self, oid: int) -> bool:
+        """A built-in type's own functions are built-ins; what sorts, groups and hashes it is
+        its default btree and hash operator class, which a user may have made (`DEFAULT FOR
+        TYPE json`) or added functions to (other methods' classes serve indexes only)."""
+        functions = self.rows(
+            """WITH classes AS (SELECT c.oid, c.opcfamily FROM pg_opclass c JOIN pg_am am ON am.oid = c.opcmethod
+                                WHERE c.opcintype = %(t)s AND c.opcdefault AND am.amname IN ('btree', 'hash'))
+               SELECT ap.amproc::oid FROM classes c JOIN pg_amproc ap ON ap.amprocfamily = c.opcfamily WHERE c.oid >= 16384 OR ap.oid >= 16384
+               UNION SELECT o.oprcode::oid FROM classes c JOIN pg_amop ao ON ao.amopfamily = c.opcfamily
+                     JOIN pg_operator o ON o.oid = ao.amopopr WHERE c.oid >= 16384 OR ao.oid >= 16384""",
+            {"t": oid},
+        )
+        if all([self.function(f) for (f,) in functions]):
+            return True
+        (label,) = self.rows("SELECT %s::regtype::text", (oid,))[0]
+        return self.fail(f"handles values of type {label}, whose default operator class is not known to be harmless")
 
     def _type(self, oid: int) -> bool:
         rows = self.rows(
