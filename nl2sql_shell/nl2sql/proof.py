@@ -791,7 +791,9 @@ class _Prover:
         query = f"""
             SELECT o.oid, o.oprname, o.oprleft, o.oprright, o.oid::regoperator::text FROM pg_operator o
             WHERE EXISTS (SELECT 1 FROM pg_operator x JOIN pg_proc p ON p.oid IN (x.oprcode, x.oprrest, x.oprjoin)
-                          WHERE x.oid IN (o.oid, o.oprnegate, o.oprcom) AND NOT ({_BUILTIN_HARMLESS}))"""
+                          WHERE x.oid IN (o.oid, o.oprnegate, o.oprcom) AND NOT ({_BUILTIN_HARMLESS}))
+               OR EXISTS (SELECT 1 FROM pg_amop ao JOIN pg_amproc ap ON ap.amprocfamily = ao.amopfamily
+                          WHERE ao.amopopr = o.oid AND (ao.oid >= 16384 OR ap.oid >= 16384))"""
         for oid, name, left, right, label in self.rows(query, _PARAMS):
             if not any(name in run for run in runs):
                 continue
@@ -807,12 +809,22 @@ class _Prover:
                 self.fail(f"may use operator {label}, which is not known to be harmless")
 
     def operator(self, oid: int) -> bool:
-        """Its function and estimators, and its negator and commutator, which the planner
-        puts in its place (`NOT (a <@ b)` runs the negator)."""
+        """Its function and estimators, its negator and commutator, which the planner puts in
+        its place (`NOT (a <@ b)` runs the negator), and the support functions of the btree and
+        hash families it belongs to."""
         if oid not in self.operator_checks:
             self.operator_checks[oid] = True
             rows = self.rows("SELECT oprcode::oid, oprrest::oid, oprjoin::oid, oprnegate, oprcom FROM pg_operator WHERE oid = %s", (oid,))
-            self.operator_checks[oid] = bool(rows) and all([*(self.function(f) for f in rows[0][:3]), *(self.operator(o) for o in rows[0][3:] if o)])
+            # hash joins, hashed IN and merge joins take their functions from any btree or hash
+            # family the operator is in, not only the default class of its type
+            support = self.rows(
+                """SELECT DISTINCT ap.amproc::oid FROM pg_amop ao JOIN pg_amproc ap ON ap.amprocfamily = ao.amopfamily
+                   WHERE ao.amopopr = %s AND ao.amopmethod IN (SELECT oid FROM pg_am WHERE amname IN ('btree', 'hash'))""",
+                (oid,),
+            )
+            self.operator_checks[oid] = bool(rows) and all(
+                [*(self.function(f) for f in rows[0][:3]), *(self.operator(o) for o in rows[0][3:] if o), *(self.function(f) for (f,) in support)]
+            )
         return self.operator_checks[oid]
 
     def casts(self) -> None:

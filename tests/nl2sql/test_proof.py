@@ -305,10 +305,6 @@ CREATE FUNCTION perm_int(perm) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$BEGIN
 CREATE CAST (perm AS integer) WITH FUNCTION perm_int(perm);
 CREATE FUNCTION perm_json(perm) RETURNS json LANGUAGE plpgsql IMMUTABLE AS $$BEGIN RETURN effect()::text::json; END$$;
 CREATE CAST (perm AS json) WITH FUNCTION perm_json(perm);
-CREATE FUNCTION spread_hash(int, bigint) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$BEGIN RETURN effect(); END$$;
-CREATE OPERATOR CLASS spread_int_ops FOR TYPE int USING hash AS OPERATOR 1 =, FUNCTION 2 spread_hash(int, bigint);
-CREATE TABLE tenant_events (tenant int, payload text) PARTITION BY HASH (tenant spread_int_ops);
-CREATE TABLE tenant_events_0 PARTITION OF tenant_events FOR VALUES WITH (MODULUS 1, REMAINDER 0);
 CREATE TABLE bookings (id int, room int, during tsrange, note text, EXCLUDE USING gist (room WITH =, during WITH &&));
 CREATE FUNCTION latin1_to_sjis_conv(int, int, cstring, internal, int, bool) RETURNS int LANGUAGE internal STRICT AS 'pg_advisory_lock_int8';
 CREATE DEFAULT CONVERSION latin1_to_sjis FOR 'LATIN1' TO 'SJIS' FROM latin1_to_sjis_conv;
@@ -322,7 +318,6 @@ ARISES = {
     "SELECT plain::integer FROM subs": "perm -> integer",  # `integer` is a keyword, not a name
     "SELECT CAST(plain AS int) FROM subs": "perm -> integer",
     "SELECT to_jsonb(plain) FROM subs": "perm -> json",  # the jsonb builders cast through json
-    "SELECT payload FROM tenant_events WHERE tenant = 2": "partition key",  # pruning hashes 2
     "SELECT count(*) FROM bookings": "bookings_room_during_excl",  # an index-only scan
     "SELECT pg_catalog.convert('\\x41'::bytea, 'LATIN1', 'SJIS')": "convert",
 }
@@ -351,6 +346,10 @@ CREATE FUNCTION differ_text(text, text) RETURNS bool LANGUAGE plpgsql IMMUTABLE 
 CREATE OPERATOR !~@ (LEFTARG = text, RIGHTARG = text, FUNCTION = differ_text);
 CREATE OPERATOR <@ (LEFTARG = text, RIGHTARG = text, FUNCTION = texteq, NEGATOR = !~@);
 CREATE TABLE people (id int, name text, nick text);
+CREATE FUNCTION spread_hash(int, bigint) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$BEGIN RETURN effect(); END$$;
+CREATE OPERATOR CLASS spread_int_ops FOR TYPE int USING hash AS OPERATOR 1 =, FUNCTION 2 spread_hash(int, bigint);
+CREATE TABLE tenant_events (tenant int, payload text) PARTITION BY HASH (tenant spread_int_ops);
+CREATE TABLE tenant_events_0 PARTITION OF tenant_events FOR VALUES WITH (MODULUS 1, REMAINDER 0);
 """
 
 RUNS_IN = {
@@ -362,6 +361,7 @@ RUNS_IN = {
             "SELECT id, c FROM readings WHERE a = 7": "readings_bloom",  # bloom's handler loads it
             "SELECT mood_score(x) FROM (SELECT lower(span) AS x FROM spans) s": "mood_score",
             "SELECT id FROM people WHERE NOT (name <@ nick)": "<@(text,text)",  # the planner runs its negator
+            "SELECT payload FROM tenant_events WHERE tenant = 2": "partition key",  # pruning hashes 2
         },
     ),
 }
@@ -394,7 +394,6 @@ def test_code_the_statement_never_names_is_followed(databases, name, sql):
         "SELECT count(*) FROM posts",
         "SELECT id, name FROM users",
         "SELECT id, note FROM bookings WHERE id = 3",
-        "SELECT payload FROM tenant_events",
     ],
 )
 def test_code_on_columns_the_statement_never_touches_does_not_count(databases, sql):
