@@ -136,6 +136,13 @@ _TREE_FUNCTIONS = re.compile(r":(?:funcid|aggfnoid|winfnoid|opfuncid|hashfuncid|
 _TREE_OPERATORS = re.compile(r":(?:opno|sortop|eqop) (\d+)")
 _TREE_OPERATOR_LISTS = re.compile(r":opnos \(o ([\d ]+)\)")
 _TREE_RELATIONS = re.compile(r":relid (\d+)")
+# The types of the values a tree computes: a built-in one is compared and hashed through its
+# default class (GREATEST, array equality, DISTINCT), which pg_depend does not record either.
+_TREE_TYPES = re.compile(
+    r":(?:consttype|funcresulttype|resulttype|minmaxtype|opresulttype|array_typeid|element_typeid|aggtype|wintype"
+    r"|refcontainertype|refelemtype|refrestype|vartype|paramtype) (\d+)"
+)
+_TREE_TYPE_LISTS = re.compile(r":(?:funccoltypes|coltypes) \(o ([\d ]+)\)")
 _MAX_DEPTH = 8  # SQL functions and views inside each other; deeper is unproven
 
 # Whether a function is a harmless built-in, in SQL, for whole catalog scans (operators, casts).
@@ -695,9 +702,10 @@ class _Prover:
         return ok
 
     def stored_code(self, catalog: str, oid: int) -> bool:
-        """The functions, operators and relations an object's stored expression trees use, read
-        from the trees themselves (pg_depend records no built-in: a view's `query_to_xml` or
-        `nextval`, a policy's `pg_try_advisory_lock`); reading a tree as text runs nothing."""
+        """The functions, operators, relations and value types an object's stored expression
+        trees use, read from the trees themselves (pg_depend records no built-in: a view's
+        `query_to_xml` or `nextval`, a policy's `pg_try_advisory_lock`, a GREATEST over json
+        sorted by a user's default class); reading a tree as text runs nothing."""
         query = _STORED_TREES.get(catalog)
         if query is None:
             return True
@@ -705,8 +713,16 @@ class _Prover:
         functions = {int(n) for n in _TREE_FUNCTIONS.findall(trees)} - {0}
         operators = {int(n) for n in _TREE_OPERATORS.findall(trees)} | {int(n) for group in _TREE_OPERATOR_LISTS.findall(trees) for n in group.split()}
         relations = {int(n) for n in _TREE_RELATIONS.findall(trees)} - {0, oid}
+        types = {int(n) for n in _TREE_TYPES.findall(trees)} | {int(n) for group in _TREE_TYPE_LISTS.findall(trees) for n in group.split()}
+        if "ROWMARKCLAUSE" in trees:  # a view's FOR UPDATE locks rows
+            return self.fail("locks rows (FOR UPDATE or SHARE in a stored query)")
         return all(
-            [*(self.function(f) for f in sorted(functions)), *(self.operator(o) for o in sorted(operators - {0})), *(self.relation(r) for r in sorted(relations))]
+            [
+                *(self.function(f) for f in sorted(functions)),
+                *(self.operator(o) for o in sorted(operators - {0})),
+                *(self.relation(r) for r in sorted(relations)),
+                *(self.type(t) for t in sorted(types - {0})),
+            ]
         )
 
     # -- relations ----------------------------------------------------------------------------------

@@ -363,6 +363,21 @@ CREATE TABLE tenant_events (tenant int, payload text) PARTITION BY HASH (tenant 
 CREATE TABLE tenant_events_0 PARTITION OF tenant_events FOR VALUES WITH (MODULUS 1, REMAINDER 0);
 """
 
+# A seventh: a built-in type's values computed inside a view, where json's default class
+# (its operators named so that no statement names them) sorts GREATEST; a view that locks.
+STORED_TYPES = """
+CREATE FUNCTION effect() RETURNS int LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN 1; END$$;
+CREATE FUNCTION json_cmp(json, json) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$BEGIN RETURN effect(); END$$;
+CREATE FUNCTION json_lt(json, json) RETURNS bool LANGUAGE sql IMMUTABLE AS $$ SELECT $1::text < $2::text $$;
+CREATE FUNCTION json_eq(json, json) RETURNS bool LANGUAGE sql IMMUTABLE AS $$ SELECT $1::text = $2::text $$;
+CREATE OPERATOR #<# (LEFTARG = json, RIGHTARG = json, FUNCTION = json_lt);
+CREATE OPERATOR #=# (LEFTARG = json, RIGHTARG = json, FUNCTION = json_eq);
+CREATE OPERATOR CLASS json_sort_ops DEFAULT FOR TYPE json USING btree AS OPERATOR 1 #<#, OPERATOR 3 #=#, FUNCTION 1 json_cmp(json, json);
+CREATE VIEW greatest_json AS SELECT GREATEST(to_json(1), to_json(2))::text AS g;
+CREATE TABLE accounts (id int);
+CREATE VIEW locking AS SELECT id FROM accounts FOR UPDATE;
+"""
+
 RUNS_IN = {
     "catalog_code": (CATALOG_CODE + ARISING, CODE_RUNS | ARISES),
     "classes": (
@@ -374,6 +389,10 @@ RUNS_IN = {
             "SELECT id FROM people WHERE NOT (name <@ nick)": "<@(text,text)",  # the planner runs its negator
             "SELECT payload FROM tenant_events WHERE tenant = 2": "partition key",  # pruning hashes 2
         },
+    ),
+    "stored_types": (
+        STORED_TYPES,
+        {"SELECT g FROM greatest_json": "json, whose default operator class", "SELECT id FROM locking": "locks rows"},
     ),
 }
 
