@@ -265,7 +265,7 @@ def _read_tokens(sql: str) -> tuple[_Facts, str | None]:
 
 # Parentheses that open a query: a FROM inside them may start a FROM clause. Inside any other
 # (EXTRACT(x FROM t), SUBSTRING, TRIM, OVERLAY) FROM takes a value.
-_QUERY_STARTS = frozenset({"SELECT", "WITH", "VALUES", "TABLE"})
+_QUERY_STARTS = frozenset({"select", "with", "values", "table"})
 # Words that may follow a FROM item and are not its alias: reserved in every PostgreSQL, so
 # never an unquoted alias. Any other word there is taken for an alias (at worst too many
 # words then read a whole row).
@@ -324,7 +324,7 @@ def _from_clause_starts(tokens: list[Token]) -> set[int]:
     queries: list[bool] = []  # for each open parenthesis, whether a query starts inside it
     for i, token in enumerate(tokens):
         if token.token_type == TokenType.L_PAREN:
-            queries.append(i + 1 < len(tokens) and _keyword(tokens[i + 1]).upper() in _QUERY_STARTS)
+            queries.append(i + 1 < len(tokens) and _keyword(tokens[i + 1]) in _QUERY_STARTS)
         elif token.token_type == TokenType.R_PAREN:
             queries = queries[:-1]
         elif _keyword(token) in ("from", "join") and (not queries or queries[-1]) and not (i and _keyword(tokens[i - 1]) == "distinct"):
@@ -457,7 +457,6 @@ class _Prover:
         self.named_rows: set[int] = set()  # row types of the relations named: a call may take them whole
         self.printing: bool | None = None  # stored_values(), once known
         self.searching: bool | None = None  # text_search(), once known
-        self.operators_seen: set[int] = set()
         self.operator_checks: dict[int, bool] = {}
         self.depth = depth
 
@@ -681,8 +680,11 @@ class _Prover:
         return not inner.statement(facts)
 
     # -- what the server recorded: view rules, policies, atomic bodies, domain checks -----------------
-    def dependencies(self, catalog: str, oid: int) -> bool:
-        """What the server recorded an object uses, and what its stored expressions call."""
+    def dependencies(self, catalog: str, oid: int, *, classes: bool = False, objects: bool = True) -> bool:
+        """What the server recorded an object uses, and what its stored expressions call; with
+        ``classes`` the functions of the operator classes it uses too, and without ``objects``
+        not the relations and types it names (a partitioned table names its own columns'
+        types, which are in play only where the statement reads them)."""
         ok = self.stored_code(catalog, oid)
         rows = self.rows(
             """SELECT refclassid::regclass::text, refobjid FROM pg_depend
@@ -694,12 +696,23 @@ class _Prover:
                 ok = self.function(ref) and ok
             elif ref_catalog == "pg_operator":
                 ok = self.operator(ref) and ok
-            elif ref_catalog == "pg_class":
+            elif ref_catalog == "pg_opclass" and classes:
+                ok = all([self.function(f) for f in self.class_functions("SELECT %(c)s::oid", {"c": ref})]) and ok
+            elif ref_catalog == "pg_class" and objects:
                 ok = self.relation(ref) and ok
-            elif ref_catalog == "pg_type":
+            elif ref_catalog == "pg_type" and objects:
                 self.in_play.add(ref)
                 ok = self.type(ref) and ok
         return ok
+
+    def class_functions(self, classes: str, params: dict) -> list[int]:
+        """The support functions and operator functions of the operator families of the
+        classes that ``classes`` (a query of pg_opclass OIDs) selects."""
+        query = f"""
+            WITH chosen AS ({classes}), families AS (SELECT c.opcfamily FROM pg_opclass c JOIN chosen ON chosen.oid = c.oid)
+            SELECT ap.amproc::oid FROM families f JOIN pg_amproc ap ON ap.amprocfamily = f.opcfamily
+            UNION SELECT o.oprcode::oid FROM families f JOIN pg_amop ao ON ao.amopfamily = f.opcfamily JOIN pg_operator o ON o.oid = ao.amopopr"""
+        return [r[0] for r in self.rows(query, params)]
 
     def stored_code(self, catalog: str, oid: int) -> bool:
         """The functions, operators, relations and value types an object's stored expression
@@ -786,7 +799,7 @@ class _Prover:
             used = read is None or expressions or bool(read & set(keys)) or (returns and read <= set(keys))
             # the planner loads every index of a table it reads through its method's handler
             # (an extension's: bloom, pgvector's hnsw)
-            if not ((handler is None or self.function(handler)) and self.code_of("pg_class", index, classes=used)):
+            if not ((handler is None or self.function(handler)) and self.dependencies("pg_class", index, classes=used, objects=False)):
                 ok = self.fail(f"reads {label}, whose index {name} is not known to be harmless")
         parts = self.rows(
             """SELECT 'pg_constraint', c.oid, c.conname::text FROM pg_constraint c WHERE c.conrelid = %(r)s AND c.contype = 'c'
@@ -801,30 +814,8 @@ class _Prover:
         )
         prunes = read is None or bool(read & {k for (k,) in keys})
         for catalog, part, name in parts:
-            if not self.code_of(catalog, part, classes=catalog == "pg_class" and prunes):
+            if not self.dependencies(catalog, part, classes=catalog == "pg_class" and prunes, objects=False):
                 ok = self.fail(f"reads {label}, whose {name} is not known to be harmless")
-        return ok
-
-    def code_of(self, catalog: str, oid: int, *, classes: bool) -> bool:
-        """The functions and operators an object's expressions use, as the server recorded
-        them (and its operator classes' functions, with ``classes``); not the tables or
-        types it names (its own table among them)."""
-        ok = self.stored_code(catalog, oid)
-        for ref_catalog, ref in self.rows(
-            "SELECT refclassid::regclass::text, refobjid FROM pg_depend WHERE classid = %s::regclass AND objid = %s AND deptype = 'n'", (catalog, oid)
-        ):
-            if ref_catalog == "pg_proc":
-                ok = self.function(ref) and ok
-            elif ref_catalog == "pg_operator":
-                ok = self.operator(ref) and ok
-            elif ref_catalog == "pg_opclass" and classes:
-                functions = self.rows(
-                    """SELECT ap.amproc::oid FROM pg_opclass c JOIN pg_amproc ap ON ap.amprocfamily = c.opcfamily WHERE c.oid = %(c)s
-                       UNION SELECT o.oprcode::oid FROM pg_opclass c JOIN pg_amop ao ON ao.amopfamily = c.opcfamily
-                             JOIN pg_operator o ON o.oid = ao.amopopr WHERE c.oid = %(c)s""",
-                    {"c": ref},
-                )
-                ok = all([self.function(f) for (f,) in functions]) and ok
         return ok
 
     # -- operators and casts ------------------------------------------------------------------------
@@ -847,9 +838,6 @@ class _Prover:
             if not ((any_left or self.reachable((left,))) and (any_right or self.reachable((right,)))) or self.unproven_type(left, right):
                 continue
             self.in_play |= {left, right} - {0}  # its operands are coerced into these
-            if oid in self.operators_seen:
-                continue
-            self.operators_seen.add(oid)
             if not self.operator(oid):
                 self.fail(f"may use operator {label}, which is not known to be harmless")
 
@@ -919,11 +907,7 @@ class _Prover:
         rows = self.rows(
             """SELECT t.oid::regtype::text, t.typbasetype, t.typelem, t.typrelid,
                       ARRAY[t.typinput, t.typoutput, t.typreceive, t.typsend, t.typmodin, t.typmodout, t.typsubscript]::oid[],
-                      ARRAY[r.rngsubtype, m.rngtypid]::oid[],
-                      ARRAY[r.rngcanonical, r.rngsubdiff]::oid[] || ARRAY(
-                          SELECT ap.amproc::oid FROM pg_opclass c JOIN pg_amproc ap ON ap.amprocfamily = c.opcfamily WHERE c.oid = r.rngsubopc
-                          UNION SELECT o.oprcode::oid FROM pg_opclass c JOIN pg_amop ao ON ao.amopfamily = c.opcfamily
-                                JOIN pg_operator o ON o.oid = ao.amopopr WHERE c.oid = r.rngsubopc)
+                      ARRAY[r.rngsubtype, m.rngtypid]::oid[], ARRAY[r.rngcanonical, r.rngsubdiff]::oid[]
                FROM pg_type t LEFT JOIN pg_range r ON r.rngtypid = t.oid LEFT JOIN pg_range m ON m.rngmultitypid = t.oid
                WHERE t.oid = %s""",
             (oid,),
@@ -938,11 +922,9 @@ class _Prover:
             parts = all(self.type(r[0]) for r in self.rows("SELECT atttypid FROM pg_attribute WHERE attrelid = %s AND attnum > 0", (relation,))) and parts
         for (constraint,) in self.rows("SELECT oid FROM pg_constraint WHERE contypid = %s", (oid,)):
             ok = self.dependencies("pg_constraint", constraint) and ok
-        comparisons = """
-            SELECT ap.amproc::oid FROM pg_opclass c JOIN pg_amproc ap ON ap.amprocfamily = c.opcfamily WHERE c.opcintype = %(t)s AND c.opcdefault
-            UNION SELECT o.oprcode::oid FROM pg_opclass c JOIN pg_amop ao ON ao.amopfamily = c.opcfamily JOIN pg_operator o ON o.oid = ao.amopopr
-                  WHERE c.opcintype = %(t)s AND c.opcdefault"""
-        ok = all(self.function(r[0]) for r in self.rows(comparisons, {"t": oid})) and ok
+        # what compares it (its default classes) and, for a range, its subtype's class
+        classes = "SELECT oid FROM pg_opclass WHERE opcintype = %(t)s AND opcdefault UNION SELECT rngsubopc FROM pg_range WHERE rngtypid = %(t)s"
+        ok = all([self.function(f) for f in self.class_functions(classes, {"t": oid})]) and ok
         if not ok:
             self.fail(f"handles values of type {label}, whose functions are not known to be harmless")
         return ok and parts

@@ -195,9 +195,10 @@ class SQLCompleter(Completer):
 
 
 def _in_quoted_name(before: str) -> bool:
-    """The cursor is inside a quoted name being typed: code up to its opening quote."""
+    """For text that does not end in code: the cursor is inside a quoted name being typed,
+    code up to its opening quote."""
     quote = before.rfind('"')
-    return quote >= 0 and in_code(before[:quote]) and not in_code(before)
+    return quote >= 0 and in_code(before[:quote])
 
 
 def _clause(prior: list[_Token]) -> tuple[str | None, str | None]:
