@@ -13,6 +13,10 @@ of their own. What the model is shown of a small table must not change when auto
 happens to analyze it a minute after a load: statistics order tied values arbitrarily, and
 the row estimate appears only then, so the same question would get another prompt, and
 another query, depending on when it is asked. So small tables carry no row estimate either.
+Nothing is sampled from a column whose name says it holds a secret (passwords, tokens, keys,
+salts): the prompt may go to a shared model server, be echoed by `-E` or stay in a log. And a
+value that is one long run without spaces and with digits (a hash, a UUID, a URL, an encoded
+blob) is not shown either: no question names it, and it costs tokens the schema needs.
 Everything runs in a read-only transaction (or a savepoint inside the user's open
 transaction) that is rolled back, so the connection is left exactly as it was found.
 """
@@ -30,9 +34,16 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import namedtuple_row
 
 from .model import Column, ForeignKey, Schema, Table
+from .words import declared_words
 
 # Tables up to this size are read directly when they lack statistics: a scan of 1 MiB is cheap.
 SMALL_TABLE_BYTES = 1 << 20
+# Names that say a column holds a secret: written inside a longer name (userPassword, folded
+# "apitoken") or as a word of their own (pwd, salt, otp).
+SECRET_PARTS = ("password", "passwd", "passphrase", "secret", "token", "credential", "apikey", "api_key", "privatekey", "private_key")
+SECRET_WORDS = frozenset({"pwd", "salt", "otp", "totp", "hash", "hashed", "digest", "pin", "cvv", "ssn"})
+# A value at least this long with no whitespace and a digit is opaque (hash, UUID, URL, token).
+OPAQUE_LENGTH = 24
 # A guard so that sampling can never stall the shell, whatever the tables hold.
 SAMPLING_TIMEOUT_MS = 2000
 
@@ -250,8 +261,8 @@ def _samples(
     small tables, from statistics on larger ones (the same values whether or not the small
     table was analyzed yet); and the keys of JSON columns, from the first rows of any table.
     """
-    text = {(c.oid, c.name) for cols in columns.values() for c in cols if c.is_text}
-    arrays = {(c.oid, c.name) for cols in columns.values() for c in cols if c.is_text_array}
+    text = {(c.oid, c.name) for cols in columns.values() for c in cols if c.is_text and not secret(c.name)}
+    arrays = {(c.oid, c.name) for cols in columns.values() for c in cols if c.is_text_array and not secret(c.name)}
     found: _Samples = {}
     analyzed = [rel.oid for rel in relations if not rel.small]
     for row in cur.execute(_STATS, {"oids": analyzed, "max_distinct": max_distinct}):
@@ -276,9 +287,21 @@ def _samples(
     values = probes(text, _PROBE, small) + probes(arrays, _ELEMENT_PROBE, small)
     found.update((key, v[:limit]) for key, v in _probe(cur, values).items() if len(v) <= max_distinct)
     # The keys in a statement of their own: big documents that outlast its timeout lose only the keys.
+    found = {key: shown for key, values in found.items() if (shown := tuple(v for v in values if not opaque(v)))}
     json = {(c.oid, c.name) for cols in columns.values() for c in cols if c.is_json}
     found.update((key, v[:MAX_JSON_KEYS]) for key, v in _probe(cur, probes(json, _KEY_PROBE, [r for r in relations if r.readable])).items())
     return found
+
+
+def secret(column: str) -> bool:
+    """Does the column's name say it holds a secret, whose values must never reach a prompt?"""
+    name = column.lower()
+    return any(part in name for part in SECRET_PARTS) or not SECRET_WORDS.isdisjoint(declared_words(column))
+
+
+def opaque(value: str) -> bool:
+    """A hash, a UUID, a URL or a token: long, unbroken, with digits; nothing a question says."""
+    return len(value) >= OPAQUE_LENGTH and not any(c.isspace() for c in value) and any(c.isdigit() for c in value)
 
 
 def _probe(cur: psycopg.Cursor, probes: list[sql.Composed]) -> _Samples:

@@ -26,6 +26,7 @@ from psycopg import pq, sql
 
 from nl2sql_shell.db.execute import read_only_transaction
 
+from .introspect import secret
 from .model import Schema, Table
 from .render import quote_name
 
@@ -86,7 +87,7 @@ def find_values(conn: psycopg.Connection, schema: Schema, tables: Sequence[Table
     found: dict[str, list[ValueMatch]] = {p: [] for p in phrases}
     deadline = time.monotonic() + BUDGET_S
     for table in tables:
-        columns = [c.name for c in table.columns if c.is_text]
+        columns = [c.name for c in table.columns if c.is_text and not secret(c.name)]
         if not columns or not scannable(table):
             continue
         if time.monotonic() > deadline:

@@ -149,6 +149,32 @@ def test_sampling_can_be_bounded_or_turned_off(shop: str) -> None:
     assert all(not c.sample_values for t in off.tables for c in t.columns)
 
 
+def test_secrets_and_opaque_values_never_reach_the_prompt(fresh_db: str) -> None:
+    """A seeded dev database has few users, so their password hashes and API tokens are
+    low-cardinality: neither may be shown to a model (which may be a shared server), whether
+    read from the table or from statistics; a column of hashes under another name neither."""
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(
+            """CREATE TABLE auth_user (id int, username text, password varchar(128), "apiToken" text,
+                                       pwd text, session_salt text, checksum text, role text, homepage text);
+               INSERT INTO auth_user SELECT g, 'user' || g, 'pbkdf2_sha256$870000$' || md5(g::text),
+                   'tok_' || g, 'hunter' || g, 's' || g, md5(g::text), (ARRAY['admin', 'staff'])[g % 2 + 1],
+                   'https://example.com/u/' || g || '/profile'
+               FROM generate_series(1, 4) g;
+               CREATE TABLE big_user AS SELECT * FROM auth_user, generate_series(1, 50000) n;
+               ANALYZE big_user"""
+        )
+        schema = read_schema(conn)
+    for name in ("auth_user", "big_user"):
+        table = schema.table(name)
+        shown = render_schema([table], qualify=schema.needs_schema)
+        for column in ("password", "apiToken", "pwd", "session_salt", "checksum", "homepage"):
+            assert table.column(column).sample_values == (), (name, column)
+        assert "pbkdf2" not in shown and "hunter" not in shown and "tok_" not in shown and "example.com" not in shown
+        assert set(table.column("role").sample_values) == {"admin", "staff"}
+        assert set(table.column("username").sample_values) == {"user1", "user2", "user3", "user4"}
+
+
 def test_big_unanalyzed_tables_are_not_scanned(fresh_db: str) -> None:
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute("CREATE TABLE big AS SELECT (ARRAY['a','b'])[g % 2 + 1] AS flag FROM generate_series(1, 200000) g")
