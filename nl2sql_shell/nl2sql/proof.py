@@ -6,8 +6,8 @@ opposite claim, harmlessness, before any model SQL runs without a typed `yes` (E
 voting, `--yes`, Enter at the confirmation). Everything the statement may call is resolved
 against the server it will run on, and only what is known to be harmless passes:
 
-* functions: built-ins (in pg_catalog, OID below 16384, not from an extension) that are
-  immutable or stable, minus DENIED, plus ALLOWED_VOLATILE (TYPE_DISPATCH never by name, and
+* functions: built-ins (in pg_catalog, OID below 16384, not from an extension, their catalog
+  row as initdb left it: see _INITDB_XID) that are immutable or stable, minus DENIED, plus ALLOWED_VOLATILE (TYPE_DISPATCH never by name, and
   PRINTERS only where every type of the database prints harmlessly); user functions only when
   they are LANGUAGE sql and their body and argument defaults pass the same test. Where the
   overload a call will reach is unclear, every overload it may reach must pass: all of them
@@ -145,9 +145,23 @@ _TREE_TYPES = re.compile(
 _TREE_TYPE_LISTS = re.compile(r":(?:funccoltypes|coltypes) \(o ([\d ]+)\)")
 _MAX_DEPTH = 8  # SQL functions and views inside each other; deeper is unproven
 
+# The last transaction initdb ran: every catalog row it made (OID below 16384) carries an xmin up
+# to it, in every database (each is a copy of template1), and keeps it until the row is changed.
+# A superuser may change a built-in's row and keep its OID (ALTER FUNCTION ... SUPPORT, RENAME
+# with STABLE, CREATE OR REPLACE in pg_catalog, ALTER TYPE ... SET (TYPMOD_IN), an UPDATE of the
+# catalog itself); any such change gives the row a later xmin, so it is user-made from then on. A
+# GRANT on a built-in does too: that built-in is then judged as user code, which only asks more.
+_INITDB_XID = "(SELECT coalesce(min(xmin::text::bigint), 0) FROM pg_catalog.pg_database WHERE datname IN ('template0', 'template1'))"
+
+
+def _user_made(alias: str) -> str:
+    """SQL: whether the catalog row ``alias`` was made or changed after initdb."""
+    return f"({alias}.oid >= 16384 OR {alias}.xmin::text::bigint > {_INITDB_XID})"
+
+
 # Whether a function is a harmless built-in, in SQL, for whole catalog scans (operators, casts).
-_BUILTIN_HARMLESS = """
-    p.oid < 16384 AND p.pronamespace = 'pg_catalog'::regnamespace
+_BUILTIN_HARMLESS = f"""
+    NOT {_user_made("p")} AND p.pronamespace = 'pg_catalog'::regnamespace
     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
     AND ((p.provolatile IN ('i', 's') AND (p.proname <> ALL(%(denied)s) OR format('%%s(%%s)', p.proname, pg_get_function_identity_arguments(p.oid)) = ANY(%(except)s)))
          OR p.proname = ANY(%(allowed)s))
@@ -458,6 +472,7 @@ class _Prover:
         self.printing: bool | None = None  # stored_values(), once known
         self.searching: bool | None = None  # text_search(), once known
         self.operator_checks: dict[int, bool] = {}
+        self.altered: set[int] | None = None  # altered_types(), once known
         self.depth = depth
 
     def rows(self, query: str, params: object = None) -> list[tuple]:
@@ -554,7 +569,7 @@ class _Prover:
         range and multirange type that is not built-in passes (the others print through them)."""
         if self.printing is None:
             self.printing = True
-            types = self.rows("SELECT oid FROM pg_type WHERE oid >= 16384 AND typtype IN ('b', 'r', 'm') ORDER BY oid")
+            types = self.rows(f"SELECT t.oid FROM pg_type t WHERE {_user_made('t')} AND t.typtype IN ('b', 'r', 'm') ORDER BY t.oid")
             self.printing = all([self.type(t) for (t,) in types])
         return self.printing
 
@@ -564,9 +579,9 @@ class _Prover:
         if self.searching is None:
             self.searching = True
             functions = self.rows(
-                """SELECT f FROM pg_ts_template t, unnest(ARRAY[t.tmplinit, t.tmpllexize]::oid[]) f WHERE t.oid >= 16384 AND f <> 0
+                f"""SELECT f FROM pg_ts_template t, unnest(ARRAY[t.tmplinit, t.tmpllexize]::oid[]) f WHERE {_user_made("t")} AND f <> 0
                    UNION SELECT f FROM pg_ts_parser p, unnest(ARRAY[p.prsstart, p.prstoken, p.prsend, p.prsheadline, p.prslextype]::oid[]) f
-                   WHERE p.oid >= 16384 AND f <> 0"""
+                   WHERE {_user_made("p")} AND f <> 0"""
             )
             self.searching = all([self.function(f) for (f,) in functions])
         return self.searching
@@ -640,7 +655,7 @@ class _Prover:
 
     def _function(self, oid: int) -> bool:
         builtin, name, catalog = self.rows(
-            f"""SELECT {_BUILTIN_HARMLESS}, p.proname::text, p.oid < 16384 AND p.pronamespace = 'pg_catalog'::regnamespace
+            f"""SELECT {_BUILTIN_HARMLESS}, p.proname::text, NOT {_user_made("p")} AND p.pronamespace = 'pg_catalog'::regnamespace
                 FROM pg_proc p WHERE p.oid = %(oid)s""",
             {**_PARAMS, "oid": oid},
         )[0]
@@ -651,7 +666,7 @@ class _Prover:
         if catalog and name in TEXT_SEARCH:
             return self.text_search()
         if catalog and name in CONVERSIONS:
-            return all([self.function(f) for (f,) in self.rows("SELECT conproc::oid FROM pg_conversion WHERE oid >= 16384")])
+            return all([self.function(f) for (f,) in self.rows(f"SELECT c.conproc::oid FROM pg_conversion c WHERE {_user_made('c')}")])
         rows = self.rows(
             """SELECT l.lanname, p.prokind, p.proconfig IS NULL, p.prosqlbody IS NOT NULL, p.prosrc, p.prorettype
                FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE p.oid = %s""",
@@ -789,9 +804,9 @@ class _Prover:
         ok = True
         read = None if columns is None else columns & attributes
         indexes = self.rows(
-            """SELECT i.indexrelid, i.indexrelid::regclass::text, i.indexprs IS NOT NULL,
+            f"""SELECT i.indexrelid, i.indexrelid::regclass::text, i.indexprs IS NOT NULL,
                       ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)),
-                      am.amname <> ALL('{gin,brin,hash}'), CASE WHEN am.oid >= 16384 THEN am.amhandler::oid END
+                      am.amname <> ALL('{{gin,brin,hash}}'), CASE WHEN {_user_made("am")} THEN am.amhandler::oid END
                FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam WHERE i.indrelid = %s""",
             (oid,),
         )
@@ -829,7 +844,7 @@ class _Prover:
             WHERE EXISTS (SELECT 1 FROM pg_operator x JOIN pg_proc p ON p.oid IN (x.oprcode, x.oprrest, x.oprjoin)
                           WHERE x.oid IN (o.oid, o.oprnegate, o.oprcom) AND NOT ({_BUILTIN_HARMLESS}))
                OR EXISTS (SELECT 1 FROM pg_amop ao JOIN pg_amproc ap ON ap.amprocfamily = ao.amopfamily
-                          WHERE ao.amopopr = o.oid AND (ao.oid >= 16384 OR ap.oid >= 16384))"""
+                          WHERE ao.amopopr = o.oid AND ({_user_made("ao")} OR {_user_made("ap")}))"""
         for oid, name, left, right, label in self.rows(query, _PARAMS):
             if not any(name in run for run in runs):
                 continue
@@ -883,19 +898,26 @@ class _Prover:
     def type(self, oid: int) -> bool:
         if oid not in self.types:
             self.types[oid] = True
-            self.types[oid] = self._type(oid) if oid >= 16384 else self._built_in_type(oid)
+            self.types[oid] = self._type(oid) if oid >= 16384 or oid in self.altered_types() else self._built_in_type(oid)
         return self.types[oid]
+
+    def altered_types(self) -> set[int]:
+        """Built-in types whose row was changed after initdb (`ALTER TYPE money SET (TYPMOD_IN
+        = ...)`): their functions are judged as a user type's are."""
+        if self.altered is None:
+            self.altered = {r[0] for r in self.rows(f"SELECT t.oid FROM pg_type t WHERE t.oid < 16384 AND {_user_made('t')}")}
+        return self.altered
 
     def _built_in_type(self, oid: int) -> bool:
         """A built-in type's own functions are built-ins; what sorts, groups and hashes it is
         its default btree and hash operator class, which a user may have made (`DEFAULT FOR
         TYPE json`) or added functions to (other methods' classes serve indexes only)."""
         functions = self.rows(
-            """WITH classes AS (SELECT c.oid, c.opcfamily FROM pg_opclass c JOIN pg_am am ON am.oid = c.opcmethod
+            f"""WITH classes AS (SELECT c.oid, c.xmin, c.opcfamily FROM pg_opclass c JOIN pg_am am ON am.oid = c.opcmethod
                                 WHERE c.opcintype = %(t)s AND c.opcdefault AND am.amname IN ('btree', 'hash'))
-               SELECT ap.amproc::oid FROM classes c JOIN pg_amproc ap ON ap.amprocfamily = c.opcfamily WHERE c.oid >= 16384 OR ap.oid >= 16384
+               SELECT ap.amproc::oid FROM classes c JOIN pg_amproc ap ON ap.amprocfamily = c.opcfamily WHERE {_user_made("c")} OR {_user_made("ap")}
                UNION SELECT o.oprcode::oid FROM classes c JOIN pg_amop ao ON ao.amopfamily = c.opcfamily
-                     JOIN pg_operator o ON o.oid = ao.amopopr WHERE c.oid >= 16384 OR ao.oid >= 16384""",
+                     JOIN pg_operator o ON o.oid = ao.amopopr WHERE {_user_made("c")} OR {_user_made("ao")}""",
             {"t": oid},
         )
         if all([self.function(f) for (f,) in functions]):

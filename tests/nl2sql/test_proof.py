@@ -378,6 +378,22 @@ CREATE TABLE accounts (id int);
 CREATE VIEW locking AS SELECT id FROM accounts FOR UPDATE;
 """
 
+# An eighth: a superuser changed built-ins' own catalog rows, keeping their OIDs: a support
+# function on btrim and on int4pl (the function of integer +), money's typmod_in, a plpgsql
+# body for pg_catalog.lpad, pg_advisory_lock made STABLE and renamed.
+ALTERED_BUILT_INS = """
+CREATE FUNCTION effect() RETURNS int LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN 1; END$$;
+CREATE FUNCTION locking_support(internal) RETURNS internal LANGUAGE internal STRICT AS 'pg_advisory_lock_int8';
+ALTER FUNCTION pg_catalog.btrim(text) SUPPORT locking_support;
+ALTER FUNCTION pg_catalog.int4pl(integer, integer) SUPPORT locking_support;
+CREATE FUNCTION money_typmod(cstring[]) RETURNS int LANGUAGE plpgsql AS $$BEGIN RETURN effect(); END$$;
+ALTER TYPE pg_catalog.money SET (TYPMOD_IN = money_typmod);
+CREATE OR REPLACE FUNCTION pg_catalog.lpad(text, integer) RETURNS text LANGUAGE plpgsql IMMUTABLE STRICT AS $$BEGIN PERFORM effect(); RETURN $1; END$$;
+ALTER FUNCTION pg_catalog.pg_advisory_lock(bigint) STABLE;
+ALTER FUNCTION pg_catalog.pg_advisory_lock(bigint) RENAME TO hold_slot;
+CREATE TABLE items (id int, name text);
+"""
+
 RUNS_IN = {
     "catalog_code": (CATALOG_CODE + ARISING, CODE_RUNS | ARISES),
     "classes": (
@@ -388,6 +404,16 @@ RUNS_IN = {
             "SELECT mood_score(x) FROM (SELECT lower(span) AS x FROM spans) s": "mood_score",
             "SELECT id FROM people WHERE NOT (name <@ nick)": "<@(text,text)",  # the planner runs its negator
             "SELECT payload FROM tenant_events WHERE tenant = 2": "partition key",  # pruning hashes 2
+        },
+    ),
+    "altered_built_ins": (
+        ALTERED_BUILT_INS,
+        {
+            "SELECT btrim(name) FROM items": "calls btrim(text)",
+            "SELECT id + 1 FROM items": "operator +(integer,integer)",
+            "SELECT CAST('5' AS money(2))": "type money",
+            "SELECT lpad(name, 6) FROM items": "calls lpad(text,integer)",
+            "SELECT hold_slot(4242)": "calls hold_slot(bigint)",
         },
     ),
     "stored_types": (
@@ -428,6 +454,12 @@ def test_code_the_statement_never_names_is_followed(databases, name, sql):
 )
 def test_code_on_columns_the_statement_never_touches_does_not_count(databases, sql):
     proof = _proof(databases("catalog_code"), sql)
+    assert proof.proven, proof.reasons
+
+
+@pytest.mark.parametrize("sql", ["SELECT id, upper(name) FROM items WHERE id = 3 ORDER BY name", "SELECT count(*) FROM items"])
+def test_built_ins_left_as_initdb_made_them_stay_proven_beside_altered_ones(databases, sql):
+    proof = _proof(databases("altered_built_ins"), sql)
     assert proof.proven, proof.reasons
 
 
