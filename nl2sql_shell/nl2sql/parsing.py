@@ -13,10 +13,50 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import Token, TokenType
 
 DIALECT = Dialect.get_or_raise("postgres")
 PARSE_ERRORS = (ParseError, TokenError)
 TOO_DEEP = "the statement is nested too deeply to read"
+
+
+class UnlikePostgres(TokenError):
+    """The tokenizer may read the text otherwise than PostgreSQL's lexer does."""
+
+
+# What PostgreSQL's lexer takes for white space; any other character Python calls a space
+# (U+00A0, U+2003, U+3000) is part of a name to PostgreSQL, and splits it for the tokenizer.
+_SPACES = frozenset(" \t\n\r\f\v")
+
+
+def tokenize(sql: str) -> list[Token]:
+    """The tokens of ``sql``, where the tokenizer and PostgreSQL's lexer agree on them.
+
+    Where they may not, what a check reads is not what the server runs, so this raises
+    UnlikePostgres, a TokenError (unreadable: a write to the classifier, unproven to the
+    proof): a space outside ASCII inside what PostgreSQL reads as one name (`lower<NBSP>(x)`
+    calls `"lower<NBSP>"`), `*/*` (in `/* a /* b */* */` PostgreSQL ends the inner comment
+    and reads a `*`, the tokenizer ends it and opens another), and text the tokenizer took
+    whole as a command's argument where no command starts (`AS begin ORDER BY begin FETCH
+    FIRST (f()) ROWS ONLY`), which spans more than the literal it is said to be.
+    """
+    if any(c.isspace() and c not in _SPACES for c in sql):
+        raise UnlikePostgres("a space character outside ASCII, which PostgreSQL reads as part of a name")
+    if "*/*" in sql:
+        raise UnlikePostgres("`*/*`, which this check may read as a comment where PostgreSQL does not")
+    tokens = DIALECT.tokenize(sql)
+    for i, token in enumerate(tokens):
+        if token.token_type.name.endswith("STRING") and not sql[token.start : token.end + 1].endswith(("'", "$")):
+            if not _command_text(tokens, i):
+                raise UnlikePostgres("text the tokenizer read as one string, which PostgreSQL reads as SQL")
+    return tokens
+
+
+def _command_text(tokens: list[Token], i: int) -> bool:
+    """Whether the string token at ``i`` is the text of a command that starts a statement
+    (EXPLAIN, SHOW, LOCK), which the tokenizer keeps whole and the classifier judges by its word."""
+    command = i > 0 and tokens[i - 1].token_type in DIALECT.tokenizer_class.COMMANDS
+    return command and (i == 1 or tokens[i - 2].token_type == TokenType.SEMICOLON)
 
 
 def parse_statements(sql: str) -> list[exp.Expression]:

@@ -48,7 +48,7 @@ from sqlglot.errors import TokenError
 from sqlglot.tokens import Token, TokenType
 
 from nl2sql_shell.db.execute import read_only_transaction
-from nl2sql_shell.nl2sql.parsing import DIALECT
+from nl2sql_shell.nl2sql.parsing import UnlikePostgres, tokenize
 from nl2sql_shell.nl2sql.safety import classify
 
 # Built-ins that are immutable or stable and still must not run unasked, each with why.
@@ -78,6 +78,17 @@ PRINTERS = frozenset(
         "pg_get_ruledef", "pg_get_partkeydef", "pg_get_partition_constraintdef", "pg_get_statisticsobjdef",
         "pg_get_statisticsobjdef_columns", "pg_get_statisticsobjdef_expressions", "pg_get_function_arguments",
         "pg_get_function_arg_default", "pg_get_functiondef", "pg_get_function_sqlbody", "pg_mcv_list_items",
+    }
+)
+# Built-ins that read a type's name given as text, whose modifier runs the type's typmod_in
+# (`to_regtype('t(3)')`, `'t(3)'::regtype`, a function's signature), or print one with its
+# modifier through typmod_out (`format_type(atttypid, atttypmod)`): harmless where every type
+# of the database is (`_Prover.stored_values`). Those whose names end in "in" are the input
+# functions of regtype, regprocedure and regoperator, reached by casting text to them.
+TYPE_NAMES = frozenset(
+    {
+        "format_type", "to_regtype", "to_regtypemod", "to_regprocedure", "to_regoperator", "regtypein",
+        "regprocedurein", "regoperatorin", "has_function_privilege", "has_type_privilege", "pg_get_object_address",
     }
 )
 # Built-ins that run the database's text search dictionaries, templates and parsers, which
@@ -128,6 +139,7 @@ _STORED_TREES = {
     "pg_policy": "SELECT polqual::text, polwithcheck::text FROM pg_policy WHERE oid = %s",
     "pg_proc": "SELECT prosqlbody::text, proargdefaults::text FROM pg_proc WHERE oid = %s",
     "pg_constraint": "SELECT conbin::text FROM pg_constraint WHERE oid = %s",
+    "pg_attrdef": "SELECT adbin::text FROM pg_attrdef WHERE oid = %s",
     "pg_statistic_ext": "SELECT stxexprs::text FROM pg_statistic_ext WHERE oid = %s",
     "pg_class": """SELECT i.indexprs::text, i.indpred::text, p.partexprs::text FROM pg_class c
                    LEFT JOIN pg_index i ON i.indexrelid = c.oid LEFT JOIN pg_partitioned_table p ON p.partrelid = c.oid WHERE c.oid = %s""",
@@ -171,7 +183,7 @@ _PARAMS = {
     "denied": sorted(DENIED),
     "except": sorted(_DENIED_EXCEPT),
     "allowed": sorted(ALLOWED_VOLATILE),
-    "conditional": sorted(PRINTERS | TEXT_SEARCH | CONVERSIONS),
+    "conditional": sorted(PRINTERS | TYPE_NAMES | TEXT_SEARCH | CONVERSIONS),
 }
 
 
@@ -199,6 +211,8 @@ class _Facts:
     calls: list[_Call] = field(default_factory=list)
     names: set[str] = field(default_factory=set)  # quoted identifiers and schema.name pairs: relations, types
     words: set[str] = field(default_factory=set)  # every identifier as folded: functions called by field notation
+    members: set[str] = field(default_factory=set)  # identifiers after a `.`: `t.f` may call f(t) through a cast
+    grammar_types: set[str] = field(default_factory=set)  # built-in types the syntax makes (_GRAMMAR_TYPES)
     operators: set[str] = field(default_factory=set)  # runs of operator characters as written
     # for each run, whether a literal, NULL or parenthesis stands on its left and its right:
     # an operand whose type only the operator's resolution decides
@@ -249,9 +263,11 @@ def prove(conn: psycopg.Connection, sql: str, timeout_ms: int = 5_000) -> Proof:
 
 def _read_tokens(sql: str) -> tuple[_Facts, str | None]:
     try:
-        tokens = DIALECT.tokenize(sql)
+        tokens = tokenize(sql)
         if len(tokens) == 2 and tokens[0].token_type == TokenType.COMMAND:  # EXPLAIN: the rest is one string
-            tokens = tokens[:1] + DIALECT.tokenize(tokens[1].text)
+            tokens = tokens[:1] + tokenize(tokens[1].text)
+    except UnlikePostgres as exc:
+        return _Facts(), str(exc)
     except TokenError:
         return _Facts(), "the statement could not be read"
     if any(t.token_type == TokenType.SEMICOLON for t in tokens[:-1]):
@@ -260,6 +276,10 @@ def _read_tokens(sql: str) -> tuple[_Facts, str | None]:
     for i, token in enumerate(tokens):
         if token.token_type.name.endswith("STRING") or token.token_type == TokenType.NUMBER:
             continue
+        for implied in _SYNTAX_CALLS.get(token.text.lower(), ()):
+            facts.calls.append(_Call("pg_catalog", implied, None, False))
+        if (grammar_type := _GRAMMAR_TYPES.get(token.text.lower())) is not None:
+            facts.grammar_types.add(grammar_type)
         if token.text.upper() == "OPERATOR" and i + 1 < len(tokens) and tokens[i + 1].token_type == TokenType.L_PAREN:
             return _Facts(), "OPERATOR(...) names an operator this check does not follow"
         if _is_operator(token):
@@ -270,11 +290,37 @@ def _read_tokens(sql: str) -> tuple[_Facts, str | None]:
         schema = _qualifier(tokens, i)
         facts.names.add(f"{_quote(schema)}.{_quote(name)}" if schema else _quote(name))
         facts.words.add(name)
+        if i > 0 and tokens[i - 1].token_type == TokenType.DOT:
+            facts.members.add(name)
         if i + 1 < len(tokens) and tokens[i + 1].token_type == TokenType.L_PAREN:
             facts.calls.append(_Call(schema, name, _argument_count(tokens, i + 1), _names_only(tokens, i + 1)))
     facts.operators, facts.loose_sides = _operator_runs(tokens)
     facts.from_items, facts.uses, facts.all_columns = _references(tokens)
     return facts, None
+
+
+# Syntax that PostgreSQL turns into calls of pg_catalog functions under other names: TRIM is
+# btrim, AT TIME ZONE is timezone, and so on. Every overload of those may be reached (a
+# superuser may add one in pg_catalog that takes a domain).
+_SYNTAX_CALLS = {
+    "trim": ("btrim", "ltrim", "rtrim"),
+    "at": ("timezone",),
+    "overlaps": ("overlaps",),
+    "similar": ("similar_to_escape", "similar_escape"),
+    "normalized": ("is_normalized",),
+    "collation": ("pg_collation_for",),
+    "extract": ("date_part", "extract"),
+    "substring": ("substring", "substr", "similar_to_escape"),
+    "position": ("position", "strpos"),
+    "overlay": ("overlay",),
+}
+# Grammar that makes values of a built-in type without calling a function by that name:
+# SQL/JSON constructors make json, the XML ones xml. Both types may have a user's default
+# operator class (neither has a built-in btree one), which sorting or comparing them runs.
+_GRAMMAR_TYPES = {
+    **dict.fromkeys(("json_array", "json_object", "json_arrayagg", "json_objectagg", "json_scalar", "json"), "pg_catalog.json"),
+    **dict.fromkeys(("xmlelement", "xmlforest", "xmlconcat", "xmlparse", "xmlpi", "xmlroot", "xmlagg", "xmlcomment"), "pg_catalog.xml"),
+}
 
 
 # Parentheses that open a query: a FROM inside them may start a FROM clause. Inside any other
@@ -437,6 +483,8 @@ def _argument_count(tokens: list[Token], open_at: int) -> int | None:
         if depth == 1:
             if kind == TokenType.COMMA:
                 count += 1
+            elif kind == TokenType.STAR:  # agg(*) takes no argument; t.* may be several
+                return None
             elif token.text.upper() in {"FROM", "ORDER", "VARIADIC", "IN", "FOR", "PLACING", "AS", "WITHIN", "SIMILAR"} or token.text in {"=>", ":="}:
                 return None
     return None
@@ -494,8 +542,10 @@ class _Prover:
         self.named_rows = {row for _, _, row, _ in relations}
         # A row type is handled when its row is read whole; naming the table only reads from it.
         unread_rows = {row for oid, _, row, _ in relations if oid not in whole}
-        self.in_play |= {r[0] for r in self.rows("SELECT DISTINCT to_regtype(n)::oid FROM unnest(%s::text[]) n WHERE to_regtype(n) IS NOT NULL", (names,))} - unread_rows
-        overloads, forced = self.overloads(facts)
+        named_types = sorted(set(names) | facts.grammar_types)
+        self.in_play |= {r[0] for r in self.rows("SELECT DISTINCT to_regtype(n)::oid FROM unnest(%s::text[]) n WHERE to_regtype(n) IS NOT NULL", (named_types,))} - unread_rows
+        columns = {column for *_, named in relations for column in named}
+        overloads, forced = self.overloads(facts, facts.members - columns)
         # Until nothing more is in play: what a call returns, a domain's check names, an
         # element of an array or a field of a row in play, may reach more calls and operators.
         checked: set[int] = set()
@@ -594,9 +644,11 @@ class _Prover:
         for oid in sorted(self.in_play):
             self.type(oid)
 
-    def overloads(self, facts: _Facts) -> tuple[dict[int, tuple[str, int]], set[int]]:
+    def overloads(self, facts: _Facts, members: set[str]) -> tuple[dict[int, tuple[str, int]], set[int]]:
         """The functions each call (or `t.f` field notation) may reach, with their return types,
-        and those reached whatever the types in play (a call with an argument that is not a name)."""
+        and those reached whatever the types in play (a call with an argument that is not a name).
+        A member that is no column of a relation named (``members``) may call a function of any
+        one argument type, which the row may reach through an implicit cast."""
         found: dict[int, tuple[str, int]] = {}
         forced: set[int] = set()
         for call in facts.calls:
@@ -613,9 +665,9 @@ class _Prover:
         # `SELECT t.f FROM t` calls f(t): any one-argument function on a row type may be reached.
         field_notation = """
             SELECT p.oid, p.oid::regprocedure::text, p.prorettype FROM pg_proc p JOIN pg_type t ON t.oid = p.proargtypes[0]
-            WHERE p.pronargs - p.pronargdefaults <= 1 AND p.pronargs >= 1 AND t.typtype IN ('c', 'p', 'd')
-              AND p.prokind = 'f' AND p.proname = ANY(%s::text[])"""
-        for oid, label, ret in self.rows(field_notation, (sorted(facts.words),)):
+            WHERE p.pronargs - p.pronargdefaults <= 1 AND p.pronargs >= 1 AND p.prokind = 'f'
+              AND (t.typtype IN ('c', 'p', 'd') AND p.proname = ANY(%s::text[]) OR p.proname = ANY(%s::text[]))"""
+        for oid, label, ret in self.rows(field_notation, (sorted(facts.words), sorted(members))):
             found.setdefault(oid, (label, ret))
         return found, forced
 
@@ -630,8 +682,9 @@ class _Prover:
 
     def reachable_type(self, oid: int, seen: frozenset[int] = frozenset()) -> bool:
         """A value of this type may arise: a built-in, a type in play, a named row, a domain
-        over one of those, an array of one, or the target of an implicit cast from one (as a
-        call coerces)."""
+        over one of those, an array of one, the target of an implicit cast from one (as a
+        call coerces), or a composite type, which any record (`ROW(1, 2)`, a subquery's or
+        VALUES' whole row) becomes where a call or an operator wants one."""
         if oid < 16384 or oid in self.in_play or oid in self.named_rows:
             return True
         if oid in seen:
@@ -639,7 +692,8 @@ class _Prover:
         sources = self.rows(
             """SELECT t.typbasetype FROM pg_type t WHERE t.oid = %(t)s AND t.typtype = 'd'
                UNION SELECT t.typelem FROM pg_type t WHERE t.oid = %(t)s AND t.typcategory = 'A' AND t.typelem <> 0
-               UNION SELECT c.castsource FROM pg_cast c WHERE c.casttarget = %(t)s AND c.castcontext = 'i'""",
+               UNION SELECT c.castsource FROM pg_cast c WHERE c.casttarget = %(t)s AND c.castcontext = 'i'
+               UNION SELECT 'record'::regtype::oid FROM pg_type t WHERE t.oid = %(t)s AND t.typtype = 'c'""",
             {"t": oid},
         )
         return any(self.reachable_type(source, seen | {oid}) for (source,) in sources)
@@ -661,7 +715,7 @@ class _Prover:
         )[0]
         if builtin:
             return True
-        if catalog and name in PRINTERS:
+        if catalog and (name in PRINTERS or name in TYPE_NAMES):
             return self.stored_values()
         if catalog and name in TEXT_SEARCH:
             return self.text_search()
@@ -780,6 +834,12 @@ class _Prover:
             return self.fail(f"reads {label}, whose statistics hold values of every column type, printed by their own functions")
         self.in_play |= read
         ok = True
+        # PostgreSQL 18's virtual generated columns are computed whenever they are read
+        virtual = """SELECT d.oid, a.attname::text FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+                     WHERE d.adrelid = %s AND a.attgenerated = 'v'"""
+        for default, column in self.rows(virtual, (oid,)):
+            if (columns is None or column in columns) and not self.dependencies("pg_attrdef", default, objects=False):
+                ok = self.fail(f"reads {label}, whose generated column {column} is not known to be harmless")
         for (child,) in self.rows("SELECT inhrelid FROM pg_inherits WHERE inhparent = %s", (oid,)):
             ok = self.relation(child, columns) and ok
         if kind == "v":  # a materialized view's query runs only on REFRESH
@@ -911,7 +971,11 @@ class _Prover:
     def _built_in_type(self, oid: int) -> bool:
         """A built-in type's own functions are built-ins; what sorts, groups and hashes it is
         its default btree and hash operator class, which a user may have made (`DEFAULT FOR
-        TYPE json`) or added functions to (other methods' classes serve indexes only)."""
+        TYPE json`) or added functions to (other methods' classes serve indexes only). Its input
+        function counts where it reads type names (regtype's: TYPE_NAMES)."""
+        (label, reads) = self.rows("SELECT %s::regtype::text, typinput::oid FROM pg_type WHERE oid = %s", (oid, oid))[0]
+        if not self.function(reads):
+            return self.fail(f"handles values of type {label}, whose input function reads type names, not known to be harmless here")
         functions = self.rows(
             f"""WITH classes AS (SELECT c.oid, c.xmin, c.opcfamily FROM pg_opclass c JOIN pg_am am ON am.oid = c.opcmethod
                                 WHERE c.opcintype = %(t)s AND c.opcdefault AND am.amname IN ('btree', 'hash'))
@@ -922,7 +986,6 @@ class _Prover:
         )
         if all([self.function(f) for (f,) in functions]):
             return True
-        (label,) = self.rows("SELECT %s::regtype::text", (oid,))[0]
         return self.fail(f"handles values of type {label}, whose default operator class is not known to be harmless")
 
     def _type(self, oid: int) -> bool:
@@ -959,7 +1022,7 @@ class _Prover:
 def _body_statements(source: str) -> list[str]:
     """The statements of a SQL function's text body."""
     try:
-        tokens = DIALECT.tokenize(source)
+        tokens = tokenize(source)
     except TokenError:
         return [source]  # unreadable: proven as written, which fails
     statements, start = [], 0

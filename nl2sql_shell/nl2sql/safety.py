@@ -16,7 +16,7 @@ from sqlglot import exp
 from sqlglot.errors import TokenError
 from sqlglot.tokens import Token, TokenType
 
-from .parsing import DIALECT, PARSE_ERRORS, parse_one
+from .parsing import DIALECT, PARSE_ERRORS, UnlikePostgres, parse_one, tokenize
 
 UNPARSED = "could not be parsed; treated as a write"
 
@@ -65,7 +65,9 @@ class Safety:
 
 def classify(sql: str) -> Safety:
     try:
-        tokens = DIALECT.tokenize(sql)
+        tokens = tokenize(sql)
+    except UnlikePostgres as exc:
+        return Safety(True, [str(exc)])
     except TokenError:
         return Safety(True, [UNPARSED])
     statements = _split(tokens)

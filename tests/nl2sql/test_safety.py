@@ -85,6 +85,9 @@ WRITES = [
     ("SELECT 1; -- \n DROP TABLE t", "DDL: DROP TABLE"),
     ("SELECT 'a\\'; DROP TABLE t; --'", "DDL: DROP TABLE"),  # a backslash does not escape in a standard string
     ("SELECT 1 /* /* nested */ */; DROP TABLE t", "DDL: DROP TABLE"),
+    # where the tokenizer and PostgreSQL's lexer part: PostgreSQL runs the DROP in both
+    ("SELECT 1 /* a /* b */* */ ; DROP TABLE t -- */", "`*/*`, which this check may read as a comment where PostgreSQL does not"),
+    ("SELECT 1 AS begin ORDER BY begin FETCH FIRST 1 ROWS ONLY; DROP TABLE t", "text the tokenizer read as one string, which PostgreSQL reads as SQL"),
     ("NOTIFY x, 'y'", UNPARSED),
     ("select `a` from t", UNPARSED),
     ("SELECT 'unterminated", UNPARSED),
