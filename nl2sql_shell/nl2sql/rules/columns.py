@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope
 
-from ..parsing import same_column
 from .base import Change, Context, Tables, identifier, owners
 
 
@@ -27,20 +26,22 @@ def column_owner(scope: Scope, tables: Tables, context: Context) -> Iterator[Cha
         if isinstance(column.this, exp.Star) or table is None or table.column(column.name) is not None:
             continue
         found = owners(column.name, tables)
-        if len(found) != 1 or _equals_itself(column, found[0]):
+        if len(found) != 1 or _joins_nothing(column, found[0]):
             continue
         column.set("table", identifier(found[0]))
         yield Change("column_owner", f"{qualifier}.{column.name}", f"{found[0]}.{column.name}", f"{table.name} has no column {column.name}")
 
 
-def _equals_itself(column: exp.Column, alias: str) -> bool:
-    """Whether moving `column` to `alias` would make `alias.c = alias.c` of a join condition
-    (`ON r.cid = c.cid` where review has no cid): that joins nothing, so leave the error."""
+def _joins_nothing(column: exp.Column, alias: str) -> bool:
+    """Whether moving `column` to `alias` would leave both sides of an equality on `alias`:
+    `ON r.cid = c.cid` where review has no cid becomes `c.cid = c.cid`, and `ON a.tenant_id =
+    d.id` where a's table has no tenant_id becomes `d.tenant_id = d.id`. The query compared two
+    tables; one compared with itself joins nothing, so the error stays."""
     eq = column.parent
     if not isinstance(eq, exp.EQ):
         return False
     other = eq.right if eq.left is column else eq.left
-    return same_column(other, exp.column(column.name, table=alias))
+    return isinstance(other, exp.Column) and other.table == alias
 
 
 def ambiguous_column(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
