@@ -135,6 +135,37 @@ def read_only_transaction(conn: psycopg.Connection, statement_timeout_ms: int | 
         yield
 
 
+@dataclass(frozen=True)
+class SearchPath:
+    """The user's search_path as the server resolves it: ``listed`` the schemas named in it
+    (current_schemas(false)), ``effective`` with pg_catalog and the temporary schema where
+    they are searched (current_schemas(true))."""
+
+    listed: tuple[str, ...]
+    effective: tuple[str, ...]
+
+
+@contextlib.contextmanager
+def catalog_reads(conn: psycopg.Connection, statement_timeout_ms: int | None = None) -> Iterator[SearchPath]:
+    """The shell's own reads of a user's database (schema, samples, completion, the proof),
+    in a read-only transaction that rolls back (see `read_only_transaction`), with the
+    search_path pinned to pg_catalog and row security off.
+
+    A database's owner may put an operator or a function in public that matches the shell's
+    SQL better than pg_catalog's (`||(bigint, text)`, `=(oid, integer)`, `unnest(text[])`;
+    PostgreSQL picks the closest argument types across the whole search_path), put pg_catalog
+    last on the path, or make a row-security policy call a function: any of them would run
+    their code inside the shell's reads. Pinned, only built-ins resolve, and a table with a
+    policy cannot be read at all (an error, which each reader survives). Yields the user's
+    own search_path, read first, for resolving the user's names as the user's queries will.
+    """
+    with read_only_transaction(conn, statement_timeout_ms):
+        listed, effective = conn.execute("SELECT pg_catalog.current_schemas(false), pg_catalog.current_schemas(true)").fetchone()
+        conn.execute("SET LOCAL search_path = pg_catalog, pg_temp")
+        conn.execute("SET LOCAL row_security = off")
+        yield SearchPath(tuple(listed), tuple(effective))
+
+
 class OneStatementCursor(psycopg.Cursor):
     """A cursor that always uses the extended query protocol, which runs exactly one statement.
 

@@ -21,7 +21,7 @@ import psycopg
 from psycopg import pq, sql
 from sqlglot import exp
 
-from nl2sql_shell.db.execute import read_only_transaction
+from nl2sql_shell.db.execute import catalog_reads
 from nl2sql_shell.schema.model import Schema, Table
 from nl2sql_shell.schema.values import scannable
 
@@ -43,7 +43,7 @@ def unfound_values(conn: psycopg.Connection, schema: Schema, query: str) -> tupl
     probes = list(dict.fromkeys(_comparisons(tree, schema)))[:MAX_PROBES]
     unfound = []
     try:
-        with read_only_transaction(conn, TIMEOUT_MS), conn.cursor() as cur:
+        with catalog_reads(conn, TIMEOUT_MS), conn.cursor() as cur:
             for table, column, operator, value in probes:
                 statement = sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE {}::text " + operator + " %s)").format(sql.Identifier(table.schema, table.name), sql.Identifier(column))
                 if not cur.execute(statement, (value,)).fetchone()[0]:

@@ -47,7 +47,7 @@ from psycopg import pq
 from sqlglot.errors import TokenError
 from sqlglot.tokens import Token, TokenType
 
-from nl2sql_shell.db.execute import read_only_transaction
+from nl2sql_shell.db.execute import catalog_reads
 from nl2sql_shell.nl2sql.parsing import UnlikePostgres, tokenize
 from nl2sql_shell.nl2sql.safety import classify
 
@@ -130,6 +130,7 @@ _IDENTIFIER = re.compile(r"[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_$\x80-\U0010ffff]*
 # It folds unquoted names by lowering ASCII letters only (in a multi-byte encoding such as UTF8).
 _FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _SQL_LANGUAGE = "sql"
+_BARE = re.compile(r'"(?:[^"]|"")*"')  # one quoted name, no schema before it
 _ANYARRAY = 2277  # pg_statistic's and pg_stats' values: arrays of any column's type
 
 # The stored expression trees (pg_node_tree) of the objects a statement may run, by catalog,
@@ -254,8 +255,8 @@ def prove(conn: psycopg.Connection, sql: str, timeout_ms: int = 5_000) -> Proof:
     if conn.info.transaction_status == pq.TransactionStatus.INERROR:
         return Proof(False, ("the current transaction has failed: nothing can be checked on the server",))
     try:
-        with read_only_transaction(conn, timeout_ms):
-            reasons = _Prover(conn).statement(facts)
+        with catalog_reads(conn, timeout_ms) as path:
+            reasons = _Prover(conn, path.effective).statement(facts)
     except psycopg.Error as exc:
         return Proof(False, (f"the catalog could not be read: {str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__}",))
     return Proof(not reasons, tuple(dict.fromkeys(reasons)))
@@ -509,8 +510,9 @@ def _names_only(tokens: list[Token], open_at: int) -> bool:
 class _Prover:
     """One proof: the catalog reads, memoized, and the reasons for what failed."""
 
-    def __init__(self, conn: psycopg.Connection, depth: int = 0) -> None:
+    def __init__(self, conn: psycopg.Connection, path: tuple[str, ...], depth: int = 0) -> None:
         self.conn = conn
+        self.path = path  # the user's search_path (current_schemas(true)): the proof reads with it pinned
         self.reasons: list[str] = []
         self.functions: dict[int, bool] = {}
         self.relations: dict[tuple[int, frozenset[str] | None], bool] = {}
@@ -526,15 +528,24 @@ class _Prover:
     def rows(self, query: str, params: object = None) -> list[tuple]:
         return self.conn.execute(query, params, prepare=False).fetchall()
 
+    def resolved(self, names: Iterable[str], function: str) -> dict[str, int]:
+        """Each name (as `_quote` writes it) that ``function`` (to_regclass, to_regtype) finds
+        where the statement will: a qualified one as written, a bare one in the first schema of
+        the user's search_path that has it."""
+        candidates = [(name, f"{_quote(schema)}.{name}" if _BARE.fullmatch(name) else name, i) for name in names for i, schema in enumerate(self.path)]
+        query = f"""SELECT DISTINCT ON (n) n, {function}(c)::oid FROM unnest(%s::text[], %s::text[], %s::int[]) AS u(n, c, i)
+                    WHERE {function}(c) IS NOT NULL ORDER BY n, i"""
+        return dict(self.rows(query, tuple(map(list, zip(*candidates, strict=True))) if candidates else ([], [], [])))
+
     # -- the statement ------------------------------------------------------------------------------
     def statement(self, facts: _Facts) -> list[str]:
         """Every relation named, every call, operator and cast reached, every type in play."""
         names = sorted(facts.names)
         relations = self.rows(
-            """SELECT DISTINCT c.oid, c.relname::text, c.reltype,
+            """SELECT c.oid, c.relname::text, c.reltype,
                       ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)
-               FROM unnest(%s::text[]) n JOIN pg_class c ON c.oid = to_regclass(n)""",
-            (names,),
+               FROM pg_class c WHERE c.oid = ANY(%s::oid[]) ORDER BY c.oid""",
+            (sorted(set(self.resolved(names, "to_regclass").values())),),
         )
         whole = self.read_whole(facts, relations)
         for oid, _, _, _ in relations:
@@ -542,8 +553,7 @@ class _Prover:
         self.named_rows = {row for _, _, row, _ in relations}
         # A row type is handled when its row is read whole; naming the table only reads from it.
         unread_rows = {row for oid, _, row, _ in relations if oid not in whole}
-        named_types = sorted(set(names) | facts.grammar_types)
-        self.in_play |= {r[0] for r in self.rows("SELECT DISTINCT to_regtype(n)::oid FROM unnest(%s::text[]) n WHERE to_regtype(n) IS NOT NULL", (named_types,))} - unread_rows
+        self.in_play |= set(self.resolved(set(names) | facts.grammar_types, "to_regtype").values()) - unread_rows
         columns = {column for *_, named in relations for column in named}
         overloads, forced = self.overloads(facts, facts.members - columns)
         # Until nothing more is in play: what a call returns, a domain's check names, an
@@ -588,7 +598,7 @@ class _Prover:
         its columns (`t.f` calls f on the whole row)."""
         if facts.all_columns:
             return {oid for oid, _, _, _ in relations}
-        found = dict(self.rows("SELECT n, to_regclass(n)::oid FROM unnest(%s::text[]) n", ([_from_item_name(item) for item in facts.from_items],)))
+        found = self.resolved({_from_item_name(item) for item in facts.from_items}, "to_regclass")
         words: dict[int, set[str]] = {oid: {name} for oid, name, _, _ in relations}
         whole: set[int] = set()
         for item in facts.from_items:
@@ -655,10 +665,10 @@ class _Prover:
             query = """
                 SELECT p.oid, p.oid::regprocedure::text, p.prorettype FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
                 WHERE p.proname = %(name)s AND p.prokind <> 'p'
-                  AND (n.nspname = %(schema)s OR (%(schema)s IS NULL AND n.nspname = ANY(current_schemas(true))))
+                  AND (n.nspname = %(schema)s OR (%(schema)s IS NULL AND n.nspname = ANY(%(path)s::text[])))
                   AND (%(args)s::int IS NULL OR (%(args)s BETWEEN p.pronargs - p.pronargdefaults AND p.pronargs)
                        OR (p.provariadic <> 0 AND %(args)s >= p.pronargs - 1))"""
-            for oid, label, ret in self.rows(query, {"name": call.name, "schema": call.schema, "args": call.args}):
+            for oid, label, ret in self.rows(query, {"name": call.name, "schema": call.schema, "args": call.args, "path": list(self.path)}):
                 found[oid] = (label, ret)
                 if not call.names_only:
                     forced.add(oid)
@@ -743,7 +753,7 @@ class _Prover:
         facts, problem = _read_tokens(sql)
         if problem or classify(sql).writes:
             return False
-        inner = _Prover(self.conn, self.depth + 1)
+        inner = _Prover(self.conn, self.path, self.depth + 1)
         inner.functions, inner.relations, inner.types = self.functions, self.relations, self.types
         inner.in_play = set(self.in_play)
         return not inner.statement(facts)
@@ -1015,7 +1025,10 @@ class _Prover:
         return ok and parts
 
     def fail(self, reason: str) -> bool:
-        self.reasons.append(reason)
+        """Record why; names are printed as the user's search_path shows them (the proof's own,
+        pinned one qualifies every name outside pg_catalog)."""
+        schemas = "|".join(re.escape(_quote(s)) + "|" + re.escape(s) for s in sorted(self.path, key=len, reverse=True))
+        self.reasons.append(re.sub(rf'(?<![\w"$.])(?:{schemas})\.', "", reason) if schemas else reason)
         return False
 
 

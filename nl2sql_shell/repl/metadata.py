@@ -3,7 +3,9 @@
 Completion runs on every key press, so it reads this snapshot and never the database. The
 snapshot is refreshed by the REPL (on connect, after DDL); loading it must not disturb the
 user's session: it runs in a transaction of its own when none is open and in a savepoint
-inside the user's transaction, and it leaves a failed transaction alone.
+inside the user's transaction, read-only and rolled back, with the search_path pinned (see
+`catalog_reads`: a database's owner may define operators that would run in these queries),
+and it leaves a failed transaction alone.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
 
+from nl2sql_shell.db.execute import catalog_reads
+
 log = logging.getLogger(__name__)
 
 _KINDS = {"r": "table", "p": "table", "v": "view", "m": "materialized view", "f": "foreign table"}
@@ -24,7 +28,6 @@ _HIDDEN_SCHEMAS = r"^pg_(toast|temp_|toast_temp_)"
 
 _OVERVIEW = f"""
 SELECT current_database(),
-       current_schemas(true)::text[],
        ARRAY(SELECT nspname::text FROM pg_namespace WHERE nspname !~ '{_HIDDEN_SCHEMAS}' ORDER BY 1),
        ARRAY(SELECT datname::text FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1),
        ARRAY(SELECT upper(word) FROM pg_get_keywords() ORDER BY 1),
@@ -148,8 +151,8 @@ def load_metadata(conn: psycopg.Connection, previous: Metadata | None = None) ->
     if conn.closed or conn.info.transaction_status not in (TransactionStatus.IDLE, TransactionStatus.INTRANS):
         return fallback
     try:
-        with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
-            database, search_path, schemas, databases, keywords, reserved = cur.execute(_OVERVIEW).fetchone()
+        with catalog_reads(conn) as path, conn.cursor(row_factory=tuple_row) as cur:
+            database, schemas, databases, keywords, reserved = cur.execute(_OVERVIEW).fetchone()
             columns = cur.execute(_COLUMNS).fetchall()
             functions = cur.execute(_FUNCTIONS).fetchall()
             types = cur.execute(_TYPES).fetchall()
@@ -158,7 +161,7 @@ def load_metadata(conn: psycopg.Connection, previous: Metadata | None = None) ->
         return fallback
     return Metadata(
         database=database,
-        search_path=tuple(search_path),
+        search_path=path.effective,
         schemas=tuple(schemas),
         relations=_relations(columns),
         functions=_group(functions),

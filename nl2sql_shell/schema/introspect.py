@@ -6,8 +6,10 @@ extension installs are left out: they are not the user's data.
 A handful of catalog queries cover every table at once (relations, columns, keys, statistics),
 so introspecting a database with hundreds of tables stays well under a second. Sample values of
 low-cardinality text columns (and elements of text arrays) of small tables (up to 1 MiB) are
-read from the table itself, in one bounded statement; larger tables give theirs from
-``pg_stats`` once analyzed, and never get scanned. The keys of JSON columns, which hold what
+read from the table itself (ONLY the table: a child may be a foreign table), in one bounded
+statement; larger tables give theirs from ``pg_stats`` once analyzed, and never get scanned. A
+table whose row-security policies apply to the user is never read: a policy may call any
+function. The keys of JSON columns, which hold what
 would otherwise be columns, are read from the first rows of any table, in a bounded statement
 of their own. What the model is shown of a small table must not change when autovacuum
 happens to analyze it a minute after a load: statistics order tied values arbitrarily, and
@@ -33,6 +35,8 @@ from psycopg import sql
 from psycopg.pq import TransactionStatus
 from psycopg.rows import namedtuple_row
 
+from nl2sql_shell.db.execute import SearchPath, catalog_reads
+
 from .model import Column, ForeignKey, Schema, Table
 from .words import declared_words
 
@@ -56,14 +60,14 @@ SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind,
             AND (c.relkind = 'f' OR size.bytes > %(small)s)
             THEN c.reltuples::bigint END AS rows,
        c.relkind IN ('r', 'm') AND size.bytes <= %(small)s
-       AND has_table_privilege(c.oid, 'SELECT') AS small,
-       c.relkind IN ('r', 'p', 'm') AND has_table_privilege(c.oid, 'SELECT') AS readable
+       AND has_table_privilege(c.oid, 'SELECT') AND NOT row_security_active(c.oid) AS small,
+       c.relkind IN ('r', 'm') AND has_table_privilege(c.oid, 'SELECT') AND NOT row_security_active(c.oid) AS readable
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 CROSS JOIN LATERAL (SELECT CASE WHEN c.relkind = 'p'
     THEN (SELECT coalesce(sum(pg_relation_size(t.relid)), 0) FROM pg_partition_tree(c.oid) t)
     ELSE pg_relation_size(c.oid) END AS bytes) AS size
-LEFT JOIN unnest(current_schemas(false)) WITH ORDINALITY AS p(nspname, pos) ON p.nspname = n.nspname
+LEFT JOIN unnest(%(path)s::text[]) WITH ORDINALITY AS p(nspname, pos) ON p.nspname = n.nspname
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
   AND has_schema_privilege(n.oid, 'USAGE')
@@ -75,13 +79,21 @@ ORDER BY p.pos NULLS LAST, n.nspname, c.relname
 # A column of a domain (`CREATE DOMAIN cents AS bigint`) is read as its base type, which is
 # what the model and the checks compare (a number, text, an enum's labels); the domain's name
 # is kept too, as it often says the unit. Two levels of domains over domains are unwrapped.
-_COLUMNS = """
-SELECT a.attrelid AS oid, a.attname AS name,
-       CASE WHEN dt.typtype = 'd'
+def _as_user_sees(name: str, schema: str) -> str:
+    """SQL: a type ``name`` printed by format_type, without the ``schema.`` that the pinned
+    search_path gave it where the user's own path has that schema (as psql prints it)."""
+    prefix = f"quote_ident({schema}) || '.'"
+    return f"CASE WHEN {schema} = ANY(%(path)s::text[]) AND starts_with({name}, {prefix}) THEN substr({name}, length({prefix}) + 1) ELSE {name} END"
+
+
+_DATA_TYPE = """CASE WHEN dt.typtype = 'd'
             THEN format_type(t.oid, CASE WHEN d2.oid IS NULL THEN dt.typtypmod ELSE d1.typtypmod END)
-            ELSE format_type(a.atttypid, a.atttypmod) END AS data_type,
-       CASE WHEN dt.typtype = 'd' THEN format_type(dt.oid, NULL) END AS domain,
-       a.attnotnull AS not_null, pg_get_expr(d.adbin, d.adrelid) AS default,
+            ELSE format_type(a.atttypid, a.atttypmod) END"""
+_COLUMNS = f"""
+SELECT a.attrelid AS oid, a.attname AS name,
+       {_as_user_sees(_DATA_TYPE, "tn.nspname")} AS data_type,
+       CASE WHEN dt.typtype = 'd' THEN {_as_user_sees("format_type(dt.oid, NULL)", "dn.nspname")} END AS domain,
+       a.attnotnull AS not_null,
        col_description(a.attrelid, a.attnum) AS comment,
        ARRAY(SELECT e.enumlabel::text FROM pg_enum e
              WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder) AS enum_labels,
@@ -94,7 +106,8 @@ LEFT JOIN pg_type d1 ON dt.typtype = 'd' AND d1.oid = dt.typbasetype
 LEFT JOIN pg_type d2 ON d1.typtype = 'd' AND d2.oid = d1.typbasetype
 JOIN pg_type t ON t.oid = coalesce(d2.oid, d1.oid, dt.oid)
 LEFT JOIN pg_type el ON el.oid = t.typelem
-LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+JOIN pg_namespace tn ON tn.oid = CASE WHEN t.typcategory = 'A' AND el.oid IS NOT NULL THEN el.typnamespace ELSE t.typnamespace END
+JOIN pg_namespace dn ON dn.oid = dt.typnamespace
 WHERE a.attrelid = ANY(%(oids)s) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum
 """
@@ -131,18 +144,18 @@ WHERE c.oid = ANY(%(oids)s) AND s.inherited = (c.relkind = 'p')
 
 # The most frequent values of one column, or more than max_distinct of them if there are more.
 _PROBE = sql.SQL(
-    "SELECT {oid}::oid, {name}::text, ARRAY(SELECT {col}::text FROM {table} WHERE {col} IS NOT NULL"
+    "SELECT {oid}::oid, {name}::text, ARRAY(SELECT {col}::text FROM ONLY {table} WHERE {col} IS NOT NULL"
     " GROUP BY {col} ORDER BY count(*) DESC, {col}::text LIMIT {limit})"
 )
 # The most frequent elements of a text array column.
 _ELEMENT_PROBE = sql.SQL(
-    "SELECT {oid}::oid, {name}::text, ARRAY(SELECT e FROM {table}, unnest({col}::text[]) AS e WHERE e IS NOT NULL"
+    "SELECT {oid}::oid, {name}::text, ARRAY(SELECT e FROM ONLY {table}, unnest({col}::text[]) AS e WHERE e IS NOT NULL"
     " GROUP BY e ORDER BY count(*) DESC, e LIMIT {limit})"
 )
 # The most frequent top-level keys of a JSON column's objects, in the table's first rows: a
 # bounded read of any table, however big (a JSON column's keys are its columns).
 _KEY_PROBE = sql.SQL(
-    "SELECT {oid}::oid, {name}::text, ARRAY(SELECT k FROM (SELECT {col}::jsonb AS j FROM {table}"
+    "SELECT {oid}::oid, {name}::text, ARRAY(SELECT k FROM (SELECT {col}::jsonb AS j FROM ONLY {table}"
     " WHERE jsonb_typeof({col}::jsonb) = 'object' LIMIT {rows}) AS r, jsonb_object_keys(r.j) AS k"
     " GROUP BY k ORDER BY count(*) DESC, k LIMIT {limit})"
 )
@@ -160,24 +173,25 @@ def read_schema(conn: psycopg.Connection, *, sample_values: int = 5, max_distinc
     Up to ``sample_values`` values (most frequent first) are kept for text columns with at most
     ``max_distinct`` distinct values; 0 turns sampling off.
     """
-    with _read_only(conn), conn.cursor(row_factory=namedtuple_row) as cur:
-        database, search_path = cur.execute("SELECT current_database() AS d, current_schemas(false) AS p").fetchone()
-        relations = cur.execute(_RELATIONS, {"small": SMALL_TABLE_BYTES}).fetchall()
+    with _read_only(conn) as path, conn.cursor(row_factory=namedtuple_row) as cur:
+        (database,) = cur.execute("SELECT current_database()").fetchone()
+        relations = cur.execute(_RELATIONS, {"small": SMALL_TABLE_BYTES, "path": list(path.listed)}).fetchall()
         oids = [r.oid for r in relations]
         columns: dict[int, list[Any]] = defaultdict(list)
-        for row in cur.execute(_COLUMNS, {"oids": oids}):
+        for row in cur.execute(_COLUMNS, {"oids": oids, "path": list(path.effective)}):
             columns[row.oid].append(row)
         constraints: dict[int, list[Any]] = defaultdict(list)
         for row in cur.execute(_CONSTRAINTS, {"oids": oids}):
             constraints[row.oid].append(row)
         samples = _samples(cur, relations, columns, sample_values, max_distinct) if sample_values > 0 else {}
     tables = tuple(_table(rel, columns[rel.oid], constraints[rel.oid], samples) for rel in relations)
-    return Schema(database=database, search_path=tuple(search_path), tables=tables)
+    return Schema(database=database, search_path=path.listed, tables=tables)
 
 
 @contextmanager
-def _read_only(conn: psycopg.Connection) -> Iterator[None]:
-    """A read-only transaction (or a savepoint in the user's own one), always rolled back.
+def _read_only(conn: psycopg.Connection) -> Iterator[SearchPath]:
+    """The shell's own read-only transaction (`catalog_reads`: a savepoint in the user's own
+    one), always rolled back; yields the user's search_path.
 
     An idle connection is idle again afterwards; a user's open transaction is left as it was.
     """
@@ -186,10 +200,8 @@ def _read_only(conn: psycopg.Connection) -> Iterator[None]:
         raise IntrospectionError("the current transaction is aborted; ROLLBACK first")
     if status not in (TransactionStatus.IDLE, TransactionStatus.INTRANS):
         raise IntrospectionError("the connection is busy with another command")
-    with conn.transaction(force_rollback=True):
-        if status == TransactionStatus.IDLE:
-            conn.execute("SET TRANSACTION READ ONLY")
-        yield
+    with catalog_reads(conn) as path:
+        yield path
 
 
 class SchemaCache:
@@ -240,7 +252,8 @@ CATALOG_VERSION = "SELECT " + " || '/' || ".join(
 
 def catalog_version(conn: psycopg.Connection) -> str:
     """A fingerprint of the catalogs a schema is read from (CATALOG_VERSION)."""
-    row = conn.execute(CATALOG_VERSION, prepare=False).fetchone()
+    with catalog_reads(conn):
+        row = conn.execute(CATALOG_VERSION, prepare=False).fetchone()
     return str(row[0]) if row else ""
 
 
@@ -338,7 +351,6 @@ def _table(rel: Any, columns: list[Any], constraints: list[Any], samples: _Sampl
                 data_type=c.data_type,
                 domain=c.domain,
                 not_null=c.not_null,
-                default=c.default,
                 comment=c.comment,
                 enum_labels=tuple(c.enum_labels),
                 sample_values=samples.get((rel.oid, c.name), ()) if c.is_text else (),

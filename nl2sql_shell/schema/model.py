@@ -21,7 +21,6 @@ class Column:
     name: str
     data_type: str  # as format_type() prints it: "integer", "character varying(20)", "status_enum"; a domain's base type
     not_null: bool = False
-    default: str | None = None
     comment: str | None = None
     enum_labels: tuple[str, ...] = ()  # labels when the type is an enum
     sample_values: tuple[str, ...] = ()  # a few distinct values of a low-cardinality text column

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import pq, sql
 
-from nl2sql_shell.db.execute import read_only_transaction
+from nl2sql_shell.db.execute import catalog_reads
 
 from .introspect import secret
 from .model import Schema, Table
@@ -124,12 +124,12 @@ def _scan(conn: psycopg.Connection, table: Table, columns: list[str], phrases: l
     patterns = ["%" + _escape_like(p) + "%" for p in phrases]
     pairs = sql.SQL(", ").join(sql.SQL("({}, {}::text)").format(sql.Literal(c), sql.Identifier(c)) for c in columns)
     query = sql.SQL(
-        "SELECT DISTINCT p.phrase, x.col, x.val FROM {table}, LATERAL (VALUES {pairs}) AS x(col, val),"
+        "SELECT DISTINCT p.phrase, x.col, x.val FROM ONLY {table}, LATERAL (VALUES {pairs}) AS x(col, val),"
         " unnest(%(phrases)s::text[], %(patterns)s::text[]) AS p(phrase, pattern)"
         " WHERE x.val ILIKE p.pattern AND length(x.val) <= %(max_chars)s LIMIT 50"
     ).format(table=sql.Identifier(table.schema, table.name), pairs=pairs)
     try:
-        with read_only_transaction(conn, TIMEOUT_MS), conn.cursor() as cur:
+        with catalog_reads(conn, TIMEOUT_MS), conn.cursor() as cur:
             rows = cur.execute(query, {"phrases": phrases, "patterns": patterns, "max_chars": MAX_VALUE_CHARS}).fetchall()
     except psycopg.Error:
         return []

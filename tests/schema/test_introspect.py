@@ -75,7 +75,7 @@ def test_reads_every_field_of_the_fixture(shop: str) -> None:
     assert customers.primary_key == ("id",)
     assert [c.name for c in customers.columns] == ["id", "name", "country", "email"]
     ident, name, country, email = customers.columns
-    assert ident.data_type == "integer" and ident.not_null and ident.default.startswith("nextval(")
+    assert ident.data_type == "integer" and ident.not_null
     assert name.not_null and not country.not_null
     assert country.data_type == "character varying(2)" and country.comment == "ISO code"
     assert country.sample_values == ("FR", "DE", "US")  # most frequent first
@@ -85,7 +85,6 @@ def test_reads_every_field_of_the_fixture(shop: str) -> None:
     orders = schema.table("orders")
     status = orders.column("status")
     assert status.data_type == "order_status" and status.enum_labels == ("new", "paid", "shipped")
-    assert status.default == "'new'::order_status"
     assert status.sample_values == ()  # enums show their labels, not samples
     assert orders.column("placed_at").data_type == "timestamp without time zone"
     assert orders.foreign_keys == (ForeignKey(("customer_id",), "public", "customers", ("id",)),)

@@ -1,0 +1,141 @@
+"""What a database's owner made cannot run inside the shell's own reads of that database.
+
+The owner (not a superuser: the usual owner of an app's database) puts operators and
+functions in public that match the shell's catalog SQL better than pg_catalog's does, puts
+pg_catalog last on the database's search_path, and guards a table with a row-security
+policy; each calls a function that takes an advisory lock and writes a row. Reading the
+schema, its fingerprint, the completion snapshot, the proof and the value checks must
+never call it, for the owner and for another user, and must still read the schema.
+"""
+
+from __future__ import annotations
+
+import os
+
+import psycopg
+import pytest
+
+from nl2sql_shell.nl2sql.literals import unfound_values
+from nl2sql_shell.nl2sql.proof import prove
+from nl2sql_shell.repl.metadata import load_metadata
+from nl2sql_shell.schema.introspect import SchemaCache, read_schema
+
+OWNER = f"owner_{os.getpid()}"
+READER = f"reader_{os.getpid()}"
+
+OBJECTS = """
+CREATE SCHEMA private;
+CREATE TABLE private.calls (what text);
+CREATE FUNCTION public.effect(what text) RETURNS bool LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+BEGIN
+  PERFORM pg_advisory_lock(4242);
+  BEGIN INSERT INTO private.calls VALUES (what); EXCEPTION WHEN read_only_sql_transaction THEN NULL; END;
+  RETURN true;
+END $$;
+CREATE TABLE orders (id int PRIMARY KEY, status text, doc jsonb);
+INSERT INTO orders VALUES (1, 'open', '{"k": 1}'), (2, 'closed', '{"k": 2}');
+CREATE TABLE plans (id int PRIMARY KEY, name text);
+INSERT INTO plans VALUES (1, 'free'), (2, 'pro');
+GRANT SELECT ON orders, plans TO PUBLIC;
+ALTER TABLE orders ENABLE ROW LEVEL SECURITY;
+ALTER TABLE orders FORCE ROW LEVEL SECURITY;
+CREATE POLICY everyone ON orders FOR SELECT USING (public.effect('policy'));
+"""
+# Each a better match for what the shell's SQL writes than pg_catalog's own.
+SHADOWS = [
+    ("bigint, text", "text", "||", "$1::text || $2"),  # count(*) || '.'
+    ("oid, integer", "bool", "=", "$1 = $2::oid"),  # oid = ANY(%s), a Python list of ints
+    ("oid, smallint", "bool", "=", "$1 = $2::oid"),
+    ("real, integer", "bool", ">=", "$1 >= $2"),  # reltuples >= 0
+    ("real, smallint", "bool", "<=", "$1 <= $2"),
+    ("name, name", "bool", "!~", "$1::text !~ $2::text"),  # nspname !~ '^pg_'
+]
+FUNCTIONS = [
+    ("unnest(a text[])", "SETOF text", "SELECT pg_catalog.unnest(a)"),
+    ("unnest(a name[])", "SETOF name", "SELECT pg_catalog.unnest(a)"),
+    ("pg_relation_size(r oid)", "bigint", "SELECT pg_catalog.pg_relation_size(r::regclass)"),
+    ("format_type(o oid, m text)", "text", "SELECT pg_catalog.format_type(o, m::int)"),
+    ("obj_description(o oid, c text)", "text", "SELECT pg_catalog.obj_description(o, c::name)"),
+]
+
+
+def _owner_ddl() -> str:
+    ddl = [OBJECTS]
+    for number, (arguments, returns, operator, body) in enumerate(SHADOWS):
+        ddl.append(
+            f"CREATE FUNCTION public.shadow_{number}({arguments}) RETURNS {returns} LANGUAGE sql "
+            f"BEGIN ATOMIC SELECT CASE WHEN public.effect('{operator}({arguments})') THEN {body} END; END;"
+        )
+        left, right = arguments.split(", ")
+        ddl.append(f"CREATE OPERATOR public.{operator} (LEFTARG = {left}, RIGHTARG = {right}, FUNCTION = public.shadow_{number})")
+    for signature, returns, body in FUNCTIONS:
+        set_of = returns.startswith("SETOF")
+        call = f"{body} WHERE public.effect('{signature}')" if set_of else f"SELECT CASE WHEN public.effect('{signature}') THEN ({body}) END"
+        ddl.append(f"CREATE FUNCTION public.{signature} RETURNS {returns} LANGUAGE sql AS $f${call}$f$")
+    return ";\n".join(ddl)
+
+
+@pytest.fixture(scope="module")
+def owned(pg_server):
+    """A database owned by a role that is no superuser, with its objects; its name."""
+    name = f"owned_{os.getpid()}"
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for role in (OWNER, READER):
+            admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+            admin.execute(f"CREATE ROLE \"{role}\" LOGIN PASSWORD 'pw'")
+        admin.execute(f'CREATE DATABASE "{name}" OWNER "{OWNER}"')
+        admin.execute(f'ALTER DATABASE "{name}" SET search_path = "$user", public, pg_catalog')
+    with psycopg.connect(pg_server.conninfo(name), autocommit=True) as conn:
+        conn.execute(f'SET ROLE "{OWNER}"')
+        conn.execute(_owner_ddl())
+    yield name
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for role in (OWNER, READER):
+            admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
+def _connect(pg_server, database: str, role: str) -> psycopg.Connection:
+    return psycopg.connect(host=pg_server.host, port=pg_server.port, dbname=database, user=role, password="pw")
+
+
+def _called(pg_server, database: str, conn: psycopg.Connection) -> list[str]:
+    """What the owner's function recorded, and whether this session holds its lock."""
+    with psycopg.connect(pg_server.conninfo(database), autocommit=True) as admin:
+        calls = [row[0] for row in admin.execute("SELECT what FROM private.calls")]
+    if conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()").fetchone()[0]:
+        calls.append("an advisory lock is held")
+    return calls
+
+
+@pytest.mark.parametrize("role", [OWNER, READER])
+def test_the_shells_own_reads_run_nothing_the_owner_made(pg_server, owned, role):
+    with _connect(pg_server, owned, role) as conn:
+        conn.autocommit = True
+        schema = read_schema(conn)
+        SchemaCache().get(conn)
+        metadata = load_metadata(conn)
+        proof = prove(conn, "SELECT id, name FROM plans WHERE name <> 'x' ORDER BY id")
+        unfound = unfound_values(conn, schema, "SELECT id FROM plans WHERE name = 'enterprise'")
+        assert _called(pg_server, owned, conn) == []
+    # and the reads still read: the tables, the user's own search_path, the values checked
+    assert {t.name for t in schema.tables} >= {"orders", "plans"}
+    assert schema.search_path == ("public", "pg_catalog")
+    assert schema.table("plans").column("name").sample_values == ("free", "pro")
+    assert schema.table("orders").column("status").sample_values == ()  # its policy is not run to read it
+    assert metadata.relation("plans") is not None
+    # the owner's operators on built-in types may be reached by the statement's own `<>`
+    assert not proof.proven and "may use operator !~(name,name), which is not known to be harmless" in proof.reasons
+    assert unfound == ("plans.name = 'enterprise'",)
+
+
+def test_a_question_in_the_users_open_transaction_leaves_it_as_it_was(pg_server, owned):
+    """The pinned search_path and row security end with the shell's savepoint."""
+    with _connect(pg_server, owned, READER) as conn:
+        conn.execute("SELECT 1")  # the user's transaction is open
+        read_schema(conn)
+        load_metadata(conn)
+        assert conn.execute("SHOW search_path").fetchone()[0] == '"$user", public, pg_catalog'
+        assert conn.execute("SHOW row_security").fetchone()[0] == "on"
+        assert conn.execute("SELECT count(*) FROM plans").fetchone()[0] == 2
