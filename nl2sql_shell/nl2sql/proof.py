@@ -62,6 +62,7 @@ DENIED = frozenset(
         "ts_stat", "ts_rewrite",  # the (tsquery, text) forms run SQL given as text
         "txid_current", "pg_current_xact_id",  # assign a transaction id
         "fmgr_c_validator", "fmgr_internal_validator", "fmgr_sql_validator",  # load or parse function bodies
+        "pg_indexam_has_property", "pg_index_has_property", "pg_index_column_has_property",  # run an index method's handler
     }
 )
 # Built-ins that run the input function of a type given as a value when called by name (as a
@@ -176,6 +177,7 @@ def _user_made(alias: str) -> str:
 _BUILTIN_HARMLESS = f"""
     NOT {_user_made("p")} AND p.pronamespace = 'pg_catalog'::regnamespace
     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+    AND NOT EXISTS (SELECT 1 FROM pg_aggregate ag WHERE ag.aggfnoid = p.oid AND ag.xmin::text::bigint > {_INITDB_XID})
     AND ((p.provolatile IN ('i', 's') AND (p.proname <> ALL(%(denied)s) OR format('%%s(%%s)', p.proname, pg_get_function_identity_arguments(p.oid)) = ANY(%(except)s)))
          OR p.proname = ANY(%(allowed)s))
     AND p.proname <> ALL(%(conditional)s)
@@ -283,6 +285,8 @@ def _read_tokens(sql: str) -> tuple[_Facts, str | None]:
             facts.grammar_types.add(grammar_type)
         if token.text.upper() == "OPERATOR" and i + 1 < len(tokens) and tokens[i + 1].token_type == TokenType.L_PAREN:
             return _Facts(), "OPERATOR(...) names an operator this check does not follow"
+        if token.text.upper() == "TREAT" and i + 1 < len(tokens) and tokens[i + 1].token_type == TokenType.L_PAREN:
+            return _Facts(), "TREAT(... AS type) calls a function named after the type, which this check does not follow"
         if _is_operator(token):
             continue
         name = _name(token)
@@ -294,7 +298,9 @@ def _read_tokens(sql: str) -> tuple[_Facts, str | None]:
         if i > 0 and tokens[i - 1].token_type == TokenType.DOT:
             facts.members.add(name)
         if i + 1 < len(tokens) and tokens[i + 1].token_type == TokenType.L_PAREN:
-            facts.calls.append(_Call(schema, name, _argument_count(tokens, i + 1), _names_only(tokens, i + 1)))
+            # unnest(a, b) in FROM is run as unnest(a) and unnest(b)
+            args = None if name == "unnest" else _argument_count(tokens, i + 1)
+            facts.calls.append(_Call(schema, name, args, _names_only(tokens, i + 1)))
     facts.operators, facts.loose_sides = _operator_runs(tokens)
     facts.from_items, facts.uses, facts.all_columns = _references(tokens)
     return facts, None
@@ -305,6 +311,7 @@ def _read_tokens(sql: str) -> tuple[_Facts, str | None]:
 # superuser may add one in pg_catalog that takes a domain).
 _SYNTAX_CALLS = {
     "trim": ("btrim", "ltrim", "rtrim"),
+    "escape": ("like_escape", "similar_to_escape", "similar_escape"),
     "at": ("timezone",),
     "overlaps": ("overlaps",),
     "similar": ("similar_to_escape", "similar_escape"),
@@ -470,7 +477,7 @@ def _loose(token: Token, parenthesis: TokenType) -> bool:
 def _argument_count(tokens: list[Token], open_at: int) -> int | None:
     """Arguments of the call whose `(` is at ``open_at``, or None when the count is unclear."""
     depth, count, empty = 0, 1, True
-    for token in tokens[open_at:]:
+    for at, token in enumerate(tokens[open_at:], open_at):
         kind = token.token_type
         if kind in (TokenType.L_PAREN, TokenType.L_BRACKET):
             depth += 1
@@ -478,7 +485,9 @@ def _argument_count(tokens: list[Token], open_at: int) -> int | None:
         if kind in (TokenType.R_PAREN, TokenType.R_BRACKET):
             depth -= 1
             if depth == 0:
-                return 0 if empty else count
+                # an ordered-set aggregate's `f(x) WITHIN GROUP (ORDER BY y)` takes x and y
+                within = at + 1 < len(tokens) and tokens[at + 1].text.upper() == "WITHIN"
+                return None if within else 0 if empty else count
             continue
         empty = False
         if depth == 1:
@@ -556,6 +565,7 @@ class _Prover:
         self.in_play |= set(self.resolved(set(names) | facts.grammar_types, "to_regtype").values()) - unread_rows
         columns = {column for *_, named in relations for column in named}
         overloads, forced = self.overloads(facts, facts.members - columns)
+        self.in_play |= self.classed_built_ins()
         # Until nothing more is in play: what a call returns, a domain's check names, an
         # element of an array or a field of a row in play, may reach more calls and operators.
         checked: set[int] = set()
@@ -575,6 +585,18 @@ class _Prover:
             self.types_in_play()  # and those the operators' and casts' SQL functions return
             if self.in_play == before:
                 return self.reasons
+
+    def classed_built_ins(self) -> set[int]:
+        """Built-in types whose default btree or hash family a user made or added to (a
+        superuser's `DEFAULT FOR TYPE point`): their values arise unnamed (`b[1]` of a box is a
+        point, `lseg # lseg` another), and DISTINCT, ORDER BY or a hash join run the family, so
+        every statement here may handle them."""
+        query = f"""
+            SELECT DISTINCT c.opcintype FROM pg_opclass c JOIN pg_am am ON am.oid = c.opcmethod
+            WHERE c.opcdefault AND am.amname IN ('btree', 'hash') AND c.opcintype < 16384
+              AND ({_user_made("c")} OR EXISTS (SELECT 1 FROM pg_amproc ap WHERE ap.amprocfamily = c.opcfamily AND {_user_made("ap")})
+                   OR EXISTS (SELECT 1 FROM pg_amop ao WHERE ao.amopfamily = c.opcfamily AND {_user_made("ao")}))"""
+        return {r[0] for r in self.rows(query)}
 
     def parts(self, types: set[int]) -> set[int]:
         """The types values of these types are made of, at any depth: an array's elements, a
@@ -975,7 +997,9 @@ class _Prover:
         """Built-in types whose row was changed after initdb (`ALTER TYPE money SET (TYPMOD_IN
         = ...)`): their functions are judged as a user type's are."""
         if self.altered is None:
-            self.altered = {r[0] for r in self.rows(f"SELECT t.oid FROM pg_type t WHERE t.oid < 16384 AND {_user_made('t')}")}
+            query = f"""SELECT t.oid FROM pg_type t WHERE t.oid < 16384 AND {_user_made('t')}
+                        UNION SELECT r.rngtypid FROM pg_range r WHERE r.rngtypid < 16384 AND r.xmin::text::bigint > {_INITDB_XID}"""
+            self.altered = {r[0] for r in self.rows(query)}
         return self.altered
 
     def _built_in_type(self, oid: int) -> bool:
