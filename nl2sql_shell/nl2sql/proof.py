@@ -174,10 +174,10 @@ def _user_made(alias: str) -> str:
 
 
 # Whether a function is a harmless built-in, in SQL, for whole catalog scans (operators, casts).
-_BUILTIN_HARMLESS = f"""
-    NOT {_user_made("p")} AND p.pronamespace = 'pg_catalog'::regnamespace
+# %(altered)s: the built-ins whose row (or aggregate row) changed since (`_Prover.params`).
+_BUILTIN_HARMLESS = """
+    p.oid < 16384 AND p.oid <> ALL(%(altered)s::oid[]) AND p.pronamespace = 'pg_catalog'::regnamespace
     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
-    AND NOT EXISTS (SELECT 1 FROM pg_aggregate ag WHERE ag.aggfnoid = p.oid AND ag.xmin::text::bigint > {_INITDB_XID})
     AND ((p.provolatile IN ('i', 's') AND (p.proname <> ALL(%(denied)s) OR format('%%s(%%s)', p.proname, pg_get_function_identity_arguments(p.oid)) = ANY(%(except)s)))
          OR p.proname = ANY(%(allowed)s))
     AND p.proname <> ALL(%(conditional)s)
@@ -532,10 +532,20 @@ class _Prover:
         self.searching: bool | None = None  # text_search(), once known
         self.operator_checks: dict[int, bool] = {}
         self.altered: set[int] | None = None  # altered_types(), once known
+        self.altered_built_ins: list[int] | None = None  # params()' "altered", once known
         self.depth = depth
 
     def rows(self, query: str, params: object = None) -> list[tuple]:
         return self.conn.execute(query, params, prepare=False).fetchall()
+
+    def params(self) -> dict[str, object]:
+        """The parameters of _BUILTIN_HARMLESS: the built-in functions changed since initdb
+        (usually none), read once rather than compared row by row in every catalog scan."""
+        if self.altered_built_ins is None:
+            query = f"""SELECT p.oid FROM pg_proc p WHERE p.oid < 16384 AND p.xmin::text::bigint > {_INITDB_XID}
+                        UNION SELECT ag.aggfnoid FROM pg_aggregate ag WHERE ag.aggfnoid < 16384 AND ag.xmin::text::bigint > {_INITDB_XID}"""
+            self.altered_built_ins = sorted(r[0] for r in self.rows(query))
+        return {**_PARAMS, "altered": self.altered_built_ins}
 
     def resolved(self, names: Iterable[str], function: str) -> dict[str, int]:
         """Each name (as `_quote` writes it) that ``function`` (to_regclass, to_regtype) finds
@@ -741,9 +751,9 @@ class _Prover:
 
     def _function(self, oid: int) -> bool:
         builtin, name, catalog = self.rows(
-            f"""SELECT {_BUILTIN_HARMLESS}, p.proname::text, NOT {_user_made("p")} AND p.pronamespace = 'pg_catalog'::regnamespace
+            f"""SELECT {_BUILTIN_HARMLESS}, p.proname::text, p.oid < 16384 AND p.oid <> ALL(%(altered)s::oid[]) AND p.pronamespace = 'pg_catalog'::regnamespace
                 FROM pg_proc p WHERE p.oid = %(oid)s""",
-            {**_PARAMS, "oid": oid},
+            {**self.params(), "oid": oid},
         )[0]
         if builtin:
             return True
@@ -776,7 +786,7 @@ class _Prover:
         if problem or classify(sql).writes:
             return False
         inner = _Prover(self.conn, self.path, self.depth + 1)
-        inner.functions, inner.relations, inner.types = self.functions, self.relations, self.types
+        inner.functions, inner.relations, inner.types, inner.altered_built_ins = self.functions, self.relations, self.types, self.altered_built_ins
         inner.in_play = set(self.in_play)
         return not inner.statement(facts)
 
@@ -937,7 +947,7 @@ class _Prover:
                           WHERE x.oid IN (o.oid, o.oprnegate, o.oprcom) AND NOT ({_BUILTIN_HARMLESS}))
                OR EXISTS (SELECT 1 FROM pg_amop ao JOIN pg_amproc ap ON ap.amprocfamily = ao.amopfamily
                           WHERE ao.amopopr = o.oid AND ({_user_made("ao")} OR {_user_made("ap")}))"""
-        for oid, name, left, right, label in self.rows(query, _PARAMS):
+        for oid, name, left, right, label in self.rows(query, self.params()):
             if not any(name in run for run in runs):
                 continue
             any_left = any(loose.get(run, (False, False))[0] for run in runs if name in run)
@@ -962,8 +972,23 @@ class _Prover:
                    WHERE ao.amopopr = %s AND ao.amopmethod IN (SELECT oid FROM pg_am WHERE amname IN ('btree', 'hash'))""",
                 (oid,),
             )
+            # and the other operators of those families, which the planner takes by strategy to
+            # compare (a merge join's `<`, a partial index's implied `>=`): those not harmless
+            members = self.rows(
+                f"""SELECT DISTINCT f FROM pg_amop ao JOIN pg_amop member ON member.amopfamily = ao.amopfamily
+                    JOIN pg_operator o ON o.oid = member.amopopr
+                    CROSS JOIN LATERAL unnest(ARRAY[o.oprcode, o.oprrest, o.oprjoin]::oid[]) AS f JOIN pg_proc p ON p.oid = f
+                    WHERE ao.amopopr = %(o)s AND ao.amopmethod IN (SELECT oid FROM pg_am WHERE amname IN ('btree', 'hash'))
+                      AND NOT ({_BUILTIN_HARMLESS})""",
+                {**self.params(), "o": oid},
+            )
             self.operator_checks[oid] = bool(rows) and all(
-                [*(self.function(f) for f in rows[0][:3]), *(self.operator(o) for o in rows[0][3:] if o), *(self.function(f) for (f,) in support)]
+                [
+                    *(self.function(f) for f in rows[0][:3]),
+                    *(self.operator(o) for o in rows[0][3:] if o),
+                    *(self.function(f) for (f,) in support),
+                    *(self.function(f) for (f,) in members),
+                ]
             )
         return self.operator_checks[oid]
 
@@ -976,7 +1001,7 @@ class _Prover:
             SELECT c.castfunc, c.casttarget, c.castsource, c.casttarget < 16384,
                    format('%%s -> %%s', c.castsource::regtype, c.casttarget::regtype) FROM pg_cast c
             JOIN pg_proc p ON p.oid = c.castfunc WHERE NOT ({_BUILTIN_HARMLESS})"""
-        for function, target, source, unwritten, label in self.rows(query, _PARAMS):
+        for function, target, source, unwritten, label in self.rows(query, self.params()):
             if not self.reachable_type(source) or not (target in self.in_play or unwritten):
                 continue  # no value of its source type arises, or nothing casts it here
             if not self.unproven_type(target) and not self.function(function):
@@ -1007,8 +1032,8 @@ class _Prover:
         its default btree and hash operator class, which a user may have made (`DEFAULT FOR
         TYPE json`) or added functions to (other methods' classes serve indexes only). Its input
         function counts where it reads type names (regtype's: TYPE_NAMES)."""
-        (label, reads) = self.rows("SELECT %s::regtype::text, typinput::oid FROM pg_type WHERE oid = %s", (oid, oid))[0]
-        if not self.function(reads):
+        (label, reads) = self.rows("SELECT %s::regtype::text, typinput::regproc::text FROM pg_type WHERE oid = %s", (oid, oid))[0]
+        if reads in TYPE_NAMES and not self.stored_values():
             return self.fail(f"handles values of type {label}, whose input function reads type names, not known to be harmless here")
         functions = self.rows(
             f"""WITH classes AS (SELECT c.oid, c.xmin, c.opcfamily FROM pg_opclass c JOIN pg_am am ON am.oid = c.opcmethod

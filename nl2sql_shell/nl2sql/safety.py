@@ -112,8 +112,8 @@ def _statement_reasons(sql: str, chunk: list[Token]) -> list[str]:
     for select in tree.find_all(exp.Select):
         if select.args.get("into"):
             reasons.append("SELECT ... INTO creates a table")
-        for lock in select.args.get("locks") or ():
-            reasons.append(f"FOR {'UPDATE' if lock.args.get('update') else 'SHARE'} locks rows")
+    for lock in tree.find_all(exp.Lock):  # on a SELECT, or on a parenthesised one: `(SELECT ...) FOR UPDATE`
+        reasons.append(f"FOR {'UPDATE' if lock.args.get('update') else 'SHARE'} locks rows")
     return reasons
 
 

@@ -453,6 +453,28 @@ CREATE FUNCTION canonical(int4range) RETURNS int4range LANGUAGE plpgsql AS $$BEG
 UPDATE pg_range SET rngcanonical = 'canonical(int4range)'::regprocedure WHERE rngtypid = 'int4range'::regtype;
 """
 
+# A twelfth: operators the planner takes from a family by strategy, never written: a partial
+# index's `<` implies through the family's `>=`, a merge join's `=` sorts with its `<`.
+FAMILIES = """
+CREATE FUNCTION effect() RETURNS int LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN 1; END$$;
+CREATE FUNCTION box_bigger(box, box) RETURNS bool LANGUAGE plpgsql IMMUTABLE AS $$BEGIN RETURN effect() = 1; END$$;
+CREATE OPERATOR %>=% (LEFTARG = box, RIGHTARG = box, FUNCTION = box_bigger);
+CREATE OPERATOR FAMILY box_family USING btree;
+ALTER OPERATOR FAMILY box_family USING btree ADD OPERATOR 1 <(box, box), OPERATOR 4 %>=%(box, box);
+CREATE TABLE plots (id int, area box);
+CREATE INDEX small_plots ON plots (id) WHERE area < box '((0,0),(10,10))';
+CREATE TYPE hue AS ENUM ('red', 'green', 'blue');
+CREATE FUNCTION hue_eq(hue, hue) RETURNS bool LANGUAGE sql IMMUTABLE AS 'SELECT enum_eq($1, $2)';
+CREATE FUNCTION hue_cmp(hue, hue) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT enum_cmp($1, $2)';
+CREATE FUNCTION hue_lt(hue, hue) RETURNS bool LANGUAGE plpgsql IMMUTABLE AS $$BEGIN RETURN effect() = 1; END$$;
+CREATE OPERATOR = (LEFTARG = hue, RIGHTARG = hue, FUNCTION = hue_eq, RESTRICT = eqsel, JOIN = eqjoinsel, MERGES);
+CREATE OPERATOR %<% (LEFTARG = hue, RIGHTARG = hue, FUNCTION = hue_lt);
+CREATE OPERATOR FAMILY hue_family USING btree;
+ALTER OPERATOR FAMILY hue_family USING btree ADD OPERATOR 1 %<%(hue, hue), OPERATOR 3 =(hue, hue), FUNCTION 1 (hue, hue) hue_cmp(hue, hue);
+CREATE TABLE paints (id int, h hue);
+CREATE TABLE walls (id int, h hue);
+"""
+
 RUNS_IN = {
     "catalog_code": (CATALOG_CODE + ARISING, CODE_RUNS | ARISES),
     "classes": (
@@ -512,6 +534,13 @@ RUNS_IN = {
             "SELECT TREAT(n AS text) FROM items": "TREAT(",
             "SELECT * FROM unnest(ARRAY[point(1, 2)], ARRAY['a']) AS u(p, letter)": "calls unnest(point[])",
             "SELECT share(0.5) WITHIN GROUP (ORDER BY n) FROM items": "calls share(double precision,integer)",
+        },
+    ),
+    "families": (
+        FAMILIES,
+        {
+            "SELECT id FROM plots WHERE area < '((0,0),(5,5))'::box": "small_plots",
+            "SELECT count(*) FROM paints p JOIN walls w ON p.h = w.h": "operator =(hue,hue)",
         },
     ),
     "type_names": (

@@ -34,6 +34,7 @@ WRITES = [
     ("copy t from program 'id'", "COPY ... FROM"),
     ("select * into t2 from t", "SELECT ... INTO creates a table"),
     ("SELECT * FROM t FOR UPDATE", "FOR UPDATE locks rows"),
+    ("(SELECT * FROM t WHERE id = 1) FOR UPDATE", "FOR UPDATE locks rows"),  # the lock sits on the parentheses
     ("select * from t where a in (select a from s for share)", "FOR SHARE locks rows"),
     ("LOCK TABLE t", "LOCK statement"),
     ("VACUUM t", "VACUUM statement"),
