@@ -7,9 +7,7 @@ With no target at all we fall back to the embedded server and its demo database.
 
 from __future__ import annotations
 
-import getpass
 import os
-import sys
 from dataclasses import dataclass, field
 
 import psycopg
