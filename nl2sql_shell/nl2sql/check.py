@@ -36,7 +36,7 @@ _PSEUDO_COLUMNS = frozenset({"user", "current_user", "session_user", "current_ro
 _MAX_LISTED = 60
 _CLOSE = 0.7  # difflib similarity for "did you mean"
 # What a join error says: a join the server would run, pairing every row with every other.
-JOIN_ERRORS = ("compares a column with itself", "never names")
+JOIN_ERRORS = ("compares a column with itself", "never names", "names no table joined before")
 
 _HINTS = {
     **{unit: f"EXTRACT({unit.upper()} FROM x)" for unit in ("year", "month", "day", "hour", "minute", "second", "quarter", "week")},
@@ -174,9 +174,10 @@ def _is_string(token: Token) -> bool:
 
 
 def _join_errors(tree: exp.Expression) -> list[str]:
-    """JOIN conditions that cannot be what was meant: `ON a.x = a.x`, or an ON that never
-    names the joined table. Both pair every row of the joined table with every row before it,
-    so the query runs and returns plausible but wrong numbers; a small model writes them often."""
+    """JOIN conditions that cannot be what was meant: `ON a.x = a.x`, an ON that never names
+    the joined table, or one that names only it (`JOIN d ON d.tenant_id = d.id`). Each pairs
+    every row of the joined table with every row before it, so the query runs and returns
+    plausible but wrong numbers; a small model writes them often."""
     errors = []
     for join in tree.find_all(exp.Join):
         on = join.args.get("on")
@@ -189,6 +190,8 @@ def _join_errors(tree: exp.Expression) -> list[str]:
             wrong = JOIN_ERRORS[0]
         elif columns and all(c.table for c in columns) and joined not in {c.table.lower() for c in columns}:
             wrong = f"{JOIN_ERRORS[1]} {joined}"
+        elif columns and all(c.table for c in columns) and {c.table.lower() for c in columns} == {joined}:
+            wrong = f"{JOIN_ERRORS[2]} {joined}"
         else:
             continue  # (a harmless `x = x` beside a real join condition stays)
         errors.append(f"JOIN {join.this.sql(dialect=DIALECT)} ON {on.sql(dialect=DIALECT)} {wrong}: equate a column of {joined} with a column of a table joined before it")

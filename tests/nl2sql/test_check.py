@@ -111,6 +111,10 @@ def test_valid_queries_pass(sql: str) -> None:
             "select p.title from author a join writes w on a.aid = w.aid join publication p on w.aid = a.aid",
             "JOIN publication AS p ON w.aid = a.aid never names p: equate a column of p",
         ),
+        (
+            "select p.title from author a join publication p on p.pid = p.year",
+            "JOIN publication AS p ON p.pid = p.year names no table joined before p: equate a column of p",
+        ),
         ("selec title from publication", "syntax error at line 1, column 16"),
         ("select title from publication; select 1", "expected one statement, got 2"),
         ("", "expected one statement, got 0"),
