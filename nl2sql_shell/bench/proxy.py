@@ -100,8 +100,8 @@ def measure(conninfo: str, *, rows: int = 2_000_000, copy_rows: int = 1_000_000,
 
     workloads = [
         Workload("psql -c 'select 1' (connect, auth, query)", ["-c", "select 1"]),
-        Workload(f"{rows:,} rows to /dev/null", ["-c", f"SELECT g, 'row number ' || g, g * 0.5 FROM generate_series(1, {rows}) g"]),
-        Workload(f"COPY TO STDOUT, {copy_rows:,} rows", ["-c", f"COPY (SELECT g, 'row number ' || g, g * 0.5 FROM generate_series(1, {copy_rows}) g) TO STDOUT"]),
+        Workload(f"{rows:,} rows to /dev/null", ["-c", f"SELECT g, 'row number ' OPERATOR(pg_catalog.||) g::pg_catalog.text, g OPERATOR(pg_catalog.*) 0.5 FROM pg_catalog.generate_series(1, {rows}) g"]),
+        Workload(f"COPY TO STDOUT, {copy_rows:,} rows", ["-c", f"COPY (SELECT g, 'row number ' OPERATOR(pg_catalog.||) g::pg_catalog.text, g OPERATOR(pg_catalog.*) 0.5 FROM pg_catalog.generate_series(1, {copy_rows}) g) TO STDOUT"]),
         Workload(f"COPY FROM STDIN, {copy_rows:,} rows", ["-c", f"COPY {TABLE} FROM STDIN"], stdin=data, before=empty),
     ]
     proxy = _ProxyThread(conninfo)

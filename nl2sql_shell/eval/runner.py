@@ -41,7 +41,7 @@ def claim_server(admin_conninfo: str) -> psycopg.Connection:
     another eval on the same server (every run shares the embedded one), so a second run
     stops with ServerBusy before it loads a model or touches a database."""
     claim = psycopg.connect(admin_conninfo, autocommit=True)
-    if not claim.execute("SELECT pg_try_advisory_lock(%s)", (_EVAL_LOCK,)).fetchone()[0]:
+    if not claim.execute("SELECT pg_catalog.pg_try_advisory_lock(%s::pg_catalog.int8)", (_EVAL_LOCK,)).fetchone()[0]:
         claim.close()
         raise ServerBusy("another eval is using this server's copies of the suite's databases: wait for it to end, or give --dsn another server")
     return claim

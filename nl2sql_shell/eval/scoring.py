@@ -141,8 +141,8 @@ def connect(conninfo: str, timeout_s: float = TIMEOUT_S) -> psycopg.Connection:
     COMMIT cannot write in the transaction that follows.
     """
     conn = psycopg.connect(conninfo, autocommit=True)
-    conn.execute("SELECT set_config('default_transaction_read_only', 'on', false)")
-    conn.execute("SELECT set_config('statement_timeout', %s, false)", (f"{int(timeout_s * 1000)}",))
+    conn.execute("SELECT pg_catalog.set_config('default_transaction_read_only', 'on', false)")
+    conn.execute("SELECT pg_catalog.set_config('statement_timeout', %s, false)", (f"{int(timeout_s * 1000)}",))
     return conn
 
 

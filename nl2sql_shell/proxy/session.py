@@ -516,7 +516,7 @@ def _literal(value: str | None) -> str:
 
 
 def _constant_select(row: tuple[str | None, ...]) -> str:
-    values = ", ".join(f"{_literal(value)}::{'boolean' if oid == codec.BOOL_OID else 'text'} AS {name}" for value, (name, oid) in zip(row, ANSWER_COLUMNS))
+    values = ", ".join(f"{_literal(value)}::pg_catalog.{'bool' if oid == codec.BOOL_OID else 'text'} AS {name}" for value, (name, oid) in zip(row, ANSWER_COLUMNS))
     return f"SELECT {values}"
 
 

@@ -354,8 +354,9 @@ def list_conversions(shell: Shell, name: str, pattern: str | None) -> bool:
 # A view's storage parameters as psql's appendReloptionsArray writes them: name=value, the
 # value quoted ('true') unless it reads as an identifier; the check option has its own clause.
 _VIEW_OPTIONS = (
-    "pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.quote_ident(option_name) || '=' || CASE WHEN pg_catalog.quote_ident(option_value) = option_value"
-    " THEN option_value ELSE '''' || pg_catalog.replace(option_value, '''', '''''') || '''' END FROM pg_catalog.pg_options_to_table("
+    "pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.quote_ident(option_name) OPERATOR(pg_catalog.||) '=' OPERATOR(pg_catalog.||)"
+    " CASE WHEN pg_catalog.quote_ident(option_value) OPERATOR(pg_catalog.=) option_value THEN option_value"
+    " ELSE '''' OPERATOR(pg_catalog.||) pg_catalog.replace(option_value, '''', '''''') OPERATOR(pg_catalog.||) '''' END FROM pg_catalog.pg_options_to_table("
     "pg_catalog.array_remove(pg_catalog.array_remove(c.reloptions, 'check_option=local'), 'check_option=cascaded'))), ', ')"
 )
 
@@ -369,11 +370,16 @@ def show_view(shell: Shell, name: str, argument: str) -> bool:
         return True
     try:
         row = shell.conn.execute(
-            "SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), n.nspname || '.' || c.relname, c.relkind::text,"
+            # every operator and type named by schema (as psql's own), so that nothing a
+            # database's owner defined in public can match better
+            "SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname),"
+            " n.nspname::pg_catalog.text OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) c.relname::pg_catalog.text, c.relkind::pg_catalog.text,"
             " pg_catalog.pg_get_viewdef(c.oid, true),"
             f" {_VIEW_OPTIONS},"
-            " CASE WHEN 'check_option=local' = ANY (c.reloptions) THEN 'LOCAL' WHEN 'check_option=cascaded' = ANY (c.reloptions) THEN 'CASCADED' END"
-            " FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_namespace n ON c.relnamespace = n.oid WHERE c.oid = "
+            " CASE WHEN 'check_option=local' OPERATOR(pg_catalog.=) ANY (c.reloptions) THEN 'LOCAL'"
+            " WHEN 'check_option=cascaded' OPERATOR(pg_catalog.=) ANY (c.reloptions) THEN 'CASCADED' END"
+            " FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_namespace n ON c.relnamespace OPERATOR(pg_catalog.=) n.oid"
+            " WHERE c.oid OPERATOR(pg_catalog.=) "
             + literal(shell, target)
             + "::pg_catalog.regclass"
         ).fetchone()

@@ -99,7 +99,7 @@ SELECT a.attrelid AS oid, a.attname AS name,
              WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder) AS enum_labels,
        t.typcategory = 'S' AS is_text,
        coalesce(t.typcategory = 'A' AND el.typcategory = 'S', false) AS is_text_array,
-       t.typname IN ('json', 'jsonb') AS is_json
+       t.oid IN (114, 3802) AS is_json  -- pg_catalog's json and jsonb: a user's type named jsonb may cast to it through its own code
 FROM pg_attribute a
 JOIN pg_type dt ON dt.oid = a.atttypid
 LEFT JOIN pg_type d1 ON dt.typtype = 'd' AND d1.oid = dt.typbasetype

@@ -36,7 +36,13 @@ CREATE TABLE orders (id int PRIMARY KEY, status text, doc jsonb);
 INSERT INTO orders VALUES (1, 'open', '{"k": 1}'), (2, 'closed', '{"k": 2}');
 CREATE TABLE plans (id int PRIMARY KEY, name text);
 INSERT INTO plans VALUES (1, 'free'), (2, 'pro');
-GRANT SELECT ON orders, plans TO PUBLIC;
+CREATE TYPE public.jsonb AS ENUM ('{}');  -- named like pg_catalog's, with a cast into it
+CREATE FUNCTION public.to_real_jsonb(public.jsonb) RETURNS pg_catalog.jsonb LANGUAGE sql
+    BEGIN ATOMIC SELECT CASE WHEN public.effect('jsonb cast') THEN '{}'::pg_catalog.jsonb END; END;
+CREATE CAST (public.jsonb AS pg_catalog.jsonb) WITH FUNCTION public.to_real_jsonb(public.jsonb);
+CREATE TABLE documents (id int, body public.jsonb);
+INSERT INTO documents VALUES (1, '{}');
+GRANT SELECT ON orders, plans, documents TO PUBLIC;
 ALTER TABLE orders ENABLE ROW LEVEL SECURITY;
 ALTER TABLE orders FORCE ROW LEVEL SECURITY;
 CREATE POLICY everyone ON orders FOR SELECT USING (public.effect('policy'));
