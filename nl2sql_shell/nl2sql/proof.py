@@ -7,8 +7,9 @@ voting, `--yes`, Enter at the confirmation). Everything the statement may call i
 against the server it will run on, and only what is known to be harmless passes:
 
 * functions: built-ins (in pg_catalog, OID below 16384, not from an extension, their catalog
-  row as initdb left it: see _INITDB_XID) that are immutable or stable, minus DENIED, plus ALLOWED_VOLATILE (TYPE_DISPATCH never by name, and
-  PRINTERS only where every type of the database prints harmlessly); user functions only when
+  row as initdb left it: see _INITDB_XID) that are immutable or stable, minus DENIED, plus
+  ALLOWED_VOLATILE (TYPE_DISPATCH never by name, and PRINTERS only where every type of the
+  database prints harmlessly); user functions only when
   they are LANGUAGE sql and their body and argument defaults pass the same test. Where the
   overload a call will reach is unclear, every overload it may reach must pass: all of them
   when an argument is a literal, NULL or an expression, else those whose argument types the
@@ -531,21 +532,31 @@ class _Prover:
         self.printing: bool | None = None  # stored_values(), once known
         self.searching: bool | None = None  # text_search(), once known
         self.operator_checks: dict[int, bool] = {}
-        self.altered: set[int] | None = None  # altered_types(), once known
-        self.altered_built_ins: list[int] | None = None  # params()' "altered", once known
+        self.altered: dict[str, set[int]] | None = None  # changed_built_ins(), once known
         self.depth = depth
 
     def rows(self, query: str, params: object = None) -> list[tuple]:
         return self.conn.execute(query, params, prepare=False).fetchall()
 
+    def changed_built_ins(self, kind: str) -> set[int]:
+        """The built-in functions ("f": their pg_proc or pg_aggregate row) or types ("t": their
+        pg_type or pg_range row) changed since initdb, usually none: read once per proof (and
+        the SQL bodies it proves), rather than compared row by row in every catalog scan. A
+        changed type's functions are judged as a user type's are."""
+        if self.altered is None:
+            newer = f"xmin::text::bigint > {_INITDB_XID}"
+            query = f"""SELECT 'f', oid FROM pg_proc WHERE oid < 16384 AND {newer}
+                        UNION SELECT 'f', aggfnoid FROM pg_aggregate WHERE aggfnoid < 16384 AND {newer}
+                        UNION SELECT 't', oid FROM pg_type WHERE oid < 16384 AND {newer}
+                        UNION SELECT 't', rngtypid FROM pg_range WHERE rngtypid < 16384 AND {newer}"""
+            self.altered = {"f": set(), "t": set()}
+            for found, oid in self.rows(query):
+                self.altered[found].add(oid)
+        return self.altered[kind]
+
     def params(self) -> dict[str, object]:
-        """The parameters of _BUILTIN_HARMLESS: the built-in functions changed since initdb
-        (usually none), read once rather than compared row by row in every catalog scan."""
-        if self.altered_built_ins is None:
-            query = f"""SELECT p.oid FROM pg_proc p WHERE p.oid < 16384 AND p.xmin::text::bigint > {_INITDB_XID}
-                        UNION SELECT ag.aggfnoid FROM pg_aggregate ag WHERE ag.aggfnoid < 16384 AND ag.xmin::text::bigint > {_INITDB_XID}"""
-            self.altered_built_ins = sorted(r[0] for r in self.rows(query))
-        return {**_PARAMS, "altered": self.altered_built_ins}
+        """The parameters of _BUILTIN_HARMLESS."""
+        return {**_PARAMS, "altered": sorted(self.changed_built_ins("f"))}
 
     def resolved(self, names: Iterable[str], function: str) -> dict[str, int]:
         """Each name (as `_quote` writes it) that ``function`` (to_regclass, to_regtype) finds
@@ -786,7 +797,7 @@ class _Prover:
         if problem or classify(sql).writes:
             return False
         inner = _Prover(self.conn, self.path, self.depth + 1)
-        inner.functions, inner.relations, inner.types, inner.altered_built_ins = self.functions, self.relations, self.types, self.altered_built_ins
+        inner.functions, inner.relations, inner.types, inner.altered = self.functions, self.relations, self.types, self.altered
         inner.in_play = set(self.in_play)
         return not inner.statement(facts)
 
@@ -1015,17 +1026,8 @@ class _Prover:
     def type(self, oid: int) -> bool:
         if oid not in self.types:
             self.types[oid] = True
-            self.types[oid] = self._type(oid) if oid >= 16384 or oid in self.altered_types() else self._built_in_type(oid)
+            self.types[oid] = self._type(oid) if oid >= 16384 or oid in self.changed_built_ins("t") else self._built_in_type(oid)
         return self.types[oid]
-
-    def altered_types(self) -> set[int]:
-        """Built-in types whose row was changed after initdb (`ALTER TYPE money SET (TYPMOD_IN
-        = ...)`): their functions are judged as a user type's are."""
-        if self.altered is None:
-            query = f"""SELECT t.oid FROM pg_type t WHERE t.oid < 16384 AND {_user_made('t')}
-                        UNION SELECT r.rngtypid FROM pg_range r WHERE r.rngtypid < 16384 AND r.xmin::text::bigint > {_INITDB_XID}"""
-            self.altered = {r[0] for r in self.rows(query)}
-        return self.altered
 
     def _built_in_type(self, oid: int) -> bool:
         """A built-in type's own functions are built-ins; what sorts, groups and hashes it is
