@@ -1045,9 +1045,20 @@ class _Prover:
                      JOIN pg_operator o ON o.oid = ao.amopopr WHERE {_user_made("c")} OR {_user_made("ao")}""",
             {"t": oid},
         )
-        if all([self.function(f) for (f,) in functions]):
+        if all([self.function(f) for (f,) in functions]) and all([self.operator(o) for o in self.sort_operators(oid, user_made=True)]):
             return True
         return self.fail(f"handles values of type {label}, whose default operator class is not known to be harmless")
+
+    def sort_operators(self, oid: int, *, user_made: bool) -> list[int]:
+        """The operators of a type's default btree and hash classes (with ``user_made``, of
+        those a user made or added to). The server sorts and groups with them, and takes their
+        comparison and in_range functions from the first family that holds them, which may be
+        another than the class's own: `operator()` reads every one."""
+        made = f"AND ({_user_made('c')} OR {_user_made('ao')})" if user_made else ""
+        query = f"""SELECT DISTINCT ao.amopopr FROM pg_opclass c JOIN pg_am am ON am.oid = c.opcmethod
+                     JOIN pg_amop ao ON ao.amopfamily = c.opcfamily
+                     WHERE c.opcintype = %(t)s AND c.opcdefault AND am.amname IN ('btree', 'hash') {made} ORDER BY 1"""
+        return [r[0] for r in self.rows(query, {"t": oid})]
 
     def _type(self, oid: int) -> bool:
         rows = self.rows(
@@ -1071,6 +1082,7 @@ class _Prover:
         # what compares it (its default classes) and, for a range, its subtype's class
         classes = "SELECT oid FROM pg_opclass WHERE opcintype = %(t)s AND opcdefault UNION SELECT rngsubopc FROM pg_range WHERE rngtypid = %(t)s"
         ok = all([self.function(f) for f in self.class_functions(classes, {"t": oid})]) and ok
+        ok = all([self.operator(o) for o in self.sort_operators(oid, user_made=False)]) and ok
         if not ok:
             self.fail(f"handles values of type {label}, whose functions are not known to be harmless")
         return ok and parts

@@ -392,6 +392,21 @@ CREATE OPERATOR CLASS point_sort_ops DEFAULT FOR TYPE point USING btree AS OPERA
 CREATE TABLE shapes (id int, b box);
 """
 
+# The default class's own family is harmless; the server compares with the first family that
+# holds its `<<<`, made earlier (its in_range too, for window frames).
+CIRCLE_CLASS = """
+CREATE FUNCTION effect() RETURNS int LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN 1; END$$;
+CREATE FUNCTION circle_sorted(circle, circle) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT btfloat8cmp(area($1), area($2)) $$;
+CREATE FUNCTION circle_ranked(circle, circle) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$BEGIN RETURN effect(); END$$;
+CREATE OPERATOR <<< (LEFTARG = circle, RIGHTARG = circle, FUNCTION = circle_lt);
+CREATE OPERATOR === (LEFTARG = circle, RIGHTARG = circle, FUNCTION = circle_eq);
+CREATE OPERATOR FAMILY circle_first USING btree;
+ALTER OPERATOR FAMILY circle_first USING btree ADD OPERATOR 1 <<< (circle, circle), OPERATOR 3 === (circle, circle), FUNCTION 1 circle_ranked(circle, circle);
+CREATE OPERATOR FAMILY circle_own USING btree;
+CREATE OPERATOR CLASS circle_ops DEFAULT FOR TYPE circle USING btree FAMILY circle_own AS OPERATOR 1 <<<, OPERATOR 3 ===, FUNCTION 1 circle_sorted(circle, circle);
+CREATE TABLE rings (id int, c circle);
+"""
+
 # A ninth: where the tokenizer and PostgreSQL's lexer read the text apart (a space outside
 # ASCII, a comment in a comment, a command's text), records becoming any composite type,
 # field notation through a cast, agg(*), syntax that calls pg_catalog functions by other names.
@@ -514,7 +529,14 @@ RUNS_IN = {
     ),
     "point_class": (
         POINT_CLASS,
-        {"SELECT DISTINCT b[1] FROM shapes": "point, whose default operator class", "SELECT id FROM shapes": "point"},
+        {
+            "SELECT DISTINCT b[1] FROM shapes": "point, whose default operator class",
+            "SELECT id FROM shapes": "point",
+        },
+    ),
+    "circle_class": (
+        CIRCLE_CLASS,
+        {"SELECT id, rank() OVER (ORDER BY c) FROM rings": "circle, whose default operator class", "SELECT id FROM rings ORDER BY c": "circle"},
     ),
     "parsing": (
         PARSING,
