@@ -86,40 +86,39 @@ def measure(conninfo: str, *, rows: int = 2_000_000, copy_rows: int = 1_000_000,
     if conninfo_to_dict(conninfo).get("host", "").startswith("/"):
         # A unix socket direct against TCP through the proxy would not be the same road.
         conninfo = make_conninfo(conninfo, host="127.0.0.1")
-    folder = tempfile.mkdtemp(prefix="nl2sql-bench-proxy-")
-    data = os.path.join(folder, "copy.tsv")
-    with open(data, "w") as out:
-        out.writelines(f"{i}\trow number {i}\t{i * 0.5}\n" for i in range(copy_rows))
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
-        conn.execute(f"CREATE TABLE {TABLE} (id int, note text, amount numeric)")
-
-    def empty() -> None:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f"TRUNCATE {TABLE}")
-
-    workloads = [
-        Workload("psql -c 'select 1' (connect, auth, query)", ["-c", "select 1"]),
-        Workload(f"{rows:,} rows to /dev/null", ["-c", f"SELECT g, 'row number ' OPERATOR(pg_catalog.||) g::pg_catalog.text, g OPERATOR(pg_catalog.*) 0.5 FROM pg_catalog.generate_series(1, {rows}) g"]),
-        Workload(f"COPY TO STDOUT, {copy_rows:,} rows", ["-c", f"COPY (SELECT g, 'row number ' OPERATOR(pg_catalog.||) g::pg_catalog.text, g OPERATOR(pg_catalog.*) 0.5 FROM pg_catalog.generate_series(1, {copy_rows}) g) TO STDOUT"]),
-        Workload(f"COPY FROM STDIN, {copy_rows:,} rows", ["-c", f"COPY {TABLE} FROM STDIN"], stdin=data, before=empty),
-    ]
-    proxy = _ProxyThread(conninfo)
-    try:
-        through = proxy.via(conninfo)
-        for workload in workloads:
-            progress(workload.name)
-            _psql(psql, conninfo, workload)  # warm both paths once, untimed
-            _psql(psql, through, workload)
-            for i in range(repeats):
-                first, second = (conninfo, through) if i % 2 == 0 else (through, conninfo)
-                for target in (first, second):
-                    (workload.direct if target is conninfo else workload.proxied).append(_psql(psql, target, workload))
-    finally:
-        proxy.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="nl2sql-bench-proxy-") as folder:
+        data = os.path.join(folder, "copy.tsv")
+        with open(data, "w") as out:
+            out.writelines(f"{i}\trow number {i}\t{i * 0.5}\n" for i in range(copy_rows))
         with psycopg.connect(conninfo, autocommit=True) as conn:
             conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
+            conn.execute(f"CREATE TABLE {TABLE} (id int, note text, amount numeric)")
+
+        def empty() -> None:
+            with psycopg.connect(conninfo, autocommit=True) as conn:
+                conn.execute(f"TRUNCATE {TABLE}")
+
+        workloads = [
+            Workload("psql -c 'select 1' (connect, auth, query)", ["-c", "select 1"]),
+            Workload(f"{rows:,} rows to /dev/null", ["-c", f"SELECT g, 'row number ' OPERATOR(pg_catalog.||) g::pg_catalog.text, g OPERATOR(pg_catalog.*) 0.5 FROM pg_catalog.generate_series(1, {rows}) g"]),
+            Workload(f"COPY TO STDOUT, {copy_rows:,} rows", ["-c", f"COPY (SELECT g, 'row number ' OPERATOR(pg_catalog.||) g::pg_catalog.text, g OPERATOR(pg_catalog.*) 0.5 FROM pg_catalog.generate_series(1, {copy_rows}) g) TO STDOUT"]),
+            Workload(f"COPY FROM STDIN, {copy_rows:,} rows", ["-c", f"COPY {TABLE} FROM STDIN"], stdin=data, before=empty),
+        ]
+        proxy = _ProxyThread(conninfo)
+        try:
+            through = proxy.via(conninfo)
+            for workload in workloads:
+                progress(workload.name)
+                _psql(psql, conninfo, workload)  # warm both paths once, untimed
+                _psql(psql, through, workload)
+                for i in range(repeats):
+                    first, second = (conninfo, through) if i % 2 == 0 else (through, conninfo)
+                    for target in (first, second):
+                        (workload.direct if target is conninfo else workload.proxied).append(_psql(psql, target, workload))
+        finally:
+            proxy.stop()
+            with psycopg.connect(conninfo, autocommit=True) as conn:
+                conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
     return workloads
 
 

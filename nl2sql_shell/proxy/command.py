@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 
 import click
 
@@ -38,9 +40,19 @@ def proxy(upstream, listen, model, model_url, adapter, quantize, device, backend
     server = Proxy(Upstream.from_conninfo(upstream), lambda: _load_asker(model, model_url, adapter, quantize, device, backend, candidates), listen=address)
     click.echo(f"nl2sql-shell proxy on {address[0]}:{address[1]}; connect with: {hint}", err=True)
     try:
-        asyncio.run(server.serve_forever())
+        asyncio.run(_serve_until_stopped(server))
     except KeyboardInterrupt:
         pass
+
+
+async def _serve_until_stopped(server) -> None:
+    """Serves until Ctrl-C or SIGTERM (how a service manager or `kill` stops a server); either
+    way the proxy closes: its clients' tasks end and its private socket folder is removed."""
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await server.serve_forever()
 
 
 def _embedded(address: tuple[str, int]) -> tuple[str, str]:

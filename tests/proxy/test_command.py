@@ -22,11 +22,13 @@ def _listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_command_serves_psql(fresh_db, tmp_path):
+def test_command_serves_psql_and_stops_clean_on_sigterm(fresh_db, tmp_path):
     port = _free_port()
+    scratch = tmp_path / "tmp"  # where the proxy's private socket folder goes
+    scratch.mkdir()
     # A model server that is not there: pass-through works, a question says why it cannot answer.
     command = [sys.executable, "-m", "nl2sql_shell", "proxy", fresh_db, "--listen", f"127.0.0.1:{port}", "--model-url", "http://127.0.0.1:9/v1", "--model", "none"]
-    proxy = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env={**os.environ, "NL2SQL_SHELL_EXAMPLES_DIR": str(tmp_path)})
+    proxy = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env={**os.environ, "NL2SQL_SHELL_EXAMPLES_DIR": str(tmp_path), "TMPDIR": str(scratch)})
     try:
         deadline = time.monotonic() + 30
         while not _listening(port):
@@ -36,7 +38,10 @@ def test_command_serves_psql(fresh_db, tmp_path):
         result = subprocess.run(["/usr/bin/psql", "-X", "-A", "-t", through, "-c", "SELECT 40 + 2", "-c", "? how many tables"], capture_output=True, text=True, timeout=60, check=False)
         assert result.stdout.splitlines()[0] == "42"
         assert "could not answer" in result.stderr, result.stderr
+        assert [p.name[:13] for p in scratch.iterdir()] == ["nl2sql-proxy-"]
     finally:
-        proxy.terminate()
+        proxy.terminate()  # SIGTERM, as `kill` or a service manager stops it
         proxy.wait(10)
+    assert proxy.returncode == 0
     assert f"nl2sql-shell proxy on 127.0.0.1:{port}" in proxy.stderr.read()
+    assert list(scratch.iterdir()) == []  # the socket folder went with it
