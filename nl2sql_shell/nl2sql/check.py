@@ -186,11 +186,12 @@ def _join_errors(tree: exp.Expression) -> list[str]:
         joined = join.this.alias_or_name.lower()
         itself = [eq for eq in on.find_all(exp.EQ) if same_column(eq.left, eq.right)]
         columns = [c for c in on.find_all(exp.Column) if not any(c.parent is eq for eq in itself)]
+        named = {c.table.lower() for c in columns} if columns and all(c.table for c in columns) else None
         if itself and not columns:
             wrong = JOIN_ERRORS[0]
-        elif columns and all(c.table for c in columns) and joined not in {c.table.lower() for c in columns}:
+        elif named is not None and joined not in named:
             wrong = f"{JOIN_ERRORS[1]} {joined}"
-        elif columns and all(c.table for c in columns) and {c.table.lower() for c in columns} == {joined}:
+        elif named == {joined}:
             wrong = f"{JOIN_ERRORS[2]} {joined}"
         else:
             continue  # (a harmless `x = x` beside a real join condition stays)
