@@ -99,7 +99,8 @@ SELECT a.attrelid AS oid, a.attname AS name,
              WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder) AS enum_labels,
        t.typcategory = 'S' AS is_text,
        coalesce(t.typcategory = 'A' AND el.typcategory = 'S', false) AS is_text_array,
-       t.oid IN (114, 3802) AS is_json  -- pg_catalog's json and jsonb: a user's type named jsonb may cast to it through its own code
+       t.oid IN (114, 3802) AS is_json,  -- pg_catalog's json and jsonb: a user's type named jsonb may cast to it through its own code
+       t.oid IN (20, 21, 23, 700, 701, 1700) AS is_number  -- pg_catalog's integers, floats and numeric
 FROM pg_attribute a
 JOIN pg_type dt ON dt.oid = a.atttypid
 LEFT JOIN pg_type d1 ON dt.typtype = 'd' AND d1.oid = dt.typbasetype
@@ -136,6 +137,15 @@ SELECT c.oid, s.attname AS name, s.most_common_vals::text::text[] AS values,
             ELSE -s.n_distinct * greatest(c.reltuples, 0) END <= %(max_distinct)s AS few,
        ARRAY(SELECT u.e FROM unnest(s.most_common_elems::text::text[]) WITH ORDINALITY AS u(e, i)
              ORDER BY s.most_common_elem_freqs[u.i] DESC, u.e) AS elements
+FROM pg_stats s
+JOIN pg_namespace n ON n.nspname = s.schemaname
+JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.tablename
+WHERE c.oid = ANY(%(oids)s) AND s.inherited = (c.relkind = 'p')
+"""
+
+# A number column's most common values and histogram bounds hold its least and greatest value.
+_RANGE_STATS = """
+SELECT c.oid, s.attname AS name, s.most_common_vals::text::text[] AS values, s.histogram_bounds::text::text[] AS bounds
 FROM pg_stats s
 JOIN pg_namespace n ON n.nspname = s.schemaname
 JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.tablename
@@ -184,7 +194,8 @@ def read_schema(conn: psycopg.Connection, *, sample_values: int = 5, max_distinc
         for row in cur.execute(_CONSTRAINTS, {"oids": oids}):
             constraints[row.oid].append(row)
         samples = _samples(cur, relations, columns, sample_values, max_distinct) if sample_values > 0 else {}
-    tables = tuple(_table(rel, columns[rel.oid], constraints[rel.oid], samples) for rel in relations)
+        ranges = _ranges(cur, relations, columns)
+    tables = tuple(_table(rel, columns[rel.oid], constraints[rel.oid], samples, ranges) for rel in relations)
     return Schema(database=database, search_path=path.listed, tables=tables)
 
 
@@ -334,7 +345,42 @@ def _probe(cur: psycopg.Cursor, probes: list[sql.Composed]) -> _Samples:
     return {(oid, name): tuple(values) for oid, name, values in rows if values}
 
 
-def _table(rel: Any, columns: list[Any], constraints: list[Any], samples: _Samples) -> Table:
+_Ranges = dict[tuple[int, str], tuple[float, float]]  # (table oid, column name) -> (least, greatest)
+
+
+def _ranges(cur: psycopg.Cursor, relations: list[Any], columns: dict[int, list[Any]]) -> _Ranges:
+    """The least and greatest value of each number column: what a number holds (seconds since
+    1970, a date written as digits, a count) shows in them where its name cannot tell.
+
+    From statistics on larger tables; on small ones from one scan each (as samples are probed).
+    """
+    numbers = {(c.oid, c.name) for cols in columns.values() for c in cols if c.is_number}
+    found: _Ranges = {}
+    analyzed = [rel.oid for rel in relations if not rel.small]
+    for row in cur.execute(_RANGE_STATS, {"oids": analyzed}):
+        if (row.oid, row.name) in numbers and (bounds := _bounds([*(row.values or ()), *(row.bounds or ())])):
+            found[row.oid, row.name] = bounds
+    probes = []
+    for rel in relations:
+        names = [c.name for c in columns[rel.oid] if (rel.oid, c.name) in numbers] if rel.small else []
+        if names:
+            scans = sql.SQL(", ").join(sql.SQL("min({c})::text, max({c})::text").format(c=sql.Identifier(n)) for n in names)
+            rows = sql.SQL(", ").join(sql.SQL("({n}::text, ARRAY[m[{i}], m[{j}]])").format(n=n, i=2 * k + 1, j=2 * k + 2) for k, n in enumerate(names))
+            probes.append(
+                sql.SQL("SELECT {oid}::oid, v.name, v.bounds FROM (SELECT ARRAY[{scans}] AS m FROM ONLY {table}) AS s, LATERAL (VALUES {rows}) AS v(name, bounds)").format(
+                    oid=rel.oid, scans=scans, table=sql.Identifier(rel.schema, rel.name), rows=rows
+                )
+            )
+    found.update((key, bounds) for key, values in _probe(cur, probes).items() if (bounds := _bounds(list(values))))
+    return found
+
+
+def _bounds(values: list[str | None]) -> tuple[float, float] | None:
+    numbers = [float(v) for v in values if v is not None]
+    return (min(numbers), max(numbers)) if numbers else None
+
+
+def _table(rel: Any, columns: list[Any], constraints: list[Any], samples: _Samples, ranges: _Ranges) -> Table:
     primary_key = next((tuple(c.columns) for c in constraints if c.kind == "p"), ())
     foreign_keys = tuple(
         ForeignKey(tuple(c.columns), c.ref_schema, c.ref_table, tuple(c.ref_columns))
@@ -357,6 +403,7 @@ def _table(rel: Any, columns: list[Any], constraints: list[Any], samples: _Sampl
                 element_values=samples.get((rel.oid, c.name), ()) if c.is_text_array else (),
                 json_keys=samples.get((rel.oid, c.name), ()) if c.is_json else (),
                 is_text=c.is_text,
+                value_range=ranges.get((rel.oid, c.name)),
             )
             for c in columns
         ),

@@ -28,6 +28,7 @@ class Column:
     json_keys: tuple[str, ...] = ()  # the most common top-level keys of a json/jsonb column's objects
     domain: str | None = None  # the domain the column is declared with (`cents`), when it is one
     is_text: bool = False  # a string type (text, varchar, char...): its values may be named in a question
+    value_range: tuple[float, float] | None = None  # a number column's least and greatest value, when statistics or a small table's probe tell
 
 
 @dataclass(frozen=True)

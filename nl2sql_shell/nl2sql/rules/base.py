@@ -11,7 +11,7 @@ from enum import Enum
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
-from nl2sql_shell.schema.model import Schema, Table
+from nl2sql_shell.schema.model import Column, Schema, Table
 from nl2sql_shell.schema.render import quote_name
 
 from ..parsing import DIALECT
@@ -116,19 +116,24 @@ def owners(name: str, tables: Tables) -> list[str]:
 
 
 def column_type(column: exp.Column, tables: Tables) -> str | None:
-    table = tables.get(column.table)
-    found = table.column(column.name) if table is not None else None
+    """The type of a qualified column."""
+    found = column_of(column, tables) if column.table else None
     return found.data_type if found is not None else None
 
 
-def sole_type(name: str, tables: Tables) -> str | None:
-    """The type of an unqualified column that exactly one table here has."""
-    found = owners(name, tables)
-    return column_type(exp.column(name, found[0]), tables) if len(found) == 1 else None
+def column_of(column: exp.Column, tables: Tables) -> Column | None:
+    """The schema's column a reference names: by its qualifier, or the one table here that
+    has a column of that name."""
+    if not column.table:
+        found = owners(column.name, tables)
+        return column_of(exp.column(column.name, found[0]), tables) if len(found) == 1 else None
+    table = tables.get(column.table)
+    return table.column(column.name) if table is not None else None
 
 
 def type_of(column: exp.Column, tables: Tables) -> str | None:
-    return column_type(column, tables) if column.table else sole_type(column.name, tables)
+    found = column_of(column, tables)
+    return found.data_type if found is not None else None
 
 
 _NUMERIC = ("smallint", "integer", "bigint", "numeric", "real", "double precision")

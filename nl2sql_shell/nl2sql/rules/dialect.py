@@ -4,10 +4,13 @@ A model trained on MySQL and SQLite writes `YEAR(d)`, `CAST(x AS double)` and
 `DATE('now', '-10 years')`; PostgreSQL rejects each, and has one spelling that means the same.
 `EXTRACT(YEAR FROM n)` on a number fails too, and so does comparing a number with a time
 (`created_at > now() - interval '30 days'` where created_at is a bigint); what it meant
-depends on what the number holds, which only the column's name tells: a year
-(`year_founded`: the number is the year) or a point in time, which a number holds as seconds
-since 1970 (`sent_epoch`, `created_at`, `reading_ts`: `to_timestamp(n)`). Any other number
-stays an error: a guess would answer another question.
+depends on what the number holds. The column's name says whether it is a year
+(`year_founded`: the number is the year) or a point in time (`sent_epoch`, `created_at`,
+`reading_ts`, `date_key`); its values, when statistics or a probe of a small table give
+them, say how a point in time is written: seconds since 1970 (`to_timestamp(n)`),
+milliseconds (`to_timestamp(n / 1000.0)`) or a date in digits, 20260131 (`to_date(n::text,
+'YYYYMMDD')`). With no values known, a name that is not finer than seconds reads as seconds.
+Any other number stays an error: a guess would answer another question.
 """
 
 from __future__ import annotations
@@ -20,12 +23,19 @@ from sqlglot.optimizer.scope import Scope
 
 from nl2sql_shell.schema.words import name_words
 
-from .base import Change, Context, Tables, matches, sql_of, type_family, type_of
+from .base import Change, Context, Tables, column_of, matches, sql_of, type_family, type_of
 
 _YEAR_NAME = re.compile(r"(?:\w*_)?(?:year|yr)(?:_\w+)?|\w+year")
 _SUBSECOND = re.compile(r"\w*(?:_ms|millis|micro|nano|msec)\w*")
 # Words with which names say "a point in time" (created_at, sent_epoch, whreadingts, shipped_on).
 _TIME_WORDS = frozenset("epoch unix at ts on time timestamp date datetime when created updated modified start started end ended".split())
+# What a number holds, judged by its least and greatest value (0 is often "not set"):
+# seconds since 1970 from 1973 to 2100, milliseconds over the same years, a date in digits.
+_TIME_SHAPES = {
+    "seconds": (1e8, 4.1e9),
+    "milliseconds": (1e11, 4.1e12),
+    "digits": (1900_01_01, 2100_12_31),
+}
 _TIME_TYPES = (exp.DataType.Type.DATE, exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.DATETIME)
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([ T][\d:.]+)?")
 _DATE_PARTS = {exp.Year: "YEAR", exp.Month: "MONTH", exp.Day: "DAY"}
@@ -58,24 +68,26 @@ def year_column(scope: Scope, tables: Tables, context: Context) -> Iterator[Chan
             continue
         written = _written(node, column, unit)
         node.replace(column.copy())
-        yield Change("year_column", written, column.sql(), f"a {data_type} column that already holds the year")
+        yield Change("year_column", written, column.sql(), f"{_a(data_type)} column that already holds the year")
 
 
 def epoch_seconds(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
     """`EXTRACT(YEAR FROM sent_epoch)` on a number named as a point in time fails: the date it
-    holds is `to_timestamp(sent_epoch)`. Not for milliseconds and finer (`created_ms`)."""
+    holds is `to_timestamp(sent_epoch)` (or what `_as_time` reads its values as)."""
     for node, column, unit, data_type in _numbers_in_date_functions(scope, tables):
-        if not _names_a_time(column.name):
+        held = _time_held(column, tables)
+        if held is None:
             continue
         written = _written(node, column, unit)
-        replaced = exp.Extract(this=exp.var(unit), expression=_to_timestamp(column))
+        replaced = exp.Extract(this=exp.var(unit), expression=_as_time(column, held))
         node.replace(replaced)
-        yield Change("epoch_seconds", written, sql_of(replaced), f"a {data_type} column of seconds since 1970")
+        yield Change("epoch_seconds", written, sql_of(replaced), f"{_a(data_type)} column of {_SAYS[held]}")
 
 
 def epoch_comparison(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
     """`created_at > now() - interval '30 days'` where created_at is a number named as a point
-    in time fails (bigint > timestamp): the time it holds is `to_timestamp(created_at)`."""
+    in time fails (bigint > timestamp): the time it holds is `to_timestamp(created_at)` (or
+    what `_as_time` reads its values as)."""
     comparisons = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between)
     for node in list(scope.expression.find_all(*comparisons)):
         if node.find_ancestor(exp.Select) is not scope.expression:
@@ -85,22 +97,44 @@ def epoch_comparison(scope: Scope, tables: Tables, context: Context) -> Iterator
         for side in sides:
             other = [o for o in others if o is not side and o is not None]
             data_type = type_of(side, tables) if isinstance(side, exp.Column) else None
-            if data_type is None or type_family(data_type) != "number" or not _names_a_time(side.name):
+            if data_type is None or type_family(data_type) != "number" or not other or not all(_is_time(o) for o in other):
                 continue
-            if not other or not all(_is_time(o) for o in other):
+            held = _time_held(side, tables)
+            if held is None:
                 continue
             written = sql_of(side)
-            stamp = _to_timestamp(side)
+            stamp = _as_time(side, held)
             side.replace(stamp)
-            yield Change("epoch_comparison", written, sql_of(stamp), f"a {data_type} column of seconds since 1970, compared with a time")
+            yield Change("epoch_comparison", written, sql_of(stamp), f"{_a(data_type)} column of {_SAYS[held]}, compared with a time")
 
 
-def _names_a_time(name: str) -> bool:
-    return not matches(_SUBSECOND, name) and bool(_TIME_WORDS.intersection(name_words(name).words))
+_SAYS = {"seconds": "seconds since 1970", "milliseconds": "milliseconds since 1970", "digits": "dates written as digits (YYYYMMDD)"}
 
 
-def _to_timestamp(column: exp.Column) -> exp.Expression:
-    return exp.Anonymous(this="to_timestamp", expressions=[column.copy()])
+def _a(data_type: str) -> str:
+    return f"{'an' if data_type[:1] in 'aeiou' else 'a'} {data_type}"
+
+
+def _time_held(column: exp.Column, tables: Tables) -> str | None:
+    """How a number column named as a point in time holds it ("seconds", "milliseconds",
+    "digits"), by its values when they are known; None when it is no time, or none of these."""
+    found = column_of(column, tables)
+    if found is None or not _TIME_WORDS.intersection(name_words(column.name).words):
+        return None
+    if found.value_range is None:
+        return None if matches(_SUBSECOND, column.name) else "seconds"
+    least, greatest = found.value_range
+    for shape, (low, high) in _TIME_SHAPES.items():
+        if (least == 0 or low <= least) and greatest <= high and greatest >= low:
+            return shape
+    return None
+
+
+def _as_time(column: exp.Column, held: str) -> exp.Expression:
+    if held == "digits":
+        return exp.Anonymous(this="to_date", expressions=[exp.cast(column.copy(), "text"), exp.Literal.string("YYYYMMDD")])
+    stamp = column.copy() if held == "seconds" else exp.Div(this=column.copy(), expression=exp.Literal.number("1000.0"))
+    return exp.Anonymous(this="to_timestamp", expressions=[stamp])
 
 
 def _is_time(node: exp.Expression) -> bool:
