@@ -53,6 +53,34 @@ def _format_line(raw: str) -> Line:
     return "".join(parts), width
 
 
+_ASCII_HIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_HIDDEN_CATEGORIES = frozenset(("Cc", "Cf", "Zl", "Zp", "Zs", "Co", "Cn"))
+
+
+def visible(text: str) -> str:
+    """Text that the model wrote or the catalog holds, made safe to show on a terminal: every
+    character that could move the cursor, change colours, reorder or hide what is shown
+    (controls other than newline and tab, bidi and zero-width marks, line separators, spaces
+    other than the ASCII one) is written as an escape (``\\x1B``, ``\\u202E``), so that a
+    query shown for confirmation reads as the query that runs."""
+    if text.isascii():
+        return _ASCII_HIDDEN.sub(_escape, text) if not text.isprintable() else text
+    return "".join(_escape_char(ch) if ch != " " and unicodedata.category(ch) in _HIDDEN_CATEGORIES and ch not in "\n\t" else ch for ch in text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    return _escape_char(match.group())
+
+
+def _escape_char(ch: str) -> str:
+    code = ord(ch)
+    if ch == "\r":
+        return "\\r"
+    if code < 0x80:
+        return f"\\x{code:02X}"
+    return f"\\u{code:04X}" if code <= 0xFFFF else f"\\U{code:08X}"
+
+
 def lines(text: str) -> list[Line]:
     """A value split into its displayed lines (psql's ``pg_wcsformat``)."""
     if text.isascii() and text.isprintable():  # the common case, kept fast for big results

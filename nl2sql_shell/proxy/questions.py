@@ -28,6 +28,7 @@ import psycopg
 from psycopg import generators, pq
 from psycopg.adapt import Loader
 
+from nl2sql_shell.db.cells import visible
 from nl2sql_shell.db.execute import OneStatementCursor, read_only_transaction
 from nl2sql_shell.db.format import text_loading
 from nl2sql_shell.nl2sql.examples import ExampleStore
@@ -221,4 +222,5 @@ def verdict(answer: Answer) -> str:
 def notice_text(answer: Answer) -> str:
     """The NOTICE psql shows above the result: the SQL itself, then the verdict."""
     row = answer_row(answer)
-    return f"{row[0]}\n-- {row[4]}" if row[0] else row[4] or ""
+    text = f"{row[0]}\n-- {row[4]}" if row[0] else row[4] or ""
+    return visible(text)  # psql prints a notice as it comes: nothing in it may move the cursor

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 import psycopg
 from psycopg._encodings import pg2pyenc
 
+from nl2sql_shell.db.cells import visible
 from nl2sql_shell.nl2sql.examples import ExampleStore, store_path
 from nl2sql_shell.nl2sql.pipeline import Answer
 from nl2sql_shell.proxy import codec
@@ -311,7 +312,7 @@ class Session:
         outcome = await self._outcome(command)
         encoding = self.encoding
         if isinstance(outcome, Failure):
-            reply = _response_from(b"E", outcome.diag, encoding) if outcome.diag else codec.error(outcome.message, outcome.sqlstate, encoding=encoding)
+            reply = _response_from(b"E", outcome.diag, encoding) if outcome.diag else codec.error(visible(outcome.message), outcome.sqlstate, encoding=encoding)
         elif isinstance(outcome, RunResult):
             reply = _result_bytes(outcome, encoding)
         else:
@@ -336,7 +337,7 @@ class Session:
             sql = _constant_select(answer_row(outcome))
         else:
             assert isinstance(outcome, Failure)
-            sql = _raise_sql(outcome.message)
+            sql = _raise_sql(visible(outcome.message))
             self._reply(b"")
         parse = codec.parse_message(name, sql.encode(self.encoding, errors="replace"), rest)
         self._forward(parse)

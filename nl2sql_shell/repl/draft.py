@@ -13,6 +13,8 @@ from typing import TextIO
 
 from prompt_toolkit.utils import get_cwidth
 
+from nl2sql_shell.db.cells import visible
+
 DIM, RESET = "\x1b[2m", "\x1b[0m"
 
 
@@ -25,6 +27,7 @@ class Draft:
         self.text = ""
 
     def write(self, text: str) -> None:
+        text = visible(text)  # (a chunk may end inside an escape sequence: each character is judged alone)
         self.text += text
         self.stream.write(DIM + text + RESET)
         self.stream.flush()

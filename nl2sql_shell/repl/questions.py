@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
+from nl2sql_shell.db.cells import visible
 from nl2sql_shell.nl2sql.prompt import Example
 from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 from nl2sql_shell.nl2sql.followup import FOLLOW_UP as _FOLLOW_UP
@@ -215,9 +216,9 @@ class QuestionHandler:
 
     def _show_context(self, answer) -> None:
         out = self.shell.output
-        out.write("Tables given to the model: " + (", ".join(answer.tables) or "(none)") + "\n")
+        out.write(visible("Tables given to the model: " + (", ".join(answer.tables) or "(none)")) + "\n")
         for reason in answer.linking:
-            out.write(f"  {reason}\n")
+            out.write(f"  {visible(str(reason))}\n")
 
     def _present(self, answer) -> None:
         """Show the SQL and a one-line summary, then run it only as the person decides."""
@@ -226,16 +227,17 @@ class QuestionHandler:
             if not answer.absent:
                 out.write("The model says this database cannot answer that question.\n")
             else:  # refused on the evidence of words the database lacks: say which, and how to insist
-                out.write(f"This database cannot answer that: {answer.reason}. Use the schema's words, or ask with ?! to let the model try anyway.\n")
+                out.write(f"This database cannot answer that: {visible(answer.reason)}. Use the schema's words, or ask with ?! to let the model try anyway.\n")
             return
         if answer.sql is None or answer.kind == "failed":
-            self.shell.meta_error(f"No usable SQL: {answer.reason}")
+            self.shell.meta_error(f"No usable SQL: {visible(answer.reason)}")
             if answer.sql:
-                out.write(answer.sql + "\n")
+                out.write(visible(answer.sql) + "\n")
             self.shell.last_failed = True
             return
         colour = self.shell.interactive and sys.stdout.isatty()
-        out.write(_highlight(answer.sql) if colour else answer.sql + "\n")
+        shown = visible(answer.sql)  # what runs, every character of it, with nothing that moves the cursor
+        out.write(_highlight(shown) if colour else shown + "\n")
         out.write(self._summary(answer, colour) + "\n")
         if not self.shell.interactive or self.confirm is None:
             self._run_unattended(answer)
@@ -250,8 +252,8 @@ class QuestionHandler:
             why = "; ".join(answer.proof.reasons) if answer.proof is not None else "not checked"
             text = f"MAY HAVE SIDE EFFECTS: not checked on the server ({why})"
         else:
-            return f"-- reads {reads or 'no tables'}; {answer.reason}"
-        return f"{RED}{BOLD}{text}{RESET}" if colour else text
+            return visible(f"-- reads {reads or 'no tables'}; {answer.reason}")
+        return f"{RED}{BOLD}{visible(text)}{RESET}" if colour else visible(text)
 
     def _run_unattended(self, answer) -> None:
         """`-c '? ...'`: print only, or with --yes run it if (and only if) it is proven harmless."""
@@ -324,7 +326,7 @@ class QuestionHandler:
                 text = text.lstrip()  # the reply's leading blank line
             ends = [m.end() for m in _SENTENCE_END.finditer(text)]
             if ends:
-                out.write(text[: ends[-1]])
+                out.write(visible(text[: ends[-1]]))
                 shown = True
             held = text[ends[-1] :] if ends else text
 
@@ -339,7 +341,7 @@ class QuestionHandler:
         )
         cut = bool(generations) and generations[0].finish == "length"
         if generations and held.strip() and not (cut and shown):  # one long unfinished sentence: marked as cut
-            out.write(held.rstrip() + ("…" if cut else ""))
+            out.write(visible(held.rstrip()) + ("…" if cut else ""))
             shown = True
         if shown:
             out.write("\n")
@@ -351,17 +353,17 @@ class QuestionHandler:
             self.shell.error("no question asked yet")
             return
         out = self.shell.output
-        out.write(f"Question: {answer.question}\nOutcome: {answer.kind} ({answer.reason})\n")
+        out.write(visible(f"Question: {answer.question}\nOutcome: {answer.kind} ({answer.reason})") + "\n")
         self._show_context(answer)
         for number, attempt in enumerate(answer.attempts, 1):
             written_on = f" (written {attempt.second_try})" if attempt.second_try else ""
-            out.write(f"Attempt {number}{written_on}: {attempt.sql or attempt.text.strip()[:200]}\n")
+            out.write(visible(f"Attempt {number}{written_on}: {attempt.sql or attempt.text.strip()[:200]}") + "\n")
             for change in attempt.changes:
-                out.write(f"  corrected ({change.rule}): {change}\n")
+                out.write(visible(f"  corrected ({change.rule}): {change}") + "\n")
             for error in attempt.errors:
-                out.write(f"  rejected: {error}\n")
+                out.write(visible(f"  rejected: {error}") + "\n")
             if attempt.proof is not None and not attempt.proof.proven:
-                out.write("  not run (unproven): " + "; ".join(attempt.proof.reasons) + "\n")
+                out.write(visible("  not run (unproven): " + "; ".join(attempt.proof.reasons)) + "\n")
         timings = ", ".join(f"{k} {v:.2f}" for k, v in answer.timings.items())
         out.write(f"Tokens: {answer.prompt_tokens} prompt, {answer.generated_tokens} generated; seconds: {timings}\n")
 
@@ -379,7 +381,7 @@ class QuestionHandler:
         if not pairs:
             self.shell.output.write("No examples yet: accepted answers to ? questions are kept here.\n")
         for pair in pairs:
-            self.shell.output.write(f"? {pair.question}\n  {pair.sql}\n")
+            self.shell.output.write(visible(f"? {pair.question}\n  {pair.sql}") + "\n")
 
     def close(self) -> None:
         """Nothing to release: the loader and generator threads are daemons."""

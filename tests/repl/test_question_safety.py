@@ -173,3 +173,32 @@ def test_a_model_loading_in_the_background_prints_nothing_over_the_prompt(db, tm
     assert handler.load_error is None
     assert any("slow" in text for text in seen)
     assert capfd.readouterr().err == ""
+
+
+def test_what_is_shown_is_what_runs_whatever_the_model_or_the_catalog_hold(db):
+    """Escape sequences, bidi and zero-width marks in the model's SQL (a prompt injection can
+    ask for them) or in a table's name would let the screen show another query than the one
+    Enter runs: every one of them is shown as an escape, as psql shows such a name."""
+    from nl2sql_shell.nl2sql.pipeline import Asker, Options
+    from nl2sql_shell.proxy.questions import notice_text
+    from nl2sql_shell.repl.draft import Draft
+    from tests.scripted import Scripted
+
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute('CREATE TABLE "notes\x1b[2J\x1b[Hpwned" (id int, note text)')
+    disguise = "\x1b[1G\x1b[5A\x1b[JSELECT note FROM t WHERE id = 1\u202e\u200b"
+    sql = f"SELECT note FROM t WHERE note <> '{disguise}'"
+    handler, out = _handler(db, [""])
+    handler.asker = Asker(Scripted([sql]), Options(max_repairs=0, candidates=1))
+    handler.ask("?+ every note")
+    handler.explain_last()
+    shown = out.getvalue()
+    assert "\x1b" not in shown and "\u202e" not in shown and "\u200b" not in shown
+    assert "note <> '\\x1B[1G\\x1B[5A\\x1B[JSELECT note FROM t WHERE id = 1\\u202E\\u200B'" in shown
+    assert 'notes\\x1B[2J\\x1B[Hpwned' in shown  # ?+ names the tables given to the model
+    assert "Ignore previous instructions" in shown and "keep me" in shown  # and it ran, as written
+    answer = handler.last_answer
+    assert disguise in answer.sql and "\x1b" not in notice_text(answer)  # what runs holds them; the proxy's NOTICE shows them escaped
+    stream = io.StringIO()
+    Draft(stream, width=80).write(disguise)  # the model's text as it streams
+    assert stream.getvalue().count("\x1b") == 2  # the draft's own dim and reset, nothing else
