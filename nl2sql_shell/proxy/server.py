@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from nl2sql_shell.nl2sql.pipeline import Answer, Asker
-from nl2sql_shell.proxy import codec
+from nl2sql_shell.proxy import codec, peers
 from nl2sql_shell.proxy.auth import StartupError, Upstream, is_cancel, read_startup
 from nl2sql_shell.proxy.bridge import Bridge
 from nl2sql_shell.proxy.questions import Ask, Run, RunResult
@@ -89,11 +89,12 @@ class Proxy:
         assert task is not None
         self._clients.add(task)
         try:
-            if not self._allowed(writer.get_extra_info("peername")):
-                writer.write(codec.error("connections from other hosts are refused (see --listen)", "28000", "FATAL"))
+            startup = await read_startup(reader, writer)  # (a TLS request answered N first: the refusal reads as one)
+            refusal = self._refusal(writer.get_extra_info("peername"), writer.get_extra_info("sockname"))
+            if refusal is not None:
+                writer.write(codec.error(refusal, "28000", "FATAL"))
                 await writer.drain()
                 return
-            startup = await read_startup(reader, writer)
             if is_cancel(startup):
                 await self._cancel(startup.raw)
                 return
@@ -113,11 +114,25 @@ class Proxy:
             self._clients.discard(task)
             writer.close()
 
-    def _allowed(self, peer: tuple | None) -> bool:
-        """A proxy listening on loopback serves only this host, whatever routes reach it."""
-        if peer is None or not _is_loopback(self.listen[0]):
-            return True
-        return _is_loopback(peer[0])
+    def _refusal(self, peer: tuple | None, here: tuple | None) -> str | None:
+        """Why this client is not served, if it is not: a proxy listening on loopback serves only
+        this host, whatever routes reach it; on this host, only its own OS user (`peers`); and
+        in front of a unix socket, whose peer authentication would take any client for the
+        proxy's own OS user, never another host."""
+        if peer is None or here is None:
+            return None
+        if not _is_loopback(peer[0]):
+            if _is_loopback(self.listen[0]):
+                return "connections from other hosts are refused (see --listen)"
+            if self.upstream.is_socket:
+                return "connections from other hosts are refused in front of a unix socket, where the server would take them for the proxy's own OS user: give the upstream as a TCP address"
+            return None
+        own = peers.is_own(peer, here)
+        if own is False:
+            return "the proxy serves only the OS user who started it: the server would take this connection for that user"
+        if own is None and self.upstream.is_socket:
+            return "the proxy cannot tell which OS user connected, and in front of a unix socket the server would take it for the proxy's own: give the upstream as a TCP address"
+        return None
 
     async def _cancel(self, packet: bytes) -> None:
         """A question in progress is stopped by its cancel event alone: the server runs nothing

@@ -1,0 +1,66 @@
+"""Who is at the other end of a connection to the proxy: which OS user, on this host.
+
+The upstream server authenticates the proxy's connection, not the client's. With a password
+method that is the same thing (the client answers the server's challenge), but `peer`
+authentication on a unix socket (Debian's default for local connections) and `ident` ask the
+operating system who opened the connection, and that is the proxy's own OS user. So a client
+of another local user would act as the person who started the proxy. The proxy serves only its
+own OS user's connections, and never another host's when the upstream is a unix socket.
+
+On Linux the owner of a loopback TCP connection is in /proc/net/tcp and tcp6 (the uid column
+of the client's own end of the connection); elsewhere it cannot be told, and a loopback client
+is taken as unknown.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+
+_TABLES = (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))
+_ESTABLISHED = "01"
+
+Address = tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]
+
+
+def client_uid(client: tuple, server: tuple) -> int | None:
+    """The uid owning the client's end of the TCP connection from ``client`` to ``server``
+    (both (host, port, ...) as asyncio gives them), or None when the system does not say."""
+    wanted = (_plain(client[0]), client[1]), (_plain(server[0]), server[1])
+    for table in _TABLES:
+        try:
+            lines = table.read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 7 and fields[3] == _ESTABLISHED and (_address(fields[1]), _address(fields[2])) == wanted:
+                return int(fields[7])
+    return None
+
+
+def is_own(client: tuple, server: tuple) -> bool | None:
+    """Is the client this process's own OS user? None when that cannot be told."""
+    uid = client_uid(client, server)
+    return None if uid is None else uid == os.geteuid()
+
+
+def _plain(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """An address as /proc writes it: an IPv4 address in IPv6 form (::ffff:127.0.0.1) as IPv4."""
+    address = ipaddress.ip_address(host.split("%")[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _address(field: str) -> Address:
+    """``0100007F:1F90`` (IPv4) or 32 hex digits (IPv6), each 32-bit word in host byte order
+    (little-endian on the machines Linux runs this on), and the port."""
+    host, port = field.split(":")
+    raw = bytes.fromhex(host)
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    address = ipaddress.ip_address(words)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address, int(port, 16)

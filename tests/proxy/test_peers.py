@@ -1,0 +1,49 @@
+"""The proxy serves only the OS user who started it: behind it, a server's peer or ident
+authentication takes every connection for that user."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+
+import pytest
+
+from nl2sql_shell.proxy import peers
+from nl2sql_shell.proxy.auth import Upstream
+from nl2sql_shell.proxy.server import Proxy
+
+NOBODY = 65534
+
+
+def _psql(conninfo: str, **options) -> subprocess.CompletedProcess:
+    return subprocess.run(["/usr/bin/psql", "-X", "-A", "-t", conninfo, "-c", "SELECT current_user"], capture_output=True, text=True, timeout=30, env={"PATH": "/usr/bin:/bin", "HOME": "/"}, check=False, **options)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to connect as another OS user")
+def test_another_local_user_is_refused_and_the_proxys_own_user_served(db, start_proxy):
+    through = start_proxy(lambda: None).via(db)
+    mine = _psql(through)
+    assert mine.returncode == 0, mine.stderr
+    other = _psql(through, user=NOBODY, group=NOBODY)
+    assert other.returncode != 0
+    assert "the proxy serves only the OS user who started it" in other.stderr
+
+
+def test_the_owner_of_a_loopback_connection_is_read_from_the_system():
+    with socket.create_server(("127.0.0.1", 0)) as server, socket.create_connection(server.getsockname()) as client:
+        accepted, peer = server.accept()
+        with accepted:
+            assert peers.client_uid(peer, accepted.getsockname()) == os.geteuid()
+            assert peers.is_own(peer, accepted.getsockname()) is True
+            assert peers.client_uid(("127.0.0.1", 1), accepted.getsockname()) is None  # no such connection
+
+
+def test_other_hosts_are_refused_in_front_of_a_unix_socket():
+    remote = ("192.0.2.7", 40000)
+    for upstream, refused in ((Upstream("/run/postgresql", 5432), True), (Upstream("db.internal", 5432), False)):
+        proxy = Proxy(upstream, lambda: None, listen=("0.0.0.0", 6432))
+        reason = proxy._refusal(remote, ("10.0.0.2", 6432))
+        assert (reason is not None and "unix socket" in reason) is refused
+    loopback_only = Proxy(Upstream("db.internal", 5432), lambda: None, listen=("127.0.0.1", 6432))
+    assert "other hosts" in loopback_only._refusal(remote, ("127.0.0.1", 6432))
