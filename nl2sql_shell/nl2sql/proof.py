@@ -131,7 +131,7 @@ _OPERATOR_CHARS = set("+-*/<>=~!@#%^&|`?")
 _IDENTIFIER = re.compile(r"[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_$\x80-\U0010ffff]*")
 # It folds unquoted names by lowering ASCII letters only (in a multi-byte encoding such as UTF8).
 _FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-_SQL_LANGUAGE = "sql"
+_SQL_LANGUAGE = 14  # pg_language's OID for sql, fixed at initdb (a superuser may rename languages)
 _BARE = re.compile(r'"(?:[^"]|"")*"')  # one quoted name, no schema before it
 _ANYARRAY = 2277  # pg_statistic's and pg_stats' values: arrays of any column's type
 
@@ -622,7 +622,11 @@ class _Prover:
     def parts(self, types: set[int]) -> set[int]:
         """The types values of these types are made of, at any depth: an array's elements, a
         domain's base, a row's fields, a range's bounds, a multirange's ranges (`unnest(perms)`
-        gives a perm, `(addr).hue` a hue, `lower(span)` a mood)."""
+        gives a perm, `(addr).hue` a hue, `lower(span)` a mood); and those built from a user's
+        type unnamed (`ARRAY[m]` and `array_agg(m)` give a mood[], `range_agg(r)` a
+        multirange), and a user's type that one converts to without a function, implicitly:
+        where a type has no default btree or hash class of its own (json, xml, point), the
+        server sorts and hashes it with such a type's."""
         query = """
             WITH RECURSIVE parts(oid) AS (
                 SELECT unnest(%s::oid[])
@@ -630,7 +634,11 @@ class _Prover:
                 CROSS JOIN LATERAL (SELECT t.typelem WHERE t.typelem <> 0 AND t.typcategory = 'A' UNION ALL SELECT t.typbasetype WHERE t.typbasetype <> 0
                     UNION ALL SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
                     UNION ALL SELECT r.rngsubtype FROM pg_range r WHERE r.rngtypid = t.oid
-                    UNION ALL SELECT r.rngtypid FROM pg_range r WHERE r.rngmultitypid = t.oid) AS p(oid))
+                    UNION ALL SELECT r.rngtypid FROM pg_range r WHERE r.rngmultitypid = t.oid
+                    UNION ALL SELECT t.typarray WHERE t.oid >= 16384 AND t.typarray <> 0
+                    UNION ALL SELECT r.rngmultitypid FROM pg_range r WHERE r.rngtypid = t.oid AND t.oid >= 16384
+                    UNION ALL SELECT c.casttarget FROM pg_cast c WHERE c.castsource = t.oid AND c.castmethod = 'b'
+                                                                  AND c.castcontext = 'i' AND c.casttarget >= 16384) AS p(oid))
             SELECT oid FROM parts"""
         return {r[0] for r in self.rows(query, (sorted(types),))}
 
@@ -735,9 +743,10 @@ class _Prover:
 
     def reachable_type(self, oid: int, seen: frozenset[int] = frozenset()) -> bool:
         """A value of this type may arise: a built-in, a type in play, a named row, a domain
-        over one of those, an array of one, the target of an implicit cast from one (as a
-        call coerces), or a composite type, which any record (`ROW(1, 2)`, a subquery's or
-        VALUES' whole row) becomes where a call or an operator wants one."""
+        over one of those, an array or a multirange of one (`range_agg`), the target of an
+        implicit cast from one (as a call coerces), or a composite type, which any record
+        (`ROW(1, 2)`, a subquery's or VALUES' whole row) becomes where a call or an operator
+        wants one."""
         if oid < 16384 or oid in self.in_play or oid in self.named_rows:
             return True
         if oid in seen:
@@ -745,6 +754,7 @@ class _Prover:
         sources = self.rows(
             """SELECT t.typbasetype FROM pg_type t WHERE t.oid = %(t)s AND t.typtype = 'd'
                UNION SELECT t.typelem FROM pg_type t WHERE t.oid = %(t)s AND t.typcategory = 'A' AND t.typelem <> 0
+               UNION SELECT r.rngtypid FROM pg_range r WHERE r.rngmultitypid = %(t)s
                UNION SELECT c.castsource FROM pg_cast c WHERE c.casttarget = %(t)s AND c.castcontext = 'i'
                UNION SELECT 'record'::regtype::oid FROM pg_type t WHERE t.oid = %(t)s AND t.typtype = 'c'""",
             {"t": oid},
@@ -774,15 +784,15 @@ class _Prover:
             return self.text_search()
         if catalog and name in CONVERSIONS:
             return all([self.function(f) for (f,) in self.rows(f"SELECT c.conproc::oid FROM pg_conversion c WHERE {_user_made('c')}")])
-        rows = self.rows(
-            """SELECT l.lanname, p.prokind, p.proconfig IS NULL, p.prosqlbody IS NOT NULL, p.prosrc, p.prorettype
-               FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE p.oid = %s""",
-            (oid,),
-        )
+        rows = self.rows("SELECT p.prolang, p.prokind, p.proconfig IS NULL, p.prosqlbody IS NOT NULL, p.prosrc, p.prorettype, p.prosupport::oid FROM pg_proc p WHERE p.oid = %s", (oid,))
         if not rows:
             return False
-        language, kind, no_settings, atomic, source, returns = rows[0]
+        language, kind, no_settings, atomic, source, returns, support = rows[0]
         if language != _SQL_LANGUAGE or kind != "f" or not no_settings or self.depth >= _MAX_DEPTH:
+            return False
+        # the planner calls a support function while planning a call (set with ALTER FUNCTION,
+        # which pg_depend records, or by an UPDATE of pg_proc, which it does not)
+        if not self.function(support):
             return False
         self.in_play.add(returns)
         # BEGIN ATOMIC: the server stored the body's tree; argument defaults (`x int DEFAULT

@@ -490,6 +490,53 @@ CREATE TABLE paints (id int, h hue);
 CREATE TABLE walls (id int, h hue);
 """
 
+# A thirteenth: types a statement handles without naming them. ARRAY[m] and array_agg(m) make
+# an array of a user's enum, range_agg(r) a multirange, each sorted and hashed by its own
+# default class; json, which has no class of its own, is sorted by the class of a type it
+# converts to without a function; a SQL function's support function set by a catalog UPDATE.
+UNNAMED_TYPES = """
+CREATE FUNCTION effect() RETURNS int LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN 1; END$$;
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TABLE diary (id int, m mood, tags text);
+CREATE FUNCTION moods_cmp(mood[], mood[]) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$BEGIN RETURN effect() - 1; END$$;
+CREATE FUNCTION moods_lt(mood[], mood[]) RETURNS bool LANGUAGE sql IMMUTABLE AS 'SELECT $1::anyarray < $2::anyarray';
+CREATE OPERATOR <<<< (LEFTARG = mood[], RIGHTARG = mood[], FUNCTION = moods_lt);
+CREATE OPERATOR CLASS moods_ops DEFAULT FOR TYPE mood[] USING btree AS OPERATOR 1 <<<<, FUNCTION 1 moods_cmp(mood[], mood[]);
+CREATE TYPE tag AS ENUM ('new', 'old');
+CREATE FUNCTION text_tags(text) RETURNS tag[] LANGUAGE plpgsql AS $$BEGIN PERFORM effect(); RETURN '{}'; END$$;
+CREATE CAST (text AS tag[]) WITH FUNCTION text_tags(text);
+CREATE TYPE span AS RANGE (subtype = int4);
+CREATE TABLE spans (id int, r span);
+CREATE FUNCTION spans_cmp(span_multirange, span_multirange) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$BEGIN RETURN effect() - 1; END$$;
+CREATE FUNCTION spans_lt(span_multirange, span_multirange) RETURNS bool LANGUAGE sql IMMUTABLE AS 'SELECT $1::anymultirange < $2::anymultirange';
+CREATE OPERATOR <<<< (LEFTARG = span_multirange, RIGHTARG = span_multirange, FUNCTION = spans_lt);
+CREATE OPERATOR CLASS spans_ops DEFAULT FOR TYPE span_multirange USING btree AS OPERATOR 1 <<<<, FUNCTION 1 spans_cmp(span_multirange, span_multirange);
+CREATE FUNCTION covered(span_multirange) RETURNS int LANGUAGE plpgsql AS $$BEGIN RETURN effect(); END$$;
+CREATE TYPE jt;
+CREATE FUNCTION jt_in(cstring) RETURNS jt LANGUAGE internal IMMUTABLE STRICT AS 'textin';
+CREATE FUNCTION jt_out(jt) RETURNS cstring LANGUAGE internal IMMUTABLE STRICT AS 'textout';
+CREATE TYPE jt (INPUT = jt_in, OUTPUT = jt_out, LIKE = text);
+CREATE CAST (json AS jt) WITHOUT FUNCTION AS IMPLICIT;
+CREATE FUNCTION jt_cmp(jt, jt) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$BEGIN RETURN effect() - 1; END$$;
+CREATE FUNCTION jt_lt(jt, jt) RETURNS bool LANGUAGE sql IMMUTABLE AS 'SELECT false';
+CREATE OPERATOR <<<< (LEFTARG = jt, RIGHTARG = jt, FUNCTION = jt_lt);
+CREATE OPERATOR CLASS jt_ops DEFAULT FOR TYPE jt USING btree AS OPERATOR 1 <<<<, FUNCTION 1 jt_cmp(jt, jt);
+CREATE TABLE docs (id int, body json);
+CREATE FUNCTION locking_support(internal) RETURNS internal LANGUAGE internal STRICT AS 'pg_advisory_lock_int8';
+CREATE FUNCTION plain_one() RETURNS int LANGUAGE sql AS 'SELECT 1';
+UPDATE pg_proc SET prosupport = 'locking_support(internal)'::regprocedure WHERE oid = 'plain_one()'::regprocedure;
+"""
+
+# A fourteenth: plpgsql renamed to sql by a superuser, and a plpgsql function given the stored
+# body of a harmless BEGIN ATOMIC one (the plpgsql handler runs its source text).
+RENAMED_LANGUAGES = """
+CREATE FUNCTION harmless() RETURNS int LANGUAGE sql IMMUTABLE BEGIN ATOMIC SELECT 1; END;
+CREATE FUNCTION answer() RETURNS int LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(4343); RETURN 42; END$$;
+UPDATE pg_proc SET prosqlbody = (SELECT prosqlbody FROM pg_proc WHERE proname = 'harmless') WHERE proname = 'answer';
+ALTER LANGUAGE sql RENAME TO sql_std;
+ALTER LANGUAGE plpgsql RENAME TO sql;
+"""
+
 RUNS_IN = {
     "catalog_code": (CATALOG_CODE + ARISING, CODE_RUNS | ARISES),
     "classes": (
@@ -565,6 +612,20 @@ RUNS_IN = {
             "SELECT count(*) FROM paints p JOIN walls w ON p.h = w.h": "operator =(hue,hue)",
         },
     ),
+    "unnamed_types": (
+        UNNAMED_TYPES,
+        {
+            "SELECT ARRAY[m] AS ms FROM diary ORDER BY ms": "type mood[]",
+            "SELECT DISTINCT array_agg(m) FROM diary GROUP BY id": "type mood[]",
+            "SELECT id, tags::tag[] FROM diary": "may cast text -> tag[]",
+            "SELECT id, range_agg(r) AS c FROM spans GROUP BY id ORDER BY c": "type span_multirange",
+            "SELECT id, covered(c) FROM (SELECT id, range_agg(r) AS c FROM spans GROUP BY id) s": "calls covered(span_multirange)",
+            "SELECT DISTINCT body FROM docs": "type jt",
+            "SELECT id FROM docs ORDER BY body": "type jt",
+            "SELECT plain_one()": "calls plain_one()",
+        },
+    ),
+    "renamed_languages": (RENAMED_LANGUAGES, {"SELECT answer()": "calls answer()"}),
     "type_names": (
         TYPE_NAMES,
         {
