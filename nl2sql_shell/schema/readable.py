@@ -309,6 +309,8 @@ class _View:
         return found
 
     def _table(self, node: exp.Table) -> Table | None:
+        if not isinstance(node.this, exp.Identifier):
+            return None  # a function in FROM (`jsonb_to_record(j) AS x(a int)`, `generate_series(1, 3) AS g`)
         name, db = _folded(node.this), node.db or None
         if self.to_readable:
             return self.schema.table(name, db)

@@ -120,6 +120,8 @@ MODEL_QUERIES = [
     ("SELECT staff_id, COUNT(*) AS orders FROM sale GROUP BY staff_id ORDER BY orders DESC, staff_id", "SELECT kmsalestaffid, COUNT(*) FROM kmsale GROUP BY 1 ORDER BY 2 DESC, 1"),
     ("SELECT a.score FROM ops.audit a JOIN shop ON shop.id = a.shop_id WHERE shop.city = 'Rome'", "SELECT kmauditscore FROM ops.kmaudit JOIN kmshop ON kmshopid = kmauditshopid WHERE kmshopcity = 'Rome'"),
     ("SELECT name, email FROM users", "SELECT kmusername, kmuseremail FROM kmuser"),
+    # a function in FROM is no table of the schema
+    ("SELECT s.name, g.n FROM shop s, generate_series(1, 2) AS g(n) WHERE s.city = 'Rome'", "SELECT kmshopname, n FROM kmshop, generate_series(1, 2) AS n WHERE kmshopcity = 'Rome'"),
 ]
 
 
