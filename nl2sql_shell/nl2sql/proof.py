@@ -462,9 +462,12 @@ def _operator_runs(tokens: list[Token]) -> tuple[set[str], dict[str, tuple[bool,
             runs.append((token.text, i, i))
         previous = token
     sides: dict[str, tuple[bool, bool]] = {}
+    # a value cast to `unknown` (`NULL::unknown`, `pg_catalog.unknown 'a'`) takes whatever type
+    # an operator wants, as a literal does, wherever it stands
+    untyped = any(_name(token) == "unknown" for token in tokens)
     for name, first, last in runs:
-        left = first > 0 and _loose(tokens[first - 1], TokenType.R_PAREN)
-        right = last + 1 < len(tokens) and _loose(tokens[last + 1], TokenType.L_PAREN)
+        left = untyped or (first > 0 and _loose(tokens[first - 1], TokenType.R_PAREN))
+        right = untyped or (last + 1 < len(tokens) and _loose(tokens[last + 1], TokenType.L_PAREN))
         was = sides.get(name, (False, False))
         sides[name] = (was[0] or left, was[1] or right)
     return {name for name, _, _ in runs}, sides
@@ -609,14 +612,18 @@ class _Prover:
 
     def classed_built_ins(self) -> set[int]:
         """Built-in types whose default btree or hash family a user made or added to (a
-        superuser's `DEFAULT FOR TYPE point`): their values arise unnamed (`b[1]` of a box is a
-        point, `lseg # lseg` another), and DISTINCT, ORDER BY or a hash join run the family, so
-        every statement here may handle them."""
+        superuser's `DEFAULT FOR TYPE point`), or that convert to a user's type without a
+        function, implicitly (whose default class then sorts and hashes them where they have
+        none of their own: `parts`): their values arise unnamed (`b[1]` of a box is a point,
+        `lseg # lseg` another), and DISTINCT, ORDER BY or a hash join run the family, so every
+        statement here may handle them."""
         query = f"""
             SELECT DISTINCT c.opcintype FROM pg_opclass c JOIN pg_am am ON am.oid = c.opcmethod
             WHERE c.opcdefault AND am.amname IN ('btree', 'hash') AND c.opcintype < 16384
               AND ({_user_made("c")} OR EXISTS (SELECT 1 FROM pg_amproc ap WHERE ap.amprocfamily = c.opcfamily AND {_user_made("ap")})
-                   OR EXISTS (SELECT 1 FROM pg_amop ao WHERE ao.amopfamily = c.opcfamily AND {_user_made("ao")}))"""
+                   OR EXISTS (SELECT 1 FROM pg_amop ao WHERE ao.amopfamily = c.opcfamily AND {_user_made("ao")}))
+            UNION SELECT c.castsource FROM pg_cast c
+            WHERE c.castmethod = 'b' AND c.castcontext = 'i' AND c.castsource < 16384 AND c.casttarget >= 16384"""
         return {r[0] for r in self.rows(query)}
 
     def parts(self, types: set[int]) -> set[int]:
@@ -964,7 +971,8 @@ class _Prover:
         runs = list(written)
         query = f"""
             SELECT o.oid, o.oprname, o.oprleft, o.oprright, o.oid::regoperator::text FROM pg_operator o
-            WHERE EXISTS (SELECT 1 FROM pg_operator x JOIN pg_proc p ON p.oid IN (x.oprcode, x.oprrest, x.oprjoin)
+            WHERE {_user_made("o")}  -- its operand types: a domain's CHECK runs as an operand is coerced to it
+               OR EXISTS (SELECT 1 FROM pg_operator x JOIN pg_proc p ON p.oid IN (x.oprcode, x.oprrest, x.oprjoin)
                           WHERE x.oid IN (o.oid, o.oprnegate, o.oprcom) AND NOT ({_BUILTIN_HARMLESS}))
                OR EXISTS (SELECT 1 FROM pg_amop ao JOIN pg_amproc ap ON ap.amprocfamily = ao.amopfamily
                           WHERE ao.amopopr = o.oid AND ({_user_made("ao")} OR {_user_made("ap")}))"""
@@ -1055,9 +1063,14 @@ class _Prover:
                      JOIN pg_operator o ON o.oid = ao.amopopr WHERE {_user_made("c")} OR {_user_made("ao")}""",
             {"t": oid},
         )
-        if all([self.function(f) for (f,) in functions]) and all([self.operator(o) for o in self.sort_operators(oid, user_made=True)]):
-            return True
-        return self.fail(f"handles values of type {label}, whose default operator class is not known to be harmless")
+        if not (all([self.function(f) for (f,) in functions]) and all([self.operator(o) for o in self.sort_operators(oid, user_made=True)])):
+            return self.fail(f"handles values of type {label}, whose default operator class is not known to be harmless")
+        # a CHECK added to a built-in domain (information_schema.cardinal_number) leaves its
+        # pg_type row as initdb made it; the constraint's own row is new
+        added = self.rows(f"SELECT con.oid FROM pg_constraint con WHERE con.contypid = %s AND {_user_made('con')}", (oid,))
+        if not all([self.dependencies("pg_constraint", c) for (c,) in added]):
+            return self.fail(f"handles values of type {label}, whose added constraint is not known to be harmless")
+        return True
 
     def sort_operators(self, oid: int, *, user_made: bool) -> list[int]:
         """The operators of a type's default btree and hash classes (with ``user_made``, of

@@ -537,6 +537,35 @@ ALTER LANGUAGE sql RENAME TO sql_std;
 ALTER LANGUAGE plpgsql RENAME TO sql;
 """
 
+# A fifteenth, from one more attacker: an operand cast to `unknown` takes any operator's type;
+# a CHECK added to a built-in domain; point, which has no default class, converted without a
+# function to a user's type whose class then sorts it (`@@ box` is a point, never named); an
+# operator whose row was changed to take a domain with a CHECK.
+UNSEEN_OPERANDS = """
+CREATE FUNCTION effect() RETURNS int LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN 1; END$$;
+CREATE FUNCTION checked(anyelement) RETURNS bool LANGUAGE plpgsql AS $$BEGIN RETURN effect() = 1; END$$;
+CREATE TYPE mood AS ENUM ('a', 'b');
+CREATE FUNCTION moodop(mood, int) RETURNS bool LANGUAGE plpgsql AS $$BEGIN RETURN effect() = 1; END$$;
+CREATE OPERATOR @@@ (LEFTARG = mood, RIGHTARG = int, FUNCTION = moodop);
+ALTER DOMAIN information_schema.cardinal_number ADD CONSTRAINT w CHECK (checked(VALUE));
+CREATE DOMAIN dchk AS int CHECK (checked(VALUE));
+CREATE OPERATOR %%% (LEFTARG = int, RIGHTARG = int, FUNCTION = int4pl);
+UPDATE pg_operator SET oprleft = 'dchk'::regtype WHERE oprname = '%%%' AND oprright = 'int'::regtype;
+"""
+POINT_CAST = """
+CREATE FUNCTION effect() RETURNS int LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN 1; END$$;
+CREATE TYPE u;
+CREATE FUNCTION u_in(cstring) RETURNS u LANGUAGE internal IMMUTABLE STRICT AS 'point_in';
+CREATE FUNCTION u_out(u) RETURNS cstring LANGUAGE internal IMMUTABLE STRICT AS 'point_out';
+CREATE TYPE u (INPUT = u_in, OUTPUT = u_out, INTERNALLENGTH = 16, ALIGNMENT = double);
+CREATE FUNCTION u_cmp(u, u) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$BEGIN RETURN effect() - 1; END$$;
+CREATE FUNCTION u_lt(u, u) RETURNS bool LANGUAGE sql IMMUTABLE AS 'SELECT false';
+CREATE OPERATOR &<< (LEFTARG = u, RIGHTARG = u, FUNCTION = u_lt);
+CREATE OPERATOR CLASS u_ops DEFAULT FOR TYPE u USING btree AS OPERATOR 1 &<<, FUNCTION 1 u_cmp(u, u);
+CREATE CAST (point AS u) WITHOUT FUNCTION AS IMPLICIT;
+CREATE TABLE boxes (id int, b box);
+"""
+
 RUNS_IN = {
     "catalog_code": (CATALOG_CODE + ARISING, CODE_RUNS | ARISES),
     "classes": (
@@ -626,6 +655,16 @@ RUNS_IN = {
         },
     ),
     "renamed_languages": (RENAMED_LANGUAGES, {"SELECT answer()": "calls answer()"}),
+    "unseen_operands": (
+        UNSEEN_OPERANDS,
+        {
+            "SELECT NULL::unknown @@@ 1": "operator @@@(mood,integer)",
+            "SELECT 'a'::unknown @@@ 1": "operator @@@(mood,integer)",
+            "SELECT 5::information_schema.cardinal_number": "added constraint",
+            "SELECT 1 %%% 2": "type dchk",
+        },
+    ),
+    "point_cast": (POINT_CAST, {"SELECT DISTINCT @@ b FROM boxes": "type u", "SELECT id FROM boxes ORDER BY b[0]": "type u"}),
     "type_names": (
         TYPE_NAMES,
         {
