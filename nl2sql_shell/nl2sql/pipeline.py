@@ -25,6 +25,7 @@ from typing import Literal
 import psycopg
 from psycopg import pq
 
+from nl2sql_shell.db.as_sent import unsent
 from nl2sql_shell.db.execute import OneStatementCursor, read_only_transaction
 from nl2sql_shell.llm.model import Model
 from nl2sql_shell.nl2sql import CHECK_VALUES, DEFAULT_CANDIDATES, GREEDY_FIRST, REFUSAL_DOUBT_LOGPROB, SCHEMA_BUDGET_TOKENS, WORDS_RETRY
@@ -478,6 +479,8 @@ class Asker:
             result = check_sql(view.to_schema(result.sql), view.schema)
         if not result.ok:
             return _Verified(list(result.errors), None, None, result.unknown)
+        if problem := unsent(conn, result.sql):  # what is shown and checked is not what would run
+            return _Verified([problem], None, None)
         proof = prove(conn, result.sql, self.options.statement_timeout_ms)
         if proof.proven and (error := explain(conn, result.sql, self.options)):
             return _Verified([error], None, proof)

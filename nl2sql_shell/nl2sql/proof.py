@@ -48,6 +48,7 @@ from psycopg import pq
 from sqlglot.errors import TokenError
 from sqlglot.tokens import Token, TokenType
 
+from nl2sql_shell.db.as_sent import unsent
 from nl2sql_shell.db.execute import catalog_reads
 from nl2sql_shell.nl2sql.parsing import UnlikePostgres, tokenize
 from nl2sql_shell.nl2sql.safety import classify
@@ -247,6 +248,8 @@ class _Use:
 
 def prove(conn: psycopg.Connection, sql: str, timeout_ms: int = 5_000) -> Proof:
     """Prove ``sql`` harmless on ``conn``'s server, or say why not (catalog reads only)."""
+    if problem := unsent(conn, sql):  # the server would read other text than this proof reads
+        return Proof(False, (problem,))
     safety = classify(sql)
     if safety.writes:
         return Proof(False, tuple(safety.reasons))

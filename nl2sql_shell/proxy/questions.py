@@ -28,6 +28,7 @@ import psycopg
 from psycopg import generators, pq
 from psycopg.adapt import Loader
 
+from nl2sql_shell.db.as_sent import backslashes_differ
 from nl2sql_shell.db.cells import visible
 from nl2sql_shell.db.execute import OneStatementCursor, read_only_transaction
 from nl2sql_shell.db.format import text_loading
@@ -119,6 +120,8 @@ class Conversation:
         if not answer.proven and not command.confirmed:
             what = "writes" if answer.writes else "may have side effects (not proven harmless)"
             raise NotRunnable(f"not run: this statement {what}; read it, then send ?run yes to run it")
+        if answer.writes and (problem := backslashes_differ(conn, answer.sql)):
+            raise NotRunnable(f"not run: {problem}")
         result = execute(conn, answer.sql, read_only=not answer.writes, statement_timeout_ms=None if answer.writes else READ_TIMEOUT_MS, binary=binary)
         self.last = None  # run once: a second ?run must not repeat a write
         self.store.add(answer.question, answer.sql)

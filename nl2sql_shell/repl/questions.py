@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
+from nl2sql_shell.db.as_sent import backslashes_differ
 from nl2sql_shell.db.cells import visible
 from nl2sql_shell.nl2sql.prompt import Example
 from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
@@ -299,6 +300,10 @@ class QuestionHandler:
     def _run(self, answer, write: bool = False) -> None:
         """Model SQL runs as one statement; reads in a READ ONLY transaction with a timeout, so
         the server refuses any write."""
+        if write and (problem := backslashes_differ(self.shell.conn, answer.sql)):
+            self.shell.error(f"Not run: {problem}.")
+            self.shell.last_failed = True
+            return
         outcome = self.shell.run_sql(answer.sql, read_only=not write, statement_timeout_ms=None if write else READ_TIMEOUT_MS, single=True)
         if outcome.ok:
             self.history.append(Example(answer.question, answer.sql))

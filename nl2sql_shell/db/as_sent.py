@@ -1,0 +1,39 @@
+"""Whether the server reads a statement as the shell shows and checks it.
+
+The checks, the proof and the confirmation all read the model's SQL as Python text. The server
+reads the bytes psycopg sends, in the session's client encoding, and lexes them under the
+session's settings, which a database's owner may set for everyone (`ALTER DATABASE ... SET`):
+
+- in SJIS or EUC_JP, Python sends `¥` as the byte 0x5C, which the server reads as a backslash:
+  `E'¥' AND x <> '` hides a call inside what the checks take for a string;
+- with standard_conforming_strings off, a backslash in `'...'` escapes the next character, so a
+  quote ends a string later than the checks saw. The shell runs reads with it on; a write runs
+  in the session as it is.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+
+def unsent(conn: psycopg.Connection, sql: str) -> str | None:
+    """Why ``sql`` would not reach the server as written, in this connection's client
+    encoding; None when every character goes as itself."""
+    codec = conn.info.encoding
+    name = conn.info.parameter_status("client_encoding") or codec
+    for ch in dict.fromkeys(sql):
+        try:
+            back = ch.encode(codec).decode(codec)
+        except UnicodeError:
+            return f"client encoding {name} cannot send {ch!r}"
+        if back != ch:
+            return f"client encoding {name} sends {ch!r} as {back!r}, which the server reads otherwise than the checks did"
+    return None
+
+
+def backslashes_differ(conn: psycopg.Connection, sql: str) -> str | None:
+    """Why the server would end a string of ``sql`` elsewhere than the checks did, run as the
+    session is: standard_conforming_strings off and a backslash in it; None otherwise."""
+    if "\\" in sql and conn.info.parameter_status("standard_conforming_strings") == "off":
+        return "standard_conforming_strings is off in this session, so the server reads this statement's backslashes as escapes, unlike the checks and the text shown; SET standard_conforming_strings = on to run it"
+    return None
