@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 
 from .model import Column, ForeignKey, Table
+from .words import names_a_time
 
 MAX_COMMENT_CHARS = 100
 MAX_VALUE_CHARS = 60
@@ -113,7 +114,14 @@ def _column_notes(column: Column) -> str:
         notes.append(f"elements e.g. {_literals(column.element_values)}")
     elif column.json_keys:
         notes.append(f"keys: {_literals(column.json_keys)}")
+    elif column.value_range is not None and names_a_time(column.name):
+        # a number that holds a time: its values say how (seconds since 1970, or 20260131)
+        notes.append("from {} to {}".format(*(_number(v) for v in column.value_range)))
     return "; ".join(notes)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value.is_integer() else str(value)
 
 
 def _with_comment(line: str, notes: str) -> str:

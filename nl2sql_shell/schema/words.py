@@ -62,6 +62,15 @@ class NameWords:
         return False
 
 
+# Words with which names say "a point in time" (created_at, sent_epoch, whreadingts, shipped_on, date_key).
+TIME_WORDS = frozenset("epoch unix at ts on time timestamp date datetime when created updated modified start started end ended".split())
+
+
+def names_a_time(name: str) -> bool:
+    """Does a column's name say it holds a point in time, whatever its type?"""
+    return not TIME_WORDS.isdisjoint(name_words(name).words)
+
+
 def declared_words(name: str) -> list[str]:
     """The words a name declares by its own boundaries: ``orderLines``, ``order_lines2``."""
     return [w.lower() for w in _TOKEN.findall(name)]

@@ -20,6 +20,8 @@ CUSTOMERS = Table(
         Column("name", "text", not_null=True, comment="Full name"),
         Column("tier", "customer_tier", enum_labels=("gold", "silver")),
         Column("country", "character varying(2)", sample_values=("DE", "FR")),
+        Column("signed_up_at", "bigint", value_range=(1704067200.0, 1735689599.0)),  # a time: how it is written shows
+        Column("visits", "integer", value_range=(0.0, 12.0)),  # no time: the range is no help
     ),
     primary_key=("id",),
     comment="People who buy",
@@ -57,7 +59,9 @@ def test_renders_compact_ddl_with_notes() -> None:
         "id integer PRIMARY KEY,\n"
         "name text NOT NULL, -- Full name\n"
         "tier customer_tier, -- one of: 'gold', 'silver'\n"
-        "country character varying(2) -- e.g. 'DE', 'FR'\n"
+        "country character varying(2), -- e.g. 'DE', 'FR'\n"
+        "signed_up_at bigint, -- from 1704067200 to 1735689599\n"
+        "visits integer\n"
         ");\n"
         "CREATE TABLE orders (\n"
         "customer_id integer NOT NULL,\n"

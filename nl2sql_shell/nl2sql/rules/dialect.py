@@ -21,14 +21,12 @@ from collections.abc import Iterator
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope
 
-from nl2sql_shell.schema.words import name_words
+from nl2sql_shell.schema.words import names_a_time
 
 from .base import Change, Context, Tables, column_of, matches, sql_of, type_family, type_of
 
 _YEAR_NAME = re.compile(r"(?:\w*_)?(?:year|yr)(?:_\w+)?|\w+year")
 _SUBSECOND = re.compile(r"\w*(?:_ms|millis|micro|nano|msec)\w*")
-# Words with which names say "a point in time" (created_at, sent_epoch, whreadingts, shipped_on).
-_TIME_WORDS = frozenset("epoch unix at ts on time timestamp date datetime when created updated modified start started end ended".split())
 # What a number holds, judged by its least and greatest value (0 is often "not set"):
 # seconds since 1970 from 1973 to 2100, milliseconds over the same years, a date in digits.
 _TIME_SHAPES = {
@@ -119,7 +117,7 @@ def _time_held(column: exp.Column, tables: Tables) -> str | None:
     """How a number column named as a point in time holds it ("seconds", "milliseconds",
     "digits"), by its values when they are known; None when it is no time, or none of these."""
     found = column_of(column, tables)
-    if found is None or not _TIME_WORDS.intersection(name_words(column.name).words):
+    if found is None or not names_a_time(column.name):
         return None
     if found.value_range is None:
         return None if matches(_SUBSECOND, column.name) else "seconds"
