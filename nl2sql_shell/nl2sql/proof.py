@@ -148,7 +148,7 @@ _STORED_TREES = {
     "pg_class": """SELECT i.indexprs::text, i.indpred::text, p.partexprs::text FROM pg_class c
                    LEFT JOIN pg_index i ON i.indexrelid = c.oid LEFT JOIN pg_partitioned_table p ON p.partrelid = c.oid WHERE c.oid = %s""",
 }
-_TREE_FUNCTIONS = re.compile(r":(?:funcid|aggfnoid|winfnoid|opfuncid|hashfuncid|negfuncid|tsmhandler) (\d+)")
+_TREE_FUNCTIONS = re.compile(r":(?:funcid|aggfnoid|winfnoid|opfuncid|hashfuncid|negfuncid|tsmhandler|startInRangeFunc|endInRangeFunc) (\d+)")
 _TREE_OPERATORS = re.compile(r":(?:opno|sortop|eqop) (\d+)")
 _TREE_OPERATOR_LISTS = re.compile(r":opnos \(o ([\d ]+)\)")
 _TREE_RELATIONS = re.compile(r":relid (\d+)")
@@ -225,6 +225,7 @@ class _Facts:
     from_items: list[_FromItem] = field(default_factory=list)
     uses: list[_Use] = field(default_factory=list)  # every other identifier as written
     all_columns: bool = False  # `*`, NATURAL or TABLE: columns the text never names are read
+    untyped: bool = False  # a literal or NULL anywhere: BETWEEN, IN, CASE, NULLIF, LIKE compare one unwritten
 
 
 @dataclass(frozen=True)
@@ -306,6 +307,7 @@ def _read_tokens(sql: str) -> tuple[_Facts, str | None]:
             args = None if name == "unnest" else _argument_count(tokens, i + 1)
             facts.calls.append(_Call(schema, name, args, _names_only(tokens, i + 1)))
     facts.operators, facts.loose_sides = _operator_runs(tokens)
+    facts.untyped = any(t.token_type.name.endswith("STRING") or t.token_type == TokenType.NULL for t in tokens)
     facts.from_items, facts.uses, facts.all_columns = _references(tokens)
     return facts, None
 
@@ -607,7 +609,7 @@ class _Prover:
                 if overloads[oid][0].split("(")[0] in TYPE_DISPATCH or not self.function(oid):
                     self.fail(f"calls {overloads[oid][0]}, which is not known to be harmless")
             self.types_in_play()
-            self.operators(facts.operators | _IMPLICIT_OPERATORS, facts.loose_sides)
+            self.operators(facts.operators | _IMPLICIT_OPERATORS, facts.loose_sides, untyped=facts.untyped)
             self.casts()
             self.types_in_play()  # and those the operators' and casts' SQL functions return
             if self.in_play == before:
@@ -967,10 +969,13 @@ class _Prover:
         return ok
 
     # -- operators and casts ------------------------------------------------------------------------
-    def operators(self, written: Iterable[str], loose: dict[str, tuple[bool, bool]]) -> None:
+    def operators(self, written: Iterable[str], loose: dict[str, tuple[bool, bool]], *, untyped: bool = False) -> None:
         """Operators whose functions are not harmless built-ins and that the statement may use:
         the name is written (or implied) and each operand's type can be reached, or the operand
-        is a literal that takes whatever type the operator wants."""
+        is a literal that takes whatever type the operator wants. With ``untyped`` (a literal
+        or NULL in the statement), an implied one (`m BETWEEN 'a' AND 'b'`, `m IN ('a')`,
+        `CASE m WHEN 'a'`, `NULLIF(m, 'a')`) may take the literal on either side, so one
+        reachable operand is enough."""
         runs = list(written)
         query = f"""
             SELECT o.oid, o.oprname, o.oprleft, o.oprright, o.oid::regoperator::text FROM pg_operator o
@@ -984,6 +989,9 @@ class _Prover:
                 continue
             any_left = any(loose.get(run, (False, False))[0] for run in runs if name in run)
             any_right = any(loose.get(run, (False, False))[1] for run in runs if name in run)
+            if untyped and name in _IMPLICIT_OPERATORS:
+                any_left = any_left or self.reachable((right,))
+                any_right = any_right or self.reachable((left,))
             if not ((any_left or self.reachable((left,))) and (any_right or self.reachable((right,)))) or self.unproven_type(left, right):
                 continue
             self.in_play |= {left, right} - {0}  # its operands are coerced into these

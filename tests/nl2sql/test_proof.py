@@ -540,7 +540,9 @@ ALTER LANGUAGE plpgsql RENAME TO sql;
 # A fifteenth, from one more attacker: an operand cast to `unknown` takes any operator's type;
 # a CHECK added to a built-in domain; point, which has no default class, converted without a
 # function to a user's type whose class then sorts it (`@@ box` is a point, never named); an
-# operator whose row was changed to take a domain with a CHECK.
+# operator whose row was changed to take a domain with a CHECK; a literal beside an operator the
+# grammar implies (BETWEEN, IN, NULLIF); a view's window frame whose in_range function lost its
+# catalog rows.
 UNSEEN_OPERANDS = """
 CREATE FUNCTION effect() RETURNS int LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN 1; END$$;
 CREATE FUNCTION checked(anyelement) RETURNS bool LANGUAGE plpgsql AS $$BEGIN RETURN effect() = 1; END$$;
@@ -551,6 +553,19 @@ ALTER DOMAIN information_schema.cardinal_number ADD CONSTRAINT w CHECK (checked(
 CREATE DOMAIN dchk AS int CHECK (checked(VALUE));
 CREATE OPERATOR %%% (LEFTARG = int, RIGHTARG = int, FUNCTION = int4pl);
 UPDATE pg_operator SET oprleft = 'dchk'::regtype WHERE oprname = '%%%' AND oprright = 'int'::regtype;
+CREATE TYPE secret AS ENUM ('a', 'b');
+CREATE TABLE diary (id int, m mood);
+CREATE FUNCTION mood_secret(mood, secret) RETURNS bool LANGUAGE plpgsql AS $$BEGIN RETURN effect() = 1; END$$;
+CREATE OPERATOR >= (LEFTARG = mood, RIGHTARG = secret, FUNCTION = mood_secret);
+CREATE OPERATOR = (LEFTARG = mood, RIGHTARG = secret, FUNCTION = mood_secret);
+CREATE TYPE off AS ENUM ('one', 'two');
+CREATE TABLE nums (n int);
+CREATE FUNCTION my_in_range(int4, int4, off, bool, bool) RETURNS bool LANGUAGE plpgsql AS $$BEGIN RETURN effect() = 1; END$$;
+ALTER OPERATOR FAMILY integer_ops USING btree ADD FUNCTION 3 (int4, off) my_in_range(int4, int4, off, bool, bool);
+CREATE VIEW win AS SELECT n, count(*) OVER (ORDER BY n RANGE BETWEEN 'one'::off PRECEDING AND CURRENT ROW) AS c FROM nums;
+DELETE FROM pg_depend WHERE refclassid = 'pg_proc'::regclass AND refobjid = 'my_in_range'::regproc AND classid = 'pg_rewrite'::regclass;
+DELETE FROM pg_depend WHERE classid = 'pg_amproc'::regclass AND objid IN (SELECT oid FROM pg_amproc WHERE amproc = 'my_in_range'::regproc);
+DELETE FROM pg_amproc WHERE amproc = 'my_in_range'::regproc;
 """
 POINT_CAST = """
 CREATE FUNCTION effect() RETURNS int LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN 1; END$$;
@@ -662,6 +677,10 @@ RUNS_IN = {
             "SELECT 'a'::unknown @@@ 1": "operator @@@(mood,integer)",
             "SELECT 5::information_schema.cardinal_number": "added constraint",
             "SELECT 1 %%% 2": "type dchk",
+            "SELECT id FROM diary WHERE m BETWEEN 'a' AND 'b'": "operator >=(mood,secret)",  # the literal takes secret
+            "SELECT NULLIF(m, 'a') FROM diary": "operator =(mood,secret)",
+            "SELECT id FROM diary WHERE m IN ('a')": "operator =(mood,secret)",
+            "SELECT n, c FROM win": "view win",  # its window frame's in_range, with no catalog row left
         },
     ),
     "point_cast": (POINT_CAST, {"SELECT DISTINCT @@ b FROM boxes": "type u", "SELECT id FROM boxes ORDER BY b[0]": "type u"}),
