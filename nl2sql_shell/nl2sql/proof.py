@@ -40,7 +40,7 @@ and this proof read the same strings.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import psycopg
@@ -267,6 +267,15 @@ def prove(conn: psycopg.Connection, sql: str, timeout_ms: int = 5_000) -> Proof:
     except psycopg.Error as exc:
         return Proof(False, (f"the catalog could not be read: {str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__}",))
     return Proof(not reasons, tuple(dict.fromkeys(reasons)))
+
+
+def plain_reads(conn: psycopg.Connection, path: Sequence[str], oids: Iterable[int]) -> set[int]:
+    """Of these tables, those a read of runs nothing but harmless code, judged as the proof
+    judges a table a statement reads (every column read): the shell's own samples of a table
+    are planned, and planning folds the constant calls of its indexes, constraints and
+    statistics. Inside `catalog_reads`, whose path (the user's) is ``path``."""
+    prover = _Prover(conn, tuple(path))
+    return {oid for oid in oids if prover.relation(oid)}
 
 
 def _read_tokens(sql: str) -> tuple[_Facts, str | None]:

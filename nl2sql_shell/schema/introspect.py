@@ -36,6 +36,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import namedtuple_row
 
 from nl2sql_shell.db.execute import SearchPath, catalog_reads
+from nl2sql_shell.nl2sql.proof import plain_reads
 
 from .model import Column, ForeignKey, Schema, Table
 from .words import declared_words
@@ -53,15 +54,27 @@ SAMPLING_TIMEOUT_MS = 2000
 
 _KINDS = {"r": "table", "p": "table", "v": "view", "m": "materialized view", "f": "foreign table"}
 
-_RELATIONS = """
+# Code the planner may run for any read of a table (it folds constant calls in index
+# expressions and predicates, statistics' expressions and, with constraint_exclusion, CHECK
+# constraints; it scans an index's operator class; PostgreSQL 18 computes virtual columns):
+# such a table is sampled only when the proof finds that code harmless.
+_PLANNED_CODE = """(EXISTS (SELECT 1 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+                 WHERE i.indrelid = c.oid AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL OR ic.relam >= 16384
+                       OR EXISTS (SELECT 1 FROM unnest(i.indclass::oid[]) AS k(oid) WHERE k.oid >= 16384)))
+         OR EXISTS (SELECT 1 FROM pg_statistic_ext s WHERE s.stxrelid = c.oid AND s.stxexprs IS NOT NULL)
+         OR EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'c')
+         OR EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attgenerated = 'v'))"""
+
+_RELATIONS = f"""
 SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind,
        obj_description(c.oid, 'pg_class') AS comment,
        CASE WHEN c.relkind IN ('r', 'p', 'm', 'f') AND c.reltuples >= 0
             AND (c.relkind = 'f' OR size.bytes > %(small)s)
             THEN c.reltuples::bigint END AS rows,
-       c.relkind IN ('r', 'm') AND size.bytes <= %(small)s
+       c.relkind IN ('r', 'm') AND c.relispopulated AND size.bytes <= %(small)s
        AND has_table_privilege(c.oid, 'SELECT') AND NOT row_security_active(c.oid) AS small,
-       c.relkind IN ('r', 'm') AND has_table_privilege(c.oid, 'SELECT') AND NOT row_security_active(c.oid) AS readable
+       c.relkind IN ('r', 'm') AND c.relispopulated AND has_table_privilege(c.oid, 'SELECT') AND NOT row_security_active(c.oid) AS readable,
+       {_PLANNED_CODE} AS planned_code
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 CROSS JOIN LATERAL (SELECT CASE WHEN c.relkind = 'p'
@@ -186,6 +199,10 @@ def read_schema(conn: psycopg.Connection, *, sample_values: int = 5, max_distinc
     with _read_only(conn) as path, conn.cursor(row_factory=namedtuple_row) as cur:
         (database,) = cur.execute("SELECT current_database()").fetchone()
         relations = cur.execute(_RELATIONS, {"small": SMALL_TABLE_BYTES, "path": list(path.listed)}).fetchall()
+        # samples of a table whose planning may run code are probed only where that code is harmless
+        planned = [r.oid for r in relations if r.planned_code and r.readable]
+        plain = plain_reads(conn, path.effective, planned) if planned else set()
+        relations = [r._replace(small=False, readable=False) if r.oid in planned and r.oid not in plain else r for r in relations]
         oids = [r.oid for r in relations]
         columns: dict[int, list[Any]] = defaultdict(list)
         for row in cur.execute(_COLUMNS, {"oids": oids, "path": list(path.effective)}):
@@ -340,7 +357,7 @@ def _probe(cur: psycopg.Cursor, probes: list[sql.Composed]) -> _Samples:
         with cur.connection.transaction():
             cur.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(SAMPLING_TIMEOUT_MS))
             rows = cur.execute(sql.SQL(" UNION ALL ").join(probes)).fetchall()
-    except (psycopg.errors.QueryCanceled, psycopg.errors.InsufficientPrivilege):
+    except psycopg.Error:  # too slow, not allowed, or not readable now (a materialized view never refreshed)
         return {}
     return {(oid, name): tuple(values) for oid, name, values in rows if values}
 

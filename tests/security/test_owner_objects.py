@@ -46,6 +46,22 @@ GRANT SELECT ON orders, plans, documents TO PUBLIC;
 ALTER TABLE orders ENABLE ROW LEVEL SECURITY;
 ALTER TABLE orders FORCE ROW LEVEL SECURITY;
 CREATE POLICY everyone ON orders FOR SELECT USING (public.effect('policy'));
+-- code the planner folds when it plans any read of a table: the shell's samples are planned
+CREATE FUNCTION public.folded(what text) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$BEGIN PERFORM public.effect(what); RETURN 0; END $$;
+CREATE TABLE predicated (id int, kind text);
+CREATE INDEX predicated_kind ON predicated (kind) WHERE id > public.folded('index predicate');
+CREATE TABLE computed (id int, kind text);
+CREATE INDEX computed_kind ON computed ((id + public.folded('index expression')));
+CREATE TABLE counted (id int, kind text);
+CREATE STATISTICS counted_kind ON (id + public.folded('statistics')), kind FROM counted;
+CREATE TABLE checked (id int, kind text CHECK (length(kind) > public.folded('check')));
+CREATE TABLE tags (id int, kind text);
+CREATE INDEX tags_kind ON tags (kind) WHERE id > 0;  -- built-in code only: sampled
+INSERT INTO predicated VALUES (1, 'red'); INSERT INTO computed VALUES (1, 'red');
+INSERT INTO counted VALUES (1, 'red'); INSERT INTO checked VALUES (1, 'red'); INSERT INTO tags VALUES (1, 'red');
+CREATE MATERIALIZED VIEW pending AS SELECT id, kind FROM tags WITH NO DATA;  -- never refreshed: unreadable
+GRANT SELECT ON predicated, computed, counted, checked, tags, pending TO PUBLIC;
+DELETE FROM private.calls;  -- the INSERTs above ran the index and CHECK code, as any write does
 """
 # Each a better match for what the shell's SQL writes than pg_catalog's own.
 SHADOWS = [
@@ -92,6 +108,7 @@ def owned(pg_server):
             admin.execute(f"CREATE ROLE \"{role}\" LOGIN PASSWORD 'pw'")
         admin.execute(f'CREATE DATABASE "{name}" OWNER "{OWNER}"')
         admin.execute(f'ALTER DATABASE "{name}" SET search_path = "$user", public, pg_catalog')
+        admin.execute(f'ALTER DATABASE "{name}" SET constraint_exclusion = on')  # CHECK constraints are planned too
     with psycopg.connect(pg_server.conninfo(name), autocommit=True) as conn:
         conn.execute(f'SET ROLE "{OWNER}"')
         conn.execute(_owner_ddl())
@@ -130,6 +147,10 @@ def test_the_shells_own_reads_run_nothing_the_owner_made(pg_server, owned, role)
     assert schema.search_path == ("public", "pg_catalog")
     assert schema.table("plans").column("name").sample_values == ("free", "pro")
     assert schema.table("orders").column("status").sample_values == ()  # its policy is not run to read it
+    for planned in ("predicated", "computed", "counted", "checked"):  # nor are they planned
+        assert schema.table(planned).column("kind").sample_values == ()
+    assert schema.table("tags").column("kind").sample_values == ("red",)
+    assert schema.table("pending") is not None  # and a materialized view never refreshed stops nothing
     assert metadata.relation("plans") is not None
     # the owner's operators on built-in types may be reached by the statement's own `<>`
     assert not proof.proven and "may use operator !~(name,name), which is not known to be harmless" in proof.reasons
