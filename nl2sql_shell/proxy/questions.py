@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import psycopg
 from psycopg import generators, pq
@@ -35,6 +35,7 @@ from nl2sql_shell.db.format import text_loading
 from nl2sql_shell.nl2sql.examples import ExampleStore
 from nl2sql_shell.nl2sql.followup import FOLLOW_UP, READ_TIMEOUT_MS
 from nl2sql_shell.nl2sql.pipeline import Answer, Asker
+from nl2sql_shell.nl2sql.proof import prove
 from nl2sql_shell.nl2sql.prompt import Example
 from nl2sql_shell.proxy.codec import BOOL_OID, TEXT_OID
 
@@ -69,6 +70,25 @@ def parse_command(sql: str) -> Ask | Run | None:
     return None
 
 
+@dataclass(frozen=True)
+class Notice:
+    """A notice's fields, copied while psycopg still holds the server's message: a Diagnostic
+    read after its result is freed is empty (psql then shows "no error message available")."""
+
+    severity: str | None
+    severity_nonlocalized: str | None
+    sqlstate: str | None
+    message_primary: str | None
+    message_detail: str | None
+    message_hint: str | None
+    statement_position: str | None
+    context: str | None
+
+    @classmethod
+    def of(cls, diag: psycopg.errors.Diagnostic) -> Notice:
+        return cls(*(getattr(diag, f.name) for f in fields(cls)))
+
+
 @dataclass
 class RunResult:
     """A proposal's result, as text values, ready to be written to the client."""
@@ -76,7 +96,7 @@ class RunResult:
     columns: list[tuple[str, int]] | None  # None when the statement returns no rows
     rows: list[tuple[str | bytes | None, ...]]  # bytes: binary format
     tag: str
-    notices: list[psycopg.errors.Diagnostic] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
 
 
 class NotRunnable(Exception):
@@ -120,6 +140,8 @@ class Conversation:
         if not answer.proven and not command.confirmed:
             what = "writes" if answer.writes else "may have side effects (not proven harmless)"
             raise NotRunnable(f"not run: this statement {what}; read it, then send ?run yes to run it")
+        if not command.confirmed and not (proof := prove(conn, answer.sql)).proven:  # the schema may have changed since
+            raise NotRunnable(f"not run: since it was proposed, it may have side effects ({'; '.join(proof.reasons)}); read it, then send ?run yes to run it")
         if answer.writes and (problem := backslashes_differ(conn, answer.sql)):
             raise NotRunnable(f"not run: {problem}")
         result = execute(conn, answer.sql, read_only=not answer.writes, statement_timeout_ms=None if answer.writes else READ_TIMEOUT_MS, binary=binary)
@@ -139,8 +161,19 @@ class Conversation:
 def execute(conn: psycopg.Connection, sql: str, *, read_only: bool, statement_timeout_ms: int | None, binary: bool = False) -> RunResult:
     """One statement (the extended protocol refuses a second), its rows fetched as the
     server's text, or as its binary format's bytes."""
-    notices: list[psycopg.errors.Diagnostic] = []
-    conn.add_notice_handler(notices.append)
+    notices: list[Notice] = []
+
+    def keep(diag: psycopg.errors.Diagnostic) -> None:
+        notices.append(Notice.of(diag))
+
+    conn.add_notice_handler(keep)
+    try:
+        return _execute(conn, sql, read_only=read_only, statement_timeout_ms=statement_timeout_ms, binary=binary, notices=notices)
+    finally:
+        conn.remove_notice_handler(keep)
+
+
+def _execute(conn: psycopg.Connection, sql: str, *, read_only: bool, statement_timeout_ms: int | None, binary: bool, notices: list[Notice]) -> RunResult:
     with OneStatementCursor(conn) as cur:
         if binary:
             raw_binary_loading(cur)

@@ -49,6 +49,7 @@ from nl2sql_shell.proxy.questions import (
     ANSWER_COLUMNS,
     Ask,
     Conversation,
+    Notice,
     NotRunnable,
     Run,
     RunResult,
@@ -495,7 +496,7 @@ def _result_bytes(result: RunResult, encoding: str) -> bytes:
     return bytes(out)
 
 
-def _response_from(kind: bytes, diag: psycopg.errors.Diagnostic, encoding: str) -> bytes:
+def _response_from(kind: bytes, diag: psycopg.errors.Diagnostic | Notice, encoding: str) -> bytes:
     fields = {
         "S": diag.severity,
         "V": diag.severity_nonlocalized,

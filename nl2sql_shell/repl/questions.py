@@ -19,6 +19,7 @@ from nl2sql_shell.nl2sql.prompt import Example
 from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 from nl2sql_shell.nl2sql.followup import FOLLOW_UP as _FOLLOW_UP
 from nl2sql_shell.nl2sql.followup import READ_TIMEOUT_MS
+from nl2sql_shell.nl2sql.proof import prove
 from nl2sql_shell.repl.draft import Draft
 from nl2sql_shell.repl.shell import Shell
 
@@ -283,8 +284,13 @@ class QuestionHandler:
             else:
                 reply = self.confirm("Run it? [Enter=run, e=edit, n=drop, ?=why] ").strip()
                 if reply == "":
-                    self._run(answer)
-                    return
+                    # proven when shown: proven again, as the schema may have changed while it was read
+                    if (proof := prove(self.shell.conn, answer.sql)).proven:
+                        self._run(answer)
+                        return
+                    answer.proof = proof
+                    self.shell.output.write(visible(f"Not run: since it was shown, it may have side effects ({'; '.join(proof.reasons)}).") + "\n")
+                    continue
                 if reply.lower() in ("n", "no"):
                     self.shell.output.write("Dropped.\n")
                     return

@@ -167,3 +167,24 @@ def test_schema_changed_elsewhere_is_seen(db, start_proxy):
             direct.execute("ALTER TABLE notes RENAME COLUMN label TO title")
         sql, tables, *_ = conn.execute("? every label of the notes").fetchone()
         assert sql is None  # the renamed column is seen: the model's SQL no longer fits
+
+
+def test_run_proves_again_what_the_schema_may_have_changed_and_passes_notices_on(db, start_proxy):
+    """Between the answer and ?run the owner turns the table into a view that calls their
+    code: ?run alone no longer runs it; what that code says reaches the client whole."""
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        notices: list[str] = []
+        conn.add_notice_handler(lambda diag: notices.append(diag.message_primary))
+        assert conn.execute("? top 2 customers by revenue").fetchone()[3] is True  # proven when proposed
+        with psycopg.connect(db, autocommit=True) as owner:
+            owner.execute(
+                "ALTER TABLE customers RENAME TO customers_data;"
+                "CREATE FUNCTION said() RETURNS bool LANGUAGE plpgsql AS $$BEGIN RAISE NOTICE 'the owner''s code ran'; RETURN true; END$$;"
+                "CREATE VIEW customers AS SELECT * FROM customers_data WHERE said()"
+            )
+        with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="since it was proposed, it may have side effects .*reads view customers"):
+            conn.execute("?run")
+        assert "the owner's code ran" not in notices
+        assert [r[0] for r in conn.execute("?run yes").fetchall()] == ["Ada", "Cy"]  # the person read it and said yes
+        assert "the owner's code ran" in notices  # as the server said it, not an empty notice

@@ -202,3 +202,27 @@ def test_what_is_shown_is_what_runs_whatever_the_model_or_the_catalog_hold(db):
     stream = io.StringIO()
     Draft(stream, width=80).write(disguise)  # the model's text as it streams
     assert stream.getvalue().count("\x1b") == 2  # the draft's own dim and reset, nothing else
+
+
+def test_enter_proves_again_what_the_schema_may_have_changed(db):
+    """The answer was proven when shown; while the person read it, the table became a view
+    that calls code. Enter does not run it: the line says why, and it waits for yes."""
+    handler, out = _handler(db, [])
+    replies = iter(["", "n"])
+
+    def meanwhile(prompt: str) -> str:
+        if prompt.startswith("Run it?"):
+            with psycopg.connect(db, autocommit=True) as owner:
+                owner.execute(
+                    "ALTER TABLE t RENAME TO t_data; CREATE FUNCTION locks() RETURNS bool LANGUAGE plpgsql AS"
+                    " $$BEGIN PERFORM pg_advisory_lock(4242); RETURN true; END$$; CREATE VIEW t AS SELECT * FROM t_data WHERE locks()"
+                )
+        return next(replies)
+
+    handler.confirm = meanwhile
+    handler._present(_read(handler, "notes?", "SELECT note FROM t ORDER BY id"))
+    shown = out.getvalue()
+    assert "Not run: since it was shown, it may have side effects (reads view t" in shown and "Not run." in shown
+    assert "keep me" not in shown
+    locked = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+    assert handler.shell.conn.execute(locked).fetchone()[0] == 0
