@@ -31,7 +31,7 @@ def test_another_local_user_is_refused_and_the_proxys_own_user_served(db, start_
 
 
 def test_the_owner_of_a_loopback_connection_is_read_from_the_system():
-    with socket.create_server(("127.0.0.1", 0)) as server, socket.create_connection(server.getsockname()) as client:
+    with socket.create_server(("127.0.0.1", 0)) as server, socket.create_connection(server.getsockname()):
         accepted, peer = server.accept()
         with accepted:
             assert peers.client_uid(peer, accepted.getsockname()) == os.geteuid()
