@@ -858,6 +858,18 @@ class _Prover:
                 ok = self.type(ref) and ok
         return ok
 
+    def added_to_classes(self, index: int) -> list[int]:
+        """The functions a user added to (or changed in) the families of an index's operator
+        classes, of any method: a built-in class has no pg_depend row to follow, and its scan
+        (a GIN `@>`, a BRIN range check) runs them."""
+        query = f"""
+            WITH families AS (SELECT c.opcfamily FROM pg_index i, unnest(i.indclass::oid[]) AS k(oid) JOIN pg_opclass c ON c.oid = k.oid
+                              WHERE i.indexrelid = %s)
+            SELECT ap.amproc::oid FROM families f JOIN pg_amproc ap ON ap.amprocfamily = f.opcfamily WHERE {_user_made("ap")}
+            UNION SELECT o.oprcode::oid FROM families f JOIN pg_amop ao ON ao.amopfamily = f.opcfamily
+                  JOIN pg_operator o ON o.oid = ao.amopopr WHERE {_user_made("ao")}"""
+        return [r[0] for r in self.rows(query, (index,))]
+
     def class_functions(self, classes: str, params: dict) -> list[int]:
         """The support functions and operator functions of the operator families of the
         classes that ``classes`` (a query of pg_opclass OIDs) selects."""
@@ -960,6 +972,8 @@ class _Prover:
             # (an extension's: bloom, pgvector's hnsw)
             if not ((handler is None or self.function(handler)) and self.dependencies("pg_class", index, classes=used, objects=False)):
                 ok = self.fail(f"reads {label}, whose index {name} is not known to be harmless")
+            elif used and not all([self.function(f) for f in self.added_to_classes(index)]):
+                ok = self.fail(f"reads {label}, whose index {name} uses an operator family changed after initdb")
         parts = self.rows(
             """SELECT 'pg_constraint', c.oid, c.conname::text FROM pg_constraint c WHERE c.conrelid = %(r)s AND c.contype = 'c'
                UNION ALL SELECT 'pg_statistic_ext', s.oid, s.stxname::text FROM pg_statistic_ext s WHERE s.stxrelid = %(r)s

@@ -581,6 +581,24 @@ CREATE CAST (point AS u) WITHOUT FUNCTION AS IMPLICIT;
 CREATE TABLE boxes (id int, b box);
 """
 
+# A sixteenth: built-in index classes whose families a superuser changed (a GIN array_ops
+# compare function added, a BRIN minmax strategy pointed at another operator): an index's
+# built-in class has no pg_depend row, and a scan of it runs the family's members.
+INDEX_FAMILIES = """
+CREATE FUNCTION effect() RETURNS int LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN 1; END$$;
+CREATE TABLE garr (id int, arr int4[]);
+CREATE INDEX garr_gin ON garr USING gin (arr);
+CREATE FUNCTION gin_cmp(a int4, b int4) RETURNS int4 LANGUAGE plpgsql AS $$BEGIN RETURN effect() - 1; END$$;
+ALTER OPERATOR FAMILY pg_catalog.array_ops USING gin ADD FUNCTION 1 (anyarray, anyarray) gin_cmp(int4, int4);
+CREATE TABLE gbrin (c int4, note text);
+CREATE INDEX gbrin_brin ON gbrin USING brin (c);
+CREATE FUNCTION le(a int4, b int4) RETURNS bool LANGUAGE plpgsql AS $$BEGIN RETURN effect() = 1; END$$;
+CREATE OPERATOR <=~ (LEFTARG = int4, RIGHTARG = int4, FUNCTION = le);
+UPDATE pg_amop SET amopopr = '<=~(int4,int4)'::regoperator
+ WHERE amopfamily = (SELECT f.oid FROM pg_opfamily f JOIN pg_am a ON a.oid = f.opfmethod WHERE a.amname = 'brin' AND f.opfname = 'integer_minmax_ops')
+   AND amoplefttype = 'int4'::regtype AND amoprighttype = 'int4'::regtype AND amopstrategy = 2;
+"""
+
 RUNS_IN = {
     "catalog_code": (CATALOG_CODE + ARISING, CODE_RUNS | ARISES),
     "classes": (
@@ -683,6 +701,13 @@ RUNS_IN = {
             "SELECT n, c FROM win": "view win",  # its window frame's in_range, with no catalog row left
         },
     ),
+    "index_families": (
+        INDEX_FAMILIES,
+        {
+            "SELECT id FROM garr WHERE arr @> ARRAY[5]": "index garr_gin uses an operator family changed after initdb",
+            "SELECT note FROM gbrin WHERE c = 5": "index gbrin_brin uses an operator family changed after initdb",
+        },
+    ),
     "point_cast": (POINT_CAST, {"SELECT DISTINCT @@ b FROM boxes": "type u", "SELECT id FROM boxes ORDER BY b[0]": "type u"}),
     "type_names": (
         TYPE_NAMES,
@@ -739,6 +764,7 @@ def test_code_on_columns_the_statement_never_touches_does_not_count(databases, s
         ("parsing", "SELECT a.id, lower(a.name) FROM acct a /* the names */ WHERE a.name <> 'x'"),
         ("parsing", "SELECT count(*), max(id) FROM acct"),
         ("type_names", "SELECT id FROM gauges"),
+        ("index_families", "SELECT id FROM garr"),  # its index is not scanned for this
     ],
 )
 def test_what_the_attacks_did_not_touch_stays_proven(databases, name, sql):
