@@ -106,6 +106,16 @@ TEXT_SEARCH = frozenset(
 # Built-ins that convert between encodings through the database's default conversions, which
 # CREATE DEFAULT CONVERSION may add: harmless where none is user-made.
 CONVERSIONS = frozenset({"convert", "convert_from", "convert_to"})
+# Built-ins that open a relation they are given (by OID or name: `pg_indexes`, the
+# information_schema's views) and so run its access method's handler, or its foreign-data
+# wrapper's, which an extension (postgres_fdw, bloom) or a superuser provides: proven only where
+# every such handler is harmless (`handlers`).
+HANDLER_CALLERS = frozenset(
+    {
+        "pg_relation_is_updatable", "pg_column_is_updatable", "pg_get_indexdef", "pg_indexam_progress_phasename",
+        "pg_relation_size", "pg_table_size", "pg_total_relation_size", "pg_indexes_size",
+    }
+)
 # ts_rewrite(tsquery, tsquery, tsquery) rewrites a query value and runs nothing: the deny above is
 # by name, so this exact form is let back in.
 _DENIED_EXCEPT = frozenset({"ts_rewrite(tsquery, tsquery, tsquery)"})
@@ -188,7 +198,7 @@ _PARAMS = {
     "denied": sorted(DENIED),
     "except": sorted(_DENIED_EXCEPT),
     "allowed": sorted(ALLOWED_VOLATILE),
-    "conditional": sorted(PRINTERS | TYPE_NAMES | TEXT_SEARCH | CONVERSIONS),
+    "conditional": sorted(PRINTERS | TYPE_NAMES | TEXT_SEARCH | CONVERSIONS | HANDLER_CALLERS),
 }
 
 
@@ -548,6 +558,7 @@ class _Prover:
         self.named_rows: set[int] = set()  # row types of the relations named: a call may take them whole
         self.printing: bool | None = None  # stored_values(), once known
         self.searching: bool | None = None  # text_search(), once known
+        self.handling: bool | None = None  # handlers(), once known
         self.operator_checks: dict[int, bool] = {}
         self.altered: dict[str, set[int]] | None = None  # changed_built_ins(), once known
         self.depth = depth
@@ -705,6 +716,19 @@ class _Prover:
             self.printing = all([self.type(t) for (t,) in types])
         return self.printing
 
+    def handlers(self) -> bool:
+        """Whether the handlers of the access methods and foreign-data wrappers that are not
+        built-in (or were changed after initdb) are harmless: built-ins that open a relation
+        they are given run them."""
+        if self.handling is None:
+            self.handling = True
+            functions = self.rows(
+                f"""SELECT am.amhandler::oid FROM pg_am am WHERE {_user_made("am")}
+                    UNION SELECT w.fdwhandler::oid FROM pg_foreign_data_wrapper w WHERE w.fdwhandler <> 0"""
+            )
+            self.handling = all([self.function(f) for (f,) in functions])
+        return self.handling
+
     def text_search(self) -> bool:
         """Whether the text search templates and parsers that are not built-in (an extension's
         dictionaries: unaccent, dict_int) are harmless: text search built-ins run them."""
@@ -799,8 +823,12 @@ class _Prover:
         )[0]
         if builtin:
             return True
+        if catalog and name in HANDLER_CALLERS and not self.handlers():
+            return False
         if catalog and (name in PRINTERS or name in TYPE_NAMES):
             return self.stored_values()
+        if catalog and name in HANDLER_CALLERS:
+            return True
         if catalog and name in TEXT_SEARCH:
             return self.text_search()
         if catalog and name in CONVERSIONS:
@@ -914,10 +942,16 @@ class _Prover:
         return self.relations[key]
 
     def _relation(self, oid: int, columns: frozenset[str] | None) -> bool:
-        rows = self.rows("SELECT relkind, oid::regclass::text, relrowsecurity FROM pg_class WHERE oid = %s", (oid,))
+        rows = self.rows(
+            f"""SELECT c.relkind, c.oid::regclass::text, c.relrowsecurity, CASE WHEN {_user_made("am")} THEN am.amhandler::oid END
+                FROM pg_class c LEFT JOIN pg_am am ON am.oid = c.relam AND c.relkind IN ('r', 'm', 't') WHERE c.oid = %s""",
+            (oid,),
+        )
         if not rows:
             return True
-        kind, label, row_security = rows[0]
+        kind, label, row_security, handler = rows[0]
+        if handler is not None and not self.function(handler):  # a table access method's: every scan runs it
+            return self.fail(f"reads {label}, whose table access method is not known to be harmless")
         if kind in ("i", "I", "S", "c", "t"):  # indexes, sequences, row types, TOAST: named, not scanned here
             return True
         if kind == "f":

@@ -149,11 +149,16 @@ class Conversation:
         self.store.add(answer.question, answer.sql)
         return result
 
-    def describe(self, conn: psycopg.Connection) -> list[tuple[str, int]] | None:
-        """The columns the last proposal would return (None: no rows, or nothing proposed),
-        from the server's Parse and Describe of it, in a read-only transaction: nothing runs."""
+    def describe(self, conn: psycopg.Connection, *, confirmed: bool) -> list[tuple[str, int]] | None:
+        """The columns the last proposal would return (None: no rows, nothing proposed, or
+        nothing that may be parsed yet), from the server's Parse and Describe of it, in a
+        read-only transaction. Parsing alone may run code (a literal of a domain checks its
+        CHECK), so only a proposal proven harmless now, or one the client confirmed with
+        `?run yes`, is parsed; another's Execute is refused as `run` refuses it."""
         answer = self.last
         if answer is None or answer.sql is None:
+            return None
+        if not confirmed and not (answer.proven and prove(conn, answer.sql).proven):
             return None
         return describe(conn, answer.sql)
 

@@ -185,15 +185,15 @@ class Proxy:
         with self.bridge.connect(session) as conn:
             return session.conversation.run(conn, command, binary=binary)
 
-    async def describe(self, session: Session) -> list[tuple[str, int]] | None:
+    async def describe(self, session: Session, command: Run) -> list[tuple[str, int]] | None:
         """The columns of the session's last proposal, without running it."""
         if session.conversation.last is None:
             return None
-        return await asyncio.to_thread(self._describe, session)
+        return await asyncio.to_thread(self._describe, session, command)
 
-    def _describe(self, session: Session) -> list[tuple[str, int]] | None:
+    def _describe(self, session: Session, command: Run) -> list[tuple[str, int]] | None:
         with self.bridge.connect(session) as conn:
-            return session.conversation.describe(conn)
+            return session.conversation.describe(conn, confirmed=command.confirmed)
 
 
 def _is_loopback(host: str) -> bool:

@@ -360,7 +360,7 @@ class Session:
         if bind.parameters:
             return self._fail(f"bind message supplies {bind.parameters} parameters, but prepared statement \"\" requires 0", "08P01")
         if statement.described:  # the client knows its columns: a different proposal must not be fed to them
-            columns = await self._describe()
+            columns = await self._describe(statement.command)
             if isinstance(columns, Failure):
                 return self._fail(columns.message, columns.sqlstate, columns.diag)
             if columns != statement.columns:
@@ -373,10 +373,10 @@ class Session:
     async def _describe_statement(self, name: bytes) -> None:
         if not await self._settle():
             return
-        columns = await self._describe()
+        statement = self._statements[name]
+        columns = await self._describe(statement.command)
         if isinstance(columns, Failure):
             return self._fail(columns.message, columns.sqlstate, columns.diag)
-        statement = self._statements[name]
         statement.columns, statement.described = columns, True
         self._reply(codec.NO_PARAMETERS + (codec.row_description(columns, self.encoding) if columns else codec.NO_DATA))
 
@@ -387,7 +387,7 @@ class Session:
         if portal.result is not None:
             columns = portal.result.columns
         else:
-            described = await self._describe()
+            described = await self._describe(portal.command)
             if isinstance(described, Failure):
                 return self._fail(described.message, described.sqlstate, described.diag)
             columns = described
@@ -434,9 +434,9 @@ class Session:
         (self._statements if what == b"S" else self._portals).pop(name, None)
         self._reply(codec.CLOSE_COMPLETE)
 
-    async def _describe(self) -> list[tuple[str, int]] | None | Failure:
+    async def _describe(self, command: Run) -> list[tuple[str, int]] | None | Failure:
         try:
-            return await self.proxy.describe(self)
+            return await self.proxy.describe(self, command)
         except psycopg.Error as exc:
             return _failure(exc)
 

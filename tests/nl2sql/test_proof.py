@@ -599,6 +599,23 @@ UPDATE pg_amop SET amopopr = '<=~(int4,int4)'::regoperator
    AND amoplefttype = 'int4'::regtype AND amoprighttype = 'int4'::regtype AND amopstrategy = 2;
 """
 
+# A seventeenth: handlers the server finds through a catalog row, not through anything the
+# statement names: a foreign-data wrapper's (built-ins that open a relation ask it whether
+# it is updatable), a table access method's (every scan, and sizes). (An index access method's
+# is judged the same way; PostgreSQL 18 also calls it to plan any comparison of a type it has
+# a class for, even in the proof's own reads, so it is not planted here.)
+HANDLERS = """
+CREATE FUNCTION effect() RETURNS int LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN 1; END$$;
+CREATE FUNCTION handler() RETURNS int LANGUAGE plpgsql AS $$BEGIN PERFORM effect(); RETURN NULL; END$$;
+CREATE FOREIGN DATA WRAPPER w_hidden;
+CREATE SERVER s_hidden FOREIGN DATA WRAPPER w_hidden;
+CREATE FOREIGN TABLE ft_hidden (a int) SERVER s_hidden;
+UPDATE pg_foreign_data_wrapper SET fdwhandler = 'handler'::regproc WHERE fdwname = 'w_hidden';
+CREATE ACCESS METHOD heap2 TYPE TABLE HANDLER heap_tableam_handler;
+CREATE TABLE t_heap2 (a int) USING heap2;
+UPDATE pg_am SET amhandler = 'handler'::regproc WHERE amname = 'heap2';
+"""
+
 RUNS_IN = {
     "catalog_code": (CATALOG_CODE + ARISING, CODE_RUNS | ARISES),
     "classes": (
@@ -706,6 +723,15 @@ RUNS_IN = {
         {
             "SELECT id FROM garr WHERE arr @> ARRAY[5]": "index garr_gin uses an operator family changed after initdb",
             "SELECT note FROM gbrin WHERE c = 5": "index gbrin_brin uses an operator family changed after initdb",
+        },
+    ),
+    "handlers": (
+        HANDLERS,
+        {
+            "SELECT pg_relation_is_updatable('ft_hidden'::regclass, true)": "calls pg_relation_is_updatable",
+            "SELECT table_name, is_insertable_into FROM information_schema.tables WHERE table_schema = 'public'": "information_schema.tables",
+            "SELECT pg_relation_size('t_heap2'::regclass)": "calls pg_relation_size",
+            "SELECT a FROM t_heap2": "table access method",
         },
     ),
     "point_cast": (POINT_CAST, {"SELECT DISTINCT @@ b FROM boxes": "type u", "SELECT id FROM boxes ORDER BY b[0]": "type u"}),

@@ -188,3 +188,22 @@ def test_run_proves_again_what_the_schema_may_have_changed_and_passes_notices_on
         assert "the owner's code ran" not in notices
         assert [r[0] for r in conn.execute("?run yes").fetchall()] == ["Ada", "Cy"]  # the person read it and said yes
         assert "the owner's code ran" in notices  # as the server said it, not an empty notice
+
+
+def test_an_unproven_proposal_is_not_even_parsed_for_a_describe(db, start_proxy):
+    """A driver Describes `SELECT nl2sql_run()` before it Executes it; parsing a literal of a
+    domain checks the domain's CHECK, which may call anything. Unproven and not confirmed,
+    the proposal is not parsed: no columns, then the Execute is refused."""
+    with psycopg.connect(db, autocommit=True) as owner:
+        owner.execute(
+            "CREATE FUNCTION fine(t text) RETURNS bool LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN true; END$$;"
+            "CREATE DOMAIN tag AS text CHECK (fine(VALUE))"
+        )
+    proxy = start_proxy(Asker(Scripted(["SELECT name, '{x}'::tag[] AS tags FROM customers"])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        assert conn.execute("? customers and their tags").fetchone()[3] is False  # unproven: it names tag
+        with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="may have side effects"):
+            conn.cursor().execute("SELECT nl2sql_run()", prepare=True)
+        locks = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+        with psycopg.connect(db, autocommit=True) as admin:
+            assert admin.execute(locks).fetchone()[0] == 0
