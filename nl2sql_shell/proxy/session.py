@@ -309,7 +309,10 @@ class Session:
 
     # -- questions ------------------------------------------------------------------------------------
     async def _answer_query(self, command: Ask | Run) -> None:
-        await self._idle.wait()  # every earlier reply delivered: the connection can be lent
+        # every earlier reply delivered, a batch sent without its Sync ended as the server ends
+        # it before a Query (its statements commit): the connection can be lent
+        if not await self._settle():
+            return
         outcome = await self._outcome(command)
         encoding = self.encoding
         if isinstance(outcome, Failure):

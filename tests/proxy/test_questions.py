@@ -207,3 +207,43 @@ def test_an_unproven_proposal_is_not_even_parsed_for_a_describe(db, start_proxy)
         locks = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
         with psycopg.connect(db, autocommit=True) as admin:
             assert admin.execute(locks).fetchone()[0] == 0
+
+
+def test_a_question_after_a_batch_without_its_sync_ends_that_batch_as_the_server_would(db, start_proxy):
+    """Parse/Bind/Execute of an INSERT, then `?run` as a simple Query, then Sync, in one
+    packet: the INSERT's replies reach the client and it is committed, as PostgreSQL does
+    with a Query after an unsynced batch; then the proposal runs."""
+    import socket
+    import struct
+
+    def message(kind: bytes, body: bytes) -> bytes:
+        return kind + struct.pack("!I", len(body) + 4) + body
+
+    def text(value: str) -> bytes:
+        return value.encode() + b"\0"
+
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("CREATE TABLE pipe_t (x int)")
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:  # the question, asked the usual way
+        pgconn = conn.pgconn
+        assert conn.execute("? top 2 customers by revenue").fetchone()[3] is True
+        batch = (
+            message(b"P", text("") + text("INSERT INTO pipe_t VALUES (1)") + b"\0\0")
+            + message(b"B", text("") + text("") + b"\0\0\0\0\0\0")
+            + message(b"E", text("") + b"\0\0\0\0")
+            + message(b"Q", text("?run"))
+            + message(b"S", b"")
+        )
+        sock = socket.socket(fileno=socket.dup(pgconn.socket))  # the same connection, spoken to raw
+        sock.sendall(batch)
+        received = b""
+        sock.settimeout(10)
+        while received.count(b"Z\0\0\0\x05") < 2:
+            chunk = sock.recv(65536)
+            assert chunk, received
+            received += chunk
+        sock.detach()
+    assert b"INSERT 0 1" in received and b"Ada" in received and b"Cy" in received
+    with psycopg.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM pipe_t").fetchone()[0] == 1
