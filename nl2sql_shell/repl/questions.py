@@ -159,7 +159,7 @@ class QuestionHandler:
             return
         self.last_answer = answer
         if verbose:
-            self._show_context(answer)
+            self._show_context(answer, self.shell.output.say)
         self._present(answer)
 
     def _store(self):
@@ -216,31 +216,32 @@ class QuestionHandler:
         self.shell.last_failed = True
         return None
 
-    def _show_context(self, answer) -> None:
-        out = self.shell.output
-        out.write(visible("Tables given to the model: " + (", ".join(answer.tables) or "(none)")) + "\n")
+    def _show_context(self, answer, write: Callable[[str], None]) -> None:
+        write(visible("Tables given to the model: " + (", ".join(answer.tables) or "(none)")) + "\n")
         for reason in answer.linking:
-            out.write(f"  {visible(str(reason))}\n")
+            write(f"  {visible(str(reason))}\n")
 
     def _present(self, answer) -> None:
-        """Show the SQL and a one-line summary, then run it only as the person decides."""
-        out = self.shell.output
+        """Show the SQL and a one-line summary, then run it only as the person decides. They
+        are shown on the terminal, as psql shows its prompts: `\\o FILE` takes query results,
+        and a person asked to confirm must see what they confirm."""
+        say = self.shell.output.say
         if answer.kind == "refusal":
             if not answer.absent:
-                out.write("The model says this database cannot answer that question.\n")
+                say("The model says this database cannot answer that question.\n")
             else:  # refused on the evidence of words the database lacks: say which, and how to insist
-                out.write(f"This database cannot answer that: {visible(answer.reason)}. Use the schema's words, or ask with ?! to let the model try anyway.\n")
+                say(f"This database cannot answer that: {visible(answer.reason)}. Use the schema's words, or ask with ?! to let the model try anyway.\n")
             return
         if answer.sql is None or answer.kind == "failed":
             self.shell.meta_error(f"No usable SQL: {visible(answer.reason)}")
             if answer.sql:
-                out.write(visible(answer.sql) + "\n")
+                say(visible(answer.sql) + "\n")
             self.shell.last_failed = True
             return
         colour = self.shell.interactive and sys.stdout.isatty()
         shown = visible(answer.sql)  # what runs, every character of it, with nothing that moves the cursor
-        out.write(_highlight(shown) if colour else shown + "\n")
-        out.write(self._summary(answer, colour) + "\n")
+        say(_highlight(shown) if colour else shown + "\n")
+        say(self._summary(answer, colour) + "\n")
         if not self.shell.interactive or self.confirm is None:
             self._run_unattended(answer)
             return
@@ -279,7 +280,7 @@ class QuestionHandler:
                     self._run(answer, write=answer.writes)
                     return
                 if reply.lower() in ("", "n", "no"):
-                    self.shell.output.write("Not run.\n")
+                    self.shell.output.say("Not run.\n")
                     return
             else:
                 reply = self.confirm("Run it? [Enter=run, e=edit, n=drop, ?=why] ").strip()
@@ -289,10 +290,10 @@ class QuestionHandler:
                         self._run(answer)
                         return
                     answer.proof = proof
-                    self.shell.output.write(visible(f"Not run: since it was shown, it may have side effects ({'; '.join(proof.reasons)}).") + "\n")
+                    self.shell.output.say(visible(f"Not run: since it was shown, it may have side effects ({'; '.join(proof.reasons)}).") + "\n")
                     continue
                 if reply.lower() in ("n", "no"):
-                    self.shell.output.write("Dropped.\n")
+                    self.shell.output.say("Dropped.\n")
                     return
             if reply.lower() in ("e", "edit"):
                 self.shell.pending_input = answer.sql
@@ -301,7 +302,7 @@ class QuestionHandler:
                 self._explain(answer)
                 continue
             if not answer.proven and reply.lower() == "y":
-                self.shell.output.write("Type the whole word yes to run this statement.\n")
+                self.shell.output.say("Type the whole word yes to run this statement.\n")
 
     def _run(self, answer, write: bool = False) -> None:
         """Model SQL runs as one statement; reads in a READ ONLY transaction with a timeout, so
@@ -327,7 +328,7 @@ class QuestionHandler:
             {"role": "user", "content": f"Question: {answer.question}\nSQL:\n{answer.sql}\nWhy does this query answer the question?"},
         ]
         model = self.asker.model
-        out = self.shell.output
+        say = self.shell.output.say  # part of the confirmation: on the terminal
         shown, held = False, ""  # held: written since the last sentence ended
 
         def show(text: str) -> None:
@@ -337,14 +338,14 @@ class QuestionHandler:
                 text = text.lstrip()  # the reply's leading blank line
             ends = [m.end() for m in _SENTENCE_END.finditer(text)]
             if ends:
-                out.write(visible(text[: ends[-1]]))
+                say(visible(text[: ends[-1]]))
                 shown = True
             held = text[ends[-1] :] if ends else text
 
         def end_line() -> None:
             nonlocal shown
             if shown:  # a message after sentences shown starts on a line of its own
-                out.write("\n")
+                say("\n")
             shown = False
 
         generations = self._interruptible(
@@ -352,10 +353,10 @@ class QuestionHandler:
         )
         cut = bool(generations) and generations[0].finish == "length"
         if generations and held.strip() and not (cut and shown):  # one long unfinished sentence: marked as cut
-            out.write(visible(held.rstrip()) + ("…" if cut else ""))
+            say(visible(held.rstrip()) + ("…" if cut else ""))
             shown = True
         if shown:
-            out.write("\n")
+            say("\n")
 
     # -- meta-commands --------------------------------------------------------------------------------
     def explain_last(self) -> None:
@@ -365,7 +366,7 @@ class QuestionHandler:
             return
         out = self.shell.output
         out.write(visible(f"Question: {answer.question}\nOutcome: {answer.kind} ({answer.reason})") + "\n")
-        self._show_context(answer)
+        self._show_context(answer, out.write)
         for number, attempt in enumerate(answer.attempts, 1):
             written_on = f" (written {attempt.second_try})" if attempt.second_try else ""
             out.write(visible(f"Attempt {number}{written_on}: {attempt.sql or attempt.text.strip()[:200]}") + "\n")

@@ -226,3 +226,22 @@ def test_enter_proves_again_what_the_schema_may_have_changed(db):
     assert "keep me" not in shown
     locked = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
     assert handler.shell.conn.execute(locked).fetchone()[0] == 0
+
+
+def test_a_proposal_is_shown_on_the_terminal_even_with_query_output_in_a_file(db, tmp_path):
+    """`\\o FILE` takes query results, as in psql; the statement the person is asked to
+    confirm, and its warning, stay on the terminal (they had gone to the file, and the person
+    typed yes to a DELETE they never saw)."""
+    from nl2sql_shell.nl2sql.pipeline import Asker, Options
+    from tests.scripted import Scripted
+
+    results = tmp_path / "results.txt"
+    handler, out = _handler(db, ["n"])
+    handler.shell.handle(f"\\o {results}")
+    handler.asker = Asker(Scripted(["DELETE FROM t WHERE id = 2"]), Options(max_repairs=0, candidates=1))
+    handler.ask("? remove the second note")
+    shown = out.getvalue()
+    assert "DELETE FROM t" in shown and "WRITES:" in shown and "Not run." in shown
+    assert "DELETE" not in results.read_text()
+    handler.shell.handle("select count(*) as n from t;")  # results still go to the file
+    assert " n \n---\n 2\n" in results.read_text()
