@@ -663,7 +663,7 @@ class _Prover:
             WITH RECURSIVE parts(oid) AS (
                 SELECT unnest(%s::oid[])
                 UNION SELECT p.oid FROM parts JOIN pg_type t ON t.oid = parts.oid
-                CROSS JOIN LATERAL (SELECT t.typelem WHERE t.typelem <> 0 AND t.typcategory = 'A' UNION ALL SELECT t.typbasetype WHERE t.typbasetype <> 0
+                CROSS JOIN LATERAL (SELECT t.typelem WHERE t.typelem <> 0 UNION ALL SELECT t.typbasetype WHERE t.typbasetype <> 0
                     UNION ALL SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
                     UNION ALL SELECT r.rngsubtype FROM pg_range r WHERE r.rngtypid = t.oid
                     UNION ALL SELECT r.rngtypid FROM pg_range r WHERE r.rngmultitypid = t.oid
@@ -798,7 +798,7 @@ class _Prover:
             return False
         sources = self.rows(
             """SELECT t.typbasetype FROM pg_type t WHERE t.oid = %(t)s AND t.typtype = 'd'
-               UNION SELECT t.typelem FROM pg_type t WHERE t.oid = %(t)s AND t.typcategory = 'A' AND t.typelem <> 0
+               UNION SELECT t.typelem FROM pg_type t WHERE t.oid = %(t)s AND t.typelem <> 0
                UNION SELECT r.rngtypid FROM pg_range r WHERE r.rngmultitypid = %(t)s
                UNION SELECT c.castsource FROM pg_cast c WHERE c.casttarget = %(t)s AND c.castcontext = 'i'
                UNION SELECT 'record'::regtype::oid FROM pg_type t WHERE t.oid = %(t)s AND t.typtype = 'c'""",
@@ -833,17 +833,28 @@ class _Prover:
             return self.text_search()
         if catalog and name in CONVERSIONS:
             return all([self.function(f) for (f,) in self.rows(f"SELECT c.conproc::oid FROM pg_conversion c WHERE {_user_made('c')}")])
-        rows = self.rows("SELECT p.prolang, p.prokind, p.proconfig IS NULL, p.prosqlbody IS NOT NULL, p.prosrc, p.prorettype, p.prosupport::oid FROM pg_proc p WHERE p.oid = %s", (oid,))
+        rows = self.rows(
+            """SELECT p.prolang, p.prokind, p.proconfig IS NULL, p.prosqlbody IS NOT NULL, p.prosrc, p.prorettype, p.prosupport::oid,
+                      EXISTS (SELECT 1 FROM unnest(p.proargtypes::oid[] || p.prorettype) AS a(oid) JOIN pg_type t ON t.oid = a.oid
+                              WHERE t.typtype = 'p' AND t.typname LIKE 'any%%')
+               FROM pg_proc p WHERE p.oid = %s""",
+            (oid,),
+        )
         if not rows:
             return False
-        language, kind, no_settings, atomic, source, returns, support = rows[0]
+        language, kind, no_settings, atomic, source, returns, support, polymorphic = rows[0]
         if language != _SQL_LANGUAGE or kind != "f" or not no_settings or self.depth >= _MAX_DEPTH:
+            return False
+        # A polymorphic body's operators and calls are resolved per call, on the types of its
+        # arguments there (`$1 && $1` of anyelement), which this proof cannot know in advance.
+        if polymorphic:
             return False
         # the planner calls a support function while planning a call (set with ALTER FUNCTION,
         # which pg_depend records, or by an UPDATE of pg_proc, which it does not)
         if not self.function(support):
             return False
         self.in_play.add(returns)
+        self.in_play |= set(self.argument_types(oid))  # its body handles them, whatever pg_depend says
         # BEGIN ATOMIC: the server stored the body's tree; argument defaults (`x int DEFAULT
         # g()`) are stored trees of every function
         if not self.dependencies("pg_proc", oid):

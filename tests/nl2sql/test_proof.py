@@ -616,6 +616,25 @@ CREATE TABLE t_heap2 (a int) USING heap2;
 UPDATE pg_am SET amhandler = 'handler'::regproc WHERE amname = 'heap2';
 """
 
+# An eighteenth: a polymorphic SQL function, whose body's `&&` is resolved per call on a type
+# that comes into play only later (a user operator's result); an array type whose category
+# a superuser changed (its elements still come from subscripts); a SQL function reached from
+# a view whose pg_depend row to its argument type was deleted.
+LATE_TYPES = """
+CREATE FUNCTION effect() RETURNS int LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN 1; END$$;
+CREATE TYPE e4 AS ENUM ('a', 'b');
+CREATE FUNCTION e4_both(e4, e4) RETURNS bool LANGUAGE plpgsql AS $$BEGIN RETURN effect() = 1; END$$;
+CREATE OPERATOR && (LEFTARG = e4, RIGHTARG = e4, FUNCTION = e4_both);
+CREATE FUNCTION h4(anyelement) RETURNS bool LANGUAGE sql AS 'SELECT $1 && $1';
+CREATE FUNCTION to_e4(numeric, numeric) RETURNS e4 LANGUAGE sql AS $$SELECT 'a'::e4$$;
+CREATE OPERATOR # (LEFTARG = numeric, RIGHTARG = numeric, FUNCTION = to_e4);
+CREATE TABLE t6 (id int, v e4[]);
+UPDATE pg_type SET typcategory = 'U' WHERE oid = '_e4'::regtype;
+CREATE FUNCTION k7(e4) RETURNS bool LANGUAGE sql AS 'SELECT $1 && $1';
+CREATE VIEW v7 AS SELECT k7('a'::e4) AS r;
+DELETE FROM pg_depend WHERE classid = 'pg_proc'::regclass AND objid = 'k7(e4)'::regprocedure AND refclassid = 'pg_type'::regclass;
+"""
+
 RUNS_IN = {
     "catalog_code": (CATALOG_CODE + ARISING, CODE_RUNS | ARISES),
     "classes": (
@@ -732,6 +751,14 @@ RUNS_IN = {
             "SELECT table_name, is_insertable_into FROM information_schema.tables WHERE table_schema = 'public'": "information_schema.tables",
             "SELECT pg_relation_size('t_heap2'::regclass)": "calls pg_relation_size",
             "SELECT a FROM t_heap2": "table access method",
+        },
+    ),
+    "late_types": (
+        LATE_TYPES,
+        {
+            "SELECT h4(1.5 # 2.5)": "calls h4(anyelement)",
+            "SELECT id FROM t6 WHERE v[1] && v[1]": "operator &&(e4,e4)",
+            "SELECT r FROM v7": "view v7",
         },
     ),
     "point_cast": (POINT_CAST, {"SELECT DISTINCT @@ b FROM boxes": "type u", "SELECT id FROM boxes ORDER BY b[0]": "type u"}),
