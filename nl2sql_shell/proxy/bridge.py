@@ -57,11 +57,12 @@ class Bridge:
 
     def __init__(self, upstream: Upstream) -> None:
         self.upstream = upstream  # where psycopg's cancel requests go
-        self.folder = tempfile.mkdtemp(prefix="nl2sql-proxy-")  # mkdtemp makes it 0700
+        self.folder = ""  # made at start: a proxy never started leaves nothing behind
         self._tickets: dict[str, Ticket] = {}
         self._server: asyncio.base_events.Server | None = None
 
     async def start(self) -> None:
+        self.folder = tempfile.mkdtemp(prefix="nl2sql-proxy-")  # mkdtemp makes it 0700
         path = os.path.join(self.folder, f".s.PGSQL.{_PORT}")
         self._server = await asyncio.start_unix_server(self._serve, path, limit=1 << 20)
         os.chmod(path, 0o600)
@@ -70,7 +71,8 @@ class Bridge:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if self.folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     @contextlib.contextmanager
     def connect(self, session: Session) -> Iterator[psycopg.Connection]:

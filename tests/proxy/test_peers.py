@@ -39,7 +39,11 @@ def test_the_owner_of_a_loopback_connection_is_read_from_the_system():
             assert peers.client_uid(("127.0.0.1", 1), accepted.getsockname()) is None  # no such connection
 
 
-def test_other_hosts_are_refused_in_front_of_a_unix_socket():
+def test_other_hosts_are_refused_in_front_of_a_unix_socket(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # a proxy that is never started makes no folder
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
     remote = ("192.0.2.7", 40000)
     for upstream, refused in ((Upstream("/run/postgresql", 5432), True), (Upstream("db.internal", 5432), False)):
         proxy = Proxy(upstream, lambda: None, listen=("0.0.0.0", 6432))
@@ -47,3 +51,4 @@ def test_other_hosts_are_refused_in_front_of_a_unix_socket():
         assert (reason is not None and "unix socket" in reason) is refused
     loopback_only = Proxy(Upstream("db.internal", 5432), lambda: None, listen=("127.0.0.1", 6432))
     assert "other hosts" in loopback_only._refusal(remote, ("127.0.0.1", 6432))
+    assert list(tmp_path.iterdir()) == []
