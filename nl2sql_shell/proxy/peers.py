@@ -47,8 +47,12 @@ def is_own(client: tuple, server: tuple) -> bool | None:
 
 
 def _plain(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    """An address as /proc writes it: an IPv4 address in IPv6 form (::ffff:127.0.0.1) as IPv4."""
-    address = ipaddress.ip_address(host.split("%")[0])
+    """A host as asyncio gives it, compared as `_unmapped`."""
+    return _unmapped(ipaddress.ip_address(host.split("%")[0]))
+
+
+def _unmapped(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """An IPv4 address in IPv6 form (::ffff:127.0.0.1), as a dual-stack socket reports it, as IPv4."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
@@ -60,7 +64,4 @@ def _address(field: str) -> Address:
     host, port = field.split(":")
     raw = bytes.fromhex(host)
     words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
-    address = ipaddress.ip_address(words)
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address, int(port, 16)
+    return _unmapped(ipaddress.ip_address(words)), int(port, 16)
