@@ -36,6 +36,7 @@ from nl2sql_shell.nl2sql.grammar import sql_grammar
 from nl2sql_shell.nl2sql.literals import unfound_values
 from nl2sql_shell.nl2sql.proof import Proof, prove
 from nl2sql_shell.nl2sql.rules import REPAIRS, Change, apply_rules, default_rules
+from nl2sql_shell.nl2sql.rules.times import conversion_errors
 from nl2sql_shell.nl2sql.safety import Safety, classify
 from nl2sql_shell.schema.grounding import absent_terms, ground
 from nl2sql_shell.schema.introspect import SchemaCache
@@ -469,7 +470,8 @@ class Asker:
         return verified.result
 
     def _verify(self, sql: str, view: ModelView, conn: psycopg.Connection) -> _Verified:
-        """The errors of the static checks, else of the server's EXPLAIN; the result when none.
+        """The errors of the static checks (a conversion the column's values contradict is
+        one), else of the server's EXPLAIN; the result when none.
 
         EXPLAIN plans the query, and planning evaluates constant calls, so only a query proven
         harmless is EXPLAINed; an unproven one passes on the static checks alone.
@@ -479,6 +481,8 @@ class Asker:
             result = check_sql(view.to_schema(result.sql), view.schema)
         if not result.ok:
             return _Verified(list(result.errors), None, None, result.unknown)
+        if not self.options.baseline and (misread := conversion_errors(result.sql, view.schema)):
+            return _Verified(misread, None, None)  # it runs, and reads the column's values in the wrong unit
         if problem := unsent(conn, result.sql):  # what is shown and checked is not what would run
             return _Verified([problem], None, None)
         proof = prove(conn, result.sql, self.options.statement_timeout_ms)

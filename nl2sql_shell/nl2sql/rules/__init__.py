@@ -32,7 +32,7 @@ from .base import Change, Context, Effect, Rule, each_scope
 from .bridges import bridge
 from .columns import ambiguous_column, column_owner
 from .conditions import join_types, missing_join_key, self_join, shared_key
-from .dialect import epoch_comparison, epoch_seconds, mysql_spelling, sqlite_dates, year_column, zero_division
+from .dialect import epoch_comparison, epoch_seconds, mysql_spelling, sqlite_dates, time_conversion, year_column, zero_division
 from .joins import pass_through_join
 from .months import month_order
 from .names import known_column, known_table
@@ -56,6 +56,7 @@ RULES: tuple[Rule, ...] = (
     Rule("year_column", REPAIR, each_scope(year_column), "`EXTRACT(YEAR FROM n)` of a number named as a year is the number"),
     Rule("epoch_seconds", REPAIR, each_scope(epoch_seconds), "`EXTRACT(... FROM n)` of a number named as a time reads to_timestamp(n)"),
     Rule("epoch_comparison", REPAIR, each_scope(epoch_comparison), "a number named as a time, compared with a time, reads to_timestamp(n)"),
+    Rule("time_conversion", REPAIR, each_scope(time_conversion), "to_timestamp(n) of dates in digits or milliseconds, or a cast of a time-named number, reads the time n holds"),
     Rule("column_owner", REPAIR, each_scope(column_owner), "`T2.c` where only T1's table has c reads T1.c"),
     Rule("ambiguous_column", REPAIR, each_scope(ambiguous_column), "an ambiguous join column reads the side every row has"),
     Rule("count_column", REWRITE, each_scope(count_column), "COUNT of a column named like a count becomes SUM"),

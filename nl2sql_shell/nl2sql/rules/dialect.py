@@ -10,7 +10,9 @@ depends on what the number holds. The column's name says whether it is a year
 them, say how a point in time is written: seconds since 1970 (`to_timestamp(n)`),
 milliseconds (`to_timestamp(n / 1000.0)`) or a date in digits, 20260131 (`to_date(n::text,
 'YYYYMMDD')`). With no values known, a name that is not finer than seconds reads as seconds.
-Any other number stays an error: a guess would answer another question.
+Any other number stays an error: a guess would answer another question. `to_timestamp(n)`
+of a column whose values are not seconds runs, but the check of times.py fails it, and it
+reads as what the values hold (times.py says how each is read).
 """
 
 from __future__ import annotations
@@ -21,19 +23,10 @@ from collections.abc import Iterator
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope
 
-from nl2sql_shell.schema.words import names_a_time
-
-from .base import Change, Context, Tables, column_of, matches, sql_of, type_family, type_of
+from .base import Change, Context, Tables, matches, sql_of, type_family, type_of
+from .times import SAYS, as_time, misread, time_held
 
 _YEAR_NAME = re.compile(r"(?:\w*_)?(?:year|yr)(?:_\w+)?|\w+year")
-_SUBSECOND = re.compile(r"\w*(?:_ms|millis|micro|nano|msec)\w*")
-# What a number holds, judged by its least and greatest value (0 is often "not set"):
-# seconds since 1970 from 1973 to 2100, milliseconds over the same years, a date in digits.
-_TIME_SHAPES = {
-    "seconds": (1e8, 4.1e9),
-    "milliseconds": (1e11, 4.1e12),
-    "digits": (1900_01_01, 2100_12_31),
-}
 _TIME_TYPES = (exp.DataType.Type.DATE, exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.DATETIME)
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([ T][\d:.]+)?")
 _DATE_PARTS = {exp.Year: "YEAR", exp.Month: "MONTH", exp.Day: "DAY"}
@@ -71,21 +64,21 @@ def year_column(scope: Scope, tables: Tables, context: Context) -> Iterator[Chan
 
 def epoch_seconds(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
     """`EXTRACT(YEAR FROM sent_epoch)` on a number named as a point in time fails: the date it
-    holds is `to_timestamp(sent_epoch)` (or what `_as_time` reads its values as)."""
+    holds is `to_timestamp(sent_epoch)` (or what `as_time` reads its values as)."""
     for node, column, unit, data_type in _numbers_in_date_functions(scope, tables):
-        held = _time_held(column, tables)
+        held = time_held(column, tables)
         if held is None:
             continue
         written = _written(node, column, unit)
-        replaced = exp.Extract(this=exp.var(unit), expression=_as_time(column, held))
+        replaced = exp.Extract(this=exp.var(unit), expression=as_time(column, held))
         node.replace(replaced)
-        yield Change("epoch_seconds", written, sql_of(replaced), f"{_a(data_type)} column of {_SAYS[held]}")
+        yield Change("epoch_seconds", written, sql_of(replaced), f"{_a(data_type)} column of {SAYS[held]}")
 
 
 def epoch_comparison(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
     """`created_at > now() - interval '30 days'` where created_at is a number named as a point
     in time fails (bigint > timestamp): the time it holds is `to_timestamp(created_at)` (or
-    what `_as_time` reads its values as)."""
+    what `as_time` reads its values as)."""
     comparisons = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between)
     for node in list(scope.expression.find_all(*comparisons)):
         if node.find_ancestor(exp.Select) is not scope.expression:
@@ -97,42 +90,41 @@ def epoch_comparison(scope: Scope, tables: Tables, context: Context) -> Iterator
             data_type = type_of(side, tables) if isinstance(side, exp.Column) else None
             if data_type is None or type_family(data_type) != "number" or not other or not all(_is_time(o) for o in other):
                 continue
-            held = _time_held(side, tables)
+            held = time_held(side, tables)
             if held is None:
                 continue
             written = sql_of(side)
-            stamp = _as_time(side, held)
+            stamp = as_time(side, held)
             side.replace(stamp)
-            yield Change("epoch_comparison", written, sql_of(stamp), f"{_a(data_type)} column of {_SAYS[held]}, compared with a time")
+            yield Change("epoch_comparison", written, sql_of(stamp), f"{_a(data_type)} column of {SAYS[held]}, compared with a time")
 
 
-_SAYS = {"seconds": "seconds since 1970", "milliseconds": "milliseconds since 1970", "digits": "dates written as digits (YYYYMMDD)"}
+def time_conversion(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
+    """`to_timestamp(date_key)` where date_key's values are dates in digits (or milliseconds;
+    or `to_timestamp(n / 1000)` of seconds) reads them in the wrong unit, which the check of
+    times.py fails: the column reads as what its values hold. `CAST(created_at AS date)` of a
+    number named as a point in time fails in the server: it is the cast of the time it holds."""
+    for node in list(scope.expression.find_all(exp.UnixToTime)):
+        if node.find_ancestor(exp.Select) is not scope.expression or (found := misread(node, tables)) is None:
+            continue
+        column, held, _ = found
+        written, stamp = sql_of(node), as_time(column, held)
+        node.replace(stamp)
+        yield Change("time_conversion", written, sql_of(stamp), f"its values are {SAYS[held]}")
+    for node in list(scope.expression.find_all(exp.Cast)):
+        column = node.this.unnest()
+        if node.find_ancestor(exp.Select) is not scope.expression or node.to.this not in _TIME_TYPES or not isinstance(column, exp.Column):
+            continue
+        data_type = type_of(column, tables)
+        if data_type is None or type_family(data_type) != "number" or (held := time_held(column, tables)) is None:
+            continue
+        written, stamp = sql_of(column), as_time(column, held)
+        column.replace(stamp)
+        yield Change("time_conversion", written, sql_of(stamp), f"{_a(data_type)} column of {SAYS[held]}, cast to a time")
 
 
 def _a(data_type: str) -> str:
     return f"{'an' if data_type[:1] in 'aeiou' else 'a'} {data_type}"
-
-
-def _time_held(column: exp.Column, tables: Tables) -> str | None:
-    """How a number column named as a point in time holds it ("seconds", "milliseconds",
-    "digits"), by its values when they are known; None when it is no time, or none of these."""
-    found = column_of(column, tables)
-    if found is None or not names_a_time(column.name):
-        return None
-    if found.value_range is None:
-        return None if matches(_SUBSECOND, column.name) else "seconds"
-    least, greatest = found.value_range
-    for shape, (low, high) in _TIME_SHAPES.items():
-        if (least == 0 or low <= least) and greatest <= high and greatest >= low:
-            return shape
-    return None
-
-
-def _as_time(column: exp.Column, held: str) -> exp.Expression:
-    if held == "digits":
-        return exp.Anonymous(this="to_date", expressions=[exp.cast(column.copy(), "text"), exp.Literal.string("YYYYMMDD")])
-    stamp = column.copy() if held == "seconds" else exp.Div(this=column.copy(), expression=exp.Literal.number("1000.0"))
-    return exp.Anonymous(this="to_timestamp", expressions=[stamp])
 
 
 def _is_time(node: exp.Expression) -> bool:
