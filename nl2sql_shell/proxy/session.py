@@ -514,10 +514,22 @@ def _response_from(kind: bytes, diag: psycopg.errors.Diagnostic | Notice, encodi
 
 
 def _literal(value: str | None) -> str:
-    """A string constant that reads the same whatever standard_conforming_strings says."""
+    """A string constant that reads the same whatever standard_conforming_strings and the
+    client encoding say: ASCII only, every other character (and `$`, which could end the
+    dollar quote of `_raise_sql`) as a Unicode escape. The text holds the model's words, and
+    a client encoding such as SJIS sends `¥` as the byte of a backslash."""
     if value is None:
         return "NULL"
-    return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+    return "E'" + "".join(_escaped(c) for c in value) + "'"
+
+
+def _escaped(char: str) -> str:
+    if char in "\\'":
+        return char * 2
+    if " " <= char <= "~" and char != "$":
+        return char
+    code = ord(char) or 0xFFFD  # NUL cannot be in a text value
+    return f"\\u{code:04X}" if code <= 0xFFFF else f"\\U{code:08X}"
 
 
 def _constant_select(row: tuple[str | None, ...]) -> str:

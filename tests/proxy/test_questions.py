@@ -15,6 +15,7 @@ from scripted import Scripted
 
 from nl2sql_shell.nl2sql.examples import ExampleStore, store_path
 from nl2sql_shell.nl2sql.pipeline import Asker
+from nl2sql_shell.proxy.session import _raise_sql
 
 from .conftest import count
 
@@ -125,6 +126,42 @@ def test_extended_protocol_form(db, start_proxy):
         assert [d.name for d in cur.description] == ["sql", "tables", "writes", "proven", "reason"]
         assert notices and notices[0].startswith("SELECT")
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+@pytest.mark.parametrize("encoding", ["EUC_JP", "SJIS"])
+def test_the_answer_a_driver_parses_holds_the_model_s_words_as_text_in_any_client_encoding(db, start_proxy, encoding):
+    """The proxy answers a Parse with a SELECT of constants that quote the model's words. In
+    EUC_JP and SJIS, `¥` is sent as the byte of a backslash: a model that wrote `¥'` in a
+    name it invented closed the constant early, and the owner's function ran in the person's
+    session with no ?run. Now the words come back as written, and nothing runs."""
+    with psycopg.connect(db, autocommit=True) as owner:
+        owner.execute(
+            "CREATE TABLE witness (at text);"
+            "CREATE FUNCTION evil(t text) RETURNS text LANGUAGE plpgsql AS $$BEGIN INSERT INTO witness VALUES (t); RETURN t; END$$;"
+            f"ALTER DATABASE {conninfo_to_dict(db)['dbname']} SET backslash_quote = on"
+        )
+    injected = "SELECT \"¥', evil($$ran$$) AS pwn --\" FROM customers"
+    proxy = start_proxy(Asker(Scripted([injected])))
+    with psycopg.connect(proxy.via(db), autocommit=True, client_encoding=encoding) as conn:
+        ask = conn.cursor()
+        if encoding == "EUC_JP":  # it has no ¥: the server says so, as it would of any such text
+            with pytest.raises(psycopg.errors.UntranslatableCharacter):
+                ask.execute("SELECT nl2sql('names of customers')", prepare=True)
+        else:  # SJIS writes ¥ with the backslash's byte, and the server sends it back so
+            sql, _, _, proven, reason = ask.execute("SELECT nl2sql('names of customers')", prepare=True).fetchone()
+            assert sql is None and proven is False and "\\', evil($$ran$$) AS pwn --\" does not exist" in reason
+    with psycopg.connect(db, autocommit=True) as owner:
+        assert owner.execute("SELECT count(*) FROM witness").fetchone()[0] == 0
+
+
+def test_a_failure_s_statement_raises_its_message_whatever_it_holds(db):
+    """A failure reaches a driver as a statement that raises its message when executed; the
+    message (a server's or the model's words) cannot end its dollar quote or its constant."""
+    message = "column \"x$nl2sql$; SELECT 1; $nl2sql$\" ' \\ 日本 does not exist"
+    with psycopg.connect(db, autocommit=True, client_encoding="SJIS") as conn:
+        with pytest.raises(psycopg.errors.FeatureNotSupported) as raised:
+            conn.execute(_raise_sql(message))
+    assert raised.value.diag.message_primary == message
 
 
 class Waiting(Scripted):
