@@ -23,6 +23,7 @@ holds typed SQL and data, so it goes through private_folder/private_file: 0700 f
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Callable
@@ -115,9 +116,26 @@ def private_file(path: Path) -> Path:
     if path.exists() and not path.is_file():
         return path
     private_folder(path.parent)
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    os.close(open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND))
     _tighten(path, 0o600)
     return path
+
+
+def open_private(path: Path, flags: int) -> int:
+    """os.open for a file the shell writes for the user, 0600 when it makes it. A symbolic
+    link is followed only when the user made it (a history kept with their dotfiles); one
+    another user planted in a folder others can write (the history in /tmp) would have the
+    shell write where they point, so it is refused, and none can appear between this check
+    and the open (O_NOFOLLOW)."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        info = None
+    if info is None or not stat.S_ISLNK(info.st_mode):
+        return os.open(path, flags | os.O_NOFOLLOW, 0o600)
+    if info.st_uid != os.geteuid():
+        raise PermissionError(errno.EPERM, "a link another user made; not followed", str(path))
+    return os.open(path, flags, 0o600)
 
 
 def _tighten(path: Path, mode: int) -> None:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
-from nl2sql_shell.config import private_file
+from nl2sql_shell.config import open_private, private_file
 from nl2sql_shell.nl2sql.prompt import Example
 
+_log = logging.getLogger(__name__)
 _WORD = re.compile(r"[a-z0-9_]+")
 
 
@@ -29,31 +32,49 @@ def store_path(host: str, port: str | int, dbname: str) -> Path:
 
 
 class ExampleStore:
-    """An append-only JSONL file of accepted pairs; later pairs win over earlier duplicates."""
+    """An append-only JSONL file of accepted pairs; later pairs win over earlier duplicates.
 
-    def __init__(self, path: Path) -> None:
+    The memory is a help, never a reason to stop: a file that cannot be read or written
+    (unwritable, or a link another user planted: config.open_private) is reported through
+    ``warn`` and the question goes on without it."""
+
+    def __init__(self, path: Path, warn: Callable[[str], None] = _log.warning) -> None:
         self.path = path
+        self._warn = warn
         self._pairs: list[Example] | None = None
 
     def all(self) -> list[Example]:
         if self._pairs is None:
             pairs: dict[str, Example] = {}
-            if self.path.exists():
-                private_file(self.path)  # a file an older version made 0644 becomes 0600
-                for line in self.path.read_text().splitlines():
-                    try:
-                        item = json.loads(line)
-                        pairs[item["question"].strip().lower()] = Example(item["question"], item["sql"])
-                    except (ValueError, KeyError, TypeError):
-                        continue  # a damaged line must not lose the others
+            try:
+                lines = self._read()
+            except OSError as exc:
+                self._warn(f'could not read the examples memory "{self.path}": {exc.strerror or exc}')
+                lines = []
+            for line in lines:
+                try:
+                    item = json.loads(line)
+                    pairs[item["question"].strip().lower()] = Example(item["question"], item["sql"])
+                except (ValueError, KeyError, TypeError):
+                    continue  # a damaged line must not lose the others
             self._pairs = list(pairs.values())
         return self._pairs
 
+    def _read(self) -> list[str]:
+        if not self.path.exists():
+            return []
+        private_file(self.path)  # a file an older version made 0644 becomes 0600
+        with os.fdopen(open_private(self.path, os.O_RDONLY), encoding="utf-8", errors="replace") as handle:
+            return handle.read().splitlines()
+
     def add(self, question: str, sql: str) -> None:
         """Append a pair; the file is 0600 in a 0700 folder, since it holds the user's SQL."""
-        private_file(self.path)
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"question": question, "sql": sql}) + "\n")
+        try:
+            private_file(self.path)
+            with os.fdopen(open_private(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"question": question, "sql": sql}) + "\n")
+        except OSError as exc:
+            self._warn(f'could not keep the answer in the examples memory "{self.path}": {exc.strerror or exc}')
         self._pairs = None
 
     def similar(self, question: str, k: int = 2, minimum: float = 0.2) -> list[Example]:

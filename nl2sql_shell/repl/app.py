@@ -5,8 +5,10 @@ Everything that is not about the terminal (what a line means, how SQL runs) live
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +26,7 @@ from prompt_toolkit.output import Output as PTOutput
 from psycopg.pq import TransactionStatus
 from pygments.lexers.sql import PostgresLexer
 
-from nl2sql_shell.config import private_file
+from nl2sql_shell.config import open_private, private_file
 from nl2sql_shell.repl.completer import SQLCompleter
 from nl2sql_shell.repl.metadata import Metadata, load_metadata
 from nl2sql_shell.repl.prompt_escapes import PromptRenderer
@@ -62,12 +64,27 @@ class PrivateHistory(FileHistory):
     """psql-like history that stays private: the file is 0600 (made so if it was looser), and
     entries holding a password are kept for this session's up-arrow but never written.
     ``control`` gives psql's HISTCONTROL: with ignorespace (or ignoreboth) a line typed with a
-    space first is not remembered at all (prompt_toolkit never repeats the last entry)."""
+    space first is not remembered at all (prompt_toolkit never repeats the last entry).
+    A file that cannot be used (unwritable, or a link another user planted: see
+    config.open_private) gets psql's one line, once, and the history of this session only."""
 
-    def __init__(self, path: Path, control: Callable[[], str] = lambda: "none") -> None:
-        private_file(path)
-        self._control = control
+    def __init__(self, path: Path, control: Callable[[], str] = lambda: "none", warn: Callable[[str], None] = lambda message: None) -> None:
+        self._control, self._warn = control, warn
+        self._broken = False
         super().__init__(str(path))
+        self._guarded(lambda: private_file(path))
+
+    def _guarded(self, action: Callable[[], object]) -> None:
+        if self._broken:
+            return
+        try:
+            action()
+        except OSError as exc:
+            self._broken = True
+            self._warn(f'could not save history to file "{self.filename}": {exc.strerror or exc}')
+
+    def load_history_strings(self):
+        return [] if self._broken else super().load_history_strings()
 
     def append_string(self, string: str) -> None:
         if string.startswith(" ") and self._control().strip().lower() in ("ignorespace", "ignoreboth"):
@@ -75,27 +92,36 @@ class PrivateHistory(FileHistory):
         super().append_string(string)
 
     def store_string(self, string: str) -> None:
-        if holds_password(string):
-            return
-        private_file(Path(self.filename))  # recreated 0600 if removed while the shell runs
-        super().store_string(string)
+        if not holds_password(string):
+            self._guarded(lambda: self._append(string))
+
+    def _append(self, string: str) -> None:
+        path = private_file(Path(self.filename))  # recreated 0600 if removed while the shell runs
+        with os.fdopen(open_private(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab") as f:  # prompt_toolkit's format
+            f.write("".join([f"\n# {datetime.datetime.now()}\n", *(f"+{line}\n" for line in string.split("\n"))]).encode("utf-8"))
 
     def keep_last(self, size: int) -> None:
         """psql's HISTSIZE, applied as psql applies it when it exits: the file keeps the last
-        ``size`` entries (a negative size keeps every one). Written aside and renamed over
-        the file, 0600, so a crash leaves the old history whole; only a regular file is
-        rewritten (never /dev/null)."""
+        ``size`` entries (a negative size keeps every one). Written under a new name and
+        renamed over the file, 0600, so a crash leaves the old history whole; only a regular
+        file is rewritten (never /dev/null)."""
         path = Path(self.filename)
-        if size < 0 or not path.is_file():
-            return
+        if size >= 0 and path.is_file():
+            self._guarded(lambda: self._rewrite(path, size))
+
+    def _rewrite(self, path: Path, size: int) -> None:
         entries = list(self.load_history_strings())  # newest first
         if len(entries) <= size:
             return
-        aside = path.with_name(path.name + ".new")
-        with os.fdopen(os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as f:
-            for entry in reversed(entries[:size]):
-                f.write("\n" + "".join(f"+{line}\n" for line in entry.split("\n")))
-        os.replace(aside, path)
+        handle, aside = tempfile.mkstemp(prefix=path.name + ".", suffix=".new", dir=path.parent)  # a name no one planted
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as f:
+                for entry in reversed(entries[:size]):
+                    f.write("\n" + "".join(f"+{line}\n" for line in entry.split("\n")))
+            os.replace(aside, path)
+        except BaseException:
+            os.unlink(aside)
+            raise
 
 
 class _MetadataCache:
@@ -142,7 +168,7 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
     metadata = _MetadataCache(shell)
     prompts = shell.prompts
     session: PromptSession[str] = PromptSession(
-        history=PrivateHistory(history_path(), control=lambda: shell.variables.get("HISTCONTROL", "none")),
+        history=PrivateHistory(history_path(), control=lambda: shell.variables.get("HISTCONTROL", "none"), warn=shell.error),
         lexer=PygmentsLexer(PostgresLexer),
         completer=SQLCompleter(metadata, keyword_case=lambda: shell.variables.get("COMP_KEYWORD_CASE", "preserve-upper")),
         complete_while_typing=False,

@@ -166,7 +166,7 @@ class QuestionHandler:
         from nl2sql_shell.nl2sql.examples import ExampleStore, store_path
 
         info = self.shell.conn.info
-        return ExampleStore(store_path(info.host, info.port, info.dbname))
+        return ExampleStore(store_path(info.host, info.port, info.dbname), warn=self.shell.error)
 
     def _generate(self, question: str, insist: bool = False):
         history = self.history[-1:] if self.history and _FOLLOW_UP.search(question) else []

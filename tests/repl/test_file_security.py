@@ -111,3 +111,69 @@ def test_an_existing_examples_file_is_tightened_when_read(home: Path):
     os.chmod(path, 0o644)
     assert [example.sql for example in ExampleStore(path).all()] == ["SELECT 1"]
     assert mode(path) == 0o600
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="making a link another user owns needs root")
+NOBODY = 65534
+
+
+def planted(link: Path, target: Path) -> Path:
+    """A symbolic link at ``link`` to ``target`` that another local user (nobody) made."""
+    link.symlink_to(target)
+    os.lchown(link, NOBODY, NOBODY)
+    return link
+
+
+@pytest.fixture
+def shared(home: Path) -> Path:
+    """A folder every local user may write, as /tmp (sticky), and a file of the user's that
+    another user would like to see overwritten."""
+    folder = home / "shared"
+    folder.mkdir()
+    os.chmod(folder, 0o1777)
+    (home / "precious").write_text("the user's own file\n")
+    return folder
+
+
+@needs_root
+def test_history_trimmed_at_exit_never_writes_through_a_planted_name(home: Path, shared: Path, monkeypatch):
+    """HISTSIZE rewrote the history under the fixed name history.new, following a link
+    another user had put there: the user's own file was overwritten with their history."""
+    monkeypatch.setenv("NL2SQL_SHELL_HISTORY", str(shared / "history"))
+    planted(shared / "history.new", home / "precious")
+    history = PrivateHistory(history_path())
+    for n in range(5):
+        history.store_string(f"select {n};")
+    history.keep_last(2)
+    assert (home / "precious").read_text() == "the user's own file\n"
+    assert not (shared / "history").is_symlink() and mode(shared / "history") == 0o600
+    assert list(PrivateHistory(history_path()).load_history_strings()) == ["select 4;", "select 3;"]
+
+
+@needs_root
+def test_a_history_or_examples_file_another_user_linked_elsewhere_is_not_followed(home: Path, shared: Path, monkeypatch):
+    monkeypatch.setenv("NL2SQL_SHELL_HISTORY", str(shared / "history"))
+    planted(shared / "history", home / "precious")
+    warnings: list[str] = []
+    history = PrivateHistory(history_path(), warn=warnings.append)
+    history.store_string("select 'typed';")
+    history.keep_last(0)
+    assert warnings == [f'could not save history to file "{shared / "history"}": a link another user made; not followed']  # psql's words, once
+    assert (home / "precious").read_text() == "the user's own file\n" and list(history.load_history_strings()) == []
+
+    store = ExampleStore(planted(shared / "shop.jsonl", home / "precious"), warn=warnings.append)
+    store.add("how many orders?", "SELECT count(*) FROM orders")
+    assert store.all() == [] and (home / "precious").read_text() == "the user's own file\n"
+    assert warnings[1:] == [
+        f'could not keep the answer in the examples memory "{shared / "shop.jsonl"}": a link another user made; not followed',
+        f'could not read the examples memory "{shared / "shop.jsonl"}": a link another user made; not followed',
+    ]
+
+
+def test_a_history_the_user_linked_to_their_dotfiles_is_followed(home: Path, monkeypatch):
+    dotfiles = home / "dotfiles"
+    dotfiles.mkdir()
+    (home / "history").symlink_to(dotfiles / "nl2sql_history")
+    monkeypatch.setenv("NL2SQL_SHELL_HISTORY", str(home / "history"))
+    PrivateHistory(history_path()).store_string("select 5;")
+    assert "+select 5;" in (dotfiles / "nl2sql_history").read_text() and (home / "history").is_symlink()
