@@ -65,6 +65,8 @@ DENIED = frozenset(
         "txid_current", "pg_current_xact_id",  # assign a transaction id
         "fmgr_c_validator", "fmgr_internal_validator", "fmgr_sql_validator",  # load or parse function bodies
         "pg_indexam_has_property", "pg_index_has_property", "pg_index_column_has_property",  # run an index method's handler
+        # build the partition key of any relation given, folding its expressions, and hash with its classes
+        "satisfies_hash_partition", "pg_get_partition_constraintdef",
     }
 )
 # Built-ins that run the input function of a type given as a value when called by name (as a
@@ -74,11 +76,12 @@ TYPE_DISPATCH = frozenset(
 )
 # Built-ins that print stored expressions or statistics: each value through its own type's
 # output function, so they are harmless only where every type of the database has harmless
-# functions (`_Prover.stored_values`).
+# functions (`_Prover.stored_values`); most open the relation the object belongs to, so its
+# access method's handler runs too (`_Prover.handlers`).
 PRINTERS = frozenset(
     {
         "pg_get_expr", "pg_get_viewdef", "pg_get_indexdef", "pg_get_constraintdef", "pg_get_triggerdef",
-        "pg_get_ruledef", "pg_get_partkeydef", "pg_get_partition_constraintdef", "pg_get_statisticsobjdef",
+        "pg_get_ruledef", "pg_get_partkeydef", "pg_get_statisticsobjdef",
         "pg_get_statisticsobjdef_columns", "pg_get_statisticsobjdef_expressions", "pg_get_function_arguments",
         "pg_get_function_arg_default", "pg_get_functiondef", "pg_get_function_sqlbody", "pg_mcv_list_items",
     }
@@ -114,6 +117,7 @@ HANDLER_CALLERS = frozenset(
     {
         "pg_relation_is_updatable", "pg_column_is_updatable", "pg_get_indexdef", "pg_indexam_progress_phasename",
         "pg_relation_size", "pg_table_size", "pg_total_relation_size", "pg_indexes_size",
+        "pg_get_replica_identity_index", "pg_get_publication_tables",  # the latter opens each published table in PostgreSQL 18
     }
 )
 # ts_rewrite(tsquery, tsquery, tsquery) rewrites a query value and runs nothing: the deny above is
@@ -544,6 +548,15 @@ def _names_only(tokens: list[Token], open_at: int) -> bool:
     return False
 
 
+# The partitioned tables a relation is a partition of, at any depth: planning a read of a
+# partition builds its ancestors' partition keys (folding their expressions) for its
+# partition constraint, and checks that constraint under constraint_exclusion.
+_ANCESTOR_KEYS = """
+    WITH RECURSIVE up(oid) AS (SELECT inhparent FROM pg_inherits WHERE inhrelid = %s
+                               UNION SELECT i.inhparent FROM pg_inherits i JOIN up ON i.inhrelid = up.oid)
+    SELECT p.partrelid, p.partrelid::regclass::text FROM pg_partitioned_table p JOIN up ON up.oid = p.partrelid"""
+
+
 class _Prover:
     """One proof: the catalog reads, memoized, and the reasons for what failed."""
 
@@ -826,7 +839,7 @@ class _Prover:
         if catalog and name in HANDLER_CALLERS and not self.handlers():
             return False
         if catalog and (name in PRINTERS or name in TYPE_NAMES):
-            return self.stored_values()
+            return self.stored_values() and (name not in PRINTERS or self.handlers())
         if catalog and name in HANDLER_CALLERS:
             return True
         if catalog and name in TEXT_SEARCH:
@@ -955,14 +968,16 @@ class _Prover:
     def _relation(self, oid: int, columns: frozenset[str] | None) -> bool:
         rows = self.rows(
             f"""SELECT c.relkind, c.oid::regclass::text, c.relrowsecurity, CASE WHEN {_user_made("am")} THEN am.amhandler::oid END
-                FROM pg_class c LEFT JOIN pg_am am ON am.oid = c.relam AND c.relkind IN ('r', 'm', 't') WHERE c.oid = %s""",
+                FROM pg_class c LEFT JOIN pg_am am ON am.oid = c.relam WHERE c.oid = %s""",
             (oid,),
         )
         if not rows:
             return True
         kind, label, row_security, handler = rows[0]
-        if handler is not None and not self.function(handler):  # a table access method's: every scan runs it
-            return self.fail(f"reads {label}, whose table access method is not known to be harmless")
+        # a table access method's handler runs on every scan; an index's when the parser opens
+        # one named in FROM (before it says an index cannot be read)
+        if handler is not None and not self.function(handler):
+            return self.fail(f"reads {label}, whose {'index' if kind in ('i', 'I') else 'table'} access method is not known to be harmless")
         if kind in ("i", "I", "S", "c", "t"):  # indexes, sequences, row types, TOAST: named, not scanned here
             return True
         if kind == "f":
@@ -983,6 +998,9 @@ class _Prover:
                 ok = self.fail(f"reads {label}, whose generated column {column} is not known to be harmless")
         for (child,) in self.rows("SELECT inhrelid FROM pg_inherits WHERE inhparent = %s", (oid,)):
             ok = self.relation(child, columns) and ok
+        for parent, name in self.rows(_ANCESTOR_KEYS, (oid,)):
+            if not self.dependencies("pg_class", parent, classes=True, objects=False):
+                ok = self.fail(f"reads {label}, a partition of {name}, whose partition key is not known to be harmless")
         if kind == "v":  # a materialized view's query runs only on REFRESH
             for (rule,) in self.rows("SELECT oid FROM pg_rewrite WHERE ev_class = %s", (oid,)):
                 ok = self.dependencies("pg_rewrite", rule) and ok

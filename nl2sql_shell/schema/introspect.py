@@ -56,9 +56,12 @@ _KINDS = {"r": "table", "p": "table", "v": "view", "m": "materialized view", "f"
 
 # Code the planner may run for any read of a table (it folds constant calls in index
 # expressions and predicates, statistics' expressions and, with constraint_exclusion, CHECK
-# constraints; it scans an index's operator class; PostgreSQL 18 computes virtual columns):
-# such a table is sampled only when the proof finds that code harmless.
-_PLANNED_CODE = """(EXISTS (SELECT 1 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+# constraints; it scans an index's operator class; PostgreSQL 18 computes virtual columns;
+# a table access method that is not built-in has its handler called on every open): such a
+# table is sampled only when the proof finds that code harmless. Sizes come from
+# pg_relation_size, which opens the relation: not for such an access method (no size: not
+# sampled as small).
+_PLANNED_CODE = """(c.relam >= 16384 OR EXISTS (SELECT 1 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
                  WHERE i.indrelid = c.oid AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL OR ic.relam >= 16384
                        OR EXISTS (SELECT 1 FROM unnest(i.indclass::oid[]) AS k(oid) WHERE k.oid >= 16384)))
          OR EXISTS (SELECT 1 FROM pg_statistic_ext s WHERE s.stxrelid = c.oid AND s.stxexprs IS NOT NULL)
@@ -78,8 +81,9 @@ SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind,
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 CROSS JOIN LATERAL (SELECT CASE WHEN c.relkind = 'p'
-    THEN (SELECT coalesce(sum(pg_relation_size(t.relid)), 0) FROM pg_partition_tree(c.oid) t)
-    ELSE pg_relation_size(c.oid) END AS bytes) AS size
+    THEN (SELECT CASE WHEN bool_and(k.relam < 16384) THEN coalesce(sum(CASE WHEN k.relam < 16384 THEN pg_relation_size(t.relid) END), 0) END
+          FROM pg_partition_tree(c.oid) t JOIN pg_class k ON k.oid = t.relid)
+    WHEN c.relam < 16384 THEN pg_relation_size(c.oid) END AS bytes) AS size
 LEFT JOIN unnest(%(path)s::text[]) WITH ORDINALITY AS p(nspname, pos) ON p.nspname = n.nspname
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'

@@ -612,8 +612,26 @@ CREATE SERVER s_hidden FOREIGN DATA WRAPPER w_hidden;
 CREATE FOREIGN TABLE ft_hidden (a int) SERVER s_hidden;
 UPDATE pg_foreign_data_wrapper SET fdwhandler = 'handler'::regproc WHERE fdwname = 'w_hidden';
 CREATE ACCESS METHOD heap2 TYPE TABLE HANDLER heap_tableam_handler;
-CREATE TABLE t_heap2 (a int) USING heap2;
+CREATE TABLE t_heap2 (a int CONSTRAINT positive CHECK (a > 0)) USING heap2;
 UPDATE pg_am SET amhandler = 'handler'::regproc WHERE amname = 'heap2';
+CREATE ACCESS METHOD btree2 TYPE INDEX HANDLER bthandler;
+CREATE TABLE ti (a int);
+CREATE INDEX ti_idx ON ti (a);
+UPDATE pg_class SET relam = (SELECT oid FROM pg_am WHERE amname = 'btree2') WHERE oid = 'ti_idx'::regclass;
+UPDATE pg_am SET amhandler = 'handler'::regproc WHERE amname = 'btree2';
+"""
+
+# A nineteenth: a partition whose parent's partition key calls a function; planning a read
+# of the partition builds that key (and checks the partition's constraint when
+# constraint_exclusion is on), and so do built-ins given any partition.
+PARTITION_KEYS = """
+CREATE FUNCTION effect() RETURNS int LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN 1; END$$;
+CREATE FUNCTION shift() RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$BEGIN PERFORM effect(); RETURN 0; END$$;
+CREATE TABLE events (a int, b int) PARTITION BY RANGE ((a + shift()));
+CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM (0) TO (100) PARTITION BY RANGE (b);
+CREATE TABLE events_2026_q1 PARTITION OF events_2026 FOR VALUES FROM (0) TO (100);
+CREATE TABLE plain_parts (a int, b int) PARTITION BY RANGE (a);
+CREATE TABLE plain_parts_1 PARTITION OF plain_parts FOR VALUES FROM (0) TO (100);
 """
 
 # An eighteenth: a polymorphic SQL function, whose body's `&&` is resolved per call on a type
@@ -751,6 +769,19 @@ RUNS_IN = {
             "SELECT table_name, is_insertable_into FROM information_schema.tables WHERE table_schema = 'public'": "information_schema.tables",
             "SELECT pg_relation_size('t_heap2'::regclass)": "calls pg_relation_size",
             "SELECT a FROM t_heap2": "table access method",
+            "SELECT 1 FROM ti_idx": "index access method",
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'positive'": "calls pg_get_constraintdef",
+            "SELECT pg_get_replica_identity_index('t_heap2'::regclass)": "calls pg_get_replica_identity_index",
+            "SELECT pubname, tablename FROM pg_publication_tables": "view pg_publication_tables",
+        },
+    ),
+    "partition_keys": (
+        PARTITION_KEYS,
+        {
+            "SELECT b FROM events_2026 WHERE b = 1": "a partition of events, whose partition key",
+            "SELECT count(*) FROM events_2026_q1": "a partition of events, whose partition key",
+            "SELECT satisfies_hash_partition('events'::regclass, 4, 0, 5)": "satisfies_hash_partition",
+            "SELECT pg_get_partition_constraintdef('plain_parts_1'::regclass)": "pg_get_partition_constraintdef",
         },
     ),
     "late_types": (
@@ -818,6 +849,8 @@ def test_code_on_columns_the_statement_never_touches_does_not_count(databases, s
         ("parsing", "SELECT count(*), max(id) FROM acct"),
         ("type_names", "SELECT id FROM gauges"),
         ("index_families", "SELECT id FROM garr"),  # its index is not scanned for this
+        ("partition_keys", "SELECT b FROM plain_parts_1 WHERE b = 1"),
+        ("partition_keys", "SELECT pg_get_partkeydef('plain_parts'::regclass)"),
     ],
 )
 def test_what_the_attacks_did_not_touch_stays_proven(databases, name, sql):

@@ -166,3 +166,31 @@ def test_a_question_in_the_users_open_transaction_leaves_it_as_it_was(pg_server,
         assert conn.execute("SHOW search_path").fetchone()[0] == '"$user", public, pg_catalog'
         assert conn.execute("SHOW row_security").fetchone()[0] == "on"
         assert conn.execute("SELECT count(*) FROM plans").fetchone()[0] == 2
+
+
+def test_a_table_access_method_a_superuser_pointed_at_plpgsql_is_not_run_by_the_schema_read(pg_server):
+    """pg_relation_size opens a relation, and opening one calls its table access method's
+    handler; a superuser who set a user-made method's handler to plpgsql had the schema read
+    run it (and fail). Such a table is listed, with no size and no samples."""
+    from conftest import create_database
+
+    conninfo = create_database(
+        pg_server,
+        f"table_am_{os.getpid()}",
+        """
+        CREATE TABLE calls (what text);
+        CREATE FUNCTION public.handler() RETURNS int LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_advisory_lock(4242); INSERT INTO public.calls VALUES ('handler'); RETURN NULL; END $$;
+        CREATE ACCESS METHOD heap2 TYPE TABLE HANDLER heap_tableam_handler;
+        CREATE TABLE readings (id int, kind text) USING heap2;
+        INSERT INTO readings VALUES (1, 'red');
+        CREATE TABLE parted (id int, kind text) PARTITION BY LIST (kind);
+        CREATE TABLE parted_red PARTITION OF parted FOR VALUES IN ('red') USING heap2;
+        UPDATE pg_am SET amhandler = 'public.handler'::regproc WHERE amname = 'heap2';
+        """,
+    )
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        schema = read_schema(conn)
+        assert conn.execute("SELECT count(*) FROM calls").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()").fetchone()[0] == 0
+    assert schema.table("readings").column("kind").sample_values == () and schema.table("parted") is not None
