@@ -52,7 +52,7 @@ def run_plain(shell: Shell) -> int:
             continue
         if shell.redisplay:  # psql shows what an editor left in the buffer, after PROMPT1
             shell.redisplay = False
-            sys.stdout.write(prompts.first() + shell.pending_input)
+            sys.stdout.write(prompts.first() + shell.pending_input + ("" if shell.pending_input.endswith("\n") else "\n"))
             sys.stdout.flush()
         if not keep_going and quit_is_confirmed(_ask, shell):
             break

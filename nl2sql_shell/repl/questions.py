@@ -295,8 +295,8 @@ class QuestionHandler:
                 if reply.lower() in ("n", "no"):
                     self.shell.output.say("Dropped.\n")
                     return
-            if reply.lower() in ("e", "edit"):
-                self.shell.pending_input = answer.sql
+            if reply.lower() in ("e", "edit"):  # into the query buffer, shown again as psql shows what \e left
+                self.shell.pending_input, self.shell.redisplay = answer.sql, True
                 return
             if reply == "?":
                 self._explain(answer)

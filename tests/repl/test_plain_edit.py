@@ -1,0 +1,32 @@
+"""`e` at a `?` answer's confirmation without readline (-n): the SQL waits in the query
+buffer and is shown again after the prompt, as psql shows what `\\e` left there."""
+
+from __future__ import annotations
+
+import io
+import sys
+
+from scripted import Scripted
+
+from nl2sql_shell.db.connect import Target, connect
+from nl2sql_shell.nl2sql.pipeline import Asker, Options
+from nl2sql_shell.output import Output
+from nl2sql_shell.repl.plain import run_plain
+from nl2sql_shell.repl.questions import QuestionHandler
+from nl2sql_shell.repl.shell import Shell
+
+
+def test_edit_at_the_confirmation_shows_the_sql_in_the_buffer_and_the_next_line_ends_it(fresh_db, monkeypatch):
+    out = io.StringIO()
+    target = Target(fresh_db)
+    shell = Shell(target, connect(target), output=Output(out, use_pager=False), errors=io.StringIO())
+    handler = QuestionHandler(shell, model=None, adapter=None, quantize=None, device=None)
+    handler.asker = Asker(Scripted(["SELECT 41 + 1 AS answer"]), Options(max_repairs=0, candidates=1))
+    shell.questions = handler
+    terminal = io.StringIO()
+    monkeypatch.setattr(sys, "stdin", io.StringIO("? the answer\ne\n;\n"))
+    monkeypatch.setattr(sys, "stdout", terminal)
+    prompt = shell.prompts.first()
+    run_plain(shell)
+    assert f"Run it? [Enter=run, e=edit, n=drop, ?=why] {prompt}SELECT\n  41 + 1 AS answer\n" in terminal.getvalue()
+    assert " answer \n--------\n     42\n(1 row)\n" in out.getvalue()  # the ; ended the buffer, which ran
