@@ -12,7 +12,8 @@ empty answer when every candidate agrees on it.
 
 Only `column = 'text'`, `column LIKE 'pattern'` and `column ILIKE 'pattern'` on a text column
 of a table of the schema (not a view, not a CTE) are probed, read-only, under a statement timeout, outside the user's
-own transaction, and not on tables too large to scan quickly; anything else counts as found.
+own transaction, and not on tables too large to scan quickly, nor on one whose scan would run
+code the proof does not find harmless; anything else counts as found.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sqlglot import exp
 
 from nl2sql_shell.db.execute import catalog_reads
 from nl2sql_shell.schema.model import Schema, Table
-from nl2sql_shell.schema.values import scannable
+from nl2sql_shell.schema.values import plainly_scannable, scannable
 
 from .parsing import PARSE_ERRORS, parse_one
 
@@ -41,6 +42,8 @@ def unfound_values(conn: psycopg.Connection, schema: Schema, query: str) -> tupl
     except PARSE_ERRORS:
         return ()
     probes = list(dict.fromkeys(_comparisons(tree, schema)))[:MAX_PROBES]
+    plain = plainly_scannable(conn, [table for table, *_ in probes])
+    probes = [probe for probe in probes if probe[0] in plain]
     unfound = []
     try:
         with catalog_reads(conn, TIMEOUT_MS), conn.cursor() as cur:

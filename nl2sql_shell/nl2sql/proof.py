@@ -118,6 +118,7 @@ HANDLER_CALLERS = frozenset(
         "pg_relation_is_updatable", "pg_column_is_updatable", "pg_get_indexdef", "pg_indexam_progress_phasename",
         "pg_relation_size", "pg_table_size", "pg_total_relation_size", "pg_indexes_size",
         "pg_get_replica_identity_index", "pg_get_publication_tables",  # the latter opens each published table in PostgreSQL 18
+        "pg_get_object_address",  # opens a relation it is given by name
     }
 )
 # ts_rewrite(tsquery, tsquery, tsquery) rewrites a query value and runs nothing: the deny above is
@@ -548,6 +549,15 @@ def _names_only(tokens: list[Token], open_at: int) -> bool:
     return False
 
 
+# The handlers the server calls when it opens a relation (for a scan, or to read or print a
+# value of its row type), where they are not built-in: its access method's, its TOAST table's
+# and its TOAST index's (a superuser may point any of them at any function).
+_OPENED_HANDLERS = f"""
+    SELECT c.oid, r.oid = c.oid, r.relkind IN ('i', 'I'), r.oid::regclass::text, am.amhandler::oid FROM pg_class c
+    JOIN pg_class r ON r.oid IN (c.oid, c.reltoastrelid) OR r.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = c.reltoastrelid)
+    JOIN pg_am am ON am.oid = r.relam
+    WHERE {_user_made("am")} AND """
+
 # The partitioned tables a relation is a partition of, at any depth: planning a read of a
 # partition builds its ancestors' partition keys (folding their expressions) for its
 # partition constraint, and checks that constraint under constraint_exclusion.
@@ -722,11 +732,14 @@ class _Prover:
 
     def stored_values(self) -> bool:
         """Whether values of any type this database has are printed harmlessly: every base,
-        range and multirange type that is not built-in passes (the others print through them)."""
+        range and multirange type that is not built-in passes (the others print through them),
+        and every table whose row values print through its being opened opens harmlessly."""
         if self.printing is None:
             self.printing = True
             types = self.rows(f"SELECT t.oid FROM pg_type t WHERE {_user_made('t')} AND t.typtype IN ('b', 'r', 'm') ORDER BY t.oid")
-            self.printing = all([self.type(t) for (t,) in types])
+            # a row value prints through record_out, which opens its type's table
+            tables = {row[0] for row in self.rows(_OPENED_HANDLERS + "c.relkind IN ('r', 'm', 'p')")}
+            self.printing = all([self.type(t) for (t,) in types]) and all([self.opened(r) is None for r in sorted(tables)])
         return self.printing
 
     def handlers(self) -> bool:
@@ -967,17 +980,16 @@ class _Prover:
 
     def _relation(self, oid: int, columns: frozenset[str] | None) -> bool:
         rows = self.rows(
-            f"""SELECT c.relkind, c.oid::regclass::text, c.relrowsecurity, CASE WHEN {_user_made("am")} THEN am.amhandler::oid END
-                FROM pg_class c LEFT JOIN pg_am am ON am.oid = c.relam WHERE c.oid = %s""",
+            "SELECT c.relkind, c.oid::regclass::text, c.relrowsecurity FROM pg_class c WHERE c.oid = %s",
             (oid,),
         )
         if not rows:
             return True
-        kind, label, row_security, handler = rows[0]
+        kind, label, row_security = rows[0]
         # a table access method's handler runs on every scan; an index's when the parser opens
         # one named in FROM (before it says an index cannot be read)
-        if handler is not None and not self.function(handler):
-            return self.fail(f"reads {label}, whose {'index' if kind in ('i', 'I') else 'table'} access method is not known to be harmless")
+        if (opened := self.opened(oid)) is not None:
+            return self.fail(f"reads {label}, whose {opened} is not known to be harmless")
         if kind in ("i", "I", "S", "c", "t"):  # indexes, sequences, row types, TOAST: named, not scanned here
             return True
         if kind == "f":
@@ -1012,6 +1024,15 @@ class _Prover:
                 if not self.dependencies("pg_policy", policy):
                     ok = self.fail(f"reads {label}, whose row security policy {name} is not known to be harmless")
         return ok
+
+    def opened(self, oid: int) -> str | None:
+        """What opening the relation runs that is not known to be harmless (its access
+        method's handler, or its TOAST table's or TOAST index's), in words; None: nothing."""
+        for _, itself, index, name, handler in self.rows(_OPENED_HANDLERS + "c.oid = %s", (oid,)):
+            if not self.function(handler):
+                method = f"{'index' if index else 'table'} access method"
+                return method if itself else f"TOAST {'index' if index else 'table'} {name}'s {method}"
+        return None
 
     def catalog_code(self, oid: int, label: str, columns: frozenset[str] | None, attributes: set[str]) -> bool:
         """Code the planner runs for any read of the relation: its indexes' expressions and
@@ -1197,6 +1218,8 @@ class _Prover:
         parts = all(self.type(t) for t in [base, element, *(s for s in subtypes if s)] if t)
         if relation:
             parts = all(self.type(r[0]) for r in self.rows("SELECT atttypid FROM pg_attribute WHERE attrelid = %s AND attnum > 0", (relation,))) and parts
+            if (opened := self.opened(relation)) is not None:  # its values are read and printed through its table, opened
+                ok = self.fail(f"handles values of type {label}, read through its table, whose {opened} is not known to be harmless")
         for (constraint,) in self.rows("SELECT oid FROM pg_constraint WHERE contypid = %s", (oid,)):
             ok = self.dependencies("pg_constraint", constraint) and ok
         # what compares it (its default classes) and, for a range, its subtype's class

@@ -93,6 +93,13 @@ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition
 ORDER BY p.pos NULLS LAST, n.nspname, c.relname
 """
 
+# Relations on the search_path named like a table the schema lists, which a bare name may
+# reach first: partitions, sequences, indexes, an extension's tables (none of them listed).
+_NAMESAKES = """
+SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = ANY(%(path)s::text[]) AND c.relname = ANY(%(names)s::text[])
+"""
+
 # A column of a domain (`CREATE DOMAIN cents AS bigint`) is read as its base type, which is
 # what the model and the checks compare (a number, text, an enum's labels); the domain's name
 # is kept too, as it often says the unit. Two levels of domains over domains are unwrapped.
@@ -216,8 +223,10 @@ def read_schema(conn: psycopg.Connection, *, sample_values: int = 5, max_distinc
             constraints[row.oid].append(row)
         samples = _samples(cur, relations, columns, sample_values, max_distinct) if sample_values > 0 else {}
         ranges = _ranges(cur, relations, columns)
+        names = list({r.name for r in relations})
+        hidden = {(row.schema, row.name) for row in cur.execute(_NAMESAKES, {"path": list(path.listed), "names": names})} - {(r.schema, r.name) for r in relations}
     tables = tuple(_table(rel, columns[rel.oid], constraints[rel.oid], samples, ranges) for rel in relations)
-    return Schema(database=database, search_path=path.listed, tables=tables)
+    return Schema(database=database, search_path=path.listed, tables=tables, hidden=frozenset(hidden))
 
 
 @contextmanager

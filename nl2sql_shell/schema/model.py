@@ -71,6 +71,10 @@ class Schema:
     database: str
     search_path: tuple[str, ...]
     tables: tuple[Table, ...] = field(default_factory=tuple)
+    # (schema, name) of relations on the search_path that are not listed (partitions,
+    # sequences, indexes, an extension's tables) but named like one that is: a bare name
+    # reaches whichever comes first on the path, as the server resolves it.
+    hidden: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def multiple_schemas(self) -> bool:
@@ -86,7 +90,10 @@ class Schema:
         if not matches:
             return None
         order = {s: i for i, s in enumerate(self.search_path)}
-        return min(matches, key=lambda t: order.get(t.schema, len(order)))
+        found = min(matches, key=lambda t: order.get(t.schema, len(order)))
+        if schema is None and any(order.get(s, len(order)) < order[found.schema] for s, n in self.hidden if n.lower() == lowered):
+            return None  # the server reads a relation the schema does not list
+        return found
 
     def needs_schema(self, schema: str, name: str) -> bool:
         """Whether a query must write ``schema.name``: the schema is not on the search_path,

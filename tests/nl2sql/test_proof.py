@@ -613,6 +613,11 @@ CREATE FOREIGN TABLE ft_hidden (a int) SERVER s_hidden;
 UPDATE pg_foreign_data_wrapper SET fdwhandler = 'handler'::regproc WHERE fdwname = 'w_hidden';
 CREATE ACCESS METHOD heap2 TYPE TABLE HANDLER heap_tableam_handler;
 CREATE TABLE t_heap2 (a int CONSTRAINT positive CHECK (a > 0)) USING heap2;
+CREATE TABLE holder (id int, r t_heap2);
+CREATE TYPE wrap AS (x t_heap2);
+CREATE DOMAIN in_heap2 AS t_heap2;
+CREATE TABLE t_toast (id int, a text);
+UPDATE pg_class SET relam = (SELECT oid FROM pg_am WHERE amname = 'heap2') WHERE oid = (SELECT reltoastrelid FROM pg_class WHERE relname = 't_toast');
 UPDATE pg_am SET amhandler = 'handler'::regproc WHERE amname = 'heap2';
 CREATE ACCESS METHOD btree2 TYPE INDEX HANDLER bthandler;
 CREATE TABLE ti (a int);
@@ -773,6 +778,13 @@ RUNS_IN = {
             "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'positive'": "calls pg_get_constraintdef",
             "SELECT pg_get_replica_identity_index('t_heap2'::regclass)": "calls pg_get_replica_identity_index",
             "SELECT pubname, tablename FROM pg_publication_tables": "view pg_publication_tables",
+            "SELECT pg_get_object_address('table', '{t_heap2}', '{}')": "calls pg_get_object_address",
+            "SELECT r FROM holder": "type t_heap2, read through its table, whose table access method",
+            "SELECT to_json(h) FROM holder h": "type t_heap2, read through its table, whose table access method",
+            """SELECT '("(1)")'::wrap""": "type t_heap2, read through its table, whose table access method",
+            "SELECT '(1)'::in_heap2": "type t_heap2, read through its table, whose table access method",
+            "SELECT most_common_vals FROM pg_stats": "statistics hold values of every column type",
+            "SELECT length(a) FROM t_toast": "whose TOAST table",
         },
     ),
     "partition_keys": (

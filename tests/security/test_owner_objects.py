@@ -194,3 +194,44 @@ def test_a_table_access_method_a_superuser_pointed_at_plpgsql_is_not_run_by_the_
         assert conn.execute("SELECT count(*) FROM calls").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()").fetchone()[0] == 0
     assert schema.table("readings").column("kind").sample_values == () and schema.table("parted") is not None
+
+
+def test_a_bare_name_a_partition_earlier_on_the_path_takes_is_not_read_as_the_listed_table(pg_server):
+    """`ab` reads s0.ab, a partition the schema does not list; public.ab, later on the path,
+    has an index expression calling the owner's code. The checks took `ab` for public.ab, and
+    the value check planned a probe of public.ab (its expression ran, before any yes). Now
+    `ab` is no table the schema knows, the probes plan only tables the proof finds harmless,
+    and nothing runs."""
+    from conftest import create_database
+    from scripted import Scripted
+
+    from nl2sql_shell.nl2sql.pipeline import Asker, Options
+
+    name = f"namesakes_{os.getpid()}"
+    conninfo = create_database(
+        pg_server,
+        name,
+        """
+        CREATE TABLE calls (what text);
+        CREATE FUNCTION public.folded(t text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+        BEGIN PERFORM pg_advisory_lock(4242); RETURN t; END $$;
+        CREATE SCHEMA s0;
+        CREATE TABLE s0.pt (name text) PARTITION BY LIST (name);
+        CREATE TABLE s0.ab PARTITION OF s0.pt DEFAULT;
+        INSERT INTO s0.pt VALUES ('alice'), ('bob');
+        CREATE TABLE public.ab (name text);
+        INSERT INTO public.ab VALUES ('carol');
+        CREATE INDEX ab_folded ON public.ab ((name || public.folded('x')));
+        """,
+    )
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" SET search_path = s0, public')
+    locked = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        schema = read_schema(conn)
+        assert schema.table("ab") is None and schema.table("ab", "public") is not None
+        assert schema.reference(schema.table("ab", "public")) == "public.ab"
+        assert unfound_values(conn, schema, "SELECT name FROM public.ab WHERE name = 'zzz'") == ()  # not probed
+        answer = Asker(Scripted(["SELECT name FROM ab WHERE name = 'zzz'"]), Options(candidates=1, max_repairs=0)).ask("which ab names are zzz", conn)
+        assert not answer.proven
+        assert conn.execute(locked).fetchone()[0] == 0
