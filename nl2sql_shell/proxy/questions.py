@@ -116,6 +116,9 @@ class Conversation:
     history: list[Example] = field(default_factory=list)
 
     def ask(self, asker: Asker, conn: psycopg.Connection, command: Ask, cancel: threading.Event) -> Answer:
+        """The answer to a question; it is what `?run` runs next, and a question with no
+        proposal (refused, failed, cancelled) leaves nothing to run, not the one before."""
+        self.last = None
         history = self.history[-1:] if self.history and FOLLOW_UP.search(command.question) else []
         answer = asker.ask(
             command.question,

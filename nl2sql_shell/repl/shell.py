@@ -252,8 +252,10 @@ class Shell:
         def run() -> Outcome:
             return self.executor.run(sql, read_only=read_only, statement_timeout_ms=statement_timeout_ms, single=single)
 
-        if read_only or single:  # model SQL: its own read-only transaction, nothing of the user's settings
+        if read_only:  # a model read: its own read-only transaction, nothing of the user's settings
             return self._finish(sql, run())
+        if single:  # a model write the person confirmed: one statement, in AUTOCOMMIT and ON_ERROR_ROLLBACK as typed SQL
+            return self._finish(sql, self._in_transaction_mode(sql, run))
         if len(statement_pieces(sql)) > 1:  # joined by \; : one query, every result printed, as psql sends its buffer
             return self._finish(sql, self._in_transaction_mode(sql, lambda: self.executor.run_simple(sql)))
         return self._finish(sql, self._in_transaction_mode(sql, run))

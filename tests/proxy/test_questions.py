@@ -11,10 +11,11 @@ import psycopg
 import pytest
 from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from scripted import Scripted
+from scripted import InTurn, Scripted
 
 from nl2sql_shell.nl2sql.examples import ExampleStore, store_path
-from nl2sql_shell.nl2sql.pipeline import Asker
+from nl2sql_shell.nl2sql.pipeline import Asker, Options
+from nl2sql_shell.nl2sql.prompt import REFUSAL_SQL
 from nl2sql_shell.proxy.session import _raise_sql
 
 from .conftest import count
@@ -162,6 +163,18 @@ def test_a_failure_s_statement_raises_its_message_whatever_it_holds(db):
         with pytest.raises(psycopg.errors.FeatureNotSupported) as raised:
             conn.execute(_raise_sql(message))
     assert raised.value.diag.message_primary == message
+
+
+def test_a_question_without_a_proposal_leaves_nothing_for_run(db, start_proxy):
+    """A DELETE proposed, then a question the model refuses: `?run yes` (sent with the second
+    question, before its answer was read) ran the DELETE the person had moved on from."""
+    proxy = start_proxy(Asker(InTurn([DELETE, REFUSAL_SQL]), Options(candidates=1, max_repairs=0)))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        assert conn.execute("? remove the small customers").fetchone()[2] is True
+        assert conn.execute("? how many moons has the customers table").fetchone()[0] is None
+        with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="no proposal to run"):
+            conn.execute("?run yes")
+    assert count(db) == 3
 
 
 class Waiting(Scripted):
