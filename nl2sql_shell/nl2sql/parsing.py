@@ -9,6 +9,8 @@ error for the repair round, treated as a write); this module makes deep nesting 
 
 from __future__ import annotations
 
+import re
+
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
@@ -27,6 +29,10 @@ class UnlikePostgres(TokenError):
 # What PostgreSQL's lexer takes for white space; any other character Python calls a space
 # (U+00A0, U+2003, U+3000) is part of a name to PostgreSQL, and splits it for the tokenizer.
 _SPACES = frozenset(" \t\n\r\f\v")
+# A word the tokenizer keeps whole though PostgreSQL splits it at an operator character
+# (`USER-DEFINED` is `current_user - defined`): letters beside anything but letters, digits,
+# `_`, `$` and white space.
+_SPLIT_WORD = re.compile(r"[^\W\d](?=.*[^\w\s$])|[^\w\s$](?=.*[^\W\d])", re.DOTALL)
 
 
 def tokenize(sql: str) -> list[Token]:
@@ -49,6 +55,8 @@ def tokenize(sql: str) -> list[Token]:
         if token.token_type.name.endswith("STRING") and not sql[token.start : token.end + 1].endswith(("'", "$")):
             if not _command_text(tokens, i):
                 raise UnlikePostgres("text the tokenizer read as one string, which PostgreSQL reads as SQL")
+        elif _SPLIT_WORD.search(token.text) and sql[token.start] not in "\"'$" and not token.token_type.name.endswith(("STRING", "NUMBER")):
+            raise UnlikePostgres(f"`{token.text}`, which this check reads as one word and PostgreSQL as several")
     return tokens
 
 

@@ -51,7 +51,7 @@ from sqlglot.tokens import Token, TokenType
 from nl2sql_shell.db.as_sent import unsent
 from nl2sql_shell.db.execute import catalog_reads
 from nl2sql_shell.nl2sql.parsing import UnlikePostgres, tokenize
-from nl2sql_shell.nl2sql.safety import classify
+from nl2sql_shell.nl2sql.safety import classify, explained_statement
 
 # Built-ins that are immutable or stable and still must not run unasked, each with why.
 DENIED = frozenset(
@@ -297,6 +297,9 @@ def _read_tokens(sql: str) -> tuple[_Facts, str | None]:
     try:
         tokens = tokenize(sql)
         if len(tokens) == 2 and tokens[0].token_type == TokenType.COMMAND:  # EXPLAIN: the rest is one string
+            explained = explained_statement(tokens[1].text)
+            if explained is None or classify(explained[1]).writes:  # planning a write folds its target's defaults and rules
+                return _Facts(), "EXPLAIN of a statement that is not a query"
             tokens = tokens[:1] + tokenize(tokens[1].text)
     except UnlikePostgres as exc:
         return _Facts(), str(exc)

@@ -134,29 +134,36 @@ def _describe(tree: exp.Expression, chunk: list[Token]) -> str:
 
 
 def _explain_reasons(text: str) -> list[str]:
-    """EXPLAIN only plans, unless ANALYZE makes it execute the statement it explains.
+    """EXPLAIN only plans, unless ANALYZE makes it execute the statement it explains."""
+    explained = explained_statement(text)
+    if explained is None:
+        return [UNPARSED]
+    analyze, inner = explained
+    reasons = classify(inner).reasons
+    return reasons if analyze or reasons == [UNPARSED] else []
+
+
+def explained_statement(text: str) -> tuple[bool, str] | None:
+    """(whether ANALYZE runs it, the statement) of what follows EXPLAIN; None: unreadable.
 
     sqlglot's tokenizer keeps everything after EXPLAIN as one string, so it is tokenized here.
     """
     try:
         rest = DIALECT.tokenize(text)
     except TokenError:
-        return [UNPARSED]
+        return None
     analyze = False
     if rest and rest[0].token_type == TokenType.L_PAREN:
         close = next((i for i, t in enumerate(rest) if t.token_type == TokenType.R_PAREN), None)
         if close is None:
-            return [UNPARSED]
+            return None
         options = [t.text.lower() for t in rest[1:close]]
         analyze = any(o in {"analyze", "analyse"} and (i + 1 >= len(options) or options[i + 1] not in _OFF) for i, o in enumerate(options))
         rest = rest[close + 1 :]
     while rest and rest[0].text.upper() in {"ANALYZE", "ANALYSE", "VERBOSE"}:
         analyze = analyze or rest[0].text.upper() != "VERBOSE"
         rest = rest[1:]
-    if not rest:
-        return [UNPARSED]
-    inner = classify(text[rest[0].start :]).reasons
-    return inner if analyze or inner == [UNPARSED] else []
+    return (analyze, text[rest[0].start :]) if rest else None
 
 
 def _function_reasons(tokens: list[Token]) -> list[str]:

@@ -658,6 +658,20 @@ CREATE VIEW v7 AS SELECT k7('a'::e4) AS r;
 DELETE FROM pg_depend WHERE classid = 'pg_proc'::regclass AND objid = 'k7(e4)'::regprocedure AND refclassid = 'pg_type'::regclass;
 """
 
+# A twentieth: words the tokenizer keeps whole that PostgreSQL splits (`user-defined(1)` is
+# `current_user - defined(1)`), and EXPLAIN of a write, whose planning folds its target's
+# defaults; each also inside a SQL function's body.
+HIDDEN_WORDS = """
+CREATE FUNCTION effect() RETURNS int LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN 1; END$$;
+CREATE FUNCTION defined(int) RETURNS int LANGUAGE plpgsql AS $$BEGIN RETURN effect(); END$$;
+CREATE FUNCTION name_minus(name, int) RETURNS int LANGUAGE plpgsql AS $$BEGIN RETURN effect(); END$$;
+CREATE OPERATOR - (LEFTARG = name, RIGHTARG = int, FUNCTION = name_minus);
+CREATE FUNCTION order_total(int) RETURNS int LANGUAGE sql AS 'SELECT user-defined($1)';
+CREATE FUNCTION stamp() RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$BEGIN RETURN effect(); END$$;
+CREATE TABLE audit_log (id int, note text, stamped int DEFAULT stamp());
+CREATE FUNCTION log_size() RETURNS int LANGUAGE sql AS 'EXPLAIN INSERT INTO audit_log DEFAULT VALUES; SELECT 1';
+"""
+
 RUNS_IN = {
     "catalog_code": (CATALOG_CODE + ARISING, CODE_RUNS | ARISES),
     "classes": (
@@ -787,6 +801,16 @@ RUNS_IN = {
             "SELECT length(a) FROM t_toast": "whose TOAST table",
         },
     ),
+    "hidden_words": (
+        HIDDEN_WORDS,
+        {
+            "SELECT user-defined(1)": "USER-DEFINED",
+            "SELECT order_total(5)": "order_total",
+            "EXPLAIN INSERT INTO audit_log (note) VALUES ('x')": "EXPLAIN of a statement that is not a query",
+            "EXPLAIN DELETE FROM audit_log WHERE note = 'x'": "EXPLAIN of a statement that is not a query",
+            "SELECT log_size()": "log_size",
+        },
+    ),
     "partition_keys": (
         PARTITION_KEYS,
         {
@@ -861,6 +885,8 @@ def test_code_on_columns_the_statement_never_touches_does_not_count(databases, s
         ("parsing", "SELECT count(*), max(id) FROM acct"),
         ("type_names", "SELECT id FROM gauges"),
         ("index_families", "SELECT id FROM garr"),  # its index is not scanned for this
+        ("hidden_words", "EXPLAIN SELECT note FROM audit_log WHERE id > 2"),
+        ("hidden_words", "EXPLAIN (COSTS off) WITH n AS (SELECT note FROM audit_log) SELECT count(*) FROM n"),
         ("partition_keys", "SELECT b FROM plain_parts_1 WHERE b = 1"),
         ("partition_keys", "SELECT pg_get_partkeydef('plain_parts'::regclass)"),
     ],
