@@ -185,26 +185,33 @@ class QuestionHandler:
 
     def _interruptible(self, job: Callable[[threading.Event], _T], doing: str, *, clear: Callable[[], None] | None = None) -> _T | None:
         """Run `job(cancel)` in a thread: Ctrl-C here sets `cancel`, which stops the model
-        within a token, and the shell goes on. None (after a one-line error) when stopped or
-        failed; `clear` first tidies what the job streamed, so the error stays in sight."""
+        within a token, cancels the server statement the job waits on, and the shell goes on
+        once the job is done. None (after a one-line error) when stopped or failed; `clear`
+        first tidies what the job streamed, so the error stays in sight."""
         cancel = threading.Event()
         result: list[_T] = []
         failure: list[BaseException] = []
+
+        done = threading.Event()  # not Thread.is_alive: after a join that Ctrl-C interrupted, Python 3.11 may call a running thread stopped
 
         def work() -> None:
             try:
                 result.append(job(cancel))
             except BaseException as exc:  # noqa: BLE001 - reported below, in the main thread
                 failure.append(exc)
+            finally:
+                done.set()
 
-        worker = threading.Thread(target=work, name="generate", daemon=True)
-        worker.start()
-        try:
-            while worker.is_alive():
-                worker.join(0.05)
-        except KeyboardInterrupt:
-            cancel.set()
-            worker.join()
+        threading.Thread(target=work, name="generate", daemon=True).start()
+        while not done.is_set():
+            try:
+                done.wait(0.05)
+            except KeyboardInterrupt:
+                # The model stops within a token; the shell's own reads on the connection
+                # (schema, proof, checks, perhaps waiting on a lock) are cancelled too, and the
+                # prompt comes back only when the job has let go of the connection.
+                cancel.set()
+                self.shell.conn.cancel_safe()
         if (cancel.is_set() or failure) and clear is not None:
             clear()
         if cancel.is_set():

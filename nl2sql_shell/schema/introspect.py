@@ -51,6 +51,9 @@ SECRET_WORDS = frozenset({"pwd", "salt", "otp", "totp", "hash", "hashed", "diges
 OPAQUE_LENGTH = 24
 # A guard so that sampling can never stall the shell, whatever the tables hold.
 SAMPLING_TIMEOUT_MS = 2000
+# How long the schema read waits for a table another session has locked before it takes the
+# table's size from the catalog.
+LOCK_WAIT_MS = 500
 
 _KINDS = {"r": "table", "p": "table", "v": "view", "m": "materialized view", "f": "foreign table"}
 
@@ -80,7 +83,8 @@ SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind,
        {_PLANNED_CODE} AS planned_code
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
-CROSS JOIN LATERAL (SELECT CASE WHEN c.relkind = 'p'
+CROSS JOIN LATERAL (SELECT CASE WHEN %(unsized)s THEN c.relpages::bigint * current_setting('block_size')::bigint
+    WHEN c.relkind = 'p'
     THEN (SELECT CASE WHEN bool_and(k.relam < 16384) THEN coalesce(sum(CASE WHEN k.relam < 16384 THEN pg_relation_size(t.relid) END), 0) END
           FROM pg_partition_tree(c.oid) t JOIN pg_class k ON k.oid = t.relid)
     WHEN c.relam < 16384 THEN pg_relation_size(c.oid) END AS bytes) AS size
@@ -209,7 +213,7 @@ def read_schema(conn: psycopg.Connection, *, sample_values: int = 5, max_distinc
     """
     with _read_only(conn) as path, conn.cursor(row_factory=namedtuple_row) as cur:
         (database,) = cur.execute("SELECT current_database()").fetchone()
-        relations = cur.execute(_RELATIONS, {"small": SMALL_TABLE_BYTES, "path": list(path.listed)}).fetchall()
+        relations = _relations(cur, path)
         # samples of a table whose planning may run code are probed only where that code is harmless
         planned = [r.oid for r in relations if r.planned_code and r.readable]
         plain = plain_reads(conn, path.effective, planned) if planned else set()
@@ -227,6 +231,25 @@ def read_schema(conn: psycopg.Connection, *, sample_values: int = 5, max_distinc
         hidden = {(row.schema, row.name) for row in cur.execute(_NAMESAKES, {"path": list(path.listed), "names": names})} - {(r.schema, r.name) for r in relations}
     tables = tuple(_table(rel, columns[rel.oid], constraints[rel.oid], samples, ranges) for rel in relations)
     return Schema(database=database, search_path=path.listed, tables=tables, hidden=frozenset(hidden))
+
+
+_LOCKED = """SELECT DISTINCT relation FROM pg_locks
+WHERE locktype = 'relation' AND granted AND mode = 'AccessExclusiveLock' AND pid <> pg_backend_pid()"""
+
+
+def _relations(cur: psycopg.Cursor, path: SearchPath) -> list[Any]:
+    """The relations to list. pg_relation_size waits for a lock on each table, which another
+    session's migration or VACUUM FULL may hold for minutes: after LOCK_WAIT_MS, the sizes
+    come from the catalog instead (its page counts, as of the last VACUUM or ANALYZE)."""
+    params = {"small": SMALL_TABLE_BYTES, "path": list(path.listed), "unsized": False}
+    try:
+        with cur.connection.transaction():
+            cur.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(LOCK_WAIT_MS))
+            return cur.execute(_RELATIONS, params).fetchall()
+    except psycopg.errors.LockNotAvailable:
+        relations = cur.execute(_RELATIONS, {**params, "unsized": True}).fetchall()
+        locked = {oid for (oid,) in cur.execute(_LOCKED)}  # not probed for samples either: they would wait too
+        return [r._replace(small=False, readable=False) if r.oid in locked else r for r in relations]
 
 
 @contextmanager
@@ -369,6 +392,7 @@ def _probe(cur: psycopg.Cursor, probes: list[sql.Composed]) -> _Samples:
     try:
         with cur.connection.transaction():
             cur.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(SAMPLING_TIMEOUT_MS))
+            cur.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(LOCK_WAIT_MS))
             rows = cur.execute(sql.SQL(" UNION ALL ").join(probes)).fetchall()
     except psycopg.Error:  # too slow, not allowed, or not readable now (a materialized view never refreshed)
         return {}

@@ -108,3 +108,37 @@ def test_ctrl_c_while_the_model_writes_leaves_the_message_and_no_draft(fresh_db,
     pyte.Stream(screen).feed(terminal.getvalue().replace("\n", "\r\n"))
     assert [line.rstrip() for line in screen.display if line.strip()] == ["lib=# ? copies per branch", "Generation stopped."]
     assert shell.last_failed
+
+
+def test_ctrl_c_while_the_shell_waits_on_a_lock_gives_back_an_idle_connection(fresh_db, monkeypatch):
+    """Another session holds a table locked; the candidate's check waits for it. Ctrl-C gave
+    the prompt back while the shell's read-only transaction still waited on the connection:
+    what the person typed next ran inside it (a SET ROLE undone, an UPDATE refused). Now the
+    server statement is cancelled too, and the prompt comes back with the connection idle."""
+    import signal
+    import threading
+    import time
+
+    import psycopg
+    from psycopg import pq
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    target = Target(fresh_db)
+    shell = Shell(target, connect(target), output=Output(io.StringIO(), use_pager=False), errors=io.StringIO())
+    shell.conn.execute("CREATE TABLE copy (copy_id int PRIMARY KEY, branch text)")
+    shell.conn.commit()
+    handler = QuestionHandler(shell, model=None, adapter=None, quantize=None, device=None)
+    handler.asker = Asker(Scripted(["SELECT branch, count(*) FROM copy GROUP BY branch"]), Options(max_repairs=0, candidates=1))
+    handler.asker.schemas.get(shell.conn)  # read before the lock: the wait is the check's
+    shell.conn.rollback()
+    shell.questions = handler
+    with psycopg.connect(fresh_db) as other:
+        other.execute("LOCK TABLE copy IN ACCESS EXCLUSIVE MODE")
+        threading.Timer(1.0, lambda: __import__("os").kill(__import__("os").getpid(), signal.SIGINT)).start()
+        started = time.monotonic()
+        handler.ask("? copies per branch")
+        waited = time.monotonic() - started
+        assert waited < 5 and shell.conn.info.transaction_status == pq.TransactionStatus.IDLE
+        assert "Generation stopped." in shell.errors.getvalue()
+        other.rollback()
+    assert shell.conn.execute("SELECT current_user = session_user").fetchone() == (True,)

@@ -325,3 +325,23 @@ def test_a_domain_column_is_shown_as_its_base_type_with_the_domain_named(fresh_d
     assert fine.column("ref").is_text and fine.column("ref").sample_values == ("A1",)
     text = render_schema([fine], qualify=False)
     assert "fee bigint, -- domain fee_cents" in text and "how mood -- domain feeling; one of: 'sad', 'happy'" in text
+
+
+def test_a_table_another_session_holds_locked_does_not_stall_the_schema_read(fresh_db: str) -> None:
+    """A migration in another terminal holds a table ACCESS EXCLUSIVE: the read waited for it
+    (pg_relation_size takes a lock on every table) as long as the other session liked. Now it
+    waits half a second, lists every table with the catalog's sizes, and samples the others."""
+    import time
+
+    with psycopg.connect(fresh_db, autocommit=True) as setup:
+        setup.execute(
+            "CREATE TABLE migrating (id int, state text); INSERT INTO migrating VALUES (1, 'old');"
+            "CREATE TABLE plans (id int, tier text); INSERT INTO plans VALUES (1, 'free'), (2, 'pro')"
+        )
+    with psycopg.connect(fresh_db) as other, psycopg.connect(fresh_db, autocommit=True) as conn:
+        other.execute("LOCK TABLE migrating IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        schema = read_schema(conn)
+        assert time.monotonic() - started < 5
+        assert schema.table("migrating") is not None and schema.table("migrating").column("state") is not None
+        assert schema.table("plans").column("tier").sample_values == ("free", "pro")
