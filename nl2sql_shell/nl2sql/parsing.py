@@ -55,9 +55,28 @@ def tokenize(sql: str) -> list[Token]:
         if token.token_type.name.endswith("STRING") and not sql[token.start : token.end + 1].endswith(("'", "$")):
             if not _command_text(tokens, i):
                 raise UnlikePostgres("text the tokenizer read as one string, which PostgreSQL reads as SQL")
-        elif _SPLIT_WORD.search(token.text) and sql[token.start] not in "\"'$" and not token.token_type.name.endswith(("STRING", "NUMBER")):
-            raise UnlikePostgres(f"`{token.text}`, which this check reads as one word and PostgreSQL as several")
+        elif sql[token.start] not in "\"'$" and not token.token_type.name.endswith(("STRING", "NUMBER")):
+            if _SPLIT_WORD.search(token.text):
+                raise UnlikePostgres(f"`{token.text}`, which this check reads as one word and PostgreSQL as several")
+            if not token.text.isascii() and token.token_type != TokenType.VAR:  # Python's upper() made it a keyword
+                raise UnlikePostgres(f"`{token.text}`, a keyword to this check only: PostgreSQL folds no letter outside ASCII (`aſ` is no AS)")
+    _comment_starts_agree(sql, tokens)
     return tokens
+
+
+def _comment_starts_agree(sql: str, tokens: list[Token]) -> None:
+    """PostgreSQL ends an operator before `--` or `/*` and starts a comment there (`#--'` is
+    `#` and a comment); the tokenizer may take `#-` and `-` as operators and read on. Each
+    `--` and `/*` outside a string or quoted name must lie outside every token."""
+    covered: dict[int, Token] = {}
+    for token in tokens:
+        for position in range(token.start, token.end + 1):
+            covered[position] = token
+    for match in re.finditer(r"--|/\*", sql):
+        for position in (match.start(), match.start() + 1):
+            token = covered.get(position)
+            if token is not None and not token.token_type.name.endswith("STRING") and token.token_type != TokenType.IDENTIFIER:
+                raise UnlikePostgres(f"`{match.group()}` inside `{token.text}`, where PostgreSQL starts a comment")
 
 
 def _command_text(tokens: list[Token], i: int) -> bool:

@@ -670,6 +670,13 @@ CREATE FUNCTION order_total(int) RETURNS int LANGUAGE sql AS 'SELECT user-define
 CREATE FUNCTION stamp() RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$BEGIN RETURN effect(); END$$;
 CREATE TABLE audit_log (id int, note text, stamped int DEFAULT stamp());
 CREATE FUNCTION log_size() RETURNS int LANGUAGE sql AS 'EXPLAIN INSERT INTO audit_log DEFAULT VALUES; SELECT 1';
+CREATE DOMAIN pat AS text;
+CREATE TABLE pt (p pat);
+CREATE FUNCTION pg_catalog.similar_to_escape(pat) RETURNS text LANGUAGE plpgsql AS $$BEGIN PERFORM effect(); RETURN pg_catalog.similar_to_escape($1::text); END$$;
+CREATE TYPE mood AS ENUM ('happy');
+CREATE FUNCTION mood_json(mood) RETURNS json LANGUAGE plpgsql AS $$BEGIN PERFORM effect(); RETURN '"x"'::json; END$$;
+CREATE CAST (mood AS json) WITH FUNCTION mood_json(mood);
+CREATE TABLE person (id int, m mood);
 """
 
 RUNS_IN = {
@@ -809,6 +816,10 @@ RUNS_IN = {
             "EXPLAIN INSERT INTO audit_log (note) VALUES ('x')": "EXPLAIN of a statement that is not a query",
             "EXPLAIN DELETE FROM audit_log WHERE note = 'x'": "EXPLAIN of a statement that is not a query",
             "SELECT log_size()": "log_size",
+            "SELECT 'abc' SIMILAR TO p FROM pt": "similar_to_escape",
+            "SELECT count(*) FROM pt WHERE 'abc' NOT SIMILAR TO p": "similar_to_escape",
+            "SELECT 1 #--'\n 2, effect() --'": "PostgreSQL starts a comment",
+            "SELECT to_json(aſ) FROM person aſ": "PostgreSQL folds no letter outside ASCII",
         },
     ),
     "partition_keys": (

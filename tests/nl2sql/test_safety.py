@@ -10,6 +10,10 @@ from nl2sql_shell.nl2sql.safety import UNPARSED, classify, is_read_only
 
 WRITES = [
     ("INSERT INTO t VALUES (1)", "INSERT statement"),
+    # read otherwise than PostgreSQL reads them: a second statement after an operator that
+    # runs into `--` (PostgreSQL ends the operator there), a keyword spelled with `ſ`
+    ("SELECT 1 #--'\n 2; DELETE FROM t --'", "`--` inside `#-`, where PostgreSQL starts a comment"),
+    ("SELECT to_json(aſ) FROM t aſ", "`aſ`, a keyword to this check only: PostgreSQL folds no letter outside ASCII (`aſ` is no AS)"),
     ("update t set a = 1 where b in (select 1)", "UPDATE statement"),
     ("DELETE FROM t", "DELETE statement"),
     ("MERGE INTO t USING s ON t.a = s.a WHEN MATCHED THEN DELETE", "MERGE statement"),
@@ -100,6 +104,8 @@ READS = [
     "select * from t where a = 'x; drop table t'",
     "select $$ delete from t; $$",
     "SELECT 1 -- ; DROP TABLE t",
+    "SELECT a - -1, b --x\n FROM t /* -- */",
+    "SELECT größe, naïve FROM café WHERE name = 'ſ--'",
     "select 1 /* ; drop table t */",
     "SELECT 1 /* /* */ ; DROP TABLE t */",  # comments nest in PostgreSQL
     "select 'pg_terminate_backend(1)'",
