@@ -119,7 +119,7 @@ def install_notice_printer(
 
 
 @contextlib.contextmanager
-def read_only_transaction(conn: psycopg.Connection, statement_timeout_ms: int | None = None) -> Iterator[None]:
+def read_only_transaction(conn: psycopg.Connection, statement_timeout_ms: int | None = None, lock_timeout_ms: int | None = None) -> Iterator[None]:
     """A transaction (a savepoint inside the user's own) that the server keeps read-only.
 
     It always rolls back: whatever runs inside only reads, so nothing is lost, and the
@@ -132,6 +132,8 @@ def read_only_transaction(conn: psycopg.Connection, statement_timeout_ms: int | 
         conn.execute("SET LOCAL standard_conforming_strings = on")
         if statement_timeout_ms:
             conn.execute(f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}")
+        if lock_timeout_ms:
+            conn.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
         yield
 
 

@@ -142,3 +142,25 @@ def test_ctrl_c_while_the_shell_waits_on_a_lock_gives_back_an_idle_connection(fr
         assert "Generation stopped." in shell.errors.getvalue()
         other.rollback()
     assert shell.conn.execute("SELECT current_user = session_user").fetchone() == (True,)
+
+
+def test_a_question_on_a_table_another_session_holds_locked_fails_soon_and_says_why(fresh_db):
+    """Each candidate's check waited out the statement timeout (10 s) on the lock; now the
+    check gives up after two seconds with the server's line, and the answer says so."""
+    import time
+
+    import psycopg
+
+    target = Target(fresh_db)
+    shell = Shell(target, connect(target), output=Output(io.StringIO(), use_pager=False), errors=io.StringIO())
+    shell.conn.execute("CREATE TABLE copy (copy_id int PRIMARY KEY, branch text)")
+    shell.conn.commit()
+    asker = Asker(Scripted(["SELECT branch, count(*) FROM copy GROUP BY branch"]), Options(max_repairs=0, candidates=2))
+    asker.schemas.get(shell.conn)
+    shell.conn.rollback()
+    with psycopg.connect(fresh_db) as other:
+        other.execute("LOCK TABLE copy IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        answer = asker.ask("copies per branch", shell.conn)
+        assert time.monotonic() - started < 8
+        assert answer.kind == "failed" and "lock timeout" in answer.reason
