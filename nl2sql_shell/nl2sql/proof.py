@@ -311,7 +311,7 @@ def _read_tokens(sql: str) -> tuple[_Facts, str | None]:
     for i, token in enumerate(tokens):
         if token.token_type.name.endswith("STRING") or token.token_type == TokenType.NUMBER:
             continue
-        for implied in (i for word in token.text.lower().split() for i in _SYNTAX_CALLS.get(word, ())):  # `SIMILAR TO` is one token
+        for implied in (call for word in token.text.lower().split() for call in _SYNTAX_CALLS.get(word, ())):  # `SIMILAR TO` is one token
             facts.calls.append(_Call("pg_catalog", implied, None, False))
         if (grammar_type := _GRAMMAR_TYPES.get(token.text.lower())) is not None:
             facts.grammar_types.add(grammar_type)
