@@ -17,6 +17,7 @@ import psycopg
 from psycopg import pq
 
 from nl2sql_shell.db import connect as db_connect
+from nl2sql_shell.db.as_sent import backslashes_differ
 from nl2sql_shell.db.execute import (
     CANCEL_MESSAGE,
     CANCEL_SQLSTATE,
@@ -247,7 +248,9 @@ class Shell:
         return self._send(sql, statement_timeout_ms, read_only=read_only, single=single)
 
     def _send(self, sql: str, statement_timeout_ms: int | None, *, read_only: bool = False, single: bool = False) -> Outcome:
-        self.last_sql = sql
+        # \g and its kin send the previous query again as the session reads it: model SQL read
+        # with standard_conforming_strings on (as it was proven) would read otherwise then
+        self.last_sql = "" if (read_only or single) and backslashes_differ(self.conn, sql) else sql
 
         def run() -> Outcome:
             return self.executor.run(sql, read_only=read_only, statement_timeout_ms=statement_timeout_ms, single=single)

@@ -228,7 +228,7 @@ def read_schema(conn: psycopg.Connection, *, sample_values: int = 5, max_distinc
         samples = _samples(cur, relations, columns, sample_values, max_distinct) if sample_values > 0 else {}
         ranges = _ranges(cur, relations, columns)
         names = list({r.name for r in relations})
-        hidden = {(row.schema, row.name) for row in cur.execute(_NAMESAKES, {"path": list(path.listed), "names": names})} - {(r.schema, r.name) for r in relations}
+        hidden = {(row.schema, row.name) for row in cur.execute(_NAMESAKES, {"path": list(path.effective), "names": names})} - {(r.schema, r.name) for r in relations}
     tables = tuple(_table(rel, columns[rel.oid], constraints[rel.oid], samples, ranges) for rel in relations)
     return Schema(database=database, search_path=path.listed, tables=tables, hidden=frozenset(hidden))
 
@@ -315,10 +315,12 @@ CATALOG_VERSION = "SELECT " + " || '/' || ".join(
 
 
 def catalog_version(conn: psycopg.Connection) -> str:
-    """A fingerprint of the catalogs a schema is read from (CATALOG_VERSION)."""
-    with catalog_reads(conn):
+    """A fingerprint of the catalogs a schema is read from (CATALOG_VERSION), and of the
+    search_path the names resolve on: before PostgreSQL 18 the server does not report a
+    change of it (`SET search_path`, or `ALTER DATABASE ... SET` for the next session)."""
+    with catalog_reads(conn) as path:
         row = conn.execute(CATALOG_VERSION, prepare=False).fetchone()
-    return str(row[0]) if row else ""
+    return f"{','.join(path.effective)}/{row[0] if row else ''}"
 
 
 def _cache_key(conn: psycopg.Connection) -> tuple[str | None, ...]:

@@ -71,9 +71,9 @@ class Schema:
     database: str
     search_path: tuple[str, ...]
     tables: tuple[Table, ...] = field(default_factory=tuple)
-    # (schema, name) of relations on the search_path that are not listed (partitions,
-    # sequences, indexes, an extension's tables) but named like one that is: a bare name
-    # reaches whichever comes first on the path, as the server resolves it.
+    # (schema, name) of relations on the search_path (pg_catalog's too) that are not listed
+    # (partitions, sequences, indexes, an extension's tables, system catalogs) but named like
+    # one that is: a bare name reaches whichever comes first on the path, as the server does.
     hidden: frozenset[tuple[str, str]] = frozenset()
 
     @property
@@ -89,11 +89,18 @@ class Schema:
             matches = [t for t in matches if t.schema in self.search_path]
         if not matches:
             return None
-        order = {s: i for i, s in enumerate(self.search_path)}
-        found = min(matches, key=lambda t: order.get(t.schema, len(order)))
-        if schema is None and any(order.get(s, len(order)) < order[found.schema] for s, n in self.hidden if n.lower() == lowered):
-            return None  # the server reads a relation the schema does not list
+        found = min(matches, key=lambda t: self._position(t.schema))
+        if schema is None and any(self._position(s) < self._position(found.schema) for s, n in self.hidden if n.lower() == lowered):
+            return None  # the server reads a relation the schema does not list (pg_catalog's pg_roles)
         return found
+
+    def _position(self, schema: str) -> int:
+        """Where the server looks for a bare name in ``schema``: in search_path order, and
+        the session's temporary schema and pg_catalog, where the path does not list them,
+        before it."""
+        if schema in self.search_path:
+            return self.search_path.index(schema)
+        return -1 if schema == "pg_catalog" else -2 if schema.startswith("pg_temp") else len(self.search_path)
 
     def needs_schema(self, schema: str, name: str) -> bool:
         """Whether a query must write ``schema.name``: the schema is not on the search_path,

@@ -130,6 +130,24 @@ def test_confirmed_write_runs_after_yes(db):
     assert _state(db)[0] == [(1, "keep me")]
 
 
+def test_backslash_g_never_resends_a_model_read_the_session_would_read_otherwise(db):
+    """The owner turned standard_conforming_strings off for the database. The model's read
+    was proven and ran with it on (two plain strings); \\g sent the same text again as the
+    session reads it, where the backslash ends the first string early and w() is called."""
+    with psycopg.connect(db, autocommit=True) as owner:
+        owner.execute("CREATE FUNCTION w(text) RETURNS text LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN $1; END$$")
+    handler, out = _handler(db, [""])
+    shell = handler.shell
+    shell.conn.execute("SET standard_conforming_strings = off")
+    shell.conn.commit()
+    sql = "SELECT note, 'x\\' AS a, ' , w($$x$$) AS c --' AS b\nFROM t WHERE id = 1"
+    handler._present(_read(handler, "notes?", sql))
+    assert "keep me" in out.getvalue()  # it ran, as proven
+    shell.handle("\\g")
+    locked = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+    assert shell.conn.execute(locked).fetchone()[0] == 0
+
+
 def test_a_confirmed_write_keeps_to_autocommit_off_and_on_error_rollback_as_typed_sql_does(db):
     """With AUTOCOMMIT off, psql opens a transaction before a statement: a confirmed model
     write was committed at once instead (ROLLBACK said there was no transaction); and with

@@ -345,3 +345,18 @@ def test_a_table_another_session_holds_locked_does_not_stall_the_schema_read(fre
         assert time.monotonic() - started < 5
         assert schema.table("migrating") is not None and schema.table("migrating").column("state") is not None
         assert schema.table("plans").column("tier").sample_values == ("free", "pro")
+
+
+def test_the_catalog_fingerprint_changes_with_the_search_path(fresh_db: str) -> None:
+    """Before PostgreSQL 18 the server reports no change of search_path, so the schema cache
+    (keyed without it there) and completion kept resolving names on the old path: the
+    proxy's answer said public.orders and ran s1.orders."""
+    from nl2sql_shell.schema.introspect import catalog_version
+
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA s1")
+        before = catalog_version(conn)
+        conn.execute("SET search_path = s1, public")
+        assert catalog_version(conn) != before
+        conn.execute("RESET search_path")
+        assert catalog_version(conn) == before

@@ -222,6 +222,7 @@ def test_a_bare_name_a_partition_earlier_on_the_path_takes_is_not_read_as_the_li
         CREATE TABLE public.ab (name text);
         INSERT INTO public.ab VALUES ('carol');
         CREATE INDEX ab_folded ON public.ab ((name || public.folded('x')));
+        CREATE TABLE public.pg_roles (rolname text);
         """,
     )
     with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
@@ -232,6 +233,8 @@ def test_a_bare_name_a_partition_earlier_on_the_path_takes_is_not_read_as_the_li
         assert schema.table("ab") is None and schema.table("ab", "public") is not None
         assert schema.reference(schema.table("ab", "public")) == "public.ab"
         assert unfound_values(conn, schema, "SELECT name FROM public.ab WHERE name = 'zzz'") == ()  # not probed
+        # pg_catalog is searched first where the path does not list it: `pg_roles` is the catalog's
+        assert schema.table("pg_roles") is None and schema.reference(schema.table("pg_roles", "public")) == "public.pg_roles"
         answer = Asker(Scripted(["SELECT name FROM ab WHERE name = 'zzz'"]), Options(candidates=1, max_repairs=0)).ask("which ab names are zzz", conn)
         assert not answer.proven
         assert conn.execute(locked).fetchone()[0] == 0
