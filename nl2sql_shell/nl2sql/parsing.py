@@ -32,6 +32,7 @@ _SPACES = frozenset(" \t\n\r\f\v")
 # A word the tokenizer keeps whole though PostgreSQL splits it at an operator character
 # (`USER-DEFINED` is `current_user - defined`): letters beside anything but letters, digits,
 # `_`, `$` and white space.
+_NAME_CHAR = re.compile(r"[\w$]")
 _SPLIT_WORD = re.compile(r"[^\W\d](?=.*[^\w\s$])|[^\w\s$](?=.*[^\W\d])", re.DOTALL)
 
 
@@ -55,6 +56,8 @@ def tokenize(sql: str) -> list[Token]:
         if token.token_type.name.endswith("STRING") and not sql[token.start : token.end + 1].endswith(("'", "$")):
             if not _command_text(tokens, i):
                 raise UnlikePostgres("text the tokenizer read as one string, which PostgreSQL reads as SQL")
+        elif token.token_type.name.endswith("STRING") and sql[token.start] == "$" and token.start and _NAME_CHAR.fullmatch(sql[token.start - 1]):
+            raise UnlikePostgres("a `$` right after a name, which PostgreSQL reads as part of the name, not as a quote (`by$a$`)")
         elif sql[token.start] not in "\"'$" and not token.token_type.name.endswith(("STRING", "NUMBER")):
             if _SPLIT_WORD.search(token.text):
                 raise UnlikePostgres(f"`{token.text}`, which this check reads as one word and PostgreSQL as several")

@@ -323,6 +323,13 @@ def _read_tokens(sql: str) -> tuple[_Facts, str | None]:
             continue
         name = _name(token)
         if name is None:
+            # a keyword of several words (`SORT BY`, `DOUBLE PRECISION`) that PostgreSQL may
+            # read as names: `t.sort by` calls sort(t), `FROM double precision` reads "double"
+            words = [w for w in map(_word, token.text.split()) if w is not None] if " " in token.text else []
+            facts.names.update(map(_quote, words))
+            facts.words.update(words)
+            if words and i > 0 and tokens[i - 1].token_type == TokenType.DOT:
+                facts.members.add(words[0])
             continue
         schema = _qualifier(tokens, i)
         facts.names.add(f"{_quote(schema)}.{_quote(name)}" if schema else _quote(name))
@@ -457,7 +464,12 @@ def _name(token: Token) -> str | None:
     literals."""
     if token.token_type == TokenType.IDENTIFIER:
         return _cut(token.text)
-    return _cut(token.text.translate(_FOLD)) if _IDENTIFIER.fullmatch(token.text) else None
+    return _word(token.text)
+
+
+def _word(text: str) -> str | None:
+    """An unquoted word as PostgreSQL folds and cuts it, if it can be a name."""
+    return _cut(text.translate(_FOLD)) if _IDENTIFIER.fullmatch(text) else None
 
 
 def _cut(name: str) -> str:

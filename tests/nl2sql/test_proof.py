@@ -677,6 +677,10 @@ CREATE TYPE mood AS ENUM ('happy');
 CREATE FUNCTION mood_json(mood) RETURNS json LANGUAGE plpgsql AS $$BEGIN PERFORM effect(); RETURN '"x"'::json; END$$;
 CREATE CAST (mood AS json) WITH FUNCTION mood_json(mood);
 CREATE TABLE person (id int, m mood);
+CREATE TABLE t (id int);
+CREATE FUNCTION sort(t) RETURNS int LANGUAGE plpgsql AS $$BEGIN RETURN effect(); END$$;
+CREATE FUNCTION "order"(t) RETURNS int LANGUAGE plpgsql AS $$BEGIN RETURN effect(); END$$;
+CREATE VIEW "double" AS SELECT effect() AS v;
 """
 
 RUNS_IN = {
@@ -820,6 +824,10 @@ RUNS_IN = {
             "SELECT count(*) FROM pt WHERE 'abc' NOT SIMILAR TO p": "similar_to_escape",
             "SELECT 1 #--'\n 2, effect() --'": "PostgreSQL starts a comment",
             "SELECT to_json(aſ) FROM person aſ": "PostgreSQL folds no letter outside ASCII",
+            "SELECT sort by$a$ FROM (SELECT 1 AS sort) s, effect() --$a$": "a `$` right after a name",
+            "SELECT t.sort by FROM t": "sort(t)",
+            "SELECT t.order by FROM t": "order",
+            "SELECT * FROM double precision": "double",
         },
     ),
     "partition_keys": (
@@ -897,6 +905,7 @@ def test_code_on_columns_the_statement_never_touches_does_not_count(databases, s
         ("type_names", "SELECT id FROM gauges"),
         ("index_families", "SELECT id FROM garr"),  # its index is not scanned for this
         ("hidden_words", "EXPLAIN SELECT note FROM audit_log WHERE id > 2"),
+        ("partition_keys", "SELECT a::double precision, b::character varying(9) FROM plain_parts GROUP BY a, b ORDER BY a"),
         ("hidden_words", "EXPLAIN (COSTS off) WITH n AS (SELECT note FROM audit_log) SELECT count(*) FROM n"),
         ("partition_keys", "SELECT b FROM plain_parts_1 WHERE b = 1"),
         ("partition_keys", "SELECT pg_get_partkeydef('plain_parts'::regclass)"),
