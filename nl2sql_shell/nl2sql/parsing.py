@@ -33,6 +33,7 @@ _SPACES = frozenset(" \t\n\r\f\v")
 # (`USER-DEFINED` is `current_user - defined`): letters beside anything but letters, digits,
 # `_`, `$` and white space.
 _NAME_CHAR = re.compile(r"[\w$]")
+_NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")  # PostgreSQL's numeric literal
 _SPLIT_WORD = re.compile(r"[^\W\d](?=.*[^\w\s$])|[^\w\s$](?=.*[^\W\d])", re.DOTALL)
 
 
@@ -45,7 +46,12 @@ def tokenize(sql: str) -> list[Token]:
     calls `"lower<NBSP>"`), `*/*` (in `/* a /* b */* */` PostgreSQL ends the inner comment
     and reads a `*`, the tokenizer ends it and opens another), and text the tokenizer took
     whole as a command's argument where no command starts (`AS begin ORDER BY begin FETCH
-    FIRST (f()) ROWS ONLY`), which spans more than the literal it is said to be.
+    FIRST (f()) ROWS ONLY`), which spans more than the literal it is said to be; a keyword the
+    tokenizer keeps whole that PostgreSQL splits (`USER-DEFINED`) or does not know (`aſ`,
+    which Python folds to AS); a `$` after a name, which continues it (`sort by$a$`); and
+    `--` or `/*` where the tokenizer read operators (`#--'`); a number that takes in an
+    operator (`2e3-1` is `2e3 - 1`). tests/nl2sql/
+    test_lexer_agreement.py compares this reading with a model of PostgreSQL's lexer.
     """
     if any(c.isspace() and c not in _SPACES for c in sql):
         raise UnlikePostgres("a space character outside ASCII, which PostgreSQL reads as part of a name")
@@ -53,16 +59,20 @@ def tokenize(sql: str) -> list[Token]:
         raise UnlikePostgres("`*/*`, which this check may read as a comment where PostgreSQL does not")
     tokens = DIALECT.tokenize(sql)
     for i, token in enumerate(tokens):
-        if token.token_type.name.endswith("STRING") and not sql[token.start : token.end + 1].endswith(("'", "$")):
-            if not _command_text(tokens, i):
+        if token.token_type.name.endswith("STRING"):
+            if not sql[token.start : token.end + 1].endswith(("'", "$")) and not _command_text(tokens, i):
                 raise UnlikePostgres("text the tokenizer read as one string, which PostgreSQL reads as SQL")
-        elif token.token_type.name.endswith("STRING") and sql[token.start] == "$" and token.start and _NAME_CHAR.fullmatch(sql[token.start - 1]):
-            raise UnlikePostgres("a `$` right after a name, which PostgreSQL reads as part of the name, not as a quote (`by$a$`)")
-        elif sql[token.start] not in "\"'$" and not token.token_type.name.endswith(("STRING", "NUMBER")):
-            if _SPLIT_WORD.search(token.text):
-                raise UnlikePostgres(f"`{token.text}`, which this check reads as one word and PostgreSQL as several")
-            if not token.text.isascii() and token.token_type != TokenType.VAR:  # Python's upper() made it a keyword
-                raise UnlikePostgres(f"`{token.text}`, a keyword to this check only: PostgreSQL folds no letter outside ASCII (`aſ` is no AS)")
+            continue
+        if sql[token.end + 1 : token.end + 2] == "$" and _NAME_CHAR.fullmatch(sql[token.end]):
+            raise UnlikePostgres("a `$` right after a name, which PostgreSQL reads as part of the name (`by$a$` is no keyword and quote)")
+        if token.token_type == TokenType.NUMBER and not _NUMBER.fullmatch(token.text):
+            raise UnlikePostgres(f"`{token.text}`, one number to this check and a number, an operator and another to PostgreSQL")
+        if sql[token.start] in "\"'$" or token.token_type == TokenType.NUMBER:
+            continue
+        if _SPLIT_WORD.search(token.text):
+            raise UnlikePostgres(f"`{token.text}`, which this check reads as one word and PostgreSQL as several")
+        if not token.text.isascii() and token.token_type != TokenType.VAR:  # Python's upper() made it a keyword
+            raise UnlikePostgres(f"`{token.text}`, a keyword to this check only: PostgreSQL folds no letter outside ASCII (`aſ` is no AS)")
     _comment_starts_agree(sql, tokens)
     return tokens
 
