@@ -663,7 +663,7 @@ class _Prover:
             self.in_play |= {overloads[oid][1] for oid in reached}
             for oid in sorted(reached - checked):
                 checked.add(oid)
-                self.in_play |= set(self.argument_types(oid))  # arguments are coerced into these (domain checks, `t.f` whole rows)
+                self.in_play |= self.handled_types(oid)  # arguments and results are coerced into these (domain checks, `t.f` whole rows)
                 if overloads[oid][0].split("(")[0] in TYPE_DISPATCH or not self.function(oid):
                     self.fail(f"calls {overloads[oid][0]}, which is not known to be harmless")
             self.types_in_play()
@@ -784,8 +784,15 @@ class _Prover:
         return self.searching
 
     def argument_types(self, oid: int) -> list[int]:
+        """Its input parameters' types: a call reaches it only with values of these."""
         (types,) = self.rows("SELECT proargtypes::oid[] FROM pg_proc WHERE oid = %s", (oid,))[0]
         return list(types or ())
+
+    def handled_types(self, oid: int) -> set[int]:
+        """Every type a call converts values to: its parameters', and its OUT and TABLE
+        columns' (a domain's CHECK runs as the body's result becomes such a column)."""
+        (types,) = self.rows("SELECT proargtypes::oid[] || coalesce(proallargtypes, '{}') FROM pg_proc WHERE oid = %s", (oid,))[0]
+        return set(types or ())
 
     def types_in_play(self) -> None:
         for oid in sorted(self.in_play):
@@ -876,7 +883,7 @@ class _Prover:
             return all([self.function(f) for (f,) in self.rows(f"SELECT c.conproc::oid FROM pg_conversion c WHERE {_user_made('c')}")])
         rows = self.rows(
             """SELECT p.prolang, p.prokind, p.proconfig IS NULL, p.prosqlbody IS NOT NULL, p.prosrc, p.prorettype, p.prosupport::oid,
-                      EXISTS (SELECT 1 FROM unnest(p.proargtypes::oid[] || p.prorettype) AS a(oid) JOIN pg_type t ON t.oid = a.oid
+                      EXISTS (SELECT 1 FROM unnest(p.proargtypes::oid[] || coalesce(p.proallargtypes, '{}') || p.prorettype) AS a(oid) JOIN pg_type t ON t.oid = a.oid
                               WHERE t.typtype = 'p' AND t.typname LIKE 'any%%')
                FROM pg_proc p WHERE p.oid = %s""",
             (oid,),
@@ -895,7 +902,7 @@ class _Prover:
         if not self.function(support):
             return False
         self.in_play.add(returns)
-        self.in_play |= set(self.argument_types(oid))  # its body handles them, whatever pg_depend says
+        self.in_play |= self.handled_types(oid)  # its body handles them, whatever pg_depend says
         # BEGIN ATOMIC: the server stored the body's tree; argument defaults (`x int DEFAULT
         # g()`) are stored trees of every function
         if not self.dependencies("pg_proc", oid):

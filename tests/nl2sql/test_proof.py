@@ -656,6 +656,10 @@ UPDATE pg_type SET typcategory = 'U' WHERE oid = '_e4'::regtype;
 CREATE FUNCTION k7(e4) RETURNS bool LANGUAGE sql AS 'SELECT $1 && $1';
 CREATE VIEW v7 AS SELECT k7('a'::e4) AS r;
 DELETE FROM pg_depend WHERE classid = 'pg_proc'::regclass AND objid = 'k7(e4)'::regprocedure AND refclassid = 'pg_type'::regclass;
+CREATE DOMAIN checked_text AS text CHECK (effect() = 1);
+CREATE FUNCTION outf(OUT x checked_text, OUT y int) LANGUAGE sql AS $$ SELECT 'abc'::text, 1 $$;
+CREATE FUNCTION outt() RETURNS TABLE (x checked_text, y int) LANGUAGE sql AS $$ SELECT 'abc'::text, 1 $$;
+DELETE FROM pg_depend WHERE classid = 'pg_proc'::regclass AND objid IN ('outf'::regproc, 'outt'::regproc) AND refclassid = 'pg_type'::regclass;
 """
 
 # A twentieth: words the tokenizer keeps whole that PostgreSQL splits (`user-defined(1)` is
@@ -846,6 +850,8 @@ RUNS_IN = {
             "SELECT h4(1.5 # 2.5)": "calls h4(anyelement)",
             "SELECT id FROM t6 WHERE v[1] && v[1]": "operator &&(e4,e4)",
             "SELECT r FROM v7": "view v7",
+            "SELECT * FROM outf()": "calls outf()",
+            "SELECT x FROM outt()": "calls outt()",
         },
     ),
     "point_cast": (POINT_CAST, {"SELECT DISTINCT @@ b FROM boxes": "type u", "SELECT id FROM boxes ORDER BY b[0]": "type u"}),
