@@ -234,14 +234,17 @@ def raw_binary_loading(cur: psycopg.Cursor) -> None:
 
 
 def answer_row(answer: Answer) -> tuple[str | None, ...]:
-    """The row the proxy returns for a question: sql, tables, writes, proven, reason."""
+    """The row the proxy returns for a question: sql, tables, writes, proven, reason. Each
+    text shown with its control, bidi and zero-width characters escaped, as the REPL shows
+    them: a client prints the row (psql -A passes ESC through), and `?run` runs the
+    proposal the proxy kept, not this text."""
     shown = answer.kind in ("read", "write")
     return (
-        answer.sql if shown else None,
-        ", ".join(answer.tables_read) if shown else None,
+        visible(answer.sql) if shown and answer.sql is not None else None,
+        visible(", ".join(answer.tables_read)) if shown else None,
         "t" if answer.writes else "f",
         "t" if answer.proven else "f",
-        verdict(answer),
+        visible(verdict(answer)),
     )
 
 
@@ -265,6 +268,5 @@ def verdict(answer: Answer) -> str:
 
 def notice_text(answer: Answer) -> str:
     """The NOTICE psql shows above the result: the SQL itself, then the verdict."""
-    row = answer_row(answer)
-    text = f"{row[0]}\n-- {row[4]}" if row[0] else row[4] or ""
-    return visible(text)  # psql prints a notice as it comes: nothing in it may move the cursor
+    row = answer_row(answer)  # escaped: psql prints a notice as it comes, nothing in it may move the cursor
+    return f"{row[0]}\n-- {row[4]}" if row[0] else row[4] or ""

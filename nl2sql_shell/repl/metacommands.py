@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 
+from nl2sql_shell.db.cells import visible
 from nl2sql_shell.db.connect import describe, is_connection_string
 from nl2sql_shell.repl.conditionals import intercept
 from nl2sql_shell.repl.describe import handler_for as describe_command
@@ -186,7 +187,7 @@ def _history(shell: Shell, argument: str) -> bool:
     ok = entries is not None
     if ok and path is None:
         with shell.output.page() as write:
-            write("".join(entry + "\n" for entry in entries))
+            write("".join(visible(entry) + "\n" for entry in entries))  # accepted model SQL is there too
     elif ok:
         try:
             with open(path, "w", encoding="utf-8") as handle:

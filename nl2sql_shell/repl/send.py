@@ -100,7 +100,7 @@ def send(shell: Shell, name: str, buffer: str, argument: str, *, options: bool =
         return True
     target = argument.strip() if argument.strip().startswith("|") else words[0] if words else None
     with _expanded(shell, name == "\\gx"), _output_to(shell, target):
-        shell.run_sql(sql)
+        shell.run_sql(sql, verbatim=not buffer.strip())  # the previous query is sent as it went: its variables already in
     return True
 
 

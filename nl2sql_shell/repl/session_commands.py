@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psycopg
 
+from nl2sql_shell.db.cells import visible
 from nl2sql_shell.db.execute import error_text
 from nl2sql_shell.db.messages import position_display
 from nl2sql_shell.repl.shell import Shell
@@ -31,7 +32,7 @@ def buffer_command(shell: Shell, name: str, buffer: str, argument: str) -> str:
         return ""
     text = buffer or shell.previous_query()
     if name in ("\\p", "\\print"):
-        shell.output.say(text + "\n" if text else "Query buffer is empty.\n")
+        shell.output.say(visible(text) + "\n" if text else "Query buffer is empty.\n")  # model SQL may be in it: shown as the REPL showed it
         return buffer
     if not shell.require_query_buffer():  # \\w in a -c string
         return buffer

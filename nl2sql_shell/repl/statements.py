@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 # between (operators, numbers, blanks) is skipped by re.search in C.
 _TOKEN = re.compile(
     r"""
-      (?P<ident>[^\W\d][\w$]*)              # identifier or keyword; may contain $ (a$$b is one name)
-    | (?P<dollar>\$(?:[^\W\d]\w*)?\$)       # $$ or $tag$ opening a dollar quote
+      (?P<ident>[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_$\x80-\U0010ffff]*)   # a name or keyword; $ continues it (a$$b is one name)
+    | (?P<dollar>\$(?:[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_\x80-\U0010ffff]*)?\$)  # $$ or $tag$: any character outside ASCII, as PostgreSQL
     | (?P<squote>')
     | (?P<dquote>")
     | (?P<line>--)
@@ -222,7 +222,9 @@ def _skip_block_comment(text: str, pos: int) -> int:
 
 # What opens a quote or a comment, for drop_empty_lines (identifiers so that a$$b is one name
 # and E'...' is seen as an escape string).
-_QUOTE_OR_COMMENT = re.compile(r"(?P<ident>[^\W\d][\w$]*)|(?P<dollar>\$(?:[^\W\d]\w*)?\$)|(?P<quote>['\"])|(?P<line>--)|(?P<block>/\*)")
+_QUOTE_OR_COMMENT = re.compile(
+    r"(?P<ident>[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_$\x80-\U0010ffff]*)|(?P<dollar>\$(?:[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_\x80-\U0010ffff]*)?\$)|(?P<quote>['\"])|(?P<line>--)|(?P<block>/\*)"
+)
 _EMPTY_LINES = re.compile(r"\n\n+")
 
 

@@ -165,6 +165,18 @@ def test_a_failure_s_statement_raises_its_message_whatever_it_holds(db):
     assert raised.value.diag.message_primary == message
 
 
+def test_the_answer_row_shows_control_and_bidi_characters_escaped_and_run_runs_the_sql_itself(db, start_proxy):
+    """The NOTICE was escaped, the row was not: `psql -A` or a JDBC grid showed the model's
+    ESC sequences and bidi overrides as they act. The row now reads as the REPL shows it;
+    `?run` runs the proposal as the model wrote it."""
+    disguised = "SELECT name FROM customers WHERE name <> '\x1b[2J\u202eAda' ORDER BY revenue DESC"
+    proxy = start_proxy(Asker(Scripted([disguised])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        sql, _, _, proven, reason = conn.execute("? customers other than a strange one").fetchone()
+        assert proven is True and "\x1b" not in sql and "\u202e" not in sql and "'\\x1B[2J\\u202EAda'" in sql
+        assert [r[0] for r in conn.execute("?run").fetchall()] == ["Ada", "Cy", "Bo"]
+
+
 def test_a_question_without_a_proposal_leaves_nothing_for_run(db, start_proxy):
     """A DELETE proposed, then a question the model refuses: `?run yes` (sent with the second
     question, before its answer was read) ran the DELETE the person had moved on from."""

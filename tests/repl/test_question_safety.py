@@ -148,6 +148,41 @@ def test_backslash_g_never_resends_a_model_read_the_session_would_read_otherwise
     assert shell.conn.execute(locked).fetchone()[0] == 0
 
 
+def test_backslash_g_sends_the_previous_query_as_it_went_without_variables_put_in_again(db):
+    """psql's \\g repeats what it sent. A model read with `:"DBNAME"` in it ran as written
+    (model SQL gets no variables); \\g put the variable in and sent another statement."""
+    handler, out = _handler(db, [""])
+    shell = handler.shell
+    sql = 'SELECT (ARRAY[5, 6, 7])[:"DBNAME"] AS a FROM (SELECT 2 AS "DBNAME") AS k'
+    handler._present(_read(handler, "q", sql))
+    shell.handle("\\g")
+    assert out.getvalue().count("{5,6}") == 2  # the same answer twice, not an error about a column named after the database
+    shell.handle("select :'DBNAME' = current_database() AS same")
+    shell.handle("\\g")  # typed SQL: its variables went in when it was sent, and it goes again as sent
+    assert out.getvalue().count(" t\n") == 2
+
+
+def test_backslash_p_shows_a_model_read_it_holds_as_the_confirmation_showed_it(db):
+    """After the read ran, \\p printed it raw: an ESC sequence the confirmation had shown
+    escaped then acted on the terminal."""
+    handler, out = _handler(db, [""])
+    handler._present(_read(handler, "q", "SELECT note FROM t WHERE note <> '\x1b[8mhidden\x1b[0m'"))
+    handler.shell.handle("\\p")
+    shown = out.getvalue()
+    assert "\x1b" not in shown and shown.count("'\\x1B[8mhidden\\x1B[0m'") == 2
+
+
+def test_a_meta_command_inside_a_dollar_quote_tagged_outside_ascii_is_text(db, tmp_path):
+    """`$€$` opens a dollar quote for PostgreSQL (and the proof): a model read holding
+    `\\! cmd` inside one was proven and ran as a string; recalled from the history (or
+    edited) and sent again, the shell's own splitter took the line for a meta-command and
+    ran the command."""
+    handler, out = _handler(db, [])
+    witness = tmp_path / "ran"
+    handler.shell.handle(f"SELECT $€$ x\n\\! touch {witness}\n$€$ AS a;")
+    assert not witness.exists() and "touch" in out.getvalue()  # the string came back as the value
+
+
 def test_a_confirmed_write_keeps_to_autocommit_off_and_on_error_rollback_as_typed_sql_does(db):
     """With AUTOCOMMIT off, psql opens a transaction before a statement: a confirmed model
     write was committed at once instead (ROLLBACK said there was no transaction); and with

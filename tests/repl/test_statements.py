@@ -27,6 +27,7 @@ SPLITS = [
     ('select "a;""b" from t;', ['select "a;""b" from t;'], ""),
     ("select $$a;b$$, $t$ $$; $t$; select 2;", ["select $$a;b$$, $t$ $$; $t$;", "select 2;"], ""),
     ("select a$$b from t; select $1;", ["select a$$b from t;", "select $1;"], ""),  # $ inside a name, a parameter
+    ("select $€$ a; \\! b $€$, 1; select 2;", ["select $€$ a; \\! b $€$, 1;", "select 2;"], ""),  # any character outside ASCII tags a quote
     ("select /* a /* b; */ c; */ 1;", ["select /* a /* b; */ c; */ 1;"], ""),
     ("select 1 -- no; end\n, 2;", ["select 1 -- no; end\n, 2;"], ""),
     ("-- lead\n  select 1; -- tail\nselect 2;", ["select 1;", "select 2;"], ""),
