@@ -650,7 +650,9 @@ class _Prover:
         # A row type is handled when its row is read whole; naming the table only reads from it.
         unread_rows = {row for oid, _, row, _ in relations if oid not in whole}
         self.in_play |= set(self.resolved(set(names) | facts.grammar_types, "to_regtype").values()) - unread_rows
-        columns = {column for *_, named in relations for column in named}
+        # `fa.f` where only fb has a column f calls f(fa): a member is a column only where every
+        # relation named has it (which relation a qualifier names is not read here)
+        columns = set.intersection(*(set(named) for *_, named in relations)) if relations else set()
         overloads, forced = self.overloads(facts, facts.members - columns)
         self.in_play |= self.classed_built_ins()
         # Until nothing more is in play: what a call returns, a domain's check names, an

@@ -685,6 +685,11 @@ CREATE TABLE t (id int);
 CREATE FUNCTION sort(t) RETURNS int LANGUAGE plpgsql AS $$BEGIN RETURN effect(); END$$;
 CREATE FUNCTION "order"(t) RETURNS int LANGUAGE plpgsql AS $$BEGIN RETURN effect(); END$$;
 CREATE VIEW "double" AS SELECT effect() AS v;
+CREATE TABLE fa (x int);
+CREATE TABLE fb (f int);
+CREATE FUNCTION fa_text(fa) RETURNS text LANGUAGE sql AS $$SELECT 'row'$$;
+CREATE CAST (fa AS text) WITH FUNCTION fa_text(fa) AS IMPLICIT;
+CREATE FUNCTION f(text) RETURNS int LANGUAGE plpgsql AS $$BEGIN RETURN effect(); END$$;
 """
 
 RUNS_IN = {
@@ -833,6 +838,8 @@ RUNS_IN = {
             "SELECT t.order by FROM t": "order",
             "SELECT * FROM double precision": "double",
             "SELECT 2e3-1": "one number to this check",
+            "SELECT fa.f FROM fa, fb": "calls f(text)",
+            "SELECT fa.f FROM fa JOIN fb ON fb.f = fa.x": "calls f(text)",
         },
     ),
     "partition_keys": (
