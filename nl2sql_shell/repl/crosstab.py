@@ -17,8 +17,8 @@ class CrosstabError(Exception):
     """psql's words after `\\crosstabview: `."""
 
 
-def crosstab(shell: Shell, sql: str, argument: str) -> None:
-    result = fetch_result(shell, sql)
+def crosstab(shell: Shell, sql: str, argument: str, verbatim: bool) -> None:
+    result = fetch_result(shell, sql, verbatim=verbatim)
     if result is None:
         return
     try:

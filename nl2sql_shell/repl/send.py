@@ -28,6 +28,7 @@ from nl2sql_shell.output import Output
 from nl2sql_shell.repl.pipes import close_pipe, open_pipe
 from nl2sql_shell.repl.session_commands import BUFFER_COMMANDS, buffer_command
 from nl2sql_shell.repl.shell import Shell, StopScript
+from nl2sql_shell.repl.special_variables import HOOKED
 from nl2sql_shell.repl.statements import statement_pieces
 from nl2sql_shell.repl.transactions import run_in_transaction_mode
 from nl2sql_shell.repl.variables import boolean, meta_arguments, meta_words, substitute, valid_name
@@ -77,20 +78,21 @@ def send(shell: Shell, name: str, buffer: str, argument: str, *, options: bool =
     sql = buffer if buffer.strip() else shell.previous_query()
     if not sql.strip():
         return True
+    verbatim = not buffer.strip()  # the previous query is sent as it went: its variables already in
     words = meta_arguments(argument, shell.variables)
     if name in ("\\gset", "\\gexec", "\\crosstabview"):
-        sql = _last_statement(shell, sql)
+        sql = _last_statement(shell, sql, verbatim)
         if sql is None:
             return True
     if name in ("\\gset", "\\gdesc", "\\gexec", "\\crosstabview"):
         if name == "\\crosstabview":
             from nl2sql_shell.repl.crosstab import crosstab
 
-            crosstab(shell, sql, argument)
+            crosstab(shell, sql, argument, verbatim)
         elif name == "\\gset":
-            _gset(shell, sql, words[0] if words else "")
+            _gset(shell, sql, words[0] if words else "", verbatim)
         elif name == "\\gexec":
-            _gexec(shell, sql)
+            _gexec(shell, sql, verbatim)
         elif shell.announce(sql):
             described = shell.executor.describe_result(sql)
             shell.last_failed, shell.last_sql = not described.ok, sql
@@ -100,18 +102,18 @@ def send(shell: Shell, name: str, buffer: str, argument: str, *, options: bool =
         return True
     target = argument.strip() if argument.strip().startswith("|") else words[0] if words else None
     with _expanded(shell, name == "\\gx"), _output_to(shell, target):
-        shell.run_sql(sql, verbatim=not buffer.strip())  # the previous query is sent as it went: its variables already in
+        shell.run_sql(sql, verbatim=verbatim)
     return True
 
 
-def _last_statement(shell: Shell, sql: str) -> str | None:
+def _last_statement(shell: Shell, sql: str, verbatim: bool) -> str | None:
     """Of a buffer joined by ``\\;``, the statement whose result \\gset, \\gexec and
     \\crosstabview take; the ones before it run first, their results printed as psql prints
     them. None when one of those failed (psql's one query stops there)."""
     pieces = statement_pieces(sql)
     if len(pieces) < 2:
         return sql
-    if not shell.run_sql("\n".join(pieces[:-1])).ok:
+    if not shell.run_sql("\n".join(pieces[:-1]), verbatim=verbatim).ok:
         shell.last_failed = True
         return None
     return pieces[-1]
@@ -266,14 +268,15 @@ class Result:
     rows: list[tuple[str | None, ...]] = field(default_factory=list)
 
 
-def fetch_result(shell: Shell, sql: str, limit: int | None = None) -> Result | None:
+def fetch_result(shell: Shell, sql: str, limit: int | None = None, *, verbatim: bool = False) -> Result | None:
     """Run the query as the user's (AUTOCOMMIT, ON_ERROR_ROLLBACK) and keep its rows as text,
     at most ``limit``; None after an error, which is printed and sets psql's ERROR, SQLSTATE
     and LAST_ERROR_* (and \\errverbose's error), or when single-step mode (-s) cancelled it.
     The query is first echoed (-e), logged (-L) and single-stepped as psql's SendQuery does.
     The caller records a success (`done`): psql sets ROW_COUNT only once \\gset, \\gexec or
-    \\crosstabview went well."""
-    sql = substitute(sql, shell.variables)
+    \\crosstabview went well. ``verbatim``: the previous query, sent as it went (its
+    variables already in)."""
+    sql = sql if verbatim else substitute(sql, shell.variables)
     shell.last_sql = sql
     if not shell.announce(sql):
         shell.last_failed = True
@@ -306,10 +309,10 @@ def done(shell: Shell, result: Result) -> None:
     shell.record_result(Outcome(True, len(result.rows)))
 
 
-def _gexec(shell: Shell, sql: str) -> None:
+def _gexec(shell: Shell, sql: str, verbatim: bool) -> None:
     """psql's \\gexec: each non-null value, row by row and column by column, sent as a query of
     its own (echoed with -a, shown with -e); with ON_ERROR_STOP the first failure ends it."""
-    result = fetch_result(shell, sql)
+    result = fetch_result(shell, sql, verbatim=verbatim)
     failed = result is None
     for values in result.rows if result is not None else []:
         for value in values:
@@ -323,9 +326,10 @@ def _gexec(shell: Shell, sql: str) -> None:
         done(shell, result)
 
 
-def _gset(shell: Shell, sql: str, prefix: str) -> None:
-    """Store the single row's columns as PREFIX+column; psql's errors for no row or several."""
-    result = fetch_result(shell, sql, 2)
+def _gset(shell: Shell, sql: str, prefix: str, verbatim: bool) -> None:
+    """Store the single row's columns as PREFIX+column; psql's errors for no row or several,
+    and its warning for a variable it gives a hook (PROMPT1, AUTOCOMMIT...)."""
+    result = fetch_result(shell, sql, 2, verbatim=verbatim)
     if result is None:
         return
     rows = result.rows
@@ -340,6 +344,9 @@ def _gset(shell: Shell, sql: str, prefix: str) -> None:
             shell.meta_error(f'invalid variable name: "{prefix + column}"')
             shell.last_failed = True
             return
+        if prefix + column in HOOKED:
+            shell.meta_warning(f'attempt to \\gset into specially treated variable "{prefix + column}" ignored')
+            continue
         _store(shell.variables, prefix + column, value)
     done(shell, result)
 

@@ -36,6 +36,11 @@ SPECIALS: dict[str, Special] = {
 }
 
 
+# The variables psql gives a hook: `\gset` leaves them alone, with a warning (a query's
+# column named PROMPT1 would otherwise put a backquoted command into the prompt).
+HOOKED = frozenset({*SPECIALS, "HISTFILE", "IGNOREEOF", "PROMPT1", "PROMPT2", "PROMPT3", "HIDE_TOAST_COMPRESSION", "HIDE_TABLEAM"})
+
+
 def substitute(name: str, value: str | None) -> str | None:
     """The value psql stores for ``value`` (None: unset) of variable ``name``."""
     if name == "IGNOREEOF":  # any non-number means 10, as bash's

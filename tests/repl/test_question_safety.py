@@ -172,6 +172,22 @@ def test_backslash_p_shows_a_model_read_it_holds_as_the_confirmation_showed_it(d
     assert "\x1b" not in shown and shown.count("'\\x1B[8mhidden\\x1B[0m'") == 2
 
 
+def test_backslash_gset_sends_a_model_read_as_it_went_and_sets_no_special_variable(db):
+    """\\gset after a model read ran it again with psql variables put in (a value set by an
+    earlier \\gset turned a slice into a call), and stored a column named PROMPT1 (whose
+    backquotes the prompt runs); psql refuses the latter with a warning."""
+    handler, out = _handler(db, ["", ""])
+    shell = handler.shell
+    shell.variables["n"] = "2] AS v, pg_advisory_lock(4242) AS locked, a[1"
+    handler._present(_read(handler, "q", "SELECT a[1:n] AS v, '%`touch x`' AS \"PROMPT1\" FROM (SELECT ARRAY[1, 2, 3] AS a, 2 AS n) AS s"))
+    prompt = shell.variables.get("PROMPT1")
+    shell.handle("\\gset")
+    locked = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+    assert shell.conn.execute(locked).fetchone()[0] == 0
+    assert shell.variables["v"] == "{1,2}" and shell.variables.get("PROMPT1") == prompt
+    assert 'attempt to \\gset into specially treated variable "PROMPT1" ignored' in shell.errors.getvalue()
+
+
 def test_a_meta_command_inside_a_dollar_quote_tagged_outside_ascii_is_text(db, tmp_path):
     """`$€$` opens a dollar quote for PostgreSQL (and the proof): a model read holding
     `\\! cmd` inside one was proven and ran as a string; recalled from the history (or

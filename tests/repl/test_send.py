@@ -21,6 +21,8 @@ select 4 as n \\gset p_
 \\echo :p_n
 select 1 where false \\gset
 select generate_series(1,2) as k \\gset
+select '%`echo pwned`' as "PROMPT1", 'on' as "AUTOCOMMIT", 'y' as other \\gset
+\\echo :other :AUTOCOMMIT
 select 5 as five \\g gout.txt
 \\g
 select 6
