@@ -231,7 +231,8 @@ class _Facts:
     calls: list[_Call] = field(default_factory=list)
     names: set[str] = field(default_factory=set)  # quoted identifiers and schema.name pairs: relations, types
     words: set[str] = field(default_factory=set)  # every identifier as folded: functions called by field notation
-    members: set[str] = field(default_factory=set)  # identifiers after a `.`: `t.f` may call f(t) through a cast
+    # identifiers after a `.`, with the name before it (None after `)`): `t.f` and `(x).f` may call f(t)
+    members: set[tuple[str | None, str]] = field(default_factory=set)
     grammar_types: set[str] = field(default_factory=set)  # built-in types the syntax makes (_GRAMMAR_TYPES)
     operators: set[str] = field(default_factory=set)  # runs of operator characters as written
     # for each run, whether a literal, NULL or parenthesis stands on its left and its right:
@@ -329,13 +330,13 @@ def _read_tokens(sql: str) -> tuple[_Facts, str | None]:
             facts.names.update(map(_quote, words))
             facts.words.update(words)
             if words and i > 0 and tokens[i - 1].token_type == TokenType.DOT:
-                facts.members.add(words[0])
+                facts.members.add((_qualifier(tokens, i), words[0]))
             continue
         schema = _qualifier(tokens, i)
         facts.names.add(f"{_quote(schema)}.{_quote(name)}" if schema else _quote(name))
         facts.words.add(name)
         if i > 0 and tokens[i - 1].token_type == TokenType.DOT:
-            facts.members.add(name)
+            facts.members.add((schema, name))
         if i + 1 < len(tokens) and tokens[i + 1].token_type == TokenType.L_PAREN:
             # unnest(a, b) in FROM is run as unnest(a) and unnest(b)
             args = None if name == "unnest" else _argument_count(tokens, i + 1)
@@ -650,10 +651,7 @@ class _Prover:
         # A row type is handled when its row is read whole; naming the table only reads from it.
         unread_rows = {row for oid, _, row, _ in relations if oid not in whole}
         self.in_play |= set(self.resolved(set(names) | facts.grammar_types, "to_regtype").values()) - unread_rows
-        # `fa.f` where only fb has a column f calls f(fa): a member is a column only where every
-        # relation named has it (which relation a qualifier names is not read here)
-        columns = set.intersection(*(set(named) for *_, named in relations)) if relations else set()
-        overloads, forced = self.overloads(facts, facts.members - columns)
+        overloads, forced = self.overloads(facts, self.calling_members(facts, relations))
         self.in_play |= self.classed_built_ins()
         # Until nothing more is in play: what a call returns, a domain's check names, an
         # element of an array or a field of a row in play, may reach more calls and operators.
@@ -799,6 +797,19 @@ class _Prover:
     def types_in_play(self) -> None:
         for oid in sorted(self.in_play):
             self.type(oid)
+
+    @staticmethod
+    def calling_members(facts: _Facts, relations: list[tuple]) -> set[str]:
+        """The names after a `.` that may call a function: PostgreSQL reads `q.f` as column f
+        only where q is a relation of FROM that has one, and as f(q) otherwise (`(g).f`,
+        `s.f` of a function in FROM, `fa.f` where fb has the column)."""
+        columns: dict[str, set[str]] = {}
+        for item in facts.from_items:
+            found = [set(named) for _, relname, _, named in relations if relname == item.name]
+            have = set.intersection(*found) if found and not item.renames_columns else set()
+            label = item.alias or item.name
+            columns[label] = columns[label] & have if label in columns else have
+        return {name for qualifier, name in facts.members if qualifier is None or name not in columns.get(qualifier, set())}
 
     def overloads(self, facts: _Facts, members: set[str]) -> tuple[dict[int, tuple[str, int]], set[int]]:
         """The functions each call (or `t.f` field notation) may reach, with their return types,

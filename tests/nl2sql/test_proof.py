@@ -690,6 +690,8 @@ CREATE TABLE fb (f int);
 CREATE FUNCTION fa_text(fa) RETURNS text LANGUAGE sql AS $$SELECT 'row'$$;
 CREATE CAST (fa AS text) WITH FUNCTION fa_text(fa) AS IMPLICIT;
 CREATE FUNCTION f(text) RETURNS int LANGUAGE plpgsql AS $$BEGIN RETURN effect(); END$$;
+CREATE TABLE t1 (f int, g int);
+CREATE FUNCTION f(integer) RETURNS int LANGUAGE plpgsql AS $$BEGIN RETURN effect(); END$$;
 """
 
 RUNS_IN = {
@@ -840,6 +842,8 @@ RUNS_IN = {
             "SELECT 2e3-1": "one number to this check",
             "SELECT fa.f FROM fa, fb": "calls f(text)",
             "SELECT fa.f FROM fa JOIN fb ON fb.f = fa.x": "calls f(text)",
+            "SELECT (g).f FROM t1": "calls f(integer)",
+            "SELECT s.f FROM t1, generate_series(1, 1) s": "calls f(integer)",
         },
     ),
     "partition_keys": (
@@ -919,6 +923,7 @@ def test_code_on_columns_the_statement_never_touches_does_not_count(databases, s
         ("type_names", "SELECT id FROM gauges"),
         ("index_families", "SELECT id FROM garr"),  # its index is not scanned for this
         ("hidden_words", "EXPLAIN SELECT note FROM audit_log WHERE id > 2"),
+        ("hidden_words", "SELECT x.f, x.g FROM t1 AS x WHERE x.g > 1"),
         ("partition_keys", "SELECT a::double precision, b::character varying(9) FROM plain_parts GROUP BY a, b ORDER BY a"),
         ("hidden_words", "EXPLAIN (COSTS off) WITH n AS (SELECT note FROM audit_log) SELECT count(*) FROM n"),
         ("partition_keys", "SELECT b FROM plain_parts_1 WHERE b = 1"),
