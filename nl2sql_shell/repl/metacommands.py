@@ -90,7 +90,7 @@ def run(shell: Shell, line: str) -> bool:
     # \\ev's (as typed); the \\d family reads its words itself (:'x' stays one quoted word,
     # \\sf's line is as typed)
     raw = argument
-    if entry is not None and name not in _RAW_ARGUMENTS:
+    if entry is not None and name not in _RAW_ARGUMENTS and not argument.lstrip().startswith("|"):  # `\o |cmd` takes the line as typed
         argument = substitute(argument, shell.variables, sql=False)
     try:
         going_on = handler(shell, argument.strip())

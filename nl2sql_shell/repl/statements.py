@@ -107,7 +107,7 @@ def _scan(text: str, pos: int = 0, first: bool = False, meta: bool = False) -> _
                 return _Scan(statements, text[start:].strip(), DOLLAR_QUOTE, end=end)
             pos = close + len(match.group())
         elif kind == "line":
-            newline = text.find("\n", pos)
+            newline = _line_end(text, pos)
             if newline < 0:
                 in_line_comment = True
                 break
@@ -164,13 +164,20 @@ def _in_routine_header(head: list[str]) -> bool:
     return codes.startswith(("cf", "cp", "corf", "corp"))
 
 
+def _line_end(text: str, pos: int) -> int:
+    """Where a ``--`` comment from ``pos`` ends: PostgreSQL's and psql's lexers end it at a
+    carriage return as at a newline (-1: at the end of the text)."""
+    ends = [e for e in (text.find("\n", pos), text.find("\r", pos)) if e >= 0]
+    return min(ends) if ends else -1
+
+
 def _skip_noise(text: str, pos: int) -> int:
     """The first position from ``pos`` on that is not blank space or a ``--`` comment."""
     while True:
         pos = _BLANKS.match(text, pos).end()
         if not text.startswith("--", pos):
             return pos
-        newline = text.find("\n", pos)
+        newline = _line_end(text, pos)
         if newline < 0:
             return len(text)
         pos = newline + 1
@@ -259,8 +266,7 @@ def _past(text: str, match: re.Match[str]) -> int:
         close = text.find(match.group(), pos)
         end = close + len(match.group()) if close >= 0 else -1
     elif kind == "line":
-        newline = text.find("\n", pos)
-        end = newline if newline >= 0 else -1
+        end = _line_end(text, pos)
     else:
         end = _skip_block_comment(text, pos)
     return len(text) if end < 0 else end

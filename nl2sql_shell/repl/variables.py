@@ -94,7 +94,7 @@ def parse_boolean(value: str) -> bool | None:
 
 # What psql's lexer skips (quotes, comments, casts) and the three forms of a variable.
 _SQL_TOKEN = re.compile(
-    r"""(?P<skip>[Ee]'(?:[^'\\]|\\.|'')*'?|'(?:[^']|'')*'?|"(?:[^"]|"")*"?|--[^\n]*|/\*[\s\S]*?(?:\*/|$)|(\$(?:[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_\x80-\U0010ffff]*)?\$)[\s\S]*?(?:\2|$)|::|[A-Za-z0-9_$\x80-\U0010ffff]+)
+    r"""(?P<skip>[Ee]'(?:[^'\\]|\\.|'')*'?|'(?:[^']|'')*'?|"(?:[^"]|"")*"?|--[^\n\r]*|/\*[\s\S]*?(?:\*/|$)|(\$(?:[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_\x80-\U0010ffff]*)?\$)[\s\S]*?(?:\2|$)|::|[A-Za-z0-9_$\x80-\U0010ffff]+)
       | :'(?P<literal>\w+)' | :"(?P<ident>\w+)" | :\{\?(?P<test>\w+)\} | :(?P<plain>\w+)""",
     re.VERBOSE,
 )

@@ -188,6 +188,28 @@ def test_backslash_gset_sends_a_model_read_as_it_went_and_sets_no_special_variab
     assert 'attempt to \\gset into specially treated variable "PROMPT1" ignored' in shell.errors.getvalue()
 
 
+def test_a_meta_command_inside_a_string_after_a_comment_ended_by_a_carriage_return_is_text(db, tmp_path):
+    """PostgreSQL and psql end a -- comment at a carriage return: a model read whose string
+    holds `\\! cmd` after one ran as a string; recalled or edited, the shell's splitter read
+    the comment on to the newline and ran the command."""
+    handler, out = _handler(db, [])
+    witness = tmp_path / "ran"
+    handler.shell.handle(f"SELECT 1 AS t, -- x\r'\n\\! touch {witness}\n' AS b;")
+    assert not witness.exists() and "touch" in out.getvalue()
+
+
+def test_a_pipe_command_line_takes_no_variables_as_in_psql(db, tmp_path):
+    """psql takes `\\o |command` as typed; a value a query had set with \\gset went into the
+    shell's command line here."""
+    handler, out = _handler(db, [])
+    witness = tmp_path / "ran"
+    handler.shell.variables["dest"] = f"out.csv; touch {witness}"
+    handler.shell.handle("\\o |cat > /dev/null :dest")
+    handler.shell.handle("select 1;")
+    handler.shell.handle("\\o")
+    assert not witness.exists()
+
+
 def test_a_meta_command_inside_a_dollar_quote_tagged_outside_ascii_is_text(db, tmp_path):
     """`$€$` opens a dollar quote for PostgreSQL (and the proof): a model read holding
     `\\! cmd` inside one was proven and ran as a string; recalled from the history (or

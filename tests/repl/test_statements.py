@@ -28,6 +28,7 @@ SPLITS = [
     ("select $$a;b$$, $t$ $$; $t$; select 2;", ["select $$a;b$$, $t$ $$; $t$;", "select 2;"], ""),
     ("select a$$b from t; select $1;", ["select a$$b from t;", "select $1;"], ""),  # $ inside a name, a parameter
     ("select $€$ a; \\! b $€$, 1; select 2;", ["select $€$ a; \\! b $€$, 1;", "select 2;"], ""),  # any character outside ASCII tags a quote
+    ("select 1 -- x\r'; \\! b\n', 2; select 3;", ["select 1 -- x\r'; \\! b\n', 2;", "select 3;"], ""),  # a carriage return ends a -- comment
     ("select /* a /* b; */ c; */ 1;", ["select /* a /* b; */ c; */ 1;"], ""),
     ("select 1 -- no; end\n, 2;", ["select 1 -- no; end\n, 2;"], ""),
     ("-- lead\n  select 1; -- tail\nselect 2;", ["select 1;", "select 2;"], ""),
@@ -58,7 +59,7 @@ def test_empty_statements_and_comment_only_rest_are_dropped() -> None:
 
 
 @pytest.mark.skipif(PSQL is None, reason="psql is not installed")
-@pytest.mark.parametrize(("text", "statements", "rest"), [case for case in SPLITS if "'abc" not in case[0]])
+@pytest.mark.parametrize(("text", "statements", "rest"), [case for case in SPLITS if "'abc" not in case[0] and "\r" not in case[0]])  # a lone CR does not come back whole through the comparison
 def test_psql_sends_the_same_statements(pg_server, tmp_path, text: str, statements: list[str], rest: str) -> None:
     """psql -f echoes every query it sends (and at end of file, the unfinished rest)."""
     script = tmp_path / "input.sql"
