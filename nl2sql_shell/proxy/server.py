@@ -1,8 +1,9 @@
 """The proxy: listens, starts a session per client, shares one model, routes cancels.
 
-One model serves every connection. Questions wait in one queue (a single worker thread),
-so a second client's question starts when the first one's is answered; `?run` does not
-need the model and runs at once. A CancelRequest goes to the upstream server as always
+One model serves every connection. Each question runs in a thread of its own over its
+client's session, and only the model's calls take turns, first come first served
+(llm/shared.py): a question whose checks wait on a lock or a slow plan holds no other
+client's question; `?run` does not need the model and runs at once. A CancelRequest goes to the upstream server as always
 and, when its key is that of a connection whose question is waiting or generating, also
 stops it (the pipeline's `cancel` event stops the model within a token).
 """
@@ -15,12 +16,16 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from nl2sql_shell.llm.shared import SharedModel, TurnCancelled, shared
 from nl2sql_shell.nl2sql.pipeline import Answer, Asker
 from nl2sql_shell.proxy import codec, peers
 from nl2sql_shell.proxy.auth import StartupError, Upstream, is_cancel, read_startup
 from nl2sql_shell.proxy.bridge import Bridge
 from nl2sql_shell.proxy.questions import Ask, Run, RunResult
 from nl2sql_shell.proxy.session import Session
+
+
+QUESTION_THREADS = 32  # questions answered at once; more wait for a thread
 
 
 class Proxy:
@@ -34,11 +39,11 @@ class Proxy:
         self.upstream = upstream
         self.listen = listen
         self.bridge = Bridge(upstream)
-        self._asker: Asker | None = asker if isinstance(asker, Asker) else None
+        self._asker: Asker | None = _sharing(asker) if isinstance(asker, Asker) else None
         self._load = None if isinstance(asker, Asker) else asker
         self._load_error: BaseException | None = None
         self._loaded = threading.Event()
-        self._questions = ThreadPoolExecutor(1, thread_name_prefix="nl2sql-question")
+        self._questions = ThreadPoolExecutor(QUESTION_THREADS, thread_name_prefix="nl2sql-question")
         self._sessions: dict[bytes, Session] = {}
         self._server: asyncio.base_events.Server | None = None
         self._clients: set[asyncio.Task] = set()
@@ -77,7 +82,7 @@ class Proxy:
     def _load_model(self) -> None:
         assert self._load is not None
         try:
-            self._asker = self._load()
+            self._asker = _sharing(self._load())
         except BaseException as exc:  # noqa: BLE001 - told to each question, the proxy goes on
             self._load_error = exc
         finally:
@@ -169,14 +174,19 @@ class Proxy:
             session.cancel = None
 
     def _ask(self, session: Session, command: Ask, cancel: threading.Event) -> Answer:
-        """(In the question thread.) Waits for the model, then asks over the client's connection."""
+        """(In a question thread.) Waits for the model to load, then asks over the client's connection."""
         self._loaded.wait()
         if self._asker is None:
             raise RuntimeError(f"the model is not available: {self._load_error}")
         if cancel.is_set():
             return Answer(command.question, None, "cancelled", "generation stopped")
-        with self.bridge.connect(session) as conn:
-            return session.conversation.ask(self._asker, conn, command, cancel)
+        model = self._asker.model
+        assert isinstance(model, SharedModel)
+        try:
+            with model.asking(cancel), self.bridge.connect(session) as conn:
+                return session.conversation.ask(self._asker, conn, command, cancel)
+        except TurnCancelled:
+            return Answer(command.question, None, "cancelled", "generation stopped")
 
     async def run(self, session: Session, command: Run, *, binary: bool = False) -> RunResult:
         return await asyncio.to_thread(self._run, session, command, binary)
@@ -194,6 +204,12 @@ class Proxy:
     def _describe(self, session: Session, command: Run) -> list[tuple[str, int]] | None:
         with self.bridge.connect(session) as conn:
             return session.conversation.describe(conn, confirmed=command.confirmed)
+
+
+def _sharing(asker: Asker) -> Asker:
+    """``asker`` with its model taking turns between the question threads."""
+    asker.model = shared(asker.model)
+    return asker
 
 
 def _is_loopback(host: str) -> bool:

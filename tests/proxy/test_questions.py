@@ -214,6 +214,86 @@ def test_cancel_stops_generation(db, start_proxy):
         assert conn.execute("SELECT count(*) FROM customers").fetchone() == (3,)
 
 
+class ByQuestion(Scripted):
+    """Writes the reply whose question words are in the prompt."""
+
+    def __init__(self, replies: dict[str, str]) -> None:
+        super().__init__([])
+        self.by_words = replies
+
+    def generate(self, prompt, *, n=1, **options):
+        return Scripted([next(sql for words, sql in self.by_words.items() if words in prompt)]).generate(prompt, n=n)
+
+
+def waiting_on(conninfo: str, table: str) -> bool:
+    with psycopg.connect(conninfo, autocommit=True) as watcher:
+        return watcher.execute("SELECT count(*) > 0 FROM pg_locks WHERE relation = %s::regclass AND NOT granted", (table,)).fetchone()[0]
+
+
+def test_a_question_waiting_on_a_lock_holds_no_other_client_s_question(db, start_proxy):
+    """A's question checks its candidate over A's session, which waits on a table another
+    session has locked (seconds, for every candidate); B's question meanwhile is answered at
+    once: only the model's calls take turns between clients."""
+    proxy = start_proxy(Asker(ByQuestion({"label of the drafts": "SELECT label FROM drafts", "customers by revenue": TOP})))
+    answers: dict[str, tuple] = {}
+
+    def ask_a() -> None:
+        with psycopg.connect(proxy.via(db), autocommit=True) as a:
+            answers["a"] = a.execute("? every label of the drafts").fetchone()
+
+    with psycopg.connect(db, autocommit=True) as holder:
+        holder.execute("CREATE TABLE drafts (label text)")
+        holder.execute("BEGIN")
+        holder.execute("LOCK TABLE drafts IN ACCESS EXCLUSIVE MODE")
+        asking = threading.Thread(target=ask_a, daemon=True)
+        asking.start()
+        deadline = time.monotonic() + 10
+        while not waiting_on(db, "drafts") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with psycopg.connect(proxy.via(db), autocommit=True) as b:
+            started = time.monotonic()
+            sql, _, _, proven, _ = b.execute("? top 2 customers by revenue").fetchone()
+            took = time.monotonic() - started
+            assert asking.is_alive()  # A is still waiting for its answer
+            assert (sql.split(), proven) == (TOP.split(), True)
+            assert took < 2
+            assert [r[0] for r in b.execute("?run").fetchall()] == ["Ada", "Cy"]
+        holder.execute("ROLLBACK")
+    asking.join(60)
+    assert "a" in answers  # A got its answer too once the lock was gone
+
+
+def test_a_question_waiting_for_the_model_s_turn_is_cancelled_at_once(db, start_proxy):
+    """While A's question holds the model, B's waits its turn; B's cancel ends B's wait at
+    once, and A's generation goes on until A cancels it."""
+    model = Waiting()
+    proxy = start_proxy(Asker(model))
+    with psycopg.connect(proxy.via(db), autocommit=True) as a, psycopg.connect(proxy.via(db), autocommit=True) as b:
+        failures: list[BaseException] = []
+
+        def ask_a() -> None:
+            try:
+                a.execute("? top 2 customers by revenue")
+            except psycopg.errors.QueryCanceled as exc:
+                failures.append(exc)
+
+        asking = threading.Thread(target=ask_a, daemon=True)
+        asking.start()
+        assert model.started.wait(10)
+        model.started.clear()
+        threading.Timer(0.5, b.cancel_safe).start()
+        started = time.monotonic()
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            b.execute("? top 2 customers by revenue")
+        assert time.monotonic() - started < 3
+        assert not model.started.is_set()  # B's question never reached the model
+        assert asking.is_alive()  # A's generation goes on
+        a.cancel_safe()
+        asking.join(20)
+        assert len(failures) == 1
+        assert b.execute("SELECT count(*) FROM customers").fetchone() == (3,)
+
+
 def test_schema_changed_elsewhere_is_seen(db, start_proxy):
     """A table created by another connection, straight on the server, is in the next
     question's schema: the proxy never saw that DDL."""
