@@ -32,7 +32,7 @@ from nl2sql_shell.repl.metadata import Metadata, load_metadata
 from nl2sql_shell.repl.prompt_escapes import PromptRenderer
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.special_variables import parse_int
-from nl2sql_shell.repl.statements import after_meta_command, is_complete, line_prompt, meta_command_end
+from nl2sql_shell.repl.statements import after_meta_command, is_complete, line_prompt, meta_command_end, starts_meta_command
 from nl2sql_shell.schema.introspect import catalog_version
 
 MODEL_LOAD_DELAY_S = 1.0
@@ -225,7 +225,7 @@ def handle_line(shell: Shell, text: str) -> bool:
     (``\\x \\t``, or ``\\\\`` before query text), then the query text, which waits in the
     next prompt's buffer until it is complete, as psql keeps it. False when the shell should quit."""
     text = _WORDS.get(text.strip().rstrip(";").lower(), text)
-    while text.lstrip().startswith("\\"):
+    while starts_meta_command(text.lstrip()):
         text = text.lstrip()
         end = meta_command_end(text, 0, len(text))
         if not shell.handle(text[:end]):

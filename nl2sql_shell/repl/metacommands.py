@@ -66,7 +66,8 @@ def run(shell: Shell, line: str) -> bool:
     """Run one meta-command line; False means quit. Between pg_dump's `\\restrict KEY` and
     `\\unrestrict KEY` every other meta-command is refused, as in psql (a dump's data cannot
     smuggle in `\\!`)."""
-    name, _, argument = line.partition(" ")
+    name_end = next((i for i, char in enumerate(line) if i and (char.isspace() or char == "\\")), len(line))
+    name, argument = line[:name_end], line[name_end:]  # psql's name ends at any blank or backslash: \!ls is no \!
     if not name.startswith("\\"):
         return True
     shell.last_failed = False
@@ -74,8 +75,6 @@ def run(shell: Shell, line: str) -> bool:
         shell.meta_error("backslash commands are restricted; only \\unrestrict is allowed")
         shell.last_failed = True
         return True
-    if name.startswith("\\!") and len(name) > 2:  # "\\!ls" is "\\! ls"
-        name, argument = "\\!", name[2:] + " " + argument
     if intercept(shell, name, argument):  # \\if and friends, or a branch not taken
         return True
     entry = _COMMANDS.get(name)

@@ -27,14 +27,15 @@ from nl2sql_shell.repl.statements import (
     after_meta_command,
     drop_empty_lines,
     input_state,
+    line_comment_end,
     meta_command_end,
     next_piece,
     query_text,
+    starts_meta_command,
 )
 from nl2sql_shell.repl.variables import boolean
 
 PROGRAM = "nl2sql-shell"
-_COMMAND_STARTS = ("\\", "?")
 
 
 def read_script(path: Path | None) -> str:
@@ -165,7 +166,8 @@ class _ScriptRun:
             line_end = size if newline < 0 else newline + 1
             stripped = text[pos:line_end].strip()
             if not pending and (not stripped or stripped.startswith("--")):
-                pos = line_end
+                comment_end = line_comment_end(text, text.index("--", pos)) if stripped else -1
+                pos = comment_end + 1 if 0 <= comment_end < line_end - 1 else line_end  # a -- comment ends at a carriage return too
                 continue
             if started and not shell.connected:  # psql's script ends after the command that left it without one
                 return True
@@ -176,12 +178,13 @@ class _ScriptRun:
                 _run_statement(shell, _joined(pending, text, pos, text.index(";", pos) + 1))
                 pending, pos = "", line_end
                 continue
-            if stripped.startswith(_COMMAND_STARTS) and not (pending and stripped.startswith("\\")):
+            command = starts_meta_command(stripped)
+            if (command or stripped.startswith("?")) and not (pending and command):
                 self._echo_through(line_end)
                 shell.location = self._at(pos)
                 self.data_pos = line_end
                 start = text.index(stripped[0], pos)
-                cut = meta_command_end(text, start, line_end) if stripped.startswith("\\") else line_end
+                cut = meta_command_end(text, start, line_end) if command else line_end
                 shell.last_failed = False
                 if not shell.handle(_replace_invalid(shell, text[start:cut].strip())):
                     return False

@@ -29,7 +29,7 @@ from nl2sql_shell.db.execute import (
 )
 from nl2sql_shell.output import Output, reencode
 from nl2sql_shell.repl.conditionals import Conditionals
-from nl2sql_shell.repl.statements import complete_end, drop_empty_lines, meta_command_end, next_piece, statement_pieces
+from nl2sql_shell.repl.statements import complete_end, drop_empty_lines, meta_command_end, next_piece, query_text, starts_meta_command, statement_pieces
 from nl2sql_shell.repl.transactions import run_in_transaction_mode
 from nl2sql_shell.repl.variables import (
     boolean,
@@ -174,7 +174,7 @@ class Shell:
         stripped = text.strip()
         if not stripped:
             return True
-        if stripped.startswith("\\"):  # one meta-command: psql's -c runs no more of the line
+        if starts_meta_command(stripped):  # one meta-command: psql's -c runs no more of the line
             return metacommands.run(self, stripped[: meta_command_end(stripped, 0, len(stripped))].strip())
         if stripped.startswith("?"):
             if self.conditions.active() and self.require_connection():
@@ -220,7 +220,7 @@ class Shell:
                 if rest and self.interactive and pending:
                     self.pending_input = rest
                 elif rest:
-                    self.run_sql(rest)
+                    self.run_sql(query_text(rest))  # its \; sent as ;
                 return True
             self.run_sql(pending + statement if pending else statement)
             pending, pos = "", end

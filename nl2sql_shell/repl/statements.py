@@ -45,6 +45,8 @@ _TOKEN = re.compile(
 _BLANKS = re.compile(r"\s*")
 _ESCAPE_OR_QUOTE = re.compile(r"[\\']")
 _BLOCK_MARK = re.compile(r"/\*|\*/")
+# psqlscan.l's whitespace_with_newline then a quote, within one line: the newline a carriage return.
+_QUOTE_CONTINUES = re.compile(r"(?:[ \t\f]|--[^\n\r]*+)*+\r(?:[ \t\f\v\r]|--[^\n\r]*+\r)*+'")
 
 # First identifiers of CREATE [OR REPLACE] {FUNCTION|PROCEDURE}, as psql records them.
 _ROUTINE_WORDS = {"create": "c", "or": "o", "replace": "r", "function": "f", "procedure": "p"}
@@ -107,7 +109,7 @@ def _scan(text: str, pos: int = 0, first: bool = False, meta: bool = False) -> _
                 return _Scan(statements, text[start:].strip(), DOLLAR_QUOTE, end=end)
             pos = close + len(match.group())
         elif kind == "line":
-            newline = _line_end(text, pos)
+            newline = line_comment_end(text, pos)
             if newline < 0:
                 in_line_comment = True
                 break
@@ -123,6 +125,9 @@ def _scan(text: str, pos: int = 0, first: bool = False, meta: bool = False) -> _
         elif kind == "backslash":
             if text.startswith(";", pos):  # psql's \; : a ; sent with the statement, not ending it
                 kept_semis.append(match.start())
+                pos += 1
+                head, routine = [], False  # psql counts a statement's first words again after it
+            elif text.startswith(":", pos):  # psql's \: : a : that names no variable (variables.substitute sends it)
                 pos += 1
             elif meta:
                 return _Scan(statements, _unescaped(text, start, match.start(), kept_semis).strip(), READY, end=end, meta=match.start())
@@ -164,7 +169,7 @@ def _in_routine_header(head: list[str]) -> bool:
     return codes.startswith(("cf", "cp", "corf", "corp"))
 
 
-def _line_end(text: str, pos: int) -> int:
+def line_comment_end(text: str, pos: int) -> int:
     """Where a ``--`` comment from ``pos`` ends: PostgreSQL's and psql's lexers end it at a
     carriage return as at a newline (-1: at the end of the text)."""
     ends = [e for e in (text.find("\n", pos), text.find("\r", pos)) if e >= 0]
@@ -177,7 +182,7 @@ def _skip_noise(text: str, pos: int) -> int:
         pos = _BLANKS.match(text, pos).end()
         if not text.startswith("--", pos):
             return pos
-        newline = _line_end(text, pos)
+        newline = line_comment_end(text, pos)
         if newline < 0:
             return len(text)
         pos = newline + 1
@@ -196,7 +201,10 @@ def _quoted_end(text: str, pos: int, quote: str) -> int:
 
 
 def _escape_string_end(text: str, pos: int) -> int:
-    """Like _quoted_end for an E'...' body, where a backslash escapes the next character."""
+    """Like _quoted_end for an E'...' body, where a backslash escapes the next character.
+    A closing quote, blank space holding a carriage return, and a quote go on with the same
+    string, escapes and all (PostgreSQL's and psql's quote continuation; psql lexes line by
+    line, so a newline never leads to one)."""
     while True:
         mark = _ESCAPE_OR_QUOTE.search(text, pos)
         if mark is None:
@@ -204,6 +212,8 @@ def _escape_string_end(text: str, pos: int) -> int:
         pos = mark.end()
         if mark.group() == "\\" or text.startswith("'", pos):  # an escaped character or ''
             pos += 1
+        elif continued := _QUOTE_CONTINUES.match(text, pos):
+            pos = continued.end()
         else:
             return pos
 
@@ -266,7 +276,7 @@ def _past(text: str, match: re.Match[str]) -> int:
         close = text.find(match.group(), pos)
         end = close + len(match.group()) if close >= 0 else -1
     elif kind == "line":
-        end = _line_end(text, pos)
+        end = line_comment_end(text, pos)
     else:
         end = _skip_block_comment(text, pos)
     return len(text) if end < 0 else end
@@ -393,6 +403,13 @@ def in_code(text: str) -> bool:
     return scan.state in (READY, CONTINUE, PAREN) and not scan.in_line_comment
 
 
+def starts_meta_command(stripped: str) -> bool:
+    """Whether a line (its blanks stripped) starts with a meta-command: a backslash, except
+    psql's ``\\;`` and ``\\:``, which are query text (a ``;`` that ends nothing, a ``:`` that
+    names no variable)."""
+    return stripped.startswith("\\") and not stripped.startswith(("\\;", "\\:"))
+
+
 def is_complete(text: str) -> bool:
     """Whether Enter should submit the buffer rather than start a new line.
 
@@ -400,7 +417,7 @@ def is_complete(text: str) -> bool:
     line), and SQL with no unfinished statement after the complete ones.
     """
     stripped = text.lstrip()
-    if not stripped or stripped.startswith(("\\", "?")):
+    if not stripped or stripped.startswith("?") or starts_meta_command(stripped):
         return True
     scan = _scan(text, meta=True)
     return scan.meta >= 0 or scan.state == READY

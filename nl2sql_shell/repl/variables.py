@@ -95,7 +95,7 @@ def parse_boolean(value: str) -> bool | None:
 # What psql's lexer skips (quotes, comments, casts) and the three forms of a variable.
 _SQL_TOKEN = re.compile(
     r"""(?P<skip>[Ee]'(?:[^'\\]|\\.|'')*'?|'(?:[^']|'')*'?|"(?:[^"]|"")*"?|--[^\n\r]*|/\*[\s\S]*?(?:\*/|$)|(\$(?:[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_\x80-\U0010ffff]*)?\$)[\s\S]*?(?:\2|$)|::|[A-Za-z0-9_$\x80-\U0010ffff]+)
-      | :'(?P<literal>\w+)' | :"(?P<ident>\w+)" | :\{\?(?P<test>\w+)\} | :(?P<plain>\w+)""",
+      | (?P<colon>\\:) | :'(?P<literal>\w+)' | :"(?P<ident>\w+)" | :\{\?(?P<test>\w+)\} | :(?P<plain>\w+)""",
     re.VERBOSE,
 )
 
@@ -120,7 +120,7 @@ def quote_identifier(value: str) -> str:
 def substitute(text: str, variables: dict[str, str], *, sql: bool = True) -> str:
     """psql's interpolation in SQL: ``:name`` is the value, ``:'name'`` a quoted literal,
     ``:"name"`` a quoted identifier; never inside quotes or comments, never in ``::`` casts,
-    and an unknown name is left as written. ``sql=False``: text that is not SQL (a question),
+    and an unknown name is left as written; ``\\:`` is a plain colon. ``sql=False``: text that is not SQL (a question),
     where quotes and comments mean nothing."""
     if ":" not in text:
         return text
@@ -128,6 +128,8 @@ def substitute(text: str, variables: dict[str, str], *, sql: bool = True) -> str
     def replace(match: re.Match[str]) -> str:
         if match["skip"] is not None:
             return match.group()
+        if sql and match["colon"] is not None:  # \: is a colon that names no variable (psql's lexer)
+            return ":"
         if match["test"] is not None:  # :{?name}: whether it is set
             return "TRUE" if match["test"] in variables else "FALSE"
         name = match["literal"] or match["ident"] or match["plain"]

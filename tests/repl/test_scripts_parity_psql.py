@@ -601,3 +601,29 @@ def test_backslash_semicolon_joins_statements_into_one_query(fresh_db, tmp_path:
     _, out, err = same(fresh_db, fresh_db, *args, cwd=tmp_path, stdin=stdin)
     assert b"a\\;b" in out and b"\nq\\; | 2\n" in out and b"\n:x 2\n" in out and b"\n:z\n" in out
     assert b"invalid command" not in err and err.count(b"division by zero") == 2
+
+
+# Text where the shell's scanners once read a meta-command that psql's lexer does not: psql
+# keeps each `\! touch ran` below inside a string, or refuses the command's name.
+KEPT_IN_QUOTES = [
+    "select 1;\n\\!touch ran\n",  # a command's name ends only at a blank: \!touch is no \!
+    "select 1 as a\n\\: $$\n\\! touch ran\n$$ as b;\n",  # \: is a plain colon, also at a line's start
+    "select 'x' \\: '\n\\! touch ran\n';\n",
+    "select 1 as a;\n\\; select $$\n\\! touch ran\n$$ as b;\n",  # \; is a ; that ends nothing
+    "-- note\rselect $$\n\\! touch ran\n$$ as b;\n",  # a -- comment ends at a carriage return
+    "select E'a'\r'\\'; \\! touch ran #\r';\n",  # an E'' string goes on across a carriage return
+    "\\set v 5\nselect \\:v as \"\\:v\";\n",  # \: names no variable
+    "select 1 as a \\;\n",  # the unfinished rest: \; sent as ;
+    "select 1 as x \\; create function f() returns int language sql begin atomic select 1; select 2; end;\n",
+    "select 1 \\echo\tx\n\\p\r\n",  # a command's name ends at any blank
+]
+
+
+@pytest.mark.parametrize("where", ["file", "stdin"])
+@pytest.mark.parametrize("script", KEPT_IN_QUOTES)
+def test_text_psql_keeps_inside_a_string_runs_no_command(fresh_db, tmp_path: Path, script: str, where: str):
+    (tmp_path / "k.sql").write_text(script, newline="")
+    args, stdin = (("-f", "k.sql"), None) if where == "file" else ((), script.encode())
+    with twin_databases(fresh_db) as (mine, psqls):
+        same(mine, psqls, *args, cwd=tmp_path, stdin=stdin)
+    assert not (tmp_path / "ran").exists()
