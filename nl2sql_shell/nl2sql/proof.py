@@ -150,6 +150,7 @@ _FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"
 _SQL_LANGUAGE = 14  # pg_language's OID for sql, fixed at initdb (a superuser may rename languages)
 _BARE = re.compile(r'"(?:[^"]|"")*"')  # one quoted name, no schema before it
 _ANYARRAY = 2277  # pg_statistic's and pg_stats' values: arrays of any column's type
+_FIRST_USER_OID = 16384  # initdb's objects are numbered below it
 
 # The stored expression trees (pg_node_tree) of the objects a statement may run, by catalog,
 # and what in their text names a function, an operator or a relation.
@@ -277,12 +278,21 @@ def prove(conn: psycopg.Connection, sql: str, timeout_ms: int = 5_000) -> Proof:
         return Proof(False, ("a name outside ASCII is folded by this server's encoding, which this check does not follow",))
     if conn.info.transaction_status == pq.TransactionStatus.INERROR:
         return Proof(False, ("the current transaction has failed: nothing can be checked on the server",))
+    if conn.info.transaction_status == pq.TransactionStatus.INTRANS and (isolation := _isolation(conn)) != "read committed":
+        return Proof(False, (f"inside this {isolation.upper()} transaction the catalog reads see its snapshot, which may be older than the objects the statement would run",))
     try:
         with catalog_reads(conn, timeout_ms) as path:
             reasons = _Prover(conn, path.effective).statement(facts)
     except psycopg.Error as exc:
         return Proof(False, (f"the catalog could not be read: {str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__}",))
     return Proof(not reasons, tuple(dict.fromkeys(reasons)))
+
+
+def _isolation(conn: psycopg.Connection) -> str:
+    """The open transaction's isolation level: each statement of a READ COMMITTED one sees
+    the catalog as committed when it starts, as the statement's own planning will; a
+    REPEATABLE READ or SERIALIZABLE one reads from its first snapshot."""
+    return conn.execute("SELECT pg_catalog.current_setting('transaction_isolation')", prepare=False).fetchone()[0]
 
 
 def plain_reads(conn: psycopg.Connection, path: Sequence[str], oids: Iterable[int]) -> set[int]:
@@ -574,6 +584,13 @@ _OPENED_HANDLERS = f"""
     JOIN pg_am am ON am.oid = r.relam
     WHERE {_user_made("am")} AND """
 
+# Of an operator family's support functions (pg_amproc ap of access method am), the one that
+# opening an index of the family's class calls, whatever the query (the relcache reads the
+# class's options): its number per built-in method; for another method, which the catalog does
+# not say, every support function.
+_OPENING_SUPPORT = """ap.amprocnum = CASE am.amname WHEN 'btree' THEN 5 WHEN 'hash' THEN 3 WHEN 'gist' THEN 10
+                      WHEN 'gin' THEN 7 WHEN 'spgist' THEN 6 WHEN 'brin' THEN 5 ELSE ap.amprocnum END"""
+
 # The partitioned tables a relation is a partition of, at any depth: planning a read of a
 # partition builds its ancestors' partition keys (folding their expressions) for its
 # partition constraint, and checks that constraint under constraint_exclusion.
@@ -628,11 +645,31 @@ class _Prover:
     def resolved(self, names: Iterable[str], function: str) -> dict[str, int]:
         """Each name (as `_quote` writes it) that ``function`` (to_regclass, to_regtype) finds
         where the statement will: a qualified one as written, a bare one in the first schema of
-        the user's search_path that has it."""
+        the user's search_path that has it.
+
+        Those functions read the backend's catalog cache, which inside a transaction the user
+        opened earlier may still hold a table another session has since dropped or renamed
+        (the cache is brought up to date when a lock is taken); the statement's own parse takes
+        its locks and sees the new object. So each name is also looked up in the catalog
+        itself, and a name the two see as different objects, or one sees and the other not,
+        fails the proof (objects of initdb cannot change)."""
         candidates = [(name, f"{_quote(schema)}.{name}" if _BARE.fullmatch(name) else name, i) for name in names for i, schema in enumerate(self.path)]
-        query = f"""SELECT DISTINCT ON (n) n, {function}(c)::oid FROM unnest(%s::text[], %s::text[], %s::int[]) AS u(n, c, i)
-                    WHERE {function}(c) IS NOT NULL ORDER BY n, i"""
-        return dict(self.rows(query, tuple(map(list, zip(*candidates, strict=True))) if candidates else ([], [], [])))
+        catalog, name_column, schema_column = ("pg_class", "relname", "relnamespace") if function == "to_regclass" else ("pg_type", "typname", "typnamespace")
+        query = f"""SELECT DISTINCT ON (n) n, cached, stored FROM unnest(%s::text[], %s::text[], %s::int[]) AS u(n, c, i)
+                    CROSS JOIN LATERAL (SELECT {function}(c)::oid AS cached) AS f
+                    LEFT JOIN LATERAL (
+                        SELECT o.oid AS stored FROM parse_ident(c) AS p, {catalog} o
+                        WHERE cardinality(p) = 2 AND o.{name_column} = p[2] AND o.{schema_column} =
+                              CASE WHEN p[1] = 'pg_temp' THEN pg_my_temp_schema() ELSE (SELECT oid FROM pg_namespace WHERE nspname = p[1]) END
+                    ) AS s ON true
+                    WHERE cached IS NOT NULL OR stored IS NOT NULL ORDER BY n, i"""
+        found: dict[str, int] = {}
+        for name, cached, stored in self.rows(query, tuple(map(list, zip(*candidates, strict=True))) if candidates else ([], [], [])):
+            if cached != stored and max(cached or 0, stored or 0) >= _FIRST_USER_OID:
+                self.fail(f"names {name}, which another session has changed since this transaction began")
+            if cached is not None:
+                found[name] = cached
+        return found
 
     # -- the statement ------------------------------------------------------------------------------
     def statement(self, facts: _Facts) -> list[str]:
@@ -759,13 +796,16 @@ class _Prover:
 
     def handlers(self) -> bool:
         """Whether the handlers of the access methods and foreign-data wrappers that are not
-        built-in (or were changed after initdb) are harmless: built-ins that open a relation
-        they are given run them."""
+        built-in (or were changed after initdb), and the support functions that opening an
+        index runs (_OPENING_SUPPORT), are harmless: built-ins that open a relation they are
+        given run them."""
         if self.handling is None:
             self.handling = True
             functions = self.rows(
                 f"""SELECT am.amhandler::oid FROM pg_am am WHERE {_user_made("am")}
-                    UNION SELECT w.fdwhandler::oid FROM pg_foreign_data_wrapper w WHERE w.fdwhandler <> 0"""
+                    UNION SELECT w.fdwhandler::oid FROM pg_foreign_data_wrapper w WHERE w.fdwhandler <> 0
+                    UNION SELECT ap.amproc::oid FROM pg_amproc ap JOIN pg_opfamily f ON f.oid = ap.amprocfamily JOIN pg_am am ON am.oid = f.opfmethod
+                          WHERE {_user_made("ap")} AND {_OPENING_SUPPORT}"""
             )
             self.handling = all([self.function(f) for (f,) in functions])
         return self.handling
@@ -1018,8 +1058,8 @@ class _Prover:
             "SELECT c.relkind, c.oid::regclass::text, c.relrowsecurity FROM pg_class c WHERE c.oid = %s",
             (oid,),
         )
-        if not rows:
-            return True
+        if not rows:  # resolved a moment ago: another session dropped it
+            return self.fail(f"reads relation {oid}, which another session has dropped")
         kind, label, row_security = rows[0]
         # a table access method's handler runs on every scan; an index's when the parser opens
         # one named in FROM (before it says an index cannot be read)
@@ -1046,7 +1086,7 @@ class _Prover:
         for (child,) in self.rows("SELECT inhrelid FROM pg_inherits WHERE inhparent = %s", (oid,)):
             ok = self.relation(child, columns) and ok
         for parent, name in self.rows(_ANCESTOR_KEYS, (oid,)):
-            if not self.dependencies("pg_class", parent, classes=True, objects=False):
+            if not (self.dependencies("pg_class", parent, classes=True, objects=False) and self.key_classes(parent)):
                 ok = self.fail(f"reads {label}, a partition of {name}, whose partition key is not known to be harmless")
         if kind == "v":  # a materialized view's query runs only on REFRESH
             for (rule,) in self.rows("SELECT oid FROM pg_rewrite WHERE ev_class = %s", (oid,)):
@@ -1087,9 +1127,14 @@ class _Prover:
         )
         for index, name, expressions, keys, returns, handler in indexes:
             used = read is None or expressions or bool(read & set(keys)) or (returns and read <= set(keys))
-            # the planner loads every index of a table it reads through its method's handler
-            # (an extension's: bloom, pgvector's hnsw)
-            if not ((handler is None or self.function(handler)) and self.dependencies("pg_class", index, classes=used, objects=False)):
+            # the planner opens every index of a table it reads: its method's handler (an
+            # extension's: bloom, pgvector's hnsw) and its classes' options function run
+            opening = [handler] if handler is not None else []
+            opening += [f for (f,) in self.rows(
+                f"""SELECT ap.amproc::oid FROM pg_index i, unnest(i.indclass::oid[]) AS k(oid) JOIN pg_opclass c ON c.oid = k.oid
+                    JOIN pg_am am ON am.oid = c.opcmethod JOIN pg_amproc ap ON ap.amprocfamily = c.opcfamily
+                    WHERE i.indexrelid = %s AND {_OPENING_SUPPORT}""", (index,))]
+            if not (all([self.function(f) for f in opening]) and self.dependencies("pg_class", index, classes=used, objects=False)):
                 ok = self.fail(f"reads {label}, whose index {name} is not known to be harmless")
             elif used and not all([self.function(f) for f in self.added_to_classes(index)]):
                 ok = self.fail(f"reads {label}, whose index {name} uses an operator family changed after initdb")
@@ -1106,9 +1151,17 @@ class _Prover:
         )
         prunes = read is None or bool(read & {k for (k,) in keys})
         for catalog, part, name in parts:
-            if not self.dependencies(catalog, part, classes=catalog == "pg_class" and prunes, objects=False):
+            key = catalog == "pg_class" and prunes
+            if not (self.dependencies(catalog, part, classes=key, objects=False) and (not key or self.key_classes(part))):
                 ok = self.fail(f"reads {label}, whose {name} is not known to be harmless")
         return ok
+
+    def key_classes(self, partitioned: int) -> bool:
+        """Whether the operator classes of a partition key are harmless, read where the server
+        reads them (pg_partitioned_table.partclass) rather than from pg_depend, which a
+        superuser can edit."""
+        query = "SELECT k.oid FROM pg_partitioned_table p, unnest(p.partclass::oid[]) AS k(oid) WHERE p.partrelid = %(r)s"
+        return all([self.function(f) for f in self.class_functions(query, {"r": partitioned})])
 
     # -- operators and casts ------------------------------------------------------------------------
     def operators(self, written: Iterable[str], loose: dict[str, tuple[bool, bool]], *, untyped: bool = False) -> None:
@@ -1120,13 +1173,13 @@ class _Prover:
         reachable operand is enough."""
         runs = list(written)
         query = f"""
-            SELECT o.oid, o.oprname, o.oprleft, o.oprright, o.oid::regoperator::text FROM pg_operator o
+            SELECT o.oid, o.oprname, o.oprleft, o.oprright, o.oprresult, o.oid::regoperator::text FROM pg_operator o
             WHERE {_user_made("o")}  -- its operand types: a domain's CHECK runs as an operand is coerced to it
                OR EXISTS (SELECT 1 FROM pg_operator x JOIN pg_proc p ON p.oid IN (x.oprcode, x.oprrest, x.oprjoin)
                           WHERE x.oid IN (o.oid, o.oprnegate, o.oprcom) AND NOT ({_BUILTIN_HARMLESS}))
                OR EXISTS (SELECT 1 FROM pg_amop ao JOIN pg_amproc ap ON ap.amprocfamily = ao.amopfamily
                           WHERE ao.amopopr = o.oid AND ({_user_made("ao")} OR {_user_made("ap")}))"""
-        for oid, name, left, right, label in self.rows(query, self.params()):
+        for oid, name, left, right, result, label in self.rows(query, self.params()):
             if not any(name in run for run in runs):
                 continue
             any_left = any(loose.get(run, (False, False))[0] for run in runs if name in run)
@@ -1136,7 +1189,7 @@ class _Prover:
                 any_right = any_right or self.reachable((left,))
             if not ((any_left or self.reachable((left,))) and (any_right or self.reachable((right,)))) or self.unproven_type(left, right):
                 continue
-            self.in_play |= {left, right} - {0}  # its operands are coerced into these
+            self.in_play |= {left, right, result} - {0}  # its operands are coerced into these, and its result is sorted, grouped, compared as its type
             if not self.operator(oid):
                 self.fail(f"may use operator {label}, which is not known to be harmless")
 

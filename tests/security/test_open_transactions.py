@@ -1,0 +1,63 @@
+"""A proof made inside a transaction the person opened (BEGIN, AUTOCOMMIT off, a driver's
+default) sees what another session committed since: the owner swapping a table for a view
+that calls their code between `?` and Enter (or the proxy's `?run`) makes the statement
+unproven, as it does outside a transaction. The backend's catalog cache, which name lookups
+read, is brought up to date only when a lock is taken, so the swapped name still led to the
+dropped table, whose catalog rows were gone: nothing was judged, and the view's code ran."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from nl2sql_shell.nl2sql.proof import prove
+
+SETUP = """
+CREATE FUNCTION effect() RETURNS bool LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN true; END$$;
+CREATE TABLE items (id int, name text);
+INSERT INTO items VALUES (1, 'pen'), (2, 'ink');
+CREATE TABLE items_base AS SELECT * FROM items;
+CREATE DOMAIN tag AS text CHECK (VALUE <> '');
+"""
+SWAPS = {
+    "dropped": ("SELECT count(*) FROM items", "DROP TABLE items; CREATE VIEW items AS SELECT * FROM items_base WHERE effect()"),
+    "renamed": ("SELECT count(*) FROM items", "ALTER TABLE items RENAME TO items_old; CREATE VIEW items AS SELECT * FROM items_base WHERE effect()"),
+    "domain": ("SELECT 'pen'::tag AS t", "DROP DOMAIN tag; CREATE DOMAIN tag AS text CHECK (effect())"),
+}
+
+
+@pytest.fixture
+def owned(fresh_db):
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(SETUP)
+    return fresh_db
+
+
+def _locked(conn: psycopg.Connection) -> bool:
+    return conn.execute("SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()").fetchone()[0]
+
+
+@pytest.mark.parametrize("swap", SWAPS)
+def test_a_swap_committed_while_the_persons_transaction_is_open_is_seen(owned, swap: str):
+    sql, ddl = SWAPS[swap]
+    with psycopg.connect(owned, autocommit=True) as person, psycopg.connect(owned, autocommit=True) as owner:
+        person.execute("BEGIN")
+        person.execute("SELECT 1")
+        assert prove(person, sql).proven  # when the model proposed it
+        owner.execute(ddl)
+        proof = prove(person, sql)  # again, at Enter or ?run
+        assert not proof.proven
+        assert not _locked(person)
+        person.execute("ROLLBACK")
+        assert not prove(person, sql).proven  # and outside the transaction, as before
+
+
+@pytest.mark.parametrize("level", ["REPEATABLE READ", "SERIALIZABLE"])
+def test_a_snapshot_transaction_proves_nothing(owned, level: str):
+    """Its catalog reads see its first snapshot, older than the objects a statement runs."""
+    with psycopg.connect(owned, autocommit=True) as person:
+        person.execute(f"BEGIN ISOLATION LEVEL {level}")
+        proof = prove(person, "SELECT count(*) FROM items")
+        assert not proof.proven and f"inside this {level} transaction" in proof.reasons[0]
+        person.execute("ROLLBACK")
+        assert prove(person, "SELECT count(*) FROM items").proven
