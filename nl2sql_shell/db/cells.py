@@ -55,17 +55,25 @@ def _format_line(raw: str) -> Line:
 
 _ASCII_HIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _HIDDEN_CATEGORIES = frozenset(("Cc", "Cf", "Zl", "Zp", "Zs", "Co", "Cn"))
+# Unicode's Default_Ignorable_Code_Point characters that are letters or marks (variation
+# selectors, the combining grapheme joiner, Hangul and Khmer fillers, Mongolian selectors), and
+# the blank braille pattern: drawn as nothing, or as a blank, so "t\uFE00" reads as "t".
+_BLANK_LETTERS = re.compile(
+    "[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2800\u3164\ufe00-\ufe0f\uffa0\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
 
 
 def visible(text: str) -> str:
     """Text that the model wrote or the catalog holds, made safe to show on a terminal: every
     character that could move the cursor, change colours, reorder or hide what is shown
     (controls other than newline and tab, bidi and zero-width marks, line separators, spaces
-    other than the ASCII one) is written as an escape (``\\x1B``, ``\\u202E``), so that a
+    other than the ASCII one, letters and marks drawn as nothing or blank) is written as an escape (``\\x1B``, ``\\u202E``), so that a
     query shown for confirmation reads as the query that runs."""
     if text.isascii():
         return _ASCII_HIDDEN.sub(_escape, text) if not text.isprintable() else text
-    return "".join(_escape_char(ch) if ch != " " and unicodedata.category(ch) in _HIDDEN_CATEGORIES and ch not in "\n\t" else ch for ch in text)
+    return "".join(
+        _escape_char(ch) if ch != " " and ch not in "\n\t" and (unicodedata.category(ch) in _HIDDEN_CATEGORIES or _BLANK_LETTERS.match(ch)) else ch for ch in text
+    )
 
 
 def _escape(match: re.Match[str]) -> str:

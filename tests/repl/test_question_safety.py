@@ -312,6 +312,23 @@ def test_what_is_shown_is_what_runs_whatever_the_model_or_the_catalog_hold(db):
     assert stream.getvalue().count("\x1b") == 2  # the draft's own dim and reset, nothing else
 
 
+@pytest.mark.parametrize("blank", ["\ufe00", "\u034f", "\u180b", "\u17b4", "\u115f", "\u3164", "\uffa0", "\u2800", "\U000e0100"])
+def test_a_look_alike_name_is_shown_with_its_invisible_letter_escaped(db, blank):
+    """The owner made "t" plus a letter drawn as nothing (a variation selector, a Hangul
+    filler...): the model's write to it must not read as a write to t."""
+    from nl2sql_shell.nl2sql.pipeline import Asker, Options
+    from tests.scripted import Scripted
+
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute(f'CREATE TABLE "t{blank}" (id int, note text)')
+    sql = f"INSERT INTO \"t{blank}\" (id, note) VALUES (3, 'x')"
+    handler, out = _handler(db, ["n"])
+    handler.asker = Asker(Scripted([sql]), Options(max_repairs=0, candidates=1))
+    handler.ask("? add a note")
+    shown = out.getvalue()
+    assert blank not in shown and f'INSERT INTO "t\\{"U%08X" % ord(blank) if ord(blank) > 0xFFFF else "u%04X" % ord(blank)}"' in shown
+
+
 def test_enter_proves_again_what_the_schema_may_have_changed(db):
     """The answer was proven when shown; while the person read it, the table became a view
     that calls code. Enter does not run it: the line says why, and it waits for yes."""
