@@ -43,6 +43,7 @@ ANSWER_COLUMNS = (("sql", TEXT_OID), ("tables", TEXT_OID), ("writes", BOOL_OID),
 _RUN = re.compile(r"^\s*\?run(?:\s+(yes))?\s*;?\s*$", re.IGNORECASE)
 _ASK = re.compile(r"^\s*\?(!?)(.*?)[\s;]*$", re.DOTALL)
 _CALL = re.compile(r"^\s*select\s+nl2sql\s*\(\s*'((?:[^']|'')*)'\s*\)\s*;?\s*$", re.IGNORECASE | re.DOTALL)
+_NAMED_CALL = re.compile(r'\bnl2sql(?:_run)?"?\s*\(', re.IGNORECASE)
 _RUN_CALL = re.compile(r"^\s*select\s+nl2sql_run\s*\(\s*(?:'(yes)'\s*)?\)\s*;?\s*$", re.IGNORECASE)
 
 
@@ -57,7 +58,20 @@ class Run:
     confirmed: bool  # `?run yes`
 
 
-def parse_command(sql: str) -> Ask | Run | None:
+@dataclass(frozen=True)
+class Misused:
+    """A statement that calls nl2sql() or nl2sql_run() in another form than the proxy answers
+    (a bind parameter, a comment, a schema before the name): sent on, it would call whatever
+    the database has under that name, as the client's user, and its answer could pass for the
+    proxy's. It is refused instead."""
+
+    message: str = (
+        "the proxy answers only SELECT nl2sql('QUESTION'), SELECT nl2sql_run() and SELECT nl2sql_run('yes'), "
+        "each alone with its question written as a string literal; this statement was not sent to the server"
+    )
+
+
+def parse_command(sql: str) -> Ask | Run | Misused | None:
     """The question or `?run` in a statement's text, or None for ordinary SQL."""
     if run := _RUN.match(sql):
         return Run(confirmed=run.group(1) is not None)
@@ -67,6 +81,8 @@ def parse_command(sql: str) -> Ask | Run | None:
         return Ask(call.group(1).replace("''", "'").strip())
     if ask := _ASK.match(sql):
         return Ask(ask.group(2).strip(), insist=ask.group(1) == "!")
+    if _NAMED_CALL.search(sql):
+        return Misused()
     return None
 
 

@@ -49,6 +49,7 @@ from nl2sql_shell.proxy.questions import (
     ANSWER_COLUMNS,
     Ask,
     Conversation,
+    Misused,
     Notice,
     NotRunnable,
     Run,
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
 
 _READ = 1 << 18
 _MAYBE_COMMAND = re.compile(rb"\s*[?sS]")
+_NAMED = re.compile(rb"nl2sql", re.IGNORECASE)  # in any other statement: a Misused form
 _DDL = (b"CREATE", b"ALTER", b"DROP", b"COMMENT", b"GRANT", b"REVOKE", b"TRUNCATE")
 _EXTENDED = frozenset(b"PBDECH")
 _INSPECTED = b"QPBDECSFH"  # the client's control messages; CopyData and the rest pass as bytes
@@ -253,6 +255,8 @@ class Session:
                 return None
             if kind == Q:
                 return self._answer_query(command)
+            if isinstance(command, Misused):
+                return self._refuse(command)
             name = codec.read_cstring(message.body)[0]
             return self._parse_run(name, command) if isinstance(command, Run) else self._answer_parse(message, command)
         if not (self._statements or self._portals):
@@ -272,9 +276,9 @@ class Session:
             return self._execute(portal, limit) if portal in self._portals else None
         return None
 
-    def _command(self, message: codec.Message) -> Ask | Run | None:
+    def _command(self, message: codec.Message) -> Ask | Run | Misused | None:
         sql = codec.query_text(message) if message.kind == Q else codec.parse_fields(message)[1]
-        if not _MAYBE_COMMAND.match(sql):
+        if not (_MAYBE_COMMAND.match(sql) or _NAMED.search(sql)):
             return None
         return parse_command(sql.decode(self.encoding, errors="replace"))
 
@@ -304,11 +308,11 @@ class Session:
     def _fail(self, message: str, sqlstate: str, diag: psycopg.errors.Diagnostic | None = None, **fields: str) -> None:
         """An error for a message of a batch: the rest of the batch is skipped up to its Sync."""
         encoding = self.encoding
-        self._reply(_response_from(b"E", diag, encoding) if diag else codec.error(message, sqlstate, encoding=encoding, **fields))
+        self._reply(_response_from(b"E", diag, encoding) if diag else codec.error(visible(message), sqlstate, encoding=encoding, **fields))
         self._discarding = True
 
     # -- questions ------------------------------------------------------------------------------------
-    async def _answer_query(self, command: Ask | Run) -> None:
+    async def _answer_query(self, command: Ask | Run | Misused) -> None:
         # every earlier reply delivered, a batch sent without its Sync ended as the server ends
         # it before a Query (its statements commit): the connection can be lent
         if not await self._settle():
@@ -328,6 +332,11 @@ class Session:
             )
         self._reply(reply + codec.ready_for_query(self.status))
         await self.client_writer.drain()
+
+    async def _refuse(self, command: Misused) -> None:
+        """A Parse of a Misused form: its error, and the rest of the batch skipped."""
+        if await self._settle():
+            self._fail(command.message, "42883")
 
     async def _answer_parse(self, message: codec.Message, command: Ask) -> None:
         """The question's Parse becomes a Parse of its answer as constants (asked now, at the
@@ -443,10 +452,12 @@ class Session:
         except psycopg.Error as exc:
             return _failure(exc)
 
-    async def _outcome(self, command: Ask | Run, binary: bool = False) -> Answer | RunResult | Failure:
+    async def _outcome(self, command: Ask | Run | Misused, binary: bool = False) -> Answer | RunResult | Failure:
         """Ask or run over the bridge; what went wrong as a Failure, never raised."""
         if self.status == b"E":
             return Failure("current transaction is aborted, commands ignored until end of transaction block", "25P02")
+        if isinstance(command, Misused):
+            return Failure(command.message, "42883")
         if isinstance(command, Ask) and not command.question:
             return Failure("usage: ? QUESTION  (e.g. ? top 5 customers by total amount)", "42601")
         try:

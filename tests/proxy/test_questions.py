@@ -389,3 +389,24 @@ def test_a_question_after_a_batch_without_its_sync_ends_that_batch_as_the_server
     assert b"INSERT 0 1" in received and b"Ada" in received and b"Cy" in received
     with psycopg.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM pipe_t").fetchone()[0] == 1
+
+
+@pytest.mark.parametrize(
+    "form",
+    ["SELECT nl2sql(%s)", "/* q */ SELECT nl2sql('top 2 customers')", "SELECT public.nl2sql('top 2 customers')", "SELECT nl2sql_run() -- now", "select * from nl2sql_run()"],
+)
+def test_another_form_of_the_proxy_s_calls_is_refused_not_sent_to_the_owner_s_function(db, start_proxy, form):
+    """The database's owner made functions named nl2sql and nl2sql_run; a call in a form the
+    proxy does not answer (a driver's bind parameter, a comment, a schema) would run theirs as
+    the client and pass their row off as the proxy's answer. It is refused."""
+    with psycopg.connect(db, autocommit=True) as owner:
+        owner.execute(
+            "CREATE FUNCTION nl2sql(q text) RETURNS text LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(4747); RETURN 'SELECT 1'; END$$;"
+            "CREATE FUNCTION nl2sql_run(yes text DEFAULT '') RETURNS text LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(4747); RETURN 'ran'; END$$"
+        )
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.UndefinedFunction, match="the proxy answers only SELECT nl2sql"):
+            conn.execute(form, ["top 2 customers"] if "%s" in form else None)
+        assert conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").fetchone() == (0,)
+        assert conn.execute("? top 2 customers by revenue").fetchone()[3] is True  # the session goes on
