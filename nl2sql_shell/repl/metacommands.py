@@ -23,7 +23,8 @@ from nl2sql_shell.repl.edit_object import edit_definition
 from nl2sql_shell.repl.psql_only import NOT_IN_PSQL
 from nl2sql_shell.repl.session_commands import register as register_session_commands
 from nl2sql_shell.repl.shell import NOT_CONNECTED, Shell
-from nl2sql_shell.repl.variables import echo_text, meta_arguments, parse_boolean, substitute, valid_name
+from nl2sql_shell.repl.statements import split_meta_command
+from nl2sql_shell.repl.variables import echo, meta_arguments, parse_boolean, substitute, valid_name
 
 Handler = Callable[[Shell, str], bool]
 # Commands whose handlers read the line themselves: their words as psql reads them, variables
@@ -66,8 +67,7 @@ def run(shell: Shell, line: str) -> bool:
     """Run one meta-command line; False means quit. Between pg_dump's `\\restrict KEY` and
     `\\unrestrict KEY` every other meta-command is refused, as in psql (a dump's data cannot
     smuggle in `\\!`)."""
-    name_end = next((i for i, char in enumerate(line) if i and (char.isspace() or char == "\\")), len(line))
-    name, argument = line[:name_end], line[name_end:]  # psql's name ends at any blank or backslash: \!ls is no \!
+    name, argument = split_meta_command(line)
     if not name.startswith("\\"):
         return True
     shell.last_failed = False
@@ -300,14 +300,17 @@ def _out(shell: Shell, argument: str) -> bool:
 
 @command("\\echo", syntax="\\echo [-n] [TEXT]", help="write text to standard output (-n: no newline)", raw=True)
 def _echo(shell: Shell, argument: str) -> bool:
-    shell.output.say(echo_text(argument, shell.variables))  # standard output, whatever \\o says (\\qecho follows \\o)
+    echo(argument, shell.variables, shell.output.say, shell.meta_error)  # standard output, whatever \\o says (\\qecho follows \\o)
     return True
 
 
 @command("\\warn", syntax="\\warn [-n] [TEXT]", help="write text to standard error (-n: no newline)", raw=True)
 def _warn(shell: Shell, argument: str) -> bool:
-    shell.errors.write(echo_text(argument, shell.variables))
-    shell.errors.flush()
+    def write(text: str) -> None:
+        shell.errors.write(text)
+        shell.errors.flush()
+
+    echo(argument, shell.variables, write, shell.meta_error)
     return True
 
 

@@ -29,7 +29,7 @@ from nl2sql_shell.repl.pipes import close_pipe, open_pipe
 from nl2sql_shell.repl.session_commands import BUFFER_COMMANDS, buffer_command
 from nl2sql_shell.repl.shell import Shell, StopScript
 from nl2sql_shell.repl.special_variables import HOOKED
-from nl2sql_shell.repl.statements import statement_pieces
+from nl2sql_shell.repl.statements import split_meta_command, statement_pieces
 from nl2sql_shell.repl.transactions import run_in_transaction_mode
 from nl2sql_shell.repl.variables import boolean, meta_arguments, meta_words, substitute, valid_name
 
@@ -47,7 +47,8 @@ def run_with_buffer(shell: Shell, buffer: str, line: str) -> str:
     the query buffer ("" once sent)."""
     from nl2sql_shell.repl import metacommands
 
-    name, _, argument = line.partition(" ")
+    name, argument = split_meta_command(line)
+    argument = argument.removeprefix(" ")
     if name in BUFFER_COMMANDS and shell.conditions.active():
         return buffer_command(shell, name, buffer, argument)
     if name in ("\\e", "\\edit") and shell.conditions.active():

@@ -18,7 +18,7 @@ from nl2sql_shell.db.cells import visible
 from nl2sql_shell.db.execute import error_text
 from nl2sql_shell.db.messages import position_display
 from nl2sql_shell.repl.shell import Shell
-from nl2sql_shell.repl.variables import echo_text, meta_arguments
+from nl2sql_shell.repl.variables import echo, meta_arguments
 from nl2sql_shell.terminal_prompt import simple_prompt
 
 BUFFER_COMMANDS = ("\\r", "\\reset", "\\p", "\\print", "\\w", "\\write")
@@ -65,7 +65,7 @@ def _buffer_handler(name: str):  # noqa: ANN202 - a metacommands Handler
 
 def _qecho(shell: Shell, argument: str) -> bool:
     """`\\qecho [-n] TEXT`: like \\echo, to the query output (\\o's file)."""
-    shell.output.echo(echo_text(argument, shell.variables))
+    echo(argument, shell.variables, shell.output.echo, shell.meta_error)
     return True
 
 

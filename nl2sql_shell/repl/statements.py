@@ -288,6 +288,13 @@ _WHOLE_LINE_COMMANDS = frozenset({"\\!", "\\copy", "\\ef", "\\ev", "\\sf", "\\sf
 _PIPE_COMMANDS = frozenset({"\\o", "\\out", "\\g", "\\gx", "\\w", "\\write"})
 
 
+def split_meta_command(line: str) -> tuple[str, str]:
+    """A meta-command line's name and the rest: psql's name ends at any blank or backslash
+    (``\\!ls`` is the command ``!ls``, not ``\\!`` with ``ls``)."""
+    end = next((i for i, char in enumerate(line) if i and (char.isspace() or char == "\\")), len(line))
+    return line[:end], line[end:]
+
+
 def meta_command_end(text: str, start: int, stop: int) -> int:
     """Where the meta-command whose backslash is ``text[start]`` ends, before ``stop`` (its
     line's end), as psql's backslash lexer ends it: at the first backslash outside quotes in

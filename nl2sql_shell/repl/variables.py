@@ -7,7 +7,7 @@ its own rule, which accepts any unambiguous prefix of true/false/yes/no/on/off a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg
 
@@ -181,8 +181,8 @@ def meta_words(text: str, variables: dict[str, str], evaluated: int | None = Non
             piece = match["backtick"] if match["backtick"] is not None else piece  # `cmd` is not run: its text, unquoted
         elif match["single"] is not None:
             piece = _unescape(match["single"])
-        elif match["backtick"] is not None:
-            piece = backtick(substitute(match["backtick"], variables, sql=False))
+        elif match["backtick"] is not None:  # unclosed, it is an absent word (unterminated): not run
+            piece = backtick(substitute(match["backtick"], variables, sql=False)) if _CLOSED["backtick"].fullmatch(match.group()) else match["backtick"]
         elif match["test"] is not None:
             piece = "TRUE" if match["test"] in variables else "FALSE"
         elif (name := match["literal"] or match["ident"] or match["plain"]) and name in variables:
@@ -247,10 +247,17 @@ def _unescape(body: str) -> str:
     return "".join(out)
 
 
-def echo_text(argument: str, variables: dict[str, str]) -> str:
-    """What \\echo, \\qecho and \\warn write: the words joined by blanks, then a newline
-    unless the first word is -n."""
+def echo(argument: str, variables: dict[str, str], write: Callable[[str], None], error: Callable[[str], None]) -> None:
+    """\\echo, \\qecho and \\warn: the words joined by blanks, then a newline unless the
+    first word is -n. A last word inside an unclosed quote is absent and its `command` not run;
+    psql reports it between the words and the newline, and so does this."""
     words = meta_arguments(argument, variables)
-    if words[:1] == ["-n"]:
-        return " ".join(words[1:])
-    return " ".join(words) + "\n"
+    broken = unterminated(argument)
+    if broken:
+        words.pop()
+    newline = words[:1] != ["-n"]
+    write(" ".join(words if newline else words[1:]))
+    if broken:
+        error("unterminated quoted string")
+    if newline:
+        write("\n")

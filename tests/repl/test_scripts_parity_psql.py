@@ -627,3 +627,13 @@ def test_text_psql_keeps_inside_a_string_runs_no_command(fresh_db, tmp_path: Pat
     with twin_databases(fresh_db) as (mine, psqls):
         same(mine, psqls, *args, cwd=tmp_path, stdin=stdin)
     assert not (tmp_path / "ran").exists()
+
+
+def test_a_word_in_an_unclosed_quote_is_absent_and_its_command_not_run(fresh_db, tmp_path: Path):
+    """psql reports the unterminated quote and drops that word; a backquoted command in it
+    does not run."""
+    script = "\\echo a 'b c\n\\echo x \"y\n\\echo p `touch ran\n\\qecho q 'r\nselect 1 \\g\tg.out\n\\echo done\n"
+    (tmp_path / "u.sql").write_text(script)
+    with twin_databases(fresh_db) as (mine, psqls):
+        same(mine, psqls, "-f", "u.sql", cwd=tmp_path)
+    assert not (tmp_path / "ran").exists()
