@@ -303,6 +303,9 @@ class QuestionHandler:
                     self.shell.output.say("Dropped.\n")
                     return
             if reply.lower() in ("e", "edit"):  # into the query buffer, shown again as psql shows what \e left
+                if problem := backslashes_differ(self.shell.conn, answer.sql):  # typed, it would be read otherwise
+                    self.shell.error(f"Not editable: {problem}.")
+                    continue
                 self.shell.pending_input, self.shell.redisplay = answer.sql, True
                 return
             if reply == "?":
@@ -322,7 +325,7 @@ class QuestionHandler:
         if outcome.ok:
             self.history.append(Example(answer.question, answer.sql))
             self._store().add(answer.question, answer.sql)
-            if self.remember is not None:
+            if self.remember is not None and not backslashes_differ(self.shell.conn, answer.sql):  # recalled, it is typed text
                 self.remember(answer.sql)
 
     def _explain(self, answer) -> None:

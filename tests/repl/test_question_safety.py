@@ -148,6 +148,29 @@ def test_backslash_g_never_resends_a_model_read_the_session_would_read_otherwise
     assert shell.conn.execute(locked).fetchone()[0] == 0
 
 
+def test_a_model_read_the_session_would_read_otherwise_never_becomes_typed_text(db):
+    """With standard_conforming_strings off, the model's read ran as proven (with it on); put
+    in the input history, or into the buffer by `e`, Up then Enter sent it as the session
+    reads it, where the backslash ends the first string early and w() is called."""
+    with psycopg.connect(db, autocommit=True) as owner:
+        owner.execute("CREATE FUNCTION w(text) RETURNS text LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN $1; END$$")
+    sql = "SELECT note, 'x\\' AS a, ' , w($$x$$) AS c --' AS b\nFROM t WHERE id = 1"
+    handler, out = _handler(db, ["e", "n"])
+    recalled: list[str] = []
+    handler.remember = recalled.append
+    handler.shell.conn.execute("SET standard_conforming_strings = off")
+    handler.shell.conn.commit()
+    handler._present(_read(handler, "notes?", sql))
+    assert "Not editable: standard_conforming_strings is off" in handler.shell.errors.getvalue()
+    assert handler.shell.pending_input == ""
+    handler.confirm = lambda prompt: ""
+    handler._present(_read(handler, "notes?", sql))
+    assert "keep me" in out.getvalue() and recalled == []  # it ran, as proven, and is not in the history
+    handler.shell.conn.execute("SET standard_conforming_strings = on")
+    handler._present(_read(handler, "notes?", sql))
+    assert recalled == [sql]
+
+
 def test_backslash_g_sends_the_previous_query_as_it_went_without_variables_put_in_again(db):
     """psql's \\g repeats what it sent. A model read with `:"DBNAME"` in it ran as written
     (model SQL gets no variables); \\g put the variable in and sent another statement."""
