@@ -145,6 +145,7 @@ class SearchPath:
 
     listed: tuple[str, ...]
     effective: tuple[str, ...]
+    setting: str = ""  # the search_path setting as written (`"$user", public`)
 
 
 @contextlib.contextmanager
@@ -162,10 +163,12 @@ def catalog_reads(conn: psycopg.Connection, statement_timeout_ms: int | None = N
     own search_path, read first, for resolving the user's names as the user's queries will.
     """
     with read_only_transaction(conn, statement_timeout_ms):
-        listed, effective = conn.execute("SELECT pg_catalog.current_schemas(false), pg_catalog.current_schemas(true)").fetchone()
+        listed, effective, setting = conn.execute(
+            "SELECT pg_catalog.current_schemas(false), pg_catalog.current_schemas(true), pg_catalog.current_setting('search_path')"
+        ).fetchone()
         conn.execute("SET LOCAL search_path = pg_catalog, pg_temp")
         conn.execute("SET LOCAL row_security = off")
-        yield SearchPath(tuple(listed), tuple(effective))
+        yield SearchPath(tuple(listed), tuple(effective), setting)
 
 
 class OneStatementCursor(psycopg.Cursor):

@@ -49,7 +49,7 @@ from sqlglot.errors import TokenError
 from sqlglot.tokens import Token, TokenType
 
 from nl2sql_shell.db.as_sent import unsent
-from nl2sql_shell.db.execute import catalog_reads
+from nl2sql_shell.db.execute import SearchPath, catalog_reads
 from nl2sql_shell.nl2sql.parsing import UnlikePostgres, tokenize
 from nl2sql_shell.nl2sql.safety import classify, explained_statement
 
@@ -280,12 +280,51 @@ def prove(conn: psycopg.Connection, sql: str, timeout_ms: int = 5_000) -> Proof:
         return Proof(False, ("the current transaction has failed: nothing can be checked on the server",))
     if conn.info.transaction_status == pq.TransactionStatus.INTRANS and (isolation := _isolation(conn)) != "read committed":
         return Proof(False, (f"inside this {isolation.upper()} transaction the catalog reads see its snapshot, which may be older than the objects the statement would run",))
+    in_block = conn.info.transaction_status == pq.TransactionStatus.INTRANS
     try:
         with catalog_reads(conn, timeout_ms) as path:
+            if in_block and (problem := _changed_path(conn, path)):
+                return Proof(False, (problem,))
             reasons = _Prover(conn, path.effective).statement(facts)
     except psycopg.Error as exc:
         return Proof(False, (f"the catalog could not be read: {str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__}",))
     return Proof(not reasons, tuple(dict.fromkeys(reasons)))
+
+
+# Whether the current user may use a schema (pg_namespace n), read from its row: a superuser,
+# its owner's roles under the default privileges, or a role the ACL grants USAGE to.
+_USABLE_SCHEMA = """(SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+    OR (n.nspacl IS NULL AND pg_has_role(current_user, n.nspowner, 'USAGE'))
+    OR EXISTS (SELECT FROM aclexplode(n.nspacl) AS a WHERE a.privilege_type = 'USAGE' AND (a.grantee = 0 OR pg_has_role(current_user, a.grantee, 'USAGE')))"""
+
+
+def _changed_path(conn: psycopg.Connection, path: SearchPath) -> str | None:
+    """Inside the person's open transaction, the search path the server reports comes from the
+    backend's cache, brought up to date only when a lock is taken: a schema another session has
+    since created, renamed or granted earlier on the path is missing from it, while the
+    statement's own parse, locking, sees it (and its table, function or domain of the same
+    name). Why the path the catalog gives differs from the reported one; None when it agrees."""
+    names = [name for name in _path_names(path.setting) if name != "pg_temp"]
+    rows = conn.execute(
+        f"""SELECT u.name, EXISTS (SELECT FROM pg_namespace n WHERE n.nspname = u.name AND ({_USABLE_SCHEMA}))
+            FROM unnest(%s::text[]) AS w(name), LATERAL (SELECT CASE WHEN w.name = '$user' THEN current_user::text ELSE w.name END) AS u(name)""",
+        (names,),
+    ).fetchall()
+    for name, usable in rows:
+        if usable != (name in path.listed):
+            return f"schema {name} on the search_path has changed since this transaction began (another session created, renamed or granted it)"
+    return None
+
+
+def _path_names(setting: str) -> list[str]:
+    """The schema names of a search_path setting, as PostgreSQL splits it: by commas, "quoted"
+    as written, otherwise in lower case."""
+    names = []
+    for match in re.finditer(r'\s*(?:"((?:[^"]|"")*)"|([^,\s]+))\s*(?:,|$)', setting):
+        quoted, bare = match.groups()
+        if quoted is not None or bare is not None:
+            names.append(quoted.replace('""', '"') if quoted is not None else bare.lower())
+    return names
 
 
 def _isolation(conn: psycopg.Connection) -> str:

@@ -61,3 +61,59 @@ def test_a_snapshot_transaction_proves_nothing(owned, level: str):
         assert not proof.proven and f"inside this {level} transaction" in proof.reasons[0]
         person.execute("ROLLBACK")
         assert prove(person, "SELECT count(*) FROM items").proven
+
+
+VICTIM = "victim_path"
+# (statement, setup, the owner's change): a schema earlier on the person's search_path that
+# another session creates, grants or renames while the transaction is open, holding an object
+# of the same name that calls the owner's code.
+PATH_CHANGES = {
+    "created": (
+        "SELECT count(*) FROM items",
+        "",
+        f"CREATE SCHEMA {VICTIM}; GRANT USAGE ON SCHEMA {VICTIM} TO {VICTIM};"
+        f"CREATE VIEW {VICTIM}.items AS SELECT * FROM items_base WHERE effect(); GRANT SELECT ON {VICTIM}.items TO {VICTIM}",
+    ),
+    "granted": (
+        "SELECT count(*) FROM items",
+        f"CREATE SCHEMA {VICTIM}; CREATE VIEW {VICTIM}.items AS SELECT * FROM items_base WHERE effect(); GRANT SELECT ON {VICTIM}.items TO {VICTIM}",
+        f"GRANT USAGE ON SCHEMA {VICTIM} TO {VICTIM}",
+    ),
+    "renamed": (
+        "SELECT count(*) FROM items",
+        f"CREATE SCHEMA staging; GRANT USAGE ON SCHEMA staging TO {VICTIM};"
+        f"CREATE VIEW staging.items AS SELECT * FROM items_base WHERE effect(); GRANT SELECT ON staging.items TO {VICTIM}",
+        f"ALTER SCHEMA staging RENAME TO {VICTIM}",
+    ),
+    "function": (
+        "SELECT fmt(name) FROM items",
+        "CREATE FUNCTION fmt(text) RETURNS text LANGUAGE sql AS $$ SELECT upper($1) $$",
+        f"CREATE SCHEMA {VICTIM}; GRANT USAGE ON SCHEMA {VICTIM} TO {VICTIM};"
+        f"CREATE FUNCTION {VICTIM}.fmt(text) RETURNS text LANGUAGE plpgsql AS $$BEGIN PERFORM effect(); RETURN $1; END$$",
+    ),
+}
+
+
+@pytest.mark.parametrize("change", PATH_CHANGES)
+def test_a_schema_that_appears_earlier_on_the_path_while_the_transaction_is_open_is_seen(owned, change: str):
+    sql, setup, ddl = PATH_CHANGES[change]
+    with psycopg.connect(owned, autocommit=True) as owner:
+        owner.execute(f"DROP ROLE IF EXISTS {VICTIM}")
+        owner.execute(f"CREATE ROLE {VICTIM}; GRANT SELECT ON items, items_base TO {VICTIM}")
+        if setup:
+            owner.execute(setup)
+    try:
+        with psycopg.connect(owned, autocommit=True) as person, psycopg.connect(owned, autocommit=True) as owner:
+            person.execute(f"SET ROLE {VICTIM}")
+            person.execute("BEGIN")
+            person.execute("SELECT 1")
+            assert prove(person, sql).proven  # when the model proposed it
+            owner.execute(ddl)
+            proof = prove(person, sql)  # again, at Enter or ?run
+            assert not proof.proven and "on the search_path has changed" in proof.reasons[0]
+            person.execute(sql).fetchall()  # what it would have run
+            assert _locked(person)
+            person.execute("ROLLBACK")
+    finally:
+        with psycopg.connect(owned, autocommit=True) as owner:
+            owner.execute(f"DROP OWNED BY {VICTIM}; DROP ROLE {VICTIM}")
