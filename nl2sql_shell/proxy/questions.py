@@ -43,7 +43,8 @@ ANSWER_COLUMNS = (("sql", TEXT_OID), ("tables", TEXT_OID), ("writes", BOOL_OID),
 _RUN = re.compile(r"^\s*\?run(?:\s+(yes))?\s*;?\s*$", re.IGNORECASE)
 _ASK = re.compile(r"^\s*\?(!?)(.*?)[\s;]*$", re.DOTALL)
 _CALL = re.compile(r"^\s*select\s+nl2sql\s*\(\s*'((?:[^']|'')*)'\s*\)\s*;?\s*$", re.IGNORECASE | re.DOTALL)
-_NAMED_CALL = re.compile(r'\bnl2sql(?:_run)?"?\s*\(', re.IGNORECASE)
+_OUR_NAMES = re.compile(r"\bnl2sql(?:_run)?\b", re.IGNORECASE)
+_UNICODE_NAME = re.compile(r"""U&"((?:[^"]|"")*)"(?:\s*UESCAPE\s*'(.)')?""", re.IGNORECASE)
 _RUN_CALL = re.compile(r"^\s*select\s+nl2sql_run\s*\(\s*(?:'(yes)'\s*)?\)\s*;?\s*$", re.IGNORECASE)
 
 
@@ -81,9 +82,24 @@ def parse_command(sql: str) -> Ask | Run | Misused | None:
         return Ask(call.group(1).replace("''", "'").strip())
     if ask := _ASK.match(sql):
         return Ask(ask.group(2).strip(), insist=ask.group(1) == "!")
-    if _NAMED_CALL.search(sql):
+    if _names_ours(sql):
         return Misused()
     return None
+
+
+def _names_ours(sql: str) -> bool:
+    """Whether the statement names nl2sql or nl2sql_run anywhere, as written or spelled with
+    Unicode escapes (`U&"nl2sq\\006C"`): however a call of it is written (a comment before its
+    parenthesis, a schema, a bind parameter), it is one of ours."""
+    if _OUR_NAMES.search(sql):
+        return True
+    return any(_OUR_NAMES.search(_unescaped(body.replace('""', '"'), escape or "\\")) for body, escape in _UNICODE_NAME.findall(sql))
+
+
+def _unescaped(body: str, escape: str) -> str:
+    """A U&"..." identifier's text: XXXX and +XXXXXX after the escape character are code points."""
+    pattern = re.escape(escape) + r"(?:\+([0-9A-Fa-f]{6})|([0-9A-Fa-f]{4})|(" + re.escape(escape) + "))"
+    return re.sub(pattern, lambda m: escape if m.group(3) else chr(int(m.group(1) or m.group(2), 16)), body)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ from nl2sql_shell.proxy.questions import Ask, Run, RunResult
 from nl2sql_shell.proxy.session import Session
 
 
-QUESTION_THREADS = 32  # questions answered at once; more wait for a thread
+CLIENT_THREADS = 32  # questions answered at once, and as many ?run; more wait for a thread
+GONE_POLL_S = 0.5  # how often a question looks whether its client has gone
 
 
 class Proxy:
@@ -43,7 +44,11 @@ class Proxy:
         self._load = None if isinstance(asker, Asker) else asker
         self._load_error: BaseException | None = None
         self._loaded = threading.Event()
-        self._questions = ThreadPoolExecutor(QUESTION_THREADS, thread_name_prefix="nl2sql-question")
+        self._questions = ThreadPoolExecutor(CLIENT_THREADS, thread_name_prefix="nl2sql-question")
+        # `?run` and its Describe, which may wait on a lock as long as the client's statements
+        # may: threads of their own, so that waiting ones hold neither questions nor the
+        # default executor's few threads, which open upstream connections and forward cancels
+        self._statements = ThreadPoolExecutor(CLIENT_THREADS, thread_name_prefix="nl2sql-run")
         self._sessions: dict[bytes, Session] = {}
         self._server: asyncio.base_events.Server | None = None
         self._clients: set[asyncio.Task] = set()
@@ -70,6 +75,7 @@ class Proxy:
         await asyncio.gather(*self._clients, return_exceptions=True)
         await self.bridge.close()
         self._questions.shutdown(wait=False, cancel_futures=True)
+        self._statements.shutdown(wait=False, cancel_futures=True)
 
     async def serve_forever(self) -> None:
         await self.start()
@@ -167,9 +173,16 @@ class Proxy:
 
     # -- questions --------------------------------------------------------------------------------
     async def ask(self, session: Session, command: Ask) -> Answer:
+        """The answer, from a question thread; a client that goes away meanwhile cancels its
+        question (the model's turns and the client's session are let go at once)."""
         cancel = session.cancel = threading.Event()
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._questions, self._ask, session, command, cancel)
+            answer = asyncio.get_running_loop().run_in_executor(self._questions, self._ask, session, command, cancel)
+            while not answer.done():
+                await asyncio.wait({answer}, timeout=GONE_POLL_S)
+                if session.client_gone():
+                    cancel.set()
+            return answer.result()
         finally:
             session.cancel = None
 
@@ -189,7 +202,7 @@ class Proxy:
             return Answer(command.question, None, "cancelled", "generation stopped")
 
     async def run(self, session: Session, command: Run, *, binary: bool = False) -> RunResult:
-        return await asyncio.to_thread(self._run, session, command, binary)
+        return await asyncio.get_running_loop().run_in_executor(self._statements, self._run, session, command, binary)
 
     def _run(self, session: Session, command: Run, binary: bool) -> RunResult:
         with self.bridge.connect(session) as conn:
@@ -199,7 +212,7 @@ class Proxy:
         """The columns of the session's last proposal, without running it."""
         if session.conversation.last is None:
             return None
-        return await asyncio.to_thread(self._describe, session, command)
+        return await asyncio.get_running_loop().run_in_executor(self._statements, self._describe, session, command)
 
     def _describe(self, session: Session, command: Run) -> list[tuple[str, int]] | None:
         with self.bridge.connect(session) as conn:

@@ -64,7 +64,7 @@ if TYPE_CHECKING:
 
 _READ = 1 << 18
 _MAYBE_COMMAND = re.compile(rb"\s*[?sS]")
-_NAMED = re.compile(rb"nl2sql", re.IGNORECASE)  # in any other statement: a Misused form
+_NAMED = re.compile(rb"nl2sql|u&", re.IGNORECASE)  # in any other statement: maybe a Misused form
 _DDL = (b"CREATE", b"ALTER", b"DROP", b"COMMENT", b"GRANT", b"REVOKE", b"TRUNCATE")
 _EXTENDED = frozenset(b"PBDECH")
 _INSPECTED = b"QPBDECSFH"  # the client's control messages; CopyData and the rest pass as bytes
@@ -141,6 +141,10 @@ class Session:
             self.proxy.forget(self)
             for writer in (self.client_writer, self.upstream_writer):
                 writer.close()
+
+    def client_gone(self) -> bool:
+        """The client closed its connection (and sent nothing more that waits to be read)."""
+        return self.client_reader.at_eof()
 
     # -- the bridge's side -----------------------------------------------------------------------
     def attach(self, writer: asyncio.StreamWriter) -> None:

@@ -393,7 +393,18 @@ def test_a_question_after_a_batch_without_its_sync_ends_that_batch_as_the_server
 
 @pytest.mark.parametrize(
     "form",
-    ["SELECT nl2sql(%s)", "/* q */ SELECT nl2sql('top 2 customers')", "SELECT public.nl2sql('top 2 customers')", "SELECT nl2sql_run() -- now", "select * from nl2sql_run()"],
+    [
+        "SELECT nl2sql(%s)",
+        "/* q */ SELECT nl2sql('top 2 customers')",
+        "SELECT public.nl2sql('top 2 customers')",
+        "SELECT nl2sql_run() -- now",
+        "select * from nl2sql_run()",
+        "SELECT nl2sql/* ask */('top 2 customers')",
+        "SELECT nl2sql -- ask\n('top 2 customers')",
+        "SELECT U&\"nl2sq\\006C\"('top 2 customers')",
+        "SELECT U&\"nl2sq!006C\" UESCAPE '!' ('top 2 customers')",
+        "SELECT nl2sql_run/**/()",
+    ],
 )
 def test_another_form_of_the_proxy_s_calls_is_refused_not_sent_to_the_owner_s_function(db, start_proxy, form):
     """The database's owner made functions named nl2sql and nl2sql_run; a call in a form the
@@ -410,3 +421,83 @@ def test_another_form_of_the_proxy_s_calls_is_refused_not_sent_to_the_owner_s_fu
             conn.execute(form, ["top 2 customers"] if "%s" in form else None)
         assert conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").fetchone() == (0,)
         assert conn.execute("? top 2 customers by revenue").fetchone()[3] is True  # the session goes on
+
+
+class Held(Waiting):
+    """Waiting, and says when its generation has let go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.released = threading.Event()
+
+    def generate(self, prompt, *, cancel=None, **options):
+        try:
+            return super().generate(prompt, cancel=cancel, **options)
+        finally:
+            self.released.set()
+
+
+def test_a_client_that_goes_away_mid_question_lets_the_model_go(db, start_proxy):
+    """psql killed while its question generates: the question is cancelled, so the model's
+    turn passes to the next client at once instead of when the dead question ends."""
+    model = Held()
+    proxy = start_proxy(Asker(model))
+    asking = subprocess.Popen(["/usr/bin/psql", "-X", proxy.via(db), "-c", "? top 2 customers by revenue"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert model.started.wait(10)
+        asking.kill()
+        assert model.released.wait(5)
+    finally:
+        asking.kill()
+        asking.wait()
+
+
+def test_run_statements_waiting_on_a_lock_hold_no_other_client_nor_its_cancel(db, start_proxy):
+    """Eight clients' confirmed writes wait on a table another session locked: another
+    client's proven read still runs at once, and one writer's Ctrl-C stops its write."""
+    proxy = start_proxy(Asker(ByQuestion({"bump the drafts": "UPDATE drafts SET label = 'x'", "customers by revenue": TOP})))
+    with psycopg.connect(db, autocommit=True) as holder:
+        holder.execute("CREATE TABLE drafts (label text); INSERT INTO drafts VALUES ('a')")
+        writers = [psycopg.connect(proxy.via(db), autocommit=True) for _ in range(8)]
+        try:
+            for writer in writers:
+                assert writer.execute("? bump the drafts").fetchone()[2] is True  # a write, proposed
+            holder.execute("BEGIN")
+            holder.execute("LOCK TABLE drafts IN ACCESS EXCLUSIVE MODE")
+            outcomes: list[str] = []
+
+            def run(conn: psycopg.Connection) -> None:
+                try:
+                    conn.execute("?run yes")
+                    outcomes.append("ran")
+                except psycopg.errors.QueryCanceled:
+                    outcomes.append("cancelled")
+
+            threads = [threading.Thread(target=run, args=(w,), daemon=True) for w in writers]
+            for thread in threads:
+                thread.start()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and holder.execute("SELECT count(*) FROM pg_locks WHERE relation = 'drafts'::regclass AND NOT granted").fetchone()[0] < 8:
+                time.sleep(0.05)
+            read: list[str] = []
+
+            def read_top() -> None:
+                with psycopg.connect(proxy.via(db), autocommit=True) as reader:
+                    if reader.execute("? top 2 customers by revenue").fetchone()[3] is True:
+                        read.extend(r[0] for r in reader.execute("?run").fetchall())
+
+            reading = threading.Thread(target=read_top, daemon=True)
+            reading.start()
+            reading.join(5)
+            assert read == ["Ada", "Cy"]  # within 5 s
+            started = time.monotonic()
+            writers[0].cancel_safe()
+            threads[0].join(5)
+            assert outcomes == ["cancelled"] and time.monotonic() - started < 5
+            holder.execute("ROLLBACK")
+            for thread in threads:
+                thread.join(10)
+            assert sorted(outcomes) == ["cancelled"] + ["ran"] * 7
+        finally:
+            for writer in writers:
+                writer.close()
