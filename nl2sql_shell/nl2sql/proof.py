@@ -304,7 +304,10 @@ def _changed_path(conn: psycopg.Connection, path: SearchPath) -> str | None:
     since created, renamed or granted earlier on the path is missing from it, while the
     statement's own parse, locking, sees it (and its table, function or domain of the same
     name). Why the path the catalog gives differs from the reported one; None when it agrees."""
-    names = [name for name in _path_names(path.setting) if name != "pg_temp"]
+    names = _path_names(path.setting)
+    if names is None:
+        return f"the search_path setting {path.setting!r} cannot be read as this check reads it"
+    names = [name for name in names if name != "pg_temp"]
     rows = conn.execute(
         f"""SELECT u.name, EXISTS (SELECT FROM pg_namespace n WHERE n.nspname = u.name AND ({_USABLE_SCHEMA}))
             FROM unnest(%s::text[]) AS w(name), LATERAL (SELECT CASE WHEN w.name = '$user' THEN current_user::text ELSE w.name END) AS u(name)""",
@@ -316,15 +319,35 @@ def _changed_path(conn: psycopg.Connection, path: SearchPath) -> str | None:
     return None
 
 
-def _path_names(setting: str) -> list[str]:
-    """The schema names of a search_path setting, as PostgreSQL splits it: by commas, "quoted"
-    as written, otherwise in lower case."""
-    names = []
-    for match in re.finditer(r'\s*(?:"((?:[^"]|"")*)"|([^,\s]+))\s*(?:,|$)', setting):
-        quoted, bare = match.groups()
-        if quoted is not None or bare is not None:
-            names.append(quoted.replace('""', '"') if quoted is not None else bare.lower())
-    return names
+def _path_names(setting: str) -> list[str] | None:
+    """The schema names of a search_path setting as PostgreSQL splits it (SplitIdentifierString):
+    by commas, blanks around them, "quoted" as written, otherwise with ASCII letters in lower
+    case, each cut to 63 bytes; None where it cannot be read so."""
+    names, pos, blanks = [], 0, " \t\n\r\f"
+    while True:
+        while pos < len(setting) and setting[pos] in blanks:
+            pos += 1
+        if pos < len(setting) and setting[pos] == '"':
+            quoted = re.match(r'"((?:[^"]|"")*)"', setting[pos:])
+            if quoted is None:
+                return None
+            name, pos = quoted.group(1).replace('""', '"'), pos + quoted.end()
+        else:
+            bare = re.match(r"[^,\s]*", setting[pos:]).group()  # \s is wider than PostgreSQL's blanks: compared below
+            if any(char.isspace() and char not in blanks for char in bare) or (not bare and names):
+                return None
+            name, pos = "".join(char.lower() if "A" <= char <= "Z" else char for char in bare), pos + len(bare)
+        while len(name.encode()) > 63:
+            name = name[:-1]
+        if name:
+            names.append(name)
+        while pos < len(setting) and setting[pos] in blanks:
+            pos += 1
+        if pos == len(setting):
+            return names
+        if setting[pos] != ",":
+            return None
+        pos += 1
 
 
 def _isolation(conn: psycopg.Connection) -> str:

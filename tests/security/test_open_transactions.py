@@ -94,9 +94,27 @@ PATH_CHANGES = {
 }
 
 
-@pytest.mark.parametrize("change", PATH_CHANGES)
+LONG = "s" * 70  # PostgreSQL cuts a name to 63 bytes
+# A path set as written (set_config keeps the text), its names as PostgreSQL reads them:
+# ASCII letters only in lower case, cut to 63 bytes.
+WRITTEN_PATHS = {
+    "non-ASCII capital": ("Ämter, public", '"Ämter"'),
+    "long name": (f"{LONG}, public", LONG[:63]),
+}
+
+
+@pytest.mark.parametrize("change", [*PATH_CHANGES, *WRITTEN_PATHS])
 def test_a_schema_that_appears_earlier_on_the_path_while_the_transaction_is_open_is_seen(owned, change: str):
-    sql, setup, ddl = PATH_CHANGES[change]
+    if change in WRITTEN_PATHS:
+        path, schema = WRITTEN_PATHS[change]
+        sql, setup = "SELECT count(*) FROM items", ""
+        ddl = (
+            f"CREATE SCHEMA {schema}; GRANT USAGE ON SCHEMA {schema} TO {VICTIM};"
+            f"CREATE VIEW {schema}.items AS SELECT * FROM items_base WHERE effect(); GRANT SELECT ON {schema}.items TO {VICTIM}"
+        )
+    else:
+        path = None
+        sql, setup, ddl = PATH_CHANGES[change]
     with psycopg.connect(owned, autocommit=True) as owner:
         owner.execute(f"DROP ROLE IF EXISTS {VICTIM}")
         owner.execute(f"CREATE ROLE {VICTIM}; GRANT SELECT ON items, items_base TO {VICTIM}")
@@ -105,6 +123,8 @@ def test_a_schema_that_appears_earlier_on_the_path_while_the_transaction_is_open
     try:
         with psycopg.connect(owned, autocommit=True) as person, psycopg.connect(owned, autocommit=True) as owner:
             person.execute(f"SET ROLE {VICTIM}")
+            if path is not None:
+                person.execute("SELECT set_config('search_path', %s, false)", (path,))
             person.execute("BEGIN")
             person.execute("SELECT 1")
             assert prove(person, sql).proven  # when the model proposed it
