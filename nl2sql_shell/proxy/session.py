@@ -119,7 +119,7 @@ class Session:
         self._failed = False  # an ErrorResponse since the last ReadyForQuery
         self._last_failed = False  # ... before the last one
         self._discarding = False  # the rest of a failed batch is skipped up to the client's Sync
-        self._notifications = bytearray()  # NOTIFYs that came while the bridge had the connection
+        self._notifications = bytearray()  # NOTIFYs and ParameterStatus that came while the bridge had the connection
         self._statements: dict[bytes, Virtual] = {}  # `?run` statements, by name
         self._portals: dict[bytes, Portal] = {}
 
@@ -201,6 +201,8 @@ class Session:
         elif kind == S:
             name, pos = codec.read_cstring(body)
             self.parameters[name.decode(errors="replace")] = codec.read_cstring(body, pos)[0].decode(errors="replace")
+            if bridged:  # a SET the person confirmed with ?run yes: the client's driver must know
+                self._notifications += message.wire()  # (standard_conforming_strings decides its quoting)
         elif kind == ord("K"):
             self.backend_key = body
             self.proxy.remember(self)
@@ -460,6 +462,8 @@ class Session:
         """Ask or run over the bridge; what went wrong as a Failure, never raised."""
         if self.status == b"E":
             return Failure("current transaction is aborted, commands ignored until end of transaction block", "25P02")
+        if isinstance(command, Ask):
+            self.conversation.last = None  # a question with no proposal leaves nothing for ?run, whatever stops it
         if isinstance(command, Misused):
             return Failure(command.message, "42883")
         if isinstance(command, Ask) and not command.question:

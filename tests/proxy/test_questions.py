@@ -501,3 +501,28 @@ def test_run_statements_waiting_on_a_lock_hold_no_other_client_nor_its_cancel(db
         finally:
             for writer in writers:
                 writer.close()
+
+
+def test_a_setting_a_confirmed_proposal_changes_is_reported_to_the_client(db, start_proxy):
+    """`?run yes` of the model's SET standard_conforming_strings: the server reports the change
+    to the proxy's own connection; the client's driver, which quotes by it, must hear it too."""
+    proxy = start_proxy(Asker(Scripted(["SET standard_conforming_strings TO off"])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        assert conn.info.parameter_status("standard_conforming_strings") == "on"
+        row = conn.execute("?! turn off standard strings").fetchone()
+        assert row[2] is True, row  # a change: ?run yes
+        conn.execute("?run yes")
+        assert conn.info.parameter_status("standard_conforming_strings") == "off"
+        assert conn.execute("SHOW standard_conforming_strings").fetchone() == ("off",)
+
+
+def test_a_question_stopped_before_it_is_asked_leaves_nothing_for_run(db, start_proxy):
+    """An empty question, or one in a failed transaction, leaves no earlier proposal to run."""
+    proxy = start_proxy(Asker(Scripted([DELETE])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        assert conn.execute("? remove the small customers").fetchone()[2] is True
+        with pytest.raises(psycopg.errors.SyntaxError):
+            conn.execute("?")
+        with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="no proposal to run"):
+            conn.execute("?run yes")
+    assert count(db) == 3
