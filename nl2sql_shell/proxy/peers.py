@@ -8,8 +8,9 @@ of another local user would act as the person who started the proxy. The proxy s
 own OS user's connections, and never another host's when the upstream is a unix socket.
 
 On Linux the owner of a loopback TCP connection is in /proc/net/tcp and tcp6 (the uid column
-of the client's own end of the connection); elsewhere it cannot be told, and a loopback client
-is taken as unknown.
+of the client's own end of the connection, with the inode of the socket a process holds); a
+client whose end no process holds is nobody's, refused; elsewhere it cannot be told, and a
+loopback client is taken as unknown.
 """
 
 from __future__ import annotations
@@ -19,25 +20,30 @@ import os
 from pathlib import Path
 
 _TABLES = (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))
-_ESTABLISHED = "01"
+NOBODY = -1  # the system lists connections, but no process owns the client's end of this one
 
 Address = tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]
 
 
 def client_uid(client: tuple, server: tuple) -> int | None:
     """The uid owning the client's end of the TCP connection from ``client`` to ``server``
-    (both (host, port, ...) as asyncio gives them), or None when the system does not say."""
+    (both (host, port, ...) as asyncio gives them), in whatever state (a client that sent its
+    messages and closed its side at once is no longer "established"); NOBODY when no process
+    owns that end any more (closed: its uid column says 0, as if root's); None when the
+    system does not say."""
     wanted = (_plain(client[0]), client[1]), (_plain(server[0]), server[1])
+    listed = False
     for table in _TABLES:
         try:
             lines = table.read_text().splitlines()[1:]
         except OSError:
             continue
+        listed = True
         for line in lines:
             fields = line.split()
-            if len(fields) > 7 and fields[3] == _ESTABLISHED and (_address(fields[1]), _address(fields[2])) == wanted:
+            if len(fields) > 9 and fields[9] != "0" and (_address(fields[1]), _address(fields[2])) == wanted:
                 return int(fields[7])
-    return None
+    return NOBODY if listed else None
 
 
 def is_own(client: tuple, server: tuple) -> bool | None:

@@ -30,13 +30,33 @@ def test_another_local_user_is_refused_and_the_proxys_own_user_served(db, start_
     assert "the proxy serves only the OS user who started it" in other.stderr
 
 
+# Another user's client that sends its startup and closes its sending side at once: its end of
+# the connection is no longer "established" when the proxy asks who owns it.
+HALF_CLOSED = """
+import socket, struct, sys
+sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+body = struct.pack("!I", 196608) + b"user\\0postgres\\0database\\0postgres\\0\\0"
+sock.sendall(struct.pack("!I", len(body) + 4) + body)
+sock.shutdown(socket.SHUT_WR)
+sys.stdout.buffer.write(sock.recv(4096))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to connect as another OS user")
+def test_another_local_user_that_closes_its_side_at_once_is_refused(db, start_proxy):
+    proxy = start_proxy(lambda: None)
+    reply = subprocess.run(["python3", "-c", HALF_CLOSED, str(proxy.port)], capture_output=True, timeout=30, user=NOBODY, group=NOBODY, env={"PATH": "/usr/bin:/bin", "HOME": "/"}, check=False)
+    assert b"the proxy serves only the OS user who started it" in reply.stdout, reply
+
+
 def test_the_owner_of_a_loopback_connection_is_read_from_the_system():
     with socket.create_server(("127.0.0.1", 0)) as server, socket.create_connection(server.getsockname()):
         accepted, peer = server.accept()
         with accepted:
             assert peers.client_uid(peer, accepted.getsockname()) == os.geteuid()
             assert peers.is_own(peer, accepted.getsockname()) is True
-            assert peers.client_uid(("127.0.0.1", 1), accepted.getsockname()) is None  # no such connection
+            assert peers.client_uid(("127.0.0.1", 1), accepted.getsockname()) == peers.NOBODY  # no such connection
+            assert peers.is_own(("127.0.0.1", 1), accepted.getsockname()) is False
 
 
 def test_other_hosts_are_refused_in_front_of_a_unix_socket(tmp_path, monkeypatch):
