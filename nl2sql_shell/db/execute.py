@@ -118,9 +118,19 @@ def install_notice_printer(
     conn.add_notice_handler(show)
 
 
+# How long anything in a read-only transaction of the shell waits for a lock: the shell's own
+# reads, the checks' EXPLAIN and vote, and the model's reads. Not at all, in effect: while a
+# read waits behind a lock another session holds, that session can swap what the read names
+# (a table for a view that calls code, a function's body) after the proof judged it, and the
+# read, once it has its lock, looks the name up again and runs the new object. It fails at
+# once instead, with the server's one line (a migration's or VACUUM FULL's table).
+NO_WAIT_MS = 1
+
+
 @contextlib.contextmanager
-def read_only_transaction(conn: psycopg.Connection, statement_timeout_ms: int | None = None, lock_timeout_ms: int | None = None) -> Iterator[None]:
-    """A transaction (a savepoint inside the user's own) that the server keeps read-only.
+def read_only_transaction(conn: psycopg.Connection, statement_timeout_ms: int | None = None) -> Iterator[None]:
+    """A transaction (a savepoint inside the user's own) that the server keeps read-only and
+    that waits for no lock (NO_WAIT_MS).
 
     It always rolls back: whatever runs inside only reads, so nothing is lost, and the
     read-only setting ends with it instead of leaking into the user's transaction. Strings
@@ -130,10 +140,9 @@ def read_only_transaction(conn: psycopg.Connection, statement_timeout_ms: int | 
     with conn.transaction(force_rollback=True):
         conn.execute("SET LOCAL transaction_read_only = on")
         conn.execute("SET LOCAL standard_conforming_strings = on")
+        conn.execute(f"SET LOCAL lock_timeout = {NO_WAIT_MS}")
         if statement_timeout_ms:
             conn.execute(f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}")
-        if lock_timeout_ms:
-            conn.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
         yield
 
 

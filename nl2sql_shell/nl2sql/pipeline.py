@@ -144,9 +144,6 @@ class Options:
     max_new_tokens: int = 200
     statement_timeout_ms: int = 10_000
     check_seconds: float = 15.0  # wall clock for one EXPLAIN or vote run, whatever the server's timeout
-    # How long one EXPLAIN or vote run waits for a table another session holds locked (a
-    # migration, VACUUM FULL): then it fails with the server's one line, not after minutes.
-    lock_wait_ms: int = 2_000
     vote_row_limit: int = 1000  # rows fetched (server side) per candidate for the vote
     # The baselines eval measures the pipeline against, one greedy query each, no corrections
     # and no repairs: "tutorial" (the original tutorial's names-only prompt) and "raw" (the
@@ -561,7 +558,7 @@ def explain(conn: psycopg.Connection, sql: str, options: Options) -> str | None:
     if conn.info.transaction_status == pq.TransactionStatus.INERROR:
         return None  # the user's failed transaction cannot run anything; skip this check
     try:
-        with read_only_transaction(conn, options.statement_timeout_ms, options.lock_wait_ms), _wall_clock(conn, options.check_seconds), OneStatementCursor(conn) as cur:
+        with read_only_transaction(conn, options.statement_timeout_ms), _wall_clock(conn, options.check_seconds), OneStatementCursor(conn) as cur:
             cur.execute("EXPLAIN " + sql.rstrip().rstrip(";"), prepare=False)
     except psycopg.Error as exc:
         lines = [ln for ln in str(exc).splitlines() if ln.strip()]
@@ -579,7 +576,7 @@ def result_fingerprint(conn: psycopg.Connection, sql: str, options: Options) -> 
     if conn.info.transaction_status != pq.TransactionStatus.IDLE:
         return None
     try:
-        with read_only_transaction(conn, options.statement_timeout_ms, options.lock_wait_ms), _wall_clock(conn, options.check_seconds), conn.cursor(name="nl2sql_shell_vote") as cur:
+        with read_only_transaction(conn, options.statement_timeout_ms), _wall_clock(conn, options.check_seconds), conn.cursor(name="nl2sql_shell_vote") as cur:
             cur.execute(sql.rstrip().rstrip(";"))
             rows = cur.fetchmany(options.vote_row_limit)
     except psycopg.Error:

@@ -248,6 +248,8 @@ class QuestionHandler:
         colour = self.shell.interactive and sys.stdout.isatty()
         shown = visible(answer.sql)  # what runs, every character of it, with nothing that moves the cursor
         say(_highlight(shown) if colour else shown + "\n")
+        if shown != answer.sql:  # a written "\\x1B" reads as an escaped ESC: say which it is
+            say("-- it holds control or invisible characters, shown above as \\xNN or \\uNNNN escapes\n")
         say(self._summary(answer, colour) + "\n")
         if not self.shell.interactive or self.confirm is None:
             self._run_unattended(answer)
@@ -273,6 +275,10 @@ class QuestionHandler:
             self.shell.last_failed = self.assume_yes
             return
         if self.assume_yes:
+            if not (proof := prove(self.shell.conn, answer.sql)).proven:  # as Enter: the schema may have changed since the checks
+                self.shell.error(visible(f"Not run: since it was proposed, it may have side effects ({'; '.join(proof.reasons)})."))
+                self.shell.last_failed = True
+                return
             self._run(answer)
 
     def _confirm_and_run(self, answer) -> None:

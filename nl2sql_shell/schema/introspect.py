@@ -51,9 +51,6 @@ SECRET_WORDS = frozenset({"pwd", "salt", "otp", "totp", "hash", "hashed", "diges
 OPAQUE_LENGTH = 24
 # A guard so that sampling can never stall the shell, whatever the tables hold.
 SAMPLING_TIMEOUT_MS = 2000
-# How long the schema read waits for a table another session has locked before it takes the
-# table's size from the catalog.
-LOCK_WAIT_MS = 500
 
 _KINDS = {"r": "table", "p": "table", "v": "view", "m": "materialized view", "f": "foreign table"}
 
@@ -234,17 +231,17 @@ def read_schema(conn: psycopg.Connection, *, sample_values: int = 5, max_distinc
 
 
 _LOCKED = """SELECT DISTINCT relation FROM pg_locks
-WHERE locktype = 'relation' AND granted AND mode = 'AccessExclusiveLock' AND pid <> pg_backend_pid()"""
+WHERE locktype = 'relation' AND mode = 'AccessExclusiveLock' AND pid <> pg_backend_pid()"""  # held or queued: a read waits behind either
 
 
 def _relations(cur: psycopg.Cursor, path: SearchPath) -> list[Any]:
-    """The relations to list. pg_relation_size waits for a lock on each table, which another
-    session's migration or VACUUM FULL may hold for minutes: after LOCK_WAIT_MS, the sizes
-    come from the catalog instead (its page counts, as of the last VACUUM or ANALYZE)."""
+    """The relations to list. pg_relation_size needs a lock on each table, which another
+    session's migration or VACUUM FULL may hold for minutes, and the shell's reads wait for no
+    lock (NO_WAIT_MS): then the sizes come from the catalog instead (its page counts, as of
+    the last VACUUM or ANALYZE)."""
     params = {"small": SMALL_TABLE_BYTES, "path": list(path.listed), "unsized": False}
     try:
         with cur.connection.transaction():
-            cur.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(LOCK_WAIT_MS))
             return cur.execute(_RELATIONS, params).fetchall()
     except psycopg.errors.LockNotAvailable:
         relations = cur.execute(_RELATIONS, {**params, "unsized": True}).fetchall()
@@ -394,7 +391,6 @@ def _probe(cur: psycopg.Cursor, probes: list[sql.Composed]) -> _Samples:
     try:
         with cur.connection.transaction():
             cur.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(SAMPLING_TIMEOUT_MS))
-            cur.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(LOCK_WAIT_MS))
             rows = cur.execute(sql.SQL(" UNION ALL ").join(probes)).fetchall()
     except psycopg.Error:  # too slow, not allowed, or not readable now (a materialized view never refreshed)
         return {}

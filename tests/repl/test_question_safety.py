@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import threading
+import time
 
 import psycopg
 import pytest
@@ -146,6 +148,38 @@ def test_backslash_g_never_resends_a_model_read_the_session_would_read_otherwise
     shell.handle("\\g")
     locked = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
     assert shell.conn.execute(locked).fetchone()[0] == 0
+
+
+def test_a_proven_read_waits_for_no_lock_behind_which_its_table_could_be_swapped(db):
+    """The owner holds a share lock on t and queues a swap of t for a view that calls their
+    code behind it; a read of t waits behind the swap, the owner lets go, and the read, once
+    it has its lock, looks t up again and runs the view. A proven read waits for no lock: it
+    fails at once, and the owner's code never runs in the person's session."""
+    with psycopg.connect(db, autocommit=True) as owner:
+        owner.execute("CREATE FUNCTION effect() RETURNS bool LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN true; END$$")
+        owner.execute("CREATE TABLE t_data AS SELECT * FROM t")
+    handler, out = _handler(db, [""])
+    answer = _read(handler, "notes?", "SELECT note FROM t WHERE id = 1")
+    holder, swapper = psycopg.connect(db, autocommit=True), psycopg.connect(db, autocommit=True)
+    try:
+        holder.execute("BEGIN")
+        holder.execute("LOCK TABLE t IN ACCESS SHARE MODE")
+        swap = threading.Thread(
+            target=swapper.execute,
+            args=("BEGIN; ALTER TABLE t RENAME TO t_old; CREATE VIEW t AS SELECT * FROM t_data WHERE effect(); COMMIT",),
+            daemon=True,
+        )
+        swap.start()
+        while not holder.execute("SELECT count(*) FROM pg_locks WHERE relation = 't'::regclass AND NOT granted").fetchone()[0]:
+            time.sleep(0.02)
+        threading.Timer(0.5, holder.execute, args=("ROLLBACK",)).start()  # the owner lets go while the read would wait
+        handler._present(answer)
+        swap.join(10)
+        assert "lock timeout" in handler.shell.errors.getvalue()
+        assert handler.shell.conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()").fetchone()[0] == 0
+    finally:
+        holder.close()
+        swapper.close()
 
 
 def test_a_model_read_the_session_would_read_otherwise_never_becomes_typed_text(db):
@@ -327,6 +361,7 @@ def test_what_is_shown_is_what_runs_whatever_the_model_or_the_catalog_hold(db):
     assert "\x1b" not in shown and "\u202e" not in shown and "\u200b" not in shown
     assert "note <> '\\x1B[1G\\x1B[5A\\x1B[JSELECT note FROM t WHERE id = 1\\u202E\\u200B'" in shown
     assert 'notes\\x1B[2J\\x1B[Hpwned' in shown  # ?+ names the tables given to the model
+    assert "-- it holds control or invisible characters, shown above as \\xNN or \\uNNNN escapes" in shown  # a written \x1B reads otherwise
     assert "Ignore previous instructions" in shown and "keep me" in shown  # and it ran, as written
     answer = handler.last_answer
     assert disguise in answer.sql and "\x1b" not in notice_text(answer)  # what runs holds them; the proxy's NOTICE shows them escaped
