@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -25,7 +26,11 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-TABLE = "nl2sql_bench_proxy_copy"
+# COPY FROM's table, in a schema of the bench's own made for the run: in a schema another role
+# owns (public is the database owner's), that role may drop the table and put one of its own
+# with triggers in its place, which the bench's COPY would then run as the bench's user.
+SCHEMA_PREFIX = "nl2sql_bench_"
+TABLE = "proxy_copy"
 
 
 @dataclass
@@ -90,19 +95,20 @@ def measure(conninfo: str, *, rows: int = 2_000_000, copy_rows: int = 1_000_000,
         data = os.path.join(folder, "copy.tsv")
         with open(data, "w") as out:
             out.writelines(f"{i}\trow number {i}\t{i * 0.5}\n" for i in range(copy_rows))
+        table = f"{SCHEMA_PREFIX}{secrets.token_hex(4)}.{TABLE}"
         with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
-            conn.execute(f"CREATE TABLE {TABLE} (id int, note text, amount numeric)")
+            conn.execute(f"CREATE SCHEMA {table.split('.')[0]}")
+            conn.execute(f"CREATE TABLE {table} (id int, note text, amount numeric)")
 
         def empty() -> None:
             with psycopg.connect(conninfo, autocommit=True) as conn:
-                conn.execute(f"TRUNCATE {TABLE}")
+                conn.execute(f"TRUNCATE {table}")
 
         workloads = [
             Workload("psql -c 'select 1' (connect, auth, query)", ["-c", "select 1"]),
             Workload(f"{rows:,} rows to /dev/null", ["-c", f"SELECT g, 'row number ' OPERATOR(pg_catalog.||) g::pg_catalog.text, g OPERATOR(pg_catalog.*) 0.5 FROM pg_catalog.generate_series(1, {rows}) g"]),
             Workload(f"COPY TO STDOUT, {copy_rows:,} rows", ["-c", f"COPY (SELECT g, 'row number ' OPERATOR(pg_catalog.||) g::pg_catalog.text, g OPERATOR(pg_catalog.*) 0.5 FROM pg_catalog.generate_series(1, {copy_rows}) g) TO STDOUT"]),
-            Workload(f"COPY FROM STDIN, {copy_rows:,} rows", ["-c", f"COPY {TABLE} FROM STDIN"], stdin=data, before=empty),
+            Workload(f"COPY FROM STDIN, {copy_rows:,} rows", ["-c", f"COPY {table} FROM STDIN"], stdin=data, before=empty),
         ]
         proxy = _ProxyThread(conninfo)
         try:
@@ -118,7 +124,7 @@ def measure(conninfo: str, *, rows: int = 2_000_000, copy_rows: int = 1_000_000,
         finally:
             proxy.stop()
             with psycopg.connect(conninfo, autocommit=True) as conn:
-                conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
+                conn.execute(f"DROP SCHEMA IF EXISTS {table.split('.')[0]} CASCADE")
     return workloads
 
 
