@@ -102,8 +102,13 @@ class Output:
         self.log_text(text)
 
     def _write_unlogged(self, text: str) -> None:
-        self.stream.write(text)
-        self.stream.flush()
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except BrokenPipeError:
+            if self._pipe is None:
+                raise
+            # `\\o |command` whose command has ended: psql's writes fail quietly, and so do these
 
     def write_bytes(self, data: bytes) -> None:
         """COPY ... TO STDOUT data as the server sent it: binary COPY is not text, and psql

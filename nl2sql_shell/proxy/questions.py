@@ -271,12 +271,14 @@ def answer_row(answer: Answer) -> tuple[str | None, ...]:
     them: a client prints the row (psql -A passes ESC through), and `?run` runs the
     proposal the proxy kept, not this text."""
     shown = answer.kind in ("read", "write")
+    sql = visible(answer.sql) if shown and answer.sql is not None else None
+    escaped = " (the sql holds control or invisible characters, shown as \\xNN or \\uNNNN escapes)" if sql != (answer.sql if shown else None) else ""
     return (
-        visible(answer.sql) if shown and answer.sql is not None else None,
+        sql,
         visible(", ".join(answer.tables_read)) if shown else None,
         "t" if answer.writes else "f",
         "t" if answer.proven else "f",
-        visible(verdict(answer)),
+        visible(verdict(answer)) + escaped,
     )
 
 
