@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -135,12 +136,15 @@ class Proxy:
         if not _is_loopback(peer[0]):
             if _is_loopback(self.listen[0]):
                 return "connections from other hosts are refused (see --listen)"
+            uid = peers.client_uid(peer, here)
+            if uid not in (None, peers.NOBODY):  # this host after all, through one of its other addresses
+                return None if uid == os.geteuid() else _OTHER_USER
             if self.upstream.is_socket:
                 return "connections from other hosts are refused in front of a unix socket, where the server would take them for the proxy's own OS user: give the upstream as a TCP address"
             return None
         own = peers.is_own(peer, here)
         if own is False:
-            return "the proxy serves only the OS user who started it: the server would take this connection for that user"
+            return _OTHER_USER
         if own is None and self.upstream.is_socket:
             return "the proxy cannot tell which OS user connected, and in front of a unix socket the server would take it for the proxy's own: give the upstream as a TCP address"
         return None
@@ -217,6 +221,9 @@ class Proxy:
     def _describe(self, session: Session, command: Run) -> list[tuple[str, int]] | None:
         with self.bridge.connect(session) as conn:
             return session.conversation.describe(conn, confirmed=command.confirmed)
+
+
+_OTHER_USER = "the proxy serves only the OS user who started it: the server would take this connection for that user"
 
 
 def _sharing(asker: Asker) -> Asker:

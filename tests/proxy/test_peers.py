@@ -13,6 +13,8 @@ from nl2sql_shell.proxy import peers
 from nl2sql_shell.proxy.auth import Upstream
 from nl2sql_shell.proxy.server import Proxy
 
+from .conftest import RunningProxy
+
 NOBODY = 65534
 
 
@@ -47,6 +49,32 @@ def test_another_local_user_that_closes_its_side_at_once_is_refused(db, start_pr
     proxy = start_proxy(lambda: None)
     reply = subprocess.run(["python3", "-c", HALF_CLOSED, str(proxy.port)], capture_output=True, timeout=30, user=NOBODY, group=NOBODY, env={"PATH": "/usr/bin:/bin", "HOME": "/"}, check=False)
     assert b"the proxy serves only the OS user who started it" in reply.stdout, reply
+
+
+def _own_address() -> str | None:
+    """This host's address on its default route, if it has one that is not loopback."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: the kernel only picks a route
+        except OSError:
+            return None
+        address = probe.getsockname()[0]
+    return None if address.startswith("127.") else address
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or _own_address() is None, reason="needs root and an address that is not loopback")
+def test_another_local_user_through_one_of_this_host_s_other_addresses_is_refused(pg_server):
+    """Listening on every address in front of a TCP server: a local user who connects to the
+    host's own network address is this host, not another: the uid check holds."""
+    running = RunningProxy(Proxy(Upstream(pg_server.host, pg_server.port), lambda: None, listen=("0.0.0.0", 0)))
+    try:
+        address = _own_address()
+        other = subprocess.run(["python3", "-c", HALF_CLOSED.replace('"127.0.0.1"', repr(address)), str(running.port)], capture_output=True, timeout=30, user=NOBODY, group=NOBODY, env={"PATH": "/usr/bin:/bin", "HOME": "/"}, check=False)
+        assert b"the proxy serves only the OS user who started it" in other.stdout, other
+        mine = subprocess.run(["python3", "-c", HALF_CLOSED.replace('"127.0.0.1"', repr(address)), str(running.port)], capture_output=True, timeout=30, check=False)
+        assert b"the proxy serves only the OS user" not in mine.stdout, mine  # its own user: on to the server
+    finally:
+        running.stop()
 
 
 def test_the_owner_of_a_loopback_connection_is_read_from_the_system():
