@@ -119,6 +119,7 @@ HANDLER_CALLERS = frozenset(
         "pg_relation_size", "pg_table_size", "pg_total_relation_size", "pg_indexes_size",
         "pg_get_replica_identity_index", "pg_get_publication_tables",  # the latter opens each published table in PostgreSQL 18
         "pg_get_object_address",  # opens a relation it is given by name
+        "pg_sequence_last_value",  # opens the relation it is given before it finds it is no sequence
     }
 )
 # ts_rewrite(tsquery, tsquery, tsquery) rewrites a query value and runs nothing: the deny above is

@@ -10,6 +10,7 @@ literals are tokens of their own and never trigger a match.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -143,6 +144,11 @@ def _explain_reasons(text: str) -> list[str]:
     return reasons if analyze or reasons == [UNPARSED] else []
 
 
+# What may stand between EXPLAIN's parentheses and be read as this check reads it: plain
+# words, numbers and commas; a quoted or escaped option name could be ANALYZE.
+_PLAIN_OPTION = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+|,")
+
+
 def explained_statement(text: str) -> tuple[bool, str] | None:
     """(whether ANALYZE runs it, the statement) of what follows EXPLAIN; None: unreadable.
 
@@ -156,6 +162,8 @@ def explained_statement(text: str) -> tuple[bool, str] | None:
     if rest and rest[0].token_type == TokenType.L_PAREN:
         close = next((i for i, t in enumerate(rest) if t.token_type == TokenType.R_PAREN), None)
         if close is None:
+            return None
+        if not all(_PLAIN_OPTION.fullmatch(t.text) for t in rest[1:close]):  # `U&"\\0061nalyze"`, `"analyze"`: PostgreSQL reads either
             return None
         options = [t.text.lower() for t in rest[1:close]]
         analyze = any(o in {"analyze", "analyse"} and (i + 1 >= len(options) or options[i + 1] not in _OFF) for i, o in enumerate(options))

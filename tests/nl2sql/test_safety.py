@@ -65,6 +65,8 @@ WRITES = [
     ("LOAD 'auto_explain'", "LOAD statement"),
     ("EXPLAIN ANALYZE DELETE FROM t", "DELETE statement"),
     ("explain (format json, analyze) update t set a = 1", "UPDATE statement"),
+    ('EXPLAIN (U&"\\0061nalyze") INSERT INTO t VALUES (1)', "could not be parsed; treated as a write"),  # PostgreSQL reads ANALYZE
+    ("EXPLAIN (U&\"an!0061lyze\" UESCAPE '!') DELETE FROM t", "could not be parsed; treated as a write"),
     ("SELECT pg_terminate_backend(1)", "calls pg_terminate_backend()"),
     ("SELECT pg_catalog.pg_terminate_backend(1)", "calls pg_terminate_backend()"),
     ('SELECT "PG_TERMINATE_BACKEND"(1)', "calls pg_terminate_backend()"),
