@@ -85,7 +85,7 @@ class FrameScanner:
                 # The fast path: whole messages inside this read, headers only.
                 while pos + 5 <= size:
                     kind = data[pos]
-                    end = pos + 1 + unpack(data, pos + 1)[0]
+                    end = pos + 1 + _length(unpack(data, pos + 1)[0])
                     if end > size:
                         break
                     if kind in wanted:
@@ -130,6 +130,16 @@ class FrameReader:
         return messages
 
 
+class ProtocolError(ValueError):
+    """A client message PostgreSQL would refuse to frame (a length below 4): the connection ends."""
+
+
+def _length(value: int) -> int:
+    if value < 4:
+        raise ProtocolError("invalid message length")
+    return value
+
+
 class ClientStream:
     """The client's messages: the ``inspected`` kinds whole, everything else as the bytes it came as.
 
@@ -160,7 +170,7 @@ class ClientStream:
                 pos += take
                 if len(self._held) < 5:
                     return pieces
-                kind, length = self._held[0], _LENGTH.unpack_from(self._held, 1)[0]
+                kind, length = self._held[0], _length(_LENGTH.unpack_from(self._held, 1)[0])
                 if kind not in self.inspected:
                     pieces.append(bytes(self._held))
                     self._held = bytearray()
@@ -187,7 +197,7 @@ class ClientStream:
                 self._held = bytearray(data[pos:])
                 return pieces
             kind = data[pos]
-            end = pos + 1 + unpack(data, pos + 1)[0]
+            end = pos + 1 + _length(unpack(data, pos + 1)[0])
             if kind in inspected:
                 if run < pos:
                     pieces.append(data[run:pos])

@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import struct
 import threading
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -139,8 +140,9 @@ class Session:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self.proxy.forget(self)
-            for writer in (self.client_writer, self.upstream_writer):
-                writer.close()
+            for writer in (self.client_writer, self.upstream_writer, self._bridge):
+                if writer is not None:  # the bridge's: its psycopg connection, mid-question, sees the end too
+                    writer.close()
 
     def client_gone(self) -> bool:
         """The client closed its connection (and sent nothing more that waits to be read)."""
@@ -214,7 +216,13 @@ class Session:
         with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
             while data := await self.client_reader.read(_READ):
                 out: list[bytes] = []
-                for piece in stream.feed(data):
+                try:
+                    pieces = stream.feed(data)
+                except codec.ProtocolError as exc:  # as the server: one FATAL line, this connection ends
+                    self.client_writer.write(codec.error(str(exc), "08P01", "FATAL"))
+                    await self.client_writer.drain()
+                    return
+                for piece in pieces:
                     if isinstance(piece, bytes):  # CopyData and the like, unchanged
                         if not self._discarding:
                             out.append(piece)
@@ -247,13 +255,21 @@ class Session:
             self._in_batch = False
             if self.status == b"I":  # an implicit transaction ends at the Sync, and its portals
                 self._portals.clear()
-        if kind == P and self._statements:  # a real statement of this name now, on the server
-            self._statements.pop(codec.read_cstring(message.body)[0], None)
-        elif kind == B and self._portals:
-            self._portals.pop(codec.read_cstring(message.body)[0], None)
+        with contextlib.suppress(ValueError):  # a name without its NUL: the server refuses the message
+            if kind == P and self._statements:  # a real statement of this name now, on the server
+                self._statements.pop(codec.read_cstring(message.body)[0], None)
+            elif kind == B and self._portals:
+                self._portals.pop(codec.read_cstring(message.body)[0], None)
 
     def _answer(self, message: codec.Message) -> Coroutine[None, None, None] | None:
-        """What the proxy answers itself, as a coroutine to await in order; None: forward it."""
+        """What the proxy answers itself, as a coroutine to await in order; None: forward it
+        (also a message it cannot read, which the server answers with its own error)."""
+        try:
+            return self._own_answer(message)
+        except (ValueError, struct.error):
+            return None
+
+    def _own_answer(self, message: codec.Message) -> Coroutine[None, None, None] | None:
         kind = message.kind
         if kind in (Q, P):
             command = self._command(message)
@@ -283,7 +299,12 @@ class Session:
         return None
 
     def _command(self, message: codec.Message) -> Ask | Run | Misused | None:
-        sql = codec.query_text(message) if message.kind == Q else codec.parse_fields(message)[1]
+        """The message's question or `?run`; None for ordinary SQL, and for a message that
+        cannot be read (a string without its NUL): the server answers that one with its error."""
+        try:
+            sql = codec.query_text(message) if message.kind == Q else codec.parse_fields(message)[1]
+        except ValueError:
+            return None
         if not (_MAYBE_COMMAND.match(sql) or _NAMED.search(sql)):
             return None
         return parse_command(sql.decode(self.encoding, errors="replace"))

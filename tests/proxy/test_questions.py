@@ -3,6 +3,8 @@ writes and unproven SQL only with `?run yes`; per connection; over the client's 
 
 from __future__ import annotations
 
+import contextlib
+import struct
 import subprocess
 import threading
 import time
@@ -520,3 +522,82 @@ def test_a_question_stopped_before_it_is_asked_leaves_nothing_for_run(db, start_
         with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="no proposal to run"):
             conn.execute("?run yes")
     assert count(db) == 3
+
+
+def _raw(conn: psycopg.Connection):
+    import socket
+
+    return socket.socket(fileno=socket.dup(conn.pgconn.socket))
+
+
+def _read_until_ready(sock) -> bytes:
+    received = b""
+    sock.settimeout(10)
+    while not received.endswith(b"Z\x00\x00\x00\x05I") and (chunk := sock.recv(65536)):
+        received += chunk
+    return received
+
+
+def test_a_message_of_an_impossible_length_ends_that_connection_alone(db, start_proxy):
+    """A Query whose length word says 0, its header cut across two reads: the proxy span
+    forever and answered no client. Now that connection gets the server's FATAL line and
+    ends; the next client is served."""
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        sock = _raw(conn)
+        sock.sendall(b"Q\x00\x00")
+        time.sleep(0.2)
+        sock.sendall(b"\x00\x00XYZ")
+        sock.settimeout(10)
+        assert b"invalid message length" in sock.recv(65536)
+        sock.close()
+    with psycopg.connect(proxy.via(db), autocommit=True, connect_timeout=10) as other:
+        assert other.execute("? top 2 customers by revenue").fetchone()[3] is True
+
+
+def test_a_string_without_its_nul_gets_the_server_s_error_and_the_connection_goes_on(db, start_proxy):
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        sock = _raw(conn)
+        body = b"SELECT 1"  # no NUL
+        sock.sendall(b"Q" + struct.pack("!I", len(body) + 4) + body)
+        assert b"invalid string in message" in _read_until_ready(sock)
+        body = b"SELECT 42\x00"
+        sock.sendall(b"Q" + struct.pack("!I", len(body) + 4) + body)
+        assert b"42" in _read_until_ready(sock)
+        sock.close()
+
+
+def _busy_question_threads() -> int:
+    import sys
+    import traceback
+
+    frames = sys._current_frames()
+    return sum(1 for t in threading.enumerate() if t.name.startswith("nl2sql-question") and t.ident in frames and "_ask" in "".join(traceback.format_stack(frames[t.ident])))
+
+
+def test_a_question_whose_server_connection_dies_lets_its_thread_go(db, start_proxy):
+    """The client's server backend is terminated while the question's check runs: the
+    question's thread waited forever on the proxy's bridge, and 32 such deaths left no thread
+    to answer anyone."""
+    with psycopg.connect(db, autocommit=True) as owner:
+        owner.execute("CREATE FUNCTION slow() RETURNS bigint LANGUAGE sql IMMUTABLE AS $$ SELECT count(*) FROM generate_series(1, 30000000) $$")
+    proxy = start_proxy(Asker(Scripted(["SELECT name FROM customers WHERE slow() > 0"])))
+    conn = psycopg.connect(proxy.via(db), autocommit=True)
+    backend = conn.info.backend_pid
+    def ask() -> None:
+        with contextlib.suppress(psycopg.Error):  # the connection ends: the server is gone
+            conn.execute("? customers with the slow count")
+
+    asking = threading.Thread(target=ask, daemon=True)
+    asking.start()
+    with psycopg.connect(db, autocommit=True) as admin:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND query ILIKE '%%slow()%%' AND state = 'active'", (backend,)).fetchone()[0]:
+            time.sleep(0.02)
+        admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _busy_question_threads():
+        time.sleep(0.1)
+    assert _busy_question_threads() == 0
+    conn.close()
