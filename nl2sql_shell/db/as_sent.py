@@ -40,3 +40,15 @@ def backslashes_differ(conn: psycopg.Connection, sql: str) -> str | None:
     if "\\" in sql and conn.info.parameter_status("standard_conforming_strings") == "off":
         return "standard_conforming_strings is off in this session, so the server reads this statement's backslashes as escapes, unlike the checks and the text shown; SET standard_conforming_strings = on to run it"
     return None
+
+
+def undecodable(text: str) -> bool:
+    """Whether ``text`` holds bytes that were not UTF-8 (read with surrogate escapes: typed,
+    a script, an argument): they can only go to the server as the bytes they were."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

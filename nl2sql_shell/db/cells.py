@@ -63,6 +63,12 @@ _BLANK_LETTERS = re.compile(
 )
 
 
+def visible_sql(sql: str) -> str:
+    """The model's SQL as a confirmation shows it: `visible`, and a tab as ``\\t`` too (in a
+    quoted name or a string it reads as a space: "xy<TAB>z" looked like the person's "xy z")."""
+    return visible(sql).replace("\t", "\\t")
+
+
 def visible(text: str) -> str:
     """Text that the model wrote or the catalog holds, made safe to show on a terminal: every
     character that could move the cursor, change colours, reorder or hide what is shown

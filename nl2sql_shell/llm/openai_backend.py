@@ -32,7 +32,8 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -44,6 +45,7 @@ API_KEY_VARIABLES = ("NL2SQL_SHELL_API_KEY", "OPENAI_API_KEY")
 TOP_P = 0.95  # as the other backends sample (top-k is not an OpenAI parameter: the server's own)
 CONNECT_SECONDS, READ_SECONDS = 10.0, 300.0
 _ANSWER = '{"role": "assistant"}\n'  # ends chat_prompt: the assistant's turn is next
+_CANCEL_POLL_S = 0.1  # how often a wait for the server looks at the cancel event
 
 
 class ModelServerError(RuntimeError):
@@ -155,19 +157,24 @@ class OpenAIModel:
         streamed)."""
         cancel = request.cancel
         samples = n - 1 if temperature > 0 else 0
-        with ThreadPoolExecutor(max_workers=max(1, min(samples + 1, workers))) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, min(samples + 1, workers)))
+        try:
             lead = pool.submit(request.run, 1, temperature if first > 0 else 0.0, stream)
             if samples and self.honours_n is False:
                 batches = [pool.submit(request.run, 1, temperature, None) for _ in range(samples)]
             else:
                 batches = [pool.submit(request.run, samples, temperature, None)] if samples else []
-            results = lead.result()
-            drawn = [g for batch in batches for g in batch.result()]
-            if samples > 1 and self.honours_n is None:
+            results = _waited(lead, cancel)
+            drawn = [g for batch in batches for g in _waited(batch, cancel)]
+            if samples > 1 and self.honours_n is None and not (cancel is not None and cancel.is_set()):
                 self.honours_n = len(drawn) >= samples
             missing = samples - len(drawn)
             if missing > 0 and not (cancel is not None and cancel.is_set()):
-                drawn += [g for batch in [pool.submit(request.run, 1, temperature, None) for _ in range(missing)] for g in batch.result()]
+                drawn += [g for batch in [pool.submit(request.run, 1, temperature, None) for _ in range(missing)] for g in _waited(batch, cancel)]
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)  # a request still waiting on a silent server ends on its own
+        if not results:
+            results = [Generation("", 0, 0, 0.0, time.perf_counter() - request.started, "cancelled")]
         results += drawn[:samples]
         while len(results) < n:  # greedy (or cancelled): the rest are copies of the first
             results.append(Generation(**vars(results[0])))
@@ -264,6 +271,17 @@ class _Choice:
             self.finish = "length" if reason == "length" else "eos"
         if self.finish:
             self.done_at = time.perf_counter()
+
+
+def _waited(request: Future, cancel: threading.Event | None) -> list[Generation]:
+    """A request's generations; none once ``cancel`` is set before it ends: a server that
+    sends nothing (loading, or stalled) must not hold Ctrl-C until its read timeout."""
+    while True:
+        try:
+            return request.result(timeout=_CANCEL_POLL_S)
+        except FutureTimeout:
+            if cancel is not None and cancel.is_set():
+                return []
 
 
 def _events(response: httpx.Response):

@@ -29,7 +29,7 @@ from psycopg import generators, pq
 from psycopg.adapt import Loader
 
 from nl2sql_shell.db.as_sent import backslashes_differ
-from nl2sql_shell.db.cells import visible
+from nl2sql_shell.db.cells import visible, visible_sql
 from nl2sql_shell.db.execute import OneStatementCursor, read_only_transaction
 from nl2sql_shell.db.format import text_loading
 from nl2sql_shell.nl2sql.examples import ExampleStore
@@ -271,8 +271,8 @@ def answer_row(answer: Answer) -> tuple[str | None, ...]:
     them: a client prints the row (psql -A passes ESC through), and `?run` runs the
     proposal the proxy kept, not this text."""
     shown = answer.kind in ("read", "write")
-    sql = visible(answer.sql) if shown and answer.sql is not None else None
-    escaped = " (the sql holds control or invisible characters, shown as \\xNN or \\uNNNN escapes)" if sql != (answer.sql if shown else None) else ""
+    sql = visible_sql(answer.sql) if shown and answer.sql is not None else None
+    escaped = " (the sql holds control or invisible characters, shown as \\t, \\xNN or \\uNNNN escapes)" if sql != (answer.sql if shown else None) else ""
     return (
         sql,
         visible(", ".join(answer.tables_read)) if shown else None,

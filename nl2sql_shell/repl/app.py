@@ -98,7 +98,7 @@ class PrivateHistory(FileHistory):
     def _append(self, string: str) -> None:
         path = private_file(Path(self.filename))  # recreated 0600 if removed while the shell runs
         with os.fdopen(open_private(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab") as f:  # prompt_toolkit's format
-            f.write("".join([f"\n# {datetime.datetime.now()}\n", *(f"+{line}\n" for line in string.split("\n"))]).encode("utf-8"))
+            f.write("".join([f"\n# {datetime.datetime.now()}\n", *(f"+{line}\n" for line in string.split("\n"))]).encode("utf-8", "surrogateescape"))  # typed bytes as typed
 
     def keep_last(self, size: int) -> None:
         """psql's HISTSIZE, applied as psql applies it when it exits: the file keeps the last

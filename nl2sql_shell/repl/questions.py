@@ -13,8 +13,8 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from nl2sql_shell.db.as_sent import backslashes_differ
-from nl2sql_shell.db.cells import visible
+from nl2sql_shell.db.as_sent import backslashes_differ, undecodable
+from nl2sql_shell.db.cells import visible, visible_sql
 from nl2sql_shell.nl2sql.prompt import Example
 from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 from nl2sql_shell.nl2sql.followup import FOLLOW_UP as _FOLLOW_UP
@@ -151,6 +151,10 @@ class QuestionHandler:
             self.shell.meta_error("usage: ? QUESTION   (e.g. ? top 5 customers by total amount)")
             self.shell.last_failed = True
             return
+        if undecodable(question):
+            self.shell.meta_error("the question holds bytes that are not UTF-8; type it again")
+            self.shell.last_failed = True
+            return
         if not self._wait_for_model():
             self.shell.last_failed = True
             return
@@ -246,10 +250,10 @@ class QuestionHandler:
             self.shell.last_failed = True
             return
         colour = self.shell.interactive and sys.stdout.isatty()
-        shown = visible(answer.sql)  # what runs, every character of it, with nothing that moves the cursor
+        shown = visible_sql(answer.sql)  # what runs, every character of it, with nothing that moves the cursor
         say(_highlight(shown) if colour else shown + "\n")
         if shown != answer.sql:  # a written "\\x1B" reads as an escaped ESC: say which it is
-            say("-- it holds control or invisible characters, shown above as \\xNN or \\uNNNN escapes\n")
+            say("-- it holds control or invisible characters, shown above as \\t, \\xNN or \\uNNNN escapes\n")
         say(self._summary(answer, colour) + "\n")
         if not self.shell.interactive or self.confirm is None:
             self._run_unattended(answer)

@@ -15,9 +15,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
-
-from nl2sql_shell.db.execute import error_text
+from nl2sql_shell.db.as_sent import undecodable
 from nl2sql_shell.repl.conditionals import Conditionals, close
 from nl2sql_shell.repl.copy import data_lines
 from nl2sql_shell.repl.send import query_buffer, run_with_buffer
@@ -226,7 +224,7 @@ class _ScriptRun:
                 self._echo_through(size)
                 shell.location = self._at(size - 1)
                 self.data_pos = size
-                if _is_utf8(rest):
+                if not undecodable(rest):
                     shell.handle(rest)
                 else:
                     _send_bytes(shell, rest.strip())
@@ -266,22 +264,11 @@ def _location(source: str | None, line: int) -> str:
     return f"{PROGRAM}:{source}:{line}: " if source is not None else ""
 
 
-def _is_utf8(text: str) -> bool:
-    """False when decoding left surrogate escapes, i.e. the bytes were not UTF-8."""
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _replace_invalid(shell: Shell, text: str) -> str:
     """The text in the client encoding, each byte it cannot read as U+FFFD, for text that must
     be a Python string (a meta-command, a question, an echoed line)."""
     text = _in_client_encoding(shell, text)
-    return text if _is_utf8(text) else text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return text if not undecodable(text) else text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _joined(pending: str, text: str, pos: int, end: int) -> str:
@@ -305,7 +292,7 @@ def _run_statement(shell: Shell, statement: str) -> None:
     connection's client encoding as psql sends them; bytes that encoding cannot read go as
     they are, for the server to refuse."""
     statement = _in_client_encoding(shell, drop_empty_lines(statement))
-    if _is_utf8(statement):
+    if not undecodable(statement):
         shell.run_sql(statement)
     else:
         _send_bytes(shell, statement)
@@ -327,13 +314,7 @@ def _in_client_encoding(shell: Shell, text: str) -> str:
 def _send_bytes(shell: Shell, statement: str) -> None:
     """Send the statement's original bytes, as psql would: the server's refusal is psql's
     message and aborts an open transaction as psql's does (a script's COMMIT then rolls back)."""
-    if not shell.conditions.active():
-        return
-    try:
-        shell.conn.execute(statement.encode("utf-8", "surrogateescape"))
-    except psycopg.Error as exc:
-        shell.error(shell.location + error_text(exc, shell.settings.messages))
-        shell.last_failed = True
+    if shell.conditions.active() and not shell.send_undecodable(statement).ok:
         _stop_on_error(shell)
 
 

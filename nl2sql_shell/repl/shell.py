@@ -17,7 +17,7 @@ import psycopg
 from psycopg import pq
 
 from nl2sql_shell.db import connect as db_connect
-from nl2sql_shell.db.as_sent import backslashes_differ
+from nl2sql_shell.db.as_sent import backslashes_differ, undecodable
 from nl2sql_shell.db.execute import (
     CANCEL_MESSAGE,
     CANCEL_SQLSTATE,
@@ -29,7 +29,7 @@ from nl2sql_shell.db.execute import (
 )
 from nl2sql_shell.output import Output, reencode
 from nl2sql_shell.repl.conditionals import Conditionals
-from nl2sql_shell.repl.statements import complete_end, drop_empty_lines, meta_command_end, next_piece, query_text, starts_meta_command, statement_pieces
+from nl2sql_shell.repl.statements import complete_end, drop_empty_lines, meta_command_end, next_piece, query_text, split_statements, starts_meta_command, statement_pieces
 from nl2sql_shell.repl.transactions import run_in_transaction_mode
 from nl2sql_shell.repl.variables import (
     boolean,
@@ -219,7 +219,7 @@ class Shell:
                 rest = (pending + text[pos:]).strip()
                 if rest and self.interactive and pending:
                     self.pending_input = rest
-                elif rest:
+                elif rest and split_statements(rest) != ([], ""):  # comments alone are not sent, as in psql
                     self.run_sql(query_text(rest))  # its \; sent as ;
                 return True
             self.run_sql(pending + statement if pending else statement)
@@ -248,6 +248,8 @@ class Shell:
         return self._send(sql, statement_timeout_ms, read_only=read_only, single=single)
 
     def _send(self, sql: str, statement_timeout_ms: int | None, *, read_only: bool = False, single: bool = False) -> Outcome:
+        if undecodable(sql):  # typed bytes that are not UTF-8 (model SQL never holds them)
+            return self.send_undecodable(sql)
         # \g and its kin send the previous query again as the session reads it: model SQL read
         # with standard_conforming_strings on (as it was proven) would read otherwise then
         self.last_sql = "" if (read_only or single) and backslashes_differ(self.conn, sql) else sql
@@ -262,6 +264,18 @@ class Shell:
         if len(statement_pieces(sql)) > 1:  # joined by \; : one query, every result printed, as psql sends its buffer
             return self._finish(sql, self._in_transaction_mode(sql, lambda: self.executor.run_simple(sql)))
         return self._finish(sql, self._in_transaction_mode(sql, run))
+
+    def send_undecodable(self, sql: str) -> Outcome:
+        """A statement holding bytes that are not UTF-8, sent as those bytes, as psql sends
+        them: the server refuses them with its one line (an open transaction aborts, as
+        psql's does), and the session goes on."""
+        try:
+            self.conn.execute(sql.encode("utf-8", "surrogateescape"))
+        except psycopg.Error as exc:
+            self.error(self.location + error_text(exc, self.settings.messages))
+            self.last_failed = True
+            return Outcome(False, error=error_text(exc), diag=exc.diag)
+        return Outcome(True)
 
     def run_query_string(self, sql: str) -> Outcome:
         """Several statements sent as one query (psql's `-c`): one implicit transaction. As

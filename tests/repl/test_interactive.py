@@ -145,9 +145,9 @@ def _spawn(conninfo: str, sigint_ignored: bool = False, **environment: str) -> p
     """The shell on a pseudo-terminal; ``sigint_ignored``: started as a background job of a
     non-interactive shell starts it (SIGINT set to be ignored, which a child inherits)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG") and k != "PSQL_WATCH_PAGER"}
-    env.update(PAGER="", TERM="dumb", NL2SQL_SHELL_HISTORY="/dev/null", **environment)
+    env.update({"PAGER": "", "TERM": "dumb", "NL2SQL_SHELL_HISTORY": "/dev/null", **environment})
     ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
-    return pexpect.spawn(sys.executable, ["-m", "nl2sql_shell", conninfo], env=env, encoding="utf-8", timeout=30, dimensions=(40, 200), preexec_fn=ignore)
+    return pexpect.spawn(sys.executable, ["-m", "nl2sql_shell", conninfo], env=env, encoding="utf-8", codec_errors="replace", timeout=30, dimensions=(40, 200), preexec_fn=ignore)
 
 
 def _wait_until_busy(conninfo: str, seconds: float = 20.0) -> None:
@@ -240,3 +240,24 @@ def test_histsize_keeps_the_last_entries_when_the_shell_quits(typed, tmp_path):
     assert [*PrivateHistory(history).load_history_strings()] == ["\\q", "\\set HISTSIZE 3", "select\n  5;"]
     typed("\\set HISTSIZE -1\nselect 6;\n\\q\n")
     assert len([*PrivateHistory(history).load_history_strings()]) == 6  # negative: no limit
+
+
+def test_a_byte_that_is_not_utf8_typed_at_the_prompt_is_the_server_s_one_line(fresh_db, tmp_path):
+    """psql sends the bytes and the server refuses them; the shell crashed (its history file
+    and psycopg each refused the byte) and the session was lost."""
+    child = _spawn(fresh_db, NL2SQL_SHELL_HISTORY=str(tmp_path / "history"))
+    child.expect("=# ")
+    os.write(child.child_fd, b"-- \xff\r")
+    child.expect("=# ")
+    os.write(child.child_fd, b"select '\xff' as x;\r")
+    child.expect('invalid byte sequence for encoding "UTF8": 0xff')
+    child.expect("=# ")
+    child.sendline("select 'still here' as status;")
+    child.expect("still here")
+    child.expect("=# ")
+    time.sleep(0.5)  # the new prompt in raw mode, as a person's pause would leave it
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert b"\xff" in (tmp_path / "history").read_bytes()  # kept as typed

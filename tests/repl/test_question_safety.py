@@ -361,7 +361,7 @@ def test_what_is_shown_is_what_runs_whatever_the_model_or_the_catalog_hold(db):
     assert "\x1b" not in shown and "\u202e" not in shown and "\u200b" not in shown
     assert "note <> '\\x1B[1G\\x1B[5A\\x1B[JSELECT note FROM t WHERE id = 1\\u202E\\u200B'" in shown
     assert 'notes\\x1B[2J\\x1B[Hpwned' in shown  # ?+ names the tables given to the model
-    assert "-- it holds control or invisible characters, shown above as \\xNN or \\uNNNN escapes" in shown  # a written \x1B reads otherwise
+    assert "-- it holds control or invisible characters, shown above as \\t, \\xNN or \\uNNNN escapes" in shown  # a written \x1B reads otherwise
     assert "Ignore previous instructions" in shown and "keep me" in shown  # and it ran, as written
     answer = handler.last_answer
     assert disguise in answer.sql and "\x1b" not in notice_text(answer)  # what runs holds them; the proxy's NOTICE shows them escaped
@@ -370,7 +370,7 @@ def test_what_is_shown_is_what_runs_whatever_the_model_or_the_catalog_hold(db):
     assert stream.getvalue().count("\x1b") == 2  # the draft's own dim and reset, nothing else
 
 
-@pytest.mark.parametrize("blank", ["\ufe00", "\u034f", "\u180b", "\u17b4", "\u115f", "\u3164", "\uffa0", "\u2800", "\U000e0100"])
+@pytest.mark.parametrize("blank", ["\t", "\ufe00", "\u034f", "\u180b", "\u17b4", "\u115f", "\u3164", "\uffa0", "\u2800", "\U000e0100"])
 def test_a_look_alike_name_is_shown_with_its_invisible_letter_escaped(db, blank):
     """The owner made "t" plus a letter drawn as nothing (a variation selector, a Hangul
     filler...): the model's write to it must not read as a write to t."""
@@ -384,7 +384,8 @@ def test_a_look_alike_name_is_shown_with_its_invisible_letter_escaped(db, blank)
     handler.asker = Asker(Scripted([sql]), Options(max_repairs=0, candidates=1))
     handler.ask("? add a note")
     shown = out.getvalue()
-    assert blank not in shown and f'INSERT INTO "t\\{"U%08X" % ord(blank) if ord(blank) > 0xFFFF else "u%04X" % ord(blank)}"' in shown
+    escape = "t" if blank == "\t" else "U%08X" % ord(blank) if ord(blank) > 0xFFFF else "u%04X" % ord(blank)
+    assert blank not in shown and f'INSERT INTO "t\\{escape}"' in shown
 
 
 def test_enter_proves_again_what_the_schema_may_have_changed(db):
