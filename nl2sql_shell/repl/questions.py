@@ -72,7 +72,11 @@ class QuestionHandler:
 
     # -- loading ------------------------------------------------------------------------------------
     def start_loading(self) -> None:
+        """Load the model in the background; after a load that failed (a model server still
+        starting, a file not yet fetched), the next `?` tries again."""
         with self._start_lock:  # the delayed start and a `?` may race
+            if self._loader is not None and not self._loader.is_alive() and self.asker is None:
+                self._loader = None
             if self._loader is not None or self.asker is not None:
                 return
             self._loader = threading.Thread(target=self._load, name="model-loader", daemon=True)

@@ -340,6 +340,21 @@ def test_a_model_loading_in_the_background_prints_nothing_over_the_prompt(db, tm
     assert capfd.readouterr().err == ""
 
 
+def test_a_model_that_failed_to_load_is_tried_again_at_the_next_question(db, tmp_path):
+    """Started before its model was there (a model server still starting, a file not yet
+    fetched): the first `?` says why in one line; once the model is there, the next `?` loads
+    it, without a restart."""
+    from tinymodel import build_tiny_model
+
+    target = Target(db)
+    shell = Shell(target, connect(target), output=Output(io.StringIO(), use_pager=False), errors=io.StringIO())
+    handler = QuestionHandler(shell, model=str(tmp_path / "m"), adapter=None, quantize=None, device="cpu", backend="transformers")
+    assert handler._wait_for_model() is False
+    assert shell.errors.getvalue().count("does not exist: pass --model") == 1  # one line says why
+    build_tiny_model(tmp_path / "m")
+    assert handler._wait_for_model() is True and handler.asker is not None
+
+
 def test_what_is_shown_is_what_runs_whatever_the_model_or_the_catalog_hold(db):
     """Escape sequences, bidi and zero-width marks in the model's SQL (a prompt injection can
     ask for them) or in a table's name would let the screen show another query than the one
