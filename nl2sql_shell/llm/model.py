@@ -90,9 +90,15 @@ class Model(Protocol):
         ...
 
 
-def cut_at_stop(text: str, stop: Sequence[str]) -> str | None:
-    """`text` up to and including the earliest stop string, or None when none occurs."""
-    cut = min((text.find(s) + len(s) for s in stop if s in text), default=None)
+def cut_at_stop(text: str, stop: Sequence[str], since: int = 0) -> str | None:
+    """`text` up to and including the earliest stop string, or None when none occurs.
+
+    A caller that grows `text` piece by piece passes how much it had already searched as
+    `since`: only stop strings that end past it are looked for, so a long reply costs its
+    length once rather than once per piece.
+    """
+    found = (at + len(s) for s in stop if (at := text.find(s, max(0, since - len(s) + 1))) >= 0)
+    cut = min(found, default=None)
     return None if cut is None else text[:cut]
 
 
@@ -111,15 +117,16 @@ class TextStream:
         self.on_text = on_text
         self.stop = tuple(stop)
         self.sent = ""
-
-    @property
-    def stopped(self) -> bool:
-        """A stop string has been sent: nothing more will be."""
-        return cut_at_stop(self.sent, self.stop) is not None
+        self.stopped = False  # a stop string has been sent: nothing more will be
 
     def update(self, text: str, *, final: bool = False) -> None:
-        """`text` is the whole sequence so far (as decoded, "\ufffd" for a cut character)."""
-        text = cut_at_stop(text, self.stop) or text
+        """`text` is the whole sequence so far (as decoded, "\ufffd" for a cut character);
+        its first `len(self.sent)` characters are what was sent."""
+        if self.stopped:
+            return
+        cut = cut_at_stop(text, self.stop, since=len(self.sent))
+        text = cut or text
         if len(text) > len(self.sent) and (final or not text.endswith("\ufffd")):
             self.on_text(text[len(self.sent):])
             self.sent = text
+            self.stopped = cut is not None

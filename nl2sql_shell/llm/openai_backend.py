@@ -222,7 +222,7 @@ class _Request:
                         break
                     for part in chunk.get("choices") or ():
                         choice = choices.setdefault(part.get("index", 0), _Choice())
-                        choice.add(part, self.stop, stream if part.get("index", 0) == 0 else None)
+                        choice.add(part, self, stream if part.get("index", 0) == 0 else None)
                     if choices and all(c.finish for c in choices.values()):
                         # A server that returns fewer than `n` choices goes on with the ones it
                         # has; one that returns them all has started each within a few events.
@@ -254,18 +254,22 @@ class _Choice:
     first_at: float | None = None
     done_at: float | None = None
 
-    def add(self, part: dict[str, Any], stop: tuple[str, ...], stream: TextStream | None) -> None:
+    def add(self, part: dict[str, Any], request: _Request, stream: TextStream | None) -> None:
+        """One streamed piece. The request's stop strings and token limit are applied here
+        too: a server that ignores them must not stream a reply without end."""
         if self.finish:
             return
         piece = (part.get("delta") or {}).get("content") or ""
         if piece:
             self.first_at = self.first_at or time.perf_counter()
             self.tokens += 1
-            self.text += piece
+            searched, self.text = len(self.text), self.text + piece
             if stream is not None:
                 stream.update(self.text)
-            if (cut := cut_at_stop(self.text, stop)) is not None:
+            if (cut := cut_at_stop(self.text, request.stop, since=searched)) is not None:
                 self.text, self.finish = cut, "stop"
+            elif self.tokens >= request.max_new_tokens:
+                self.finish = "length"
         reason = part.get("finish_reason")
         if not self.finish and reason:
             self.finish = "length" if reason == "length" else "eos"

@@ -299,12 +299,10 @@ class Session:
         return None
 
     def _command(self, message: codec.Message) -> Ask | Run | Misused | None:
-        """The message's question or `?run`; None for ordinary SQL, and for a message that
-        cannot be read (a string without its NUL): the server answers that one with its error."""
-        try:
-            sql = codec.query_text(message) if message.kind == Q else codec.parse_fields(message)[1]
-        except ValueError:
-            return None
+        """The message's question or `?run`; None for ordinary SQL. A message that cannot be
+        read (a string without its NUL) raises ValueError: `_answer` forwards it, and the
+        server answers it with its error."""
+        sql = codec.query_text(message) if message.kind == Q else codec.parse_fields(message)[1]
         if not (_MAYBE_COMMAND.match(sql) or _NAMED.search(sql)):
             return None
         return parse_command(sql.decode(self.encoding, errors="replace"))

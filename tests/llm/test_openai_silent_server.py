@@ -1,14 +1,17 @@
-"""A model server that accepts a question and then sends nothing (still loading, stalled, or
-sending only keep-alive comments): Ctrl-C must not wait for its read timeout."""
+"""Model servers that misbehave: one that accepts a question and then sends nothing (still
+loading, stalled, or sending only keep-alive comments), where Ctrl-C must not wait for its read
+timeout; one that ignores the request's token limit and streams without end."""
 
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 import time
 
 import httpx
 
+from nl2sql_shell.llm.model import TextStream
 from nl2sql_shell.llm.openai_backend import OpenAIModel
 
 
@@ -32,12 +35,38 @@ class _Silent(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_cancel_ends_a_question_the_server_answers_nothing_to():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Silent)
+class _Endless(http.server.BaseHTTPRequestHandler):
+    """Answers a chat request with "x " pieces for 20 s, whatever max_tokens says."""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        event = b"data: " + json.dumps({"choices": [{"index": 0, "delta": {"content": "x "}}]}).encode() + b"\n\n"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                self.wfile.write(event * 50)
+                self.wfile.flush()
+            except OSError:
+                return
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def _model(handler: type[http.server.BaseHTTPRequestHandler]):
+    """A client of a server running `handler`, and the server (shut it down after)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    return OpenAIModel(client=httpx.Client(timeout=60), base=f"http://127.0.0.1:{server.server_address[1]}/v1", name="m", load_seconds=0.0), server
+
+
+def test_cancel_ends_a_question_the_server_answers_nothing_to():
+    model, server = _model(_Silent)
     try:
-        model = OpenAIModel(client=httpx.Client(timeout=60), base=f"http://127.0.0.1:{server.server_address[1]}/v1", name="m", load_seconds=0.0)
         cancel = threading.Event()
         threading.Timer(0.5, cancel.set).start()
         started = time.monotonic()
@@ -46,3 +75,33 @@ def test_cancel_ends_a_question_the_server_answers_nothing_to():
         assert [r.finish for r in results] == ["cancelled", "cancelled"]
     finally:
         server.shutdown()
+
+
+def test_a_server_that_ignores_the_token_limit_is_cut_at_it():
+    model, server = _model(_Endless)
+    try:
+        streamed: list[str] = []
+        started = time.monotonic()
+        result = model.generate("hi", max_new_tokens=40, on_text=streamed.append)[0]
+        assert time.monotonic() - started < 5
+        assert (result.text, result.new_tokens, result.finish) == ("x " * 40, 40, "length")
+        assert "".join(streamed) == result.text
+    finally:
+        server.shutdown()
+
+
+def test_a_long_streamed_reply_is_searched_for_stops_once():
+    """800 KB in 40-character pieces: searching the whole text again at every piece took
+    12 s here (1.7 s now, most of it building the text); the stop string at its end is still
+    found, and nothing after it is sent."""
+    sent: list[str] = []
+    stream = TextStream(sent.append, (";", "```\n"))
+    text = ""
+    started = time.monotonic()
+    for _ in range(20_000):
+        text = text + "abc`" * 10
+        stream.update(text)
+    stream.update(text + "``\nmore;")
+    stream.update(text + "``\nmore; and more", final=True)
+    assert time.monotonic() - started < 6
+    assert "".join(sent) == text + "``\n" and stream.stopped
