@@ -170,12 +170,15 @@ _TREE_OPERATORS = re.compile(r":(?:opno|sortop|eqop) (\d+)")
 _TREE_OPERATOR_LISTS = re.compile(r":opnos \(o ([\d ]+)\)")
 _TREE_RELATIONS = re.compile(r":relid (\d+)")
 # The types of the values a tree computes: a built-in one is compared and hashed through its
-# default class (GREATEST, array equality, DISTINCT), which pg_depend does not record either.
+# default class (GREATEST, array equality, DISTINCT), which pg_depend does not record either;
+# a SQL/JSON function's RETURNING type (`:typid`) gets its value through that type's input
+# function, so a domain's CHECK runs with no CoerceToDomain node and no pg_depend row.
 _TREE_TYPES = re.compile(
     r":(?:consttype|funcresulttype|resulttype|minmaxtype|opresulttype|array_typeid|element_typeid|aggtype|wintype"
-    r"|refcontainertype|refelemtype|refrestype|vartype|paramtype) (\d+)"
+    r"|refcontainertype|refelemtype|refrestype|vartype|paramtype|typid|typeId|type|casetype|coalescetype"
+    r"|row_typeid|msftype|firstColType|aggtranstype) (\d+)"
 )
-_TREE_TYPE_LISTS = re.compile(r":(?:funccoltypes|coltypes) \(o ([\d ]+)\)")
+_TREE_TYPE_LISTS = re.compile(r":(?:funccoltypes|coltypes|colTypes|aggargtypes) \(o ([\d ]+)\)")
 _MAX_DEPTH = 8  # SQL functions and views inside each other; deeper is unproven
 
 # The last transaction initdb ran: every catalog row it made (OID below 16384) carries an xmin up
@@ -1321,7 +1324,10 @@ class _Prover:
         its default btree and hash operator class, which a user may have made (`DEFAULT FOR
         TYPE json`) or added functions to (other methods' classes serve indexes only). Its input
         function counts where it reads type names (regtype's: TYPE_NAMES)."""
-        (label, reads) = self.rows("SELECT %s::regtype::text, typinput::regproc::text FROM pg_type WHERE oid = %s", (oid, oid))[0]
+        found = self.rows("SELECT %s::regtype::text, typinput::regproc::text FROM pg_type WHERE oid = %s", (oid, oid))
+        if not found:
+            return self.fail(f"names a type (OID {oid}) this check cannot find")
+        (label, reads) = found[0]
         if reads in TYPE_NAMES and not self.stored_values():
             return self.fail(f"handles values of type {label}, whose input function reads type names, not known to be harmless here")
         functions = self.rows(

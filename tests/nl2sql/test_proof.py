@@ -380,6 +380,21 @@ CREATE TABLE notes (id int, a text, b text, same bool GENERATED ALWAYS AS (ARRAY
 CREATE TABLE kv (k int, v int);
 """
 
+# A SQL/JSON function's RETURNING type in a view or a SQL function: the value comes through
+# the type's input function, so a domain's CHECK runs with no CoerceToDomain node (PG 17 on).
+JSON_RETURNING = """
+CREATE FUNCTION effect() RETURNS int LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN 1; END$$;
+CREATE FUNCTION checked(text) RETURNS bool LANGUAGE plpgsql IMMUTABLE AS $$BEGIN RETURN effect() = 1; END$$;
+CREATE DOMAIN checked_text AS text CHECK (checked(VALUE));
+CREATE DOMAIN checked_jsonb AS jsonb CHECK (checked(VALUE::text));
+CREATE TABLE docs (j jsonb);
+CREATE VIEW json_value_domain AS SELECT JSON_VALUE(j, '$.a' RETURNING checked_text)::text AS x FROM docs;
+CREATE VIEW json_query_domain AS SELECT JSON_QUERY(j, '$.a' RETURNING checked_jsonb)::text AS x FROM docs;
+CREATE VIEW json_query_domains AS SELECT JSON_QUERY(j, '$.a' RETURNING checked_text[])::text AS x FROM docs;
+CREATE FUNCTION json_value_of(jsonb) RETURNS text LANGUAGE sql STABLE BEGIN ATOMIC SELECT JSON_VALUE($1, '$.a' RETURNING checked_text)::text; END;
+CREATE VIEW json_value_text AS SELECT JSON_VALUE(j, '$.a' RETURNING text) AS x FROM docs;
+"""
+
 # A superuser's default class for point, which no statement names: `b[1]` of a box is one.
 POINT_CLASS = """
 CREATE FUNCTION effect() RETURNS int LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN 1; END$$;
@@ -731,6 +746,15 @@ RUNS_IN = {
             "SELECT GREATEST(JSON_SCALAR(1), JSON_SCALAR(2))::text": "json, whose default operator class",
         },
     ),
+    "json_returning": (
+        JSON_RETURNING,
+        {
+            "SELECT x FROM json_value_domain": "checked_text",
+            "SELECT x FROM json_query_domain": "checked_jsonb",
+            "SELECT x FROM json_query_domains": "checked_text",
+            "SELECT json_value_of(j) FROM docs": "checked_text",
+        },
+    ),
     "point_class": (
         POINT_CLASS,
         {
@@ -928,6 +952,8 @@ def test_code_on_columns_the_statement_never_touches_does_not_count(databases, s
         ("hidden_words", "EXPLAIN (COSTS off) WITH n AS (SELECT note FROM audit_log) SELECT count(*) FROM n"),
         ("partition_keys", "SELECT b FROM plain_parts_1 WHERE b = 1"),
         ("partition_keys", "SELECT pg_get_partkeydef('plain_parts'::regclass)"),
+        ("json_returning", "SELECT x FROM json_value_text"),
+        ("json_returning", "SELECT j FROM docs"),
     ],
 )
 def test_what_the_attacks_did_not_touch_stays_proven(databases, name, sql):
