@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from psycopg.conninfo import conninfo_to_dict
 
-from nl2sql_shell.proxy.codec import CANCEL_REQUEST, GSSENC_REQUEST, SSL_REQUEST, Startup, parse_startup
+from nl2sql_shell.proxy.codec import CANCEL_REQUEST, GSSENC_REQUEST, SSL_REQUEST, Startup, error, parse_startup
 
 MAX_STARTUP = 10_000  # the server's own limit for a startup packet
 DEFAULT_SOCKET_DIR = "/var/run/postgresql"
@@ -31,7 +31,10 @@ class StartupError(Exception):
 
 
 async def read_startup(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Startup:
-    """The startup or cancel packet, after answering 'N' to any TLS or GSS encryption request."""
+    """The startup or cancel packet, after answering 'N' to a TLS and to a GSS encryption
+    request. The server answers each kind once and reads a second as a startup packet of a
+    protocol it does not know: so does the proxy (the server, asked first, would say 'N')."""
+    answered: set[int] = set()
     while True:
         header = await reader.readexactly(4)
         length = struct.unpack("!I", header)[0]
@@ -39,6 +42,12 @@ async def read_startup(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
             raise StartupError(f"bad startup packet length {length}")
         startup = parse_startup(header + await reader.readexactly(length - 4))
         if startup.code in (SSL_REQUEST, GSSENC_REQUEST):
+            if startup.code in answered:
+                version = f"{startup.code >> 16}.{startup.code & 0xFFFF}"
+                writer.write(error(f"unsupported frontend protocol {version}", "0A000", "FATAL"))
+                await writer.drain()
+                raise StartupError(f"a second request {version}")
+            answered.add(startup.code)
             writer.write(b"N")
             await writer.drain()
             continue

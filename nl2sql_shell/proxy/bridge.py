@@ -48,6 +48,7 @@ class Ticket:
     """One psycopg connection's right to attach to one session, used once."""
 
     session: Session
+    keyed: bool  # the psycopg connection speaks the session's protocol, so it can take its cancel key
     attached: threading.Event = field(default_factory=threading.Event)
     detached: threading.Event = field(default_factory=threading.Event)
 
@@ -79,9 +80,11 @@ class Bridge:
         """(From a worker thread.) A psycopg connection onto ``session``'s upstream; the
         session is the client's again once this returns."""
         token = secrets.token_urlsafe(24)
-        ticket = self._tickets[token] = Ticket(session)
+        protocol = _protocol(session.protocol_minor)
+        ticket = self._tickets[token] = Ticket(session, keyed=protocol is not None)
         try:
             conn = psycopg.connect(
+                **(protocol or {}),
                 host=self.folder,
                 port=_PORT,
                 user=session.startup.user,
@@ -138,7 +141,7 @@ class Bridge:
         hello = bytearray(codec.authentication(0))
         for name, value in session.parameters.items():
             hello += codec.parameter_status(name, value)
-        if session.backend_key is not None:
+        if session.backend_key is not None and ticket.keyed:
             hello += codec.encode(b"K", session.backend_key)
         hello += codec.ready_for_query(session.status)
         session.attach(writer)
@@ -156,3 +159,15 @@ class Bridge:
         finally:
             session.detach()
             ticket.detached.set()
+
+
+def _protocol(minor: int) -> dict[str, str] | None:
+    """psycopg's connection options for the session's protocol version. None where its libpq
+    (before 18) speaks only 3.0 while the session speaks a later one: that connection then
+    gets no cancel key, which 3.0 could not read (3.2's is longer), and a check's wall clock
+    stops nothing on the server (its statement timeout still does)."""
+    if minor == 0:
+        return {}
+    if psycopg.pq.version() < 180000:
+        return None
+    return {"min_protocol_version": f"3.{minor}", "max_protocol_version": f"3.{minor}"}

@@ -177,8 +177,8 @@ class Proxy:
 
     # -- questions --------------------------------------------------------------------------------
     async def ask(self, session: Session, command: Ask) -> Answer:
-        """The answer, from a question thread; a client that goes away meanwhile cancels its
-        question (the model's turns and the client's session are let go at once)."""
+        """The answer, from a question thread; a client that goes away meanwhile, or a session
+        that ends, cancels its question (the model's turns are let go at once)."""
         cancel = session.cancel = threading.Event()
         try:
             answer = asyncio.get_running_loop().run_in_executor(self._questions, self._ask, session, command, cancel)
@@ -187,6 +187,9 @@ class Proxy:
                 if session.client_gone():
                     cancel.set()
             return answer.result()
+        except asyncio.CancelledError:  # the session ended (its server connection died): let the model go
+            cancel.set()
+            raise
         finally:
             session.cancel = None
 

@@ -109,6 +109,9 @@ class Session:
         self.upstream_reader, self.upstream_writer = upstream
         self.parameters: dict[str, str] = {}
         self.backend_key: bytes | None = None
+        # the protocol's minor version: the client's, or the newest the server offered in its
+        # NegotiateProtocolVersion (3.2 carries a longer cancel key)
+        self.protocol_minor = startup.code & 0xFFFF
         self.status = b"I"  # the upstream's transaction status at its last ReadyForQuery
         self.cancel: threading.Event | None = None  # set by a CancelRequest while a question runs
         self.conversation = Conversation(ExampleStore(store_path(proxy.upstream.host, proxy.upstream.port, startup.database)))
@@ -121,6 +124,7 @@ class Session:
         self._last_failed = False  # ... before the last one
         self._discarding = False  # the rest of a failed batch is skipped up to the client's Sync
         self._notifications = bytearray()  # NOTIFYs and ParameterStatus that came while the bridge had the connection
+        self._fatal = b""  # the server's FATAL that ended the session while the bridge had it: the client's too
         self._statements: dict[bytes, Virtual] = {}  # `?run` statements, by name
         self._portals: dict[bytes, Portal] = {}
 
@@ -140,6 +144,8 @@ class Session:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self.proxy.forget(self)
+            if self._fatal:  # as the server would have told the client directly
+                self.client_writer.write(self._fatal)
             for writer in (self.client_writer, self.upstream_writer, self._bridge):
                 if writer is not None:  # the bridge's: its psycopg connection, mid-question, sees the end too
                     writer.close()
@@ -162,7 +168,7 @@ class Session:
 
     # -- pumps --------------------------------------------------------------------------------------
     async def _pump_upstream(self) -> None:
-        scanner = codec.FrameScanner(b"ZSKCEA")
+        scanner = codec.FrameScanner(b"ZSKCEAv")
         held = b""  # while a ReadyForQuery is to be swallowed: the last bytes, which may start it
         with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
             while data := await self.upstream_reader.read(_READ):
@@ -197,6 +203,10 @@ class Session:
         elif kind == E:
             if not bridged:
                 self._failed = True
+            elif any(f"\0V{severity}\0".encode() in b"\0" + body for severity in ("FATAL", "PANIC")):
+                self._fatal = message.wire()
+        elif kind == ord("v") and len(body) >= 4:
+            self.protocol_minor = min(self.protocol_minor, struct.unpack_from("!I", body)[0])
         elif kind == ord("A"):
             if bridged:  # the client's LISTEN: its notifications are the client's, after the question
                 self._notifications += message.wire()

@@ -5,6 +5,7 @@ a transaction, notices, COPY both ways, cancel, and TLS and other hosts refused.
 from __future__ import annotations
 
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -127,6 +128,31 @@ def test_tls_is_refused_not_faked(fresh_db, start_proxy):
     proxy = start_proxy(Asker(Scripted(["SELECT 1"])))
     with pytest.raises(psycopg.OperationalError, match="does not support SSL"):
         psycopg.connect(make_conninfo(proxy.via(fresh_db), sslmode="require"))
+
+
+def _first_reply(port: int, *codes: int) -> list[bytes]:
+    """The first byte the server (or proxy) answers each of these request codes with, sent
+    one after another on one connection, up to the first that is not answered 'N'."""
+    replies = []
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        for code in codes:
+            sock.sendall(struct.pack("!II", 8, code))
+            replies.append(reply := sock.recv(65536))
+            if reply != b"N":
+                break
+    return replies
+
+
+@pytest.mark.parametrize("code", [80877103, 80877104])  # SSLRequest, GSSENCRequest
+def test_a_second_tls_or_gss_request_gets_the_server_s_answer(pg_server, start_proxy, code):
+    """The server answers each kind once; a second is a startup of an unknown protocol to
+    it. The proxy answered 'N' to any number of them."""
+    proxy = start_proxy(Asker(Scripted(["SELECT 1"])))
+    direct, proxied = _first_reply(pg_server.port, code, code), _first_reply(proxy.port, code, code)
+    assert direct[0] == proxied[0] == b"N"
+    said = f"unsupported frontend protocol {code >> 16}.{code & 0xFFFF}".encode()
+    for reply in (direct[1], proxied[1]):
+        assert reply.startswith(b"E") and b"SFATAL\0" in reply and b"C0A000\0" in reply and said in reply
 
 
 def _outward_address() -> str | None:

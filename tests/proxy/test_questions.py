@@ -448,6 +448,52 @@ def test_a_client_that_goes_away_mid_question_lets_the_model_go(db, start_proxy)
         asking.wait()
 
 
+def test_a_question_whose_server_connection_dies_lets_the_model_go(db, start_proxy):
+    """The client's server backend is terminated while its question generates: the question
+    is cancelled as for a client that goes away (it held the model's turn from every other
+    client for as long as its generation took), and the client gets the server's FATAL."""
+    model = Held()
+    proxy = start_proxy(Asker(model))
+    conn = psycopg.connect(proxy.via(db), autocommit=True)
+    failures: list[BaseException] = []
+
+    def ask() -> None:
+        try:
+            conn.execute("? top 2 customers by revenue")
+        except psycopg.Error as exc:
+            failures.append(exc)
+
+    asking = threading.Thread(target=ask, daemon=True)
+    asking.start()
+    try:
+        assert model.started.wait(10)
+        with psycopg.connect(db, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+        assert model.released.wait(5)
+        asking.join(10)
+        assert [type(f) for f in failures] == [psycopg.errors.AdminShutdown]
+    finally:
+        conn.close()
+
+
+@pytest.mark.skipif(pq.version() < 180000, reason="protocol 3.2 needs libpq 18")
+def test_a_client_on_protocol_3_2_asks_runs_and_cancels(db, start_proxy):
+    """PostgreSQL 18's protocol 3.2 carries a 32-byte cancel key, which the bridge's psycopg
+    connection (on 3.0) refused: every question failed with libpq's error."""
+    model = Waiting()
+    proxy = start_proxy(Asker(model))
+    with psycopg.connect(make_conninfo(proxy.via(db), max_protocol_version="3.2"), autocommit=True) as conn:
+        assert conn.pgconn.full_protocol_version == 30002
+        threading.Thread(target=lambda: model.started.wait(10) and conn.cancel_safe(), daemon=True).start()
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            conn.execute("? top 2 customers by revenue")
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    with psycopg.connect(make_conninfo(proxy.via(db), max_protocol_version="3.2"), autocommit=True) as conn:
+        sql, _, _, proven, _ = conn.execute("? top 2 customers by revenue").fetchone()
+        assert (sql.split(), proven) == (TOP.split(), True)
+        assert [r[0] for r in conn.execute("?run").fetchall()] == ["Ada", "Cy"]
+
+
 def test_run_statements_waiting_on_a_lock_hold_no_other_client_nor_its_cancel(db, start_proxy):
     """Eight clients' confirmed writes wait on a table another session locked: another
     client's proven read still runs at once, and one writer's Ctrl-C stops its write."""
@@ -585,9 +631,13 @@ def test_a_question_whose_server_connection_dies_lets_its_thread_go(db, start_pr
     proxy = start_proxy(Asker(Scripted(["SELECT name FROM customers WHERE slow() > 0"])))
     conn = psycopg.connect(proxy.via(db), autocommit=True)
     backend = conn.info.backend_pid
+    failures: list[BaseException] = []
+
     def ask() -> None:
-        with contextlib.suppress(psycopg.Error):  # the connection ends: the server is gone
+        try:
             conn.execute("? customers with the slow count")
+        except psycopg.Error as exc:  # the connection ends: the server is gone
+            failures.append(exc)
 
     asking = threading.Thread(target=ask, daemon=True)
     asking.start()
@@ -600,4 +650,6 @@ def test_a_question_whose_server_connection_dies_lets_its_thread_go(db, start_pr
     while time.monotonic() < deadline and _busy_question_threads():
         time.sleep(0.1)
     assert _busy_question_threads() == 0
+    asking.join(10)
+    assert [type(f) for f in failures] == [psycopg.errors.AdminShutdown]  # the server's own FATAL
     conn.close()
