@@ -62,9 +62,11 @@ _PROPER_NOUN = re.compile(r"(?<=[a-z,] )[A-Z][a-z]+")
 
 
 # "X = ...", "X means ...", "X is defined as ...", "define X as ...": X is the asker's term.
+# A term starts where a word does and its words are taken whole (possessive `*+`): tried at
+# every letter of a long word, the search took time quadratic in its length.
 _DEFINED = re.compile(
-    r"(?P<term>[A-Za-z][\w-]*(?:[ \t]+[A-Za-z][\w-]*){0,2})[ \t]*(?:=|\bmeans\b|\bis defined as\b|\brefers to\b|\bstands for\b)"
-    r"|\bdefine[sd]?[ \t]+(?P<defined>[A-Za-z][\w-]*(?:[ \t]+[A-Za-z][\w-]*){0,2}?)[ \t]+as\b",
+    r"(?<![\w-])(?P<term>[A-Za-z][\w-]*+(?:[ \t]++[A-Za-z][\w-]*+){0,2})[ \t]*+(?:=|\bmeans\b|\bis defined as\b|\brefers to\b|\bstands for\b)"
+    r"|\bdefine[sd]?[ \t]+(?P<defined>[A-Za-z][\w-]*+(?:[ \t]++[A-Za-z][\w-]*+){0,2}?)[ \t]+as\b",
     re.IGNORECASE,
 )
 

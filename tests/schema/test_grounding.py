@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 import pytest
 from conftest import DEFOG
@@ -43,6 +45,16 @@ def test_terms_the_question_or_its_instructions_define_are_never_unmatched(schem
     defined = ground(academic, "What is the h-index of Ann?", "h-index = the largest h with h papers cited h times")
     assert defined.content == () and not defined.unanswerable
     assert not ground(academic, "Define the reach of a person as the citations they got. What is the reach of Ann?").unanswerable
+
+
+def test_a_long_word_in_the_question_is_read_in_linear_time(schemas) -> None:
+    """A 200,000-letter word (a paste gone wrong): looking for a defined term at each of its
+    letters took time quadratic in its length (20,000 letters: 22 s; a megabyte ran on for
+    hours, and Ctrl-C waited for it)."""
+    started = time.monotonic()
+    grounding = ground(schemas["academic"], "how many authors " + "x" * 200_000 + " or x-" * 50_000 + " KPI = papers per author")
+    assert time.monotonic() - started < 5
+    assert not grounding.unanswerable and "kpi" not in grounding.unmatched
 
 
 def test_on_the_dev_suite_it_refuses_no_answerable_question(schemas) -> None:
