@@ -29,7 +29,7 @@ def run_plain(shell: Shell) -> int:
     while True:
         shell.reconnect_if_needed()
         if not buffer:
-            buffer, shell.pending_input = shell.pending_input, ""
+            buffer = shell.take_prompt_text()
         try:
             line = _ask(prompts.continuation(*line_prompt(buffer, buffer.count("\n") + 1, numbered=prompts.numbers_lines)) if buffer else prompts.first(), eof=None)
         except KeyboardInterrupt:
@@ -52,7 +52,8 @@ def run_plain(shell: Shell) -> int:
             continue
         if shell.redisplay:  # psql shows what an editor left in the buffer, after PROMPT1
             shell.redisplay = False
-            sys.stdout.write(prompts.first() + shell.pending_input + ("" if shell.pending_input.endswith("\n") else "\n"))
+            text = shell.prompt_text
+            sys.stdout.write(prompts.first() + text + ("" if text.endswith("\n") else "\n"))
             sys.stdout.flush()
         if not keep_going and quit_is_confirmed(_ask, shell):
             break

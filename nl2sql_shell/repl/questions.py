@@ -316,11 +316,12 @@ class QuestionHandler:
                 if reply.lower() in ("n", "no"):
                     self.shell.output.say("Dropped.\n")
                     return
-            if reply.lower() in ("e", "edit"):  # into the query buffer, shown again as psql shows what \e left
+            if reply.lower() in ("e", "edit"):  # into the prompt's buffer, shown again as psql shows what \e left
                 if problem := backslashes_differ(self.shell.conn, answer.sql):  # typed, it would be read otherwise
                     self.shell.error(f"Not editable: {problem}.")
                     continue
-                self.shell.pending_input, self.shell.redisplay = answer.sql, True
+                # a draft, not the query buffer: a script asking (\i) would run its buffer
+                self.shell.draft, self.shell.redisplay = answer.sql, True
                 return
             if reply == "?":
                 self._explain(answer)

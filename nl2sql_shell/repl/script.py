@@ -177,7 +177,7 @@ class _ScriptRun:
                 pending, pos = "", line_end
                 continue
             command = starts_meta_command(stripped)
-            if (command or stripped.startswith("?")) and not (pending and command):
+            if (command or stripped.startswith("?")) and not pending:  # with query text held, a ? line is more of it (psql)
                 self._echo_through(line_end)
                 shell.location = self._at(pos)
                 self.data_pos = line_end
@@ -191,7 +191,7 @@ class _ScriptRun:
                 pending = _edited_buffer(shell)
                 pos = self._resume(line_end, cut)
                 continue
-            statement, end, meta = next_piece(text, pos)
+            statement, end, meta = next_piece(text, pos, held=bool(pending))
             single_end = -1 if pending else self._single_line(pos, meta if meta >= 0 else end if statement else size)
             if single_end >= 0:
                 self._echo_through(single_end)
@@ -207,7 +207,7 @@ class _ScriptRun:
                 shell.location = self._at(meta)
                 self.data_pos = line_end
                 cut = meta_command_end(text, meta, line_end)
-                buffer = query_buffer(drop_empty_lines(query_text(_joined(pending, text, pos, meta))))
+                buffer = query_buffer(drop_empty_lines(query_text(_joined(pending, text, end, meta))))
                 command = _replace_invalid(shell, text[meta:cut].strip())
                 if command.split()[0] in ("\\q", "\\quit") and shell.conditions.active():
                     if buffer.strip():
@@ -283,7 +283,8 @@ def _joined(pending: str, text: str, pos: int, end: int) -> str:
 def _edited_buffer(shell: Shell) -> str:
     """What `\\e`, `\\ef` or `\\ev` left in the query buffer once its complete statements ran
     (Shell.take_edited): the start of the script's next statement."""
-    text, shell.pending_input, shell.redisplay = shell.pending_input, "", False
+    text, shell.pending_input = shell.pending_input, ""
+    shell.redisplay = bool(shell.draft) and shell.redisplay  # a model answer to edit waits for the prompt
     return text
 
 

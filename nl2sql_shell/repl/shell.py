@@ -73,8 +73,9 @@ class Shell:
     banner_note: str | None = None
     last_sql: str = ""
     last_failed: bool = False
-    pending_input: str = ""  # text for the next prompt's buffer (`\e`, `e` on a model answer)
-    redisplay: bool = False  # an editor left pending_input: psql prints it after PROMPT1 (-n does)
+    pending_input: str = ""  # text for the next prompt's buffer (`\e`), or a script's when it ran there
+    draft: str = ""  # a model answer the person chose to edit (`e`): for the prompt's buffer only, never a script's
+    redisplay: bool = False  # an editor left pending_input or a draft: psql prints it after PROMPT1 (-n does)
     history: Callable[[], list[str]] | None = None  # the prompt's history, oldest first (interactive only)
     on_schema_change: list[Callable[[], None]] = field(default_factory=list)
     questions: object | None = None  # the `?` handler, set by the front end (see repl/questions.py)
@@ -182,6 +183,18 @@ class Shell:
             return True
         return self._run_text(drop_empty_lines(text))  # psql skips an empty line typed outside quotes
 
+    @property
+    def prompt_text(self) -> str:
+        """What the next prompt's buffer starts with: an editor's leftover, then the draft."""
+        if not self.draft:
+            return self.pending_input
+        return self.pending_input + ("\n" if self.pending_input and not self.pending_input.endswith("\n") else "") + self.draft
+
+    def take_prompt_text(self) -> str:
+        """`prompt_text`, which the prompt now holds: nothing is left waiting."""
+        text, self.pending_input, self.draft = self.prompt_text, "", ""
+        return text
+
     def take_edited(self, text: str) -> None:
         """What an editor left (`\\e`, `\\ef`, `\\ev`), read as psql reads it: as one line of
         input, so its complete statements run now and the rest waits in the query buffer, its
@@ -203,11 +216,11 @@ class Shell:
 
         pos, pending = 0, ""
         while True:
-            statement, end, meta = next_piece(text, pos)
+            statement, end, meta = next_piece(text, pos, held=bool(pending))
             if meta >= 0:
                 newline = text.find("\n", meta)
                 line_end = len(text) if newline < 0 else newline + 1
-                buffer, command = query_buffer(pending + text[pos:meta]), text[meta:line_end].strip()
+                buffer, command = query_buffer(pending + text[end:meta]), text[meta:line_end].strip()
                 if command.split()[0] in ("\\q", "\\quit") and self.conditions.active():
                     if buffer.strip() and not self.interactive:
                         self.run_sql(buffer)

@@ -66,10 +66,11 @@ class _Scan:
     begin_depth: int = 0  # open BEGIN ATOMIC ... END blocks at the end
 
 
-def _scan(text: str, pos: int = 0, first: bool = False, meta: bool = False) -> _Scan:
+def _scan(text: str, pos: int = 0, first: bool = False, meta: bool = False, held: bool = False) -> _Scan:
     """Scan ``text`` from ``pos``; with ``first``, stop after the first complete statement;
     with ``meta``, stop at a backslash outside quotes and comments, where psql's lexer ends the
-    query text of the line and a meta-command begins (``select 1 \\g``)."""
+    query text of the line and a meta-command begins (``select 1 \\g``); with ``held``, the
+    first ``;`` ends a statement even with nothing before it (it ends query text held before)."""
     statements: list[str] = []
     end = pos
     start = pos = _skip_noise(text, pos)
@@ -132,7 +133,7 @@ def _scan(text: str, pos: int = 0, first: bool = False, meta: bool = False) -> _
             elif meta:
                 return _Scan(statements, _unescaped(text, start, match.start(), kept_semis).strip(), READY, end=end, meta=match.start())
         elif kind == "semi" and depth == 0 and begin_depth == 0:
-            if _skip_comments(text, start) < match.start():  # not just comments before the ;
+            if _skip_comments(text, start) < match.start() or (held and not statements):  # not just comments before the ;
                 statements.append(_unescaped(text, start, pos, kept_semis).strip())
             end = pos
             if first and statements:
@@ -365,16 +366,19 @@ def complete_end(text: str) -> int:
     return _scan(text).end
 
 
-def next_piece(text: str, pos: int) -> tuple[str | None, int, int]:
+def next_piece(text: str, pos: int, *, held: bool = False) -> tuple[str | None, int, int]:
     """The first complete statement from ``pos`` and the position after its ``;``:
     ``(statement, end, -1)``. A backslash before that ``;`` wins, as in psql's lexer:
-    ``(None, pos, meta)``, where ``text[pos:meta]`` is the query text so far and ``meta`` the
-    position of the meta-command on its line. ``(None, pos, -1)`` when nothing is complete.
-    Scanning stops there, so a script runs piece by piece in one pass however long it is."""
-    scan = _scan(text, pos, first=True, meta=True)
+    ``(None, start, meta)``, where ``text[start:meta]`` is the query text so far (after any
+    empty statements, which are dropped) and ``meta`` the position of the meta-command on its
+    line. ``(None, start, -1)`` when nothing is complete. With query text ``held`` before
+    ``pos`` (a meta-command came between), a ``;`` with nothing before it ends that text: the
+    statement is then "". Scanning stops there, so a script runs piece by piece in one pass
+    however long it is."""
+    scan = _scan(text, pos, first=True, meta=True, held=held)
     if scan.statements:
         return scan.statements[0], scan.end, -1
-    return None, pos, scan.meta
+    return None, scan.end, scan.meta
 
 
 def input_state(text: str) -> str:

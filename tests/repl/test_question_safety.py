@@ -444,3 +444,20 @@ def test_a_proposal_is_shown_on_the_terminal_even_with_query_output_in_a_file(db
     assert "DELETE" not in results.read_text()
     handler.shell.handle("select count(*) as n from t;")  # results still go to the file
     assert " n \n---\n 2\n" in results.read_text()
+
+
+@pytest.mark.parametrize("after", ["", ";\n", "\\g\n", "select 1 as one;\n"])
+def test_edit_at_a_confirmation_inside_a_script_runs_nothing_and_waits_for_the_prompt(db, tmp_path, after):
+    """`e` put the model's write into the query buffer, which inside `\\i` is the script's:
+    its end, a `;` line or `\\g` ran it with no yes, and a next statement was glued to it."""
+    from nl2sql_shell.nl2sql.pipeline import Asker, Options
+    from tests.scripted import Scripted
+
+    before = _state(db)
+    handler, out = _handler(db, ["e"])
+    handler.asker = Asker(Scripted(["INSERT INTO t VALUES (3, 'new')"]), Options(max_repairs=0, candidates=1))
+    script = tmp_path / "ask.sql"
+    script.write_text("? add a row to t\n" + after)
+    handler.shell.handle(f"\\i {script}")
+    assert _state(db) == before
+    assert handler.shell.take_prompt_text() == "INSERT INTO t\nVALUES\n  (3, 'new')" and handler.shell.draft == ""

@@ -637,3 +637,17 @@ def test_a_word_in_an_unclosed_quote_is_absent_and_its_command_not_run(fresh_db,
     with twin_databases(fresh_db) as (mine, psqls):
         same(mine, psqls, "-f", "u.sql", cwd=tmp_path)
     assert not (tmp_path / "ran").exists()
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "select 1 as a \\echo held\n; \\echo x\nselect 2 as b;\n",  # the ; after the meta-command sends the held text first
+        "select 'held' as h \\p\n? how many rows\n;\n",  # with text held, a ? line is more query text
+        ";\n\\echo a\nselect 1 as y\nfoo\n;\n",  # an empty statement is not held and glued to the next
+        "select 1 as a \\echo held\n;\n",
+    ],
+)
+def test_query_text_held_across_a_meta_command_ends_where_psql_ends_it(fresh_db, tmp_path: Path, script: str):
+    (tmp_path / "held.sql").write_text(script)
+    same(fresh_db, fresh_db, "-f", "held.sql", cwd=tmp_path)
