@@ -208,7 +208,7 @@ _PARAMS = {
     "denied": sorted(DENIED),
     "except": sorted(_DENIED_EXCEPT),
     "allowed": sorted(ALLOWED_VOLATILE),
-    "conditional": sorted(PRINTERS | TYPE_NAMES | TEXT_SEARCH | CONVERSIONS | HANDLER_CALLERS),
+    "conditional": sorted(PRINTERS | TYPE_NAMES | TEXT_SEARCH | CONVERSIONS | HANDLER_CALLERS | TYPE_DISPATCH),
 }
 
 
@@ -681,6 +681,7 @@ class _Prover:
         self.printing: bool | None = None  # stored_values(), once known
         self.searching: bool | None = None  # text_search(), once known
         self.handling: bool | None = None  # handlers(), once known
+        self.dispatching: frozenset[int] | None = None  # dispatchers(), once read
         self.operator_checks: dict[int, bool] = {}
         self.altered: dict[str, set[int]] | None = None  # changed_built_ins(), once known
         self.depth = depth
@@ -767,7 +768,7 @@ class _Prover:
             for oid in sorted(reached - checked):
                 checked.add(oid)
                 self.in_play |= self.handled_types(oid)  # arguments and results are coerced into these (domain checks, `t.f` whole rows)
-                if overloads[oid][0].split("(")[0] in TYPE_DISPATCH or not self.function(oid):
+                if not self.function(oid):
                     self.fail(f"calls {overloads[oid][0]}, which is not known to be harmless")
             self.types_in_play()
             self.operators(facts.operators | _IMPLICIT_OPERATORS, facts.loose_sides, untyped=facts.untyped)
@@ -974,13 +975,28 @@ class _Prover:
         return any(self.reachable_type(source, seen | {oid}) for (source,) in sources)
 
     # -- functions ----------------------------------------------------------------------------------
-    def function(self, oid: int) -> bool:
+    def function(self, oid: int, *, type_io: bool = False) -> bool:
+        """Whether calling it is harmless. ``type_io``: reached as a type's own I/O function,
+        where a TYPE_DISPATCH built-in (record_in of a row type) serves that type alone, which
+        is judged as a type; reached any other way (a view's `pg_input_is_valid(x, 'dom')`, an
+        operator's function, `array_in(..., 17778::oid, -1)`) it runs the input function and
+        checks of a type given as data, which no tree or pg_depend row names."""
         if oid == 0:
             return True
+        if oid in self.dispatchers():
+            return type_io
         if oid not in self.functions:
             self.functions[oid] = True  # a recursive SQL function is as harmless as the rest of its body
             self.functions[oid] = self._function(oid)
         return self.functions[oid]
+
+    def dispatchers(self) -> frozenset[int]:
+        """The OIDs of the TYPE_DISPATCH built-ins."""
+        if self.dispatching is None:
+            self.dispatching = frozenset(
+                r[0] for r in self.rows("SELECT oid FROM pg_proc WHERE oid < 16384 AND pronamespace = 'pg_catalog'::regnamespace AND proname = ANY(%s)", (sorted(TYPE_DISPATCH),))
+            )
+        return self.dispatching
 
     def _function(self, oid: int) -> bool:
         builtin, name, catalog = self.rows(
@@ -1370,7 +1386,7 @@ class _Prover:
         if not rows:
             return True
         label, base, element, relation, functions, subtypes, range_functions = rows[0]
-        ok = all(self.function(f) for f in [*functions, *(f for f in range_functions if f)])
+        ok = all([*(self.function(f, type_io=True) for f in functions), *(self.function(f) for f in range_functions if f)])
         # The types it is made of give their own reasons.
         parts = all(self.type(t) for t in [base, element, *(s for s in subtypes if s)] if t)
         if relation:

@@ -395,6 +395,30 @@ CREATE FUNCTION json_value_of(jsonb) RETURNS text LANGUAGE sql STABLE BEGIN ATOM
 CREATE VIEW json_value_text AS SELECT JSON_VALUE(j, '$.a' RETURNING text) AS x FROM docs;
 """
 
+# Built-ins that run the input function (and a domain's checks) of a type given as data: a
+# type name as text, a type's OID as a number. A non-superuser reaches them through a view,
+# a SQL function's body or argument default, or an operator's function.
+TYPE_DISPATCH_CALLS = """
+CREATE FUNCTION effect() RETURNS int LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN 1; END$$;
+CREATE FUNCTION noisy(text) RETURNS bool LANGUAGE plpgsql IMMUTABLE AS $$BEGIN RETURN effect() = 1; END$$;
+CREATE DOMAIN dom AS text CHECK (noisy(VALUE));
+CREATE TYPE comp AS (a dom);
+CREATE TABLE t (id int, x text);
+INSERT INTO t VALUES (1, 'hello');
+CREATE VIEW v_valid AS SELECT pg_input_is_valid(x, 'dom') AS ok FROM t;
+CREATE FUNCTION make_view() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE format('CREATE VIEW v_rec AS SELECT record_in((''('' || x || '')'')::cstring, %s::oid, -1)::text AS r FROM t', 'comp'::regtype::oid);
+  EXECUTE format('CREATE VIEW v_arr AS SELECT array_in((''{'' || x || ''}'')::cstring, %s::oid, -1)::text AS r FROM t', 'dom'::regtype::oid);
+  EXECUTE format('CREATE FUNCTION g_atomic(text) RETURNS text LANGUAGE sql STABLE BEGIN ATOMIC SELECT array_in((''{'' || $1 || ''}'')::cstring, %s::oid, -1)::text; END', 'dom'::regtype::oid);
+END $$;
+SELECT make_view();
+CREATE FUNCTION h(s text, ok bool DEFAULT pg_input_is_valid('from a default', 'dom')) RETURNS bool LANGUAGE sql STABLE AS $$ SELECT ok $$;
+CREATE OPERATOR -|- (LEFTARG = text, RIGHTARG = text, FUNCTION = pg_catalog.pg_input_is_valid);
+CREATE TYPE pair AS (a int, b text);
+CREATE TABLE pairs (p pair, ps pair[]);
+"""
+
 # A superuser's default class for point, which no statement names: `b[1]` of a box is one.
 POINT_CLASS = """
 CREATE FUNCTION effect() RETURNS int LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN 1; END$$;
@@ -746,6 +770,17 @@ RUNS_IN = {
             "SELECT GREATEST(JSON_SCALAR(1), JSON_SCALAR(2))::text": "json, whose default operator class",
         },
     ),
+    "type_dispatch": (
+        TYPE_DISPATCH_CALLS,
+        {
+            "SELECT ok FROM v_valid": "v_valid",
+            "SELECT r FROM v_rec": "v_rec",
+            "SELECT r FROM v_arr": "v_arr",
+            "SELECT g_atomic('x')": "g_atomic",
+            "SELECT h('a')": "h(",
+            "SELECT t.x -|- 'dom' AS ok FROM t": "-|-",
+        },
+    ),
     "json_returning": (
         JSON_RETURNING,
         {
@@ -953,6 +988,8 @@ def test_code_on_columns_the_statement_never_touches_does_not_count(databases, s
         ("partition_keys", "SELECT b FROM plain_parts_1 WHERE b = 1"),
         ("partition_keys", "SELECT pg_get_partkeydef('plain_parts'::regclass)"),
         ("json_returning", "SELECT x FROM json_value_text"),
+        ("type_dispatch", "SELECT p, ps, (p).a FROM pairs"),  # a row type's own input function is record_in
+        ("type_dispatch", "SELECT '(1,x)'::pair, '{\"(1,x)\"}'::pair[]"),
         ("json_returning", "SELECT j FROM docs"),
     ],
 )
