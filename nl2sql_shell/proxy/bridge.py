@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import psycopg
+from psycopg import generators
 
 from nl2sql_shell.proxy import codec
 from nl2sql_shell.proxy.auth import StartupError, Upstream, is_cancel, read_startup
@@ -101,6 +102,7 @@ class Bridge:
         try:
             yield conn
         finally:
+            _drop_unnamed(conn)
             conn.close()
             if ticket.attached.is_set():
                 ticket.detached.wait(ATTACH_TIMEOUT_S)
@@ -171,3 +173,13 @@ def _protocol(minor: int) -> dict[str, str] | None:
     if psycopg.pq.version() < 180000:
         return None
     return {"min_protocol_version": f"3.{minor}", "max_protocol_version": f"3.{minor}"}
+
+
+def _drop_unnamed(conn: psycopg.Connection) -> None:
+    """An empty simple Query, on which the server drops the unnamed statement: psycopg's last,
+    maybe the model's write run by `?run yes`, would otherwise be the client's unnamed
+    statement, and a client's `Bind ""` would run it again. (Sent, then waited for, as
+    psycopg does: a blocking libpq call would hold the proxy's loop.)"""
+    with contextlib.suppress(psycopg.Error):
+        conn.pgconn.send_query(b"")
+        conn.wait(generators.execute(conn.pgconn))

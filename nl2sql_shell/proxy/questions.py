@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, fields
 import psycopg
 from psycopg import generators, pq
 from psycopg.adapt import Loader
+from sqlglot.errors import TokenError
 
 from nl2sql_shell.db.as_sent import backslashes_differ
 from nl2sql_shell.db.cells import visible, visible_sql
@@ -34,18 +35,22 @@ from nl2sql_shell.db.execute import OneStatementCursor, read_only_transaction
 from nl2sql_shell.db.format import text_loading
 from nl2sql_shell.nl2sql.examples import ExampleStore
 from nl2sql_shell.nl2sql.followup import FOLLOW_UP, READ_TIMEOUT_MS
+from nl2sql_shell.nl2sql.parsing import UnlikePostgres, tokenize
 from nl2sql_shell.nl2sql.pipeline import Answer, Asker
 from nl2sql_shell.nl2sql.proof import prove
 from nl2sql_shell.nl2sql.prompt import Example
 from nl2sql_shell.proxy.codec import BOOL_OID, TEXT_OID
 
 ANSWER_COLUMNS = (("sql", TEXT_OID), ("tables", TEXT_OID), ("writes", BOOL_OID), ("proven", BOOL_OID), ("reason", TEXT_OID))
-_RUN = re.compile(r"^\s*\?run(?:\s+(yes))?\s*;?\s*$", re.IGNORECASE)
-_ASK = re.compile(r"^\s*\?(!?)(.*?)[\s;]*$", re.DOTALL)
-_CALL = re.compile(r"^\s*select\s+nl2sql\s*\(\s*'((?:[^']|'')*)'\s*\)\s*;?\s*$", re.IGNORECASE | re.DOTALL)
+# Blanks are taken whole (possessive `*+`): a statement padded with blanks before a last word
+# was tried at every split of them, quadratic time on the proxy's event loop (40,000 blanks:
+# 10 s during which no client was answered).
+_RUN = re.compile(r"^\s*+\?run(?:\s++(yes))?\s*+;?\s*+$", re.IGNORECASE)
+_ASK = re.compile(r"^\s*+\?(!?)(.*)$", re.DOTALL)
+_CALL = re.compile(r"^\s*+select\s++nl2sql\s*+\(\s*+'((?:[^']|'')*+)'\s*+\)\s*+;?\s*+$", re.IGNORECASE | re.DOTALL)
 _OUR_NAMES = re.compile(r"\bnl2sql(?:_run)?\b", re.IGNORECASE)
 _UNICODE_NAME = re.compile(r"""U&"((?:[^"]|"")*)"(?:\s*UESCAPE\s*'(.)')?""", re.IGNORECASE)
-_RUN_CALL = re.compile(r"^\s*select\s+nl2sql_run\s*\(\s*(?:'(yes)'\s*)?\)\s*;?\s*$", re.IGNORECASE)
+_RUN_CALL = re.compile(r"^\s*+select\s++nl2sql_run\s*+\(\s*+(?:'(yes)'\s*+)?\)\s*+;?\s*+$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -81,10 +86,18 @@ def parse_command(sql: str) -> Ask | Run | Misused | None:
     if call := _CALL.match(sql):
         return Ask(call.group(1).replace("''", "'").strip())
     if ask := _ASK.match(sql):
-        return Ask(ask.group(2).strip(), insist=ask.group(1) == "!")
+        return Ask(_without_ends(ask.group(2)), insist=ask.group(1) == "!")
     if _names_ours(sql):
         return Misused()
     return None
+
+
+def _without_ends(text: str) -> str:
+    """The question without the blanks around it and the semicolons after it."""
+    end = len(text)
+    while end and (text[end - 1].isspace() or text[end - 1] == ";"):
+        end -= 1
+    return text[:end].strip()
 
 
 def _names_ours(sql: str) -> bool:
@@ -179,6 +192,8 @@ class Conversation:
             raise NotRunnable(f"not run: since it was proposed, it may have side effects ({'; '.join(proof.reasons)}); read it, then send ?run yes to run it")
         if answer.writes and (problem := backslashes_differ(conn, answer.sql)):
             raise NotRunnable(f"not run: {problem}")
+        if _copies_with_the_client(answer.sql):  # psycopg here cannot feed or take its rows: the server would wait in COPY
+            raise NotRunnable("not run: a COPY from STDIN or to STDOUT runs only as your own statement")
         result = execute(conn, answer.sql, read_only=not answer.writes, statement_timeout_ms=None if answer.writes else READ_TIMEOUT_MS, binary=binary)
         self.last = None  # run once: a second ?run must not repeat a write
         self.store.add(answer.question, answer.sql)
@@ -196,6 +211,16 @@ class Conversation:
         if not confirmed and not (answer.proven and prove(conn, answer.sql).proven):
             return None
         return describe(conn, answer.sql)
+
+
+def _copies_with_the_client(sql: str) -> bool:
+    """A COPY that names STDIN or STDOUT anywhere (read whole words, outside strings and
+    comments; a statement the tokenizer cannot read counts as one: refusing is safe)."""
+    try:
+        words = [token.text.upper() for token in tokenize(sql)]
+    except (TokenError, UnlikePostgres):
+        return True
+    return bool(words) and words[0] == "COPY" and not {"STDIN", "STDOUT"}.isdisjoint(words)
 
 
 def execute(conn: psycopg.Connection, sql: str, *, read_only: bool, statement_timeout_ms: int | None, binary: bool = False) -> RunResult:

@@ -28,6 +28,7 @@ from nl2sql_shell.proxy.session import Session
 
 CLIENT_THREADS = 32  # questions answered at once, and as many ?run; more wait for a thread
 GONE_POLL_S = 0.5  # how often a question looks whether its client has gone
+STARTUP_TIMEOUT_S = 60.0  # the server's authentication_timeout: a client that never finishes its startup packet is let go
 
 
 class Proxy:
@@ -101,7 +102,10 @@ class Proxy:
         assert task is not None
         self._clients.add(task)
         try:
-            startup = await read_startup(reader, writer)  # (a TLS request answered N first: the refusal reads as one)
+            try:  # (a TLS request answered N first: the refusal reads as one)
+                startup = await asyncio.wait_for(read_startup(reader, writer), STARTUP_TIMEOUT_S)
+            except asyncio.TimeoutError:
+                return
             refusal = self._refusal(writer.get_extra_info("peername"), writer.get_extra_info("sockname"))
             if refusal is not None:
                 writer.write(codec.error(refusal, "28000", "FATAL"))

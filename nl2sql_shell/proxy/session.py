@@ -68,6 +68,7 @@ _MAYBE_COMMAND = re.compile(rb"\s*[?sS]")
 _NAMED = re.compile(rb"nl2sql|u&", re.IGNORECASE)  # in any other statement: maybe a Misused form
 _DDL = (b"CREATE", b"ALTER", b"DROP", b"COMMENT", b"GRANT", b"REVOKE", b"TRUNCATE")
 _EXTENDED = frozenset(b"PBDECH")
+_REBIND = "?run: another question was answered after this portal was bound; bind ?run again to run the new proposal"
 _INSPECTED = b"QPBDECSFH"  # the client's control messages; CopyData and the rest pass as bytes
 Q, P, B, D, E, C, S, F, Z = (ord(c) for c in "QPBDECSFZ")
 _Z_LENGTH = 6
@@ -75,10 +76,13 @@ _Z_LENGTH = 6
 
 @dataclass
 class Portal:
-    """A portal bound to a `?run` statement: what to run, the formats asked, its result."""
+    """A portal bound to a `?run` statement: what to run, the formats asked, its result, and
+    the proposal its Bind confirmed (a question answered before its Execute must not put
+    another statement under that confirmation)."""
 
     command: Run
     result_formats: tuple[int, ...]
+    proposal: Answer | None
     described: bool = False
     result: RunResult | None = None
     sent: int = 0  # rows already sent (an Execute with a row limit suspends the portal)
@@ -125,6 +129,7 @@ class Session:
         self._discarding = False  # the rest of a failed batch is skipped up to the client's Sync
         self._notifications = bytearray()  # NOTIFYs and ParameterStatus that came while the bridge had the connection
         self._fatal = b""  # the server's FATAL that ended the session while the bridge had it: the client's too
+        self._copying_in = False  # the server waits for the client's COPY data: a Query now is the server's to refuse
         self._statements: dict[bytes, Virtual] = {}  # `?run` statements, by name
         self._portals: dict[bytes, Portal] = {}
 
@@ -168,7 +173,7 @@ class Session:
 
     # -- pumps --------------------------------------------------------------------------------------
     async def _pump_upstream(self) -> None:
-        scanner = codec.FrameScanner(b"ZSKCEAv")
+        scanner = codec.FrameScanner(b"ZSKCEAvGW")
         held = b""  # while a ReadyForQuery is to be swallowed: the last bytes, which may start it
         with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
             while data := await self.upstream_reader.read(_READ):
@@ -193,7 +198,10 @@ class Session:
 
     def _track(self, message: codec.Message, bridged: bool) -> None:
         kind, body = message.kind, message.body
+        if kind in (ord("G"), ord("W")):
+            self._copying_in = not bridged
         if kind == Z:
+            self._copying_in = False
             self.status = body[:1]
             if not bridged:
                 self._last_failed, self._failed = self._failed, False
@@ -273,7 +281,10 @@ class Session:
 
     def _answer(self, message: codec.Message) -> Coroutine[None, None, None] | None:
         """What the proxy answers itself, as a coroutine to await in order; None: forward it
-        (also a message it cannot read, which the server answers with its own error)."""
+        (also a message it cannot read, which the server answers with its own error, and any
+        message while the server waits for COPY data: it ends that connection, as directly)."""
+        if self._copying_in:
+            return None
         try:
             return self._own_answer(message)
         except (ValueError, struct.error):
@@ -414,7 +425,7 @@ class Session:
                 # The server's own error for a prepared statement whose columns changed, with its
                 # routine, by which drivers (asyncpg, pgjdbc) know to prepare again and retry.
                 return self._fail("cached plan must not change result type", "0A000", R="RevalidateCachedQuery")
-        self._portals[bind.portal] = Portal(statement.command, bind.result_formats)
+        self._portals[bind.portal] = Portal(statement.command, bind.result_formats, self.conversation.last)
         self._reply(codec.BIND_COMPLETE)
 
     async def _describe_statement(self, name: bytes) -> None:
@@ -433,6 +444,8 @@ class Session:
         portal = self._portals[name]
         if portal.result is not None:
             columns = portal.result.columns
+        elif self.conversation.last is not portal.proposal:
+            return self._fail(_REBIND, "0A000")
         else:
             described = await self._describe(portal.command)
             if isinstance(described, Failure):
@@ -452,6 +465,8 @@ class Session:
         portal = self._portals[name]
         encoding = self.encoding
         if portal.result is None:
+            if self.conversation.last is not portal.proposal:
+                return self._fail(_REBIND, "0A000")
             binary = _binary(portal.result_formats)
             if binary is None:
                 return self._fail("?run: a result with both text and binary columns is not supported", "0A000")

@@ -8,7 +8,10 @@ import subprocess
 import sys
 import time
 
+import pytest
 from psycopg.conninfo import make_conninfo
+
+from nl2sql_shell.proxy.questions import parse_command
 
 
 def _free_port() -> int:
@@ -45,3 +48,12 @@ def test_command_serves_psql_and_stops_clean_on_sigterm(fresh_db, tmp_path):
     assert proxy.returncode == 0
     assert f"nl2sql-shell proxy on 127.0.0.1:{port}" in proxy.stderr.read()
     assert list(scratch.iterdir()) == []  # the socket folder went with it
+
+
+@pytest.mark.parametrize("head", ["?", "?run", "SELECT nl2sql('q')", "SELECT nl2sql_run()"])
+def test_a_statement_padded_with_blanks_is_read_in_linear_time(head):
+    """Read on the proxy's event loop: 40,000 blanks before a last word took 10 s, during
+    which no other client was answered."""
+    started = time.monotonic()
+    parse_command(head + " " * 200_000 + "x; ;")
+    assert time.monotonic() - started < 1

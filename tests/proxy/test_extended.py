@@ -4,6 +4,7 @@ arrive while a question has the connection."""
 
 from __future__ import annotations
 
+import socket
 import threading
 
 import psycopg
@@ -126,3 +127,74 @@ def test_notify_during_a_question_reaches_the_client(db, start_proxy):
         helper.join(10)
         conn.execute("SELECT 1")
         assert received == [("news", "while asking")]
+
+
+RAISE = "UPDATE customers SET revenue = revenue + 1 WHERE id = 1"
+
+
+def _revenue(conninfo: str) -> int:
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        return conn.execute("SELECT revenue FROM customers WHERE id = 1").fetchone()[0]
+
+
+def test_a_write_run_by_run_yes_is_not_left_as_the_client_s_unnamed_statement(db, start_proxy):
+    """The bridge's psycopg runs the confirmed write as the unnamed statement; left there, the
+    client's next `Bind ""` (its own unnamed statement, parsed before the question) ran the
+    write again."""
+    proxy = start_proxy(Asker(Scripted([RAISE])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        pgconn = conn.pgconn
+        pgconn.send_prepare(b"", b"SELECT 'mine'")
+        assert _wait(conn).status == pq.ExecStatus.COMMAND_OK
+        conn.execute("SELECT nl2sql('raise the first customer''s revenue')", prepare=True)
+        assert conn.execute("SELECT nl2sql_run('yes')", prepare=True).statusmessage == "UPDATE 1"
+        assert _revenue(db) == 301
+        for _ in range(2):
+            pgconn.send_query_prepared(b"", None)
+            _wait(conn)
+        assert _revenue(db) == 301
+
+
+def _message(kind: bytes, *fields: bytes) -> bytes:
+    body = b"".join(fields)
+    return kind + (len(body) + 4).to_bytes(4, "big") + body
+
+
+def test_a_run_portal_runs_only_the_proposal_its_bind_confirmed(db, start_proxy):
+    """`?run yes` bound while a read was the proposal, then a question answered with a write
+    in the same batch, then the portal's Execute: the write ran under the confirmation given
+    for the read (and under the read's row description)."""
+    proxy = start_proxy(Asker(ByWords({"top": TOP, "raise": RAISE})))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        conn.execute("SELECT nl2sql('top 2 customers by revenue')")
+        sock = socket.socket(fileno=socket.dup(conn.pgconn.socket))
+        no_formats = b"\0\0\0\0\0\0"
+        sock.sendall(
+            _message(b"P", b"r\0", b"SELECT nl2sql_run('yes')\0", b"\0\0")
+            + _message(b"B", b"p\0", b"r\0", no_formats)
+            + _message(b"D", b"Pp\0")
+            + _message(b"P", b"\0", b"SELECT nl2sql('raise the first customer''s revenue')\0", b"\0\0")
+            + _message(b"B", b"\0", b"\0", no_formats)
+            + _message(b"E", b"\0", b"\0\0\0\0")
+            + _message(b"E", b"p\0", b"\0\0\0\0")
+            + _message(b"S")
+        )
+        received = b""
+        sock.settimeout(20)
+        while not received.endswith(b"Z\x00\x00\x00\x05I") and (chunk := sock.recv(65536)):
+            received += chunk
+        sock.close()
+        assert b"another question was answered after this portal was bound" in received
+        assert _revenue(db) == 300
+
+
+class ByWords(Scripted):
+    """Writes the reply whose words are in the prompt's question."""
+
+    def __init__(self, replies: dict[str, str]) -> None:
+        super().__init__([])
+        self.by_words = replies
+
+    def generate(self, prompt, *, n=1, **options):
+        question = prompt[prompt.rfind("Question:") :]
+        return Scripted([next(sql for words, sql in self.by_words.items() if words in question)]).generate(prompt, n=n)

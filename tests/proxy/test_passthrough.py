@@ -17,6 +17,7 @@ from psycopg.conninfo import make_conninfo
 from scripted import Scripted
 
 from nl2sql_shell.nl2sql.pipeline import Asker
+from nl2sql_shell.proxy import server
 
 PSQL = "/usr/bin/psql"
 SCRIPT = r"""
@@ -175,3 +176,14 @@ def test_other_hosts_are_refused(fresh_db, start_proxy):
         psycopg.connect(make_conninfo(proxy.via(fresh_db), host=address, connect_timeout=5))
     with psycopg.connect(proxy.via(fresh_db)) as conn:  # loopback is served
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_a_client_that_never_finishes_its_startup_packet_is_let_go(fresh_db, start_proxy, monkeypatch):
+    """As the server's authentication_timeout does: held open, such connections pile up."""
+    monkeypatch.setattr(server, "STARTUP_TIMEOUT_S", 1.0)
+    proxy = start_proxy(Asker(Scripted(["SELECT 1"])))
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as sock:
+        sock.sendall(struct.pack("!I", 100))  # a length, and nothing of what it announces
+        started = time.monotonic()
+        assert sock.recv(100) == b""  # closed
+        assert time.monotonic() - started < 5

@@ -3,7 +3,6 @@ writes and unproven SQL only with `?run yes`; per connection; over the client's 
 
 from __future__ import annotations
 
-import contextlib
 import struct
 import subprocess
 import threading
@@ -653,3 +652,40 @@ def test_a_question_whose_server_connection_dies_lets_its_thread_go(db, start_pr
     asking.join(10)
     assert [type(f) for f in failures] == [psycopg.errors.AdminShutdown]  # the server's own FATAL
     conn.close()
+
+
+def test_a_copy_with_the_client_s_stream_is_not_run_and_the_transaction_goes_on(db, start_proxy):
+    """`?run yes` of `COPY customers FROM STDIN`: psycopg, lent the session, cannot feed it,
+    so the server waited in COPY, the client's next statement lost the connection, and its
+    open transaction with it."""
+    proxy = start_proxy(Asker(Scripted(["COPY customers FROM STDIN"])))
+    with psycopg.connect(proxy.via(db)) as conn:
+        conn.execute("INSERT INTO customers VALUES (4, 'Di', 50)")
+        conn.execute("?! load the new customers")
+        with pytest.raises(psycopg.Error, match="COPY from STDIN or to STDOUT runs only as your own statement"):
+            conn.execute("?run yes")
+        assert conn.info.transaction_status == pq.TransactionStatus.INTRANS  # refused, not failed
+        conn.commit()
+    assert count(db) == 4
+
+
+def test_a_question_sent_during_the_client_s_own_copy_gets_the_server_s_answer(db, start_proxy):
+    """The server waits for COPY data; a Query then ends the connection with its FATAL. Read
+    as a question, it waited for a ReadyForQuery that never came: no answer, and the table
+    stayed locked after the client left."""
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        sock = _raw(conn)
+        body = b"COPY customers FROM STDIN\x00"
+        sock.sendall(b"Q" + struct.pack("!I", len(body) + 4) + body)
+        sock.settimeout(10)
+        received = b""
+        while b"G" not in received[:1] and (chunk := sock.recv(65536)):
+            received += chunk
+        body = b"? how many customers\x00"
+        sock.sendall(b"Q" + struct.pack("!I", len(body) + 4) + body)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+        sock.close()
+    assert b"SFATAL\x00" in received and b"protocol synchronization was lost" in received
