@@ -177,9 +177,11 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
         vi_mode=vi,
         prompt_continuation=lambda width, line, wrap: "" if wrap else _continuation(prompts, line),  # readline's wrap: no prompt
         bottom_toolbar=lambda: shell.questions.status() if shell.questions is not None else None,  # type: ignore[attr-defined]
+        enable_suspend=True,  # Ctrl-Z stops the shell, as it stops psql
         input=input,
         output=output,
     )
+
     def start_model() -> None:
         """The model starts loading a moment after the first prompt is drawn, so its imports
         never compete with the prompt; a `?` typed sooner starts it at once."""
@@ -254,7 +256,7 @@ def _styled(prompt: str) -> ANSI:
 
 def _line_reader(session: PromptSession[str]):
     """A one-line question on the same terminal; Ctrl-C or Ctrl-D answer "no"."""
-    ask: PromptSession[str] = PromptSession(input=session.input, output=session.output)
+    ask: PromptSession[str] = PromptSession(input=session.input, output=session.output, enable_suspend=True)
 
     def read(message: str) -> str:
         try:

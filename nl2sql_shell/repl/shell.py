@@ -178,9 +178,12 @@ class Shell:
         if starts_meta_command(stripped):  # one meta-command: psql's -c runs no more of the line
             return metacommands.run(self, stripped[: meta_command_end(stripped, 0, len(stripped))].strip())
         if stripped.startswith("?"):
+            question, _, rest = stripped.partition("\n") if self.interactive else (stripped, "", "")
             if self.conditions.active() and self.require_connection():
-                self._ask(stripped)
-            return True
+                self._ask(question.strip())
+            # A question is one line at the prompt (Enter sends it): lines pasted after it are
+            # input of their own, not words of the question.
+            return self.handle(rest) if rest.strip() else True
         return self._run_text(drop_empty_lines(text))  # psql skips an empty line typed outside quotes
 
     @property

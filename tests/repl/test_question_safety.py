@@ -461,3 +461,32 @@ def test_edit_at_a_confirmation_inside_a_script_runs_nothing_and_waits_for_the_p
     handler.shell.handle(f"\\i {script}")
     assert _state(db) == before
     assert handler.shell.take_prompt_text() == "INSERT INTO t\nVALUES\n  (3, 'new')" and handler.shell.draft == ""
+
+
+def test_lines_pasted_after_a_question_are_input_of_their_own(db):
+    """A pasted block whose first line is a question: the whole block became the question
+    (the model was asked "...\\nselect 2;\\n\\\\echo hello"), and its lines never ran."""
+    from nl2sql_shell.nl2sql.pipeline import Asker, Options
+    from tests.scripted import Scripted
+
+    class Recording(Scripted):
+        prompts: list[str] = []
+
+        def generate(self, prompt, **options):
+            self.prompts.append(prompt)
+            return super().generate(prompt, **options)
+
+    model = Recording(["SELECT count(*) AS n FROM t"])
+    handler, out = _handler(db, ["n"])
+    handler.asker = Asker(model, Options(max_repairs=0, candidates=1))
+    handler.shell.handle("?! how many rows are in t\nselect 2 as two;\n\\echo hello")
+    assert model.prompts and all("select 2" not in p and "hello" not in p for p in model.prompts)
+    assert "Dropped." in out.getvalue() and " two \n-----\n   2\n(1 row)\n" in out.getvalue()
+
+
+def test_a_line_that_is_not_an_answer_is_said_to_be_ignored(db):
+    """Typed ahead (or pasted under -n), a line read as the confirmation's answer vanished
+    without a word."""
+    handler, out = _handler(db, ["select 2;", "n"])
+    handler._present(_read(handler, "notes?", "SELECT note FROM t ORDER BY id"))
+    assert "Not an answer, ignored: select 2;" in out.getvalue() and "Dropped." in out.getvalue()
