@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 
+from nl2sql_shell.db.cells import visible
 from nl2sql_shell.repl.app import handle_line, quit_is_confirmed
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.statements import complete_end, is_complete, line_prompt
@@ -52,7 +53,7 @@ def run_plain(shell: Shell) -> int:
             continue
         if shell.redisplay:  # psql shows what an editor left in the buffer, after PROMPT1
             shell.redisplay = False
-            text = shell.prompt_text
+            text = visible(shell.prompt_text)  # as \p shows it: the model's text may hold escapes
             sys.stdout.write(prompts.first() + text + ("" if text.endswith("\n") else "\n"))
             sys.stdout.flush()
         if not keep_going and quit_is_confirmed(_ask, shell):

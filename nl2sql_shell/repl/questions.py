@@ -133,7 +133,7 @@ class QuestionHandler:
                 self.shell.error("Stopped waiting; the model goes on loading.")
                 return False
         if self.asker is None:
-            self.shell.meta_error(self.load_error or "the model is not available")
+            self.shell.meta_error(visible(self.load_error or "the model is not available"))
             return False
         return True
 
@@ -225,7 +225,7 @@ class QuestionHandler:
         if cancel.is_set():
             self.shell.error("Generation stopped.")
         elif failure:
-            self.shell.meta_error(f"error while {doing}: {failure[0]}")
+            self.shell.meta_error(visible(f"error while {doing}: {failure[0]}"))  # a model server's words may hold escapes
         else:
             return result[0]
         self.shell.last_failed = True

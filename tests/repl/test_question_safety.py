@@ -490,3 +490,21 @@ def test_a_line_that_is_not_an_answer_is_said_to_be_ignored(db):
     handler, out = _handler(db, ["select 2;", "n"])
     handler._present(_read(handler, "notes?", "SELECT note FROM t ORDER BY id"))
     assert "Not an answer, ignored: select 2;" in out.getvalue() and "Dropped." in out.getvalue()
+
+
+def test_a_model_server_s_error_is_shown_with_its_escapes(db):
+    """The server's error text went to the terminal raw: it cleared the screen and set the
+    window title."""
+    from nl2sql_shell.llm.openai_backend import ModelServerError
+    from nl2sql_shell.nl2sql.pipeline import Asker, Options
+    from tests.scripted import Scripted
+
+    class Failing(Scripted):
+        def generate(self, prompt, **options):
+            raise ModelServerError("overloaded \x1b[2J\x1b[HPASSWORD PLEASE: \x1b]0;pwned\x07")
+
+    handler, _ = _handler(db, [])
+    handler.asker = Asker(Failing([]), Options(max_repairs=0, candidates=1))
+    handler.ask("?! how many rows")
+    shown = handler.shell.errors.getvalue()
+    assert "\x1b" not in shown and "\x07" not in shown and "overloaded \\x1B[2J" in shown
