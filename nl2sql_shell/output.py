@@ -11,7 +11,6 @@ import contextlib
 import io
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -170,7 +169,7 @@ class Output:
     def page(self, *, log: bool = True):
         """Yield a writer for one result; it pages only on a terminal and only when needed.
         ``log=False``: the caller writes the -L log itself."""
-        if self._file is not None or not self.use_pager or not os.environ.get("PAGER", DEFAULT_PAGER):
+        if self._file is not None or not self.use_pager or not pager_command():
             yield self.write if log else self._write_unlogged
             return
         pager = _LazyPager(self._default, self.always_page, self.pager_min_lines)
@@ -184,6 +183,14 @@ class Output:
             yield write
         finally:
             pager.close()
+
+
+def pager_command() -> str:
+    """psql's pager: PSQL_PAGER, else PAGER, else ours; one set to blanks means none ("")."""
+    for name in ("PSQL_PAGER", "PAGER"):
+        if name in os.environ:
+            return os.environ[name] if os.environ[name].strip() else ""
+    return DEFAULT_PAGER
 
 
 def _is_terminal(stream: IO[str] | None) -> bool:
@@ -214,9 +221,8 @@ class _LazyPager:
         self.lines += text.count("\n")
         too_wide = any(len(line) > self.max_width for line in text.splitlines())
         if self.always or too_wide or (self.lines > self.max_lines and self.lines >= self.min_lines):
-            command = os.environ.get("PAGER", DEFAULT_PAGER)
-            try:
-                self.process = subprocess.Popen(shlex.split(command), stdin=subprocess.PIPE, text=True)
+            try:  # through /bin/sh, as psql's popen: `less -S | tee log` is a pager too
+                self.process = subprocess.Popen(pager_command(), shell=True, stdin=subprocess.PIPE, text=True)  # noqa: S602 - the user's pager
             except OSError:
                 self.max_lines = 1 << 62  # no pager to be had: print straight through
                 return

@@ -102,13 +102,22 @@ def _definition(shell: Shell, function: bool, target: str) -> str | None:
     return text if function else text.removesuffix(";") + "\n"
 
 
-def _edit(text: str, line: int) -> str | None:
-    """The text after the editor ran on it; None when the file was left as it was (its size
-    and modification time, which psql first sets a second back so a quick save shows)."""
+def run_editor(path: str, line: int = 0) -> None:
+    """The user's editor on ``path`` (at ``line`` when above 0), as psql runs it: PSQL_EDITOR,
+    EDITOR, VISUAL, else vi, through the shell (psql's ``system()``), so an editor given with
+    its options (`code --wait`) runs as written."""
     editor = os.environ.get("PSQL_EDITOR") or os.environ.get("EDITOR") or os.environ.get("VISUAL") or "vi"
     line_argument = os.environ.get("PSQL_EDITOR_LINENUMBER_ARG")
     if line > 0 and not line_argument:
         raise EditError("environment variable PSQL_EDITOR_LINENUMBER_ARG must be set to specify a line number")
+    at_line = f"{line_argument}{line} " if line > 0 else ""
+    if subprocess.call(f"exec {editor} {at_line}'{path}'", shell=True) != 0:  # noqa: S602 - the user's editor, as psql's system()
+        raise EditError("")  # psql fails without a word when the editor does
+
+
+def _edit(text: str, line: int) -> str | None:
+    """The text after the editor ran on it; None when the file was left as it was (its size
+    and modification time, which psql first sets a second back so a quick save shows)."""
     handle, path = tempfile.mkstemp(prefix=f"psql.edit.{os.getpid()}.", suffix=".sql")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
@@ -116,9 +125,7 @@ def _edit(text: str, line: int) -> str | None:
         past = time.time() - 1
         os.utime(path, (past, past))
         before = os.stat(path)
-        at_line = f"{line_argument}{line} " if line > 0 else ""
-        if subprocess.call(f"exec {editor} {at_line}'{path}'", shell=True) != 0:  # noqa: S602 - the user's editor, as psql's system()
-            raise EditError("")  # psql fails without a word when the editor does
+        run_editor(path, line)
         after = os.stat(path)
         if (after.st_size, int(after.st_mtime)) == (before.st_size, int(before.st_mtime)):
             return None

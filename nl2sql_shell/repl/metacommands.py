@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -381,32 +380,52 @@ def _refresh(shell: Shell, _: str) -> bool:
     return True
 
 
-@command("\\e", "\\edit", syntax="\\e [FILE]", help="edit the query buffer (or the last query) with $EDITOR")
+@command("\\e", "\\edit", syntax="\\e [FILE] [LINE]", help="edit the query buffer (or the last query, or FILE) with an external editor")
 def _edit(shell: Shell, argument: str) -> bool:
     edit_buffer(shell, "", argument)
     return True
 
 
 def edit_buffer(shell: Shell, buffer: str, argument: str) -> str:
-    """psql's `\\e [FILE]`: FILE, else the query ``buffer``, else the last query, in $EDITOR;
-    what it leaves is read as input (Shell.take_edited). Left unchanged, the buffer stays as it
-    was, and the last query or the file is not run: the buffer is cleared. Returns what stays
-    of the buffer it was given: nothing, as what stays is the editor's (Shell.pending_input)."""
+    """psql's `\\e [FILE] [LINE]`: FILE, else the query ``buffer``, else the last query, in
+    the user's editor (edit_object.run_editor), at LINE; what it leaves is read as input
+    (Shell.take_edited). Left unchanged, the buffer stays as it was, and the last query or the
+    file is not run: the buffer is cleared. Returns what stays of the buffer it was given:
+    nothing, as what stays is the editor's (Shell.pending_input); on an error, the buffer."""
+    from nl2sql_shell.repl.edit_object import EditError, run_editor
+
     if not shell.require_query_buffer():
         return buffer
-    editor = os.environ.get("EDITOR") or os.environ.get("VISUAL") or "vi"
-    if argument:
-        path = Path(os.path.expanduser(argument))
-        before = path.read_text() if path.exists() else None
-        subprocess.call([*shlex.split(editor), str(path)])
-        text = path.read_text() if path.exists() else None
-    else:
-        with tempfile.NamedTemporaryFile("w+", suffix=".sql", delete=False) as handle:
-            before = buffer + "\n" if buffer else shell.previous_query()  # psql's buffer ends its last line
-            handle.write(before)
-        subprocess.call([*shlex.split(editor), handle.name])
-        text = Path(handle.name).read_text()
-        os.unlink(handle.name)
+    words = meta_arguments(argument, shell.variables, evaluated=2)[:2]
+    if len(words) == 1 and words[0].strip(" \t").isdigit():  # psql: a lone number is the line
+        words = ["", words[0]]
+    name, line = (words + ["", ""])[:2]
+    if line and not (line.isdigit() and int(line) > 0):
+        shell.meta_error(f"invalid line number: {line}")
+        shell.last_failed = True
+        return buffer
+    try:
+        if name:
+            path = Path(os.path.expanduser(name))
+            if not path.exists():
+                raise EditError(f"{name}: No such file or directory")
+            before = path.read_text()
+            run_editor(str(path), int(line or 0))
+            text: str | None = path.read_text() if path.exists() else None
+        else:
+            with tempfile.NamedTemporaryFile("w+", prefix=f"psql.edit.{os.getpid()}.", suffix=".sql", delete=False) as handle:
+                before = buffer + "\n" if buffer else shell.previous_query()  # psql's buffer ends its last line
+                handle.write(before)
+            try:
+                run_editor(handle.name, int(line or 0))
+                text = Path(handle.name).read_text()
+            finally:
+                os.unlink(handle.name)
+    except EditError as exc:
+        if str(exc):
+            shell.meta_error(str(exc))
+        shell.last_failed = True
+        return buffer
     if text is None or text == before:
         text = before if buffer and not argument else ""  # the buffer stays; the rest is cleared
     shell.take_edited(text)

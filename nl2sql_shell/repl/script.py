@@ -214,7 +214,7 @@ class _ScriptRun:
                         _run_statement(shell, buffer)  # psql sends what its buffer holds, then quits
                     return False
                 shell.last_failed = False
-                pending = run_with_buffer(shell, buffer, command)
+                pending = run_with_buffer(shell, buffer, command) + _edited_buffer(shell)  # `select 1 \\e`: the editor's text
                 if shell.last_failed:  # `select 1 \\foo`: a failed meta-command stops as on a line of its own
                     _stop_on_error(shell)
                 pos = self._resume(line_end, cut)

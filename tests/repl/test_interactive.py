@@ -141,6 +141,17 @@ def test_pager_gets_results_that_do_not_fit(fresh_db, tmp_path, monkeypatch):
     assert "small" in screen.getvalue() and "small" not in paged.read_text()
 
 
+def test_psql_pager_comes_first_and_runs_through_the_shell(fresh_db, tmp_path, monkeypatch):
+    """psql's order (PSQL_PAGER, then PAGER) and its popen: a pager given as a pipeline."""
+    paged = tmp_path / "paged.txt"
+    monkeypatch.setenv("PAGER", "false")
+    monkeypatch.setenv("PSQL_PAGER", f"sed s/500/five-hundred/ | tee {paged} > /dev/null")
+    target = Target(fresh_db)
+    shell = Shell(target, connect(target), output=Output(io.StringIO(), use_pager=True), errors=io.StringIO())
+    shell.handle("select generate_series(1, 500) as n;")
+    assert "(five-hundred rows)" in paged.read_text()
+
+
 def _spawn(conninfo: str, sigint_ignored: bool = False, **environment: str) -> pexpect.spawn:
     """The shell on a pseudo-terminal; ``sigint_ignored``: started as a background job of a
     non-interactive shell starts it (SIGINT set to be ignored, which a child inherits)."""

@@ -176,6 +176,40 @@ def test_ef_and_ev_in_a_script(pg_server, tmp_path: Path, monkeypatch: pytest.Mo
         same(mine_db, psql_db, "-f", "e.sql", cwd=tmp_path)
 
 
+# An editor that changes FILE and its time: psql 15 reads a named file back only when its
+# modification time (in seconds) changed, which a person's edit always does.
+_LATER = """sh -c 'sed -i %s "$0" && touch -d "+5 seconds" "$0"'"""
+
+
+@pytest.mark.parametrize(
+    ("command", "environment"),
+    [
+        ("select 1 as x \\e", {"PSQL_EDITOR": "sed -i -e s/1/2/ -e '$ s/$/;/'", "EDITOR": "false"}),  # PSQL_EDITOR first, run through the shell
+        ("select 1 as x \\e", {"EDITOR": "sed -i -e s/1/3/ -e '$ s/$/;/'"}),
+        ("\\e query.sql", {"EDITOR": _LATER % "s/1/4/"}),
+        ("\\e query.sql 2", {"EDITOR": "true"}),  # a line number needs PSQL_EDITOR_LINENUMBER_ARG
+        ("\\e query.sql 2", {"EDITOR": "sed -i s/1/5/", "PSQL_EDITOR_LINENUMBER_ARG": "-e 1p -e"}),  # within psql's second: not read back
+        ("\\e query.sql x", {"EDITOR": "true"}),
+        ("\\e nosuch.sql", {"EDITOR": "true"}),
+        ("\\e nosuch.sql 2", {"EDITOR": "true"}),
+        ("\\set f query.sql\n\\e :f", {"EDITOR": _LATER % "s/1/6/"}),
+    ],
+)
+def test_e_with_a_file_a_line_and_the_editors_psql_reads(fresh_db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str, environment: dict):
+    for name in ("PSQL_EDITOR", "EDITOR", "VISUAL", "PSQL_EDITOR_LINENUMBER_ARG"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    for side in ("ours", "theirs"):
+        (tmp_path / side).mkdir()
+        (tmp_path / side / "query.sql").write_text("select 1 as y;\n")
+        (tmp_path / side / "e.sql").write_text(f"{command}\nselect 9 as z;\n")
+    mine, psql = ours(fresh_db, "-f", "e.sql", cwd=tmp_path / "ours"), theirs(fresh_db, "-f", "e.sql", cwd=tmp_path / "theirs")
+    assert mine == psql
+    assert (tmp_path / "ours" / "query.sql").read_text() == (tmp_path / "theirs" / "query.sql").read_text()
+    assert sorted(p.name for p in (tmp_path / "ours").iterdir()) == ["e.sql", "query.sql"]  # no file named "query.sql 2"
+
+
 @pytest.mark.parametrize("command", ["\\g", "\\gx", "\\gdesc", "\\gexec", "\\crosstabview", "\\p", "\\w w.out", "\\watch 0.01", "\\e"])
 def test_a_meta_command_string_has_no_previous_query(fresh_db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str):
     """psql runs a `-c` meta-command without a query buffer: the query of the -c before it is
