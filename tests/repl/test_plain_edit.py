@@ -16,33 +16,31 @@ from nl2sql_shell.repl.questions import QuestionHandler
 from nl2sql_shell.repl.shell import Shell
 
 
-def test_edit_at_the_confirmation_shows_the_sql_in_the_buffer_and_the_next_line_ends_it(fresh_db, monkeypatch):
+def _run_plain(conninfo: str, monkeypatch, reply: str, typed: str) -> tuple[str, str, str]:
+    """The plain prompt on ``typed``, a scripted model writing ``reply``: (what the terminal
+    showed, the results, the first prompt)."""
     out = io.StringIO()
-    target = Target(fresh_db)
+    target = Target(conninfo)
     shell = Shell(target, connect(target), output=Output(out, use_pager=False), errors=io.StringIO())
     handler = QuestionHandler(shell, model=None, adapter=None, quantize=None, device=None)
-    handler.asker = Asker(Scripted(["SELECT 41 + 1 AS answer"]), Options(max_repairs=0, candidates=1))
+    handler.asker = Asker(Scripted([reply]), Options(max_repairs=0, candidates=1))
     shell.questions = handler
     terminal = io.StringIO()
-    monkeypatch.setattr(sys, "stdin", io.StringIO("? the answer\ne\n;\n"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(typed))
     monkeypatch.setattr(sys, "stdout", terminal)
     prompt = shell.prompts.first()
     run_plain(shell)
-    assert f"Run it? [Enter=run, e=edit, n=drop, ?=why] {prompt}SELECT\n  41 + 1 AS answer\n" in terminal.getvalue()
-    assert " answer \n--------\n     42\n(1 row)\n" in out.getvalue()  # the ; ended the buffer, which ran
+    return terminal.getvalue(), out.getvalue(), prompt
+
+
+def test_edit_at_the_confirmation_shows_the_sql_in_the_buffer_and_the_next_line_ends_it(fresh_db, monkeypatch):
+    terminal, out, prompt = _run_plain(fresh_db, monkeypatch, "SELECT 41 + 1 AS answer", "? the answer\ne\n;\n")
+    assert f"Run it? [Enter=run, e=edit, n=drop, ?=why] {prompt}SELECT\n  41 + 1 AS answer\n" in terminal
+    assert " answer \n--------\n     42\n(1 row)\n" in out  # the ; ended the buffer, which ran
 
 
 def test_the_edited_answer_is_shown_with_its_escapes_as_backslash_p_shows_it(fresh_db, monkeypatch):
     """The redisplay wrote the model's text raw: an erase-line escape in a comment hid the
     FROM clause on the screen while the buffer held it."""
-    out = io.StringIO()
-    target = Target(fresh_db)
-    shell = Shell(target, connect(target), output=Output(out, use_pager=False), errors=io.StringIO())
-    handler = QuestionHandler(shell, model=None, adapter=None, quantize=None, device=None)
-    handler.asker = Asker(Scripted(["SELECT 1 AS n /* \x1b[2K\x1b[1Ghidden */"]), Options(max_repairs=0, candidates=1))
-    shell.questions = handler
-    terminal = io.StringIO()
-    monkeypatch.setattr(sys, "stdin", io.StringIO("?! the answer\ne\n\\r\n"))
-    monkeypatch.setattr(sys, "stdout", terminal)
-    run_plain(shell)
-    assert "\x1b" not in terminal.getvalue() and "\\x1B[2K\\x1B[1Ghidden" in terminal.getvalue()
+    terminal, _, _ = _run_plain(fresh_db, monkeypatch, "SELECT 1 AS n /* \x1b[2K\x1b[1Ghidden */", "?! the answer\ne\n\\r\n")
+    assert "\x1b" not in terminal and "\\x1B[2K\\x1B[1Ghidden" in terminal
