@@ -119,7 +119,6 @@ HANDLER_CALLERS = frozenset(
         "pg_relation_size", "pg_table_size", "pg_total_relation_size", "pg_indexes_size",
         "pg_get_replica_identity_index", "pg_get_publication_tables",  # the latter opens each published table in PostgreSQL 18
         "pg_get_object_address",  # opens a relation it is given by name
-        "pg_sequence_last_value",  # opens the relation it is given before it finds it is no sequence
     }
 )
 # ts_rewrite(tsquery, tsquery, tsquery) rewrites a query value and runs nothing: the deny above is
@@ -136,7 +135,8 @@ ALLOWED_VOLATILE = frozenset(
         "pg_database_size", "pg_relation_size", "pg_table_size", "pg_total_relation_size",
         "pg_indexes_size", "pg_tablespace_size",  # read file sizes
         "pg_is_in_recovery", "pg_lock_status", "pg_blocking_pids",  # read server state (pg_locks)
-        "pg_sequence_last_value",  # reads a sequence without moving it (pg_sequences)
+        # not pg_sequence_last_value (pg_sequences): it holds RowExclusiveLock on the sequence to
+        # the transaction's end, as currval does, and an ALTER SEQUENCE waits behind it
     }
 )
 

@@ -182,8 +182,9 @@ class Shell:
             if self.conditions.active() and self.require_connection():
                 self._ask(question.strip())
             # A question is one line at the prompt (Enter sends it): lines pasted after it are
-            # input of their own, not words of the question.
-            return self.handle(rest) if rest.strip() else True
+            # input of their own, read as the prompt reads a paste (complete statements run,
+            # an unfinished one waits in the buffer), not words of the question.
+            return self.take_edited(rest) if rest.strip() else True
         return self._run_text(drop_empty_lines(text))  # psql skips an empty line typed outside quotes
 
     @property
@@ -198,16 +199,17 @@ class Shell:
         text, self.pending_input, self.draft = self.prompt_text, "", ""
         return text
 
-    def take_edited(self, text: str) -> None:
+    def take_edited(self, text: str) -> bool:
         """What an editor left (`\\e`, `\\ef`, `\\ev`), read as psql reads it: as one line of
         input, so its complete statements run now and the rest waits in the query buffer, its
-        last line ended, to be shown again (``redisplay``) before the next line is read."""
+        last line ended, to be shown again (``redisplay``) before the next line is read.
+        False when what ran asks to quit (`\\q`)."""
         end = complete_end(text)
-        if end:
-            self.handle(text[:end])
+        keep_going = self.handle(text[:end]) if end else True
         rest = text[end:].lstrip("\n")
         self.pending_input = (rest if rest.endswith("\n") else rest + "\n") if rest.strip() else ""
         self.redisplay = bool(self.pending_input)
+        return keep_going
 
     def _run_text(self, text: str) -> bool:
         """Statements, and psql's `select 1 \\g` (query text, then a meta-command on its line).
@@ -261,6 +263,7 @@ class Shell:
                 if self.announce(piece):
                     outcome = self._send(piece, statement_timeout_ms)
             return outcome
+        self._log_query(sql)  # model SQL: shown and agreed to already, but logged as every query psql sends
         return self._send(sql, statement_timeout_ms, read_only=read_only, single=single)
 
     def _send(self, sql: str, statement_timeout_ms: int | None, *, read_only: bool = False, single: bool = False) -> Outcome:
@@ -343,9 +346,12 @@ class Shell:
             return not answer.startswith("x")
         if self.variables.get("ECHO") == "queries":
             self.output.say(sql + "\n")
+        self._log_query(sql)
+        return True
+
+    def _log_query(self, sql: str) -> None:
         if self.output.log is not None:  # -L: psql's banner before each query in the log
             self.output.log.write(f"********* QUERY **********\n{sql}\n**************************\n\n")
-        return True
 
     def _in_transaction_mode(self, sql: str, run: Callable[[], Outcome]) -> Outcome:
         """AUTOCOMMIT and ON_ERROR_ROLLBACK around a statement the user sent."""

@@ -69,6 +69,7 @@ ORDINARY = [
     "SELECT * FROM pg_locks",
     "SELECT * FROM spend",  # a materialized view is read, its query does not run
     "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'orders'",
+    "SELECT last_value, is_called FROM order_no",  # the sequence read as a relation: AccessShareLock
 ]
 
 TRAPS = {
@@ -89,6 +90,9 @@ TRAPS = {
     "SELECT ts_rewrite('a'::tsquery, 'SELECT ''a''::tsquery, ''b''::tsquery')": "ts_rewrite(tsquery,text)",
     "SELECT query_to_xml('SELECT 1', true, true, '')": "query_to_xml",
     "SELECT pg_advisory_lock(4242)": "pg_advisory_lock",
+    # holds RowExclusiveLock on the sequence to the transaction's end: ALTER SEQUENCE waits
+    "SELECT pg_sequence_last_value('order_no')": "pg_sequence_last_value",
+    "SELECT last_value FROM pg_sequences": "pg_sequences",
     "SELECT 1; SELECT grab()": "more than one statement",
     "SELECT 'a\\' , pg_terminate_backend(1) --'": "pg_terminate_backend",
 }

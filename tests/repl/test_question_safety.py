@@ -479,9 +479,12 @@ def test_lines_pasted_after_a_question_are_input_of_their_own(db):
     model = Recording(["SELECT count(*) AS n FROM t"])
     handler, out = _handler(db, ["n"])
     handler.asker = Asker(model, Options(max_repairs=0, candidates=1))
-    handler.shell.handle("?! how many rows are in t\nselect 2 as two;\n\\echo hello")
-    assert model.prompts and all("select 2" not in p and "hello" not in p for p in model.prompts)
+    before = _state(db)
+    handler.shell.handle("?! how many rows are in t\nselect 2 as two;\nDELETE FROM t")
+    assert model.prompts and all("select 2" not in p and "DELETE" not in p for p in model.prompts)
     assert "Dropped." in out.getvalue() and " two \n-----\n   2\n(1 row)\n" in out.getvalue()
+    # an unfinished statement waits in the buffer, as the prompt keeps a paste (it ran at once)
+    assert _state(db) == before and handler.shell.take_prompt_text() == "DELETE FROM t\n"
 
 
 def test_a_line_that_is_not_an_answer_is_said_to_be_ignored(db):
@@ -508,3 +511,14 @@ def test_a_model_server_s_error_is_shown_with_its_escapes(db):
     handler.ask("?! how many rows")
     shown = handler.shell.errors.getvalue()
     assert "\x1b" not in shown and "\x07" not in shown and "overloaded \\x1B[2J" in shown
+
+
+def test_the_model_s_statement_is_in_the_log_as_psql_logs_every_query_it_sends(db):
+    """-L: the log held the model's result but not its query, even for a confirmed write."""
+    handler, _ = _handler(db, ["", "yes"])
+    log = io.StringIO()
+    handler.shell.output.log = log
+    handler._present(_read(handler, "notes?", "SELECT note FROM t ORDER BY id"))
+    handler._present(Answer("add one", "INSERT INTO t VALUES (3, 'new')", "write", "checked", safety=classify("INSERT INTO t VALUES (3, 'new')")))
+    assert "********* QUERY **********\nSELECT note FROM t ORDER BY id\n**************************\n" in log.getvalue()
+    assert "********* QUERY **********\nINSERT INTO t VALUES (3, 'new')\n**************************\n" in log.getvalue()
