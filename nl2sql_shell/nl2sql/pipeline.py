@@ -50,6 +50,9 @@ logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its parser warnings are 
 
 Kind = Literal["read", "write", "refusal", "failed", "cancelled"]
 STOP_STRINGS = (";", "```\n", "\n\n\n")
+# A question and its instructions together, at most: far more than any prompt's budget leaves
+# room for, and reading a paste of megabytes held the proxy's event loop (the GIL) for seconds.
+MAX_QUESTION_CHARS = 10_000
 
 
 @dataclass
@@ -211,6 +214,8 @@ class Asker:
         """Propose SQL for ``question``; ``check_grounding=False`` lets the model try a question
         whose words the schema does not have (the person insists: `?!` in the shell)."""
         started = time.perf_counter()
+        if (size := len(question) + len(hint or "")) > MAX_QUESTION_CHARS:
+            return Answer(question, None, "failed", f"the question is too long ({size:,} characters; at most {MAX_QUESTION_CHARS:,})")
         schema = self.schemas.get(conn)
         grounding = None  # what the question talks about that the schema lacks (None: not judged)
         if check_grounding and not history and self.options.refuse_ungrounded and self.options.prompt_style == "default":

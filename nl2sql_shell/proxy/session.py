@@ -69,7 +69,7 @@ _NAMED = re.compile(rb"nl2sql|u&", re.IGNORECASE)  # in any other statement: may
 _DDL = (b"CREATE", b"ALTER", b"DROP", b"COMMENT", b"GRANT", b"REVOKE", b"TRUNCATE")
 _EXTENDED = frozenset(b"PBDECH")
 _REBIND = "?run: another question was answered after this portal was bound; bind ?run again to run the new proposal"
-_INSPECTED = b"QPBDECSFH"  # the client's control messages; CopyData and the rest pass as bytes
+_INSPECTED = b"QPBDECSFHcf"  # the client's control messages; CopyData and the rest pass as bytes
 Q, P, B, D, E, C, S, F, Z = (ord(c) for c in "QPBDECSFZ")
 _Z_LENGTH = 6
 
@@ -130,6 +130,8 @@ class Session:
         self._notifications = bytearray()  # NOTIFYs and ParameterStatus that came while the bridge had the connection
         self._fatal = b""  # the server's FATAL that ended the session while the bridge had it: the client's too
         self._copying_in = False  # the server waits for the client's COPY data: a Query now is the server's to refuse
+        self._lent_with: dict[str, str] = {}  # the parameters when the bridge was lent the connection
+        self._reported: dict[str, bytes] = {}  # ... and the last ParameterStatus of each it reported since
         self._statements: dict[bytes, Virtual] = {}  # `?run` statements, by name
         self._portals: dict[bytes, Portal] = {}
 
@@ -163,9 +165,15 @@ class Session:
     def attach(self, writer: asyncio.StreamWriter) -> None:
         """The server's replies go to the bridge's psycopg connection until `detach`."""
         self._bridge = writer
+        self._lent_with, self._reported = dict(self.parameters), {}
 
     def detach(self) -> None:
+        """The client's again; a parameter the lending changed is reported to it (the catalog
+        reads' own SET LOCAL search_path, back as it was, is not)."""
         self._bridge = None
+        for name, wire in self._reported.items():
+            if self.parameters.get(name) != self._lent_with.get(name):
+                self._notifications += wire
 
     async def send_upstream(self, data: bytes) -> None:
         self.upstream_writer.write(data)
@@ -203,6 +211,8 @@ class Session:
         if kind == Z:
             self._copying_in = False
             self.status = body[:1]
+            if self.status == b"I" and not bridged:  # the transaction ended (COMMIT, ROLLBACK): its portals with it
+                self._portals.clear()
             if not bridged:
                 self._last_failed, self._failed = self._failed, False
                 self._owed = max(self._owed - 1, 0)
@@ -220,9 +230,10 @@ class Session:
                 self._notifications += message.wire()
         elif kind == S:
             name, pos = codec.read_cstring(body)
-            self.parameters[name.decode(errors="replace")] = codec.read_cstring(body, pos)[0].decode(errors="replace")
-            if bridged:  # a SET the person confirmed with ?run yes: the client's driver must know
-                self._notifications += message.wire()  # (standard_conforming_strings decides its quoting)
+            key = name.decode(errors="replace")
+            self.parameters[key] = codec.read_cstring(body, pos)[0].decode(errors="replace")
+            if bridged:  # a SET the person confirmed with ?run yes: the client's driver must know (at detach)
+                self._reported[key] = message.wire()  # (standard_conforming_strings decides its quoting)
         elif kind == ord("K"):
             self.backend_key = body
             self.proxy.remember(self)
@@ -267,6 +278,8 @@ class Session:
         if kind in (Q, S, F):
             self._owed += 1
             self._idle.clear()
+        if kind in (ord("c"), ord("f")):  # CopyDone, CopyFail: what follows is read again
+            self._copying_in = False
         if kind in _EXTENDED:
             self._in_batch = True
         elif kind == S:
@@ -438,10 +451,19 @@ class Session:
         statement.columns, statement.described = columns, True
         self._reply(codec.NO_PARAMETERS + (codec.row_description(columns, self.encoding) if columns else codec.NO_DATA))
 
+    def _portal(self, name: bytes) -> Portal | None:
+        """The `?run` portal, or the server's error when the transaction it lived in ended
+        while the proxy waited for the server (a COMMIT earlier in the batch)."""
+        portal = self._portals.get(name)
+        if portal is None:
+            self._fail(f'portal "{name.decode(self.encoding, errors="replace")}" does not exist', "34000")
+        return portal
+
     async def _describe_portal(self, name: bytes) -> None:
         if not await self._settle():
             return
-        portal = self._portals[name]
+        if (portal := self._portal(name)) is None:
+            return
         if portal.result is not None:
             columns = portal.result.columns
         elif self.conversation.last is not portal.proposal:
@@ -462,7 +484,8 @@ class Session:
         the Bind asked for, ``limit`` at a time when the client asks for a row limit."""
         if not await self._settle():
             return
-        portal = self._portals[name]
+        if (portal := self._portal(name)) is None:
+            return
         encoding = self.encoding
         if portal.result is None:
             if self.conversation.last is not portal.proposal:
@@ -537,8 +560,11 @@ class Failure:
 
 
 def _failure(exc: psycopg.Error) -> Failure:
+    """The error for the client: the server's own, else one of psycopg's (a client encoding
+    Python has no codec for is no broken connection, which 08006 would tell a pool)."""
     diag = exc.diag if exc.diag.sqlstate else None
-    return Failure(str(exc).strip() or exc.__class__.__name__, exc.diag.sqlstate or "08006", diag)
+    fallback = "0A000" if isinstance(exc, psycopg.NotSupportedError) else "08006"
+    return Failure(str(exc).strip() or exc.__class__.__name__, exc.diag.sqlstate or fallback, diag)
 
 
 def _binary(formats: tuple[int, ...]) -> bool | None:

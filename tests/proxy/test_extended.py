@@ -198,3 +198,30 @@ class ByWords(Scripted):
     def generate(self, prompt, *, n=1, **options):
         question = prompt[prompt.rfind("Question:") :]
         return Scripted([next(sql for words, sql in self.by_words.items() if words in question)]).generate(prompt, n=n)
+
+
+def _until_ready(sock: socket.socket) -> bytes:
+    received = b""
+    sock.settimeout(20)
+    while not (len(received) >= 6 and received[-6:-1] == b"Z\x00\x00\x00\x05") and (chunk := sock.recv(65536)):
+        received += chunk
+    return received
+
+
+def test_a_run_portal_ends_with_its_transaction(db, start_proxy):
+    """`?run yes` bound inside BEGIN, then ROLLBACK: the server drops a transaction's portals,
+    the proxy kept its own, and a later Execute ran the write the person had rolled back."""
+    proxy = start_proxy(Asker(Scripted([RAISE])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        conn.execute("SELECT nl2sql('raise the first customer''s revenue')")
+        sock = socket.socket(fileno=socket.dup(conn.pgconn.socket))
+        sock.sendall(_message(b"Q", b"BEGIN\0"))
+        _until_ready(sock)
+        sock.sendall(_message(b"P", b"s\0", b"SELECT nl2sql_run('yes')\0", b"\0\0") + _message(b"B", b"p\0", b"s\0", b"\0\0\0\0\0\0") + _message(b"S"))
+        assert _until_ready(sock).endswith(b"T")
+        sock.sendall(_message(b"Q", b"ROLLBACK\0"))
+        _until_ready(sock)
+        sock.sendall(_message(b"E", b"p\0", b"\0\0\0\0") + _message(b"S"))
+        received = _until_ready(sock)
+        sock.close()
+    assert b'portal "p" does not exist' in received and _revenue(db) == 300

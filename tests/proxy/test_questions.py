@@ -3,6 +3,7 @@ writes and unproven SQL only with `?run yes`; per connection; over the client's 
 
 from __future__ import annotations
 
+import os
 import struct
 import subprocess
 import threading
@@ -689,3 +690,62 @@ def test_a_question_sent_during_the_client_s_own_copy_gets_the_server_s_answer(d
             received += chunk
         sock.close()
     assert b"SFATAL\x00" in received and b"protocol synchronization was lost" in received
+
+
+def test_a_call_sent_right_behind_the_client_s_copy_is_still_the_proxy_s(db, start_proxy):
+    """CopyDone and a Query in one write (a pipelining client): the Query went to the server
+    unread, so an nl2sql() the database's owner had made ran, and its answer passed for the
+    proxy's."""
+    with psycopg.connect(db, autocommit=True) as owner:
+        owner.execute("CREATE TABLE planted (what text)")
+        owner.execute("CREATE FUNCTION public.nl2sql(q text) RETURNS text LANGUAGE sql AS $$ INSERT INTO planted VALUES (q) RETURNING 'SELECT 1' $$")
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        sock = _raw(conn)
+        body = b"COPY customers FROM STDIN\x00"
+        sock.sendall(b"Q" + struct.pack("!I", len(body) + 4) + body)
+        sock.settimeout(10)
+        received = b""
+        while b"G" not in received[:1] and (chunk := sock.recv(65536)):
+            received += chunk
+        row, call = b"4\tDi\t50\n", b"SELECT nl2sql('how many customers')\x00"
+        sock.sendall(b"d" + struct.pack("!I", len(row) + 4) + row + b"c\x00\x00\x00\x04" + b"Q" + struct.pack("!I", len(call) + 4) + call)
+        received = b""
+        while received.count(b"Z\x00\x00\x00\x05") < 2 and (chunk := sock.recv(65536)):
+            received += chunk
+        sock.close()
+    with psycopg.connect(db, autocommit=True) as owner:
+        assert owner.execute("SELECT count(*) FROM planted").fetchone() == (0,)
+    assert count(db) == 4 and b"\x00Csql\x00" not in received  # the COPY ran; the call was answered, not sent
+
+
+def test_a_question_too_long_to_ask_is_one_line_at_once(db, start_proxy):
+    """A pasted megabyte: reading it held the proxy's event loop for seconds (every client)."""
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        started = time.monotonic()
+        sql, _, _, _, reason = conn.execute("? " + "how many customers " * 60_000).fetchone()
+        assert time.monotonic() - started < 3
+        assert sql is None and "the question is too long (1,139,999 characters; at most 10,000)" in reason
+
+
+def test_a_question_s_own_settings_are_not_reported_to_the_client(db, start_proxy):
+    """PostgreSQL 18 reports search_path: the catalog reads' SET LOCAL and its undoing reached
+    the client as ParameterStatus pairs, a search_path the client never set."""
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        sock = _raw(conn)
+        body = b"? top 2 customers by revenue\x00"
+        sock.sendall(b"Q" + struct.pack("!I", len(body) + 4) + body)
+        received = _read_until_ready(sock)
+        sock.close()
+    assert b"send ?run to run it" in received and b"search_path\x00" not in received
+
+
+def test_a_client_encoding_python_cannot_read_is_no_broken_connection(db, start_proxy):
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    result = subprocess.run(
+        ["/usr/bin/psql", "-X", "-v", "VERBOSITY=verbose", proxy.via(db), "-c", "? top 2 customers by revenue;"],
+        env={**os.environ, "PGCLIENTENCODING": "EUC_TW"}, capture_output=True, timeout=60, check=False,
+    )
+    assert b"ERROR:  0A000:" in result.stderr and b"08006" not in result.stderr
