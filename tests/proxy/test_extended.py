@@ -169,6 +169,8 @@ def test_a_run_portal_runs_only_the_proposal_its_bind_confirmed(db, start_proxy)
         conn.execute("SELECT nl2sql('top 2 customers by revenue')")
         sock = socket.socket(fileno=socket.dup(conn.pgconn.socket))
         no_formats = b"\0\0\0\0\0\0"
+        sock.sendall(_message(b"Q", b"BEGIN\0"))  # in an implicit transaction the portal would end at the question's Sync
+        _until_ready(sock)
         sock.sendall(
             _message(b"P", b"r\0", b"SELECT nl2sql_run('yes')\0", b"\0\0")
             + _message(b"B", b"p\0", b"r\0", no_formats)
@@ -179,10 +181,7 @@ def test_a_run_portal_runs_only_the_proposal_its_bind_confirmed(db, start_proxy)
             + _message(b"E", b"p\0", b"\0\0\0\0")
             + _message(b"S")
         )
-        received = b""
-        sock.settimeout(20)
-        while not received.endswith(b"Z\x00\x00\x00\x05I") and (chunk := sock.recv(65536)):
-            received += chunk
+        received = _until_ready(sock)
         sock.close()
         assert b"another question was answered after this portal was bound" in received
         assert _revenue(db) == 300
