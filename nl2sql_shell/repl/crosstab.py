@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from nl2sql_shell.repl.send import Result, done, fetch_result
 from nl2sql_shell.repl.shell import Shell
-from nl2sql_shell.repl.variables import meta_arguments
+from nl2sql_shell.repl.variables import is_number, meta_arguments
 
 
 class CrosstabError(Exception):
@@ -76,7 +76,7 @@ def pivot(result: Result, args: list[str], null: str) -> tuple[list[str], list[b
 
 def _index(arg: str, names: list[str]) -> int:
     """psql's indexOfColumn: a number from 1, else a name (quoted as written, else lower-cased)."""
-    if arg.isdigit():
+    if is_number(arg):  # psql: ASCII digits alone make it a number
         number = int(arg)
         if not 1 <= number <= len(names):
             raise CrosstabError(f"column number {number} is out of range 1..{len(names)}")

@@ -23,7 +23,7 @@ from nl2sql_shell.repl.psql_only import NOT_IN_PSQL
 from nl2sql_shell.repl.session_commands import register as register_session_commands
 from nl2sql_shell.repl.shell import NOT_CONNECTED, Shell
 from nl2sql_shell.repl.statements import split_meta_command
-from nl2sql_shell.repl.variables import echo, meta_arguments, parse_boolean, substitute, valid_name
+from nl2sql_shell.repl.variables import atoi, echo, is_number, meta_arguments, parse_boolean, substitute, valid_name
 
 Handler = Callable[[Shell, str], bool]
 # Commands whose handlers read the line themselves: their words as psql reads them, variables
@@ -397,10 +397,10 @@ def edit_buffer(shell: Shell, buffer: str, argument: str) -> str:
     if not shell.require_query_buffer():
         return buffer
     words = meta_arguments(argument, shell.variables, evaluated=2)[:2]
-    if len(words) == 1 and words[0].strip(" \t").isdigit():  # psql: a lone number is the line
+    if len(words) == 1 and is_number(words[0].strip(" \t")):  # psql: a lone number is the line
         words = ["", words[0]]
     name, line = (words + ["", ""])[:2]
-    if line and not (line.isdigit() and int(line) > 0):
+    if line and atoi(line) < 1:
         shell.meta_error(f"invalid line number: {line}")
         shell.last_failed = True
         return buffer
@@ -410,14 +410,14 @@ def edit_buffer(shell: Shell, buffer: str, argument: str) -> str:
             if not path.exists():
                 raise EditError(f"{name}: No such file or directory")
             before = path.read_text()
-            run_editor(str(path), int(line or 0))
+            run_editor(str(path), atoi(line))
             text: str | None = path.read_text() if path.exists() else None
         else:
             with tempfile.NamedTemporaryFile("w+", prefix=f"psql.edit.{os.getpid()}.", suffix=".sql", delete=False) as handle:
                 before = buffer + "\n" if buffer else shell.previous_query()  # psql's buffer ends its last line
                 handle.write(before)
             try:
-                run_editor(handle.name, int(line or 0))
+                run_editor(handle.name, atoi(line))
                 text = Path(handle.name).read_text()
             finally:
                 os.unlink(handle.name)

@@ -14,7 +14,7 @@ from dataclasses import replace
 from nl2sql_shell.db.settings import FORMATS, Settings
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.special_variables import parse_int, refusal, substitute
-from nl2sql_shell.repl.variables import boolean, meta_arguments
+from nl2sql_shell.repl.variables import atoi, boolean, meta_arguments
 
 _BOOLEAN_WORDS = ("true", "false", "yes", "no", "on", "off", "1", "0")
 _ALIASES = {"x": "expanded", "t": "tuples_only", "C": "title", "T": "tableattr"}
@@ -37,19 +37,6 @@ def _bool(value: str, name: str) -> bool:
     raise PsetError(f'unrecognized value "{value}" for "{name}": Boolean expected')
 
 
-def _atoi(value: str) -> int:
-    digits = ""
-    for ch in value.strip():
-        if ch.isdigit() or (not digits and ch in "+-"):
-            digits += ch
-        else:
-            break
-    try:
-        return int(digits)
-    except ValueError:
-        return 0
-
-
 def _prefix_choice(value: str, choices: tuple[str, ...], error: str) -> str:
     matches = [choice for choice in choices if choice.startswith(value.lower())]
     if len(matches) > 1 and matches[0] != "latex":
@@ -69,7 +56,7 @@ def apply(settings: Settings, name: str, value: str | None) -> bool:
             s.format = _prefix_choice(value, FORMATS, "\\pset: allowed formats are " + ", ".join(FORMATS))
     elif name == "border":
         if value is not None:
-            s.border = _atoi(value)
+            s.border = atoi(value)
     elif name == "expanded":
         if value is not None and value.lower() == "auto":
             s.expanded = "auto"
@@ -108,7 +95,7 @@ def apply(settings: Settings, name: str, value: str | None) -> bool:
         setattr(s, name, value)
     elif name == "columns":
         if value is not None:
-            s.columns = _atoi(value)
+            s.columns = atoi(value)
     elif name == "pager":
         if value is not None and value.lower() == "always":
             s.pager = 2
@@ -121,7 +108,7 @@ def apply(settings: Settings, name: str, value: str | None) -> bool:
             s.pager = 0 if s.pager == 1 else 1
     elif name == "pager_min_lines":
         if value is not None:
-            s.pager_min_lines = _atoi(value)
+            s.pager_min_lines = atoi(value)
     elif name in ("unicode_border_linestyle", "unicode_column_linestyle", "unicode_header_linestyle"):
         if value is not None:
             kind = name.split("_")[1]

@@ -63,6 +63,18 @@ def connection_variables(conn: psycopg.Connection) -> dict[str, str]:
     }
 
 
+def atoi(value: str) -> int:
+    """C's atoi, as psql reads numbers in meta-commands: blanks, a sign, then ASCII digits only
+    (a digit Python also reads, `²` or `٣`, ends the number); 0 without any."""
+    found = re.match(r"\s*([+-]?[0-9]+)", value)
+    return int(found.group(1)) if found else 0
+
+
+def is_number(value: str) -> bool:
+    """Whether psql takes ``value`` for a number (ASCII digits), not a name."""
+    return bool(re.fullmatch(r"[0-9]+", value))
+
+
 def valid_name(name: str) -> bool:
     """Whether psql sets a variable of this name: not empty, and only ASCII letters, digits,
     ``_`` or non-ASCII characters (psql's VariableValidName)."""

@@ -57,3 +57,13 @@ def test_a_statement_padded_with_blanks_is_read_in_linear_time(head):
     started = time.monotonic()
     parse_command(head + " " * 200_000 + "x; ;")
     assert time.monotonic() - started < 1
+
+
+def test_a_port_in_digits_outside_ascii_is_a_clear_error():
+    """`--listen :²` ended in a traceback (Python's isdigit() takes ² for a digit)."""
+    import click
+
+    from nl2sql_shell.proxy.command import parse_listen
+
+    with pytest.raises(click.BadParameter, match="expected HOST:PORT"):
+        parse_listen(":²")

@@ -685,3 +685,15 @@ def test_a_word_in_an_unclosed_quote_is_absent_and_its_command_not_run(fresh_db,
 def test_query_text_held_across_a_meta_command_ends_where_psql_ends_it(fresh_db, tmp_path: Path, script: str):
     (tmp_path / "held.sql").write_text(script)
     same(fresh_db, fresh_db, "-f", "held.sql", cwd=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["\\e ²", "\\e e.sql ²", "\\e e.sql 2x", "select 1 as a, 2 as b, 3 as c \\crosstabview ² b", "select 1 as a, 2 as b, 3 as c \\crosstabview 1٣ b", "\\pset border ٣"],
+)
+def test_a_digit_outside_ascii_is_no_number_to_psql(fresh_db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: str):
+    """Python's isdigit() took `²` for a digit and int() then raised: the shell ended with a
+    traceback. psql reads ASCII digits only (atoi)."""
+    monkeypatch.setenv("EDITOR", "true")
+    (tmp_path / "e.sql").write_text(line + "\nselect 9 as z;\n")
+    same(fresh_db, fresh_db, "-f", "e.sql", cwd=tmp_path)
