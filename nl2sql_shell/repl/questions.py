@@ -320,8 +320,10 @@ class QuestionHandler:
                 if problem := backslashes_differ(self.shell.conn, answer.sql):  # typed, it would be read otherwise
                     self.shell.error(f"Not editable: {problem}.")
                     continue
-                # a draft, not the query buffer: a script asking (\i) would run its buffer
-                self.shell.draft, self.shell.redisplay = answer.sql, True
+                # a draft, not the query buffer: a script asking (\i) would run its buffer;
+                # after one kept earlier, not in its place
+                self.shell.draft = f"{self.shell.draft}\n{answer.sql}" if self.shell.draft else answer.sql
+                self.shell.redisplay = True
                 return
             if reply == "?":
                 self._explain(answer)

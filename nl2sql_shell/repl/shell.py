@@ -182,9 +182,11 @@ class Shell:
             if self.conditions.active() and self.require_connection():
                 self._ask(question.strip())
             # A question is one line at the prompt (Enter sends it): lines pasted after it are
-            # input of their own, read as the prompt reads a paste (complete statements run,
-            # an unfinished one waits in the buffer), not words of the question.
-            return self.take_edited(rest) if rest.strip() else True
+            # input of their own, read as the prompt reads a paste (meta-commands, complete
+            # statements; an unfinished one waits in the buffer), not words of the question.
+            from nl2sql_shell.repl.app import handle_line
+
+            return handle_line(self, rest) if rest.strip() else True
         return self._run_text(drop_empty_lines(text))  # psql skips an empty line typed outside quotes
 
     @property
@@ -199,17 +201,16 @@ class Shell:
         text, self.pending_input, self.draft = self.prompt_text, "", ""
         return text
 
-    def take_edited(self, text: str) -> bool:
+    def take_edited(self, text: str) -> None:
         """What an editor left (`\\e`, `\\ef`, `\\ev`), read as psql reads it: as one line of
         input, so its complete statements run now and the rest waits in the query buffer, its
-        last line ended, to be shown again (``redisplay``) before the next line is read.
-        False when what ran asks to quit (`\\q`)."""
+        last line ended, to be shown again (``redisplay``) before the next line is read."""
         end = complete_end(text)
-        keep_going = self.handle(text[:end]) if end else True
+        if end:
+            self.handle(text[:end])
         rest = text[end:].lstrip("\n")
         self.pending_input = (rest if rest.endswith("\n") else rest + "\n") if rest.strip() else ""
         self.redisplay = bool(self.pending_input)
-        return keep_going
 
     def _run_text(self, text: str) -> bool:
         """Statements, and psql's `select 1 \\g` (query text, then a meta-command on its line).

@@ -480,11 +480,14 @@ def test_lines_pasted_after_a_question_are_input_of_their_own(db):
     handler, out = _handler(db, ["n"])
     handler.asker = Asker(model, Options(max_repairs=0, candidates=1))
     before = _state(db)
-    handler.shell.handle("?! how many rows are in t\nselect 2 as two;\nDELETE FROM t")
-    assert model.prompts and all("select 2" not in p and "DELETE" not in p for p in model.prompts)
-    assert "Dropped." in out.getvalue() and " two \n-----\n   2\n(1 row)\n" in out.getvalue()
-    # an unfinished statement waits in the buffer, as the prompt keeps a paste (it ran at once)
-    assert _state(db) == before and handler.shell.take_prompt_text() == "DELETE FROM t\n"
+    handler.shell.handle("?! how many rows are in t\nselect 2 as two;\n\\echo a;b\nselect 3 as three;")
+    assert model.prompts and all("select 2" not in p and "echo" not in p for p in model.prompts)
+    assert "Dropped." in out.getvalue() and " two \n-----\n   2\n(1 row)\n" in out.getvalue() and " three \n" in out.getvalue()
+    # the same paste ending in an unfinished statement waits in the buffer, as the prompt keeps
+    # it (DELETE with no WHERE yet ran at once)
+    handler.confirm = lambda prompt: "n"
+    handler.shell.handle("?! how many rows are in t\nselect 4 as four;\nDELETE FROM t")
+    assert _state(db) == before and handler.shell.take_prompt_text() == "select 4 as four;\nDELETE FROM t"
 
 
 def test_a_line_that_is_not_an_answer_is_said_to_be_ignored(db):
@@ -522,3 +525,10 @@ def test_the_model_s_statement_is_in_the_log_as_psql_logs_every_query_it_sends(d
     handler._present(Answer("add one", "INSERT INTO t VALUES (3, 'new')", "write", "checked", safety=classify("INSERT INTO t VALUES (3, 'new')")))
     assert "********* QUERY **********\nSELECT note FROM t ORDER BY id\n**************************\n" in log.getvalue()
     assert "********* QUERY **********\nINSERT INTO t VALUES (3, 'new')\n**************************\n" in log.getvalue()
+
+
+def test_a_second_answer_kept_for_editing_does_not_replace_the_first(db):
+    handler, _ = _handler(db, ["e", "e"])
+    handler._present(_read(handler, "notes?", "SELECT note FROM t WHERE id = 1"))
+    handler._present(_read(handler, "ids?", "SELECT id FROM t"))
+    assert handler.shell.take_prompt_text() == "SELECT note FROM t WHERE id = 1\nSELECT id FROM t"
