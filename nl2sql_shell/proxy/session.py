@@ -130,6 +130,7 @@ class Session:
         self._notifications = bytearray()  # NOTIFYs and ParameterStatus that came while the bridge had the connection
         self._fatal = b""  # the server's FATAL that ended the session while the bridge had it: the client's too
         self._copying_in = False  # the server waits for the client's COPY data: a Query now is the server's to refuse
+        self._syncs_after_execute = 0  # Syncs forwarded since the last Execute or Query (ignored if it starts a COPY)
         self._lent_with: dict[str, str] = {}  # the parameters when the bridge was lent the connection
         self._reported: dict[str, bytes] = {}  # ... and the last ParameterStatus of each it reported since
         self._statements: dict[bytes, Virtual] = {}  # `?run` statements, by name
@@ -208,6 +209,9 @@ class Session:
         kind, body = message.kind, message.body
         if kind in (ord("G"), ord("W")):
             self._copying_in = not bridged
+            if not bridged:  # the Syncs sent behind the Execute that started it are ignored in COPY:
+                self._owed -= self._syncs_after_execute  # no ReadyForQuery answers them (libpq sends
+                self._syncs_after_execute = 0  # another after CopyDone, which is answered)
         if kind == Z:
             self._copying_in = False
             self.status = body[:1]
@@ -275,11 +279,15 @@ class Session:
     def _forward(self, message: codec.Message) -> None:
         """Bookkeeping for a message that goes to the server."""
         kind = message.kind
-        if kind in (Q, S, F):
-            self._owed += 1
-            self._idle.clear()
         if kind in (ord("c"), ord("f")):  # CopyDone, CopyFail: what follows is read again
             self._copying_in = False
+        if kind in (Q, E):
+            self._syncs_after_execute = 0
+        elif kind == S:
+            self._syncs_after_execute += 1
+        if kind in (Q, S, F) and not (kind == S and self._copying_in):  # the server ignores a Sync in COPY
+            self._owed += 1
+            self._idle.clear()
         if kind in _EXTENDED:
             self._in_batch = True
         elif kind == S:

@@ -11,7 +11,7 @@ import time
 
 import psycopg
 import pytest
-from psycopg import pq
+from psycopg import generators, pq
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from scripted import InTurn, Scripted
 
@@ -749,3 +749,27 @@ def test_a_client_encoding_python_cannot_read_is_no_broken_connection(db, start_
         env={**os.environ, "PGCLIENTENCODING": "EUC_TW"}, capture_output=True, timeout=60, check=False,
     )
     assert b"ERROR:  0A000:" in result.stderr and b"08006" not in result.stderr
+
+
+def test_a_question_after_a_copy_sent_through_the_extended_protocol_is_answered(db, start_proxy):
+    """libpq's COPY through PQexecParams: the Sync behind its Execute is ignored by the server
+    in COPY, and another follows CopyDone; the proxy counted a ReadyForQuery for both and
+    waited forever for one that never comes: every later question on that connection hung."""
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    conn = psycopg.connect(proxy.via(db), autocommit=True)  # not closed on failure: its question would hold the close
+    pgconn = conn.pgconn
+    pgconn.send_query_params(b"COPY customers FROM STDIN", None)
+    (started,) = conn.wait(generators.execute(pgconn))
+    assert started.status == pq.ExecStatus.COPY_IN
+    pgconn.put_copy_data(b"4\tDi\t50\n")
+    pgconn.put_copy_end()
+    (finished,) = conn.wait(generators.execute(pgconn))
+    assert finished.status == pq.ExecStatus.COMMAND_OK
+    assert conn.execute("SELECT 7").fetchone() == (7,)
+    answers: list[tuple] = []
+    asking = threading.Thread(target=lambda: answers.append(conn.execute("? top 2 customers by revenue").fetchone()), daemon=True)
+    asking.start()
+    asking.join(15)
+    assert answers and answers[0][3] is True
+    conn.close()
+    assert count(db) == 4
