@@ -52,7 +52,7 @@ def test_e_edits_the_query_buffer_and_runs_the_statements_it_completes(fresh_db,
     monkeypatch.setenv("EDITOR", "sed -i s/1/2/")
     shell.handle("select 11 as x\n\\e")
     assert shell.pending_input == "select 21 as x\n" and shell.redisplay and out.getvalue() == ""
-    monkeypatch.setenv("EDITOR", "sed -i $s/$/;/")
+    monkeypatch.setenv("EDITOR", "sed -i '$s/$/;/'")  # run through the shell, as psql runs it
     shell.handle(shell.pending_input + "\n\\e")
     assert shell.pending_input == "" and out.getvalue() == " x  \n----\n 21\n(1 row)\n\n"
     monkeypatch.setenv("EDITOR", "true")
