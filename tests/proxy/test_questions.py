@@ -670,19 +670,25 @@ def test_a_copy_with_the_client_s_stream_is_not_run_and_the_transaction_goes_on(
     assert count(db) == 4
 
 
+def _copying_in(conn: psycopg.Connection):
+    """The connection's socket once the server waits for its `COPY customers FROM STDIN` data."""
+    sock = _raw(conn)
+    body = b"COPY customers FROM STDIN\x00"
+    sock.sendall(b"Q" + struct.pack("!I", len(body) + 4) + body)
+    sock.settimeout(10)
+    received = b""
+    while b"G" not in received[:1] and (chunk := sock.recv(65536)):
+        received += chunk
+    return sock
+
+
 def test_a_question_sent_during_the_client_s_own_copy_gets_the_server_s_answer(db, start_proxy):
     """The server waits for COPY data; a Query then ends the connection with its FATAL. Read
     as a question, it waited for a ReadyForQuery that never came: no answer, and the table
     stayed locked after the client left."""
     proxy = start_proxy(Asker(Scripted([TOP])))
     with psycopg.connect(proxy.via(db), autocommit=True) as conn:
-        sock = _raw(conn)
-        body = b"COPY customers FROM STDIN\x00"
-        sock.sendall(b"Q" + struct.pack("!I", len(body) + 4) + body)
-        sock.settimeout(10)
-        received = b""
-        while b"G" not in received[:1] and (chunk := sock.recv(65536)):
-            received += chunk
+        sock = _copying_in(conn)
         body = b"? how many customers\x00"
         sock.sendall(b"Q" + struct.pack("!I", len(body) + 4) + body)
         received = b""
@@ -701,13 +707,7 @@ def test_a_call_sent_right_behind_the_client_s_copy_is_still_the_proxy_s(db, sta
         owner.execute("CREATE FUNCTION public.nl2sql(q text) RETURNS text LANGUAGE sql AS $$ INSERT INTO planted VALUES (q) RETURNING 'SELECT 1' $$")
     proxy = start_proxy(Asker(Scripted([TOP])))
     with psycopg.connect(proxy.via(db), autocommit=True) as conn:
-        sock = _raw(conn)
-        body = b"COPY customers FROM STDIN\x00"
-        sock.sendall(b"Q" + struct.pack("!I", len(body) + 4) + body)
-        sock.settimeout(10)
-        received = b""
-        while b"G" not in received[:1] and (chunk := sock.recv(65536)):
-            received += chunk
+        sock = _copying_in(conn)
         row, call = b"4\tDi\t50\n", b"SELECT nl2sql('how many customers')\x00"
         sock.sendall(b"d" + struct.pack("!I", len(row) + 4) + row + b"c\x00\x00\x00\x04" + b"Q" + struct.pack("!I", len(call) + 4) + call)
         received = b""
