@@ -243,6 +243,10 @@ class Session:
             self.proxy.remember(self)
         elif kind == C and body.startswith(_DDL):
             self.proxy.schema_changed()
+        elif kind == C and body in (b"DEALLOCATE ALL\0", b"DISCARD ALL\0"):  # the server's statements are gone, and so are ours
+            self._statements.clear()
+            if body.startswith(b"DISCARD"):  # ... and its portals
+                self._portals.clear()
 
     async def _pump_client(self) -> None:
         stream = codec.ClientStream(_INSPECTED)

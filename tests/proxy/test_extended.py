@@ -224,3 +224,21 @@ def test_a_run_portal_ends_with_its_transaction(db, start_proxy):
         received = _until_ready(sock)
         sock.close()
     assert b'portal "p" does not exist' in received and _revenue(db) == 300
+
+
+@pytest.mark.parametrize("command", [b"DEALLOCATE ALL", b"DISCARD ALL"])
+def test_a_run_statement_is_gone_with_every_statement_of_the_session(db, start_proxy, command):
+    """As the server's own: after DEALLOCATE ALL (or DISCARD ALL) a Bind to a `?run` prepared
+    before gets the server's error; it ran the proposal."""
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        conn.execute("SELECT nl2sql('top 2 customers by revenue')")
+        sock = socket.socket(fileno=socket.dup(conn.pgconn.socket))
+        sock.sendall(_message(b"P", b"r\0", b"?run\0", b"\0\0") + _message(b"S"))
+        _until_ready(sock)
+        sock.sendall(_message(b"Q", command + b"\0"))
+        _until_ready(sock)
+        sock.sendall(_message(b"B", b"p\0", b"r\0", b"\0\0\0\0\0\0") + _message(b"E", b"p\0", b"\0\0\0\0") + _message(b"S"))
+        received = _until_ready(sock)
+        sock.close()
+    assert b'prepared statement "r" does not exist' in received and b"Ada" not in received
