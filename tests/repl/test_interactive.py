@@ -273,20 +273,3 @@ def test_a_byte_that_is_not_utf8_typed_at_the_prompt_is_the_server_s_one_line(fr
     assert child.exitstatus == 0
     assert b"\xff" in (tmp_path / "history").read_bytes()  # kept as typed
 
-
-def test_ctrl_z_suspends_the_shell_and_is_not_typed_into_the_query(fresh_db):
-    """Ctrl-Z went into the query as the byte 0x1A; psql stops (SIGTSTP to its process group).
-    Here the shell runs as a session of its own, whose group the kernel never stops (an
-    orphaned group), so what shows is the query going on as typed around it."""
-    child = _spawn(fresh_db, False, TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1")  # a pty that answers no cursor request
-    child.expect("=#")
-    time.sleep(1)  # the prompt takes keys once drawn
-    child.send("select 'back' ")
-    time.sleep(0.5)
-    child.sendcontrol("z")
-    time.sleep(0.5)
-    child.sendline("as s;")
-    child.expect(r"\(1 row\)")
-    assert "syntax error" not in child.before and "back" in child.before
-    child.sendline("\\q")
-    child.expect(pexpect.EOF)
