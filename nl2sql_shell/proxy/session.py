@@ -22,7 +22,8 @@ for) and the proposal runs at the Execute. A Sync still goes to the server, whos
 ReadyForQuery carries the real transaction status.
 
 Whenever the proxy must answer or borrow the connection in the middle of a batch (messages
-since the last Sync already sent on), it first sends a Sync of its own and waits for the
+since the last Sync already sent on), and before a simple Query or FunctionCall sent inside
+one (the server answers it only if the batch has not failed), it first sends a Sync of its own and waits for the
 server to be idle; that ReadyForQuery is not passed on. If the server failed something of
 that first part, the rest of the client's batch is skipped up to its Sync, as the server
 would. The client's implicit transaction then ends at that point, not at its own Sync.
@@ -317,16 +318,15 @@ class Session:
 
     def _own_answer(self, message: codec.Message) -> Coroutine[None, None, None] | None:
         kind = message.kind
-        if kind in (Q, P):
-            command = self._command(message)
-            if command is None:
-                return None
+        if kind in (Q, P) and (command := self._command(message)) is not None:
             if kind == Q:
                 return self._answer_query(command)
             if isinstance(command, Misused):
                 return self._refuse(command)
             name = codec.read_cstring(message.body)[0]
             return self._parse_run(name, command) if isinstance(command, Run) else self._answer_parse(message, command)
+        if kind in (Q, F):
+            return self._after_batch(message) if self._in_batch else None
         if not (self._statements or self._portals):
             return None
         if kind == B:
@@ -403,6 +403,16 @@ class Session:
             )
         self._reply(reply + codec.ready_for_query(self.status))
         await self.client_writer.drain()
+
+    async def _after_batch(self, message: codec.Message) -> None:
+        """A Query or FunctionCall inside an extended batch: the server answers it with a
+        ReadyForQuery only if the batch has not failed by then (the count of those owed
+        would be off for good), so the batch is ended first with the proxy's Sync, as the
+        Query would have ended its implicit transaction; after a failure it is skipped, as the
+        server skips it."""
+        if await self._settle():
+            self._forward(message)
+            await self.send_upstream(message.wire())
 
     async def _refuse(self, command: Misused) -> None:
         """A Parse of a Misused form: its error, and the rest of the batch skipped."""

@@ -242,3 +242,31 @@ def test_a_run_statement_is_gone_with_every_statement_of_the_session(db, start_p
         received = _until_ready(sock)
         sock.close()
     assert b'prepared statement "r" does not exist' in received and b"Ada" not in received
+
+
+@pytest.mark.parametrize("fails", [True, False])
+def test_a_query_inside_a_batch_leaves_questions_answered(db, start_proxy, fails):
+    """A simple Query inside an extended batch the server has already failed is skipped with
+    no ReadyForQuery; the proxy counted one for it and every later question on the
+    connection waited forever. When the batch has not failed, the Query runs and commits with
+    what came before it, as on PostgreSQL 15 directly (18 reports an open transaction there
+    and fails the next Query with "unexpected state STARTED")."""
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        sock = socket.socket(fileno=socket.dup(conn.pgconn.socket))
+        sql = b"SELECT 1 / 0\0" if fails else b"SELECT 'first'\0"
+        sock.sendall(
+            _message(b"P", b"\0", sql, b"\0\0")
+            + _message(b"B", b"\0", b"\0", b"\0\0\0\0\0\0")
+            + _message(b"E", b"\0", b"\0\0\0\0")
+            + _message(b"Q", b"INSERT INTO customers VALUES (9, 'Q', 1)\0")
+            + _message(b"S")
+        )
+        received = _until_ready(sock)
+        if not fails and received.count(b"Z\0\0\0\5") == 1:  # the Query's own ReadyForQuery, then the Sync's
+            received += _until_ready(sock)
+        assert (b"division by zero" in received) == fails and count(db) == (3 if fails else 4)
+        assert received.count(b"Z\0\0\0\5") == (1 if fails else 2)
+        sock.sendall(_message(b"Q", b"? top 2 customers by revenue\0"))
+        assert b"FROM customers" in _until_ready(sock)  # the answer
+        sock.close()
