@@ -75,6 +75,10 @@ Q, P, B, D, E, C, S, F, Z = (ord(c) for c in "QPBDECSFZ")
 _Z_LENGTH = 6
 
 
+class ServerInCopy(Exception):
+    """The server waits for the client's COPY data: a message held for a question goes to it."""
+
+
 @dataclass
 class Portal:
     """A portal bound to a `?run` statement: what to run, the formats asked, its result, and
@@ -131,7 +135,11 @@ class Session:
         self._notifications = bytearray()  # NOTIFYs and ParameterStatus that came while the bridge had the connection
         self._fatal = b""  # the server's FATAL that ended the session while the bridge had it: the client's too
         self._copying_in = False  # the server waits for the client's COPY data: a Query now is the server's to refuse
-        self._syncs_after_execute = 0  # Syncs forwarded since the last Execute or Query (ignored if it starts a COPY)
+        # an Execute or Query was sent whose COPY, if it starts one, the server has not announced
+        # yet (and the client has not ended): the Syncs sent behind it are ignored if it does
+        self._copy_pending = False
+        self._syncs_after_execute = 0
+        self._copy_by_execute = False  # ... sent by an Execute: that COPY ends inside the Execute's batch
         self._lent_with: dict[str, str] = {}  # the parameters when the bridge was lent the connection
         self._reported: dict[str, bytes] = {}  # ... and the last ParameterStatus of each it reported since
         self._statements: dict[bytes, Virtual] = {}  # `?run` statements, by name
@@ -208,11 +216,15 @@ class Session:
 
     def _track(self, message: codec.Message, bridged: bool) -> None:
         kind, body = message.kind, message.body
-        if kind in (ord("G"), ord("W")):
-            self._copying_in = not bridged
-            if not bridged:  # the Syncs sent behind the Execute that started it are ignored in COPY:
-                self._owed -= self._syncs_after_execute  # no ReadyForQuery answers them (libpq sends
-                self._syncs_after_execute = 0  # another after CopyDone, which is answered)
+        if kind in (ord("G"), ord("W")) and not bridged:
+            # the Syncs sent behind the Execute that started it are ignored in COPY: no
+            # ReadyForQuery answers them (libpq sends another after CopyDone, which is answered)
+            self._owed -= self._syncs_after_execute
+            self._syncs_after_execute = 0
+            if self._copy_pending:  # the client's CopyDone or CopyFail is yet to come
+                self._copying_in = True
+                self._idle.set()  # the server waits for the client: a message held for a question goes to it
+            self._copy_pending = False
         if kind == Z:
             self._copying_in = False
             self.status = body[:1]
@@ -277,7 +289,10 @@ class Session:
                     if out:
                         await self.send_upstream(out[0] if len(out) == 1 else b"".join(out))
                         out = []
-                    await answer
+                    try:
+                        await answer
+                    except ServerInCopy:  # the server ends the connection, as it would directly
+                        await self.send_upstream(piece.wire())
                 if out:
                     await self.send_upstream(out[0] if len(out) == 1 else b"".join(out))
 
@@ -285,10 +300,14 @@ class Session:
         """Bookkeeping for a message that goes to the server."""
         kind = message.kind
         if kind in (ord("c"), ord("f")):  # CopyDone, CopyFail: what follows is read again
-            self._copying_in = False
+            if self._copying_in or self._copy_pending:  # the server is (or may be) in COPY: it answers the end
+                if self._copying_in:
+                    self._idle.clear()
+                self._in_batch = self._copy_by_execute  # an Execute's COPY ends inside its batch
+            self._copying_in = self._copy_pending = False
         if kind in (Q, E):
-            self._syncs_after_execute = 0
-        elif kind == S:
+            self._syncs_after_execute, self._copy_pending, self._copy_by_execute = 0, True, kind == E
+        elif kind == S and self._copy_pending:
             self._syncs_after_execute += 1
         if kind in (Q, S, F) and not (kind == S and self._copying_in):  # the server ignores a Sync in COPY
             self._owed += 1
@@ -356,19 +375,25 @@ class Session:
     async def _settle(self) -> bool:
         """Wait until the server has answered everything sent before and is idle, ending a
         batch in progress with a Sync of the proxy's own. False: that batch failed, and the
-        rest of the client's is skipped up to its Sync."""
+        rest of the client's is skipped up to its Sync. Raises ServerInCopy when the server
+        turns out to wait for COPY data (an Execute sent just before started it)."""
         if self._in_batch:
             self._swallow += 1
             self._owed += 1
             self._idle.clear()
             self._in_batch = False
             await self.send_upstream(codec.SYNC)
-            await self._idle.wait()
+            await self._until_idle()
             if self._last_failed:
                 self._discarding = True
                 return False
-        await self._idle.wait()
+        await self._until_idle()
         return True
+
+    async def _until_idle(self) -> None:
+        await self._idle.wait()
+        if self._copying_in:
+            raise ServerInCopy
 
     def _reply(self, data: bytes) -> None:
         """Bytes of the proxy's own, after any NOTIFY that came while the bridge had the connection."""

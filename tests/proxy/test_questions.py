@@ -773,3 +773,76 @@ def test_a_question_after_a_copy_sent_through_the_extended_protocol_is_answered(
     assert answers and answers[0][3] is True
     conn.close()
     assert count(db) == 4
+
+
+def _message(kind: bytes, body: bytes = b"") -> bytes:
+    return kind + struct.pack("!I", len(body) + 4) + body
+
+
+_EXTENDED_COPY = _message(b"P", b"\0COPY customers FROM STDIN\0\0\0") + _message(b"B", b"\0\0" + b"\0" * 6) + _message(b"E", b"\0" + b"\0" * 4)
+
+
+@pytest.mark.parametrize(
+    "behind",
+    [_message(b"S") + _message(b"Q", b"? how many customers\0"), _message(b"P", b"\0SELECT nl2sql('how many customers')\0\0\0") + _message(b"S")],
+    ids=["query", "parse"],
+)
+def test_a_question_pipelined_behind_an_extended_copy_gets_the_server_s_answer(db, start_proxy, behind):
+    """A question sent right behind an Execute that starts COPY, before the server said so:
+    the server, waiting for COPY data, ignores the Syncs, and the proxy waited for a
+    ReadyForQuery that never comes. It goes to the server now, which ends the connection as
+    it does for any message in COPY."""
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        sock = _raw(conn)
+        sock.sendall(_EXTENDED_COPY + behind)
+        sock.settimeout(10)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+        sock.close()
+    assert b"during COPY from stdin" in received and b"protocol synchronization was lost" in received
+
+
+@pytest.mark.parametrize("syncs", [b"S", b"SS", b""], ids=["sync", "two-syncs", "no-sync"])
+def test_a_question_pipelined_behind_an_extended_copy_s_end_is_answered(db, start_proxy, syncs):
+    """After CopyDone, Syncs are answered again: two of them were both taken for ones the
+    server ignored, and a question right behind borrowed the connection before the second
+    ReadyForQuery; with none, the Execute's batch was still open and the question waited
+    forever."""
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        sock = _raw(conn)
+        sock.sendall(
+            _EXTENDED_COPY
+            + _message(b"S")  # ignored by the server in COPY
+            + _message(b"d", b"4\tDi\t50\n")
+            + _message(b"c")
+            + b"".join(_message(bytes([sync])) for sync in syncs)
+            + _message(b"Q", b"? top 2 customers by revenue\0")
+        )
+        received = b""
+        sock.settimeout(10)
+        while b"send ?run to run it" not in received and (chunk := sock.recv(65536)):
+            received += chunk
+        received += _read_until_ready(sock) if not received.endswith(b"Z\x00\x00\x00\x05I") else b""
+        sock.sendall(_message(b"Q", b"SELECT 'after'\0"))
+        after = _read_until_ready(sock)
+        sock.close()
+    assert b"COPY 1" in received and b"send ?run to run it" in received
+    assert received.count(b"Z\x00\x00\x00\x05") == len(syncs) + 1 and b"after" in after
+    assert count(db) == 4
+
+
+def test_a_question_after_a_copy_the_server_failed_is_answered(db, start_proxy):
+    """Bad COPY data: the server ends the COPY with its error and ReadyForQuery at once, then
+    ignores the client's CopyDone; the question after it is answered."""
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        sock = _copying_in(conn)
+        sock.sendall(_message(b"d", b"not a number\tDi\t50\n"))
+        failed = _read_until_ready(sock)
+        sock.sendall(_message(b"c") + _message(b"Q", b"? top 2 customers by revenue\0"))
+        answered = _read_until_ready(sock)
+        sock.close()
+    assert b"invalid input syntax for type integer" in failed and b"send ?run to run it" in answered
