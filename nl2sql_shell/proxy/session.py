@@ -142,6 +142,7 @@ class Session:
         self._copy_by_execute = False  # ... sent by an Execute: that COPY ends inside the Execute's batch
         self._lent_with: dict[str, str] = {}  # the parameters when the bridge was lent the connection
         self._reported: dict[str, bytes] = {}  # ... and the last ParameterStatus of each it reported since
+        self._lent_in = b"I"  # ... and the transaction status then
         self._statements: dict[bytes, Virtual] = {}  # `?run` statements, by name
         self._portals: dict[bytes, Portal] = {}
 
@@ -175,12 +176,14 @@ class Session:
     def attach(self, writer: asyncio.StreamWriter) -> None:
         """The server's replies go to the bridge's psycopg connection until `detach`."""
         self._bridge = writer
-        self._lent_with, self._reported = dict(self.parameters), {}
+        self._lent_with, self._reported, self._lent_in = dict(self.parameters), {}, self.status
 
     def detach(self) -> None:
         """The client's again; a parameter the lending changed is reported to it (the catalog
         reads' own SET LOCAL search_path, back as it was, is not)."""
         self._bridge = None
+        if self._lent_in != b"I" and self.status == b"I":  # `?run yes` of COMMIT or ROLLBACK: its portals end with it
+            self._portals.clear()
         for name, wire in self._reported.items():
             if self.parameters.get(name) != self._lent_with.get(name):
                 self._notifications += wire

@@ -270,3 +270,26 @@ def test_a_query_inside_a_batch_leaves_questions_answered(db, start_proxy, fails
         sock.sendall(_message(b"Q", b"? top 2 customers by revenue\0"))
         assert b"FROM customers" in _until_ready(sock)  # the answer
         sock.close()
+
+
+def test_a_run_portal_ends_with_a_transaction_ended_by_run_yes(db, start_proxy):
+    """`?run yes` of a COMMIT the model proposed ends the transaction on the bridge: the
+    proxy kept the `?run` portals bound in it, and a suspended one went on giving rows."""
+    proxy = start_proxy(Asker(ByWords({"top": TOP, "commit": "COMMIT"})))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        sock = socket.socket(fileno=socket.dup(conn.pgconn.socket))
+        sock.sendall(_message(b"Q", b"BEGIN\0"))
+        _until_ready(sock)
+        sock.sendall(_message(b"Q", b"? top 2 customers by revenue\0"))
+        _until_ready(sock)
+        one_row = b"\0\0\0\1"
+        sock.sendall(_message(b"P", b"r\0", b"?run\0", b"\0\0") + _message(b"B", b"p\0", b"r\0", b"\0\0\0\0\0\0") + _message(b"E", b"p\0", one_row) + _message(b"S"))
+        assert b"Ada" in _until_ready(sock)
+        for command in (b"?! commit the work\0", b"?run yes\0"):
+            sock.sendall(_message(b"Q", command))
+            done = _until_ready(sock)
+        assert done.endswith(b"I")
+        sock.sendall(_message(b"E", b"p\0", b"\0\0\0\0") + _message(b"S"))
+        received = _until_ready(sock)
+        sock.close()
+    assert b'portal "p" does not exist' in received and b"Cy" not in received
