@@ -259,6 +259,10 @@ class Session:
             self.proxy.remember(self)
         elif kind == C and body.startswith(_DDL):
             self.proxy.schema_changed()
+        elif kind == C and body == b"ROLLBACK\0" and not bridged:  # (the bridge's own end its checks)
+            # also ROLLBACK TO SAVEPOINT, which ends only the portals made after its savepoint:
+            # which those are would need the savepoints' names, so all `?run` portals end (bound again)
+            self._portals.clear()
         elif kind == C and body in (b"DEALLOCATE ALL\0", b"DISCARD ALL\0"):  # the server's statements are gone, and so are ours
             self._statements.clear()
             if body.startswith(b"DISCARD"):  # ... and its portals

@@ -293,3 +293,22 @@ def test_a_run_portal_ends_with_a_transaction_ended_by_run_yes(db, start_proxy):
         received = _until_ready(sock)
         sock.close()
     assert b'portal "p" does not exist' in received and b"Cy" not in received
+
+
+def test_a_run_portal_ends_with_a_rollback_to_its_savepoint(db, start_proxy):
+    """ROLLBACK TO SAVEPOINT destroys the portals made after the savepoint; the proxy kept
+    its `?run` portal, and a suspended one went on giving rows."""
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        sock = socket.socket(fileno=socket.dup(conn.pgconn.socket))
+        for command in (b"BEGIN\0", b"SAVEPOINT s\0", b"? top 2 customers by revenue\0"):
+            sock.sendall(_message(b"Q", command))
+            _until_ready(sock)
+        sock.sendall(_message(b"P", b"r\0", b"?run\0", b"\0\0") + _message(b"B", b"p\0", b"r\0", b"\0\0\0\0\0\0") + _message(b"E", b"p\0", b"\0\0\0\1") + _message(b"S"))
+        assert b"Ada" in _until_ready(sock)
+        sock.sendall(_message(b"Q", b"ROLLBACK TO SAVEPOINT s\0"))
+        _until_ready(sock)
+        sock.sendall(_message(b"E", b"p\0", b"\0\0\0\0") + _message(b"S"))
+        received = _until_ready(sock)
+        sock.close()
+    assert b'portal "p" does not exist' in received and b"Cy" not in received
