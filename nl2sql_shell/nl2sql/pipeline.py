@@ -55,6 +55,14 @@ STOP_STRINGS = (";", "```\n", "\n\n\n")
 MAX_QUESTION_CHARS = 10_000
 
 
+def question_too_long(question: str, hint: str | None = None) -> str | None:
+    """Why a question is refused before anything else (a pasted file is not a question, and
+    reading it against the schema would take long): None when it is short enough."""
+    if (size := len(question) + len(hint or "")) > MAX_QUESTION_CHARS:
+        return f"the question is too long ({size:,} characters; at most {MAX_QUESTION_CHARS:,})"
+    return None
+
+
 @dataclass
 class Attempt:
     """One generation and what the checks said of it (kept for `\\explain-last` and eval)."""
@@ -214,8 +222,8 @@ class Asker:
         """Propose SQL for ``question``; ``check_grounding=False`` lets the model try a question
         whose words the schema does not have (the person insists: `?!` in the shell)."""
         started = time.perf_counter()
-        if (size := len(question) + len(hint or "")) > MAX_QUESTION_CHARS:
-            return Answer(question, None, "failed", f"the question is too long ({size:,} characters; at most {MAX_QUESTION_CHARS:,})")
+        if (too_long := question_too_long(question, hint)) is not None:
+            return Answer(question, None, "failed", too_long)
         schema = self.schemas.get(conn)
         grounding = None  # what the question talks about that the schema lacks (None: not judged)
         if check_grounding and not history and self.options.refuse_ungrounded and self.options.prompt_style == "default":

@@ -146,6 +146,7 @@ class QuestionHandler:
 
     # -- asking -------------------------------------------------------------------------------------
     def ask(self, line: str) -> None:
+        from nl2sql_shell.nl2sql.pipeline import question_too_long
         from nl2sql_shell.repl.variables import substitute
 
         line = substitute(line, self.shell.variables, sql=False)  # `? orders above :limit`, as psql would
@@ -157,6 +158,10 @@ class QuestionHandler:
             return
         if undecodable(question):
             self.shell.meta_error("the question holds bytes that are not UTF-8; type it again")
+            self.shell.last_failed = True
+            return
+        if (too_long := question_too_long(question)) is not None:  # said at once, not after the model's load
+            self.shell.meta_error(too_long)
             self.shell.last_failed = True
             return
         if not self._wait_for_model():

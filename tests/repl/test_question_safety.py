@@ -532,3 +532,14 @@ def test_a_second_answer_kept_for_editing_does_not_replace_the_first(db):
     handler._present(_read(handler, "notes?", "SELECT note FROM t WHERE id = 1"))
     handler._present(_read(handler, "ids?", "SELECT id FROM t"))
     assert handler.shell.take_prompt_text() == "SELECT note FROM t WHERE id = 1\nSELECT id FROM t"
+
+
+def test_a_question_too_long_is_one_line_before_the_model_is_waited_for(db, tmp_path):
+    """A pasted file after `?`: the shell waited for the model to load (minutes on a first
+    start) only to say then that the question is too long."""
+    target = Target(db)
+    shell = Shell(target, connect(target), output=Output(io.StringIO(), use_pager=False), errors=io.StringIO())
+    handler = QuestionHandler(shell, model=str(tmp_path / "never-there"), adapter=None, quantize=None, device="cpu", backend="transformers")
+    handler.ask("? " + "how many customers " * 600)
+    assert shell.errors.getvalue().count("\n") == 1 and "the question is too long (11,399 characters; at most 10,000)" in shell.errors.getvalue()
+    assert handler._loader is None and shell.last_failed  # no load was started for it
