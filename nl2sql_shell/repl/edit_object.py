@@ -24,7 +24,7 @@ FUNCTION_TEMPLATE = (
     "AS $function$\n\n$function$\n"
 )
 VIEW_TEMPLATE = "CREATE VIEW  AS\n SELECT \n  -- something...\n"
-_LINE_NUMBER = re.compile(r"^(?P<name>.*?)\s+(?P<line>\d+)\s*$|^(?P<only>\d+)\s*$", re.DOTALL)
+_LINE_NUMBER = re.compile(r"^(?P<name>.*?)\s+(?P<line>\d+)\s*$|^(?P<only>\d+)\s*$", re.DOTALL | re.ASCII)  # isdigit in C
 _BODY_START = ("AS ", "BEGIN ", "RETURN ")
 
 

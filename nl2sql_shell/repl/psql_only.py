@@ -89,7 +89,7 @@ def watch(shell: Shell, buffer: str, argument: str) -> None:
             shell.output.say("\n")
 
 
-_STRTOD = re.compile(r"\s*[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)")
+_STRTOD = re.compile(r"\s*[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)", re.ASCII)  # C: ASCII digits and blanks
 
 
 def _strtod(word: str) -> float:

@@ -45,6 +45,22 @@ def test_watch_reruns_the_query_until_ctrl_c(fresh_db, monkeypatch):
     assert "(every 0.5s)\n\n" in out.getvalue() and naps == [0.5, 0.5] and err.getvalue() == ""
 
 
+def test_watch_reads_its_interval_as_psql_s_strtod(fresh_db, monkeypatch):
+    """C's strtod reads ASCII digits only: psql 15 waits its default second for `\\watch ٣`
+    (Arabic-Indic three); Python's float() read 3."""
+    shell, out, _ = _shell(fresh_db)
+    naps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        naps.append(seconds)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(psql_only.time, "sleep", sleep)
+    shell.handle("select 1 \\watch \u0663")
+    shell.handle("select 1 \\watch 2.5s")
+    assert naps == [1, 2.5] and "(every 1s)" in out.getvalue()
+
+
 def test_e_edits_the_query_buffer_and_runs_the_statements_it_completes(fresh_db, monkeypatch):
     """psql's \\e: the buffer (else the last query) in the editor; what comes back is read as
     input, so a complete statement runs at once; left unchanged, the last query is not rerun."""
