@@ -23,10 +23,13 @@ ReadyForQuery carries the real transaction status.
 
 Whenever the proxy must answer or borrow the connection in the middle of a batch (messages
 since the last Sync already sent on), and before a simple Query or FunctionCall sent inside
-one (the server answers it only if the batch has not failed), it first sends a Sync of its own and waits for the
-server to be idle; that ReadyForQuery is not passed on. If the server failed something of
-that first part, the rest of the client's batch is skipped up to its Sync, as the server
-would. The client's implicit transaction then ends at that point, not at its own Sync.
+one (the server answers it only if the batch has not failed), it first sends a Sync of its
+own and waits for the server to be idle; that ReadyForQuery is not passed on. If the server
+failed something of that first part, the rest of the client's batch is skipped up to its
+Sync, as the server would. The client's implicit transaction then ends at that point, not at
+its own Sync. A message held so while the server turns out to wait for COPY data (an Execute
+just before it started one) goes to the server, which ends the connection as it would
+directly.
 """
 
 from __future__ import annotations
