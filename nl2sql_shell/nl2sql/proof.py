@@ -929,10 +929,14 @@ class _Prover:
             query = """
                 SELECT p.oid, p.oid::regprocedure::text, p.prorettype FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
                 WHERE p.proname = %(name)s AND p.prokind <> 'p'
-                  AND (n.nspname = %(schema)s OR (%(schema)s IS NULL AND n.nspname = ANY(%(path)s::text[])))
+                  AND (n.nspname = %(schema)s OR (%(schema)s = 'pg_temp' AND n.oid = pg_my_temp_schema())
+                       OR (%(schema)s IS NULL AND n.nspname = ANY(%(path)s::text[])))
                   AND (%(args)s::int IS NULL OR (%(args)s BETWEEN p.pronargs - p.pronargdefaults AND p.pronargs)
                        OR (p.provariadic <> 0 AND %(args)s >= p.pronargs - 1))"""
-            for oid, label, ret in self.rows(query, {"name": call.name, "schema": call.schema, "args": call.args, "path": list(self.path)}):
+            rows = self.rows(query, {"name": call.name, "schema": call.schema, "args": call.args, "path": list(self.path)})
+            if call.schema is not None and not rows:  # it names a schema, so it is a call the server will look up
+                self.fail(f"calls {call.schema}.{call.name}, which this check finds no function for")
+            for oid, label, ret in rows:
                 found[oid] = (label, ret)
                 if not call.names_only:
                     forced.add(oid)

@@ -1076,3 +1076,23 @@ def test_the_vote_fetches_only_its_row_limit_and_stops_on_the_wall_clock(conn):
     started = time.perf_counter()
     assert result_fingerprint(conn, "SELECT count(*) FROM generate_series(1, 1000000000)", slow) is None
     assert time.perf_counter() - started < 5
+
+
+@pytest.mark.parametrize(
+    "sql", ["SELECT pg_temp.cleanup()", "SELECT x FROM pg_temp.cleanup() AS x", 'SELECT "pg_temp".cleanup()', "SELECT PG_TEMP.cleanup()", "SELECT (SELECT pg_temp.cleanup())"]
+)
+def test_a_call_of_the_session_s_temporary_function_is_unproven(pg_server, sql):
+    """`pg_temp` names the session's own temporary schema (pg_temp_N): no function matched the
+    name as written, so the person's plpgsql function was proven and ran on a bare Enter."""
+    with psycopg.connect(create_database(pg_server, "proof_temp_function", "CREATE TABLE t (a int);"), autocommit=True) as conn:
+        conn.execute("CREATE FUNCTION pg_temp.cleanup() RETURNS int LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(7373); RETURN 1; END$$")
+        proof = prove(conn, sql)
+        assert not proof.proven and any("cleanup()" in reason for reason in proof.reasons), proof.reasons
+        assert prove(conn, "SELECT count(*) FROM t").proven
+
+
+def test_a_qualified_call_of_no_function_found_is_unproven(conn):
+    """A schema-qualified call that the check finds no function for may reach one the check
+    cannot see (as `pg_temp.f` did): not proven (the server would fail it otherwise anyway)."""
+    proof = prove(conn, "SELECT public.no_such_function(1)")
+    assert not proof.proven and proof.reasons == ("calls no_such_function, which this check finds no function for",)  # as the search_path shows it
