@@ -40,7 +40,25 @@ def read_script(path: Path | None) -> str:
     """The text of a script file (stdin when ``path`` is None), invalid UTF-8 kept as
     surrogate escapes (run_script sends those bytes as they were); OSError if it cannot be read."""
     data = sys.stdin.buffer.read() if path is None else path.read_bytes()
-    return data.decode("utf-8", "surrogateescape")
+    return _as_psql_reads(data).decode("utf-8", "surrogateescape")
+
+
+_FGETS_CHUNK = 1023  # psql reads a script with fgets into a 1024-byte buffer
+
+
+def _as_psql_reads(data: bytes) -> bytes:
+    """The script as psql sees it: each piece fgets reads is kept as a C string, so a NUL
+    ends it there, and a line whose newline came after a NUL goes on with the next line
+    (psql never sends what followed the NUL)."""
+    if b"\0" not in data:
+        return data
+    kept = bytearray()
+    lines = data.split(b"\n")  # fgets ends a piece at a newline alone
+    for i, line in enumerate(lines):
+        line += b"\n" if i < len(lines) - 1 else b""
+        for start in range(0, len(line), _FGETS_CHUNK):
+            kept += line[start : start + _FGETS_CHUNK].split(b"\0", 1)[0]
+    return bytes(kept)
 
 
 def directory_error(name: str, exc: IsADirectoryError) -> str:
@@ -177,7 +195,10 @@ class _ScriptRun:
                 pending, pos = "", line_end
                 continue
             command = starts_meta_command(stripped)
-            if (command or stripped.startswith("?")) and not pending:  # with query text held, a ? line is more of it (psql)
+            # a question is a line that starts with `?`: the rest of a line after `\\` or a
+            # statement is query text, and with query text held a `?` line is more of it (psql)
+            question = stripped.startswith("?") and not text[text.rfind("\n", 0, pos) + 1 : pos].strip()
+            if (command or question) and not pending:
                 self._echo_through(line_end)
                 shell.location = self._at(pos)
                 self.data_pos = line_end

@@ -697,3 +697,31 @@ def test_a_digit_outside_ascii_is_no_number_to_psql(fresh_db, tmp_path: Path, mo
     monkeypatch.setenv("EDITOR", "true")
     (tmp_path / "e.sql").write_text(line + "\nselect 9 as z;\n")
     same(fresh_db, fresh_db, "-f", "e.sql", cwd=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        b"select 1 as a\0; delete from t;\nselect count(*) from t;\n",  # psql reads a line as a C string: the rest is gone
+        b"select 2 as b;\n" + b"x" * 1500 + b"\0 junk\nselect 3 as c;\n",  # fgets reads 1023 bytes at a time
+        b"select 1 as a;\n\\echo one\0 two\n\\echo three\n",
+    ],
+    ids=["statement", "long-line", "meta-command"],
+)
+def test_a_nul_byte_in_a_script_ends_its_line_there_as_in_psql(pg_server, tmp_path: Path, script: bytes):
+    """The shell read the whole line: psql never sends what follows a NUL on its line, so
+    `select 1 as a\\0; delete from t;` deleted every row under the shell alone."""
+    (tmp_path / "nul.sql").write_bytes(script)
+    with twin_databases(pg_server.conninfo(), "CREATE TABLE t (a int); INSERT INTO t VALUES (1);") as (mine, psql):
+        same(mine, psql, "-f", "nul.sql", cwd=tmp_path)
+        with psycopg.connect(mine) as conn:
+            assert conn.execute("SELECT count(*) FROM t").fetchone() == (1,)
+
+
+@pytest.mark.parametrize("line", ["\\echo a \\\\ ? how many rows in t", "select 1 as one; ? how many rows in t"], ids=["after-meta", "after-statement"])
+def test_a_question_mark_inside_a_line_is_query_text_as_in_psql(fresh_db, tmp_path: Path, line: str):
+    """Only a line that starts with `?` is a question: the rest of a line after `\\\\` or a
+    statement is query text, joined with the next line, as psql reads it (here a syntax error)."""
+    (tmp_path / "q.sql").write_text(line + "\nselect 2 as two;\n")
+    mine = ours(fresh_db, "-X", *NO_MODEL, "-f", "q.sql", cwd=tmp_path)
+    assert mine == theirs(fresh_db, "-f", "q.sql", cwd=tmp_path) and b'syntax error at or near "?"' in mine[2]
