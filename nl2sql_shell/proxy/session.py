@@ -138,11 +138,12 @@ class Session:
         self._notifications = bytearray()  # NOTIFYs and ParameterStatus that came while the bridge had the connection
         self._fatal = b""  # the server's FATAL that ended the session while the bridge had it: the client's too
         self._copying_in = False  # the server waits for the client's COPY data: a Query now is the server's to refuse
-        # an Execute or Query was sent whose COPY, if it starts one, the server has not announced
-        # yet (and the client has not ended): the Syncs sent behind it are ignored if it does
+        # an Execute or Query was sent that may yet start a COPY (a Query, one per statement):
+        # the Syncs sent behind it are ignored if it does
         self._copy_pending = False
         self._syncs_after_execute = 0
         self._copy_by_execute = False  # ... sent by an Execute: that COPY ends inside the Execute's batch
+        self._copies_ended_ahead = 0  # CopyDone/CopyFail sent before the server announced their COPY
         self._lent_with: dict[str, str] = {}  # the parameters when the bridge was lent the connection
         self._reported: dict[str, bytes] = {}  # ... and the last ParameterStatus of each it reported since
         self._lent_in = b"I"  # ... and the transaction status then
@@ -219,6 +220,8 @@ class Session:
                     target = sink or self.client_writer
                     target.write(buffer)
                     await target.drain()
+            if held:  # the server's last bytes, with the proxy's own Sync unanswered (ignored in COPY)
+                self.client_writer.write(held)
 
     def _track(self, message: codec.Message, bridged: bool) -> None:
         kind, body = message.kind, message.body
@@ -227,10 +230,12 @@ class Session:
             # ReadyForQuery answers them (libpq sends another after CopyDone, which is answered)
             self._owed -= self._syncs_after_execute
             self._syncs_after_execute = 0
-            if self._copy_pending:  # the client's CopyDone or CopyFail is yet to come
+            if self._copies_ended_ahead:  # the client's CopyDone or CopyFail is on its way
+                self._copies_ended_ahead -= 1
+            elif self._copy_pending:
                 self._copying_in = True
                 self._idle.set()  # the server waits for the client: a message held for a question goes to it
-            self._copy_pending = False
+            self._copy_pending = not self._copy_by_execute
         if kind == Z:
             self._copying_in = False
             self.status = body[:1]
@@ -239,8 +244,9 @@ class Session:
             if not bridged:
                 self._last_failed, self._failed = self._failed, False
                 self._owed = max(self._owed - 1, 0)
-                if not self._owed:
+                if not self._owed:  # everything sent is answered: no COPY can start now
                     self._idle.set()
+                    self._copy_pending, self._copies_ended_ahead = False, 0
         elif kind == E:
             if not bridged:
                 self._failed = True
@@ -310,11 +316,14 @@ class Session:
         """Bookkeeping for a message that goes to the server."""
         kind = message.kind
         if kind in (ord("c"), ord("f")):  # CopyDone, CopyFail: what follows is read again
-            if self._copying_in or self._copy_pending:  # the server is (or may be) in COPY: it answers the end
-                if self._copying_in:
-                    self._idle.clear()
+            if self._copying_in:  # the server answers the end of its COPY
+                self._idle.clear()
+            elif self._copy_pending:  # ... of one it has not announced yet
+                self._copies_ended_ahead += 1
+            if self._copying_in or self._copy_pending:
                 self._in_batch = self._copy_by_execute  # an Execute's COPY ends inside its batch
-            self._copying_in = self._copy_pending = False
+            self._copy_pending = self._copy_pending and not self._copy_by_execute  # a Query's next statement may COPY too
+            self._copying_in = False
         if kind in (Q, E):
             self._syncs_after_execute, self._copy_pending, self._copy_by_execute = 0, True, kind == E
         elif kind == S and self._copy_pending:

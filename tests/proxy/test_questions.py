@@ -846,3 +846,59 @@ def test_a_question_after_a_copy_the_server_failed_is_answered(db, start_proxy):
         answered = _read_until_ready(sock)
         sock.close()
     assert b"invalid input syntax for type integer" in failed and b"send ?run to run it" in answered
+
+
+def _until_closed(sock) -> bytes:
+    received = b""
+    sock.settimeout(10)
+    while chunk := sock.recv(65536):
+        received += chunk
+    return received
+
+
+def test_a_question_during_the_second_copy_of_one_query_gets_the_server_s_answer(db, start_proxy):
+    """`COPY a FROM STDIN; COPY b FROM STDIN` in one Query: the proxy followed the first COPY
+    only, so a question sent during the second waited forever, and the connection with its
+    lock stayed open after the client left."""
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        sock = _raw(conn)
+        sock.sendall(_message(b"Q", b"COPY customers FROM STDIN; COPY customers FROM STDIN\0"))
+        received = b""
+        sock.settimeout(10)
+        while received.count(b"G\0\0\0") < 1 and (chunk := sock.recv(65536)):
+            received += chunk
+        sock.sendall(_message(b"d", b"4\tDi\t50\n") + _message(b"c"))
+        while received.count(b"G\0\0\0") < 2 and (chunk := sock.recv(65536)):
+            received += chunk
+        sock.sendall(_message(b"Q", b"? how many customers\0"))
+        received += _until_closed(sock)
+        sock.close()
+    assert b"COPY 1" in received and b"protocol synchronization was lost" in received
+
+
+def test_a_sync_during_the_second_copy_of_one_query_is_not_waited_for(db, start_proxy):
+    """The server ignores a Sync in COPY; the proxy counted one sent between two COPYs of one
+    Query as owed, and every later question on the connection waited forever."""
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        sock = _raw(conn)
+        row = _message(b"d", b"4\tDi\t50\n")
+        sock.sendall(_message(b"Q", b"COPY customers FROM STDIN; COPY customers FROM STDIN\0") + row + _message(b"c") + _message(b"S") + _message(b"d", b"5\tEd\t5\n") + _message(b"c"))
+        first = _read_until_ready(sock)
+        sock.sendall(_message(b"Q", b"? top 2 customers by revenue\0"))
+        answered = _read_until_ready(sock)
+        sock.close()
+    assert first.count(b"COPY 1") == 2 and b"send ?run to run it" in answered
+
+
+def test_the_server_s_last_words_after_a_held_message_reach_the_client_whole(db, start_proxy):
+    """A question behind an Execute that started COPY, in the same batch: the proxy's own
+    Sync, ignored in COPY, left it holding back the last bytes of the server's FATAL."""
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        sock = _raw(conn)
+        sock.sendall(_EXTENDED_COPY + _message(b"P", b"\0SELECT nl2sql('how many customers')\0\0\0") + _message(b"S"))
+        received = _until_closed(sock)
+        sock.close()
+    assert b"protocol synchronization was lost" in received and received.endswith(b"RPostgresMain\0\0")
