@@ -32,7 +32,7 @@ from nl2sql_shell.repl.metadata import Metadata, load_metadata
 from nl2sql_shell.repl.prompt_escapes import PromptRenderer
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.special_variables import parse_int
-from nl2sql_shell.repl.statements import after_meta_command, is_complete, line_prompt, meta_command_end, starts_meta_command
+from nl2sql_shell.repl.statements import after_meta_command, complete_end, is_complete, line_prompt, meta_command_end, starts_meta_command
 from nl2sql_shell.schema.introspect import catalog_version
 
 MODEL_LOAD_DELAY_S = 1.0
@@ -151,7 +151,7 @@ class _MetadataCache:
 def _key_bindings(shell: Shell) -> KeyBindings:
     bindings = KeyBindings()
 
-    @bindings.add("enter", filter=Condition(lambda: is_complete(get_app().current_buffer.text)))
+    @bindings.add("enter", filter=Condition(lambda: submits(get_app().current_buffer.text)))
     def _accept(event) -> None:
         event.current_buffer.validate_and_handle()
 
@@ -235,10 +235,20 @@ def handle_line(shell: Shell, text: str) -> bool:
         if shell.last_failed:  # psql throws the rest of the line away after an erroneous command
             return True
         text = text[after_meta_command(text, end) :]
-    if text.strip() and not is_complete(text):
-        shell.pending_input = text.strip()
+    if text.strip() and not is_complete(text):  # psql sends the complete statements at once
+        end = complete_end(text)
+        if end and not shell.handle(text[:end]):
+            return False
+        shell.pending_input = text[end:].strip()
         return True
     return shell.handle(text)
+
+
+def submits(text: str) -> bool:
+    """Whether Enter hands the buffer over rather than starting a new line: a complete
+    buffer, or one with a complete statement before an unfinished one (psql sends those as
+    soon as the line that completes them is read, and keeps the rest in its buffer)."""
+    return is_complete(text) or complete_end(text) > 0
 
 
 def _continuation(prompts: PromptRenderer, line: int) -> ANSI:

@@ -46,6 +46,15 @@ def test_multiline_statement_runs_when_the_semicolon_comes(typed):
     assert err == ""
 
 
+def test_enter_runs_the_complete_statements_of_a_line_and_keeps_the_rest(typed):
+    """psql sends `select 1 as one;` as soon as the line that completes it is read, and keeps
+    the unfinished rest in its buffer; the shell ran nothing until the rest was finished too."""
+    out, err, _ = typed("select 1 as one; select 2\n\x03\\q\n")  # Ctrl-C then drops only the rest
+    assert " one \n-----\n   1\n(1 row)\n" in out and err == ""
+    out, _, _ = typed("select 1 as one; select 2\n as two;\n\\q\n")
+    assert " one \n-----\n   1\n(1 row)\n" in out and " two \n-----\n   2\n(1 row)\n" in out
+
+
 def test_meta_commands_change_display(typed):
     out, _, _ = typed("\\x on\nselect 1 as a, 2 as b;\n\\x off\n\\timing on\nselect 3 as c;\n\\q\n")
     assert "Expanded display is on." in out

@@ -483,11 +483,11 @@ def test_lines_pasted_after_a_question_are_input_of_their_own(db):
     handler.shell.handle("?! how many rows are in t\nselect 2 as two;\n\\echo a;b\nselect 3 as three;")
     assert model.prompts and all("select 2" not in p and "echo" not in p for p in model.prompts)
     assert "Dropped." in out.getvalue() and " two \n-----\n   2\n(1 row)\n" in out.getvalue() and " three \n" in out.getvalue()
-    # the same paste ending in an unfinished statement waits in the buffer, as the prompt keeps
-    # it (DELETE with no WHERE yet ran at once)
+    # the same paste ending in an unfinished statement: it waits in the buffer, as the prompt
+    # keeps it (DELETE with no WHERE yet ran at once), after the complete one ran, as in psql
     handler.confirm = lambda prompt: "n"
     handler.shell.handle("?! how many rows are in t\nselect 4 as four;\nDELETE FROM t")
-    assert _state(db) == before and handler.shell.take_prompt_text() == "select 4 as four;\nDELETE FROM t"
+    assert _state(db) == before and handler.shell.take_prompt_text() == "DELETE FROM t" and " four \n" in out.getvalue()
 
 
 def test_a_line_that_is_not_an_answer_is_said_to_be_ignored(db):
