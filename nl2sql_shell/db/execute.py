@@ -487,7 +487,9 @@ class Executor:
             with self.conn.transaction():
                 return self._fetch_all(sql, declared, psql_cursor)
         except psycopg.Error:
-            if declared[0] or psql_cursor or self._cancel_sent:  # a cancelled statement is not run again
+            # a cancelled statement is not run again, nor one whose connection the server
+            # ended (its FATAL came at our BEGIN): the server's words are the error
+            if declared[0] or psql_cursor or self._cancel_sent or self.conn.broken:
                 raise
         return self._run_plain(sql, single)
 

@@ -725,3 +725,20 @@ def test_a_question_mark_inside_a_line_is_query_text_as_in_psql(fresh_db, tmp_pa
     (tmp_path / "q.sql").write_text(line + "\nselect 2 as two;\n")
     mine = ours(fresh_db, "-X", *NO_MODEL, "-f", "q.sql", cwd=tmp_path)
     assert mine == theirs(fresh_db, "-f", "q.sql", cwd=tmp_path) and b'syntax error at or near "?"' in mine[2]
+
+
+def test_a_connection_ended_between_statements_prints_the_server_s_fatal_as_psql(pg_server, tmp_path: Path):
+    """The server ended the session while the script was between statements: a SELECT's
+    first message (our BEGIN) got the FATAL, the statement was rerun on the dead connection,
+    and "the connection is closed" replaced the server's own words."""
+    admin = pg_server.conninfo()
+    results = []
+    with twin_databases(admin) as twins:
+        for side, name in zip(("mine", "psql"), twins, strict=True):
+            dbname = psycopg.conninfo.conninfo_to_dict(name)["dbname"]
+            kill = f"select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = '{dbname}' and pid <> pg_backend_pid()"
+            (tmp_path / side).mkdir()
+            (tmp_path / side / "t.sql").write_text(f'select 1 as one;\n\\! {PSQL} -X -qAt -d "{admin}" -c "{kill}" > /dev/null\nselect 2 as two;\n')
+            run = ours if side == "mine" else theirs
+            results.append(run(name, "-f", "t.sql", cwd=tmp_path / side))
+    assert results[0] == results[1] and b"FATAL:  terminating connection due to administrator command" in results[0][2]
