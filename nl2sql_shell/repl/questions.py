@@ -315,6 +315,10 @@ class QuestionHandler:
                     if (proof := prove(self.shell.conn, answer.sql)).proven:
                         self._run(answer)
                         return
+                    if self.shell.conn.broken or self.shell.conn.closed:  # not the statement: the session
+                        self.shell.output.say("Not run: the connection to the server was lost.\n")
+                        self.shell.reconnect_if_needed()
+                        return
                     answer.proof = proof
                     self.shell.output.say(visible(f"Not run: since it was shown, it may have side effects ({'; '.join(proof.reasons)}).") + "\n")
                     continue

@@ -543,3 +543,27 @@ def test_a_question_too_long_is_one_line_before_the_model_is_waited_for(db, tmp_
     handler.ask("? " + "how many customers " * 600)
     assert shell.errors.getvalue().count("\n") == 1 and "the question is too long (11,399 characters; at most 10,000)" in shell.errors.getvalue()
     assert handler._loader is None and shell.last_failed  # no load was started for it
+
+
+def test_a_connection_lost_at_the_confirmation_is_said_so_not_called_a_side_effect(db):
+    """The server ended the session while the person read the proposal: Enter said the read
+    "may have side effects (the catalog could not be read: terminating connection ...)" and
+    asked for yes; it is the lost connection, reset as at the prompt."""
+    from nl2sql_shell.nl2sql.pipeline import Asker, Options
+    from tests.scripted import Scripted
+
+    handler, out = _handler(db, [])
+    handler.shell.interactive = True
+    handler.asker = Asker(Scripted(["SELECT count(*) AS n FROM t"]), Options(max_repairs=0, candidates=1))
+    pid = handler.shell.conn.info.backend_pid
+
+    def enter_after_the_server_ended_it(prompt: str) -> str:
+        with psycopg.connect(db, autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        return ""
+
+    handler.confirm = enter_after_the_server_ended_it
+    handler.ask("? how many rows are in t")
+    said = out.getvalue() + handler.shell.errors.getvalue()
+    assert "Not run: the connection to the server was lost." in said and "side effects" not in said
+    assert "Attempting reset: Succeeded." in said and handler.shell.conn.execute("SELECT 1").fetchone() == (1,)
