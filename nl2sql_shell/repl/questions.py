@@ -339,8 +339,10 @@ class QuestionHandler:
                 continue
             if not answer.proven and reply.lower() == "y":
                 self.shell.output.say("Type the whole word yes to run this statement.\n")
-            else:  # a line typed ahead or pasted: say it was not taken, so it is not lost unseen
-                self.shell.output.say(visible(f"Not an answer, ignored: {reply[:60]}") + "\n")
+            else:  # a line typed ahead or pasted: not lost, and not run either
+                self.shell.draft = f"{self.shell.draft}\n{reply}" if self.shell.draft else reply
+                self.shell.redisplay = True
+                self.shell.output.say(visible(f"Not an answer; it waits at the next prompt: {reply[:60]}") + "\n")
 
     def _run(self, answer, write: bool = False) -> None:
         """Model SQL runs as one statement; reads in a READ ONLY transaction with a timeout, so

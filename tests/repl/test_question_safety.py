@@ -490,12 +490,14 @@ def test_lines_pasted_after_a_question_are_input_of_their_own(db):
     assert _state(db) == before and handler.shell.take_prompt_text() == "DELETE FROM t" and " four \n" in out.getvalue()
 
 
-def test_a_line_that_is_not_an_answer_is_said_to_be_ignored(db):
-    """Typed ahead (or pasted under -n), a line read as the confirmation's answer vanished
-    without a word."""
-    handler, out = _handler(db, ["select 2;", "n"])
+def test_a_line_that_is_not_an_answer_waits_at_the_next_prompt(db):
+    """Typed ahead (or pasted without bracketed paste), a line read as the confirmation's
+    answer vanished without a word, then was only said to be ignored: it is kept, unrun, for
+    the next prompt, and the question is asked again."""
+    handler, out = _handler(db, ["select 2;", "select 3;", "n"])
     handler._present(_read(handler, "notes?", "SELECT note FROM t ORDER BY id"))
-    assert "Not an answer, ignored: select 2;" in out.getvalue() and "Dropped." in out.getvalue()
+    assert "Not an answer; it waits at the next prompt: select 2;" in out.getvalue() and "Dropped." in out.getvalue()
+    assert handler.shell.take_prompt_text() == "select 2;\nselect 3;" and " ?column? " not in out.getvalue()
 
 
 def test_a_model_server_s_error_is_shown_with_its_escapes(db):
