@@ -754,7 +754,10 @@ class _Prover:
         self.named_rows = {row for _, _, row, _ in relations}
         # A row type is handled when its row is read whole; naming the table only reads from it.
         unread_rows = {row for oid, _, row, _ in relations if oid not in whole}
-        self.in_play |= set(self.resolved(set(names) | facts.grammar_types, "to_regtype").values()) - unread_rows
+        # `x.mydom` with no function mydom is a cast of x to the type mydom (func_get_detail's
+        # fallback): every member name is also a bare type name
+        members_as_types = {_quote(member) for _, member in facts.members}
+        self.in_play |= set(self.resolved(set(names) | facts.grammar_types | members_as_types, "to_regtype").values()) - unread_rows
         overloads, forced = self.overloads(facts, self.calling_members(facts, relations))
         self.in_play |= self.classed_built_ins()
         # Until nothing more is in play: what a call returns, a domain's check names, an

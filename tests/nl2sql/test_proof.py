@@ -1096,3 +1096,19 @@ def test_a_qualified_call_of_no_function_found_is_unproven(conn):
     cannot see (as `pg_temp.f` did): not proven (the server would fail it otherwise anyway)."""
     proof = prove(conn, "SELECT public.no_such_function(1)")
     assert not proof.proven and proof.reasons == ("calls no_such_function, which this check finds no function for",)  # as the search_path shows it
+
+
+@pytest.mark.parametrize("sql", ["SELECT x.mydom FROM generate_series(1, 1) AS x", "SELECT u.mydom FROM unnest(ARRAY[1]) AS u", "SELECT x.text FROM generate_series(1, 1) AS x"])
+def test_a_cast_written_as_a_field_is_followed(pg_server, sql):
+    """`x.mydom`, with no function mydom, is PostgreSQL's cast of x to the type mydom: the
+    domain's CHECK (a plpgsql function) ran on Enter. Also a type that a schema ahead of
+    pg_catalog on the search_path shadows (`x.text`)."""
+    ddl = """CREATE SCHEMA evil;
+        CREATE FUNCTION public.chk(int) RETURNS bool LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(7676); RETURN true; END$$;
+        CREATE DOMAIN public.mydom AS int CHECK (public.chk(VALUE));
+        CREATE DOMAIN evil.text AS pg_catalog.text CHECK (public.chk(length(VALUE)));"""
+    with psycopg.connect(create_database(pg_server, "proof_field_cast", ddl), autocommit=True) as conn:
+        conn.execute("SET search_path = evil, pg_catalog, public")
+        proof = prove(conn, sql)
+        assert not proof.proven and any("handles values of type" in reason for reason in proof.reasons), proof.reasons
+        assert prove(conn, "SELECT x.x FROM generate_series(1, 1) AS x").proven
