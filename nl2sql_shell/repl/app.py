@@ -239,9 +239,15 @@ def handle_line(shell: Shell, text: str) -> bool:
         end = complete_end(text)
         if end and not shell.handle(text[:end]):
             return False
-        shell.pending_input = text[end:].strip()
+        shell.pending_input = _line_ended(text[end:].strip())
         return True
     return shell.handle(text)
+
+
+def _line_ended(held: str) -> str:
+    """Query text kept for the next prompt, its last line ended: keys typed ahead start a line
+    of their own, as in psql's buffer (not the end of a `--` comment)."""
+    return held + "\n" if held else ""
 
 
 def submits(text: str) -> bool:

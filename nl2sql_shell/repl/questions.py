@@ -310,7 +310,7 @@ class QuestionHandler:
                     return
             else:
                 reply = self.confirm("Run it? [Enter=run, e=edit, n=drop, ?=why] ").strip()
-                if reply == "":
+                if reply.lower() in ("", "y", "yes"):
                     # proven when shown: proven again, as the schema may have changed while it was read
                     if (proof := prove(self.shell.conn, answer.sql)).proven:
                         self._run(answer)
@@ -331,8 +331,7 @@ class QuestionHandler:
                     continue
                 # a draft, not the query buffer: a script asking (\i) would run its buffer;
                 # after one kept earlier, not in its place
-                self.shell.draft = f"{self.shell.draft}\n{answer.sql}" if self.shell.draft else answer.sql
-                self.shell.redisplay = True
+                self.shell.add_draft(answer.sql)
                 return
             if reply == "?":
                 self._explain(answer)
@@ -340,8 +339,7 @@ class QuestionHandler:
             if not answer.proven and reply.lower() == "y":
                 self.shell.output.say("Type the whole word yes to run this statement.\n")
             else:  # a line typed ahead or pasted: not lost, and not run either
-                self.shell.draft = f"{self.shell.draft}\n{reply}" if self.shell.draft else reply
-                self.shell.redisplay = True
+                self.shell.add_draft(reply + "\n")  # keys typed ahead after it start a line of their own
                 self.shell.output.say(visible(f"Not an answer; it waits at the next prompt: {reply[:60]}") + "\n")
 
     def _run(self, answer, write: bool = False) -> None:

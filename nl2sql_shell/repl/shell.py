@@ -196,6 +196,11 @@ class Shell:
             return self.pending_input
         return self.pending_input + ("\n" if self.pending_input and not self.pending_input.endswith("\n") else "") + self.draft
 
+    def add_draft(self, text: str) -> None:
+        """Text for the next prompt, on a line of its own after what is already kept there."""
+        self.draft += ("\n" if self.draft and not self.draft.endswith("\n") else "") + text
+        self.redisplay = True
+
     def take_prompt_text(self) -> str:
         """`prompt_text`, which the prompt now holds: nothing is left waiting."""
         text, self.pending_input, self.draft = self.prompt_text, "", ""

@@ -51,7 +51,8 @@ def test_enter_runs_the_complete_statements_of_a_line_and_keeps_the_rest(typed):
     the unfinished rest in its buffer; the shell ran nothing until the rest was finished too."""
     out, err, _ = typed("select 1 as one; select 2\n\x03\\q\n")  # Ctrl-C then drops only the rest
     assert " one \n-----\n   1\n(1 row)\n" in out and err == ""
-    out, _, _ = typed("select 1 as one; select 2\n as two;\n\\q\n")
+    # keys typed ahead go on a line of their own after the kept rest, not into its comment
+    out, _, _ = typed("select 1 as one; select 2 -- the second\n as two;\n\\q\n")
     assert " one \n-----\n   1\n(1 row)\n" in out and " two \n-----\n   2\n(1 row)\n" in out
 
 

@@ -487,17 +487,21 @@ def test_lines_pasted_after_a_question_are_input_of_their_own(db):
     # keeps it (DELETE with no WHERE yet ran at once), after the complete one ran, as in psql
     handler.confirm = lambda prompt: "n"
     handler.shell.handle("?! how many rows are in t\nselect 4 as four;\nDELETE FROM t")
-    assert _state(db) == before and handler.shell.take_prompt_text() == "DELETE FROM t" and " four \n" in out.getvalue()
+    assert _state(db) == before and handler.shell.take_prompt_text() == "DELETE FROM t\n" and " four \n" in out.getvalue()
 
 
 def test_a_line_that_is_not_an_answer_waits_at_the_next_prompt(db):
     """Typed ahead (or pasted without bracketed paste), a line read as the confirmation's
     answer vanished without a word, then was only said to be ignored: it is kept, unrun, for
     the next prompt, and the question is asked again."""
-    handler, out = _handler(db, ["select 2;", "select 3;", "n"])
+    handler, out = _handler(db, ["select 2;", "select 3 -- three", "n"])
     handler._present(_read(handler, "notes?", "SELECT note FROM t ORDER BY id"))
     assert "Not an answer; it waits at the next prompt: select 2;" in out.getvalue() and "Dropped." in out.getvalue()
-    assert handler.shell.take_prompt_text() == "select 2;\nselect 3;" and " ?column? " not in out.getvalue()
+    # each on a line of its own, ended: keys typed after them start a new line (not the comment's end)
+    assert handler.shell.take_prompt_text() == "select 2;\nselect 3 -- three\n" and " ?column? " not in out.getvalue()
+    handler, out = _handler(db, ["yes"])  # at Enter=run, yes and y are Enter too
+    handler._present(_read(handler, "notes?", "SELECT note FROM t ORDER BY id"))
+    assert " note " in out.getvalue() and handler.shell.take_prompt_text() == ""
 
 
 def test_a_model_server_s_error_is_shown_with_its_escapes(db):
