@@ -168,7 +168,7 @@ def _protocol(minor: int) -> dict[str, str] | None:
     (before 18) speaks only 3.0 while the session speaks a later one: that connection then
     gets no cancel key, which 3.0 could not read (3.2's is longer), and a check's wall clock
     stops nothing on the server (its statement timeout still does)."""
-    if minor == 0:
+    if minor < 2:  # 3.1 was never a protocol of its own: the server speaks it as 3.0
         return {}
     if psycopg.pq.version() < 180000:
         return None

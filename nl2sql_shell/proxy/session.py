@@ -148,6 +148,8 @@ class Session:
         self._reported: dict[str, bytes] = {}  # ... and the last ParameterStatus of each it reported since
         self._lent_in = b"I"  # ... and the transaction status then
         self._statements: dict[bytes, Virtual] = {}  # `?run` statements, by name
+        self._read_ahead = bytearray()  # what the client sent while a question ran, read next
+        self._client_eof = False  # ... and whether it then closed its connection
         self._portals: dict[bytes, Portal] = {}
 
     @property
@@ -173,8 +175,9 @@ class Session:
                     writer.close()
 
     def client_gone(self) -> bool:
-        """The client closed its connection (and sent nothing more that waits to be read)."""
-        return self.client_reader.at_eof()
+        """The client closed its connection (messages it sent before may still wait: libpq's
+        Terminate, read while a question ran)."""
+        return self._client_eof or self.client_reader.at_eof()
 
     # -- the bridge's side -----------------------------------------------------------------------
     def attach(self, writer: asyncio.StreamWriter) -> None:
@@ -200,28 +203,30 @@ class Session:
     async def _pump_upstream(self) -> None:
         scanner = codec.FrameScanner(b"ZSKCEAvGW")
         held = b""  # while a ReadyForQuery is to be swallowed: the last bytes, which may start it
-        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
-            while data := await self.upstream_reader.read(_READ):
-                sink = self._bridge
-                buffer = held + data if held else data
-                shift, cuts = len(held), []
-                for message in scanner.feed(data):
-                    if message.kind == Z and self._swallow and sink is None:
-                        self._swallow -= 1
-                        cuts.append(shift + message.end)
-                    self._track(message, bridged=sink is not None)
-                for end in reversed(cuts):
-                    buffer = buffer[: end - _Z_LENGTH] + buffer[end:]
-                if self._swallow and sink is None:
-                    held, buffer = buffer[-(_Z_LENGTH - 1) :], buffer[: -(_Z_LENGTH - 1)]
-                else:
-                    held = b""
-                if buffer:
-                    target = sink or self.client_writer
-                    target.write(buffer)
-                    await target.drain()
-            if held:  # the server's last bytes, with the proxy's own Sync unanswered (ignored in COPY)
-                self.client_writer.write(held)
+        try:
+            with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+                while data := await self.upstream_reader.read(_READ):
+                    sink = self._bridge
+                    buffer = held + data if held else data
+                    shift, cuts = len(held), []
+                    for message in scanner.feed(data):
+                        if message.kind == Z and self._swallow and sink is None:
+                            self._swallow -= 1
+                            cuts.append(shift + message.end)
+                        self._track(message, bridged=sink is not None)
+                    for end in reversed(cuts):
+                        buffer = buffer[: end - _Z_LENGTH] + buffer[end:]
+                    if self._swallow and sink is None:
+                        held, buffer = buffer[-(_Z_LENGTH - 1) :], buffer[: -(_Z_LENGTH - 1)]
+                    else:
+                        held = b""
+                    if buffer:
+                        target = sink or self.client_writer
+                        target.write(buffer)
+                        await target.drain()
+        finally:
+            if held:  # the server's last bytes (its end reset the connection, or the proxy's own Sync
+                self.client_writer.write(held)  # went unanswered in COPY): the client's, not held back
 
     def _track(self, message: codec.Message, bridged: bool) -> None:
         kind, body = message.kind, message.body
@@ -253,7 +258,7 @@ class Session:
             elif any(f"\0V{severity}\0".encode() in b"\0" + body for severity in ("FATAL", "PANIC")):
                 self._fatal = message.wire()
         elif kind == ord("v") and len(body) >= 4:
-            self.protocol_minor = min(self.protocol_minor, struct.unpack_from("!I", body)[0])
+            self.protocol_minor = min(self.protocol_minor, struct.unpack_from("!I", body)[0] & 0xFFFF)  # (3 << 16) | minor
         elif kind == ord("A"):
             if bridged:  # the client's LISTEN: its notifications are the client's, after the question
                 self._notifications += message.wire()
@@ -280,7 +285,7 @@ class Session:
     async def _pump_client(self) -> None:
         stream = codec.ClientStream(_INSPECTED)
         with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
-            while data := await self.client_reader.read(_READ):
+            while data := await self._next_data():
                 out: list[bytes] = []
                 try:
                     pieces = stream.feed(data)
@@ -306,11 +311,42 @@ class Session:
                         await self.send_upstream(out[0] if len(out) == 1 else b"".join(out))
                         out = []
                     try:
-                        await answer
+                        await self._while_reading(answer)
                     except ServerInCopy:  # the server ends the connection, as it would directly
                         await self.send_upstream(piece.wire())
                 if out:
                     await self.send_upstream(out[0] if len(out) == 1 else b"".join(out))
+
+    async def _next_data(self) -> bytes:
+        """The client's next bytes: first those read while a question ran; b"" at its end."""
+        if self._read_ahead:
+            data, self._read_ahead = bytes(self._read_ahead), bytearray()
+            return data
+        return b"" if self._client_eof else await self.client_reader.read(_READ)
+
+    async def _while_reading(self, answer: Coroutine[None, None, None]) -> None:
+        """Await the proxy's own answer, reading on meanwhile what the client sends (kept to be
+        handled after it, up to _READ bytes), so that a client that leaves is seen to leave and
+        its question is cancelled, even with messages behind it (libpq's Terminate)."""
+        task: asyncio.Future[None] = asyncio.ensure_future(answer)
+        reading: asyncio.Future[bytes] | None = None
+        try:
+            while not task.done():
+                if self._client_eof or len(self._read_ahead) >= _READ:
+                    await asyncio.wait({task})
+                    break
+                reading = asyncio.ensure_future(self.client_reader.read(_READ))
+                await asyncio.wait({task, reading}, return_when=asyncio.FIRST_COMPLETED)
+                reading.cancel()  # a read cancelled while it waits has taken nothing
+                with contextlib.suppress(asyncio.CancelledError):
+                    chunk = await reading
+                    self._read_ahead += chunk
+                    self._client_eof = not chunk
+        finally:
+            task.cancel()
+            if reading is not None:
+                reading.cancel()
+        task.result()
 
     def _forward(self, message: codec.Message) -> None:
         """Bookkeeping for a message that goes to the server."""

@@ -902,3 +902,89 @@ def test_the_server_s_last_words_after_a_held_message_reach_the_client_whole(db,
         received = _until_closed(sock)
         sock.close()
     assert b"protocol synchronization was lost" in received and received.endswith(b"RPostgresMain\0\0")
+
+
+@pytest.mark.parametrize("behind", [b"X\0\0\0\4", _message(b"Q", b"SELECT 1\0")], ids=["terminate", "query"])
+def test_a_client_that_leaves_during_a_question_with_more_sent_is_let_go(db, start_proxy, behind):
+    """libpq's PQfinish sends Terminate, then closes: with those bytes unread behind the
+    question, the proxy never saw the client leave, the model went on for the leaver, and its
+    transaction's lock held every other client's statements on the table."""
+    model = Waiting()
+    proxy = start_proxy(Asker(model))
+    conn = psycopg.connect(proxy.via(db), autocommit=True)
+    sock = _raw(conn)
+    sock.sendall(_message(b"Q", b"BEGIN; LOCK TABLE customers IN ACCESS EXCLUSIVE MODE\0"))
+    received = b""
+    sock.settimeout(10)
+    while not received.endswith(b"Z\0\0\0\5T") and (chunk := sock.recv(65536)):
+        received += chunk
+    sock.sendall(_message(b"Q", b"? top 2 customers by revenue\0"))
+    assert model.started.wait(10)
+    sock.sendall(behind)
+    sock.close()
+    conn.pgconn.finish()
+    with psycopg.connect(db, autocommit=True) as other:
+        other.execute("SET lock_timeout = '10s'")
+        assert other.execute("SELECT count(*) FROM customers").fetchone() == (3,)  # the lock is gone
+
+
+def _scram_startup(conninfo: str, port: int, version: int):
+    """A raw client's startup on protocol ``version`` through the proxy at ``port``, with
+    SCRAM-SHA-256 as libpq does it: the socket, ready for queries, and the startup's reply."""
+    import base64
+    import hashlib
+    import hmac
+    import secrets
+    import socket
+
+    info = conninfo_to_dict(conninfo)
+    line = next(entry for entry in open(info["passfile"]).read().splitlines() if entry)  # host:port:db:user:password
+    password = line.split(":", 4)[4]
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    body = struct.pack("!I", version) + b"user\0" + info["user"].encode() + b"\0database\0" + info["dbname"].encode() + b"\0\0"
+    sock.sendall(struct.pack("!I", len(body) + 4) + body)
+    received, nonce = b"", base64.b64encode(secrets.token_bytes(18)).decode()
+    client_first = f"n=,r={nonce}"
+
+    def message() -> tuple[bytes, bytes]:
+        nonlocal received
+        while len(received) < 5 or len(received) < 1 + struct.unpack_from("!I", received, 1)[0]:
+            received += sock.recv(65536)
+        size = struct.unpack_from("!I", received, 1)[0]
+        kind, payload, received = received[:1], received[5 : 1 + size], received[1 + size :]
+        return kind, payload
+
+    everything = b""
+    while True:
+        kind, payload = message()
+        everything += kind + struct.pack("!I", len(payload) + 4) + payload
+        code = struct.unpack_from("!I", payload)[0] if kind == b"R" else None
+        if code == 10:  # SASL: the client's first message
+            first = ("n,," + client_first).encode()
+            sock.sendall(_message(b"p", b"SCRAM-SHA-256\0" + struct.pack("!I", len(first)) + first))
+        elif code == 11:  # the server's first: the proof
+            server_first = payload[4:].decode()
+            fields = dict(part.split("=", 1) for part in server_first.split(","))
+            salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(fields["s"]), int(fields["i"]))
+            client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+            final = f"c=biws,r={fields['r']}"
+            signature = hmac.new(hashlib.sha256(client_key).digest(), f"{client_first},{server_first},{final}".encode(), "sha256").digest()
+            proof = base64.b64encode(bytes(a ^ b for a, b in zip(client_key, signature, strict=True))).decode()
+            sock.sendall(_message(b"p", f"{final},p={proof}".encode()))
+        elif kind in (b"Z", b"E"):
+            return sock, everything
+
+
+@pytest.mark.parametrize("minor", [1, 3])
+def test_a_client_asking_for_a_protocol_the_server_lacks_can_ask(db, start_proxy, minor):
+    """A client asking for 3.3 gets the server's NegotiateProtocolVersion (3.2 or 3.0); the
+    proxy read its whole version word as the minor, kept 3.3, and every question failed with
+    08006 "invalid min_protocol_version value". 3.1, which the server takes as 3.0, failed the
+    same way."""
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    sock, startup = _scram_startup(db, proxy.port, (3 << 16) | minor)
+    assert startup.endswith(b"Z\0\0\0\5I")
+    sock.sendall(_message(b"Q", b"? top 2 customers by revenue\0"))
+    answered = _read_until_ready(sock)
+    sock.close()
+    assert b"send ?run to run it" in answered and b"08006" not in answered
