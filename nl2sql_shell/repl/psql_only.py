@@ -9,6 +9,7 @@ and the named-query commands are psql's "invalid command".
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import time
@@ -65,7 +66,7 @@ def watch(shell: Shell, buffer: str, argument: str) -> None:
         return
     words = argument.split()
     interval = _strtod(words[0]) if words else 2.0
-    interval = interval if interval > 0 else 1.0
+    interval = 1.0 if interval <= 0 else interval  # (NaN stays, as in psql)
     settings, title = shell.settings, shell.settings.title
     pager = os.environ.get("PSQL_WATCH_PAGER", "").strip()
     pager = pager if pager and settings.pager and shell.output.pageable else ""
@@ -73,14 +74,17 @@ def watch(shell: Shell, buffer: str, argument: str) -> None:
     try:
         with shell.output.through(pager) if pager else contextlib.nullcontext() as process:
             while process is None or process.poll() is None:  # until the pager is quit
-                settings.title = f"{time.strftime('%c')} (every {interval:g}s)\n"
+                settings.title = f"{time.strftime('%c')} (every {_c_g(interval)}s)\n"
                 try:
                     ok = shell.run_sql(sql, verbatim=not buffer.strip()).ok  # the previous query went with its variables in
                 finally:
                     settings.title = title
                 if not ok:
                     break
-                time.sleep(interval)
+                if not interval * 1000 < 2**63:  # psql's timer takes whole milliseconds in a long
+                    shell.meta_error("could not set timer: Invalid argument")
+                    break
+                _sleep(interval)
     except (KeyboardInterrupt, BrokenPipeError):
         pass
     finally:  # also when a cancelled query ends the script: psql's empty line comes first
@@ -89,10 +93,33 @@ def watch(shell: Shell, buffer: str, argument: str) -> None:
             shell.output.say("\n")
 
 
-_STRTOD = re.compile(r"\s*[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)", re.ASCII)  # C: ASCII digits and blanks
+# C's strtod: decimal and hexadecimal numbers, infinity and nan, after ASCII blanks
+_STRTOD = re.compile(
+    r"\s*(?P<sign>[+-]?)(?:(?P<hex>0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?)"
+    r"|(?P<decimal>\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|(?P<word>inf(?:inity)?|nan))",
+    re.ASCII | re.IGNORECASE,
+)
 
 
 def _strtod(word: str) -> float:
     """C's strtod: the number at the start of ``word``, 0 when there is none."""
     match = _STRTOD.match(word)
-    return float(match.group()) if match else 0.0
+    if match is None:
+        return 0.0
+    number = float.fromhex(match["hex"]) if match["hex"] else float(match["decimal"] or match["word"])
+    return -number if match["sign"] == "-" else number
+
+
+def _c_g(number: float) -> str:
+    """printf's %g as PostgreSQL's own snprintf writes it (Infinity, NaN)."""
+    if math.isnan(number):
+        return "NaN"
+    return ("-" if number < 0 else "") + "Infinity" if math.isinf(number) else f"{number:g}"
+
+
+def _sleep(seconds: float) -> None:
+    """time.sleep for any interval psql's timer takes (Python's own stops near 292 years)."""
+    while seconds > 86_400:
+        time.sleep(86_400)
+        seconds -= 86_400
+    time.sleep(seconds)

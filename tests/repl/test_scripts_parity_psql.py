@@ -742,3 +742,13 @@ def test_a_connection_ended_between_statements_prints_the_server_s_fatal_as_psql
             run = ours if side == "mine" else theirs
             results.append(run(name, "-f", "t.sql", cwd=tmp_path / side))
     assert results[0] == results[1] and b"FATAL:  terminating connection due to administrator command" in results[0][2]
+
+
+@pytest.mark.parametrize("interval", ["1e999", "nan", "1e20"])
+def test_watch_with_an_interval_psql_s_timer_cannot_take_is_its_error(fresh_db, tmp_path: Path, interval: str):
+    """`\\watch 1e999` ended the whole shell with a traceback (Python's sleep overflowed);
+    psql prints the result, then "could not set timer", and goes on."""
+    (tmp_path / "w.sql").write_text(f"select 1 as a \\watch {interval}\nselect 2 as b;\n")
+    mine, psql = (run(fresh_db, "-f", "w.sql", cwd=tmp_path) for run in (ours, theirs))
+    undated = [(code, re.sub(rb"^.* \(every", b"(every", out, flags=re.MULTILINE), err) for code, out, err in (mine, psql)]
+    assert undated[0] == undated[1] and b"could not set timer: Invalid argument" in mine[2] and b" b \n" in mine[1]
