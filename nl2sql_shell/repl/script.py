@@ -245,10 +245,12 @@ class _ScriptRun:
                 self._echo_through(size)
                 shell.location = self._at(size - 1)
                 self.data_pos = size
-                if not undecodable(rest):
-                    shell.handle(rest)
-                else:
+                if undecodable(rest):
                     _send_bytes(shell, rest.strip())
+                elif rest.lstrip().startswith("?"):  # not at a line's start (those are asked above): query text
+                    shell.run_sql(rest.strip())
+                else:
+                    shell.handle(rest)
                 return True
             self._echo_through(end)
             shell.location = self._at(end - 1)

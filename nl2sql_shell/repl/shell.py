@@ -211,7 +211,9 @@ class Shell:
         input, so its complete statements run now and the rest waits in the query buffer, its
         last line ended, to be shown again (``redisplay``) before the next line is read."""
         end = complete_end(text)
-        if end:
+        if end and text.lstrip().startswith("?"):  # query text, not a question typed at the prompt (psql sends it)
+            self._run_text(text[:end])
+        elif end:
             self.handle(text[:end])
         rest = text[end:].lstrip("\n")
         self.pending_input = (rest if rest.endswith("\n") else rest + "\n") if rest.strip() else ""
@@ -425,13 +427,13 @@ class Shell:
 
     # -- connections ---------------------------------------------------------------------------
     def _connection_lost(self) -> None:
-        """At the prompt, psql reconnects; a script stops with libpq's words (exit code 2)."""
+        """libpq's words, then: at the prompt, psql reconnects; a script stops (exit code 2)."""
+        message = self.conn.pgconn.error_message.decode(errors="replace")
+        if message.startswith(("FATAL:", "ERROR:")):  # that line was the statement's error
+            message = message.partition("\n")[2]
+        if message.strip():
+            self.error(self.location + message.rstrip("\n"))
         if not self.interactive:
-            message = self.conn.pgconn.error_message.decode(errors="replace")
-            if message.startswith(("FATAL:", "ERROR:")):  # that line was the statement's error
-                message = message.partition("\n")[2]
-            if message.strip():
-                self.error(self.location + message.rstrip("\n"))
             self.meta_error("connection to server was lost")
             raise ConnectionLost()
         self.error("The connection to the server was lost. Attempting reset: ", end="")

@@ -56,6 +56,16 @@ def test_enter_runs_the_complete_statements_of_a_line_and_keeps_the_rest(typed):
     assert " one \n-----\n   1\n(1 row)\n" in out and " two \n-----\n   2\n(1 row)\n" in out
 
 
+def test_a_connection_the_server_ended_is_said_as_psql_says_it(typed):
+    """At the prompt psql prints libpq's lines about the lost connection before it resets."""
+    _, err, _ = typed("select pg_terminate_backend(pg_backend_pid());\nselect 1;\n\\q\n")
+    assert err.startswith(
+        "FATAL:  terminating connection due to administrator command\nserver closed the connection unexpectedly\n"
+        "\tThis probably means the server terminated abnormally\n\tbefore or while processing the request.\n"
+        "The connection to the server was lost. Attempting reset: Succeeded.\n"
+    ), err
+
+
 def test_meta_commands_change_display(typed):
     out, _, _ = typed("\\x on\nselect 1 as a, 2 as b;\n\\x off\n\\timing on\nselect 3 as c;\n\\q\n")
     assert "Expanded display is on." in out

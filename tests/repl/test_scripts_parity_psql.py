@@ -718,11 +718,21 @@ def test_a_nul_byte_in_a_script_ends_its_line_there_as_in_psql(pg_server, tmp_pa
             assert conn.execute("SELECT count(*) FROM t").fetchone() == (1,)
 
 
-@pytest.mark.parametrize("line", ["\\echo a \\\\ ? how many rows in t", "select 1 as one; ? how many rows in t"], ids=["after-meta", "after-statement"])
-def test_a_question_mark_inside_a_line_is_query_text_as_in_psql(fresh_db, tmp_path: Path, line: str):
+@pytest.mark.parametrize(
+    "script",
+    [
+        "\\echo a \\\\ ? how many rows in t\nselect 2 as two;\n",
+        "select 1 as one; ? how many rows in t\nselect 2 as two;\n",
+        "select 1 as one; ? how many rows in t\n",  # the unfinished end of the file
+        "\\echo hi \\\\ ? how many rows in t",
+        "\\setenv EDITOR 'printf \"? how many rows in t\\\\nselect 1 as a;\\\\n\" >'\n\\e\n",  # the editor's text
+    ],
+    ids=["after-meta", "after-statement", "file-end", "file-end-after-meta", "editor"],
+)
+def test_a_question_mark_inside_a_line_is_query_text_as_in_psql(fresh_db, tmp_path: Path, script: str):
     """Only a line that starts with `?` is a question: the rest of a line after `\\\\` or a
     statement is query text, joined with the next line, as psql reads it (here a syntax error)."""
-    (tmp_path / "q.sql").write_text(line + "\nselect 2 as two;\n")
+    (tmp_path / "q.sql").write_text(script)
     mine = ours(fresh_db, "-X", *NO_MODEL, "-f", "q.sql", cwd=tmp_path)
     assert mine == theirs(fresh_db, "-f", "q.sql", cwd=tmp_path) and b'syntax error at or near "?"' in mine[2]
 
