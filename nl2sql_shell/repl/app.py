@@ -33,6 +33,7 @@ from nl2sql_shell.repl.prompt_escapes import PromptRenderer
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.special_variables import parse_int
 from nl2sql_shell.repl.statements import after_meta_command, complete_end, is_complete, line_prompt, meta_command_end, starts_meta_command
+from nl2sql_shell.repl.variables import substitute
 from nl2sql_shell.schema.introspect import catalog_version
 
 MODEL_LOAD_DELAY_S = 1.0
@@ -151,7 +152,7 @@ class _MetadataCache:
 def _key_bindings(shell: Shell) -> KeyBindings:
     bindings = KeyBindings()
 
-    @bindings.add("enter", filter=Condition(lambda: submits(get_app().current_buffer.text)))
+    @bindings.add("enter", filter=Condition(lambda: submits(substitute(get_app().current_buffer.text, shell.variables))))
     def _accept(event) -> None:
         event.current_buffer.validate_and_handle()
 
@@ -235,7 +236,8 @@ def handle_line(shell: Shell, text: str) -> bool:
         if shell.last_failed:  # psql throws the rest of the line away after an erroneous command
             return True
         text = text[after_meta_command(text, end) :]
-    if text.strip() and not is_complete(text):  # psql sends the complete statements at once
+    # psql's lexer reads a variable's value as it scans (`\set q 'select 1;'`, then `:q`)
+    if text.strip() and not is_complete(substitute(text, shell.variables)):  # complete statements go at once
         end = complete_end(text)
         if end and not shell.handle(text[:end]):
             return False

@@ -66,6 +66,13 @@ def test_a_connection_the_server_ended_is_said_as_psql_says_it(typed):
     ), err
 
 
+def test_a_variable_holding_a_whole_statement_runs_at_enter(typed):
+    """psqlrc's `\\set q 'select ...;'` idiom: psql's lexer reads the value's `;`, and `:q`
+    runs at Enter; the shell waited for a `;` of its own."""
+    out, _, _ = typed("\\set s 'select 1 as a;'\n:s\n\\q\n")
+    assert " a \n---\n 1\n(1 row)\n" in out
+
+
 def test_meta_commands_change_display(typed):
     out, _, _ = typed("\\x on\nselect 1 as a, 2 as b;\n\\x off\n\\timing on\nselect 3 as c;\n\\q\n")
     assert "Expanded display is on." in out
