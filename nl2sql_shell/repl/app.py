@@ -236,20 +236,23 @@ def handle_line(shell: Shell, text: str) -> bool:
         if shell.last_failed:  # psql throws the rest of the line away after an erroneous command
             return True
         text = text[after_meta_command(text, end) :]
-    # psql's lexer reads a variable's value as it scans (`\set q 'select 1;'`, then `:q`)
-    if text.strip() and not is_complete(substitute(text, shell.variables)):  # complete statements go at once
-        end = complete_end(text)
-        if end and not shell.handle(text[:end]):
+    # psql's lexer reads a variable's value as it scans the line (`\set q 'select 1;'`, then
+    # `:q`), and what it keeps in its buffer holds the value of that moment
+    expanded = substitute(text, shell.variables)
+    if text.strip() and not is_complete(expanded):  # complete statements go at once
+        end = complete_end(expanded)
+        if end and not shell.run_text(expanded[:end]):
             return False
-        shell.pending_input = _line_ended(text[end:].strip())
+        shell.pending_input = _line_ended(expanded[end:].lstrip())
         return True
     return shell.handle(text)
 
 
 def _line_ended(held: str) -> str:
-    """Query text kept for the next prompt, its last line ended: keys typed ahead start a line
-    of their own, as in psql's buffer (not the end of a `--` comment)."""
-    return held + "\n" if held else ""
+    """Query text kept for the next prompt (blanks inside an open quote kept), its last line
+    ended: keys typed ahead start a line of their own, as in psql's buffer (not the end of a
+    `--` comment)."""
+    return held + "\n" if held.strip() else ""
 
 
 def submits(text: str) -> bool:

@@ -301,7 +301,8 @@ class QuestionHandler:
         while True:
             if not answer.proven:
                 what = "changes data" if answer.writes else "may have side effects (not checked on the server)"
-                reply = self.confirm(f"This statement {what}. Type yes to run it, e to edit, n to drop: ").strip()
+                typed = self.confirm(f"This statement {what}. Type yes to run it, e to edit, n to drop: ")
+                reply = typed.strip()
                 if reply.lower() == "yes":
                     self._run(answer, write=answer.writes)
                     return
@@ -309,7 +310,8 @@ class QuestionHandler:
                     self.shell.output.say("Not run.\n")
                     return
             else:
-                reply = self.confirm("Run it? [Enter=run, e=edit, n=drop, ?=why] ").strip()
+                typed = self.confirm("Run it? [Enter=run, e=edit, n=drop, ?=why] ")
+                reply = typed.strip()
                 if reply.lower() in ("", "y", "yes"):
                     # proven when shown: proven again, as the schema may have changed while it was read
                     if (proof := prove(self.shell.conn, answer.sql)).proven:
@@ -339,7 +341,7 @@ class QuestionHandler:
             if not answer.proven and reply.lower() == "y":
                 self.shell.output.say("Type the whole word yes to run this statement.\n")
             else:  # a line typed ahead or pasted: not lost, and not run either
-                self.shell.add_draft(reply + "\n")  # keys typed ahead after it start a line of their own
+                self.shell.add_draft(typed + "\n")  # as typed; keys typed ahead after it start a line of their own
                 self.shell.output.say(visible(f"Not an answer; it waits at the next prompt: {reply[:60]}") + "\n")
 
     def _run(self, answer, write: bool = False) -> None:

@@ -201,6 +201,10 @@ class Shell:
         self.draft += ("\n" if self.draft and not self.draft.endswith("\n") else "") + text
         self.redisplay = True
 
+    def run_text(self, text: str) -> bool:
+        """Statements whose variables were substituted as they were read (the prompt's)."""
+        return self._run_text(text, verbatim=True)
+
     def take_prompt_text(self) -> str:
         """`prompt_text`, which the prompt now holds: nothing is left waiting."""
         text, self.pending_input, self.draft = self.prompt_text, "", ""
@@ -219,12 +223,12 @@ class Shell:
         self.pending_input = (rest if rest.endswith("\n") else rest + "\n") if rest.strip() else ""
         self.redisplay = bool(self.pending_input)
 
-    def _run_text(self, text: str) -> bool:
+    def _run_text(self, text: str, *, verbatim: bool = False) -> bool:
         """Statements, and psql's `select 1 \\g` (query text, then a meta-command on its line).
         A last statement without its semicolon runs; at the prompt, query text that a
         meta-command left unsent goes back into the next prompt's buffer, as psql keeps it.
         False after a `\\q`: at the prompt psql quits dropping the query text before it, and
-        elsewhere sends it first."""
+        elsewhere sends it first. ``verbatim``: its variables were substituted as it was read."""
         from nl2sql_shell.repl.send import query_buffer, run_with_buffer
 
         pos, pending = 0, ""
@@ -233,7 +237,7 @@ class Shell:
             if meta >= 0:
                 newline = text.find("\n", meta)
                 line_end = len(text) if newline < 0 else newline + 1
-                buffer, command = query_buffer(pending + text[end:meta]), text[meta:line_end].strip()
+                buffer, command = query_buffer(query_text(pending + text[end:meta])), text[meta:line_end].strip()  # its \; sent as ;
                 if command.split()[0] in ("\\q", "\\quit") and self.conditions.active():
                     if buffer.strip() and not self.interactive:
                         self.run_sql(buffer)
@@ -242,13 +246,13 @@ class Shell:
                 pos = line_end
                 continue
             if statement is None:
-                rest = (pending + text[pos:]).strip()
-                if rest and self.interactive and pending:
-                    self.pending_input = rest
-                elif rest and split_statements(rest) != ([], ""):  # comments alone are not sent, as in psql
-                    self.run_sql(query_text(rest))  # its \; sent as ;
+                rest = (pending + text[pos:]).lstrip()
+                if rest.strip() and self.interactive and pending:  # its last line ended: keys typed ahead start a new one
+                    self.pending_input = rest if rest.endswith("\n") else rest + "\n"
+                elif rest.strip() and split_statements(rest) != ([], ""):  # comments alone are not sent, as in psql
+                    self.run_sql(query_text(rest.strip()), verbatim=verbatim)  # its \; sent as ;
                 return True
-            self.run_sql(pending + statement if pending else statement)
+            self.run_sql(pending + statement if pending else statement, verbatim=verbatim)
             pending, pos = "", end
 
     def run_sql(self, sql: str, *, read_only: bool = False, statement_timeout_ms: int | None = None, single: bool = False, verbatim: bool = False) -> Outcome:

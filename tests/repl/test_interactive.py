@@ -73,6 +73,25 @@ def test_a_variable_holding_a_whole_statement_runs_at_enter(typed):
     assert " a \n---\n 1\n(1 row)\n" in out
 
 
+@pytest.mark.parametrize(
+    ("keys", "shown"),
+    [
+        # text a meta-command left kept ends its line: the `;` typed next is not in its comment
+        ("select 2 as b -- c\n\\echo x\n;\n", " b \n---\n 2\n"),
+        # the kept text holds the variable's value of the moment it was read, as psql's buffer
+        ("\\set q 'select 1 as one;'\n:q select 2 as two\n\\set q 'select 3 as three;'\n;\n", " one \n-----\n   1\n"),
+        # `\;` in the buffer \g sends is a plain `;`
+        ("select 4 as d \\; select 5 as e \\g\n", " e \n---\n 5\n"),
+        # blanks inside a quote left open at the end of the kept text stay
+        ("select 1 as x; select length('a   \nb') as len;\n", " len \n-----\n   6\n"),
+    ],
+    ids=["comment", "variable-statement", "escaped-semicolon", "open-quote"],
+)
+def test_kept_query_text_is_psql_s_buffer(typed, keys, shown):
+    out, err, _ = typed(keys + "\\q\n")
+    assert shown in out and "three" not in out and "ERROR" not in err, (out, err)
+
+
 def test_meta_commands_change_display(typed):
     out, _, _ = typed("\\x on\nselect 1 as a, 2 as b;\n\\x off\n\\timing on\nselect 3 as c;\n\\q\n")
     assert "Expanded display is on." in out

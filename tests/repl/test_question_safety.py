@@ -494,11 +494,12 @@ def test_a_line_that_is_not_an_answer_waits_at_the_next_prompt(db):
     """Typed ahead (or pasted without bracketed paste), a line read as the confirmation's
     answer vanished without a word, then was only said to be ignored: it is kept, unrun, for
     the next prompt, and the question is asked again."""
-    handler, out = _handler(db, ["select 2;", "select 3 -- three", "n"])
+    handler, out = _handler(db, ["select 2;", "  select 'a  ", "n"])
     handler._present(_read(handler, "notes?", "SELECT note FROM t ORDER BY id"))
     assert "Not an answer; it waits at the next prompt: select 2;" in out.getvalue() and "Dropped." in out.getvalue()
-    # each on a line of its own, ended: keys typed after them start a new line (not the comment's end)
-    assert handler.shell.take_prompt_text() == "select 2;\nselect 3 -- three\n" and " ?column? " not in out.getvalue()
+    # each on a line of its own, as typed (blanks inside a quote left open count), ended: keys
+    # typed after them start a new line
+    assert handler.shell.take_prompt_text() == "select 2;\n  select 'a  \n" and " ?column? " not in out.getvalue()  # as typed
     handler, out = _handler(db, ["yes"])  # at Enter=run, yes and y are Enter too
     handler._present(_read(handler, "notes?", "SELECT note FROM t ORDER BY id"))
     assert " note " in out.getvalue() and handler.shell.take_prompt_text() == ""
