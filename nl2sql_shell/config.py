@@ -81,6 +81,23 @@ def load_config() -> dict[str, Any]:
         raise SystemExit(f"nl2sql-shell: {path}: {exc}") from None
 
 
+_KINDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+
+
+def setting(config: dict[str, Any], key: str, kind: type, default: Any = None) -> Any:
+    """The file's ``key`` as ``kind`` (int, float, bool or str), ``default`` when it is not
+    there; a value of another kind is a one-line error naming it (`vi = "false"` is a string,
+    not false)."""
+    if key not in config:
+        return default
+    value = config[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise SystemExit(f"nl2sql-shell: {config_path()}: {key} must be {_KINDS[kind]}, not {value!r}")
+    return value
+
+
 def data_folder() -> Path:
     """The shell's own data folder (~/.local/share/nl2sql-shell), created 0700; one made
     looser by an older version, or by the embedded server's setup, is tightened to 0700."""

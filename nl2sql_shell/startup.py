@@ -74,7 +74,7 @@ def run_shell(
 ) -> int:
     """Returns psql's exit codes: 0 ok, 1 error, 2 connection lost, 3 stopped by ON_ERROR_STOP.
     ``actions``: the -c ("c") and -f ("f") arguments in command-line order (all -c first if None)."""
-    from nl2sql_shell.config import enabled_rules, load_config
+    from nl2sql_shell.config import enabled_rules, load_config, setting
 
     # Ctrl-C cancels a query or generation as in psql, which sets its own handler: even when
     # started with SIGINT ignored (a background job of a non-interactive shell, nohup).
@@ -129,19 +129,22 @@ def run_shell(
             shell.variables.pop(name, None)
         if not variable_changed(shell, name, lambda text: print(f"nl2sql-shell: error: {text}", file=sys.stderr)):  # FETCH_COUNT=abc: psql stops
             return EXIT_ERROR
+    vi = vi or setting(config, "vi", bool, False)  # every setting read at once: a bad one stops before anything runs
+    model_url = model_url or setting(config, "model_url", str)
+    local = model_url is None  # a model server has its own settings: the file's local ones are not for it
     _attach_questions(
         shell,
-        model=model or config.get("model"),
-        model_url=model_url or config.get("model_url"),
-        adapter=adapter or config.get("adapter"),
-        quantize=quantize or config.get("quantize"),
-        device=device or config.get("device"),
-        backend=backend or config.get("backend") or "auto",
-        candidates=candidates if candidates is not None else int(config.get("candidates", DEFAULT_CANDIDATES)),
+        model=model or setting(config, "model", str),
+        model_url=model_url,
+        adapter=adapter or (setting(config, "adapter", str) if local else None),
+        quantize=quantize or (setting(config, "quantize", str) if local else None),
+        device=device or (setting(config, "device", str) if local else None),
+        backend=backend or setting(config, "backend", str, "auto"),
+        candidates=candidates if candidates is not None else setting(config, "candidates", int, DEFAULT_CANDIDATES),
         assume_yes=yes,
         rules=rules_on,
-        check_seconds=float(config["check_seconds"]) if "check_seconds" in config else None,
-        grammar=config.get("grammar") is True,
+        check_seconds=setting(config, "check_seconds", float),
+        grammar=setting(config, "grammar", bool, False),
     )
     try:
         if session.log_file:
@@ -171,7 +174,7 @@ def run_shell(
             return run_plain(shell)
         from nl2sql_shell.repl.app import run_interactive
 
-        return run_interactive(shell, vi=vi or bool(config.get("vi")))
+        return run_interactive(shell, vi=vi)
     finally:
         if shell.questions is not None:
             shell.questions.close()  # type: ignore[attr-defined]

@@ -116,3 +116,22 @@ def test_embedded_demo_database_starts_from_nothing(reachable_tmp: Path):
     assert result.stdout.strip() == "t"
     again = shell("--demo", "-c", "select current_database()", "-t", NL2SQL_SHELL_DATA_DIR=str(data))
     assert again.stdout.strip() == "nl2sql_demo"
+
+
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [('candidates = "x"', "candidates must be an integer"), ('check_seconds = "abc"', "check_seconds must be a number"), ('vi = "false"', "vi must be true or false")],
+)
+def test_a_config_value_of_the_wrong_kind_is_one_line(fresh_db, tmp_path, setting, named):
+    """`candidates = "x"` ended in a traceback; `vi = "false"` switched vi keys on."""
+    (tmp_path / "config.toml").write_text(setting + "\n")
+    done = shell(fresh_db, "-X", "-c", "select 1", NL2SQL_SHELL_CONFIG=str(tmp_path / "config.toml"))
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and named in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_config_s_local_model_settings_leave_a_model_server_alone(fresh_db, tmp_path):
+    """`quantize = "4bit"` in the file (its own docstring's example) with `--model-url` on
+    the command line: every question failed, blaming flags that were never typed."""
+    (tmp_path / "config.toml").write_text('quantize = "4bit"\ndevice = "cpu"\n')
+    done = shell(fresh_db, "-X", "--model-url", "http://127.0.0.1:9/v1", "--model", "none", "-c", "? how many rows", NL2SQL_SHELL_CONFIG=str(tmp_path / "config.toml"))
+    assert "do not apply to a model server" not in done.stderr and "127.0.0.1:9" in done.stderr
