@@ -98,6 +98,28 @@ def setting(config: dict[str, Any], key: str, kind: type, default: Any = None) -
     return value
 
 
+def model_settings(config: dict[str, Any], *, model: str | None, model_url: str | None, adapter: str | None, quantize: str | None, device: str | None, backend: str | None, candidates: int | None) -> dict[str, Any]:
+    """What the shell and the proxy ask with: each flag given, else the file's setting. The
+    file's local-model settings (adapter, quantize, device) are not for a model server
+    (--model-url or the file's model_url), which has its own. Raises SystemExit (one line)
+    for a setting of the wrong kind."""
+    from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
+
+    model_url = model_url or setting(config, "model_url", str)
+    local = model_url is None
+    return {
+        "model": model or setting(config, "model", str),
+        "model_url": model_url,
+        "adapter": adapter or (setting(config, "adapter", str) if local else None),
+        "quantize": quantize or (setting(config, "quantize", str) if local else None),
+        "device": device or (setting(config, "device", str) if local else None),
+        "backend": backend or setting(config, "backend", str, "auto"),
+        "candidates": candidates if candidates is not None else setting(config, "candidates", int, DEFAULT_CANDIDATES),
+        "check_seconds": setting(config, "check_seconds", float),
+        "grammar": setting(config, "grammar", bool, False),
+    }
+
+
 def data_folder() -> Path:
     """The shell's own data folder (~/.local/share/nl2sql-shell), created 0700; one made
     looser by an older version, or by the embedded server's setup, is tightened to 0700."""

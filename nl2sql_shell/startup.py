@@ -12,7 +12,6 @@ from nl2sql_shell import __version__
 from nl2sql_shell.db import connect as db_connect
 from nl2sql_shell.db.execute import Settings
 from nl2sql_shell.display_flags import DisplayFlags, apply_flags
-from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 from nl2sql_shell.output import Output
 from nl2sql_shell.repl.pset import variable_changed
 from nl2sql_shell.repl.shell import ConnectionLost, Shell, StopScript
@@ -74,7 +73,7 @@ def run_shell(
 ) -> int:
     """Returns psql's exit codes: 0 ok, 1 error, 2 connection lost, 3 stopped by ON_ERROR_STOP.
     ``actions``: the -c ("c") and -f ("f") arguments in command-line order (all -c first if None)."""
-    from nl2sql_shell.config import enabled_rules, load_config, setting
+    from nl2sql_shell.config import enabled_rules, load_config, model_settings, setting
 
     # Ctrl-C cancels a query or generation as in psql, which sets its own handler: even when
     # started with SIGINT ignored (a background job of a non-interactive shell, nohup).
@@ -130,22 +129,8 @@ def run_shell(
         if not variable_changed(shell, name, lambda text: print(f"nl2sql-shell: error: {text}", file=sys.stderr)):  # FETCH_COUNT=abc: psql stops
             return EXIT_ERROR
     vi = vi or setting(config, "vi", bool, False)  # every setting read at once: a bad one stops before anything runs
-    model_url = model_url or setting(config, "model_url", str)
-    local = model_url is None  # a model server has its own settings: the file's local ones are not for it
-    _attach_questions(
-        shell,
-        model=model or setting(config, "model", str),
-        model_url=model_url,
-        adapter=adapter or (setting(config, "adapter", str) if local else None),
-        quantize=quantize or (setting(config, "quantize", str) if local else None),
-        device=device or (setting(config, "device", str) if local else None),
-        backend=backend or setting(config, "backend", str, "auto"),
-        candidates=candidates if candidates is not None else setting(config, "candidates", int, DEFAULT_CANDIDATES),
-        assume_yes=yes,
-        rules=rules_on,
-        check_seconds=setting(config, "check_seconds", float),
-        grammar=setting(config, "grammar", bool, False),
-    )
+    flags = {"model": model, "model_url": model_url, "adapter": adapter, "quantize": quantize, "device": device, "backend": backend, "candidates": candidates}
+    _attach_questions(shell, **model_settings(config, **flags), assume_yes=yes, rules=rules_on)
     try:
         if session.log_file:
             try:

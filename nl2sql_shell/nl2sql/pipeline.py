@@ -198,6 +198,16 @@ class Options:
     def baseline(self) -> bool:
         return self.prompt_style != "default"
 
+    @classmethod
+    def chosen(cls, candidates: int, rules: frozenset[str] | None = None, check_seconds: float | None = None, grammar: bool = False) -> Options:
+        """The options a person chose (flags, the config file); None keeps the default."""
+        options = cls(candidates=candidates, grammar=grammar)
+        if rules is not None:
+            options.rules = rules
+        if check_seconds is not None:
+            options.check_seconds = check_seconds
+        return options
+
 
 class Asker:
     """A loaded model plus the caches that make the second question cheap."""

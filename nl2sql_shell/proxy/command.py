@@ -24,20 +24,28 @@ def parse_listen(value: str) -> tuple[str, int]:
 @click.argument("upstream", required=False)
 @click.option("--listen", default="127.0.0.1:6432", show_default=True, help="Address to serve clients on; other hosts are refused unless it is one they can reach (e.g. 0.0.0.0:6432).")
 @model_options
-@click.option("--candidates", type=int, default=DEFAULT_CANDIDATES, show_default=True, help="Queries written per question, voted on by their rows.")
+@click.option("--candidates", type=int, default=None, help=f"Queries written per question, voted on by their rows.  [default: {DEFAULT_CANDIDATES}]")
 def proxy(upstream, listen, model, model_url, adapter, quantize, device, backend, candidates) -> None:
     """A PostgreSQL proxy in front of UPSTREAM (a URI or conninfo; the embedded demo server
     when none): everything passes through, and `? QUESTION` or `SELECT nl2sql('QUESTION')`
     is answered with the model's SQL, which `?run` (or `?run yes`) runs."""
+    from nl2sql_shell.config import enabled_rules, load_config, model_settings
     from nl2sql_shell.proxy.auth import Upstream
     from nl2sql_shell.proxy.server import Proxy
 
+    config = load_config()  # the shell's file: the same model and settings
+    flags = {"model": model, "model_url": model_url, "adapter": adapter, "quantize": quantize, "device": device, "backend": backend, "candidates": candidates}
+    settings = model_settings(config, **flags)
+    try:
+        rules = enabled_rules(None, config)
+    except ValueError as exc:  # a name in the config's `rules` that no rule has
+        raise click.UsageError(f"rules: {exc}") from None
     address = parse_listen(listen)
     if upstream is None:
         upstream, hint = _embedded(address)
     else:
         hint = f"psql -h {address[0]} -p {address[1]} DBNAME"
-    server = Proxy(Upstream.from_conninfo(upstream), lambda: _load_asker(model, model_url, adapter, quantize, device, backend, candidates), listen=address)
+    server = Proxy(Upstream.from_conninfo(upstream), lambda: _load_asker(settings, rules), listen=address)
     click.echo(f"nl2sql-shell proxy on {address[0]}:{address[1]}; connect with: {hint}", err=True)
     try:
         asyncio.run(_serve_until_stopped(server))
@@ -69,13 +77,13 @@ def _embedded(address: tuple[str, int]) -> tuple[str, str]:
     return server.conninfo(DEMO_DBNAME), f"psql 'host={address[0]} port={address[1]} dbname={DEMO_DBNAME} user={embedded.SUPERUSER} passfile={server.password_file}'"
 
 
-def _load_asker(model, model_url, adapter, quantize, device, backend, candidates):
+def _load_asker(settings: dict, rules: frozenset[str]):
     """(In the proxy's loader thread.) The one pipeline every connection shares."""
     from nl2sql_shell.llm.load import load_model
     from nl2sql_shell.model_choice import resolve_spec
     from nl2sql_shell.nl2sql.pipeline import Asker, Options
 
-    spec = resolve_spec(model, adapter, quantize, device, backend or "auto", model_url=model_url)
+    spec = resolve_spec(settings["model"], settings["adapter"], settings["quantize"], settings["device"], settings["backend"], model_url=settings["model_url"])
     loaded = load_model(spec, progress=lambda text: click.echo(f"model: {text}", err=True))
     click.echo(f"model: {getattr(loaded, 'name', spec.model)} loaded; ? questions are answered", err=True)
-    return Asker(loaded, Options(candidates=candidates))
+    return Asker(loaded, Options.chosen(settings["candidates"], rules, settings["check_seconds"], settings["grammar"]))

@@ -106,13 +106,7 @@ class QuestionHandler:
             self.load_error = f"could not load the model: {exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             self.progress = "model: failed to load"
             return
-        options = Options(candidates=self.candidates)
-        if self.rules is not None:
-            options.rules = self.rules
-        if self.check_seconds is not None:
-            options.check_seconds = self.check_seconds
-        options.grammar = self.grammar
-        self.asker = Asker(model, options)
+        self.asker = Asker(model, Options.chosen(self.candidates, self.rules, self.check_seconds, self.grammar))
         self.progress = f"model: {getattr(model, 'name', spec.model)} ({model.device}, loaded in {model.load_seconds:.1f} s)"
 
     def _set_progress(self, text: str) -> None:

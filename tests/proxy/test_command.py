@@ -50,6 +50,27 @@ def test_command_serves_psql_and_stops_clean_on_sigterm(fresh_db, tmp_path):
     assert list(scratch.iterdir()) == []  # the socket folder went with it
 
 
+def test_the_proxy_reads_the_shell_s_config_file(fresh_db, tmp_path):
+    """The README's `model_url = "..."` in config.toml: the shell used it, the proxy did not
+    (`--backend openai needs --model-url URL`), nor any other setting of the file."""
+    port = _free_port()
+    (tmp_path / "config.toml").write_text('model_url = "http://127.0.0.1:9/v1"\nmodel = "none"\n')
+    command = [sys.executable, "-m", "nl2sql_shell", "proxy", fresh_db, "--listen", f"127.0.0.1:{port}", "--backend", "openai"]
+    environment = {**os.environ, "NL2SQL_SHELL_EXAMPLES_DIR": str(tmp_path), "NL2SQL_SHELL_CONFIG": str(tmp_path / "config.toml")}
+    proxy = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=environment)
+    try:
+        deadline = time.monotonic() + 30
+        while not _listening(port):
+            assert proxy.poll() is None and time.monotonic() < deadline, "the proxy did not start"
+            time.sleep(0.1)
+        through = make_conninfo(fresh_db, host="127.0.0.1", port=port)
+        result = subprocess.run(["/usr/bin/psql", "-X", "-A", "-t", through, "-c", "? how many tables"], capture_output=True, text=True, timeout=60, check=False)
+    finally:
+        proxy.terminate()
+        proxy.wait(10)
+    assert "could not answer" in result.stderr and "needs --model-url" not in result.stderr, result.stderr
+
+
 @pytest.mark.parametrize("head", ["?", "?run", "SELECT nl2sql('q')", "SELECT nl2sql_run()"])
 def test_a_statement_padded_with_blanks_is_read_in_linear_time(head):
     """Read on the proxy's event loop: 40,000 blanks before a last word took 10 s, during
