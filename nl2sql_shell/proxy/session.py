@@ -255,6 +255,8 @@ class Session:
         elif kind == E:
             if not bridged:
                 self._failed = True
+                if self._copy_pending and not self._copying_in:  # a statement that may have started a COPY failed
+                    self._copies_ended_ahead = 0  # before it: the COPY data sent ahead for it is dropped with it
             elif any(f"\0V{severity}\0".encode() in b"\0" + body for severity in ("FATAL", "PANIC")):
                 self._fatal = message.wire()
         elif kind == ord("v") and len(body) >= 4:

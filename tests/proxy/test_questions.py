@@ -988,3 +988,30 @@ def test_a_client_asking_for_a_protocol_the_server_lacks_can_ask(db, start_proxy
     answered = _read_until_ready(sock)
     sock.close()
     assert b"send ?run to run it" in answered and b"08006" not in answered
+
+
+@pytest.mark.parametrize("after", ["question", "plain"])
+def test_copy_data_sent_ahead_for_a_copy_that_failed_does_not_count_for_the_next(db, start_proxy, after):
+    """`COPY nosuch FROM STDIN`, its data and CopyDone sent at once, then another COPY: the
+    CopyDone the server dropped with the failed COPY was counted for the next one, which the
+    proxy then took for finished. A question then waited forever, and so did an ordinary
+    client after a Sync sent during that COPY; the backend and its lock outlived the client."""
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        sock = _raw(conn)
+        sock.sendall(_message(b"Q", b"COPY nosuch FROM STDIN\0") + _message(b"d", b"1\n") + _message(b"c") + _message(b"Q", b"COPY customers FROM STDIN\0"))
+        received = b""
+        sock.settimeout(10)
+        while b"G\0\0\0" not in received and (chunk := sock.recv(65536)):
+            received += chunk
+        if after == "question":
+            sock.sendall(_message(b"Q", b"? how many customers\0"))
+            received += _until_closed(sock)
+            assert b"protocol synchronization was lost" in received
+        else:
+            sock.sendall(_message(b"d", b"4\tDi\t50\n") + _message(b"S") + _message(b"c"))
+            received += _read_until_ready(sock)
+            extended = _message(b"P", b"\0SELECT 1\0\0\0") + _message(b"B", b"\0\0" + b"\0" * 6) + _message(b"E", b"\0" + b"\0" * 4)
+            sock.sendall(extended + _message(b"Q", b"SELECT 'after'\0") + _message(b"S"))  # a Query inside a batch waits for idle
+            assert b"after" in _read_until_ready(sock)
+        sock.close()
