@@ -132,7 +132,7 @@ def main() -> None:
 def shell_command(ctx: click.Context, **options) -> None:
     """Connect like psql and start the shell (or run -c / -f / stdin and exit).
 
-    Subcommands: eval, bench, finetune (see `nl2sql-shell COMMAND --help`).
+    Subcommands: proxy, eval, bench, finetune (see `nl2sql-shell COMMAND --help`).
     """
     from nl2sql_shell.startup import run_shell
 
