@@ -178,15 +178,17 @@ def _run_scripted(shell: Shell, actions: tuple[tuple[str, str], ...], single_tra
     (-1): all of them between BEGIN and COMMIT, or ROLLBACK when ON_ERROR_STOP ended the run."""
     from nl2sql_shell.repl.script import read_script, run_script
 
+    def from_stdin() -> int:
+        run_script(shell, read_script(None))
+        return EXIT_OK if shell.connected else EXIT_CONNECTION
+
+    run = (lambda: _run_actions(shell, actions)) if actions else from_stdin  # psql: stdin is a file then, -1 included
     try:
-        if not actions:
-            run_script(shell, read_script(None))
-            return EXIT_OK if shell.connected else EXIT_CONNECTION
         if not single_transaction:
-            return _run_actions(shell, actions)
+            return run()
         from nl2sql_shell.session_flags import run_single_transaction
 
-        return run_single_transaction(shell, lambda: _run_actions(shell, actions))
+        return run_single_transaction(shell, run)
     except (StopScript, KeyboardInterrupt):  # Ctrl-C between statements ends a script too
         return EXIT_SCRIPT_STOPPED
     except ConnectionLost:

@@ -31,6 +31,7 @@ from nl2sql_shell.db.settings import Settings
 from nl2sql_shell.output import Output
 
 _CURSOR_NAME = "nl2sql_shell_cursor"
+_SAVEPOINT = "nl2sql_shell_declare"
 _PSQL_CURSOR = "_psql_cursor"  # the name psql declares, seen in its errors
 # The server's error for a statement Ctrl-C cancelled, where psycopg kept its result to itself
 # (Ctrl-C while rows were being printed).
@@ -482,6 +483,8 @@ class Executor:
             return self._fetch_all(sql, [False], psql_cursor)
         if status == pq.TransactionStatus.INERROR:  # refused whatever it is: the server's own words
             return self._run_plain(sql, single)
+        if status == pq.TransactionStatus.INTRANS:
+            return self._in_their_transaction(sql, single)
         declared = [False]
         try:
             with self.conn.transaction():
@@ -493,11 +496,31 @@ class Executor:
                 raise
         return self._run_plain(sql, single)
 
-    def _fetch_all(self, sql: str, declared: list[bool], psql_cursor: bool = False) -> Outcome:
+    def _in_their_transaction(self, sql: str, single: bool) -> Outcome:
+        """Inside the person's transaction the savepoint covers the DECLARE alone (a statement
+        that fails before it runs is rerun plainly for psql's message, and that rerun aborts
+        the transaction); once declared, the cursor is theirs, so an error met while its rows
+        are read (a division by zero, a timeout, Ctrl-C) aborts their transaction, as psql's
+        statement does, and COMMIT then rolls back."""
+        self.conn.execute(f"SAVEPOINT {_SAVEPOINT}")
+        declared = [False]
+        try:
+            return self._fetch_all(sql, declared, then=lambda: self.conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}"))
+        except psycopg.Error:
+            if declared[0] or self._cancel_sent or self.conn.broken:
+                raise
+        self.conn.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+        self.conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+        return self._run_plain(sql, single)
+
+    def _fetch_all(self, sql: str, declared: list[bool], psql_cursor: bool = False, then: Callable[[], object] | None = None) -> Outcome:
+        """DECLARE, then (``then`` first, once declared) the rows in batches."""
         with self.conn.cursor(name=_CURSOR_NAME, scrollable=False) as cur:
             fmt.text_loading(cur)
             cur.execute("\n" + sql if psql_cursor else sql)  # psql: "DECLARE _psql_cursor NO SCROLL CURSOR FOR\n<query>"
             declared[0] = True
+            if then is not None:
+                then()
             columns, numeric = fmt.describe(cur)
             fetch_count = self.settings.fetch_count if _SELECT_COMMAND.match(sql) else 0
             shown = self.print_rows(columns, numeric, cur.fetchmany, fetch_count)

@@ -762,3 +762,27 @@ def test_watch_with_an_interval_psql_s_timer_cannot_take_is_its_error(fresh_db, 
     mine, psql = (run(fresh_db, "-f", "w.sql", cwd=tmp_path) for run in (ours, theirs))
     undated = [(code, re.sub(rb"^.* \(every", b"(every", out, flags=re.MULTILINE), err) for code, out, err in (mine, psql)]
     assert undated[0] == undated[1] and b"could not set timer: Invalid argument" in mine[2] and b" b \n" in mine[1]
+
+
+@pytest.mark.parametrize("flags", [[], ["-v", "AUTOCOMMIT=off"], ["-1"]], ids=["begin", "autocommit-off", "single-transaction"])
+def test_a_select_failing_as_its_rows_are_read_aborts_the_transaction_as_in_psql(pg_server, tmp_path: Path, flags: list[str]):
+    """The shell's own savepoint around a SELECT inside the person's transaction swallowed an
+    error met while its rows were fetched: the transaction went on, and COMMIT kept the rows
+    psql rolls back."""
+    script = "begin;\ninsert into k values (5);\nselect 1 / (a - 1) from k;\ninsert into k values (6);\ncommit;\nselect * from k order by a;\n"
+    (tmp_path / "t.sql").write_text(script if flags != ["-1"] else script.replace("begin;\n", "").replace("commit;\n", ""))
+    with twin_databases(pg_server.conninfo(), "CREATE TABLE k (a int); INSERT INTO k VALUES (1);") as (mine, psql):
+        _, out, err = same(mine, psql, *flags, "-f", "t.sql", cwd=tmp_path)
+        with psycopg.connect(mine) as conn:
+            assert conn.execute("SELECT count(*) FROM k").fetchone() == (1,)
+    assert b"division by zero" in err
+
+
+def test_single_transaction_covers_a_script_on_stdin_as_in_psql(pg_server):
+    """psql takes a script on stdin for a file, so -1 wraps it too; the shell ran each
+    statement on its own and kept what came before the error."""
+    script = b"create table u (a int primary key);\ninsert into u values (1);\ninsert into u values (1);\ninsert into u values (2);\n"
+    with twin_databases(pg_server.conninfo()) as (mine, psql):
+        same(mine, psql, "-1", stdin=script)
+        with psycopg.connect(mine) as conn:
+            assert conn.execute("SELECT to_regclass('u')").fetchone() == (None,)
