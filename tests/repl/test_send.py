@@ -66,7 +66,7 @@ def test_at_the_prompt(fresh_db):
     shell.handle("\\echo :v")
     shell.handle("select 3 \\echo pending")
     assert out.getvalue() == "-[ RECORD 1 ]\na | 1\n\n2\npending\n"
-    assert shell.pending_input == "select 3"  # psql keeps the unsent query text in the buffer
+    assert shell.pending_input == "select 3 \n"  # psql keeps the unsent query text in the buffer (its line ended)
     assert err.getvalue() == ""
 
 
