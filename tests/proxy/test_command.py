@@ -25,6 +25,13 @@ def _listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _wait_until_listening(proxy: subprocess.Popen, port: int) -> None:
+    deadline = time.monotonic() + 30
+    while not _listening(port):
+        assert proxy.poll() is None and time.monotonic() < deadline, "the proxy did not start"
+        time.sleep(0.1)
+
+
 def test_command_serves_psql_and_stops_clean_on_sigterm(fresh_db, tmp_path):
     port = _free_port()
     scratch = tmp_path / "tmp"  # where the proxy's private socket folder goes
@@ -33,10 +40,7 @@ def test_command_serves_psql_and_stops_clean_on_sigterm(fresh_db, tmp_path):
     command = [sys.executable, "-m", "nl2sql_shell", "proxy", fresh_db, "--listen", f"127.0.0.1:{port}", "--model-url", "http://127.0.0.1:9/v1", "--model", "none"]
     proxy = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env={**os.environ, "NL2SQL_SHELL_EXAMPLES_DIR": str(tmp_path), "TMPDIR": str(scratch)})
     try:
-        deadline = time.monotonic() + 30
-        while not _listening(port):
-            assert proxy.poll() is None and time.monotonic() < deadline, "the proxy did not start"
-            time.sleep(0.1)
+        _wait_until_listening(proxy, port)
         through = make_conninfo(fresh_db, host="127.0.0.1", port=port)
         result = subprocess.run(["/usr/bin/psql", "-X", "-A", "-t", through, "-c", "SELECT 40 + 2", "-c", "? how many tables"], capture_output=True, text=True, timeout=60, check=False)
         assert result.stdout.splitlines()[0] == "42"
@@ -59,10 +63,7 @@ def test_the_proxy_reads_the_shell_s_config_file(fresh_db, tmp_path):
     environment = {**os.environ, "NL2SQL_SHELL_EXAMPLES_DIR": str(tmp_path), "NL2SQL_SHELL_CONFIG": str(tmp_path / "config.toml")}
     proxy = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=environment)
     try:
-        deadline = time.monotonic() + 30
-        while not _listening(port):
-            assert proxy.poll() is None and time.monotonic() < deadline, "the proxy did not start"
-            time.sleep(0.1)
+        _wait_until_listening(proxy, port)
         through = make_conninfo(fresh_db, host="127.0.0.1", port=port)
         result = subprocess.run(["/usr/bin/psql", "-X", "-A", "-t", through, "-c", "? how many tables"], capture_output=True, text=True, timeout=60, check=False)
     finally:
