@@ -84,6 +84,10 @@ def run_shell(
     except ValueError as exc:  # RuleError: a name in the config's `rules` that no rule has
         print(f"nl2sql-shell: error: rules: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    # every setting of the file read at once: a bad one stops before anything connects or runs
+    vi = vi or setting(config, "vi", bool, False)
+    flags = {"model": model, "model_url": model_url, "adapter": adapter, "quantize": quantize, "device": device, "backend": backend, "candidates": candidates}
+    asking = model_settings(config, **flags)
     settings = Settings(expanded="on" if expanded else "off", tuples_only=tuples_only, format="csv" if csv else "aligned", quiet=quiet)
     errors = apply_flags(settings, display)
     if errors:
@@ -128,9 +132,7 @@ def run_shell(
             shell.variables.pop(name, None)
         if not variable_changed(shell, name, lambda text: print(f"nl2sql-shell: error: {text}", file=sys.stderr)):  # FETCH_COUNT=abc: psql stops
             return EXIT_ERROR
-    vi = vi or setting(config, "vi", bool, False)  # every setting read at once: a bad one stops before anything runs
-    flags = {"model": model, "model_url": model_url, "adapter": adapter, "quantize": quantize, "device": device, "backend": backend, "candidates": candidates}
-    _attach_questions(shell, **model_settings(config, **flags), assume_yes=yes, rules=rules_on)
+    _attach_questions(shell, **asking, assume_yes=yes, rules=rules_on)
     try:
         if session.log_file:
             try:

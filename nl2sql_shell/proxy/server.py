@@ -27,7 +27,6 @@ from nl2sql_shell.proxy.session import Session
 
 
 CLIENT_THREADS = 32  # questions answered at once, and as many ?run; more wait for a thread
-GONE_POLL_S = 0.5  # how often a question looks whether its client has gone
 STARTUP_TIMEOUT_S = 60.0  # the server's authentication_timeout: a client that never finishes its startup packet is let go
 
 
@@ -184,17 +183,18 @@ class Proxy:
         """The answer, from a question thread; a client that goes away meanwhile, or a session
         that ends, cancels its question (the model's turns are let go at once)."""
         cancel = session.cancel = threading.Event()
+        left = asyncio.ensure_future(session.left.wait())
         try:
             answer = asyncio.get_running_loop().run_in_executor(self._questions, self._ask, session, command, cancel)
-            while not answer.done():
-                await asyncio.wait({answer}, timeout=GONE_POLL_S)
-                if session.client_gone():
-                    cancel.set()
-            return answer.result()
+            await asyncio.wait({answer, left}, return_when=asyncio.FIRST_COMPLETED)
+            if not answer.done():  # the client left
+                cancel.set()
+            return await answer
         except asyncio.CancelledError:  # the session ended (its server connection died): let the model go
             cancel.set()
             raise
         finally:
+            left.cancel()
             session.cancel = None
 
     def _ask(self, session: Session, command: Ask, cancel: threading.Event) -> Answer:

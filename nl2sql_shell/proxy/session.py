@@ -50,6 +50,7 @@ from nl2sql_shell.db.cells import visible
 from nl2sql_shell.nl2sql.examples import ExampleStore, store_path
 from nl2sql_shell.nl2sql.pipeline import Answer
 from nl2sql_shell.proxy import codec
+from nl2sql_shell.proxy.copying import CopyTracker
 from nl2sql_shell.proxy.questions import (
     ANSWER_COLUMNS,
     Ask,
@@ -137,19 +138,13 @@ class Session:
         self._discarding = False  # the rest of a failed batch is skipped up to the client's Sync
         self._notifications = bytearray()  # NOTIFYs and ParameterStatus that came while the bridge had the connection
         self._fatal = b""  # the server's FATAL that ended the session while the bridge had it: the client's too
-        self._copying_in = False  # the server waits for the client's COPY data: a Query now is the server's to refuse
-        # an Execute or Query was sent that may yet start a COPY (a Query, one per statement):
-        # the Syncs sent behind it are ignored if it does
-        self._copy_pending = False
-        self._syncs_after_execute = 0
-        self._copy_by_execute = False  # ... sent by an Execute: that COPY ends inside the Execute's batch
-        self._copies_ended_ahead = 0  # CopyDone/CopyFail sent before the server announced their COPY
+        self.copy = CopyTracker()
         self._lent_with: dict[str, str] = {}  # the parameters when the bridge was lent the connection
         self._reported: dict[str, bytes] = {}  # ... and the last ParameterStatus of each it reported since
         self._lent_in = b"I"  # ... and the transaction status then
         self._statements: dict[bytes, Virtual] = {}  # `?run` statements, by name
         self._read_ahead = bytearray()  # what the client sent while a question ran, read next
-        self._client_eof = False  # ... and whether it then closed its connection
+        self.left = asyncio.Event()  # the client closed its connection (what it sent before may still wait in _read_ahead)
         self._portals: dict[bytes, Portal] = {}
 
     @property
@@ -160,9 +155,16 @@ class Session:
             return "utf-8"
 
     async def run(self) -> None:
-        tasks = {asyncio.create_task(self._pump_upstream()), asyncio.create_task(self._pump_client())}
+        """Pump both ways until either side ends. A client that only stops sending (its end of
+        the connection shut for writing) still gets every reply owed, as from the server
+        directly: the server sees the same end after the last message and closes when done."""
+        upstream = asyncio.create_task(self._pump_upstream())
+        tasks = {upstream, asyncio.create_task(self._pump_client())}
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            if self.left.is_set() and not upstream.done():
+                self.upstream_writer.write_eof()
+                await upstream
         finally:
             for task in tasks:
                 task.cancel()
@@ -174,11 +176,6 @@ class Session:
                 if writer is not None:  # the bridge's: its psycopg connection, mid-question, sees the end too
                     writer.close()
 
-    def client_gone(self) -> bool:
-        """The client closed its connection (messages it sent before may still wait: libpq's
-        Terminate, read while a question ran)."""
-        return self._client_eof or self.client_reader.at_eof()
-
     # -- the bridge's side -----------------------------------------------------------------------
     def attach(self, writer: asyncio.StreamWriter) -> None:
         """The server's replies go to the bridge's psycopg connection until `detach`."""
@@ -189,11 +186,15 @@ class Session:
         """The client's again; a parameter the lending changed is reported to it (the catalog
         reads' own SET LOCAL search_path, back as it was, is not)."""
         self._bridge = None
-        if self._lent_in != b"I" and self.status == b"I":  # `?run yes` of COMMIT or ROLLBACK: its portals end with it
-            self._portals.clear()
+        if self._lent_in != b"I" and self.status == b"I":  # `?run yes` of COMMIT or ROLLBACK
+            self._transaction_ended()
         for name, wire in self._reported.items():
             if self.parameters.get(name) != self._lent_with.get(name):
                 self._notifications += wire
+
+    def _transaction_ended(self) -> None:
+        """`?run` portals live in the transaction they were bound in, as the server's own do."""
+        self._portals.clear()
 
     async def send_upstream(self, data: bytes) -> None:
         self.upstream_writer.write(data)
@@ -231,32 +232,23 @@ class Session:
     def _track(self, message: codec.Message, bridged: bool) -> None:
         kind, body = message.kind, message.body
         if kind in (ord("G"), ord("W")) and not bridged:
-            # the Syncs sent behind the Execute that started it are ignored in COPY: no
-            # ReadyForQuery answers them (libpq sends another after CopyDone, which is answered)
-            self._owed -= self._syncs_after_execute
-            self._syncs_after_execute = 0
-            if self._copies_ended_ahead:  # the client's CopyDone or CopyFail is on its way
-                self._copies_ended_ahead -= 1
-            elif self._copy_pending:
-                self._copying_in = True
-                self._idle.set()  # the server waits for the client: a message held for a question goes to it
-            self._copy_pending = not self._copy_by_execute
+            self._owed -= self.copy.announced()
+            if self.copy.waiting:  # the server waits for the client: a message held for a question goes to it
+                self._idle.set()
         if kind == Z:
-            self._copying_in = False
             self.status = body[:1]
-            if self.status == b"I" and not bridged:  # the transaction ended (COMMIT, ROLLBACK): its portals with it
-                self._portals.clear()
+            if self.status == b"I" and not bridged:  # COMMIT, ROLLBACK, or a statement's own transaction
+                self._transaction_ended()
             if not bridged:
                 self._last_failed, self._failed = self._failed, False
                 self._owed = max(self._owed - 1, 0)
-                if not self._owed:  # everything sent is answered: no COPY can start now
+                if not self._owed:  # everything sent is answered
                     self._idle.set()
-                    self._copy_pending, self._copies_ended_ahead = False, 0
+            self.copy.ready(all_answered=not bridged and not self._owed)
         elif kind == E:
             if not bridged:
                 self._failed = True
-                if self._copy_pending and not self._copying_in:  # a statement that may have started a COPY failed
-                    self._copies_ended_ahead = 0  # before it: the COPY data sent ahead for it is dropped with it
+                self.copy.failed()
             elif any(f"\0V{severity}\0".encode() in b"\0" + body for severity in ("FATAL", "PANIC")):
                 self._fatal = message.wire()
         elif kind == ord("v") and len(body) >= 4:
@@ -278,7 +270,7 @@ class Session:
         elif kind == C and body == b"ROLLBACK\0" and not bridged:  # (the bridge's own end its checks)
             # also ROLLBACK TO SAVEPOINT, which ends only the portals made after its savepoint:
             # which those are would need the savepoints' names, so all `?run` portals end (bound again)
-            self._portals.clear()
+            self._transaction_ended()
         elif kind == C and body in (b"DEALLOCATE ALL\0", b"DISCARD ALL\0"):  # the server's statements are gone, and so are ours
             self._statements.clear()
             if body.startswith(b"DISCARD"):  # ... and its portals
@@ -324,7 +316,10 @@ class Session:
         if self._read_ahead:
             data, self._read_ahead = bytes(self._read_ahead), bytearray()
             return data
-        return b"" if self._client_eof else await self.client_reader.read(_READ)
+        data = b"" if self.left.is_set() else await self.client_reader.read(_READ)
+        if not data:
+            self.left.set()
+        return data
 
     async def _while_reading(self, answer: Coroutine[None, None, None]) -> None:
         """Await the proxy's own answer, reading on meanwhile what the client sends (kept to be
@@ -334,7 +329,7 @@ class Session:
         reading: asyncio.Future[bytes] | None = None
         try:
             while not task.done():
-                if self._client_eof or len(self._read_ahead) >= _READ:
+                if self.left.is_set() or len(self._read_ahead) >= _READ:
                     await asyncio.wait({task})
                     break
                 reading = asyncio.ensure_future(self.client_reader.read(_READ))
@@ -343,7 +338,8 @@ class Session:
                 with contextlib.suppress(asyncio.CancelledError):
                     chunk = await reading
                     self._read_ahead += chunk
-                    self._client_eof = not chunk
+                    if not chunk:
+                        self.left.set()
         finally:
             task.cancel()
             if reading is not None:
@@ -354,27 +350,22 @@ class Session:
         """Bookkeeping for a message that goes to the server."""
         kind = message.kind
         if kind in (ord("c"), ord("f")):  # CopyDone, CopyFail: what follows is read again
-            if self._copying_in:  # the server answers the end of its COPY
+            if self.copy.waiting:  # the server answers the end of its COPY
                 self._idle.clear()
-            elif self._copy_pending:  # ... of one it has not announced yet
-                self._copies_ended_ahead += 1
-            if self._copying_in or self._copy_pending:
-                self._in_batch = self._copy_by_execute  # an Execute's COPY ends inside its batch
-            self._copy_pending = self._copy_pending and not self._copy_by_execute  # a Query's next statement may COPY too
-            self._copying_in = False
+            if self.copy.expecting_end:  # an Execute's COPY ends inside its batch
+                self._in_batch = self.copy.by_execute
+            self.copy.end_sent()
         if kind in (Q, E):
-            self._syncs_after_execute, self._copy_pending, self._copy_by_execute = 0, True, kind == E
-        elif kind == S and self._copy_pending:
-            self._syncs_after_execute += 1
-        if kind in (Q, S, F) and not (kind == S and self._copying_in):  # the server ignores a Sync in COPY
+            self.copy.statement_sent(by_execute=kind == E)
+        if kind in (Q, F) or (kind == S and self.copy.sync_sent()):  # the server ignores a Sync in COPY
             self._owed += 1
             self._idle.clear()
         if kind in _EXTENDED:
             self._in_batch = True
         elif kind == S:
             self._in_batch = False
-            if self.status == b"I":  # an implicit transaction ends at the Sync, and its portals
-                self._portals.clear()
+            if self.status == b"I":  # an implicit transaction ends at the Sync
+                self._transaction_ended()
         with contextlib.suppress(ValueError):  # a name without its NUL: the server refuses the message
             if kind == P and self._statements:  # a real statement of this name now, on the server
                 self._statements.pop(codec.read_cstring(message.body)[0], None)
@@ -385,7 +376,7 @@ class Session:
         """What the proxy answers itself, as a coroutine to await in order; None: forward it
         (also a message it cannot read, which the server answers with its own error, and any
         message while the server waits for COPY data: it ends that connection, as directly)."""
-        if self._copying_in:
+        if self.copy.waiting:
             return None
         try:
             return self._own_answer(message)
@@ -449,7 +440,7 @@ class Session:
 
     async def _until_idle(self) -> None:
         await self._idle.wait()
-        if self._copying_in:
+        if self.copy.waiting:
             raise ServerInCopy
 
     def _reply(self, data: bytes) -> None:

@@ -856,6 +856,26 @@ def _until_closed(sock) -> bytes:
     return received
 
 
+def test_a_client_that_stops_sending_still_gets_every_reply_owed(db, start_proxy):
+    """Statements pipelined, then the client's sending side shut (as a script piped through a
+    socket): the proxy closed the server's connection at once, and the replies still owed
+    never came. Directly, the server answers all of them and then closes."""
+    import socket
+
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    received = []
+    for conninfo in (db, proxy.via(db)):
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            sock = _raw(conn)
+            sock.sendall(_message(b"Q", b"SELECT pg_sleep(0.5); SELECT 42 AS answer\0") + _message(b"Q", b"SELECT count(*) FROM customers\0"))
+            sock.shutdown(socket.SHUT_WR)
+            received.append(_until_closed(sock))
+            sock.close()
+    direct, proxied = received
+    assert direct.count(b"Z\x00\x00\x00\x05I") == 2 and b"\x00\x00\x00\x0242" in direct
+    assert proxied == direct
+
+
 def test_a_question_during_the_second_copy_of_one_query_gets_the_server_s_answer(db, start_proxy):
     """`COPY a FROM STDIN; COPY b FROM STDIN` in one Query: the proxy followed the first COPY
     only, so a question sent during the second waited forever, and the connection with its

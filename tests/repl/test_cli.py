@@ -129,6 +129,14 @@ def test_a_config_value_of_the_wrong_kind_is_one_line(fresh_db, tmp_path, settin
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and named in done.stderr and "Traceback" not in done.stderr
 
 
+def test_a_config_value_of_the_wrong_kind_is_told_before_connecting(tmp_path):
+    """It was checked only once connected: with the server down, the person was sent to fix
+    the connection first and met the file's error after."""
+    (tmp_path / "config.toml").write_text('candidates = "x"\n')
+    done = shell(f"host={tmp_path} port=1 dbname=x", "-X", "-c", "select 1", NL2SQL_SHELL_CONFIG=str(tmp_path / "config.toml"))
+    assert done.returncode == 1 and "candidates must be an integer" in done.stderr and "connect" not in done.stderr
+
+
 def test_the_config_s_local_model_settings_leave_a_model_server_alone(fresh_db, tmp_path):
     """`quantize = "4bit"` in the file (its own docstring's example) with `--model-url` on
     the command line: every question failed, blaming flags that were never typed."""
