@@ -37,6 +37,7 @@ class Output:
         self.always_page = False
         self.pager_min_lines = 0
         self.encoding = "utf-8"
+        self.failure: str | None = None  # why a write failed since the last result was printed
 
     @property
     def stream(self) -> IO[str]:
@@ -61,8 +62,10 @@ class Output:
             close_pipe(self._pipe)
             self._pipe = self._file = None
         if self._file is not None:
-            self._file.close()
+            with contextlib.suppress(OSError):  # a full disk: told at the result that met it
+                self._file.close()
             self._file = None
+        self.failure = None
         if path and path.startswith("|"):
             self._pipe = open_pipe(path[1:].strip())
             self._file = self._pipe.stdin
@@ -97,17 +100,28 @@ class Output:
         reencode(self._default, encoding)
 
     def write(self, text: str) -> None:
-        self._write_unlogged(text)
+        self.write_unlogged(text)
         self.log_text(text)
 
-    def _write_unlogged(self, text: str) -> None:
+    def write_unlogged(self, text: str) -> None:
         try:
             self.stream.write(text)
             self.stream.flush()
-        except BrokenPipeError:
-            if self._pipe is None:
-                raise
-            # `\\o |command` whose command has ended: psql's writes fail quietly, and so do these
+        except OSError as exc:
+            self.write_failed(exc)
+
+    def write_failed(self, exc: OSError) -> None:
+        """A write that failed: a full disk, or a command (`\\o |cmd`, `\\g |cmd`) that has
+        ended. Kept for the executor to tell once the result is printed, as psql tells "could
+        not print result table" and goes on. Standard output whose reader has gone ends the
+        shell, as SIGPIPE ends psql (which ignores it only while writing to its own commands)."""
+        if isinstance(exc, BrokenPipeError) and self.to_stdout:
+            raise exc
+        self.failure = self.failure or exc.strerror or str(exc)
+
+    def take_failure(self) -> str | None:
+        failure, self.failure = self.failure, None
+        return failure
 
     def write_bytes(self, data: bytes) -> None:
         """COPY ... TO STDOUT data as the server sent it: binary COPY is not text, and psql
@@ -129,8 +143,7 @@ class Output:
     def echo(self, text: str) -> None:
         """Text of the user's own for the query output (``\\qecho``): the \\o target, but
         not the -L log, which psql keeps for queries and their results."""
-        self.stream.write(text)
-        self.stream.flush()
+        self.write_unlogged(text)
 
     def configure_pager(self, mode: int, min_lines: int) -> None:
         """``\\pset pager`` 0 (off), 1 (when a result does not fit) or 2 (always), and
@@ -142,8 +155,12 @@ class Output:
     def say(self, text: str) -> None:
         """A message psql prints with printf (\\pset's, \\timing's, ``Time:``): on standard
         output, never into the \\o file."""
-        self._default.write(text)
-        self._default.flush()
+        try:
+            self._default.write(text)
+            self._default.flush()
+        except OSError as exc:
+            if isinstance(exc, BrokenPipeError) and self._default is sys.stdout:
+                raise
 
     def columns(self, configured: int = 0, *, paged: bool = False) -> int:
         """The width psql formats for (wrapped format, ``\\x auto``): ``\\pset columns`` when
@@ -162,15 +179,16 @@ class Output:
     def log_text(self, text: str) -> None:
         """Into the -L log only (a result as psql logs it, see Executor.print_rows)."""
         if self.log is not None:
-            self.log.write(text)
-            self.log.flush()
+            with contextlib.suppress(OSError):  # psql's fprintf to its log: unchecked
+                self.log.write(text)
+                self.log.flush()
 
     @contextlib.contextmanager
     def page(self, *, log: bool = True):
         """Yield a writer for one result; it pages only on a terminal and only when needed.
         ``log=False``: the caller writes the -L log itself."""
         if self._file is not None or not self.use_pager or not pager_command():
-            yield self.write if log else self._write_unlogged
+            yield self.write if log else self.write_unlogged
             return
         pager = _LazyPager(self._default, self.always_page, self.pager_min_lines)
 
@@ -221,8 +239,10 @@ class _LazyPager:
         self.lines += text.count("\n")
         too_wide = any(len(line) > self.max_width for line in text.splitlines())
         if self.always or too_wide or (self.lines > self.max_lines and self.lines >= self.min_lines):
+            from nl2sql_shell.repl.pipes import SH, sh
+
             try:  # through /bin/sh, as psql's popen: `less -S | tee log` is a pager too
-                self.process = subprocess.Popen(pager_command(), shell=True, stdin=subprocess.PIPE, text=True)  # noqa: S602 - the user's pager
+                self.process = subprocess.Popen(sh(pager_command()), executable=SH, stdin=subprocess.PIPE, text=True)
             except OSError:
                 self.max_lines = 1 << 62  # no pager to be had: print straight through
                 return

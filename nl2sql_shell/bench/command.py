@@ -13,9 +13,9 @@ from nl2sql_shell.model_choice import model_options
 @click.command(context_settings={"help_option_names": ["--help", "-?"]})
 @model_options
 @click.option("--random-weights", "random_config", help="Build this architecture (a folder with config.json and a tokenizer, or a hub id) with random weights: speed does not depend on them.")
-@click.option("--new-tokens", type=int, default=32, show_default=True, help="Tokens generated per measurement.")
-@click.option("--candidates", type=int, default=4, show_default=True, help="N for batched versus sequential candidates.")
-@click.option("--repeats", type=int, default=3, show_default=True, help="Repetitions of the repeated-question measurement.")
+@click.option("--new-tokens", type=click.IntRange(min=1), default=32, show_default=True, help="Tokens generated per measurement.")
+@click.option("--candidates", type=click.IntRange(min=1), default=4, show_default=True, help="N for batched versus sequential candidates.")
+@click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True, help="Repetitions of the repeated-question measurement.")
 @click.option("--compare-quantization/--no-compare-quantization", default=None, help="Also measure bf16, 4-bit nf4 and 8-bit (default: on CUDA).")
 @click.option(
     "--tutorial-baseline/--no-tutorial-baseline",
@@ -39,8 +39,8 @@ from nl2sql_shell.model_choice import model_options
     metavar="[CONNINFO]",
     help="Only measure `nl2sql-shell proxy`'s pass-through overhead: the same psql commands directly and through the proxy, alternating, as ratios (--repeats runs each; the embedded server when no CONNINFO; no model).",
 )
-@click.option("--rows", type=int, default=2_000_000, show_default=True, help="With --proxy: rows of the big result.")
-@click.option("--copy-rows", type=int, default=1_000_000, show_default=True, help="With --proxy: rows copied each way.")
+@click.option("--rows", type=click.IntRange(min=1), default=2_000_000, show_default=True, help="With --proxy: rows of the big result.")
+@click.option("--copy-rows", type=click.IntRange(min=1), default=1_000_000, show_default=True, help="With --proxy: rows copied each way.")
 def bench(
     model, model_url, adapter, quantize, device, backend, random_config, new_tokens, candidates, repeats, compare_quantization, tutorial_baseline, compare_backends,
     demo_questions, backends, limit, proxy_upstream, rows, copy_rows,
@@ -76,7 +76,12 @@ def bench(
     except ModelLoadError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"model: {spec.model}{' (random weights)' if spec.random_weights else ''} on {loaded.device}, quantize {spec.quantize}, backend {spec.backend}")
-    sys.stdout.write(measure(loaded, new_tokens=new_tokens, candidates=candidates, repeats=repeats, progress=progress).text())
+    from nl2sql_shell.llm.openai_backend import ModelServerError
+
+    try:
+        sys.stdout.write(measure(loaded, new_tokens=new_tokens, candidates=candidates, repeats=repeats, progress=progress).text())
+    except ModelServerError as exc:  # a server that answers with something else than completions
+        raise click.ClickException(str(exc).strip().splitlines()[0]) from None
     on_gpu = str(loaded.device).startswith("cuda")
     if tutorial_baseline if tutorial_baseline is not None else on_gpu:
         _compare_with_tutorial(loaded, spec, candidates, progress)
@@ -128,6 +133,8 @@ def _demo_questions(model: str, backends: list[str], limit: int | None, progress
 def _bench_proxy(upstream: str, rows: int, copy_rows: int, repeats: int) -> None:
     import platform
 
+    import psycopg
+
     from nl2sql_shell.bench.proxy import measure, report
 
     server = None
@@ -138,7 +145,10 @@ def _bench_proxy(upstream: str, rows: int, copy_rows: int, repeats: int) -> None
         upstream = server.conninfo("postgres")
     try:
         click.echo(f"proxy overhead: psql directly and through the proxy, {repeats} runs each, alternating; {platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
-        workloads = measure(upstream, rows=rows, copy_rows=copy_rows, repeats=repeats, progress=lambda text: click.echo(f"  {text}", err=True))
+        try:
+            workloads = measure(upstream, rows=rows, copy_rows=copy_rows, repeats=repeats, progress=lambda text: click.echo(f"  {text}", err=True))
+        except psycopg.Error as exc:
+            raise click.ClickException(f"the upstream server: {str(exc).strip().splitlines()[0]}") from None
         sys.stdout.write(report(workloads))
     finally:
         if server is not None:

@@ -295,7 +295,8 @@ def vertical(columns: Sequence[str], rows: Rows, settings: Settings, part: Part 
             return "\n"
         return "".join(line + "\n" for line in part.footer_lines(settings, len(rows))) + "\n"
     heads = [cells.lines(c) for c in columns]
-    data = [[cells.lines(null if v is None else v) for v in row] for row in rows]
+    # psql walks the cells, a record's header before its first: rows of no columns print none
+    data = [[cells.lines(null if v is None else v) for v in row] for row in rows] if columns else []
     hwidth = max((cells.width(h) for h in heads), default=0)
     hmultiline = any(len(h) > 1 for h in heads)
     dwidth = max((cells.width(c) for row in data for c in row), default=0)

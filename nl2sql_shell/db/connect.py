@@ -36,15 +36,17 @@ class Target:
         rest to libpq's defaults.
 
         A ``passfile`` (the embedded server's) stays for another database, not for another host
-        or port: there it would hide ~/.pgpass from libpq and offer that server our password.
+        or port: there it would hide ~/.pgpass from libpq and offer that server our password;
+        nor does the empty ``password=`` that came with it, which would hide PGPASSWORD.
         """
         string = is_connection_string(dbname)
         updates = conninfo_to_dict(dbname) if string else {k: v for k, v in {"dbname": dbname, "user": user, "host": host, "port": port}.items() if v and v != "-"}
         if not (reuse if reuse is not None else not string):
             return Target(make_conninfo(**updates), self.prompt_password)
         params = conninfo_to_dict(self.conninfo)
-        if any(params.get(key) != updates[key] for key in ("host", "port") if key in updates):
-            params.pop("passfile", None)
+        if any(params.get(key) != updates[key] for key in ("host", "port") if key in updates) and params.pop("passfile", None):
+            if params.get("password") == "":
+                params.pop("password")
         return Target(make_conninfo(**{**params, **updates}), self.prompt_password, self.password)
 
 

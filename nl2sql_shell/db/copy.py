@@ -44,7 +44,36 @@ def copy_direction(sql: str) -> str | None:
     return None
 
 
-def run_copy(conn: psycopg.Connection, sql: str, source: Iterable[bytes] | None, sink: Callable[[bytes], None] | None) -> str:
+class CopySink:
+    """Where COPY TO's data goes, written as psql's handleCopyOut writes it: after a write
+    that fails (a full disk, a program that has ended) the rest of the server's data is read
+    and dropped, since the COPY must end, and `finish` says why, once. Standard output whose
+    reader has gone ends the shell, as SIGPIPE ends psql."""
+
+    def __init__(self, write: Callable[[bytes], object], flush: Callable[[], object] | None = None, *, to_stdout: bool = False) -> None:
+        self._write, self._flush, self._to_stdout = write, flush, to_stdout
+        self.failure: str | None = None
+
+    def __call__(self, data: bytes) -> None:
+        if self.failure is None:
+            self._guarded(self._write, data)
+
+    def finish(self) -> str | None:
+        """The data flushed; why a write failed, if one did."""
+        if self.failure is None and self._flush is not None:
+            self._guarded(self._flush)
+        return self.failure
+
+    def _guarded(self, action: Callable[..., object], *args: bytes) -> None:
+        try:
+            action(*args)
+        except OSError as exc:
+            if isinstance(exc, BrokenPipeError) and self._to_stdout:
+                raise
+            self.failure = exc.strerror or str(exc)
+
+
+def run_copy(conn: psycopg.Connection, sql: str, source: Iterable[bytes] | None, sink: CopySink | None) -> str:
     """Run one COPY, feeding it ``source`` (FROM STDIN) or handing each chunk to ``sink`` (TO
     STDOUT); returns the server's tag (``COPY n``). When the server refuses the data part way,
     the rest of ``source`` is still read, as psql reads to the end marker, so that a script's

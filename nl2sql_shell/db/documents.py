@@ -34,8 +34,9 @@ def _blank(text: str) -> bool:
 class Batch:
     """One printTable call: the result's names and alignments, this batch's rows and place."""
 
-    def __init__(self, columns: Sequence[str], numeric: Sequence[bool], rows: Rows, settings: Settings, part: Part) -> None:
+    def __init__(self, columns: Sequence[str], numeric: Sequence[bool], rows: Rows, settings: Settings, part: Part, count: int | None = None) -> None:
         self.columns, self.rows, self.s = columns, rows, settings
+        self.count = len(rows) if count is None else count  # rows of no columns print nothing, but count
         self.aligns = ["r" if right else "l" for right in numeric]
         self.start, self.stop, self.prior = part.start, part.stop, part.prior_rows
         self.part = part
@@ -45,7 +46,7 @@ class Batch:
         """The footers given, else (not for records) the row count, none with -t."""
         if self.s.tuples_only:
             return []
-        return list(self.part.footers or []) if vertical else self.part.footer_lines(self.s, len(self.rows))
+        return list(self.part.footers or []) if vertical else self.part.footer_lines(self.s, self.count)
 
 
 def _asciidoc_frame(border: int) -> str:
@@ -263,4 +264,4 @@ def document(
     null = settings.null
     shown = [tuple(null if v is None else v for v in row) for row in rows] if columns else []
     text, record = FORMATS[settings.format]
-    return (record if vertical else text)(Batch(columns, numeric, shown, settings, part))
+    return (record if vertical else text)(Batch(columns, numeric, shown, settings, part, count=len(rows)))

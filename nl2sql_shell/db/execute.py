@@ -25,7 +25,7 @@ from psycopg import generators, pq
 
 from nl2sql_shell.db import format as fmt
 from nl2sql_shell.db.aligned import auto_vertical
-from nl2sql_shell.db.copy import copy_direction, run_copy
+from nl2sql_shell.db.copy import CopySink, copy_direction, run_copy
 from nl2sql_shell.db.messages import MessageStyle, server_message
 from nl2sql_shell.db.settings import Settings
 from nl2sql_shell.output import Output
@@ -64,6 +64,14 @@ class Outcome:
     error: str | None = None
     diag: psycopg.errors.Diagnostic | None = None  # the server's error fields (SQLSTATE, \\errverbose)
     cancelled: bool = False  # Ctrl-C ended it (a script stops, as psql's does)
+    # it ran, but its result or COPY data could not be written (a full disk, a command that
+    # ended): it failed for ON_ERROR_STOP and the exit code, and psql leaves its result
+    # variables as they were (it sets them only when all went well)
+    unwritten: bool = False
+
+    @property
+    def succeeded(self) -> bool:
+        return self.ok and not self.unwritten
 
 
 def uses_cursor(sql: str) -> bool:
@@ -216,6 +224,7 @@ class Executor:
         self.status_output: Output | None = None
         self.last_oid: str | None = None  # psql's LASTOID: the OID in the last command tag shown
         self._cancel_sent = False  # Ctrl-C sent the server a cancel request for this statement
+        self._unwritten = False  # a result of this statement could not be written
 
     def run(self, sql: str, *, read_only: bool = False, statement_timeout_ms: int | None = None, single: bool = False) -> Outcome:
         """Run one statement and print its result; errors are printed, never raised.
@@ -225,7 +234,7 @@ class Executor:
         so that it is one statement or none. That is how model-written SQL runs.
         """
         started = time.perf_counter()
-        self._cancel_sent = False
+        self._cancel_sent = self._unwritten = False
         try:
             if read_only:
                 outcome = self._run_guarded(sql, statement_timeout_ms, single)
@@ -237,7 +246,7 @@ class Executor:
             outcome = self._failed(exc)
         if self.settings.timing:
             self.output.say(f"Time: {(time.perf_counter() - started) * 1000:.3f} ms\n")
-        return outcome
+        return replace(outcome, unwritten=outcome.unwritten or self._unwritten)
 
     def _cancelled(self) -> Outcome:
         """Ctrl-C outside the server's wait (rows being printed): psycopg has sent the server a
@@ -283,6 +292,10 @@ class Executor:
         stream.write(self.location() + text + "\n")
         stream.flush()
 
+    def _client_error(self, text: str) -> None:
+        """psql's own error (pg_log_error): ``psql:FILE:LINE: error: TEXT`` in a script file."""
+        self._report(f"error: {text}" if self.location() else text)
+
     def _run_guarded(self, sql: str, statement_timeout_ms: int | None, single: bool) -> Outcome:
         with read_only_transaction(self.conn, statement_timeout_ms):
             return self._run(sql, single)
@@ -292,7 +305,7 @@ class Executor:
         if direction == "in":
             return self._copy(sql, self.copy_stdin(), None)
         if direction == "out":  # psql prints COPY n unless it would follow the data
-            return self._copy(sql, None, self.write_data, show_status=self.status_output is not None)
+            return self._copy(sql, None, self.data_sink(), show_status=self.status_output is not None)
         with self._cancel_on_interrupt():
             if uses_cursor(sql):
                 return self._run_with_cursor(sql, single)
@@ -306,7 +319,7 @@ class Executor:
         declared = self.settings.fetch_count > 0 and bool(_SELECT_COMMAND.match(sql))
         own = declared and self.conn.info.transaction_status == pq.TransactionStatus.IDLE
         outcome = Outcome(False, error="")
-        self._cancel_sent = False
+        self._cancel_sent = self._unwritten = False
         try:
             with self._cancel_on_interrupt():
                 if own:
@@ -331,7 +344,7 @@ class Executor:
                     break
         if self.settings.timing:
             self.output.say(f"Time: {(time.perf_counter() - started) * 1000:.3f} ms\n")
-        return outcome
+        return replace(outcome, unwritten=outcome.unwritten or self._unwritten)
 
     def describe_result(self, sql: str) -> Outcome:
         """psql's \\gdesc: the columns and types of ``sql``'s result, from the server's
@@ -431,7 +444,7 @@ class Executor:
         if status.startswith(_TAG_AFTER_ROWS):
             self.print_status(status)
 
-    def copy(self, sql: str, source: Iterable[bytes] | None, sink: Callable[[bytes], None] | None, *, show_status: bool = True) -> Outcome:
+    def copy(self, sql: str, source: Iterable[bytes] | None, sink: CopySink | None, *, show_status: bool = True) -> Outcome:
         """`\\copy`: one COPY with the client's end chosen by the caller, errors printed as run's."""
         self._cancel_sent = False
         try:
@@ -441,15 +454,22 @@ class Executor:
         except psycopg.Error as exc:
             return self._failed(exc)
 
-    def _copy(self, sql: str, source: Iterable[bytes] | None, sink: Callable[[bytes], None] | None, *, show_status: bool = True) -> Outcome:
-        """psql prints ``COPY n`` except when the data itself went to the query output."""
+    def _copy(self, sql: str, source: Iterable[bytes] | None, sink: CopySink | None, *, show_status: bool = True) -> Outcome:
+        """psql prints ``COPY n`` except when the data itself went to the query output. Data
+        that cannot be written is told once, as psql's handleCopyOut tells it, and the
+        server's is still read to the COPY's end."""
         status = run_copy(self.conn, sql, source, sink)
+        failure = None if sink is None else sink.finish()
+        if failure is not None:
+            self._client_error(f"could not write COPY data: {failure}")
         if show_status:
             self.print_status(status)
-        return Outcome(True, int(status.split()[-1]) if status.split()[-1].isdigit() else 0, status)
+        return Outcome(True, int(status.split()[-1]) if status.split()[-1].isdigit() else 0, status, unwritten=failure is not None)
 
-    def write_data(self, data: bytes) -> None:
-        self.output.write_bytes(data)
+    def data_sink(self) -> CopySink:
+        """COPY TO STDOUT's data for the query output (or `\\g`'s file or command)."""
+        output = self.output
+        return CopySink(output.write_bytes, to_stdout=output.to_stdout)
 
     def _run_plain(self, sql: str, single: bool = False) -> Outcome:
         with OneStatementCursor(self.conn) if single else self.conn.cursor() as cur:
@@ -542,40 +562,50 @@ class Executor:
         """
         render = self._renderer(columns, numeric, self.settings)
         shown = 0
-        with self.output.page(log=False) as shown_write:
-            # psql logs every result (-L) aligned and not expanded, whatever the output's format
-            logged = self._renderer(columns, numeric, replace(self.settings, format="aligned", expanded="off"))
+        try:
+            with self.output.page(log=False) as shown_write:
+                logged = self.settings.logged
 
-            def log(rows: fmt.Rows, start: bool, stop: bool, prior: int) -> None:
-                if self.output.log is not None:
-                    self.output.log_text(logged(rows, start, stop, prior))
+                def log(rows: fmt.Rows, start: bool, stop: bool, prior: int) -> None:
+                    if self.output.log is not None:
+                        self.output.log_text(fmt.render(columns, numeric, rows, logged, start=start, stop=stop, prior_rows=prior, output_columns=logged.columns))
 
-            if fetch_count > 0:
-                # psql opens its pager once a batch is full and then, in \x auto, prints every
-                # batch vertically so that the batches do not decide differently.
-                batches = self._renderer(columns, numeric, self._fixed_expanded(True), paged=True) if self.output.to_stdout else render
+                if fetch_count > 0:
+                    # psql opens its pager once a batch is full and then, in \x auto, prints every
+                    # batch vertically so that the batches do not decide differently.
+                    batches = self._renderer(columns, numeric, self._fixed_expanded(True), paged=True) if self.output.to_stdout else render
 
-                def counted(rows: fmt.Rows, start: bool, stop: bool, prior: int) -> str:
-                    nonlocal shown
-                    shown = prior + len(rows)
-                    log(rows, start, stop, prior)
-                    return (render if stop and start else batches)(rows, start, stop, prior)
+                    def counted(rows: fmt.Rows, start: bool, stop: bool, prior: int) -> str:
+                        nonlocal shown
+                        shown = prior + len(rows)
+                        log(rows, start, stop, prior)
+                        return (render if stop and start else batches)(rows, start, stop, prior)
 
-                for text in fmt.stream(counted, fetchmany, fetch_count):
-                    shown_write(text)
+                    for text in fmt.stream(counted, fetchmany, fetch_count):
+                        shown_write(text)
+                    return shown
+                for rows, done in _parts(fetchmany):
+                    if not shown and not done:
+                        self._report(
+                            f"Note: more than {HELD_ROWS:,} rows or {HELD_BYTES >> 20} MB: printing in parts from here; "
+                            "column widths may change between parts (\\set FETCH_COUNT N prints N rows at a time)."
+                        )
+                        # \x auto decides on the first part and keeps to it for the others
+                        render = self._renderer(columns, numeric, self._fixed_expanded(auto_vertical(columns, rows, self.settings, self.output.columns(self.settings.columns))))
+                    shown_write(render(rows, not shown, done, shown))
+                    log(rows, not shown, done, shown)
+                    shown += len(rows)
                 return shown
-            for rows, done in _parts(fetchmany):
-                if not shown and not done:
-                    self._report(
-                        f"Note: more than {HELD_ROWS:,} rows or {HELD_BYTES >> 20} MB: printing in parts from here; "
-                        "column widths may change between parts (\\set FETCH_COUNT N prints N rows at a time)."
-                    )
-                    # \x auto decides on the first part and keeps to it for the others
-                    render = self._renderer(columns, numeric, self._fixed_expanded(auto_vertical(columns, rows, self.settings, self.output.columns(self.settings.columns))))
-                shown_write(render(rows, not shown, done, shown))
-                log(rows, not shown, done, shown)
-                shown += len(rows)
-            return shown
+        finally:
+            self._written()
+
+    def _written(self) -> None:
+        """After a result: a write that failed is told, as psql's "could not print result
+        table" (a failure met writing a command's tag before it is told here too, as psql's
+        stream error stays until the next result)."""
+        if (failure := self.output.take_failure()) is not None:
+            self._client_error(f"could not print result table: {failure}")
+            self._unwritten = True
 
     def _fixed_expanded(self, vertical: bool) -> Settings:
         """The settings with \\x auto made on or off (aligned and wrapped formats only)."""

@@ -8,7 +8,7 @@ them as psql does and every formatter reads the same values psql's ``print.c`` r
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from nl2sql_shell.db.messages import MessageStyle
 
@@ -74,6 +74,12 @@ class Settings:
     @property
     def csv(self) -> bool:
         return self.format == "csv"
+
+    @property
+    def logged(self) -> Settings:
+        """How psql's -L log prints a result (print_aligned_text, whatever the output's format):
+        aligned, or wrapped to `\\pset columns` alone, and never expanded."""
+        return replace(self, format="wrapped" if self.format == "wrapped" else "aligned", expanded="off")
 
     @property
     def field_separator(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -16,24 +17,24 @@ from nl2sql_shell.nl2sql import CHECK_VALUES, DEFAULT_CANDIDATES, GREEDY_FIRST, 
 @click.command(context_settings={"help_option_names": ["--help", "-?"]})
 @click.argument("suite_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @model_options
-@click.option("--candidates", type=int, default=DEFAULT_CANDIDATES, show_default=True, help="Queries written per question (the greedy one first), voted on by their rows.")
-@click.option("--more-candidates", type=int, default=0, show_default=True, help="More queries sampled when the first ones leave the answer open (none passed, or no strict majority agrees); all are voted on.")
-@click.option("--limit", type=int, help="At most N questions (and N idk questions).")
-@click.option("--every", type=int, default=1, show_default=True, help="Only every Nth question (a spread-out sample).")
-@click.option("--offset", type=int, default=0, show_default=True, help="Where the --every sample starts: offsets 0 to N-1 together cover the suite.")
+@click.option("--candidates", type=click.IntRange(min=1), default=DEFAULT_CANDIDATES, show_default=True, help="Queries written per question (the greedy one first), voted on by their rows.")
+@click.option("--more-candidates", type=click.IntRange(min=0), default=0, show_default=True, help="More queries sampled when the first ones leave the answer open (none passed, or no strict majority agrees); all are voted on.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most N questions (and N idk questions).")
+@click.option("--every", type=click.IntRange(min=1), default=1, show_default=True, help="Only every Nth question (a spread-out sample).")
+@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True, help="Where the --every sample starts: offsets 0 to N-1 together cover the suite.")
 @click.option("--db", "dbs", multiple=True, help="Only this database's questions (repeatable).")
 @click.option("--category", "categories", multiple=True, help="Only this category (repeatable).")
 @click.option("--dsn", help="Server to load the databases into (default: the embedded one). Databases named after the suite's are dropped and re-created.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Write results.jsonl and summary.json here.")
 @click.option("--prompt-style", "styles", default="default", show_default=True, help="default, or a baseline (tutorial: names only; raw: plain CREATE TABLE, every table), or several comma-separated (measured in one run).")
 @click.option("--no-idk", is_flag=True, help="Skip the unanswerable questions of idk.csv.")
-@click.option("--max-repairs", type=int, default=2, show_default=True, help="Times an error is given back to the model.")
-@click.option("--repair-samples", type=int, default=4, show_default=True, help="Queries sampled (one batch, then voted on) in each repair round.")
+@click.option("--max-repairs", type=click.IntRange(min=0), default=2, show_default=True, help="Times an error is given back to the model.")
+@click.option("--repair-samples", type=click.IntRange(min=1), default=4, show_default=True, help="Queries sampled (one batch, then voted on) in each repair round.")
 @click.option("--readable-names", is_flag=True, help="Show prefixed and quoted camelCase names to the model in words, its query translated back (an experiment: not the shell's default).")
 @click.option("--words-retry/--no-words-retry", default=WORDS_RETRY, show_default=True, help="When the greedy query fails the checks on a schema with prefixed or quoted camelCase names, write the greedy query on those names in words before the samples.")
 @click.option("--greedy-first/--batch-first", default=GREEDY_FIRST, show_default=True, help="Write the greedy query alone first and the samples only when it fails the checks, or all the candidates in one batch.")
 @click.option("--temperature", type=float, default=0.7, show_default=True, help="Sampling temperature of the candidates after the greedy one.")
-@click.option("--schema-budget", type=int, default=SCHEMA_BUDGET_TOKENS, show_default=True, help="Tokens of schema text the prompt may hold; a larger schema is linked down to the tables the question names.")
+@click.option("--schema-budget", type=click.IntRange(min=1), default=SCHEMA_BUDGET_TOKENS, show_default=True, help="Tokens of schema text the prompt may hold; a larger schema is linked down to the tables the question names.")
 @click.option("--values", "find_values", is_flag=True, help="Look the question's quoted and capitalised phrases up in the tables shown and name the columns that hold them in the prompt (an experiment: not the shell's default).")
 @click.option("--refusal-doubt", type=float, default=REFUSAL_DOUBT_LOGPROB, show_default=True, help="Refuse a question with a word nothing in the database matches when the model gives its refusal at least this log-probability.")
 @click.option("--no-refusal-doubt", "no_refusal_doubt", is_flag=True, help="Never refuse on the model's doubt (measure without it).")
@@ -45,38 +46,64 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
     """Execution accuracy on a suite laid out like ../shared/bench/defog-dev."""
     from dataclasses import replace
 
-    from nl2sql_shell.eval.runner import ResultsFile, Runner, ServerBusy, claim_server, report, server_conninfos, summarize, write_summary
-    from nl2sql_shell.eval.suite import load_suite
+    import psycopg
+
+    from nl2sql_shell.db.embedded import EmbeddedServerError
+    from nl2sql_shell.eval.runner import ResultsFile, Runner, ServerBusy, claim_server, report, suite_server, summarize, write_summary
+    from nl2sql_shell.eval.suite import SuiteError, load_suite
     from nl2sql_shell.llm.load import ModelLoadError, load_model
     from nl2sql_shell.model_choice import resolve_spec
     from nl2sql_shell.nl2sql.pipeline import Options
     from nl2sql_shell.nl2sql.rules import parse_rules
 
     style_list = [s.strip() for s in styles.split(",") if s.strip()]
+    if not style_list:
+        raise click.BadParameter("name at least one prompt style", param_hint="--prompt-style")
     for style in style_list:
         if style not in ("default", "tutorial", "raw"):
             raise click.BadParameter(f"unknown prompt style {style!r}", param_hint="--prompt-style")
-    suite = load_suite(suite_dir)
-    sample = slice(max(offset, 0), None, max(every, 1))
+    try:
+        suite = load_suite(suite_dir)
+    except SuiteError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not suite.questions and (no_idk or not suite.idk):
+        raise click.ClickException(f"{suite_dir}: the suite has no questions")
+    sample = slice(offset, None, every)
     suite = replace(suite, questions=suite.questions[sample], idk=() if no_idk else suite.idk[sample])
     suite = suite.select(db=dbs or None, category=categories or None, limit=limit)
     if not suite.questions and not suite.idk:
         raise click.ClickException("no questions match these filters")
+    if out_dir:  # told now, not after the model's load
+        _check_writable(out_dir)
     rules_on = parse_rules(rules)  # no config file: a run is the same on every machine
     spec = resolve_spec(model, adapter, quantize, device, backend or "auto", model_url=model_url)
     progress = lambda text: click.echo(text, err=True)  # noqa: E731
-    admin, conninfo_for, server = server_conninfos(dsn)
+    try:
+        server = suite_server(dsn)
+    except (psycopg.Error, EmbeddedServerError) as exc:
+        raise click.ClickException(f"{'--dsn' if dsn else 'the embedded server'}: {_first_line(exc)}") from None
     results = None
     claim = None
     try:
         try:
-            claim = claim_server(admin)
-            loaded = load_model(spec, progress=progress)
-        except (ServerBusy, ModelLoadError) as exc:
+            claim = claim_server(server.admin)
+        except ServerBusy as exc:
             raise click.ClickException(str(exc)) from None
-        results = ResultsFile(out_dir) if out_dir else None
-        runner = Runner(suite, loaded, admin_conninfo=admin, conninfo_for=conninfo_for, options=Options(candidates=candidates, more_candidates=more_candidates, max_repairs=max_repairs, repair_samples=repair_samples, rules=rules_on, readable_names=readable_names, words_retry=words_retry, refusal_votes=refusal_votes, greedy_first=greedy_first, temperature=temperature, schema_budget_tokens=schema_budget, values=find_values, check_values=check_values, grammar=grammar, refusal_doubt=None if no_refusal_doubt else refusal_doubt))
-        runner.load_databases(progress)
+        except psycopg.Error as exc:
+            raise click.ClickException(_first_line(exc)) from None
+        server = server.with_role()
+        if server.role is None:
+            click.echo("eval: note: the suite runs with --dsn's own rights (eval could not make a role of its own there: it needs CREATEROLE and a pg_hba line for it); answers not proven harmless are not run", err=True)
+        runner = Runner(suite, None, server=server, options=Options(candidates=candidates, more_candidates=more_candidates, max_repairs=max_repairs, repair_samples=repair_samples, rules=rules_on, readable_names=readable_names, words_retry=words_retry, refusal_votes=refusal_votes, greedy_first=greedy_first, temperature=temperature, schema_budget_tokens=schema_budget, values=find_values, check_values=check_values, grammar=grammar, refusal_doubt=None if no_refusal_doubt else refusal_doubt))
+        try:  # before the model's load: a broken dump is told in seconds
+            runner.load_databases(progress)
+        except (psycopg.Error, SuiteError) as exc:
+            raise click.ClickException(f"loading the suite's databases: {_first_line(exc)}") from None
+        try:
+            loaded = runner.model = load_model(spec, progress=progress)
+        except ModelLoadError as exc:
+            raise click.ClickException(str(exc)) from None
+        results = ResultsFile(out_dir) if out_dir else None  # the last run's results kept until this one starts
         summaries = []
         total = len(suite.questions) + len(suite.idk)
         for style in style_list:
@@ -122,5 +149,20 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
             claim.close()
         if results:
             results.close()
-        if server is not None:
-            server.stop()
+        server.stop()
+
+
+def _check_writable(out_dir: Path) -> None:
+    """--out is a folder this run can write results.jsonl and summary.json into."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.ClickException(f"--out {out_dir}: {exc.strerror}") from None
+    for name in ("results.jsonl", "summary.json"):
+        if (out_dir / name).is_dir() or not os.access(out_dir / name if (out_dir / name).exists() else out_dir, os.W_OK):
+            raise click.ClickException(f"--out {out_dir}: cannot write {name} there")
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else exc.__class__.__name__

@@ -9,19 +9,21 @@ difference measured in one run.
 from __future__ import annotations
 
 import json
+import secrets
 import statistics
 import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from nl2sql_shell.bench.memory import peak_memory
-from nl2sql_shell.eval.scoring import GoldQueryError, score
+from nl2sql_shell.eval.scoring import GoldQueryError, Verdict, score
 from nl2sql_shell.eval.suite import Question, Suite, load_database
 from nl2sql_shell.nl2sql.check import JOIN_ERRORS
 from nl2sql_shell.nl2sql.extract import is_refusal
@@ -127,11 +129,10 @@ def classify_failure(answer: Answer, correct: bool, run_error: str | None) -> st
 class Runner:
     """Holds the server, the loaded model and one connection per loaded database."""
 
-    def __init__(self, suite: Suite, model, *, admin_conninfo: str, conninfo_for: Callable[[str], str], options: Options) -> None:
+    def __init__(self, suite: Suite, model, *, server: SuiteServer, options: Options) -> None:
         self.suite = suite
         self.model = model
-        self.admin_conninfo = admin_conninfo
-        self.conninfo_for = conninfo_for
+        self.server = server
         self.options = options
         self.conninfos: dict[str, str] = {}
 
@@ -139,7 +140,7 @@ class Runner:
         """Fresh copies right before the run: several dumps compute dates from CURRENT_DATE."""
         for database in self.suite.databases:
             progress(f"loading database {database.name}")
-            self.conninfos[database.name] = load_database(self.admin_conninfo, database.name, database.dump, self.conninfo_for)
+            self.conninfos[database.name] = load_database(self.server.admin, database.name, database.dump, self.server.conninfo_for, owner=self.server.role)
 
     def run(self, style: str, on_record: Callable[[Record], None]) -> list[Record]:
         options = Options(**{**asdict(self.options), "prompt_style": style})
@@ -187,7 +188,7 @@ class Runner:
             reason = answer.reason
         else:
             try:
-                result = score(answer.sql, question.gold, self.conninfos[question.db_name], question=question.question, category=question.category)
+                result = self._score(answer.sql, question)
             except GoldQueryError as exc:
                 raise SystemExit(f"the suite's gold query fails on {question.db_name}: {exc}") from None
             correct = result.correct
@@ -227,9 +228,12 @@ class Runner:
         """Whether another query for the question was right too: the query as the model wrote
         it (before the rules: did a correction help or hurt?), or the greedy one alone."""
         try:
-            return score(sql, question.gold, self.conninfos[question.db_name], question=question.question, category=question.category).correct
+            return self._score(sql, question).correct
         except GoldQueryError:
             return None
+
+    def _score(self, sql: str, question: Question) -> Verdict:
+        return score(sql, question.gold, self.conninfos[question.db_name], question=question.question, category=question.category, run_unproven=self.server.role is not None)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -333,11 +337,69 @@ def write_summary(out_dir: Path, summaries: list[Summary], meta: dict) -> Path:
     return path
 
 
-def server_conninfos(dsn: str | None) -> tuple[str, Callable[[str], str], object | None]:
-    """An admin conninfo and a per-database one: from --dsn, or from the embedded server."""
+SUITE_ROLE = "nl2sql_eval"
+
+
+@dataclass(frozen=True)
+class SuiteServer:
+    """Where a suite's databases are made: by ``admin``, for ``role`` to own and use.
+
+    A suite's dumps and gold queries and the model's answers are a suite's and a model's:
+    run as the server's superuser, `COPY ... TO PROGRAM` in any of them ran a command as the
+    server's OS user, and a dump could make roles or take other databases. As a role with
+    no rights beyond the databases it owns, they reach nothing else. ``role`` is None where
+    the admin cannot make one (a --dsn user without CREATEROLE, or a server whose pg_hba
+    does not let it in): the admin's own rights then, and answers not proven harmless are
+    not run.
+    """
+
+    admin: str
+    role: str | None = None
+    password: str | None = field(default=None, repr=False)
+    embedded: object | None = None  # the embedded server this process started, to stop
+
+    def conninfo_for(self, database: str) -> str:
+        if self.role is None:
+            return make_conninfo(self.admin, dbname=database)
+        return make_conninfo(self.admin, dbname=database, user=self.role, password=self.password, passfile=None)
+
+    def stop(self) -> None:
+        if self.embedded is not None:
+            self.embedded.stop()  # type: ignore[attr-defined]
+
+    def with_role(self) -> SuiteServer:
+        """This server with eval's own role, where the admin can make it (a fresh password each
+        time: call it holding the server's claim, so that no other run is using the role)."""
+        password = secrets.token_urlsafe(24)
+        if not _make_role(self.admin, password):
+            return self
+        return replace(self, role=SUITE_ROLE, password=password)
+
+
+def suite_server(dsn: str | None) -> SuiteServer:
+    """The --dsn server, or the embedded one (started), without a role of eval's own yet."""
     if dsn:
-        return dsn, (lambda db: make_conninfo(dsn, dbname=db)), None
+        return SuiteServer(dsn)
     from nl2sql_shell.db import embedded
 
     server = embedded.start()
-    return server.conninfo("postgres"), server.conninfo, server
+    return SuiteServer(server.conninfo("postgres"), embedded=server)
+
+
+def _make_role(admin: str, password: str) -> bool:
+    """SUITE_ROLE with a fresh password and no rights of its own (nor any role's it is a
+    member of); whether it exists now and the server lets it in."""
+    name = sql.Identifier(SUITE_ROLE)
+    try:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            found = conn.execute(
+                "SELECT r.oid, EXISTS (SELECT FROM pg_catalog.pg_auth_members m WHERE m.member = r.oid) FROM pg_catalog.pg_roles r WHERE r.rolname = %s", (SUITE_ROLE,)
+            ).fetchone()
+            if found is not None and found[1]:  # a role of that name that was given others' rights: not ours
+                return False
+            verb = sql.SQL("ALTER" if found else "CREATE")
+            conn.execute(sql.SQL("{} ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD {}").format(verb, name, sql.Literal(password)))
+        with psycopg.connect(make_conninfo(admin, user=SUITE_ROLE, password=password, passfile=None), connect_timeout=10):
+            return True
+    except psycopg.Error:
+        return False

@@ -274,13 +274,21 @@ def score(
     question: str,
     category: str,
     timeout_s: float = TIMEOUT_S,
+    run_unproven: bool = True,
 ) -> Verdict:
     """Score a predicted query against every query of a gold cell on the database at ``conninfo``.
+    Without ``run_unproven`` (no role of eval's own to run it as) a prediction not proven
+    harmless is not run, and is not right.
 
     Raises GoldQueryError when no gold query runs (a broken suite must not read as a bad model).
     """
     ordered = asks_for_order(question, category)
     with connect(conninfo, timeout_s) as conn:
+        if not run_unproven:
+            from nl2sql_shell.nl2sql.proof import prove
+
+            if not (proof := prove(conn, pred_sql)).proven:
+                return Verdict(False, False, reason=f"not run: not proven harmless ({'; '.join(proof.reasons)}), and eval has no role of its own on this server")
         try:
             pred = run_query(conn, pred_sql)
         except psycopg.Error as e:

@@ -13,12 +13,20 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
+
+
+class SuiteError(ValueError):
+    """A suite folder that cannot be read as one: the message is one line naming the file."""
+
+
+_COLUMNS = ("question", "query", "db_name")
 
 
 @dataclass(frozen=True)
@@ -95,18 +103,25 @@ def select(
 
 
 def _read_questions(path: Path) -> tuple[Question, ...]:
-    with path.open(newline="", encoding="utf-8") as f:
-        return tuple(
-            Question(
-                index=i,
-                question=row["question"],
-                gold=row["query"],
-                db_name=row["db_name"],
-                category=row.get("query_category") or "",
-                instructions=row.get("instructions") or "",
-            )
-            for i, row in enumerate(csv.DictReader(f))
-        )
+    """The file's questions (a spreadsheet's byte-order mark and CRLF lines are fine);
+    SuiteError for anything else than a CSV with the question, query and db_name columns."""
+    csv.field_size_limit(min(sys.maxsize, 1 << 30))  # a long gold query or instruction is a field too
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            missing = [name for name in _COLUMNS if name not in (reader.fieldnames or ())]
+            if missing:
+                raise SuiteError(f"{path}: no {', '.join(missing)} column (a header line with {', '.join(_COLUMNS)} is needed)")
+            questions = []
+            for i, row in enumerate(reader):
+                if any(row.get(name) is None for name in _COLUMNS):
+                    raise SuiteError(f"{path}: line {reader.line_num}: fewer fields than the header names (an unclosed quote?)")
+                questions.append(
+                    Question(index=i, question=row["question"], gold=row["query"], db_name=row["db_name"], category=row.get("query_category") or "", instructions=row.get("instructions") or "")
+                )
+            return tuple(questions)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise SuiteError(f"{path}: {getattr(exc, 'strerror', None) or exc}") from None
 
 
 def load_suite(path: str | Path) -> Suite:
@@ -121,17 +136,20 @@ def load_suite(path: str | Path) -> Suite:
     )
     missing = {q.db_name for q in (*questions, *idk)} - {d.name for d in databases}
     if missing:
-        raise ValueError(f"{root}: no dump in dbs/ for database(s) {', '.join(sorted(missing))}")
+        raise SuiteError(f"{root}: no dump in dbs/ for database(s) {', '.join(sorted(missing))}")
     return Suite(root, questions, idk, databases)
 
 
 def column_descriptions(json_path: str | Path) -> dict[str, dict[str, str]]:
     """``{table: {column: description}}`` from a defog ``<db>.json`` (empty descriptions left out)."""
-    metadata = json.loads(Path(json_path).read_text(encoding="utf-8"))["table_metadata"]
-    return {
-        table: {c["column_name"]: c["column_description"] for c in columns if c.get("column_description")}
-        for table, columns in metadata.items()
-    }
+    try:
+        metadata = json.loads(Path(json_path).read_text(encoding="utf-8"))["table_metadata"]
+        return {
+            table: {c["column_name"]: c["column_description"] for c in columns if c.get("column_description")}
+            for table, columns in metadata.items()
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise SuiteError(f"{json_path}: not column descriptions in defog's layout ({exc.__class__.__name__}: {exc})") from None
 
 
 def load_database(
@@ -141,8 +159,10 @@ def load_database(
     conninfo_for: Callable[[str], str],
     *,
     comments: bool = True,
+    owner: str | None = None,
 ) -> str:
-    """Drop and re-create ``db_name``, load its dump and return its conninfo.
+    """Drop and re-create ``db_name`` (owned by ``owner``, whom ``conninfo_for`` connects
+    as), load its dump and return its conninfo.
 
     With ``comments`` the descriptions of ``<dump>.json`` (when present) become column
     comments, as a real user database would carry them, so schema introspection sees them.
@@ -151,11 +171,15 @@ def load_database(
     name = sql.Identifier(db_name)
     with psycopg.connect(admin_conninfo, autocommit=True) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(name) + (sql.SQL(" OWNER {}").format(sql.Identifier(owner)) if owner else sql.SQL("")))
     conninfo = conninfo_for(db_name)
+    try:
+        dump = dump_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SuiteError(f"{dump_path}: {getattr(exc, 'strerror', None) or exc}") from None
     with psycopg.connect(conninfo, autocommit=True) as conn:
         # A plain dump without parameters: psycopg sends it in one simple-protocol round trip.
-        conn.execute(dump_path.read_text(encoding="utf-8"))
+        conn.execute(dump)
         descriptions = dump_path.with_suffix(".json")
         if comments and descriptions.exists():
             _comment_columns(conn, column_descriptions(descriptions))

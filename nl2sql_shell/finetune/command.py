@@ -41,7 +41,7 @@ def _modules(ctx: click.Context, param: click.Parameter, value: str | None) -> t
 @click.option("--check-limit", type=int, default=100, show_default=True, help="Held-out questions answered by generation after training.")
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint in --output.")
 @click.option("--db", help="Conninfo of a database holding the data's tables, for held-out execution match.")
-@click.option("--limit", type=int, help="Use N pairs of --data, spread evenly over the file.")
+@click.option("--limit", type=click.IntRange(min=1), help="Use N pairs of --data, spread evenly over the file.")
 @click.option("--refusals", type=float, default=0.0, show_default=True, help="Add this fraction of unanswerable pairs, answered with the refusal: a question with an unrelated schema, or a suite's idk.csv questions.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Seed for the split, LoRA init and data order.")
 @click.pass_context

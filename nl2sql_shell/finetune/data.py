@@ -69,6 +69,13 @@ def spread(items: Sequence[T], count: int | None) -> list[T]:
 
 
 def _records(path: Path) -> Iterator[dict[str, str]]:
+    try:
+        yield from _decoded_records(path)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _decoded_records(path: Path) -> Iterator[dict[str, str]]:
     with path.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():

@@ -17,9 +17,9 @@ from pathlib import Path
 import psycopg
 
 from nl2sql_shell.db.embedded import EmbeddedServerError
-from nl2sql_shell.eval.runner import ServerBusy, claim_server, server_conninfos
+from nl2sql_shell.eval.runner import ServerBusy, claim_server, suite_server
 from nl2sql_shell.eval.scoring import expand_column_subsets, split_statements
-from nl2sql_shell.eval.suite import load_database, load_suite
+from nl2sql_shell.eval.suite import Question, Suite, load_database, load_suite
 from nl2sql_shell.finetune.data import DataError, Pair, spread
 from nl2sql_shell.llm.model import Model
 from nl2sql_shell.nl2sql.pipeline import Asker
@@ -29,6 +29,23 @@ from nl2sql_shell.nl2sql.prompt import REFUSAL_SQL
 def is_suite(path: Path) -> bool:
     """A folder with questions.csv and dbs/: eval's layout."""
     return path.is_dir() and (path / "questions.csv").is_file() and (path / "dbs").is_dir()
+
+
+def suite_answers(root: Path, *, limit: int | None = None, refusals: float = 0.0) -> tuple[Suite, list[tuple[Question, str]]]:
+    """The questions to train on and their answers, read and checked (before any model loads:
+    a broken suite is told in seconds, not after the load)."""
+    try:
+        suite = load_suite(root)
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"{root}: not a benchmark suite ({exc})") from None
+    if not 0 <= refusals <= 1:
+        raise DataError(f"--refusals must be in [0, 1], got {refusals}")
+    questions = spread(suite.questions, limit)
+    unanswerable = spread(suite.idk, round(len(questions) * refusals))
+    answers = [(q, _training_answer(q.gold)) for q in questions] + [(q, REFUSAL_SQL) for q in unanswerable]
+    if not answers:
+        raise DataError(f"{root}: no questions in the suite")
+    return suite, answers
 
 
 def suite_pairs(
@@ -47,29 +64,20 @@ def suite_pairs(
     The databases are loaded as eval loads them (fresh copies on the embedded server, or on
     `dsn`), so linking, comments and sample values are those of a real run.
     """
-    try:
-        suite = load_suite(root)
-    except (OSError, ValueError, KeyError) as exc:
-        raise DataError(f"{root}: not a benchmark suite ({exc})") from None
-    if not 0 <= refusals <= 1:
-        raise DataError(f"--refusals must be in [0, 1], got {refusals}")
-    questions = spread(suite.questions, limit)
-    unanswerable = spread(suite.idk, round(len(questions) * refusals))
-    answers = [(q, _training_answer(q.gold)) for q in questions] + [(q, REFUSAL_SQL) for q in unanswerable]
-    if not answers:
-        raise DataError(f"{root}: no questions in the suite")
+    suite, answers = suite_answers(root, limit=limit, refusals=refusals)
     asker = Asker(model)
     try:
-        admin, conninfo_for, server = server_conninfos(dsn)
+        server = suite_server(dsn)
     except EmbeddedServerError as exc:
         raise DataError(f"{root}: no server to load the suite's databases into: {exc}") from None
     name = ""
     try:
-        with claim_server(admin):
+        with claim_server(server.admin):
+            server = server.with_role()
             conninfos = {}
             for name in sorted({q.db_name for q, _ in answers}):
                 progress(f"loading database {name}")
-                conninfos[name] = load_database(admin, name, suite.database(name).dump, conninfo_for)
+                conninfos[name] = load_database(server.admin, name, suite.database(name).dump, server.conninfo_for, owner=server.role)
             pairs = []
             for name, conninfo in conninfos.items():
                 with psycopg.connect(conninfo, autocommit=True) as conn:
@@ -80,8 +88,7 @@ def suite_pairs(
     except (psycopg.Error, ServerBusy) as exc:
         raise DataError(f"{root}: database {name or '(server)'}: {str(exc).splitlines()[0]}") from None
     finally:
-        if server is not None:
-            server.stop()
+        server.stop()
     return pairs
 
 

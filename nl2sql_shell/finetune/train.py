@@ -21,7 +21,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from nl2sql_shell.finetune.card import Card, write_card
 from nl2sql_shell.finetune.check import CheckResult, heldout_check
 from nl2sql_shell.finetune.data import IGNORE_INDEX, DataError, encode_pairs, read_pairs, split_pairs, with_refusals
-from nl2sql_shell.finetune.suite_pairs import is_suite, suite_pairs
+from nl2sql_shell.finetune.suite_pairs import is_suite, suite_answers, suite_pairs
 from nl2sql_shell.llm.load import load_model, resolve_device
 from nl2sql_shell.model_choice import resolve_spec
 
@@ -147,6 +147,10 @@ def _prepare_output(config: TrainConfig) -> str | None:
         return last
     if last is not None:
         raise FinetuneError(f"{config.output} already holds checkpoints: pass --resume to continue, or choose another --output")
+    try:  # told now, not after the model's load and the first steps
+        config.output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FinetuneError(f"--output {config.output}: {exc.strerror}") from None
     return None
 
 
@@ -155,6 +159,7 @@ def train(config: TrainConfig, *, progress: Progress = print, callbacks: Sequenc
     config.output = Path(config.output)
     resume_from = _prepare_output(config)
     if is_suite(Path(config.data)):  # its prompts come from the pipeline, which links with the model's tokenizer
+        suite_answers(Path(config.data), limit=config.limit, refusals=config.refusals)  # a broken suite told before the load
         loaded, spec = _load_base(config, progress)
         pairs = suite_pairs(Path(config.data), loaded, limit=config.limit, refusals=config.refusals, progress=progress)  # idk.csv's refusals included
         train_pairs, held_pairs = split_pairs(pairs, config.eval_split, config.seed)

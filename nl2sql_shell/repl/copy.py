@@ -7,6 +7,7 @@ COPY ... FROM STDIN reads from wherever the commands come from: the lines after 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -15,6 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
+from nl2sql_shell.db.copy import CopySink
+from nl2sql_shell.repl.pipes import SH, sh
 from nl2sql_shell.repl.shell import Shell
 
 _PROMPT_TEXT = "Enter data to be copied followed by a newline.\nEnd with a backslash and a period on a line by itself, or an EOF signal.\n"
@@ -189,14 +192,14 @@ def slash_copy(shell: Shell, argument: str) -> bool:
             source = data_lines(stream.readline)
         outcome = executor.copy(command.sql, source, None)
     elif command.target == "stdout" or (command.target == "pstdout" and not shell.output.redirected):
-        outcome = executor.copy(command.sql, None, executor.write_data, show_status=False)
+        outcome = executor.copy(command.sql, None, executor.data_sink(), show_status=False)
     else:
         out = stream if stream is not None else sys.stdout.buffer
-        outcome = executor.copy(command.sql, None, lambda data: out.write(data), show_status=True)
-        out.flush()
+        outcome = executor.copy(command.sql, None, CopySink(out.write, out.flush, to_stdout=stream is None), show_status=True)
     if stream is not None:
-        stream.close()
-    shell.last_failed = not outcome.ok
+        with contextlib.suppress(OSError):  # a write that failed is told already
+            stream.close()
+    shell.last_failed = not outcome.succeeded
     shell.record_result(outcome)  # psql sends \\copy's COPY as a query: ERROR, ROW_COUNT, SQLSTATE, LAST_ERROR_*
     if process is not None and process.wait() > 0:  # psql's words for a program that failed
         shell.meta_error(f"{command.target}: child process exited with exit code {process.returncode}")
@@ -209,7 +212,7 @@ def _open(command: SlashCopy) -> tuple[IO | None, subprocess.Popen | None]:
     reading = command.direction == "from"
     if command.program:
         pipe = {"stdout": subprocess.PIPE} if reading else {"stdin": subprocess.PIPE}
-        process = subprocess.Popen(command.target, shell=True, **pipe)
+        process = subprocess.Popen(sh(command.target), executable=SH, **pipe)
         stream = process.stdout if reading else process.stdin
         return (_text(stream) if reading else stream), process
     if command.target in ("stdin", "stdout", "pstdin", "pstdout"):

@@ -13,6 +13,9 @@ from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.variables import is_number, meta_arguments
 
 
+MAX_COLUMNS = 1600  # psql's CROSSTABVIEW_MAX_COLUMNS, a table's own limit
+
+
 class CrosstabError(Exception):
     """psql's words after `\\crosstabview: `."""
 
@@ -50,6 +53,8 @@ def pivot(result: Result, args: list[str], null: str) -> tuple[list[str], list[b
     sort = _index(args[3], result.names) if args[3:4] else None
     row_keys = list(dict.fromkeys(row[vertical] for row in result.rows))
     column_keys = list(dict.fromkeys(row[horizontal] for row in result.rows))
+    if len(column_keys) > MAX_COLUMNS:
+        raise CrosstabError(f"maximum number of columns ({MAX_COLUMNS}) exceeded")
     if sort is not None:
         first_sort = {}
         for row in result.rows:

@@ -17,6 +17,7 @@ import time
 
 import psycopg
 
+from nl2sql_shell.repl.pipes import SH, sh
 from nl2sql_shell.repl.shell import Shell
 
 FUNCTION_TEMPLATE = (
@@ -111,7 +112,7 @@ def run_editor(path: str, line: int = 0) -> None:
     if line > 0 and not line_argument:
         raise EditError("environment variable PSQL_EDITOR_LINENUMBER_ARG must be set to specify a line number")
     at_line = f"{line_argument}{line} " if line > 0 else ""
-    if subprocess.call(f"exec {editor} {at_line}'{path}'", shell=True) != 0:  # noqa: S602 - the user's editor, as psql's system()
+    if subprocess.call(sh(f"exec {editor} {at_line}'{path}'"), executable=SH) != 0:  # the user's editor, as psql's system()
         raise EditError("")  # psql fails without a word when the editor does
 
 

@@ -55,7 +55,10 @@ def print_listing(
     settings = replace(shell.settings, title=title, **({"expanded": "off"} if table else {}), **({"footer": True} if count_always else {}))
     lines = list(footers) if footers or not row_count else None
     width = shell.output.columns(settings.columns)  # \pset columns, or the terminal's: wrapped and \x auto need it
-    shell.output.write(fmt.render(headers, numeric or [False] * len(headers), rows, settings, footers=lines, output_columns=width))
+    aligns = numeric or [False] * len(headers)
+    shell.output.write_unlogged(fmt.render(headers, aligns, rows, settings, footers=lines, output_columns=width))
+    if shell.output.log is not None:  # as psql's printTable logs it
+        shell.output.log_text(fmt.render(headers, aligns, rows, settings.logged, footers=lines, output_columns=settings.columns))
 
 
 def run_listing(shell: Shell, title: str, sql: str, params: Sequence[object] = ()) -> None:

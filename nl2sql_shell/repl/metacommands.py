@@ -33,13 +33,14 @@ _RAW_ARGUMENTS: set[str] = set()
 _COMMANDS: dict[str, tuple[Handler, str, str]] = {}
 # How many words each command of _COMMANDS reads; psql warns of each word after them, unread
 # (`\timing on off`: "\timing: extra argument "off" ignored"). Commands that read the whole
-# line (\echo, \set, \copy, \!, ...) and the \d family (describe.py) are not here.
+# line (\echo, \set, \copy, \!, ...), the \d family (describe.py) and the \g family (send.py)
+# are not here.
 _WORDS_READ = {
-    **dict.fromkeys(("\\a", "\\H", "\\q", "\\quit", "\\r", "\\reset", "\\p", "\\print", "\\conninfo", "\\copyright", "\\errverbose", "\\gexec", "\\gdesc"), 0),
-    **dict.fromkeys(("\\timing", "\\x", "\\t", "\\encoding", "\\cd", "\\unset", "\\C", "\\f", "\\T", "\\gset", "\\o", "\\out"), 1),
+    **dict.fromkeys(("\\a", "\\H", "\\q", "\\quit", "\\r", "\\reset", "\\p", "\\print", "\\conninfo", "\\copyright", "\\errverbose"), 0),
+    **dict.fromkeys(("\\timing", "\\x", "\\t", "\\encoding", "\\cd", "\\unset", "\\C", "\\f", "\\T", "\\o", "\\out"), 1),
     **dict.fromkeys(("\\i", "\\include", "\\ir", "\\include_relative", "\\restrict", "\\unrestrict", "\\password"), 1),
     **dict.fromkeys(("\\pset", "\\setenv", "\\prompt", "\\getenv", "\\e", "\\edit"), 2),
-    **dict.fromkeys(("\\c", "\\connect", "\\crosstabview"), 4),
+    **dict.fromkeys(("\\c", "\\connect"), 4),
 }
 # Commands of _COMMANDS that send something to the server (as do \d and the other listings):
 # without a connection they fail with psql's "You are currently not connected to a database."
@@ -315,7 +316,8 @@ def _warn(shell: Shell, argument: str) -> bool:
 
 @command("\\getenv", syntax="\\getenv PSQLVAR ENVVAR", help="fetch environment variable", raw=True)
 def _getenv(shell: Shell, argument: str) -> bool:
-    """psql's \\getenv: the variable is set from the environment, unset when it is not there."""
+    """psql's \\getenv: the variable is set from the environment; left as it was when the
+    environment has no such variable."""
     words = meta_arguments(argument, shell.variables)
     if len(words) < 2:
         shell.meta_error("\\getenv: missing required argument")
@@ -325,9 +327,7 @@ def _getenv(shell: Shell, argument: str) -> bool:
     if not valid_name(name):
         shell.meta_error(f'invalid variable name: "{name}"')
         shell.last_failed = True
-    elif value is None:
-        shell.variables.pop(name, None)
-    else:
+    elif value is not None:
         shell.variables[name] = value
     return True
 

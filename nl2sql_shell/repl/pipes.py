@@ -6,10 +6,19 @@ from __future__ import annotations
 import subprocess
 from typing import IO
 
+SH = "/bin/sh"
+
+
+def sh(command: str) -> list[str]:
+    """The arguments for SH (give ``executable=SH``) to run ``command`` as psql's system() and
+    popen() run it: as `sh`, so that the shell's own messages read as under psql
+    (`sh: 1: x: not found`, not `/bin/sh: 1: ...`)."""
+    return ["sh", "-c", command]
+
 
 def open_pipe(command: str) -> subprocess.Popen[str]:
     """Start ``command`` under /bin/sh with a text pipe to its standard input."""
-    return subprocess.Popen(command, shell=True, stdin=subprocess.PIPE, text=True, encoding="utf-8")  # noqa: S602 - the user's command
+    return subprocess.Popen(sh(command), executable=SH, stdin=subprocess.PIPE, text=True, encoding="utf-8")
 
 
 def close_pipe(process: subprocess.Popen[str]) -> int:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from prompt_toolkit.utils import get_cwidth
 
+from nl2sql_shell.repl.pipes import SH, sh
 from nl2sql_shell.repl.variables import boolean
 
 if TYPE_CHECKING:
@@ -124,7 +125,7 @@ class PromptRenderer:
         popen; its errors go to the terminal), without its line end."""
         if command not in self._commands:
             try:
-                done = subprocess.run(command, shell=True, stdout=subprocess.PIPE, check=False, timeout=10)  # noqa: S602 - the user's own prompt
+                done = subprocess.run(sh(command), executable=SH, stdout=subprocess.PIPE, check=False, timeout=10)
                 first = done.stdout.decode(errors="replace").split("\n", 1)[0]
             except (OSError, subprocess.TimeoutExpired):
                 first = ""

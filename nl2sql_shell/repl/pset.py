@@ -56,7 +56,7 @@ def apply(settings: Settings, name: str, value: str | None) -> bool:
             s.format = _prefix_choice(value, FORMATS, "\\pset: allowed formats are " + ", ".join(FORMATS))
     elif name == "border":
         if value is not None:
-            s.border = atoi(value)
+            s.border = atoi(value) & 0xFFFF  # psql keeps it in an unsigned short: -1 is 65535
     elif name == "expanded":
         if value is not None and value.lower() == "auto":
             s.expanded = "auto"

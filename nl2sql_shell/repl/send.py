@@ -76,6 +76,7 @@ def send(shell: Shell, name: str, buffer: str, argument: str, *, options: bool =
 
         watch(shell, buffer, argument)
         return True
+    _warn_unread(shell, name, argument)
     sql = buffer if buffer.strip() else shell.previous_query()
     if not sql.strip():
         return True
@@ -105,6 +106,17 @@ def send(shell: Shell, name: str, buffer: str, argument: str, *, options: bool =
     with _expanded(shell, name == "\\gx"), _output_to(shell, target):
         shell.run_sql(sql, verbatim=verbatim)
     return True
+
+
+# The words each sender reads (after \\g's options); psql warns of the others before it sends.
+_WORDS_READ = {"\\g": 1, "\\gx": 1, "\\gset": 1, "\\gexec": 0, "\\gdesc": 0, "\\crosstabview": 4}
+
+
+def _warn_unread(shell: Shell, name: str, argument: str) -> None:
+    if name in ("\\g", "\\gx") and argument.lstrip().startswith("|"):  # the command takes the line
+        return
+    for word in meta_arguments(argument, shell.variables, evaluated=0)[_WORDS_READ[name]:]:
+        shell.meta_warning(f'{name}: extra argument "{word}" ignored')
 
 
 def _last_statement(shell: Shell, sql: str, verbatim: bool) -> str | None:
@@ -205,6 +217,7 @@ class _output_to:
 
     def _use(self, output: Output) -> None:
         self.saved = self.shell.output
+        output.log = self.saved.log  # psql logs what \\g sent elsewhere too
         self.shell.executor.status_output = self.saved
         self.shell.output = output
         self.shell.executor.output = output
@@ -215,7 +228,8 @@ class _output_to:
         if self.pipe is not None:
             close_pipe(self.pipe)
         elif self.file is not None:
-            self.file.close()
+            with contextlib.suppress(OSError):  # a write that failed is told already
+                self.file.close()
         self.shell.output = self.shell.executor.output = self.saved
         self.shell.executor.status_output = None
         self.shell.last_failed = self.shell.last_failed or self.failed
@@ -275,7 +289,9 @@ def fetch_result(shell: Shell, sql: str, limit: int | None = None, *, verbatim: 
     and LAST_ERROR_* (and \\errverbose's error), or when single-step mode (-s) cancelled it.
     The query is first echoed (-e), logged (-L) and single-stepped as psql's SendQuery does.
     The caller records a success (`done`): psql sets ROW_COUNT only once \\gset, \\gexec or
-    \\crosstabview went well. ``verbatim``: the previous query, sent as it went (its
+    \\crosstabview went well. A statement that returns no rows (INSERT) is a query as any
+    other: its tag printed and its variables recorded here, and None, as there is nothing
+    more to do. ``verbatim``: the previous query, sent as it went (its
     variables already in)."""
     sql = sql if verbatim else substitute(sql, shell.variables)
     shell.last_sql = sql
@@ -283,15 +299,18 @@ def fetch_result(shell: Shell, sql: str, limit: int | None = None, *, verbatim: 
         shell.last_failed = True
         return None
     result = Result()
+    returned_rows = [True]
 
     def run() -> Outcome:
         try:
             with shell.conn.cursor() as cur:
                 fmt.text_loading(cur)
                 cur.execute(sql, prepare=False)
-                if cur.description:
-                    result.names, result.numeric = fmt.describe(cur)
-                    result.rows = [tuple(row) for row in (cur.fetchall() if limit is None else cur.fetchmany(limit))]
+                if cur.description is None:  # a command: psql prints its tag, as for any query
+                    returned_rows[0] = False
+                    return Outcome(True, max(cur.rowcount, 0), cur.statusmessage)
+                result.names, result.numeric = fmt.describe(cur)  # (none: `select` has no columns, but rows)
+                result.rows = [tuple(row) for row in (cur.fetchall() if limit is None else cur.fetchmany(limit))]
                 return Outcome(True, len(result.rows), cur.statusmessage)
         except psycopg.Error as exc:
             shell.error(shell.location + error_text(exc, shell.settings.messages))
@@ -299,9 +318,12 @@ def fetch_result(shell: Shell, sql: str, limit: int | None = None, *, verbatim: 
 
     outcome = run_in_transaction_mode(shell.conn, sql, shell.variables, shell.interactive, run)
     shell.last_failed = not outcome.ok
-    if not outcome.ok:
+    if outcome.ok and not returned_rows[0]:
+        shell.executor.print_status(outcome.status or "")
+    if not (outcome.ok and returned_rows[0]):
         shell.record_result(outcome)
-    return result if outcome.ok else None
+        return None
+    return result
 
 
 def done(shell: Shell, result: Result) -> None:
@@ -314,8 +336,10 @@ def _gexec(shell: Shell, sql: str, verbatim: bool) -> None:
     """psql's \\gexec: each non-null value, row by row and column by column, sent as a query of
     its own (echoed with -a, shown with -e); with ON_ERROR_STOP the first failure ends it."""
     result = fetch_result(shell, sql, verbatim=verbatim)
-    failed = result is None
-    for values in result.rows if result is not None else []:
+    if result is None:
+        return
+    failed = False
+    for values in result.rows:
         for value in values:
             if value is None:
                 continue
@@ -323,7 +347,7 @@ def _gexec(shell: Shell, sql: str, verbatim: bool) -> None:
                 shell.output.say(value + "\n")
             failed = not shell.run_sql(value, verbatim=True).ok or failed  # ON_ERROR_STOP stops there
     shell.last_sql, shell.last_failed = substitute(sql, shell.variables), failed
-    if not failed and result is not None:
+    if not failed:
         done(shell, result)
 
 

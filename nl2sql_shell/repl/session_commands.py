@@ -141,12 +141,18 @@ def _cd(shell: Shell, argument: str) -> bool:
 
 
 def _shell_escape(shell: Shell, argument: str) -> bool:
-    """`\\! [COMMAND]`: the line as written, run by /bin/sh (psql's system()); alone, $SHELL."""
+    """`\\! [COMMAND]`: the line as written, run by /bin/sh (psql's system()); alone, $SHELL.
+    Its exit status is the command's business: psql 15 fails only when no shell could start
+    (its test for 127 compares system()'s raw status, which a command never makes 127)."""
     import subprocess
+
+    from nl2sql_shell.repl.pipes import SH, sh
 
     sys.stdout.flush()
     command = argument or os.environ.get("SHELL", "/bin/sh")
-    if subprocess.call(command, shell=True) == 127:  # noqa: S602 - the user's own command, as in psql
+    try:
+        subprocess.call(sh(command), executable=SH)
+    except OSError:
         shell.meta_error("\\!: failed")
         shell.last_failed = True
     return True

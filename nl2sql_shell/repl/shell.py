@@ -384,12 +384,12 @@ class Shell:
             if outcome.ok and sql.lstrip()[:8].lower().startswith(_DDL):
                 self.schema_changed()
             self.follow_client_encoding()  # SET client_encoding, RESET ALL
-        self.last_failed = not outcome.ok
+        self.last_failed = not outcome.succeeded
         self.record_result(outcome)
-        if not outcome.ok and self.variables.get("ECHO") == "errors":
+        if not outcome.succeeded and self.variables.get("ECHO") == "errors":
             self.error(f"{self.location}STATEMENT:  {sql}")
         self._print_notifications()
-        if not outcome.ok and boolean(self.variables.get("ON_ERROR_STOP")) and not self.interactive:
+        if not outcome.succeeded and boolean(self.variables.get("ON_ERROR_STOP")) and not self.interactive:
             raise StopScript()
         return outcome
 
@@ -403,7 +403,10 @@ class Shell:
 
     def record_result(self, outcome: Outcome) -> None:
         """psql's ERROR, ROW_COUNT, LASTOID, SQLSTATE and LAST_ERROR_* variables (and the error for
-        \\errverbose) after a query of the user's."""
+        \\errverbose) after a query of the user's; none after a result or COPY data that could
+        not be written (psql sets them only when all went well)."""
+        if outcome.unwritten:
+            return
         self.variables["ERROR"] = "false" if outcome.ok else "true"
         self.variables["ROW_COUNT"] = str(outcome.rows) if outcome.ok else "0"
         if self.executor.last_oid is not None:
@@ -417,6 +420,7 @@ class Shell:
         elif outcome.cancelled:  # the server's error fields stayed inside psycopg
             self.last_error = None
             self.variables.update(SQLSTATE=CANCEL_SQLSTATE, LAST_ERROR_SQLSTATE=CANCEL_SQLSTATE, LAST_ERROR_MESSAGE=CANCEL_MESSAGE)
+
 
     def schema_changed(self) -> None:
         for callback in self.on_schema_change:

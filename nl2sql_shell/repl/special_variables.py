@@ -23,7 +23,7 @@ class Special:
 
 _BOOL = Special("off", "on", kind="bool")
 SPECIALS: dict[str, Special] = {
-    **dict.fromkeys(("AUTOCOMMIT", "ON_ERROR_STOP", "QUIET", "SINGLELINE", "SINGLESTEP", "SHOW_ALL_RESULTS"), _BOOL),
+    **dict.fromkeys(("AUTOCOMMIT", "ON_ERROR_STOP", "QUIET", "SINGLELINE", "SINGLESTEP", "SHOW_ALL_RESULTS", "HIDE_TABLEAM", "HIDE_TOAST_COMPRESSION"), _BOOL),
     "ECHO_HIDDEN": Special("off", "on", ("on", "off", "noexec"), "bool+"),
     "ON_ERROR_ROLLBACK": Special("off", "on", ("on", "off", "interactive"), "bool+"),
     "ECHO": Special("none", choices=("none", "errors", "queries", "all")),

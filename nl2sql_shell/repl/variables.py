@@ -65,9 +65,13 @@ def connection_variables(conn: psycopg.Connection) -> dict[str, str]:
 
 def atoi(value: str) -> int:
     """C's atoi, as psql reads numbers in meta-commands: blanks, a sign, then ASCII digits only
-    (a digit Python also reads, `²` or `٣`, ends the number); 0 without any."""
+    (a digit Python also reads, `²` or `٣`, ends the number); 0 without any. glibc's is
+    strtol's long (clamped to 64 bits) cut to a 32-bit int: `99999999999` reads 1215752191."""
     found = re.match(r"\s*([+-]?[0-9]+)", value)
-    return int(found.group(1)) if found else 0
+    if not found:
+        return 0
+    number = max(min(int(found.group(1)), (1 << 63) - 1), -(1 << 63))
+    return (number + (1 << 31)) % (1 << 32) - (1 << 31)
 
 
 def is_number(value: str) -> bool:
@@ -225,7 +229,9 @@ def backtick(command: str) -> str:
     newline (`\\set now `date``)."""
     import subprocess
 
-    done = subprocess.run(command, shell=True, stdout=subprocess.PIPE, check=False)  # noqa: S602 - the user's own command, as in psql
+    from nl2sql_shell.repl.pipes import SH, sh
+
+    done = subprocess.run(sh(command), executable=SH, stdout=subprocess.PIPE, check=False)
     return done.stdout.decode(errors="replace").removesuffix("\n")
 
 

@@ -6,12 +6,16 @@ postgres`, become superuser and run `COPY ... TO PROGRAM` as the shell's server 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
+import socket
 import stat
+import struct
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -210,7 +214,7 @@ def test_conninfo_names_the_password_file_and_psql_gets_in_with_it(pg_server):
     result = _shell(pg_server.conninfo(), "-c", "\\c template1", "-c", "\\conninfo")
     assert result.returncode == 0, result.stderr
     sentence, hint = result.stdout.splitlines()[-2:]
-    assert sentence == f'You are connected to database "template1" as user "postgres" on host "127.0.0.1" at port "{pg_server.port}".'
+    assert sentence == f'You are connected to database "template1" as user "postgres" via socket in "{pg_server.data_dir}" at port "{pg_server.port}".'
     assert hint.startswith(f"Password file: {pg_server.password_file} (psql: PGPASSFILE=") and hint.endswith(")")
     assignment, *psql = shlex.split(hint.split("(psql: ", 1)[1][:-1])
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
@@ -224,3 +228,57 @@ def test_switching_server_drops_the_password_file_but_switching_database_keeps_i
     assert psycopg.conninfo.conninfo_to_dict(target.with_database("other").conninfo)["passfile"] == str(pg_server.password_file)
     elsewhere = psycopg.conninfo.conninfo_to_dict(target.with_database("-", None, None, "5432").conninfo)
     assert "passfile" not in elsewhere and elsewhere["port"] == "5432"
+
+
+def _asking_in_clear(port: int, heard: list[bytes]) -> socket.socket:
+    """A listener on the server's TCP port that asks for the password in clear text, as
+    another local user can once the port is free (before the server binds it, after it stops)."""
+    listener = socket.create_server(("127.0.0.1", port))
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = listener.accept()
+                with client:
+                    client.settimeout(5)
+                    client.recv(65536)  # the startup packet
+                    client.sendall(b"R" + struct.pack("!II", 8, 3))  # AuthenticationCleartextPassword
+                    heard.append(client.recv(65536))
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener
+
+
+def test_no_password_goes_to_whoever_holds_the_port_once_the_server_stopped(own_server):
+    """A second shell attached to a server that then stopped connects again at its next
+    statement: over TCP, whoever had taken the port by then got the password in clear."""
+    own_server.stop()
+    heard: list[bytes] = []
+    with _asking_in_clear(own_server.port, heard):
+        with pytest.raises(psycopg.OperationalError):
+            psycopg.connect(own_server.conninfo(), connect_timeout=3).close()
+    password = own_server.password_file.read_text().split(":")[-1].strip()
+    assert heard == [] and password
+
+
+def test_the_server_gets_none_of_the_shell_s_secrets(reachable_tmp, monkeypatch):
+    """As root the server runs as nobody, and nobody's other processes read its environment."""
+    monkeypatch.setenv("NL2SQL_SHELL_API_KEY", "sk-not-for-nobody")
+    data_dir = reachable_tmp / f"environment-{uuid.uuid4().hex[:8]}"
+    server = embedded.start(data_dir)
+    try:
+        assert server.process is not None
+        environment = Path(f"/proc/{server.process.pid}/environ").read_bytes().split(b"\0")
+        assert not any(b"sk-not-for-nobody" in entry for entry in environment) and any(entry.startswith(b"PATH=") for entry in environment)
+    finally:
+        server.stop()
+        embedded.remove(data_dir)
+
+
+def test_pgpassword_for_another_server_does_not_lock_us_out(pg_server, monkeypatch):
+    """libpq prefers PGPASSWORD to the password file: the demo refused to start."""
+    monkeypatch.setenv("PGPASSWORD", "the-password-of-another-server")
+    with psycopg.connect(pg_server.conninfo()) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("postgres",)
+    elsewhere = psycopg.conninfo.conninfo_to_dict(Target(pg_server.conninfo()).with_database("-", None, "127.0.0.1", "5432").conninfo)
+    assert "password" not in elsewhere and "passfile" not in elsewhere  # PGPASSWORD is that server's again

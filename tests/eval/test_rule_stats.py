@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from scripted import Scripted
 
 from nl2sql_shell.cli import main
-from nl2sql_shell.eval.runner import Record, Runner, report, summarize
+from nl2sql_shell.eval.runner import Record, Runner, report, suite_server, summarize
 from nl2sql_shell.eval.suite import load_suite
 from nl2sql_shell.nl2sql.pipeline import Options
 from nl2sql_shell.nl2sql.rules import RULES
@@ -48,7 +48,7 @@ def test_a_repair_that_makes_a_question_right_is_recorded_as_helping(pg_server, 
     (tmp_path / "questions.csv").write_text(QUESTIONS)
     suite = load_suite(tmp_path)
     model = Scripted(["SELECT count(*) FROM msg WHERE EXTRACT(YEAR FROM sent_epoch) = 2024"])
-    runner = Runner(suite, model, admin_conninfo=pg_server.conninfo("postgres"), conninfo_for=pg_server.conninfo, options=Options(candidates=1, max_repairs=0))
+    runner = Runner(suite, model, server=suite_server(pg_server.conninfo("postgres")).with_role(), options=Options(candidates=1, max_repairs=0))
     runner.load_databases(lambda _: None)
     (record,) = runner.run("default", lambda _: None)
     assert record.correct and record.rules == ["epoch_seconds"] and record.uncorrected_correct is False
@@ -59,7 +59,7 @@ def test_a_repair_that_makes_a_question_right_is_recorded_as_helping(pg_server, 
     report([summary], 1.0, out=out)
     assert "answers proven harmless (run on Enter): 1/1\n" in out.getvalue()
     # switched off by name: the query stays as written, and fails
-    off = Runner(suite, model, admin_conninfo=pg_server.conninfo("postgres"), conninfo_for=pg_server.conninfo, options=Options(candidates=1, max_repairs=0, rules=frozenset()))
+    off = Runner(suite, model, server=runner.server, options=Options(candidates=1, max_repairs=0, rules=frozenset()))
     off.conninfos = runner.conninfos
     (record,) = off.run("default", lambda _: None)
     assert not record.correct and record.rules == [] and record.uncorrected_correct is None

@@ -53,8 +53,8 @@ def test_write_needs_run_yes(db, start_proxy):
         assert count(db) == 3
         assert conn.execute("?run yes").statusmessage == "DELETE 1"
         assert count(db) == 2
-    params = conninfo_to_dict(db)  # the examples memory of this database, as the shell keys it
-    stored = ExampleStore(store_path(params["host"], params["port"], params["dbname"])).all()
+    params = conninfo_to_dict(db)  # the examples memory of this database, as the proxy keys it: by its upstream
+    stored = ExampleStore(store_path(proxy.proxy.upstream.host, proxy.proxy.upstream.port, params["dbname"])).all()
     assert [(e.question, e.sql) for e in stored] == [("delete the small customers", sql)]
 
 
