@@ -23,7 +23,8 @@ class Output:
     """A sink for query results; `page()` opens one paged block (one statement's result)."""
 
     def __init__(self, stream: IO[str] | None = None, *, use_pager: bool | None = None, to_command: bool = False) -> None:
-        self._default = stream or sys.stdout
+        # (standard output closed at start, `>&-`: nowhere, where psql's writes fail quietly)
+        self._default = stream or sys.stdout or open(os.devnull, "w")  # noqa: SIM115 - for the process's life
         self._to_command = to_command  # `\\g |command`: the stream is a command's input
         self._file: IO[str] | None = None
         self._pipe: subprocess.Popen[str] | None = None  # `\\o |command`

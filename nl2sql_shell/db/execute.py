@@ -289,8 +289,9 @@ class Executor:
 
     def _report(self, text: str) -> None:
         stream = self.errors()
-        stream.write(self.location() + text + "\n")
-        stream.flush()
+        with contextlib.suppress(OSError):  # stderr that cannot be written: psql's fprintf fails quietly
+            stream.write(self.location() + text + "\n")
+            stream.flush()
 
     def _client_error(self, text: str) -> None:
         """psql's own error (pg_log_error): ``psql:FILE:LINE: error: TEXT`` in a script file."""

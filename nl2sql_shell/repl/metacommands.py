@@ -213,8 +213,9 @@ def _copyright(shell: Shell, _: str) -> bool:
 @command("\\c", "\\connect", syntax="\\c [DBNAME|- USER|- HOST|- PORT|-] | conninfo", help="connect to a new database (the old connection stays if this fails)")
 def _connect(shell: Shell, argument: str) -> bool:
     """psql's `\\c [-reuse-previous=on|off] [DBNAME [USER [HOST [PORT]]] | CONNSTRING]`; with
-    no argument it connects again with the same parameters."""
-    parts = shlex.split(argument) if argument else []
+    no argument it connects again with the same parameters. Its words are quoted as psql's
+    (`''` inside quotes is one quote); its variables are already in."""
+    parts = meta_arguments(argument, {}) if argument else []
     reuse = None
     if parts and parts[0].startswith("-reuse-previous="):
         value = parts.pop(0).partition("=")[2]
@@ -226,7 +227,12 @@ def _connect(shell: Shell, argument: str) -> bool:
         return _connect_error(shell, "Do not give user, host, or port separately when using a connection string")
     if not shell.connected and (reuse if reuse is not None else not string):
         return _connect_error(shell, "No database connection exists to re-use parameters from")
-    shell.switch(shell.target.with_database(dbname, user, host, port, reuse=reuse))
+    try:
+        target = shell.target.with_database(dbname, user, host, port, reuse=reuse)
+    except psycopg.ProgrammingError as exc:  # a connection string libpq cannot read
+        shell.connect_failed(str(exc).strip())
+        return True
+    shell.switch(target)
     return True
 
 

@@ -97,7 +97,7 @@ def send(shell: Shell, name: str, buffer: str, argument: str, *, options: bool =
             _gexec(shell, sql, verbatim)
         elif shell.announce(sql):
             described = shell.executor.describe_result(sql)
-            shell.last_failed, shell.last_sql = not described.ok, sql
+            shell.last_failed, shell.last_sql = not described.succeeded, sql
             shell.record_result(described)  # ROW_COUNT: the columns described, as psql counts its rows
         if shell.last_failed and boolean(shell.variables.get("ON_ERROR_STOP")) and not shell.interactive:
             raise StopScript()
@@ -345,7 +345,7 @@ def _gexec(shell: Shell, sql: str, verbatim: bool) -> None:
                 continue
             if shell.variables.get("ECHO") == "all" and not boolean(shell.variables.get("SINGLESTEP")):
                 shell.output.say(value + "\n")
-            failed = not shell.run_sql(value, verbatim=True).ok or failed  # ON_ERROR_STOP stops there
+            failed = not shell.run_sql(value, verbatim=True).succeeded or failed  # ON_ERROR_STOP stops there
     shell.last_sql, shell.last_failed = substitute(sql, shell.variables), failed
     if not failed:
         done(shell, result)

@@ -7,6 +7,7 @@ a backslash meta-command, a `?` question, or SQL (possibly several statements).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -467,13 +468,7 @@ class Shell:
         try:
             conn = db_connect.connect(target)
         except psycopg.Error as exc:
-            self.meta_error(f"\\connect: {db_connect.libpq_message(exc)}")
-            self.last_failed = True
-            if not self.interactive:
-                self.conn.close()
-                self.connected = False
-                return False
-            self.error("Previous connection kept")
+            self.connect_failed(f"\\connect: {db_connect.libpq_message(exc)}")
             return False
         old = self.conn
         same_place = self.connected and (old.info.host, old.info.port) == (conn.info.host, conn.info.port)
@@ -485,6 +480,16 @@ class Shell:
         # psql says where only when there was no connection or the host or port changed
         self.output.write(db_connect.describe(conn, now=True, place=not same_place) + "\n")
         return True
+
+    def connect_failed(self, message: str) -> None:
+        """A `\\c` that failed: at the prompt the old connection stays; elsewhere psql drops it."""
+        self.meta_error(message)
+        self.last_failed = True
+        if not self.interactive:
+            self.conn.close()
+            self.connected = False
+            return
+        self.error("Previous connection kept")
 
     def require_query_buffer(self) -> bool:
         """Whether there is a query buffer (`has_query_buffer`); if not, psql's error for the
@@ -512,8 +517,9 @@ class Shell:
         self.error(f"{self.location}warning: {text}" if self.location else text)
 
     def error(self, text: str, end: str = "\n") -> None:
-        self.errors.write(text + end)
-        self.errors.flush()
+        with contextlib.suppress(OSError):  # stderr that cannot be written: psql's fprintf fails quietly
+            self.errors.write(text + end)
+            self.errors.flush()
 
     def close(self) -> None:
         self.output.redirect(None)

@@ -3,6 +3,7 @@ where a script stops; every case compared byte for byte with /usr/bin/psql."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import psycopg
@@ -333,3 +334,35 @@ def test_the_log_file_holds_what_psql_s_holds(fresh_db, tmp_path: Path):
         (ours if side == "ours" else theirs)(fresh_db, *same_args, cwd=tmp_path, stdin=script.encode())
         logs.append(log.read_text())
     assert logs[0] == logs[1] and "(1 row)" in logs[0] and "List of schemas" in logs[0]
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "\\o /dev/full\nselect 1 \\watch 0.2\n\\o\n\\echo after :ERROR\n",  # watched forever, the error every 0.2 s
+        "\\set ON_ERROR_STOP 1\n\\o /dev/full\nselect 1 as a \\gdesc\n\\o\n\\echo reached\n",
+        "\\c 'dbname=x foo'\n\\echo after\n",  # a traceback
+        "\\c 'dbname=postgres password='''\n\\echo after\n",  # '' inside quotes is a quote: unterminated, as psql reads it
+    ],
+    ids=["watch-unwritable", "gdesc-unwritable", "bad-connection-string", "quote-in-quotes"],
+)
+def test_failures_around_output_and_connecting_as_psql(fresh_db, tmp_path: Path, script: str):
+    (tmp_path / "s.sql").write_text(script)
+    same(fresh_db, fresh_db, "-f", "s.sql", cwd=tmp_path)
+
+
+def test_standard_error_or_output_that_cannot_be_written_ends_nothing(fresh_db, tmp_path: Path):
+    """stderr on a full disk ended the session at the first error; stdout closed at start
+    (`>&-`) was a traceback."""
+    import subprocess
+    import sys
+
+    from psqlcompare import env
+
+    (tmp_path / "s.sql").write_text("select 1/0;\nselect 1 as a;\n")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "nl2sql_shell", fresh_db, "-X", "-f", "s.sql"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=full, env=env(), timeout=60, check=False)
+        psql = subprocess.run([PSQL, "-X", fresh_db, "-f", "s.sql"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=full, env=env(), timeout=60, check=False)
+    assert (done.returncode, done.stdout) == (psql.returncode, psql.stdout) and b"(1 row)" in done.stdout
+    closed = subprocess.run([sys.executable, "-m", "nl2sql_shell", fresh_db, "-X", "-f", "s.sql"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env(), timeout=60, check=False, preexec_fn=lambda: os.close(1))
+    assert b"Traceback" not in closed.stderr
