@@ -207,9 +207,21 @@ def _free_port() -> int:
 
 def _prepare_dir(path: Path, ids: tuple[int, int] | None) -> None:
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _check_data_dir(path, ids, fresh=True)
     if ids is not None:
-        os.chown(path, *ids)
-    os.chmod(path, 0o700)
+        os.chown(path, *ids, follow_symlinks=False)
+    os.chmod(path, 0o700, follow_symlinks=False)
+
+
+def _check_data_dir(path: Path, ids: tuple[int, int] | None, *, fresh: bool = False) -> None:
+    """The data folder is a folder of the server's user (ours, or ``nobody``'s as root), and
+    not open to others: in a shared place (/tmp) another user could make it first, with a
+    server of their own behind its postmaster.pid and socket, and the shell would connect to
+    theirs. ``fresh``: just made for initdb, by us (root's until handed to ``nobody``)."""
+    info = os.lstat(path)
+    owners = {os.geteuid(), *(ids[:1] if ids else ())} if fresh else {ids[0] if ids else os.geteuid()}
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid not in owners or info.st_mode & 0o007:
+        raise EmbeddedServerError(f"{path} is not a data folder of this user's (its owner, or its mode open to others): remove it, or choose another with {DATA_DIR_ENV}")
 
 
 def password_file(data_dir: Path) -> Path:
@@ -246,6 +258,13 @@ def _write_private(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(staging)
         raise
+
+
+def _write_no_follow(path: Path, text: str) -> None:
+    """Rewrite a file of the server's folder, never through a link its user put there."""
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
 
 
 def _pgpass_field(value: str) -> str:
@@ -330,13 +349,13 @@ def lock(data_dir: Path) -> None:
     if port is None:
         _single_user(data_dir, f"ALTER ROLE {SUPERUSER} PASSWORD '{password}'")
         _write_password_file(data_dir, password)
-        (data_dir / "pg_hba.conf").write_text(_HBA)
+        _write_no_follow(data_dir / "pg_hba.conf", _HBA)
         return
     try:
         with psycopg.connect(host=str(data_dir), port=port, user=SUPERUSER, dbname="postgres", autocommit=True) as conn:
             conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(SUPERUSER), sql.Literal(password)))
             _write_password_file(data_dir, password)
-            (data_dir / "pg_hba.conf").write_text(_HBA)
+            _write_no_follow(data_dir / "pg_hba.conf", _HBA)
             conn.execute("SELECT pg_reload_conf()")
     except psycopg.OperationalError as exc:
         raise EmbeddedServerError(f"the server running on {data_dir} (port {port}) has no password we know; stop it and start again") from exc
@@ -409,6 +428,8 @@ def _wait_ready(process: subprocess.Popen[bytes], server: EmbeddedServer, log: P
 def start(data_dir: Path | None = None, timeout: float = 30.0) -> EmbeddedServer:
     """Start (or attach to) the embedded server on ``data_dir``, initializing it on first use."""
     data_dir = (data_dir or default_data_dir()).absolute()
+    if os.path.lexists(data_dir):
+        _check_data_dir(data_dir, _unprivileged_ids(), fresh=not (data_dir / "PG_VERSION").exists())
     if not (data_dir / "PG_VERSION").exists():
         initialize(data_dir)
     elif not is_locked(data_dir):
@@ -426,11 +447,14 @@ def start(data_dir: Path | None = None, timeout: float = 30.0) -> EmbeddedServer
 def _launch(data_dir: Path, timeout: float) -> EmbeddedServer | None:
     ids = _unprivileged_ids()
     port = _free_port()
+    # not following a link: as root, the server's user (``nobody``) could point it at any file,
+    # which root would then append to and hand over
+    fd = os.open(data_dir / "server.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    if ids is not None:
+        with contextlib.suppress(OSError):
+            os.fchown(fd, *ids)
     log = data_dir / "server.log"
-    with open(log, "ab") as log_file:
-        if ids is not None:
-            with contextlib.suppress(OSError):
-                os.chown(log, *ids)
+    with os.fdopen(fd, "ab") as log_file:
         process = subprocess.Popen(
             [
                 str(_bin_dir() / "postgres"),

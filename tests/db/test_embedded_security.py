@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import shlex
 import shutil
 import socket
@@ -282,3 +283,38 @@ def test_pgpassword_for_another_server_does_not_lock_us_out(pg_server, monkeypat
         assert conn.execute("SELECT current_user").fetchone() == ("postgres",)
     elsewhere = psycopg.conninfo.conninfo_to_dict(Target(pg_server.conninfo()).with_database("-", None, "127.0.0.1", "5432").conninfo)
     assert "password" not in elsewhere and "passfile" not in elsewhere  # PGPASSWORD is that server's again
+
+
+def test_a_data_folder_someone_else_made_first_is_refused(reachable_tmp):
+    """In a shared place another user could make the folder first, with a postmaster.pid and
+    socket of their own server's: the shell attached to theirs and put the demo data there."""
+    for owner, mode in ((12345, 0o700), (None, 0o777)):
+        data_dir = reachable_tmp / f"planted-{uuid.uuid4().hex[:8]}"
+        data_dir.mkdir()
+        (data_dir / "PG_VERSION").write_text("18\n")
+        os.chmod(data_dir, mode)
+        if owner is not None:
+            os.chown(data_dir, owner, owner)
+        elif os.geteuid() == 0:  # as root the server's own user owns it
+            nobody = pwd.getpwnam("nobody")
+            os.chown(data_dir, nobody.pw_uid, nobody.pw_gid)
+        with pytest.raises(embedded.EmbeddedServerError, match="not a data folder of this user's"):
+            embedded.start(data_dir)
+        shutil.rmtree(data_dir)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the server runs as nobody only when the shell is root")
+def test_the_server_s_user_cannot_make_root_hand_over_a_file(own_server, reachable_tmp):
+    """server.log in nobody's folder, replaced by a link to a file of root's: root appended to
+    the file and chowned it to nobody at the next start."""
+    target = reachable_tmp / f"root-only-{uuid.uuid4().hex[:8]}"
+    target.write_text("root's\n")
+    os.chmod(target, 0o600)
+    own_server.stop()
+    log = own_server.data_dir / "server.log"
+    log.unlink()
+    log.symlink_to(target)
+    with pytest.raises(OSError):
+        embedded.start(own_server.data_dir)
+    info = os.stat(target)
+    assert (info.st_uid, target.read_text()) == (0, "root's\n")
