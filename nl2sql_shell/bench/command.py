@@ -137,16 +137,16 @@ def _bench_proxy(upstream: str, rows: int, copy_rows: int, repeats: int) -> None
 
     from nl2sql_shell.bench.proxy import measure, report
 
-    server = None
+    server = password = None
     if not upstream:
         from nl2sql_shell.db import embedded
 
         server = embedded.start()
-        upstream = server.conninfo("postgres")
+        upstream, password = server.conninfo("postgres"), embedded.read_password(server.data_dir)
     try:
         click.echo(f"proxy overhead: psql directly and through the proxy, {repeats} runs each, alternating; {platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
         try:
-            workloads = measure(upstream, rows=rows, copy_rows=copy_rows, repeats=repeats, progress=lambda text: click.echo(f"  {text}", err=True))
+            workloads = measure(upstream, rows=rows, copy_rows=copy_rows, repeats=repeats, password=password, progress=lambda text: click.echo(f"  {text}", err=True))
         except psycopg.Error as exc:
             raise click.ClickException(f"the upstream server: {str(exc).strip().splitlines()[0]}") from None
         sys.stdout.write(report(workloads))

@@ -72,22 +72,29 @@ class _ProxyThread:
         self.thread.join(10)
 
 
-def _psql(psql: str, conninfo: str, workload: Workload) -> float:
+def _psql(psql: str, conninfo: str, workload: Workload, env: dict[str, str] | None = None) -> float:
     if workload.before is not None:
         workload.before()
     stdin = open(workload.stdin, "rb") if workload.stdin else subprocess.DEVNULL  # noqa: SIM115
     try:
         started = time.perf_counter()
-        subprocess.run([psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", conninfo, *workload.args], stdin=stdin, stdout=subprocess.DEVNULL, check=True)
+        subprocess.run([psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", conninfo, *workload.args], stdin=stdin, stdout=subprocess.DEVNULL, check=True, env=env)
         return time.perf_counter() - started
     finally:
         if workload.stdin:
             stdin.close()
 
 
-def measure(conninfo: str, *, rows: int = 2_000_000, copy_rows: int = 1_000_000, repeats: int = 5, psql: str = "psql", progress: Callable[[str], None] = lambda _: None) -> list[Workload]:
-    """Each workload ``repeats`` times directly and through the proxy, alternating."""
+def measure(
+    conninfo: str, *, rows: int = 2_000_000, copy_rows: int = 1_000_000, repeats: int = 5, psql: str = "psql", password: str | None = None, progress: Callable[[str], None] = lambda _: None
+) -> list[Workload]:
+    """Each workload ``repeats`` times directly and through the proxy, alternating.
+    ``password``: for TCP (the embedded server's password file serves its socket alone),
+    handed to psql in its environment, never on a command line others can read."""
     psql = shutil.which(psql) or psql
+    env = {**os.environ, "PGPASSWORD": password} if password else None
+    if password:  # (make_conninfo leaves a key given None as it was)
+        conninfo = make_conninfo(**{key: value for key, value in conninfo_to_dict(conninfo).items() if key not in ("password", "passfile")})
     if conninfo_to_dict(conninfo).get("host", "").startswith("/"):
         # A unix socket direct against TCP through the proxy would not be the same road.
         conninfo = make_conninfo(conninfo, host="127.0.0.1")
@@ -96,12 +103,12 @@ def measure(conninfo: str, *, rows: int = 2_000_000, copy_rows: int = 1_000_000,
         with open(data, "w") as out:
             out.writelines(f"{i}\trow number {i}\t{i * 0.5}\n" for i in range(copy_rows))
         table = f"{SCHEMA_PREFIX}{secrets.token_hex(4)}.{TABLE}"
-        with psycopg.connect(conninfo, autocommit=True) as conn:
+        with psycopg.connect(conninfo, autocommit=True, password=password) as conn:
             conn.execute(f"CREATE SCHEMA {table.split('.')[0]}")
             conn.execute(f"CREATE TABLE {table} (id int, note text, amount numeric)")
 
         def empty() -> None:
-            with psycopg.connect(conninfo, autocommit=True) as conn:
+            with psycopg.connect(conninfo, autocommit=True, password=password) as conn:
                 conn.execute(f"TRUNCATE {table}")
 
         workloads = [
@@ -115,15 +122,15 @@ def measure(conninfo: str, *, rows: int = 2_000_000, copy_rows: int = 1_000_000,
             through = proxy.via(conninfo)
             for workload in workloads:
                 progress(workload.name)
-                _psql(psql, conninfo, workload)  # warm both paths once, untimed
-                _psql(psql, through, workload)
+                _psql(psql, conninfo, workload, env)  # warm both paths once, untimed
+                _psql(psql, through, workload, env)
                 for i in range(repeats):
                     first, second = (conninfo, through) if i % 2 == 0 else (through, conninfo)
                     for target in (first, second):
-                        (workload.direct if target is conninfo else workload.proxied).append(_psql(psql, target, workload))
+                        (workload.direct if target is conninfo else workload.proxied).append(_psql(psql, target, workload, env))
         finally:
             proxy.stop()
-            with psycopg.connect(conninfo, autocommit=True) as conn:
+            with psycopg.connect(conninfo, autocommit=True, password=password) as conn:
                 conn.execute(f"DROP SCHEMA IF EXISTS {table.split('.')[0]} CASCADE")
     return workloads
 

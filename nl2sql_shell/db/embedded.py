@@ -272,15 +272,20 @@ def _pgpass_field(value: str) -> str:
 
 
 def _write_password_file(data_dir: Path, password: str) -> None:
-    """libpq's password file: TCP by address and by name, and the socket by its folder.
-
-    Any port (``*``): the server takes a free port at each start, and a fixed one would race
-    with a second shell attaching to the server meanwhile.
-    """
+    """libpq's password file, for the socket in the data folder alone (any port: the server
+    takes a free one at each start). Not for TCP: whoever holds a port on 127.0.0.1 while the
+    server or a proxy does not can ask a client for the password in clear text, and libpq
+    before 16 sends it; a client that must use TCP is given the password knowingly
+    (`read_password`)."""
     path = password_file(data_dir)
     _private_dir(path.parent)
-    hosts = ("127.0.0.1", "localhost", str(data_dir))
-    _write_private(path, "".join(f"{_pgpass_field(host)}:*:*:{SUPERUSER}:{password}\n" for host in hosts))
+    _write_private(path, f"{_pgpass_field(str(data_dir))}:*:*:{SUPERUSER}:{password}\n")
+
+
+def read_password(data_dir: Path) -> str:
+    """The superuser's password, from our password file (for a client that must use TCP)."""
+    line = password_file(data_dir).read_text().splitlines()[0]
+    return line.rsplit(":", 1)[1]
 
 
 def _trusts(data_dir: Path) -> bool:
@@ -434,6 +439,8 @@ def start(data_dir: Path | None = None, timeout: float = 30.0) -> EmbeddedServer
         initialize(data_dir)
     elif not is_locked(data_dir):
         lock(data_dir)
+    elif len(password_file(data_dir).read_text().splitlines()) > 1:  # an older file's lines for TCP
+        _write_password_file(data_dir, read_password(data_dir))
     for _ in range(3):
         if (port := _running_port(data_dir)) is not None:
             return EmbeddedServer(data_dir, port, None)

@@ -325,7 +325,8 @@ class Executor:
             with self._cancel_on_interrupt():
                 if own:
                     self._simple("BEGIN")
-                results = self._simple(f"DECLARE {_PSQL_CURSOR} NO SCROLL CURSOR FOR\n{sql}" if declared else sql)
+                shown: list[Outcome] = []
+                results = self._simple(f"DECLARE {_PSQL_CURSOR} NO SCROLL CURSOR FOR\n{sql}" if declared else sql, None if declared else lambda done: shown.extend(self._print_results(done)))
                 if declared:
                     outcome = self._fetch_declared(results[-1])
         except KeyboardInterrupt:
@@ -338,11 +339,9 @@ class Executor:
                 if own:
                     self._simple("COMMIT" if outcome.ok else "ROLLBACK")
         if not declared:
-            outcome = Outcome(True)
-            for result in results:
-                outcome = self._print_result(result)
-                if not outcome.ok:
-                    break
+            shown += self._print_results(results)
+            failed = [one for one in shown if not one.ok]
+            outcome = failed[0] if failed else shown[-1] if shown else Outcome(True)
         if self.settings.timing:
             self.output.say(f"Time: {(time.perf_counter() - started) * 1000:.3f} ms\n")
         return replace(outcome, unwritten=outcome.unwritten or self._unwritten)
@@ -370,11 +369,30 @@ class Executor:
         ).format(psycopg.sql.SQL(", ").join(rows))
         return self.run(query.as_string(self.conn))
 
-    def _simple(self, sql: str) -> list[pq.PGresult]:
-        """One simple-protocol query (several statements allowed); every result, errors too."""
+    def _simple(self, sql: str, before_copy: Callable[[list[pq.PGresult]], None] | None = None) -> list[pq.PGresult]:
+        """One simple-protocol query (several statements allowed); every result, errors too.
+        A COPY among them is fed or drained as psql does (the data lines after it in a script,
+        or standard input; its rows to the query output), and the statements after it run:
+        left in COPY, the connection refused everything after. ``before_copy`` gets the
+        results so far before a COPY's rows are written, which then are not returned."""
+        pgconn = self.conn.pgconn
         with self.conn.lock:
-            self.conn.pgconn.send_query(sql.encode(self.conn.info.encoding, "surrogateescape"))
-            return self.conn.wait(generators.execute(self.conn.pgconn))
+            pgconn.send_query(sql.encode(self.conn.info.encoding, "surrogateescape"))
+            results = self.conn.wait(generators.execute(pgconn))
+            while results and results[-1].status in (pq.ExecStatus.COPY_OUT, pq.ExecStatus.COPY_IN):
+                if before_copy is not None:  # printed in their order, before the COPY's own rows
+                    before_copy(results[:-1])
+                    results = results[-1:]
+                if results[-1].status == pq.ExecStatus.COPY_OUT:
+                    sink = self.data_sink()
+                    self.conn.wait(_copy_out(pgconn, sink))
+                    if (failure := sink.finish()) is not None:
+                        self._client_error(f"could not write COPY data: {failure}")
+                        self._unwritten = True
+                else:
+                    self.conn.wait(_copy_in(pgconn, self.copy_stdin()))
+                results += self.conn.wait(generators.fetch_many(pgconn))  # the COPY's own result, then the rest
+            return results
 
     def _fetch_declared(self, last: pq.PGresult) -> Outcome:
         """psql's FETCH_COUNT on a -c string of several statements: it declares its cursor over
@@ -396,7 +414,22 @@ class Executor:
             shown = self.print_rows(columns, numeric, fetchmany, self.settings.fetch_count)
         return Outcome(True, shown, f"SELECT {shown}")
 
-    def _print_result(self, result: pq.PGresult) -> Outcome:
+    def _print_results(self, results: list[pq.PGresult]) -> list[Outcome]:
+        """Results of a simple query in turn, up to the first error; a COPY's tag is the result
+        after its own, printed unless its rows went to the query output (as psql prints it)."""
+        outcomes: list[Outcome] = []
+        copied_out = False
+        for result in results:
+            if result.status in (pq.ExecStatus.COPY_OUT, pq.ExecStatus.COPY_IN):
+                copied_out = result.status == pq.ExecStatus.COPY_OUT
+                continue
+            outcomes.append(self._print_result(result, show_status=not copied_out or self.status_output is not None))
+            copied_out = False
+            if not outcomes[-1].ok:
+                break
+        return outcomes
+
+    def _print_result(self, result: pq.PGresult, *, show_status: bool = True) -> Outcome:
         """One result of a simple query: its rows, its tag or its error."""
         if result.status == pq.ExecStatus.FATAL_ERROR:
             text = (result.error_message or b"").decode(errors="replace").rstrip("\n")
@@ -405,8 +438,9 @@ class Executor:
             return Outcome(False, error=text, diag=diag)  # SQLSTATE, LAST_ERROR_*, \\errverbose
         status = (result.command_status or b"").decode()
         if result.status != pq.ExecStatus.TUPLES_OK:
-            self.print_status(status)
-            return Outcome(True, 0, status)
+            if show_status:
+                self.print_status(status)
+            return Outcome(True, int(status.split()[-1]) if status.startswith("COPY ") else 0, status)
         encoding = self.conn.info.encoding
         columns = [(result.fname(i) or b"").decode(encoding) for i in range(result.nfields)]
         numeric = [fmt.is_numeric_oid(result.ftype(i)) for i in range(result.nfields)]
@@ -465,7 +499,9 @@ class Executor:
             self._client_error(f"could not write COPY data: {failure}")
         if show_status:
             self.print_status(status)
-        return Outcome(True, int(status.split()[-1]) if status.split()[-1].isdigit() else 0, status, unwritten=failure is not None)
+        # psql counts the rows only where it printed the tag (its ROW_COUNT is 0 after rows it wrote itself)
+        rows = int(status.split()[-1]) if show_status and status.split()[-1].isdigit() else 0
+        return Outcome(True, rows, status, unwritten=failure is not None)
 
     def data_sink(self) -> CopySink:
         """COPY TO STDOUT's data for the query output (or `\\g`'s file or command)."""
@@ -647,3 +683,29 @@ def _parts(fetchmany: Callable[[int], Sequence[Sequence[str | None]]]) -> Iterat
 
 def _size(rows: Sequence[Sequence[str | None]]) -> int:
     return sum(map(len, filter(None, chain.from_iterable(rows))))
+
+
+def _copy_out(pgconn: pq.abc.PGconn, sink: CopySink) -> Iterator:
+    """(A psycopg wait generator.) A COPY TO STDOUT's rows, handed to ``sink`` until its end."""
+    while True:
+        size, data = pgconn.get_copy_data(1)
+        if size == 0:  # nothing yet
+            while not (yield generators.WAIT_R):
+                continue
+            pgconn.consume_input()
+        elif size < 0:
+            return
+        else:
+            sink(bytes(data))
+
+
+def _copy_in(pgconn: pq.abc.PGconn, lines: Iterable[bytes]) -> Iterator:
+    """(A psycopg wait generator.) A COPY FROM STDIN fed ``lines``, then ended."""
+    for line in lines:
+        yield from generators.copy_to(pgconn, line, flush=False)
+    while pgconn.put_copy_end(None) == 0:
+        while not (yield generators.WAIT_W):
+            continue
+    while pgconn.flush() != 0:
+        while not (yield generators.WAIT_W):
+            continue

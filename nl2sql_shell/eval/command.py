@@ -49,7 +49,7 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
     import psycopg
 
     from nl2sql_shell.db.embedded import EmbeddedServerError
-    from nl2sql_shell.eval.runner import ResultsFile, Runner, ServerBusy, claim_server, report, suite_server, summarize, write_summary
+    from nl2sql_shell.eval.runner import ResultsFile, Runner, ServerBusy, SuiteRoleError, claim_server, report, suite_server, summarize, write_summary
     from nl2sql_shell.eval.suite import SuiteError, load_suite
     from nl2sql_shell.llm.load import ModelLoadError, load_model
     from nl2sql_shell.model_choice import resolve_spec
@@ -91,9 +91,12 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
             raise click.ClickException(str(exc)) from None
         except psycopg.Error as exc:
             raise click.ClickException(_first_line(exc)) from None
-        server = server.with_role()
+        try:
+            server = server.with_role()
+        except (SuiteRoleError, psycopg.Error) as exc:
+            raise click.ClickException(_first_line(exc)) from None
         if server.role is None:
-            click.echo("eval: note: the suite runs with --dsn's own rights (eval could not make a role of its own there: it needs CREATEROLE and a pg_hba line for it); answers not proven harmless are not run", err=True)
+            click.echo("eval: note: the suite runs with --dsn's own rights (its user is no superuser, and eval makes a role of its own only as one); answers not proven harmless are not run", err=True)
         runner = Runner(suite, None, server=server, options=Options(candidates=candidates, more_candidates=more_candidates, max_repairs=max_repairs, repair_samples=repair_samples, rules=rules_on, readable_names=readable_names, words_retry=words_retry, refusal_votes=refusal_votes, greedy_first=greedy_first, temperature=temperature, schema_budget_tokens=schema_budget, values=find_values, check_values=check_values, grammar=grammar, refusal_doubt=None if no_refusal_doubt else refusal_doubt))
         try:  # before the model's load: a broken dump is told in seconds
             runner.load_databases(progress)
@@ -113,7 +116,10 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
                     if results:
                         results.write(record)
 
-                records = runner.run(style, step)
+                try:
+                    records = runner.run(style, step)
+                except psycopg.Error as exc:  # the server, or the suite's role, went away
+                    raise click.ClickException(f"the suite's databases: {_first_line(exc)}") from None
             summaries.append(summarize(style, records))
         report(summaries, loaded.load_seconds)
         if out_dir:

@@ -8,6 +8,7 @@ difference measured in one run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import statistics
@@ -17,6 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import IO
 
 import psycopg
 from psycopg import sql
@@ -190,7 +192,7 @@ class Runner:
             try:
                 result = self._score(answer.sql, question)
             except GoldQueryError as exc:
-                raise SystemExit(f"the suite's gold query fails on {question.db_name}: {exc}") from None
+                raise SystemExit(f"the suite's gold query fails on {question.db_name}: {_first_line(exc)}") from None
             correct = result.correct
             verdict = classify_failure(answer, result.correct, result.error)
             reason = result.reason
@@ -315,19 +317,24 @@ def report(summaries: list[Summary], load_seconds: float, out=sys.stdout) -> Non
 
 class ResultsFile:
     """results.jsonl, one line per question as soon as it is scored: a long run can be followed
-    with `tail -f`, and one stopped halfway keeps what it measured."""
+    with `tail -f`, and one stopped halfway keeps what it measured. The last run's file is
+    replaced only when this one has a result to write (a run that stops before keeps it)."""
 
     def __init__(self, out_dir: Path) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
         self.path = out_dir / "results.jsonl"
-        self._handle = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._handle: IO[str] | None = None
 
     def write(self, record: Record) -> None:
+        if self._handle is None:
+            self._handle = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            (self.path.parent / "summary.json").unlink(missing_ok=True)  # the last run's, of results now gone
         self._handle.write(json.dumps(asdict(record)) + "\n")
         self._handle.flush()
 
     def close(self) -> None:
-        self._handle.close()
+        if self._handle is not None:
+            self._handle.close()
 
 
 def write_summary(out_dir: Path, summaries: list[Summary], meta: dict) -> Path:
@@ -340,6 +347,10 @@ def write_summary(out_dir: Path, summaries: list[Summary], meta: dict) -> Path:
 SUITE_ROLE = "nl2sql_eval"
 
 
+class SuiteRoleError(RuntimeError):
+    """Eval's own role cannot be trusted or made: one line saying what to do."""
+
+
 @dataclass(frozen=True)
 class SuiteServer:
     """Where a suite's databases are made: by ``admin``, for ``role`` to own and use.
@@ -347,10 +358,9 @@ class SuiteServer:
     A suite's dumps and gold queries and the model's answers are a suite's and a model's:
     run as the server's superuser, `COPY ... TO PROGRAM` in any of them ran a command as the
     server's OS user, and a dump could make roles or take other databases. As a role with
-    no rights beyond the databases it owns, they reach nothing else. ``role`` is None where
-    the admin cannot make one (a --dsn user without CREATEROLE, or a server whose pg_hba
-    does not let it in): the admin's own rights then, and answers not proven harmless are
-    not run.
+    no rights beyond the databases it owns, they reach nothing else. ``role`` is None for an
+    admin that is no superuser (a --dsn user's own rights, as `psql -f` would run the suite
+    with): answers not proven harmless are not run then.
     """
 
     admin: str
@@ -361,19 +371,29 @@ class SuiteServer:
     def conninfo_for(self, database: str) -> str:
         if self.role is None:
             return make_conninfo(self.admin, dbname=database)
-        return make_conninfo(self.admin, dbname=database, user=self.role, password=self.password, passfile=None)
-
-    def stop(self) -> None:
-        if self.embedded is not None:
-            self.embedded.stop()  # type: ignore[attr-defined]
+        return make_conninfo(self.admin, dbname=database, user=self.role, password=self.password)  # (given: the password file's not read)
 
     def with_role(self) -> SuiteServer:
-        """This server with eval's own role, where the admin can make it (a fresh password each
-        time: call it holding the server's claim, so that no other run is using the role)."""
+        """This server with eval's own role, made or taken back by a superuser admin with a
+        fresh password (call it holding the server's claim, so that no other run uses the
+        role). Raises SuiteRoleError where a superuser's run would otherwise go on with the
+        superuser's rights."""
         password = secrets.token_urlsafe(24)
-        if not _make_role(self.admin, password):
-            return self
+        with psycopg.connect(self.admin, autocommit=True) as conn:
+            if not conn.execute("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user").fetchone()[0]:
+                return self
+            _take_role(conn, password)
         return replace(self, role=SUITE_ROLE, password=password)
+
+    def stop(self) -> None:
+        """The role closed again (no login, its sessions ended: a password a suite set for it
+        opens nothing), and the embedded server stopped if this process started it."""
+        if self.role is not None:
+            with contextlib.suppress(psycopg.Error), psycopg.connect(self.admin, autocommit=True) as conn:
+                conn.execute(sql.SQL("ALTER ROLE {} NOLOGIN").format(sql.Identifier(self.role)))
+                _end_sessions(conn, self.role)
+        if self.embedded is not None:
+            self.embedded.stop()  # type: ignore[attr-defined]
 
 
 def suite_server(dsn: str | None) -> SuiteServer:
@@ -386,20 +406,27 @@ def suite_server(dsn: str | None) -> SuiteServer:
     return SuiteServer(server.conninfo("postgres"), embedded=server)
 
 
-def _make_role(admin: str, password: str) -> bool:
-    """SUITE_ROLE with a fresh password and no rights of its own (nor any role's it is a
-    member of); whether it exists now and the server lets it in."""
+def _take_role(conn: psycopg.Connection, password: str) -> None:
+    """SUITE_ROLE made, or taken back from whatever a suite or anyone did to it: no attributes,
+    no settings, its sessions ended, a fresh password. One that is a member of a role, or has
+    members, is someone else's doing that eval will not undo: SuiteRoleError."""
     name = sql.Identifier(SUITE_ROLE)
-    try:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            found = conn.execute(
-                "SELECT r.oid, EXISTS (SELECT FROM pg_catalog.pg_auth_members m WHERE m.member = r.oid) FROM pg_catalog.pg_roles r WHERE r.rolname = %s", (SUITE_ROLE,)
-            ).fetchone()
-            if found is not None and found[1]:  # a role of that name that was given others' rights: not ours
-                return False
-            verb = sql.SQL("ALTER" if found else "CREATE")
-            conn.execute(sql.SQL("{} ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD {}").format(verb, name, sql.Literal(password)))
-        with psycopg.connect(make_conninfo(admin, user=SUITE_ROLE, password=password, passfile=None), connect_timeout=10):
-            return True
-    except psycopg.Error:
-        return False
+    found = conn.execute(
+        "SELECT EXISTS (SELECT FROM pg_catalog.pg_auth_members m WHERE r.oid IN (m.member, m.roleid)) FROM pg_catalog.pg_roles r WHERE r.rolname = %s", (SUITE_ROLE,)
+    ).fetchone()
+    if found is None:
+        conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(name))
+    elif found[0]:
+        raise SuiteRoleError(f"the role {SUITE_ROLE} is a member of another role or has members of its own (not eval's doing): drop it (DROP OWNED BY {SUITE_ROLE}; DROP ROLE {SUITE_ROLE}) and run again")
+    conn.execute(sql.SQL("ALTER ROLE {} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT NOLOGIN CONNECTION LIMIT -1 VALID UNTIL 'infinity'").format(name))
+    conn.execute(sql.SQL("ALTER ROLE {} RESET ALL").format(name))
+    for (database,) in conn.execute(
+        "SELECT d.datname FROM pg_catalog.pg_db_role_setting s JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase WHERE s.setrole = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = %s)", (SUITE_ROLE,)
+    ).fetchall():
+        conn.execute(sql.SQL("ALTER ROLE {} IN DATABASE {} RESET ALL").format(name, sql.Identifier(database)))
+    _end_sessions(conn, SUITE_ROLE)
+    conn.execute(sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(name, sql.Literal(password)))
+
+
+def _end_sessions(conn: psycopg.Connection, role: str) -> None:
+    conn.execute("SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE usename = %s", (role,))

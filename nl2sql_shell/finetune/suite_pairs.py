@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 
 from nl2sql_shell.db.embedded import EmbeddedServerError
-from nl2sql_shell.eval.runner import ServerBusy, claim_server, suite_server
+from nl2sql_shell.eval.runner import ServerBusy, SuiteRoleError, claim_server, suite_server
 from nl2sql_shell.eval.scoring import expand_column_subsets, split_statements
 from nl2sql_shell.eval.suite import Question, Suite, load_database, load_suite
 from nl2sql_shell.finetune.data import DataError, Pair, spread
@@ -73,7 +73,10 @@ def suite_pairs(
     name = ""
     try:
         with claim_server(server.admin):
-            server = server.with_role()
+            try:
+                server = server.with_role()
+            except SuiteRoleError as exc:
+                raise DataError(str(exc)) from None
             conninfos = {}
             for name in sorted({q.db_name for q, _ in answers}):
                 progress(f"loading database {name}")

@@ -65,7 +65,9 @@ async def _serve_until_stopped(server) -> None:
 
 def _embedded(address: tuple[str, int]) -> tuple[str, str]:
     """The embedded server with its demo database, and how to reach it through the proxy:
-    the password file's lines for 127.0.0.1 fit any port."""
+    with the password (from the file named), asked for over SCRAM alone where libpq can
+    insist (16 and newer), as whoever holds the port while the proxy does not could ask
+    for it in clear text."""
     import atexit
 
     from nl2sql_shell.db import embedded
@@ -74,7 +76,10 @@ def _embedded(address: tuple[str, int]) -> tuple[str, str]:
     server = embedded.start()
     atexit.register(server.stop)
     ensure_demo(server.conninfo("postgres"), server.conninfo)
-    return server.conninfo(DEMO_DBNAME), f"psql 'host={address[0]} port={address[1]} dbname={DEMO_DBNAME} user={embedded.SUPERUSER} passfile={server.password_file}'"
+    return server.conninfo(DEMO_DBNAME), (
+        f"psql 'host={address[0]} port={address[1]} dbname={DEMO_DBNAME} user={embedded.SUPERUSER} require_auth=scram-sha-256' "
+        f"(the password is the last field of {server.password_file}; libpq 15 and older: leave out require_auth)"
+    )
 
 
 def _load_asker(settings: dict, rules: frozenset[str]):

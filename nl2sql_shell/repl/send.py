@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 import psycopg
 
 from nl2sql_shell.db import format as fmt
+from nl2sql_shell.db.copy import copy_direction
 from nl2sql_shell.db.execute import Outcome, error_text
 from nl2sql_shell.db.settings import Settings
 from nl2sql_shell.output import Output
@@ -85,6 +86,9 @@ def send(shell: Shell, name: str, buffer: str, argument: str, *, options: bool =
     if name in ("\\gset", "\\gexec", "\\crosstabview"):
         sql = _last_statement(shell, sql, verbatim)
         if sql is None:
+            return True
+        if copy_direction(sql) is not None:  # a COPY is run as any query, its rows none of theirs (psql)
+            shell.run_sql(sql, verbatim=verbatim)
             return True
     if name in ("\\gset", "\\gdesc", "\\gexec", "\\crosstabview"):
         if name == "\\crosstabview":

@@ -75,11 +75,25 @@ def test_without_the_password_the_server_says_no(pg_server, tmp_path, way):
         psycopg.connect(conninfo, password="guess", connect_timeout=5).close()
 
 
-@pytest.mark.parametrize("way", ["tcp", "socket"])
-def test_the_password_file_lets_us_in(pg_server, way):
-    conninfo = f"{_conninfos(pg_server)[way]} passfile={pg_server.password_file}"
-    with psycopg.connect(conninfo) as conn:
+def test_the_password_file_lets_us_in_through_the_socket_alone(pg_server, tmp_path):
+    """Its lines for 127.0.0.1 and localhost matched any port: whoever held a port there
+    while the server (or a proxy) did not could ask libpq for the password in clear text."""
+    with psycopg.connect(f"{_conninfos(pg_server)['socket']} passfile={pg_server.password_file}") as conn:
         assert conn.execute("SELECT current_user").fetchone() == ("postgres",)
+    heard: list[bytes] = []
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with _asking_in_clear(port, heard), pytest.raises(psycopg.OperationalError):
+        psycopg.connect(f"host=127.0.0.1 port={port} user=postgres dbname=postgres passfile={pg_server.password_file}", connect_timeout=3).close()
+    assert not any(embedded.read_password(pg_server.data_dir).encode() in message for message in heard)
+
+
+def test_an_older_password_file_s_lines_for_tcp_are_dropped(own_server):
+    password = embedded.read_password(own_server.data_dir)
+    own_server.password_file.write_text(f"127.0.0.1:*:*:postgres:{password}\nlocalhost:*:*:postgres:{password}\n{own_server.data_dir}:*:*:postgres:{password}\n")
+    again = embedded.start(own_server.data_dir)
+    assert own_server.password_file.read_text() == f"{own_server.data_dir}:*:*:postgres:{password}\n" and again.process is None
 
 
 def test_remove_takes_the_password_file_along(tmp_path):
@@ -106,10 +120,10 @@ def test_password_file_is_ours_alone(pg_server):
     assert pg_server.data_dir not in pg_server.password_file.parents  # the server's user owns that folder
 
 
-def test_password_file_is_libpq_pgpass_for_every_way_in(pg_server):
+def test_password_file_is_libpq_pgpass_for_the_socket_alone(pg_server):
     lines = pg_server.password_file.read_text().splitlines()
     hosts = {line.split(":", 1)[0] for line in lines}
-    assert hosts == {"127.0.0.1", "localhost", str(pg_server.data_dir)}
+    assert hosts == {str(pg_server.data_dir)}  # the socket alone: over TCP a port can be anyone's
     assert all(line.split(":")[1:4] == ["*", "*", "postgres"] for line in lines)
 
 

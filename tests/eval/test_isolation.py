@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from scripted import Scripted
 
-from nl2sql_shell.eval.runner import SUITE_ROLE, Runner, SuiteServer, suite_server
+from nl2sql_shell.eval.runner import SUITE_ROLE, Runner, SuiteRoleError, SuiteServer, suite_server
 from nl2sql_shell.eval.suite import load_database, load_suite
 from nl2sql_shell.nl2sql.pipeline import Options
 
@@ -73,3 +73,60 @@ def test_without_a_role_of_its_own_an_answer_not_proven_harmless_is_not_run(pg_s
     proven.conninfos = runner.conninfos
     (record,) = proven.run("default", lambda _: None)
     assert record.correct
+
+
+def test_the_role_is_taken_back_from_what_a_suite_did_and_closed_after_the_run(pg_server, tmp_path):
+    """A dump's `ALTER ROLE CURRENT_USER SET ...` stuck to every later run, a password it set
+    let anyone in between runs, and a session held across runs survived the next password."""
+    dump = TABLE + "ALTER ROLE CURRENT_USER SET default_transaction_read_only = on;\nALTER ROLE CURRENT_USER PASSWORD 'planted';\n"
+    suite = load_suite(_suite(tmp_path, dump, "SELECT count(*) FROM shop;"))
+    server = suite_server(pg_server.conninfo("postgres")).with_role()
+    load_database(server.admin, "isolationdb", suite.database("isolationdb").dump, server.conninfo_for, owner=server.role)
+    held = psycopg.connect(server.conninfo_for("isolationdb").replace(server.password, "planted"), autocommit=True)
+    server.stop()
+    assert held.closed or held.broken or _ended(held)
+    with pytest.raises(psycopg.OperationalError):  # no login between runs, whatever its password
+        psycopg.connect(server.conninfo_for("isolationdb").replace(server.password, "planted")).close()
+    again = suite_server(pg_server.conninfo("postgres")).with_role()  # the next run: a plain role again
+    load_database(again.admin, "isolationdb", _plain_dump(tmp_path), again.conninfo_for, owner=again.role)
+    again.stop()
+
+
+def _ended(conn: psycopg.Connection) -> bool:
+    try:
+        conn.execute("SELECT 1")
+    except psycopg.OperationalError:
+        return True
+    return False
+
+
+def _plain_dump(tmp_path: Path) -> Path:
+    path = tmp_path / "plain.sql"
+    path.write_text(TABLE)
+    return path
+
+
+def test_a_role_of_that_name_with_members_is_not_used(pg_server):
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {SUITE_ROLE}_member")
+        if not admin.execute("SELECT count(*) FROM pg_roles WHERE rolname = %s", (SUITE_ROLE,)).fetchone()[0]:
+            admin.execute(f"CREATE ROLE {SUITE_ROLE}")  # (made beforehand, or left by an earlier eval)
+        admin.execute(f"GRANT {SUITE_ROLE} TO {SUITE_ROLE}_member")
+        try:
+            with pytest.raises(SuiteRoleError, match="has members"):
+                suite_server(pg_server.conninfo("postgres")).with_role()
+        finally:
+            admin.execute(f"REVOKE {SUITE_ROLE} FROM {SUITE_ROLE}_member")
+            admin.execute(f"DROP ROLE {SUITE_ROLE}_member")
+
+
+def test_an_admin_that_is_no_superuser_runs_the_suite_with_its_own_rights(pg_server):
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+        admin.execute("DROP ROLE IF EXISTS nl2sql_eval_plain")
+        admin.execute("CREATE ROLE nl2sql_eval_plain LOGIN CREATEDB CREATEROLE PASSWORD 'pw'")
+    try:
+        plain = psycopg.conninfo.make_conninfo(pg_server.conninfo("postgres"), user="nl2sql_eval_plain", password="pw", passfile=None)
+        assert suite_server(plain).with_role().role is None
+    finally:
+        with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+            admin.execute("DROP ROLE nl2sql_eval_plain")

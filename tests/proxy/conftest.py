@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
+from nl2sql_shell.db import embedded
 from nl2sql_shell.nl2sql.pipeline import Asker
 from nl2sql_shell.proxy.auth import Upstream
 from nl2sql_shell.proxy.server import Proxy
@@ -39,8 +40,9 @@ def count(conninfo: str) -> int:
 class RunningProxy:
     """A Proxy on its own event loop in a daemon thread; ``via`` points a conninfo at it."""
 
-    def __init__(self, proxy: Proxy) -> None:
+    def __init__(self, proxy: Proxy, password: str) -> None:
         self.proxy = proxy
+        self.password = password
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="proxy-loop", daemon=True)
         self.thread.start()
@@ -51,9 +53,9 @@ class RunningProxy:
         return self.proxy.port
 
     def via(self, conninfo: str) -> str:
-        """The same database, user and password file, through the proxy (the password file's
-        lines for 127.0.0.1 match any port)."""
-        return make_conninfo(conninfo, host="127.0.0.1", port=self.port)
+        """The same database and user, through the proxy, with the test server's password (its
+        password file serves the socket alone: never TCP, where a port can be anyone's)."""
+        return make_conninfo(conninfo, host="127.0.0.1", port=self.port, password=self.password)
 
     def stop(self) -> None:
         asyncio.run_coroutine_threadsafe(self.proxy.close(), self.loop).result(10)
@@ -68,7 +70,7 @@ def start_proxy(pg_server, tmp_path, monkeypatch) -> Iterator[Callable[[Asker], 
     started: list[RunningProxy] = []
 
     def start(asker: Asker) -> RunningProxy:
-        running = RunningProxy(Proxy(Upstream(pg_server.host, pg_server.port), asker, listen=("127.0.0.1", 0)))
+        running = RunningProxy(Proxy(Upstream(pg_server.host, pg_server.port), asker, listen=("127.0.0.1", 0)), embedded.read_password(pg_server.data_dir))
         started.append(running)
         return running
 

@@ -31,7 +31,7 @@ def test_asyncpg_through_the_proxy(db, start_proxy):
     params = conninfo_to_dict(db)
 
     async def session() -> None:
-        conn = await asyncpg.connect(host="127.0.0.1", port=proxy.port, user=params["user"], database=params["dbname"], passfile=params["passfile"], ssl=False)
+        conn = await asyncpg.connect(host="127.0.0.1", port=proxy.port, user=params["user"], database=params["dbname"], password=proxy.password, ssl=False)
         try:
             assert await conn.fetchval("SELECT 40 + 2") == 42
             statement = await conn.prepare("SELECT name FROM customers WHERE revenue > $1 ORDER BY id")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import psycopg
 
 from nl2sql_shell.bench.proxy import SCHEMA_PREFIX, TABLE, measure, report
+from nl2sql_shell.db import embedded
 
 
-def test_bench_proxy_small(fresh_db):
+def test_bench_proxy_small(fresh_db, pg_server):
     owners: list[tuple] = []
 
     def progress(name: str) -> None:  # while it runs, COPY's table is in a schema of the bench's own
@@ -17,7 +18,8 @@ def test_bench_proxy_small(fresh_db):
                 " WHERE c.relname = %s AND n.nspname LIKE %s", (TABLE, SCHEMA_PREFIX + "%")
             ).fetchall())
 
-    workloads = measure(fresh_db, rows=1000, copy_rows=100, repeats=1, psql="/usr/bin/psql", progress=progress)
+    password = embedded.read_password(pg_server.data_dir)  # (over TCP: the password file serves the socket alone)
+    workloads = measure(fresh_db, rows=1000, copy_rows=100, repeats=1, psql="/usr/bin/psql", password=password, progress=progress)
     assert owners == [(True,)] * 4
     assert len(workloads) == 4 and all(len(w.direct) == len(w.proxied) == 1 and w.ratio > 0 for w in workloads)
     text = report(workloads)

@@ -11,6 +11,7 @@ import time
 import pytest
 from psycopg.conninfo import make_conninfo
 
+from nl2sql_shell.db import embedded
 from nl2sql_shell.proxy.questions import parse_command
 
 
@@ -32,7 +33,7 @@ def _wait_until_listening(proxy: subprocess.Popen, port: int) -> None:
         time.sleep(0.1)
 
 
-def test_command_serves_psql_and_stops_clean_on_sigterm(fresh_db, tmp_path):
+def test_command_serves_psql_and_stops_clean_on_sigterm(fresh_db, pg_server, tmp_path):
     port = _free_port()
     scratch = tmp_path / "tmp"  # where the proxy's private socket folder goes
     scratch.mkdir()
@@ -41,7 +42,7 @@ def test_command_serves_psql_and_stops_clean_on_sigterm(fresh_db, tmp_path):
     proxy = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env={**os.environ, "NL2SQL_SHELL_EXAMPLES_DIR": str(tmp_path), "TMPDIR": str(scratch)})
     try:
         _wait_until_listening(proxy, port)
-        through = make_conninfo(fresh_db, host="127.0.0.1", port=port)
+        through = make_conninfo(fresh_db, host="127.0.0.1", port=port, password=embedded.read_password(pg_server.data_dir))
         result = subprocess.run(["/usr/bin/psql", "-X", "-A", "-t", through, "-c", "SELECT 40 + 2", "-c", "? how many tables"], capture_output=True, text=True, timeout=60, check=False)
         assert result.stdout.splitlines()[0] == "42"
         assert "could not answer" in result.stderr, result.stderr
@@ -54,7 +55,7 @@ def test_command_serves_psql_and_stops_clean_on_sigterm(fresh_db, tmp_path):
     assert list(scratch.iterdir()) == []  # the socket folder went with it
 
 
-def test_the_proxy_reads_the_shell_s_config_file(fresh_db, tmp_path):
+def test_the_proxy_reads_the_shell_s_config_file(fresh_db, pg_server, tmp_path):
     """The README's `model_url = "..."` in config.toml: the shell used it, the proxy did not
     (`--backend openai needs --model-url URL`), nor any other setting of the file."""
     port = _free_port()
@@ -64,7 +65,7 @@ def test_the_proxy_reads_the_shell_s_config_file(fresh_db, tmp_path):
     proxy = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=environment)
     try:
         _wait_until_listening(proxy, port)
-        through = make_conninfo(fresh_db, host="127.0.0.1", port=port)
+        through = make_conninfo(fresh_db, host="127.0.0.1", port=port, password=embedded.read_password(pg_server.data_dir))
         result = subprocess.run(["/usr/bin/psql", "-X", "-A", "-t", through, "-c", "? how many tables"], capture_output=True, text=True, timeout=60, check=False)
     finally:
         proxy.terminate()

@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 
+from nl2sql_shell.db import embedded
 from nl2sql_shell.proxy import peers
 from nl2sql_shell.proxy.auth import Upstream
 from nl2sql_shell.proxy.server import Proxy
@@ -66,7 +67,7 @@ def _own_address() -> str | None:
 def test_another_local_user_through_one_of_this_host_s_other_addresses_is_refused(pg_server):
     """Listening on every address in front of a TCP server: a local user who connects to the
     host's own network address is this host, not another: the uid check holds."""
-    running = RunningProxy(Proxy(Upstream(pg_server.host, pg_server.port), lambda: None, listen=("0.0.0.0", 0)))
+    running = RunningProxy(Proxy(Upstream(pg_server.host, pg_server.port), lambda: None, listen=("0.0.0.0", 0)), embedded.read_password(pg_server.data_dir))
     try:
         address = _own_address()
         other = subprocess.run(["python3", "-c", HALF_CLOSED.replace('"127.0.0.1"', repr(address)), str(running.port)], capture_output=True, timeout=30, user=NOBODY, group=NOBODY, env={"PATH": "/usr/bin:/bin", "HOME": "/"}, check=False)

@@ -11,6 +11,8 @@ import psycopg
 import pytest
 from conftest import load_defog_db
 
+from nl2sql_shell.db import embedded
+
 SHELL = [sys.executable, "-m", "nl2sql_shell"]
 
 
@@ -97,14 +99,14 @@ def test_unreachable_server_is_libpqs_message_and_exit_code_2():
 
 def test_pg_environment_variables_are_honoured(pg_server, fresh_db):
     dbname = psycopg.conninfo.conninfo_to_dict(fresh_db)["dbname"]
-    result = shell("-c", "select current_database()", "-t", PGHOST="127.0.0.1", PGPORT=str(pg_server.port), PGUSER="postgres", PGDATABASE=dbname, PGPASSFILE=str(pg_server.password_file))
+    result = shell("-c", "select current_database()", "-t", PGHOST=str(pg_server.data_dir), PGPORT=str(pg_server.port), PGUSER="postgres", PGDATABASE=dbname, PGPASSFILE=str(pg_server.password_file))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == dbname
 
 
 def test_flags_like_psql(pg_server, fresh_db):
     dbname = psycopg.conninfo.conninfo_to_dict(fresh_db)["dbname"]
-    result = shell("-h", "127.0.0.1", "-p", str(pg_server.port), "-U", "postgres", "-d", dbname, "-c", "\\conninfo", PGPASSFILE=str(pg_server.password_file))
+    result = shell("-h", "127.0.0.1", "-p", str(pg_server.port), "-U", "postgres", "-d", dbname, "-c", "\\conninfo", PGPASSWORD=embedded.read_password(pg_server.data_dir))
     assert result.returncode == 0, result.stderr
     assert f'You are connected to database "{dbname}" as user "postgres" on host "127.0.0.1" at port "{pg_server.port}".' in result.stdout
 

@@ -311,10 +311,15 @@ def test_shell_commands_and_getenv_as_psql(fresh_db, tmp_path: Path):
         "\\pset border -1\nselect 1 as a, 2 as b;\n\\pset format html\nselect 1 as a;\n\\pset columns 99999999999\n\\pset border 70000\n"
         "\\set HIDE_TABLEAM x\n\\echo :HIDE_TABLEAM\n",
         "select 'r' as r, g::text as c, 1 as v from generate_series(1, 1601) g \\crosstabview\n\\echo after\n",
+        # a COPY inside a \\;-joined query left the connection in COPY: everything after failed
+        "copy (select 2) to stdout \\; select 1 as a;\nselect 3 as c;\nselect 1 as a \\; copy (select 2) to stdout;\nselect 4 as d;\ncreate temp table cc(a int);\n"
+        "select 1 as a \\; copy cc from stdin;\n5\n6\n\\.\nselect count(*) from cc;\n\\echo :ROW_COUNT\ncopy (select 1 union all select 2) to stdout;\n\\echo :ROW_COUNT\n"
+        "\\copy cc to /dev/null\n\\echo :ROW_COUNT\n",
+        "copy (select 1) to stdout \\gset\n\\echo :ROW_COUNT :ERROR\ncopy (select 1) to stdout \\gexec\ncopy (select 1 as a, 2 as b, 3 as c) to stdout \\crosstabview\nselect 5 as e;\n",
         "select 1 as a \\g /dev/null extra\nselect 1 as a \\gset p_ extra3\nselect 1 \\gexec extra4\nselect 1 as a \\gdesc zz\n\\gexec ww\n"
         "select 1 as a, 2 as b, 3 as c \\crosstabview a b c a extra5\nselect 1 \\g (format=csv) /dev/null extra6\n",
     ],
-    ids=["commands-sent-by-g-family", "no-columns", "numbers-and-booleans", "crosstab-too-wide", "extra-arguments"],
+    ids=["commands-sent-by-g-family", "no-columns", "numbers-and-booleans", "crosstab-too-wide", "extra-arguments", "copy-in-one-query", "copy-by-g-family"],
 )
 def test_corners_of_output_as_psql(fresh_db, tmp_path: Path, script: str):
     same(fresh_db, fresh_db, cwd=tmp_path, stdin=script.encode())
