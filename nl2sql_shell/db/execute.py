@@ -620,6 +620,9 @@ class Executor:
 
                     for text in fmt.stream(counted, fetchmany, fetch_count):
                         shown_write(text)
+                        if self.output.failure is not None:  # psql: the reader is gone, no use fetching
+                            self.output.take_failure()  # more; it stops there without a word
+                            break
                     return shown
                 for rows, done in _parts(fetchmany):
                     if not shown and not done:

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from nl2sql_shell.config import rules_option
+from nl2sql_shell.option_types import Finite
 from nl2sql_shell.model_choice import model_options
 from nl2sql_shell.nl2sql import CHECK_VALUES, DEFAULT_CANDIDATES, GREEDY_FIRST, REFUSAL_DOUBT_LOGPROB, SCHEMA_BUDGET_TOKENS, WORDS_RETRY
 
@@ -33,10 +34,10 @@ from nl2sql_shell.nl2sql import CHECK_VALUES, DEFAULT_CANDIDATES, GREEDY_FIRST, 
 @click.option("--readable-names", is_flag=True, help="Show prefixed and quoted camelCase names to the model in words, its query translated back (an experiment: not the shell's default).")
 @click.option("--words-retry/--no-words-retry", default=WORDS_RETRY, show_default=True, help="When the greedy query fails the checks on a schema with prefixed or quoted camelCase names, write the greedy query on those names in words before the samples.")
 @click.option("--greedy-first/--batch-first", default=GREEDY_FIRST, show_default=True, help="Write the greedy query alone first and the samples only when it fails the checks, or all the candidates in one batch.")
-@click.option("--temperature", type=float, default=0.7, show_default=True, help="Sampling temperature of the candidates after the greedy one.")
+@click.option("--temperature", type=Finite(min=0, max=10), default=0.7, show_default=True, help="Sampling temperature of the candidates after the greedy one.")
 @click.option("--schema-budget", type=click.IntRange(min=1), default=SCHEMA_BUDGET_TOKENS, show_default=True, help="Tokens of schema text the prompt may hold; a larger schema is linked down to the tables the question names.")
 @click.option("--values", "find_values", is_flag=True, help="Look the question's quoted and capitalised phrases up in the tables shown and name the columns that hold them in the prompt (an experiment: not the shell's default).")
-@click.option("--refusal-doubt", type=float, default=REFUSAL_DOUBT_LOGPROB, show_default=True, help="Refuse a question with a word nothing in the database matches when the model gives its refusal at least this log-probability.")
+@click.option("--refusal-doubt", type=Finite(min=-1e9, max=0), default=REFUSAL_DOUBT_LOGPROB, show_default=True, help="Refuse a question with a word nothing in the database matches when the model gives its refusal at least this log-probability.")
 @click.option("--no-refusal-doubt", "no_refusal_doubt", is_flag=True, help="Never refuse on the model's doubt (measure without it).")
 @click.option("--check-values/--no-check-values", default=CHECK_VALUES, show_default=True, help="Ask the database whether a candidate's comparisons with text values match any row; one that matches none is not trusted alone.")
 @click.option("--grammar", is_flag=True, help="Constrain decoding so that every name after a dot is one the prompt showed, on a backend that can (llama.cpp; an experiment: not the shell's default).")
@@ -56,7 +57,7 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
     from nl2sql_shell.nl2sql.pipeline import Options
     from nl2sql_shell.nl2sql.rules import parse_rules
 
-    style_list = [s.strip() for s in styles.split(",") if s.strip()]
+    style_list = list(dict.fromkeys(s.strip() for s in styles.split(",") if s.strip()))  # each measured once
     if not style_list:
         raise click.BadParameter("name at least one prompt style", param_hint="--prompt-style")
     for style in style_list:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from nl2sql_shell.option_types import Finite
+
 INTERRUPTED_EXIT = 130  # the shell convention for "stopped by Ctrl-C"
 
 
@@ -25,24 +27,24 @@ def _modules(ctx: click.Context, param: click.Parameter, value: str | None) -> t
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), help="Folder for checkpoints, the adapter and its README.md.")
 @click.option("--device", help="cpu, cuda or cuda:N (default: cuda when available).")
 @click.option("--qlora", is_flag=True, help="Base in 4-bit nf4 with double quantization (bitsandbytes).")
-@click.option("--epochs", type=float, default=1.0, show_default=True, help="Passes over the training pairs.")
+@click.option("--epochs", type=Finite(min=0, min_open=True, max=1e6), default=1.0, show_default=True, help="Passes over the training pairs.")
 @click.option("--max-steps", type=int, default=-1, help="Stop after N optimizer steps (overrides --epochs).")
-@click.option("--lr", "learning_rate", type=float, default=1e-4, show_default=True, help="Peak learning rate (linear schedule, warm-up).")
-@click.option("--rank", type=int, default=16, show_default=True, help="LoRA rank r.")
-@click.option("--alpha", type=int, default=16, show_default=True, help="LoRA alpha.")
-@click.option("--dropout", type=float, default=0.05, show_default=True, help="LoRA dropout.")
+@click.option("--lr", "learning_rate", type=Finite(min=0, min_open=True, max=1.0), default=1e-4, show_default=True, help="Peak learning rate (linear schedule, warm-up).")
+@click.option("--rank", type=click.IntRange(min=1), default=16, show_default=True, help="LoRA rank r.")
+@click.option("--alpha", type=click.IntRange(min=1), default=16, show_default=True, help="LoRA alpha.")
+@click.option("--dropout", type=Finite(min=0, max=1, max_open=True), default=0.05, show_default=True, help="LoRA dropout.")
 @click.option("--target-modules", callback=_modules, help="Comma-separated module names (default: every linear projection).")
-@click.option("--batch-size", type=int, default=4, show_default=True, help="Pairs per device step.")
-@click.option("--grad-accum", type=int, default=4, show_default=True, help="Device steps per optimizer step.")
-@click.option("--max-length", type=int, default=1024, show_default=True, help="Longest prompt+answer in tokens; longer pairs are left out.")
-@click.option("--eval-split", type=float, default=0.05, show_default=True, help="Fraction held out for eval loss and the final check.")
-@click.option("--save-steps", type=int, default=100, show_default=True, help="Checkpoint and eval loss every N optimizer steps.")
-@click.option("--logging-steps", type=int, default=10, show_default=True, help="Log the training loss every N optimizer steps.")
-@click.option("--check-limit", type=int, default=100, show_default=True, help="Held-out questions answered by generation after training.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True, help="Pairs per device step.")
+@click.option("--grad-accum", type=click.IntRange(min=1), default=4, show_default=True, help="Device steps per optimizer step.")
+@click.option("--max-length", type=click.IntRange(min=16), default=1024, show_default=True, help="Longest prompt+answer in tokens; longer pairs are left out.")
+@click.option("--eval-split", type=Finite(min=0, max=1, max_open=True), default=0.05, show_default=True, help="Fraction held out for eval loss and the final check.")
+@click.option("--save-steps", type=click.IntRange(min=1), default=100, show_default=True, help="Checkpoint and eval loss every N optimizer steps.")
+@click.option("--logging-steps", type=click.IntRange(min=1), default=10, show_default=True, help="Log the training loss every N optimizer steps.")
+@click.option("--check-limit", type=click.IntRange(min=0), default=100, show_default=True, help="Held-out questions answered by generation after training.")
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint in --output.")
 @click.option("--db", help="Conninfo of a database holding the data's tables, for held-out execution match.")
 @click.option("--limit", type=click.IntRange(min=1), help="Use N pairs of --data, spread evenly over the file.")
-@click.option("--refusals", type=float, default=0.0, show_default=True, help="Add this fraction of unanswerable pairs, answered with the refusal: a question with an unrelated schema, or a suite's idk.csv questions.")
+@click.option("--refusals", type=Finite(min=0, max=1), default=0.0, show_default=True, help="Add this fraction of unanswerable pairs, answered with the refusal: a question with an unrelated schema, or a suite's idk.csv questions.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Seed for the split, LoRA init and data order.")
 @click.pass_context
 def finetune(ctx: click.Context, data: Path | None, output: Path | None, **options) -> None:

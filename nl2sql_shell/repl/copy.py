@@ -202,9 +202,18 @@ def slash_copy(shell: Shell, argument: str) -> bool:
     shell.last_failed = not outcome.succeeded
     shell.record_result(outcome)  # psql sends \\copy's COPY as a query: ERROR, ROW_COUNT, SQLSTATE, LAST_ERROR_*
     if process is not None and process.wait() > 0:  # psql's words for a program that failed
-        shell.meta_error(f"{command.target}: child process exited with exit code {process.returncode}")
+        shell.meta_error(f"{command.target}: {_child_status(process.returncode)}")
         shell.last_failed = True
     return True
+
+
+def _child_status(code: int) -> str:
+    """psql's wait_result_to_str for /bin/sh's exit status."""
+    if code == 127:
+        return "command not found"
+    if code == 126:
+        return "command not executable"
+    return f"child process exited with exit code {code}"
 
 
 def _open(command: SlashCopy) -> tuple[IO | None, subprocess.Popen | None]:

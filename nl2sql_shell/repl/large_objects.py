@@ -83,7 +83,7 @@ def _in_lo_transaction(shell: Shell, run: Callable[[psycopg.Connection], str]) -
         text = error_text(exc, shell.settings.messages) if isinstance(exc, psycopg.Error) else f'could not open file "{exc.filename}": {exc.strerror}'
         return _failed(shell, text)
     if not shell.settings.quiet:
-        shell.output.write(message + "\n")
+        shell.output.write_unlogged(message + "\n")
     return True
 
 

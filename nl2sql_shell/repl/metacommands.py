@@ -170,7 +170,7 @@ def _quit(shell: Shell, _: str) -> bool:
 def _help(shell: Shell, _: str) -> bool:
     from nl2sql_shell.repl.help import backslash_help
 
-    with shell.output.page() as write:  # a screen and more: paged as psql pages it
+    with shell.output.page(log=False) as write:  # a screen and more: paged as psql pages it
         write(backslash_help(shell))
     return True
 
@@ -185,7 +185,7 @@ def _history(shell: Shell, argument: str) -> bool:
     entries = shell.history() if shell.history is not None else None
     ok = entries is not None
     if ok and path is None:
-        with shell.output.page() as write:
+        with shell.output.page(log=False) as write:
             write("".join(visible(entry) + "\n" for entry in entries))  # accepted model SQL is there too
     elif ok:
         try:
@@ -206,7 +206,7 @@ def _history(shell: Shell, argument: str) -> bool:
 def _copyright(shell: Shell, _: str) -> bool:
     from nl2sql_shell.repl.help import COPYRIGHT
 
-    shell.output.write(COPYRIGHT)
+    shell.output.write_unlogged(COPYRIGHT)
     return True
 
 
@@ -247,14 +247,14 @@ def _conninfo(shell: Shell, _: str) -> bool:
     """psql's sentence, then the password file when there is one (the embedded server's), so
     that the user can reach the same server with psql; it names the file, never the password."""
     if not shell.connected:
-        shell.output.write(NOT_CONNECTED + "\n")
+        shell.output.write_unlogged(NOT_CONNECTED + "\n")
         return True
-    shell.output.write(describe(shell.conn) + "\n")
+    shell.output.write_unlogged(describe(shell.conn) + "\n")
     passfile = psycopg.conninfo.conninfo_to_dict(shell.target.conninfo).get("passfile")
     if passfile:
         info = shell.conn.info
         psql = shlex.join(["psql", "-h", info.host, "-p", str(info.port), "-U", info.user, info.dbname])
-        shell.output.write(f"Password file: {passfile} (psql: PGPASSFILE={shlex.quote(passfile)} {psql})\n")
+        shell.output.write_unlogged(f"Password file: {passfile} (psql: PGPASSFILE={shlex.quote(passfile)} {psql})\n")
     return True
 
 
@@ -345,7 +345,7 @@ def _set(shell: Shell, argument: str) -> bool:
     words = meta_arguments(argument, shell.variables)
     if not words:
         for name, value in sorted(shell.variables.items()):
-            shell.output.write(f"{name} = '{value}'\n")
+            shell.output.write_unlogged(f"{name} = '{value}'\n")
         return True
     name, value = words[0], "".join(words[1:])
     if not valid_name(name):
@@ -382,7 +382,7 @@ def _unset(shell: Shell, argument: str) -> bool:
 @command("\\refresh", syntax="\\refresh", help="re-read the schema (completion and ? questions)")
 def _refresh(shell: Shell, _: str) -> bool:
     shell.schema_changed()
-    shell.output.write("Schema refreshed.\n")
+    shell.output.write_unlogged("Schema refreshed.\n")
     return True
 
 
@@ -497,7 +497,7 @@ def _print_special(shell: Shell, title: str | None, rows, headers, status: str |
         print_listing(shell, title, list(headers), [tuple(None if v is None else str(v) for v in row) for row in rows or []])
         return
     if title:
-        shell.output.write(title + "\n")
+        shell.output.write_unlogged(title + "\n")
     if headers:
         remaining = [tuple(None if v is None else str(v) for v in row) for row in (rows or [])]
 
@@ -507,7 +507,7 @@ def _print_special(shell: Shell, title: str | None, rows, headers, status: str |
 
         shell.executor.print_rows(list(headers), [False] * len(headers), fetchmany)
     if status and not (headers and status.startswith("SELECT")):  # psql prints no tag for listings
-        shell.output.write(status + "\n")
+        shell.output.write_unlogged(status + "\n")
 
 
 def _register_display() -> None:

@@ -421,13 +421,13 @@ class QuestionHandler:
                 self.shell.error("usage: \\examples add QUESTION => SQL")
                 return
             store.add(question.strip(), sql.strip())
-            self.shell.output.write("Example added.\n")
+            self.shell.output.write_unlogged("Example added.\n")
             return
         pairs = store.all()
         if not pairs:
-            self.shell.output.write("No examples yet: accepted answers to ? questions are kept here.\n")
+            self.shell.output.write_unlogged("No examples yet: accepted answers to ? questions are kept here.\n")
         for pair in pairs:
-            self.shell.output.write(visible(f"? {pair.question}\n  {pair.sql}") + "\n")
+            self.shell.output.write_unlogged(visible(f"? {pair.question}\n  {pair.sql}") + "\n")
 
     def close(self) -> None:
         """Nothing to release: the loader and generator threads are daemons."""

@@ -53,7 +53,10 @@ def test_a_spreadsheet_s_byte_order_mark_is_read(tmp_path):
     assert [q.question for q in suite.questions] == ["How many?"]
 
 
-@pytest.mark.parametrize("option", [("--every", "0"), ("--offset", "-1"), ("--limit", "-1"), ("--candidates", "0"), ("--max-repairs", "-1"), ("--prompt-style", ",,")])
+@pytest.mark.parametrize(
+    "option",
+    [("--every", "0"), ("--offset", "-1"), ("--limit", "-1"), ("--candidates", "0"), ("--max-repairs", "-1"), ("--prompt-style", ",,"), ("--temperature", "nan"), ("--refusal-doubt", "inf")],
+)
 def test_impossible_numbers_are_refused(tmp_path, option):
     done = _run("eval", str(_suite(tmp_path, (HEADER + "q,select 1,x,,\n").encode())), *DEAD_SERVER, *option)
     assert done.returncode == 2 and option[0] in done.stderr and "Traceback" not in done.stderr
@@ -83,3 +86,9 @@ def test_finetune_data_that_is_not_text_or_a_suite_is_one_line_before_the_model_
     _one_line(_run("finetune", "--data", str(data), "--model", "/nowhere/model", "--output", str(tmp_path / "a")), "pairs.jsonl", "UTF-8")
     suite = _suite(tmp_path / "suite", (HEADER + '"q,select 1,x\n').encode())
     _one_line(_run("finetune", "--data", str(suite), "--model", "/nowhere/model", "--output", str(tmp_path / "b")), "fewer fields")
+
+
+@pytest.mark.parametrize("option", [("--lr", "nan"), ("--batch-size", "0"), ("--eval-split", "3"), ("--dropout", "7"), ("--epochs", "-1"), ("--max-length", "0")])
+def test_finetune_refuses_impossible_numbers_before_the_model_loads(tmp_path, option):
+    done = _run("finetune", "--data", str(tmp_path / "pairs.jsonl"), "--model", "/nowhere/model", "--output", str(tmp_path / "a"), *option)
+    assert done.returncode == 2 and option[0] in done.stderr and "Traceback" not in done.stderr

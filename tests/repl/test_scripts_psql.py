@@ -331,6 +331,8 @@ def test_the_log_file_holds_what_psql_s_holds(fresh_db, tmp_path: Path):
     script = (
         "select 1 as a \\g /dev/null\nselect 2 as b \\g |cat > /dev/null\n\\pset format csv\n\\dn\n\\pset format wrapped\n\\pset columns 20\n"
         "select repeat('x', 50) as w;\n\\x on\nselect 1 as a;\n"
+        # psql's own printf output is not logged, its tables and command tags are
+        "create temp table x(a int);\ninsert into x values (1);\n\\conninfo\n\\set\n\\copyright\n\\sf pg_catalog.abs(int)\n\\h select\n\\?\n\\dn\n\\x\n"
     )
     logs = []
     for side in ("ours", "theirs"):
@@ -348,8 +350,11 @@ def test_the_log_file_holds_what_psql_s_holds(fresh_db, tmp_path: Path):
         "\\set ON_ERROR_STOP 1\n\\o /dev/full\nselect 1 as a \\gdesc\n\\o\n\\echo reached\n",
         "\\c 'dbname=x foo'\n\\echo after\n",  # a traceback
         "\\c 'dbname=postgres password='''\n\\echo after\n",  # '' inside quotes is a quote: unterminated, as psql reads it
+        # with FETCH_COUNT psql stops fetching at the first batch it cannot write, without a word
+        "\\set FETCH_COUNT 10\ncreate temp table t as select g as a from generate_series(1,1000) g;\n\\o /dev/full\nselect * from t;\n\\o\n"
+        "\\echo :ROW_COUNT :ERROR\n\\o /dev/full\nselect case when a<300 then a else 1/(a-a) end from t;\n\\o\n\\echo :ROW_COUNT :ERROR\n",
     ],
-    ids=["watch-unwritable", "gdesc-unwritable", "bad-connection-string", "quote-in-quotes"],
+    ids=["watch-unwritable", "gdesc-unwritable", "bad-connection-string", "quote-in-quotes", "fetch-count-unwritable"],
 )
 def test_failures_around_output_and_connecting_as_psql(fresh_db, tmp_path: Path, script: str):
     (tmp_path / "s.sql").write_text(script)
