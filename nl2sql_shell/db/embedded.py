@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import importlib.util
 import os
 import secrets
@@ -260,10 +261,30 @@ def _write_private(path: Path, text: str) -> None:
         raise
 
 
+def _open_server_file(path: Path, flags: int) -> int:
+    """A file of the server's folder, which its user (``nobody`` as root) may have replaced:
+    never through a link, and only a regular file (a FIFO there would hang the shell)."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
+    except OSError as exc:
+        if exc.errno != errno.ENXIO:  # (a FIFO with no reader, opened to write)
+            raise
+        raise EmbeddedServerError(f"{path} is not a regular file: remove it and start again") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise EmbeddedServerError(f"{path} is not a regular file: remove it and start again")
+    os.set_blocking(fd, True)
+    return fd
+
+
+def _read_server_file(path: Path) -> str:
+    with os.fdopen(_open_server_file(path, os.O_RDONLY), encoding="utf-8", errors="replace") as handle:
+        return handle.read()
+
+
 def _write_no_follow(path: Path, text: str) -> None:
     """Rewrite a file of the server's folder, never through a link its user put there."""
-    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w") as handle:
+    with os.fdopen(_open_server_file(path, os.O_WRONLY | os.O_TRUNC | os.O_CREAT), "w") as handle:
         handle.write(text)
 
 
@@ -290,7 +311,7 @@ def read_password(data_dir: Path) -> str:
 
 def _trusts(data_dir: Path) -> bool:
     """Whether pg_hba.conf lets someone in without a password (a ``trust`` method anywhere)."""
-    lines = (data_dir / "pg_hba.conf").read_text().splitlines()
+    lines = _read_server_file(data_dir / "pg_hba.conf").splitlines()
     return any("trust" in line.split("#", 1)[0].split() for line in lines)
 
 
@@ -313,8 +334,10 @@ def initialize(data_dir: Path) -> None:
         pwfile = scratch / "password"
         _write_private(pwfile, password + "\n")
         if ids is not None:
-            os.chown(scratch, *ids)
-            os.chown(pwfile, *ids)
+            # the file first, while the folder is still root's alone: once it is nobody's, nobody
+            # could put a link where the file was, and root's chown would hand over its target
+            os.chown(pwfile, *ids, follow_symlinks=False)
+            os.chown(scratch, *ids, follow_symlinks=False)
         _initdb(data_dir, pwfile, ids)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -387,7 +410,7 @@ def _running_port(data_dir: Path) -> int | None:
     """The port of a live server on this data folder (line 4 of postmaster.pid), if any."""
     pid_file = data_dir / "postmaster.pid"
     try:
-        lines = pid_file.read_text().splitlines()
+        lines = _read_server_file(pid_file).splitlines()
         pid, port = int(lines[0]), int(lines[3])
     except (OSError, ValueError, IndexError):
         return None
@@ -414,7 +437,7 @@ def _wait_ready(process: subprocess.Popen[bytes], server: EmbeddedServer, log: P
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["exited"]
+            tail = _read_server_file(log).strip().splitlines()[-1:] or ["exited"]
             raise EmbeddedServerError(f"embedded PostgreSQL did not start: {tail[0]}")
         try:
             with psycopg.connect(server.conninfo(), connect_timeout=1):
@@ -456,7 +479,7 @@ def _launch(data_dir: Path, timeout: float) -> EmbeddedServer | None:
     port = _free_port()
     # not following a link: as root, the server's user (``nobody``) could point it at any file,
     # which root would then append to and hand over
-    fd = os.open(data_dir / "server.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    fd = _open_server_file(data_dir / "server.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     if ids is not None:
         with contextlib.suppress(OSError):
             os.fchown(fd, *ids)
@@ -481,7 +504,7 @@ def _launch(data_dir: Path, timeout: float) -> EmbeddedServer | None:
     try:
         _wait_ready(process, server, log, timeout)
     except EmbeddedServerError:
-        if "lock file" in log.read_text(errors="replace")[-2000:]:
+        if "lock file" in _read_server_file(log)[-2000:]:
             return None
         raise
     return server

@@ -440,7 +440,7 @@ class Executor:
         if result.status != pq.ExecStatus.TUPLES_OK:
             if show_status:
                 self.print_status(status)
-            return Outcome(True, int(status.split()[-1]) if status.startswith("COPY ") else 0, status)
+            return Outcome(True, int(status.split()[-1]) if status.startswith("COPY ") and show_status else 0, status)
         encoding = self.conn.info.encoding
         columns = [(result.fname(i) or b"").decode(encoding) for i in range(result.nfields)]
         numeric = [fmt.is_numeric_oid(result.ftype(i)) for i in range(result.nfields)]
@@ -463,7 +463,10 @@ class Executor:
         if status:
             words = status.split()
             self.last_oid = words[1] if words[0] == "INSERT" and len(words) == 3 else "0"
-        if not status or self.settings.quiet:
+        if not status:
+            return
+        if self.settings.quiet:  # psql logs the tag all the same
+            self.output.log_text(status + "\n")
             return
         output = self.status_output or self.output
         if self.settings.format == "html":

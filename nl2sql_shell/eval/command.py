@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -79,6 +80,7 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
     rules_on = parse_rules(rules)  # no config file: a run is the same on every machine
     spec = resolve_spec(model, adapter, quantize, device, backend or "auto", model_url=model_url)
     progress = lambda text: click.echo(text, err=True)  # noqa: E731
+    signal.signal(signal.SIGTERM, _terminated)  # (`timeout`, a service manager): the role is closed on the way out
     try:
         server = suite_server(dsn)
     except (psycopg.Error, EmbeddedServerError) as exc:
@@ -168,6 +170,10 @@ def _check_writable(out_dir: Path) -> None:
     for name in ("results.jsonl", "summary.json"):
         if (out_dir / name).is_dir() or not os.access(out_dir / name if (out_dir / name).exists() else out_dir, os.W_OK):
             raise click.ClickException(f"--out {out_dir}: cannot write {name} there")
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _first_line(exc: BaseException) -> str:

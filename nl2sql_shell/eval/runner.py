@@ -26,7 +26,7 @@ from psycopg.conninfo import make_conninfo
 
 from nl2sql_shell.bench.memory import peak_memory
 from nl2sql_shell.eval.scoring import GoldQueryError, Verdict, score
-from nl2sql_shell.eval.suite import Question, Suite, load_database
+from nl2sql_shell.eval.suite import Question, Suite, admin_connection, load_database
 from nl2sql_shell.nl2sql.check import JOIN_ERRORS
 from nl2sql_shell.nl2sql.extract import is_refusal
 from nl2sql_shell.nl2sql.pipeline import Answer, Asker, Options
@@ -41,10 +41,15 @@ class ServerBusy(RuntimeError):
 def claim_server(admin_conninfo: str) -> psycopg.Connection:
     """A session holding this server's eval lock; closing it gives the server up.
 
-    Loading a suite drops and re-creates its databases, which would pull them from under
-    another eval on the same server (every run shares the embedded one), so a second run
-    stops with ServerBusy before it loads a model or touches a database."""
-    claim = psycopg.connect(admin_conninfo, autocommit=True)
+    Loading a suite drops and re-creates its databases (and each run takes eval's role back),
+    which would pull them from under another eval on the same server (every run shares the
+    embedded one), so a second run stops with ServerBusy before it loads a model or touches a
+    database. An advisory lock is one database's: it is taken in `postgres`, whatever
+    database --dsn names, where the admin can reach it."""
+    try:
+        claim = admin_connection(admin_conninfo, "postgres")
+    except psycopg.OperationalError:
+        claim = admin_connection(admin_conninfo)
     if not claim.execute("SELECT pg_catalog.pg_try_advisory_lock(%s::pg_catalog.int8)", (_EVAL_LOCK,)).fetchone()[0]:
         claim.close()
         raise ServerBusy("another eval is using this server's copies of the suite's databases: wait for it to end, or give --dsn another server")
@@ -379,8 +384,8 @@ class SuiteServer:
         role). Raises SuiteRoleError where a superuser's run would otherwise go on with the
         superuser's rights."""
         password = secrets.token_urlsafe(24)
-        with psycopg.connect(self.admin, autocommit=True) as conn:
-            if not conn.execute("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user").fetchone()[0]:
+        with admin_connection(self.admin) as conn:  # the session user's rights: a role set in its options can be reset
+            if not conn.execute("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = session_user").fetchone()[0]:
                 return self
             _take_role(conn, password)
         return replace(self, role=SUITE_ROLE, password=password)
@@ -389,7 +394,7 @@ class SuiteServer:
         """The role closed again (no login, its sessions ended: a password a suite set for it
         opens nothing), and the embedded server stopped if this process started it."""
         if self.role is not None:
-            with contextlib.suppress(psycopg.Error), psycopg.connect(self.admin, autocommit=True) as conn:
+            with contextlib.suppress(psycopg.Error), admin_connection(self.admin) as conn:
                 conn.execute(sql.SQL("ALTER ROLE {} NOLOGIN").format(sql.Identifier(self.role)))
                 _end_sessions(conn, self.role)
         if self.embedded is not None:
@@ -418,14 +423,18 @@ def _take_role(conn: psycopg.Connection, password: str) -> None:
         conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(name))
     elif found[0]:
         raise SuiteRoleError(f"the role {SUITE_ROLE} is a member of another role or has members of its own (not eval's doing): drop it (DROP OWNED BY {SUITE_ROLE}; DROP ROLE {SUITE_ROLE}) and run again")
-    conn.execute(sql.SQL("ALTER ROLE {} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT NOLOGIN CONNECTION LIMIT -1 VALID UNTIL 'infinity'").format(name))
+    # (INHERIT: it has no roles to inherit from, and PostgreSQL 15 gives a database's owner
+    # CREATE on its public schema through pg_database_owner, which a NOINHERIT owner lacks)
+    conn.execute(sql.SQL("ALTER ROLE {} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT NOLOGIN CONNECTION LIMIT -1 VALID UNTIL 'infinity'").format(name))
     conn.execute(sql.SQL("ALTER ROLE {} RESET ALL").format(name))
     for (database,) in conn.execute(
         "SELECT d.datname FROM pg_catalog.pg_db_role_setting s JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase WHERE s.setrole = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = %s)", (SUITE_ROLE,)
     ).fetchall():
         conn.execute(sql.SQL("ALTER ROLE {} IN DATABASE {} RESET ALL").format(name, sql.Identifier(database)))
     _end_sessions(conn, SUITE_ROLE)
-    conn.execute(sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(name, sql.Literal(password)))
+    # its SCRAM verifier, not the password, goes to the server (and so to its log, where DDL is logged)
+    verifier = conn.pgconn.encrypt_password(password.encode(), SUITE_ROLE.encode(), b"scram-sha-256").decode()
+    conn.execute(sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(name, sql.Literal(verifier)))
 
 
 def _end_sessions(conn: psycopg.Connection, role: str) -> None:

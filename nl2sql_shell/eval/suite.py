@@ -11,6 +11,7 @@ differently from the gold queries run today.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import sys
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 
 class SuiteError(ValueError):
@@ -152,6 +154,16 @@ def column_descriptions(json_path: str | Path) -> dict[str, dict[str, str]]:
         raise SuiteError(f"{json_path}: not column descriptions in defog's layout ({exc.__class__.__name__}: {exc})") from None
 
 
+def admin_connection(conninfo: str, dbname: str | None = None) -> psycopg.Connection:
+    """The admin's session (autocommit) with the search_path pinned to pg_catalog: a database a
+    suite left behind (or anyone's) may set a search_path whose operators run in eval's own
+    catalog queries, as the superuser; and the session user's own role, not one its options set."""
+    conn = psycopg.connect(make_conninfo(conninfo, dbname=dbname) if dbname else conninfo, autocommit=True)
+    conn.execute("SET search_path = pg_catalog, pg_temp")
+    conn.execute("SET ROLE NONE")  # (RESET ROLE would go back to a role its options set)
+    return conn
+
+
 def load_database(
     admin_conninfo: str,
     db_name: str,
@@ -169,7 +181,13 @@ def load_database(
     """
     dump_path = Path(dump_path)
     name = sql.Identifier(db_name)
-    with psycopg.connect(admin_conninfo, autocommit=True) as admin:
+    with admin_connection(admin_conninfo) as admin:
+        if not admin.execute("SELECT rolsuper OR rolcreatedb FROM pg_catalog.pg_roles WHERE rolname = current_user").fetchone()[0]:
+            raise SuiteError(f"cannot create the database {db_name} (the user needs CREATEDB): nothing was dropped")
+        # what a suite may have done to its database last time, which would keep it from being dropped
+        for undo in ("ALTER DATABASE {} IS_TEMPLATE false", "ALTER DATABASE {} CONNECTION LIMIT -1"):
+            with contextlib.suppress(psycopg.Error):
+                admin.execute(sql.SQL(undo).format(name))
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
         admin.execute(sql.SQL("CREATE DATABASE {}").format(name) + (sql.SQL(" OWNER {}").format(sql.Identifier(owner)) if owner else sql.SQL("")))
     conninfo = conninfo_for(db_name)

@@ -71,7 +71,9 @@ def heldout_check(
         exact += normalise_sql(predicted) == normalise_sql(pair.answer)
         if conninfo is not None:
             try:
-                verdict = score(predicted, pair.answer, conninfo, question=pair.question, category="")
+                # --db is the user's own connection, whatever its rights: the model's answer runs
+                # there only when proven harmless, as in eval without a role of its own
+                verdict = score(predicted, pair.answer, conninfo, question=pair.question, category="", run_unproven=False)
             except GoldQueryError:
                 verdict = None  # this pair's tables are not in the database: no execution figure
             if verdict is not None:

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 from transformers import DataCollatorForSeq2Seq, Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
@@ -157,6 +158,11 @@ def _prepare_output(config: TrainConfig) -> str | None:
 def train(config: TrainConfig, *, progress: Progress = print, callbacks: Sequence[TrainerCallback] = ()) -> TrainResult:
     """Train an adapter into `config.output`: checkpoints, then adapter, tokenizer and README.md."""
     config.output = Path(config.output)
+    if config.db:  # told now, not after the training
+        try:
+            psycopg.connect(config.db, connect_timeout=10).close()
+        except psycopg.Error as exc:
+            raise DataError(f"--db: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__}") from None
     resume_from = _prepare_output(config)
     if is_suite(Path(config.data)):  # its prompts come from the pipeline, which links with the model's tokenizer
         suite_answers(Path(config.data), limit=config.limit, refusals=config.refusals)  # a broken suite told before the load

@@ -8,7 +8,6 @@ as any typed statement does, so COPY FROM STDIN reads standard input and big res
 
 from __future__ import annotations
 
-from nl2sql_shell.db.copy import copy_direction
 from nl2sql_shell.repl.conditionals import Conditionals
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.statements import split_statements
@@ -33,9 +32,6 @@ def run_command_string(shell: Shell, text: str) -> bool:
         return True
     if len(statements) == 1:  # as written, spaces and :names too: psql sends the string itself
         shell.run_sql(text, verbatim=True)
-    elif any(copy_direction(statement) for statement in statements):
-        for statement in statements:  # as written: a backslash in it goes to the server, as psql's
-            shell.run_sql(statement, verbatim=True)
-    else:
+    else:  # (a COPY among them fed from standard input or drained to the output, in its turn)
         shell.run_query_string(text)
     return not shell.last_failed

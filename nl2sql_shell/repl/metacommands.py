@@ -213,9 +213,9 @@ def _copyright(shell: Shell, _: str) -> bool:
 @command("\\c", "\\connect", syntax="\\c [DBNAME|- USER|- HOST|- PORT|-] | conninfo", help="connect to a new database (the old connection stays if this fails)")
 def _connect(shell: Shell, argument: str) -> bool:
     """psql's `\\c [-reuse-previous=on|off] [DBNAME [USER [HOST [PORT]]] | CONNSTRING]`; with
-    no argument it connects again with the same parameters. Its words are quoted as psql's
-    (`''` inside quotes is one quote); its variables are already in."""
-    parts = meta_arguments(argument, {}) if argument else []
+    no argument it connects again with the same parameters. Its variables are already in;
+    quotes are taken off as psql takes them off names (`"MixedCase"`)."""
+    parts = shlex.split(argument) if argument else []
     reuse = None
     if parts and parts[0].startswith("-reuse-previous="):
         value = parts.pop(0).partition("=")[2]

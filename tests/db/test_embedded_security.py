@@ -332,3 +332,13 @@ def test_the_server_s_user_cannot_make_root_hand_over_a_file(own_server, reachab
         embedded.start(own_server.data_dir)
     info = os.stat(target)
     assert (info.st_uid, target.read_text()) == (0, "root's\n")
+
+
+def test_a_fifo_in_place_of_the_server_s_log_is_one_line_not_a_hang(own_server):
+    """The server's user (nobody, as root) made server.log a FIFO: the next start hung, silent."""
+    own_server.stop()
+    log = own_server.data_dir / "server.log"
+    log.unlink()
+    os.mkfifo(log, 0o600)
+    with pytest.raises(embedded.EmbeddedServerError, match="is not a regular file"):
+        embedded.start(own_server.data_dir, timeout=10)

@@ -13,7 +13,7 @@ import pytest
 from scripted import Scripted
 
 from nl2sql_shell.eval.runner import SUITE_ROLE, Runner, SuiteRoleError, SuiteServer, suite_server
-from nl2sql_shell.eval.suite import load_database, load_suite
+from nl2sql_shell.eval.suite import SuiteError, load_database, load_suite
 from nl2sql_shell.nl2sql.pipeline import Options
 
 TABLE = "CREATE TABLE public.shop (id int PRIMARY KEY, name text);\nINSERT INTO public.shop VALUES (1, 'Corner');\n"
@@ -130,3 +130,64 @@ def test_an_admin_that_is_no_superuser_runs_the_suite_with_its_own_rights(pg_ser
     finally:
         with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
             admin.execute("DROP ROLE nl2sql_eval_plain")
+
+
+def test_a_superuser_whose_options_set_another_role_still_takes_eval_s_role(pg_server):
+    """`options='-c role=...'` made the superuser look like a plain user: the suite then ran
+    with the superuser's rights (`SET ROLE NONE` in a dump)."""
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+        admin.execute("DROP ROLE IF EXISTS nl2sql_eval_mask")
+        admin.execute("CREATE ROLE nl2sql_eval_mask")
+    try:
+        masked = psycopg.conninfo.make_conninfo(pg_server.conninfo("postgres"), options="-c role=nl2sql_eval_mask")
+        server = suite_server(masked).with_role()
+        assert server.role == SUITE_ROLE
+        server.stop()
+    finally:
+        with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+            admin.execute("DROP ROLE nl2sql_eval_mask")
+
+
+def test_eval_s_catalog_queries_run_no_operator_a_database_planted(pg_server, fresh_db):
+    """A database (a suite's leftover, or anyone's) whose search_path puts a schema with its
+    own `=(name, name)` ahead of pg_catalog: eval's role queries ran it as the superuser."""
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("CREATE TABLE ran (at int); CREATE SCHEMA evil")
+        conn.execute("CREATE FUNCTION evil.eq(name, name) RETURNS bool LANGUAGE plpgsql AS $$ BEGIN INSERT INTO public.ran VALUES (1); RETURN $1::text = $2::text; END $$")
+        conn.execute("CREATE OPERATOR evil.= (LEFTARG = name, RIGHTARG = name, FUNCTION = evil.eq)")
+        conn.execute(f"ALTER DATABASE {conn.info.dbname} SET search_path = evil, pg_catalog, public")
+    server = suite_server(fresh_db).with_role()
+    server.stop()
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM public.ran").fetchone() == (0,)
+
+
+def test_one_eval_at_a_time_on_a_server_whatever_database_dsn_names(pg_server, fresh_db):
+    """The claim was an advisory lock in --dsn's database: two runs naming two databases took
+    the same role from each other (one ended the other's sessions)."""
+    from nl2sql_shell.eval.runner import ServerBusy, claim_server
+
+    first = claim_server(pg_server.conninfo("postgres"))
+    try:
+        with pytest.raises(ServerBusy):
+            claim_server(fresh_db).close()
+    finally:
+        first.close()
+
+
+def test_a_user_that_cannot_create_databases_loses_none(pg_server, tmp_path):
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS isolation_kept")
+        admin.execute("DROP ROLE IF EXISTS nl2sql_eval_owner")
+        admin.execute("CREATE ROLE nl2sql_eval_owner LOGIN PASSWORD 'pw'")
+        admin.execute("CREATE DATABASE isolation_kept OWNER nl2sql_eval_owner")
+    try:
+        owner = psycopg.conninfo.make_conninfo(pg_server.conninfo("postgres"), user="nl2sql_eval_owner", password="pw")
+        with pytest.raises(SuiteError, match="CREATEDB"):
+            load_database(owner, "isolation_kept", _plain_dump(tmp_path), lambda db: psycopg.conninfo.make_conninfo(owner, dbname=db))
+        with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+            assert admin.execute("SELECT count(*) FROM pg_database WHERE datname = 'isolation_kept'").fetchone() == (1,)
+    finally:
+        with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+            admin.execute("DROP DATABASE IF EXISTS isolation_kept")
+            admin.execute("DROP ROLE nl2sql_eval_owner")
