@@ -110,7 +110,7 @@ def run_shell(
         print(f"nl2sql-shell: error: {exc}", file=sys.stderr)
         return EXIT_CONNECTION
 
-    scripted = bool(commands or files) or not sys.stdin.isatty()
+    scripted = bool(commands or files) or sys.stdin is None or not sys.stdin.isatty()
     output = Output()
     output.configure_pager(settings.pager, settings.pager_min_lines)
     if display.output:

@@ -27,9 +27,19 @@ def simple_prompt(prompt: str, *, echo: bool, read_line: Callable[[], str] | Non
             return terminal.readline()
     sys.stderr.write(prompt)
     sys.stderr.flush()
-    answer = read_line() if read_line is not None else sys.stdin.readline()
+    answer = read_line() if read_line is not None else stdin_line()
     if not echo:
         answer = answer.removesuffix("\n").removesuffix("\r")
         sys.stderr.write("\n")
         sys.stderr.flush()
     return answer
+
+
+def stdin_line() -> str:
+    """One line of standard input, read from the bytes beneath as psql's fgets reads it: what
+    is read after it (COPY data, then a script on standard input with `-f -`) starts right
+    behind it, where the text layer would have read ahead; "" at its end, or when standard
+    input was closed at the start."""
+    if sys.stdin is None:
+        return ""
+    return sys.stdin.buffer.readline().decode(sys.stdin.encoding or "utf-8", "surrogateescape")

@@ -440,7 +440,8 @@ class Executor:
         if result.status != pq.ExecStatus.TUPLES_OK:
             if show_status:
                 self.print_status(status)
-            return Outcome(True, int(status.split()[-1]) if status.startswith("COPY ") and show_status else 0, status)
+            counted = show_status or not status.startswith("COPY ")  # (COPY rows the shell wrote itself count 0, as psql's)
+            return Outcome(True, (result.command_tuples or 0) if counted else 0, status)
         encoding = self.conn.info.encoding
         columns = [(result.fname(i) or b"").decode(encoding) for i in range(result.nfields)]
         numeric = [fmt.is_numeric_oid(result.ftype(i)) for i in range(result.nfields)]

@@ -156,8 +156,10 @@ class Session:
 
     async def run(self) -> None:
         """Pump both ways until either side ends. A client that only stops sending (its end of
-        the connection shut for writing) still gets every reply owed, as from the server
-        directly: the server sees the same end after the last message and closes when done."""
+        the connection shut for writing) still gets every reply its statements are owed, as
+        from the server directly: the server sees the same end after the last message and
+        closes when done. (A question it asked is cancelled: a client that shut its side
+        cannot be told from one that left, whose question must not hold the model.)"""
         upstream = asyncio.create_task(self._pump_upstream())
         tasks = {upstream, asyncio.create_task(self._pump_client())}
         try:
@@ -362,10 +364,8 @@ class Session:
             self._idle.clear()
         if kind in _EXTENDED:
             self._in_batch = True
-        elif kind == S:
+        elif kind == S:  # (its implicit transaction's end is seen at the ReadyForQuery that answers it)
             self._in_batch = False
-            if self.status == b"I":  # an implicit transaction ends at the Sync
-                self._transaction_ended()
         with contextlib.suppress(ValueError):  # a name without its NUL: the server refuses the message
             if kind == P and self._statements:  # a real statement of this name now, on the server
                 self._statements.pop(codec.read_cstring(message.body)[0], None)
@@ -522,7 +522,8 @@ class Session:
     async def _bind(self, bind: codec.Bind) -> None:
         if not await self._settle():
             return
-        statement = self._statements[bind.statement]
+        if (statement := self._statement(bind.statement)) is None:
+            return
         if bind.parameters:
             return self._fail(f"bind message supplies {bind.parameters} parameters, but prepared statement \"\" requires 0", "08P01")
         if statement.described:  # the client knows its columns: a different proposal must not be fed to them
@@ -539,12 +540,21 @@ class Session:
     async def _describe_statement(self, name: bytes) -> None:
         if not await self._settle():
             return
-        statement = self._statements[name]
+        if (statement := self._statement(name)) is None:
+            return
         columns = await self._describe(statement.command)
         if isinstance(columns, Failure):
             return self._fail(columns.message, columns.sqlstate, columns.diag)
         statement.columns, statement.described = columns, True
         self._reply(codec.NO_PARAMETERS + (codec.row_description(columns, self.encoding) if columns else codec.NO_DATA))
+
+    def _statement(self, name: bytes) -> Virtual | None:
+        """The `?run` statement, or the server's error when it went while the proxy waited for
+        the server (a DEALLOCATE ALL or DISCARD ALL earlier in the batch)."""
+        statement = self._statements.get(name)
+        if statement is None:
+            self._fail(f'prepared statement "{name.decode(self.encoding, errors="replace")}" does not exist', "26000")
+        return statement
 
     def _portal(self, name: bytes) -> Portal | None:
         """The `?run` portal, or the server's error when the transaction it lived in ended

@@ -19,6 +19,7 @@ from typing import IO
 from nl2sql_shell.db.copy import CopySink
 from nl2sql_shell.repl.pipes import SH, sh
 from nl2sql_shell.repl.shell import Shell
+from nl2sql_shell.terminal_prompt import stdin_line
 
 _PROMPT_TEXT = "Enter data to be copied followed by a newline.\nEnd with a backslash and a period on a line by itself, or an EOF signal.\n"
 _END_MARKS = ("\\.\n", "\\.\r\n", "\\.")
@@ -40,8 +41,8 @@ def data_lines(readline: Callable[[], str]) -> Iterator[bytes]:
 def stdin_lines(prompt: Callable[[], str], *, quiet: bool = False) -> Iterator[bytes]:
     """COPY FROM STDIN data typed at the prompt or piped in: on a terminal psql's instructions
     first (unless quiet) and ``prompt`` (its PROMPT3) before each line."""
-    if not sys.stdin.isatty():
-        return data_lines(sys.stdin.readline)
+    if sys.stdin is None or not sys.stdin.isatty():
+        return data_lines(stdin_line)
     if not quiet:
         sys.stdout.write(_PROMPT_TEXT)
         sys.stdout.flush()

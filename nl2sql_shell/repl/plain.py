@@ -18,6 +18,7 @@ from nl2sql_shell.repl.app import handle_line, quit_is_confirmed
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.statements import complete_end, is_complete, line_prompt
 from nl2sql_shell.repl.variables import boolean
+from nl2sql_shell.terminal_prompt import stdin_line
 
 
 def run_plain(shell: Shell) -> int:
@@ -67,5 +68,5 @@ def _ask(prompt: str, eof: str | None = "n") -> str | None:
     of input (a yes/no question takes that as "n")."""
     sys.stdout.write(prompt)
     sys.stdout.flush()
-    line = sys.stdin.readline()
+    line = stdin_line()
     return line.removesuffix("\n") if line else eof

@@ -39,7 +39,7 @@ PROGRAM = "nl2sql-shell"
 def read_script(path: Path | None) -> str:
     """The text of a script file (stdin when ``path`` is None), invalid UTF-8 kept as
     surrogate escapes (run_script sends those bytes as they were); OSError if it cannot be read."""
-    data = sys.stdin.buffer.read() if path is None else path.read_bytes()
+    data = (sys.stdin.buffer.read() if sys.stdin is not None else b"") if path is None else path.read_bytes()
     return _as_psql_reads(data).decode("utf-8", "surrogateescape")
 
 

@@ -20,6 +20,7 @@ from nl2sql_shell.db.messages import position_display
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.variables import echo, meta_arguments
 from nl2sql_shell.terminal_prompt import simple_prompt
+from nl2sql_shell.terminal_prompt import stdin_line
 
 BUFFER_COMMANDS = ("\\r", "\\reset", "\\p", "\\print", "\\w", "\\write")
 
@@ -101,7 +102,7 @@ def _prompt(shell: Shell, argument: str) -> bool:
             value = ""
     elif shell.input_file is not None:
         shell.output.say(text)
-        value = shell.read_line() if from_script and shell.read_line is not None else sys.stdin.readline()
+        value = shell.read_line() if from_script and shell.read_line is not None else stdin_line()
         if not value:  # end of input, where psql's gets_fromFile gives no line: the variable stays
             shell.meta_error("\\prompt: could not read value for variable")
             shell.last_failed = True
@@ -191,7 +192,7 @@ def _secret(prompt: str) -> str:
     except OSError:
         sys.stderr.write(prompt)
         sys.stderr.flush()
-        line = sys.stdin.readline()
+        line = stdin_line()
         sys.stderr.write("\n")  # psql ends the line its unechoed answer leaves open
         return line.removesuffix("\n")
     try:

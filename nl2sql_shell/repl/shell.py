@@ -32,6 +32,7 @@ from nl2sql_shell.output import Output, reencode
 from nl2sql_shell.repl.conditionals import Conditionals
 from nl2sql_shell.repl.statements import complete_end, drop_empty_lines, meta_command_end, next_piece, query_text, split_statements, starts_meta_command, statement_pieces
 from nl2sql_shell.repl.transactions import run_in_transaction_mode
+from nl2sql_shell.terminal_prompt import stdin_line
 from nl2sql_shell.repl.variables import (
     boolean,
     builtin_variables,
@@ -355,7 +356,7 @@ class Shell:
         (x cancels it); with ECHO=queries (-e) print it."""
         if boolean(self.variables.get("SINGLESTEP")):
             self.output.say(_SINGLE_STEP.format(sql))
-            answer = self.read_line() if self.read_line is not None and self.source is None else sys.stdin.readline()
+            answer = self.read_line() if self.read_line is not None and self.source is None else stdin_line()
             return not answer.startswith("x")
         if self.variables.get("ECHO") == "queries":
             self.output.say(sql + "\n")

@@ -1035,3 +1035,54 @@ def test_copy_data_sent_ahead_for_a_copy_that_failed_does_not_count_for_the_next
             sock.sendall(extended + _message(b"Q", b"SELECT 'after'\0") + _message(b"S"))  # a Query inside a batch waits for idle
             assert b"after" in _read_until_ready(sock)
         sock.close()
+
+
+def _parse(name: bytes, sql: bytes) -> bytes:
+    return _message(b"P", name + b"\0" + sql + b"\0\0\0")
+
+
+def _bind(portal: bytes, statement: bytes) -> bytes:
+    return _message(b"B", portal + b"\0" + statement + b"\0" + b"\0" * 6)
+
+
+def _execute(portal: bytes) -> bytes:
+    return _message(b"E", portal + b"\0" + b"\0" * 4)
+
+
+def test_a_run_statement_gone_with_deallocate_all_is_the_server_s_error(db, start_proxy):
+    """DEALLOCATE ALL earlier in the batch than a Bind of the `?run` statement: the Bind read
+    a statement the server's reply had just dropped, and the session died without a word."""
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        sock = _raw(conn)
+        sock.sendall(_message(b"Q", b"? top 2 customers by revenue\0"))
+        _read_until_ready(sock)
+        sock.sendall(_parse(b"s1", b"?run") + _message(b"S"))
+        _read_until_ready(sock)
+        sock.sendall(_parse(b"", b"DEALLOCATE ALL") + _bind(b"", b"") + _execute(b"") + _bind(b"", b"s1") + _execute(b"") + _message(b"S") + _message(b"Q", b"SELECT 5\0"))
+        received = b""
+        while received.count(b"Z\0\0\0\5I") < 2 and (chunk := sock.recv(65536)):
+            received += chunk
+        sock.close()
+    assert b"C26000\0" in received and b'prepared statement "s1" does not exist' in received and b"\0\0\0\x015" in received
+
+
+def test_a_run_portal_bound_before_begin_in_one_batch_lives_in_its_transaction(db, start_proxy):
+    """Bind of a `?run` portal, then BEGIN, then Sync: the proxy dropped the portal at that
+    Sync on the transaction status of the ReadyForQuery before it, and the portal's Execute
+    failed in the client's open transaction."""
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        sock = _raw(conn)
+        sock.sendall(_message(b"Q", b"? top 2 customers by revenue\0"))
+        _read_until_ready(sock)
+        sock.sendall(_parse(b"", b"?run yes") + _bind(b"r", b"") + _parse(b"", b"BEGIN") + _bind(b"", b"") + _execute(b"") + _message(b"S"))
+        received = b""
+        while not received.endswith(b"Z\0\0\0\5T") and (chunk := sock.recv(65536)):
+            received += chunk
+        sock.sendall(_execute(b"r") + _message(b"S"))
+        ran = b""
+        while not ran.endswith((b"Z\0\0\0\5T", b"Z\0\0\0\5E")) and (chunk := sock.recv(65536)):
+            ran += chunk
+        sock.close()
+    assert b"34000" not in ran and b"Ada" in ran and ran.endswith(b"Z\0\0\0\5T")

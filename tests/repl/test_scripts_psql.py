@@ -380,3 +380,22 @@ def test_standard_error_or_output_that_cannot_be_written_ends_nothing(fresh_db, 
     assert (done.returncode, done.stdout) == (psql.returncode, psql.stdout) and b"(1 row)" in done.stdout
     closed = subprocess.run([sys.executable, "-m", "nl2sql_shell", fresh_db, "-X", "-f", "s.sql"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env(), timeout=60, check=False, preexec_fn=lambda: os.close(1))
     assert b"Traceback" not in closed.stderr
+
+
+def test_standard_input_shared_by_commands_and_a_script_as_psql(pg_server):
+    """COPY data read by a `-c` took more of standard input than its lines (the text layer read
+    ahead), so the `-f -` script after it lost its statements; ROW_COUNT after a `-c` string
+    ending in a DELETE was 0."""
+    with twin_databases(pg_server.conninfo(), "create table t (a int, b text); insert into t values (5, 'e'), (6, 'f')") as (mine, psqls):
+        same(mine, psqls, "-c", "copy t from stdin", "-f", "-", stdin=b"1\tx\n\\.\nselect 42 as after;\n")
+        same(mine, psqls, "-q", "-c", "select 1 as x; delete from t", "-c", "\\echo ROW_COUNT=:ROW_COUNT")
+
+
+def test_standard_input_closed_at_the_start_is_no_traceback(fresh_db):
+    import subprocess
+    import sys
+
+    from psqlcompare import env
+
+    done = subprocess.run([sys.executable, "-m", "nl2sql_shell", fresh_db, "-X", "-c", "\\prompt x", "-c", "select 1 as one"], stdin=subprocess.DEVNULL, capture_output=True, env=env(), timeout=60, check=False, preexec_fn=lambda: os.close(0))
+    assert b"one" in done.stdout and b"Traceback" not in done.stderr
