@@ -42,4 +42,7 @@ def stdin_line() -> str:
     input was closed at the start."""
     if sys.stdin is None:
         return ""
-    return sys.stdin.buffer.readline().decode(sys.stdin.encoding or "utf-8", "surrogateescape")
+    raw = getattr(sys.stdin, "buffer", None)
+    if raw is None:  # a stream of text alone (a test's StringIO)
+        return sys.stdin.readline()
+    return raw.readline().decode(sys.stdin.encoding or "utf-8", "surrogateescape")
