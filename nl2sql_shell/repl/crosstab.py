@@ -8,6 +8,8 @@ exactly three columns. The pivoted table is printed as any result is (\\pset, \\
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from nl2sql_shell.repl.send import Result, done, fetch_result
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.variables import is_number, meta_arguments
@@ -20,8 +22,8 @@ class CrosstabError(Exception):
     """psql's words after `\\crosstabview: `."""
 
 
-def crosstab(shell: Shell, sql: str, argument: str, verbatim: bool) -> None:
-    result = fetch_result(shell, sql, verbatim=verbatim)
+def crosstab(shell: Shell, sql: str, argument: str, verbatim: bool, ended: Callable[[bool], None]) -> None:
+    result = fetch_result(shell, sql, verbatim=verbatim, ended=ended)
     if result is None:
         return
     try:

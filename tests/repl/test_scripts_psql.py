@@ -399,3 +399,19 @@ def test_standard_input_closed_at_the_start_is_no_traceback(fresh_db):
 
     done = subprocess.run([sys.executable, "-m", "nl2sql_shell", fresh_db, "-X", "-c", "\\prompt x", "-c", "select 1 as one"], stdin=subprocess.DEVNULL, capture_output=True, env=env(), timeout=60, check=False, preexec_fn=lambda: os.close(0))
     assert b"one" in done.stdout and b"Traceback" not in done.stderr
+
+
+def test_a_joined_buffer_sent_with_gset_gexec_or_crosstabview_is_one_transaction(pg_server):
+    """psql sends `insert ... \\; select 1/0 \\gset` as one query: the error undoes the INSERT.
+    The shell ran the statements before the last one as a query of their own, which stayed."""
+    script = (
+        "insert into t values (1) \\; select 1/0 \\gset\nselect count(*) from t;\n"
+        "insert into t values (3) \\; select 1/0, 1, 2 \\crosstabview\nselect count(*) from t;\n"
+        "insert into t values (4) \\; select 1/0 \\gexec\nselect count(*) from t;\n"
+        "insert into t values (5) \\; select 7 as v \\gset\n\\echo :v\nselect count(*) from t;\n"
+        "insert into t values (6) \\; select 'select 8' \\gexec\nselect count(*) from t;\n"
+        "begin;\ninsert into t values (9) \\; select 1/0 \\gset\nrollback;\nselect count(*) from t;\n"
+    )
+    with twin_databases(pg_server.conninfo(), "create table t (a int)") as (mine, psqls):
+        _, out, _ = same(mine, psqls, stdin=script.encode())
+    assert out.count(b"     0\n(1 row)") == 3
