@@ -6,7 +6,10 @@ imported here: torch and transformers load only when a `?` question or a subcomm
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+from typing import NoReturn
 
 import click
 
@@ -139,7 +142,19 @@ def shell_command(ctx: click.Context, **options) -> None:
     _positionals(options)
     values = {"commands": iter(options["commands"]), "files": iter(options["files"])}
     actions = tuple(("c" if name == "commands" else "f", next(values[name])) for name in ctx.meta.get("actions", []))
-    sys.exit(run_shell(**options, actions=actions))
+    try:
+        code = run_shell(**options, actions=actions)
+    except BrokenPipeError:
+        _end_by_sigpipe()
+    sys.exit(code)
+
+
+def _end_by_sigpipe() -> NoReturn:
+    """Standard output's reader has gone (`| head -1`): end as psql ends, by SIGPIPE, so a
+    pipeline's status (141 under `set -o pipefail`) is psql's, not click's status 1."""
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGPIPE)
+    raise SystemExit(141)  # (not reached: the signal ends the process)
 
 
 def _register_subcommands() -> None:

@@ -19,6 +19,15 @@ from typing import IO
 DEFAULT_PAGER = "less -SRXF"
 
 
+def why_write_failed(exc: OSError, *, to_stdout: bool) -> str:
+    """Why a write of results failed, for the one line psql prints and goes on after. A write
+    to standard output whose reader has gone ends the shell instead (the error is raised
+    again), as SIGPIPE ends psql, which ignores it only while writing to its own commands."""
+    if isinstance(exc, BrokenPipeError) and to_stdout:
+        raise exc
+    return exc.strerror or str(exc)
+
+
 class Output:
     """A sink for query results; `page()` opens one paged block (one statement's result)."""
 
@@ -114,11 +123,9 @@ class Output:
     def write_failed(self, exc: OSError) -> None:
         """A write that failed: a full disk, or a command (`\\o |cmd`, `\\g |cmd`) that has
         ended. Kept for the executor to tell once the result is printed, as psql tells "could
-        not print result table" and goes on. Standard output whose reader has gone ends the
-        shell, as SIGPIPE ends psql (which ignores it only while writing to its own commands)."""
-        if isinstance(exc, BrokenPipeError) and self.to_stdout:
-            raise exc
-        self.failure = self.failure or exc.strerror or str(exc)
+        not print result table" and goes on."""
+        why = why_write_failed(exc, to_stdout=self.to_stdout)
+        self.failure = self.failure or why
 
     def take_failure(self) -> str | None:
         failure, self.failure = self.failure, None
@@ -160,8 +167,7 @@ class Output:
             self._default.write(text)
             self._default.flush()
         except OSError as exc:
-            if isinstance(exc, BrokenPipeError) and self._default is sys.stdout:
-                raise
+            why_write_failed(exc, to_stdout=self._default is sys.stdout)  # else unchecked, as printf
 
     def columns(self, configured: int = 0, *, paged: bool = False) -> int:
         """The width psql formats for (wrapped format, ``\\x auto``): ``\\pset columns`` when

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable
 
 import psycopg
 
+from nl2sql_shell.output import why_write_failed
+
 # Quotes and comments are one token each, so a FROM or STDIN inside them is never seen.
 _TOKEN = re.compile(
     r"""'(?:[^']|'')*'? | "(?:[^"]|"")*"? | (\$\w*\$)[\s\S]*?(?:\1|$) | --[^\n]* | /\*[\s\S]*?(?:\*/|$)
@@ -47,8 +49,7 @@ def copy_direction(sql: str) -> str | None:
 class CopySink:
     """Where COPY TO's data goes, written as psql's handleCopyOut writes it: after a write
     that fails (a full disk, a program that has ended) the rest of the server's data is read
-    and dropped, since the COPY must end, and `finish` says why, once. Standard output whose
-    reader has gone ends the shell, as SIGPIPE ends psql."""
+    and dropped, since the COPY must end, and `finish` says why, once (see `why_write_failed`)."""
 
     def __init__(self, write: Callable[[bytes], object], flush: Callable[[], object] | None = None, *, to_stdout: bool = False) -> None:
         self._write, self._flush, self._to_stdout = write, flush, to_stdout
@@ -68,9 +69,7 @@ class CopySink:
         try:
             action(*args)
         except OSError as exc:
-            if isinstance(exc, BrokenPipeError) and self._to_stdout:
-                raise
-            self.failure = exc.strerror or str(exc)
+            self.failure = why_write_failed(exc, to_stdout=self._to_stdout)
 
 
 def run_copy(conn: psycopg.Connection, sql: str, source: Iterable[bytes] | None, sink: CopySink | None) -> str:

@@ -20,7 +20,6 @@ from typing import IO
 from dataclasses import dataclass, field, replace
 
 import psycopg
-from psycopg import pq
 
 from nl2sql_shell.db import format as fmt
 from nl2sql_shell.db.copy import copy_direction
@@ -32,7 +31,7 @@ from nl2sql_shell.repl.session_commands import BUFFER_COMMANDS, buffer_command
 from nl2sql_shell.repl.shell import Shell, StopScript
 from nl2sql_shell.repl.special_variables import HOOKED
 from nl2sql_shell.repl.statements import split_meta_command, statement_pieces
-from nl2sql_shell.repl.transactions import needs_no_begin, run_in_transaction_mode
+from nl2sql_shell.repl.transactions import implicit_transaction, no_transaction, run_in_transaction_mode
 from nl2sql_shell.repl.variables import boolean, meta_arguments, meta_words, substitute, valid_name
 
 SENDERS = ("\\g", "\\gx", "\\gset", "\\gdesc", "\\gexec", "\\crosstabview", "\\watch")
@@ -84,7 +83,7 @@ def send(shell: Shell, name: str, buffer: str, argument: str, *, options: bool =
         return True
     verbatim = not buffer.strip()  # the previous query is sent as it went: its variables already in
     words = meta_arguments(argument, shell.variables)
-    ended: Callable[[bool], None] = _nothing
+    ended: Callable[[bool], None] = no_transaction
     if name in ("\\gset", "\\gexec", "\\crosstabview"):
         last = _last_statement(shell, sql, verbatim)
         if last is None:
@@ -126,33 +125,16 @@ def _warn_unread(shell: Shell, name: str, argument: str) -> None:
         shell.meta_warning(f'{name}: extra argument "{word}" ignored')
 
 
-def _nothing(ok: bool) -> None:
-    """(No transaction of the shell's own to end.)"""
-
-
 def _last_statement(shell: Shell, sql: str, verbatim: bool) -> tuple[str, Callable[[bool], None]] | None:
     """Of a buffer joined by ``\\;``, the statement whose result \\gset, \\gexec and
-    \\crosstabview take, and what to call with whether it went well once its rows are read;
-    the ones before it run first, their results printed as psql prints them. None when one of
-    those failed (psql's one query stops there).
-
-    psql sends the buffer as one query, one implicit transaction: a failing statement undoes
-    the ones before it. Outside a transaction (AUTOCOMMIT on) a BEGIN of the shell's own
-    stands for it, ended by the call (COMMIT, or ROLLBACK after a failure); a buffer holding
-    transaction control or a command that runs outside transactions (VACUUM) is sent as
-    before, statement after statement."""
+    \\crosstabview take, and what to call with whether it went well once its rows are read
+    (the end of psql's one implicit transaction, see `implicit_transaction`); the ones before
+    it run first, their results printed as psql prints them. None when one of those failed
+    (psql's one query stops there)."""
     pieces = statement_pieces(sql)
     if len(pieces) < 2:
-        return sql, _nothing
-    conn = shell.conn
-    own = conn.info.transaction_status == pq.TransactionStatus.IDLE and boolean(shell.variables.get("AUTOCOMMIT"), True) and not any(needs_no_begin(piece) for piece in pieces)
-
-    def ended(ok: bool) -> None:
-        if own and not (conn.closed or conn.broken):
-            conn.execute("COMMIT" if ok and conn.info.transaction_status == pq.TransactionStatus.INTRANS else "ROLLBACK")
-
-    if own:
-        conn.execute("BEGIN")
+        return sql, no_transaction
+    ended = implicit_transaction(shell.conn, pieces, shell.variables)
     if not shell.run_sql("\n".join(pieces[:-1]), verbatim=verbatim).ok:
         ended(False)
         shell.last_failed = True
@@ -311,7 +293,7 @@ class Result:
     rows: list[tuple[str | None, ...]] = field(default_factory=list)
 
 
-def fetch_result(shell: Shell, sql: str, limit: int | None = None, *, verbatim: bool = False, ended: Callable[[bool], None] = _nothing) -> Result | None:
+def fetch_result(shell: Shell, sql: str, limit: int | None = None, *, verbatim: bool = False, ended: Callable[[bool], None]) -> Result | None:
     """Run the query as the user's (AUTOCOMMIT, ON_ERROR_ROLLBACK) and keep its rows as text,
     at most ``limit``; None after an error, which is printed and sets psql's ERROR, SQLSTATE
     and LAST_ERROR_* (and \\errverbose's error), or when single-step mode (-s) cancelled it.
@@ -362,7 +344,7 @@ def done(shell: Shell, result: Result) -> None:
     shell.record_result(Outcome(True, len(result.rows)))
 
 
-def _gexec(shell: Shell, sql: str, verbatim: bool, ended: Callable[[bool], None] = _nothing) -> None:
+def _gexec(shell: Shell, sql: str, verbatim: bool, ended: Callable[[bool], None]) -> None:
     """psql's \\gexec: each non-null value, row by row and column by column, sent as a query of
     its own (echoed with -a, shown with -e); with ON_ERROR_STOP the first failure ends it."""
     result = fetch_result(shell, sql, verbatim=verbatim, ended=ended)
@@ -381,7 +363,7 @@ def _gexec(shell: Shell, sql: str, verbatim: bool, ended: Callable[[bool], None]
         done(shell, result)
 
 
-def _gset(shell: Shell, sql: str, prefix: str, verbatim: bool, ended: Callable[[bool], None] = _nothing) -> None:
+def _gset(shell: Shell, sql: str, prefix: str, verbatim: bool, ended: Callable[[bool], None]) -> None:
     """Store the single row's columns as PREFIX+column; psql's errors for no row or several,
     and its warning for a variable it gives a hook (PROMPT1, AUTOCOMMIT...)."""
     result = fetch_result(shell, sql, 2, verbatim=verbatim, ended=ended)

@@ -1,4 +1,5 @@
-"""psql's AUTOCOMMIT off and ON_ERROR_ROLLBACK, around each statement the user runs.
+"""psql's AUTOCOMMIT off and ON_ERROR_ROLLBACK, around each statement the user runs, and the
+implicit transaction of a query of several statements where the shell sends them one by one.
 
 With AUTOCOMMIT off, psql sends a silent BEGIN before the first statement that is not itself
 transaction control (or a command that cannot run in a transaction block), so that work stays
@@ -74,3 +75,25 @@ def run_in_transaction_mode(
     elif status == pq.TransactionStatus.INTRANS and not (outcome.status or "").startswith(_SAVEPOINT_GONE):
         conn.execute(f"RELEASE {SAVEPOINT}")
     return outcome
+
+
+def no_transaction(ok: bool) -> None:
+    """(No transaction of the shell's own to end.)"""
+
+
+def implicit_transaction(conn: psycopg.Connection, statements: list[str], variables: dict[str, str]) -> Callable[[bool], None]:
+    """psql sends statements joined by ``\\;`` as one query, one implicit transaction: a failing
+    statement undoes the ones before it. Where the shell runs them one by one (to take the last
+    one's rows), outside a transaction with AUTOCOMMIT on, a BEGIN of its own stands for it;
+    returns what ends it, called with whether all went well (COMMIT, else ROLLBACK). Statements
+    holding transaction control or a command that runs outside transactions (VACUUM) run as
+    before, one after another, with nothing begun."""
+    if conn.info.transaction_status != pq.TransactionStatus.IDLE or not boolean(variables.get("AUTOCOMMIT"), True) or any(map(needs_no_begin, statements)):
+        return no_transaction
+    conn.execute("BEGIN")
+
+    def ended(ok: bool) -> None:
+        if not (conn.closed or conn.broken):
+            conn.execute("COMMIT" if ok and conn.info.transaction_status == pq.TransactionStatus.INTRANS else "ROLLBACK")
+
+    return ended
