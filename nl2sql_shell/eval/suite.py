@@ -196,12 +196,42 @@ def load_database(
     except (OSError, UnicodeDecodeError) as exc:
         raise SuiteError(f"{dump_path}: {getattr(exc, 'strerror', None) or exc}") from None
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        # A plain dump without parameters: psycopg sends it in one simple-protocol round trip.
-        conn.execute(dump)
-        descriptions = dump_path.with_suffix(".json")
-        if comments and descriptions.exists():
+        _run_dump(conn, conninfo, dump, dump_path)
+    descriptions = dump_path.with_suffix(".json")
+    if comments and descriptions.exists():
+        with psycopg.connect(conninfo, autocommit=True) as conn:  # (the dump may have set a search_path)
             _comment_columns(conn, column_descriptions(descriptions))
     return conninfo
+
+
+# pg_dump's plain format holds these around its SQL (since PostgreSQL 17.6, 16.10, 15.14)
+DUMP_META_COMMANDS = frozenset({"\\restrict", "\\unrestrict"})
+
+
+def _run_dump(conn: psycopg.Connection, conninfo: str, dump: str, path: Path) -> None:
+    """Load a dump as `psql -1 -v ON_ERROR_STOP=1 -f` loads it, so that pg_dump's plain format
+    (COPY data after its statement, `\\restrict KEY`) loads as well as plain SQL. A suite is
+    data: no other meta-command runs (`\\!`, `\\copy ... program`, `\\o`, `\\c`), and the
+    first error stops the load (a half-loaded database would score questions wrong), told in
+    one line: ``FILE:LINE: ERROR: ...`` as psql tells it."""
+    import io
+
+    from nl2sql_shell.db.connect import Target
+    from nl2sql_shell.output import Output
+    from nl2sql_shell.repl.script import run_script
+    from nl2sql_shell.repl.shell import Shell, StopScript
+
+    errors = io.StringIO()
+    shell = Shell(Target(conninfo), conn, interactive=False, output=Output(io.StringIO()), errors=errors, meta_allowed=DUMP_META_COMMANDS)
+    shell.variables.update(ON_ERROR_STOP="on", QUIET="on")
+    conn.execute("BEGIN")  # psql's -1: all or nothing, and one commit for all its statements
+    try:
+        run_script(shell, dump, str(path))
+        conn.execute("COMMIT")
+    except StopScript:
+        said = [line for line in errors.getvalue().splitlines() if line.strip()]
+        failure = next((line for line in said if ": ERROR:" in line or ": error:" in line), said[-1] if said else "failed")
+        raise SuiteError(failure.removeprefix("nl2sql-shell:")) from None
 
 
 def _comment_columns(conn: psycopg.Connection, descriptions: dict[str, dict[str, str]]) -> None:

@@ -19,7 +19,7 @@ import psycopg
 from nl2sql_shell.db.embedded import EmbeddedServerError
 from nl2sql_shell.eval.runner import ServerBusy, SuiteRoleError, claim_server, suite_server
 from nl2sql_shell.eval.scoring import expand_column_subsets, split_statements
-from nl2sql_shell.eval.suite import Question, Suite, load_database, load_suite
+from nl2sql_shell.eval.suite import Question, Suite, SuiteError, load_database, load_suite
 from nl2sql_shell.finetune.data import DataError, Pair, spread
 from nl2sql_shell.llm.model import Model
 from nl2sql_shell.nl2sql.pipeline import Asker
@@ -88,7 +88,7 @@ def suite_pairs(
                         Pair(q.question, asker.schema_text(q.question, conn, q.instructions or None), answer, q.instructions)
                         for q, answer in answers if q.db_name == name
                     ]
-    except (psycopg.Error, ServerBusy) as exc:
+    except (psycopg.Error, ServerBusy, SuiteError) as exc:
         raise DataError(f"{root}: database {name or '(server)'}: {str(exc).splitlines()[0]}") from None
     finally:
         server.stop()

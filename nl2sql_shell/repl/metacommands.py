@@ -71,6 +71,10 @@ def run(shell: Shell, line: str) -> bool:
     if not name.startswith("\\"):
         return True
     shell.last_failed = False
+    if shell.meta_allowed is not None and name not in shell.meta_allowed:
+        shell.meta_error(f"{name}: not allowed here; only {', '.join(sorted(shell.meta_allowed))} run")
+        shell.last_failed = True
+        return True
     if shell.restrict_key is not None and name != "\\unrestrict":
         shell.meta_error("backslash commands are restricted; only \\unrestrict is allowed")
         shell.last_failed = True

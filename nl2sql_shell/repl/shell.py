@@ -88,6 +88,7 @@ class Shell:
     last_error: tuple[psycopg.errors.Diagnostic, str] | None = None  # the last server error and libpq's text of it (\\errverbose)
     conditions: Conditionals = field(default_factory=Conditionals)  # the open \\if blocks (repl/conditionals.py)
     restrict_key: str | None = None  # `\\restrict KEY` (pg_dump's): meta-commands refused until `\\unrestrict KEY`
+    meta_allowed: frozenset[str] | None = None  # the only meta-commands that run (a suite's dump: pg_dump's own); None: all
     # False after a `\\c` failed outside the prompt: psql has dropped the old connection, and
     # until a `\\c` with a whole connection string succeeds, what needs the server says so.
     connected: bool = True

@@ -38,7 +38,7 @@ def test_a_dump_cannot_make_roles_or_run_programs(pg_server, tmp_path, marker):
     assert server.role == SUITE_ROLE
     for line in ("CREATE ROLE nl2sql_eval_evil SUPERUSER LOGIN;", f"COPY (SELECT 1) TO PROGRAM 'touch {marker}';"):
         suite = load_suite(_suite(tmp_path / uuid.uuid4().hex, TABLE + line, "SELECT count(*) FROM shop;"))
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        with pytest.raises(SuiteError, match="permission denied|must be superuser|has no privilege|must have"):
             load_database(server.admin, "isolationdb", suite.database("isolationdb").dump, server.conninfo_for, owner=server.role)
     with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
         assert admin.execute("SELECT count(*) FROM pg_roles WHERE rolname = 'nl2sql_eval_evil'").fetchone() == (0,)
@@ -191,3 +191,48 @@ def test_a_user_that_cannot_create_databases_loses_none(pg_server, tmp_path):
         with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
             admin.execute("DROP DATABASE IF EXISTS isolation_kept")
             admin.execute("DROP ROLE nl2sql_eval_owner")
+
+
+def _pg_dump(conninfo: str, *options: str) -> str:
+    import subprocess
+
+    from nl2sql_shell.db.embedded import _bin_dir
+
+    return subprocess.run([str(_bin_dir() / "pg_dump"), *options, "-d", conninfo], capture_output=True, text=True, check=True, timeout=120).stdout
+
+
+def test_a_suite_s_database_may_be_pg_dump_s_plain_output(pg_server, tmp_path):
+    """pg_dump's plain format (COPY data after its statement, `\\restrict KEY` around it) was
+    sent to the server as one query: a syntax error at the first backslash."""
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS isolation_source")
+        admin.execute("CREATE DATABASE isolation_source")
+    with psycopg.connect(pg_server.conninfo("isolation_source"), autocommit=True) as source:
+        source.execute(TABLE + "INSERT INTO public.shop VALUES (2, E'tab\\there, back\\\\slash'), (3, NULL);"
+                       "CREATE FUNCTION public.shout(t text) RETURNS text LANGUAGE sql AS $$ SELECT upper(t) || '!' $$;"
+                       "CREATE VIEW public.loud AS SELECT id, public.shout(name) AS name FROM public.shop;")
+    dump = _pg_dump(pg_server.conninfo("isolation_source"), "--no-owner", "--no-privileges")
+    assert "\nCOPY public.shop" in dump and "\n\\." in dump  # the format this is about
+    suite = load_suite(_suite(tmp_path, dump, "SELECT count(*) FROM shop;"))
+    server = suite_server(pg_server.conninfo("postgres")).with_role()
+    try:
+        conninfo = load_database(server.admin, "isolationdb", suite.database("isolationdb").dump, server.conninfo_for, owner=server.role)
+        with psycopg.connect(conninfo) as conn:
+            assert conn.execute("SELECT * FROM loud ORDER BY id").fetchall() == [(1, "CORNER!"), (2, "TAB\tHERE, BACK\\SLASH!"), (3, None)]
+    finally:
+        server.stop()
+        with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+            admin.execute("DROP DATABASE isolation_source")
+
+
+@pytest.mark.parametrize("line", ["\\! touch {marker}", "\\copy (select 1) to program 'touch {marker}'", "\\o {marker}"])
+def test_a_dump_s_meta_commands_other_than_pg_dump_s_are_refused(pg_server, tmp_path, marker, line):
+    dump = f"\\restrict k1\n{TABLE}\\unrestrict k1\n{line.format(marker=marker)}\nSELECT 1;\n"
+    suite = load_suite(_suite(tmp_path, dump, "SELECT count(*) FROM shop;"))
+    server = suite_server(pg_server.conninfo("postgres")).with_role()
+    try:
+        with pytest.raises(SuiteError, match=r"isolationdb.sql:5: error: \\\S+: not allowed here"):
+            load_database(server.admin, "isolationdb", suite.database("isolationdb").dump, server.conninfo_for, owner=server.role)
+    finally:
+        server.stop()
+    assert not marker.exists()
