@@ -40,6 +40,7 @@ from nl2sql_shell.nl2sql.pipeline import Answer, Asker
 from nl2sql_shell.nl2sql.proof import prove
 from nl2sql_shell.nl2sql.prompt import Example
 from nl2sql_shell.proxy.codec import BOOL_OID, TEXT_OID
+from nl2sql_shell.proxy.sql_text import code_only
 
 ANSWER_COLUMNS = (("sql", TEXT_OID), ("tables", TEXT_OID), ("writes", BOOL_OID), ("proven", BOOL_OID), ("reason", TEXT_OID))
 # Blanks are taken whole (possessive `*+`): a statement padded with blanks before a last word
@@ -101,10 +102,12 @@ def _without_ends(text: str) -> str:
 
 
 def _names_ours(sql: str) -> bool:
-    """Whether the statement names nl2sql or nl2sql_run anywhere, as written or spelled with
-    Unicode escapes (`U&"nl2sq\\006C"`): however a call of it is written (a comment before its
-    parenthesis, a schema, a bind parameter), it is one of ours."""
-    if _OUR_NAMES.search(sql):
+    """Whether the statement names nl2sql or nl2sql_run anywhere outside its string constants
+    and comments (read with backslash quotes and without: the session's
+    standard_conforming_strings decides), as written or spelled with Unicode escapes
+    (`U&"nl2sq\\006C"`, looked for in the whole text): however a call of it is written (a
+    comment before its parenthesis, a schema, a bind parameter), it is one of ours."""
+    if any(_OUR_NAMES.search(code_only(sql, backslash_quotes=quotes)) for quotes in (False, True)):
         return True
     return any(_OUR_NAMES.search(_unescaped(body.replace('""', '"'), escape or "\\")) for body, escape in _UNICODE_NAME.findall(sql))
 

@@ -273,9 +273,10 @@ class Session:
             # also ROLLBACK TO SAVEPOINT, which ends only the portals made after its savepoint:
             # which those are would need the savepoints' names, so all `?run` portals end (bound again)
             self._transaction_ended()
-        elif kind == C and body in (b"DEALLOCATE ALL\0", b"DISCARD ALL\0"):  # the server's statements are gone, and so are ours
-            self._statements.clear()
-            if body.startswith(b"DISCARD"):  # ... and its portals
+        elif kind == C and body in (b"DEALLOCATE ALL\0", b"DISCARD ALL\0", b"CLOSE CURSOR ALL\0"):  # the server's are gone, and so are ours
+            if not body.startswith(b"CLOSE"):  # statements
+                self._statements.clear()
+            if not body.startswith(b"DEALLOCATE"):  # portals
                 self._portals.clear()
 
     async def _pump_client(self) -> None:
@@ -366,6 +367,9 @@ class Session:
             self._in_batch = True
         elif kind == S:  # (its implicit transaction's end is seen at the ReadyForQuery that answers it)
             self._in_batch = False
+        if kind == Q:  # a simple Query ends the unnamed statement and portal on the server
+            self._statements.pop(b"", None)
+            self._portals.pop(b"", None)
         with contextlib.suppress(ValueError):  # a name without its NUL: the server refuses the message
             if kind == P and self._statements:  # a real statement of this name now, on the server
                 self._statements.pop(codec.read_cstring(message.body)[0], None)
@@ -504,7 +508,7 @@ class Session:
             sql = _constant_select(answer_row(outcome))
         else:
             assert isinstance(outcome, Failure)
-            sql = _raise_sql(visible(outcome.message))
+            sql = _raise_sql(visible(outcome.message), outcome.sqlstate)
             self._reply(b"")
         parse = codec.parse_message(name, sql.encode(self.encoding, errors="replace"), rest)
         self._forward(parse)
@@ -731,6 +735,11 @@ def _constant_select(row: tuple[str | None, ...]) -> str:
     return f"SELECT {values}"
 
 
-def _raise_sql(message: str) -> str:
-    """A statement the server rejects with ``message`` when executed, harmless when not."""
-    return f"DO $nl2sql$BEGIN RAISE EXCEPTION USING MESSAGE = {_literal(message)}, ERRCODE = 'feature_not_supported'; END$nl2sql$"
+def _raise_sql(message: str, sqlstate: str) -> str:
+    """A statement the server rejects with ``message`` and ``sqlstate`` when executed (a
+    cancelled question is 57014, as a cancelled statement), harmless when not."""
+    code = sqlstate if _SQLSTATE.fullmatch(sqlstate) and sqlstate != "00000" else "XX000"
+    return f"DO $nl2sql$BEGIN RAISE EXCEPTION USING MESSAGE = {_literal(message)}, ERRCODE = '{code}'; END$nl2sql$"
+
+
+_SQLSTATE = re.compile(r"[0-9A-Z]{5}")

@@ -244,6 +244,34 @@ def test_a_run_statement_is_gone_with_every_statement_of_the_session(db, start_p
     assert b'prepared statement "r" does not exist' in received and b"Ada" not in received
 
 
+def test_run_statements_and_portals_end_as_the_server_s_own(db, start_proxy):
+    """A simple Query ends the unnamed statement and portal, CLOSE ALL every portal; the
+    proxy's `?run` ones lived on, and a later Bind or Execute of them ran the proposal."""
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        conn.execute("SELECT nl2sql('top 2 customers by revenue')")
+        sock = socket.socket(fileno=socket.dup(conn.pgconn.socket))
+        sock.sendall(_message(b"P", b"\0", b"?run\0", b"\0\0") + _message(b"S"))
+        _until_ready(sock)
+        sock.sendall(_message(b"Q", b"SELECT 1\0"))
+        _until_ready(sock)
+        sock.sendall(_message(b"B", b"\0", b"\0", b"\0\0\0\0\0\0") + _message(b"E", b"\0", b"\0\0\0\0") + _message(b"S"))
+        unnamed = _until_ready(sock)
+        sock.sendall(_message(b"Q", b"BEGIN\0"))
+        _until_ready(sock)
+        sock.sendall(_message(b"P", b"r\0", b"?run\0", b"\0\0") + _message(b"B", b"p\0", b"r\0", b"\0\0\0\0\0\0") + _message(b"S"))
+        _until_ready(sock)
+        sock.sendall(_message(b"Q", b"CLOSE ALL\0"))
+        _until_ready(sock)
+        sock.sendall(_message(b"E", b"p\0", b"\0\0\0\0") + _message(b"S"))
+        closed = _until_ready(sock)
+        sock.sendall(_message(b"Q", b"ROLLBACK\0"))
+        _until_ready(sock)
+        sock.close()
+    assert b'unnamed prepared statement does not exist' in unnamed and b"Ada" not in unnamed
+    assert b'portal "p" does not exist' in closed and b"Ada" not in closed
+
+
 @pytest.mark.parametrize("fails", [True, False])
 def test_a_query_inside_a_batch_leaves_questions_answered(db, start_proxy, fails):
     """A simple Query inside an extended batch the server has already failed is skipped with

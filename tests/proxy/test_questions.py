@@ -162,8 +162,8 @@ def test_a_failure_s_statement_raises_its_message_whatever_it_holds(db):
     message (a server's or the model's words) cannot end its dollar quote or its constant."""
     message = "column \"x$nl2sql$; SELECT 1; $nl2sql$\" ' \\ 日本 does not exist"
     with psycopg.connect(db, autocommit=True, client_encoding="SJIS") as conn:
-        with pytest.raises(psycopg.errors.FeatureNotSupported) as raised:
-            conn.execute(_raise_sql(message))
+        with pytest.raises(psycopg.errors.UndefinedColumn) as raised:
+            conn.execute(_raise_sql(message, "42703"))
     assert raised.value.diag.message_primary == message
 
 
@@ -214,6 +214,18 @@ def test_cancel_stops_generation(db, start_proxy):
         with pytest.raises(psycopg.errors.QueryCanceled):
             conn.execute("? top 2 customers by revenue")
         assert time.monotonic() - started < 10
+        assert conn.execute("SELECT count(*) FROM customers").fetchone() == (3,)
+
+
+def test_a_cancelled_question_through_the_extended_protocol_is_a_cancelled_statement(db, start_proxy):
+    """psycopg's prepare=True (and pipeline mode) asks in a Parse: its cancel came back as
+    0A000 (FeatureNotSupported), which an application catching QueryCanceled misses."""
+    model = Waiting()
+    proxy = start_proxy(Asker(model))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        threading.Thread(target=lambda: model.started.wait(10) and conn.cancel_safe(), daemon=True).start()
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            conn.execute("SELECT nl2sql('top 2 customers by revenue')", prepare=True)
         assert conn.execute("SELECT count(*) FROM customers").fetchone() == (3,)
 
 
@@ -400,6 +412,9 @@ def test_a_question_after_a_batch_without_its_sync_ends_that_batch_as_the_server
         "SELECT U&\"nl2sq\\006C\"('top 2 customers')",
         "SELECT U&\"nl2sq!006C\" UESCAPE '!' ('top 2 customers')",
         "SELECT nl2sql_run/**/()",
+        "SELECT 'a\\' AS s, nl2sql_run() AS r, ''",  # a backslash ends nothing with standard_conforming_strings on
+        "SELECT /* a /* nested */ comment */ nl2sql_run()",
+        "SELECT 1 AS a$x$, nl2sql_run() AS b$x$",  # `$x$` inside a name begins no dollar quote
     ],
 )
 def test_another_form_of_the_proxy_s_calls_is_refused_not_sent_to_the_owner_s_function(db, start_proxy, form):
@@ -417,6 +432,18 @@ def test_another_form_of_the_proxy_s_calls_is_refused_not_sent_to_the_owner_s_fu
             conn.execute(form, ["top 2 customers"] if "%s" in form else None)
         assert conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").fetchone() == (0,)
         assert conn.execute("? top 2 customers by revenue").fetchone()[3] is True  # the session goes on
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["SELECT 'installed nl2sql 1.0' AS note", "-- asks nl2sql\nSELECT 1", "SELECT /* nl2sql_run() */ 1", "SELECT $q$nl2sql('x')$q$", "SELECT E'it\\'s nl2sql'"],
+)
+def test_a_statement_that_only_mentions_the_names_in_constants_or_comments_runs(db, start_proxy, statement):
+    """Any statement whose text held nl2sql was refused, a string or a comment too: an
+    application whose data mentions the tool could not write it through the proxy."""
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    with psycopg.connect(db, autocommit=True) as direct, psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        assert conn.execute(statement).fetchall() == direct.execute(statement).fetchall()
 
 
 class Held(Waiting):
