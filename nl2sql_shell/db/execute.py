@@ -146,6 +146,8 @@ def read_only_transaction(conn: psycopg.Connection, statement_timeout_ms: int | 
     are read with standard_conforming_strings on, as the safety checks read them: with it off,
     `'a\\'` would end one character later on the server than in the checks.
     """
+    if conn.info.transaction_status == pq.TransactionStatus.INERROR:  # psycopg's savepoint would fail and log its rollback's failure
+        conn.execute("SELECT")  # the server's own error: current transaction is aborted
     with conn.transaction(force_rollback=True):
         conn.execute("SET LOCAL transaction_read_only = on")
         conn.execute("SET LOCAL standard_conforming_strings = on")

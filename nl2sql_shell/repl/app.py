@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.application import get_app
+from prompt_toolkit.application import get_app, run_in_terminal
+from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.enums import EditingMode
 from prompt_toolkit.filters import Condition
 from prompt_toolkit.formatted_text import ANSI
@@ -28,16 +29,18 @@ from pygments.lexers.sql import PostgresLexer
 
 from nl2sql_shell.config import open_private, private_file
 from nl2sql_shell.repl.completer import SQLCompleter
+from nl2sql_shell.repl.help import ASSISTANCE
 from nl2sql_shell.repl.metadata import Metadata, load_metadata
 from nl2sql_shell.repl.prompt_escapes import PromptRenderer
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.special_variables import parse_int
-from nl2sql_shell.repl.statements import after_meta_command, complete_end, is_complete, line_prompt, meta_command_end, starts_meta_command
+from nl2sql_shell.repl.statements import CONTINUE, PAREN, READY, after_meta_command, complete_end, is_complete, line_prompt, meta_command_end, starts_meta_command
 from nl2sql_shell.repl.variables import substitute
 from nl2sql_shell.schema.introspect import catalog_version
 
 MODEL_LOAD_DELAY_S = 1.0
-_WORDS = {"quit": "\\q", "exit": "\\q", "\\quit": "\\q", "help": "\\?"}
+# psql's assistance words, typed at the prompt: no blank before, blanks and one `;` after
+_ASSISTANCE = re.compile(r"(help|quit|exit)\s*;?\s*", re.IGNORECASE)
 
 
 # Lines that carry a password: conninfo `password=`, a URI's `user:secret@`, SQL's
@@ -156,6 +159,23 @@ def _key_bindings(shell: Shell) -> KeyBindings:
     def _accept(event) -> None:
         event.current_buffer.validate_and_handle()
 
+    @bindings.add("enter", filter=Condition(lambda: _assistance_word(get_app().current_buffer.text.rpartition("\n")[2]) is not None))
+    def _assist(event) -> None:
+        """`help`, `quit` or `exit` alone: what psql does with them (handle_line); after other
+        text, psql's reminder, and the line goes into the buffer as any other."""
+        buffer = event.current_buffer
+        before, _, line = buffer.text.rpartition("\n")
+        if not before.strip("\n"):
+            buffer.validate_and_handle()
+            return
+        if _assistance_word(line) == "help":
+            reminder = "Use \\? for help or press control-C to clear the input buffer."
+        else:
+            state = line_prompt(buffer.text, buffer.text.count("\n"), numbered=False)[0]
+            reminder = "Use \\q to quit." if state in (READY, CONTINUE, PAREN) else "Use control-D to quit."
+        run_in_terminal(lambda: shell.output.say(reminder + "\n"))
+        buffer.newline(copy_margin=False)
+
     @bindings.add("f4")
     def _toggle_vi(event) -> None:
         app = event.app
@@ -182,6 +202,8 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
         input=input,
         output=output,
     )
+
+    _bounded_undo(session.default_buffer)
 
     def start_model() -> None:
         """The model starts loading a moment after the first prompt is drawn, so its imports
@@ -223,11 +245,32 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
     return 0
 
 
+_UNDO_STEPS = 200
+
+
+def _bounded_undo(buffer: Buffer) -> None:
+    """prompt_toolkit keeps the whole text once per key typed for undo, so a long line typed
+    or pasted without bracketed paste (200,000 characters took gigabytes) grows memory as the
+    square of its length; only the last _UNDO_STEPS are kept."""
+    save = buffer.save_to_undo_stack
+
+    def bounded(clear_redo_stack: bool = True) -> None:
+        save(clear_redo_stack)
+        del buffer._undo_stack[:-_UNDO_STEPS]
+
+    buffer.save_to_undo_stack = bounded  # type: ignore[method-assign]
+
+
 def handle_line(shell: Shell, text: str) -> bool:
     """What was typed: meta-commands one after another as psql's backslash lexer ends them
     (``\\x \\t``, or ``\\\\`` before query text), then the query text, which waits in the
     next prompt's buffer until it is complete, as psql keeps it. False when the shell should quit."""
-    text = _WORDS.get(text.strip().rstrip(";").lower(), text)
+    word = _assistance_word(text.lstrip("\n"))
+    if word == "help":
+        shell.output.say(ASSISTANCE)
+        return True
+    if word is not None:  # quit, exit
+        return False
     while starts_meta_command(text.lstrip()):
         text = text.lstrip()
         end = meta_command_end(text, 0, len(text))
@@ -246,6 +289,12 @@ def handle_line(shell: Shell, text: str) -> bool:
         shell.pending_input = _line_ended(expanded[end:].lstrip())
         return True
     return shell.handle(text)
+
+
+def _assistance_word(line: str) -> str | None:
+    """"help", "quit" or "exit" when ``line`` is one of psql's assistance words."""
+    match = _ASSISTANCE.fullmatch(line)
+    return match.group(1).lower() if match else None
 
 
 def _line_ended(held: str) -> str:

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import tempfile
 import time
 
 import psycopg
 
-from nl2sql_shell.repl.pipes import SH, sh
+from nl2sql_shell.repl.pipes import system
 from nl2sql_shell.repl.shell import Shell
 
 FUNCTION_TEMPLATE = (
@@ -112,7 +111,7 @@ def run_editor(path: str, line: int = 0) -> None:
     if line > 0 and not line_argument:
         raise EditError("environment variable PSQL_EDITOR_LINENUMBER_ARG must be set to specify a line number")
     at_line = f"{line_argument}{line} " if line > 0 else ""
-    if subprocess.call(sh(f"exec {editor} {at_line}'{path}'"), executable=SH) != 0:  # the user's editor, as psql's system()
+    if system(f"exec {editor} {at_line}'{path}'") != 0:  # the user's editor
         raise EditError("")  # psql fails without a word when the editor does
 
 

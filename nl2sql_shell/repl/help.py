@@ -161,6 +161,16 @@ OURS = """Questions (nl2sql-shell)
 """
 
 # What psql's \\copyright prints: the terms of the PostgreSQL it speaks to.
+# psql's answer to "help" typed alone at the prompt, with the shell's own way to ask
+ASSISTANCE = """You are using nl2sql-shell, the command-line interface to PostgreSQL with a text-to-SQL model inside.
+Type:  \\copyright for distribution terms
+       \\h for help with SQL commands
+       \\? for help with nl2sql-shell commands
+       \\g or terminate with semicolon to execute query
+       ? QUESTION to have the model write a query
+       \\q to quit
+"""
+
 COPYRIGHT = """PostgreSQL Database Management System
 (also known as Postgres, formerly known as Postgres95)
 

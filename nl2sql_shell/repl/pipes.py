@@ -16,6 +16,19 @@ def sh(command: str) -> list[str]:
     return ["sh", "-c", command]
 
 
+def system(command: str) -> int:
+    """Run ``command`` under /bin/sh and wait for it, as psql's system(): a Ctrl-C meanwhile is
+    the command's (the terminal sends it to both; psql ignores it while it waits), so an editor
+    that goes on after it (ed) keeps the terminal, and the shell waits for it. OSError when no
+    shell could start."""
+    process = subprocess.Popen(sh(command), executable=SH)
+    while True:
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            continue
+
+
 def open_pipe(command: str) -> subprocess.Popen[str]:
     """Start ``command`` under /bin/sh with a text pipe to its standard input."""
     return subprocess.Popen(sh(command), executable=SH, stdin=subprocess.PIPE, text=True, encoding="utf-8")

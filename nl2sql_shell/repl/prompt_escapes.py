@@ -80,7 +80,7 @@ class PromptRenderer:
                 end = i - 1
                 while end < len(template) and template[end] in _OCTAL:
                     end += 1
-                out.append(chr(int(template[i - 1 : end], 8) & 0xFF))
+                out.append(_octal_byte(int(template[i - 1 : end], 8)))
                 i = end
             elif code in (":", "`"):
                 end = template.find(code, i)
@@ -163,3 +163,11 @@ def _given(shell: Shell) -> dict[str, str]:
     from psycopg.conninfo import conninfo_to_dict
 
     return {k: str(v) for k, v in conninfo_to_dict(shell.conn.info.dsn).items()}
+
+
+def _octal_byte(value: int) -> str:
+    """psql's `%NNN`: the byte (char) NNN, which ends the piece when it is 0 (`%0`, `%400`:
+    nothing); a byte above 127 is written raw, which is no character on its own (a UTF-8
+    terminal shows it as U+FFFD)."""
+    byte = value & 0xFF
+    return "" if byte == 0 else chr(byte) if byte < 0x80 else "\ufffd"

@@ -145,14 +145,12 @@ def _shell_escape(shell: Shell, argument: str) -> bool:
     """`\\! [COMMAND]`: the line as written, run by /bin/sh (psql's system()); alone, $SHELL.
     Its exit status is the command's business: psql 15 fails only when no shell could start
     (its test for 127 compares system()'s raw status, which a command never makes 127)."""
-    import subprocess
-
-    from nl2sql_shell.repl.pipes import SH, sh
+    from nl2sql_shell.repl.pipes import system
 
     sys.stdout.flush()
     command = argument or os.environ.get("SHELL", "/bin/sh")
     try:
-        subprocess.call(sh(command), executable=SH)
+        system(command)
     except OSError:
         shell.meta_error("\\!: failed")
         shell.last_failed = True

@@ -132,6 +132,17 @@ def test_prompt_shows_database_and_transaction_marker(fresh_db):
     assert prompts.first() == f"{name}@# " and prompts.continuation("(", 3) == f"{name}(# "
 
 
+def test_prompt_octal_escapes_are_bytes_as_psql_writes_them(fresh_db):
+    """`%0` and `%400` (char 0) end their piece in psql; the shell wrote NUL characters, and
+    `%377` as the two UTF-8 bytes of ÿ where psql writes the one byte 0xff."""
+    from nl2sql_shell.repl.prompt_escapes import PromptRenderer
+
+    target = Target(fresh_db)
+    shell = Shell(target, connect(target), output=Output(io.StringIO(), use_pager=False), errors=io.StringIO())
+    shell.variables["PROMPT1"] = "<%09%9x%101%377%400>"
+    assert PromptRenderer(shell).first() == "<99xA\ufffd>"
+
+
 def test_connect_to_missing_database_keeps_the_old_connection(typed):
     out, err, shell = typed("\\c no_such_database\nselect current_database();\n\\q\n")
     assert "Previous connection kept" in err
@@ -319,3 +330,31 @@ def test_a_byte_that_is_not_utf8_typed_at_the_prompt_is_the_server_s_one_line(fr
     assert child.exitstatus == 0
     assert b"\xff" in (tmp_path / "history").read_bytes()  # kept as typed
 
+
+
+def test_a_long_line_typed_without_bracketed_paste_keeps_memory_linear(typed):
+    """prompt_toolkit kept the whole text once per key typed for undo: a 200,000-character line
+    pasted into a terminal without bracketed paste grew past 3 GB (8,000 characters: 45 MB)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        out, _, _ = typed("select length('" + "x" * 8000 + "');\n\\q\n")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "8000" in out and peak < 25_000_000, peak
+
+
+def test_help_quit_and_exit_typed_alone_do_what_psql_does(typed):
+    """The banner says `Type "help" for help.`, but `help`, `quit` and `exit` waited at a
+    continuation prompt for a `;` (and `quit ;` ran as SQL)."""
+    out, _, _ = typed("help\n\\q\n")
+    assert out.startswith("You are using nl2sql-shell") and "\\q to quit" in out
+    for word in ("quit", "exit", "QUIT ;", "exit;"):
+        out, err, _ = typed(f"{word}\nselect 1 as never;\n\\q\n")
+        assert "never" not in out and err == ""
+    out, err, _ = typed("select 1\nquit\n;\n\\q\n")  # after other text: psql's reminder, and the line is the query's
+    assert "Use \\q to quit.\n quit \n------\n    1\n" in out  # `select 1 quit`, as psql sends it
+    out, err, _ = typed(" quit\n;\n\\q\n")  # a blank before: no assistance word
+    assert 'syntax error at or near "quit"' in err

@@ -125,6 +125,19 @@ def test_read_only_inside_the_users_transaction_keeps_their_work(db):
     assert len(_state(db)[0]) == 3
 
 
+def test_a_read_in_an_aborted_transaction_gets_the_server_s_error_alone(db, caplog):
+    """psycopg's savepoint failed in the aborted transaction and its logger printed "error
+    ignored in rollback of <psycopg.Transaction ...>" before the server's error."""
+    handler, _ = _handler(db, ["yes"])
+    shell = handler.shell
+    shell.handle("begin;")
+    shell.handle("select 1/0;")
+    handler._present(Answer("count", "SELECT count(*) FROM t", "read", "", safety=classify("SELECT count(*) FROM t")))
+    said = shell.errors.getvalue() + "".join(record.getMessage() for record in caplog.records)  # (the log printed on stderr)
+    assert "current transaction is aborted" in said and "error ignored in rollback" not in said
+    shell.handle("rollback;")
+
+
 def test_confirmed_write_runs_after_yes(db):
     handler, out = _handler(db, ["yes"])
     handler._present(Answer("delete", "DELETE FROM t WHERE id = 2", "write", "", safety=classify("DELETE FROM t WHERE id = 2")))

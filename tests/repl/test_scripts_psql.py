@@ -382,6 +382,47 @@ def test_standard_error_or_output_that_cannot_be_written_ends_nothing(fresh_db, 
     assert b"Traceback" not in closed.stderr
 
 
+@pytest.mark.parametrize("query", ["select generate_series(1, 300000)", "copy (select generate_series(1, 3000000)) to stdout"], ids=["rows", "copy"])
+def test_a_reader_of_standard_output_that_leaves_ends_the_shell_as_psql(fresh_db, query: str):
+    """`nl2sql-shell -c ... | head -1`: psql dies of SIGPIPE (status 141 in a pipeline under
+    pipefail); the shell ended with click's status 1."""
+    import subprocess
+    import sys
+
+    from psqlcompare import env
+
+    codes = []
+    for command in ([sys.executable, "-m", "nl2sql_shell"], [PSQL]):
+        process = subprocess.Popen([*command, "-X", fresh_db, "-c", query], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env())
+        assert process.stdout is not None and process.stdout.readline()
+        process.stdout.close()
+        codes.append((process.wait(timeout=60), b"Traceback" in process.stderr.read()))
+        process.stderr.close()
+    assert codes[0] == codes[1] == (-13, False)
+
+
+def test_a_ctrl_c_while_a_shell_command_runs_is_the_command_s_as_psql(fresh_db, tmp_path: Path):
+    """psql waits out a SIGINT while `\\!` (or `\\e`'s editor) runs, as system() does; the
+    shell killed the command (an `ed` lost its edit) and went on at once."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from psqlcompare import env
+
+    outputs = []
+    for i, command in enumerate(([sys.executable, "-m", "nl2sql_shell"], [PSQL])):
+        started = tmp_path / f"started-{i}"
+        process = subprocess.Popen([*command, "-X", fresh_db, "-c", f"\\! touch {started}; sleep 1; echo survived", "-c", "\\echo after"], stdout=subprocess.PIPE, env=env())
+        deadline = time.monotonic() + 60
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        outputs.append(process.communicate(timeout=60)[0])
+    assert outputs[0] == outputs[1] == b"survived\nafter\n"
+
+
 def test_standard_input_shared_by_commands_and_a_script_as_psql(pg_server):
     """COPY data read by a `-c` took more of standard input than its lines (the text layer read
     ahead), so the `-f -` script after it lost its statements; ROW_COUNT after a `-c` string
