@@ -191,12 +191,8 @@ def load_database(
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
         admin.execute(sql.SQL("CREATE DATABASE {}").format(name) + (sql.SQL(" OWNER {}").format(sql.Identifier(owner)) if owner else sql.SQL("")))
     conninfo = conninfo_for(db_name)
-    try:
-        dump = dump_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SuiteError(f"{dump_path}: {getattr(exc, 'strerror', None) or exc}") from None
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        _run_dump(conn, conninfo, dump, dump_path)
+        _run_dump(conn, conninfo, dump_path)
     descriptions = dump_path.with_suffix(".json")
     if comments and descriptions.exists():
         with psycopg.connect(conninfo, autocommit=True) as conn:  # (the dump may have set a search_path)
@@ -208,7 +204,7 @@ def load_database(
 DUMP_META_COMMANDS = frozenset({"\\restrict", "\\unrestrict"})
 
 
-def _run_dump(conn: psycopg.Connection, conninfo: str, dump: str, path: Path) -> None:
+def _run_dump(conn: psycopg.Connection, conninfo: str, path: Path) -> None:
     """Load a dump as `psql -1 -v ON_ERROR_STOP=1 -f` loads it, so that pg_dump's plain format
     (COPY data after its statement, `\\restrict KEY`) loads as well as plain SQL. A suite is
     data: no other meta-command runs (`\\!`, `\\copy ... program`, `\\o`, `\\c`), and the
@@ -218,9 +214,13 @@ def _run_dump(conn: psycopg.Connection, conninfo: str, dump: str, path: Path) ->
 
     from nl2sql_shell.db.connect import Target
     from nl2sql_shell.output import Output
-    from nl2sql_shell.repl.script import run_script
-    from nl2sql_shell.repl.shell import Shell, StopScript
+    from nl2sql_shell.repl.script import read_script, run_script
+    from nl2sql_shell.repl.shell import ConnectionLost, Shell, StopScript
 
+    try:
+        dump = read_script(path)  # read in the client encoding its own SET client_encoding names, as psql
+    except OSError as exc:
+        raise SuiteError(f"{path}: {exc.strerror or exc}") from None
     errors = io.StringIO()
     shell = Shell(Target(conninfo), conn, interactive=False, output=Output(io.StringIO()), errors=errors, meta_allowed=DUMP_META_COMMANDS)
     shell.variables.update(ON_ERROR_STOP="on", QUIET="on")
@@ -228,9 +228,9 @@ def _run_dump(conn: psycopg.Connection, conninfo: str, dump: str, path: Path) ->
     try:
         run_script(shell, dump, str(path))
         conn.execute("COMMIT")
-    except StopScript:
+    except (StopScript, ConnectionLost):  # (a dump that ends its own session: libpq's words)
         said = [line for line in errors.getvalue().splitlines() if line.strip()]
-        failure = next((line for line in said if ": ERROR:" in line or ": error:" in line), said[-1] if said else "failed")
+        failure = next((line for line in said if any(word in line for word in ("ERROR:", "error:", "FATAL:"))), said[-1] if said else "failed")
         raise SuiteError(failure.removeprefix("nl2sql-shell:")) from None
 
 

@@ -63,6 +63,27 @@ def command(*names: str, syntax: str, help: str, raw: bool = False) -> Callable[
     return register
 
 
+def blocked(shell: Shell, name: str) -> str | None:
+    """Why the meta-command ``name`` may not run, wherever it is written (on its own line or
+    after query text, `select 1 \\g |cmd`): a suite's dump runs only pg_dump's own
+    (`Shell.meta_allowed`), and after pg_dump's `\\restrict KEY` only `\\unrestrict` runs, as in
+    psql. None when it may."""
+    if shell.meta_allowed is not None and name not in shell.meta_allowed:
+        return f"{name}: not allowed here; only {', '.join(sorted(shell.meta_allowed))} run"
+    if shell.restrict_key is not None and name != "\\unrestrict":
+        return "backslash commands are restricted; only \\unrestrict is allowed"
+    return None
+
+
+def refused(shell: Shell, name: str) -> bool:
+    """`blocked`, told: the command fails."""
+    why = blocked(shell, name)
+    if why is not None:
+        shell.meta_error(why)
+        shell.last_failed = True
+    return why is not None
+
+
 def run(shell: Shell, line: str) -> bool:
     """Run one meta-command line; False means quit. Between pg_dump's `\\restrict KEY` and
     `\\unrestrict KEY` every other meta-command is refused, as in psql (a dump's data cannot
@@ -71,13 +92,7 @@ def run(shell: Shell, line: str) -> bool:
     if not name.startswith("\\"):
         return True
     shell.last_failed = False
-    if shell.meta_allowed is not None and name not in shell.meta_allowed:
-        shell.meta_error(f"{name}: not allowed here; only {', '.join(sorted(shell.meta_allowed))} run")
-        shell.last_failed = True
-        return True
-    if shell.restrict_key is not None and name != "\\unrestrict":
-        shell.meta_error("backslash commands are restricted; only \\unrestrict is allowed")
-        shell.last_failed = True
+    if refused(shell, name):
         return True
     if intercept(shell, name, argument):  # \\if and friends, or a branch not taken
         return True

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from nl2sql_shell.db.as_sent import undecodable
 from nl2sql_shell.repl.conditionals import Conditionals, close
+from nl2sql_shell.repl.metacommands import blocked
 from nl2sql_shell.repl.copy import data_lines
 from nl2sql_shell.repl.send import query_buffer, run_with_buffer
 from nl2sql_shell.repl.shell import Shell, StopScript
@@ -230,7 +231,7 @@ class _ScriptRun:
                 cut = meta_command_end(text, meta, line_end)
                 buffer = query_buffer(drop_empty_lines(query_text(_joined(pending, text, end, meta))))
                 command = _replace_invalid(shell, text[meta:cut].strip())
-                if command.split()[0] in ("\\q", "\\quit") and shell.conditions.active():
+                if command.split()[0] in ("\\q", "\\quit") and shell.conditions.active() and blocked(shell, command.split()[0]) is None:
                     if buffer.strip():
                         _run_statement(shell, buffer)  # psql sends what its buffer holds, then quits
                     return False

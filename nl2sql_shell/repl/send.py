@@ -50,6 +50,8 @@ def run_with_buffer(shell: Shell, buffer: str, line: str) -> str:
 
     name, argument = split_meta_command(line)
     argument = argument.removeprefix(" ")
+    if metacommands.refused(shell, name):
+        return buffer
     if name in BUFFER_COMMANDS and shell.conditions.active():
         return buffer_command(shell, name, buffer, argument)
     if name in ("\\e", "\\edit") and shell.conditions.active():

@@ -232,6 +232,7 @@ class Shell:
         meta-command left unsent goes back into the next prompt's buffer, as psql keeps it.
         False after a `\\q`: at the prompt psql quits dropping the query text before it, and
         elsewhere sends it first. ``verbatim``: its variables were substituted as it was read."""
+        from nl2sql_shell.repl import metacommands
         from nl2sql_shell.repl.send import query_buffer, run_with_buffer
 
         pos, pending = 0, ""
@@ -241,7 +242,7 @@ class Shell:
                 newline = text.find("\n", meta)
                 line_end = len(text) if newline < 0 else newline + 1
                 buffer, command = query_buffer(query_text(pending + text[end:meta])), text[meta:line_end].strip()  # its \; sent as ;
-                if command.split()[0] in ("\\q", "\\quit") and self.conditions.active():
+                if command.split()[0] in ("\\q", "\\quit") and self.conditions.active() and metacommands.blocked(self, command.split()[0]) is None:
                     if buffer.strip() and not self.interactive:
                         self.run_sql(buffer)
                     return False
@@ -430,6 +431,10 @@ class Shell:
             callback()
 
     def _ask(self, line: str) -> None:
+        if self.meta_allowed is not None:  # a suite's dump: data, not a person asking
+            self.meta_error("? questions are not allowed here")
+            self.last_failed = True
+            return
         if self.questions is None:
             self.meta_error("? questions need the model extras: pip install 'nl2sql-shell[llm]'")
             self.last_failed = True

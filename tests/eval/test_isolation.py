@@ -225,7 +225,17 @@ def test_a_suite_s_database_may_be_pg_dump_s_plain_output(pg_server, tmp_path):
             admin.execute("DROP DATABASE isolation_source")
 
 
-@pytest.mark.parametrize("line", ["\\! touch {marker}", "\\copy (select 1) to program 'touch {marker}'", "\\o {marker}"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "\\! touch {marker}",
+        "\\copy (select 1) to program 'touch {marker}'",
+        "\\o {marker}",
+        "select 1 \\g |touch {marker}",  # after query text: it ran, and \\e started an editor, \\watch never ended
+        "select 1 \\watch 1",
+        "select 1 \\q",  # it ended the load there, told as a success
+    ],
+)
 def test_a_dump_s_meta_commands_other_than_pg_dump_s_are_refused(pg_server, tmp_path, marker, line):
     dump = f"\\restrict k1\n{TABLE}\\unrestrict k1\n{line.format(marker=marker)}\nSELECT 1;\n"
     suite = load_suite(_suite(tmp_path, dump, "SELECT count(*) FROM shop;"))
@@ -236,3 +246,27 @@ def test_a_dump_s_meta_commands_other_than_pg_dump_s_are_refused(pg_server, tmp_
     finally:
         server.stop()
     assert not marker.exists()
+
+
+def test_a_dump_in_another_client_encoding_loads_as_psql_loads_it(pg_server, tmp_path):
+    """pg_dump -E LATIN1 writes `SET client_encoding = 'LATIN1'` and LATIN1 bytes: the dump was
+    read as UTF-8 and refused with Python's codec words."""
+    root = _suite(tmp_path, "", "SELECT count(*) FROM shop;")
+    (root / "dbs" / "isolationdb.sql").write_bytes(b"SET client_encoding = 'LATIN1';\nCREATE TABLE shop (id int, name text);\nINSERT INTO shop VALUES (1, 'caf\xe9');\n")
+    server = suite_server(pg_server.conninfo("postgres")).with_role()
+    try:
+        conninfo = load_database(server.admin, "isolationdb", load_suite(root).database("isolationdb").dump, server.conninfo_for, owner=server.role)
+        with psycopg.connect(conninfo) as conn:
+            assert conn.execute("SELECT name FROM shop").fetchone() == ("café",)
+    finally:
+        server.stop()
+
+
+def test_a_dump_that_ends_its_own_session_is_one_line(pg_server, tmp_path):
+    suite = load_suite(_suite(tmp_path, TABLE + "SELECT pg_terminate_backend(pg_backend_pid());\n", "SELECT count(*) FROM shop;"))
+    server = suite_server(pg_server.conninfo("postgres")).with_role()
+    try:
+        with pytest.raises(SuiteError, match="FATAL:  terminating connection"):
+            load_database(server.admin, "isolationdb", suite.database("isolationdb").dump, server.conninfo_for, owner=server.role)
+    finally:
+        server.stop()

@@ -94,7 +94,7 @@ def test_a_dump_that_does_not_load_is_one_line_naming_the_database(suite, pg_ser
     (broken / "dbs" / "post.sql").write_text("CREATE TABLE courier (courier_id bigint,;\n")
     with pytest.raises(DataError) as caught:
         suite_pairs(broken, InTurn(["SELECT 1"]), dsn=pg_server.conninfo("postgres"))
-    assert str(caught.value) == f'{broken}: database post: syntax error at or near ";"'
+    assert str(caught.value) == f'{broken}: database post: {broken}/dbs/post.sql:1: ERROR:  syntax error at or near ";"'
 
 
 def test_a_folder_that_is_not_a_suite_is_one_line(tmp_path):
