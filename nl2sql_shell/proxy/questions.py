@@ -40,7 +40,6 @@ from nl2sql_shell.nl2sql.pipeline import Answer, Asker
 from nl2sql_shell.nl2sql.proof import prove
 from nl2sql_shell.nl2sql.prompt import Example
 from nl2sql_shell.proxy.codec import BOOL_OID, TEXT_OID
-from nl2sql_shell.proxy.sql_text import code_only
 
 ANSWER_COLUMNS = (("sql", TEXT_OID), ("tables", TEXT_OID), ("writes", BOOL_OID), ("proven", BOOL_OID), ("reason", TEXT_OID))
 # Blanks are taken whole (possessive `*+`): a statement padded with blanks before a last word
@@ -50,7 +49,8 @@ _RUN = re.compile(r"^\s*+\?run(?:\s++(yes))?\s*+;?\s*+$", re.IGNORECASE)
 _ASK = re.compile(r"^\s*+\?(!?)(.*)$", re.DOTALL)
 _CALL = re.compile(r"^\s*+select\s++nl2sql\s*+\(\s*+'((?:[^']|'')*+)'\s*+\)\s*+;?\s*+$", re.IGNORECASE | re.DOTALL)
 _OUR_NAMES = re.compile(r"\bnl2sql(?:_run)?\b", re.IGNORECASE)
-_UNICODE_NAME = re.compile(r"""U&"((?:[^"]|"")*)"(?:\s*UESCAPE\s*'(.)')?""", re.IGNORECASE)
+_UNICODE_NAME = re.compile(r"""(?=U&"((?:[^"]|"")*)")""", re.IGNORECASE)  # (a lookahead: each `U&"`, also one inside another's text)
+_ESCAPE_CHARACTERS = re.compile(r"[^0-9A-Fa-f+'\"\s]")  # what UESCAPE may name
 _RUN_CALL = re.compile(r"^\s*+select\s++nl2sql_run\s*+\(\s*+(?:'(yes)'\s*+)?\)\s*+;?\s*+$", re.IGNORECASE)
 
 
@@ -102,14 +102,20 @@ def _without_ends(text: str) -> str:
 
 
 def _names_ours(sql: str) -> bool:
-    """Whether the statement names nl2sql or nl2sql_run anywhere outside its string constants
-    and comments (read with backslash quotes and without: the session's
-    standard_conforming_strings decides), as written or spelled with Unicode escapes
-    (`U&"nl2sq\\006C"`, looked for in the whole text): however a call of it is written (a
-    comment before its parenthesis, a schema, a bind parameter), it is one of ours."""
-    if any(_OUR_NAMES.search(code_only(sql, backslash_quotes=quotes)) for quotes in (False, True)):
+    """Whether the statement names nl2sql or nl2sql_run anywhere, as written or spelled with
+    Unicode escapes (`U&"nl2sq\\006C"`): however a call of it is written (a comment before its
+    parenthesis, a schema, a bind parameter), it is one of ours. Inside a string constant or
+    a comment too: a constant can be code (DO, CREATE FUNCTION, EXECUTE, query_to_xml), and
+    where a constant ends depends on settings and encodings that only the server knows. A
+    U&"..." name is read with every escape character it could have been given (a UESCAPE
+    clause may follow after comments), from every `U&"` in the text."""
+    if _OUR_NAMES.search(sql):
         return True
-    return any(_OUR_NAMES.search(_unescaped(body.replace('""', '"'), escape or "\\")) for body, escape in _UNICODE_NAME.findall(sql))
+    for body in _UNICODE_NAME.findall(sql):
+        body = body.replace('""', '"')
+        if any(_OUR_NAMES.search(_unescaped(body, escape)) for escape in {"\\", *_ESCAPE_CHARACTERS.findall(body)}):
+            return True
+    return False
 
 
 def _unescaped(body: str, escape: str) -> str:

@@ -27,6 +27,7 @@ from nl2sql_shell.proxy.session import Session
 
 
 CLIENT_THREADS = 32  # questions answered at once, and as many ?run; more wait for a thread
+_CANCEL_POLL_S = 0.1  # how often a question waiting for the model to load looks at its cancel
 STARTUP_TIMEOUT_S = 60.0  # the server's authentication_timeout: a client that never finishes its startup packet is let go
 
 
@@ -45,6 +46,7 @@ class Proxy:
         self._load = None if isinstance(asker, Asker) else asker
         self._load_error: BaseException | None = None
         self._loaded = threading.Event()
+        self._load_lock = threading.Lock()
         self._questions = ThreadPoolExecutor(CLIENT_THREADS, thread_name_prefix="nl2sql-question")
         # `?run` and its Describe, which may wait on a lock as long as the client's statements
         # may: threads of their own, so that waiting ones hold neither questions nor the
@@ -66,7 +68,7 @@ class Proxy:
         if self._load is None:
             self._loaded.set()
         else:
-            threading.Thread(target=self._load_model, name="nl2sql-model-loader", daemon=True).start()
+            threading.Thread(target=self._load_model, args=(self._loaded,), name="nl2sql-model-loader", daemon=True).start()
 
     async def close(self) -> None:
         if self._server is not None:
@@ -86,14 +88,23 @@ class Proxy:
         finally:
             await self.close()
 
-    def _load_model(self) -> None:
+    def _load_model(self, done: threading.Event) -> None:
         assert self._load is not None
         try:
             self._asker = _sharing(self._load())
         except BaseException as exc:  # noqa: BLE001 - told to each question, the proxy goes on
             self._load_error = exc
         finally:
-            self._loaded.set()
+            done.set()
+
+    def _loading(self) -> threading.Event:
+        """What is set once the model is loaded or its load failed. After a load that failed (a
+        model server still starting), the next question starts another, as the shell's next `?`."""
+        with self._load_lock:
+            if self._loaded.is_set() and self._asker is None and self._load is not None:
+                self._loaded = threading.Event()
+                threading.Thread(target=self._load_model, args=(self._loaded,), name="nl2sql-model-loader", daemon=True).start()
+            return self._loaded
 
     # -- connections ------------------------------------------------------------------------------
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -198,12 +209,15 @@ class Proxy:
             session.cancel = None
 
     def _ask(self, session: Session, command: Ask, cancel: threading.Event) -> Answer:
-        """(In a question thread.) Waits for the model to load, then asks over the client's connection."""
-        self._loaded.wait()
-        if self._asker is None:
-            raise RuntimeError(f"the model is not available: {self._load_error}")
+        """(In a question thread.) Waits for the model to load (a cancel ends the wait), then
+        asks over the client's connection."""
+        loaded = self._loading()
+        while not loaded.wait(_CANCEL_POLL_S) and not cancel.is_set():
+            pass
         if cancel.is_set():
             return Answer(command.question, None, "cancelled", "generation stopped")
+        if self._asker is None:
+            raise RuntimeError(f"the model is not available: {self._load_error}")
         model = self._asker.model
         assert isinstance(model, SharedModel)
         try:

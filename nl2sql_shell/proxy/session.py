@@ -367,9 +367,6 @@ class Session:
             self._in_batch = True
         elif kind == S:  # (its implicit transaction's end is seen at the ReadyForQuery that answers it)
             self._in_batch = False
-        if kind == Q:  # a simple Query ends the unnamed statement and portal on the server
-            self._statements.pop(b"", None)
-            self._portals.pop(b"", None)
         with contextlib.suppress(ValueError):  # a name without its NUL: the server refuses the message
             if kind == P and self._statements:  # a real statement of this name now, on the server
                 self._statements.pop(codec.read_cstring(message.body)[0], None)
@@ -380,6 +377,9 @@ class Session:
         """What the proxy answers itself, as a coroutine to await in order; None: forward it
         (also a message it cannot read, which the server answers with its own error, and any
         message while the server waits for COPY data: it ends that connection, as directly)."""
+        if message.kind == Q:  # any simple Query ends the unnamed statement and portal, one the proxy answers too
+            self._statements.pop(b"", None)
+            self._portals.pop(b"", None)
         if self.copy.waiting:
             return None
         try:
@@ -396,6 +396,8 @@ class Session:
                 return self._refuse(command)
             name = codec.read_cstring(message.body)[0]
             return self._parse_run(name, command) if isinstance(command, Run) else self._answer_parse(message, command)
+        if kind == Q and (ended := self._ended_by_name(message)) is not None:
+            return self._end_by_query(*ended)
         if kind in (Q, F):
             return self._after_batch(message) if self._in_batch else None
         if not (self._statements or self._portals):
@@ -622,6 +624,24 @@ class Session:
         self._reply(bytes(reply))
         await self.client_writer.drain()
 
+    def _ended_by_name(self, message: codec.Message) -> tuple[bytes, bytes] | None:
+        """`DEALLOCATE name` or `CLOSE name` alone in a Query, naming a `?run` statement or
+        portal, which the server does not know (it would say so): (b"S" or b"P", name)."""
+        if self.status == b"E" or not (self._statements or self._portals):
+            return None
+        match = _ENDING.fullmatch(codec.query_text(message))
+        if match is None or (match[3] or b"").lower() == b"all":  # (ALL: the server's, seen by its tag)
+            return None
+        what, name = (b"S" if match[1] else b"P"), (match[2].replace(b'""', b'"') if match[2] is not None else match[3].lower())
+        return (what, name) if name in (self._statements if what == b"S" else self._portals) else None
+
+    async def _end_by_query(self, what: bytes, name: bytes) -> None:
+        if not await self._settle():
+            return
+        (self._statements if what == b"S" else self._portals).pop(name, None)
+        self._reply(codec.command_complete("DEALLOCATE" if what == b"S" else "CLOSE CURSOR") + codec.ready_for_query(self.status))
+        await self.client_writer.drain()
+
     async def _close(self, what: bytes, name: bytes) -> None:
         if not await self._settle():
             return
@@ -743,3 +763,4 @@ def _raise_sql(message: str, sqlstate: str) -> str:
 
 
 _SQLSTATE = re.compile(r"[0-9A-Z]{5}")
+_ENDING = re.compile(rb'\s*(?:(deallocate)(?:\s+prepare)?|close)\s+(?:"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z_0-9$]*))\s*;?\s*', re.IGNORECASE)

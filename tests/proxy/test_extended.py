@@ -257,6 +257,12 @@ def test_run_statements_and_portals_end_as_the_server_s_own(db, start_proxy):
         _until_ready(sock)
         sock.sendall(_message(b"B", b"\0", b"\0", b"\0\0\0\0\0\0") + _message(b"E", b"\0", b"\0\0\0\0") + _message(b"S"))
         unnamed = _until_ready(sock)
+        sock.sendall(_message(b"P", b"\0", b"?run\0", b"\0\0") + _message(b"S"))
+        _until_ready(sock)
+        sock.sendall(_message(b"Q", b"? top 2 customers by revenue\0"))  # a Query the proxy answers itself
+        _until_ready(sock)
+        sock.sendall(_message(b"B", b"\0", b"\0", b"\0\0\0\0\0\0") + _message(b"E", b"\0", b"\0\0\0\0") + _message(b"S"))
+        after_question = _until_ready(sock)
         sock.sendall(_message(b"Q", b"BEGIN\0"))
         _until_ready(sock)
         sock.sendall(_message(b"P", b"r\0", b"?run\0", b"\0\0") + _message(b"B", b"p\0", b"r\0", b"\0\0\0\0\0\0") + _message(b"S"))
@@ -265,11 +271,27 @@ def test_run_statements_and_portals_end_as_the_server_s_own(db, start_proxy):
         _until_ready(sock)
         sock.sendall(_message(b"E", b"p\0", b"\0\0\0\0") + _message(b"S"))
         closed = _until_ready(sock)
+        for again in (b"ROLLBACK\0", b"BEGIN\0"):
+            sock.sendall(_message(b"Q", again))
+            _until_ready(sock)
+        sock.sendall(_message(b"B", b"q\0", b"r\0", b"\0\0\0\0\0\0") + _message(b"S"))
+        _until_ready(sock)
+        sock.sendall(_message(b"Q", b"CLOSE q;\0"))  # one the server does not know: the proxy's own answer
+        closed_by_name = _until_ready(sock)
+        sock.sendall(_message(b"Q", b"DEALLOCATE PREPARE R\0"))
+        deallocated = _until_ready(sock)
+        sock.sendall(_message(b"E", b"q\0", b"\0\0\0\0") + _message(b"S"))
+        _until_ready(sock)
         sock.sendall(_message(b"Q", b"ROLLBACK\0"))
         _until_ready(sock)
+        sock.sendall(_message(b"B", b"x\0", b"r\0", b"\0\0\0\0\0\0") + _message(b"E", b"x\0", b"\0\0\0\0") + _message(b"S"))
+        gone = _until_ready(sock)
         sock.close()
     assert b'unnamed prepared statement does not exist' in unnamed and b"Ada" not in unnamed
+    assert b"unnamed prepared statement does not exist" in after_question and b"Ada" not in after_question
     assert b'portal "p" does not exist' in closed and b"Ada" not in closed
+    assert closed_by_name.startswith(b"C\0\0\0\x11CLOSE CURSOR\0") and deallocated.startswith(b"C\0\0\0\x0fDEALLOCATE\0")  # as the server answers them
+    assert b'prepared statement "r" does not exist' in gone and b"Ada" not in gone
 
 
 @pytest.mark.parametrize("fails", [True, False])
