@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -46,6 +47,8 @@ TOP_P = 0.95  # as the other backends sample (top-k is not an OpenAI parameter: 
 CONNECT_SECONDS, READ_SECONDS = 10.0, 300.0
 _ANSWER = '{"role": "assistant"}\n'  # ends chat_prompt: the assistant's turn is next
 _CANCEL_POLL_S = 0.1  # how often a wait for the server looks at the cancel event
+_MAX_EVENT_BYTES = 1 << 20  # a longer line is no event of a chat stream (a server sending without end)
+_MAX_CHARS_PER_TOKEN = 16  # a reply longer than max_tokens of these is cut there (a server sending many tokens a piece)
 
 
 class ModelServerError(RuntimeError):
@@ -73,6 +76,8 @@ def load_openai(url: str, name: str | None, progress: Callable[[str], None]) -> 
     try:
         response = _checked(client.get(f"{base}/models", timeout=CONNECT_SECONDS), base)
         served = [entry["id"] for entry in response.json().get("data", [])]
+        if not all(isinstance(model, str) for model in served):
+            raise ValueError(f"model ids that are not strings: {str(served)[:80]}")
     except (httpx.HTTPError, ModelServerError, ValueError, KeyError, TypeError, AttributeError) as exc:
         client.close()
         raise ModelLoadError(f"no model server at {base}: {_reason(exc, base)}") from None
@@ -215,12 +220,10 @@ class _Request:
                 if response.status_code >= 400:
                     response.read()
                 _checked(response, self.model.base)
-                for chunk in _events(response):
+                for chunk in _events(response, self.cancel):
                     if self.cancel is not None and self.cancel.is_set():
-                        for choice in choices.values():
-                            choice.finish = choice.finish or "cancelled"
                         break
-                    for part in chunk.get("choices") or ():
+                    for part in _parts(chunk):
                         choice = choices.setdefault(part.get("index", 0), _Choice())
                         choice.add(part, self, stream if part.get("index", 0) == 0 else None)
                     if choices and all(c.finish for c in choices.values()):
@@ -234,6 +237,8 @@ class _Request:
         except ValueError as exc:
             raise ModelServerError(f"model server {self.model.base}: not an OpenAI-compatible event stream ({exc})") from None
         if self.cancel is not None and self.cancel.is_set():
+            for choice in choices.values():
+                choice.finish = choice.finish or "cancelled"
             choices.setdefault(0, _Choice(finish="cancelled"))
         elif not choices or any(c.finish is None for c in choices.values()):
             raise _CutShort
@@ -264,6 +269,8 @@ class _Choice:
             self.first_at = self.first_at or time.perf_counter()
             self.tokens += 1
             searched, self.text = len(self.text), self.text + piece
+            if len(self.text) > (most := request.max_new_tokens * _MAX_CHARS_PER_TOKEN):  # many tokens a piece, past the limit
+                self.text, self.finish = self.text[:most], "length"
             if stream is not None:
                 stream.update(self.text)
             if (cut := cut_at_stop(self.text, request.stop, since=searched)) is not None:
@@ -288,9 +295,9 @@ def _waited(request: Future, cancel: threading.Event | None) -> list[Generation]
                 return []
 
 
-def _events(response: httpx.Response):
-    """The JSON objects of a server-sent event stream, up to `[DONE]`."""
-    for line in response.iter_lines():
+def _events(response: httpx.Response, cancel: threading.Event | None):
+    """The JSON objects of a server-sent event stream, up to `[DONE]` (or ``cancel``)."""
+    for line in _lines(response, cancel):
         if not line.startswith("data:"):
             continue
         data = line[5:].strip()
@@ -300,6 +307,39 @@ def _events(response: httpx.Response):
         if isinstance(event, dict) and event.get("error"):
             raise ModelServerError(f"model server {response.url}: {_error_text(event)}")
         yield event
+
+
+def _lines(response: httpx.Response, cancel: threading.Event | None):
+    """The stream's lines (ended by LF, CRLF or CR), read as the server sends them: ``cancel``
+    is looked at for every piece that arrives, so a line without end cannot hold a question
+    (nor fill memory: past _MAX_EVENT_BYTES it is an error)."""
+    pending = b""
+    for data in response.iter_bytes():
+        if cancel is not None and cancel.is_set():
+            return
+        *lines, pending = _LINE_END.split(pending + data)
+        for line in lines:
+            yield line.decode("utf-8", "replace")
+        if len(pending) > _MAX_EVENT_BYTES:
+            raise ValueError(f"a line longer than {_MAX_EVENT_BYTES >> 20} MiB")
+    if pending:
+        yield pending.decode("utf-8", "replace")
+
+
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
+def _parts(event: Any) -> list[dict[str, Any]]:
+    """The choices of one event, their fields of the types read here; ValueError (an event
+    stream that is not OpenAI's) says what is not."""
+    choices = event.get("choices") or [] if isinstance(event, dict) else None
+    if not isinstance(choices, list) or not all(isinstance(choice, dict) for choice in choices):
+        raise ValueError(f"an event without a list of choices: {json.dumps(event)[:80]}")
+    for choice in choices:
+        delta = choice.get("delta") or {}
+        if not (isinstance(delta, dict) and isinstance(delta.get("content") or "", str) and isinstance(choice.get("index", 0), int) and isinstance(choice.get("finish_reason") or "", str)):
+            raise ValueError(f"a choice of another shape: {json.dumps(choice)[:80]}")
+    return choices
 
 
 def _messages(prompt: str) -> Messages:
@@ -325,7 +365,7 @@ def _checked(response: httpx.Response, base: str) -> httpx.Response:
 
 
 def _error_text(body: Any) -> str:
-    error = body.get("error", body) if isinstance(body, dict) else body
+    error = body.get("error") or body if isinstance(body, dict) else body
     text = error.get("message") or error.get("detail") or json.dumps(error) if isinstance(error, dict) else str(error)
     return str(text).strip().splitlines()[0] if str(text).strip() else "error"
 

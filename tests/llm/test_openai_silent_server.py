@@ -10,9 +10,10 @@ import threading
 import time
 
 import httpx
+import pytest
 
 from nl2sql_shell.llm.model import TextStream
-from nl2sql_shell.llm.openai_backend import OpenAIModel
+from nl2sql_shell.llm.openai_backend import ModelServerError, OpenAIModel
 
 
 class _Silent(http.server.BaseHTTPRequestHandler):
@@ -105,3 +106,72 @@ def test_a_long_streamed_reply_is_searched_for_stops_once():
     stream.update(text + "``\nmore; and more", final=True)
     assert time.monotonic() - started < 6
     assert "".join(sent) == text + "``\n" and stream.stopped
+
+
+class _NoLineEnd(http.server.BaseHTTPRequestHandler):
+    """Answers with 64 KB pieces of one line that never ends, until the client goes."""
+
+    ended = threading.Event()
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                self.wfile.write(b"x" * 65536)
+                self.wfile.flush()
+            except OSError:
+                _NoLineEnd.ended.set()
+                return
+            time.sleep(0.05)  # a mebibyte in 0.8 s
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_line_without_end_is_let_go_at_cancel_and_refused_past_a_mebibyte():
+    """Lines were read whole, however long: Ctrl-C came back, but the request's thread read on
+    and the shell's memory grew until the OS killed it (4 GB)."""
+    model, server = _model(_NoLineEnd)
+    try:
+        cancel = threading.Event()
+        threading.Timer(0.3, cancel.set).start()
+        assert model.generate("hi", max_new_tokens=50, cancel=cancel)[0].finish == "cancelled"
+        assert _NoLineEnd.ended.wait(10)  # the connection was closed: nothing reads on
+        with pytest.raises(ModelServerError, match="a line longer than 1 MiB"):
+            model.generate("hi", max_new_tokens=50)
+    finally:
+        server.shutdown()
+
+
+class _Shaped(http.server.BaseHTTPRequestHandler):
+    """Answers with the event the request's first message names (see the test)."""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        self.wfile.write(b"data: " + body["messages"][0]["content"].encode() + b"\n\ndata: [DONE]\n\n")
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_reply_of_another_shape_is_one_line_and_a_huge_piece_is_cut_at_the_limit():
+    """JSON of another shape gave Python's words (`'int' object has no attribute 'get'`), and
+    `bench` a traceback; a 15 MB answer in one piece passed the token limit (a piece was one
+    token) and its parse held Ctrl-C."""
+    model, server = _model(_Shaped)
+    try:
+        for event in ("5", '{"choices": ["x"]}', '{"choices": [{"delta": {"content": 5}}]}', '{"choices": [{"index": [0], "delta": {}}]}'):
+            with pytest.raises(ModelServerError, match="not an OpenAI-compatible event stream"):
+                model.generate(event, max_new_tokens=50)
+        huge = json.dumps({"choices": [{"index": 0, "delta": {"content": "y" * 500_000}, "finish_reason": "stop"}]})
+        result = model.generate(huge, max_new_tokens=50)[0]
+        assert (len(result.text), result.finish) == (50 * 16, "length")
+    finally:
+        server.shutdown()
