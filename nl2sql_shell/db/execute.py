@@ -515,8 +515,9 @@ class Executor:
         return CopySink(output.write_bytes, to_stdout=output.to_stdout)
 
     def _run_plain(self, sql: str, single: bool = False) -> Outcome:
-        with OneStatementCursor(self.conn) if single else self.conn.cursor() as cur:
-            fmt.text_loading(cur)  # only our own cursors: pgspecial and the schema reader want Python values
+        with OneStatementCursor(self.conn) if single else fmt.TextCursor(self.conn) as cur:
+            if single:
+                fmt.text_loading(cur)  # only our own cursors: pgspecial and the schema reader want Python values
             cur.execute(sql, prepare=False)
             if cur.description is None:
                 status = cur.statusmessage or ""

@@ -40,7 +40,7 @@ from nl2sql_shell.schema.introspect import catalog_version
 
 MODEL_LOAD_DELAY_S = 1.0
 # psql's assistance words, typed at the prompt: no blank before, blanks and one `;` after
-_ASSISTANCE = re.compile(r"(help|quit|exit)\s*;?\s*", re.IGNORECASE)
+_ASSISTANCE = re.compile(r"(help|quit|exit)[ \t\n\r\f\v]*;?[ \t\n\r\f\v]*", re.IGNORECASE)  # (C's isspace)
 
 
 # Lines that carry a password: conninfo `password=`, a URI's `user:secret@`, SQL's
@@ -162,7 +162,7 @@ def _key_bindings(shell: Shell) -> KeyBindings:
     @bindings.add("enter", filter=Condition(lambda: _assistance_word(get_app().current_buffer.text.rpartition("\n")[2]) is not None))
     def _assist(event) -> None:
         """`help`, `quit` or `exit` alone: what psql does with them (handle_line); after other
-        text, psql's reminder, and the line goes into the buffer as any other."""
+        text, psql's reminder, and the line is the query's as any other (`exit;` sends it)."""
         buffer = event.current_buffer
         before, _, line = buffer.text.rpartition("\n")
         if not before.strip("\n"):
@@ -174,7 +174,10 @@ def _key_bindings(shell: Shell) -> KeyBindings:
             state = line_prompt(buffer.text, buffer.text.count("\n"), numbered=False)[0]
             reminder = "Use \\q to quit." if state in (READY, CONTINUE, PAREN) else "Use control-D to quit."
         run_in_terminal(lambda: shell.output.say(reminder + "\n"))
-        buffer.newline(copy_margin=False)
+        if submits(substitute(buffer.text, shell.variables)):  # `exit;`: the line is the query's, sent as any
+            buffer.validate_and_handle()
+        else:
+            buffer.newline(copy_margin=False)
 
     @bindings.add("f4")
     def _toggle_vi(event) -> None:

@@ -89,7 +89,10 @@ class PromptRenderer:
                 out.append(self.shell.variables.get(name, "") if code == ":" else self._command(name))
             else:
                 out.append(self._escape(code, state, line))
-        return "".join(out).encode()[:MAX_PROMPT_BYTES].decode(errors="ignore")
+        # the bytes psql writes (an octal escape's raw byte among them, see _octal_byte), cut at
+        # psql's buffer size; bytes that are no UTF-8 show as a terminal shows them
+        data = "".join(out).encode("utf-8", "surrogateescape")
+        return data[:MAX_PROMPT_BYTES].decode("utf-8", "replace" if len(data) <= MAX_PROMPT_BYTES else "ignore")
 
     def _escape(self, code: str, state: str, line: int) -> str:
         """One escape letter; an unknown one stands for itself (``%%`` is %)."""
@@ -166,8 +169,8 @@ def _given(shell: Shell) -> dict[str, str]:
 
 
 def _octal_byte(value: int) -> str:
-    """psql's `%NNN`: the byte (char) NNN, which ends the piece when it is 0 (`%0`, `%400`:
-    nothing); a byte above 127 is written raw, which is no character on its own (a UTF-8
-    terminal shows it as U+FFFD)."""
-    byte = value & 0xFF
-    return "" if byte == 0 else chr(byte) if byte < 0x80 else "\ufffd"
+    """psql's `%NNN`: the byte (char) strtol(NNN) (past a long's range, its largest value),
+    which ends the piece when it is 0 (`%0`, `%400`: nothing); a byte above 127 is kept raw
+    (as a surrogate escape), so that `%303%251` is the é its two bytes spell."""
+    byte = min(value, 2**63 - 1) & 0xFF
+    return "" if byte == 0 else chr(byte) if byte < 0x80 else chr(0xDC00 + byte)

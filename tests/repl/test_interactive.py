@@ -139,8 +139,8 @@ def test_prompt_octal_escapes_are_bytes_as_psql_writes_them(fresh_db):
 
     target = Target(fresh_db)
     shell = Shell(target, connect(target), output=Output(io.StringIO(), use_pager=False), errors=io.StringIO())
-    shell.variables["PROMPT1"] = "<%09%9x%101%377%400>"
-    assert PromptRenderer(shell).first() == "<99xA\ufffd>"
+    shell.variables["PROMPT1"] = "<%09%9x%101%377%400%303%251%1000000000000000000000101>"
+    assert PromptRenderer(shell).first() == "<99xA\ufffdé\ufffd>"
 
 
 def test_connect_to_missing_database_keeps_the_old_connection(typed):
@@ -356,5 +356,8 @@ def test_help_quit_and_exit_typed_alone_do_what_psql_does(typed):
         assert "never" not in out and err == ""
     out, err, _ = typed("select 1\nquit\n;\n\\q\n")  # after other text: psql's reminder, and the line is the query's
     assert "Use \\q to quit.\n quit \n------\n    1\n" in out  # `select 1 quit`, as psql sends it
-    out, err, _ = typed(" quit\n;\n\\q\n")  # a blank before: no assistance word
-    assert 'syntax error at or near "quit"' in err
+    out, err, _ = typed("select 2 as a\nexit;\n\\q\n")  # its `;` sends the query, as psql's buffer
+    assert out.startswith("Use \\q to quit.\n") and 'syntax error at or near "exit"' in err
+    for typed_line in (" quit\n;\n", "quit\u00a0\n;\n"):  # a blank before, or a space C's isspace does not know: no assistance word
+        out, err, _ = typed(typed_line + "\\q\n")
+        assert 'syntax error at or near "quit' in err and "You are using" not in out
