@@ -121,6 +121,16 @@ def test_restrict_refuses_meta_commands_until_unrestrict(fresh_db, tmp_path: Pat
     same(fresh_db, fresh_db, stdin=script.read_bytes())
 
 
+def test_restrict_refuses_meta_commands_after_query_text_too(fresh_db, tmp_path: Path):
+    """A dump's `select 1 \\g |cmd` ran the command under \\restrict (psql refuses it: the
+    restriction is there so that a dump cannot run programs)."""
+    script = tmp_path / "r.sql"
+    marker = tmp_path / "ran"
+    script.write_text(f"\\restrict abc\nselect 1 as a \\g |touch {marker}\nselect 2 as b \\q\n\\unrestrict abc\nselect 3 as c;\n")
+    _, out, err = same(fresh_db, fresh_db, "-f", str(script))
+    assert not marker.exists() and err.count(b"only \\unrestrict is allowed") == 2
+
+
 def test_slash_copy_to_and_from_a_program_as_psql(pg_server, tmp_path: Path):
     script = (
         "\\copy (select id, name from parent order by id) to program 'cat > piped.txt'\n"
