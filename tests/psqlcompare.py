@@ -58,14 +58,15 @@ def same(ours_db: str, theirs_db: str, *args: str, cwd: Path | None = None, stdi
 
 
 @contextmanager
-def twin_databases(server_conninfo: str, setup: str = "") -> Iterator[tuple[str, str]]:
-    """Two new databases with the same ``setup`` SQL run in each: (ours, psql's)."""
+def twin_databases(server_conninfo: str, setup: str = "", *, options: str = "") -> Iterator[tuple[str, str]]:
+    """Two new databases (CREATE DATABASE's ``options``) with the same ``setup`` SQL run in
+    each: (ours, psql's)."""
     names = [f"twin_{os.getpid()}_{next(_counter)}_{side}" for side in ("ours", "psql")]
     base = psycopg.conninfo.conninfo_to_dict(server_conninfo)
     infos = [psycopg.conninfo.make_conninfo(**{**base, "dbname": name}) for name in names]
     with psycopg.connect(server_conninfo, autocommit=True) as admin:
         for name in names:
-            admin.execute(f'CREATE DATABASE "{name}"')
+            admin.execute(f'CREATE DATABASE "{name}" {options}')
     try:
         if setup:
             for info in infos:

@@ -16,6 +16,19 @@ from __future__ import annotations
 import psycopg
 
 
+def sent_bytes(sql: str, encoding: str) -> bytes:
+    """The bytes psql sends for ``sql`` (typed or read from a script): the text in the client
+    encoding (Python's name), bytes that were no UTF-8 as they were read (surrogate escapes);
+    under SQL_ASCII (psycopg's "ascii") the bytes as read, which the server takes unchecked."""
+    return sql.encode("utf-8" if encoding == "ascii" else encoding, "surrogateescape")
+
+
+def as_query(sql: str, encoding: str) -> str | bytes:
+    """``sql`` for psycopg to send: as text, except what psycopg cannot encode for SQL_ASCII
+    (its "ascii" refuses é, where psql sends the bytes read)."""
+    return sent_bytes(sql, encoding) if encoding == "ascii" and not sql.isascii() else sql
+
+
 def unsent(conn: psycopg.Connection, sql: str) -> str | None:
     """Why ``sql`` would not reach the server as written, in this connection's client
     encoding; None when every character goes as itself."""

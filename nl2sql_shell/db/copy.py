@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 
 import psycopg
 
+from nl2sql_shell.db.as_sent import as_query
 from nl2sql_shell.output import why_write_failed
 
 # Quotes and comments are one token each, so a FROM or STDIN inside them is never seen.
@@ -79,7 +80,7 @@ def run_copy(conn: psycopg.Connection, sql: str, source: Iterable[bytes] | None,
     data lines are never taken for SQL; a COPY refused before it starts reads none (in psql,
     the lines then run as SQL)."""
     with conn.cursor() as cur:
-        with cur.copy(sql) as copy:
+        with cur.copy(as_query(sql, conn.info.encoding)) as copy:
             if sink is None:
                 lines = iter(source or ())
                 try:

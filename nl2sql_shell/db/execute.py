@@ -23,6 +23,7 @@ import psycopg
 import psycopg.sql
 from psycopg import generators, pq
 
+from nl2sql_shell.db.as_sent import as_query, sent_bytes
 from nl2sql_shell.db import format as fmt
 from nl2sql_shell.db.aligned import auto_vertical
 from nl2sql_shell.db.copy import CopySink, copy_direction, run_copy
@@ -310,7 +311,7 @@ class Executor:
         if direction == "out":  # psql prints COPY n unless it would follow the data
             return self._copy(sql, None, self.data_sink(), show_status=self.status_output is not None)
         with self._cancel_on_interrupt():
-            if uses_cursor(sql):
+            if uses_cursor(sql) and isinstance(as_query(sql, self.conn.info.encoding), str):  # (psycopg declares a cursor from text only)
                 return self._run_with_cursor(sql, single)
             return self._run_plain(sql, single)
 
@@ -353,7 +354,7 @@ class Executor:
         description of it as an unnamed prepared statement; the query itself does not run."""
         encoding = self.conn.info.encoding
         with self.conn.lock:
-            prepared = self.conn.pgconn.prepare(b"", sql.encode(encoding, "surrogateescape"))
+            prepared = self.conn.pgconn.prepare(b"", sent_bytes(sql, encoding))
             described = prepared if prepared.status == pq.ExecStatus.FATAL_ERROR else self.conn.pgconn.describe_prepared(b"")
         if described.status == pq.ExecStatus.FATAL_ERROR:
             return self._print_result(described)
@@ -379,7 +380,7 @@ class Executor:
         results so far before a COPY's rows are written, which then are not returned."""
         pgconn = self.conn.pgconn
         with self.conn.lock:
-            pgconn.send_query(sql.encode(self.conn.info.encoding, "surrogateescape"))
+            pgconn.send_query(sent_bytes(sql, self.conn.info.encoding))
             results = self.conn.wait(generators.execute(pgconn))
             while results and results[-1].status in (pq.ExecStatus.COPY_OUT, pq.ExecStatus.COPY_IN):
                 if before_copy is not None:  # printed in their order, before the COPY's own rows
@@ -518,7 +519,7 @@ class Executor:
         with OneStatementCursor(self.conn) if single else fmt.TextCursor(self.conn) as cur:
             if single:
                 fmt.text_loading(cur)  # only our own cursors: pgspecial and the schema reader want Python values
-            cur.execute(sql, prepare=False)
+            cur.execute(as_query(sql, self.conn.info.encoding), prepare=False)
             if cur.description is None:
                 status = cur.statusmessage or ""
                 self.print_status(status)

@@ -177,5 +177,9 @@ def _terminated(signum: int, frame: object) -> None:
 
 
 def _first_line(exc: BaseException) -> str:
+    """The error's first line, safe on a terminal: a suite's dump or a server may put escape
+    sequences in it (a window title, a cleared screen)."""
+    from nl2sql_shell.db.cells import visible
+
     lines = str(exc).strip().splitlines()
-    return lines[0] if lines else exc.__class__.__name__
+    return visible(lines[0]) if lines else exc.__class__.__name__

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import re
 import sys
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
@@ -229,9 +230,9 @@ def _run_dump(conn: psycopg.Connection, conninfo: str, path: Path) -> None:
         run_script(shell, dump, str(path))
         conn.execute("COMMIT")
     except (StopScript, ConnectionLost):  # (a dump that ends its own session: libpq's words)
-        said = [line for line in errors.getvalue().splitlines() if line.strip()]
-        failure = next((line for line in said if any(word in line for word in ("ERROR:", "error:", "FATAL:"))), said[-1] if said else "failed")
-        raise SuiteError(failure.removeprefix("nl2sql-shell:")) from None
+        said = [line.removeprefix("nl2sql-shell:") for line in errors.getvalue().splitlines() if line.strip()]
+        told = re.compile(rf"{re.escape(str(path))}:\d+: (?:ERROR|FATAL|error): ")  # (not a NOTICE that holds those words)
+        raise SuiteError(next((line for line in said if told.match(line)), said[-1] if said else "failed")) from None
 
 
 def _comment_columns(conn: psycopg.Connection, descriptions: dict[str, dict[str, str]]) -> None:

@@ -64,7 +64,9 @@ def finetune(ctx: click.Context, data: Path | None, output: Path | None, **optio
     try:
         result = train(config, progress=_say)
     except (DataError, FinetuneError, ModelLoadError) as exc:
-        raise click.ClickException(str(exc)) from None
+        from nl2sql_shell.db.cells import visible
+
+        raise click.ClickException(visible(str(exc))) from None  # (a suite's dump may put escape sequences in it)
     if result.interrupted:
         _say(f"Stopped at step {result.global_step}; checkpoint saved in {result.checkpoint}. "
              "Continue with the same command plus --resume.")

@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import random
 import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -48,6 +49,8 @@ CONNECT_SECONDS, READ_SECONDS = 10.0, 300.0
 _ANSWER = '{"role": "assistant"}\n'  # ends chat_prompt: the assistant's turn is next
 _CANCEL_POLL_S = 0.1  # how often a wait for the server looks at the cancel event
 _MAX_EVENT_BYTES = 1 << 20  # a longer line is no event of a chat stream (a server sending without end)
+_ERROR_BODY_BYTES = 1 << 16  # what is read of an error's body (a server may send one without end)
+_MODELS_BYTES, _MODELS_SECONDS = 16 << 20, 30.0  # the model list: read at most this much, for at most this long
 _MAX_CHARS_PER_TOKEN = 16  # a reply longer than max_tokens of these is cut there (a server sending many tokens a piece)
 
 
@@ -74,19 +77,21 @@ def load_openai(url: str, name: str | None, progress: Callable[[str], None]) -> 
     headers = {"Authorization": f"Bearer {key}"} if (key := api_key()) else {}
     client = httpx.Client(headers=headers, timeout=httpx.Timeout(READ_SECONDS, connect=CONNECT_SECONDS))
     try:
-        response = _checked(client.get(f"{base}/models", timeout=CONNECT_SECONDS), base)
-        served = [entry["id"] for entry in response.json().get("data", [])]
+        with client.stream("GET", f"{base}/models", timeout=CONNECT_SECONDS) as response:
+            body = _read_body(response, limit=_ERROR_BODY_BYTES if response.status_code >= 400 else _MODELS_BYTES, deadline=time.monotonic() + _MODELS_SECONDS)
+        _checked(response, body)
+        served = [entry["id"] for entry in json.loads(body).get("data", [])]
         if not all(isinstance(model, str) for model in served):
             raise ValueError(f"model ids that are not strings: {str(served)[:80]}")
-    except (httpx.HTTPError, ModelServerError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (httpx.HTTPError, ModelServerError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         client.close()
         raise ModelLoadError(f"no model server at {base}: {_reason(exc, base)}") from None
     if name is None and len(served) != 1:
         client.close()
-        raise ModelLoadError(f"{base} serves {len(served)} models ({', '.join(served) or 'none'}): pass --model NAME")
+        raise ModelLoadError(f"{base} serves {len(served)} models ({_listed(served)}): pass --model NAME")
     if name is not None and name not in served:
         client.close()
-        raise ModelLoadError(f"{base} does not serve a model named {name!r}; it serves: {', '.join(served) or 'none'}")
+        raise ModelLoadError(f"{base} does not serve a model named {name!r}; it serves: {_listed(served)}")
     return OpenAIModel(client=client, base=base, name=name or served[0], load_seconds=time.perf_counter() - started)
 
 
@@ -162,7 +167,7 @@ class OpenAIModel:
         streamed)."""
         cancel = request.cancel
         samples = n - 1 if temperature > 0 else 0
-        pool = ThreadPoolExecutor(max_workers=max(1, min(samples + 1, workers)))
+        pool = _DaemonPool(max(1, min(samples + 1, workers)))
         try:
             lead = pool.submit(request.run, 1, temperature if first > 0 else 0.0, stream)
             if samples and self.honours_n is False:
@@ -177,13 +182,48 @@ class OpenAIModel:
             if missing > 0 and not (cancel is not None and cancel.is_set()):
                 drawn += [g for batch in [pool.submit(request.run, 1, temperature, None) for _ in range(missing)] for g in _waited(batch, cancel)]
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)  # a request still waiting on a silent server ends on its own
+            pool.shutdown()  # a request still waiting on a silent server ends on its own
         if not results:
             results = [Generation("", 0, 0, 0.0, time.perf_counter() - request.started, "cancelled")]
         results += drawn[:samples]
         while len(results) < n:  # greedy (or cancelled): the rest are copies of the first
             results.append(Generation(**vars(results[0])))
         return results
+
+
+class _DaemonPool:
+    """ThreadPoolExecutor's submit and shutdown(cancel_futures=True), its requests run in
+    order on daemon threads: a request left blocked on a silent server after Ctrl-C (until its
+    read timeout, minutes) must not hold the shell's exit, which joins an executor's threads."""
+
+    def __init__(self, workers: int) -> None:
+        self._work: queue.SimpleQueue[tuple[Future, Callable[..., Any], tuple[Any, ...]] | None] = queue.SimpleQueue()
+        self._futures: list[Future] = []
+        self._workers = workers
+        for _ in range(workers):
+            threading.Thread(target=self._serve, name="model-request", daemon=True).start()
+
+    def _serve(self) -> None:
+        while (item := self._work.get()) is not None:
+            future, function, args = item
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(function(*args))
+                except BaseException as exc:  # noqa: BLE001 - the caller's, through the future
+                    future.set_exception(exc)
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> Future:
+        future: Future = Future()
+        self._futures.append(future)
+        self._work.put((future, function, args))
+        return future
+
+    def shutdown(self) -> None:
+        """Requests not started are dropped; the workers end after the ones running."""
+        for future in self._futures:
+            future.cancel()
+        for _ in range(self._workers):
+            self._work.put(None)
 
 
 @dataclass
@@ -218,14 +258,15 @@ class _Request:
         try:
             with self.model.client.stream("POST", url, json=body) as response:
                 if response.status_code >= 400:
-                    response.read()
-                _checked(response, self.model.base)
+                    _checked(response, _read_body(response, limit=_ERROR_BODY_BYTES, cancel=self.cancel))
                 for chunk in _events(response, self.cancel):
                     if self.cancel is not None and self.cancel.is_set():
                         break
                     for part in _parts(chunk):
-                        choice = choices.setdefault(part.get("index", 0), _Choice())
-                        choice.add(part, self, stream if part.get("index", 0) == 0 else None)
+                        if not 0 <= (index := part.get("index", 0)) < n:  # (a choice not asked for)
+                            continue
+                        choice = choices.setdefault(index, _Choice())
+                        choice.add(part, self, stream if index == 0 else None)
                     if choices and all(c.finish for c in choices.values()):
                         # A server that returns fewer than `n` choices goes on with the ones it
                         # has; one that returns them all has started each within a few events.
@@ -234,8 +275,8 @@ class _Request:
                             break
         except httpx.HTTPError as exc:
             raise ModelServerError(f"model server {self.model.base}: {_reason(exc, self.model.base)}") from None
-        except ValueError as exc:
-            raise ModelServerError(f"model server {self.model.base}: not an OpenAI-compatible event stream ({exc})") from None
+        except (ValueError, RecursionError) as exc:  # (JSON nested past Python's stack)
+            raise ModelServerError(f"model server {self.model.base}: not an OpenAI-compatible event stream ({str(exc)[:200]})") from None
         if self.cancel is not None and self.cancel.is_set():
             for choice in choices.values():
                 choice.finish = choice.finish or "cancelled"
@@ -255,6 +296,7 @@ class _Request:
 class _Choice:
     text: str = ""
     tokens: int = 0
+    events: int = 0
     finish: str | None = None
     first_at: float | None = None
     done_at: float | None = None
@@ -265,7 +307,10 @@ class _Choice:
         if self.finish:
             return
         piece = (part.get("delta") or {}).get("content") or ""
-        if piece:
+        self.events += 1
+        if self.events > 2 * request.max_new_tokens + 8:  # pieces without text, without end
+            self.finish = "length"
+        if piece and not self.finish:
             self.first_at = self.first_at or time.perf_counter()
             self.tokens += 1
             searched, self.text = len(self.text), self.text + piece
@@ -354,14 +399,33 @@ def _messages(prompt: str) -> Messages:
     return [{"role": "user", "content": prompt}]
 
 
-def _checked(response: httpx.Response, base: str) -> httpx.Response:
+def _read_body(response: httpx.Response, *, limit: int, cancel: threading.Event | None = None, deadline: float | None = None) -> bytes:
+    """At most ``limit`` bytes of a body (a server may send one without end), read until
+    ``cancel`` is set or past ``deadline`` (a server dripping it); ModelServerError then."""
+    data = bytearray()
+    for chunk in response.iter_bytes():
+        data += chunk
+        if len(data) >= limit or (cancel is not None and cancel.is_set()):
+            break
+        if deadline is not None and time.monotonic() > deadline:
+            raise ModelServerError(f"{response.url} sent no whole answer within {_MODELS_SECONDS:.0f} s")
+    return bytes(data[:limit])
+
+
+def _checked(response: httpx.Response, body: bytes) -> None:
+    """ModelServerError (one line) for an HTTP error, its reason read from ``body``."""
     if response.status_code >= 400:
         try:
-            reason = _error_text(response.json())
-        except ValueError:
-            reason = response.text.strip().splitlines()[0] if response.text.strip() else response.reason_phrase
+            reason = _error_text(json.loads(body))
+        except (ValueError, RecursionError):
+            text = body.decode("utf-8", "replace").strip()
+            reason = text.splitlines()[0][:200] if text else response.reason_phrase
         raise ModelServerError(f"HTTP {response.status_code} from {response.url}: {reason}")
-    return response
+
+
+def _listed(names: list[str], most: int = 10) -> str:
+    shown = ", ".join(names[:most]) or "none"
+    return shown if len(names) <= most else f"{shown} and {len(names) - most} more"
 
 
 def _error_text(body: Any) -> str:

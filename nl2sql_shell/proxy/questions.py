@@ -49,7 +49,9 @@ _RUN = re.compile(r"^\s*+\?run(?:\s++(yes))?\s*+;?\s*+$", re.IGNORECASE)
 _ASK = re.compile(r"^\s*+\?(!?)(.*)$", re.DOTALL)
 _CALL = re.compile(r"^\s*+select\s++nl2sql\s*+\(\s*+'((?:[^']|'')*+)'\s*+\)\s*+;?\s*+$", re.IGNORECASE | re.DOTALL)
 _OUR_NAMES = re.compile(r"\bnl2sql(?:_run)?\b", re.IGNORECASE)
-_UNICODE_NAME = re.compile(r"""(?=U&"((?:[^"]|"")*)")""", re.IGNORECASE)  # (a lookahead: each `U&"`, also one inside another's text)
+_UNICODE_TEXT = re.compile(r"""(?=U&(["'])((?:(?!\1).|\1\1)*)\1)""", re.IGNORECASE | re.DOTALL)  # (a lookahead: each `U&"` or `U&'`, also one inside another's text)
+_CONTINUATION = re.compile(r"'(?:[ \t\f\v]|--[^\n\r]*)*[\n\r](?:\s|--[^\n\r]*)*'")  # 'a' <newline> 'b' is 'ab'
+_BACKSLASH_ESCAPE = re.compile(r"\\(?:x([0-9A-Fa-f]{1,2})|([0-7]{1,3})|u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8}))")
 _ESCAPE_CHARACTERS = re.compile(r"[^0-9A-Fa-f+'\"\s]")  # what UESCAPE may name
 _RUN_CALL = re.compile(r"^\s*+select\s++nl2sql_run\s*+\(\s*+(?:'(yes)'\s*+)?\)\s*+;?\s*+$", re.IGNORECASE)
 
@@ -103,19 +105,33 @@ def _without_ends(text: str) -> str:
 
 def _names_ours(sql: str) -> bool:
     """Whether the statement names nl2sql or nl2sql_run anywhere, as written or spelled with
-    Unicode escapes (`U&"nl2sq\\006C"`): however a call of it is written (a comment before its
-    parenthesis, a schema, a bind parameter), it is one of ours. Inside a string constant or
-    a comment too: a constant can be code (DO, CREATE FUNCTION, EXECUTE, query_to_xml), and
-    where a constant ends depends on settings and encodings that only the server knows. A
-    U&"..." name is read with every escape character it could have been given (a UESCAPE
-    clause may follow after comments), from every `U&"` in the text."""
-    if _OUR_NAMES.search(sql):
-        return True
-    for body in _UNICODE_NAME.findall(sql):
-        body = body.replace('""', '"')
-        if any(_OUR_NAMES.search(_unescaped(body, escape)) for escape in {"\\", *_ESCAPE_CHARACTERS.findall(body)}):
+    escapes: however a call of it is written (a comment before its parenthesis, a schema, a
+    bind parameter), it is one of ours. Inside a string constant or a comment too: a constant
+    can be code (DO, CREATE FUNCTION, EXECUTE, query_to_xml), and where a constant ends depends
+    on settings and encodings only the server knows. So the text is searched as written, with
+    string constants that SQL joins joined (`'nl2' <newline> 'sql_run'`), with backslash escapes
+    read (E'\\x6c'), and with every `U&"..."` or `U&'...'` read with any escape character it
+    could have been given (a UESCAPE clause may follow after comments). A name built at run
+    time (`'nl2' || 'sql_run'`) is beyond any reading of the text."""
+    texts = {sql, _CONTINUATION.sub("", sql)}
+    texts |= {_BACKSLASH_ESCAPE.sub(_escaped_character, text) for text in texts}
+    for text in texts:
+        if _OUR_NAMES.search(text):
             return True
+        for quote, body in _UNICODE_TEXT.findall(text):
+            body = body.replace(quote * 2, quote)
+            if any(_OUR_NAMES.search(_unescaped(body, escape)) for escape in {"\\", *_ESCAPE_CHARACTERS.findall(body)}):
+                return True
     return False
+
+
+def _escaped_character(match: re.Match[str]) -> str:
+    """The character of an E'' string's backslash escape (``\\x6c``, ``\\154``, ``\\u006c``)."""
+    digits = next(group for group in match.groups() if group is not None)
+    try:
+        return chr(int(digits, 8 if match.group(2) is not None else 16))
+    except (ValueError, OverflowError):
+        return match.group()
 
 
 def _unescaped(body: str, escape: str) -> str:
@@ -186,6 +202,11 @@ class Conversation:
             self.last = answer
             self.history.append(Example(answer.question, answer.sql))
         return answer
+
+    def shown_again(self, answer: Answer) -> None:
+        """A question's statement executed again (a driver's prepared statement) shows its
+        answer again: that proposal, not one asked since, is what `?run` runs next."""
+        self.last = answer if answer.kind in ("read", "write") and answer.sql else None
 
     def run(self, conn: psycopg.Connection, command: Run, *, binary: bool = False) -> RunResult:
         """Run the last proposal once: a proven read READ ONLY with a timeout; anything else

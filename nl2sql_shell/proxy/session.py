@@ -70,7 +70,8 @@ if TYPE_CHECKING:
 
 _READ = 1 << 18
 _MAYBE_COMMAND = re.compile(rb"\s*[?sS]")
-_NAMED = re.compile(rb"nl2sql|u&", re.IGNORECASE)  # in any other statement: maybe a Misused form
+# in any other statement, maybe a Misused form: the name, or what may spell it (see _names_ours)
+_NAMED = re.compile(rb"nl2sql|u&|\\|'[ \t\f\v]*(?:--[^\n\r]*)?[\n\r]", re.IGNORECASE)
 _DDL = (b"CREATE", b"ALTER", b"DROP", b"COMMENT", b"GRANT", b"REVOKE", b"TRUNCATE")
 _EXTENDED = frozenset(b"PBDECH")
 _REBIND = "?run: another question was answered after this portal was bound; bind ?run again to run the new proposal"
@@ -146,6 +147,10 @@ class Session:
         self._read_ahead = bytearray()  # what the client sent while a question ran, read next
         self.left = asyncio.Event()  # the client closed its connection (what it sent before may still wait in _read_ahead)
         self._portals: dict[bytes, Portal] = {}
+        # the server's statements that are a question's answer as constants (see _answer_parse):
+        # executed again (a driver's prepared statement), they show that answer again, so it is
+        # what `?run` runs next
+        self._answered: dict[bytes, Answer] = {}
 
     @property
     def encoding(self) -> str:
@@ -276,6 +281,7 @@ class Session:
         elif kind == C and body in (b"DEALLOCATE ALL\0", b"DISCARD ALL\0", b"CLOSE CURSOR ALL\0"):  # the server's are gone, and so are ours
             if not body.startswith(b"CLOSE"):  # statements
                 self._statements.clear()
+                self._answered.clear()
             if not body.startswith(b"DEALLOCATE"):  # portals
                 self._portals.clear()
 
@@ -367,11 +373,17 @@ class Session:
             self._in_batch = True
         elif kind == S:  # (its implicit transaction's end is seen at the ReadyForQuery that answers it)
             self._in_batch = False
-        with contextlib.suppress(ValueError):  # a name without its NUL: the server refuses the message
-            if kind == P and self._statements:  # a real statement of this name now, on the server
-                self._statements.pop(codec.read_cstring(message.body)[0], None)
-            elif kind == B and self._portals:
+        with contextlib.suppress(ValueError, struct.error):  # a message it cannot read: the server refuses it
+            if kind == P and (self._statements or self._answered):  # a real statement of this name now, on the server
+                name = codec.read_cstring(message.body)[0]
+                self._statements.pop(name, None)
+                self._answered.pop(name, None)
+            elif kind == B and (self._portals or self._answered):
                 self._portals.pop(codec.read_cstring(message.body)[0], None)
+                if (answer := self._answered.get(codec.parse_bind(message).statement)) is not None:
+                    self.conversation.shown_again(answer)
+            elif kind == C and self._answered and (target := codec.target(message))[0] == b"S":
+                self._answered.pop(target[1], None)
 
     def _answer(self, message: codec.Message) -> Coroutine[None, None, None] | None:
         """What the proxy answers itself, as a coroutine to await in order; None: forward it
@@ -380,6 +392,7 @@ class Session:
         if message.kind == Q:  # any simple Query ends the unnamed statement and portal, one the proxy answers too
             self._statements.pop(b"", None)
             self._portals.pop(b"", None)
+            self._answered.pop(b"", None)
         if self.copy.waiting:
             return None
         try:
@@ -397,7 +410,7 @@ class Session:
             name = codec.read_cstring(message.body)[0]
             return self._parse_run(name, command) if isinstance(command, Run) else self._answer_parse(message, command)
         if kind == Q and (ended := self._ended_by_name(message)) is not None:
-            return self._end_by_query(*ended)
+            return self._end_by_query(message, *ended)
         if kind in (Q, F):
             return self._after_batch(message) if self._in_batch else None
         if not (self._statements or self._portals):
@@ -514,6 +527,8 @@ class Session:
             self._reply(b"")
         parse = codec.parse_message(name, sql.encode(self.encoding, errors="replace"), rest)
         self._forward(parse)
+        if isinstance(outcome, Answer):
+            self._answered[name] = outcome
         await self.send_upstream(parse.wire())
 
     # -- ?run through the extended protocol: a statement only the proxy knows ----------------------------
@@ -635,8 +650,12 @@ class Session:
         what, name = (b"S" if match[1] else b"P"), (match[2].replace(b'""', b'"') if match[2] is not None else match[3].lower())
         return (what, name) if name in (self._statements if what == b"S" else self._portals) else None
 
-    async def _end_by_query(self, what: bytes, name: bytes) -> None:
+    async def _end_by_query(self, message: codec.Message, what: bytes, name: bytes) -> None:
         if not await self._settle():
+            return
+        if self.status == b"E":  # (an earlier statement of the batch failed) the server refuses it, as directly
+            self._forward(message)
+            await self.send_upstream(message.wire())
             return
         (self._statements if what == b"S" else self._portals).pop(name, None)
         self._reply(codec.command_complete("DEALLOCATE" if what == b"S" else "CLOSE CURSOR") + codec.ready_for_query(self.status))

@@ -246,7 +246,7 @@ class _ScriptRun:
                 self._echo_through(size)
                 shell.location = self._at(size - 1)
                 self.data_pos = size
-                if undecodable(rest):
+                if shell.only_as_bytes(rest):
                     _send_bytes(shell, rest.strip())
                 elif rest.lstrip().startswith("?"):  # not at a line's start (those are asked above): query text
                     shell.run_sql(rest.strip())
@@ -317,7 +317,7 @@ def _run_statement(shell: Shell, statement: str) -> None:
     connection's client encoding as psql sends them; bytes that encoding cannot read go as
     they are, for the server to refuse."""
     statement = _in_client_encoding(shell, drop_empty_lines(statement))
-    if not undecodable(statement):
+    if not shell.only_as_bytes(statement):
         shell.run_sql(statement)
     else:
         _send_bytes(shell, statement)

@@ -116,6 +116,7 @@ class Shell:
         names it, as psql's does."""
         self.variables["ENCODING"] = self.conn.info.parameter_status("client_encoding") or ""
         encoding = self.conn.info.encoding
+        encoding = "utf-8" if encoding == "ascii" else encoding  # SQL_ASCII: the bytes as they are (values load as UTF-8)
         if encoding != self.output.encoding:
             self.output.follow_encoding(encoding)
             reencode(self.errors, encoding)
@@ -282,8 +283,14 @@ class Shell:
         self._log_query(sql)  # model SQL: shown and agreed to already, but logged as every query psql sends
         return self._send(sql, statement_timeout_ms, read_only=read_only, single=single)
 
+    def only_as_bytes(self, sql: str) -> bool:
+        """Whether ``sql`` holds bytes that were no UTF-8 (typed or read; model SQL never holds
+        them), which go to the server only as those bytes, for it to refuse, as psql sends
+        them. Under SQL_ASCII the server takes any bytes: such a statement runs as any other."""
+        return undecodable(sql) and not (self.connected and self.conn.info.encoding == "ascii")
+
     def _send(self, sql: str, statement_timeout_ms: int | None, *, read_only: bool = False, single: bool = False) -> Outcome:
-        if undecodable(sql):  # typed bytes that are not UTF-8 (model SQL never holds them)
+        if self.only_as_bytes(sql):
             return self.send_undecodable(sql)
         # \g and its kin send the previous query again as the session reads it: model SQL read
         # with standard_conforming_strings on (as it was proven) would read otherwise then
@@ -431,7 +438,7 @@ class Shell:
             callback()
 
     def _ask(self, line: str) -> None:
-        if self.meta_allowed is not None:  # a suite's dump: data, not a person asking
+        if self.meta_allowed is not None or self.restrict_key is not None:  # a dump: data, not a person asking
             self.meta_error("? questions are not allowed here")
             self.last_failed = True
             return

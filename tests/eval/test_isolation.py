@@ -5,6 +5,8 @@ role and took another database."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -270,3 +272,12 @@ def test_a_dump_that_ends_its_own_session_is_one_line(pg_server, tmp_path):
             load_database(server.admin, "isolationdb", suite.database("isolationdb").dump, server.conninfo_for, owner=server.role)
     finally:
         server.stop()
+
+
+def test_a_dump_s_error_is_told_as_the_error_and_shown_safely(pg_server, tmp_path):
+    """A NOTICE holding "ERROR:" was told for the load's error; escape sequences in the error
+    (a window title, a cleared screen) reached eval's terminal."""
+    dump = TABLE + "DO $$BEGIN RAISE NOTICE 'ERROR:  a planted one'; END$$;\nDO $$BEGIN RAISE EXCEPTION '%', E'\\x1b]0;title\\x07\\x1b[2J'; END$$;\n"
+    suite = _suite(tmp_path, dump, "SELECT count(*) FROM shop;")
+    done = subprocess.run([sys.executable, "-m", "nl2sql_shell", "eval", str(suite), "--dsn", pg_server.conninfo("postgres"), "--model-url", "http://127.0.0.1:9/v1", "--model", "none"], capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and "isolationdb.sql:4: ERROR:  \\x1B]0;title\\x07\\x1B[2J" in done.stderr and "\x1b" not in done.stderr, done.stderr

@@ -175,3 +175,96 @@ def test_a_reply_of_another_shape_is_one_line_and_a_huge_piece_is_cut_at_the_lim
         assert (len(result.text), result.finish) == (50 * 16, "length")
     finally:
         server.shutdown()
+
+
+def test_choices_not_asked_for_and_json_nested_past_the_stack_are_no_answer():
+    """A server answering n=1 with 1,000 finished choices had every one checked (53 s); JSON
+    nested 100,000 deep was Python's RecursionError (a traceback in bench)."""
+    model, server = _model(_Shaped)
+    try:
+        many = json.dumps({"choices": [{"index": i, "delta": {"content": "SELECT 1"}, "finish_reason": "stop"} for i in range(1000)]})
+        assert len(model.generate(many, max_new_tokens=50)) == 1
+        with pytest.raises(ModelServerError, match="not an OpenAI-compatible event stream"):
+            model.generate("[" * 100_000, max_new_tokens=50)
+    finally:
+        server.shutdown()
+
+
+class _EndlessError(http.server.BaseHTTPRequestHandler):
+    """HTTP 500 with a body that never ends; or, for a request that says "empty", a stream of
+    pieces without text that never ends."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        empty = body["messages"][0]["content"] == "empty"
+        self.send_response(200 if empty else 500)
+        self.send_header("Content-Type", "text/event-stream" if empty else "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        piece = b"data: " + json.dumps({"choices": [{"index": 0, "delta": {}}]}).encode() + b"\n\n" if empty else b"x" * 65536
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.flush()
+            except OSError:
+                return
+            time.sleep(0.001)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_an_error_body_without_end_and_pieces_without_text_end():
+    """An HTTP error's body was read whole (8 GB, and on after Ctrl-C); a stream of empty pieces
+    never ended (`-c`, eval and the proxy waited for ever)."""
+    model, server = _model(_EndlessError)
+    try:
+        started = time.monotonic()
+        with pytest.raises(ModelServerError, match="HTTP 500"):
+            model.generate("hi", max_new_tokens=50)
+        assert model.generate("empty", max_new_tokens=50)[0].finish == "length"
+        assert time.monotonic() - started < 10
+    finally:
+        server.shutdown()
+
+
+class _Mute(http.server.BaseHTTPRequestHandler):
+    """Sends the headers of an event stream, then nothing for 30 s."""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        self.wfile.flush()
+        time.sleep(30)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_the_process_ends_at_once_after_a_question_to_a_silent_server_is_cancelled(tmp_path):
+    """The request's thread, blocked on the silent server until its read timeout (300 s), was
+    joined at exit: `\\q` after Ctrl-C hung, and a second Ctrl-C printed a traceback."""
+    import subprocess
+    import sys
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Mute)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    script = (
+        "import threading, httpx\n"
+        "from nl2sql_shell.llm.openai_backend import OpenAIModel\n"
+        f"model = OpenAIModel(client=httpx.Client(timeout=300), base='http://127.0.0.1:{server.server_address[1]}/v1', name='m', load_seconds=0.0)\n"
+        "cancel = threading.Event(); threading.Timer(0.3, cancel.set).start()\n"
+        "print(model.generate('hi', max_new_tokens=50, cancel=cancel)[0].finish)\n"
+    )
+    try:
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+        assert done.stdout == "cancelled\n" and time.monotonic() - started < 15, done.stderr
+    finally:
+        server.shutdown()

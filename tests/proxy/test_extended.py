@@ -61,8 +61,9 @@ def test_write_runs_at_execute_only_with_yes(db, start_proxy):
         pgconn.send_query_prepared(b"del", None)  # the proposal ran: nothing to run again
         again = _wait(conn)
         assert again.status == pq.ExecStatus.FATAL_ERROR and b"no proposal" in again.error_message
-        with pytest.raises(psycopg.errors.InvalidSqlStatementName):  # only the proxy knew it
-            conn.execute("DEALLOCATE del")
+        conn.execute("DEALLOCATE del")  # as a statement of the server's own (the proxy answers for it)
+        with pytest.raises(psycopg.errors.InvalidSqlStatementName):
+            conn.execute("EXECUTE del")
         assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
@@ -278,6 +279,10 @@ def test_run_statements_and_portals_end_as_the_server_s_own(db, start_proxy):
         _until_ready(sock)
         sock.sendall(_message(b"Q", b"CLOSE q;\0"))  # one the server does not know: the proxy's own answer
         closed_by_name = _until_ready(sock)
+        sock.sendall(_message(b"Q", b"SELECT 1/0\0") + _message(b"Q", b"DEALLOCATE PREPARE R\0"))  # in a failed transaction: the server's refusal
+        refused = _until_ready(sock) + _until_ready(sock)
+        sock.sendall(_message(b"Q", b"ROLLBACK\0"))
+        _until_ready(sock)
         sock.sendall(_message(b"Q", b"DEALLOCATE PREPARE R\0"))
         deallocated = _until_ready(sock)
         sock.sendall(_message(b"E", b"q\0", b"\0\0\0\0") + _message(b"S"))
@@ -290,6 +295,7 @@ def test_run_statements_and_portals_end_as_the_server_s_own(db, start_proxy):
     assert b'unnamed prepared statement does not exist' in unnamed and b"Ada" not in unnamed
     assert b"unnamed prepared statement does not exist" in after_question and b"Ada" not in after_question
     assert b'portal "p" does not exist' in closed and b"Ada" not in closed
+    assert b"current transaction is aborted" in refused
     assert closed_by_name.startswith(b"C\0\0\0\x11CLOSE CURSOR\0") and deallocated.startswith(b"C\0\0\0\x0fDEALLOCATE\0")  # as the server answers them
     assert b'prepared statement "r" does not exist' in gone and b"Ada" not in gone
 

@@ -418,6 +418,9 @@ def test_a_question_after_a_batch_without_its_sync_ends_that_batch_as_the_server
         "DO $$BEGIN PERFORM public.nl2sql_run('yes'); END$$",  # a constant that is code
         "SELECT public.U&\"nl2sq!006C_run\" /**/ UESCAPE '!' ('yes')",  # a comment before UESCAPE
         "SELECT 'U&\"' AS s, public.U&\"nl2sq\\006C_run\"('yes')",  # a `U&\"` inside a constant first
+        "DO $$BEGIN EXECUTE E'SELECT public.nl2sq\\x6c_run(''yes'')'; END$$",  # escapes in a constant that is code
+        "DO $$BEGIN EXECUTE U&'SELECT public.nl2sq\\006C_run(''yes'')'; END$$",
+        "SELECT query_to_xml('SELECT public.nl2'\n'sql_run(''yes'')', false, false, '')",  # constants SQL joins
     ],
 )
 def test_another_form_of_the_proxy_s_calls_is_refused_not_sent_to_the_owner_s_function(db, start_proxy, form):
@@ -1139,3 +1142,17 @@ def test_a_failed_model_load_is_tried_again_and_a_cancel_ends_the_wait_for_one(d
         let_go.set()
         assert conn.execute("? top 2 customers by revenue").fetchone()[3] is True
     assert len(attempts) == 3
+
+
+def test_a_prepared_question_executed_again_makes_its_answer_the_one_run(db, start_proxy):
+    """psycopg (after five runs, or prepare=True) and pgjdbc reuse a question's prepared
+    statement: it showed its old answer again while `nl2sql_run('yes')` ran the proposal asked
+    since, a DELETE the person never saw as the last one."""
+    proxy = start_proxy(Asker(ByQuestion({"top 2": TOP, "cheap": DELETE})))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        shown = conn.execute("SELECT nl2sql('top 2 customers by revenue')", prepare=True).fetchone()
+        assert conn.execute("SELECT nl2sql('delete the cheap customers')").fetchone()[0].startswith("DELETE")
+        again = conn.execute("SELECT nl2sql('top 2 customers by revenue')", prepare=True).fetchone()  # the prepared statement again
+        assert again[0] == shown[0] and "DELETE" not in shown[0]
+        assert len(conn.execute("SELECT nl2sql_run('yes')").fetchall()) == 2  # the two top customers: what was shown
+        assert conn.execute("SELECT count(*) FROM customers").fetchone() == (3,)

@@ -423,6 +423,18 @@ def test_a_ctrl_c_while_a_shell_command_runs_is_the_command_s_as_psql(fresh_db, 
     assert outputs[0] == outputs[1] == b"survived\nafter\n"
 
 
+def test_a_sql_ascii_database_takes_the_script_s_bytes_as_psql(pg_server, tmp_path: Path):
+    """SQL_ASCII (psycopg's "ascii"): `select 'café'` was a traceback; a COPY whose table name
+    held a byte that is no UTF-8 failed, and its data lines then ran as commands (`\\!`)."""
+    marker = tmp_path / "ran"
+    script = b'create table "caf\xe9" (a text);\ncopy "caf\xe9" (a) from stdin;\n\\! touch ' + str(marker).encode() + b'\n\\.\n'
+    script += b'select count(*) from "caf\xe9";\nselect a like \'%touch%\' as kept from "caf\xe9";\nselect \'caf\xc3\xa9\' = convert_from(\'\\x636166c3a9\', \'SQL_ASCII\') as same;\n'
+    (tmp_path / "a.sql").write_bytes(script)
+    with twin_databases(pg_server.conninfo(), options="ENCODING SQL_ASCII TEMPLATE template0") as (mine, psqls):
+        same(mine, psqls, "-f", "a.sql", cwd=tmp_path)
+    assert not marker.exists()
+
+
 def test_standard_input_shared_by_commands_and_a_script_as_psql(pg_server):
     """COPY data read by a `-c` took more of standard input than its lines (the text layer read
     ahead), so the `-f -` script after it lost its statements; ROW_COUNT after a `-c` string
