@@ -183,6 +183,8 @@ def catalog_reads(conn: psycopg.Connection, statement_timeout_ms: int | None = N
     policy cannot be read at all (an error, which each reader survives). Yields the user's
     own search_path, read first, for resolving the user's names as the user's queries will.
     """
+    if conn.info.encoding == "ascii":  # SQL_ASCII: psycopg loads text as bytes, which no reader here expects
+        fmt.text_as_str(conn)
     with read_only_transaction(conn, statement_timeout_ms):
         listed, effective, setting = conn.execute(
             "SELECT pg_catalog.current_schemas(false), pg_catalog.current_schemas(true), pg_catalog.current_setting('search_path')"

@@ -26,6 +26,7 @@ from operator import contains
 
 import psycopg
 from psycopg.adapt import AdaptersMap, Loader
+from psycopg.types.string import TextLoader
 
 from nl2sql_shell.db.aligned import aligned as _aligned
 from nl2sql_shell.db.aligned import vertical
@@ -86,8 +87,6 @@ def text_loading(target: psycopg.Connection | psycopg.Cursor) -> None:
 
 
 def _register_text_loaders(adapters: AdaptersMap, encoding: str) -> None:
-    from psycopg.types.string import TextLoader
-
     loader = TextLoader if encoding == "utf-8" else _ServerTextLoader
     oids = {_INVALID_OID}
     for info in adapters.types:
@@ -118,6 +117,23 @@ def _text_adapters(conn: psycopg.Connection) -> AdaptersMap:
         _register_text_loaders(adapters, encoding)
         made = _TEXT_ADAPTERS[conn] = (encoding, adapters)
     return made[1]
+
+
+class _TextAsStr(TextLoader):
+    """psycopg's text loader, but text under SQL_ASCII as str (its bytes read as UTF-8, bytes
+    that are not replaced) where psycopg gives bytes: the catalog's names are str to every
+    reader here. Under any other client encoding it is psycopg's own."""
+
+    def load(self, data: bytes | bytearray | memoryview) -> str:
+        value = super().load(data)
+        return value if isinstance(value, str) else bytes(value).decode("utf-8", "replace")
+
+
+def text_as_str(conn: psycopg.Connection) -> None:
+    """Text, names and types psycopg knows no loader for as str on ``conn`` (see _TextAsStr)."""
+    for name in ("text", "varchar", "bpchar", "name", 18):  # (18: "char")
+        conn.adapters.register_loader(name, _TextAsStr)
+    conn.adapters.register_loader(_INVALID_OID, _TextAsStr)
 
 
 def describe(cursor: psycopg.Cursor) -> tuple[list[str], list[bool]]:

@@ -587,3 +587,23 @@ def test_a_connection_lost_at_the_confirmation_is_said_so_not_called_a_side_effe
     said = out.getvalue() + handler.shell.errors.getvalue()
     assert "Not run: the connection to the server was lost." in said and "side effects" not in said
     assert "Attempting reset: Succeeded." in said and handler.shell.conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_a_question_on_a_sql_ascii_database_is_answered(pg_server):
+    """Under SQL_ASCII psycopg loads text as bytes: every question failed (`sequence item 0:
+    expected str instance, bytes found`), in the shell and through the proxy."""
+    from scripted import Scripted
+
+    from nl2sql_shell.nl2sql.pipeline import Asker, Options
+
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS ascii_questions")
+        admin.execute("CREATE DATABASE ascii_questions ENCODING SQL_ASCII TEMPLATE template0")
+    try:
+        with psycopg.connect(pg_server.conninfo("ascii_questions"), autocommit=True) as conn:
+            conn.execute("CREATE TABLE shop (id int, name text); INSERT INTO shop VALUES (1, 'Corner')")
+            answer = Asker(Scripted(["SELECT count(*) FROM shop"]), options=Options(candidates=1, max_repairs=0)).ask("how many shops", conn)
+        assert answer.sql is not None and answer.proven, answer
+    finally:
+        with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+            admin.execute("DROP DATABASE ascii_questions WITH (FORCE)")
