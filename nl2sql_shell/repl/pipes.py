@@ -31,7 +31,7 @@ def system(command: str) -> int:
 
 def open_pipe(command: str) -> subprocess.Popen[str]:
     """Start ``command`` under /bin/sh with a text pipe to its standard input."""
-    return subprocess.Popen(sh(command), executable=SH, stdin=subprocess.PIPE, text=True, encoding="utf-8")
+    return subprocess.Popen(sh(command), executable=SH, stdin=subprocess.PIPE, text=True, encoding="utf-8", errors="surrogateescape")  # (bytes read that were no UTF-8: as read)
 
 
 def close_pipe(process: subprocess.Popen[str]) -> int:

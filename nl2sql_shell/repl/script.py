@@ -242,7 +242,7 @@ class _ScriptRun:
                 pos = self._resume(line_end, cut)
                 continue
             if statement is None:  # the unfinished rest of the file (or only comments)
-                rest = _in_client_encoding(shell, drop_empty_lines(_joined(pending, text, pos, size)))
+                rest = shell.in_client_encoding(drop_empty_lines(_joined(pending, text, pos, size)))
                 self._echo_through(size)
                 shell.location = self._at(size - 1)
                 self.data_pos = size
@@ -291,7 +291,7 @@ def _location(source: str | None, line: int) -> str:
 def _replace_invalid(shell: Shell, text: str) -> str:
     """The text in the client encoding, each byte it cannot read as U+FFFD, for text that must
     be a Python string (a meta-command, a question, an echoed line)."""
-    text = _in_client_encoding(shell, text)
+    text = shell.in_client_encoding(text)
     return text if not undecodable(text) else text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
@@ -316,24 +316,11 @@ def _run_statement(shell: Shell, statement: str) -> None:
     """Run one statement (without the empty lines psql skips), its bytes read in the
     connection's client encoding as psql sends them; bytes that encoding cannot read go as
     they are, for the server to refuse."""
-    statement = _in_client_encoding(shell, drop_empty_lines(statement))
+    statement = shell.in_client_encoding(drop_empty_lines(statement))
     if not shell.only_as_bytes(statement):
         shell.run_sql(statement)
     else:
         _send_bytes(shell, statement)
-
-
-def _in_client_encoding(shell: Shell, text: str) -> str:
-    """The script's bytes as the client encoding reads them (`PGCLIENTENCODING=LATIN1`,
-    `\\encoding`): psql sends the bytes it read, so `'caf\\xe9'` is café in LATIN1. Text that
-    encoding cannot read stays as it was read."""
-    encoding = shell.conn.info.encoding if shell.connected else "utf-8"
-    if encoding == "utf-8" or text.isascii():
-        return text
-    try:
-        return text.encode("utf-8", "surrogateescape").decode(encoding)
-    except UnicodeDecodeError:
-        return text
 
 
 def _send_bytes(shell: Shell, statement: str) -> None:

@@ -49,7 +49,7 @@ def buffer_command(shell: Shell, name: str, buffer: str, argument: str) -> str:
 
             run_piped(target, text + "\n" if text else "")
         else:
-            Path(os.path.expanduser(words[0])).write_text(text + "\n" if text else "", encoding="utf-8")
+            Path(os.path.expanduser(words[0])).write_text(text + "\n" if text else "", encoding="utf-8", errors="surrogateescape")  # bytes read that were no UTF-8, as read
     except OSError as exc:
         shell.meta_error(f"{words[0]}: {exc.strerror}")
         shell.last_failed = True

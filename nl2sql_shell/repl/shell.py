@@ -283,6 +283,18 @@ class Shell:
         self._log_query(sql)  # model SQL: shown and agreed to already, but logged as every query psql sends
         return self._send(sql, statement_timeout_ms, read_only=read_only, single=single)
 
+    def in_client_encoding(self, text: str) -> str:
+        """Text read as bytes (a script, a `-c` argument) as the client encoding reads those
+        bytes (`PGCLIENTENCODING=LATIN1`, `\\encoding`): psql sends the bytes it read, so
+        `'caf\\xe9'` is café in LATIN1. Text that encoding cannot read stays as it was read."""
+        encoding = self.conn.info.encoding if self.connected else "utf-8"
+        if encoding == "utf-8" or text.isascii():
+            return text
+        try:
+            return text.encode("utf-8", "surrogateescape").decode(encoding)
+        except UnicodeDecodeError:
+            return text
+
     def only_as_bytes(self, sql: str) -> bool:
         """Whether ``sql`` holds bytes that were no UTF-8 (typed or read; model SQL never holds
         them), which go to the server only as those bytes, for it to refuse, as psql sends
@@ -290,6 +302,8 @@ class Shell:
         return undecodable(sql) and not (self.connected and self.conn.info.encoding == "ascii")
 
     def _send(self, sql: str, statement_timeout_ms: int | None, *, read_only: bool = False, single: bool = False) -> Outcome:
+        if undecodable(sql):  # bytes that are no UTF-8 (a -c argument): maybe the client encoding's
+            sql = self.in_client_encoding(sql)
         if self.only_as_bytes(sql):
             return self.send_undecodable(sql)
         # \g and its kin send the previous query again as the session reads it: model SQL read

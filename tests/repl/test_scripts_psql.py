@@ -435,6 +435,21 @@ def test_a_sql_ascii_database_takes_the_script_s_bytes_as_psql(pg_server, tmp_pa
     assert not marker.exists()
 
 
+def test_a_c_argument_in_the_client_encoding_s_bytes_as_psql(pg_server):
+    """`-c "select 'caf\\xe9'"` on a LATIN1 database ran as bytes to be refused, and printed no
+    result (psql sends the bytes, which LATIN1 reads as café)."""
+    with twin_databases(pg_server.conninfo(), options="ENCODING LATIN1 LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0") as (mine, psqls):
+        _, out, _ = same(mine, psqls, "-c", "select 'caf\udce9' as v")
+    assert b"caf\xe9" in out
+
+
+def test_w_writes_a_buffer_s_bytes_as_read_as_psql(fresh_db, tmp_path: Path):
+    """`\\w FILE` and `\\w |cmd` of a buffer holding a byte that is no UTF-8 were a traceback."""
+    (tmp_path / "s.sql").write_bytes(b"select 'caf\xe9'\n\\w out.sql\n\\w |cat > piped.sql\n\\r\n")
+    same(fresh_db, fresh_db, "-f", "s.sql", cwd=tmp_path)
+    assert (tmp_path / "out.sql").read_bytes() == (tmp_path / "piped.sql").read_bytes() == b"select 'caf\xe9'\n"
+
+
 def test_standard_input_shared_by_commands_and_a_script_as_psql(pg_server):
     """COPY data read by a `-c` took more of standard input than its lines (the text layer read
     ahead), so the `-f -` script after it lost its statements; ROW_COUNT after a `-c` string
