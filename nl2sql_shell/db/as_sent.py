@@ -24,9 +24,20 @@ def sent_bytes(sql: str, encoding: str) -> bytes:
 
 
 def as_query(sql: str, encoding: str) -> str | bytes:
-    """``sql`` for psycopg to send: as text, except what psycopg cannot encode for SQL_ASCII
-    (its "ascii" refuses é, where psql sends the bytes read)."""
-    return sent_bytes(sql, encoding) if encoding == "ascii" and not sql.isascii() else sql
+    """``sql`` for psycopg to send: as text, or as the bytes read where psycopg cannot encode
+    it in the client encoding (SQL_ASCII's "ascii" refuses é; a byte read that the client
+    encoding could not read is a surrogate escape), as psql sends the bytes it read."""
+    if sql.isascii():
+        return sql
+    try:
+        sql.encode(encoding)
+        return sql
+    except UnicodeEncodeError:
+        pass
+    try:
+        return sent_bytes(sql, encoding)
+    except UnicodeEncodeError:  # a character the client encoding has not: the UTF-8 typed
+        return sql.encode("utf-8", "surrogateescape")
 
 
 def unsent(conn: psycopg.Connection, sql: str) -> str | None:

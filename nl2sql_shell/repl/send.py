@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 import psycopg
 
 from nl2sql_shell.db import format as fmt
+from nl2sql_shell.db.as_sent import as_query
 from nl2sql_shell.db.copy import copy_direction
 from nl2sql_shell.db.execute import Outcome, error_text
 from nl2sql_shell.db.settings import Settings
@@ -318,7 +319,7 @@ def fetch_result(shell: Shell, sql: str, limit: int | None = None, *, verbatim: 
         try:
             with shell.conn.cursor() as cur:
                 fmt.text_loading(cur)
-                cur.execute(sql, prepare=False)
+                cur.execute(as_query(sql, shell.conn.info.encoding), prepare=False)
                 if cur.description is None:  # a command: psql prints its tag, as for any query
                     returned_rows[0] = False
                     return Outcome(True, max(cur.rowcount, 0), cur.statusmessage)

@@ -440,6 +440,7 @@ def test_a_c_argument_in_the_client_encoding_s_bytes_as_psql(pg_server):
     result (psql sends the bytes, which LATIN1 reads as café)."""
     with twin_databases(pg_server.conninfo(), options="ENCODING LATIN1 LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0") as (mine, psqls):
         _, out, _ = same(mine, psqls, "-c", "select 'caf\udce9' as v")
+        same(mine, psqls, stdin=b"select 'caf\xe9' as v \\gset\n\\echo :v\nselect 1 as a, 'caf\xe9' as b, 2 as c \\crosstabview\n")  # (a traceback)
     assert b"caf\xe9" in out
 
 
