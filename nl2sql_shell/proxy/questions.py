@@ -205,8 +205,12 @@ class Conversation:
 
     def shown_again(self, answer: Answer) -> None:
         """A question's statement executed again (a driver's prepared statement) shows its
-        answer again: that proposal, not one asked since, is what `?run` runs next."""
-        self.last = answer if answer.kind in ("read", "write") and answer.sql else None
+        old answer, not the proposal asked since: that one is no longer what the client saw
+        last, so nothing runs until a question is asked again. (Not the old answer either:
+        the proxy sees the client's Bind, not whether the server took it and the client got
+        its row.)"""
+        if self.last is not answer:
+            self.last = None
 
     def run(self, conn: psycopg.Connection, command: Run, *, binary: bool = False) -> RunResult:
         """Run the last proposal once: a proven read READ ONLY with a timeout; anything else

@@ -148,8 +148,8 @@ class Session:
         self.left = asyncio.Event()  # the client closed its connection (what it sent before may still wait in _read_ahead)
         self._portals: dict[bytes, Portal] = {}
         # the server's statements that are a question's answer as constants (see _answer_parse):
-        # executed again (a driver's prepared statement), they show that answer again, so it is
-        # what `?run` runs next
+        # bound again (a driver's prepared statement), they show an old answer, and `?run`
+        # runs nothing until the next question (Conversation.shown_again)
         self._answered: dict[bytes, Answer] = {}
 
     @property
@@ -374,16 +374,14 @@ class Session:
         elif kind == S:  # (its implicit transaction's end is seen at the ReadyForQuery that answers it)
             self._in_batch = False
         with contextlib.suppress(ValueError, struct.error):  # a message it cannot read: the server refuses it
-            if kind == P and (self._statements or self._answered):  # a real statement of this name now, on the server
-                name = codec.read_cstring(message.body)[0]
-                self._statements.pop(name, None)
-                self._answered.pop(name, None)
+            if kind == P and self._statements:  # a real statement of this name now, on the server
+                self._statements.pop(codec.read_cstring(message.body)[0], None)
             elif kind == B and (self._portals or self._answered):
                 self._portals.pop(codec.read_cstring(message.body)[0], None)
+                # (a name stays in _answered whatever Close or Parse follows: the proxy cannot
+                # tell whether the server took them, and a Bind of it only ends what may run)
                 if (answer := self._answered.get(codec.parse_bind(message).statement)) is not None:
                     self.conversation.shown_again(answer)
-            elif kind == C and self._answered and (target := codec.target(message))[0] == b"S":
-                self._answered.pop(target[1], None)
 
     def _answer(self, message: codec.Message) -> Coroutine[None, None, None] | None:
         """What the proxy answers itself, as a coroutine to await in order; None: forward it

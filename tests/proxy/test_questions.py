@@ -1144,15 +1144,19 @@ def test_a_failed_model_load_is_tried_again_and_a_cancel_ends_the_wait_for_one(d
     assert len(attempts) == 3
 
 
-def test_a_prepared_question_executed_again_makes_its_answer_the_one_run(db, start_proxy):
+def test_a_prepared_question_executed_again_leaves_nothing_to_run(db, start_proxy):
     """psycopg (after five runs, or prepare=True) and pgjdbc reuse a question's prepared
     statement: it showed its old answer again while `nl2sql_run('yes')` ran the proposal asked
-    since, a DELETE the person never saw as the last one."""
+    since, a DELETE the person never saw as the last one. Nothing runs now until the next
+    question (the old answer neither: the proxy cannot tell the client got its row)."""
     proxy = start_proxy(Asker(ByQuestion({"top 2": TOP, "cheap": DELETE})))
     with psycopg.connect(proxy.via(db), autocommit=True) as conn:
         shown = conn.execute("SELECT nl2sql('top 2 customers by revenue')", prepare=True).fetchone()
         assert conn.execute("SELECT nl2sql('delete the cheap customers')").fetchone()[0].startswith("DELETE")
         again = conn.execute("SELECT nl2sql('top 2 customers by revenue')", prepare=True).fetchone()  # the prepared statement again
         assert again[0] == shown[0] and "DELETE" not in shown[0]
-        assert len(conn.execute("SELECT nl2sql_run('yes')").fetchall()) == 2  # the two top customers: what was shown
+        with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="no proposal"):
+            conn.execute("SELECT nl2sql_run('yes')")
         assert conn.execute("SELECT count(*) FROM customers").fetchone() == (3,)
+        conn.execute("SELECT nl2sql('top 2 customers by revenue')", prepare=False)  # asked again: its answer runs
+        assert len(conn.execute("SELECT nl2sql_run('yes')").fetchall()) == 2
