@@ -79,13 +79,16 @@ def load_openai(url: str, name: str | None, progress: Callable[[str], None]) -> 
     try:
         with client.stream("GET", f"{base}/models", timeout=CONNECT_SECONDS) as response:
             body = _read_body(response, limit=_ERROR_BODY_BYTES if response.status_code >= 400 else _MODELS_BYTES, deadline=time.monotonic() + _MODELS_SECONDS)
-        _checked(response, body)
-        served = [entry["id"] for entry in json.loads(body).get("data", [])]
+        if response.status_code == 404 and name is not None:  # a server without a model list: the name given is the one
+            served = [name]
+        else:
+            _checked(response, body)
+            served = [entry["id"] for entry in json.loads(body).get("data", [])]
         if not all(isinstance(model, str) for model in served):
             raise ValueError(f"model ids that are not strings: {str(served)[:80]}")
     except (httpx.HTTPError, ModelServerError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         client.close()
-        raise ModelLoadError(f"no model server at {base}: {_reason(exc, base)}") from None
+        raise ModelLoadError(f"no model server at {base}: {_reason(exc, base, CONNECT_SECONDS)}") from None
     if name is None and len(served) != 1:
         client.close()
         raise ModelLoadError(f"{base} serves {len(served)} models ({_listed(served)}): pass --model NAME")
@@ -434,9 +437,10 @@ def _error_text(body: Any) -> str:
     return str(text).strip().splitlines()[0] if str(text).strip() else "error"
 
 
-def _reason(exc: BaseException, base: str) -> str:
+def _reason(exc: BaseException, base: str, seconds: float = READ_SECONDS) -> str:
+    """One line for what went wrong; ``seconds``: the read timeout of the request that failed."""
     if isinstance(exc, httpx.TimeoutException):
-        return f"no answer within {READ_SECONDS:.0f} s" if isinstance(exc, httpx.ReadTimeout) else "timed out connecting"
+        return f"no answer within {seconds:.0f} s" if isinstance(exc, httpx.ReadTimeout) else "timed out connecting"
     if isinstance(exc, httpx.ConnectError):
         return f"cannot connect ({str(exc).strip().splitlines()[0] if str(exc).strip() else 'refused'})"
     if isinstance(exc, ModelServerError):

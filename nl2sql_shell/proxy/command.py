@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Callable
 
 import click
 
@@ -46,21 +47,23 @@ def proxy(upstream, listen, model, model_url, adapter, quantize, device, backend
     else:
         hint = f"psql -h {address[0]} -p {address[1]} DBNAME"
     server = Proxy(Upstream.from_conninfo(upstream), lambda: _load_asker(settings, rules), listen=address)
-    click.echo(f"nl2sql-shell proxy on {address[0]}:{address[1]}; connect with: {hint}", err=True)
+    banner = f"nl2sql-shell proxy on {address[0]}:{address[1]}; connect with: {hint}"
     try:
-        asyncio.run(_serve_until_stopped(server))
+        asyncio.run(_serve_until_stopped(server, lambda: click.echo(banner, err=True)))
     except KeyboardInterrupt:
         pass
+    except OSError as exc:  # the address is taken (another proxy, pgbouncer on 6432)
+        raise click.ClickException(f"cannot listen on {address[0]}:{address[1]}: {exc.strerror or exc}") from None
 
 
-async def _serve_until_stopped(server) -> None:
+async def _serve_until_stopped(server, listening: Callable[[], None]) -> None:
     """Serves until Ctrl-C or SIGTERM (how a service manager or `kill` stops a server); either
     way the proxy closes: its clients' tasks end and its private socket folder is removed."""
     task = asyncio.current_task()
     assert task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     with contextlib.suppress(asyncio.CancelledError):
-        await server.serve_forever()
+        await server.serve_forever(listening)
 
 
 def _embedded(address: tuple[str, int]) -> tuple[str, str]:
@@ -89,6 +92,10 @@ def _load_asker(settings: dict, rules: frozenset[str]):
     from nl2sql_shell.nl2sql.pipeline import Asker, Options
 
     spec = resolve_spec(settings["model"], settings["adapter"], settings["quantize"], settings["device"], settings["backend"], model_url=settings["model_url"])
-    loaded = load_model(spec, progress=lambda text: click.echo(f"model: {text}", err=True))
+    try:
+        loaded = load_model(spec, progress=lambda text: click.echo(f"model: {text}", err=True))
+    except Exception as exc:
+        click.echo(f"model: failed to load ({exc}); the next question tries again", err=True)  # (its client is told too)
+        raise
     click.echo(f"model: {getattr(loaded, 'name', spec.model)} loaded; ? questions are answered", err=True)
     return Asker(loaded, Options.chosen(settings["candidates"], rules, settings["check_seconds"], settings["grammar"]))

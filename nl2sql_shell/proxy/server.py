@@ -80,8 +80,10 @@ class Proxy:
         self._questions.shutdown(wait=False, cancel_futures=True)
         self._statements.shutdown(wait=False, cancel_futures=True)
 
-    async def serve_forever(self) -> None:
+    async def serve_forever(self, listening: Callable[[], None] = lambda: None) -> None:
+        """Listen (OSError when the address is taken), call ``listening``, serve until cancelled."""
         await self.start()
+        listening()
         assert self._server is not None
         try:
             await self._server.serve_forever()

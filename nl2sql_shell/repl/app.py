@@ -201,6 +201,7 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
         vi_mode=vi,
         prompt_continuation=lambda width, line, wrap: "" if wrap else _continuation(prompts, line),  # readline's wrap: no prompt
         bottom_toolbar=lambda: shell.questions.status() if shell.questions is not None else None,  # type: ignore[attr-defined]
+        refresh_interval=0.5,  # the toolbar follows the model's load while nothing is typed
         enable_suspend=True,  # Ctrl-Z stops the shell, as it stops psql
         input=input,
         output=output,

@@ -150,8 +150,8 @@ Variables
 """
 
 OURS = """Questions (nl2sql-shell)
-  ? QUESTION             ask the model for SQL that answers QUESTION (shown; it runs
-                         only after you agree, unless proven harmless)
+  ? QUESTION             ask the model for SQL that answers QUESTION (shown; Enter runs
+                         a read proven harmless, anything else needs yes)
   ?+ QUESTION            the same, and show which tables the model was given
   ?! QUESTION            ask even when no table, column or value matches its words
   \\explain-last          show how the last question was answered (tables, attempts)

@@ -268,3 +268,33 @@ def test_the_process_ends_at_once_after_a_question_to_a_silent_server_is_cancell
         assert done.stdout == "cancelled\n" and time.monotonic() - started < 15, done.stderr
     finally:
         server.shutdown()
+
+
+class _NoModelList(_Shaped):
+    """Answers chats as _Shaped does, and GET /v1/models with 404, as servers without a list do."""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.send_response(404)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"no")
+
+
+def test_a_server_without_a_model_list_serves_the_model_named():
+    """`--model NAME` still asked GET /v1/models and gave up at its 404, although the
+    chat-completions endpoint answered; without a name the list is needed (one line)."""
+    from nl2sql_shell.llm.load import ModelLoadError
+    from nl2sql_shell.llm.openai_backend import load_openai
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NoModelList)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    try:
+        model = load_openai(url, "m", lambda _: None)
+        event = json.dumps({"choices": [{"index": 0, "delta": {"content": "SELECT 1"}, "finish_reason": "stop"}]})
+        assert model.generate(event, max_new_tokens=10)[0].text == "SELECT 1"
+        with pytest.raises(ModelLoadError, match="HTTP 404"):
+            load_openai(url, None, lambda _: None)
+    finally:
+        server.shutdown()

@@ -90,3 +90,18 @@ def test_a_port_in_digits_outside_ascii_is_a_clear_error():
 
     with pytest.raises(click.BadParameter, match="expected HOST:PORT"):
         parse_listen(":²")
+
+
+def test_a_port_already_taken_is_one_line_and_no_banner(fresh_db):
+    """The proxy printed "proxy on ...; connect with ..." and then a traceback ending in
+    "address already in use" (the default port 6432 is pgbouncer's)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "nl2sql_shell", "proxy", fresh_db, "--listen", f"127.0.0.1:{port}", "--model-url", "http://127.0.0.1:9/v1", "--model", "none"],
+            capture_output=True, text=True, timeout=60,
+        )
+    assert done.returncode == 1 and "Traceback" not in done.stderr and "connect with" not in done.stderr
+    assert done.stderr.startswith(f"Error: cannot listen on 127.0.0.1:{port}:") and done.stderr.count("\n") == 1, done.stderr
