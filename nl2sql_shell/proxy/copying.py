@@ -58,9 +58,11 @@ class CopyTracker:
 
     def failed(self) -> None:
         """An ErrorResponse: a statement that may have started a COPY failed before it, and
-        the COPY data sent ahead for it is dropped with it."""
+        the COPY data sent ahead for it is dropped with it; or the COPY itself failed (bad
+        data), and the server waits for data no more."""
         if self._pending and not self.waiting:
             self._ended_ahead = 0
+        self.waiting = False
 
     def ready(self, all_answered: bool) -> None:
         """A ReadyForQuery; with nothing more owed, no COPY can start now."""

@@ -51,7 +51,7 @@ _CALL = re.compile(r"^\s*+select\s++nl2sql\s*+\(\s*+'((?:[^']|'')*+)'\s*+\)\s*+;
 _OUR_NAMES = re.compile(r"\bnl2sql(?:_run)?\b", re.IGNORECASE)
 _UNICODE_TEXT = re.compile(r"""(?=U&(["'])((?:(?!\1).|\1\1)*)\1)""", re.IGNORECASE | re.DOTALL)  # (a lookahead: each `U&"` or `U&'`, also one inside another's text)
 _CONTINUATION = re.compile(r"'(?:[ \t\f\v]|--[^\n\r]*)*[\n\r](?:\s|--[^\n\r]*)*'")  # 'a' <newline> 'b' is 'ab'
-_BACKSLASH_ESCAPE = re.compile(r"\\(?:x([0-9A-Fa-f]{1,2})|([0-7]{1,3})|u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8}))")
+_BACKSLASH_ESCAPE = re.compile(r"\\(?:x([0-9A-Fa-f]{1,2})|([0-7]{1,3})|u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.))", re.DOTALL)  # (\\l is l)
 _ESCAPE_CHARACTERS = re.compile(r"[^0-9A-Fa-f+'\"\s]")  # what UESCAPE may name
 _RUN_CALL = re.compile(r"^\s*+select\s++nl2sql_run\s*+\(\s*+(?:'(yes)'\s*+)?\)\s*+;?\s*+$", re.IGNORECASE)
 
@@ -126,10 +126,15 @@ def _names_ours(sql: str) -> bool:
 
 
 def _escaped_character(match: re.Match[str]) -> str:
-    """The character of an E'' string's backslash escape (``\\x6c``, ``\\154``, ``\\u006c``)."""
-    digits = next(group for group in match.groups() if group is not None)
+    """The character of an E'' string's backslash escape (``\\x6c``, ``\\154``, ``\\u006c``; an
+    octal byte is taken mod 256, as the server takes it; any other character stands for
+    itself: ``\\l`` is l)."""
+    if match.group(5) is not None:
+        return match.group(5)
+    if match.group(2) is not None:
+        return chr(int(match.group(2), 8) & 0xFF)
     try:
-        return chr(int(digits, 8 if match.group(2) is not None else 16))
+        return chr(int(match.group(1) or match.group(3) or match.group(4), 16))
     except (ValueError, OverflowError):
         return match.group()
 
@@ -210,7 +215,12 @@ class Conversation:
         the proxy sees the client's Bind, not whether the server took it and the client got
         its row.)"""
         if self.last is not answer:
-            self.last = None
+            self.withdraw()
+
+    def withdraw(self) -> None:
+        """Nothing to run until the next question: the client may have been shown an older
+        answer since the last proposal (see shown_again)."""
+        self.last = None
 
     def run(self, conn: psycopg.Connection, command: Run, *, binary: bool = False) -> RunResult:
         """Run the last proposal once: a proven read READ ONLY with a timeout; anything else

@@ -151,6 +151,7 @@ class Session:
         # bound again (a driver's prepared statement), they show an old answer, and `?run`
         # runs nothing until the next question (Conversation.shown_again)
         self._answered: dict[bytes, Answer] = {}
+        self._answered_portals: dict[bytes, Answer] = {}  # ... and the portals bound to them
 
     @property
     def encoding(self) -> str:
@@ -305,6 +306,8 @@ class Session:
                         if piece.kind != S:
                             continue
                         self._discarding = False
+                    if self.copy.waiting and self._ours(piece):
+                        return await self._end_in_copy()
                     answer = self._answer(piece)
                     if answer is None:
                         self._forward(piece)
@@ -316,9 +319,26 @@ class Session:
                     try:
                         await self._while_reading(answer)
                     except ServerInCopy:  # the server ends the connection, as it would directly
+                        if self._ours(piece):
+                            return await self._end_in_copy()
                         await self.send_upstream(piece.wire())
                 if out:
                     await self.send_upstream(out[0] if len(out) == 1 else b"".join(out))
+
+    def _ours(self, message: codec.Message) -> bool:
+        """A question, `?run` or a statement naming the proxy's calls (see parse_command)."""
+        try:
+            return message.kind in (Q, P) and self._command(message) is not None
+        except ValueError:
+            return False
+
+    async def _end_in_copy(self) -> None:
+        """One of ours sent while the server waits for COPY data: the proxy cannot answer it
+        there, and sent on it would reach a function of that name once the COPY ends (an
+        error ends it, and what follows the next Sync runs). The connection ends, as the
+        server ends one that breaks the protocol."""
+        self.client_writer.write(codec.error("a question or nl2sql call was sent while the server waits for COPY data; the proxy ends this connection", "08P01", "FATAL"))
+        await self.client_writer.drain()
 
     async def _next_data(self) -> bytes:
         """The client's next bytes: first those read while a question ran; b"" at its end."""
@@ -380,8 +400,14 @@ class Session:
                 self._portals.pop(codec.read_cstring(message.body)[0], None)
                 # (a name stays in _answered whatever Close or Parse follows: the proxy cannot
                 # tell whether the server took them, and a Bind of it only ends what may run)
-                if (answer := self._answered.get(codec.parse_bind(message).statement)) is not None:
+                bind = codec.parse_bind(message)
+                if (answer := self._answered.get(bind.statement)) is not None:
                     self.conversation.shown_again(answer)
+                    self._answered_portals[bind.portal] = answer
+            elif kind == E and (answer := self._answered_portals.get(codec.execute_fields(message)[0])) is not None:
+                self.conversation.shown_again(answer)  # (a portal bound before a newer question)
+            elif kind in (Q, P) and self._answered and _EXECUTES.search(codec.query_text(message) if kind == Q else codec.parse_fields(message)[1]):
+                self.conversation.withdraw()  # SQL's EXECUTE may show an answered statement's old answer
 
     def _answer(self, message: codec.Message) -> Coroutine[None, None, None] | None:
         """What the proxy answers itself, as a coroutine to await in order; None: forward it
@@ -780,4 +806,5 @@ def _raise_sql(message: str, sqlstate: str) -> str:
 
 
 _SQLSTATE = re.compile(r"[0-9A-Z]{5}")
+_EXECUTES = re.compile(rb"execute", re.IGNORECASE)
 _ENDING = re.compile(rb'\s*(?:(deallocate)(?:\s+prepare)?|close)\s+(?:"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z_0-9$]*))\s*;?\s*', re.IGNORECASE)

@@ -421,6 +421,8 @@ def test_a_question_after_a_batch_without_its_sync_ends_that_batch_as_the_server
         "DO $$BEGIN EXECUTE E'SELECT public.nl2sq\\x6c_run(''yes'')'; END$$",  # escapes in a constant that is code
         "DO $$BEGIN EXECUTE U&'SELECT public.nl2sq\\006C_run(''yes'')'; END$$",
         "SELECT query_to_xml('SELECT public.nl2'\n'sql_run(''yes'')', false, false, '')",  # constants SQL joins
+        "DO E'BEGIN PERFORM public.nl2sq\\l_run(''yes''); END'",  # a backslash before any other letter is that letter
+        "SELECT query_to_xml(E'SELECT public.nl2sq\\554_run(''yes'')', false, false, '')",  # an octal byte mod 256
     ],
 )
 def test_another_form_of_the_proxy_s_calls_is_refused_not_sent_to_the_owner_s_function(db, start_proxy, form):
@@ -1160,3 +1162,78 @@ def test_a_prepared_question_executed_again_leaves_nothing_to_run(db, start_prox
         assert conn.execute("SELECT count(*) FROM customers").fetchone() == (3,)
         conn.execute("SELECT nl2sql('top 2 customers by revenue')", prepare=False)  # asked again: its answer runs
         assert len(conn.execute("SELECT nl2sql_run('yes')").fetchall()) == 2
+
+
+def test_a_call_of_ours_after_a_failed_copy_never_reaches_a_function_of_that_name(db, start_proxy):
+    """An Execute's COPY that fails on bad data ends the COPY, but the proxy took the server to
+    wait for data still and sent what followed on unread: `SELECT nl2sql_run('yes')` behind the
+    next Sync ran the database's function of that name. And one of ours sent while the server
+    does wait for data ends the connection rather than going on to the server."""
+    with psycopg.connect(db, autocommit=True) as owner:
+        owner.execute("CREATE TABLE called (n int); CREATE TABLE copied (n int)")
+        owner.execute("CREATE FUNCTION nl2sql_run(yes text DEFAULT '') RETURNS text LANGUAGE sql AS $$INSERT INTO called VALUES (1) RETURNING 'ran'$$")
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    for ahead in (False, True):
+        with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+            sock = _raw(conn)
+            sock.settimeout(10)
+            sock.sendall(_parse(b"", b"COPY copied FROM STDIN") + _bind(b"", b"") + _execute(b"") + _message(b"S"))
+            received = b""
+            while b"G\x00\x00\x00" not in received and (chunk := sock.recv(65536)):  # CopyInResponse
+                received += chunk
+            run = _message(b"S") + _parse(b"", b"SELECT nl2sql_run('yes')") + _bind(b"", b"") + _execute(b"") + _message(b"S")
+            if ahead:  # before the server's error: the proxy sees one of ours while it waits
+                sock.sendall(_message(b"d", b"not-a-number\n") + run)
+                tail = b""
+                while chunk := sock.recv(65536):
+                    tail += chunk
+                assert b"while the server waits for COPY data" in tail
+            else:
+                sock.sendall(_message(b"d", b"not-a-number\n"))
+                while b"22P02" not in received and (chunk := sock.recv(65536)):
+                    received += chunk
+                sock.sendall(run)
+                assert b"no proposal to run" in _read_until_ready(sock)
+            sock.close()
+    with psycopg.connect(db, autocommit=True) as owner:
+        assert owner.execute("SELECT count(*) FROM called").fetchone() == (0,)
+
+
+def test_an_old_answer_shown_by_execute_or_an_early_portal_leaves_nothing_to_run(db, start_proxy):
+    """A question's statement shown again by SQL's EXECUTE, or through a portal bound before a
+    newer question, showed its old answer while `?run yes` ran the newer proposal (a DELETE)."""
+    proxy = start_proxy(Asker(ByQuestion({"top 2": TOP, "cheap": DELETE})))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        sock = _raw(conn)
+        sock.sendall(_parse(b"s1", b"SELECT nl2sql('top 2 customers by revenue')") + _message(b"S"))
+        _read_until_ready_in(sock)
+        sock.sendall(_message(b"Q", b"SELECT nl2sql('delete the cheap customers')\0"))
+        _read_until_ready_in(sock)
+        sock.sendall(_message(b"Q", b"EXECUTE s1\0"))
+        assert b"DELETE" not in _read_until_ready_in(sock)
+        sock.sendall(_message(b"Q", b"?run yes\0"))
+        assert b"no proposal" in _read_until_ready_in(sock)
+        sock.sendall(_message(b"Q", b"BEGIN\0"))
+        _read_until_ready_in(sock)
+        sock.sendall(_bind(b"p1", b"s1") + _message(b"S"))
+        _read_until_ready_in(sock)
+        sock.sendall(_message(b"Q", b"SELECT nl2sql('delete the cheap customers')\0"))
+        _read_until_ready_in(sock)
+        sock.sendall(_execute(b"p1") + _message(b"S"))
+        assert b"DELETE" not in _read_until_ready_in(sock)
+        sock.sendall(_message(b"Q", b"?run yes\0"))
+        assert b"no proposal" in _read_until_ready_in(sock)
+        sock.sendall(_message(b"Q", b"ROLLBACK\0"))
+        _read_until_ready_in(sock)
+        sock.close()
+    with psycopg.connect(db) as direct:
+        assert direct.execute("SELECT count(*) FROM customers").fetchone() == (3,)
+
+
+def _read_until_ready_in(sock) -> bytes:
+    """Up to a ReadyForQuery, whatever the transaction status it carries."""
+    received = b""
+    sock.settimeout(10)
+    while not (len(received) >= 6 and received[-6:-1] == b"Z\x00\x00\x00\x05") and (chunk := sock.recv(65536)):
+        received += chunk
+    return received
