@@ -24,6 +24,7 @@ import psycopg.sql
 from psycopg import generators, pq
 
 from nl2sql_shell.db.as_sent import as_query, sent_bytes
+from nl2sql_shell.db.cells import visible
 from nl2sql_shell.db import format as fmt
 from nl2sql_shell.db.aligned import auto_vertical
 from nl2sql_shell.db.copy import CopySink, copy_direction, run_copy
@@ -140,7 +141,7 @@ NO_WAIT_MS = 1
 @contextlib.contextmanager
 def read_only_transaction(conn: psycopg.Connection, statement_timeout_ms: int | None = None) -> Iterator[None]:
     """A transaction (a savepoint inside the user's own) that the server keeps read-only and
-    that waits for no lock (NO_WAIT_MS).
+    that waits for no lock (NO_WAIT_MS) nor for a safe snapshot (NOT DEFERRABLE).
 
     It always rolls back: whatever runs inside only reads, so nothing is lost, and the
     read-only setting ends with it instead of leaking into the user's transaction. Strings
@@ -149,12 +150,17 @@ def read_only_transaction(conn: psycopg.Connection, statement_timeout_ms: int | 
     """
     if conn.info.transaction_status == pq.TransactionStatus.INERROR:  # psycopg's savepoint would fail and log its rollback's failure
         conn.execute("SELECT")  # the server's own error: current transaction is aborted
+    own = conn.info.transaction_status == pq.TransactionStatus.IDLE
     with conn.transaction(force_rollback=True):
         conn.execute("SET LOCAL transaction_read_only = on")
+        if own:  # a role's serializable + deferrable default would wait for a safe snapshot: no lock_timeout ends that
+            conn.execute("SET LOCAL transaction_deferrable = off")
         conn.execute("SET LOCAL standard_conforming_strings = on")
         conn.execute(f"SET LOCAL lock_timeout = {NO_WAIT_MS}")
-        if statement_timeout_ms:
-            conn.execute(f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}")
+        if statement_timeout_ms:  # the tighter of ours and the session's own (a role's limit is the administrator's)
+            current = conn.execute("SELECT setting::bigint FROM pg_catalog.pg_settings WHERE name = 'statement_timeout'").fetchone()
+            limit = min(int(statement_timeout_ms), current[0]) if current and current[0] > 0 else int(statement_timeout_ms)
+            conn.execute(f"SET LOCAL statement_timeout = {limit}")
         yield
 
 
@@ -248,7 +254,7 @@ class Executor:
         except KeyboardInterrupt:
             outcome = self._cancelled()
         except psycopg.Error as exc:
-            outcome = self._failed(exc)
+            outcome = self._failed(exc, model=read_only or single)
         if self.settings.timing:
             self.output.say(f"Time: {(time.perf_counter() - started) * 1000:.3f} ms\n")
         return replace(outcome, unwritten=outcome.unwritten or self._unwritten)
@@ -261,8 +267,12 @@ class Executor:
         self._report(f"ERROR:  {CANCEL_MESSAGE}")
         return Outcome(False, error=f"ERROR:  {CANCEL_MESSAGE}", cancelled=True)
 
-    def _failed(self, exc: psycopg.Error) -> Outcome:
-        self._report(error_text(exc, self.settings.messages))
+    def _failed(self, exc: psycopg.Error, *, model: bool = False) -> Outcome:
+        """The server's error, printed as psql prints it; for model-written SQL made safe to
+        show (`visible`): the server quotes the statement's text (an invalid value, LINE),
+        which the person was only shown escaped."""
+        text = error_text(exc, self.settings.messages)
+        self._report(visible(text) if model else text)
         return Outcome(False, error=error_text(exc), diag=exc.diag, cancelled=self._cancel_sent)
 
     @contextlib.contextmanager

@@ -19,6 +19,7 @@ from psycopg import pq
 
 from nl2sql_shell.db import connect as db_connect
 from nl2sql_shell.db.as_sent import backslashes_differ, undecodable
+from nl2sql_shell.db.cells import visible_sql
 from nl2sql_shell.db.execute import (
     CANCEL_MESSAGE,
     CANCEL_SQLSTATE,
@@ -314,9 +315,9 @@ class Shell:
             return self.executor.run(sql, read_only=read_only, statement_timeout_ms=statement_timeout_ms, single=single)
 
         if read_only:  # a model read: its own read-only transaction, nothing of the user's settings
-            return self._finish(sql, run())
+            return self._finish(sql, run(), model=True)
         if single:  # a model write the person confirmed: one statement, in AUTOCOMMIT and ON_ERROR_ROLLBACK as typed SQL
-            return self._finish(sql, self._in_transaction_mode(sql, run))
+            return self._finish(sql, self._in_transaction_mode(sql, run), model=True)
         if len(statement_pieces(sql)) > 1:  # joined by \; : one query, every result printed, as psql sends its buffer
             return self._finish(sql, self._in_transaction_mode(sql, lambda: self.executor.run_simple(sql)))
         return self._finish(sql, self._in_transaction_mode(sql, run))
@@ -398,8 +399,9 @@ class Shell:
             self.error(self.location + error_text(exc, self.settings.messages))
             return Outcome(False, error=error_text(exc))
 
-    def _finish(self, sql: str, outcome: Outcome) -> Outcome:
-        """After a statement: a lost connection, a schema change, ON_ERROR_STOP."""
+    def _finish(self, sql: str, outcome: Outcome, *, model: bool = False) -> Outcome:
+        """After a statement: a lost connection, a schema change, ON_ERROR_STOP. ``model``:
+        the model wrote it, so ECHO=errors shows it as the confirmation did (`visible_sql`)."""
         if self.conn.closed or self.conn.broken:
             self._connection_lost()
             outcome = Outcome(False, error="connection lost")
@@ -412,7 +414,7 @@ class Shell:
         self.last_failed = not outcome.succeeded
         self.record_result(outcome)
         if not outcome.succeeded and self.variables.get("ECHO") == "errors":
-            self.error(f"{self.location}STATEMENT:  {sql}")
+            self.error(f"{self.location}STATEMENT:  {visible_sql(sql) if model else sql}")
         self._print_notifications()
         if not outcome.succeeded and boolean(self.variables.get("ON_ERROR_STOP")) and not self.interactive:
             raise StopScript()

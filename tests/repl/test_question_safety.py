@@ -607,3 +607,37 @@ def test_a_question_on_a_sql_ascii_database_is_answered(pg_server):
     finally:
         with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
             admin.execute("DROP DATABASE ascii_questions WITH (FORCE)")
+
+
+def test_the_shell_s_reads_wait_for_no_safe_snapshot_and_keep_a_tighter_statement_timeout(db):
+    """A role with serializable + deferrable defaults (a documented setup for report roles)
+    made every question and Tab completion wait for another serializable transaction's end;
+    a model's query ran 30 s under a role whose own statement_timeout was 300 ms."""
+    from nl2sql_shell.db.execute import read_only_transaction
+
+    with psycopg.connect(db, autocommit=True) as other, psycopg.connect(db, autocommit=True) as conn:
+        other.execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
+        other.execute("SELECT count(*) FROM t")
+        other.execute("INSERT INTO t VALUES (30, 'unsafe snapshot')")
+        conn.execute("SET default_transaction_isolation = serializable")
+        conn.execute("SET default_transaction_deferrable = on")
+        started = time.monotonic()
+        with read_only_transaction(conn, 30_000):
+            assert conn.execute("SELECT count(*) FROM t").fetchone() == (2,)
+        assert time.monotonic() - started < 3
+        other.execute("ROLLBACK")
+        conn.execute("SET statement_timeout = 300")
+        with pytest.raises(psycopg.errors.QueryCanceled), read_only_transaction(conn, 30_000):
+            conn.execute("SELECT pg_sleep(2)")
+
+
+def test_the_server_s_error_quoting_the_model_s_text_is_shown_as_the_proposal_was(db):
+    """The proposal was shown escaped, but once it ran the server's error quoting it (an
+    invalid value; ECHO=errors's STATEMENT line) reached the terminal raw: a screen clear."""
+    handler, _ = _handler(db, [""])
+    shell = handler.shell
+    shell.variables["ECHO"] = "errors"
+    sql = "SELECT ('a\x1b[2J' || id)::int AS q FROM t"
+    handler._present(_read(handler, "q", sql))
+    said = shell.errors.getvalue()
+    assert "\x1b" not in said and "a\\x1B[2J1" in said and "STATEMENT:" in said, said
