@@ -29,6 +29,17 @@ class _ShellGroup(click.Group):
             args = ["shell", *args]
         return super().parse_args(ctx, args)
 
+    def invoke(self, ctx: click.Context):
+        """A subcommand's one-line error, safe on a terminal: a suite, a dump or a model
+        server may put escape sequences in it (a window title, a cleared screen)."""
+        from nl2sql_shell.db.cells import visible
+
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            exc.message = visible(exc.message)
+            raise
+
 
 class _InOrderCommand(click.Command):
     """Keeps the order of -c and -f on the command line (psql runs them in that order), and of

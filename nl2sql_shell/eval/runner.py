@@ -25,6 +25,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from nl2sql_shell.bench.memory import peak_memory
+from nl2sql_shell.db.cells import visible
 from nl2sql_shell.eval.scoring import GoldQueryError, Verdict, score
 from nl2sql_shell.eval.suite import Question, Suite, admin_connection, load_database
 from nl2sql_shell.nl2sql.check import JOIN_ERRORS
@@ -298,8 +299,8 @@ def report(summaries: list[Summary], load_seconds: float, out=sys.stdout) -> Non
         out.write(f"\n== prompt style: {s.style} ==\n")
         if s.total:
             out.write(f"accuracy: {s.correct}/{s.total} = {100 * s.accuracy:.1f}%\n")
-            out.write("by category: " + ", ".join(f"{k} {c}/{n}" for k, (c, n) in sorted(s.by_category.items())) + "\n")
-            out.write("by database: " + ", ".join(f"{k} {c}/{n}" for k, (c, n) in sorted(s.by_db.items())) + "\n")
+            out.write(visible("by category: " + ", ".join(f"{k} {c}/{n}" for k, (c, n) in sorted(s.by_category.items()))) + "\n")  # (a suite's words)
+            out.write(visible("by database: " + ", ".join(f"{k} {c}/{n}" for k, (c, n) in sorted(s.by_db.items()))) + "\n")
             out.write("outcomes: " + ", ".join(f"{k} {s.failures.get(k, 0)}" for k in FAILURE_CLASSES) + "\n")
             out.write(f"refused answerable questions: {s.false_refusals}/{s.total} = {100 * s.false_refusals / s.total:.1f}%\n")
             if s.rules:

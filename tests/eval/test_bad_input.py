@@ -92,3 +92,10 @@ def test_finetune_data_that_is_not_text_or_a_suite_is_one_line_before_the_model_
 def test_finetune_refuses_impossible_numbers_before_the_model_loads(tmp_path, option):
     done = _run("finetune", "--data", str(tmp_path / "pairs.jsonl"), "--model", "/nowhere/model", "--output", str(tmp_path / "a"), *option)
     assert done.returncode == 2 and option[0] in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_suite_s_escape_sequences_do_not_reach_the_terminal(tmp_path):
+    """A database name holding an OSC sequence (a window title) was printed raw in the error."""
+    suite = _suite(tmp_path, (HEADER + "q,select 1,zz\x1b]0;PWNED\x07x,,\n").encode())
+    done = _run("eval", str(suite), *DEAD_SERVER)
+    assert done.returncode != 0 and "\x1b" not in done.stderr and "zz\\x1B]0;PWNED\\x07x" in done.stderr, done.stderr
