@@ -27,7 +27,9 @@ class Draft:
         self.text = ""
 
     def write(self, text: str) -> None:
-        text = visible(text)  # (a chunk may end inside an escape sequence: each character is judged alone)
+        # (a chunk may end inside an escape sequence: each character is judged alone); a tab as
+        # spaces, whose cells rows() counts (a tab's depend on its column: the draft stayed on screen)
+        text = visible(text).replace("\t", "    ")
         self.text += text
         self.stream.write(DIM + text + RESET)
         self.stream.flush()

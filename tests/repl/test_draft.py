@@ -27,6 +27,7 @@ def _screen(written: str) -> list[str]:
         ["SELECT " + "very_long_column_name, " * 5, "\nFROM shop"],  # a line wrapped over 4 rows
         ["SELECT 'ø日本語日本語日本語日本語日本語日本語'"],  # wide characters wrap sooner
         ["x" * WIDTH, "\nFROM shop"],  # a line exactly as wide as the terminal
+        ["-- step 1: SELECT" + "\t" * 5 + "-- read only\n", "DELETE FROM t"],  # tabs (counted as no cells: "read only" stayed)
     ],
 )
 def test_erased_draft_leaves_only_the_answer_on_screen(chunks: list[str]) -> None:
