@@ -19,6 +19,7 @@ class CopyTracker:
         self._pending = False  # a Query or Execute was sent that may yet start a COPY (a Query, one per statement)
         self._syncs_behind = 0  # Syncs sent behind that statement: ignored if it starts one
         self._ended_ahead = 0  # CopyDone/CopyFail sent before the server announced their COPY
+        self.data_sent = False  # COPY data went to the server since the statement: it may have failed on it
 
     @property
     def expecting_end(self) -> bool:
@@ -28,7 +29,11 @@ class CopyTracker:
     # -- what the client sends ----------------------------------------------------------------------
     def statement_sent(self, by_execute: bool) -> None:
         """A Query or an Execute: either may start a COPY."""
-        self._syncs_behind, self._pending, self.by_execute = 0, True, by_execute
+        self._syncs_behind, self._pending, self.by_execute, self.data_sent = 0, True, by_execute, False
+
+    def data(self) -> None:
+        """CopyData (or another message the proxy passes unread) on its way to the server."""
+        self.data_sent = self.data_sent or self.expecting_end
 
     def sync_sent(self) -> bool:
         """A Sync; False when the server ignores it (it waits for COPY data)."""

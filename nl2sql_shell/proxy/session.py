@@ -300,13 +300,14 @@ class Session:
                 for piece in pieces:
                     if isinstance(piece, bytes):  # CopyData and the like, unchanged
                         if not self._discarding:
+                            self.copy.data()
                             out.append(piece)
                         continue
                     if self._discarding:
                         if piece.kind != S:
                             continue
                         self._discarding = False
-                    if self.copy.waiting and self._ours(piece):
+                    if self._unsafe_in_copy(piece):
                         return await self._end_in_copy()
                     answer = self._answer(piece)
                     if answer is None:
@@ -319,7 +320,7 @@ class Session:
                     try:
                         await self._while_reading(answer)
                     except ServerInCopy:  # the server ends the connection, as it would directly
-                        if self._ours(piece):
+                        if self._unsafe_in_copy(piece):
                             return await self._end_in_copy()
                         await self.send_upstream(piece.wire())
                 if out:
@@ -332,11 +333,16 @@ class Session:
         except ValueError:
             return False
 
+    def _unsafe_in_copy(self, message: codec.Message) -> bool:
+        """One of ours while the server waits for an Execute's COPY data, with data sent: the
+        data may have failed the COPY already (its error not here yet), and then the server
+        runs what follows the next Sync, which would reach a function of that name. (Without
+        data, or in a Query's COPY, the server ends the connection at it with its own FATAL.)"""
+        return self.copy.waiting and self.copy.by_execute and self.copy.data_sent and self._ours(message)
+
     async def _end_in_copy(self) -> None:
-        """One of ours sent while the server waits for COPY data: the proxy cannot answer it
-        there, and sent on it would reach a function of that name once the COPY ends (an
-        error ends it, and what follows the next Sync runs). The connection ends, as the
-        server ends one that breaks the protocol."""
+        """The connection ends (see _unsafe_in_copy), as the server ends one that breaks the
+        protocol in COPY."""
         self.client_writer.write(codec.error("a question or nl2sql call was sent while the server waits for COPY data; the proxy ends this connection", "08P01", "FATAL"))
         await self.client_writer.drain()
 

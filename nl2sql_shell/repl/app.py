@@ -5,10 +5,12 @@ Everything that is not about the terminal (what a line means, how SQL runs) live
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import re
 import tempfile
+import termios
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -17,10 +19,11 @@ from prompt_toolkit import PromptSession
 from prompt_toolkit.application import get_app, run_in_terminal
 from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.enums import EditingMode
-from prompt_toolkit.filters import Condition
+from prompt_toolkit.filters import Condition, emacs_insert_mode, vi_insert_mode
 from prompt_toolkit.formatted_text import ANSI
 from prompt_toolkit.history import FileHistory
 from prompt_toolkit.input import Input
+from prompt_toolkit.input.typeahead import clear_typeahead
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.lexers import PygmentsLexer
 from prompt_toolkit.output import Output as PTOutput
@@ -154,6 +157,12 @@ class _MetadataCache:
 
 def _key_bindings(shell: Shell) -> KeyBindings:
     bindings = KeyBindings()
+
+    @bindings.add("enter", filter=emacs_insert_mode | vi_insert_mode)  # (the bindings below win where they apply)
+    def _newline(event) -> None:
+        """A new line as typed: prompt_toolkit's own copies the line's indentation into it,
+        which psql does not, and inside a string literal that changed the data."""
+        event.current_buffer.newline(copy_margin=False)
 
     @bindings.add("enter", filter=Condition(lambda: submits(substitute(get_app().current_buffer.text, shell.variables))))
     def _accept(event) -> None:
@@ -333,12 +342,29 @@ def _line_reader(session: PromptSession[str]):
     ask: PromptSession[str] = PromptSession(input=session.input, output=session.output, enable_suspend=True)
 
     def read(message: str) -> str:
+        _drop_typed_ahead(session.input)
         try:
             return ask.prompt(message)
         except (KeyboardInterrupt, EOFError):
             return "n"
 
     return read
+
+
+def _drop_typed_ahead(input: Input) -> None:
+    """Keys typed at a terminal before a question is shown (while the model wrote the SQL) are
+    no answer to it: a `yes` typed ahead ran a write no one had seen. They are dropped, those
+    prompt_toolkit read ahead and those still in the terminal's buffer. (Piped input is a
+    script of answers, kept.)"""
+    try:
+        fd = input.fileno()
+    except (AttributeError, NotImplementedError, OSError, ValueError):
+        return
+    if not os.isatty(fd):
+        return
+    clear_typeahead(input)
+    with contextlib.suppress(termios.error, OSError):
+        termios.tcflush(fd, termios.TCIFLUSH)
 
 
 def quit_is_confirmed(ask: Callable[[str], str | None], shell: Shell) -> bool:

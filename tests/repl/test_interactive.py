@@ -361,3 +361,66 @@ def test_help_quit_and_exit_typed_alone_do_what_psql_does(typed):
     for typed_line in (" quit\n;\n", "quit\u00a0\n;\n"):  # a blank before, or a space C's isspace does not know: no assistance word
         out, err, _ = typed(typed_line + "\\q\n")
         assert 'syntax error at or near "quit' in err and "You are using" not in out
+
+
+def test_a_new_line_does_not_copy_the_indentation_of_the_one_before(typed):
+    """prompt_toolkit's Enter copied a line's leading blanks into the next: inside a string
+    literal the statement psql sends held blanks no one typed (length 7 instead of 5)."""
+    out, _, _ = typed("  select length('ab\ncd') as n;\n\\q\n")
+    assert " n \n---\n 5\n" in out, out
+
+
+def test_a_yes_typed_before_the_proposal_is_shown_is_no_answer(fresh_db):
+    """Keys typed while the model wrote waited in the terminal, and the confirmation took them
+    as its answer: a `yes` typed before any SQL was on screen ran the model's DELETE."""
+    import http.server
+    import json
+    import threading
+
+    class SlowDelete(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            body = json.dumps({"data": [{"id": "slow"}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            time.sleep(2)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            event = {"choices": [{"index": 0, "delta": {"content": "DELETE FROM t WHERE a = 2;"}, "finish_reason": "stop"}]}
+            self.wfile.write(b"data: " + json.dumps(event).encode() + b"\n\ndata: [DONE]\n\n")
+
+        def log_message(self, *args) -> None:
+            pass
+
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("CREATE TABLE t (a int); INSERT INTO t VALUES (1), (2), (3)")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowDelete)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env.update({"PAGER": "", "TERM": "dumb", "NL2SQL_SHELL_HISTORY": "/dev/null"})
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    child = pexpect.spawn(sys.executable, ["-m", "nl2sql_shell", fresh_db, "--model-url", url, "--model", "slow", "--candidates", "1"], env=env, encoding="utf-8", codec_errors="replace", timeout=60, dimensions=(40, 200))
+    try:
+        child.expect("=# ")
+        child.sendline("? remove row two")
+        time.sleep(0.3)
+        child.sendline("yes")  # typed ahead, before the proposal is on screen
+        child.expect("Type yes to run it")
+        time.sleep(1)
+        with psycopg.connect(fresh_db) as check:
+            assert check.execute("SELECT count(*) FROM t").fetchone() == (3,)
+        child.sendline("n")
+        child.expect("Not run")
+        child.sendline("\\q")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+        server.shutdown()
+    with psycopg.connect(fresh_db) as check:
+        assert check.execute("SELECT count(*) FROM t").fetchone() == (3,)
