@@ -411,6 +411,11 @@ def _edit(shell: Shell, argument: str) -> bool:
     return True
 
 
+def _read_edited(path: Path) -> str:
+    """An edited file's text, bytes that are not UTF-8 kept as read (as a script's)."""
+    return path.read_bytes().decode("utf-8", "surrogateescape")
+
+
 def edit_buffer(shell: Shell, buffer: str, argument: str) -> str:
     """psql's `\\e [FILE] [LINE]`: FILE, else the query ``buffer``, else the last query, in
     the user's editor (edit_object.run_editor), at LINE; what it leaves is read as input
@@ -434,21 +439,25 @@ def edit_buffer(shell: Shell, buffer: str, argument: str) -> str:
             path = Path(os.path.expanduser(name))
             if not path.exists():
                 raise EditError(f"{name}: No such file or directory")
-            before = path.read_text()
+            before = _read_edited(path)
             run_editor(str(path), atoi(line))
-            text: str | None = path.read_text() if path.exists() else None
+            text: str | None = _read_edited(path) if path.exists() else None
         else:
             with tempfile.NamedTemporaryFile("w+", prefix=f"psql.edit.{os.getpid()}.", suffix=".sql", delete=False) as handle:
                 before = buffer + "\n" if buffer else shell.previous_query()  # psql's buffer ends its last line
                 handle.write(before)
             try:
                 run_editor(handle.name, atoi(line))
-                text = Path(handle.name).read_text()
+                text = _read_edited(Path(handle.name))
             finally:
                 os.unlink(handle.name)
     except EditError as exc:
         if str(exc):
             shell.meta_error(str(exc))
+        shell.last_failed = True
+        return buffer
+    except OSError as exc:  # a directory, a file that cannot be read: one line, the session goes on
+        shell.meta_error(f"{name}: {exc.strerror or exc}")
         shell.last_failed = True
         return buffer
     if text is None or text == before:

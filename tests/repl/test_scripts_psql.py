@@ -451,6 +451,21 @@ def test_w_writes_a_buffer_s_bytes_as_read_as_psql(fresh_db, tmp_path: Path):
     assert (tmp_path / "out.sql").read_bytes() == (tmp_path / "piped.sql").read_bytes() == b"select 'caf\xe9'\n"
 
 
+def test_editing_a_directory_or_a_file_that_is_no_utf8_is_no_traceback(fresh_db, tmp_path: Path):
+    """`\\e adir` and `\\e latin1.sql` read the file as UTF-8 text: a traceback that ended the
+    session, interactive too."""
+    import subprocess
+    import sys
+
+    from psqlcompare import env
+
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "latin1.sql").write_bytes(b"select 'caf\xe9' as x;\n")
+    (tmp_path / "s.sql").write_text("\\e adir\n\\e latin1.sql\nselect 1 as one;\n")
+    done = subprocess.run([sys.executable, "-m", "nl2sql_shell", "-X", fresh_db, "-f", "s.sql"], cwd=tmp_path, capture_output=True, env={**env(), "EDITOR": "true"}, timeout=60, check=False)
+    assert b"Traceback" not in done.stderr and b" one \n" in done.stdout, done.stderr
+
+
 def test_standard_input_shared_by_commands_and_a_script_as_psql(pg_server):
     """COPY data read by a `-c` took more of standard input than its lines (the text layer read
     ahead), so the `-f -` script after it lost its statements; ROW_COUNT after a `-c` string
