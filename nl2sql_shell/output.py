@@ -65,22 +65,20 @@ class Output:
 
     def redirect(self, path: str | None) -> None:
         """`\\o FILE` sends results to FILE, `\\o |command` to the command's input (it ends
-        at the next `\\o`, as psql's pclose); `\\o` alone back."""
+        at the next `\\o`, as psql's pclose); `\\o` alone back. The new target is opened
+        before the old one is closed, as psql's setQFout: one that cannot be opened (OSError)
+        leaves results where they went."""
         from nl2sql_shell.repl.pipes import close_pipe, open_pipe
 
+        pipe = open_pipe(path[1:].strip()) if path and path.startswith("|") else None
+        new = pipe.stdin if pipe is not None else open(os.path.expanduser(path), "w", encoding=self.encoding, errors="replace") if path else None  # noqa: SIM115
         if self._pipe is not None:
             close_pipe(self._pipe)
-            self._pipe = self._file = None
-        if self._file is not None:
+        elif self._file is not None:
             with contextlib.suppress(OSError):  # a full disk: told at the result that met it
                 self._file.close()
-            self._file = None
+        self._pipe, self._file = pipe, new
         self.failure = None
-        if path and path.startswith("|"):
-            self._pipe = open_pipe(path[1:].strip())
-            self._file = self._pipe.stdin
-        elif path:
-            self._file = open(os.path.expanduser(path), "w", encoding=self.encoding, errors="replace")  # noqa: SIM115
 
     @contextlib.contextmanager
     def through(self, command: str):

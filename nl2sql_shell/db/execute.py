@@ -532,7 +532,7 @@ class Executor:
             if single:
                 fmt.text_loading(cur)  # only our own cursors: pgspecial and the schema reader want Python values
             cur.execute(as_query(sql, self.conn.info.encoding), prepare=False)
-            if cur.description is None:
+            if fmt.result_columns(cur) is None:
                 status = cur.statusmessage or ""
                 self.print_status(status)
                 return Outcome(True, max(cur.rowcount, 0), status)

@@ -25,6 +25,7 @@ from itertools import repeat
 from operator import contains
 
 import psycopg
+from psycopg import pq
 from psycopg.adapt import AdaptersMap, Loader
 from psycopg.types.string import TextLoader
 
@@ -136,10 +137,26 @@ def text_as_str(conn: psycopg.Connection) -> None:
     conn.adapters.register_loader(_INVALID_OID, _TextAsStr)
 
 
+_ROWS = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.SINGLE_TUPLE, pq.ExecStatus.TUPLES_CHUNK)
+
+
+def result_columns(cursor: psycopg.Cursor) -> list[tuple[str, int]] | None:
+    """The current result's columns (name, type oid); None when it returned no rows (a
+    command), as psycopg's ``description``. psycopg decodes names strictly, and under
+    SQL_ASCII as ASCII: a column named `café` there was a traceback where psql prints its
+    bytes. Here they read as the result's text does (`text_as_str`)."""
+    result = cursor.pgresult
+    if result is None or not (result.nfields or result.status in _ROWS):
+        return None
+    encoding = cursor.connection.info.encoding
+    encoding = "utf-8" if encoding == "ascii" else encoding
+    return [((result.fname(i) or b"").decode(encoding, "replace"), result.ftype(i)) for i in range(result.nfields)]
+
+
 def describe(cursor: psycopg.Cursor) -> tuple[list[str], list[bool]]:
     """Column names and right-alignment flags of the cursor's current result."""
-    description = cursor.description or []
-    return [c.name for c in description], [is_numeric_oid(c.type_code) for c in description]
+    described = result_columns(cursor) or []
+    return [name for name, _ in described], [is_numeric_oid(oid) for _, oid in described]
 
 
 # --- choosing the format ---------------------------------------------------------------

@@ -44,6 +44,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.tokens import TokenType
 
+from nl2sql_shell.db.format import result_columns
+
 TIMEOUT_S = 10.0
 DECIMALS = 6
 MAX_PAIRINGS = 1000  # bounds the column search when many columns hold the same values (all NULL...)
@@ -156,8 +158,9 @@ def run_query(conn: psycopg.Connection, query: str) -> Result:
         columns: tuple[str, ...] = ()
         rows: list[Row] = []
         while True:
-            if cur.description is not None:
-                columns = tuple(c.name for c in cur.description)
+            described = result_columns(cur)
+            if described is not None:
+                columns = tuple(name for name, _ in described)
                 rows = [tuple(canonical(v) for v in row) for row in cur.fetchall()]
             if not cur.nextset():
                 break

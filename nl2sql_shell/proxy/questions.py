@@ -32,7 +32,7 @@ from sqlglot.errors import TokenError
 from nl2sql_shell.db.as_sent import backslashes_differ
 from nl2sql_shell.db.cells import visible, visible_sql
 from nl2sql_shell.db.execute import OneStatementCursor, read_only_transaction
-from nl2sql_shell.db.format import text_loading
+from nl2sql_shell.db.format import result_columns, text_loading
 from nl2sql_shell.nl2sql.examples import ExampleStore
 from nl2sql_shell.nl2sql.followup import FOLLOW_UP, READ_TIMEOUT_MS
 from nl2sql_shell.nl2sql.parsing import UnlikePostgres, tokenize
@@ -291,11 +291,11 @@ def _execute(conn: psycopg.Connection, sql: str, *, read_only: bool, statement_t
         if read_only:
             with read_only_transaction(conn, statement_timeout_ms):
                 cur.execute(sql, prepare=False, binary=binary)
-                rows = cur.fetchall() if cur.description is not None else []
+                rows = cur.fetchall() if result_columns(cur) is not None else []
         else:
             cur.execute(sql, prepare=False, binary=binary)
-            rows = cur.fetchall() if cur.description is not None else []
-        columns = None if cur.description is None else [(c.name, c.type_code) for c in cur.description]
+            rows = cur.fetchall() if result_columns(cur) is not None else []
+        columns = result_columns(cur)
         return RunResult(columns, rows, cur.statusmessage or "", notices)
 
 

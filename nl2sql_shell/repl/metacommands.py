@@ -291,13 +291,31 @@ def _timing(shell: Shell, argument: str) -> bool:
     return True
 
 
-@command("\\i", "\\include", syntax="\\i FILE", help="execute commands from file")
-def include(shell: Shell, argument: str) -> bool:
-    """Errors in the file name it as typed (psql's ``FILE:LINE:``); bytes that are not UTF-8
-    fail only their own statement: the session goes on, an open transaction stays open
-    (aborted by the server's refusal, as psql leaves it)."""
+_MAX_INCLUDE_DEPTH = 64  # psql nests until it runs out of open files; Python's stack ends first
+
+
+@command("\\i", "\\include", syntax="\\i FILE", help="execute commands from file", raw=True)
+def _include(shell: Shell, argument: str) -> bool:
+    words = meta_arguments(argument, shell.variables, evaluated=1)
+    return include(shell, words[0] if words else "")
+
+
+def include(shell: Shell, argument: str, name: str = "\\i") -> bool:
+    """Run the script ``argument`` names (a word as psql reads it). Errors in the file name it
+    as typed (psql's ``FILE:LINE:``); bytes that are not UTF-8 fail only their own statement:
+    the session goes on, an open transaction stays open (aborted by the server's refusal, as
+    psql leaves it). A file that includes itself ends, one error line, at a depth psql's
+    open-file limit would have ended it near."""
     from nl2sql_shell.repl.script import directory_error, read_script, run_script
 
+    if not argument:
+        shell.meta_error(f"{name}: missing required argument")
+        shell.last_failed = True
+        return True
+    if shell.include_depth >= _MAX_INCLUDE_DEPTH:
+        shell.meta_error(f"{argument}: too many nested \\i (at most {_MAX_INCLUDE_DEPTH} files)")
+        shell.last_failed = True
+        return True
     try:
         text = read_script(Path(os.path.expanduser(argument)))
     except IsADirectoryError as exc:
@@ -308,15 +326,26 @@ def include(shell: Shell, argument: str) -> bool:
         shell.meta_error(f"{argument}: {exc.strerror}")
         shell.last_failed = True
         return True
-    going_on = run_script(shell, text, source=argument)
+    shell.include_depth += 1
+    try:
+        going_on = run_script(shell, text, source=argument)
+    finally:
+        shell.include_depth -= 1
     shell.last_failed = shell.last_failed or not shell.connected  # the file ended early, as psql's does
     return going_on
 
 
-@command("\\o", "\\out", syntax="\\o [FILE]", help="send all query results to file (no argument: back to the screen)")
+@command("\\o", "\\out", syntax="\\o [FILE]", help="send all query results to file (no argument: back to the screen)", raw=True)
 def _out(shell: Shell, argument: str) -> bool:
+    """FILE is a word as psql reads it (quotes, variables); `|command` takes the line as typed."""
+    if argument.startswith("|"):
+        target: str | None = argument
+    else:
+        words = meta_arguments(argument, shell.variables, evaluated=1)
+        target = words[0] if words else None
+        argument = target or ""
     try:
-        shell.output.redirect(argument or None)
+        shell.output.redirect(target)
     except OSError as exc:
         shell.meta_error(f"{argument}: {exc.strerror}")
         shell.last_failed = True

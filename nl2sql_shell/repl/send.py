@@ -320,7 +320,7 @@ def fetch_result(shell: Shell, sql: str, limit: int | None = None, *, verbatim: 
             with shell.conn.cursor() as cur:
                 fmt.text_loading(cur)
                 cur.execute(as_query(sql, shell.conn.info.encoding), prepare=False)
-                if cur.description is None:  # a command: psql prints its tag, as for any query
+                if fmt.result_columns(cur) is None:  # a command: psql prints its tag, as for any query
                     returned_rows[0] = False
                     return Outcome(True, max(cur.rowcount, 0), cur.statusmessage)
                 result.names, result.numeric = fmt.describe(cur)  # (none: `select` has no columns, but rows)

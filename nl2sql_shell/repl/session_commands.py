@@ -75,11 +75,11 @@ def _include_relative(shell: Shell, argument: str) -> bool:
     directory at the prompt), as psql 15's \\ir."""
     from nl2sql_shell.repl.metacommands import include
 
-    words = meta_arguments(argument, shell.variables)
+    words = meta_arguments(argument, shell.variables, evaluated=1)
     name = words[0] if words else ""
     if name and shell.source and not os.path.isabs(os.path.expanduser(name)):
         name = os.path.join(os.path.dirname(shell.source), name)
-    return include(shell, name)
+    return include(shell, name, "\\ir")
 
 
 def _prompt(shell: Shell, argument: str) -> bool:

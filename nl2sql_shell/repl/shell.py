@@ -85,6 +85,7 @@ class Shell:
     location: str = ""  # psql's "psql:FILE:LINE: " while a script runs, before each error it prints
     source: str | None = None  # the script file running (as named), for \\ir; None at the prompt and for stdin
     input_file: str | None = None  # psql's pset.inputfile: the script's name in messages ("<stdin>" for -f -); None without one
+    include_depth: int = 0  # how many \\i files are running inside each other
     read_line: Callable[[], str] | None = None  # the running script's next line (\\prompt in a script on stdin)
     last_error: tuple[psycopg.errors.Diagnostic, str] | None = None  # the last server error and libpq's text of it (\\errverbose)
     conditions: Conditionals = field(default_factory=Conditionals)  # the open \\if blocks (repl/conditionals.py)

@@ -786,3 +786,33 @@ def test_single_transaction_covers_a_script_on_stdin_as_in_psql(pg_server):
         same(mine, psql, "-1", stdin=script)
         with psycopg.connect(mine) as conn:
             assert conn.execute("SELECT to_regclass('u')").fetchone() == (None,)
+
+
+FILE_WORDS = (
+    "\\i 'my file.sql'\n\\set f a.sql\n\\i :f\n\\ir 'my file.sql'\n\\i \"a.sql\"\n\\i\n\\ir\n"
+    "\\o 'out 1.txt'\nselect 1 as one;\n\\o /nonexistent/dir/x\nselect 2 as two;\n\\o\n\\! cat 'out 1.txt'\n"
+)
+
+
+def test_i_and_o_read_their_file_as_a_word_and_a_failed_o_keeps_its_target(fresh_db, tmp_path: Path):
+    """psql reads `\\i`'s and `\\o`'s file as it reads any word (quotes, variables), and opens
+    a new `\\o` target before it closes the old one: results after a failed `\\o` still go
+    to the file."""
+    (tmp_path / "my file.sql").write_text("select 42 as x;\n")
+    (tmp_path / "a.sql").write_text("select 7 as y;\n")
+    (tmp_path / "s.sql").write_text(FILE_WORDS)
+    code, out, err = ours(fresh_db, "-f", "s.sql", cwd=tmp_path)
+    (tmp_path / "out 1.txt").unlink()
+    assert (code, out, err) == theirs(fresh_db, "-f", "s.sql", cwd=tmp_path)
+    assert out.count(b" 42\n") == 2 and b" one \n" in out and b" two \n" in out
+    assert b"\\i: missing required argument" in err and b"\\ir: missing required argument" in err
+
+
+def test_a_file_that_includes_itself_ends_in_one_error_line(fresh_db, tmp_path: Path):
+    """psql nests until it runs out of open files (or stack) and then goes on; the shell stops
+    at a depth of its own with one line, and the script goes on."""
+    (tmp_path / "self.sql").write_text("select coalesce(:n, 0) + 1 as n \\gset\n\\i self.sql\n")
+    code, out, err = ours(fresh_db, "-v", "n=0", "-f", "self.sql", "-c", "\\echo :n done", cwd=tmp_path)
+    assert code == 0 and b"Traceback" not in err
+    assert err.decode().splitlines() == ["psql:self.sql:2: error: self.sql: too many nested \\i (at most 64 files)"]
+    assert out == b"65 done\n"

@@ -435,6 +435,25 @@ def test_a_sql_ascii_database_takes_the_script_s_bytes_as_psql(pg_server, tmp_pa
     assert not marker.exists()
 
 
+SQL_ASCII_NAMES = (
+    b'select 1 as "caf\xc3\xa9", 2 as "\xe2\x82\xac";\n\\set FETCH_COUNT 1\nselect 3 as "caf\xc3\xa9";\n\\unset FETCH_COUNT\n'
+    b'select 4 as "caf\xc3\xa9" \\gset\n\\echo :caf\xc3\xa9\nselect 1 as "r\xc3\xa9", 2 as c, 3 as v \\crosstabview\nselect 2 as ok;\n'
+)
+
+
+def test_a_sql_ascii_result_column_named_with_other_bytes_prints_as_psql(pg_server, tmp_path: Path):
+    """psycopg decodes a column's name as ASCII under SQL_ASCII: `select 1 as "café"` was a
+    traceback that ended the script. The names print as psql prints them, but for the width
+    of the rule under them (psql counts bytes there)."""
+    (tmp_path / "a.sql").write_bytes(SQL_ASCII_NAMES)
+    with twin_databases(pg_server.conninfo(), options="ENCODING SQL_ASCII TEMPLATE template0") as (mine, psqls):
+        code, out, err = ours(mine, "-f", "a.sql", cwd=tmp_path)
+        psql = theirs(psqls, "-f", "a.sql", cwd=tmp_path)
+    assert (code, err) == (psql[0], psql[2]) == (0, b"")
+    assert out.replace(b"-", b"").split() == psql[1].replace(b"-", b"").split()
+    assert b" caf\xc3\xa9 |" in out and b"\n4\n" in out and b" ok \n" in out
+
+
 def test_a_c_argument_in_the_client_encoding_s_bytes_as_psql(pg_server):
     """`-c "select 'caf\\xe9'"` on a LATIN1 database ran as bytes to be refused, and printed no
     result (psql sends the bytes, which LATIN1 reads as café)."""
