@@ -253,7 +253,9 @@ class _NameChecker:
         table = None
         if isinstance(node.this, exp.Identifier) and not is_catalog(node, self.schema) and not (not node.db and node.name in self._ctes):
             table = self.schema.table(node.name, node.db or None)
-            if table is None or table.name != node.name or (node.db and table.schema != node.db):
+            if table is None and self.schema.reads_unlisted(node.name, node.db or None):
+                pass  # a partition, a temporary table: it exists, its columns are not known here
+            elif table is None or table.name != node.name or (node.db and table.schema != node.db):
                 self.errors.append(self._missing_table(node))
                 self.unknown.append(node.name)
                 table = None
@@ -439,9 +441,15 @@ def is_catalog(node: exp.Table, schema: Schema) -> bool:
 def is_bare_keyword(node: exp.Table | exp.Column) -> bool:
     """An unqualified name written bare that PostgreSQL reads as a keyword: `FROM user` is the
     current user's name (a one-row table), `WHERE user = 'bob'` compares it, `FROM order`
-    does not parse. The schema's table or column of that name must be written in quotes."""
+    does not parse. The schema's table or column of that name must be written in quotes.
+    Where the statement writes that column quoted or qualified too (`d."user" = user`), its
+    author told the two apart: the bare one is the keyword."""
     qualifier = node.args.get("db") if isinstance(node, exp.Table) else node.args.get("table")
-    return not qualifier and isinstance(node.this, exp.Identifier) and not node.this.quoted and node.name in RESERVED_WORDS
+    if qualifier or not isinstance(node.this, exp.Identifier) or node.this.quoted or node.name not in RESERVED_WORDS:
+        return False
+    return not isinstance(node, exp.Column) or not any(
+        other is not node and other.name == node.name and (other.table or other.this.quoted) for other in node.root().find_all(exp.Column)
+    )
 
 
 def keyword_error(name: str, kind: str) -> str:

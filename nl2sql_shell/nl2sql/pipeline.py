@@ -518,9 +518,9 @@ class Asker:
         read-only, row-limited); with none proven, the first (greedy) candidate, not run."""
         proven = self._proven(passed)
         if not proven:
-            return *passed[0], "the model's query passed the schema checks; it was not run"
+            return *passed[0], f"{_whose(passed[0][0])} passed the schema checks; it was not run"
         if len(proven) == 1:
-            return *proven[0], "the model's query passed the schema and server checks"
+            return *proven[0], f"{_whose(proven[0][0])} passed the schema and server checks"
         fingerprints = self._fingerprints(proven, conn, runs)
         votes = Counter(f for f in fingerprints if f is not None)
         if not votes:
@@ -561,6 +561,11 @@ def feedback(errors: list[str], limit: int = 3, max_chars: int = 700) -> str:
         return "no SQL query found in the reply"
     text = "; ".join(dict.fromkeys(errors[:limit]))
     return text if len(text) <= max_chars else text[: max_chars - 3] + "..."
+
+
+def _whose(attempt: Attempt) -> str:
+    """Which query passed: the model's as written, or (its repairs named after) as corrected."""
+    return "the corrected query" if attempt.changes else "the model's query"
 
 
 def describe_reason(reason: Reason) -> str:

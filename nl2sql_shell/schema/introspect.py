@@ -101,6 +101,15 @@ SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace 
 WHERE n.nspname = ANY(%(path)s::text[]) AND c.relname = ANY(%(names)s::text[])
 """
 
+# Relations a query may name that the schema does not list: partitions (it lists their
+# parent) and the session's own temporary tables. They exist: a query reading one is not
+# missing a table, and no repair may read a listed one in its place.
+_UNLISTED = """
+SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND (c.relispartition OR n.oid = pg_my_temp_schema())
+  AND has_schema_privilege(n.oid, 'USAGE')
+"""
+
 # A column of a domain (`CREATE DOMAIN cents AS bigint`) is read as its base type, which is
 # what the model and the checks compare (a number, text, an enum's labels); the domain's name
 # is kept too, as it often says the unit. Two levels of domains over domains are unwrapped.
@@ -226,8 +235,9 @@ def read_schema(conn: psycopg.Connection, *, sample_values: int = 5, max_distinc
         ranges = _ranges(cur, relations, columns)
         names = list({r.name for r in relations})
         hidden = {(row.schema, row.name) for row in cur.execute(_NAMESAKES, {"path": list(path.effective), "names": names})} - {(r.schema, r.name) for r in relations}
+        unlisted = {(row.schema, row.name) for row in cur.execute(_UNLISTED)}
     tables = tuple(_table(rel, columns[rel.oid], constraints[rel.oid], samples, ranges) for rel in relations)
-    return Schema(database=database, search_path=path.listed, tables=tables, hidden=frozenset(hidden))
+    return Schema(database=database, search_path=path.listed, tables=tables, hidden=frozenset(hidden), unlisted=frozenset(unlisted))
 
 
 _LOCKED = """SELECT DISTINCT relation FROM pg_locks

@@ -75,6 +75,9 @@ class Schema:
     # (partitions, sequences, indexes, an extension's tables, system catalogs) but named like
     # one that is: a bare name reaches whichever comes first on the path, as the server does.
     hidden: frozenset[tuple[str, str]] = frozenset()
+    # (schema, name) of relations a query may read that are not listed: partitions (their
+    # parent is) and the session's temporary tables (which come first for a bare name).
+    unlisted: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def multiple_schemas(self) -> bool:
@@ -90,9 +93,23 @@ class Schema:
         if not matches:
             return None
         found = min(matches, key=lambda t: self._position(t.schema))
-        if schema is None and any(self._position(s) < self._position(found.schema) for s, n in self.hidden if n.lower() == lowered):
-            return None  # the server reads a relation the schema does not list (pg_catalog's pg_roles)
+        if schema is None and any(self._position(s) < self._position(found.schema) for s, n in self.hidden | self.unlisted if n.lower() == lowered):
+            return None  # the server reads a relation the schema does not list (pg_catalog's pg_roles, a temporary table)
         return found
+
+    def reads_unlisted(self, name: str, schema: str | None = None) -> bool:
+        """Whether the server reads a relation the schema does not list (`unlisted`) for
+        ``name``, in ``schema`` (`pg_temp`: the session's temporary schema) or, bare, where
+        the search_path leads it."""
+        lowered = name.lower()
+        for where, relation in self.unlisted:
+            if relation.lower() != lowered:
+                continue
+            if schema is None and self._position(where) < len(self.search_path):
+                return True
+            if schema is not None and (where.lower() == schema.lower() or (schema.lower() == "pg_temp" and where.startswith("pg_temp_"))):
+                return True
+        return False
 
     def _position(self, schema: str) -> int:
         """Where the server looks for a bare name in ``schema``: in search_path order, and

@@ -136,3 +136,12 @@ def test_the_reason_names_the_corrections_of_the_chosen_candidate(conn, replies:
     assert answer.reason.startswith("2 of 3 checked candidates returned the same rows")
     assert ("; corrected EXTRACT(YEAR FROM sent_epoch) -> " in answer.reason) is corrected
     assert ("epoch_seconds" in [c.rule for c in answer.attempts[chosen].changes]) is corrected
+
+
+@pytest.mark.parametrize(("reply", "subject"), [(EPOCH, "the corrected query"), (CLEAN, "the model's query")])
+def test_the_reason_says_whose_query_passed(conn, reply: str, subject: str) -> None:
+    """The model's query failed and only its repair passed: the reason said the model's did."""
+    asker = Asker(Scripted([reply]), Options(candidates=1, max_repairs=0))
+    answer = asker.ask("how many messages were sent in 2024", conn, check_grounding=False)
+    assert answer.reason.startswith(f"{subject} passed the schema and server checks")
+    assert ("; corrected " in answer.reason) is (reply == EPOCH)

@@ -54,7 +54,7 @@ def ambiguous_column(scope: Scope, tables: Tables, context: Context) -> Iterator
         if column.table or isinstance(column.this, exp.Star):
             continue
         found = owners(column.name, tables)
-        if len(found) < 2 or not _equated(column, found):
+        if len(found) < 2 or not _equated(scope.expression, column, found):
             continue
         preserved = [alias for alias in found if alias not in nullable]
         if not preserved:
@@ -81,12 +81,28 @@ def _nullable(select: exp.Expression) -> set[str]:
     return nullable
 
 
-def _equated(column: exp.Column, aliases: list[str]) -> bool:
-    """Whether the statement has `x.name = y.name` joining every alias that has the column."""
-    statement = column.root()
+def _equated(select: exp.Expression, column: exp.Column, aliases: list[str]) -> bool:
+    """Whether every row the query keeps has `x.name = y.name` for every alias that has the
+    column: an equality of a join's ON or of the WHERE, ANDed (not under OR or NOT), in this
+    query. One compared in the select list or under OR holds for some rows only, and there
+    the tables' values differ: which one was meant is not known."""
+    conditions = [join.args.get("on") for join in select.args.get("joins") or []]
+    if (where := select.args.get("where")) is not None:
+        conditions.append(where.this)
     joined: set[str] = set()
-    for eq in statement.find_all(exp.EQ):
-        left, right = eq.left, eq.right
-        if isinstance(left, exp.Column) and isinstance(right, exp.Column) and left.name == right.name == column.name and left.table and right.table:
-            joined |= {left.table, right.table}
+    for eq in (part for condition in conditions if condition is not None for part in _conjuncts(condition)):
+        if isinstance(eq, exp.EQ):
+            left, right = eq.left, eq.right
+            if isinstance(left, exp.Column) and isinstance(right, exp.Column) and left.name == right.name == column.name and left.table and right.table:
+                joined |= {left.table, right.table}
     return set(aliases) <= joined
+
+
+def _conjuncts(condition: exp.Expression) -> Iterator[exp.Expression]:
+    """The parts of an AND chain (parentheses taken off), each a condition every row meets."""
+    condition = condition.unnest()
+    if isinstance(condition, exp.And):
+        yield from _conjuncts(condition.left)
+        yield from _conjuncts(condition.right)
+    else:
+        yield condition

@@ -32,29 +32,34 @@ def known_table(scope: Scope, tables: Tables, context: Context) -> Iterator[Chan
     schema = context.schema
     for alias, source in scope.sources.items():
         known = tables.get(alias)
-        if not isinstance(source, exp.Table) or is_catalog(source, schema):
-            continue
+        if not isinstance(source, exp.Table) or is_catalog(source, schema) or (known is None and schema.reads_unlisted(source.name, source.db or None)):
+            continue  # (a partition or a temporary table: the server reads it as named)
         if known is not None and known.name == source.name:
             if is_bare_keyword(source):
                 yield _quoted_keyword(source, known, scope)
             continue
-        # the same name in another case (`PatientVisit` folded to patientvisit), or off the search_path
-        same_name = [t for t in schema.tables if t.name.lower() == source.name.lower() and (not source.db or t.schema == source.db)]
+        # the same name in another case (`PatientVisit` folded to patientvisit), or off the
+        # search_path; in the schema the model named, where the database has it
+        candidates = [t for t in schema.tables if t.schema == source.db] if source.db else []
+        candidates = candidates or list(schema.tables)
+        same_name = [t for t in candidates if t.name.lower() == source.name.lower()]
         if len(same_name) == 1:
             found = same_name[0]
         else:
-            name = closest_name(source.name, [t.name for t in schema.tables], cutoff=SPELLING_CUTOFF, every_word=True)
-            same = [t for t in schema.tables if t.name == name]
+            name = closest_name(source.name, [t.name for t in candidates], cutoff=SPELLING_CUTOFF, every_word=True)
+            same = [t for t in candidates if t.name == name]
             if len(same) != 1:
                 continue
             found = same[0]
         before, original = sql_of(source), source.name
+        named_schema = source.db
+        written = f"{named_schema}.{original}" if named_schema else original
         if not source.alias:
             source.set("alias", exp.TableAlias(this=exp.to_identifier(original)))  # `orders.x` still resolves
         source.set("this", identifier(found.name))
         source.set("db", identifier(found.schema) if schema.needs_schema(found.schema, found.name) else None)
         reference = schema.reference(found)
-        why = f"{reference} is not on the search_path" if found.name == original else f"no table {original}; the schema has {reference}"
+        why = f"{reference} is not on the search_path" if found.name == original and not named_schema else f"no table {written}; the schema has {reference}"
         yield Change("known_table", before, sql_of(source), why)
 
 

@@ -104,12 +104,16 @@ def _join(scope: Scope, alias: str, table: Table, owner: Table, missing: list[st
 def _join_key(table: Table, owner: Table) -> tuple[str, str] | None:
     """(column of `table`, column of `owner`) to join on: a declared single-column foreign key
     either way, else the `<table>_id` = `id` convention, else the one column both tables have
-    (`city_name`) with the same type; None when that is not one clear choice."""
-    for child, parent, flip in ((table, owner, False), (owner, table, True)):
-        for fk in child.foreign_keys:
-            if fk.ref_table == parent.name and len(fk.columns) == 1:
-                pair = (fk.columns[0], fk.ref_columns[0])
-                return pair[::-1] if flip else pair
+    (`city_name`) with the same type; None when that is not one clear choice (two foreign
+    keys, `sender_user_id` and `recipient_user_id`, are two readings)."""
+    declared = [
+        (fk.ref_columns[0], fk.columns[0]) if flip else (fk.columns[0], fk.ref_columns[0])
+        for child, parent, flip in ((table, owner, False), (owner, table, True))
+        for fk in child.foreign_keys
+        if fk.ref_table == parent.name and len(fk.columns) == 1
+    ]
+    if declared:
+        return declared[0] if len(declared) == 1 else None
     for child, parent, flip in ((table, owner, False), (owner, table, True)):
         for name in (f"{parent.name}_id", f"{parent.name}id"):
             if child.column(name) is not None and parent.column("id") is not None:

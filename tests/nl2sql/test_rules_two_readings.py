@@ -1,0 +1,102 @@
+"""Repairs that must not fire: a relation the schema does not list but the server reads (a
+partition, the session's temporary table), a bare keyword whose quoted form would compare a
+column with itself, a schema the model named, two foreign keys to one table, a column
+compared outside a join. Each query either runs and comes back as written, or fails and
+comes back unchanged or repaired to its one meaning."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from conftest import database_fixture
+
+from nl2sql_shell.nl2sql.pipeline import Asker, Attempt, Options
+from nl2sql_shell.schema.introspect import read_schema
+from nl2sql_shell.schema.readable import model_view
+
+SCHEMA = """
+CREATE TABLE ev(ev_id int, ev_year int NOT NULL) PARTITION BY LIST (ev_year);
+CREATE TABLE ev_2024 PARTITION OF ev FOR VALUES IN (2024);
+CREATE TABLE ev_2025 PARTITION OF ev FOR VALUES IN (2025);
+CREATE TABLE ev_2024_backup(ev_id int, ev_year int);
+INSERT INTO ev VALUES (1, 2024), (2, 2024), (3, 2025);
+INSERT INTO ev_2024_backup VALUES (1, 2024);
+CREATE TABLE deal(deal_id int PRIMARY KEY, "user" text NOT NULL);
+INSERT INTO deal VALUES (1, 'ann'), (2, 'bob'), (3, 'ann');
+CREATE TABLE tbl_users(usr_id int PRIMARY KEY, usr_name text);
+CREATE TABLE tbl_messages(msg_id int PRIMARY KEY, msg_body text,
+  sender_user_id int REFERENCES tbl_users(usr_id), recipient_user_id int REFERENCES tbl_users(usr_id));
+INSERT INTO tbl_users VALUES (1, 'ann'), (2, 'bob'), (3, 'cyd');
+INSERT INTO tbl_messages VALUES (1, 'hi', 1, 2), (2, 'yo', 3, 1);
+CREATE TABLE tbl_a(a_id int PRIMARY KEY, a_code text);
+CREATE TABLE tbl_b(b_id int PRIMARY KEY, a_id int REFERENCES tbl_a(a_id), a_code text);
+INSERT INTO tbl_a VALUES (1, 'X'), (2, 'Y');
+INSERT INTO tbl_b VALUES (1, 1, 'X'), (2, 2, 'Z');
+"""
+
+# The rules that join an owner's table read one schema only: billing gets its own database.
+BILLING = """
+CREATE SCHEMA billing;
+CREATE TABLE billing.invoices(inv_id int PRIMARY KEY, inv_total numeric);
+CREATE TABLE invoice(inv_id int PRIMARY KEY, inv_total numeric);
+INSERT INTO billing.invoices VALUES (1, 10), (2, 20), (3, 30);
+INSERT INTO invoice VALUES (7, 1);
+"""
+
+conn = database_fixture("rules_two_readings", SCHEMA)
+billing = database_fixture("rules_two_readings_billing", BILLING)
+
+
+def _check(conn: psycopg.Connection, sql: str) -> tuple[Attempt, object]:
+    attempt = Attempt(sql, sql)
+    result = Asker(None, Options())._check(attempt, model_view(read_schema(conn)), conn)
+    return attempt, result
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT COUNT(*) FROM ev_2024",  # a partition: the schema lists only its parent
+        "SELECT COUNT(*) FROM ev_scratch",  # the session's temporary table
+        "SELECT COUNT(*) FROM pg_temp.ev_scratch",
+        'SELECT d.deal_id FROM deal AS d WHERE d."user" = user',  # bare user: the current user
+    ],
+)
+def test_a_query_the_server_runs_comes_back_as_written(conn, sql: str) -> None:
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS ev_scratch AS SELECT g FROM generate_series(1, 5) AS g")
+    conn.execute(sql)
+    attempt, result = _check(conn, sql)
+    assert result is not None and attempt.sql == sql and attempt.changes == [] and attempt.errors == []
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        # two foreign keys lead to tbl_users: sender or recipient, no one reading
+        ("SELECT msg_body, usr_name FROM tbl_messages ORDER BY 1", None),
+        # a_code compared in the select list: the two tables' codes differ there
+        ("SELECT a_code, a.a_code = b.a_code AS same_code FROM tbl_a AS a JOIN tbl_b AS b ON a.a_id = b.a_id ORDER BY 1", None),
+        ("SELECT a_code FROM tbl_a AS a JOIN tbl_b AS b ON a.a_id = b.a_id WHERE a.a_code <> b.a_code OR a.a_code = b.a_code", None),
+    ],
+)
+def test_a_query_that_fails_is_left_failing_when_it_has_two_meanings(conn, written: str, meant: str | None) -> None:
+    _repaired_only_to_its_meaning(conn, written, meant)
+
+
+def test_a_table_the_model_put_in_a_schema_is_looked_for_in_that_schema(billing) -> None:
+    """public's invoice is another table than billing's invoices; the reason said "invoice is
+    not on the search_path" where it is."""
+    written = "SELECT inv_id, inv_total FROM billing.invoice ORDER BY 1"
+    attempt = _repaired_only_to_its_meaning(billing, written, "SELECT inv_id, inv_total FROM billing.invoices ORDER BY 1")
+    assert [str(c) for c in attempt.changes] == ["billing.invoice -> billing.invoices AS invoice (no table billing.invoice; the schema has billing.invoices)"]
+
+
+def _repaired_only_to_its_meaning(conn: psycopg.Connection, written: str, meant: str | None) -> Attempt:
+    with pytest.raises(psycopg.Error):
+        conn.execute(written)
+    attempt, result = _check(conn, written)
+    if meant is None or result is None:
+        assert result is None and attempt.changes == [] and attempt.errors
+        return attempt
+    assert conn.execute(attempt.sql).fetchall() == conn.execute(meant).fetchall()
+    return attempt
