@@ -140,7 +140,7 @@ def main() -> None:
 @click.option("--vi", is_flag=True, help="vi editing mode (F4 toggles)")
 @model_options
 @click.option("--yes", is_flag=True, help="with -c '? ...': run the answer if it only reads")
-@click.option("--candidates", type=int, default=None, help=f"queries written per question, voted on by their rows  [default: {DEFAULT_CANDIDATES}]")
+@click.option("--candidates", type=click.IntRange(min=1), default=None, help=f"queries written per question, voted on by their rows  [default: {DEFAULT_CANDIDATES}]")
 @rules_option
 @click.pass_context
 def shell_command(ctx: click.Context, **options) -> None:

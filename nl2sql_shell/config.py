@@ -26,6 +26,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -76,11 +77,15 @@ def load_config() -> dict[str, Any]:
     except ImportError:  # Python 3.10
         import tomli as tomllib  # type: ignore[no-redef]
     try:
-        return tomllib.loads(path.read_text())
+        config = tomllib.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise SystemExit(f"nl2sql-shell: {path}: {exc}") from None
+    for key in config.keys() - KEYS:  # a misspelt key would silently change nothing
+        print(f"nl2sql-shell: {path}: unknown setting {key!r} ignored; the settings are: {', '.join(sorted(KEYS))}", file=sys.stderr)
+    return config
 
 
+KEYS = frozenset({"model", "model_url", "adapter", "quantize", "device", "backend", "candidates", "check_seconds", "grammar", "vi", "rules"})
 _KINDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
 
 
@@ -106,6 +111,8 @@ def model_settings(config: dict[str, Any], *, model: str | None, model_url: str 
     from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 
     model_url = model_url or setting(config, "model_url", str)
+    if candidates is None and setting(config, "candidates", int, DEFAULT_CANDIDATES) < 1:
+        raise SystemExit(f"nl2sql-shell: {config_path()}: candidates must be at least 1, not {config['candidates']!r}")
     local = model_url is None
     return {
         "model": model or setting(config, "model", str),

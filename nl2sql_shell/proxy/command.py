@@ -25,7 +25,7 @@ def parse_listen(value: str) -> tuple[str, int]:
 @click.argument("upstream", required=False)
 @click.option("--listen", default="127.0.0.1:6432", show_default=True, help="Address to serve clients on; other hosts are refused unless it is one they can reach (e.g. 0.0.0.0:6432).")
 @model_options
-@click.option("--candidates", type=int, default=None, help=f"Queries written per question, voted on by their rows.  [default: {DEFAULT_CANDIDATES}]")
+@click.option("--candidates", type=click.IntRange(min=1), default=None, help=f"Queries written per question, voted on by their rows.  [default: {DEFAULT_CANDIDATES}]")
 def proxy(upstream, listen, model, model_url, adapter, quantize, device, backend, candidates) -> None:
     """A PostgreSQL proxy in front of UPSTREAM (a URI or conninfo; the embedded demo server
     when none): everything passes through, and `? QUESTION` or `SELECT nl2sql('QUESTION')`

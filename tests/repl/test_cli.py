@@ -122,13 +122,31 @@ def test_embedded_demo_database_starts_from_nothing(reachable_tmp: Path):
 
 @pytest.mark.parametrize(
     ("setting", "named"),
-    [('candidates = "x"', "candidates must be an integer"), ('check_seconds = "abc"', "check_seconds must be a number"), ('vi = "false"', "vi must be true or false")],
+    [
+        ('candidates = "x"', "candidates must be an integer"),
+        ('check_seconds = "abc"', "check_seconds must be a number"),
+        ('vi = "false"', "vi must be true or false"),
+        ("candidates = 0", "candidates must be at least 1, not 0"),  # (every question then failed)
+    ],
 )
 def test_a_config_value_of_the_wrong_kind_is_one_line(fresh_db, tmp_path, setting, named):
     """`candidates = "x"` ended in a traceback; `vi = "false"` switched vi keys on."""
     (tmp_path / "config.toml").write_text(setting + "\n")
     done = shell(fresh_db, "-X", "-c", "select 1", NL2SQL_SHELL_CONFIG=str(tmp_path / "config.toml"))
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and named in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_unknown_config_key_is_one_warning_line_and_the_session_goes_on(fresh_db, tmp_path):
+    """`modle = "..."` (misspelt) changed nothing, silently."""
+    (tmp_path / "config.toml").write_text('modle = "Qwen/Qwen2.5-Coder-1.5B-Instruct"\n')
+    done = shell(fresh_db, "-X", "-c", "select 1 as one", NL2SQL_SHELL_CONFIG=str(tmp_path / "config.toml"))
+    assert done.returncode == 0 and " one \n" in done.stdout
+    assert done.stderr.splitlines() == [f"nl2sql-shell: {tmp_path / 'config.toml'}: unknown setting 'modle' ignored; the settings are: adapter, backend, candidates, check_seconds, device, grammar, model, model_url, quantize, rules, vi"]
+
+
+def test_zero_candidates_is_a_usage_error(fresh_db):
+    done = shell(fresh_db, "-X", "--candidates", "0", "-c", "select 1")
+    assert done.returncode == 2 and "'--candidates': 0 is not in the range x>=1" in done.stderr
 
 
 def test_a_config_value_of_the_wrong_kind_is_told_before_connecting(tmp_path):
