@@ -11,17 +11,23 @@ The rules follow defog-ai/sql-eval (``eval/eval.py``), re-implemented without pa
 * *correct* (the reported figure): exact, or every gold column equals a distinct predicted
   column (extra predicted columns allowed); an empty gold result never matches this way.
 
-Where we knowingly differ from upstream (each makes a right answer less likely to be failed):
+Where we knowingly differ from upstream (each makes a right answer less likely to be failed,
+or a wrong one less likely to pass):
 
-* numbers: NUMERIC values become floats as pandas does, and every float is rounded to
-  ``DECIMALS`` places in both results, where upstream compares exactly (its ``--decimal_points``
+* numbers: whole NUMERIC values stay exact ints (as float, 9007199254740993 was ...992); other
+  NUMERIC values become floats as pandas does, and every float is rounded to ``DIGITS``
+  significant digits in both results, where upstream compares exactly (its ``--decimal_points``
   is off by default) in the exact test and with a relative tolerance of 1e-5 in the column test;
-  rounding absorbs float-versus-numeric noise without making equality non-transitive;
+  rounding absorbs float-versus-numeric noise without making equality non-transitive, and a
+  small value is not 0;
+* booleans are no numbers (pandas' True equals 1);
 * NULLs equal NULLs (upstream's exact test fails on NULLs in float columns);
 * ordered comparisons: the order is only required on the gold's ORDER BY keys that appear in
   its output; rows tied on those keys may come in any order (upstream's latest version sorts
   both frames entirely, its earlier one compared raw order). A gold without ORDER BY imposes
   no order, whatever the question says;
+* `{a, b}` is read where SQL has braces, not inside literals (upstream's regex also expands
+  `'^[0-9]{3,4}$'`);
 * columns are paired by search rather than greedily, so a gold column is not lost to an
   earlier gold column that happened to match the same predicted column first.
 """
@@ -47,10 +53,13 @@ from sqlglot.tokens import TokenType
 from nl2sql_shell.db.format import result_columns
 
 TIMEOUT_S = 10.0
-DECIMALS = 6
+DIGITS = 10  # significant digits: float-versus-numeric noise is ~1e-16 of a value
 MAX_PAIRINGS = 1000  # bounds the column search when many columns hold the same values (all NULL...)
-_ORDER_WORDS = re.compile(r"\b(order|sort|arrange)\b", re.IGNORECASE)
-_SUBSET = re.compile(r"\{([^{}]*[^{}\s][^{}]*)\}")  # "{a, b}" but not the "{}" placeholder
+# A question asks for an order in these words; "order" alone is often a thing (a purchase order).
+_ORDER_WORDS = re.compile(
+    r"\b(?:in\s+(?:\w+\s+){0,3}order|order(?:ed)?\s+(?:\w+\s+){0,3}(?:by|from|of)|sort(?:s|ed|ing)?|arranged?|rank(?:s|ed|ing)?|ascending|descending)\b",
+    re.IGNORECASE,
+)
 
 Row = tuple[Any, ...]
 
@@ -85,17 +94,44 @@ def split_statements(text: str) -> list[str]:
 
 
 def expand_column_subsets(query: str) -> list[str]:
-    """Every query ``{a, b}`` stands for: one per non-empty subset, smallest first, ``{}`` following it."""
-    match = _SUBSET.search(query)
-    if match is None:
+    """Every query ``{a, b}`` stands for: one per non-empty subset, smallest first, ``{}`` following it.
+    Braces are read where SQL has them, not inside a literal (`'^[0-9]{3,4}$'`, `'{ann,bob}'`),
+    a quoted name or a comment."""
+    braces = _braces(query)
+    first = next(((start, end) for start, end in braces if query[start + 1 : end - 1].strip()), None)
+    if first is None:
         return [query]
-    options = [o.strip() for o in match.group(1).split(",")]
-    head, tail = query[: match.start()], query[match.end() :]
+    options = [o.strip() for o in query[first[0] + 1 : first[1] - 1].split(",")]
+    head, tail = query[: first[0]], query[first[1] :]
+    follows = [(start - first[1], end - first[1]) for start, end in braces if start >= first[1] and end - start == 2]  # each `{}` after it
     return [
-        head + ", ".join(combo) + tail.replace("{}", ", ".join(combo))
+        head + ", ".join(combo) + _filled(tail, follows, ", ".join(combo))
         for size in range(1, len(options) + 1)
         for combo in itertools.combinations(options, size)
     ]
+
+
+def _braces(query: str) -> list[tuple[int, int]]:
+    """(start, end) of each `{...}` written as SQL, in order; none when the text does not tokenize."""
+    try:
+        tokens = sqlglot.Dialect.get_or_raise("postgres").tokenize(query)
+    except sqlglot.errors.TokenError:
+        return []
+    spans, opened = [], None
+    for token in tokens:
+        if token.token_type == TokenType.L_BRACE:
+            opened = token.start
+        elif token.token_type == TokenType.R_BRACE and opened is not None:
+            spans.append((opened, token.end + 1))
+            opened = None
+    return spans
+
+
+def _filled(text: str, holes: list[tuple[int, int]], value: str) -> str:
+    """``text`` with each (start, end) span replaced by ``value``."""
+    for start, end in reversed(holes):
+        text = text[:start] + value + text[end:]
+    return text
 
 
 def gold_queries(gold: str) -> list[str]:
@@ -105,15 +141,27 @@ def gold_queries(gold: str) -> list[str]:
 
 # --- running queries ----------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Boolean:
+    """A boolean cell: Python's True equals 1, a boolean answer to a count question does not."""
+
+    value: bool
+
+
 def canonical(value: Any) -> Any:
-    """A cell as compared: numbers as rounded floats or ints, containers hashable, others as is."""
-    if value is None or isinstance(value, (bool, int, str, bytes, date, time, timedelta, UUID)):
+    """A cell as compared: whole numbers as ints (exact, however big), others as floats rounded
+    to ``DIGITS`` significant digits (3e-7 is not 0), containers hashable, others as is."""
+    if isinstance(value, bool):
+        return Boolean(value)
+    if value is None or isinstance(value, (int, str, bytes, date, time, timedelta, UUID)):
         return value
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return int(value)
     if isinstance(value, (float, Decimal)):
         number = float(value)
         if math.isnan(number):
             return "NaN"
-        return round(number, DECIMALS) if math.isfinite(number) else number
+        return float(f"{number:.{DIGITS}g}") if math.isfinite(number) else number
     if isinstance(value, (list, tuple)):
         return tuple(canonical(v) for v in value)
     if isinstance(value, dict):
@@ -177,8 +225,10 @@ def asks_for_order(question: str, category: str) -> bool:
 def order_key_columns(query: str, columns: Sequence[str]) -> tuple[int, ...] | None:
     """Output positions of the query's ORDER BY keys, or None when it has no top-level ORDER BY.
 
-    Only the leading keys found in the output are returned (empty when the first is not): rows
-    tied on them may legitimately come in either order.
+    Only the leading keys found in the output are returned: rows tied on them may legitimately
+    come in either order. When the first key is not in the output (`ORDER BY LENGTH(name)`),
+    which rows tie cannot be seen: empty, the rows' order is compared as it comes (a reversed
+    order is wrong; so, too strictly, is another order of tied rows).
     """
     try:
         tree = sqlglot.parse_one(query, read="postgres")
@@ -195,10 +245,10 @@ def order_key_columns(query: str, columns: Sequence[str]) -> tuple[int, ...] | N
         term = ordered.this
         if isinstance(term, exp.Literal) and term.is_int and 0 < int(term.this) <= len(columns):
             index = int(term.this) - 1
-        elif isinstance(term, exp.Column) and not term.table and term.name.lower() in lowered:
-            index = lowered.index(term.name.lower())
         elif positional and term in selects:
             index = selects.index(term)
+        elif isinstance(term, exp.Column) and lowered.count(term.name.lower()) == 1:  # `t.salary` shown as salary
+            index = lowered.index(term.name.lower())
         else:
             break
         keys.append(index)
@@ -247,18 +297,21 @@ def subset_match(gold: Result, pred: Result, order_keys: tuple[int, ...] | None 
     pred_columns = [sorted((row[j] for row in pred.rows), key=_cell_key) for j in range(len(pred.columns))]
     candidates = [[j for j, p in enumerate(pred_columns) if p == g] for g in gold_columns]
     wanted = _normalise_rows(gold.rows, order_keys)
-    pairings = itertools.islice(_pairings(candidates, ()), MAX_PAIRINGS)
+    pairings = itertools.islice(_pairings(candidates, (), gold.rows, pred.rows), MAX_PAIRINGS)
     return any(_normalise_rows(_project(pred.rows, pairing), order_keys) == wanted for pairing in pairings)
 
 
-def _pairings(candidates: list[list[int]], taken: tuple[int, ...]):
-    """Each way to give every gold column its own predicted column among its candidates."""
+def _pairings(candidates: list[list[int]], taken: tuple[int, ...], gold_rows: Sequence[Row], pred_rows: Sequence[Row]):
+    """Each way to give every gold column its own predicted column among its candidates, such
+    that the rows agree on the columns paired so far (a pairing that fails there fails whole:
+    the search reaches the right one among many columns of the same values)."""
     if len(taken) == len(candidates):
         yield taken
         return
+    wanted = set(_project(gold_rows, range(len(taken) + 1)))
     for j in candidates[len(taken)]:
-        if j not in taken:
-            yield from _pairings(candidates, (*taken, j))
+        if j not in taken and set(_project(pred_rows, (*taken, j))) == wanted:
+            yield from _pairings(candidates, (*taken, j), gold_rows, pred_rows)
 
 
 def compare(gold: Result, pred: Result, *, ordered: bool, gold_query: str) -> tuple[bool, bool]:

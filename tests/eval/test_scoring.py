@@ -52,6 +52,7 @@ def test_order_keys_come_from_the_gold_output() -> None:
     assert scoring.order_key_columns("SELECT a.name, SUM(x) AS total FROM a GROUP BY 1 ORDER BY total DESC, a.name", columns) == (1, 0)
     assert scoring.order_key_columns("SELECT a.name, SUM(x) AS total FROM a GROUP BY 1 ORDER BY 2", columns) == (1,)
     assert scoring.order_key_columns("SELECT a.name, b AS total FROM a ORDER BY LENGTH(a.name), b", columns) == ()
+    assert scoring.order_key_columns("SELECT name, total FROM a ORDER BY a.total DESC", columns) == (1,)  # qualified, shown bare
     assert scoring.order_key_columns("SELECT a.name, b AS total FROM a", columns) is None
 
 
@@ -179,3 +180,58 @@ def test_refusal_queries_of_the_idk_suite_score_correct(suite_dbs: dict[str, str
     for q in SUITE_DATA.idk:
         assert score(q.gold, q.gold, suite_dbs[q.db_name], question=q.question, category=q.category).exact
     assert not score("SELECT 'no idea' AS answer", SUITE_DATA.idk[0].gold, suite_dbs["academic"], question="?", category="cat_a").correct
+
+
+# --- verdicts a careful analyst would not give (a red-team round against the scorer) ---------
+
+T = "(VALUES (1, 100, 'ann', '123'), (2, 100, 'bob', '1234'), (3, 90, 'cy', '12'), (4, 80, 'dee', 'x')) AS t(id, salary, name, code)"
+
+
+def test_braces_inside_literals_are_no_column_subsets(fresh_db: str) -> None:
+    """A regex quantifier and an array literal in the gold were expanded as `{a, b}`: the gold
+    itself scored wrong, `WHERE false` right, and an array literal stopped the run."""
+    gold = f"SELECT code FROM {T} WHERE code ~ '^[0-9]{{3,4}}$' AND name = ANY('{{ann,bob}}')"
+    assert gold_queries(gold) == [gold]
+    assert judge(fresh_db, gold, gold).exact
+    assert not judge(fresh_db, f"SELECT code FROM {T} WHERE false", gold).correct
+    assert gold_queries("SELECT {a, b} FROM t WHERE c = '{}' GROUP BY {}") == [
+        "SELECT a FROM t WHERE c = '{}' GROUP BY a",
+        "SELECT b FROM t WHERE c = '{}' GROUP BY b",
+        "SELECT a, b FROM t WHERE c = '{}' GROUP BY a, b",
+    ]
+
+
+def test_numbers_compare_by_significant_digits_and_whole_numbers_exactly(fresh_db: str) -> None:
+    assert not judge(fresh_db, "SELECT 3 / 10000000 AS r", "SELECT 3::numeric / 10000000 AS r").correct  # 0.0000003 is not 0
+    assert judge(fresh_db, "SELECT avg(r::float8) AS a FROM (VALUES (0.100195), (0.100196)) v(r)", "SELECT avg(r) AS a FROM (VALUES (0.100195::numeric(9,6)), (0.100196)) v(r)").exact
+    assert not judge(fresh_db, "SELECT 9007199254740992::numeric AS big", "SELECT 9007199254740993::numeric AS big").correct
+    assert judge(fresh_db, "SELECT sum(b)::bigint AS s FROM (VALUES (9007199254740993::bigint), (0)) v(b)", "SELECT sum(b) AS s FROM (VALUES (9007199254740993::bigint), (0)) v(b)").exact
+
+
+def test_a_boolean_is_no_count(fresh_db: str) -> None:
+    assert not judge(fresh_db, "SELECT true AS found", "SELECT count(*) AS n FROM (VALUES (1)) v(x)").correct
+    assert judge(fresh_db, "SELECT 1 = 1 AS found", "SELECT true AS found").exact
+
+
+@pytest.mark.parametrize(("question", "ordered"), [
+    ("Names sorted by salary, highest first", True),
+    ("Names ordered by salary descending", True),
+    ("Names ranked from highest salary to lowest", True),
+    ("List the names in descending order of salary", True),
+    ("Which names have a salary of at least 90 and an order", False),  # a purchase order
+])
+def test_the_question_asks_for_an_order_in_several_words(question: str, ordered: bool) -> None:
+    assert scoring.asks_for_order(question, "where") is ordered
+
+
+def test_ties_are_free_when_the_gold_orders_by_a_qualified_key(fresh_db: str) -> None:
+    prediction = f"SELECT name, salary FROM {T} ORDER BY salary DESC, name DESC"
+    assert judge(fresh_db, prediction, f"SELECT name, salary FROM {T} ORDER BY t.salary DESC", category="order_by").exact
+
+
+def test_the_right_pairing_is_found_among_many_equal_columns(fresh_db: str) -> None:
+    """Twelve columns of the same values: the right pairing came after the first 1,000 tried."""
+    columns = ", ".join(f"c{i:02d}" for i in range(1, 13))
+    table = f"(VALUES ({', '.join(['1'] * 11)}, 2), ({', '.join(['2'] * 11)}, 1)) AS w({columns})"
+    for gold in (f"SELECT c01, c02, c12 FROM {table}", f"SELECT c12, c01, c02 FROM {table}"):
+        assert judge(fresh_db, f"SELECT * FROM {table}", gold).correct
