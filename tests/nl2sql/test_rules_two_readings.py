@@ -41,6 +41,10 @@ CREATE TABLE billing.invoices(inv_id int PRIMARY KEY, inv_total numeric);
 CREATE TABLE invoice(inv_id int PRIMARY KEY, inv_total numeric);
 INSERT INTO billing.invoices VALUES (1, 10), (2, 20), (3, 30);
 INSERT INTO invoice VALUES (7, 1);
+CREATE SCHEMA crm;
+CREATE TABLE crm.contacts(contact_id int PRIMARY KEY, full_name text);
+CREATE TABLE billing.subscriptions(subscription_id int PRIMARY KEY, status text);
+INSERT INTO billing.subscriptions VALUES (1, 'active'), (2, 'past_due');
 """
 
 conn = database_fixture("rules_two_readings", SCHEMA)
@@ -100,3 +104,10 @@ def _repaired_only_to_its_meaning(conn: psycopg.Connection, written: str, meant:
         return attempt
     assert conn.execute(attempt.sql).fetchall() == conn.execute(meant).fetchall()
     return attempt
+
+
+def test_a_table_the_named_schema_lacks_is_looked_for_everywhere(billing) -> None:
+    """crm has no subscriptions; the database's one subscriptions table is billing's."""
+    written = "SELECT COUNT(*) FROM crm.subscriptions WHERE status = 'past_due'"
+    attempt = _repaired_only_to_its_meaning(billing, written, "SELECT COUNT(*) FROM billing.subscriptions WHERE status = 'past_due'")
+    assert [c.rule for c in attempt.changes] == ["known_table"] and "billing.subscriptions" in attempt.sql

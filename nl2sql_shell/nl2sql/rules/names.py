@@ -10,7 +10,7 @@ included (`schema/words.py`). Where no name, or more than one, fits that well, t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope
@@ -39,18 +39,12 @@ def known_table(scope: Scope, tables: Tables, context: Context) -> Iterator[Chan
                 yield _quoted_keyword(source, known, scope)
             continue
         # the same name in another case (`PatientVisit` folded to patientvisit), or off the
-        # search_path; in the schema the model named, where the database has it
-        candidates = [t for t in schema.tables if t.schema == source.db] if source.db else []
-        candidates = candidates or list(schema.tables)
-        same_name = [t for t in candidates if t.name.lower() == source.name.lower()]
-        if len(same_name) == 1:
-            found = same_name[0]
-        else:
-            name = closest_name(source.name, [t.name for t in candidates], cutoff=SPELLING_CUTOFF, every_word=True)
-            same = [t for t in candidates if t.name == name]
-            if len(same) != 1:
-                continue
-            found = same[0]
+        # search_path; first in the schema the model named (billing.invoice is billing's
+        # invoices before public's invoice), then anywhere
+        named = [t for t in schema.tables if t.schema == source.db] if source.db else []
+        found = next((t for t in (_fitting(source.name, tables) for tables in (named, schema.tables) if tables) if t is not None), None)
+        if found is None:
+            continue
         before, original = sql_of(source), source.name
         named_schema = source.db
         written = f"{named_schema}.{original}" if named_schema else original
@@ -61,6 +55,17 @@ def known_table(scope: Scope, tables: Tables, context: Context) -> Iterator[Chan
         reference = schema.reference(found)
         why = f"{reference} is not on the search_path" if found.name == original and not named_schema else f"no table {written}; the schema has {reference}"
         yield Change("known_table", before, sql_of(source), why)
+
+
+def _fitting(name: str, tables: Sequence[Table]) -> Table | None:
+    """The one table of ``tables`` named ``name`` in another case, else the one whose name is
+    spelled almost the same or holds its every word; None when not exactly one."""
+    same_name = [t for t in tables if t.name.lower() == name.lower()]
+    if len(same_name) == 1:
+        return same_name[0]
+    closest = closest_name(name, [t.name for t in tables], cutoff=SPELLING_CUTOFF, every_word=True)
+    same = [t for t in tables if t.name == closest]
+    return same[0] if len(same) == 1 else None
 
 
 def known_column(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
