@@ -15,7 +15,7 @@ from nl2sql_shell.display_flags import DisplayFlags, apply_flags
 from nl2sql_shell.output import Output
 from nl2sql_shell.repl.pset import variable_changed
 from nl2sql_shell.repl.shell import ConnectionLost, Shell, StopScript
-from nl2sql_shell.repl.variables import boolean
+from nl2sql_shell.repl.variables import boolean, connection_variables
 from nl2sql_shell.session_flags import SessionFlags
 
 EXIT_OK, EXIT_ERROR, EXIT_CONNECTION, EXIT_SCRIPT_STOPPED = 0, 1, 2, 3
@@ -132,6 +132,7 @@ def run_shell(
             shell.variables.pop(name, None)
         if not variable_changed(shell, name, lambda text: print(f"nl2sql-shell: error: {text}", file=sys.stderr)):  # FETCH_COUNT=abc: psql stops
             return EXIT_ERROR
+    shell.variables.update(connection_variables(conn))  # psql connects after -v: DBNAME, USER... are the connection's
     _attach_questions(shell, **asking, assume_yes=yes, rules=rules_on)
     try:
         if session.log_file:

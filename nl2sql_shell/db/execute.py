@@ -200,6 +200,23 @@ def catalog_reads(conn: psycopg.Connection, statement_timeout_ms: int | None = N
         yield SearchPath(tuple(listed), tuple(effective), setting)
 
 
+def timing_line(msec: float) -> str:
+    """`\\timing`'s line, as psql's PrintTiming: from a second on, also as [[d ]hh:]mm:ss.fff."""
+    if msec < 1000.0:
+        return f"Time: {msec:.3f} ms\n"
+    minutes, seconds = divmod(msec / 1000.0, 60.0)
+    hours, minutes = divmod(int(minutes), 60)
+    days, hours = divmod(hours, 24)
+    clock = f"{int(minutes):02d}:{seconds:06.3f}" if not hours and not days else f"{hours:02d}:{int(minutes):02d}:{seconds:06.3f}"
+    return f"Time: {msec:.3f} ms ({f'{days} d ' if days else ''}{clock})\n"
+
+
+def _row_count(shown: int, status: str) -> int:
+    """psql's ROW_COUNT after rows it printed: the count the tag holds (PQcmdTuples), so 0
+    after EXPLAIN or SHOW, whose tags hold none."""
+    return shown if status.rsplit(" ", 1)[-1].isdigit() else 0
+
+
 class OneStatementCursor(psycopg.Cursor):
     """A cursor that always uses the extended query protocol, which runs exactly one statement.
 
@@ -256,7 +273,7 @@ class Executor:
         except psycopg.Error as exc:
             outcome = self._failed(exc, model=read_only or single)
         if self.settings.timing:
-            self.output.say(f"Time: {(time.perf_counter() - started) * 1000:.3f} ms\n")
+            self.output.say(timing_line((time.perf_counter() - started) * 1000))
         return replace(outcome, unwritten=outcome.unwritten or self._unwritten)
 
     def _cancelled(self) -> Outcome:
@@ -358,7 +375,7 @@ class Executor:
             failed = [one for one in shown if not one.ok]
             outcome = failed[0] if failed else shown[-1] if shown else Outcome(True)
         if self.settings.timing:
-            self.output.say(f"Time: {(time.perf_counter() - started) * 1000:.3f} ms\n")
+            self.output.say(timing_line((time.perf_counter() - started) * 1000))
         return replace(outcome, unwritten=outcome.unwritten or self._unwritten)
 
     def describe_result(self, sql: str) -> Outcome:
@@ -458,7 +475,7 @@ class Executor:
             counted = show_status or not status.startswith("COPY ")  # (COPY rows the shell wrote itself count 0, as psql's)
             return Outcome(True, (result.command_tuples or 0) if counted else 0, status)
         encoding = self.conn.info.encoding
-        columns = [(result.fname(i) or b"").decode(encoding) for i in range(result.nfields)]
+        columns = fmt.column_names(result, encoding)
         numeric = [fmt.is_numeric_oid(result.ftype(i)) for i in range(result.nfields)]
         rows = [
             tuple(None if (value := result.get_value(r, c)) is None else bytes(value).decode(encoding, errors="replace") for c in range(result.nfields))
@@ -471,7 +488,7 @@ class Executor:
 
         shown = self.print_rows(columns, numeric, fetchmany)
         self._status_after_rows(status)
-        return Outcome(True, shown, status)
+        return Outcome(True, _row_count(shown, status), status)
 
     def print_status(self, status: str) -> None:
         """psql's PrintQueryStatus: the command tag, unless quiet (an HTML paragraph in -H);
@@ -539,7 +556,7 @@ class Executor:
             shown = self._print(cur)
             status = cur.statusmessage or ""
             self._status_after_rows(status)
-            return Outcome(True, shown, status)
+            return Outcome(True, _row_count(shown, status), status)
 
     def _run_with_cursor(self, sql: str, single: bool = False) -> Outcome:
         """DECLARE + FETCH in batches, inside our own transaction unless the user has one open.

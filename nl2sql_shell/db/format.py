@@ -148,9 +148,14 @@ def result_columns(cursor: psycopg.Cursor) -> list[tuple[str, int]] | None:
     result = cursor.pgresult
     if result is None or not (result.nfields or result.status in _ROWS):
         return None
-    encoding = cursor.connection.info.encoding
+    return list(zip(column_names(result, cursor.connection.info.encoding), (result.ftype(i) for i in range(result.nfields)), strict=True))
+
+
+def column_names(result: pq.abc.PGresult, encoding: str) -> list[str]:
+    """A result's column names in the client encoding (psycopg's name for it), as its text
+    reads: under SQL_ASCII ("ascii") UTF-8, bytes that are not replaced."""
     encoding = "utf-8" if encoding == "ascii" else encoding
-    return [((result.fname(i) or b"").decode(encoding, "replace"), result.ftype(i)) for i in range(result.nfields)]
+    return [(result.fname(i) or b"").decode(encoding, "replace") for i in range(result.nfields)]
 
 
 def describe(cursor: psycopg.Cursor) -> tuple[list[str], list[bool]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nl2sql_shell.repl.variables import meta_arguments, parse_boolean
+from nl2sql_shell.repl.variables import before_unterminated, meta_arguments, parse_boolean
 
 CONDITIONAL_COMMANDS = ("\\if", "\\elif", "\\else", "\\endif")
 
@@ -56,24 +56,29 @@ def intercept(shell, name: str, argument: str) -> bool:  # noqa: ANN001 - Shell 
         shell.meta_error(f"{name}: cannot occur after \\else")
         shell.last_failed = True
     elif name == "\\elif":
-        stack[-1] = (TRUE if _true(shell, argument) else FALSE) if top == FALSE else IGNORED
+        stack[-1] = (TRUE if _true(shell, argument, name) else FALSE) if top == FALSE else IGNORED
     else:
         stack[-1] = ELSE_TRUE if top == FALSE else ELSE_FALSE
     return True
 
 
-def _true(shell, argument: str) -> bool:  # noqa: ANN001
-    """The expression's value; one psql cannot read is an error and counts as false."""
+def _true(shell, argument: str, name: str = "\\if") -> bool:  # noqa: ANN001
+    """The expression's value; one psql cannot read is an error (naming ``name``) and counts
+    as false."""
+    if (cut := before_unterminated(argument)) is not None:
+        shell.meta_error("unterminated quoted string")
+        argument = cut
     value = " ".join(meta_arguments(argument, shell.variables))
     parsed = parse_boolean(value)
     if parsed is None:
-        shell.meta_error(f'unrecognized value "{value}" for "\\if expression": Boolean expected')
+        shell.meta_error(f'unrecognized value "{value}" for "{name} expression": Boolean expected')
         return False
     return parsed
 
 
-def close(shell, location: str) -> None:  # noqa: ANN001
-    """At the end of a script: psql's error for blocks left open."""
+def close(shell, location: str) -> bool:  # noqa: ANN001
+    """At the end of a script: psql's error for blocks left open; whether there were any."""
     if shell.conditions.stack:
         shell.location = location
         shell.meta_error("reached EOF without finding closing \\endif(s)")
+    return bool(shell.conditions.stack)

@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO
@@ -185,6 +186,7 @@ def slash_copy(shell: Shell, argument: str) -> bool:
     executor = shell.executor
     if not shell.announce(command.sql):  # psql sends it as a query of the user's: -e, -s, -L
         return True
+    started = time.perf_counter()
     if command.direction == "from":
         if stream is None:  # pstdin is standard input, which is the script itself when it comes from there
             from_script = command.target == "stdin" or (shell.source is None and shell.read_line is not None)
@@ -197,6 +199,7 @@ def slash_copy(shell: Shell, argument: str) -> bool:
     else:
         out = stream if stream is not None else sys.stdout.buffer
         outcome = executor.copy(command.sql, None, CopySink(out.write, out.flush, to_stdout=stream is None), show_status=True)
+    shell.say_timing(started)  # psql's SendQuery times it, before the file or program is closed
     if stream is not None:
         with contextlib.suppress(OSError):  # a write that failed is told already
             stream.close()

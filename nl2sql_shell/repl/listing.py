@@ -51,8 +51,9 @@ def print_listing(
     aligned output), the rows, then either ``footers`` (`\\d NAME`'s Indexes: ...), the row
     count, or with ``row_count=False`` nothing (`\\du`); ``count_always``: the row count even
     under `\\pset footer off` (`\\dFp+`'s token types). ``table``: never expanded, as psql
-    shows one relation's columns whatever `\\x` says."""
-    settings = replace(shell.settings, title=title, **({"expanded": "off"} if table else {}), **({"footer": True} if count_always else {}))
+    shows one relation's columns whatever `\\x` says. NULL shows empty whatever `\\pset null`
+    says, as psql's describe.c sets no nullPrint."""
+    settings = replace(shell.settings, title=title, null="", **({"expanded": "off"} if table else {}), **({"footer": True} if count_always else {}))
     lines = list(footers) if footers or not row_count else None
     width = shell.output.columns(settings.columns)  # \pset columns, or the terminal's: wrapped and \x auto need it
     aligns = numeric or [False] * len(headers)

@@ -21,9 +21,9 @@ from nl2sql_shell.repl.pset import SHORTCUTS, variable_changed
 from nl2sql_shell.repl.edit_object import edit_definition
 from nl2sql_shell.repl.psql_only import NOT_IN_PSQL
 from nl2sql_shell.repl.session_commands import register as register_session_commands
-from nl2sql_shell.repl.shell import NOT_CONNECTED, Shell
+from nl2sql_shell.repl.shell import NOT_CONNECTED, Shell, StopScript
 from nl2sql_shell.repl.statements import split_meta_command
-from nl2sql_shell.repl.variables import atoi, echo, is_number, meta_arguments, parse_boolean, substitute, valid_name
+from nl2sql_shell.repl.variables import atoi, before_unterminated, boolean, echo, is_number, meta_arguments, parse_boolean, substitute, valid_name
 
 Handler = Callable[[Shell, str], bool]
 # Commands whose handlers read the line themselves: their words as psql reads them, variables
@@ -42,6 +42,9 @@ _WORDS_READ = {
     **dict.fromkeys(("\\pset", "\\setenv", "\\prompt", "\\getenv", "\\e", "\\edit"), 2),
     **dict.fromkeys(("\\c", "\\connect"), 4),
 }
+# Commands that read their line themselves (a whole line, or words told apart their own way):
+# the others' last word left inside a quote is absent after psql's "unterminated quoted string".
+_OWN_LINE = frozenset({"\\!", "\\copy", "\\ef", "\\ev", "\\echo", "\\qecho", "\\warn", "\\g", "\\gx", "\\gset", "\\gexec", "\\gdesc", "\\crosstabview"})
 # Commands of _COMMANDS that send something to the server (as do \d and the other listings):
 # without a connection they fail with psql's "You are currently not connected to a database."
 _SERVER_COMMANDS = frozenset(
@@ -107,6 +110,12 @@ def run(shell: Shell, line: str) -> bool:
     # psql interpolates :name in a command's words once, not in \\copy's line nor \\ef's and
     # \\ev's (as typed); the \\d family reads its words itself (:'x' stays one quoted word,
     # \\sf's line is as typed)
+    late = False  # a word left inside a quote that the command does not read: psql finds it after the command ran
+    if entry is not None and name not in _OWN_LINE and not argument.lstrip().startswith("|") and (cut := before_unterminated(argument)) is not None:
+        late = name in _WORDS_READ and len(meta_arguments(cut, shell.variables, evaluated=0)) >= _WORDS_READ[name]
+        if not late:
+            shell.meta_error("unterminated quoted string")  # psql's lexer: the last word is absent
+        argument = cut
     raw = argument
     if entry is not None and name not in _RAW_ARGUMENTS and not argument.lstrip().startswith("|"):  # `\o |cmd` takes the line as typed
         argument = substitute(argument, shell.variables, sql=False)
@@ -118,6 +127,8 @@ def run(shell: Shell, line: str) -> bool:
     if name in _WORDS_READ and not shell.last_failed and not raw.lstrip().startswith("|"):  # psql warns only after a command that succeeded; `\\o |cmd` takes the line
         for word in meta_arguments(raw, shell.variables, evaluated=0)[_WORDS_READ[name]:]:
             shell.meta_warning(f'{name}: extra argument "{word}" ignored')
+        if late:
+            shell.meta_error("unterminated quoted string")
     return going_on
 
 
@@ -326,13 +337,21 @@ def include(shell: Shell, argument: str, name: str = "\\i") -> bool:
         shell.meta_error(f"{argument}: {exc.strerror}")
         shell.last_failed = True
         return True
+    # psql reads ON_ERROR_STOP as each line starts: a file that stopped on an error it set
+    # ON_ERROR_STOP for fails this \\i, and the including file goes on unless it had it on too.
+    stop_here = boolean(shell.variables.get("ON_ERROR_STOP"))
     shell.include_depth += 1
     try:
-        going_on = run_script(shell, text, source=argument)
+        run_script(shell, text, source=argument)  # a \\q in it ends that file only, as in psql
+    except StopScript:
+        if stop_here:
+            raise
+        shell.last_failed = True
+        return True
     finally:
         shell.include_depth -= 1
     shell.last_failed = shell.last_failed or not shell.connected  # the file ended early, as psql's does
-    return going_on
+    return True
 
 
 @command("\\o", "\\out", syntax="\\o [FILE]", help="send all query results to file (no argument: back to the screen)", raw=True)

@@ -8,10 +8,11 @@ settings for psql 15 apply here too. Errors in them name the file as psql does.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
-from nl2sql_shell.repl.shell import Shell
+from nl2sql_shell.repl.shell import Shell, StopScript
 
 MAJOR = "15"
 SYSCONFDIR = "/etc/postgresql-common"
@@ -31,8 +32,9 @@ def startup_files() -> list[Path]:
     return found
 
 
-def run_startup_files(shell: Shell) -> bool:
-    """Run each start-up file as psql runs them (like \\i); False if one asked to quit."""
+def run_startup_files(shell: Shell) -> None:
+    """Run each start-up file as psql runs them (like \\i): a `\\q` in one, or an error under
+    ON_ERROR_STOP, ends that file only; psql ignores how it ended and goes on."""
     from nl2sql_shell.repl.script import read_script, run_script
 
     for path in startup_files():
@@ -40,6 +42,5 @@ def run_startup_files(shell: Shell) -> bool:
             text = read_script(path)
         except OSError:
             continue
-        if not run_script(shell, text, source=str(path)):
-            return False
-    return True
+        with contextlib.suppress(StopScript):
+            run_script(shell, text, source=str(path))

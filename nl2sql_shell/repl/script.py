@@ -84,8 +84,8 @@ def run_script(shell: Shell, text: str, source: str | None = None) -> bool:
     try:
         script = _ScriptRun(shell, text, source)
         finished = script.run()
-        if finished:
-            close(shell, script.at_last_line())
+        if finished and close(shell, script.at_last_line()):
+            _stop_on_error(shell)  # psql: the script failed, as a statement would have
         return finished
     finally:
         shell.location, shell.command_lines, shell.conditions, shell.source, shell.read_line, shell.input_file = saved
@@ -206,10 +206,11 @@ class _ScriptRun:
                 start = text.index(stripped[0], pos)
                 cut = meta_command_end(text, start, line_end) if command else line_end
                 shell.last_failed = False
+                die = boolean(shell.variables.get("ON_ERROR_STOP"))  # psql reads it as the line starts (an \\i'd file may set it)
                 if not shell.handle(_replace_invalid(shell, text[start:cut].strip())):
                     return False
                 if shell.last_failed:  # a failed meta-command or `?` question
-                    _stop_on_error(shell)
+                    _stop_on_error(shell, die)
                 pending = _edited_buffer(shell)
                 pos = self._resume(line_end, cut)
                 continue
@@ -330,7 +331,8 @@ def _send_bytes(shell: Shell, statement: str) -> None:
         _stop_on_error(shell)
 
 
-def _stop_on_error(shell: Shell) -> None:
-    """ON_ERROR_STOP ends a script at a failed statement or meta-command, as psql's does."""
-    if not shell.interactive and boolean(shell.variables.get("ON_ERROR_STOP")):
+def _stop_on_error(shell: Shell, die: bool | None = None) -> None:
+    """ON_ERROR_STOP ends a script at a failed statement or meta-command, as psql's does;
+    ``die``: its value when the line started, where the line could have changed it."""
+    if not shell.interactive and (boolean(shell.variables.get("ON_ERROR_STOP")) if die is None else die):
         raise StopScript()

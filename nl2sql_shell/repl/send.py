@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import time
 from collections.abc import Callable, Iterator
 from typing import IO
 from dataclasses import dataclass, field, replace
@@ -96,6 +97,7 @@ def send(shell: Shell, name: str, buffer: str, argument: str, *, options: bool =
             ended(shell.run_sql(sql, verbatim=verbatim).ok)
             return True
     if name in ("\\gset", "\\gdesc", "\\gexec", "\\crosstabview"):
+        shell.sent_at = None
         if name == "\\crosstabview":
             from nl2sql_shell.repl.crosstab import crosstab
 
@@ -104,10 +106,11 @@ def send(shell: Shell, name: str, buffer: str, argument: str, *, options: bool =
             _gset(shell, sql, words[0] if words else "", verbatim, ended)
         elif name == "\\gexec":
             _gexec(shell, sql, verbatim, ended)
-        elif shell.announce(sql):
+        elif shell.announce(sql):  # (timed by the executor)
             described = shell.executor.describe_result(sql)
             shell.last_failed, shell.last_sql = not described.succeeded, sql
             shell.record_result(described)  # ROW_COUNT: the columns described, as psql counts its rows
+        shell.say_timing(shell.sent_at)  # after the rows are handled, failed or not (psql's SendQuery)
         if shell.last_failed and boolean(shell.variables.get("ON_ERROR_STOP")) and not shell.interactive:
             raise StopScript()
         return True
@@ -312,6 +315,7 @@ def fetch_result(shell: Shell, sql: str, limit: int | None = None, *, verbatim: 
         ended(False)
         shell.last_failed = True
         return None
+    shell.sent_at = time.perf_counter()
     result = Result()
     returned_rows = [True]
 

@@ -246,8 +246,7 @@ def _encoding(shell: Shell, argument: str) -> bool:
         shell.conn.execute(psycopg.sql.SQL("SET client_encoding TO {}").format(psycopg.sql.Literal(words[0])))
     except psycopg.Error:
         shell.meta_error(f"{words[0]}: invalid encoding name or conversion procedure not found")
-        shell.last_failed = True
-        return True
+        return True  # psql counts it no failure: ON_ERROR_STOP goes on
     shell.follow_client_encoding()
     return True
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -28,6 +29,7 @@ from nl2sql_shell.db.execute import (
     Settings,
     error_text,
     install_notice_printer,
+    timing_line,
 )
 from nl2sql_shell.output import Output, reencode
 from nl2sql_shell.repl.conditionals import Conditionals
@@ -85,6 +87,7 @@ class Shell:
     location: str = ""  # psql's "psql:FILE:LINE: " while a script runs, before each error it prints
     source: str | None = None  # the script file running (as named), for \\ir; None at the prompt and for stdin
     input_file: str | None = None  # psql's pset.inputfile: the script's name in messages ("<stdin>" for -f -); None without one
+    sent_at: float | None = None  # when the g-family's query was sent (\\timing), None: not sent
     include_depth: int = 0  # how many \\i files are running inside each other
     read_line: Callable[[], str] | None = None  # the running script's next line (\\prompt in a script on stdin)
     last_error: tuple[psycopg.errors.Diagnostic, str] | None = None  # the last server error and libpq's text of it (\\errverbose)
@@ -387,6 +390,13 @@ class Shell:
             self.output.say(sql + "\n")
         self._log_query(sql)
         return True
+
+    def say_timing(self, started: float | None) -> None:
+        """`\\timing`'s line for a query the shell sent at ``started`` (time.perf_counter) and
+        handled itself (`\\gset`, `\\copy`...), as psql's SendQuery prints it; none for a
+        query not sent (None)."""
+        if started is not None and self.settings.timing:
+            self.output.say(timing_line((time.perf_counter() - started) * 1000))
 
     def _log_query(self, sql: str) -> None:
         if self.output.log is not None:  # -L: psql's banner before each query in the log

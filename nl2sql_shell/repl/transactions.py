@@ -22,9 +22,12 @@ from nl2sql_shell.repl.variables import boolean
 SAVEPOINT = "pg_psql_temporary_savepoint"
 _LEADING_NOISE = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*[\s\S]*?\*/)*")
 _WORDS = re.compile(r"[A-Za-z_]+")
-# First words after which psql sends no BEGIN (psql's command_no_begin).
-_NO_BEGIN = {"abort", "begin", "start", "commit", "end", "rollback", "savepoint", "release", "prepare", "vacuum", "discard"}
+# First words after which psql sends no BEGIN (psql's command_no_begin): transaction control
+# but for the savepoint commands, which need the transaction BEGIN opens.
+_NO_BEGIN = {"abort", "begin", "start", "commit", "end", "rollback", "vacuum"}
 _NO_BEGIN_PAIRS = {
+    ("prepare", "transaction"),  # PREPARE foo is a statement like any other
+    ("discard", "all"),  # the other DISCARDs run inside a transaction
     ("alter", "system"),
     ("create", "database"),
     ("drop", "database"),

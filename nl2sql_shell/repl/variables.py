@@ -215,13 +215,20 @@ _CLOSED = {"single": re.compile(r"'(?:[^'\\]|\\.|'')*'", re.S), "double": re.com
 def unterminated(text: str) -> bool:
     """Whether a command's words end inside a quote ('..., "..., `...): psql then says
     "unterminated quoted string" and reads that last word as absent."""
-    last = None
+    return before_unterminated(text) is not None
+
+
+def before_unterminated(text: str) -> str | None:
+    """``text`` up to the last word when that word ends inside a quote (see `unterminated`),
+    so that it reads as absent; None when every quote closes."""
+    last, word_start = None, 0
     for last in _META_TOKEN.finditer(text):
-        pass
+        if last["space"] is not None:
+            word_start = last.end()
     if last is None:
-        return False
+        return None
     kind = next((kind for kind in _CLOSED if last[kind] is not None), None)
-    return kind is not None and _CLOSED[kind].fullmatch(last.group()) is None
+    return text[:word_start] if kind is not None and _CLOSED[kind].fullmatch(last.group()) is None else None
 
 
 def backtick(command: str) -> str:

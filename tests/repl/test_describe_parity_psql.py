@@ -143,3 +143,10 @@ def test_a_command_in_an_ignored_word_is_not_run(db, tmp_path: Path):
 def test_an_unterminated_quote_is_psqls_error_and_an_absent_word(db, command: str):
     _, _, err = same(db, db, "-c", command)
     assert err.endswith(b"unterminated quoted string\n")
+
+
+def test_pset_null_leaves_listings_alone_as_in_psql(db):
+    """psql's describe.c prints NULL empty whatever `\\pset null` says: the shell showed the
+    null string in \\dt+'s description, \\dn+'s privileges, \\l+..."""
+    _, out, _ = same(db, db, "-c", "\\pset null (nul)", "-c", "\\dt+ t", "-c", "\\dn+ s", "-c", "\\d+ t", "-c", "\\df op_f", "-c", "select null as n")
+    assert out.count(b"(nul)") == 2  # the \\pset message and the query's own NULL

@@ -57,3 +57,13 @@ def test_psqlrc_variable_names_another_file(fresh_db, home: Path, monkeypatch: p
     monkeypatch.setenv("PSQLRC", str(home / "other.rc"))
     _, out, _ = _both(fresh_db, "-c", "\\echo done")
     assert out == b"other\ndone\n"
+
+
+@pytest.mark.parametrize("ending", ["\\set ON_ERROR_STOP 1\nselect 1/0;\n", "\\q\n", "\\i stop.sql\n"])
+def test_a_start_up_file_that_stops_ends_only_itself(fresh_db, home: Path, ending: str):
+    """ON_ERROR_STOP and an error in ~/.psqlrc was a traceback that ended the shell before any
+    work; psql ends the file and goes on, as it does for a `\\q` there."""
+    (home / "stop.sql").write_text("\\set ON_ERROR_STOP 1\nselect 1/0;\n\\echo not-here\n")
+    (home / ".psqlrc").write_text("\\echo rc\n" + ending + "\\echo rc-end\n")
+    code, out, err = _both(fresh_db, "-c", "\\echo after", cwd=home)
+    assert code == 0 and out.startswith(b"rc\n") and out.endswith(b"after\n") and b"not-here" not in out and b"Traceback" not in err

@@ -816,3 +816,66 @@ def test_a_file_that_includes_itself_ends_in_one_error_line(fresh_db, tmp_path: 
     assert code == 0 and b"Traceback" not in err
     assert err.decode().splitlines() == ["psql:self.sql:2: error: self.sql: too many nested \\i (at most 64 files)"]
     assert out == b"65 done\n"
+
+
+SCRIPT_RULES = {
+    "q.sql": "\\echo in-q\n\\if true\n\\q\n\\endif\n\\echo not-here\n",
+    "stops.sql": "\\set ON_ERROR_STOP 1\nselect 1/0;\n\\echo not-here\n",
+    "open_if.sql": "\\if true\n\\echo inside\n",
+    "main.sql": (
+        "\\i q.sql\n\\echo after-q\n"  # \\q ends the included file only
+        "\\i stops.sql\n\\echo after-stop\n"  # ON_ERROR_STOP set inside: the including file goes on
+        "\\encoding bogus\n\\echo after-encoding\n"  # psql counts no failure
+        "\\set AUTOCOMMIT off\nsavepoint s;\nrollback to s;\nprepare p as select 1;\nrollback;\ndiscard plans;\nrollback;\ncommit;\n\\set AUTOCOMMIT on\n"
+        "explain select 1;\n\\echo :ROW_COUNT\nshow work_mem;\n\\echo :ROW_COUNT\nselect 1 \\; show work_mem;\n\\echo :ROW_COUNT\nvalues (1), (2);\n\\echo :ROW_COUNT\n"
+        "\\echo :DBNAME :USER :MINE\n"
+        "\\if false\n\\elif maybe\n\\endif\n"
+        "\\i open_if.sql\n\\echo after-open-if\n"  # ON_ERROR_STOP is on: an \\if left open stops
+    ),
+}
+
+
+def test_scripts_end_stop_and_count_as_psql(fresh_db, tmp_path: Path):
+    """`\\q` in an included file ended the including one; an error in an included file that
+    set ON_ERROR_STOP itself stopped the including one (psql reads the variable as each line
+    starts); an \\if left open under ON_ERROR_STOP did not stop; `\\encoding bogus` failed;
+    AUTOCOMMIT off sent no BEGIN before SAVEPOINT, PREPARE and DISCARD PLANS; ROW_COUNT
+    counted EXPLAIN's and SHOW's rows; `-v DBNAME=` outlived the connection; `\\elif`'s bad
+    value was named \\if's."""
+    for name, text in SCRIPT_RULES.items():
+        (tmp_path / name).write_text(text)
+    code, out, err = same(fresh_db, fresh_db, "-v", "DBNAME=other", "-v", "USER=nobody", "-v", "MINE=mine", "-f", "main.sql", "-c", "\\echo not-run", cwd=tmp_path)
+    assert code == 3 and b"in-q\nafter-q\n" in out and b"after-stop\nafter-encoding\n" in out and b"not-here" not in out
+    assert out.count(b"(1 row)\n\n0\n") == 3 and b"(2 rows)\n\n2\n" in out and b" postgres mine\n" in out and b"inside\n" in out and b"after-open-if" not in out and b"not-run" not in out
+    assert b'"\\elif expression"' in err and b"SAVEPOINT can only be used" not in err
+
+
+UNTERMINATED = (
+    "\\if 'true\n\\echo wrong-branch\n\\else\n\\echo else-branch\n\\endif\n"
+    "\\set B \"q\n\\echo [:B]\n\\set D 'x\n\\echo [:D]\n\\pset null 'x\n\\getenv v 'HOME\n\\echo [:v]\n"
+    "\\timing on 'x\n\\timing off\n\\set E 'ok' 'y\n\\echo :E\n"
+)
+
+
+def test_a_word_left_inside_a_quote_is_absent_after_psqls_error(fresh_db, tmp_path: Path):
+    """Only \\echo and the \\d family knew: `\\if 'true` took the branch, `\\set D 'x` set x,
+    `\\getenv v 'HOME` read HOME."""
+    (tmp_path / "u.sql").write_text(UNTERMINATED)
+    _, out, err = same(fresh_db, fresh_db, "-f", "u.sql", cwd=tmp_path)
+    assert b"wrong-branch" not in out and b"else-branch" in out and b"[]\n[]\n" in out and err.count(b"unterminated quoted string") == 7
+
+
+def test_timing_as_psql_prints_it(fresh_db, tmp_path: Path):
+    """From a second on psql adds (mm:ss.fff); \\gset, \\crosstabview, \\gexec and \\copy
+    are timed too."""
+    (tmp_path / "t.sql").write_text(
+        "\\timing on\nselect 1 as a \\gset\nselect 1 \\gset\n\\copy (select 1) to stdout\n\\copy (select 1) to /dev/null\n"
+        "select 1 as x, 2 as y, 3 as v \\crosstabview\nselect 1 \\gdesc\nselect $$select 1 as q$$ \\gexec\nselect pg_sleep(1.05);\n"
+    )
+
+    def masked(result: tuple[int, bytes, bytes]) -> tuple[int, bytes, bytes]:
+        code, out, err = result
+        return code, re.sub(rb"Time: \d+\.\d{3} ms( \(00:01\.\d{3}\))?", lambda m: b"Time: N ms" + (b" (00:01.X)" if m.group(1) else b""), out), err
+
+    mine, psql = masked(ours(fresh_db, "-f", "t.sql", cwd=tmp_path)), masked(theirs(fresh_db, "-f", "t.sql", cwd=tmp_path))
+    assert mine == psql and mine[1].count(b"Time: N ms") == 9 and b"Time: N ms (00:01.X)\n" in mine[1]

@@ -438,6 +438,7 @@ def test_a_sql_ascii_database_takes_the_script_s_bytes_as_psql(pg_server, tmp_pa
 SQL_ASCII_NAMES = (
     b'select 1 as "caf\xc3\xa9", 2 as "\xe2\x82\xac";\n\\set FETCH_COUNT 1\nselect 3 as "caf\xc3\xa9";\n\\unset FETCH_COUNT\n'
     b'select 4 as "caf\xc3\xa9" \\gset\n\\echo :caf\xc3\xa9\nselect 1 as "r\xc3\xa9", 2 as c, 3 as v \\crosstabview\nselect 2 as ok;\n'
+    b'select 1 \\; select 5 as "caf\xc3\xa9";\n'  # a query of several statements reads its results itself
 )
 
 
