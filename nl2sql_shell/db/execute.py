@@ -123,7 +123,14 @@ def install_notice_printer(
 
     def show(diag: psycopg.errors.Diagnostic) -> None:
         out = stream()
-        out.write(f"{location()}{server_message(diag, style(), error=False)}\n")
+        # libpq's own text of the notice holds its LINE display, as for an error (psycopg
+        # keeps the notice's result only in a private field); not one that quotes the
+        # shell's own DECLARE around the statement (psql sends the statement alone)
+        result = getattr(diag, "_info", None)
+        libpq_text = (getattr(result, "error_message", None) or b"").decode(errors="replace").rstrip("\n")
+        if _CURSOR_NAME in libpq_text:
+            libpq_text = ""
+        out.write(f"{location()}{server_message(diag, style(), error=False, libpq_text=libpq_text)}\n")
         out.flush()
 
     conn.add_notice_handler(show)
@@ -358,7 +365,7 @@ class Executor:
                 if own:
                     self._simple("BEGIN")
                 shown: list[Outcome] = []
-                results = self._simple(f"DECLARE {_PSQL_CURSOR} NO SCROLL CURSOR FOR\n{sql}" if declared else sql, None if declared else lambda done: shown.extend(self._print_results(done)))
+                results = self._simple(f"DECLARE {_PSQL_CURSOR} NO SCROLL CURSOR FOR\n{sql}" if declared else sql, None if declared else lambda done: shown.extend(self._print_results(done, final=False)))
                 if declared:
                     outcome = self._fetch_declared(results[-1])
         except KeyboardInterrupt:
@@ -446,16 +453,22 @@ class Executor:
             shown = self.print_rows(columns, numeric, fetchmany, self.settings.fetch_count)
         return Outcome(True, shown, f"SELECT {shown}")
 
-    def _print_results(self, results: list[pq.PGresult]) -> list[Outcome]:
+    def _print_results(self, results: list[pq.PGresult], final: bool = True) -> list[Outcome]:
         """Results of a simple query in turn, up to the first error; a COPY's tag is the result
-        after its own, printed unless its rows went to the query output (as psql prints it)."""
+        after its own, printed unless its rows went to the query output (as psql prints it).
+        Under SHOW_ALL_RESULTS off only the query's last result (``final``: these end it) and
+        errors are printed."""
         outcomes: list[Outcome] = []
         copied_out = False
-        for result in results:
+        for i, result in enumerate(results):
             if result.status in (pq.ExecStatus.COPY_OUT, pq.ExecStatus.COPY_IN):
                 copied_out = result.status == pq.ExecStatus.COPY_OUT
                 continue
-            outcomes.append(self._print_result(result, show_status=not copied_out or self.status_output is not None))
+            if not self.settings.show_all_results and result.status != pq.ExecStatus.FATAL_ERROR and not (final and i == len(results) - 1):
+                status = (result.command_status or b"").decode()
+                outcomes.append(Outcome(True, result.command_tuples or 0, status))
+            else:
+                outcomes.append(self._print_result(result, show_status=not copied_out or self.status_output is not None))
             copied_out = False
             if not outcomes[-1].ok:
                 break

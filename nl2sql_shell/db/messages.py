@@ -28,7 +28,7 @@ class MessageStyle:
 
 def server_message(diag: psycopg.errors.Diagnostic, style: MessageStyle, *, error: bool, libpq_text: str = "") -> str:
     """One message without its final newline. ``libpq_text`` is libpq's default rendering of
-    an error (the source of the LINE display); a notice has none."""
+    the error or notice (the source of the LINE display)."""
     severity = diag.severity or "ERROR"
     verbosity = style.verbosity
     if verbosity == "sqlstate":

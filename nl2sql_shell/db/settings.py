@@ -69,6 +69,7 @@ class Settings:
     timing: bool = False
     quiet: bool = False  # -q / QUIET: no command tags, no \\x or \\timing messages
     fetch_count: int = 0  # psql's FETCH_COUNT; 0 (unset) fetches the whole result first
+    show_all_results: bool = True  # psql's SHOW_ALL_RESULTS: off, a query of several statements shows its last result only
     messages: MessageStyle = field(default_factory=MessageStyle)  # VERBOSITY and SHOW_CONTEXT
 
     @property

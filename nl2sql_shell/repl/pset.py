@@ -249,7 +249,7 @@ SHORTCUTS = {
 
 def variable_changed(shell: Shell, name: str, report: Callable[[str], None] | None = None) -> bool:
     """psql's hooks on its variables (repl/special_variables.py), then the settings the
-    display ones drive: FETCH_COUNT, QUIET, VERBOSITY and SHOW_CONTEXT. Returns False, after
+    display ones drive: FETCH_COUNT, QUIET, SHOW_ALL_RESULTS, VERBOSITY and SHOW_CONTEXT. Returns False, after
     psql's error (through ``report``, else as a meta-command's), for a value psql refuses
     (the caller puts the old value back)."""
     report = report or shell.meta_error
@@ -264,6 +264,8 @@ def variable_changed(shell: Shell, name: str, report: Callable[[str], None] | No
         shell.settings.fetch_count = parse_int(value) or 0
     elif name == "QUIET":
         shell.settings.quiet = boolean(value)
+    elif name == "SHOW_ALL_RESULTS":
+        shell.settings.show_all_results = boolean(value)
     elif name == "VERBOSITY":
         shell.settings.messages = replace(shell.settings.messages, verbosity=value.lower())
     elif name == "SHOW_CONTEXT":

@@ -247,7 +247,7 @@ def _encoding(shell: Shell, argument: str) -> bool:
     except psycopg.Error:
         shell.meta_error(f"{words[0]}: invalid encoding name or conversion procedure not found")
         return True  # psql counts it no failure: ON_ERROR_STOP goes on
-    shell.follow_client_encoding()
+    shell.follow_session()
     return True
 
 

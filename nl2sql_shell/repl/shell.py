@@ -33,7 +33,7 @@ from nl2sql_shell.db.execute import (
 )
 from nl2sql_shell.output import Output, reencode
 from nl2sql_shell.repl.conditionals import Conditionals
-from nl2sql_shell.repl.statements import complete_end, drop_empty_lines, meta_command_end, next_piece, query_text, split_statements, starts_meta_command, statement_pieces
+from nl2sql_shell.repl.statements import complete_end, drop_empty_lines, standard_strings, meta_command_end, next_piece, query_text, split_statements, starts_meta_command, statement_pieces
 from nl2sql_shell.repl.transactions import run_in_transaction_mode
 from nl2sql_shell.terminal_prompt import stdin_line
 from nl2sql_shell.repl.variables import (
@@ -113,12 +113,14 @@ class Shell:
         conn.add_notify_handler(self.notifications.append)
         self.executor = Executor(conn, self.settings, self.output, lambda: self.errors, lambda: self.location)
         self.executor.copy_stdin = self.copy_lines
-        self.follow_client_encoding()
+        self.follow_session()
 
-    def follow_client_encoding(self) -> None:
-        """Write in the client encoding the connection has now (at connect, after SQL and
-        `\\encoding`, which may change it), as psql prints the server's bytes; ENCODING
-        names it, as psql's does."""
+    def follow_session(self) -> None:
+        """Follow the session's settings that change how psql reads and writes (at connect,
+        after SQL and `\\encoding`, which may change them): write in the client encoding the
+        connection has now, as psql prints the server's bytes (ENCODING names it, as psql's
+        does), and read `'...'` as standard_conforming_strings says."""
+        standard_strings.set(self.conn.info.parameter_status("standard_conforming_strings") != "off")
         self.variables["ENCODING"] = self.conn.info.parameter_status("client_encoding") or ""
         encoding = self.conn.info.encoding
         encoding = "utf-8" if encoding == "ascii" else encoding  # SQL_ASCII: the bytes as they are (values load as UTF-8)
@@ -421,7 +423,7 @@ class Shell:
         else:
             if outcome.ok and sql.lstrip()[:8].lower().startswith(_DDL):
                 self.schema_changed()
-            self.follow_client_encoding()  # SET client_encoding, RESET ALL
+            self.follow_session()  # SET client_encoding, RESET ALL
         self.last_failed = not outcome.succeeded
         self.record_result(outcome)
         if not outcome.succeeded and self.variables.get("ECHO") == "errors":

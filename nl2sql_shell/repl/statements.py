@@ -14,13 +14,19 @@ what decides them, exactly as psql 15's ``psqlscan.l`` does:
 
 Deliberate differences from psql: an empty statement (``;`` alone, or only comments before
 ``;``) is dropped instead of being sent, and a rest that holds only comments counts as empty.
-``standard_conforming_strings`` is assumed on (the default since PostgreSQL 9.1).
+With ``standard_conforming_strings`` off (`standard_strings`), a backslash escapes the next
+character in ``'...'`` too, as in psql's lexer and the server's.
 """
 
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+
+# The session's standard_conforming_strings (on unless the server says off): psql's lexer
+# reads it for every line; the shell sets it after connecting and after every statement.
+standard_strings: ContextVar[bool] = ContextVar("standard_strings", default=True)
 
 # One alternation finds the next thing that can change the scanner's state; everything in
 # between (operators, numbers, blanks) is skipped by re.search in C.
@@ -100,6 +106,10 @@ def _scan(text: str, pos: int = 0, first: bool = False, meta: bool = False, held
                     begin_depth += 1
                 elif word == "end" and begin_depth > 0:
                     begin_depth -= 1
+        elif kind == "squote" and not standard_strings.get():
+            pos = _escape_string_end(text, pos)
+            if pos < 0:
+                return _Scan(statements, text[start:].strip(), SINGLE_QUOTE, end=end)
         elif kind in ("squote", "dquote"):
             pos = _quoted_end(text, pos, match.group())
             if pos < 0:
@@ -272,7 +282,7 @@ def _past(text: str, match: re.Match[str]) -> int:
     if kind == "ident":
         end = _escape_string_end(text, pos + 1) if match.group() in ("e", "E") and text.startswith("'", pos) else pos
     elif kind == "quote":
-        end = _quoted_end(text, pos, match.group())
+        end = _escape_string_end(text, pos) if match.group() == "'" and not standard_strings.get() else _quoted_end(text, pos, match.group())
     elif kind == "dollar":
         close = text.find(match.group(), pos)
         end = close + len(match.group()) if close >= 0 else -1

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 
 import psycopg
 
+from nl2sql_shell.repl.statements import standard_strings
+
 # The variables psql 15 sets before reading any input (`\\set` lists them), with its values.
 # VERSION* name this program; VERSION_NUM is the psql release whose behaviour it follows, for
 # scripts that test it.
@@ -108,12 +110,14 @@ def parse_boolean(value: str) -> bool | None:
     return None
 
 
-# What psql's lexer skips (quotes, comments, casts) and the three forms of a variable.
-_SQL_TOKEN = re.compile(
-    r"""(?P<skip>[Ee]'(?:[^'\\]|\\.|'')*'?|'(?:[^']|'')*'?|"(?:[^"]|"")*"?|--[^\n\r]*|/\*[\s\S]*?(?:\*/|$)|(\$(?:[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_\x80-\U0010ffff]*)?\$)[\s\S]*?(?:\2|$)|::|[A-Za-z0-9_$\x80-\U0010ffff]+)
-      | (?P<colon>\\:) | :'(?P<literal>\w+)' | :"(?P<ident>\w+)" | :\{\?(?P<test>\w+)\} | :(?P<plain>\w+)""",
-    re.VERBOSE,
-)
+# What psql's lexer skips (quotes, comments, casts) and the three forms of a variable; with
+# standard_conforming_strings off, a backslash escapes in '...' too.
+_SQL_TOKEN_PATTERN = r"""(?P<skip>[Ee]'(?:[^'\\]|\\.|'')*'?|'(?:PLAIN)*'?|"(?:[^"]|"")*"?|--[^\n\r]*|/\*[\s\S]*?(?:\*/|$)|(\$(?:[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_\x80-\U0010ffff]*)?\$)[\s\S]*?(?:\2|$)|::|[A-Za-z0-9_$\x80-\U0010ffff]+)
+      | (?P<colon>\\:) | :'(?P<literal>\w+)' | :"(?P<ident>\w+)" | :\{\?(?P<test>\w+)\} | :(?P<plain>\w+)"""
+_SQL_TOKEN = {
+    True: re.compile(_SQL_TOKEN_PATTERN.replace("PLAIN", "[^']|''"), re.VERBOSE),
+    False: re.compile(_SQL_TOKEN_PATTERN.replace("PLAIN", "[^'\\\\]|\\\\.|''"), re.VERBOSE),
+}
 
 
 # In plain text (a `?` question) only casts and words are skipped: an apostrophe is English.
@@ -156,7 +160,7 @@ def substitute(text: str, variables: dict[str, str], *, sql: bool = True) -> str
             return quote_literal(value)
         return quote_identifier(value) if match["ident"] else value
 
-    return (_SQL_TOKEN if sql else _TEXT_TOKEN).sub(replace, text)
+    return (_SQL_TOKEN[standard_strings.get()] if sql else _TEXT_TOKEN).sub(replace, text)
 
 
 _META_ESCAPES = {"n": "\n", "t": "\t", "b": "\b", "r": "\r", "f": "\f"}

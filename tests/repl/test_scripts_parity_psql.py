@@ -879,3 +879,29 @@ def test_timing_as_psql_prints_it(fresh_db, tmp_path: Path):
 
     mine, psql = masked(ours(fresh_db, "-f", "t.sql", cwd=tmp_path)), masked(theirs(fresh_db, "-f", "t.sql", cwd=tmp_path))
     assert mine == psql and mine[1].count(b"Time: N ms") == 9 and b"Time: N ms (00:01.X)\n" in mine[1]
+
+
+NONSTANDARD = (
+    "set standard_conforming_strings = off;\ncreate temp table q(a text);\ninsert into q values ('b\\'');\n"  # a WARNING at a position
+    "set escape_string_warning = off;\nselect 'a\\'';\nselect 2 as two;\nselect 3 as \"';\";\nselect 4 as four;\n"
+    "\\set s x\nselect 'a\\\\' || :'s' as joined;\nreset standard_conforming_strings;\nselect 'c\\' as c;\n"
+)
+
+
+def test_standard_conforming_strings_off_reads_backslashes_as_psql(fresh_db, tmp_path: Path):
+    """The scanner took `'a\\''` as unclosed once the session set standard_conforming_strings
+    off, and the statements after it ran as one; the server's WARNING lacked its LINE display."""
+    (tmp_path / "s.sql").write_text(NONSTANDARD)
+    _, out, err = same(fresh_db, fresh_db, "-f", "s.sql", cwd=tmp_path)
+    assert b" two \n" in out and b" four \n" in out and b" a\\x\n" in out and b" c\\\n" in out
+    assert b"LINE 1: insert into q values ('b\\'');" in err
+
+
+def test_show_all_results_off_shows_the_last_result(fresh_db, tmp_path: Path):
+    (tmp_path / "s.sql").write_text(
+        "\\set SHOW_ALL_RESULTS off\nselect 1 as a \\; select 2 as b;\nselect 1 as a \\; select 1/0;\nselect 1/0 \\; select 2 as b;\n"
+        "select 1 as a \\; copy (select 5) to stdout \\; select 3 as c;\n\\echo :ROW_COUNT\n"
+    )
+    _, out, _ = same(fresh_db, fresh_db, "-f", "s.sql", cwd=tmp_path)
+    assert b" a \n" not in out and b" b \n" in out and b"5\n c \n" in out
+    same(fresh_db, fresh_db, "-v", "SHOW_ALL_RESULTS=off", "-c", "select 1 as a; select 2 as b")
