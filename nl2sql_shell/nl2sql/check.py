@@ -443,13 +443,17 @@ def is_bare_keyword(node: exp.Table | exp.Column) -> bool:
     current user's name (a one-row table), `WHERE user = 'bob'` compares it, `FROM order`
     does not parse. The schema's table or column of that name must be written in quotes.
     Where the statement writes that column quoted or qualified too (`d."user" = user`), its
-    author told the two apart: the bare one is the keyword."""
+    author told the two apart, and a bare one compared with another column (`assignee =
+    user`) is the idiom for the current user: there it is the keyword."""
     qualifier = node.args.get("db") if isinstance(node, exp.Table) else node.args.get("table")
     if qualifier or not isinstance(node.this, exp.Identifier) or node.this.quoted or node.name not in RESERVED_WORDS:
         return False
-    return not isinstance(node, exp.Column) or not any(
-        other is not node and other.name == node.name and (other.table or other.this.quoted) for other in node.root().find_all(exp.Column)
-    )
+    if not isinstance(node, exp.Column):
+        return True
+    parent = node.parent
+    if isinstance(parent, (exp.EQ, exp.NEQ)) and isinstance(other := (parent.right if parent.left is node else parent.left), exp.Column) and other.name != node.name:
+        return False
+    return not any(other is not node and other.name == node.name and (other.table or other.this.quoted) for other in node.root().find_all(exp.Column))
 
 
 def keyword_error(name: str, kind: str) -> str:

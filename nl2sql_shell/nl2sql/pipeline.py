@@ -35,7 +35,7 @@ from nl2sql_shell.nl2sql.extract import extract_sql, is_refusal
 from nl2sql_shell.nl2sql.grammar import sql_grammar
 from nl2sql_shell.nl2sql.literals import unfound_values
 from nl2sql_shell.nl2sql.proof import Proof, prove
-from nl2sql_shell.nl2sql.rules import REPAIRS, Change, apply_rules, default_rules
+from nl2sql_shell.nl2sql.rules import REPAIRS, RULES, Change, Corrected, apply_rules, default_rules
 from nl2sql_shell.nl2sql.rules.times import conversion_errors
 from nl2sql_shell.nl2sql.safety import Safety, classify
 from nl2sql_shell.schema.grounding import absent_terms, ground
@@ -475,9 +475,8 @@ class Asker:
         verified = self._verify(sql, view, conn)
         unknown = verified.unknown
         if verified.errors:  # only a query that fails may be repaired, and only a repair that passes is kept
-            repaired = apply_rules(sql, view.readable, enabled=REPAIRS.intersection(rules), failing=True)
+            repaired, again = self._repair(sql, view, conn, rules)
             if repaired.changes:
-                again = self._verify(repaired.sql, view, conn)
                 if not again.errors:
                     sql, changes, verified = repaired.sql, [*changes, *repaired.changes], again
                 else:
@@ -491,6 +490,23 @@ class Asker:
         if self.options.check_values and not self.options.baseline and verified.proof is not None and verified.proof.proven:
             attempt.unfound = unfound_values(conn, view.schema, attempt.sql)
         return verified.result
+
+    def _repair(self, sql: str, view: ModelView, conn: psycopg.Connection, rules: frozenset[str]) -> tuple[Corrected, _Verified]:
+        """The repair rules one at a time, in the registry's order, each on what the ones
+        before it left, until the query passes: a rule past that point would change a part of
+        the query that did not fail (`l.login_at = h.day` is no error, though a DISTINCT
+        elsewhere made the query fail). The changes so far and the checks' last word."""
+        changes: list[Change] = []
+        verified = _Verified([], None, None)
+        for rule in (r for r in RULES if r.name in REPAIRS.intersection(rules)):
+            step = apply_rules(sql, view.readable, enabled={rule.name}, failing=True, rules=(rule,))
+            if not step.changes:
+                continue
+            sql, changes = step.sql, [*changes, *step.changes]
+            verified = self._verify(sql, view, conn)
+            if not verified.errors:
+                break
+        return Corrected(sql, changes), verified
 
     def _verify(self, sql: str, view: ModelView, conn: psycopg.Connection) -> _Verified:
         """The errors of the static checks (a conversion the column's values contradict is

@@ -124,8 +124,9 @@ def closest_name(
 ) -> str | None:
     """The name a person most likely meant by ``wanted``: one spelled almost the same, else the
     one that holds most of its words, abbreviated or not (``customer_name`` -> ``xycustname``);
-    with ``every_word``, all of them. Of several that hold as many, the shortest (the fewest
-    other words); None when two are equally short, or none holds half the words. ``prefixes``
+    with ``every_word``, all of them. Of several that hold as many, the one of fewest other
+    words (declared ones, then letters for names folded into one word); None when two are
+    equally short, or none holds half the words. ``prefixes``
     are conventions known from elsewhere (the schema's table names for column names). A
     spelling that swaps one whole word for another is a different name, not a typo: ``site_id``
     is not ``item_id``, however alike their letters.
@@ -147,9 +148,9 @@ def closest_name(
     best = max(held.values())
     if best == 0 or 2 * best < len(wanted_words) or (every_word and best < len(wanted_words)):
         return None
-    fits = sorted((n for n, count in held.items() if count == best), key=len)
-    if len(fits) > 1 and len(fits[0]) == len(fits[1]):
-        return None  # two names fit equally well: no guess
+    fits = sorted((n for n, count in held.items() if count == best), key=lambda n: (len(declared_words(n)), len(n)))
+    if len(fits) > 1 and (len(fits[0]) == len(fits[1]) or 1 < len(declared_words(fits[0])) == len(declared_words(fits[1]))):
+        return None  # two names fit equally well (`name`: first_name or last_name): no guess
     return fits[0]
 
 

@@ -49,7 +49,7 @@ def test_a_failing_name_becomes_the_schema_name_with_its_words(shop, sql: str, r
         conn.execute(sql)
     assert not check_sql(sql, schema).ok
     repaired = apply_rules(sql, schema, failing=True)
-    assert repaired.changes and {c.rule for c in repaired.changes} <= {"known_table", "known_column"}
+    assert repaired.changes and {c.rule for c in repaired.changes} <= {"known_table", "known_column", "missing_join_key"}  # (the declared key)
     assert check_sql(repaired.sql, schema).ok, repaired.sql
     assert sorted(conn.execute(repaired.sql).fetchall()) == rows
 
@@ -143,7 +143,7 @@ def test_a_table_or_column_named_by_a_keyword_is_read_in_quotes(fresh_db: str, s
         checked = check_sql(sql, schema)
         assert any("is a PostgreSQL keyword" in e for e in checked.errors), checked.errors
         repaired = apply_rules(sql, schema, failing=True)
-        assert repaired.changes and {c.rule for c in repaired.changes} <= {"known_table", "known_column"}
+        assert repaired.changes and {c.rule for c in repaired.changes} <= {"known_table", "known_column", "missing_join_key"}  # (the declared key)
         assert check_sql(repaired.sql, schema).ok, repaired.sql
         assert sorted(conn.execute(repaired.sql).fetchall()) == rows
         # a keyword meant as a keyword is left alone

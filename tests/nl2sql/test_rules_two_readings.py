@@ -32,6 +32,31 @@ CREATE TABLE tbl_a(a_id int PRIMARY KEY, a_code text);
 CREATE TABLE tbl_b(b_id int PRIMARY KEY, a_id int REFERENCES tbl_a(a_id), a_code text);
 INSERT INTO tbl_a VALUES (1, 'X'), (2, 'Y');
 INSERT INTO tbl_b VALUES (1, 1, 'X'), (2, 2, 'Z');
+CREATE TABLE tickets(id int PRIMARY KEY, assignee text, "user" text, subject text);
+INSERT INTO tickets VALUES (1, current_user, 'ann', 'db down'), (2, 'bob', current_user, 'printer');
+CREATE TABLE accounts(id int PRIMARY KEY, tenant_id int, name text);
+CREATE TABLE invoices(id int PRIMARY KEY, tenant_id int, account_id int REFERENCES accounts(id), amount int);
+INSERT INTO accounts VALUES (1, 1, 'acme'), (2, 1, 'globex'), (3, 2, 'initech');
+INSERT INTO invoices VALUES (1, 1, 1, 100), (2, 1, 2, 50), (3, 2, 3, 7);
+CREATE TABLE customers(id int PRIMARY KEY, name text);
+CREATE TABLE orders(id int PRIMARY KEY, customer_id int REFERENCES customers(id), total int);
+INSERT INTO customers VALUES (1, 'ann'), (2, 'bob'), (3, 'cy');
+INSERT INTO orders VALUES (1, 2, 10), (2, 2, 20), (3, 2, 5), (4, 3, 1);
+CREATE TABLE sales_fact(id int, date_key int, amount int);
+INSERT INTO sales_fact SELECT g, 20260100 + g, g FROM generate_series(1, 28) AS g;
+CREATE VIEW sales_v AS SELECT * FROM sales_fact;
+CREATE TABLE budgets(year_start_epoch bigint, amount int);
+INSERT INTO budgets VALUES (1751328000, 5), (1782864000, 7);
+CREATE TABLE people(first_name text, last_name text, name_suffix text);
+INSERT INTO people VALUES ('Ann', 'Lee', 'Jr');
+CREATE TABLE sales(region text, product text);
+INSERT INTO sales VALUES ('north', 'a'), ('north', 'b'), ('north', 'a'), ('south', 'a');
+CREATE TABLE logins(login_at timestamp, day date);
+CREATE TABLE holidays(day date, label text);
+INSERT INTO logins VALUES ('2026-01-01 00:00', '2026-01-01'), ('2026-01-01 10:00', '2026-01-01'), ('2026-12-25 00:00', '2026-12-25');
+INSERT INTO holidays VALUES ('2026-01-01', 'new year'), ('2026-12-25', 'christmas');
+CREATE TABLE rooms(kind text, price numeric);
+INSERT INTO rooms VALUES ('single', 50), ('double', 80), ('suite', 200);
 """
 
 # The rules that join an owner's table read one schema only: billing gets its own database.
@@ -64,6 +89,7 @@ def _check(conn: psycopg.Connection, sql: str) -> tuple[Attempt, object]:
         "SELECT COUNT(*) FROM ev_scratch",  # the session's temporary table
         "SELECT COUNT(*) FROM pg_temp.ev_scratch",
         'SELECT d.deal_id FROM deal AS d WHERE d."user" = user',  # bare user: the current user
+        "SELECT subject FROM tickets WHERE assignee = user",  # a column compared with the current user
     ],
 )
 def test_a_query_the_server_runs_comes_back_as_written(conn, sql: str) -> None:
@@ -85,6 +111,54 @@ def test_a_query_the_server_runs_comes_back_as_written(conn, sql: str) -> None:
 )
 def test_a_query_that_fails_is_left_failing_when_it_has_two_meanings(conn, written: str, meant: str | None) -> None:
     _repaired_only_to_its_meaning(conn, written, meant)
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        # the declared foreign key, not the tenant key both tables carry
+        ("SELECT a.name, SUM(i.amount) FROM invoices AS i JOIN accounts AS a ON i.acct_id = a.id GROUP BY a.name ORDER BY a.name",
+         "SELECT a.name, SUM(i.amount) FROM invoices AS i JOIN accounts AS a ON i.account_id = a.id GROUP BY a.name ORDER BY a.name"),
+        # a view's values are not read: date_key may be digits or seconds, the error stays
+        ("SELECT SUM(amount) FROM sales_v WHERE date_key >= '2026-01-15'", None),
+        # named for a year, holding seconds: the year of the time it holds
+        ("SELECT EXTRACT(YEAR FROM year_start_epoch) AS yr, SUM(amount) FROM budgets GROUP BY 1 ORDER BY 1",
+         "SELECT EXTRACT(YEAR FROM to_timestamp(year_start_epoch)) AS yr, SUM(amount) FROM budgets GROUP BY 1 ORDER BY 1"),
+        # three columns hold "name"
+        ("SELECT p.name FROM people AS p", None),
+        # unnest makes a group's rows repeat: the DISTINCT is no no-op
+        ("SELECT DISTINCT region, unnest(array_agg(product)) AS product FROM sales GROUP BY region ORDER BY COUNT(*) DESC", None),
+    ],
+)
+def test_a_repair_keeps_the_one_meaning_or_the_error(conn, written: str, meant: str | None) -> None:
+    _repaired_only_to_its_meaning(conn, written, meant)
+
+
+def test_a_repair_stops_where_the_query_passes(conn) -> None:
+    """Only the DISTINCT failed; the join of a timestamp with a date, which runs, was swapped
+    for `l.day = h.day` too (another count)."""
+    written = "SELECT DISTINCT h.label, COUNT(*) AS n FROM logins AS l JOIN holidays AS h ON l.login_at = h.day GROUP BY h.label ORDER BY MIN(l.login_at)"
+    meant = "SELECT h.label, COUNT(*) AS n FROM logins AS l JOIN holidays AS h ON l.login_at = h.day GROUP BY h.label ORDER BY MIN(l.login_at)"
+    attempt = _repaired_only_to_its_meaning(conn, written, meant)
+    assert [c.rule for c in attempt.changes] == ["idle_distinct"] and "l.login_at = h.day" in attempt.sql
+
+
+def test_a_join_of_a_column_with_itself_takes_the_declared_key(conn) -> None:
+    """`c.id = c.id` runs (every order with every customer) but joins nothing: the one
+    foreign key between the two, not every table's own `id` (`o.id = c.id`)."""
+    written = "SELECT c.name, o.total FROM orders AS o JOIN customers AS c ON c.id = c.id ORDER BY 1, 2"
+    attempt, result = _check(conn, written)
+    assert result is not None and "o.customer_id = c.id" in attempt.sql, attempt.sql
+    meant = "SELECT c.name, o.total FROM orders AS o JOIN customers AS c ON o.customer_id = c.id ORDER BY 1, 2"
+    assert conn.execute(attempt.sql).fetchall() == conn.execute(meant).fetchall()
+
+
+def test_a_change_is_named_only_where_the_query_has_it(conn) -> None:
+    """`'double'` in a string and `double precision` as written: no "double -> double
+    precision" in the reason."""
+    written = "SELECT DISTINCT kind FROM rooms WHERE kind <> 'double' GROUP BY kind ORDER BY AVG(price)::double precision DESC"
+    attempt = _repaired_only_to_its_meaning(conn, written, "SELECT kind FROM rooms WHERE kind <> 'double' GROUP BY kind ORDER BY AVG(price)::double precision DESC")
+    assert [c.rule for c in attempt.changes] == ["idle_distinct"]
 
 
 def test_a_table_the_model_put_in_a_schema_is_looked_for_in_that_schema(billing) -> None:

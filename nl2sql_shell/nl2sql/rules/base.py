@@ -110,6 +110,18 @@ def scope_tables(scope: Scope, schema: Schema) -> Tables:
     return tables
 
 
+def declared_keys(table: Table, other: Table) -> list[tuple[str, str]]:
+    """(column of ``table``, column of ``other``) of each single-column foreign key between
+    the two, either way: the joins the schema itself declares. Two of them (`sender_user_id`,
+    `recipient_user_id`) are two readings, for the caller to refuse."""
+    return [
+        (fk.ref_columns[0], fk.columns[0]) if flip else (fk.columns[0], fk.ref_columns[0])
+        for child, parent, flip in ((table, other, False), (other, table, True))
+        for fk in child.foreign_keys
+        if (fk.ref_schema, fk.ref_table) == (parent.schema, parent.name) and len(fk.columns) == 1
+    ]
+
+
 def owners(name: str, tables: Tables) -> list[str]:
     """The aliases whose table has a column ``name``."""
     return [alias for alias, t in tables.items() if t is not None and t.column(name) is not None]
@@ -138,12 +150,15 @@ def type_of(column: exp.Column, tables: Tables) -> str | None:
 
 _NUMERIC = ("smallint", "integer", "bigint", "numeric", "real", "double precision")
 _TEXT = ("text", "character varying", "character", "name", "citext")
+_POINTS_IN_TIME = ("date", "timestamp without time zone", "timestamp with time zone", "timestamp")
 
 
 def type_family(data_type: str) -> str:
-    """What PostgreSQL will compare without a cast: numbers with numbers, text with text."""
+    """What PostgreSQL will compare without a cast: numbers with numbers, text with text,
+    dates with timestamps."""
     base = data_type.split("(")[0].strip()
-    return "number" if base in _NUMERIC else "text" if base in _TEXT else base
+    base = re.sub(r"^(timestamp)\(\d+\)", r"\1", data_type.strip()) if base == "timestamp" else base
+    return "number" if base in _NUMERIC else "text" if base in _TEXT else "time" if base in _POINTS_IN_TIME else base
 
 
 def sql_of(node: exp.Expression) -> str:

@@ -17,7 +17,7 @@ from sqlglot.optimizer.scope import Scope
 from nl2sql_shell.schema.model import Column, is_key_name
 
 from ..parsing import same_column
-from .base import Change, Context, Tables, column_type, identifier, owners, type_family
+from .base import Change, Context, Tables, column_type, declared_keys, identifier, owners, type_family
 
 
 def _equalities(scope: Scope) -> Iterator[tuple[str, exp.EQ]]:
@@ -43,7 +43,9 @@ def _written(eq: exp.EQ) -> str:
 
 
 def self_join(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
-    """Make `x.c = x.c` join the table of this JOIN with the one other table here that has `c`."""
+    """Make `x.c = x.c` join the table of this JOIN with the one other table here that has
+    `c` (not every table's own `id`), or with the one foreign key declared between the two
+    (`c.id = c.id` joining orders: `o.customer_id = c.id`)."""
     for joined, eq in _equalities(scope):
         left, right = eq.left, eq.right
         if not same_column(left, right):
@@ -51,14 +53,22 @@ def self_join(scope: Scope, tables: Tables, context: Context) -> Iterator[Change
         before, name = _written(eq), left.name
         if left.table != joined:
             table = tables.get(joined)
-            if table is None or table.column(name) is None:
+            if table is None or table.column(name) is None or name.lower() == "id":
                 continue
             right.set("table", identifier(joined))
         else:
-            others = [alias for alias in owners(name, tables) if alias != joined]
-            if len(others) != 1:
+            others = [alias for alias in tables if alias != joined and tables[alias] is not None]
+            declared = [(alias, key) for alias in others for key in declared_keys(tables[alias], tables[joined])] if tables.get(joined) is not None else []  # type: ignore[arg-type]
+            sharing = [alias for alias in owners(name, tables) if alias != joined]
+            if len(declared) == 1:
+                alias, (mine, theirs) = declared[0]
+                left.set("table", identifier(alias))
+                left.set("this", identifier(mine))
+                right.set("this", identifier(theirs))
+            elif not declared and len(sharing) == 1 and name.lower() != "id":
+                left.set("table", identifier(sharing[0]))
+            else:
                 continue
-            left.set("table", identifier(others[0]))
         yield _change("self_join", before, eq, "a column equal to itself joins nothing")
 
 
@@ -122,6 +132,14 @@ def missing_join_key(scope: Scope, tables: Tables, context: Context) -> Iterator
             continue
         missing = [c.sql() for c, t in ((left, left_table), (right, right_table)) if t.column(c.name) is None]
         if not missing:
+            continue
+        declared = declared_keys(left_table, right_table)
+        if declared:  # the join the schema declares (two: two readings, the error stays)
+            if len(declared) == 1:
+                before = _written(eq)
+                left.set("this", identifier(declared[0][0]))
+                right.set("this", identifier(declared[0][1]))
+                yield _change("missing_join_key", before, eq, f"{missing[0]} does not exist; {left_table.name}.{declared[0][0]} and {right_table.name}.{declared[0][1]} are the declared key")
             continue
         shared = [
             column.name

@@ -21,9 +21,15 @@ import re
 from collections.abc import Iterator
 
 from sqlglot import exp
+from sqlglot.errors import TokenError
 from sqlglot.optimizer.scope import Scope
+from sqlglot.tokens import TokenType
 
-from .base import Change, Context, Tables, matches, sql_of, type_family, type_of
+from ..parsing import DIALECT
+from nl2sql_shell.schema.model import Column
+from nl2sql_shell.schema.words import names_a_time
+
+from .base import Change, Context, Tables, column_of, matches, sql_of, type_family, type_of
 from .times import SAYS, as_time, misread, time_held
 
 _YEAR_NAME = re.compile(r"(?:\w*_)?(?:year|yr)(?:_\w+)?|\w+year")
@@ -51,12 +57,17 @@ def _written(node: exp.Expression, column: exp.Column, unit: str) -> str:
     return f"{unit}({column.sql()})" if not isinstance(node, exp.Extract) else sql_of(node)
 
 
+def _years(column: Column | None) -> bool:
+    """Whether a column's values, where known, are years (a thousand to three thousand)."""
+    return column is not None and (column.value_range is None or (1000 <= column.value_range[0] and column.value_range[1] <= 3000))
+
+
 def year_column(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
     """`EXTRACT(YEAR FROM p.year)` (or `YEAR(p.year)`) on a numeric column named as a year
     fails: the column already is the year."""
     for node, column, unit, data_type in _numbers_in_date_functions(scope, tables):
-        if unit != "YEAR" or not matches(_YEAR_NAME, column.name):
-            continue
+        if unit != "YEAR" or not matches(_YEAR_NAME, column.name) or names_a_time(column.name) or not _years(column_of(column, tables)):
+            continue  # (`year_start_epoch` holds seconds: epoch_seconds reads it)
         written = _written(node, column, unit)
         node.replace(column.copy())
         yield Change("year_column", written, column.sql(), f"{_a(data_type)} column that already holds the year")
@@ -146,7 +157,6 @@ def _is_time(node: exp.Expression) -> bool:
     return False
 
 
-_BARE_DOUBLE = re.compile(r"\bdouble\b(?!\s+precision)", re.IGNORECASE)
 
 
 def mysql_spelling(tree: exp.Expression, context: Context) -> list[Change]:
@@ -159,9 +169,17 @@ def mysql_spelling(tree: exp.Expression, context: Context) -> list[Change]:
             node.replace(exp.Extract(this=exp.var(part), expression=node.this.copy()))
         if nodes:
             changes.append(Change("mysql_spelling", f"{part}(...)", f"EXTRACT({part} FROM ...)", "PostgreSQL's spelling"))
-    if _BARE_DOUBLE.search(context.sql) and any(t.this == exp.DataType.Type.DOUBLE for t in tree.find_all(exp.DataType)):
+    if _bare_double(context.sql) and any(t.this == exp.DataType.Type.DOUBLE for t in tree.find_all(exp.DataType)):
         changes.append(Change("mysql_spelling", "double", "double precision", "PostgreSQL's spelling"))
     return changes
+
+
+def _bare_double(sql: str) -> bool:
+    """Whether the text writes the type `double` without `precision` (not in a string)."""
+    try:
+        return any(t.token_type == TokenType.DOUBLE and t.text.lower() == "double" for t in DIALECT.tokenize(sql))
+    except TokenError:
+        return False
 
 
 _SQLITE_MODIFIER = re.compile(r"^\s*([+-])\s*(\d+(?:\.\d+)?)\s+(year|month|day|hour|minute|second)s?\s*$", re.IGNORECASE)

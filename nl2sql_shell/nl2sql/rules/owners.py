@@ -24,7 +24,7 @@ from sqlglot.optimizer.scope import Scope
 
 from nl2sql_shell.schema.model import Schema, Table
 
-from .base import Change, Context, Tables, column_ref, identifier, sql_of, table_source
+from .base import Change, Context, Tables, column_ref, declared_keys, identifier, sql_of, table_source
 
 
 def table_owner(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
@@ -106,12 +106,7 @@ def _join_key(table: Table, owner: Table) -> tuple[str, str] | None:
     either way, else the `<table>_id` = `id` convention, else the one column both tables have
     (`city_name`) with the same type; None when that is not one clear choice (two foreign
     keys, `sender_user_id` and `recipient_user_id`, are two readings)."""
-    declared = [
-        (fk.ref_columns[0], fk.columns[0]) if flip else (fk.columns[0], fk.ref_columns[0])
-        for child, parent, flip in ((table, owner, False), (owner, table, True))
-        for fk in child.foreign_keys
-        if fk.ref_table == parent.name and len(fk.columns) == 1
-    ]
+    declared = declared_keys(table, owner)
     if declared:
         return declared[0] if len(declared) == 1 else None
     for child, parent, flip in ((table, owner, False), (owner, table, True)):

@@ -17,6 +17,10 @@ from sqlglot.optimizer.scope import Scope
 from .base import Change, Context, Tables, column_ref, matches, shown, sql_of, type_family, type_of
 
 
+# Functions that may return several rows: unnest, generate_series, and any sqlglot does not know.
+_MAY_RETURN_SETS = (exp.Explode, exp.ExplodingGenerateSeries, exp.GenerateSeries, exp.Unnest, exp.Anonymous)
+
+
 def idle_distinct(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
     """DISTINCT on a grouped query that selects every GROUP BY key is a no-op (the groups are
     already distinct), yet it makes PostgreSQL reject ORDER BY expressions not selected."""
@@ -25,8 +29,8 @@ def idle_distinct(scope: Scope, tables: Tables, context: Context) -> Iterator[Ch
     if not isinstance(distinct, exp.Distinct) or distinct.args.get("on") or group is None or order is None:
         return
     selected = shown(select)
-    if not all(key in selected for key in group.expressions):
-        return
+    if not all(key in selected for key in group.expressions) or any(s.find(*_MAY_RETURN_SETS) for s in select.selects):
+        return  # (`unnest(array_agg(x))` makes several rows of a group: DISTINCT is no no-op)
     if all(o.this in selected for o in order.expressions):
         return  # PostgreSQL accepts it as it is
     select.set("distinct", None)

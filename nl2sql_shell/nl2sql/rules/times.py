@@ -4,7 +4,8 @@ A column named as a point in time (`sent_epoch`, `created_at`, `date_key`) may h
 since 1970, milliseconds, or a date written as digits (20260131). Its least and greatest
 value, when statistics or a probe of a small table give them, say which: seconds from 1973 to
 2100 lie between 1e8 and 4.1e9, milliseconds a thousand times higher, digits between
-19000101 and 21001231. With no values known, a name not finer than seconds reads as seconds.
+19000101 and 21001231. With no values known (a view), only a name that says seconds (`epoch`,
+`unix`) reads as seconds; `date_key` may be digits, and a guess would invent a meaning.
 
 `to_timestamp(n)` reads n as seconds. On a column whose values are dates in digits it puts
 every row in August 1970, and on milliseconds in the year 50,000; the query runs and answers
@@ -23,12 +24,13 @@ from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.scope import traverse_scope
 
 from nl2sql_shell.schema.model import Schema
-from nl2sql_shell.schema.words import names_a_time
+from nl2sql_shell.schema.words import name_words, names_a_time
 
 from ..parsing import DIALECT, PARSE_ERRORS, parse_one
 from .base import Tables, column_of, matches, scope_tables, sql_of
 
 _SUBSECOND = re.compile(r"\w*(?:_ms|millis|micro|nano|msec)\w*")
+_SECONDS_WORDS = frozenset({"epoch", "unix"})  # a name that says it counts seconds since 1970
 # What a number holds, judged by its least and greatest value (0 is often "not set").
 _SHAPES = {
     "seconds": (1e8, 4.1e9),
@@ -45,8 +47,8 @@ def time_held(column: exp.Column, tables: Tables) -> str | None:
     found = column_of(column, tables)
     if found is None or not names_a_time(column.name):
         return None
-    if found.value_range is None:
-        return None if matches(_SUBSECOND, column.name) else "seconds"
+    if found.value_range is None:  # (a view, a big table never analyzed): only a name that says seconds
+        return "seconds" if not matches(_SUBSECOND, column.name) and not _SECONDS_WORDS.isdisjoint(name_words(column.name).words) else None
     return held_by_values(found.value_range)
 
 
