@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from .linking import STOPWORDS, match_words, stem
 from .model import Schema
-from .words import declared_words, name_words
+from .words import declared_words, name_words, text_words
 
 # Words of the question language: aggregation, comparison, ordering, time, shape of the answer,
 # a condition's truth ("where paid is true"), and the verbs of a change. They never name data,
@@ -95,7 +95,7 @@ def ground(schema: Schema, question: str, instructions: str | None = None) -> Gr
     content = tuple(
         dict.fromkeys(
             w
-            for w in declared_words(text)
+            for w in text_words(text)
             if len(w) > 1 and not w.isdigit() and w not in STOPWORDS and w not in QUERY_WORDS and w not in defined
         )
     )

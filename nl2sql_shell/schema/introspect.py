@@ -45,8 +45,8 @@ from .words import declared_words
 SMALL_TABLE_BYTES = 1 << 20
 # Names that say a column holds a secret: written inside a longer name (userPassword, folded
 # "apitoken") or as a word of their own (pwd, salt, otp).
-SECRET_PARTS = ("password", "passwd", "passphrase", "secret", "token", "credential", "apikey", "api_key", "privatekey", "private_key")
-SECRET_WORDS = frozenset({"pwd", "salt", "otp", "totp", "hash", "hashed", "digest", "pin", "cvv", "ssn"})
+SECRET_PARTS = ("password", "passwd", "passphrase", "passcode", "pword", "pwhash", "secret", "token", "credential", "apikey", "api_key", "privatekey", "private_key")
+SECRET_WORDS = frozenset({"pw", "pwd", "pass", "key", "auth", "salt", "otp", "totp", "hash", "hashed", "digest", "pin", "cvv", "ssn"})
 # A value at least this long with no whitespace and a digit is opaque (hash, UUID, URL, token).
 OPAQUE_LENGTH = 24
 # A guard so that sampling can never stall the shell, whatever the tables hold.

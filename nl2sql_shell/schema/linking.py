@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 from .model import Schema, Table
 from .render import render_schema
-from .words import NameWords, declared_words, name_words, shared_affixes
+from .words import NameWords, declared_words, name_words, shared_affixes, text_words
 
 FUZZY_RATIO = 0.91
 # How much a match says about a table, by what matched and how.
@@ -93,7 +93,7 @@ def stem(word: str) -> str:
 
 
 def _question_words(question: str) -> list[str]:
-    return list(dict.fromkeys(w for w in declared_words(question) if w not in STOPWORDS))
+    return [w for w in text_words(question) if w not in STOPWORDS]
 
 
 @dataclass(frozen=True, eq=False)  # each place is its own target: hashed by identity, cheaply
@@ -130,7 +130,7 @@ class _Index:
 
     def _name(self, parts: NameWords, target: _Target) -> None:
         self.names.append((parts, target))
-        for w in parts.words:
+        for w in dict.fromkeys((*parts.words, target.text.lower())):  # the whole name too: `t42`, `x1`
             if w not in STOPWORDS:
                 self.words[w].append(target)
 
@@ -250,25 +250,64 @@ class _Chooser:
             self.reasons += [Reason(table.qualified_name, "foreign key", how, matched=p) for p in partners]
 
     def _take(self, table: Table) -> bool:
-        pruned = self._pruned(table)
-        for candidate in (table, pruned) if pruned.columns != table.columns else (table,):
-            cost = self.cost(candidate)
-            if self.spent + cost <= self.budget:
-                self.spent += cost
-                self.chosen[table.qualified_name] = candidate
-                return True
-        return False
+        """The whole table when it fits; else its key and matched columns, and as many of its
+        other columns as half the budget left holds (`sensor`'s `taken_at` beside its 1,000
+        probes); else as many of its key and matched columns as fit. Never a table with no
+        column at all."""
+        cost = self.cost(table)
+        if self.spent + cost <= self.budget:
+            return self._chosen(table, cost)
+        needed = self._needed(table)
+        others = [c.name for c in table.columns if c.name not in needed]
+        pruned = self._widest(table, needed, self.budget - self.spent) if needed else None
+        if pruned is not None and len(pruned.columns) == len(needed):  # all of them fit: fill up to half what is left
+            room = (self.budget - self.spent - self.cost(pruned)) // 2
+            pruned = self._widest(table, [*needed, *others], self.cost(pruned) + room) or pruned
+        elif pruned is None and not needed:
+            pruned = self._widest(table, others, self.budget - self.spent)
+        return pruned is not None and self._chosen(pruned, self.cost(pruned))
 
-    def _pruned(self, table: Table) -> Table:
-        """The table with only its key columns and the columns the question matched."""
-        keep = set(table.primary_key)
-        keep |= {c for fk in table.foreign_keys for c in fk.columns}
-        keep |= {r.column for r in self.matches[table.qualified_name] if r.column}
-        keep |= {
+    def _chosen(self, table: Table, cost: int) -> bool:
+        self.spent += cost
+        self.chosen[table.qualified_name] = table
+        return True
+
+    def _needed(self, table: Table) -> list[str]:
+        """The table's key columns, then the columns the question matched, best first."""
+        keep = list(table.primary_key)
+        keep += [c for fk in table.foreign_keys for c in fk.columns]
+        keep += [
             c
             for other in self.chosen.values()
             for fk in other.foreign_keys
             if (fk.ref_schema, fk.ref_table) == (table.schema, table.name)
             for c in fk.ref_columns
-        }
-        return replace(table, columns=tuple(c for c in table.columns if c.name in keep))
+        ]
+        words: dict[str, set[str | None]] = defaultdict(set)  # the question words each column holds
+        exact: dict[str, set[str | None]] = defaultdict(set)  # ... as they are written
+        for r in self.matches[table.qualified_name]:
+            if r.column:
+                words[r.column].add(r.word)
+                if r.how == "exact":
+                    exact[r.column].add(r.word)
+        keep += sorted(words, key=lambda c: (-len(exact[c]), -len(words[c])))  # `probe_5` and `taken_at` before the 999 other probes
+        names = {c.name for c in table.columns}
+        return [c for c in dict.fromkeys(keep) if c in names]
+
+    def _widest(self, table: Table, order: list[str], allowance: int) -> Table | None:
+        """The table with the most of ``order``'s columns, from its first, that costs at most
+        ``allowance`` (a binary search: cost grows with every column); None when not one fits."""
+        def keeping(count: int) -> Table:
+            kept = set(order[:count])
+            return replace(table, columns=tuple(c for c in table.columns if c.name in kept))
+
+        if not order or self.cost(keeping(1)) > allowance:
+            return None
+        low, high = 1, len(order)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self.cost(keeping(middle)) <= allowance:
+                low = middle
+            else:
+                high = middle - 1
+        return keeping(low)

@@ -64,10 +64,28 @@ def render_table(table: Table, *, qualify: Qualify, notes: bool = True) -> str:
 
 
 def quote_name(name: str) -> str:
-    """An identifier as PostgreSQL needs it written: bare when it can be, else double-quoted."""
+    """An identifier as PostgreSQL needs it written: bare when it can be, else double-quoted;
+    one holding a line break or another control character as `U&"..."` with escapes, so that
+    it stays on its line (a name is data: `"total\\n);\\n-- note to the model..."` must not
+    read as the prompt's own lines)."""
     if _BARE_NAME.fullmatch(name) and name not in RESERVED_WORDS:
         return name
+    if any(_unprintable(ch) for ch in name):
+        return 'U&"' + "".join(_unicode_escape(ch) for ch in name) + '"'
     return '"' + name.replace('"', '""') + '"'
+
+
+def _unprintable(char: str) -> bool:
+    return unicodedata.category(char)[0] == "C" or unicodedata.category(char) in ("Zl", "Zp")
+
+
+def _unicode_escape(char: str) -> str:
+    """One character inside U&"...": escaped when unprintable, \\ and the quote doubled."""
+    if char in "\\\"":
+        return char * 2
+    if _unprintable(char):
+        return f"\\{ord(char):04X}" if ord(char) <= 0xFFFF else f"\\+{ord(char):06X}"
+    return char
 
 
 def _table_name(schema: str, name: str, qualify: Qualify) -> str:
@@ -80,7 +98,7 @@ def _names(names: Sequence[str]) -> str:
 
 
 def _column_def(column: Column, primary_key: bool) -> str:
-    data_type = column.data_type
+    data_type = _one_line(column.data_type)  # a type's own name may hold a line break
     for spelling, alias in _TYPE_ALIASES.items():
         if data_type.startswith(spelling):
             data_type = alias + data_type[len(spelling) :]
@@ -103,7 +121,7 @@ def _table_notes(table: Table) -> str:
 def _column_notes(column: Column) -> str:
     notes = [_flatten(column.comment, MAX_COMMENT_CHARS)] if column.comment else []
     if column.domain:
-        notes.append(f"domain {column.domain}")
+        notes.append(f"domain {_one_line(column.domain)}")
     if column.enum_labels:
         labels = column.enum_labels[:MAX_ENUM_LABELS]
         more = ", ..." if len(column.enum_labels) > MAX_ENUM_LABELS else ""
@@ -129,7 +147,24 @@ def _with_comment(line: str, notes: str) -> str:
 
 
 def _literals(values: Sequence[str]) -> str:
-    return ", ".join("'" + _flatten(v, MAX_VALUE_CHARS).replace("'", "''") + "'" for v in values)
+    """Values as the SQL literals a query must write to match them, exactly: spaces as they
+    are, a line break as an E'' escape; one too long to show whole is left out (a cut or
+    flattened one would be copied, and match no row)."""
+    return ", ".join(_literal(v) for v in values if len(v) <= MAX_VALUE_CHARS)
+
+
+def _literal(value: str) -> str:
+    if any(_unprintable(ch) for ch in value):  # E'' reads its escapes whatever standard_conforming_strings says
+        return "E'" + "".join(_E_ESCAPES.get(ch) or (f"\\u{ord(ch):04X}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08X}") if _unprintable(ch) or ch == "\\" else ch.replace("'", "''") for ch in value) + "'"
+    return "'" + value.replace("'", "''") + "'"
+
+
+_E_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\\": "\\\\"}
+
+
+def _one_line(text: str) -> str:
+    """``text`` with its control characters written as escapes (\\u000A): on one line."""
+    return "".join(ch.encode("unicode_escape").decode("ascii") if _unprintable(ch) else ch for ch in text)
 
 
 def _flatten(text: str, limit: int) -> str:

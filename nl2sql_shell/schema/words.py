@@ -34,7 +34,11 @@ MIN_SEGMENTED = 5
 # How much of a question word an abbreviation must spell out ("ord" of "order").
 MIN_ABBREVIATION = 3
 
-_TOKEN = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+# Words as names declare them: camelCase humps, snake_case parts, digits; letters outside
+# ASCII (`заказы`, `café`) are lowercase letters here (Python's re has no \\p{Lu}).
+_TOKEN = re.compile(r"[A-Z]+(?![^\W\d_A-Z])|[A-Z]?[^\W\d_A-Z]+|[0-9]+")
+# A whole name as a question may write it (`t42`, `q3_2024`): kept beside its words.
+_WHOLE_NAME = re.compile(r"[^\W\d_][\w$]*")
 _segmenter_lock = threading.Lock()
 _segmenter_loaded = False
 
@@ -74,6 +78,13 @@ def names_a_time(name: str) -> bool:
 def declared_words(name: str) -> list[str]:
     """The words a name declares by its own boundaries: ``orderLines``, ``order_lines2``."""
     return [w.lower() for w in _TOKEN.findall(name)]
+
+
+def text_words(text: str) -> list[str]:
+    """A question's words: each declared word, and each whole name it writes that words
+    would split (`t42`, `q3_2024`), which may be a table's whole name."""
+    whole = [w.lower() for w in _WHOLE_NAME.findall(text) if not w.isalpha()]
+    return list(dict.fromkeys([*declared_words(text), *whole]))
 
 
 def shared_affixes(names: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:

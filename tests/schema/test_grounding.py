@@ -75,3 +75,15 @@ def test_true_and_false_say_how_a_condition_holds_not_what_data_is_meant(fresh_d
         schema = read_schema(conn)
     assert ground(schema, "remove every fine where paid is true").unmatched == ()
     assert ground(schema, "How does one find true happiness?").unanswerable
+
+
+def test_a_table_named_outside_ascii_words_is_found_by_its_name() -> None:
+    """`заказы`, `x1` and `q3` have no ASCII word a question could match: a question naming
+    them was refused as matching nothing in the database."""
+    from nl2sql_shell.schema.model import Column, Table
+
+    tables = tuple(Table("public", name, columns=(Column("id", "integer"),)) for name in ("заказы", "x1", "q3", "logins"))
+    schema = Schema("db", ("public",), tables)
+    for question in ("weather of заказы", "readings in x1", "how many rows in q3"):
+        assert not ground(schema, question).unanswerable, question
+    assert ground(schema, "weather of the moon").unanswerable

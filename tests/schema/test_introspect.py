@@ -155,10 +155,12 @@ def test_secrets_and_opaque_values_never_reach_the_prompt(fresh_db: str) -> None
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute(
             """CREATE TABLE auth_user (id int, username text, password varchar(128), "apiToken" text,
-                                       pwd text, session_salt text, checksum text, role text, homepage text);
+                                       pwd text, session_salt text, checksum text, role text, homepage text,
+                                       pw text, pass text, passcode text, pwhash text, auth_key text, pword text);
                INSERT INTO auth_user SELECT g, 'user' || g, 'pbkdf2_sha256$870000$' || md5(g::text),
                    'tok_' || g, 'hunter' || g, 's' || g, md5(g::text), (ARRAY['admin', 'staff'])[g % 2 + 1],
-                   'https://example.com/u/' || g || '/profile'
+                   'https://example.com/u/' || g || '/profile', 'hunter' || g, 'hunter' || g, 'hunter' || g,
+                   'hunter' || g, 'hunter' || g, 'hunter' || g
                FROM generate_series(1, 4) g;
                CREATE TABLE big_user AS SELECT * FROM auth_user, generate_series(1, 50000) n;
                ANALYZE big_user"""
@@ -167,7 +169,7 @@ def test_secrets_and_opaque_values_never_reach_the_prompt(fresh_db: str) -> None
     for name in ("auth_user", "big_user"):
         table = schema.table(name)
         shown = render_schema([table], qualify=schema.needs_schema)
-        for column in ("password", "apiToken", "pwd", "session_salt", "checksum", "homepage"):
+        for column in ("password", "apiToken", "pwd", "session_salt", "checksum", "homepage", "pw", "pass", "passcode", "pwhash", "auth_key", "pword"):
             assert table.column(column).sample_values == (), (name, column)
         assert "pbkdf2" not in shown and "hunter" not in shown and "tok_" not in shown and "example.com" not in shown
         assert set(table.column("role").sample_values) == {"admin", "staff"}

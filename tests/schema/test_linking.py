@@ -160,12 +160,41 @@ def test_wide_tables_are_pruned_to_keys_and_matches() -> None:
         schema, "average humidity of measurements by city", budget_tokens=100, count_tokens=count_tokens
     )
     pruned = linked.tables[0]
-    assert [c.name for c in pruned.columns] == ["id", "station_id", "humidity"]
+    names = [c.name for c in pruned.columns]
+    assert names[:2] == ["id", "station_id"] and "humidity" in names and len(names) < 100  # and readings while the budget lasts
     assert [t.name for t in linked.tables] == ["measurements", "stations"]
     assert count_tokens(render_schema(linked.tables, qualify=False)) <= 100
+
+
+def test_a_wide_table_the_question_names_keeps_columns_and_is_never_empty() -> None:
+    """`sensor(id, taken_at, probe_1 .. probe_1000)`: the model got `sensor (id)` alone for "how
+    many sensor rows", nothing at all when "probe" matched every column, and `wide ()` for a
+    table of long columns."""
+    sensor = Table(
+        "public",
+        "sensor",
+        columns=(Column("id", "integer"), Column("taken_at", "timestamp with time zone"), *(Column(f"probe_{i}", "real") for i in range(1, 1001))),
+        primary_key=("id",),
+    )
+    schema = Schema("db", ("public",), (sensor,))
+    for question in ("how many sensor rows", "average probe_5 per day of taken_at in sensor"):
+        linked = select_tables(schema, question, budget_tokens=300, count_tokens=count_tokens)
+        names = [c.name for c in linked.tables[0].columns]
+        assert names[0] == "id" and "taken_at" in names and count_tokens(render_schema(linked.tables, qualify=False)) <= 300
 
 
 def test_stemmer() -> None:
     pairs = [("cities", "city"), ("movies", "movie"), ("ratings", "rated"), ("boxes", "box"), ("statuses", "status")]
     assert all(stem(a) == stem(b) for a, b in pairs)
     assert stem("business") == "business" and stem("class") == "class"
+
+
+def test_a_table_the_question_names_whole_is_given_among_thousands() -> None:
+    """`t42` among t1..t3000 (no word of it a table's word), `заказы` among 400 others: the
+    model got t1, t10, t100... in their order."""
+    tables = tuple(Table("public", f"t{i}", columns=(Column("id", "integer"), Column("v", "text"))) for i in range(1, 3001))
+    tables += (Table("public", "заказы", columns=(Column("id", "integer"), Column("сумма", "numeric"))),)
+    schema = Schema("db", ("public",), tables)
+    for question, name in (("how many rows in t42", "t42"), ("общая сумма заказы", "заказы")):
+        linked = select_tables(schema, question, budget_tokens=200, count_tokens=count_tokens)
+        assert name in [t.name for t in linked.tables][:3], question
