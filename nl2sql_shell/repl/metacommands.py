@@ -23,7 +23,7 @@ from nl2sql_shell.repl.psql_only import NOT_IN_PSQL
 from nl2sql_shell.repl.session_commands import register as register_session_commands
 from nl2sql_shell.repl.shell import NOT_CONNECTED, Shell, StopScript
 from nl2sql_shell.repl.statements import split_meta_command
-from nl2sql_shell.repl.variables import atoi, before_unterminated, boolean, echo, is_number, meta_arguments, parse_boolean, substitute, valid_name
+from nl2sql_shell.repl.variables import atoi, before_unterminated, echo, is_number, meta_arguments, parse_boolean, substitute, valid_name
 
 Handler = Callable[[Shell, str], bool]
 # Commands whose handlers read the line themselves: their words as psql reads them, variables
@@ -328,7 +328,7 @@ def include(shell: Shell, argument: str, name: str = "\\i") -> bool:
         shell.last_failed = True
         return True
     try:
-        text = read_script(Path(os.path.expanduser(argument)))
+        text = read_script(None if argument == "-" else Path(os.path.expanduser(argument)))  # `-`: standard input, as psql
     except IsADirectoryError as exc:
         shell.error(directory_error(argument, exc))
         shell.last_failed = True
@@ -339,10 +339,10 @@ def include(shell: Shell, argument: str, name: str = "\\i") -> bool:
         return True
     # psql reads ON_ERROR_STOP as each line starts: a file that stopped on an error it set
     # ON_ERROR_STOP for fails this \\i, and the including file goes on unless it had it on too.
-    stop_here = boolean(shell.variables.get("ON_ERROR_STOP"))
+    stop_here = shell.stops_on_error()
     shell.include_depth += 1
     try:
-        run_script(shell, text, source=argument)  # a \\q in it ends that file only, as in psql
+        run_script(shell, text, source="<stdin>" if argument == "-" else argument)  # a \\q in it ends that file only, as in psql
     except StopScript:
         if stop_here:
             raise

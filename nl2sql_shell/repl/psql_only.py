@@ -52,6 +52,9 @@ def list_operators(shell: Shell, name: str, pattern: str | None = None, *type_pa
     return True
 
 
+_RESULT_VARIABLES = ("ERROR", "SQLSTATE", "ROW_COUNT", "LASTOID", "LAST_ERROR_MESSAGE", "LAST_ERROR_SQLSTATE")
+
+
 def watch(shell: Shell, buffer: str, argument: str) -> None:
     """`\\watch [SECONDS]`: run the query again every SECONDS (2 by default) until Ctrl-C or an
     error, as psql 15: its interval is C's strtod of the word (0, negative or not a number is
@@ -68,6 +71,7 @@ def watch(shell: Shell, buffer: str, argument: str) -> None:
     interval = _strtod(words[0]) if words else 2.0
     interval = 1.0 if interval <= 0 else interval  # (NaN stays, as in psql)
     settings, title = shell.settings, shell.settings.title
+    results = {name: shell.variables.get(name) for name in _RESULT_VARIABLES}  # psql 15's \\watch sets none of them
     pager = os.environ.get("PSQL_WATCH_PAGER", "").strip()
     pager = pager if pager and settings.pager and shell.output.pageable else ""
     shell.output.configure_pager(0, settings.pager_min_lines)  # one result after another, never paged each
@@ -88,6 +92,11 @@ def watch(shell: Shell, buffer: str, argument: str) -> None:
     except (KeyboardInterrupt, BrokenPipeError):
         pass
     finally:  # also when a cancelled query ends the script: psql's empty line comes first
+        for name, value in results.items():
+            if value is None:
+                shell.variables.pop(name, None)
+            else:
+                shell.variables[name] = value
         shell.output.configure_pager(settings.pager, settings.pager_min_lines)
         if not pager:
             shell.output.say("\n")

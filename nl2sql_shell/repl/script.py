@@ -77,7 +77,7 @@ def run_script(shell: Shell, text: str, source: str | None = None) -> bool:
     COPY ... FROM STDIN reads its data from the lines after it (up to ``\\.``), as psql does.
     Each statement is found by one forward scan, so a huge script or statement costs linear time.
     """
-    saved = shell.location, shell.command_lines, shell.conditions, shell.source, shell.read_line, shell.input_file
+    saved = shell.location, shell.command_lines, shell.conditions, shell.source, shell.read_line, shell.input_file, shell.die_on_error
     shell.conditions = Conditionals()  # each file has its own \\if blocks, as in psql
     shell.source = source if source != "<stdin>" else None
     shell.input_file = source
@@ -88,7 +88,7 @@ def run_script(shell: Shell, text: str, source: str | None = None) -> bool:
             _stop_on_error(shell)  # psql: the script failed, as a statement would have
         return finished
     finally:
-        shell.location, shell.command_lines, shell.conditions, shell.source, shell.read_line, shell.input_file = saved
+        shell.location, shell.command_lines, shell.conditions, shell.source, shell.read_line, shell.input_file, shell.die_on_error = saved
 
 
 class _ScriptRun:
@@ -179,6 +179,8 @@ class _ScriptRun:
         pending = ""  # query text left before a meta-command that did not send it (psql's buffer)
         started = False
         while pos < size:
+            if pos == 0 or text[pos - 1] == "\n":  # a line starts: psql reads ON_ERROR_STOP here
+                shell.die_on_error = boolean(shell.variables.get("ON_ERROR_STOP"))
             newline = text.find("\n", pos)
             line_end = size if newline < 0 else newline + 1
             stripped = text[pos:line_end].strip()
@@ -206,11 +208,10 @@ class _ScriptRun:
                 start = text.index(stripped[0], pos)
                 cut = meta_command_end(text, start, line_end) if command else line_end
                 shell.last_failed = False
-                die = boolean(shell.variables.get("ON_ERROR_STOP"))  # psql reads it as the line starts (an \\i'd file may set it)
                 if not shell.handle(_replace_invalid(shell, text[start:cut].strip())):
                     return False
                 if shell.last_failed:  # a failed meta-command or `?` question
-                    _stop_on_error(shell, die)
+                    _stop_on_error(shell)
                 pending = _edited_buffer(shell)
                 pos = self._resume(line_end, cut)
                 continue
@@ -331,8 +332,7 @@ def _send_bytes(shell: Shell, statement: str) -> None:
         _stop_on_error(shell)
 
 
-def _stop_on_error(shell: Shell, die: bool | None = None) -> None:
-    """ON_ERROR_STOP ends a script at a failed statement or meta-command, as psql's does;
-    ``die``: its value when the line started, where the line could have changed it."""
-    if not shell.interactive and (boolean(shell.variables.get("ON_ERROR_STOP")) if die is None else die):
+def _stop_on_error(shell: Shell) -> None:
+    """ON_ERROR_STOP ends a script at a failed statement or meta-command, as psql's does."""
+    if shell.stops_on_error():
         raise StopScript()

@@ -34,7 +34,7 @@ from nl2sql_shell.repl.shell import Shell, StopScript
 from nl2sql_shell.repl.special_variables import HOOKED
 from nl2sql_shell.repl.statements import split_meta_command, statement_pieces
 from nl2sql_shell.repl.transactions import implicit_transaction, no_transaction, run_in_transaction_mode
-from nl2sql_shell.repl.variables import boolean, meta_arguments, meta_words, substitute, valid_name
+from nl2sql_shell.repl.variables import before_unterminated, boolean, meta_arguments, meta_words, substitute, valid_name
 
 SENDERS = ("\\g", "\\gx", "\\gset", "\\gdesc", "\\gexec", "\\crosstabview", "\\watch")
 
@@ -81,6 +81,9 @@ def send(shell: Shell, name: str, buffer: str, argument: str, *, options: bool =
 
         watch(shell, buffer, argument)
         return True
+    if not (name in ("\\g", "\\gx") and argument.lstrip().startswith("|")) and (cut := before_unterminated(argument)) is not None:
+        shell.meta_error("unterminated quoted string")  # psql's lexer: the word is absent
+        argument = cut
     _warn_unread(shell, name, argument)
     sql = buffer if buffer.strip() else shell.previous_query()
     if not sql.strip():
@@ -111,7 +114,7 @@ def send(shell: Shell, name: str, buffer: str, argument: str, *, options: bool =
             shell.last_failed, shell.last_sql = not described.succeeded, sql
             shell.record_result(described)  # ROW_COUNT: the columns described, as psql counts its rows
         shell.say_timing(shell.sent_at)  # after the rows are handled, failed or not (psql's SendQuery)
-        if shell.last_failed and boolean(shell.variables.get("ON_ERROR_STOP")) and not shell.interactive:
+        if shell.last_failed and shell.stops_on_error():
             raise StopScript()
         return True
     target = argument.strip() if argument.strip().startswith("|") else words[0] if words else None

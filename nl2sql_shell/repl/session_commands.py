@@ -78,7 +78,7 @@ def _include_relative(shell: Shell, argument: str) -> bool:
     words = meta_arguments(argument, shell.variables, evaluated=1)
     name = words[0] if words else ""
     if name and shell.source and not os.path.isabs(os.path.expanduser(name)):
-        name = os.path.join(os.path.dirname(shell.source), name)
+        name = os.path.normpath(os.path.join(os.path.dirname(shell.source), name))  # psql's canonicalize_path
     return include(shell, name, "\\ir")
 
 

@@ -87,6 +87,9 @@ class Shell:
     location: str = ""  # psql's "psql:FILE:LINE: " while a script runs, before each error it prints
     source: str | None = None  # the script file running (as named), for \\ir; None at the prompt and for stdin
     input_file: str | None = None  # psql's pset.inputfile: the script's name in messages ("<stdin>" for -f -); None without one
+    # ON_ERROR_STOP as the running script's line started (psql reads it there: `\\set
+    # ON_ERROR_STOP 1 \\\\ select 1/0` goes on); None outside a script: its value now
+    die_on_error: bool | None = None
     sent_at: float | None = None  # when the g-family's query was sent (\\timing), None: not sent
     include_depth: int = 0  # how many \\i files are running inside each other
     read_line: Callable[[], str] | None = None  # the running script's next line (\\prompt in a script on stdin)
@@ -429,9 +432,13 @@ class Shell:
         if not outcome.succeeded and self.variables.get("ECHO") == "errors":
             self.error(f"{self.location}STATEMENT:  {visible_sql(sql) if model else sql}")
         self._print_notifications()
-        if not outcome.succeeded and boolean(self.variables.get("ON_ERROR_STOP")) and not self.interactive:
+        if not outcome.succeeded and self.stops_on_error():
             raise StopScript()
         return outcome
+
+    def stops_on_error(self) -> bool:
+        """Whether a failure now ends the script (ON_ERROR_STOP, as psql reads it)."""
+        return not self.interactive and (boolean(self.variables.get("ON_ERROR_STOP")) if self.die_on_error is None else self.die_on_error)
 
     def _print_notifications(self) -> None:
         """psql's lines for the notifications read since the last statement (LISTEN's own

@@ -905,3 +905,28 @@ def test_show_all_results_off_shows_the_last_result(fresh_db, tmp_path: Path):
     _, out, _ = same(fresh_db, fresh_db, "-f", "s.sql", cwd=tmp_path)
     assert b" a \n" not in out and b" b \n" in out and b"5\n c \n" in out
     same(fresh_db, fresh_db, "-v", "SHOW_ALL_RESULTS=off", "-c", "select 1 as a; select 2 as b")
+
+
+def test_include_of_stdin_and_the_same_line_s_on_error_stop_as_psql(fresh_db, tmp_path: Path):
+    """`\\i -` looked for a file named `-`; `\\set ON_ERROR_STOP 1 \\\\ select 1/0` stopped the
+    script where psql, which reads the variable as a line starts, goes on; `\\ir` named
+    `a/b/../z.sql` in its errors where psql tidies the path."""
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "z.sql").write_text("select 1/0;\n")
+    (tmp_path / "a" / "b" / "in.sql").write_text("\\ir ../z.sql\n")
+    (tmp_path / "s.sql").write_text("select 1 as one;\n\\i -\nselect 2 as two;\n\\i a/b/in.sql\n\\set ON_ERROR_STOP 1 \\\\ select 1/0;\nselect 3 as three;\nselect 1/0;\nselect 4 as four;\n")
+    code, out, err = same(fresh_db, fresh_db, "-f", "s.sql", cwd=tmp_path, stdin=b"select 5 as five; select 1/0;\n")
+    assert code == 3 and b" five \n" in out and b" three \n" in out and b"four" not in out
+    assert b"psql:<stdin>:1: ERROR:  division by zero" in err and b"psql:a/z.sql:1: ERROR" in err
+
+
+def test_g_words_left_inside_a_quote_and_watch_s_variables_as_psql(fresh_db, tmp_path: Path):
+    """`\\g 'x y` wrote the result to a file named "x y" with no error; psql 15's \\watch sets
+    none of ROW_COUNT, ERROR, SQLSTATE."""
+    (tmp_path / "s.sql").write_text(
+        "select 1 as a \\g 'x y\nselect 1 \\gx 'out2\nselect 1 as a \\gset 'p_\n\\echo :a\nselect 1 as b \\gset p_ 'q\n\\echo :p_b\n"
+        "select 7;\nselect 1/0 as x \\watch 0.01\n\\echo :ROW_COUNT :ERROR :SQLSTATE\n"
+    )
+    _, out, err = same(fresh_db, fresh_db, "-f", "s.sql", cwd=tmp_path)
+    assert not (tmp_path / "x y").exists() and not (tmp_path / "out2").exists()
+    assert err.count(b"unterminated quoted string") == 4 and out.endswith(b"1 false 00000\n")
