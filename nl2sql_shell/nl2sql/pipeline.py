@@ -97,6 +97,9 @@ class SecondTry:
 WORDS = "on the schema's names in words"
 
 
+_REPAIR_PASSES = 3  # rounds of the repair rules over a query that still fails
+
+
 @dataclass
 class _Verified:
     """What the checks said of one query: its errors, else its result and proof."""
@@ -498,13 +501,18 @@ class Asker:
         elsewhere made the query fail). The changes so far and the checks' last word."""
         changes: list[Change] = []
         verified = _Verified([], None, None)
-        for rule in (r for r in RULES if r.name in REPAIRS.intersection(rules)):
-            step = apply_rules(sql, view.readable, enabled={rule.name}, failing=True, rules=(rule,))
-            if not step.changes:
-                continue
-            sql, changes = step.sql, [*changes, *step.changes]
-            verified = self._verify(sql, view, conn)
-            if not verified.errors:
+        repairs = [r for r in RULES if r.name in REPAIRS.intersection(rules)]
+        for _ in range(_REPAIR_PASSES):  # a rule may need another's repair first (`EXTRACT(YEAR FROM founded_year)`)
+            before = len(changes)
+            for rule in repairs:
+                step = apply_rules(sql, view.readable, enabled={rule.name}, failing=True, rules=(rule,))
+                if not step.changes or step.sql == sql:
+                    continue
+                sql, changes = step.sql, [*changes, *step.changes]
+                verified = self._verify(sql, view, conn)
+                if not verified.errors:
+                    return Corrected(sql, changes), verified
+            if len(changes) == before:
                 break
         return Corrected(sql, changes), verified
 

@@ -57,6 +57,22 @@ INSERT INTO logins VALUES ('2026-01-01 00:00', '2026-01-01'), ('2026-01-01 10:00
 INSERT INTO holidays VALUES ('2026-01-01', 'new year'), ('2026-12-25', 'christmas');
 CREATE TABLE rooms(kind text, price numeric);
 INSERT INTO rooms VALUES ('single', 50), ('double', 80), ('suite', 200);
+CREATE TABLE orders2(tenant_id int, order_no int, placed date, PRIMARY KEY (tenant_id, order_no));
+CREATE TABLE lines2(tenant_id int, order_no int, qty int, FOREIGN KEY (tenant_id, order_no) REFERENCES orders2);
+CREATE TABLE shipments2(tenant_id int, order_ref int, weight int, FOREIGN KEY (tenant_id, order_ref) REFERENCES orders2);
+INSERT INTO orders2 VALUES (1, 1, '2026-01-01'), (1, 2, '2026-01-02');
+INSERT INTO lines2 VALUES (1, 1, 5), (1, 2, 7);
+INSERT INTO shipments2 VALUES (1, 1, 100), (1, 2, 200);
+CREATE TABLE business(bid int PRIMARY KEY, business_id text, category_id int, name text);
+CREATE TABLE category(id int, business_id text, cname text);
+INSERT INTO business VALUES (1, 'b1', 10, 'Cafe'), (2, 'b2', 20, 'Bar');
+INSERT INTO category VALUES (10, 'b2', 'food'), (20, 'b1', 'drinks');
+CREATE TABLE users2(id int PRIMARY KEY, uname text);
+CREATE TABLE posts(id int PRIMARY KEY, title text, author_user int, editor_id int REFERENCES users2(id));
+INSERT INTO users2 VALUES (1, 'ann'), (2, 'bob');
+INSERT INTO posts VALUES (1, 'p1', 1, 2), (2, 'p2', 2, 1);
+CREATE TABLE companies(cname text, year_founded int);
+INSERT INTO companies VALUES ('a', 2020), ('b', 1999);
 """
 
 # The rules that join an owner's table read one schema only: billing gets its own database.
@@ -128,6 +144,16 @@ def test_a_query_that_fails_is_left_failing_when_it_has_two_meanings(conn, writt
         ("SELECT p.name FROM people AS p", None),
         # unnest makes a group's rows repeat: the DISTINCT is no no-op
         ("SELECT DISTINCT region, unnest(array_agg(product)) AS product FROM sales GROUP BY region ORDER BY COUNT(*) DESC", None),
+        # a key of two columns: no one-column join says it
+        ("SELECT o.placed, l.qty FROM lines2 AS l JOIN orders2 AS o ON l.order_id = o.order_no ORDER BY 1", None),
+        ("SELECT weight, placed FROM shipments2 ORDER BY 1", None),
+        # a misspelt join column is that column, not the other key both tables have
+        ("SELECT b.name, c.cname FROM business AS b JOIN category AS c ON c.id = b.categry_id ORDER BY 1",
+         "SELECT b.name, c.cname FROM business AS b JOIN category AS c ON c.id = b.category_id ORDER BY 1"),
+        # the author is no editor, declared key or not
+        ("SELECT p.title, u.uname FROM posts AS p JOIN users2 AS u ON p.author_id = u.id ORDER BY 1", None),
+        # two repairs, the second one's rule before the first's in the registry
+        ("SELECT cname FROM companies WHERE EXTRACT(YEAR FROM founded_year) = 2020", "SELECT cname FROM companies WHERE year_founded = 2020"),
     ],
 )
 def test_a_repair_keeps_the_one_meaning_or_the_error(conn, written: str, meant: str | None) -> None:

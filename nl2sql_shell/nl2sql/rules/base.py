@@ -110,16 +110,20 @@ def scope_tables(scope: Scope, schema: Schema) -> Tables:
     return tables
 
 
-def declared_keys(table: Table, other: Table) -> list[tuple[str, str]]:
-    """(column of ``table``, column of ``other``) of each single-column foreign key between
-    the two, either way: the joins the schema itself declares. Two of them (`sender_user_id`,
-    `recipient_user_id`) are two readings, for the caller to refuse."""
-    return [
-        (fk.ref_columns[0], fk.columns[0]) if flip else (fk.columns[0], fk.ref_columns[0])
+def declared_keys(table: Table, other: Table) -> list[tuple[str, str]] | None:
+    """(column of ``table``, column of ``other``) of each foreign key between the two, either
+    way: the joins the schema itself declares. Two of them (`sender_user_id`,
+    `recipient_user_id`) are two readings, for the caller to refuse; None when one is of
+    several columns (`(tenant_id, order_no)`), which no one-column join can say."""
+    keys = [
+        (fk.ref_columns, fk.columns) if flip else (fk.columns, fk.ref_columns)
         for child, parent, flip in ((table, other, False), (other, table, True))
         for fk in child.foreign_keys
-        if (fk.ref_schema, fk.ref_table) == (parent.schema, parent.name) and len(fk.columns) == 1
+        if (fk.ref_schema, fk.ref_table) == (parent.schema, parent.name)
     ]
+    if any(len(mine) != 1 for mine, _ in keys):
+        return None
+    return [(mine[0], theirs[0]) for mine, theirs in keys]
 
 
 def owners(name: str, tables: Tables) -> list[str]:

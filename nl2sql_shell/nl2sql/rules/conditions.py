@@ -14,10 +14,12 @@ from collections.abc import Iterator
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope
 
-from nl2sql_shell.schema.model import Column, is_key_name
+from nl2sql_shell.schema.model import Column, Table, is_key_name
+from nl2sql_shell.schema.words import closest_name
 
 from ..parsing import same_column
 from .base import Change, Context, Tables, column_type, declared_keys, identifier, owners, type_family
+from .names import SPELLING_CUTOFF
 
 
 def _equalities(scope: Scope) -> Iterator[tuple[str, exp.EQ]]:
@@ -58,7 +60,10 @@ def self_join(scope: Scope, tables: Tables, context: Context) -> Iterator[Change
             right.set("table", identifier(joined))
         else:
             others = [alias for alias in tables if alias != joined and tables[alias] is not None]
-            declared = [(alias, key) for alias in others for key in declared_keys(tables[alias], tables[joined])] if tables.get(joined) is not None else []  # type: ignore[arg-type]
+            keys = {alias: declared_keys(tables[alias], tables[joined]) for alias in others} if tables.get(joined) is not None else {}  # type: ignore[arg-type]
+            if any(k is None for k in keys.values()):
+                continue  # a key of several columns: no one-column join says it
+            declared = [(alias, key) for alias, found in keys.items() for key in found or ()]
             sharing = [alias for alias in owners(name, tables) if alias != joined]
             if len(declared) == 1:
                 alias, (mine, theirs) = declared[0]
@@ -98,6 +103,13 @@ def _comparable_twin(swap: exp.Column, keep: exp.Column, tables: Tables) -> Colu
     return twin
 
 
+def _spelled(column: exp.Column, table: Table, name: str | None = None) -> bool:
+    """Whether ``column``'s name is a spelling of one of the table's names (``name`` alone when
+    given): what known_column would read it as (`categry_id`: category_id; `acct_id`: account_id)."""
+    names = [name] if name is not None else [c.name for c in table.columns]
+    return closest_name(column.name, names, cutoff=SPELLING_CUTOFF, every_word=True) is not None
+
+
 def shared_key(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
     """`ON a.oid = da.aid` where author also has `aid`: both tables carry the key `aid`, and
     `oid` (author's organization) is a key of another table, so the join meant `a.aid = da.aid`.
@@ -130,16 +142,22 @@ def missing_join_key(scope: Scope, tables: Tables, context: Context) -> Iterator
         left_table, right_table = tables.get(left.table), tables.get(right.table)
         if left_table is None or right_table is None or left_table is right_table:
             continue
-        missing = [c.sql() for c, t in ((left, left_table), (right, right_table)) if t.column(c.name) is None]
-        if not missing:
+        lacking = [(c, t) for c, t in ((left, left_table), (right, right_table)) if t.column(c.name) is None]
+        if not lacking:
             continue
+        if any(_spelled(c, t) for c, t in lacking):
+            continue  # a misspelt name (`b.categry_id`): known_column reads it, not another key
+        missing = [c.sql() for c, _ in lacking]
         declared = declared_keys(left_table, right_table)
-        if declared:  # the join the schema declares (two: two readings, the error stays)
-            if len(declared) == 1:
+        if declared is None or len(declared) > 1:
+            continue  # a key of several columns, or two keys: no one reading
+        if declared:  # the join the schema declares, where its names say what the query's do
+            mine, theirs = declared[0]
+            if all(c.name == name or _spelled(c, t, name) for c, t, name in ((left, left_table, mine), (right, right_table, theirs)) if t.column(c.name) is None):
                 before = _written(eq)
-                left.set("this", identifier(declared[0][0]))
-                right.set("this", identifier(declared[0][1]))
-                yield _change("missing_join_key", before, eq, f"{missing[0]} does not exist; {left_table.name}.{declared[0][0]} and {right_table.name}.{declared[0][1]} are the declared key")
+                left.set("this", identifier(mine))
+                right.set("this", identifier(theirs))
+                yield _change("missing_join_key", before, eq, f"{missing[0]} does not exist; {left_table.name}.{mine} and {right_table.name}.{theirs} are the declared key")
             continue
         shared = [
             column.name

@@ -107,6 +107,8 @@ def _join_key(table: Table, owner: Table) -> tuple[str, str] | None:
     (`city_name`) with the same type; None when that is not one clear choice (two foreign
     keys, `sender_user_id` and `recipient_user_id`, are two readings)."""
     declared = declared_keys(table, owner)
+    if declared is None:
+        return None  # a key of several columns: no one-column join says it
     if declared:
         return declared[0] if len(declared) == 1 else None
     for child, parent, flip in ((table, owner, False), (owner, table, True)):
