@@ -42,8 +42,8 @@ def tokenize(sql: str) -> list[Token]:
 
     Where they may not, what a check reads is not what the server runs, so this raises
     UnlikePostgres, a TokenError (unreadable: a write to the classifier, unproven to the
-    proof): a space outside ASCII inside what PostgreSQL reads as one name (`lower<NBSP>(x)`
-    calls `"lower<NBSP>"`), `*/*` (in `/* a /* b */* */` PostgreSQL ends the inner comment
+    proof): a space outside ASCII, but in a literal or a quoted name, inside what PostgreSQL
+    reads as one name (`lower<NBSP>(x)` calls `"lower<NBSP>"`), `*/*` (in `/* a /* b */* */` PostgreSQL ends the inner comment
     and reads a `*`, the tokenizer ends it and opens another), and text the tokenizer took
     whole as a command's argument where no command starts (`AS begin ORDER BY begin FETCH
     FIRST (f()) ROWS ONLY`), which spans more than the literal it is said to be; a keyword the
@@ -53,11 +53,14 @@ def tokenize(sql: str) -> list[Token]:
     operator (`2e3-1` is `2e3 - 1`). tests/nl2sql/
     test_lexer_agreement.py compares this reading with a model of PostgreSQL's lexer.
     """
-    if any(c.isspace() and c not in _SPACES for c in sql):
-        raise UnlikePostgres("a space character outside ASCII, which PostgreSQL reads as part of a name")
     if "*/*" in sql:
         raise UnlikePostgres("`*/*`, which this check may read as a comment where PostgreSQL does not")
     tokens = DIALECT.tokenize(sql)
+    spaces = [i for i, c in enumerate(sql) if c.isspace() and c not in _SPACES]
+    if spaces:  # inside a literal or a quoted name both read it as a character like any other
+        quoted = [(t.start, t.end) for t in tokens if t.token_type.name.endswith("STRING") or (t.token_type == TokenType.IDENTIFIER and sql[t.start] == '"')]
+        if any(not any(start < i < end for start, end in quoted) for i in spaces):
+            raise UnlikePostgres("a space character outside ASCII, which PostgreSQL reads as part of a name")
     for i, token in enumerate(tokens):
         if token.token_type.name.endswith("STRING"):
             if not sql[token.start : token.end + 1].endswith(("'", "$")) and not _command_text(tokens, i):

@@ -30,6 +30,9 @@ EXPLANATION_TOKENS = 160
 _SENTENCE_END = re.compile(r"[.!?](?=\s)")
 RED, BOLD, RESET = "\x1b[31m", "\x1b[1m", "\x1b[0m"
 
+_SHOWN_REASONS = 30  # `?+`'s lines of why tables were given
+
+
 
 class QuestionHandler:
     """Everything `?` needs beside the pipeline: model loading, confirmation, memory."""
@@ -232,8 +235,10 @@ class QuestionHandler:
 
     def _show_context(self, answer, write: Callable[[str], None]) -> None:
         write(visible("Tables given to the model: " + (", ".join(answer.tables) or "(none)")) + "\n")
-        for reason in answer.linking:
+        for reason in answer.linking[:_SHOWN_REASONS]:
             write(f"  {visible(str(reason))}\n")
+        if len(answer.linking) > _SHOWN_REASONS:  # a word every column of a wide table holds
+            write(f"  ... and {len(answer.linking) - _SHOWN_REASONS} more matches\n")
 
     def _present(self, answer) -> None:
         """Show the SQL and a one-line summary, then run it only as the person decides. They

@@ -45,8 +45,12 @@ from .words import declared_words
 SMALL_TABLE_BYTES = 1 << 20
 # Names that say a column holds a secret: written inside a longer name (userPassword, folded
 # "apitoken") or as a word of their own (pwd, salt, otp).
-SECRET_PARTS = ("password", "passwd", "passphrase", "passcode", "pword", "pwhash", "secret", "token", "credential", "apikey", "api_key", "privatekey", "private_key")
-SECRET_WORDS = frozenset({"pw", "pwd", "pass", "key", "auth", "salt", "otp", "totp", "hash", "hashed", "digest", "pin", "cvv", "ssn"})
+SECRET_PARTS = (
+    "password", "passwd", "passphrase", "passcode", "pword", "pwhash", "passwort", "kennwort", "motdepasse", "mot_de_passe",
+    "contrase", "senha", "пароль", "secret", "token", "credential", "apikey", "api_key", "authkey", "auth_key", "accesskey",
+    "access_key", "privatekey", "private_key", "signing_key", "session_key", "recovery_code", "mfa_seed", "card_number", "cardnumber",
+)  # fmt: skip
+SECRET_WORDS = frozenset({"pw", "pwd", "pass", "salt", "otp", "totp", "hash", "hashed", "digest", "pin", "cvv", "cvc", "ssn", "iban"})
 # A value at least this long with no whitespace and a digit is opaque (hash, UUID, URL, token).
 OPAQUE_LENGTH = 24
 # A guard so that sampling can never stall the shell, whatever the tables hold.
@@ -396,6 +400,7 @@ def _probe(cur: psycopg.Cursor, probes: list[sql.Composed]) -> _Samples:
     In a savepoint: if some table cannot be read in time (or at all), the schema simply comes
     without these samples rather than failing.
     """
+    probes = [p for p in probes if _sendable(p, cur.connection)]
     if not probes:
         return {}
     try:
@@ -405,6 +410,16 @@ def _probe(cur: psycopg.Cursor, probes: list[sql.Composed]) -> _Samples:
     except psycopg.Error:  # too slow, not allowed, or not readable now (a materialized view never refreshed)
         return {}
     return {(oid, name): tuple(values) for oid, name, values in rows if values}
+
+
+def _sendable(probe: sql.Composed, conn: psycopg.Connection) -> bool:
+    """Whether the client encoding can write the probe's names (under SQL_ASCII, psycopg's
+    "ascii", a table named `café` cannot): such a table is not probed, the others are."""
+    try:
+        probe.as_bytes(conn)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 _Ranges = dict[tuple[int, str], tuple[float, float]]  # (table oid, column name) -> (least, greatest)

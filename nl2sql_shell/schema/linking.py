@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 from .model import Schema, Table
 from .render import render_schema
-from .words import NameWords, declared_words, name_words, shared_affixes, text_words
+from .words import NameWords, declared_words, fold, name_words, shared_affixes, text_words
 
 FUZZY_RATIO = 0.91
 # How much a match says about a table, by what matched and how.
@@ -130,7 +130,7 @@ class _Index:
 
     def _name(self, parts: NameWords, target: _Target) -> None:
         self.names.append((parts, target))
-        for w in dict.fromkeys((*parts.words, target.text.lower())):  # the whole name too: `t42`, `x1`
+        for w in dict.fromkeys((*parts.words, fold(target.text))):  # the whole name too: `t42`, `x1`
             if w not in STOPWORDS:
                 self.words[w].append(target)
 
@@ -151,7 +151,7 @@ def match_words(tables: Sequence[Table], question_words: list[str]) -> list[Reas
     for word in question_words:
         found = {word: "exact"} if word in index.words else {}
         found.update({w: "stemmed" for w in stems.get(stem(word), []) if w not in found})
-        if len(word) >= 5:
+        if len(word) >= 5 and word.isalpha():  # (a whole name, `measurement_value_1500`, is matched as written)
             matcher.set_seq2(word)
             for w in index.words:
                 matcher.set_seq1(w)
@@ -167,7 +167,7 @@ def match_words(tables: Sequence[Table], question_words: list[str]) -> list[Reas
             for target in index.words[w]:
                 matched.add(target)
                 reasons.append(Reason(target.table.qualified_name, target.field, how, word, target.text, target.column))
-        for parts, target in index.names:
+        for parts, target in index.names if word.isalpha() else ():
             if target not in matched and parts.abbreviates(word):
                 reasons.append(Reason(target.table.qualified_name, target.field, "abbreviation", word, target.text, target.column))
     return list(dict.fromkeys(reasons))
@@ -290,7 +290,7 @@ class _Chooser:
                 words[r.column].add(r.word)
                 if r.how == "exact":
                     exact[r.column].add(r.word)
-        keep += sorted(words, key=lambda c: (-len(exact[c]), -len(words[c])))  # `probe_5` and `taken_at` before the 999 other probes
+        keep += sorted(words, key=lambda c: (fold(c) not in exact[c], -len(exact[c]), -len(words[c])))  # named whole first, then `probe_5` and `taken_at` before the 999 other probes
         names = {c.name for c in table.columns}
         return [c for c in dict.fromkeys(keep) if c in names]
 

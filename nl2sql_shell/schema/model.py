@@ -8,6 +8,7 @@ reject invented tables and columns. None of these modules talks to the model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 
 
 def is_key_name(name: str) -> bool:
@@ -84,16 +85,29 @@ class Schema:
         """When tables come from several schemas, some names need their schema."""
         return len({t.schema for t in self.tables}) > 1
 
+    @cached_property
+    def _by_name(self) -> dict[str, list[Table]]:
+        """The tables by lowercased name: a lookup per name, not a scan of 5,000 tables."""
+        found: dict[str, list[Table]] = {}
+        for t in self.tables:
+            found.setdefault(t.name.lower(), []).append(t)
+        return found
+
+    @cached_property
+    def _others_by_name(self) -> dict[str, list[str]]:
+        """The schemas of the relations `hidden` and `unlisted` name, by lowercased name."""
+        return _schemas_by_name(self.hidden | self.unlisted)
+
     def table(self, name: str, schema: str | None = None) -> Table | None:
         """Find a table as PostgreSQL would: exact schema if given, else first on search_path."""
         lowered = name.lower()
-        matches = [t for t in self.tables if t.name.lower() == lowered and (schema is None or t.schema.lower() == schema.lower())]
+        matches = [t for t in self._by_name.get(lowered, ()) if schema is None or t.schema.lower() == schema.lower()]
         if schema is None:
             matches = [t for t in matches if t.schema in self.search_path]
         if not matches:
             return None
         found = min(matches, key=lambda t: self._position(t.schema))
-        if schema is None and any(self._position(s) < self._position(found.schema) for s, n in self.hidden | self.unlisted if n.lower() == lowered):
+        if schema is None and any(self._position(s) < self._position(found.schema) for s in self._others_by_name.get(lowered, ())):
             return None  # the server reads a relation the schema does not list (pg_catalog's pg_roles, a temporary table)
         return found
 
@@ -101,10 +115,7 @@ class Schema:
         """Whether the server reads a relation the schema does not list (`unlisted`) for
         ``name``, in ``schema`` (`pg_temp`: the session's temporary schema) or, bare, where
         the search_path leads it."""
-        lowered = name.lower()
-        for where, relation in self.unlisted:
-            if relation.lower() != lowered:
-                continue
+        for where in _schemas_by_name(self.unlisted).get(name.lower(), ()):
             if schema is None and self._position(where) < len(self.search_path):
                 return True
             if schema is not None and (where.lower() == schema.lower() or (schema.lower() == "pg_temp" and where.startswith("pg_temp_"))):
@@ -128,3 +139,12 @@ class Schema:
     def reference(self, table: Table) -> str:
         """The table's name as a query writes it (unquoted), schema-qualified only when needed."""
         return table.qualified_name if self.needs_schema(table.schema, table.name) else table.name
+
+
+@lru_cache(maxsize=8)
+def _schemas_by_name(relations: frozenset[tuple[str, str]]) -> dict[str, list[str]]:
+    """(schema, name) pairs as the schemas of each lowercased name."""
+    found: dict[str, list[str]] = {}
+    for where, relation in relations:
+        found.setdefault(relation.lower(), []).append(where)
+    return found

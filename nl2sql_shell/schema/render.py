@@ -76,7 +76,9 @@ def quote_name(name: str) -> str:
 
 
 def _unprintable(char: str) -> bool:
-    return unicodedata.category(char)[0] == "C" or unicodedata.category(char) in ("Zl", "Zp")
+    """A control character or a line or paragraph break: what could start a line of its own
+    (a zero-width or bidi character, a no-break space, cannot; the checks read those as SQL)."""
+    return unicodedata.category(char) in ("Cc", "Zl", "Zp")
 
 
 def _unicode_escape(char: str) -> str:
@@ -123,9 +125,7 @@ def _column_notes(column: Column) -> str:
     if column.domain:
         notes.append(f"domain {_one_line(column.domain)}")
     if column.enum_labels:
-        labels = column.enum_labels[:MAX_ENUM_LABELS]
-        more = ", ..." if len(column.enum_labels) > MAX_ENUM_LABELS else ""
-        notes.append(f"one of: {_literals(labels)}{more}")
+        notes.append(f"one of: {_literals(column.enum_labels[:MAX_ENUM_LABELS], more=len(column.enum_labels) > MAX_ENUM_LABELS)}")
     elif column.sample_values:
         notes.append(f"e.g. {_literals(column.sample_values)}")
     elif column.element_values:
@@ -146,15 +146,16 @@ def _with_comment(line: str, notes: str) -> str:
     return f"{line} -- {notes}" if notes else line
 
 
-def _literals(values: Sequence[str]) -> str:
+def _literals(values: Sequence[str], *, more: bool = False) -> str:
     """Values as the SQL literals a query must write to match them, exactly: spaces as they
-    are, a line break as an E'' escape; one too long to show whole is left out (a cut or
-    flattened one would be copied, and match no row)."""
-    return ", ".join(_literal(v) for v in values if len(v) <= MAX_VALUE_CHARS)
+    are, a line break or a backslash as an E'' escape; one too long to show whole is left out
+    (a cut or flattened one would be copied, and match no row), and `...` says so."""
+    shown = [_literal(v) for v in values if len(v) <= MAX_VALUE_CHARS]
+    return ", ".join(shown + (["..."] if more or len(shown) < len(values) else []))
 
 
 def _literal(value: str) -> str:
-    if any(_unprintable(ch) for ch in value):  # E'' reads its escapes whatever standard_conforming_strings says
+    if "\\" in value or any(_unprintable(ch) for ch in value):  # E'' reads its escapes whatever standard_conforming_strings says
         return "E'" + "".join(_E_ESCAPES.get(ch) or (f"\\u{ord(ch):04X}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08X}") if _unprintable(ch) or ch == "\\" else ch.replace("'", "''") for ch in value) + "'"
     return "'" + value.replace("'", "''") + "'"
 

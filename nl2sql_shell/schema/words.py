@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -34,9 +35,10 @@ MIN_SEGMENTED = 5
 # How much of a question word an abbreviation must spell out ("ord" of "order").
 MIN_ABBREVIATION = 3
 
-# Words as names declare them: camelCase humps, snake_case parts, digits; letters outside
-# ASCII (`заказы`, `café`) are lowercase letters here (Python's re has no \\p{Lu}).
-_TOKEN = re.compile(r"[A-Z]+(?![^\W\d_A-Z])|[A-Z]?[^\W\d_A-Z]+|[0-9]+")
+# Words as names declare them: camelCase humps, snake_case parts, digits (ASCII names, the
+# fast path); runs of letters outside ASCII are split at the same boundaries by `_humps`.
+_TOKEN = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+_RUN = re.compile(r"[^\W_]+")
 # A whole name as a question may write it (`t42`, `q3_2024`): kept beside its words.
 _WHOLE_NAME = re.compile(r"[^\W\d_][\w$]*")
 _segmenter_lock = threading.Lock()
@@ -76,14 +78,37 @@ def names_a_time(name: str) -> bool:
 
 
 def declared_words(name: str) -> list[str]:
-    """The words a name declares by its own boundaries: ``orderLines``, ``order_lines2``."""
-    return [w.lower() for w in _TOKEN.findall(name)]
+    """The words a name declares by its own boundaries: ``orderLines``, ``order_lines2``,
+    ``CaféOrder``; folded as a question may spell them (`İLLER` and `iller`, `Straße` and
+    `strasse`, `ΠΕΛΑΤΕΣ` and `πελάτες` are one word)."""
+    words: list[str] = []
+    for run in _RUN.findall(name):
+        words += [w.lower() for w in _TOKEN.findall(run)] if run.isascii() else [fold(w) for w in _humps(run)]
+    return words
+
+
+def _humps(run: str) -> list[str]:
+    """A run of letters and digits split where `_TOKEN` splits an ASCII one: between letters
+    and digits, before an upper-case letter after a lower-case one, and before the last of
+    several upper-case letters that a lower-case one follows (XMLHttp: XML, Http)."""
+    parts, start = [], 0
+    for i in range(1, len(run)):
+        before, here, after = run[i - 1], run[i], run[i + 1 : i + 2]
+        if before.isdigit() != here.isdigit() or (before.islower() and here.isupper()) or (before.isupper() and here.isupper() and after.islower()):
+            parts.append(run[start:i])
+            start = i
+    return [*parts, run[start:]]
+
+
+def fold(word: str) -> str:
+    """Case folded and without accents: how two spellings of one word compare."""
+    return "".join(c for c in unicodedata.normalize("NFKD", word.casefold()) if not unicodedata.combining(c))
 
 
 def text_words(text: str) -> list[str]:
     """A question's words: each declared word, and each whole name it writes that words
     would split (`t42`, `q3_2024`), which may be a table's whole name."""
-    whole = [w.lower() for w in _WHOLE_NAME.findall(text) if not w.isalpha()]
+    whole = [fold(w) for w in _WHOLE_NAME.findall(text) if not w.isalpha()]
     return list(dict.fromkeys([*declared_words(text), *whole]))
 
 

@@ -126,6 +126,8 @@ READS = [
     "select current_setting('search_path'), currval('s'), now()",
     "SELECT 1;",
     "",
+    "select count(*) from shops where city = '東京\u3000本社'",  # a space outside ASCII in a literal or a quoted name is a character
+    'select sum("order\u00a0total") from nb2',
 ]
 
 

@@ -87,3 +87,13 @@ def test_a_table_named_outside_ascii_words_is_found_by_its_name() -> None:
     for question in ("weather of заказы", "readings in x1", "how many rows in q3"):
         assert not ground(schema, question).unanswerable, question
     assert ground(schema, "weather of the moon").unanswerable
+
+
+def test_a_question_may_spell_a_name_in_other_case_or_accents() -> None:
+    """`İLLER` for "İller", `STRASSE` for "Straße", `ΠΕΛΑΤΕΣ` for "πελάτες" were refused as
+    matching nothing."""
+    from nl2sql_shell.schema.model import Column, Table
+
+    schema = Schema("db", ("public",), tuple(Table("public", n, columns=(Column("id", "integer"),)) for n in ("İller", "Straße", "πελάτες")))
+    for question in ("İLLER count", "how many iller", "STRASSE count", "how many ΠΕΛΑΤΕΣ"):
+        assert not ground(schema, question).unanswerable, question

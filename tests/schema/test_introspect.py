@@ -362,3 +362,30 @@ def test_the_catalog_fingerprint_changes_with_the_search_path(fresh_db: str) -> 
         assert catalog_version(conn) != before
         conn.execute("RESET search_path")
         assert catalog_version(conn) == before
+
+
+def test_a_key_value_table_keeps_its_keys_and_other_secrets_are_kept_back(fresh_db: str) -> None:
+    """`settings(key, value)` lost its keys' samples to the secret list; `passwort`, `cvc`,
+    `card_number` were sampled."""
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(
+            """CREATE TABLE settings (key text, value text, passwort text, cvc text, card_number text);
+               INSERT INTO settings VALUES ('theme', 'dark', 'geheim1', '123', '4111111111111111'),
+                                           ('language', 'de', 'geheim2', '456', '4000000000000002')"""
+        )
+        table = read_schema(conn).table("settings")
+    assert set(table.column("key").sample_values) == {"theme", "language"}
+    assert all(table.column(c).sample_values == () for c in ("passwort", "cvc", "card_number"))
+
+
+def test_a_sql_ascii_database_with_a_name_its_encoding_cannot_write_is_read(pg_server) -> None:
+    """Under SQL_ASCII a table named `café` made the schema read fail (its probe could not be
+    encoded): every question failed, about any table."""
+    name = "sql_ascii_names"
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f"CREATE DATABASE \"{name}\" ENCODING SQL_ASCII TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'")
+    with psycopg.connect(pg_server.conninfo(name), autocommit=True) as conn:
+        conn.execute("CREATE TABLE w (tag text); INSERT INTO w VALUES ('a'), ('b'); CREATE TABLE \"café_x\" (id int)".encode())  # (psycopg writes text as ASCII here)
+        schema = read_schema(conn)
+    assert {t.name for t in schema.tables} == {"w", "café_x"} and set(schema.table("w").column("tag").sample_values) == {"a", "b"}

@@ -198,3 +198,18 @@ def test_a_table_the_question_names_whole_is_given_among_thousands() -> None:
     for question, name in (("how many rows in t42", "t42"), ("общая сумма заказы", "заказы")):
         linked = select_tables(schema, question, budget_tokens=200, count_tokens=count_tokens)
         assert name in [t.name for t in linked.tables][:3], question
+
+
+def test_a_column_the_question_names_whole_comes_first_in_a_wide_table() -> None:
+    """`customer_email` among 1,598 `measurement_value_number_NNNN`: every measurement column
+    matched the question's whole name by spelling, and filled the budget first."""
+    wide = Table(
+        "public",
+        "wide",
+        columns=(Column("id", "integer"), *(Column(f"measurement_value_number_{i:04d}", "numeric") for i in range(1, 1599)), Column("customer_email", "text")),
+        primary_key=("id",),
+    )
+    schema = Schema("db", ("public",), (wide,))
+    linked = select_tables(schema, "show wide customer_email and measurement_value_number_1500", budget_tokens=600, count_tokens=count_tokens)
+    names = [c.name for c in linked.tables[0].columns]
+    assert "customer_email" in names and "measurement_value_number_1500" in names

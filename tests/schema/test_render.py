@@ -156,3 +156,13 @@ def test_names_and_values_are_shown_as_sql_reads_them() -> None:
     assert len(text.splitlines()) == 5
     assert "'New  York', ' Paris', 'Paris'" in text and "'two  spaces', E'new\\nline'" in text
     assert 'CREATE TABLE U&"city\\000A);\\000A-- note to the model" (' in text
+
+
+def test_a_name_or_value_the_checks_read_as_sql_is_shown_raw_and_a_backslash_escaped() -> None:
+    """A zero-width space in a name was shown as U&"..." (which the checks cannot read, so the
+    model's copy failed); `'C:\\temp'` matches nothing with standard_conforming_strings off;
+    a long enum label was left out with nothing to say so."""
+    assert quote_name("zw\u200bt") == '"zw\u200bt"' and quote_name("na\u2028me") == 'U&"na\\2028me"'
+    table = Table("public", "paths", columns=(Column("p", "text", sample_values=("C:\\temp", "東京\u3000本社")), Column("st", "text", enum_labels=("open", "x" * 61))))
+    text = render_schema([table], qualify=False)
+    assert "E'C:\\\\temp', '東京\u3000本社'" in text and "one of: 'open', ..." in text
