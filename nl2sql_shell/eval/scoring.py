@@ -18,8 +18,8 @@ or a wrong one less likely to pass):
   NUMERIC values become floats as pandas does, and every float is rounded to ``DIGITS``
   significant digits in both results, where upstream compares exactly (its ``--decimal_points``
   is off by default) in the exact test and with a relative tolerance of 1e-5 in the column test;
-  rounding absorbs float-versus-numeric noise without making equality non-transitive, and a
-  small value is not 0;
+  rounding absorbs float-versus-numeric noise, and rows are then compared with numbers equal
+  within ``REL_TOL`` (a `real` answer holds 7 digits); a small value is not 0;
 * booleans are no numbers (pandas' True equals 1);
 * NULLs equal NULLs (upstream's exact test fails on NULLs in float columns);
 * ordered comparisons: the order is only required on the gold's ORDER BY keys that appear in
@@ -54,6 +54,7 @@ from nl2sql_shell.db.format import result_columns
 
 TIMEOUT_S = 10.0
 DIGITS = 10  # significant digits: float-versus-numeric noise is ~1e-16 of a value
+REL_TOL = 1e-6  # numbers this close are one answer (a `real` holds 7 digits); 3e-7 is not 0
 MAX_PAIRINGS = 1000  # bounds the column search when many columns hold the same values (all NULL...)
 # A question asks for an order in these words; "order" alone is often a thing (a purchase order).
 _ORDER_WORDS = re.compile(
@@ -282,7 +283,7 @@ def exact_match(gold: Result, pred: Result, order_keys: tuple[int, ...] | None =
     gold_order = sorted(range(len(gold.columns)), key=lambda i: gold.columns[i])
     pred_order = sorted(range(len(pred.columns)), key=lambda i: pred.columns[i])
     keys = None if order_keys is None else tuple(gold_order.index(k) for k in order_keys)
-    return _normalise_rows(_project(gold.rows, gold_order), keys) == _normalise_rows(_project(pred.rows, pred_order), keys)
+    return _same_rows(_normalise_rows(_project(gold.rows, gold_order), keys), _normalise_rows(_project(pred.rows, pred_order), keys))
 
 
 def subset_match(gold: Result, pred: Result, order_keys: tuple[int, ...] | None = None) -> bool:
@@ -295,10 +296,25 @@ def subset_match(gold: Result, pred: Result, order_keys: tuple[int, ...] | None 
         return False
     gold_columns = [sorted((row[i] for row in gold.rows), key=_cell_key) for i in range(len(gold.columns))]
     pred_columns = [sorted((row[j] for row in pred.rows), key=_cell_key) for j in range(len(pred.columns))]
-    candidates = [[j for j, p in enumerate(pred_columns) if p == g] for g in gold_columns]
+    candidates = [[j for j, p in enumerate(pred_columns) if _same_row(p, g)] for g in gold_columns]
     wanted = _normalise_rows(gold.rows, order_keys)
     pairings = itertools.islice(_pairings(candidates, (), gold.rows, pred.rows), MAX_PAIRINGS)
-    return any(_normalise_rows(_project(pred.rows, pairing), order_keys) == wanted for pairing in pairings)
+    return any(_same_rows(_normalise_rows(_project(pred.rows, pairing), order_keys), wanted) for pairing in pairings)
+
+
+def _same_rows(left: Sequence[Row], right: Sequence[Row]) -> bool:
+    """Rows equal cell by cell, numbers within ``REL_TOL`` of each other (a `real` answer
+    beside a `double precision` gold; an average on a rounding boundary)."""
+    return len(left) == len(right) and all(_same_row(a, b) for a, b in zip(left, right))
+
+
+def _same_row(left: Sequence[Any], right: Sequence[Any]) -> bool:
+    return len(left) == len(right) and all(a == b or _close(a, b) for a, b in zip(left, right))
+
+
+def _close(a: Any, b: Any) -> bool:
+    numbers = (int, float)
+    return isinstance(a, numbers) and isinstance(b, numbers) and (isinstance(a, float) or isinstance(b, float)) and math.isclose(a, b, rel_tol=REL_TOL)
 
 
 def _pairings(candidates: list[list[int]], taken: tuple[int, ...], gold_rows: Sequence[Row], pred_rows: Sequence[Row]):
@@ -308,9 +324,9 @@ def _pairings(candidates: list[list[int]], taken: tuple[int, ...], gold_rows: Se
     if len(taken) == len(candidates):
         yield taken
         return
-    wanted = set(_project(gold_rows, range(len(taken) + 1)))
+    wanted = _normalise_rows(_project(gold_rows, range(len(taken) + 1)), None)
     for j in candidates[len(taken)]:
-        if j not in taken and set(_project(pred_rows, (*taken, j))) == wanted:
+        if j not in taken and _same_rows(_normalise_rows(_project(pred_rows, (*taken, j)), None), wanted):
             yield from _pairings(candidates, (*taken, j), gold_rows, pred_rows)
 
 

@@ -208,6 +208,12 @@ def test_numbers_compare_by_significant_digits_and_whole_numbers_exactly(fresh_d
     assert judge(fresh_db, "SELECT sum(b)::bigint AS s FROM (VALUES (9007199254740993::bigint), (0)) v(b)", "SELECT sum(b) AS s FROM (VALUES (9007199254740993::bigint), (0)) v(b)").exact
 
 
+def test_a_real_answer_equals_a_double_precision_gold(fresh_db: str) -> None:
+    """A ratio in `real` (7 digits) against the gold's `float`: the same answer."""
+    gold = "SELECT CAST(c AS FLOAT) / NULLIF(r, 0) AS ratio FROM (VALUES (172, 2576), (301, 4179)) v(c, r)"
+    assert judge(fresh_db, "SELECT CAST(c AS REAL) / CAST(r AS REAL) AS ratio FROM (VALUES (172, 2576), (301, 4179)) v(c, r)", gold).exact
+
+
 def test_a_boolean_is_no_count(fresh_db: str) -> None:
     assert not judge(fresh_db, "SELECT true AS found", "SELECT count(*) AS n FROM (VALUES (1)) v(x)").correct
     assert judge(fresh_db, "SELECT 1 = 1 AS found", "SELECT true AS found").exact
