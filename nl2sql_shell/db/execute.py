@@ -112,28 +112,57 @@ def error_text(exc: psycopg.Error, style: MessageStyle | None = None) -> str:
     return message if message.startswith(("ERROR:", "FATAL:")) else f"ERROR:  {message}"
 
 
+NoticePrinter = Callable[[str], None]
+_LINE_DISPLAY = re.compile(r"^LINE (\d+): (.*)\n( *)\^$", re.MULTILINE)
+
+
+def _one_line_up(libpq_text: str) -> str:
+    """libpq's LINE display of a statement sent after a line of the shell's own (`DECLARE
+    ... FOR` + newline) as psql's of the statement alone: its line numbers one less, the
+    caret moved with them; none when it points into the shell's line."""
+    def up(match: re.Match[str]) -> str:
+        number = int(match.group(1)) - 1
+        if number < 1:
+            return ""
+        shift = len(str(number)) - len(match.group(1))
+        return f"LINE {number}: {match.group(2)}\n{' ' * (len(match.group(3)) + shift)}^"
+
+    return _LINE_DISPLAY.sub(up, libpq_text)
+
+
 def install_notice_printer(
     conn: psycopg.Connection,
     stream: Callable[[], IO[str]] = lambda: sys.stderr,
     location: Callable[[], str] = lambda: "",
     style: Callable[[], MessageStyle] = MessageStyle,
-) -> None:
+    held: Callable[[], list[str] | None] = lambda: None,
+) -> NoticePrinter:
     """Server NOTICEs and WARNINGs go to stderr, formatted as psql formats them (after the
-    script's ``FILE:LINE:`` prefix, as psql puts it on every server message from a file)."""
+    script's ``FILE:LINE:`` prefix, as psql puts it on every server message from a file);
+    while ``held()`` gives a list they go there instead, without the LINE display (see
+    Executor.held_notices). Returns the writer of such held text."""
 
-    def show(diag: psycopg.errors.Diagnostic) -> None:
+    def write(text: str) -> None:
         out = stream()
-        # libpq's own text of the notice holds its LINE display, as for an error (psycopg
-        # keeps the notice's result only in a private field); not one that quotes the
-        # shell's own DECLARE around the statement (psql sends the statement alone)
-        result = getattr(diag, "_info", None)
-        libpq_text = (getattr(result, "error_message", None) or b"").decode(errors="replace").rstrip("\n")
-        if _CURSOR_NAME in libpq_text:
-            libpq_text = ""
-        out.write(f"{location()}{server_message(diag, style(), error=False, libpq_text=libpq_text)}\n")
+        out.write(text)
         out.flush()
 
-    conn.add_notice_handler(show)
+    def arrived(diag: psycopg.errors.Diagnostic) -> None:
+        holding = held()
+        # libpq's own text of the notice holds its LINE display, as for an error (psycopg
+        # keeps the notice's result only in a private field, and only during this call);
+        # at our DECLARE the statement is its second line on: one line up, it is psql's
+        result = getattr(diag, "_info", None)
+        libpq_text = (getattr(result, "error_message", None) or b"").decode(errors="replace").rstrip("\n")
+        libpq_text = libpq_text if holding is None else _one_line_up(libpq_text)
+        text = f"{location()}{server_message(diag, style(), error=False, libpq_text=libpq_text)}\n"
+        if holding is not None:
+            holding.append(text)
+        else:
+            write(text)
+
+    conn.add_notice_handler(arrived)
+    return write
 
 
 # How long anything in a read-only transaction of the shell waits for a lock: the shell's own
@@ -260,6 +289,8 @@ class Executor:
         self.last_oid: str | None = None  # psql's LASTOID: the OID in the last command tag shown
         self._cancel_sent = False  # Ctrl-C sent the server a cancel request for this statement
         self._unwritten = False  # a result of this statement could not be written
+        self.held_notices: list[str] | None = None  # notices held while our DECLARE runs
+        self.show_notice: NoticePrinter | None = None  # how the shell prints one (install_notice_printer)
 
     def run(self, sql: str, *, read_only: bool = False, statement_timeout_ms: int | None = None, single: bool = False) -> Outcome:
         """Run one statement and print its result; errors are printed, never raised.
@@ -621,10 +652,19 @@ class Executor:
         return self._run_plain(sql, single)
 
     def _fetch_all(self, sql: str, declared: list[bool], psql_cursor: bool = False, then: Callable[[], object] | None = None) -> Outcome:
-        """DECLARE, then (``then`` first, once declared) the rows in batches."""
+        """DECLARE, then (``then`` first, once declared) the rows in batches. The server's
+        notices at our DECLARE (a WARNING of the statement's text) wait: printed once it is
+        declared, without a LINE display that would quote our DECLARE, and dropped when it
+        failed and the statement is run again plainly (which repeats them)."""
         with self.conn.cursor(name=_CURSOR_NAME, scrollable=False) as cur:
             fmt.text_loading(cur)
-            cur.execute("\n" + sql if psql_cursor else sql)  # psql: "DECLARE _psql_cursor NO SCROLL CURSOR FOR\n<query>"
+            self.held_notices = [] if not psql_cursor and self.show_notice is not None else None
+            try:
+                cur.execute("\n" + sql)  # psql's own: "DECLARE _psql_cursor NO SCROLL CURSOR FOR\n<query>"; ours too (see _one_line_up)
+            finally:
+                held, self.held_notices = self.held_notices, None
+            for notice in held or ():  # (a DECLARE that failed raised: its notices go)
+                self.show_notice(notice)  # type: ignore[misc]
             declared[0] = True
             if then is not None:
                 then()

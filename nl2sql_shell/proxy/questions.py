@@ -32,7 +32,7 @@ from sqlglot.errors import TokenError
 from nl2sql_shell.db.as_sent import backslashes_differ
 from nl2sql_shell.db.cells import visible, visible_sql
 from nl2sql_shell.db.execute import OneStatementCursor, read_only_transaction
-from nl2sql_shell.db.format import result_columns, text_loading
+from nl2sql_shell.db.format import column_names, result_columns, text_loading
 from nl2sql_shell.nl2sql.examples import ExampleStore
 from nl2sql_shell.nl2sql.followup import FOLLOW_UP, READ_TIMEOUT_MS
 from nl2sql_shell.nl2sql.parsing import UnlikePostgres, tokenize
@@ -314,8 +314,8 @@ def describe(conn: psycopg.Connection, sql: str) -> list[tuple[str, int]] | None
         (described,) = conn.wait(generators.execute(pgconn))
         if described.status != pq.ExecStatus.COMMAND_OK:
             raise psycopg.errors.error_from_result(described, encoding=encoding)
-    columns = [(described.fname(i).decode(encoding, errors="replace"), described.ftype(i)) for i in range(described.nfields)]
-    return columns or None
+    names = column_names(described, encoding)
+    return [(names[i], described.ftype(i)) for i in range(described.nfields)] or None
 
 
 class _RawBinary(Loader):

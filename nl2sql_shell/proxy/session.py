@@ -155,10 +155,13 @@ class Session:
 
     @property
     def encoding(self) -> str:
+        """The client encoding in Python's words; SQL_ASCII's bytes as UTF-8 (psycopg's
+        "ascii" made every other byte `?` in questions, names and values)."""
         try:
-            return pg2pyenc(self.parameters.get("client_encoding", "UTF8").encode())
+            encoding = pg2pyenc(self.parameters.get("client_encoding", "UTF8").encode())
         except psycopg.NotSupportedError:
             return "utf-8"
+        return "utf-8" if encoding == "ascii" else encoding
 
     async def run(self) -> None:
         """Pump both ways until either side ends. A client that only stops sending (its end of

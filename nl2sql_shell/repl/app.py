@@ -234,6 +234,7 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
         shell.questions.remember = session.history.append_string  # type: ignore[attr-defined]
     while True:
         shell.reconnect_if_needed()
+        shell.line_starts()
         default, shell.redisplay = shell.take_prompt_text(), False  # shown in the editing area
         try:
             text = session.prompt(_styled(prompts.first()), default=default, pre_run=start_model)

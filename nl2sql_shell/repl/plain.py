@@ -30,6 +30,7 @@ def run_plain(shell: Shell) -> int:
     prompts = shell.prompts
     while True:
         shell.reconnect_if_needed()
+        shell.line_starts()
         if not buffer:
             buffer = shell.take_prompt_text()
         try:

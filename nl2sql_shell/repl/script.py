@@ -179,8 +179,9 @@ class _ScriptRun:
         pending = ""  # query text left before a meta-command that did not send it (psql's buffer)
         started = False
         while pos < size:
-            if pos == 0 or text[pos - 1] == "\n":  # a line starts: psql reads ON_ERROR_STOP here
+            if pos == 0 or text[pos - 1] == "\n":  # a line starts: psql reads ON_ERROR_STOP and standard_conforming_strings here
                 shell.die_on_error = boolean(shell.variables.get("ON_ERROR_STOP"))
+                shell.line_starts()
             newline = text.find("\n", pos)
             line_end = size if newline < 0 else newline + 1
             stripped = text[pos:line_end].strip()

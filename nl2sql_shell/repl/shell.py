@@ -112,24 +112,30 @@ class Shell:
     def _attach(self, conn: psycopg.Connection) -> None:
         self.conn = conn
         self.variables.update(connection_variables(conn))
-        install_notice_printer(conn, lambda: self.errors, lambda: self.location, lambda: self.settings.messages)
+        show = install_notice_printer(conn, lambda: self.errors, lambda: self.location, lambda: self.settings.messages, lambda: self.executor.held_notices)
         conn.add_notify_handler(self.notifications.append)
         self.executor = Executor(conn, self.settings, self.output, lambda: self.errors, lambda: self.location)
+        self.executor.show_notice = show
         self.executor.copy_stdin = self.copy_lines
         self.follow_session()
+        self.line_starts()
 
     def follow_session(self) -> None:
-        """Follow the session's settings that change how psql reads and writes (at connect,
-        after SQL and `\\encoding`, which may change them): write in the client encoding the
-        connection has now, as psql prints the server's bytes (ENCODING names it, as psql's
-        does), and read `'...'` as standard_conforming_strings says."""
-        standard_strings.set(self.conn.info.parameter_status("standard_conforming_strings") != "off")
+        """Write in the client encoding the connection has now (at connect, after SQL and
+        `\\encoding`, which may change it), as psql prints the server's bytes; ENCODING names
+        it, as psql's does."""
         self.variables["ENCODING"] = self.conn.info.parameter_status("client_encoding") or ""
         encoding = self.conn.info.encoding
         encoding = "utf-8" if encoding == "ascii" else encoding  # SQL_ASCII: the bytes as they are (values load as UTF-8)
         if encoding != self.output.encoding:
             self.output.follow_encoding(encoding)
             reencode(self.errors, encoding)
+
+    def line_starts(self) -> None:
+        """A line of input starts (a script's, or what the prompt reads): psql reads `'...'`
+        in it as the session's standard_conforming_strings is now, whatever a statement on
+        the line sets."""
+        standard_strings.set(not self.connected or self.conn.info.parameter_status("standard_conforming_strings") != "off")
 
     def copy_lines(self) -> Iterator[bytes]:
         """COPY FROM STDIN's data: the running script's lines after it, else typed_lines."""

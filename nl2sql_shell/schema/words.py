@@ -82,6 +82,7 @@ def declared_words(name: str) -> list[str]:
     ``CaféOrder``; folded as a question may spell them (`İLLER` and `iller`, `Straße` and
     `strasse`, `ΠΕΛΑΤΕΣ` and `πελάτες` are one word)."""
     words: list[str] = []
+    name = name if name.isascii() else unicodedata.normalize("NFC", name)  # `i` + U+0308 is one letter, ï
     for run in _RUN.findall(name):
         words += [w.lower() for w in _TOKEN.findall(run)] if run.isascii() else [fold(w) for w in _humps(run)]
     return words
@@ -108,6 +109,7 @@ def fold(word: str) -> str:
 def text_words(text: str) -> list[str]:
     """A question's words: each declared word, and each whole name it writes that words
     would split (`t42`, `q3_2024`), which may be a table's whole name."""
+    text = text if text.isascii() else unicodedata.normalize("NFC", text)
     whole = [fold(w) for w in _WHOLE_NAME.findall(text) if not w.isalpha()]
     return list(dict.fromkeys([*declared_words(text), *whole]))
 

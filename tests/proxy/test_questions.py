@@ -1240,3 +1240,25 @@ def _read_until_ready_in(sock) -> bytes:
     while not (len(received) >= 6 and received[-6:-1] == b"Z\x00\x00\x00\x05") and (chunk := sock.recv(65536)):
         received += chunk
     return received
+
+
+def test_a_sql_ascii_database_s_names_values_and_questions_keep_their_bytes(pg_server, start_proxy):
+    """SQL_ASCII is psycopg's "ascii": through the proxy `?run` showed `c?lumn` and `?` for
+    `cølumn` and `é`, and a question's `cølumn` reached the checks as `c??lumn` (refused as
+    matching nothing). (The model's SQL itself must be ASCII there: see as_sent.unsent.)"""
+    name = f"proxy_sql_ascii_{os.getpid()}"
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f"CREATE DATABASE \"{name}\" ENCODING SQL_ASCII TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'")
+    with psycopg.connect(pg_server.conninfo(name), autocommit=True) as conn:
+        conn.execute('CREATE TABLE t2 (id int, "cølumn" text); INSERT INTO t2 VALUES (1, \'é\')'.encode())
+    proxy = start_proxy(Asker(Scripted(["SELECT * FROM t2"])))
+    result = subprocess.run(
+        ["/usr/bin/psql", "-X", proxy.via(pg_server.conninfo(name))],
+        input="? how many cølumn;\n?run;\n".encode(),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert b" c\xc3\xb8lumn \n" in result.stdout and b" \xc3\xa9\n" in result.stdout, result
+    assert b"nothing in this database matches" not in result.stderr

@@ -930,3 +930,16 @@ def test_g_words_left_inside_a_quote_and_watch_s_variables_as_psql(fresh_db, tmp
     _, out, err = same(fresh_db, fresh_db, "-f", "s.sql", cwd=tmp_path)
     assert not (tmp_path / "x y").exists() and not (tmp_path / "out2").exists()
     assert err.count(b"unterminated quoted string") == 4 and out.endswith(b"1 false 00000\n")
+
+
+def test_a_line_is_read_with_the_setting_it_started_with_and_warnings_once(fresh_db, tmp_path: Path):
+    """`set standard_conforming_strings = off; select 'a\\' as y;` on one line: psql reads the
+    whole line with the setting it started with, the shell read the rest with the new one and
+    swallowed the next line into the string. A WARNING at a SELECT showed the shell's own
+    DECLARE in its LINE display (or none), and twice when the statement then failed."""
+    (tmp_path / "s.sql").write_text(
+        "set standard_conforming_strings = off; select 'a\\' as y;\nselect 'q' as z;\n"
+        "select 1 as one,\n  'b\\'' as w;\nselect 'c\\' as y;\nselect 'd' as z;\n"
+    )
+    _, out, err = same(fresh_db, fresh_db, "-f", "s.sql", cwd=tmp_path)
+    assert b" z \n" in out and err.count(b"LINE 2:   'b\\'' as w;") == 1 and b"CURSOR" not in err

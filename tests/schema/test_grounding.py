@@ -97,3 +97,5 @@ def test_a_question_may_spell_a_name_in_other_case_or_accents() -> None:
     schema = Schema("db", ("public",), tuple(Table("public", n, columns=(Column("id", "integer"),)) for n in ("İller", "Straße", "πελάτες")))
     for question in ("İLLER count", "how many iller", "STRASSE count", "how many ΠΕΛΑΤΕΣ"):
         assert not ground(schema, question).unanswerable, question
+    decomposed = "how many rows in nai\u0308ve"  # typed as i and a combining diaeresis
+    assert not ground(Schema("db", ("public",), (Table("public", "naïve", columns=(Column("id", "integer"),)),)), decomposed).unanswerable
