@@ -15,11 +15,12 @@ Where we knowingly differ from upstream (each makes a right answer less likely t
 or a wrong one less likely to pass):
 
 * numbers: whole NUMERIC values stay exact ints (as float, 9007199254740993 was ...992); other
-  NUMERIC values become floats as pandas does, and every float is rounded to ``DIGITS``
-  significant digits in both results, where upstream compares exactly (its ``--decimal_points``
-  is off by default) in the exact test and with a relative tolerance of 1e-5 in the column test;
-  rounding absorbs float-versus-numeric noise, and rows are then compared with numbers equal
-  within ``REL_TOL`` (a `real` answer holds 7 digits); a small value is not 0;
+  NUMERIC values become floats as pandas does, and every float is rounded to ``DECIMALS``
+  places (``SIGNIFICANT`` digits for a small one) in both results, where upstream compares
+  exactly (its ``--decimal_points`` is off by default) in the exact test and with a relative
+  tolerance of 1e-5 in the column test; rounding absorbs float-versus-numeric noise (a `real`
+  answer beside a `double precision` gold) without making equality non-transitive, and a
+  small value is not 0 (a value on a rounding boundary may still split: an average);
 * booleans are no numbers (pandas' True equals 1);
 * NULLs equal NULLs (upstream's exact test fails on NULLs in float columns);
 * ordered comparisons: the order is only required on the gold's ORDER BY keys that appear in
@@ -53,8 +54,8 @@ from sqlglot.tokens import TokenType
 from nl2sql_shell.db.format import result_columns
 
 TIMEOUT_S = 10.0
-DIGITS = 10  # significant digits: float-versus-numeric noise is ~1e-16 of a value
-REL_TOL = 1e-6  # numbers this close are one answer (a `real` holds 7 digits); 3e-7 is not 0
+DECIMALS = 6  # places kept of a number, and at least SIGNIFICANT digits of a small one
+SIGNIFICANT = 6
 MAX_PAIRINGS = 1000  # bounds the column search when many columns hold the same values (all NULL...)
 # A question asks for an order in these words; "order" alone is often a thing (a purchase order).
 _ORDER_WORDS = re.compile(
@@ -150,8 +151,9 @@ class Boolean:
 
 
 def canonical(value: Any) -> Any:
-    """A cell as compared: whole numbers as ints (exact, however big), others as floats rounded
-    to ``DIGITS`` significant digits (3e-7 is not 0), containers hashable, others as is."""
+    """A cell as compared: whole NUMERIC values as ints (exact, however big), other numbers as
+    floats rounded to ``DECIMALS`` places, or to ``SIGNIFICANT`` digits where that keeps more
+    (3e-7 is not 0), containers hashable, others as is."""
     if isinstance(value, bool):
         return Boolean(value)
     if value is None or isinstance(value, (int, str, bytes, date, time, timedelta, UUID)):
@@ -162,7 +164,9 @@ def canonical(value: Any) -> Any:
         number = float(value)
         if math.isnan(number):
             return "NaN"
-        return float(f"{number:.{DIGITS}g}") if math.isfinite(number) else number
+        if not math.isfinite(number) or number == 0:
+            return number
+        return round(number, max(DECIMALS, SIGNIFICANT - 1 - math.floor(math.log10(abs(number)))))
     if isinstance(value, (list, tuple)):
         return tuple(canonical(v) for v in value)
     if isinstance(value, dict):
@@ -246,6 +250,8 @@ def order_key_columns(query: str, columns: Sequence[str]) -> tuple[int, ...] | N
         term = ordered.this
         if isinstance(term, exp.Literal) and term.is_int and 0 < int(term.this) <= len(columns):
             index = int(term.this) - 1
+        elif isinstance(term, exp.Column) and not term.table and lowered.count(term.name.lower()) == 1:  # an output name first, as PostgreSQL
+            index = lowered.index(term.name.lower())
         elif positional and term in selects:
             index = selects.index(term)
         elif isinstance(term, exp.Column) and lowered.count(term.name.lower()) == 1:  # `t.salary` shown as salary
@@ -283,7 +289,7 @@ def exact_match(gold: Result, pred: Result, order_keys: tuple[int, ...] | None =
     gold_order = sorted(range(len(gold.columns)), key=lambda i: gold.columns[i])
     pred_order = sorted(range(len(pred.columns)), key=lambda i: pred.columns[i])
     keys = None if order_keys is None else tuple(gold_order.index(k) for k in order_keys)
-    return _same_rows(_normalise_rows(_project(gold.rows, gold_order), keys), _normalise_rows(_project(pred.rows, pred_order), keys))
+    return _normalise_rows(_project(gold.rows, gold_order), keys) == _normalise_rows(_project(pred.rows, pred_order), keys)
 
 
 def subset_match(gold: Result, pred: Result, order_keys: tuple[int, ...] | None = None) -> bool:
@@ -296,38 +302,29 @@ def subset_match(gold: Result, pred: Result, order_keys: tuple[int, ...] | None 
         return False
     gold_columns = [sorted((row[i] for row in gold.rows), key=_cell_key) for i in range(len(gold.columns))]
     pred_columns = [sorted((row[j] for row in pred.rows), key=_cell_key) for j in range(len(pred.columns))]
-    candidates = [[j for j, p in enumerate(pred_columns) if _same_row(p, g)] for g in gold_columns]
+    candidates = [[j for j, p in enumerate(pred_columns) if p == g] for g in gold_columns]
     wanted = _normalise_rows(gold.rows, order_keys)
-    pairings = itertools.islice(_pairings(candidates, (), gold.rows, pred.rows), MAX_PAIRINGS)
-    return any(_same_rows(_normalise_rows(_project(pred.rows, pairing), order_keys), wanted) for pairing in pairings)
+    pairings = _pairings(candidates, (), gold.rows, pred.rows, [MAX_PAIRINGS])
+    return any(_normalise_rows(_project(pred.rows, pairing), order_keys) == wanted for pairing in pairings)
 
 
-def _same_rows(left: Sequence[Row], right: Sequence[Row]) -> bool:
-    """Rows equal cell by cell, numbers within ``REL_TOL`` of each other (a `real` answer
-    beside a `double precision` gold; an average on a rounding boundary)."""
-    return len(left) == len(right) and all(_same_row(a, b) for a, b in zip(left, right))
-
-
-def _same_row(left: Sequence[Any], right: Sequence[Any]) -> bool:
-    return len(left) == len(right) and all(a == b or _close(a, b) for a, b in zip(left, right))
-
-
-def _close(a: Any, b: Any) -> bool:
-    numbers = (int, float)
-    return isinstance(a, numbers) and isinstance(b, numbers) and (isinstance(a, float) or isinstance(b, float)) and math.isclose(a, b, rel_tol=REL_TOL)
-
-
-def _pairings(candidates: list[list[int]], taken: tuple[int, ...], gold_rows: Sequence[Row], pred_rows: Sequence[Row]):
+def _pairings(candidates: list[list[int]], taken: tuple[int, ...], gold_rows: Sequence[Row], pred_rows: Sequence[Row], budget: list[int]):
     """Each way to give every gold column its own predicted column among its candidates, such
     that the rows agree on the columns paired so far (a pairing that fails there fails whole:
-    the search reaches the right one among many columns of the same values)."""
+    the search reaches the right one among many columns of the same values); at most
+    ``budget`` pairings, whole or partial, are tried in all (columns all NULL pair every way)."""
     if len(taken) == len(candidates):
         yield taken
         return
-    wanted = _normalise_rows(_project(gold_rows, range(len(taken) + 1)), None)
+    wanted = set(_project(gold_rows, range(len(taken) + 1)))
     for j in candidates[len(taken)]:
-        if j not in taken and _same_rows(_normalise_rows(_project(pred_rows, (*taken, j)), None), wanted):
-            yield from _pairings(candidates, (*taken, j), gold_rows, pred_rows)
+        if j in taken:
+            continue
+        budget[0] -= 1
+        if budget[0] < 0:
+            return
+        if set(_project(pred_rows, (*taken, j))) == wanted:
+            yield from _pairings(candidates, (*taken, j), gold_rows, pred_rows, budget)
 
 
 def compare(gold: Result, pred: Result, *, ordered: bool, gold_query: str) -> tuple[bool, bool]:
