@@ -16,11 +16,17 @@ from __future__ import annotations
 import psycopg
 
 
+def text_encoding(encoding: str) -> str:
+    """The codec the shell reads and writes a session's text with: the client encoding
+    (psycopg's name for it), SQL_ASCII's "ascii" as UTF-8 (psql passes its bytes as they are)."""
+    return "utf-8" if encoding == "ascii" else encoding
+
+
 def sent_bytes(sql: str, encoding: str) -> bytes:
     """The bytes psql sends for ``sql`` (typed or read from a script): the text in the client
     encoding (Python's name), bytes that were no UTF-8 as they were read (surrogate escapes);
     under SQL_ASCII (psycopg's "ascii") the bytes as read, which the server takes unchecked."""
-    return sql.encode("utf-8" if encoding == "ascii" else encoding, "surrogateescape")
+    return sql.encode(text_encoding(encoding), "surrogateescape")
 
 
 def as_query(sql: str, encoding: str) -> str | bytes:

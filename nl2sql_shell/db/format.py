@@ -30,6 +30,7 @@ from psycopg.adapt import AdaptersMap, Loader
 from psycopg.types.string import TextLoader
 
 from nl2sql_shell.db.aligned import aligned as _aligned
+from nl2sql_shell.db.as_sent import text_encoding
 from nl2sql_shell.db.aligned import vertical
 from nl2sql_shell.db.settings import WHOLE, Part, Settings
 
@@ -67,7 +68,7 @@ class _ServerTextLoader(Loader):
         super().__init__(oid, context)
         encoding = self.connection.info.encoding if self.connection else "utf-8"
         # SQL_ASCII passes bytes through unchecked; a UTF-8 terminal shows them as UTF-8.
-        self._encoding = "utf-8" if encoding == "ascii" else encoding
+        self._encoding = text_encoding(encoding)
 
     def load(self, data: bytes | bytearray | memoryview) -> str:
         return bytes(data).decode(self._encoding, errors="replace")
@@ -154,8 +155,7 @@ def result_columns(cursor: psycopg.Cursor) -> list[tuple[str, int]] | None:
 def column_names(result: pq.abc.PGresult, encoding: str) -> list[str]:
     """A result's column names in the client encoding (psycopg's name for it), as its text
     reads: under SQL_ASCII ("ascii") UTF-8, bytes that are not replaced."""
-    encoding = "utf-8" if encoding == "ascii" else encoding
-    return [(result.fname(i) or b"").decode(encoding, "replace") for i in range(result.nfields)]
+    return [(result.fname(i) or b"").decode(text_encoding(encoding), "replace") for i in range(result.nfields)]
 
 
 def describe(cursor: psycopg.Cursor) -> tuple[list[str], list[bool]]:

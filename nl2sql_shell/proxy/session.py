@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING
 import psycopg
 from psycopg._encodings import pg2pyenc
 
+from nl2sql_shell.db.as_sent import text_encoding
 from nl2sql_shell.db.cells import visible
 from nl2sql_shell.nl2sql.examples import ExampleStore, store_path
 from nl2sql_shell.nl2sql.pipeline import Answer
@@ -158,10 +159,9 @@ class Session:
         """The client encoding in Python's words; SQL_ASCII's bytes as UTF-8 (psycopg's
         "ascii" made every other byte `?` in questions, names and values)."""
         try:
-            encoding = pg2pyenc(self.parameters.get("client_encoding", "UTF8").encode())
+            return text_encoding(pg2pyenc(self.parameters.get("client_encoding", "UTF8").encode()))
         except psycopg.NotSupportedError:
             return "utf-8"
-        return "utf-8" if encoding == "ascii" else encoding
 
     async def run(self) -> None:
         """Pump both ways until either side ends. A client that only stops sending (its end of

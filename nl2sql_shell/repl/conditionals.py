@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nl2sql_shell.repl.variables import before_unterminated, meta_arguments, parse_boolean
+from nl2sql_shell.repl.variables import meta_arguments, parse_boolean, without_unterminated
 
 CONDITIONAL_COMMANDS = ("\\if", "\\elif", "\\else", "\\endif")
 
@@ -65,9 +65,7 @@ def intercept(shell, name: str, argument: str) -> bool:  # noqa: ANN001 - Shell 
 def _true(shell, argument: str, name: str = "\\if") -> bool:  # noqa: ANN001
     """The expression's value; one psql cannot read is an error (naming ``name``) and counts
     as false."""
-    if (cut := before_unterminated(argument)) is not None:
-        shell.meta_error("unterminated quoted string")
-        argument = cut
+    argument = without_unterminated(argument, shell.meta_error)
     value = " ".join(meta_arguments(argument, shell.variables))
     parsed = parse_boolean(value)
     if parsed is None:

@@ -34,7 +34,7 @@ from nl2sql_shell.repl.shell import Shell, StopScript
 from nl2sql_shell.repl.special_variables import HOOKED
 from nl2sql_shell.repl.statements import split_meta_command, statement_pieces
 from nl2sql_shell.repl.transactions import implicit_transaction, no_transaction, run_in_transaction_mode
-from nl2sql_shell.repl.variables import before_unterminated, boolean, meta_arguments, meta_words, substitute, valid_name
+from nl2sql_shell.repl.variables import boolean, meta_arguments, meta_words, substitute, valid_name, without_unterminated
 
 SENDERS = ("\\g", "\\gx", "\\gset", "\\gdesc", "\\gexec", "\\crosstabview", "\\watch")
 
@@ -81,9 +81,8 @@ def send(shell: Shell, name: str, buffer: str, argument: str, *, options: bool =
 
         watch(shell, buffer, argument)
         return True
-    if not (name in ("\\g", "\\gx") and argument.lstrip().startswith("|")) and (cut := before_unterminated(argument)) is not None:
-        shell.meta_error("unterminated quoted string")  # psql's lexer: the word is absent
-        argument = cut
+    if not (name in ("\\g", "\\gx") and argument.lstrip().startswith("|")):  # `\\g |cmd` takes the line as typed
+        argument = without_unterminated(argument, shell.meta_error)
     _warn_unread(shell, name, argument)
     sql = buffer if buffer.strip() else shell.previous_query()
     if not sql.strip():

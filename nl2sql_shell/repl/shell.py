@@ -19,7 +19,7 @@ import psycopg
 from psycopg import pq
 
 from nl2sql_shell.db import connect as db_connect
-from nl2sql_shell.db.as_sent import backslashes_differ, undecodable
+from nl2sql_shell.db.as_sent import backslashes_differ, text_encoding, undecodable
 from nl2sql_shell.db.cells import visible_sql
 from nl2sql_shell.db.execute import (
     CANCEL_MESSAGE,
@@ -126,7 +126,7 @@ class Shell:
         it, as psql's does."""
         self.variables["ENCODING"] = self.conn.info.parameter_status("client_encoding") or ""
         encoding = self.conn.info.encoding
-        encoding = "utf-8" if encoding == "ascii" else encoding  # SQL_ASCII: the bytes as they are (values load as UTF-8)
+        encoding = text_encoding(encoding)  # SQL_ASCII: the bytes as they are (values load as UTF-8)
         if encoding != self.output.encoding:
             self.output.follow_encoding(encoding)
             reencode(self.errors, encoding)

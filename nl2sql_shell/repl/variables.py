@@ -222,6 +222,16 @@ def unterminated(text: str) -> bool:
     return before_unterminated(text) is not None
 
 
+def without_unterminated(argument: str, error: Callable[[str], None]) -> str:
+    """``argument`` as psql's lexer reads a command's words: a last word left inside a quote
+    absent, after psql's error (through ``error``)."""
+    cut = before_unterminated(argument)
+    if cut is None:
+        return argument
+    error("unterminated quoted string")
+    return cut
+
+
 def before_unterminated(text: str) -> str | None:
     """``text`` up to the last word when that word ends inside a quote (see `unterminated`),
     so that it reads as absent; None when every quote closes."""
