@@ -45,7 +45,7 @@ from nl2sql_shell.nl2sql import CHECK_VALUES, DEFAULT_CANDIDATES, GREEDY_FIRST, 
 @click.option("--refusal-votes", is_flag=True, help="Count the model's refusals as votes: more refusals than agreeing candidates make the answer a refusal (an experiment: not the shell's default).")
 @rules_option
 def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, backend, candidates, more_candidates, limit, every, offset, dbs, categories, dsn, out_dir, styles, no_idk, max_repairs, repair_samples, readable_names, words_retry, refusal_votes, greedy_first, temperature, schema_budget, find_values, refusal_doubt, no_refusal_doubt, check_values, grammar, rules) -> None:
-    """Execution accuracy on a suite laid out like ../shared/bench/defog-dev."""
+    """Execution accuracy on a suite: SUITE_DIR holds questions.csv, idk.csv and dbs/DB.sql (defog's layout, as bench/unfamiliar)."""
     from dataclasses import replace
 
     import psycopg

@@ -22,7 +22,7 @@ def _modules(ctx: click.Context, param: click.Parameter, value: str | None) -> t
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["--help", "-?"]})
-@click.option("--data", type=click.Path(path_type=Path), help="JSONL of {question, context, answer} pairs (sql-create-context format), or a benchmark suite folder (eval's layout: questions.csv, idk.csv, dbs/) whose questions are shown as the shell shows them on its loaded databases.")
+@click.option("--data", type=click.Path(exists=True, path_type=Path), help="JSONL of {question, context, answer} pairs (sql-create-context format), or a benchmark suite folder (eval's layout: questions.csv, idk.csv, dbs/) whose questions are shown as the shell shows them on its loaded databases.")
 @click.option("--model", help="Base model: hub id, local folder or .gguf file (default: the shell's default model).")
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), help="Folder for checkpoints, the adapter and its README.md.")
 @click.option("--device", help="cpu, cuda or cuda:N (default: cuda when available).")

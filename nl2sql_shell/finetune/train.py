@@ -163,14 +163,18 @@ def train(config: TrainConfig, *, progress: Progress = print, callbacks: Sequenc
             psycopg.connect(config.db, connect_timeout=10).close()
         except psycopg.Error as exc:
             raise DataError(f"--db: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__}") from None
+    suite = is_suite(Path(config.data))
+    if suite:  # a broken suite told before the output folder is made and the model loads
+        suite_answers(Path(config.data), limit=config.limit, refusals=config.refusals)
+    else:
+        pairs = read_pairs(config.data, config.limit)
     resume_from = _prepare_output(config)
-    if is_suite(Path(config.data)):  # its prompts come from the pipeline, which links with the model's tokenizer
-        suite_answers(Path(config.data), limit=config.limit, refusals=config.refusals)  # a broken suite told before the load
+    if suite:  # its prompts come from the pipeline, which links with the model's tokenizer
         loaded, spec = _load_base(config, progress)
         pairs = suite_pairs(Path(config.data), loaded, limit=config.limit, refusals=config.refusals, progress=progress)  # idk.csv's refusals included
         train_pairs, held_pairs = split_pairs(pairs, config.eval_split, config.seed)
     else:
-        train_pairs, held_pairs = split_pairs(read_pairs(config.data, config.limit), config.eval_split, config.seed)
+        train_pairs, held_pairs = split_pairs(pairs, config.eval_split, config.seed)
         train_pairs = with_refusals(train_pairs, config.refusals, config.seed)  # training only: the held-out check scores SQL
         loaded, spec = _load_base(config, progress)
     tokenizer = loaded.tokenizer

@@ -152,18 +152,19 @@ def test_training_prompt_is_the_inference_prompt(base, held_pair):
 
 
 @pytest.mark.parametrize(
-    ("content", "message"),
+    ("content", "message", "code"),
     [
-        (None, "no such data file"),
-        ('{"question": "q", "context": "c", "answer": "a"}\nnot json\n', ":2: not a JSON object"),
-        ('{"question": "q", "context": "c"}\n', ":1: missing or empty key(s) answer"),
+        (None, "Invalid value for '--data'", 2),  # click's usage error, before torch is imported
+        ('{"question": "q", "context": "c", "answer": "a"}\nnot json\n', ":2: not a JSON object", 1),
+        ('{"question": "q", "context": "c"}\n', ":1: missing or empty key(s) answer", 1),
     ],
 )
-def test_bad_data_file_is_one_line_error(tmp_path, content, message):
+def test_bad_data_file_is_one_line_error(tmp_path, content, message, code):
     data = tmp_path / "pairs.jsonl"
     if content is not None:
         data.write_text(content)
     result = CliRunner().invoke(finetune, ["--data", str(data), "--model", "unused", "--output", str(tmp_path / "o")])
-    assert result.exit_code == 1
-    lines = result.output.strip().splitlines()
+    assert result.exit_code == code
+    assert not (tmp_path / "o").exists()  # no empty --output folder left behind
+    lines = [line for line in result.output.strip().splitlines() if line.startswith("Error: ")]
     assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], result.output
