@@ -37,7 +37,7 @@ from nl2sql_shell.repl.metadata import Metadata, load_metadata
 from nl2sql_shell.repl.prompt_escapes import PromptRenderer
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.special_variables import parse_int
-from nl2sql_shell.repl.statements import CONTINUE, PAREN, READY, after_meta_command, complete_end, is_complete, line_prompt, meta_command_end, starts_meta_command
+from nl2sql_shell.repl.statements import CONTINUE, PAREN, READY, after_meta_command, complete_end, drop_empty_lines, is_complete, line_prompt, meta_command_end, starts_meta_command
 from nl2sql_shell.repl.variables import substitute
 from nl2sql_shell.schema.introspect import catalog_version
 
@@ -298,7 +298,7 @@ def handle_line(shell: Shell, text: str) -> bool:
     expanded = substitute(text, shell.variables)
     if text.strip() and not is_complete(expanded):  # complete statements go at once
         end = complete_end(expanded)
-        if end and not shell.run_text(expanded[:end]):
+        if end and not shell.run_text(drop_empty_lines(expanded[:end])):  # as Shell.handle: psql skips an empty line
             return False
         shell.pending_input = _line_ended(expanded[end:].lstrip())
         return True

@@ -13,7 +13,8 @@ what decides them, exactly as psql 15's ``psqlscan.l`` does:
   them either).
 
 Deliberate differences from psql: an empty statement (``;`` alone, or only comments before
-``;``) is dropped instead of being sent, and a rest that holds only comments counts as empty.
+``;``) is dropped instead of being sent, and a rest that holds only comments counts as empty
+(though a ``/* */`` one keeps the prompt's buffer open, as psql's does).
 With ``standard_conforming_strings`` off (`standard_strings`), a backslash escapes the next
 character in ``'...'`` too, as in psql's lexer and the server's.
 """
@@ -153,7 +154,7 @@ def _scan(text: str, pos: int = 0, first: bool = False, meta: bool = False, held
     rest = "" if _skip_comments(text, start) == n else _unescaped(text, start, n, kept_semis).strip()
     if depth > 0:
         state = PAREN
-    elif rest or begin_depth > 0:
+    elif rest or begin_depth > 0 or start < n:  # psql keeps a /* */ comment in its buffer (not -- ones)
         state = CONTINUE
     else:
         state = READY

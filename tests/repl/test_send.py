@@ -10,6 +10,7 @@ from psqlcompare import PSQL, ours, theirs
 
 from nl2sql_shell.db.connect import Target, connect
 from nl2sql_shell.output import Output
+from nl2sql_shell.repl.app import handle_line
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.statements import is_complete, next_piece
 
@@ -68,6 +69,19 @@ def test_at_the_prompt(fresh_db):
     assert out.getvalue() == "-[ RECORD 1 ]\na | 1\n\n2\npending\n"
     assert shell.pending_input == "select 3 \n"  # psql keeps the unsent query text in the buffer (its line ended)
     assert err.getvalue() == ""
+
+
+def test_typed_lines_keep_a_block_comment_and_skip_empty_lines_as_psql(fresh_db):
+    """psql's buffer keeps `/* c */` typed alone (it was dropped at Enter) and drops an empty
+    line, so the server's LINE n counts what psql sends."""
+    out, err = io.StringIO(), io.StringIO()
+    target = Target(fresh_db)
+    shell = Shell(target, connect(target), output=Output(out, use_pager=False), errors=err)
+    assert handle_line(shell, "/* c */")
+    assert shell.pending_input == "/* c */\n"
+    assert handle_line(shell, shell.take_prompt_text() + "select 1 as x\n\nselec 2; /* d */")
+    assert "LINE 3: selec 2;" in err.getvalue()
+    assert shell.pending_input == "/* d */\n"
 
 
 def test_next_piece_stops_at_a_backslash_outside_quotes():
