@@ -5,23 +5,40 @@ error and the answer comes from standard input."""
 
 from __future__ import annotations
 
+import contextlib
 import getpass
+import io
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+
+
+@contextlib.contextmanager
+def _terminal() -> Iterator[io.TextIOWrapper | None]:
+    """The controlling terminal for reading and writing, or None without one. Opened as
+    getpass opens it: `open("/dev/tty", "r+")` asks for a seekable file, which a terminal
+    never is, so every prompt fell back to standard input with its echo on."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        yield None
+        return
+    with io.TextIOWrapper(io.FileIO(fd, "w+"), encoding="utf-8", errors="replace") as terminal:
+        yield terminal
 
 
 def simple_prompt(prompt: str, *, echo: bool, read_line: Callable[[], str] | None = None) -> str:
     """The answer to `prompt`: echoed as typed, or unechoed (a password: then without its line
-    end, and a newline written after it). `read_line` stands in for standard input's next
-    line when there is no terminal; end of input is ""."""
-    try:
-        terminal = open("/dev/tty", "r+", encoding="utf-8")  # noqa: SIM115 - closed below
-    except OSError:
-        terminal = None
-    if terminal is not None:
-        with terminal:
+    end, and a newline written after it; Ctrl-D is the empty answer, as psql reads it).
+    `read_line` stands in for standard input's next line when there is no terminal; end of
+    input is ""."""
+    with _terminal() as terminal:
+        if terminal is not None:
             if not echo:
-                return getpass.getpass(prompt, stream=terminal)
+                try:
+                    return getpass.getpass(prompt, stream=terminal)
+                except EOFError:
+                    return ""
             terminal.write(prompt)
             terminal.flush()
             return terminal.readline()

@@ -19,8 +19,7 @@ from nl2sql_shell.db.execute import error_text
 from nl2sql_shell.db.messages import position_display
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.variables import echo, meta_arguments
-from nl2sql_shell.terminal_prompt import simple_prompt
-from nl2sql_shell.terminal_prompt import stdin_line
+from nl2sql_shell.terminal_prompt import simple_prompt, stdin_line
 
 BUFFER_COMMANDS = ("\\r", "\\reset", "\\p", "\\print", "\\w", "\\write")
 
@@ -165,8 +164,8 @@ def _password(shell: Shell, argument: str) -> bool:
     words = meta_arguments(argument, shell.variables)
     try:
         user = words[0] if words else shell.conn.execute("SELECT CURRENT_USER").fetchone()[0]
-        first = _secret(f'Enter new password for user "{user}": ')
-        if first != _secret("Enter it again: "):
+        first = simple_prompt(f'Enter new password for user "{user}": ', echo=False)
+        if first != simple_prompt("Enter it again: ", echo=False):
             shell.meta_error("Passwords didn't match.")
             shell.last_failed = True
             return True
@@ -176,27 +175,6 @@ def _password(shell: Shell, argument: str) -> bool:
         shell.error(shell.location + error_text(exc, shell.settings.messages))
         shell.last_failed = True
     return True
-
-
-def _secret(prompt: str) -> str:
-    """A line read without echo from the terminal, as psql's simple_prompt: with no terminal,
-    the prompt goes to stderr and the line comes from stdin; at its end, the empty string
-    (so `\\password` with nothing to read clears the password, as psql's does)."""
-    import getpass
-
-    try:
-        with open("/dev/tty", "r+") as _:
-            pass
-    except OSError:
-        sys.stderr.write(prompt)
-        sys.stderr.flush()
-        line = stdin_line()
-        sys.stderr.write("\n")  # psql ends the line its unechoed answer leaves open
-        return line.removesuffix("\n")
-    try:
-        return getpass.getpass(prompt)
-    except EOFError:  # Ctrl-D at the prompt: psql's simple_prompt reads it as nothing typed
-        return ""
 
 
 def _errverbose(shell: Shell, _: str) -> bool:

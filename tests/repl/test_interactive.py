@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import os
 import re
+import shlex
 import signal
 import sys
 import time
+from pathlib import Path
 
 import pexpect
 import psycopg
@@ -216,6 +218,41 @@ def _spawn(conninfo: str, sigint_ignored: bool = False, **environment: str) -> p
     env.update({"PAGER": "", "TERM": "dumb", "NL2SQL_SHELL_HISTORY": "/dev/null", **environment})
     ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
     return pexpect.spawn(sys.executable, ["-m", "nl2sql_shell", conninfo], env=env, encoding="utf-8", codec_errors="replace", timeout=30, dimensions=(40, 200), preexec_fn=ignore)
+
+
+def test_passwords_are_read_unechoed_on_the_terminal_not_from_standard_input(fresh_db):
+    """psql's simple_prompt reads a password on the terminal with its echo off, even when a
+    script comes on standard input. The terminal was opened as a seekable file, which failed on
+    every terminal: passwords were echoed, and a piped script's first line became the password."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env.update({"PAGER": "", "TERM": "dumb", "NL2SQL_SHELL_HISTORY": "/dev/null"})
+    piped = f"printf 'select 42 as answer;\\n' | {shlex.quote(sys.executable)} -m nl2sql_shell -X -W {shlex.quote(fresh_db)}"
+    child = pexpect.spawn("/bin/sh", ["-c", piped], env=env, encoding="utf-8", codec_errors="replace", timeout=30)
+    password = Path(psycopg.conninfo.conninfo_to_dict(fresh_db)["passfile"]).read_text().strip().split(":", 4)[4]
+    child.expect("Password: ")
+    child.sendline(password)
+    child.expect(r" answer \r\n-+\r\n +42\r\n")  # the script's line ran: it was no password
+    assert password not in child.before
+    child.expect(pexpect.EOF)
+
+    role = f"pw_{os.getpid()}"
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(f"create role {role} login")
+        try:
+            child = _spawn(fresh_db)
+            child.expect("=# ")
+            child.sendline(f"\\password {role}")
+            for prompt in (f'Enter new password for user "{role}": ', "Enter it again: "):
+                child.expect(prompt)
+                assert "Typed1x" not in child.before
+                child.sendline("Typed1x")
+            child.expect("=# ")
+            assert "Typed1x" not in child.before
+            assert conn.execute("select rolpassword like 'SCRAM-SHA-256$%%' from pg_authid where rolname = %s", (role,)).fetchone()[0]
+            child.sendline("\\q")
+            child.expect(pexpect.EOF)
+        finally:
+            conn.execute(f"drop role {role}")
 
 
 def _wait_until_busy(conninfo: str, seconds: float = 20.0) -> None:
