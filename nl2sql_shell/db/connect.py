@@ -29,12 +29,17 @@ class Target:
     password: str | None = field(default=None, repr=False)
     never_prompt: bool = False  # -w: fail rather than ask for a password
 
-    def with_database(self, dbname: str | None = None, user: str | None = None, host: str | None = None, port: str | None = None, *, reuse: bool | None = None) -> Target:
+    def with_database(self, dbname: str | None = None, user: str | None = None, host: str | None = None, port: str | None = None, *,
+                      reuse: bool | None = None, current: dict[str, str] | None = None) -> Target:
         """The `\\c` rule: replace what was given (names, or a whole connection string in
         ``dbname``), keep the rest of the current connection when ``reuse`` (psql's
         -reuse-previous; by default for names, not for a connection string), else leave the
-        rest to libpq's defaults.
+        rest to libpq's defaults. ``current``: the user, host and port connected to now
+        (default: this conninfo's).
 
+        A password (given in the conninfo or typed) stays only for the same user, host and
+        port named without a connection string, as psql's keep_password: it is never offered
+        to another server or as another user. -W asks again at every `\\c`, -w never asks.
         A ``passfile`` (the embedded server's) stays for another database, not for another host
         or port: there it would hide ~/.pgpass from libpq and offer that server our password;
         nor does the empty ``password=`` that came with it, which would hide PGPASSWORD.
@@ -42,12 +47,17 @@ class Target:
         string = is_connection_string(dbname)
         updates = conninfo_to_dict(dbname) if string else {k: v for k, v in {"dbname": dbname, "user": user, "host": host, "port": port}.items() if v and v != "-"}
         if not (reuse if reuse is not None else not string):
-            return Target(make_conninfo(**updates), self.prompt_password)
+            return Target(make_conninfo(**updates), self.prompt_password, never_prompt=self.never_prompt)
         params = conninfo_to_dict(self.conninfo)
+        now = {key: params.get(key) for key in ("user", "host", "port")} | (current or {})
+        same_place = not string and all(updates[key] == now.get(key) for key in ("user", "host", "port") if key in updates)
         if any(params.get(key) != updates[key] for key in ("host", "port") if key in updates) and params.pop("passfile", None):
             if params.get("password") == "":
                 params.pop("password")
-        return Target(make_conninfo(**{**params, **updates}), self.prompt_password, self.password)
+        if not same_place and params.get("password"):
+            params.pop("password")
+        password = self.password if same_place and not self.prompt_password else None
+        return Target(make_conninfo(**{**params, **updates}), self.prompt_password, password, self.never_prompt)
 
 
 def is_connection_string(text: str | None) -> bool:

@@ -258,7 +258,9 @@ def _connect(shell: Shell, argument: str) -> bool:
     if not shell.connected and (reuse if reuse is not None else not string):
         return _connect_error(shell, "No database connection exists to re-use parameters from")
     try:
-        target = shell.target.with_database(dbname, user, host, port, reuse=reuse)
+        info = shell.conn.info if shell.connected else None
+        current = {"user": info.user, "host": info.host, "port": str(info.port)} if info else None
+        target = shell.target.with_database(dbname, user, host, port, reuse=reuse, current=current)
     except psycopg.ProgrammingError as exc:  # a connection string libpq cannot read
         shell.connect_failed(str(exc).strip())
         return True
