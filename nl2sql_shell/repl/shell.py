@@ -38,6 +38,7 @@ from nl2sql_shell.repl.transactions import run_in_transaction_mode
 from nl2sql_shell.terminal_prompt import stdin_line
 from nl2sql_shell.repl.variables import (
     boolean,
+    CONNECTION_VARIABLES,
     builtin_variables,
     connection_variables,
     substitute,
@@ -424,7 +425,7 @@ class Shell:
     def _finish(self, sql: str, outcome: Outcome, *, model: bool = False) -> Outcome:
         """After a statement: a lost connection, a schema change, ON_ERROR_STOP. ``model``:
         the model wrote it, so ECHO=errors shows it as the confirmation did (`visible_sql`)."""
-        if self.conn.closed or self.conn.broken:
+        if self.connected and (self.conn.closed or self.conn.broken):
             self._connection_lost()
             outcome = Outcome(False, error="connection lost")
         elif outcome.cancelled and not self.interactive:  # Ctrl-C ends a script, as in psql
@@ -506,15 +507,14 @@ class Shell:
             conn = db_connect.connect(self.target)
         except psycopg.Error:
             self.error("Failed.")
-            if not self.interactive:
-                raise ConnectionLost() from None
+            self._disconnect()  # psql tries no more: "not connected" until a \c
             return
         self.error("Succeeded.")
         self._attach(conn)
 
     def reconnect_if_needed(self) -> None:
         """Before each prompt: a connection the server dropped while we idled is re-opened."""
-        if self.conn.closed or self.conn.broken:
+        if self.connected and (self.conn.closed or self.conn.broken):
             self._connection_lost()
 
     def switch(self, target: db_connect.Target) -> bool:
@@ -542,10 +542,17 @@ class Shell:
         self.meta_error(message)
         self.last_failed = True
         if not self.interactive:
-            self.conn.close()
-            self.connected = False
+            self._disconnect()
             return
         self.error("Previous connection kept")
+
+    def _disconnect(self) -> None:
+        """No connection from here on (a failed reset, a failed `\\c` outside the prompt): the
+        variables that described it go, as psql's UnsyncVariables drops them."""
+        self.conn.close()
+        self.connected = False
+        for name in CONNECTION_VARIABLES:
+            self.variables.pop(name, None)
 
     def require_query_buffer(self) -> bool:
         """Whether there is a query buffer (`has_query_buffer`); if not, psql's error for the

@@ -51,6 +51,9 @@ def builtin_variables() -> dict[str, str]:
     return {**DEFAULTS, "VERSION": f"nl2sql-shell {__version__} (psql 15 compatible)", "VERSION_NAME": __version__}
 
 
+CONNECTION_VARIABLES = ("DBNAME", "SERVICE", "USER", "HOST", "PORT", "ENCODING", "SERVER_VERSION_NAME", "SERVER_VERSION_NUM")
+
+
 def connection_variables(conn: psycopg.Connection) -> dict[str, str]:
     """What psql sets on each connection: DBNAME, USER, HOST, PORT, ENCODING, SERVER_VERSION_*."""
     info = conn.info

@@ -8,6 +8,7 @@ import re
 import shlex
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -162,6 +163,28 @@ def test_dropped_connection_is_reset(typed):
     out, err, _ = typed(keys)
     assert "The connection to the server was lost. Attempting reset: Succeeded." in err
     assert "     7" in out
+
+
+def test_a_reset_that_fails_leaves_the_session_not_connected_as_psql(typed, fresh_db):
+    """psql tries once: then "not connected" and no DBNAME, USER... until a `\\c` (the shell
+    kept a dead connection, tried again at every line and kept the old variables)."""
+    dbname = psycopg.conninfo.conninfo_to_dict(fresh_db)["dbname"]
+
+    def end_the_session_for_good() -> None:  # while its pg_sleep runs: no reset can come back
+        _wait_until_busy(fresh_db)
+        with psycopg.connect(fresh_db, dbname="postgres", autocommit=True) as admin:
+            admin.execute(f'alter database "{dbname}" allow_connections false')
+            admin.execute("select pg_terminate_backend(pid) from pg_stat_activity where datname = %s", (dbname,))
+
+    killer = threading.Thread(target=end_the_session_for_good)
+    killer.start()
+    out, err, shell = typed("select pg_sleep(30);\nselect 7 as seven;\n\\conninfo\n\\echo :DBNAME :USER :PORT\n\\q\n")
+    killer.join()
+    assert err.count("Attempting reset: Failed.") == 1
+    assert err.count("You are currently not connected to a database.") == 1  # the select's
+    assert out.count("You are currently not connected to a database.") == 1  # \conninfo's, on standard output as psql prints it
+    assert "seven" not in out and ":DBNAME :USER :PORT\n" in out
+    assert not shell.connected
 
 
 def test_history_keeps_what_was_typed(typed, tmp_path):

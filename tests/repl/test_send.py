@@ -57,6 +57,14 @@ def test_a_command_string_sends_the_backslash_to_the_server_as_psql(fresh_db):
     assert ours(fresh_db, "-c", "select 1 \\g") == theirs(fresh_db, "-c", "select 1 \\g")
 
 
+@pytest.mark.skipif(PSQL is None, reason="psql is not installed")
+def test_a_failed_connect_outside_the_prompt_unsets_the_connection_variables_as_psql(fresh_db):
+    args = ("-c", "\\c no_such_database", "-c", "\\echo :DBNAME :USER :HOST :PORT :ENCODING :SERVER_VERSION_NUM")
+    result = ours(fresh_db, *args)
+    assert result == theirs(fresh_db, *args)
+    assert b":DBNAME :USER :HOST :PORT :ENCODING :SERVER_VERSION_NUM\n" in result[1]
+
+
 def test_at_the_prompt(fresh_db):
     out, err = io.StringIO(), io.StringIO()
     target = Target(fresh_db)
