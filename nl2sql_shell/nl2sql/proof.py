@@ -166,6 +166,9 @@ _STORED_TREES = {
                    LEFT JOIN pg_index i ON i.indexrelid = c.oid LEFT JOIN pg_partitioned_table p ON p.partrelid = c.oid WHERE c.oid = %s""",
 }
 _TREE_FUNCTIONS = re.compile(r":(?:funcid|aggfnoid|winfnoid|opfuncid|hashfuncid|negfuncid|tsmhandler|startInRangeFunc|endInRangeFunc) (\d+)")
+# a stored query that is no SELECT (BEGIN ATOMIC's INSERT, UPDATE, DELETE, MERGE: CmdType's
+# CMD_SELECT is 1) or holds a data-changing WITH
+_TREE_WRITES = re.compile(r":commandType (?!1\b)\d+|:hasModifyingCTE true")
 _TREE_OPERATORS = re.compile(r":(?:opno|sortop|eqop) (\d+)")
 _TREE_OPERATOR_LISTS = re.compile(r":opnos \(o ([\d ]+)\)")
 _TREE_RELATIONS = re.compile(r":relid (\d+)")
@@ -1123,6 +1126,8 @@ class _Prover:
         types = {int(n) for n in _TREE_TYPES.findall(trees)} | {int(n) for group in _TREE_TYPE_LISTS.findall(trees) for n in group.split()}
         if "ROWMARKCLAUSE" in trees:  # a view's FOR UPDATE locks rows
             return self.fail("locks rows (FOR UPDATE or SHARE in a stored query)")
+        if _TREE_WRITES.search(trees):  # the statements of a BEGIN ATOMIC body
+            return self.fail("writes (a data-changing statement in a stored query)")
         return all(
             [
                 *(self.function(f) for f in sorted(functions)),
@@ -1178,7 +1183,8 @@ class _Prover:
             if not (self.dependencies("pg_class", parent, classes=True, objects=False) and self.key_classes(parent)):
                 ok = self.fail(f"reads {label}, a partition of {name}, whose partition key is not known to be harmless")
         if kind == "v":  # a materialized view's query runs only on REFRESH
-            for (rule,) in self.rows("SELECT oid FROM pg_rewrite WHERE ev_class = %s", (oid,)):
+            # its ON SELECT rule: one ON INSERT, UPDATE or DELETE never runs for a read
+            for (rule,) in self.rows("SELECT oid FROM pg_rewrite WHERE ev_class = %s AND ev_type = '1'", (oid,)):
                 ok = self.dependencies("pg_rewrite", rule) and ok
             if not ok:
                 self.fail(f"reads view {label}, whose definition is not known to be harmless")

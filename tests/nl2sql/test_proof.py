@@ -48,6 +48,14 @@ CREATE MATERIALIZED VIEW spend AS SELECT customer_id, sum(total) AS total FROM o
 CREATE TABLE notes (id int, body text);
 ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
 CREATE POLICY only_mine ON notes USING (grab() = 1);
+-- BEGIN ATOMIC bodies that write (a temporary table is writable under READ ONLY), and a view
+-- whose ON INSERT rule never runs for a read
+CREATE TABLE audit (what text);
+CREATE FUNCTION logged() RETURNS int LANGUAGE sql BEGIN ATOMIC INSERT INTO audit VALUES ('x'); SELECT 1; END;
+CREATE FUNCTION logged_cte() RETURNS bigint LANGUAGE sql BEGIN ATOMIC WITH d AS (INSERT INTO audit VALUES ('y') RETURNING 1) SELECT count(*) FROM d; END;
+CREATE FUNCTION tidied() RETURNS int LANGUAGE sql BEGIN ATOMIC DELETE FROM audit; SELECT 1; END;
+CREATE VIEW audited AS SELECT what FROM audit;
+CREATE RULE into_audit AS ON INSERT TO audited DO INSTEAD INSERT INTO audit VALUES (NEW.what);
 """
 
 ORDINARY = [
@@ -70,6 +78,7 @@ ORDINARY = [
     "SELECT * FROM spend",  # a materialized view is read, its query does not run
     "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'orders'",
     "SELECT last_value, is_called FROM order_no",  # the sequence read as a relation: AccessShareLock
+    "SELECT what FROM audited",
 ]
 
 TRAPS = {
@@ -82,6 +91,9 @@ TRAPS = {
     "SELECT grÄb()": 'calls "grÄb"()',  # PostgreSQL folds only ASCII letters: this is "grÄb"
     "SELECT GRÄB()": 'calls "grÄb"()',
     "SELECT wrapped_atomic()": "calls wrapped_atomic()",
+    "SELECT logged()": "writes (a data-changing statement in a stored query)",
+    "SELECT logged_cte()": "writes (a data-changing statement in a stored query)",
+    "SELECT tidied()": "calls tidied()",
     # built-ins inside stored SQL, which the server records no dependency on
     "SELECT n FROM numbered": "reads view numbered",
     "SELECT id FROM locked": "reads view locked",
