@@ -8,6 +8,7 @@ With no target at all we fall back to the embedded server and its demo database.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 
 import psycopg
@@ -114,7 +115,9 @@ def _libpq_connect(conninfo: str, password: str | None) -> psycopg.Connection:
     of hosts itself, so a failure is libpq's message word for word (``"localhost"
     (127.0.0.1)``, its hint line); psycopg's connect resolves names and tries each address on
     its own, and words the failure its way."""
-    extra = {"application_name": APPLICATION_NAME, **({"password": password} if password is not None else {})}
+    extra = {"fallback_application_name": APPLICATION_NAME, **({"password": password} if password is not None else {})}
+    if _terminal_session() and "client_encoding" not in conninfo_to_dict(conninfo):
+        extra["client_encoding"] = "auto"  # the terminal's, as psql asks for: a LATIN1 database's bytes were printed raw
     pgconn = pq.PGconn.connect(make_conninfo(conninfo, **extra).encode())
     if pgconn.status != pq.ConnStatus.OK:
         failed = ConnectFailed(pgconn.error_message.decode(errors="replace"), bool(pgconn.needs_password), (pgconn.user or b"").decode(errors="replace"))
@@ -123,6 +126,14 @@ def _libpq_connect(conninfo: str, password: str | None) -> psycopg.Connection:
     conn = psycopg.Connection(pgconn)
     conn.autocommit = True
     return conn
+
+
+def _terminal_session() -> bool:
+    """psql's rule for client_encoding=auto: standard input and output are both terminals and
+    PGCLIENTENCODING is not set."""
+    if "PGCLIENTENCODING" in os.environ:
+        return False
+    return all(stream is not None and stream.isatty() for stream in (sys.stdin, sys.stdout))
 
 
 def describe(conn: psycopg.Connection, *, now: bool = False, place: bool = True) -> str:

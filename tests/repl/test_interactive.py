@@ -278,6 +278,25 @@ def test_passwords_are_read_unechoed_on_the_terminal_not_from_standard_input(fre
             conn.execute(f"drop role {role}")
 
 
+def test_a_terminal_gets_its_own_encoding_from_a_latin1_database_and_psql_s_application_name(pg_server):
+    """psql asks for client_encoding=auto when standard input and output are terminals (a LATIN1
+    database's bytes reached a UTF-8 terminal raw), and leaves application_name to the user."""
+    name = f"latin1_{os.getpid()}"
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+        admin.execute(f"create database {name} encoding 'LATIN1' lc_collate 'C' lc_ctype 'C' template template0")
+    try:
+        conninfo = pg_server.conninfo(name) + " application_name=mine"
+        child = _spawn(conninfo, LANG="C.UTF-8", LC_ALL="C.UTF-8")
+        child.expect("=# ")
+        child.sendline("select 'café' as v, current_setting('client_encoding') as e, current_setting('application_name') as a;")
+        child.expect(r" café \| UTF8 \| mine\r\n")
+        child.sendline("\\q")
+        child.expect(pexpect.EOF)
+    finally:
+        with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+            admin.execute(f"drop database {name} with (force)")
+
+
 def _wait_until_busy(conninfo: str, seconds: float = 20.0) -> None:
     """Until another session of the database runs a statement: Ctrl-C is meant for a running
     query (the shell's may show as its cursor's FETCH)."""
