@@ -20,8 +20,11 @@ _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 @lru_cache(maxsize=4096)
 def char_width(ch: str) -> int:
     """psql 15's ``ucs_wcwidth`` of a printable character (controls are escaped before this)."""
-    if unicodedata.category(ch) in ("Mn", "Me"):
+    category = unicodedata.category(ch)
+    if category in ("Mn", "Me"):
         return 0
+    if category == "Cn":  # unassigned: Python calls them all wide, psql's table only planes 2 and 3
+        return 2 if 0x20000 <= ord(ch) <= 0x3FFFD else 1
     return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
 
 

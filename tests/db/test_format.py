@@ -89,6 +89,9 @@ CASES: list[tuple[str, str]] = [
     (SYNTHETIC, "SELECT E'a\\nbb\\nccc' AS \"multi\nline header\", 1 AS x, E'\\n' AS nl, "
      "E'one\\ntwo' AS last"),
     (SYNTHETIC, "SELECT '日本語テキスト' AS 名前, 'ä' AS \"ü\", '😀 ok' AS emoji, 2 AS n"),
+    # unassigned code points: one cell in psql's table, two in planes 2 and 3 (Python calls all wide)
+    (SYNTHETIC, "SELECT 'a' || chr(x) || 'b' AS v, 'a' || chr(x + 160000) || 'b' AS w FROM unnest(array[888, 12352]) AS x "
+     "UNION ALL SELECT 'abc', 'abcd' UNION ALL SELECT 'a' || chr(917632) || 'b', 'a' || chr(262141) || 'b'"),
     (SYNTHETIC, "SELECT E'tab\\there\\t.' AS tabs, E'cr\\rx' AS cr, E'\\x01\\x1b[0m\\x7f' AS ctl, "
      "E'\\u0085c1' AS c1"),
     (SYNTHETIC, "SELECT 'x' AS \"a column name longer than its values\", 7 AS \"also long-ish\""),
