@@ -24,7 +24,7 @@ def _cell(value: str, numeric: bool) -> str:
 
 
 def _table_start(settings: Settings) -> list[str]:
-    attributes = f" {settings.tableattr}" if settings.tableattr else ""
+    attributes = f" {settings.tableattr}" if settings.tableattr is not None else ""  # psql writes the space for "" too
     out = [f'<table border="{settings.border}"{attributes}>\n']
     if not settings.tuples_only and settings.title is not None:
         out.append(f"  <caption>{escape(settings.title)}</caption>\n")

@@ -33,7 +33,12 @@ def crosstab(shell: Shell, sql: str, argument: str, verbatim: bool, ended: Calla
         shell.last_failed = True
         return
     batches = iter([rows])
-    shell.executor.print_rows(columns, numeric, lambda _: next(batches, []))
+    # psql's printCrosstab puts its cells in place past the step that applies numericlocale
+    numericlocale, shell.settings.numericlocale = shell.settings.numericlocale, False
+    try:
+        shell.executor.print_rows(columns, numeric, lambda _: next(batches, []))
+    finally:
+        shell.settings.numericlocale = numericlocale
     done(shell, result)
 
 

@@ -25,12 +25,14 @@ select * from (values ('a', null, 1), (null, 'x', 2), ('a', 'y', null), (null, n
 \\crosstabview "Row" "Col" 3
 select g % 3 as r, g % 2 as c, g as v from generate_series(1, 6) g \\crosstabview r c v 2
 select region, q, amount::text as amt from s \\crosstabview
+select 1000 as v, 2000 as h, 1234567.5 as d \\crosstabview
 \\x
 select region, q, amount from s \\crosstabview
 """
 
 
-@pytest.mark.parametrize("flags", [[], ["-P", "null=(nil)", "-P", "border=2"], ["-A"]])
+# psql never applies numericlocale to a crosstab's cells; an empty tableattr still adds its space
+@pytest.mark.parametrize("flags", [[], ["-P", "null=(nil)", "-P", "border=2"], ["-A"], ["-P", "numericlocale=on"], ["-H", "-T", ""]])
 def test_crosstabview_as_psql(fresh_db, tmp_path: Path, flags: list[str]):
     (tmp_path / "c.sql").write_text(SCRIPT)
     result = ours(fresh_db, *flags, "-f", "c.sql", cwd=tmp_path)
