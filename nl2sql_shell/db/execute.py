@@ -542,16 +542,15 @@ class Executor:
             self.last_oid = words[1] if words[0] == "INSERT" and len(words) == 3 else "0"
         if not status:
             return
-        if self.settings.quiet:  # psql logs the tag all the same
-            self.output.log_text(status + "\n")
-            return
-        output = self.status_output or self.output
-        if self.settings.format == "html":
-            from nl2sql_shell.db.html import escape
+        if not self.settings.quiet:
+            output = self.status_output or self.output
+            if self.settings.format == "html":
+                from nl2sql_shell.db.html import escape
 
-            output.write(f"<p>{escape(status)}</p>\n")
-        else:
-            output.write(status + "\n")
+                output.write_unlogged(f"<p>{escape(status)}</p>\n")
+            else:
+                output.write_unlogged(status + "\n")
+        self.output.log_text(status + "\n")  # quiet or not, and plain in -H, as psql logs it
 
     def _status_after_rows(self, status: str) -> None:
         """After rows psql 15 prints the tag only for INSERT/UPDATE/DELETE ... RETURNING:

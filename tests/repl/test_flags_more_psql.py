@@ -217,13 +217,14 @@ def test_extra_words_after_the_user_name_are_ignored_with_a_warning(fresh_db, ar
     same(fresh_db, fresh_db, "-U", "postgres", "-c", "select 1 as a", *args.split())
 
 
-def test_output_and_log_files(fresh_db, tmp_path):
+@pytest.mark.parametrize("flags", [[], ["-H"]])  # -H logs the plain command tag, not its <p>
+def test_output_and_log_files(fresh_db, tmp_path, flags):
     """-o gets results and \\qecho; -L logs each query and its result, not \\qecho's text."""
     from psqlcompare import ours, theirs
 
     commands = ["-c", "select 1 as a", "-c", "\\qecho q", "-c", "\\echo e", "-c", "select 1/0", "-c", "\\dn", "-c", "create temp table z (i int)"]
     for program, name in ((ours, "ours"), (theirs, "psql")):
-        program(fresh_db, "-o", f"{name}.out", "-L", f"{name}.log", *commands, cwd=tmp_path)
+        program(fresh_db, *flags, "-o", f"{name}.out", "-L", f"{name}.log", *commands, cwd=tmp_path)
     for kind in ("out", "log"):
         assert (tmp_path / f"ours.{kind}").read_bytes() == (tmp_path / f"psql.{kind}").read_bytes()
     assert b"q\n" in (tmp_path / "psql.out").read_bytes() and b"q\n" not in (tmp_path / "psql.log").read_bytes()
