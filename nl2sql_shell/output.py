@@ -176,10 +176,11 @@ class Output:
             return configured
         if self._file is not None or not (self.is_terminal or paged):
             return 0
-        if not self.is_terminal:
-            digits = re.match(r"\s*[+-]?\d+", os.environ.get("COLUMNS", ""))
-            return max(int(digits.group()), 0) if digits else 0
-        return shutil.get_terminal_size().columns
+        # $COLUMNS as psql reads it (atoi: `25x` is 25), then the terminal's own width
+        digits = re.match(r"\s*[+-]?[0-9]+", os.environ.get("COLUMNS", ""))
+        if digits and int(digits.group()) > 0:
+            return int(digits.group())
+        return shutil.get_terminal_size().columns if self.is_terminal else 0
 
     def log_text(self, text: str) -> None:
         """Into the -L log only (a result as psql logs it, see Executor.print_rows)."""

@@ -113,7 +113,7 @@ def test_pager_always_pages_only_with_a_terminal_at_both_ends(fresh_db):
     assert piped_out == b" x \n---\n 1\n(1 row)\n\n"
 
 
-@pytest.mark.parametrize("columns", ["", "20"])
+@pytest.mark.parametrize("columns", ["", "20", "20x"])  # read as atoi reads it
 @pytest.mark.parametrize("flags", ["-P format=wrapped", "-P expanded=auto"])
 def test_terminal_width_or_columns_on_a_terminal(fresh_db, columns: str, flags: str):
     """On a terminal psql formats for $COLUMNS when set, else the terminal's width."""
