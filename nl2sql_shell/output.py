@@ -190,12 +190,17 @@ class Output:
                 self.log.flush()
 
     @contextlib.contextmanager
-    def page(self, *, log: bool = True):
+    def page(self, *, log: bool = True, help_text: bool = False):
         """Yield a writer for one result; it pages only on a terminal and only when needed.
-        ``log=False``: the caller writes the -L log itself."""
-        if self._file is not None or not self.use_pager or not pager_command():
+        ``log=False``: the caller writes the -L log itself. ``help_text``: psql's help (`\\?`,
+        `\\h`), paged on standard output whatever `\\o` says, never logged."""
+        if help_text and (not self.use_pager or not pager_command()):
+            yield self.say
+            return
+        if not help_text and (self._file is not None or not self.use_pager or not pager_command()):
             yield self.write if log else self.write_unlogged
             return
+        log = log and not help_text
         pager = _LazyPager(self._default, self.always_page, self.pager_min_lines)
 
         def write(text: str) -> None:

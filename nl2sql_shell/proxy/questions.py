@@ -50,7 +50,9 @@ _ASK = re.compile(r"^\s*+\?(!?)(.*)$", re.DOTALL)
 _CALL = re.compile(r"^\s*+select\s++nl2sql\s*+\(\s*+'((?:[^']|'')*+)'\s*+\)\s*+;?\s*+$", re.IGNORECASE | re.DOTALL)
 _OUR_NAMES = re.compile(r"\bnl2sql(?:_run)?\b", re.IGNORECASE)
 _UNICODE_TEXT = re.compile(r"""(?=U&(["'])((?:(?!\1).|\1\1)*)\1)""", re.IGNORECASE | re.DOTALL)  # (a lookahead: each `U&"` or `U&'`, also one inside another's text)
-_CONTINUATION = re.compile(r"'(?:[ \t\f\v]|--[^\n\r]*)*[\n\r](?:\s|--[^\n\r]*)*'")  # 'a' <newline> 'b' is 'ab'
+# (a -- comment runs to its line's end, in one way only: "--" "--" splits of a dashed line
+# made the search exponential and held every client of the proxy)
+_CONTINUATION = re.compile(r"'[ \t\f\v]*(?:--[^\n\r]*)?[\n\r](?:\s|--[^\n\r]*(?![^\n\r]))*'")  # 'a' <newline> 'b' is 'ab'
 _BACKSLASH_ESCAPE = re.compile(r"\\(?:x([0-9A-Fa-f]{1,2})|([0-7]{1,3})|u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.))", re.DOTALL)  # (\\l is l)
 _ESCAPE_CHARACTERS = re.compile(r"[^0-9A-Fa-f+'\"\s]")  # what UESCAPE may name
 _RUN_CALL = re.compile(r"^\s*+select\s++nl2sql_run\s*+\(\s*+(?:'(yes)'\s*+)?\)\s*+;?\s*+$", re.IGNORECASE)

@@ -200,7 +200,7 @@ def _quit(shell: Shell, _: str) -> bool:
 def _help(shell: Shell, _: str) -> bool:
     from nl2sql_shell.repl.help import backslash_help
 
-    with shell.output.page(log=False) as write:  # a screen and more: paged as psql pages it
+    with shell.output.page(help_text=True) as write:  # a screen and more: paged as psql pages it
         write(backslash_help(shell))
     return True
 
@@ -236,7 +236,7 @@ def _history(shell: Shell, argument: str) -> bool:
 def _copyright(shell: Shell, _: str) -> bool:
     from nl2sql_shell.repl.help import COPYRIGHT
 
-    shell.output.write_unlogged(COPYRIGHT)
+    shell.output.say(COPYRIGHT)  # psql's puts: standard output, whatever \\o says
     return True
 
 
@@ -278,15 +278,15 @@ def _connect_error(shell: Shell, text: str) -> bool:
 def _conninfo(shell: Shell, _: str) -> bool:
     """psql's sentence, then the password file when there is one (the embedded server's), so
     that the user can reach the same server with psql; it names the file, never the password."""
-    if not shell.connected:
-        shell.output.write_unlogged(NOT_CONNECTED + "\n")
+    if not shell.connected:  # psql's printf: standard output, whatever \\o says
+        shell.output.say(NOT_CONNECTED + "\n")
         return True
-    shell.output.write_unlogged(describe(shell.conn) + "\n")
+    shell.output.say(describe(shell.conn) + "\n")
     passfile = psycopg.conninfo.conninfo_to_dict(shell.target.conninfo).get("passfile")
     if passfile:
         info = shell.conn.info
         psql = shlex.join(["psql", "-h", info.host, "-p", str(info.port), "-U", info.user, info.dbname])
-        shell.output.write_unlogged(f"Password file: {passfile} (psql: PGPASSFILE={shlex.quote(passfile)} {psql})\n")
+        shell.output.say(f"Password file: {passfile} (psql: PGPASSFILE={shlex.quote(passfile)} {psql})\n")
     return True
 
 
@@ -414,7 +414,7 @@ def _set(shell: Shell, argument: str) -> bool:
     words = meta_arguments(argument, shell.variables)
     if not words:
         for name, value in sorted(shell.variables.items()):
-            shell.output.write_unlogged(f"{name} = '{value}'\n")
+            shell.output.say(f"{name} = '{value}'\n")  # psql's printf, not into \\o
         return True
     name, value = words[0], "".join(words[1:])
     if not valid_name(name):

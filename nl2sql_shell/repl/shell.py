@@ -534,7 +534,7 @@ class Shell:
         old.close()
         self.schema_changed()
         # psql says where only when there was no connection or the host or port changed
-        self.output.write_unlogged(db_connect.describe(conn, now=True, place=not same_place) + "\n")
+        self.output.say(db_connect.describe(conn, now=True, place=not same_place) + "\n")  # psql's printf
         return True
 
     def connect_failed(self, message: str) -> None:

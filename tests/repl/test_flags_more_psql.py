@@ -217,6 +217,24 @@ def test_extra_words_after_the_user_name_are_ignored_with_a_warning(fresh_db, ar
     same(fresh_db, fresh_db, "-U", "postgres", "-c", "select 1 as a", *args.split())
 
 
+def test_help_and_connection_messages_go_to_standard_output_whatever_o_says(fresh_db, tmp_path):
+    """psql prints \\copyright, \\conninfo, `\\c`'s sentence, \\? and the \\set list with
+    printf or its pager, never into the \\o file (they went into it)."""
+    from psqlcompare import ours, theirs
+
+    script = "\\o out.txt\n\\copyright\n\\conninfo\n\\c\nselect 1 as a;\n\\qecho q\n"
+    results = {}
+    for program, side in ((ours, "ours"), (theirs, "psql")):
+        (tmp_path / side).mkdir()
+        (tmp_path / side / "s.sql").write_text(script)
+        results[side] = program(fresh_db, "-f", "s.sql", cwd=tmp_path / side)
+    assert results["ours"] == results["psql"]
+    assert (tmp_path / "ours" / "out.txt").read_bytes() == (tmp_path / "psql" / "out.txt").read_bytes() == b" a \n---\n 1\n(1 row)\n\nq\n"
+    code, out, _ = ours(fresh_db, "-o", "o.txt", "-c", "\\?", "-c", "\\set", cwd=tmp_path)
+    assert code == 0 and b"\\copyright" in out and b"AUTOCOMMIT = 'on'\n" in out
+    assert (tmp_path / "o.txt").read_bytes() == b""
+
+
 @pytest.mark.parametrize("flags", [[], ["-H"]])  # -H logs the plain command tag, not its <p>
 def test_output_and_log_files(fresh_db, tmp_path, flags):
     """-o gets results and \\qecho; -L logs each query and its result, not \\qecho's text."""
