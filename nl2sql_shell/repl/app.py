@@ -133,23 +133,35 @@ class PrivateHistory(FileHistory):
 
 class _MetadataCache:
     """Completion metadata, re-read after DDL, `\\c` or `\\refresh`, and when the catalogs'
-    fingerprint changed since it was read (a migration run in another terminal, DDL rolled back)."""
+    fingerprint changed since it was read (a migration run in another terminal, DDL rolled back).
+
+    Inside the user's transaction the names read last are offered as they are: a read there
+    takes the transaction's snapshot at the Tab (a `SET TRANSACTION ISOLATION LEVEL` typed after
+    a keyword's Tab failed, and aborted the transaction) and waits, keys and all, for a
+    DEFERRABLE transaction's safe snapshot. It reads there only after the user's own DDL (the
+    snapshot is taken by then) or when nothing was read yet, and waits at most WAIT_MS."""
+
+    WAIT_MS = 2000
 
     def __init__(self, shell: Shell) -> None:
         self.shell = shell
         self.value: Metadata | None = None
         self.version: str | None = None
+        self.stale = True
         shell.on_schema_change.append(self.invalidate)
 
     def invalidate(self) -> None:
-        self.value = None
+        self.stale = True
 
     def __call__(self) -> Metadata | None:
         conn = self.shell.conn
         try:
-            version = catalog_version(conn) if conn.info.transaction_status in (TransactionStatus.IDLE, TransactionStatus.INTRANS) else self.version
-            if self.value is None or version != self.version:
-                self.value, self.version = load_metadata(conn), version
+            if conn.info.transaction_status == TransactionStatus.IDLE:
+                version = catalog_version(conn)
+                if self.stale or version != self.version:
+                    self.value, self.version, self.stale = load_metadata(conn), version, False
+            elif self.stale:  # read again when idle: the transaction may roll its DDL back
+                self.value, self.version, self.stale = load_metadata(conn, self.value, statement_timeout_ms=self.WAIT_MS), None, False
         except Exception:  # noqa: BLE001 - completion must never break the prompt
             return self.value
         return self.value

@@ -33,6 +33,16 @@ from nl2sql_shell.repl.statements import in_code, split_statements
 
 # The word being typed: a name, or a quoted one not closed yet (`"Us` completes to `"User"`).
 _WORD_AT_END = re.compile(r'(?P<qualifier>(?:(?:[^\W\d][\w$]*|"(?:[^"]|"")+")\.)*)(?P<word>"(?:[^"]|"")*|[\w$]*)\Z')
+_WORD_SPAN = 1000  # characters before the cursor a typed name may span (the search is quadratic in them)
+
+
+def _word_at_end(text: str) -> re.Match[str]:
+    """The (qualified) name being typed at the end of ``text``: searched in its last
+    _WORD_SPAN characters only, since every start in a long run of word characters (a pasted
+    hex string) tried every length of it: 40,000 took 20 s, the prompt frozen."""
+    match = _WORD_AT_END.search(text, max(len(text) - _WORD_SPAN, 0))
+    assert match is not None  # (every part of the pattern may be empty)
+    return match
 _PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_$]*")
 _META_LINE = re.compile(r"\s*(?P<command>\\\S*)(?P<args>\s.*)?\Z", re.DOTALL)
 
@@ -128,7 +138,7 @@ class SQLCompleter(Completer):
             return iter(())  # only the first argument is a name we know
         metadata = self._metadata()
         target = _META_ARGUMENTS.get(command.rstrip("S+"))
-        typed = _WORD_AT_END.search(word)
+        typed = _word_at_end(word)
         qualifier, prefix = _split_qualifier(typed["qualifier"]), typed["word"]
         if target == "database":
             candidates: Iterable[tuple[str, str]] = ((d, "database") for d in metadata.databases)
@@ -149,7 +159,7 @@ class SQLCompleter(Completer):
         before = document.text_before_cursor
         _, rest = split_statements(before)
         current = before[before.rfind(rest):] if rest else ""
-        typed = _WORD_AT_END.search(current)
+        typed = _word_at_end(current)
         word, qualifier = typed["word"], _split_qualifier(typed["qualifier"])
         prior = _tokenize(current[: typed.start()])
         after, after_rest = split_statements(current + document.text_after_cursor)

@@ -141,8 +141,9 @@ def _visible(by_schema: Mapping[str, tuple[str, ...]], schemas: tuple[str, ...])
     return tuple(dict.fromkeys(name for schema in schemas for name in by_schema.get(schema, ())))
 
 
-def load_metadata(conn: psycopg.Connection, previous: Metadata | None = None) -> Metadata:
-    """Read a fresh snapshot, or return ``previous`` (else an empty one) when that is not safe.
+def load_metadata(conn: psycopg.Connection, previous: Metadata | None = None, *, statement_timeout_ms: int | None = None) -> Metadata:
+    """Read a fresh snapshot, or return ``previous`` (else an empty one) when that is not safe
+    or takes longer than ``statement_timeout_ms``.
 
     Not safe: the user's transaction has failed (any query would raise), a query is running,
     or the connection is gone. Catalog errors are logged and also give back ``previous``.
@@ -151,7 +152,7 @@ def load_metadata(conn: psycopg.Connection, previous: Metadata | None = None) ->
     if conn.closed or conn.info.transaction_status not in (TransactionStatus.IDLE, TransactionStatus.INTRANS):
         return fallback
     try:
-        with catalog_reads(conn) as path, conn.cursor(row_factory=tuple_row) as cur:
+        with catalog_reads(conn, statement_timeout_ms) as path, conn.cursor(row_factory=tuple_row) as cur:
             database, schemas, databases, keywords, reserved = cur.execute(_OVERVIEW).fetchone()
             columns = cur.execute(_COLUMNS).fetchall()
             functions = cur.execute(_FUNCTIONS).fetchall()

@@ -220,8 +220,41 @@ def test_tab_after_a_migration_in_another_terminal_completes_its_table(fresh_db:
         other.execute("CREATE TABLE invoices (id int PRIMARY KEY)")
     assert complete(completer, "SELECT * FROM inv") == [("invoices", "table")]
     shell.handle("begin;")
-    shell.conn.execute("CREATE TABLE inventory (id int)")  # DDL the shell did not see go by
+    shell.handle("CREATE TABLE inventory (id int);")
     assert ("inventory", "table") in complete(completer, "SELECT * FROM inv")
     shell.handle("rollback;")
     assert complete(completer, "SELECT * FROM inv") == [("invoices", "table")]
     assert shell.conn.info.transaction_status.name == "IDLE"  # asking left nothing open
+
+
+def test_tab_inside_a_transaction_takes_no_snapshot_before_the_user_s_first_query(fresh_db: str) -> None:
+    """A Tab read the catalogs inside the user's transaction, which took its snapshot: the
+    SET TRANSACTION typed next failed and aborted the transaction (psql reads only for names)."""
+    import io
+
+    from nl2sql_shell.db.connect import Target, connect
+    from nl2sql_shell.output import Output
+    from nl2sql_shell.repl.app import _MetadataCache
+    from nl2sql_shell.repl.shell import Shell
+
+    err = io.StringIO()
+    target = Target(fresh_db)
+    shell = Shell(target, connect(target), output=Output(io.StringIO(), use_pager=False), errors=err)
+    completer = SQLCompleter(_MetadataCache(shell))
+    complete(completer, "SELECT 1")  # read while idle, as at the first prompt's Tab
+    shell.handle("begin;")
+    assert ("SERIALIZABLE", "keyword") in complete(completer, "set transaction isolation level SERI")
+    assert complete(completer, "SELECT * FROM pg_clas") is not None
+    shell.handle("set transaction isolation level serializable;")
+    shell.handle("show transaction_isolation;")
+    assert err.getvalue() == "" and shell.conn.info.transaction_status.name == "INTRANS"
+    shell.handle("rollback;")
+
+
+def test_tab_after_a_long_pasted_value_answers_at_once(completer: SQLCompleter) -> None:
+    """Every start in a long run of word characters tried every length of it: Tab after a
+    40,000-character hex value froze the prompt for about 20 s."""
+    started = time.monotonic()
+    found = complete(completer, "insert into users values (1, decode('" + "ab" * 20_000 + "', 'hex')) RETURN")
+    assert ("RETURNING", "keyword") in found
+    assert time.monotonic() - started < 5
