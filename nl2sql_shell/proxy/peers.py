@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 from pathlib import Path
 
 _TABLES = (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))
-NOBODY = -1  # the system lists connections, but no process owns the client's end of this one
+NOBODY = -1  # the system lists connections, and the client's end of this one is not on this host
+CLOSED = -2  # the client's end is on this host, but no process holds it any more (closed at once)
 
 Address = tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]
 
@@ -28,11 +30,11 @@ Address = tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]
 def client_uid(client: tuple, server: tuple) -> int | None:
     """The uid owning the client's end of the TCP connection from ``client`` to ``server``
     (both (host, port, ...) as asyncio gives them), in whatever state (a client that sent its
-    messages and closed its side at once is no longer "established"); NOBODY when no process
-    owns that end any more (closed: its uid column says 0, as if root's); None when the
-    system does not say."""
+    messages and closed its side at once is no longer "established"); CLOSED when no process
+    owns that end any more (its uid column says 0, as if root's); NOBODY when this host holds
+    no end of it; None when the system does not say."""
     wanted = (_plain(client[0]), client[1]), (_plain(server[0]), server[1])
-    listed = False
+    listed, closed = False, False
     for table in _TABLES:
         try:
             lines = table.read_text().splitlines()[1:]
@@ -41,9 +43,23 @@ def client_uid(client: tuple, server: tuple) -> int | None:
         listed = True
         for line in lines:
             fields = line.split()
-            if len(fields) > 9 and fields[9] != "0" and (_address(fields[1]), _address(fields[2])) == wanted:
-                return int(fields[7])
-    return NOBODY if listed else None
+            if len(fields) > 9 and (_address(fields[1]), _address(fields[2])) == wanted:
+                if fields[9] != "0":
+                    return int(fields[7])
+                closed = True
+    return (CLOSED if closed else NOBODY) if listed else None
+
+
+def is_local_address(host: str) -> bool:
+    """Whether ``host`` is one of this host's own addresses (a socket can be bound to it): a
+    client from there is on this host, whichever address it used."""
+    address = _plain(host)
+    with socket.socket(socket.AF_INET6 if address.version == 6 else socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((str(address), 0))
+        except OSError:
+            return False
+    return True
 
 
 def is_own(client: tuple, server: tuple) -> bool | None:

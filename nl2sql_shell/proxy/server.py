@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -153,11 +152,12 @@ class Proxy:
             if _is_loopback(self.listen[0]):
                 return "connections from other hosts are refused (see --listen)"
             uid = peers.client_uid(peer, here)
-            if uid not in (None, peers.NOBODY):  # this host after all, through one of its other addresses
-                return None if uid == os.geteuid() else _OTHER_USER
-            if self.upstream.is_socket:
-                return "connections from other hosts are refused in front of a unix socket, where the server would take them for the proxy's own OS user: give the upstream as a TCP address"
-            return None
+            if uid in (None, peers.NOBODY) and not peers.is_local_address(peer[0]):  # another host
+                if self.upstream.is_socket:
+                    return "connections from other hosts are refused in front of a unix socket, where the server would take them for the proxy's own OS user: give the upstream as a TCP address"
+                return None
+            # this host, through one of its other addresses: its own OS user only (a client that
+            # sent its statements and closed at once is nobody's: it was served as another host's)
         own = peers.is_own(peer, here)
         if own is False:
             return _OTHER_USER
