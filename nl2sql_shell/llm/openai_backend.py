@@ -33,6 +33,7 @@ import random
 import re
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -62,6 +63,16 @@ class _CutShort(Exception):
     """The server ended a stream before a choice had finished (and nothing asked it to)."""
 
 
+def shown_url(url: str) -> str:
+    """``url`` as messages, logs and eval's summary show it: a password in it (`http://u:s@h/v1`,
+    which httpx sends as Basic authentication) as ``***``, as psql never shows one."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
 def api_key() -> str | None:
     return next((os.environ[name] for name in API_KEY_VARIABLES if os.environ.get(name)), None)
 
@@ -72,7 +83,8 @@ def load_openai(url: str, name: str | None, progress: Callable[[str], None]) -> 
     from nl2sql_shell.llm.load import ModelLoadError
 
     base = url.rstrip("/")
-    progress(f"asking {base} for its models")
+    shown = shown_url(base)
+    progress(f"asking {shown} for its models")
     started = time.perf_counter()
     headers = {"Authorization": f"Bearer {key}"} if (key := api_key()) else {}
     client = httpx.Client(headers=headers, timeout=httpx.Timeout(READ_SECONDS, connect=CONNECT_SECONDS))
@@ -88,13 +100,13 @@ def load_openai(url: str, name: str | None, progress: Callable[[str], None]) -> 
             raise ValueError(f"model ids that are not strings: {str(served)[:80]}")
     except (httpx.HTTPError, ModelServerError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         client.close()
-        raise ModelLoadError(f"no model server at {base}: {_reason(exc, base, CONNECT_SECONDS)}") from None
+        raise ModelLoadError(f"no model server at {shown}: {_reason(exc, shown, CONNECT_SECONDS)}") from None
     if name is None and len(served) != 1:
         client.close()
-        raise ModelLoadError(f"{base} serves {len(served)} models ({_listed(served)}): pass --model NAME")
+        raise ModelLoadError(f"{shown} serves {len(served)} models ({_listed(served)}): pass --model NAME")
     if name is not None and name not in served:
         client.close()
-        raise ModelLoadError(f"{base} does not serve a model named {name!r}; it serves: {_listed(served)}")
+        raise ModelLoadError(f"{shown} does not serve a model named {name!r}; it serves: {_listed(served)}")
     return OpenAIModel(client=client, base=base, name=name or served[0], load_seconds=time.perf_counter() - started)
 
 
@@ -116,7 +128,7 @@ class OpenAIModel:
 
     @property
     def device(self) -> str:
-        return self.base
+        return shown_url(self.base)
 
     # -- the Model interface ------------------------------------------------------------------------
     def chat_prompt(self, messages: Messages) -> str:
@@ -157,7 +169,7 @@ class OpenAIModel:
         try:
             return self._generate(request, stream, n, temperature, first, workers=1)
         except _CutShort:
-            raise ModelServerError(f"model server {self.base} ended a reply early, with no reason given") from None
+            raise ModelServerError(f"model server {self.device} ended a reply early, with no reason given") from None
 
     def logprob(self, prompt: str, text: str, *, prefix: str | None = None) -> float | None:
         """None: the chat API gives log-probabilities of what the server writes, not of a
@@ -277,9 +289,9 @@ class _Request:
                         if len(choices) >= n or since_all_stopped > n + 2:
                             break
         except httpx.HTTPError as exc:
-            raise ModelServerError(f"model server {self.model.base}: {_reason(exc, self.model.base)}") from None
+            raise ModelServerError(f"model server {self.model.device}: {_reason(exc, self.model.device)}") from None
         except (ValueError, RecursionError) as exc:  # (JSON nested past Python's stack)
-            raise ModelServerError(f"model server {self.model.base}: not an OpenAI-compatible event stream ({str(exc)[:200]})") from None
+            raise ModelServerError(f"model server {self.model.device}: not an OpenAI-compatible event stream ({str(exc)[:200]})") from None
         if self.cancel is not None and self.cancel.is_set():
             for choice in choices.values():
                 choice.finish = choice.finish or "cancelled"

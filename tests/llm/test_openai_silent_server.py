@@ -298,3 +298,42 @@ def test_a_server_without_a_model_list_serves_the_model_named():
             load_openai(url, None, lambda _: None)
     finally:
         server.shutdown()
+
+
+class _Models(http.server.BaseHTTPRequestHandler):
+    """Lists one model, and keeps the Authorization header it was sent."""
+
+    seen: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        _Models.seen.append(self.headers.get("Authorization", ""))
+        body = json.dumps({"data": [{"id": "m"}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_password_in_the_model_url_is_sent_but_never_shown():
+    """The proxy's start-up line and eval's summary.json showed `http://u:s3cret@...` as typed."""
+    from nl2sql_shell.llm.load import ModelLoadError
+    from nl2sql_shell.llm.openai_backend import load_openai
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Models)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        said: list[str] = []
+        model = load_openai(f"http://u:s3cret@127.0.0.1:{server.server_port}/v1", None, said.append)
+        model.client.close()
+        assert _Models.seen == ["Basic dTpzM2NyZXQ="]  # httpx still authenticates with it
+        assert model.device == f"http://u:***@127.0.0.1:{server.server_port}/v1"
+        assert said == [f"asking http://u:***@127.0.0.1:{server.server_port}/v1 for its models"]
+        with pytest.raises(ModelLoadError) as refused:
+            load_openai(f"http://u:s3cret@127.0.0.1:{server.server_port}/v1", "other", said.append)
+        assert "s3cret" not in str(refused.value) and "u:***@" in str(refused.value)
+    finally:
+        server.shutdown()
