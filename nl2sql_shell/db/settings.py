@@ -79,8 +79,10 @@ class Settings:
     @property
     def logged(self) -> Settings:
         """How psql's -L log prints a result (print_aligned_text, whatever the output's format):
-        aligned, or wrapped to `\\pset columns` alone, and never expanded."""
-        return replace(self, format="wrapped" if self.format == "wrapped" else "aligned", expanded="off")
+        aligned, or wrapped to `\\pset columns` alone, and expanded only where \\x auto finds it
+        wider than a `\\pset columns` set (print_aligned_text's own test)."""
+        auto = self.expanded == "auto" and self.columns > 0
+        return replace(self, format="wrapped" if self.format == "wrapped" else "aligned", expanded="auto" if auto else "off")
 
     @property
     def field_separator(self) -> str:

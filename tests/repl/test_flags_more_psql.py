@@ -238,7 +238,8 @@ def test_help_and_connection_messages_go_to_standard_output_whatever_o_says(fres
     assert (tmp_path / "o.txt").read_bytes() == b""
 
 
-@pytest.mark.parametrize("flags", [[], ["-H"]])  # -H logs the plain command tag, not its <p>
+# -H logs the plain command tag, not its <p>; \x auto logs a result wider than `columns` vertically
+@pytest.mark.parametrize("flags", [[], ["-H"], ["-P", "expanded=auto", "-P", "columns=10"]])
 def test_output_and_log_files(fresh_db, tmp_path, flags):
     """-o gets results and \\qecho; -L logs each query and its result, not \\qecho's text."""
     from psqlcompare import ours, theirs
