@@ -80,7 +80,8 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
     rules_on = parse_rules(rules)  # no config file: a run is the same on every machine
     spec = resolve_spec(model, adapter, quantize, device, backend or "auto", model_url=model_url)
     progress = lambda text: click.echo(text, err=True)  # noqa: E731
-    signal.signal(signal.SIGTERM, _terminated)  # (`timeout`, a service manager): the role is closed on the way out
+    for ending in (signal.SIGTERM, signal.SIGHUP):  # (`timeout`, a service manager, a closed terminal): the role is closed on the way out
+        signal.signal(ending, _terminated)
     try:
         server = suite_server(dsn)
     except (psycopg.Error, EmbeddedServerError) as exc:

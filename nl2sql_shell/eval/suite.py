@@ -140,6 +140,9 @@ def load_suite(path: str | Path) -> Suite:
     missing = {q.db_name for q in (*questions, *idk)} - {d.name for d in databases}
     if missing:
         raise SuiteError(f"{root}: no dump in dbs/ for database(s) {', '.join(sorted(missing))}")
+    for database in databases:  # PostgreSQL cuts a longer name: two dumps would load into one database, or replace another's
+        if len(database.name.encode()) > MAX_NAME_BYTES:
+            raise SuiteError(f"{database.dump}: a database name longer than {MAX_NAME_BYTES} bytes")
     return Suite(root, questions, idk, databases)
 
 
@@ -147,10 +150,15 @@ def column_descriptions(json_path: str | Path) -> dict[str, dict[str, str]]:
     """``{table: {column: description}}`` from a defog ``<db>.json`` (empty descriptions left out)."""
     try:
         metadata = json.loads(Path(json_path).read_text(encoding="utf-8"))["table_metadata"]
-        return {
+        described = {
             table: {c["column_name"]: c["column_description"] for c in columns if c.get("column_description")}
             for table, columns in metadata.items()
         }
+        for table, columns in described.items():
+            for column, text in columns.items():
+                if not all(isinstance(value, str) for value in (table, column, text)):
+                    raise TypeError(f"{table}.{column}: names and descriptions are strings")
+        return described
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise SuiteError(f"{json_path}: not column descriptions in defog's layout ({exc.__class__.__name__}: {exc})") from None
 
@@ -185,12 +193,14 @@ def load_database(
     with admin_connection(admin_conninfo) as admin:
         if not admin.execute("SELECT rolsuper OR rolcreatedb FROM pg_catalog.pg_roles WHERE rolname = current_user").fetchone()[0]:
             raise SuiteError(f"cannot create the database {db_name} (the user needs CREATEDB): nothing was dropped")
+        _refuse_foreign(admin, db_name, dump_path)
         # what a suite may have done to its database last time, which would keep it from being dropped
         for undo in ("ALTER DATABASE {} IS_TEMPLATE false", "ALTER DATABASE {} CONNECTION LIMIT -1"):
             with contextlib.suppress(psycopg.Error):
                 admin.execute(sql.SQL(undo).format(name))
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
         admin.execute(sql.SQL("CREATE DATABASE {}").format(name) + (sql.SQL(" OWNER {}").format(sql.Identifier(owner)) if owner else sql.SQL("")))
+        admin.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(name, sql.Literal(MADE_BY)))
     conninfo = conninfo_for(db_name)
     with psycopg.connect(conninfo, autocommit=True) as conn:
         _run_dump(conn, conninfo, dump_path)
@@ -199,6 +209,29 @@ def load_database(
         with psycopg.connect(conninfo, autocommit=True) as conn:  # (the dump may have set a search_path)
             _comment_columns(conn, column_descriptions(descriptions))
     return conninfo
+
+
+MAX_NAME_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1
+MADE_BY = "made by nl2sql-shell eval, which drops it and makes it again at each run"
+_SYSTEM_DATABASES = frozenset({"postgres", "template0", "template1"})
+
+
+def _refuse_foreign(admin: psycopg.Connection, db_name: str, dump_path: Path) -> None:
+    """A database of the dump's name that eval did not make (its MADE_BY comment) is not
+    dropped, nor the server's own or the session's: a suite's file names are data, and
+    `dbs/template1.sql` dropped the server's template, `dbs/postgres.sql` its default
+    database, any other name a user's database of that name."""
+    row = admin.execute(
+        "SELECT pg_catalog.shobj_description(d.oid, 'pg_database') IS NOT DISTINCT FROM %s, d.datistemplate, d.datname = pg_catalog.current_database()"
+        " FROM pg_catalog.pg_database d WHERE d.datname = %s",
+        (MADE_BY, db_name),
+    ).fetchone()
+    if row is None:
+        return
+    ours, template, current = row
+    if db_name in _SYSTEM_DATABASES or current or not ours:
+        what = "the server's own" if db_name in _SYSTEM_DATABASES or current else "a template" if template else "not marked as eval's"
+        raise SuiteError(f"{dump_path}: a database {db_name} exists that eval did not make ({what}): drop or rename it, or the dump; nothing was dropped")
 
 
 # pg_dump's plain format holds these around its SQL (since PostgreSQL 17.6, 16.10, 15.14)

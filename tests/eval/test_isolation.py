@@ -281,3 +281,52 @@ def test_a_dump_s_error_is_told_as_the_error_and_shown_safely(pg_server, tmp_pat
     suite = _suite(tmp_path, dump, "SELECT count(*) FROM shop;")
     done = subprocess.run([sys.executable, "-m", "nl2sql_shell", "eval", str(suite), "--dsn", pg_server.conninfo("postgres"), "--model-url", "http://127.0.0.1:9/v1", "--model", "none"], capture_output=True, text=True, timeout=300)
     assert done.returncode != 0 and "isolationdb.sql:4: ERROR:  \\x1B]0;title\\x07\\x1B[2J" in done.stderr and "\x1b" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("name", ["postgres", "template1", "isolation_template", "isolation_theirs"])
+def test_a_dump_named_like_a_database_eval_did_not_make_drops_nothing(pg_server, tmp_path, name):
+    """A suite's file names decided which databases were dropped: `dbs/template1.sql` replaced
+    the server's template (its IS_TEMPLATE cleared first), and any user's database of the
+    dump's name went."""
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+        if name == "isolation_template":
+            admin.execute("DROP DATABASE IF EXISTS isolation_template")
+            admin.execute("CREATE DATABASE isolation_template IS_TEMPLATE true")
+        elif name == "isolation_theirs":
+            admin.execute("DROP DATABASE IF EXISTS isolation_theirs")
+            admin.execute("CREATE DATABASE isolation_theirs")
+        before = admin.execute("SELECT oid, datistemplate FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    (tmp_path / "dbs").mkdir()
+    (tmp_path / "dbs" / f"{name}.sql").write_text(TABLE)
+    server = suite_server(pg_server.conninfo("postgres")).with_role()
+    try:
+        with pytest.raises(SuiteError, match="exists that eval did not make.*nothing was dropped"):
+            load_database(server.admin, name, tmp_path / "dbs" / f"{name}.sql", server.conninfo_for, owner=server.role)
+    finally:
+        server.stop()
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+        assert admin.execute("SELECT oid, datistemplate FROM pg_database WHERE datname = %s", (name,)).fetchone() == before
+        if name.startswith("isolation_"):
+            admin.execute(f"ALTER DATABASE {name} IS_TEMPLATE false")
+            admin.execute(f"DROP DATABASE {name}")
+
+
+def test_database_names_postgresql_would_cut_are_refused_before_anything_loads(tmp_path):
+    """Two names alike in their first 63 bytes loaded into one database: questions were scored
+    on the other dump's data."""
+    (tmp_path / "dbs").mkdir()
+    long = "x" * 63
+    for suffix in "ab":
+        (tmp_path / "dbs" / f"{long}{suffix}.sql").write_text(TABLE)
+    (tmp_path / "questions.csv").write_text(f"question,query,db_name\nHow many?,SELECT 1,{long}a\n")
+    with pytest.raises(SuiteError, match="longer than 63 bytes"):
+        load_suite(tmp_path)
+
+
+def test_a_description_that_is_no_string_is_one_line_naming_the_file(tmp_path):
+    from nl2sql_shell.eval.suite import column_descriptions
+
+    path = tmp_path / "db.json"
+    path.write_text('{"table_metadata": {"t": [{"column_name": "a", "column_description": 5}]}}')
+    with pytest.raises(SuiteError, match=r"db\.json: not column descriptions"):
+        column_descriptions(path)
