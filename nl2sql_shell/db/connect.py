@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import psycopg
@@ -88,16 +89,20 @@ def build_target(
     return Target(make_conninfo(base, **{k: v for k, v in extra.items() if v}), prompt_password)
 
 
-def connect(target: Target) -> psycopg.Connection:
+def connect(target: Target, *, read_line: Callable[[], str] | None = None, named: bool = False) -> psycopg.Connection:
     """Open an autocommit connection (psql's default). The password is asked for as psql asks:
-    first with -W, else once when the server wants one that was not given (never with -w)."""
+    first with -W, else once when the server wants one that was not given (never with -w);
+    without a terminal the answer is ``read_line``'s (a script on standard input), else
+    standard input's. ``named``: `\\c`'s, whose -W prompt names the user, as psql's (at
+    start-up psql 15 names none: it cannot be sure yet)."""
     if target.prompt_password and target.password is None:
-        target.password = simple_prompt("Password: ", echo=False)  # psql 15 names no user: it cannot be sure yet
+        user = conninfo_to_dict(target.conninfo).get("user") if named else None
+        target.password = simple_prompt(f"Password for user {user}: " if user else "Password: ", echo=False, read_line=read_line)
     try:
         return _libpq_connect(target.conninfo, target.password)
     except ConnectFailed as exc:
         if exc.needs_password and target.password is None and not target.never_prompt:
-            target.password = simple_prompt(f"Password for user {exc.user}: ", echo=False)
+            target.password = simple_prompt(f"Password for user {exc.user}: ", echo=False, read_line=read_line)
             return _libpq_connect(target.conninfo, target.password)
         raise
 

@@ -255,7 +255,7 @@ def _connect(shell: Shell, argument: str) -> bool:
     string = is_connection_string(dbname)
     if string and any(value and value != "-" for value in (user, host, port)):
         return _connect_error(shell, "Do not give user, host, or port separately when using a connection string")
-    if not shell.connected and (reuse if reuse is not None else not string):
+    if not shell.connected and not shell.lost and (reuse if reuse is not None else not string):
         return _connect_error(shell, "No database connection exists to re-use parameters from")
     try:
         info = shell.conn.info if shell.connected else None

@@ -93,7 +93,7 @@ def _prompt(shell: Shell, argument: str) -> bool:
         shell.last_failed = True
         return True
     text, name = (words[0], words[1]) if len(words) > 1 else ("", words[0])
-    from_script = shell.source is None and shell.read_line is not None  # the script is standard input
+    from_script = shell.script_line  # the script is standard input
     if shell.interactive:
         try:
             value = input(text)
@@ -101,13 +101,13 @@ def _prompt(shell: Shell, argument: str) -> bool:
             value = ""
     elif shell.input_file is not None:
         shell.output.say(text)
-        value = shell.read_line() if from_script and shell.read_line is not None else stdin_line()
+        value = from_script() if from_script is not None else stdin_line()
         if not value:  # end of input, where psql's gets_fromFile gives no line: the variable stays
             shell.meta_error("\\prompt: could not read value for variable")
             shell.last_failed = True
             return True
     else:
-        value = simple_prompt(text, echo=True, read_line=shell.read_line if from_script else None)
+        value = simple_prompt(text, echo=True, read_line=from_script)
     shell.variables[name] = value.removesuffix("\n")
     return True
 
@@ -164,8 +164,8 @@ def _password(shell: Shell, argument: str) -> bool:
     words = meta_arguments(argument, shell.variables)
     try:
         user = words[0] if words else shell.conn.execute("SELECT CURRENT_USER").fetchone()[0]
-        first = simple_prompt(f'Enter new password for user "{user}": ', echo=False)
-        if first != simple_prompt("Enter it again: ", echo=False):
+        first = simple_prompt(f'Enter new password for user "{user}": ', echo=False, read_line=shell.script_line)
+        if first != simple_prompt("Enter it again: ", echo=False, read_line=shell.script_line):
             shell.meta_error("Passwords didn't match.")
             shell.last_failed = True
             return True

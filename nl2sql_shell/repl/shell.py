@@ -101,6 +101,7 @@ class Shell:
     # False after a `\\c` failed outside the prompt: psql has dropped the old connection, and
     # until a `\\c` with a whole connection string succeeds, what needs the server says so.
     connected: bool = True
+    lost: bool = False  # not connected since a reset failed: `\\c` reuses its parameters, as psql's dead_conn
     # LISTEN's notifications as the connection reads them, shown after the user's next statement
     notifications: list[psycopg.Notify] = field(default_factory=list)
     # COPY FROM STDIN's data: the lines after it in a script (run_script sets this), else stdin.
@@ -391,12 +392,18 @@ class Shell:
             self.output.log.flush()
         return not noexec
 
+    @property
+    def script_line(self) -> Callable[[], str] | None:
+        """The script's next line when the script is standard input (`-f -`, a pipe): where
+        psql's prompts (\\prompt, passwords, SINGLESTEP) read their answers without a terminal."""
+        return self.read_line if self.source is None else None
+
     def announce(self, sql: str) -> bool:
         """psql's steps before sending a query: with SINGLESTEP (-s) show it and wait for Enter
         (x cancels it); with ECHO=queries (-e) print it."""
         if boolean(self.variables.get("SINGLESTEP")):
             self.output.say(_SINGLE_STEP.format(sql))
-            answer = self.read_line() if self.read_line is not None and self.source is None else stdin_line()
+            answer = self.script_line() if self.script_line is not None else stdin_line()
             return not answer.startswith("x")
         if self.variables.get("ECHO") == "queries":
             self.output.say(sql + "\n")
@@ -508,6 +515,7 @@ class Shell:
         except psycopg.Error:
             self.error("Failed.")
             self._disconnect()  # psql tries no more: "not connected" until a \c
+            self.lost = True
             return
         self.error("Succeeded.")
         self._attach(conn)
@@ -522,7 +530,7 @@ class Shell:
         Elsewhere psql drops the old one: a script ends there (exit code 2), and the `-c`
         strings after it run without a connection (see `connected`)."""
         try:
-            conn = db_connect.connect(target)
+            conn = db_connect.connect(target, read_line=self.script_line, named=True)
         except psycopg.Error as exc:
             self.connect_failed(f"\\connect: {db_connect.libpq_message(exc)}")
             return False
@@ -530,7 +538,7 @@ class Shell:
         same_place = self.connected and (old.info.host, old.info.port) == (conn.info.host, conn.info.port)
         self.target = target
         self._attach(conn)
-        self.connected = True
+        self.connected, self.lost = True, False
         old.close()
         self.schema_changed()
         # psql says where only when there was no connection or the host or port changed

@@ -187,6 +187,24 @@ def test_a_reset_that_fails_leaves_the_session_not_connected_as_psql(typed, fres
     assert not shell.connected
 
 
+def test_connect_after_a_failed_reset_reuses_the_lost_connection_s_parameters(fresh_db):
+    """psql keeps the dead connection's parameters for `\\c`; the shell said "No database
+    connection exists to re-use parameters from" and only a whole conninfo got back."""
+    dbname = psycopg.conninfo.conninfo_to_dict(fresh_db)["dbname"]
+    out, err = io.StringIO(), io.StringIO()
+    target = Target(fresh_db)
+    shell = Shell(target, connect(target), output=Output(out, use_pager=False), errors=err, interactive=True)
+    with psycopg.connect(fresh_db, dbname="postgres", autocommit=True) as admin:
+        admin.execute(f'alter database "{dbname}" allow_connections false')
+        admin.execute("select pg_terminate_backend(pid) from pg_stat_activity where datname = %s", (dbname,))
+        shell.handle("select 1;")
+        assert "Attempting reset: Failed." in err.getvalue() and not shell.connected
+        admin.execute(f'alter database "{dbname}" allow_connections true')
+    shell.handle("\\c")
+    assert shell.connected and "No database connection" not in err.getvalue()
+    assert f'You are now connected to database "{dbname}"' in out.getvalue() and shell.variables["DBNAME"] == dbname
+
+
 def test_history_keeps_what_was_typed(typed, tmp_path):
     typed("select 'remember me';\n\\q\n")
     assert "select 'remember me';" in (tmp_path / "history").read_text()

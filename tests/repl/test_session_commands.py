@@ -137,6 +137,26 @@ def test_password_sends_only_the_encrypted_form(pg_server, fresh_db):
         assert mine == theirs(fresh_db, "-c", "\\password h17_pw", stdin=b"x\nx\n") and b'ERROR:  role "h17_pw" does not exist' in mine[2]
 
 
+@pytest.mark.parametrize("flags", [["-f", "-"], []])
+def test_password_in_a_script_on_standard_input_reads_its_next_lines_as_psql(fresh_db, flags):
+    """Without a terminal the answers are the script's next lines: they were read from a
+    standard input the script reader had used up, so the password was cleared and its lines
+    ran as SQL (the clear text in the server's log)."""
+    from psqlcompare import ours, theirs
+
+    with psycopg.connect(fresh_db, autocommit=True) as admin:
+        admin.execute("drop role if exists h17_script")
+        admin.execute("create role h17_script login")
+        try:
+            script = b"\\password h17_script\nS3cret9\nS3cret9\n\\echo after\n"
+            mine = ours(fresh_db, *flags, stdin=script)
+            assert mine == theirs(fresh_db, *flags, stdin=script)
+            assert mine[1] == b"after\n" and b"S3cret9" not in mine[2]
+            assert admin.execute("select rolpassword like 'SCRAM%%' from pg_authid where rolname = 'h17_script'").fetchone() == (True,)
+        finally:
+            admin.execute("drop role h17_script")
+
+
 def test_o_to_a_command(fresh_db):
     script = b"\\o | tr a-z A-Z\nselect 'abc' as x;\n\\qecho hello\n\\echo on-stdout\n\\o\nselect 1 as y;\n\\o |cat -n\nselect 2 as z;\n"
     _, out, _ = same(fresh_db, fresh_db, stdin=script)
