@@ -6,6 +6,7 @@ Everything that is not about the terminal (what a line means, how SQL runs) live
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import os
 import re
@@ -31,6 +32,7 @@ from psycopg.pq import TransactionStatus
 from pygments.lexers.sql import PostgresLexer
 
 from nl2sql_shell.config import open_private, private_file
+from nl2sql_shell.db.connect import connect
 from nl2sql_shell.repl.completer import SQLCompleter
 from nl2sql_shell.repl.help import ASSISTANCE
 from nl2sql_shell.repl.metadata import Metadata, load_metadata
@@ -139,7 +141,8 @@ class _MetadataCache:
     takes the transaction's snapshot at the Tab (a `SET TRANSACTION ISOLATION LEVEL` typed after
     a keyword's Tab failed, and aborted the transaction) and waits, keys and all, for a
     DEFERRABLE transaction's safe snapshot. It reads there only after the user's own DDL (the
-    snapshot is taken by then) or when nothing was read yet, and waits at most WAIT_MS."""
+    snapshot is taken by then), waiting at most WAIT_MS; when nothing was read yet, it reads
+    through a session of its own."""
 
     WAIT_MS = 2000
 
@@ -160,11 +163,20 @@ class _MetadataCache:
                 version = catalog_version(conn)
                 if self.stale or version != self.version:
                     self.value, self.version, self.stale = load_metadata(conn), version, False
+            elif self.value is None:  # (read again when idle, as below)
+                self.value, self.version, self.stale = self._read_aside(), None, False
             elif self.stale:  # read again when idle: the transaction may roll its DDL back
                 self.value, self.version, self.stale = load_metadata(conn, self.value, statement_timeout_ms=self.WAIT_MS), None, False
         except Exception:  # noqa: BLE001 - completion must never break the prompt
             return self.value
         return self.value
+
+
+    def _read_aside(self) -> Metadata:
+        """The names as a session of the shell's own sees them (never asking for a password)."""
+        target = dataclasses.replace(self.shell.target, prompt_password=False, never_prompt=True)
+        with connect(target) as conn:
+            return load_metadata(conn, statement_timeout_ms=self.WAIT_MS)
 
 
 def _key_bindings(shell: Shell) -> KeyBindings:

@@ -241,8 +241,7 @@ def test_tab_inside_a_transaction_takes_no_snapshot_before_the_user_s_first_quer
     target = Target(fresh_db)
     shell = Shell(target, connect(target), output=Output(io.StringIO(), use_pager=False), errors=err)
     completer = SQLCompleter(_MetadataCache(shell))
-    complete(completer, "SELECT 1")  # read while idle, as at the first prompt's Tab
-    shell.handle("begin;")
+    shell.handle("begin;")  # the session's first Tab comes inside it: the names are read aside
     assert ("SERIALIZABLE", "keyword") in complete(completer, "set transaction isolation level SERI")
     assert complete(completer, "SELECT * FROM pg_clas") is not None
     shell.handle("set transaction isolation level serializable;")
