@@ -265,6 +265,9 @@ class OneStatementCursor(psycopg.Cursor):
         super()._execute_send(query, force_extended=True, binary=binary)
 
 
+COPY_CHUNK = 1 << 16  # bytes of COPY TO STDOUT data held before one write
+
+
 class Executor:
     """Runs statements on one connection with the current display settings."""
 
@@ -572,8 +575,10 @@ class Executor:
         """psql prints ``COPY n`` except when the data itself went to the query output. Data
         that cannot be written is told once, as psql's handleCopyOut tells it, and the
         server's is still read to the COPY's end."""
-        status = run_copy(self.conn, sql, source, sink)
-        failure = None if sink is None else sink.finish()
+        try:
+            status = run_copy(self.conn, sql, source, sink)
+        finally:  # (what came before the server's error is written too, as psql's stdio writes it)
+            failure = None if sink is None else sink.finish()
         if failure is not None:
             self._client_error(f"could not write COPY data: {failure}")
         if show_status:
@@ -583,9 +588,28 @@ class Executor:
         return Outcome(True, rows, status, unwritten=failure is not None)
 
     def data_sink(self) -> CopySink:
-        """COPY TO STDOUT's data for the query output (or `\\g`'s file or command)."""
+        """COPY TO STDOUT's data for the query output (or `\\g`'s file or command), written in
+        pieces of COPY_CHUNK bytes: one write (and flush) per row made a million rows nine
+        times slower than psql's buffered stdio."""
         output = self.output
-        return CopySink(output.write_bytes, to_stdout=output.to_stdout)
+        held: list[bytes] = []
+        size = 0
+
+        def flush() -> None:
+            nonlocal size
+            if held:
+                data, size = b"".join(held), 0
+                held.clear()
+                output.write_bytes(data)
+
+        def write(data: bytes) -> None:
+            nonlocal size
+            held.append(data)
+            size += len(data)
+            if size >= COPY_CHUNK:
+                flush()
+
+        return CopySink(write, flush, to_stdout=output.to_stdout)
 
     def _run_plain(self, sql: str, single: bool = False) -> Outcome:
         with OneStatementCursor(self.conn) if single else fmt.TextCursor(self.conn) as cur:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ from typing import IO
 from nl2sql_shell.db.copy import CopySink
 from nl2sql_shell.repl.pipes import SH, sh
 from nl2sql_shell.repl.shell import Shell
+from nl2sql_shell.repl.transactions import run_in_transaction_mode
 from nl2sql_shell.terminal_prompt import stdin_line
 
 _PROMPT_TEXT = "Enter data to be copied followed by a newline.\nEnd with a backslash and a period on a line by itself, or an EOF signal.\n"
@@ -65,6 +67,7 @@ class SlashCopy:
     direction: str  # "from" | "to"
     target: str  # a file name, a program's command, or stdin/stdout/pstdin/pstdout
     program: bool = False
+    stdio: bool = False  # target is psql's own stdin/stdout/pstdin/pstdout (written bare, not quoted)
 
 
 def parse(argument: str) -> SlashCopy | str:
@@ -83,7 +86,9 @@ def parse(argument: str) -> SlashCopy | str:
             break
     else:
         return "\\copy: parse error at end of line"
-    direction, what = text.lower(), _psql_spacing(argument[: word.start()])
+    direction, (what, stray) = text.lower(), _psql_spacing(argument[: word.start()])
+    if stray is not None:  # psql takes a table, schema.table and a column list, then FROM or TO
+        return f'\\copy: parse error at "{stray}"'
     rest = words[index + 1 :]
     if not rest:
         return "\\copy: parse error at end of line"
@@ -95,12 +100,13 @@ def parse(argument: str) -> SlashCopy | str:
     found = _TARGET.match(argument, rest[0].start())  # psql ends a file name at ';' too
     raw = found.group() if found and found.group() else rest[0].group()
     target = raw[1:-1].replace("''", "'") if raw.startswith("'") else raw
-    if not program and target.lower() in ("stdin", "stdout", "pstdin", "pstdout"):
-        target = target.lower()
+    stdio = not program and raw.lower() in ("stdin", "stdout", "pstdin", "pstdout")  # bare: 'stdin' is a file of that name
+    if stdio:
+        target = raw.lower()
     end = rest[0].start() + len(raw)
     options = argument[end + 1 if argument[end : end + 1].isspace() else end :]
     endpoint = "FROM STDIN" if direction == "from" else "TO STDOUT"
-    return SlashCopy(f"COPY {what} {endpoint} {options}", direction, target, program)
+    return SlashCopy(f"COPY {what} {endpoint} {options}", direction, target, program, stdio)
 
 
 def _query_end(argument: str) -> int:
@@ -117,21 +123,29 @@ def _query_end(argument: str) -> int:
     return len(argument)
 
 
-def _psql_spacing(what: str) -> str:
+def _psql_spacing(what: str) -> tuple[str, str | None]:
     """The table or (query) part as psql rebuilds it for the server: its words, each after
     one space (`COPY  ( select 1 ) TO STDOUT `), which the server's error LINE, -e and -L
-    show. psql's strtokx: parentheses are words of their own, quoted text one word."""
-    words = [word for word, _ in _strtokx(what, ".,()", '"', e_strings=False)]
-    if words[:1] == ["("]:
-        return " (" + "".join(" " + w for w, _ in _strtokx(what.lstrip()[1:], "()", "\"'", e_strings=True))
-    text = " " + words[0] if words else ""
+    show. psql's strtokx: parentheses are words of their own, quoted text one word. With it
+    the first word psql's grammar does not take before FROM or TO (its parse error), or None:
+    a word after the table was dropped (`\\copy t a, c, b from f` loaded the columns in the
+    table's order)."""
+    words = _strtokx(what, ".,()", '"', e_strings=False)
+    if words[:1] and words[0][0] == "(":
+        return " (" + "".join(" " + w for w, _ in _strtokx(what.lstrip()[1:], "()", "\"'", e_strings=True)), None
+    text = " " + words[0][0] if words else ""
     rest = words[1:]
-    if rest[:1] == ["."]:  # schema . table: no spaces
-        text += "".join(rest[:2])
+    if [w for w, _ in rest[:1]] == ["."]:  # schema . table: no spaces
+        text += "".join(w for w, _ in rest[:2])
         rest = rest[2:]
-    if rest[:1] == ["("]:  # the column list, with psql's own tokens
-        text += " (" + "".join(" " + w for w, _ in _strtokx(what[what.index("(") + 1 :], "()", '"', e_strings=False))
-    return text
+    if [w for w, _ in rest[:1]] == ["("]:  # the column list, with psql's own tokens, to its ")"
+        opened = rest[0][1]
+        columns = _strtokx(what[opened:], "()", '"', e_strings=False)
+        closed = next((i for i, (w, _) in enumerate(columns) if w == ")"), len(columns) - 1)
+        text += " (" + "".join(" " + w for w, _ in columns[: closed + 1])
+        after = opened + columns[closed][1] if columns else len(what)
+        rest = _strtokx(what[after:], ".,()", '"', e_strings=False)
+    return text, rest[0][0] if rest else None
 
 
 def _strtokx(text: str, delimiters: str, quotes: str, *, e_strings: bool) -> list[tuple[str, int]]:
@@ -189,23 +203,26 @@ def slash_copy(shell: Shell, argument: str) -> bool:
     started = time.perf_counter()
     if command.direction == "from":
         if stream is None:  # pstdin is standard input, which is the script itself when it comes from there
-            from_script = command.target == "stdin" or (shell.source is None and shell.read_line is not None)
+            from_script = command.target == "stdin" or shell.script_line is not None  # (stream is None: stdio)
             source = shell.copy_lines() if from_script else shell.typed_lines()
         else:
             source = data_lines(stream.readline)
-        outcome = executor.copy(command.sql, source, None)
-    elif command.target == "stdout" or (command.target == "pstdout" and not shell.output.redirected):
-        outcome = executor.copy(command.sql, None, executor.data_sink(), show_status=False)
+        copy = lambda: executor.copy(command.sql, source, None)  # noqa: E731
+    elif command.stdio and (command.target == "stdout" or (command.target == "pstdout" and not shell.output.redirected)):
+        copy = lambda: executor.copy(command.sql, None, executor.data_sink(), show_status=False)  # noqa: E731
     else:
         out = stream if stream is not None else sys.stdout.buffer
-        outcome = executor.copy(command.sql, None, CopySink(out.write, out.flush, to_stdout=stream is None), show_status=True)
+        copy = lambda: executor.copy(command.sql, None, CopySink(out.write, out.flush, to_stdout=stream is None), show_status=True)  # noqa: E731
+    # psql sends it through SendQuery: AUTOCOMMIT off begins a transaction first, and
+    # ON_ERROR_ROLLBACK's savepoint undoes only this COPY when it fails
+    outcome = run_in_transaction_mode(shell.conn, command.sql, shell.variables, shell.interactive, copy)
     shell.say_timing(started)  # psql's SendQuery times it, before the file or program is closed
     if stream is not None:
         with contextlib.suppress(OSError):  # a write that failed is told already
             stream.close()
     shell.last_failed = not outcome.succeeded
     shell.record_result(outcome)  # psql sends \\copy's COPY as a query: ERROR, ROW_COUNT, SQLSTATE, LAST_ERROR_*
-    if process is not None and process.wait() > 0:  # psql's words for a program that failed
+    if process is not None and process.wait() != 0:  # psql's words for a program that failed (or a signal ended)
         shell.meta_error(f"{command.target}: {_child_status(process.returncode)}")
         shell.last_failed = True
     return True
@@ -217,6 +234,8 @@ def _child_status(code: int) -> str:
         return "command not found"
     if code == 126:
         return "command not executable"
+    if code < 0:  # ended by a signal
+        return f"child process was terminated by signal {-code}: {signal.strsignal(-code)}"
     return f"child process exited with exit code {code}"
 
 
@@ -228,7 +247,7 @@ def _open(command: SlashCopy) -> tuple[IO | None, subprocess.Popen | None]:
         process = subprocess.Popen(sh(command.target), executable=SH, **pipe)
         stream = process.stdout if reading else process.stdin
         return (_text(stream) if reading else stream), process
-    if command.target in ("stdin", "stdout", "pstdin", "pstdout"):
+    if command.stdio:
         return None, None
     path = os.path.expanduser(command.target)
     return (open(path, encoding="utf-8", errors="surrogateescape", newline="") if reading else open(path, "wb")), None

@@ -33,7 +33,7 @@ def _dump(conninfo: str) -> str:
     return re.sub(r"^\\(un)?restrict .*\n", "", text, flags=re.MULTILINE)
 
 
-def _script_in_folders(mine: str, psqls: str, script: Path, tmp_path: Path, files: dict[str, str]):
+def _script_in_folders(mine: str, psqls: str, script: Path, tmp_path: Path, files: dict[str, str], *flags: str):
     """Run `-f script` with us and with psql, each in a folder of its own holding `files`
     (relative paths in the script land apart); asserts equal output, returns (ours, psql's, ours' result)."""
     from psqlcompare import ours, theirs
@@ -43,8 +43,8 @@ def _script_in_folders(mine: str, psqls: str, script: Path, tmp_path: Path, file
         folder.mkdir()
         for name, text in files.items():
             (folder / name).write_text(text)
-    result = ours(mine, "-f", str(script), cwd=mine_dir)
-    assert result == theirs(psqls, "-f", str(script), cwd=psql_dir)
+    result = ours(mine, *flags, "-f", str(script), cwd=mine_dir)
+    assert result == theirs(psqls, *flags, "-f", str(script), cwd=psql_dir)
     return mine_dir, psql_dir, result
 
 
@@ -190,3 +190,37 @@ def test_slash_copy_sends_the_copy_psql_rebuilds(fresh_db, tmp_path: Path, comma
     assert result == theirs(fresh_db, "-e", "-c", command, cwd=tmp_path / "psql")
     assert result[1].startswith(b"COPY  ")
     assert sorted(p.name for p in (tmp_path / "ours").iterdir()) == sorted(p.name for p in (tmp_path / "psql").iterdir())
+
+
+@pytest.mark.parametrize("flags", [[], ["-v", "AUTOCOMMIT=off"], ["-v", "ON_ERROR_ROLLBACK=on"]])
+def test_slash_copy_words_targets_and_transactions_as_psql(pg_server, tmp_path: Path, flags: list[str]):
+    """Words after the table were dropped (`\\copy t a, c, b from f` loaded the columns in the
+    table's order; a WHERE copied every row); a quoted 'stdin' read the script's next lines as
+    data; a program a signal ended was no error; AUTOCOMMIT off and ON_ERROR_ROLLBACK were
+    skipped (a \\copy committed at once, or a failed one undid the whole transaction)."""
+    script = tmp_path / "c.sql"
+    script.write_text(
+        "create table t4 (a int, b text, c text);\n"
+        "\\copy t4 a, c, b from acb.txt\n"
+        "\\copy t4 where a > 5 to stdout\n"
+        "\\copy t4 junk to stdout\n"
+        "\\copy public . t4 ( a , c , b ) junk from acb.txt\n"
+        "\\copy t4 (a, c, b) from acb.txt\n"
+        "\\copy t4 from 'stdin'\n"
+        "\\copy t4 to 'pstdout'\n"
+        "select * from t4 order by a;\n"
+        "\\copy t4 to program 'kill -9 $$'\n"
+        "begin;\n"
+        "insert into t4 values (100, 'keep me', null);\n"
+        "\\copy t4 from stdin\n"
+        "bad\tx\ty\n"
+        "\\.\n"
+        "commit;\n"
+        "rollback;\n"
+        "select a, b from t4 order by a;\n"
+    )
+    files = {"acb.txt": "1\tC-value\tB-value\n", "stdin": "7\tfromfile\tz\n"}
+    with twin_databases(pg_server.conninfo(), SOURCE) as (mine, psqls):
+        mine_dir, psql_dir, result = _script_in_folders(mine, psqls, script, tmp_path, files, *flags)
+        assert (mine_dir / "pstdout").read_bytes() == (psql_dir / "pstdout").read_bytes()
+        assert b'\\copy: parse error at "where"' in result[2] and b"terminated by signal 9" in result[2]
