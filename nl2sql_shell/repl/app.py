@@ -39,8 +39,8 @@ from nl2sql_shell.repl.metadata import Metadata, load_metadata
 from nl2sql_shell.repl.prompt_escapes import PromptRenderer
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.special_variables import parse_int
-from nl2sql_shell.repl.statements import CONTINUE, PAREN, READY, after_meta_command, complete_end, drop_empty_lines, is_complete, line_prompt, meta_command_end, starts_meta_command
-from nl2sql_shell.repl.variables import substitute
+from nl2sql_shell.repl.statements import CONTINUE, PAREN, READY, after_meta_command, complete_end, drop_empty_lines, input_state, is_complete, line_prompt, meta_command_end, starts_meta_command
+from nl2sql_shell.repl.variables import boolean, substitute
 from nl2sql_shell.schema.introspect import catalog_version
 
 MODEL_LOAD_DELAY_S = 1.0
@@ -188,7 +188,7 @@ def _key_bindings(shell: Shell) -> KeyBindings:
         which psql does not, and inside a string literal that changed the data."""
         event.current_buffer.newline(copy_margin=False)
 
-    @bindings.add("enter", filter=Condition(lambda: submits(substitute(get_app().current_buffer.text, shell.variables))))
+    @bindings.add("enter", filter=Condition(lambda: submits(substitute(get_app().current_buffer.text, shell.variables), _single_line(shell))))
     def _accept(event) -> None:
         event.current_buffer.validate_and_handle()
 
@@ -207,7 +207,7 @@ def _key_bindings(shell: Shell) -> KeyBindings:
             state = line_prompt(buffer.text, buffer.text.count("\n"), numbered=False)[0]
             reminder = "Use \\q to quit." if state in (READY, CONTINUE, PAREN) else "Use control-D to quit."
         run_in_terminal(lambda: shell.output.say(reminder + "\n"))
-        if submits(substitute(buffer.text, shell.variables)):  # `exit;`: the line is the query's, sent as any
+        if submits(substitute(buffer.text, shell.variables), _single_line(shell)):  # `exit;`: the line is the query's, sent as any
             buffer.validate_and_handle()
         else:
             buffer.newline(copy_margin=False)
@@ -320,6 +320,8 @@ def handle_line(shell: Shell, text: str) -> bool:
     # psql's lexer reads a variable's value as it scans the line (`\set q 'select 1;'`, then
     # `:q`), and what it keeps in its buffer holds the value of that moment
     expanded = substitute(text, shell.variables)
+    if _single_line(shell) and input_state(expanded) == CONTINUE:  # -S: the line's end ends the statement
+        return shell.run_text(drop_empty_lines(expanded))
     if text.strip() and not is_complete(expanded):  # complete statements go at once
         end = complete_end(expanded)
         if end and not shell.run_text(drop_empty_lines(expanded[:end])):  # as Shell.handle: psql skips an empty line
@@ -342,11 +344,16 @@ def _line_ended(held: str) -> str:
     return held + "\n" if held.strip() else ""
 
 
-def submits(text: str) -> bool:
+def submits(text: str, single_line: bool = False) -> bool:
     """Whether Enter hands the buffer over rather than starting a new line: a complete
     buffer, or one with a complete statement before an unfinished one (psql sends those as
-    soon as the line that completes them is read, and keeps the rest in its buffer)."""
-    return is_complete(text) or complete_end(text) > 0
+    soon as the line that completes them is read, and keeps the rest in its buffer); with
+    ``single_line`` (SINGLELINE, -S) any statement outside quotes, comments and parentheses."""
+    return is_complete(text) or complete_end(text) > 0 or (single_line and input_state(text) == CONTINUE)
+
+
+def _single_line(shell: Shell) -> bool:
+    return boolean(shell.variables.get("SINGLELINE"))
 
 
 def _continuation(prompts: PromptRenderer, line: int) -> ANSI:

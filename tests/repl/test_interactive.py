@@ -205,6 +205,15 @@ def test_connect_after_a_failed_reset_reuses_the_lost_connection_s_parameters(fr
     assert f'You are now connected to database "{dbname}"' in out.getvalue() and shell.variables["DBNAME"] == dbname
 
 
+def test_single_line_mode_sends_each_line_at_the_prompt_as_psql_s(typed):
+    """-S (SINGLELINE): a line's end ends its statement, outside quotes, comments and
+    parentheses; the prompt kept every line waiting for a semicolon."""
+    keys = "\\set SINGLELINE on\nselect 1 as a\nselect 'x\ny' as b\nselect (2\n) as c\n\\echo :ROW_COUNT\n\\q\n"
+    out, err, _ = typed(keys)
+    assert " a \n---\n 1\n(1 row)\n" in out and " x+\n y\n(1 row)" in out and " c \n---\n 2\n(1 row)\n" in out
+    assert out.endswith("1\n") and err == ""
+
+
 def test_history_keeps_what_was_typed(typed, tmp_path):
     typed("select 'remember me';\n\\q\n")
     assert "select 'remember me';" in (tmp_path / "history").read_text()
