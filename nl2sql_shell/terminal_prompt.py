@@ -37,7 +37,9 @@ def simple_prompt(prompt: str, *, echo: bool, read_line: Callable[[], str] | Non
             if not echo:
                 try:
                     return getpass.getpass(prompt, stream=terminal)
-                except EOFError:
+                except EOFError:  # getpass ends the line only after an answer
+                    terminal.write("\n")
+                    terminal.flush()
                     return ""
             terminal.write(prompt)
             terminal.flush()

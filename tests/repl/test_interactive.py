@@ -285,6 +285,12 @@ def test_passwords_are_read_unechoed_on_the_terminal_not_from_standard_input(fre
     assert password not in child.before
     child.expect(pexpect.EOF)
 
+    child = pexpect.spawn("/bin/sh", ["-c", f"{shlex.quote(sys.executable)} -m nl2sql_shell -X -W -c 'select 1' {shlex.quote(fresh_db)}"], env=env, encoding="utf-8", codec_errors="replace", timeout=30)
+    child.expect("Password: ")
+    child.sendeof()  # Ctrl-D: no password, and the line ended as psql ends it
+    child.expect(pexpect.EOF)
+    assert child.before.startswith("\r\n"), child.before
+
     role = f"pw_{os.getpid()}"
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute(f"create role {role} login")
