@@ -193,8 +193,10 @@ def slash_copy(shell: Shell, argument: str) -> bool:
         return True
     try:
         stream, process = _open(command)
-    except OSError as exc:
-        shell.meta_error(f"{command.target}: {exc.strerror}")
+    except OSError as exc:  # named as psql names it: the path with ~ expanded
+        name = command.target if command.program else os.path.expanduser(command.target)
+        why = "cannot copy from/to a directory" if isinstance(exc, IsADirectoryError) and command.direction == "from" else exc.strerror
+        shell.meta_error(f"{name}: {why}")
         shell.last_failed = True
         return True
     executor = shell.executor

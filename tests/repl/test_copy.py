@@ -40,7 +40,7 @@ def _script_in_folders(mine: str, psqls: str, script: Path, tmp_path: Path, file
 
     mine_dir, psql_dir = tmp_path / "ours", tmp_path / "psql"
     for folder in (mine_dir, psql_dir):
-        folder.mkdir()
+        folder.mkdir(exist_ok=True)
         for name, text in files.items():
             (folder / name).write_text(text)
     result = ours(mine, *flags, "-f", str(script), cwd=mine_dir)
@@ -210,6 +210,8 @@ def test_slash_copy_words_targets_and_transactions_as_psql(pg_server, tmp_path: 
         "\\copy t4 to 'pstdout'\n"
         "select * from t4 order by a;\n"
         "\\copy t4 to program 'kill -9 $$'\n"
+        "\\copy t4 from adir\n"
+        "\\copy t4 to adir\n"
         "begin;\n"
         "insert into t4 values (100, 'keep me', null);\n"
         "\\copy t4 from stdin\n"
@@ -220,6 +222,8 @@ def test_slash_copy_words_targets_and_transactions_as_psql(pg_server, tmp_path: 
         "select a, b from t4 order by a;\n"
     )
     files = {"acb.txt": "1\tC-value\tB-value\n", "stdin": "7\tfromfile\tz\n"}
+    for side in ("ours", "psql"):
+        (tmp_path / side / "adir").mkdir(parents=True)
     with twin_databases(pg_server.conninfo(), SOURCE) as (mine, psqls):
         mine_dir, psql_dir, result = _script_in_folders(mine, psqls, script, tmp_path, files, *flags)
         assert (mine_dir / "pstdout").read_bytes() == (psql_dir / "pstdout").read_bytes()
