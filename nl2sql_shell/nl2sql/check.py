@@ -10,7 +10,6 @@ subquery with SELECT * or unnamed expressions) the check stays silent rather tha
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -26,7 +25,7 @@ from nl2sql_shell.schema.model import Schema, Table
 from nl2sql_shell.schema.render import RESERVED_WORDS
 from nl2sql_shell.schema.words import closest_name
 
-from .parsing import DIALECT, parse_one, parse_statements, same_column
+from .parsing import DIALECT, parse_statements, same_column
 from .safety import classify
 
 _CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
@@ -119,32 +118,39 @@ def _syntax_error(exc: ParseError | TokenError) -> str:
 
 
 def _pretty(tree: exp.Expression, original: str) -> str | None:
-    """sqlglot's pretty form, only when it reads back as the very same tree and calls the same
-    functions with the same literals as the original.
+    """sqlglot's pretty form, only where it changes nothing but the layout: the same tokens as
+    the original, but for blanks, the case of unquoted words and an `AS` before an alias.
 
-    sqlglot normalises while parsing (now() becomes CURRENT_TIMESTAMP, 'a' 'b' a CONCAT), which
-    can rename output columns or change meaning; then the model's own text is kept, since
-    pretty-printing must never change what runs.
+    sqlglot normalises while parsing (now() becomes CURRENT_TIMESTAMP, 'a' 'b' a CONCAT, a
+    to_char format's case, `::bit varying` a cast to bit aliased "varying", PostgreSQL 16's
+    0x41 a bit string), and reads some of its own rewrites back the same way, so neither the
+    tree nor the words it holds prove the meaning kept: then the model's own text is kept,
+    since pretty-printing must never change what runs.
     """
     try:
         text = tree.sql(dialect=DIALECT, pretty=True, unsupported_level=ErrorLevel.RAISE)
-        same = parse_one(text) == tree and _words(text) == _words(original)
+        same = _layout_free(text) == _layout_free(original)
     except (ParseError, TokenError, UnsupportedError):
         return None
     return text if same else None
 
 
-def _words(sql: str) -> Counter[str]:
-    """The functions a statement calls and the literals it holds (strings case-folded: sqlglot
-    writes date_trunc('month', x) as DATE_TRUNC('MONTH', x)); `::` printed as CAST is no call."""
-    tokens = DIALECT.tokenize(sql)
-    calls = (
-        f"call:{t.text.lower()}"
-        for t, after in zip(tokens, tokens[1:], strict=False)
-        if after.token_type == TokenType.L_PAREN and t.text.replace("_", "").isalnum() and not _is_string(t) and t.text.lower() != "cast"
-    )
-    literals = (f"{t.token_type.name}:{t.text.lower()}" for t in tokens if t.token_type == TokenType.NUMBER or _is_string(t))
-    return Counter([*calls, *literals])
+def _layout_free(sql: str) -> list[str]:
+    """The statement's tokens as written, with what layout may change taken out: unquoted words
+    in lower case, synonyms as one (`!=` and `<>`, float and double precision), no `AS` before
+    an alias, no final `;`; literals and quoted names exact."""
+    shape = []
+    for token in DIALECT.tokenize(sql):
+        raw = sql[token.start : token.end + 1]
+        if token.token_type in (TokenType.ALIAS, TokenType.SEMICOLON):  # (one statement: its ; ends it)
+            continue
+        word = raw.lower()
+        shape.append(raw if _is_string(token) or raw.startswith('"') else _SAME_WORDS.get(word, word))
+    return shape
+
+
+# spellings PostgreSQL reads as one another, which sqlglot writes its own way
+_SAME_WORDS = {"!=": "<>", "double precision": "float", "integer": "int", "boolean": "bool"}
 
 
 def _dialect_hints(sql: str) -> list[str]:

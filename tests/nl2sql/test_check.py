@@ -166,6 +166,11 @@ def test_queries_are_pretty_printed_without_changing_their_text_otherwise() -> N
     assert result.sql == "SELECT\n  name,\n  COUNT(*) AS n\nFROM author\nGROUP BY\n  name\nORDER BY\n  n DESC"
     # sqlglot would write now() as CURRENT_TIMESTAMP, renaming the output column: keep the original
     assert check_sql("select now(), name from author;", SCHEMA).sql == "select now(), name from author"
+    # nor where sqlglot reads both forms alike but PostgreSQL does not: a to_char format's case
+    # (`tmmon` became `tMMon`: "t03on" for "mar"), a two-word type read as a type and an alias,
+    # PostgreSQL 16's hex integers written as bit strings
+    for kept in ("select to_char(date '2024-03-05', 'tmmon') as m", "select B'1011'::bit varying", "select 0x41 as n"):
+        assert check_sql(kept, SCHEMA).sql == kept
 
 
 ROUND_TRIPS = [
@@ -238,7 +243,9 @@ def test_every_benchmark_gold_query_passes_and_keeps_its_result_when_pretty_prin
                     if result.sql != gold.strip().rstrip(";").strip():
                         pretty += 1
                         assert sorted(_run(conn, result.sql)[1]) == sorted(_run(conn, gold)[1]), gold
-    assert pretty > 300  # the pretty form is the rule, the original text the exception
+    # the pretty form is the rule (291 of 342), the original text the exception: where sqlglot
+    # changes more than the layout (a NULLS LAST it calls the default, a date unit's case)
+    assert pretty > 280
 
 
 def test_a_subquery_that_lists_the_outer_querys_column_is_an_error(fresh_db: str) -> None:
