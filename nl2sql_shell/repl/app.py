@@ -256,6 +256,7 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
     if shell.questions is not None:
         shell.questions.confirm = _line_reader(session)  # type: ignore[attr-defined]
         shell.questions.remember = session.history.append_string  # type: ignore[attr-defined]
+    eofs = 0  # Ctrl-Ds in a row (IGNOREEOF)
     while True:
         shell.reconnect_if_needed()
         shell.line_starts()
@@ -265,9 +266,11 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
         except KeyboardInterrupt:
             continue  # Ctrl-C clears the line, as in psql
         except EOFError:
-            if quit_is_confirmed(_line_reader(session), shell):
+            eofs += 1
+            if ends_at_eof(shell, eofs) and quit_is_confirmed(_line_reader(session), shell):
                 break
             continue
+        eofs = 0
         try:
             keep_going = handle_line(shell, text)
         except KeyboardInterrupt:  # Ctrl-C outside a query (e.g. while printing): back to the prompt
@@ -397,6 +400,18 @@ def _drop_typed_ahead(input: Input) -> None:
     clear_typeahead(input)
     with contextlib.suppress(termios.error, OSError):
         termios.tcflush(fd, termios.TCIFLUSH)
+
+
+def ends_at_eof(shell: Shell, count: int) -> bool:
+    """psql's Ctrl-D at the prompt, the ``count``-th in a row: below IGNOREEOF it only says how
+    to leave; then it prints \\q (an empty line when QUIET) and the shell ends."""
+    quiet = boolean(shell.variables.get("QUIET"))
+    if count < (parse_int(shell.variables.get("IGNOREEOF", "0")) or 0):
+        if not quiet:
+            shell.error('Use "\\q" to leave nl2sql-shell.')
+        return False
+    shell.output.say("\n" if quiet else "\\q\n")
+    return True
 
 
 def quit_is_confirmed(ask: Callable[[str], str | None], shell: Shell) -> bool:

@@ -17,7 +17,7 @@ def run_command_string(shell: Shell, text: str) -> bool:
     """Run one `-c` string; True when it succeeded (psql's exit code 0 for it)."""
     shell.last_failed = False
     shell.line_starts()
-    if shell.variables.get("ECHO") == "all":  # -a: psql prints each -c string first (a backslash command without its backslash)
+    if shell.echo == "all":  # -a: psql prints each -c string first (a backslash command without its backslash)
         shell.output.say(text.removeprefix("\\") + "\n")
     if text.startswith(("\\", "?")):
         outer, shell.conditions = shell.conditions, Conditionals()  # psql: each -c has its own \\if blocks

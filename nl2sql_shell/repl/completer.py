@@ -288,6 +288,7 @@ def _keyword_case(setting: str, word: str, prior: list[_Token]) -> Callable[[str
     """psql's COMP_KEYWORD_CASE: ``lower`` or ``upper`` always; ``preserve-lower`` and
     ``preserve-upper`` follow the first letter of the word begun or, before any letter, the
     statement's last keyword, and only with neither the case they name."""
+    setting = setting.lower()  # psql's hook reads it in any case
     if setting in ("lower", "upper"):
         return str.lower if setting == "lower" else str.upper
     first = next((c for c in word if c.isalpha()), None)

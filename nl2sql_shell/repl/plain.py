@@ -14,10 +14,9 @@ from __future__ import annotations
 import sys
 
 from nl2sql_shell.db.cells import visible
-from nl2sql_shell.repl.app import handle_line, quit_is_confirmed
+from nl2sql_shell.repl.app import ends_at_eof, handle_line, quit_is_confirmed
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.statements import complete_end, is_complete, line_prompt
-from nl2sql_shell.repl.variables import boolean
 from nl2sql_shell.terminal_prompt import stdin_line
 
 
@@ -28,6 +27,7 @@ def run_plain(shell: Shell) -> int:
         shell.questions.confirm = _ask  # type: ignore[attr-defined]
     buffer = ""
     prompts = shell.prompts
+    eofs = 0  # ends of input in a row (IGNOREEOF)
     while True:
         shell.reconnect_if_needed()
         shell.line_starts()
@@ -39,10 +39,12 @@ def run_plain(shell: Shell) -> int:
             sys.stdout.write("\n")  # psql: a new line, the buffer dropped
             buffer = ""
             continue
-        if line is None:  # nothing more can be read, not even an answer: psql's \\q
-            sys.stdout.write("\n" if boolean(shell.variables.get("QUIET")) else "\\q\n")
-            sys.stdout.flush()
-            break
+        if line is None:  # end of input: psql's \\q, after IGNOREEOF's reminders
+            eofs += 1
+            if ends_at_eof(shell, eofs):
+                break
+            continue
+        eofs = 0
         buffer = f"{buffer}\n{line}" if buffer else line
         end = len(buffer) if is_complete(buffer) else complete_end(buffer)
         if not end:

@@ -135,7 +135,7 @@ class _ScriptRun:
     def _echo_through(self, pos: int) -> None:
         """ECHO=all (-a): print the input lines not yet printed, up to the end of the line
         holding ``pos - 1``, before what they hold runs (psql prints each line as it reads it)."""
-        if self.shell.variables.get("ECHO") != "all" or pos <= self.echoed:
+        if self.shell.echo != "all" or pos <= self.echoed:
             return
         newline = self.text.find("\n", max(pos - 1, 0))
         end = len(self.text) if newline < 0 else newline + 1

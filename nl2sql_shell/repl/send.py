@@ -364,7 +364,7 @@ def _gexec(shell: Shell, sql: str, verbatim: bool, ended: Callable[[bool], None]
         for value in values:
             if value is None:
                 continue
-            if shell.variables.get("ECHO") == "all" and not boolean(shell.variables.get("SINGLESTEP")):
+            if shell.echo == "all" and not boolean(shell.variables.get("SINGLESTEP")):
                 shell.output.say(value + "\n")
             failed = not shell.run_sql(value, verbatim=True).succeeded or failed  # ON_ERROR_STOP stops there
     shell.last_sql, shell.last_failed = substitute(sql, shell.variables), failed

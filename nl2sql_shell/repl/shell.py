@@ -393,6 +393,11 @@ class Shell:
         return not noexec
 
     @property
+    def echo(self) -> str:
+        """ECHO's value as psql's hook reads it: in any case (`\\set ECHO ERRORS` is errors)."""
+        return self.variables.get("ECHO", "none").lower()
+
+    @property
     def script_line(self) -> Callable[[], str] | None:
         """The script's next line when the script is standard input (`-f -`, a pipe): where
         psql's prompts (\\prompt, passwords, SINGLESTEP) read their answers without a terminal."""
@@ -405,7 +410,7 @@ class Shell:
             self.output.say(_SINGLE_STEP.format(sql))
             answer = self.script_line() if self.script_line is not None else stdin_line()
             return not answer.startswith("x")
-        if self.variables.get("ECHO") == "queries":
+        if self.echo == "queries":
             self.output.say(sql + "\n")
         self._log_query(sql)
         return True
@@ -443,7 +448,7 @@ class Shell:
             self.follow_session()  # SET client_encoding, RESET ALL
         self.last_failed = not outcome.succeeded
         self.record_result(outcome)
-        if not outcome.succeeded and self.variables.get("ECHO") == "errors":
+        if not outcome.succeeded and self.echo == "errors":
             self.error(f"{self.location}STATEMENT:  {visible_sql(sql) if model else sql}")
         self._print_notifications()
         if not outcome.succeeded and self.stops_on_error():

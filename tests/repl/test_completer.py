@@ -257,3 +257,9 @@ def test_tab_after_a_long_pasted_value_answers_at_once(completer: SQLCompleter) 
     found = complete(completer, "insert into users values (1, decode('" + "ab" * 20_000 + "', 'hex')) RETURN")
     assert ("RETURNING", "keyword") in found
     assert time.monotonic() - started < 5
+
+
+def test_comp_keyword_case_is_read_in_any_case(completer: SQLCompleter) -> None:
+    lower = SQLCompleter(completer._metadata_getter, keyword_case=lambda: "LOWER")
+    assert ("select", "keyword") in complete(lower, "SELEC")
+

@@ -214,6 +214,16 @@ def test_single_line_mode_sends_each_line_at_the_prompt_as_psql_s(typed):
     assert out.endswith("1\n") and err == ""
 
 
+def test_ctrl_d_prints_backslash_q_and_ignoreeof_counts_as_psql(typed):
+    """psql prints \\q when Ctrl-D ends it, and with IGNOREEOF N only says how to leave for the
+    first N-1 (the shell left at the first, silently)."""
+    out, err, _ = typed("\x04")
+    assert out == "\\q\n" and err == ""
+    out, err, _ = typed("\\set IGNOREEOF 2\n\x04select 1 as a;\n\x04\x04")
+    assert err.count('Use "\\q" to leave nl2sql-shell.') == 2  # a line read between starts the count again
+    assert out.endswith("\\q\n") and " a \n---\n 1\n" in out
+
+
 def test_history_keeps_what_was_typed(typed, tmp_path):
     typed("select 'remember me';\n\\q\n")
     assert "select 'remember me';" in (tmp_path / "history").read_text()

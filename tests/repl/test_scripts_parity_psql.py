@@ -943,3 +943,11 @@ def test_a_line_is_read_with_the_setting_it_started_with_and_warnings_once(fresh
     )
     _, out, err = same(fresh_db, fresh_db, "-f", "s.sql", cwd=tmp_path)
     assert b" z \n" in out and err.count(b"LINE 2:   'b\\'' as w;") == 1 and b"CURSOR" not in err
+
+
+def test_echo_is_read_in_any_case_as_psql_reads_it(fresh_db, tmp_path: Path):
+    """`\\set ECHO ERRORS` was taken and did nothing (the shell compared the lower-case word)."""
+    (tmp_path / "e.sql").write_text("\\set ECHO ERRORS\nselect 1/0;\n\\set ECHO Queries\nselect 1;\n\\set ECHO ALL\nselect 2;\n")
+    result = same(fresh_db, fresh_db, "-f", "e.sql", cwd=tmp_path)
+    assert b"STATEMENT:  select 1/0;" in result[2] and b"select 2;\n" in result[1]
+
