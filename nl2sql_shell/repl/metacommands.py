@@ -21,7 +21,7 @@ from nl2sql_shell.repl.pset import SHORTCUTS, variable_changed
 from nl2sql_shell.repl.edit_object import edit_definition
 from nl2sql_shell.repl.psql_only import NOT_IN_PSQL
 from nl2sql_shell.repl.session_commands import register as register_session_commands
-from nl2sql_shell.repl.shell import NOT_CONNECTED, Shell, StopScript
+from nl2sql_shell.repl.shell import NOT_CONNECTED, ScriptCancelled, Shell, StopScript
 from nl2sql_shell.repl.statements import split_meta_command
 from nl2sql_shell.repl.variables import atoi, before_unterminated, echo, is_number, meta_arguments, parse_boolean, substitute, valid_name
 
@@ -345,9 +345,9 @@ def include(shell: Shell, argument: str, name: str = "\\i") -> bool:
     shell.include_depth += 1
     try:
         run_script(shell, text, source="<stdin>" if argument == "-" else argument)  # a \\q in it ends that file only, as in psql
-    except StopScript:
-        if stop_here:
-            raise
+    except StopScript as stopped:
+        if stop_here or (isinstance(stopped, ScriptCancelled) and (shell.include_depth > 1 or not shell.interactive)):
+            raise  # (a cancel ends every including file, back to the prompt)
         shell.last_failed = True
         return True
     finally:

@@ -65,6 +65,11 @@ class StopScript(Exception):
     """ON_ERROR_STOP hit an error: the script ends with exit code 3, as psql's does."""
 
 
+class ScriptCancelled(StopScript):
+    """Ctrl-C stopped a statement of a script: the script ends, and every file that included
+    it, back to the prompt (psql's cancel_pressed outside cur_cmd_interactive)."""
+
+
 @dataclass
 class Shell:
     """One connection plus everything the user set: the object every front end drives."""
@@ -440,8 +445,8 @@ class Shell:
         if self.connected and (self.conn.closed or self.conn.broken):
             self._connection_lost()
             outcome = Outcome(False, error="connection lost")
-        elif outcome.cancelled and not self.interactive:  # Ctrl-C ends a script, as in psql
-            raise StopScript()
+        elif outcome.cancelled and (not self.interactive or self.include_depth > 0):  # Ctrl-C ends a script (an \\i'd one too), as in psql
+            raise ScriptCancelled()
         else:
             if outcome.ok and sql.lstrip()[:8].lower().startswith(_DDL):
                 self.schema_changed()

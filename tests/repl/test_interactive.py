@@ -383,6 +383,26 @@ def test_real_terminal_ctrl_c_cancels_a_query_and_ctrl_d_quits(fresh_db, sigint_
     assert child.exitstatus == 0
 
 
+def test_ctrl_c_in_an_included_file_ends_it_and_the_files_that_included_it(fresh_db, tmp_path):
+    """psql's included files are not interactive: Ctrl-C cancels the statement and ends them,
+    back to the prompt. The shell cancelled one statement and ran the rest of the file."""
+    (tmp_path / "inner.sql").write_text("".join(f"select {n} as n, pg_sleep(0.3);\n" for n in range(40)))
+    (tmp_path / "outer.sql").write_text(f"\\i {tmp_path / 'inner.sql'}\nselect 'after' as outer_line;\n")
+    child = _spawn(fresh_db)
+    child.expect("=# ")
+    child.sendline(f"\\i {tmp_path / 'outer.sql'}")
+    _wait_until_busy(fresh_db)
+    child.sendintr()
+    child.expect("canceling statement due to user request")
+    child.expect("=# ")
+    assert "outer_line" not in child.before and " 39\r\n" not in child.before
+    child.sendline("select 'back' as at_the_prompt;")
+    child.expect("at_the_prompt")
+    child.expect("=# ")
+    child.sendline("\\q")
+    child.expect(pexpect.EOF)
+
+
 def test_watch_goes_to_psql_watch_pager_and_ends_when_the_pager_quits(fresh_db, tmp_path):
     """psql 15's PSQL_WATCH_PAGER: every result of \\watch to one pager (pspg --stream in
     real use; here one that keeps two results' lines and quits), none on the terminal."""
