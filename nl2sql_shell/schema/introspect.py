@@ -25,6 +25,7 @@ transaction) that is rolled back, so the connection is left exactly as it was fo
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -403,11 +404,18 @@ def _probe(cur: psycopg.Cursor, probes: list[sql.Composed]) -> _Samples:
     probes = [p for p in probes if _sendable(p, cur.connection)]
     if not probes:
         return {}
+    started = time.monotonic()
     try:
         with cur.connection.transaction():
             cur.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(SAMPLING_TIMEOUT_MS))
             rows = cur.execute(sql.SQL(" UNION ALL ").join(probes)).fetchall()
-    except psycopg.Error:  # too slow, not allowed, or not readable now (a materialized view never refreshed)
+    except psycopg.errors.QueryCanceled:
+        # a cancel before the timeout is the person's Ctrl-C: the question stops (the schema
+        # read without its samples was cached for the session)
+        if time.monotonic() - started < SAMPLING_TIMEOUT_MS / 1000 * 0.9:
+            raise
+        return {}
+    except psycopg.Error:  # not allowed, or not readable now (a materialized view never refreshed)
         return {}
     return {(oid, name): tuple(values) for oid, name, values in rows if values}
 

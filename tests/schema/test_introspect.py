@@ -389,3 +389,22 @@ def test_a_sql_ascii_database_with_a_name_its_encoding_cannot_write_is_read(pg_s
         conn.execute("CREATE TABLE w (tag text); INSERT INTO w VALUES ('a'), ('b'); CREATE TABLE \"café_x\" (id int)".encode())  # (psycopg writes text as ASCII here)
         schema = read_schema(conn)
     assert {t.name for t in schema.tables} == {"w", "café_x"} and set(schema.table("w").column("tag").sample_values) == {"a", "b"}
+
+
+def test_ctrl_c_during_the_samples_stops_the_read_but_their_timeout_only_drops_them(fresh_db):
+    """The samples' reader took the person's Ctrl-C for its own timeout: the question went on,
+    and the schema read without its samples was kept for the session."""
+    import threading
+
+    from psycopg import sql
+
+    from nl2sql_shell.schema import introspect
+
+    slow = sql.SQL("SELECT 0::oid, 'x'::text, ARRAY(SELECT pg_sleep({})::text)")
+    with psycopg.connect(fresh_db, autocommit=True) as conn, conn.cursor() as cur:
+        timer = threading.Timer(0.3, conn.cancel_safe)
+        timer.start()
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            introspect._probe(cur, [slow.format(5)])
+        timer.join()
+        assert introspect._probe(cur, [slow.format(introspect.SAMPLING_TIMEOUT_MS / 1000 + 2)]) == {}  # its own timeout
