@@ -90,6 +90,7 @@ def test_finetune_data_that_is_not_text_or_a_suite_is_one_line_before_the_model_
 
 @pytest.mark.parametrize("option", [("--lr", "nan"), ("--batch-size", "0"), ("--eval-split", "3"), ("--dropout", "7"), ("--epochs", "-1"), ("--max-length", "0")])
 def test_finetune_refuses_impossible_numbers_before_the_model_loads(tmp_path, option):
+    (tmp_path / "pairs.jsonl").write_text('{"question": "q", "context": "c", "answer": "a"}\n')  # (a missing file is refused first)
     done = _run("finetune", "--data", str(tmp_path / "pairs.jsonl"), "--model", "/nowhere/model", "--output", str(tmp_path / "a"), *option)
     assert done.returncode == 2 and option[0] in done.stderr and "Traceback" not in done.stderr
 
