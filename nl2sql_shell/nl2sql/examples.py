@@ -22,11 +22,14 @@ _WORD = re.compile(r"[a-z0-9_]+")
 
 
 def store_path(host: str, port: str | int, dbname: str) -> Path:
-    """One file per database, under the user's data folder."""
+    """One file per database, under the user's data folder. A server whose socket is in its
+    own data folder (the embedded one) is named by that folder: it takes a new port at each
+    start, and its examples were lost with the port."""
     from nl2sql_shell.config import data_folder
 
     base = Path(os.environ.get("NL2SQL_SHELL_EXAMPLES_DIR") or data_folder() / "examples")
-    digest = hashlib.sha256(f"{host}:{port}/{dbname}".encode()).hexdigest()[:12]
+    place = host if host.startswith("/") and Path(host, "PG_VERSION").is_file() else f"{host}:{port}"
+    digest = hashlib.sha256(f"{place}/{dbname}".encode()).hexdigest()[:12]
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", dbname)
     return base / f"{safe}-{digest}.jsonl"
 

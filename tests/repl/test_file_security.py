@@ -104,6 +104,13 @@ def test_examples_memory_is_private(home: Path):
     assert mode(path.parent.parent) == 0o700  # .../nl2sql-shell
 
 
+def test_the_embedded_server_s_examples_outlive_its_port(home: Path, pg_server):
+    """The embedded server takes a new port at each start: its examples were keyed by it, and
+    a new, empty memory came with every session (a socket folder of another server's keeps it)."""
+    assert store_path(str(pg_server.data_dir), 1234, "shop") == store_path(str(pg_server.data_dir), 5678, "shop")
+    assert store_path("/var/run/postgresql", 5432, "shop") != store_path("/var/run/postgresql", 5433, "shop")
+
+
 def test_an_existing_examples_file_is_tightened_when_read(home: Path):
     path = store_path("127.0.0.1", 5432, "shop")
     path.parent.mkdir(parents=True)
