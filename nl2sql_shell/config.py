@@ -110,9 +110,14 @@ def model_settings(config: dict[str, Any], *, model: str | None, model_url: str 
     for a setting of the wrong kind."""
     from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 
-    model_url = model_url or setting(config, "model_url", str)
+    if model_url is not None and backend not in (None, "auto", "openai"):
+        raise SystemExit(f"nl2sql-shell: --backend {backend} runs a model here, and --model-url asks a server: give one of them")
+    # a flag wins over the file: a local --backend over the file's server, --model-url over its backend
+    model_url = model_url or (setting(config, "model_url", str) if backend in (None, "auto", "openai") else None)
     if candidates is None and setting(config, "candidates", int, DEFAULT_CANDIDATES) < 1:
         raise SystemExit(f"nl2sql-shell: {config_path()}: candidates must be at least 1, not {config['candidates']!r}")
+    if (seconds := setting(config, "check_seconds", float)) is not None and not seconds > 0:  # (0 cancelled every check at once)
+        raise SystemExit(f"nl2sql-shell: {config_path()}: check_seconds must be more than 0, not {config['check_seconds']!r}")
     local = model_url is None
     return {
         "model": model or setting(config, "model", str),
@@ -120,7 +125,7 @@ def model_settings(config: dict[str, Any], *, model: str | None, model_url: str 
         "adapter": adapter or (setting(config, "adapter", str) if local else None),
         "quantize": quantize or (setting(config, "quantize", str) if local else None),
         "device": device or (setting(config, "device", str) if local else None),
-        "backend": backend or setting(config, "backend", str, "auto"),
+        "backend": backend or (setting(config, "backend", str, "auto") if local else "openai"),  # (the file's backend is a local model's)
         "candidates": candidates if candidates is not None else setting(config, "candidates", int, DEFAULT_CANDIDATES),
         "check_seconds": setting(config, "check_seconds", float),
         "grammar": setting(config, "grammar", bool, False),

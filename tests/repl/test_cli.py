@@ -127,6 +127,7 @@ def test_embedded_demo_database_starts_from_nothing(reachable_tmp: Path):
         ('check_seconds = "abc"', "check_seconds must be a number"),
         ('vi = "false"', "vi must be true or false"),
         ("candidates = 0", "candidates must be at least 1, not 0"),  # (every question then failed)
+        ("check_seconds = 0", "check_seconds must be more than 0, not 0"),  # (every check was cancelled at once)
     ],
 )
 def test_a_config_value_of_the_wrong_kind_is_one_line(fresh_db, tmp_path, setting, named):
@@ -160,6 +161,12 @@ def test_a_config_value_of_the_wrong_kind_is_told_before_connecting(tmp_path):
 def test_the_config_s_local_model_settings_leave_a_model_server_alone(fresh_db, tmp_path):
     """`quantize = "4bit"` in the file (its own docstring's example) with `--model-url` on
     the command line: every question failed, blaming flags that were never typed."""
-    (tmp_path / "config.toml").write_text('quantize = "4bit"\ndevice = "cpu"\n')
+    (tmp_path / "config.toml").write_text('quantize = "4bit"\ndevice = "cpu"\nbackend = "llamacpp"\n')  # (the URL was ignored for the file's backend)
     done = shell(fresh_db, "-X", "--model-url", "http://127.0.0.1:9/v1", "--model", "none", "-c", "? how many rows", NL2SQL_SHELL_CONFIG=str(tmp_path / "config.toml"))
     assert "do not apply to a model server" not in done.stderr and "127.0.0.1:9" in done.stderr
+
+
+def test_model_url_and_a_local_backend_given_together_is_one_line(fresh_db):
+    done = shell(fresh_db, "-X", "--model-url", "http://127.0.0.1:9/v1", "--backend", "llamacpp", "-c", "select 1")
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "--backend llamacpp runs a model here, and --model-url asks a server" in done.stderr
+
