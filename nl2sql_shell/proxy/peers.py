@@ -15,6 +15,7 @@ loopback client is taken as unknown.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import socket
@@ -23,6 +24,7 @@ from pathlib import Path
 _TABLES = (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))
 NOBODY = -1  # the system lists connections, and the client's end of this one is not on this host
 CLOSED = -2  # the client's end is on this host, but no process holds it any more (closed at once)
+UNREADABLE = -3  # the system has the tables but they could not be read now (out of descriptors)
 
 Address = tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]
 
@@ -32,14 +34,17 @@ def client_uid(client: tuple, server: tuple) -> int | None:
     (both (host, port, ...) as asyncio gives them), in whatever state (a client that sent its
     messages and closed its side at once is no longer "established"); CLOSED when no process
     owns that end any more (its uid column says 0, as if root's); NOBODY when this host holds
-    no end of it; None when the system does not say."""
+    no end of it; UNREADABLE when the tables are there but could not be read (a proxy out of
+    file descriptors: the check failed open); None when the system has no such tables."""
     wanted = (_plain(client[0]), client[1]), (_plain(server[0]), server[1])
     listed, closed = False, False
     for table in _TABLES:
         try:
             lines = table.read_text().splitlines()[1:]
-        except OSError:
+        except FileNotFoundError:
             continue
+        except OSError:
+            return UNREADABLE
         listed = True
         for line in lines:
             fields = line.split()
@@ -50,15 +55,19 @@ def client_uid(client: tuple, server: tuple) -> int | None:
     return (CLOSED if closed else NOBODY) if listed else None
 
 
-def is_local_address(host: str) -> bool:
-    """Whether ``host`` is one of this host's own addresses (a socket can be bound to it): a
-    client from there is on this host, whichever address it used."""
-    address = _plain(host)
-    with socket.socket(socket.AF_INET6 if address.version == 6 else socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.bind((str(address), 0))
-        except OSError:
-            return False
+def is_local_address(peer: tuple) -> bool:
+    """Whether the peer's address (host, port[, flowinfo, scope id] as asyncio gives it) is one
+    of this host's own (a socket can be bound to it, a link-local one in its scope): a client
+    from there is on this host, whichever address it used. Only "no such address here" says
+    another host; a probe that fails otherwise (out of descriptors) is taken as this host's."""
+    address = _plain(peer[0])
+    v6 = address.version == 6
+    target = (str(address), 0, 0, peer[3] if len(peer) > 3 else 0) if v6 else (str(address), 0)
+    try:
+        with socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(target)
+    except OSError as exc:
+        return exc.errno != errno.EADDRNOTAVAIL
     return True
 
 

@@ -117,7 +117,9 @@ class Proxy:
                 startup = await asyncio.wait_for(read_startup(reader, writer), STARTUP_TIMEOUT_S)
             except asyncio.TimeoutError:
                 return
-            refusal = self._refusal(writer.get_extra_info("peername"), writer.get_extra_info("sockname"))
+            # (the system's tables read in a thread: thousands of lines each time, and the
+            # event loop serves every other session meanwhile)
+            refusal = await asyncio.to_thread(self._refusal, writer.get_extra_info("peername"), writer.get_extra_info("sockname"))
             if refusal is not None:
                 writer.write(codec.error(refusal, "28000", "FATAL"))
                 await writer.drain()
@@ -152,7 +154,7 @@ class Proxy:
             if _is_loopback(self.listen[0]):
                 return "connections from other hosts are refused (see --listen)"
             uid = peers.client_uid(peer, here)
-            if uid in (None, peers.NOBODY) and not peers.is_local_address(peer[0]):  # another host
+            if uid in (None, peers.NOBODY) and not peers.is_local_address(peer):  # another host
                 if self.upstream.is_socket:
                     return "connections from other hosts are refused in front of a unix socket, where the server would take them for the proxy's own OS user: give the upstream as a TCP address"
                 return None

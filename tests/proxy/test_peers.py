@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 
 import pytest
 
@@ -113,7 +114,7 @@ def test_the_owner_of_a_loopback_connection_is_read_from_the_system():
         with accepted:
             assert peers.client_uid(peer, accepted.getsockname()) == peers.CLOSED
             assert peers.is_own(peer, accepted.getsockname()) is False
-    assert peers.is_local_address("127.0.0.1") and not peers.is_local_address("203.0.113.9")
+    assert peers.is_local_address(("127.0.0.1", 1)) and not peers.is_local_address(("203.0.113.9", 1))
 
 
 def test_other_hosts_are_refused_in_front_of_a_unix_socket(tmp_path, monkeypatch):
@@ -129,3 +130,45 @@ def test_other_hosts_are_refused_in_front_of_a_unix_socket(tmp_path, monkeypatch
     loopback_only = Proxy(Upstream("db.internal", 5432), lambda: None, listen=("127.0.0.1", 6432))
     assert "other hosts" in loopback_only._refusal(remote, ("127.0.0.1", 6432))
     assert list(tmp_path.iterdir()) == []
+
+
+def _link_local() -> tuple[str, int] | None:
+    """One of this host's IPv6 link-local addresses and its interface index, if it has one."""
+    try:
+        lines = open("/proc/net/if_inet6").read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        raw, index = line.split()[:2]
+        if raw.startswith("fe80"):
+            return ":".join(raw[i : i + 4] for i in range(0, 32, 4)), int(index, 16)
+    return None
+
+
+@pytest.mark.skipif(_link_local() is None, reason="needs an IPv6 link-local address")
+def test_a_link_local_address_of_this_host_is_this_host():
+    """Its scope was dropped: the probe could not bind it, the client (its end gone) was
+    another host's and served in front of a TCP upstream."""
+    address, index = _link_local()
+    assert peers.is_local_address((address, 40000, 0, index))
+    assert not peers.is_local_address(("fe80::dead:beef:1", 40000, 0, index))
+
+
+def test_a_peer_check_that_cannot_read_or_probe_refuses(tmp_path, monkeypatch):
+    """Out of file descriptors the tables could not be read: the owner was unknown, and an
+    unknown loopback client was served (another user's INSERT ran)."""
+    monkeypatch.setattr(peers, "_TABLES", (tmp_path,))  # a folder: reading it fails, as at EMFILE
+    assert peers.client_uid(("127.0.0.1", 1), ("127.0.0.1", 2)) == peers.UNREADABLE
+    assert peers.is_own(("127.0.0.1", 1), ("127.0.0.1", 2)) is False
+    script = (
+        "import resource, socket\n"
+        "from nl2sql_shell.proxy import peers\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))\n"
+        "held = []\n"
+        "try:\n"
+        "    while True: held.append(socket.socket())\n"
+        "except OSError: pass\n"
+        "print(peers.is_local_address(('203.0.113.9', 1)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "True"  # taken as this host's: refused
