@@ -70,7 +70,7 @@ class Output:
         leaves results where they went."""
         from nl2sql_shell.repl.pipes import close_pipe, open_pipe
 
-        pipe = open_pipe(path[1:].strip()) if path and path.startswith("|") else None
+        pipe = open_pipe(path[1:].strip(), self.encoding) if path and path.startswith("|") else None
         new = pipe.stdin if pipe is not None else open(os.path.expanduser(path), "w", encoding=self.encoding, errors="replace") if path else None  # noqa: SIM115
         if self._pipe is not None:
             close_pipe(self._pipe)
@@ -87,7 +87,7 @@ class Output:
         from nl2sql_shell.repl.pipes import close_pipe, open_pipe
 
         saved = self._file, self._pipe
-        process = open_pipe(command)
+        process = open_pipe(command, self.encoding)
         self._file, self._pipe = process.stdin, None
         try:
             yield process

@@ -29,9 +29,10 @@ def system(command: str) -> int:
             continue
 
 
-def open_pipe(command: str) -> subprocess.Popen[str]:
-    """Start ``command`` under /bin/sh with a text pipe to its standard input."""
-    return subprocess.Popen(sh(command), executable=SH, stdin=subprocess.PIPE, text=True, encoding="utf-8", errors="surrogateescape")  # (bytes read that were no UTF-8: as read)
+def open_pipe(command: str, encoding: str = "utf-8") -> subprocess.Popen[str]:
+    """Start ``command`` under /bin/sh with a text pipe to its standard input, in the client
+    encoding (psql writes the server's bytes: a LATIN1 session's é is one byte)."""
+    return subprocess.Popen(sh(command), executable=SH, stdin=subprocess.PIPE, text=True, encoding=encoding, errors="surrogateescape")  # (bytes read that were no UTF-8: as read)
 
 
 def close_pipe(process: subprocess.Popen[str]) -> int:

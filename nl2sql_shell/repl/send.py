@@ -221,10 +221,10 @@ class _output_to:
         if self.path is None:
             return
         if self.path.startswith("|"):
-            self.pipe = open_pipe(self.path[1:].strip())
+            self.pipe = open_pipe(self.path[1:].strip(), self.shell.output.encoding)
             self._use(Output(self.pipe.stdin, use_pager=False, to_command=True))
             return
-        self.file = _FileOnFirstWrite(os.path.expanduser(self.path), self._cannot_open)
+        self.file = _FileOnFirstWrite(os.path.expanduser(self.path), self._cannot_open, self.shell.output.encoding)
         self._use(Output(self.file, use_pager=False))  # type: ignore[arg-type]
 
     def _cannot_open(self, exc: OSError) -> None:
@@ -257,15 +257,15 @@ class _FileOnFirstWrite:
     """A text file opened (truncated) only when the first text or bytes come for it; if it
     cannot be opened, ``cannot_open`` hears why once and what comes is dropped."""
 
-    def __init__(self, path: str, cannot_open: Callable[[OSError], None]) -> None:
-        self.path, self.cannot_open = path, cannot_open
+    def __init__(self, path: str, cannot_open: Callable[[OSError], None], encoding: str = "utf-8") -> None:
+        self.path, self.cannot_open, self.encoding = path, cannot_open, encoding
         self.handle: IO[str] | None = None
         self.dropped = False
 
     def _open(self) -> IO[str]:
         if self.handle is None and not self.dropped:
             try:
-                self.handle = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
+                self.handle = open(self.path, "w", encoding=self.encoding, errors="replace")  # noqa: SIM115 - closed by close(); in the client encoding, as \\o
             except OSError as exc:
                 self.dropped = True
                 self.cannot_open(exc)

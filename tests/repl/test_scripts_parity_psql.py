@@ -52,6 +52,18 @@ def test_a_script_in_the_client_encoding_reads_and_prints_as_in_psql(fresh_db, t
     assert b"LATIN1\nSET\nUTF8\n" in out and b" \xe9 | x\n" in out and b"last\xe9" in out
 
 
+def test_g_and_o_to_files_and_commands_write_the_client_encoding_as_psql(fresh_db, tmp_path: Path):
+    """\\g FILE, \\g |cmd and \\o |cmd wrote UTF-8 whatever the client encoding (\\o FILE did not)."""
+    script = "select 'caf\xe9' as v \\g g.out\nselect 'caf\xe9' as v \\g |od -c\n\\o |od -c\nselect 'caf\xe9' as w;\n\\o\n"
+    for side in ("ours", "psql"):
+        (tmp_path / side).mkdir()
+        (tmp_path / side / "e.sql").write_bytes(script.encode("latin-1"))
+    conninfo = f"{fresh_db} client_encoding=LATIN1"
+    mine = ours(conninfo, "-f", "e.sql", cwd=tmp_path / "ours")
+    assert mine == theirs(conninfo, "-f", "e.sql", cwd=tmp_path / "psql")
+    assert (tmp_path / "ours" / "g.out").read_bytes() == (tmp_path / "psql" / "g.out").read_bytes() == b"  v   \n------\n caf\xe9\n(1 row)\n\n"
+
+
 RESULT_VARIABLES = (
     "select 1 as a union select 2 \\gset\n\\echo :ROW_COUNT :ERROR :SQLSTATE\n"
     "select 1/0 \\gset\n\\echo :ROW_COUNT :ERROR :SQLSTATE :LAST_ERROR_MESSAGE\n\\errverbose\n"
