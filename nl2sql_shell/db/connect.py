@@ -7,6 +7,7 @@ With no target at all we fall back to the embedded server and its demo database.
 
 from __future__ import annotations
 
+import locale
 import os
 import sys
 from collections.abc import Callable
@@ -135,8 +136,12 @@ def _libpq_connect(conninfo: str, password: str | None) -> psycopg.Connection:
 
 def _terminal_session() -> bool:
     """psql's rule for client_encoding=auto: standard input and output are both terminals and
-    PGCLIENTENCODING is not set."""
+    PGCLIENTENCODING is not set; and, unlike psql, a locale that names a character set (in the
+    C or POSIX locale auto is SQL_ASCII, under which a database's other bytes came back as
+    U+FFFD, written back so by \\gexec, and a non-ASCII database name was a traceback)."""
     if "PGCLIENTENCODING" in os.environ:
+        return False
+    if locale.nl_langinfo(locale.CODESET).upper().replace("-", "").replace("_", "") in ("ANSIX3.41968", "ASCII", "USASCII", "646"):
         return False
     return all(stream is not None and stream.isatty() for stream in (sys.stdin, sys.stdout))
 

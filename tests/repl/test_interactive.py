@@ -340,6 +340,25 @@ def test_a_terminal_gets_its_own_encoding_from_a_latin1_database_and_psql_s_appl
             admin.execute(f"drop database {name} with (force)")
 
 
+def test_a_c_locale_terminal_connects_to_a_database_named_outside_ascii(pg_server):
+    """client_encoding=auto in the C locale is SQL_ASCII, under which psycopg read the
+    database's name as ASCII: a traceback, the shell gone."""
+    name = f"café_{os.getpid()}"
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+        admin.execute(f'create database "{name}"')
+    try:
+        child = _spawn(pg_server.conninfo(name), LANG="C", LC_ALL="C")
+        child.expect("=# ")
+        child.sendline("select 41 + 1 as answer;")
+        child.expect(" 42\r\n")
+        child.sendline("\\q")
+        child.expect(pexpect.EOF)
+        assert "Traceback" not in child.before
+    finally:
+        with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+            admin.execute(f'drop database "{name}" with (force)')
+
+
 def _wait_until_busy(conninfo: str, seconds: float = 20.0) -> None:
     """Until another session of the database runs a statement: Ctrl-C is meant for a running
     query (the shell's may show as its cursor's FETCH)."""
