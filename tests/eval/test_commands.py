@@ -108,12 +108,14 @@ def test_a_question_that_crashes_the_pipeline_is_recorded_and_the_run_goes_on(su
 def test_a_second_eval_on_the_same_server_stops_before_touching_the_databases(suite, tiny, pg_server):
     """Loading re-creates the suite's databases: under a running eval that would drop them."""
     from nl2sql_shell.eval.runner import claim_server
+    from nl2sql_shell.eval.suite import MADE_BY
 
     claim = claim_server(pg_server.conninfo("postgres"))
     try:
         with psycopg.connect(pg_server.conninfo("postgres"), autocommit=True) as admin:
             admin.execute("DROP DATABASE IF EXISTS shopdb WITH (FORCE)")
             admin.execute("CREATE DATABASE shopdb")
+            admin.execute(psycopg.sql.SQL("COMMENT ON DATABASE shopdb IS {}").format(MADE_BY))  # the running eval's own
         with psycopg.connect(pg_server.conninfo("shopdb"), autocommit=True) as conn:
             conn.execute("CREATE TABLE shop (id int); INSERT INTO shop VALUES (1)")
             result = _run("eval", str(suite), "--model", tiny, "--device", "cpu", "--dsn", pg_server.conninfo("postgres"))
