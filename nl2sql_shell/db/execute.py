@@ -575,8 +575,9 @@ class Executor:
         """psql prints ``COPY n`` except when the data itself went to the query output. Data
         that cannot be written is told once, as psql's handleCopyOut tells it, and the
         server's is still read to the COPY's end."""
-        try:
-            status = run_copy(self.conn, sql, source, sink)
+        try:  # Ctrl-C: a cancel request, and the server's data up to its error is still read
+            with self._cancel_on_interrupt():  # (a KeyboardInterrupt inside psycopg's read left the COPY half read: the session broken)
+                status = run_copy(self.conn, sql, source, sink)
         finally:  # (what came before the server's error is written too, as psql's stdio writes it)
             failure = None if sink is None else sink.finish()
         if failure is not None:
@@ -589,11 +590,12 @@ class Executor:
 
     def data_sink(self) -> CopySink:
         """COPY TO STDOUT's data for the query output (or `\\g`'s file or command), written in
-        pieces of COPY_CHUNK bytes: one write (and flush) per row made a million rows nine
-        times slower than psql's buffered stdio."""
+        pieces of COPY_CHUNK bytes (one write and flush per row made a million rows nine times
+        slower than psql's buffered stdio), row by row on a terminal."""
         output = self.output
         held: list[bytes] = []
         size = 0
+        chunk = 0 if output.is_terminal and output.to_stdout else COPY_CHUNK  # a terminal sees each row as it comes, as psql's
 
         def flush() -> None:
             nonlocal size
@@ -606,7 +608,7 @@ class Executor:
             nonlocal size
             held.append(data)
             size += len(data)
-            if size >= COPY_CHUNK:
+            if size >= chunk:
                 flush()
 
         return CopySink(write, flush, to_stdout=output.to_stdout)

@@ -101,8 +101,8 @@ def parse(argument: str) -> SlashCopy | str:
     raw = found.group() if found and found.group() else rest[0].group()
     target = raw[1:-1].replace("''", "'") if raw.startswith("'") else raw
     stdio = not program and raw.lower() in ("stdin", "stdout", "pstdin", "pstdout")  # bare: 'stdin' is a file of that name
-    if stdio:
-        target = raw.lower()
+    if stdio:  # psql reads stdin and stdout as one word, pstdin and pstdout as another, whichever the direction
+        target = ("p" if raw.lower().startswith("p") else "") + ("stdin" if direction == "from" else "stdout")
     end = rest[0].start() + len(raw)
     options = argument[end + 1 if argument[end : end + 1].isspace() else end :]
     endpoint = "FROM STDIN" if direction == "from" else "TO STDOUT"
@@ -224,8 +224,9 @@ def slash_copy(shell: Shell, argument: str) -> bool:
             stream.close()
     shell.last_failed = not outcome.succeeded
     shell.record_result(outcome)  # psql sends \\copy's COPY as a query: ERROR, ROW_COUNT, SQLSTATE, LAST_ERROR_*
-    if process is not None and process.wait() != 0:  # psql's words for a program that failed (or a signal ended)
-        shell.meta_error(f"{command.target}: {_child_status(process.returncode)}")
+    status = process.wait() if process is not None else 0
+    if status != 0 and not (command.direction == "to" and status == -signal.SIGPIPE):  # psql's words for a program that failed (a signal ended); one that stopped reading is told as the write's failure
+        shell.meta_error(f"{command.target}: {_child_status(status)}")
         shell.last_failed = True
     return True
 

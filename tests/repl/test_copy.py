@@ -207,9 +207,13 @@ def test_slash_copy_words_targets_and_transactions_as_psql(pg_server, tmp_path: 
         "\\copy public . t4 ( a , c , b ) junk from acb.txt\n"
         "\\copy t4 (a, c, b) from acb.txt\n"
         "\\copy t4 from 'stdin'\n"
+        "\\copy t4 from stdout\n"  # psql's one word for the script's own lines, whichever the direction
+        "8\tvia\tstdout\n"
+        "\\.\n"
         "\\copy t4 to 'pstdout'\n"
         "select * from t4 order by a;\n"
         "\\copy t4 to program 'cat > /dev/null; kill -9 $$'\n"  # (all read first: no race with the writes)
+        "\\copy t4 to program 'head -c 1 > /dev/null; kill -PIPE $$'\n"  # a reader that stopped: no word of its signal
         "\\copy t4 from adir\n"
         "\\copy t4 to adir\n"
         "begin;\n"

@@ -422,6 +422,25 @@ def test_ctrl_c_in_an_included_file_ends_it_and_the_files_that_included_it(fresh
     child.expect(pexpect.EOF)
 
 
+def test_ctrl_c_during_copy_to_stdout_prints_the_rows_so_far_and_the_session_goes_on(fresh_db):
+    """The interrupt came inside psycopg's read of the COPY: the rows already sent were lost and
+    every later statement failed with "another command is already in progress"."""
+    child = _spawn(fresh_db)
+    child.expect("=# ")
+    child.sendline("copy (select i, pg_sleep(case when i > 3 then 30 else 0 end) from generate_series(1, 6) i) to stdout;")
+    _wait_until_busy(fresh_db)
+    time.sleep(0.5)
+    child.sendintr()
+    child.expect("canceling statement due to user request")
+    assert "3\t\r\n" in child.before
+    child.expect("=# ")
+    child.sendline("select 41 + 1 as answer;")
+    child.expect(" 42\r\n")
+    child.expect("=# ")
+    child.sendline("\\q")
+    child.expect(pexpect.EOF)
+
+
 def test_watch_goes_to_psql_watch_pager_and_ends_when_the_pager_quits(fresh_db, tmp_path):
     """psql 15's PSQL_WATCH_PAGER: every result of \\watch to one pager (pspg --stream in
     real use; here one that keeps two results' lines and quits), none on the terminal."""
