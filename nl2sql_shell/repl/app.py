@@ -171,7 +171,6 @@ class _MetadataCache:
             return self.value
         return self.value
 
-
     def _read_aside(self) -> Metadata:
         """The names as a session of the shell's own sees them (never asking for a password)."""
         target = dataclasses.replace(self.shell.target, prompt_password=False, never_prompt=True)
