@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import errno
 import ipaddress
-import os
 import socket
 from pathlib import Path
 
@@ -69,12 +68,6 @@ def is_local_address(peer: tuple) -> bool:
     except OSError as exc:
         return exc.errno != errno.EADDRNOTAVAIL
     return True
-
-
-def is_own(client: tuple, server: tuple) -> bool | None:
-    """Is the client this process's own OS user? None when that cannot be told."""
-    uid = client_uid(client, server)
-    return None if uid is None else uid == os.geteuid()
 
 
 def _plain(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -150,22 +151,20 @@ class Proxy:
         proxy's own OS user, never another host."""
         if peer is None or here is None:
             return None
-        if not _is_loopback(peer[0]):
-            if _is_loopback(self.listen[0]):
-                return "connections from other hosts are refused (see --listen)"
-            uid = peers.client_uid(peer, here)
-            if uid in (None, peers.NOBODY) and not peers.is_local_address(peer):  # another host
-                if self.upstream.is_socket:
-                    return "connections from other hosts are refused in front of a unix socket, where the server would take them for the proxy's own OS user: give the upstream as a TCP address"
-                return None
-            # this host, through one of its other addresses: its own OS user only (a client that
-            # sent its statements and closed at once is nobody's: it was served as another host's)
-        own = peers.is_own(peer, here)
-        if own is False:
-            return _OTHER_USER
-        if own is None and self.upstream.is_socket:
-            return "the proxy cannot tell which OS user connected, and in front of a unix socket the server would take it for the proxy's own: give the upstream as a TCP address"
-        return None
+        if not _is_loopback(peer[0]) and _is_loopback(self.listen[0]):
+            return "connections from other hosts are refused (see --listen)"
+        uid = peers.client_uid(peer, here)  # (the system's tables, read once)
+        if not _is_loopback(peer[0]) and uid in (None, peers.NOBODY) and not peers.is_local_address(peer):  # another host
+            if self.upstream.is_socket:
+                return "connections from other hosts are refused in front of a unix socket, where the server would take them for the proxy's own OS user: give the upstream as a TCP address"
+            return None
+        # this host (loopback, or one of its other addresses): its own OS user only (a client that
+        # sent its statements and closed at once is nobody's: it was served as another host's)
+        if uid is None:  # the system does not say
+            if self.upstream.is_socket:
+                return "the proxy cannot tell which OS user connected, and in front of a unix socket the server would take it for the proxy's own: give the upstream as a TCP address"
+            return None
+        return None if uid == os.geteuid() else _OTHER_USER
 
     async def _cancel(self, packet: bytes) -> None:
         """A question in progress is stopped by its cancel event alone: the server runs nothing

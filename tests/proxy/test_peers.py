@@ -104,16 +104,13 @@ def test_the_owner_of_a_loopback_connection_is_read_from_the_system():
         accepted, peer = server.accept()
         with accepted:
             assert peers.client_uid(peer, accepted.getsockname()) == os.geteuid()
-            assert peers.is_own(peer, accepted.getsockname()) is True
             assert peers.client_uid(("127.0.0.1", 1), accepted.getsockname()) == peers.NOBODY  # no such connection
-            assert peers.is_own(("127.0.0.1", 1), accepted.getsockname()) is False
     with socket.create_server(("127.0.0.1", 0)) as server:
         client = socket.create_connection(server.getsockname())
         accepted, peer = server.accept()
         client.close()  # its end lingers, held by no process
         with accepted:
             assert peers.client_uid(peer, accepted.getsockname()) == peers.CLOSED
-            assert peers.is_own(peer, accepted.getsockname()) is False
     assert peers.is_local_address(("127.0.0.1", 1)) and not peers.is_local_address(("203.0.113.9", 1))
 
 
@@ -159,7 +156,6 @@ def test_a_peer_check_that_cannot_read_or_probe_refuses(tmp_path, monkeypatch):
     unknown loopback client was served (another user's INSERT ran)."""
     monkeypatch.setattr(peers, "_TABLES", (tmp_path,))  # a folder: reading it fails, as at EMFILE
     assert peers.client_uid(("127.0.0.1", 1), ("127.0.0.1", 2)) == peers.UNREADABLE
-    assert peers.is_own(("127.0.0.1", 1), ("127.0.0.1", 2)) is False
     script = (
         "import resource, socket\n"
         "from nl2sql_shell.proxy import peers\n"
