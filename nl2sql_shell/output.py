@@ -16,6 +16,8 @@ import subprocess
 import sys
 from typing import IO
 
+from nl2sql_shell.terminal_prompt import is_terminal
+
 DEFAULT_PAGER = "less -SRXF"
 
 
@@ -38,11 +40,11 @@ class Output:
         self._file: IO[str] | None = None
         self._pipe: subprocess.Popen[str] | None = None  # `\\o |command`
         self.log: IO[str] | None = None  # -L FILE: every result is copied there too
-        self.is_terminal = self._default.isatty()
+        self.is_terminal = is_terminal(self._default)
         # psql's PageOutput pages only when standard input is a terminal too (`psql < file`
         # on a terminal never pages, even with \pset pager always); a stream handed in
         # stands for a whole terminal.
-        self._pageable = self.is_terminal and (stream is not None or _is_terminal(sys.stdin))
+        self._pageable = self.is_terminal and (stream is not None or is_terminal(sys.stdin))
         self.use_pager = self._pageable if use_pager is None else use_pager
         self.always_page = False
         self.pager_min_lines = 0
@@ -220,14 +222,6 @@ def pager_command() -> str:
         if name in os.environ:
             return os.environ[name] if os.environ[name].strip() else ""
     return DEFAULT_PAGER
-
-
-def _is_terminal(stream: IO[str] | None) -> bool:
-    """Whether ``stream`` is open on a terminal (standard input may be closed or None)."""
-    try:
-        return stream is not None and stream.isatty()
-    except ValueError:  # closed
-        return False
 
 
 class _LazyPager:

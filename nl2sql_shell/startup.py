@@ -17,6 +17,7 @@ from nl2sql_shell.repl.pset import variable_changed
 from nl2sql_shell.repl.shell import ConnectionLost, Shell, StopScript
 from nl2sql_shell.repl.variables import boolean, connection_variables
 from nl2sql_shell.session_flags import SessionFlags
+from nl2sql_shell.terminal_prompt import is_terminal
 
 EXIT_OK, EXIT_ERROR, EXIT_CONNECTION, EXIT_SCRIPT_STOPPED = 0, 1, 2, 3
 
@@ -110,7 +111,7 @@ def run_shell(
         print(f"nl2sql-shell: error: {exc}", file=sys.stderr)
         return EXIT_CONNECTION
 
-    scripted = bool(commands or files) or sys.stdin is None or not sys.stdin.isatty()
+    scripted = bool(commands or files) or not is_terminal(sys.stdin)
     output = Output()
     output.configure_pager(settings.pager, settings.pager_min_lines)
     if display.output:

@@ -11,6 +11,16 @@ import io
 import os
 import sys
 from collections.abc import Callable, Iterator
+from typing import IO
+
+
+def is_terminal(stream: IO[str] | None) -> bool:
+    """Whether ``stream`` is open on a terminal: a standard stream may be None (started with
+    it closed) or closed since (ValueError), and both are "not a terminal"."""
+    try:
+        return stream is not None and stream.isatty()
+    except ValueError:
+        return False
 
 
 @contextlib.contextmanager

@@ -17,7 +17,7 @@ import psycopg
 from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from nl2sql_shell.terminal_prompt import simple_prompt
+from nl2sql_shell.terminal_prompt import is_terminal, simple_prompt
 
 TARGET_VARIABLES = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD", "PGSERVICE")
 APPLICATION_NAME = "nl2sql-shell"
@@ -143,7 +143,7 @@ def _terminal_session() -> bool:
         return False
     if locale.nl_langinfo(locale.CODESET).upper().replace("-", "").replace("_", "") in ("ANSIX3.41968", "ASCII", "USASCII", "646"):
         return False
-    return all(stream is not None and stream.isatty() for stream in (sys.stdin, sys.stdout))
+    return is_terminal(sys.stdin) and is_terminal(sys.stdout)
 
 
 def describe(conn: psycopg.Connection, *, now: bool = False, place: bool = True) -> str:

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 from prompt_toolkit import PromptSession
 from prompt_toolkit.application import get_app, run_in_terminal
 from prompt_toolkit.buffer import Buffer
@@ -162,20 +163,25 @@ class _MetadataCache:
             if conn.info.transaction_status == TransactionStatus.IDLE:
                 version = catalog_version(conn)
                 if self.stale or version != self.version:
-                    self.value, self.version, self.stale = load_metadata(conn), version, False
-            elif self.value is None:  # (read again when idle, as below)
-                self.value, self.version, self.stale = self._read_aside(), None, False
+                    self._read(conn, None, version)
+            elif self.value is None:
+                self._read(None, self.WAIT_MS, None)
             elif self.stale:  # read again when idle: the transaction may roll its DDL back
-                self.value, self.version, self.stale = load_metadata(conn, self.value, statement_timeout_ms=self.WAIT_MS), None, False
+                self._read(conn, self.WAIT_MS, None)
         except Exception:  # noqa: BLE001 - completion must never break the prompt
             return self.value
         return self.value
 
-    def _read_aside(self) -> Metadata:
-        """The names as a session of the shell's own sees them (never asking for a password)."""
-        target = dataclasses.replace(self.shell.target, prompt_password=False, never_prompt=True)
-        with connect(target) as conn:
-            return load_metadata(conn, statement_timeout_ms=self.WAIT_MS)
+    def _read(self, conn: psycopg.Connection | None, timeout_ms: int | None, version: str | None) -> None:
+        """Read the names through ``conn``, or None: a session of the shell's own (never asking
+        for a password); a failed read keeps the names read before."""
+        if conn is None:
+            target = dataclasses.replace(self.shell.target, prompt_password=False, never_prompt=True)
+            with connect(target) as aside:
+                self.value = load_metadata(aside, self.value, statement_timeout_ms=timeout_ms)
+        else:
+            self.value = load_metadata(conn, self.value, statement_timeout_ms=timeout_ms)
+        self.version, self.stale = version, False
 
 
 def _key_bindings(shell: Shell) -> KeyBindings:

@@ -22,7 +22,7 @@ from nl2sql_shell.db.copy import CopySink
 from nl2sql_shell.repl.pipes import SH, sh
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.transactions import run_in_transaction_mode
-from nl2sql_shell.terminal_prompt import stdin_line
+from nl2sql_shell.terminal_prompt import is_terminal, stdin_line
 
 _PROMPT_TEXT = "Enter data to be copied followed by a newline.\nEnd with a backslash and a period on a line by itself, or an EOF signal.\n"
 _END_MARKS = ("\\.\n", "\\.\r\n", "\\.")
@@ -44,7 +44,7 @@ def data_lines(readline: Callable[[], str]) -> Iterator[bytes]:
 def stdin_lines(prompt: Callable[[], str], *, quiet: bool = False) -> Iterator[bytes]:
     """COPY FROM STDIN data typed at the prompt or piped in: on a terminal psql's instructions
     first (unless quiet) and ``prompt`` (its PROMPT3) before each line."""
-    if sys.stdin is None or not sys.stdin.isatty():
+    if not is_terminal(sys.stdin):
         return data_lines(stdin_line)
     if not quiet:
         sys.stdout.write(_PROMPT_TEXT)

@@ -22,6 +22,7 @@ from nl2sql_shell.nl2sql.followup import READ_TIMEOUT_MS
 from nl2sql_shell.nl2sql.proof import prove
 from nl2sql_shell.repl.draft import Draft
 from nl2sql_shell.repl.shell import Shell
+from nl2sql_shell.terminal_prompt import is_terminal
 
 _T = TypeVar("_T")
 
@@ -257,7 +258,7 @@ class QuestionHandler:
                 say(visible(answer.sql) + "\n")
             self.shell.last_failed = True
             return
-        colour = self.shell.interactive and sys.stdout.isatty()
+        colour = self.shell.interactive and is_terminal(sys.stdout)
         shown = visible_sql(answer.sql)  # what runs, every character of it, with nothing that moves the cursor
         say(_highlight(shown) if colour else shown + "\n")
         if shown != answer.sql:  # a written "\\x1B" reads as an escaped ESC: say which it is
