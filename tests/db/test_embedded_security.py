@@ -93,7 +93,8 @@ def test_an_older_password_file_s_lines_for_tcp_are_dropped(own_server):
     password = embedded.read_password(own_server.data_dir)
     own_server.password_file.write_text(f"127.0.0.1:*:*:postgres:{password}\nlocalhost:*:*:postgres:{password}\n{own_server.data_dir}:*:*:postgres:{password}\n")
     again = embedded.start(own_server.data_dir)
-    assert own_server.password_file.read_text() == f"{own_server.data_dir}:*:*:postgres:{password}\n" and again.process is None
+    again.stop()
+    assert own_server.password_file.read_text() == f"{own_server.data_dir}:*:*:postgres:{password}\n" and again.keeper is None
 
 
 def test_remove_takes_the_password_file_along(tmp_path):
@@ -177,8 +178,11 @@ def test_an_old_trust_folder_is_locked_on_its_next_start(own_server, tmp_path):
 def test_an_old_trust_server_still_running_is_locked_when_a_new_shell_attaches(own_server, tmp_path):
     _make_it_old(own_server)
     attached = embedded.start(own_server.data_dir)
-    assert attached.process is None and attached.port == own_server.port
-    _assert_locked(attached, tmp_path)
+    try:
+        assert attached.keeper is None and attached.port == own_server.port
+        _assert_locked(attached, tmp_path)
+    finally:
+        attached.stop()
 
 
 @pytest.fixture
@@ -282,8 +286,9 @@ def test_the_server_gets_none_of_the_shell_s_secrets(reachable_tmp, monkeypatch)
     data_dir = reachable_tmp / f"environment-{uuid.uuid4().hex[:8]}"
     server = embedded.start(data_dir)
     try:
-        assert server.process is not None
-        environment = Path(f"/proc/{server.process.pid}/environ").read_bytes().split(b"\0")
+        assert server.keeper is not None
+        pid = (server.data_dir / "postmaster.pid").read_text().splitlines()[0]
+        environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         assert not any(b"sk-not-for-nobody" in entry for entry in environment) and any(entry.startswith(b"PATH=") for entry in environment)
     finally:
         server.stop()

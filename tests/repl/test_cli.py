@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -118,6 +120,35 @@ def test_embedded_demo_database_starts_from_nothing(reachable_tmp: Path):
     assert result.stdout.strip() == "t"
     again = shell("--demo", "-c", "select current_database()", "-t", NL2SQL_SHELL_DATA_DIR=str(data))
     assert again.stdout.strip() == "nl2sql_demo"
+
+
+def test_a_second_shell_on_the_demo_keeps_its_server_when_the_first_one_quits(reachable_tmp: Path):
+    """The server was the first shell's child and stopped when that shell exited: a second
+    shell open on the demo lost its connection in the middle of its work."""
+    data = reachable_tmp / "two-shells"
+    env = _env(NL2SQL_SHELL_DATA_DIR=str(data))
+    first = subprocess.Popen([*SHELL, "-At"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert _waited(lambda: embedded.password_file(data).exists() and (data / "postmaster.pid").exists())
+        server = embedded.start(data)  # (this test's own look at the server)
+        second = subprocess.Popen([*SHELL, "-At", "-c", "select pg_sleep(4)", "-c", "select count(*) > 1000 from transaction"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        with psycopg.connect(server.conninfo(), autocommit=True) as conn:
+            assert _waited(lambda: conn.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'").fetchone() == (1,))
+        server.stop()
+        assert first.communicate("select 'first';\n", timeout=60) == ("first\n", "") and first.returncode == 0
+        assert second.communicate(timeout=60) == ("\nt\n", "") and second.returncode == 0
+    finally:
+        first.kill()
+    assert _waited(lambda: not (data / "postmaster.pid").exists())  # the last one gone, the server stopped
+
+
+def _waited(condition: Callable[[], bool], seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 @pytest.mark.parametrize(
