@@ -5,6 +5,10 @@ cannot close its includer's `\\if`. In a branch that is not taken nothing runs: 
 no other meta-command runs, and no variable or backtick in them is expanded; an `\\elif` after
 a taken branch is not even evaluated. The expression is the command's words (variables
 expanded, quotes read) joined by blanks and read as psql reads a boolean.
+
+Query text typed in a branch not taken is kept in the buffer until the branch ends and then
+dropped, as psql's discard_query_text drops it: a `;` there sends nothing, and the statement
+begun before the `\\if` goes on after the `\\endif` without it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ class Conditionals:
     """The open `\\if` blocks of one script or of the prompt, innermost last."""
 
     stack: list[str] = field(default_factory=list)
+    kept: list[int] = field(default_factory=list)  # per block: how much of the query buffer its branches keep
 
     def active(self) -> bool:
         """Whether input runs here: outside any `\\if`, or in its taken branch."""
@@ -41,25 +46,43 @@ def intercept(shell, name: str, argument: str) -> bool:  # noqa: ANN001 - Shell 
         if shell.interactive:
             shell.error(f"{name} command ignored; use \\endif or Ctrl-C to exit current \\if block")
         return True
+    branch(shell, name, argument, "")
+    return True
+
+
+def branch(shell, name: str, argument: str, buffer: str) -> str:  # noqa: ANN001
+    """Run the conditional command ``name`` after query text ``buffer``; the buffer psql keeps:
+    what a branch not taken added is dropped at its end, what a taken branch added stays."""
+    state = shell.conditions
     stack = state.stack
     if name == "\\if":
         stack.append((TRUE if _true(shell, argument) else FALSE) if state.active() else IGNORED)
-        return True
+        state.kept.append(len(buffer))
+        return buffer
     if not stack:
         shell.meta_error(f"{name}: no matching \\if")
         shell.last_failed = True  # a failed command, as in psql (exit 1, ON_ERROR_STOP); a bad \\if value is not
-        return True
+        return buffer
     top = stack[-1]
-    if name == "\\endif":
-        stack.pop()
-    elif top in (ELSE_TRUE, ELSE_FALSE):
+    if name != "\\endif" and top in (ELSE_TRUE, ELSE_FALSE):
         shell.meta_error(f"{name}: cannot occur after \\else")
         shell.last_failed = True
-    elif name == "\\elif":
+        return buffer
+    buffer = buffer if top in (TRUE, ELSE_TRUE) else buffer[: state.kept[-1]]
+    if name == "\\elif":
+        state.kept[-1] = len(buffer)
         stack[-1] = (TRUE if _true(shell, argument, name) else FALSE) if top == FALSE else IGNORED
+        return buffer
+    if name == "\\endif":
+        stack.pop()
+        state.kept.pop()
     else:
+        state.kept[-1] = len(buffer)
         stack[-1] = ELSE_TRUE if top == FALSE else ELSE_FALSE
-    return True
+    if state.active():  # psql reads the words left after \\else and \\endif only to warn of them, where input runs
+        for word in meta_arguments(argument, shell.variables, evaluated=0):
+            shell.meta_warning(f'{name}: extra argument "{word}" ignored')
+    return buffer
 
 
 def _true(shell, argument: str, name: str = "\\if") -> bool:  # noqa: ANN001

@@ -14,7 +14,7 @@ import psycopg
 
 from nl2sql_shell.db.cells import visible
 from nl2sql_shell.db.connect import describe, is_connection_string
-from nl2sql_shell.repl.conditionals import intercept
+from nl2sql_shell.repl.conditionals import CONDITIONAL_COMMANDS, intercept
 from nl2sql_shell.repl.describe import handler_for as describe_command
 from nl2sql_shell.repl.listing import NotRun, print_listing
 from nl2sql_shell.repl.pset import SHORTCUTS, variable_changed
@@ -26,6 +26,8 @@ from nl2sql_shell.repl.statements import split_meta_command
 from nl2sql_shell.repl.variables import atoi, before_unterminated, echo, is_number, meta_arguments, parse_boolean, substitute, valid_name
 
 Handler = Callable[[Shell, str], bool]
+_ALIASES = {"\\html": "\\H", "\\help": "\\h"}  # psql's other spellings of a command
+_PGSPECIAL_ANSWERS = frozenset({"\\h"})  # psql's commands that pgspecial answers
 # Commands whose handlers read the line themselves: their words as psql reads them, variables
 # included (variables.meta_arguments), or the line as typed. The others get it with its
 # variables substituted; substituting twice would read `:b` inside a variable's value.
@@ -94,9 +96,13 @@ def run(shell: Shell, line: str) -> bool:
     name, argument = split_meta_command(line)
     if not name.startswith("\\"):
         return True
+    if name in _ALIASES:
+        line, name = _ALIASES[name] + line.lstrip()[len(name) :], _ALIASES[name]
     shell.last_failed = False
     if refused(shell, name):
         return True
+    if not shell.conditions.active() and not _known(name):  # psql names an invalid command in a branch not taken too
+        return _pgspecial(shell, line, known=False)
     if intercept(shell, name, argument):  # \\if and friends, or a branch not taken
         return True
     entry = _COMMANDS.get(name)
@@ -130,6 +136,11 @@ def run(shell: Shell, line: str) -> bool:
         if late:
             shell.meta_error("unterminated quoted string")
     return going_on
+
+
+def _known(name: str) -> bool:
+    """Whether psql has a meta-command of this name."""
+    return name in CONDITIONAL_COMMANDS or name in _PGSPECIAL_ANSWERS or (name in _COMMANDS and name not in NOT_IN_PSQL) or describe_command(name) is not None
 
 
 def _register_psql_only() -> None:

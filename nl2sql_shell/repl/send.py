@@ -28,6 +28,7 @@ from nl2sql_shell.db.copy import copy_direction
 from nl2sql_shell.db.execute import Outcome, error_text
 from nl2sql_shell.db.settings import Settings
 from nl2sql_shell.output import Output
+from nl2sql_shell.repl.conditionals import CONDITIONAL_COMMANDS, branch
 from nl2sql_shell.repl.pipes import close_pipe, open_pipe
 from nl2sql_shell.repl.session_commands import BUFFER_COMMANDS, buffer_command
 from nl2sql_shell.repl.shell import Shell, StopScript
@@ -54,6 +55,9 @@ def run_with_buffer(shell: Shell, buffer: str, line: str) -> str:
     argument = argument.removeprefix(" ")
     if metacommands.refused(shell, name):
         return buffer
+    if name in CONDITIONAL_COMMANDS:
+        shell.last_failed = False
+        return branch(shell, name, argument, buffer)
     if name in BUFFER_COMMANDS and shell.conditions.active():
         return buffer_command(shell, name, buffer, argument)
     if name in ("\\e", "\\edit") and shell.conditions.active():

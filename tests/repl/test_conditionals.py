@@ -128,3 +128,53 @@ def test_at_the_prompt_a_skipped_branch_says_so(fresh_db, monkeypatch, tmp_path:
     fresh.conditions.stack.append("false")
     assert PromptRenderer(fresh).first() == f"{fresh.dbname}@# "
     fresh.close()
+
+
+BUFFERED = r"""create table keep(x int);
+insert into keep values (1), (2);
+select count(*) from keep
+\if false
+; delete from keep
+\endif
+;
+select count(*) as after_if from keep;
+select count(*) from keep
+\if true
+\else
+; delete from keep
+\endif
+;
+select 1 as a
+\if false
+, 2 as b
+\elif true
+, 3 as c
+\else
+, 4 as d
+\endif
+;
+\if false
+select 5
+\endif
+;
+select count(*) as still from keep;
+"""
+
+
+def test_query_text_of_a_branch_not_taken_is_dropped_at_its_end(pg_server, tmp_path: Path):
+    """A statement begun before the `\\if`: its `;` inside the branch not taken sent the text
+    before it, and the rest ran after the `\\endif` (a `delete` in a false branch deleted)."""
+    (tmp_path / "b.sql").write_text(BUFFERED)
+    with twin_databases(pg_server.conninfo()) as (mine, psqls):
+        code, out, err = same(mine, psqls, "-f", "b.sql", cwd=tmp_path)
+        with psycopg.connect(mine) as conn:
+            assert conn.execute("select count(*) from keep").fetchone() == (2,)
+    assert b"DELETE" not in out and b" a | c \n" in out and (code, err) == (0, b"")
+
+
+def test_a_branch_not_taken_still_names_an_invalid_command_and_extra_words(fresh_db, tmp_path: Path):
+    (tmp_path / "i.sql").write_text("\\if false\n\\nosuch\n\\endif\n\\if true\n\\else extra\n\\endif more\n\\if false\n\\endif more\n\\echo after\n\\html\n\\html\n")
+    code, out, err = same(fresh_db, fresh_db, "-f", "i.sql", cwd=tmp_path)
+    assert b"invalid command \\nosuch" in err and err.count(b'\\endif: extra argument "more" ignored') == 2 and out.startswith(b"after\n")
+    (tmp_path / "s.sql").write_text("\\set ON_ERROR_STOP 1\n\\if false\n\\nosuch\n\\endif\n\\echo after\n")
+    assert same(fresh_db, fresh_db, "-f", "s.sql", cwd=tmp_path)[:2] == (3, b"")
