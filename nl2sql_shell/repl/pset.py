@@ -14,9 +14,8 @@ from dataclasses import replace
 from nl2sql_shell.db.settings import FORMATS, Settings
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.special_variables import parse_int, refusal, substitute
-from nl2sql_shell.repl.variables import atoi, boolean, meta_arguments
+from nl2sql_shell.repl.variables import atoi, boolean, meta_arguments, parse_boolean
 
-_BOOLEAN_WORDS = ("true", "false", "yes", "no", "on", "off", "1", "0")
 _ALIASES = {"x": "expanded", "t": "tuples_only", "C": "title", "T": "tableattr"}
 _LISTED = (
     "border", "columns", "csv_fieldsep", "expanded", "fieldsep", "fieldsep_zero", "footer", "format", "linestyle", "null",
@@ -31,9 +30,8 @@ class PsetError(Exception):
 
 def _bool(value: str, name: str) -> bool:
     """psql's ParseVariableBool, with its error for anything else."""
-    text = value.strip().lower()
-    if text and any(word.startswith(text) for word in _BOOLEAN_WORDS) and text not in ("o",):
-        return boolean(value)
+    if (parsed := parse_boolean(value)) is not None:
+        return parsed
     raise PsetError(f'unrecognized value "{value}" for "{name}": Boolean expected')
 
 

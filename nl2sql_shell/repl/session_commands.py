@@ -8,6 +8,7 @@ to standard output while `\\qecho` follows `\\o`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -121,10 +122,12 @@ def _setenv(shell: Shell, argument: str) -> bool:
     elif "=" in words[0]:
         shell.meta_error('\\setenv: environment variable name must not contain "="')
         shell.last_failed = True
-    elif len(words) == 1:
-        os.environ.pop(words[0], None)
-    else:
-        os.environ[words[0]] = words[1]
+    else:  # (psql ignores what setenv refuses: an empty name)
+        with contextlib.suppress(OSError):
+            if len(words) == 1:
+                os.environ.pop(words[0], None)
+            else:
+                os.environ[words[0]] = words[1]
     return True
 
 

@@ -97,8 +97,9 @@ def boolean(value: str | None, default: bool = False) -> bool:
 
 
 def parse_boolean(value: str) -> bool | None:
-    """psql's ParseVariableBool: True/False, or None for a value it does not recognise."""
-    text = value.strip().lower()
+    """psql's ParseVariableBool: True/False, or None for a value it does not recognise (a
+    blank around the word too: `\\set ON_ERROR_STOP 'on '` is psql's error, not on)."""
+    text = value.lower()
     if not text:
         return None
     if text in ("1", "0"):
@@ -194,7 +195,7 @@ def meta_words(text: str, variables: dict[str, str], evaluated: int | None = Non
     for match in _META_TOKEN.finditer(text):
         if match["space"] is not None:
             if current is not None:
-                yield "".join(current), end
+                yield _c_string("".join(current)), end
                 count += 1
             current = None
             continue
@@ -205,7 +206,7 @@ def meta_words(text: str, variables: dict[str, str], evaluated: int | None = Non
         elif match["single"] is not None:
             piece = _unescape(match["single"])
         elif match["backtick"] is not None:  # unclosed, it is an absent word (unterminated): not run
-            piece = backtick(substitute(match["backtick"], variables, sql=False)) if _CLOSED["backtick"].fullmatch(match.group()) else match["backtick"]
+            piece = backtick(_for_the_shell(match["backtick"], variables)) if _CLOSED["backtick"].fullmatch(match.group()) else match["backtick"]
         elif match["test"] is not None:
             piece = "TRUE" if match["test"] in variables else "FALSE"
         elif (name := match["literal"] or match["ident"] or match["plain"]) and name in variables:
@@ -213,7 +214,33 @@ def meta_words(text: str, variables: dict[str, str], evaluated: int | None = Non
             piece = quote_literal(value) if match["literal"] else quote_identifier(value) if match["ident"] else value
         current = (current or []) + [piece]
     if current is not None:
-        yield "".join(current), end
+        yield _c_string("".join(current)), end
+
+
+def _for_the_shell(command: str, variables: dict[str, str]) -> str:
+    """A `command`'s variables as psql substitutes them there: ``:name`` its value, ``:'name'``
+    quoted for the shell (a value holding a line break is left as written), ``:"name"`` not
+    at all."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match["literal"] or match["plain"]
+        value = variables.get(name)
+        if value is None or (match["literal"] and ("\n" in value or "\r" in value)):
+            return match.group()
+        if not match["literal"] or (value and _SHELL_SAFE.fullmatch(value)):
+            return value
+        return "'" + value.replace("'", "'\"'\"'") + "'"
+
+    return _SHELL_TOKEN.sub(replace, command)
+
+
+_SHELL_TOKEN = re.compile(r""":'(?P<literal>\w+)'|:"\w+"|:(?P<plain>\w+)""")
+_SHELL_SAFE = re.compile(r"[A-Za-z0-9_./:-]+")
+
+
+def _c_string(word: str) -> str:
+    """The word as psql's C string holds it: up to a NUL (`'a\\0b'`, a command's output)."""
+    return word.partition("\0")[0]
 
 
 _CLOSED = {"single": re.compile(r"'(?:[^'\\]|\\.|'')*'", re.S), "double": re.compile(r'"(?:[^"]|"")*"'), "backtick": re.compile(r"`[^`]*`")}
@@ -273,12 +300,12 @@ def _unescape(body: str) -> str:
             nxt = body[i + 1]
             octal = re.match(r"[0-7]{1,3}", body[i + 1 :])
             if octal:
-                out.append(chr(int(octal.group(), 8)))
+                out.append(_byte(int(octal.group(), 8)))
                 i += 1 + len(octal.group())
                 continue
             hexadecimal = re.match(r"x([0-9A-Fa-f]{1,2})", body[i + 1 :])
             if hexadecimal:  # psql's \xHH
-                out.append(chr(int(hexadecimal.group(1), 16)))
+                out.append(_byte(int(hexadecimal.group(1), 16)))
                 i += 1 + len(hexadecimal.group())
                 continue
             out.append(_META_ESCAPES.get(nxt, nxt))
@@ -286,7 +313,14 @@ def _unescape(body: str) -> str:
             continue
         out.append(char)
         i += 1
-    return "".join(out)
+    return "".join(out).encode("utf-8", "surrogateescape").decode("utf-8", "surrogateescape")
+
+
+def _byte(value: int) -> str:
+    """A byte an escape wrote (`\\xc3\\xa9` is two bytes, é in UTF-8, as psql writes them),
+    held as a surrogate until the word's bytes are read together; an ASCII byte is itself."""
+    value &= 0xFF  # (`\\777`: psql keeps the low byte)
+    return chr(value) if value < 0x80 else chr(0xDC00 + value)
 
 
 def echo(argument: str, variables: dict[str, str], write: Callable[[str], None], error: Callable[[str], None]) -> None:

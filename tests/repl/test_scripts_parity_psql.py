@@ -963,3 +963,24 @@ def test_echo_is_read_in_any_case_as_psql_reads_it(fresh_db, tmp_path: Path):
     result = same(fresh_db, fresh_db, "-f", "e.sql", cwd=tmp_path)
     assert b"STATEMENT:  select 1/0;" in result[2] and b"select 2;\n" in result[1]
 
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        # a NUL ends the word, as in psql's C strings (each was a traceback that ended the session)
+        "\\setenv 'F\\0' x\n\\echo `echo $F`\n\\o 'out\\0put'\n\\o\n\\cd '\\x00'\n\\echo 'a\\0b' end\n\\set d `printf 'x\\0y'`\n\\echo :d\n",
+        "\\setenv '' x\n\\echo after\n",  # setenv refuses the name; psql goes on
+        # escapes write bytes: two of them are one UTF-8 character
+        "\\echo '\\xc3\\xa9' '\\303\\251'\n\\set v '\\xc3\\xa9'\nselect :'v' as v, length(:'v');\n\\echo '\\xff' done\n",
+        # a blank around a boolean is no boolean
+        "\\set ON_ERROR_STOP 'on '\nselect 1/0;\n\\echo after\n\\if ' on'\n\\echo t\n\\else\n\\echo f\n\\endif\n\\x ' on'\n",
+        # in a `command`: :'v' quoted for the shell, :"v" left as written
+        "\\set v hello\n\\set sq 'it''s'\n\\set sp 'a b'\n\\echo `echo :\"v\"` `echo :v` `echo :'sq'` `echo :'sp'` `echo :'nosuch'`\n",
+    ],
+    ids=["nul", "empty-setenv", "escaped-bytes", "blank-boolean", "backtick-quoting"],
+)
+def test_meta_command_words_as_psql_reads_them(fresh_db, tmp_path: Path, script: str):
+    (tmp_path / "m.sql").write_text(script)
+    code, out, err = same(fresh_db, fresh_db, "-f", "m.sql", cwd=tmp_path)
+    assert b"Traceback" not in err and code == 0
