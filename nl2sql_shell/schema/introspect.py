@@ -25,6 +25,7 @@ transaction) that is rolled back, so the connection is left exactly as it was fo
 
 from __future__ import annotations
 
+import re
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -50,6 +51,7 @@ SECRET_PARTS = (
     "password", "passwd", "passphrase", "passcode", "pword", "pwhash", "passwort", "kennwort", "motdepasse", "mot_de_passe",
     "contrase", "senha", "пароль", "secret", "token", "credential", "apikey", "api_key", "authkey", "auth_key", "accesskey",
     "access_key", "privatekey", "private_key", "signing_key", "session_key", "recovery_code", "mfa_seed", "card_number", "cardnumber",
+    "social_security",
 )  # fmt: skip
 SECRET_WORDS = frozenset({"pw", "pwd", "pass", "salt", "otp", "totp", "hash", "hashed", "digest", "pin", "cvv", "cvc", "ssn", "iban"})
 # A value at least this long with no whitespace and a digit is opaque (hash, UUID, URL, token).
@@ -385,9 +387,13 @@ def _samples(
 
 
 def secret(column: str) -> bool:
-    """Does the column's name say it holds a secret, whose values must never reach a prompt?"""
-    name = column.lower()
-    return any(part in name for part in SECRET_PARTS) or not SECRET_WORDS.isdisjoint(declared_words(column))
+    """Does the column's name say it holds a secret, whose values must never reach a prompt?
+    Written with any separator or none: `"API Key"`, `access-key` and `apiKey` are api_key."""
+    name = _SEPARATORS.sub("", column.lower())
+    return any(part.replace("_", "") in name for part in SECRET_PARTS) or not SECRET_WORDS.isdisjoint(declared_words(column))
+
+
+_SEPARATORS = re.compile(r"[\s_.\-]+")
 
 
 def opaque(value: str) -> bool:

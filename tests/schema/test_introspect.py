@@ -408,3 +408,20 @@ def test_ctrl_c_during_the_samples_stops_the_read_but_their_timeout_only_drops_t
             introspect._probe(cur, [slow.format(5)])
         timer.join()
         assert introspect._probe(cur, [slow.format(introspect.SAMPLING_TIMEOUT_MS / 1000 + 2)]) == {}  # its own timeout
+
+
+def test_a_secret_s_name_with_blanks_or_hyphens_is_still_a_secret(fresh_db: str) -> None:
+    """`"API Key"`, `"Card Number"`, `access-key`: the names matched only with underscores,
+    and their values (short, or with blanks, so not opaque) reached the model's prompt."""
+    names = ("API Key", "Card Number", "Recovery Code", "social_security_number", "access-key", "Private Key")
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE accounts (id int, city text, " + ", ".join(f'"{name}" text' for name in names) + ");"
+            "INSERT INTO accounts SELECT g, (ARRAY['Paris', 'Rome'])[g % 2 + 1]"
+            + ", 'hidden-' || g" * len(names)
+            + " FROM generate_series(1, 4) g"
+        )
+        table = read_schema(conn).table("accounts")
+    assert "hidden" not in render_schema([table], qualify=lambda *_: False)
+    assert all(table.column(name).sample_values == () for name in names)
+    assert set(table.column("city").sample_values) == {"Paris", "Rome"}
