@@ -21,15 +21,17 @@ _log = logging.getLogger(__name__)
 _WORD = re.compile(r"[a-z0-9_]+")
 
 
-def store_path(host: str, port: str | int, dbname: str) -> Path:
+def store_path(host: str, port: str | int, dbname: str, role: str | None = None) -> Path:
     """One file per database, under the user's data folder. A server whose socket is in its
     own data folder (the embedded one) is named by that folder: it takes a new port at each
-    start, and its examples were lost with the port."""
+    start, and its examples were lost with the port. ``role``: one file per role too, for
+    the proxy, whose clients are other people (one role's questions and the literals of its
+    queries were examples in another role's prompt)."""
     from nl2sql_shell.config import data_folder
 
     base = Path(os.environ.get("NL2SQL_SHELL_EXAMPLES_DIR") or data_folder() / "examples")
     place = host if host.startswith("/") and Path(host, "PG_VERSION").is_file() else f"{host}:{port}"
-    digest = hashlib.sha256(f"{place}/{dbname}".encode()).hexdigest()[:12]
+    digest = hashlib.sha256(f"{place}/{dbname}".encode() + (b"" if role is None else b"\0" + role.encode())).hexdigest()[:12]
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", dbname)
     return base / f"{safe}-{digest}.jsonl"
 

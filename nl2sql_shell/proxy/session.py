@@ -129,7 +129,7 @@ class Session:
         self.protocol_minor = startup.code & 0xFFFF
         self.status = b"I"  # the upstream's transaction status at its last ReadyForQuery
         self.cancel: threading.Event | None = None  # set by a CancelRequest while a question runs
-        self.conversation = Conversation(ExampleStore(store_path(proxy.upstream.host, proxy.upstream.port, startup.database)))
+        self.conversation = Conversation(ExampleStore(store_path(proxy.upstream.host, proxy.upstream.port, startup.database, startup.user)))
         self._owed = 1  # ReadyForQuery messages the server still owes (the startup's first)
         self._idle = asyncio.Event()
         self._in_batch = False  # extended-protocol messages sent since the last Sync

@@ -54,7 +54,7 @@ def test_write_needs_run_yes(db, start_proxy):
         assert conn.execute("?run yes").statusmessage == "DELETE 1"
         assert count(db) == 2
     params = conninfo_to_dict(db)  # the examples memory of this database, as the proxy keys it: by its upstream
-    stored = ExampleStore(store_path(proxy.proxy.upstream.host, proxy.proxy.upstream.port, params["dbname"])).all()
+    stored = ExampleStore(store_path(proxy.proxy.upstream.host, proxy.proxy.upstream.port, params["dbname"], params["user"])).all()
     assert [(e.question, e.sql) for e in stored] == [("delete the small customers", sql)]
 
 
@@ -1262,3 +1262,41 @@ def test_a_sql_ascii_database_s_names_values_and_questions_keep_their_bytes(pg_s
     )
     assert b" c\xc3\xb8lumn \n" in result.stdout and b" \xc3\xa9\n" in result.stdout, result
     assert b"nothing in this database matches" not in result.stderr
+
+
+class _Recording(Scripted):
+    """Scripted, with every prompt it was given."""
+
+    def __init__(self, replies: list[str]) -> None:
+        super().__init__(replies)
+        self.prompts: list[str] = []
+
+    def generate(self, prompt: str, **options):
+        self.prompts.append(prompt)
+        return super().generate(prompt, **options)
+
+
+def test_one_role_s_questions_are_no_examples_for_another_role(db, start_proxy):
+    """The examples memory was one per database: a role's questions and the literals of its
+    run queries went into the prompt of another role's similar question."""
+    with psycopg.connect(db, autocommit=True) as admin:
+        admin.execute("DROP ROLE IF EXISTS proxy_other")
+        admin.execute("CREATE ROLE proxy_other LOGIN PASSWORD 'other-secret'")
+        admin.execute("GRANT SELECT ON customers TO proxy_other")
+    model = _Recording([TOP])
+    proxy = start_proxy(Asker(model))
+    try:
+        with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+            conn.execute("? top 2 customers by revenue, zebra-codename")
+            conn.execute("?run")
+            conn.execute("? top 2 customers by revenue")
+            assert "zebra-codename" in model.prompts[-1]  # the same role's own memory: offered
+        other = make_conninfo(proxy.via(db), user="proxy_other", password="other-secret", passfile="/dev/null")
+        with psycopg.connect(other, autocommit=True) as conn:
+            asked = len(model.prompts)
+            sql = conn.execute("? top 2 customers by revenue").fetchone()[0]
+        assert sql is not None and not any("zebra-codename" in prompt for prompt in model.prompts[asked:])
+    finally:
+        with psycopg.connect(db, autocommit=True) as admin:
+            admin.execute("DROP OWNED BY proxy_other")
+            admin.execute("DROP ROLE proxy_other")
