@@ -291,13 +291,16 @@ class SchemaCache:
     catalogs a schema is read from (one query of a few milliseconds, see CATALOG_VERSION) and
     reads afresh when it changed: a migration run in another terminal, DDL rolled back with
     its transaction, comments or grants, which the caller never saw. In a failed transaction
-    nothing can be asked, and what was read stands.
+    nothing can be asked, and what was read stands. A schema read inside an open transaction
+    is not kept: its sample values may be rows that transaction wrote and then rolls back,
+    which no other session (the proxy's other clients share the cache) may ever see.
     """
 
     def __init__(self, *, sample_values: int = 5, max_distinct: int = 20, check_catalog: bool = True) -> None:
         self._options = {"sample_values": sample_values, "max_distinct": max_distinct}
         self._schemas: dict[tuple[str | None, ...], Schema] = {}
         self._versions: dict[tuple[str | None, ...], str] = {}
+        self._own_transaction: dict[tuple[str | None, ...], Schema] = {}  # read inside a connection's open transaction
         self.check_catalog = check_catalog
 
     def get(self, conn: psycopg.Connection) -> Schema:
@@ -307,9 +310,18 @@ class SchemaCache:
             if self._versions.get(key) != version:
                 self._schemas.pop(key, None)
                 self._versions[key] = version
-        if key not in self._schemas:
-            self._schemas[key] = read_schema(conn, **self._options)
-        return self._schemas[key]
+        if key in self._schemas:
+            return self._schemas[key]
+        own = (*key, str(conn.info.backend_pid))  # this connection's alone
+        if conn.info.transaction_status == TransactionStatus.INERROR and own in self._own_transaction:
+            return self._own_transaction[own]
+        schema = read_schema(conn, **self._options)
+        if conn.info.transaction_status == TransactionStatus.IDLE:
+            self._schemas[key] = schema
+            self._own_transaction.pop(own, None)
+        else:
+            self._own_transaction[own] = schema
+        return schema
 
     def invalidate(self, conn: psycopg.Connection | None = None) -> None:
         """Forget what was read of this connection's database (any search_path), or of all."""

@@ -425,3 +425,15 @@ def test_a_secret_s_name_with_blanks_or_hyphens_is_still_a_secret(fresh_db: str)
     assert "hidden" not in render_schema([table], qualify=lambda *_: False)
     assert all(table.column(name).sample_values == () for name in names)
     assert set(table.column("city").sample_values) == {"Paris", "Rome"}
+
+
+def test_cache_keeps_no_sample_a_transaction_wrote_for_another_session(shop: str) -> None:
+    """Sample values read inside an open transaction may be its own uncommitted rows: cached,
+    another session (the proxy's clients share one cache) was shown them after the rollback."""
+    cache = SchemaCache()
+    with psycopg.connect(shop) as conn, psycopg.connect(shop, autocommit=True) as other:
+        conn.execute("INSERT INTO customers (id, name, country) VALUES (999, 'Uncommitted Zed', 'ZZ')")
+        inside = cache.get(conn).table("customers").column("country").sample_values
+        conn.rollback()
+        after = cache.get(other).table("customers").column("country").sample_values
+    assert "ZZ" in inside and "ZZ" not in after
