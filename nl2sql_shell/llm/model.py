@@ -9,6 +9,7 @@ CPU). Capability flags say what a backend does natively, for callers that want t
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -91,15 +92,40 @@ class Model(Protocol):
 
 
 def cut_at_stop(text: str, stop: Sequence[str], since: int = 0) -> str | None:
-    """`text` up to and including the earliest stop string, or None when none occurs.
+    """`text` up to and including the earliest stop string that ends the reply, or None when
+    none occurs. The replies are SQL: a stop string inside a quoted string or name or a
+    comment does not end one (a `;` in `-- ids only; names are not needed` cut the statement
+    short, and the shorter one ran), nor does a ``` that opens a fence.
 
     A caller that grows `text` piece by piece passes how much it had already searched as
     `since`: only stop strings that end past it are looked for, so a long reply costs its
     length once rather than once per piece.
     """
-    found = (at + len(s) for s in stop if (at := text.find(s, max(0, since - len(s) + 1))) >= 0)
+    found = []
+    for s in stop:
+        at = text.find(s, max(0, since - len(s) + 1))
+        while at >= 0 and not _ends_reply(text, at, s):
+            at = text.find(s, at + 1)
+        if at >= 0:
+            found.append(at + len(s))
     cut = min(found, default=None)
     return None if cut is None else text[:cut]
+
+
+_QUOTED_OR_COMMENT = re.compile(r"""'(?:[^']|'')*'?|"(?:[^"]|"")*"?|--[^\n]*|/\*.*?(?:\*/|\Z)""", re.S)
+
+
+def _ends_reply(text: str, at: int, stop: str) -> bool:
+    """Whether the stop string ``stop`` found at ``at`` ends the reply (see cut_at_stop)."""
+    if stop.startswith("```") and text.count("```", 0, at) % 2 == 0:
+        return False
+    return not in_quote_or_comment(text, at)
+
+
+def in_quote_or_comment(text: str, at: int) -> bool:
+    """Whether the character at ``at`` of SQL ``text`` lies inside a quoted string or name
+    or a comment (one still open at ``at`` too)."""
+    return any(m.start() < at < m.end() for m in _QUOTED_OR_COMMENT.finditer(text, 0, at + 1))
 
 
 def plain_chat(messages: Messages, *, generation_prompt: bool) -> str:

@@ -15,6 +15,8 @@ import re
 from sqlglot import exp
 from sqlglot.errors import TokenError
 
+from nl2sql_shell.llm.model import in_quote_or_comment
+
 from .parsing import DIALECT, PARSE_ERRORS, parse_one, parse_statements
 
 _TEMPLATE_TOKENS = re.compile(r"<\|[^|>\s]*\|>|</?s>|\[/?INST\]|<think>.*?</think>|<think>.*\Z", re.S)
@@ -28,7 +30,10 @@ _KEYWORDS = (
 _STATEMENT_START = re.compile(rf"(?:^|(?<=:)|(?<=`))[ \t]*({_KEYWORDS})\b", re.I | re.M)
 _CAPITAL_START = re.compile(rf"\b({_KEYWORDS})\b")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
-_PROSE_LINE = re.compile(r"^[ \t]*(?:[A-Z][a-z]+[ ,:]|\d+\.[ \t]|[-*][ \t])", re.M)
+# A line of explanation: a capitalised word (not an SQL clause's, as in `Where id > 3`), a
+# numbered or bulleted item.
+_CLAUSE = "where|and|or|not|from|join|inner|left|right|full|cross|natural|on|using|group|order|having|limit|offset|fetch|union|intersect|except|window|with|select|case|when|then|else|end|as|in|is|between|like|ilike|returning|values|set|for"
+_PROSE_LINE = re.compile(rf"^[ \t]*(?:(?!(?i:{_CLAUSE})\b)[A-Z][a-z]+[ ,:]|\d+\.[ \t]|[-*][ \t])", re.M)
 
 _REFUSAL_WORDS = re.compile(
     r"\b(cannot|can't|can not|unable|not (?:possible|available|enough|sufficient)|unavailable|insufficient"
@@ -39,7 +44,7 @@ _REFUSAL_WORDS = re.compile(
 
 def extract_sql(text: str) -> str | None:
     """The SQL in a model's reply, stripped and without a trailing semicolon; None if there is none."""
-    text = _TEMPLATE_TOKENS.sub("", text)
+    text = _TEMPLATE_TOKENS.sub(lambda m: m.group() if in_quote_or_comment(text, m.start()) else "", text)  # `'</s>'` is data
     for language, body in _FENCE.findall(text):
         if language.lower() in _SQL_FENCE_LANGUAGES and body.strip():
             return _tidy(body)
@@ -47,7 +52,9 @@ def extract_sql(text: str) -> str | None:
         text = _FENCE.sub("", text)
     at_start = {m.start(1) for m in _STATEMENT_START.finditer(text)}
     capitals = {m.start(1) for m in _CAPITAL_START.finditer(text)}
-    candidates = {start: _statement_at(text, start) for start in sorted(at_start | capitals)}
+    # a statement where one starts (a line's start, after a colon) before one named in a
+    # sentence ("I would not run DELETE FROM t; instead ...")
+    candidates = {start: _statement_at(text, start) for start in [*sorted(at_start), *sorted(capitals - at_start)]}
     parsed = next((sql for full in candidates.values() for sql in (full, _before_prose(full)) if _parses(sql)), None)
     # Capitals at a statement start are SQL even when sqlglot cannot parse them (e.g. MySQL
     # backticks): return them so that the checks can say what is wrong.
@@ -87,12 +94,18 @@ def _statement_at(text: str, start: int) -> str:
     rest = text[start:]
     if start and text[start - 1] == "`" and "`" in rest:
         rest = rest[: rest.index("`")]
-    if paragraph := _PARAGRAPH_BREAK.search(rest):
-        rest = rest[: paragraph.start()]
-    for match in re.finditer(";", rest):
-        if _tokenizes(rest[: match.start()]):
-            return _tidy(rest[: match.start()])
-    return _tidy(rest)
+    whole = _up_to_semicolon(rest)
+    if (paragraph := _PARAGRAPH_BREAK.search(whole)) and not _parses(whole):  # a blank line inside a statement that parses is its own
+        return _up_to_semicolon(rest[: paragraph.start()])
+    return whole
+
+
+def _up_to_semicolon(text: str) -> str:
+    """The text before its first semicolon outside quotes and comments."""
+    for match in re.finditer(";", text):
+        if _tokenizes(text[: match.start()]) and not in_quote_or_comment(text, match.start()):
+            return _tidy(text[: match.start()])
+    return _tidy(text)
 
 
 def _before_prose(sql: str) -> str:

@@ -284,3 +284,20 @@ def test_without_the_hub_a_cached_model_loads_at_once_and_an_uncached_one_is_one
     assert "\n" not in str(missing.value)
     assert time.perf_counter() - started < 30
     assert "Retry" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("SELECT id FROM t -- ids only; names are not needed\nWHERE id > 3; more", "SELECT id FROM t -- ids only; names are not needed\nWHERE id > 3;"),
+        ("SELECT ';' AS semi, \"a;b\" FROM t /* x; y */ WHERE 1 = 1; more", "SELECT ';' AS semi, \"a;b\" FROM t /* x; y */ WHERE 1 = 1;"),
+        ("```\nSELECT 1\n```\nprose", "```\nSELECT 1\n```\n"),  # a ``` that opens a fence ends nothing
+        ("SELECT 1; x", "SELECT 1;"),
+        ("SELECT 'open; still open", None),
+    ],
+)
+def test_a_stop_string_inside_a_quote_a_comment_or_an_opening_fence_ends_nothing(text, kept):
+    """The stop at `;` cut `-- ids only; names ...` and the shorter statement ran."""
+    from nl2sql_shell.llm.model import cut_at_stop
+
+    assert cut_at_stop(text, (";", "```\n", "\n\n\n")) == kept

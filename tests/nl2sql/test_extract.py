@@ -33,6 +33,15 @@ REPLIES = [
     ("Answer:\n" + JOIN + ";\n\nThis lists the top 5 authors.", JOIN),
     ("SELECT `name` FROM author\nThis is MySQL style.", "SELECT `name` FROM author"),  # kept so the checks can explain
     ("  select\n  title\nfrom publication  ", "select\n  title\nfrom publication"),
+    # the whole statement, never a shorter one that also runs (each ran silently cut)
+    ("SELECT aid FROM author -- ids only; names are not needed\nWHERE aid > 3", "SELECT aid FROM author -- ids only; names are not needed\nWHERE aid > 3"),
+    ("SELECT aid, name\nFROM author\n\nWHERE aid > 3\nORDER BY aid;", "SELECT aid, name\nFROM author\n\nWHERE aid > 3\nORDER BY aid"),
+    ("DELETE FROM author\n\nWHERE aid = 1;", "DELETE FROM author\n\nWHERE aid = 1"),
+    ("SELECT aid FROM author\nWhere aid > 3\nOrder by aid USING >;", "SELECT aid FROM author\nWhere aid > 3\nOrder by aid USING >"),
+    ("<s>SELECT aid FROM author WHERE name NOT LIKE '%</s>%' AND name <> '<s>x';</s>", "SELECT aid FROM author WHERE name NOT LIKE '%</s>%' AND name <> '<s>x'"),
+    ("I would not run DELETE FROM author; instead, count them:\nSELECT count(*) FROM author;", "SELECT count(*) FROM author"),
+    ("```\nSELECT aid FROM author WHERE aid > 3\n```", "SELECT aid FROM author WHERE aid > 3"),
+    ("SELECT * FROM author\n\nThis query returns every author.", "SELECT * FROM author"),
 ]
 
 
