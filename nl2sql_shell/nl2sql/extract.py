@@ -55,6 +55,10 @@ def extract_sql(text: str) -> str | None:
     # a statement where one starts (a line's start, after a colon) before one named in a
     # sentence ("I would not run DELETE FROM t; instead ...")
     candidates = {start: _statement_at(text, start) for start in [*sorted(at_start), *sorted(capitals - at_start)]}
+    for start in sorted(at_start):  # nor a part of a statement that starts before it (`EXPLAIN SELECT ...`'s SELECT)
+        if start in candidates:
+            end = text.find(candidates[start], start) + len(candidates[start])
+            candidates = {other: sql for other, sql in candidates.items() if not start < other < end}
     parsed = next((sql for full in candidates.values() for sql in (full, _before_prose(full)) if _parses(sql)), None)
     # Capitals at a statement start are SQL even when sqlglot cannot parse them (e.g. MySQL
     # backticks): return them so that the checks can say what is wrong.

@@ -42,6 +42,7 @@ REPLIES = [
     ("I would not run DELETE FROM author; instead, count them:\nSELECT count(*) FROM author;", "SELECT count(*) FROM author"),
     ("```\nSELECT aid FROM author WHERE aid > 3\n```", "SELECT aid FROM author WHERE aid > 3"),
     ("SELECT * FROM author\n\nThis query returns every author.", "SELECT * FROM author"),
+    ("EXPLAIN SELECT name FROM author;", "EXPLAIN SELECT name FROM author"),  # not its SELECT alone
 ]
 
 
