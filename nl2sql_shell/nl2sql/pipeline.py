@@ -313,8 +313,8 @@ class Asker:
                 answer.sql, answer.kind = refusals[0].sql, "refusal"
                 answer.reason = "the model says this database cannot answer the question"
                 break
-            if self.options.baseline:
-                break  # a baseline gets no repairs
+            if self.options.baseline or any(LOCKED in error for a in candidates for error in a.errors):
+                break  # a baseline gets no repairs; a lock is not the query's fault
             last = candidates[0]
             failed, errors = last.mended or (view.to_readable(last.sql) if last.sql else last.text, last.errors)
             messages = prompts.repair_messages(base_messages, failed, view.readable_text(feedback(errors)))
@@ -612,10 +612,17 @@ def explain(conn: psycopg.Connection, sql: str, options: Options) -> str | None:
     try:
         with read_only_transaction(conn, options.statement_timeout_ms), _wall_clock(conn, options.check_seconds), OneStatementCursor(conn) as cur:
             cur.execute("EXPLAIN " + sql.rstrip().rstrip(";"), prepare=False)
+    except psycopg.errors.LockNotAvailable:
+        return LOCKED
     except psycopg.Error as exc:
         lines = [ln for ln in str(exc).splitlines() if ln.strip()]
         return "server error: " + (lines[0] if lines else exc.__class__.__name__)
     return None
+
+
+# The checks wait for no lock (execute.NO_WAIT_MS): another session's lock is no fault of the
+# query, and asking the model to repair it cost minutes of generation for nothing.
+LOCKED = "another session holds a lock on a table it reads (not waited for)"
 
 
 def result_fingerprint(conn: psycopg.Connection, sql: str, options: Options) -> str | None:

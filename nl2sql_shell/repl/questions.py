@@ -13,6 +13,8 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
+import psycopg
+
 from nl2sql_shell.db.as_sent import backslashes_differ, undecodable
 from nl2sql_shell.db.cells import visible, visible_sql
 from nl2sql_shell.nl2sql.prompt import Example
@@ -352,6 +354,8 @@ class QuestionHandler:
             self.shell.last_failed = True
             return
         outcome = self.shell.run_sql(answer.sql, read_only=not write, statement_timeout_ms=None if write else READ_TIMEOUT_MS, single=True)
+        if not write and outcome.diag is not None and outcome.diag.sqlstate == psycopg.errors.LockNotAvailable.sqlstate:
+            self.shell.error("Another session holds a lock on a table it reads: a query the model wrote never waits for one (what it reads could change meanwhile). Run it as your own to wait.")
         if outcome.ok:
             self.history.append(Example(answer.question, answer.sql))
             self._store().add(answer.question, answer.sql)

@@ -66,3 +66,17 @@ def test_repair_rounds_sample_in_one_batch(conn):
     answer, calls = _ask([BROKEN, BROKEN, BROKEN, BROKEN, CHEAP], conn, greedy_first=True, max_repairs=1)
     assert calls == [(0, 1), (1, 3), (0, 4)]
     assert answer.rounds == 2
+
+
+def test_a_table_another_session_locked_gets_no_repairs(conn):
+    """The checks wait for no lock: the lock timeout was read as the query's fault, and the
+    model was asked again and again (minutes of generation on a CPU) for nothing."""
+    import psycopg
+
+    from nl2sql_shell.nl2sql.pipeline import LOCKED
+
+    with psycopg.connect(conn.info.dsn, password=conn.info.password) as locker:
+        locker.execute("LOCK TABLE products IN ACCESS EXCLUSIVE MODE")
+        answer, calls = _ask([CHEAP, CHEAP, CHEAP, CHEAP], conn, greedy_first=True, max_repairs=2)
+    assert answer.kind == "failed" and LOCKED in answer.reason and words(answer.sql) == words(CHEAP)
+    assert calls == [(0, 1), (1, 3)]  # the first round's candidates, no repair round
