@@ -121,7 +121,7 @@ class Answer:
     safety: Safety | None = None
     proof: Proof | None = None  # None or unproven: runs only after a typed yes, like a write
     tables: list[str] = field(default_factory=list)  # given to the model
-    tables_read: list[str] = field(default_factory=list)  # named by the chosen SQL
+    tables_read: list[str] = field(default_factory=list)  # read by the chosen SQL: the server's names when proven, else the checks'
     linking: list[str] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
     prompt_tokens: int = 0
@@ -320,9 +320,9 @@ class Asker:
             messages = prompts.repair_messages(base_messages, failed, view.readable_text(feedback(errors)))
         if checked is not None:
             answer.sql = checked.sql
-            answer.tables_read = list(checked.tables)
             answer.safety = classify(checked.sql)
             answer.proof = next((a.proof for a in answer.attempts if a.chosen), None)
+            answer.tables_read = list(answer.proof.reads if answer.proof is not None and answer.proof.proven else checked.tables)
             answer.kind = "write" if answer.safety.writes else "read"
         elif answer.kind == "failed" and grounding is not None and (absent := absent_terms(grounding, [n for a in answer.attempts for n in a.unknown])):
             # Evidence that the data is not there, not a failure to write SQL: see grounding.py.

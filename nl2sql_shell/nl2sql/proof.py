@@ -222,6 +222,7 @@ class Proof:
 
     proven: bool
     reasons: tuple[str, ...] = ()
+    reads: tuple[str, ...] = ()  # proven: the relations its FROM reads, as the server resolved them (schema.name)
 
 
 @dataclass
@@ -292,10 +293,12 @@ def prove(conn: psycopg.Connection, sql: str, timeout_ms: int = 5_000) -> Proof:
         with catalog_reads(conn, timeout_ms) as path:
             if in_block and (problem := _changed_path(conn, path)):
                 return Proof(False, (problem,))
-            reasons = _Prover(conn, path.effective).statement(facts)
+            prover = _Prover(conn, path.effective)
+            reasons = prover.statement(facts)
+            reads = () if reasons else prover.read_names(facts)
     except psycopg.Error as exc:
         return Proof(False, (f"the catalog could not be read: {str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__}",))
-    return Proof(not reasons, tuple(dict.fromkeys(reasons)))
+    return Proof(not reasons, tuple(dict.fromkeys(reasons)), reads)
 
 
 # Whether the current user may use a schema (pg_namespace n), read from its row: a superuser,
@@ -821,6 +824,13 @@ class _Prover:
                                                                   AND c.castcontext = 'i' AND c.casttarget >= 16384) AS p(oid))
             SELECT oid FROM parts"""
         return {r[0] for r in self.rows(query, (sorted(types),))}
+
+    def read_names(self, facts: _Facts) -> tuple[str, ...]:
+        """The relations the statement's FROM reads, each as schema.name, as the server resolves
+        them (a partition, a temporary table: the schema the checks read lists neither)."""
+        oids = sorted(set(self.resolved({_from_item_name(item) for item in facts.from_items}, "to_regclass").values()))
+        query = "SELECT format('%%I.%%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY(%s::oid[]) ORDER BY 1"
+        return tuple(name for (name,) in self.rows(query, (oids,)))
 
     def read_whole(self, facts: _Facts, relations: list[tuple]) -> set[int]:
         """The relations whose every column the statement may read: all of them under `*`,

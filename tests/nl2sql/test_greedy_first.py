@@ -80,3 +80,15 @@ def test_a_table_another_session_locked_gets_no_repairs(conn):
         answer, calls = _ask([CHEAP, CHEAP, CHEAP, CHEAP], conn, greedy_first=True, max_repairs=2)
     assert answer.kind == "failed" and LOCKED in answer.reason and words(answer.sql) == words(CHEAP)
     assert calls == [(0, 1), (1, 3)]  # the first round's candidates, no repair round
+
+
+def test_the_tables_a_proven_query_reads_are_named_as_the_server_resolves_them(conn):
+    """A partition and a temporary table are no tables of the schema the checks read: the
+    line before the confirmation said the query "reads no tables"."""
+    conn.execute("CREATE TABLE IF NOT EXISTS measures (region text, v int) PARTITION BY LIST (region)")
+    conn.execute("CREATE TABLE IF NOT EXISTS measures_eu PARTITION OF measures FOR VALUES IN ('eu')")
+    conn.execute("CREATE TEMP TABLE scratch AS SELECT 1 AS v")
+    answer, _ = _ask(["SELECT count(*) FROM measures_eu JOIN scratch ON true JOIN products ON true;"], conn, greedy_first=True)
+    assert answer.proof.proven and len(answer.tables_read) == 3
+    assert "public.measures_eu" in answer.tables_read and "public.products" in answer.tables_read
+    assert any(name.startswith("pg_temp_") and name.endswith(".scratch") for name in answer.tables_read)
