@@ -58,6 +58,7 @@ SECRET_WORDS = frozenset({"pw", "pwd", "pass", "salt", "otp", "totp", "hash", "h
 OPAQUE_LENGTH = 24
 # A guard so that sampling can never stall the shell, whatever the tables hold.
 SAMPLING_TIMEOUT_MS = 2000
+PROBE_BATCH = 100  # small tables' probes sent in one statement
 
 _KINDS = {"r": "table", "p": "table", "v": "view", "m": "materialized view", "f": "foreign table"}
 
@@ -414,27 +415,38 @@ def opaque(value: str) -> bool:
 
 
 def _probe(cur: psycopg.Cursor, probes: list[sql.Composed]) -> _Samples:
-    """Run the probes of small tables as one statement, under a statement timeout.
-
-    In a savepoint: if some table cannot be read in time (or at all), the schema simply comes
-    without these samples rather than failing.
-    """
+    """Run the probes of small tables, PROBE_BATCH to a statement, until SAMPLING_TIMEOUT_MS
+    have passed in all: what a batch that fails or runs out of time would have read is lost,
+    not the other batches' (with 2,000 small tables one statement timed out, and every table,
+    the one asked about too, came without samples)."""
     probes = [p for p in probes if _sendable(p, cur.connection)]
-    if not probes:
-        return {}
+    found: _Samples = {}
+    deadline = time.monotonic() + SAMPLING_TIMEOUT_MS / 1000
+    batches = [probes[first : first + PROBE_BATCH] for first in range(0, len(probes), PROBE_BATCH)]
+    while batches and (left_ms := int((deadline - time.monotonic()) * 1000)) > 0:
+        batch = batches.pop(0)
+        if (read := _probe_batch(cur, batch, left_ms)) is None and len(batch) > 1:
+            batches[:0] = [[probe] for probe in batch]  # one of them failed: each alone, in the time left
+        found.update(read or {})
+    return found
+
+
+def _probe_batch(cur: psycopg.Cursor, probes: list[sql.Composed], timeout_ms: int) -> _Samples | None:
+    """One statement of probes, in a savepoint under a statement timeout: a table that cannot be
+    read in time costs this batch's samples, never the schema; None: one could not be read."""
     started = time.monotonic()
     try:
         with cur.connection.transaction():
-            cur.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(SAMPLING_TIMEOUT_MS))
+            cur.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(timeout_ms))
             rows = cur.execute(sql.SQL(" UNION ALL ").join(probes)).fetchall()
     except psycopg.errors.QueryCanceled:
         # a cancel before the timeout is the person's Ctrl-C: the question stops (the schema
         # read without its samples was cached for the session)
-        if time.monotonic() - started < SAMPLING_TIMEOUT_MS / 1000 * 0.9:
+        if time.monotonic() - started < timeout_ms / 1000 * 0.9:
             raise
         return {}
     except psycopg.Error:  # not allowed, or not readable now (a materialized view never refreshed)
-        return {}
+        return None
     return {(oid, name): tuple(values) for oid, name, values in rows if values}
 
 

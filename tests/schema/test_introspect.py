@@ -437,3 +437,27 @@ def test_cache_keeps_no_sample_a_transaction_wrote_for_another_session(shop: str
         conn.rollback()
         after = cache.get(other).table("customers").column("country").sample_values
     assert "ZZ" in inside and "ZZ" not in after
+
+
+def test_a_probe_statement_that_fails_costs_only_its_own_tables(fresh_db: str, monkeypatch) -> None:
+    """The probes of every small table went in one statement: when it failed, or ran out of
+    time (2,000 small tables), every table, the one asked about too, came without samples."""
+    from nl2sql_shell.schema import introspect
+
+    real = introspect._probe_batch
+    calls: list[int] = []
+
+    def first_batch_fails(cur, probes, timeout_ms):  # as a table that cannot be read would make it
+        calls.append(len(probes))
+        return None if len(calls) == 1 else real(cur, probes, timeout_ms)
+
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE cities (name text); INSERT INTO cities VALUES ('Paris'), ('Rome');"
+            "CREATE TABLE colours (name text); INSERT INTO colours VALUES ('red'), ('blue')"
+        )
+        monkeypatch.setattr(introspect, "_probe_batch", first_batch_fails)
+        schema = read_schema(conn)
+    assert set(schema.table("cities").column("name").sample_values) == {"Paris", "Rome"}
+    assert set(schema.table("colours").column("name").sample_values) == {"red", "blue"}
+    assert calls[:3] == [2, 1, 1]  # the failed statement's probes again, each alone
