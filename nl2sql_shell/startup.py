@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import sys
-from pathlib import Path
 
 import psycopg
 
@@ -223,7 +222,7 @@ def _run_file(shell: Shell, name: str) -> int:
     from nl2sql_shell.repl.script import directory_error, read_script, run_script
 
     try:
-        text = read_script(None if name == "-" else Path(name))
+        text = read_script(None if name == "-" else name)
     except IsADirectoryError as exc:
         print(directory_error(name, exc), file=sys.stderr)
         return EXIT_ERROR

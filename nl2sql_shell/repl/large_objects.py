@@ -8,6 +8,7 @@ committed when AUTOCOMMIT is on, and \\lo_import sets LASTOID.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import psycopg
@@ -43,7 +44,7 @@ def lo_export(shell: Shell, argument: str) -> bool:
     words = meta_arguments(argument, shell.variables)
     if len(words) < 2:
         return _missing(shell, "\\lo_export")
-    oid, path = words[0], words[1]
+    oid, path = atooid(words[0]), words[1]
 
     def run(conn: psycopg.Connection) -> str:
         data = conn.execute("SELECT pg_catalog.lo_get(%s::pg_catalog.oid)", (oid,)).fetchone()[0]
@@ -59,11 +60,24 @@ def lo_unlink(shell: Shell, argument: str) -> bool:
     if not words:
         return _missing(shell, "\\lo_unlink")
 
+    oid = atooid(words[0])
+
     def run(conn: psycopg.Connection) -> str:
-        conn.execute("SELECT pg_catalog.lo_unlink(%s::pg_catalog.oid)", (words[0],))
-        return f"lo_unlink {words[0]}"
+        conn.execute("SELECT pg_catalog.lo_unlink(%s::pg_catalog.oid)", (oid,))
+        return f"lo_unlink {oid}"
 
     return _in_lo_transaction(shell, run)
+
+
+def atooid(word: str) -> int:
+    """psql's atooid, strtoul's reading of an OID: blanks and a sign, then digits, up to the
+    first other character (`abc` is 0, `0500001` is 500001, `-1` is 4294967295)."""
+    sign, digits = _LEADING_NUMBER.match(word).groups()  # type: ignore[union-attr]
+    value = min(int(digits or 0), 2**64 - 1)
+    return ((-value if sign == "-" else value) % 2**64) & 0xFFFFFFFF
+
+
+_LEADING_NUMBER = re.compile(r"\s*([+-]?)(\d*)")
 
 
 def _in_lo_transaction(shell: Shell, run: Callable[[psycopg.Connection], str]) -> bool:

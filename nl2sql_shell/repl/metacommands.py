@@ -318,13 +318,19 @@ def _timing(shell: Shell, argument: str) -> bool:
 _MAX_INCLUDE_DEPTH = 64  # psql nests until it runs out of open files; Python's stack ends first
 
 
-@command("\\i", "\\include", syntax="\\i FILE", help="execute commands from file", raw=True)
-def _include(shell: Shell, argument: str) -> bool:
-    words = meta_arguments(argument, shell.variables, evaluated=1)
-    return include(shell, words[0] if words else "")
+def _include(name: str) -> Handler:
+    def handler(shell: Shell, argument: str) -> bool:
+        words = meta_arguments(argument, shell.variables, evaluated=1)
+        return include(shell, words[0] if words else None, name)
+
+    return handler
 
 
-def include(shell: Shell, argument: str, name: str = "\\i") -> bool:
+for _name in ("\\i", "\\include"):
+    command(_name, syntax="\\i FILE", help="execute commands from file", raw=True)(_include(_name))
+
+
+def include(shell: Shell, argument: str | None, name: str = "\\i") -> bool:
     """Run the script ``argument`` names (a word as psql reads it). Errors in the file name it
     as typed (psql's ``FILE:LINE:``); bytes that are not UTF-8 fail only their own statement:
     the session goes on, an open transaction stays open (aborted by the server's refusal, as
@@ -332,7 +338,7 @@ def include(shell: Shell, argument: str, name: str = "\\i") -> bool:
     open-file limit would have ended it near."""
     from nl2sql_shell.repl.script import directory_error, read_script, run_script
 
-    if not argument:
+    if argument is None:
         shell.meta_error(f"{name}: missing required argument")
         shell.last_failed = True
         return True
@@ -341,7 +347,7 @@ def include(shell: Shell, argument: str, name: str = "\\i") -> bool:
         shell.last_failed = True
         return True
     try:
-        text = read_script(None if argument == "-" else Path(os.path.expanduser(argument)))  # `-`: standard input, as psql
+        text = read_script(None if argument == "-" else os.path.expanduser(argument))  # `-`: standard input, as psql
     except IsADirectoryError as exc:
         shell.error(directory_error(argument, exc))
         shell.last_failed = True

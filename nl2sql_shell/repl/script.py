@@ -11,9 +11,9 @@ backslash command or question line gets U+FFFD in its place, which prints as psq
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 from nl2sql_shell.db.as_sent import undecodable
 from nl2sql_shell.repl.conditionals import Conditionals, close
@@ -37,10 +37,15 @@ from nl2sql_shell.repl.variables import boolean
 PROGRAM = "nl2sql-shell"
 
 
-def read_script(path: Path | None) -> str:
+def read_script(path: str | os.PathLike[str] | None) -> str:
     """The text of a script file (stdin when ``path`` is None), invalid UTF-8 kept as
-    surrogate escapes (run_script sends those bytes as they were); OSError if it cannot be read."""
-    data = (sys.stdin.buffer.read() if sys.stdin is not None else b"") if path is None else path.read_bytes()
+    surrogate escapes (run_script sends those bytes as they were); OSError if it cannot be read
+    (a name as typed: `''` is no file, where Path('') is the current folder)."""
+    if path is None:
+        data = sys.stdin.buffer.read() if sys.stdin is not None else b""
+    else:
+        with open(path, "rb") as handle:
+            data = handle.read()
     return _as_psql_reads(data).decode("utf-8", "surrogateescape")
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from pathlib import Path
 
 import psycopg
 
@@ -49,7 +48,8 @@ def buffer_command(shell: Shell, name: str, buffer: str, argument: str) -> str:
 
             run_piped(target, text + "\n" if text else "")
         else:
-            Path(os.path.expanduser(words[0])).write_text(text + "\n" if text else "", encoding="utf-8", errors="surrogateescape")  # bytes read that were no UTF-8, as read
+            with open(os.path.expanduser(words[0]), "w", encoding="utf-8", errors="surrogateescape") as handle:  # bytes read that were no UTF-8, as read
+                handle.write(text + "\n" if text else "")
     except OSError as exc:
         shell.meta_error(f"{words[0]}: {exc.strerror}")
         shell.last_failed = True
@@ -70,16 +70,16 @@ def _qecho(shell: Shell, argument: str) -> bool:
     return True
 
 
-def _include_relative(shell: Shell, argument: str) -> bool:
+def _include_relative(shell: Shell, argument: str, typed: str = "\\ir") -> bool:
     """`\\ir FILE`: FILE relative to the directory of the script running it (the current
-    directory at the prompt), as psql 15's \\ir."""
+    directory at the prompt), as psql 15's \\ir; ``typed``: the command's name as typed."""
     from nl2sql_shell.repl.metacommands import include
 
     words = meta_arguments(argument, shell.variables, evaluated=1)
-    name = words[0] if words else ""
+    name = words[0] if words else None
     if name and shell.source and not os.path.isabs(os.path.expanduser(name)):
         name = os.path.normpath(os.path.join(os.path.dirname(shell.source), name))  # psql's canonicalize_path
-    return include(shell, name, "\\ir")
+    return include(shell, name, typed)
 
 
 def _prompt(shell: Shell, argument: str) -> bool:
@@ -242,7 +242,8 @@ def register(command) -> None:  # noqa: ANN001 - metacommands.command
         for name in names:
             command(name, syntax=syntax, help=text, raw=True)(_buffer_handler(name))
     command("\\qecho", syntax="\\qecho [-n] [TEXT]", help="write text to the query output stream (see \\o)", raw=True)(_qecho)
-    command("\\ir", "\\include_relative", syntax="\\ir FILE", help="as \\i, but relative to location of current script", raw=True)(_include_relative)
+    for name in ("\\ir", "\\include_relative"):
+        command(name, syntax="\\ir FILE", help="as \\i, but relative to location of current script", raw=True)(lambda shell, argument, name=name: _include_relative(shell, argument, name))
     command("\\prompt", syntax="\\prompt [TEXT] NAME", help="prompt user to set internal variable", raw=True)(_prompt)
     command("\\setenv", syntax="\\setenv NAME [VALUE]", help="set or unset environment variable", raw=True)(_setenv)
     command("\\cd", syntax="\\cd [DIR]", help="change the current working directory", raw=True)(_cd)

@@ -323,15 +323,19 @@ def _byte(value: int) -> str:
     return chr(value) if value < 0x80 else chr(0xDC00 + value)
 
 
+_NO_NEWLINE = re.compile(r"\s*-n(?:\s|$)")
+
+
 def echo(argument: str, variables: dict[str, str], write: Callable[[str], None], error: Callable[[str], None]) -> None:
     """\\echo, \\qecho and \\warn: the words joined by blanks, then a newline unless the
-    first word is -n. A last word inside an unclosed quote is absent and its `command` not run;
-    psql reports it between the words and the newline, and so does this."""
+    first word is -n as written (not quoted, not a variable's value). A last word inside an
+    unclosed quote is absent and its `command` not run; psql reports it between the words and
+    the newline, and so does this."""
     words = meta_arguments(argument, variables)
     broken = unterminated(argument)
     if broken:
         words.pop()
-    newline = words[:1] != ["-n"]
+    newline = not (words[:1] == ["-n"] and _NO_NEWLINE.match(argument))
     write(" ".join(words if newline else words[1:]))
     if broken:
         error("unterminated quoted string")

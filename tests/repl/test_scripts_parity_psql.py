@@ -984,3 +984,17 @@ def test_meta_command_words_as_psql_reads_them(fresh_db, tmp_path: Path, script:
     (tmp_path / "m.sql").write_text(script)
     code, out, err = same(fresh_db, fresh_db, "-f", "m.sql", cwd=tmp_path)
     assert b"Traceback" not in err and code == 0
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "\\set n -n\n\\echo '-n' x\n\\echo :n y\n\\echo -n z\n\\echo\n\\qecho \"-n\" q\n",  # -n only as written
+        "\\lo_unlink abc\n\\lo_unlink 0500001\n\\lo_unlink ' 500003'\n\\lo_export x9 out.bin\n",  # OIDs read as strtoul reads them
+        "\\include\n\\include_relative\n\\i ''\n\\w ''\n\\echo done\n",  # the command as typed; '' is no file
+    ],
+    ids=["echo-n", "oids", "file-names"],
+)
+def test_meta_command_arguments_read_as_psql_reads_them(fresh_db, tmp_path: Path, script: str):
+    (tmp_path / "a.sql").write_text(script)
+    same(fresh_db, fresh_db, "-f", "a.sql", cwd=tmp_path)
