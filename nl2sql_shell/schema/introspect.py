@@ -95,6 +95,7 @@ CROSS JOIN LATERAL (SELECT CASE WHEN %(unsized)s THEN c.relpages::bigint * curre
     WHEN c.relam < 16384 THEN pg_relation_size(c.oid) END AS bytes) AS size
 LEFT JOIN unnest(%(path)s::text[]) WITH ORDINALITY AS p(nspname, pos) ON p.nspname = n.nspname
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition
+  AND (c.relkind <> 'm' OR c.relispopulated)  -- a materialized view never refreshed cannot be read
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
   AND has_schema_privilege(n.oid, 'USAGE')
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid

@@ -461,3 +461,13 @@ def test_a_probe_statement_that_fails_costs_only_its_own_tables(fresh_db: str, m
     assert set(schema.table("cities").column("name").sample_values) == {"Paris", "Rome"}
     assert set(schema.table("colours").column("name").sample_values) == {"red", "blue"}
     assert calls[:3] == [2, 1, 1]  # the failed statement's probes again, each alone
+
+
+def test_a_materialized_view_never_refreshed_is_not_offered(fresh_db: str) -> None:
+    """Its read fails ("has not been populated"), which planning (the server check) does not
+    see: the model was offered it and its query passed every check."""
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("CREATE TABLE cities (name text); CREATE MATERIALIZED VIEW later AS SELECT name FROM cities WITH NO DATA;"
+                     "CREATE MATERIALIZED VIEW ready AS SELECT name FROM cities")
+        names = {t.name for t in read_schema(conn).tables}
+    assert "later" not in names and {"cities", "ready"} <= names
