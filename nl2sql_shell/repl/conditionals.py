@@ -6,9 +6,9 @@ no other meta-command runs, and no variable or backtick in them is expanded; an 
 a taken branch is not even evaluated. The expression is the command's words (variables
 expanded, quotes read) joined by blanks and read as psql reads a boolean.
 
-Query text typed in a branch not taken is kept in the buffer until the branch ends and then
-dropped, as psql's discard_query_text drops it: a `;` there sends nothing, and the statement
-begun before the `\\if` goes on after the `\\endif` without it.
+Query text typed in a branch not taken is dropped when the branch ends: the buffer is again
+what it was when the branch began (psql's discard_query_text), so a `;` there sends nothing,
+and the statement begun before the `\\if` goes on after the `\\endif` without the branch's text.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class Conditionals:
     """The open `\\if` blocks of one script or of the prompt, innermost last."""
 
     stack: list[str] = field(default_factory=list)
-    kept: list[int] = field(default_factory=list)  # per block: how much of the query buffer its branches keep
+    kept: list[str] = field(default_factory=list)  # per block: the query buffer its branches keep (psql's saved query text)
 
     def active(self) -> bool:
         """Whether input runs here: outside any `\\if`, or in its taken branch."""
@@ -57,7 +57,7 @@ def branch(shell, name: str, argument: str, buffer: str) -> str:  # noqa: ANN001
     stack = state.stack
     if name == "\\if":
         stack.append((TRUE if _true(shell, argument) else FALSE) if state.active() else IGNORED)
-        state.kept.append(len(buffer))
+        state.kept.append(buffer)
         return buffer
     if not stack:
         shell.meta_error(f"{name}: no matching \\if")
@@ -68,16 +68,16 @@ def branch(shell, name: str, argument: str, buffer: str) -> str:  # noqa: ANN001
         shell.meta_error(f"{name}: cannot occur after \\else")
         shell.last_failed = True
         return buffer
-    buffer = buffer if top in (TRUE, ELSE_TRUE) else buffer[: state.kept[-1]]
+    buffer = buffer if top in (TRUE, ELSE_TRUE) else state.kept[-1]
     if name == "\\elif":
-        state.kept[-1] = len(buffer)
+        state.kept[-1] = buffer
         stack[-1] = (TRUE if _true(shell, argument, name) else FALSE) if top == FALSE else IGNORED
         return buffer
     if name == "\\endif":
         stack.pop()
         state.kept.pop()
     else:
-        state.kept[-1] = len(buffer)
+        state.kept[-1] = buffer
         stack[-1] = ELSE_TRUE if top == FALSE else ELSE_FALSE
     if state.active():  # psql reads the words left after \\else and \\endif only to warn of them, where input runs
         for word in meta_arguments(argument, shell.variables, evaluated=0):

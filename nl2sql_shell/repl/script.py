@@ -200,7 +200,8 @@ class _ScriptRun:
             if pending and stripped == ";":
                 self._echo_through(line_end)
                 shell.location = self._at(pos)
-                pending, pos = _ended(shell, _joined(pending, text, pos, text.index(";", pos) + 1)), line_end
+                _run_statement(shell, _joined(pending, text, pos, text.index(";", pos) + 1))
+                pending, pos = "", line_end
                 continue
             command = starts_meta_command(stripped)
             # a question is a line that starts with `?`: the rest of a line after `\\` or a
@@ -265,7 +266,8 @@ class _ScriptRun:
             newline = text.find("\n", end)
             self.data_pos = size if newline < 0 else newline + 1
             start_of_data = self.data_pos
-            pending = _ended(shell, _joined(pending, text, pos, end)) if pending else _ended(shell, statement, kept=False)
+            _run_statement(shell, _joined(pending, text, pos, end) if pending else statement)
+            pending = ""
             if self.data_pos != start_of_data:  # COPY data lines were read: not echoed
                 pos = self.echoed = max(self.data_pos, self.echoed)
             else:
@@ -316,16 +318,6 @@ def _edited_buffer(shell: Shell) -> str:
     text, shell.pending_input = shell.pending_input, ""
     shell.redisplay = bool(shell.draft) and shell.redisplay  # a model answer to edit waits for the prompt
     return text
-
-
-def _ended(shell: Shell, statement: str, *, kept: bool = True) -> str:
-    """A statement ended by its `;`: run, and the query buffer empty again; in a branch of
-    `\\if` not taken, the buffer keeps it (``kept``) until the branch ends, as psql's does:
-    the text held before the `\\if` goes on after its `\\endif` without it."""
-    if not shell.conditions.active() and kept:
-        return statement
-    _run_statement(shell, statement)
-    return ""
 
 
 def _run_statement(shell: Shell, statement: str) -> None:

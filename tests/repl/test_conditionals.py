@@ -178,3 +178,30 @@ def test_a_branch_not_taken_still_names_an_invalid_command_and_extra_words(fresh
     assert b"invalid command \\nosuch" in err and err.count(b'\\endif: extra argument "more" ignored') == 2 and out.startswith(b"after\n")
     (tmp_path / "s.sql").write_text("\\set ON_ERROR_STOP 1\n\\if false\n\\nosuch\n\\endif\n\\echo after\n")
     assert same(fresh_db, fresh_db, "-f", "s.sql", cwd=tmp_path)[:2] == (3, b"")
+
+
+def test_at_the_prompt_a_statement_ended_in_a_branch_not_taken_runs_nothing_after_it(fresh_db, monkeypatch, tmp_path: Path):
+    """Typed: a `;` in a false branch dropped the statement begun before the `\\if`, and the
+    branch's rest (a DELETE) ran at the `;` after the `\\endif`; psql drops the branch's text."""
+    import io
+
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    from nl2sql_shell.db.connect import Target, connect
+    from nl2sql_shell.output import Output
+    from nl2sql_shell.repl.app import run_interactive
+    from nl2sql_shell.repl.shell import Shell
+
+    monkeypatch.setenv("NL2SQL_SHELL_HISTORY", str(tmp_path / "history"))
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("create table keep (x int); insert into keep values (1), (2)")
+    out, err = io.StringIO(), io.StringIO()
+    target = Target(fresh_db)
+    shell = Shell(target, connect(target), output=Output(out, use_pager=False), errors=err)
+    with create_pipe_input() as pipe:
+        pipe.send_text("select count(*) as n from keep\n\\if false\n; delete from keep\n\\endif\n;\n\\q\n")
+        run_interactive(shell, input=pipe, output=DummyOutput())
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute("select count(*) from keep").fetchone() == (2,)
+    assert " n \n---\n 2\n(1 row)" in out.getvalue() and "DELETE" not in out.getvalue()
