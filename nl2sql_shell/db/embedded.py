@@ -541,7 +541,9 @@ def start(data_dir: Path | None = None, timeout: float = 30.0) -> EmbeddedServer
     try:
         for _ in range(3):
             if (port := _running_port(data_dir)) is not None:
-                return EmbeddedServer(data_dir, port, None, hold)
+                if _started(attached := EmbeddedServer(data_dir, port, None, hold), timeout):
+                    return attached
+                continue
             server = _launch(data_dir, hold, timeout)
             if server is not None:
                 return server
@@ -551,6 +553,24 @@ def start(data_dir: Path | None = None, timeout: float = 30.0) -> EmbeddedServer
         raise
     hold.release()
     raise EmbeddedServerError(f"another PostgreSQL holds {data_dir} but does not answer")
+
+
+def _started(server: EmbeddedServer, timeout: float) -> bool:
+    """Whether to attach to a server another process started: after it has started up (a
+    second shell attached then failed: "the database system is starting up"); not while it
+    shuts down (the keeper is stopping it: a new one is started). Any other refusal is the
+    connection's to report."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with psycopg.connect(server.conninfo(), connect_timeout=1):
+                return True
+        except psycopg.OperationalError as exc:
+            if "shutting down" in str(exc) or not _accepts(server.data_dir, server.port):
+                return False
+            if "starting up" not in str(exc) or time.monotonic() > deadline:
+                return True
+            time.sleep(0.05)
 
 
 def _launch(data_dir: Path, hold: _Hold, timeout: float) -> EmbeddedServer | None:
