@@ -46,7 +46,8 @@ def intercept(shell, name: str, argument: str) -> bool:  # noqa: ANN001 - Shell 
         if shell.interactive:
             shell.error(f"{name} command ignored; use \\endif or Ctrl-C to exit current \\if block")
         return True
-    branch(shell, name, argument, "")
+    if restored := branch(shell, name, argument, ""):  # the statement begun before a branch not taken
+        shell.pending_input = restored
     return True
 
 

@@ -65,8 +65,10 @@ def run_with_buffer(shell: Shell, buffer: str, line: str) -> str:
     if name not in SENDERS:
         metacommands.run(shell, line)
         return buffer
-    if not shell.conditions.active():  # a branch of \\if not taken: the buffer goes, unsent
-        return ""
+    if not shell.conditions.active():  # a branch of \\if not taken: nothing sent, the buffer kept (psql)
+        if shell.interactive:
+            shell.error(f"{name} command ignored; use \\endif or Ctrl-C to exit current \\if block")
+        return buffer
     return "" if send(shell, name, buffer, argument) else buffer
 
 

@@ -158,6 +158,22 @@ select 5
 \endif
 ;
 select count(*) as still from keep;
+select 1234567890123456789 as long
+\if false
+\g
+delete from keep where x = 1 and false
+\endif
+;
+select 'pre' as p
+\if false
+\gset
+\endif
+;
+\echo :p
+select count(*) as last_one from keep
+\if false
+\g
+\endif
 """
 
 
@@ -169,7 +185,7 @@ def test_query_text_of_a_branch_not_taken_is_dropped_at_its_end(pg_server, tmp_p
         code, out, err = same(mine, psqls, "-f", "b.sql", cwd=tmp_path)
         with psycopg.connect(mine) as conn:
             assert conn.execute("select count(*) from keep").fetchone() == (2,)
-    assert b"DELETE" not in out and b" a | c \n" in out and (code, err) == (0, b"")
+    assert b"DELETE" not in out and b" a | c \n" in out and b" last_one \n" in out and (code, err) == (0, b"")
 
 
 def test_a_branch_not_taken_still_names_an_invalid_command_and_extra_words(fresh_db, tmp_path: Path):
