@@ -9,11 +9,12 @@ CPU). Capability flags say what a backend does natively, for callers that want t
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
+
+from nl2sql_shell.sql_text import in_quote_or_comment
 
 Messages = list[dict[str, str]]
 
@@ -112,20 +113,11 @@ def cut_at_stop(text: str, stop: Sequence[str], since: int = 0) -> str | None:
     return None if cut is None else text[:cut]
 
 
-_QUOTED_OR_COMMENT = re.compile(r"""'(?:[^']|'')*'?|"(?:[^"]|"")*"?|--[^\n]*|/\*.*?(?:\*/|\Z)""", re.S)
-
-
 def _ends_reply(text: str, at: int, stop: str) -> bool:
     """Whether the stop string ``stop`` found at ``at`` ends the reply (see cut_at_stop)."""
     if stop.startswith("```") and text.count("```", 0, at) % 2 == 0:
         return False
     return not in_quote_or_comment(text, at)
-
-
-def in_quote_or_comment(text: str, at: int) -> bool:
-    """Whether the character at ``at`` of SQL ``text`` lies inside a quoted string or name
-    or a comment (one still open at ``at`` too)."""
-    return any(m.start() < at < m.end() for m in _QUOTED_OR_COMMENT.finditer(text, 0, at + 1))
 
 
 def plain_chat(messages: Messages, *, generation_prompt: bool) -> str:

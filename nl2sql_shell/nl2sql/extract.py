@@ -15,20 +15,13 @@ import re
 from sqlglot import exp
 from sqlglot.errors import TokenError
 
-from nl2sql_shell.llm.model import in_quote_or_comment
+from nl2sql_shell.sql_text import CAPITAL_START, STATEMENT_START, in_quote_or_comment
 
 from .parsing import DIALECT, PARSE_ERRORS, parse_one, parse_statements
 
 _TEMPLATE_TOKENS = re.compile(r"<\|[^|>\s]*\|>|</?s>|\[/?INST\]|<think>.*?</think>|<think>.*\Z", re.S)
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n?(.*?)(?:```|\Z)", re.S)
 _SQL_FENCE_LANGUAGES = frozenset({"", "sql", "postgres", "postgresql", "psql", "pgsql", "plpgsql"})
-_KEYWORDS = (
-    "SELECT|WITH|INSERT|UPDATE|DELETE|MERGE|VALUES|TABLE|CREATE|ALTER|DROP|TRUNCATE|GRANT|REVOKE"
-    "|EXPLAIN|SHOW|COPY|VACUUM|ANALYZE|SET|RESET|BEGIN|COMMIT|ROLLBACK"
-)
-# Where a statement may start in free text: line start, after a colon, after a backtick.
-_STATEMENT_START = re.compile(rf"(?:^|(?<=:)|(?<=`))[ \t]*({_KEYWORDS})\b", re.I | re.M)
-_CAPITAL_START = re.compile(rf"\b({_KEYWORDS})\b")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 # A line of explanation: a capitalised word (not an SQL clause's, as in `Where id > 3`), a
 # numbered or bulleted item.
@@ -50,8 +43,8 @@ def extract_sql(text: str) -> str | None:
             return _tidy(body)
     if "```" in text:  # fences only in other languages: look at the prose around them
         text = _FENCE.sub("", text)
-    at_start = {m.start(1) for m in _STATEMENT_START.finditer(text)}
-    capitals = {m.start(1) for m in _CAPITAL_START.finditer(text)}
+    at_start = {m.start(1) for m in STATEMENT_START.finditer(text)}
+    capitals = {m.start(1) for m in CAPITAL_START.finditer(text)}
     # a statement where one starts (a line's start, after a colon) before one named in a
     # sentence ("I would not run DELETE FROM t; instead ...")
     candidates = {start: _statement_at(text, start) for start in [*sorted(at_start), *sorted(capitals - at_start)]}

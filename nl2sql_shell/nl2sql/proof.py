@@ -45,12 +45,13 @@ from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import pq
+from sqlglot import exp
 from sqlglot.errors import TokenError
 from sqlglot.tokens import Token, TokenType
 
 from nl2sql_shell.db.as_sent import unsent
 from nl2sql_shell.db.execute import SearchPath, catalog_reads
-from nl2sql_shell.nl2sql.parsing import UnlikePostgres, tokenize
+from nl2sql_shell.nl2sql.parsing import PARSE_ERRORS, UnlikePostgres, parse_one, tokenize
 from nl2sql_shell.nl2sql.safety import classify, explained_statement
 
 # Built-ins that are immutable or stable and still must not run unasked, each with why.
@@ -295,10 +296,20 @@ def prove(conn: psycopg.Connection, sql: str, timeout_ms: int = 5_000) -> Proof:
                 return Proof(False, (problem,))
             prover = _Prover(conn, path.effective)
             reasons = prover.statement(facts)
-            reads = () if reasons else prover.read_names(facts)
+            reads = () if reasons else prover.read_names(facts, _query_names(sql))
     except psycopg.Error as exc:
         return Proof(False, (f"the catalog could not be read: {str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__}",))
     return Proof(not reasons, tuple(dict.fromkeys(reasons)), reads)
+
+
+def _query_names(sql: str) -> set[str]:
+    """The names the statement's WITH clauses define, in lower case (none when sqlglot cannot
+    read it: then every FROM name counts as a relation, which only lists more)."""
+    try:
+        tree = parse_one(sql)
+    except PARSE_ERRORS:
+        return set()
+    return {cte.alias.lower() for cte in tree.find_all(exp.CTE) if cte.alias}
 
 
 # Whether the current user may use a schema (pg_namespace n), read from its row: a superuser,
@@ -825,10 +836,12 @@ class _Prover:
             SELECT oid FROM parts"""
         return {r[0] for r in self.rows(query, (sorted(types),))}
 
-    def read_names(self, facts: _Facts) -> tuple[str, ...]:
+    def read_names(self, facts: _Facts, queries: set[str]) -> tuple[str, ...]:
         """The relations the statement's FROM reads, each as schema.name, as the server resolves
-        them (a partition, a temporary table: the schema the checks read lists neither)."""
-        oids = sorted(set(self.resolved({_from_item_name(item) for item in facts.from_items}, "to_regclass").values()))
+        them (a partition, a temporary table: the schema the checks read lists neither); not
+        a name WITH defines (``queries``: `WITH t AS (...) ... FROM t` reads no table t)."""
+        items = [item for item in facts.from_items if item.schema is not None or item.name.lower() not in queries]
+        oids = sorted(set(self.resolved({_from_item_name(item) for item in items}, "to_regclass").values()))
         query = "SELECT format('%%I.%%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY(%s::oid[]) ORDER BY 1"
         return tuple(name for (name,) in self.rows(query, (oids,)))
 

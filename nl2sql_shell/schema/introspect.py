@@ -407,7 +407,7 @@ def secret(column: str) -> bool:
     return any(part.replace("_", "") in name for part in SECRET_PARTS) or not SECRET_WORDS.isdisjoint(declared_words(column))
 
 
-_SEPARATORS = re.compile(r"[\s_.\-]+")
+_SEPARATORS = re.compile(r"[\W_]+")  # anything between words: blanks, - _ . / : + and dashes
 
 
 def opaque(value: str) -> bool:

@@ -294,6 +294,7 @@ def test_without_the_hub_a_cached_model_loads_at_once_and_an_uncached_one_is_one
         ("```\nSELECT 1\n```\nprose", "```\nSELECT 1\n```\n"),  # a ``` that opens a fence ends nothing
         ("SELECT 1; x", "SELECT 1;"),
         ("SELECT 'open; still open", None),
+        ("Here's the query: SELECT count(*) FROM t; if you'd rather clear them: DELETE FROM t;", "Here's the query: SELECT count(*) FROM t;"),  # prose opens no quote
     ],
 )
 def test_a_stop_string_inside_a_quote_a_comment_or_an_opening_fence_ends_nothing(text, kept):

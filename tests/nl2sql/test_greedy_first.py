@@ -92,3 +92,9 @@ def test_the_tables_a_proven_query_reads_are_named_as_the_server_resolves_them(c
     assert answer.proof.proven and len(answer.tables_read) == 3
     assert "public.measures_eu" in answer.tables_read and "public.products" in answer.tables_read
     assert any(name.startswith("pg_temp_") and name.endswith(".scratch") for name in answer.tables_read)
+
+
+def test_a_name_with_defines_is_no_table_read(conn):
+    """`WITH products AS (...) SELECT ... FROM products` reads no table products."""
+    answer, _ = _ask(["WITH products AS (SELECT 1 AS price) SELECT count(*) FROM products WHERE price < 50;"], conn, greedy_first=True)
+    assert answer.proof.proven and answer.tables_read == []

@@ -413,7 +413,7 @@ def test_ctrl_c_during_the_samples_stops_the_read_but_their_timeout_only_drops_t
 def test_a_secret_s_name_with_blanks_or_hyphens_is_still_a_secret(fresh_db: str) -> None:
     """`"API Key"`, `"Card Number"`, `access-key`: the names matched only with underscores,
     and their values (short, or with blanks, so not opaque) reached the model's prompt."""
-    names = ("API Key", "Card Number", "Recovery Code", "social_security_number", "access-key", "Private Key")
+    names = ("API Key", "Card Number", "Recovery Code", "social_security_number", "access-key", "Private Key", "api/key", "auth:token")
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute(
             "CREATE TABLE accounts (id int, city text, " + ", ".join(f'"{name}" text' for name in names) + ");"
