@@ -650,10 +650,12 @@ def ensure_demo(admin_conninfo: str, server_conninfo_for: Callable[[str], str]) 
     either see no demo or a whole one; the loser of a race drops its copy.
     """
     with psycopg.connect(admin_conninfo, autocommit=True) as admin:
+        _drop_abandoned(admin)
         if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DEMO_DBNAME,)).fetchone():
             return False
         staging = f"{DEMO_DBNAME}_building_{uuid.uuid4().hex[:12]}"
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(staging)))
+        admin.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(staging), sql.Literal(f"{_BUILDER}{admin.info.backend_pid}")))
         renamed = False
         try:
             create_demo(server_conninfo_for(staging))
@@ -667,6 +669,24 @@ def ensure_demo(admin_conninfo: str, server_conninfo_for: Callable[[str], str]) 
                 with contextlib.suppress(psycopg.Error):
                     admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(staging)))
     return renamed
+
+
+def _drop_abandoned(admin: psycopg.Connection) -> None:
+    """Drop the half-built copies of shells killed while they built the demo (they stayed for
+    good): a copy whose builder's session (named in its comment) is gone. Another shell's
+    copy, still being built, keeps its builder's session open."""
+    abandoned = admin.execute(
+        """SELECT d.datname FROM pg_database d
+           WHERE d.datname LIKE %s AND shobj_description(d.oid, 'pg_database') LIKE %s
+             AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE %s || a.pid = shobj_description(d.oid, 'pg_database'))""",
+        (DEMO_DBNAME.replace("_", "\\_") + "\\_building\\_%", _BUILDER + "%", _BUILDER),
+    ).fetchall()
+    for (name,) in abandoned:
+        with contextlib.suppress(psycopg.Error):
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+_BUILDER = "being built by the session of backend "
 
 
 def main(argv: Sequence[str] | None = None) -> None:

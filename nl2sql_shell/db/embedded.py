@@ -53,6 +53,9 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 DATA_DIR_ENV = "NL2SQL_SHELL_DATA_DIR"
+# Where this code's package lives: the keeper runs the same code as the shell that starts it
+# (from `/`, it imported whichever nl2sql_shell was installed, or none)
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 SUPERUSER = "postgres"
 _PR_SET_PDEATHSIG = 1
 # Ours replaces initdb's when an old trust-initialized folder is locked: no replication lines,
@@ -275,6 +278,30 @@ def _hold(data_dir: Path, timeout: float) -> _Hold:
                 os.close(fd)
                 raise EmbeddedServerError(f"the server on {data_dir} is being stopped and did not stop within {timeout:.0f} s") from None
             time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def _setting_up(data_dir: Path, timeout: float) -> Iterator[None]:
+    """One process at a time initializes or locks the folder: a second shell started while
+    the first ran initdb saw PG_VERSION without a password file, took the folder for one from
+    before passwords and gave the role a password of its own, which the first then replaced
+    in the file (every later start was refused)."""
+    folder = password_file(data_dir).parent
+    _private_dir(folder)
+    fd = os.open(folder / "setup", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        deadline = time.monotonic() + max(timeout, 120.0)  # (initdb takes seconds on a slow disk)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise EmbeddedServerError(f"another process has been setting up {data_dir} for too long") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -531,12 +558,13 @@ def start(data_dir: Path | None = None, timeout: float = 30.0) -> EmbeddedServer
     data_dir = (data_dir or default_data_dir()).absolute()
     if os.path.lexists(data_dir):
         _check_data_dir(data_dir, _unprivileged_ids(), fresh=not (data_dir / "PG_VERSION").exists())
-    if not (data_dir / "PG_VERSION").exists():
-        initialize(data_dir)
-    elif not is_locked(data_dir):
-        lock(data_dir)
-    elif len(password_file(data_dir).read_text().splitlines()) > 1:  # an older file's lines for TCP
-        _write_password_file(data_dir, read_password(data_dir))
+    with _setting_up(data_dir, timeout):
+        if not (data_dir / "PG_VERSION").exists():
+            initialize(data_dir)
+        elif not is_locked(data_dir):
+            lock(data_dir)
+        elif len(password_file(data_dir).read_text().splitlines()) > 1:  # an older file's lines for TCP
+            _write_password_file(data_dir, read_password(data_dir))
     hold = _hold(data_dir, timeout)
     try:
         for _ in range(3):
@@ -568,9 +596,14 @@ def _started(server: EmbeddedServer, timeout: float) -> bool:
         except psycopg.OperationalError as exc:
             if "shutting down" in str(exc) or not _accepts(server.data_dir, server.port):
                 return False
-            if "starting up" not in str(exc) or time.monotonic() > deadline:
+            if not any(state in str(exc) for state in _NOT_YET) or time.monotonic() > deadline:
                 return True
             time.sleep(0.05)
+
+
+# What the server answers while it starts or recovers from a crash (SQLSTATE 57P03, which
+# libpq's connection errors do not carry)
+_NOT_YET = ("starting up", "in recovery mode", "not yet accepting connections")
 
 
 def _launch(data_dir: Path, hold: _Hold, timeout: float) -> EmbeddedServer | None:
@@ -597,6 +630,7 @@ def _launch(data_dir: Path, hold: _Hold, timeout: float) -> EmbeddedServer | Non
             stderr=log_file,
             start_new_session=True,  # a Ctrl-C or a closed terminal reaches the shell, not the server
             cwd="/",
+            env={**os.environ, "PYTHONPATH": os.pathsep.join([_PACKAGE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])},
         )
     server = EmbeddedServer(data_dir, port, keeper, hold)
     try:

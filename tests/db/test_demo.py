@@ -236,3 +236,16 @@ def test_failed_fill_leaves_no_demo_behind(pg_server, demo_db: str, no_demo: Non
         demo.ensure_demo(pg_server.conninfo(), lambda _name: demo_db)  # "fills" an already filled database
     assert not {name for name in _databases(pg_server) if name.startswith(demo.DEMO_DBNAME)}
     assert demo.ensure_demo(pg_server.conninfo(), pg_server.conninfo) is True
+
+
+def test_a_copy_a_killed_shell_left_half_built_is_dropped_and_one_being_built_is_not(pg_server, no_demo: None) -> None:
+    """A shell killed while it built the demo left its nl2sql_demo_building_* database for good."""
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+        for name, builder in (("nl2sql_demo_building_killed", 2_000_000_000), ("nl2sql_demo_building_alive", admin.info.backend_pid)):
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            admin.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(f"being built by the session of backend {builder}")))
+        assert demo.ensure_demo(pg_server.conninfo(), pg_server.conninfo) is True
+        left = {name for name in _databases(pg_server) if name.startswith(f"{demo.DEMO_DBNAME}_")}
+        admin.execute("DROP DATABASE nl2sql_demo_building_alive")
+    assert left == {"nl2sql_demo_building_alive"}

@@ -3,6 +3,7 @@ not after the last one is gone, even one killed outright."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -66,3 +67,29 @@ def test_a_user_killed_outright_leaves_no_server_behind(data_dir):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_shells_starting_at_once_on_a_new_folder_share_one_server(data_dir):
+    """A second shell started while the first ran initdb took the folder for one from before
+    passwords and set a password of its own, which the first then replaced in the file: every
+    later start was refused ("refused the password")."""
+    code = "import sys; from pathlib import Path; from nl2sql_shell.db import embedded; s = embedded.start(Path(sys.argv[1])); print(s.port, flush=True); sys.stdin.read()"
+    starts = [subprocess.Popen([sys.executable, "-c", code, str(data_dir)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    ports = {start.stdout.readline().strip() for start in starts}
+    errors = [start.communicate("", timeout=60)[1] for start in starts]
+    assert len(ports) == 1 and ports.pop().isdigit(), errors
+    later = embedded.start(data_dir)
+    with psycopg.connect(later.conninfo()) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    later.stop()
+
+
+def test_the_keeper_runs_the_code_of_the_shell_that_started_it(data_dir):
+    """Started from /, it imported whichever nl2sql_shell was installed (or none)."""
+    server = embedded.start(data_dir)
+    try:
+        environment = Path(f"/proc/{server.keeper.pid}/environ").read_bytes().split(b"\0")
+        path = next(entry for entry in environment if entry.startswith(b"PYTHONPATH=")).decode()
+        assert path.removeprefix("PYTHONPATH=").split(os.pathsep)[0] == str(Path(embedded.__file__).resolve().parents[2])
+    finally:
+        server.stop()
