@@ -14,6 +14,8 @@ its keeper.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import fcntl
 import os
 import signal
@@ -24,10 +26,12 @@ import time
 from nl2sql_shell.db.embedded import _child_setup, _server_environment, _unprivileged_ids
 
 LOOK_EVERY_S = 0.25
+_PR_SET_CHILD_SUBREAPER = 36
 
 
 def keep(holders: str, command: list[str]) -> int:
     """Run the server until nobody holds it, or until it exits; its exit status."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1)  # the server's orphans become ours
     lock = os.open(holders, os.O_RDONLY | os.O_NOFOLLOW)
     server = subprocess.Popen(
         command,
@@ -47,7 +51,24 @@ def keep(holders: str, command: list[str]) -> int:
             server.wait(30)
         except subprocess.TimeoutExpired:
             server.kill()
-    return server.wait()
+    server.wait()
+    _end_orphans()
+    return server.returncode
+
+
+def _end_orphans() -> None:
+    """Kill the backends a killed or crashed server left (each in a process group of its own):
+    a busy one ran on without its postmaster, and no server could start on the folder until it
+    ended ("Terminate any old server processes"). As the subreaper they are this process's
+    children now."""
+    me = str(os.getpid())
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError, IndexError), open(f"/proc/{entry}/stat") as stat:
+            if stat.read().rpartition(")")[2].split()[1] == me:  # its parent, after the command's name
+                os.kill(int(entry), signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, 0):
+            pass
 
 
 if __name__ == "__main__":

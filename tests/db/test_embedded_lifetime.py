@@ -93,3 +93,25 @@ def test_the_keeper_runs_the_code_of_the_shell_that_started_it(data_dir):
         assert path.removeprefix("PYTHONPATH=").split(os.pathsep)[0] == str(Path(embedded.__file__).resolve().parents[2])
     finally:
         server.stop()
+
+
+def test_a_server_killed_outright_leaves_no_backend_running(data_dir):
+    """Its busy backends ran on without a postmaster, and no server could start on the folder
+    until they ended ("Terminate any old server processes")."""
+    server = embedded.start(data_dir)
+    busy = subprocess.Popen([sys.executable, "-c", "import psycopg, sys; psycopg.connect(sys.argv[1]).execute('SELECT count(*) FROM generate_series(1, 3e9)')", server.conninfo()], stderr=subprocess.DEVNULL)
+    try:
+        with psycopg.connect(server.conninfo(), autocommit=True) as conn:
+            deadline = time.monotonic() + 20
+            while conn.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%generate_series(1, 3e9)%' AND pid <> pg_backend_pid()").fetchone() != (1,):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            backend = conn.execute("SELECT pid FROM pg_stat_activity WHERE query LIKE '%generate_series(1, 3e9)%' AND pid <> pg_backend_pid()").fetchone()[0]
+        os.kill(int((data_dir / "postmaster.pid").read_text().splitlines()[0]), 9)
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{backend}").exists() and Path(f"/proc/{backend}/stat").read_text().split()[2] != "Z":
+            assert time.monotonic() < deadline, "the backend runs on"
+            time.sleep(0.05)
+    finally:
+        busy.kill()
+        server.stop()
