@@ -478,7 +478,7 @@ class Asker:
         verified = self._verify(sql, view, conn)
         unknown = verified.unknown
         if verified.errors:  # only a query that fails may be repaired, and only a repair that passes is kept
-            repaired, again = self._repair(sql, view, conn, rules)
+            repaired, again = self._repair(sql, verified.errors, view, conn, rules)
             if repaired.changes:
                 if not again.errors:
                     sql, changes, verified = repaired.sql, [*changes, *repaired.changes], again
@@ -494,13 +494,16 @@ class Asker:
             attempt.unfound = unfound_values(conn, view.schema, attempt.sql)
         return verified.result
 
-    def _repair(self, sql: str, view: ModelView, conn: psycopg.Connection, rules: frozenset[str]) -> tuple[Corrected, _Verified]:
+    def _repair(self, sql: str, errors: list[str], view: ModelView, conn: psycopg.Connection, rules: frozenset[str]) -> tuple[Corrected, _Verified]:
         """The repair rules one at a time, in the registry's order, each on what the ones
         before it left, until the query passes: a rule past that point would change a part of
         the query that did not fail (`l.login_at = h.day` is no error, though a DISTINCT
-        elsewhere made the query fail). The changes so far and the checks' last word."""
+        elsewhere made the query fail). A rule's change that leaves the errors as they were
+        (``errors``: the query's as it stands) repaired nothing and is not kept: it changed a
+        part that did not fail (`o.customer = o.customer`, a NOT NULL test, became a join key
+        while the error was a misspelt column). The changes so far and the checks' last word."""
         changes: list[Change] = []
-        verified = _Verified([], None, None)
+        verified = _Verified(list(errors), None, None)
         repairs = [r for r in RULES if r.name in REPAIRS.intersection(rules)]
         for _ in range(_REPAIR_PASSES):  # a rule may need another's repair first (`EXTRACT(YEAR FROM founded_year)`)
             before = len(changes)
@@ -508,8 +511,10 @@ class Asker:
                 step = apply_rules(sql, view.readable, enabled={rule.name}, failing=True, rules=(rule,))
                 if not step.changes or step.sql == sql:
                     continue
-                sql, changes = step.sql, [*changes, *step.changes]
-                verified = self._verify(sql, view, conn)
+                again = self._verify(step.sql, view, conn)
+                if again.errors == verified.errors:
+                    continue
+                sql, changes, verified = step.sql, [*changes, *step.changes], again
                 if not verified.errors:
                     return Corrected(sql, changes), verified
             if len(changes) == before:

@@ -34,6 +34,8 @@ INSERT INTO shipments VALUES (100, 10, '2024-01-02'), (101, 10, '2024-01-05'), (
 INSERT INTO invoices VALUES (1000, 10, 50), (1001, 11, 70);
 INSERT INTO users VALUES (1, 'ann'), (2, 'bob');
 INSERT INTO messages VALUES (1, 1, 2, 'hi', 1704164645), (2, 2, 1, 'yo', 1672531200), (3, 1, 2, 'ok', 1717200000);
+CREATE TABLE tickets(ticket_id int PRIMARY KEY, customer_id int REFERENCES customers(id), customer int, note text);
+INSERT INTO tickets VALUES (1, 1, 1, 'x'), (2, 1, NULL, 'y'), (3, 2, 2, 'x'), (4, 2, 2, 'y');
 """
 
 RUNS = [
@@ -58,6 +60,12 @@ FAILS = [
     ("SELECT room FROM bookings WHERE during = '2024-03-03 20:00+00' ORDER BY 1",
      "SELECT room FROM bookings WHERE during @> timestamptz '2024-03-03 20:00+00' ORDER BY 1", "@> CAST("),
     ("SELECT booking_id FROM bookings b WHERE 2 <> b.nights ORDER BY 1", "SELECT booking_id FROM bookings WHERE NOT nights @> 2 ORDER BY 1", "@> CAST(2 AS INT)"),
+    # a repair keeps the parts that did not fail: `t.customer = t.customer` is a NOT NULL test
+    ("SELECT c.name, t.notes FROM customers c JOIN tickets t ON t.customer_id = c.id AND t.customer = t.customer ORDER BY 1, 2",
+     "SELECT c.name, t.note FROM customers c JOIN tickets t ON t.customer_id = c.id AND t.customer = t.customer ORDER BY 1, 2", "t.customer = t.customer"),
+    # an unqualified name of the outer query's table inside a subquery is that row's value
+    ("SELECT c.nam FROM customers c WHERE NOT EXISTS (SELECT 1 FROM tickets t WHERE t.ticket_id = id + 2) ORDER BY 1",
+     "SELECT c.name FROM customers c WHERE NOT EXISTS (SELECT 1 FROM tickets t WHERE t.ticket_id = c.id + 2) ORDER BY 1", "= id + 2"),
 ]
 
 
@@ -145,3 +153,16 @@ def test_the_reason_says_whose_query_passed(conn, reply: str, subject: str) -> N
     answer = asker.ask("how many messages were sent in 2024", conn, check_grounding=False)
     assert answer.reason.startswith(f"{subject} passed the schema and server checks")
     assert ("; corrected " in answer.reason) is (reply == EPOCH)
+
+
+def test_an_output_name_that_is_also_a_column_is_no_group_key_of_the_distinct_rows(conn) -> None:
+    """GROUP BY customer_id groups by the column, not by the output named customer_id: the
+    groups' rows may repeat, and DISTINCT is no no-op to drop."""
+    attempt, _ = _check(conn, "SELECT DISTINCT max(note) AS customer_id, count(*) AS n FROM tickets GROUP BY customer_id ORDER BY max(ticket_id)")
+    assert "idle_distinct" not in [c.rule for c in attempt.changes]
+
+
+def test_group_keys_leave_a_query_sorted_by_position_alone(conn) -> None:
+    """Put first, the keys took over `ORDER BY 1`: the sort and the row kept changed."""
+    attempt, _ = _check(conn, "SELECT count(*) AS n FROM tickets GROUP BY customer_id ORDER BY 1 DESC LIMIT 1", parse_rules("+group_keys"))
+    assert attempt.changes == []

@@ -20,7 +20,7 @@ from nl2sql_shell.schema.render import quote_name
 from nl2sql_shell.schema.words import closest_name, mostly_other_words, shared_affixes
 
 from ..check import is_bare_keyword, is_catalog
-from .base import Change, Context, Tables, identifier, sql_of
+from .base import Change, Context, Tables, identifier, scope_tables, sql_of
 from .base import owners as column_owners
 
 # Only a near-identical spelling counts by letters alone: `total_price` is not `total_cost`.
@@ -87,6 +87,8 @@ def known_column(scope: Scope, tables: Tables, context: Context) -> Iterator[Cha
             continue
         if any(c.name == column.name for t in tables.values() for c in t.columns) or (not column.table and column.name in outputs):
             continue  # the name is here (on another table: other rules' errors)
+        if not column.table and _outer_column(scope, column.name, context):
+            continue  # a correlated reference to the outer query's row: no error to repair
         if column.name == "id":
             # every table's own key: its one-column primary key, whatever it is called
             keys = [t.primary_key[0] for t in owners.values() if len(t.primary_key) == 1]
@@ -100,6 +102,17 @@ def known_column(scope: Scope, tables: Tables, context: Context) -> Iterator[Cha
         before, original = sql_of(column), column.name
         column.set("this", identifier(name))
         yield Change("known_column", before, sql_of(column), f"no column {original} in {_label(owners)}; it has {quote_name(name)}")
+
+
+def _outer_column(scope: Scope, name: str, context: Context) -> bool:
+    """Whether an enclosing query's table (or one whose columns are unknown) may hold ``name``."""
+    outer = scope.parent
+    while outer is not None:
+        for table in scope_tables(outer, context.schema).values():
+            if table is None or any(c.name == name for c in table.columns):
+                return True
+        outer = outer.parent
+    return False
 
 
 def _quoted_keyword(source: exp.Table, table: Table, scope: Scope) -> Change:

@@ -29,7 +29,10 @@ def idle_distinct(scope: Scope, tables: Tables, context: Context) -> Iterator[Ch
     if not isinstance(distinct, exp.Distinct) or distinct.args.get("on") or group is None or order is None:
         return
     selected = shown(select)
-    if not all(key in selected for key in group.expressions) or any(s.find(*_MAY_RETURN_SETS) for s in select.selects):
+    # GROUP BY reads a name as the input column first, an output name only where none is one
+    inputs = None if any(t is None for t in tables.values()) else {c.name for t in tables.values() for c in t.columns}
+    grouped = {s.unalias() for s in select.selects} | {exp.column(s.alias) for s in select.selects if s.alias and inputs is not None and s.alias not in inputs}
+    if not all(key in grouped for key in group.expressions) or any(s.find(*_MAY_RETURN_SETS) for s in select.selects):
         return  # (`unnest(array_agg(x))` makes several rows of a group: DISTINCT is no no-op)
     if all(o.this in selected for o in order.expressions):
         return  # PostgreSQL accepts it as it is
@@ -49,6 +52,8 @@ def group_keys(scope: Scope, tables: Tables, context: Context) -> Iterator[Chang
     keys = group.expressions
     if not all(isinstance(key, exp.Column) for key in keys):
         return  # ordinals (`GROUP BY 1`) and expressions stay as written
+    if any(isinstance(o.this, exp.Literal) and o.this.is_number for o in (select.args.get("order") or exp.Order()).expressions):
+        return  # `ORDER BY 1` would sort by the key put first
     before = _listed(select.selects)
     select.set("expressions", [key.copy() for key in keys] + list(select.selects))
     yield Change("group_keys", f"SELECT {before}", f"SELECT {_listed(select.selects)}", "the groups the counts belong to")
