@@ -129,23 +129,25 @@ def _pretty(tree: exp.Expression, original: str) -> str | None:
     """
     try:
         text = tree.sql(dialect=DIALECT, pretty=True, unsupported_level=ErrorLevel.RAISE)
-        same = _layout_free(text) == _layout_free(original)
+        same = layout_free(text) == layout_free(original)
     except (ParseError, TokenError, UnsupportedError):
         return None
     return text if same else None
 
 
-def _layout_free(sql: str) -> list[str]:
+def layout_free(sql: str) -> list[str]:
     """The statement's tokens as written, with what layout may change taken out: unquoted words
     in lower case, synonyms as one (`!=` and `<>`, float and double precision), no `AS` before
     an alias, no final `;`; literals and quoted names exact."""
-    shape = []
+    shape: list[str] = []
     for token in DIALECT.tokenize(sql):
         raw = sql[token.start : token.end + 1]
         if token.token_type in (TokenType.ALIAS, TokenType.SEMICOLON):  # (one statement: its ; ends it)
             continue
         word = raw.lower()
         shape.append(raw if _is_string(token) or raw.startswith('"') else _SAME_WORDS.get(word, word))
+        if shape[-2:] in (["nulls", "last"], ["nulls", "first"]) and (shape[-1] == "last") != (shape[-3:-2] == ["desc"]):
+            del shape[-2:]  # the order PostgreSQL gives NULLs anyway (last ascending, first descending), which sqlglot leaves out
     return shape
 
 

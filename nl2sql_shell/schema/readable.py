@@ -34,7 +34,8 @@ from sqlglot import exp
 from sqlglot.errors import OptimizeError
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
-from nl2sql_shell.nl2sql.parsing import DIALECT, PARSE_ERRORS, parse_one
+from nl2sql_shell.nl2sql.parsing import PARSE_ERRORS, parse_one
+from nl2sql_shell.nl2sql.written_back import written_back
 
 from .model import ForeignKey, Schema, Table
 from .render import RESERVED_WORDS, quote_name, render_schema
@@ -287,8 +288,10 @@ def _translate(sql: str, schema: Schema, names: ReadableNames, *, to_readable: b
     for scope in scopes:
         for alias, (node, table) in sources[id(scope)].items():
             view.rename_table(node, table)
-    text = tree.sql(dialect=DIALECT)
-    return text + ";" if sql.rstrip().endswith(";") else text
+    text = written_back(sql, tree, pretty=False)
+    if text is None:
+        return sql  # sqlglot would have changed more than names: the checks will say what is wrong
+    return text + ";" if sql.rstrip().endswith(";") and not text.rstrip().endswith(";") else text
 
 
 @dataclass

@@ -31,7 +31,7 @@ def test_the_repair_round_shows_the_mended_query_and_the_error_left(conn):
     assert answer.kind == "read" and "after 1 repair" in answer.reason
     assert conn.execute(answer.sql).fetchall() == [("Long",)]
     failed, error = model.prompts[-1].split("That query is wrong:")
-    assert failed.rstrip().endswith('FROM "Book" AS b\nWHERE\n  b.rating > 4;')  # the query as the rules mended it
+    assert failed.rstrip().endswith('SELECT B.title FROM "Book" AS B WHERE B.rating > 4;')  # the query as written, the name the rules mended edited in
     assert 'column "rating" does not exist' in error and 'table "book"' not in error
 
 

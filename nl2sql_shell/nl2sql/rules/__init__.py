@@ -21,12 +21,13 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
-from sqlglot.errors import ErrorLevel, OptimizeError, ParseError, TokenError, UnsupportedError
+from sqlglot.errors import OptimizeError, ParseError, TokenError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from nl2sql_shell.schema.model import Schema
 
 from ..parsing import DIALECT, parse_statements
+from ..written_back import written_back
 from .arrays import array_membership, range_containment
 from .base import Change, Context, Effect, Rule, each_scope
 from .bridges import bridge
@@ -132,10 +133,6 @@ def apply_rules(sql: str, schema: Schema, *, enabled: Collection[str] | None = N
             changes.extend(rule.apply(tree, context))
         except OptimizeError:
             continue  # scopes sqlglot cannot read: this rule has nothing to say
-    if not changes:
-        return Corrected(sql)
-    try:
-        text = tree.sql(dialect=DIALECT, pretty=True, unsupported_level=ErrorLevel.RAISE)
-    except UnsupportedError:
-        return Corrected(sql)
+    if not changes or (text := written_back(sql, tree)) is None:
+        return Corrected(sql)  # (no text that changes nothing but what the rules changed)
     return Corrected(text, list(dict.fromkeys(changes)))

@@ -1,0 +1,79 @@
+"""A statement a rule or a translation changed, as text: the model's own text with only what
+changed edited in, never sqlglot's normalised rewrite of parts no one touched.
+
+sqlglot normalises while it parses: `'101'::bit varying` becomes a cast to bit aliased
+"varying", `current_timestamp(0)` loses its precision, `date_part('epoch', x)` becomes EXTRACT
+(numeric, not double precision), `log10(x)` becomes LOG(10, x), PostgreSQL 16's `0x1F` a bit
+string. Written back whole, a repaired or translated query ran with those changes too, and
+printed other values. So a change that only renames (a column, a table, a qualifier's name) is
+edited into the original text at the names' own places; any other change is written by
+sqlglot only where sqlglot keeps every constant of the statement as written; otherwise there
+is no text for it (None), and the statement stays as written.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+from sqlglot.tokens import TokenType
+
+from .parsing import DIALECT, parse_one
+
+
+def written_back(original: str, tree: exp.Expression, *, pretty: bool = True) -> str | None:
+    """``tree`` (parsed from ``original`` and changed since) as text, or None (see above);
+    ``pretty``: sqlglot's layout where sqlglot writes it."""
+    try:
+        before = parse_one(original)
+    except (ParseError, TokenError):
+        return None
+    normalize_identifiers(before, dialect=DIALECT)
+    if (edited := _renamed(original, before, tree)) is not None:
+        return edited
+    try:
+        if _literals(before.sql(dialect=DIALECT)) != _literals(original):
+            return None
+        return tree.sql(dialect=DIALECT, pretty=pretty, unsupported_level=ErrorLevel.RAISE)
+    except (ParseError, TokenError, UnsupportedError):
+        return None
+
+
+def _literals(sql: str) -> Counter[str]:
+    """The statement's constants as written (an interval's in any case): what sqlglot's own
+    rewrites of PostgreSQL lose or add (`current_timestamp(0)`'s 0, `date_part`'s 'epoch',
+    `log10`'s implied 10, `0x1F` written x'1F'), where its other rewrites (`::` as CAST, now()
+    as CURRENT_TIMESTAMP, MySQL's YEAR() as EXTRACT) keep every one."""
+    tokens = DIALECT.tokenize(sql)
+    found: Counter[str] = Counter()
+    for i, token in enumerate(tokens):
+        if token.token_type == TokenType.NUMBER or "STRING" in token.token_type.name:
+            raw = sql[token.start : token.end + 1]
+            found[raw.lower() if i and tokens[i - 1].token_type == TokenType.INTERVAL else raw] += 1
+    return found
+
+
+def _renamed(original: str, before: exp.Expression, after: exp.Expression) -> str | None:
+    """The original text with the names that differ edited in, when names are all that differ."""
+    old, new = list(before.find_all(exp.Identifier)), list(after.find_all(exp.Identifier))
+    if len(old) != len(new) or _masked(before) != _masked(after):
+        return None
+    renamed = [(o, n) for o, n in zip(old, new, strict=True) if (o.this, o.quoted) != (n.this, n.quoted)]
+    if any("start" not in o.meta for o, _ in renamed):
+        return None
+    text = original
+    edits = sorted(((o.meta["start"], o.meta["end"] + 1, n.sql(dialect=DIALECT)) for o, n in renamed), reverse=True)
+    for start, end, name in edits:
+        text = text[:start] + name + text[end:]
+    return text
+
+
+def _masked(tree: exp.Expression) -> exp.Expression:
+    """The tree with every name the same: equal for two trees that differ only in names."""
+    copy = tree.copy()
+    for node in copy.find_all(exp.Identifier):
+        node.set("this", "_")
+        node.set("quoted", False)
+    return copy
