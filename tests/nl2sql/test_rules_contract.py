@@ -173,3 +173,10 @@ def test_group_keys_leave_a_query_sorted_by_position_alone(conn) -> None:
     """Put first, the keys took over `ORDER BY 1`: the sort and the row kept changed."""
     attempt, _ = _check(conn, "SELECT count(*) AS n FROM tickets GROUP BY customer_id ORDER BY 1 DESC LIMIT 1", parse_rules("+group_keys"))
     assert attempt.changes == []
+
+
+def test_a_column_repaired_to_the_name_of_an_output_is_not_written_bare(conn) -> None:
+    """Bare in ORDER BY, the repaired name `note` sorted by the output named note (the ticket
+    number), not by the column the repair said it meant."""
+    attempt, _ = _check(conn, "SELECT ticket_id, ticket_id AS note FROM tickets ORDER BY notes DESC LIMIT 2")
+    assert "known_column" not in [c.rule for c in attempt.changes]

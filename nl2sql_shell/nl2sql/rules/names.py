@@ -99,6 +99,8 @@ def known_column(scope: Scope, tables: Tables, context: Context) -> Iterator[Cha
                 continue  # `username` is not `raw_user_meta_data`: that would invent a meaning
         if name is None or names.count(name) != 1:
             continue
+        if not column.table and name in outputs:
+            continue  # written bare, ORDER BY would read it as the output of that name, not the column
         before, original = sql_of(column), column.name
         column.set("this", identifier(name))
         yield Change("known_column", before, sql_of(column), f"no column {original} in {_label(owners)}; it has {quote_name(name)}")
