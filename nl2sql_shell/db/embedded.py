@@ -44,7 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -281,7 +281,7 @@ def _hold(data_dir: Path, timeout: float) -> _Hold:
 
 
 @contextlib.contextmanager
-def _setting_up(data_dir: Path, timeout: float) -> Iterator[None]:
+def _setting_up(data_dir: Path, timeout: float) -> Iterator[int]:
     """One process at a time initializes or locks the folder: a second shell started while
     the first ran initdb saw PG_VERSION without a password file, took the folder for one from
     before passwords and gave the role a password of its own, which the first then replaced
@@ -299,7 +299,7 @@ def _setting_up(data_dir: Path, timeout: float) -> Iterator[None]:
                 if time.monotonic() > deadline:
                     raise EmbeddedServerError(f"another process has been setting up {data_dir} for too long") from None
                 time.sleep(0.05)
-        yield
+        yield fd
     finally:
         os.close(fd)
 
@@ -420,7 +420,7 @@ def is_locked(data_dir: Path) -> bool:
     return password_file(data_dir).exists() and not _trusts(data_dir)
 
 
-def initialize(data_dir: Path) -> None:
+def initialize(data_dir: Path, setup: int | None = None) -> None:
     """Run initdb once, the superuser getting a random password (SCRAM for every connection).
 
     initdb reads the password from a file in a fresh 0700 folder (``nobody``'s when we are
@@ -429,7 +429,7 @@ def initialize(data_dir: Path) -> None:
     ids = _unprivileged_ids()
     _prepare_dir(data_dir, ids)
     password = secrets.token_urlsafe(24)
-    scratch = Path(tempfile.mkdtemp(prefix=".initdb-", dir=data_dir.parent))
+    scratch = Path(tempfile.mkdtemp(prefix=f".{data_dir.name}.initdb-", dir=data_dir.parent))
     try:
         pwfile = scratch / "password"
         _write_private(pwfile, password + "\n")
@@ -438,13 +438,16 @@ def initialize(data_dir: Path) -> None:
             # could put a link where the file was, and root's chown would hand over its target
             os.chown(pwfile, *ids, follow_symlinks=False)
             os.chown(scratch, *ids, follow_symlinks=False)
-        _initdb(data_dir, pwfile, ids)
+        _initdb(data_dir, pwfile, ids, setup)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     _write_password_file(data_dir, password)
 
 
-def _initdb(data_dir: Path, pwfile: Path, ids: tuple[int, int] | None) -> None:
+def _initdb(data_dir: Path, pwfile: Path, ids: tuple[int, int] | None, setup: int | None) -> None:
+    """initdb, dying with this process (SIGINT: it removes what it made) and holding the setup
+    lock (``setup``, inherited) until it has: a killed shell's initdb ran on, and the next start
+    took its half-made folder for one from before passwords."""
     result = subprocess.run(
         [
             str(_bin_dir() / "initdb"),
@@ -457,7 +460,8 @@ def _initdb(data_dir: Path, pwfile: Path, ids: tuple[int, int] | None) -> None:
         ],
         check=False,
         capture_output=True,
-        preexec_fn=_child_setup(ids, die_with_parent=False),
+        preexec_fn=_child_setup(ids, die_with_parent=True),  # noqa: PLW1509 - setuid and prctl need it
+        pass_fds=() if setup is None else (setup,),
         cwd="/",
         env=_server_environment(),
     )
@@ -537,8 +541,9 @@ def _wait_ready(process: subprocess.Popen[bytes], server: EmbeddedServer, log: P
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            tail = _read_server_file(log).strip().splitlines()[-1:] or ["exited"]
-            raise EmbeddedServerError(f"embedded PostgreSQL did not start: {tail[0]}")
+            lines = _read_server_file(log).strip().splitlines()
+            why = [line for line in lines[-50:] if "FATAL:" in line][-1:] or lines[-1:] or ["exited"]  # (its last line is "database system is shut down")
+            raise EmbeddedServerError(f"embedded PostgreSQL did not start: {why[0]}")
         try:
             with psycopg.connect(server.conninfo(), connect_timeout=1):
                 return
@@ -558,9 +563,11 @@ def start(data_dir: Path | None = None, timeout: float = 30.0) -> EmbeddedServer
     data_dir = (data_dir or default_data_dir()).absolute()
     if os.path.lexists(data_dir):
         _check_data_dir(data_dir, _unprivileged_ids(), fresh=not (data_dir / "PG_VERSION").exists())
-    with _setting_up(data_dir, timeout):
+    with _setting_up(data_dir, timeout) as setup:
+        for stale in data_dir.parent.glob(f".{data_dir.name}.initdb-*"):  # a killed shell's initdb's (it died with it)
+            shutil.rmtree(stale, ignore_errors=True)
         if not (data_dir / "PG_VERSION").exists():
-            initialize(data_dir)
+            initialize(data_dir, setup)
         elif not is_locked(data_dir):
             lock(data_dir)
         elif len(password_file(data_dir).read_text().splitlines()) > 1:  # an older file's lines for TCP
@@ -581,6 +588,26 @@ def start(data_dir: Path | None = None, timeout: float = 30.0) -> EmbeddedServer
         raise
     hold.release()
     raise EmbeddedServerError(f"another PostgreSQL holds {data_dir} but does not answer")
+
+
+def _end_orphans(data_dir: Path) -> None:
+    """Kill what is left of a server whose postmaster and keeper were killed together: its
+    backends, working in this data folder, kept any new server from starting until their query
+    ended ("Terminate any old server processes"). Called only when no server runs there."""
+    kill_processes(lambda pid, _parent: os.readlink(f"/proc/{pid}/cwd") == str(data_dir) and _command(pid) == "postgres")
+
+
+def kill_processes(chosen: Callable[[int, int], bool]) -> None:
+    """SIGKILL every process that ``chosen(pid, parent pid)`` picks (those it cannot read: none)."""
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError, IndexError), open(f"/proc/{entry}/stat") as stat:
+            if chosen(int(entry), int(stat.read().rpartition(")")[2].split()[1])):  # the parent, after the command's name
+                os.kill(int(entry), signal.SIGKILL)
+
+
+def _command(pid: int) -> str:
+    with open(f"/proc/{pid}/comm") as comm:
+        return comm.read().strip()
 
 
 def _started(server: EmbeddedServer, timeout: float) -> bool:
@@ -607,6 +634,7 @@ _NOT_YET = ("starting up", "in recovery mode", "not yet accepting connections")
 
 
 def _launch(data_dir: Path, hold: _Hold, timeout: float) -> EmbeddedServer | None:
+    _end_orphans(data_dir)
     port = _free_port()
     # not following a link: as root, the server's user (``nobody``) could point it at any file,
     # which root would then append to and hand over

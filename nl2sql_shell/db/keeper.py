@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 
-from nl2sql_shell.db.embedded import _child_setup, _server_environment, _unprivileged_ids
+from nl2sql_shell.db.embedded import _child_setup, _server_environment, _unprivileged_ids, kill_processes
 
 LOOK_EVERY_S = 0.25
 _PR_SET_CHILD_SUBREAPER = 36
@@ -61,11 +61,8 @@ def _end_orphans() -> None:
     a busy one ran on without its postmaster, and no server could start on the folder until it
     ended ("Terminate any old server processes"). As the subreaper they are this process's
     children now."""
-    me = str(os.getpid())
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        with contextlib.suppress(OSError, IndexError), open(f"/proc/{entry}/stat") as stat:
-            if stat.read().rpartition(")")[2].split()[1] == me:  # its parent, after the command's name
-                os.kill(int(entry), signal.SIGKILL)
+    me = os.getpid()
+    kill_processes(lambda _pid, parent: parent == me)
     with contextlib.suppress(ChildProcessError):
         while os.waitpid(-1, 0):
             pass

@@ -24,6 +24,18 @@ def data_dir(reachable_tmp: Path) -> Iterator[Path]:
     embedded.remove(folder)
 
 
+def _busy(server: embedded.EmbeddedServer) -> tuple[subprocess.Popen, int]:
+    """A client whose query runs for minutes, and its backend's pid once it runs."""
+    busy = subprocess.Popen([sys.executable, "-c", "import psycopg, sys; psycopg.connect(sys.argv[1]).execute('SELECT count(*) FROM generate_series(1, 3e9)')", server.conninfo()], stderr=subprocess.DEVNULL)
+    query = "SELECT pid FROM pg_stat_activity WHERE query LIKE '%generate_series(1, 3e9)%' AND pid <> pg_backend_pid()"
+    with psycopg.connect(server.conninfo(), autocommit=True) as conn:
+        deadline = time.monotonic() + 20
+        while (row := conn.execute(query).fetchone()) is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    return busy, row[0]
+
+
 def _stopped(data_dir: Path, within: float = 10.0) -> bool:
     deadline = time.monotonic() + within
     while (data_dir / "postmaster.pid").exists():
@@ -99,19 +111,48 @@ def test_a_server_killed_outright_leaves_no_backend_running(data_dir):
     """Its busy backends ran on without a postmaster, and no server could start on the folder
     until they ended ("Terminate any old server processes")."""
     server = embedded.start(data_dir)
-    busy = subprocess.Popen([sys.executable, "-c", "import psycopg, sys; psycopg.connect(sys.argv[1]).execute('SELECT count(*) FROM generate_series(1, 3e9)')", server.conninfo()], stderr=subprocess.DEVNULL)
+    busy, backend = _busy(server)
     try:
-        with psycopg.connect(server.conninfo(), autocommit=True) as conn:
-            deadline = time.monotonic() + 20
-            while conn.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%generate_series(1, 3e9)%' AND pid <> pg_backend_pid()").fetchone() != (1,):
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
-            backend = conn.execute("SELECT pid FROM pg_stat_activity WHERE query LIKE '%generate_series(1, 3e9)%' AND pid <> pg_backend_pid()").fetchone()[0]
         os.kill(int((data_dir / "postmaster.pid").read_text().splitlines()[0]), 9)
         deadline = time.monotonic() + 10
         while Path(f"/proc/{backend}").exists() and Path(f"/proc/{backend}/stat").read_text().split()[2] != "Z":
             assert time.monotonic() < deadline, "the backend runs on"
             time.sleep(0.05)
+    finally:
+        busy.kill()
+        server.stop()
+
+
+def test_a_shell_killed_during_its_first_initdb_leaves_a_folder_the_next_start_sets_up(data_dir):
+    """Its initdb ran on: the next start took the half-made folder for one from before
+    passwords, and its single-user postgres met initdb's ("lock file already exists")."""
+    code = "import sys; from pathlib import Path; from nl2sql_shell.db import embedded; embedded.start(Path(sys.argv[1]))"
+    first = subprocess.Popen([sys.executable, "-c", code, str(data_dir)], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not subprocess.run(["pgrep", "-f", f"initdb -D {data_dir}"], capture_output=True).stdout:
+        assert time.monotonic() < deadline and first.poll() is None
+        time.sleep(0.01)
+    first.kill()
+    first.wait()
+    server = embedded.start(data_dir)
+    with psycopg.connect(server.conninfo()) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    server.stop()
+    assert not list(data_dir.parent.glob(f".{data_dir.name}.initdb-*"))
+
+
+def test_a_backend_left_by_a_server_and_keeper_killed_together_does_not_block_the_next_start(data_dir):
+    server = embedded.start(data_dir)
+    busy, _ = _busy(server)
+    try:
+        postmaster = int((data_dir / "postmaster.pid").read_text().splitlines()[0])
+        os.kill(server.keeper.pid, 9)
+        os.kill(postmaster, 9)
+        server.keeper.wait()
+        again = embedded.start(data_dir, timeout=20)
+        with psycopg.connect(again.conninfo()) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        again.stop()
     finally:
         busy.kill()
         server.stop()
