@@ -617,17 +617,16 @@ def explain(conn: psycopg.Connection, sql: str, options: Options) -> str | None:
     try:
         with read_only_transaction(conn, options.statement_timeout_ms), _wall_clock(conn, options.check_seconds), OneStatementCursor(conn) as cur:
             cur.execute("EXPLAIN " + sql.rstrip().rstrip(";"), prepare=False)
-    except psycopg.errors.LockNotAvailable:
-        return LOCKED
     except psycopg.Error as exc:
         lines = [ln for ln in str(exc).splitlines() if ln.strip()]
-        return "server error: " + (lines[0] if lines else exc.__class__.__name__)
+        line = lines[0] if lines else exc.__class__.__name__
+        return f"{LOCKED} ({line})" if isinstance(exc, psycopg.errors.LockNotAvailable) else f"server error: {line}"
     return None
 
 
 # The checks wait for no lock (execute.NO_WAIT_MS): another session's lock is no fault of the
 # query, and asking the model to repair it cost minutes of generation for nothing.
-LOCKED = "another session holds a lock on a table it reads (not waited for)"
+LOCKED = "another session holds a lock on a table it reads, not waited for"
 
 
 def result_fingerprint(conn: psycopg.Connection, sql: str, options: Options) -> str | None:

@@ -97,7 +97,7 @@ def test_a_long_streamed_reply_is_searched_for_stops_once():
     found, and nothing after it is sent."""
     sent: list[str] = []
     stream = TextStream(sent.append, (";", "```\n"))
-    text = ""
+    text = "```sql\n"  # (a ``` ends a reply where it closes a fence)
     started = time.monotonic()
     for _ in range(20_000):
         text = text + "abc`" * 10
