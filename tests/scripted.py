@@ -46,6 +46,18 @@ class Counting(Scripted):
         return super().generate(prompt, n=n, first=first, **options)
 
 
+class Recording(Scripted):
+    """Scripted, with every prompt it was given."""
+
+    def __init__(self, replies: list[str]) -> None:
+        super().__init__(replies)
+        self.prompts: list[str] = []
+
+    def generate(self, prompt: str, **options):
+        self.prompts.append(prompt)
+        return super().generate(prompt, **options)
+
+
 class InTurn(Scripted):
     """One reply per call, in order (a repair round gets the next one), and every prompt it
     was given."""

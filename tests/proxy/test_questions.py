@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from psycopg import generators, pq
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from scripted import InTurn, Scripted
+from scripted import InTurn, Recording, Scripted
 
 from nl2sql_shell.nl2sql.examples import ExampleStore, store_path
 from nl2sql_shell.nl2sql.pipeline import Asker, Options
@@ -1264,18 +1264,6 @@ def test_a_sql_ascii_database_s_names_values_and_questions_keep_their_bytes(pg_s
     assert b"nothing in this database matches" not in result.stderr
 
 
-class _Recording(Scripted):
-    """Scripted, with every prompt it was given."""
-
-    def __init__(self, replies: list[str]) -> None:
-        super().__init__(replies)
-        self.prompts: list[str] = []
-
-    def generate(self, prompt: str, **options):
-        self.prompts.append(prompt)
-        return super().generate(prompt, **options)
-
-
 def test_one_role_s_questions_are_no_examples_for_another_role(db, start_proxy):
     """The examples memory was one per database: a role's questions and the literals of its
     run queries went into the prompt of another role's similar question."""
@@ -1283,7 +1271,7 @@ def test_one_role_s_questions_are_no_examples_for_another_role(db, start_proxy):
         admin.execute("DROP ROLE IF EXISTS proxy_other")
         admin.execute("CREATE ROLE proxy_other LOGIN PASSWORD 'other-secret'")
         admin.execute("GRANT SELECT ON customers TO proxy_other")
-    model = _Recording([TOP])
+    model = Recording([TOP])
     proxy = start_proxy(Asker(model))
     try:
         with psycopg.connect(proxy.via(db), autocommit=True) as conn:

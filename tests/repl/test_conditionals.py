@@ -101,29 +101,18 @@ def test_conditionals_on_standard_input(fresh_db):
 
 def test_at_the_prompt_a_skipped_branch_says_so(fresh_db, monkeypatch, tmp_path: Path):
     """psql's interactive warnings for what a branch not taken ignores, and its '@' prompt."""
-    import io
-
-    from prompt_toolkit.input import create_pipe_input
-    from prompt_toolkit.output import DummyOutput
-
     from nl2sql_shell.db.connect import Target, connect
     from nl2sql_shell.output import Output
-    from nl2sql_shell.repl.app import run_interactive
     from nl2sql_shell.repl.prompt_escapes import PromptRenderer
     from nl2sql_shell.repl.shell import Shell
 
-    monkeypatch.setenv("NL2SQL_SHELL_HISTORY", str(tmp_path / "history"))
-    out, err = io.StringIO(), io.StringIO()
-    target = Target(fresh_db)
-    shell = Shell(target, connect(target), output=Output(out, use_pager=False), errors=err)
-    with create_pipe_input() as pipe:
-        pipe.send_text("\\if false\n\\echo no\nselect 1 as a;\n\\endif\n\\if true\n\\echo yes\n\\endif\n\\q\n")
-        run_interactive(shell, input=pipe, output=DummyOutput())
+    out, err = _typed(fresh_db, monkeypatch, tmp_path, "\\if false\n\\echo no\nselect 1 as a;\n\\endif\n\\if true\n\\echo yes\n\\endif\n\\q\n")
     assert out.getvalue() == "yes\n"
     assert err.getvalue() == (
         "\\echo command ignored; use \\endif or Ctrl-C to exit current \\if block\n"
         "query ignored; use \\endif or Ctrl-C to exit current \\if block\n"
     )
+    target = Target(fresh_db)
     fresh = Shell(target, connect(target), output=Output(out, use_pager=False), errors=err)
     fresh.conditions.stack.append("false")
     assert PromptRenderer(fresh).first() == f"{fresh.dbname}@# "
@@ -199,6 +188,16 @@ def test_a_branch_not_taken_still_names_an_invalid_command_and_extra_words(fresh
 def test_at_the_prompt_a_statement_ended_in_a_branch_not_taken_runs_nothing_after_it(fresh_db, monkeypatch, tmp_path: Path):
     """Typed: a `;` in a false branch dropped the statement begun before the `\\if`, and the
     branch's rest (a DELETE) ran at the `;` after the `\\endif`; psql drops the branch's text."""
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("create table keep (x int); insert into keep values (1), (2)")
+    out, _ = _typed(fresh_db, monkeypatch, tmp_path, "select count(*) as n from keep\n\\if false\n; delete from keep\n\\endif\n;\n\\q\n")
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute("select count(*) from keep").fetchone() == (2,)
+    assert " n \n---\n 2\n(1 row)" in out.getvalue() and "DELETE" not in out.getvalue()
+
+
+def _typed(conninfo: str, monkeypatch, tmp_path: Path, keys: str):  # noqa: ANN001
+    """``keys`` typed at the interactive prompt of a shell on ``conninfo``: its output and errors."""
     import io
 
     from prompt_toolkit.input import create_pipe_input
@@ -210,14 +209,10 @@ def test_at_the_prompt_a_statement_ended_in_a_branch_not_taken_runs_nothing_afte
     from nl2sql_shell.repl.shell import Shell
 
     monkeypatch.setenv("NL2SQL_SHELL_HISTORY", str(tmp_path / "history"))
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
-        conn.execute("create table keep (x int); insert into keep values (1), (2)")
     out, err = io.StringIO(), io.StringIO()
-    target = Target(fresh_db)
+    target = Target(conninfo)
     shell = Shell(target, connect(target), output=Output(out, use_pager=False), errors=err)
     with create_pipe_input() as pipe:
-        pipe.send_text("select count(*) as n from keep\n\\if false\n; delete from keep\n\\endif\n;\n\\q\n")
+        pipe.send_text(keys)
         run_interactive(shell, input=pipe, output=DummyOutput())
-    with psycopg.connect(fresh_db) as conn:
-        assert conn.execute("select count(*) from keep").fetchone() == (2,)
-    assert " n \n---\n 2\n(1 row)" in out.getvalue() and "DELETE" not in out.getvalue()
+    return out, err

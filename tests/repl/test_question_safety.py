@@ -480,14 +480,7 @@ def test_lines_pasted_after_a_question_are_input_of_their_own(db):
     """A pasted block whose first line is a question: the whole block became the question
     (the model was asked "...\\nselect 2;\\n\\\\echo hello"), and its lines never ran."""
     from nl2sql_shell.nl2sql.pipeline import Asker, Options
-    from tests.scripted import Scripted
-
-    class Recording(Scripted):
-        prompts: list[str] = []
-
-        def generate(self, prompt, **options):
-            self.prompts.append(prompt)
-            return super().generate(prompt, **options)
+    from tests.scripted import Recording
 
     model = Recording(["SELECT count(*) AS n FROM t"])
     handler, out = _handler(db, ["n"])

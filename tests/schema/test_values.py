@@ -9,7 +9,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 from conftest import database_fixture
-from scripted import Scripted
+from scripted import Recording
 
 from nl2sql_shell.nl2sql.pipeline import Asker, Options
 from nl2sql_shell.schema.introspect import read_schema
@@ -75,16 +75,6 @@ def test_nothing_is_read_inside_the_users_transaction(pg_server):
         assert find_values(conn, schema, schema.tables, "Ada Lovelace") == []
         assert conn.execute("SELECT count(*) FROM members WHERE member_id = 43").fetchone() == (1,)  # the user's row is still there
         conn.rollback()
-
-
-class Recording(Scripted):
-    def __init__(self, replies: list[str]) -> None:
-        super().__init__(replies)
-        self.prompts: list[str] = []
-
-    def generate(self, prompt: str, **options):
-        self.prompts.append(prompt)
-        return super().generate(prompt, **options)
 
 
 @pytest.mark.parametrize("on", [True, False])
