@@ -593,16 +593,52 @@ def start(data_dir: Path | None = None, timeout: float = 30.0) -> EmbeddedServer
 def _end_orphans(data_dir: Path) -> None:
     """Kill what is left of a server whose postmaster and keeper were killed together: its
     backends, working in this data folder, kept any new server from starting until their query
-    ended ("Terminate any old server processes"). Called only when no server runs there."""
-    kill_processes(lambda pid, _parent: os.readlink(f"/proc/{pid}/cwd") == str(data_dir) and _command(pid) == "postgres")
+    ended ("Terminate any old server processes"). Called only when no server runs there. Waits
+    until they have exited: one still attached to the old shared memory would stop the new
+    server ("pre-existing shared memory block is still in use")."""
+    killed = kill_processes(lambda pid, _parent: os.readlink(f"/proc/{pid}/cwd") == str(data_dir) and _command(pid) == "postgres")
+    deadline = time.monotonic() + 5
+    while any(_state(pid) not in (None, "Z") for pid in killed) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
-def kill_processes(chosen: Callable[[int, int], bool]) -> None:
-    """SIGKILL every process that ``chosen(pid, parent pid)`` picks (those it cannot read: none)."""
+def _await_collected(data_dir: Path, timeout: float) -> None:
+    """Wait until the server that postmaster.pid names is no zombie: PostgreSQL takes a zombie
+    for a live server ("lock file already exists"), and a server killed together with its
+    keeper stays one until the first process (PID 1) collects it, which some containers' do
+    only every second or two, or never."""
+    try:
+        pid = int(_read_server_file(data_dir / "postmaster.pid").splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    deadline = time.monotonic() + timeout
+    while _state(pid) == "Z":
+        if time.monotonic() > deadline:
+            raise EmbeddedServerError(
+                f"the server that last ran on {data_dir} (process {pid}) has exited, but nothing has collected it, and PostgreSQL "
+                "will not start while it is listed; in a container, start it with an init process (docker run --init)"
+            )
+        time.sleep(0.05)
+
+
+def kill_processes(chosen: Callable[[int, int], bool]) -> list[int]:
+    """SIGKILL every process that ``chosen(pid, parent pid)`` picks (those it cannot read: none); their pids."""
+    killed = []
     for entry in filter(str.isdigit, os.listdir("/proc")):
         with contextlib.suppress(OSError, IndexError), open(f"/proc/{entry}/stat") as stat:
             if chosen(int(entry), int(stat.read().rpartition(")")[2].split()[1])):  # the parent, after the command's name
                 os.kill(int(entry), signal.SIGKILL)
+                killed.append(int(entry))
+    return killed
+
+
+def _state(pid: int) -> str | None:
+    """A process's state letter ("Z": exited, not yet collected by its parent); None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return None
 
 
 def _command(pid: int) -> str:
@@ -635,6 +671,7 @@ _NOT_YET = ("starting up", "in recovery mode", "not yet accepting connections")
 
 def _launch(data_dir: Path, hold: _Hold, timeout: float) -> EmbeddedServer | None:
     _end_orphans(data_dir)
+    _await_collected(data_dir, timeout)
     port = _free_port()
     # not following a link: as root, the server's user (``nobody``) could point it at any file,
     # which root would then append to and hand over

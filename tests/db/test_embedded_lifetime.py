@@ -156,3 +156,44 @@ def test_a_backend_left_by_a_server_and_keeper_killed_together_does_not_block_th
     finally:
         busy.kill()
         server.stop()
+
+
+# A process that is its orphans' subreaper: the server killed with its keeper becomes its zombie,
+# collected after argv[2] seconds (never if negative), as PID 1 of a container does, late or never.
+_UNCOLLECTED = """
+import ctypes, os, sys, threading
+from pathlib import Path
+import psycopg
+from nl2sql_shell.db import embedded
+ctypes.CDLL(None).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
+data_dir, collect_after, timeout = Path(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+server = embedded.start(data_dir)
+postmaster = int((data_dir / "postmaster.pid").read_text().splitlines()[0])
+os.kill(server.keeper.pid, 9)
+server.keeper.wait()
+os.kill(postmaster, 9)
+if collect_after >= 0:
+    threading.Timer(collect_after, os.waitpid, (postmaster, 0)).start()
+try:
+    again = embedded.start(data_dir, timeout=timeout)
+except embedded.EmbeddedServerError as exc:
+    print(exc)
+    sys.exit(1)
+with psycopg.connect(again.conninfo()) as conn:
+    print(conn.execute("SELECT 'answers'").fetchone()[0])
+again.stop()
+server.stop()
+"""
+
+
+def test_a_killed_server_collected_late_does_not_block_the_next_start(data_dir):
+    """PostgreSQL takes an uncollected (zombie) server for a live one ("lock file already
+    exists"): the next start tried three times at once and gave up ("does not answer")."""
+    run = subprocess.run([sys.executable, "-c", _UNCOLLECTED, str(data_dir), "2", "20"], capture_output=True, text=True, timeout=120)
+    assert run.stdout.strip() == "answers", run.stdout + run.stderr
+
+
+def test_a_killed_server_never_collected_is_named_as_the_reason(data_dir):
+    run = subprocess.run([sys.executable, "-c", _UNCOLLECTED, str(data_dir), "-1", "2"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1
+    assert "has exited, but nothing has collected it" in run.stdout and "--init" in run.stdout, run.stdout + run.stderr
