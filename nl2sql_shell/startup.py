@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 import psycopg
 
@@ -18,25 +19,30 @@ from nl2sql_shell.repl.variables import boolean, connection_variables
 from nl2sql_shell.session_flags import SessionFlags
 from nl2sql_shell.terminal_prompt import is_terminal
 
+if TYPE_CHECKING:
+    from nl2sql_shell.db.embedded_session import EmbeddedSession
+
 EXIT_OK, EXIT_ERROR, EXIT_CONNECTION, EXIT_SCRIPT_STOPPED = 0, 1, 2, 3
 
 
-def _embedded_target() -> tuple[db_connect.Target, str]:
+def _embedded_target() -> tuple[db_connect.Target, str, EmbeddedSession]:
     """Start (or attach to) the embedded server and make sure the demo database exists."""
     from nl2sql_shell.db import embedded
     from nl2sql_shell.db.demo import DEMO_DBNAME, ensure_demo
+    from nl2sql_shell.db.embedded_session import EmbeddedSession
 
     server = embedded.start()
     created = ensure_demo(server.conninfo("postgres"), server.conninfo)
     import atexit
 
-    atexit.register(server.stop)
+    session = EmbeddedSession(server)
+    atexit.register(session.stop)
     note = (
         f"Embedded PostgreSQL (data in {server.data_dir}); "
         + ("created the demo database" if created else "demo database")
         + f" \"{DEMO_DBNAME}\". Pass a database name or set PGHOST to use your own server."
     )
-    return db_connect.Target(server.conninfo(DEMO_DBNAME)), note
+    return db_connect.Target(server.conninfo(DEMO_DBNAME)), note, session
 
 
 def run_shell(
@@ -95,10 +101,10 @@ def run_shell(
         return EXIT_ERROR
     dbname = dbname or target
     username = username or username_arg
-    note = None
+    note = embedded_session = None
     try:
         if demo or db_connect.wants_embedded(dbname, host, port, username):
-            conn_target, note = _embedded_target()
+            conn_target, note, embedded_session = _embedded_target()
         else:
             conn_target = db_connect.build_target(dbname, host, port, username, prompt_password)
             conn_target.never_prompt = session.no_password
@@ -120,7 +126,8 @@ def run_shell(
             print(f"nl2sql-shell: error: {display.output}: {exc.strerror}", file=sys.stderr)
             conn.close()
             return EXIT_ERROR
-    shell = Shell(conn_target, conn, interactive=not scripted, output=output, settings=settings, banner_note=note)
+    shell = Shell(conn_target, conn, interactive=not scripted, output=output, settings=settings, banner_note=note,
+                  revive=embedded_session.revive if embedded_session else None)
     if quiet:
         shell.variables["QUIET"] = "on"
     shell.variables.update(session.variables())  # -a -e -b -E -s -S, before -v as psql parses them

@@ -340,6 +340,7 @@ def _private_dir(folder: Path) -> None:
     It may sit in a world-writable place such as /tmp, where another user could make it first
     to read what we put in it.
     """
+    folder.parent.mkdir(parents=True, exist_ok=True)  # a new user's ~/.local/share/nl2sql-shell, root's /var/lib/nl2sql-shell
     with contextlib.suppress(FileExistsError):
         folder.mkdir(mode=0o700)
     info = os.lstat(folder)

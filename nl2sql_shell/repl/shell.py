@@ -21,6 +21,7 @@ from psycopg import pq
 from nl2sql_shell.db import connect as db_connect
 from nl2sql_shell.db.as_sent import backslashes_differ, text_encoding, undecodable
 from nl2sql_shell.db.cells import visible_sql
+from nl2sql_shell.db.embedded import EmbeddedServerError
 from nl2sql_shell.db.execute import (
     CANCEL_MESSAGE,
     CANCEL_SQLSTATE,
@@ -111,6 +112,9 @@ class Shell:
     notifications: list[psycopg.Notify] = field(default_factory=list)
     # COPY FROM STDIN's data: the lines after it in a script (run_script sets this), else stdin.
     command_lines: Callable[[], Iterator[bytes]] | None = None
+    # The embedded server's restart when a reset finds it gone (db/embedded_session.py): the
+    # target on the server running now, None when the target is not its; None: a user's server.
+    revive: Callable[[db_connect.Target], db_connect.Target | None] | None = None
 
     def __post_init__(self) -> None:
         self.variables = {**builtin_variables(), **self.variables}
@@ -521,14 +525,27 @@ class Shell:
             raise ConnectionLost()
         self.error("The connection to the server was lost. Attempting reset: ", end="")
         try:
-            conn = db_connect.connect(self.target)
-        except psycopg.Error:
+            conn = self._reconnect()
+        except (psycopg.Error, EmbeddedServerError) as exc:
             self.error("Failed.")
+            if isinstance(exc, EmbeddedServerError):
+                self.error(f"nl2sql-shell: {exc}")
             self._disconnect()  # psql tries no more: "not connected" until a \c
             self.lost = True
             return
         self.error("Succeeded.")
         self._attach(conn)
+
+    def _reconnect(self) -> psycopg.Connection:
+        """psql's reset; the embedded server gone from its port is started again first."""
+        try:
+            return db_connect.connect(self.target)
+        except psycopg.Error:
+            if self.revive is None or (target := self.revive(self.target)) is None:
+                raise
+        conn = db_connect.connect(target)
+        self.target = target
+        return conn
 
     def reconnect_if_needed(self) -> None:
         """Before each prompt: a connection the server dropped while we idled is re-opened."""

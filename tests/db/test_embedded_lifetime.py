@@ -3,6 +3,7 @@ not after the last one is gone, even one killed outright."""
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -15,6 +16,10 @@ import psycopg
 import pytest
 
 from nl2sql_shell.db import embedded
+from nl2sql_shell.db.connect import Target, connect
+from nl2sql_shell.db.embedded_session import EmbeddedSession
+from nl2sql_shell.output import Output
+from nl2sql_shell.repl.shell import Shell
 
 
 @pytest.fixture
@@ -197,3 +202,39 @@ def test_a_killed_server_never_collected_is_named_as_the_reason(data_dir):
     run = subprocess.run([sys.executable, "-c", _UNCOLLECTED, str(data_dir), "-1", "2"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 1
     assert "has exited, but nothing has collected it" in run.stdout and "--init" in run.stdout, run.stdout + run.stderr
+
+
+def test_a_shell_whose_server_died_starts_it_again_and_goes_on(data_dir):
+    """psql's reset knocked at the dead server's port ("Failed."), and the shell stayed
+    unconnected for good: nobody else starts the embedded server."""
+    session = EmbeddedSession(embedded.start(data_dir))
+    first_port = session.server.port
+    target = Target(session.server.conninfo())
+    out, err = io.StringIO(), io.StringIO()
+    shell = Shell(target, connect(target), output=Output(out, use_pager=False), errors=err, interactive=True, revive=session.revive)
+    try:
+        shell.handle("\\set kept 42")
+        os.kill(session.server.keeper.pid, 9)  # the server dies with it
+        session.server.keeper.wait()
+        shell.handle("select 1;")
+        shell.handle("select :kept as kept;")
+        assert "The connection to the server was lost. Attempting reset: Succeeded." in err.getvalue()
+        assert " kept \n------\n   42\n(1 row)\n" in out.getvalue()
+        assert shell.connected and shell.variables["PORT"] == str(session.server.port) != str(first_port)
+    finally:
+        shell.conn.close()
+        session.stop()
+    assert _stopped(data_dir)
+
+
+def test_a_data_folder_whose_parent_does_not_exist_yet_is_made(reachable_tmp):
+    """A new user's first start (~/.local/share/nl2sql-shell not there yet) failed: "No such
+    file or directory: '.../pgdata.auth'"."""
+    data_dir = reachable_tmp / f"new-{uuid.uuid4().hex[:8]}" / "nl2sql-shell" / "pgdata"
+    server = embedded.start(data_dir)
+    try:
+        with psycopg.connect(server.conninfo()) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        server.stop()
+        embedded.remove(data_dir)
