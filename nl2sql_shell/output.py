@@ -21,6 +21,26 @@ from nl2sql_shell.terminal_prompt import is_terminal
 DEFAULT_PAGER = "less -SRXF"
 
 
+def _as_read(error: UnicodeError) -> tuple[bytes, int]:
+    """Bytes the shell read that were no text (a script's, `\\echo '\\xe9'`'s; held as the
+    lone surrogates of Python's surrogateescape) go out as those bytes, as psql writes what it
+    read; any other character the encoding lacks prints as `?`. Python's own default for a
+    UTF-8 terminal (strict) ended the session with a traceback."""
+    assert isinstance(error, UnicodeEncodeError)
+    text = error.object[error.start : error.end]
+    return b"".join(bytes([ord(c) - 0xDC00]) if 0xDC80 <= ord(c) <= 0xDCFF else b"?" for c in text), error.end
+
+
+AS_READ = "nl2sql-shell-as-read"
+codecs.register_error(AS_READ, _as_read)
+
+
+def write_as_read(stream: IO[str]) -> None:
+    """``stream`` (standard output or error) writes text with ``AS_READ``, in its encoding."""
+    if isinstance(stream, io.TextIOWrapper):
+        stream.reconfigure(errors=AS_READ)
+
+
 def why_write_failed(exc: OSError, *, to_stdout: bool) -> str:
     """Why a write of results failed, for the one line psql prints and goes on after. A write
     to standard output whose reader has gone ends the shell instead (the error is raised
@@ -73,7 +93,7 @@ class Output:
         from nl2sql_shell.repl.pipes import close_pipe, open_pipe
 
         pipe = open_pipe(path[1:].strip(), self.encoding) if path and path.startswith("|") else None
-        new = pipe.stdin if pipe is not None else open(os.path.expanduser(path), "w", encoding=self.encoding, errors="replace") if path else None  # noqa: SIM115
+        new = pipe.stdin if pipe is not None else open(os.path.expanduser(path), "w", encoding=self.encoding, errors=AS_READ) if path else None  # noqa: SIM115
         if self._pipe is not None:
             close_pipe(self._pipe)
         elif self._file is not None:
@@ -276,6 +296,6 @@ class _LazyPager:
 
 def reencode(stream: IO[str], encoding: str) -> None:
     """Write ``stream`` in ``encoding`` from now on, if it is a file's text layer (a test's
-    StringIO has no bytes beneath); a character the encoding lacks prints as `?`."""
+    StringIO has no bytes beneath), with ``AS_READ``."""
     if isinstance(stream, io.TextIOWrapper) and codecs.lookup(stream.encoding).name != codecs.lookup(encoding).name:
-        stream.reconfigure(encoding=encoding, errors="replace")
+        stream.reconfigure(encoding=encoding, errors=AS_READ)

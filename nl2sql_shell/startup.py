@@ -12,7 +12,7 @@ from nl2sql_shell import __version__
 from nl2sql_shell.db import connect as db_connect
 from nl2sql_shell.db.execute import Settings
 from nl2sql_shell.display_flags import DisplayFlags, apply_flags
-from nl2sql_shell.output import Output
+from nl2sql_shell.output import Output, write_as_read
 from nl2sql_shell.repl.pset import variable_changed
 from nl2sql_shell.repl.shell import ConnectionLost, Shell, StopScript
 from nl2sql_shell.repl.variables import boolean, connection_variables
@@ -84,6 +84,8 @@ def run_shell(
     # Ctrl-C cancels a query or generation as in psql, which sets its own handler: even when
     # started with SIGINT ignored (a background job of a non-interactive shell, nohup).
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    write_as_read(sys.stdout)
+    write_as_read(sys.stderr)
     config = load_config()
     try:
         rules_on = enabled_rules(rules, config)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 from typing import IO
 
+from nl2sql_shell.output import AS_READ
+
 SH = "/bin/sh"
 
 
@@ -32,7 +34,7 @@ def system(command: str) -> int:
 def open_pipe(command: str, encoding: str = "utf-8") -> subprocess.Popen[str]:
     """Start ``command`` under /bin/sh with a text pipe to its standard input, in the client
     encoding (psql writes the server's bytes: a LATIN1 session's é is one byte)."""
-    return subprocess.Popen(sh(command), executable=SH, stdin=subprocess.PIPE, text=True, encoding=encoding, errors="surrogateescape")  # (bytes read that were no UTF-8: as read)
+    return subprocess.Popen(sh(command), executable=SH, stdin=subprocess.PIPE, text=True, encoding=encoding, errors=AS_READ)
 
 
 def close_pipe(process: subprocess.Popen[str]) -> int:

@@ -201,3 +201,16 @@ def test_model_url_and_a_local_backend_given_together_is_one_line(fresh_db):
     done = shell(fresh_db, "-X", "--model-url", "http://127.0.0.1:9/v1", "--backend", "llamacpp", "-c", "select 1")
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and "--backend llamacpp runs a model here, and --model-url asks a server" in done.stderr
 
+
+
+def test_bytes_that_are_no_text_are_written_as_read_in_a_strict_utf8_locale(fresh_db, tmp_path: Path):
+    """Python writes strict UTF-8 in an en_US.UTF-8 terminal: `\\echo '\\xe9'` ended the session
+    with a traceback, `\\warn` wrote `\\udce9` and a `\\o` file `?`. psql writes the byte."""
+    def run(command: list[str], out: Path, **env: str) -> tuple[bytes, bytes, int, bytes]:
+        args = ["-X", fresh_db, "-c", "\\echo '\\xe9'", "-c", "\\warn '\\xe9'", "-c", f"\\o {out}", "-c", "\\qecho '\\xe9'", "-c", "select 1 as one"]
+        done = subprocess.run([*command, *args], capture_output=True, env=_env(**env), timeout=60)
+        return done.stdout, done.stderr, done.returncode, out.read_bytes()
+
+    ours = run(SHELL, tmp_path / "ours", PYTHONIOENCODING="utf-8:strict")
+    assert ours == run(["psql"], tmp_path / "theirs")
+    assert ours[:2] == (b"\xe9\n", b"\xe9\n") and ours[3].startswith(b"\xe9\n")
