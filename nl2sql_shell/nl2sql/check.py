@@ -10,6 +10,7 @@ subquery with SELECT * or unnamed expressions) the check stays silent rather tha
 
 from __future__ import annotations
 
+import string
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -138,19 +139,21 @@ def _pretty(tree: exp.Expression, original: str) -> str | None:
 def layout_free(sql: str) -> list[str]:
     """The statement's tokens as written, with what layout may change taken out: unquoted words
     in lower case, synonyms as one (`!=` and `<>`, float and double precision), no `AS` before
-    an alias, no final `;`; literals and quoted names exact."""
+    an alias, no final `;`; literals and quoted names exact. Only ASCII letters fold, as
+    PostgreSQL folds them: `итого(x)` and sqlglot's `ИТОГО(x)` name two functions."""
     shape: list[str] = []
     for token in DIALECT.tokenize(sql):
         raw = sql[token.start : token.end + 1]
         if token.token_type in (TokenType.ALIAS, TokenType.SEMICOLON):  # (one statement: its ; ends it)
             continue
-        word = raw.lower()
+        word = raw.translate(_ASCII_LOWER)
         shape.append(raw if _is_string(token) or raw.startswith('"') else _SAME_WORDS.get(word, word))
         if shape[-2:] in (["nulls", "last"], ["nulls", "first"]) and (shape[-1] == "last") != (shape[-3:-2] == ["desc"]):
             del shape[-2:]  # the order PostgreSQL gives NULLs anyway (last ascending, first descending), which sqlglot leaves out
     return shape
 
 
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 # spellings PostgreSQL reads as one another, which sqlglot writes its own way
 _SAME_WORDS = {"!=": "<>", "double precision": "float", "integer": "int", "boolean": "bool"}
 

@@ -4,7 +4,7 @@ changed edited in, never sqlglot's normalised rewrite of parts no one touched.
 sqlglot normalises while it parses: `'101'::bit varying` becomes a cast to bit aliased
 "varying", `current_timestamp(0)` loses its precision, `date_part('epoch', x)` becomes EXTRACT
 (numeric, not double precision), `log10(x)` becomes LOG(10, x), PostgreSQL 16's `0x1F` a bit
-string. Written back whole, a repaired or translated query ran with those changes too, and
+string; it reads `DATE '2025-01-01'::timestamp` as the casts the other way round. Written back whole, a repaired or translated query ran with those changes too, and
 printed other values. So a change that only renames (a column, a table, a qualifier's name) is
 edited into the original text at the names' own places; any other change is written by
 sqlglot only where sqlglot keeps every constant of the statement as written; otherwise there
@@ -34,7 +34,7 @@ def written_back(original: str, tree: exp.Expression, *, pretty: bool = True) ->
     if (edited := _renamed(original, before, tree)) is not None:
         return edited
     try:
-        if _literals(before.sql(dialect=DIALECT)) != _literals(original):
+        if _literals(before.sql(dialect=DIALECT)) != _literals(original) or _cast_typed_literal(original):
             return None
         return tree.sql(dialect=DIALECT, pretty=pretty, unsupported_level=ErrorLevel.RAISE)
     except (ParseError, TokenError, UnsupportedError):
@@ -53,6 +53,20 @@ def _literals(sql: str) -> Counter[str]:
             raw = sql[token.start : token.end + 1]
             found[raw.lower() if i and tokens[i - 1].token_type == TokenType.INTERVAL else raw] += 1
     return found
+
+
+def _cast_typed_literal(sql: str) -> bool:
+    """Whether a typed literal is cast again (`DATE '2025-01-01'::timestamp`), which sqlglot
+    reads the wrong way round: `CAST(CAST('2025-01-01' AS TIMESTAMP) AS DATE)`, a date where
+    PostgreSQL gives a timestamp (an interval's it reads right)."""
+    tokens = DIALECT.tokenize(sql)
+    return any(
+        a.token_type in _TYPES and "STRING" in b.token_type.name and c.token_type == TokenType.DCOLON
+        for a, b, c in zip(tokens, tokens[1:], tokens[2:])
+    )
+
+
+_TYPES = DIALECT.parser_class.TYPE_TOKENS - {TokenType.INTERVAL}
 
 
 def _renamed(original: str, before: exp.Expression, after: exp.Expression) -> str | None:
