@@ -223,7 +223,7 @@ class Proof:
 
     proven: bool
     reasons: tuple[str, ...] = ()
-    reads: tuple[str, ...] = ()  # proven: the relations its FROM reads, as the server resolved them (schema.name)
+    reads: tuple[str, ...] = ()  # proven: the relations its FROM reads, and the bodies of the SQL functions it calls, as the server resolved them (schema.name)
 
 
 @dataclass
@@ -296,7 +296,7 @@ def prove(conn: psycopg.Connection, sql: str, timeout_ms: int = 5_000) -> Proof:
                 return Proof(False, (problem,))
             prover = _Prover(conn, path.effective)
             reasons = prover.statement(facts)
-            reads = () if reasons else prover.read_names(facts, _query_names(sql))
+            reads = () if reasons else tuple(sorted({*prover.read_names(facts, _query_names(sql)), *prover.body_reads}))
     except psycopg.Error as exc:
         return Proof(False, (f"the catalog could not be read: {str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__}",))
     return Proof(not reasons, tuple(dict.fromkeys(reasons)), reads)
@@ -494,13 +494,13 @@ def _references(tokens: list[Token]) -> tuple[list[_FromItem], list[_Use], bool]
     clauses = _from_clause_starts(tokens)
     for i, token in enumerate(tokens):
         name = _name(token)
-        if name is None or i in claimed or _is_operator(token):
+        if name is None or i in claimed or _is_operator(token) or (i - 1 in clauses and _keyword(token) in _BEFORE_FROM_ITEM):
             continue
         start = i
         while start >= 2 and tokens[start - 1].token_type == TokenType.DOT and _name(tokens[start - 2]) is not None:
             start -= 2
         after = i + 1
-        if (start - 1 in clauses or (start - 2 in clauses and _keyword(tokens[start - 1]) == "only")) and not _dotted(tokens, after):
+        if (start - 1 in clauses or (start - 2 in clauses and _keyword(tokens[start - 1]) in _BEFORE_FROM_ITEM)) and not _dotted(tokens, after):
             claimed.update(range(start, after))
             alias_at = after + 1 if after < len(tokens) and tokens[after].token_type == TokenType.ALIAS else after
             alias = _name(tokens[alias_at]) if alias_at < len(tokens) else None
@@ -519,19 +519,39 @@ def _references(tokens: list[Token]) -> tuple[list[_FromItem], list[_Use], bool]
 
 
 def _from_clause_starts(tokens: list[Token]) -> set[int]:
-    """The positions of FROM and JOIN where what follows is a relation the query reads: not
-    IS DISTINCT FROM, nor FROM inside a call's parentheses, nor a JOIN in parentheses (the
-    join's alias reads whole rows of its relations)."""
+    """The positions of FROM, JOIN, a comma between FROM items and a TABLE query, where what
+    follows is a relation the query reads: not IS DISTINCT FROM, nor FROM inside a call's
+    parentheses, nor a JOIN in parentheses (the join's alias reads whole rows of its
+    relations)."""
     starts: set[int] = set()
     queries: list[bool] = []  # for each open parenthesis, whether a query starts inside it
+    lists: list[int] = []  # the depths at which a FROM list is open (its commas start items)
     for i, token in enumerate(tokens):
-        if token.token_type == TokenType.L_PAREN:
-            queries.append(i + 1 < len(tokens) and _keyword(tokens[i + 1]) in _QUERY_STARTS)
-        elif token.token_type == TokenType.R_PAREN:
+        word = _keyword(token)
+        if token.token_type in (TokenType.L_PAREN, TokenType.L_BRACKET):  # (an ARRAY[...]'s commas are no FROM list's)
+            queries.append(token.token_type == TokenType.L_PAREN and i + 1 < len(tokens) and _keyword(tokens[i + 1]) in _QUERY_STARTS)
+        elif token.token_type in (TokenType.R_PAREN, TokenType.R_BRACKET):
             queries = queries[:-1]
-        elif _keyword(token) in ("from", "join") and (not queries or queries[-1]) and not (i and _keyword(tokens[i - 1]) == "distinct"):
+            lists = [depth for depth in lists if depth <= len(queries)]
+        elif word in ("from", "join") and (not queries or queries[-1]) and not (i and _keyword(tokens[i - 1]) == "distinct"):
             starts.add(i)
+            if word == "from":
+                lists = [*[depth for depth in lists if depth < len(queries)], len(queries)]
+        elif lists and lists[-1] == len(queries) and (token.token_type == TokenType.COMMA or word in _FROM_LIST_ENDS):
+            if token.token_type == TokenType.COMMA:
+                starts.add(i)
+            else:
+                lists.pop()
+        elif word == "table" and (i == 0 or tokens[i - 1].token_type == TokenType.L_PAREN or _keyword(tokens[i - 1]) in _SET_OPERATIONS):
+            starts.add(i)  # `TABLE t`: SELECT * FROM t
     return starts
+
+
+# What ends a FROM list at its depth, and what may stand before a TABLE query
+_FROM_LIST_ENDS = frozenset("where group having window order limit offset fetch for union intersect except returning".split())
+_SET_OPERATIONS = frozenset({"union", "intersect", "except", "all", "distinct"})
+# Reserved words that may stand between FROM (or a comma, or JOIN) and the relation
+_BEFORE_FROM_ITEM = frozenset({"only", "lateral"})
 
 
 def _keyword(token: Token) -> str:
@@ -702,6 +722,7 @@ class _Prover:
         self.operator_checks: dict[int, bool] = {}
         self.altered: dict[str, set[int]] | None = None  # changed_built_ins(), once known
         self.depth = depth
+        self.body_reads: set[str] = set()  # what the FROM of the SQL function bodies proven reads (schema.name)
 
     def rows(self, query: str, params: object = None) -> list[tuple]:
         return self.conn.execute(query, params, prepare=False).fetchall()
@@ -1084,8 +1105,11 @@ class _Prover:
             return False
         inner = _Prover(self.conn, self.path, self.depth + 1)
         inner.functions, inner.relations, inner.types, inner.altered = self.functions, self.relations, self.types, self.altered
-        inner.in_play = set(self.in_play)
-        return not inner.statement(facts)
+        inner.in_play, inner.body_reads = set(self.in_play), self.body_reads
+        if inner.statement(facts):
+            return False
+        self.body_reads.update(inner.read_names(facts, _query_names(sql)))
+        return True
 
     # -- what the server recorded: view rules, policies, atomic bodies, domain checks -----------------
     def dependencies(self, catalog: str, oid: int, *, classes: bool = False, objects: bool = True) -> bool:

@@ -37,6 +37,7 @@ CREATE OPERATOR + (LEFTARG = mood, RIGHTARG = int, FUNCTION = grab_plus);
 CREATE FUNCTION doubled(x numeric) RETURNS numeric LANGUAGE sql IMMUTABLE AS $$ SELECT x * 2 $$;
 CREATE FUNCTION tripled(x numeric) RETURNS numeric LANGUAGE sql IMMUTABLE BEGIN ATOMIC SELECT x * 3; END;
 CREATE FUNCTION wrapped() RETURNS int LANGUAGE sql AS $$ SELECT grab() $$;
+CREATE FUNCTION order_count() RETURNS bigint LANGUAGE sql STABLE AS $$ SELECT count(*) FROM orders $$;
 CREATE FUNCTION wrapped_atomic() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT grab(); END;
 CREATE VIEW big_spenders AS SELECT c.name, sum(o.total) AS spent FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.name;
 CREATE VIEW trapped AS SELECT name, grab() AS g FROM customers;
@@ -137,6 +138,27 @@ def test_what_an_analyst_asks_is_proven(conn, sql):
     assert proof.proven, proof.reasons
 
 
+# What the line before the yes says a proven statement reads: a comma's, ONLY's and TABLE's
+# relations were left out, and those a SQL function's body reads
+READS = {
+    "SELECT count(*) FROM customers, orders": ("public.customers", "public.orders"),
+    "SELECT count(*) FROM customers c, ONLY orders o WHERE o.customer_id = c.id": ("public.customers", "public.orders"),
+    "SELECT * FROM ONLY orders WHERE id < 3": ("public.orders",),
+    "TABLE customers": ("public.customers",),
+    "SELECT count(*) FROM (TABLE orders) t": ("public.orders",),
+    "WITH n AS (SELECT 1) SELECT count(*) FROM n, customers": ("public.customers",),
+    "SELECT order_count()": ("public.orders",),
+    "SELECT name, order_count() FROM customers": ("public.customers", "public.orders"),
+}
+
+
+@pytest.mark.parametrize("sql", sorted(READS))
+def test_the_relations_read_are_named_as_the_server_resolves_them(conn, sql):
+    proof = prove(conn, sql)
+    assert proof.proven, proof.reasons
+    assert proof.reads == READS[sql]
+
+
 @pytest.mark.parametrize("sql", sorted(TRAPS))
 def test_every_way_to_reach_code_with_an_effect_is_unproven_and_says_which(conn, shop, sql):
     proof = prove(conn, sql)
@@ -185,6 +207,7 @@ UNTOUCHED = [
     "SELECT count(*) FROM accounts",
     "SELECT id, plan FROM accounts WHERE id > 1 ORDER BY plan",
     "SELECT a.id, p.id FROM public.accounts AS a JOIN plain p ON p.id = a.id",
+    "SELECT plain.id FROM plain, accounts",  # a comma's relation is read, its email is not
     "SELECT a.plan, count(*) FROM accounts a LEFT JOIN plain ON plain.id = a.id GROUP BY a.plan",
     "SELECT id FROM accounts WHERE id IN (SELECT id FROM plain)",
     "SELECT p.accounts FROM plain p JOIN accounts a USING (id)",  # a column named like the table
@@ -214,7 +237,8 @@ TOUCHED = [
     "TABLE accounts",
     "SELECT id FROM accounts*",
     "SELECT id FROM (accounts)",
-    "SELECT id FROM plain, accounts",
+    "SELECT a FROM plain, accounts a",  # a comma's relation, read whole through its alias
+    "SELECT 1 FROM plain p JOIN accounts ON ARRAY[NULL, accounts] IS NOT NULL",  # a whole row after an ARRAY's comma
     "SELECT to_jsonb(s) FROM (SELECT * FROM accounts) s",
     "SELECT id FROM account_emails",
     "SELECT ROW(1, 'a@b.c', 'x')::accounts",
