@@ -99,3 +99,22 @@ def test_a_question_may_spell_a_name_in_other_case_or_accents() -> None:
         assert not ground(schema, question).unanswerable, question
     decomposed = "how many rows in nai\u0308ve"  # typed as i and a combining diaeresis
     assert not ground(Schema("db", ("public",), (Table("public", "naïve", columns=(Column("id", "integer"),)),)), decomposed).unanswerable
+
+
+def test_a_word_of_the_question_language_that_names_a_table_is_what_the_question_is_about() -> None:
+    """On a fleet app with `fm_part` and `"fm_workOrder"` tables, "cheapest part" and "which
+    order took longest" were refused: "part" and "order" are words of the question language
+    ("part of", "order by"), so nothing the question says counted as matching."""
+    from nl2sql_shell.schema.model import Column, Table
+
+    tables = (
+        Table("ops", "fm_part", columns=(Column("part_id", "integer"), Column("unit_cost", "numeric"))),
+        Table("ops", "fm_workOrder", columns=(Column("wo_id", "integer"), Column("opened_at", "bigint"))),
+        Table("ops", "fm_depot", columns=(Column("depot_id", "integer"),)),
+    )
+    schema = Schema("fleet", ("public",), tables)
+    for question in ("cheapest part", "most expensive parts", "which order took longest"):
+        assert not ground(schema, question).unanswerable, question
+    # a word of the question language that names no table still says nothing
+    assert ground(Schema("fleet", ("public",), tables[::2]), "order the planets by mass").unanswerable
+    assert ground(Schema("fleet", ("public",), tables[2:]), "cheapest part").unanswerable
