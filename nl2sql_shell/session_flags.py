@@ -122,5 +122,7 @@ def run_single_transaction(shell, run: Callable[[], int]) -> int:  # noqa: ANN00
     except StopScript:
         shell.run_hidden("ROLLBACK")
         raise
-    shell.run_hidden("ROLLBACK" if code != 0 and boolean(shell.variables.get("ON_ERROR_STOP")) else "COMMIT")
+    stopping = boolean(shell.variables.get("ON_ERROR_STOP"))
+    if not shell.run_hidden("ROLLBACK" if code != 0 and stopping else "COMMIT") and stopping:
+        raise StopScript()  # a COMMIT that failed (a deferred constraint): psql 15's exit code 3 (0 without ON_ERROR_STOP)
     return code

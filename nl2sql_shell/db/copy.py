@@ -73,14 +73,15 @@ class CopySink:
             self.failure = why_write_failed(exc, to_stdout=self._to_stdout)
 
 
-def run_copy(conn: psycopg.Connection, sql: str, source: Iterable[bytes] | None, sink: CopySink | None) -> str:
+def run_copy(conn: psycopg.Connection, sql: str, source: Iterable[bytes] | None, sink: CopySink | None, started: Callable[[], None] = lambda: None) -> str:
     """Run one COPY, feeding it ``source`` (FROM STDIN) or handing each chunk to ``sink`` (TO
     STDOUT); returns the server's tag (``COPY n``). When the server refuses the data part way,
     the rest of ``source`` is still read, as psql reads to the end marker, so that a script's
     data lines are never taken for SQL; a COPY refused before it starts reads none (in psql,
-    the lines then run as SQL)."""
+    the lines then run as SQL). ``started`` is called once the server is copying."""
     with conn.cursor() as cur:
         with cur.copy(as_query(sql, conn.info.encoding)) as copy:
+            started()
             if sink is None:
                 lines = iter(source or ())
                 try:

@@ -70,6 +70,8 @@ class Outcome:
     # ended): it failed for ON_ERROR_STOP and the exit code, and psql leaves its result
     # variables as they were (it sets them only when all went well)
     unwritten: bool = False
+    # a COPY that failed: psql 15 reports it and leaves the result variables as they were
+    unrecorded: bool = False
 
     @property
     def succeeded(self) -> bool:
@@ -493,17 +495,19 @@ class Executor:
         Under SHOW_ALL_RESULTS off only the query's last result (``final``: these end it) and
         errors are printed."""
         outcomes: list[Outcome] = []
-        copied_out = False
+        copied_out = copied = False
         for i, result in enumerate(results):
             if result.status in (pq.ExecStatus.COPY_OUT, pq.ExecStatus.COPY_IN):
-                copied_out = result.status == pq.ExecStatus.COPY_OUT
+                copied_out, copied = result.status == pq.ExecStatus.COPY_OUT, True
                 continue
             if not self.settings.show_all_results and result.status != pq.ExecStatus.FATAL_ERROR and not (final and i == len(results) - 1):
                 status = (result.command_status or b"").decode()
                 outcomes.append(Outcome(True, result.command_tuples or 0, status))
             else:
                 outcomes.append(self._print_result(result, show_status=not copied_out or self.status_output is not None))
-            copied_out = False
+            if copied and not outcomes[-1].ok:
+                outcomes[-1] = replace(outcomes[-1], unrecorded=True)
+            copied_out = copied = False
             if not outcomes[-1].ok:
                 break
         return outcomes
@@ -575,11 +579,17 @@ class Executor:
         """psql prints ``COPY n`` except when the data itself went to the query output. Data
         that cannot be written is told once, as psql's handleCopyOut tells it, and the
         server's is still read to the COPY's end."""
+        error: psycopg.Error | None = None
+        copying: list[bool] = []
         try:  # Ctrl-C: a cancel request, and the server's data up to its error is still read
             with self._cancel_on_interrupt():  # (a KeyboardInterrupt inside psycopg's read left the COPY half read: the session broken)
-                status = run_copy(self.conn, sql, source, sink)
+                status = run_copy(self.conn, sql, source, sink, lambda: copying.append(True))
+        except psycopg.Error as exc:
+            error = exc
         finally:  # (what came before the server's error is written too, as psql's stdio writes it)
             failure = None if sink is None else sink.finish()
+        if error is not None:  # refused once copying: psql 15 leaves the result variables as they were
+            return replace(self._failed(error), unrecorded=bool(copying))
         if failure is not None:
             self._client_error(f"could not write COPY data: {failure}")
         if show_status:

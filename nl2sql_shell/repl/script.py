@@ -83,6 +83,8 @@ def run_script(shell: Shell, text: str, source: str | None = None) -> bool:
     Each statement is found by one forward scan, so a huge script or statement costs linear time.
     """
     saved = shell.location, shell.command_lines, shell.conditions, shell.source, shell.read_line, shell.input_file, shell.die_on_error
+    if shell.variables.get("ENCODING") == "UTF8":
+        text = text.removeprefix("\ufeff")  # psql drops a UTF-8 byte order mark from a file's first line
     shell.conditions = Conditionals()  # each file has its own \\if blocks, as in psql
     shell.source = source if source != "<stdin>" else None
     shell.input_file = source

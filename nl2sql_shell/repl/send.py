@@ -114,7 +114,7 @@ def send(shell: Shell, name: str, buffer: str, argument: str, *, options: bool =
             _gset(shell, sql, words[0] if words else "", verbatim, ended)
         elif name == "\\gexec":
             _gexec(shell, sql, verbatim, ended)
-        elif shell.announce(sql):  # (timed by the executor)
+        elif shell.announce(sql := sql if verbatim else substitute(sql, shell.variables)):  # (timed by the executor)
             described = shell.executor.describe_result(sql)
             shell.last_failed, shell.last_sql = not described.succeeded, sql
             shell.record_result(described)  # ROW_COUNT: the columns described, as psql counts its rows
@@ -343,6 +343,8 @@ def fetch_result(shell: Shell, sql: str, limit: int | None = None, *, verbatim: 
             return Outcome(False, error=error_text(exc), diag=exc.diag)
 
     outcome = run_in_transaction_mode(shell.conn, sql, shell.variables, shell.interactive, run)
+    if not outcome.ok:
+        shell.reconnect_if_needed()  # a lost connection ends a script (exit code 2) or is reset, as after any query
     ended(outcome.ok)  # the buffer's one query ends here (see _last_statement)
     shell.last_failed = not outcome.ok
     if outcome.ok and not returned_rows[0]:

@@ -479,8 +479,8 @@ class Shell:
     def record_result(self, outcome: Outcome) -> None:
         """psql's ERROR, ROW_COUNT, LASTOID, SQLSTATE and LAST_ERROR_* variables (and the error for
         \\errverbose) after a query of the user's; none after a result or COPY data that could
-        not be written (psql sets them only when all went well)."""
-        if outcome.unwritten:
+        not be written, nor after a COPY that failed (psql 15 sets them only when all went well)."""
+        if outcome.unwritten or outcome.unrecorded:
             return
         self.variables["ERROR"] = "false" if outcome.ok else "true"
         self.variables["ROW_COUNT"] = str(outcome.rows) if outcome.ok else "0"

@@ -998,3 +998,45 @@ def test_meta_command_words_as_psql_reads_them(fresh_db, tmp_path: Path, script:
 def test_meta_command_arguments_read_as_psql_reads_them(fresh_db, tmp_path: Path, script: str):
     (tmp_path / "a.sql").write_text(script)
     same(fresh_db, fresh_db, "-f", "a.sql", cwd=tmp_path)
+
+
+def test_a_files_byte_order_mark_is_dropped_as_psql_drops_it(fresh_db, tmp_path: Path):
+    """A UTF-8 BOM before a file's first line was sent: `syntax error at or near "\ufeffselect"`.
+    psql drops it there only (a later line's BOM is the server's to refuse)."""
+    (tmp_path / "bom.sql").write_bytes(b"\xef\xbb\xbfselect 1 as a;\n\\i inner.sql\n")
+    (tmp_path / "inner.sql").write_bytes(b"\xef\xbb\xbf\\echo inner\nselect 2 as b;\n\xef\xbb\xbfselect 3;\n")
+    _, out, err = same(fresh_db, fresh_db, "-f", "bom.sql", cwd=tmp_path)
+    assert out.startswith(b" a \n---\n 1\n(1 row)\n\ninner\n") and err.count(b"syntax error") == 1
+    _, out, _ = same(fresh_db, fresh_db, cwd=tmp_path, stdin=b"\xef\xbb\xbfselect 4 as d;\n")
+    assert b" 4\n" in out
+
+
+def test_a_failed_copy_leaves_the_result_variables_and_gdesc_substitutes_variables(fresh_db, tmp_path: Path):
+    """psql 15 sets ERROR, SQLSTATE and ROW_COUNT only when a COPY went well (`\\if :ERROR`
+    took the other branch); `\\gdesc` sent `:v` as written."""
+    script = (
+        "create temp table c(a int);\nselect 1;\ncopy c from stdin;\nx\n\\.\n\\echo :ERROR :SQLSTATE :ROW_COUNT\n"
+        "copy c to stdout (format binary, encoding 'nosuch');\n\\echo :ERROR :SQLSTATE\n"
+        "\\set v 2\nselect :v as a \\gdesc\n"
+    )
+    (tmp_path / "s.sql").write_text(script)
+    _, out, _ = same(fresh_db, fresh_db, "-e", "-f", "s.sql", cwd=tmp_path)
+    assert b"false 00000 1\n" in out and b" a      | integer\n" in out
+
+
+def test_single_transaction_whose_commit_fails_stops_with_exit_code_3(fresh_db):
+    """A deferred constraint failing at -1's COMMIT: psql 15 exits 3 under ON_ERROR_STOP (the
+    shell exited 0), 0 without it."""
+    statements = ["-c", "create temp table p(a int primary key)", "-c", "create temp table ch(a int references p deferrable initially deferred)", "-c", "insert into ch values (1)"]
+    code, _, err = same(fresh_db, fresh_db, "-1", "-v", "ON_ERROR_STOP=1", *statements)
+    assert code == 3 and b"violates foreign key constraint" in err
+    assert same(fresh_db, fresh_db, "-1", *statements)[0] == 0
+
+
+@pytest.mark.parametrize("sender", ["as x \\gset", "as c, 1 as a, 2 as b \\crosstabview"])
+def test_a_connection_lost_in_gset_or_crosstabview_ends_the_script(fresh_db, tmp_path: Path, sender: str):
+    """The script went on without a connection and exited 0; psql says the connection was lost
+    and exits 2."""
+    (tmp_path / "lost.sql").write_text(f"select pg_terminate_backend(pg_backend_pid()) {sender}\n\\echo still running\n")
+    code, out, err = same(fresh_db, fresh_db, "-f", "lost.sql", cwd=tmp_path)
+    assert code == 2 and b"still running" not in out and b"connection to server was lost" in err
