@@ -5,8 +5,8 @@ sqlglot normalises while it parses: `'101'::bit varying` becomes a cast to bit a
 "varying", `current_timestamp(0)` loses its precision, `date_part('epoch', x)` becomes EXTRACT
 (numeric, not double precision), `log10(x)` becomes LOG(10, x), PostgreSQL 16's `0x1F` a bit
 string; it reads `DATE '2025-01-01'::timestamp` as the casts the other way round. Written back whole, a repaired or translated query ran with those changes too, and
-printed other values. So a change that only renames (a column, a table, a qualifier's name) is
-edited into the original text at the names' own places; any other change is written by
+printed other values. So a change that only renames (a column, a table, a qualifier's name)
+or reads a table from another schema is edited into the original text at the names' own places; any other change is written by
 sqlglot only where sqlglot keeps every constant of the statement as written; otherwise there
 is no text for it (None), and the statement stays as written.
 """
@@ -70,18 +70,50 @@ _TYPES = DIALECT.parser_class.TYPE_TOKENS - {TokenType.INTERVAL}
 
 
 def _renamed(original: str, before: exp.Expression, after: exp.Expression) -> str | None:
-    """The original text with the names that differ edited in, when names are all that differ."""
+    """The original text with the names that differ edited in, when names (and the schema a
+    table is read from: `fm_event` -> `audit.fm_event AS fm_event`) are all that differ."""
+    requalified = _requalified(before, after)
+    if requalified is None:
+        return None
+    before, after, edits = requalified
     old, new = list(before.find_all(exp.Identifier)), list(after.find_all(exp.Identifier))
     if len(old) != len(new) or _masked(before) != _masked(after):
         return None
     renamed = [(o, n) for o, n in zip(old, new, strict=True) if (o.this, o.quoted) != (n.this, n.quoted)]
     if any("start" not in o.meta for o, _ in renamed):
         return None
+    edits += [(o.meta["start"], o.meta["end"] + 1, n.sql(dialect=DIALECT)) for o, n in renamed]
     text = original
-    edits = sorted(((o.meta["start"], o.meta["end"] + 1, n.sql(dialect=DIALECT)) for o, n in renamed), reverse=True)
-    for start, end, name in edits:
+    for start, end, name in sorted(edits, reverse=True):
         text = text[:start] + name + text[end:]
     return text
+
+
+def _requalified(before: exp.Expression, after: exp.Expression) -> tuple[exp.Expression, exp.Expression, list[tuple[int, int, str]]] | None:
+    """The tables read from another schema than written (an alias added to keep the name the
+    rest of the query uses), as edits of the original text at the table's name, and copies
+    of both trees with those tables made alike; None when a table's alias changed otherwise."""
+    before, after = before.copy(), after.copy()
+    old, new = list(before.find_all(exp.Table)), list(after.find_all(exp.Table))
+    if len(old) != len(new):
+        return None
+    edits: list[tuple[int, int, str]] = []
+    for o, n in zip(old, new, strict=True):
+        if all(o.args.get(key) == n.args.get(key) for key in ("db", "catalog", "alias")):
+            continue
+        if o.args.get("alias") is not None and o.args.get("alias") != n.args.get("alias"):
+            return None
+        parts = [part for part in (o.args.get("catalog"), o.args.get("db"), o.this) if isinstance(part, exp.Identifier)]
+        if not parts or any("start" not in part.meta for part in parts):
+            return None
+        name = exp.Table(**{key: n.args[key].copy() for key in ("this", "db", "catalog") if n.args.get(key) is not None}).sql(dialect=DIALECT)
+        added = n.args.get("alias") if o.args.get("alias") is None else None
+        edits.append((parts[0].meta["start"], o.this.meta["end"] + 1, name + (f" AS {added.sql(dialect=DIALECT)}" if added is not None else "")))
+        for table in (o, n):
+            for key in ("db", "catalog", "alias"):
+                table.set(key, None)
+        n.set("this", o.this.copy())
+    return before, after, edits
 
 
 def _masked(tree: exp.Expression) -> exp.Expression:

@@ -36,6 +36,9 @@ INSERT INTO users VALUES (1, 'ann'), (2, 'bob');
 INSERT INTO messages VALUES (1, 1, 2, 'hi', 1704164645), (2, 2, 1, 'yo', 1672531200), (3, 1, 2, 'ok', 1717200000);
 CREATE TABLE tickets(ticket_id int PRIMARY KEY, customer_id int REFERENCES customers(id), customer int, note text);
 INSERT INTO tickets VALUES (1, 1, 1, 'x'), (2, 1, NULL, 'y'), (3, 2, 2, 'x'), (4, 2, 2, 'y');
+CREATE SCHEMA audit;
+CREATE TABLE audit.events(event_id int PRIMARY KEY, at_epoch bigint NOT NULL);
+INSERT INTO audit.events VALUES (1, 1704164645), (2, 1717200000);
 """
 
 RUNS = [
@@ -183,3 +186,19 @@ def test_a_column_repaired_to_the_name_of_an_output_is_not_written_bare(conn) ->
     number), not by the column the repair said it meant."""
     attempt, _ = _check(conn, "SELECT ticket_id, ticket_id AS note FROM tickets ORDER BY notes DESC LIMIT 2")
     assert "known_column" not in [c.rule for c in attempt.changes]
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "SELECT event_id, date_part('epoch', to_timestamp(at_epoch)) AS e FROM events ORDER BY event_id",
+        "SELECT e.event_id, current_timestamp(0) > to_timestamp(e.at_epoch) AS past FROM events e ORDER BY 1",
+    ],
+)
+def test_a_table_read_from_another_schema_is_edited_into_the_text_as_written(conn, written: str) -> None:
+    """`events` -> `audit.events`: the whole statement went through sqlglot, which rewrites
+    date_part and current_timestamp(0), so the repair was refused ("no usable SQL")."""
+    attempt, result = _check(conn, written)
+    assert result is not None and "audit.events" in attempt.sql
+    assert attempt.sql.replace("audit.events AS events", "events").replace("audit.events", "events") == written
+    assert conn.execute(attempt.sql).fetchall()
