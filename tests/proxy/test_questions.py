@@ -1288,3 +1288,19 @@ def test_one_role_s_questions_are_no_examples_for_another_role(db, start_proxy):
         with psycopg.connect(db, autocommit=True) as admin:
             admin.execute("DROP OWNED BY proxy_other")
             admin.execute("DROP ROLE proxy_other")
+
+
+def test_a_long_unicode_text_is_searched_for_the_proxy_s_names_in_linear_time():
+    """Each character of a `U&'...'` text was tried as its escape character, reading the whole
+    text each time: 40,000 distinct characters held every client of the proxy for 48 s."""
+    from nl2sql_shell.proxy.questions import _names_ours
+
+    distinct = "".join(chr(0x10000 + i) for i in range(40000))
+    started = time.perf_counter()
+    assert not _names_ours(f"SELECT length(U&'{distinct}')")
+    assert not _names_ours(f"INSERT INTO log(msg) VALUES ('u&\"{distinct}\"')")
+    assert time.perf_counter() - started < 3
+    assert _names_ours(f"SELECT U&\"{distinct[:5000]}nl2sq!006C\" UESCAPE '!' ('x')")
+    assert _names_ours(f"SELECT U&\"{distinct[:5000]}!006El2sql_run\" UESCAPE '!' ('x')")
+    assert _names_ours("SELECT U&\"" + "!" * 301 + "006El2sql\" UESCAPE '!' ('x')")  # 150 doubled, then !006E: n
+    assert not _names_ours("SELECT U&\"" + "!" * 300 + "006El2sql\" UESCAPE '!' ('x')")
