@@ -594,13 +594,48 @@ def start(data_dir: Path | None = None, timeout: float = 30.0) -> EmbeddedServer
 def _end_orphans(data_dir: Path) -> None:
     """Kill what is left of a server whose postmaster and keeper were killed together: its
     backends, working in this data folder, kept any new server from starting until their query
-    ended ("Terminate any old server processes"). Called only when no server runs there. Waits
-    until they have exited: one still attached to the old shared memory would stop the new
-    server ("pre-existing shared memory block is still in use")."""
-    killed = kill_processes(lambda pid, _parent: os.readlink(f"/proc/{pid}/cwd") == str(data_dir) and _command(pid) == "postgres")
+    ended ("Terminate any old server processes"). Called when no server answers there; a
+    server another shell is starting does not answer yet, so a postmaster that a keeper runs,
+    or that postmaster.pid names, and its children are left alone. Waits until the killed
+    have exited: one still attached to the old shared memory would stop the new server
+    ("pre-existing shared memory block is still in use")."""
+    named = _named_postmaster(data_dir)
+
+    def in_folder(pid: int) -> bool:
+        with contextlib.suppress(OSError):
+            return _command(pid) == "postgres" and os.readlink(f"/proc/{pid}/cwd") == str(data_dir)
+        return False
+
+    def served(pid: int, parent: int) -> bool:  # a live server's postmaster, or one of its children
+        return pid == named or parent == named or _is_keeper(parent) or (in_folder(parent) and _is_keeper(_parent(parent)))
+
+    killed = kill_processes(lambda pid, parent: in_folder(pid) and not served(pid, parent))
     deadline = time.monotonic() + 5
     while any(_state(pid) not in (None, "Z") for pid in killed) and time.monotonic() < deadline:
         time.sleep(0.02)
+
+
+def _named_postmaster(data_dir: Path) -> int | None:
+    """The process postmaster.pid names, while it runs (no zombie)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        pid = int(_read_server_file(data_dir / "postmaster.pid").splitlines()[0])
+        if _state(pid) not in (None, "Z"):
+            return pid
+    return None
+
+
+def _is_keeper(pid: int) -> bool:
+    with contextlib.suppress(OSError):
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return b"nl2sql_shell.db.keeper" in cmdline.read()
+    return False
+
+
+def _parent(pid: int) -> int:
+    """Its parent's pid (after the command's name in /proc/PID/stat); 0 when it cannot be read."""
+    with contextlib.suppress(OSError, IndexError, ValueError), open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rpartition(")")[2].split()[1])
+    return 0
 
 
 def _await_collected(data_dir: Path, timeout: float) -> None:
@@ -625,11 +660,11 @@ def _await_collected(data_dir: Path, timeout: float) -> None:
 def kill_processes(chosen: Callable[[int, int], bool]) -> list[int]:
     """SIGKILL every process that ``chosen(pid, parent pid)`` picks (those it cannot read: none); their pids."""
     killed = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        with contextlib.suppress(OSError, IndexError), open(f"/proc/{entry}/stat") as stat:
-            if chosen(int(entry), int(stat.read().rpartition(")")[2].split()[1])):  # the parent, after the command's name
-                os.kill(int(entry), signal.SIGKILL)
-                killed.append(int(entry))
+    for pid in map(int, filter(str.isdigit, os.listdir("/proc"))):
+        if (parent := _parent(pid)) and chosen(pid, parent):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
     return killed
 
 

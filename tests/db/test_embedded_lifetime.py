@@ -238,3 +238,19 @@ def test_a_data_folder_whose_parent_does_not_exist_yet_is_made(reachable_tmp):
     finally:
         server.stop()
         embedded.remove(data_dir)
+
+
+def test_ending_orphans_leaves_a_server_that_runs_alone(data_dir):
+    """Called when a start finds no server answering, it killed every postgres working in the
+    folder: the server another shell was starting, not answering yet, died with it."""
+    server = embedded.start(data_dir)
+    busy, backend = _busy(server)
+    try:
+        embedded._end_orphans(data_dir)
+        time.sleep(0.5)
+        assert Path(f"/proc/{backend}").exists() and busy.poll() is None
+        with psycopg.connect(server.conninfo()) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        busy.kill()
+        server.stop()
