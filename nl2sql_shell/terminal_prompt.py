@@ -10,6 +10,7 @@ import getpass
 import io
 import os
 import sys
+import termios
 from collections.abc import Callable, Iterator
 from typing import IO
 
@@ -75,3 +76,11 @@ def stdin_line() -> str:
     if raw is None:  # a stream of text alone (a test's StringIO)
         return sys.stdin.readline()
     return raw.readline().decode(sys.stdin.encoding or "utf-8", "surrogateescape")
+
+
+def drop_unread(fd: int) -> None:
+    """Discard the lines a terminal holds that no one has read yet (keys typed ahead of a
+    question, which are no answer to it); nothing for a pipe or file, a script of answers."""
+    if os.isatty(fd):
+        with contextlib.suppress(termios.error, OSError):
+            termios.tcflush(fd, termios.TCIFLUSH)

@@ -5,13 +5,11 @@ Everything that is not about the terminal (what a line means, how SQL runs) live
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime
 import os
 import re
 import tempfile
-import termios
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +41,7 @@ from nl2sql_shell.repl.special_variables import parse_int
 from nl2sql_shell.repl.statements import CONTINUE, PAREN, READY, after_meta_command, complete_end, drop_empty_lines, input_state, is_complete, line_prompt, meta_command_end, starts_meta_command
 from nl2sql_shell.repl.variables import boolean, substitute
 from nl2sql_shell.schema.introspect import catalog_version
+from nl2sql_shell.terminal_prompt import drop_unread
 
 MODEL_LOAD_DELAY_S = 1.0
 # psql's assistance words, typed at the prompt: no blank before, blanks and one `;` after
@@ -403,8 +402,7 @@ def _drop_typed_ahead(input: Input) -> None:
     if not os.isatty(fd):
         return
     clear_typeahead(input)
-    with contextlib.suppress(termios.error, OSError):
-        termios.tcflush(fd, termios.TCIFLUSH)
+    drop_unread(fd)
 
 
 def ends_at_eof(shell: Shell, count: int) -> bool:

@@ -17,14 +17,14 @@ from nl2sql_shell.db.cells import visible
 from nl2sql_shell.repl.app import ends_at_eof, handle_line, quit_is_confirmed
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.statements import complete_end, is_complete, line_prompt
-from nl2sql_shell.terminal_prompt import stdin_line
+from nl2sql_shell.terminal_prompt import drop_unread, stdin_line
 
 
 def run_plain(shell: Shell) -> int:
     """Read-eval-print until \\q or end of input; returns the process exit code."""
     shell.history = None  # psql's \\s without readline: no history to show
     if shell.questions is not None:
-        shell.questions.confirm = _ask  # type: ignore[attr-defined]
+        shell.questions.confirm = _confirm  # type: ignore[attr-defined]
     buffer = ""
     prompts = shell.prompts
     eofs = 0  # ends of input in a row (IGNOREEOF)
@@ -64,6 +64,15 @@ def run_plain(shell: Shell) -> int:
             break
     shell.close()
     return 0
+
+
+def _confirm(prompt: str) -> str | None:
+    """A question about the model's answer: lines typed at the terminal before it was shown
+    (while the model wrote) are no answer to it, and are dropped: a `yes` typed ahead ran a
+    write no one had seen. (Piped input is a script of answers, kept.)"""
+    if sys.stdin is not None:
+        drop_unread(sys.stdin.fileno())
+    return _ask(prompt)
 
 
 def _ask(prompt: str, eof: str | None = "n") -> str | None:

@@ -550,9 +550,11 @@ def test_a_new_line_does_not_copy_the_indentation_of_the_one_before(typed):
     assert " n \n---\n 5\n" in out, out
 
 
-def test_a_yes_typed_before_the_proposal_is_shown_is_no_answer(fresh_db):
+@pytest.mark.parametrize("flags", [[], ["-n"]], ids=["line-editing", "no-readline"])
+def test_a_yes_typed_before_the_proposal_is_shown_is_no_answer(fresh_db, flags):
     """Keys typed while the model wrote waited in the terminal, and the confirmation took them
-    as its answer: a `yes` typed before any SQL was on screen ran the model's DELETE."""
+    as its answer: a `yes` typed before any SQL was on screen ran the model's DELETE (with -n
+    too, which reads the terminal's lines as they come)."""
     import http.server
     import json
     import threading
@@ -585,7 +587,7 @@ def test_a_yes_typed_before_the_proposal_is_shown_is_no_answer(fresh_db):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     env.update({"PAGER": "", "TERM": "dumb", "NL2SQL_SHELL_HISTORY": "/dev/null"})
     url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    child = pexpect.spawn(sys.executable, ["-m", "nl2sql_shell", fresh_db, "--model-url", url, "--model", "slow", "--candidates", "1"], env=env, encoding="utf-8", codec_errors="replace", timeout=60, dimensions=(40, 200))
+    child = pexpect.spawn(sys.executable, ["-m", "nl2sql_shell", fresh_db, *flags, "--model-url", url, "--model", "slow", "--candidates", "1"], env=env, encoding="utf-8", codec_errors="replace", timeout=60, dimensions=(40, 200))
     try:
         child.expect("=# ")
         child.sendline("? remove row two")
