@@ -316,6 +316,8 @@ def handle_line(shell: Shell, text: str) -> bool:
         return True
     if word is not None:  # quit, exit
         return False
+    if (at := _question_line(text)) is not None:  # a question pasted after statements is input of its own
+        return handle_line(shell, text[:at]) and shell.handle(text[at:])
     while starts_meta_command(text.lstrip()):
         text = text.lstrip()
         end = meta_command_end(text, 0, len(text))
@@ -336,6 +338,22 @@ def handle_line(shell: Shell, text: str) -> bool:
         shell.pending_input = _line_ended(expanded[end:].lstrip())
         return True
     return shell.handle(text)
+
+
+def _question_line(text: str) -> int | None:
+    """Where a line that starts with `?` begins after complete input (a paste of statements,
+    then a question, then more): asked there, as a script asks it, it was sent to the server
+    with the statements around it ("syntax error at or near "?""). None when there is none
+    after some input, or when a statement before it is unfinished: then the `?` is more of it
+    (jsonb's operator), as psql reads it."""
+    for found in _QUESTION_LINE.finditer(text):
+        before = text[: found.start() + 1]
+        if before.strip() and is_complete(before):
+            return found.start() + 1
+    return None
+
+
+_QUESTION_LINE = re.compile(r"\n[ \t]*\?")
 
 
 def _assistance_word(line: str) -> str | None:

@@ -496,6 +496,25 @@ def test_lines_pasted_after_a_question_are_input_of_their_own(db):
     assert _state(db) == before and handler.shell.take_prompt_text() == "DELETE FROM t\n" and " four \n" in out.getvalue()
 
 
+def test_a_question_pasted_between_statements_is_asked_and_the_rest_runs(db):
+    """A paste of a statement, a question and another statement went to the server whole
+    ("syntax error at or near "?""), and the last statement never ran. A `?` that goes on
+    with an unfinished statement is SQL (jsonb's operator)."""
+    from nl2sql_shell.nl2sql.pipeline import Asker, Options
+    from nl2sql_shell.repl.app import handle_line
+    from tests.scripted import Recording
+
+    model = Recording(["SELECT count(*) AS n FROM t"])
+    handler, out = _handler(db, ["n"])
+    handler.asker = Asker(model, Options(max_repairs=0, candidates=1))
+    assert handle_line(handler.shell, "select 1 as one;\n?! how many rows are in t\nselect 3 as three;")
+    assert len(model.prompts) == 1 and "select 3" not in model.prompts[0]
+    shown = out.getvalue()
+    assert " one \n-----\n   1\n" in shown and "Dropped." in shown and " three \n-------\n     3\n" in shown
+    assert handle_line(handler.shell, "select '{\"a\": 1}'::jsonb\n? 'a' as has;") and " has \n-----\n t\n" in out.getvalue()
+    assert len(model.prompts) == 1
+
+
 def test_a_line_that_is_not_an_answer_waits_at_the_next_prompt(db):
     """Typed ahead (or pasted without bracketed paste), a line read as the confirmation's
     answer vanished without a word, then was only said to be ignored: it is kept, unrun, for
