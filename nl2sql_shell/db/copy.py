@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable, Iterable
 
 import psycopg
+from psycopg import generators
+from psycopg.copy import LibpqWriter
 
 from nl2sql_shell.db.as_sent import as_query
 from nl2sql_shell.output import why_write_failed
@@ -78,19 +80,40 @@ def run_copy(conn: psycopg.Connection, sql: str, source: Iterable[bytes] | None,
     STDOUT); returns the server's tag (``COPY n``). When the server refuses the data part way,
     the rest of ``source`` is still read, as psql reads to the end marker, so that a script's
     data lines are never taken for SQL; a COPY refused before it starts reads none (in psql,
-    the lines then run as SQL). ``started`` is called once the server is copying."""
+    the lines then run as SQL). ``started`` is called once the server is copying. Ctrl-C
+    while ``source`` waits for a line (typed at the terminal) ends the COPY as psql's does,
+    with the server's error "COPY from stdin failed: canceled by user"."""
     with conn.cursor() as cur:
-        with cur.copy(as_query(sql, conn.info.encoding)) as copy:
+        writer = _Cancellable(cur) if sink is None else None
+        with cur.copy(as_query(sql, conn.info.encoding), writer=writer) as copy:
             started()
-            if sink is None:
+            if writer is not None:
                 lines = iter(source or ())
                 try:
                     for chunk in lines:
                         copy.write(chunk)
-                finally:
+                except KeyboardInterrupt:
+                    writer.cancelled = True  # (the lines after it are no data: nothing more is read)
+                else:
                     for _ in lines:
                         pass
             else:
                 for data in copy:
                     sink(bytes(data))
         return f"COPY {cur.rowcount}"  # the tag's count (psycopg keeps no tag after COPY TO)
+
+
+class _Cancellable(LibpqWriter):
+    """COPY FROM STDIN's writer, which ends a COPY the person cancelled with psql's words:
+    "canceled by user" (psycopg's own, ending it for an exception, are "error from Python:
+    KeyboardInterrupt", and it keeps the interrupt rather than the server's error)."""
+
+    def __init__(self, cursor: psycopg.Cursor) -> None:
+        super().__init__(cursor)
+        self.cancelled = False
+
+    def finish(self, exc: BaseException | None = None) -> None:
+        if not self.cancelled or exc is not None:
+            super().finish(exc)
+            return
+        self.connection.wait(generators.copy_end(self.connection.pgconn, b"canceled by user"))  # raises the server's error

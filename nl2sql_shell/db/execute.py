@@ -294,6 +294,7 @@ class Executor:
         self.last_oid: str | None = None  # psql's LASTOID: the OID in the last command tag shown
         self._cancel_sent = False  # Ctrl-C sent the server a cancel request for this statement
         self._unwritten = False  # a result of this statement could not be written
+        self._typing_data = False  # a COPY FROM STDIN waits for its next line of data
         self.held_notices: list[str] | None = None  # notices held while our DECLARE runs
         self.show_notice: NoticePrinter | None = None  # how the shell prints one (install_notice_printer)
 
@@ -347,8 +348,8 @@ class Executor:
             return
 
         def interrupt(signum: int, frame: object) -> None:
-            if self.conn.info.transaction_status != pq.TransactionStatus.ACTIVE:
-                raise KeyboardInterrupt
+            if self._typing_data or self.conn.info.transaction_status != pq.TransactionStatus.ACTIVE:
+                raise KeyboardInterrupt  # (while COPY data is read: the copy is ended, see db/copy.py)
             self._cancel_sent = True
             stream = self.errors()
             stream.write("Cancel request sent\n")
@@ -583,7 +584,7 @@ class Executor:
         copying: list[bool] = []
         try:  # Ctrl-C: a cancel request, and the server's data up to its error is still read
             with self._cancel_on_interrupt():  # (a KeyboardInterrupt inside psycopg's read left the COPY half read: the session broken)
-                status = run_copy(self.conn, sql, source, sink, lambda: copying.append(True))
+                status = run_copy(self.conn, sql, None if source is None else self._read(source), sink, lambda: copying.append(True))
         except psycopg.Error as exc:
             error = exc
         finally:  # (what came before the server's error is written too, as psql's stdio writes it)
@@ -597,6 +598,21 @@ class Executor:
         # psql counts the rows only where it printed the tag (its ROW_COUNT is 0 after rows it wrote itself)
         rows = int(status.split()[-1]) if show_status and status.split()[-1].isdigit() else 0
         return Outcome(True, rows, status, unwritten=failure is not None)
+
+    def _read(self, lines: Iterable[bytes]) -> Iterator[bytes]:
+        """COPY data as it is read, ``_typing_data`` while the next line is awaited: Ctrl-C
+        there ends the COPY (psql's "canceled by user"), where a cancel request would leave the
+        server discarding what follows up to `\\.`, and the person typing into it."""
+        source = iter(lines)
+        while True:
+            self._typing_data = True
+            try:
+                line = next(source, None)
+            finally:
+                self._typing_data = False
+            if line is None:
+                return
+            yield line
 
     def data_sink(self) -> CopySink:
         """COPY TO STDOUT's data for the query output (or `\\g`'s file or command), written in

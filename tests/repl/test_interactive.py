@@ -606,3 +606,29 @@ def test_a_yes_typed_before_the_proposal_is_shown_is_no_answer(fresh_db, flags):
         server.shutdown()
     with psycopg.connect(fresh_db) as check:
         assert check.execute("SELECT count(*) FROM t").fetchone() == (3,)
+
+
+def test_ctrl_c_while_copy_data_is_typed_ends_the_copy_as_psql(fresh_db):
+    """Ctrl-C sent the server a cancel request and the shell went on reading data lines: the
+    next statement typed was taken as a row, up to a `\\.`. psql ends the COPY ("canceled by
+    user") and is back at its prompt."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env.update({"PAGER": "", "TERM": "dumb", "NL2SQL_SHELL_HISTORY": "/dev/null"})
+    child = pexpect.spawn(sys.executable, ["-m", "nl2sql_shell", "-X", fresh_db], env=env, encoding="utf-8", codec_errors="replace", timeout=15, dimensions=(40, 200))
+    try:
+        child.expect("=# ")
+        child.sendline("create table typed_copy (name text);")
+        child.expect("=# ")
+        child.sendline("copy typed_copy from stdin;")
+        child.expect(">> ")
+        child.sendline("abc")
+        child.expect(">> ")
+        child.sendintr()
+        child.expect("ERROR:  COPY from stdin failed: canceled by user")
+        child.expect("=# ")
+        child.sendline("select count(*) as n from typed_copy;")
+        child.expect(r" n \r\n---\r\n 0\r\n")
+        child.sendline("\\q")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
