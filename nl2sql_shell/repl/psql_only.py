@@ -78,7 +78,7 @@ def watch(shell: Shell, buffer: str, argument: str) -> None:
     try:
         with shell.output.through(pager) if pager else contextlib.nullcontext() as process:
             while process is None or process.poll() is None:  # until the pager is quit
-                settings.title = f"{time.strftime('%c')} (every {_c_g(interval)}s)\n"
+                settings.title = f"{title + chr(9) if title else ''}{time.strftime('%c')} (every {_c_g(interval)}s)\n"  # \pset title first, as psql's
                 try:
                     ok = shell.run_sql(sql, verbatim=not buffer.strip()).succeeded  # the previous query went with its variables in
                 finally:

@@ -140,6 +140,8 @@ _TIME = re.compile(rb"\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} \(every")
         "\\pset format unaligned\nselect 1/(2 - nextval('s')) as r \\watch abc\n",  # not a number: every 1s
         "\\pset format csv\nselect 1/(2 - nextval('s')) as r \\watch -1\n",
         "insert into w values (1) \\watch 0.01\n",  # a tag, no time line; the second insert fails
+        "\\pset title 'My T'\nselect 1/(2 - nextval('s')) as r \\watch 0.01\n",  # \\pset title before the time (it was left out)
+        "\\pset format html\n\\pset title 'My T'\nselect 1/(2 - nextval('s')) as r \\watch 0.01\n",
     ],
 )
 def test_watch_titles_each_result_and_ends_with_an_empty_line(pg_server, tmp_path: Path, script: str):
