@@ -1,12 +1,14 @@
 """`\\crosstabview [colV [colH [colD [sortcolH]]]]`: a query's result pivoted, as psql 15 does.
 
 The distinct values of colV become the rows and those of colH the columns, each in the order
-they first appear (colH's sorted by the integer sortcolH when given); colD's value fills the
+they first appear (colH's by sortcolH when given: its whole integers, others 0, ties in byte order); colD's value fills the
 cell where they meet. Columns are named or numbered from 1; without colD the result must have
 exactly three columns. The pivoted table is printed as any result is (\\pset, \\x, -L).
 """
 
 from __future__ import annotations
+
+import re
 
 from collections.abc import Callable
 
@@ -62,10 +64,11 @@ def pivot(result: Result, args: list[str], null: str) -> tuple[list[str], list[b
     column_keys = list(dict.fromkeys(row[horizontal] for row in result.rows))
     if len(column_keys) > MAX_COLUMNS:
         raise CrosstabError(f"maximum number of columns ({MAX_COLUMNS}) exceeded")
-    if sort is not None:
-        first_sort = {}
+    if sort is not None:  # psql's rankSort: by the values in byte order (NULL last), then stably by rank
+        first_sort: dict[str | None, int] = {}
         for row in result.rows:
-            first_sort.setdefault(row[horizontal], _int(row[sort]))
+            first_sort.setdefault(row[horizontal], _rank(row[sort]))
+        column_keys.sort(key=lambda key: (key is None, (key or "").encode("utf-8", "surrogateescape")))
         column_keys.sort(key=lambda key: first_sort[key])
     where = {key: i for i, key in enumerate(column_keys)}
     cells: dict[tuple[str | None, str | None], str | None] = {}
@@ -102,10 +105,8 @@ def _index(arg: str, names: list[str]) -> int:
     return found[0]
 
 
-def _int(value: str | None) -> int:
-    """strtol's reading of a sort value: its leading integer, 0 when there is none."""
-    text = (value or "").strip()
-    sign = -1 if text.startswith("-") else 1
-    digits = text.lstrip("+-")
-    count = len(digits) - len(digits.lstrip("0123456789"))
-    return sign * int(digits[:count]) if count else 0
+def _rank(value: str | None) -> int:
+    """psql's rank of a sort value: the integer it spells whole (`-?[0-9]*`), else 0."""
+    if value is None or not re.fullmatch(r"-?[0-9]*", value):
+        return 0
+    return int(value) if value.strip("-") else 0

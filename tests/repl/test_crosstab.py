@@ -25,6 +25,9 @@ select * from (values ('a', null, 1), (null, 'x', 2), ('a', 'y', null), (null, n
 \\crosstabview "Row" "Col" 3
 select g % 3 as r, g % 2 as c, g as v from generate_series(1, 6) g \\crosstabview r c v 2
 select region, q, amount::text as amt from s \\crosstabview
+select * from (values ('a','z',1,1),('a','x',2,1),('a','y',3,1)) v(r,c,val,s) \\crosstabview r c val s
+select * from (values ('a','p',1,'2'),('a','q',2,'12abc'),('a','r',3,'1'),('a','s',4,'-3')) v(r,c,val,s) \\crosstabview r c val s
+select * from (values ('a','p',1,2.5),('a','q',2,1.5),('a','r',3,3),('a',null,4,0)) v(r,c,val,s) \\crosstabview r c val s
 select 1000 as v, 2000 as h, 1234567.5 as d \\crosstabview
 \\x
 select region, q, amount from s \\crosstabview
