@@ -404,7 +404,8 @@ def show_view(shell: Shell, name: str, argument: str) -> bool:
         text += f"\n WITH {check} CHECK OPTION"
     if name.endswith("+"):
         text = "\n".join(f"{number:<7} {line}" for number, line in enumerate(text.split("\n"), 1))
-    shell.output.write_unlogged(text + "\n")
+    with shell.output.page(log=False) as write:  # (paged, as psql's)
+        write(text + "\n")
     return True
 
 
@@ -463,7 +464,8 @@ def show_function(shell: Shell, name: str, argument: str) -> bool:
                 lines.append(f"{number:<7} {line}")
                 number += 1
         text = "\n".join(lines) + "\n"
-    shell.output.write_unlogged(text if text.endswith("\n") else text + "\n")
+    with shell.output.page(log=False) as write:  # (paged, as psql's)
+        write(text if text.endswith("\n") else text + "\n")
     return True
 
 

@@ -57,7 +57,8 @@ def print_listing(
     lines = list(footers) if footers or not row_count else None
     width = shell.output.columns(settings.columns)  # \pset columns, or the terminal's: wrapped and \x auto need it
     aligns = numeric or [False] * len(headers)
-    shell.output.write_unlogged(fmt.render(headers, aligns, rows, settings, footers=lines, output_columns=width))
+    with shell.output.page(log=False) as write:  # a screen and more: paged, as psql's printTable
+        write(fmt.render(headers, aligns, rows, settings, footers=lines, output_columns=width))
     if shell.output.log is not None:  # as psql's printTable logs it
         shell.output.log_text(fmt.render(headers, aligns, rows, settings.logged, footers=lines, output_columns=settings.columns))
 

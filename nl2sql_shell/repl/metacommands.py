@@ -602,7 +602,8 @@ def _print_special(shell: Shell, title: str | None, rows, headers, status: str |
 
         shell.executor.print_rows(list(headers), [False] * len(headers), fetchmany)
     if status and not (headers and status.startswith("SELECT")):  # psql prints no tag for listings
-        shell.output.write_unlogged(status + "\n")
+        with shell.output.page(log=False) as write:  # `\\h`'s text: paged, as psql's
+            write(status + "\n")
 
 
 def _register_display() -> None:

@@ -260,6 +260,22 @@ def test_pager_gets_results_that_do_not_fit(fresh_db, tmp_path, monkeypatch):
     assert "small" in screen.getvalue() and "small" not in paged.read_text()
 
 
+def test_listings_definitions_and_help_that_do_not_fit_are_paged_as_psql_pages_them(fresh_db, tmp_path, monkeypatch):
+    """`\\d`, `\\l`, `\\df`, `\\sv` and `\\h` went straight to the terminal, whatever their length."""
+    paged = tmp_path / "paged.txt"
+    monkeypatch.setenv("PAGER", f"tee -a {paged}")
+    target = Target(fresh_db)
+    screen = io.StringIO()
+    shell = Shell(target, connect(target), output=Output(screen, use_pager=True), errors=io.StringIO())
+    shell.handle("create table wide (" + ", ".join(f"c{i} int" for i in range(200)) + ");")
+    shell.handle("create view long_view as select " + ", ".join(f"{i} as v{i}" for i in range(200)) + ";")
+    for command in ("\\d wide", "\\dfS int4*", "\\sv long_view", "\\h select"):
+        shell.handle(command)
+    text = paged.read_text()
+    assert 'Table "public.wide"' in text and " c199 " in text and "int4pl" in text and "AS v199" in text and "SELECT [ ALL | DISTINCT" in text
+    assert "c199" not in screen.getvalue() and "v199" not in screen.getvalue()
+
+
 def test_psql_pager_comes_first_and_runs_through_the_shell(fresh_db, tmp_path, monkeypatch):
     """psql's order (PSQL_PAGER, then PAGER) and its popen: a pager given as a pipeline."""
     paged = tmp_path / "paged.txt"
