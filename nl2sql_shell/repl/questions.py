@@ -170,6 +170,11 @@ class QuestionHandler:
         answer = self._generate(question, insist)
         if answer is None:
             return
+        if self.shell.conn.broken or self.shell.conn.closed:  # lost while the model wrote: nothing was checked, nothing is offered
+            self.shell.output.say("Not run: the connection to the server was lost.\n")
+            self.shell.last_failed = True
+            self.shell.reconnect_if_needed()
+            return
         self.last_answer = answer
         if verbose:
             self._show_context(answer, self.shell.output.say)

@@ -515,6 +515,28 @@ def test_a_question_pasted_between_statements_is_asked_and_the_rest_runs(db):
     assert len(model.prompts) == 1
 
 
+def test_a_connection_lost_while_the_model_writes_offers_nothing_and_is_reset(db):
+    """The checks could not read the catalog, so a plain SELECT was offered as "MAY HAVE SIDE
+    EFFECTS: type yes", and a yes met a lost connection."""
+    from nl2sql_shell.nl2sql.pipeline import Asker, Options
+    from tests.scripted import Scripted
+
+    class EndsTheSession(Scripted):
+        def generate(self, prompt, **options):
+            with psycopg.connect(db, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (handler.shell.conn.info.backend_pid,))
+            return super().generate(prompt, **options)
+
+    handler, out = _handler(db, ["yes"])
+    handler.shell.interactive = True
+    handler.asker = Asker(EndsTheSession(["SELECT count(*) AS n FROM t"]), Options(max_repairs=0, candidates=1))
+    handler.ask("? how many rows are in t")
+    shown = out.getvalue()
+    assert "Not run: the connection to the server was lost." in shown and "SIDE EFFECTS" not in shown
+    assert "Attempting reset: Succeeded." in handler.shell.errors.getvalue()
+    assert handler.shell.conn.execute("SELECT 1").fetchone() == (1,)
+
+
 def test_a_line_that_is_not_an_answer_waits_at_the_next_prompt(db):
     """Typed ahead (or pasted without bracketed paste), a line read as the confirmation's
     answer vanished without a word, then was only said to be ignored: it is kept, unrun, for
