@@ -216,12 +216,24 @@ def _key_bindings(shell: Shell) -> KeyBindings:
         else:
             buffer.newline(copy_margin=False)
 
+    @bindings.add("c-d", filter=Condition(lambda: _on_empty_continuation_line(get_app().current_buffer)))
+    def _end_of_input(event) -> None:
+        """Ctrl-D on an empty line after query text: psql's readline gets no line there, which
+        ends its input (`\\q`), the unfinished statement with it; prompt_toolkit saw text in
+        its buffer and did nothing."""
+        event.app.exit(exception=EOFError)
+
     @bindings.add("f4")
     def _toggle_vi(event) -> None:
         app = event.app
         app.editing_mode = EditingMode.EMACS if app.editing_mode == EditingMode.VI else EditingMode.VI
 
     return bindings
+
+
+def _on_empty_continuation_line(buffer: Buffer) -> bool:
+    document = buffer.document
+    return bool(buffer.text) and document.is_cursor_at_the_end and document.current_line == ""
 
 
 def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = None, output: PTOutput | None = None) -> int:

@@ -648,3 +648,18 @@ def test_ctrl_c_while_copy_data_is_typed_ends_the_copy_as_psql(fresh_db):
         child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
+
+
+def test_ctrl_d_on_an_empty_line_after_query_text_quits_as_psql(fresh_db):
+    """psql's readline ends its input there (`\\q`); the shell kept waiting at its `-#` prompt."""
+    child = _spawn(fresh_db)
+    try:
+        child.expect("=# ")
+        child.sendline("select 1 as a")
+        time.sleep(0.5)
+        child.sendcontrol("d")
+        child.expect(r"\\q")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
