@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import logging
 import math
+import re
 import threading
 import time
 from collections import Counter
@@ -37,7 +38,7 @@ from nl2sql_shell.nl2sql.literals import unfound_values
 from nl2sql_shell.nl2sql.proof import Proof, prove
 from nl2sql_shell.nl2sql.rules import REPAIRS, RULES, Change, Corrected, apply_rules, default_rules
 from nl2sql_shell.nl2sql.rules.times import conversion_errors
-from nl2sql_shell.nl2sql.safety import Safety, classify
+from nl2sql_shell.nl2sql.safety import Safety, classify, explained_statement
 from nl2sql_shell.schema.grounding import absent_terms, ground
 from nl2sql_shell.schema.introspect import SchemaCache
 from nl2sql_shell.schema.linking import Linked, Reason, select_tables
@@ -614,9 +615,12 @@ def explain(conn: psycopg.Connection, sql: str, options: Options) -> str | None:
     """
     if conn.info.transaction_status == pq.TransactionStatus.INERROR:
         return None  # the user's failed transaction cannot run anything; skip this check
+    body = sql.rstrip().rstrip(";")
+    if (explain_word := _EXPLAIN.match(body)) is not None and (explained := explained_statement(body[explain_word.end() :])) is not None:
+        body = explained[1]  # an EXPLAIN the model wrote: its statement is planned ("EXPLAIN EXPLAIN" is a syntax error)
     try:
         with read_only_transaction(conn, options.statement_timeout_ms), _wall_clock(conn, options.check_seconds), OneStatementCursor(conn) as cur:
-            cur.execute("EXPLAIN " + sql.rstrip().rstrip(";"), prepare=False)
+            cur.execute("EXPLAIN " + body, prepare=False)
     except psycopg.Error as exc:
         lines = [ln for ln in str(exc).splitlines() if ln.strip()]
         line = lines[0] if lines else exc.__class__.__name__
@@ -624,6 +628,7 @@ def explain(conn: psycopg.Connection, sql: str, options: Options) -> str | None:
     return None
 
 
+_EXPLAIN = re.compile(r"\s*explain\b", re.IGNORECASE)
 # The checks wait for no lock (execute.NO_WAIT_MS): another session's lock is no fault of the
 # query, and asking the model to repair it cost minutes of generation for nothing.
 LOCKED = "another session holds a lock on a table it reads, not waited for"

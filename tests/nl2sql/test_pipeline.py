@@ -242,3 +242,13 @@ def test_why_at_the_confirmation_streams_the_explanation_then_asks_again(asker, 
     assert "".join(explanation).strip() in out
     assert out.index("".join(explanation).strip()) < out.index("Dropped.")  # then the same question again
     assert not err
+
+
+@pytest.mark.parametrize("reply", ["EXPLAIN SELECT count(*) FROM customers", "EXPLAIN (ANALYZE, COSTS off) SELECT count(*) FROM customers"])
+def test_an_explain_the_model_wrote_is_checked_by_planning_its_statement(database, reply):
+    """The server check sent `EXPLAIN EXPLAIN ...`, a syntax error: no usable SQL."""
+    from scripted import Scripted
+
+    with psycopg.connect(database, autocommit=True) as conn:
+        answer = Asker(Scripted([reply]), Options(max_repairs=0, candidates=1)).ask("the plan of counting customers", conn)
+    assert answer.kind == "read" and answer.sql == reply and answer.proof is not None and answer.proof.proven
