@@ -24,6 +24,7 @@ from nl2sql_shell.nl2sql.followup import READ_TIMEOUT_MS
 from nl2sql_shell.nl2sql.proof import prove
 from nl2sql_shell.repl.draft import Draft
 from nl2sql_shell.repl.shell import Shell
+from nl2sql_shell.repl.variables import boolean
 from nl2sql_shell.terminal_prompt import is_terminal
 
 _T = TypeVar("_T")
@@ -298,6 +299,8 @@ class QuestionHandler:
             if not (proof := prove(self.shell.conn, answer.sql)).proven:  # as Enter: the schema may have changed since the checks
                 self.shell.error(visible(f"Not run: since it was proposed, it may have side effects ({'; '.join(proof.reasons)})."))
                 self.shell.last_failed = True
+                return
+            if boolean(self.shell.variables.get("SINGLESTEP")) and not self.shell.announce(answer.sql):  # -s: asked first, as every query psql sends
                 return
             self._run(answer)
 

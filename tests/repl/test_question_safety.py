@@ -537,6 +537,24 @@ def test_a_connection_lost_while_the_model_writes_offers_nothing_and_is_reset(db
     assert handler.shell.conn.execute("SELECT 1").fetchone() == (1,)
 
 
+@pytest.mark.parametrize(("step", "ran"), [("x\n", False), ("\n", True)])
+def test_single_step_mode_asks_before_a_proven_answer_runs_unattended(db, step, ran):
+    """-s with --yes: the model's query was sent with no "verify command" step, where psql
+    asks before every query it sends."""
+    from nl2sql_shell.nl2sql.pipeline import Asker, Options
+    from tests.scripted import Scripted
+
+    handler, out = _handler(db, [])
+    handler.shell.interactive, handler.assume_yes, handler.confirm = False, True, None
+    handler.shell.variables["SINGLESTEP"] = "on"
+    handler.shell.read_line = lambda: step
+    handler.asker = Asker(Scripted(["SELECT count(*) AS forty_two FROM t"]), Options(max_repairs=0, candidates=1))
+    handler.ask("? how many rows are in t")
+    shown = out.getvalue()
+    assert "***(Single step mode: verify command)" in shown and shown.count("AS forty_two\nFROM t\n") == 2  # shown, then verified
+    assert (" forty_two \n" in shown) == ran
+
+
 def test_a_line_that_is_not_an_answer_waits_at_the_next_prompt(db):
     """Typed ahead (or pasted without bracketed paste), a line read as the confirmation's
     answer vanished without a word, then was only said to be ignored: it is kept, unrun, for
