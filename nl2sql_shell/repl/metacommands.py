@@ -511,7 +511,8 @@ def edit_buffer(shell: Shell, buffer: str, argument: str) -> str:
             text: str | None = _read_edited(path) if path.exists() else None
         else:
             with tempfile.NamedTemporaryFile("w+", prefix=f"psql.edit.{os.getpid()}.", suffix=".sql", delete=False) as handle:
-                before = buffer + "\n" if buffer else shell.previous_query()  # psql's buffer ends its last line
+                before = buffer or shell.previous_query()
+                before += "\n" if before and not before.endswith("\n") else ""  # psql ends the last line of what it hands the editor
                 handle.write(before)
             try:
                 run_editor(handle.name, atoi(line))

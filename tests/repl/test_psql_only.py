@@ -77,6 +77,16 @@ def test_e_edits_the_query_buffer_and_runs_the_statements_it_completes(fresh_db,
     assert shell.pending_input == "select 5\n" and out.getvalue().count("21") == 1 and err.getvalue() == ""
 
 
+def test_e_hands_the_editor_the_last_query_with_its_last_line_ended(fresh_db, monkeypatch, tmp_path):
+    """As psql: editors and editor scripts saw a file with no final newline."""
+    shell, _, _ = _shell(fresh_db)
+    seen = tmp_path / "seen.sql"
+    monkeypatch.setenv("EDITOR", f"sh -c 'cp \"$0\" {seen}'")
+    shell.handle("select 1 as x;")
+    shell.handle("\\e")
+    assert seen.read_text() == "select 1 as x;\n"
+
+
 def test_ef_and_ev_put_the_edited_definition_in_the_next_prompt(fresh_db, monkeypatch):
     shell, out, err = _shell(fresh_db)
     monkeypatch.setenv("EDITOR", "sed -i s/1/2/")
