@@ -119,6 +119,8 @@ def send(shell: Shell, name: str, buffer: str, argument: str, *, options: bool =
             shell.last_failed, shell.last_sql = not described.succeeded, sql
             shell.record_result(described)  # ROW_COUNT: the columns described, as psql counts its rows
         shell.say_timing(shell.sent_at)  # after the rows are handled, failed or not (psql's SendQuery)
+        if shell.last_failed and shell.echo == "errors" and shell.sent_at is not None:  # (-b) as SendQuery echoes a query that failed
+            shell.error(f"{shell.location}STATEMENT:  {shell.last_sql}")
         if shell.last_failed and shell.stops_on_error():
             raise StopScript()
         return True

@@ -1042,3 +1042,14 @@ def test_a_connection_lost_in_gset_or_crosstabview_ends_the_script(fresh_db, tmp
     (tmp_path / "lost.sql").write_text(f"select pg_terminate_backend(pg_backend_pid()) {sender}\n\\echo still running\n")
     code, out, err = same(fresh_db, fresh_db, "-f", "lost.sql", cwd=tmp_path)
     assert code == 2 and b"still running" not in out and b"connection to server was lost" in err
+
+
+def test_echo_errors_shows_the_statement_of_a_gset_or_gexec_that_failed(fresh_db, tmp_path: Path):
+    """-b printed no STATEMENT line after `\\gset`'s own errors, nor the outer query of a
+    `\\gexec` one of whose statements failed."""
+    (tmp_path / "b.sql").write_text(
+        "select 1 as a union all select 2 \\gset\nselect 'select 1/0' \\gexec\nselect nosuch \\gset\n"
+        "select 1 as \"bad name\" \\gset\nselect 5 as ok \\gset\n\\echo :ok\n"
+    )
+    _, _, err = same(fresh_db, fresh_db, "-b", "-f", "b.sql", cwd=tmp_path)
+    assert err.count(b"STATEMENT:") == 5
