@@ -45,7 +45,8 @@ ANSWER_COLUMNS = (("sql", TEXT_OID), ("tables", TEXT_OID), ("writes", BOOL_OID),
 # Blanks are taken whole (possessive `*+`): a statement padded with blanks before a last word
 # was tried at every split of them, quadratic time on the proxy's event loop (40,000 blanks:
 # 10 s during which no client was answered).
-_RUN = re.compile(r"^\s*+\?run(?:\s++(yes))?\s*+;?\s*+$", re.IGNORECASE)
+_BLANK = r"(?:\s|--[^\n]*+|/\*(?:(?!\*/).)*+\*/)"  # (a comment is blank here too: `?run -- go` runs)
+_RUN = re.compile(rf"^{_BLANK}*+\?run(?:{_BLANK}++(yes))?{_BLANK}*+;?{_BLANK}*+$", re.IGNORECASE | re.DOTALL)
 _ASK = re.compile(r"^\s*+\?(!?)(.*)$", re.DOTALL)
 _CALL = re.compile(r"^\s*+select\s++nl2sql\s*+\(\s*+'((?:[^']|'')*+)'\s*+\)\s*+;?\s*+$", re.IGNORECASE | re.DOTALL)
 _OUR_NAMES = re.compile(r"\bnl2sql(?:_run)?\b", re.IGNORECASE)

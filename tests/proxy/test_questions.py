@@ -1304,3 +1304,18 @@ def test_a_long_unicode_text_is_searched_for_the_proxy_s_names_in_linear_time():
     assert _names_ours(f"SELECT U&\"{distinct[:5000]}!006El2sql_run\" UESCAPE '!' ('x')")
     assert _names_ours("SELECT U&\"" + "!" * 301 + "006El2sql\" UESCAPE '!' ('x')")  # 150 doubled, then !006E: n
     assert not _names_ours("SELECT U&\"" + "!" * 300 + "006El2sql\" UESCAPE '!' ('x')")
+
+
+def test_a_comment_around_run_is_blank():
+    """`?run -- run the count` was taken for a question ("run"), and the proposal was lost;
+    `/* go */ ?run` went to the server."""
+    from nl2sql_shell.proxy.questions import Ask, Run, parse_command
+
+    assert parse_command("?run -- run the count\n;") == Run(confirmed=False)
+    assert parse_command("/* go */ ?run;") == Run(confirmed=False)
+    assert parse_command("?run yes -- now") == Run(confirmed=True)
+    assert parse_command("?run /* sure */ yes;") == Run(confirmed=True)
+    assert isinstance(parse_command("?run nope"), Ask)
+    started = time.perf_counter()
+    assert isinstance(parse_command("?run " + "/* x */ -- y\n" * 20000 + "x"), Ask)
+    assert time.perf_counter() - started < 2
