@@ -47,7 +47,7 @@ def _prefix_choice(value: str, choices: tuple[str, ...], error: str) -> str:
 def apply(settings: Settings, name: str, value: str | None) -> bool:
     """Set one option as psql's do_pset; returns whether psql would print its message (a
     boolean given a value prints none). Raises PsetError with psql's words."""
-    name = _ALIASES.get(name, name)
+    typed, name = name, _ALIASES.get(name, name)  # psql's messages name the option as typed (`t`, `x`)
     s = settings
     if name == "format":
         if value is not None:
@@ -60,14 +60,14 @@ def apply(settings: Settings, name: str, value: str | None) -> bool:
             s.expanded = "auto"
         elif value is not None:
             try:
-                s.expanded = "on" if _bool(value, name) else "off"
+                s.expanded = "on" if _bool(value, typed) else "off"
             except PsetError:
-                raise PsetError(f'unrecognized value "{value}" for "expanded"\nAvailable values are: on, off, auto.') from None
+                raise PsetError(f'unrecognized value "{value}" for "{typed}"\nAvailable values are: on, off, auto.') from None
         else:  # psql's !expanded: auto toggles to off
             s.expanded = "on" if s.expanded == "off" else "off"
     elif name in ("tuples_only", "footer", "numericlocale"):
         if value is not None:
-            setattr(s, name, _bool(value, name))
+            setattr(s, name, _bool(value, typed))
             return False
         setattr(s, name, not getattr(s, name))
     elif name == "linestyle":

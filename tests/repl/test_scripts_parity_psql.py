@@ -1053,3 +1053,10 @@ def test_echo_errors_shows_the_statement_of_a_gset_or_gexec_that_failed(fresh_db
     )
     _, _, err = same(fresh_db, fresh_db, "-b", "-f", "b.sql", cwd=tmp_path)
     assert err.count(b"STATEMENT:") == 5
+
+
+def test_pset_errors_name_the_option_as_typed(fresh_db, tmp_path: Path):
+    """`\\pset t foo` said "tuples_only", `\\pset x foo` "expanded": psql names what was typed."""
+    (tmp_path / "p.sql").write_text("\\pset x foo\n\\pset t foo\n\\pset pager foo\n\\pset expanded foo\n\\pset footer foo\n")
+    _, _, err = same(fresh_db, fresh_db, "-f", "p.sql", cwd=tmp_path)
+    assert b'for "t": Boolean expected' in err and b'for "x"\n' in err
