@@ -347,15 +347,16 @@ def score(
 ) -> Verdict:
     """Score a predicted query against every query of a gold cell on the database at ``conninfo``.
     Without ``run_unproven`` (no role of eval's own to run it as) a prediction not proven
-    harmless is not run, and is not right.
+    harmless is not run, and is not right; nor is a gold query (finetune's held-out check
+    ran a data file's `COPY ... TO PROGRAM` with the rights of the user's --db).
 
     Raises GoldQueryError when no gold query runs (a broken suite must not read as a bad model).
     """
+    from nl2sql_shell.nl2sql.proof import prove
+
     ordered = asks_for_order(question, category)
     with connect(conninfo, timeout_s) as conn:
         if not run_unproven:
-            from nl2sql_shell.nl2sql.proof import prove
-
             if not (proof := prove(conn, pred_sql)).proven:
                 return Verdict(False, False, reason=f"not run: not proven harmless ({'; '.join(proof.reasons)}), and eval has no role of its own on this server")
         try:
@@ -365,6 +366,9 @@ def score(
             return Verdict(False, False, error=message, reason=f"predicted query failed: {message}")
         queries, correct, failures = gold_queries(gold), False, []
         for query in queries:
+            if not run_unproven and not (proof := prove(conn, query)).proven:
+                failures.append(f"{query}: not run: not proven harmless ({'; '.join(proof.reasons)})")
+                continue
             try:
                 expected = run_query(conn, query)
             except psycopg.Error as e:

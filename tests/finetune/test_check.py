@@ -55,3 +55,25 @@ def test_heldout_check_without_database_reports_exact_match_only(memorising_mode
     result = heldout_check(memorising_model, [pair for pair, _ in CASES])
     assert (result.exact, result.executed) == (1, 0)
     assert result.summary() == "exact match 1/3 (33.3%)"
+
+
+def test_a_gold_query_of_the_data_runs_only_when_proven_harmless(fresh_db, reachable_tmp):
+    """The model's answer ran only when proven harmless, but the data file's gold ran with
+    the rights of the user's --db: a `COPY ... TO PROGRAM` in it ran a command on the server."""
+    import uuid
+    from types import SimpleNamespace
+
+    drop = reachable_tmp / f"drop-{uuid.uuid4().hex[:8]}"
+    drop.mkdir()
+    drop.chmod(0o777)
+    marker = drop / "ran"
+
+    class Answers:
+        chat_prompt = staticmethod(lambda messages: messages[-1]["content"])
+
+        def generate(self, prompt, **options):
+            return [SimpleNamespace(text="SELECT 1")]
+
+    pair = Pair("How many rows are in m?", "CREATE TABLE m (id INTEGER)", f"COPY (SELECT 1) TO PROGRAM 'touch {marker}'", "")
+    result = heldout_check(Answers(), [pair], conninfo=fresh_db)
+    assert not marker.exists() and result.executed == 0
