@@ -11,6 +11,7 @@ read); what is left waits for the next line.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 from nl2sql_shell.db.cells import visible
@@ -70,7 +71,7 @@ def _confirm(prompt: str) -> str | None:
     """A question about the model's answer: lines typed at the terminal before it was shown
     (while the model wrote) are no answer to it, and are dropped: a `yes` typed ahead ran a
     write no one had seen. (Piped input is a script of answers, kept.)"""
-    if sys.stdin is not None:
+    with contextlib.suppress(AttributeError, OSError):  # (no standard input, or a stream with no file: io.UnsupportedOperation)
         drop_unread(sys.stdin.fileno())
     return _ask(prompt)
 
