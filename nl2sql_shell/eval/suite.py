@@ -119,6 +119,8 @@ def _read_questions(path: Path) -> tuple[Question, ...]:
             for i, row in enumerate(reader):
                 if any(row.get(name) is None for name in _COLUMNS):
                     raise SuiteError(f"{path}: line {reader.line_num}: fewer fields than the header names (an unclosed quote?)")
+                if not row["query"].strip():  # (told before a model loads, not when its question comes up)
+                    raise SuiteError(f"{path}: line {reader.line_num}: the query cell is empty")
                 questions.append(
                     Question(index=i, question=row["question"], gold=row["query"], db_name=row["db_name"], category=row.get("query_category") or "", instructions=row.get("instructions") or "")
                 )

@@ -39,11 +39,18 @@ def _one_line(done: subprocess.CompletedProcess[str], *words: str) -> None:
         ((HEADER + '"q,select 1,x\n').encode(), ("questions.csv", "fewer fields")),
         ((HEADER + "q,select 1,nosuchdb,,\n").encode(), ("no dump in dbs/", "nosuchdb")),
         (HEADER.encode(), ("has no questions",)),
+        ((HEADER + "q,select 1,x,,\nr, ,x,,\n").encode(), ("questions.csv", "line 3", "query cell is empty")),
     ],
-    ids=["bad-bytes", "no-column", "unclosed-quote", "no-dump", "empty"],
+    ids=["bad-bytes", "no-column", "unclosed-quote", "no-dump", "empty", "empty-query"],
 )
 def test_a_broken_suite_is_one_line(tmp_path, questions, words):
     _one_line(_run("eval", str(_suite(tmp_path, questions)), *DEAD_SERVER), *words)
+
+
+def test_finetune_on_a_suite_with_an_empty_query_is_one_line(tmp_path):
+    """It was an IndexError traceback (and eval loaded the model, then stopped at that question)."""
+    suite = _suite(tmp_path / "s", (HEADER + "q,select 1,x,,\nr,,x,,\n").encode())
+    _one_line(_run("finetune", "--data", str(suite), "--model", str(tmp_path / "no-model"), "--output", str(tmp_path / "out")), "query cell is empty")
 
 
 def test_a_spreadsheet_s_byte_order_mark_is_read(tmp_path):
