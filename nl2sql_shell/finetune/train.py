@@ -8,6 +8,7 @@ will be asked. transformers' Trainer does the loop: schedule, checkpoints, resum
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -145,6 +146,7 @@ def _prepare_output(config: TrainConfig) -> str | None:
     if config.resume:
         if last is None:
             raise FinetuneError(f"{config.output}: no checkpoint to resume from")
+        _same_adapter(Path(last), config)
         return last
     if last is not None:
         raise FinetuneError(f"{config.output} already holds checkpoints: pass --resume to continue, or choose another --output")
@@ -153,6 +155,18 @@ def _prepare_output(config: TrainConfig) -> str | None:
     except OSError as exc:
         raise FinetuneError(f"--output {config.output}: {exc.strerror}") from None
     return None
+
+
+def _same_adapter(checkpoint: Path, config: TrainConfig) -> None:
+    """A checkpoint resumes only with the adapter's shape it was trained with: another
+    --rank ended in a 50-line traceback (size mismatch) after the model's load."""
+    try:
+        saved = json.loads((checkpoint / "adapter_config.json").read_text())
+    except (OSError, ValueError):
+        return  # (transformers says what is missing)
+    for flag, key, value in (("--rank", "r", config.rank), ("--alpha", "lora_alpha", config.alpha)):
+        if key in saved and saved[key] != value:
+            raise FinetuneError(f"{checkpoint} was trained with {flag} {saved[key]}, not {value}: resume with the same settings")
 
 
 def train(config: TrainConfig, *, progress: Progress = print, callbacks: Sequence[TrainerCallback] = ()) -> TrainResult:

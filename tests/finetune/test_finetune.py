@@ -96,6 +96,8 @@ def test_resume_continues_from_the_last_checkpoint(trained, base, tmp_path):
     resumed = [entry for entry in state["log_history"] if "loss" in entry]
     assert resumed[: len(first_run)] == first_run  # the first run's history, then more steps
     assert [entry["step"] for entry in resumed[len(first_run):]] == [14, 16]
+    other_rank = run_finetune(*args, "--max-steps", "20", "--resume", "--rank", "4")  # another shape: one line, before the model loads
+    assert other_rank.exit_code != 0 and "was trained with --rank 16, not 4" in other_rank.output and "Traceback" not in other_rank.output
 
 
 def test_ctrl_c_saves_a_checkpoint_that_resume_continues(base, tmp_path):
