@@ -94,8 +94,11 @@ def ground(schema: Schema, question: str, instructions: str | None = None) -> Gr
     defined = _defined_terms(question) | set(declared_words(instructions or ""))
     words = list(dict.fromkeys(w for w in text_words(text) if len(w) > 1 and not w.isdigit() and w not in STOPWORDS and w not in defined))
     # a word of the question language that names a table ("the cheapest part", a `part`
-    # table) says what the question is about, on this database
-    tables = {r.word for r in match_words(schema.tables, [w for w in words if w in QUERY_WORDS]) if r.field == "table" and r.how in ("exact", "stemmed")}
+    # table) says what the question is about, on this database; not where it is a verb or a
+    # word of the phrasing ("rank the ...", "in order of", "order by", "types of")
+    sequence = declared_words(text)
+    nouns = {w for i, w in enumerate(sequence) if i and sequence[i + 1 : i + 2] not in (["of"], ["by"], ["to"])}
+    tables = {r.word for r in match_words(schema.tables, [w for w in words if w in QUERY_WORDS and w in nouns]) if r.field == "table" and r.how in ("exact", "stemmed")}
     content = tuple(w for w in words if w not in QUERY_WORDS or w in tables)
     matched = {reason.word for reason in match_words(schema.tables, list(content))}
     return Grounding(content, tuple(w for w in content if w not in matched))
