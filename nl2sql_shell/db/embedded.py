@@ -119,7 +119,7 @@ class EmbeddedServer:
         if self.hold is None or not self.hold.release():
             return
         with _alone(self.data_dir) as alone:
-            if alone and _running_port(self.data_dir) == self.port:
+            if alone and running_port(self.data_dir) == self.port:
                 _shut_down(self.data_dir, timeout)
 
 
@@ -334,13 +334,26 @@ def _shut_down(data_dir: Path, timeout: float) -> None:
             time.sleep(0.02)
 
 
+def _make_parents(folder: Path) -> None:
+    """Make ``folder`` and the folders above it that do not exist yet (a new user's
+    ~/.local/share/nl2sql-shell, root's /var/lib/nl2sql-shell), each 0755 whatever the
+    umask: as root the server's user (``nobody``) must pass through them (under umask 077
+    initdb could not, on every start from then on)."""
+    if folder.exists():
+        return
+    _make_parents(folder.parent)
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir()
+        os.chmod(folder, 0o755)
+
+
 def _private_dir(folder: Path) -> None:
     """Make ``folder`` ours alone (0700); refuse one that is a link or that someone else made.
 
     It may sit in a world-writable place such as /tmp, where another user could make it first
     to read what we put in it.
     """
-    folder.parent.mkdir(parents=True, exist_ok=True)  # a new user's ~/.local/share/nl2sql-shell, root's /var/lib/nl2sql-shell
+    _make_parents(folder.parent)
     with contextlib.suppress(FileExistsError):
         folder.mkdir(mode=0o700)
     info = os.lstat(folder)
@@ -478,7 +491,7 @@ def lock(data_dir: Path) -> None:
     still running (from a shell started before the upgrade) over its socket, then a reload.
     """
     password = secrets.token_urlsafe(24)
-    port = _running_port(data_dir)
+    port = running_port(data_dir)
     if port is None:
         _single_user(data_dir, f"ALTER ROLE {SUPERUSER} PASSWORD '{password}'")
         _write_password_file(data_dir, password)
@@ -511,7 +524,7 @@ def _single_user(data_dir: Path, statement: str) -> None:
         raise EmbeddedServerError(f"could not set a password in {data_dir}: {errors[0] if errors else f'exit code {result.returncode}'}")
 
 
-def _running_port(data_dir: Path) -> int | None:
+def running_port(data_dir: Path) -> int | None:
     """The port of a live server on this data folder (line 4 of postmaster.pid), if any."""
     pid_file = data_dir / "postmaster.pid"
     try:
@@ -576,9 +589,10 @@ def start(data_dir: Path | None = None, timeout: float = 30.0) -> EmbeddedServer
     hold = _hold(data_dir, timeout)
     try:
         for _ in range(3):
-            if (port := _running_port(data_dir)) is not None:
-                if _started(attached := EmbeddedServer(data_dir, port, None, hold), timeout):
+            if (port := running_port(data_dir)) is not None:
+                if started(attached := EmbeddedServer(data_dir, port, None, hold), timeout):
                     return attached
+                _await_shutdown(data_dir, port, timeout)  # (it writes its shutdown checkpoint first: a new one met its lock file)
                 continue
             server = _launch(data_dir, hold, timeout)
             if server is not None:
@@ -603,7 +617,7 @@ def _end_orphans(data_dir: Path) -> None:
 
     def in_folder(pid: int) -> bool:
         with contextlib.suppress(OSError):
-            return _command(pid) == "postgres" and os.readlink(f"/proc/{pid}/cwd") == str(data_dir)
+            return _command(pid) == "postgres" and os.readlink(f"/proc/{pid}/cwd") == os.path.realpath(data_dir)  # (a folder reached through a link: its real path)
         return False
 
     def served(pid: int, parent: int) -> bool:  # a live server's postmaster, or one of its children
@@ -613,6 +627,13 @@ def _end_orphans(data_dir: Path) -> None:
     deadline = time.monotonic() + 5
     while any(_state(pid) not in (None, "Z") for pid in killed) and time.monotonic() < deadline:
         time.sleep(0.02)
+
+
+def _await_shutdown(data_dir: Path, port: int, timeout: float) -> None:
+    """Wait until the server shutting down on ``port`` is gone (at most ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while running_port(data_dir) == port and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _named_postmaster(data_dir: Path) -> int | None:
@@ -682,7 +703,7 @@ def _command(pid: int) -> str:
         return comm.read().strip()
 
 
-def _started(server: EmbeddedServer, timeout: float) -> bool:
+def started(server: EmbeddedServer, timeout: float) -> bool:
     """Whether to attach to a server another process started: after it has started up (a
     second shell attached then failed: "the database system is starting up"); not while it
     shuts down (the keeper is stopping it: a new one is started). Any other refusal is the

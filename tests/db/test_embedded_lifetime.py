@@ -231,7 +231,11 @@ def test_a_data_folder_whose_parent_does_not_exist_yet_is_made(reachable_tmp):
     """A new user's first start (~/.local/share/nl2sql-shell not there yet) failed: "No such
     file or directory: '.../pgdata.auth'"."""
     data_dir = reachable_tmp / f"new-{uuid.uuid4().hex[:8]}" / "nl2sql-shell" / "pgdata"
-    server = embedded.start(data_dir)
+    umask = os.umask(0o077)  # the folders made for it are still passable by the server's user (as root: nobody's initdb failed)
+    try:
+        server = embedded.start(data_dir)
+    finally:
+        os.umask(umask)
     try:
         with psycopg.connect(server.conninfo()) as conn:
             assert conn.execute("SELECT 1").fetchone() == (1,)
@@ -254,3 +258,49 @@ def test_ending_orphans_leaves_a_server_that_runs_alone(data_dir):
     finally:
         busy.kill()
         server.stop()
+
+
+def test_orphans_of_a_folder_reached_through_a_link_are_ended(reachable_tmp):
+    """The backends' working folder is the real path: compared with the link's, none was
+    found, and the next start met "pre-existing shared memory block is still in use"."""
+    real = reachable_tmp / f"real-{uuid.uuid4().hex[:8]}"
+    real.mkdir()
+    link = reachable_tmp / f"link-{uuid.uuid4().hex[:8]}"
+    link.symlink_to(real)
+    data_dir = link / "pgdata"
+    server = embedded.start(data_dir)
+    busy, _ = _busy(server)
+    try:
+        os.kill(server.keeper.pid, 9)
+        server.keeper.wait()
+        again = embedded.start(data_dir, timeout=20)
+        with psycopg.connect(again.conninfo()) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        again.stop()
+    finally:
+        busy.kill()
+        server.stop()
+        embedded.remove(data_dir)
+
+
+def test_a_reset_that_fails_on_a_running_server_leaves_it_and_its_other_clients_alone(data_dir):
+    """The database the shell was in was dropped: the reset found the server running, yet
+    stopped it to start another (every other client lost its session, and the new port)."""
+    session = EmbeddedSession(embedded.start(data_dir))
+    with psycopg.connect(session.server.conninfo(), autocommit=True) as admin:
+        admin.execute("CREATE DATABASE doomed")
+    target = Target(session.server.conninfo("doomed"))
+    err = io.StringIO()
+    shell = Shell(target, connect(target), output=Output(io.StringIO(), use_pager=False), errors=err, interactive=True, revive=session.revive)
+    other = psycopg.connect(session.server.conninfo(), autocommit=True)
+    postmaster = (data_dir / "postmaster.pid").read_text().splitlines()[0]
+    try:
+        with psycopg.connect(session.server.conninfo(), autocommit=True) as admin:
+            admin.execute("DROP DATABASE doomed WITH (FORCE)")
+        shell.handle("select 1;")
+        assert "Attempting reset: Failed." in err.getvalue()
+        assert (data_dir / "postmaster.pid").read_text().splitlines()[0] == postmaster
+        assert other.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        other.close()
+        session.stop()
