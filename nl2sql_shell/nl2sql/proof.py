@@ -703,6 +703,12 @@ _ANCESTOR_KEYS = """
     SELECT p.partrelid, p.partrelid::regclass::text FROM pg_partitioned_table p JOIN up ON up.oid = p.partrelid"""
 
 
+# The relations a BEGIN ATOMIC body names, as pg_depend records them (schema.name)
+_ATOMIC_READS = """SELECT DISTINCT format('%%I.%%I', n.nspname, c.relname) FROM pg_depend d
+    JOIN pg_class c ON c.oid = d.refobjid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE d.classid = 'pg_proc'::regclass AND d.objid = %s AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'n'"""
+
+
 class _Prover:
     """One proof: the catalog reads, memoized, and the reasons for what failed."""
 
@@ -1096,7 +1102,10 @@ class _Prover:
         # g()`) are stored trees of every function
         if not self.dependencies("pg_proc", oid):
             return False
-        return atomic or all(self.body(statement) for statement in _body_statements(source))
+        if atomic:  # its stored tree's relations are what it reads
+            self.body_reads.update(name for (name,) in self.rows(_ATOMIC_READS, (oid,)))
+            return True
+        return all(self.body(statement) for statement in _body_statements(source))
 
     def body(self, sql: str) -> bool:
         """A SQL function's statement, proven as a statement of its own (parameters are names)."""

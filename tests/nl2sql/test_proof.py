@@ -38,6 +38,7 @@ CREATE FUNCTION doubled(x numeric) RETURNS numeric LANGUAGE sql IMMUTABLE AS $$ 
 CREATE FUNCTION tripled(x numeric) RETURNS numeric LANGUAGE sql IMMUTABLE BEGIN ATOMIC SELECT x * 3; END;
 CREATE FUNCTION wrapped() RETURNS int LANGUAGE sql AS $$ SELECT grab() $$;
 CREATE FUNCTION order_count() RETURNS bigint LANGUAGE sql STABLE AS $$ SELECT count(*) FROM orders $$;
+CREATE FUNCTION customer_count() RETURNS bigint LANGUAGE sql STABLE BEGIN ATOMIC SELECT count(*) FROM customers; END;
 CREATE FUNCTION wrapped_atomic() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT grab(); END;
 CREATE VIEW big_spenders AS SELECT c.name, sum(o.total) AS spent FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.name;
 CREATE VIEW trapped AS SELECT name, grab() AS g FROM customers;
@@ -149,6 +150,7 @@ READS = {
     "WITH n AS (SELECT 1) SELECT count(*) FROM n, customers": ("public.customers",),
     "SELECT order_count()": ("public.orders",),
     "SELECT name, order_count() FROM customers": ("public.customers", "public.orders"),
+    "SELECT customer_count()": ("public.customers",),  # a BEGIN ATOMIC body's, as the server stored it
 }
 
 
