@@ -248,12 +248,17 @@ def test_history_is_shown_and_saved_with_backslash_s(typed, tmp_path):
     assert "select 'remember me';" in saved.read_text() and not shell.last_failed and not err
 
 
-def test_pager_gets_results_that_do_not_fit(fresh_db, tmp_path, monkeypatch):
+def _paged(conninfo: str, tmp_path: Path, monkeypatch) -> tuple[Shell, io.StringIO, Path]:
+    """A shell whose pager (PAGER) appends what it pages to a file: (shell, screen, file)."""
     paged = tmp_path / "paged.txt"
-    monkeypatch.setenv("PAGER", f"tee {paged}")
-    target = Target(fresh_db)
+    monkeypatch.setenv("PAGER", f"tee -a {paged}")
+    target = Target(conninfo)
     screen = io.StringIO()
-    shell = Shell(target, connect(target), output=Output(screen, use_pager=True), errors=io.StringIO())
+    return Shell(target, connect(target), output=Output(screen, use_pager=True), errors=io.StringIO()), screen, paged
+
+
+def test_pager_gets_results_that_do_not_fit(fresh_db, tmp_path, monkeypatch):
+    shell, screen, paged = _paged(fresh_db, tmp_path, monkeypatch)
     shell.handle("select generate_series(1, 500) as n;")
     assert "(500 rows)" in paged.read_text()
     shell.handle("select 1 as small;")
@@ -262,11 +267,7 @@ def test_pager_gets_results_that_do_not_fit(fresh_db, tmp_path, monkeypatch):
 
 def test_listings_definitions_and_help_that_do_not_fit_are_paged_as_psql_pages_them(fresh_db, tmp_path, monkeypatch):
     """`\\d`, `\\l`, `\\df`, `\\sv` and `\\h` went straight to the terminal, whatever their length."""
-    paged = tmp_path / "paged.txt"
-    monkeypatch.setenv("PAGER", f"tee -a {paged}")
-    target = Target(fresh_db)
-    screen = io.StringIO()
-    shell = Shell(target, connect(target), output=Output(screen, use_pager=True), errors=io.StringIO())
+    shell, screen, paged = _paged(fresh_db, tmp_path, monkeypatch)
     shell.handle("create table wide (" + ", ".join(f"c{i} int" for i in range(200)) + ");")
     shell.handle("create view long_view as select " + ", ".join(f"{i} as v{i}" for i in range(200)) + ";")
     for command in ("\\d wide", "\\dfS int4*", "\\sv long_view", "\\h select"):
