@@ -638,10 +638,14 @@ def _await_shutdown(data_dir: Path, port: int, timeout: float) -> None:
 
 def _named_postmaster(data_dir: Path) -> int | None:
     """The process postmaster.pid names, while it runs (no zombie)."""
+    pid = _listed_pid(data_dir)
+    return pid if pid is not None and _state(pid) not in (None, "Z") else None
+
+
+def _listed_pid(data_dir: Path) -> int | None:
+    """The process postmaster.pid names (its first line), alive or not; None without one."""
     with contextlib.suppress(OSError, ValueError, IndexError):
-        pid = int(_read_server_file(data_dir / "postmaster.pid").splitlines()[0])
-        if _state(pid) not in (None, "Z"):
-            return pid
+        return int(_read_server_file(data_dir / "postmaster.pid").splitlines()[0])
     return None
 
 
@@ -664,9 +668,7 @@ def _await_collected(data_dir: Path, timeout: float) -> None:
     for a live server ("lock file already exists"), and a server killed together with its
     keeper stays one until the first process (PID 1) collects it, which some containers' do
     only every second or two, or never."""
-    try:
-        pid = int(_read_server_file(data_dir / "postmaster.pid").splitlines()[0])
-    except (OSError, ValueError, IndexError):
+    if (pid := _listed_pid(data_dir)) is None:
         return
     deadline = time.monotonic() + timeout
     while _state(pid) == "Z":

@@ -4,11 +4,13 @@ changed edited in, never sqlglot's normalised rewrite of parts no one touched.
 sqlglot normalises while it parses: `'101'::bit varying` becomes a cast to bit aliased
 "varying", `current_timestamp(0)` loses its precision, `date_part('epoch', x)` becomes EXTRACT
 (numeric, not double precision), `log10(x)` becomes LOG(10, x), PostgreSQL 16's `0x1F` a bit
-string; it reads `DATE '2025-01-01'::timestamp` as the casts the other way round. Written back whole, a repaired or translated query ran with those changes too, and
-printed other values. So a change that only renames (a column, a table, a qualifier's name)
-or reads a table from another schema is edited into the original text at the names' own places; any other change is written by
-sqlglot only where sqlglot keeps every constant of the statement as written; otherwise there
-is no text for it (None), and the statement stays as written.
+string; it reads `DATE '2025-01-01'::timestamp` as the casts the other way round. Written
+back whole, a repaired or translated query ran with those changes too, and printed other
+values. So a change that only renames (a column, a table, a qualifier's name) or reads a
+table from another schema is edited into the original text at the names' own places; any
+other change is written by sqlglot only where sqlglot keeps every constant of the statement
+as written (and no typed literal is cast again); otherwise there is no text for it (None),
+and the statement stays as written.
 """
 
 from __future__ import annotations
