@@ -53,7 +53,7 @@ def bench(
     from dataclasses import replace
 
     from nl2sql_shell.bench.speed import measure
-    from nl2sql_shell.llm.load import ModelLoadError, load_model
+    from nl2sql_shell.llm.load import ModelLoadError, load_model, measured_name
     from nl2sql_shell.model_choice import resolve_spec
 
     spec = resolve_spec(random_config or model, adapter, quantize, device, "transformers" if random_config else backend or "auto", model_url=model_url)
@@ -75,7 +75,7 @@ def bench(
         loaded = load_model(spec, progress=progress)
     except ModelLoadError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"model: {spec.model}{' (random weights)' if spec.random_weights else ''} on {loaded.device}, quantize {spec.quantize}, backend {spec.backend}")
+    click.echo(f"model: {measured_name(spec, loaded)}{' (random weights)' if spec.random_weights else ''} on {loaded.device}, quantize {spec.quantize}, backend {spec.backend}")
     from nl2sql_shell.llm.openai_backend import ModelServerError
 
     try:

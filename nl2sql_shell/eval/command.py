@@ -53,7 +53,7 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
     from nl2sql_shell.db.embedded import EmbeddedServerError
     from nl2sql_shell.eval.runner import ResultsFile, Runner, ServerBusy, SuiteRoleError, claim_server, report, suite_server, summarize, write_summary
     from nl2sql_shell.eval.suite import SuiteError, load_suite
-    from nl2sql_shell.llm.load import ModelLoadError, load_model
+    from nl2sql_shell.llm.load import ModelLoadError, load_model, measured_name
     from nl2sql_shell.model_choice import resolve_spec
     from nl2sql_shell.nl2sql.pipeline import Options
     from nl2sql_shell.nl2sql.rules import parse_rules
@@ -129,7 +129,7 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
         if out_dir:
             meta = {
                 "suite": str(suite_dir),
-                "model": spec.model,
+                "model": measured_name(spec, loaded),
                 "adapter": spec.adapter,
                 "quantize": spec.quantize,
                 "backend": spec.backend,

@@ -124,6 +124,13 @@ def load_model(spec: ModelSpec, progress: Progress | None = None):
     return _load_transformers(spec, say)
 
 
+def measured_name(spec: ModelSpec, loaded: Model) -> str:
+    """The model a report names: the one asked for, or for a server asked for none, the one it serves."""
+    from nl2sql_shell.llm.openai_backend import OpenAIModel
+
+    return loaded.name if isinstance(loaded, OpenAIModel) else spec.model
+
+
 def _load_llamacpp(spec: ModelSpec, say: Progress) -> Model:
     if spec.quantize != "none" or spec.random_weights:
         raise ModelLoadError("--quantize and random weights work with --backend transformers only")

@@ -185,3 +185,19 @@ def test_the_library_entry_point_asks_a_served_model(url, fresh_db):
         assert answer.attempts and answer.prompt_tokens > 0  # the served model wrote the candidates
         assert answer.kind in ("read", "failed") and "customers" in (answer.sql or "").lower()
         assert conn.execute("SELECT count(*) FROM customers").fetchone()[0] == 2
+
+
+def test_an_eval_of_a_served_model_records_the_name_it_serves(url, pg_server, tmp_path):
+    """summary.json says which model was measured: with --model-url alone, the server's."""
+    import json
+
+    suite = tmp_path / "suite"
+    (suite / "dbs").mkdir(parents=True)
+    (suite / "dbs" / "shopdb.sql").write_text("CREATE TABLE public.shop (id bigint NOT NULL, city text);\nINSERT INTO public.shop VALUES (1, 'Oslo');\n")
+    (suite / "questions.csv").write_text("question,query,db_name,query_category,instructions\nHow many shops are there?,SELECT count(*) FROM shop;,shopdb,aggregation,\n")
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "nl2sql_shell", "eval", str(suite), "--dsn", pg_server.conninfo("postgres"), "--model-url", url, "--no-idk", "--max-repairs", "0", "--candidates", "1", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["model"], summary["backend"], summary["device"]) == (str(offline_gguf()), "openai", url)
