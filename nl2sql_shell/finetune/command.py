@@ -81,6 +81,8 @@ def finetune(ctx: click.Context, data: Path | None, output: Path | None, **optio
 @click.option("--device", help="cpu, cuda or cuda:N.")
 def merge(adapter: Path, output: Path, model: str | None, device: str | None) -> None:
     """Fold an adapter into its base model and save a stand-alone model folder."""
+    if not (adapter / "adapter_config.json").is_file():  # else peft takes the folder for a hub id and asks the hub for it
+        raise click.ClickException(f"--adapter {adapter}: no adapter_config.json there (not an adapter folder that finetune wrote)")
     from nl2sql_shell.finetune.merge import merge_adapter
     from nl2sql_shell.llm.load import ModelLoadError
 

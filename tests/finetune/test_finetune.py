@@ -143,6 +143,15 @@ def test_merge_gives_the_same_greedy_answers_as_base_plus_adapter(trained, base,
     assert got.tolist() == expected.tolist()
 
 
+def test_merge_of_a_folder_that_is_no_adapter_says_so_in_one_line(tmp_path, monkeypatch):
+    """A relative folder name without adapter_config.json is not looked up on the hub as a model id."""
+    (tmp_path / "weights").mkdir()
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(finetune, ["merge", "--adapter", "weights", "--output", "merged"])
+    assert result.exit_code == 1 and result.output.splitlines() == ["Error: --adapter weights: no adapter_config.json there (not an adapter folder that finetune wrote)"]
+    assert not (tmp_path / "merged").exists()
+
+
 def test_training_prompt_is_the_inference_prompt(base, held_pair):
     loaded = load_model(ModelSpec(model=str(base)))
     inference = loaded.chat_prompt(build_messages(held_pair.context, held_pair.question))  # what the pipeline sends
