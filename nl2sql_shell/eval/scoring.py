@@ -5,7 +5,8 @@ The rules follow defog-ai/sql-eval (``eval/eval.py``), re-implemented without pa
 * a gold cell holds alternatives separated by ``;`` and ``{a, b}`` in a SELECT list stands for
   every non-empty subset of those columns (``{}`` elsewhere, as in ``GROUP BY {}``, follows the
   chosen subset); the prediction is compared with each resulting query;
-* both run on the same database, the prediction in a read-only transaction, with a 10 s timeout;
+* both run on the same database, the prediction in a read-only transaction, with a 10 s timeout
+  (and a result of more than ``MAX_ROWS`` rows is not compared: upstream holds it all);
 * *exact*: after dropping duplicate rows and sorting columns by name, the values are equal,
   rows compared as sets unless the question asks for an order;
 * *correct* (the reported figure): exact, or every gold column equals a distinct predicted
@@ -56,6 +57,7 @@ from nl2sql_shell.db.format import result_columns
 TIMEOUT_S = 10.0
 DECIMALS = 6  # places kept of a number, and at least SIGNIFICANT digits of a small one
 SIGNIFICANT = 6
+MAX_ROWS = 100_000  # of a result compared: a suite's answers have a few hundred at most
 MAX_PAIRINGS = 1000  # bounds the column search when many columns hold the same values (all NULL...)
 # A question asks for an order in these words; "order" alone is often a thing (a purchase order).
 _ORDER_WORDS = re.compile(
@@ -201,23 +203,51 @@ def connect(conninfo: str, timeout_s: float = TIMEOUT_S) -> psycopg.Connection:
     return conn
 
 
+class ResultTooLarge(Exception):
+    """A query returned more than MAX_ROWS rows: not held in memory, not compared."""
+
+
 def run_query(conn: psycopg.Connection, query: str) -> Result:
     """Run ``query`` (no parameters, so ``%`` is literal) in a rolled-back transaction.
 
-    When the text holds several statements, the last one that returns rows is the answer.
+    A single statement a cursor can hold is read from a server-side cursor, MAX_ROWS + 1 rows
+    at most: a cross join the model wrote returns tens of millions of rows within the timeout,
+    which held in memory ended a long eval. Other text (SHOW, EXPLAIN, several statements,
+    where the last one that returns rows is the answer) runs as sent.
     """
-    with conn.transaction(force_rollback=True), conn.cursor() as cur:
-        cur.execute(query)
-        columns: tuple[str, ...] = ()
-        rows: list[Row] = []
-        while True:
-            described = result_columns(cur)
-            if described is not None:
-                columns = tuple(name for name, _ in described)
-                rows = [tuple(canonical(v) for v in row) for row in cur.fetchall()]
-            if not cur.nextset():
-                break
-    return Result(columns, tuple(rows))
+    with conn.transaction(force_rollback=True):
+        statements = _statements(query)
+        if len(statements) == 1:
+            try:
+                with conn.transaction(), conn.cursor(name="nl2sql_shell_eval") as cur:
+                    cur.execute(statements[0])
+                    described = result_columns(cur)
+                    rows = cur.fetchmany(MAX_ROWS + 1)
+                return _result(described, rows)
+            except (psycopg.errors.SyntaxError, psycopg.errors.FeatureNotSupported):  # no query a cursor can hold: run as sent below
+                pass
+        with conn.cursor() as cur:
+            cur.execute(query)
+            result = Result((), ())
+            while True:
+                if (described := result_columns(cur)) is not None:
+                    result = _result(described, cur.fetchmany(MAX_ROWS + 1))
+                if not cur.nextset():
+                    return result
+
+
+def _statements(text: str) -> list[str]:
+    """The statements of ``text``, comments alone dropped; none when sqlglot cannot tokenise it."""
+    try:
+        return [part for part in split_statements(text) if sqlglot.Dialect.get_or_raise("postgres").tokenize(part)]
+    except sqlglot.errors.SqlglotError:
+        return []
+
+
+def _result(described: list[tuple[str, int]] | None, rows: list[Row]) -> Result:
+    if len(rows) > MAX_ROWS:
+        raise ResultTooLarge(f"more than {MAX_ROWS} rows")
+    return Result(tuple(name for name, _ in described or ()), tuple(tuple(canonical(v) for v in row) for row in rows))
 
 
 # --- comparing results ----------------------------------------------------------------------
@@ -364,6 +394,8 @@ def score(
         except psycopg.Error as e:
             message = (e.diag.message_primary or str(e)).strip()
             return Verdict(False, False, error=message, reason=f"predicted query failed: {message}")
+        except ResultTooLarge as e:
+            return Verdict(False, False, reason=f"predicted query returned {e}: not compared")
         queries, correct, failures = gold_queries(gold), False, []
         for query in queries:
             if not run_unproven and not (proof := prove(conn, query)).proven:
@@ -371,7 +403,7 @@ def score(
                 continue
             try:
                 expected = run_query(conn, query)
-            except psycopg.Error as e:
+            except (psycopg.Error, ResultTooLarge) as e:
                 failures.append(f"{query}: {e}")
                 continue
             exact, subset = compare(expected, pred, ordered=ordered, gold_query=query)

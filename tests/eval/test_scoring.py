@@ -140,6 +140,18 @@ def test_slow_predictions_time_out(fresh_db: str) -> None:
     assert "statement timeout" in verdict.error
 
 
+def test_a_huge_result_is_not_held_in_memory_nor_compared(fresh_db: str) -> None:
+    """A cross join the model wrote returns millions of rows well within the timeout: scoring
+    stops reading after MAX_ROWS (both as one statement and as the last of several)."""
+    huge = "SELECT a, b FROM generate_series(1, 2000) a, generate_series(1, 2000) b"
+    for pred in (huge, f"SELECT 1; {huge}"):
+        verdict = judge(fresh_db, pred, "SELECT 1")
+        assert not verdict.correct and verdict.reason == f"predicted query returned more than {scoring.MAX_ROWS} rows: not compared"
+    with pytest.raises(GoldQueryError, match=f"more than {scoring.MAX_ROWS} rows"):
+        judge(fresh_db, "SELECT 1", huge)
+    assert judge(fresh_db, "SHOW server_encoding", "SELECT 'UTF8' AS server_encoding").exact  # what no cursor holds runs as sent
+
+
 def test_percent_signs_are_sent_verbatim(fresh_db: str) -> None:
     gold = f"SELECT name FROM {PEOPLE} WHERE name LIKE 'b%'"
     assert judge(fresh_db, f"SELECT name FROM {PEOPLE} WHERE name ILIKE 'B%'", gold).exact
