@@ -357,15 +357,23 @@ def _question_line(text: str) -> int | None:
     then a question, then more): asked there, as a script asks it, it was sent to the server
     with the statements around it ("syntax error at or near "?""). None when there is none
     after some input, or when a statement before it is unfinished: then the `?` is more of it
-    (jsonb's operator), as psql reads it."""
+    (jsonb's operator), as psql reads it. Text left unfinished at one `?` line stays so up
+    to the next unless a `;`, a backslash or a `*/` comes between: those lines are not scanned again
+    (a statement pasted with thousands of them took minutes)."""
+    unfinished_at = None
     for found in _QUESTION_LINE.finditer(text):
-        before = text[: found.start() + 1]
-        if before.strip() and is_complete(before):
-            return found.start() + 1
+        if unfinished_at is not None and not _ENDS_INPUT.search(text, unfinished_at, found.start()):
+            unfinished_at = found.start()
+            continue
+        if (before := text[: found.start() + 1]).strip():
+            if is_complete(before):
+                return found.start() + 1
+            unfinished_at = found.start()
     return None
 
 
 _QUESTION_LINE = re.compile(r"\n[ \t]*\?")
+_ENDS_INPUT = re.compile(r"[;\\]|\*/")  # what can end unfinished input: a `;`, a meta-command, a comment's end
 
 
 def _assistance_word(line: str) -> str | None:

@@ -515,6 +515,26 @@ def test_a_question_pasted_between_statements_is_asked_and_the_rest_runs(db):
     assert len(model.prompts) == 1
 
 
+def test_a_statement_pasted_with_thousands_of_question_mark_lines_is_read_in_linear_time(db):
+    """Each `?` line (jsonb's operator) of an unfinished statement scanned all the text before
+    it again: 4,000 of them took over a minute before the statement ran."""
+    import time
+
+    from nl2sql_shell.nl2sql.pipeline import Asker, Options
+    from nl2sql_shell.repl.app import handle_line
+    from tests.scripted import Recording
+
+    model = Recording(["SELECT count(*) AS n FROM t"])
+    handler, out = _handler(db, ["n"])
+    handler.asker = Asker(model, Options(max_repairs=0, candidates=1))
+    condition = "\n? 'a'\nand ".join(["'{\"a\": 1}'::jsonb"] * 4001)
+    started = time.monotonic()
+    assert handle_line(handler.shell, f"select 1 as every where {condition}\n? 'a'\n/* ;\n? 'a' */\n;\n?! how many rows are in t")
+    assert time.monotonic() - started < 10, time.monotonic() - started
+    assert " every \n-------\n     1\n(1 row)\n" in out.getvalue(), handler.shell.errors.getvalue()[:300]
+    assert len(model.prompts) == 1 and "Dropped." in out.getvalue()
+
+
 def test_a_connection_lost_while_the_model_writes_offers_nothing_and_is_reset(db):
     """The checks could not read the catalog, so a plain SELECT was offered as "MAY HAVE SIDE
     EFFECTS: type yes", and a yes met a lost connection."""
