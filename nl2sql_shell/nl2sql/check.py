@@ -192,6 +192,9 @@ def _join_errors(tree: exp.Expression) -> list[str]:
     errors = []
     for join in tree.find_all(exp.Join):
         on = join.args.get("on")
+        if on is None and _comma_join(join):
+            errors += _comma_join_errors(join)
+            continue
         if on is None or on.find(exp.Select) is not None:
             continue
         joined = join.this.alias_or_name.lower()
@@ -208,6 +211,35 @@ def _join_errors(tree: exp.Expression) -> list[str]:
             continue  # (a harmless `x = x` beside a real join condition stays)
         errors.append(f"JOIN {join.this.sql(dialect=DIALECT)} ON {on.sql(dialect=DIALECT)} {wrong}: equate a column of {joined} with a column of a table joined before it")
     return errors
+
+
+def _comma_join(join: exp.Join) -> bool:
+    """`FROM a, d`: a join with no kind, side, ON or USING, whose conditions are in WHERE."""
+    return not any(join.args.get(arg) for arg in ("kind", "side", "on", "using", "method")) and isinstance(join.parent, exp.Select)
+
+
+def _comma_join_errors(join: exp.Join) -> list[str]:
+    """`FROM a, d WHERE d.x = d.x` (or `a.x = a.x`): where d's join condition was due, a
+    column is compared with itself, and nothing ties d to a table before it, so every row of d
+    pairs with every row before it, as `JOIN d ON d.x = d.x` does. A comma join with no condition at all (`FROM t, (SELECT avg(x) ...) s`) is often
+    meant, and stays."""
+    where = join.parent.args.get("where")
+    if where is None or where.find(exp.Select) is not None:
+        return []
+    joined = join.this.alias_or_name.lower()
+    conditions = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+    itself = [c for c in conditions if isinstance(c, exp.EQ) and same_column(c.left, c.right)]
+    relating = [c for c in conditions if c not in itself and _relates(c, joined)]
+    if not itself or relating:
+        return []
+    return [f"FROM ..., {join.this.sql(dialect=DIALECT)} WHERE {itself[0].sql(dialect=DIALECT)} {JOIN_ERRORS[0]}: equate a column of {joined} with a column of a table before it"]
+
+
+def _relates(condition: exp.Expression, joined: str) -> bool:
+    """Whether a WHERE condition may tie ``joined`` to another table: it names ``joined`` and
+    another table, or a column without its table (which may be either)."""
+    tables = {c.table.lower() for c in condition.find_all(exp.Column)}
+    return "" in tables or (joined in tables and len(tables) > 1)
 
 
 def _check_names(tree: exp.Expression, schema: Schema) -> _NameChecker:

@@ -127,6 +127,34 @@ def test_errors_say_what_is_wrong_and_what_exists(sql: str, error: str) -> None:
     assert all("\n" not in e for e in result.errors)
 
 
+APP = Schema(
+    "app",
+    ("public",),
+    (_table("customers", "id", "name"), _table("orders", "order_id", "customer_id", "order_num"), _table("shipments", "shipment_id", "order_id", "shipped_at")),
+)
+
+
+@pytest.mark.parametrize(
+    ("sql", "error"),
+    [
+        ("select c.name, count(*) from customers c, orders o where o.customer_id = o.customer_id group by 1",
+         "FROM ..., orders AS o WHERE o.customer_id = o.customer_id compares a column with itself: equate a column of o with a column of a table before it"),
+        ("select c.name from customers c, orders o where c.id = c.id and o.order_num > 2",
+         "FROM ..., orders AS o WHERE c.id = c.id compares a column with itself: equate a column of o with a column of a table before it"),
+        ("select s.shipped_at from customers c join orders o on o.customer_id = c.id, shipments s where s.order_id = s.order_id",
+         "FROM ..., shipments AS s WHERE s.order_id = s.order_id compares a column with itself: equate a column of s with a column of a table before it"),
+        ("select c.name from customers c, orders o where o.customer_id = o.customer_id and o.customer_id = c.id", None),  # tied as well
+        ("select c.name from customers c, orders o where o.customer_id = o.customer_id and customer_id > 1", None),  # a bare column may tie them
+        ("select c.name, s.a from customers c, (select avg(order_num) a from orders) s", None),  # a cross join meant
+        ("select c.name from customers c, orders o where c.id = o.customer_id", None),
+    ],
+)
+def test_a_comma_join_whose_condition_compares_a_column_with_itself_fails_as_a_join_on_does(sql: str, error: str | None) -> None:
+    """The comma join's twin of `JOIN d ON d.x = d.x`: it ran, pairing every row with every
+    row before it (a schema of no benchmark)."""
+    assert check_sql(sql, APP).errors == ([error] if error else [])
+
+
 def test_a_deeply_nested_reply_is_an_error_not_a_crash() -> None:
     """sqlglot recurses per nesting level; a small model once wrote enough CASTs to exhaust
     Python's stack and end a whole eval run."""
