@@ -124,6 +124,8 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
                     records = runner.run(style, step)
                 except psycopg.Error as exc:  # the server, or the suite's role, went away
                     raise click.ClickException(f"the suite's databases: {_first_line(exc)}") from None
+                except PermissionError as exc:  # a link planted in --out since the start
+                    raise click.ClickException(f"--out {out_dir}: {exc.strerror}: {exc.filename}") from None
             summaries.append(summarize(style, records))
         report(summaries, loaded.load_seconds)
         if out_dir:
@@ -171,6 +173,8 @@ def _check_writable(out_dir: Path) -> None:
     for name in ("results.jsonl", "summary.json"):
         if (out_dir / name).is_dir() or not os.access(out_dir / name if (out_dir / name).exists() else out_dir, os.W_OK):
             raise click.ClickException(f"--out {out_dir}: cannot write {name} there")
+        if (out_dir / name).is_symlink() and (out_dir / name).lstat().st_uid != os.geteuid():
+            raise click.ClickException(f"--out {out_dir}: {name} is a link another user made; not followed")
 
 
 def _terminated(signum: int, frame: object) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
 import statistics
 import sys
@@ -25,6 +26,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from nl2sql_shell.bench.memory import peak_memory
+from nl2sql_shell.config import open_private
 from nl2sql_shell.db.cells import visible
 from nl2sql_shell.eval.scoring import GoldQueryError, Verdict, score
 from nl2sql_shell.eval.suite import Question, Suite, admin_connection, load_database
@@ -324,7 +326,9 @@ def report(summaries: list[Summary], load_seconds: float, out=sys.stdout) -> Non
 class ResultsFile:
     """results.jsonl, one line per question as soon as it is scored: a long run can be followed
     with `tail -f`, and one stopped halfway keeps what it measured. The last run's file is
-    replaced only when this one has a result to write (a run that stops before keeps it)."""
+    replaced only when this one has a result to write (a run that stops before keeps it).
+    Like summary.json it is opened as the shell's private files are: a link another user
+    planted in a shared --out folder is not followed (root's eval overwrote where it pointed)."""
 
     def __init__(self, out_dir: Path) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -333,7 +337,7 @@ class ResultsFile:
 
     def write(self, record: Record) -> None:
         if self._handle is None:
-            self._handle = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            self._handle = os.fdopen(open_private(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
             (self.path.parent / "summary.json").unlink(missing_ok=True)  # the last run's, of results now gone
         self._handle.write(json.dumps(asdict(record)) + "\n")
         self._handle.flush()
@@ -346,7 +350,8 @@ class ResultsFile:
 def write_summary(out_dir: Path, summaries: list[Summary], meta: dict) -> Path:
     path = out_dir / "summary.json"
     payload = {**meta, "styles": [{**asdict(s), "accuracy": s.accuracy} for s in summaries], "peak_memory": peak_memory()}
-    path.write_text(json.dumps(payload, indent=2) + "\n")
+    with os.fdopen(open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(payload, indent=2) + "\n")
     return path
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +58,29 @@ def test_eval_scores_every_question_with_both_prompt_styles(suite, tiny, pg_serv
     summary = json.loads((out / "summary.json").read_text())
     assert [s["style"] for s in summary["styles"]] == ["default", "tutorial"]
     assert summary["styles"][0]["total"] == 2 and summary["styles"][0]["idk_total"] == 1
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a link another user owns needs root")
+@pytest.mark.parametrize("name", ["results.jsonl", "summary.json"])
+def test_eval_never_writes_through_a_link_another_user_planted_in_out(suite, tiny, pg_server, tmp_path, name):
+    """--out in a folder others can write (/tmp): root's eval wrote its results where a link
+    another user had put there pointed (any file of root's), and left them readable."""
+    shared, precious = tmp_path / "shared", tmp_path / "precious"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    precious.write_text("root's own file\n")
+    (shared / name).symlink_to(precious)
+    os.lchown(shared / name, 65534, 65534)
+    result = _run("eval", str(suite), "--model", tiny, "--device", "cpu", "--dsn", pg_server.conninfo("postgres"), "--no-idk", "--max-repairs", "0", "--out", str(shared))
+    assert result.returncode == 1 and result.stderr.splitlines()[-1] == f"Error: --out {shared}: {name} is a link another user made; not followed"
+    assert precious.read_text() == "root's own file\n"
+    (shared / name).unlink()
+    previous = os.umask(0)
+    try:
+        assert _run("eval", str(suite), "--model", tiny, "--device", "cpu", "--dsn", pg_server.conninfo("postgres"), "--no-idk", "--max-repairs", "0", "--out", str(shared)).returncode == 0
+    finally:
+        os.umask(previous)
+    assert {stat.S_IMODE((shared / f).stat().st_mode) for f in ("results.jsonl", "summary.json")} == {0o600}
 
 
 def test_eval_offset_picks_the_rest_of_an_every_nth_sample(suite, tiny, pg_server, tmp_path):
