@@ -33,12 +33,16 @@ class Target:
     never_prompt: bool = False  # -w: fail rather than ask for a password
 
     def with_database(self, dbname: str | None = None, user: str | None = None, host: str | None = None, port: str | None = None, *,
-                      reuse: bool | None = None, current: dict[str, str] | None = None) -> Target:
+                      reuse: bool | None = None, current: dict[str, str] | None = None, live: dict[str, str] | None = None) -> Target:
         """The `\\c` rule: replace what was given (names, or a whole connection string in
-        ``dbname``), keep the rest of the current connection when ``reuse`` (psql's
-        -reuse-previous; by default for names, not for a connection string), else leave the
-        rest to libpq's defaults. ``current``: the user, host and port connected to now
-        (default: this conninfo's).
+        ``dbname``; None or "-" is not given, "" is libpq's default), keep the rest of the
+        current connection when ``reuse`` (psql's -reuse-previous; by default for names, not
+        for a connection string), else leave the rest to libpq's defaults. ``current``: the
+        user, host and port connected to now (default: this conninfo's). ``live``: the
+        connection's own parameters (`live_parameters`), kept rather than this conninfo's
+        text, as psql keeps PQconninfo's: a PGHOST changed by `\\setenv` since, or a service
+        file, moved the next `\\c` (with the first server's password) to another server. A
+        host given drops the old hostaddr, as in psql.
 
         A password (given in the conninfo or typed) stays only for the same user, host and
         port named without a connection string, as psql's keep_password: it is never offered
@@ -48,10 +52,14 @@ class Target:
         nor does the empty ``password=`` that came with it, which would hide PGPASSWORD.
         """
         string = is_connection_string(dbname)
-        updates = conninfo_to_dict(dbname) if string else {k: v for k, v in {"dbname": dbname, "user": user, "host": host, "port": port}.items() if v and v != "-"}
+        updates = conninfo_to_dict(dbname) if string else {k: v for k, v in {"dbname": dbname, "user": user, "host": host, "port": port}.items() if v is not None and v != "-"}
         if not (reuse if reuse is not None else not string):
             return Target(make_conninfo(**updates), self.prompt_password, never_prompt=self.never_prompt)
         params = conninfo_to_dict(self.conninfo)
+        if live is not None:
+            params = live | ({"password": params["password"]} if "password" in params else {})
+        if "host" in updates:
+            params.pop("hostaddr", None)
         now = {key: params.get(key) for key in ("user", "host", "port")} | (current or {})
         same_place = not string and all(updates[key] == now.get(key) for key in ("user", "host", "port") if key in updates)
         if any(params.get(key) != updates[key] for key in ("host", "port") if key in updates) and params.pop("passfile", None):
@@ -61,6 +69,16 @@ class Target:
             params.pop("password")
         password = self.password if same_place and not self.prompt_password else None
         return Target(make_conninfo(**{**params, **updates}), self.prompt_password, password, self.never_prompt)
+
+
+def live_parameters(conn: psycopg.Connection) -> dict[str, str] | None:
+    """The parameters a connection was made with (libpq's PQconninfo, less its compiled-in
+    defaults and the password), whatever the environment says now; None when one is no UTF-8
+    (the conninfo's text is used then)."""
+    try:
+        return conn.info.get_parameters()
+    except UnicodeDecodeError:
+        return None
 
 
 def is_connection_string(text: str | None) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 
 from nl2sql_shell.db.cells import visible
-from nl2sql_shell.db.connect import describe, is_connection_string
+from nl2sql_shell.db.connect import describe, is_connection_string, live_parameters
 from nl2sql_shell.repl.conditionals import CONDITIONAL_COMMANDS, intercept
 from nl2sql_shell.repl.describe import handler_for as describe_command
 from nl2sql_shell.repl.listing import NotRun, print_listing
@@ -23,7 +23,7 @@ from nl2sql_shell.repl.psql_only import NOT_IN_PSQL
 from nl2sql_shell.repl.session_commands import register as register_session_commands
 from nl2sql_shell.repl.shell import NOT_CONNECTED, ScriptCancelled, Shell, StopScript
 from nl2sql_shell.repl.statements import split_meta_command
-from nl2sql_shell.repl.variables import atoi, before_unterminated, echo, is_number, meta_arguments, parse_boolean, substitute, valid_name
+from nl2sql_shell.repl.variables import atoi, before_unterminated, echo, is_number, meta_arguments, parse_boolean, sql_identifier, substitute, valid_name
 
 Handler = Callable[[Shell, str], bool]
 _ALIASES = {"\\html": "\\H", "\\help": "\\h"}  # psql's other spellings of a command
@@ -251,32 +251,47 @@ def _copyright(shell: Shell, _: str) -> bool:
     return True
 
 
-@command("\\c", "\\connect", syntax="\\c [DBNAME|- USER|- HOST|- PORT|-] | conninfo", help="connect to a new database (the old connection stays if this fails)")
+@command("\\c", "\\connect", syntax="\\c [DBNAME|- USER|- HOST|- PORT|-] | conninfo", help="connect to a new database (the old connection stays if this fails)", raw=True)
 def _connect(shell: Shell, argument: str) -> bool:
     """psql's `\\c [-reuse-previous=on|off] [DBNAME [USER [HOST [PORT]]] | CONNSTRING]`; with
-    no argument it connects again with the same parameters. Its variables are already in;
-    quotes are taken off as psql takes them off names (`"MixedCase"`)."""
-    parts = shlex.split(argument) if argument else []
+    no argument it connects again with the same parameters. Each word is read as psql reads
+    it (`meta_arguments`: a variable's value is one word, whatever blanks it holds), then as a
+    name that keeps its case (`sql_identifier`: `db;` is db, `"MixedCase"` loses its quotes);
+    a bare `-` is "the same"."""
+    words = meta_arguments(argument, shell.variables, evaluated=4)
     reuse = None
-    if parts and parts[0].startswith("-reuse-previous="):
-        value = parts.pop(0).partition("=")[2]
+    if words and words[0].startswith("-reuse-previous="):
+        words = meta_arguments(argument, shell.variables, evaluated=5)
+        value = sql_identifier(words.pop(0), downcase=False).partition("=")[2]
         if (reuse := parse_boolean(value)) is None:
             return _connect_error(shell, f'unrecognized value "{value}" for "-reuse-previous": Boolean expected')
+    parts = [_connect_word(word) for word in words]
     dbname, user, host, port = (parts + [None] * 4)[:4]
     string = is_connection_string(dbname)
-    if string and any(value and value != "-" for value in (user, host, port)):
+    if string and any(value is not None for value in (user, host, port)):
         return _connect_error(shell, "Do not give user, host, or port separately when using a connection string")
     if not shell.connected and not shell.lost and (reuse if reuse is not None else not string):
         return _connect_error(shell, "No database connection exists to re-use parameters from")
     try:
         info = shell.conn.info if shell.connected else None
         current = {"user": info.user, "host": info.host, "port": str(info.port)} if info else None
-        target = shell.target.with_database(dbname, user, host, port, reuse=reuse, current=current)
+        target = shell.target.with_database(dbname, user, host, port, reuse=reuse, current=current, live=live_parameters(shell.conn) if info else None)
     except psycopg.ProgrammingError as exc:  # a connection string libpq cannot read
         shell.connect_failed(str(exc).strip())
         return True
+    except UnicodeError:  # a %XX in a URI that is no UTF-8: psycopg reads the parsed string as UTF-8
+        shell.connect_failed("a connection string whose bytes are no UTF-8 is not supported")
+        return True
     shell.switch(target)
     return True
+
+
+def _connect_word(word: str) -> str | None:
+    """psql's read_connect_arg: None ("the same") for `-` and for a word left empty once its
+    `;`s go, unless quotes made it so (`''` and `""` are libpq's default)."""
+    name = sql_identifier(word, downcase=False)
+    unquoted = word != "" and not any(quote in word for quote in "\"'")
+    return None if unquoted and name in ("", "-") else name
 
 
 def _connect_error(shell: Shell, text: str) -> bool:

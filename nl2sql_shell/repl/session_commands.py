@@ -18,7 +18,7 @@ from nl2sql_shell.db.cells import visible
 from nl2sql_shell.db.execute import error_text
 from nl2sql_shell.db.messages import position_display
 from nl2sql_shell.repl.shell import Shell
-from nl2sql_shell.repl.variables import echo, meta_arguments
+from nl2sql_shell.repl.variables import echo, meta_arguments, sql_identifier
 from nl2sql_shell.terminal_prompt import simple_prompt, stdin_line
 
 BUFFER_COMMANDS = ("\\r", "\\reset", "\\p", "\\print", "\\w", "\\write")
@@ -166,7 +166,7 @@ def _password(shell: Shell, argument: str) -> bool:
     log or the history."""
     words = meta_arguments(argument, shell.variables)
     try:
-        user = words[0] if words else shell.conn.execute("SELECT CURRENT_USER").fetchone()[0]
+        user = sql_identifier(words[0]) if words else shell.conn.execute("SELECT CURRENT_USER").fetchone()[0]
         first = simple_prompt(f'Enter new password for user "{user}": ', echo=False, read_line=shell.script_line)
         if first != simple_prompt("Enter it again: ", echo=False, read_line=shell.script_line):
             shell.meta_error("Passwords didn't match.")

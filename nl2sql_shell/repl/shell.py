@@ -559,7 +559,8 @@ class Shell:
         try:
             conn = db_connect.connect(target, read_line=self.script_line, named=True)
         except psycopg.Error as exc:
-            self.connect_failed(f"\\connect: {db_connect.libpq_message(exc)}")
+            message = db_connect.libpq_message(exc)  # psql names the command only outside the prompt
+            self.connect_failed(message if self.interactive else f"\\connect: {message}")
             return False
         old = self.conn
         same_place = self.connected and (old.info.host, old.info.port) == (conn.info.host, conn.info.port)

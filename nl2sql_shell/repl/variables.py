@@ -262,6 +262,24 @@ def without_unterminated(argument: str, error: Callable[[str], None]) -> str:
     return cut
 
 
+def sql_identifier(word: str, *, downcase: bool = True) -> str:
+    """psql's reading of a name argument (OT_SQLID; \\c's OT_SQLIDHACK without ``downcase``)
+    from a `meta_arguments` word: trailing `;`s dropped (`\\c db;` is db), double quotes taken
+    off (`""` inside them stands for one), ASCII letters outside them lower-cased."""
+    word, out, quoted, pos = word.rstrip(";"), [], False, 0
+    while pos < len(word):
+        char = word[pos]
+        if char == '"' and quoted and word.startswith('"', pos + 1):
+            out.append('"')
+            pos += 1
+        elif char == '"':
+            quoted = not quoted
+        else:
+            out.append(char.lower() if downcase and not quoted and char.isascii() else char)
+        pos += 1
+    return "".join(out)
+
+
 def before_unterminated(text: str) -> str | None:
     """``text`` up to the last word when that word ends inside a quote (see `unterminated`),
     so that it reads as absent; None when every quote closes."""

@@ -31,3 +31,14 @@ def test_w_asks_again_at_every_connect_and_w_never_asks():
     assert Target(HERE, prompt_password=True, password="Typed").with_database("two").password is None  # -W
     assert Target(HERE, never_prompt=True).with_database("-", "bob").never_prompt  # -w
     assert Target(HERE, never_prompt=True).with_database("dbname=two").never_prompt
+
+
+def test_the_connection_s_own_parameters_are_kept_not_the_text_it_came_from():
+    """A host that came from PGHOST (changed by `\\setenv` since) or a service file: `\\c two`
+    went where the environment pointed now, with this server's password."""
+    target = Target("dbname=one password=Sekrit")
+    live = {"host": "/tmp/a", "port": "5432", "user": "alice", "dbname": "one", "hostaddr": "127.0.0.1"}
+    kept = conninfo_to_dict(target.with_database("two", live=live).conninfo)
+    assert kept == {"host": "/tmp/a", "port": "5432", "user": "alice", "dbname": "two", "hostaddr": "127.0.0.1", "password": "Sekrit"}
+    moved = conninfo_to_dict(target.with_database("two", None, "/tmp/b", live=live).conninfo)
+    assert moved == {"host": "/tmp/b", "port": "5432", "user": "alice", "dbname": "two"}  # a host given: its old address and the password go

@@ -131,6 +131,29 @@ def test_backslash_connect_reuses_the_previous_parameters_as_psql_does(fresh_db,
     assert (b"You are now connected" in out) == (command in ("\\c", "\\c -reuse-previous=on postgres", "\\c -reuse-previous=on dbname=postgres"))
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        "\\c postgres;",  # psql drops a trailing ;
+        "\\c postgres ;",  # a word left empty by it is "the same"
+        "\\c - - - -;",
+        "\\c :target",  # a variable's value is one word, blanks and all
+        "\\c `echo postgres`",  # backquotes run
+        "\\c '' postgres",  # quoted empty: libpq's default database (the user's name)
+        "\\c \"postgres\"",
+        "\\c 'postgres' \"postgres\"",
+    ],
+)
+def test_backslash_connect_reads_its_words_as_psql_does(fresh_db, command: str):
+    """shlex split them: `\\c postgres;` looked for a database "postgres;", and a variable
+    holding `postgres nosuchuser` became a user name."""
+    code, out, err = same(fresh_db, fresh_db, "-v", "target=postgres nosuchuser", "-c", command, "-c", "select current_database(), current_user")
+    if command == "\\c :target":
+        assert b'database "postgres nosuchuser" does not exist' in err
+    else:
+        assert b"You are now connected" in out and (b" postgres         | postgres" in out) == (command != "\\c - - - -;"), (out, err)
+
+
 def test_a_lost_connection_ends_the_script_with_exit_code_2(fresh_db, tmp_path: Path):
     (tmp_path / "lost.sql").write_text("select 1;\nselect pg_terminate_backend(pg_backend_pid());\nselect 2;\n")
     code, out, err = same(fresh_db, fresh_db, "-f", "lost.sql", cwd=tmp_path)

@@ -137,6 +137,24 @@ def test_password_sends_only_the_encrypted_form(pg_server, fresh_db):
         assert mine == theirs(fresh_db, "-c", "\\password h17_pw", stdin=b"x\nx\n") and b'ERROR:  role "h17_pw" does not exist' in mine[2]
 
 
+@pytest.mark.parametrize(("argument", "changed"), [("H37_Case", "h37_case"), ('"H37_Case"', "H37_Case"), ("h37_case;", "h37_case")])
+def test_password_reads_its_user_as_a_name_as_psql_does(fresh_db, argument: str, changed: str):
+    """`\\password H37_Case` set the password of the role "H37_Case", where psql folds the name
+    to h37_case; `"H37_Case"` kept its quotes and `h37_case;` its semicolon (no such role)."""
+    from psqlcompare import ours
+
+    with psycopg.connect(fresh_db, autocommit=True) as admin:
+        for role in ("h37_case", "H37_Case"):
+            admin.execute(f'drop role if exists "{role}"')
+            admin.execute(f'create role "{role}" login')
+        try:
+            assert ours(fresh_db, "-c", f"\\password {argument}", stdin=b"x\nx\n")[0] == 0
+            assert admin.execute("select rolname from pg_authid where rolname in ('h37_case', 'H37_Case') and rolpassword is not null").fetchall() == [(changed,)]
+        finally:
+            for role in ("h37_case", "H37_Case"):
+                admin.execute(f'drop role "{role}"')
+
+
 @pytest.mark.parametrize("flags", [["-f", "-"], []])
 def test_password_in_a_script_on_standard_input_reads_its_next_lines_as_psql(fresh_db, flags):
     """Without a terminal the answers are the script's next lines: they were read from a
