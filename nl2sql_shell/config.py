@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import sys
 from collections.abc import Callable
@@ -170,6 +171,21 @@ def private_file(path: Path) -> Path:
     os.close(open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND))
     _tighten(path, 0o600)
     return path
+
+
+# Lines that carry a password: conninfo `password=`, a URI's `user:secret@`, SQL's
+# `PASSWORD '...'` (CREATE/ALTER ROLE/USER), `\setenv PGPASSWORD`. Only fixed alternatives and
+# single-character repeats, so a 10 MB pasted statement is checked in linear time and memory.
+_SECRET = re.compile(
+    r"\bpassword\s*=|\bpassword\s+(?:e|u&)?['$]|://[^\s/@:]*:[^\s/@]*@|\bpgpassword\b",
+    re.IGNORECASE,
+)
+
+
+def holds_password(text: str) -> bool:
+    """Whether text would write a password where it is kept (the history, the examples
+    memory) or send it where it goes (a model server's prompt)."""
+    return _SECRET.search(text) is not None
 
 
 def open_private(path: Path, flags: int) -> int:

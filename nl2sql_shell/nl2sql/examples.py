@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from nl2sql_shell.config import open_private, private_file
+from nl2sql_shell.config import holds_password, open_private, private_file
 from nl2sql_shell.nl2sql.prompt import Example
 
 _log = logging.getLogger(__name__)
@@ -59,7 +59,8 @@ class ExampleStore:
             for line in lines:
                 try:
                     item = json.loads(line)
-                    pairs[item["question"].strip().lower()] = Example(item["question"], item["sql"])
+                    if not (holds_password(item["question"]) or holds_password(item["sql"])):  # kept by an older version
+                        pairs[item["question"].strip().lower()] = Example(item["question"], item["sql"])
                 except (ValueError, KeyError, TypeError):
                     continue  # a damaged line must not lose the others
             self._pairs = list(pairs.values())
@@ -73,7 +74,11 @@ class ExampleStore:
             return handle.read().splitlines()
 
     def add(self, question: str, sql: str) -> None:
-        """Append a pair; the file is 0600 in a 0700 folder, since it holds the user's SQL."""
+        """Append a pair; the file is 0600 in a 0700 folder, since it holds the user's SQL. A
+        pair holding a password (`ALTER ROLE ... PASSWORD '...'`) is not kept: offered back,
+        it went to the model server in every later prompt."""
+        if holds_password(question) or holds_password(sql):
+            return
         try:
             private_file(self.path)
             with os.fdopen(open_private(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "a", encoding="utf-8") as handle:

@@ -30,7 +30,7 @@ from prompt_toolkit.output import Output as PTOutput
 from psycopg.pq import TransactionStatus
 from pygments.lexers.sql import PostgresLexer
 
-from nl2sql_shell.config import open_private, private_file
+from nl2sql_shell.config import holds_password, open_private, private_file
 from nl2sql_shell.db.connect import connect
 from nl2sql_shell.repl.completer import SQLCompleter
 from nl2sql_shell.repl.help import ASSISTANCE
@@ -48,25 +48,11 @@ MODEL_LOAD_DELAY_S = 1.0
 _ASSISTANCE = re.compile(r"(help|quit|exit)[ \t\n\r\f\v]*;?[ \t\n\r\f\v]*", re.IGNORECASE)  # (C's isspace)
 
 
-# Lines that carry a password: conninfo `password=`, a URI's `user:secret@`, SQL's
-# `PASSWORD '...'` (CREATE/ALTER ROLE/USER), `\setenv PGPASSWORD`. Only fixed alternatives and
-# single-character repeats, so a 10 MB pasted statement is checked in linear time and memory.
-_SECRET = re.compile(
-    r"\bpassword\s*=|\bpassword\s+(?:e|u&)?['$]|://[^\s/@:]*:[^\s/@]*@|\bpgpassword\b",
-    re.IGNORECASE,
-)
-
-
 def history_path() -> Path:
     """NL2SQL_SHELL_HISTORY, or `history` in the shell's 0700 data folder."""
     from nl2sql_shell.config import data_folder
 
     return Path(os.environ.get("NL2SQL_SHELL_HISTORY") or data_folder() / "history")
-
-
-def holds_password(text: str) -> bool:
-    """Whether a history entry would write a password to disk."""
-    return _SECRET.search(text) is not None
 
 
 class PrivateHistory(FileHistory):

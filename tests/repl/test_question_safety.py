@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import threading
 import time
 
@@ -533,6 +534,36 @@ def test_a_statement_pasted_with_thousands_of_question_mark_lines_is_read_in_lin
     assert time.monotonic() - started < 10, time.monotonic() - started
     assert " every \n-------\n     1\n(1 row)\n" in out.getvalue(), handler.shell.errors.getvalue()[:300]
     assert len(model.prompts) == 1 and "Dropped." in out.getvalue()
+
+
+def test_an_answer_holding_a_password_is_not_remembered_nor_offered_to_the_model(db, tmp_path, monkeypatch):
+    """A confirmed `ALTER ROLE ... PASSWORD '...'` went to the examples memory, and from there
+    into the prompt of every later question (to a model server, maybe another machine's)."""
+    import json
+
+    from nl2sql_shell.nl2sql.pipeline import Asker, Options
+    from tests.scripted import InTurn
+
+    monkeypatch.setenv("NL2SQL_SHELL_EXAMPLES_DIR", str(tmp_path / "examples"))
+    role = f"r_{os.getpid()}"
+    with psycopg.connect(db, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+    try:
+        model = InTurn([f"ALTER ROLE {role} PASSWORD 'sekrit7'", "SELECT count(*) AS n FROM t", "SELECT count(*) AS n FROM t"])
+        handler, out = _handler(db, ["yes", "yes", "yes"])
+        handler.asker = Asker(model, Options(max_repairs=0, candidates=1))
+        handler.ask(f"?! change the password of role {role}")
+        assert "ALTER ROLE" in out.getvalue()
+        handler.ask("?! how many rows are in t")
+        [stored] = (tmp_path / "examples").iterdir()
+        stored.write_text(stored.read_text() + json.dumps({"question": "set a password", "sql": f"ALTER USER {role} PASSWORD 'old9sekrit'"}) + "\n")  # an older version's
+        handler.ask(f"?! change the password of role {role}, and how many rows are in t")
+        assert len(model.prompts) == 3 and not any("sekrit" in prompt for prompt in model.prompts)
+        assert model.prompts[2].count("how many rows are in t") == 2  # the memory still offers the rest
+        assert "sekrit7" not in stored.read_text()
+    finally:
+        with psycopg.connect(db, autocommit=True) as admin:
+            admin.execute(f"DROP ROLE {role}")
 
 
 def test_a_connection_lost_while_the_model_writes_offers_nothing_and_is_reset(db):
