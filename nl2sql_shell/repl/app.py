@@ -209,6 +209,11 @@ def _key_bindings(shell: Shell) -> KeyBindings:
         its buffer and did nothing."""
         event.app.exit(exception=EOFError)
 
+    @bindings.add("c-@")
+    def _set_mark(event) -> None:
+        """Ctrl-Space: readline's set-mark, which shows nothing. prompt_toolkit's starts a
+        selection, where the keys typed next, Enter included, were dropped without a word."""
+
     @bindings.add("f4")
     def _toggle_vi(event) -> None:
         app = event.app

@@ -49,6 +49,13 @@ def test_multiline_statement_runs_when_the_semicolon_comes(typed):
     assert err == ""
 
 
+def test_ctrl_space_sets_a_mark_and_typing_goes_on(typed):
+    """Ctrl-Space (a NUL byte) started prompt_toolkit's selection, in which every key typed
+    after it, Enter included, was dropped without a word; readline sets its mark, unseen."""
+    out, err, _ = typed("select 15\x00 as ok;\n\x07\x03\n\\q\n")  # (Ctrl-G and Ctrl-C: out of a selection, so a failure ends)
+    assert " ok \n----\n 15\n(1 row)\n" in out and err == ""
+
+
 def test_enter_runs_the_complete_statements_of_a_line_and_keeps_the_rest(typed):
     """psql sends `select 1 as one;` as soon as the line that completes it is read, and keeps
     the unfinished rest in its buffer; the shell ran nothing until the rest was finished too."""
