@@ -51,9 +51,10 @@ SECRET_PARTS = (
     "password", "passwd", "passphrase", "passcode", "pword", "pwhash", "passwort", "kennwort", "motdepasse", "mot_de_passe",
     "contrase", "senha", "пароль", "secret", "token", "credential", "apikey", "api_key", "authkey", "auth_key", "accesskey",
     "access_key", "privatekey", "private_key", "signing_key", "session_key", "recovery_code", "mfa_seed", "card_number", "cardnumber",
-    "social_security",
+    "social_security", "security_answer", "seed_phrase", "recovery_phrase", "mnemonic", "license_key", "licence_key", "product_key",
+    "serial_key", "bank_account", "account_number", "routing_number", "credit_card", "card_pan", "passport",
 )  # fmt: skip
-SECRET_WORDS = frozenset({"pw", "pwd", "pass", "salt", "otp", "totp", "hash", "hashed", "digest", "pin", "cvv", "cvc", "ssn", "iban"})
+SECRET_WORDS = frozenset({"pw", "pwd", "pass", "salt", "otp", "totp", "hash", "hashed", "digest", "pin", "pincode", "cvv", "cvc", "ssn", "iban", "pan", "cc", "seed"})
 # A value at least this long with no whitespace and a digit is opaque (hash, UUID, URL, token).
 OPAQUE_LENGTH = 24
 # A guard so that sampling can never stall the shell, whatever the tables hold.

@@ -378,6 +378,18 @@ def test_a_key_value_table_keeps_its_keys_and_other_secrets_are_kept_back(fresh_
     assert all(table.column(c).sample_values == () for c in ("passwort", "cvc", "card_number"))
 
 
+def test_card_numbers_security_answers_and_recovery_phrases_are_kept_back(fresh_db: str) -> None:
+    """Their values reached the prompt: the list knew `card_number` but not `cc_num`, a card's
+    PAN, a security answer, a wallet's seed phrase or mnemonic, a bank account, a licence key."""
+    columns = ("cc_num", "card_pan", "security_answer", "seed_phrase", "mnemonic", "bank_account", "license_key", "pincode")
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE vault (owner_name text, {', '.join(c + ' text' for c in columns)})")
+        conn.execute(f"INSERT INTO vault SELECT 'owner ' || g, {', '.join(repr(c) + ' || g' for c in columns)} FROM generate_series(1, 3) g")
+        table = read_schema(conn).table("vault")
+    assert len(table.column("owner_name").sample_values) == 3
+    assert all(table.column(c).sample_values == () for c in columns)
+
+
 def test_a_sql_ascii_database_with_a_name_its_encoding_cannot_write_is_read(pg_server) -> None:
     """Under SQL_ASCII a table named `café` made the schema read fail (its probe could not be
     encoded): every question failed, about any table."""
