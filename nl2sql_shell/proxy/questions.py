@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
 import psycopg
@@ -225,19 +226,34 @@ class Conversation:
     proxy a person often runs the SQL themselves, or edits it, instead of `?run`.
     """
 
-    store: ExampleStore  # the examples memory of this database, shared with the REPL's
+    stores: Callable[[str], ExampleStore]  # the examples memory of this database for a role
     last: Answer | None = None
     history: list[Example] = field(default_factory=list)
+
+    def forget(self) -> None:
+        """DISCARD ALL: a pooler hands the session to another client, who must neither run
+        this one's proposal nor have its questions in a follow-up's prompt."""
+        self.last = None
+        self.history.clear()
+
+    def _store(self, conn: psycopg.Connection) -> ExampleStore | None:
+        """The examples of the role the session acts as now (SET ROLE, `options=-c role=`), not
+        the one it logged in as: one role's literals were examples in another's prompt. None
+        in a failed transaction, where no one can ask."""
+        if conn.info.transaction_status == pq.TransactionStatus.INERROR:
+            return None
+        return self.stores(conn.execute("SELECT current_user").fetchone()[0])
 
     def ask(self, asker: Asker, conn: psycopg.Connection, command: Ask, cancel: threading.Event) -> Answer:
         """The answer to a question; it is what `?run` runs next, and a question with no
         proposal (refused, failed, cancelled) leaves nothing to run, not the one before."""
         self.last = None
         history = self.history[-1:] if self.history and FOLLOW_UP.search(command.question) else []
+        store = self._store(conn)
         answer = asker.ask(
             command.question,
             conn,
-            examples=self.store.similar(command.question),
+            examples=store.similar(command.question) if store else [],
             history=history,
             cancel=cancel,
             check_grounding=not command.insist,
@@ -279,7 +295,8 @@ class Conversation:
             raise NotRunnable("not run: a COPY from STDIN or to STDOUT runs only as your own statement")
         result = execute(conn, answer.sql, read_only=not answer.writes, statement_timeout_ms=None if answer.writes else READ_TIMEOUT_MS, binary=binary)
         self.last = None  # run once: a second ?run must not repeat a write
-        self.store.add(answer.question, answer.sql)
+        if store := self._store(conn):
+            store.add(answer.question, answer.sql)
         return result
 
     def describe(self, conn: psycopg.Connection, *, confirmed: bool) -> list[tuple[str, int]] | None:

@@ -129,7 +129,8 @@ class Session:
         self.protocol_minor = startup.code & 0xFFFF
         self.status = b"I"  # the upstream's transaction status at its last ReadyForQuery
         self.cancel: threading.Event | None = None  # set by a CancelRequest while a question runs
-        self.conversation = Conversation(ExampleStore(store_path(proxy.upstream.host, proxy.upstream.port, startup.database, startup.user)))
+        self.conversation = Conversation(lambda role: ExampleStore(store_path(proxy.upstream.host, proxy.upstream.port, startup.database, role)))
+        self.authenticated = False  # the server's AuthenticationOk came: until then the client's bytes pass unread
         self._owed = 1  # ReadyForQuery messages the server still owes (the startup's first)
         self._idle = asyncio.Event()
         self._in_batch = False  # extended-protocol messages sent since the last Sync
@@ -213,7 +214,7 @@ class Session:
 
     # -- pumps --------------------------------------------------------------------------------------
     async def _pump_upstream(self) -> None:
-        scanner = codec.FrameScanner(b"ZSKCEAvGW")
+        scanner = codec.FrameScanner(b"ZSKCEAvGWR")
         held = b""  # while a ReadyForQuery is to be swallowed: the last bytes, which may start it
         try:
             with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
@@ -273,6 +274,8 @@ class Session:
             self.parameters[key] = codec.read_cstring(body, pos)[0].decode(errors="replace")
             if bridged:  # a SET the person confirmed with ?run yes: the client's driver must know (at detach)
                 self._reported[key] = message.wire()  # (standard_conforming_strings decides its quoting)
+        elif kind == ord("R") and body[:4] == b"\0\0\0\0":
+            self.authenticated = True
         elif kind == ord("K"):
             self.backend_key = body
             self.proxy.remember(self)
@@ -288,11 +291,18 @@ class Session:
                 self._answered.clear()
             if not body.startswith(b"DEALLOCATE"):  # portals
                 self._portals.clear()
+            if body == b"DISCARD ALL\0" and not bridged:  # a pooler's reset between clients: the proposal and the follow-ups go too
+                self.conversation.forget()
 
     async def _pump_client(self) -> None:
-        stream = codec.ClientStream(_INSPECTED)
+        # Until the server has authenticated the client, its bytes pass unread, as the server
+        # reads them (which takes a password message and nothing else): a Query claiming 2 GB,
+        # held whole for a look at it, cost the proxy that much memory per connection.
+        stream = codec.ClientStream(b"")
         with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
             while data := await self._next_data():
+                if self.authenticated and not stream.inspected:
+                    stream.inspected = frozenset(_INSPECTED)
                 out: list[bytes] = []
                 try:
                     pieces = stream.feed(data)

@@ -353,10 +353,14 @@ def catalog_version(conn: psycopg.Connection) -> str:
 
 
 def _cache_key(conn: psycopg.Connection) -> tuple[str | None, ...]:
-    """Where the connection points; search_path is reported by the server (PostgreSQL 18+)."""
+    """Where the connection points, and the role it acts as now (SET ROLE, `options=-c role=`:
+    the proxy's clients share one cache, and sample values read with one role's rights were
+    offered to a client that logged in as the same user but acts as another); search_path is
+    reported by the server (PostgreSQL 18+). In a failed transaction nothing can be asked:
+    no role, which no schema read is kept under."""
     info = conn.info
-    params = info.get_parameters()
-    return (info.host, str(info.port), params.get("dbname"), params.get("user"), info.parameter_status("search_path"))
+    role = None if info.transaction_status == TransactionStatus.INERROR else conn.execute("SELECT current_user").fetchone()[0]
+    return (info.host, str(info.port), info.get_parameters().get("dbname"), role, info.parameter_status("search_path"))
 
 
 _Samples = dict[tuple[int, str], tuple[str, ...]]  # (table oid, column name) -> values

@@ -3,6 +3,7 @@ writes and unproven SQL only with `?run yes`; per connection; over the client's 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import subprocess
@@ -1288,6 +1289,84 @@ def test_one_role_s_questions_are_no_examples_for_another_role(db, start_proxy):
         with psycopg.connect(db, autocommit=True) as admin:
             admin.execute("DROP OWNED BY proxy_other")
             admin.execute("DROP ROLE proxy_other")
+
+
+def test_a_role_set_in_the_session_is_the_one_whose_samples_and_examples_a_question_gets(db, start_proxy):
+    """The schema's sample values and the examples memory were one per login user: a client
+    acting as a role with more rights (SET ROLE, `options=-c role=`) filled them, and another
+    client of the same login user, who cannot read the table, had its secrets in the prompt."""
+    with psycopg.connect(db, autocommit=True) as admin:
+        admin.execute("DROP ROLE IF EXISTS proxy_priv")
+        admin.execute("CREATE ROLE proxy_priv NOLOGIN")
+        admin.execute("CREATE TABLE vault (id int, status text)")
+        admin.execute("INSERT INTO vault SELECT g, 'zebra-status-' || (g % 3) FROM generate_series(1, 30) g")
+        admin.execute("REVOKE ALL ON vault FROM PUBLIC")
+        admin.execute("GRANT SELECT ON vault TO proxy_priv")
+        user = admin.execute("SELECT current_user").fetchone()[0]
+        admin.execute(f'GRANT proxy_priv TO "{user}"')
+    model = Recording(["SELECT v.status FROM vault v WHERE v.status = 'zebra-status-1'"])
+    proxy = start_proxy(Asker(model, Options(max_repairs=0, candidates=1)))
+    try:
+        with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+            conn.execute("SET ROLE proxy_priv")
+            conn.execute("? which vault rows have status zebra-status-1")
+            assert "zebra-status-" in model.prompts[-1].split("Question:")[0]  # this role reads them
+            conn.execute("?run")
+        with psycopg.connect(db, autocommit=True) as admin:
+            admin.execute("DROP ROLE IF EXISTS proxy_reader")
+            admin.execute("CREATE ROLE proxy_reader NOLOGIN")
+            admin.execute(f'GRANT proxy_reader TO "{user}"')
+        with psycopg.connect(proxy.via(db), autocommit=True) as conn:  # the same login user, acting as a role that cannot read vault
+            conn.execute("SET ROLE proxy_reader")
+            asked = len(model.prompts)
+            conn.execute("? which vault rows have status zebra")
+        assert not any("zebra-status-" in prompt for prompt in model.prompts[asked:])
+    finally:
+        with psycopg.connect(db, autocommit=True) as admin:
+            for role in ("proxy_priv", "proxy_reader"):
+                if admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+                    admin.execute(f"DROP OWNED BY {role}")
+                    admin.execute(f"DROP ROLE {role}")
+
+
+def test_discard_all_forgets_the_proposal_and_the_follow_ups(db, start_proxy):
+    """A pooler resets a session with DISCARD ALL before the next client gets it: the proxy
+    kept the last client's proposal for `?run yes` and its question for a follow-up's prompt."""
+    model = Recording([DELETE, TOP])
+    proxy = start_proxy(Asker(model, Options(max_repairs=0, candidates=1)))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        conn.execute("? delete the small customers, codename-walrus")
+        conn.execute("DISCARD ALL")
+        with pytest.raises(psycopg.Error, match="no proposal to run"):
+            conn.execute("?run yes")
+        conn.execute("? and now only the top 2 of them")
+    assert count(db) == 3 and "codename-walrus" not in model.prompts[-1]
+
+
+def test_bytes_sent_before_the_server_authenticates_the_client_are_not_held(db, start_proxy):
+    """A client that never authenticates sent a Query claiming 2 GB: the proxy held it whole
+    for a look at it (half a GB of memory per connection in a second, more as it came);
+    the server closes such a connection at once, and now the proxy passes it on unread."""
+    import socket
+
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    info = conninfo_to_dict(db)
+    sock = socket.create_connection(("127.0.0.1", proxy.port), timeout=10)
+    body = struct.pack("!I", 3 << 16) + b"user\0" + info["user"].encode() + b"\0database\0" + info["dbname"].encode() + b"\0\0"
+    sock.sendall(struct.pack("!I", len(body) + 4) + body)
+    assert sock.recv(65536)[:1] == b"R"  # the server asks for a password
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        sock.sendall(b"Q" + struct.pack("!I", 0x7FFFFFFF) + b"x" * (1 << 20))
+    try:
+        while sock.recv(65536):
+            pass
+        ended = True
+    except ConnectionResetError:  # (the server's FATAL lost in the reset of a socket with unread bytes)
+        ended = True
+    except TimeoutError:  # the proxy still reading, holding all of it
+        ended = False
+    sock.close()
+    assert ended
 
 
 def test_a_long_unicode_text_is_searched_for_the_proxy_s_names_in_linear_time():
