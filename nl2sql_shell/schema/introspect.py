@@ -416,8 +416,13 @@ _SEPARATORS = re.compile(r"[\W_]+")  # anything between words: blanks, - _ . / :
 
 
 def opaque(value: str) -> bool:
-    """A hash, a UUID, a URL or a token: long, unbroken, with digits; nothing a question says."""
-    return len(value) >= OPAQUE_LENGTH and not any(c.isspace() for c in value) and any(c.isdigit() for c in value)
+    """A hash, a UUID or a token (long, unbroken, with digits), or a URL or a `user:secret@host`
+    of any length: nothing a question says, and a URL may hold a password
+    (`https://admin:opensesame@hooks.example`: short and without digits, it was shown)."""
+    return _ADDRESS.match(value) is not None or (len(value) >= OPAQUE_LENGTH and not any(c.isspace() for c in value) and any(c.isdigit() for c in value))
+
+
+_ADDRESS = re.compile(r"\s*(?:[a-z][a-z0-9+.-]*://|www\.|[^\s:@/]+:[^\s@/]*@)", re.IGNORECASE)
 
 
 def _probe(cur: psycopg.Cursor, probes: list[sql.Composed]) -> _Samples:

@@ -176,6 +176,21 @@ def test_secrets_and_opaque_values_never_reach_the_prompt(fresh_db: str) -> None
         assert set(table.column("username").sample_values) == {"user1", "user2", "user3", "user4"}
 
 
+def test_addresses_are_never_shown_whatever_their_length(fresh_db: str) -> None:
+    """`https://admin:opensesame@hooks.acme.io/` (short, no digit) reached the prompt, where the
+    README promises that nothing that looks like a URL is shown."""
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(
+            """CREATE TABLE webhooks (id int, target text, kind text);
+               INSERT INTO webhooks VALUES (1, 'https://admin:opensesame@hooks.acme.io/', 'push'), (2, 'ftp://files.acme.com', 'pull'),
+                                           (3, 'www.acme.com', 'push'), (4, 'admin:opensesame@db.acme.io', 'pull')"""
+        )
+        schema = read_schema(conn)
+    table = schema.table("webhooks")
+    assert table.column("target").sample_values == () and set(table.column("kind").sample_values) == {"push", "pull"}
+    assert "opensesame" not in render_schema([table], qualify=schema.needs_schema)
+
+
 def test_big_unanalyzed_tables_are_not_scanned(fresh_db: str) -> None:
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute("CREATE TABLE big AS SELECT (ARRAY['a','b'])[g % 2 + 1] AS flag FROM generate_series(1, 200000) g")
