@@ -41,6 +41,7 @@ from nl2sql_shell.nl2sql.pipeline import Answer, Asker
 from nl2sql_shell.nl2sql.proof import prove
 from nl2sql_shell.nl2sql.prompt import Example
 from nl2sql_shell.proxy.codec import BOOL_OID, TEXT_OID
+from nl2sql_shell.schema.introspect import current_role
 
 ANSWER_COLUMNS = (("sql", TEXT_OID), ("tables", TEXT_OID), ("writes", BOOL_OID), ("proven", BOOL_OID), ("reason", TEXT_OID))
 # Blanks are taken whole (possessive `*+`): a statement padded with blanks before a last word
@@ -242,7 +243,7 @@ class Conversation:
         in a failed transaction, where no one can ask."""
         if conn.info.transaction_status == pq.TransactionStatus.INERROR:
             return None
-        return self.stores(conn.execute("SELECT current_user").fetchone()[0])
+        return self.stores(current_role(conn))
 
     def ask(self, asker: Asker, conn: psycopg.Connection, command: Ask, cancel: threading.Event) -> Answer:
         """The answer to a question; it is what `?run` runs next, and a question with no

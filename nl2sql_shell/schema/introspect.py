@@ -37,6 +37,7 @@ from psycopg import sql
 from psycopg.pq import TransactionStatus
 from psycopg.rows import namedtuple_row
 
+from nl2sql_shell.db.as_sent import text_encoding
 from nl2sql_shell.db.execute import SearchPath, catalog_reads
 from nl2sql_shell.nl2sql.proof import plain_reads
 
@@ -315,7 +316,7 @@ class SchemaCache:
                 self._versions[key] = version
         if key in self._schemas:
             return self._schemas[key]
-        own = (*key, str(conn.info.backend_pid))  # this connection's alone
+        own = (*key[:2], str(conn.info.backend_pid))  # this session's alone (in a failed transaction its role cannot be asked)
         if conn.info.transaction_status == TransactionStatus.INERROR and own in self._own_transaction:
             return self._own_transaction[own]
         schema = read_schema(conn, **self._options)
@@ -352,6 +353,13 @@ def catalog_version(conn: psycopg.Connection) -> str:
     return f"{','.join(path.effective)}/{row[0] if row else ''}"
 
 
+def current_role(conn: psycopg.Connection) -> str:
+    """The role the session acts as now (SET ROLE, `options=-c role=`), whose rights decide what
+    a schema read sees; as text in a SQL_ASCII database too (where psycopg gives bytes)."""
+    value = conn.execute("SELECT current_user").fetchone()[0]
+    return value.decode(text_encoding(conn.info.encoding), "replace") if isinstance(value, bytes) else value
+
+
 def _cache_key(conn: psycopg.Connection) -> tuple[str | None, ...]:
     """Where the connection points, and the role it acts as now (SET ROLE, `options=-c role=`:
     the proxy's clients share one cache, and sample values read with one role's rights were
@@ -359,7 +367,7 @@ def _cache_key(conn: psycopg.Connection) -> tuple[str | None, ...]:
     reported by the server (PostgreSQL 18+). In a failed transaction nothing can be asked:
     no role, which no schema read is kept under."""
     info = conn.info
-    role = None if info.transaction_status == TransactionStatus.INERROR else conn.execute("SELECT current_user").fetchone()[0]
+    role = None if info.transaction_status == TransactionStatus.INERROR else current_role(conn)
     return (info.host, str(info.port), info.get_parameters().get("dbname"), role, info.parameter_status("search_path"))
 
 
