@@ -135,11 +135,15 @@ def model_settings(config: dict[str, Any], *, model: str | None, model_url: str 
 
 def data_folder() -> Path:
     """The shell's own data folder (~/.local/share/nl2sql-shell), created 0700; one made
-    looser by an older version, or by the embedded server's setup, is tightened to 0700."""
+    looser by an older version, or by the embedded server's setup, loses every right of
+    others but passing through (0711 from 0755): as root the embedded server's user
+    (nobody) must reach a data folder kept inside it, which 0700 stopped mid-session."""
     import platformdirs
 
     path = private_folder(Path(platformdirs.user_data_dir(APP_NAME)))
-    _tighten(path, 0o700)
+    info = path.stat()
+    if info.st_uid == os.geteuid() and stat.S_IMODE(info.st_mode) & 0o066:
+        os.chmod(path, stat.S_IMODE(info.st_mode) & 0o711 | 0o700)
     return path
 
 

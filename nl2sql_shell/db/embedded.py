@@ -123,12 +123,15 @@ class EmbeddedServer:
                 _shut_down(self.data_dir, timeout)
 
 
+ROOT_DATA_DIR = Path("/var/lib/nl2sql-shell/pgdata")
+
+
 def default_data_dir() -> Path:
     """Per-user data folder; as root a folder that ``nobody`` can reach (``/root`` is 0700)."""
     if env := os.environ.get(DATA_DIR_ENV):
         return Path(env)
     if os.geteuid() == 0:
-        return Path("/var/lib/nl2sql-shell/pgdata")
+        return ROOT_DATA_DIR
     import platformdirs
 
     return Path(platformdirs.user_data_dir("nl2sql-shell")) / "pgdata"
@@ -575,6 +578,7 @@ def _wait_ready(process: subprocess.Popen[bytes], server: EmbeddedServer, log: P
 def start(data_dir: Path | None = None, timeout: float = 30.0) -> EmbeddedServer:
     """Start (or attach to) the embedded server on ``data_dir``, initializing it on first use."""
     data_dir = (data_dir or default_data_dir()).absolute()
+    _check_reachable(data_dir, _unprivileged_ids())
     if os.path.lexists(data_dir):
         _check_data_dir(data_dir, _unprivileged_ids(), fresh=not (data_dir / "PG_VERSION").exists())
     with _setting_up(data_dir, timeout) as setup:
@@ -603,6 +607,27 @@ def start(data_dir: Path | None = None, timeout: float = 30.0) -> EmbeddedServer
         raise
     hold.release()
     raise EmbeddedServerError(f"another PostgreSQL holds {data_dir} but does not answer")
+
+
+def _check_reachable(data_dir: Path, ids: tuple[int, int] | None) -> None:
+    """As root the server runs as ``nobody``, which must pass through every folder above its
+    data folder: one of root's 0700 folders (/root, ~/something) failed initdb with "could not
+    open file ... Permission denied", or a server that ran before with PANIC at its shutdown.
+    Said in one line, with what to do."""
+    if ids is None:
+        return
+    uid, gid = ids
+    for folder in data_dir.parents:
+        try:
+            info = folder.stat()
+        except FileNotFoundError:
+            continue  # made by us, 0755 (_make_parents)
+        bit = stat.S_IXUSR if info.st_uid == uid else stat.S_IXGRP if info.st_gid == gid else stat.S_IXOTH
+        if not info.st_mode & bit:
+            raise EmbeddedServerError(
+                f"as root the embedded server runs as nobody, which cannot pass through {folder} (mode {stat.S_IMODE(info.st_mode):o}):"
+                f" run `chmod o+x {folder}` or set NL2SQL_SHELL_DATA_DIR to a folder elsewhere (the default is {ROOT_DATA_DIR})"
+            )
 
 
 def _end_orphans(data_dir: Path) -> None:

@@ -323,6 +323,20 @@ def test_a_data_folder_someone_else_made_first_is_refused(reachable_tmp):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the server runs as nobody only when the shell is root")
+def test_a_data_folder_nobody_cannot_reach_is_one_line_saying_what_to_do(reachable_tmp):
+    """NL2SQL_SHELL_DATA_DIR under one of root's 0700 folders (~/anything): initdb failed with
+    "could not open file ... for reading: Permission denied" about a file of its own."""
+    locked = reachable_tmp / f"locked-{uuid.uuid4().hex[:8]}"
+    locked.mkdir(mode=0o700)
+    os.chmod(locked, 0o700)
+    with pytest.raises(embedded.EmbeddedServerError) as refused:
+        embedded.start(locked / "deeper" / "pgdata")
+    assert str(refused.value) == (f"as root the embedded server runs as nobody, which cannot pass through {locked} (mode 700): run `chmod o+x {locked}`"
+                                  " or set NL2SQL_SHELL_DATA_DIR to a folder elsewhere (the default is /var/lib/nl2sql-shell/pgdata)")
+    assert list(locked.iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the server runs as nobody only when the shell is root")
 def test_the_server_s_user_cannot_make_root_hand_over_a_file(own_server, reachable_tmp):
     """server.log in nobody's folder, replaced by a link to a file of root's: root appended to
     the file and chowned it to nobody at the next start."""

@@ -75,7 +75,7 @@ def test_an_existing_history_file_and_data_folder_are_tightened(home: Path):
     old.write_text("\n# old\n+select 1;\n")
     os.chmod(old, 0o644)
     history = PrivateHistory(history_path())
-    assert (mode(folder), mode(old)) == (0o700, 0o600)
+    assert (mode(folder), mode(old)) == (0o711, 0o600)  # others may pass through (root's embedded data folder may be inside), not look
     history.store_string("select 2;")
     assert "+select 2;" in old.read_text() and mode(old) == 0o600
 
