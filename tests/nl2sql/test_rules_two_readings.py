@@ -86,6 +86,8 @@ CREATE SCHEMA crm;
 CREATE TABLE crm.contacts(contact_id int PRIMARY KEY, full_name text);
 CREATE TABLE billing.subscriptions(subscription_id int PRIMARY KEY, status text);
 INSERT INTO billing.subscriptions VALUES (1, 'active'), (2, 'past_due');
+CREATE TABLE billing.orders(order_id int PRIMARY KEY, placed date);
+INSERT INTO billing.orders VALUES (1, '2024-01-02'), (2, '2024-02-03');
 """
 
 conn = database_fixture("rules_two_readings", SCHEMA)
@@ -204,6 +206,18 @@ def _repaired_only_to_its_meaning(conn: psycopg.Connection, written: str, meant:
         return attempt
     assert conn.execute(attempt.sql).fetchall() == conn.execute(meant).fetchall()
     return attempt
+
+
+@pytest.mark.parametrize("written", ["SELECT COUNT(*) FROM billing.order", "SELECT order.placed FROM billing.order"])
+def test_a_table_named_like_a_keyword_keeps_its_name_as_a_quoted_alias(billing, written: str) -> None:
+    """`billing.order` (orders meant) became `billing.orders AS order`, which the server cannot
+    parse: the repair was dropped and the question failed."""
+    attempt, result = _check(billing, written)
+    if "placed" in written:  # `order.placed` is no column reference the server reads: nothing to repair to
+        assert result is None
+        return
+    assert result is not None and 'billing.orders AS "order"' in attempt.sql
+    assert billing.execute(attempt.sql).fetchall() == [(2,)]
 
 
 def test_a_table_the_named_schema_lacks_is_looked_for_everywhere(billing) -> None:

@@ -16,7 +16,7 @@ from sqlglot import exp
 from sqlglot.optimizer.scope import Scope
 
 from nl2sql_shell.schema.model import Table
-from nl2sql_shell.schema.render import quote_name
+from nl2sql_shell.schema.render import RESERVED_WORDS, quote_name
 from nl2sql_shell.schema.words import closest_name, mostly_other_words, shared_affixes
 
 from ..check import is_bare_keyword, is_catalog
@@ -48,8 +48,11 @@ def known_table(scope: Scope, tables: Tables, context: Context) -> Iterator[Chan
         before, original = sql_of(source), source.name
         named_schema = source.db
         written = f"{named_schema}.{original}" if named_schema else original
-        if not source.alias:
-            source.set("alias", exp.TableAlias(this=exp.to_identifier(original)))  # `orders.x` still resolves
+        if not source.alias:  # `orders.x` still resolves; a keyword's name is quoted (`AS "order"`), as it is only in FROM
+            alias = source.this.copy()
+            if not alias.quoted and original.lower() in RESERVED_WORDS:
+                alias = exp.to_identifier(original.lower(), quoted=True)
+            source.set("alias", exp.TableAlias(this=alias))
         source.set("this", identifier(found.name))
         source.set("db", identifier(found.schema) if schema.needs_schema(found.schema, found.name) else None)
         reference = schema.reference(found)
