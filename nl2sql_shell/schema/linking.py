@@ -24,7 +24,7 @@ from .words import NameWords, declared_words, fold, name_words, shared_affixes, 
 
 FUZZY_RATIO = 0.91
 # How much a match says about a table, by what matched and how.
-FIELD_WEIGHTS = {"table": 3.0, "column": 2.0, "key": 2.0, "value": 2.0, "comment": 1.0}
+FIELD_WEIGHTS = {"table": 3.0, "column": 2.0, "key": 2.0, "value": 2.0, "comment": 1.0, "schema": 1.0}
 HOW_WEIGHTS = {"exact": 1.0, "stemmed": 0.9, "fuzzy": 0.7, "abbreviation": 0.5}
 STOPWORDS = frozenset(
     """a about all an and any are as at be by can did do does each for from get give had has have
@@ -38,7 +38,7 @@ class Reason:
     """Why a table was chosen: ``word`` of the question matched ``matched`` (or a foreign key)."""
 
     table: str  # qualified name of the chosen table
-    field: str  # "table" | "column" | "key" (of a JSON column) | "comment" | "value" | "foreign key"
+    field: str  # "table" | "column" | "key" (of a JSON column) | "comment" | "value" | "schema" | "foreign key"
     how: str  # "exact" | "stemmed" | "fuzzy" | "abbreviation" | "references" | "joins"
     word: str | None = None  # the question word; None for foreign-key neighbours
     matched: str = ""  # the name, comment or value it matched; for a neighbour, the table it joins
@@ -107,8 +107,9 @@ class _Target:
 
 
 class _Index:
-    """Every word of every table's names, comments and values, and the names themselves
-    (for abbreviations, which are matched against a name's letters, not its words)."""
+    """Every word of every table's names (its schema's too, but PostgreSQL's `public` and
+    `pg_*`), comments and values, and the names themselves (for abbreviations, which are
+    matched against a name's letters, not its words)."""
 
     def __init__(self, tables: Iterable[Table]) -> None:
         tables = list(tables)
@@ -117,6 +118,8 @@ class _Index:
         table_prefixes, table_suffixes = shared_affixes(t.name for t in tables)
         for t in tables:
             self._name(name_words(t.name, table_prefixes, table_suffixes), _Target(t, "table", t.name, None))
+            if t.schema != "public" and not t.schema.startswith("pg_"):  # a schema a user named (`hr`, `"Sales Data"`) says what its tables hold
+                self._name(name_words(t.schema, (), ()), _Target(t, "schema", t.schema, None))
             self._text(t.comment, _Target(t, "comment", t.comment or "", None))
             prefixes, suffixes = shared_affixes(c.name for c in t.columns)
             prefixes, suffixes = prefixes + table_prefixes, suffixes + table_suffixes

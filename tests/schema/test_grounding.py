@@ -121,3 +121,17 @@ def test_a_word_of_the_question_language_that_names_a_table_is_what_the_question
     # a word of the question language that names no table still says nothing
     assert ground(Schema("fleet", ("public",), tables[::2]), "the planets' order").unanswerable
     assert ground(Schema("fleet", ("public",), tables[2:]), "cheapest part").unanswerable
+
+
+def test_a_schema_s_name_is_a_word_of_the_database() -> None:
+    """`? hr staff count` on a database keeping its staff in schema `hr`, and `? list sales
+    data` with a schema `"Sales Data"`, were refused: "nothing in this database matches"."""
+    from nl2sql_shell.schema.model import Column, Table
+
+    def table(schema: str, name: str, *columns: str) -> Table:
+        return Table(schema, name, columns=tuple(Column(c, "text") for c in columns))
+
+    schema = Schema("app", ("public",), (table("hr", "employees", "emp_id", "full_name"), table("Sales Data", "orders", "region", "amount"), table("public", "notes", "body")))
+    assert ground(schema, "hr headcount").unmatched == ("headcount",) and not ground(schema, "hr headcount").unanswerable
+    assert not ground(schema, "list sales data").unanswerable
+    assert ground(schema, "public holidays").unanswerable  # PostgreSQL's own schema name is no word of this database
