@@ -46,9 +46,13 @@ def config_path() -> Path:
 def enabled_rules(option: str | None, config: dict[str, Any]) -> frozenset[str]:
     """The correction rules on: the defaults (no rewrite), switched by the config's `rules`,
     then by `--rules`; raises RuleError (one line) for a name no rule has."""
-    from nl2sql_shell.nl2sql.rules import parse_rules
+    from nl2sql_shell.nl2sql.rules import RuleError, parse_rules
 
-    return parse_rules(option, base=parse_rules(config.get("rules")))
+    try:
+        base = parse_rules(config.get("rules"))
+    except RuleError as exc:  # named as every other error of the file is
+        raise RuleError(f"{config_path()}: rules: {exc}") from None
+    return parse_rules(option, base=base)
 
 
 def rules_option(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -69,9 +73,13 @@ def rules_option(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def load_config() -> dict[str, Any]:
-    """The file's settings, or {} when there is none; a broken file is a one-line error."""
+    """The file's settings, or {} when there is none; a broken file is a one-line error, and
+    so is a file NL2SQL_SHELL_CONFIG names that is not there (a typo in its name silently
+    gave the default model, not the configured server)."""
     path = config_path()
     if not path.exists():
+        if os.environ.get(CONFIG_ENV):
+            raise SystemExit(f"nl2sql-shell: {path}: no such file ({CONFIG_ENV} names it)")
         return {}
     try:
         import tomllib

@@ -90,7 +90,7 @@ def run_shell(
     try:
         rules_on = enabled_rules(rules, config)
     except ValueError as exc:  # RuleError: a name in the config's `rules` that no rule has
-        print(f"nl2sql-shell: error: rules: {exc}", file=sys.stderr)
+        print(f"nl2sql-shell: {exc}", file=sys.stderr)
         return EXIT_ERROR
     # every setting of the file read at once: a bad one stops before anything connects or runs
     vi = vi or setting(config, "vi", bool, False)

@@ -40,7 +40,7 @@ def proxy(upstream, listen, model, model_url, adapter, quantize, device, backend
     try:
         rules = enabled_rules(None, config)
     except ValueError as exc:  # a name in the config's `rules` that no rule has
-        raise click.UsageError(f"rules: {exc}") from None
+        raise click.ClickException(str(exc)) from None
     address = parse_listen(listen)
     if upstream is None:
         upstream, hint = _embedded(address)

@@ -77,7 +77,10 @@ def test_an_unknown_rule_name_is_one_clear_error(tmp_path: Path, monkeypatch) ->
     monkeypatch.setenv("NL2SQL_SHELL_CONFIG", str(config))
     result = CliRunner().invoke(main, ["-c", "SELECT 1", "-h", "/nonexistent"])
     assert result.exit_code == 1
-    assert "nl2sql-shell: error: rules: unknown rule 'nosuch'" in result.output
+    assert f"nl2sql-shell: {config}: rules: unknown rule 'nosuch'" in result.output  # the file named, as for its other errors
+    monkeypatch.setenv("NL2SQL_SHELL_CONFIG", str(tmp_path / "config.tom"))  # a typo in the name: the default model was used, silently
+    result = CliRunner().invoke(main, ["-c", "SELECT 1", "-h", "/nonexistent"])
+    assert result.exit_code == 1 and result.output.splitlines() == [f"nl2sql-shell: {tmp_path / 'config.tom'}: no such file (NL2SQL_SHELL_CONFIG names it)"]
 
 
 def test_unanswerable_questions_report_refusals_apart_from_no_valid_query() -> None:
