@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shlex
 import signal
 from collections.abc import Callable
 
 import click
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from nl2sql_shell.model_choice import model_options
 from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
@@ -43,13 +46,20 @@ def proxy(upstream, listen, model, model_url, adapter, quantize, device, backend
         raise click.ClickException(str(exc)) from None
     address = parse_listen(listen)
     if upstream is None:
-        upstream, hint = _embedded(address)
+        upstream, hint = _embedded()
     else:
-        hint = f"psql -h {address[0]} -p {address[1]} DBNAME"
+        try:
+            dbname = shlex.quote(conninfo_to_dict(upstream).get("dbname") or "DBNAME")
+        except psycopg.ProgrammingError as exc:  # (was a traceback)
+            raise click.ClickException(f"the server to proxy: {str(exc).strip()}") from None
+        hint = lambda host, port: f"psql -h {host} -p {port} {dbname}"  # noqa: E731
     server = Proxy(Upstream.from_conninfo(upstream), lambda: _load_asker(settings, rules), listen=address)
-    banner = f"nl2sql-shell proxy on {address[0]}:{address[1]}; connect with: {hint}"
+
+    def listening() -> None:  # the port bound: the one asked for, or the system's pick for port 0
+        click.echo(f"nl2sql-shell proxy on {address[0]}:{server.port}; connect with: {hint(address[0], server.port)}", err=True)
+
     try:
-        asyncio.run(_serve_until_stopped(server, lambda: click.echo(banner, err=True)))
+        asyncio.run(_serve_until_stopped(server, listening))
     except KeyboardInterrupt:
         pass
     except OSError as exc:  # the address is taken (another proxy, pgbouncer on 6432)
@@ -66,7 +76,7 @@ async def _serve_until_stopped(server, listening: Callable[[], None]) -> None:
         await server.serve_forever(listening)
 
 
-def _embedded(address: tuple[str, int]) -> tuple[str, str]:
+def _embedded() -> tuple[str, Callable[[str, int], str]]:
     """The embedded server with its demo database, and how to reach it through the proxy:
     with the password (from the file named), asked for over SCRAM alone where libpq can
     insist (16 and newer), as whoever holds the port while the proxy does not could ask
@@ -79,8 +89,8 @@ def _embedded(address: tuple[str, int]) -> tuple[str, str]:
     server = embedded.start()
     atexit.register(server.stop)
     ensure_demo(server.conninfo("postgres"), server.conninfo)
-    return server.conninfo(DEMO_DBNAME), (
-        f"psql 'host={address[0]} port={address[1]} dbname={DEMO_DBNAME} user={embedded.SUPERUSER} require_auth=scram-sha-256' "
+    return server.conninfo(DEMO_DBNAME), lambda host, port: (
+        f"psql 'host={host} port={port} dbname={DEMO_DBNAME} user={embedded.SUPERUSER} require_auth=scram-sha-256' "
         f"(the password is the last field of {server.password_file}; libpq 15 and older: leave out require_auth)"
     )
 

@@ -55,6 +55,26 @@ def test_command_serves_psql_and_stops_clean_on_sigterm(fresh_db, pg_server, tmp
     assert list(scratch.iterdir()) == []  # the socket folder went with it
 
 
+def test_port_0_is_the_port_bound_in_the_banner_and_a_bad_upstream_is_one_line(fresh_db, pg_server, tmp_path):
+    """`--listen 127.0.0.1:0` said "connect with: psql -h 127.0.0.1 -p 0 DBNAME"; a connection
+    string libpq cannot read was a traceback."""
+    command = [sys.executable, "-m", "nl2sql_shell", "proxy", fresh_db, "--listen", "127.0.0.1:0", "--model-url", "http://127.0.0.1:9/v1", "--model", "none"]
+    proxy = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env={**os.environ, "NL2SQL_SHELL_EXAMPLES_DIR": str(tmp_path)})
+    try:
+        banner = proxy.stderr.readline()
+        port = int(banner.split("127.0.0.1:")[1].split(";")[0])
+        dbname = fresh_db.split("dbname=")[1].split()[0]
+        assert port > 0 and banner.endswith(f"connect with: psql -h 127.0.0.1 -p {port} {dbname}\n"), banner
+        through = make_conninfo(fresh_db, host="127.0.0.1", port=port, password=embedded.read_password(pg_server.data_dir))
+        result = subprocess.run(["/usr/bin/psql", "-X", "-A", "-t", through, "-c", "SELECT 40 + 2"], capture_output=True, text=True, timeout=60, check=False)
+        assert result.stdout == "42\n"
+    finally:
+        proxy.terminate()
+        proxy.wait(10)
+    bad = subprocess.run([sys.executable, "-m", "nl2sql_shell", "proxy", "bad=1", "--model-url", "http://127.0.0.1:9/v1"], capture_output=True, text=True, timeout=60, check=False)
+    assert bad.returncode == 1 and bad.stderr == 'Error: the server to proxy: invalid connection option "bad"\n'
+
+
 def test_the_proxy_reads_the_shell_s_config_file(fresh_db, pg_server, tmp_path):
     """The README's `model_url = "..."` in config.toml: the shell used it, the proxy did not
     (`--backend openai needs --model-url URL`), nor any other setting of the file."""
