@@ -114,6 +114,8 @@ def load_model(spec: ModelSpec, progress: Progress | None = None):
     """Load the model that `spec` names with its backend, ready to generate (a `llm.model.Model`;
     with transformers a `LoadedModel`, whose torch model and tokenizer finetune uses)."""
     say = progress or (lambda _: None)
+    if spec.adapter and not (Path(spec.adapter).expanduser() / "adapter_config.json").exists():  # before minutes of loading or converting
+        raise ModelLoadError(f"{spec.adapter} is not a LoRA adapter folder (no adapter_config.json)")
     backend = choose_backend(spec)
     if backend == "llamacpp":
         return _load_llamacpp(spec, say)
@@ -334,8 +336,6 @@ def _load(spec: ModelSpec, source: str, gguf: str | None, device: str, dtype, sa
     if spec.adapter:
         from peft import PeftModel
 
-        if not (Path(spec.adapter).expanduser() / "adapter_config.json").exists():
-            raise ModelLoadError(f"{spec.adapter} is not a LoRA adapter folder (no adapter_config.json)")
         say(f"loading adapter {spec.adapter}")
         model = PeftModel.from_pretrained(model, str(Path(spec.adapter).expanduser()))
     if tokenizer.pad_token_id is None:

@@ -96,6 +96,10 @@ def test_an_adapter_llama_cpp_cannot_run_stays_on_transformers_or_is_one_line(mo
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelLoadError, match="is not a LoRA adapter folder"):
         load_model(ModelSpec(model=str(gguf), adapter=str(tmp_path / "empty"), backend="llamacpp"))
+    said: list[str] = []  # with transformers the GGUF was converted first (a minute for a real model), then refused
+    with pytest.raises(ModelLoadError, match="is not a LoRA adapter folder"):
+        load_model(ModelSpec(model=str(gguf), adapter=str(tmp_path / "missing"), backend="transformers"), progress=said.append)
+    assert said == []
 
 
 def test_an_adapter_for_a_deeper_model_is_one_line(models, tmp_path):
