@@ -72,6 +72,9 @@ class Outcome:
     unwritten: bool = False
     # a COPY that failed: psql 15 reports it and leaves the result variables as they were
     unrecorded: bool = False
+    # every result's tag of a query of several statements (`savepoint a \; insert ...`): psql
+    # leaves its ON_ERROR_ROLLBACK savepoint alone after any of them that is transaction control
+    tags: tuple[str, ...] = ()
 
     @property
     def succeeded(self) -> bool:
@@ -417,7 +420,7 @@ class Executor:
         if not declared:
             shown += self._print_results(results)
             failed = [one for one in shown if not one.ok]
-            outcome = failed[0] if failed else shown[-1] if shown else Outcome(True)
+            outcome = replace(failed[0] if failed else shown[-1] if shown else Outcome(True), tags=tuple(one.status or "" for one in shown))
         if self.settings.timing:
             self.output.say(timing_line((time.perf_counter() - started) * 1000))
         return replace(outcome, unwritten=outcome.unwritten or self._unwritten)

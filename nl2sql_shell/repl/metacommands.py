@@ -23,7 +23,7 @@ from nl2sql_shell.repl.psql_only import NOT_IN_PSQL
 from nl2sql_shell.repl.session_commands import register as register_session_commands
 from nl2sql_shell.repl.shell import NOT_CONNECTED, ScriptCancelled, Shell, StopScript
 from nl2sql_shell.repl.statements import split_meta_command
-from nl2sql_shell.repl.variables import atoi, before_unterminated, echo, is_number, meta_arguments, parse_boolean, sql_identifier, substitute, valid_name
+from nl2sql_shell.repl.variables import atoi, before_unterminated, drop_word_semicolons, echo, is_number, meta_arguments, parse_boolean, sql_identifier, substitute, valid_name
 
 Handler = Callable[[Shell, str], bool]
 _ALIASES = {"\\html": "\\H", "\\help": "\\h"}  # psql's other spellings of a command
@@ -44,6 +44,13 @@ _WORDS_READ = {
     **dict.fromkeys(("\\pset", "\\setenv", "\\prompt", "\\getenv", "\\e", "\\edit"), 2),
     **dict.fromkeys(("\\c", "\\connect"), 4),
 }
+# Commands whose words lose the `;`s that end them (psql reads them with its `semicolon` flag),
+# as do the \\d family's (by their prefix) and \\watch's and \\crosstabview's (send.py); \\set,
+# \\pset, \\echo, \\timing, \\g and the others keep them.
+_SEMICOLONS_DROPPED = frozenset(
+    ("\\C", "\\c", "\\connect", "\\cd", "\\e", "\\edit", "\\encoding", "\\h", "\\i", "\\include", "\\ir", "\\include_relative")
+    + ("\\l", "\\list", "\\l+", "\\list+", "\\lo_export", "\\lo_import", "\\lo_unlink", "\\o", "\\out", "\\password", "\\s", "\\t", "\\w", "\\write", "\\x", "\\z")
+)
 # Commands that read their line themselves (a whole line, or words told apart their own way):
 # the others' last word left inside a quote is absent after psql's "unterminated quoted string".
 _OWN_LINE = frozenset({"\\!", "\\copy", "\\ef", "\\ev", "\\echo", "\\qecho", "\\warn", "\\g", "\\gx", "\\gset", "\\gexec", "\\gdesc", "\\crosstabview"})
@@ -105,6 +112,9 @@ def run(shell: Shell, line: str) -> bool:
         return _pgspecial(shell, line, known=False)
     if intercept(shell, name, argument):  # \\if and friends, or a branch not taken
         return True
+    if name in _SEMICOLONS_DROPPED or name.startswith("\\d"):
+        kept = drop_word_semicolons(argument)
+        line, argument = line[: len(line) - len(argument)] + kept, kept
     entry = _COMMANDS.get(name)
     if (entry is None or name in _SERVER_COMMANDS) and not shell.require_connection():
         return True

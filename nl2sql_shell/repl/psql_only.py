@@ -80,7 +80,7 @@ def watch(shell: Shell, buffer: str, argument: str) -> None:
             while process is None or process.poll() is None:  # until the pager is quit
                 settings.title = f"{title + chr(9) if title else ''}{time.strftime('%c')} (every {_c_g(interval)}s)\n"  # \pset title first, as psql's
                 try:
-                    ok = shell.run_sql(sql, verbatim=not buffer.strip()).succeeded  # the previous query went with its variables in
+                    ok = shell.run_sql(sql, verbatim=not buffer.strip(), watched=True).succeeded  # the previous query went with its variables in
                 finally:
                     settings.title = title
                 if not ok:

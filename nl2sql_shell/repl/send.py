@@ -35,7 +35,7 @@ from nl2sql_shell.repl.shell import Shell, StopScript
 from nl2sql_shell.repl.special_variables import HOOKED
 from nl2sql_shell.repl.statements import split_meta_command, statement_pieces
 from nl2sql_shell.repl.transactions import implicit_transaction, no_transaction, run_in_transaction_mode
-from nl2sql_shell.repl.variables import boolean, meta_arguments, meta_words, substitute, valid_name, without_unterminated
+from nl2sql_shell.repl.variables import boolean, drop_word_semicolons, meta_arguments, meta_words, substitute, valid_name, without_unterminated
 
 SENDERS = ("\\g", "\\gx", "\\gset", "\\gdesc", "\\gexec", "\\crosstabview", "\\watch")
 
@@ -85,7 +85,7 @@ def send(shell: Shell, name: str, buffer: str, argument: str, *, options: bool =
     if name == "\\watch":
         from nl2sql_shell.repl.psql_only import watch
 
-        watch(shell, buffer, argument)
+        watch(shell, buffer, drop_word_semicolons(argument))
         return True
     if not (name in ("\\g", "\\gx") and argument.lstrip().startswith("|")):  # `\\g |cmd` takes the line as typed
         argument = without_unterminated(argument, shell.meta_error)
@@ -109,13 +109,13 @@ def send(shell: Shell, name: str, buffer: str, argument: str, *, options: bool =
         if name == "\\crosstabview":
             from nl2sql_shell.repl.crosstab import crosstab
 
-            crosstab(shell, sql, argument, verbatim, ended)
+            crosstab(shell, sql, drop_word_semicolons(argument), verbatim, ended)
         elif name == "\\gset":
             _gset(shell, sql, words[0] if words else "", verbatim, ended)
         elif name == "\\gexec":
             _gexec(shell, sql, verbatim, ended)
         elif shell.announce(sql := sql if verbatim else substitute(sql, shell.variables)):  # (timed by the executor)
-            described = shell.executor.describe_result(sql)
+            described = run_in_transaction_mode(shell.conn, sql, shell.variables, shell.interactive, lambda: shell.executor.describe_result(sql))  # psql's SendQuery: BEGIN, savepoint
             shell.last_failed, shell.last_sql = not described.succeeded, sql
             shell.record_result(described)  # ROW_COUNT: the columns described, as psql counts its rows
         shell.say_timing(shell.sent_at)  # after the rows are handled, failed or not (psql's SendQuery)

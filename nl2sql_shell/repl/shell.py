@@ -287,11 +287,12 @@ class Shell:
             self.run_sql(pending + statement if pending else statement, verbatim=verbatim)
             pending, pos = "", end
 
-    def run_sql(self, sql: str, *, read_only: bool = False, statement_timeout_ms: int | None = None, single: bool = False, verbatim: bool = False) -> Outcome:
+    def run_sql(self, sql: str, *, read_only: bool = False, statement_timeout_ms: int | None = None, single: bool = False, verbatim: bool = False, watched: bool = False) -> Outcome:
         """Execute one statement with psql's output; reconnect once if the server went away.
         `single`: exactly one statement (model SQL), see Executor.run. The user's SQL gets
         psql's variable interpolation (`:name`, `:'name'`, `:"name"`) unless it comes `verbatim`
-        (a -c string, which psql's lexer never reads); model SQL never does.
+        (a -c string, which psql's lexer never reads); model SQL never does. ``watched``:
+        `\\watch`'s, which psql sends with no AUTOCOMMIT BEGIN or ON_ERROR_ROLLBACK savepoint.
         In a branch of `\\if` that is not taken, nothing is sent."""
         if not self.conditions.active():
             if self.interactive:
@@ -305,7 +306,7 @@ class Shell:
             outcome = Outcome(True)
             for piece in pieces:  # a ; inside a variable's value ends a statement there, as in psql
                 if self.announce(piece):
-                    outcome = self._send(piece, statement_timeout_ms)
+                    outcome = self._send(piece, statement_timeout_ms, watched=watched)
             return outcome
         self._log_query(sql)  # model SQL: shown and agreed to already, but logged as every query psql sends
         return self._send(sql, statement_timeout_ms, read_only=read_only, single=single)
@@ -328,7 +329,7 @@ class Shell:
         them. Under SQL_ASCII the server takes any bytes: such a statement runs as any other."""
         return undecodable(sql) and not (self.connected and self.conn.info.encoding == "ascii")
 
-    def _send(self, sql: str, statement_timeout_ms: int | None, *, read_only: bool = False, single: bool = False) -> Outcome:
+    def _send(self, sql: str, statement_timeout_ms: int | None, *, read_only: bool = False, single: bool = False, watched: bool = False) -> Outcome:
         if undecodable(sql):  # bytes that are no UTF-8 (a -c argument): maybe the client encoding's
             sql = self.in_client_encoding(sql)
         if self.only_as_bytes(sql):
@@ -344,9 +345,9 @@ class Shell:
             return self._finish(sql, run(), model=True)
         if single:  # a model write the person confirmed: one statement, in AUTOCOMMIT and ON_ERROR_ROLLBACK as typed SQL
             return self._finish(sql, self._in_transaction_mode(sql, run), model=True)
-        if len(statement_pieces(sql)) > 1:  # joined by \; : one query, every result printed, as psql sends its buffer
-            return self._finish(sql, self._in_transaction_mode(sql, lambda: self.executor.run_simple(sql)))
-        return self._finish(sql, self._in_transaction_mode(sql, run))
+        # joined by \; : one query, every result printed, as psql sends its buffer
+        send = (lambda: self.executor.run_simple(sql)) if len(statement_pieces(sql)) > 1 else run
+        return self._finish(sql, send() if watched else self._in_transaction_mode(sql, send))
 
     def send_undecodable(self, sql: str) -> Outcome:
         """A statement holding bytes that are not UTF-8, sent as those bytes, as psql sends

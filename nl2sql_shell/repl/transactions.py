@@ -34,7 +34,8 @@ _NO_BEGIN_PAIRS = {
     ("create", "tablespace"),
     ("drop", "tablespace"),
 }
-# psql leaves its savepoint alone after the user's own transaction control.
+# psql leaves its savepoint alone after the user's own transaction control, in any result of
+# the query (`savepoint a \\; insert ...`: releasing its own would release the user's too).
 _SAVEPOINT_GONE = ("COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK")
 
 
@@ -75,7 +76,7 @@ def run_in_transaction_mode(
     status = conn.info.transaction_status
     if status == pq.TransactionStatus.INERROR:
         conn.execute(f"ROLLBACK TO {SAVEPOINT}")
-    elif status == pq.TransactionStatus.INTRANS and not (outcome.status or "").startswith(_SAVEPOINT_GONE):
+    elif status == pq.TransactionStatus.INTRANS and not any(tag.startswith(_SAVEPOINT_GONE) for tag in outcome.tags or (outcome.status or "",)):
         conn.execute(f"RELEASE {SAVEPOINT}")
     return outcome
 

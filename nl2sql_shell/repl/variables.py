@@ -262,6 +262,18 @@ def without_unterminated(argument: str, error: Callable[[str], None]) -> str:
     return cut
 
 
+def drop_word_semicolons(text: str) -> str:
+    """A meta-command's arguments with the `;`s that end a word dropped, outside quotes, as
+    psql reads the words of most commands (`\\d t1;`, `\\x on;`, `\\o file;`): a habit from
+    SQL that psql forgives."""
+    tokens = [match.group() for match in _META_TOKEN.finditer(text)]
+    for index, token in enumerate(tokens):
+        ends_word = index + 1 == len(tokens) or tokens[index + 1][:1].isspace()
+        if ends_word and token[:1] not in "'\"`" and token.endswith(";"):
+            tokens[index] = token.rstrip(";")
+    return "".join(tokens)
+
+
 def sql_identifier(word: str, *, downcase: bool = True) -> str:
     """psql's reading of a name argument (OT_SQLID; \\c's OT_SQLIDHACK without ``downcase``)
     from a `meta_arguments` word: trailing `;`s dropped (`\\c db;` is db), double quotes taken

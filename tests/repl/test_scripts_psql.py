@@ -154,6 +154,22 @@ def test_backslash_connect_reads_its_words_as_psql_does(fresh_db, command: str):
         assert b"You are now connected" in out and (b" postgres         | postgres" in out) == (command != "\\c - - - -;"), (out, err)
 
 
+def test_a_backslash_command_s_words_lose_their_semicolons_where_psql_drops_them(fresh_db, tmp_path: Path):
+    """`\\d t1;` found no relation "t1;" and `\\x on;` was an error in scripts, where psql drops
+    the `;` (most commands; \\set, \\pset, \\echo, \\timing, \\g keep it)."""
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("create table t1 (id int)")
+    (tmp_path / "inc.sql").write_text("\\echo included\n")
+    (tmp_path / "s.sql").write_text(
+        "\\d t1;\n\\dt t1;;\n\\x on;\nselect 1 as one;\n\\x off\n\\t on;\n\\t off\n\\C title;\nselect 2 as two;\n\\C\n"
+        "\\encoding LATIN1;\n\\encoding\n\\encoding UTF8\n\\i inc.sql;\n\\o out.txt;\nselect 3 as three;\n\\o\n\\set a b;\n\\echo [:a] x;\n\\pset null n;\nselect null as n;\n"
+        "\\timing on;\nselect 1 as a, 2 as b, 3 as c \\crosstabview a b c;\n"
+    )
+    code, out, err = same(fresh_db, fresh_db, "-f", "s.sql", cwd=tmp_path)
+    assert code == 0 and b'Table "public.t1"' in out and b"-[ RECORD 1 ]\none | 1" in out and b"title\n two" in out and b"LATIN1\n" in out and b"included\n" in out
+    assert (tmp_path / "out.txt").is_file() and b"[b;] x;" in out and b'Null display is "n;".' in out and b'"on;" for "\\timing"' in err
+
+
 def test_a_lost_connection_ends_the_script_with_exit_code_2(fresh_db, tmp_path: Path):
     (tmp_path / "lost.sql").write_text("select 1;\nselect pg_terminate_backend(pg_backend_pid());\nselect 2;\n")
     code, out, err = same(fresh_db, fresh_db, "-f", "lost.sql", cwd=tmp_path)

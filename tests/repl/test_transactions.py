@@ -81,6 +81,25 @@ def test_an_uncommitted_script_rolls_back_at_the_end(pg_server):
         same(mine, psqls, "-c", "select count(*) from t")
 
 
+@pytest.mark.skipif(PSQL is None, reason="psql is not installed")
+def test_the_user_s_own_savepoints_watch_and_gdesc_under_on_error_rollback_and_autocommit_off(pg_server):
+    """ON_ERROR_ROLLBACK looked at the last result's tag alone: `savepoint a \\; insert ...`
+    had psql's savepoint released, the user's `a` with it, and the rows the user rolled back
+    to `a` were committed; `commit \\; begin \\; select 1` aborted the new transaction. \\watch
+    ran in a savepoint (and AUTOCOMMIT off's BEGIN), so its failure committed; \\gdesc ran in
+    neither."""
+    script = (
+        b"\\set ON_ERROR_ROLLBACK on\nbegin;\ninsert into tt values (160); savepoint a; insert into tt values (161);\nrollback to a;\ncommit;\n"
+        b"begin;\ncommit \\; begin \\; select 1;\nselect 2;\ncommit;\n"
+        b"begin;\ninsert into tt values (140);\nselect 1/0 \\watch 1\ncommit;\n"
+        b"begin;\nselect nosuch \\gdesc\nselect 2;\ncommit;\nselect id from tt order by id;\n"
+        b"\\set AUTOCOMMIT off\nselect 1 \\gdesc\nrollback;\nselect 1/0 \\watch 1\nrollback;\n"
+    )
+    with twin_databases(pg_server.conninfo(), "create table tt (id int primary key)") as (mine, psqls):
+        code, out, err = same(mine, psqls, stdin=script)
+    assert b" id  \n-----\n 160\n(1 row)" in out and b"COMMIT\nCOMMIT" not in out and b"WARNING:  there is no transaction in progress" in err
+
+
 def test_the_prompt_shows_the_implicit_transaction(fresh_db):
     """At the prompt (interactive), ON_ERROR_ROLLBACK interactive undoes only the failed statement."""
     out, err = io.StringIO(), io.StringIO()
