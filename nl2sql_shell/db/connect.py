@@ -7,6 +7,7 @@ With no target at all we fall back to the embedded server and its demo database.
 
 from __future__ import annotations
 
+import contextlib
 import locale
 import os
 import sys
@@ -100,11 +101,16 @@ def build_target(
     user: str | None = None,
     prompt_password: bool = False,
 ) -> Target:
-    """psql's argument rules: the first argument may be a database name, a URI or a conninfo."""
-    base = dbname if dbname and ("=" in dbname or "://" in dbname) else ""
+    """psql's argument rules: the first argument may be a database name, a URI or a conninfo,
+    whose own host, port and user win over -h, -p and -U (psql passes it as an expanded
+    dbname after them, and libpq lets a later keyword win); a bad one is libpq's to report."""
+    base = dbname if is_connection_string(dbname) else ""
     extra = {"host": host, "port": port, "user": user}
     if not base and dbname:
         extra["dbname"] = dbname
+    with contextlib.suppress(psycopg.ProgrammingError, UnicodeError):
+        given = conninfo_to_dict(base) if base else {}
+        extra = {key: value for key, value in extra.items() if not given.get(key)}
     return Target(make_conninfo(base, **{k: v for k, v in extra.items() if v}), prompt_password)
 
 

@@ -107,3 +107,12 @@ def test_the_log_keeps_results_aligned_and_no_copy_data(fresh_db, tmp_path: Path
         assert b" a | b \n---+---\n 2 | y\n" in log and b"COPY  ( select 6 ) TO STDOUT \n" in log and b"\n5\n" not in log
         (tmp_path / "mine.log").unlink()
         (tmp_path / "psql.log").unlink()
+
+
+@pytest.mark.parametrize("flags", [["-h", "/nonexistent"], ["-p", "1"], ["-U", "nosuchuser"]])
+def test_a_connection_string_s_own_host_port_and_user_win_over_the_flags(fresh_db, flags: list[str]):
+    """psql passes the string after -h/-p/-U, and libpq lets it win: `-h /nonexistent
+    'host=... dbname=...'` connects as the string says; the flags won here (exit 2, and a
+    password in the string was offered to the -h host)."""
+    code, out, err = same(fresh_db, fresh_db, *flags, "-c", "select 1 as one")
+    assert code == 0 and b" one \n-----\n   1\n" in out
