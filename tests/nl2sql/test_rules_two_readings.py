@@ -75,7 +75,7 @@ CREATE TABLE companies(cname text, year_founded int);
 INSERT INTO companies VALUES ('a', 2020), ('b', 1999);
 """
 
-# The rules that join an owner's table read one schema only: billing gets its own database.
+# A database of several schemas, some off the search_path.
 BILLING = """
 CREATE SCHEMA billing;
 CREATE TABLE billing.invoices(inv_id int PRIMARY KEY, inv_total numeric);
@@ -88,6 +88,8 @@ CREATE TABLE billing.subscriptions(subscription_id int PRIMARY KEY, status text)
 INSERT INTO billing.subscriptions VALUES (1, 'active'), (2, 'past_due');
 CREATE TABLE billing.orders(order_id int PRIMARY KEY, placed date);
 INSERT INTO billing.orders VALUES (1, '2024-01-02'), (2, '2024-02-03');
+CREATE TABLE billing.parcels(parcel_id int PRIMARY KEY, order_id int REFERENCES billing.orders(order_id), carrier text);
+INSERT INTO billing.parcels VALUES (10, 1, 'DHL'), (11, 2, 'UPS');
 """
 
 conn = database_fixture("rules_two_readings", SCHEMA)
@@ -218,6 +220,20 @@ def test_a_table_named_like_a_keyword_keeps_its_name_as_a_quoted_alias(billing, 
         return
     assert result is not None and 'billing.orders AS "order"' in attempt.sql
     assert billing.execute(attempt.sql).fetchall() == [(2,)]
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("SELECT order_id, placed, carrier FROM billing.orders", "SELECT o.order_id, o.placed, p.carrier FROM billing.orders o JOIN billing.parcels p ON o.order_id = p.order_id"),
+        ("SELECT parcel_id, carrier FROM billing.orders", "SELECT parcel_id, carrier FROM billing.parcels"),
+    ],
+)
+def test_the_owner_of_a_missing_column_is_read_in_a_database_of_several_schemas(billing, written: str, meant: str) -> None:
+    """The owner repairs were off wherever the tables came from more than one schema (most
+    real databases): `carrier` is a column of billing.parcels, joined on its declared key."""
+    attempt = _repaired_only_to_its_meaning(billing, written, meant)
+    assert [c.rule for c in attempt.changes] == ["table_owner"] and "billing.parcels" in attempt.sql
 
 
 def test_a_table_the_named_schema_lacks_is_looked_for_everywhere(billing) -> None:

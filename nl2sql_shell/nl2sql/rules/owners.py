@@ -36,13 +36,13 @@ def table_owner(scope: Scope, tables: Tables, context: Context) -> Iterator[Chan
 
 def _read_from_owner(scope: Scope, schema: Schema) -> Change | None:
     select = scope.expression
-    if not isinstance(select, exp.Select) or schema.multiple_schemas:
+    if not isinstance(select, exp.Select):
         return None
     from_ = select.args.get("from_")
     if from_ is None or select.args.get("joins") or not isinstance(from_.this, exp.Table):
         return None
     source = from_.this
-    table = schema.table(source.name)
+    table = schema.table(source.name, source.db or None)  # (in its schema, or as the search_path finds it)
     alias = source.alias_or_name
     if table is None or any(isinstance(c.this, exp.Star) or c.table not in ("", alias) for c in scope.columns):
         return None
@@ -65,7 +65,7 @@ def _elsewhere_in_statement(select: exp.Select, missing: list[str], schema: Sche
     """Whether another table of the whole statement has a missing column: then it may be an
     outer query's column that a subquery reads, which is no error."""
     for other in select.root().find_all(exp.Table):
-        found = schema.table(other.name) if other is not source else None
+        found = schema.table(other.name, other.db or None) if other is not source else None
         if found is not None and any(found.column(n) for n in missing):
             return True
     return False
