@@ -352,14 +352,18 @@ class Shell:
     def send_undecodable(self, sql: str) -> Outcome:
         """A statement holding bytes that are not UTF-8, sent as those bytes, as psql sends
         them: the server refuses them with its one line (an open transaction aborts, as
-        psql's does), and the session goes on."""
+        psql's does), and the session goes on: as after any query, ERROR, SQLSTATE and
+        LAST_ERROR_* say so, and `\\p` and `\\g` have it as the previous query."""
+        self.last_sql = sql
         try:
             self.conn.execute(sql.encode("utf-8", "surrogateescape"))
+            outcome = Outcome(True)
         except psycopg.Error as exc:
             self.error(self.location + error_text(exc, self.settings.messages))
-            self.last_failed = True
-            return Outcome(False, error=error_text(exc), diag=exc.diag)
-        return Outcome(True)
+            outcome = Outcome(False, error=error_text(exc), diag=exc.diag)
+        self.last_failed = not outcome.ok
+        self.record_result(outcome)
+        return outcome
 
     def run_query_string(self, sql: str) -> Outcome:
         """Several statements sent as one query (psql's `-c`): one implicit transaction. As

@@ -44,6 +44,14 @@ def test_script_file_goes_on_after_a_bad_byte_like_psql(fresh_db, tmp_path: Path
     assert err == b'nl2sql-shell:bad.sql:2: ERROR:  invalid byte sequence for encoding "UTF8": 0xff\n'
 
 
+def test_a_statement_with_a_bad_byte_sets_the_error_variables_and_is_the_previous_query(fresh_db, tmp_path: Path):
+    """ERROR, SQLSTATE and LAST_ERROR_* stayed unset (`\\if :ERROR` took the wrong branch), and
+    `\\p` and `\\g` had no previous query."""
+    (tmp_path / "bad.sql").write_bytes(b"select 'a\xffb';\n\\echo [:ERROR] [:SQLSTATE] [:LAST_ERROR_SQLSTATE]\n\\p\n\\g\n")
+    code, out, err = same_as_psql(fresh_db, tmp_path, "-f", "bad.sql")
+    assert out.startswith(b"[true] [22021] [22021]\nselect 'a\xffb';\n") and err.count(b"invalid byte sequence") == 2
+
+
 def test_the_line_and_bytes_reported_are_psqls(fresh_db, tmp_path: Path):
     script = b"select 1,\n'\xc3(' as x,\n3;\nselect 'a\xe2\x82';\n-- \xff in a comment is never sent\nselect 'b' \xc3\n;\nselect 'tail \xff'"
     (tmp_path / "multi.sql").write_bytes(script)
