@@ -177,12 +177,10 @@ def describe(conn: psycopg.Connection, *, now: bool = False, place: bool = True)
     sentence = f'You are {"now " if now else ""}connected to database "{info.dbname}" as user "{info.user}"'
     if not place:
         return sentence + "."
-    params = conninfo_to_dict(info.dsn)
-    host = info.host
-    if host.startswith("/"):
-        where = f'via socket in "{host}" at port "{info.port}"'
+    host, addr = info.host, info.hostaddr
+    if host.startswith("/") or not host:  # (psql's is_unixsock_path: a hostaddr given with no host reads as the socket default)
+        where = f'on address "{addr}" at port "{info.port}"' if addr else f'via socket in "{host}" at port "{info.port}"'
     else:
-        addr = params.get("hostaddr")
         where = f'on host "{host}"' + (f' (address "{addr}")' if addr and addr != host else "") + f' at port "{info.port}"'
     return f"{sentence} {where}."
 

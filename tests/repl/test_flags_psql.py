@@ -116,3 +116,12 @@ def test_a_connection_string_s_own_host_port_and_user_win_over_the_flags(fresh_d
     password in the string was offered to the -h host)."""
     code, out, err = same(fresh_db, fresh_db, *flags, "-c", "select 1 as one")
     assert code == 0 and b" one \n-----\n   1\n" in out
+
+
+def test_conninfo_names_the_address_of_a_tcp_connection_made_with_hostaddr(fresh_db):
+    """A socket directory as host and hostaddr=127.0.0.1 is a TCP connection: psql says
+    `on address "127.0.0.1"`; the shell said `via socket in "<folder>"`."""
+    from psqlcompare import theirs
+
+    mine, psql = (run(f"{fresh_db} hostaddr=127.0.0.1", "-c", "\\conninfo") for run in (ours, theirs))
+    assert mine[1].splitlines()[0] == psql[1].splitlines()[0] and b' on address "127.0.0.1" at port ' in mine[1]  # (then the embedded server's password file, ours alone)
