@@ -188,6 +188,20 @@ JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.tablename
 WHERE c.oid = ANY(%(oids)s) AND s.inherited = (c.relkind = 'p')
 """
 
+# The same of a partitioned table's partitions, for a parent never analyzed itself (autovacuum
+# analyzes partitions, never their parent: on an untuned database that is every one).
+_PARTITION_STATS = """
+SELECT i.inhparent AS oid, s.attname AS name, s.most_common_vals::text::text[] AS values,
+       CASE WHEN s.n_distinct >= 0 THEN s.n_distinct
+            ELSE -s.n_distinct * greatest(c.reltuples, 0) END <= %(max_distinct)s AS few
+FROM pg_inherits i
+JOIN pg_class c ON c.oid = i.inhrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_stats s ON s.schemaname = n.nspname AND s.tablename = c.relname AND NOT s.inherited
+WHERE i.inhparent = ANY(%(oids)s) AND has_table_privilege(i.inhparent, 'SELECT') AND NOT row_security_active(i.inhparent)
+ORDER BY c.relname
+"""
+
 # A number column's most common values and histogram bounds hold its least and greatest value.
 _RANGE_STATS = """
 SELECT c.oid, s.attname AS name, s.most_common_vals::text::text[] AS values, s.histogram_bounds::text::text[] AS bounds
@@ -394,6 +408,7 @@ def _samples(
             text.discard(key)
         elif key in arrays and 0 < len(row.elements) <= max_distinct:
             found[key] = tuple(row.elements[:limit])
+    found.update(_from_partitions(cur, [rel.oid for rel in relations if rel.kind == "p"], text, limit, max_distinct))
 
     def probes(kinds: set[tuple[int, str]], probe: sql.SQL, tables: list[Any]) -> list[sql.Composed]:
         return [
@@ -410,6 +425,26 @@ def _samples(
     found = {key: shown for key, values in found.items() if (shown := tuple(v for v in values if not opaque(v)))}
     json = {(c.oid, c.name) for cols in columns.values() for c in cols if c.is_json}
     found.update((key, v[:MAX_JSON_KEYS]) for key, v in _probe(cur, probes(json, _KEY_PROBE, [r for r in relations if r.readable])).items())
+    return found
+
+
+def _from_partitions(cur: psycopg.Cursor, parents: list[int], text: set[tuple[int, str]], limit: int, max_distinct: int) -> _Samples:
+    """Values of a partitioned table's text columns that its own statistics lack, from its
+    partitions' (in their order): when each partition has few values and all of them
+    together are few too. Those found leave ``text``."""
+    wanted = {key for key in text if key[0] in parents}
+    if not wanted:
+        return {}
+    merged: dict[tuple[int, str], dict[str, None]] = {}
+    many: set[tuple[int, str]] = set()
+    for row in cur.execute(_PARTITION_STATS, {"oids": sorted({oid for oid, _ in wanted}), "max_distinct": max_distinct}):
+        key = (row.oid, row.name)
+        if key in wanted:
+            merged.setdefault(key, {}).update(dict.fromkeys(row.values or ()))
+            if not row.few:
+                many.add(key)
+    found = {key: tuple(values)[:limit] for key, values in merged.items() if key not in many and 0 < len(values) <= max_distinct}
+    text.difference_update(found)
     return found
 
 

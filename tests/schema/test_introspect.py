@@ -191,6 +191,23 @@ def test_addresses_are_never_shown_whatever_their_length(fresh_db: str) -> None:
     assert "opensesame" not in render_schema([table], qualify=schema.needs_schema)
 
 
+def test_a_partitioned_table_never_analyzed_itself_shows_its_partitions_values(fresh_db: str) -> None:
+    """Autovacuum analyzes partitions, never their parent: its `kind` column came without a
+    value, and `? how many clicks` was refused ("nothing in this database matches")."""
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(
+            """CREATE TABLE events (id bigint, happened date NOT NULL, kind text, api_token text) PARTITION BY RANGE (happened);
+               CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+               CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+               INSERT INTO events SELECT g, DATE '2024-06-01' + g, CASE WHEN g % 3 = 0 THEN 'login' WHEN g < 300 THEN 'click' ELSE 'scroll' END, 'tok' || g
+               FROM generate_series(1, 400) g;
+               ANALYZE events_2024; ANALYZE events_2025"""
+        )
+        events = read_schema(conn).table("events")
+    assert set(events.column("kind").sample_values) == {"login", "click", "scroll"}
+    assert events.column("api_token").sample_values == ()
+
+
 def test_big_unanalyzed_tables_are_not_scanned(fresh_db: str) -> None:
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute("CREATE TABLE big AS SELECT (ARRAY['a','b'])[g % 2 + 1] AS flag FROM generate_series(1, 200000) g")
