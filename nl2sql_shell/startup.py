@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import signal
 import sys
 from typing import TYPE_CHECKING
@@ -43,6 +44,9 @@ def _embedded_target() -> tuple[db_connect.Target, str, EmbeddedSession]:
         + f" \"{DEMO_DBNAME}\". Pass a database name or set PGHOST to use your own server."
     )
     return db_connect.Target(server.conninfo(DEMO_DBNAME)), note, session
+
+
+SUBCOMMANDS = ("eval", "bench", "finetune", "proxy")
 
 
 def run_shell(
@@ -113,6 +117,8 @@ def run_shell(
         conn = db_connect.connect(conn_target)
     except psycopg.Error as exc:
         print(f"nl2sql-shell: error: {db_connect.libpq_message(exc)}", file=sys.stderr)
+        if dbname and (meant := difflib.get_close_matches(dbname, SUBCOMMANDS, n=1, cutoff=0.75)):  # `nl2sql-shell proxxy`: psql's rules read a database name
+            print(f"nl2sql-shell: hint: {dbname} was read as a database name; the command is {meant[0]}", file=sys.stderr)
         return EXIT_CONNECTION
     except Exception as exc:  # noqa: BLE001 - e.g. the embedded server could not start
         print(f"nl2sql-shell: error: {exc}", file=sys.stderr)

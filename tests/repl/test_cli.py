@@ -214,3 +214,11 @@ def test_bytes_that_are_no_text_are_written_as_read_in_a_strict_utf8_locale(fres
     ours = run(SHELL, tmp_path / "ours", PYTHONIOENCODING="utf-8:strict")
     assert ours == run(["psql"], tmp_path / "theirs")
     assert ours[:2] == (b"\xe9\n", b"\xe9\n") and ours[3].startswith(b"\xe9\n")
+
+
+def test_a_subcommand_typed_wrong_is_named_after_the_connection_error(tmp_path):
+    """`nl2sql-shell proxxy` is a database name by psql's rules: the user saw only libpq's
+    two lines about a socket, nothing about the command they meant."""
+    done = shell("proxxy", "-h", str(tmp_path), "-X", "-c", "select 1")
+    assert done.returncode == 2 and done.stderr.splitlines()[-1] == "nl2sql-shell: hint: proxxy was read as a database name; the command is proxy"
+    assert "hint" not in shell("shop", "-h", str(tmp_path), "-X", "-c", "select 1").stderr  # a database name as any other: psql's lines alone
