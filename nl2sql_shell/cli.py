@@ -62,6 +62,12 @@ class _InOrderCommand(click.Command):
         """An unknown option or a missing argument ends the program as psql's does: getopt's
         line, psql's hint, exit code 1."""
         try:
+            args = _unabbreviated(self.get_params(ctx), args)
+        except _Ambiguous as exc:
+            click.echo(f"nl2sql-shell: {exc}", err=True)
+            click.echo('nl2sql-shell: hint: Try "nl2sql-shell --help" for more information.', err=True)
+            ctx.exit(1)
+        try:
             return super().parse_args(ctx, args)
         except click.UsageError as exc:
             complaint = _getopt_complaint(self, exc)
@@ -70,6 +76,55 @@ class _InOrderCommand(click.Command):
             click.echo(f"nl2sql-shell: {complaint}", err=True)
             click.echo('nl2sql-shell: hint: Try "nl2sql-shell --help" for more information.', err=True)
             ctx.exit(1)
+
+
+class _Ambiguous(Exception):
+    """A long option's prefix that several options start with: getopt's line."""
+
+
+# psql's long options in its own order (startup.c), which getopt lists the possibilities of
+# an ambiguous prefix in; ours that psql lacks come after.
+_PSQL_LONG_OPTIONS = tuple(
+    "--" + name
+    for name in (
+        "echo-all no-align command dbname echo-queries echo-errors echo-hidden file field-separator field-separator-zero host html"
+        " list log-file no-readline single-transaction output port pset quiet record-separator record-separator-zero single-step"
+        " single-line tuples-only table-attr username set variable version no-password password expanded no-psqlrc help csv"
+    ).split()
+)
+
+
+def _unabbreviated(params: list[click.Parameter], args: list[str]) -> list[str]:
+    """getopt_long's abbreviations, which psql takes: a long option's unique prefix is that
+    option (`--tuples` is --tuples-only, `--comm=...` --command); one several options start
+    with is getopt's error (_Ambiguous). The value of an option that takes one is never read
+    as an option."""
+    options = [p for p in params if isinstance(p, click.Option)]
+    names = sorted({name for p in options for name in (*p.opts, *p.secondary_opts) if name.startswith("--")})
+    valued = {name for p in options if not p.is_flag and not p.count for name in p.opts}
+    out: list[str] = []
+    value_next = False
+    for index, arg in enumerate(args):
+        if value_next or arg == "--":
+            if not value_next:
+                return out + args[index:]
+            out.append(arg)
+            value_next = False
+            continue
+        if arg.startswith("--") and len(arg) > 2:
+            name, equals, value = arg.partition("=")
+            found = [known for known in names if known.startswith(name)]
+            if name not in names and len(found) > 1:
+                order = sorted(found, key=lambda known: _PSQL_LONG_OPTIONS.index(known) if known in _PSQL_LONG_OPTIONS else len(_PSQL_LONG_OPTIONS))
+                raise _Ambiguous(f"option '{name}' is ambiguous; possibilities: " + " ".join(f"'{known}'" for known in order))
+            name = found[0] if name not in names and found else name
+            arg, value_next = name + equals + value, not equals and name in valued
+        elif arg.startswith("-") and len(arg) > 1:  # `-Xc`: the first letter that takes a value ends the cluster
+            letters = arg[1:]
+            at = next((i for i, letter in enumerate(letters) if f"-{letter}" in valued), None)
+            value_next = at == len(letters) - 1
+        out.append(arg)
+    return out
 
 
 def _getopt_complaint(command: click.Command, exc: click.UsageError) -> str | None:

@@ -251,3 +251,21 @@ def test_output_and_log_files(fresh_db, tmp_path, flags):
         assert (tmp_path / f"ours.{kind}").read_bytes() == (tmp_path / f"psql.{kind}").read_bytes()
     assert b"q\n" in (tmp_path / "psql.out").read_bytes() and b"q\n" not in (tmp_path / "psql.log").read_bytes()
     same(fresh_db, fresh_db, "-o", "/dev/null", "-L", "/dev/null", *commands, cwd=tmp_path)
+
+
+@pytest.mark.parametrize("args", [["--tuples", "-c", "select 1"], ["--comm=select 2"], ["--single-t", "-c", "select 3"], ["-c", "--tuples"], ["--no-a", "-c", "select 4 as x"]])
+def test_a_long_option_s_unique_prefix_is_that_option(fresh_db, args: list[str]):
+    """getopt_long, which psql reads its options with, takes `--tuples` for --tuples-only: the
+    shell said "unrecognized option" and exited 1. (`-c --tuples`: a value, not an option.)"""
+    code, out, _ = same(fresh_db, fresh_db, *args)
+    assert code == 0
+
+
+def test_an_ambiguous_long_option_lists_psql_s_possibilities(fresh_db):
+    from psqlcompare import ours, theirs
+
+    mine, psql = ours(fresh_db, "--no", "-c", "select 1"), theirs(fresh_db, "--no", "-c", "select 1")
+    assert mine[0] == psql[0] == 1
+    assert mine[2].split(b": ", 1)[1].splitlines()[0] == psql[2].split(b": ", 1)[1].splitlines()[0] == (
+        b"option '--no' is ambiguous; possibilities: '--no-align' '--no-readline' '--no-password' '--no-psqlrc'"
+    )
