@@ -106,7 +106,8 @@ def test_gset_refuses_a_column_that_is_no_variable_name_as_psql(fresh_db, tmp_pa
     assert b'invalid variable name: "?column?"' in result[2]
 
 
-GDESC_GEXEC = """select 1 as a, 'x'::varchar(5) as b, now() \\gdesc
+GDESC_GEXEC = """\\gdesc
+select 1 as a, 'x'::varchar(5) as b, now() \\gdesc
 create temp table g(a int) \\gdesc
 select format('select %s as x', g) from generate_series(1,2) g \\gexec
 select 'select 1/0', 'select 7 as y', null \\gexec
@@ -129,5 +130,6 @@ def test_gdesc_gexec_warn_and_getenv_as_psql(fresh_db, tmp_path: Path, flags: li
     result = ours(fresh_db, *flags, "-f", "g.sql", cwd=tmp_path)
     assert result == theirs(fresh_db, *flags, "-f", "g.sql", cwd=tmp_path)
     code, out, err = result
+    assert b"The command has no result, or the result has no columns.\n" in out.split(b" Column ")[0]  # an empty buffer at the start: psql describes the empty query
     assert b" b      | character varying(5)\n" in out and b"The command has no result, or the result has no columns.\n" in out
     assert (b" y \n---\n 7\n" in out) == (flags != ["-v", "ON_ERROR_STOP=1"]) and b"division by zero" in err
