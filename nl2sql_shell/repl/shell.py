@@ -500,6 +500,9 @@ class Shell:
         elif outcome.cancelled:  # the server's error fields stayed inside psycopg
             self.last_error = None
             self.variables.update(SQLSTATE=CANCEL_SQLSTATE, LAST_ERROR_SQLSTATE=CANCEL_SQLSTATE, LAST_ERROR_MESSAGE=CANCEL_MESSAGE)
+        else:  # libpq's own error (a lost connection): psql's empty code and message, not the last success's 00000
+            self.last_error = None
+            self.variables.update(SQLSTATE="", LAST_ERROR_SQLSTATE="", LAST_ERROR_MESSAGE="")
 
 
     def schema_changed(self) -> None:

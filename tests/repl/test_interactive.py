@@ -153,6 +153,22 @@ def test_prompt_octal_escapes_are_bytes_as_psql_writes_them(fresh_db):
     assert PromptRenderer(shell).first() == "<99xA\ufffdé\ufffd>"
 
 
+def test_a_query_that_meets_a_lost_connection_leaves_psql_s_empty_error_code(fresh_db):
+    """libpq's own error has no SQLSTATE: psql sets SQLSTATE and LAST_ERROR_* empty; the shell
+    kept the last success's 00000."""
+    import psycopg
+
+    target = Target(fresh_db)
+    shell = Shell(target, connect(target), interactive=True, output=Output(io.StringIO(), use_pager=False), errors=io.StringIO())
+    shell.handle("select 1;")
+    with psycopg.connect(fresh_db, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (shell.conn.info.backend_pid,))
+    shell.handle("select 2;")
+    assert "Attempting reset: Succeeded." in shell.errors.getvalue()
+    assert {name: shell.variables.get(name) for name in ("ERROR", "SQLSTATE", "LAST_ERROR_SQLSTATE", "LAST_ERROR_MESSAGE")} == {
+        "ERROR": "true", "SQLSTATE": "", "LAST_ERROR_SQLSTATE": "", "LAST_ERROR_MESSAGE": ""}
+
+
 def test_connect_to_missing_database_keeps_the_old_connection(typed):
     out, err, shell = typed("\\c no_such_database\nselect current_database();\n\\q\n")
     assert err.startswith("connection to server on socket ") and err.endswith('database "no_such_database" does not exist\nPrevious connection kept\n'), err  # psql's words at the prompt: no "\\connect: "
