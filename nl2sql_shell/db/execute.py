@@ -199,7 +199,8 @@ def read_only_transaction(conn: psycopg.Connection, statement_timeout_ms: int | 
         conn.execute("SET LOCAL standard_conforming_strings = on")
         conn.execute(f"SET LOCAL lock_timeout = {NO_WAIT_MS}")
         if statement_timeout_ms:  # in a transaction of our own, the tighter of ours and the session's (a role's limit is the administrator's)
-            current = conn.execute("SELECT setting::bigint FROM pg_catalog.pg_settings WHERE name = 'statement_timeout'").fetchone() if own else None
+            # (read before the search_path is pinned: only pg_catalog's `=` may resolve here, or an owner's text operator ran as the asker)
+            current = conn.execute("SELECT setting::pg_catalog.int8 FROM pg_catalog.pg_settings WHERE name OPERATOR(pg_catalog.=) 'statement_timeout'").fetchone() if own else None
             limit = min(int(statement_timeout_ms), current[0]) if current and current[0] > 0 else int(statement_timeout_ms)
             conn.execute(f"SET LOCAL statement_timeout = {limit}")  # (in the user's, no query of ours may take its snapshot first)
         yield

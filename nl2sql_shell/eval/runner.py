@@ -391,7 +391,7 @@ class SuiteServer:
         superuser's rights."""
         password = secrets.token_urlsafe(24)
         with admin_connection(self.admin) as conn:  # the session user's rights: a role set in its options can be reset
-            if not conn.execute("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = session_user").fetchone()[0]:
+            if not conn.execute("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) session_user").fetchone()[0]:
                 return self
             _take_role(conn, password)
         return replace(self, role=SUITE_ROLE, password=password)

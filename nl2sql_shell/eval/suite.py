@@ -193,7 +193,7 @@ def load_database(
     dump_path = Path(dump_path)
     name = sql.Identifier(db_name)
     with admin_connection(admin_conninfo) as admin:
-        if not admin.execute("SELECT rolsuper OR rolcreatedb FROM pg_catalog.pg_roles WHERE rolname = current_user").fetchone()[0]:
+        if not admin.execute("SELECT rolsuper OR rolcreatedb FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) current_user").fetchone()[0]:
             raise SuiteError(f"cannot create the database {db_name} (the user needs CREATEDB): nothing was dropped")
         _refuse_foreign(admin, db_name, dump_path)
         # what a suite may have done to its database last time, which would keep it from being dropped
