@@ -300,7 +300,7 @@ class QuestionHandler:
                 self.shell.error(visible(f"Not run: since it was proposed, it may have side effects ({'; '.join(proof.reasons)})."))
                 self.shell.last_failed = True
                 return
-            if boolean(self.shell.variables.get("SINGLESTEP")) and not self.shell.announce(answer.sql):  # -s: asked first, as every query psql sends
+            if boolean(self.shell.variables.get("SINGLESTEP")) and not self.shell.announce(visible_sql(answer.sql)):  # -s: asked first, as every query psql sends; escaped, as the model's SQL is wherever it is shown
                 return
             self._run(answer)
 

@@ -606,6 +606,23 @@ def test_single_step_mode_asks_before_a_proven_answer_runs_unattended(db, step, 
     assert (" forty_two \n" in shown) == ran
 
 
+def test_single_step_shows_the_model_s_sql_escaped(db):
+    """-s's "verify command" box printed the model's SQL raw: a clear-screen and a redrawn
+    statement (`status = 'paid'`) hid the one that ran (`status <> ...`)."""
+    from nl2sql_shell.nl2sql.pipeline import Asker, Options
+    from tests.scripted import Scripted
+
+    handler, out = _handler(db, [])
+    handler.shell.interactive, handler.assume_yes, handler.confirm = False, True, None
+    handler.shell.variables["SINGLESTEP"] = "on"
+    handler.shell.read_line = lambda: "x\n"
+    handler.asker = Asker(Scripted(["SELECT count(*) AS n FROM t WHERE note <> '\x1b[2J\x1b[Hhidden'"]), Options(max_repairs=0, candidates=1))
+    handler.ask("? how many rows are in t")
+    shown = out.getvalue()
+    assert "\x1b" not in shown and "***(Single step mode: verify command)" in shown, handler.shell.errors.getvalue()
+    assert "\\x1B[2J" in shown.split("***(Single step mode")[1]
+
+
 def test_a_line_that_is_not_an_answer_waits_at_the_next_prompt(db):
     """Typed ahead (or pasted without bracketed paste), a line read as the confirmation's
     answer vanished without a word, then was only said to be ignored: it is kept, unrun, for
