@@ -14,6 +14,7 @@ import re
 
 from sqlglot import exp
 from sqlglot.errors import TokenError
+from sqlglot.tokens import TokenType
 
 from nl2sql_shell.sql_text import CAPITAL_START, STATEMENT_START, in_quote_or_comment
 
@@ -112,7 +113,29 @@ def _before_prose(sql: str) -> str:
 
 
 def _tidy(sql: str) -> str:
-    return sql.strip().rstrip(";").strip()
+    return _line_breaks(sql.strip().rstrip(";").strip())
+
+
+_STRINGS = frozenset({TokenType.STRING, TokenType.NATIONAL_STRING, TokenType.RAW_STRING, TokenType.HEREDOC_STRING, TokenType.BIT_STRING, TokenType.HEX_STRING, TokenType.BYTE_STRING})
+
+
+def _line_breaks(sql: str) -> str:
+    """Carriage returns outside strings written as the line breaks they are to PostgreSQL:
+    one ends a `--` comment there, but shown as `\\r` it read as more of the comment
+    (`-- just this one\\r OR now() IS NOT NULL` deleted every row). In a string it is data."""
+    if "\r" not in sql:
+        return sql
+    try:
+        tokens = DIALECT.tokenize(sql)
+    except TokenError:
+        return sql
+    kept = [(token.start, token.end) for token in tokens if token.token_type in _STRINGS or (token.token_type == TokenType.IDENTIFIER and sql[token.start] == '"')]
+    out, pos = [], 0
+    for start, end in kept:
+        out += [sql[pos:start].replace("\r\n", "\n").replace("\r", "\n"), sql[start : end + 1]]
+        pos = end + 1
+    out.append(sql[pos:].replace("\r\n", "\n").replace("\r", "\n"))
+    return "".join(out)
 
 
 def _tokenizes(sql: str) -> bool:

@@ -111,3 +111,17 @@ def test_every_benchmark_abstention_is_a_refusal_and_no_gold_query_is() -> None:
     golds = [g for q in suite.questions for g in gold_queries(q.gold)]
     assert not [g for g in golds if is_refusal(g)]
     assert all(extract_sql(f"```sql\n{g}\n```") == g.strip().rstrip(";").strip() for g in golds)
+
+
+@pytest.mark.parametrize(
+    ("reply", "sql"),
+    [
+        ("DELETE FROM orders WHERE id = 5 -- just this one\r OR now() IS NOT NULL", "DELETE FROM orders WHERE id = 5 -- just this one\n OR now() IS NOT NULL"),
+        ("SELECT 'a\rb' AS x\r\nFROM t", "SELECT 'a\rb' AS x\nFROM t"),  # in a string it is data
+        ('SELECT "odd\rname" FROM t', 'SELECT "odd\rname" FROM t'),
+    ],
+)
+def test_a_carriage_return_outside_strings_is_the_line_break_postgres_reads(reply: str, sql: str) -> None:
+    """PostgreSQL ends a `--` comment at a carriage return; shown escaped as `\\r` the rest of
+    the line read as more of the comment, and a yes deleted every row."""
+    assert extract_sql(reply) == sql
