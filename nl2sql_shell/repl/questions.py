@@ -341,6 +341,9 @@ class QuestionHandler:
                 if problem := backslashes_differ(self.shell.conn, answer.sql):  # typed, it would be read otherwise
                     self.shell.error(f"Not editable: {problem}.")
                     continue
+                if visible_sql(answer.sql) != answer.sql:  # in the buffer they are drawn as nothing, or reorder the line, and Enter sends them
+                    self.shell.error("Not editable: it holds control or invisible characters, shown above escaped, which the prompt would not show.")
+                    continue
                 # a draft, not the query buffer: a script asking (\i) would run its buffer;
                 # after one kept earlier, not in its place
                 self.shell.add_draft(answer.sql)
@@ -367,7 +370,7 @@ class QuestionHandler:
         if outcome.ok:
             self.history.append(Example(answer.question, answer.sql))
             self._store().add(answer.question, answer.sql)
-            if self.remember is not None and not backslashes_differ(self.shell.conn, answer.sql):  # recalled, it is typed text
+            if self.remember is not None and not backslashes_differ(self.shell.conn, answer.sql) and visible_sql(answer.sql) == answer.sql:  # recalled, it is typed text, drawn as typed
                 self.remember(answer.sql)
 
     def _explain(self, answer) -> None:

@@ -674,6 +674,22 @@ def test_a_second_answer_kept_for_editing_does_not_replace_the_first(db):
     assert handler.shell.take_prompt_text() == "SELECT note FROM t WHERE id = 1\nSELECT id FROM t"
 
 
+def test_an_answer_with_invisible_characters_is_not_put_where_they_would_not_show(db):
+    """`e` put `'paid<U+200B>'` into the prompt's buffer, where the zero-width space is drawn as
+    nothing (a bidi control reorders the line): Enter ran what the screen did not show. A run
+    answer holding one went into the up-arrow history the same way."""
+    remembered: list[str] = []
+    handler, out = _handler(db, ["e", "n"])
+    handler.remember = remembered.append
+    handler._present(_read(handler, "notes?", "SELECT note FROM t WHERE note <> 'paid\u200b'"))
+    assert handler.shell.take_prompt_text() == "" and "Not editable: it holds control or invisible characters" in handler.shell.errors.getvalue()
+    handler, _ = _handler(db, ["", ""])
+    handler.remember = remembered.append
+    handler._present(_read(handler, "notes?", "SELECT note FROM t WHERE note <> 'paid\u200b'"))
+    handler._present(_read(handler, "notes?", "SELECT note FROM t WHERE note <> 'paid'"))
+    assert remembered == ["SELECT note FROM t WHERE note <> 'paid'"]
+
+
 def test_a_question_too_long_is_one_line_before_the_model_is_waited_for(db, tmp_path):
     """A pasted file after `?`: the shell waited for the model to load (minutes on a first
     start) only to say then that the question is too long."""
