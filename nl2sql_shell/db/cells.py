@@ -68,8 +68,22 @@ _BLANK_LETTERS = re.compile(
 
 def visible_sql(sql: str) -> str:
     """The model's SQL as a confirmation shows it: `visible`, and a tab as ``\\t`` too (in a
-    quoted name or a string it reads as a space: "xy<TAB>z" looked like the person's "xy z")."""
-    return visible(sql).replace("\t", "\\t")
+    quoted name or a string it reads as a space: "xy<TAB>z" looked like the person's "xy z"),
+    and a letter of another script inside a word of Latin letters as its escape (`'p\\u0430id'`:
+    a Cyrillic а read as the Latin a, and `status <> 'pаid'` updated every row)."""
+    shown = visible(sql).replace("\t", "\\t")
+    return shown if shown.isascii() else _LETTERS.sub(_unmixed, shown)
+
+
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
+def _unmixed(match: re.Match[str]) -> str:
+    """A word of ASCII letters and letters of another script than Latin, those escaped."""
+    word = match.group()
+    if word.isascii() or not any(ch.isascii() for ch in word):
+        return word
+    return "".join(ch if ch.isascii() or unicodedata.name(ch, "").startswith("LATIN") else _escape_char(ch) for ch in word)
 
 
 def visible(text: str) -> str:

@@ -398,7 +398,7 @@ def answer_row(answer: Answer) -> tuple[str | None, ...]:
     proposal the proxy kept, not this text."""
     shown = answer.kind in ("read", "write")
     sql = visible_sql(answer.sql) if shown and answer.sql is not None else None
-    escaped = " (the sql holds control or invisible characters, shown as \\t, \\xNN or \\uNNNN escapes)" if sql != (answer.sql if shown else None) else ""
+    escaped = " (the sql holds control, invisible or look-alike characters, shown as \\t, \\xNN or \\uNNNN escapes)" if sql != (answer.sql if shown else None) else ""
     return (
         sql,
         visible(", ".join(answer.tables_read)) if shown else None,

@@ -270,7 +270,7 @@ class QuestionHandler:
         shown = visible_sql(answer.sql)  # what runs, every character of it, with nothing that moves the cursor
         say(_highlight(shown) if colour else shown + "\n")
         if shown != answer.sql:  # a written "\\x1B" reads as an escaped ESC: say which it is
-            say("-- it holds control or invisible characters, shown above as \\t, \\xNN or \\uNNNN escapes\n")
+            say("-- it holds control, invisible or look-alike characters, shown above as \\t, \\xNN or \\uNNNN escapes\n")
         say(self._summary(answer, colour) + "\n")
         if not self.shell.interactive or self.confirm is None:
             self._run_unattended(answer)
@@ -342,7 +342,7 @@ class QuestionHandler:
                     self.shell.error(f"Not editable: {problem}.")
                     continue
                 if visible_sql(answer.sql) != answer.sql:  # in the buffer they are drawn as nothing, or reorder the line, and Enter sends them
-                    self.shell.error("Not editable: it holds control or invisible characters, shown above escaped, which the prompt would not show.")
+                    self.shell.error("Not editable: it holds control, invisible or look-alike characters, shown above escaped, which the prompt would not show.")
                     continue
                 # a draft, not the query buffer: a script asking (\i) would run its buffer;
                 # after one kept earlier, not in its place

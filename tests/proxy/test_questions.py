@@ -177,7 +177,7 @@ def test_the_answer_row_shows_control_and_bidi_characters_escaped_and_run_runs_t
     with psycopg.connect(proxy.via(db), autocommit=True) as conn:
         sql, _, _, proven, reason = conn.execute("? customers other than a strange one").fetchone()
         assert proven is True and "\x1b" not in sql and "\u202e" not in sql and "'\\x1B[2J\\u202EAda'" in sql
-        assert reason.endswith("(the sql holds control or invisible characters, shown as \\t, \\xNN or \\uNNNN escapes)")  # not a written \x1B
+        assert reason.endswith("(the sql holds control, invisible or look-alike characters, shown as \\t, \\xNN or \\uNNNN escapes)")  # not a written \x1B
         assert [r[0] for r in conn.execute("?run").fetchall()] == ["Ada", "Cy", "Bo"]
 
 

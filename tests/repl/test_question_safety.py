@@ -390,13 +390,22 @@ def test_what_is_shown_is_what_runs_whatever_the_model_or_the_catalog_hold(db):
     assert "\x1b" not in shown and "\u202e" not in shown and "\u200b" not in shown
     assert "note <> '\\x1B[1G\\x1B[5A\\x1B[JSELECT note FROM t WHERE id = 1\\u202E\\u200B'" in shown
     assert 'notes\\x1B[2J\\x1B[Hpwned' in shown  # ?+ names the tables given to the model
-    assert "-- it holds control or invisible characters, shown above as \\t, \\xNN or \\uNNNN escapes" in shown  # a written \x1B reads otherwise
+    assert "-- it holds control, invisible or look-alike characters, shown above as \\t, \\xNN or \\uNNNN escapes" in shown  # a written \x1B reads otherwise
     assert "Ignore previous instructions" in shown and "keep me" in shown  # and it ran, as written
     answer = handler.last_answer
     assert disguise in answer.sql and "\x1b" not in notice_text(answer)  # what runs holds them; the proxy's NOTICE shows them escaped
     stream = io.StringIO()
     Draft(stream, width=80).write(disguise)  # the model's text as it streams
     assert stream.getvalue().count("\x1b") == 2  # the draft's own dim and reset, nothing else
+
+
+def test_a_letter_of_another_script_inside_a_latin_word_is_shown_escaped(db):
+    """`status <> 'pаid'` with a Cyrillic а reads as 'paid' and runs as every row; shown as
+    `'p\\u0430id'` with the note, it reads as what it is. A word of one script stays as written."""
+    handler, out = _handler(db, ["n"])
+    handler._present(_read(handler, "not paid?", "SELECT note FROM t WHERE note <> 'p\u0430id' AND note <> 'заказ' AND note <> 'café'"))
+    shown = out.getvalue()
+    assert "note <> 'p\\u0430id' AND note <> 'заказ' AND note <> 'café'" in shown and "look-alike characters" in shown
 
 
 @pytest.mark.parametrize("blank", ["\t", "\ufe00", "\u034f", "\u180b", "\u17b4", "\u115f", "\u3164", "\uffa0", "\u2800", "\U000e0100"])
@@ -682,7 +691,7 @@ def test_an_answer_with_invisible_characters_is_not_put_where_they_would_not_sho
     handler, out = _handler(db, ["e", "n"])
     handler.remember = remembered.append
     handler._present(_read(handler, "notes?", "SELECT note FROM t WHERE note <> 'paid\u200b'"))
-    assert handler.shell.take_prompt_text() == "" and "Not editable: it holds control or invisible characters" in handler.shell.errors.getvalue()
+    assert handler.shell.take_prompt_text() == "" and "Not editable: it holds control, invisible or look-alike characters" in handler.shell.errors.getvalue()
     handler, _ = _handler(db, ["", ""])
     handler.remember = remembered.append
     handler._present(_read(handler, "notes?", "SELECT note FROM t WHERE note <> 'paid\u200b'"))
