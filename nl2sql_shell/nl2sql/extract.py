@@ -113,17 +113,22 @@ def _before_prose(sql: str) -> str:
 
 
 def _tidy(sql: str) -> str:
-    return _line_breaks(sql.strip().rstrip(";").strip())
+    return _outside_strings(sql.strip().rstrip(";").strip())
 
 
 _STRINGS = frozenset({TokenType.STRING, TokenType.NATIONAL_STRING, TokenType.RAW_STRING, TokenType.HEREDOC_STRING, TokenType.BIT_STRING, TokenType.HEX_STRING, TokenType.BYTE_STRING})
 
 
-def _line_breaks(sql: str) -> str:
-    """Carriage returns outside strings written as the line breaks they are to PostgreSQL:
-    one ends a `--` comment there, but shown as `\\r` it read as more of the comment
-    (`-- just this one\\r OR now() IS NOT NULL` deleted every row). In a string it is data."""
-    if "\r" not in sql:
+_LONG_BLANK = re.compile(r"[ \t]{40,}")
+
+
+def _outside_strings(sql: str) -> str:
+    """Layout PostgreSQL reads as such, written so that the screen shows it: a carriage return
+    as the line break it is (it ends a `--` comment, but shown as `\\r` it read as more of the
+    comment: `-- just this one\\r OR now() IS NOT NULL` deleted every row), and a run of
+    blanks long enough to push the rest of a line off the screen as one. In a string both are
+    data, kept as written."""
+    if "\r" not in sql and not _LONG_BLANK.search(sql):
         return sql
     try:
         tokens = DIALECT.tokenize(sql)
@@ -132,10 +137,14 @@ def _line_breaks(sql: str) -> str:
     kept = [(token.start, token.end) for token in tokens if token.token_type in _STRINGS or (token.token_type == TokenType.IDENTIFIER and sql[token.start] == '"')]
     out, pos = [], 0
     for start, end in kept:
-        out += [sql[pos:start].replace("\r\n", "\n").replace("\r", "\n"), sql[start : end + 1]]
+        out += [_laid_out(sql[pos:start]), sql[start : end + 1]]
         pos = end + 1
-    out.append(sql[pos:].replace("\r\n", "\n").replace("\r", "\n"))
+    out.append(_laid_out(sql[pos:]))
     return "".join(out)
+
+
+def _laid_out(text: str) -> str:
+    return _LONG_BLANK.sub(" ", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def _tokenizes(sql: str) -> bool:

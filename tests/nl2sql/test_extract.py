@@ -119,6 +119,8 @@ def test_every_benchmark_abstention_is_a_refusal_and_no_gold_query_is() -> None:
         ("DELETE FROM orders WHERE id = 5 -- just this one\r OR now() IS NOT NULL", "DELETE FROM orders WHERE id = 5 -- just this one\n OR now() IS NOT NULL"),
         ("SELECT 'a\rb' AS x\r\nFROM t", "SELECT 'a\rb' AS x\nFROM t"),  # in a string it is data
         ('SELECT "odd\rname" FROM t', 'SELECT "odd\rname" FROM t'),
+        ("UPDATE orders SET amount = 0 WHERE now() IS NOT NULL OR" + " " * 1700 + "id = 5", "UPDATE orders SET amount = 0 WHERE now() IS NOT NULL OR id = 5"),  # off the screen
+        ("SELECT '" + " " * 50 + "' AS blanks", "SELECT '" + " " * 50 + "' AS blanks"),
     ],
 )
 def test_a_carriage_return_outside_strings_is_the_line_break_postgres_reads(reply: str, sql: str) -> None:
