@@ -37,6 +37,7 @@ from psycopg import sql
 from psycopg.pq import TransactionStatus
 from psycopg.rows import namedtuple_row
 
+from nl2sql_shell.config import holds_password
 from nl2sql_shell.db.as_sent import text_encoding
 from nl2sql_shell.db.execute import SearchPath, catalog_reads
 from nl2sql_shell.nl2sql.proof import plain_reads
@@ -54,6 +55,8 @@ SECRET_PARTS = (
     "access_key", "privatekey", "private_key", "signing_key", "session_key", "recovery_code", "mfa_seed", "card_number", "cardnumber",
     "social_security", "security_answer", "seed_phrase", "recovery_phrase", "mnemonic", "license_key", "licence_key", "product_key",
     "serial_key", "bank_account", "account_number", "routing_number", "credit_card", "card_pan", "passport",
+    "card_no", "cardnum", "ccnum", "security_code", "pincode", "account_no", "acct_no", "acct_number", "question_answer", "iban",
+    "privkey", "priv_key", "aws_key", "recovery",
 )  # fmt: skip
 SECRET_WORDS = frozenset({"pw", "pwd", "pass", "salt", "otp", "totp", "hash", "hashed", "digest", "pin", "pincode", "cvv", "cvc", "ssn", "iban", "pan", "cc", "seed"})
 # A value at least this long with no whitespace and a digit is opaque (hash, UUID, URL, token).
@@ -459,13 +462,18 @@ _SEPARATORS = re.compile(r"[\W_]+")  # anything between words: blanks, - _ . / :
 
 
 def opaque(value: str) -> bool:
-    """A hash, a UUID or a token (long, unbroken, with digits), or a URL or a `user:secret@host`
-    of any length: nothing a question says, and a URL may hold a password
-    (`https://admin:opensesame@hooks.example`: short and without digits, it was shown)."""
-    return _ADDRESS.match(value) is not None or (len(value) >= OPAQUE_LENGTH and not any(c.isspace() for c in value) and any(c.isdigit() for c in value))
+    """A hash, a UUID or a token (long, unbroken, with digits), or anywhere in it a URL, a
+    `user:secret@host`, a `password=`, an HTTP credential or a key block, of any length:
+    nothing a question says, and each may hold a secret (`see https://admin:pw@intranet/`,
+    `Server=db;Password=hunter2;`, `Bearer ...` were shown)."""
+    return (
+        _ADDRESS.search(value) is not None
+        or holds_password(value)
+        or (len(value) >= OPAQUE_LENGTH and not any(c.isspace() for c in value) and any(c.isdigit() for c in value))
+    )
 
 
-_ADDRESS = re.compile(r"\s*(?:[a-z][a-z0-9+.-]*://|www\.|[^\s:@/]+:[^\s@/]*@)", re.IGNORECASE)
+_ADDRESS = re.compile(r"[a-z][a-z0-9+.-]*://|\bwww\.|[^\s:@/\"']+:[^\s@/]*@|\b(?:bearer|basic)\s+[\w+/=.~-]{16,}|-----BEGIN", re.IGNORECASE)
 
 
 def _probe(cur: psycopg.Cursor, probes: list[sql.Composed]) -> _Samples:

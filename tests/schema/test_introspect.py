@@ -183,7 +183,9 @@ def test_addresses_are_never_shown_whatever_their_length(fresh_db: str) -> None:
         conn.execute(
             """CREATE TABLE webhooks (id int, target text, kind text);
                INSERT INTO webhooks VALUES (1, 'https://admin:opensesame@hooks.acme.io/', 'push'), (2, 'ftp://files.acme.com', 'pull'),
-                                           (3, 'www.acme.com', 'push'), (4, 'admin:opensesame@db.acme.io', 'pull')"""
+                                           (3, 'www.acme.com', 'push'), (4, 'admin:opensesame@db.acme.io', 'pull'),
+                                           (5, 'see https://admin:opensesame@intranet/wiki', 'push'), (6, 'Server=db;Password=opensesame;', 'pull'),
+                                           (7, 'Bearer opensesameopensesame', 'push'), (8, '-----BEGIN PRIVATE KEY----- opensesame', 'pull')"""
         )
         schema = read_schema(conn)
     table = schema.table("webhooks")
@@ -413,9 +415,10 @@ def test_a_key_value_table_keeps_its_keys_and_other_secrets_are_kept_back(fresh_
 def test_card_numbers_security_answers_and_recovery_phrases_are_kept_back(fresh_db: str) -> None:
     """Their values reached the prompt: the list knew `card_number` but not `cc_num`, a card's
     PAN, a security answer, a wallet's seed phrase or mnemonic, a bank account, a licence key."""
-    columns = ("cc_num", "card_pan", "security_answer", "seed_phrase", "mnemonic", "bank_account", "license_key", "pincode")
+    columns = ("cc_num", "card_pan", "security_answer", "seed_phrase", "mnemonic", "bank_account", "license_key", "pincode", "cardNo", "ccnum",
+               "securityCode", "PINcode", "accountNo", "acct_no", "AcctNumber", "secQuestionAnswer", "IBANnumber", "privKey", "aws_key", "recovery")
     with psycopg.connect(fresh_db, autocommit=True) as conn:
-        conn.execute(f"CREATE TABLE vault (owner_name text, {', '.join(c + ' text' for c in columns)})")
+        conn.execute(f"CREATE TABLE vault (owner_name text, {', '.join(chr(34) + c + chr(34) + ' text' for c in columns)})")
         conn.execute(f"INSERT INTO vault SELECT 'owner ' || g, {', '.join(repr(c) + ' || g' for c in columns)} FROM generate_series(1, 3) g")
         table = read_schema(conn).table("vault")
     assert len(table.column("owner_name").sample_values) == 3
