@@ -194,10 +194,15 @@ _SECRET = re.compile(
 )
 
 
+# A password's name (a column, a function) written beside a quoted value: `SET "password" =
+# 'x'`, `INSERT INTO users (name, passwd) VALUES (...)`, `crypt('x', ...)`, `PASSWORD/**/'x'`.
+_SECRET_NAME = re.compile(r"pass(?:word|wd|phrase)|\bpwd\b|\bcrypt\s*\(", re.IGNORECASE)
+
+
 def holds_password(text: str) -> bool:
     """Whether text would write a password where it is kept (the history, the examples
     memory) or send it where it goes (a model server's prompt)."""
-    return _SECRET.search(text) is not None
+    return _SECRET.search(text) is not None or (_SECRET_NAME.search(text) is not None and ("'" in text or "$" in text))
 
 
 def open_private(path: Path, flags: int) -> int:

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 import psycopg
 
+from nl2sql_shell.config import holds_password
 from nl2sql_shell.db.as_sent import backslashes_differ, undecodable
 from nl2sql_shell.db.cells import visible, visible_sql
 from nl2sql_shell.nl2sql.prompt import Example
@@ -440,6 +441,9 @@ class QuestionHandler:
             question, sep, sql = argument[4:].partition("=>")
             if not sep or not question.strip() or not sql.strip():
                 self.shell.error("usage: \\examples add QUESTION => SQL")
+                return
+            if holds_password(question) or holds_password(sql):  # (the store keeps none: offered back, it would reach the model)
+                self.shell.error("Not kept: it holds a password, which the examples memory never keeps.")
                 return
             store.add(question.strip(), sql.strip())
             self.shell.output.write_unlogged("Example added.\n")

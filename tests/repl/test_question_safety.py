@@ -575,6 +575,27 @@ def test_an_answer_holding_a_password_is_not_remembered_nor_offered_to_the_model
             admin.execute(f"DROP ROLE {role}")
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE users SET pw_hash = crypt('hunter2', gen_salt('bf')) WHERE name = 'bob'",
+        "UPDATE users SET \"password\" = 'x'",
+        "INSERT INTO users (name, password) VALUES ('carol', 's3cret')",
+        "UPDATE users SET passwd = 'x'",
+        "ALTER ROLE a WITH LOGIN PASSWORD/**/'x'",
+    ],
+)
+def test_other_ways_to_write_a_password_are_not_remembered_either(db, tmp_path, monkeypatch, sql):
+    """crypt('...'), a column named like a password beside a quoted value, a comment before the
+    literal: each was kept and offered to the model with the next similar question."""
+    monkeypatch.setenv("NL2SQL_SHELL_EXAMPLES_DIR", str(tmp_path / "examples"))
+    handler, _ = _handler(db, [])
+    handler.examples_command(f"add set the password => {sql}")
+    assert "Not kept: it holds a password" in handler.shell.errors.getvalue()
+    handler._store().add("set the password", sql)
+    assert handler._store().all() == []
+
+
 def test_a_connection_lost_while_the_model_writes_offers_nothing_and_is_reset(db):
     """The checks could not read the catalog, so a plain SELECT was offered as "MAY HAVE SIDE
     EFFECTS: type yes", and a yes met a lost connection."""
