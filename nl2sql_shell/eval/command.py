@@ -165,7 +165,10 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
 
 
 def _check_writable(out_dir: Path) -> None:
-    """--out is a folder this run can write results.jsonl and summary.json into."""
+    """--out is a folder this run can write results.jsonl and summary.json into, and not a
+    link another user made (in /tmp, to a folder of this user's files)."""
+    if out_dir.is_symlink() and out_dir.lstat().st_uid != os.geteuid():
+        raise click.ClickException(f"--out {out_dir}: a link another user made; not followed")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -81,6 +81,12 @@ def test_eval_never_writes_through_a_link_another_user_planted_in_out(suite, tin
     finally:
         os.umask(previous)
     assert {stat.S_IMODE((shared / f).stat().st_mode) for f in ("results.jsonl", "summary.json")} == {0o600}
+    (tmp_path / "mine").mkdir()
+    (shared / "out").symlink_to(tmp_path / "mine")  # the folder itself planted
+    os.lchown(shared / "out", 65534, 65534)
+    result = _run("eval", str(suite), "--model", tiny, "--device", "cpu", "--dsn", pg_server.conninfo("postgres"), "--no-idk", "--max-repairs", "0", "--out", str(shared / "out"))
+    assert result.returncode == 1 and result.stderr.splitlines()[-1] == f"Error: --out {shared / 'out'}: a link another user made; not followed"
+    assert list((tmp_path / "mine").iterdir()) == []
 
 
 def test_eval_offset_picks_the_rest_of_an_every_nth_sample(suite, tiny, pg_server, tmp_path):
