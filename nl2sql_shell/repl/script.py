@@ -274,7 +274,7 @@ class _ScriptRun:
                 pos = self.echoed = max(self.data_pos, self.echoed)
             else:
                 pos = end
-        if pending.strip():
+        if pending.strip() and not (started and not shell.connected):  # (after a `\\c` that failed psql sends nothing more)
             _run_statement(shell, pending)
         return True
 

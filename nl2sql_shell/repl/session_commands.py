@@ -18,7 +18,7 @@ from nl2sql_shell.db.cells import visible
 from nl2sql_shell.db.execute import error_text
 from nl2sql_shell.db.messages import position_display
 from nl2sql_shell.repl.shell import Shell
-from nl2sql_shell.repl.variables import echo, meta_arguments, sql_identifier
+from nl2sql_shell.repl.variables import drop_word_semicolons, echo, meta_arguments, sql_identifier
 from nl2sql_shell.terminal_prompt import simple_prompt, stdin_line
 
 BUFFER_COMMANDS = ("\\r", "\\reset", "\\p", "\\print", "\\w", "\\write")
@@ -36,7 +36,7 @@ def buffer_command(shell: Shell, name: str, buffer: str, argument: str) -> str:
         return buffer
     if not shell.require_query_buffer():  # \\w in a -c string
         return buffer
-    words = meta_arguments(argument, shell.variables)
+    words = meta_arguments(drop_word_semicolons(argument), shell.variables)  # `\\w file;` writes file, as psql's
     if not words:
         shell.meta_error(f"{name}: missing required argument")
         shell.last_failed = True

@@ -276,9 +276,10 @@ def drop_word_semicolons(text: str) -> str:
 
 def sql_identifier(word: str, *, downcase: bool = True) -> str:
     """psql's reading of a name argument (OT_SQLID; \\c's OT_SQLIDHACK without ``downcase``)
-    from a `meta_arguments` word: trailing `;`s dropped (`\\c db;` is db), double quotes taken
-    off (`""` inside them stands for one), ASCII letters outside them lower-cased."""
-    word, out, quoted, pos = word.rstrip(";"), [], False, 0
+    from a `meta_arguments` word: double quotes taken off (`""` inside them stands for one),
+    ASCII letters outside them lower-cased. (The `;`s ending a word go before quotes are read:
+    `drop_word_semicolons`; `\\c 'db;'` names the database "db;".)"""
+    out, quoted, pos = [], False, 0
     while pos < len(word):
         char = word[pos]
         if char == '"' and quoted and word.startswith('"', pos + 1):

@@ -163,11 +163,12 @@ def test_a_backslash_command_s_words_lose_their_semicolons_where_psql_drops_them
     (tmp_path / "s.sql").write_text(
         "\\d t1;\n\\dt t1;;\n\\x on;\nselect 1 as one;\n\\x off\n\\t on;\n\\t off\n\\C title;\nselect 2 as two;\n\\C\n"
         "\\encoding LATIN1;\n\\encoding\n\\encoding UTF8\n\\i inc.sql;\n\\o out.txt;\nselect 3 as three;\n\\o\n\\set a b;\n\\echo [:a] x;\n\\pset null n;\nselect null as n;\n"
-        "\\timing on;\nselect 1 as a, 2 as b, 3 as c \\crosstabview a b c;\n"
+        "\\timing on;\nselect 1 as a, 2 as b, 3 as c \\crosstabview a b c;\nselect 1\n\\w w.txt;\n\\c 'nosuchdb;'\n"
     )
     code, out, err = same(fresh_db, fresh_db, "-f", "s.sql", cwd=tmp_path)
-    assert code == 0 and b'Table "public.t1"' in out and b"-[ RECORD 1 ]\none | 1" in out and b"title\n two" in out and b"LATIN1\n" in out and b"included\n" in out
+    assert code == 2 and b'Table "public.t1"' in out  # (the last line's \\c fails: exit 2, and the buffer is not sent) and b"-[ RECORD 1 ]\none | 1" in out and b"title\n two" in out and b"LATIN1\n" in out and b"included\n" in out
     assert (tmp_path / "out.txt").is_file() and b"[b;] x;" in out and b'Null display is "n;".' in out and b'"on;" for "\\timing"' in err
+    assert (tmp_path / "w.txt").is_file() and b'database "nosuchdb;" does not exist' in err  # a ; inside quotes is the name's
 
 
 def test_a_lost_connection_ends_the_script_with_exit_code_2(fresh_db, tmp_path: Path):
