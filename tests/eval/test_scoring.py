@@ -149,6 +149,8 @@ def test_a_huge_result_is_not_held_in_memory_nor_compared(fresh_db: str) -> None
         assert not verdict.correct and verdict.reason == f"predicted query returned more than {scoring.MAX_ROWS} rows: not compared"
     with pytest.raises(GoldQueryError, match=f"more than {scoring.MAX_ROWS} rows"):
         judge(fresh_db, "SELECT 1", huge)
+    with pytest.raises(GoldQueryError, match=f"more than {scoring.MAX_ROWS} rows"):  # the same answer: the suite's fault, not the model's
+        judge(fresh_db, huge, huge)
     assert judge(fresh_db, "SHOW server_encoding", "SELECT 'UTF8' AS server_encoding").exact  # what no cursor holds runs as sent
 
 
