@@ -19,8 +19,8 @@ from nl2sql_shell.nl2sql import DEFAULT_CANDIDATES
 def parse_listen(value: str) -> tuple[str, int]:
     """``HOST:PORT``, ``[IPv6]:PORT`` or ``:PORT`` (loopback)."""
     host, sep, port = value.rpartition(":")
-    if not sep or not (port.isascii() and port.isdigit()):
-        raise click.BadParameter(f"expected HOST:PORT, got {value!r}")
+    if not sep or not (port.isascii() and port.isdigit()) or int(port) > 65535:  # (a bigger port was a traceback from bind)
+        raise click.BadParameter(f"expected HOST:PORT with a port from 0 to 65535, got {value!r}")
     return host.strip("[]") or "127.0.0.1", int(port)
 
 

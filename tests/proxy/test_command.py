@@ -110,6 +110,9 @@ def test_a_port_in_digits_outside_ascii_is_a_clear_error():
 
     with pytest.raises(click.BadParameter, match="expected HOST:PORT"):
         parse_listen(":²")
+    with pytest.raises(click.BadParameter, match="a port from 0 to 65535"):  # (bind's OverflowError was a traceback)
+        parse_listen("127.0.0.1:65536")
+    assert parse_listen("127.0.0.1:65535") == ("127.0.0.1", 65535)
 
 
 def test_a_port_already_taken_is_one_line_and_no_banner(fresh_db):
