@@ -617,7 +617,7 @@ def _check_reachable(data_dir: Path, ids: tuple[int, int] | None) -> None:
     if ids is None:
         return
     uid, gid = ids
-    for folder in data_dir.parents:
+    for folder in dict.fromkeys((*data_dir.parents, *Path(os.path.realpath(data_dir)).parents)):  # (through a link: where it points too)
         try:
             info = folder.stat()
         except FileNotFoundError:

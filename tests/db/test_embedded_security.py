@@ -334,6 +334,10 @@ def test_a_data_folder_nobody_cannot_reach_is_one_line_saying_what_to_do(reachab
     assert str(refused.value) == (f"as root the embedded server runs as nobody, which cannot pass through {locked} (mode 700): run `chmod o+x {locked}`"
                                   " or set NL2SQL_SHELL_DATA_DIR to a folder elsewhere (the default is /var/lib/nl2sql-shell/pgdata)")
     assert list(locked.iterdir()) == []
+    (reachable_tmp / f"link-{locked.name}").symlink_to(locked / "inner", target_is_directory=True)  # reached through a link
+    (locked / "inner").mkdir()
+    with pytest.raises(embedded.EmbeddedServerError, match=f"cannot pass through {locked} "):
+        embedded.start(reachable_tmp / f"link-{locked.name}" / "pgdata")
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the server runs as nobody only when the shell is root")
