@@ -50,11 +50,20 @@ def stdin_lines(prompt: Callable[[], str], *, quiet: bool = False) -> Iterator[b
         sys.stdout.write(_PROMPT_TEXT)
         sys.stdout.flush()
 
+    ended = False
+
     def typed() -> str:
-        try:
-            return input(prompt()) + "\n"
-        except EOFError:
+        """A line as typed, whole: Python's input() took the last character of a line ended
+        by Ctrl-D for its newline (`1<TAB>abc` was stored as `1<TAB>ab`). A line ended that way
+        is the last, as in psql: a terminal's end of input does not last."""
+        nonlocal ended
+        if ended:
             return ""
+        sys.stdout.write(prompt())
+        sys.stdout.flush()
+        line = stdin_line()
+        ended = not line.endswith("\n")
+        return line
 
     return data_lines(typed)
 

@@ -95,11 +95,8 @@ def _prompt(shell: Shell, argument: str) -> bool:
         return True
     text, name = (words[0], words[1]) if len(words) > 1 else ("", words[0])
     from_script = shell.script_line  # the script is standard input
-    if shell.interactive:
-        try:
-            value = input(text)
-        except EOFError:
-            value = ""
+    if shell.interactive:  # (Python's input() took the last character of a line ended by Ctrl-D for its newline)
+        value = simple_prompt(text, echo=True).removesuffix("\n")
     elif shell.input_file is not None:
         shell.output.say(text)
         value = from_script() if from_script is not None else stdin_line()

@@ -674,6 +674,41 @@ def test_ctrl_c_while_copy_data_is_typed_ends_the_copy_as_psql(fresh_db):
         child.close(force=True)
 
 
+def test_a_last_copy_line_or_prompt_answer_ended_by_ctrl_d_keeps_its_last_character(fresh_db):
+    """Python's input() took a line's last character for its newline when Ctrl-D ended it:
+    `abc` then Ctrl-D twice stored `ab`, and `\\prompt` set `hell` for `hello`. psql keeps it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env.update({"PAGER": "", "TERM": "dumb", "NL2SQL_SHELL_HISTORY": "/dev/null"})
+    child = pexpect.spawn(sys.executable, ["-m", "nl2sql_shell", "-X", fresh_db], env=env, encoding="utf-8", codec_errors="replace", timeout=15, dimensions=(40, 200))
+    try:
+        child.expect("=# ")
+        child.sendline("create table typed_last (name text);")
+        child.expect("=# ")
+        child.sendline("copy typed_last from stdin;")
+        child.expect(">> ")
+        child.send("abc")
+        time.sleep(0.3)
+        child.sendcontrol("d")
+        time.sleep(0.3)
+        child.sendcontrol("d")
+        child.expect("COPY 1")
+        child.expect("=# ")
+        child.sendline("\\prompt 'val: ' pv")
+        child.expect("val: ")
+        child.send("hello")
+        time.sleep(0.3)
+        child.sendcontrol("d")
+        time.sleep(0.3)
+        child.sendcontrol("d")
+        child.expect("=# ")
+        child.sendline("select name || '|' || :'pv' as got from typed_last;")
+        child.expect(r"abc\|hello")
+        child.sendline("\\q")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+
+
 def test_ctrl_d_on_an_empty_line_after_query_text_quits_as_psql(fresh_db):
     """psql's readline ends its input there (`\\q`); the shell kept waiting at its `-#` prompt."""
     child = _spawn(fresh_db)
