@@ -15,11 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
-from prompt_toolkit import PromptSession
+from prompt_toolkit import PromptSession, search
 from prompt_toolkit.application import get_app, run_in_terminal
 from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.enums import EditingMode
-from prompt_toolkit.filters import Condition, emacs_insert_mode, vi_insert_mode
+from prompt_toolkit.filters import Condition, emacs_insert_mode, is_searching, vi_insert_mode
 from prompt_toolkit.formatted_text import ANSI
 from prompt_toolkit.history import FileHistory
 from prompt_toolkit.input import Input
@@ -172,17 +172,27 @@ class _MetadataCache:
 def _key_bindings(shell: Shell) -> KeyBindings:
     bindings = KeyBindings()
 
-    @bindings.add("enter", filter=emacs_insert_mode | vi_insert_mode)  # (the bindings below win where they apply)
+    @bindings.add("enter", filter=is_searching)
+    def _run_found(event) -> None:
+        """Enter in Ctrl-R's search runs the line found, as readline's does in psql (the
+        bindings below took the search field for the buffer: the line found vanished and
+        what was typed next went into a search no longer shown)."""
+        search.accept_search()
+        buffer = event.app.current_buffer
+        if submits(substitute(buffer.text, shell.variables), _single_line(shell)):
+            buffer.validate_and_handle()
+
+    @bindings.add("enter", filter=(emacs_insert_mode | vi_insert_mode) & ~is_searching)  # (the bindings below win where they apply)
     def _newline(event) -> None:
         """A new line as typed: prompt_toolkit's own copies the line's indentation into it,
         which psql does not, and inside a string literal that changed the data."""
         event.current_buffer.newline(copy_margin=False)
 
-    @bindings.add("enter", filter=Condition(lambda: submits(substitute(get_app().current_buffer.text, shell.variables), _single_line(shell))))
+    @bindings.add("enter", filter=~is_searching & Condition(lambda: submits(substitute(get_app().current_buffer.text, shell.variables), _single_line(shell))))
     def _accept(event) -> None:
         event.current_buffer.validate_and_handle()
 
-    @bindings.add("enter", filter=Condition(lambda: _assistance_word(get_app().current_buffer.text.rpartition("\n")[2]) is not None))
+    @bindings.add("enter", filter=~is_searching & Condition(lambda: _assistance_word(get_app().current_buffer.text.rpartition("\n")[2]) is not None))
     def _assist(event) -> None:
         """`help`, `quit` or `exit` alone: what psql does with them (handle_line); after other
         text, psql's reminder, and the line is the query's as any other (`exit;` sends it)."""

@@ -709,6 +709,30 @@ def test_a_last_copy_line_or_prompt_answer_ended_by_ctrl_d_keeps_its_last_charac
         child.close(force=True)
 
 
+def test_enter_in_a_history_search_runs_the_line_found(fresh_db, tmp_path):
+    """Ctrl-R, a word, Enter: the line found vanished, nothing ran, and what was typed next went
+    into a search no longer on the screen. readline runs the line found."""
+    child = _spawn(fresh_db, NL2SQL_SHELL_HISTORY=str(tmp_path / "history"), TERM="xterm")
+    try:
+        child.expect("=#")
+        child.sendline("select 42 as answer;")
+        child.expect(r"\(1 row\)")
+        time.sleep(0.5)
+        child.sendcontrol("r")
+        time.sleep(0.3)
+        child.send("answer")
+        time.sleep(0.3)
+        child.send("\r")
+        child.expect(r"\(1 row\)")  # the line found ran
+        time.sleep(0.5)
+        child.sendline("select 5 as five;")
+        child.expect(r"\(1 row\)")
+        child.sendline("\\q")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+
+
 def test_ctrl_d_on_an_empty_line_after_query_text_quits_as_psql(fresh_db):
     """psql's readline ends its input there (`\\q`); the shell kept waiting at its `-#` prompt."""
     child = _spawn(fresh_db)
