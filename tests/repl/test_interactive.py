@@ -311,13 +311,13 @@ def test_psql_pager_comes_first_and_runs_through_the_shell(fresh_db, tmp_path, m
     assert "(five-hundred rows)" in paged.read_text()
 
 
-def _spawn(conninfo: str, sigint_ignored: bool = False, **environment: str) -> pexpect.spawn:
+def _spawn(conninfo: str, sigint_ignored: bool = False, flags: tuple[str, ...] = (), **environment: str) -> pexpect.spawn:
     """The shell on a pseudo-terminal; ``sigint_ignored``: started as a background job of a
     non-interactive shell starts it (SIGINT set to be ignored, which a child inherits)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG") and k != "PSQL_WATCH_PAGER"}
     env.update({"PAGER": "", "TERM": "dumb", "NL2SQL_SHELL_HISTORY": "/dev/null", **environment})
     ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
-    return pexpect.spawn(sys.executable, ["-m", "nl2sql_shell", conninfo], env=env, encoding="utf-8", codec_errors="replace", timeout=30, dimensions=(40, 200), preexec_fn=ignore)
+    return pexpect.spawn(sys.executable, ["-m", "nl2sql_shell", *flags, conninfo], env=env, encoding="utf-8", codec_errors="replace", timeout=30, dimensions=(40, 200), preexec_fn=ignore)
 
 
 def test_passwords_are_read_unechoed_on_the_terminal_not_from_standard_input(fresh_db):
@@ -648,19 +648,22 @@ def test_a_yes_typed_before_the_proposal_is_shown_is_no_answer(fresh_db, flags):
         assert check.execute("SELECT count(*) FROM t").fetchone() == (3,)
 
 
+def _copying_into(child: pexpect.spawn, table: str) -> None:
+    """At the prompt: a new one-column table, and COPY into it waiting for data."""
+    child.expect("=# ")
+    child.sendline(f"create table {table} (name text);")
+    child.expect("=# ")
+    child.sendline(f"copy {table} from stdin;")
+    child.expect(">> ")
+
+
 def test_ctrl_c_while_copy_data_is_typed_ends_the_copy_as_psql(fresh_db):
     """Ctrl-C sent the server a cancel request and the shell went on reading data lines: the
     next statement typed was taken as a row, up to a `\\.`. psql ends the COPY ("canceled by
     user") and is back at its prompt."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    env.update({"PAGER": "", "TERM": "dumb", "NL2SQL_SHELL_HISTORY": "/dev/null"})
-    child = pexpect.spawn(sys.executable, ["-m", "nl2sql_shell", "-X", fresh_db], env=env, encoding="utf-8", codec_errors="replace", timeout=15, dimensions=(40, 200))
+    child = _spawn(fresh_db, flags=("-X",))
     try:
-        child.expect("=# ")
-        child.sendline("create table typed_copy (name text);")
-        child.expect("=# ")
-        child.sendline("copy typed_copy from stdin;")
-        child.expect(">> ")
+        _copying_into(child, "typed_copy")
         child.sendline("abc")
         child.expect(">> ")
         child.sendintr()
@@ -677,36 +680,27 @@ def test_ctrl_c_while_copy_data_is_typed_ends_the_copy_as_psql(fresh_db):
 def test_a_last_copy_line_or_prompt_answer_ended_by_ctrl_d_keeps_its_last_character(fresh_db):
     """Python's input() took a line's last character for its newline when Ctrl-D ended it:
     `abc` then Ctrl-D twice stored `ab`, and `\\prompt` set `hell` for `hello`. psql keeps it."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    env.update({"PAGER": "", "TERM": "dumb", "NL2SQL_SHELL_HISTORY": "/dev/null"})
-    child = pexpect.spawn(sys.executable, ["-m", "nl2sql_shell", "-X", fresh_db], env=env, encoding="utf-8", codec_errors="replace", timeout=15, dimensions=(40, 200))
+    child = _spawn(fresh_db, flags=("-X",))
     try:
-        child.expect("=# ")
-        child.sendline("create table typed_last (name text);")
-        child.expect("=# ")
-        child.sendline("copy typed_last from stdin;")
-        child.expect(">> ")
-        child.send("abc")
-        time.sleep(0.3)
-        child.sendcontrol("d")
-        time.sleep(0.3)
-        child.sendcontrol("d")
+        _copying_into(child, "typed_last")
+        _typed_then_ctrl_d_twice(child, "abc")
         child.expect("COPY 1")
-        child.expect("=# ")
         child.sendline("\\prompt 'val: ' pv")
         child.expect("val: ")
-        child.send("hello")
-        time.sleep(0.3)
-        child.sendcontrol("d")
-        time.sleep(0.3)
-        child.sendcontrol("d")
-        child.expect("=# ")
+        _typed_then_ctrl_d_twice(child, "hello")
         child.sendline("select name || '|' || :'pv' as got from typed_last;")
         child.expect(r"abc\|hello")
-        child.sendline("\\q")
-        child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
+
+
+def _typed_then_ctrl_d_twice(child: pexpect.spawn, text: str) -> None:
+    """A line typed and ended as psql's terminal reads the end of input: the first Ctrl-D hands
+    over the line, the second says there is no more."""
+    child.send(text)
+    for _ in range(2):
+        time.sleep(0.3)
+        child.sendcontrol("d")
 
 
 def test_enter_in_a_history_search_runs_the_line_found(fresh_db, tmp_path):
@@ -725,10 +719,8 @@ def test_enter_in_a_history_search_runs_the_line_found(fresh_db, tmp_path):
         child.send("\r")
         child.expect(r"\(1 row\)")  # the line found ran
         time.sleep(0.5)
-        child.sendline("select 5 as five;")
-        child.expect(r"\(1 row\)")
-        child.sendline("\\q")
-        child.expect(pexpect.EOF)
+        child.sendline("select 5 as five;")  # typed into the prompt again, not a hidden search
+        child.expect(r"-{6}\r\n +5\r\n")  # its result
     finally:
         child.close(force=True)
 
