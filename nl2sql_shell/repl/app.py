@@ -66,6 +66,7 @@ class PrivateHistory(FileHistory):
     def __init__(self, path: Path, control: Callable[[], str] = lambda: "none", warn: Callable[[str], None] = lambda message: None) -> None:
         self._control, self._warn = control, warn
         self._broken = False
+        self._unremembered = False  # the last line typed was kept out of the history (HISTCONTROL)
         super().__init__(str(path))
         self._guarded(lambda: private_file(path))
 
@@ -82,9 +83,16 @@ class PrivateHistory(FileHistory):
         return [] if self._broken else super().load_history_strings()
 
     def append_string(self, string: str) -> None:
-        if string.startswith(" ") and self._control().strip().lower() in ("ignorespace", "ignoreboth"):
-            return
-        super().append_string(string)
+        self._unremembered = string.startswith(" ") and self._control().strip().lower() in ("ignorespace", "ignoreboth")
+        if not self._unremembered:
+            super().append_string(string)
+
+    def remember_answer(self, sql: str) -> None:
+        """The SQL of a question's answer that ran, recalled as typed text: not after a question
+        typed with a space first under ignorespace (its answer, literals and all, was written
+        where the person had asked for nothing to be kept)."""
+        if not self._unremembered:
+            super().append_string(sql)
 
     def store_string(self, string: str) -> None:
         if not holds_password(string):
@@ -272,7 +280,7 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
     shell.history = lambda: list(session.history.get_strings())
     if shell.questions is not None:
         shell.questions.confirm = _line_reader(session)  # type: ignore[attr-defined]
-        shell.questions.remember = session.history.append_string  # type: ignore[attr-defined]
+        shell.questions.remember = session.history.remember_answer  # type: ignore[attr-defined]
     eofs = 0  # Ctrl-Ds in a row (IGNOREEOF)
     while True:
         shell.reconnect_if_needed()

@@ -18,7 +18,7 @@ from nl2sql_shell.db.cells import visible
 from nl2sql_shell.db.execute import error_text
 from nl2sql_shell.db.messages import position_display
 from nl2sql_shell.repl.shell import Shell
-from nl2sql_shell.repl.variables import drop_word_semicolons, echo, meta_arguments, sql_identifier
+from nl2sql_shell.repl.variables import drop_word_semicolons, echo, meta_arguments, sql_identifier, valid_name
 from nl2sql_shell.terminal_prompt import simple_prompt, stdin_line
 
 BUFFER_COMMANDS = ("\\r", "\\reset", "\\p", "\\print", "\\w", "\\write")
@@ -106,6 +106,10 @@ def _prompt(shell: Shell, argument: str) -> bool:
             return True
     else:
         value = simple_prompt(text, echo=True, read_line=from_script)
+    if not valid_name(name):  # asked first, then refused, as psql's SetVariable refuses it
+        shell.meta_error(f'invalid variable name: "{name}"')
+        shell.last_failed = True
+        return True
     shell.variables[name] = value.removesuffix("\n")
     return True
 

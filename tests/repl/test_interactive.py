@@ -263,6 +263,19 @@ def test_histcontrol_ignorespace_keeps_a_line_typed_after_a_space_out(typed, tmp
     assert "select 'kept';" in history and "not kept" not in history
 
 
+def test_histcontrol_ignorespace_keeps_the_answer_to_a_question_typed_after_a_space_out(tmp_path):
+    """` ? find customer secretbob` was kept out, but the SQL it ran (`name = 'secretbob'`) went
+    into the history file."""
+    from nl2sql_shell.repl.app import PrivateHistory
+
+    history = PrivateHistory(tmp_path / "history", control=lambda: "ignorespace")
+    history.append_string(" ? find customer secretbob")
+    history.remember_answer("SELECT * FROM customers WHERE name = 'secretbob'")
+    history.append_string("? every customer")
+    history.remember_answer("SELECT * FROM customers")
+    assert [*PrivateHistory(tmp_path / "history").load_history_strings()] == ["SELECT * FROM customers", "? every customer"]
+
+
 def test_history_is_shown_and_saved_with_backslash_s(typed, tmp_path):
     saved = tmp_path / "saved.txt"
     out, err, shell = typed(f"select 'remember me';\n\\s\n\\s {saved}\n\\q\n")
@@ -711,14 +724,14 @@ def test_enter_in_a_history_search_runs_the_line_found(fresh_db, tmp_path):
         child.expect("=#")
         child.sendline("select 42 as answer;")
         child.expect(r"\(1 row\)")
-        time.sleep(0.5)
+        child.expect("=#")
         child.sendcontrol("r")
-        time.sleep(0.3)
+        child.expect("I-search backward")
         child.send("answer")
-        time.sleep(0.3)
+        child.expect("answer")
         child.send("\r")
         child.expect(r"\(1 row\)")  # the line found ran
-        time.sleep(0.5)
+        child.expect("=#")
         child.sendline("select 5 as five;")  # typed into the prompt again, not a hidden search
         child.expect(r"-{6}\r\n +5\r\n")  # its result
     finally:

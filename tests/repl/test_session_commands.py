@@ -78,6 +78,8 @@ def test_prompt_reads_the_next_line(fresh_db, tmp_path: Path):
     (tmp_path / "p.sql").write_text("\\prompt 'Name? ' n\n\\echo got :n\n\\prompt x\n\\echo got2 :x\n")
     _, out, _ = same(fresh_db, fresh_db, "-f", "p.sql", cwd=tmp_path, stdin=b"bob\ncarol\n")
     assert out == b"Name? got bob\ngot2 carol\n"
+    code, out, err = same(fresh_db, fresh_db, "-c", "\\prompt a-b", "-c", "\\prompt pv;", "-c", "\\echo [:pv]", stdin=b"x\ny\n")  # names psql refuses
+    assert err.count(b"invalid variable name") == 2 and out == b"[:pv]\n"
 
 
 def test_results_and_buffers_piped_to_a_command(fresh_db, tmp_path: Path):
