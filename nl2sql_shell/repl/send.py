@@ -91,7 +91,7 @@ def send(shell: Shell, name: str, buffer: str, argument: str, *, options: bool =
         argument = without_unterminated(argument, shell.meta_error)
     _warn_unread(shell, name, argument)
     sql = buffer if buffer.strip() else shell.previous_query()
-    if not sql.strip() and name != "\\gdesc":  # (psql describes the empty query: "The command has no result, ...")
+    if not sql.strip() and (name != "\\gdesc" or not shell.has_query_buffer):  # (psql describes the empty query: "The command has no result, ..."; a -c meta-command has no buffer to send)
         return True
     verbatim = not buffer.strip()  # the previous query is sent as it went: its variables already in
     words = meta_arguments(argument, shell.variables)

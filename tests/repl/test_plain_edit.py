@@ -39,8 +39,9 @@ def test_edit_at_the_confirmation_shows_the_sql_in_the_buffer_and_the_next_line_
     assert " answer \n--------\n     42\n(1 row)\n" in out  # the ; ended the buffer, which ran
 
 
-def test_the_edited_answer_is_shown_with_its_escapes_as_backslash_p_shows_it(fresh_db, monkeypatch):
+def test_an_answer_with_control_characters_is_not_put_in_the_buffer_to_edit(fresh_db, monkeypatch):
     """The redisplay wrote the model's text raw: an erase-line escape in a comment hid the
-    FROM clause on the screen while the buffer held it."""
-    terminal, _, _ = _run_plain(fresh_db, monkeypatch, "SELECT 1 AS n /* \x1b[2K\x1b[1Ghidden */", "?! the answer\ne\n\\r\n")
-    assert "\x1b" not in terminal and "\\x1B[2K\\x1B[1Ghidden" in terminal
+    FROM clause on the screen while the buffer held it. Such an answer is not editable (a
+    buffer shows its characters as typed); the confirmation asks again, and nothing is raw."""
+    terminal, out, _ = _run_plain(fresh_db, monkeypatch, "SELECT 1 AS n /* \x1b[2K\x1b[1Ghidden */", "?! the answer\ne\nn\n")
+    assert "\x1b" not in terminal + out and terminal.count("Run it? [Enter=run, e=edit, n=drop, ?=why] ") == 2 and "Dropped." in out
