@@ -265,9 +265,10 @@ def _copyright(shell: Shell, _: str) -> bool:
 def _connect(shell: Shell, argument: str) -> bool:
     """psql's `\\c [-reuse-previous=on|off] [DBNAME [USER [HOST [PORT]]] | CONNSTRING]`; with
     no argument it connects again with the same parameters. Each word is read as psql reads
-    it (`meta_arguments`: a variable's value is one word, whatever blanks it holds), then as a
-    name that keeps its case (`sql_identifier`: `db;` is db, `"MixedCase"` loses its quotes);
-    a bare `-` is "the same"."""
+    it (`meta_arguments`: a variable's value is one word, whatever blanks it holds; `run` has
+    dropped the `;`s ending its words, so `db;` is db and `'db;'` is "db;"), then as a name
+    that keeps its case (`sql_identifier`: `"MixedCase"` loses its quotes); a bare `-` is "the
+    same"."""
     words = meta_arguments(argument, shell.variables, evaluated=4)
     reuse = None
     if words and words[0].startswith("-reuse-previous="):
