@@ -41,28 +41,34 @@ def load_llamacpp(path: str, progress: Callable[[str], None], lora: str | None =
     threads = os.cpu_count() or 1
     progress(f"loading {path} with llama.cpp on {threads} CPU threads")
     started = time.perf_counter()
-    with _sequences_in_one_cache(), _lora_notes_hidden():
+    with _sequences_in_one_cache(), _loaded_quietly():
         llama = Llama(model_path=path, lora_path=lora, n_ctx=N_CTX, n_threads=threads, n_threads_batch=threads, verbose=False)
     return LlamaCppModel(llama, path=path, load_seconds=time.perf_counter() - started)
 
 
 @contextlib.contextmanager
-def _lora_notes_hidden():
-    """llama.cpp logs one line per adapter tensor that it keeps in plain CPU memory rather than
-    beside the repacked quantized weights (a note at error level, printed over the prompt), so
-    the log is silenced while the model loads; a failed load still raises. Llama() sets the
-    level itself as it starts (verbose=False: errors), hence the stand-in for set_verbose."""
+def _loaded_quietly():
+    """No llama.cpp log over the prompt while the model loads, and nothing else hidden.
+
+    llama-cpp-python quiets a load (verbose=False) by pointing the process's descriptors 1 and 2
+    at /dev/null meanwhile: the shell loads in a thread while the person types, and a result
+    printed in those seconds, the prompt's own redraw and any error went nowhere. Its log goes
+    through its logger instead, held at CRITICAL for the load (llama.cpp writes one line per LoRA
+    tensor kept in plain CPU memory at error level); a failed load still raises. Llama() sets
+    the level itself as it starts, hence the stand-in for set_verbose."""
     import logging
 
-    from llama_cpp import llama as module
+    from llama_cpp import _internals, llama as module
 
     logger = logging.getLogger("llama-cpp-python")
-    set_verbose = module.set_verbose
+    set_verbose, redirects = module.set_verbose, (module.suppress_stdout_stderr, _internals.suppress_stdout_stderr)
     module.set_verbose = lambda _verbose: logger.setLevel(logging.CRITICAL)
+    module.suppress_stdout_stderr = _internals.suppress_stdout_stderr = lambda disable=True: contextlib.nullcontext()
     try:
         yield
     finally:
         module.set_verbose = set_verbose
+        module.suppress_stdout_stderr, _internals.suppress_stdout_stderr = redirects
         set_verbose(False)
 
 

@@ -164,3 +164,31 @@ def test_the_default_cpu_model_answers_without_torch():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-500:]
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+LOAD_WHILE_PRINTING = """
+import os, sys, threading
+from nl2sql_shell.llm.load import ModelSpec, load_model
+loaded = threading.Event()
+threading.Thread(target=lambda: (load_model(ModelSpec(model=sys.argv[1], backend="llamacpp")), loaded.set())).start()
+written = 0
+while not loaded.wait(0.002):
+    written += 1
+    os.write(1, b"result line\\n")
+    os.write(2, b"error line\\n")
+print(written, flush=True)
+"""
+
+
+def test_what_the_shell_prints_while_the_model_loads_reaches_the_terminal():
+    """The shell loads the model in a thread while the person works: llama-cpp-python pointed
+    the process's descriptors 1 and 2 at /dev/null for the load, so results, errors and the
+    prompt printed in those seconds vanished. Nothing from llama.cpp shows meanwhile either."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", LOAD_WHILE_PRINTING, str(offline_gguf())], capture_output=True, timeout=300)
+    *lines, count = done.stdout.decode().splitlines()
+    assert int(count) > 0
+    assert lines == ["result line"] * int(count)
+    assert done.stderr.decode().splitlines() == ["error line"] * int(count)
