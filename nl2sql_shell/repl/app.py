@@ -192,9 +192,12 @@ def _key_bindings(shell: Shell) -> KeyBindings:
 
     @bindings.add("enter", filter=(emacs_insert_mode | vi_insert_mode) & ~is_searching)  # (the bindings below win where they apply)
     def _newline(event) -> None:
-        """A new line as typed: prompt_toolkit's own copies the line's indentation into it,
-        which psql does not, and inside a string literal that changed the data."""
-        event.current_buffer.newline(copy_margin=False)
+        """A new line after the whole line, as readline hands psql the line wherever the
+        cursor is (breaking it at the cursor split a word in two); prompt_toolkit's own also
+        copies the line's indentation, which psql does not: inside a string that changed data."""
+        buffer = event.current_buffer
+        buffer.cursor_position += buffer.document.get_end_of_line_position()
+        buffer.newline(copy_margin=False)
 
     @bindings.add("enter", filter=~is_searching & Condition(lambda: submits(substitute(get_app().current_buffer.text, shell.variables), _single_line(shell))))
     def _accept(event) -> None:

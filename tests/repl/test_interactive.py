@@ -751,3 +751,10 @@ def test_ctrl_d_on_an_empty_line_after_query_text_quits_as_psql(fresh_db):
     finally:
         child.close(force=True)
     assert child.exitstatus == 0
+
+
+def test_enter_with_the_cursor_inside_an_unfinished_line_takes_the_whole_line(typed):
+    """readline's Enter hands psql the whole line wherever the cursor is; the shell broke the
+    line at the cursor (`select 4` with the cursor after `sel` became `sel` and `ect 4`)."""
+    out, err, _ = typed("select 4 as four\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\r;\r\\q\r")
+    assert " four \n------\n    4\n(1 row)\n" in out and err == ""
