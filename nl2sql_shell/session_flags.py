@@ -8,6 +8,7 @@ by one name (see display_flags.py for the output flags).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 from collections.abc import Callable
@@ -81,6 +82,11 @@ def session_options(command: Callable[..., None]) -> Callable[..., None]:
         order = click.get_current_context().meta.get("order")
         if order is not None:
             options["variables"] = in_order(order, options["variables"])  # type: ignore[arg-type]
+            if flags.no_password and options.get("prompt_password"):  # psql keeps one setting: the later of -W and -w
+                if _last_of(order, ("no_password", "prompt_password")) == "no_password":
+                    options["prompt_password"] = False
+                else:
+                    flags = dataclasses.replace(flags, no_password=False)
         for name in _invalid_names(options["variables"]):  # type: ignore[arg-type]
             click.echo(f'nl2sql-shell: error: invalid variable name: "{name}"', err=True)
             sys.exit(1)  # as psql's option parser, before connecting
@@ -98,6 +104,10 @@ def in_order(order: list[str], assignments: tuple[str, ...]) -> tuple[str, ...]:
     given = iter(assignments)
     ordered = [next(given) if name == "variables" else _ASSIGNMENTS.get(name) for name in order]
     return tuple(assignment for assignment in ordered if assignment is not None)
+
+
+def _last_of(order: list[str], names: tuple[str, ...]) -> str:
+    return [name for name in order if name in names][-1]
 
 
 def _invalid_names(assignments: tuple[str, ...]) -> list[str]:

@@ -758,3 +758,14 @@ def test_enter_with_the_cursor_inside_an_unfinished_line_takes_the_whole_line(ty
     line at the cursor (`select 4` with the cursor after `sel` became `sel` and `ect 4`)."""
     out, err, _ = typed("select 4 as four\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\r;\r\\q\r")
     assert " four \n------\n    4\n(1 row)\n" in out and err == ""
+
+
+@pytest.mark.parametrize(("flags", "prompted"), [("-W -w", False), ("-w -W", True), ("--password --no-password", False)])
+def test_the_last_of_w_and_big_w_wins(fresh_db, flags, prompted):
+    """psql keeps one setting for -W and -w, so the later flag wins; the shell prompted
+    whenever -W was given."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env.update({"PAGER": "", "TERM": "dumb", "NL2SQL_SHELL_HISTORY": "/dev/null"})
+    child = pexpect.spawn("/bin/sh", ["-c", f"{shlex.quote(sys.executable)} -m nl2sql_shell -X {flags} -c 'select 7 as seven' {shlex.quote(fresh_db)}"], env=env, encoding="utf-8", codec_errors="replace", timeout=30)
+    assert child.expect(["Password: ", r" seven \r\n-+\r\n +7\r\n"]) == (0 if prompted else 1)
+    child.close(force=True)
