@@ -281,6 +281,7 @@ def run_interactive(shell: Shell, *, vi: bool = False, input: Input | None = Non
 
     loader_scheduled: list[bool] = []
     shell.history = lambda: list(session.history.get_strings())
+    shell.remember = session.history.append_string
     if shell.questions is not None:
         shell.questions.confirm = _line_reader(session)  # type: ignore[attr-defined]
         shell.questions.remember = session.history.remember_answer  # type: ignore[attr-defined]

@@ -89,6 +89,7 @@ class Shell:
     draft: str = ""  # a model answer the person chose to edit (`e`): for the prompt's buffer only, never a script's
     redisplay: bool = False  # an editor left pending_input or a draft: psql prints it after PROMPT1 (-n does)
     history: Callable[[], list[str]] | None = None  # the prompt's history, oldest first (interactive only)
+    remember: Callable[[str], None] = lambda text: None  # adds to that history (interactive only)
     on_schema_change: list[Callable[[], None]] = field(default_factory=list)
     questions: object | None = None  # the `?` handler, set by the front end (see repl/questions.py)
     location: str = ""  # psql's "psql:FILE:LINE: " while a script runs, before each error it prints
@@ -246,6 +247,8 @@ class Shell:
         input, so its complete statements run now and the rest waits in the query buffer, its
         last line ended, to be shown again (``redisplay``) before the next line is read."""
         end = complete_end(text)
+        if end:  # psql's history gets what the editor gave back when it runs: the Up arrow recalls it
+            self.remember(text.rstrip("\n"))
         if end and text.lstrip().startswith("?"):  # query text, not a question typed at the prompt (psql sends it)
             self._run_text(text[:end])
         elif end:

@@ -769,3 +769,11 @@ def test_the_last_of_w_and_big_w_wins(fresh_db, flags, prompted):
     child = pexpect.spawn("/bin/sh", ["-c", f"{shlex.quote(sys.executable)} -m nl2sql_shell -X {flags} -c 'select 7 as seven' {shlex.quote(fresh_db)}"], env=env, encoding="utf-8", codec_errors="replace", timeout=30)
     assert child.expect(["Password: ", r" seven \r\n-+\r\n +7\r\n"]) == (0 if prompted else 1)
     child.close(force=True)
+
+
+def test_what_the_editor_ran_is_in_the_history(typed, monkeypatch):
+    """psql puts the text `\\e` hands back into its history when it runs, so the Up arrow
+    brings the edited query back; the shell's history held only the `\\e`."""
+    monkeypatch.setenv("EDITOR", "sed -i 's/.*/select 3 as three;/'")
+    out, err, _ = typed("select 1;\n\\e\n\\s\n\\q\n")
+    assert out.endswith(" three \n-------\n     3\n(1 row)\n\nselect 1;\n\\e\nselect 3 as three;\n\\s\n\n") and err == ""
