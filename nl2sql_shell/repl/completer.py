@@ -98,6 +98,9 @@ def _tokenize(sql: str) -> list[_Token]:
     return result
 
 
+_META_WORD = re.compile(r'(?:"(?:[^"]|"")*"?|[^\s"])+')  # a meta-command's word, blanks inside quotes and all
+
+
 def _split_qualifier(qualifier: str) -> list[str]:
     """``public."My Tab".`` -> ["public", "My Tab"], folding unquoted parts as PostgreSQL does."""
     parts = re.findall(r'"((?:[^"]|"")+)"|([^."]+)', qualifier)
@@ -132,7 +135,7 @@ class SQLCompleter(Completer):
     def _meta_completions(self, command: str, args: str | None) -> Iterator[Completion]:
         if args is None:
             return _matching(command, self._meta_commands.items(), str)
-        words = args.split()
+        words = _META_WORD.findall(args)  # `"Mixed Case".` is one word
         word = "" if args[-1].isspace() else words[-1]
         if len(words) > (1 if word else 0):
             return iter(())  # only the first argument is a name we know
@@ -147,7 +150,8 @@ class SQLCompleter(Completer):
         elif target == "schema":
             candidates = ((s, "schema") for s in metadata.schemas)
         elif target == "function":
-            candidates = ((f, "function") for f in metadata.visible_functions)
+            names = metadata.functions.get(qualifier[-1], ()) if qualifier else metadata.visible_functions
+            candidates = ((f, "function") for f in names)
         elif target == "datatype":
             candidates = ((t, "datatype") for t in metadata.visible_types)
         else:

@@ -21,6 +21,8 @@ CREATE VIEW big_orders AS SELECT * FROM orders WHERE total > 100;
 CREATE SCHEMA crm;
 CREATE TABLE crm.contacts (id int, user_id int REFERENCES users, phone text);
 CREATE FUNCTION crm.normalize_phone(p text) RETURNS text LANGUAGE sql AS $$ SELECT p $$;
+CREATE SCHEMA "Mixed Case";
+CREATE TABLE "Mixed Case".ledger (id int);
 """
 
 
@@ -139,6 +141,16 @@ def test_meta_commands(shop: psycopg.Connection, completer: SQLCompleter) -> Non
     assert shop.info.dbname in databases and "postgres" in databases
     assert complete(completer, "\\d+ us") == [("users", "table")]
     assert complete(completer, "\\dn c") == [("crm", "schema")]
+
+
+def test_meta_command_names_in_a_schema(completer: SQLCompleter) -> None:
+    """psql completes `\\df crm.` with crm's functions and `\\d "Mixed Case".` with that
+    schema's tables; the shell offered nothing (a quoted name's blank split it in two)."""
+    assert complete(completer, "\\df crm.") == [("normalize_phone", "function")]
+    assert complete(completer, "\\df crm.nor") == [("normalize_phone", "function")]
+    assert complete(completer, '\\d "Mixed Case".') == [("ledger", "table")]
+    assert complete(completer, '\\d "Mixed Case".led') == [("ledger", "table")]
+    assert complete(completer, '\\d "Mixed Case" ') == []  # only the first argument is a name
 
 
 def test_nothing_inside_strings_comments_and_questions(completer: SQLCompleter) -> None:
