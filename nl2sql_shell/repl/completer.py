@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache, partial
 from itertools import chain
 
-from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
 from sqlparse import lexer, tokens
 
@@ -69,6 +69,7 @@ _META_ARGUMENTS = {  # meta-command (without S/+ modifiers) -> what its argument
     "\\dn": "schema",
     "\\df": "function", "\\sf": "function", "\\ef": "function",
     "\\dT": "datatype", "\\dD": "datatype",
+    **dict.fromkeys(("\\i", "\\include", "\\ir", "\\include_relative", "\\o", "\\out", "\\w", "\\write", "\\e", "\\edit", "\\s", "\\g", "\\gx", "\\lo_import"), "file"),
 }
 
 
@@ -139,8 +140,10 @@ class SQLCompleter(Completer):
         word = "" if args[-1].isspace() else words[-1]
         if len(words) > (1 if word else 0):
             return iter(())  # only the first argument is a name we know
-        metadata = self._metadata()
         target = _META_ARGUMENTS.get(command.rstrip("S+"))
+        if target == "file":  # readline's file names, as psql offers them
+            return PathCompleter(expanduser=True).get_completions(Document(word), CompleteEvent(completion_requested=True))
+        metadata = self._metadata()
         typed = _word_at_end(word)
         qualifier, prefix = _split_qualifier(typed["qualifier"]), typed["word"]
         if target == "database":

@@ -153,6 +153,15 @@ def test_meta_command_names_in_a_schema(completer: SQLCompleter) -> None:
     assert complete(completer, '\\d "Mixed Case" ') == []  # only the first argument is a name
 
 
+def test_file_arguments_complete_file_names(completer: SQLCompleter, tmp_path) -> None:
+    """readline offers psql file names after `\\i`, `\\o`, `\\e`...; the shell offered nothing."""
+    (tmp_path / "setup_tables.sql").write_text("")
+    (tmp_path / "setup_views.sql").write_text("")
+    assert [text for text, _ in complete(completer, f"\\i {tmp_path}/setup_t")] == ["ables.sql"]
+    assert sorted(text for text, _ in complete(completer, f"\\o {tmp_path}/se")) == ["tup_tables.sql", "tup_views.sql"]
+    assert [text for text, _ in complete(completer, f"\\ir {tmp_path}/setup_v")] == ["iews.sql"]
+
+
 def test_nothing_inside_strings_comments_and_questions(completer: SQLCompleter) -> None:
     assert complete(completer, "SELECT * FROM users WHERE name = 'na") == []
     assert complete(completer, "SELECT * FROM users -- na") == []
