@@ -294,8 +294,8 @@ class Conversation:
             raise NotRunnable(f"not run: {problem}")
         if _copies_with_the_client(answer.sql):  # psycopg here cannot feed or take its rows: the server would wait in COPY
             raise NotRunnable("not run: a COPY from STDIN or to STDOUT runs only as your own statement")
+        self.last = None  # run once, whatever comes of it: a second ?run must not repeat a write, nor one that failed or was cancelled
         result = execute(conn, answer.sql, read_only=not answer.writes, statement_timeout_ms=None if answer.writes else READ_TIMEOUT_MS, binary=binary)
-        self.last = None  # run once: a second ?run must not repeat a write
         if store := self._store(conn):
             store.add(answer.question, answer.sql)
         return result

@@ -193,6 +193,22 @@ def test_a_question_without_a_proposal_leaves_nothing_for_run(db, start_proxy):
     assert count(db) == 3
 
 
+def test_a_proposal_that_failed_when_run_is_not_run_again(db, start_proxy):
+    """"Each proposal runs once": a `?run yes` that failed (or was cancelled) left it to run a
+    second time, and what it did outside the transaction (a sequence) happened twice."""
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("CREATE SEQUENCE tickets")
+    proxy = start_proxy(Asker(Scripted(["UPDATE customers SET revenue = nextval('tickets') / 0"]), Options(candidates=1, max_repairs=0)))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        assert conn.execute("? renumber the customers").fetchone()[2] is True
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            conn.execute("?run yes")
+        with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="no proposal to run"):
+            conn.execute("?run yes")
+    with psycopg.connect(db, autocommit=True) as conn:
+        assert conn.execute("SELECT last_value FROM tickets").fetchone()[0] == 1
+
+
 class Waiting(Scripted):
     """A model that writes nothing until its generation is cancelled."""
 
