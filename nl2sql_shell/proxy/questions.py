@@ -49,7 +49,7 @@ ANSWER_COLUMNS = (("sql", TEXT_OID), ("tables", TEXT_OID), ("writes", BOOL_OID),
 # 10 s during which no client was answered).
 _BLANK = r"(?:\s|--[^\n]*+|/\*(?:(?!\*/).)*+\*/)"  # (a comment is blank here too: `?run -- go` runs)
 _RUN = re.compile(rf"^{_BLANK}*+\?run(?:{_BLANK}++(yes))?{_BLANK}*+;?{_BLANK}*+$", re.IGNORECASE | re.DOTALL)
-_ASK = re.compile(r"^\s*+\?(!?)(.*)$", re.DOTALL)
+_ASK = re.compile(rf"^{_BLANK}*+\?(!?)(.*)$", re.DOTALL)  # (comments before it too: a GUI's `-- from DBeaver` line)
 _CALL = re.compile(r"^\s*+select\s++nl2sql\s*+\(\s*+'((?:[^']|'')*+)'\s*+\)\s*+;?\s*+$", re.IGNORECASE | re.DOTALL)
 _OUR_NAMES = re.compile(r"\bnl2sql(?:_run)?\b", re.IGNORECASE)
 _UNICODE_TEXT = re.compile(r"""(?=U&(["'])((?:(?!\1).|\1\1)*)\1)""", re.IGNORECASE | re.DOTALL)  # (a lookahead: each `U&"` or `U&'`, also one inside another's text)

@@ -70,7 +70,7 @@ if TYPE_CHECKING:
     from nl2sql_shell.proxy.server import Proxy
 
 _READ = 1 << 18
-_MAYBE_COMMAND = re.compile(rb"\s*[?sS]")
+_MAYBE_COMMAND = re.compile(rb"(?:\s|--[^\n]*+|/\*(?:(?!\*/).)*+\*/)*+[?sS]", re.DOTALL)  # after blanks and comments (questions.py's _BLANK)
 # in any other statement, maybe a Misused form: the name, or what may spell it (see _names_ours)
 _NAMED = re.compile(rb"nl2sql|u&|\\|'[ \t\f\v]*(?:--[^\n\r]*)?[\n\r]", re.IGNORECASE)
 _DDL = (b"CREATE", b"ALTER", b"DROP", b"COMMENT", b"GRANT", b"REVOKE", b"TRUNCATE")

@@ -193,6 +193,15 @@ def test_a_question_without_a_proposal_leaves_nothing_for_run(db, start_proxy):
     assert count(db) == 3
 
 
+def test_comments_before_a_question_or_run_as_gui_clients_send_them(db, start_proxy):
+    """A GUI client sends its editor's text with the comments above the statement; `-- mine\n?
+    ...` and `/* x */ ?run` went to the server (`syntax error at or near "?"`)."""
+    proxy = start_proxy(Asker(Scripted([TOP])))
+    with psycopg.connect(proxy.via(db), autocommit=True) as conn:
+        assert conn.execute("-- from the editor\n? top 2 customers by revenue").fetchone()[0].startswith("SELECT")
+        assert [r[0] for r in conn.execute("/* run it\n */ ?run").fetchall()] == ["Ada", "Cy"]
+
+
 def test_a_proposal_that_failed_when_run_is_not_run_again(db, start_proxy):
     """"Each proposal runs once": a `?run yes` that failed (or was cancelled) left it to run a
     second time, and what it did outside the transaction (a sequence) happened twice."""
