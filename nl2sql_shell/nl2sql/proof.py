@@ -1077,7 +1077,7 @@ class _Prover:
         if catalog and name in CONVERSIONS:
             return all([self.function(f) for (f,) in self.rows(f"SELECT c.conproc::oid FROM pg_conversion c WHERE {_user_made('c')}")])
         rows = self.rows(
-            """SELECT p.prolang, p.prokind, p.proconfig IS NULL, p.prosqlbody IS NOT NULL, p.prosrc, p.prorettype, p.prosupport::oid,
+            """SELECT p.prolang, p.prokind, p.proconfig IS NULL, p.prosecdef, p.prosqlbody IS NOT NULL, p.prosrc, p.prorettype, p.prosupport::oid,
                       EXISTS (SELECT 1 FROM unnest(p.proargtypes::oid[] || coalesce(p.proallargtypes, '{}') || p.prorettype) AS a(oid) JOIN pg_type t ON t.oid = a.oid
                               WHERE t.typtype = 'p' AND t.typname LIKE 'any%%')
                FROM pg_proc p WHERE p.oid = %s""",
@@ -1085,8 +1085,14 @@ class _Prover:
         )
         if not rows:
             return False
-        language, kind, no_settings, atomic, source, returns, support, polymorphic = rows[0]
+        language, kind, no_settings, definer, atomic, source, returns, support, polymorphic = rows[0]
         if language != _SQL_LANGUAGE or kind != "f" or not no_settings or self.depth >= _MAX_DEPTH:
+            return False
+        # SECURITY DEFINER: a body kept as text is read at the call as its owner reads it, on
+        # the owner's "$user" and the schemas the owner may use, not on the asker's path this
+        # proof resolves names on (a view in the owner's schema, calling code, took the place
+        # of the plain table proven). A stored BEGIN ATOMIC tree names its objects for good.
+        if definer and not atomic:
             return False
         # A polymorphic body's operators and calls are resolved per call, on the types of its
         # arguments there (`$1 && $1` of anyelement), which this proof cannot know in advance.

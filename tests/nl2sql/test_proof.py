@@ -8,6 +8,7 @@ table, field notation, a SQL function's body) is not.
 
 from __future__ import annotations
 
+import os
 import time
 
 import psycopg
@@ -1081,6 +1082,32 @@ def test_a_user_function_in_public_shadowing_a_builtin_name_is_unproven(pg_serve
     with psycopg.connect(create_database(pg_server, "proof_shadow", ddl), autocommit=True) as conn:
         assert not prove(conn, "SELECT lower(a) FROM t").proven
         assert prove(conn, "SELECT upper(a) FROM t").proven
+
+
+def test_a_security_definer_body_is_read_as_its_owner_reads_it(pg_server):
+    """A SECURITY DEFINER SQL function's body runs as its owner: `orders` there is the owner's
+    own view (its "$user" schema), whose code ran during the checks and on a yes-less run,
+    while the proof had read `orders` on the asker's path as the plain table."""
+    owner, asker = f"definer_{os.getpid()}", f"asker_{os.getpid()}"
+    ddl = f"""
+    DROP ROLE IF EXISTS "{owner}"; DROP ROLE IF EXISTS "{asker}";
+    CREATE ROLE "{owner}"; CREATE ROLE "{asker}";
+    CREATE TABLE public.orders (id int, total int); INSERT INTO orders VALUES (1, 10);
+    GRANT SELECT ON orders TO "{owner}", "{asker}";
+    CREATE SCHEMA "{owner}" AUTHORIZATION "{owner}";
+    CREATE FUNCTION "{owner}".effect() RETURNS int LANGUAGE plpgsql AS $$BEGIN PERFORM pg_advisory_lock(4242); RETURN 0; END$$;
+    CREATE VIEW "{owner}".orders AS SELECT id, total + "{owner}".effect() AS total FROM public.orders;
+    ALTER FUNCTION "{owner}".effect() OWNER TO "{owner}"; ALTER VIEW "{owner}".orders OWNER TO "{owner}";
+    CREATE FUNCTION public.orders_total() RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER AS 'SELECT sum(total) FROM orders';
+    CREATE FUNCTION public.orders_total_atomic() RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER BEGIN ATOMIC SELECT sum(total) FROM orders; END;
+    ALTER FUNCTION public.orders_total() OWNER TO "{owner}"; ALTER FUNCTION public.orders_total_atomic() OWNER TO "{owner}";
+    """
+    with psycopg.connect(create_database(pg_server, "proof_definer", ddl), autocommit=True) as conn:
+        conn.execute(f'SET ROLE "{asker}"')
+        assert not prove(conn, "SELECT id FROM orders WHERE total < orders_total()").proven
+        assert prove(conn, "SELECT id FROM orders WHERE total < orders_total_atomic()").proven  # its tree names public.orders
+        conn.execute("RESET ROLE")
+        conn.execute(f'DROP OWNED BY "{owner}", "{asker}" CASCADE; DROP ROLE "{owner}"; DROP ROLE "{asker}"')
 
 
 def test_unproven_candidates_are_neither_explained_nor_voted_and_need_a_yes(conn, shop):
