@@ -1,10 +1,14 @@
 """`\\?` and `\\copyright`: psql 15's help on backslash commands, in its sections and words,
 then the commands that are this shell's own. Only commands the shell runs are listed; the
-"(currently ...)" parts show this session's settings, as psql's do."""
+"(currently ...)" parts show this session's settings, as psql's do. `\\? variables` (and
+`--help=variables`) is psql's list of specially treated variables, with the same rule: only
+the variables, display settings and environment variables the shell honors, then its own."""
 
 from __future__ import annotations
 
-from nl2sql_shell.repl.shell import Shell
+import click
+
+from nl2sql_shell.db.settings import Settings
 
 PSQL_COMMANDS = """General
   \\copyright             show PostgreSQL usage and distribution terms
@@ -25,6 +29,8 @@ PSQL_COMMANDS = """General
 
 Help
   \\? [commands]          show help on backslash commands
+  \\? options             show help on nl2sql-shell command-line options
+  \\? variables           show help on special variables
   \\h [NAME]              help on syntax of SQL commands, * for all commands
 
 Query Buffer
@@ -131,7 +137,7 @@ Formatting
 
 Connection
   \\c[onnect] {[DBNAME|- USER|- HOST|- PORT|-] | conninfo}
-                         connect to new database (currently "{database}")
+                         connect to new database (currently {database})
   \\conninfo              display information about current connection
   \\encoding [ENCODING]   show or set client encoding
   \\password [USERNAME]   securely change the password for a user
@@ -158,6 +164,187 @@ OURS = """Questions (nl2sql-shell)
   \\examples [add QUESTION => SQL]
                          list (or add) the question/SQL pairs offered to the model
   \\refresh               re-read the schema (completion and ? questions)
+"""
+
+# psql 15's `\\? variables` (help.c's helpVariables), less HISTFILE and PSQL_HISTORY, which the
+# shell does not read (its history file is NL2SQL_SHELL_HISTORY's, below); the usage lines name
+# this program.
+PSQL_VARIABLES = """List of specially treated variables
+
+psql variables:
+Usage:
+  nl2sql-shell --set=NAME=VALUE
+  or \\set NAME VALUE inside nl2sql-shell
+
+  AUTOCOMMIT
+    if set, successful SQL commands are automatically committed
+  COMP_KEYWORD_CASE
+    determines the case used to complete SQL key words
+    [lower, upper, preserve-lower, preserve-upper]
+  DBNAME
+    the currently connected database name
+  ECHO
+    controls what input is written to standard output
+    [all, errors, none, queries]
+  ECHO_HIDDEN
+    if set, display internal queries executed by backslash commands;
+    if set to "noexec", just show them without execution
+  ENCODING
+    current client character set encoding
+  ERROR
+    true if last query failed, else false
+  FETCH_COUNT
+    the number of result rows to fetch and display at a time (0 = unlimited)
+  HIDE_TABLEAM
+    if set, table access methods are not displayed
+  HIDE_TOAST_COMPRESSION
+    if set, compression methods are not displayed
+  HISTCONTROL
+    controls command history [ignorespace, ignoredups, ignoreboth]
+  HISTSIZE
+    maximum number of commands to store in the command history
+  HOST
+    the currently connected database server host
+  IGNOREEOF
+    number of EOFs needed to terminate an interactive session
+  LASTOID
+    value of the last affected OID
+  LAST_ERROR_MESSAGE
+  LAST_ERROR_SQLSTATE
+    message and SQLSTATE of last error, or empty string and "00000" if none
+  ON_ERROR_ROLLBACK
+    if set, an error doesn't stop a transaction (uses implicit savepoints)
+  ON_ERROR_STOP
+    stop batch execution after error
+  PORT
+    server port of the current connection
+  PROMPT1
+    specifies the standard psql prompt
+  PROMPT2
+    specifies the prompt used when a statement continues from a previous line
+  PROMPT3
+    specifies the prompt used during COPY ... FROM STDIN
+  QUIET
+    run quietly (same as -q option)
+  ROW_COUNT
+    number of rows returned or affected by last query, or 0
+  SERVER_VERSION_NAME
+  SERVER_VERSION_NUM
+    server's version (in short string or numeric format)
+  SHOW_ALL_RESULTS
+    show all results of a combined query (\\;) instead of only the last
+  SHOW_CONTEXT
+    controls display of message context fields [never, errors, always]
+  SINGLELINE
+    if set, end of line terminates SQL commands (same as -S option)
+  SINGLESTEP
+    single-step mode (same as -s option)
+  SQLSTATE
+    SQLSTATE of last query, or "00000" if no error
+  USER
+    the currently connected database user
+  VERBOSITY
+    controls verbosity of error reports [default, verbose, terse, sqlstate]
+  VERSION
+  VERSION_NAME
+  VERSION_NUM
+    psql's version (in verbose string, short string, or numeric format)
+
+Display settings:
+Usage:
+  nl2sql-shell --pset=NAME[=VALUE]
+  or \\pset NAME [VALUE] inside nl2sql-shell
+
+  border
+    border style (number)
+  columns
+    target width for the wrapped format
+  csv_fieldsep
+    field separator for CSV output format (default ",")
+  expanded (or x)
+    expanded output [on, off, auto]
+  fieldsep
+    field separator for unaligned output (default "|")
+  fieldsep_zero
+    set field separator for unaligned output to a zero byte
+  footer
+    enable or disable display of the table footer [on, off]
+  format
+    set output format [unaligned, aligned, wrapped, html, asciidoc, ...]
+  linestyle
+    set the border line drawing style [ascii, old-ascii, unicode]
+  null
+    set the string to be printed in place of a null value
+  numericlocale
+    enable display of a locale-specific character to separate groups of digits
+  pager
+    control when an external pager is used [yes, no, always]
+  recordsep
+    record (line) separator for unaligned output
+  recordsep_zero
+    set record separator for unaligned output to a zero byte
+  tableattr (or T)
+    specify attributes for table tag in html format, or proportional
+    column widths for left-aligned data types in latex-longtable format
+  title
+    set the table title for subsequently printed tables
+  tuples_only
+    if set, only actual table data is shown
+  unicode_border_linestyle
+  unicode_column_linestyle
+  unicode_header_linestyle
+    set the style of Unicode line drawing [single, double]
+
+Environment variables:
+Usage:
+  NAME=VALUE [NAME=VALUE] nl2sql-shell ...
+  or \\setenv NAME [VALUE] inside nl2sql-shell
+
+  COLUMNS
+    number of columns for wrapped format
+  PGAPPNAME
+    same as the application_name connection parameter
+  PGDATABASE
+    same as the dbname connection parameter
+  PGHOST
+    same as the host connection parameter
+  PGPASSFILE
+    password file name
+  PGPASSWORD
+    connection password (not recommended)
+  PGPORT
+    same as the port connection parameter
+  PGUSER
+    same as the user connection parameter
+  PSQL_EDITOR, EDITOR, VISUAL
+    editor used by the \\e, \\ef, and \\ev commands
+  PSQL_EDITOR_LINENUMBER_ARG
+    how to specify a line number when invoking the editor
+  PSQL_PAGER, PAGER
+    name of external pager program
+  PSQL_WATCH_PAGER
+    name of external pager program used for \\watch
+  PSQLRC
+    alternative location for the user's .psqlrc file
+  SHELL
+    shell used by the \\! command
+  TMPDIR
+    directory for temporary files
+"""
+
+OUR_VARIABLES = """Environment variables (nl2sql-shell):
+  NL2SQL_SHELL_API_KEY, OPENAI_API_KEY
+    API key sent to the --model-url server
+  NL2SQL_SHELL_CACHE
+    folder for converted models and adapters (default ~/.cache/nl2sql-shell)
+  NL2SQL_SHELL_CONFIG
+    alternative location for the configuration file
+  NL2SQL_SHELL_DATA_DIR
+    data folder of the embedded PostgreSQL server
+  NL2SQL_SHELL_EXAMPLES_DIR
+    folder of the question/SQL examples kept per database (\\examples)
+  NL2SQL_SHELL_HISTORY
+    alternative location for the command history file
 """
 
 # What psql's \\copyright prints: the terms of the PostgreSQL it speaks to.
@@ -198,16 +385,30 @@ PROVIDE MAINTENANCE, SUPPORT, UPDATES, ENHANCEMENTS, OR MODIFICATIONS.
 """
 
 
-def backslash_help(shell: Shell) -> str:
-    settings = shell.settings
+def backslash_help(settings: Settings, database: str | None) -> str:
+    """`\\?`'s text; ``database``: the connected one's name, None when there is no connection
+    (after a failed `\\c` in a script, or for `--help=commands`), which psql says in words."""
     current = {
         "{html}": "on" if settings.format == "html" else "off",
         "{tuples_only}": "on" if settings.tuples_only else "off",
         "{expanded}": {"on": "on", "off": "off", "auto": "auto"}[settings.expanded],
         "{timing}": "on" if settings.timing else "off",
-        "{database}": shell.conn.info.dbname,
+        "{database}": "no connection" if database is None else f'"{database}"',
     }
     text = PSQL_COMMANDS
     for marker, value in current.items():
         text = text.replace(marker, value)
     return text + "\n" + OURS
+
+
+def topic_help(topic: str, settings: Settings, database: str | None) -> str | None:
+    """psql's help topics, for `\\? TOPIC` and `--help=TOPIC`; None for a topic psql has not
+    (which `\\?` answers with its commands and the command line refuses). "options" is what
+    --help printed for this run: psql's is its own command-line help."""
+    if topic == "options":
+        return click.get_current_context().get_help() + "\n"
+    if topic == "commands":
+        return backslash_help(settings, database)
+    if topic == "variables":
+        return PSQL_VARIABLES + "\n" + OUR_VARIABLES
+    return None

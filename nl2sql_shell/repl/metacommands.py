@@ -39,7 +39,7 @@ _COMMANDS: dict[str, tuple[Handler, str, str]] = {}
 # are not here.
 _WORDS_READ = {
     **dict.fromkeys(("\\a", "\\H", "\\q", "\\quit", "\\r", "\\reset", "\\p", "\\print", "\\conninfo", "\\copyright", "\\errverbose"), 0),
-    **dict.fromkeys(("\\timing", "\\x", "\\t", "\\encoding", "\\cd", "\\unset", "\\C", "\\f", "\\T", "\\o", "\\out"), 1),
+    **dict.fromkeys(("\\?", "\\timing", "\\x", "\\t", "\\encoding", "\\cd", "\\unset", "\\C", "\\f", "\\T", "\\o", "\\out"), 1),
     **dict.fromkeys(("\\i", "\\include", "\\ir", "\\include_relative", "\\restrict", "\\unrestrict", "\\password"), 1),
     **dict.fromkeys(("\\pset", "\\setenv", "\\prompt", "\\getenv", "\\e", "\\edit"), 2),
     **dict.fromkeys(("\\c", "\\connect"), 4),
@@ -217,12 +217,16 @@ def _quit(shell: Shell, _: str) -> bool:
     return False
 
 
-@command("\\?", syntax="\\? [commands]", help="show help on backslash commands")
-def _help(shell: Shell, _: str) -> bool:
-    from nl2sql_shell.repl.help import backslash_help
+@command("\\?", syntax="\\? [commands|options|variables]", help="show help on backslash commands", raw=True)
+def _help(shell: Shell, argument: str) -> bool:
+    """psql's `\\? [TOPIC]`; a topic psql has not (`\\? foo`) shows the commands, as in psql."""
+    from nl2sql_shell.repl.help import backslash_help, topic_help
 
+    words = meta_arguments(argument, shell.variables)
+    database = shell.conn.info.dbname if shell.connected else None
+    text = topic_help(words[0] if words else "commands", shell.settings, database)
     with shell.output.page(help_text=True) as write:  # a screen and more: paged as psql pages it
-        write(backslash_help(shell))
+        write(text if text is not None else backslash_help(shell.settings, database))
     return True
 
 

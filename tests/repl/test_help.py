@@ -39,3 +39,58 @@ def test_copyright_as_psql(fresh_db):
     assert result[1].startswith(b"PostgreSQL Database Management System\n")
     if PSQL is not None:
         assert result == theirs(fresh_db, "-c", "\\copyright")
+
+
+def _help(conninfo: str, *args: str) -> str:
+    """What the shell printed on standard output, having exited 0 with nothing on standard error."""
+    code, out, err = ours(conninfo, *args)
+    assert (code, err) == (0, b"")
+    return out.decode()
+
+
+def test_help_variables_lists_psqls_variables_display_settings_and_our_environment(fresh_db):
+    """`\\? variables` is psql's list, less what the shell does not read (HISTFILE,
+    PSQL_HISTORY), its usage lines naming nl2sql-shell, then the shell's own variables."""
+    from psqlcompare import PSQL, theirs
+
+    text = _help(fresh_db, "-c", "\\? variables")
+    assert text.startswith("List of specially treated variables\n\npsql variables:\n")
+    for entry in ("  ON_ERROR_STOP\n    stop batch execution after error\n", "Display settings:\n", "  expanded (or x)\n", "  NL2SQL_SHELL_HISTORY\n", "  NL2SQL_SHELL_DATA_DIR\n"):
+        assert entry in text
+    settings = re.findall(r"^  ([a-z_]+)(?: \(or \w\))?$", text.partition("Display settings:")[2].partition("Environment variables:")[0], re.MULTILINE)
+    assert len(settings) == 20
+    _, _, err = ours(fresh_db, *[arg for name in settings for arg in ("-c", f"\\pset {name}")])
+    assert err == b""  # every setting listed is one \\pset takes
+    if PSQL is not None:
+        lines = text.splitlines()
+        assert [line for line in theirs(fresh_db, "-c", "\\? variables")[1].decode().splitlines() if line not in lines] == [
+            "  psql --set=NAME=VALUE",
+            "  or \\set NAME VALUE inside psql",
+            "  HISTFILE",
+            "    file name used to store the command history",
+            "  psql --pset=NAME[=VALUE]",
+            "  or \\pset NAME [VALUE] inside psql",
+            "  NAME=VALUE [NAME=VALUE] psql ...",
+            "  or \\setenv NAME [VALUE] inside psql",
+            "  PSQL_HISTORY",
+        ]
+
+
+def test_help_options_is_the_command_lines_help(fresh_db):
+    """psql's `\\? options` is its --help; ours is the shell's."""
+    from psqlcompare import SHELL, run
+
+    assert _help(fresh_db, "-c", "\\? options") == run([*SHELL, "--help"])[1].decode()
+
+
+def test_an_unknown_help_topic_shows_the_commands_and_an_extra_word_is_ignored_as_in_psql(fresh_db):
+    """psql answers `\\? foo` as `\\?`, and warns of a second word, unread."""
+    code, out, err = ours(fresh_db, "-c", "\\? foo", "-c", "\\? commands bar")
+    assert code == 0 and out.decode() == 2 * _help(fresh_db, "-c", "\\?")
+    assert err == b'\\?: extra argument "bar" ignored\n'
+
+
+def test_help_without_a_connection_says_so_as_psql(fresh_db):
+    """After a failed `\\c` in a script there is no connection (it broke `\\?`)."""
+    code, out, _ = ours(fresh_db, "-c", "\\c nosuchdb", "-c", "\\?")
+    assert "connect to new database (currently no connection)\n" in out.decode()
