@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Iterator
 from typing import NoReturn
 
 import click
@@ -60,22 +61,43 @@ class _InOrderCommand(click.Command):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         """An unknown option or a missing argument ends the program as psql's does: getopt's
-        line, psql's hint, exit code 1."""
+        line, psql's hint, exit code 1. `--help=TOPIC` is psql's help on that topic, met where
+        getopt meets it: an error earlier on the line is the one told."""
         try:
-            args = _unabbreviated(self.get_params(ctx), args)
+            words = list(_words(self.get_params(ctx), args))
         except _Ambiguous as exc:
             click.echo(f"nl2sql-shell: {exc}", err=True)
-            click.echo('nl2sql-shell: hint: Try "nl2sql-shell --help" for more information.', err=True)
-            ctx.exit(1)
+            _hint(ctx)
         try:
-            return super().parse_args(ctx, args)
+            return super().parse_args(ctx, [word for word, _ in words])
         except click.UsageError as exc:
+            if isinstance(exc, click.BadOptionUsage) and exc.option_name == "--help":  # `--help=TOPIC`, which click's flag refuses
+                _help_topic(ctx, next(word for word, own in words if own and word.startswith("--help=")).partition("=")[2])
             complaint = _getopt_complaint(self, exc)
             if complaint is None:
                 raise
             click.echo(f"nl2sql-shell: {complaint}", err=True)
-            click.echo('nl2sql-shell: hint: Try "nl2sql-shell --help" for more information.', err=True)
-            ctx.exit(1)
+            _hint(ctx)
+
+
+def _hint(ctx: click.Context) -> NoReturn:
+    """psql's last words on a command line it cannot use: the hint, exit code 1."""
+    click.echo('nl2sql-shell: hint: Try "nl2sql-shell --help" for more information.', err=True)
+    ctx.exit(1)
+
+
+def _help_topic(ctx: click.Context, topic: str) -> NoReturn:
+    """psql's `--help=options|commands|variables`: that help on standard output, unpaged,
+    exit code 0; `\\?`'s settings are the defaults, with no connection. Another topic is
+    psql's hint."""
+    from nl2sql_shell.db.settings import Settings
+    from nl2sql_shell.repl.help import topic_help
+
+    text = topic_help(topic, Settings(), None)
+    if text is None:
+        _hint(ctx)
+    click.echo(text, nl=False)
+    ctx.exit(0)
 
 
 class _Ambiguous(Exception):
@@ -94,21 +116,22 @@ _PSQL_LONG_OPTIONS = tuple(
 )
 
 
-def _unabbreviated(params: list[click.Parameter], args: list[str]) -> list[str]:
-    """getopt_long's abbreviations, which psql takes: a long option's unique prefix is that
-    option (`--tuples` is --tuples-only, `--comm=...` --command); one several options start
-    with is getopt's error (_Ambiguous). The value of an option that takes one is never read
-    as an option."""
+def _words(params: list[click.Parameter], args: list[str]) -> Iterator[tuple[str, bool]]:
+    """The line's words as getopt_long reads them, each with whether getopt reads it itself
+    (False for an option's value and for what follows `--`). A long option's unique prefix is
+    that option, which psql takes (`--tuples` is --tuples-only, `--comm=...` --command); one
+    several options start with is getopt's error (_Ambiguous). The value of an option that
+    takes one is never read as an option."""
     options = [p for p in params if isinstance(p, click.Option)]
     names = sorted({name for p in options for name in (*p.opts, *p.secondary_opts) if name.startswith("--")})
     valued = {name for p in options if not p.is_flag and not p.count for name in p.opts}
-    out: list[str] = []
     value_next = False
     for index, arg in enumerate(args):
         if value_next or arg == "--":
             if not value_next:
-                return out + args[index:]
-            out.append(arg)
+                yield from ((word, False) for word in args[index:])
+                return
+            yield arg, False
             value_next = False
             continue
         if arg.startswith("--") and len(arg) > 2:
@@ -123,8 +146,7 @@ def _unabbreviated(params: list[click.Parameter], args: list[str]) -> list[str]:
             letters = arg[1:]
             at = next((i for i, letter in enumerate(letters) if f"-{letter}" in valued), None)
             value_next = at == len(letters) - 1
-        out.append(arg)
-    return out
+        yield arg, True
 
 
 def _getopt_complaint(command: click.Command, exc: click.UsageError) -> str | None:

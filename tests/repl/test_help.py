@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from psqlcompare import ours
 
 from nl2sql_shell.repl.help import PSQL_COMMANDS
@@ -81,6 +82,26 @@ def test_help_options_is_the_command_lines_help(fresh_db):
     from psqlcompare import SHELL, run
 
     assert _help(fresh_db, "-c", "\\? options") == run([*SHELL, "--help"])[1].decode()
+
+
+def test_help_topics_on_the_command_line(fresh_db):
+    """psql's --help=commands is `\\?` without a connection, --help=variables `\\? variables`,
+    --help=options --help; on standard output, exit code 0."""
+    dbname = re.search(r"dbname=(\S+)", fresh_db).group(1)
+    commands = _help(fresh_db, "-c", "\\?").replace(f'(currently "{dbname}")', "(currently no connection)")
+    assert _help(fresh_db, "--help=commands") == commands
+    assert _help(fresh_db, "--help=variables") == _help(fresh_db, "-c", "\\? variables")
+    assert _help(fresh_db, "--hel=options") == _help(fresh_db, "--help")
+
+
+@pytest.mark.parametrize("topic", ["foo", "", "Variables"])
+def test_an_unknown_help_topic_on_the_command_line_is_psqls_hint(fresh_db, topic: str):
+    from psqlcompare import PSQL, theirs
+
+    result = ours(fresh_db, f"--help={topic}")
+    assert result == (1, b"", b'psql: hint: Try "nl2sql-shell --help" for more information.\n')
+    if PSQL is not None:
+        assert theirs(fresh_db, f"--help={topic}") == (1, b"", b'psql: hint: Try "psql --help" for more information.\n')
 
 
 def test_an_unknown_help_topic_shows_the_commands_and_an_extra_word_is_ignored_as_in_psql(fresh_db):
