@@ -28,7 +28,7 @@ from psycopg import pq
 
 from nl2sql_shell.db.as_sent import unsent
 from nl2sql_shell.db.execute import OneStatementCursor, read_only_transaction
-from nl2sql_shell.llm.model import Model
+from nl2sql_shell.llm.model import Generation, Model
 from nl2sql_shell.nl2sql import CHECK_VALUES, DEFAULT_CANDIDATES, GREEDY_FIRST, REFUSAL_DOUBT_LOGPROB, SCHEMA_BUDGET_TOKENS, WORDS_RETRY
 from nl2sql_shell.nl2sql import prompt as prompts
 from nl2sql_shell.nl2sql.check import CheckResult, check_sql
@@ -459,7 +459,15 @@ class Asker:
         answer.generated_tokens += sum(g.new_tokens for g in generations)
         answer.timings["first_token_s"] = answer.timings.get("first_token_s", generations[0].seconds_to_first_token)
         answer.timings["generate_s"] = answer.timings.get("generate_s", 0.0) + max(g.seconds_total for g in generations)
-        return [Attempt(g.text, extract_sql(g.text)) for g in generations]
+        return [self._attempt(g) for g in generations]
+
+    def _attempt(self, generation: Generation) -> Attempt:
+        """A reply cut at the token limit is no query: no `;` or fence ended it, so its SQL
+        stops where the limit fell (a join without its ORDER BY and LIMIT passed the checks
+        and printed 100 rows for "the 5 largest orders")."""
+        if generation.finish == "length":
+            return Attempt(generation.text, None, [f"the reply was cut off at the limit of {self.options.max_new_tokens} tokens"])
+        return Attempt(generation.text, extract_sql(generation.text))
 
     def _check(self, attempt: Attempt, view: ModelView, conn: psycopg.Connection) -> CheckResult | None:
         """Static checks first (cheap, precise messages), then the server's own EXPLAIN.
@@ -468,7 +476,7 @@ class Asker:
         the readable schema; the server gets the query in the schema's own names, and so does
         the attempt, as the person sees it."""
         if attempt.sql is None:
-            attempt.errors.append("the reply contains no SQL query")
+            attempt.errors = attempt.errors or ["the reply contains no SQL query"]
             return None
         if is_refusal(attempt.sql):
             return None

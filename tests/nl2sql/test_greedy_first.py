@@ -98,3 +98,14 @@ def test_a_name_with_defines_is_no_table_read(conn):
     """`WITH products AS (...) SELECT ... FROM products` reads no table products."""
     answer, _ = _ask(["WITH products AS (SELECT 1 AS price) SELECT count(*) FROM products WHERE price < 50;"], conn, greedy_first=True)
     assert answer.proof.proven and answer.tables_read == []
+
+
+def test_a_reply_the_token_limit_cut_is_no_query(conn):
+    """The model's query stopped where the limit fell, without its WHERE clause here: it passed
+    the checks and ran, all the rows for "the cheap ones", and nothing said it was cut."""
+    model = Counting(["SELECT name FROM products"])
+    model.finish = "length"
+    answer = Asker(model, Options(candidates=1, max_repairs=0)).ask("which products are cheap", conn)
+    assert answer.sql is None and answer.kind != "read"
+    assert answer.attempts[0].errors == ["the reply was cut off at the limit of 200 tokens"]
+    assert "cut off at the limit of 200 tokens" in answer.reason
