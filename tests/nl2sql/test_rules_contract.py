@@ -36,6 +36,16 @@ INSERT INTO users VALUES (1, 'ann'), (2, 'bob');
 INSERT INTO messages VALUES (1, 1, 2, 'hi', 1704164645), (2, 2, 1, 'yo', 1672531200), (3, 1, 2, 'ok', 1717200000);
 CREATE TABLE tickets(ticket_id int PRIMARY KEY, customer_id int REFERENCES customers(id), customer int, note text);
 INSERT INTO tickets VALUES (1, 1, 1, 'x'), (2, 1, NULL, 'y'), (3, 2, 2, 'x'), (4, 2, 2, 'y');
+CREATE TABLE usr(id int PRIMARY KEY, name text);
+CREATE TABLE tix(id int PRIMARY KEY, owner_id int REFERENCES usr, note text);
+INSERT INTO usr SELECT g, 'name' || g FROM generate_series(1, 5) g;
+INSERT INTO tix SELECT g, 1 + g % 5, 'n' FROM generate_series(1, 10) g;
+CREATE TABLE tk_project(tk_org int, tk_num int, tk_title text, PRIMARY KEY (tk_org, tk_num));
+CREATE TABLE tk_ticket(tk_id int PRIMARY KEY, tk_owner int REFERENCES usr, tk_org int, tk_num int, tk_meta jsonb, FOREIGN KEY (tk_org, tk_num) REFERENCES tk_project);
+CREATE TABLE tk_invoice(tk_id int PRIMARY KEY, tk_ticket int REFERENCES tk_ticket, tk_total numeric);
+INSERT INTO tk_project SELECT o, n, 'proj ' || o || '-' || n FROM generate_series(1, 2) o, generate_series(1, 3) n;
+INSERT INTO tk_ticket SELECT g, 1 + g % 5, 1 + g % 2, 1 + g % 3, '{"p": 1}' FROM generate_series(1, 30) g;
+INSERT INTO tk_invoice SELECT g, 31 - g, g * 10 FROM generate_series(1, 10) g;
 CREATE SCHEMA audit;
 CREATE TABLE audit.events(event_id int PRIMARY KEY, at_epoch bigint NOT NULL);
 INSERT INTO audit.events VALUES (1, 1704164645), (2, 1717200000);
@@ -79,6 +89,13 @@ FAILS = [
      "SELECT room, DATE '2024-03-03'::timestamp AS d FROM bookings WHERE during @> timestamptz '2024-03-03 20:00+00' ORDER BY 1", "@> CAST("),
     ("SELECT notes, date_part('epoch', timestamp '2024-01-05') AS e FROM tickets ORDER BY ticket_id",
      "SELECT note, date_part('epoch', timestamp '2024-01-05') AS e FROM tickets ORDER BY ticket_id", "date_part("),
+    # a join between types that cannot be equal: the foreign key declared, not the other
+    # table's own id (`u.id = t.id` ran, and named the wrong owner of every ticket)
+    ("SELECT t.id, u.name FROM tix t JOIN usr u ON u.id = t.note ORDER BY 1", "SELECT t.id, u.name FROM tix t JOIN usr u ON u.id = t.owner_id ORDER BY 1", "t.owner_id"),
+    ("SELECT t.tk_id, u.name FROM tk_ticket t JOIN usr u ON u.id = t.tk_meta ORDER BY 1", "SELECT t.tk_id, u.name FROM tk_ticket t JOIN usr u ON u.id = t.tk_owner ORDER BY 1", "t.tk_owner"),
+    # ... and not one column of a key of two (each project got every ticket of its org)
+    ("SELECT p.tk_title, count(*) FROM tk_ticket t JOIN tk_project p ON p.tk_org = t.tk_meta GROUP BY 1 ORDER BY 1",
+     "SELECT p.tk_title, count(*) FROM tk_ticket t JOIN tk_project p ON (p.tk_org, p.tk_num) = (t.tk_org, t.tk_num) GROUP BY 1 ORDER BY 1", "tk_num"),
 ]
 
 
@@ -109,6 +126,23 @@ def test_a_query_that_fails_comes_back_unchanged_or_with_its_meaning(conn, writt
         return
     assert repaired_with.lower() in attempt.sql.lower() and attempt.written == written
     assert all(change.rule in {r.name for r in RULES if r.effect is Effect.REPAIR} for change in attempt.changes)
+    assert conn.execute(attempt.sql).fetchall() == conn.execute(meant).fetchall()
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("SELECT t.tk_owner, sum(i.tk_total) FROM tk_ticket t JOIN tk_invoice i ON t.tk_id = t.tk_id GROUP BY 1 ORDER BY 1",
+         "SELECT t.tk_owner, sum(i.tk_total) FROM tk_ticket t JOIN tk_invoice i ON t.tk_id = i.tk_ticket GROUP BY 1 ORDER BY 1"),
+        ("SELECT t.tk_owner, sum(i.tk_total) FROM tk_ticket t JOIN tk_invoice i ON i.tk_id = i.tk_id GROUP BY 1 ORDER BY 1",
+         "SELECT t.tk_owner, sum(i.tk_total) FROM tk_ticket t JOIN tk_invoice i ON t.tk_id = i.tk_ticket GROUP BY 1 ORDER BY 1"),
+    ],
+)
+def test_a_column_equal_to_itself_joins_by_the_declared_key_not_each_table_s_own(conn, written: str, meant: str) -> None:
+    """`t.tk_id = t.tk_id` joining invoices became `t.tk_id = i.tk_id`: a ticket paired with
+    the invoice of the same number (a prefix on every column hid that both are own keys)."""
+    attempt, result = _check(conn, written)
+    assert result is not None and [c.rule for c in attempt.changes] == ["self_join"]
     assert conn.execute(attempt.sql).fetchall() == conn.execute(meant).fetchall()
 
 

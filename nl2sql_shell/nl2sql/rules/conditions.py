@@ -18,7 +18,7 @@ from nl2sql_shell.schema.model import Column, Table, is_key_name
 from nl2sql_shell.schema.words import closest_name
 
 from ..parsing import same_column
-from .base import Change, Context, Tables, column_type, declared_keys, identifier, owners, type_family
+from .base import Change, Context, Tables, column_of, column_type, declared_keys, identifier, owners, type_family
 from .names import SPELLING_CUTOFF
 
 
@@ -45,17 +45,25 @@ def _written(eq: exp.EQ) -> str:
 
 
 def self_join(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
-    """Make `x.c = x.c` join the table of this JOIN with the one other table here that has
-    `c` (not every table's own `id`), or with the one foreign key declared between the two
-    (`c.id = c.id` joining orders: `o.customer_id = c.id`)."""
+    """Make `x.c = x.c` join the table of this JOIN by the one foreign key declared between
+    it and x (`t.tk_id = t.tk_id` joining invoices: `t.tk_id = i.tk_ticket`), else with the one
+    other table here that has `c`, unless `c` is each table's own key (`id`, `tk_id`), or
+    with the one foreign key declared between the two (`c.id = c.id` joining orders:
+    `o.customer_id = c.id`)."""
     for joined, eq in _equalities(scope):
         left, right = eq.left, eq.right
         if not same_column(left, right):
             continue
         before, name = _written(eq), left.name
         if left.table != joined:
-            table = tables.get(joined)
-            if table is None or table.column(name) is None or name.lower() == "id":
+            table, other = tables.get(joined), tables.get(left.table)
+            if table is None or other is None or (keys := declared_keys(other, table)) is None or len(keys) > 1:
+                continue  # a key of several columns, or two: no one reading
+            if keys:
+                (mine, theirs), = keys
+                left.set("this", identifier(mine))
+                right.set("this", identifier(theirs))
+            elif table.column(name) is None or _own_keys(name, table, other):
                 continue
             right.set("table", identifier(joined))
         else:
@@ -70,7 +78,7 @@ def self_join(scope: Scope, tables: Tables, context: Context) -> Iterator[Change
                 left.set("table", identifier(alias))
                 left.set("this", identifier(mine))
                 right.set("this", identifier(theirs))
-            elif not declared and len(sharing) == 1 and name.lower() != "id":
+            elif not declared and len(sharing) == 1 and not _own_keys(name, tables[joined], tables[sharing[0]]):  # type: ignore[arg-type]
                 left.set("table", identifier(sharing[0]))
             else:
                 continue
@@ -78,19 +86,41 @@ def self_join(scope: Scope, tables: Tables, context: Context) -> Iterator[Change
 
 
 def join_types(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
-    """Swap one side of a join between incomparable types for its same-named comparable column."""
+    """Swap one side of a join between incomparable types: for its partner in the one foreign
+    key declared between the two tables when the other side is its own (`u.id = t.note`:
+    `u.id = t.owner_id`), else for its same-named comparable column, unless that pairs each
+    table's own key (`u.id = t.id` numbers rows of two tables alike; it is no relation).
+    Nothing where the key declared is of several columns: one column of it pairs too many rows."""
     for _, eq in _equalities(scope):
         left, right = eq.left, eq.right
         left_type, right_type = column_type(left, tables), column_type(right, tables)
         if left_type is None or right_type is None or type_family(left_type) == type_family(right_type):
             continue
+        left_table, right_table = tables.get(left.table), tables.get(right.table)
+        keys = declared_keys(left_table, right_table) if left_table is not None and right_table is not None else []
+        if keys is None or len(keys) > 1:
+            continue
         before = _written(eq)
-        for keep, swap in ((right, left), (left, right)):
-            if (twin := _comparable_twin(swap, keep, tables)) is not None:
-                swapped_type = column_type(swap, tables)
-                swap.set("this", identifier(twin.name))
-                yield _change("join_types", before, eq, f"{swapped_type} cannot equal {column_type(keep, tables)}")
-                break
+        mine, theirs = keys[0] if keys else (None, None)  # (left's column, right's)
+        for keep, swap, kept_key, swap_key in ((right, left, theirs, mine), (left, right, mine, theirs)):
+            if keys:
+                kept = column_of(keep, tables)
+                twin = tables[swap.table].column(swap_key) if kept is not None and kept.name == kept_key else None  # type: ignore[union-attr,arg-type]
+            elif (twin := _comparable_twin(swap, keep, tables)) is not None and _own_keys(twin.name, tables[swap.table], tables[keep.table]):  # type: ignore[arg-type]
+                twin = None
+            if twin is None:
+                continue
+            swapped_type = column_type(swap, tables)
+            swap.set("this", identifier(twin.name))
+            yield _change("join_types", before, eq, f"{swapped_type} cannot equal {column_type(keep, tables)}")
+            break
+
+
+def _own_keys(name: str, *tables: Table) -> bool:
+    """Whether ``name`` is each table's own key: `id`, or its whole primary key in every one
+    of them (`tk_id` where a prefix marks all of a schema's columns). Equal, such keys pair
+    rows that happen to share a number, not rows that belong together."""
+    return name.lower() == "id" or all(table.primary_key == (name,) for table in tables)
 
 
 def _comparable_twin(swap: exp.Column, keep: exp.Column, tables: Tables) -> Column | None:
