@@ -53,9 +53,10 @@ def why_write_failed(exc: OSError, *, to_stdout: bool) -> str:
 class Output:
     """A sink for query results; `page()` opens one paged block (one statement's result)."""
 
-    def __init__(self, stream: IO[str] | None = None, *, use_pager: bool | None = None, to_command: bool = False) -> None:
+    def __init__(self, stream: IO[str] | None = None, *, use_pager: bool | None = None, to_command: bool = False, messages: IO[str] | None = None) -> None:
         # (standard output closed at start, `>&-`: nowhere, where psql's writes fail quietly)
         self._default = stream or sys.stdout or open(os.devnull, "w")  # noqa: SIM115 - for the process's life
+        self.messages = messages or self._default  # where `say` writes: \g FILE's results go to FILE, its messages stay
         self._to_command = to_command  # `\\g |command`: the stream is a command's input
         self._file: IO[str] | None = None
         self._pipe: subprocess.Popen[str] | None = None  # `\\o |command`
@@ -184,10 +185,10 @@ class Output:
         """A message psql prints with printf (\\pset's, \\timing's, ``Time:``): on standard
         output, never into the \\o file."""
         try:
-            self._default.write(text)
-            self._default.flush()
+            self.messages.write(text)
+            self.messages.flush()
         except OSError as exc:
-            why_write_failed(exc, to_stdout=self._default is sys.stdout)  # else unchecked, as printf
+            why_write_failed(exc, to_stdout=self.messages is sys.stdout)  # else unchecked, as printf
 
     def columns(self, configured: int = 0, *, paged: bool = False) -> int:
         """The width psql formats for (wrapped format, ``\\x auto``): ``\\pset columns`` when

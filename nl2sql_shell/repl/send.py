@@ -230,10 +230,10 @@ class _output_to:
             return
         if self.path.startswith("|"):
             self.pipe = open_pipe(self.path[1:].strip(), self.shell.output.encoding)
-            self._use(Output(self.pipe.stdin, use_pager=False, to_command=True))
+            self._use(Output(self.pipe.stdin, use_pager=False, to_command=True, messages=self.shell.output.messages))
             return
         self.file = _FileOnFirstWrite(os.path.expanduser(self.path), self._cannot_open, self.shell.output.encoding)
-        self._use(Output(self.file, use_pager=False))  # type: ignore[arg-type]
+        self._use(Output(self.file, use_pager=False, messages=self.shell.output.messages))  # type: ignore[arg-type]
 
     def _cannot_open(self, exc: OSError) -> None:
         """psql opens the file when rows come: the query has run, its rows are dropped, and

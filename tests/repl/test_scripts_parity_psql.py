@@ -113,6 +113,20 @@ def test_g_with_print_options_for_one_query(fresh_db, tmp_path: Path):
     assert (tmp_path / "out.csv").read_bytes() == csv == b"a,b\n11,\"x,y\"\n"
 
 
+def test_the_echo_and_timing_of_a_query_sent_to_a_file_stay_on_standard_output(fresh_db, tmp_path: Path):
+    """With -e and \\timing, the echoed query and the Time line went into the \\g FILE (and the
+    \\g |cmd's input) with the rows: an exported CSV began with the query."""
+    script = "select 1 as a \\g (format=csv) out.csv\n\\timing on\nselect 2 as b \\gx t1.txt\nselect 3 as c \\g |cat > t3.txt\n"
+    files = {}
+    for side, run in (("ours", ours), ("psql", theirs)):
+        (tmp_path / side).mkdir()
+        (tmp_path / side / "g.sql").write_text(script)
+        code, out, err = run(fresh_db, "-e", "-f", "g.sql", cwd=tmp_path / side)
+        files[side] = code, re.sub(rb"Time: [0-9.]+ ms", b"Time: x", out), err, *((tmp_path / side / name).read_bytes() for name in ("out.csv", "t1.txt", "t3.txt"))
+    assert files["ours"] == files["psql"]
+    assert files["ours"][3] == b"a\n1\n" and files["ours"][1].count(b"Time: x") == 2
+
+
 @pytest.mark.parametrize("script", ["select 1 \\g (format=bad)\nselect 2;\n", "select 1 \\foo\nselect 2;\n", "select 1 \\g (format=csv\nselect 2;\n"])
 def test_on_error_stop_after_a_meta_command_that_follows_query_text(fresh_db, tmp_path: Path, script: str):
     (tmp_path / "s.sql").write_text(script)
