@@ -123,6 +123,7 @@ class Shell:
 
     def _attach(self, conn: psycopg.Connection) -> None:
         self.conn = conn
+        self._usable_encoding()  # (PGCLIENTENCODING=EUC_TW: nothing could be read from it)
         self.variables.update(connection_variables(conn))
         show = install_notice_printer(conn, lambda: self.errors, lambda: self.location, lambda: self.settings.messages, lambda: self.executor.held_notices)
         conn.add_notify_handler(self.notifications.append)
@@ -136,12 +137,28 @@ class Shell:
         """Write in the client encoding the connection has now (at connect, after SQL and
         `\\encoding`, which may change it), as psql prints the server's bytes; ENCODING names
         it, as psql's does."""
+        encoding = self._usable_encoding()
         self.variables["ENCODING"] = self.conn.info.parameter_status("client_encoding") or ""
-        encoding = self.conn.info.encoding
         encoding = text_encoding(encoding)  # SQL_ASCII: the bytes as they are (values load as UTF-8)
         if encoding != self.output.encoding:
             self.output.follow_encoding(encoding)
             reencode(self.errors, encoding)
+
+    def _usable_encoding(self) -> str:
+        """The connection's client encoding (Python's name). One Python has no codec for
+        (EUC_TW, MULE_INTERNAL: psql can print them) left psycopg able to read nothing, and
+        the shell ended with a traceback: the session goes back to the encoding it had, told
+        in one line."""
+        try:
+            return self.conn.info.encoding
+        except psycopg.NotSupportedError:
+            pass
+        name = (self.conn.pgconn.parameter_status(b"client_encoding") or b"").decode("ascii", "replace")
+        previous = self.variables.get("ENCODING") or "UTF8"
+        previous = "UTF8" if previous == name else previous
+        self.conn.pgconn.exec_(b"SET client_encoding TO '" + previous.encode("ascii") + b"'")
+        self.error(f'{self.location}client encoding "{name}" cannot be used here (Python has no codec for it); it is {previous} again')
+        return self.conn.info.encoding
 
     def line_starts(self) -> None:
         """A line of input starts (a script's, or what the prompt reads): psql reads `'...'`

@@ -64,6 +64,18 @@ def test_g_and_o_to_files_and_commands_write_the_client_encoding_as_psql(fresh_d
     assert (tmp_path / "ours" / "g.out").read_bytes() == (tmp_path / "psql" / "g.out").read_bytes() == b"  v   \n------\n caf\xe9\n(1 row)\n\n"
 
 
+def test_a_client_encoding_python_cannot_read_is_one_line_and_the_session_goes_on(fresh_db, tmp_path: Path):
+    """EUC_TW has no Python codec (psql prints it): the shell ended with a traceback, at
+    connect (PGCLIENTENCODING) and at `SET client_encoding`. It stays in the encoding it had."""
+    code, out, err = ours(f"{fresh_db} client_encoding=EUC_TW", "-c", "select 1 as one", "-c", "\\echo :ENCODING")
+    assert (code, out) == (0, b" one \n-----\n   1\n(1 row)\n\nUTF8\n")
+    assert err == b'client encoding "EUC_TW" cannot be used here (Python has no codec for it); it is UTF8 again\n'
+    (tmp_path / "e.sql").write_text("\\encoding LATIN1\nset client_encoding = EUC_TW;\nselect 4 as four;\n\\echo :ENCODING\n")
+    code, out, err = ours(fresh_db, "-f", "e.sql", cwd=tmp_path)
+    assert (code, out) == (0, b"SET\n four \n------\n    4\n(1 row)\n\nLATIN1\n")
+    assert err == b'psql:e.sql:2: client encoding "EUC_TW" cannot be used here (Python has no codec for it); it is LATIN1 again\n'
+
+
 RESULT_VARIABLES = (
     "select 1 as a union select 2 \\gset\n\\echo :ROW_COUNT :ERROR :SQLSTATE\n"
     "select 1/0 \\gset\n\\echo :ROW_COUNT :ERROR :SQLSTATE :LAST_ERROR_MESSAGE\n\\errverbose\n"
