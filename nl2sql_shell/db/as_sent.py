@@ -61,7 +61,26 @@ def unsent(conn: psycopg.Connection, sql: str) -> str | None:
         # SHIFT_JIS_2004 sends ¥ as 0x5C and reads it back as ¥; the server reads a backslash).
         if sent.decode(codec) != ch or (not ch.isascii() and sent[0] < 0x80):
             return f"client encoding {name} sends {ch!r} as the byte(s) {sent!r}, which the server reads otherwise than the checks did"
-    return None
+    if sql.isascii() or name in ("UTF8", "SQL_ASCII") or _server_reads(conn, sql.encode(codec), name, sql):
+        return None
+    return f"client encoding {name} sends this statement as bytes the server reads as other characters than the checks did (its conversions and Python's differ)"
+
+
+def _server_reads(conn: psycopg.Connection, sent: bytes, name: str, sql: str) -> bool:
+    """Whether the server reads ``sent`` (in client encoding ``name``) as ``sql``'s own
+    characters: Python's codecs and PostgreSQL's conversions disagree on some (SJIS and EUC_JP
+    send `〜` as bytes the server reads as `～`, EUC_KR a Hangul syllable outside KS X 1001 as
+    its letters), so a DELETE confirmed for one row removed another. Asked of the server, in
+    a savepoint where a transaction is open: a conversion that fails counts as a no."""
+    try:
+        with conn.transaction():
+            row = conn.execute(
+                "SELECT pg_catalog.convert(%s::pg_catalog.bytea, %s::pg_catalog.name, 'UTF8'::pg_catalog.name) OPERATOR(pg_catalog.=) %s::pg_catalog.bytea",
+                (sent, name, sql.encode("utf-8")),
+            ).fetchone()
+    except psycopg.Error:
+        return False
+    return bool(row and row[0])
 
 
 def backslashes_differ(conn: psycopg.Connection, sql: str) -> str | None:

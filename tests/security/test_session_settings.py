@@ -61,6 +61,23 @@ def test_a_character_sent_as_a_backslash_is_never_proven_nor_checked_on_the_serv
         assert not _locked(conn)  # no EXPLAIN, no vote ran it
 
 
+@pytest.mark.parametrize(("encoding", "written", "read"), [("SJIS", "〜", "～"), ("EUC_JP", "−", "－"), ("EUC_KR", "갂", "ㅤㄱㅏㄲ")])
+def test_a_character_the_server_converts_otherwise_than_python_is_never_run(owned, encoding, written, read):
+    """Python's codecs and the server's conversions disagree on some characters: the checks
+    passed `label = '〜'` and the server ran `label = '～'` (a confirmed DELETE removed the
+    other row). Asked of the server, such a statement is not proven nor offered."""
+    with psycopg.connect(owned, autocommit=True) as conn:
+        conn.execute("CREATE TABLE labels (id int, label text)")
+        conn.execute("INSERT INTO labels VALUES (1, %s), (2, %s)", (written, read))
+    _set(owned, "client_encoding", encoding)
+    sql = f"DELETE FROM labels WHERE label = '{written}'"
+    with psycopg.connect(owned, autocommit=True) as conn:
+        assert "reads as other characters" in prove(conn, f"SELECT id FROM labels WHERE label = '{written}'").reasons[0]
+        answer = Asker(Scripted([sql]), Options(max_repairs=0, candidates=1)).ask("remove that label", conn)
+        assert answer.kind == "failed" and "reads as other characters" in answer.reason
+        assert prove(conn, "SELECT '日本' AS word").proven  # what both read alike goes on
+
+
 def test_a_write_is_not_run_when_the_session_reads_backslashes_otherwise(owned):
     _set(owned, "standard_conforming_strings", "off")
     out, errors = io.StringIO(), io.StringIO()
