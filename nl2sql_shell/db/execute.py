@@ -23,7 +23,7 @@ import psycopg
 import psycopg.sql
 from psycopg import generators, pq
 
-from nl2sql_shell.db.as_sent import as_query, sent_bytes
+from nl2sql_shell.db.as_sent import as_query, sent_bytes, text_encoding
 from nl2sql_shell.db.cells import visible
 from nl2sql_shell.db import format as fmt
 from nl2sql_shell.db.aligned import auto_vertical
@@ -110,8 +110,8 @@ def _after_quoted(sql: str, pos: int, quote: str) -> int:
 def error_text(exc: psycopg.Error, style: MessageStyle | None = None) -> str:
     """The message exactly as psql prints it: libpq's own text with LINE n: and the caret,
     laid out for VERBOSITY and SHOW_CONTEXT when ``style`` is not psql's default."""
-    if exc.pgresult is not None and exc.pgresult.error_message:
-        text = exc.pgresult.error_message.decode(errors="replace").rstrip("\n")
+    if exc.pgresult is not None and exc.pgresult.error_message:  # in the client encoding psycopg read the connection's in
+        text = exc.pgresult.error_message.decode(text_encoding(getattr(exc, "_encoding", "utf-8")), errors="replace").rstrip("\n")
         return text if style is None or style.plain else server_message(exc.diag, style, error=True, libpq_text=text)
     message = str(exc).strip()
     return message if message.startswith(("ERROR:", "FATAL:")) else f"ERROR:  {message}"
@@ -520,8 +520,8 @@ class Executor:
     def _print_result(self, result: pq.PGresult, *, show_status: bool = True) -> Outcome:
         """One result of a simple query: its rows, its tag or its error."""
         if result.status == pq.ExecStatus.FATAL_ERROR:
-            text = (result.error_message or b"").decode(errors="replace").rstrip("\n")
-            style, diag = self.settings.messages, psycopg.errors.Diagnostic(result)
+            text = (result.error_message or b"").decode(text_encoding(self.conn.info.encoding), errors="replace").rstrip("\n")
+            style, diag = self.settings.messages, psycopg.errors.Diagnostic(result, self.conn.info.encoding)
             self._report(text if style.plain else server_message(diag, style, error=True, libpq_text=text))
             return Outcome(False, error=text, diag=diag)  # SQLSTATE, LAST_ERROR_*, \\errverbose
         status = (result.command_status or b"").decode()

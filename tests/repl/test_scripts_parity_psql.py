@@ -52,6 +52,14 @@ def test_a_script_in_the_client_encoding_reads_and_prints_as_in_psql(fresh_db, t
     assert b"LATIN1\nSET\nUTF8\n" in out and b" \xe9 | x\n" in out and b"last\xe9" in out
 
 
+def test_an_error_s_words_outside_ascii_print_in_the_client_encoding(fresh_db, tmp_path: Path):
+    """The server's error text came out as `?` in every client encoding but UTF-8 (read as
+    UTF-8): `"caf?"` where psql prints `"café"` in LATIN1 bytes, LINE display included."""
+    (tmp_path / "l.sql").write_bytes(b"select 'caf\xe9'::int;\nselect * from nov\xe9;\nselect 1 \\; select 'x\xe9'::int;\n")
+    _, _, err = same(f"{fresh_db} client_encoding=LATIN1", f"{fresh_db} client_encoding=LATIN1", "-f", "l.sql", cwd=tmp_path)
+    assert b'"caf\xe9"' in err and b"LINE 1: select * from nov\xe9;" in err and b'"x\xe9"' in err
+
+
 def test_g_and_o_to_files_and_commands_write_the_client_encoding_as_psql(fresh_db, tmp_path: Path):
     """\\g FILE, \\g |cmd and \\o |cmd wrote UTF-8 whatever the client encoding (\\o FILE did not)."""
     script = "select 'caf\xe9' as v \\g g.out\nselect 'caf\xe9' as v \\g |od -c\n\\o |od -c\nselect 'caf\xe9' as w;\n\\o\n"
