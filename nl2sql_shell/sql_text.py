@@ -10,9 +10,10 @@ STATEMENT_KEYWORDS = (
     "SELECT|WITH|INSERT|UPDATE|DELETE|MERGE|VALUES|TABLE|CREATE|ALTER|DROP|TRUNCATE|GRANT|REVOKE"
     "|EXPLAIN|SHOW|COPY|VACUUM|ANALYZE|SET|RESET|BEGIN|COMMIT|ROLLBACK"
 )
-# Where a statement may start in free text: line start, after a colon, after a backtick; or a
-# keyword written in capitals anywhere.
-STATEMENT_START = re.compile(rf"(?:^|(?<=:)|(?<=`))[ \t]*({STATEMENT_KEYWORDS})\b", re.I | re.M)
+# Where a statement may start in free text: line start, after a colon, after a backtick (a
+# query may open with parentheses there: `(SELECT ...) UNION ALL (SELECT ...)`); or a keyword
+# written in capitals anywhere.
+STATEMENT_START = re.compile(rf"(?:^|(?<=:)|(?<=`))[ \t]*((?:\([ \t]*)+(?:SELECT|WITH|VALUES|TABLE)|{STATEMENT_KEYWORDS})\b", re.I | re.M)
 CAPITAL_START = re.compile(rf"\b({STATEMENT_KEYWORDS})\b")
 _QUOTED_OR_COMMENT = re.compile(r"""'(?:[^']|'')*'?|"(?:[^"]|"")*"?|--[^\n]*|/\*.*?(?:\*/|\Z)""", re.S)
 

@@ -43,6 +43,11 @@ REPLIES = [
     ("```\nSELECT aid FROM author WHERE aid > 3\n```", "SELECT aid FROM author WHERE aid > 3"),
     ("SELECT * FROM author\n\nThis query returns every author.", "SELECT * FROM author"),
     ("EXPLAIN SELECT name FROM author;", "EXPLAIN SELECT name FROM author"),  # not its SELECT alone
+    # a query that opens with parentheses, bare (it was "no SQL": only keywords started one)
+    ("(SELECT aid FROM author ORDER BY aid LIMIT 1) UNION ALL (SELECT aid FROM author ORDER BY aid DESC LIMIT 1)",
+     "(SELECT aid FROM author ORDER BY aid LIMIT 1) UNION ALL (SELECT aid FROM author ORDER BY aid DESC LIMIT 1)"),
+    ("Here it is: (SELECT count(*) FROM author);", "(SELECT count(*) FROM author)"),
+    ("The answer (select carefully) is\nSELECT name FROM author", "SELECT name FROM author"),  # a parenthesis in prose starts nothing
 ]
 
 
