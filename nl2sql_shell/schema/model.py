@@ -106,7 +106,9 @@ class Schema:
             matches = [t for t in matches if t.schema in self.search_path]
         if not matches:
             return None
-        found = min(matches, key=lambda t: self._position(t.schema))
+        # the name as written first, where another differs only in case (`tk_note` and
+        # "TK_NOTE"): that one the server reads; a case slip finds the other
+        found = min([t for t in matches if t.name == name] or matches, key=lambda t: self._position(t.schema))
         if schema is None and any(self._position(s) < self._position(found.schema) for s in self._others_by_name.get(lowered, ())):
             return None  # the server reads a relation the schema does not list (pg_catalog's pg_roles, a temporary table)
         return found

@@ -302,3 +302,13 @@ def test_a_subquery_that_lists_the_outer_querys_column_is_an_error(fresh_db: str
             "SELECT title FROM book b WHERE 1 IN (SELECT l.loan_id FROM loan l WHERE l.copy_isbn = b.isbn)",
         ):
             assert check_sql(correlated, schema).ok, correlated
+
+
+def test_a_table_named_like_another_but_for_case_is_the_one_written() -> None:
+    """`tk_note` and "TK_NOTE" both exist: the case-blind lookup found "TK_NOTE" first, so
+    `SELECT count(*) FROM tk_note`, which runs, failed as a table that does not exist."""
+    schema = Schema("app", ("other", "public"), (_table("TK_NOTE", "id"), _table("tk_note", "id"), _table("Orders", "id", schema="other"), _table("orders", "id")))
+    for sql in ("SELECT count(*) FROM tk_note", 'SELECT count(*) FROM "tk_note"', 'SELECT count(*) FROM "TK_NOTE"', "SELECT id FROM orders", 'SELECT id FROM "Orders"'):
+        assert check_sql(sql, schema).errors == [], sql
+    assert schema.table("orders").schema == "public"  # the server's reading, not other."Orders" earlier on the path
+    assert schema.table("ORDERS").schema == "other"  # a case slip: the first on the path, as before
