@@ -72,6 +72,7 @@ def watch(shell: Shell, buffer: str, argument: str) -> None:
     interval = 1.0 if interval <= 0 else interval  # (NaN stays, as in psql)
     settings, title = shell.settings, shell.settings.title
     results = {name: shell.variables.get(name) for name in _RESULT_VARIABLES}  # psql 15's \\watch sets none of them
+    previous = shell.last_sql  # nor is what it watched the previous query of \\g, \\p and \\watch
     pager = os.environ.get("PSQL_WATCH_PAGER", "").strip()
     pager = pager if pager and settings.pager and shell.output.pageable else ""
     shell.output.configure_pager(0, settings.pager_min_lines)  # one result after another, never paged each
@@ -92,6 +93,7 @@ def watch(shell: Shell, buffer: str, argument: str) -> None:
     except (KeyboardInterrupt, BrokenPipeError):
         pass
     finally:  # also when a cancelled query ends the script: psql's empty line comes first
+        shell.last_sql = previous
         for name, value in results.items():
             if value is None:
                 shell.variables.pop(name, None)

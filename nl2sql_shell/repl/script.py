@@ -82,7 +82,10 @@ def run_script(shell: Shell, text: str, source: str | None = None) -> bool:
     COPY ... FROM STDIN reads its data from the lines after it (up to ``\\.``), as psql does.
     Each statement is found by one forward scan, so a huge script or statement costs linear time.
     """
-    saved = shell.location, shell.command_lines, shell.conditions, shell.source, shell.read_line, shell.input_file, shell.die_on_error
+    # each file has its own previous query too (psql's MainLoop): `\\g` after `\\i` ran the
+    # included file's INSERT again, and `\\g` in it the including file's
+    saved = shell.location, shell.command_lines, shell.conditions, shell.source, shell.read_line, shell.input_file, shell.die_on_error, shell.last_sql
+    shell.last_sql = ""
     if shell.variables.get("ENCODING") == "UTF8":
         text = text.removeprefix("\ufeff")  # psql drops a UTF-8 byte order mark from a file's first line
     shell.conditions = Conditionals()  # each file has its own \\if blocks, as in psql
@@ -95,7 +98,7 @@ def run_script(shell: Shell, text: str, source: str | None = None) -> bool:
             _stop_on_error(shell)  # psql: the script failed, as a statement would have
         return finished
     finally:
-        shell.location, shell.command_lines, shell.conditions, shell.source, shell.read_line, shell.input_file, shell.die_on_error = saved
+        shell.location, shell.command_lines, shell.conditions, shell.source, shell.read_line, shell.input_file, shell.die_on_error, shell.last_sql = saved
 
 
 class _ScriptRun:

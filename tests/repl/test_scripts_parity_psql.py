@@ -84,6 +84,20 @@ def test_a_client_encoding_python_cannot_read_is_one_line_and_the_session_goes_o
     assert err == b'psql:e.sql:2: client encoding "EUC_TW" cannot be used here (Python has no codec for it); it is LATIN1 again\n'
 
 
+def test_each_file_and_a_watch_leave_the_previous_query_as_psql_does(fresh_db, tmp_path: Path):
+    """psql keeps a previous query per file and \\watch never sets it: `\\g` after `\\i` ran
+    the included file's INSERT a second time, `\\g` inside it the including file's, and `\\g`
+    after a failed `\\watch` the watched query."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "ins.sql").write_text("insert into cnt values (1);\n")
+    (tmp_path / "sub" / "again.sql").write_text("\\g\n\\p\n")
+    script = "create temp table cnt(a int);\n\\i sub/ins.sql\n\\g\n\\p\n\\i sub/again.sql\nselect count(*) from cnt;\nselect 1/0 \\watch 0.1\n\\g\n\\p\n"
+    (tmp_path / "p.sql").write_text(script)
+    _, out, _ = same(fresh_db, fresh_db, "-f", "p.sql", cwd=tmp_path)
+    assert out.count(b"INSERT 0 1") == 1 and out.count(b"     1\n(1 row)") == 2
+    same(fresh_db, fresh_db, "-c", "create temp table cnt(a int)", "-c", "insert into cnt values (1)", "-c", "\\i sub/again.sql", "-c", "select count(*) from cnt", cwd=tmp_path)
+
+
 RESULT_VARIABLES = (
     "select 1 as a union select 2 \\gset\n\\echo :ROW_COUNT :ERROR :SQLSTATE\n"
     "select 1/0 \\gset\n\\echo :ROW_COUNT :ERROR :SQLSTATE :LAST_ERROR_MESSAGE\n\\errverbose\n"
