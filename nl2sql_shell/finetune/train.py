@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -205,7 +206,7 @@ def train(config: TrainConfig, *, progress: Progress = print, callbacks: Sequenc
     stopper = StopOnInterrupt(progress)
     trainer = Trainer(
         model=model,
-        args=_training_arguments(config, cuda=loaded.device.startswith("cuda"), evaluate=bool(eval_set)),
+        args=_training_arguments(config, cuda=loaded.device.startswith("cuda"), evaluate=bool(eval_set), pairs=len(train_set)),
         train_dataset=train_set,
         eval_dataset=eval_set or None,
         data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX),
@@ -273,7 +274,16 @@ def _lora_model(model, config: TrainConfig, base_name: str):
     return model, sorted({name.rsplit(".", 1)[-1] for name in adapter_config.target_modules})
 
 
-def _training_arguments(config: TrainConfig, *, cuda: bool, evaluate: bool) -> TrainingArguments:
+def _warmup_steps(config: TrainConfig, pairs: int) -> int:
+    """The warm-up in whole optimizer steps, rounded down. transformers rounds a fraction up,
+    and a warm-up's first step runs at learning rate 0: a run of one step (up to 16 pairs at
+    the defaults) wrote an adapter that was never trained, and said nothing."""
+    per_epoch = max(1, math.ceil(pairs / config.batch_size) // config.grad_accum)
+    total = config.max_steps if config.max_steps > 0 else math.ceil(per_epoch * config.epochs)
+    return int(total * config.warmup)
+
+
+def _training_arguments(config: TrainConfig, *, cuda: bool, evaluate: bool, pairs: int) -> TrainingArguments:
     """Linear schedule with warm-up; a checkpoint (and held-out loss) every save_steps."""
     return TrainingArguments(
         output_dir=str(config.output),
@@ -281,7 +291,7 @@ def _training_arguments(config: TrainConfig, *, cuda: bool, evaluate: bool) -> T
         max_steps=config.max_steps,
         learning_rate=config.learning_rate,
         lr_scheduler_type="linear",
-        warmup_steps=config.warmup,
+        warmup_steps=_warmup_steps(config, pairs),
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size,
         gradient_accumulation_steps=config.grad_accum,

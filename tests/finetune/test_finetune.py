@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+from safetensors.torch import load_file
 from tinymodel import build_tiny_model
 from transformers import AutoModelForCausalLM, TrainerCallback
 
@@ -126,6 +127,17 @@ def test_qlora_trains_on_cpu_through_bitsandbytes(base, tmp_path):
     assert "CPU" in result.output and "slow" in result.output
     assert (output / "adapter_model.safetensors").is_file()
     assert "| qlora | True |" in (output / "README.md").read_text()
+
+
+def test_a_run_of_one_step_trains_the_adapter(base, tmp_path):
+    """A warm-up's first step runs at learning rate 0, and transformers rounds the warm-up up
+    to one step: a run of one step (16 pairs at the defaults) wrote an adapter of zeros."""
+    output = tmp_path / "one"
+    result = run_finetune("--data", str(SPIDER), "--model", str(base), "--output", str(output), *FAST, "--limit", "4", "--eval-split", "0", "--grad-accum", "2")
+    assert result.exit_code == 0, result.output
+    assert trainer_state(output)["global_step"] == 1
+    weights = load_file(output / "adapter_model.safetensors")
+    assert max(float(w.abs().max()) for name, w in weights.items() if "lora_B" in name) > 0
 
 
 def test_merge_gives_the_same_greedy_answers_as_base_plus_adapter(trained, base, held_pair, tmp_path):
