@@ -69,7 +69,9 @@ def is_refusal(sql_or_text: str) -> bool:
 
     Read from a table, a SELECT of sentences only (``SELECT 'Stretch that can help' FROM
     visits WHERE ...``) is prose too: none of its columns carries the database's data. A
-    short label (``SELECT 'yes' FROM t WHERE ...``) may answer a question and is not."""
+    short label (``SELECT 'yes' FROM t WHERE ...``) may answer a question and is not, nor is
+    a bare value read from nowhere (``SELECT 'Eclair' AS name``: an answer made up, which eval
+    counted as a question rightly refused and the shell told as the model's refusal)."""
     sql = extract_sql(sql_or_text)
     if sql is None:
         return bool(_REFUSAL_WORDS.search(sql_or_text))
@@ -82,8 +84,10 @@ def is_refusal(sql_or_text: str) -> bool:
     strings = [s.unalias() for s in tree.selects]
     if not all(isinstance(s, exp.Literal) and s.is_string for s in strings):
         return False
-    reads = any(tree.args.get(arg) for arg in ("from_", "where", "group", "having", "joins"))
-    return not reads or all(_SENTENCE.search(s.this) for s in strings)
+    texts = [s.this for s in strings]
+    if any(tree.args.get(arg) for arg in ("from_", "where", "group", "having", "joins")):
+        return all(_SENTENCE.search(text) for text in texts)
+    return any(_SENTENCE.search(text) or _REFUSAL_WORDS.search(text) for text in texts)
 
 
 def _statement_at(text: str, start: int) -> str:

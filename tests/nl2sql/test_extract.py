@@ -88,6 +88,8 @@ def test_a_fence_is_taken_whole_so_the_checks_see_every_statement_in_it() -> Non
         "Unfortunately the schema does not contain information about dark matter.",
         # prose read from a table: no column of the database in the answer
         "SELECT DISTINCT 'Stretch that can help lower back pain' AS answer FROM visits WHERE visit_id = 3",
+        "SELECT 'I cannot answer that with this database.' AS answer",
+        "SELECT 'Unavailable' AS answer",
     ],
 )
 def test_abstentions_are_refusals(reply: str) -> None:
@@ -104,6 +106,8 @@ def test_abstentions_are_refusals(reply: str) -> None:
         "SELECT 'high value' AS segment, name FROM author",
         "SELECT 1",
         "Here you go: SELECT name FROM author WHERE name <> 'unavailable'",
+        "SELECT 'Eclair' AS name",  # a value made up, read from nowhere: no refusal either
+        "SELECT 'Apple' AS name, 'fruit' AS category",
     ],
 )
 def test_answers_are_not_refusals(reply: str) -> None:
