@@ -51,7 +51,7 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
     import psycopg
 
     from nl2sql_shell.db.embedded import EmbeddedServerError
-    from nl2sql_shell.eval.runner import ResultsFile, Runner, ServerBusy, SuiteRoleError, claim_server, report, suite_server, summarize, write_summary
+    from nl2sql_shell.eval.runner import ModelServerGone, ResultsFile, Runner, ServerBusy, SuiteRoleError, claim_server, report, suite_server, summarize, write_summary
     from nl2sql_shell.eval.suite import SuiteError, load_suite
     from nl2sql_shell.llm.load import ModelLoadError, load_model, measured_name
     from nl2sql_shell.model_choice import resolve_spec
@@ -124,6 +124,8 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
                     records = runner.run(style, step)
                 except psycopg.Error as exc:  # the server, or the suite's role, went away
                     raise click.ClickException(f"the suite's databases: {_first_line(exc)}") from None
+                except ModelServerGone as exc:  # (the questions answered before it are in --out's results.jsonl)
+                    raise click.ClickException(f"the run stops: the model server failed three questions in a row ({exc})") from None
                 except PermissionError as exc:  # a link planted in --out since the start
                     raise click.ClickException(f"--out {out_dir}: {exc.strerror}: {exc.filename}") from None
             summaries.append(summarize(style, records))

@@ -30,6 +30,7 @@ from nl2sql_shell.config import open_private
 from nl2sql_shell.db.cells import visible
 from nl2sql_shell.eval.scoring import GoldQueryError, Verdict, score
 from nl2sql_shell.eval.suite import Question, Suite, admin_connection, load_database
+from nl2sql_shell.llm.openai_backend import ModelServerError
 from nl2sql_shell.nl2sql.check import JOIN_ERRORS
 from nl2sql_shell.nl2sql.extract import is_refusal
 from nl2sql_shell.nl2sql.pipeline import Answer, Asker, Options
@@ -39,6 +40,14 @@ _EVAL_LOCK = 0x6E6C3273716C  # "nl2sql": the advisory lock key every eval takes 
 
 class ServerBusy(RuntimeError):
     """Another eval holds the server whose databases this one would re-create."""
+
+
+_SERVER_GONE = 3  # model server failures in a row that end a run: the server went away, not one bad question
+
+
+class ModelServerGone(RuntimeError):
+    """The model server failed _SERVER_GONE questions in a row (connection refused): the rest
+    of the run would score its absence, a near-zero accuracy reported as a finished run."""
 
 
 def claim_server(admin_conninfo: str) -> psycopg.Connection:
@@ -159,6 +168,7 @@ class Runner:
         work = [("questions", q) for q in self.suite.questions] + [("idk", q) for q in self.suite.idk]
         work.sort(key=lambda item: item[1].db_name)  # same schema back to back: the prefix cache hits
         connections: dict[str, psycopg.Connection] = {}
+        unreached = 0  # model server failures in a row
         try:
             for part, question in work:
                 conn = connections.get(question.db_name)
@@ -167,6 +177,9 @@ class Runner:
                 record = self._one(asker, conn, part, question, style)
                 records.append(record)
                 on_record(record)
+                unreached = unreached + 1 if record.reason.startswith(f"{ModelServerError.__name__}: ") else 0
+                if unreached == _SERVER_GONE:
+                    raise ModelServerGone(record.reason.partition(": ")[2])
                 if conn.closed or conn.broken:
                     del connections[question.db_name]  # the server dropped it: reconnect for the next
         finally:

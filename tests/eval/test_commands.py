@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from scripted import Scripted
 from tinymodel import build_tiny_model
 
 SHOP_SQL = """
@@ -134,6 +135,39 @@ def test_a_question_that_crashes_the_pipeline_is_recorded_and_the_run_goes_on(su
     record = runner._one(Asker(model, Options(max_repairs=0)), conn, "questions", loaded.questions[0], "default")
     assert record.verdict == "pipeline error" and not record.correct
     assert record.reason.startswith("OperationalError: ") and "\n" not in record.reason
+
+
+def test_a_model_server_that_went_away_ends_the_run(tmp_path, pg_server):
+    """The server stopped answering mid-run: every later question failed, and the run went on
+    to report a near-zero accuracy as a finished result, exit code 0. Three failures in a row
+    end it; one failure alone does not."""
+    from nl2sql_shell.eval.runner import ModelServerGone, Runner, suite_server
+    from nl2sql_shell.eval.suite import load_suite
+    from nl2sql_shell.llm.openai_backend import ModelServerError
+    from nl2sql_shell.nl2sql.pipeline import Options
+
+    class Unreached(Scripted):
+        def __init__(self, reachable: int) -> None:
+            super().__init__(["SELECT 1"])
+            self.reachable = reachable
+
+        def generate(self, prompt, **options):
+            self.reachable -= 1
+            if self.reachable < 0:
+                raise ModelServerError("model server http://127.0.0.1:9/v1: connection refused")
+            return super().generate(prompt, **options)
+
+    root = tmp_path / "suite"
+    (root / "dbs").mkdir(parents=True)
+    (root / "dbs" / "shopdb.sql").write_text(SHOP_SQL)
+    (root / "questions.csv").write_text("question,query,db_name,query_category,instructions\n" + "".join(f"How many shops have id {i}?,SELECT count(*) FROM shop WHERE id = {i};,shopdb,where,\n" for i in range(6)))
+    loaded = load_suite(root)
+    runner = Runner(loaded, Unreached(1), server=suite_server(pg_server.conninfo("postgres")).with_role(), options=Options(candidates=1, max_repairs=0, words_retry=False))
+    runner.load_databases(lambda _: None)
+    seen: list = []
+    with pytest.raises(ModelServerGone, match="connection refused"):
+        runner.run("default", seen.append)
+    assert [r.verdict for r in seen] == ["wrong result", "pipeline error", "pipeline error", "pipeline error"]
 
 
 def test_a_second_eval_on_the_same_server_stops_before_touching_the_databases(suite, tiny, pg_server):
