@@ -27,12 +27,13 @@ BUFFER_COMMANDS = ("\\r", "\\reset", "\\p", "\\print", "\\w", "\\write")
 def buffer_command(shell: Shell, name: str, buffer: str, argument: str) -> str:
     """`\\r`, `\\p`, `\\w FILE` on ``buffer``; returns what stays in the buffer."""
     if name in ("\\r", "\\reset"):
-        if not getattr(shell.settings, "quiet", False):
+        if not shell.settings.quiet:
             shell.output.say("Query buffer reset (cleared).\n")
         return ""
     text = buffer or shell.previous_query()
     if name in ("\\p", "\\print"):
-        shell.output.say(visible(text) + "\n" if text else "Query buffer is empty.\n")  # model SQL may be in it: shown as the REPL showed it
+        if text or not shell.settings.quiet:  # (psql's "empty" is quiet under -q too)
+            shell.output.say(visible(text) + "\n" if text else "Query buffer is empty.\n")  # model SQL may be in it: shown as the REPL showed it
         return buffer
     if not shell.require_query_buffer():  # \\w in a -c string
         return buffer

@@ -597,8 +597,8 @@ class Shell:
         self.connected, self.lost = True, False
         old.close()
         self.schema_changed()
-        # psql says where only when there was no connection or the host or port changed
-        self.output.say(db_connect.describe(conn, now=True, place=not same_place) + "\n")  # psql's printf
+        if not self.settings.quiet:  # psql says where only when there was no connection or the host or port changed
+            self.output.say(db_connect.describe(conn, now=True, place=not same_place) + "\n")  # psql's printf
         return True
 
     def connect_failed(self, message: str) -> None:

@@ -98,6 +98,16 @@ def test_each_file_and_a_watch_leave_the_previous_query_as_psql_does(fresh_db, t
     same(fresh_db, fresh_db, "-c", "create temp table cnt(a int)", "-c", "insert into cnt values (1)", "-c", "\\i sub/again.sql", "-c", "select count(*) from cnt", cwd=tmp_path)
 
 
+def test_quiet_hides_the_connect_and_empty_buffer_lines(fresh_db, tmp_path: Path):
+    """-q (QUIET) hid neither `\\c`'s "You are now connected" nor `\\p`'s "Query buffer is empty."."""
+    dbname = psycopg.conninfo.conninfo_to_dict(fresh_db)["dbname"]
+    _, out, _ = same(fresh_db, fresh_db, "-q", "-c", f"\\c {dbname}", "-c", "\\p", "-c", "select 1 as one", cwd=tmp_path)
+    assert out == b" one \n-----\n   1\n(1 row)\n\n"
+    (tmp_path / "q.sql").write_text(f"\\set QUIET on\n\\c {dbname}\n\\p\n\\set QUIET off\n\\p\n")
+    _, out, _ = same(fresh_db, fresh_db, "-f", "q.sql", cwd=tmp_path)
+    assert out == b"Query buffer is empty.\n"
+
+
 RESULT_VARIABLES = (
     "select 1 as a union select 2 \\gset\n\\echo :ROW_COUNT :ERROR :SQLSTATE\n"
     "select 1/0 \\gset\n\\echo :ROW_COUNT :ERROR :SQLSTATE :LAST_ERROR_MESSAGE\n\\errverbose\n"
