@@ -98,7 +98,7 @@ def bench(
 
 def _compare_with_tutorial(loaded, spec, candidates: int, progress) -> None:
     """One whole answer to the bench question: ours, then the tutorial's setup, and the ratio."""
-    from nl2sql_shell.bench.speed import QUESTION
+    from nl2sql_shell.bench.speed import QUESTION, faster
     from nl2sql_shell.bench.tutorial import MAX_LENGTH, REPETITION_PENALTY, time_our_answer, time_tutorial_setup
 
     progress("one answer: ours, then the tutorial's setup")
@@ -107,7 +107,7 @@ def _compare_with_tutorial(loaded, spec, candidates: int, progress) -> None:
     setup = f"text-generation pipeline, 8-bit, max_length={MAX_LENGTH}, repetition_penalty={REPETITION_PENALTY}"
     click.echo(f"\none answer, tutorial's setup ({setup}): {tutorial.seconds:.2f} s, {tutorial.new_tokens} tokens")
     click.echo(f"one answer, ours ({candidates} candidates, cached schema, stop strings): {ours.seconds:.2f} s, {ours.new_tokens} tokens "
-               f"({tutorial.seconds / ours.seconds:.1f}x faster)")
+               f"({faster(tutorial.seconds, ours.seconds)})")
 
 
 def _demo_questions(model: str, backends: list[str], limit: int | None, progress) -> None:

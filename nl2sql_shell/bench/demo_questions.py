@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import IO
 
-from nl2sql_shell.bench.speed import Report, Timing
+from nl2sql_shell.bench.speed import Report, Timing, faster
 
 # What an analyst new to the demo bank asks: counts, top-N, time windows, joins across the
 # five tables, the two views, statuses and types. Fixed, so runs on different days compare.
@@ -218,7 +218,7 @@ def _report(workers: dict[str, _Worker], answers: dict[str, list[Answered]], fin
         if len(backends) == 2 and min(values.values()) > 0:
             (first, ours), (second, theirs) = values.items()
             if better == "lower":
-                text += f" ({first} {theirs / ours:.1f}x faster)"
+                text += f" ({first} {faster(theirs, ours)})"
             else:
                 text += f" ({first} {ours / theirs:.{1 if better else 2}f}x{'' if better else f' of {second}'})"
         report.add(label, text)

@@ -58,6 +58,8 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
     from nl2sql_shell.nl2sql.pipeline import Options
     from nl2sql_shell.nl2sql.rules import parse_rules
 
+    if offset >= every:  # (it ran a part of another offset's questions, and no idk question)
+        raise click.BadParameter(f"{offset} is not below --every {every}: offsets 0 to {every - 1} cover the suite", param_hint="--offset")
     style_list = list(dict.fromkeys(s.strip() for s in styles.split(",") if s.strip()))  # each measured once
     if not style_list:
         raise click.BadParameter("name at least one prompt style", param_hint="--prompt-style")

@@ -65,6 +65,9 @@ def test_two_setups_of_one_backend_compare_the_first_against_the_second():
     rows = dict(_report(workers, answers, {s: Finished(0.7, False) for s in setups}, 3).rows)
     assert rows["per question p50"] == "llamacpp 2.50 s, llamacpp+batch 5.00 s (llamacpp 2.0x faster)"
     assert rows["peak RSS"] == "llamacpp 0.70 GiB, llamacpp+batch 0.70 GiB (llamacpp 1.00x of llamacpp+batch)"
+    answers["llamacpp"], answers["llamacpp+batch"] = answers["llamacpp+batch"], answers["llamacpp"]
+    rows = dict(_report(workers, answers, {s: Finished(0.7, False) for s in setups}, 3).rows)
+    assert rows["per question p50"] == "llamacpp 5.00 s, llamacpp+batch 2.50 s (llamacpp 2.0x slower)"  # it read "0.5x faster"
 
 
 def test_an_unknown_backend_is_refused_before_anything_starts():

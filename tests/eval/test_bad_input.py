@@ -107,3 +107,10 @@ def test_a_suite_s_escape_sequences_do_not_reach_the_terminal(tmp_path):
     suite = _suite(tmp_path, (HEADER + "q,select 1,zz\x1b]0;PWNED\x07x,,\n").encode())
     done = _run("eval", str(suite), *DEAD_SERVER)
     assert done.returncode != 0 and "\x1b" not in done.stderr and "zz\\x1B]0;PWNED\\x07x" in done.stderr, done.stderr
+
+
+def test_an_offset_not_below_every_is_one_line(tmp_path):
+    """`--every 2 --offset 5` ran a part of offset 1's questions, silently."""
+    suite = _suite(tmp_path, (HEADER + "q,select 1,x,,\n").encode())
+    done = _run("eval", str(suite), "--every", "2", "--offset", "5", *DEAD_SERVER)
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "Invalid value for --offset: 5 is not below --every 2" in done.stderr
