@@ -13,6 +13,7 @@ ModelLoadError line that says what to do; the shell prints it and goes on.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import logging
@@ -187,6 +188,11 @@ def _load_transformers(spec: ModelSpec, say: Progress):
     if spec.quantize != "none" and not device.startswith("cuda"):
         warnings.warn(f"--quantize {spec.quantize} on CPU works through bitsandbytes but is slow; a GPU is much faster", stacklevel=2)
         say(f"{spec.quantize} on CPU is slow")
+    from transformers.utils import logging as transformers_logging
+
+    # Its progress bars (a GGUF's conversion, the load) would draw over the shell's prompt;
+    # `say` reports progress instead.
+    transformers_logging.disable_progress_bar()
     try:
         source, gguf = _source(spec, dtype, say)
         model, tokenizer = _load(spec, source, gguf, device, dtype, say)
@@ -242,7 +248,11 @@ def _source(spec: ModelSpec, dtype, say: Progress) -> tuple[str, str | None]:
         return str(cached), None
     say(f"converting {gguf_path.name} to safetensors once (about a minute; later loads take seconds)")
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import modeling_gguf_pytorch_utils as gguf_reading
 
+    # its own tqdm bar, which disable_progress_bar does not reach, drew over the prompt
+    if not isinstance(gguf_reading.tqdm, functools.partial):
+        gguf_reading.tqdm = functools.partial(gguf_reading.tqdm, disable=True)
     model = AutoModelForCausalLM.from_pretrained(str(path), gguf_file=gguf_file, dtype=dtype)
     tokenizer = AutoTokenizer.from_pretrained(str(path), gguf_file=gguf_file)
     # The weights are already dequantized; transformers still marks the model as GGUF-quantized
@@ -307,10 +317,7 @@ def _quantization_config(quantize: str, dtype):
 
 def _load(spec: ModelSpec, source: str, gguf: str | None, device: str, dtype, say: Progress):
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as transformers_logging
 
-    # Its progress bars would draw over the shell's prompt; `say` reports progress instead.
-    transformers_logging.disable_progress_bar()
     local_only = _local_only(source)
     say(f"loading {spec.model} on {device}" + (" (from the local cache: the hub cannot be reached)" if local_only else ""))
     tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)

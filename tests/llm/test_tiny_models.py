@@ -62,3 +62,16 @@ def test_gguf_file_is_converted_once_and_reconverted_when_it_changes(tmp_path, m
     third, messages = load()
     assert third == expected and any("converting" in m for m in messages)
     assert len(list((tmp_path / "cache" / "converted").iterdir())) == 2
+
+
+def test_a_gguf_conversion_draws_no_progress_bars(tmp_path):
+    """The conversion's progress bars (tqdm's, on standard error) were drawn over the shell's
+    prompt and the line being typed: only the load after it had them switched off."""
+    import subprocess
+    import sys
+
+    gguf = build_tiny_gguf(tmp_path / "tiny.gguf")
+    script = "import sys; from nl2sql_shell.llm.load import ModelSpec, load_model; load_model(ModelSpec(model=sys.argv[1], device='cpu'))"
+    done = subprocess.run([sys.executable, "-c", script, str(gguf)], capture_output=True, text=True, timeout=300, env={**os.environ, "NL2SQL_SHELL_CACHE": str(tmp_path / "cache")})
+    assert done.returncode == 0, done.stderr
+    assert "it/s]" not in done.stderr and "%|" not in done.stderr, done.stderr[-500:]
