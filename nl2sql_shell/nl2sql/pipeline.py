@@ -628,7 +628,7 @@ def explain(conn: psycopg.Connection, sql: str, options: Options) -> str | None:
         body = explained[1]  # an EXPLAIN the model wrote: its statement is planned ("EXPLAIN EXPLAIN" is a syntax error)
     try:
         with read_only_transaction(conn, options.statement_timeout_ms), _wall_clock(conn, options.check_seconds), OneStatementCursor(conn) as cur:
-            cur.execute("EXPLAIN " + body, prepare=False)
+            cur.execute(body if _SHOW.match(body) else "EXPLAIN " + body, prepare=False)  # SHOW has no plan: it reads a setting, checked by reading it
     except psycopg.Error as exc:
         lines = [ln for ln in str(exc).splitlines() if ln.strip()]
         line = lines[0] if lines else exc.__class__.__name__
@@ -637,6 +637,7 @@ def explain(conn: psycopg.Connection, sql: str, options: Options) -> str | None:
 
 
 _EXPLAIN = re.compile(r"\s*explain\b", re.IGNORECASE)
+_SHOW = re.compile(r"\s*show\b", re.IGNORECASE)
 # The checks wait for no lock (execute.NO_WAIT_MS): another session's lock is no fault of the
 # query, and asking the model to repair it cost minutes of generation for nothing.
 LOCKED = "another session holds a lock on a table it reads, not waited for"

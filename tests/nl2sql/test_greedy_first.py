@@ -109,3 +109,11 @@ def test_a_reply_the_token_limit_cut_is_no_query(conn):
     assert answer.sql is None and answer.kind != "read"
     assert answer.attempts[0].errors == ["the reply was cut off at the limit of 200 tokens"]
     assert "cut off at the limit of 200 tokens" in answer.reason
+
+
+def test_a_show_the_model_wrote_is_checked_by_reading_the_setting(conn):
+    """The server check ran `EXPLAIN SHOW TimeZone`, a syntax error: no SHOW could pass."""
+    answer = Asker(Counting(["SHOW TimeZone"]), Options(candidates=1, max_repairs=0)).ask("which time zone does the session use", conn, check_grounding=False)
+    assert answer.kind == "read" and answer.sql == "SHOW TimeZone", answer.reason
+    wrong = Asker(Counting(["SHOW time_zone_of_mars"]), Options(candidates=1, max_repairs=0)).ask("which time zone does the session use", conn, check_grounding=False)
+    assert wrong.kind == "failed" and 'unrecognized configuration parameter "time_zone_of_mars"' in wrong.reason
