@@ -27,6 +27,11 @@ TOP = "SELECT name FROM customers ORDER BY revenue DESC LIMIT 2"
 DELETE = "DELETE FROM customers WHERE revenue < 150"
 
 
+def _nothing_to_run(conn: psycopg.Connection) -> None:
+    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="no proposal to run"):
+        conn.execute("?run yes")
+
+
 def test_psql_question_is_shown_not_run_then_run(db, start_proxy):
     proxy = start_proxy(Asker(Scripted([TOP])))
     result = subprocess.run(
@@ -188,8 +193,7 @@ def test_a_question_without_a_proposal_leaves_nothing_for_run(db, start_proxy):
     with psycopg.connect(proxy.via(db), autocommit=True) as conn:
         assert conn.execute("? remove the small customers").fetchone()[2] is True
         assert conn.execute("? how many moons has the customers table").fetchone()[0] is None
-        with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="no proposal to run"):
-            conn.execute("?run yes")
+        _nothing_to_run(conn)
     assert count(db) == 3
 
 
@@ -212,8 +216,7 @@ def test_a_proposal_that_failed_when_run_is_not_run_again(db, start_proxy):
         assert conn.execute("? renumber the customers").fetchone()[2] is True
         with pytest.raises(psycopg.errors.DivisionByZero):
             conn.execute("?run yes")
-        with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="no proposal to run"):
-            conn.execute("?run yes")
+        _nothing_to_run(conn)
     with psycopg.connect(db, autocommit=True) as conn:
         assert conn.execute("SELECT last_value FROM tickets").fetchone()[0] == 1
 
@@ -614,8 +617,7 @@ def test_a_question_stopped_before_it_is_asked_leaves_nothing_for_run(db, start_
         assert conn.execute("? remove the small customers").fetchone()[2] is True
         with pytest.raises(psycopg.errors.SyntaxError):
             conn.execute("?")
-        with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="no proposal to run"):
-            conn.execute("?run yes")
+        _nothing_to_run(conn)
     assert count(db) == 3
 
 
