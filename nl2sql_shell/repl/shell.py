@@ -148,16 +148,18 @@ class Shell:
         """The connection's client encoding (Python's name). One Python has no codec for
         (EUC_TW, MULE_INTERNAL: psql can print them) left psycopg able to read nothing, and
         the shell ended with a traceback: the session goes back to the encoding it had, told
-        in one line."""
+        in one line (SQL_ASCII, the server's bytes as they are, where the server converts its
+        own to no other: a MULE_INTERNAL database)."""
         try:
             return self.conn.info.encoding
         except psycopg.NotSupportedError:
             pass
         name = (self.conn.pgconn.parameter_status(b"client_encoding") or b"").decode("ascii", "replace")
         previous = self.variables.get("ENCODING") or "UTF8"
-        previous = "UTF8" if previous == name else previous
-        self.conn.pgconn.exec_(b"SET client_encoding TO '" + previous.encode("ascii") + b"'")
-        self.error(f'{self.location}client encoding "{name}" cannot be used here (Python has no codec for it); it is {previous} again')
+        for fallback in dict.fromkeys(("UTF8" if previous == name else previous, "UTF8", "SQL_ASCII")):
+            if self.conn.pgconn.exec_(b"SET client_encoding TO '" + fallback.encode("ascii") + b"'").status == pq.ExecStatus.COMMAND_OK:
+                break
+        self.error(f'{self.location}client encoding "{name}" cannot be used here (Python has no codec for it); it is {fallback} now')
         return self.conn.info.encoding
 
     def line_starts(self) -> None:
@@ -591,9 +593,9 @@ class Shell:
             self.connect_failed(message if self.interactive else f"\\connect: {message}")
             return False
         old = self.conn
-        same_place = self.connected and (old.info.host, old.info.port) == (conn.info.host, conn.info.port)
         self.target = target
-        self._attach(conn)
+        self._attach(conn)  # (first: a client encoding Python cannot read is set right there)
+        same_place = self.connected and (old.info.host, old.info.port) == (conn.info.host, conn.info.port)
         self.connected, self.lost = True, False
         old.close()
         self.schema_changed()

@@ -72,16 +72,28 @@ def test_g_and_o_to_files_and_commands_write_the_client_encoding_as_psql(fresh_d
     assert (tmp_path / "ours" / "g.out").read_bytes() == (tmp_path / "psql" / "g.out").read_bytes() == b"  v   \n------\n caf\xe9\n(1 row)\n\n"
 
 
-def test_a_client_encoding_python_cannot_read_is_one_line_and_the_session_goes_on(fresh_db, tmp_path: Path):
-    """EUC_TW has no Python codec (psql prints it): the shell ended with a traceback, at
-    connect (PGCLIENTENCODING) and at `SET client_encoding`. It stays in the encoding it had."""
+def test_a_client_encoding_python_cannot_read_is_one_line_and_the_session_goes_on(fresh_db, pg_server, tmp_path: Path):
+    """EUC_TW and MULE_INTERNAL have no Python codec (psql prints them): the shell ended with a
+    traceback, at connect (PGCLIENTENCODING), at `SET client_encoding` and at `\\c` to a
+    MULE_INTERNAL database. It keeps the encoding it had, or takes the server's bytes as they
+    are (SQL_ASCII) where the server converts its own to no other."""
     code, out, err = ours(f"{fresh_db} client_encoding=EUC_TW", "-c", "select 1 as one", "-c", "\\echo :ENCODING")
     assert (code, out) == (0, b" one \n-----\n   1\n(1 row)\n\nUTF8\n")
-    assert err == b'client encoding "EUC_TW" cannot be used here (Python has no codec for it); it is UTF8 again\n'
+    assert err == b'client encoding "EUC_TW" cannot be used here (Python has no codec for it); it is UTF8 now\n'
     (tmp_path / "e.sql").write_text("\\encoding LATIN1\nset client_encoding = EUC_TW;\nselect 4 as four;\n\\echo :ENCODING\n")
     code, out, err = ours(fresh_db, "-f", "e.sql", cwd=tmp_path)
     assert (code, out) == (0, b"SET\n four \n------\n    4\n(1 row)\n\nLATIN1\n")
-    assert err == b'psql:e.sql:2: client encoding "EUC_TW" cannot be used here (Python has no codec for it); it is LATIN1 again\n'
+    assert err == b'psql:e.sql:2: client encoding "EUC_TW" cannot be used here (Python has no codec for it); it is LATIN1 now\n'
+    mule = psycopg.conninfo.conninfo_to_dict(fresh_db)["dbname"] + "_mule"
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {mule} ENCODING 'MULE_INTERNAL' TEMPLATE template0 LOCALE 'C'")
+    try:
+        code, out, err = ours(fresh_db, "-c", f"\\c {mule}", "-c", "select 2 as two", "-c", "\\echo :ENCODING")
+        assert (code, out.splitlines()[1:]) == (0, [b" two ", b"-----", b"   2", b"(1 row)", b"", b"SQL_ASCII"])
+        assert err == b'client encoding "MULE_INTERNAL" cannot be used here (Python has no codec for it); it is SQL_ASCII now\n'
+    finally:
+        with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {mule} WITH (FORCE)")
 
 
 def test_each_file_and_a_watch_leave_the_previous_query_as_psql_does(fresh_db, tmp_path: Path):
