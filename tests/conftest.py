@@ -32,6 +32,20 @@ def reachable_tmp() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_user_files(reachable_tmp: Path) -> Iterator[None]:
+    """Keep the suite's examples memory and history out of the person's own folders.
+
+    Questions asked by tests are remembered as examples (and lines typed into the shell as
+    history): without this, every run left files in ~/.local/share/nl2sql-shell that the
+    next real session would read back into its prompts. Subprocesses inherit the setting.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NL2SQL_SHELL_EXAMPLES_DIR", str(reachable_tmp / "examples"))
+        patch.setenv("NL2SQL_SHELL_HISTORY", str(reachable_tmp / "history"))
+        yield
+
+
 @pytest.fixture(scope="session")
 def pg_server(reachable_tmp: Path) -> Iterator[embedded.EmbeddedServer]:
     """The embedded server, in a throw-away data folder, started once for the session."""
