@@ -6,6 +6,8 @@ imported here: torch and transformers load only when a `?` question or a subcomm
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import signal
 import sys
@@ -191,6 +193,41 @@ def _show_version(ctx: click.Context, _: click.Parameter, value: bool) -> None:
 @click.group(cls=_ShellGroup, context_settings={"help_option_names": ["--help", "-?"]})
 def main() -> None:
     """psql with a local text-to-SQL model inside."""
+    _reopen_closed_standard_streams()
+
+
+def _reopen_closed_standard_streams() -> None:
+    """A standard descriptor the caller closed (`nl2sql-shell -c ... >&-`) is held by
+    /dev/null, so that the next file or socket opened does not take its number (a `\\!`
+    command's output went into it). Python had left sys.stdout None, so every result was
+    dropped in silence with exit 0, where psql says "could not print result table: Bad file
+    descriptor" and exits 1: standard output stays a stream whose every write fails so."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is not None:
+            continue
+        try:
+            os.fstat(fd)
+        except OSError:
+            opened = os.open(os.devnull, os.O_WRONLY if fd == 2 else os.O_RDONLY)  # (fd 1 read-only: a child's writes fail too)
+            if opened != fd:
+                os.dup2(opened, fd)
+                os.close(opened)
+        setattr(sys, name, _Unwritable() if fd == 1 else open(fd, "w" if fd else "r", closefd=False))  # noqa: SIM115 - the process's own
+
+
+class _Unwritable(io.TextIOBase):
+    """Standard output the caller closed: nothing is held back to fail again at exit."""
+
+    encoding = "utf-8"
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+    def fileno(self) -> int:
+        return 1
 
 
 @main.command("shell", cls=_InOrderCommand, context_settings={"help_option_names": ["--help", "-?"]})

@@ -54,8 +54,7 @@ class Output:
     """A sink for query results; `page()` opens one paged block (one statement's result)."""
 
     def __init__(self, stream: IO[str] | None = None, *, use_pager: bool | None = None, to_command: bool = False, messages: IO[str] | None = None) -> None:
-        # (standard output closed at start, `>&-`: nowhere, where psql's writes fail quietly)
-        self._default = stream or sys.stdout or open(os.devnull, "w")  # noqa: SIM115 - for the process's life
+        self._default = stream or sys.stdout
         self.messages = messages or self._default  # where `say` writes: \g FILE's results go to FILE, its messages stay
         self._to_command = to_command  # `\\g |command`: the stream is a command's input
         self._file: IO[str] | None = None
@@ -155,10 +154,11 @@ class Output:
     def write_bytes(self, data: bytes) -> None:
         """COPY ... TO STDOUT data as the server sent it: binary COPY is not text, and psql
         writes neither format through a decoder. A stream without bytes beneath (a test's
-        StringIO) gets it decoded."""
+        StringIO, a closed standard output) gets it decoded; a failed write is raised, as
+        the raw one's, for the COPY to tell."""
         raw = getattr(self.stream, "buffer", None)
         if raw is None:
-            self.write(data.decode("utf-8", "replace"))
+            self.stream.write(data.decode("utf-8", "replace"))
             return
         if self._to_command or self._pipe is not None:
             # psql's stdio buffer reaches the command when it fills or at pclose, so the

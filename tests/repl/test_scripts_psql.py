@@ -330,6 +330,24 @@ def test_a_command_string_s_result_that_cannot_be_written(fresh_db):
     assert code == 1 and err == b"could not print result table: No space left on device\n"
 
 
+def test_a_closed_standard_output_is_told_as_psql_tells_it(fresh_db, tmp_path: Path):
+    """`nl2sql-shell -c ... >&-`: every result was dropped in silence (Python leaves no
+    sys.stdout), where psql says it could not print (exit 1 when that was the last command)."""
+    import subprocess
+
+    from psqlcompare import PSQL, SHELL, env
+
+    told = []
+    for command in ([*SHELL, fresh_db], [PSQL, "-X", fresh_db]):
+        done = subprocess.run(
+            [*command, "-c", "copy (select 1) to stdout", "-c", "select 2", "-c", "\\o x.txt", "-c", "\\! echo child; echo child >&2"],
+            stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1), env=env(), cwd=tmp_path, timeout=120, check=False,
+        )
+        told.append((done.returncode, done.stderr, (tmp_path / "x.txt").read_bytes()))
+    assert told[0] == told[1]
+    assert told[0][:2] == (0, b"could not write COPY data: Bad file descriptor\ncould not print result table: Bad file descriptor\nsh: 1: echo: echo: I/O error\nchild\n")
+
+
 def test_shell_commands_and_getenv_as_psql(fresh_db, tmp_path: Path):
     """`\\! exit 127` stopped a script under ON_ERROR_STOP (psql's test for 127 never matches a
     command's exit status); /bin/sh's own messages read `/bin/sh:` where psql's read `sh:`;
