@@ -1,4 +1,4 @@
-"""Option types the command line needs beyond click's own."""
+"""Option types the command line needs beyond click's own, and its exit conventions."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import math
 from typing import Any
 
 import click
+
+INTERRUPTED_EXIT = 130  # the shell convention for "stopped by Ctrl-C" (eval, finetune)
 
 
 class Finite(click.FloatRange):

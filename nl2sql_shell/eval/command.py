@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from nl2sql_shell.config import rules_option
-from nl2sql_shell.option_types import Finite
+from nl2sql_shell.option_types import INTERRUPTED_EXIT, Finite
 from nl2sql_shell.model_choice import model_options
 from nl2sql_shell.nl2sql import CHECK_VALUES, DEFAULT_CANDIDATES, GREEDY_FIRST, REFUSAL_DOUBT_LOGPROB, SCHEMA_BUDGET_TOKENS, WORDS_RETRY
 
@@ -52,6 +52,7 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
 
     from nl2sql_shell.db.embedded import EmbeddedServerError
     from nl2sql_shell.eval.runner import ModelServerGone, ResultsFile, Runner, ServerBusy, SuiteRoleError, claim_server, report, suite_server, summarize, write_summary
+    from nl2sql_shell.eval.scoring import GoldQueryError
     from nl2sql_shell.eval.suite import SuiteError, load_suite
     from nl2sql_shell.llm.load import ModelLoadError, load_model, measured_name
     from nl2sql_shell.model_choice import resolve_spec
@@ -109,28 +110,42 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
         except (psycopg.Error, SuiteError) as exc:
             raise click.ClickException(f"loading the suite's databases: {_first_line(exc)}") from None
         try:
+            runner.check_gold(progress)
+        except GoldQueryError as exc:
+            raise click.ClickException(f"the suite's gold query fails: {_first_line(exc)}") from None
+        except psycopg.Error as exc:
+            raise click.ClickException(f"the suite's databases: {_first_line(exc)}") from None
+        try:
             loaded = runner.model = load_model(spec, progress=progress)
         except ModelLoadError as exc:
             raise click.ClickException(str(exc)) from None
         results = ResultsFile(out_dir) if out_dir else None  # the last run's results kept until this one starts
         summaries = []
         total = len(suite.questions) + len(suite.idk)
+        interrupted = False
         for style in style_list:
+            done: list = []  # this style's records so far: a Ctrl-C reports them
             with click.progressbar(length=total, label=f"{style:>8}", file=sys.stderr, show_pos=True) as bar:
-                def step(record, bar=bar) -> None:
+                def step(record, bar=bar, done=done) -> None:
+                    done.append(record)
                     bar.update(1)
                     if results:
                         results.write(record)
 
                 try:
-                    records = runner.run(style, step)
+                    runner.run(style, step)
+                except KeyboardInterrupt:
+                    interrupted = True
                 except psycopg.Error as exc:  # the server, or the suite's role, went away
                     raise click.ClickException(f"the suite's databases: {_first_line(exc)}") from None
                 except ModelServerGone as exc:  # (the questions answered before it are in --out's results.jsonl)
                     raise click.ClickException(f"the run stops: the model server failed three questions in a row ({exc})") from None
                 except PermissionError as exc:  # a link planted in --out since the start
                     raise click.ClickException(f"--out {out_dir}: {exc.strerror}: {exc.filename}") from None
-            summaries.append(summarize(style, records))
+            summaries.append(summarize(style, done))
+            if interrupted:
+                click.echo(f"eval: interrupted after {len(done)} of {total} questions of prompt style {style}: the figures below are of those", err=True)
+                break
         report(summaries, loaded.load_seconds)
         if out_dir:
             meta = {
@@ -140,8 +155,16 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
                 "quantize": spec.quantize,
                 "backend": spec.backend,
                 "device": str(loaded.device),
+                "every": every,
+                "offset": offset,
+                "limit": limit,
+                "db": list(dbs),
+                "category": list(categories),
+                "no_idk": no_idk,
                 "candidates": candidates,
                 "more_candidates": more_candidates,
+                "max_repairs": max_repairs,
+                "repair_samples": repair_samples,
                 "rules": sorted(rules_on),
                 "readable_names": readable_names,
                 "words_retry": words_retry,
@@ -157,9 +180,15 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
                 "date": time.strftime("%Y-%m-%d %H:%M:%S"),
                 "questions": len(suite.questions),
                 "idk_questions": len(suite.idk),
+                "interrupted": interrupted,
             }
             summary_path = write_summary(out_dir, summaries, meta)
-            click.echo(f"wrote {results.path} and {summary_path}", err=True)
+            click.echo(f"wrote {results.path if results.path.exists() else 'no results'} and {summary_path}", err=True)
+        if interrupted:
+            sys.exit(INTERRUPTED_EXIT)
+    except KeyboardInterrupt:  # (loading the databases or the model): nothing measured yet
+        click.echo("eval: interrupted before any question was asked", err=True)
+        sys.exit(INTERRUPTED_EXIT)
     finally:
         if claim is not None:
             claim.close()

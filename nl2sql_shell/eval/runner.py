@@ -9,6 +9,7 @@ difference measured in one run.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import secrets
@@ -28,7 +29,7 @@ from psycopg.conninfo import make_conninfo
 from nl2sql_shell.bench.memory import peak_memory
 from nl2sql_shell.config import open_private
 from nl2sql_shell.db.cells import visible
-from nl2sql_shell.eval.scoring import GoldQueryError, Verdict, score
+from nl2sql_shell.eval.scoring import GoldQueryError, Verdict, check_gold, connect, score
 from nl2sql_shell.eval.suite import Question, Suite, admin_connection, load_database
 from nl2sql_shell.llm.openai_backend import ModelServerError
 from nl2sql_shell.nl2sql.check import JOIN_ERRORS
@@ -160,6 +161,18 @@ class Runner:
         for database in self.suite.databases:
             progress(f"loading database {database.name}")
             self.conninfos[database.name] = load_database(self.server.admin, database.name, database.dump, self.server.conninfo_for, owner=self.server.role)
+
+    def check_gold(self, progress: Callable[[str], None]) -> None:
+        """Every answerable question's gold runs (GoldQueryError names the first that does not),
+        checked before the model loads: the alternative was a run stopping on it hours in."""
+        progress("checking the gold queries")
+        for database, questions in itertools.groupby(sorted(self.suite.questions, key=lambda q: q.db_name), key=lambda q: q.db_name):
+            with connect(self.conninfos[database]) as conn:
+                for question in questions:
+                    try:
+                        check_gold(conn, question.gold, run_unproven=self.server.role is not None)
+                    except GoldQueryError as exc:
+                        raise GoldQueryError(f"question {question.index + 1} of questions.csv ({database}): {_first_line(exc)}") from None
 
     def run(self, style: str, on_record: Callable[[Record], None]) -> list[Record]:
         options = Options(**{**asdict(self.options), "prompt_style": style})

@@ -40,7 +40,7 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 from decimal import Decimal
@@ -398,15 +398,7 @@ def score(
         except ResultTooLarge as e:  # wrong, unless no gold runs either (then the suite is broken)
             too_large = Verdict(False, False, reason=f"predicted query returned {e}: not compared")
         queries, correct, failures = gold_queries(gold), False, []
-        for query in queries:
-            if not run_unproven and not (proof := prove(conn, query)).proven:
-                failures.append(f"{query}: not run: not proven harmless ({'; '.join(proof.reasons)})")
-                continue
-            try:
-                expected = run_query(conn, query)
-            except (psycopg.Error, ResultTooLarge) as e:
-                failures.append(f"{query}: {e}")
-                continue
+        for query, expected in _gold_results(conn, queries, failures, run_unproven=run_unproven):
             if too_large is not None:
                 continue
             exact, subset = compare(expected, pred, ordered=ordered, gold_query=query)
@@ -420,3 +412,30 @@ def score(
     if correct:
         return Verdict(True, False, reason="every gold column found among the predicted columns")
     return Verdict(False, False, reason="result differs from every gold query")
+
+
+def check_gold(conn: psycopg.Connection, gold: str, *, run_unproven: bool = True) -> None:
+    """Raise GoldQueryError unless some query of a gold cell runs on ``conn`` (a session from
+    `connect`): eval asks this of every question before its model loads, so a broken suite is
+    told in seconds, not when its question comes up an hour into the run."""
+    queries, failures = gold_queries(gold), []
+    for _ in _gold_results(conn, queries, failures, run_unproven=run_unproven):
+        return
+    raise GoldQueryError("; ".join(failures))
+
+
+def _gold_results(conn: psycopg.Connection, queries: list[str], failures: list[str], *, run_unproven: bool) -> Iterator[tuple[str, Result]]:
+    """(query, result) of each gold query that runs, in order, run as it is asked for; why
+    each other one did not is appended to ``failures``."""
+    from nl2sql_shell.nl2sql.proof import prove
+
+    for query in queries:
+        if not run_unproven and not (proof := prove(conn, query)).proven:
+            failures.append(f"{query}: not run: not proven harmless ({'; '.join(proof.reasons)})")
+            continue
+        try:
+            expected = run_query(conn, query)
+        except (psycopg.Error, ResultTooLarge) as e:
+            failures.append(f"{query}: {e}")
+            continue
+        yield query, expected

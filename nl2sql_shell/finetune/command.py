@@ -11,9 +11,7 @@ from pathlib import Path
 
 import click
 
-from nl2sql_shell.option_types import Finite
-
-INTERRUPTED_EXIT = 130  # the shell convention for "stopped by Ctrl-C"
+from nl2sql_shell.option_types import INTERRUPTED_EXIT, Finite
 
 
 def _modules(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...] | None:

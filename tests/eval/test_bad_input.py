@@ -114,3 +114,11 @@ def test_an_offset_not_below_every_is_one_line(tmp_path):
     suite = _suite(tmp_path, (HEADER + "q,select 1,x,,\n").encode())
     done = _run("eval", str(suite), "--every", "2", "--offset", "5", *DEAD_SERVER)
     assert done.returncode == 2 and "Traceback" not in done.stderr and "Invalid value for --offset: 5 is not below --every 2" in done.stderr
+
+
+def test_a_gold_query_that_fails_is_told_before_the_model_loads(tmp_path, pg_server):
+    """A broken gold query stopped the run only when its question came up: after the model's
+    load (minutes) and every question before it."""
+    suite = _suite(tmp_path, (HEADER + "q,select 1,x,,\nr,select nosuch from t,x,,\n").encode())
+    done = _run("eval", str(suite), "--model", str(tmp_path / "no-model"), "--dsn", pg_server.conninfo("postgres"))
+    _one_line(done, "gold query fails", "question 2 of questions.csv (x)", "nosuch")

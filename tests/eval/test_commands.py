@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import psycopg
@@ -97,6 +101,8 @@ def test_eval_offset_picks_the_rest_of_an_every_nth_sample(suite, tiny, pg_serve
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert [r["index"] for r in records] == [1]
+    summary = json.loads((out / "summary.json").read_text())  # (it named neither: two runs' summaries read the same)
+    assert (summary["every"], summary["offset"], summary["no_idk"], summary["max_repairs"], summary["interrupted"]) == (2, 1, True, 2, False)
 
 
 def test_eval_filters_and_reports_a_missing_model_in_one_line(suite, pg_server):
@@ -191,3 +197,67 @@ def test_a_second_eval_on_the_same_server_stops_before_touching_the_databases(su
         claim.close()
     after = _run("eval", str(suite), "--model", tiny, "--device", "cpu", "--dsn", pg_server.conninfo("postgres"), "--no-idk", "--limit", "1", "--prompt-style", "tutorial")
     assert after.returncode == 0, after.stderr  # the claim ends with its session
+
+
+class _AnswersOnceThenThinks(http.server.BaseHTTPRequestHandler):
+    """A model server that answers its first question at once and then thinks for a minute."""
+
+    asked = 0
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self._send("application/json", json.dumps({"data": [{"id": "m"}]}).encode())
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        type(self).asked += 1
+        if type(self).asked == 1:
+            piece = {"choices": [{"index": 0, "delta": {"content": "SELECT count(*) FROM shop"}, "finish_reason": "stop"}]}
+            self._send("text/event-stream", b"data: " + json.dumps(piece).encode() + b"\n\ndata: [DONE]\n\n")
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        for _ in range(120):
+            try:
+                self.wfile.write(b": thinking\n\n")
+                self.wfile.flush()
+            except OSError:
+                return
+            time.sleep(0.5)
+
+    def _send(self, kind: str, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_ctrl_c_reports_the_questions_answered_so_far(suite, pg_server, tmp_path):
+    """Ctrl-C during a run printed click's "Aborted!" and exit 1: no figures of the questions
+    already answered, and no summary.json beside their results."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _AnswersOnceThenThinks)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    out = tmp_path / "out"
+    try:
+        run = subprocess.Popen(
+            [sys.executable, "-m", "nl2sql_shell", "eval", str(suite), "--model-url", f"http://127.0.0.1:{server.server_address[1]}/v1", "--dsn", pg_server.conninfo("postgres"), "--candidates", "1", "--max-repairs", "0", "--out", str(out)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        deadline = time.monotonic() + 120
+        while _AnswersOnceThenThinks.asked < 2 and time.monotonic() < deadline and run.poll() is None:
+            time.sleep(0.2)
+        assert _AnswersOnceThenThinks.asked == 2, run.communicate(timeout=60)
+        run.send_signal(signal.SIGINT)
+        stdout, stderr = run.communicate(timeout=60)
+    finally:
+        server.shutdown()
+    assert run.returncode == 130 and "Aborted!" not in stderr and "Traceback" not in stderr, stderr
+    assert "eval: interrupted after 1 of 3 questions of prompt style default" in stderr
+    assert "accuracy: 1/1 = 100.0%" in stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["interrupted"] is True and summary["styles"][0]["correct"] == 1
