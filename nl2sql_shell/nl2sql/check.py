@@ -198,14 +198,15 @@ def _join_errors(tree: exp.Expression) -> list[str]:
         if on is None or on.find(exp.Select) is not None:
             continue
         joined = join.this.alias_or_name.lower()
+        joined_schema = "" if join.this.alias else join.this.text("db").lower()  # (`hr.orders` beside `public.orders`)
         itself = [eq for eq in on.find_all(exp.EQ) if same_column(eq.left, eq.right)]
         columns = [c for c in on.find_all(exp.Column) if not any(c.parent is eq for eq in itself)]
-        named = {c.table.lower() for c in columns} if columns and all(c.table for c in columns) else None
+        named = [c.table.lower() == joined and c.text("db").lower() in ("", joined_schema or c.text("db").lower()) for c in columns] if columns and all(c.table for c in columns) else None
         if itself and not columns:
             wrong = JOIN_ERRORS[0]
-        elif named is not None and joined not in named:
+        elif named is not None and not any(named):
             wrong = f"{JOIN_ERRORS[1]} {joined}"
-        elif named == {joined}:
+        elif named is not None and all(named):
             wrong = f"{JOIN_ERRORS[2]} {joined}"
         else:
             continue  # (a harmless `x = x` beside a real join condition stays)
@@ -373,6 +374,9 @@ class _NameChecker:
                 aliases = [a for s in chain for a in s.sources if a]
                 joinable = f'; "{qualifier}" is a table the query does not join: add it to FROM' if self.schema.table(qualifier) else ""
                 return f'missing FROM-clause entry for table "{qualifier}"; the query has: {_listing(aliases)}{_suggestion(qualifier, aliases)}{joinable}'
+            source = owner.sources[qualifier]
+            if column.text("db") and isinstance(source, exp.Table) and source.db and column.text("db") != source.db:
+                return None  # `hr.orders.x` beside `public.orders`: a scope holds one source per name; the server judges
             columns = self._source_columns(owner, qualifier)
             if isinstance(column.this, exp.Star) or columns is None or name in columns or name in _SYSTEM_COLUMNS:
                 return None

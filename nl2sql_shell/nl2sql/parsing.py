@@ -122,5 +122,6 @@ def parse_one(sql: str) -> exp.Expression:
 
 def same_column(left: exp.Expression, right: exp.Expression) -> bool:
     """Whether both sides name the same qualified column (`x.c = x.c`): a condition that joins
-    nothing. Compare after normalize_identifiers, so that `X.c` and `x.c` are the same."""
-    return isinstance(left, exp.Column) and isinstance(right, exp.Column) and bool(left.table) and (left.table, left.name) == (right.table, right.name)
+    nothing. Compare after normalize_identifiers, so that `X.c` and `x.c` are the same; a
+    schema named on both sides must be the same too (`hr.orders.id = public.orders.id`)."""
+    return isinstance(left, exp.Column) and isinstance(right, exp.Column) and bool(left.table) and (left.table, left.name) == (right.table, right.name) and (left.text("db") == right.text("db") or not (left.text("db") and right.text("db")))

@@ -312,3 +312,19 @@ def test_a_table_named_like_another_but_for_case_is_the_one_written() -> None:
         assert check_sql(sql, schema).errors == [], sql
     assert schema.table("orders").schema == "public"  # the server's reading, not other."Orders" earlier on the path
     assert schema.table("ORDERS").schema == "other"  # a case slip: the first on the path, as before
+
+
+def test_two_tables_of_one_name_in_two_schemas_joined_by_their_schema_qualified_columns() -> None:
+    """PostgreSQL runs `FROM hr.orders JOIN public.orders ON hr.orders.id = public.orders.id`;
+    the checks read both sides as one table's: "compares a column with itself", "names no
+    table joined before", and the other table's column as missing, so the answer was lost."""
+    schema = Schema("app", ("public",), (_table("orders", "id", "total", schema="hr"), _table("orders", "id", "note")))
+    for sql in (
+        "SELECT hr.orders.total, public.orders.note FROM hr.orders JOIN public.orders ON hr.orders.id = public.orders.id",
+        "SELECT count(*) FROM hr.orders, public.orders WHERE hr.orders.id = public.orders.id",
+        "SELECT public.orders.note FROM hr.orders o JOIN public.orders ON public.orders.id = o.id",
+    ):
+        assert check_sql(sql, schema).errors == [], sql
+    assert check_sql("SELECT 1 FROM hr.orders JOIN public.orders ON public.orders.id = public.orders.id", schema).errors[0].endswith("compares a column with itself: equate a column of orders with a column of a table joined before it")
+    assert check_sql("SELECT 1 FROM hr.orders o JOIN public.orders ON public.orders.id = 1", schema).errors[0].startswith("JOIN public.orders ON public.orders.id = 1 names no table joined before orders")
+    assert check_sql("SELECT o.nosuch FROM hr.orders o", schema).errors[0].startswith('column "nosuch" does not exist in table "orders AS o"; its columns are: id, total')
