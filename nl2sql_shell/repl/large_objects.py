@@ -96,9 +96,17 @@ def _in_lo_transaction(shell: Shell, run: Callable[[psycopg.Connection], str]) -
             conn.execute("ROLLBACK")
         text = error_text(exc, shell.settings.messages) if isinstance(exc, psycopg.Error) else f'could not open file "{exc.filename}": {exc.strerror}'
         return _failed(shell, text)
-    if not shell.settings.quiet:
-        shell.output.write_unlogged(message + "\n")
+    _print_lo_result(shell, message)
     return True
+
+
+def _print_lo_result(shell: Shell, message: str) -> None:
+    """psql's print_lo_result: the line to the query output unless quiet, an HTML paragraph
+    in -H; to the -L log whatever QUIET says, plain."""
+    if not shell.settings.quiet:
+        html = shell.settings.format == "html"
+        shell.output.write_unlogged(f"<p>{message}</p>\n" if html else message + "\n")
+    shell.output.log_text(message + "\n")
 
 
 def _missing(shell: Shell, name: str) -> bool:

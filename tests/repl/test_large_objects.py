@@ -47,3 +47,17 @@ def test_large_objects_go_in_and_out_as_with_psql(fresh_db, tmp_path: Path):
     out = results[0][1]
     assert out.startswith(b"lo_import OID\nlo_import OID\n") and b" it's a comment\n" in out and out.count(b"     0\n") == 2
     assert not (tmp_path / "never.out").exists()
+
+
+def test_their_lines_in_html_and_in_the_log_are_psql_s(fresh_db, tmp_path: Path):
+    """In -H psql prints each line as an HTML paragraph, and logs it (-L) quiet or not; the
+    shell printed plain lines and logged none."""
+    (tmp_path / "data.bin").write_bytes(b"hi\n")
+    script = "\\pset format html\n\\lo_import data.bin\n\\lo_export :LASTOID x.out\n\\lo_unlink :LASTOID\n\\set QUIET 1\n\\lo_import data.bin\n\\lo_unlink :LASTOID\n"
+    results = []
+    for program, name in ((ours, "ours"), (theirs, "psql")):
+        code, out, err = program(fresh_db, "-L", f"{name}.log", cwd=tmp_path, stdin=script.encode())
+        results.append((code, _OID.sub(b"OID", out), err, _OID.sub(b"OID", (tmp_path / f"{name}.log").read_bytes())))
+    assert results[0] == results[1]
+    assert results[0][1] == b"Output format is html.\n<p>lo_import OID</p>\n<p>lo_export</p>\n<p>lo_unlink OID</p>\n"
+    assert results[0][3] == b"lo_import OID\nlo_export\nlo_unlink OID\nlo_import OID\nlo_unlink OID\n"
