@@ -147,6 +147,11 @@ class Output:
         why = why_write_failed(exc, to_stdout=self.to_stdout)
         self.failure = self.failure or why
 
+    def told_failure(self) -> None:
+        """A failure its finder told in its own words (`\\g FILE` that cannot be opened): the
+        result counts as not written (no result variables, -b's STATEMENT), nothing more said."""
+        self.failure = self.failure if self.failure is not None else ""
+
     def take_failure(self) -> str | None:
         failure, self.failure = self.failure, None
         return failure

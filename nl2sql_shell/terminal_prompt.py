@@ -12,6 +12,7 @@ import os
 import sys
 import termios
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import IO
 
 
@@ -65,11 +66,20 @@ def simple_prompt(prompt: str, *, echo: bool, read_line: Callable[[], str] | Non
     return answer
 
 
+# The next line of the script running from standard input (`psql < script`, `-f -`), whose
+# text the shell has read whole: a file it includes (`\\i`) that reads standard input
+# (\\prompt, `\\copy ... from pstdin`, SINGLESTEP) takes that script's next line, as psql's
+# reads of stdin do. None while no such script runs.
+standard_input_script: ContextVar[Callable[[], str] | None] = ContextVar("standard_input_script", default=None)
+
+
 def stdin_line() -> str:
     """One line of standard input, read from the bytes beneath as psql's fgets reads it: what
     is read after it (COPY data, then a script on standard input with `-f -`) starts right
     behind it, where the text layer would have read ahead; "" at its end, or when standard
     input was closed at the start."""
+    if (script := standard_input_script.get()) is not None:
+        return script()
     if sys.stdin is None:
         return ""
     raw = getattr(sys.stdin, "buffer", None)

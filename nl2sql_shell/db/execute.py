@@ -298,6 +298,7 @@ class Executor:
         self.last_oid: str | None = None  # psql's LASTOID: the OID in the last command tag shown
         self._cancel_sent = False  # Ctrl-C sent the server a cancel request for this statement
         self._unwritten = False  # a result of this statement could not be written
+        self._dropped = False  # ... nor opened (told): psql prints no tag after its rows
         self._typing_data = False  # a COPY FROM STDIN waits for its next line of data
         self.held_notices: list[str] | None = None  # notices held while our DECLARE runs
         self.show_notice: NoticePrinter | None = None  # how the shell prints one (install_notice_printer)
@@ -310,7 +311,7 @@ class Executor:
         so that it is one statement or none. That is how model-written SQL runs.
         """
         started = time.perf_counter()
-        self._cancel_sent = self._unwritten = False
+        self._cancel_sent = self._unwritten = self._dropped = False
         try:
             if read_only:
                 outcome = self._run_guarded(sql, statement_timeout_ms, single)
@@ -400,7 +401,7 @@ class Executor:
         declared = self.settings.fetch_count > 0 and bool(_SELECT_COMMAND.match(sql))
         own = declared and self.conn.info.transaction_status == pq.TransactionStatus.IDLE
         outcome = Outcome(False, error="")
-        self._cancel_sent = self._unwritten = False
+        self._cancel_sent = self._unwritten = self._dropped = False
         try:
             with self._cancel_on_interrupt():
                 if own:
@@ -468,6 +469,8 @@ class Executor:
                     self.conn.wait(_copy_out(pgconn, sink))
                     if (failure := sink.finish()) is not None:
                         self._client_error(f"could not write COPY data: {failure}")
+                        self._unwritten = True
+                    elif self.output.take_failure() is not None:  # (told: a \\g FILE that could not be opened)
                         self._unwritten = True
                 else:
                     self.conn.wait(_copy_in(pgconn, self.copy_stdin()))
@@ -567,7 +570,7 @@ class Executor:
     def _status_after_rows(self, status: str) -> None:
         """After rows psql 15 prints the tag only for INSERT/UPDATE/DELETE ... RETURNING:
         not for SELECT, SHOW, EXPLAIN or FETCH."""
-        if status.startswith(_TAG_AFTER_ROWS):
+        if status.startswith(_TAG_AFTER_ROWS) and not self._dropped:
             self.print_status(status)
 
     def copy(self, sql: str, source: Iterable[bytes] | None, sink: CopySink | None, *, show_status: bool = True) -> Outcome:
@@ -597,6 +600,8 @@ class Executor:
             return replace(self._failed(error), unrecorded=bool(copying))
         if failure is not None:
             self._client_error(f"could not write COPY data: {failure}")
+        elif sink is not None and self.output.take_failure() is not None:  # (told: a \\g FILE that could not be opened)
+            failure = ""
         if show_status:
             self.print_status(status)
         # psql counts the rows only where it printed the tag (its ROW_COUNT is 0 after rows it wrote itself)
@@ -766,7 +771,8 @@ class Executor:
                     for text in fmt.stream(counted, fetchmany, fetch_count):
                         shown_write(text)
                         if self.output.failure is not None:  # psql: the reader is gone, no use fetching
-                            self.output.take_failure()  # more; it stops there without a word
+                            if self.output.failure:  # more; it stops there without a word (one told is
+                                self.output.take_failure()  # left to _written: a \\g FILE not opened)
                             break
                     return shown
                 for rows, done in _parts(fetchmany):
@@ -789,7 +795,10 @@ class Executor:
         table" (a failure met writing a command's tag before it is told here too, as psql's
         stream error stays until the next result)."""
         if (failure := self.output.take_failure()) is not None:
-            self._client_error(f"could not print result table: {failure}")
+            if failure:
+                self._client_error(f"could not print result table: {failure}")
+            else:  # told already (Output.told_failure): the rows went nowhere, and so does psql's tag after them
+                self._dropped = True
             self._unwritten = True
 
     def _fixed_expanded(self, vertical: bool) -> Settings:

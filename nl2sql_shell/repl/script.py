@@ -33,6 +33,7 @@ from nl2sql_shell.repl.statements import (
     starts_meta_command,
 )
 from nl2sql_shell.repl.variables import boolean
+from nl2sql_shell.terminal_prompt import standard_input_script
 
 PROGRAM = "nl2sql-shell"
 
@@ -91,13 +92,16 @@ def run_script(shell: Shell, text: str, source: str | None = None) -> bool:
     shell.conditions = Conditionals()  # each file has its own \\if blocks, as in psql
     shell.source = source if source != "<stdin>" else None
     shell.input_file = source
+    script = _ScriptRun(shell, text, source)
+    reading = standard_input_script.set(script.read_from_inside) if shell.source is None else None  # (its text is standard input's)
     try:
-        script = _ScriptRun(shell, text, source)
         finished = script.run()
         if finished and close(shell, script.at_last_line()):
             _stop_on_error(shell)  # psql: the script failed, as a statement would have
         return finished
     finally:
+        if reading is not None:
+            standard_input_script.reset(reading)
         shell.location, shell.command_lines, shell.conditions, shell.source, shell.read_line, shell.input_file, shell.die_on_error, shell.last_sql = saved
 
 
@@ -126,6 +130,15 @@ class _ScriptRun:
         line = self._readline()
         self.uncounted += bool(line)
         return line
+
+    def read_from_inside(self) -> str:
+        """A line of this script (standard input) read by a file it included: that file's
+        place stays the one its messages name."""
+        location = self.shell.location
+        try:
+            return self._read_uncounted()
+        finally:
+            self.shell.location = location
 
     def _readline(self) -> str:
         """The line at ``data_pos`` (the script resumes after it); "" at the end."""

@@ -239,6 +239,7 @@ class _output_to:
         """psql opens the file when rows come: the query has run, its rows are dropped, and
         the command failed (ON_ERROR_STOP stops after it)."""
         self.shell.meta_error(f"{self.path}: {exc.strerror}")
+        self.shell.output.told_failure()  # as psql's: no result variables set, and -b's STATEMENT follows
         self.failed = True
 
     def _use(self, output: Output) -> None:

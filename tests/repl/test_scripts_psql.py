@@ -577,3 +577,31 @@ def test_a_joined_buffer_sent_with_gset_gexec_or_crosstabview_is_one_transaction
     with twin_databases(pg_server.conninfo(), "create table t (a int)") as (mine, psqls):
         _, out, _ = same(mine, psqls, stdin=script.encode())
     assert out.count(b"     0\n(1 row)") == 3
+
+
+@pytest.mark.parametrize("way", [(), ("-f", "-")], ids=["piped", "dash-f"])
+def test_a_file_included_by_a_script_on_standard_input_reads_that_script_s_next_lines(pg_server, tmp_path: Path, way: tuple[str, ...]):
+    """psql's `\\prompt` and `\\copy ... from pstdin` in an `\\i`'d file read standard input,
+    which is the including script: the shell had read that whole, so `\\prompt` failed
+    ("could not read value") and the lines meant as answers and data ran as SQL."""
+    (tmp_path / "inc.sql").write_text("\\prompt 'name? ' x\n\\echo got :x\n\\copy t from pstdin\n\\echo after\nselect nosuch;\n")
+    script = "select 1 as a;\n\\i inc.sql\nhello\n5\n6\n\\.\nselect count(*) from t;\nselect nosuch2;\n"
+    with twin_databases(pg_server.conninfo(), "create table t(a int)") as (mine, psqls):
+        _, out, err = same(mine, psqls, *way, cwd=tmp_path, stdin=script.encode())
+    assert b"got hello\nCOPY 2\nafter\n" in out and b"     2\n" in out and b"inc.sql:5: ERROR:" in err
+
+
+@pytest.mark.parametrize("fetch_count", ["0", "1"])
+def test_a_g_file_that_cannot_be_opened_leaves_the_result_variables_and_echoes_the_statement(fresh_db, fetch_count: str):
+    """psql treats a `\\g FILE` it cannot open as a failed statement: -b echoes its STATEMENT,
+    ERROR and ROW_COUNT stay as the previous query left them, and no tag follows RETURNING
+    rows. The shell recorded a success and echoed nothing (and printed INSERT 0 1)."""
+    script = (
+        "\\set FETCH_COUNT " + fetch_count + "\nselect 1/0;\nselect 1 \\g /nonexistent/x\n\\echo :ERROR :ROW_COUNT\n"
+        "select 1/0;\ncopy (select 5) to stdout \\g /nonexistent/z\n\\echo :ERROR :ROW_COUNT\n"
+        "create temp table w(a int);\nselect 1/0;\ninsert into w values (1) returning a \\g /nonexistent/q\n\\echo :ERROR :ROW_COUNT\n"
+        "select g from generate_series(1, 3) g \\g /dev/full\n\\echo :ERROR :ROW_COUNT\n"
+    )
+    _, out, err = same(fresh_db, fresh_db, "-b", stdin=script.encode())
+    assert out.startswith(b"true 0\n") and out.count(b"true 0\n") >= 3 and b"INSERT" not in out
+    assert err.count(b"STATEMENT:  select 1 \n") == 1 and b"STATEMENT:  copy (select 5) to stdout \n" in err and b"STATEMENT:  insert into w" in err
