@@ -154,8 +154,10 @@ def layout_free(sql: str) -> list[str]:
 
 
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
-# spellings PostgreSQL reads as one another, which sqlglot writes its own way
-_SAME_WORDS = {"!=": "<>", "double precision": "float", "integer": "int", "boolean": "bool"}
+# spellings PostgreSQL reads as one another, which sqlglot writes its own way (keywords all:
+# `bool` is none, so a type `bool` of the user's on the search_path is what `bool` names, not
+# BOOLEAN's pg_catalog.bool)
+_SAME_WORDS = {"!=": "<>", "double precision": "float", "integer": "int"}
 
 
 def _dialect_hints(sql: str) -> list[str]:
