@@ -1327,16 +1327,19 @@ class _Prover:
         is a literal that takes whatever type the operator wants. With ``untyped`` (a literal
         or NULL in the statement), an implied one (`m BETWEEN 'a' AND 'b'`, `m IN ('a')`,
         `CASE m WHEN 'a'`, `NULLIF(m, 'a')`) may take the literal on either side, so one
-        reachable operand is enough."""
+        reachable operand is enough. An operator is looked up on the search_path only: one in
+        another schema (which the user may not even use) is reached only by `OPERATOR(schema.op)`,
+        which no proof follows (a view's stored text names it so too)."""
         runs = list(written)
         query = f"""
             SELECT o.oid, o.oprname, o.oprleft, o.oprright, o.oprresult, o.oid::regoperator::text FROM pg_operator o
-            WHERE {_user_made("o")}  -- its operand types: a domain's CHECK runs as an operand is coerced to it
+            WHERE ({_user_made("o")}  -- its operand types: a domain's CHECK runs as an operand is coerced to it
                OR EXISTS (SELECT 1 FROM pg_operator x JOIN pg_proc p ON p.oid IN (x.oprcode, x.oprrest, x.oprjoin)
                           WHERE x.oid IN (o.oid, o.oprnegate, o.oprcom) AND NOT ({_BUILTIN_HARMLESS}))
                OR EXISTS (SELECT 1 FROM pg_amop ao JOIN pg_amproc ap ON ap.amprocfamily = ao.amopfamily
-                          WHERE ao.amopopr = o.oid AND ({_user_made("ao")} OR {_user_made("ap")}))"""
-        for oid, name, left, right, result, label in self.rows(query, self.params()):
+                          WHERE ao.amopopr = o.oid AND ({_user_made("ao")} OR {_user_made("ap")})))
+              AND o.oprnamespace IN (SELECT n.oid FROM pg_namespace n WHERE n.nspname = ANY(%(path)s::text[]))"""
+        for oid, name, left, right, result, label in self.rows(query, {**self.params(), "path": list(self.path)}):
             if not any(name in run for run in runs):
                 continue
             any_left = any(loose.get(run, (False, False))[0] for run in runs if name in run)

@@ -1177,3 +1177,20 @@ def test_a_cast_written_as_a_field_is_followed(pg_server, sql):
         proof = prove(conn, sql)
         assert not proof.proven and any("handles values of type" in reason for reason in proof.reasons), proof.reasons
         assert prove(conn, "SELECT x.x FROM generate_series(1, 1) AS x").proven
+
+
+def test_an_operator_off_the_search_path_is_reached_only_by_name(pg_server):
+    """A user-made `=` in a schema the user cannot even use made every statement unproven
+    (`SELECT count(*) FROM t` too): a bare operator is looked up on the search_path only.
+    `OPERATOR(priv.=)` names it (never proven), and a schema put on the path brings it in play."""
+    ddl = """CREATE SCHEMA priv;
+        CREATE TABLE t (a text);
+        CREATE FUNCTION priv.eq(text, text) RETURNS bool LANGUAGE plpgsql IMMUTABLE AS $$BEGIN PERFORM pg_advisory_lock(7878); RETURN $1 = $2; END$$;
+        CREATE OPERATOR priv.= (LEFTARG = text, RIGHTARG = text, FUNCTION = priv.eq);"""
+    with psycopg.connect(create_database(pg_server, "proof_operator_elsewhere", ddl), autocommit=True) as conn:
+        for sql in ("SELECT count(*) FROM t", "SELECT a FROM t WHERE a = 'x'"):
+            assert prove(conn, sql).proven, sql
+        assert not prove(conn, "SELECT a FROM t WHERE a OPERATOR(priv.=) 'x'").proven
+        conn.execute("SET search_path = priv, public")
+        proof = prove(conn, "SELECT a FROM t WHERE a = 'x'")
+        assert proof.reasons == ("may use operator =(text,text), which is not known to be harmless",)  # (priv's, visible now)
