@@ -578,6 +578,7 @@ def _wait_ready(process: subprocess.Popen[bytes], server: EmbeddedServer, log: P
 def start(data_dir: Path | None = None, timeout: float = 30.0) -> EmbeddedServer:
     """Start (or attach to) the embedded server on ``data_dir``, initializing it on first use."""
     data_dir = (data_dir or default_data_dir()).absolute()
+    _check_parents(data_dir)
     _check_reachable(data_dir, _unprivileged_ids())
     if os.path.lexists(data_dir):
         _check_data_dir(data_dir, _unprivileged_ids(), fresh=not (data_dir / "PG_VERSION").exists())
@@ -607,6 +608,28 @@ def start(data_dir: Path | None = None, timeout: float = 30.0) -> EmbeddedServer
         raise
     hold.release()
     raise EmbeddedServerError(f"another PostgreSQL holds {data_dir} but does not answer")
+
+
+def _check_parents(data_dir: Path) -> None:
+    """Every folder above the data folder (and above where a link in its path points) can be
+    changed by this user and root alone: a user who can rename entries in one (a folder of
+    theirs, or one open to others without the sticky bit) could move the data folder aside
+    and put a socket of their own at its path, and the password libpq reads for that path
+    went to them (and with it the server: `COPY ... TO PROGRAM` ran as this user)."""
+    trusted = {0, os.geteuid()}
+    for folder in dict.fromkeys((*data_dir.parents, *Path(os.path.realpath(data_dir)).parents)):
+        try:
+            info = os.lstat(folder)
+        except FileNotFoundError:
+            continue  # made by us (_make_parents)
+        mode = stat.S_IMODE(info.st_mode)
+        open_to_others = mode & (stat.S_IWGRP | stat.S_IWOTH) and not mode & stat.S_ISVTX and not stat.S_ISLNK(info.st_mode)
+        if info.st_uid not in trusted or open_to_others:
+            whose = "another user's" if info.st_uid not in trusted else f"open to others (mode {mode:o})"
+            raise EmbeddedServerError(
+                f"{folder} is {whose}: someone else could put their own server in place of {data_dir}."
+                f" Choose a data folder whose every parent only you or root can change, with {DATA_DIR_ENV}"
+            )
 
 
 def _check_reachable(data_dir: Path, ids: tuple[int, int] | None) -> None:

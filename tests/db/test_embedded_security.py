@@ -322,6 +322,33 @@ def test_a_data_folder_someone_else_made_first_is_refused(reachable_tmp):
         shutil.rmtree(data_dir)
 
 
+def test_a_data_folder_inside_a_folder_others_can_change_is_refused(reachable_tmp):
+    """A user who can rename entries in a folder above the data folder (theirs, or one open to
+    all without the sticky bit) moved it aside and put a socket of their own at its path:
+    libpq sent them the server's password from the password file, and with it they ran
+    commands as this user. Refused before anything is made or started; a sticky folder open
+    to all (/tmp) is fine, as is a link of this user's."""
+    shared = reachable_tmp / f"shared-{uuid.uuid4().hex[:8]}"
+    shared.mkdir()
+    for mode, owner in ((0o777, None), (0o775, None), (0o755, 12345)):
+        os.chmod(shared, mode)
+        if owner is not None:
+            os.chown(shared, owner, owner)
+        with pytest.raises(embedded.EmbeddedServerError, match=f"^{shared} is (open to others|another user's)"):
+            embedded.start(shared / "deeper" / "pgdata")
+        assert not (shared / "deeper").exists()
+    os.chown(shared, os.geteuid(), os.getegid())
+    os.chmod(shared, 0o1777)
+    (reachable_tmp / "link").symlink_to(shared)
+    server = embedded.start(reachable_tmp / "link" / "pgdata")
+    try:
+        with psycopg.connect(server.conninfo()) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        server.stop()
+        embedded.remove(reachable_tmp / "link" / "pgdata")
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="the server runs as nobody only when the shell is root")
 def test_a_data_folder_nobody_cannot_reach_is_one_line_saying_what_to_do(reachable_tmp):
     """NL2SQL_SHELL_DATA_DIR under one of root's 0700 folders (~/anything): initdb failed with
