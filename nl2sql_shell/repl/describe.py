@@ -18,6 +18,7 @@ import psycopg.sql
 
 from nl2sql_shell.repl.describe_names import BadFunctionOptions, canonical, takes_two_patterns
 from nl2sql_shell.repl.listing import fetch, print_listing, report, run_listing
+from nl2sql_shell.repl.object_source import SourceError, object_source
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.variables import boolean, meta_arguments, unterminated
 
@@ -351,16 +352,6 @@ def list_conversions(shell: Shell, name: str, pattern: str | None) -> bool:
     return True
 
 
-# A view's storage parameters as psql's appendReloptionsArray writes them: name=value, the
-# value quoted ('true') unless it reads as an identifier; the check option has its own clause.
-_VIEW_OPTIONS = (
-    "pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.quote_ident(option_name) OPERATOR(pg_catalog.||) '=' OPERATOR(pg_catalog.||)"
-    " CASE WHEN pg_catalog.quote_ident(option_value) OPERATOR(pg_catalog.=) option_value THEN option_value"
-    " ELSE '''' OPERATOR(pg_catalog.||) pg_catalog.replace(option_value, '''', '''''') OPERATOR(pg_catalog.||) '''' END FROM pg_catalog.pg_options_to_table("
-    "pg_catalog.array_remove(pg_catalog.array_remove(c.reloptions, 'check_option=local'), 'check_option=cascaded'))), ', ')"
-)
-
-
 def show_view(shell: Shell, name: str, argument: str) -> bool:
     """`\\sv[+] VIEW`: its CREATE OR REPLACE VIEW (+: with line numbers), as psql prints it."""
     target = argument.strip()
@@ -369,39 +360,13 @@ def show_view(shell: Shell, name: str, argument: str) -> bool:
         shell.last_failed = True
         return True
     try:
-        row = shell.conn.execute(
-            # every operator and type named by schema (as psql's own), so that nothing a
-            # database's owner defined in public can match better
-            "SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname),"
-            " n.nspname::pg_catalog.text OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) c.relname::pg_catalog.text, c.relkind::pg_catalog.text,"
-            " pg_catalog.pg_get_viewdef(c.oid, true),"
-            f" {_VIEW_OPTIONS},"
-            " CASE WHEN 'check_option=local' OPERATOR(pg_catalog.=) ANY (c.reloptions) THEN 'LOCAL'"
-            " WHEN 'check_option=cascaded' OPERATOR(pg_catalog.=) ANY (c.reloptions) THEN 'CASCADED' END"
-            " FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_namespace n ON c.relnamespace OPERATOR(pg_catalog.=) n.oid"
-            " WHERE c.oid OPERATOR(pg_catalog.=) "
-            + literal(shell, target)
-            + "::pg_catalog.regclass"
-        ).fetchone()
-    except psycopg.Error as exc:  # psql's minimal_error_message: severity and primary text only
-        shell.meta_error(f"{exc.diag.severity or 'ERROR'}:  {exc.diag.message_primary or '(not available)'}")
+        text = object_source(shell, target, view=True)
+    except SourceError as exc:
+        shell.meta_error(str(exc))
         shell.last_failed = True
         return True
-    if row is None:  # an oid that names no relation (`\\sv 123`): psql's message for "no row"
-        shell.meta_error("ERROR:  (not available)")
-        shell.last_failed = True
+    if text is None:  # ECHO_HIDDEN noexec
         return True
-    qualified, plain_name, kind, body, options, check = row
-    if kind != "v":
-        shell.meta_error(f'"{plain_name}" is not a view')
-        shell.last_failed = True
-        return True
-    text = f"CREATE OR REPLACE VIEW {qualified}"
-    if options:
-        text += f"\n WITH ({options})"
-    text += f" AS\n{body.rstrip(';')}"
-    if check:
-        text += f"\n WITH {check} CHECK OPTION"
     if name.endswith("+"):
         text = "\n".join(f"{number:<7} {line}" for number, line in enumerate(text.split("\n"), 1))
     with shell.output.page(log=False) as write:  # (paged, as psql's)
@@ -446,14 +411,14 @@ def show_function(shell: Shell, name: str, argument: str) -> bool:
         shell.meta_error("function name is required")
         shell.last_failed = True
         return True
-    kind = "regprocedure" if "(" in target else "regproc"
     try:
-        row = shell.conn.execute(f"SELECT pg_catalog.pg_get_functiondef({literal(shell, target)}::pg_catalog.{kind}::pg_catalog.oid)").fetchone()
-    except psycopg.Error as exc:  # psql's minimal_error_message, as for \\sv
-        shell.meta_error(f"{exc.diag.severity or 'ERROR'}:  {exc.diag.message_primary or '(not available)'}")
+        text = object_source(shell, target, view=False)
+    except SourceError as exc:
+        shell.meta_error(str(exc))
         shell.last_failed = True
         return True
-    text = str(row[0]) if row else ""
+    if text is None:  # ECHO_HIDDEN noexec
+        return True
     if name.endswith("+"):
         lines, number, header = [], 1, True
         for line in text.removesuffix("\n").split("\n"):

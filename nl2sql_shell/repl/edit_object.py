@@ -14,8 +14,7 @@ import re
 import tempfile
 import time
 
-import psycopg
-
+from nl2sql_shell.repl.object_source import SourceError, object_source
 from nl2sql_shell.repl.pipes import system
 from nl2sql_shell.repl.shell import Shell
 
@@ -79,27 +78,15 @@ def _lines_before_body(text: str) -> int:
 
 
 def _definition(shell: Shell, function: bool, target: str) -> str | None:
-    """psql's template when no name is given, else the server's definition; None when
-    ECHO_HIDDEN noexec kept the lookup from running. psql's short error when there is none."""
+    """psql's template when no name is given, else the server's definition (as `\\sf` and
+    `\\sv` show it); None when ECHO_HIDDEN noexec kept the lookup from running."""
     if not target:
         return FUNCTION_TEMPLATE if function else VIEW_TEMPLATE
-    if function:
-        kind = "regprocedure" if "(" in target else "regproc"
-        sql = f"SELECT pg_catalog.pg_get_functiondef(%s::pg_catalog.{kind}::pg_catalog.oid)"
-    else:
-        sql = (
-            "SELECT 'CREATE OR REPLACE VIEW ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)"
-            " || E' AS\\n' || pg_catalog.pg_get_viewdef(c.oid, true)"
-            " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = %s::pg_catalog.regclass"
-        )
-    if not shell.show_hidden(psycopg.ClientCursor(shell.conn).mogrify(sql, [target])):
-        return None
     try:
-        row = shell.conn.execute(sql, [target]).fetchone()
-    except psycopg.Error as exc:  # psql's minimal_error_message
-        raise EditError(f"{exc.diag.severity or 'ERROR'}:  {exc.diag.message_primary or '(not available)'}") from None
-    text = str(row[0]) if row and row[0] is not None else ""
-    return text if function else text.removesuffix(";") + "\n"
+        text = object_source(shell, target, view=not function)
+    except SourceError as exc:
+        raise EditError(str(exc)) from None
+    return text if text is None or function else text + "\n"
 
 
 def run_editor(path: str, line: int = 0) -> None:

@@ -260,6 +260,34 @@ def test_ef_and_ev_in_a_script(pg_server, tmp_path: Path, monkeypatch: pytest.Mo
         same(mine_db, psql_db, "-f", "e.sql", cwd=tmp_path)
 
 
+VIEWS_WITH_OPTIONS = (
+    "create table base(a int); create view vinv with (security_invoker = true) as select a from base where a > 1;"
+    " create view vchk with (security_barrier) as select a from base where a > 1 with cascaded check option;"
+    " create materialized view mv as select 1 as a; create function ff(int) returns int language sql as 'select $1 + 1'"
+)
+
+
+def test_ev_keeps_a_view_s_options_and_refuses_what_is_no_view(pg_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """`\\ev` read a view without its WITH (...) and CHECK OPTION, so saving an edit dropped
+    security_invoker (row security then ran as the view's owner) and security_barrier; on a
+    table or a materialized view it opened an empty file, or a view's text, without an error
+    (psql errs too, and leaves a piece of the definition in its query buffer, which runs
+    later as a syntax error: not followed)."""
+    monkeypatch.setenv("EDITOR", "sed -i -e s/1/2/ -e '$ s/$/;/'")
+    script = (
+        "\\ev vinv\n\\ev vchk\nselect relname, reloptions from pg_class where relname in ('vinv', 'vchk') order by 1;\n\\sv vchk\n"
+        "\\sv mv\n\\set ECHO_HIDDEN noexec\n\\sv vinv\n\\sf ff\n"
+    )
+    (tmp_path / "e.sql").write_text(script)
+    with twin_databases(pg_server.conninfo(), VIEWS_WITH_OPTIONS) as (mine_db, psql_db):
+        _, out, err = same(mine_db, psql_db, "-f", "e.sql", cwd=tmp_path)
+        assert b" vchk    | {security_barrier=true,check_option=cascaded}\n vinv    | {security_invoker=true}\n" in out
+        assert b"  WHERE a > 2\n WITH CASCADED CHECK OPTION\n" in out and err == b'psql:e.sql:5: error: "public.mv" is not a view\n'
+        (tmp_path / "n.sql").write_text("\\ev base\n\\ev mv\nselect 1 as after;\n")
+        code, out, err = ours(mine_db, "-f", "n.sql", cwd=tmp_path)
+    assert (code, out, err) == (0, b" after \n-------\n     1\n(1 row)\n\n", b'psql:n.sql:1: error: "public.base" is not a view\npsql:n.sql:2: error: "public.mv" is not a view\n')
+
+
 # An editor that changes FILE and its time: psql 15 reads a named file back only when its
 # modification time (in seconds) changed, which a person's edit always does.
 _LATER = """sh -c 'sed -i %s "$0" && touch -d "+5 seconds" "$0"'"""
