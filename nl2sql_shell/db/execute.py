@@ -546,7 +546,7 @@ class Executor:
             return batch
 
         shown = self.print_rows(columns, numeric, fetchmany)
-        self._status_after_rows(status)
+        self.status_after_rows(status)
         return Outcome(True, _row_count(shown, status), status)
 
     def print_status(self, status: str) -> None:
@@ -567,7 +567,7 @@ class Executor:
                 output.write_unlogged(status + "\n")
         self.output.log_text(status + "\n")  # quiet or not, and plain in -H, as psql logs it
 
-    def _status_after_rows(self, status: str) -> None:
+    def status_after_rows(self, status: str) -> None:
         """After rows psql 15 prints the tag only for INSERT/UPDATE/DELETE ... RETURNING:
         not for SELECT, SHOW, EXPLAIN or FETCH."""
         if status.startswith(_TAG_AFTER_ROWS) and not self._dropped:
@@ -659,7 +659,7 @@ class Executor:
                 return Outcome(True, max(cur.rowcount, 0), status)
             shown = self._print(cur)
             status = cur.statusmessage or ""
-            self._status_after_rows(status)
+            self.status_after_rows(status)
             return Outcome(True, _row_count(shown, status), status)
 
     def _run_with_cursor(self, sql: str, single: bool = False) -> Outcome:

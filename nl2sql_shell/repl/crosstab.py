@@ -29,6 +29,13 @@ def crosstab(shell: Shell, sql: str, argument: str, verbatim: bool, ended: Calla
     if result is None:
         return
     try:
+        _show(shell, result, argument)
+    finally:
+        result.tag(shell)
+
+
+def _show(shell: Shell, result: Result, argument: str) -> None:
+    try:
         columns, numeric, rows = pivot(result, meta_arguments(argument, shell.variables)[:4], shell.settings.null)
     except CrosstabError as exc:
         shell.meta_error(f"\\crosstabview: {exc}")

@@ -131,6 +131,13 @@ class _ScriptRun:
         self.uncounted += bool(line)
         return line
 
+    def _drop_data(self, start: int, stop: int) -> None:
+        """The COPY data at ``text[start:stop]`` taken out of the script, its lines still
+        counted (psql counts the data lines it reads in its line numbers)."""
+        self.uncounted -= self.text.count("\n", start, stop)
+        self.text = self.text[:start] + self.text[stop:]
+        self.lines = _LineNumbers(self.text)  # (it had counted into the data)
+
     def read_from_inside(self) -> str:
         """A line of this script (standard input) read by a file it included: that file's
         place stays the one its messages name."""
@@ -218,7 +225,7 @@ class _ScriptRun:
             if pending and stripped == ";":
                 self._echo_through(line_end)
                 shell.location = self._at(pos)
-                _run_statement(shell, _joined(pending, text, pos, text.index(";", pos) + 1))
+                _run_statement(shell, _held_statement(pending, text, pos, text.index(";", pos) + 1))
                 pending, pos = "", line_end
                 continue
             command = starts_meta_command(stripped)
@@ -245,7 +252,7 @@ class _ScriptRun:
                 self._echo_through(single_end)
                 shell.location = self._at(single_end - 1)
                 self.data_pos = single_end
-                _run_statement(shell, text[pos:single_end].strip())
+                _run_statement(shell, query_text(text[pos:single_end].strip()))
                 pos = self.echoed = max(single_end, self.data_pos, self.echoed)
                 continue
             if meta >= 0:  # `select 1 \\g`: the line's query text, then a meta-command
@@ -284,9 +291,15 @@ class _ScriptRun:
             newline = text.find("\n", end)
             self.data_pos = size if newline < 0 else newline + 1
             start_of_data = self.data_pos
-            _run_statement(shell, _joined(pending, text, pos, end) if pending else statement)
+            _run_statement(shell, _held_statement(pending, text, pos, end) if pending else statement)
             pending = ""
-            if self.data_pos != start_of_data:  # COPY data lines were read: not echoed
+            if self.data_pos != start_of_data and text[end:start_of_data].strip():
+                # COPY data was read, and its line goes on (`copy t from stdin; insert ...`):
+                # the rest of the line runs after the data, as psql's lexer finishes its line
+                self._drop_data(start_of_data, self.data_pos)
+                text, size = self.text, len(self.text)
+                pos, self.echoed = end, max(start_of_data, self.echoed)
+            elif self.data_pos != start_of_data:  # COPY data lines were read: not echoed
                 pos = self.echoed = max(self.data_pos, self.echoed)
             else:
                 pos = end
@@ -319,6 +332,13 @@ def _replace_invalid(shell: Shell, text: str) -> str:
     be a Python string (a meta-command, a question, an echoed line)."""
     text = shell.in_client_encoding(text)
     return text if not undecodable(text) else text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _held_statement(pending: str, text: str, pos: int, end: int) -> str:
+    """The statement held query text and ``text[pos:end]`` (through its ``;``) make, each
+    ``\\;`` in it a plain ``;`` as psql sends it (`select 1\\n\\echo x\\n\\; select 2;`)."""
+    joined = _joined(pending, text, pos, end)
+    return query_text(joined[:-1]) + joined[-1:]
 
 
 def _joined(pending: str, text: str, pos: int, end: int) -> str:

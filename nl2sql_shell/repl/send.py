@@ -308,6 +308,12 @@ class Result:
     names: list[str] = field(default_factory=list)
     numeric: list[bool] = field(default_factory=list)  # right-aligned, as psql aligns the type
     rows: list[tuple[str | None, ...]] = field(default_factory=list)
+    status: str = ""  # the command tag: psql prints INSERT/UPDATE/DELETE's after what the rows were for
+
+    def tag(self, shell: Shell) -> None:
+        """The tag of a statement whose RETURNING rows \\gset, \\gexec or \\crosstabview
+        took, printed after them (logged under QUIET), as psql prints it."""
+        shell.executor.status_after_rows(self.status)
 
 
 def fetch_result(shell: Shell, sql: str, limit: int | None = None, *, verbatim: bool = False, ended: Callable[[bool], None]) -> Result | None:
@@ -340,6 +346,7 @@ def fetch_result(shell: Shell, sql: str, limit: int | None = None, *, verbatim: 
                     return Outcome(True, max(cur.rowcount, 0), cur.statusmessage)
                 result.names, result.numeric = fmt.describe(cur)  # (none: `select` has no columns, but rows)
                 result.rows = [tuple(row) for row in (cur.fetchall() if limit is None else cur.fetchmany(limit))]
+                result.status = cur.statusmessage or ""
                 return Outcome(True, len(result.rows), cur.statusmessage)
         except psycopg.Error as exc:
             shell.error(shell.location + error_text(exc, shell.settings.messages))
@@ -378,6 +385,7 @@ def _gexec(shell: Shell, sql: str, verbatim: bool, ended: Callable[[bool], None]
             if shell.echo == "all" and not boolean(shell.variables.get("SINGLESTEP")):
                 shell.output.say(value + "\n")
             failed = not shell.run_sql(value, verbatim=True).succeeded or failed  # ON_ERROR_STOP stops there
+    result.tag(shell)
     shell.last_sql, shell.last_failed = substitute(sql, shell.variables), failed
     if not failed:
         done(shell, result)
@@ -389,6 +397,13 @@ def _gset(shell: Shell, sql: str, prefix: str, verbatim: bool, ended: Callable[[
     result = fetch_result(shell, sql, 2, verbatim=verbatim, ended=ended)
     if result is None:
         return
+    try:
+        _store_row(shell, result, prefix)
+    finally:
+        result.tag(shell)
+
+
+def _store_row(shell: Shell, result: Result, prefix: str) -> None:
     rows = result.rows
     if len(rows) != 1:
         shell.meta_error("no rows returned for \\gset" if not rows else "more than one row returned for \\gset")

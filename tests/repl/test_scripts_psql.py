@@ -605,3 +605,52 @@ def test_a_g_file_that_cannot_be_opened_leaves_the_result_variables_and_echoes_t
     _, out, err = same(fresh_db, fresh_db, "-b", stdin=script.encode())
     assert out.startswith(b"true 0\n") and out.count(b"true 0\n") >= 3 and b"INSERT" not in out
     assert err.count(b"STATEMENT:  select 1 \n") == 1 and b"STATEMENT:  copy (select 5) to stdout \n" in err and b"STATEMENT:  insert into w" in err
+
+
+@pytest.mark.parametrize("way", [("-f", "s.sql"), ()], ids=["file", "stdin"])
+def test_what_follows_copy_from_stdin_on_its_line_runs_after_the_data(fresh_db, tmp_path: Path, way: tuple[str, ...]):
+    """`copy t from stdin; insert ...` on one line: psql reads the data from the next lines,
+    then goes on with its line. The rest of the line was dropped without a word (a statement
+    lost), and line numbers after it count the data lines, as psql's do."""
+    script = (
+        "create temp table cc(a int);\ncopy cc from stdin; select nosuch; copy cc from stdin; insert into cc values (9);\n1\n2\n\\.\n7\n\\.\n"
+        "select count(*) from cc;\ncopy cc from stdin; \\echo after\n3\n\\.\nselect nosuch2;\n"
+    )
+    (tmp_path / "s.sql").write_text(script)
+    _, out, err = same(fresh_db, fresh_db, "-a", *way, cwd=tmp_path, stdin=script.encode())
+    assert b"COPY 2\nCOPY 1\nINSERT 0 1\n" in out and b"     4\n" in out and b"COPY 1\nafter\n" in out
+    assert err.count(b"does not exist") == 2
+
+
+@pytest.mark.parametrize(
+    ("flags", "script"),
+    [
+        ((), "select 1 as a\n\\echo x\n\\; select 2 as b;\nselect 5 as c\n\\echo y\n, 6 as d \\; select 7;\nselect 8 as e\n\\echo z\n;\n"),
+        (("-S",), "select 1 as a \\; select 2 as b\nselect 3 \\; select 4;\n"),
+    ],
+    ids=["after-a-meta-command", "singleline"],
+)
+def test_a_backslash_semicolon_is_a_plain_semicolon_on_every_path(fresh_db, tmp_path: Path, flags: tuple[str, ...], script: str):
+    """A statement held across a meta-command line, and -S's statements, went to the server
+    with their `\\;` as written: a syntax error where psql runs both statements."""
+    (tmp_path / "s.sql").write_text(script)
+    _, _, err = same(fresh_db, fresh_db, *flags, "-f", "s.sql", cwd=tmp_path)
+    assert err == b""
+
+
+def test_returning_rows_taken_by_gset_gexec_or_crosstabview_are_followed_by_their_tag(fresh_db, tmp_path: Path):
+    """psql prints INSERT/UPDATE/DELETE's tag after what \\gset, \\gexec or \\crosstabview did
+    with the RETURNING rows (after their errors too), and logs it under QUIET: the shell
+    printed and logged none."""
+    script = (
+        "create temp table t(a int, b text);\ninsert into t values (1, 'x') returning a \\gset\n\\echo :a\n"
+        "insert into t values (2, 'y'), (3, 'z') returning a \\gset\ninsert into t values (4, 'y') returning 'select ' || a \\gexec\n"
+        "update t set a = a + 10 where a < 3 returning a, b, a \\crosstabview\ndelete from t where a > 100 returning a \\gset\n"
+        "\\set QUIET 1\ninsert into t values (5, 'q') returning a \\gset\n"
+    )
+    logs = []
+    for program, side in ((ours, "ours"), (theirs, "psql")):
+        code, out, err = program(fresh_db, "-L", f"{side}.log", cwd=tmp_path, stdin=script.encode())
+        logs.append((code, out, err, (tmp_path / f"{side}.log").read_bytes()))
+    assert logs[0] == logs[1]
+    assert b"INSERT 0 1\n1\nINSERT 0 2\n" in logs[0][1] and b"UPDATE 2\nDELETE 0\n" in logs[0][1] and logs[0][3].endswith(b"INSERT 0 1\n")
