@@ -237,6 +237,8 @@ def slash_copy(shell: Shell, argument: str) -> bool:
     if status != 0 and not (command.direction == "to" and status == -signal.SIGPIPE):  # psql's words for a program that failed (a signal ended); one that stopped reading is told as the write's failure
         shell.meta_error(f"{command.target}: {_child_status(status)}")
         shell.last_failed = True
+    if not outcome.ok:  # as after any query psql's SendQuery sends: a lost connection is reset, or ends a script
+        shell.reconnect_if_needed()
     return True
 
 

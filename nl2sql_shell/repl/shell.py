@@ -227,11 +227,14 @@ class Shell:
         if not stripped:
             return True
         if starts_meta_command(stripped):  # one meta-command: psql's -c runs no more of the line
-            return metacommands.run(self, stripped[: meta_command_end(stripped, 0, len(stripped))].strip())
+            go_on = metacommands.run(self, stripped[: meta_command_end(stripped, 0, len(stripped))].strip())
+            self._lost_in_script()
+            return go_on
         if stripped.startswith("?"):
             question, _, rest = stripped.partition("\n") if self.interactive else (stripped, "", "")
             if self.conditions.active() and self.require_connection():
                 self._ask(question.strip())
+                self._lost_in_script()
             # A question is one line at the prompt (Enter sends it): lines pasted after it are
             # input of their own, read as the prompt reads a paste (meta-commands, complete
             # statements; an unfinished one waits in the buffer), not words of the question.
@@ -543,13 +546,15 @@ class Shell:
         self.questions.ask(line)  # type: ignore[attr-defined]
 
     # -- connections ---------------------------------------------------------------------------
-    def _connection_lost(self) -> None:
-        """libpq's words, then: at the prompt, psql reconnects; a script stops (exit code 2)."""
+    def _connection_lost(self, *, own_query: bool = False) -> None:
+        """libpq's words, then: at the prompt, psql reconnects; a script stops (exit code 2).
+        ``own_query``: lost in one of the shell's own queries (a meta-command's, psql's
+        PSQLexec), whose error line libpq's words follow as one message, unprefixed."""
         message = self.conn.pgconn.error_message.decode(errors="replace")
         if message.startswith(("FATAL:", "ERROR:")):  # that line was the statement's error
             message = message.partition("\n")[2]
         if message.strip():
-            self.error(self.location + message.rstrip("\n"))
+            self.error(("" if own_query else self.location) + message.rstrip("\n"))
         if not self.interactive:
             self.meta_error("connection to server was lost")
             raise ConnectionLost()
@@ -576,6 +581,13 @@ class Shell:
         conn = db_connect.connect(target)
         self.target = target
         return conn
+
+    def _lost_in_script(self) -> None:
+        """A connection lost during a meta-command's queries or a question ends a script
+        (exit code 2) as a statement's does: the script went on running its commands (`\\!`
+        too) and exited 0. At the prompt the next prompt resets it."""
+        if not self.interactive and self.connected and (self.conn.closed or self.conn.broken):
+            self._connection_lost(own_query=True)
 
     def reconnect_if_needed(self) -> None:
         """Before each prompt: a connection the server dropped while we idled is re-opened."""

@@ -807,3 +807,21 @@ def test_the_server_s_error_quoting_the_model_s_text_is_shown_as_the_proposal_wa
     handler._present(_read(handler, "q", sql))
     said = shell.errors.getvalue()
     assert "\x1b" not in said and "a\\x1B[2J1" in said and "STATEMENT:" in said, said
+
+
+def test_a_connection_lost_before_a_question_in_a_script_ends_the_script(db):
+    """In a script (`-f`, `-c`) a question met a session the server had ended: its error was
+    printed and the script went on without a connection (its `\\!` lines ran) and exited 0.
+    A lost connection ends a script with exit code 2, as after a statement."""
+    from nl2sql_shell.nl2sql.pipeline import Asker, Options
+    from nl2sql_shell.repl.shell import ConnectionLost
+    from tests.scripted import Scripted
+
+    handler, _ = _handler(db, [])
+    handler.shell.interactive = False
+    handler.asker = Asker(Scripted(["SELECT count(*) AS n FROM t"]), Options(max_repairs=0, candidates=1))
+    with psycopg.connect(db, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (handler.shell.conn.info.backend_pid,))
+    with pytest.raises(ConnectionLost):
+        handler.shell.handle("? how many rows are in t")
+    assert handler.shell.errors.getvalue().endswith("\tbefore or while processing the request.\nconnection to server was lost\n")

@@ -1158,3 +1158,17 @@ def test_pset_errors_name_the_option_as_typed(fresh_db, tmp_path: Path):
     (tmp_path / "p.sql").write_text("\\pset x foo\n\\pset t foo\n\\pset pager foo\n\\pset expanded foo\n\\pset footer foo\n")
     _, _, err = same(fresh_db, fresh_db, "-f", "p.sql", cwd=tmp_path)
     assert b'for "t": Boolean expected' in err and b'for "x"\n' in err
+
+
+@pytest.mark.parametrize("command", ["\\d t", "\\dt", "\\l", "\\lo_list", "\\copy t to stdout", "\\dconfig work_mem"])
+def test_a_connection_lost_in_a_meta_command_ends_the_script(fresh_db, tmp_path: Path, command: str):
+    """A meta-command whose queries met a connection the server had ended printed the FATAL
+    line and went on: the next `\\\\!` ran, and the exit code was 0 (1 for -c, 3 under
+    ON_ERROR_STOP). psql says the connection was lost and exits 2."""
+    (tmp_path / "kill.sh").write_text(f"#!/bin/sh\n{PSQL} -X -q '{fresh_db}' -c \"select pg_terminate_backend($PID)\" > /dev/null\n")
+    (tmp_path / "kill.sh").chmod(0o755)
+    script = f"create temp table t(a int);\nselect pg_backend_pid() as pid \\gset\n\\setenv PID :pid\n\\! ./kill.sh\n{command}\n\\echo after\n\\! echo ran\n"
+    (tmp_path / "lost.sql").write_text(script)
+    for flags in ((), ("-v", "ON_ERROR_STOP=1")):
+        code, out, err = same(fresh_db, fresh_db, *flags, "-f", "lost.sql", cwd=tmp_path)
+        assert code == 2 and b"after" not in out and b"ran" not in out and err.endswith(b"lost.sql:5: error: connection to server was lost\n")
