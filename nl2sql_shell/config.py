@@ -28,7 +28,7 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -205,21 +205,57 @@ def holds_password(text: str) -> bool:
     return _SECRET.search(text) is not None or (_SECRET_NAME.search(text) is not None and ("'" in text or "$" in text))
 
 
-def open_private(path: Path, flags: int) -> int:
+def open_private(path: Path, flags: int, *, own: bool = False) -> int:
     """os.open for a file the shell writes for the user, 0600 when it makes it. A symbolic
     link is followed only when the user made it (a history kept with their dotfiles); one
     another user planted in a folder others can write (the history in /tmp) would have the
     shell write where they point, so it is refused, and none can appear between this check
-    and the open (O_NOFOLLOW)."""
+    and the open (O_NOFOLLOW).
+
+    ``own``: the file itself must be the user's (what the shell alone reads back or writes:
+    the examples memory, eval's results): one another user made in a folder they can write
+    put their text in the model's prompt and received the user's questions and SQL. Asked
+    of the file opened, and before it is emptied (O_TRUNC)."""
     try:
         info = path.lstat()
     except FileNotFoundError:
         info = None
-    if info is None or not stat.S_ISLNK(info.st_mode):
-        return os.open(path, flags | os.O_NOFOLLOW, 0o600)
-    if info.st_uid != os.geteuid():
+    if info is not None and stat.S_ISLNK(info.st_mode) and info.st_uid != os.geteuid():
         raise PermissionError(errno.EPERM, "a link another user made; not followed", str(path))
-    return os.open(path, flags, 0o600)
+    follow = 0 if info is not None and stat.S_ISLNK(info.st_mode) else os.O_NOFOLLOW
+    fd = os.open(path, (flags & ~os.O_TRUNC if own else flags) | follow, 0o600)
+    if own:
+        if os.fstat(fd).st_uid != os.geteuid():
+            os.close(fd)
+            raise PermissionError(errno.EPERM, "a file another user made; not used", str(path))
+        if flags & os.O_TRUNC:
+            os.ftruncate(fd, 0)
+    return fd
+
+
+def unsafe_output(folder: Path, names: Iterable[str], *, make: bool = True) -> str | None:
+    """Why a command must not write ``names`` into ``folder`` (made here if missing, with
+    ``make``), in a few words; None when it may. A folder, or a file in it, that another user
+    made (a link to one of this user's files, a file they read back later) in a place others
+    can write (/tmp) is refused, as is a folder another user owns, where they could put such
+    links at any moment."""
+    if folder.is_symlink() and folder.lstat().st_uid != os.geteuid():
+        return "a link another user made; not followed"
+    if not make and not folder.exists():
+        return None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if folder.stat().st_uid != os.geteuid():
+        return "another user's folder; not used"
+    for name in names:
+        path = folder / name
+        if path.is_dir() or not os.access(path if path.exists() else folder, os.W_OK):
+            return f"cannot write {name} there"
+        if os.path.lexists(path) and path.lstat().st_uid != os.geteuid():
+            return f"{name} is {'a link' if path.is_symlink() else 'a file'} another user made; not {'followed' if path.is_symlink() else 'used'}"
+    return None
 
 
 def _tighten(path: Path, mode: int) -> None:

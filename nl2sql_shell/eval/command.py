@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import time
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from nl2sql_shell.config import rules_option
+from nl2sql_shell.config import rules_option, unsafe_output
 from nl2sql_shell.option_types import INTERRUPTED_EXIT, Finite
 from nl2sql_shell.model_choice import model_options
 from nl2sql_shell.nl2sql import CHECK_VALUES, DEFAULT_CANDIDATES, GREEDY_FIRST, REFUSAL_DOUBT_LOGPROB, SCHEMA_BUDGET_TOKENS, WORDS_RETRY
@@ -198,19 +197,11 @@ def eval_command(suite_dir: Path, model, model_url, adapter, quantize, device, b
 
 
 def _check_writable(out_dir: Path) -> None:
-    """--out is a folder this run can write results.jsonl and summary.json into, and not a
-    link another user made (in /tmp, to a folder of this user's files)."""
-    if out_dir.is_symlink() and out_dir.lstat().st_uid != os.geteuid():
-        raise click.ClickException(f"--out {out_dir}: a link another user made; not followed")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise click.ClickException(f"--out {out_dir}: {exc.strerror}") from None
-    for name in ("results.jsonl", "summary.json"):
-        if (out_dir / name).is_dir() or not os.access(out_dir / name if (out_dir / name).exists() else out_dir, os.W_OK):
-            raise click.ClickException(f"--out {out_dir}: cannot write {name} there")
-        if (out_dir / name).is_symlink() and (out_dir / name).lstat().st_uid != os.geteuid():
-            raise click.ClickException(f"--out {out_dir}: {name} is a link another user made; not followed")
+    """--out is a folder this run can write results.jsonl and summary.json into, and neither
+    it nor they are another user's (in /tmp: a link to a folder of this user's files, or a
+    file they read back)."""
+    if (why := unsafe_output(out_dir, ("results.jsonl", "summary.json"))) is not None:
+        raise click.ClickException(f"--out {out_dir}: {why}")
 
 
 def _terminated(signum: int, frame: object) -> None:

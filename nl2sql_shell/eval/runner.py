@@ -363,7 +363,7 @@ class ResultsFile:
 
     def write(self, record: Record) -> None:
         if self._handle is None:
-            self._handle = os.fdopen(open_private(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            self._handle = os.fdopen(open_private(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, own=True), "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
             (self.path.parent / "summary.json").unlink(missing_ok=True)  # the last run's, of results now gone
         self._handle.write(json.dumps(asdict(record)) + "\n")
         self._handle.flush()
@@ -376,7 +376,7 @@ class ResultsFile:
 def write_summary(out_dir: Path, summaries: list[Summary], meta: dict) -> Path:
     path = out_dir / "summary.json"
     payload = {**meta, "styles": [{**asdict(s), "accuracy": s.accuracy} for s in summaries], "peak_memory": peak_memory()}
-    with os.fdopen(open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w", encoding="utf-8") as handle:
+    with os.fdopen(open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, own=True), "w", encoding="utf-8") as handle:
         handle.write(json.dumps(payload, indent=2) + "\n")
     return path
 

@@ -7,10 +7,12 @@ which base it needs, what data and settings made it, and how well it did on held
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nl2sql_shell.config import open_private
 from nl2sql_shell.finetune.check import CheckResult
 
 
@@ -87,6 +89,9 @@ The prompt states the date of use; during training it stated the date of trainin
 
 
 def write_card(card: Card, adapter_dir: Path) -> Path:
+    """README.md in the adapter's folder, never through a link or into a file another user
+    planted there (root's finetune overwrote the file such a link pointed to)."""
     path = Path(adapter_dir) / "README.md"
-    path.write_text(render_card(card, Path(adapter_dir)), encoding="utf-8")
+    with os.fdopen(open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, own=True), "w", encoding="utf-8") as handle:
+        handle.write(render_card(card, Path(adapter_dir)))
     return path

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from nl2sql_shell.config import unsafe_output
 from nl2sql_shell.option_types import INTERRUPTED_EXIT, Finite
 
 
@@ -54,6 +55,8 @@ def finetune(ctx: click.Context, data: Path | None, output: Path | None, **optio
         return
     if data is None or output is None:
         raise click.UsageError("finetune needs --data FILE.jsonl or SUITE_DIR and --output DIR (or a subcommand: merge)")
+    if (why := unsafe_output(output, ("README.md",), make=False)) is not None:  # told now, not after the training
+        raise click.ClickException(f"--output {output}: {why}")
     from nl2sql_shell.finetune.data import DataError
     from nl2sql_shell.finetune.train import FinetuneError, TrainConfig, train
     from nl2sql_shell.llm.load import ModelLoadError
@@ -81,6 +84,8 @@ def merge(adapter: Path, output: Path, model: str | None, device: str | None) ->
     """Fold an adapter into its base model and save a stand-alone model folder."""
     if not (adapter / "adapter_config.json").is_file():  # else peft takes the folder for a hub id and asks the hub for it
         raise click.ClickException(f"--adapter {adapter}: no adapter_config.json there (not an adapter folder that finetune wrote)")
+    if (why := unsafe_output(output, (), make=False)) is not None:
+        raise click.ClickException(f"--output {output}: {why}")
     from nl2sql_shell.finetune.merge import merge_adapter
     from nl2sql_shell.llm.load import ModelLoadError
 

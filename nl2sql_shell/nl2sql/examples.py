@@ -70,7 +70,7 @@ class ExampleStore:
         if not self.path.exists():
             return []
         private_file(self.path)  # a file an older version made 0644 becomes 0600
-        with os.fdopen(open_private(self.path, os.O_RDONLY), encoding="utf-8", errors="replace") as handle:
+        with os.fdopen(open_private(self.path, os.O_RDONLY, own=True), encoding="utf-8", errors="replace") as handle:
             return handle.read().splitlines()
 
     def add(self, question: str, sql: str) -> None:
@@ -81,7 +81,7 @@ class ExampleStore:
             return
         try:
             private_file(self.path)
-            with os.fdopen(open_private(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "a", encoding="utf-8") as handle:
+            with os.fdopen(open_private(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, own=True), "a", encoding="utf-8") as handle:
                 handle.write(json.dumps({"question": question, "sql": sql}) + "\n")
         except OSError as exc:
             self._warn(f'could not keep the answer in the examples memory "{self.path}": {exc.strerror or exc}')

@@ -92,6 +92,12 @@ def test_eval_never_writes_through_a_link_another_user_planted_in_out(suite, tin
     result = _run("eval", str(suite), "--model", tiny, "--device", "cpu", "--dsn", pg_server.conninfo("postgres"), "--no-idk", "--max-repairs", "0", "--out", str(shared / "out"))
     assert result.returncode == 1 and result.stderr.splitlines()[-1] == f"Error: --out {shared / 'out'}: a link another user made; not followed"
     assert list((tmp_path / "mine").iterdir()) == []
+    (shared / name).write_text("")  # a plain file another user made, to read the results from
+    os.chown(shared / name, 65534, 65534)
+    os.chmod(shared / name, 0o666)
+    result = _run("eval", str(suite), "--model", tiny, "--device", "cpu", "--dsn", pg_server.conninfo("postgres"), "--no-idk", "--max-repairs", "0", "--out", str(shared))
+    assert result.returncode == 1 and result.stderr.splitlines()[-1] == f"Error: --out {shared}: {name} is a file another user made; not used"
+    assert (shared / name).read_text() == ""
 
 
 def test_eval_offset_picks_the_rest_of_an_every_nth_sample(suite, tiny, pg_server, tmp_path):

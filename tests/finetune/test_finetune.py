@@ -191,3 +191,23 @@ def test_bad_data_file_is_one_line_error(tmp_path, content, message, code):
     assert not (tmp_path / "o").exists()  # no empty --output folder left behind
     lines = [line for line in result.output.strip().splitlines() if line.startswith("Error: ")]
     assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], result.output
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a link another user owns needs root")
+def test_an_output_folder_or_readme_another_user_planted_is_refused_before_training(tmp_path):
+    """--output in a shared folder: root's finetune wrote the model card through a README.md
+    link another user had put there (over any file of root's), after training for minutes."""
+    data = tmp_path / "pairs.jsonl"
+    data.write_text('{"question": "q", "context": "CREATE TABLE t (a int)", "answer": "SELECT a FROM t"}\n')
+    (tmp_path / "precious").write_text("root's own file\n")
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    (shared / "out").mkdir()
+    (shared / "out" / "README.md").symlink_to(tmp_path / "precious")
+    os.lchown(shared / "out" / "README.md", 65534, 65534)
+    result = CliRunner().invoke(finetune, ["--data", str(data), "--model", "unused", "--output", str(shared / "out")])
+    assert result.exit_code == 1 and result.output.splitlines()[-1] == f"Error: --output {shared / 'out'}: README.md is a link another user made; not followed"
+    os.chown(shared / "out", 65534, 65534)
+    result = CliRunner().invoke(finetune, ["--data", str(data), "--model", "unused", "--output", str(shared / "out")])
+    assert result.exit_code == 1 and result.output.splitlines()[-1] == f"Error: --output {shared / 'out'}: another user's folder; not used"
+    assert (tmp_path / "precious").read_text() == "root's own file\n"

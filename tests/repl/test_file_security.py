@@ -177,6 +177,25 @@ def test_a_history_or_examples_file_another_user_linked_elsewhere_is_not_followe
     ]
 
 
+@needs_root
+def test_an_examples_file_another_user_made_is_neither_read_nor_written(home: Path, shared: Path):
+    """A 0666 examples file another user made in a shared folder: its pairs went into the
+    model's prompt, and the user's accepted questions and SQL went into it, for them to read."""
+    path = shared / "shop.jsonl"
+    path.write_text('{"question": "total order amount", "sql": "SELECT 1 /* theirs */"}\n')
+    os.chown(path, NOBODY, NOBODY)
+    os.chmod(path, 0o666)
+    warnings: list[str] = []
+    store = ExampleStore(path, warn=warnings.append)
+    assert store.all() == []
+    store.add("how many orders?", "SELECT count(*) FROM orders")
+    assert "orders" not in path.read_text()
+    assert warnings == [
+        f'could not read the examples memory "{path}": a file another user made; not used',
+        f'could not keep the answer in the examples memory "{path}": a file another user made; not used',
+    ]
+
+
 def test_a_history_the_user_linked_to_their_dotfiles_is_followed(home: Path, monkeypatch):
     dotfiles = home / "dotfiles"
     dotfiles.mkdir()
