@@ -56,7 +56,8 @@ SECRET_PARTS = (
     "social_security", "security_answer", "seed_phrase", "recovery_phrase", "mnemonic", "license_key", "licence_key", "product_key",
     "serial_key", "bank_account", "account_number", "routing_number", "credit_card", "card_pan", "passport",
     "card_no", "cardnum", "ccnum", "security_code", "pincode", "account_no", "acct_no", "acct_number", "question_answer", "iban",
-    "privkey", "priv_key", "aws_key", "recovery",
+    "privkey", "priv_key", "aws_key", "recovery", "passw", "encryption_key", "enc_key", "hmac", "ssh_key", "jwt", "cookie",
+    "session_id", "auth_header", "authorization", "reset_code", "verification_code", "confirmation_code", "auth_code", "csrf", "nonce",
 )  # fmt: skip
 SECRET_WORDS = frozenset({"pw", "pwd", "pass", "salt", "otp", "totp", "hash", "hashed", "digest", "pin", "pincode", "cvv", "cvc", "ssn", "iban", "pan", "cc", "seed"})
 # A value at least this long with no whitespace and a digit is opaque (hash, UUID, URL, token).
@@ -469,10 +470,12 @@ def opaque(value: str) -> bool:
     return (
         _ADDRESS.search(value) is not None
         or holds_password(value)
+        or _SECRET_TEXT.search(value) is not None
         or (len(value) >= OPAQUE_LENGTH and not any(c.isspace() for c in value) and any(c.isdigit() for c in value))
     )
 
 
+_SECRET_TEXT = re.compile(r"\b(?:password|passwd|passphrase|pwd|secret|api[ _-]?key|token)\b", re.IGNORECASE)  # `my password is hunter2` in a note
 _ADDRESS = re.compile(r"[a-z][a-z0-9+.-]*://|\bwww\.|[^\s:@/\"']+:[^\s@/]*@|\b(?:bearer|basic)\s+[\w+/=.~-]{16,}|-----BEGIN", re.IGNORECASE)
 
 

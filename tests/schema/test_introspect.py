@@ -176,6 +176,26 @@ def test_secrets_and_opaque_values_never_reach_the_prompt(fresh_db: str) -> None
         assert set(table.column("username").sample_values) == {"user1", "user2", "user3", "user4"}
 
 
+def test_keys_codes_and_session_values_are_secrets_too(fresh_db: str) -> None:
+    """Short keys, reset codes, session ids, cookies and auth headers went to the model server
+    as sample values (only 24+ unbroken characters were opaque), and so did a note saying a
+    password."""
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(
+            """CREATE TABLE api_clients (id int, client_name text, encryption_key text, hmac_key text, ssh_key text, reset_code text,
+                                         auth_header text, session_id text, cookie text, jwt text, "verificationCode" text, passw text, note text);
+               INSERT INTO api_clients VALUES
+                 (1, 'acme', 'K9-enc-alpha', 'hm-sec-77', 'ssh-rsa AAAA', '482913', 'Bearer xyz', 'sess_Q1', 'sid=abc1', 'eyJ.a', '1111', 'x1', 'my password is hunter2'),
+                 (2, 'globex', 'K9-enc-beta', 'hm-sec-88', 'ssh-ed25519 AAAB', '771204', 'Basic zzz', 'sess_Q2', 'sid=def2', 'eyJ.b', '2222', 'x2', 'call back monday')"""
+        )
+        schema = read_schema(conn)
+    table = schema.table("api_clients")
+    for column in ("encryption_key", "hmac_key", "ssh_key", "reset_code", "auth_header", "session_id", "cookie", "jwt", "verificationCode", "passw"):
+        assert table.column(column).sample_values == (), column
+    assert set(table.column("client_name").sample_values) == {"acme", "globex"}
+    assert table.column("note").sample_values == ("call back monday",)
+
+
 def test_addresses_are_never_shown_whatever_their_length(fresh_db: str) -> None:
     """`https://admin:opensesame@hooks.acme.io/` (short, no digit) reached the prompt, where the
     README promises that nothing that looks like a URL is shown."""
