@@ -17,7 +17,7 @@ from nl2sql_shell.db.connect import describe, is_connection_string, live_paramet
 from nl2sql_shell.repl.conditionals import CONDITIONAL_COMMANDS, intercept
 from nl2sql_shell.repl.describe import handler_for as describe_command
 from nl2sql_shell.repl.listing import NotRun, print_listing
-from nl2sql_shell.repl.pset import SHORTCUTS, variable_changed
+from nl2sql_shell.repl.pset import SHORTCUTS, assign_variable, variable_changed
 from nl2sql_shell.repl.edit_object import edit_definition
 from nl2sql_shell.repl.psql_only import NOT_IN_PSQL
 from nl2sql_shell.repl.session_commands import register as register_session_commands
@@ -450,7 +450,7 @@ def _getenv(shell: Shell, argument: str) -> bool:
         shell.meta_error(f'invalid variable name: "{name}"')
         shell.last_failed = True
     elif value is not None:
-        shell.variables[name] = value
+        assign_variable(shell, name, value)
     return True
 
 
@@ -468,19 +468,8 @@ def _set(shell: Shell, argument: str) -> bool:
         shell.meta_error(f'invalid variable name: "{name}"')
         shell.last_failed = True
         return True
-    saved = shell.variables.get(name)
-    shell.variables[name] = value
-    if not variable_changed(shell, name):  # a value psql refuses (FETCH_COUNT abc) leaves it as it was
-        _restore(shell.variables, name, saved)
-        shell.last_failed = True
+    assign_variable(shell, name, value)
     return True
-
-
-def _restore(variables: dict[str, str], name: str, value: str | None) -> None:
-    if value is None:
-        variables.pop(name, None)
-    else:
-        variables[name] = value
 
 
 @command("\\unset", syntax="\\unset NAME", help="unset (delete) a variable", raw=True)

@@ -245,6 +245,23 @@ SHORTCUTS = {
 }
 
 
+def assign_variable(shell: Shell, name: str, value: str) -> bool:
+    """psql's SetVariable, as \\set, \\getenv and \\prompt call it: the value through the
+    variable's hook; a value psql refuses (`FETCH_COUNT abc`) is told, the old one kept, the
+    command failed (False). \\getenv and \\prompt stored any value, and one psql takes
+    (FETCH_COUNT, VERBOSITY) never took effect."""
+    saved = shell.variables.get(name)
+    shell.variables[name] = value
+    if variable_changed(shell, name):
+        return True
+    if saved is None:
+        shell.variables.pop(name, None)
+    else:
+        shell.variables[name] = saved
+    shell.last_failed = True
+    return False
+
+
 def variable_changed(shell: Shell, name: str, report: Callable[[str], None] | None = None) -> bool:
     """psql's hooks on its variables (repl/special_variables.py), then the settings the
     display ones drive: FETCH_COUNT, QUIET, SHOW_ALL_RESULTS, VERBOSITY and SHOW_CONTEXT. Returns False, after

@@ -17,6 +17,7 @@ import psycopg
 from nl2sql_shell.db.cells import visible
 from nl2sql_shell.db.execute import error_text
 from nl2sql_shell.db.messages import position_display
+from nl2sql_shell.repl.pset import assign_variable
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.variables import drop_word_semicolons, echo, meta_arguments, sql_identifier, valid_name
 from nl2sql_shell.terminal_prompt import simple_prompt, stdin_line
@@ -111,7 +112,7 @@ def _prompt(shell: Shell, argument: str) -> bool:
         shell.meta_error(f'invalid variable name: "{name}"')
         shell.last_failed = True
         return True
-    shell.variables[name] = value.removesuffix("\n")
+    assign_variable(shell, name, value.removesuffix("\n"))
     return True
 
 

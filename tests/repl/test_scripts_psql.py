@@ -654,3 +654,18 @@ def test_returning_rows_taken_by_gset_gexec_or_crosstabview_are_followed_by_thei
         logs.append((code, out, err, (tmp_path / f"{side}.log").read_bytes()))
     assert logs[0] == logs[1]
     assert b"INSERT 0 1\n1\nINSERT 0 2\n" in logs[0][1] and b"UPDATE 2\nDELETE 0\n" in logs[0][1] and logs[0][3].endswith(b"INSERT 0 1\n")
+
+
+def test_getenv_and_prompt_set_special_variables_through_their_checks(fresh_db, tmp_path: Path):
+    """`\\getenv`/`\\prompt` into FETCH_COUNT, VERBOSITY, ON_ERROR_ROLLBACK...: any value was
+    stored (psql refuses `abc`, and stops there under ON_ERROR_STOP), and a good one never
+    took effect (FETCH_COUNT printed no rows before the error)."""
+    script = (
+        "\\setenv N 1\n\\getenv FETCH_COUNT N\nselect 1/(3-g) from generate_series(1,4) g;\n\\setenv A abc\n"
+        "\\getenv ON_ERROR_ROLLBACK A\n\\echo [:ON_ERROR_ROLLBACK]\n\\prompt FETCH_COUNT\n\\prompt ON_ERROR_ROLLBACK\n"
+        "\\echo [:FETCH_COUNT] [:ON_ERROR_ROLLBACK]\n\\set ON_ERROR_STOP 1\n\\getenv ON_ERROR_ROLLBACK A\n\\echo not reached\n"
+    )
+    (tmp_path / "e.sql").write_text(script)
+    code, out, err = same(fresh_db, fresh_db, "-f", "e.sql", cwd=tmp_path, stdin=b"2\nxyz\n")
+    assert code == 3 and b"        0\n        1\n" in out and b"[off]\n[2] [off]\n" in out and b"not reached" not in out
+    assert err.count(b'unrecognized value "abc" for "ON_ERROR_ROLLBACK"') == 2 and b'unrecognized value "xyz"' in err
