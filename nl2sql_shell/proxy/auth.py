@@ -10,14 +10,21 @@ and votes use the client's own session, role and rights.
 
 TLS: an SSLRequest (and a GSSENCRequest) is answered 'N', so the client goes on in clear
 text or gives up if it insists on TLS; the proxy listens on loopback unless told otherwise.
+To the server the proxy speaks as libpq would with the upstream conninfo's sslmode (and
+sslrootcert, sslcert, sslkey): TLS where it asks for it, the certificate checked as it says.
 """
 
 from __future__ import annotations
 
 import asyncio
+import configparser
+import os
+import ssl
 import struct
 from dataclasses import dataclass
+from pathlib import Path
 
+from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict
 
 from nl2sql_shell.proxy.codec import CANCEL_REQUEST, GSSENC_REQUEST, SSL_REQUEST, Startup, error, parse_startup
@@ -54,32 +61,111 @@ async def read_startup(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
         return startup
 
 
+class UpstreamError(ValueError):
+    """An upstream conninfo the proxy cannot follow as libpq would, in one line."""
+
+
+_REQUIRED = ("require", "verify-ca", "verify-full")
+
+
+@dataclass(frozen=True)
+class UpstreamTLS:
+    """libpq's TLS settings for the proxy's own connections to a server over TCP."""
+
+    mode: str  # prefer, require, verify-ca or verify-full (disable and allow: no TLS)
+    server_name: str  # the host name a verify-full certificate must name
+    rootcert: str | None = None  # None: no CA file (verify-ca and verify-full refuse that)
+    cert: str | None = None
+    key: str | None = None
+
+    def context(self) -> ssl.SSLContext:
+        """As libpq: the certificate is checked against the root file when there is one (for
+        require and prefer too), and the host name only under verify-full."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2  # libpq's ssl_min_protocol_version
+        context.check_hostname = False
+        if self.rootcert is None:
+            context.verify_mode = ssl.CERT_NONE
+        else:
+            context.verify_mode = ssl.CERT_REQUIRED
+            if self.rootcert == "system":
+                context.load_default_certs()
+            else:
+                context.load_verify_locations(self.rootcert)
+            context.check_hostname = self.mode == "verify-full"
+        if self.cert is not None:
+            context.load_cert_chain(self.cert, self.key)
+        return context
+
+
 @dataclass(frozen=True)
 class Upstream:
-    """Where the real server listens: a TCP host and port, or a unix socket folder.
+    """Where the real server listens: a TCP host and port, or a unix socket folder, and how
+    TLS is spoken there.
 
-    Only the address is taken from the upstream conninfo: the user and database are the
-    client's own, from its startup packet, and the password is the client's to give.
+    Only the address and TLS are taken from the upstream conninfo: the user and database are
+    the client's own, from its startup packet, and the password is the client's to give.
     """
 
     host: str
     port: int
+    tls: UpstreamTLS | None = None  # None: clear text (a socket, sslmode disable or allow)
 
     @classmethod
     def from_conninfo(cls, conninfo: str) -> Upstream:
-        params = conninfo_to_dict(conninfo)
-        host = str(params.get("hostaddr") or params.get("host") or DEFAULT_SOCKET_DIR).split(",")[0]
-        port = int(str(params.get("port") or 5432).split(",")[0])
-        return cls(host, port)
+        """What libpq would read: the conninfo, then its service's lines (a service file),
+        then the PG* environment (PGHOST, PGPORT, PGSSLMODE...). Only `host`, `port` and the
+        TLS settings were read, so `sslmode=verify-full` went to the server in clear text
+        and unchecked, and `service=` or PGHOST to /var/run/postgresql."""
+        params = {k: str(v) for k, v in conninfo_to_dict(conninfo).items() if v is not None and str(v) != ""}
+        defaults = {o.keyword.decode(): o.val.decode() for o in pq.Conninfo.get_defaults() if o.val}
+        service = params.get("service") or defaults.get("service")
+        params = {**defaults, **(_service(service) if service else {}), **params}
+        host = params.get("hostaddr") or params.get("host") or DEFAULT_SOCKET_DIR
+        port = params.get("port") or "5432"
+        if "," in host or "," in port:
+            raise UpstreamError("several hosts: the proxy relays to one server; name one host and port")
+        mode = params.get("sslmode", "prefer")
+        if mode not in ("disable", "allow", "prefer", *_REQUIRED):
+            raise UpstreamError(f'invalid sslmode value: "{mode}"')
+        if host.startswith("/") or mode in ("disable", "allow"):  # (libpq ignores sslmode on a unix socket)
+            return cls(host, int(port))
+        home = Path.home() / ".postgresql"
+        rootcert = params.get("sslrootcert") or str(home / "root.crt")
+        if rootcert != "system" and not os.path.exists(rootcert):
+            if mode.startswith("verify"):
+                raise UpstreamError(f'root certificate file "{rootcert}" does not exist: sslmode {mode} needs one to check the server')
+            rootcert = None
+        cert = params.get("sslcert") or str(home / "postgresql.crt")
+        key = params.get("sslkey") or str(home / "postgresql.key")
+        tls = UpstreamTLS(mode, params.get("host") or host, rootcert, cert if os.path.exists(cert) else None, key if os.path.exists(cert) else None)
+        return cls(host, int(port), tls)
 
     @property
     def is_socket(self) -> bool:
         return self.host.startswith("/")
 
     async def open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A connection to the server, TLS begun where the conninfo asks for it (an SSLRequest,
+        then the handshake), ready for the client's startup packet. OSError (ssl.SSLError for
+        a certificate refused) when it cannot be had as asked."""
         if self.is_socket:
             return await asyncio.open_unix_connection(f"{self.host}/.s.PGSQL.{self.port}", limit=1 << 20)
-        return await asyncio.open_connection(self.host, self.port, limit=1 << 20)
+        reader, writer = await asyncio.open_connection(self.host, self.port, limit=1 << 20)
+        if self.tls is None:
+            return reader, writer
+        try:
+            writer.write(struct.pack("!II", 8, SSL_REQUEST))
+            await writer.drain()
+            answer = await reader.readexactly(1)
+            if answer == b"S":
+                await writer.start_tls(self.tls.context(), server_hostname=self.tls.server_name)
+            elif answer != b"N" or self.tls.mode in _REQUIRED:
+                raise ConnectionRefusedError(f"server does not support SSL, but SSL was required (sslmode {self.tls.mode})")
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            writer.close()
+            raise exc if isinstance(exc, OSError) else ConnectionResetError("the server closed the connection during the SSL request") from None
+        return reader, writer
 
     async def cancel(self, packet: bytes) -> None:
         """Forward a CancelRequest packet unchanged: the key in it is the server's own, which
@@ -90,6 +176,23 @@ class Upstream:
             await writer.drain()
         finally:
             writer.close()
+
+
+def _service(name: str) -> dict[str, str]:
+    """The lines of service ``name`` in libpq's service files (PGSERVICEFILE or
+    ~/.pg_service.conf, then PGSYSCONFDIR's pg_service.conf); UpstreamError when none has it."""
+    files = [os.environ.get("PGSERVICEFILE") or str(Path.home() / ".pg_service.conf")]
+    if os.environ.get("PGSYSCONFDIR"):
+        files.append(os.path.join(os.environ["PGSYSCONFDIR"], "pg_service.conf"))
+    for path in files:
+        parser = configparser.ConfigParser(interpolation=None, strict=False)
+        try:
+            parser.read(path, encoding="utf-8")
+        except configparser.Error as exc:
+            raise UpstreamError(f'service file "{path}": {str(exc).splitlines()[0]}') from None
+        if parser.has_section(name):
+            return dict(parser.items(name))
+    raise UpstreamError(f'definition of service "{name}" not found')
 
 
 def is_cancel(startup: Startup) -> bool:

@@ -34,7 +34,7 @@ def proxy(upstream, listen, model, model_url, adapter, quantize, device, backend
     when none): everything passes through, and `? QUESTION` or `SELECT nl2sql('QUESTION')`
     is answered with the model's SQL, which `?run` (or `?run yes`) runs."""
     from nl2sql_shell.config import enabled_rules, load_config, model_settings
-    from nl2sql_shell.proxy.auth import Upstream
+    from nl2sql_shell.proxy.auth import Upstream, UpstreamError
     from nl2sql_shell.proxy.server import Proxy
 
     config = load_config()  # the shell's file: the same model and settings
@@ -53,7 +53,11 @@ def proxy(upstream, listen, model, model_url, adapter, quantize, device, backend
         except psycopg.ProgrammingError as exc:  # (was a traceback)
             raise click.ClickException(f"the server to proxy: {str(exc).strip()}") from None
         hint = lambda host, port: f"psql -h {host} -p {port} {dbname}"  # noqa: E731
-    server = Proxy(Upstream.from_conninfo(upstream), lambda: _load_asker(settings, rules), listen=address)
+    try:
+        where = Upstream.from_conninfo(upstream)
+    except UpstreamError as exc:
+        raise click.ClickException(f"the server to proxy: {exc}") from None
+    server = Proxy(where, lambda: _load_asker(settings, rules), listen=address)
 
     def listening() -> None:  # the port bound: the one asked for, or the system's pick for port 0
         click.echo(f"nl2sql-shell proxy on {address[0]}:{server.port}; connect with: {hint(address[0], server.port)}", err=True)
