@@ -8,6 +8,7 @@ a backslash meta-command, a `?` question, or SQL (possibly several statements).
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -53,6 +54,10 @@ _SINGLE_STEP = (
     "***(press return to proceed or enter x and return to cancel)********************\n"
 )
 _DDL = ("create", "alter", "drop", "comment", "grant", "revoke", "truncate")
+
+
+# Where libpq's own words start after a server's FATAL in its error message.
+_LIBPQ_OWN_WORDS = re.compile(r"^(?:server closed the connection|could not (?:receive|send) data|SSL |no connection to the server|connection not open|lost synchronization)", re.MULTILINE)
 
 
 class ConnectionLost(Exception):
@@ -551,8 +556,9 @@ class Shell:
         ``own_query``: lost in one of the shell's own queries (a meta-command's, psql's
         PSQLexec), whose error line libpq's words follow as one message, unprefixed."""
         message = self.conn.pgconn.error_message.decode(errors="replace")
-        if message.startswith(("FATAL:", "ERROR:")):  # that line was the statement's error
-            message = message.partition("\n")[2]
+        if message.startswith(("FATAL:", "ERROR:")):  # the server's part was the statement's error (CONTEXT lines too)
+            own = _LIBPQ_OWN_WORDS.search(message)
+            message = message[own.start() :] if own else message.partition("\n")[2]
         if message.strip():
             self.error(("" if own_query else self.location) + message.rstrip("\n"))
         if not self.interactive:

@@ -1172,3 +1172,14 @@ def test_a_connection_lost_in_a_meta_command_ends_the_script(fresh_db, tmp_path:
     for flags in ((), ("-v", "ON_ERROR_STOP=1")):
         code, out, err = same(fresh_db, fresh_db, *flags, "-f", "lost.sql", cwd=tmp_path)
         assert code == 2 and b"after" not in out and b"ran" not in out and err.endswith(b"lost.sql:5: error: connection to server was lost\n")
+
+
+@pytest.mark.parametrize("way", [("-c", "select selfkill()"), ("-f", "k.sql")])
+def test_a_fatal_with_context_is_told_once(fresh_db, tmp_path: Path, way: tuple[str, ...]):
+    """A session ended from inside a function: the server's FATAL carries CONTEXT lines, which
+    the shell printed again between it and libpq's "server closed the connection"."""
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("create function selfkill() returns int language plpgsql as $$ begin perform pg_terminate_backend(pg_backend_pid()); perform pg_sleep(1); return 1; end $$")
+    (tmp_path / "k.sql").write_text("select selfkill();\n")
+    code, _, err = same(fresh_db, fresh_db, *way, cwd=tmp_path)
+    assert code == 2 and err.count(b"CONTEXT:") == 1
