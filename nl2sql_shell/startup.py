@@ -111,8 +111,8 @@ def run_shell(
     try:
         if demo or db_connect.wants_embedded(dbname, host, port, username):
             conn_target, note, embedded_session = _embedded_target()
-        else:
-            conn_target = db_connect.build_target(dbname, host, port, username, prompt_password)
+        else:  # -l without a database lists from postgres, whatever PGDATABASE or a service says (psql)
+            conn_target = db_connect.build_target(dbname or ("postgres" if session.list_databases else None), host, port, username, prompt_password)
             conn_target.never_prompt = session.no_password
         conn = db_connect.connect(conn_target)
     except psycopg.Error as exc:

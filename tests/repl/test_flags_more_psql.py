@@ -9,6 +9,7 @@ import re
 import shutil
 from collections.abc import Callable
 
+import psycopg
 import pytest
 from psqlcompare import PSQL, same
 
@@ -269,3 +270,17 @@ def test_an_ambiguous_long_option_lists_psql_s_possibilities(fresh_db):
     assert mine[2].split(b": ", 1)[1].splitlines()[0] == psql[2].split(b": ", 1)[1].splitlines()[0] == (
         b"option '--no' is ambiguous; possibilities: '--no-align' '--no-readline' '--no-password' '--no-psqlrc'"
     )
+
+
+def test_list_without_a_database_lists_from_postgres_whatever_pgdatabase_says(fresh_db):
+    """`PGDATABASE=nosuch psql -l` lists (psql connects to postgres for -l); the shell went to
+    PGDATABASE's database and failed with exit code 2."""
+    import subprocess
+
+    from psqlcompare import SHELL, env
+
+    params = psycopg.conninfo.conninfo_to_dict(fresh_db)
+    environment = {**env(), "PGDATABASE": "nosuch", "PGPASSFILE": str(params["passfile"])}
+    flags = ["-h", str(params["host"]), "-p", str(params["port"]), "-U", str(params["user"]), "-l", "-A", "-t"]
+    done = subprocess.run([*SHELL, *flags], capture_output=True, env=environment, timeout=60)  # (psql 15's \\l fails on PostgreSQL 18's catalog)
+    assert (done.returncode, done.stderr) == (0, b"") and f"{params['dbname']}|".encode() in done.stdout
