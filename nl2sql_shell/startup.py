@@ -251,6 +251,8 @@ def _run_file(shell: Shell, name: str) -> int:
 def _banner(shell: Shell) -> None:
     server = shell.conn.info.parameter_status("server_version") or "?"
     print(f"nl2sql-shell {__version__} (server {server})")
+    if tls := db_connect.ssl_line(shell.conn):
+        print(tls)
     if shell.banner_note:
         print(shell.banner_note)
     print('Type "help" or \\? for help, ? QUESTION to have the model write SQL.')

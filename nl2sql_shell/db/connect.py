@@ -8,6 +8,9 @@ With no target at all we fall back to the embedded server and its demo database.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import functools
 import locale
 import os
 import sys
@@ -183,6 +186,39 @@ def describe(conn: psycopg.Connection, *, now: bool = False, place: bool = True)
     else:
         where = f'on host "{host}"' + (f' (address "{addr}")' if addr and addr != host else "") + f' at port "{info.port}"'
     return f"{sentence} {where}."
+
+
+def ssl_line(conn: psycopg.Connection) -> str | None:
+    """psql's printSSLInfo line for a connection over TLS (the banner, `\\conninfo`, `\\c`
+    at the prompt); None for one in clear text."""
+    if not conn.pgconn.ssl_in_use:
+        return None
+    attribute = _ssl_attribute()
+
+    def read(name: bytes) -> str | None:
+        value = attribute(conn.pgconn.pgconn_ptr, name) if attribute is not None else None
+        return value.decode(errors="replace") if value else None
+
+    compression = read(b"compression")
+    return f"SSL connection (protocol: {read(b'protocol') or 'unknown'}, cipher: {read(b'cipher') or 'unknown'}, compression: {'on' if compression and compression != 'off' else 'off'})"
+
+
+@functools.cache
+def _ssl_attribute() -> Callable[[int, bytes], bytes | None] | None:
+    """libpq's PQsslAttribute, from the very library psycopg loaded (psycopg wraps PQsslInUse
+    alone; its binary wheel carries a libpq of its own, whose PGconn another libpq must not
+    read): found in /proc/self/maps, else where the system keeps libpq."""
+    path = None
+    with contextlib.suppress(OSError), open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+        path = next((line.split()[-1] for line in maps if "/libpq" in line), None)
+    path = path or ctypes.util.find_library("pq")
+    try:
+        function = ctypes.CDLL(path).PQsslAttribute if path else None
+    except (OSError, AttributeError):
+        return None
+    if function is not None:
+        function.argtypes, function.restype = [ctypes.c_void_p, ctypes.c_char_p], ctypes.c_char_p
+    return function
 
 
 def libpq_message(exc: BaseException) -> str:

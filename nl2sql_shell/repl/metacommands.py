@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 
 from nl2sql_shell.db.cells import visible
-from nl2sql_shell.db.connect import describe, is_connection_string, live_parameters
+from nl2sql_shell.db.connect import describe, is_connection_string, live_parameters, ssl_line
 from nl2sql_shell.repl.conditionals import CONDITIONAL_COMMANDS, intercept
 from nl2sql_shell.repl.describe import handler_for as describe_command
 from nl2sql_shell.repl.listing import NotRun, print_listing
@@ -323,6 +323,8 @@ def _conninfo(shell: Shell, _: str) -> bool:
         shell.output.say(NOT_CONNECTED + "\n")
         return True
     shell.output.say(describe(shell.conn) + "\n")
+    if tls := ssl_line(shell.conn):
+        shell.output.say(tls + "\n")
     passfile = psycopg.conninfo.conninfo_to_dict(shell.target.conninfo).get("passfile")
     if passfile:
         info = shell.conn.info

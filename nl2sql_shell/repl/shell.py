@@ -619,6 +619,8 @@ class Shell:
         self.schema_changed()
         if not self.settings.quiet:  # psql says where only when there was no connection or the host or port changed
             self.output.say(db_connect.describe(conn, now=True, place=not same_place) + "\n")  # psql's printf
+            if self.interactive and (tls := db_connect.ssl_line(conn)):  # psql's connection_warnings, on a terminal
+                self.output.say(tls + "\n")
         return True
 
     def connect_failed(self, message: str) -> None:
