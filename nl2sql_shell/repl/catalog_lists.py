@@ -528,6 +528,8 @@ def handler_for(command: str) -> Callable[[Shell, str | None], bool] | None:
     match = COMMAND.match(command)
     if match is None or match["exact"] == "dF+" or (match["name"] in _DETAILED and "+" in match["flags"]):
         return None
+    if match["name"] == "lo_list" and match["flags"] not in ("", "+"):  # psql's \\lo_ commands take no S (\\lo_listS is no command)
+        return None
     name, flags = match["name"] or match["exact"], match["flags"] or ""
     listing = LISTINGS[_ALIASES.get(name, name)]
     system, verbose = "S" in flags, "+" in flags

@@ -150,3 +150,11 @@ def test_pset_null_leaves_listings_alone_as_in_psql(db):
     null string in \\dt+'s description, \\dn+'s privileges, \\l+..."""
     _, out, _ = same(db, db, "-c", "\\pset null (nul)", "-c", "\\dt+ t", "-c", "\\dn+ s", "-c", "\\d+ t", "-c", "\\df op_f", "-c", "select null as n")
     assert out.count(b"(nul)") == 2  # the \\pset message and the query's own NULL
+
+
+def test_lo_list_takes_a_plus_and_nothing_else(fresh_db):
+    """`\\lo_listS`, `\\lo_list+S`, `\\lo_list++` listed large objects; psql knows only
+    `\\lo_list` and `\\lo_list+` (the \\lo_ commands take no S)."""
+    script = "\\lo_listS\n\\lo_list+S\n\\lo_listS+\n\\lo_list++\n\\lo_list+\n\\dlS\n"
+    _, _, err = same(fresh_db, fresh_db, stdin=script.encode())
+    assert err.count(b"invalid command") == 4
