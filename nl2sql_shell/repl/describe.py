@@ -9,6 +9,7 @@ pattern goes through psql's own rules (name_conditions), errors about dotted nam
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
@@ -20,7 +21,7 @@ from nl2sql_shell.repl.describe_names import BadFunctionOptions, canonical, take
 from nl2sql_shell.repl.listing import fetch, print_listing, report, run_listing
 from nl2sql_shell.repl.object_source import SourceError, object_source
 from nl2sql_shell.repl.shell import Shell
-from nl2sql_shell.repl.variables import boolean, meta_arguments, unterminated
+from nl2sql_shell.repl.variables import boolean, drop_word_semicolons, meta_arguments, meta_words, unterminated
 
 RELKIND_NAMES = (
     "CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'i' THEN 'index'"
@@ -778,6 +779,7 @@ def handler_for(name: str) -> Handler | None:
         failed_before, shell.last_failed = shell.last_failed, False
         # :x, :'x', :"x" and `cmd` as psql reads them, in the words the command reads
         read = _words_read(command)
+        argument = _read_words_without_semicolons(argument, shell.variables, read)
         words = meta_arguments(argument, shell.variables, evaluated=read)
         broken = unterminated(argument)  # the last word is absent, after psql's error
         if broken:
@@ -803,6 +805,15 @@ def handler_for(name: str) -> Handler | None:
 def _say(shell: Shell, text: str) -> bool:
     shell.meta_error(text)
     return True
+
+
+def _read_words_without_semicolons(argument: str, variables: dict[str, str], read: int | None) -> str:
+    """The argument with the `;`s that end the words the command reads dropped (`\\d t1;`),
+    as psql reads those words; the words it only warns about keep theirs (`extra argument
+    "foo;" ignored`)."""
+    ends = [end for _, end in itertools.islice(meta_words(argument, variables, read), read)]
+    cut = ends[-1] if read is not None and len(ends) == read else len(argument)
+    return drop_word_semicolons(argument[:cut]) + argument[cut:]
 
 
 def _words_read(command: str) -> int | None:

@@ -112,7 +112,7 @@ def run(shell: Shell, line: str) -> bool:
         return _pgspecial(shell, line, known=False)
     if intercept(shell, name, argument):  # \\if and friends, or a branch not taken
         return True
-    if name in _SEMICOLONS_DROPPED or name.startswith("\\d"):
+    if name in _SEMICOLONS_DROPPED:  # (the \\d family drops them from the words it reads: describe.py)
         kept = drop_word_semicolons(argument)
         line, argument = line[: len(line) - len(argument)] + kept, kept
     entry = _COMMANDS.get(name)

@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from conftest import create_database
-from psqlcompare import PSQL, same
+from psqlcompare import PSQL, same, twin_databases
 
 pytestmark = pytest.mark.skipif(PSQL is None, reason="psql is not installed")
 
@@ -158,3 +158,12 @@ def test_lo_list_takes_a_plus_and_nothing_else(fresh_db):
     script = "\\lo_listS\n\\lo_list+S\n\\lo_listS+\n\\lo_list++\n\\lo_list+\n\\dlS\n"
     _, _, err = same(fresh_db, fresh_db, stdin=script.encode())
     assert err.count(b"invalid command") == 4
+
+
+def test_the_words_only_warned_about_keep_their_semicolons(pg_server):
+    """psql drops the `;` that ends a word the command reads (`\\dt t;`), not those of the
+    words it ignores: `extra argument "foo;" ignored` (the shell said "foo")."""
+    script = "\\dt t foo;\n\\dt t; select 1;\n\\dt t;\n\\df abs int4;\n\\dn pub*; extra; more\n\\drds a; b; c;\n"
+    with twin_databases(pg_server.conninfo(), "create table t(a int)") as (mine, psqls):
+        _, _, err = same(mine, psqls, stdin=script.encode())
+    assert b'extra argument "foo;" ignored' in err and b'extra argument "1;" ignored' in err
