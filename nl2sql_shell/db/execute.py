@@ -430,6 +430,7 @@ class Executor:
     def describe_result(self, sql: str) -> Outcome:
         """psql's \\gdesc: the columns and types of ``sql``'s result, from the server's
         description of it as an unnamed prepared statement; the query itself does not run."""
+        started = time.perf_counter()
         encoding = self.conn.info.encoding
         with self.conn.lock:
             prepared = self.conn.pgconn.prepare(b"", sent_bytes(sql, encoding))
@@ -438,6 +439,8 @@ class Executor:
             return self._print_result(described)
         if not described.nfields:
             self.output.write("The command has no result, or the result has no columns.\n")
+            if self.settings.timing:  # (with columns, the query that shows them is timed)
+                self.output.say(timing_line((time.perf_counter() - started) * 1000))
             return Outcome(True)
         rows = [
             psycopg.sql.SQL("({}, {}::pg_catalog.oid, {})").format(

@@ -37,7 +37,7 @@ def lo_import(shell: Shell, argument: str) -> bool:
         shell.variables["LASTOID"] = str(oid)
         return f"lo_import {oid}"
 
-    return _in_lo_transaction(shell, run)
+    return _in_lo_transaction(shell, "\\lo_import", run)
 
 
 def lo_export(shell: Shell, argument: str) -> bool:
@@ -52,7 +52,7 @@ def lo_export(shell: Shell, argument: str) -> bool:
             handle.write(data)
         return "lo_export"
 
-    return _in_lo_transaction(shell, run)
+    return _in_lo_transaction(shell, "\\lo_export", run)
 
 
 def lo_unlink(shell: Shell, argument: str) -> bool:
@@ -66,7 +66,7 @@ def lo_unlink(shell: Shell, argument: str) -> bool:
         conn.execute("SELECT pg_catalog.lo_unlink(%s::pg_catalog.oid)", (oid,))
         return f"lo_unlink {oid}"
 
-    return _in_lo_transaction(shell, run)
+    return _in_lo_transaction(shell, "\\lo_unlink", run)
 
 
 def atooid(word: str) -> int:
@@ -80,9 +80,14 @@ def atooid(word: str) -> int:
 _LEADING_NUMBER = re.compile(r"\s*([+-]?)(\d*)")
 
 
-def _in_lo_transaction(shell: Shell, run: Callable[[psycopg.Connection], str]) -> bool:
-    """psql's start_lo_xact / finish_lo_xact / fail_lo_xact around one operation."""
+def _in_lo_transaction(shell: Shell, operation: str, run: Callable[[psycopg.Connection], str]) -> bool:
+    """psql's start_lo_xact / finish_lo_xact / fail_lo_xact around one operation (in a
+    failed transaction psql says so itself, and sends nothing)."""
     conn = shell.conn
+    if conn.info.transaction_status == pq.TransactionStatus.INERROR:
+        shell.meta_error(f"{operation}: current transaction is aborted")
+        shell.last_failed = True
+        return True
     own = conn.info.transaction_status == pq.TransactionStatus.IDLE
     autocommit = boolean(shell.variables.get("AUTOCOMMIT"), default=True)
     try:

@@ -21,7 +21,7 @@ from nl2sql_shell.repl.variables import boolean
 
 SAVEPOINT = "pg_psql_temporary_savepoint"
 _LEADING_NOISE = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*[\s\S]*?\*/)*")
-_WORDS = re.compile(r"[A-Za-z_]+")
+_WORD = re.compile(r"[A-Za-z]+")  # psql's isalpha() run: `(vacuum` has no first word, `vacuum_x` is vacuum
 # First words after which psql sends no BEGIN (psql's command_no_begin): transaction control
 # but for the savepoint commands, which need the transaction BEGIN opens.
 _NO_BEGIN = {"abort", "begin", "start", "commit", "end", "rollback", "vacuum"}
@@ -40,15 +40,24 @@ _SAVEPOINT_GONE = ("COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK")
 
 
 def _words(sql: str, count: int) -> list[str]:
-    start = _LEADING_NOISE.match(sql).end()  # type: ignore[union-attr]
-    return [word.lower() for word in _WORDS.findall(sql[start : start + 200])[:count]]
+    """The first ``count`` words as psql's command_no_begin reads them: each right after the
+    blanks and comments that end the one before; none past anything else (`(`, `;`)."""
+    words: list[str] = []
+    pos = 0
+    while len(words) < count:
+        pos = _LEADING_NOISE.match(sql, pos).end()  # type: ignore[union-attr]
+        if (word := _WORD.match(sql, pos)) is None:
+            break
+        words.append(word.group().lower())
+        pos = word.end()
+    return words
 
 
 def needs_no_begin(sql: str) -> bool:
     """Transaction control, VACUUM, CREATE/DROP DATABASE and the others psql runs bare."""
     words = _words(sql, 4)
     if not words:
-        return True
+        return _LEADING_NOISE.match(sql).end() == len(sql)  # type: ignore[union-attr]  # (`(vacuum)` gets its BEGIN, as psql's)
     first = words[0]
     if first in _NO_BEGIN or (first == "cluster" and len(words) == 1):
         return True

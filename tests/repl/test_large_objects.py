@@ -61,3 +61,12 @@ def test_their_lines_in_html_and_in_the_log_are_psql_s(fresh_db, tmp_path: Path)
     assert results[0] == results[1]
     assert results[0][1] == b"Output format is html.\n<p>lo_import OID</p>\n<p>lo_export</p>\n<p>lo_unlink OID</p>\n"
     assert results[0][3] == b"lo_import OID\nlo_export\nlo_unlink OID\nlo_import OID\nlo_unlink OID\n"
+
+
+def test_in_a_failed_transaction_they_say_so_themselves(fresh_db, tmp_path: Path):
+    """psql checks the transaction first (`\\lo_import: current transaction is aborted`) and
+    sends nothing; the shell sent them and printed the server's "commands ignored" error."""
+    (tmp_path / "data.bin").write_bytes(b"hi\n")
+    (tmp_path / "a.sql").write_text("begin;\nselect 1/0;\n\\lo_import data.bin\n\\lo_export 1 x\n\\lo_unlink 1\nrollback;\n")
+    results = [program(fresh_db, "-f", "a.sql", cwd=tmp_path) for program in (ours, theirs)]
+    assert results[0] == results[1] and results[0][2].count(b": current transaction is aborted\n") == 3

@@ -1183,3 +1183,21 @@ def test_a_fatal_with_context_is_told_once(fresh_db, tmp_path: Path, way: tuple[
     (tmp_path / "k.sql").write_text("select selfkill();\n")
     code, _, err = same(fresh_db, fresh_db, *way, cwd=tmp_path)
     assert code == 2 and err.count(b"CONTEXT:") == 1
+
+
+def test_gdesc_of_a_query_without_columns_is_timed(fresh_db):
+    """`\\timing` then `\\gdesc` of an empty buffer, or of a command: psql prints its Time
+    line after "The command has no result", the shell none."""
+    results = []
+    for program in (ours, theirs):
+        code, out, err = program(fresh_db, stdin=b"\\timing on\n\\gdesc\ncreate temp table q(a int) \\gdesc\nselect 1 \\gdesc\n")
+        results.append((code, re.sub(rb"Time: [0-9.]+ ms", b"Time: x", out), err))
+    assert results[0] == results[1] and results[0][1].count(b"Time: x") == 3
+
+
+def test_autocommit_off_reads_the_first_word_as_psql_reads_it(fresh_db):
+    """`(vacuum);` under AUTOCOMMIT off: psql finds no first word there and begins a
+    transaction (so the failed statement aborts it); the shell read `vacuum` past the `(`."""
+    script = "\\set AUTOCOMMIT off\n(vacuum);\nselect 3;\nrollback;\nvacuum_x;\nselect 4;\nrollback;\n  /* c */ vacuum;\nselect 5;\nrollback;\n"
+    _, out, err = same(fresh_db, fresh_db, stdin=script.encode())
+    assert err.count(b"current transaction is aborted") == 1 and b"        5\n" in out
