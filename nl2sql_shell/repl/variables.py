@@ -169,7 +169,7 @@ def substitute(text: str, variables: dict[str, str], *, sql: bool = True) -> str
 
 _META_ESCAPES = {"n": "\n", "t": "\t", "b": "\b", "r": "\r", "f": "\f"}
 _META_TOKEN = re.compile(
-    r"""(?P<space>\s+) | '(?P<single>(?:[^'\\]|\\.|'')*)'? | (?P<double>"(?:[^"]|"")*"?) | `(?P<backtick>[^`]*)`?
+    r"""(?P<space>\s+) | '(?P<single>(?:[^'\\]|\\.|\\$|'')*)'? | (?P<double>"(?:[^"]|"")*"?) | `(?P<backtick>[^`]*)`?
       | :'(?P<literal>\w+)' | :"(?P<ident>\w+)" | :\{\?(?P<test>\w+)\} | :(?P<plain>\w+) | (?P<other>[^\s'":`]+|:)""",
     re.VERBOSE,
 )

@@ -1201,3 +1201,11 @@ def test_autocommit_off_reads_the_first_word_as_psql_reads_it(fresh_db):
     script = "\\set AUTOCOMMIT off\n(vacuum);\nselect 3;\nrollback;\nvacuum_x;\nselect 4;\nrollback;\n  /* c */ vacuum;\nselect 5;\nrollback;\n"
     _, out, err = same(fresh_db, fresh_db, stdin=script.encode())
     assert err.count(b"current transaction is aborted") == 1 and b"        5\n" in out
+
+
+def test_a_quote_ending_in_a_backslash_at_the_end_of_the_line_is_unterminated(fresh_db, tmp_path: Path):
+    """`\\set x 'a\\` (the backslash escapes the line's end): psql says "unterminated quoted
+    string" and sets x to nothing; the shell stored `a\\`."""
+    (tmp_path / "q.sql").write_text("\\set x 'a\\\n\\echo [:x]\n\\echo 'a\\\n\\echo 'ok\\'' done\n\\set y 'b\\\\'\n\\echo [:y]\n")
+    _, out, err = same(fresh_db, fresh_db, "-f", "q.sql", cwd=tmp_path)
+    assert err.count(b"unterminated quoted string") == 2 and out.startswith(b"[]\n")
