@@ -205,7 +205,7 @@ def _footers(shell: Shell, rel: _Relation, verbose: bool) -> list[str]:
     if rel.kind in "rmfpt":
         footers += _table_objects(shell, rel)
     if rel.kind in "vm" and verbose:
-        footers += ["View definition:", *str(_rows(shell, rel, "SELECT pg_catalog.pg_get_viewdef(%(oid)s::pg_catalog.oid, true)")[0][0]).split("\n")]
+        footers += ["View definition:", str(_rows(shell, rel, "SELECT pg_catalog.pg_get_viewdef(%(oid)s::pg_catalog.oid, true)")[0][0])]  # one footer, its lines in it (psql: between footers goes the record separator)
         if rel.kind == "v" and rel.has_rules:
             rules = _rows(shell, rel, "SELECT trim(trailing ';' from pg_catalog.pg_get_ruledef(r.oid, true)) FROM pg_catalog.pg_rewrite r WHERE r.ev_class = %(oid)s AND r.rulename != '_RETURN' ORDER BY r.rulename")
             footers += _group("Rules:", [f" {str(rule)[12:]}" for rule, in rules])

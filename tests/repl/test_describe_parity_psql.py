@@ -167,3 +167,12 @@ def test_the_words_only_warned_about_keep_their_semicolons(pg_server):
     with twin_databases(pg_server.conninfo(), "create table t(a int)") as (mine, psqls):
         _, _, err = same(mine, psqls, stdin=script.encode())
     assert b'extra argument "foo;" ignored' in err and b'extra argument "1;" ignored' in err
+
+
+@pytest.mark.parametrize("flags", [("-A", "-R", "@"), ("-A", "-0"), ("-H",), ("-P", "format=latex"), ("-x", "-H"), ("-P", "format=troff-ms")])
+def test_a_view_s_definition_is_one_footer(pg_server, flags: tuple[str, ...]):
+    """`\\d+ VIEW`: psql keeps the definition one footer, its lines inside it; the shell made
+    each line a footer of its own, so -A's record separator (NUL with -0) and HTML's and
+    LaTeX's footer breaks came between them."""
+    with twin_databases(pg_server.conninfo(), "create table vt(a int); create view vv with (security_barrier) as select a from vt where a > 1") as (mine, psqls):
+        same(mine, psqls, *flags, "-c", "\\d+ vv")
