@@ -342,6 +342,20 @@ class Executor:
         return Outcome(False, error=error_text(exc), diag=exc.diag, cancelled=self._cancel_sent)
 
     @contextlib.contextmanager
+    def own_query(self) -> Iterator[None]:
+        """Around one of the shell's own catalog queries (a describe command's): Ctrl-C cancels
+        it as psql's handler does ("Cancel request sent", then the server's error), where it
+        interrupted the command ("Cancelled.") and, in a script, ended it without a word."""
+        self._cancel_sent = False
+        with self._cancel_on_interrupt():
+            yield
+
+    @property
+    def cancel_sent(self) -> bool:
+        """Ctrl-C sent the server a cancel request for the last query."""
+        return self._cancel_sent
+
+    @contextlib.contextmanager
     def _cancel_on_interrupt(self) -> Iterator[None]:
         """psql's SIGINT handler while a statement runs: Ctrl-C sends the server a cancel
         request, says so at once, and the statement ends with the server's own error (SQLSTATE

@@ -28,7 +28,7 @@ def fetch(shell: Shell, sql: str, params: Sequence[object] | Mapping[str, object
     With ECHO_HIDDEN (-E) the query is shown first, as psql shows its own; NotRun under noexec."""
     if shell.variables.get("ECHO_HIDDEN", "off") != "off" and not shell.show_hidden(psycopg.ClientCursor(shell.conn).mogrify(sql, params)):
         raise NotRun()
-    with shell.conn.cursor() as cur:
+    with shell.executor.own_query(), shell.conn.cursor() as cur:
         fmt.text_loading(cur)
         cur.execute(sql, params)
         headers, numeric = fmt.describe(cur)

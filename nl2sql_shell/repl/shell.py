@@ -234,6 +234,8 @@ class Shell:
         if starts_meta_command(stripped):  # one meta-command: psql's -c runs no more of the line
             go_on = metacommands.run(self, stripped[: meta_command_end(stripped, 0, len(stripped))].strip())
             self._lost_in_script()
+            if self.executor.cancel_sent and not self.interactive:  # Ctrl-C in its catalog queries ends a script (psql)
+                raise ScriptCancelled()
             return go_on
         if stripped.startswith("?"):
             question, _, rest = stripped.partition("\n") if self.interactive else (stripped, "", "")

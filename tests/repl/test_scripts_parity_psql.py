@@ -1209,3 +1209,28 @@ def test_a_quote_ending_in_a_backslash_at_the_end_of_the_line_is_unterminated(fr
     (tmp_path / "q.sql").write_text("\\set x 'a\\\n\\echo [:x]\n\\echo 'a\\\n\\echo 'ok\\'' done\n\\set y 'b\\\\'\n\\echo [:y]\n")
     _, out, err = same(fresh_db, fresh_db, "-f", "q.sql", cwd=tmp_path)
     assert err.count(b"unterminated quoted string") == 2 and out.startswith(b"[]\n")
+
+
+def test_ctrl_c_during_a_describe_command_cancels_it_as_psql_does(pg_server, tmp_path: Path):
+    """SIGINT while `\\dt+` waits for a lock: psql sends a cancel request, says so, prints the
+    server's error and ends the script (exit 3). The shell ended with no word at all (and at
+    the prompt said "Cancelled.", where psql shows the server's error)."""
+    import signal
+    import subprocess
+    import time
+
+    from psqlcompare import SHELL, env
+
+    (tmp_path / "s.sql").write_text("\\echo before\n\\dt+ t\n\\echo after\n")
+    results = []
+    with twin_databases(pg_server.conninfo(), "create table t(a int)") as databases:
+        for command, database in zip((SHELL, [PSQL, "-X"]), databases, strict=True):
+            with psycopg.connect(database) as locker:
+                locker.execute("lock table t")
+                run = subprocess.Popen([*command, database, "-f", "s.sql"], cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                time.sleep(3)
+                run.send_signal(signal.SIGINT)
+                out, err = run.communicate(timeout=60)
+            results.append((run.returncode, out, err.replace(b"nl2sql-shell:", b"psql:")))
+    assert results[0] == results[1]
+    assert results[0] == (3, b"before\n", b"Cancel request sent\npsql:s.sql:2: ERROR:  canceling statement due to user request\n")
