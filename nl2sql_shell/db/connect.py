@@ -35,6 +35,7 @@ class Target:
     prompt_password: bool = False
     password: str | None = field(default=None, repr=False)
     never_prompt: bool = False  # -w: fail rather than ask for a password
+    typed_user: str | None = None  # `\\c`'s user as typed on its line: -W's prompt names it (psql's names no other)
 
     def with_database(self, dbname: str | None = None, user: str | None = None, host: str | None = None, port: str | None = None, *,
                       reuse: bool | None = None, current: dict[str, str] | None = None, live: dict[str, str] | None = None) -> Target:
@@ -57,8 +58,9 @@ class Target:
         """
         string = is_connection_string(dbname)
         updates = conninfo_to_dict(dbname) if string else {k: v for k, v in {"dbname": dbname, "user": user, "host": host, "port": port}.items() if v is not None and v != "-"}
+        typed = None if string else updates.get("user")
         if not (reuse if reuse is not None else not string):
-            return Target(make_conninfo(**updates), self.prompt_password, never_prompt=self.never_prompt)
+            return Target(make_conninfo(**updates), self.prompt_password, never_prompt=self.never_prompt, typed_user=typed)
         params = conninfo_to_dict(self.conninfo)
         if live is not None:
             params = live | ({"password": params["password"]} if "password" in params else {})
@@ -72,7 +74,7 @@ class Target:
         if not same_place and params.get("password"):
             params.pop("password")
         password = self.password if same_place and not self.prompt_password else None
-        return Target(make_conninfo(**{**params, **updates}), self.prompt_password, password, self.never_prompt)
+        return Target(make_conninfo(**{**params, **updates}), self.prompt_password, password, self.never_prompt, typed)
 
 
 def live_parameters(conn: psycopg.Connection) -> dict[str, str] | None:
@@ -117,14 +119,14 @@ def build_target(
     return Target(make_conninfo(base, **{k: v for k, v in extra.items() if v}), prompt_password)
 
 
-def connect(target: Target, *, read_line: Callable[[], str] | None = None, named: bool = False) -> psycopg.Connection:
+def connect(target: Target, *, read_line: Callable[[], str] | None = None) -> psycopg.Connection:
     """Open an autocommit connection (psql's default). The password is asked for as psql asks:
     first with -W, else once when the server wants one that was not given (never with -w);
     without a terminal the answer is ``read_line``'s (a script on standard input), else
-    standard input's. ``named``: `\\c`'s, whose -W prompt names the user, as psql's (at
+    standard input's. -W's prompt names the user only as `\\c` typed it, as psql's (at
     start-up psql 15 names none: it cannot be sure yet)."""
     if target.prompt_password and target.password is None:
-        user = conninfo_to_dict(target.conninfo).get("user") if named else None
+        user = target.typed_user
         target.password = simple_prompt(f"Password for user {user}: " if user else "Password: ", echo=False, read_line=read_line)
     try:
         return _libpq_connect(target.conninfo, target.password)

@@ -607,7 +607,7 @@ class Shell:
         Elsewhere psql drops the old one: a script ends there (exit code 2), and the `-c`
         strings after it run without a connection (see `connected`)."""
         try:
-            conn = db_connect.connect(target, read_line=self.script_line, named=True)
+            conn = db_connect.connect(target, read_line=self.script_line)
         except psycopg.Error as exc:
             message = db_connect.libpq_message(exc)  # psql names the command only outside the prompt
             self.connect_failed(message if self.interactive else f"\\connect: {message}")

@@ -557,6 +557,21 @@ def test_a_password_is_asked_as_psql_asks(pg_server, flags: list[str]):
     assert psql[2].startswith(b"" if flags == ["-w"] else b"Password: \n" if flags else b"Password for user no_such_user: \n")
 
 
+def test_w_s_prompt_at_connect_names_the_user_only_as_typed(pg_server, fresh_db):
+    """-W and `\\c DB` with no user: psql asks "Password: " (it names a user only when the
+    line typed one); the shell named the user it reused."""
+    from psqlcompare import SHELL
+
+    from nl2sql_shell.db import embedded
+
+    password = embedded.read_password(pg_server.data_dir)
+    dbname = psycopg.conninfo.conninfo_to_dict(fresh_db)["dbname"]
+    stdin = f"{password}\n\\c {dbname}\n{password}\n\\c {dbname} postgres\n{password}\n\\c - -\n{password}\n".encode()
+    mine = _detached([*SHELL, fresh_db, "-W"], stdin)
+    psql = _detached([str(PSQL), "-X", fresh_db, "-W"], stdin)
+    assert mine == psql and psql[2].count(b"Password: ") == 3 and psql[2].count(b"Password for user postgres: ") == 1
+
+
 @pytest.mark.parametrize(
     "args",
     [
