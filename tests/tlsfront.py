@@ -39,10 +39,13 @@ def certificate(folder: Path, name: str) -> tuple[Path, Path]:
 
 class TlsFront:
     """127.0.0.1:port answering an SSLRequest with 'S' (``offer``) or 'N', then relaying to the
-    server's socket; ``seen`` says, per connection, whether it came in TLS."""
+    server's socket; ``seen`` says, per connection, whether it came in TLS. With ``plus`` the
+    server's SASL offer gains SCRAM-SHA-256-PLUS, as a server over TLS offers it
+    (``offered_plus``: it did)."""
 
-    def __init__(self, socket_path: str, cert: Path, key: Path, loop: asyncio.AbstractEventLoop, *, offer: bool) -> None:
+    def __init__(self, socket_path: str, cert: Path, key: Path, loop: asyncio.AbstractEventLoop, *, offer: bool, plus: bool = False) -> None:
         self.socket_path, self.offer, self.loop, self.seen = socket_path, offer, loop, []
+        self.plus, self.offered_plus = plus, False
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(cert, key)
         self.server = asyncio.run_coroutine_threadsafe(asyncio.start_server(self._serve, "127.0.0.1", 0), loop).result(10)
@@ -67,4 +70,14 @@ class TlsFront:
                 await sink.drain()
             sink.close()
 
-        await asyncio.gather(pipe(reader, server_writer), pipe(server_reader, writer), return_exceptions=True)
+        async def first_offer() -> None:
+            """The server's first message, its SASL offer given SCRAM-SHA-256-PLUS first."""
+            header = await server_reader.readexactly(5)
+            body = await server_reader.readexactly(struct.unpack("!I", header[1:])[0] - 4)
+            if self.plus and header[:1] == b"R" and body[:4] == struct.pack("!I", 10):
+                body = body[:4] + b"SCRAM-SHA-256-PLUS\0" + body[4:]
+                self.offered_plus = True
+            writer.write(header[:1] + struct.pack("!I", len(body) + 4) + body)
+            await pipe(server_reader, writer)
+
+        await asyncio.gather(pipe(reader, server_writer), first_offer(), return_exceptions=True)

@@ -17,11 +17,12 @@ sslrootcert, sslcert, sslkey): TLS where it asks for it, the certificate checked
 from __future__ import annotations
 
 import asyncio
-import configparser
+import functools
 import os
 import ssl
+import stat
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from psycopg import pq
@@ -66,6 +67,12 @@ class UpstreamError(ValueError):
 
 
 _REQUIRED = ("require", "verify-ca", "verify-full")
+_TLS_VERSIONS = {"TLSv1": ssl.TLSVersion.TLSv1, "TLSv1.1": ssl.TLSVersion.TLSv1_1, "TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
+# what the proxy cannot do for its clients, who authenticate through it over clear text
+_REFUSED = {
+    ("channel_binding", "require"): "channel_binding=require: the proxy's clients authenticate through it in clear text and cannot bind to its TLS channel",
+    ("gssencmode", "require"): "gssencmode=require: the proxy speaks no GSSAPI encryption to the server",
+}
 
 
 @dataclass(frozen=True)
@@ -77,12 +84,23 @@ class UpstreamTLS:
     rootcert: str | None = None  # None: no CA file (verify-ca and verify-full refuse that)
     cert: str | None = None
     key: str | None = None
+    password: str | None = field(default=None, repr=False)  # sslpassword, for an encrypted key
+    crl: str | None = None
+    crl_dir: str | None = None
+    min_version: str = "TLSv1.2"
+    max_version: str | None = None
 
+    @functools.cached_property
     def context(self) -> ssl.SSLContext:
         """As libpq: the certificate is checked against the root file when there is one (for
-        require and prefer too), and the host name only under verify-full."""
+        require and prefer too), and the host name only under verify-full. Made once (and
+        first when the proxy starts, so that a bad file is told then): an encrypted key
+        without sslpassword had OpenSSL ask for its pass phrase on the proxy's terminal at
+        every connection, all clients waiting."""
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2  # libpq's ssl_min_protocol_version
+        context.minimum_version = _TLS_VERSIONS[self.min_version]
+        if self.max_version is not None:
+            context.maximum_version = _TLS_VERSIONS[self.max_version]
         context.check_hostname = False
         if self.rootcert is None:
             context.verify_mode = ssl.CERT_NONE
@@ -92,9 +110,12 @@ class UpstreamTLS:
                 context.load_default_certs()
             else:
                 context.load_verify_locations(self.rootcert)
+            if self.crl is not None or self.crl_dir is not None:
+                context.load_verify_locations(cafile=self.crl, capath=self.crl_dir)
+                context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
             context.check_hostname = self.mode == "verify-full"
         if self.cert is not None:
-            context.load_cert_chain(self.cert, self.key)
+            context.load_cert_chain(self.cert, self.key, password=self.password or "")
         return context
 
 
@@ -110,26 +131,34 @@ class Upstream:
     host: str
     port: int
     tls: UpstreamTLS | None = None  # None: clear text (a socket, sslmode disable or allow)
+    connect_timeout: float | None = None
 
     @classmethod
     def from_conninfo(cls, conninfo: str) -> Upstream:
         """What libpq would read: the conninfo, then its service's lines (a service file),
-        then the PG* environment (PGHOST, PGPORT, PGSSLMODE...). Only `host`, `port` and the
-        TLS settings were read, so `sslmode=verify-full` went to the server in clear text
-        and unchecked, and `service=` or PGHOST to /var/run/postgresql."""
+        then the PG* environment (PGHOST, PGPORT, PGSSLMODE...). Only `host` and `port` were
+        read, so `sslmode=verify-full` went to the server in clear text and unchecked, and
+        `service=` or PGHOST to /var/run/postgresql. What it cannot do as libpq does is
+        refused (UpstreamError), never done otherwise."""
         params = {k: str(v) for k, v in conninfo_to_dict(conninfo).items() if v is not None and str(v) != ""}
         defaults = {o.keyword.decode(): o.val.decode() for o in pq.Conninfo.get_defaults() if o.val}
         service = params.get("service") or defaults.get("service")
         params = {**defaults, **(_service(service) if service else {}), **params}
+        for (key, value), why in _REFUSED.items():
+            if params.get(key) == value:
+                raise UpstreamError(why)
         host = params.get("hostaddr") or params.get("host") or DEFAULT_SOCKET_DIR
         port = params.get("port") or "5432"
         if "," in host or "," in port:
             raise UpstreamError("several hosts: the proxy relays to one server; name one host and port")
+        timeout = max(int(params["connect_timeout"]), 2) if params.get("connect_timeout", "0").strip() not in ("", "0") else None  # (libpq's least is 2 s)
         mode = params.get("sslmode", "prefer")
         if mode not in ("disable", "allow", "prefer", *_REQUIRED):
             raise UpstreamError(f'invalid sslmode value: "{mode}"')
         if host.startswith("/") or mode in ("disable", "allow"):  # (libpq ignores sslmode on a unix socket)
-            return cls(host, int(port))
+            return cls(host, int(port), connect_timeout=timeout)
+        if mode == "verify-full" and not params.get("host"):
+            raise UpstreamError("sslmode verify-full needs a host name to check the certificate against (hostaddr alone names none)")
         home = Path.home() / ".postgresql"
         rootcert = params.get("sslrootcert") or str(home / "root.crt")
         if rootcert != "system" and not os.path.exists(rootcert):
@@ -138,8 +167,21 @@ class Upstream:
             rootcert = None
         cert = params.get("sslcert") or str(home / "postgresql.crt")
         key = params.get("sslkey") or str(home / "postgresql.key")
-        tls = UpstreamTLS(mode, params.get("host") or host, rootcert, cert if os.path.exists(cert) else None, key if os.path.exists(cert) else None)
-        return cls(host, int(port), tls)
+        has_cert = os.path.exists(cert)
+        if has_cert:
+            _check_key_file(key)
+        for name in ("ssl_min_protocol_version", "ssl_max_protocol_version"):
+            if params.get(name) and params[name] not in _TLS_VERSIONS:
+                raise UpstreamError(f'invalid {name} value: "{params[name]}"')
+        tls = UpstreamTLS(
+            mode, params.get("host") or host, rootcert, cert if has_cert else None, key if has_cert else None, params.get("sslpassword"),
+            params.get("sslcrl"), params.get("sslcrldir"), params.get("ssl_min_protocol_version") or "TLSv1.2", params.get("ssl_max_protocol_version"),
+        )
+        try:
+            tls.context  # noqa: B018 - made now: a bad file or pass phrase is told at the start
+        except (ssl.SSLError, OSError) as exc:
+            raise UpstreamError(f"TLS settings: {exc}") from None
+        return cls(host, int(port), tls, timeout)
 
     @property
     def is_socket(self) -> bool:
@@ -151,7 +193,10 @@ class Upstream:
         a certificate refused) when it cannot be had as asked."""
         if self.is_socket:
             return await asyncio.open_unix_connection(f"{self.host}/.s.PGSQL.{self.port}", limit=1 << 20)
-        reader, writer = await asyncio.open_connection(self.host, self.port, limit=1 << 20)
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port, limit=1 << 20), self.connect_timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"timeout expired (connect_timeout {self.connect_timeout:g} s)") from None
         if self.tls is None:
             return reader, writer
         try:
@@ -159,7 +204,7 @@ class Upstream:
             await writer.drain()
             answer = await reader.readexactly(1)
             if answer == b"S":
-                await writer.start_tls(self.tls.context(), server_hostname=self.tls.server_name)
+                await writer.start_tls(self.tls.context, server_hostname=self.tls.server_name)
             elif answer != b"N" or self.tls.mode in _REQUIRED:
                 raise ConnectionRefusedError(f"server does not support SSL, but SSL was required (sslmode {self.tls.mode})")
         except (OSError, asyncio.IncompleteReadError) as exc:
@@ -179,20 +224,53 @@ class Upstream:
 
 
 def _service(name: str) -> dict[str, str]:
-    """The lines of service ``name`` in libpq's service files (PGSERVICEFILE or
-    ~/.pg_service.conf, then PGSYSCONFDIR's pg_service.conf); UpstreamError when none has it."""
+    """The settings of service ``name`` read as libpq's parseServiceFile reads them, from
+    PGSERVICEFILE or ~/.pg_service.conf, then PGSYSCONFDIR's pg_service.conf: blanks around a
+    line dropped, `#` comments, the first `[name]` section only, the first value of a key;
+    a line without `=` is an error. (An INI reader took an indented `sslmode=require` for
+    the line before's continuation, and a later section or value over the first: TLS lost.)"""
     files = [os.environ.get("PGSERVICEFILE") or str(Path.home() / ".pg_service.conf")]
     if os.environ.get("PGSYSCONFDIR"):
         files.append(os.path.join(os.environ["PGSYSCONFDIR"], "pg_service.conf"))
     for path in files:
-        parser = configparser.ConfigParser(interpolation=None, strict=False)
         try:
-            parser.read(path, encoding="utf-8")
-        except configparser.Error as exc:
-            raise UpstreamError(f'service file "{path}": {str(exc).splitlines()[0]}') from None
-        if parser.has_section(name):
-            return dict(parser.items(name))
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                lines = handle.read().splitlines()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise UpstreamError(f'service file "{path}": {exc.strerror}') from None
+        found, settings = False, {}
+        for number, raw in enumerate(lines, 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("["):
+                if found:
+                    break
+                found = line == f"[{name}]"
+                continue
+            if not found:
+                continue
+            key, equals, value = line.partition("=")
+            if not equals:
+                raise UpstreamError(f'syntax error in service file "{path}", line {number}')
+            settings.setdefault(key, value)
+        if found:
+            return settings
     raise UpstreamError(f'definition of service "{name}" not found')
+
+
+def _check_key_file(path: str) -> None:
+    """libpq's rule for a client key: no access for group or others, unless root owns it
+    and the group may read it (0640)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return  # (load_cert_chain says what is wrong with it)
+    allowed = 0o640 if info.st_uid == 0 else 0o600
+    if stat.S_IMODE(info.st_mode) & ~allowed:
+        raise UpstreamError(f'private key file "{path}" has group or world access; file must have permissions u=rw (0600) or less if owned by the current user, or permissions u=rw,g=r (0640) or less if owned by root')
 
 
 def is_cancel(startup: Startup) -> bool:

@@ -108,6 +108,18 @@ class Virtual:
     described: bool = False
 
 
+def _without_channel_binding(message: codec.Message, tls_upstream: bool) -> bytes | None:
+    """An AuthenticationSASL offering SCRAM-SHA-256-PLUS over the proxy's TLS link to the
+    server, without it: the client's own link is in clear text, so it can bind to no TLS
+    channel, and libpq refuses a server that offers one over a non-SSL connection (no psql
+    could log in with SCRAM). None for any other message, or with nothing to take out."""
+    body = message.body
+    if not tls_upstream or body[:4] != b"\0\0\0\x0a" or b"SCRAM-SHA-256-PLUS\0" not in body:
+        return None
+    mechanisms = [m for m in body[4:].split(b"\0") if m and m != b"SCRAM-SHA-256-PLUS"]
+    return codec.encode(ord("R"), body[:4] + b"".join(m + b"\0" for m in mechanisms) + b"\0")
+
+
 class Session:
     """The state the proxy keeps of one client and its upstream connection."""
 
@@ -175,7 +187,10 @@ class Session:
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             if self.left.is_set() and not upstream.done():
-                self.upstream_writer.write_eof()
+                if self.upstream_writer.can_write_eof():
+                    self.upstream_writer.write_eof()
+                else:  # a TLS link cannot half-close: a Terminate after what the client sent ends it as the server's end of input would
+                    self.upstream_writer.write(codec.encode(ord("X")))
                 await upstream
         finally:
             for task in tasks:
@@ -221,14 +236,18 @@ class Session:
                 while data := await self.upstream_reader.read(_READ):
                     sink = self._bridge
                     buffer = held + data if held else data
-                    shift, cuts = len(held), []
+                    shift, edits = len(held), []  # (start, end, replacement) in buffer
                     for message in scanner.feed(data):
                         if message.kind == Z and self._swallow and sink is None:
                             self._swallow -= 1
-                            cuts.append(shift + message.end)
+                            edits.append((shift + message.end - _Z_LENGTH, shift + message.end, b""))
+                        elif message.kind == ord("R") and not self.authenticated and (offered := _without_channel_binding(message, self.proxy.upstream.tls is not None)):
+                            start = shift + message.end - len(message.body) - 5
+                            if start >= 0:
+                                edits.append((start, shift + message.end, offered))
                         self._track(message, bridged=sink is not None)
-                    for end in reversed(cuts):
-                        buffer = buffer[: end - _Z_LENGTH] + buffer[end:]
+                    for start, end, replacement in reversed(edits):
+                        buffer = buffer[:start] + replacement + buffer[end:]
                     if self._swallow and sink is None:
                         held, buffer = buffer[-(_Z_LENGTH - 1) :], buffer[: -(_Z_LENGTH - 1)]
                     else:
@@ -293,6 +312,8 @@ class Session:
                 self._portals.clear()
             if body == b"DISCARD ALL\0" and not bridged:  # a pooler's reset between clients: the proposal and the follow-ups go too
                 self.conversation.forget()
+        elif kind == C and body == b"RESET\0" and not bridged:  # RESET ALL is asyncpg's pool reset (and any RESET may change what a proposal means):
+            self.conversation.forget()  # the next borrower's `?run yes` ran the last one's UPDATE
 
     async def _pump_client(self) -> None:
         # Until the server has authenticated the client, its bytes pass unread, as the server

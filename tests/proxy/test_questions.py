@@ -1356,14 +1356,17 @@ def test_a_role_set_in_the_session_is_the_one_whose_samples_and_examples_a_quest
                     admin.execute(f"DROP ROLE {role}")
 
 
-def test_discard_all_forgets_the_proposal_and_the_follow_ups(db, start_proxy):
-    """A pooler resets a session with DISCARD ALL before the next client gets it: the proxy
-    kept the last client's proposal for `?run yes` and its question for a follow-up's prompt."""
+@pytest.mark.parametrize("reset", ["DISCARD ALL", "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL"], ids=["pgbouncer", "asyncpg"])
+def test_a_pool_s_reset_forgets_the_proposal_and_the_follow_ups(db, start_proxy, reset):
+    """A pooler resets a session before the next client gets it (pgbouncer with DISCARD ALL,
+    asyncpg's pool with RESET ALL among others): the proxy kept the last client's proposal for
+    `?run yes` (another borrower ran the first one's DELETE) and its question for a
+    follow-up's prompt."""
     model = Recording([DELETE, TOP])
     proxy = start_proxy(Asker(model, Options(max_repairs=0, candidates=1)))
     with psycopg.connect(proxy.via(db), autocommit=True) as conn:
         conn.execute("? delete the small customers, codename-walrus")
-        conn.execute("DISCARD ALL")
+        conn.execute(reset)
         with pytest.raises(psycopg.Error, match="no proposal to run"):
             conn.execute("?run yes")
         conn.execute("? and now only the top 2 of them")

@@ -93,3 +93,58 @@ def test_service_files_and_the_environment_are_read_as_libpq_reads_them(certific
     ):
         with pytest.raises(UpstreamError, match=message):
             Upstream.from_conninfo(conninfo)
+
+
+def test_scram_through_a_tls_upstream_is_offered_without_channel_binding(pg_server, fresh_db, loop, certificates):
+    """A server behind TLS offers SCRAM-SHA-256-PLUS: relayed as it was to a client whose own
+    link to the proxy is clear text, libpq refused ("server offered SCRAM-SHA-256-PLUS
+    authentication over a non-SSL connection"), so no psql could log in with a password.
+    Here the embedded server's own SCRAM exchange, through TLS, with a password typed."""
+    front = TlsFront(f"{pg_server.data_dir}/.s.PGSQL.{pg_server.port}", certificates["cert"], certificates["key"], loop, offer=True, plus=True)
+    assert _through(pg_server, fresh_db, f"host=localhost port={front.port} sslmode=require") == "1"
+    assert front.seen[:1] == [True] and front.offered_plus
+
+
+def test_what_the_proxy_cannot_do_as_libpq_is_refused_at_its_start(certificates, tmp_path: Path, monkeypatch):
+    """Settings libpq would honour and the proxy did not (a client key open to all, channel
+    binding, an encrypted key without its pass phrase, whose prompt then waited on the
+    proxy's terminal at every connection): refused at the start, in one line."""
+    (tmp_path / "services").write_text("[indented]\nhost=db.internal\n   sslmode=verify-full\n[twice]\nhost=db.internal\nsslmode=verify-full\nsslmode=disable\n[twice]\nsslmode=disable\n")
+    monkeypatch.setenv("PGSERVICEFILE", str(tmp_path / "services"))
+    for service in ("indented", "twice"):  # libpq's reading: the indented line is a setting; the first section, the first value
+        with pytest.raises(UpstreamError, match="root certificate file"):
+            Upstream.from_conninfo(f"service={service}")
+    certificates["key"].chmod(0o644)
+    loose = f"host=localhost sslmode=require sslcert={certificates['cert']} sslkey={certificates['key']}"
+    with pytest.raises(UpstreamError, match="has group or world access"):
+        Upstream.from_conninfo(loose)
+    certificates["key"].chmod(0o600)
+    assert Upstream.from_conninfo(loose).tls.cert == str(certificates["cert"])
+    for conninfo, message in (
+        ("host=localhost channel_binding=require", "channel_binding=require"),
+        ("hostaddr=127.0.0.1 sslmode=verify-full sslrootcert=" + str(certificates["cert"]), "needs a host name"),
+        ("host=localhost sslmode=require ssl_min_protocol_version=TLSv9", "invalid ssl_min_protocol_version"),
+    ):
+        with pytest.raises(UpstreamError, match=message):
+            Upstream.from_conninfo(conninfo)
+
+
+def test_a_client_that_stops_sending_gets_every_reply_over_a_tls_upstream(pg_server, fresh_db, loop, certificates):
+    """A TLS link cannot be half-closed: the proxy's write_eof raised (a traceback at nearly
+    every disconnect) and a client that shut its sending side got no reply at all."""
+    import socket
+
+    from tests.proxy.test_questions import _message, _raw, _until_closed
+
+    front = TlsFront(f"{pg_server.data_dir}/.s.PGSQL.{pg_server.port}", certificates["cert"], certificates["key"], loop, offer=True)
+    running = RunningProxy(Proxy(Upstream.from_conninfo(f"host=localhost port={front.port} sslmode=require"), lambda: None, listen=("127.0.0.1", 0)), embedded.read_password(pg_server.data_dir))
+    try:
+        with psycopg.connect(running.via(fresh_db), autocommit=True) as conn:
+            sock = _raw(conn)
+            sock.sendall(_message(b"Q", b"SELECT pg_sleep(0.2); SELECT 42 AS answer\0"))
+            sock.shutdown(socket.SHUT_WR)
+            received = _until_closed(sock)
+            sock.close()
+    finally:
+        running.stop()
+    assert received.count(b"Z\x00\x00\x00\x05I") == 1 and b"\x00\x00\x00\x0242" in received
