@@ -117,7 +117,7 @@ def parse_boolean(value: str) -> bool | None:
 # What psql's lexer skips (quotes, comments, casts) and the three forms of a variable; with
 # standard_conforming_strings off, a backslash escapes in '...' too.
 _SQL_TOKEN_PATTERN = r"""(?P<skip>[Ee]'(?:[^'\\]|\\.|'')*'?|'(?:PLAIN)*'?|"(?:[^"]|"")*"?|--[^\n\r]*|/\*[\s\S]*?(?:\*/|$)|(\$(?:[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_\x80-\U0010ffff]*)?\$)[\s\S]*?(?:\2|$)|::|[A-Za-z0-9_$\x80-\U0010ffff]+)
-      | (?P<colon>\\:) | :'(?P<literal>\w+)' | :"(?P<ident>\w+)" | :\{\?(?P<test>\w+)\} | :(?P<plain>\w+)"""
+      | (?P<colon>\\:) | :'(?P<literal>[A-Za-z0-9_\x80-\U0010ffff]+)' | :"(?P<ident>[A-Za-z0-9_\x80-\U0010ffff]+)" | :\{\?(?P<test>[A-Za-z0-9_\x80-\U0010ffff]+)\} | :(?P<plain>[A-Za-z0-9_\x80-\U0010ffff]+)"""
 _SQL_TOKEN = {
     True: re.compile(_SQL_TOKEN_PATTERN.replace("PLAIN", "[^']|''"), re.VERBOSE),
     False: re.compile(_SQL_TOKEN_PATTERN.replace("PLAIN", "[^'\\\\]|\\\\.|''"), re.VERBOSE),
@@ -125,7 +125,7 @@ _SQL_TOKEN = {
 
 
 # In plain text (a `?` question) only casts and words are skipped: an apostrophe is English.
-_TEXT_TOKEN = re.compile(r"""(?P<skip>::|[\w$]+) | :'(?P<literal>\w+)' | :"(?P<ident>\w+)" | :\{\?(?P<test>\w+)\} | :(?P<plain>\w+)""", re.VERBOSE)
+_TEXT_TOKEN = re.compile(r"""(?P<skip>::|[A-Za-z0-9_$\x80-\U0010ffff]+) | :'(?P<literal>[A-Za-z0-9_\x80-\U0010ffff]+)' | :"(?P<ident>[A-Za-z0-9_\x80-\U0010ffff]+)" | :\{\?(?P<test>[A-Za-z0-9_\x80-\U0010ffff]+)\} | :(?P<plain>[A-Za-z0-9_\x80-\U0010ffff]+)""", re.VERBOSE)
 
 
 def quote_literal(value: str) -> str:
@@ -170,7 +170,7 @@ def substitute(text: str, variables: dict[str, str], *, sql: bool = True) -> str
 _META_ESCAPES = {"n": "\n", "t": "\t", "b": "\b", "r": "\r", "f": "\f"}
 _META_TOKEN = re.compile(
     r"""(?P<space>\s+) | '(?P<single>(?:[^'\\]|\\.|\\$|'')*)'? | (?P<double>"(?:[^"]|"")*"?) | `(?P<backtick>[^`]*)`?
-      | :'(?P<literal>\w+)' | :"(?P<ident>\w+)" | :\{\?(?P<test>\w+)\} | :(?P<plain>\w+) | (?P<other>[^\s'":`]+|:)""",
+      | :'(?P<literal>[A-Za-z0-9_\x80-\U0010ffff]+)' | :"(?P<ident>[A-Za-z0-9_\x80-\U0010ffff]+)" | :\{\?(?P<test>[A-Za-z0-9_\x80-\U0010ffff]+)\} | :(?P<plain>[A-Za-z0-9_\x80-\U0010ffff]+) | (?P<other>[^\s'":`]+|:)""",
     re.VERBOSE,
 )
 
@@ -234,7 +234,7 @@ def _for_the_shell(command: str, variables: dict[str, str]) -> str:
     return _SHELL_TOKEN.sub(replace, command)
 
 
-_SHELL_TOKEN = re.compile(r""":'(?P<literal>\w+)'|:"\w+"|:(?P<plain>\w+)""")
+_SHELL_TOKEN = re.compile(r""":'(?P<literal>[A-Za-z0-9_\x80-\U0010ffff]+)'|:"[A-Za-z0-9_\x80-\U0010ffff]+"|:(?P<plain>[A-Za-z0-9_\x80-\U0010ffff]+)""")
 _SHELL_SAFE = re.compile(r"[A-Za-z0-9_./:-]+")
 
 

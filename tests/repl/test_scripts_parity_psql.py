@@ -1249,3 +1249,11 @@ def test_ctrl_c_during_a_describe_command_cancels_it_as_psql_does(pg_server, tmp
             results.append((run.returncode, out, err.replace(b"nl2sql-shell:", b"psql:")))
     assert results[0] == results[1]
     assert results[0] == (3, b"before\n", b"Cancel request sent\npsql:s.sql:2: ERROR:  canceling statement due to user request\n")
+
+
+def test_a_variable_name_may_hold_any_character_outside_ascii(fresh_db, tmp_path: Path):
+    """psql's variable names take any byte outside ASCII (€, →, ©, a dash): `\\set €x 5` was
+    set but `:€x` never substituted, and `:x—` read as `:x` followed by a dash."""
+    (tmp_path / "v.sql").write_text("\\set €x 5\n\\echo :€x\n\\set a→b 1\n\\echo :a→b :'a→b' :\"a→b\" :{?a→b}\nselect 7 as \"©\" \\gset\nselect :©;\n\\set x 5\n\\echo :x— :x’s :x\n")
+    _, out, _ = same(fresh_db, fresh_db, "-f", "v.sql", cwd=tmp_path)
+    assert out.startswith("5\n1 '1' \"1\" TRUE\n".encode()) and out.endswith(":x— :x’s 5\n".encode())
