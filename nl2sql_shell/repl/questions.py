@@ -303,7 +303,7 @@ class QuestionHandler:
                 return
             if boolean(self.shell.variables.get("SINGLESTEP")) and not self.shell.announce(visible_sql(answer.sql)):  # -s: asked first, as every query psql sends; escaped, as the model's SQL is wherever it is shown
                 return
-            self._run(answer)
+            self._run(answer, reviewed=False)
 
     def _confirm_and_run(self, answer) -> None:
         """Enter runs only SQL proven harmless; a write, or a read that could not be proven,
@@ -358,9 +358,11 @@ class QuestionHandler:
                 self.shell.add_draft(typed + "\n")  # as typed; keys typed ahead after it start a line of their own
                 self.shell.output.say(visible(f"Not an answer; it waits at the next prompt: {reply[:60]}") + "\n")
 
-    def _run(self, answer, write: bool = False) -> None:
+    def _run(self, answer, write: bool = False, *, reviewed: bool = True) -> None:
         """Model SQL runs as one statement; reads in a READ ONLY transaction with a timeout, so
-        the server refuses any write."""
+        the server refuses any write. Only an answer a person ``reviewed`` (agreed to at the
+        confirmation) becomes an example for later prompts: one run unattended (--yes) had
+        been corrected into another meaning, and the model copied it for the next question."""
         if write and (problem := backslashes_differ(self.shell.conn, answer.sql)):
             self.shell.error(f"Not run: {problem}.")
             self.shell.last_failed = True
@@ -370,7 +372,8 @@ class QuestionHandler:
             self.shell.error("Another session holds a lock on a table it reads: a query the model wrote never waits for one (what it reads could change meanwhile). Run it as your own to wait.")
         if outcome.ok:
             self.history.append(Example(answer.question, answer.sql))
-            self._store().add(answer.question, answer.sql)
+            if reviewed:
+                self._store().add(answer.question, answer.sql)
             if self.remember is not None and not backslashes_differ(self.shell.conn, answer.sql) and visible_sql(answer.sql) == answer.sql:  # recalled, it is typed text, drawn as typed
                 self.remember(answer.sql)
 

@@ -825,3 +825,23 @@ def test_a_connection_lost_before_a_question_in_a_script_ends_the_script(db):
     with pytest.raises(ConnectionLost):
         handler.shell.handle("? how many rows are in t")
     assert handler.shell.errors.getvalue().endswith("\tbefore or while processing the request.\nconnection to server was lost\n")
+
+
+def test_an_answer_run_unattended_is_no_example_for_later_questions(db, tmp_path, monkeypatch):
+    """`-c '? ...' --yes` ran a proven answer nobody read (one a correction had given another
+    meaning), and kept it as an accepted example: the model copied it for the next question.
+    One agreed to at the confirmation is kept."""
+    from nl2sql_shell.nl2sql.pipeline import Asker, Options
+    from tests.scripted import Scripted
+
+    monkeypatch.setenv("NL2SQL_SHELL_EXAMPLES_DIR", str(tmp_path / "examples"))
+    handler, out = _handler(db, [])
+    handler.shell.interactive, handler.assume_yes, handler.confirm = False, True, None
+    handler.asker = Asker(Scripted(["SELECT count(*) AS n FROM t"]), Options(max_repairs=0, candidates=1))
+    handler.ask("? how many rows are in t")
+    assert " n \n" in out.getvalue() and handler._store().all() == []
+    agreed, _ = _handler(db, [""])
+    agreed.shell.interactive = True
+    agreed.asker = Asker(Scripted(["SELECT count(*) AS n FROM t"]), Options(max_repairs=0, candidates=1))
+    agreed.ask("? how many rows are in t")
+    assert [e.question for e in agreed._store().all()] == ["how many rows are in t"]
