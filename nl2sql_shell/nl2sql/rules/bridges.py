@@ -18,7 +18,7 @@ from sqlglot.optimizer.scope import Scope
 
 from nl2sql_shell.schema.model import Column, Schema, Table, is_key_name
 
-from .base import Change, Context, Tables, column_ref, is_inner_join, sql_of, table_source
+from .base import Change, Context, Tables, column_ref, declared_keys, is_inner_join, sql_of, table_source
 
 
 def bridge(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
@@ -46,6 +46,9 @@ def _bridge(select: exp.Select, join: exp.Join, tables: Tables, schema: Schema) 
     missing_table = tables[missing.table]
     if missing_table is None or not (is_key_name(present.name) and is_key_name(missing.name)):
         return None
+    present_table = tables[present.table]
+    if present_table is not None and declared_keys(present_table, missing_table) != []:
+        return None  # the two are linked directly (`administered_by`): no table between them is meant
     links = [(t, key) for t in schema.tables if t not in tables.values() and (key := _link(t, present_column, missing_table)) is not None]
     if len(links) > 1:  # `domain_conference` and `domain_publication` both link domain and publication
         ends = (tables[present.table], missing_table)

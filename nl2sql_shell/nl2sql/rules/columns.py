@@ -13,7 +13,10 @@ from collections.abc import Iterator
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope
 
+from nl2sql_shell.schema.words import closest_name
+
 from .base import Change, Context, Tables, identifier, owners
+from .names import SPELLING_CUTOFF
 
 
 def column_owner(scope: Scope, tables: Tables, context: Context) -> Iterator[Change]:
@@ -28,6 +31,8 @@ def column_owner(scope: Scope, tables: Tables, context: Context) -> Iterator[Cha
         found = owners(column.name, tables)
         if len(found) != 1 or _joins_nothing(column, found[0]):
             continue
+        if closest_name(column.name, [c.name for c in table.columns], cutoff=SPELLING_CUTOFF, every_word=True) is not None:
+            continue  # `v.name` where vets has full_name: its own column may be meant as well (two readings)
         column.set("table", identifier(found[0]))
         yield Change("column_owner", f"{qualifier}.{column.name}", f"{found[0]}.{column.name}", f"{table.name} has no column {column.name}")
 

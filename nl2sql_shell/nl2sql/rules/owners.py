@@ -23,6 +23,7 @@ from sqlglot import exp
 from sqlglot.optimizer.scope import Scope
 
 from nl2sql_shell.schema.model import Schema, Table
+from nl2sql_shell.schema.words import declared_words
 
 from .base import Change, Context, Tables, column_ref, declared_keys, identifier, sql_of, table_source
 
@@ -54,11 +55,21 @@ def _read_from_owner(scope: Scope, schema: Schema) -> Change | None:
     owners = [t for t in schema.tables if t is not table and all(t.column(n) for n in missing)]
     kept = names - set(missing)
     readers = [t for t in owners if kept and all(t.column(n) for n in kept)]
-    if len(readers) == 1:
+    if len(readers) == 1 and _same_entity(table, readers[0]):
         return _switch(scope, source, table, readers[0], missing, schema)
     if len(owners) == 1:
         return _join(scope, alias, table, owners[0], missing, schema)
     return None
+
+
+def _same_entity(table: Table, owner: Table) -> bool:
+    """Whether the two names share a word (`student_record`, `student`): reading the owner is
+    the same question on the table meant. `vets` read as `owners` because owners have a city
+    answered "which vets are in Leeds?" with owners: another entity, a meaning invented."""
+    def stems(name: str) -> set[str]:
+        return {word.removesuffix("s") for word in declared_words(name) if len(word) > 1}
+
+    return bool(stems(table.name) & stems(owner.name))
 
 
 def _elsewhere_in_statement(select: exp.Select, missing: list[str], schema: Schema, source: exp.Table) -> bool:
@@ -84,7 +95,7 @@ def _switch(scope: Scope, source: exp.Table, table: Table, owner: Table, missing
 
 def _join(scope: Scope, alias: str, table: Table, owner: Table, missing: list[str], schema: Schema) -> Change | None:
     """Join `owner` on the key between the two tables, and read the missing columns from it."""
-    key = _join_key(table, owner)
+    key = _join_key(table, owner, schema)
     owner_alias = owner.name
     if key is None or owner_alias == alias:
         return None
@@ -101,11 +112,13 @@ def _join(scope: Scope, alias: str, table: Table, owner: Table, missing: list[st
     return Change("table_owner", before, f"{before} {sql_of(join)}", f"{table.name} has no {', '.join(missing)}")
 
 
-def _join_key(table: Table, owner: Table) -> tuple[str, str] | None:
+def _join_key(table: Table, owner: Table, schema: Schema) -> tuple[str, str] | None:
     """(column of `table`, column of `owner`) to join on: a declared single-column foreign key
-    either way, else the `<table>_id` = `id` convention, else the one column both tables have
-    (`city_name`) with the same type; None when that is not one clear choice (two foreign
-    keys, `sender_user_id` and `recipient_user_id`, are two readings)."""
+    either way, else the `<table>_id` = `id` convention, else (in a schema that declares no
+    foreign key at all) the one column both tables have (`city_name`) with the same type; None
+    when that is not one clear choice (two foreign keys, `sender_user_id` and
+    `recipient_user_id`, are two readings). Where the schema declares its keys, a join on
+    anything else is a meaning invented (`vets.full_name = owners.full_name`)."""
     declared = declared_keys(table, owner)
     if declared is None:
         return None  # a key of several columns: no one-column join says it
@@ -115,5 +128,7 @@ def _join_key(table: Table, owner: Table) -> tuple[str, str] | None:
         for name in (f"{parent.name}_id", f"{parent.name}id"):
             if child.column(name) is not None and parent.column("id") is not None:
                 return ("id", name) if flip else (name, "id")
+    if any(t.foreign_keys for t in schema.tables):
+        return None
     shared = [c.name for c in table.columns if c.name != "id" and (twin := owner.column(c.name)) is not None and twin.data_type == c.data_type]
     return (shared[0], shared[0]) if len(shared) == 1 else None
