@@ -17,6 +17,7 @@ import sys
 from typing import IO
 
 from nl2sql_shell.terminal_prompt import is_terminal
+from nl2sql_shell.own_environment import for_children
 
 DEFAULT_PAGER = "less -SRXF"
 
@@ -273,7 +274,7 @@ class _LazyPager:
             from nl2sql_shell.repl.pipes import SH, sh
 
             try:  # through /bin/sh, as psql's popen: `less -S | tee log` is a pager too
-                self.process = subprocess.Popen(sh(pager_command()), executable=SH, stdin=subprocess.PIPE, text=True)
+                self.process = subprocess.Popen(sh(pager_command()), executable=SH, stdin=subprocess.PIPE, text=True, env=for_children())
             except OSError:
                 self.max_lines = 1 << 62  # no pager to be had: print straight through
                 return

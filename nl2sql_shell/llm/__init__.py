@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from nl2sql_shell.own_environment import set_default
+
 
 def _prefer_mkl_avx2(cpuinfo: Path = Path("/proc/cpuinfo")) -> None:
     """Set MKL_CBWR=AVX2 on AMD CPUs unless the user chose a value.
@@ -25,7 +27,7 @@ def _prefer_mkl_avx2(cpuinfo: Path = Path("/proc/cpuinfo")) -> None:
     except OSError:
         return
     if amd:
-        os.environ["MKL_CBWR"] = "AVX2"
+        set_default("MKL_CBWR", "AVX2")
 
 
 _prefer_mkl_avx2()

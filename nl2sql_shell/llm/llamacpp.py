@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from nl2sql_shell.llm.model import Generation, Messages, TextStream, cut_at_stop, plain_chat
+from nl2sql_shell.own_environment import set_default
 
 # llama.cpp's threads meet at OpenMP barriers; spinning there while another process holds a
 # core made prefill 2x and decoding 4x slower on a shared 2-core machine (docs/benchmarks.md).
 # OpenMP reads this once, when llama_cpp is first imported: so before that.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+set_default("OMP_WAIT_POLICY", "PASSIVE")
 
 N_CTX = 8192  # prompt and answer together; the pipeline's prompts stay well below
 _PREFIX_CACHE_SIZE = 4

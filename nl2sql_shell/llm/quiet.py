@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator
+
+from nl2sql_shell.own_environment import set_default
 
 
 class _ToCallback(logging.Handler):
@@ -36,7 +37,7 @@ def quiet(say: Callable[[str], None]) -> Iterator[None]:
     if transformers_logging is not None:
         transformers_logging.disable_default_handler()
     else:  # imported during the load: its own stderr handler then keeps to errors
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        set_default("TRANSFORMERS_VERBOSITY", "error")
     original_showwarning = warnings.showwarning
     warnings.showwarning = lambda message, *_args, **_kwargs: say(_one_line(str(message)))
     try:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from nl2sql_shell.db.copy import CopySink
+from nl2sql_shell.own_environment import for_children
 from nl2sql_shell.repl.pipes import SH, sh
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.transactions import run_in_transaction_mode
@@ -258,7 +259,7 @@ def _open(command: SlashCopy) -> tuple[IO | None, subprocess.Popen | None]:
     reading = command.direction == "from"
     if command.program:
         pipe = {"stdout": subprocess.PIPE} if reading else {"stdin": subprocess.PIPE}
-        process = subprocess.Popen(sh(command.target), executable=SH, **pipe)
+        process = subprocess.Popen(sh(command.target), executable=SH, env=for_children(), **pipe)
         stream = process.stdout if reading else process.stdin
         return (_text(stream) if reading else stream), process
     if command.stdio:

@@ -7,6 +7,7 @@ import subprocess
 from typing import IO
 
 from nl2sql_shell.output import AS_READ
+from nl2sql_shell.own_environment import for_children
 
 SH = "/bin/sh"
 
@@ -23,7 +24,7 @@ def system(command: str) -> int:
     the command's (the terminal sends it to both; psql ignores it while it waits), so an editor
     that goes on after it (ed) keeps the terminal, and the shell waits for it. OSError when no
     shell could start."""
-    process = subprocess.Popen(sh(command), executable=SH)
+    process = subprocess.Popen(sh(command), executable=SH, env=for_children())
     while True:
         try:
             return process.wait()
@@ -34,7 +35,7 @@ def system(command: str) -> int:
 def open_pipe(command: str, encoding: str = "utf-8") -> subprocess.Popen[str]:
     """Start ``command`` under /bin/sh with a text pipe to its standard input, in the client
     encoding (psql writes the server's bytes: a LATIN1 session's é is one byte)."""
-    return subprocess.Popen(sh(command), executable=SH, stdin=subprocess.PIPE, text=True, encoding=encoding, errors=AS_READ)
+    return subprocess.Popen(sh(command), executable=SH, stdin=subprocess.PIPE, text=True, encoding=encoding, errors=AS_READ, env=for_children())
 
 
 def close_pipe(process: subprocess.Popen[str]) -> int:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from prompt_toolkit.utils import get_cwidth
 
+from nl2sql_shell.own_environment import for_children
 from nl2sql_shell.repl.pipes import SH, sh
 from nl2sql_shell.repl.variables import boolean
 
@@ -128,7 +129,7 @@ class PromptRenderer:
         popen; its errors go to the terminal), without its line end."""
         if command not in self._commands:
             try:
-                done = subprocess.run(sh(command), executable=SH, stdout=subprocess.PIPE, check=False, timeout=10)
+                done = subprocess.run(sh(command), executable=SH, stdout=subprocess.PIPE, check=False, timeout=10, env=for_children())
                 first = done.stdout.decode(errors="replace").split("\n", 1)[0]
             except (OSError, subprocess.TimeoutExpired):
                 first = ""

@@ -17,6 +17,7 @@ import psycopg
 from nl2sql_shell.db.cells import visible
 from nl2sql_shell.db.execute import error_text
 from nl2sql_shell.db.messages import position_display
+from nl2sql_shell.own_environment import release
 from nl2sql_shell.repl.pset import assign_variable
 from nl2sql_shell.repl.shell import Shell
 from nl2sql_shell.repl.variables import drop_word_semicolons, echo, meta_arguments, sql_identifier, valid_name
@@ -131,6 +132,7 @@ def _setenv(shell: Shell, argument: str) -> bool:
                 os.environ.pop(words[0], None)
             else:
                 os.environ[words[0]] = words[1]
+                release(words[0])  # (the person's now: their commands see it)
     return True
 
 

@@ -311,9 +311,10 @@ def backtick(command: str) -> str:
     newline (`\\set now `date``)."""
     import subprocess
 
+    from nl2sql_shell.own_environment import for_children
     from nl2sql_shell.repl.pipes import SH, sh
 
-    done = subprocess.run(sh(command), executable=SH, stdout=subprocess.PIPE, check=False)
+    done = subprocess.run(sh(command), executable=SH, stdout=subprocess.PIPE, check=False, env=for_children())
     return done.stdout.decode(errors="replace").removesuffix("\n")
 
 

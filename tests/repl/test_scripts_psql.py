@@ -669,3 +669,17 @@ def test_getenv_and_prompt_set_special_variables_through_their_checks(fresh_db, 
     code, out, err = same(fresh_db, fresh_db, "-f", "e.sql", cwd=tmp_path, stdin=b"2\nxyz\n")
     assert code == 3 and b"        0\n        1\n" in out and b"[off]\n[2] [off]\n" in out and b"not reached" not in out
     assert err.count(b'unrecognized value "abc" for "ON_ERROR_ROLLBACK"') == 2 and b'unrecognized value "xyz"' in err
+
+
+def test_commands_the_person_starts_see_the_environment_they_had(fresh_db):
+    """`\\! env` showed LC_CTYPE=C.UTF-8 (Python's locale coercion in a C locale) and, once a
+    model had loaded, MKL_CBWR and TRANSFORMERS_VERBOSITY: the shell's own settings for its
+    libraries, which psql's children never see. One the person `\\setenv`s is theirs."""
+    import subprocess
+
+    from psqlcompare import PSQL, SHELL, env
+
+    plain = {k: v for k, v in env().items() if k not in ("LANG", "LC_ALL", "LC_CTYPE")}
+    script = ["-c", "\\! env | grep -E '^(LC_|MKL_|TRANSFORMERS_|OMP_)' | sort; echo end", "-c", "\\setenv LC_CTYPE C.UTF-8", "-c", "\\! env | grep '^LC_CTYPE'"]
+    seen = [subprocess.run([*command, fresh_db, *script], capture_output=True, env=plain, timeout=60).stdout for command in (SHELL, [PSQL, "-X"])]
+    assert seen[0] == seen[1] == b"end\nLC_CTYPE=C.UTF-8\n"
