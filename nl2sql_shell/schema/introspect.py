@@ -60,6 +60,9 @@ SECRET_PARTS = (
     "session_id", "auth_header", "authorization", "reset_code", "verification_code", "confirmation_code", "auth_code", "csrf", "nonce",
 )  # fmt: skip
 SECRET_WORDS = frozenset({"pw", "pwd", "pass", "salt", "otp", "totp", "hash", "hashed", "digest", "pin", "pincode", "cvv", "cvc", "ssn", "iban", "pan", "cc", "seed"})
+# Characters of a comment read: a prompt shows far fewer, and a database's owner can make one
+# of a gigabyte (150 MB took each `?` 80 s, deaf to Ctrl-C, to read and split into words).
+COMMENT_CHARS = 2000
 # A value at least this long with no whitespace and a digit is opaque (hash, UUID, URL, token).
 OPAQUE_LENGTH = 24
 # A guard so that sampling can never stall the shell, whatever the tables hold.
@@ -84,7 +87,7 @@ _PLANNED_CODE = """(c.relam >= 16384 OR EXISTS (SELECT 1 FROM pg_index i JOIN pg
 
 _RELATIONS = f"""
 SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind,
-       obj_description(c.oid, 'pg_class') AS comment,
+       left(obj_description(c.oid, 'pg_class'), %(comment_chars)s) AS comment,
        CASE WHEN c.relkind IN ('r', 'p', 'm', 'f') AND c.reltuples >= 0
             AND (c.relkind = 'f' OR size.bytes > %(small)s)
             THEN c.reltuples::bigint END AS rows,
@@ -143,7 +146,7 @@ SELECT a.attrelid AS oid, a.attname AS name,
        {_as_user_sees(_DATA_TYPE, "tn.nspname")} AS data_type,
        CASE WHEN dt.typtype = 'd' THEN {_as_user_sees("format_type(dt.oid, NULL)", "dn.nspname")} END AS domain,
        a.attnotnull AS not_null,
-       col_description(a.attrelid, a.attnum) AS comment,
+       left(col_description(a.attrelid, a.attnum), %(comment_chars)s) AS comment,
        ARRAY(SELECT e.enumlabel::text FROM pg_enum e
              WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder) AS enum_labels,
        t.typcategory = 'S' AS is_text,
@@ -255,7 +258,7 @@ def read_schema(conn: psycopg.Connection, *, sample_values: int = 5, max_distinc
         relations = [r._replace(small=False, readable=False) if r.oid in planned and r.oid not in plain else r for r in relations]
         oids = [r.oid for r in relations]
         columns: dict[int, list[Any]] = defaultdict(list)
-        for row in cur.execute(_COLUMNS, {"oids": oids, "path": list(path.effective)}):
+        for row in cur.execute(_COLUMNS, {"oids": oids, "path": list(path.effective), "comment_chars": COMMENT_CHARS}):
             columns[row.oid].append(row)
         constraints: dict[int, list[Any]] = defaultdict(list)
         for row in cur.execute(_CONSTRAINTS, {"oids": oids}):
@@ -278,7 +281,7 @@ def _relations(cur: psycopg.Cursor, path: SearchPath) -> list[Any]:
     session's migration or VACUUM FULL may hold for minutes, and the shell's reads wait for no
     lock (NO_WAIT_MS): then the sizes come from the catalog instead (its page counts, as of
     the last VACUUM or ANALYZE)."""
-    params = {"small": SMALL_TABLE_BYTES, "path": list(path.listed), "unsized": False}
+    params = {"small": SMALL_TABLE_BYTES, "path": list(path.listed), "unsized": False, "comment_chars": COMMENT_CHARS}
     try:
         with cur.connection.transaction():
             return cur.execute(_RELATIONS, params).fetchall()
