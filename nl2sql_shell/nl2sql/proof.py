@@ -1329,7 +1329,9 @@ class _Prover:
         `CASE m WHEN 'a'`, `NULLIF(m, 'a')`) may take the literal on either side, so one
         reachable operand is enough. An operator is looked up on the search_path only: one in
         another schema (which the user may not even use) is reached only by `OPERATOR(schema.op)`,
-        which no proof follows (a view's stored text names it so too)."""
+        which no proof follows (a view's stored text names it so too); and one behind
+        pg_catalog's of the same name and operand types (a `public.=(text,text)` on the default
+        path) is never chosen: any owner's such operator made every answer unproven."""
         runs = list(written)
         query = f"""
             SELECT o.oid, o.oprname, o.oprleft, o.oprright, o.oprresult, o.oid::regoperator::text FROM pg_operator o
@@ -1338,7 +1340,11 @@ class _Prover:
                           WHERE x.oid IN (o.oid, o.oprnegate, o.oprcom) AND NOT ({_BUILTIN_HARMLESS}))
                OR EXISTS (SELECT 1 FROM pg_amop ao JOIN pg_amproc ap ON ap.amprocfamily = ao.amopfamily
                           WHERE ao.amopopr = o.oid AND ({_user_made("ao")} OR {_user_made("ap")})))
-              AND o.oprnamespace IN (SELECT n.oid FROM pg_namespace n WHERE n.nspname = ANY(%(path)s::text[]))"""
+              AND o.oprnamespace IN (SELECT n.oid FROM pg_namespace n WHERE n.nspname = ANY(%(path)s::text[]))
+              AND NOT EXISTS (  -- one of pg_catalog's of the same name and operand types comes first on the path: never chosen
+                  SELECT 1 FROM pg_operator b WHERE b.oprnamespace = 'pg_catalog'::regnamespace AND b.oid <> o.oid
+                     AND b.oprname = o.oprname AND b.oprleft = o.oprleft AND b.oprright = o.oprright
+                     AND array_position(%(path)s::text[], 'pg_catalog') < array_position(%(path)s::text[], (SELECT nspname::text FROM pg_namespace WHERE oid = o.oprnamespace)))"""
         for oid, name, left, right, result, label in self.rows(query, {**self.params(), "path": list(self.path)}):
             if not any(name in run for run in runs):
                 continue

@@ -1191,6 +1191,22 @@ def test_an_operator_off_the_search_path_is_reached_only_by_name(pg_server):
         for sql in ("SELECT count(*) FROM t", "SELECT a FROM t WHERE a = 'x'"):
             assert prove(conn, sql).proven, sql
         assert not prove(conn, "SELECT a FROM t WHERE a OPERATOR(priv.=) 'x'").proven
-        conn.execute("SET search_path = priv, public")
+        conn.execute("SET search_path = priv, pg_catalog, public")  # (ahead of pg_catalog's own: it is chosen)
         proof = prove(conn, "SELECT a FROM t WHERE a = 'x'")
         assert proof.reasons == ("may use operator =(text,text), which is not known to be harmless",)  # (priv's, visible now)
+
+
+def test_an_operator_behind_pg_catalog_s_own_of_the_same_types_is_never_chosen(pg_server):
+    """A database owner's `public.=(text,text)`: pg_catalog, first on the default path, has
+    that very operator, so the server never picks the owner's; every answer was unproven
+    ("may use operator =(text,text)"), even one with no `=`. Put before pg_catalog on the
+    path, it is chosen, and counts."""
+    ddl = """CREATE TABLE t (a text);
+        CREATE FUNCTION public.evil_eq(text, text) RETURNS bool LANGUAGE plpgsql IMMUTABLE AS $$BEGIN PERFORM pg_advisory_lock(7979); RETURN $1 OPERATOR(pg_catalog.=) $2; END$$;
+        CREATE OPERATOR public.= (LEFTARG = text, RIGHTARG = text, FUNCTION = public.evil_eq);"""
+    with psycopg.connect(create_database(pg_server, "proof_operator_behind", ddl), autocommit=True) as conn:
+        for sql in ("SELECT count(*) FROM t", "SELECT a FROM t WHERE a = 'x'"):
+            assert prove(conn, sql).proven, sql
+        conn.execute("SET search_path = public, pg_catalog")
+        proof = prove(conn, "SELECT a FROM t WHERE a = 'x'")
+        assert not proof.proven and any("=(text,text)" in reason for reason in proof.reasons), proof.reasons
