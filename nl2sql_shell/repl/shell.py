@@ -334,9 +334,13 @@ class Shell:
             return Outcome(False, error=NOT_CONNECTED)
         if not (read_only or single):
             expanded = sql if verbatim else substitute(sql, self.variables)
-            pieces = statement_pieces(expanded) if expanded != sql else [sql]
+            # a ; inside a variable's value ends a statement there, as in psql; those the
+            # statement held (its `\\;`) do not: `insert ... :x \\; select 1/0` is one query
+            # whose error undoes the insert, however its variables read
+            split = expanded != sql and len(statement_pieces(expanded)) != len(statement_pieces(sql))
+            pieces = statement_pieces(expanded) if split else [expanded]
             outcome = Outcome(True)
-            for piece in pieces:  # a ; inside a variable's value ends a statement there, as in psql
+            for piece in pieces:
                 if self.announce(piece):
                     outcome = self._send(piece, statement_timeout_ms, watched=watched)
             return outcome

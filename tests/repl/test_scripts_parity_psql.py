@@ -1257,3 +1257,12 @@ def test_a_variable_name_may_hold_any_character_outside_ascii(fresh_db, tmp_path
     (tmp_path / "v.sql").write_text("\\set €x 5\n\\echo :€x\n\\set a→b 1\n\\echo :a→b :'a→b' :\"a→b\" :{?a→b}\nselect 7 as \"©\" \\gset\nselect :©;\n\\set x 5\n\\echo :x— :x’s :x\n")
     _, out, _ = same(fresh_db, fresh_db, "-f", "v.sql", cwd=tmp_path)
     assert out.startswith("5\n1 '1' \"1\" TRUE\n".encode()) and out.endswith(":x— :x’s 5\n".encode())
+
+
+@pytest.mark.parametrize("flags", [(), ("-e",), ("-S",)])
+def test_statements_joined_by_backslash_semicolon_stay_one_query_whatever_their_variables(fresh_db, flags: tuple[str, ...]):
+    """`insert ... (:x) \\; select 1/0`: psql sends one query, whose error undoes the insert;
+    with a variable in it the shell sent two, and the insert stayed."""
+    script = "create temp table vt(a int);\n\\set x 7\ninsert into vt values (:x) \\; select 1/0;\nselect count(*) from vt;\nselect :'x'::int \\; select 5;\n"
+    _, out, _ = same(fresh_db, fresh_db, *flags, stdin=script.encode())
+    assert b"     0\n" in out
