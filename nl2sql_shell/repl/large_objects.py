@@ -90,14 +90,17 @@ def _in_lo_transaction(shell: Shell, operation: str, run: Callable[[psycopg.Conn
         return True
     own = conn.info.transaction_status == pq.TransactionStatus.IDLE
     autocommit = boolean(shell.variables.get("AUTOCOMMIT"), default=True)
+    if own and not shell.show_hidden("BEGIN"):  # ECHO_HIDDEN noexec: psql's BEGIN is shown, and nothing done
+        shell.last_failed = True
+        return True
     try:
         if own:
             conn.execute("BEGIN")
         message = run(conn)
-        if own and autocommit:
+        if own and autocommit and shell.show_hidden("COMMIT"):
             conn.execute("COMMIT")
     except (psycopg.Error, OSError) as exc:
-        if own and autocommit and not conn.broken:
+        if own and autocommit and not conn.broken and shell.show_hidden("ROLLBACK"):
             conn.execute("ROLLBACK")
         text = error_text(exc, shell.settings.messages) if isinstance(exc, psycopg.Error) else f'could not open file "{exc.filename}": {exc.strerror}'
         return _failed(shell, text)

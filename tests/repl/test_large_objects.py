@@ -70,3 +70,15 @@ def test_in_a_failed_transaction_they_say_so_themselves(fresh_db, tmp_path: Path
     (tmp_path / "a.sql").write_text("begin;\nselect 1/0;\n\\lo_import data.bin\n\\lo_export 1 x\n\\lo_unlink 1\nrollback;\n")
     results = [program(fresh_db, "-f", "a.sql", cwd=tmp_path) for program in (ours, theirs)]
     assert results[0] == results[1] and results[0][2].count(b": current transaction is aborted\n") == 3
+
+
+@pytest.mark.parametrize("mode", ["noexec", "on"])
+def test_echo_hidden_shows_their_transaction_and_noexec_does_nothing(fresh_db, tmp_path: Path, mode: str):
+    """ECHO_HIDDEN=noexec: psql shows its BEGIN and imports nothing; the shell imported the
+    file and set LASTOID. With on, psql shows its BEGIN and COMMIT around each."""
+    (tmp_path / "data.bin").write_bytes(b"hi\n")
+    results = []
+    for program in (ours, theirs):
+        code, out, err = program(fresh_db, "-v", f"ECHO_HIDDEN={mode}", "-c", "\\lo_import data.bin", "-c", "\\echo [:LASTOID]", "-c", "\\lo_unlink :LASTOID", cwd=tmp_path)
+        results.append((code, _OID.sub(b"OID", out), _OID.sub(b"OID", err)))
+    assert results[0] == results[1] and results[0][1].count(b"BEGIN") == 2 and (b"lo_import OID" in results[0][1]) == (mode == "on")
