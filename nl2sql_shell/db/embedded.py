@@ -611,25 +611,53 @@ def start(data_dir: Path | None = None, timeout: float = 30.0) -> EmbeddedServer
 
 
 def _check_parents(data_dir: Path) -> None:
-    """Every folder above the data folder (and above where a link in its path points) can be
-    changed by this user and root alone: a user who can rename entries in one (a folder of
-    theirs, or one open to others without the sticky bit) could move the data folder aside
-    and put a socket of their own at its path, and the password libpq reads for that path
-    went to them (and with it the server: `COPY ... TO PROGRAM` ran as this user)."""
+    """Every folder the data folder's path is looked up in (following each link in it, and the
+    links in where those lead) can be changed by this user and root alone: a user who can
+    rename entries in one (a folder of theirs, or one open to others without the sticky bit)
+    could move the data folder aside and put a socket of their own at its path, and the
+    password libpq reads for that path went to them (and with it the server: `COPY ... TO
+    PROGRAM` ran as this user). A link another user made in a sticky folder is theirs to
+    replace: refused too."""
     trusted = {0, os.geteuid()}
-    for folder in dict.fromkeys((*data_dir.parents, *Path(os.path.realpath(data_dir)).parents)):
+    folders: list[str] = []
+    links: list[str] = []
+    _resolve(str(data_dir), folders, links)
+    for folder in dict.fromkeys(folders):
         try:
             info = os.lstat(folder)
         except FileNotFoundError:
             continue  # made by us (_make_parents)
         mode = stat.S_IMODE(info.st_mode)
-        open_to_others = mode & (stat.S_IWGRP | stat.S_IWOTH) and not mode & stat.S_ISVTX and not stat.S_ISLNK(info.st_mode)
-        if info.st_uid not in trusted or open_to_others:
+        if info.st_uid not in trusted or (mode & (stat.S_IWGRP | stat.S_IWOTH) and not mode & stat.S_ISVTX):
             whose = "another user's" if info.st_uid not in trusted else f"open to others (mode {mode:o})"
             raise EmbeddedServerError(
                 f"{folder} is {whose}: someone else could put their own server in place of {data_dir}."
                 f" Choose a data folder whose every parent only you or root can change, with {DATA_DIR_ENV}"
             )
+    for link in links:
+        if os.lstat(link).st_uid not in trusted and os.stat(os.path.dirname(link)).st_mode & stat.S_ISVTX:
+            raise EmbeddedServerError(f"{link} is a link another user made, who may point it elsewhere: choose a data folder with {DATA_DIR_ENV} that it is not on the way to")
+
+
+def _resolve(path: str, folders: list[str], links: list[str], depth: int = 0) -> str:
+    """``path`` resolved as the kernel resolves it, appending each folder a name is looked up
+    in to ``folders`` and each link met to ``links``; the resolved path."""
+    current = "/"
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            current = os.path.dirname(current)
+            continue
+        folders.append(current)
+        candidate = os.path.join(current, part)
+        if os.path.islink(candidate) and depth < 40:
+            links.append(candidate)
+            target = os.readlink(candidate)
+            current = _resolve(target if target.startswith("/") else os.path.join(current, target), folders, links, depth + 1)
+        else:
+            current = candidate
+    return current
 
 
 def _check_reachable(data_dir: Path, ids: tuple[int, int] | None) -> None:

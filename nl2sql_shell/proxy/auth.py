@@ -68,6 +68,8 @@ class UpstreamError(ValueError):
 
 _REQUIRED = ("require", "verify-ca", "verify-full")
 _TLS_VERSIONS = {"TLSv1": ssl.TLSVersion.TLSv1, "TLSv1.1": ssl.TLSVersion.TLSv1_1, "TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
+# settings libpq takes only these values of (case and all)
+_VALUES = {"channel_binding": ("disable", "prefer", "require"), "gssencmode": ("disable", "prefer", "require")}
 # what the proxy cannot do for its clients, who authenticate through it over clear text
 _REFUSED = {
     ("channel_binding", "require"): "channel_binding=require: the proxy's clients authenticate through it in clear text and cannot bind to its TLS channel",
@@ -141,20 +143,34 @@ class Upstream:
         `service=` or PGHOST to /var/run/postgresql. What it cannot do as libpq does is
         refused (UpstreamError), never done otherwise."""
         params = {k: str(v) for k, v in conninfo_to_dict(conninfo).items() if v is not None and str(v) != ""}
-        defaults = {o.keyword.decode(): o.val.decode() for o in pq.Conninfo.get_defaults() if o.val}
-        service = params.get("service") or defaults.get("service")
-        params = {**defaults, **(_service(service) if service else {}), **params}
+        # each setting's environment variable, as libpq reads it (get_defaults would also give
+        # PGSERVICE's service's lines, which an explicit service= replaces, not adds to)
+        environment = {o.keyword.decode(): os.environ[o.envvar.decode()] for o in pq.Conninfo.get_defaults() if o.envvar and os.environ.get(o.envvar.decode())}
+        service = params.get("service") or environment.get("service")
+        params = {**environment, **(_service(service) if service else {}), **params}
+        for key, allowed in _VALUES.items():
+            if key in params and params[key] not in allowed:
+                raise UpstreamError(f'invalid {key} value: "{params[key]}"')
         for (key, value), why in _REFUSED.items():
             if params.get(key) == value:
                 raise UpstreamError(why)
+        if params.get("target_session_attrs", "any") != "any":
+            raise UpstreamError(f"target_session_attrs={params['target_session_attrs']}: the proxy relays to its one server without asking what it is")
         host = params.get("hostaddr") or params.get("host") or DEFAULT_SOCKET_DIR
         port = params.get("port") or "5432"
         if "," in host or "," in port:
             raise UpstreamError("several hosts: the proxy relays to one server; name one host and port")
-        timeout = max(int(params["connect_timeout"]), 2) if params.get("connect_timeout", "0").strip() not in ("", "0") else None  # (libpq's least is 2 s)
+        for key in ("port", "connect_timeout"):
+            if key in params and not params[key].strip().lstrip("-").isdigit():
+                raise UpstreamError(f'invalid integer value "{params[key]}" for connection option "{key}"')
+        seconds = int(params.get("connect_timeout", "0"))
+        timeout = max(seconds, 2) if seconds > 0 else None  # (libpq's least is 2 s; zero or less: no limit)
         mode = params.get("sslmode", "prefer")
         if mode not in ("disable", "allow", "prefer", *_REQUIRED):
             raise UpstreamError(f'invalid sslmode value: "{mode}"')
+        low, high = params.get("ssl_min_protocol_version"), params.get("ssl_max_protocol_version")
+        if low in _TLS_VERSIONS and high in _TLS_VERSIONS and _TLS_VERSIONS[low] > _TLS_VERSIONS[high]:
+            raise UpstreamError("invalid SSL protocol version range")
         if host.startswith("/") or mode in ("disable", "allow"):  # (libpq ignores sslmode on a unix socket)
             return cls(host, int(port), connect_timeout=timeout)
         if mode == "verify-full" and not params.get("host"):
@@ -194,9 +210,12 @@ class Upstream:
         if self.is_socket:
             return await asyncio.open_unix_connection(f"{self.host}/.s.PGSQL.{self.port}", limit=1 << 20)
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port, limit=1 << 20), self.connect_timeout)
+            return await asyncio.wait_for(self._open_tcp(), self.connect_timeout)
         except asyncio.TimeoutError:
             raise TimeoutError(f"timeout expired (connect_timeout {self.connect_timeout:g} s)") from None
+
+    async def _open_tcp(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        reader, writer = await asyncio.open_connection(self.host, self.port, limit=1 << 20)
         if self.tls is None:
             return reader, writer
         try:
@@ -221,6 +240,9 @@ class Upstream:
             await writer.drain()
         finally:
             writer.close()
+
+
+_KEYWORDS = frozenset(o.keyword.decode() for o in pq.Conninfo.get_defaults())
 
 
 def _service(name: str) -> dict[str, str]:
@@ -253,7 +275,7 @@ def _service(name: str) -> dict[str, str]:
             if not found:
                 continue
             key, equals, value = line.partition("=")
-            if not equals:
+            if not equals or key not in _KEYWORDS:  # (`sslmode = verify-full`: no keyword, the whole file refused, as libpq)
                 raise UpstreamError(f'syntax error in service file "{path}", line {number}')
             settings.setdefault(key, value)
         if found:

@@ -338,6 +338,13 @@ def test_a_data_folder_inside_a_folder_others_can_change_is_refused(reachable_tm
             embedded.start(shared / "deeper" / "pgdata")
         assert not (shared / "deeper").exists()
     os.chown(shared, os.geteuid(), os.getegid())
+    os.chmod(shared, 0o777)  # reached through a link inside it: priv/l1 -> shared/l2 -> priv2
+    (reachable_tmp / "priv").mkdir()
+    (reachable_tmp / "priv2").mkdir()
+    (shared / "l2").symlink_to(reachable_tmp / "priv2")
+    (reachable_tmp / "priv" / "l1").symlink_to(shared / "l2")
+    with pytest.raises(embedded.EmbeddedServerError, match=f"^{shared} is open to others"):
+        embedded.start(reachable_tmp / "priv" / "l1" / "pgdata")
     os.chmod(shared, 0o1777)
     (reachable_tmp / "link").symlink_to(shared)
     server = embedded.start(reachable_tmp / "link" / "pgdata")

@@ -148,3 +148,30 @@ def test_a_client_that_stops_sending_gets_every_reply_over_a_tls_upstream(pg_ser
     finally:
         running.stop()
     assert received.count(b"Z\x00\x00\x00\x05I") == 1 and b"\x00\x00\x00\x0242" in received
+
+
+def test_settings_libpq_refuses_or_reads_otherwise_are_read_as_libpq_does(tmp_path: Path, monkeypatch):
+    """A service line libpq calls a syntax error (`sslmode = verify-full`) was skipped, and the
+    mode fell back to unchecked TLS; PGSERVICE's service leaked into an explicit `service=`
+    (its sslmode=disable into clear text); a port or timeout that is no number was a traceback;
+    values libpq refuses were taken."""
+    for name in ("PGHOST", "PGPORT", "PGSSLMODE", "PGSSLROOTCERT", "PGSERVICE", "PGSERVICEFILE", "PGTARGETSESSIONATTRS", "PGCHANNELBINDING"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "services").write_text("[spaced]\nhost=db.internal\nsslmode = verify-full\n[plain]\nsslmode=disable\n[other]\nhost=db.internal\nport=6000\n")
+    monkeypatch.setenv("PGSERVICEFILE", str(tmp_path / "services"))
+    with pytest.raises(UpstreamError, match="syntax error in service file .*line 3"):
+        Upstream.from_conninfo("service=spaced")
+    monkeypatch.setenv("PGSERVICE", "plain")
+    assert Upstream.from_conninfo("service=other").tls is not None  # other's own settings: sslmode prefer
+    assert Upstream.from_conninfo("host=db.internal").tls is None  # PGSERVICE's, where none is named
+    for conninfo, message in (
+        ("host=h port=abc", 'invalid integer value "abc" for connection option "port"'),
+        ("host=h connect_timeout=abc", 'invalid integer value "abc" for connection option "connect_timeout"'),
+        ("host=h channel_binding=REQUIRE", 'invalid channel_binding value: "REQUIRE"'),
+        ("host=h ssl_min_protocol_version=TLSv1.3 ssl_max_protocol_version=TLSv1.2", "invalid SSL protocol version range"),
+        ("host=h target_session_attrs=read-write", "target_session_attrs=read-write"),
+    ):
+        with pytest.raises(UpstreamError, match=message):
+            Upstream.from_conninfo(conninfo)
+    assert Upstream.from_conninfo("host=h sslmode=disable connect_timeout=-1").connect_timeout is None  # (libpq: no limit)
